@@ -1,0 +1,236 @@
+// The configuration's one definition: TypeBox schemas from which both validation and the
+// TypeScript types come, and which `gatehouse schema` exports as JSON Schema for editors.
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+const Duration = Type.String({
+  pattern: "^[0-9]+(ms|s|m|h|d)$",
+  description: "A duration such as 500ms, 30s, 15m, 8h or 1d.",
+});
+const Size = Type.String({
+  pattern: "^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)?$",
+  description: "A size such as 512KB, 10MB or 1GiB (plain numbers are bytes).",
+});
+const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", maxLength: 128 });
+const Glob = Type.String({ minLength: 1, description: "A glob: * matches within a segment, ** across segments." });
+const Listen = Type.String({ pattern: "^[^\\s]+:[0-9]{1,5}$", description: "host:port, e.g. 127.0.0.1:8080" });
+const strict = { additionalProperties: false } as const;
+
+export const GatewaySection = Type.Object(
+  {
+    state_dir: Type.Optional(Type.String({ description: "Folder for the dev issuer's key and other state. Default ./state." })),
+    admin: Type.Optional(
+      Type.Object({ listen: Listen }, { ...strict, description: "Admin API: health, metrics, approvals." }),
+    ),
+    log_level: Type.Optional(Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")])),
+  },
+  strict,
+);
+
+export const AuditSection = Type.Object(
+  {
+    path: Type.String({ description: "The audit log file; rotated files sit beside it." }),
+    durability: Type.Optional(
+      Type.Union([Type.Literal("batch"), Type.Literal("strict")], {
+        description: "batch: fsync by group commit; strict: every action waits for its fsync.",
+      }),
+    ),
+    rotate_size: Type.Optional(Size),
+  },
+  strict,
+);
+
+export const IssuerConfig = Type.Object(
+  {
+    name: Name,
+    issuer: Type.String({ minLength: 1, description: "The `iss` value tokens must carry." }),
+    audience: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })]),
+    jwks_uri: Type.Optional(Type.String({ description: "Default: from OpenID discovery at the issuer." })),
+    groups_claim: Type.Optional(Type.String({ description: "Dotted path of the groups claim, e.g. realm_access.roles. Default groups." })),
+    algorithms: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    clock_skew: Type.Optional(Duration),
+  },
+  strict,
+);
+
+export const MachineKeyConfig = Type.Object(
+  {
+    name: Name,
+    sha256: Type.String({ pattern: "^[0-9a-f]{64}$", description: "Hex SHA-256 of the key; the key itself is never stored." }),
+    groups: Type.Array(Type.String()),
+  },
+  strict,
+);
+
+export const IdentitySection = Type.Object(
+  {
+    issuers: Type.Optional(Type.Array(IssuerConfig)),
+    machine_keys: Type.Optional(Type.Array(MachineKeyConfig)),
+    dev_issuer: Type.Optional(
+      Type.Boolean({ description: "Trust tokens from `gatehouse token`. For development only." }),
+    ),
+  },
+  strict,
+);
+
+export const HttpTarget = Type.Object(
+  {
+    name: Name,
+    kind: Type.Literal("http"),
+    listen: Listen,
+    upstream: Type.String({ pattern: "^https?://", description: "Base URL of the upstream API." }),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: "Headers added upstream, e.g. the real credential." }),
+    ),
+    mask_max_size: Type.Optional(Size),
+    timeout: Type.Optional(Duration),
+  },
+  strict,
+);
+
+export const PostgresTarget = Type.Object(
+  {
+    name: Name,
+    kind: Type.Literal("postgres"),
+    listen: Listen,
+    upstream: Type.Object(
+      {
+        host: Type.String(),
+        port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+        database: Type.String(),
+        user: Type.String(),
+        password: Type.Optional(Type.String()),
+        tls: Type.Optional(Type.Union([Type.Literal("disable"), Type.Literal("require"), Type.Literal("verify-full")])),
+        ca: Type.Optional(Type.String()),
+      },
+      strict,
+    ),
+    tls: Type.Optional(Type.Object({ cert: Type.String(), key: Type.String() }, strict)),
+    allow_plaintext: Type.Optional(Type.Boolean()),
+    record_parameters: Type.Optional(Type.Boolean()),
+    max_message_size: Type.Optional(Size),
+  },
+  strict,
+);
+
+export const TargetConfig = Type.Union([HttpTarget, PostgresTarget]);
+
+const Strings = Type.Array(Type.String(), { minItems: 1 });
+const Globs = Type.Array(Glob, { minItems: 1 });
+
+export const WhenConfig = Type.Object(
+  {
+    timezone: Type.Optional(Type.String({ description: "IANA zone, e.g. UTC or Europe/Berlin. Default UTC." })),
+    days: Type.Optional(
+      Type.Array(Type.String({ pattern: "^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$" }), {
+        minItems: 1,
+        description: "Days or ranges, e.g. [mon-fri] or [sat, sun].",
+      }),
+    ),
+    hours: Type.Optional(
+      Type.String({ pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$", description: "HH:MM-HH:MM, end exclusive." }),
+    ),
+  },
+  strict,
+);
+
+export const MaskConfig = Type.Object(
+  {
+    json: Type.Optional(Strings),
+    columns: Type.Optional(Strings),
+    detectors: Type.Optional(
+      Type.Array(
+        Type.Union(["email", "card", "ssn", "iban", "phone", "jwt", "cloud_key"].map((d) => Type.Literal(d))),
+        { minItems: 1 },
+      ),
+    ),
+  },
+  strict,
+);
+
+export const RuleConfig = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Type.String()),
+    groups: Type.Optional(Strings),
+    identities: Type.Optional(Strings),
+    targets: Type.Optional(Globs),
+    http: Type.Optional(
+      Type.Object({ methods: Type.Optional(Strings), paths: Type.Optional(Globs) }, strict),
+    ),
+    postgres: Type.Optional(
+      Type.Object(
+        {
+          classes: Type.Optional(Strings),
+          tables: Type.Optional(Globs),
+          functions: Type.Optional(Globs),
+        },
+        strict,
+      ),
+    ),
+    ssh: Type.Optional(
+      Type.Object({ logins: Type.Optional(Strings), commands: Type.Optional(Globs), channels: Type.Optional(Strings) }, strict),
+    ),
+    kubernetes: Type.Optional(
+      Type.Object(
+        {
+          verbs: Type.Optional(Strings),
+          resources: Type.Optional(Globs),
+          namespaces: Type.Optional(Globs),
+        },
+        strict,
+      ),
+    ),
+    when: Type.Optional(WhenConfig),
+    effect: Type.Union([Type.Literal("allow"), Type.Literal("deny"), Type.Literal("review")]),
+    message: Type.Optional(Type.String()),
+    mask: Type.Optional(MaskConfig),
+    approvers: Type.Optional(Strings),
+    grant_max: Type.Optional(Duration),
+    timeout: Type.Optional(Duration),
+  },
+  strict,
+);
+
+/** One file: every section optional, so a folder may split the config across files. */
+export const ConfigFile = Type.Object(
+  {
+    gateway: Type.Optional(GatewaySection),
+    audit: Type.Optional(AuditSection),
+    identity: Type.Optional(IdentitySection),
+    targets: Type.Optional(Type.Array(TargetConfig)),
+    rules: Type.Optional(Type.Array(RuleConfig)),
+  },
+  { ...strict, title: "Gatehouse configuration" },
+);
+
+export type GatewaySection = Static<typeof GatewaySection>;
+export type AuditSection = Static<typeof AuditSection>;
+export type IssuerConfig = Static<typeof IssuerConfig>;
+export type MachineKeyConfig = Static<typeof MachineKeyConfig>;
+export type IdentitySection = Static<typeof IdentitySection>;
+export type HttpTarget = Static<typeof HttpTarget>;
+export type PostgresTarget = Static<typeof PostgresTarget>;
+export type TargetConfig = Static<typeof TargetConfig>;
+export type WhenConfig = Static<typeof WhenConfig>;
+export type MaskConfig = Static<typeof MaskConfig>;
+export type RuleConfig = Static<typeof RuleConfig>;
+export type ConfigFile = Static<typeof ConfigFile>;
+
+/** The whole configuration after merging files, with where each rule and target came from. */
+export interface Config {
+  readonly gateway: GatewaySection;
+  readonly audit: AuditSection;
+  readonly identity: IdentitySection;
+  readonly targets: readonly TargetConfig[];
+  readonly rules: readonly RuleConfig[];
+  /** "file:line" of each named item, for messages. */
+  readonly origins: ReadonlyMap<string, string>;
+  /** The files read, in order. */
+  readonly files: readonly string[];
+  /** SHA-256 over the canonical merged config (with secrets still as references). */
+  readonly hash: string;
+}
+
+export function jsonSchema(): TSchema {
+  return ConfigFile;
+}

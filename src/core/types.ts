@@ -1,0 +1,113 @@
+// Shared, protocol-free types: who asks (Identity), what they ask for (Action), and what the
+// policy answers (Decision). Every target maps its traffic onto these.
+
+/** A caller whose credential the gateway verified. */
+export interface Identity {
+  /** How the caller proved who they are. */
+  readonly method: "oidc" | "machine-key" | "dev";
+  /** Stable subject: JWT `sub`, or the machine key's name. */
+  readonly subject: string;
+  /** Token issuer URL; the machine key's name for machine keys. */
+  readonly issuer: string;
+  readonly groups: readonly string[];
+  /** Selected verified claims, for audit only (never the raw token). */
+  readonly claims?: Readonly<Record<string, unknown>>;
+  /** Expiry of the credential, ms since epoch, when it has one. */
+  readonly expiresAt?: number;
+}
+
+export type TargetKind = "http" | "postgres" | "ssh" | "kubernetes";
+
+/** Protocol facts of one request, per target kind. */
+export interface HttpRequestFacts {
+  readonly kind: "http";
+  readonly method: string;
+  readonly path: string;
+}
+
+export interface PostgresRequestFacts {
+  readonly kind: "postgres";
+  /** Statement classes, e.g. "read", "insert", "ddl.drop.database". */
+  readonly classes: readonly string[];
+  /** Schema-qualified relations touched, e.g. "sales.orders". */
+  readonly relations: readonly string[];
+  /** Schema-qualified functions called, e.g. "pg_catalog.pg_read_file". */
+  readonly functions: readonly string[];
+  /** The statement text, for audit; never used to match. */
+  readonly sql?: string;
+}
+
+export interface SshRequestFacts {
+  readonly kind: "ssh";
+  /** "exec" | "shell" | "sftp" | "subsystem" | "port-forward" */
+  readonly channel: string;
+  readonly login: string;
+  readonly argv: readonly string[];
+}
+
+export interface KubernetesRequestFacts {
+  readonly kind: "kubernetes";
+  readonly verb: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly apiGroup?: string;
+}
+
+export type RequestFacts = HttpRequestFacts | PostgresRequestFacts | SshRequestFacts | KubernetesRequestFacts;
+
+/** What a caller asks for, in the vocabulary of the policy. */
+export interface Action {
+  readonly identity: Identity;
+  /** The configured target's name. */
+  readonly target: string;
+  readonly request: RequestFacts;
+  /** When the request was made, ms since epoch. */
+  readonly time: number;
+}
+
+export type Effect = "allow" | "deny" | "review";
+
+/** What to hide in a response. Each protocol applies the parts that fit it. */
+export interface Masks {
+  /** JSON paths (HTTP, Kubernetes), e.g. "$.items[*].email". */
+  readonly json: readonly string[];
+  /** Column names or origins (Postgres), e.g. "email" or "sales.customers.email". */
+  readonly columns: readonly string[];
+  /** Value detectors applied to every string value: "email", "card", "ssn", "iban", "phone", "jwt", "cloud_key". */
+  readonly detectors: readonly string[];
+}
+
+export interface ReviewTerms {
+  /** Groups whose members may approve (never the requester). */
+  readonly approvers: readonly string[];
+  /** How long a grant from `approve --for` may last, ms. */
+  readonly maxGrantMs: number;
+  /** How long a request may wait for a decision, ms. */
+  readonly timeoutMs: number;
+}
+
+export interface Decision {
+  readonly effect: Effect;
+  /** The deciding rule's name; null for the default deny. */
+  readonly rule: string | null;
+  /** For people: the operator's message on deny, or why. */
+  readonly message: string;
+  readonly masks: Masks;
+  /** Present when effect is "review". */
+  readonly review?: ReviewTerms;
+}
+
+export const NO_MASKS: Masks = Object.freeze({ json: Object.freeze([]), columns: Object.freeze([]), detectors: Object.freeze([]) });
+
+/** Time source, injected so tests can move it. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export function hasMasks(m: Masks): boolean {
+  return m.json.length > 0 || m.columns.length > 0 || m.detectors.length > 0;
+}
