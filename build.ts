@@ -1,0 +1,24 @@
+// Builds dist/gatehouse: one standalone executable with every dependency (and the SQL
+// parser's WASM) embedded, stamped with the package version and the git commit.
+import { $ } from "bun";
+import pkg from "./package.json" with { type: "json" };
+
+const commit = (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const dirty = (await $`git status --porcelain --untracked-files=no`.nothrow().quiet().text()).trim() ? "-dirty" : "";
+const outfile = process.argv[2] ?? "dist/gatehouse";
+
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: { outfile },
+  minify: true,
+  sourcemap: "linked",
+  define: {
+    GATEHOUSE_VERSION: JSON.stringify(pkg.version),
+    GATEHOUSE_COMMIT: JSON.stringify(commit + dirty),
+  },
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${outfile} (gatehouse ${pkg.version}, commit ${commit}${dirty})`);

@@ -1,0 +1,207 @@
+// Requests held for just-in-time approval, and the time-boxed grants that approvals create.
+// The state is plain data that the audit log can rebuild (`applyRecord`) after a restart;
+// the gate writes the records, this module only keeps the state and the waiters.
+import { GatewayError } from "../core/errors.ts";
+import type { Clock, Identity, RequestFacts } from "../core/types.ts";
+
+export interface AuditIdentity {
+  readonly method?: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly groups: readonly string[];
+}
+
+export interface PendingRequest {
+  readonly id: string;
+  readonly requestedAt: number;
+  readonly expiresAt: number;
+  readonly identity: AuditIdentity;
+  readonly target: string;
+  readonly request: RequestFacts | Record<string, unknown>;
+  readonly rule: string;
+  readonly approvers: readonly string[];
+  readonly maxGrantMs: number;
+  readonly session?: string;
+}
+
+export interface Grant {
+  readonly approvalId: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly rule: string;
+  readonly target: string;
+  readonly until: number;
+  readonly approver: string;
+}
+
+export type Resolution =
+  | { readonly outcome: "approved"; readonly approver: string; readonly grantUntil?: number }
+  | { readonly outcome: "denied"; readonly approver: string; readonly reason: string }
+  | { readonly outcome: "expired" }
+  | { readonly outcome: "cancelled"; readonly reason: string };
+
+/** The subset of an audit record that rebuilding needs. */
+export interface ApprovalRecord {
+  readonly type: string;
+  readonly time: string;
+  readonly session?: string;
+  readonly identity?: AuditIdentity;
+  readonly target?: string;
+  readonly action?: unknown;
+  readonly decision?: { readonly rule?: string | null };
+  readonly details?: Record<string, unknown>;
+}
+
+export interface ApprovalsDeps {
+  readonly clock: Clock;
+  /** Called when a pending request passes its deadline; the gate audits it. */
+  readonly onExpire?: (p: PendingRequest) => void;
+  readonly newId?: () => string;
+}
+
+function defaultId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return `apr_${Buffer.from(bytes).toString("hex")}`;
+}
+
+export class Approvals {
+  private readonly pendingById = new Map<string, PendingRequest>();
+  private readonly waiters = new Map<string, (r: Resolution) => void>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private grants: Grant[] = [];
+
+  constructor(private readonly deps: ApprovalsDeps) {}
+
+  /** Registers a held request; `wait` settles when it is approved, denied, expires or is cancelled. */
+  request(p: Omit<PendingRequest, "id" | "requestedAt"> & { id?: string; requestedAt?: number }): {
+    pending: PendingRequest;
+    wait: Promise<Resolution>;
+  } {
+    const pending: PendingRequest = Object.freeze({
+      ...p,
+      id: p.id ?? (this.deps.newId ?? defaultId)(),
+      requestedAt: p.requestedAt ?? this.deps.clock.now(),
+    });
+    this.pendingById.set(pending.id, pending);
+    const wait = new Promise<Resolution>((resolve) => this.waiters.set(pending.id, resolve));
+    this.arm(pending);
+    return { pending, wait };
+  }
+
+  pending(): PendingRequest[] {
+    return [...this.pendingById.values()].sort((a, b) => a.requestedAt - b.requestedAt);
+  }
+
+  get(id: string): PendingRequest | undefined {
+    return this.pendingById.get(id);
+  }
+
+  /**
+   * Checks that `approver` may decide request `id` (throws E_APPROVAL with the reason):
+   * it exists, the approver is in one of the rule's approver groups, and is not the requester.
+   */
+  authorize(id: string, approver: Identity, forMs?: number): PendingRequest {
+    const p = this.pendingById.get(id);
+    if (!p) throw new GatewayError("E_APPROVAL", `no pending request "${id}" (already decided, expired, or never existed)`);
+    if (approver.subject === p.identity.subject && approver.issuer === p.identity.issuer) {
+      throw new GatewayError("E_APPROVAL", `"${approver.subject}" requested ${id} and cannot approve or deny it`);
+    }
+    if (!approver.groups.some((g) => p.approvers.includes(g))) {
+      throw new GatewayError("E_APPROVAL", `"${approver.subject}" is not in an approver group of rule "${p.rule}" (${p.approvers.join(", ")})`);
+    }
+    if (forMs !== undefined && forMs > p.maxGrantMs) {
+      throw new GatewayError("E_APPROVAL", `a grant of ${forMs} ms exceeds the rule's limit of ${p.maxGrantMs} ms`);
+    }
+    return p;
+  }
+
+  /** Applies a decided outcome (after the gate audited it) and releases the waiter. */
+  resolve(id: string, r: Resolution): void {
+    const p = this.pendingById.get(id);
+    if (!p) return;
+    this.pendingById.delete(id);
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+    if (r.outcome === "approved" && r.grantUntil !== undefined) {
+      this.grants.push({
+        approvalId: id,
+        subject: p.identity.subject,
+        issuer: p.identity.issuer,
+        rule: p.rule,
+        target: p.target,
+        until: r.grantUntil,
+        approver: r.approver,
+      });
+    }
+    const w = this.waiters.get(id);
+    this.waiters.delete(id);
+    w?.(r);
+  }
+
+  /** A live grant for this identity, rule and target, if any. */
+  grantFor(identity: Pick<Identity, "subject" | "issuer">, rule: string, target: string, now: number): Grant | undefined {
+    if (this.grants.length === 0) return undefined;
+    this.grants = this.grants.filter((g) => g.until > now);
+    return this.grants.find((g) => g.subject === identity.subject && g.issuer === identity.issuer && g.rule === rule && g.target === target);
+  }
+
+  liveGrants(now: number): Grant[] {
+    return this.grants.filter((g) => g.until > now);
+  }
+
+  /** Rebuilds state from one audit record; call for every record in log order at start-up. */
+  applyRecord(rec: ApprovalRecord): void {
+    const d = rec.details ?? {};
+    const id = typeof d.approval === "string" ? d.approval : undefined;
+    if (!id) return;
+    if (rec.type === "approval.requested" && rec.identity && rec.target) {
+      const expiresAt = Number(d.expiresAt);
+      if (!Number.isFinite(expiresAt)) return;
+      const p: PendingRequest = Object.freeze({
+        id,
+        requestedAt: Date.parse(rec.time),
+        expiresAt,
+        identity: rec.identity,
+        target: rec.target,
+        request: (rec.action ?? {}) as Record<string, unknown>,
+        rule: String(rec.decision?.rule ?? d.rule ?? ""),
+        approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
+        maxGrantMs: Number(d.maxGrantMs ?? 0),
+        ...(rec.session ? { session: rec.session } : {}),
+      });
+      this.pendingById.set(id, p);
+    } else if (rec.type === "approval.granted") {
+      const grantUntil = typeof d.grantUntil === "number" ? d.grantUntil : undefined;
+      this.resolve(id, { outcome: "approved", approver: String(d.approver ?? ""), ...(grantUntil ? { grantUntil } : {}) });
+    } else if (rec.type === "approval.denied" || rec.type === "approval.expired" || rec.type === "approval.cancelled") {
+      this.resolve(id, { outcome: "cancelled", reason: rec.type });
+    }
+  }
+
+  /** After rebuilding: arm expiry timers for requests still pending. */
+  armAll(): void {
+    for (const p of this.pendingById.values()) if (!this.timers.has(p.id)) this.arm(p);
+  }
+
+  /** Stops timers (shutdown); waiters are released as cancelled. */
+  close(): void {
+    for (const id of [...this.pendingById.keys()]) {
+      const w = this.waiters.get(id);
+      if (w) this.resolve(id, { outcome: "cancelled", reason: "gateway stopping" });
+    }
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private arm(p: PendingRequest): void {
+    const delay = Math.max(0, p.expiresAt - this.deps.clock.now());
+    const t = setTimeout(() => {
+      if (!this.pendingById.has(p.id)) return;
+      this.deps.onExpire?.(p);
+      this.resolve(p.id, { outcome: "expired" });
+    }, delay);
+    (t as { unref?: () => void }).unref?.();
+    this.timers.set(p.id, t);
+  }
+}

@@ -1,0 +1,224 @@
+// The one pipeline every protocol goes through: decide → audit → (allow | deny | hold).
+// Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
+// protocol. Nothing is forwarded unless its decision is in the audit log first.
+import type { Approvals, PendingRequest, Resolution } from "../approvals/approvals.ts";
+import type { Metrics } from "../admin/metrics.ts";
+import { GatewayError, errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Action, Clock, Decision, Identity, Masks } from "../core/types.ts";
+import { NO_MASKS } from "../core/types.ts";
+
+/** The narrow view of the audit log the gate needs (src/audit/ implements it). */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<{ seq: number }>;
+}
+
+export interface AuditEvent {
+  type: string;
+  session?: string;
+  identity?: { method: string; subject: string; issuer: string; groups: readonly string[] };
+  target?: string;
+  action?: Record<string, unknown>;
+  decision?: { effect: string; rule: string | null; message?: string };
+  policy?: string;
+  details?: Record<string, unknown>;
+}
+
+/** The narrow view of a compiled policy the gate needs (src/policy/ implements it). */
+export interface DecidingPolicy {
+  readonly hash: string;
+  decide(action: Action): Decision;
+}
+
+export interface GateDeps {
+  readonly policy: () => DecidingPolicy;
+  readonly audit: AuditSink;
+  readonly approvals: Approvals;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export interface Verdict {
+  readonly allowed: boolean;
+  /** What the policy said (effect may be "review" for an approved request). */
+  readonly decision: Decision;
+  /** For people: why it was denied, or how it was allowed. */
+  readonly message: string;
+  readonly masks: Masks;
+  readonly approvalId?: string;
+  readonly policyHash: string;
+}
+
+export interface CheckContext {
+  readonly session?: string;
+  /** Extra facts for the decision record (never secrets). */
+  readonly details?: Record<string, unknown>;
+  /** Called once a request is held, so the target can tell the caller what it waits for. */
+  readonly onHold?: (p: PendingRequest) => void;
+  /** Aborts a held request (the client went away). */
+  readonly signal?: AbortSignal;
+}
+
+export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
+  return { method: i.method, subject: i.subject, issuer: i.issuer, groups: i.groups };
+}
+
+export function describeApproval(p: PendingRequest): string {
+  return `request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`;
+}
+
+export class Gate {
+  constructor(private readonly deps: GateDeps) {}
+
+  /** Appends an event; rejects with E_AUDIT_WRITE when the log cannot take it. */
+  async record(event: AuditEvent): Promise<void> {
+    await this.deps.audit.append(event);
+  }
+
+  /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
+  async check(action: Action, ctx: CheckContext = {}): Promise<Verdict> {
+    const policy = this.deps.policy();
+    const { metrics } = this.deps;
+    let decision: Decision;
+    try {
+      decision = policy.decide(action);
+    } catch (e) {
+      // A policy that throws is a bug; fail closed and say so.
+      decision = { effect: "deny", rule: null, message: `policy evaluation failed: ${errorMessage(e)}`, masks: NO_MASKS };
+    }
+    let grantId: string | undefined;
+    if (decision.effect === "review" && decision.rule) {
+      grantId = this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
+    }
+    const effective = grantId ? "allow" : decision.effect;
+    metrics.decisions.inc({ target: action.target, effect: effective });
+
+    const base = {
+      session: ctx.session,
+      identity: auditIdentity(action.identity),
+      target: action.target,
+      action: action.request as unknown as Record<string, unknown>,
+      policy: policy.hash,
+    };
+    try {
+      await this.deps.audit.append({
+        ...base,
+        type: "decision",
+        decision: { effect: effective, rule: decision.rule, message: decision.message },
+        ...(grantId || ctx.details ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}) } } : {}),
+      });
+    } catch (e) {
+      return this.auditFailed(decision, policy.hash, e);
+    }
+    if (effective === "allow") {
+      return { allowed: true, decision, message: grantId ? `allowed by grant ${grantId}` : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
+    }
+    if (effective === "deny" || !decision.review || !decision.rule) {
+      return { allowed: false, decision, message: decision.message, masks: NO_MASKS, policyHash: policy.hash };
+    }
+    return this.hold(action, decision, policy.hash, ctx, base);
+  }
+
+  private async hold(action: Action, decision: Decision, policyHash: string, ctx: CheckContext, base: Omit<AuditEvent, "type">): Promise<Verdict> {
+    const review = decision.review!;
+    const { pending, wait } = this.deps.approvals.request({
+      expiresAt: action.time + review.timeoutMs,
+      identity: base.identity!,
+      target: action.target,
+      request: action.request,
+      rule: decision.rule!,
+      approvers: review.approvers,
+      maxGrantMs: review.maxGrantMs,
+      ...(ctx.session ? { session: ctx.session } : {}),
+    });
+    try {
+      await this.deps.audit.append({
+        ...base,
+        type: "approval.requested",
+        decision: { effect: "review", rule: decision.rule, message: decision.message },
+        details: { approval: pending.id, approvers: review.approvers, expiresAt: pending.expiresAt, maxGrantMs: review.maxGrantMs },
+      });
+    } catch (e) {
+      this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
+      return this.auditFailed(decision, policyHash, e);
+    }
+    ctx.onHold?.(pending);
+    const onAbort = () => this.cancel(pending.id, "client went away");
+    ctx.signal?.addEventListener("abort", onAbort, { once: true });
+    if (ctx.signal?.aborted) onAbort();
+    const r: Resolution = await wait;
+    ctx.signal?.removeEventListener("abort", onAbort);
+    const verdictBase = { decision, approvalId: pending.id, policyHash };
+    switch (r.outcome) {
+      case "approved":
+        return { ...verdictBase, allowed: true, message: `approved by ${r.approver}`, masks: decision.masks };
+      case "denied":
+        return { ...verdictBase, allowed: false, message: `approval ${pending.id} denied by ${r.approver}: ${r.reason}`, masks: NO_MASKS };
+      case "expired":
+        return { ...verdictBase, allowed: false, message: `approval ${pending.id} timed out: nobody approved it in time`, masks: NO_MASKS };
+      case "cancelled":
+        return { ...verdictBase, allowed: false, message: `approval ${pending.id} cancelled: ${r.reason}`, masks: NO_MASKS };
+    }
+  }
+
+  /**
+   * Approves or denies a held request on an approver's behalf: authorise, audit, then release.
+   * Throws E_APPROVAL (not allowed) or E_AUDIT_WRITE (nothing changed).
+   */
+  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }): Promise<PendingRequest> {
+    const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined);
+    const now = this.deps.clock.now();
+    const grantUntil = verdict.approve && verdict.forMs ? now + verdict.forMs : undefined;
+    await this.deps.audit.append({
+      type: verdict.approve ? "approval.granted" : "approval.denied",
+      ...(p.session ? { session: p.session } : {}),
+      identity: auditIdentity(approver),
+      target: p.target,
+      decision: { effect: verdict.approve ? "allow" : "deny", rule: p.rule },
+      policy: this.deps.policy().hash,
+      details: {
+        approval: id,
+        approver: approver.subject,
+        requester: p.identity.subject,
+        ...(grantUntil ? { grantUntil } : {}),
+        ...(verdict.approve ? {} : { reason: verdict.reason }),
+      },
+    });
+    this.deps.approvals.resolve(
+      id,
+      verdict.approve
+        ? { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) }
+        : { outcome: "denied", approver: approver.subject, reason: verdict.reason },
+    );
+    return p;
+  }
+
+  /** Audits an expiry or cancellation, then releases the waiter. */
+  expire(p: PendingRequest, type: "approval.expired" | "approval.cancelled" = "approval.expired", reason?: string): void {
+    this.deps.audit
+      .append({
+        type,
+        ...(p.session ? { session: p.session } : {}),
+        identity: p.identity as AuditEvent["identity"],
+        target: p.target,
+        decision: { effect: "deny", rule: p.rule },
+        details: { approval: p.id, ...(reason ? { reason } : {}) },
+      })
+      .catch((e) => this.deps.log.error("audit write failed for approval expiry", { approval: p.id, error: errorMessage(e) }));
+  }
+
+  private cancel(id: string, reason: string): void {
+    const p = this.deps.approvals.get(id);
+    if (!p) return;
+    this.expire(p, "approval.cancelled", reason);
+    this.deps.approvals.resolve(id, { outcome: "cancelled", reason });
+  }
+
+  private auditFailed(decision: Decision, policyHash: string, e: unknown): Verdict {
+    this.deps.log.error("audit write failed; denying", { error: errorMessage(e) });
+    this.deps.metrics.decisions.inc({ target: "-", effect: "audit_failure" });
+    const err = e instanceof GatewayError ? e.message : errorMessage(e);
+    return { allowed: false, decision, message: `audit log unavailable, request denied: ${err}`, masks: NO_MASKS, policyHash };
+  }
+}

@@ -1,0 +1,76 @@
+// Entry point: argv → the command in src/cli/. Commands load lazily so that `gatehouse tail`
+// never pays for the code of targets it does not use.
+import type { Command, Io } from "./cli/command.ts";
+import { GatewayError, errorMessage, isGatewayError } from "./core/errors.ts";
+
+type Loader = () => Promise<Command>;
+
+const COMMANDS: Record<string, { summary: string; load: Loader }> = {
+  serve: { summary: "run the gateway", load: async () => (await import("./cli/serve.ts")).serveCommand },
+  check: { summary: "validate and compile a configuration", load: async () => (await import("./cli/check.ts")).checkCommand },
+  test: { summary: "run policy tests", load: async () => (await import("./cli/test.ts")).testCommand },
+  schema: { summary: "print the JSON Schema of configuration files", load: async () => (await import("./cli/schema.ts")).schemaCommand },
+  token: { summary: "mint a development token or a machine key", load: async () => (await import("./cli/token.ts")).tokenCommand },
+  tail: { summary: "print audit events, optionally following", load: async () => (await import("./cli/tail.ts")).tailCommand },
+  verify: { summary: "check the audit log's hash chain", load: async () => (await import("./cli/verify.ts")).verifyCommand },
+  requests: { summary: "list requests waiting for approval", load: async () => (await import("./cli/approvals.ts")).requestsCommand },
+  approve: { summary: "approve a held request", load: async () => (await import("./cli/approvals.ts")).approveCommand },
+  deny: { summary: "deny a held request", load: async () => (await import("./cli/approvals.ts")).denyCommand },
+  version: { summary: "print version and commit", load: async () => (await import("./cli/version.ts")).versionCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return `gatehouse: least-privilege access gateway\n\nUsage: gatehouse <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun gatehouse <command> --help for a command's options.\n`;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const io: Io = {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+    env: process.env,
+    signal: controller.signal,
+  };
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") return main(["version"]);
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr(`gatehouse: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const command = await entry.load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout(command.usage.endsWith("\n") ? command.usage : `${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (isGatewayError(e, "E_USAGE")) {
+      io.stderr(`gatehouse ${name}: ${e.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    io.stderr(`gatehouse ${name}: ${errorMessage(e)}\n`);
+    return e instanceof GatewayError ? 1 : 1;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`gatehouse: ${errorMessage(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

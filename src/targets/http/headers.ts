@@ -1,0 +1,34 @@
+// Header hygiene for the reverse proxy: hop-by-hop headers never cross, the caller's bearer
+// token never reaches the upstream, and the upstream credential comes only from the config.
+
+// RFC 9110 §7.6.1 connection-specific fields, plus the caller's credential.
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"] as const;
+
+export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Headers {
+  const h = new Headers(incoming);
+  for (const name of HOP_BY_HOP) h.delete(name);
+  // Fields named in Connection are hop-by-hop too.
+  for (const name of (incoming.get("connection") ?? "").split(",")) if (name.trim()) h.delete(name.trim());
+  h.delete("authorization");
+  h.delete("host");
+  const prior = incoming.get("x-forwarded-for");
+  h.set("x-forwarded-for", prior ? `${prior}, ${client.ip}` : client.ip);
+  if (client.host) h.set("x-forwarded-host", client.host);
+  h.set("x-forwarded-proto", client.proto);
+  for (const [k, v] of Object.entries(extra)) h.set(k, v);
+  return h;
+}
+
+export function downstreamResponseHeaders(upstream: Headers): Headers {
+  const h = new Headers(upstream);
+  for (const name of HOP_BY_HOP) h.delete(name);
+  return h;
+}
+
+/** The bearer token of an Authorization header, or null. */
+export function bearerToken(headers: Headers): string | null {
+  const v = headers.get("authorization");
+  if (!v) return null;
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(v);
+  return m ? m[1]! : null;
+}

@@ -1,0 +1,208 @@
+// The HTTP target: a reverse proxy in front of one internal API. Each request is
+// authenticated, turned into an Action, decided and audited by the gate, then forwarded with
+// the upstream credential, streamed back (masked when the policy says so), and audited again
+// with its status, bytes and duration.
+import type { Server, ServerWebSocket } from "bun";
+import type { Metrics } from "../../admin/metrics.ts";
+import type { HttpTarget } from "../../config/schema.ts";
+import { parseDuration, parseSize } from "../../core/duration.ts";
+import { GatewayError, errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Clock, Identity, Masks } from "../../core/types.ts";
+import { hasMasks } from "../../core/types.ts";
+import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { relayWebSocket, type WsData } from "./websocket.ts";
+
+export interface BodyMasker {
+  maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
+}
+
+export interface HttpTargetDeps {
+  readonly gate: Gate;
+  readonly authenticate: (credential: string) => Promise<Identity>;
+  /** Short stable reason for a rejected credential, for audit and metrics. */
+  readonly authFailureReason: (e: unknown) => string;
+  readonly normalizePath: (path: string) => string | null;
+  readonly masker: (masks: Masks) => BodyMasker | null;
+  readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export interface RunningTarget {
+  readonly name: string;
+  readonly listen: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
+
+function jsonError(status: number, error: string, message: string, extra: Record<string, unknown> = {}): Response {
+  return Response.json({ error, message, ...extra }, { status, headers: { "cache-control": "no-store" } });
+}
+
+let counter = 0;
+function requestId(): string {
+  counter = (counter + 1) % 0x100000000;
+  return `req_${Date.now().toString(36)}${counter.toString(36).padStart(4, "0")}`;
+}
+
+export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
+  const [host, portText] = splitListen(cfg.listen);
+  const upstream = new URL(cfg.upstream);
+  const upstreamBase = upstream.href.replace(/\/$/, "");
+  const extraHeaders = cfg.headers ?? {};
+  const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
+  const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
+  const { gate, metrics, log } = deps;
+
+  async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
+    const started = performance.now();
+    const id = requestId();
+    const url = new URL(req.url);
+    const token = bearerToken(req.headers);
+    if (!token) {
+      metrics.authFailures.inc({ reason: "missing" });
+      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason: "missing", message: "no bearer token" } }).catch(() => {});
+      return jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {});
+    }
+    let identity: Identity;
+    try {
+      identity = await deps.authenticate(token);
+    } catch (e) {
+      const reason = deps.authFailureReason(e);
+      metrics.authFailures.inc({ reason });
+      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason, message: errorMessage(e) } }).catch(() => {});
+      return jsonError(401, "unauthenticated", errorMessage(e), { reason });
+    }
+    const path = deps.normalizePath(url.pathname);
+    const method = req.method.toUpperCase();
+    const isUpgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
+    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
+    const abort = new AbortController();
+    req.signal.addEventListener("abort", () => abort.abort(), { once: true });
+    const verdict = await gate.check(
+      { identity, target: cfg.name, request: facts, time: deps.clock.now() },
+      { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
+    );
+    if (!verdict.allowed || path === null) {
+      metrics.requests.inc({ target: cfg.name, outcome: "denied" });
+      return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
+        rule: verdict.decision.rule,
+        ...(verdict.approvalId ? { approval: verdict.approvalId } : {}),
+      });
+    }
+    const masking = hasMasks(verdict.masks);
+    const target = `${upstreamBase}${path}${url.search}`;
+    const headers = upstreamRequestHeaders(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: url.protocol.replace(":", "") });
+
+    if (isUpgrade) {
+      if (masking) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");
+      const wsUrl = target.replace(/^http/, "ws");
+      const data: WsData = { upstreamUrl: wsUrl, headers: Object.fromEntries(headers), session: id, identity: auditIdentity(identity), target: cfg.name, started };
+      return server.upgrade(req, { data }) ? undefined : jsonError(400, "bad_request", "WebSocket upgrade failed");
+    }
+    if (masking) headers.set("accept-encoding", "identity");
+
+    let res: Response;
+    try {
+      res = await fetch(target, {
+        method,
+        headers,
+        body: req.body,
+        redirect: "manual",
+        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]),
+        // Pass bytes through as the upstream sent them unless we must read them to mask.
+        decompress: masking,
+      } as RequestInit);
+    } catch (e) {
+      metrics.requests.inc({ target: cfg.name, outcome: "upstream_error" });
+      void complete(502, 0, "upstream_error", errorMessage(e));
+      return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(e)}`);
+    }
+    const outHeaders = downstreamResponseHeaders(res.headers);
+    if (masking && res.body) {
+      const masker = deps.masker(verdict.masks);
+      try {
+        const raw = await deps.collectBody(res.body, maskMax);
+        const { body, masked } = masker ? masker.maskBody(raw, res.headers.get("content-type")) : { body: raw, masked: 0 };
+        outHeaders.delete("content-encoding");
+        outHeaders.set("content-length", String(body.byteLength));
+        void complete(res.status, body.byteLength, "ok", undefined, masked);
+        metrics.requests.inc({ target: cfg.name, outcome: "masked" });
+        return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
+      } catch (e) {
+        metrics.requests.inc({ target: cfg.name, outcome: "mask_refused" });
+        void complete(502, 0, "mask_refused", errorMessage(e));
+        return jsonError(502, "mask_refused", errorMessage(e));
+      }
+    }
+    metrics.requests.inc({ target: cfg.name, outcome: "forwarded" });
+    if (!res.body) {
+      void complete(res.status, 0, "ok");
+      return new Response(null, { status: res.status, statusText: res.statusText, headers: outHeaders });
+    }
+    let bytes = 0;
+    const counted = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, ctl) {
+          bytes += chunk.byteLength;
+          ctl.enqueue(chunk);
+        },
+        flush() {
+          void complete(res.status, bytes, "ok");
+        },
+      }),
+    );
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
+
+    function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
+      const durationMs = performance.now() - started;
+      metrics.latency.observe({ target: cfg.name }, durationMs / 1000);
+      return gate
+        .record({
+          type: "request",
+          session: id,
+          identity: auditIdentity(identity),
+          target: cfg.name,
+          action: facts,
+          details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
+        })
+        .catch((e) => log.error("audit write failed for request completion", { error: errorMessage(e) }));
+    }
+  }
+
+  const server = Bun.serve<WsData>({
+    hostname: host,
+    port: Number(portText),
+    idleTimeout: 255,
+    fetch: (req, srv) =>
+      handle(req, srv).catch((e) => {
+        log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
+        return jsonError(500, "internal", "the gateway failed to handle this request");
+      }),
+    websocket: relayWebSocket({ gate, log, metrics }),
+    error: (e) => jsonError(400, "bad_request", errorMessage(e)),
+  });
+  return {
+    name: cfg.name,
+    listen: cfg.listen,
+    port: server.port ?? 0,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
+
+export function splitListen(listen: string): [string, string] {
+  const i = listen.lastIndexOf(":");
+  if (i <= 0) throw new GatewayError("E_CONFIG_INVALID", `listen address "${listen}" must be host:port`);
+  let host = listen.slice(0, i);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return [host, listen.slice(i + 1)];
+}
+
+export type { ServerWebSocket };

@@ -1,0 +1,65 @@
+// WebSocket pass-through for an allowed upgrade: the client's socket is bridged to a new
+// upstream socket opened with the upstream credential; messages queue until it is open.
+import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { Metrics } from "../../admin/metrics.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { AuditEvent, Gate } from "../../gate/gate.ts";
+
+export interface WsData {
+  readonly upstreamUrl: string;
+  readonly headers: Record<string, string>;
+  readonly session: string;
+  readonly identity: NonNullable<AuditEvent["identity"]>;
+  readonly target: string;
+  readonly started: number;
+  upstream?: WebSocket;
+  queue?: (string | Uint8Array)[];
+  messages?: number;
+}
+
+export function relayWebSocket(deps: { gate: Gate; log: Logger; metrics: Metrics }): WebSocketHandler<WsData> {
+  const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
+    deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
+    void deps.gate
+      .record({
+        type: "session.end",
+        session: ws.data.session,
+        identity: ws.data.identity,
+        target: ws.data.target,
+        details: { websocket: true, code, reason, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
+      })
+      .catch((e) => deps.log.error("audit write failed for websocket end", { error: errorMessage(e) }));
+  };
+  return {
+    open(ws) {
+      deps.metrics.openSessions.inc({ target: ws.data.target });
+      ws.data.queue = [];
+      ws.data.messages = 0;
+      const up = new WebSocket(ws.data.upstreamUrl, { headers: ws.data.headers } as unknown as string[]);
+      up.binaryType = "arraybuffer";
+      ws.data.upstream = up;
+      up.onopen = () => {
+        for (const m of ws.data.queue ?? []) up.send(m);
+        ws.data.queue = undefined;
+      };
+      up.onmessage = (ev) => {
+        ws.send(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
+      };
+      up.onclose = (ev) => ws.close(ev.code === 1005 || ev.code === 1006 ? 1011 : ev.code, ev.reason);
+      up.onerror = () => ws.close(1011, "upstream WebSocket failed");
+    },
+    message(ws, msg) {
+      ws.data.messages = (ws.data.messages ?? 0) + 1;
+      const m = typeof msg === "string" ? msg : new Uint8Array(msg);
+      const up = ws.data.upstream;
+      if (ws.data.queue) ws.data.queue.push(m);
+      else if (up && up.readyState === WebSocket.OPEN) up.send(m);
+    },
+    close(ws, code, reason) {
+      const up = ws.data.upstream;
+      if (up && (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING)) up.close(code === 1005 ? 1000 : code, reason);
+      finish(ws, code, reason);
+    },
+  };
+}
