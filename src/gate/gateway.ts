@@ -1,0 +1,162 @@
+// Assembles a running gateway from a configuration path: audit log, identity, policy store
+// with hot reload, approvals rebuilt from the log, the gate, the admin API and each target.
+// Target code is imported lazily, only for the kinds the configuration uses.
+import { Approvals } from "../approvals/approvals.ts";
+import { createAdminApp } from "../admin/admin-app.ts";
+import { createMetrics, type Metrics } from "../admin/metrics.ts";
+import { openAuditLog, type AuditLog } from "../audit/log.ts";
+import { readRecords } from "../audit/reader.ts";
+import { loadConfig } from "../config/load.ts";
+import type { Config, TargetConfig } from "../config/schema.ts";
+import { parseSize } from "../core/duration.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Clock } from "../core/types.ts";
+import { createAuthenticator, authFailureReason } from "../identity/authenticator.ts";
+import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
+import { createCachedAuthenticate } from "../identity/auth-cache.ts";
+import { compilePolicy, type Policy } from "../policy/compile.ts";
+import { diffListeners, watchConfig } from "../policy/watch.ts";
+import { Gate } from "./gate.ts";
+import { splitListen } from "../targets/http/http-target.ts";
+
+export interface RunningGateway {
+  readonly config: () => Config;
+  readonly policy: () => Policy;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly adminPort: number | null;
+  readonly targets: ReadonlyMap<string, { port: number; stop(): Promise<void> }>;
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly configPath: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+interface StartedTarget {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { clock, log } = opts;
+  let config = await loadConfig(opts.configPath);
+  let policy = compilePolicy(config);
+  const metrics = createMetrics();
+
+  const audit = await openAuditLog({
+    path: config.audit.path,
+    durability: config.audit.durability ?? "batch",
+    ...(config.audit.rotate_size ? { rotateSize: parseSize(config.audit.rotate_size) } : {}),
+    clock,
+  });
+  if (audit.repaired) log.warn("audit log repaired at start", { repaired: audit.repaired as unknown as Record<string, unknown> });
+
+  // Approvals and grants survive restarts: rebuild them from the log before serving.
+  const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
+  for await (const rec of readRecords(config.audit.path)) {
+    const r = "record" in (rec as object) ? (rec as { record: unknown }).record : rec;
+    approvals.applyRecord(r as Parameters<Approvals["applyRecord"]>[0]);
+  }
+  approvals.armAll();
+
+  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log });
+  const stateDir = config.gateway.state_dir ?? "./state";
+  const authenticator = await createAuthenticator(config.identity, { stateDir, clock, log: (m: string) => log.info(m) });
+  const authenticate = createCachedAuthenticate((t) => authenticator.authenticate(t), clock);
+  if (config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
+
+  await gate.record({ type: "gateway.start", policy: policy.hash, details: { config: opts.configPath, files: config.files, targets: config.targets.map((t) => t.name) } });
+  await gate.record({ type: "policy.loaded", policy: policy.hash, details: { rules: config.rules.length, files: config.files } });
+
+  const targets = new Map<string, StartedTarget>();
+  for (const t of config.targets) targets.set(t.name, await startTarget(t));
+
+  let adminServer: ReturnType<typeof Bun.serve> | null = null;
+  if (config.gateway.admin) {
+    const [host, port] = splitListen(config.gateway.admin.listen);
+    const app = createAdminApp({
+      gate,
+      approvals,
+      authenticate,
+      metrics,
+      clock,
+      notReady: () => (stopped ? "stopping" : null),
+      refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
+    });
+    adminServer = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
+  }
+
+  let stopped = false;
+  const watcher = watchConfig(opts.configPath, {
+    onReload: async (next: Config, nextPolicy: Policy) => {
+      const pending = diffListeners(config, next);
+      for (const msg of pending) log.warn(msg);
+      policy = nextPolicy;
+      authenticate.clear();
+      config = withLiveListeners(config, next);
+      metrics.policyReloads.inc({ result: "ok" });
+      log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
+      await gate.record({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } }).catch(() => {});
+    },
+    onReject: async (e: unknown) => {
+      metrics.policyReloads.inc({ result: "rejected" });
+      log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
+      await gate.record({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } }).catch(() => {});
+    },
+  });
+
+  async function startTarget(t: TargetConfig): Promise<StartedTarget> {
+    switch (t.kind) {
+      case "http": {
+        const [{ startHttpTarget }, masking, { normalizeHttpPath }] = await Promise.all([
+          import("../targets/http/http-target.ts"),
+          import("../masking/json-masker.ts"),
+          import("../policy/http-path.ts"),
+        ]);
+        return startHttpTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          normalizePath: normalizeHttpPath,
+          masker: (m) => masking.compileJsonMasker(m),
+          collectBody: masking.collectBody,
+          clock,
+          metrics,
+          log,
+        });
+      }
+      case "postgres":
+        throw new Error(`target "${t.name}": kind postgres is not available in this build yet`);
+    }
+  }
+
+  return {
+    config: () => config,
+    policy: () => policy,
+    audit,
+    metrics,
+    adminPort: adminServer?.port ?? null,
+    targets,
+    reload: () => watcher.reload(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      watcher.close();
+      approvals.close();
+      await Promise.all([...targets.values()].map((t) => t.stop()));
+      await adminServer?.stop(true);
+      await gate.record({ type: "gateway.stop", policy: policy.hash }).catch(() => {});
+      await audit.close();
+    },
+  };
+}
+
+/** Listener changes cannot be applied live: keep the running targets' definitions. */
+function withLiveListeners(old: Config, next: Config): Config {
+  return { ...next, targets: old.targets };
+}

@@ -1,0 +1,35 @@
+// Verified credentials, remembered briefly so that a client sending the same token on every
+// request pays for one signature check, not one per request. Entries never outlive the
+// credential's own expiry, and at most `maxAgeMs`, so a removed machine key stops working soon;
+// a policy reload clears the cache.
+import type { Clock, Identity } from "../core/types.ts";
+
+export interface CachedAuthenticate {
+  (credential: string): Promise<Identity>;
+  clear(): void;
+}
+
+export function createCachedAuthenticate(
+  authenticate: (credential: string) => Promise<Identity>,
+  clock: Clock,
+  opts: { maxEntries?: number; maxAgeMs?: number } = {},
+): CachedAuthenticate {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const maxAgeMs = opts.maxAgeMs ?? 30_000;
+  const cache = new Map<string, { identity: Identity; until: number }>();
+  const fn = (async (credential: string) => {
+    const now = clock.now();
+    const hit = cache.get(credential);
+    if (hit) {
+      if (hit.until > now) return hit.identity;
+      cache.delete(credential);
+    }
+    const identity = await authenticate(credential);
+    const until = Math.min(now + maxAgeMs, identity.expiresAt ?? Number.POSITIVE_INFINITY);
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    cache.set(credential, { identity, until });
+    return identity;
+  }) as CachedAuthenticate;
+  fn.clear = () => cache.clear();
+  return fn;
+}

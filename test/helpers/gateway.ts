@@ -1,0 +1,121 @@
+// Starts the compiled gateway (dist/gatehouse) on a configuration written to a temp folder,
+// the way a user runs it, and gives tests its ports, its log and ways to stop or kill it.
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { waitForPort } from "./ports.ts";
+
+export const BINARY = resolve(import.meta.dir, "../../dist/gatehouse");
+
+export function requireBinary(): void {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "bun build.ts" first (npm test does)`);
+}
+
+export interface GatewayProcess {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly auditPath: string;
+  readonly adminUrl: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  logs(): string;
+  /** Waits until the log contains `text` (or the timeout passes). */
+  waitForLog(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<number>;
+  kill9(): Promise<void>;
+  cleanup(): void;
+}
+
+export function makeTempDir(prefix = "gatehouse-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs `dist/gatehouse ARGS` to completion. */
+export async function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn([BINARY, ...args], {
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+/**
+ * Writes `files` (name → YAML text) into a fresh folder and serves it. `ports` lists the ports
+ * the config listens on, so this waits until each accepts connections.
+ */
+export async function startGatewayProcess(opts: {
+  files: Record<string, string>;
+  adminPort: number;
+  ports: number[];
+  env?: Record<string, string>;
+  dir?: string;
+}): Promise<GatewayProcess> {
+  requireBinary();
+  const dir = opts.dir ?? makeTempDir();
+  for (const [name, text] of Object.entries(opts.files)) writeFileSync(join(dir, name), text);
+  const configPath = Object.keys(opts.files).length === 1 ? join(dir, Object.keys(opts.files)[0]!) : dir;
+  let output = "";
+  const spawn = () => {
+    const proc = Bun.spawn([BINARY, "serve", "--config", configPath], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1", ...opts.env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    for (const stream of [proc.stdout, proc.stderr]) {
+      void (async () => {
+        const dec = new TextDecoder();
+        for await (const chunk of stream) output += dec.decode(chunk);
+      })();
+    }
+    return proc;
+  };
+  const started = async () => {
+    try {
+      await Promise.all([waitForPort(opts.adminPort), ...opts.ports.map((p) => waitForPort(p))]);
+    } catch (e) {
+      throw new Error(`gateway did not start: ${(e as Error).message}\n--- gateway log ---\n${output}`);
+    }
+  };
+  const gw: GatewayProcess = {
+    dir,
+    configPath,
+    auditPath: join(dir, "state/audit/audit.log"),
+    adminUrl: `http://127.0.0.1:${opts.adminPort}`,
+    proc: spawn(),
+    logs: () => output,
+    async waitForLog(text, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(typeof text === "string" ? output.includes(text) : text.test(output))) {
+        if (Date.now() > deadline) throw new Error(`gateway log never showed ${String(text)}\n--- gateway log ---\n${output}`);
+        await Bun.sleep(50);
+      }
+    },
+    async restart() {
+      gw.proc = spawn();
+      await started();
+    },
+    async stop() {
+      gw.proc.kill("SIGTERM");
+      return await gw.proc.exited;
+    },
+    async kill9() {
+      gw.proc.kill("SIGKILL");
+      await gw.proc.exited;
+    },
+    cleanup() {
+      try {
+        gw.proc.kill("SIGKILL");
+      } catch {}
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await started();
+  return gw;
+}
