@@ -58,6 +58,12 @@ export interface CheckContext {
   readonly onHold?: (p: PendingRequest) => void;
   /** Aborts a held request (the client went away). */
   readonly signal?: AbortSignal;
+  /**
+   * Protocol-specific built-ins applied to the policy's decision before it is audited, e.g.
+   * Postgres: deny dangerous functions unless a rule names them; allow catalog reads for
+   * identities that may use the target. The result is what gets audited and applied.
+   */
+  readonly adjust?: (decision: Decision, action: Action) => Decision;
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -83,6 +89,7 @@ export class Gate {
     let decision: Decision;
     try {
       decision = policy.decide(action);
+      if (ctx.adjust) decision = ctx.adjust(decision, action);
     } catch (e) {
       // A policy that throws is a bug; fail closed and say so.
       decision = { effect: "deny", rule: null, message: `policy evaluation failed: ${errorMessage(e)}`, masks: NO_MASKS };
