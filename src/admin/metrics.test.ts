@@ -1,0 +1,25 @@
+import { expect, test } from "bun:test";
+import { createMetrics } from "./metrics.ts";
+
+test("renders counters, gauges and histograms in Prometheus text format", () => {
+  const m = createMetrics();
+  m.decisions.inc({ target: "api", effect: "deny" });
+  m.decisions.inc({ target: "api", effect: "deny" });
+  m.openSessions.set({ target: "db" }, 3);
+  m.latency.observe({ target: "api" }, 0.003);
+  m.latency.observe({ target: "api" }, 2);
+  const text = m.render();
+  expect(text).toContain('# TYPE gatehouse_decisions_total counter');
+  expect(text).toContain('gatehouse_decisions_total{effect="deny",target="api"} 2');
+  expect(text).toContain('# TYPE gatehouse_open_sessions gauge');
+  expect(text).toContain('gatehouse_open_sessions{target="db"} 3');
+  expect(text).toContain('gatehouse_request_duration_seconds_bucket{target="api",le="0.005"} 1');
+  expect(text).toContain('gatehouse_request_duration_seconds_bucket{target="api",le="+Inf"} 2');
+  expect(text).toContain('gatehouse_request_duration_seconds_count{target="api"} 2');
+});
+
+test("label values are escaped", () => {
+  const m = createMetrics();
+  m.authFailures.inc({ reason: 'a"b\\c\nd' });
+  expect(m.render()).toContain('gatehouse_auth_failures_total{reason="a\\"b\\\\c\\nd"} 1');
+});
