@@ -1,0 +1,99 @@
+import { expect, test } from "bun:test";
+import { createMetrics } from "../admin/metrics.ts";
+import { Approvals } from "../approvals/approvals.ts";
+import { GatewayError } from "../core/errors.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { Action, Decision, Identity } from "../core/types.ts";
+import { NO_MASKS } from "../core/types.ts";
+import { type AuditEvent, Gate } from "./gate.ts";
+
+const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
+const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
+const action = (path: string): Action => ({ identity: alice, target: "api", request: { kind: "http", method: "POST", path }, time: Date.now() });
+
+function setup(decide: (a: Action) => Decision, append?: (e: AuditEvent) => Promise<{ seq: number }>) {
+  const events: AuditEvent[] = [];
+  const clock = { now: () => Date.now() };
+  const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
+  const gate = new Gate({
+    policy: () => ({ hash: "h1", decide }),
+    audit: { append: append ?? (async (e) => (events.push(e), { seq: events.length })) },
+    approvals,
+    clock,
+    metrics: createMetrics(),
+    log: silentLogger,
+  });
+  return { gate, events, approvals };
+}
+
+const allow: Decision = { effect: "allow", rule: "r", message: "allowed by rule r", masks: { json: [], columns: [], detectors: ["email"] } };
+const deny: Decision = { effect: "deny", rule: "d", message: "nope", masks: NO_MASKS };
+const review: Decision = { effect: "review", rule: "w", message: "needs approval", masks: NO_MASKS, review: { approvers: ["approvers"], maxGrantMs: 3_600_000, timeoutMs: 60_000 } };
+
+test("allow and deny are audited before the verdict, with the policy hash", async () => {
+  const { gate, events } = setup((a) => (a.request.kind === "http" && a.request.path === "/ok" ? allow : deny));
+  const v1 = await gate.check(action("/ok"), { session: "s1" });
+  expect(v1.allowed).toBe(true);
+  expect(v1.masks.detectors).toEqual(["email"]);
+  const v2 = await gate.check(action("/no"));
+  expect(v2).toMatchObject({ allowed: false, message: "nope" });
+  expect(events.map((e) => [e.type, e.decision?.effect, e.policy])).toEqual([
+    ["decision", "allow", "h1"],
+    ["decision", "deny", "h1"],
+  ]);
+  expect(events[0]!.identity).toEqual({ method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] });
+});
+
+test("an audit write failure denies, whatever the policy said", async () => {
+  const { gate } = setup(() => allow, async () => {
+    throw new GatewayError("E_AUDIT_WRITE", "disk full");
+  });
+  const v = await gate.check(action("/ok"));
+  expect(v.allowed).toBe(false);
+  expect(v.message).toContain("audit log unavailable");
+});
+
+test("a policy that throws denies", async () => {
+  const { gate } = setup(() => {
+    throw new Error("boom");
+  });
+  const v = await gate.check(action("/ok"));
+  expect(v).toMatchObject({ allowed: false });
+  expect(v.message).toContain("policy evaluation failed: boom");
+});
+
+test("review holds until an approver decides; a grant then lets the same request through", async () => {
+  const { gate, events, approvals } = setup(() => review);
+  let heldId = "";
+  const verdict = gate.check(action("/w"), { onHold: (p) => (heldId = p.id) });
+  while (!heldId) await Bun.sleep(1);
+  await expect(gate.decideApproval(heldId, alice, { approve: true })).rejects.toThrow(/cannot approve/);
+  await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
+  expect((await verdict).allowed).toBe(true);
+  expect(events.map((e) => e.type)).toEqual(["decision", "approval.requested", "approval.granted"]);
+  expect(approvals.pending()).toEqual([]);
+  const again = await gate.check(action("/w"));
+  expect(again).toMatchObject({ allowed: true, approvalId: heldId });
+  expect(events.at(-1)!.details).toEqual({ grant: heldId });
+});
+
+test("a held request whose client goes away is cancelled and audited", async () => {
+  const { gate, events } = setup(() => review);
+  const ac = new AbortController();
+  let held = false;
+  const verdict = gate.check(action("/w"), { signal: ac.signal, onHold: () => (held = true) });
+  while (!held) await Bun.sleep(1);
+  ac.abort();
+  const v = await verdict;
+  expect(v.allowed).toBe(false);
+  expect(v.message).toContain("cancelled");
+  await Bun.sleep(1);
+  expect(events.map((e) => e.type)).toContain("approval.cancelled");
+});
+
+test("the adjust hook replaces the policy's decision before it is audited", async () => {
+  const { gate, events } = setup(() => deny);
+  const v = await gate.check(action("/x"), { adjust: () => ({ ...allow, rule: "builtin:catalog-read" }) });
+  expect(v.allowed).toBe(true);
+  expect(events[0]!.decision?.rule).toBe("builtin:catalog-read");
+});
