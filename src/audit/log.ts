@@ -1,0 +1,404 @@
+// The audit log writer: appends hash-chained records with group commit (one write syscall per
+// batch, one fsync per batch of batches), rotates by size, and repairs a torn tail at open.
+// Any write or fsync error fails the log for good: a chain with a hole must not go on.
+import { close as closeCb, fdatasync as fdatasyncCb, fstat as fstatCb, open as openCb, write as writeCb } from "node:fs";
+import { mkdir, open as openHandle, rename, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { errorMessage, GatewayError } from "../core/errors.ts";
+import { systemClock, type Clock } from "../core/types.ts";
+import { listLogFileEntries, rotatedPath } from "./log-files.ts";
+import { canonicalJson, encodeRecord, unhashedSchemaProblem, ZERO_HASH, type AuditEventInput, type AuditRecord } from "./record.ts";
+import { inspectTail, type Repair } from "./repair.ts";
+
+export type Durability = "batch" | "strict";
+
+export interface AuditLogOptions {
+  readonly path: string;
+  /** batch (default): an append resolves once its bytes are written (in the kernel); fsync follows by group commit.
+   *  strict: an append resolves only after the fsync that covers it. */
+  readonly durability?: Durability;
+  /** Rotate the live file once it reaches this many bytes. Default: never rotate. */
+  readonly rotateSize?: number;
+  readonly clock?: Clock;
+  /** Called once when the log fails (write, fsync or rotation error), also for errors no append is waiting on. */
+  readonly onError?: (error: GatewayError) => void;
+}
+
+export interface AuditLog {
+  /** Assigns seq, time, prev and hash at once (so records keep the order of calls) and resolves per `durability`.
+   *  Rejects with E_AUDIT_WRITE when the record cannot be written; the caller must then deny. */
+  append(event: AuditEventInput): Promise<AuditRecord>;
+  /** Resolves when everything appended so far is fsync'd. */
+  sync(): Promise<void>;
+  /** Writes and fsyncs what is queued, then closes the file. Later appends reject. */
+  close(): Promise<void>;
+  /** Records appended but not yet covered by an fsync. */
+  readonly queueDepth: number;
+  readonly lastSeq: number;
+  readonly lastHash: string;
+  /** Highest seq covered by a completed fsync. */
+  readonly durableSeq: number;
+  /** The live file (absolute). */
+  readonly path: string;
+  /** What the repair at open cut, if anything (a `log.repaired` record says the same in the log). */
+  readonly repaired: Repair | null;
+}
+
+interface Waiter {
+  readonly seq: number;
+  readonly record: AuditRecord | null;
+  readonly resolve: (record: AuditRecord) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const openFd = (path: string, flags: string, mode: number) =>
+  new Promise<number>((res, rej) => openCb(path, flags, mode, (e, fd) => (e ? rej(e) : res(fd))));
+const closeFd = (fd: number) => new Promise<void>((res, rej) => closeCb(fd, (e) => (e ? rej(e) : res())));
+const fdatasync = (fd: number) => new Promise<void>((res, rej) => fdatasyncCb(fd, (e) => (e ? rej(e) : res())));
+const fstatSize = (fd: number) => new Promise<number>((res, rej) => fstatCb(fd, (e, s) => (e ? rej(e) : res(s.size))));
+const writeSome = (fd: number, buf: Buffer, offset: number) =>
+  new Promise<number>((res, rej) => writeCb(fd, buf, offset, buf.length - offset, null, (e, n) => (e ? rej(e) : res(n))));
+
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = await writeSome(fd, buf, done);
+    if (n <= 0) throw new Error(`write returned ${n} with ${buf.length - done} bytes left`);
+    done += n;
+  }
+}
+
+/** fsync of the folder makes a created or renamed file's name durable, not only its bytes. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await openHandle(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function hasToJSON(value: unknown): boolean {
+  return typeof value === "object" && value !== null && typeof (value as { toJSON?: unknown }).toJSON === "function";
+}
+
+class FileAuditLog implements AuditLog {
+  readonly path: string;
+  readonly repaired: Repair | null;
+  readonly #strict: boolean;
+  readonly #rotateSize: number;
+  readonly #clock: Clock;
+  readonly #onError: ((error: GatewayError) => void) | undefined;
+  // One hasher per log, reused: digest() resets it, and reuse is measurably faster than a new one per record.
+  readonly #hasher = new Bun.CryptoHasher("sha256");
+  #fd: number;
+  #size: number;
+  #nextRotation: number;
+  #seq: number;
+  #hash: string;
+  /** Encoded lines appended but not yet handed to write(), and their callers. */
+  #lines: string[] = [];
+  #pending: Waiter[] = [];
+  /** Callers waiting for an fsync (strict appends and sync()). */
+  #durabilityWaiters: Waiter[] = [];
+  #writtenSeq: number;
+  #durableSeq: number;
+  #flushQueued = false;
+  #pump: Promise<void> | null = null;
+  #syncScheduled = false;
+  #syncing: Promise<void> | null = null;
+  #rotating = false;
+  #failure: GatewayError | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(init: {
+    path: string;
+    fd: number;
+    size: number;
+    nextRotation: number;
+    last: AuditRecord | null;
+    repaired: Repair | null;
+    opts: AuditLogOptions;
+  }) {
+    this.path = init.path;
+    this.repaired = init.repaired;
+    this.#fd = init.fd;
+    this.#size = init.size;
+    this.#nextRotation = init.nextRotation;
+    this.#seq = init.last?.seq ?? 0;
+    this.#hash = init.last?.hash ?? ZERO_HASH;
+    this.#writtenSeq = this.#seq;
+    this.#durableSeq = this.#seq;
+    this.#strict = init.opts.durability === "strict";
+    this.#rotateSize = init.opts.rotateSize ?? Number.POSITIVE_INFINITY;
+    this.#clock = init.opts.clock ?? systemClock;
+    this.#onError = init.opts.onError;
+  }
+
+  get queueDepth(): number {
+    return this.#seq - this.#durableSeq;
+  }
+  get lastSeq(): number {
+    return this.#seq;
+  }
+  get lastHash(): string {
+    return this.#hash;
+  }
+  get durableSeq(): number {
+    return this.#durableSeq;
+  }
+
+  append(event: AuditEventInput): Promise<AuditRecord> {
+    if (this.#failure !== null) return Promise.reject(this.#failedError());
+    if (this.#closing !== null) return Promise.reject(new GatewayError("E_AUDIT_WRITE", `audit log is closed: ${this.path}`));
+    let line: string;
+    let record: AuditRecord;
+    const seq = this.#seq + 1;
+    try {
+      const unhashed = { ...event, seq, time: new Date(this.#clock.now()).toISOString(), prev: this.#hash };
+      const problem = unhashedSchemaProblem(unhashed);
+      if (problem !== null) throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: ${problem}`);
+      // toJSON on a member would turn it into something else on disk than what the schema just passed.
+      for (const key of ["identity", "action", "decision", "details"] as const) {
+        if (hasToJSON(event[key])) throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: /${key} has a toJSON method`);
+      }
+      const canonical = canonicalJson(unhashed);
+      const hash = this.#hasher.update(canonical).digest("hex");
+      line = encodeRecord(canonical, hash);
+      record = { ...unhashed, hash };
+    } catch (e) {
+      if (e instanceof GatewayError && e.code === "E_AUDIT_WRITE") return Promise.reject(e);
+      return Promise.reject(new GatewayError("E_AUDIT_WRITE", `audit record cannot be encoded: ${errorMessage(e)}`, { cause: e }));
+    }
+    this.#seq = seq;
+    this.#hash = record.hash;
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#lines.push(line);
+      this.#pending.push({ seq, record, resolve, reject });
+      if (!this.#flushQueued && this.#pump === null) {
+        this.#flushQueued = true;
+        // End of the current tick: every append made until then goes out in the same write().
+        queueMicrotask(this.#startPump);
+      }
+    });
+  }
+
+  sync(): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failedError());
+    const target = this.#seq;
+    if (target <= this.#durableSeq) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#durabilityWaiters.push({ seq: target, record: null, resolve: () => resolve(), reject });
+      if (this.#writtenSeq >= target) this.#scheduleSync();
+      // Otherwise the write still to come schedules the fsync.
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closing === null) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#drained();
+    if (this.#syncing !== null) await this.#syncing;
+    try {
+      if (this.#failure === null && this.#durableSeq < this.#writtenSeq) {
+        try {
+          await fdatasync(this.#fd);
+        } catch (e) {
+          this.#fail(e, "fsync");
+          throw this.#failure;
+        }
+        this.#markDurable(this.#writtenSeq);
+      }
+    } finally {
+      // -1 after a failed rotation: never close a number that may now be someone else's fd.
+      if (this.#fd >= 0) await closeFd(this.#fd).catch(() => {});
+      this.#fd = -1;
+    }
+  }
+
+  async #drained(): Promise<void> {
+    for (;;) {
+      if (this.#pump !== null) await this.#pump;
+      else if (this.#flushQueued) await Promise.resolve();
+      else return;
+    }
+  }
+
+  readonly #startPump = (): void => {
+    this.#flushQueued = false;
+    this.#pump = this.#runPump().finally(() => {
+      this.#pump = null;
+    });
+  };
+
+  async #runPump(): Promise<void> {
+    while (this.#lines.length > 0 && this.#failure === null) {
+      const lines = this.#lines;
+      const waiters = this.#pending;
+      this.#lines = [];
+      this.#pending = [];
+      const buf = Buffer.from(lines.length === 1 ? lines[0]! : lines.join(""), "utf8");
+      try {
+        await writeAll(this.#fd, buf);
+      } catch (e) {
+        this.#fail(e, "write", waiters);
+        return;
+      }
+      this.#size += buf.length;
+      this.#writtenSeq = waiters[waiters.length - 1]!.seq;
+      if (this.#strict) {
+        for (const w of waiters) this.#durabilityWaiters.push(w);
+      } else {
+        for (const w of waiters) w.resolve(w.record!);
+      }
+      if (this.#size >= this.#rotateSize) {
+        try {
+          await this.#rotate();
+        } catch (e) {
+          this.#fail(e, "rotation");
+          return;
+        }
+      } else {
+        this.#scheduleSync();
+      }
+    }
+  }
+
+  #scheduleSync(): void {
+    if (this.#syncScheduled || this.#syncing !== null || this.#rotating || this.#failure !== null) return;
+    this.#syncScheduled = true;
+    // After the write, once the event loop is free: whatever was written by then shares this fsync.
+    setImmediate(this.#runSync);
+  }
+
+  readonly #runSync = (): void => {
+    this.#syncScheduled = false;
+    if (this.#syncing !== null || this.#rotating || this.#failure !== null) return;
+    const target = this.#writtenSeq;
+    if (target <= this.#durableSeq) return;
+    this.#syncing = fdatasync(this.#fd).then(
+      () => {
+        this.#syncing = null;
+        this.#markDurable(target);
+        if (this.#writtenSeq > this.#durableSeq) this.#scheduleSync();
+      },
+      (e) => {
+        this.#syncing = null;
+        this.#fail(e, "fsync");
+      },
+    );
+  };
+
+  #markDurable(seq: number): void {
+    if (seq > this.#durableSeq) this.#durableSeq = seq;
+    if (this.#durabilityWaiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#durabilityWaiters) {
+      if (w.seq <= this.#durableSeq) w.resolve(w.record!);
+      else still.push(w);
+    }
+    this.#durabilityWaiters = still;
+  }
+
+  /** Called from the pump only, so no write is in flight; the pending fsync is awaited first. */
+  async #rotate(): Promise<void> {
+    this.#rotating = true;
+    try {
+      if (this.#syncing !== null) await this.#syncing;
+      if (this.#failure !== null) return;
+      await fdatasync(this.#fd);
+      this.#markDurable(this.#writtenSeq);
+      const old = this.#fd;
+      this.#fd = -1;
+      await closeFd(old);
+      let target = rotatedPath(this.path, this.#nextRotation);
+      // rename() would silently replace a file that appeared under that name; never overwrite audit data.
+      while (await stat(target).then(() => true, () => false)) target = rotatedPath(this.path, ++this.#nextRotation);
+      this.#nextRotation++;
+      await rename(this.path, target);
+      this.#fd = await openFd(this.path, "a", 0o600);
+      this.#size = 0;
+      await syncDir(dirname(this.path));
+    } finally {
+      this.#rotating = false;
+    }
+  }
+
+  #fail(cause: unknown, what: string, inFlight: Waiter[] = []): void {
+    const first = this.#failure === null;
+    const error =
+      this.#failure ??
+      new GatewayError("E_AUDIT_WRITE", `audit log ${what} failed: ${this.path}: ${errorMessage(cause)}`, {
+        cause,
+        details: { path: this.path },
+      });
+    this.#failure = error;
+    const waiting = [...inFlight, ...this.#pending, ...this.#durabilityWaiters];
+    this.#lines = [];
+    this.#pending = [];
+    this.#durabilityWaiters = [];
+    for (const w of waiting) w.reject(error);
+    if (first) this.#onError?.(error);
+  }
+
+  #failedError(): GatewayError {
+    const original = this.#failure!;
+    return new GatewayError("E_AUDIT_WRITE", `audit log is failed and takes no more records: ${original.message}`, {
+      cause: original,
+      details: { path: this.path },
+    });
+  }
+}
+
+/**
+ * Opens (or creates) the log at `path`: continues seq and chain from the last record of the
+ * newest file, after cutting a torn last line, which it records as a `log.repaired` event.
+ */
+export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
+  try {
+    return await open(opts);
+  } catch (e) {
+    if (e instanceof GatewayError) throw e;
+    throw new GatewayError("E_AUDIT_WRITE", `cannot open audit log: ${opts.path}: ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+async function open(opts: AuditLogOptions): Promise<AuditLog> {
+  const path = resolve(opts.path);
+  if (opts.rotateSize !== undefined && !(opts.rotateSize > 0)) {
+    throw new GatewayError("E_USAGE", `invalid audit rotate size: ${opts.rotateSize} (expected a positive number of bytes)`);
+  }
+  await mkdir(dirname(path), { recursive: true });
+  const files = await listLogFileEntries(path);
+  let last: AuditRecord | null = null;
+  let repaired: Repair | null = null;
+  // The newest file may end in a torn line; an older one was fsync'd before it was rotated,
+  // so the repair is allowed only in the file that holds the end of the chain.
+  for (let i = files.length - 1; i >= 0; i--) {
+    const state = await inspectTail(files[i]!.path, repaired === null);
+    if (state.repair !== null) repaired = state.repair;
+    if (state.last !== null) {
+      last = state.last;
+      break;
+    }
+  }
+  const highest = files.reduce((n, f) => Math.max(n, f.rotation ?? 0), 0);
+  const fd = await openFd(path, "a", 0o600);
+  let size: number;
+  try {
+    size = await fstatSize(fd);
+    await syncDir(dirname(path));
+  } catch (e) {
+    await closeFd(fd).catch(() => {});
+    throw e;
+  }
+  const log = new FileAuditLog({ path, fd, size, nextRotation: highest + 1, last, repaired, opts });
+  if (repaired !== null) {
+    await log.append({ type: "log.repaired", details: { ...repaired } });
+    await log.sync();
+  }
+  return log;
+}
