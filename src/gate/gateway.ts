@@ -11,7 +11,7 @@ import type { Config, TargetConfig } from "../config/schema.ts";
 import { parseSize } from "../core/duration.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Clock } from "../core/types.ts";
+import type { Clock, Masks } from "../core/types.ts";
 import { createAuthenticator, authFailureReason } from "../identity/authenticator.ts";
 import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
 import { createCachedAuthenticate } from "../identity/auth-cache.ts";
@@ -123,7 +123,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authenticate,
           authFailureReason,
           normalizePath: normalizeHttpPath,
-          masker: (m) => masking.compileJsonMasker(m),
+          masker: cachedMasker(masking.compileJsonMasker),
           collectBody: masking.collectBody,
           clock,
           metrics,
@@ -159,4 +159,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 /** Listener changes cannot be applied live: keep the running targets' definitions. */
 function withLiveListeners(old: Config, next: Config): Config {
   return { ...next, targets: old.targets };
+}
+
+/** Compiled maskers by their masks, so a hot path does not recompile per request. */
+function cachedMasker<M>(compile: (m: Masks) => M): (m: Masks) => M {
+  const cache = new Map<string, M>();
+  return (m) => {
+    const key = JSON.stringify(m);
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      if (cache.size > 1000) cache.clear();
+      hit = compile(m);
+      cache.set(key, hit);
+    }
+    return hit;
+  };
 }

@@ -139,7 +139,8 @@ function anyCase(word: string): string {
   return word.replace(/[a-z]/gi, (c) => `[${c.toUpperCase()}${c.toLowerCase()}]`);
 }
 
-const SECRET_KEY_NAME = `(?:${anyCase("aws")}_?)?${anyCase("secret")}_?${anyCase("access")}_?${anyCase("key")}`;
+const SECRET_KEY_WORDS = `${anyCase("secret")}_?${anyCase("access")}_?${anyCase("key")}`;
+const SECRET_KEY_NAME = `(?:${anyCase("aws")}_?)?${SECRET_KEY_WORDS}`;
 const SECRET_KEY_FIELD = new RegExp(`^${SECRET_KEY_NAME}$`);
 const SECRET_KEY_VALUE = /^[A-Za-z0-9/+]{40}$/;
 
@@ -207,7 +208,7 @@ const RULES: Readonly<Record<DetectorName, Rule>> = {
     replace: tag("jwt"),
   },
   cloud_key: {
-    hint: `AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abposr]-|[sr]k_(?:live|test)_|PRIVATE KEY|${SECRET_KEY_NAME}`,
+    hint: `AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abposr]-|[sr]k_(?:live|test)_|PRIVATE KEY|${SECRET_KEY_WORDS}`,
     patterns: [
       { source: String.raw`(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])` },
       { source: String.raw`(?<=${SECRET_KEY_NAME}\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])` },
@@ -223,6 +224,8 @@ const RULES: Readonly<Record<DetectorName, Rule>> = {
 };
 
 interface CompiledPattern {
+  /** The rule's own hint: its patterns are skipped when it does not match. */
+  readonly hint: RegExp;
   readonly re: RegExp;
   readonly accept: (match: string, decoder: TextDecoder) => number;
   readonly order: number;
@@ -256,8 +259,10 @@ export function compileDetectors(names: readonly string[]): Detector {
   const patterns: CompiledPattern[] = [];
   for (const name of chosen) {
     const rule = RULES[name];
+    const hint = new RegExp(rule.hint);
     for (const p of rule.patterns) {
       patterns.push({
+        hint,
         re: new RegExp(p.source, `g${p.flags ?? ""}`),
         accept: p.accept ?? whole,
         order: DETECTOR_NAMES.indexOf(name),
@@ -277,7 +282,14 @@ export function compileDetectors(names: readonly string[]): Detector {
     if (precheck === null || !precheck.test(s)) return NO_HITS(s);
 
     const spans: Span[] = [];
+    let hinted: RegExp | null = null;
+    let hintMatched = false;
     for (const p of patterns) {
+      if (p.hint !== hinted) {
+        hinted = p.hint;
+        hintMatched = p.hint.test(s);
+      }
+      if (!hintMatched) continue;
       p.re.lastIndex = 0;
       for (let m = p.re.exec(s); m !== null; m = p.re.exec(s)) {
         const length = p.accept(m[0], decoder);

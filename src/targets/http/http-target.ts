@@ -125,8 +125,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     const outHeaders = downstreamResponseHeaders(res.headers);
     if (masking && res.body) {
-      const masker = deps.masker(verdict.masks);
       try {
+        const masker = deps.masker(verdict.masks);
         const raw = await deps.collectBody(res.body, maskMax);
         const { body, masked } = masker ? masker.maskBody(raw, res.headers.get("content-type")) : { body: raw, masked: 0 };
         outHeaders.delete("content-encoding");
