@@ -77,6 +77,12 @@ export class ByteWriter {
     return this.int32(b.length).bytes(b);
   }
 
+  /** An int16 count of items, which the protocol caps at 32767. */
+  count16(n: number, what: string): this {
+    if (n > 0x7fff) throw protocolError("bad-value", `encode: ${n} ${what} exceed the protocol's limit of 32767`);
+    return this.int16(n);
+  }
+
   /** Starts a typed message; returns where it starts, for finish(). */
   begin(type: number): number {
     const start = this.pos;
@@ -105,4 +111,16 @@ export class ByteWriter {
   done(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
+}
+
+/** Runs write on a fresh writer and returns the bytes. */
+export function encodeWith(write: (w: ByteWriter) => void, initialSize = 64): Uint8Array {
+  const w = new ByteWriter(initialSize);
+  write(w);
+  return w.done();
+}
+
+/** Strings as UTF-8; bytes as they are. */
+export function utf8Bytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === "string" ? encoder.encode(data) : data;
 }

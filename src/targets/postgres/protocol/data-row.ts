@@ -43,85 +43,82 @@ export function rewriteDataRow(raw: Uint8Array, rewrite: ColumnTransform | Colum
   const n = (raw[5]! << 8) | raw[6]!;
   if (n > 0x7fff) throw protocolError("bad-value", `DataRow: column count is negative (${n - 0x10000})`);
 
-  let transform: ColumnTransform;
-  if (typeof rewrite === "function") {
-    transform = rewrite;
-  } else {
-    if (rewrite.columns.size === 0) {
-      validateDataRow(raw, n);
-      return raw;
-    }
-    for (const c of rewrite.columns) {
+  const transform = typeof rewrite === "function" ? rewrite : null;
+  const columns = typeof rewrite === "function" ? null : rewrite.columns;
+  const replacement = typeof rewrite === "function" ? null : rewrite.replacement;
+  if (columns !== null) {
+    for (const c of columns) {
       if (!Number.isInteger(c) || c < 0 || c >= n) {
         throw protocolError("bad-value", `rewriteDataRow: column ${c} does not exist in a row of ${n} columns`);
       }
     }
-    const { columns, replacement } = rewrite;
-    transform = (value, column) => (value !== null && columns.has(column) ? replacement : undefined);
   }
 
-  // Pass 1: walk the columns, collect the changes and the new size.
-  let changes: { column: number; start: number; end: number; value: Uint8Array | null }[] | null = null;
+  // Pass 1: walk the columns, collect the changes (start, end, new value) and the new size.
+  // Flat arrays, and value views only where a transform needs them: this runs once per row.
+  let spans: number[] | null = null;
+  let values: (Uint8Array | null)[] | null = null;
   let newLength = length;
   let pos = 7;
   for (let i = 0; i < n; i++) {
     if (raw.length - pos < 4) throw protocolError("overrun", `DataRow: column ${i} length overruns the message`);
     const len = (raw[pos]! << 24) | (raw[pos + 1]! << 16) | (raw[pos + 2]! << 8) | raw[pos + 3]!;
     const start = pos;
-    let value: Uint8Array | null;
     if (len === -1) {
-      value = null;
       pos += 4;
     } else {
       if (len < 0) throw protocolError("bad-value", `DataRow: column ${i} has length ${len}`);
       if (raw.length - pos - 4 < len) throw protocolError("overrun", `DataRow: column ${i} of ${len} bytes overruns the message`);
-      value = raw.subarray(pos + 4, pos + 4 + len);
       pos += 4 + len;
     }
-    const next = transform(value, i);
-    if (next === undefined || next === value) continue;
-    changes ??= [];
-    changes.push({ column: i, start, end: pos, value: next });
+    let next: Uint8Array | null;
+    if (transform !== null) {
+      const value = len === -1 ? null : raw.subarray(start + 4, pos);
+      const out = transform(value, i);
+      if (out === undefined || out === value) continue;
+      next = out;
+    } else {
+      if (len === -1 || !columns!.has(i)) continue;
+      next = replacement;
+    }
+    spans ??= [];
+    values ??= [];
+    spans.push(start, pos);
+    values.push(next);
     newLength += 4 + (next === null ? 0 : next.length) - (pos - start);
   }
   if (pos !== raw.length) throw protocolError("trailing-bytes", `DataRow: ${raw.length - pos} unexpected bytes after the last column`);
-  if (changes === null) return raw;
+  if (spans === null || values === null) return raw;
   if (newLength > 0x7fffffff) throw protocolError("too-large", `rewritten DataRow of ${newLength} bytes is too large`);
 
   // Pass 2: copy unchanged runs, write the new values.
   const out = new Uint8Array(newLength + 1);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = BackendType.DataRow;
-  view.setInt32(1, newLength);
+  writeInt32(out, 1, newLength);
   let from = 5;
   let at = 5;
-  for (const c of changes) {
-    out.set(raw.subarray(from, c.start), at);
-    at += c.start - from;
-    if (c.value === null) {
-      view.setInt32(at, -1);
+  for (let k = 0; k < values.length; k++) {
+    const start = spans[2 * k]!;
+    out.set(raw.subarray(from, start), at);
+    at += start - from;
+    const value = values[k]!;
+    if (value === null) {
+      writeInt32(out, at, -1);
       at += 4;
     } else {
-      view.setInt32(at, c.value.length);
-      out.set(c.value, at + 4);
-      at += 4 + c.value.length;
+      writeInt32(out, at, value.length);
+      out.set(value, at + 4);
+      at += 4 + value.length;
     }
-    from = c.end;
+    from = spans[2 * k + 1]!;
   }
   out.set(raw.subarray(from), at);
   return out;
 }
 
-function validateDataRow(raw: Uint8Array, n: number): void {
-  let pos = 7;
-  for (let i = 0; i < n; i++) {
-    if (raw.length - pos < 4) throw protocolError("overrun", `DataRow: column ${i} length overruns the message`);
-    const len = (raw[pos]! << 24) | (raw[pos + 1]! << 16) | (raw[pos + 2]! << 8) | raw[pos + 3]!;
-    pos += 4;
-    if (len === -1) continue;
-    if (len < 0) throw protocolError("bad-value", `DataRow: column ${i} has length ${len}`);
-    if (raw.length - pos < len) throw protocolError("overrun", `DataRow: column ${i} of ${len} bytes overruns the message`);
-    pos += len;
-  }
-  if (pos !== raw.length) throw protocolError("trailing-bytes", `DataRow: ${raw.length - pos} unexpected bytes after the last column`);
+function writeInt32(b: Uint8Array, at: number, v: number): void {
+  b[at] = (v >>> 24) & 0xff;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
