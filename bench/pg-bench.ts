@@ -1,0 +1,125 @@
+// PostgreSQL in one run, on one database, with full policy and audit on: pgbench -S with 1 and
+// 8 clients, simple and prepared protocol, directly, through pgbouncer (session pooling) and
+// through the gateway; then a 10-million-row SELECT with a masked column, direct vs gateway,
+// with the gateway's peak memory. Prints markdown tables with tps and ratios.
+// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000]   (needs dist/gatehouse)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort, waitForPort } from "../test/helpers/ports.ts";
+import { startPostgres } from "../test/helpers/postgres.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : def;
+};
+const seconds = Number(flag("seconds", "10"));
+const rows = Number(flag("rows", "10000000"));
+const BIN = resolve(import.meta.dir, "../dist/gatehouse");
+
+const pg = await startPostgres({ authMethod: "scram-sha-256" });
+const dir = mkdtempSync(join(tmpdir(), "gatehouse-pgbench-"));
+const bouncerPort = await freePort();
+const gwPort = await freePort();
+const adminPort = await freePort();
+const procs: { kill(sig?: number | NodeJS.Signals): void; exited: Promise<number> }[] = [];
+
+async function run(cmd: string[], env: Record<string, string> = {}): Promise<string> {
+  const p = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} failed (${code}):\n${err}${out}`);
+  return out + err;
+}
+
+try {
+  await run(["pgbench", "-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.user, pg.database], { PGPASSWORD: pg.password });
+
+  // pgbouncer 1.18 from Debian, session pooling, clients trusted on loopback, SCRAM upstream.
+  writeFileSync(join(dir, "userlist.txt"), `"${pg.user}" "${pg.password}"\n`);
+  writeFileSync(
+    join(dir, "pgbouncer.ini"),
+    `[databases]\n${pg.database} = host=127.0.0.1 port=${pg.port} dbname=${pg.database} user=${pg.user} password=${pg.password}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nauth_type = plain\nauth_file = ${join(dir, "userlist.txt")}\npool_mode = session\nmax_client_conn = 100\ndefault_pool_size = 20\nunix_socket_dir =\nlogfile = ${join(dir, "pgbouncer.log")}\n`,
+  );
+  chownSync(dir, 0, 0);
+  const bouncer = Bun.spawn(["runuser", "-u", "postgres", "--", "pgbouncer", join(dir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
+  procs.push(bouncer);
+
+  writeFileSync(
+    join(dir, "gatehouse.yaml"),
+    `
+gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${adminPort} } }
+audit: { path: ./state/audit/audit.log, durability: batch }
+identity: { dev_issuer: true }
+targets:
+  - name: db
+    kind: postgres
+    listen: 127.0.0.1:${gwPort}
+    upstream: { host: 127.0.0.1, port: ${pg.port}, database: ${pg.database}, user: ${pg.user}, password: "${pg.password}" }
+rules:
+  - name: bench-read
+    groups: [bench]
+    postgres: { classes: [read], tables: ["public.*", "pg_catalog.*"] }
+    effect: allow
+  - name: bench-session
+    groups: [bench]
+    postgres: { classes: [set, transaction] }
+    effect: allow
+  - name: masked-read
+    groups: [bench]
+    postgres: { classes: [read], tables: ["public.people"] }
+    effect: allow
+    mask: { columns: [email] }
+`,
+  );
+  const gw = Bun.spawn([BIN, "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+  procs.push(gw);
+  await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort)]);
+  const token = (await run([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "2h"])).split("\n")[0]!.trim();
+
+  const paths = {
+    direct: { port: pg.port, password: pg.password },
+    pgbouncer: { port: bouncerPort, password: pg.password },
+    gateway: { port: gwPort, password: token },
+  } as const;
+  const tps = async (path: keyof typeof paths, clients: number, mode: string) => {
+    const { port, password } = paths[path];
+    const out = await run(["pgbench", "-S", "-n", "-M", mode, "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(seconds), "-h", "127.0.0.1", "-p", String(port), "-U", pg.user, pg.database], { PGPASSWORD: password });
+    return Number(/tps = ([0-9.]+)/.exec(out)?.[1] ?? "0");
+  };
+
+  console.log(`\npgbench -S -T ${seconds}, scale 10, PostgreSQL 15 on loopback, 2 cores; full policy and batch audit on the gateway\n`);
+  console.log("| clients | protocol | direct tps | pgbouncer tps | gateway tps | gateway/direct | gateway/pgbouncer |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|");
+  for (const clients of [1, 8]) {
+    for (const mode of ["simple", "prepared"]) {
+      const d = await tps("direct", clients, mode);
+      const b = await tps("pgbouncer", clients, mode);
+      const g = await tps("gateway", clients, mode);
+      console.log(`| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${g.toFixed(0)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} |`);
+    }
+  }
+
+  // The large masked SELECT: psql to /dev/null, timed end to end, with the gateway's peak RSS.
+  await pg.psql(`CREATE TABLE people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note FROM generate_series(1, ${rows}) g; ANALYZE people;`);
+  const select = "SELECT id, email, note FROM public.people";
+  const timeIt = async (port: number, password: string) => {
+    const t0 = performance.now();
+    await run(["sh", "-c", `psql -X -q -h 127.0.0.1 -p ${port} -U ${pg.user} -d ${pg.database} -c "${select}" > /dev/null`], { PGPASSWORD: password });
+    return (performance.now() - t0) / 1000;
+  };
+  const direct = await timeIt(pg.port, pg.password);
+  const through = await timeIt(gwPort, token);
+  const status = readFileSync(`/proc/${gw.pid}/status`, "utf8");
+  const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? "0") / 1024;
+  console.log(`\n${rows.toLocaleString("en")}-row SELECT with column email masked, psql to /dev/null\n`);
+  console.log("| path | seconds | ratio | gateway peak RSS |");
+  console.log("|---|---:|---:|---:|");
+  console.log(`| direct | ${direct.toFixed(2)} | 1.00 | |`);
+  console.log(`| gateway | ${through.toFixed(2)} | ${(through / direct).toFixed(2)} | ${peakMb.toFixed(0)} MB |`);
+} finally {
+  for (const p of procs) p.kill("SIGTERM");
+  await Promise.all(procs.map((p) => p.exited));
+  await pg.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
