@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   "E_AUTH_MALFORMED",
   "E_AUTH_UNKNOWN_KEY",
   "E_AUTH_CLAIMS",
+  "E_AUTH_JWKS",
   "E_AUDIT_WRITE",
   "E_AUDIT_CORRUPT",
   "E_APPROVAL",
@@ -25,6 +26,7 @@ export const ERROR_CODES = [
   "E_PROTOCOL",
   "E_MASK",
   "E_TEST_FAILED",
+  "E_STATE",
   "E_INTERNAL",
 ] as const;
 

@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { GatewayError } from "../core/errors.ts";
+import type { Clock } from "../core/types.ts";
+import type { IssuerConfig } from "../config/schema.ts";
+import { authFailureReason } from "./auth-failure.ts";
+import { createAuthenticator, isJwtShaped, MAX_CREDENTIAL_BYTES, type Authenticator } from "./authenticator.ts";
+import { newMachineKey } from "./machine-keys.ts";
+
+// A small real JWKS server holding one RSA and one EC key.
+const rsa = await generateKeyPair("RS256", { extractable: true });
+const ec = await generateKeyPair("ES256", { extractable: true });
+let server: ReturnType<typeof Bun.serve>;
+let jwksUri: string;
+let stateDir: string;
+const ISS = "https://idp.example.test";
+const nowMs = 1_800_000_000_000;
+const clock: Clock = { now: () => nowMs };
+const nowSec = nowMs / 1000;
+
+beforeAll(async () => {
+  const keys = [
+    { ...(await exportJWK(rsa.publicKey)), kid: "rsa", alg: "RS256", use: "sig" },
+    { ...(await exportJWK(ec.publicKey)), kid: "ec", alg: "ES256", use: "sig" },
+  ];
+  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys }) });
+  jwksUri = `http://127.0.0.1:${server.port}/jwks`;
+  stateDir = await mkdtemp(join(tmpdir(), "gatehouse-auth-"));
+});
+afterAll(async () => {
+  server.stop(true);
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+function issuer(extra: Partial<IssuerConfig> = {}): IssuerConfig {
+  return { name: "corp", issuer: ISS, audience: "gatehouse-api", jwks_uri: jwksUri, ...extra };
+}
+
+function auth(extra: Partial<IssuerConfig> = {}, more: { machine_keys?: { name: string; sha256: string; groups: string[] }[] } = {}) {
+  return createAuthenticator({ issuers: [issuer(extra)], ...more }, { stateDir, clock });
+}
+
+function token(claims: JWTPayload = {}, alg: "RS256" | "ES256" = "RS256"): Promise<string> {
+  const key = alg === "RS256" ? rsa.privateKey : ec.privateKey;
+  return new SignJWT({ iss: ISS, aud: "gatehouse-api", sub: "alice", groups: ["analysts"], iat: nowSec, exp: nowSec + 300, ...claims })
+    .setProtectedHeader({ alg, kid: alg === "RS256" ? "rsa" : "ec" })
+    .sign(key);
+}
+
+async function refusal(a: Authenticator, credential: string): Promise<GatewayError> {
+  try {
+    await a.authenticate(credential);
+  } catch (e) {
+    if (e instanceof GatewayError) return e;
+    throw e;
+  }
+  throw new Error("credential was accepted");
+}
+
+describe("credential shape and size", () => {
+  test("JWT shape is three base64url segments, the last may be empty", () => {
+    expect(isJwtShaped("eyJh.eyJi.c2ln")).toBe(true);
+    expect(isJwtShaped("eyJh.eyJi.")).toBe(true);
+    expect(isJwtShaped("ghk_abc")).toBe(false);
+    expect(isJwtShaped("a.b")).toBe(false);
+    expect(isJwtShaped("a.b.c.d.e")).toBe(false);
+    expect(isJwtShaped("a.b.c d")).toBe(false);
+  });
+
+  test("more than 16 KiB is refused before any parsing, whatever its shape", async () => {
+    const a = await auth();
+    const junkJwt = `${"e".repeat(MAX_CREDENTIAL_BYTES)}.x.y`;
+    for (const big of [junkJwt, "k".repeat(MAX_CREDENTIAL_BYTES + 1), "é".repeat(MAX_CREDENTIAL_BYTES / 2 + 1), "x".repeat(1 << 20)]) {
+      const e = await refusal(a, big);
+      expect(e.code).toBe("E_AUTH_MALFORMED");
+      expect(authFailureReason(e)).toBe("too_large");
+      expect(e.message).toBe("token too large: more than 16384 bytes");
+    }
+    // At the limit it is judged on its merits.
+    expect(authFailureReason(await refusal(a, "k".repeat(MAX_CREDENTIAL_BYTES)))).toBe("unknown_machine_key");
+  });
+
+  test("empty credentials are missing", async () => {
+    const a = await auth();
+    for (const empty of ["", "Bearer ", "bearer   "]) {
+      expect((await refusal(a, empty)).code).toBe("E_AUTH_MISSING");
+    }
+  });
+});
+
+describe("JWT verification", () => {
+  test("a valid token gives the subject, issuer, groups and selected claims only", async () => {
+    const a = await auth();
+    const identity = await a.authenticate(await token({ email: "alice@example.test", internal_secret: "do-not-copy" }));
+    expect(identity.method).toBe("oidc");
+    expect(identity.subject).toBe("alice");
+    expect(identity.issuer).toBe(ISS);
+    expect(identity.groups).toEqual(["analysts"]);
+    expect(identity.claims).toMatchObject({ sub: "alice", email: "alice@example.test" });
+    expect(identity.claims?.["internal_secret"]).toBeUndefined();
+    expect(identity.expiresAt).toBe(nowMs + 300_000);
+  });
+
+  test("groups from a configured nested claim; a missing one is refused", async () => {
+    const a = await auth({ groups_claim: "realm_access.roles" });
+    const identity = await a.authenticate(await token({ groups: undefined, realm_access: { roles: ["db-read"] } }));
+    expect(identity.groups).toEqual(["db-read"]);
+    const e = await refusal(a, await token());
+    expect(e.message).toBe("token has no groups claim 'realm_access.roles'");
+  });
+
+  test("any one of several configured audiences matches", async () => {
+    const a = await auth({ audience: ["other", "gatehouse-api"] });
+    expect((await a.authenticate(await token({ aud: ["x", "gatehouse-api"] }))).subject).toBe("alice");
+    expect((await refusal(a, await token({ aud: "x" }))).code).toBe("E_AUTH_AUDIENCE");
+  });
+
+  test("the algorithm allow list is per issuer", async () => {
+    const a = await auth({ algorithms: ["ES256"] });
+    expect((await a.authenticate(await token({}, "ES256"))).subject).toBe("alice");
+    const e = await refusal(a, await token({}, "RS256"));
+    expect(e.code).toBe("E_AUTH_ALGORITHM");
+    expect(e.message).toBe('token algorithm "RS256" is not allowed');
+  });
+
+  test("clock skew is configurable", async () => {
+    const expiredBy10s = await token({ exp: nowSec - 10 });
+    expect((await (await auth()).authenticate(expiredBy10s)).subject).toBe("alice");
+    expect((await refusal(await auth({ clock_skew: "5s" }), expiredBy10s)).code).toBe("E_AUTH_EXPIRED");
+    const nbfIn10s = await token({ nbf: nowSec + 10 });
+    expect((await refusal(await auth({ clock_skew: "0s" }), nbfIn10s)).code).toBe("E_AUTH_NOT_YET_VALID");
+  });
+
+  test("an empty or non-string subject is refused", async () => {
+    const a = await auth();
+    for (const sub of ["", 42]) {
+      const e = await refusal(a, await token({ sub: sub as string }));
+      expect(e.code).toBe("E_AUTH_CLAIMS");
+      expect(authFailureReason(e)).toBe("no_subject");
+    }
+  });
+
+  test("a token without iss, or with a non-JSON payload, is refused", async () => {
+    const a = await auth();
+    expect((await refusal(a, await token({ iss: undefined }))).code).toBe("E_AUTH_ISSUER");
+    expect((await refusal(a, "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln")).code).toBe("E_AUTH_MALFORMED");
+  });
+});
+
+describe("machine keys through the Authenticator", () => {
+  test("a configured key authenticates, with or without a Bearer prefix", async () => {
+    const k = newMachineKey();
+    const a = await auth({}, { machine_keys: [{ name: "ci", sha256: k.sha256, groups: ["deployers"] }] });
+    expect(await a.authenticate(k.key)).toEqual({ method: "machine-key", subject: "ci", issuer: "ci", groups: ["deployers"] });
+    expect((await a.authenticate(`Bearer ${k.key}`)).subject).toBe("ci");
+    const e = await refusal(a, newMachineKey().key);
+    expect(e.message).toBe("unknown machine key");
+    expect(authFailureReason(e)).toBe("unknown_machine_key");
+  });
+});
+
+describe("configuration errors", () => {
+  const cases: [string, Parameters<typeof createAuthenticator>[0]][] = [
+    ["HS256 configured", { issuers: [issuer({ algorithms: ["RS256", "HS256"] })] }],
+    ["none configured", { issuers: [issuer({ algorithms: ["none"] })] }],
+    ["unknown algorithm", { issuers: [issuer({ algorithms: ["RS1"] })] }],
+    ["same iss twice", { issuers: [issuer(), issuer({ name: "corp2" })] }],
+    ["same name twice", { issuers: [issuer(), issuer({ issuer: "https://other.test" })] }],
+    ["dev issuer's iss", { issuers: [issuer({ issuer: "gatehouse-dev" })] }],
+    ["jwks_uri not a URL", { issuers: [issuer({ jwks_uri: "not a url" })] }],
+    ["no jwks_uri and issuer not a URL", { issuers: [issuer({ jwks_uri: undefined, issuer: "corp-idp" })] }],
+    ["bad clock_skew", { issuers: [issuer({ clock_skew: "soon" })] }],
+    ["empty audience", { issuers: [issuer({ audience: "" })] }],
+  ];
+  for (const [name, cfg] of cases) {
+    test(name, async () => {
+      let caught: unknown;
+      await createAuthenticator(cfg, { stateDir, clock }).catch((e: unknown) => {
+        caught = e;
+      });
+      expect(caught).toBeInstanceOf(GatewayError);
+      expect((caught as GatewayError).code).toBe("E_CONFIG_INVALID");
+    });
+  }
+});
+
+describe("authFailureReason", () => {
+  test("is 'error' for what is not an auth failure", () => {
+    expect(authFailureReason(new Error("boom"))).toBe("error");
+    expect(authFailureReason("boom")).toBe("error");
+    expect(authFailureReason(new GatewayError("E_INTERNAL", "x"))).toBe("error");
+    expect(authFailureReason(new GatewayError("E_AUTH_EXPIRED", "x"))).toBe("expired");
+  });
+});
