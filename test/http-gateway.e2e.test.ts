@@ -7,6 +7,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
 
+// Response bodies in these tests are JSON objects; read them as loosely typed records.
+const json = async (r: Response): Promise<Record<string, any>> => (await r.json()) as Record<string, any>;
+
 const MACHINE_KEY = "ghk_e2e-test-machine-key-0123456789abcdefghijklmnop";
 const seen: { authorization: string | null; xff: string | null; path: string }[] = [];
 
@@ -83,7 +86,7 @@ beforeAll(async () => {
     async fetch(req, server) {
       const url = new URL(req.url);
       seen.push({ authorization: req.headers.get("authorization"), xff: req.headers.get("x-forwarded-for"), path: url.pathname });
-      if (url.pathname === "/ws") return server.upgrade(req) ? undefined : new Response("no", { status: 400 });
+      if (url.pathname === "/ws") return server.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 });
       if (url.pathname === "/api/customers")
         return Response.json({ customers: [{ name: "Ada", email: "ada@example.com", card: "4242 4242 4242 4242", note: "call ada@example.com" }] });
       if (url.pathname === "/huge") return Response.json({ customers: [], pad: "x".repeat(2_000_000) });
@@ -130,7 +133,7 @@ describe("HTTP target through the compiled gateway", () => {
     seen.length = 0;
     const r = await get("/api/orders", alice);
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ method: "GET", path: "/api/orders" });
+    expect(await json(r)).toMatchObject({ method: "GET", path: "/api/orders" });
     expect(seen[0]!.authorization).toBe("Bearer upstream-secret");
     expect(seen[0]!.xff).toBe("127.0.0.1");
   });
@@ -139,10 +142,10 @@ describe("HTTP target through the compiled gateway", () => {
     const alice = await token("alice", "developers");
     const r = await get("/api/orders/1", alice, { method: "DELETE" });
     expect(r.status).toBe(403);
-    expect(await r.json()).toMatchObject({ error: "forbidden", message: "Deletes go through the change process.", rule: "no-deletes" });
+    expect(await json(r)).toMatchObject({ error: "forbidden", message: "Deletes go through the change process.", rule: "no-deletes" });
     const r2 = await get("/admin", alice);
     expect(r2.status).toBe(403);
-    expect((await r2.json()).rule).toBeNull();
+    expect((await json(r2)).rule).toBeNull();
   });
 
   test("path tricks are normalised before the decision: /api/../admin is /admin", async () => {
@@ -157,7 +160,7 @@ describe("HTTP target through the compiled gateway", () => {
     expect((await fetch(`${base}/api/orders`)).status).toBe(401);
     const bad = await get("/api/orders", "not-a-token");
     expect(bad.status).toBe(401);
-    const body = await bad.json();
+    const body = await json(bad);
     expect(body.error).toBe("unauthenticated");
     expect(typeof body.message).toBe("string");
   });
@@ -184,7 +187,7 @@ describe("HTTP target through the compiled gateway", () => {
     const alice = await token("alice", "developers");
     const r = await get("/huge", alice);
     expect(r.status).toBe(502);
-    expect((await r.json()).error).toBe("mask_refused");
+    expect((await json(r)).error).toBe("mask_refused");
   });
 
   test("bodies stream both ways", async () => {
@@ -195,7 +198,7 @@ describe("HTTP target through the compiled gateway", () => {
     expect(n).toBe(64 * 1024 * 1024);
     const payload = new Uint8Array(32 * 1024 * 1024).fill(7);
     const up = await get("/upload", alice, { method: "POST", body: payload });
-    expect(await up.json()).toEqual({ bytes: payload.byteLength });
+    expect(await json(up)).toEqual({ bytes: payload.byteLength });
   });
 
   test("an allowed WebSocket upgrade is relayed; a denied one is refused", async () => {
@@ -236,7 +239,7 @@ describe("HTTP target through the compiled gateway", () => {
     expect(ok.code).toBe(0);
     const r = await held;
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ method: "POST", path: "/api/orders/new" });
+    expect(await json(r)).toMatchObject({ method: "POST", path: "/api/orders/new" });
     // The grant lets the same identity through the same rule without a new approval.
     const again = await get("/api/orders/other", alice, { method: "POST", body: "{}" });
     expect(again.status).toBe(200);
@@ -255,11 +258,11 @@ describe("HTTP target through the compiled gateway", () => {
     expect((await runCli(["deny", id, "--reason", "not today", "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
     const r = await held;
     expect(r.status).toBe(403);
-    expect((await r.json()).message).toContain("not today");
+    expect((await json(r)).message).toContain("not today");
 
     const timedOut = await get("/api/orders/y", carol, { method: "POST", body: "{}" });
     expect(timedOut.status).toBe(403);
-    expect((await timedOut.json()).message).toContain("timed out");
+    expect((await json(timedOut)).message).toContain("timed out");
   });
 
   test("hot reload: a valid edit applies, an invalid one is rejected and the old policy keeps serving", async () => {

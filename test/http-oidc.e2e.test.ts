@@ -7,6 +7,9 @@ import { type GatewayProcess, startGatewayProcess } from "./helpers/gateway.ts";
 import { type OidcProviderHandle, startOidcProvider } from "./helpers/oidc-provider.ts";
 import { freePort } from "./helpers/ports.ts";
 
+// Response bodies in these tests are JSON objects; read them as loosely typed records.
+const json = async (r: Response): Promise<Record<string, any>> => (await r.json()) as Record<string, any>;
+
 let idp: OidcProviderHandle;
 let gw: GatewayProcess;
 let upstream: ReturnType<typeof Bun.serve>;
@@ -49,7 +52,7 @@ test("a client-credentials access token from the real provider is accepted with 
   const token = await idp.getToken({ groups: ["readers"] });
   const r = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${token}` } });
   expect(r.status).toBe(200);
-  expect(await r.json()).toEqual({ path: "/hello" });
+  expect(await json(r)).toEqual({ path: "/hello" });
 });
 
 test("groups decide: the same provider's token without the group is denied by policy", async () => {
@@ -62,11 +65,11 @@ test("a token without the groups claim, and one for another audience, are reject
   const noGroups = await idp.getToken({ groups: null });
   const r1 = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${noGroups}` } });
   expect(r1.status).toBe(401);
-  expect((await r1.json()).reason).toBe("no_groups");
+  expect((await json(r1)).reason).toBe("no_groups");
   const other = await idp.getToken({ groups: ["readers"], audience: "https://elsewhere.test" });
   const r2 = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${other}` } });
   expect(r2.status).toBe(401);
-  expect((await r2.json()).reason).toBe("audience");
+  expect((await json(r2)).reason).toBe("audience");
   await Bun.sleep(100);
   const log = readFileSync(gw.auditPath, "utf8");
   expect(log).toContain('"reason":"no_groups"');

@@ -38,7 +38,7 @@ export async function listLogFileEntries(path: string): Promise<LogFile[]> {
   if (live) {
     // readdir can list a name that is gone a moment later (rotation in progress); stat settles it.
     const ok = await stat(path).then(
-      (s) => s.isFile() || s.isCharacterDevice(),
+      (s) => s.isFile(),
       () => false,
     );
     if (ok) rotated.push({ path, rotation: null });

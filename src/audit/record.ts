@@ -4,6 +4,9 @@ import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { GatewayError } from "../core/errors.ts";
 import type { Identity } from "../core/types.ts";
+import { canonicalCopy, canonicalJson, NOT_COPYABLE } from "./canonical-json.ts";
+
+export { canonicalJson } from "./canonical-json.ts";
 
 /** The record types the gateway writes. `type` stays an open string so new kinds need no migration. */
 export const AUDIT_RECORD_TYPES = [
@@ -76,8 +79,19 @@ const UnhashedRecord = Type.Object({ ...chainFields, ...eventFields }, strict);
 export type UnhashedRecord = Static<typeof UnhashedRecord>;
 
 export const AuditEventInput = Type.Object(eventFields, strict);
-/** What callers hand to the log; it assigns seq, time, prev and hash. */
-export type AuditEventInput = Static<typeof AuditEventInput>;
+/**
+ * What callers hand to the log; it assigns seq, time, prev and hash. A read-only view of the
+ * schema's type, so that callers can pass readonly data (Identity.groups) as it is.
+ */
+export type AuditEventInput = ReadonlyDeep<Static<typeof AuditEventInput>>;
+
+type ReadonlyDeep<T> = T extends readonly (infer U)[]
+  ? readonly ReadonlyDeep<U>[]
+  : T extends object
+    ? object extends T
+      ? T
+      : { readonly [K in keyof T]: ReadonlyDeep<T[K]> }
+    : T;
 
 const recordChecker = TypeCompiler.Compile(AuditRecord);
 const unhashedChecker = TypeCompiler.Compile(UnhashedRecord);
@@ -102,64 +116,61 @@ export function unhashedSchemaProblem(value: unknown): string | null {
 
 /** The four identity fields an audit record keeps (never claims or tokens). */
 export function auditIdentity(identity: Identity): Static<typeof AuditIdentity> {
+  // A copy of the groups: the record must not change when the caller's array does.
   return { method: identity.method, subject: identity.subject, issuer: identity.issuer, groups: [...identity.groups] };
 }
 
-const MAX_DEPTH = 64;
+/** A record's top-level keys in canonical (sorted) order. */
+const RECORD_KEYS = ["action", "decision", "details", "identity", "policy", "prev", "seq", "session", "target", "time", "type"] as const;
+const EVENT_KEYS: ReadonlySet<string> = new Set(Object.keys(eventFields));
 
-/**
- * JSON with object keys sorted (by UTF-16 code units, as Array.prototype.sort does) at every
- * level, no whitespace, undefined members dropped. It follows JSON.stringify for everything
- * else (toJSON, NaN → null, undefined in arrays → null) so that a record hashed in memory
- * hashes the same after a write and JSON.parse.
- */
-export function canonicalJson(value: unknown): string {
-  const text = write(value, 0);
-  if (text === undefined) throw new GatewayError("E_INTERNAL", `cannot encode as JSON: a value of type ${typeof value}`);
-  return text;
+export interface PreparedRecord {
+  /** The record without hash: keys in canonical order, nested values copied (so later changes by the caller do not show). */
+  readonly record: UnhashedRecord;
+  /** Its canonical JSON, the text that is hashed. */
+  readonly canonical: string;
 }
 
-function write(value: unknown, depth: number): string | undefined {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      return Number.isFinite(value) ? JSON.stringify(value) : "null";
-    case "boolean":
-      return value ? "true" : "false";
-    case "undefined":
-    case "function":
-    case "symbol":
-      return undefined;
-    case "bigint":
-      throw new GatewayError("E_INTERNAL", "cannot encode as JSON: a bigint");
-    case "object":
-      break;
-  }
-  if (value === null) return "null";
-  if (depth > MAX_DEPTH) throw new GatewayError("E_INTERNAL", `cannot encode as JSON: nested deeper than ${MAX_DEPTH} (a cycle?)`);
-  const obj = value as { toJSON?: unknown };
-  if (typeof obj.toJSON === "function") return write((obj.toJSON as () => unknown)(), depth + 1);
-  if (Array.isArray(value)) {
-    let out = "[";
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ",";
-      out += write(value[i], depth + 1) ?? "null";
+/**
+ * Turns an event plus the chain fields into the record to hash, checked against the schema,
+ * so the writer never writes a line that verify would reject. Throws E_AUDIT_WRITE.
+ */
+export function prepareRecord(event: AuditEventInput, seq: number, time: string, prev: string): PreparedRecord {
+  const source = event as Record<string, unknown>;
+  for (const key in source) {
+    if (!EVENT_KEYS.has(key) && source[key] !== undefined) {
+      throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: unknown field "${key}"`);
     }
-    return out + "]";
   }
-  const rec = value as Record<string, unknown>;
-  const keys = Object.keys(rec).sort();
-  let out = "{";
-  let first = true;
-  for (const key of keys) {
-    const member = write(rec[key], depth + 1);
-    if (member === undefined) continue;
-    if (!first) out += ",";
-    first = false;
-    out += JSON.stringify(key) + ":" + member;
+  const out: Record<string, unknown> = {};
+  let copyable = true;
+  for (const key of RECORD_KEYS) {
+    const raw = key === "seq" ? seq : key === "time" ? time : key === "prev" ? prev : source[key];
+    if (raw === undefined) continue;
+    let value: unknown;
+    try {
+      value = canonicalCopy(raw);
+    } catch (e) {
+      throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: /${key}: ${(e as Error).message}`, { cause: e });
+    }
+    if (value === NOT_COPYABLE) {
+      copyable = false;
+      break;
+    }
+    if (value !== undefined) out[key] = value;
   }
-  return out + "}";
+  let record: unknown = out;
+  let canonical: string;
+  if (copyable) {
+    canonical = JSON.stringify(out);
+  } else {
+    // Rare (integer-like or "__proto__" keys): the plain encoder, and the record as it will read back.
+    canonical = canonicalJson({ ...source, seq, time, prev });
+    record = JSON.parse(canonical);
+  }
+  const problem = unhashedSchemaProblem(record);
+  if (problem !== null) throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: ${problem}`);
+  return { record: record as UnhashedRecord, canonical };
 }
 
 /** Hex SHA-256 of the canonical form of a record without its `hash`. */

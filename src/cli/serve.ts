@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import { createLogger, type LogLevel } from "../core/logger.ts";
-import { systemClock } from "../core/types.ts";
+import { systemClock, type Clock } from "../core/types.ts";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./command.ts";
 import { VERSION, COMMIT } from "./version.ts";
@@ -48,10 +48,11 @@ serving.
     }
     if (!configPath) throw new GatewayError("E_USAGE", "--config PATH is required (or --demo)");
 
+    const clock = testClock(io.env, log);
     const { startGateway } = await import("../gate/gateway.ts");
     let gw;
     try {
-      gw = await startGateway({ configPath, clock: systemClock, log });
+      gw = await startGateway({ configPath, clock, log });
     } catch (e) {
       demo?.stop();
       io.stderr(`gatehouse serve: cannot start: ${errorMessage(e)}\n`);
@@ -76,3 +77,18 @@ serving.
     return 0;
   },
 };
+
+/**
+ * GATEHOUSE_FAKE_NOW=<ISO time> starts the gateway's clock at that time (it then runs at the
+ * normal rate), so end-to-end tests can exercise time windows. For tests only: it is printed
+ * loudly, and the audit log's times follow it.
+ */
+function testClock(env: Readonly<Record<string, string | undefined>>, log: { warn(msg: string): void }): Clock {
+  const fake = env["GATEHOUSE_FAKE_NOW"];
+  if (fake === undefined || fake === "") return systemClock;
+  const at = Date.parse(fake);
+  if (Number.isNaN(at)) throw new GatewayError("E_USAGE", `GATEHOUSE_FAKE_NOW="${fake}" is not an ISO time`);
+  const offset = at - Date.now();
+  log.warn(`TEST-ONLY SETTING: GATEHOUSE_FAKE_NOW is set; the gateway's clock starts at ${new Date(at).toISOString()}, not the real time. Never use this in production.`);
+  return { now: () => Date.now() + offset };
+}

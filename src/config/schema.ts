@@ -10,7 +10,11 @@ const Size = Type.String({
   pattern: "^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)?$",
   description: "A size such as 512KB, 10MB or 1GiB (plain numbers are bytes).",
 });
-const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", maxLength: 128 });
+const Name = Type.String({
+  pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+  maxLength: 128,
+  description: "A name: letters, digits, _ . - (starting with a letter or digit).",
+});
 const Glob = Type.String({ minLength: 1, description: "A glob: * matches within a segment, ** across segments." });
 const Listen = Type.String({ pattern: "^[^\\s]+:[0-9]{1,5}$", description: "host:port, e.g. 127.0.0.1:8080" });
 const strict = { additionalProperties: false } as const;
@@ -77,7 +81,7 @@ export const HttpTarget = Type.Object(
     name: Name,
     kind: Type.Literal("http"),
     listen: Listen,
-    upstream: Type.String({ pattern: "^https?://", description: "Base URL of the upstream API." }),
+    upstream: Type.String({ pattern: "^https?://", description: "An http:// or https:// base URL of the upstream API." }),
     headers: Type.Optional(
       Type.Record(Type.String(), Type.String(), { description: "Headers added upstream, e.g. the real credential." }),
     ),
@@ -121,13 +125,19 @@ export const WhenConfig = Type.Object(
   {
     timezone: Type.Optional(Type.String({ description: "IANA zone, e.g. UTC or Europe/Berlin. Default UTC." })),
     days: Type.Optional(
-      Type.Array(Type.String({ pattern: "^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$" }), {
-        minItems: 1,
-        description: "Days or ranges, e.g. [mon-fri] or [sat, sun].",
-      }),
+      Type.Array(
+        Type.String({
+          pattern: "^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$",
+          description: "A day (mon, tue, wed, thu, fri, sat, sun) or a range such as mon-fri.",
+        }),
+        { minItems: 1, description: "Days or ranges, e.g. [mon-fri] or [sat, sun]." },
+      ),
     ),
     hours: Type.Optional(
-      Type.String({ pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$", description: "HH:MM-HH:MM, end exclusive." }),
+      Type.String({
+        pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+        description: "HH:MM-HH:MM, end exclusive, e.g. 09:00-17:00 or 22:00-06:00.",
+      }),
     ),
   },
   strict,
@@ -175,7 +185,9 @@ export const RuleConfig = Type.Object(
         {
           verbs: Type.Optional(Strings),
           resources: Type.Optional(Globs),
-          namespaces: Type.Optional(Globs),
+          namespaces: Type.Optional(
+            Type.Array(Type.String({ description: 'A namespace glob; "" stands for cluster-scoped requests.' }), { minItems: 1 }),
+          ),
         },
         strict,
       ),
@@ -218,17 +230,27 @@ export type ConfigFile = Static<typeof ConfigFile>;
 
 /** The whole configuration after merging files, with where each rule and target came from. */
 export interface Config {
-  readonly gateway: GatewaySection;
-  readonly audit: AuditSection;
-  readonly identity: IdentitySection;
+  /** With defaults applied; state_dir is absolute. */
+  readonly gateway: GatewaySection & { readonly state_dir: string };
+  /** With defaults applied; path is absolute. */
+  readonly audit: AuditSection & { readonly durability: "batch" | "strict"; readonly rotate_size: string };
+  readonly identity: {
+    readonly issuers: readonly IssuerConfig[];
+    readonly machine_keys: readonly MachineKeyConfig[];
+    readonly dev_issuer: boolean;
+  };
   readonly targets: readonly TargetConfig[];
   readonly rules: readonly RuleConfig[];
-  /** "file:line" of each named item, for messages. */
+  /** "file:line" of each named item ("rule:NAME", "target:NAME", "issuer:NAME", "machine_key:NAME"), for messages. */
   readonly origins: ReadonlyMap<string, string>;
   /** The files read, in order. */
   readonly files: readonly string[];
   /** SHA-256 over the canonical merged config (with secrets still as references). */
   readonly hash: string;
+  /** Problems that do not stop loading, e.g. a rule whose targets match no target. */
+  readonly warnings: readonly string[];
+  /** Key paths (e.g. ["targets", 1, "upstream", "password"]) of values that hold secret references. */
+  readonly secretPaths: readonly (readonly (string | number)[])[];
 }
 
 export function jsonSchema(): TSchema {

@@ -5,7 +5,7 @@ import type { Approvals, PendingRequest, Resolution } from "../approvals/approva
 import type { Metrics } from "../admin/metrics.ts";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Action, Clock, Decision, Identity, Masks } from "../core/types.ts";
+import type { Action, Clock, Decision, Effect, Identity, Masks } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
@@ -19,7 +19,7 @@ export interface AuditEvent {
   identity?: { method: string; subject: string; issuer: string; groups: readonly string[] };
   target?: string;
   action?: Record<string, unknown>;
-  decision?: { effect: string; rule: string | null; message?: string };
+  decision?: { effect: Effect; rule: string | null; message?: string };
   policy?: string;
   details?: Record<string, unknown>;
 }

@@ -130,8 +130,31 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           log,
         });
       }
-      case "postgres":
-        throw new Error(`target "${t.name}": kind postgres is not available in this build yet`);
+      case "postgres": {
+        const [{ startPostgresTarget }, { loadSqlParser }, { createAnalysisCache }, { compileDetectors }, access] = await Promise.all([
+          import("../targets/postgres/postgres-target.ts"),
+          import("../targets/postgres/sql/sql-parser.ts"),
+          import("../targets/postgres/sql/analysis-cache.ts"),
+          import("../masking/detectors.ts"),
+          import("../targets/postgres/target-access.ts"),
+        ]);
+        const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 20_000 });
+        return startPostgresTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          analyzer,
+          mayUseTarget: access.createMayUseTarget(
+            () => config.rules,
+            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
+          ),
+          ruleFunctions: access.createRuleFunctions(() => config.rules),
+          compileDetectors,
+          clock,
+          metrics,
+          log,
+        });
+      }
     }
   }
 

@@ -1,0 +1,67 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openAuditLog } from "./log.ts";
+import { readRecords } from "./reader.ts";
+import { verifyLog } from "./verify.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Runs the child until it acknowledged at least `acks` appends, then kill -9; returns what it acknowledged. */
+async function runAndKill(path: string, acks: number): Promise<Map<number, string>> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), path, "8"], { stdout: "pipe", stderr: "pipe" });
+  const acknowledged = new Map<number, string>();
+  const decoder = new TextDecoder();
+  let pending = "";
+  const reader = child.stdout.getReader();
+  let killed = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const [seq, run, w, n] = line.split(" ");
+      acknowledged.set(Number(seq), `${run}/${w}/${n}`);
+    }
+    if (!killed && acknowledged.size >= acks) {
+      child.kill("SIGKILL");
+      killed = true;
+    }
+  }
+  await child.exited;
+  if (!killed) throw new Error(`child exited by itself: ${await new Response(child.stderr).text()}`);
+  expect(child.signalCode).toBe("SIGKILL");
+  return acknowledged;
+}
+
+test("kill -9 mid-flight, repeatedly: the reopened log verifies and holds every acknowledged record", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-crash-"));
+  dirs.push(dir);
+  const path = join(dir, "audit.log");
+  const acknowledged = new Map<number, string>();
+  const kills = 5;
+  for (let i = 0; i < kills; i++) {
+    const acks = await runAndKill(path, 500 + i * 700);
+    expect(acks.size).toBeGreaterThan(0);
+    for (const [seq, key] of acks) acknowledged.set(seq, key);
+  }
+  const log = await openAuditLog({ path });
+  await log.close();
+  expect(await verifyLog(path)).toMatchObject({ ok: true });
+
+  const onDisk = new Map<number, string>();
+  for await (const { record } of readRecords(path)) {
+    if (record.type !== "request") continue;
+    const d = record.details as { run: number; w: number; n: number };
+    onDisk.set(record.seq, `${d.run}/${d.w}/${d.n}`);
+  }
+  const missing = [...acknowledged].filter(([seq, key]) => onDisk.get(seq) !== key);
+  expect(missing).toEqual([]);
+  expect(acknowledged.size).toBeGreaterThan(kills * 500);
+});

@@ -1,0 +1,64 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openAuditLog } from "../audit/log.ts";
+import { renderTranscript, replayCommand } from "./replay.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "gatehouse-replay-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["analysts"] };
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await replayCommand.run(args, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), color: false, env: {}, signal: new AbortController().signal });
+  return { code, out, err };
+}
+
+test("a session's records become a transcript; other sessions are left out", async () => {
+  let t = Date.parse("2026-03-02T10:00:00.000Z");
+  const log = await openAuditLog({ path: join(dir, "audit.log"), clock: { now: () => (t += 250) } });
+  const sql = (s: string, classes: string[]) => ({ kind: "postgres", classes, relations: ["sales.customers"], functions: [], sql: s });
+  await log.append({ type: "session.start", session: "pg_1", identity, target: "db", details: { remote: "127.0.0.1:5000", tls: true, user: "alice", parameters: { application_name: "psql" } } });
+  await log.append({ type: "session.start", session: "pg_2", identity, target: "db", details: {} });
+  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts", message: "ok" } });
+  await log.append({ type: "statement", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts" }, details: { outcome: "complete", tag: "SELECT 2", rows: 2, duration_ms: 1.5, masked_cells: 2 } });
+  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("DROP DATABASE x", ["ddl.drop.database"]), decision: { effect: "deny", rule: "no-drop", message: "blocked by the operator" } });
+  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("SELECT 1/0", ["read"]), decision: { effect: "allow", rule: "analysts", message: "ok" } });
+  await log.append({ type: "statement", session: "pg_1", identity, target: "db", action: sql("SELECT 1/0", ["read"]), decision: { effect: "allow", rule: "analysts" }, details: { outcome: "error", error: { code: "22012", message: "division by zero" }, rows: 0, duration_ms: 0.4 } });
+  await log.append({ type: "session.end", session: "pg_1", identity, target: "db", details: { duration_ms: 2100, statements: 2, bytes_in: 300, bytes_out: 900 } });
+  await log.close();
+
+  const r = await run(["pg_1", join(dir, "audit.log")]);
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.out).toBe(
+    [
+      "session pg_1 on db — alice (analysts)",
+      "2026-03-02T10:00:00.250Z  START  from 127.0.0.1:5000, TLS, user alice, application_name=psql",
+      "10:00:00.750  #1 ALLOW (analysts)",
+      "                 SELECT email FROM sales.customers",
+      "                 → SELECT 2 · 2 rows · 1.5 ms · 2 cells masked",
+      "10:00:01.250  #2 DENY (no-drop): blocked by the operator",
+      "                 DROP DATABASE x",
+      "10:00:01.500  #3 ALLOW (analysts)",
+      "                 SELECT 1/0",
+      "                 → ERROR 22012: division by zero · 0 rows · 0.4 ms",
+      "10:00:02.000  END    after 2.1 s: 2 statements, 300 bytes in, 900 bytes out",
+      "",
+    ].join("\n"),
+  );
+  const json = await run(["pg_2", join(dir, "audit.log"), "--json"]);
+  expect(json.out.trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["session.start"]);
+});
+
+test("an unknown session, or missing arguments, say so", async () => {
+  const none = await run(["pg_nope", join(dir, "audit.log")]);
+  expect(none.code).toBe(1);
+  expect(none.err).toContain("no records of session pg_nope");
+  const usage = await run([]);
+  expect(usage.code).toBe(2);
+  expect(usage.err).toContain("give the session id");
+  expect(renderTranscript([{ seq: 1, time: "2026-03-02T10:00:00.000Z", prev: "0".repeat(64), hash: "0".repeat(64), type: "request", session: "h", target: "api", action: { kind: "http", method: "GET", path: "/x" }, details: { status: 200, duration_ms: 3 } }])).toContain("(run) GET /x");
+});

@@ -1,0 +1,120 @@
+// Checks that need the whole merged configuration: unique names, free listeners, rules that
+// fit their targets. Problems are issues (the load fails) or warnings (it does not).
+import { globSource } from "../policy/glob.ts";
+import type { ConfigIssue } from "./issue.ts";
+import type { Merged } from "./merge.ts";
+import type { RuleConfig, TargetConfig } from "./schema.ts";
+
+const KINDS = ["http", "postgres", "ssh", "kubernetes"] as const;
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*", ""]);
+
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
+}
+
+function targetMatcher(glob: string): ((name: string) => boolean) | null {
+  try {
+    const re = new RegExp(globSource(glob));
+    return (name) => re.test(name);
+  } catch {
+    return null; // compilePolicy reports invalid globs with the rule's name.
+  }
+}
+
+export interface CrossCheckResult {
+  readonly issues: ConfigIssue[];
+  readonly warnings: string[];
+  readonly origins: Map<string, string>;
+}
+
+export function crossCheck(merged: Merged): CrossCheckResult {
+  const { value } = merged;
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const origins = new Map<string, string>();
+
+  const unique = (label: string, originKey: string, items: readonly { name: string }[], base: (string | number)[]) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const path = [...base, i];
+      const before = seen.get(item.name);
+      if (before !== undefined) {
+        issues.push(merged.issue([...path, "name"], `duplicate ${label} name "${item.name}" (first defined at ${merged.where([...base, before])})`));
+        return;
+      }
+      seen.set(item.name, i);
+      origins.set(`${originKey}:${item.name}`, merged.where(path));
+    });
+  };
+  unique("target", "target", value.targets, ["targets"]);
+  unique("rule", "rule", value.rules, ["rules"]);
+  unique("issuer", "issuer", value.identity.issuers, ["identity", "issuers"]);
+  unique("machine key", "machine_key", value.identity.machine_keys, ["identity", "machine_keys"]);
+
+  const keyHashes = new Map<string, number>();
+  value.identity.machine_keys.forEach((k, i) => {
+    const before = keyHashes.get(k.sha256);
+    if (before !== undefined) {
+      issues.push(merged.issue(["identity", "machine_keys", i, "sha256"], `same key as machine key "${value.identity.machine_keys[before]!.name}"; each key needs its own entry`));
+    } else keyHashes.set(k.sha256, i);
+  });
+
+  // Listeners: two on one port clash when the hosts are equal or either is a wildcard.
+  const listeners: { listen: string; path: (string | number)[]; owner: string }[] = [];
+  if (value.gateway?.admin) listeners.push({ listen: value.gateway.admin.listen, path: ["gateway", "admin", "listen"], owner: "the admin API" });
+  value.targets.forEach((t, i) => listeners.push({ listen: t.listen, path: ["targets", i, "listen"], owner: `target "${t.name}"` }));
+  listeners.forEach((l, i) => {
+    const a = splitListen(l.listen);
+    if (!(a.port >= 1 && a.port <= 65535)) {
+      issues.push(merged.issue(l.path, `port ${a.port} is out of range (1-65535)`));
+      return;
+    }
+    for (let j = 0; j < i; j++) {
+      const other = listeners[j]!;
+      const b = splitListen(other.listen);
+      if (a.port === b.port && (a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host))) {
+        issues.push(merged.issue(l.path, `listener ${l.listen} clashes with ${other.owner} on ${other.listen} (${merged.where(other.path)})`));
+        break;
+      }
+    }
+  });
+
+  value.rules.forEach((rule, i) => checkRule(rule, i, value.targets, merged, issues, warnings));
+  return { issues, warnings, origins };
+}
+
+function checkRule(rule: RuleConfig, i: number, targets: readonly TargetConfig[], merged: Merged, issues: ConfigIssue[], warnings: string[]): void {
+  const at = (key?: string) => (key === undefined ? ["rules", i] : ["rules", i, key]);
+  if (rule.effect === "review" && !rule.approvers) issues.push(merged.issue(at(), `a review rule needs "approvers" (the groups that may approve)`));
+  if (rule.effect !== "review") {
+    for (const key of ["approvers", "grant_max", "timeout"] as const) {
+      if (rule[key] !== undefined) issues.push(merged.issue(at(key), `"${key}" is only allowed on review rules`));
+    }
+  }
+  if (rule.mask && rule.effect !== "allow") issues.push(merged.issue(at("mask"), `"mask" is only allowed on allow rules`));
+
+  const sections = KINDS.filter((k) => rule[k] !== undefined);
+  let named: readonly TargetConfig[] = targets;
+  if (rule.targets) {
+    const hit = new Set<TargetConfig>();
+    rule.targets.forEach((glob, j) => {
+      const m = targetMatcher(glob);
+      if (!m) return;
+      const found = targets.filter((t) => m(t.name));
+      found.forEach((t) => hit.add(t));
+      if (found.length === 0) warnings.push(`${merged.where(["rules", i, "targets", j])}: rule "${rule.name}": targets glob "${glob}" matches no target`);
+    });
+    named = [...hit];
+  }
+  if (named.length === 0) return;
+  for (const kind of sections) {
+    if (named.some((t) => t.kind === kind)) continue;
+    const kinds = [...new Set(named.map((t) => t.kind))].join(", ");
+    const message = `a ${kind} section cannot match ${rule.targets ? "the rule's targets" : "any target"} (their kinds: ${kinds})`;
+    // Naming targets explicitly and then matching none of them is a mistake; a rule for every
+    // target with a section for a kind not configured yet is only suspicious.
+    if (rule.targets) issues.push(merged.issue(at(kind), message));
+    else warnings.push(`${merged.where(["rules", i, kind])}: rule "${rule.name}": ${message}`);
+  }
+}

@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GatewayError } from "../core/errors.ts";
+import { issuesOf } from "./issue.ts";
+import { loadConfig, loadConfigFromSources } from "./load.ts";
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "gatehouse-load-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function folder(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) await writeFile(join(dir, f), text);
+  return dir;
+}
+
+async function failure(p: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof GatewayError) return e;
+    throw e;
+  }
+  throw new Error("expected the load to fail");
+}
+
+const fromText = (text: string, env: Record<string, string> = {}) =>
+  loadConfigFromSources([{ file: "policies/x.yaml", text }], { baseDir: "/etc/gatehouse", env });
+
+const TARGET = `targets:
+  - name: api
+    kind: http
+    listen: 127.0.0.1:8080
+    upstream: http://127.0.0.1:9000
+`;
+
+describe("loader errors name file:line:col and the key path", () => {
+  test("a bad enum value lists the allowed values", async () => {
+    const e = await failure(fromText("rules:\n  - name: r\n    effect: alow\n"));
+    expect(e.code).toBe("E_CONFIG_INVALID");
+    expect(e.message).toBe(`policies/x.yaml:3:5: rules[0].effect: expected one of "allow", "deny", "review", got "alow"`);
+    expect(issuesOf(e)).toEqual([
+      { file: "policies/x.yaml", line: 3, col: 5, path: "rules[0].effect", message: `expected one of "allow", "deny", "review", got "alow"` },
+    ]);
+  });
+
+  test("a wrong type says what was expected and what was found", async () => {
+    const e = await failure(fromText(TARGET.replace("listen: 127.0.0.1:8080", "listen: 8080")));
+    expect(e.message).toBe(`policies/x.yaml:4:5: targets[0].listen: expected a string, got an integer 8080 (put it in quotes)`);
+  });
+
+  test("an unknown key is named, with the nearest known key", async () => {
+    const e = await failure(fromText("gateway:\n  statedir: ./s\n"));
+    expect(e.message).toBe(`policies/x.yaml:2:3: gateway.statedir: unknown key "statedir" (did you mean "state_dir"?)`);
+  });
+
+  test("a target is checked against the variant its kind names, not 'does not match union'", async () => {
+    const e = await failure(fromText(TARGET.replace("upstream: http://127.0.0.1:9000", "upstream: ftp://x\n    timeout: soon")));
+    const lines = e.message.split("\n");
+    expect(lines).toEqual([
+      `policies/x.yaml:5:5: targets[0].upstream: expected an http:// or https:// base URL of the upstream API, got "ftp://x"`,
+      `policies/x.yaml:6:5: targets[0].timeout: expected a duration such as 500ms, 30s, 15m, 8h or 1d, got "soon"`,
+    ]);
+    const bad = await failure(fromText(TARGET.replace("kind: http", "kind: htp")));
+    expect(bad.message).toBe(`policies/x.yaml:3:5: targets[0].kind: expected one of "http", "postgres", got "htp"`);
+  });
+
+  test("a missing required key is reported at the map that lacks it", async () => {
+    const e = await failure(fromText("rules:\n  - name: r\n    groups: [a]\n"));
+    expect(e.message).toBe(`policies/x.yaml:2:5: rules[0]: missing required key "effect"`);
+  });
+
+  test("all errors of a file are reported, up to 20", async () => {
+    const rules = Array.from({ length: 25 }, (_, i) => `  - name: r${i}\n    effect: nope\n`).join("");
+    const e = await failure(fromText(`rules:\n${rules}`));
+    const lines = e.message.split("\n");
+    expect(lines.length).toBe(21);
+    expect(lines[0]).toStartWith("policies/x.yaml:3:5: rules[0].effect:");
+    expect(lines[19]).toStartWith("policies/x.yaml:41:5: rules[19].effect:");
+    expect(lines[20]).toBe("… and 5 more");
+    expect(e.details["total"]).toBe(25);
+    expect(issuesOf(e).length).toBe(20);
+  });
+
+  test("YAML syntax errors are E_CONFIG_PARSE with a position", async () => {
+    const e = await failure(fromText("rules: [\n  - name: r\n"));
+    expect(e.code).toBe("E_CONFIG_PARSE");
+    expect(e.message).toMatch(/^policies\/x\.yaml:\d+:\d+: YAML syntax error: /);
+  });
+
+  test("a duplicate key is an error, not a silent overwrite", async () => {
+    const e = await failure(fromText("rules:\n  - name: r\n    effect: allow\n    effect: deny\n"));
+    expect(e.code).toBe("E_CONFIG_PARSE");
+    expect(e.message).toBe(`policies/x.yaml:4:5: duplicate key "effect"`);
+  });
+
+  test("unknown YAML tags are refused", async () => {
+    const e = await failure(fromText("gateway:\n  state_dir: !secret x\n"));
+    expect(e.message).toContain("policies/x.yaml:2:14: unknown YAML tag");
+  });
+
+  test("a top level that is not a map is an error", async () => {
+    const e = await failure(fromText("- a\n- b\n"));
+    expect(e.message).toBe(`policies/x.yaml:1:1: expected a map (key: value), got a list`);
+  });
+});
+
+describe("folders", () => {
+  test("merges *.yaml and *.yml in name order, skipping policy tests and other files", async () => {
+    const dir = await folder("merge", {
+      "b-rules.yml": "rules:\n  - name: second\n    effect: deny\n",
+      "a-rules.yaml": "rules:\n  - name: first\n    effect: deny\n",
+      "c-targets.yaml": TARGET,
+      "x.test.yaml": "cases: []\n",
+      ".#lock.yaml": "not: [valid",
+      "notes.txt": "not yaml",
+    });
+    const config = await loadConfig(dir, { env: {} });
+    expect(config.rules.map((r) => r.name)).toEqual(["first", "second"]);
+    expect(config.targets.map((t) => t.name)).toEqual(["api"]);
+    expect(config.files).toEqual([join(dir, "a-rules.yaml"), join(dir, "b-rules.yml"), join(dir, "c-targets.yaml")]);
+    expect(config.origins.get("rule:second")).toBe(`${join(dir, "b-rules.yml")}:2`);
+    expect(config.origins.get("target:api")).toBe(`${join(dir, "c-targets.yaml")}:2`);
+  });
+
+  test("duplicate rule names across two files name both places", async () => {
+    const dir = await folder("dup", {
+      "a.yaml": "rules:\n  - name: same\n    effect: deny\n",
+      "b.yaml": "# second file\nrules:\n  - name: other\n    effect: deny\n  - name: same\n    effect: deny\n",
+    });
+    const e = await failure(loadConfig(dir));
+    expect(e.message).toBe(`${join(dir, "b.yaml")}:5:5: rules[1].name: duplicate rule name "same" (first defined at ${join(dir, "a.yaml")}:2)`);
+  });
+
+  test("a single section defined in two files is an error naming both", async () => {
+    const dir = await folder("twice", {
+      "a.yaml": "gateway:\n  state_dir: ./a\n",
+      "b.yaml": "gateway:\n  state_dir: ./b\n",
+    });
+    const e = await failure(loadConfig(dir));
+    expect(e.message).toBe(`${join(dir, "b.yaml")}:1:1: gateway: already defined in ${join(dir, "a.yaml")}:1:1; define it in one file only`);
+  });
+
+  test("errors from several files are all reported", async () => {
+    const dir = await folder("many", {
+      "a.yaml": "rules:\n  - name: a\n    effect: maybe\n",
+      "b.yaml": "rules:\n  - name: b\n    efect: deny\n",
+    });
+    const e = await failure(loadConfig(dir));
+    const lines = e.message.split("\n");
+    expect(lines[0]).toStartWith(`${join(dir, "a.yaml")}:3:5: rules[0].effect:`);
+    expect(lines).toContain(`${join(dir, "b.yaml")}:3:5: rules[0].efect: unknown key "efect" (did you mean "effect"?)`);
+  });
+
+  test("an empty folder and a missing path are read errors", async () => {
+    const dir = await folder("empty", { "readme.md": "x" });
+    expect((await failure(loadConfig(dir))).code).toBe("E_CONFIG_READ");
+    expect((await failure(loadConfig(join(root, "nope")))).code).toBe("E_CONFIG_READ");
+  });
+});
+
+describe("defaults and paths", () => {
+  test("state and audit default under ./state next to the config", async () => {
+    const dir = await folder("defaults", { "g.yaml": TARGET });
+    const c = await loadConfig(join(dir, "g.yaml"));
+    expect(c.gateway.state_dir).toBe(join(dir, "state"));
+    expect(c.audit).toEqual({ path: join(dir, "state", "audit", "audit.log"), durability: "batch", rotate_size: "100MB" });
+    expect(c.identity).toEqual({ issuers: [], machine_keys: [], dev_issuer: false });
+    expect(c.warnings).toEqual([]);
+  });
+
+  test("relative paths resolve against the folder of the file that declared them", async () => {
+    const dir = await folder("paths", {
+      "a.yaml": "gateway:\n  state_dir: ../var/state\n",
+      "b.yaml": "audit:\n  path: logs/audit.log\n  durability: strict\n",
+    });
+    const c = await loadConfig(dir);
+    expect(c.gateway.state_dir).toBe(join(root, "var", "state"));
+    expect(c.audit.path).toBe(join(dir, "logs", "audit.log"));
+    expect(c.audit.durability).toBe("strict");
+  });
+
+  test("the loaded config is frozen", async () => {
+    const c = await fromText(TARGET);
+    expect(Object.isFrozen(c.targets[0])).toBe(true);
+    expect(Object.isFrozen(c.rules)).toBe(true);
+  });
+});
+
+describe("cross checks", () => {
+  test("unique names of targets, issuers and machine keys", async () => {
+    const twoTargets = `${TARGET}  - name: api\n    kind: http\n    listen: 127.0.0.1:8081\n    upstream: http://x\n`;
+    expect((await failure(fromText(twoTargets))).message).toBe(`policies/x.yaml:6:5: targets[1].name: duplicate target name "api" (first defined at policies/x.yaml:2)`);
+    const keys = `identity:\n  machine_keys:\n    - { name: k, sha256: "${"a".repeat(64)}", groups: [] }\n    - { name: k2, sha256: "${"a".repeat(64)}", groups: [] }\n`;
+    expect((await failure(fromText(keys))).message).toContain(`identity.machine_keys[1].sha256: same key as machine key "k"`);
+  });
+
+  test("two listeners on one port clash, wildcard hosts included", async () => {
+    const text = `gateway:\n  admin: { listen: "0.0.0.0:8080" }\n${TARGET}`;
+    expect((await failure(fromText(text))).message).toBe(
+      `policies/x.yaml:6:5: targets[0].listen: listener 127.0.0.1:8080 clashes with the admin API on 0.0.0.0:8080 (policies/x.yaml:2)`,
+    );
+    expect((await failure(fromText(TARGET.replace("8080", "70000")))).message).toContain("port 70000 is out of range");
+  });
+
+  test("review rules need approvers; mask only on allow; review terms only on review", async () => {
+    const e = await failure(
+      fromText("rules:\n  - name: r\n    effect: review\n  - name: d\n    effect: deny\n    mask: { columns: [a] }\n    approvers: [x]\n"),
+    );
+    expect(e.message.split("\n")).toEqual([
+      `policies/x.yaml:2:5: rules[0]: a review rule needs "approvers" (the groups that may approve)`,
+      `policies/x.yaml:7:5: rules[1].approvers: "approvers" is only allowed on review rules`,
+      `policies/x.yaml:6:5: rules[1].mask: "mask" is only allowed on allow rules`,
+    ]);
+  });
+
+  test("an http section on a rule naming only postgres targets is an error", async () => {
+    const text = `targets:\n  - name: db\n    kind: postgres\n    listen: 127.0.0.1:6432\n    upstream: { host: h, database: d, user: u }\nrules:\n  - name: r\n    targets: [db]\n    http: { methods: [GET] }\n    effect: allow\n`;
+    expect((await failure(fromText(text))).message).toBe(
+      `policies/x.yaml:9:5: rules[0].http: a http section cannot match the rule's targets (their kinds: postgres)`,
+    );
+  });
+
+  test("a targets glob that matches no target is a warning, not an error", async () => {
+    const c = await fromText(`${TARGET}rules:\n  - name: r\n    targets: [prod-*, api]\n    effect: deny\n`);
+    expect(c.warnings).toEqual([`policies/x.yaml:8: rule "r": targets glob "prod-*" matches no target`]);
+  });
+});
+
+describe("secrets", () => {
+  const SECRET_TARGET = `targets:\n  - name: db\n    kind: postgres\n    listen: 127.0.0.1:6432\n    upstream:\n      host: h\n      database: d\n      user: u\n      password: \${env:DB_PASSWORD}\n`;
+
+  test("are resolved from the environment; the hash does not depend on them", async () => {
+    const a = await fromText(SECRET_TARGET, { DB_PASSWORD: "hunter2" });
+    const b = await fromText(SECRET_TARGET, { DB_PASSWORD: "other" });
+    const t = a.targets[0]!;
+    expect(t.kind === "postgres" && t.upstream.password).toBe("hunter2");
+    expect(a.hash).toBe(b.hash);
+    expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.secretPaths).toEqual([["targets", 0, "upstream", "password"]]);
+  });
+
+  test("a missing variable names the key and place but not any value", async () => {
+    const e = await failure(fromText(SECRET_TARGET, { OTHER: "hunter2" }));
+    expect(e.code).toBe("E_SECRET");
+    expect(e.message).toBe(`policies/x.yaml:9:7: targets[0].upstream.password: environment variable DB_PASSWORD is not set`);
+    expect(JSON.stringify(e.details)).not.toContain("hunter2");
+  });
+
+  test("are left as references when resolveSecrets is false", async () => {
+    const c = await loadConfigFromSources([{ file: "x.yaml", text: SECRET_TARGET }], { baseDir: "/", env: {}, resolveSecrets: false });
+    const t = c.targets[0]!;
+    expect(t.kind === "postgres" && t.upstream.password).toBe("${env:DB_PASSWORD}");
+  });
+
+  test("a malformed reference is a config error that does not echo the string", async () => {
+    const e = await failure(fromText(SECRET_TARGET.replace("${env:DB_PASSWORD}", "pa55${vault:kv}")));
+    expect(e.code).toBe("E_CONFIG_INVALID");
+    expect(e.message).toContain("targets[0].upstream.password: unknown secret reference");
+    expect(e.message).not.toContain("pa55");
+  });
+});

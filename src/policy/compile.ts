@@ -1,0 +1,208 @@
+// Compiles the merged configuration into a frozen Policy: every glob, time window and list is
+// turned into closures once, so decide() never sees YAML and never re-parses anything.
+import { GatewayError } from "../core/errors.ts";
+import { parseDuration } from "../core/duration.ts";
+import type { Action, Decision, Effect, Masks, TargetKind } from "../core/types.ts";
+import { NO_MASKS } from "../core/types.ts";
+import type { Config, RuleConfig } from "../config/schema.ts";
+import { compileGlobs, type StringPredicate } from "./glob.ts";
+import { normalizeHttpPath } from "./http-path.ts";
+import { compileHttpMatcher } from "./matchers/http.ts";
+import { compilePostgresMatcher } from "./matchers/postgres.ts";
+import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
+import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
+import { compileWhen, createZoneClocks } from "./matchers/when.ts";
+import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
+
+export const KINDS: readonly TargetKind[] = ["http", "postgres", "ssh", "kubernetes"];
+export const DEFAULT_GRANT_MAX = "1h";
+export const DEFAULT_REVIEW_TIMEOUT = "15m";
+
+export interface CompiledRule {
+  readonly name: string;
+  /** Position in the configuration; first match among allow (or review) rules wins. */
+  readonly index: number;
+  readonly effect: Effect;
+  /** "file:line" where the rule is defined, when known. */
+  readonly origin: string | null;
+  /** Kinds of request this rule can match; null when it states no kind section (every kind). */
+  readonly kinds: readonly TargetKind[] | null;
+  /** The decision when this rule decides (for allow: before masks of other rules are added). */
+  readonly decision: Decision;
+  /** Whether the rule's `targets` globs name this target (no globs: every target). */
+  matchesTarget(target: string): boolean;
+  /** Whether every condition of the rule holds for the action. */
+  matches(action: Action): boolean;
+}
+
+export interface Policy {
+  readonly hash: string;
+  readonly rules: readonly CompiledRule[];
+  decide(action: Action): Decision;
+}
+
+/** Per-request values that several rules need, computed once in decide(). */
+export interface RequestView {
+  /** HTTP: upper-case method and canonical path. */
+  method: string;
+  path: string;
+  /** SSH: argv joined by spaces. */
+  command: string;
+  /** Kubernetes: resource names to match. */
+  keys: ResourceKeys | null;
+}
+
+/** The view of one request; null when an HTTP path cannot be normalised (which denies). */
+export function requestView(action: Action): RequestView | null {
+  const r = action.request;
+  switch (r.kind) {
+    case "http": {
+      const path = normalizeHttpPath(r.path);
+      if (path === null) return null;
+      return { method: r.method.toUpperCase(), path, command: "", keys: null };
+    }
+    case "ssh":
+      return { method: "", path: "", command: sshCommandText(r.argv), keys: null };
+    case "kubernetes":
+      return { method: "", path: "", command: "", keys: resourceKeys(r) };
+    default:
+      return { method: "", path: "", command: "", keys: null };
+  }
+}
+
+function freezeMasks(m: RuleConfig["mask"]): Masks {
+  if (!m) return NO_MASKS;
+  return Object.freeze({
+    json: Object.freeze([...new Set(m.json ?? [])]),
+    columns: Object.freeze([...new Set(m.columns ?? [])]),
+    detectors: Object.freeze([...new Set(m.detectors ?? [])]),
+  });
+}
+
+function durationOf(text: string, key: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new GatewayError("E_POLICY_INVALID", `invalid ${key} "${text}"`);
+  }
+}
+
+function ruleDecision(rule: RuleConfig, masks: Masks): Decision {
+  switch (rule.effect) {
+    case "deny":
+      return Object.freeze({ effect: "deny", rule: rule.name, message: rule.message ?? `denied by rule ${rule.name}`, masks: NO_MASKS });
+    case "review": {
+      if (!rule.approvers || rule.approvers.length === 0) {
+        throw new GatewayError("E_POLICY_INVALID", `a review rule needs "approvers"`);
+      }
+      const review = Object.freeze({
+        approvers: Object.freeze([...rule.approvers]),
+        maxGrantMs: durationOf(rule.grant_max ?? DEFAULT_GRANT_MAX, "grant_max"),
+        timeoutMs: durationOf(rule.timeout ?? DEFAULT_REVIEW_TIMEOUT, "timeout"),
+      });
+      const message = rule.message ?? `rule ${rule.name} requires approval by ${rule.approvers.join(", ")}`;
+      return Object.freeze({ effect: "review", rule: rule.name, message, masks: NO_MASKS, review });
+    }
+    case "allow":
+      return Object.freeze({ effect: "allow", rule: rule.name, message: rule.message ?? `allowed by rule ${rule.name}`, masks });
+  }
+}
+
+function compileRule(rule: RuleConfig, index: number, origin: string | null, clockFor: ReturnType<typeof createZoneClocks>): RuleEntry {
+  // Deny and review rules restrict; they match broadly (any part, any case) so that nothing
+  // slips past them. Allow rules match narrowly (every part, exact).
+  const restricting = rule.effect !== "allow";
+  if (rule.mask && rule.effect !== "allow") throw new GatewayError("E_POLICY_INVALID", `"mask" is only allowed on allow rules`);
+  const masks = freezeMasks(rule.mask);
+  const decision = ruleDecision(rule, masks);
+
+  const groups = rule.groups ? [...rule.groups] : null;
+  const identities = rule.identities ? new Set(rule.identities) : null;
+  const targets: StringPredicate = rule.targets ? compileGlobs(rule.targets) : () => true;
+  const http = rule.http ? compileHttpMatcher(rule.http, restricting) : null;
+  const postgres = rule.postgres ? compilePostgresMatcher(rule.postgres, restricting) : null;
+  const ssh = rule.ssh ? compileSshMatcher(rule.ssh, restricting) : null;
+  const kubernetes = rule.kubernetes ? compileKubernetesMatcher(rule.kubernetes, restricting) : null;
+  const when = rule.when ? compileWhen(rule.when, clockFor) : null;
+  const kinds = KINDS.filter((k) => rule[k] !== undefined);
+  const anyKind = kinds.length === 0;
+
+  // Everything but the target and kind, which the index in decide() has already settled.
+  const test: RuleTest = (action, view) => {
+    if (groups !== null) {
+      const mine = action.identity.groups;
+      let found = false;
+      outer: for (const g of groups) {
+        for (const h of mine) {
+          if (g === h) {
+            found = true;
+            break outer;
+          }
+        }
+      }
+      if (!found) return false;
+    }
+    if (identities !== null) {
+      const id = action.identity;
+      if (!identities.has(id.subject) && !identities.has(`${id.issuer}:${id.subject}`)) return false;
+    }
+    const r = action.request;
+    switch (r.kind) {
+      case "http":
+        if (http !== null && !http(view.method, view.path)) return false;
+        break;
+      case "postgres":
+        if (postgres !== null && !postgres(r)) return false;
+        break;
+      case "ssh":
+        if (ssh !== null && !ssh(r, view.command)) return false;
+        break;
+      case "kubernetes":
+        if (kubernetes !== null && !kubernetes(r, view.keys ?? resourceKeys(r))) return false;
+        break;
+    }
+    return when === null || when(action.time);
+  };
+
+  const compiled: CompiledRule = Object.freeze({
+    name: rule.name,
+    index,
+    effect: rule.effect,
+    origin,
+    kinds: anyKind ? null : Object.freeze(kinds),
+    decision,
+    matchesTarget: (target: string) => targets(target),
+    matches: (action: Action) => {
+      if (!targets(action.target)) return false;
+      if (!anyKind && !kinds.includes(action.request.kind)) return false;
+      const view = requestView(action);
+      return view !== null && test(action, view);
+    },
+  });
+  return { rule: compiled, test, groups, hasMasks: masks !== NO_MASKS, masks };
+}
+
+/**
+ * Compiles a configuration into a Policy. All problems of all rules are reported together in
+ * one E_POLICY_INVALID error, each with the rule's name and file:line.
+ */
+export function compilePolicy(config: Config): Policy {
+  const clockFor = createZoneClocks();
+  const entries: RuleEntry[] = [];
+  const problems: string[] = [];
+  config.rules.forEach((rule, index) => {
+    const origin = config.origins.get(`rule:${rule.name}`) ?? null;
+    try {
+      entries.push(compileRule(rule, index, origin, clockFor));
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      problems.push(`${origin ?? `rules[${index}]`}: rule "${rule.name}": ${detail}`);
+    }
+  });
+  if (problems.length > 0) {
+    throw new GatewayError("E_POLICY_INVALID", problems.join("\n"), { details: { problems } });
+  }
+  const rules = Object.freeze(entries.map((e) => e.rule));
+  const decide = createDecide(entries);
+  return Object.freeze({ hash: config.hash, rules, decide });
+}

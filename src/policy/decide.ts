@@ -1,0 +1,169 @@
+// The hot path. Rules are indexed once per target name: by request kind, then by group (a
+// rule that names groups can only match callers in one of them). decide() scans only the
+// lists for the caller's groups plus the rules without a group condition, taking deny rules
+// first, then review rules, then allow rules; config order decides within each.
+import type { Action, Decision, Masks, TargetKind } from "../core/types.ts";
+import { NO_MASKS } from "../core/types.ts";
+import type { CompiledRule, RequestView } from "./compile.ts";
+import { requestView } from "./compile.ts";
+
+export type RuleTest = (action: Action, view: RequestView) => boolean;
+
+export interface RuleEntry {
+  readonly rule: CompiledRule;
+  /** Every condition except target and kind (groups included, so an entry stands alone). */
+  readonly test: RuleTest;
+  /** The rule's groups condition; null when it has none. */
+  readonly groups: readonly string[] | null;
+  readonly hasMasks: boolean;
+  readonly masks: Masks;
+}
+
+/** Denies, then reviews, then allows, each in config order. */
+interface Segmented {
+  readonly entries: readonly RuleEntry[];
+  readonly denyEnd: number;
+  readonly reviewEnd: number;
+}
+
+interface Candidates {
+  /** Rules without a groups condition. */
+  readonly always: Segmented;
+  readonly byGroup: ReadonlyMap<string, Segmented>;
+}
+
+export const DEFAULT_DENY: Decision = Object.freeze({
+  effect: "deny",
+  rule: null,
+  message: "no rule allows this request",
+  masks: NO_MASKS,
+});
+
+export const UNNORMALISABLE_PATH: Decision = Object.freeze({
+  effect: "deny",
+  rule: null,
+  message: "request path cannot be normalised",
+  masks: NO_MASKS,
+});
+
+// Targets are few and known; the cap only guards against a caller inventing names.
+const INDEX_CAP = 10_000;
+
+function segment(list: readonly RuleEntry[]): Segmented {
+  const deny = list.filter((e) => e.rule.effect === "deny");
+  const review = list.filter((e) => e.rule.effect === "review");
+  const allow = list.filter((e) => e.rule.effect === "allow");
+  return Object.freeze({ entries: Object.freeze([...deny, ...review, ...allow]), denyEnd: deny.length, reviewEnd: deny.length + review.length });
+}
+
+function union(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (b.length === 0 || a === b) return a;
+  if (a.length === 0) return b;
+  const out = [...a];
+  for (const x of b) if (!out.includes(x)) out.push(x);
+  return out;
+}
+
+/** The earliest (in config order) entry of [from, to) in any list whose test passes. */
+function firstMatch(lists: readonly Segmented[], from: "deny" | "review", action: Action, view: RequestView): RuleEntry | null {
+  let best: RuleEntry | null = null;
+  for (const l of lists) {
+    const start = from === "deny" ? 0 : l.denyEnd;
+    const end = from === "deny" ? l.denyEnd : l.reviewEnd;
+    for (let i = start; i < end; i++) {
+      const e = l.entries[i]!;
+      // Each list is in config order: its first match is its earliest.
+      if (best !== null && e.rule.index >= best.rule.index) break;
+      if (e.test(action, view)) {
+        best = e;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+export function createDecide(all: readonly RuleEntry[]): (action: Action) => Decision {
+  const index = new Map<string, Record<TargetKind, Candidates>>();
+
+  function build(target: string): Record<TargetKind, Candidates> {
+    const forTarget = all.filter((e) => e.rule.matchesTarget(target));
+    const byKind = (kind: TargetKind): Candidates => {
+      const fit = forTarget.filter((e) => e.rule.kinds === null || e.rule.kinds.includes(kind));
+      const groups = new Map<string, RuleEntry[]>();
+      for (const e of fit) {
+        for (const g of new Set(e.groups ?? [])) {
+          let l = groups.get(g);
+          if (!l) groups.set(g, (l = []));
+          l.push(e);
+        }
+      }
+      const byGroup = new Map<string, Segmented>();
+      for (const [g, l] of groups) byGroup.set(g, segment(l));
+      return { always: segment(fit.filter((e) => e.groups === null)), byGroup };
+    };
+    return { http: byKind("http"), postgres: byKind("postgres"), ssh: byKind("ssh"), kubernetes: byKind("kubernetes") };
+  }
+
+  function candidatesFor(target: string): Record<TargetKind, Candidates> {
+    let c = index.get(target);
+    if (c === undefined) {
+      c = build(target);
+      if (index.size < INDEX_CAP) index.set(target, c);
+    }
+    return c;
+  }
+
+  return function decide(action: Action): Decision {
+    const kind = action.request.kind;
+    // An unknown kind (a bug upstream of us) has no rules: default deny, never a lookup on
+    // whatever the string happens to name.
+    if (kind !== "http" && kind !== "postgres" && kind !== "ssh" && kind !== "kubernetes") return DEFAULT_DENY;
+    const c = candidatesFor(action.target)[kind];
+    const view = requestView(action);
+    if (view === null) return UNNORMALISABLE_PATH;
+
+    const lists: Segmented[] = c.always.entries.length > 0 ? [c.always] : [];
+    for (const g of action.identity.groups) {
+      const l = c.byGroup.get(g);
+      if (l !== undefined) lists.push(l);
+    }
+    if (lists.length === 0) return DEFAULT_DENY;
+
+    // Any matching deny wins; else the first matching review.
+    const deny = firstMatch(lists, "deny", action, view);
+    if (deny !== null) return deny.rule.decision;
+    const review = firstMatch(lists, "review", action, view);
+    if (review !== null) return review.rule.decision;
+
+    // The first matching allow decides; masks of every matching allow rule add up.
+    let first: RuleEntry | null = null;
+    let masked: RuleEntry[] | null = null;
+    for (const l of lists) {
+      let matched = false;
+      for (let i = l.reviewEnd; i < l.entries.length; i++) {
+        const e = l.entries[i]!;
+        // After this list's first match only rules with masks can change the answer.
+        if (matched && !e.hasMasks) continue;
+        if (!e.test(action, view)) continue;
+        if (!matched) {
+          matched = true;
+          if (first === null || e.rule.index < first.rule.index) first = e;
+        }
+        if (e.hasMasks) (masked ??= []).push(e);
+      }
+    }
+    if (first === null) return DEFAULT_DENY;
+    if (masked === null || masked.every((e) => e === first)) return first.rule.decision;
+    let json: readonly string[] = first.masks.json;
+    let columns: readonly string[] = first.masks.columns;
+    let detectors: readonly string[] = first.masks.detectors;
+    for (const e of masked) {
+      json = union(json, e.masks.json);
+      columns = union(columns, e.masks.columns);
+      detectors = union(detectors, e.masks.detectors);
+    }
+    const d = first.rule.decision;
+    return { effect: "allow", rule: d.rule, message: d.message, masks: { json, columns, detectors } };
+  };
+}

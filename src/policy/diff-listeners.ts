@@ -1,0 +1,36 @@
+// What a reload cannot change while running: sockets already listening, and the settings
+// targets and the audit log were started with. Each difference is one message for the log.
+import { canonicalJson } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+
+export function diffListeners(oldConfig: Config, newConfig: Config): string[] {
+  const out: string[] = [];
+  const before = new Map(oldConfig.targets.map((t) => [t.name, t]));
+  const after = new Map(newConfig.targets.map((t) => [t.name, t]));
+  for (const [name, o] of before) {
+    const n = after.get(name);
+    if (!n) {
+      out.push(`target "${name}": removed, but its listener on ${o.listen} keeps running; restart to apply`);
+      continue;
+    }
+    if (o.kind !== n.kind) {
+      out.push(`target "${name}": kind changed from ${o.kind} to ${n.kind}; restart to apply`);
+      continue;
+    }
+    if (o.listen !== n.listen) out.push(`target "${name}": listen changed from ${o.listen} to ${n.listen}; restart to apply`);
+    const { listen: _a, ...oRest } = o;
+    const { listen: _b, ...nRest } = n;
+    if (canonicalJson(oRest) !== canonicalJson(nRest)) out.push(`target "${name}": settings changed; restart to apply`);
+  }
+  for (const [name, n] of after) {
+    if (!before.has(name)) out.push(`target "${name}": added on ${n.listen}; restart to apply`);
+  }
+  const oAdmin = oldConfig.gateway.admin?.listen ?? "none";
+  const nAdmin = newConfig.gateway.admin?.listen ?? "none";
+  if (oAdmin !== nAdmin) out.push(`admin API: listen changed from ${oAdmin} to ${nAdmin}; restart to apply`);
+  if (oldConfig.gateway.state_dir !== newConfig.gateway.state_dir) {
+    out.push(`gateway.state_dir: changed from ${oldConfig.gateway.state_dir} to ${newConfig.gateway.state_dir}; restart to apply`);
+  }
+  if (canonicalJson(oldConfig.audit) !== canonicalJson(newConfig.audit)) out.push(`audit: settings changed; restart to apply`);
+  return out;
+}

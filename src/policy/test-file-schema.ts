@@ -1,0 +1,93 @@
+// The format of policy test files (`*.test.yaml`): cases of identity, target, time and request
+// with the decision expected.
+import { Type, type Static } from "@sinclair/typebox";
+
+const strict = { additionalProperties: false } as const;
+const Strings = Type.Array(Type.String());
+
+export const TestIdentity = Type.Object(
+  {
+    sub: Type.String({ minLength: 1 }),
+    groups: Type.Optional(Strings),
+    issuer: Type.Optional(Type.String({ minLength: 1 })),
+    method: Type.Optional(Type.Union([Type.Literal("oidc"), Type.Literal("machine-key"), Type.Literal("dev")])),
+  },
+  strict,
+);
+
+export const TestRequest = Type.Object(
+  {
+    http: Type.Optional(Type.Object({ method: Type.String({ minLength: 1 }), path: Type.String() }, strict)),
+    postgres: Type.Optional(
+      Type.Object(
+        {
+          classes: Type.Optional(Strings),
+          tables: Type.Optional(Strings),
+          functions: Type.Optional(Strings),
+          sql: Type.Optional(Type.String({ minLength: 1, description: "Needs an SQL analyzer; otherwise use classes/tables." })),
+        },
+        strict,
+      ),
+    ),
+    kubernetes: Type.Optional(
+      Type.Object(
+        {
+          verb: Type.String({ minLength: 1 }),
+          resource: Type.String({ minLength: 1, description: "RBAC style: pods, pods/exec, deployments.apps." }),
+          namespace: Type.Optional(Type.String()),
+          name: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+    ssh: Type.Optional(
+      Type.Object(
+        {
+          login: Type.String({ minLength: 1 }),
+          channel: Type.Union(["exec", "shell", "sftp", "subsystem", "port-forward"].map((c) => Type.Literal(c))),
+          command: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
+export const TestMasks = Type.Object(
+  { json: Type.Optional(Strings), columns: Type.Optional(Strings), detectors: Type.Optional(Strings) },
+  strict,
+);
+
+export const TestExpect = Type.Object(
+  {
+    effect: Type.Union([Type.Literal("allow"), Type.Literal("deny"), Type.Literal("review")]),
+    rule: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "The deciding rule; null for the default deny." })),
+    masks: Type.Optional(TestMasks),
+    message: Type.Optional(Type.String()),
+    approvers: Type.Optional(Strings),
+  },
+  strict,
+);
+
+export const TestCase = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    identity: TestIdentity,
+    target: Type.String({ minLength: 1 }),
+    at: Type.Optional(
+      Type.String({
+        pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$",
+        description: "An ISO 8601 time with its zone, e.g. 2026-03-02T10:00:00Z.",
+      }),
+    ),
+    request: TestRequest,
+    expect: TestExpect,
+  },
+  strict,
+);
+
+export const PolicyTestFile = Type.Object({ cases: Type.Array(TestCase, { minItems: 1 }) }, strict);
+
+export type TestCase = Static<typeof TestCase>;
+export type PolicyTestFile = Static<typeof PolicyTestFile>;

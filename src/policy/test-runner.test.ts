@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findTestFiles, parseResource, runPolicyTests, splitCommand } from "./test-runner.ts";
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "gatehouse-ptest-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const CONFIG = `targets:
+  - name: db
+    kind: postgres
+    listen: 127.0.0.1:6432
+    upstream: { host: h, database: d, user: u, password: "\${env:NOT_SET_IN_TESTS}" }
+rules:
+  - name: no-drop
+    targets: [db]
+    postgres: { classes: [ddl.drop.*] }
+    effect: deny
+    message: no dropping
+  - name: read-sales
+    groups: [analysts]
+    targets: [db]
+    postgres: { classes: [read], tables: ["sales.*"] }
+    when: { hours: "09:00-17:00" }
+    effect: allow
+    mask: { columns: [email] }
+`;
+
+const CASE = (name: string, body: string) => `  - name: ${name}\n    identity: { sub: alice, groups: [analysts] }\n    target: db\n${body}`;
+
+async function write(dir: string, files: Record<string, string>) {
+  for (const [f, t] of Object.entries(files)) await Bun.write(join(root, dir, f), t);
+  return join(root, dir);
+}
+
+describe("runPolicyTests", () => {
+  test("passing and failing cases, with what was expected and what came", async () => {
+    const dir = await write("mixed", {
+      "config.yaml": CONFIG,
+      "a.test.yaml": `cases:
+${CASE("reads sales", "    request: { postgres: { classes: [read], tables: [sales.orders] } }\n    expect: { effect: allow, rule: read-sales, masks: { columns: [email] } }\n")}
+${CASE("wrongly expects allow at night", '    at: "2026-03-02T20:00:00Z"\n    request: { postgres: { classes: [read], tables: [sales.orders] } }\n    expect: { effect: allow, rule: read-sales }\n')}
+${CASE("wrong masks", "    request: { postgres: { classes: [read], tables: [sales.orders] } }\n    expect: { effect: allow, masks: { columns: [phone] } }\n")}
+${CASE("drop is denied", "    request: { postgres: { classes: [ddl.drop.table], tables: [sales.orders] } }\n    expect: { effect: deny, rule: no-drop, message: no dropping }\n")}
+`,
+    });
+    const report = await runPolicyTests(dir);
+    expect(report.passed).toBe(2);
+    expect(report.failed).toBe(2);
+    expect(report.invalid).toBe(0);
+    const cases = report.files[0]!.cases;
+    expect(cases.map((c) => c.passed)).toEqual([true, false, false, true]);
+    expect(cases[1]!.failure).toBe("expected effect=allow rule=read-sales, got effect=deny rule=(none); (no rule allows this request)");
+    expect(cases[1]!.where).toBe(`${join(dir, "a.test.yaml")}:8`); // line 7 is blank
+    expect(cases[2]!.failure).toBe("expected masks {columns: [phone]}, got masks {columns: [email]}");
+  });
+
+  test("an invalid test file is reported with file:line and no case runs", async () => {
+    const dir = await write("invalid", {
+      "config.yaml": CONFIG,
+      "bad.test.yaml": `cases:\n${CASE("x", "    request: { postgres: { classes: [read] } }\n    expect: { effect: permit }\n")}`,
+    });
+    const report = await runPolicyTests(dir);
+    expect(report.invalid).toBe(1);
+    const f = report.files[0]!;
+    expect(f.cases).toEqual([]);
+    expect(f.error?.code).toBe("E_CONFIG_INVALID");
+    expect(f.error?.message).toBe(`${join(dir, "bad.test.yaml")}:6:15: cases[0].expect.effect: expected one of "allow", "deny", "review", got "permit"`);
+  });
+
+  test("an invalid configuration beside the tests makes the file invalid", async () => {
+    const dir = await write("badconfig", {
+      "config.yaml": "rules:\n  - name: r\n    effect: allow\n    when: { timezone: Not/AZone }\n",
+      "t.test.yaml": `cases:\n${CASE("x", "    request: { http: { method: GET, path: / } }\n    expect: { effect: allow }\n")}`,
+    });
+    const report = await runPolicyTests(dir);
+    expect(report.files[0]!.error?.code).toBe("E_POLICY_INVALID");
+  });
+
+  test("exactly one request kind, and a target's kind must fit the request", async () => {
+    const dir = await write("kinds", {
+      "config.yaml": CONFIG,
+      "k.test.yaml": `cases:
+${CASE("two kinds", "    request: { http: { method: GET, path: / }, postgres: { classes: [read] } }\n    expect: { effect: deny }\n")}
+${CASE("http to a postgres target", "    request: { http: { method: GET, path: / } }\n    expect: { effect: deny }\n")}
+`,
+    });
+    const report = await runPolicyTests(dir);
+    const [a, b] = report.files[0]!.cases;
+    expect(a!.failure).toBe("request needs exactly one of http, postgres, ssh, kubernetes (found 2)");
+    expect(b!.failure).toBe(`target "db" is a postgres target, but the request is http`);
+  });
+
+  test("sql requests need an injected analyzer; SQL it cannot read is denied", async () => {
+    const dir = await write("sql", {
+      "config.yaml": CONFIG,
+      "s.test.yaml": `cases:
+${CASE("select", '    request: { postgres: { sql: "SELECT email FROM sales.customers" } }\n    expect: { effect: allow, rule: read-sales }\n')}
+${CASE("garbage", '    request: { postgres: { sql: "SELEC nonsense" } }\n    expect: { effect: deny, rule: null }\n')}
+`,
+    });
+    const without = await runPolicyTests(dir);
+    expect(without.failed).toBe(2);
+    expect(without.files[0]!.cases[0]!.failure).toContain("request.postgres.sql needs an SQL analyzer");
+
+    const analyzeSql = (sql: string) => {
+      if (!sql.startsWith("SELECT ")) throw new Error("syntax error at or near \"SELEC\"");
+      return { classes: ["read"], relations: ["sales.customers"], functions: [] };
+    };
+    const withAnalyzer = await runPolicyTests(dir, { analyzeSql });
+    expect(withAnalyzer.failed).toBe(0);
+    expect(withAnalyzer.files[0]!.cases[1]!.decision?.message).toBe(`SQL cannot be analysed: syntax error at or near "SELEC"`);
+  });
+
+  test("folders are searched recursively for *.test.yaml and *.test.yml", async () => {
+    await write("tree/a", { "x.test.yaml": "cases: []\n" });
+    await write("tree/b/c", { "y.test.yml": "cases: []\n", "z.yaml": "rules: []\n" });
+    const files = await findTestFiles(join(root, "tree"));
+    expect(files).toEqual([join(root, "tree/a/x.test.yaml"), join(root, "tree/b/c/y.test.yml")]);
+  });
+});
+
+describe("request helpers", () => {
+  test("splitCommand honours quotes", () => {
+    expect(splitCommand(`systemctl restart "my app" ''`)).toEqual(["systemctl", "restart", "my app", ""]);
+  });
+  test("parseResource reads RBAC names", () => {
+    expect(parseResource("deployments.apps/scale")).toEqual({ resource: "deployments", apiGroup: "apps", subresource: "scale" });
+    expect(parseResource("ingresses.networking.k8s.io")).toEqual({ resource: "ingresses", apiGroup: "networking.k8s.io" });
+    expect(parseResource("pods")).toEqual({ resource: "pods" });
+  });
+});

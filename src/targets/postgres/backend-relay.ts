@@ -1,0 +1,418 @@
+// Upstream → client: every server message after login, matched against the response tracker.
+// The client's answers pass as they came (one write per chunk, no copy), rows of masked
+// statements are rewritten as they stream, answers to the gateway's own injected messages are
+// swallowed, and the error of a denial's DO block is replaced by the gateway's own. When a
+// masked result needs a catalog lookup, the stream pauses (upstream backpressure) until it is done.
+import { GatewayError } from "../../core/errors.ts";
+import type { Catalog } from "./catalog.ts";
+import { isDenyMarker } from "./deny.ts";
+import type { RelayCore } from "./frontend-relay.ts";
+import { planColumns, withResultFormats, type Arena, type ColumnOrigin, type MaskPlan, type MaskSpec } from "./masking.ts";
+import type { FieldDescription } from "./protocol/backend-message.ts";
+import { parseCommandComplete, parseNoticeFields, parseReadyForQuery } from "./protocol/backend-decoder.ts";
+import { BackendType as T } from "./protocol/messages.ts";
+import { parseRowDescription } from "./protocol/row-description.ts";
+import type { Expectation } from "./response-tracker.ts";
+import type { StatementRun } from "./session-state.ts";
+
+interface Frame {
+  readonly type: number;
+  readonly body: Uint8Array;
+  readonly raw: Uint8Array;
+}
+
+export interface BackendRelayHooks {
+  /** Stop reading from the upstream until resume(). */
+  pauseUpstream(): void;
+  resumeUpstream(): void;
+  /** Write what is gathered for the client now. */
+  flushClient(): void;
+  /** The session cannot go on (the upstream broke the protocol as we track it, a mask failed). */
+  fail(e: unknown): void;
+}
+
+export class BackendRelay {
+  private suspended = false;
+  private pending: Frame[] = [];
+  /** Rewritten rows go here, many per buffer (see masking.ts). */
+  private readonly arena: Arena = { buf: new Uint8Array(0), pos: 0 };
+
+  constructor(
+    private readonly s: RelayCore,
+    private readonly hooks: BackendRelayHooks,
+  ) {}
+
+  /** Handles one whole server message (views of the chunk it came in). */
+  readonly onFrame = (type: number, body: Uint8Array, raw: Uint8Array): void => {
+    if (this.suspended) {
+      this.pending.push({ type, body, raw });
+      return;
+    }
+    this.handle(type, body, raw);
+  };
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  private handle(type: number, body: Uint8Array, raw: Uint8Array): void {
+    // Asynchronous messages can come at any time and belong to no request.
+    if (type === T.NoticeResponse || type === T.NotificationResponse || type === T.ParameterStatus) {
+      this.s.toClient.push(raw);
+      return;
+    }
+    if (type === T.CopyInResponse) {
+      // The server ignores Sync until the client ends the copy.
+      this.s.copyIn = !this.s.tracker.dropSyncsDuringCopy();
+    }
+    let e = this.s.tracker.peek();
+    while (e !== undefined && e.kind === "copy-end") {
+      // A client's copy end that needed no bookkeeping (the copy was over, or never began).
+      this.s.tracker.pop();
+      e = this.s.tracker.peek();
+    }
+    if (e === undefined) throw desync(type, "nothing was pending");
+    switch (e.kind) {
+      case "query":
+        return this.onQuery(e, type, body, raw);
+      case "deny-query":
+        return this.onDenyQuery(e, type, body, raw);
+      case "function-call":
+        if (type === T.ErrorResponse) this.failed(e.run, body);
+        if (type === T.FunctionCallResponse) this.finish(e.run, "FUNCTION CALL");
+        if (type === T.ReadyForQuery) this.ready(body);
+        this.s.toClient.push(raw);
+        return;
+      case "parse":
+        if (type === T.ParseComplete) {
+          this.s.tracker.pop();
+          if (!e.injected) this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.ErrorResponse) {
+          // A named statement the server refused (already exists upstream): it is not what we analysed.
+          if (e.statement !== null && this.s.prepared.get(e.statement.name) === e.statement) {
+            if (e.previous === undefined) this.s.prepared.delete(e.statement.name);
+            else this.s.prepared.set(e.statement.name, e.previous);
+          }
+          return this.extendedError(raw);
+        }
+        throw desync(type, "a ParseComplete was expected");
+      case "bind":
+        if (type === T.BindComplete) {
+          this.s.tracker.pop();
+          if (!e.injected) this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.ErrorResponse) return this.extendedError(raw);
+        throw desync(type, "a BindComplete was expected");
+      case "describe-statement":
+        if (type === T.ParameterDescription && !e.gotParameters) {
+          e.gotParameters = true;
+          if (!e.injected) this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.RowDescription || type === T.NoData) {
+          this.s.tracker.pop();
+          if (e.statement !== null && e.statement.spec !== null) e.statement.fields = type === T.NoData ? [] : parseRowDescription(body).fields;
+          if (!e.injected) this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.ErrorResponse) return this.extendedError(raw);
+        throw desync(type, "a statement description was expected");
+      case "describe-portal":
+        if (type === T.RowDescription || type === T.NoData) {
+          this.s.tracker.pop();
+          const p = e.portal;
+          if (p !== null && p.spec !== null) {
+            p.fields = type === T.NoData ? [] : parseRowDescription(body).fields;
+            this.preparePlan(p.spec, p.fields, (plan) => (p.plan = plan));
+          }
+          if (!e.injected) this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.ErrorResponse) return this.extendedError(raw);
+        throw desync(type, "a portal description was expected");
+      case "execute":
+        return this.onExecute(e, type, body, raw);
+      case "deny-execute":
+        if (type === T.ErrorResponse) {
+          this.s.toClient.push(isDenyMarker(body) ? e.error : raw);
+          e.sent = true;
+          this.s.tracker.pop();
+          this.skipToSync();
+          return;
+        }
+        // The DO block cannot succeed; if it ever did, the client must still see the denial.
+        if (!e.sent) this.s.toClient.push(e.error);
+        e.sent = true;
+        if (type === T.CommandComplete || type === T.EmptyQueryResponse) this.s.tracker.pop();
+        return;
+      case "close":
+        if (type === T.CloseComplete) {
+          this.s.tracker.pop();
+          this.s.toClient.push(raw);
+          return;
+        }
+        if (type === T.ErrorResponse) return this.extendedError(raw);
+        throw desync(type, "a CloseComplete was expected");
+      case "sync":
+        if (type === T.ReadyForQuery) {
+          this.s.tracker.pop();
+          this.ready(body);
+        } else if (type !== T.ErrorResponse) {
+          // Only an error (a COMMIT at Sync that fails) may come before ReadyForQuery here.
+          throw desync(type, "a ReadyForQuery was expected");
+        }
+        this.s.toClient.push(raw);
+        return;
+    }
+  }
+
+  private onQuery(e: Expectation & { kind: "query" }, type: number, body: Uint8Array, raw: Uint8Array): void {
+    const run = e.runs[e.index];
+    switch (type) {
+      case T.DataRow:
+        if (run !== undefined) {
+          run.rows++;
+          if (run.plan !== null) return this.mask(run.plan, raw);
+          if (run.spec !== null) throw new GatewayError("E_MASK", "a row arrived before its RowDescription: cannot mask it");
+        }
+        break;
+      case T.RowDescription:
+        if (run === undefined) throw desync(type, "more results than statements in the query");
+        if (run.spec !== null) this.preparePlan(run.spec, parseRowDescription(body).fields, (plan) => (run.plan = plan));
+        break;
+      case T.CommandComplete:
+        if (run === undefined) throw desync(type, "more results than statements in the query");
+        this.finish(run, parseCommandComplete(body).tag);
+        e.index++;
+        break;
+      case T.EmptyQueryResponse:
+        if (run !== undefined) {
+          this.s.finish(run, { kind: "empty" });
+          run.done = true;
+        }
+        e.index++;
+        break;
+      case T.ErrorResponse:
+        if (run !== undefined) this.failed(run, body);
+        for (let i = e.index + 1; i < e.runs.length; i++) this.notRun(e.runs[i]!, "an earlier statement of the query failed");
+        e.index = e.runs.length;
+        break;
+      case T.ReadyForQuery:
+        this.s.tracker.pop();
+        for (let i = e.index; i < e.runs.length; i++) this.notRun(e.runs[i]!, "the query ended before it");
+        this.ready(body);
+        break;
+      case T.CopyOutResponse:
+        if (run !== undefined && run.spec !== null) throw new GatewayError("E_MASK", "COPY TO data cannot be masked");
+        break;
+      default:
+        // CopyInResponse, CopyData, CopyDone and the like belong to the running statement.
+        break;
+    }
+    this.s.toClient.push(raw);
+  }
+
+  private onDenyQuery(e: Expectation & { kind: "deny-query" }, type: number, body: Uint8Array, raw: Uint8Array): void {
+    if (type === T.ErrorResponse) {
+      // Ours, or an error the server gave first (e.g. 25P02 in a failed transaction): either way the client gets one error.
+      if (!e.sent) this.s.toClient.push(isDenyMarker(body) ? e.error : raw);
+      e.sent = true;
+      return;
+    }
+    if (type === T.ReadyForQuery) {
+      if (!e.sent) this.s.toClient.push(e.error);
+      e.sent = true;
+      this.s.tracker.pop();
+      this.ready(body);
+      this.s.toClient.push(raw);
+    }
+    // Anything else answers the injected block itself and is not the client's business.
+  }
+
+  private onExecute(e: Expectation & { kind: "execute" }, type: number, body: Uint8Array, raw: Uint8Array): void {
+    const run = e.run;
+    switch (type) {
+      case T.DataRow: {
+        if (run.spec === null) {
+          run.rows++;
+          break;
+        }
+        const plan = run.plan ?? this.executePlan(e);
+        // A catalog lookup runs: this row is handled again, first, once it is done.
+        if (plan === null) return void this.pending.unshift({ type, body, raw });
+        run.rows++;
+        return this.mask(plan, raw);
+      }
+      case T.CommandComplete:
+        this.s.tracker.pop();
+        this.finish(run, parseCommandComplete(body).tag);
+        break;
+      case T.EmptyQueryResponse:
+        this.s.tracker.pop();
+        run.done = true;
+        this.s.finish(run, { kind: "empty" });
+        break;
+      case T.PortalSuspended:
+        this.s.tracker.pop();
+        run.done = true;
+        this.s.finish(run, { kind: "suspended" });
+        break;
+      case T.ErrorResponse:
+        this.failed(run, body);
+        return this.extendedError(raw);
+      case T.CopyOutResponse:
+        if (run.spec !== null) throw new GatewayError("E_MASK", "COPY TO data cannot be masked");
+        break;
+      case T.RowDescription:
+      case T.NoData:
+      case T.ParameterDescription:
+      case T.ParseComplete:
+      case T.BindComplete:
+      case T.CloseComplete:
+      case T.ReadyForQuery:
+        throw desync(type, "Execute results were expected");
+      default:
+        // COPY sub-protocol messages.
+        break;
+    }
+    this.s.toClient.push(raw);
+  }
+
+  /** The plan of an Execute's portal, from its own description or its statement's plus Bind's formats; null while a lookup runs. */
+  private executePlan(e: Expectation & { kind: "execute" }): MaskPlan | null {
+    const run = e.run;
+    const p = e.portal;
+    if (p.plan !== null) return (run.plan = p.plan);
+    const fields = p.fields ?? (p.statement.fields !== null ? withResultFormats(p.statement.fields, p.resultFormats) : null);
+    if (fields === null) throw new GatewayError("E_MASK", "rows arrived for a masked statement whose columns are unknown: cannot mask them");
+    p.fields = fields;
+    let plan: MaskPlan | null = null;
+    this.preparePlan(run.spec!, fields, (made) => {
+      p.plan = made;
+      run.plan = made;
+      plan = made;
+    });
+    return plan;
+  }
+
+  private mask(plan: MaskPlan, raw: Uint8Array): void {
+    if (plan.passthrough) return this.s.toClient.push(raw);
+    if (plan.rewriteInto === null) return this.s.toClient.push(plan.rewrite(raw));
+    const start = plan.rewriteInto(raw, this.arena);
+    this.s.toClient.pushRange(this.arena.buf, start, this.arena.pos);
+  }
+
+  /**
+   * Makes the mask plan of a row description and hands it to `set`: at once when every origin
+   * is cached, else after the catalog lookup, with the upstream paused meanwhile.
+   */
+  private preparePlan(spec: MaskSpec, fields: readonly FieldDescription[], set: (p: MaskPlan) => void): void {
+    const catalog = this.s.catalog;
+    const missing: number[] = [];
+    for (const f of fields) if (f.tableOid !== 0 && catalog.cached(f.tableOid) === undefined) missing.push(f.tableOid);
+    if (missing.length === 0) {
+      set(planColumns(spec, fields, origins(catalog, fields)));
+      return;
+    }
+    this.suspend(
+      catalog.loadOids(missing).then(
+        () => set(planColumns(spec, fields, origins(catalog, fields))),
+        // The catalog cannot be read: no origin is known, so every column counts as unknown.
+        () => set(planColumns({ ...spec, unknownOriginMasked: true }, fields, fields.map(() => null))),
+      ),
+    );
+  }
+
+  private suspend(p: Promise<void>): void {
+    this.suspended = true;
+    this.hooks.pauseUpstream();
+    this.hooks.flushClient();
+    p.then(
+      () => {
+        this.suspended = false;
+        this.drainPending();
+      },
+      (err) => this.hooks.fail(err),
+    );
+  }
+
+  private drainPending(): void {
+    try {
+      while (!this.suspended && this.pending.length > 0) {
+        const f = this.pending.shift()!;
+        this.handle(f.type, f.body, f.raw);
+      }
+    } catch (err) {
+      this.hooks.fail(err);
+      return;
+    }
+    this.hooks.flushClient();
+    if (!this.suspended) this.hooks.resumeUpstream();
+  }
+
+  private extendedError(raw: Uint8Array): void {
+    this.s.tracker.pop();
+    this.s.toClient.push(raw);
+    this.skipToSync();
+  }
+
+  /** The server skips to Sync after an error: so do the entries, and their statements never ran. */
+  private skipToSync(): void {
+    for (const d of this.s.tracker.skipToSync()) {
+      if (d.kind === "execute") this.notRun(d.run, "an earlier message of the batch failed");
+      if (d.kind === "parse" && d.statement !== null && this.s.prepared.get(d.statement.name) === d.statement) {
+        if (d.previous === undefined) this.s.prepared.delete(d.statement.name);
+        else this.s.prepared.set(d.statement.name, d.previous);
+      }
+    }
+  }
+
+  private ready(body: Uint8Array): void {
+    this.s.txStatus = parseReadyForQuery(body).status;
+  }
+
+  private finish(run: StatementRun, tag: string): void {
+    if (run.done) return;
+    run.done = true;
+    run.onSuccess?.(tag);
+    this.s.finish(run, { kind: "complete", tag });
+  }
+
+  private failed(run: StatementRun, body: Uint8Array): void {
+    if (run.done) return;
+    run.done = true;
+    let code = "";
+    let message = "";
+    try {
+      const f = parseNoticeFields(body);
+      code = f.code ?? "";
+      message = f.message ?? "";
+    } catch {
+      message = "(unreadable error)";
+    }
+    this.s.finish(run, { kind: "error", code, message });
+  }
+
+  private notRun(run: StatementRun, reason: string): void {
+    if (run.done) return;
+    run.done = true;
+    this.s.finish(run, { kind: "not_run", reason });
+  }
+}
+
+function origins(catalog: Catalog, fields: readonly FieldDescription[]): (ColumnOrigin | null)[] {
+  return fields.map((f) => {
+    if (f.tableOid === 0) return null;
+    const t = catalog.cached(f.tableOid);
+    if (t === undefined || t === null) return null;
+    const column = t.columns.get(f.columnAttr);
+    return column === undefined ? null : { schema: t.schema, table: t.table, column };
+  });
+}
+
+function desync(type: number, what: string): GatewayError {
+  return new GatewayError("E_PROTOCOL", `upstream sent message '${String.fromCharCode(type)}' where ${what}: the session cannot be tracked any more`);
+}

@@ -1,0 +1,64 @@
+import { expect, test } from "bun:test";
+import type { Action, Decision, Identity } from "../../core/types.ts";
+import { NO_MASKS } from "../../core/types.ts";
+import { isCatalogRead, masksMayApply, postgresBuiltins } from "./builtins.ts";
+
+const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["analysts"] };
+const action = (classes: string[], relations: string[], functions: string[] = []): Action => ({
+  identity: alice,
+  target: "db",
+  request: { kind: "postgres", classes, relations, functions, sql: "…" },
+  time: 0,
+});
+const allow = (rule = "r", columns: string[] = []): Decision => ({ effect: "allow", rule, message: "ok", masks: { json: [], columns, detectors: [] } });
+const defaultDeny: Decision = { effect: "deny", rule: null, message: "no rule allows this request", masks: NO_MASKS };
+const ruleFunctions: Record<string, string[]> = { files: ["*.pg_read_file"], loose: ["pg_catalog.*"], exact: ["pg_catalog.pg_read_file"] };
+const adjust = postgresBuiltins({ mayUseTarget: (i) => i.groups.includes("analysts"), ruleFunctions: (r) => ruleFunctions[r] });
+
+test("a dangerous function is denied even where a rule allows, unless that rule names it", () => {
+  const a = action(["read"], [], ["pg_catalog.pg_read_file", "public.pg_read_file"]);
+  expect(adjust(allow("r"), a)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  expect(adjust(allow("loose"), a)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  expect(adjust(allow("files"), a)).toMatchObject({ effect: "allow", rule: "files" });
+  // Only the pg_catalog candidate is named; public.pg_read_file is not.
+  expect(adjust(allow("exact"), a)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  expect(adjust(allow("r"), action(["read", "set"], [], ["pg_catalog.set_config", "pg_catalog.set_config(search_path)"]))).toMatchObject({ effect: "deny" });
+  expect(adjust(allow("r"), action(["read"], [], ["pg_catalog.set_config"]))).toMatchObject({ effect: "allow" });
+  const review: Decision = { ...allow("r"), effect: "review", review: { approvers: ["x"], maxGrantMs: 1, timeoutMs: 1 } };
+  expect(adjust(review, action(["read"], [], ["pg_catalog.dblink_exec"]))).toMatchObject({ effect: "deny" });
+});
+
+test("a policy deny stays a deny", () => {
+  const d: Decision = { effect: "deny", rule: "no", message: "operator says no", masks: NO_MASKS };
+  expect(adjust(d, action(["read"], ["pg_catalog.pg_class"]))).toBe(d);
+});
+
+test("pure catalog reads are allowed to users of the target where no rule decided", () => {
+  const psqlDt = action(["read"], ["pg_catalog.pg_class", "pg_catalog.pg_namespace"], ["pg_catalog.pg_table_is_visible", "pg_catalog.pg_get_userbyid"]);
+  expect(adjust(defaultDeny, psqlDt)).toMatchObject({ effect: "allow", rule: "builtin:catalog-read" });
+  expect(adjust(defaultDeny, { ...psqlDt, identity: { ...alice, groups: ["visitors"] } })).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["read"], ["pg_catalog.pg_authid"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["read"], ["pg_catalog.pg_stats"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["read"], ["pg_catalog.pg_class", "sales.customers"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["read", "delete"], ["pg_catalog.pg_class"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["read"], ["pg_catalog.pg_class"], ["pg_catalog.pg_read_file"]))).toBe(defaultDeny);
+});
+
+test("catalog functions: qualified, or unqualified (pg_catalog is searched first); never another schema's", () => {
+  const facts = (functions: string[]) => ({ kind: "postgres" as const, classes: ["read"], relations: ["pg_catalog.pg_class"], functions });
+  expect(isCatalogRead(facts(["pg_catalog.count"]))).toBe(true);
+  expect(isCatalogRead(facts(["pg_catalog.string_agg", "public.string_agg", "sales.string_agg"]))).toBe(true);
+  expect(isCatalogRead(facts(["public.leak"]))).toBe(false);
+  expect(isCatalogRead(facts(["pg_catalog.count", "public.leak"]))).toBe(false);
+  expect(isCatalogRead({ ...facts([]), relations: ["information_schema.columns"] })).toBe(true);
+  expect(isCatalogRead({ ...facts([]), relations: [] })).toBe(true);
+});
+
+test("COPY … TO is denied where masks may apply", () => {
+  expect(adjust(allow("r", ["email"]), action(["copy.to", "read"], ["sales.customers"]))).toMatchObject({ effect: "deny", rule: "builtin:copy-masked" });
+  expect(adjust(allow("r", ["sales.customers.email"]), action(["copy.to", "read"], ["sales.customers"]))).toMatchObject({ effect: "deny" });
+  expect(adjust(allow("r", ["sales.customers.email"]), action(["copy.to", "read"], ["sales.orders"]))).toMatchObject({ effect: "allow" });
+  expect(adjust(allow("r", ["email"]), action(["read"], ["sales.customers"]))).toMatchObject({ effect: "allow" });
+  expect(masksMayApply({ json: [], columns: [], detectors: ["card"] }, [])).toBe(true);
+  expect(masksMayApply({ json: ["$.a"], columns: [], detectors: [] }, ["x.y"])).toBe(false);
+});

@@ -1,0 +1,139 @@
+// Built-in rules of the Postgres target, applied to the policy's decision before it is audited
+// (Gate.check's `adjust`):
+//  - builtin:dangerous-function: a call to a function on DANGEROUS_FUNCTIONS is denied unless
+//    the deciding rule names it in postgres.functions (a pattern whose last part has no `*`);
+//  - builtin:copy-masked: COPY … TO cannot be masked (its rows are not DataRows), so a COPY TO
+//    that masks apply to is denied;
+//  - builtin:catalog-read: a pure read of the system catalogs (psql's \d) is allowed to anyone
+//    with at least one rule for this target, where the policy had no rule at all (default deny).
+import type { Action, Decision, Identity, PostgresRequestFacts } from "../../core/types.ts";
+import { NO_MASKS, type Masks } from "../../core/types.ts";
+import { DANGEROUS_FUNCTIONS } from "./sql/dangerous-functions.ts";
+
+export interface BuiltinDeps {
+  /** True when at least one allow or review rule names this target for this identity. */
+  readonly mayUseTarget: (identity: Identity, target: string) => boolean;
+  /** The postgres.functions patterns of a rule, by its name. */
+  readonly ruleFunctions: (rule: string) => readonly string[] | undefined;
+}
+
+/**
+ * Catalogs a catalog read must not open: password hashes, user mappings with their options,
+ * column statistics (which hold sample values of every table, masked columns included), large
+ * objects, subscription connection strings, server configuration files.
+ */
+export const SENSITIVE_CATALOGS: ReadonlySet<string> = new Set([
+  "pg_catalog.pg_authid",
+  "pg_catalog.pg_shadow",
+  "pg_catalog.pg_user_mapping",
+  "pg_catalog.pg_user_mappings",
+  "information_schema.user_mapping_options",
+  "information_schema._pg_user_mappings",
+  "pg_catalog.pg_statistic",
+  "pg_catalog.pg_statistic_ext_data",
+  "pg_catalog.pg_stats",
+  "pg_catalog.pg_stats_ext",
+  "pg_catalog.pg_stats_ext_exprs",
+  "pg_catalog.pg_largeobject",
+  "pg_catalog.pg_subscription",
+  "pg_catalog.pg_hba_file_rules",
+  "pg_catalog.pg_ident_file_mappings",
+  "pg_catalog.pg_file_settings",
+  "pg_catalog.pg_stat_activity",
+]);
+
+function globRegex(glob: string, star: string): RegExp {
+  const parts = glob.split(/(\*\*|\*)/);
+  const body = parts.map((p) => (p === "**" ? ".*" : p === "*" ? star : p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${body}$`);
+}
+
+export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action: Action) => Decision {
+  const dangerous = DANGEROUS_FUNCTIONS.map((d) => ({ re: globRegex(d.pattern, ".*"), why: d.why }));
+  const patternCache = new Map<string, RegExp>();
+  const ruleGlob = (p: string) => {
+    let re = patternCache.get(p);
+    if (re === undefined) {
+      re = globRegex(p, "[^.]*");
+      if (patternCache.size > 10_000) patternCache.clear();
+      patternCache.set(p, re);
+    }
+    return re;
+  };
+  const dangerWhy = (f: string) => dangerous.find((d) => d.re.test(f))?.why;
+  const namedExplicitly = (f: string, patterns: readonly string[]) =>
+    patterns.some((p) => !p.slice(p.lastIndexOf(".") + 1).includes("*") && ruleGlob(p).test(f));
+
+  return (decision, action) => {
+    if (action.request.kind !== "postgres") return decision;
+    const req = action.request;
+    let firstDangerous: { name: string; why: string } | null = null;
+    for (const f of req.functions) {
+      const why = dangerWhy(f);
+      if (why !== undefined) {
+        firstDangerous ??= { name: f, why };
+        if (decision.effect === "deny") break;
+        const patterns = decision.rule === null ? [] : (deps.ruleFunctions(decision.rule) ?? []);
+        if (!namedExplicitly(f, patterns)) {
+          return {
+            effect: "deny",
+            rule: "builtin:dangerous-function",
+            message: `function ${f} is denied: it ${why}; a rule allows it only by naming it in postgres.functions`,
+            masks: NO_MASKS,
+          };
+        }
+      }
+    }
+    if (decision.effect !== "deny") {
+      if (req.classes.includes("copy.to") && masksMayApply(decision.masks, req.relations)) {
+        return {
+          effect: "deny",
+          rule: "builtin:copy-masked",
+          message: "COPY … TO is denied because masks apply to it and COPY data cannot be masked; use SELECT",
+          masks: NO_MASKS,
+        };
+      }
+      return decision;
+    }
+    if (decision.rule === null && firstDangerous === null && isCatalogRead(req) && deps.mayUseTarget(action.identity, action.target)) {
+      return { effect: "allow", rule: "builtin:catalog-read", message: "catalog read allowed to users of this target", masks: NO_MASKS };
+    }
+    return decision;
+  };
+}
+
+/**
+ * Only reads, only of pg_catalog and information_schema (minus the sensitive ones), only
+ * functions that resolve in pg_catalog. An unqualified call is reported as pg_catalog.f plus
+ * f in every search_path schema; PostgreSQL searches pg_catalog first (psql's own \d queries
+ * call pg_get_expr and string_agg this way), so such a call counts as a catalog function. A
+ * call qualified with another schema does not.
+ */
+export function isCatalogRead(req: PostgresRequestFacts): boolean {
+  if (req.classes.length !== 1 || req.classes[0] !== "read") return false;
+  for (const r of req.relations) {
+    if (!(r.startsWith("pg_catalog.") || r.startsWith("information_schema."))) return false;
+    if (SENSITIVE_CATALOGS.has(r)) return false;
+  }
+  const inCatalog = new Set<string>();
+  for (const f of req.functions) if (f.startsWith("pg_catalog.")) inCatalog.add(f.slice("pg_catalog.".length));
+  for (const f of req.functions) {
+    if (f.startsWith("pg_catalog.")) continue;
+    if (f.includes('"') || !inCatalog.has(f.slice(f.lastIndexOf(".") + 1))) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether masks may touch what a statement reads: detectors and bare column names may match
+ * anything; a schema.table.column mask only its own table.
+ */
+export function masksMayApply(masks: Masks, relations: readonly string[]): boolean {
+  if (masks.detectors.length > 0) return true;
+  const lower = new Set(relations.map((r) => r.toLowerCase()));
+  for (const c of masks.columns) {
+    const parts = c.toLowerCase().split(".");
+    if (parts.length < 3 || lower.has(parts.slice(0, -1).join("."))) return true;
+  }
+  return false;
+}

@@ -1,0 +1,174 @@
+// The PostgreSQL target: a protocol 3.0 gateway in front of one database. Clients (psql,
+// pgbench, drivers) log in with an OIDC token or a machine key as the password; the gateway
+// logs in upstream with the target's own credential, one upstream connection per session, and
+// checks, masks, holds or denies every statement as the policy says.
+import { readFileSync } from "node:fs";
+import { createServer, isIP, type Server, type Socket } from "node:net";
+import { createSecureContext } from "node:tls";
+import type { Metrics } from "../../admin/metrics.ts";
+import type { PostgresTarget } from "../../config/schema.ts";
+import { parseSize } from "../../core/duration.ts";
+import { GatewayError, errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Clock, Identity } from "../../core/types.ts";
+import type { Gate } from "../../gate/gate.ts";
+import type { Detector } from "../../masking/detectors.ts";
+import { postgresBuiltins } from "./builtins.ts";
+import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
+import { Catalog } from "./catalog.ts";
+import type { Analyzer } from "./frontend-relay.ts";
+import { runSession } from "./session.ts";
+import { runClientStartup } from "./startup.ts";
+
+export interface PostgresTargetDeps {
+  readonly gate: Gate;
+  readonly authenticate: (credential: string) => Promise<Identity>;
+  /** Short stable reason for a rejected credential, for audit and metrics. */
+  readonly authFailureReason: (e: unknown) => string;
+  /** The SQL analysis (the parser behind its cache). */
+  readonly analyzer: Analyzer;
+  /** True when at least one allow or review rule names this target for this identity (catalog reads). */
+  readonly mayUseTarget: (identity: Identity, target: string) => boolean;
+  /** The postgres.functions patterns of a rule by name (dangerous functions must be named). */
+  readonly ruleFunctions: (rule: string) => readonly string[] | undefined;
+  readonly compileDetectors: (names: readonly string[]) => Detector;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export interface RunningPostgresTarget {
+  readonly name: string;
+  readonly listen: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Largest message a client may send (a Query, a Bind, one CopyData): 64 MiB unless max_message_size says otherwise. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/**
+ * Network buffers weigh little in the JS engine's GC accounting, so a large result set piles
+ * up garbage chunks (hundreds of MB for ten million rows) before a collection runs. A full
+ * collection every GC_EVERY bytes relayed (over all sessions of the target) keeps resident
+ * memory flat; with a small live heap it costs a few milliseconds.
+ */
+const GC_EVERY = 8 * 1024 * 1024;
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(":");
+  if (i <= 0) throw new GatewayError("E_CONFIG_INVALID", `listen address "${listen}" must be host:port`);
+  let host = listen.slice(0, i);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return [host, Number(listen.slice(i + 1))];
+}
+
+export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
+  const [host, port] = splitListen(cfg.listen);
+  const { gate, log, metrics } = deps;
+  const tls = cfg.tls ? createSecureContext({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }) : null;
+  const plaintextAllowed = cfg.allow_plaintext === true || isLoopbackHost(host);
+  const maxMessageSize = cfg.max_message_size ? parseSize(cfg.max_message_size) : DEFAULT_MAX_MESSAGE_SIZE;
+  const catalog = new Catalog(cfg.upstream, log);
+  const cancels = new CancelRegistry();
+  const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions });
+  const sockets = new Set<Socket>();
+  let sinceGc = 0;
+  const relayed = (bytes: number) => {
+    sinceGc += bytes;
+    if (sinceGc >= GC_EVERY) {
+      sinceGc = 0;
+      Bun.gc(true);
+    }
+  };
+
+  async function handle(socket: Socket): Promise<void> {
+    socket.setNoDelay(true);
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    const outcome = await runClientStartup(socket, {
+      targetName: cfg.name,
+      database: cfg.upstream.database,
+      tls,
+      plaintextAllowed,
+      listen: cfg.listen,
+      maxMessageSize,
+      timeoutMs: STARTUP_TIMEOUT_MS,
+      authenticate: deps.authenticate,
+      onAuthRejected: async (error, parameters) => {
+        const reason = error === null ? "missing" : deps.authFailureReason(error);
+        metrics.authFailures.inc({ reason });
+        await gate
+          .record({
+            type: "auth.rejected",
+            target: cfg.name,
+            details: { reason, message: error === null ? "no password supplied" : errorMessage(error), remote, user: parameters.get("user") ?? null },
+          })
+          .catch((e) => log.error("audit write failed for a rejected login", { error: errorMessage(e) }));
+      },
+    });
+    switch (outcome.kind) {
+      case "closed":
+        log.debug("postgres connection closed during startup", { target: cfg.name, remote, reason: outcome.reason });
+        return;
+      case "cancel": {
+        const match = cancels.match(outcome.processId, outcome.secretKey);
+        if (match === null) return; // PostgreSQL ignores unknown cancel keys silently, and so do we.
+        match.onCancel();
+        await sendUpstreamCancel(cfg.upstream, match.upstream).catch((e) => log.warn("cancel request failed", { target: cfg.name, error: errorMessage(e) }));
+        return;
+      }
+      case "session":
+        await runSession(outcome, remote, {
+          cfg,
+          gate,
+          analyzer: deps.analyzer,
+          catalog,
+          cancels,
+          adjust,
+          compileDetectors: deps.compileDetectors,
+          clock: deps.clock,
+          log,
+          metrics,
+          maxMessageSize,
+          relayed,
+        });
+        return;
+    }
+  }
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    handle(socket).catch((e) => {
+      log.error("postgres target failed a connection", { target: cfg.name, error: errorMessage(e) });
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+  log.info(`postgres target listening`, { target: cfg.name, listen: `${host}:${boundPort}`, upstream: `${cfg.upstream.host}:${cfg.upstream.port ?? 5432}/${cfg.upstream.database}`, tls: tls !== null });
+
+  return {
+    name: cfg.name,
+    listen: cfg.listen,
+    port: boundPort,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      catalog.close();
+    },
+  };
+}

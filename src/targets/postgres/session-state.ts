@@ -1,0 +1,104 @@
+// The state one client session shares between its two directions: prepared statements and
+// portals as the client created them, the statements in flight, and the buffered output of
+// each side (written once per chunk of messages, with backpressure).
+import type { Duplex } from "node:stream";
+import type { PostgresRequestFacts } from "../../core/types.ts";
+import type { Verdict } from "../../gate/gate.ts";
+import type { MaskPlan, MaskSpec } from "./masking.ts";
+import type { FieldDescription } from "./protocol/backend-message.ts";
+import type { StatementInfo } from "./sql/analysis.ts";
+
+/** A statement the client prepared (protocol Parse, or SQL PREPARE): one namespace upstream, so one here. */
+export interface PreparedStatement {
+  readonly name: string;
+  /** null for an empty query: nothing to decide, nothing runs. EXECUTE is already replaced by what was prepared. */
+  info: StatementInfo | null;
+  /** The latest verdict, and the Sync-delimited batch it was made in (reused within that batch only). */
+  verdict: Verdict | null;
+  spec: MaskSpec | null;
+  batch: number;
+  /** Result columns from a Describe of the statement (formats not yet chosen). */
+  fields: readonly FieldDescription[] | null;
+  /** The client asked to Describe it, so its fields will be known before any Execute's rows. */
+  described: boolean;
+}
+
+export interface Portal {
+  readonly name: string;
+  readonly statement: PreparedStatement;
+  readonly resultFormats: readonly (0 | 1)[];
+  readonly spec: MaskSpec | null;
+  /** Result columns with their formats, from a Describe of the portal. */
+  fields: readonly FieldDescription[] | null;
+  described: boolean;
+  plan: MaskPlan | null;
+  /** Bind parameters for the audit, when the target records them. */
+  readonly parameters?: readonly (string | null)[];
+}
+
+/** One statement as it runs, for its audit record and masking. */
+export interface StatementRun {
+  readonly facts: PostgresRequestFacts;
+  readonly rule: string | null;
+  readonly spec: MaskSpec | null;
+  readonly started: number;
+  plan: MaskPlan | null;
+  rows: number;
+  done: boolean;
+  readonly parameters?: readonly (string | null)[];
+  /** Side effects once it succeeded (a PREPARE is remembered, a search_path change tracked, DDL drops the catalog cache). */
+  readonly onSuccess?: (tag: string) => void;
+}
+
+/** Output of one direction, gathered per chunk and written in one call. */
+export class Outbox {
+  private parts: Uint8Array[] = [];
+  private runBuf: ArrayBufferLike | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  bytes = 0;
+
+  /** Adds a message; views that continue the previous one in the same buffer are merged. */
+  push(b: Uint8Array): void {
+    this.add(b.buffer, b.byteOffset, b.byteOffset + b.byteLength);
+  }
+
+  /** Adds bytes start..end of `b` without making a view of them first. */
+  pushRange(b: Uint8Array, start: number, end: number): void {
+    this.add(b.buffer, b.byteOffset + start, b.byteOffset + end);
+  }
+
+  private add(buffer: ArrayBufferLike, start: number, end: number): void {
+    this.bytes += end - start;
+    if (this.runBuf === buffer && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.closeRun();
+    this.runBuf = buffer;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  private closeRun(): void {
+    if (this.runBuf !== null && this.runEnd > this.runStart) {
+      // A Buffer view (no copy): node:net writes Buffers on its fast path.
+      this.parts.push(Buffer.from(this.runBuf as ArrayBuffer, this.runStart, this.runEnd - this.runStart));
+    }
+    this.runBuf = null;
+  }
+
+  get empty(): boolean {
+    return this.runBuf === null && this.parts.length === 0;
+  }
+
+  /** Writes everything gathered; returns write()'s answer (false: wait for 'drain'). */
+  flush(socket: Duplex): boolean {
+    this.closeRun();
+    const parts = this.parts;
+    if (parts.length === 0) return true;
+    this.parts = [];
+    this.bytes = 0;
+    return socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+}

@@ -1,0 +1,449 @@
+// One client session after it logged in: its own upstream connection (logged in with the
+// target's credential), the gateway's BackendKeyData for cancels, and the two relays wired to
+// the sockets with backpressure both ways. Audits session.start and session.end and a
+// `statement` record for every statement that was forwarded.
+import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type { Metrics } from "../../admin/metrics.ts";
+import type { PostgresTarget } from "../../config/schema.ts";
+import { GatewayError, errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Action, Clock, Decision, Identity } from "../../core/types.ts";
+import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import type { Detector } from "../../masking/detectors.ts";
+import { BackendRelay } from "./backend-relay.ts";
+import type { CancelRegistry } from "./cancel.ts";
+import type { Catalog } from "./catalog.ts";
+import { denyMessages } from "./deny.ts";
+import { FrontendRelay, RelayViolation, type Analyzer, type RelayCore, type StatementOutcome } from "./frontend-relay.ts";
+import { createBackendDecoder } from "./protocol/backend-decoder.ts";
+import { encodeBackendMessages, encodeErrorResponse, encodeNoticeResponse, encodeTerminate } from "./protocol/encode.ts";
+import type { BackendMessage } from "./protocol/backend-message.ts";
+import type { DecodedFrontendMessage } from "./protocol/frontend-message.ts";
+import { protocolErrorReason } from "./protocol/protocol-error.ts";
+import { ResponseTracker } from "./response-tracker.ts";
+import { SearchPathTracker } from "./search-path.ts";
+import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
+import { parseSearchPath } from "./sql/name-resolution.ts";
+import type { StartupOutcome } from "./startup.ts";
+import { StatementGate } from "./statement-gate.ts";
+import { UpstreamError, connectUpstream, simpleQuery, type UpstreamConnection } from "./upstream.ts";
+
+export interface SessionDeps {
+  readonly cfg: PostgresTarget;
+  readonly gate: Gate;
+  readonly analyzer: Analyzer;
+  readonly catalog: Catalog;
+  readonly cancels: CancelRegistry;
+  readonly adjust: (decision: Decision, action: Action) => Decision;
+  readonly compileDetectors: (names: readonly string[]) => Detector;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly maxMessageSize: number;
+  /** Counts bytes relayed either way (see postgres-target.ts: it paces garbage collection). */
+  readonly relayed: (bytes: number) => void;
+}
+
+type LoggedIn = StartupOutcome & { kind: "session" };
+
+/** Client messages held while a statement is decided before the client is paused. */
+const MAX_QUEUED_MESSAGES = 1000;
+
+export function newSessionId(): string {
+  return `pg_${randomBytes(8).toString("hex")}`;
+}
+
+/** Runs a logged-in client session to its end. Never throws. */
+export async function runSession(client: LoggedIn, remote: string, deps: SessionDeps): Promise<void> {
+  const { cfg, gate } = deps;
+  const session = newSessionId();
+  const identity = client.identity;
+  const socket = client.socket;
+  const started = performance.now();
+  const fatal = (code: string, message: string) => {
+    socket.on("error", () => {});
+    socket.end(encodeErrorResponse({ severity: "FATAL", code, message }));
+  };
+
+  try {
+    await gate.record({
+      type: "session.start",
+      session,
+      identity: auditIdentity(identity),
+      target: cfg.name,
+      details: {
+        remote,
+        tls: client.tls,
+        user: client.parameters.get("user") ?? null,
+        database: client.parameters.get("database") ?? null,
+        parameters: Object.fromEntries(client.upstreamParameters),
+      },
+    });
+  } catch (e) {
+    fatal("58030", `audit log unavailable, session refused: ${errorMessage(e)}`);
+    return;
+  }
+
+  let upstream: UpstreamConnection;
+  let searchPath: string[];
+  let user: string | undefined;
+  let userSchema = true;
+  try {
+    upstream = await connectUpstream(cfg.upstream, client.upstreamParameters);
+    // "$user" in the path names a schema only if one exists with the user's name (usually none).
+    const r = await simpleQuery(
+      upstream.socket,
+      upstream.reader,
+      "SELECT pg_catalog.current_setting('search_path'), current_user, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = current_user)",
+    );
+    const row = r.rows[0];
+    const parsed = row?.[0] != null ? parseSearchPath(row[0]) : null;
+    if (parsed === null) throw new GatewayError("E_UPSTREAM", `cannot read the upstream session's search_path (${JSON.stringify(row?.[0] ?? null)})`);
+    searchPath = parsed;
+    user = row?.[1] ?? undefined;
+    userSchema = row?.[2] === "t";
+  } catch (e) {
+    const code = e instanceof UpstreamError && e.fields.code === "3D000" ? "3D000" : "08001";
+    fatal(code, `the gateway cannot open the upstream session: ${errorMessage(e)}`);
+    void recordEnd(deps, session, identity, started, { statements: 0, bytes_in: 0, bytes_out: 0, error: errorMessage(e) });
+    return;
+  }
+
+  await new Session(deps, session, identity, client, upstream, searchPath, user, userSchema, started).run();
+}
+
+function recordEnd(deps: SessionDeps, session: string, identity: Identity, started: number, details: Record<string, unknown>): Promise<void> {
+  return deps.gate
+    .record({
+      type: "session.end",
+      session,
+      identity: auditIdentity(identity),
+      target: deps.cfg.name,
+      details: { duration_ms: Math.round(performance.now() - started), ...details },
+    })
+    .catch((e) => deps.log.error("audit write failed for session end", { session, error: errorMessage(e) }));
+}
+
+class Session implements RelayCore {
+  readonly tracker = new ResponseTracker();
+  readonly prepared = new Map<string, PreparedStatement>();
+  readonly portals = new Map<string, Portal>();
+  readonly toUpstream = new Outbox();
+  readonly toClient = new Outbox();
+  readonly searchPath: SearchPathTracker;
+  readonly statementGate: StatementGate;
+  readonly analyzer: Analyzer;
+  readonly catalog: Catalog;
+  readonly deny = denyMessages();
+  readonly recordParameters: boolean;
+  txStatus: "I" | "T" | "E";
+  batch = 0;
+  copyIn = false;
+
+  private readonly client: Duplex;
+  private readonly upstream: Duplex;
+  private readonly frontend: FrontendRelay;
+  private readonly backend: BackendRelay;
+  private readonly inbox: DecodedFrontendMessage[] = [];
+  private inboxHead = 0;
+  private busy = false;
+  private upstreamFull = false;
+  private clientFull = false;
+  private clientPaused = false;
+  private upstreamPaused = false;
+  private closed = false;
+  private statements = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private processId = 0;
+  private endError: string | null = null;
+  private done!: () => void;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly id: string,
+    private readonly identity: Identity,
+    private readonly login: LoggedIn,
+    private readonly up: UpstreamConnection,
+    initialPath: string[],
+    user: string | undefined,
+    userSchema: boolean,
+    private readonly started: number,
+  ) {
+    this.client = login.socket;
+    this.upstream = up.socket;
+    this.txStatus = up.status;
+    this.analyzer = deps.analyzer;
+    this.catalog = deps.catalog;
+    this.recordParameters = deps.cfg.record_parameters === true;
+    this.searchPath = new SearchPathTracker(initialPath, user, userSchema);
+    this.statementGate = new StatementGate({
+      gate: deps.gate,
+      target: deps.cfg.name,
+      identity: this.identity,
+      session: id,
+      clock: deps.clock,
+      adjust: deps.adjust,
+      catalog: deps.catalog,
+      compileDetectors: deps.compileDetectors,
+      onHold: (p) => {
+        // Tell the client now, ahead of anything still buffered for it.
+        this.flushClient();
+        this.client.write(encodeNoticeResponse({ severity: "NOTICE", code: "00000", message: describeApproval(p) }));
+        deps.log.info(describeApproval(p), { target: deps.cfg.name, session: id });
+      },
+    });
+    this.frontend = new FrontendRelay(this);
+    this.backend = new BackendRelay(this, {
+      pauseUpstream: () => this.updateUpstreamPause(),
+      resumeUpstream: () => this.updateUpstreamPause(),
+      flushClient: () => this.flushClient(),
+      fail: (e) => this.fail(e),
+    });
+  }
+
+  async run(): Promise<void> {
+    const { deps } = this;
+    const decoder = createBackendDecoder();
+    const leftover = this.up.reader.detach();
+    const key = deps.cancels.register({ processId: this.up.processId, secretKey: this.up.secretKey }, () => this.statementGate.cancelHold());
+    this.processId = key.processId;
+    deps.metrics.openSessions.inc({ target: deps.cfg.name });
+
+    const hello: BackendMessage[] = [{ type: "AuthenticationOk" }];
+    for (const [name, value] of this.up.parameters) hello.push({ type: "ParameterStatus", name, value });
+    hello.push({ type: "BackendKeyData", processId: key.processId, secretKey: key.secretKey });
+    hello.push({ type: "ReadyForQuery", status: this.up.status });
+    this.client.write(encodeBackendMessages(hello));
+
+    const finished = new Promise<void>((resolve) => (this.done = resolve));
+
+    this.upstream.on("data", (chunk: Uint8Array) => this.onUpstreamData(chunk, decoder));
+    this.upstream.on("drain", () => {
+      this.upstreamFull = false;
+      this.updateClientPause();
+    });
+    this.upstream.on("error", (e) => this.close(`upstream connection failed: ${e.message}`, true));
+    this.upstream.on("close", () => this.close("upstream closed the connection", true));
+
+    this.client.on("data", (chunk: Uint8Array) => this.onClientData(chunk));
+    this.client.on("drain", () => {
+      this.clientFull = false;
+      this.updateUpstreamPause();
+    });
+    this.client.on("error", (e) => this.close(`client connection failed: ${e.message}`, false));
+    this.client.on("close", () => this.close(null, false));
+    this.client.on("end", () => this.close(null, false));
+
+    if (leftover.length > 0) this.onUpstreamData(leftover, decoder);
+    for (const m of this.login.pending) this.inbox.push(m);
+    // Both sockets were paused when their login readers let go of them.
+    this.upstream.resume();
+    this.client.resume();
+    if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
+    this.pump();
+    await finished;
+  }
+
+  // ---- client → upstream ----
+
+  private onClientData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.bytesIn += chunk.length;
+    this.deps.relayed(chunk.length);
+    let messages: DecodedFrontendMessage[];
+    try {
+      messages = this.login.decoder.push(chunk);
+    } catch (e) {
+      const tooLarge = protocolErrorReason(e) === "too-large";
+      this.fatalToClient(tooLarge ? "54000" : "08P01", tooLarge ? `${errorMessage(e)} (max_message_size of target ${this.deps.cfg.name})` : `invalid message from the client: ${errorMessage(e)}`);
+      return;
+    }
+    for (const m of messages) this.inbox.push(m);
+    if (this.busy) this.updateClientPause();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy || this.closed) return;
+    const inbox = this.inbox;
+    while (this.inboxHead < inbox.length) {
+      const m = inbox[this.inboxHead]!;
+      inbox[this.inboxHead++] = undefined as unknown as DecodedFrontendMessage;
+      let wait: void | Promise<void>;
+      try {
+        wait = this.frontend.handle(m);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      if (wait !== undefined) {
+        this.busy = true;
+        this.updateClientPause();
+        this.flushUpstream();
+        wait.then(
+          () => {
+            this.busy = false;
+            this.pump();
+            this.updateClientPause();
+          },
+          (e) => this.fail(e),
+        );
+        return;
+      }
+      if (this.closed) return;
+    }
+    inbox.length = 0;
+    this.inboxHead = 0;
+    this.flushUpstream();
+  }
+
+  private flushUpstream(): void {
+    if (this.toUpstream.empty || this.closed) return;
+    if (!this.toUpstream.flush(this.upstream)) {
+      this.upstreamFull = true;
+      this.updateClientPause();
+    }
+  }
+
+  private updateClientPause(): void {
+    // While a statement is being decided, more messages may queue up, but not without bound.
+    const pause = this.upstreamFull || (this.busy && this.inbox.length - this.inboxHead > MAX_QUEUED_MESSAGES);
+    if (pause && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.pause();
+    } else if (!pause && this.clientPaused) {
+      this.clientPaused = false;
+      this.client.resume();
+    }
+  }
+
+  // ---- upstream → client ----
+
+  private onUpstreamData(chunk: Uint8Array, decoder: ReturnType<typeof createBackendDecoder>): void {
+    if (this.closed) return;
+    this.bytesOut += chunk.length;
+    this.deps.relayed(chunk.length);
+    try {
+      decoder.push(chunk, this.backend.onFrame);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.flushClient();
+  }
+
+  flushClient(): void {
+    if (this.toClient.empty || this.closed) return;
+    if (!this.toClient.flush(this.client)) {
+      this.clientFull = true;
+      this.updateUpstreamPause();
+    }
+  }
+
+  private updateUpstreamPause(): void {
+    const pause = this.clientFull || this.backend.isSuspended;
+    if (pause && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      this.upstream.pause();
+    } else if (!pause && this.upstreamPaused) {
+      this.upstreamPaused = false;
+      this.upstream.resume();
+    }
+  }
+
+  // ---- RelayCore ----
+
+  terminate(): void {
+    this.flushUpstream();
+    this.close(null, false);
+  }
+
+  finish(run: StatementRun, outcome: StatementOutcome): void {
+    const { deps } = this;
+    const durationMs = performance.now() - run.started;
+    if (outcome.kind === "complete" || outcome.kind === "error") this.statements++;
+    let rows = run.rows;
+    if (outcome.kind === "complete") {
+      const n = /(\d+)$/.exec(outcome.tag);
+      if (n !== null) rows = Number(n[1]);
+    }
+    deps.metrics.requests.inc({ target: deps.cfg.name, outcome: outcome.kind === "complete" ? (run.spec !== null ? "masked" : "forwarded") : outcome.kind });
+    deps.metrics.latency.observe({ target: deps.cfg.name }, durationMs / 1000);
+    const details: Record<string, unknown> = {
+      outcome: outcome.kind,
+      rows,
+      duration_ms: Math.round(durationMs * 1000) / 1000,
+    };
+    if (outcome.kind === "complete") details["tag"] = outcome.tag;
+    if (outcome.kind === "error") details["error"] = { code: outcome.code, message: outcome.message };
+    if (outcome.kind === "not_run") details["reason"] = outcome.reason;
+    if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
+    if (run.parameters !== undefined) details["parameters"] = run.parameters;
+    deps.gate
+      .record({
+        type: "statement",
+        session: this.id,
+        identity: auditIdentity(this.identity),
+        target: deps.cfg.name,
+        action: run.facts as unknown as Record<string, unknown>,
+        decision: { effect: "allow", rule: run.rule },
+        details,
+      })
+      .catch((e) => deps.log.error("audit write failed for statement completion", { session: this.id, error: errorMessage(e) }));
+  }
+
+  // ---- ending ----
+
+  private fatalToClient(code: string, message: string): void {
+    if (this.closed) return;
+    this.flushClient();
+    this.client.write(encodeErrorResponse({ severity: "FATAL", code, message }));
+    this.close(message, false);
+  }
+
+  private fail(e: unknown): void {
+    if (this.closed) return;
+    this.deps.log.warn("postgres session failed", { target: this.deps.cfg.name, session: this.id, error: errorMessage(e) });
+    const code = e instanceof RelayViolation ? "08P01" : e instanceof GatewayError && e.code === "E_MASK" ? "42501" : "XX000";
+    this.fatalToClient(code, errorMessage(e));
+  }
+
+  private close(error: string | null, fromUpstream: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endError = error;
+    const { deps } = this;
+    this.statementGate.cancelHold();
+    deps.cancels.unregister(this.processId);
+    deps.metrics.openSessions.inc({ target: deps.cfg.name }, -1);
+    if (fromUpstream) {
+      // Whatever the upstream sent last (a FATAL of its own) goes out before we close.
+      this.closedFlushClient(error ?? "upstream closed the connection");
+    } else {
+      this.client.end();
+    }
+    this.upstream.end(encodeTerminate());
+    for (const e of this.tracker.drain()) {
+      const runs = e.kind === "query" ? e.runs : e.kind === "execute" || e.kind === "function-call" ? [e.run] : [];
+      for (const r of runs) {
+        if (r.done) continue;
+        r.done = true;
+        this.finish(r, { kind: "not_run", reason: "the session ended first" });
+      }
+    }
+    void recordEnd(deps, this.id, this.identity, this.started, {
+      statements: this.statements,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      ...(this.endError !== null ? { error: this.endError } : {}),
+    }).then(() => this.done?.());
+  }
+
+  private closedFlushClient(message: string): void {
+    const parts = this.toClient;
+    if (!parts.empty) parts.flush(this.client);
+    this.client.end(encodeErrorResponse({ severity: "FATAL", code: "08006", message }));
+  }
+}

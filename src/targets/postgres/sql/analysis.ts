@@ -1,0 +1,57 @@
+// What the SQL analysis tells the gate about a query: one StatementInfo per statement, with
+// the classes, relations and functions the policy matches on. A parse error is a value, not a throw.
+
+export interface AnalysisContext {
+  /** The session's search_path, schema names exactly as stored (unquoted), e.g. ["$user", "public"]. */
+  readonly searchPath: readonly string[];
+  /** The upstream session's current user, so that "$user" in searchPath resolves; skipped when absent. */
+  readonly user?: string;
+}
+
+/** A change of a run-time setting the statement makes (SET, RESET, set_config, DISCARD ALL). */
+export interface SettingChange {
+  /** Setting name, lower-cased; "all" for RESET ALL and DISCARD ALL. */
+  readonly name: string;
+  /** New value as PostgreSQL would print it; null = back to the default (RESET, SET … TO DEFAULT). */
+  readonly value: string | null;
+  /** SET LOCAL / set_config(…, true): only until the end of the transaction. */
+  readonly local: boolean;
+  /** The new value cannot be known from the text (SET … FROM CURRENT, SET TRANSACTION …). */
+  readonly opaque?: true;
+}
+
+export interface CopyFacts {
+  readonly direction: "to" | "from";
+  /** COPY … PROGRAM: runs a shell command on the database server. */
+  readonly program: boolean;
+  /** COPY … STDIN/STDOUT: the data goes through the client connection (and the gateway). */
+  readonly stdio: boolean;
+}
+
+export interface StatementInfo {
+  readonly classes: readonly string[];
+  readonly relations: readonly string[];
+  readonly functions: readonly string[];
+  /** The statement's own slice of the source text, as the parser delimits it. */
+  readonly text: string;
+  /** Top parser node name, e.g. "SelectStmt". */
+  readonly node: string;
+  readonly sets?: readonly SettingChange[];
+  /** PREPARE name AS …: what EXECUTE name will run, for the session to remember. */
+  readonly prepares?: { readonly name: string; readonly inner: StatementInfo };
+  /** EXECUTE name (also under EXPLAIN): count it as what was prepared under that name. */
+  readonly executes?: string;
+  readonly listen?: string;
+  readonly notify?: string;
+  readonly copy?: CopyFacts;
+}
+
+export type Analysis =
+  | { readonly ok: true; readonly statements: readonly StatementInfo[] }
+  | {
+      readonly ok: false;
+      /** The parser's message and where it stopped, for the client's ErrorResponse. */
+      readonly error: string;
+      /** 1-based character position in the query, as in PostgreSQL's ErrorResponse "P" field. */
+      readonly position?: number;
+    };

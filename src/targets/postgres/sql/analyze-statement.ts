@@ -1,0 +1,444 @@
+// One parsed statement → its StatementInfo: a walk over the whole tree that collects every
+// relation (RangeVar) and function call wherever it appears, resolves CTE names by scope, and
+// derives the classes from the statement nodes it meets. Unknown nodes are walked too, so a
+// relation inside a construct we never heard of is still reported.
+import { GatewayError } from "../../../core/errors.ts";
+import { bool, field, isFields, list, obj, objectTypeName, str, stringList, wrappedNode, type Fields } from "./ast.ts";
+import type { AnalysisContext, CopyFacts, SettingChange, StatementInfo } from "./analysis.ts";
+import { Literals } from "./literals.ts";
+import { FUNCTION_OBJECTS, functionObjectNames, objectReference, splitQualified } from "./object-names.ts";
+import { functionCandidates, qualifiedName, relationCandidates, splitIdentifierString } from "./name-resolution.ts";
+import { setConfigCall, setStatementChange } from "./setting-changes.ts";
+import { isUtilityStatement, utilityClasses } from "./statement-classes.ts";
+
+export interface StatementAnalysis {
+  readonly info: StatementInfo;
+  /**
+   * True when the analysis read the value of a literal constant (A_Const): set_config's
+   * arguments, SET values, nextval('seq') … Only analyses that read none may be reused for a
+   * statement that differs in its constants (see analysis-cache.ts).
+   */
+  readonly constantDependent: boolean;
+}
+
+interface Env {
+  /** CTE names visible here; an unqualified table name in this set is the CTE, not a table. */
+  readonly ctes: ReadonlySet<string>;
+  /** False inside parts that do not run now (view, rule, policy and function bodies; plain EXPLAIN). */
+  readonly runs: boolean;
+}
+
+const TOP: Env = { ctes: new Set(), runs: true };
+
+/** Functions whose first argument names a sequence as text. */
+const SEQUENCE_FUNCTIONS = new Set(["nextval", "currval", "setval"]);
+/** Casts that turn a string into an object reference. */
+const REG_TYPES = new Set([
+  "regclass", "regproc", "regprocedure", "regoper", "regoperator", "regtype",
+  "regnamespace", "regrole", "regconfig", "regdictionary", "regcollation",
+]);
+const DML_CLASS: Readonly<Record<string, string>> = {
+  InsertStmt: "insert",
+  UpdateStmt: "update",
+  DeleteStmt: "delete",
+  MergeStmt: "merge",
+};
+const MERGE_ACTION_CLASS: Readonly<Record<string, string>> = { CMD_INSERT: "insert", CMD_UPDATE: "update", CMD_DELETE: "delete" };
+
+export function analyzeStatement(stmt: unknown, text: string, ctx: AnalysisContext): StatementAnalysis {
+  const top = wrappedNode(stmt);
+  if (top === null) throw new GatewayError("E_INTERNAL", "parser returned a statement that is not a node");
+  const w = new Walker(ctx);
+  w.statement(top.name, top.fields);
+  return { info: w.finish(top.name, text), constantDependent: w.constantDependent };
+}
+
+class Walker {
+  readonly classes = new Set<string>();
+  readonly relations = new Set<string>();
+  readonly functions = new Set<string>();
+  readonly sets: SettingChange[] = [];
+  readonly literals = new Literals();
+  /** Set by casts like 'x'::regclass (a literal naming an object, unread) and by nested walkers. */
+  private literalDependent = false;
+  prepares?: { name: string; inner: StatementInfo };
+  executes?: string;
+  listen?: string;
+  notify?: string;
+  copy?: CopyFacts;
+
+  constructor(private readonly ctx: AnalysisContext) {}
+
+  get constantDependent(): boolean {
+    return this.literals.read || this.literalDependent;
+  }
+
+  finish(node: string, text: string): StatementInfo {
+    if (!isUtilityStatement(node) && !(node in DML_CLASS) && node !== "SelectStmt") this.classes.add(`other.${node}`);
+    if (this.classes.size === 0) this.classes.add(`other.${node}`);
+    return {
+      classes: [...this.classes].sort(),
+      relations: [...this.relations].sort(),
+      functions: [...this.functions].sort(),
+      text,
+      node,
+      ...(this.sets.length > 0 ? { sets: this.sets } : {}),
+      ...(this.prepares !== undefined ? { prepares: this.prepares } : {}),
+      ...(this.executes !== undefined ? { executes: this.executes } : {}),
+      ...(this.listen !== undefined ? { listen: this.listen } : {}),
+      ...(this.notify !== undefined ? { notify: this.notify } : {}),
+      ...(this.copy !== undefined ? { copy: this.copy } : {}),
+    };
+  }
+
+  private absorb(other: Walker): void {
+    for (const c of other.classes) this.classes.add(c);
+    for (const r of other.relations) this.relations.add(r);
+    for (const fn of other.functions) this.functions.add(fn);
+    this.literalDependent ||= other.constantDependent;
+  }
+
+  private addClass(env: Env, ...classes: readonly string[]): void {
+    if (!env.runs) return;
+    for (const c of classes) this.classes.add(c);
+  }
+
+  /** The top of a statement: a query on its own reads, even a bare VALUES list. */
+  statement(name: string, f: Fields): void {
+    if (name === "SelectStmt") this.select(f, TOP, true);
+    else this.node(name, f, TOP);
+  }
+
+  visit(v: unknown, env: Env): void {
+    if (Array.isArray(v)) {
+      for (const item of v) this.visit(item, env);
+      return;
+    }
+    if (!isFields(v)) return;
+    const n = wrappedNode(v);
+    if (n !== null) {
+      this.node(n.name, n.fields, env);
+      return;
+    }
+    // An unwrapped struct. Only RangeVar has a relname in a raw parse tree.
+    if (typeof v["relname"] === "string") {
+      this.rangeVar(v, env, false);
+      return;
+    }
+    this.children(v, env);
+  }
+
+  private children(f: Fields, env: Env, skip?: ReadonlySet<string>): void {
+    for (const key in f) {
+      if (skip !== undefined && skip.has(key)) continue;
+      const v = f[key];
+      if (typeof v === "object" && v !== null) this.visit(v, env);
+    }
+  }
+
+  node(name: string, f: Fields, env: Env): void {
+    switch (name) {
+      case "A_Const":
+        return; // its value is read only through constant(), which records that it was
+      case "RangeVar":
+        return this.rangeVar(f, env, false);
+      case "SelectStmt":
+        return this.select(f, env, false);
+      case "InsertStmt":
+      case "UpdateStmt":
+      case "DeleteStmt":
+      case "MergeStmt":
+        return this.dml(name, f, env);
+      case "FuncCall":
+        return this.funcCall(f, env);
+      case "TypeCast":
+        return this.typeCast(f, env);
+      case "CallStmt": {
+        this.addClass(env, "procedural");
+        const call = obj(f, "funccall");
+        if (call !== undefined) this.funcCall(call, env);
+        return;
+      }
+      case "ExplainStmt":
+        return this.explain(f, env);
+      case "PrepareStmt":
+        return this.prepare(f, env);
+      case "ExecuteStmt":
+        this.addClass(env, "execute");
+        this.executes = str(f, "name") ?? "";
+        return this.visit(field(f, "params"), env);
+      case "CopyStmt":
+        return this.copyStmt(f, env);
+      case "VariableSetStmt":
+        return this.setStmt(f, env);
+      case "DiscardStmt":
+        this.addClass(env, "discard");
+        if (env.runs && str(f, "target") === "DISCARD_ALL") this.sets.push({ name: "all", value: null, local: false });
+        return;
+      case "ListenStmt":
+        this.addClass(env, "listen");
+        this.listen = str(f, "conditionname") ?? "";
+        return;
+      case "NotifyStmt":
+        this.addClass(env, "notify");
+        this.notify = str(f, "conditionname") ?? "";
+        return;
+      case "DropStmt":
+        return this.drop(f, env);
+      case "CreateTableAsStmt": {
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        const rel = obj(obj(f, "into") ?? {}, "rel");
+        if (rel !== undefined) this.rangeVar(rel, env, true);
+        return this.visit(field(f, "query"), env);
+      }
+      case "ViewStmt":
+      case "RuleStmt":
+      case "CreatePolicyStmt":
+      case "AlterPolicyStmt":
+        // Their queries and conditions run later, under whoever uses the object: relations
+        // and functions count now, classes do not.
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        return this.children(f, { ...env, runs: false });
+      case "CreateFunctionStmt":
+      case "CreateTrigStmt":
+      case "CreateEventTrigStmt": {
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        this.functionName(list(f, "funcname"));
+        return this.children(f, { ...env, runs: false }, new Set(["funcname"]));
+      }
+      case "AlterFunctionStmt":
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        return this.functionFromNames(functionObjectNames(field(f, "func")));
+      case "GrantStmt": {
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        const type = objectTypeName(f["objtype"]);
+        if (str(f, "targtype") === "ACL_TARGET_OBJECT" && type !== undefined && FUNCTION_OBJECTS.has(type)) {
+          for (const o of list(f, "objects")) this.functionFromNames(functionObjectNames(o));
+          return;
+        }
+        // Tables and sequences come as RangeVar; schemas, databases, roles … as plain names.
+        return this.visit(field(f, "objects"), env);
+      }
+      case "CommentStmt":
+      case "SecLabelStmt":
+      case "AlterObjectSchemaStmt":
+      case "AlterOwnerStmt":
+      case "AlterObjectDependsStmt":
+      case "RenameStmt": {
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        const type = objectTypeName(f["objtype"] ?? f["objectType"] ?? f["renameType"]);
+        if (type !== undefined) this.objectReference(type, field(f, "object"));
+        return this.children(f, env, new Set(["object"]));
+      }
+      case "CreateSchemaStmt": {
+        this.addClass(env, "ddl.create.schema");
+        // PostgreSQL puts the new schema first on the search path while it creates the elements.
+        const schema = str(f, "schemaname") ?? str(obj(f, "authrole") ?? {}, "rolename");
+        if (schema === undefined) return this.visit(field(f, "schemaElts"), env);
+        const sub = new Walker({ ...this.ctx, searchPath: [schema, ...this.ctx.searchPath] });
+        sub.visit(field(f, "schemaElts"), env);
+        return this.absorb(sub);
+      }
+      case "DeclareCursorStmt":
+        this.addClass(env, "declare_cursor");
+        return this.visit(field(f, "query"), env);
+      default: {
+        const classes = utilityClasses(name, f);
+        if (classes !== undefined) this.addClass(env, ...classes);
+        return this.children(f, env);
+      }
+    }
+  }
+
+  // --- relations and CTE scope ------------------------------------------------------------
+
+  /** `target`: the table a DML statement or SELECT INTO writes; never a CTE, whatever its name. */
+  private rangeVar(f: Fields, env: Env, target: boolean): void {
+    const relname = str(f, "relname");
+    if (relname === undefined) return;
+    const schema = str(f, "schemaname");
+    if (schema === undefined && !target && env.ctes.has(relname)) return;
+    if (schema === undefined && str(f, "relpersistence") === "t") {
+      this.relations.add(qualifiedName("pg_temp", relname)); // CREATE TEMP TABLE / SELECT INTO TEMP
+      return;
+    }
+    for (const r of relationCandidates(schema, relname, this.ctx)) this.relations.add(r);
+  }
+
+  /** A name list (["t"], ["s","t"], ["db","s","t"]) naming a relation. */
+  private relationFromNames(names: readonly string[] | null): void {
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    for (const r of relationCandidates(schema, name, this.ctx)) this.relations.add(r);
+  }
+
+  /**
+   * WITH: returns the scope for the statement body. Without RECURSIVE a CTE sees only the ones
+   * before it (a reference to its own name inside it is the real table); with RECURSIVE all.
+   */
+  private enterWith(withClause: Fields | undefined, env: Env): Env {
+    if (withClause === undefined) return env;
+    const ctes = list(withClause, "ctes").map((c) => wrappedNode(c)?.fields ?? {});
+    const recursive = bool(withClause, "recursive");
+    const scope = new Set(env.ctes);
+    if (recursive) for (const c of ctes) scope.add(str(c, "ctename") ?? "");
+    for (const c of ctes) {
+      // Data-modifying CTEs run even when nothing reads them, so they count in full.
+      this.visit(field(c, "ctequery"), { ...env, ctes: new Set(scope) });
+      scope.add(str(c, "ctename") ?? "");
+    }
+    return { ...env, ctes: scope };
+  }
+
+  // --- DML ---------------------------------------------------------------------------------
+
+  private select(f: Fields, env: Env, top: boolean): void {
+    const inner = this.enterWith(obj(f, "withClause"), env);
+    // A bare VALUES list inside INSERT reads no stored data; a query on its own always counts as read.
+    if (top || list(f, "valuesLists").length === 0) this.addClass(env, "read");
+    if (list(f, "lockingClause").length > 0) this.addClass(env, "lock_rows");
+    const into = obj(f, "intoClause");
+    if (into !== undefined) {
+      this.addClass(env, "ddl.create.table");
+      const rel = obj(into, "rel");
+      if (rel !== undefined) this.rangeVar(rel, inner, true);
+    }
+    for (const arm of ["larg", "rarg"]) {
+      const a = obj(f, arm);
+      if (a !== undefined) this.select(a, inner, false);
+    }
+    // lockingClause is skipped: FOR UPDATE OF x names FROM items (often aliases), not tables.
+    this.children(f, inner, SELECT_HANDLED);
+  }
+
+  private dml(name: string, f: Fields, env: Env): void {
+    const inner = this.enterWith(obj(f, "withClause"), env);
+    this.addClass(env, DML_CLASS[name] ?? `other.${name}`);
+    if (list(obj(f, "returningClause") ?? {}, "exprs").length > 0) this.addClass(env, "read");
+    if (name === "InsertStmt" && str(obj(f, "onConflictClause") ?? {}, "action") === "ONCONFLICT_UPDATE") {
+      this.addClass(env, "update");
+    }
+    if (name === "MergeStmt") {
+      for (const c of list(f, "mergeWhenClauses")) {
+        const cls = MERGE_ACTION_CLASS[str(wrappedNode(c)?.fields ?? {}, "commandType") ?? ""];
+        if (cls !== undefined) this.addClass(env, cls);
+      }
+    }
+    const rel = obj(f, "relation");
+    if (rel !== undefined) this.rangeVar(rel, inner, true);
+    this.children(f, inner, DML_HANDLED);
+  }
+
+  // --- functions -----------------------------------------------------------------------------
+
+  private funcCall(f: Fields, env: Env): void {
+    const names = stringList(list(f, "funcname"));
+    this.functionName(list(f, "funcname"));
+    const name = names?.[names.length - 1];
+    const args = list(f, "args");
+    if (name === "set_config") this.setConfig(args, env);
+    else if (name === "pg_notify") this.addClass(env, "notify");
+    else if (name !== undefined && SEQUENCE_FUNCTIONS.has(name) && args.length > 0) {
+      const seq = this.literals.string(args[0]);
+      if (seq !== null) this.relationFromNames(splitIdentifierString(seq, "."));
+    }
+    this.children(f, env, new Set(["funcname"]));
+  }
+
+  private functionName(nameList: readonly unknown[]): void {
+    this.functionFromNames(stringList(nameList));
+  }
+
+  private functionFromNames(names: readonly string[] | null): void {
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(c);
+  }
+
+  /** The object of DROP / COMMENT ON / ALTER … RENAME / OWNER / SET SCHEMA, when it is a function or a relation. */
+  private objectReference(type: string, object: unknown): void {
+    const ref = objectReference(type, object);
+    if (ref?.kind === "function") this.functionFromNames(ref.names);
+    else if (ref?.kind === "relation") this.relationFromNames(ref.names);
+  }
+
+  private typeCast(f: Fields, env: Env): void {
+    const typeNames = stringList(list(obj(f, "typeName") ?? {}, "names"));
+    const last = typeNames?.[typeNames.length - 1];
+    // 'sales.x'::regclass looks an object up by a name held in a literal. Not dangerous in
+    // itself, but the statement's meaning then depends on that literal.
+    if (last !== undefined && REG_TYPES.has(last)) this.literalDependent = true;
+    this.children(f, env);
+  }
+
+  /** set_config(…): class "set", pseudo functions for policy, and the change when it runs. */
+  private setConfig(args: readonly unknown[], env: Env): void {
+    this.addClass(env, "set");
+    const { pseudoFunctions, change } = setConfigCall(args, this.literals);
+    for (const fn of pseudoFunctions) this.functions.add(fn);
+    if (env.runs && change !== null) this.sets.push(change);
+  }
+
+  // --- utility statements -------------------------------------------------------------------
+
+  private explain(f: Fields, env: Env): void {
+    this.addClass(env, "explain");
+    let analyze = false;
+    for (const o of list(f, "options")) {
+      const d = wrappedNode(o);
+      if (d === null || d.name !== "DefElem") continue;
+      const opt = (str(d.fields, "defname") ?? "").toLowerCase();
+      if (opt === "analyze" || opt === "analyse") analyze = this.literals.option(field(d.fields, "arg"));
+    }
+    // Plain EXPLAIN only plans: the inner statement's relations and functions count, its
+    // classes do not. EXPLAIN ANALYZE runs it, so everything counts.
+    this.visit(field(f, "query"), { ...env, runs: env.runs && analyze });
+  }
+
+  private prepare(f: Fields, env: Env): void {
+    this.addClass(env, "prepare");
+    const query = wrappedNode(field(f, "query"));
+    if (query === null) return;
+    const inner = new Walker(this.ctx);
+    inner.statement(query.name, query.fields);
+    const info = inner.finish(query.name, "");
+    // The inner text is the whole PREPARE: the parser gives no location for the query alone.
+    this.prepares = { name: str(f, "name") ?? "", inner: info };
+    this.literalDependent ||= inner.constantDependent;
+    for (const r of info.relations) this.relations.add(r);
+    for (const fn of info.functions) this.functions.add(fn);
+  }
+
+  private copyStmt(f: Fields, env: Env): void {
+    const from = bool(f, "is_from");
+    const program = bool(f, "is_program");
+    const file = str(f, "filename") !== undefined;
+    this.copy = { direction: from ? "from" : "to", program, stdio: !file };
+    this.addClass(env, from ? "copy.from" : "copy.to");
+    if (program) this.addClass(env, "copy.program");
+    else if (file) this.addClass(env, "copy.file"); // a file on the database server
+    const rel = obj(f, "relation");
+    if (rel !== undefined) {
+      // COPY t TO reads t; COPY t FROM inserts into it. COPY (query) gets its classes from the query.
+      this.addClass(env, from ? "insert" : "read");
+      this.rangeVar(rel, env, true);
+    }
+    this.visit(field(f, "query"), env);
+    this.visit(field(f, "whereClause"), env);
+  }
+
+  private setStmt(f: Fields, env: Env): void {
+    this.addClass(env, "set");
+    if (env.runs) this.sets.push(setStatementChange(f, this.literals));
+  }
+
+  private drop(f: Fields, env: Env): void {
+    this.addClass(env, ...(utilityClasses("DropStmt", f) ?? []));
+    const type = objectTypeName(f["removeType"]);
+    if (type === undefined) return;
+    for (const o of list(f, "objects")) this.objectReference(type, o);
+  }
+}
+
+const SELECT_HANDLED: ReadonlySet<string> = new Set(["withClause", "intoClause", "larg", "rarg", "lockingClause"]);
+const DML_HANDLED: ReadonlySet<string> = new Set(["withClause", "relation"]);

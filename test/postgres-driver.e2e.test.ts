@@ -1,0 +1,181 @@
+// End to end: the compiled gateway in front of a real PostgreSQL, driven by the npm `postgres`
+// driver (porsager), which speaks the extended protocol: parameters, named prepared
+// statements, pipelining, COPY streams, transactions with a denied statement, masking of
+// rows in the extended protocol, and a cancel.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import postgres from "postgres";
+import { readRecords } from "../src/audit/reader.ts";
+import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { freePort } from "./helpers/ports.ts";
+import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+
+setDefaultTimeout(180_000);
+
+let pg: PostgresInstance;
+let gw: GatewayProcess;
+let port: number;
+const tokens: Record<string, string> = {};
+const clients: postgres.Sql[] = [];
+
+function connect(who: string, options: postgres.Options<Record<string, never>> = {}): postgres.Sql {
+  const sql = postgres({ host: "127.0.0.1", port, user: who, password: tokens[who]!, database: "sales-db", max: 1, onnotice: () => {}, ...options });
+  clients.push(sql);
+  return sql;
+}
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  await pg.psql(`
+    CREATE SCHEMA sales;
+    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text, card text);
+    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com', '4111 1111 1111 1111'), (2, 'Bob', 'bob@example.com', 'none');
+    CREATE TABLE public.items (id int, label text);
+  `);
+  port = await freePort();
+  const admin = await freePort();
+  gw = await startGatewayProcess({
+    adminPort: admin,
+    ports: [port],
+    files: {
+      "gatehouse.yaml": `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+audit: { path: ./state/audit/audit.log }
+identity: { dev_issuer: true }
+targets:
+  - name: sales-db
+    kind: postgres
+    listen: 127.0.0.1:${port}
+    record_parameters: true
+    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
+rules:
+  - name: block-drop-database
+    postgres: { classes: [ddl.drop.database] }
+    effect: deny
+    message: DROP DATABASE is blocked on sales-db.
+  - name: no-truncate
+    postgres: { classes: [truncate] }
+    effect: deny
+    message: TRUNCATE is not allowed here.
+  - name: analysts-read-sales
+    groups: [analysts]
+    postgres: { classes: [read], tables: ["sales.*"] }
+    effect: allow
+    mask: { columns: [email], detectors: [card] }
+  - name: apps
+    groups: [apps]
+    effect: allow
+`,
+    },
+  });
+  for (const [who, groups] of [["app", "apps"], ["alice", "analysts"]] as const) {
+    const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", who, "--groups", groups, "--ttl", "2h"]);
+    tokens[who] = r.stdout.trim().split("\n")[0]!;
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end({ timeout: 1 }).catch(() => {})));
+  await gw?.stop();
+  gw?.cleanup();
+  await pg?.stop();
+});
+
+describe("npm postgres driver", () => {
+  test("parameters, named prepared statements reused many times, and pipelining", async () => {
+    const sql = connect("app");
+    const [row] = await sql`SELECT ${41}::int + 1 AS answer, ${"text"}::text AS t`;
+    expect(row).toEqual({ answer: 42, t: "text" });
+    for (let i = 0; i < 20; i++) {
+      const [r] = await sql`SELECT ${i}::int * 2 AS n`;
+      expect(r!.n).toBe(i * 2);
+    }
+    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => sql`SELECT ${i}::int AS i, ${`v${i}`} AS v`));
+    expect(many.map((r) => r[0]!.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const unprepared = await sql.unsafe("SELECT 1 AS a; SELECT 2 AS b");
+    expect(unprepared.length).toBe(2);
+  });
+
+  test("a denied statement in a pipeline fails alone; the ones around it run", async () => {
+    const sql = connect("app");
+    const results = await Promise.allSettled([sql`SELECT 1 AS a`, sql`TRUNCATE public.items`, sql`SELECT ${3}::int AS c`]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const err = (results[1] as PromiseRejectedResult).reason as { code: string; message: string };
+    expect(err.code).toBe("42501");
+    expect(err.message).toBe("TRUNCATE is not allowed here.");
+    expect((results[2] as unknown as PromiseFulfilledResult<{ c: number }[]>).value[0]!.c).toBe(3);
+  });
+
+  test("a transaction with a denied statement rolls back; nothing commits", async () => {
+    const sql = connect("app");
+    const attempt = sql.begin(async (tx) => {
+      await tx`INSERT INTO public.items VALUES (${1}, ${"one"})`;
+      await tx`DROP DATABASE postgres`;
+    });
+    await expect(attempt).rejects.toMatchObject({ code: "42501", message: "DROP DATABASE is blocked on sales-db." });
+    const [{ count }] = (await sql`SELECT count(*)::int AS count FROM public.items`) as unknown as [{ count: number }];
+    expect(count).toBe(0);
+    expect(await pg.psql("SELECT count(*) FROM public.items")).toBe("0\n");
+    const ok = await sql.begin(async (tx) => {
+      await tx`INSERT INTO public.items VALUES (${2}, ${"two"})`;
+      return await tx`SELECT label FROM public.items`;
+    });
+    expect(ok.map((r) => r["label"])).toEqual(["two"]);
+  });
+
+  test("COPY streams in and out", async () => {
+    const sql = connect("app");
+    await sql`DELETE FROM public.items`;
+    const writable = await sql`COPY public.items FROM STDIN`.writable();
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\tlabel ${i}\n`);
+    await new Promise<void>((resolve, reject) => {
+      writable.on("error", reject);
+      writable.on("finish", () => resolve());
+      for (const l of lines) writable.write(l);
+      writable.end();
+    });
+    expect(await pg.psql("SELECT count(*) FROM public.items")).toBe("5000\n");
+    const readable = await sql`COPY (SELECT id, label FROM public.items ORDER BY id) TO STDOUT`.readable();
+    let text = "";
+    for await (const chunk of readable) text += chunk.toString();
+    expect(text).toBe(lines.join(""));
+  });
+
+  test("masking in the extended protocol: columns by name, detectors on values", async () => {
+    const sql = connect("alice");
+    const rows = await sql`SELECT id, name, email, card, email AS contact FROM sales.customers WHERE id = ANY(${[1, 2]}::int[]) ORDER BY id`;
+    expect(rows.map((r) => ({ ...r }))).toEqual([
+      { id: 1, name: "Ann", email: "[masked]", card: "[masked:card ****1111]", contact: "[masked]" },
+      { id: 2, name: "Bob", email: "[masked]", card: "none", contact: "[masked]" },
+    ]);
+    await expect(sql`SELECT * FROM public.items`).rejects.toMatchObject({ code: "42501", message: "no rule allows this request" });
+  });
+
+  test("cancel of a running statement", async () => {
+    const sql = connect("app");
+    const q = sql`SELECT pg_sleep(60)`;
+    const settled = q.then(
+      () => null,
+      (e: { code: string }) => e,
+    );
+    for (let i = 0; i < 200; i++) {
+      if ((await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'")).trim() === "1") break;
+      await Bun.sleep(50);
+    }
+    q.cancel();
+    expect(await settled).toMatchObject({ code: "57014" });
+    const [r] = await sql`SELECT 1 AS still`;
+    expect(r!.still).toBe(1);
+  });
+
+  test("parameters are recorded when the target says so", async () => {
+    const sql = connect("app");
+    await sql`SELECT ${"needle-7"}::text AS p`;
+    let found = false;
+    for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
+      const params = (record.details as { parameters?: unknown } | undefined)?.parameters;
+      if (record.type === "statement" && Array.isArray(params) && params.includes("needle-7")) found = true;
+    }
+    expect(found).toBe(true);
+  });
+});
