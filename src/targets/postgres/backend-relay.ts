@@ -80,7 +80,11 @@ export class BackendRelay {
       case "function-call":
         if (type === T.ErrorResponse) this.failed(e.run, body);
         if (type === T.FunctionCallResponse) this.finish(e.run, "FUNCTION CALL");
-        if (type === T.ReadyForQuery) this.ready(body);
+        if (type === T.ReadyForQuery) {
+          // The call is answered: later messages belong to what the client sends next.
+          this.s.tracker.pop();
+          this.ready(body);
+        }
         this.s.toClient.push(raw);
         return;
       case "parse":

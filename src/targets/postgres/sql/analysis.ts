@@ -41,6 +41,12 @@ export interface StatementInfo {
   readonly prepares?: { readonly name: string; readonly inner: StatementInfo };
   /** EXECUTE name (also under EXPLAIN): count it as what was prepared under that name. */
   readonly executes?: string;
+  /**
+   * DEALLOCATE name (null: DEALLOCATE ALL): the name is free upstream once it succeeded, so a
+   * later protocol Parse of that name defines a new statement that must be checked. (DISCARD
+   * ALL frees every name too; it is reported as a setting change named "all".)
+   */
+  readonly deallocates?: string | null;
   readonly listen?: string;
   readonly notify?: string;
   readonly copy?: CopyFacts;

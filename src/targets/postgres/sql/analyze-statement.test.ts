@@ -414,8 +414,13 @@ const CASES: readonly Case[] = [
   { sql: "RELEASE SAVEPOINT s", classes: ["transaction"] },
   { sql: "ROLLBACK TO SAVEPOINT s", classes: ["transaction"] },
   { sql: "PREPARE TRANSACTION 'x'", classes: ["transaction"] },
-  { sql: "DO $$ BEGIN DELETE FROM sales.orders; END $$", classes: ["procedural"], node: "DoStmt" },
-  { sql: "DO LANGUAGE plpgsql $$ BEGIN PERFORM 1; END $$", classes: ["procedural"] },
+  // A DO body is opaque: it counts as the pseudo function do(<language>), on the default deny list.
+  { sql: "DO $$ BEGIN DELETE FROM sales.orders; END $$", classes: ["procedural"], functions: ["pg_catalog.do(plpgsql)"], node: "DoStmt" },
+  { sql: "DO LANGUAGE plpgsql $$ BEGIN PERFORM 1; END $$", classes: ["procedural"], functions: ["pg_catalog.do(plpgsql)"] },
+  { sql: "do 'begin perform 1; end' LANGUAGE PLPERL", classes: ["procedural"], functions: ["pg_catalog.do(plperl)"] },
+  { sql: 'DO LANGUAGE "we.ird" $$x$$', classes: ["procedural"], functions: ["pg_catalog.do(unknown)"] },
+  { sql: "DEALLOCATE p", classes: ["deallocate"], node: "DeallocateStmt" },
+  { sql: "DEALLOCATE ALL", classes: ["deallocate"] },
   { sql: "CALL sales.refresh(1, now())", classes: ["procedural"], functions: [...fn("now"), "sales.refresh"] },
   { sql: "CALL proc()", classes: ["procedural"], functions: fn("proc") },
   // --- EXPLAIN ------------------------------------------------------------------------------
@@ -551,6 +556,11 @@ describe("analyze: statement facts", () => {
   });
 
   test("COPY facts", () => {
+    expect(one("DEALLOCATE PREPARE Stmt1").deallocates).toBe("stmt1");
+    expect(one('DEALLOCATE "Stmt 1"').deallocates).toBe("Stmt 1");
+    expect(one("DEALLOCATE ALL").deallocates).toBeNull();
+    expect(one("DEALLOCATE PREPARE ALL").deallocates).toBeNull();
+    expect(one("SELECT 1").deallocates).toBeUndefined();
     expect(one("COPY (SELECT 1) TO STDOUT").copy).toEqual({ direction: "to", program: false, stdio: true });
     expect(one("COPY t FROM PROGRAM 'x'").copy).toEqual({ direction: "from", program: true, stdio: false });
     expect(one("COPY t FROM '/tmp/data.csv'").copy).toEqual({ direction: "from", program: false, stdio: false });

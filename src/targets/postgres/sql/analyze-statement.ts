@@ -63,6 +63,7 @@ class Walker {
   private literalDependent = false;
   prepares?: { name: string; inner: StatementInfo };
   executes?: string;
+  deallocates?: string | null;
   listen?: string;
   notify?: string;
   copy?: CopyFacts;
@@ -85,6 +86,7 @@ class Walker {
       ...(this.sets.length > 0 ? { sets: this.sets } : {}),
       ...(this.prepares !== undefined ? { prepares: this.prepares } : {}),
       ...(this.executes !== undefined ? { executes: this.executes } : {}),
+      ...(this.deallocates !== undefined ? { deallocates: this.deallocates } : {}),
       ...(this.listen !== undefined ? { listen: this.listen } : {}),
       ...(this.notify !== undefined ? { notify: this.notify } : {}),
       ...(this.copy !== undefined ? { copy: this.copy } : {}),
@@ -163,6 +165,18 @@ class Walker {
         return this.explain(f, env);
       case "PrepareStmt":
         return this.prepare(f, env);
+      case "DoStmt":
+        // The body is code the gateway cannot see into (dynamic EXECUTE included): it may call
+        // any function and run any statement. A pseudo function names it, so that the default
+        // deny list holds unless a rule allows DO blocks by name.
+        this.addClass(env, "procedural");
+        this.functions.add(`pg_catalog.do(${doLanguage(f)})`);
+        return;
+      case "DeallocateStmt":
+        this.addClass(env, "deallocate");
+        // PostgreSQL 18's tree marks DEALLOCATE ALL with isall; older ones leave the name out.
+        if (env.runs) this.deallocates = bool(f, "isall") || str(f, "name") === undefined ? null : (str(f, "name") ?? null);
+        return;
       case "ExecuteStmt":
         this.addClass(env, "execute");
         this.executes = str(f, "name") ?? "";
@@ -438,6 +452,18 @@ class Walker {
     if (type === undefined) return;
     for (const o of list(f, "objects")) this.objectReference(type, o);
   }
+}
+
+/** DO [LANGUAGE name] code: the language, plpgsql when the statement names none. */
+function doLanguage(f: Fields): string {
+  for (const a of list(f, "args")) {
+    const d = wrappedNode(a);
+    if (d === null || d.name !== "DefElem" || str(d.fields, "defname") !== "language") continue;
+    const lang = str(wrappedNode(field(d.fields, "arg"))?.fields ?? {}, "sval");
+    // Odd characters could only make a name no rule matches; keep the pseudo name readable.
+    return lang !== undefined && /^[A-Za-z0-9_]+$/.test(lang) ? lang.toLowerCase() : "unknown";
+  }
+  return "plpgsql";
 }
 
 const SELECT_HANDLED: ReadonlySet<string> = new Set(["withClause", "intoClause", "larg", "rarg", "lockingClause"]);

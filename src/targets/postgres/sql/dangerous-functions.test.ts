@@ -40,6 +40,9 @@ describe("DANGEROUS_FUNCTIONS", () => {
     "SELECT * FROM ts_stat('SELECT v FROM hr.docs')",
     "SELECT * FROM pg_logical_slot_get_changes('s', NULL, NULL)",
     "CREATE VIEW v AS SELECT pg_read_file('x')",
+    "DO $$ BEGIN RAISE NOTICE '%', pg_read_file('x'); END $$",
+    "DO $$ BEGIN EXECUTE 'SELECT pg_read' || '_file(''x'')'; END $$",
+    "DO LANGUAGE plpython3u 'import os'",
   ]) {
     test(`denied by default: ${sql}`, () => expect(dangerous(sql)).toBe(true));
   }

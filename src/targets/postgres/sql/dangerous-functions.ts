@@ -3,7 +3,8 @@
 // each pattern starts with "*." so it matches whichever schema a candidate names (an
 // unqualified call reports pg_catalog and every search_path schema). These functions reach
 // past what relation rules can see: the server's files and processes, other databases, data
-// read by a query hidden in a string, or the session's name resolution itself.
+// read by a query hidden in a string, or the session's name resolution itself. Some entries
+// name pseudo functions the analysis reports: set_config(<setting>) and do(<language>) for a DO block.
 
 export interface DangerousFunction {
   readonly pattern: string;
@@ -48,4 +49,5 @@ export const DANGEROUS_FUNCTIONS: readonly DangerousFunction[] = Object.freeze([
   { pattern: "*.database_to_xml*", why: "reads every table of the database" },
   { pattern: "*.ts_stat", why: "runs the SQL in its string argument" },
   { pattern: "*.ts_rewrite", why: "the two-argument form runs the SQL in its string argument" },
+  { pattern: "*.do(*)", why: "is a DO block: procedural code the gateway cannot see into, which may call any function above or run any statement" },
 ]);
