@@ -14,6 +14,9 @@ import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 
+/** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
+const SMALL_BODY = 64 * 1024;
+
 export interface BodyMasker {
   maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
 }
@@ -144,6 +147,20 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (!res.body) {
       void complete(res.status, 0, "ok");
       return new Response(null, { status: res.status, statusText: res.statusText, headers: outHeaders });
+    }
+    // Small bodies of known length are read whole: no stream machinery per request, and the
+    // request record can say the body was delivered in full. Larger ones stream, counted.
+    const length = Number(res.headers.get("content-length") ?? "NaN");
+    if (length >= 0 && length <= SMALL_BODY) {
+      let body: ArrayBuffer;
+      try {
+        body = await res.arrayBuffer();
+      } catch (e) {
+        void complete(502, 0, "upstream_error", errorMessage(e));
+        return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(e)}`);
+      }
+      void complete(res.status, body.byteLength, "ok");
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
     }
     let bytes = 0;
     const counted = res.body.pipeThrough(
