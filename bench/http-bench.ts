@@ -14,6 +14,9 @@ const flag = (name: string, def: string) => {
 const seconds = Number(flag("seconds", "10"));
 const connections = Number(flag("connections", "32"));
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
+// GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
+// GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
+const gatewayCommand = () => (process.env["GATEHOUSE_BENCH_CMD"] ? process.env["GATEHOUSE_BENCH_CMD"].split(" ").map((p, i) => (i > 0 && p.endsWith(".ts") ? resolve(p) : p)) : [BIN]);
 
 const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
 const upPort = await freePort();
@@ -39,7 +42,7 @@ rules:
   - { name: read, groups: [bench], http: { methods: [GET], paths: ["/api/**"] }, effect: allow }
 `,
 );
-const gw = Bun.spawn([BIN, "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
 await Promise.all([waitForPort(upPort), waitForPort(gwPort)]);
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 

@@ -2,8 +2,10 @@
 // 8 clients, simple and prepared protocol, directly, through pgbouncer (session pooling) and
 // through the gateway; then a 10-million-row SELECT with a masked column, direct vs gateway,
 // with the gateway's peak memory. Prints markdown tables with tps and ratios.
-// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000]   (needs dist/gatehouse)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
+// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared]
+// (needs dist/gatehouse; --rows 0 skips the large SELECT)
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
@@ -15,8 +17,13 @@ const flag = (name: string, def: string) => {
   return i >= 0 ? args[i + 1]! : def;
 };
 const seconds = Number(flag("seconds", "10"));
-const rows = Number(flag("rows", "10000000"));
+const rows = Number(flag("rows", "10000000")); // 0 skips the large SELECT
+const clientCounts = flag("clients", "1,8").split(",").map(Number);
+const modes = flag("modes", "simple,prepared").split(",");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
+// GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
+// GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
+const gatewayCommand = () => (process.env["GATEHOUSE_BENCH_CMD"] ? process.env["GATEHOUSE_BENCH_CMD"].split(" ").map((p, i) => (i > 0 && p.endsWith(".ts") ? resolve(p) : p)) : [BIN]);
 
 const pg = await startPostgres({ authMethod: "scram-sha-256" });
 const dir = mkdtempSync(join(tmpdir(), "gatehouse-pgbench-"));
@@ -35,14 +42,21 @@ async function run(cmd: string[], env: Record<string, string> = {}): Promise<str
 try {
   await run(["pgbench", "-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.user, pg.database], { PGPASSWORD: pg.password });
 
-  // pgbouncer 1.18 from Debian, session pooling, clients trusted on loopback, SCRAM upstream.
-  writeFileSync(join(dir, "userlist.txt"), `"${pg.user}" "${pg.password}"\n`);
-  writeFileSync(
-    join(dir, "pgbouncer.ini"),
-    `[databases]\n${pg.database} = host=127.0.0.1 port=${pg.port} dbname=${pg.database} user=${pg.user} password=${pg.password}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nauth_type = plain\nauth_file = ${join(dir, "userlist.txt")}\npool_mode = session\nmax_client_conn = 100\ndefault_pool_size = 20\nunix_socket_dir =\nlogfile = ${join(dir, "pgbouncer.log")}\n`,
-  );
+  // pgbouncer 1.18 from Debian, session pooling, SCRAM upstream. It runs as the postgres user,
+  // so its files live in a folder that user owns.
+  const bdir = join(dir, "pgbouncer");
+  mkdirSync(bdir);
+  const pgUid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+  const pgGid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   chownSync(dir, 0, 0);
-  const bouncer = Bun.spawn(["runuser", "-u", "postgres", "--", "pgbouncer", join(dir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
+  execFileSync("chmod", ["755", dir]);
+  writeFileSync(join(bdir, "userlist.txt"), `"${pg.user}" "${pg.password}"\n`);
+  writeFileSync(
+    join(bdir, "pgbouncer.ini"),
+    `[databases]\n${pg.database} = host=127.0.0.1 port=${pg.port} dbname=${pg.database} user=${pg.user} password=${pg.password}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nauth_type = plain\nauth_file = ${join(bdir, "userlist.txt")}\npool_mode = session\nmax_client_conn = 100\ndefault_pool_size = 20\nunix_socket_dir =\nlogfile = ${join(bdir, "pgbouncer.log")}\n`,
+  );
+  for (const p of [bdir, join(bdir, "userlist.txt"), join(bdir, "pgbouncer.ini")]) chownSync(p, pgUid, pgGid);
+  const bouncer = Bun.spawn(["runuser", "-u", "postgres", "--", "pgbouncer", join(bdir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
   procs.push(bouncer);
 
   writeFileSync(
@@ -72,7 +86,7 @@ rules:
     mask: { columns: [email] }
 `,
   );
-  const gw = Bun.spawn([BIN, "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+  const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
   procs.push(gw);
   await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort)]);
   const token = (await run([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "2h"])).split("\n")[0]!.trim();
@@ -91,8 +105,8 @@ rules:
   console.log(`\npgbench -S -T ${seconds}, scale 10, PostgreSQL 15 on loopback, 2 cores; full policy and batch audit on the gateway\n`);
   console.log("| clients | protocol | direct tps | pgbouncer tps | gateway tps | gateway/direct | gateway/pgbouncer |");
   console.log("|---:|---|---:|---:|---:|---:|---:|");
-  for (const clients of [1, 8]) {
-    for (const mode of ["simple", "prepared"]) {
+  for (const clients of clientCounts) {
+    for (const mode of modes) {
       const d = await tps("direct", clients, mode);
       const b = await tps("pgbouncer", clients, mode);
       const g = await tps("gateway", clients, mode);
@@ -100,6 +114,7 @@ rules:
     }
   }
 
+  if (rows > 0) {
   // The large masked SELECT: psql to /dev/null, timed end to end, with the gateway's peak RSS.
   await pg.psql(`CREATE TABLE people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note FROM generate_series(1, ${rows}) g; ANALYZE people;`);
   const select = "SELECT id, email, note FROM public.people";
@@ -117,6 +132,7 @@ rules:
   console.log("|---|---:|---:|---:|");
   console.log(`| direct | ${direct.toFixed(2)} | 1.00 | |`);
   console.log(`| gateway | ${through.toFixed(2)} | ${(through / direct).toFixed(2)} | ${peakMb.toFixed(0)} MB |`);
+  }
 } finally {
   for (const p of procs) p.kill("SIGTERM");
   await Promise.all(procs.map((p) => p.exited));
