@@ -54,7 +54,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
  * collection every GC_EVERY bytes relayed (over all sessions of the target) keeps resident
  * memory flat; with a small live heap it costs a few milliseconds.
  */
-const GC_EVERY = 8 * 1024 * 1024;
+const GC_EVERY = 4 * 1024 * 1024;
 
 export function isLoopbackHost(host: string): boolean {
   if (host === "localhost" || host === "::1") return true;
