@@ -1,0 +1,189 @@
+// End to end, the gateway's life over time with the compiled binary: SIGHUP reloads, a listener
+// change is reported rather than half-applied, `tail -f` prints records as they are written,
+// and a restart keeps a pending approval request (approvable after the restart) and a live
+// grant, both rebuilt from the audit log.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readRecords } from "../src/audit/reader.ts";
+import type { AuditRecord } from "../src/audit/record.ts";
+import { BINARY, type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { freePort } from "./helpers/ports.ts";
+
+setDefaultTimeout(60_000);
+
+let upstream: ReturnType<typeof Bun.serve>;
+let gw: GatewayProcess;
+let base: string;
+let gwPort: number;
+let adminPort: number;
+
+function config(extraRules = "", listen = `127.0.0.1:${gwPort}`): string {
+  return `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
+audit: { path: ./state/audit/audit.log }
+identity: { dev_issuer: true }
+targets:
+  - name: api
+    kind: http
+    listen: ${listen}
+    upstream: http://127.0.0.1:${upstream.port}
+rules:
+  - name: read
+    groups: [developers]
+    http: { methods: [GET], paths: ["/api/**"] }
+    effect: allow
+  - name: writes-need-approval
+    groups: [developers]
+    http: { methods: [POST], paths: ["/api/**"] }
+    effect: review
+    approvers: [approvers]
+    grant_max: 2h
+    timeout: 10m
+${extraRules}`;
+}
+
+async function token(sub: string, groups: string): Promise<string> {
+  const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", sub, "--groups", groups, "--ttl", "1h"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.trim().split("\n")[0]!;
+}
+
+const call = (path: string, tok: string, init: RequestInit = {}) =>
+  fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${tok}`, ...(init.headers ?? {}) } });
+
+async function records(): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) out.push(record);
+  return out;
+}
+
+async function pendingIds(approver: string): Promise<{ id: string; requester: string }[]> {
+  const r = await runCli(["requests", "--admin", gw.adminUrl, "--token", approver, "--json"]);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout).requests;
+}
+
+beforeAll(async () => {
+  upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const url = new URL(req.url);
+      return Response.json({ method: req.method, path: url.pathname });
+    },
+  });
+  gwPort = await freePort();
+  adminPort = await freePort();
+  base = `http://127.0.0.1:${gwPort}`;
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config() }, adminPort, ports: [gwPort] });
+});
+
+afterAll(() => {
+  gw?.cleanup();
+  upstream?.stop(true);
+});
+
+test("SIGHUP reloads the configuration, and the reload is audited", async () => {
+  const before = (await records()).filter((r) => r.type === "policy.loaded").length;
+  gw.proc.kill("SIGHUP");
+  let after = before;
+  for (let i = 0; i < 100 && after === before; i++) {
+    await Bun.sleep(50);
+    after = (await records()).filter((r) => r.type === "policy.loaded").length;
+  }
+  expect(after).toBe(before + 1);
+  expect(gw.proc.exitCode).toBeNull();
+});
+
+test("a listener change is reported as needing a restart; the rules of the same edit apply", async () => {
+  const alice = await token("alice", "developers");
+  const other = await freePort();
+  writeFileSync(gw.configPath, config(`  - name: no-secret\n    http: { paths: ["/api/secret"] }\n    effect: deny\n    message: not here\n`, `127.0.0.1:${other}`));
+  await gw.waitForLog(`target "api": listen changed from 127.0.0.1:${gwPort} to 127.0.0.1:${other}; restart to apply`);
+  // The old listener keeps serving, with the new rules.
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 403; i++) {
+    status = (await call("/api/secret", alice)).status;
+    if (status !== 403) await Bun.sleep(50);
+  }
+  expect(status).toBe(403);
+  expect((await call("/api/orders", alice)).status).toBe(200);
+  // Put the listener back so that the restart below uses the same port.
+  writeFileSync(gw.configPath, config());
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await call("/api/secret", alice)).status;
+    if (status !== 200) await Bun.sleep(50);
+  }
+  expect(status).toBe(200);
+});
+
+test("tail -f prints records as they are written", async () => {
+  const alice = await token("alice", "developers");
+  const tail = Bun.spawn([BINARY, "tail", gw.auditPath, "-f", "--identity", "alice"], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const reading = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of tail.stdout) out += dec.decode(chunk);
+  })();
+  try {
+    // Follow mode starts at the end: keep asking until a fresh request shows up.
+    for (let i = 0; i < 100 && !out.includes("/api/followed"); i++) {
+      expect((await call("/api/followed", alice)).status).toBe(200);
+      await Bun.sleep(100);
+    }
+    expect(out).toMatch(/decision allow alice api GET \/api\/followed rule=read/);
+    expect(out).not.toContain("bob");
+  } finally {
+    tail.kill("SIGINT");
+    await tail.exited;
+    await reading;
+  }
+});
+
+test("a restart keeps a pending request (approvable afterwards) and a live grant", async () => {
+  const alice = await token("alice", "developers");
+  const carol = await token("carol", "developers");
+  const bob = await token("bob", "approvers");
+
+  // Alice's write is approved with a grant; Carol's is still pending when the gateway stops.
+  const aliceHeld = call("/api/orders", alice, { method: "POST", body: "{}" });
+  let aliceId = "";
+  for (let i = 0; i < 100 && !aliceId; i++) {
+    aliceId = (await pendingIds(bob)).find((q) => q.requester === "alice")?.id ?? "";
+    if (!aliceId) await Bun.sleep(50);
+  }
+  expect((await runCli(["approve", aliceId, "--for", "1h", "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
+  expect((await aliceHeld).status).toBe(200);
+
+  const carolHeld = call("/api/invoices", carol, { method: "POST", body: "{}" }).catch((e: unknown) => e);
+  let carolId = "";
+  for (let i = 0; i < 100 && !carolId; i++) {
+    carolId = (await pendingIds(bob)).find((q) => q.requester === "carol")?.id ?? "";
+    if (!carolId) await Bun.sleep(50);
+  }
+  expect(carolId).toMatch(/^apr_/);
+
+  expect(await gw.stop()).toBe(0);
+  await carolHeld; // the held connection ends with the gateway
+  await gw.restart();
+
+  // The grant was rebuilt: Alice writes again without a new approval.
+  const again = await call("/api/orders/2", alice, { method: "POST", body: "{}" });
+  expect(again.status).toBe(200);
+  const grantUse = (await records()).filter((r) => r.type === "decision" && r.identity?.subject === "alice" && r.decision?.effect === "allow" && r.decision.rule === "writes-need-approval");
+  expect(grantUse.length).toBeGreaterThan(0);
+
+  // Carol's request is still pending after the restart, and an approver can still decide it.
+  const pending = await pendingIds(bob);
+  expect(pending.map((q) => q.id)).toContain(carolId);
+  const denied = await runCli(["deny", carolId, "--reason", "decided after the restart", "--admin", gw.adminUrl, "--token", bob]);
+  expect(denied.code).toBe(0);
+  expect((await pendingIds(bob)).map((q) => q.id)).not.toContain(carolId);
+  const decided = (await records()).find((r) => r.type.startsWith("approval.") && r.type !== "approval.requested" && JSON.stringify(r).includes(carolId));
+  expect(decided).toBeDefined();
+
+  const verify = await runCli(["verify", gw.auditPath]);
+  expect(verify.code).toBe(0);
+  expect(readFileSync(gw.auditPath, "utf8").length).toBeGreaterThan(0);
+});
