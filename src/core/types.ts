@@ -33,6 +33,11 @@ export interface PostgresRequestFacts {
   readonly relations: readonly string[];
   /** Schema-qualified functions called, e.g. "pg_catalog.pg_read_file". */
   readonly functions: readonly string[];
+  /**
+   * Those of `functions` that may resolve to user-defined code (not a built-in), as the target
+   * found them in the database's catalog; a rule allows them only by naming them.
+   */
+  readonly userFunctions?: readonly string[];
   /** The statement text, for audit; never used to match. */
   readonly sql?: string;
 }

@@ -43,31 +43,6 @@ interface Common {
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
 export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
-  // A: prepared statements keep the search_path of their PREPARE/Parse
-  "sp-stale-prepared-sql": "#3",
-  "sp-stale-prepared-protocol": "#3",
-  // B: names freed upstream (DEALLOCATE, DISCARD ALL) are still trusted
-  "ep-redefine-after-sql-deallocate": "#3",
-  "ep-redefine-after-discard-all": "#3",
-  "ep-redefine-after-deallocate-all": "#3",
-  // C, D: cursor masks lost via the extended protocol; a failed Bind leaves its portal
-  "cu-declare-extended": "#3",
-  "cu-stale-portal-over-cursor": "#3",
-  // E: views are not looked through
-  "vf-view-in-sales-over-hr": "#3",
-  "mc-view-renamed": "#3",
-  "mc-view-star": "#3",
-  "cp-exporter-masked-view": "#3",
-  // F: user-defined functions are opaque
-  "vf-sql-function-hr": "#3",
-  "vf-sql-function-hr-unqualified": "#3",
-  "vf-security-definer": "#3",
-  "vf-lateral-function": "#3",
-  "mc-plpgsql-function": "#3",
-  "vf-function-writes": "#3",
-  "vf-function-writes-in-where": "#3",
-  "vf-sales-function-writes": "#3",
-  "vf-dba-function-wraps-read-file": "#3",
 };
 
 export type Attempt = Common &
@@ -315,6 +290,26 @@ export const CORPUS: readonly Attempt[] = [
     ["vf-create-temp-view", "analyst", "CREATE TEMP VIEW v AS SELECT * FROM hr.salaries"],
     ["vf-lateral-function", "analyst", "SELECT s.note FROM sales.orders o CROSS JOIN LATERAL public.all_salaries() s"],
     ["vf-dba-function-wraps-read-file", "dba", "SELECT public.read_secret_file()", "a function a DBA made around pg_read_file"],
+    [
+      "vf-dba-create-and-call-in-one-query",
+      "dba",
+      "CREATE FUNCTION public.rf2() RETURNS text LANGUAGE sql AS $$SELECT pg_read_file('$SECRET_FILE')$$; SELECT public.rf2()",
+      "the call is checked before the CREATE ran, when the catalog does not know the function yet",
+    ],
+    [
+      "vf-dba-create-and-call-pipelined",
+      "dba",
+      [
+        {
+          wire: [
+            { type: "Query", query: "CREATE FUNCTION public.rf3() RETURNS text LANGUAGE sql AS $$SELECT pg_read_file('PG_VERSION')$$" },
+            { type: "Query", query: "SELECT public.rf3()" },
+            { type: "Query", query: "DROP FUNCTION public.rf3()" },
+          ],
+        },
+      ],
+      "two queries in one write: the second is checked before the first ran (wire steps get no placeholders, so it reads PG_VERSION: the gateway's refusal is what counts)",
+    ],
   ]),
 
   ...group("copy", "denied", [

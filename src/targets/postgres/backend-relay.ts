@@ -13,7 +13,7 @@ import { parseCommandComplete, parseNoticeFields, parseReadyForQuery } from "./p
 import { BackendType as T } from "./protocol/messages.ts";
 import { parseRowDescription } from "./protocol/row-description.ts";
 import type { Expectation } from "./response-tracker.ts";
-import type { StatementRun } from "./session-state.ts";
+import { settlePortal, type StatementRun } from "./session-state.ts";
 
 interface Frame {
   readonly type: number;
@@ -40,7 +40,9 @@ export class BackendRelay {
   constructor(
     private readonly s: RelayCore,
     private readonly hooks: BackendRelayHooks,
-  ) {}
+  ) {
+    s.tracker.onSkipped = (e) => this.skipped(e);
+  }
 
   /** Handles one whole server message (views of the chunk it came in). */
   readonly onFrame = (type: number, body: Uint8Array, raw: Uint8Array): void => {
@@ -95,20 +97,22 @@ export class BackendRelay {
         }
         if (type === T.ErrorResponse) {
           // A named statement the server refused (already exists upstream): it is not what we analysed.
-          if (e.statement !== null && this.s.prepared.get(e.statement.name) === e.statement) {
-            if (e.previous === undefined) this.s.prepared.delete(e.statement.name);
-            else this.s.prepared.set(e.statement.name, e.previous);
-          }
+          this.unparse(e);
           return this.extendedError(raw);
         }
         throw desync(type, "a ParseComplete was expected");
       case "bind":
         if (type === T.BindComplete) {
           this.s.tracker.pop();
+          if (e.portal !== null) settlePortal(e.portal, true);
           if (!e.injected) this.s.toClient.push(raw);
           return;
         }
-        if (type === T.ErrorResponse) return this.extendedError(raw);
+        if (type === T.ErrorResponse) {
+          // The portal was not made (e.g. a cursor of that name exists): the name is not what we decided.
+          this.unbind(e);
+          return this.extendedError(raw);
+        }
         throw desync(type, "a BindComplete was expected");
       case "describe-statement":
         if (type === T.ParameterDescription && !e.gotParameters) {
@@ -365,13 +369,35 @@ export class BackendRelay {
 
   /** The server skips to Sync after an error: so do the entries, and their statements never ran. */
   private skipToSync(): void {
-    for (const d of this.s.tracker.skipToSync()) {
-      if (d.kind === "execute") this.notRun(d.run, "an earlier message of the batch failed");
-      if (d.kind === "parse" && d.statement !== null && this.s.prepared.get(d.statement.name) === d.statement) {
-        if (d.previous === undefined) this.s.prepared.delete(d.statement.name);
-        else this.s.prepared.set(d.statement.name, d.previous);
-      }
+    for (const d of this.s.tracker.skipToSync()) this.skipped(d);
+  }
+
+  /** An entry whose message the server skipped: undo what the client's message was assumed to do. */
+  private skipped(d: Expectation): void {
+    const reason = "an earlier message of the batch failed";
+    if (d.kind === "execute" || d.kind === "function-call") this.notRun(d.run, reason);
+    else if (d.kind === "query") for (const r of d.runs) this.notRun(r, reason);
+    else if (d.kind === "parse") this.unparse(d);
+    else if (d.kind === "bind") this.unbind(d);
+  }
+
+  /** A Parse that did not happen upstream: the name means what it meant before. */
+  private unparse(d: Expectation & { kind: "parse" }): void {
+    if (d.statement !== null && this.s.prepared.get(d.statement.name) === d.statement) {
+      if (d.previous === undefined) this.s.prepared.delete(d.statement.name);
+      else this.s.prepared.set(d.statement.name, d.previous);
     }
+  }
+
+  /** A Bind that did not happen upstream: its portal name means what it meant before. */
+  private unbind(d: Expectation & { kind: "bind" }): void {
+    const p = d.portal;
+    if (p === null) return;
+    if (this.s.portals.get(p.name) === p) {
+      if (d.previous === undefined) this.s.portals.delete(p.name);
+      else this.s.portals.set(p.name, d.previous);
+    }
+    settlePortal(p, false);
   }
 
   private ready(body: Uint8Array): void {

@@ -12,7 +12,13 @@ const action = (classes: string[], relations: string[], functions: string[] = []
 });
 const allow = (rule = "r", columns: string[] = []): Decision => ({ effect: "allow", rule, message: "ok", masks: { json: [], columns, detectors: [] } });
 const defaultDeny: Decision = { effect: "deny", rule: null, message: "no rule allows this request", masks: NO_MASKS };
-const ruleFunctions: Record<string, string[]> = { files: ["*.pg_read_file"], loose: ["pg_catalog.*"], exact: ["pg_catalog.pg_read_file"] };
+const ruleFunctions: Record<string, string[]> = {
+  files: ["*.pg_read_file"],
+  loose: ["pg_catalog.*"],
+  exact: ["pg_catalog.pg_read_file"],
+  salaries: ["pg_catalog.*", "public.all_salaries"],
+  anyPublic: ["public.*"],
+};
 const adjust = postgresBuiltins({ mayUseTarget: (i) => i.groups.includes("analysts"), ruleFunctions: (r) => ruleFunctions[r] });
 
 test("a dangerous function is denied even where a rule allows, unless that rule names it", () => {
@@ -61,4 +67,32 @@ test("COPY … TO is denied where masks may apply", () => {
   expect(adjust(allow("r", ["email"]), action(["read"], ["sales.customers"]))).toMatchObject({ effect: "allow" });
   expect(masksMayApply({ json: [], columns: [], detectors: ["card"] }, [])).toBe(true);
   expect(masksMayApply({ json: ["$.a"], columns: [], detectors: [] }, ["x.y"])).toBe(false);
+});
+
+const withUser = (classes: string[], relations: string[], functions: string[], userFunctions: string[]): Action => ({
+  identity: alice,
+  target: "db",
+  request: { kind: "postgres", classes, relations, functions, userFunctions, sql: "…" },
+  time: 0,
+});
+
+test("a user-defined function is denied unless the deciding rule names it, whatever else the rule allows", () => {
+  const a = withUser(["read"], [], ["pg_catalog.all_salaries", "public.all_salaries"], ["public.all_salaries"]);
+  // A rule with no postgres section (a DBA's "everything") does not name it.
+  expect(adjust(allow("dbas"), a)).toMatchObject({ effect: "deny", rule: "builtin:user-function" });
+  expect(adjust(allow("loose"), a)).toMatchObject({ effect: "deny", rule: "builtin:user-function" });
+  // A * in the last part is not naming it.
+  expect(adjust(allow("anyPublic"), a)).toMatchObject({ effect: "deny", rule: "builtin:user-function" });
+  expect(adjust(allow("salaries"), a)).toMatchObject({ effect: "allow", rule: "salaries" });
+  // Without a rule there is nothing to adjust, and the catalog-read allowance never covers it.
+  expect(adjust(defaultDeny, a)).toMatchObject({ effect: "deny", rule: null });
+  expect(adjust(defaultDeny, withUser(["read"], [], ["pg_catalog.f", "public.f"], []))).toMatchObject({ effect: "allow", rule: "builtin:catalog-read" });
+});
+
+test("COPY … TO of a statement calling a user function counts as masked when any column mask applies", () => {
+  const a = withUser(["copy.to", "read"], ["sales.orders"], ["public.all_salaries"], ["public.all_salaries"]);
+  expect(adjust(allow("salaries", ["hr.salaries.note"]), a)).toMatchObject({ effect: "deny", rule: "builtin:copy-masked" });
+  expect(adjust(allow("salaries"), a)).toMatchObject({ effect: "allow" });
+  expect(masksMayApply({ json: [], columns: ["hr.salaries.note"], detectors: [] }, ["sales.orders"], true)).toBe(true);
+  expect(masksMayApply({ json: [], columns: ["hr.salaries.note"], detectors: [] }, ["sales.orders"])).toBe(false);
 });

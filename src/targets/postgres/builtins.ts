@@ -2,8 +2,17 @@
 // (Gate.check's `adjust`):
 //  - builtin:dangerous-function: a call to a function on DANGEROUS_FUNCTIONS is denied unless
 //    the deciding rule names it in postgres.functions (a pattern whose last part has no `*`);
+//  - builtin:user-function: a call that may resolve to a user-defined function (the target
+//    found it in the catalog: PostgresRequestFacts.userFunctions) is denied unless the deciding
+//    rule names it in postgres.functions, the same way. A user function is opaque code: it may
+//    read any table (SECURITY DEFINER: even ones the caller cannot), write, or wrap a dangerous
+//    built-in, and none of that shows in the statement. This holds for every rule, including
+//    one with no postgres section at all (a DBA's "everything"): such a rule speaks about what
+//    statements show, and a user function shows nothing, so it is allowed only where a rule
+//    names it. Naming it is what allows it: its body is not analysed;
 //  - builtin:copy-masked: COPY … TO cannot be masked (its rows are not DataRows), so a COPY TO
-//    that masks apply to is denied;
+//    that masks apply to is denied (relations include the base tables of views, and a user
+//    function may read any table);
 //  - builtin:catalog-read: a pure read of the system catalogs (psql's \d) is allowed to anyone
 //    with at least one rule for this target, where the policy had no rule at all (default deny).
 import type { Action, Decision, Identity, PostgresRequestFacts } from "../../core/types.ts";
@@ -84,8 +93,22 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
         }
       }
     }
+    const userFunctions = req.userFunctions ?? [];
+    if (decision.effect !== "deny" && userFunctions.length > 0) {
+      const patterns = decision.rule === null ? [] : (deps.ruleFunctions(decision.rule) ?? []);
+      for (const f of userFunctions) {
+        if (!namedExplicitly(f, patterns)) {
+          return {
+            effect: "deny",
+            rule: "builtin:user-function",
+            message: `function ${f} is denied: it is user-defined code the gateway cannot see into (it may read or change any table); a rule allows it only by naming it in postgres.functions`,
+            masks: NO_MASKS,
+          };
+        }
+      }
+    }
     if (decision.effect !== "deny") {
-      if (req.classes.includes("copy.to") && masksMayApply(decision.masks, req.relations)) {
+      if (req.classes.includes("copy.to") && masksMayApply(decision.masks, req.relations, userFunctions.length > 0)) {
         return {
           effect: "deny",
           rule: "builtin:copy-masked",
@@ -95,7 +118,7 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
       }
       return decision;
     }
-    if (decision.rule === null && firstDangerous === null && isCatalogRead(req) && deps.mayUseTarget(action.identity, action.target)) {
+    if (decision.rule === null && firstDangerous === null && userFunctions.length === 0 && isCatalogRead(req) && deps.mayUseTarget(action.identity, action.target)) {
       return { effect: "allow", rule: "builtin:catalog-read", message: "catalog read allowed to users of this target", masks: NO_MASKS };
     }
     return decision;
@@ -104,7 +127,7 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
 
 /**
  * Only reads, only of pg_catalog and information_schema (minus the sensitive ones), only
- * functions that resolve in pg_catalog. An unqualified call is reported as pg_catalog.f plus
+ * functions that resolve in pg_catalog (the caller also checks that none is user-defined). An unqualified call is reported as pg_catalog.f plus
  * f in every search_path schema; PostgreSQL searches pg_catalog first (psql's own \d queries
  * call pg_get_expr and string_agg this way), so such a call counts as a catalog function. A
  * call qualified with another schema does not.
@@ -126,10 +149,12 @@ export function isCatalogRead(req: PostgresRequestFacts): boolean {
 
 /**
  * Whether masks may touch what a statement reads: detectors and bare column names may match
- * anything; a schema.table.column mask only its own table.
+ * anything; a schema.table.column mask only its own table, or any table when the statement
+ * calls a user function (which may read any).
  */
-export function masksMayApply(masks: Masks, relations: readonly string[]): boolean {
+export function masksMayApply(masks: Masks, relations: readonly string[], callsUserFunction = false): boolean {
   if (masks.detectors.length > 0) return true;
+  if (callsUserFunction && masks.columns.length > 0) return true;
   const lower = new Set(relations.map((r) => r.toLowerCase()));
   for (const c of masks.columns) {
     const parts = c.toLowerCase().split(".");

@@ -1,12 +1,27 @@
-// Column origins for masking: table OID + attribute number → schema.table.column, and the
-// columns of a named relation, read from the upstream catalog on a connection the gateway owns
-// (one per target, never a client's session), cached, and dropped whenever DDL passes through.
+// Column origins for masking: table OID + attribute number → schema.table.column, the columns
+// of a named relation, and what views and user-defined functions hide (objectsOf), read from
+// the upstream catalog on a connection the gateway owns (one per target, never a client's
+// session), cached, and dropped whenever DDL passes through or after MAX_AGE_MS.
 import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { MessageReader } from "./message-reader.ts";
 import { qualifiedName } from "./sql/name-resolution.ts";
+import {
+  FIRST_USER_OID,
+  NOTHING,
+  combine,
+  needsFunctionLookup,
+  relationObjectsQuery,
+  skipRelation,
+  userFunctionsQuery,
+  type RelationObjects,
+  splitQualified,
+  type StatementObjects,
+} from "./catalog-objects.ts";
 import { connectUpstream, simpleQuery, sqlLiteral, type UpstreamConfig } from "./upstream.ts";
+
+export { NO_OBJECTS, splitQualified, type StatementObjects } from "./catalog-objects.ts";
 
 export interface TableColumns {
   readonly schema: string;
@@ -25,6 +40,10 @@ export class Catalog {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly byOid = new Map<number, TableColumns | null>();
   private readonly byName = new Map<string, TableColumns | null>();
+  /** Relation name → what its rules reach (NOTHING for a table without rules or no such relation). */
+  private readonly relObjects = new Map<string, RelationObjects>();
+  /** Function name → whether some function of that schema and name is user-defined. */
+  private readonly userFunction = new Map<string, boolean>();
   private closed = false;
   private filledAt = performance.now();
 
@@ -33,9 +52,13 @@ export class Catalog {
     private readonly log: Logger,
   ) {}
 
-  /** undefined: not looked up yet; null: no such table. */
+  /**
+   * undefined: not looked up yet; null: no table columns to name as an origin: no such
+   * relation, or a view or materialized view (their columns are whatever their query made of
+   * other tables' columns, so their origin counts as unknown and unknown-origin masks apply).
+   */
   cached(oid: number): TableColumns | null | undefined {
-    if (performance.now() - this.filledAt > MAX_AGE_MS) this.invalidate();
+    this.expire();
     return this.byOid.get(oid);
   }
 
@@ -47,7 +70,7 @@ export class Catalog {
       `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ` +
         `JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
         `LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ` +
-        `WHERE c.oid IN (${missing.map((o) => String(o >>> 0)).join(",")})`,
+        `WHERE c.oid IN (${missing.map((o) => String(o >>> 0)).join(",")}) AND c.relkind NOT IN ('v', 'm')`,
     );
     const found = collect(rows, 0);
     this.trim();
@@ -59,7 +82,7 @@ export class Catalog {
    * null for a name that does not exist.
    */
   async columnsOf(relations: readonly string[]): Promise<Map<string, TableColumns | null>> {
-    if (performance.now() - this.filledAt > MAX_AGE_MS) this.invalidate();
+    this.expire();
     const out = new Map<string, TableColumns | null>();
     const missing: [string, string, string][] = [];
     for (const r of new Set(relations)) {
@@ -91,6 +114,68 @@ export class Catalog {
     return out;
   }
 
+  /**
+   * What the statement's relation names and called function names hide (see StatementObjects).
+   * Synchronous when every name is cached (the hot path: no round trip); otherwise one query
+   * for all of them. Throws E_UPSTREAM when the catalog cannot be read.
+   */
+  objectsOf(relations: readonly string[], calls: readonly string[]): StatementObjects | Promise<StatementObjects> {
+    this.expire();
+    let missing = false;
+    for (const r of relations) if (!this.relObjects.has(r) && !skipRelation(r)) missing = true;
+    for (const f of calls) if (!this.userFunction.has(f) && needsFunctionLookup(f)) missing = true;
+    if (!missing) {
+      return combine(relations, calls, (r) => this.relObjects.get(r), (f) => this.userFunction.get(f));
+    }
+    // Everything is looked up again, not only the misses, so that a concurrent invalidate()
+    // cannot leave a name of this statement unresolved.
+    return this.loadObjects(relations, calls).then(({ rels, fns }) => combine(relations, calls, (r) => rels.get(r), (f) => fns.get(f)));
+  }
+
+  private async loadObjects(
+    relations: readonly string[],
+    calls: readonly string[],
+  ): Promise<{ rels: Map<string, RelationObjects>; fns: Map<string, boolean> }> {
+    const relNames = [...new Set(relations)].filter((r) => !skipRelation(r));
+    const fnNames = [...new Set(calls)].filter(needsFunctionLookup);
+    const sql: string[] = [];
+    if (relNames.length > 0) sql.push(relationObjectsQuery(relNames.map((r) => [r, ...split(r)])));
+    if (fnNames.length > 0) sql.push(userFunctionsQuery(fnNames.map((f) => [f, ...split(f)])));
+    const rows = await this.query(sql.join(";\n"));
+    const reached = new Map<string, { bases: Set<string>; functions: Set<string>; user: Set<string> }>();
+    const fns = new Map<string, boolean>();
+    for (const r of rows) {
+      const [tag, name, schema, object, self, oid] = r;
+      if (name === null || name === undefined) continue;
+      if (tag === "u") {
+        fns.set(name, schema === "t");
+        continue;
+      }
+      if (schema === null || schema === undefined || object === null || object === undefined || self === "t") continue;
+      let o = reached.get(name);
+      if (o === undefined) {
+        o = { bases: new Set(), functions: new Set(), user: new Set() };
+        reached.set(name, o);
+      }
+      const q = qualifiedName(schema, object);
+      if (tag === "r") o.bases.add(q);
+      else if (tag === "f") {
+        o.functions.add(q);
+        if (Number(oid) >= FIRST_USER_OID) o.user.add(q);
+      }
+    }
+    const rels = new Map<string, RelationObjects>();
+    for (const r of relNames) {
+      const o = reached.get(r);
+      rels.set(r, o === undefined ? NOTHING : { bases: [...o.bases].sort(), functions: [...o.functions].sort(), userFunctions: [...o.user].sort() });
+    }
+    for (const f of fnNames) if (!fns.has(f)) fns.set(f, false);
+    this.trim();
+    for (const [k, v] of rels) this.relObjects.set(k, v);
+    for (const [k, v] of fns) this.userFunction.set(k, v);
+    return { rels, fns };
+  }
+
   /** "schema.name" of a function by OID (for FunctionCall), or null when there is none. */
   async functionName(oid: number): Promise<string | null> {
     const rows = await this.query(
@@ -105,7 +190,13 @@ export class Catalog {
   invalidate(): void {
     this.byOid.clear();
     this.byName.clear();
+    this.relObjects.clear();
+    this.userFunction.clear();
     this.filledAt = performance.now();
+  }
+
+  private expire(): void {
+    if (performance.now() - this.filledAt > MAX_AGE_MS) this.invalidate();
   }
 
   close(): void {
@@ -117,6 +208,8 @@ export class Catalog {
   private trim(): void {
     if (this.byOid.size > MAX_ENTRIES) this.byOid.clear();
     if (this.byName.size > MAX_ENTRIES) this.byName.clear();
+    if (this.relObjects.size > MAX_ENTRIES) this.relObjects.clear();
+    if (this.userFunction.size > MAX_ENTRIES) this.userFunction.clear();
   }
 
   /** One query at a time on the gateway's connection; a failed connection is dropped and reopened next time. */
@@ -160,6 +253,12 @@ export class Catalog {
   }
 }
 
+function split(name: string): [string, string] {
+  const parts = splitQualified(name);
+  if (parts === null) throw new GatewayError("E_INTERNAL", `cannot split object name "${name}"`);
+  return parts;
+}
+
 /** Rows of (key, nspname, relname, attnum, attname) → one TableColumns per key (key column -1: schema.table). */
 function collect(rows: readonly (string | null)[][], keyColumn: number): Map<string, TableColumns> {
   const out = new Map<string, { schema: string; table: string; columns: Map<number, string> }>();
@@ -175,43 +274,4 @@ function collect(rows: readonly (string | null)[][], keyColumn: number): Map<str
     if (r[3] !== null && r[3] !== undefined && r[4] !== null && r[4] !== undefined) t.columns.set(Number(r[3]), r[4]);
   }
   return out;
-}
-
-/**
- * Splits "schema.name" as the SQL analysis writes it: a part holding a dot or a quote is
- * double-quoted with "" for a quote; others are bare. null when it is not two parts.
- */
-export function splitQualified(q: string): [string, string] | null {
-  const parts: string[] = [];
-  let i = 0;
-  while (i <= q.length) {
-    if (q[i] === '"') {
-      let s = "";
-      i++;
-      for (;;) {
-        if (i >= q.length) return null;
-        if (q[i] === '"') {
-          if (q[i + 1] === '"') {
-            s += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        s += q[i];
-        i++;
-      }
-      parts.push(s);
-    } else {
-      const dot = q.indexOf(".", i);
-      const end = dot < 0 ? q.length : dot;
-      parts.push(q.slice(i, end));
-      i = end;
-    }
-    if (i >= q.length) break;
-    if (q[i] !== ".") return null;
-    i++;
-  }
-  return parts.length === 2 ? [parts[0]!, parts[1]!] : null;
 }

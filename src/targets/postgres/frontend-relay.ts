@@ -4,14 +4,20 @@
 // DO block of deny.ts, and in the extended protocol the client's messages up to Sync are then
 // dropped, as the server itself would skip them. Each forwarded message that has an answer
 // gets its entry in the response tracker.
+//
+// Names are tracked as the server holds them: every Parse is decided, even of a name already
+// in use (the server may have freed it: DEALLOCATE, DISCARD ALL); a prepared statement is
+// analysed again when the search_path changed since (PostgreSQL re-parses it then); a portal
+// whose Bind failed is forgotten, and a DECLARE takes its cursor's name from the portals.
 import type { Decoded, Bind, Close, Describe, Execute, FunctionCall, Parse, Query, DecodedFrontendMessage } from "./protocol/frontend-message.ts";
 import type { PostgresRequestFacts } from "../../core/types.ts";
 import type { Catalog } from "./catalog.ts";
+import { declaredCursorName } from "./cursor-name.ts";
 import { denialError, type DenyMessages } from "./deny.ts";
 import { encodeFrontendMessage } from "./protocol/encode.ts";
 import type { ResponseTracker } from "./response-tracker.ts";
 import type { SearchPathTracker } from "./search-path.ts";
-import type { Outbox, Portal, PreparedStatement, StatementRun } from "./session-state.ts";
+import { portalSettled, sameContext, type Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
 import type { Analysis, AnalysisContext, StatementInfo } from "./sql/analysis.ts";
 import { factsOf, type CheckedStatement, type StatementGate } from "./statement-gate.ts";
 
@@ -109,7 +115,8 @@ export class FrontendRelay {
 
   private async onQuery(m: Decoded<Query>): Promise<void> {
     const s = this.s;
-    const analysis = s.analyzer.analyze(m.query, s.searchPath.context);
+    const ctx = s.searchPath.context;
+    const analysis = s.analyzer.analyze(m.query, ctx);
     if (!analysis.ok) {
       await this.refuseUnparsable(m.query, analysis.error, "simple");
       s.toUpstream.push(s.deny.query);
@@ -129,22 +136,20 @@ export class FrontendRelay {
         s.tracker.push({ kind: "deny-query", error, sent: false });
         return;
       }
-      runs.push(this.newRun(info, checked, stmts.length === 1));
+      runs.push(this.newRun(info, checked, stmts.length === 1, ctx));
     }
+    for (const info of stmts) if (info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "query", runs, index: 0 });
   }
 
   private async onParse(m: Decoded<Parse>): Promise<void> {
     const s = this.s;
+    // Decided even when the name is in use: the server refuses to redefine a named statement,
+    // but it may have freed the name in ways the gateway cannot always see.
     const previous = s.prepared.get(m.statement);
-    if (m.statement !== "" && previous !== undefined) {
-      // The server refuses to redefine a named statement: nothing new can run, so nothing to decide.
-      s.toUpstream.push(m.raw);
-      s.tracker.push({ kind: "parse", injected: false, statement: null, previous });
-      return;
-    }
-    const analysis = s.analyzer.analyze(m.query, s.searchPath.context);
+    const ctx = s.searchPath.context;
+    const analysis = s.analyzer.analyze(m.query, ctx);
     if (!analysis.ok) {
       await this.refuseUnparsable(m.query, analysis.error, "extended");
       return this.denyExtended(denialError(analysis.error, { code: "42601", ...(analysis.position !== undefined ? { position: analysis.position } : {}) }));
@@ -155,7 +160,16 @@ export class FrontendRelay {
       return this.denyExtended(denialError(message, { code: "42601" }));
     }
     const info = analysis.statements[0] ?? null;
-    const stmt: PreparedStatement = { name: m.statement, info: null, verdict: null, spec: null, batch: -1, fields: null, described: false };
+    const stmt: PreparedStatement = {
+      name: m.statement,
+      info: null,
+      verdict: null,
+      spec: null,
+      batch: -1,
+      fields: null,
+      described: false,
+      source: info === null ? null : { text: m.query, prepare: false, context: ctx },
+    };
     if (info !== null) {
       const checked = await this.check(info, { protocol: "extended", statement_name: m.statement });
       if (checked === null) return this.denyExtended(this.lastRefusal!);
@@ -176,14 +190,18 @@ export class FrontendRelay {
     if (stmt === undefined) {
       return this.refuseExtended("builtin:unknown-statement", `prepared statement "${m.statement}" is not known to the gateway: it was not prepared through it`);
     }
-    if (stmt.info === null || (stmt.verdict !== null && stmt.batch === s.batch)) return this.bind(m, stmt);
-    return this.recheck(m, stmt, stmt.info);
+    if (stmt.info === null || (stmt.verdict !== null && stmt.batch === s.batch && !this.stale(stmt))) return this.bind(m, stmt);
+    return this.recheck(m, stmt);
   }
 
-  private async recheck(m: Decoded<Bind>, stmt: PreparedStatement, info: StatementInfo): Promise<void> {
-    const checked = await this.check(info, { protocol: "extended", statement_name: stmt.name, at: "bind" });
+  private async recheck(m: Decoded<Bind>, stmt: PreparedStatement): Promise<void> {
+    const details = { protocol: "extended", statement_name: stmt.name, at: "bind" };
+    const current = await this.current(stmt, details, false);
+    if (current === null) return this.denyExtended(this.lastRefusal!);
+    const checked = await this.check(current.info!, details);
     if (checked === null) return this.denyExtended(this.lastRefusal!);
     if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
+    stmt.info = checked.info;
     stmt.verdict = checked.verdict;
     stmt.spec = checked.spec;
     stmt.batch = this.s.batch;
@@ -195,16 +213,23 @@ export class FrontendRelay {
     const portal: Portal = {
       name: m.portal,
       statement: stmt,
+      info: stmt.info,
+      verdict: stmt.verdict,
+      context: stmt.source?.context ?? s.searchPath.context,
       resultFormats: m.resultFormats,
       spec: stmt.spec,
+      batch: s.batch,
+      state: "pending",
+      waiters: [],
       fields: null,
       described: false,
       plan: null,
       ...(s.recordParameters ? { parameters: parameterTexts(m) } : {}),
     };
+    const previous = s.portals.get(m.portal);
     s.portals.set(m.portal, portal);
     s.toUpstream.push(m.raw);
-    s.tracker.push({ kind: "bind", injected: false });
+    s.tracker.push({ kind: "bind", injected: false, portal, previous });
   }
 
   private onDescribe(m: Decoded<Describe>): void {
@@ -228,10 +253,21 @@ export class FrontendRelay {
     if (portal === undefined) {
       return this.refuseExtended("builtin:unknown-portal", `portal "${m.portal}" is not known to the gateway: it was not bound through it`);
     }
+    if (portal.state === "pending" && portal.batch !== s.batch) {
+      // The Bind is in an earlier batch, so its failure would not skip this Execute, and the
+      // name could then run something else (a cursor of that name): wait for its answer.
+      return portalSettled(portal).then(() => this.onExecute(m));
+    }
     const stmt = portal.statement;
-    const run: StatementRun = stmt.info === null
+    const info = portal.info;
+    const run: StatementRun = info === null
       ? { facts: EMPTY_FACTS, rule: null, spec: null, started: performance.now(), plan: null, rows: 0, done: false }
-      : this.runOf(stmt.info, stmt.verdict!.decision.rule, portal.spec, false, portal.parameters);
+      : this.runOf(info, portal.verdict!.decision.rule, portal.spec, false, portal.context, portal.parameters, {
+          facts: factsOf(info),
+          verdict: portal.verdict!,
+          spec: portal.spec,
+        });
+    if (info !== null && info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     if (portal.spec !== null && !portal.described && !stmt.described) {
       // Masks apply and the client never asked for the row shape: ask for it, and keep the answer to ourselves.
       s.toUpstream.push(encodeFrontendMessage({ type: "Describe", target: "P", name: m.portal }));
@@ -281,7 +317,7 @@ export class FrontendRelay {
       return;
     }
     s.toUpstream.push(m.raw);
-    s.tracker.push({ kind: "function-call", run: this.newRun(info, checked, false) });
+    s.tracker.push({ kind: "function-call", run: this.newRun(info, checked, false, s.searchPath.context) });
   }
 
   /** The ErrorResponse of the last refusal made by check() (when it returned null). */
@@ -303,12 +339,15 @@ export class FrontendRelay {
         this.lastRefusal = denialError(message);
         return null;
       }
-      if (p.info !== null) {
+      const current = await this.current(p, details, true);
+      if (current === null) return null;
+      const inner = current.info;
+      if (inner !== null) {
         effective = {
           ...info,
-          classes: union(info.classes.filter((c) => c !== "execute"), p.info.classes),
-          relations: union(info.relations, p.info.relations),
-          functions: union(info.functions, p.info.functions),
+          classes: union(info.classes.filter((c) => c !== "execute"), inner.classes),
+          relations: union(info.relations, inner.relations),
+          functions: union(info.functions, inner.functions),
         };
       }
     }
@@ -320,6 +359,59 @@ export class FrontendRelay {
     }
     const checked = await s.statementGate.check(effective, details);
     return { ...checked, info: effective };
+  }
+
+  /** Whether the search_path changed since the statement was analysed. */
+  private stale(p: PreparedStatement): boolean {
+    return p.source !== null && !sameContext(p.source.context, this.s.searchPath.context);
+  }
+
+  /**
+   * What a prepared statement runs now: its analysis, made again with the current search_path
+   * when that changed since (PostgreSQL re-parses the statement then, so unqualified names may
+   * now mean other tables). `nested`: it is what an EXECUTE runs, and an EXECUTE inside it is
+   * not followed further. null: refused, the ErrorResponse is in lastRefusal.
+   */
+  private async current(p: PreparedStatement, details: Record<string, unknown>, nested: boolean): Promise<{ info: StatementInfo | null } | null> {
+    if (p.info === null || p.source === null || !this.stale(p)) return { info: p.info };
+    const s = this.s;
+    const source = p.source;
+    const ctx = s.searchPath.context;
+    const analysis = s.analyzer.analyze(source.text, ctx);
+    let info: StatementInfo | undefined;
+    if (analysis.ok && analysis.statements.length === 1) {
+      const st = analysis.statements[0]!;
+      info = source.prepare ? st.prepares?.inner : st;
+    }
+    if (info === undefined || (nested && info.executes !== undefined)) {
+      const message = `prepared statement "${p.name}" is denied: the search_path changed since it was prepared and the gateway cannot analyse it again; prepare it again`;
+      await s.statementGate.refuse(factsOf(p.info), "builtin:stale-prepared-statement", message, details);
+      this.lastRefusal = denialError(message);
+      return null;
+    }
+    p.info = info;
+    source.context = ctx;
+    p.verdict = null;
+    p.spec = null;
+    p.batch = -1;
+    // The server plans it again, so its result columns (and their origins) may differ from an earlier Describe.
+    p.fields = null;
+    p.described = false;
+    return { info };
+  }
+
+  /**
+   * A DECLARE is forwarded: its cursor takes the name in the portal namespace upstream, so a
+   * portal of that name the gateway remembers is gone (or the DECLARE fails and the name stays
+   * unknown, which only refuses more). A name that cannot be read forgets every named portal.
+   */
+  private cursorTakesName(info: StatementInfo): void {
+    const name = declaredCursorName(info.text);
+    if (name !== null) {
+      this.s.portals.delete(name);
+      return;
+    }
+    for (const key of [...this.s.portals.keys()]) if (key !== "") this.s.portals.delete(key);
   }
 
   private async refuseUnparsable(sql: string, error: string, protocol: string): Promise<void> {
@@ -336,7 +428,7 @@ export class FrontendRelay {
     const s = this.s;
     s.toUpstream.push(s.deny.extended);
     s.tracker.push({ kind: "parse", injected: true, statement: null, previous: undefined });
-    s.tracker.push({ kind: "bind", injected: true });
+    s.tracker.push({ kind: "bind", injected: true, portal: null, previous: undefined });
     s.tracker.push({ kind: "deny-execute", error, sent: false });
     // The injected Parse and Bind replace the unnamed statement and portal upstream.
     s.prepared.delete("");
@@ -344,25 +436,48 @@ export class FrontendRelay {
     this.skipping = true;
   }
 
-  private newRun(info: StatementInfo, checked: CheckedStatement & { info?: StatementInfo }, single: boolean): StatementRun {
-    return this.runOf(checked.info ?? info, checked.verdict.decision.rule, checked.spec, single, undefined, checked);
+  private newRun(info: StatementInfo, checked: CheckedStatement & { info?: StatementInfo }, single: boolean, ctx: AnalysisContext): StatementRun {
+    return this.runOf(checked.info ?? info, checked.verdict.decision.rule, checked.spec, single, ctx, undefined, checked);
   }
 
+  /** `ctx`: the analysis context `info` was made with (what a PREPARE's statement resolves against). */
   private runOf(
     info: StatementInfo,
     rule: string | null,
     spec: StatementRun["spec"],
     single: boolean,
+    ctx: AnalysisContext,
     parameters?: readonly (string | null)[],
     checked?: CheckedStatement,
   ): StatementRun {
     const s = this.s;
-    const needs = info.prepares !== undefined || info.sets !== undefined || info.node === "DeclareCursorStmt" || info.classes.some(isCatalogChanging);
+    const discardAll = info.node === "DiscardStmt" && info.sets?.some((c) => c.name === "all") === true;
+    const needs =
+      info.prepares !== undefined ||
+      info.deallocates !== undefined ||
+      info.sets !== undefined ||
+      info.node === "DeclareCursorStmt" ||
+      info.classes.some(isCatalogChanging);
     const onSuccess = needs
       ? () => {
           if (info.prepares !== undefined) {
             const p = info.prepares;
-            s.prepared.set(p.name, { name: p.name, info: p.inner, verdict: null, spec: null, batch: -1, fields: null, described: false });
+            s.prepared.set(p.name, {
+              name: p.name,
+              info: p.inner,
+              verdict: null,
+              spec: null,
+              batch: -1,
+              fields: null,
+              described: false,
+              source: { text: info.text, prepare: true, context: ctx },
+            });
+          }
+          // Names the server freed: a later Parse or PREPARE of them defines something new.
+          if (info.deallocates !== undefined) forgetStatements(s.prepared, info.deallocates);
+          if (discardAll) {
+            forgetStatements(s.prepared, null);
+            s.portals.clear();
           }
           if (info.sets !== undefined) s.searchPath.apply(info.sets, single && s.txStatus === "I");
           if (info.classes.some(isCatalogChanging)) s.catalog.invalidate();
@@ -389,6 +504,15 @@ const SIMPLE_DETAILS = Object.freeze({ protocol: "simple" });
 /** DDL changes names and columns; procedural code may run DDL the gateway cannot see. */
 function isCatalogChanging(c: string): boolean {
   return c.startsWith("ddl.") || c === "procedural";
+}
+
+/** DEALLOCATE name, or every named statement (DEALLOCATE ALL, DISCARD ALL; the unnamed one stays). */
+function forgetStatements(prepared: Map<string, PreparedStatement>, name: string | null): void {
+  if (name !== null) {
+    prepared.delete(name);
+    return;
+  }
+  for (const key of [...prepared.keys()]) if (key !== "") prepared.delete(key);
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -4,7 +4,7 @@ import { ResponseTracker } from "./response-tracker.ts";
 test("entries come out in order; skipToSync drops everything before the next Sync", () => {
   const t = new ResponseTracker();
   t.push({ kind: "parse", injected: false, statement: null, previous: undefined });
-  t.push({ kind: "bind", injected: false });
+  t.push({ kind: "bind", injected: false, portal: null, previous: undefined });
   t.push({ kind: "close" });
   t.push({ kind: "sync" });
   t.push({ kind: "close" });
@@ -29,4 +29,23 @@ test("a long-lived queue stays correct across compactions", () => {
     }
   }
   expect(t.size).toBe(pushed - popped);
+});
+
+test("after an error with no Sync queued, entries pushed later are skipped until the next Sync", () => {
+  const t = new ResponseTracker();
+  const skipped: string[] = [];
+  t.onSkipped = (e) => skipped.push(e.kind);
+  t.push({ kind: "parse", injected: false, statement: null, previous: undefined });
+  t.pop();
+  // The Parse failed before the gateway finished deciding the Bind behind it.
+  expect(t.skipToSync()).toEqual([]);
+  expect(t.skippingToSync).toBe(true);
+  t.push({ kind: "bind", injected: false, portal: null, previous: undefined });
+  t.push({ kind: "close" });
+  expect(t.size).toBe(0);
+  expect(skipped).toEqual(["bind", "close"]);
+  t.push({ kind: "sync" });
+  t.push({ kind: "close" });
+  expect(t.skippingToSync).toBe(false);
+  expect(t.drain().map((e) => e.kind)).toEqual(["sync", "close"]);
 });

@@ -2,7 +2,9 @@
 // Each entry says whose message it was (the client's answers pass, the gateway's injected ones
 // are swallowed or replaced) and which statement it belongs to (for masking and the audit).
 // After an ErrorResponse in the extended protocol the server skips to the next Sync, and so
-// does skipToSync() here.
+// does skipToSync() here; when no Sync was forwarded yet, the server also skips what the
+// gateway forwards later (a statement still being decided), so those entries are dropped as
+// they come, through onSkipped, until the next Sync.
 import type { FieldDescription } from "./protocol/backend-message.ts";
 import type { PreparedStatement, Portal, StatementRun } from "./session-state.ts";
 
@@ -14,7 +16,8 @@ export type Expectation =
   /** A client's FunctionCall that was allowed. */
   | { kind: "function-call"; readonly run: StatementRun }
   | { kind: "parse"; readonly injected: boolean; readonly statement: PreparedStatement | null; readonly previous: PreparedStatement | undefined }
-  | { kind: "bind"; readonly injected: boolean }
+  /** portal: the client's portal (null when injected); previous: what the name meant before, restored if the Bind fails. */
+  | { kind: "bind"; readonly injected: boolean; readonly portal: Portal | null; readonly previous: Portal | undefined }
   | { kind: "describe-statement"; readonly statement: PreparedStatement | null; readonly injected: boolean; gotParameters: boolean }
   | { kind: "describe-portal"; readonly portal: Portal | null; readonly injected: boolean }
   /** A client's Execute; run is what the audit's statement record is about. */
@@ -30,9 +33,25 @@ export type Expectation =
 export class ResponseTracker {
   private items: Expectation[] = [];
   private head = 0;
+  /** The server is skipping to a Sync that has not been forwarded yet. */
+  private skipping = false;
+  /** Receives the entries dropped because the server skips their messages. */
+  onSkipped: ((e: Expectation) => void) | null = null;
 
   push(e: Expectation): void {
+    if (this.skipping) {
+      if (e.kind !== "sync") {
+        this.onSkipped?.(e);
+        return;
+      }
+      this.skipping = false;
+    }
     this.items.push(e);
+  }
+
+  /** Whether messages forwarded now are skipped by the server (it waits for a Sync). */
+  get skippingToSync(): boolean {
+    return this.skipping;
   }
 
   peek(): Expectation | undefined {
@@ -61,12 +80,17 @@ export class ResponseTracker {
   /**
    * After an ErrorResponse in the extended protocol: drops every entry before the next Sync
    * (the server skips those messages) and returns them, so their statements can be closed out.
+   * With no Sync queued, entries pushed later are dropped too, up to the next Sync.
    */
   skipToSync(): Expectation[] {
     const dropped: Expectation[] = [];
     for (;;) {
       const e = this.peek();
-      if (e === undefined || e.kind === "sync") return dropped;
+      if (e === undefined) {
+        this.skipping = true;
+        return dropped;
+      }
+      if (e.kind === "sync") return dropped;
       dropped.push(this.pop()!);
     }
   }
@@ -98,6 +122,7 @@ export class ResponseTracker {
     const rest = this.items.slice(this.head);
     this.items = [];
     this.head = 0;
+    this.skipping = false;
     return rest;
   }
 }

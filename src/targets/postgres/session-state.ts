@@ -6,7 +6,7 @@ import type { PostgresRequestFacts } from "../../core/types.ts";
 import type { Verdict } from "../../gate/gate.ts";
 import type { MaskPlan, MaskSpec } from "./masking.ts";
 import type { FieldDescription } from "./protocol/backend-message.ts";
-import type { StatementInfo } from "./sql/analysis.ts";
+import type { AnalysisContext, StatementInfo } from "./sql/analysis.ts";
 
 /** A statement the client prepared (protocol Parse, or SQL PREPARE): one namespace upstream, so one here. */
 export interface PreparedStatement {
@@ -21,19 +21,65 @@ export interface PreparedStatement {
   fields: readonly FieldDescription[] | null;
   /** The client asked to Describe it, so its fields will be known before any Execute's rows. */
   described: boolean;
+  /**
+   * What to analyse again when the search_path changed since `info` was made (PostgreSQL
+   * re-parses a prepared statement then): the Parse's query, or the whole PREPARE statement,
+   * and the analysis context `info` was made with. null: nothing to analyse (empty query).
+   */
+  source: PreparedSource | null;
+}
+
+export interface PreparedSource {
+  readonly text: string;
+  /** SQL PREPARE: the statement is the `prepares.inner` of the analysis of `text`. */
+  readonly prepare: boolean;
+  context: AnalysisContext;
 }
 
 export interface Portal {
   readonly name: string;
   readonly statement: PreparedStatement;
+  /** The statement as it was decided at this Bind (the statement may be decided again later). */
+  readonly info: StatementInfo | null;
+  readonly verdict: Verdict | null;
+  /** The analysis context `info` was made with. */
+  readonly context: AnalysisContext;
   readonly resultFormats: readonly (0 | 1)[];
   readonly spec: MaskSpec | null;
+  /** The Sync-delimited batch of its Bind: an Execute in a later batch runs even if the Bind failed. */
+  readonly batch: number;
+  /** pending until the upstream answers its Bind; failed: the name is not this portal upstream. */
+  state: "pending" | "bound" | "failed";
+  /** Called once the Bind is answered (or skipped). */
+  waiters: (() => void)[];
   /** Result columns with their formats, from a Describe of the portal. */
   fields: readonly FieldDescription[] | null;
   described: boolean;
   plan: MaskPlan | null;
   /** Bind parameters for the audit, when the target records them. */
   readonly parameters?: readonly (string | null)[];
+}
+
+/** The upstream answered (or skipped) the portal's Bind. */
+export function settlePortal(p: Portal, ok: boolean): void {
+  if (p.state !== "pending") return;
+  p.state = ok ? "bound" : "failed";
+  const waiters = p.waiters;
+  p.waiters = [];
+  for (const w of waiters) w();
+}
+
+/** Resolves once the portal's Bind is answered. */
+export function portalSettled(p: Portal): Promise<void> {
+  if (p.state !== "pending") return Promise.resolve();
+  return new Promise((resolve) => p.waiters.push(resolve));
+}
+
+/** Whether two analysis contexts resolve names alike. */
+export function sameContext(a: AnalysisContext, b: AnalysisContext): boolean {
+  if (a === b) return true;
+  if (a.user !== b.user || a.searchPath.length !== b.searchPath.length) return false;
+  return a.searchPath.every((s, i) => s === b.searchPath[i]);
 }
 
 /** One statement as it runs, for its audit record and masking. */

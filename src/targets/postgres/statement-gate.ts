@@ -1,12 +1,27 @@
 // Per statement: turn the SQL analysis into an Action, have the Gate decide, audit and (for
 // review) hold it, and compile the masks that apply to its results. Refusals that are not the
 // policy's (SQL that cannot be parsed, an unknown prepared statement) are audited as denies too.
+//
+// Before deciding, the statement's names are looked up in the upstream catalog (cached there):
+//  - a view (or materialized view, or a table with rules) hides what it reads: the relations
+//    it is built on, recursively, join the statement's relations. So the statement's relations
+//    are the named ones plus the base relations of every view among them, and an allow rule
+//    must cover all of them (a rule for sales.* does not allow a view in sales over hr.*), a
+//    deny rule any of them. Functions the views run join its functions.
+//  - a called name that may resolve to a function that is not a built-in (OID >= 16384, or a
+//    temporary function) is reported in userFunctions; builtins.ts denies it unless the
+//    deciding rule names it.
+//  - masks: a view's columns have no table origin (catalog.ts) and a user function hides the
+//    tables it reads, so when masks apply, columns of unknown origin are masked if the
+//    statement reads a table with masked columns (base tables of views included) or calls a
+//    user function; a FETCH does not say what it reads, so there too.
 import type { PendingRequest } from "../../approvals/approvals.ts";
+import { errorMessage } from "../../core/errors.ts";
 import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } from "../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { Gate, Verdict } from "../../gate/gate.ts";
 import type { Detector } from "../../masking/detectors.ts";
-import type { Catalog } from "./catalog.ts";
+import { NO_OBJECTS, type Catalog, type StatementObjects } from "./catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "./masking.ts";
 import type { StatementInfo } from "./sql/analysis.ts";
 
@@ -36,6 +51,13 @@ export function factsOf(info: Pick<StatementInfo, "classes" | "relations" | "fun
 export class StatementGate {
   private hold: AbortController | null = null;
   private readonly specs = new Map<string, MaskSpec>();
+  /**
+   * Functions and relations this session's allowed statements create (analysis `defines`): a
+   * statement pipelined behind a CREATE is checked before the CREATE ran and the catalog knows
+   * the new object. A defined function counts as user-defined; reading a defined relation
+   * counts as touching everything its defining statement touched. Kept for the session.
+   */
+  private readonly defined = { functions: new Set<string>(), relations: new Map<string, { relations: readonly string[]; functions: readonly string[] }>() };
   /** Masks of every cursor declared in this session: FETCH does not say which cursor's query it reads, so all apply. */
   private cursorMasks: { columns: Set<string>; detectors: Set<string>; unknownOrigin: boolean } | null = null;
 
@@ -43,8 +65,16 @@ export class StatementGate {
 
   /** Decides one statement (with its effective facts: EXECUTE already replaced by what was prepared). */
   async check(info: StatementInfo, details: Record<string, unknown>): Promise<CheckedStatement> {
-    const facts = factsOf(info);
+    let facts = factsOf(info);
+    try {
+      const found = this.objectsOf(info);
+      facts = withObjects(facts, found instanceof Promise ? await found : found);
+    } catch (e) {
+      const message = `statement denied: the gateway cannot read the database catalog to look through views and functions: ${errorMessage(e)}`;
+      return { facts, verdict: await this.refuse(facts, "builtin:catalog-unavailable", message, details), spec: null };
+    }
     const verdict = await this.decide(facts, details, this.deps.adjust);
+    if (verdict.allowed && info.defines !== undefined) this.remember(info.defines, facts);
     let masks: Masks = verdict.allowed ? verdict.masks : NO_MASKS;
     let unknownOrigin = false;
     if (verdict.allowed && info.node === "FetchStmt" && this.cursorMasks !== null) {
@@ -60,8 +90,53 @@ export class StatementGate {
     if (!verdict.allowed || copyOut || !hasMasks(masks) || (masks.columns.length === 0 && masks.detectors.length === 0)) {
       return { facts, verdict, spec: null };
     }
+    // A FETCH names a cursor, not what it reads; a user function hides the tables it reads.
+    unknownOrigin ||= info.node === "FetchStmt" || (facts.userFunctions?.length ?? 0) > 0;
     unknownOrigin ||= await this.readsMaskedTable(masks, facts.relations);
     return { facts, verdict, spec: this.spec(masks, unknownOrigin) };
+  }
+
+  private remember(defines: NonNullable<StatementInfo["defines"]>, facts: PostgresRequestFacts): void {
+    for (const f of defines.functions) this.defined.functions.add(f);
+    for (const r of defines.relations) {
+      this.defined.relations.set(r, { relations: facts.relations.filter((x) => x !== r), functions: facts.functions });
+    }
+  }
+
+  /** The statement's names looked up in the catalog: synchronous when all are cached. */
+  private objectsOf(info: StatementInfo): StatementObjects | Promise<StatementObjects> {
+    if (info.relations.length === 0 && info.functions.length === 0) return NO_OBJECTS;
+    const named = info.functionObjects;
+    const calls = named === undefined ? info.functions : info.functions.filter((f) => !named.includes(f));
+    let found: StatementObjects | Promise<StatementObjects>;
+    if (this.defined.functions.size === 0 && this.defined.relations.size === 0) {
+      found = this.deps.catalog.objectsOf(info.relations, calls);
+    } else {
+      // What this session defined stands in for what the catalog may not show yet.
+      const extraRelations = new Set<string>();
+      const extraFunctions = new Set<string>();
+      for (const r of info.relations) {
+        const d = this.defined.relations.get(r);
+        if (d === undefined) continue;
+        for (const x of d.relations) if (!info.relations.includes(x)) extraRelations.add(x);
+        for (const f of d.functions) if (!calls.includes(f)) extraFunctions.add(f);
+      }
+      const allCalls = extraFunctions.size === 0 ? calls : [...calls, ...extraFunctions];
+      const user = allCalls.filter((f) => this.defined.functions.has(f));
+      const fromCatalog = this.deps.catalog.objectsOf([...info.relations, ...extraRelations], allCalls);
+      const add = (o: StatementObjects): StatementObjects => {
+        if (extraRelations.size === 0 && extraFunctions.size === 0 && user.length === 0) return o;
+        const bases = new Set([...o.bases, ...extraRelations]);
+        const functions = new Set([...o.functions, ...extraFunctions]);
+        return { bases: [...bases].sort(), functions: [...functions].sort(), userFunctions: [...new Set([...o.userFunctions, ...user])].sort() };
+      };
+      found = fromCatalog instanceof Promise ? fromCatalog.then(add) : add(fromCatalog);
+    }
+    if (!info.classes.every(namesOnly)) return found;
+    // DDL on a view (DROP VIEW v, ALTER, GRANT, COMMENT) does not run what the view runs.
+    const strip = (o: StatementObjects): StatementObjects =>
+      o.functions.length === 0 && o.userFunctions.length === 0 ? o : { bases: o.bases, functions: [], userFunctions: o.userFunctions.filter((f) => calls.includes(f)) };
+    return found instanceof Promise ? found.then(strip) : strip(found);
   }
 
   /** Audits a refusal that is not the policy's and returns its verdict (always a deny). */
@@ -128,4 +203,20 @@ export class StatementGate {
     }
     return s;
   }
+}
+
+/** Classes of statements that name objects without running them. */
+function namesOnly(c: string): boolean {
+  return c.startsWith("ddl.") || c === "grant" || c === "revoke" || c === "comment" || c === "security_label";
+}
+
+/** The facts with what the catalog found behind the names: base relations, the functions views run, user functions. */
+function withObjects(facts: PostgresRequestFacts, o: StatementObjects): PostgresRequestFacts {
+  if (o === NO_OBJECTS) return facts;
+  return {
+    ...facts,
+    relations: o.bases.length === 0 ? facts.relations : [...facts.relations, ...o.bases],
+    functions: o.functions.length === 0 ? facts.functions : [...facts.functions, ...o.functions],
+    ...(o.userFunctions.length > 0 ? { userFunctions: o.userFunctions } : {}),
+  };
 }

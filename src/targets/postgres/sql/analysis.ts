@@ -34,6 +34,19 @@ export interface StatementInfo {
   readonly functions: readonly string[];
   /** The statement's own slice of the source text, as the parser delimits it. */
   readonly text: string;
+  /**
+   * Those of `functions` that the statement only names as the object of DDL (DROP FUNCTION f,
+   * ALTER/COMMENT ON/GRANT … ON FUNCTION f, CREATE FUNCTION f's own name, a trigger's function)
+   * and does not call. Absent when there are none; a consumer that loses it only checks more.
+   */
+  readonly functionObjects?: readonly string[];
+  /**
+   * What the statement creates, or renames or moves something to: functions (CREATE
+   * FUNCTION/PROCEDURE) and relations (CREATE VIEW/RULE, CREATE TABLE/MATERIALIZED VIEW AS),
+   * as the candidate names where they may land. A statement sent behind it (one query, a
+   * pipeline) is checked before it ran, when the catalog does not show them yet.
+   */
+  readonly defines?: { readonly functions: readonly string[]; readonly relations: readonly string[] };
   /** Top parser node name, e.g. "SelectStmt". */
   readonly node: string;
   readonly sets?: readonly SettingChange[];

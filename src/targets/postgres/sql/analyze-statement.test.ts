@@ -595,6 +595,46 @@ describe("analyze: statement facts", () => {
   });
 });
 
+describe("analyze: functions named, called, defined", () => {
+  test("DDL that names a function without calling it reports it in functionObjects", () => {
+    expect(one("DROP FUNCTION public.all_salaries()").functionObjects).toEqual(["public.all_salaries"]);
+    expect(one("ALTER FUNCTION f(int) OWNER TO bob").functionObjects).toEqual(fn("f"));
+    expect(one("GRANT EXECUTE ON FUNCTION public.f() TO bob").functionObjects).toEqual(["public.f"]);
+    expect(one("COMMENT ON FUNCTION public.f() IS 'x'").functionObjects).toEqual(["public.f"]);
+    expect(one("CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'").functionObjects).toEqual(["public.f"]);
+  });
+
+  test("calls are not function objects, wherever they are", () => {
+    expect(one("SELECT public.f()").functionObjects).toBeUndefined();
+    expect(one("CALL public.p()").functionObjects).toBeUndefined();
+    expect(one("CREATE TABLE t AS SELECT public.f()").functionObjects).toBeUndefined();
+    // Named and called in one statement: it is called.
+    expect(one("SELECT public.f() FROM sales.x WHERE public.g() > 0").functionObjects).toBeUndefined();
+  });
+
+  test("a call inside a view or function body runs later: it names the function", () => {
+    const v = one("CREATE VIEW sales.v AS SELECT public.all_salaries()");
+    expect(v.functions).toEqual(["public.all_salaries"]);
+    expect(v.functionObjects).toEqual(["public.all_salaries"]);
+    const b = one("CREATE FUNCTION public.f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT pg_catalog.pg_read_file('x'); END");
+    expect(b.functions).toEqual(["pg_catalog.pg_read_file", "public.f"]);
+  });
+
+  test("defines: what a statement creates or renames into, where it may land", () => {
+    expect(one("CREATE FUNCTION rf() RETURNS int LANGUAGE sql AS 'SELECT 1'").defines).toEqual({ functions: fn("rf"), relations: [] });
+    expect(one("CREATE OR REPLACE PROCEDURE s.p() LANGUAGE sql AS 'SELECT 1'").defines).toEqual({ functions: ["s.p"], relations: [] });
+    expect(one("CREATE VIEW v AS SELECT * FROM hr.salaries").defines).toEqual({ functions: [], relations: ["public.v"] });
+    expect(one("CREATE MATERIALIZED VIEW sales.m AS SELECT 1").defines).toEqual({ functions: [], relations: ["sales.m"] });
+    expect(one("CREATE RULE r AS ON SELECT TO sales.t DO INSTEAD SELECT * FROM hr.salaries").defines?.relations).toEqual(["sales.t"]);
+    expect(one("ALTER FUNCTION public.f() RENAME TO g").defines).toEqual({ functions: ["public.g"], relations: [] });
+    expect(one("ALTER FUNCTION public.f() SET SCHEMA sales").defines).toEqual({ functions: ["sales.f"], relations: [] });
+    expect(one("ALTER VIEW public.hr_view SET SCHEMA sales").defines).toEqual({ functions: [], relations: ["sales.hr_view"] });
+    expect(one("ALTER VIEW public.hr_view RENAME TO x").defines).toEqual({ functions: [], relations: ["public.x"] });
+    expect(one("ALTER VIEW public.hr_view RENAME COLUMN a TO b").defines).toBeUndefined();
+    expect(one("SELECT 1").defines).toBeUndefined();
+  });
+});
+
 describe("analyze: several statements", () => {
   test("each statement gets its own classes and text", () => {
     const a = parser.analyze("SELECT 1; DELETE FROM sales.orders; DROP TABLE x", PUBLIC);

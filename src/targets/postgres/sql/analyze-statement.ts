@@ -26,6 +26,11 @@ interface Env {
   readonly ctes: ReadonlySet<string>;
   /** False inside parts that do not run now (view, rule, policy and function bodies; plain EXPLAIN). */
   readonly runs: boolean;
+  /**
+   * Inside the definition of an object (view, rule, policy, function body): a call there runs
+   * later, under whoever uses the object, so it names the function rather than calls it.
+   */
+  readonly stored?: boolean;
 }
 
 const TOP: Env = { ctes: new Set(), runs: true };
@@ -57,6 +62,13 @@ class Walker {
   readonly classes = new Set<string>();
   readonly relations = new Set<string>();
   readonly functions = new Set<string>();
+  /** Functions named as the object of DDL (CREATE/ALTER/DROP/COMMENT/GRANT … FUNCTION, a trigger's function): not run now. */
+  readonly functionObjects = new Set<string>();
+  /** Functions reached through a call (FuncCall, CALL). */
+  readonly calledFunctions = new Set<string>();
+  /** Names the statement creates or renames something into (see StatementInfo.defines). */
+  readonly definedFunctions = new Set<string>();
+  readonly definedRelations = new Set<string>();
   readonly sets: SettingChange[] = [];
   readonly literals = new Literals();
   /** Set by casts like 'x'::regclass (a literal naming an object, unread) and by nested walkers. */
@@ -83,6 +95,10 @@ class Walker {
       functions: [...this.functions].sort(),
       text,
       node,
+      ...this.objectOnlyFunctions(),
+      ...(this.definedFunctions.size > 0 || this.definedRelations.size > 0
+        ? { defines: { functions: [...this.definedFunctions].sort(), relations: [...this.definedRelations].sort() } }
+        : {}),
       ...(this.sets.length > 0 ? { sets: this.sets } : {}),
       ...(this.prepares !== undefined ? { prepares: this.prepares } : {}),
       ...(this.executes !== undefined ? { executes: this.executes } : {}),
@@ -93,10 +109,21 @@ class Walker {
     };
   }
 
+  /** Functions only named as DDL objects, never called: the catalog check of user functions skips them. */
+  private objectOnlyFunctions(): { functionObjects?: readonly string[] } {
+    if (this.functionObjects.size === 0) return {};
+    const only = [...this.functionObjects].filter((f) => !this.calledFunctions.has(f)).sort();
+    return only.length > 0 ? { functionObjects: only } : {};
+  }
+
   private absorb(other: Walker): void {
     for (const c of other.classes) this.classes.add(c);
     for (const r of other.relations) this.relations.add(r);
     for (const fn of other.functions) this.functions.add(fn);
+    for (const fn of other.functionObjects) this.functionObjects.add(fn);
+    for (const fn of other.calledFunctions) this.calledFunctions.add(fn);
+    for (const fn of other.definedFunctions) this.definedFunctions.add(fn);
+    for (const r of other.definedRelations) this.definedRelations.add(r);
     this.literalDependent ||= other.constantDependent;
   }
 
@@ -202,7 +229,10 @@ class Walker {
       case "CreateTableAsStmt": {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
         const rel = obj(obj(f, "into") ?? {}, "rel");
-        if (rel !== undefined) this.rangeVar(rel, env, true);
+        if (rel !== undefined) {
+          this.rangeVar(rel, env, true);
+          this.defineRelation(rel);
+        }
         return this.visit(field(f, "query"), env);
       }
       case "ViewStmt":
@@ -212,22 +242,24 @@ class Walker {
         // Their queries and conditions run later, under whoever uses the object: relations
         // and functions count now, classes do not.
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
-        return this.children(f, { ...env, runs: false });
+        if (name === "ViewStmt" || name === "RuleStmt") this.defineRelation(obj(f, name === "ViewStmt" ? "view" : "relation"));
+        return this.children(f, { ...env, runs: false, stored: true });
       case "CreateFunctionStmt":
       case "CreateTrigStmt":
       case "CreateEventTrigStmt": {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
-        this.functionName(list(f, "funcname"));
-        return this.children(f, { ...env, runs: false }, new Set(["funcname"]));
+        this.functionName(list(f, "funcname"), true);
+        if (name === "CreateFunctionStmt") this.defineFunction(stringList(list(f, "funcname")));
+        return this.children(f, { ...env, runs: false, stored: true }, new Set(["funcname"]));
       }
       case "AlterFunctionStmt":
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
-        return this.functionFromNames(functionObjectNames(field(f, "func")));
+        return this.functionFromNames(functionObjectNames(field(f, "func")), true);
       case "GrantStmt": {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
         const type = objectTypeName(f["objtype"]);
         if (str(f, "targtype") === "ACL_TARGET_OBJECT" && type !== undefined && FUNCTION_OBJECTS.has(type)) {
-          for (const o of list(f, "objects")) this.functionFromNames(functionObjectNames(o));
+          for (const o of list(f, "objects")) this.functionFromNames(functionObjectNames(o), true);
           return;
         }
         // Tables and sequences come as RangeVar; schemas, databases, roles … as plain names.
@@ -242,6 +274,7 @@ class Walker {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
         const type = objectTypeName(f["objtype"] ?? f["objectType"] ?? f["renameType"]);
         if (type !== undefined) this.objectReference(type, field(f, "object"));
+        if (type !== undefined && (name === "RenameStmt" || name === "AlterObjectSchemaStmt")) this.defineMoved(type, f);
         return this.children(f, env, new Set(["object"]));
       }
       case "CreateSchemaStmt": {
@@ -277,6 +310,33 @@ class Walker {
       return;
     }
     for (const r of relationCandidates(schema, relname, this.ctx)) this.relations.add(r);
+  }
+
+  /** A function this statement creates: where it may land, per the search path. */
+  private defineFunction(names: readonly string[] | null, newSchema?: string, newName?: string): void {
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    const s = newSchema ?? schema;
+    for (const c of functionCandidates(s, newName ?? name, this.ctx)) this.definedFunctions.add(c);
+  }
+
+  /** A relation this statement creates (a view, a rule's table, CREATE TABLE/MATERIALIZED VIEW AS). */
+  private defineRelation(rv: Fields | undefined, newSchema?: string, newName?: string): void {
+    const relname = newName ?? (rv === undefined ? undefined : str(rv, "relname"));
+    if (relname === undefined) return;
+    const schema = newSchema ?? (rv === undefined ? undefined : str(rv, "schemaname"));
+    for (const r of relationCandidates(schema, relname, this.ctx)) this.definedRelations.add(r);
+  }
+
+  /** ALTER … RENAME TO / SET SCHEMA of a function or relation: the name it will have. */
+  private defineMoved(type: string, f: Fields): void {
+    const newName = str(f, "newname");
+    const newSchema = str(f, "newschema");
+    if (newName === undefined && newSchema === undefined) return;
+    if (FUNCTION_OBJECTS.has(type)) return this.defineFunction(functionObjectNames(field(f, "object")), newSchema, newName);
+    if (!MOVABLE_RELATIONS.has(type)) return; // a column, a constraint …: the relation keeps its name
+    const rv = obj(f, "relation");
+    if (rv !== undefined) this.defineRelation(rv, newSchema, newName);
   }
 
   /** A name list (["t"], ["s","t"], ["db","s","t"]) naming a relation. */
@@ -347,7 +407,7 @@ class Walker {
 
   private funcCall(f: Fields, env: Env): void {
     const names = stringList(list(f, "funcname"));
-    this.functionName(list(f, "funcname"));
+    this.functionName(list(f, "funcname"), env.stored === true);
     const name = names?.[names.length - 1];
     const args = list(f, "args");
     if (name === "set_config") this.setConfig(args, env);
@@ -359,20 +419,25 @@ class Walker {
     this.children(f, env, new Set(["funcname"]));
   }
 
-  private functionName(nameList: readonly unknown[]): void {
-    this.functionFromNames(stringList(nameList));
+  private functionName(nameList: readonly unknown[], asObject = false): void {
+    this.functionFromNames(stringList(nameList), asObject);
   }
 
-  private functionFromNames(names: readonly string[] | null): void {
+  /** asObject: the statement names the function as the object of DDL and does not call it. */
+  private functionFromNames(names: readonly string[] | null, asObject = false): void {
     if (names === null || names.length === 0) return;
     const { schema, name } = splitQualified(names);
-    for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(c);
+    const into = asObject ? this.functionObjects : this.calledFunctions;
+    for (const c of functionCandidates(schema, name, this.ctx)) {
+      this.functions.add(c);
+      into.add(c);
+    }
   }
 
   /** The object of DROP / COMMENT ON / ALTER … RENAME / OWNER / SET SCHEMA, when it is a function or a relation. */
   private objectReference(type: string, object: unknown): void {
     const ref = objectReference(type, object);
-    if (ref?.kind === "function") this.functionFromNames(ref.names);
+    if (ref?.kind === "function") this.functionFromNames(ref.names, true);
     else if (ref?.kind === "relation") this.relationFromNames(ref.names);
   }
 
@@ -465,6 +530,8 @@ function doLanguage(f: Fields): string {
   }
   return "plpgsql";
 }
+
+const MOVABLE_RELATIONS: ReadonlySet<string> = new Set(["table", "view", "matview", "foreign_table"]);
 
 const SELECT_HANDLED: ReadonlySet<string> = new Set(["withClause", "intoClause", "larg", "rarg", "lockingClause"]);
 const DML_HANDLED: ReadonlySet<string> = new Set(["withClause", "relation"]);

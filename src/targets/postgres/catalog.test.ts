@@ -1,0 +1,155 @@
+// The catalog's look through views and user functions against a real PostgreSQL, and what the
+// statement gate makes of it: base relations join the facts, user functions are reported, view
+// columns have no origin, and cached names cost no round trip.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
+import { silentLogger } from "../../core/logger.ts";
+import type { Action, Decision, PostgresRequestFacts } from "../../core/types.ts";
+import type { Gate, Verdict } from "../../gate/gate.ts";
+import { Catalog, NO_OBJECTS } from "./catalog.ts";
+import { StatementGate } from "./statement-gate.ts";
+import { loadSqlParser, type SqlParser } from "./sql/sql-parser.ts";
+import type { StatementInfo } from "./sql/analysis.ts";
+
+let pg: PostgresInstance;
+let catalog: Catalog;
+let parser: SqlParser;
+let queries = 0;
+
+beforeAll(async () => {
+  parser = await loadSqlParser();
+  pg = await startPostgres();
+  await pg.psql(`
+CREATE SCHEMA sales; CREATE SCHEMA hr;
+CREATE TABLE sales.customers (id int, name text, email text);
+CREATE TABLE hr.salaries (id int, name text, salary int, note text);
+CREATE VIEW sales.hr_mirror AS SELECT * FROM hr.salaries;
+CREATE VIEW sales.customer_contacts AS SELECT id, name, email AS contact FROM sales.customers;
+CREATE FUNCTION public.all_salaries() RETURNS SETOF hr.salaries LANGUAGE sql AS 'SELECT * FROM hr.salaries';
+CREATE FUNCTION public.neq(int, int) RETURNS bool LANGUAGE sql AS 'SELECT $1 <> $2';
+CREATE OPERATOR public.=/= (LEFTARG = int, RIGHTARG = int, FUNCTION = public.neq);
+CREATE VIEW public.nested AS SELECT c.contact, s.note FROM sales.customer_contacts c, public.all_salaries() s WHERE s.id =/= 0;
+CREATE MATERIALIZED VIEW public.mv AS SELECT * FROM public.nested;
+`);
+  catalog = new Catalog({ host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, silentLogger);
+  // Count the round trips: every catalog query goes through the private query().
+  const c = catalog as unknown as { query: (sql: string) => Promise<unknown> };
+  const original = c.query.bind(catalog);
+  c.query = (sql: string) => {
+    queries++;
+    return original(sql);
+  };
+}, 60_000);
+
+afterAll(async () => {
+  catalog?.close();
+  await pg?.stop();
+});
+
+const resolve = async (relations: string[], calls: string[] = []) => await catalog.objectsOf(relations, calls);
+
+describe("Catalog.objectsOf", () => {
+  test("a view brings the relations it is built on, recursively; a table brings nothing", async () => {
+    expect(await resolve(["sales.hr_mirror"])).toEqual({ bases: ["hr.salaries"], functions: [], userFunctions: [] });
+    expect(await resolve(["sales.customers"])).toBe(NO_OBJECTS);
+    expect(await resolve(["public.no_such_table"])).toBe(NO_OBJECTS);
+    expect(await resolve(["public.mv"])).toEqual({
+      bases: ["hr.salaries", "public.nested", "sales.customer_contacts", "sales.customers"],
+      functions: ["public.all_salaries", "public.neq"],
+      userFunctions: ["public.all_salaries", "public.neq"],
+    });
+  });
+
+  test("system views are taken for what they are named", async () => {
+    expect(await resolve(["pg_catalog.pg_roles", "information_schema.tables"])).toBe(NO_OBJECTS);
+  });
+
+  test("a call that may resolve to a user function is reported; built-ins, pseudo functions and unknown names are not", async () => {
+    const o = await resolve([], ["pg_catalog.all_salaries", "public.all_salaries", "pg_catalog.lower", "public.lower", "pg_catalog.do(plpgsql)"]);
+    expect(o.userFunctions).toEqual(["public.all_salaries"]);
+    expect((await resolve([], ["pg_temp.f"])).userFunctions).toEqual(["pg_temp.f"]);
+  });
+
+  test("cached names answer synchronously, with no round trip", async () => {
+    await resolve(["public.pgbench_accounts"], []);
+    const before = queries;
+    const o = catalog.objectsOf(["public.pgbench_accounts", "sales.hr_mirror"], ["pg_catalog.lower", "public.lower"]);
+    expect(o instanceof Promise).toBe(false);
+    expect(queries).toBe(before);
+    catalog.invalidate();
+    expect(catalog.objectsOf(["sales.hr_mirror"], []) instanceof Promise).toBe(true);
+  });
+
+  test("a view's columns have no table origin", async () => {
+    const oid = Number((await pg.psql("SELECT 'sales.customer_contacts'::regclass::oid")).trim());
+    const table = Number((await pg.psql("SELECT 'sales.customers'::regclass::oid")).trim());
+    await catalog.loadOids([oid, table]);
+    expect(catalog.cached(oid)).toBeNull();
+    expect(catalog.cached(table)?.columns.get(3)).toBe("email");
+  });
+});
+
+describe("StatementGate with the catalog", () => {
+  /** A gate that allows everything with the given masks and records what it was asked. */
+  function gateWith(masks: string[]): { gate: StatementGate; seen: PostgresRequestFacts[] } {
+    const seen: PostgresRequestFacts[] = [];
+    const decision: Decision = { effect: "allow", rule: "r", message: "ok", masks: { json: [], columns: masks, detectors: [] } };
+    const fake = {
+      async check(action: Action, ctx: { adjust?: (d: Decision, a: Action) => Decision }): Promise<Verdict> {
+        seen.push(action.request as PostgresRequestFacts);
+        const d = ctx.adjust ? ctx.adjust(decision, action) : decision;
+        return { allowed: d.effect === "allow", decision: d, message: d.message, masks: d.masks, policyHash: "x" };
+      },
+    } as unknown as Gate;
+    const gate = new StatementGate({
+      gate: fake,
+      target: "db",
+      identity: { method: "dev", subject: "a", issuer: "dev", groups: [] },
+      session: "s",
+      clock: { now: () => 0 },
+      adjust: (d) => d,
+      catalog,
+      compileDetectors: () => { throw new Error("no detectors in these tests"); },
+      onHold: () => {},
+    });
+    return { gate, seen };
+  }
+  const info = (sql: string): StatementInfo => {
+    const a = parser.analyze(sql, { searchPath: ["public"] });
+    if (!a.ok) throw new Error(a.error);
+    return a.statements[0]!;
+  };
+
+  test("the facts hold the base relations of views and the user functions called", async () => {
+    const { gate, seen } = gateWith([]);
+    await gate.check(info("SELECT * FROM sales.hr_mirror"), {});
+    expect(seen[0]!.relations).toEqual(["sales.hr_mirror", "hr.salaries"]);
+    await gate.check(info("SELECT all_salaries()"), {});
+    expect(seen[1]!.userFunctions).toEqual(["public.all_salaries"]);
+    await gate.check(info("DROP FUNCTION public.all_salaries()"), {});
+    expect(seen[2]!.userFunctions).toBeUndefined();
+    // DDL on a view does not run what the view runs.
+    await gate.check(info("DROP VIEW public.nested"), {});
+    expect(seen[3]!.userFunctions).toBeUndefined();
+    expect(seen[3]!.relations).toContain("hr.salaries");
+  });
+
+  test("columns of unknown origin are masked through views, user functions and FETCH", async () => {
+    const { gate } = gateWith(["sales.customers.email"]);
+    expect((await gate.check(info("SELECT * FROM sales.customer_contacts"), {})).spec?.unknownOriginMasked).toBe(true);
+    expect((await gate.check(info("SELECT public.all_salaries()"), {})).spec?.unknownOriginMasked).toBe(true);
+    expect((await gate.check(info("FETCH ALL FROM c"), {})).spec?.unknownOriginMasked).toBe(true);
+    expect((await gate.check(info("SELECT * FROM sales.hr_mirror"), {})).spec?.unknownOriginMasked).toBe(false);
+  });
+
+  test("what the session defines counts before the catalog shows it", async () => {
+    const { gate, seen } = gateWith([]);
+    await gate.check(info("CREATE FUNCTION public.fresh() RETURNS int LANGUAGE sql AS 'SELECT 1'"), {});
+    await gate.check(info("SELECT fresh()"), {});
+    expect(seen[1]!.userFunctions).toEqual(["public.fresh"]);
+    await gate.check(info("CREATE VIEW sales.fresh_view AS SELECT * FROM hr.salaries, public.fresh()"), {});
+    await gate.check(info("SELECT * FROM sales.fresh_view"), {});
+    expect(seen[3]!.relations).toContain("hr.salaries");
+    expect(seen[3]!.userFunctions).toEqual(["public.fresh"]);
+  });
+});
