@@ -1,5 +1,8 @@
 // HTTP through the gateway (full policy and audit) against the same upstream directly, in one
-// run, with wrk. Prints requests/s, the ratio, and the added median latency.
+// run, with wrk. Prints requests/s, the ratio, and the added median latency, for two upstream
+// routes: /api/items, a constant tiny JSON (the harshest case for any proxy), and /api/report,
+// which builds a 50-row JSON report per call as an internal API would. A bare Bun reverse proxy
+// (fetch and return, nothing else) is measured too: it is the ceiling of this runtime.
 // Run: bun bench/http-bench.ts [--seconds 10] [--connections 32]   (needs dist/gatehouse and wrk)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,12 +26,26 @@ const upPort = await freePort();
 const gwPort = await freePort();
 const adminPort = await freePort();
 
-// The upstream runs in its own process so that it does not share a core with the client.
+const proxyPort = await freePort();
+// The upstream and the bare proxy run in their own processes, as they would in production.
 writeFileSync(
   join(dir, "upstream.ts"),
-  `Bun.serve({ hostname: "127.0.0.1", port: ${upPort}, fetch: () => Response.json({ ok: true, items: [1, 2, 3] }) });`,
+  `const rows = Array.from({ length: 50 }, (_, i) => ({ id: i, customer: "customer-" + i, region: ["eu", "us", "apac"][i % 3], amount: (i * 37.5) % 1000 }));
+Bun.serve({ hostname: "127.0.0.1", port: ${upPort}, fetch(req) {
+  if (new URL(req.url).pathname === "/api/report") {
+    const out = rows.map((r) => ({ ...r, tax: Math.round(r.amount * 0.19 * 100) / 100, key: new Bun.CryptoHasher("sha256").update(r.customer + Date.now()).digest("hex") }));
+    out.sort((a, b) => b.amount - a.amount);
+    return Response.json({ generated: new Date().toISOString(), total: out.reduce((t, r) => t + r.amount, 0), rows: out });
+  }
+  return Response.json({ ok: true, items: [1, 2, 3] });
+} });`,
+);
+writeFileSync(
+  join(dir, "bare-proxy.ts"),
+  `Bun.serve({ hostname: "127.0.0.1", port: ${proxyPort}, async fetch(req) { const u = new URL(req.url); const r = await fetch("http://127.0.0.1:${upPort}" + u.pathname + u.search, { method: req.method, headers: req.headers, body: req.body, decompress: false }); return new Response(r.body, { status: r.status, headers: r.headers }); } });`,
 );
 const up = Bun.spawn([process.execPath, join(dir, "upstream.ts")], { stdout: "inherit", stderr: "inherit" });
+const bare = Bun.spawn([process.execPath, join(dir, "bare-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
 writeFileSync(
   join(dir, "gatehouse.yaml"),
   `
@@ -43,7 +60,7 @@ rules:
 `,
 );
 const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
-await Promise.all([waitForPort(upPort), waitForPort(gwPort)]);
+await Promise.all([waitForPort(upPort), waitForPort(gwPort), waitForPort(proxyPort)]);
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 
 interface WrkResult {
@@ -69,27 +86,25 @@ async function wrk(url: string): Promise<WrkResult> {
 }
 
 try {
-  // Warm both paths, then measure direct and gateway back to back, twice, and keep the best of each.
-  await wrk(`http://127.0.0.1:${upPort}/api/items`);
-  await wrk(`http://127.0.0.1:${gwPort}/api/items`);
-  const direct: WrkResult[] = [];
-  const gateway: WrkResult[] = [];
-  for (let i = 0; i < 2; i++) {
-    direct.push(await wrk(`http://127.0.0.1:${upPort}/api/items`));
-    gateway.push(await wrk(`http://127.0.0.1:${gwPort}/api/items`));
-  }
   const best = (rs: WrkResult[]) => rs.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const d = best(direct);
-  const g = best(gateway);
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token, batch audit (2 decision+request records per call)\n`);
-  console.log("| path | requests/s | p50 | p99 | errors |");
-  console.log("|---|---:|---:|---:|---|");
-  console.log(`| direct | ${d.rps.toFixed(0)} | ${d.p50ms.toFixed(3)} ms | ${d.p99ms.toFixed(3)} ms | ${d.errors} |`);
-  console.log(`| gateway | ${g.rps.toFixed(0)} | ${g.p50ms.toFixed(3)} ms | ${g.p99ms.toFixed(3)} ms | ${g.errors} |`);
-  console.log(`\nratio gateway/direct: ${(g.rps / d.rps).toFixed(2)}; added median latency: ${(g.p50ms - d.p50ms).toFixed(3)} ms`);
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); best of 2 runs each, interleaved\n`);
+  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | added p50 | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---:|---|");
+  for (const route of ["/api/items", "/api/report"]) {
+    const paths = { direct: upPort, "bare Bun proxy": proxyPort, gateway: gwPort } as const;
+    const runs: Record<string, WrkResult[]> = { direct: [], "bare Bun proxy": [], gateway: [] };
+    for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
+    for (let i = 0; i < 2; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
+    const d = best(runs["direct"]!);
+    for (const name of Object.keys(paths)) {
+      const r = best(runs[name]!);
+      console.log(`| ${route} | ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} ms | ${r.p99ms.toFixed(3)} ms | ${(r.rps / d.rps).toFixed(2)} | ${name === "direct" ? "" : `${(r.p50ms - d.p50ms).toFixed(3)} ms`} | ${r.errors} |`);
+    }
+  }
 } finally {
   gw.kill("SIGTERM");
   up.kill();
+  bare.kill();
   await gw.exited;
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 // End to end, the gateway's life over time with the compiled binary: SIGHUP reloads, a listener
 // change is reported rather than half-applied, `tail -f` prints records as they are written,
-// and a restart keeps a pending approval request (approvable after the restart) and a live
-// grant, both rebuilt from the audit log.
+// a restart keeps a pending approval request (approvable after the restart) and a live grant,
+// both rebuilt from the audit log, and SIGTERM lets forwarded requests finish and be recorded.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +70,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const url = new URL(req.url);
+      if (url.pathname === "/api/slow") await Bun.sleep(700);
       return Response.json({ method: req.method, path: url.pathname });
     },
   });
@@ -186,4 +187,25 @@ test("a restart keeps a pending request (approvable afterwards) and a live grant
   const verify = await runCli(["verify", gw.auditPath]);
   expect(verify.code).toBe(0);
   expect(readFileSync(gw.auditPath, "utf8").length).toBeGreaterThan(0);
+});
+
+test("SIGTERM lets a forwarded request finish, and its request record is written before the log closes", async () => {
+  const alice = await token("alice", "developers");
+  const slow = call("/api/slow", alice);
+  // Wait until the gateway has forwarded it (its decision is in the log), then stop.
+  for (let i = 0; i < 100; i++) {
+    if ((await records()).some((r) => r.type === "decision" && (r.action as { path?: string } | undefined)?.path === "/api/slow")) break;
+    await Bun.sleep(20);
+  }
+  gw.proc.kill("SIGTERM");
+  const r = await slow;
+  expect(r.status).toBe(200);
+  expect(await r.json()).toEqual({ method: "GET", path: "/api/slow" });
+  expect(await gw.proc.exited).toBe(0);
+  const all = await records();
+  const done = all.find((x) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/slow");
+  expect(done?.details).toMatchObject({ status: 200, outcome: "ok" });
+  expect(all.at(-1)?.type).toBe("gateway.stop");
+  expect(gw.logs()).not.toContain("audit write failed");
+  expect((await runCli(["verify", gw.auditPath])).code).toBe(0);
 });

@@ -16,6 +16,8 @@ import { relayWebSocket, type WsData } from "./websocket.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
+/** How long stop() waits for forwarded requests to finish before closing their connections. */
+const STOP_GRACE_MS = 10_000;
 
 export interface BodyMasker {
   maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
@@ -61,6 +63,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const { gate, metrics, log } = deps;
+  // Forwarded requests whose request record is not written yet, and those records being
+  // written: stop() lets both finish before the audit log closes.
+  let forwarding = 0;
+  const writing = new Set<Promise<void>>();
 
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
@@ -109,6 +115,11 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       return server.upgrade(req, { data }) ? undefined : jsonError(400, "bad_request", "WebSocket upgrade failed");
     }
     if (masking) headers.set("accept-encoding", "identity");
+    // From here on every path ends in complete(): the request record with status and bytes.
+    let completed = false;
+    forwarding++;
+    let bytes = 0;
+    req.signal.addEventListener("abort", () => void complete(499, bytes, "client_closed"), { once: true });
 
     let res: Response;
     try {
@@ -162,7 +173,6 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       void complete(res.status, body.byteLength, "ok");
       return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
     }
-    let bytes = 0;
     const counted = res.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, ctl) {
@@ -177,9 +187,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
 
     function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
+      if (completed) return Promise.resolve();
+      completed = true;
+      forwarding--;
       const durationMs = performance.now() - started;
       metrics.latency.observe({ target: cfg.name }, durationMs / 1000);
-      return gate
+      const written = gate
         .record({
           type: "request",
           session: id,
@@ -189,6 +202,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
           details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
         })
         .catch((e) => log.error("audit write failed for request completion", { error: errorMessage(e) }));
+      writing.add(written);
+      void written.then(() => writing.delete(written));
+      return written;
     }
   }
 
@@ -209,7 +225,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     listen: cfg.listen,
     port: server.port ?? 0,
     async stop() {
+      // Stop accepting, let forwarded requests finish (for a while), then close what is left.
+      void server.stop(false);
+      const deadline = Date.now() + STOP_GRACE_MS;
+      while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
       await server.stop(true);
+      await Promise.all(writing);
     },
   };
 }
