@@ -179,3 +179,29 @@ describe("npm postgres driver", () => {
     expect(found).toBe(true);
   });
 });
+
+describe("shutdown", () => {
+  // Last in this file: it stops the gateway.
+  test("SIGTERM ends open sessions, and their session.end records are written before the log closes", async () => {
+    const sql = connect("app");
+    await sql`SELECT 1 AS warm`;
+    const sessions = new Set<string>();
+    for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
+      if (record.type === "session.start" && record.session) sessions.add(record.session);
+      if (record.type === "session.end" && record.session) sessions.delete(record.session);
+    }
+    expect(sessions.size).toBeGreaterThan(0);
+    gw.proc.kill("SIGTERM");
+    expect(await gw.proc.exited).toBe(0);
+    const ended = new Set<string>();
+    let last = "";
+    for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
+      if (record.type === "session.end" && record.session) ended.add(record.session);
+      last = record.type;
+    }
+    for (const s of sessions) expect(ended.has(s)).toBe(true);
+    expect(last).toBe("gateway.stop");
+    expect(gw.logs()).not.toContain("audit write failed");
+    expect((await runCli(["verify", gw.auditPath])).code).toBe(0);
+  });
+});

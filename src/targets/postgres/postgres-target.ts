@@ -142,14 +142,18 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     }
   }
 
+  // Each connection's handler resolves once its session.end record is written: stop() waits for them.
+  const connections = new Set<Promise<void>>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
-    handle(socket).catch((e) => {
+    const running = handle(socket).catch((e) => {
       log.error("postgres target failed a connection", { target: cfg.name, error: errorMessage(e) });
       socket.destroy();
     });
+    connections.add(running);
+    void running.then(() => connections.delete(running));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
@@ -168,6 +172,8 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
+      // Sessions cut off above still write their session.end (and unfinished statements) records.
+      await Promise.race([Promise.all(connections), Bun.sleep(10_000)]);
       catalog.close();
     },
   };
