@@ -3,10 +3,10 @@
 // by a raw protocol client so that pipelines and races are exact.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../../test/helpers/ports.ts";
+import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
 import { createMetrics } from "../../admin/metrics.ts";
 import { Approvals } from "../../approvals/approvals.ts";
@@ -19,9 +19,6 @@ import { Gate } from "../../gate/gate.ts";
 import { compileDetectors } from "../../masking/detectors.ts";
 import { compilePolicy } from "../../policy/compile.ts";
 import { startPostgresTarget, type RunningPostgresTarget } from "./postgres-target.ts";
-import type { BackendMessage } from "./protocol/backend-message.ts";
-import { createBackendDecoder, parseBackendMessage } from "./protocol/backend-decoder.ts";
-import { encodeFrontendMessages, encodePasswordMessage, encodeStartupMessage } from "./protocol/encode.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
 import { createAnalysisCache } from "./sql/analysis-cache.ts";
 import { loadSqlParser } from "./sql/sql-parser.ts";
@@ -105,70 +102,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Msg = BackendMessage & { code?: string; text?: string };
 
-class Wire {
-  private readonly decoder = createBackendDecoder();
-  private readonly inbox: Msg[] = [];
-  private wake: (() => void) | null = null;
-  closed = false;
-  constructor(readonly sock: Socket) {
-    sock.on("data", (c: Buffer) =>
-      this.decoder.push(c, (type, body) => {
-        const m = parseBackendMessage(type, body) as Msg;
-        if (m.type === "ErrorResponse" || m.type === "NoticeResponse") {
-          m.code = m.fields.code;
-          m.text = m.fields.message;
-        }
-        if (m.type === "DataRow") m.text = m.values.map((v) => (v === null ? "NULL" : new TextDecoder().decode(v))).join("|");
-        this.inbox.push(m);
-        this.wake?.();
-      }),
-    );
-    sock.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-  static async open(token: string): Promise<Wire> {
-    const sock = connect(target.port, "127.0.0.1");
-    await new Promise<void>((r) => sock.once("connect", () => r()));
-    const w = new Wire(sock);
-    sock.write(encodeStartupMessage({ user: "x", database: "db" }));
-    await w.until((ms) => ms.some((m) => m.type === "AuthenticationCleartextPassword"));
-    sock.write(encodePasswordMessage(token));
-    await w.readyCount(1);
-    return w;
-  }
-  send(...messages: FrontendMessage[]): void {
-    this.sock.write(encodeFrontendMessages(messages));
-  }
-  async until(done: (ms: Msg[]) => boolean, timeoutMs = 20_000): Promise<Msg[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (done(this.inbox) || this.closed) return this.inbox.splice(0);
-      if (Date.now() > deadline) throw new Error(`no expected answer; got ${JSON.stringify(types(this.inbox))}`);
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 200);
-      });
-      this.wake = null;
-    }
-  }
-  readyCount(n: number): Promise<Msg[]> {
-    return this.until((ms) => ms.filter((m) => m.type === "ReadyForQuery").length >= n);
-  }
-  /** Sends and returns the answer's message types up to `n` ReadyForQuery. */
-  async run(n: number, ...messages: FrontendMessage[]): Promise<Msg[]> {
-    this.send(...messages);
-    return await this.readyCount(n);
-  }
-  close(): void {
-    this.sock.end();
-  }
-}
 
-const types = (ms: Msg[]) => ms.filter((m) => m.type !== "ParameterStatus" && m.type !== "NoticeResponse").map((m) => (m.type === "ErrorResponse" ? `E:${m.code}` : m.type));
 const rows = (ms: Msg[]) => ms.filter((m) => m.type === "DataRow").map((m) => m.text);
 const P = (query: string, statement = ""): FrontendMessage => ({ type: "Parse", statement, query, parameterTypes: [] });
 const B = (statement = "", portal = ""): FrontendMessage => ({ type: "Bind", portal, statement, parameterFormats: [], parameters: [], resultFormats: [] });
@@ -179,7 +114,7 @@ const Q = (query: string): FrontendMessage => ({ type: "Query", query });
 
 describe("prepared statements follow the search_path, as PostgreSQL re-parses them", () => {
   test("protocol Parse: a Bind after the path changed is decided on the new path, and again when it changes back", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, Q("SET search_path = sales"));
     expect(types(await w.run(1, P("SELECT n FROM notes", "ps"), S))).toEqual(["ParseComplete", "ReadyForQuery"]);
     await w.run(1, Q("SET search_path = public"));
@@ -192,7 +127,7 @@ describe("prepared statements follow the search_path, as PostgreSQL re-parses th
   });
 
   test("SQL PREPARE: EXECUTE after the path changed is decided on the new path", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, Q("SET search_path = sales"));
     expect(types(await w.run(1, Q("PREPARE pp AS SELECT n FROM notes")))).toEqual(["CommandComplete", "ReadyForQuery"]);
     expect(rows(await w.run(1, Q("EXECUTE pp")))).toEqual(["sales note"]);
@@ -207,7 +142,7 @@ describe("prepared statements follow the search_path, as PostgreSQL re-parses th
 
 describe("names the server freed are decided again", () => {
   test("a Parse of a name in use is decided; after DEALLOCATE the old statement is forgotten", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     expect(types(await w.run(1, P("SELECT n FROM sales.notes", "s"), S))).toEqual(["ParseComplete", "ReadyForQuery"]);
     expect(types(await w.run(1, P("SELECT n FROM public.notes", "s"), S))).toEqual(["E:42501", "ReadyForQuery"]);
     // The server refuses the redefinition: the old statement is still "s".
@@ -221,7 +156,7 @@ describe("names the server freed are decided again", () => {
   });
 
   test("DISCARD ALL forgets every named statement and portal", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, P("SELECT n FROM sales.notes", "s1"), S);
     await w.run(1, Q("DISCARD ALL"));
     expect(types(await w.run(1, B("s1"), E(), S))).toEqual(["E:42501", "ReadyForQuery"]);
@@ -230,7 +165,7 @@ describe("names the server freed are decided again", () => {
   });
 
   test("a Parse that fails while a Bind behind it is still being decided: the batch is skipped, the session goes on", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, P("SELECT 1", "a"), P("SELECT 2", "b"), S);
     slowBind = true;
     // "a" exists upstream, so the Parse fails; the Bind of "b" (from an earlier batch) is decided again, asynchronously.
@@ -247,7 +182,7 @@ describe("names the server freed are decided again", () => {
 
 describe("cursors and portals share names", () => {
   test("a DECLARE through the extended protocol keeps its masks for FETCH", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, Q("BEGIN"));
     await w.run(1, P("DECLARE c CURSOR FOR SELECT email || '' FROM sales.customers ORDER BY id"), B(), D(), E(), S);
     const ms = await w.run(1, Q("FETCH ALL FROM c"));
@@ -257,7 +192,7 @@ describe("cursors and portals share names", () => {
   });
 
   test("a failed Bind over a cursor's name is forgotten, even when the Execute comes in the next batch of the same write", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, Q("DECLARE hc CURSOR WITH HOLD FOR SELECT email || '' AS x FROM sales.customers"));
     const ms = await w.run(2, P("SELECT n AS x FROM sales.notes"), B("", "hc"), S, D("hc"), E("hc"), S);
     // The Describe describes the cursor (no rows); the Execute waits for the Bind's answer and is refused.
@@ -268,7 +203,7 @@ describe("cursors and portals share names", () => {
   });
 
   test("a DECLARE takes its name from a portal the gateway remembers (SQL CLOSE freed it upstream)", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     await w.run(1, Q("BEGIN"));
     expect(types(await w.run(1, P("SELECT n AS x FROM sales.notes"), B("", "hc"), S))).toEqual(["ParseComplete", "BindComplete", "ReadyForQuery"]);
     const ms = await w.run(3, Q("CLOSE hc"), Q("DECLARE hc CURSOR FOR SELECT email || '' AS x FROM sales.customers"), E("hc"), S);

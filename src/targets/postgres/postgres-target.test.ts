@@ -4,10 +4,10 @@
 // search_path tricks, masking without Describe and in binary, review, FunctionCall, limits.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../../test/helpers/ports.ts";
+import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
 import { createMetrics } from "../../admin/metrics.ts";
 import { Approvals, type PendingRequest } from "../../approvals/approvals.ts";
@@ -22,9 +22,7 @@ import { Gate } from "../../gate/gate.ts";
 import { compileDetectors } from "../../masking/detectors.ts";
 import { compilePolicy } from "../../policy/compile.ts";
 import { startPostgresTarget, type RunningPostgresTarget } from "./postgres-target.ts";
-import type { BackendMessage } from "./protocol/backend-message.ts";
-import { createBackendDecoder, parseBackendMessage } from "./protocol/backend-decoder.ts";
-import { encodeFrontendMessages, encodePasswordMessage, encodeStartupMessage } from "./protocol/encode.ts";
+import { encodeFrontendMessages } from "./protocol/encode.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
 import { loadSqlParser } from "./sql/sql-parser.ts";
 import { createAnalysisCache } from "./sql/analysis-cache.ts";
@@ -122,70 +120,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Msg = BackendMessage & { code?: string; text?: string };
 
-/** A raw protocol client: send frontend messages, collect backend messages until n ReadyForQuery. */
-class Wire {
-  private readonly decoder = createBackendDecoder();
-  private readonly inbox: Msg[] = [];
-  private wake: (() => void) | null = null;
-  closed = false;
-  constructor(readonly sock: Socket) {
-    sock.on("data", (c: Buffer) =>
-      this.decoder.push(c, (type, body) => {
-        const m = parseBackendMessage(type, body) as Msg;
-        if (m.type === "ErrorResponse" || m.type === "NoticeResponse") {
-          m.code = m.fields.code;
-          m.text = m.fields.message;
-        }
-        if (m.type === "DataRow") m.text = m.values.map((v) => (v === null ? "NULL" : new TextDecoder().decode(v))).join("|");
-        this.inbox.push(m);
-        this.wake?.();
-      }),
-    );
-    sock.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-  static async open(token: string): Promise<Wire> {
-    const sock = connect(target.port, "127.0.0.1");
-    await new Promise<void>((r) => sock.once("connect", () => r()));
-    const w = new Wire(sock);
-    sock.write(encodeStartupMessage({ user: "x", database: "db" }));
-    await w.until((ms) => ms.some((m) => m.type === "AuthenticationCleartextPassword"));
-    w.inbox.length = 0;
-    sock.write(encodePasswordMessage(token));
-    await w.readyCount(1);
-    return w;
-  }
-  send(...messages: FrontendMessage[]): void {
-    this.sock.write(encodeFrontendMessages(messages));
-  }
-  sendRaw(b: Uint8Array): void {
-    this.sock.write(b);
-  }
-  async until(done: (ms: Msg[]) => boolean, timeoutMs = 20_000): Promise<Msg[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (done(this.inbox) || this.closed) return this.inbox.splice(0);
-      if (Date.now() > deadline) throw new Error(`no expected answer; got ${JSON.stringify(types(this.inbox))}`);
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 200);
-      });
-      this.wake = null;
-    }
-  }
-  readyCount(n: number): Promise<Msg[]> {
-    return this.until((ms) => ms.filter((m) => m.type === "ReadyForQuery").length >= n);
-  }
-  close(): void {
-    this.sock.end();
-  }
-}
 
-const types = (ms: Msg[]) => ms.filter((m) => m.type !== "ParameterStatus" && m.type !== "NoticeResponse").map((m) => (m.type === "ErrorResponse" ? `E:${m.code}` : m.type));
 const rows = (ms: Msg[]) => ms.filter((m) => m.type === "DataRow").map((m) => m.text);
 const P = (query: string, statement = ""): FrontendMessage => ({ type: "Parse", statement, query, parameterTypes: [] });
 const B = (statement = "", portal = "", resultFormats: (0 | 1)[] = [], parameters: (Uint8Array | null)[] = []): FrontendMessage => ({ type: "Bind", portal, statement, parameterFormats: [], parameters, resultFormats });
@@ -202,7 +138,7 @@ async function auditRecords(): Promise<AuditRecord[]> {
 
 describe("extended protocol", () => {
   test("a denied statement in a pipeline answers like a server error; the batches around it run", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(P("SELECT 1 AS one"), B(), E(), S, P("DROP DATABASE postgres"), B(), E(), S, P("SELECT 2"), B(), E(), S);
     const ms = await w.readyCount(3);
     expect(types(ms)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery", "E:42501", "ReadyForQuery", "ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]);
@@ -211,7 +147,7 @@ describe("extended protocol", () => {
   });
 
   test("a denial mid-batch rolls back what the batch did before it, as the server's implicit transaction would", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.send(P("INSERT INTO public.t VALUES (1)"), B(), E(), P("DELETE FROM sales.customers"), B(), E(), P("INSERT INTO public.t VALUES (2)"), B(), E(), S);
     const ms = await w.readyCount(1);
     expect(types(ms)).toEqual(["ParseComplete", "BindComplete", "CommandComplete", "E:42501", "ReadyForQuery"]);
@@ -221,7 +157,7 @@ describe("extended protocol", () => {
   });
 
   test("Bind of a statement or Execute of a portal the gateway never saw is refused, up to Sync", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(B("ghost"), E(), S, E("nope"), S, P("SELECT 3"), B(), E(), S);
     const ms = await w.readyCount(3);
     expect(types(ms)).toEqual(["E:42501", "ReadyForQuery", "E:42501", "ReadyForQuery", "ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]);
@@ -229,7 +165,7 @@ describe("extended protocol", () => {
   });
 
   test("a statement split over several messages is still one statement, and SQL that cannot be parsed is refused with 42601", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     const bytes = encodeFrontendMessages([P("SELECT * FROM public.secrets"), B(), E(), S]);
     for (let i = 0; i < bytes.length; i += 3) w.sendRaw(bytes.subarray(i, i + 3));
     const denied = await w.readyCount(1);
@@ -243,7 +179,7 @@ describe("extended protocol", () => {
   });
 
   test("masked rows without a Describe: the gateway asks for the row shape itself and keeps the answer", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(P("SELECT id, email, email AS e FROM sales.customers ORDER BY id"), B(), E(), S);
     const ms = await w.readyCount(1);
     expect(types(ms)).toEqual(["ParseComplete", "BindComplete", "DataRow", "DataRow", "CommandComplete", "ReadyForQuery"]);
@@ -252,7 +188,7 @@ describe("extended protocol", () => {
   });
 
   test("masked rows in binary format, with a named statement reused across batches (decided again at each Bind)", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     const before = (await auditRecords()).filter((r) => r.type === "decision").length;
     w.send(P("SELECT id, email FROM sales.customers WHERE id = 1", "s1"), { type: "Describe", target: "S", name: "s1" }, S);
     await w.readyCount(1);
@@ -272,7 +208,7 @@ describe("extended protocol", () => {
 
 describe("COPY", () => {
   test("COPY FROM STDIN in the extended protocol, with the Sync libpq sends before the data (which the server ignores)", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.send(P("COPY public.t FROM STDIN"), B(), E(), S);
     await w.until((m) => m.some((x) => x.type === "CopyInResponse"));
     w.send({ type: "CopyData", data: new TextEncoder().encode("5\n6\n") }, { type: "CopyDone" }, S);
@@ -292,7 +228,7 @@ describe("COPY", () => {
 
 describe("statements that hide what they run", () => {
   test("EXECUTE counts as what PREPARE stored; an unknown name is refused", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.send(Q("PREPARE ins AS INSERT INTO public.t VALUES (7)"));
     expect(types(await w.readyCount(1))).toEqual(["CommandComplete", "ReadyForQuery"]);
     w.send(Q("PREPARE wipe AS DELETE FROM sales.customers"));
@@ -311,7 +247,7 @@ describe("statements that hide what they run", () => {
   });
 
   test("FETCH from a cursor over a masked table is masked too", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(Q("BEGIN; DECLARE c CURSOR FOR SELECT name, email FROM sales.customers ORDER BY id; FETCH ALL FROM c; COMMIT"));
     const ms = await w.readyCount(1);
     expect(ms.filter((m) => m.type === "ErrorResponse")).toEqual([]);
@@ -320,7 +256,7 @@ describe("statements that hide what they run", () => {
   });
 
   test("search_path tricks: unqualified names are checked against every schema on the path", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(Q("SET search_path TO sales, public"));
     expect(types(await w.readyCount(1))).toEqual(["CommandComplete", "ReadyForQuery"]);
     w.send(Q("SELECT * FROM secrets"));
@@ -337,7 +273,7 @@ describe("statements that hide what they run", () => {
   });
 
   test("several statements in one Query: one denied statement denies the whole message, nothing runs", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.send(Q("INSERT INTO public.t VALUES (1); DELETE FROM sales.customers; INSERT INTO public.t VALUES (2)"));
     expect(types(await w.readyCount(1))).toEqual(["E:42501", "ReadyForQuery"]);
     expect(await pg.psql("SELECT count(*) FROM public.t")).toBe("0\n");
@@ -345,7 +281,7 @@ describe("statements that hide what they run", () => {
   });
 
   test("FunctionCall is refused unless a rule allows class function_call", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     const oid = Number((await pg.psql("SELECT 'pg_catalog.pg_read_file(text)'::regprocedure::oid")).trim());
     w.send({ type: "FunctionCall", functionOid: oid, argumentFormats: [], arguments: [new TextEncoder().encode("/etc/passwd")], resultFormat: 0 });
     const ms = await w.readyCount(1);
@@ -357,7 +293,7 @@ describe("statements that hide what they run", () => {
 describe("review", () => {
   test("a held statement tells the client the approval id, waits, then runs once approved", async () => {
     await pg.psql("INSERT INTO public.t VALUES (1), (2)");
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.send(Q("DELETE FROM public.t WHERE a = 1"));
     const notice = await w.until((ms) => ms.some((m) => m.type === "NoticeResponse"));
     const text = notice.find((m) => m.type === "NoticeResponse")!.text!;
@@ -381,28 +317,28 @@ describe("review", () => {
 
 describe("limits and bad input", () => {
   test("a message above max_message_size ends the session with 54000; the target keeps serving", async () => {
-    const w = await Wire.open("ann");
+    const w = await Wire.open(target.port, "ann");
     w.send(Q(`SELECT '${"x".repeat(70_000)}'`));
     const ms = await w.until((m) => m.some((x) => x.type === "ErrorResponse"));
     expect(ms.find((m) => m.type === "ErrorResponse")).toMatchObject({ code: "54000" });
-    const again = await Wire.open("ann");
+    const again = await Wire.open(target.port, "ann");
     again.send(Q("SELECT 1"));
     expect(types(await again.readyCount(1))).toEqual(["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"]);
     again.close();
   });
 
   test("an unknown message type is a protocol violation (08P01), and a client vanishing mid-COPY leaves the target working", async () => {
-    const w = await Wire.open("ops");
+    const w = await Wire.open(target.port, "ops");
     w.sendRaw(new Uint8Array([0x7a, 0, 0, 0, 4]));
     const ms = await w.until((m) => m.some((x) => x.type === "ErrorResponse"));
     expect(ms.find((m) => m.type === "ErrorResponse")).toMatchObject({ code: "08P01" });
 
-    const c = await Wire.open("ops");
+    const c = await Wire.open(target.port, "ops");
     c.send(Q("COPY public.t FROM STDIN"));
     await c.until((m) => m.some((x) => x.type === "CopyInResponse"));
     c.send({ type: "CopyData", data: new TextEncoder().encode("1\n2\n") });
     c.sock.destroy();
-    const again = await Wire.open("ops");
+    const again = await Wire.open(target.port, "ops");
     again.send(Q("SELECT count(*) FROM public.t"));
     expect(rows(await again.readyCount(1))).toEqual(["0"]);
     again.close();
