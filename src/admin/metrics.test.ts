@@ -23,3 +23,13 @@ test("label values are escaped", () => {
   m.authFailures.inc({ reason: 'a"b\\c\nd' });
   expect(m.render()).toContain('gatehouse_auth_failures_total{reason="a\\"b\\\\c\\nd"} 1');
 });
+
+test("label sets that differ only where a naive separator would be are kept apart", () => {
+  const m = createMetrics();
+  m.requests.inc({ target: "a\u0001b", outcome: "c" });
+  m.requests.inc({ target: "a", outcome: "b\u0001c" });
+  m.requests.inc({ outcome: "c", target: "a\u0001b" });
+  const text = m.requests.render();
+  expect(text).toContain('gatehouse_requests_total{outcome="c",target="a\u0001b"} 2');
+  expect(text).toContain('gatehouse_requests_total{outcome="b\u0001c",target="a"} 1');
+});

@@ -3,9 +3,28 @@
 
 type Labels = Record<string, string>;
 
-function labelKey(labels: Labels): string {
+function renderLabels(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   return keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",");
+}
+
+// The hot path sees a handful of label sets over and over: remember each one's rendering.
+const rendered = new Map<string, string>();
+const MAX_RENDERED = 10_000;
+
+function labelKey(labels: Labels): string {
+  // Length-prefixed parts: no two label sets spell the same lookup key, whatever their text.
+  let raw = "";
+  for (const k in labels) {
+    const v = String(labels[k]);
+    raw += `${k.length}:${k}${v.length}:${v}`;
+  }
+  let key = rendered.get(raw);
+  if (key === undefined) {
+    key = renderLabels(labels);
+    if (rendered.size < MAX_RENDERED) rendered.set(raw, key);
+  }
+  return key;
 }
 
 class Counter {
