@@ -43,6 +43,69 @@ interface Common {
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
 export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
+  // SET standard_conforming_strings / client_encoding (SJIS, GBK, BIG5): the server reads string literals differently from the gateway's parser.
+  "ld-scs-off-read-hr": "#3",
+  "ld-scs-off-delete": "#3",
+  "ld-scs-set-config": "#3",
+  "ld-scs-set-local": "#3",
+  "ld-scs-extended": "#3",
+  "ld-sjis-set-read-hr": "#3",
+  "ld-sjis-set-delete": "#3",
+  "ld-gbk-set-read-hr": "#3",
+  "ld-big5-set-read-hr": "#3",
+  "ld-sjis-startup-read-hr": "#3",
+  // Error messages and ParameterStatus carry masked values past the row masking.
+  "el-cast-int": "#3",
+  "el-cast-in-where": "#3",
+  "el-cast-view": "#3",
+  "el-regclass": "#3",
+  "el-xmlparse": "#3",
+  "el-extended-cast": "#3",
+  "el-cursor-fetch": "#3",
+  "el-support-not-null-detail": "#3",
+  "el-driver-cast": "#3",
+  // Masked values through settings (ParameterStatus, SHOW, current_setting) and copied into unmasked columns.
+  "sl-application-name": "#3",
+  "sl-application-name-local": "#3",
+  "sl-custom-show": "#3",
+  "sl-custom-current-setting": "#3",
+  "sl-set-config-invalid-value": "#3",
+  "sl-support-returning-copied": "#3",
+  "sl-support-copy-then-select": "#3",
+  "sl-support-other-table-returning": "#3",
+  // Inheritance and partitions: a parent in sales reads and writes its children in hr.
+  "ih-parent-select": "#3",
+  "ih-parent-table-statement": "#3",
+  "ih-parent-aggregate": "#3",
+  "ih-partition-select": "#3",
+  "ih-partition-where": "#3",
+  "ih-parent-cursor": "#3",
+  "ih-exporter-copy-parent": "#3",
+  "ih-exporter-copy-partition": "#3",
+  "ih-support-update-parent": "#3",
+  "ih-support-update-partition": "#3",
+  // User code that runs without a FuncCall: operators, casts, domain checks, triggers, defaults, a newer parser's keywords.
+  "uc-prefix-operator-hr": "#3",
+  "uc-operator-qualified": "#3",
+  "uc-operator-writes": "#3",
+  "uc-operator-in-where": "#3",
+  "uc-operator-dba": "#3",
+  "uc-cast-hr": "#3",
+  "uc-cast-shorthand-field": "#3",
+  "uc-domain-check": "#3",
+  "uc-domain-prepared-param": "#3",
+  "uc-trigger-on-allowed-update": "#3",
+  "uc-trigger-in-cte": "#3",
+  "uc-default-expression": "#3",
+  "uc-newer-keyword-function": "#3",
+  // Sequences named outside a plain literal; nextval/setval counted as reads.
+  "sq-hr-regclass-literal": "#3",
+  "sq-hr-computed": "#3",
+  "sq-hr-setval-from-values": "#3",
+  "sq-analyst-setval-sales": "#3",
+  // Other sessions' SQL through the functions behind pg_stat_activity.
+  "ca-stat-activity-function": "#3",
+  "ca-backend-activity": "#3",
 };
 
 export type Attempt = Common &
@@ -70,7 +133,47 @@ export type Category =
   | "extended-protocol"
   | "masked-columns"
   | "cursors"
-  | "transactions";
+  | "transactions"
+  | "user-code"
+  | "inheritance"
+  | "sequences"
+  | "error-leaks"
+  | "setting-leaks"
+  | "literal-divergence"
+  | "catalog";
+
+/**
+ * Objects a DBA made for their own use that the second round of attempts relies on, created
+ * after the runner's own setup (postgres-bypass.e2e.test.ts appends this to it). They run code
+ * or read rows that a statement does not name: inheritance and partitions across schemas,
+ * operators, casts and domain checks backed by user functions, a trigger, a column default and
+ * a rule, sequences. Existing tables are reused as children and partitions where possible so
+ * that the runner's fingerprint sees any change to their data.
+ */
+export const FIXTURES = `
+CREATE TABLE sales.events (id int, note text);
+ALTER TABLE hr.orders INHERIT sales.events;
+CREATE TABLE sales.ledger (id int, note text) PARTITION BY RANGE (id);
+ALTER TABLE sales.ledger ATTACH PARTITION hr.staff FOR VALUES FROM (0) TO (1000);
+CREATE SEQUENCE hr.badge_seq;
+CREATE SEQUENCE sales.order_no;
+CREATE FUNCTION public.note_of(int) RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries WHERE id = $1';
+CREATE OPERATOR public.%%% (RIGHTARG = int, FUNCTION = public.note_of);
+CREATE FUNCTION public.eq_and_wipe(int, int) RETURNS bool LANGUAGE sql AS 'DELETE FROM public.canary; SELECT $1 = $2';
+CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = public.eq_and_wipe);
+CREATE TYPE public.hr_note AS (note text);
+CREATE FUNCTION public.hr_note_of(int) RETURNS public.hr_note LANGUAGE sql SECURITY DEFINER AS 'SELECT ROW(note)::public.hr_note FROM hr.salaries WHERE id = $1';
+CREATE CAST (int AS public.hr_note) WITH FUNCTION public.hr_note_of(int);
+CREATE DOMAIN public.checked_code AS text CHECK (public.wipe_canary() IS NOT NULL);
+CREATE TABLE sales.tickets (id int PRIMARY KEY, status text, ref int DEFAULT public.wipe_canary());
+INSERT INTO sales.tickets VALUES (1, 'open', 1);
+CREATE FUNCTION public.tickets_audit() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN DELETE FROM public.canary; RETURN NEW; END$$;
+CREATE TRIGGER tickets_audit BEFORE UPDATE OF status ON sales.tickets FOR EACH ROW EXECUTE FUNCTION public.tickets_audit();
+CREATE TABLE sales.refunds (id int, amount numeric);
+INSERT INTO sales.refunds VALUES (1, 5);
+CREATE FUNCTION public.json_scalar(int) RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries WHERE id = $1';
+CREATE RULE refunds_log AS ON UPDATE TO sales.refunds DO ALSO INSERT INTO public.canary VALUES (NEW.id, 'refund');
+`;
 
 // ---- builders ----------------------------------------------------------------------------
 
@@ -537,5 +640,150 @@ export const CORPUS: readonly Attempt[] = [
     ["tx-extended-denied-commit", "support", [q("BEGIN"), extended("UPDATE sales.customers SET name = 'pwned' WHERE id = 1"), extended(DELETE_ORDERS), q("COMMIT")]],
     ["tx-commit-in-same-query", "support", "BEGIN; UPDATE sales.customers SET name = 'pwned' WHERE id = 1; DELETE FROM sales.orders; COMMIT"],
     ["tx-dba-drop-database-in-tx", "dba", [q("BEGIN"), q("DROP DATABASE victimdb"), q("COMMIT")]],
+  ]),
+
+  // ---- second round: what the statement does not name ---------------------------------------
+
+  ...group("user-code", "denied", [
+    ["uc-prefix-operator-hr", "analyst", "SELECT %%% 1", "a DBA's operator runs public.note_of, a SECURITY DEFINER function reading hr.salaries; no FuncCall in the tree"],
+    ["uc-operator-qualified", "analyst", "SELECT OPERATOR(public.%%%) 1"],
+    ["uc-operator-writes", "analyst", "SELECT 1 === 1", "the operator's function deletes public.canary"],
+    ["uc-operator-in-where", "analyst", "SELECT id FROM sales.orders WHERE id OPERATOR(public.===) 10"],
+    ["uc-operator-dba", "dba", "SELECT 1 === 1", "even a rule with no postgres section runs user functions only by name"],
+    ["uc-cast-hr", "analyst", "SELECT CAST(1 AS public.hr_note)", "a user cast runs public.hr_note_of, which reads hr.salaries"],
+    ["uc-cast-shorthand-field", "analyst", "SELECT (1::hr_note).note"],
+    ["uc-domain-check", "analyst", "SELECT 'x'::public.checked_code", "the domain's CHECK calls public.wipe_canary()"],
+    ["uc-domain-prepared-param", "analyst", [q("PREPARE dp(public.checked_code) AS SELECT $1"), q("EXECUTE dp('x')")], "the parameter's type runs the check"],
+    ["uc-trigger-on-allowed-update", "support", "UPDATE sales.tickets SET status = 'closed' WHERE id = 1", "an UPDATE support may run fires public.tickets_audit(), which deletes public.canary"],
+    ["uc-trigger-in-cte", "support", "WITH u AS (UPDATE sales.tickets SET status = status RETURNING id) SELECT * FROM u"],
+    ["uc-default-expression", "support", "UPDATE sales.tickets SET ref = DEFAULT WHERE id = 1", "the column default calls public.wipe_canary()"],
+    ["uc-newer-keyword-function", "analyst", "SELECT json_scalar(1)", "the gateway's parser (PostgreSQL 18) reads JSON_SCALAR(…) as syntax, not a call; the PostgreSQL 15 server calls public.json_scalar"],
+    ["uc-rule-on-table", "support", "UPDATE sales.refunds SET amount = amount", "a rule on the table also inserts into public.canary"],
+  ]),
+
+  ...group("inheritance", "denied", [
+    ["ih-parent-select", "analyst", "SELECT * FROM sales.events", "hr.orders inherits from sales.events: the parent's scan returns the child's rows"],
+    ["ih-parent-table-statement", "analyst", "TABLE sales.events"],
+    ["ih-parent-aggregate", "analyst", "SELECT string_agg(note, ',') FROM sales.events"],
+    ["ih-partition-select", "analyst", "SELECT note FROM sales.ledger", "hr.staff is a partition of sales.ledger"],
+    ["ih-partition-where", "analyst", "SELECT note FROM sales.ledger WHERE id = 1"],
+    ["ih-parent-cursor", "analyst", [q("BEGIN"), q("DECLARE ihc CURSOR FOR SELECT note FROM sales.events"), q("FETCH ALL FROM ihc"), q("COMMIT")]],
+    ["ih-exporter-copy-parent", "exporter", "COPY (SELECT * FROM sales.events) TO STDOUT"],
+    ["ih-exporter-copy-partition", "exporter", "COPY (TABLE sales.ledger) TO STDOUT"],
+    ["ih-support-update-parent", "support", "UPDATE sales.events SET note = 'pwned'", "the update reaches hr.orders"],
+    ["ih-support-update-partition", "support", "UPDATE sales.ledger SET note = 'pwned' WHERE id = 1", "the update reaches hr.staff"],
+  ]),
+
+  ...group("sequences", "denied", [
+    ["sq-hr-literal", "analyst", "SELECT nextval('hr.badge_seq')"],
+    ["sq-hr-regclass-literal", "analyst", "SELECT nextval('hr.badge_seq'::regclass)", "the sequence name sits in a cast, not a plain literal"],
+    ["sq-hr-computed", "analyst", "SELECT nextval(('hr.' || 'badge_seq')::regclass)"],
+    ["sq-hr-setval-from-values", "analyst", "SELECT setval(s::regclass, 1000) FROM (VALUES ('hr.badge_seq')) v(s)"],
+    ["sq-analyst-setval-sales", "analyst", "SELECT setval('sales.order_no', 4242)", "a read-only role moves a sequence"],
+  ]),
+
+  ...group("catalog", "denied", [
+    ["ca-stat-activity-view", "analyst", "SELECT query FROM pg_stat_activity"],
+    ["ca-stat-activity-function", "analyst", "SELECT query FROM pg_catalog.pg_stat_get_activity(NULL)", "the function behind pg_stat_activity: other sessions' SQL, literals included"],
+    ["ca-backend-activity", "analyst", "SELECT pg_stat_get_backend_activity(b) FROM pg_stat_get_backend_idset() b"],
+    ["ca-stats-unqualified", "analyst", "SELECT most_common_vals::text FROM pg_stats"],
+  ]),
+  { id: "ca-psql-gexec-hr", category: "catalog", who: "analyst", expect: "denied", client: "psql", script: "SELECT 'SELECT note FROM hr.salaries' \\gexec\n" },
+
+  ...group("literal-divergence", "denied", [
+    [
+      "ld-scs-off-read-hr",
+      "analyst",
+      [q("SET standard_conforming_strings = off"), q("SELECT note, 'x\\' , ' FROM hr.salaries --'")],
+      "the gateway's parser reads strings as standard_conforming_strings = on; the server, once it is off, reads \\' as a quote",
+    ],
+    ["ld-scs-off-delete", "analyst", [q("SET standard_conforming_strings = off"), q("SELECT 'x\\' , ' ; DELETE FROM sales.orders; -- '")]],
+    ["ld-scs-set-config", "analyst", [q("SELECT set_config('standard_conforming_strings', 'off', false)"), q("SELECT note, 'x\\' , ' FROM hr.salaries --'")]],
+    ["ld-scs-set-local", "analyst", [q("BEGIN"), q("SET LOCAL standard_conforming_strings TO off"), q("SELECT note, 'x\\' , ' FROM hr.salaries --'"), q("COMMIT")]],
+    ["ld-scs-extended", "analyst", [q("SET standard_conforming_strings = off"), extended("SELECT note, 'x\\' , ' FROM hr.salaries --'")]],
+    [
+      "ld-sjis-set-read-hr",
+      "analyst",
+      [q("SET client_encoding = 'SJIS'"), q("SELECT E'\u00c1\\', note FROM hr.salaries --'")],
+      "UTF-8 C3 81 5C: for the gateway Á then a backslash that escapes the quote; in SJIS ﾃ then the two-byte 0x815C, and the quote ends the string",
+    ],
+    ["ld-sjis-set-delete", "analyst", [q("SET client_encoding = 'SJIS'"), q("SELECT E'\u00c1\\'; DELETE FROM sales.orders; --'")]],
+    ["ld-gbk-set-read-hr", "analyst", [q("SET client_encoding = 'GBK'"), q("SELECT E'\u4e2d\\', note FROM hr.salaries --'")], "UTF-8 E4 B8 AD 5C: in GBK E4B8, then AD5C swallows the backslash"],
+    ["ld-big5-set-read-hr", "analyst", [q("SET client_encoding = 'BIG5'"), q("SELECT E'\u4e2d\\', note FROM hr.salaries --'")]],
+  ]),
+  {
+    id: "ld-sjis-startup-read-hr",
+    category: "literal-divergence",
+    who: "analyst",
+    expect: "denied",
+    startup: { client_encoding: "SJIS" },
+    steps: [q("SELECT E'\u00c1\\', note FROM hr.salaries --'")],
+    note: "client_encoding is a startup parameter the gateway passes on",
+  },
+
+  ...group("error-leaks", "masked", [
+    ["el-cast-int", "analyst", "SELECT email::int FROM sales.customers", "ERROR: invalid input syntax for type integer: \"<the e-mail>\""],
+    ["el-cast-in-where", "analyst", "SELECT id FROM sales.customers WHERE email::int > 0"],
+    ["el-cast-view", "analyst", "SELECT contact::numeric FROM sales.customer_contacts"],
+    ["el-regclass", "analyst", "SELECT email::regclass FROM sales.customers"],
+    ["el-xmlparse", "analyst", "SELECT xmlparse(document email) FROM sales.customers"],
+    ["el-extended-cast", "analyst", [extended("SELECT CAST(email AS date) FROM sales.customers")]],
+    ["el-cursor-fetch", "analyst", [q("BEGIN"), q("DECLARE elc CURSOR FOR SELECT email::int FROM sales.customers"), q("FETCH ALL FROM elc"), q("ROLLBACK")]],
+    ["el-support-not-null-detail", "support", "UPDATE sales.customers SET id = NULL WHERE id = 1", "DETAIL: Failing row contains (null, Ann, <the e-mail>)"],
+  ]),
+  { id: "el-driver-cast", category: "error-leaks", who: "analyst", expect: "masked", client: "driver", driver: ["SELECT email::int AS e FROM sales.customers"] },
+
+  {
+    id: "cu2-portal-name-after-commit",
+    category: "cursors",
+    who: "analyst",
+    expect: "masked",
+    note: "a portal bound in a transaction is gone upstream after COMMIT; a cursor then takes its name",
+    steps: [
+      q("BEGIN"),
+      { wire: [parse("", "SELECT note AS x FROM sales.orders"), bind("pp", ""), sync] },
+      q("COMMIT"),
+      q("DECLARE pp CURSOR WITH HOLD FOR SELECT email || '' AS x FROM sales.customers"),
+      { wire: [describeP("pp"), execute("pp"), sync] },
+      q("CLOSE pp"),
+    ],
+  },
+  {
+    id: "cu2-sql-close-then-declare",
+    category: "cursors",
+    who: "analyst",
+    expect: "masked",
+    note: "SQL CLOSE frees a protocol portal's name upstream while the gateway still knows the portal",
+    steps: [
+      q("BEGIN"),
+      { wire: [parse("", "SELECT note AS x FROM sales.orders"), bind("pq", ""), sync] },
+      q("CLOSE pq"),
+      q("SELECT 1; DECLARE/**/pq CURSOR FOR SELECT email || '' AS x FROM sales.customers"),
+      { wire: [execute("pq"), sync] },
+      q("COMMIT"),
+    ],
+  },
+
+  ...group("setting-leaks", "masked", [
+    ["sl-application-name", "analyst", "SELECT set_config('application_name', email, false) FROM sales.customers", "application_name is reported: the server sends it to the client in a ParameterStatus"],
+    ["sl-application-name-local", "analyst", [q("BEGIN"), q("SELECT set_config('application_name', email, true) FROM sales.customers"), q("COMMIT")]],
+    ["sl-custom-show", "analyst", [q("SELECT set_config('gh.leak', email, false) FROM sales.customers WHERE id = 1"), q("SHOW gh.leak")], "the value comes back from a statement that reads no table"],
+    ["sl-custom-current-setting", "analyst", [q("SELECT set_config('gh.leak', email, false) FROM sales.customers WHERE id = 1"), q("SELECT current_setting('gh.leak')")]],
+    ["sl-custom-pg-settings", "analyst", [q("SELECT set_config('gh.leak', email, false) FROM sales.customers WHERE id = 1"), q("SELECT setting FROM pg_settings WHERE name = 'gh.leak'")]],
+    ["sl-set-config-invalid-value", "analyst", "SELECT set_config('TimeZone', email, false) FROM sales.customers", "TimeZone is reported too: PostgreSQL takes the e-mail as a POSIX zone spec and sends it back (upper-cased) in a ParameterStatus"],
+    ["sl-set-config-computed-name", "analyst", "SELECT set_config(email, 'x', false) FROM sales.customers"],
+    ["sl-notify", "analyst", [q("LISTEN leak"), q("SELECT pg_notify('leak', email) FROM sales.customers")]],
+    ["sl-support-returning-copied", "support", [q("BEGIN"), q("UPDATE sales.customers SET name = email WHERE id = 1 RETURNING name"), q("ROLLBACK")], "the RETURNING column has a known origin (name) that is not masked, but holds the e-mail"],
+    ["sl-support-copy-then-select", "support", [q("BEGIN"), q("UPDATE sales.customers SET name = email"), q("SELECT name FROM sales.customers"), q("ROLLBACK")]],
+    ["sl-support-other-table-returning", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = c.email FROM sales.customers c WHERE c.id = o.customer_id RETURNING o.note"), q("ROLLBACK")]],
+  ]),
+
+  ...group("masked-columns", "masked", [
+    ["mc2-whole-row-by-table-name", "analyst", "SELECT customers FROM sales.customers"],
+    ["mc2-whole-row-qualified", "analyst", "SELECT sales.customers FROM sales.customers"],
+    ["mc2-row-to-json-star", "analyst", "SELECT row_to_json(c.*) FROM sales.customers c"],
+    ["mc2-field-of-row", "analyst", "SELECT (c).email FROM sales.customers c"],
+    ["mc2-composite-cast-text", "analyst", "SELECT (c.*)::text, c::sales.customers FROM sales.customers c"],
+    ["mc2-subquery-table-stmt", "analyst", "SELECT x.email FROM (TABLE sales.customers) x"],
   ]),
 ];

@@ -15,7 +15,7 @@ import { encodeFrontendMessage } from "../../src/targets/postgres/protocol/encod
 import { type GatewayProcess, runCli, startGatewayProcess } from "../helpers/gateway.ts";
 import { freePort } from "../helpers/ports.ts";
 import { type PostgresInstance, startPostgres } from "../helpers/postgres.ts";
-import { type Attempt, type Category, CORPUS, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
+import { type Attempt, type Category, CORPUS, FIXTURES, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
 import { LoginRefused, WireClient, errorFields } from "./wire-client.ts";
 
 setDefaultTimeout(60_000);
@@ -116,7 +116,7 @@ CREATE ROLE hr NOLOGIN;
 GRANT USAGE ON SCHEMA hr TO hr;
 GRANT SELECT ON ALL TABLES IN SCHEMA hr TO hr;
 CREATE DATABASE victimdb;
-`;
+${FIXTURES}`;
 }
 
 /** Everything an attempt could change: objects, owners and grants, roles, databases, settings, large objects, table data. */
