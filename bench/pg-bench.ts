@@ -114,6 +114,11 @@ rules:
     }
   }
 
+  const rssNow = () => {
+    const st = readFileSync(`/proc/${gw.pid}/status`, "utf8");
+    return `RSS ${(Number(/VmRSS:\s+(\d+) kB/.exec(st)?.[1] ?? "0") / 1024).toFixed(0)} MB, peak ${(Number(/VmHWM:\s+(\d+) kB/.exec(st)?.[1] ?? "0") / 1024).toFixed(0)} MB`;
+  };
+  console.log(`\ngateway memory after the pgbench runs: ${rssNow()}`);
   if (rows > 0) {
   // The large masked SELECT: psql to /dev/null, timed end to end, with the gateway's peak RSS.
   await pg.psql(`CREATE TABLE people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note FROM generate_series(1, ${rows}) g; ANALYZE people;`);

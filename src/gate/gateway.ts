@@ -138,7 +138,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../masking/detectors.ts"),
           import("../targets/postgres/target-access.ts"),
         ]);
-        const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 20_000 });
+        const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 5_000 });
         return startPostgresTarget(t, {
           gate,
           authenticate,
