@@ -28,6 +28,7 @@ targets:
     kind: http
     listen: ${listen}
     upstream: http://127.0.0.1:${upstream.port}
+    timeout: 2s
 rules:
   - name: read
     groups: [developers]
@@ -71,6 +72,7 @@ beforeAll(async () => {
     async fetch(req) {
       const url = new URL(req.url);
       if (url.pathname === "/api/slow") await Bun.sleep(700);
+      if (url.pathname === "/api/hang") await Bun.sleep(8000);
       return Response.json({ method: req.method, path: url.pathname });
     },
   });
@@ -187,6 +189,15 @@ test("a restart keeps a pending request (approvable afterwards) and a live grant
   const verify = await runCli(["verify", gw.auditPath]);
   expect(verify.code).toBe(0);
   expect(readFileSync(gw.auditPath, "utf8").length).toBeGreaterThan(0);
+});
+
+test("an upstream that does not answer within the target's timeout gets 502, and the request record says why", async () => {
+  const alice = await token("alice", "developers");
+  const r = await call("/api/hang", alice);
+  expect(r.status).toBe(502);
+  expect(((await r.json()) as { message: string }).message).toContain("no answer within 2s");
+  const rec = (await records()).find((x) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/hang");
+  expect(rec?.details).toMatchObject({ status: 502, outcome: "upstream_error" });
 });
 
 test("SIGTERM lets a forwarded request finish, and its request record is written before the log closes", async () => {

@@ -67,6 +67,18 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   // written: stop() lets both finish before the audit log closes.
   let forwarding = 0;
   const writing = new Set<Promise<void>>();
+  // Upstream deadlines: one sweep a second rather than a timer and a combined signal per
+  // request (AbortSignal.any + AbortSignal.timeout cost ~20 µs of CPU per request).
+  const deadlines = new Map<AbortController, number>();
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const [controller, deadline] of deadlines) {
+      if (deadline > now) continue;
+      deadlines.delete(controller);
+      controller.abort(new GatewayError("E_UPSTREAM", `no answer within ${cfg.timeout ?? "300s"} (the target's timeout)`));
+    }
+  }, 1000);
+  sweeper.unref();
 
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
@@ -120,6 +132,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     forwarding++;
     let bytes = 0;
     req.signal.addEventListener("abort", () => void complete(499, bytes, "client_closed"), { once: true });
+    deadlines.set(abort, Date.now() + timeoutMs);
 
     let res: Response;
     try {
@@ -128,7 +141,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         headers,
         body: req.body,
         redirect: "manual",
-        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]),
+        signal: abort.signal,
         // Pass bytes through as the upstream sent them unless we must read them to mask.
         decompress: masking,
       } as RequestInit);
@@ -190,6 +203,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       if (completed) return Promise.resolve();
       completed = true;
       forwarding--;
+      deadlines.delete(abort);
       const durationMs = performance.now() - started;
       metrics.latency.observe({ target: cfg.name }, durationMs / 1000);
       const written = gate
@@ -230,6 +244,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
       await server.stop(true);
+      clearInterval(sweeper);
       await Promise.all(writing);
     },
   };
