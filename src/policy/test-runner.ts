@@ -140,7 +140,10 @@ async function requestOf(c: TestCase, opts: PolicyTestOptions): Promise<RequestF
       // As in the gateway: SQL that cannot be read is denied.
       return { effect: "deny", rule: null, message: `SQL cannot be analysed: ${errorMessage(e)}`, masks: NO_MASKS };
     }
-    return { kind: "postgres", classes: facts.classes, relations: facts.relations, functions: facts.functions, sql: pg.sql };
+    // The Postgres analysis carries the gateway's own markers among its functions (each starts
+    // with a NUL, see targets/postgres/sql/markers.ts); the policy never sees them.
+    const functions = facts.functions.filter((f) => f.charCodeAt(0) !== 0);
+    return { kind: "postgres", classes: facts.classes, relations: facts.relations, functions, sql: pg.sql };
   }
   if (!pg.classes) throw new CaseError("request.postgres needs classes (and usually tables), or sql");
   return { kind: "postgres", classes: pg.classes, relations: pg.tables ?? [], functions: pg.functions ?? [] };

@@ -42,71 +42,7 @@ interface Common {
  * `test.failing`: they pass only while the bypass works, so fixing one fails the suite until its
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
-export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
-  // SET standard_conforming_strings / client_encoding (SJIS, GBK, BIG5): the server reads string literals differently from the gateway's parser.
-  "ld-scs-off-read-hr": "#3",
-  "ld-scs-off-delete": "#3",
-  "ld-scs-set-config": "#3",
-  "ld-scs-set-local": "#3",
-  "ld-scs-extended": "#3",
-  "ld-sjis-set-read-hr": "#3",
-  "ld-sjis-set-delete": "#3",
-  "ld-gbk-set-read-hr": "#3",
-  "ld-big5-set-read-hr": "#3",
-  "ld-sjis-startup-read-hr": "#3",
-  // Error messages and ParameterStatus carry masked values past the row masking.
-  "el-cast-int": "#3",
-  "el-cast-in-where": "#3",
-  "el-cast-view": "#3",
-  "el-regclass": "#3",
-  "el-xmlparse": "#3",
-  "el-extended-cast": "#3",
-  "el-cursor-fetch": "#3",
-  "el-support-not-null-detail": "#3",
-  "el-driver-cast": "#3",
-  // Masked values through settings (ParameterStatus, SHOW, current_setting) and copied into unmasked columns.
-  "sl-application-name": "#3",
-  "sl-application-name-local": "#3",
-  "sl-custom-show": "#3",
-  "sl-custom-current-setting": "#3",
-  "sl-set-config-invalid-value": "#3",
-  "sl-support-returning-copied": "#3",
-  "sl-support-copy-then-select": "#3",
-  "sl-support-other-table-returning": "#3",
-  // Inheritance and partitions: a parent in sales reads and writes its children in hr.
-  "ih-parent-select": "#3",
-  "ih-parent-table-statement": "#3",
-  "ih-parent-aggregate": "#3",
-  "ih-partition-select": "#3",
-  "ih-partition-where": "#3",
-  "ih-parent-cursor": "#3",
-  "ih-exporter-copy-parent": "#3",
-  "ih-exporter-copy-partition": "#3",
-  "ih-support-update-parent": "#3",
-  "ih-support-update-partition": "#3",
-  // User code that runs without a FuncCall: operators, casts, domain checks, triggers, defaults, a newer parser's keywords.
-  "uc-prefix-operator-hr": "#3",
-  "uc-operator-qualified": "#3",
-  "uc-operator-writes": "#3",
-  "uc-operator-in-where": "#3",
-  "uc-operator-dba": "#3",
-  "uc-cast-hr": "#3",
-  "uc-cast-shorthand-field": "#3",
-  "uc-domain-check": "#3",
-  "uc-domain-prepared-param": "#3",
-  "uc-trigger-on-allowed-update": "#3",
-  "uc-trigger-in-cte": "#3",
-  "uc-default-expression": "#3",
-  "uc-newer-keyword-function": "#3",
-  // Sequences named outside a plain literal; nextval/setval counted as reads.
-  "sq-hr-regclass-literal": "#3",
-  "sq-hr-computed": "#3",
-  "sq-hr-setval-from-values": "#3",
-  "sq-analyst-setval-sales": "#3",
-  // Other sessions' SQL through the functions behind pg_stat_activity.
-  "ca-stat-activity-function": "#3",
-  "ca-backend-activity": "#3",
-};
+export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {};
 
 export type Attempt = Common &
   (

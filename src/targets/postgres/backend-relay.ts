@@ -3,17 +3,22 @@
 // statements are rewritten as they stream, answers to the gateway's own injected messages are
 // swallowed, and the error of a denial's DO block is replaced by the gateway's own. When a
 // masked result needs a catalog lookup, the stream pauses (upstream backpressure) until it is done.
+// Errors, notices and settings reported while masked columns are read have their text withheld
+// (withheld.ts), and a server that starts to read SQL otherwise than the gateway's parser
+// (client_encoding, standard_conforming_strings) ends the session.
 import { GatewayError } from "../../core/errors.ts";
 import type { Catalog } from "./catalog.ts";
 import { isDenyMarker } from "./deny.ts";
 import type { RelayCore } from "./frontend-relay.ts";
 import { planColumns, withResultFormats, type Arena, type ColumnOrigin, type MaskPlan, type MaskSpec } from "./masking.ts";
 import type { FieldDescription } from "./protocol/backend-message.ts";
-import { parseCommandComplete, parseNoticeFields, parseReadyForQuery } from "./protocol/backend-decoder.ts";
+import { parseCommandComplete, parseNoticeFields, parseParameterStatus, parseReadyForQuery } from "./protocol/backend-decoder.ts";
 import { BackendType as T } from "./protocol/messages.ts";
 import { parseRowDescription } from "./protocol/row-description.ts";
 import type { Expectation } from "./response-tracker.ts";
 import { settlePortal, type StatementRun } from "./session-state.ts";
+import { readingSettingProblem } from "./upstream.ts";
+import { maskedParameterStatus, readsMaskedData, withheldNotice } from "./withheld.ts";
 
 interface Frame {
   readonly type: number;
@@ -36,6 +41,13 @@ export class BackendRelay {
   private pending: Frame[] = [];
   /** Rewritten rows go here, many per buffer (see masking.ts). */
   private readonly arena: Arena = { buf: new Uint8Array(0), pos: 0 };
+  /**
+   * A statement that reads masked columns was answered in the open transaction (or since the
+   * last ReadyForQuery): errors, notices and settings the server reports now may quote its values.
+   */
+  private maskedData = false;
+  /** Settings reported while masked data was read: whenever they come back (RESET, end of SET LOCAL), their value may be a masked one. */
+  private readonly maskedSettings = new Set<string>();
 
   constructor(
     private readonly s: RelayCore,
@@ -59,7 +71,13 @@ export class BackendRelay {
 
   private handle(type: number, body: Uint8Array, raw: Uint8Array): void {
     // Asynchronous messages can come at any time and belong to no request.
-    if (type === T.NoticeResponse || type === T.NotificationResponse || type === T.ParameterStatus) {
+    if (type === T.ParameterStatus) return this.onParameterStatus(body, raw);
+    if (type === T.NoticeResponse) {
+      const reason = this.markHead(this.s.tracker.peek());
+      this.s.toClient.push(this.maskedData ? withheldNotice(type, body, reason) : raw);
+      return;
+    }
+    if (type === T.NotificationResponse) {
       this.s.toClient.push(raw);
       return;
     }
@@ -74,6 +92,14 @@ export class BackendRelay {
       e = this.s.tracker.peek();
     }
     if (e === undefined) throw desync(type, "nothing was pending");
+    if (type === T.ErrorResponse) {
+      const reason = this.markHead(e);
+      // The error our denial's DO block raised is replaced whole, below.
+      if (this.maskedData && !((e.kind === "deny-query" || e.kind === "deny-execute") && isDenyMarker(body))) {
+        raw = withheldNotice(type, body, reason);
+        body = raw.subarray(5);
+      }
+    }
     switch (e.kind) {
       case "query":
         return this.onQuery(e, type, body, raw);
@@ -179,6 +205,7 @@ export class BackendRelay {
 
   private onQuery(e: Expectation & { kind: "query" }, type: number, body: Uint8Array, raw: Uint8Array): void {
     const run = e.runs[e.index];
+    if (run !== undefined && run.spec !== null && !this.maskedData) this.mark(run);
     switch (type) {
       case T.DataRow:
         if (run !== undefined) {
@@ -242,6 +269,7 @@ export class BackendRelay {
 
   private onExecute(e: Expectation & { kind: "execute" }, type: number, body: Uint8Array, raw: Uint8Array): void {
     const run = e.run;
+    if (run.spec !== null && !this.maskedData) this.mark(run);
     switch (type) {
       case T.DataRow: {
         if (run.spec === null) {
@@ -402,6 +430,56 @@ export class BackendRelay {
 
   private ready(body: Uint8Array): void {
     this.s.txStatus = parseReadyForQuery(body).status;
+    // Outside a transaction, what the server says next belongs to statements still to come.
+    if (this.s.txStatus === "I") this.maskedData = false;
+  }
+
+  /**
+   * A setting the server reports. One that changes how the server reads SQL ends the session
+   * (fail closed: whatever changed it, later statements would not be read as they were checked);
+   * one reported while masked data was read may carry a masked value (set_config with a
+   * column), so the client gets it masked, then and every time it is reported again.
+   */
+  private onParameterStatus(body: Uint8Array, raw: Uint8Array): void {
+    const p = parseParameterStatus(body);
+    const problem = readingSettingProblem(p.name, p.value);
+    if (problem !== null) throw new GatewayError("E_UPSTREAM", `${problem}; the session is ended`, { details: { sqlstate: "42501" } });
+    this.markHead(this.s.tracker.peek());
+    if (this.maskedData) this.maskedSettings.add(p.name);
+    this.s.toClient.push(this.maskedSettings.has(p.name) ? maskedParameterStatus(p.name) : raw);
+  }
+
+  private mark(run: StatementRun): void {
+    if (readsMaskedData(run.spec, run.facts)) this.maskedData = true;
+  }
+
+  /**
+   * Notes whether the statement the server is answering reads masked columns; returns whether
+   * it does ("statement"), or else only an earlier one of the transaction may have ("transaction").
+   */
+  private markHead(e: Expectation | undefined): "statement" | "transaction" {
+    let reads = false;
+    if (e !== undefined) {
+      switch (e.kind) {
+        case "query": {
+          const run = e.runs[e.index];
+          reads = run !== undefined && readsMaskedData(run.spec, run.facts);
+          break;
+        }
+        case "execute":
+        case "function-call":
+          reads = readsMaskedData(e.run.spec, e.run.facts);
+          break;
+        case "bind":
+          // The server plans the statement at Bind.
+          reads = e.portal !== null && readsMaskedData(e.portal.spec, e.portal.info);
+          break;
+        default:
+          break;
+      }
+    }
+    if (reads) this.maskedData = true;
+    return reads ? "statement" : "transaction";
   }
 
   private finish(run: StatementRun, tag: string): void {

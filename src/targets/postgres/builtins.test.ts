@@ -96,3 +96,23 @@ test("COPY … TO of a statement calling a user function counts as masked when a
   expect(masksMayApply({ json: [], columns: ["hr.salaries.note"], detectors: [] }, ["sales.orders"], true)).toBe(true);
   expect(masksMayApply({ json: [], columns: ["hr.salaries.note"], detectors: [] }, ["sales.orders"])).toBe(false);
 });
+
+test("a change of client_encoding or standard_conforming_strings is denied whatever the rule, even one naming it", () => {
+  ruleFunctions["namesIt"] = ["pg_catalog.set_config(client_encoding)", "pg_catalog.set_config(standard_conforming_strings)"];
+  for (const f of ["pg_catalog.set_config(client_encoding)", "pg_catalog.set_config(standard_conforming_strings)"]) {
+    for (const d of [allow("r"), allow("namesIt"), allow("dbas"), defaultDeny]) {
+      expect(adjust(d, action(["set"], [], [f]))).toMatchObject({ effect: "deny", rule: "builtin:literal-divergence" });
+    }
+  }
+  expect(adjust(allow("r"), action(["set"], [], ["pg_catalog.set_config(application_name)"]))).toMatchObject({ effect: "allow" });
+});
+
+test("the functions behind pg_stat_activity are never a catalog read, and denied unless named", () => {
+  const a = action(["read"], [], ["pg_catalog.pg_stat_get_activity"]);
+  expect(adjust(defaultDeny, a)).toMatchObject({ effect: "deny" });
+  expect(adjust(allow("r"), a)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  expect(adjust(allow("r"), action(["read"], [], ["pg_catalog.pg_stat_get_backend_activity", "pg_catalog.pg_stat_get_backend_idset"]))).toMatchObject({
+    effect: "deny",
+    rule: "builtin:dangerous-function",
+  });
+});

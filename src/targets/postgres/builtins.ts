@@ -1,5 +1,9 @@
 // Built-in rules of the Postgres target, applied to the policy's decision before it is audited
 // (Gate.check's `adjust`):
+//  - builtin:literal-divergence: a change of client_encoding (to anything but UTF8) or of
+//    standard_conforming_strings (to anything but on), by SET, set_config or ALTER … SET, is
+//    denied whatever the rules say: the server would then read SQL text differently from the
+//    gateway's parser, and every later check would be of the wrong statement;
 //  - builtin:dangerous-function: a call to a function on DANGEROUS_FUNCTIONS is denied unless
 //    the deciding rule names it in postgres.functions (a pattern whose last part has no `*`);
 //  - builtin:user-function: a call that may resolve to a user-defined function (the target
@@ -18,6 +22,10 @@
 import type { Action, Decision, Identity, PostgresRequestFacts } from "../../core/types.ts";
 import { NO_MASKS, type Masks } from "../../core/types.ts";
 import { DANGEROUS_FUNCTIONS } from "./sql/dangerous-functions.ts";
+import { LEXICAL_SETTINGS, settingFunction } from "./sql/setting-changes.ts";
+
+/** The pseudo functions of LEXICAL_SETTINGS changes, which no rule can allow. */
+const LEXICAL_FUNCTIONS: ReadonlySet<string> = new Set([...LEXICAL_SETTINGS].map(settingFunction));
 
 export interface BuiltinDeps {
   /** True when at least one allow or review rule names this target for this identity. */
@@ -76,6 +84,17 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
   return (decision, action) => {
     if (action.request.kind !== "postgres") return decision;
     const req = action.request;
+    for (const f of req.functions) {
+      if (LEXICAL_FUNCTIONS.has(f)) {
+        const setting = f.slice(f.indexOf("(") + 1, -1);
+        return {
+          effect: "deny",
+          rule: "builtin:literal-divergence",
+          message: `changing ${setting} is denied: ${setting === "client_encoding" ? "only UTF8 is allowed" : "only on is allowed"}, because with any other value the database would read SQL text differently from the gateway's parser`,
+          masks: NO_MASKS,
+        };
+      }
+    }
     let firstDangerous: { name: string; why: string } | null = null;
     for (const f of req.functions) {
       const why = dangerWhy(f);

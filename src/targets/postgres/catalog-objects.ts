@@ -1,6 +1,8 @@
-// What views and user-defined functions hide, as the catalog tells it: the queries that find
-// the relations and functions behind a relation's rewrite rules and which function names are
-// user-defined, and how per-name answers combine into a statement's objects. Catalog runs them.
+// What a statement's names hide, as the catalog tells it: the queries that find the relations
+// and functions behind a relation's rewrite rules, its inheritance children and partitions, the
+// user code its writes fire (triggers, defaults, constraints), which function names are
+// user-defined, and which user functions its operators and type conversions run; and how the
+// per-name answers combine into a statement's objects. Catalog runs them and caches the answers.
 import { sqlLiteral } from "./upstream.ts";
 
 /**
@@ -12,8 +14,16 @@ export interface StatementObjects {
   readonly bases: readonly string[];
   /** Functions those rules run (PostgreSQL records every one that is not a pinned built-in); not among the called names. */
   readonly functions: readonly string[];
-  /** Called names and rule functions that may resolve to a function that is not a built-in. */
+  /**
+   * Called names and rule functions that may resolve to a function that is not a built-in; also
+   * the user functions behind the statement's operators and type conversions, and, for a write,
+   * those its tables' triggers, defaults and constraints run.
+   */
   readonly userFunctions: readonly string[];
+  /** Those of `bases` reached as inheritance children or partitions (their rows are read as the parent's columns). */
+  readonly inherited?: readonly string[];
+  /** Some of `bases` are reached through rewrite rules (a view): columns of unknown make. */
+  readonly viaRules?: true;
 }
 
 /** The cached objects of one relation name. */
@@ -21,6 +31,23 @@ export interface RelationObjects {
   readonly bases: readonly string[];
   readonly functions: readonly string[];
   readonly userFunctions: readonly string[];
+  readonly inherited?: readonly string[];
+  readonly viaRules?: true;
+  /** User functions that writes to it run: triggers (and their WHEN), column defaults, CHECKs of its columns' domains and its own. */
+  readonly writeFunctions?: readonly string[];
+}
+
+/** What else a statement's objects depend on besides its relation names and calls. */
+export interface ObjectsExtra {
+  /** Relations named only with ONLY: their children are not reached through them. */
+  readonly only?: readonly string[];
+  /** Operator candidates ("schema.op") and type candidates ("schema.type") the statement uses. */
+  readonly operators?: readonly string[];
+  readonly types?: readonly string[];
+  /** Types by OID (a protocol Parse's declared parameter types): converted to when Bind gives values. */
+  readonly typeOids?: readonly number[];
+  /** The statement writes rows: the write functions of its relations run. */
+  readonly writes?: boolean;
 }
 
 export const NO_OBJECTS: StatementObjects = Object.freeze({ bases: [], functions: [], userFunctions: [] });
@@ -54,28 +81,123 @@ function values(rows: readonly (readonly [string, string, string])[]): string {
 }
 
 /**
- * For each named relation: every relation and function its rewrite rules depend on (a view's
- * _RETURN rule names what the view reads; a rule on a table, what it also does), recursively
- * through user relations, never into the system's own (OID below FIRST_USER_OID). Rows:
- * ('r', name, nspname, relname, is-the-named-one, oid) and ('f', name, nspname, proname, '', oid);
- * an operator counts as the function it runs.
+ * The cache key of a relation name named with ONLY (it is sent in the catalog query, so no NUL):
+ * a U+0001 no name the analysis makes from SQL text holds in that place.
  */
-export function relationObjectsQuery(rows: readonly (readonly [string, string, string])[]): string {
-  const rewrite = "'pg_catalog.pg_rewrite'::pg_catalog.regclass";
+export function onlyKey(name: string): string {
+  return `${name}\u0001only`;
+}
+
+const REG = (c: string) => `'pg_catalog.${c}'::pg_catalog.regclass`;
+
+/**
+ * For each named relation: every relation reached through its rewrite rules (a view's _RETURN
+ * rule names what the view reads; a rule on a table, what it also does) and its inheritance
+ * children and partitions (unless named with ONLY; those of relations reached further on always),
+ * recursively through user relations, never into the system's own (OID below FIRST_USER_OID);
+ * the functions its rules and row-level security policies run; and the functions writes to any
+ * of them run (triggers and their WHEN, column defaults, CHECK constraints of the table and of
+ * its columns' domains). Rows: ('r', key, nspname, relname, is-the-named-one, oid, via: n|w|i),
+ * ('f' | 'w', key, nspname, proname, '', oid, ''); an operator counts as the function it runs.
+ * PostgreSQL records no dependency on its pinned built-ins, so those a rule or policy calls are
+ * read from their expression trees instead: ('g', key, nspname, proname, '', oid, ''), for the
+ * caller to keep the ones that matter (the dangerous ones, set_config).
+ * A row of VALUES is (key, schema, relation, inh).
+ */
+export function relationObjectsQuery(rows: readonly (readonly [string, string, string, boolean])[]): string {
+  const vals = rows.map(([k, n, r, inh]) => `(${sqlLiteral(k)}, ${sqlLiteral(n)}, ${sqlLiteral(r)}, ${inh ? "true" : "false"})`).join(", ");
   return (
-    `WITH RECURSIVE named(name, root) AS (SELECT v.name, c.oid FROM (VALUES ${values(rows)}) v(name, nsp, rel) ` +
+    `WITH RECURSIVE named(name, root, inh) AS (SELECT v.name, c.oid, v.inh FROM (VALUES ${vals}) v(name, nsp, rel, inh) ` +
     `JOIN pg_catalog.pg_namespace n ON n.nspname = v.nsp JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.rel), ` +
-    `reach(name, root, oid) AS (SELECT name, root, root FROM named UNION ` +
-    `SELECT r.name, r.root, d.refobjid FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid ` +
-    `JOIN pg_catalog.pg_depend d ON d.classid = ${rewrite} AND d.objid = w.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass ` +
+    // Each step looks up only the edges of the relations just reached (index scans), never all of pg_depend.
+    `reach(name, root, inh, oid, via) AS (SELECT name, root, inh, root, 'n' FROM named UNION ` +
+    `SELECT r.name, r.root, r.inh, e.child, e.kind FROM reach r CROSS JOIN LATERAL (` +
+    `SELECT d.refobjid, 'w' FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_depend d ON d.classid = ${REG("pg_rewrite")} AND d.objid = w.oid ` +
+    `AND d.refclassid = ${REG("pg_class")} WHERE w.ev_class = r.oid ` +
+    `UNION ALL SELECT i.inhrelid, 'i' FROM pg_catalog.pg_inherits i WHERE i.inhparent = r.oid AND (r.inh OR r.oid <> r.root)) e(child, kind) ` +
     `WHERE r.oid >= ${FIRST_USER_OID}), ` +
-    `rules(name, oid) AS (SELECT r.name, w.oid FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE r.oid >= ${FIRST_USER_OID}) ` +
-    `SELECT 'r', r.name, n.nspname, c.relname, CASE WHEN r.oid = r.root THEN 't' ELSE 'f' END, c.oid::pg_catalog.text FROM reach r ` +
+    `objs(name, kind, classid, objid) AS (` +
+    `SELECT r.name, 'f', ${REG("pg_rewrite")}, w.oid FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE r.oid >= ${FIRST_USER_OID} ` +
+    `UNION ALL SELECT r.name, 'f', ${REG("pg_policy")}, p.oid FROM reach r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_trigger")}, t.oid FROM reach r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D' ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_attrdef")}, a.oid FROM reach r JOIN pg_catalog.pg_attrdef a ON a.adrelid = r.oid ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_constraint")}, k.oid FROM reach r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid AND k.contype = 'c' ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_constraint")}, k.oid FROM reach r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ` +
+    `JOIN pg_catalog.pg_constraint k ON k.contypid = a.atttypid) ` +
+    `SELECT 'r', r.name, n.nspname, c.relname, CASE WHEN r.oid = r.root THEN 't' ELSE 'f' END, c.oid::pg_catalog.text, r.via FROM reach r ` +
     `JOIN pg_catalog.pg_class c ON c.oid = r.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
-    `UNION SELECT 'f', r.name, n.nspname, p.proname, '', p.oid::pg_catalog.text FROM rules r ` +
-    `JOIN pg_catalog.pg_depend d ON d.classid = ${rewrite} AND d.objid = r.oid ` +
-    `LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid ` +
-    `JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass THEN d.refobjid ELSE o.oprcode::pg_catalog.oid END ` +
+    `UNION SELECT x.kind, x.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM objs x ` +
+    `JOIN pg_catalog.pg_depend d ON d.classid = x.classid AND d.objid = x.objid ` +
+    `LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = ${REG("pg_operator")} AND o.oid = d.refobjid ` +
+    `JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN d.refclassid = ${REG("pg_proc")} THEN d.refobjid ELSE o.oprcode::pg_catalog.oid END ` +
+    `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace ` +
+    `UNION SELECT 'g', t.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM (` +
+    `SELECT r.name, w.ev_action::pg_catalog.text || w.ev_qual::pg_catalog.text FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE r.oid >= ${FIRST_USER_OID} ` +
+    `UNION ALL SELECT r.name, pg_catalog.concat(p.polqual::pg_catalog.text, p.polwithcheck::pg_catalog.text) FROM reach r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid` +
+    `) t(name, tree) CROSS JOIN LATERAL pg_catalog.regexp_matches(t.tree, ':(?:funcid|opfuncid|aggfnoid|winfnoid) ([0-9]+)', 'g') m ` +
+    `JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid AND p.oid < ${FIRST_USER_OID} JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`
+  );
+}
+
+/** A function that an installed extension brought (citext, hstore, PostGIS …) rather than a user's CREATE FUNCTION. */
+const NOT_EXTENSION_MEMBER = (proc: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = ${REG("pg_proc")} AND x.objid = ${proc} AND x.deptype = 'e')`;
+
+/**
+ * ('o', name, nspname, proname, '', oid, '') for each user function an operator of that schema
+ * and name runs: its code, or its restrict or join selectivity estimator (run while planning).
+ * The gateway does not know the operand types, so every operator of that name counts. Those of
+ * extensions do not: an extension's operators (hstore's or citext's = in public) would otherwise
+ * make every = of every query user code; a DBA's own CREATE OPERATOR does count.
+ */
+export function userOperatorsQuery(rows: readonly (readonly [string, string, string])[]): string {
+  return (
+    `SELECT 'o', v.name, pn.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM (VALUES ${values(rows)}) v(name, nsp, op) ` +
+    `JOIN pg_catalog.pg_namespace n ON n.nspname = v.nsp JOIN pg_catalog.pg_operator o ON o.oprnamespace = n.oid AND o.oprname = v.op ` +
+    `JOIN pg_catalog.pg_proc p ON p.oid IN (o.oprcode::pg_catalog.oid, o.oprrest::pg_catalog.oid, o.oprjoin::pg_catalog.oid) AND p.oid >= ${FIRST_USER_OID} ` +
+    `AND ${NOT_EXTENSION_MEMBER("p.oid")} JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace`
+  );
+}
+
+/**
+ * ('t', name, nspname, proname, '', oid, '') for each user function a conversion to the type of
+ * that schema and name may run: its input functions, a cast to it (a user type: the gateway does
+ * not know the source type, so a cast from any type), the CHECKs of a domain (and of the domains
+ * it is built on). Extensions' functions do not count (see userOperatorsQuery).
+ */
+export function userTypesQuery(rows: readonly (readonly [string, string, string])[]): string {
+  return typeFunctionsQuery(
+    `SELECT v.name, t.oid FROM (VALUES ${values(rows)}) v(name, nsp, typ) ` +
+      `JOIN pg_catalog.pg_namespace n ON n.nspname = v.nsp JOIN pg_catalog.pg_type t ON t.typnamespace = n.oid AND t.typname = v.typ`,
+  );
+}
+
+/** The cache key of a type named by OID. */
+export function typeOidKey(oid: number): string {
+  return `oid:${oid >>> 0}`;
+}
+
+/** As userTypesQuery, for types given by OID; the rows' name is typeOidKey(oid). */
+export function userTypeOidsQuery(oids: readonly number[]): string {
+  return typeFunctionsQuery(
+    `SELECT v.name, t.oid FROM (VALUES ${oids.map((o) => `(${sqlLiteral(typeOidKey(o))}, ${o >>> 0})`).join(", ")}) v(name, typ) ` +
+      `JOIN pg_catalog.pg_type t ON t.oid = v.typ::pg_catalog.oid`,
+  );
+}
+
+/** `seed` selects (name, type oid) pairs. */
+function typeFunctionsQuery(seed: string): string {
+  return (
+    `WITH RECURSIVE ty(name, oid) AS (${seed} ` +
+    `UNION SELECT ty.name, t.typbasetype FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid AND t.typtype = 'd'), ` +
+    `fx(name, fn) AS (SELECT ty.name, t.typinput::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
+    `UNION ALL SELECT ty.name, t.typreceive::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
+    `UNION ALL SELECT ty.name, t.typmodin::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
+    `UNION ALL SELECT ty.name, c.castfunc FROM ty JOIN pg_catalog.pg_cast c ON c.casttarget = ty.oid WHERE ty.oid >= ${FIRST_USER_OID} ` +
+    `UNION ALL SELECT ty.name, d.refobjid FROM ty JOIN pg_catalog.pg_constraint k ON k.contypid = ty.oid ` +
+    `JOIN pg_catalog.pg_depend d ON d.classid = ${REG("pg_constraint")} AND d.objid = k.oid AND d.refclassid = ${REG("pg_proc")}) ` +
+    `SELECT 't', fx.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM fx ` +
+    `JOIN pg_catalog.pg_proc p ON p.oid = fx.fn AND p.oid >= ${FIRST_USER_OID} AND ${NOT_EXTENSION_MEMBER("p.oid")} ` +
     `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`
   );
 }
@@ -89,28 +211,45 @@ export function userFunctionsQuery(rows: readonly (readonly [string, string, str
   );
 }
 
-/** The objects of a statement from per-name lookups (undefined: no relation / function of that name). */
+/** The objects of a statement from per-name lookups (undefined: no relation / function / operator / type of that name). */
 export function combine(
   relations: readonly string[],
   calls: readonly string[],
-  rel: (name: string) => RelationObjects | undefined,
+  rel: (key: string) => RelationObjects | undefined,
   isUser: (name: string) => boolean | undefined,
+  extra: ObjectsExtra = {},
+  userCode: (marker: "op" | "type", name: string) => readonly string[] | undefined = () => undefined,
 ): StatementObjects {
   let bases: Set<string> | null = null;
   let functions: Set<string> | null = null;
   let user: Set<string> | null = null;
+  let inherited: Set<string> | null = null;
+  let viaRules = false;
+  const only = extra.only ?? [];
   for (const r of relations) {
-    const o = rel(r);
+    const o = rel(only.includes(r) ? onlyKey(r) : r);
     if (o === undefined || o === NOTHING) continue;
     for (const b of o.bases) if (!relations.includes(b)) (bases ??= new Set()).add(b);
+    for (const b of o.inherited ?? []) if (!relations.includes(b)) (inherited ??= new Set()).add(b);
     for (const f of o.functions) if (!calls.includes(f)) (functions ??= new Set()).add(f);
     for (const f of o.userFunctions) (user ??= new Set()).add(f);
+    if (extra.writes === true) for (const f of o.writeFunctions ?? []) (user ??= new Set()).add(f);
+    if (o.viaRules === true) viaRules = true;
   }
   for (const f of calls) {
     if (isUser(f) === true || (f.startsWith("pg_temp") && isTempSchema(splitQualified(f)?.[0] ?? "pg_temp"))) (user ??= new Set()).add(f);
   }
+  for (const op of extra.operators ?? []) for (const f of userCode("op", op) ?? []) (user ??= new Set()).add(f);
+  for (const t of extra.types ?? []) for (const f of userCode("type", t) ?? []) (user ??= new Set()).add(f);
+  for (const o of extra.typeOids ?? []) for (const f of userCode("type", typeOidKey(o)) ?? []) (user ??= new Set()).add(f);
   if (bases === null && functions === null && user === null) return NO_OBJECTS;
-  return { bases: bases === null ? [] : [...bases].sort(), functions: functions === null ? [] : [...functions].sort(), userFunctions: user === null ? [] : [...user].sort() };
+  return {
+    bases: bases === null ? [] : [...bases].sort(),
+    functions: functions === null ? [] : [...functions].sort(),
+    userFunctions: user === null ? [] : [...user].sort(),
+    ...(inherited !== null ? { inherited: [...inherited].sort() } : {}),
+    ...(viaRules ? { viaRules: true as const } : {}),
+  };
 }
 
 /**

@@ -30,6 +30,26 @@ CREATE FUNCTION public.neq(int, int) RETURNS bool LANGUAGE sql AS 'SELECT $1 <> 
 CREATE OPERATOR public.=/= (LEFTARG = int, RIGHTARG = int, FUNCTION = public.neq);
 CREATE VIEW public.nested AS SELECT c.contact, s.note FROM sales.customer_contacts c, public.all_salaries() s WHERE s.id =/= 0;
 CREATE MATERIALIZED VIEW public.mv AS SELECT * FROM public.nested;
+CREATE TABLE sales.events (id int, note text);
+CREATE TABLE hr.orders (id int, note text);
+ALTER TABLE hr.orders INHERIT sales.events;
+CREATE TABLE sales.ledger (id int, note text) PARTITION BY RANGE (id);
+CREATE TABLE hr.staff PARTITION OF sales.ledger FOR VALUES FROM (0) TO (1000);
+CREATE VIEW sales.events_view AS SELECT * FROM ONLY sales.events;
+CREATE FUNCTION public.note_of(int) RETURNS text LANGUAGE sql AS 'SELECT note FROM hr.salaries WHERE id = $1';
+CREATE OPERATOR public.%%% (RIGHTARG = int, FUNCTION = public.note_of);
+CREATE TYPE public.hr_note AS (note text);
+CREATE FUNCTION public.hr_note_of(int) RETURNS public.hr_note LANGUAGE sql AS $$SELECT ROW('x')::public.hr_note$$;
+CREATE CAST (int AS public.hr_note) WITH FUNCTION public.hr_note_of(int);
+CREATE FUNCTION public.wipe() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE DOMAIN public.checked_code AS text CHECK (public.wipe() IS NOT NULL);
+CREATE DOMAIN public.checked_again AS public.checked_code;
+CREATE TABLE sales.tickets (id int, status text, ref int DEFAULT public.wipe());
+CREATE FUNCTION public.tickets_audit() RETURNS trigger LANGUAGE plpgsql AS $t$BEGIN RETURN NEW; END$t$;
+CREATE TRIGGER tickets_audit BEFORE UPDATE ON sales.tickets FOR EACH ROW EXECUTE FUNCTION public.tickets_audit();
+CREATE EXTENSION hstore SCHEMA public;
+CREATE VIEW sales.file_view AS SELECT pg_catalog.pg_read_file('PG_VERSION') AS f, lower('X') AS l;
+CREATE VIEW sales.settings_view AS SELECT set_config('application_name', 'x', false) AS s;
 `);
   catalog = new Catalog({ host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, silentLogger);
   // Count the round trips: every catalog query goes through the private query().
@@ -50,14 +70,50 @@ const resolve = async (relations: string[], calls: string[] = []) => await catal
 
 describe("Catalog.objectsOf", () => {
   test("a view brings the relations it is built on, recursively; a table brings nothing", async () => {
-    expect(await resolve(["sales.hr_mirror"])).toEqual({ bases: ["hr.salaries"], functions: [], userFunctions: [] });
+    expect(await resolve(["sales.hr_mirror"])).toEqual({ bases: ["hr.salaries"], functions: [], userFunctions: [], viaRules: true });
     expect(await resolve(["sales.customers"])).toBe(NO_OBJECTS);
     expect(await resolve(["public.no_such_table"])).toBe(NO_OBJECTS);
     expect(await resolve(["public.mv"])).toEqual({
       bases: ["hr.salaries", "public.nested", "sales.customer_contacts", "sales.customers"],
       functions: ["public.all_salaries", "public.neq"],
       userFunctions: ["public.all_salaries", "public.neq"],
+      viaRules: true,
     });
+  });
+
+  test("inheritance children and partitions are reached, unless named with ONLY; through views always", async () => {
+    expect(await resolve(["sales.events"])).toEqual({ bases: ["hr.orders"], functions: [], userFunctions: [], inherited: ["hr.orders"] });
+    expect(await catalog.objectsOf(["sales.events"], [], { only: ["sales.events"] })).toBe(NO_OBJECTS);
+    expect((await resolve(["sales.ledger"])).bases).toEqual(["hr.staff"]);
+    expect((await resolve(["sales.events_view"])).bases).toEqual(["hr.orders", "sales.events"]);
+  });
+
+  test("operators and types bring the user functions they run", async () => {
+    expect((await catalog.objectsOf([], [], { operators: ["pg_catalog.%%%", "public.%%%"] })).userFunctions).toEqual(["public.note_of"]);
+    // hstore's = lives in public: an extension's operators are not user code.
+    expect(await catalog.objectsOf([], [], { operators: ["pg_catalog.=", "public.="] })).toBe(NO_OBJECTS);
+    expect(await catalog.objectsOf([], [], { types: ["public.hstore"] })).toBe(NO_OBJECTS);
+    expect((await catalog.objectsOf([], [], { types: ["pg_catalog.hr_note", "public.hr_note"] })).userFunctions).toEqual(["public.hr_note_of"]);
+    expect((await catalog.objectsOf([], [], { types: ["public.checked_again"] })).userFunctions).toEqual(["public.wipe"]);
+    expect(await catalog.objectsOf([], [], { types: ["pg_catalog.int4", "pg_catalog.text", "public.text"] })).toBe(NO_OBJECTS);
+    const domain = Number((await pg.psql("SELECT 'public.checked_again'::regtype::oid")).trim());
+    expect((await catalog.objectsOf([], [], { typeOids: [domain, 23] })).userFunctions).toEqual(["public.wipe"]);
+    expect(await catalog.objectsOf([], [], { typeOids: [25] })).toBe(NO_OBJECTS);
+    const before = queries;
+    expect(catalog.objectsOf([], [], { operators: ["pg_catalog.=", "public.="], types: ["public.checked_again"] }) instanceof Promise).toBe(false);
+    expect(queries).toBe(before);
+  });
+
+  test("dangerous built-ins and set_config behind a view are found, though PostgreSQL records no dependency on them", async () => {
+    expect((await resolve(["sales.file_view"])).functions).toEqual(["pg_catalog.pg_read_file"]);
+    expect((await resolve(["sales.settings_view"])).functions).toEqual(
+      expect.arrayContaining(["pg_catalog.set_config", "pg_catalog.set_config(client_encoding)", "pg_catalog.set_config(search_path)"]),
+    );
+  });
+
+  test("a write runs its table's triggers and defaults; a read does not", async () => {
+    expect(await resolve(["sales.tickets"])).toBe(NO_OBJECTS);
+    expect((await catalog.objectsOf(["sales.tickets"], [], { writes: true })).userFunctions).toEqual(["public.tickets_audit", "public.wipe"]);
   });
 
   test("system views are taken for what they are named", async () => {
@@ -140,6 +196,64 @@ describe("StatementGate with the catalog", () => {
     expect((await gate.check(info("SELECT public.all_salaries()"), {})).spec?.unknownOriginMasked).toBe(true);
     expect((await gate.check(info("FETCH ALL FROM c"), {})).spec?.unknownOriginMasked).toBe(true);
     expect((await gate.check(info("SELECT * FROM sales.hr_mirror"), {})).spec?.unknownOriginMasked).toBe(false);
+  });
+
+  test("inheritance, triggers, operators and casts join the facts", async () => {
+    const { gate, seen } = gateWith([]);
+    await gate.check(info("SELECT * FROM sales.events"), {});
+    expect(seen[0]!.relations).toEqual(["sales.events", "hr.orders"]);
+    await gate.check(info("SELECT * FROM ONLY sales.events"), {});
+    expect(seen[1]!.relations).toEqual(["sales.events"]);
+    await gate.check(info("WITH u AS (UPDATE sales.tickets SET status = status RETURNING id) SELECT * FROM u"), {});
+    expect(seen[2]!.userFunctions).toEqual(["public.tickets_audit", "public.wipe"]);
+    await gate.check(info("SELECT %%% 1"), {});
+    expect(seen[3]!.userFunctions).toEqual(["public.note_of"]);
+    expect(seen[3]!.functions).toEqual([]);
+    await gate.check(info("SELECT (1::hr_note).note"), {});
+    expect(seen[4]!.userFunctions).toEqual(["public.hr_note_of"]);
+  });
+
+  test("a protocol Parse's declared parameter types count as conversions", async () => {
+    const { gate, seen } = gateWith([]);
+    const domain = Number((await pg.psql("SELECT 'public.checked_code'::regtype::oid")).trim());
+    await gate.check(info("SELECT $1"), {}, [domain]);
+    expect(seen[0]!.userFunctions).toEqual(["public.wipe"]);
+    await gate.check(info("SELECT $1"), {}, [0, 23]);
+    expect(seen[1]!.userFunctions).toBeUndefined();
+  });
+
+  test("masked values may not be copied by a write or into a setting", async () => {
+    const { gate } = gateWith(["email"]);
+    const copy = await gate.check(info("UPDATE sales.customers SET name = email WHERE id = 1 RETURNING name"), {});
+    expect(copy.verdict.decision.rule).toBe("builtin:masked-copy");
+    const star = await gate.check(info("INSERT INTO sales.customers SELECT c.* FROM sales.customers c"), {});
+    expect(star.verdict.decision.rule).toBe("builtin:masked-copy");
+    const set = await gate.check(info("SELECT set_config('gh.leak', email, false) FROM sales.customers"), {});
+    expect(set.verdict.decision.rule).toBe("builtin:setting-leak");
+    const ok = await gate.check(info("UPDATE sales.customers SET name = upper(name) WHERE email = 'x' RETURNING id"), {});
+    expect(ok.verdict.allowed).toBe(true);
+    expect(ok.spec?.trustOrigins).toBe(false);
+  });
+
+  test("an origin mask on an inheritance child masks the column by name through the parent", async () => {
+    const { gate } = gateWith(["hr.orders.note"]);
+    const c = await gate.check(info("SELECT note FROM sales.events"), {});
+    expect(c.spec?.names.has("note")).toBe(true);
+  });
+
+  test("operators, children and write hooks that DDL sent ahead attaches count before the catalog shows them", async () => {
+    const { gate, seen } = gateWith([]);
+    await gate.check(info("CREATE OPERATOR public.#@# (RIGHTARG = int, FUNCTION = public.note_of)"), {});
+    await gate.check(info("SELECT #@# 1"), {});
+    expect(seen[1]!.userFunctions).toEqual(["public.note_of"]);
+    await gate.check(info("ALTER TABLE hr.salaries INHERIT sales.customers"), {});
+    await gate.check(info("SELECT * FROM sales.customers"), {});
+    expect(seen[3]!.relations).toContain("hr.salaries");
+    await gate.check(info("CREATE TRIGGER x BEFORE INSERT ON sales.orders FOR EACH ROW EXECUTE FUNCTION public.tickets_audit()"), {});
+    await gate.check(info("INSERT INTO sales.orders VALUES (1)"), {});
+    expect(seen[5]!.userFunctions).toEqual(["public.tickets_audit"]);
+    await gate.check(info("SELECT * FROM sales.orders"), {});
+    expect(seen[6]!.userFunctions).toBeUndefined();
   });
 
   test("what the session defines counts before the catalog shows it", async () => {

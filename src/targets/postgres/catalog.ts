@@ -1,5 +1,6 @@
 // Column origins for masking: table OID + attribute number → schema.table.column, the columns
-// of a named relation, and what views and user-defined functions hide (objectsOf), read from
+// of a named relation, and what views, inheritance, operators, casts, triggers and user-defined
+// functions hide (objectsOf, see catalog-objects.ts), read from
 // the upstream catalog on a connection the gateway owns (one per target, never a client's
 // session), cached, and dropped whenever DDL passes through or after MAX_AGE_MS.
 import type { Duplex } from "node:stream";
@@ -12,16 +13,24 @@ import {
   NOTHING,
   combine,
   needsFunctionLookup,
+  onlyKey,
   relationObjectsQuery,
   skipRelation,
   userFunctionsQuery,
+  userOperatorsQuery,
+  typeOidKey,
+  userTypeOidsQuery,
+  userTypesQuery,
+  type ObjectsExtra,
   type RelationObjects,
   splitQualified,
   type StatementObjects,
 } from "./catalog-objects.ts";
+import { DANGEROUS_FUNCTIONS } from "./sql/dangerous-functions.ts";
+import { SENSITIVE_SETTINGS, settingFunction } from "./sql/setting-changes.ts";
 import { connectUpstream, simpleQuery, sqlLiteral, type UpstreamConfig } from "./upstream.ts";
 
-export { NO_OBJECTS, splitQualified, type StatementObjects } from "./catalog-objects.ts";
+export { NO_OBJECTS, splitQualified, type ObjectsExtra, type StatementObjects } from "./catalog-objects.ts";
 
 export interface TableColumns {
   readonly schema: string;
@@ -44,6 +53,9 @@ export class Catalog {
   private readonly relObjects = new Map<string, RelationObjects>();
   /** Function name → whether some function of that schema and name is user-defined. */
   private readonly userFunction = new Map<string, boolean>();
+  /** Operator ("schema.op") and type ("schema.type") names → the user functions they may run ([] for none). */
+  private readonly userOperator = new Map<string, readonly string[]>();
+  private readonly userType = new Map<string, readonly string[]>();
   private closed = false;
   private filledAt = performance.now();
 
@@ -119,61 +131,113 @@ export class Catalog {
    * Synchronous when every name is cached (the hot path: no round trip); otherwise one query
    * for all of them. Throws E_UPSTREAM when the catalog cannot be read.
    */
-  objectsOf(relations: readonly string[], calls: readonly string[]): StatementObjects | Promise<StatementObjects> {
+  objectsOf(relations: readonly string[], calls: readonly string[], extra: ObjectsExtra = {}): StatementObjects | Promise<StatementObjects> {
     this.expire();
+    const only = extra.only ?? [];
+    const key = (r: string) => (only.includes(r) ? onlyKey(r) : r);
     let missing = false;
-    for (const r of relations) if (!this.relObjects.has(r) && !skipRelation(r)) missing = true;
+    for (const r of relations) if (!skipRelation(r) && !this.relObjects.has(key(r))) missing = true;
     for (const f of calls) if (!this.userFunction.has(f) && needsFunctionLookup(f)) missing = true;
+    for (const o of extra.operators ?? []) if (!this.userOperator.has(o) && needsFunctionLookup(o)) missing = true;
+    for (const t of extra.types ?? []) if (!this.userType.has(t) && needsFunctionLookup(t)) missing = true;
+    for (const o of extra.typeOids ?? []) if (!this.userType.has(typeOidKey(o))) missing = true;
     if (!missing) {
-      return combine(relations, calls, (r) => this.relObjects.get(r), (f) => this.userFunction.get(f));
+      return combine(relations, calls, (r) => this.relObjects.get(r), (f) => this.userFunction.get(f), extra, (kind, n) =>
+        (kind === "op" ? this.userOperator : this.userType).get(n),
+      );
     }
     // Everything is looked up again, not only the misses, so that a concurrent invalidate()
     // cannot leave a name of this statement unresolved.
-    return this.loadObjects(relations, calls).then(({ rels, fns }) => combine(relations, calls, (r) => rels.get(r), (f) => fns.get(f)));
+    return this.loadObjects(relations, calls, extra).then(({ rels, fns, ops, types }) =>
+      combine(relations, calls, (r) => rels.get(r), (f) => fns.get(f), extra, (kind, n) => (kind === "op" ? ops : types).get(n)),
+    );
   }
 
   private async loadObjects(
     relations: readonly string[],
     calls: readonly string[],
-  ): Promise<{ rels: Map<string, RelationObjects>; fns: Map<string, boolean> }> {
-    const relNames = [...new Set(relations)].filter((r) => !skipRelation(r));
+    extra: ObjectsExtra,
+  ): Promise<{ rels: Map<string, RelationObjects>; fns: Map<string, boolean>; ops: Map<string, readonly string[]>; types: Map<string, readonly string[]> }> {
+    const only = extra.only ?? [];
+    const relKeys = [...new Set(relations)].filter((r) => !skipRelation(r)).map((r) => ({ name: r, key: only.includes(r) ? onlyKey(r) : r, inh: !only.includes(r) }));
     const fnNames = [...new Set(calls)].filter(needsFunctionLookup);
+    const opNames = [...new Set(extra.operators ?? [])].filter(needsFunctionLookup);
+    const typeNames = [...new Set(extra.types ?? [])].filter(needsFunctionLookup);
+    const typeOids = [...new Set(extra.typeOids ?? [])];
     const sql: string[] = [];
-    if (relNames.length > 0) sql.push(relationObjectsQuery(relNames.map((r) => [r, ...split(r)])));
+    if (relKeys.length > 0) sql.push(relationObjectsQuery(relKeys.map((r) => [r.key, ...split(r.name), r.inh] as const)));
     if (fnNames.length > 0) sql.push(userFunctionsQuery(fnNames.map((f) => [f, ...split(f)])));
+    if (opNames.length > 0) sql.push(userOperatorsQuery(opNames.map((f) => [f, ...split(f)])));
+    if (typeNames.length > 0) sql.push(userTypesQuery(typeNames.map((f) => [f, ...split(f)])));
+    if (typeOids.length > 0) sql.push(userTypeOidsQuery(typeOids));
     const rows = await this.query(sql.join(";\n"));
-    const reached = new Map<string, { bases: Set<string>; functions: Set<string>; user: Set<string> }>();
+    const reached = new Map<string, { bases: Set<string>; inherited: Set<string>; viaRules: boolean; functions: Set<string>; user: Set<string>; write: Set<string> }>();
     const fns = new Map<string, boolean>();
+    const ops = new Map<string, string[]>();
+    const types = new Map<string, string[]>();
     for (const r of rows) {
-      const [tag, name, schema, object, self, oid] = r;
+      const [tag, name, schema, object, self, oid, via] = r;
       if (name === null || name === undefined) continue;
       if (tag === "u") {
         fns.set(name, schema === "t");
         continue;
       }
-      if (schema === null || schema === undefined || object === null || object === undefined || self === "t") continue;
+      if (schema === null || schema === undefined || object === null || object === undefined) continue;
+      const q = qualifiedName(schema, object);
+      if (tag === "o" || tag === "t") {
+        const m = tag === "o" ? ops : types;
+        m.set(name, [...(m.get(name) ?? []), q]);
+        continue;
+      }
+      if (self === "t") continue;
       let o = reached.get(name);
       if (o === undefined) {
-        o = { bases: new Set(), functions: new Set(), user: new Set() };
+        o = { bases: new Set(), inherited: new Set(), viaRules: false, functions: new Set(), user: new Set(), write: new Set() };
         reached.set(name, o);
       }
-      const q = qualifiedName(schema, object);
-      if (tag === "r") o.bases.add(q);
-      else if (tag === "f") {
+      if (tag === "r") {
+        o.bases.add(q);
+        if (via === "i") o.inherited.add(q);
+        else o.viaRules = true;
+      } else if (tag === "f") {
         o.functions.add(q);
         if (Number(oid) >= FIRST_USER_OID) o.user.add(q);
+      } else if (tag === "w") {
+        if (Number(oid) >= FIRST_USER_OID) o.write.add(q);
+      } else if (tag === "g" && guardedBuiltin(q)) {
+        o.functions.add(q);
+        // set_config behind a view may change any setting, the sensitive ones included.
+        if (q === "pg_catalog.set_config") for (const n of SENSITIVE_SETTINGS) o.functions.add(settingFunction(n));
       }
     }
     const rels = new Map<string, RelationObjects>();
-    for (const r of relNames) {
-      const o = reached.get(r);
-      rels.set(r, o === undefined ? NOTHING : { bases: [...o.bases].sort(), functions: [...o.functions].sort(), userFunctions: [...o.user].sort() });
+    for (const { key } of relKeys) {
+      const o = reached.get(key);
+      rels.set(
+        key,
+        o === undefined
+          ? NOTHING
+          : {
+              bases: [...o.bases].sort(),
+              functions: [...o.functions].sort(),
+              userFunctions: [...o.user].sort(),
+              ...(o.inherited.size > 0 ? { inherited: [...o.inherited].sort() } : {}),
+              ...(o.viaRules ? { viaRules: true as const } : {}),
+              ...(o.write.size > 0 ? { writeFunctions: [...o.write].sort() } : {}),
+            },
+      );
     }
     for (const f of fnNames) if (!fns.has(f)) fns.set(f, false);
+    const opsOut = new Map<string, readonly string[]>();
+    for (const o of opNames) opsOut.set(o, [...new Set(ops.get(o) ?? [])].sort());
+    const typesOut = new Map<string, readonly string[]>();
+    for (const t of [...typeNames, ...typeOids.map(typeOidKey)]) typesOut.set(t, [...new Set(types.get(t) ?? [])].sort());
     this.trim();
     for (const [k, v] of rels) this.relObjects.set(k, v);
     for (const [k, v] of fns) this.userFunction.set(k, v);
-    return { rels, fns };
+    for (const [k, v] of opsOut) this.userOperator.set(k, v);
+    for (const [k, v] of typesOut) this.userType.set(k, v);
+    return { rels, fns, ops: opsOut, types: typesOut };
   }
 
   /** "schema.name" of a function by OID (for FunctionCall), or null when there is none. */
@@ -192,6 +256,8 @@ export class Catalog {
     this.byName.clear();
     this.relObjects.clear();
     this.userFunction.clear();
+    this.userOperator.clear();
+    this.userType.clear();
     this.filledAt = performance.now();
   }
 
@@ -210,6 +276,8 @@ export class Catalog {
     if (this.byName.size > MAX_ENTRIES) this.byName.clear();
     if (this.relObjects.size > MAX_ENTRIES) this.relObjects.clear();
     if (this.userFunction.size > MAX_ENTRIES) this.userFunction.clear();
+    if (this.userOperator.size > MAX_ENTRIES) this.userOperator.clear();
+    if (this.userType.size > MAX_ENTRIES) this.userType.clear();
   }
 
   /** One query at a time on the gateway's connection; a failed connection is dropped and reopened next time. */
@@ -274,4 +342,11 @@ function collect(rows: readonly (string | null)[][], keyColumn: number): Map<str
     if (r[3] !== null && r[3] !== undefined && r[4] !== null && r[4] !== undefined) t.columns.set(Number(r[3]), r[4]);
   }
   return out;
+}
+
+const DANGEROUS_RES = DANGEROUS_FUNCTIONS.map((d) => new RegExp(`^${d.pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`));
+
+/** A built-in that rules must see even behind a view: a dangerous one, or set_config. */
+function guardedBuiltin(name: string): boolean {
+  return name === "pg_catalog.set_config" || DANGEROUS_RES.some((re) => re.test(name));
 }

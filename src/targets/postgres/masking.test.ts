@@ -99,3 +99,15 @@ test("helpers: tables with origin masks, bare names, portal formats", () => {
   expect(withResultFormats(f, [1]).map((x) => x.format)).toEqual([1, 1]);
   expect(withResultFormats(f, [0, 1]).map((x) => x.format)).toEqual([0, 1]);
 });
+
+test("what a write returns (trustOrigins false) counts as of unknown origin", () => {
+  const fields = [field("name", 25, 0, 100, 2), field("id", 23, 0, 100, 1)];
+  const origins = [origin("sales", "customers", "name"), origin("sales", "customers", "id")];
+  const returning = compileMaskSpec({ json: [], columns: ["email"], detectors: [] }, true, compileDetectors, false);
+  expect(text(planColumns(returning, fields, origins).rewrite(encodeDataRow(["ann@x.y", "1"])))).toEqual(["[masked]", "[masked]"]);
+  // Reads keep trusting origins.
+  expect(planColumns(spec(["email"], [], true), fields, origins).passthrough).toBe(true);
+  // Origin masks still apply by origin.
+  const byOrigin = compileMaskSpec({ json: [], columns: ["sales.customers.name"], detectors: [] }, false, compileDetectors, false);
+  expect(text(planColumns(byOrigin, fields, origins).rewrite(encodeDataRow(["n", "1"])))).toEqual(["[masked]", "1"]);
+});

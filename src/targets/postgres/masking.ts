@@ -23,6 +23,12 @@ export interface MaskSpec {
   readonly origins: ReadonlySet<string>;
   /** Mask columns whose origin is unknown (the statement reads a table with masked columns). */
   readonly unknownOriginMasked: boolean;
+  /**
+   * False for what a write returns (RETURNING): a column's origin names where the value went,
+   * not where it came from (UPDATE t SET name = email RETURNING name), so every column counts
+   * as of unknown origin. Absent: true.
+   */
+  readonly trustOrigins?: boolean;
   readonly detector: Detector | null;
 }
 
@@ -46,7 +52,12 @@ export function bareMaskNames(masks: Masks): Set<string> {
   return out;
 }
 
-export function compileMaskSpec(masks: Masks, unknownOriginMasked: boolean, compileDetectors: (names: readonly string[]) => Detector): MaskSpec {
+export function compileMaskSpec(
+  masks: Masks,
+  unknownOriginMasked: boolean,
+  compileDetectors: (names: readonly string[]) => Detector,
+  trustOrigins = true,
+): MaskSpec {
   const names = new Set<string>();
   const origins = new Set<string>();
   for (const c of masks.columns) {
@@ -58,6 +69,7 @@ export function compileMaskSpec(masks: Masks, unknownOriginMasked: boolean, comp
     names,
     origins,
     unknownOriginMasked,
+    ...(trustOrigins ? {} : { trustOrigins: false }),
     detector: masks.detectors.length > 0 ? compileDetectors(masks.detectors) : null,
   };
 }
@@ -124,7 +136,7 @@ function isMasked(spec: MaskSpec, f: FieldDescription, origin: ColumnOrigin | nu
   if (origin !== null) {
     if (spec.names.has(origin.column.toLowerCase())) return true;
     if (spec.origins.has(`${origin.schema}.${origin.table}.${origin.column}`.toLowerCase())) return true;
-    return false;
+    if (spec.trustOrigins !== false) return false;
   }
   return spec.unknownOriginMasked;
 }

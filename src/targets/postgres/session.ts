@@ -406,7 +406,9 @@ class Session implements RelayCore {
   private fail(e: unknown): void {
     if (this.closed) return;
     this.deps.log.warn("postgres session failed", { target: this.deps.cfg.name, session: this.id, error: errorMessage(e) });
-    const code = e instanceof RelayViolation ? "08P01" : e instanceof GatewayError && e.code === "E_MASK" ? "42501" : "XX000";
+    const sqlstate = e instanceof GatewayError ? e.details["sqlstate"] : undefined;
+    const code =
+      e instanceof RelayViolation ? "08P01" : typeof sqlstate === "string" ? sqlstate : e instanceof GatewayError && e.code === "E_MASK" ? "42501" : "XX000";
     this.fatalToClient(code, errorMessage(e));
   }
 

@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { Identity } from "../../core/types.ts";
 import { parseAuthentication, parseNoticeFields } from "./protocol/backend-decoder.ts";
 import { encodeCancelRequest, encodeGSSENCRequest, encodePasswordMessage, encodeSSLRequest, encodeStartupMessage } from "./protocol/encode.ts";
-import { checkParameters, runClientStartup, type StartupOptions, type StartupOutcome } from "./startup.ts";
+import { StartupRefusal, checkParameters, runClientStartup, type StartupOptions, type StartupOutcome } from "./startup.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: [] };
 let server: Server;
@@ -137,4 +137,37 @@ test("startup parameters: replication, options and unknown settings are refused;
     expect({ params, code: r instanceof Map ? "accepted" : r.code }).toEqual({ params, code });
   }
   expect(checkParameters(new Map([["user", "u"], ["database", "db"], ["replication", "false"]]), opts)).toBeInstanceOf(Map);
+});
+
+test("client_encoding: UTF8 under any of PostgreSQL's spellings (SQL_ASCII, which psql sends in the C locale, too) goes upstream as UTF8; any other is refused", () => {
+  const opts = { targetName: "db", database: "app" };
+  for (const v of ["UTF8", "utf8", "UTF-8", "utf_8", "Unicode", "SQL_ASCII", "sql-ascii"]) {
+    const r = checkParameters(new Map([["user", "u"], ["database", "db"], ["client_encoding", v]]), opts);
+    expect({ v, got: r instanceof Map ? r.get("client_encoding") : r.message }).toEqual({ v, got: "UTF8" });
+  }
+  for (const v of ["SJIS", "Shift_JIS", "GBK", "BIG5", "GB18030", "UHC", "JOHAB", "LATIN1", "WIN1252", "EUC_JP", "", "auto"]) {
+    const r = checkParameters(new Map([["user", "u"], ["database", "db"], ["client_encoding", v]]), opts);
+    expect(r).toBeInstanceOf(StartupRefusal);
+    if (r instanceof StartupRefusal) {
+      expect(r.code).toBe("0A000");
+      expect(r.message).toStartWith('startup parameter "client_encoding" is refused');
+    }
+  }
+  // Settings inside "options" (-c client_encoding=…, -c standard_conforming_strings=off) never reach the server.
+  for (const o of ["-c client_encoding=SJIS", "-c standard_conforming_strings=off", "--client_encoding=GBK", "-cstandard_conforming_strings=off"]) {
+    const r = checkParameters(new Map([["user", "u"], ["database", "db"], ["options", o]]), opts);
+    expect(r instanceof StartupRefusal ? r.code : "accepted").toBe("0A000");
+  }
+  // Nor do they under another spelling of the parameter name.
+  for (const k of ["Client_Encoding", "standard_conforming_strings", "STANDARD_CONFORMING_STRINGS"]) {
+    const r = checkParameters(new Map([["user", "u"], ["database", "db"], [k, "x"]]), opts);
+    expect(r instanceof StartupRefusal ? r.code : "accepted").toBe("0A000");
+  }
+});
+
+test("a client_encoding other than UTF8 is refused with a FATAL before the password is asked for", async () => {
+  const got = await converse(startup({ user: "u", database: "app", client_encoding: "SJIS" }));
+  expect(messages(got).map((m) => m.type)).toEqual(["E"]);
+  expect(fatal(got)).toMatchObject({ severity: "FATAL", code: "0A000" });
+  expect(fatal(got).message).toContain('(got "SJIS")');
 });

@@ -255,11 +255,32 @@ export function checkParameters(parameters: ReadonlyMap<string, string>, opts: P
   }
   const out = new Map<string, string>();
   for (const [k, v] of parameters) {
-    if (PASSED_PARAMETERS.has(k)) out.set(k, v);
+    if (k === "client_encoding") {
+      const encoding = clientEncoding(v);
+      if (encoding instanceof StartupRefusal) return encoding;
+      out.set(k, encoding);
+    } else if (PASSED_PARAMETERS.has(k)) out.set(k, v);
     else if (CONNECTION_PARAMETERS.has(k) || k.startsWith("_pq_.")) continue;
     else return new StartupRefusal("0A000", `startup parameter "${k}" is refused: only ${[...PASSED_PARAMETERS].join(", ")} may be set at connection time; run SET after connecting`);
   }
   const fallback = parameters.get("fallback_application_name");
   if (!out.has("application_name") && fallback !== undefined) out.set("application_name", fallback);
   return out;
+}
+
+/**
+ * The gateway's parser reads SQL as UTF-8, so the server must too: a client encoding such as
+ * SJIS, GBK or BIG5 turns bytes the gateway reads as a backslash or a quote into parts of
+ * other characters. Names are compared as PostgreSQL does (case and punctuation ignored;
+ * "unicode" is its alias of UTF8). SQL_ASCII (no conversion), which an interactive psql sends
+ * in the C locale, is asked for as UTF8: the server then reads the same bytes the same way and
+ * only checks that they are valid UTF-8. Upstream, the gateway asks for UTF8 in every case.
+ */
+export function clientEncoding(value: string): "UTF8" | StartupRefusal {
+  const clean = value.toLowerCase().replace(/[^a-z0-9]/g, "");
+  if (clean === "utf8" || clean === "unicode" || clean === "sqlascii") return "UTF8";
+  return new StartupRefusal(
+    "0A000",
+    `startup parameter "client_encoding" is refused: the gateway reads SQL as UTF8 and the server must read it the same way (got "${value.slice(0, 64)}"); connect with client_encoding=UTF8`,
+  );
 }

@@ -11,10 +11,19 @@
 //  - a called name that may resolve to a function that is not a built-in (OID >= 16384, or a
 //    temporary function) is reported in userFunctions; builtins.ts denies it unless the
 //    deciding rule names it.
+//  - a relation's inheritance children and partitions join too (unless named with ONLY), and
+//    the user functions behind its operators, type conversions and, for a write, its tables'
+//    triggers, defaults and constraints count as called (see catalog-objects.ts);
 //  - masks: a view's columns have no table origin (catalog.ts) and a user function hides the
 //    tables it reads, so when masks apply, columns of unknown origin are masked if the
 //    statement reads a table with masked columns (base tables of views included) or calls a
-//    user function; a FETCH does not say what it reads, so there too.
+//    user function; a FETCH does not say what it reads, so there too. What a write returns
+//    (RETURNING) is of unknown origin too, and a masked column read through a parent table
+//    (inheritance) is masked by its name.
+//  - where masks apply, masked values must not leave through another door (builtin:masked-copy,
+//    builtin:setting-leak): a write may not copy a masked column into a column (or table) that
+//    can then be read unmasked, and set_config may not take a value read from a table (SHOW,
+//    current_setting and ParameterStatus would return it unmasked).
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } from "../../core/types.ts";
@@ -24,6 +33,7 @@ import type { Detector } from "../../masking/detectors.ts";
 import { NO_OBJECTS, type Catalog, type StatementObjects } from "./catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "./masking.ts";
 import type { StatementInfo } from "./sql/analysis.ts";
+import { NO_MARKERS, splitMarkers, type Markers } from "./sql/markers.ts";
 
 export interface StatementGateDeps {
   readonly gate: Gate;
@@ -44,9 +54,15 @@ export interface CheckedStatement {
   readonly spec: MaskSpec | null;
 }
 
+/** The policy's view of a statement: the analysis's markers (markers.ts) are not among its functions. */
 export function factsOf(info: Pick<StatementInfo, "classes" | "relations" | "functions" | "text">): PostgresRequestFacts {
-  return { kind: "postgres", classes: info.classes, relations: info.relations, functions: info.functions, sql: info.text };
+  return { kind: "postgres", classes: info.classes, relations: info.relations, functions: splitMarkers(info.functions).functions, sql: info.text };
 }
+
+/** Classes of statements that write rows whose values come from expressions. */
+const ROW_WRITES: ReadonlySet<string> = new Set(["insert", "update", "merge"]);
+/** Classes of statements that fire a table's triggers and defaults. */
+const FIRES_TRIGGERS: ReadonlySet<string> = new Set(["insert", "update", "delete", "merge", "truncate", "copy.from"]);
 
 export class StatementGate {
   private hold: AbortController | null = null;
@@ -55,25 +71,45 @@ export class StatementGate {
    * Functions and relations this session's allowed statements create (analysis `defines`): a
    * statement pipelined behind a CREATE is checked before the CREATE ran and the catalog knows
    * the new object. A defined function counts as user-defined; reading a defined relation
-   * counts as touching everything its defining statement touched. Kept for the session.
+   * counts as touching everything its defining statement touched. Code a statement attached
+   * to an operator, a type or a table's writes ("op:", "type:", "write:" + name) counts as
+   * called, as that statement's functions, where a later statement uses it. Kept for the session.
    */
-  private readonly defined = { functions: new Set<string>(), relations: new Map<string, { relations: readonly string[]; functions: readonly string[] }>() };
+  private readonly defined = {
+    functions: new Set<string>(),
+    relations: new Map<string, { relations: readonly string[]; functions: readonly string[] }>(),
+    code: new Map<string, readonly string[]>(),
+  };
   /** Masks of every cursor declared in this session: FETCH does not say which cursor's query it reads, so all apply. */
   private cursorMasks: { columns: Set<string>; detectors: Set<string>; unknownOrigin: boolean } | null = null;
 
   constructor(private readonly deps: StatementGateDeps) {}
 
-  /** Decides one statement (with its effective facts: EXECUTE already replaced by what was prepared). */
-  async check(info: StatementInfo, details: Record<string, unknown>): Promise<CheckedStatement> {
+  /**
+   * Decides one statement (with its effective facts: EXECUTE already replaced by what was prepared).
+   * `parameterTypes`: the type OIDs a protocol Parse declares for its parameters (0: unspecified);
+   * Bind converts values to them, which runs a domain's CHECKs and a user type's input function.
+   */
+  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[]): Promise<CheckedStatement> {
+    const split = splitMarkers(statement.functions);
+    const markers = split.markers;
+    const info = split.functions === statement.functions ? statement : { ...statement, functions: split.functions };
     let facts = factsOf(info);
+    let objects: StatementObjects = NO_OBJECTS;
+    let columnNames: ReadonlySet<string> | null = null;
     try {
-      const found = this.objectsOf(info);
-      facts = withObjects(facts, found instanceof Promise ? await found : found);
+      const found = this.objectsOf(info, markers, parameterTypes?.filter((t) => t !== 0) ?? []);
+      objects = found instanceof Promise ? await found : found;
+      facts = withObjects(facts, objects);
+      // A star or whole-row copy takes every column: which names do the statement's tables have?
+      if (markers.copies.includes("*")) columnNames = await this.columnNames(facts.relations);
     } catch (e) {
       const message = `statement denied: the gateway cannot read the database catalog to look through views and functions: ${errorMessage(e)}`;
       return { facts, verdict: await this.refuse(facts, "builtin:catalog-unavailable", message, details), spec: null };
     }
-    const verdict = await this.decide(facts, details, this.deps.adjust);
+    const adjust: StatementGateDeps["adjust"] =
+      markers === NO_MARKERS ? this.deps.adjust : (d, a) => guardMarkers(this.deps.adjust(d, a), markers, a, objects, columnNames);
+    const verdict = await this.decide(facts, details, adjust);
     if (verdict.allowed && info.defines !== undefined) this.remember(info.defines, facts);
     let masks: Masks = verdict.allowed ? verdict.masks : NO_MASKS;
     let unknownOrigin = false;
@@ -93,24 +129,58 @@ export class StatementGate {
     // A FETCH names a cursor, not what it reads; a user function hides the tables it reads.
     unknownOrigin ||= info.node === "FetchStmt" || (facts.userFunctions?.length ?? 0) > 0;
     unknownOrigin ||= await this.readsMaskedTable(masks, facts.relations);
-    return { facts, verdict, spec: this.spec(masks, unknownOrigin) };
+    masks = inheritedMasks(masks, objects.inherited);
+    const trustOrigins = !info.classes.some((c) => ROW_WRITES.has(c));
+    return { facts, verdict, spec: this.spec(masks, unknownOrigin, trustOrigins) };
+  }
+
+  /** Lower-cased names of the columns of these relations; null when one of them is unknown to the catalog. */
+  private async columnNames(relations: readonly string[]): Promise<ReadonlySet<string> | null> {
+    const out = new Set<string>();
+    const cols = await this.deps.catalog.columnsOf(relations.filter((r) => !r.startsWith("pg_temp")));
+    for (const t of cols.values()) {
+      if (t === null) return null;
+      for (const name of t.columns.values()) out.add(name.toLowerCase());
+    }
+    return out;
   }
 
   private remember(defines: NonNullable<StatementInfo["defines"]>, facts: PostgresRequestFacts): void {
     for (const f of defines.functions) this.defined.functions.add(f);
+    // Added to what was defined before: two statements may attach to the same name (two partitions of one parent).
     for (const r of defines.relations) {
-      this.defined.relations.set(r, { relations: facts.relations.filter((x) => x !== r), functions: facts.functions });
+      const before = this.defined.relations.get(r);
+      const relations = facts.relations.filter((x) => x !== r);
+      this.defined.relations.set(r, {
+        relations: before === undefined ? relations : [...new Set([...before.relations, ...relations])],
+        functions: before === undefined ? facts.functions : [...new Set([...before.functions, ...facts.functions])],
+      });
     }
+    const code = [
+      ...(defines.operators ?? []).map((o) => `op:${o}`),
+      ...(defines.types ?? []).map((t) => `type:${t}`),
+      ...(defines.writeHooks ?? []).map((r) => `write:${r}`),
+    ];
+    for (const k of code) this.defined.code.set(k, [...new Set([...(this.defined.code.get(k) ?? []), ...facts.functions])]);
   }
 
   /** The statement's names looked up in the catalog: synchronous when all are cached. */
-  private objectsOf(info: StatementInfo): StatementObjects | Promise<StatementObjects> {
-    if (info.relations.length === 0 && info.functions.length === 0) return NO_OBJECTS;
+  private objectsOf(info: StatementInfo, markers: Markers, typeOids: readonly number[]): StatementObjects | Promise<StatementObjects> {
+    if (info.relations.length === 0 && info.functions.length === 0 && markers.operators.length === 0 && markers.types.length === 0 && typeOids.length === 0) {
+      return NO_OBJECTS;
+    }
     const named = info.functionObjects;
     const calls = named === undefined ? info.functions : info.functions.filter((f) => !named.includes(f));
+    const extra = {
+      ...(info.only !== undefined ? { only: info.only } : {}),
+      ...(markers.operators.length > 0 ? { operators: markers.operators } : {}),
+      ...(markers.types.length > 0 ? { types: markers.types } : {}),
+      ...(typeOids.length > 0 ? { typeOids } : {}),
+      ...(info.classes.some((c) => FIRES_TRIGGERS.has(c)) ? { writes: true } : {}),
+    };
     let found: StatementObjects | Promise<StatementObjects>;
-    if (this.defined.functions.size === 0 && this.defined.relations.size === 0) {
-      found = this.deps.catalog.objectsOf(info.relations, calls);
+    if (this.defined.functions.size === 0 && this.defined.relations.size === 0 && this.defined.code.size === 0) {
+      found = this.deps.catalog.objectsOf(info.relations, calls, extra);
     } else {
       // What this session defined stands in for what the catalog may not show yet.
       const extraRelations = new Set<string>();
@@ -121,21 +191,32 @@ export class StatementGate {
         for (const x of d.relations) if (!info.relations.includes(x)) extraRelations.add(x);
         for (const f of d.functions) if (!calls.includes(f)) extraFunctions.add(f);
       }
+      const uses = [
+        ...markers.operators.map((o) => `op:${o}`),
+        ...markers.types.map((t) => `type:${t}`),
+        ...(extra.writes === true ? info.relations.map((r) => `write:${r}`) : []),
+      ];
+      for (const k of uses) for (const f of this.defined.code.get(k) ?? []) if (!calls.includes(f)) extraFunctions.add(f);
       const allCalls = extraFunctions.size === 0 ? calls : [...calls, ...extraFunctions];
       const user = allCalls.filter((f) => this.defined.functions.has(f));
-      const fromCatalog = this.deps.catalog.objectsOf([...info.relations, ...extraRelations], allCalls);
+      const fromCatalog = this.deps.catalog.objectsOf([...info.relations, ...extraRelations], allCalls, extra);
       const add = (o: StatementObjects): StatementObjects => {
         if (extraRelations.size === 0 && extraFunctions.size === 0 && user.length === 0) return o;
         const bases = new Set([...o.bases, ...extraRelations]);
         const functions = new Set([...o.functions, ...extraFunctions]);
-        return { bases: [...bases].sort(), functions: [...functions].sort(), userFunctions: [...new Set([...o.userFunctions, ...user])].sort() };
+        return {
+          ...o,
+          bases: [...bases].sort(),
+          functions: [...functions].sort(),
+          userFunctions: [...new Set([...o.userFunctions, ...user])].sort(),
+        };
       };
       found = fromCatalog instanceof Promise ? fromCatalog.then(add) : add(fromCatalog);
     }
     if (!info.classes.every(namesOnly)) return found;
     // DDL on a view (DROP VIEW v, ALTER, GRANT, COMMENT) does not run what the view runs.
     const strip = (o: StatementObjects): StatementObjects =>
-      o.functions.length === 0 && o.userFunctions.length === 0 ? o : { bases: o.bases, functions: [], userFunctions: o.userFunctions.filter((f) => calls.includes(f)) };
+      o.functions.length === 0 && o.userFunctions.length === 0 ? o : { ...o, functions: [], userFunctions: o.userFunctions.filter((f) => calls.includes(f)) };
     return found instanceof Promise ? found.then(strip) : strip(found);
   }
 
@@ -193,11 +274,11 @@ export class StatementGate {
     }
   }
 
-  private spec(masks: Masks, unknownOrigin: boolean): MaskSpec {
-    const key = `${unknownOrigin ? 1 : 0}${JSON.stringify(masks.columns)}${JSON.stringify(masks.detectors)}`;
+  private spec(masks: Masks, unknownOrigin: boolean, trustOrigins: boolean): MaskSpec {
+    const key = `${unknownOrigin ? 1 : 0}${trustOrigins ? 1 : 0}${JSON.stringify(masks.columns)}${JSON.stringify(masks.detectors)}`;
     let s = this.specs.get(key);
     if (s === undefined) {
-      s = compileMaskSpec(masks, unknownOrigin, this.deps.compileDetectors);
+      s = compileMaskSpec(masks, unknownOrigin, this.deps.compileDetectors, trustOrigins);
       if (this.specs.size > 100) this.specs.clear();
       this.specs.set(key, s);
     }
@@ -219,4 +300,57 @@ function withObjects(facts: PostgresRequestFacts, o: StatementObjects): Postgres
     functions: o.functions.length === 0 ? facts.functions : [...facts.functions, ...o.functions],
     ...(o.userFunctions.length > 0 ? { userFunctions: o.userFunctions } : {}),
   };
+}
+
+/**
+ * An origin mask on an inheritance child or partition (hr.staff.note) reached through its parent:
+ * the parent's scan reports the parent as the origin, so the column is masked by its name too.
+ */
+function inheritedMasks(masks: Masks, inherited: readonly string[] | undefined): Masks {
+  if (inherited === undefined || inherited.length === 0) return masks;
+  const children = new Set(inherited.map((r) => r.toLowerCase()));
+  const extra: string[] = [];
+  for (const c of masks.columns) {
+    const parts = c.toLowerCase().split(".");
+    if (parts.length >= 3 && children.has(parts.slice(0, -1).join("."))) extra.push(parts[parts.length - 1]!);
+  }
+  return extra.length === 0 ? masks : { ...masks, columns: [...new Set([...masks.columns, ...extra])] };
+}
+
+function deny(rule: string, message: string): Decision {
+  return { effect: "deny", rule, message, masks: NO_MASKS };
+}
+
+/**
+ * The checks the analysis's markers ask for, on a decision that would let the statement run:
+ * builtin:masked-copy and builtin:setting-leak (see the top of this file). `columnNames`: the
+ * statement's tables' columns when a write copies a star or whole row (null: unknown).
+ */
+export function guardMarkers(decision: Decision, markers: Markers, action: Action, objects: StatementObjects, columnNames: ReadonlySet<string> | null): Decision {
+  if (decision.effect === "deny" || action.request.kind !== "postgres") return decision;
+  const masks = decision.masks;
+  const req = action.request;
+  if (markers.settingFromRows && (masks.columns.length > 0 || masks.detectors.length > 0) && (req.relations.length > 0 || (req.userFunctions?.length ?? 0) > 0)) {
+    return deny(
+      "builtin:setting-leak",
+      "set_config with a value computed from the rows a statement reads is denied where masks apply: SHOW, current_setting and the server's ParameterStatus would return that value unmasked; give the value as a constant",
+    );
+  }
+  if (markers.copies.length > 0 && masks.columns.length > 0) {
+    const masked = bareMaskNames(masks);
+    const hit = markers.copies.find((c) => c !== "*" && masked.has(c));
+    if (hit !== undefined) {
+      return deny("builtin:masked-copy", `the statement is denied: it writes values computed from the masked column "${hit}", which could then be read unmasked`);
+    }
+    if (markers.copies.includes("*") && (columnNames === null || [...masked].some((m) => columnNames.has(m)))) {
+      return deny("builtin:masked-copy", "the statement is denied: it writes values from whole rows (* or a row reference) of a table with masked columns, which could then be read unmasked");
+    }
+    if (objects.viaRules === true || (req.userFunctions?.length ?? 0) > 0) {
+      return deny(
+        "builtin:masked-copy",
+        "the statement is denied: it writes values computed from a view or a user function, whose columns may hold masked values that could then be read unmasked",
+      );
+    }
+  }
+  return decision;
 }

@@ -7,8 +7,11 @@ import { silentLogger } from "../../core/logger.ts";
 import { Catalog, splitQualified } from "./catalog.ts";
 import { sendUpstreamCancel } from "./cancel.ts";
 import { isDenyMarker, denyMessages } from "./deny.ts";
-import { UpstreamError, connectUpstream, simpleQuery, sqlLiteral, type UpstreamConfig } from "./upstream.ts";
+import { UpstreamError, connectUpstream, readingSettingProblem, simpleQuery, sqlLiteral, type UpstreamConfig } from "./upstream.ts";
 import { parseNoticeFields } from "./protocol/backend-decoder.ts";
+import { encodeBackendMessages } from "./protocol/encode.ts";
+import { createStartupDecoder } from "./protocol/frontend-decoder.ts";
+import { createServer } from "node:net";
 
 const servers: PostgresInstance[] = [];
 afterAll(async () => {
@@ -116,4 +119,56 @@ test("a cancel sent with the upstream's key stops the running statement", async 
   await sendUpstreamCancel(cfg(pg), { processId: c.processId, secretKey: c.secretKey });
   expect(await running).toMatchObject({ fields: { code: "57014" } });
   c.socket.destroy();
+});
+
+test("the gateway asks for client_encoding UTF8 and standard_conforming_strings on, and refuses a server that reports otherwise", async () => {
+  const cases: [string, string | null][] = [
+    ["standard_conforming_strings", "off"],
+    ["client_encoding", "SJIS"],
+    ["client_encoding", "SQL_ASCII"],
+    ["standard_conforming_strings", null],
+  ];
+  for (const [name, value] of cases) {
+    const asked: ReadonlyMap<string, string>[] = [];
+    const reported = new Map([["client_encoding", "UTF8"], ["standard_conforming_strings", "on"], ["server_version", "15"]]);
+    if (value === null) reported.delete(name);
+    else reported.set(name, value);
+    const server = createServer((s) => {
+      const startup = createStartupDecoder();
+      s.on("error", () => {});
+      s.on("data", (c: Buffer) => {
+        const r = startup.push(c);
+        if (r === null || r.message.type !== "StartupMessage") return;
+        asked.push(r.message.parameters);
+        s.write(
+          encodeBackendMessages([
+            { type: "AuthenticationOk" },
+            ...[...reported].map(([n, v]) => ({ type: "ParameterStatus" as const, name: n, value: v })),
+            { type: "BackendKeyData", processId: 7, secretKey: new Uint8Array(4) },
+            { type: "ReadyForQuery", status: "I" },
+          ]),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const login = connectUpstream({ host: "127.0.0.1", port, database: "d", user: "u" }, new Map([["client_encoding", "LATIN1"], ["application_name", "a"]]), 5_000);
+      await expect(login).rejects.toThrow(`the server reports ${name} = ${value === null ? "(nothing)" : JSON.stringify(value)}`);
+      expect(asked[0]?.get("client_encoding")).toBe("UTF8");
+      expect(asked[0]?.get("standard_conforming_strings")).toBe("on");
+      expect(asked[0]?.get("application_name")).toBe("a");
+    } finally {
+      server.close();
+    }
+  }
+});
+
+test("readingSettingProblem: only the two settings the parser depends on, with exactly the values it assumes", () => {
+  expect(readingSettingProblem("client_encoding", "UTF8")).toBeNull();
+  expect(readingSettingProblem("standard_conforming_strings", "on")).toBeNull();
+  expect(readingSettingProblem("application_name", "anything")).toBeNull();
+  expect(readingSettingProblem("constructor", "x")).toBeNull();
+  expect(readingSettingProblem("client_encoding", "utf8")).toContain("client_encoding");
+  expect(readingSettingProblem("standard_conforming_strings", "off")).toContain("standard_conforming_strings");
 });

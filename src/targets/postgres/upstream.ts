@@ -40,6 +40,27 @@ export class UpstreamError extends GatewayError {
   }
 }
 
+/**
+ * How the server must read SQL for the gateway's parser to read it the same way: UTF-8 text
+ * and standard_conforming_strings on. The gateway asks for both at login (a startup parameter
+ * outranks ALTER ROLE / ALTER DATABASE defaults), refuses a login that reports otherwise, and
+ * ends a session whose server reports a change (backend-relay.ts).
+ */
+export const READING_SETTINGS: ReadonlyMap<string, string> = new Map([
+  ["client_encoding", "UTF8"],
+  ["standard_conforming_strings", "on"],
+]);
+
+/** Why a reported setting breaks the gateway's reading of SQL, or null when it does not. */
+export function readingSettingProblem(name: string, value: string | undefined): string | null {
+  const wanted = READING_SETTINGS.get(name);
+  if (wanted === undefined || value === wanted) return null;
+  return (
+    `the server reports ${name} = ${value === undefined ? "(nothing)" : JSON.stringify(value.slice(0, 64))}, and the gateway reads SQL ` +
+    `with ${[...READING_SETTINGS].map(([k, v]) => `${k} = ${v}`).join(" and ")}: the server could run statements other than the ones the gateway checked`
+  );
+}
+
 export function upstreamAddress(up: UpstreamConfig): string {
   return `${up.host}:${up.port ?? 5432}`;
 }
@@ -100,8 +121,8 @@ export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number):
 
 /**
  * Connects and logs in as the configured user. `clientParameters` are the startup parameters
- * passed through from the client (application_name, client_encoding …); user and database
- * always come from the configuration.
+ * passed through from the client (application_name, DateStyle …); user and database always
+ * come from the configuration, and READING_SETTINGS from the gateway.
  */
 export async function connectUpstream(up: UpstreamConfig, clientParameters: ReadonlyMap<string, string>, timeoutMs = 15_000): Promise<UpstreamConnection> {
   const where = upstreamAddress(up);
@@ -127,6 +148,7 @@ async function login_(socket: Duplex, reader: MessageReader, up: UpstreamConfig,
   const where = upstreamAddress(up);
   const params = new Map<string, string>([["user", up.user], ["database", up.database]]);
   for (const [k, v] of clientParameters) if (k !== "user" && k !== "database") params.set(k, v);
+  for (const [k, v] of READING_SETTINGS) params.set(k, v);
   socket.write(encodeStartupMessage(params));
 
   const password = () => {
@@ -188,6 +210,10 @@ async function login_(socket: Duplex, reader: MessageReader, up: UpstreamConfig,
         break;
       }
       case BackendType.ReadyForQuery:
+        for (const name of READING_SETTINGS.keys()) {
+          const problem = readingSettingProblem(name, parameters.get(name));
+          if (problem !== null) throw new GatewayError("E_UPSTREAM", `upstream ${where}: ${problem}; session refused`);
+        }
         return { socket, reader, processId, secretKey, parameters, status: parseReadyForQuery(m.body).status };
       case BackendType.NoticeResponse:
       case BackendType.NegotiateProtocolVersion:

@@ -31,6 +31,7 @@ export interface CopyFacts {
 export interface StatementInfo {
   readonly classes: readonly string[];
   readonly relations: readonly string[];
+  /** Schema-qualified functions, pseudo functions (set_config(<setting>), do(<language>)), and the gateway's own markers (markers.ts). */
   readonly functions: readonly string[];
   /** The statement's own slice of the source text, as the parser delimits it. */
   readonly text: string;
@@ -44,9 +45,26 @@ export interface StatementInfo {
    * What the statement creates, or renames or moves something to: functions (CREATE
    * FUNCTION/PROCEDURE) and relations (CREATE VIEW/RULE, CREATE TABLE/MATERIALIZED VIEW AS),
    * as the candidate names where they may land. A statement sent behind it (one query, a
-   * pipeline) is checked before it ran, when the catalog does not show them yet.
+   * pipeline) is checked before it ran, when the catalog does not show them yet. Also code the
+   * statement attaches where later statements run it without naming it: operators (CREATE
+   * OPERATOR) and types converted to (CREATE CAST's target, CREATE/ALTER DOMAIN, CREATE TYPE),
+   * relations whose writes run it (`writeHooks`: CREATE TRIGGER, ALTER TABLE … DEFAULT,
+   * constraints, ENABLE TRIGGER), and parents that gain children (INHERIT, ATTACH PARTITION,
+   * CREATE TABLE … PARTITION OF / INHERITS), which count among `relations`.
    */
-  readonly defines?: { readonly functions: readonly string[]; readonly relations: readonly string[] };
+  readonly defines?: {
+    readonly functions: readonly string[];
+    readonly relations: readonly string[];
+    readonly operators?: readonly string[];
+    readonly types?: readonly string[];
+    readonly writeHooks?: readonly string[];
+  };
+  /**
+   * Those of `relations` the statement names only with ONLY (SELECT … FROM ONLY t): its
+   * inheritance children and partitions are not reached through them. Absent when none; a
+   * consumer that loses it counts the children too, which only checks more.
+   */
+  readonly only?: readonly string[];
   /** Top parser node name, e.g. "SelectStmt". */
   readonly node: string;
   readonly sets?: readonly SettingChange[];

@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { AnalysisContext, StatementInfo } from "./analysis.ts";
 import { analyzeStatement } from "./analyze-statement.ts";
+import { isMarker, marker, splitMarkers } from "./markers.ts";
 import { loadSqlParser, type SqlParser } from "./sql-parser.ts";
 
 let parser: SqlParser;
@@ -133,6 +134,8 @@ const CASES: readonly Case[] = [
     sql: "SELECT * FROM JSON_TABLE((SELECT doc FROM hr.docs LIMIT 1), '$' COLUMNS (a int PATH '$.a')) jt",
     classes: ["read"],
     relations: ["hr.docs"],
+    // An older server reads JSON_TABLE(…) as a call of a function of that name.
+    functions: fn("json_table"),
   },
   { sql: "SELECT $$; DROP TABLE sales.orders; $$ AS x", classes: ["read"] },
   { sql: "SELECT $tag$ DROP DATABASE prod $tag$", classes: ["read"] },
@@ -451,7 +454,7 @@ const CASES: readonly Case[] = [
   { sql: "SET CONSTRAINTS ALL DEFERRED", classes: ["set_constraints"] },
   { sql: "DEALLOCATE ALL", classes: ["deallocate"] },
   // --- functions ------------------------------------------------------------------------------------
-  { sql: "SELECT nextval('sales.orders_id_seq')", classes: ["read"], relations: ["sales.orders_id_seq"], functions: fn("nextval") },
+  { sql: "SELECT nextval('sales.orders_id_seq')", classes: ["read", "update"], relations: ["sales.orders_id_seq"], functions: fn("nextval") },
   { sql: "SELECT currval('\"Sales\".Seq')", classes: ["read"], relations: ["Sales.seq"], functions: fn("currval") },
   { sql: "SELECT pg_read_file('/etc/passwd')", classes: ["read"], functions: fn("pg_read_file") },
   {
@@ -474,9 +477,11 @@ const CASES: readonly Case[] = [
     classes: ["read", "set"],
     functions: [
       ...fn("set_config"),
+      "pg_catalog.set_config(client_encoding)",
       "pg_catalog.set_config(role)",
       "pg_catalog.set_config(search_path)",
       "pg_catalog.set_config(session_authorization)",
+      "pg_catalog.set_config(standard_conforming_strings)",
     ],
   },
 ];
@@ -488,7 +493,7 @@ describe("analyze: statement table", () => {
   for (const c of CASES) {
     test(c.sql.replaceAll("\n", " "), () => {
       const s = one(c.sql, c.ctx);
-      expect({ classes: s.classes, relations: s.relations, functions: s.functions }).toEqual({
+      expect({ classes: s.classes, relations: s.relations, functions: s.functions.filter((f) => !isMarker(f)) }).toEqual({
         classes: sorted(c.classes),
         relations: sorted(c.relations ?? []),
         functions: sorted(c.functions ?? []),
@@ -574,7 +579,13 @@ describe("analyze: statement facts", () => {
     expect(p.relations).toEqual(["sales.orders"]);
     expect(p.prepares).toEqual({
       name: "p",
-      inner: { classes: ["delete"], relations: ["sales.orders"], functions: [], text: sql, node: "DeleteStmt" },
+      inner: {
+        classes: ["delete"],
+        relations: ["sales.orders"],
+        functions: [marker("op", "pg_catalog.="), marker("op", "public.="), marker("type", "pg_catalog.int4")],
+        text: sql,
+        node: "DeleteStmt",
+      },
     });
     const e = one("EXECUTE p(1)");
     expect(e.classes).toEqual(["execute"]);
@@ -728,5 +739,139 @@ describe("analyzeStatement", () => {
     expect(dep("SET search_path TO hr")).toBe(true);
     expect(dep("COPY t FROM PROGRAM 'x'")).toBe(true); // utility statements never count as constant-free
     expect(dep("SELECT 1; SELECT 2")).toBe(false);
+  });
+});
+
+describe("analyze: what makes the server read SQL differently (client_encoding, standard_conforming_strings)", () => {
+  const flagged = (sql: string): string[] => one(sql).functions.filter((f) => /set_config\((client_encoding|standard_conforming_strings)\)/.test(f));
+  test("SET, SET LOCAL, RESET and SET … DEFAULT of either are reported, unless to UTF8 / on", () => {
+    expect(flagged("SET standard_conforming_strings = off")).toEqual(["pg_catalog.set_config(standard_conforming_strings)"]);
+    expect(flagged("SET LOCAL standard_conforming_strings TO off")).toEqual(["pg_catalog.set_config(standard_conforming_strings)"]);
+    expect(flagged("SET standard_conforming_strings = 0")).toHaveLength(1);
+    expect(flagged("SET standard_conforming_strings = on")).toEqual([]);
+    expect(flagged("SET standard_conforming_strings = 'true'")).toEqual([]);
+    expect(flagged("SET client_encoding = 'SJIS'")).toEqual(["pg_catalog.set_config(client_encoding)"]);
+    expect(flagged("SET NAMES 'GBK'")).toEqual(["pg_catalog.set_config(client_encoding)"]);
+    expect(flagged("SET client_encoding TO DEFAULT")).toHaveLength(1);
+    expect(flagged("RESET client_encoding")).toHaveLength(1);
+    expect(flagged("RESET standard_conforming_strings")).toHaveLength(1);
+    for (const ok of ["'UTF8'", "'utf-8'", "'Unicode'", "utf8"]) expect(flagged(`SET client_encoding = ${ok}`)).toEqual([]);
+    expect(flagged("RESET ALL")).toEqual([]);
+    expect(flagged("SET escape_string_warning = off")).toEqual([]);
+  });
+  test("set_config of either, or of a name that is not a literal, is reported", () => {
+    expect(flagged("SELECT set_config('standard_conforming_strings', 'off', false)")).toHaveLength(1);
+    expect(flagged("SELECT set_config('Client_Encoding', 'UTF8', false)")).toHaveLength(1);
+    expect(flagged("SELECT set_config(s, 'off', false) FROM t")).toHaveLength(2);
+  });
+  test("ALTER ROLE / DATABASE / SYSTEM … SET of either is reported; RESET is not", () => {
+    expect(flagged("ALTER ROLE bob SET client_encoding = 'SJIS'")).toHaveLength(1);
+    expect(flagged("ALTER ROLE bob IN DATABASE d SET standard_conforming_strings = off")).toHaveLength(1);
+    expect(flagged("ALTER DATABASE d SET client_encoding TO 'BIG5'")).toHaveLength(1);
+    expect(flagged("ALTER SYSTEM SET standard_conforming_strings = off")).toHaveLength(1);
+    expect(flagged("ALTER ROLE bob RESET client_encoding")).toEqual([]);
+    expect(flagged("ALTER ROLE bob SET client_encoding = 'UTF8'")).toEqual([]);
+    expect(one("ALTER ROLE bob SET client_encoding = 'SJIS'").sets).toBeUndefined();
+  });
+});
+
+describe("analyze: markers for the gate", () => {
+  const markers = (sql: string) => splitMarkers(one(sql).functions).markers;
+  test("set_config with a value that is not a plain constant", () => {
+    expect(markers("SELECT set_config('gh.leak', email, false) FROM sales.customers").settingFromRows).toBe(true);
+    expect(markers("SELECT set_config('application_name', upper('x'), false)").settingFromRows).toBe(true);
+    expect(markers("SELECT set_config('application_name', 'x', false)").settingFromRows).toBe(false);
+    expect(markers("SELECT set_config('application_name', $1::text, true)").settingFromRows).toBe(false);
+  });
+  test("writes: the columns their values come from, not the WHERE or RETURNING", () => {
+    expect(markers("UPDATE sales.customers SET name = email WHERE id = 1 RETURNING name").copies).toEqual(["email"]);
+    expect(markers("UPDATE sales.orders o SET note = c.email FROM sales.customers c WHERE c.id = o.customer_id RETURNING o.note").copies).toEqual(["email"]);
+    expect(markers("INSERT INTO sales.orders (note) SELECT upper(email) FROM sales.customers").copies).toEqual(["email"]);
+    expect(markers("INSERT INTO t SELECT * FROM sales.customers").copies).toEqual(["*"]);
+    expect(markers("UPDATE sales.orders SET note = c::text FROM sales.customers c").copies).toContain("*");
+    expect(markers("UPDATE sales.orders SET note = customers::text FROM sales.customers").copies).toContain("*");
+    expect(markers("WITH x AS (SELECT email AS e FROM sales.customers) UPDATE sales.orders SET note = (SELECT e FROM x LIMIT 1)").copies).toContain("email");
+    expect(markers("CREATE TABLE sales.copy AS SELECT email FROM sales.customers").copies).toEqual(["email"]);
+    expect(markers("SELECT email INTO sales.copy2 FROM sales.customers").copies).toEqual(["email"]);
+    expect(markers("CREATE TABLE sales.copy3 AS EXECUTE p").copies).toEqual(["*"]);
+    expect(markers("SELECT setval('sales.order_no', length(email)) FROM sales.customers").copies).toEqual(["email"]);
+    // Column aliases rename a table's or a join's columns where no reference shows the old name.
+    expect(markers("UPDATE sales.orders SET note = (SELECT x FROM sales.customers AS t(a, b, x) LIMIT 1)").copies).toContain("*");
+    expect(markers("INSERT INTO sales.orders (note) SELECT x FROM (sales.customers c JOIN sales.orders o ON true) AS j(a, b, x)").copies).toContain("*");
+    expect(markers("UPDATE sales.orders SET note = email(c) FROM sales.customers c").copies).toContain("*");
+    expect(markers("MERGE INTO sales.orders t USING sales.customers s ON t.id = s.id WHEN MATCHED THEN UPDATE SET note = s.email").copies).toContain("email");
+    expect(markers("UPDATE sales.customers SET name = 'x' WHERE email = 'a'").copies).toEqual([]);
+    expect(markers("SELECT email FROM sales.customers").copies).toEqual([]);
+    expect(markers("EXPLAIN UPDATE sales.customers SET name = email").copies).toEqual([]);
+    const p = one("PREPARE p AS UPDATE sales.customers SET name = email");
+    expect(splitMarkers(p.prepares!.inner.functions).markers.copies).toEqual(["email"]);
+  });
+  test("operators, per schema they may resolve in", () => {
+    expect(markers("SELECT 1 === 1").operators).toEqual(["pg_catalog.===", "public.==="]);
+    expect(markers("SELECT OPERATOR(public.%%%) 1").operators).toEqual(["public.%%%"]);
+    expect(markers("SELECT %%% 1").operators).toEqual(["pg_catalog.%%%", "public.%%%"]);
+    expect(markers("SELECT 1 WHERE 2 = ANY (SELECT 3)").operators).toContain("public.=");
+    expect(markers("SELECT 1 WHERE 2 BETWEEN 1 AND 3").operators).toContain("public.>=");
+    expect(markers("SELECT abalance FROM pgbench_accounts WHERE aid = $1").operators).toEqual(["pg_catalog.=", "public.="]);
+  });
+  test("types converted to, prepared parameters' types included", () => {
+    expect(markers("SELECT CAST(1 AS public.hr_note)").types).toEqual(["public.hr_note"]);
+    expect(markers("SELECT (1::hr_note).note").types).toEqual(["pg_catalog.hr_note", "public.hr_note"]);
+    expect(markers("SELECT 'x'::public.checked_code").types).toEqual(["public.checked_code"]);
+    const p = one("PREPARE dp(public.checked_code) AS SELECT $1");
+    expect(splitMarkers(p.prepares!.inner.functions).markers.types).toEqual(["public.checked_code"]);
+    expect(splitMarkers(p.functions).markers.types).toEqual(["public.checked_code"]);
+  });
+  test("SQL/JSON syntax an older server reads as a call counts as that call", () => {
+    expect(one("SELECT json_scalar(1)").functions).toEqual(expect.arrayContaining(fn("json_scalar")));
+    expect(one("SELECT JSON_OBJECT('a': 1)").functions).toEqual(expect.arrayContaining(fn("json_object")));
+  });
+});
+
+describe("analyze: sequences and inheritance", () => {
+  test("a sequence named in a cast is still a relation; nextval and setval write it", () => {
+    const a = one("SELECT nextval('hr.badge_seq'::regclass)");
+    expect(a.relations).toEqual(["hr.badge_seq"]);
+    expect(a.classes).toEqual(["read", "update"]);
+    expect(one("SELECT setval('sales.order_no', 4242)").classes).toEqual(["read", "update"]);
+    expect(one("SELECT currval('sales.order_no')").classes).toEqual(["read"]);
+    expect(one("SELECT nextval('x'::text::regclass)").relations).toEqual(["public.x"]);
+  });
+  test("a sequence named by anything but a literal is a computed pseudo function", () => {
+    expect(one("SELECT nextval(('hr.' || 'badge_seq')::regclass)").functions).toContain("pg_catalog.nextval(computed)");
+    expect(one("SELECT setval(s::regclass, 1000) FROM (VALUES ('hr.badge_seq')) v(s)").functions).toContain("pg_catalog.setval(computed)");
+    expect(one("SELECT currval(16390)").functions).toContain("pg_catalog.currval(computed)");
+  });
+  test("nextval in a column default does not make CREATE TABLE a write", () => {
+    expect(one("CREATE TABLE t (id int DEFAULT nextval('s'))").classes).toEqual(["ddl.create.table"]);
+  });
+  test("ONLY is recorded; a relation also named without it is not", () => {
+    expect(one("SELECT * FROM ONLY sales.events").only).toEqual(["sales.events"]);
+    expect(one("UPDATE ONLY sales.events SET note = 'x'").only).toEqual(["sales.events"]);
+    expect(one("SELECT * FROM sales.events").only).toBeUndefined();
+    expect(one("SELECT * FROM ONLY sales.events a, sales.events b").only).toBeUndefined();
+  });
+});
+
+describe("analyze: code that DDL attaches for later statements (defines)", () => {
+  test("operators, casts, domains and types", () => {
+    const op = one("CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = public.eq_and_wipe)");
+    expect(op.defines?.operators).toEqual(["public.==="]);
+    expect(op.functions).toContain("public.eq_and_wipe");
+    expect(op.functionObjects).toContain("public.eq_and_wipe");
+    const cast = one("CREATE CAST (int AS public.hr_note) WITH FUNCTION public.hr_note_of(int)");
+    expect(cast.defines?.types).toEqual(["public.hr_note"]);
+    expect(cast.functionObjects).toContain("public.hr_note_of");
+    expect(one("CREATE DOMAIN cc AS text CHECK (VALUE <> '')").defines?.types).toEqual(["pg_catalog.cc", "public.cc"]);
+    expect(one("ALTER DOMAIN public.cc ADD CONSTRAINT x CHECK (f(VALUE))").defines?.types).toEqual(["public.cc"]);
+  });
+  test("children of a parent, and code that a table's writes run", () => {
+    expect(one("ALTER TABLE hr.orders INHERIT sales.events").defines?.relations).toEqual(["sales.events"]);
+    expect(one("ALTER TABLE sales.ledger ATTACH PARTITION hr.staff FOR VALUES FROM (0) TO (1)").defines?.relations).toEqual(["sales.ledger"]);
+    expect(one("CREATE TABLE hr.s2 PARTITION OF sales.ledger FOR VALUES FROM (1000) TO (2000)").defines?.relations).toEqual(["sales.ledger"]);
+    expect(one("CREATE TRIGGER t BEFORE UPDATE ON sales.tickets FOR EACH ROW EXECUTE FUNCTION public.f()").defines?.writeHooks).toEqual(["sales.tickets"]);
+    expect(one("ALTER TABLE sales.t ALTER COLUMN c SET DEFAULT f()").defines?.writeHooks).toEqual(["sales.t"]);
+    expect(one("ALTER TABLE sales.t ENABLE TRIGGER x").defines?.writeHooks).toEqual(["sales.t"]);
+    expect(one("ALTER TABLE sales.t RENAME COLUMN a TO b").defines).toBeUndefined();
   });
 });

@@ -8,7 +8,9 @@ import type { AnalysisContext, CopyFacts, SettingChange, StatementInfo } from ".
 import { Literals } from "./literals.ts";
 import { FUNCTION_OBJECTS, functionObjectNames, objectReference, splitQualified } from "./object-names.ts";
 import { functionCandidates, qualifiedName, relationCandidates, splitIdentifierString } from "./name-resolution.ts";
-import { setConfigCall, setStatementChange } from "./setting-changes.ts";
+import { CopySources } from "./copy-sources.ts";
+import { marker } from "./markers.ts";
+import { lexicallySafe, LEXICAL_SETTINGS, setConfigCall, setStatementChange, settingFunction } from "./setting-changes.ts";
 import { isUtilityStatement, utilityClasses } from "./statement-classes.ts";
 
 export interface StatementAnalysis {
@@ -31,12 +33,40 @@ interface Env {
    * later, under whoever uses the object, so it names the function rather than calls it.
    */
   readonly stored?: boolean;
+  /**
+   * Column references here are not copied into written rows: the WHERE of an UPDATE or DELETE
+   * and RETURNING (read, and masked, like any result) do not collect them.
+   */
+  readonly noCopy?: boolean;
 }
 
 const TOP: Env = { ctes: new Set(), runs: true };
 
 /** Functions whose first argument names a sequence as text. */
-const SEQUENCE_FUNCTIONS = new Set(["nextval", "currval", "setval"]);
+const SEQUENCE_FUNCTIONS = new Set(["nextval", "currval", "setval", "pg_sequence_last_value"]);
+/** Those that move the sequence: a write of it, so read-only rules do not allow them. */
+const SEQUENCE_WRITERS = new Set(["nextval", "setval"]);
+/**
+ * SQL/JSON syntax (PostgreSQL 16 to 18) that the gateway's parser (PostgreSQL 18) reads as its
+ * own node, where an older server reads a plain call of a function of that name, which may be a
+ * user's (public.json_scalar). The names count as called, so a user function by that name is
+ * found in the catalog and denied like any other.
+ */
+const NEWER_SYNTAX_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
+  JsonScalarExpr: ["json_scalar"],
+  JsonSerializeExpr: ["json_serialize"],
+  JsonParseExpr: ["json"],
+  JsonObjectConstructor: ["json_object"],
+  JsonArrayConstructor: ["json_array"],
+  JsonArrayQueryConstructor: ["json_array"],
+  JsonObjectAgg: ["json_objectagg"],
+  JsonArrayAgg: ["json_arrayagg"],
+  JsonFuncExpr: ["json_exists", "json_query", "json_value"],
+  JsonTable: ["json_table"],
+  MergeSupportFunc: ["merge_action"],
+};
+/** Comparison operators BETWEEN stands for. */
+const BETWEEN_OPERATORS = ["<", "<=", ">", ">="];
 /** Casts that turn a string into an object reference. */
 const REG_TYPES = new Set([
   "regclass", "regproc", "regprocedure", "regoper", "regoperator", "regtype",
@@ -69,8 +99,16 @@ class Walker {
   /** Names the statement creates or renames something into (see StatementInfo.defines). */
   readonly definedFunctions = new Set<string>();
   readonly definedRelations = new Set<string>();
+  readonly definedOperators = new Set<string>();
+  readonly definedTypes = new Set<string>();
+  readonly writeHooks = new Set<string>();
   readonly sets: SettingChange[] = [];
   readonly literals = new Literals();
+  /** Relations named with inheritance (the default) and with ONLY. */
+  private readonly inherited = new Set<string>();
+  private readonly onlyNamed = new Set<string>();
+  /** Where the values of the rows it writes may come from (for the gate's masked-copy check). */
+  private readonly copies = new CopySources();
   /** Set by casts like 'x'::regclass (a literal naming an object, unread) and by nested walkers. */
   private literalDependent = false;
   prepares?: { name: string; inner: StatementInfo };
@@ -89,6 +127,8 @@ class Walker {
   finish(node: string, text: string): StatementInfo {
     if (!isUtilityStatement(node) && !(node in DML_CLASS) && node !== "SelectStmt") this.classes.add(`other.${node}`);
     if (this.classes.size === 0) this.classes.add(`other.${node}`);
+    for (const m of this.copies.markers()) this.functions.add(m);
+    const only = [...this.onlyNamed].filter((r) => !this.inherited.has(r)).sort();
     return {
       classes: [...this.classes].sort(),
       relations: [...this.relations].sort(),
@@ -96,9 +136,8 @@ class Walker {
       text,
       node,
       ...this.objectOnlyFunctions(),
-      ...(this.definedFunctions.size > 0 || this.definedRelations.size > 0
-        ? { defines: { functions: [...this.definedFunctions].sort(), relations: [...this.definedRelations].sort() } }
-        : {}),
+      ...(only.length > 0 ? { only } : {}),
+      ...this.defines(),
       ...(this.sets.length > 0 ? { sets: this.sets } : {}),
       ...(this.prepares !== undefined ? { prepares: this.prepares } : {}),
       ...(this.executes !== undefined ? { executes: this.executes } : {}),
@@ -106,6 +145,21 @@ class Walker {
       ...(this.listen !== undefined ? { listen: this.listen } : {}),
       ...(this.notify !== undefined ? { notify: this.notify } : {}),
       ...(this.copy !== undefined ? { copy: this.copy } : {}),
+    };
+  }
+
+  private defines(): { defines?: NonNullable<StatementInfo["defines"]> } {
+    const n = this.definedFunctions.size + this.definedRelations.size + this.definedOperators.size + this.definedTypes.size + this.writeHooks.size;
+    if (n === 0) return {};
+    const sorted = (x: Set<string>) => [...x].sort();
+    return {
+      defines: {
+        functions: sorted(this.definedFunctions),
+        relations: sorted(this.definedRelations),
+        ...(this.definedOperators.size > 0 ? { operators: sorted(this.definedOperators) } : {}),
+        ...(this.definedTypes.size > 0 ? { types: sorted(this.definedTypes) } : {}),
+        ...(this.writeHooks.size > 0 ? { writeHooks: sorted(this.writeHooks) } : {}),
+      },
     };
   }
 
@@ -124,6 +178,12 @@ class Walker {
     for (const fn of other.calledFunctions) this.calledFunctions.add(fn);
     for (const fn of other.definedFunctions) this.definedFunctions.add(fn);
     for (const r of other.definedRelations) this.definedRelations.add(r);
+    for (const r of other.definedOperators) this.definedOperators.add(r);
+    for (const r of other.definedTypes) this.definedTypes.add(r);
+    for (const r of other.writeHooks) this.writeHooks.add(r);
+    for (const r of other.inherited) this.inherited.add(r);
+    for (const r of other.onlyNamed) this.onlyNamed.add(r);
+    this.copies.absorb(other.copies);
     this.literalDependent ||= other.constantDependent;
   }
 
@@ -182,6 +242,57 @@ class Walker {
         return this.funcCall(f, env);
       case "TypeCast":
         return this.typeCast(f, env);
+      case "ColumnRef":
+        return this.columnRef(f, env);
+      case "A_Expr":
+        this.operator(list(f, "name"), str(f, "kind"));
+        return this.children(f, env, NAME_KEY);
+      case "SubLink":
+        this.operator(list(f, "operName"));
+        return this.children(f, env, new Set(["operName"]));
+      case "SortBy":
+        this.operator(list(f, "useOp"));
+        return this.children(f, env, new Set(["useOp"]));
+      case "ColumnDef":
+        // A column's default and generation expressions run later, on writes: they name
+        // functions but add no class (nextval in a DEFAULT does not make CREATE TABLE a write).
+        return this.children(f, { ...env, runs: false });
+      case "RangeSubselect":
+      case "RangeFunction":
+      case "RangeTableFunc":
+      case "JsonTable": {
+        const alias = str(obj(f, "alias") ?? {}, "aliasname");
+        if (alias !== undefined) this.copies.range(alias);
+        if (name === "JsonTable") this.newerSyntax(name);
+        return this.children(f, env);
+      }
+      case "JoinExpr":
+        this.copies.alias(obj(f, "alias"));
+        return this.children(f, env);
+      case "DefineStmt":
+      case "CreateCastStmt":
+      case "CreateDomainStmt":
+      case "AlterDomainStmt":
+      case "CreateStmt":
+      case "AlterTableStmt":
+        this.definesImplicitCode(name, f);
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        return this.children(f, env);
+      case "AlterRoleSetStmt":
+      case "AlterDatabaseSetStmt":
+      case "AlterSystemStmt": {
+        // Defaults for later sessions, not a change of this one; a lexical setting still counts.
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        const set = obj(f, "setstmt");
+        if (set !== undefined) {
+          const change = setStatementChange(set, this.literals);
+          const kind = str(set, "kind");
+          if (LEXICAL_SETTINGS.has(change.name) && kind !== "VAR_RESET" && kind !== "VAR_RESET_ALL" && !lexicallySafe(change.name, change.value)) {
+            this.functions.add(settingFunction(change.name));
+          }
+        }
+        return this.children(f, env, new Set(["setstmt"]));
+      }
       case "CallStmt": {
         this.addClass(env, "procedural");
         const call = obj(f, "funccall");
@@ -228,6 +339,9 @@ class Walker {
         return this.drop(f, env);
       case "CreateTableAsStmt": {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        if (env.runs) this.copies.writes = true;
+        // CREATE TABLE … AS EXECUTE p copies whatever p selects, which this statement does not show.
+        if (wrappedNode(field(f, "query"))?.name === "ExecuteStmt") this.copies.wholeRows();
         const rel = obj(obj(f, "into") ?? {}, "rel");
         if (rel !== undefined) {
           this.rangeVar(rel, env, true);
@@ -250,6 +364,7 @@ class Walker {
         this.addClass(env, ...(utilityClasses(name, f) ?? []));
         this.functionName(list(f, "funcname"), true);
         if (name === "CreateFunctionStmt") this.defineFunction(stringList(list(f, "funcname")));
+        if (name === "CreateTrigStmt") this.hookWrites(obj(f, "relation"));
         return this.children(f, { ...env, runs: false, stored: true }, new Set(["funcname"]));
       }
       case "AlterFunctionStmt":
@@ -290,6 +405,7 @@ class Walker {
         this.addClass(env, "declare_cursor");
         return this.visit(field(f, "query"), env);
       default: {
+        if (name in NEWER_SYNTAX_FUNCTIONS) this.newerSyntax(name);
         const classes = utilityClasses(name, f);
         if (classes !== undefined) this.addClass(env, ...classes);
         return this.children(f, env);
@@ -304,12 +420,84 @@ class Walker {
     const relname = str(f, "relname");
     if (relname === undefined) return;
     const schema = str(f, "schemaname");
+    this.copies.range(relname);
+    this.copies.alias(obj(f, "alias"));
     if (schema === undefined && !target && env.ctes.has(relname)) return;
     if (schema === undefined && str(f, "relpersistence") === "t") {
       this.relations.add(qualifiedName("pg_temp", relname)); // CREATE TEMP TABLE / SELECT INTO TEMP
       return;
     }
-    for (const r of relationCandidates(schema, relname, this.ctx)) this.relations.add(r);
+    // PostgreSQL's grammar sets inh on every RangeVar but those after ONLY: without it, a
+    // scan (or write) reaches the relation's inheritance children and partitions too.
+    const inh = bool(f, "inh");
+    for (const r of relationCandidates(schema, relname, this.ctx)) {
+      this.relations.add(r);
+      (inh ? this.inherited : this.onlyNamed).add(r);
+    }
+  }
+
+  /**
+   * DDL that attaches code later statements run without naming it, or gives a table children:
+   * what it defines (StatementInfo.defines), so that a statement sent behind it counts it.
+   */
+  private definesImplicitCode(name: string, f: Fields): void {
+    switch (name) {
+      case "DefineStmt": {
+        const kind = str(f, "kind");
+        const names = stringList(list(f, "defnames"));
+        if (names === null || names.length === 0) return;
+        const { schema, name: object } = splitQualified(names);
+        if (kind === "OBJECT_OPERATOR") {
+          for (const c of functionCandidates(schema, object, this.ctx)) this.definedOperators.add(c);
+          // FUNCTION = f (and RESTRICT, JOIN) come as type names.
+          for (const d of list(f, "definition")) {
+            const el = wrappedNode(d);
+            if (el === null || !["function", "procedure", "restrict", "join"].includes(str(el.fields, "defname") ?? "")) continue;
+            const t = wrappedNode(el.fields["arg"]);
+            if (t !== null && t.name === "TypeName") this.functionFromNames(stringList(list(t.fields, "names")), true);
+          }
+        } else if (kind === "OBJECT_TYPE") {
+          for (const c of functionCandidates(schema, object, this.ctx)) this.definedTypes.add(c);
+        }
+        return;
+      }
+      case "CreateCastStmt": {
+        this.typeDefined(stringList(list(obj(f, "targettype") ?? {}, "names")));
+        const fn = obj(f, "func");
+        if (fn !== undefined) this.functionFromNames(stringList(list(fn, "objname")), true);
+        return;
+      }
+      case "CreateDomainStmt":
+        return this.typeDefined(stringList(list(f, "domainname")));
+      case "AlterDomainStmt":
+        return this.typeDefined(stringList(list(f, "typeName")));
+      case "CreateStmt":
+        // CREATE TABLE … PARTITION OF p / INHERITS (p): p's scans reach the new table.
+        for (const p of list(f, "inhRelations")) this.defineRelation(wrappedNode(p)?.fields);
+        return;
+      case "AlterTableStmt":
+        for (const c of list(f, "cmds")) {
+          const cmd = wrappedNode(c)?.fields ?? {};
+          const sub = str(cmd, "subtype") ?? "";
+          if (sub === "AT_AddInherit") this.defineRelation(wrappedNode(cmd["def"])?.fields);
+          else if (sub === "AT_AttachPartition") this.defineRelation(obj(f, "relation"));
+          else if (WRITE_HOOK_COMMANDS.has(sub) || sub.startsWith("AT_Enable")) this.hookWrites(obj(f, "relation"));
+        }
+        return;
+    }
+  }
+
+  private typeDefined(names: readonly string[] | null): void {
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    for (const c of functionCandidates(schema, name, this.ctx)) this.definedTypes.add(c);
+  }
+
+  /** A relation whose writes will run code this statement attaches (a trigger, a default, a constraint). */
+  private hookWrites(rv: Fields | undefined): void {
+    const relname = rv === undefined ? undefined : str(rv, "relname");
+    if (relname === undefined) return;
+    for (const r of relationCandidates(rv === undefined ? undefined : str(rv, "schemaname"), relname, this.ctx)) this.writeHooks.add(r);
   }
 
   /** A function this statement creates: where it may land, per the search path. */
@@ -357,6 +545,7 @@ class Walker {
     const scope = new Set(env.ctes);
     if (recursive) for (const c of ctes) scope.add(str(c, "ctename") ?? "");
     for (const c of ctes) {
+      this.copies.range(str(c, "ctename") ?? "");
       // Data-modifying CTEs run even when nothing reads them, so they count in full.
       this.visit(field(c, "ctequery"), { ...env, ctes: new Set(scope) });
       scope.add(str(c, "ctename") ?? "");
@@ -374,6 +563,7 @@ class Walker {
     const into = obj(f, "intoClause");
     if (into !== undefined) {
       this.addClass(env, "ddl.create.table");
+      if (env.runs) this.copies.writes = true;
       const rel = obj(into, "rel");
       if (rel !== undefined) this.rangeVar(rel, inner, true);
     }
@@ -398,8 +588,13 @@ class Walker {
         if (cls !== undefined) this.addClass(env, cls);
       }
     }
+    if (env.runs && name !== "DeleteStmt") this.copies.writes = true;
     const rel = obj(f, "relation");
     if (rel !== undefined) this.rangeVar(rel, inner, true);
+    // The WHERE of an UPDATE or DELETE only picks rows, and RETURNING is a read masked like any:
+    // neither puts values into the rows written.
+    const reads = { ...inner, noCopy: true };
+    for (const key of DML_READ_ONLY) this.visit(field(f, key), reads);
     this.children(f, inner, DML_HANDLED);
   }
 
@@ -412,11 +607,60 @@ class Walker {
     const args = list(f, "args");
     if (name === "set_config") this.setConfig(args, env);
     else if (name === "pg_notify") this.addClass(env, "notify");
-    else if (name !== undefined && SEQUENCE_FUNCTIONS.has(name) && args.length > 0) {
-      const seq = this.literals.string(args[0]);
-      if (seq !== null) this.relationFromNames(splitIdentifierString(seq, "."));
-    }
+    else if (name !== undefined && SEQUENCE_FUNCTIONS.has(name) && args.length > 0) this.sequenceCall(name, args[0], env);
     this.children(f, env, new Set(["funcname"]));
+  }
+
+  /**
+   * nextval/setval/currval('schema.seq'): the sequence is a relation the statement touches, and
+   * nextval and setval write it. The name may sit in casts ('s'::regclass, 's'::text::regclass);
+   * any other argument (an expression, a column, an OID) names a sequence the gateway cannot see,
+   * reported as the pseudo function <name>(computed), on the default deny list.
+   */
+  private sequenceCall(name: string, arg: unknown, env: Env): void {
+    if (SEQUENCE_WRITERS.has(name)) this.addClass(env, "update");
+    // setval stores a value that later reads return (currval, last_value): a write of rows' values.
+    if (name === "setval" && env.runs) this.copies.writes = true;
+    let v = arg;
+    for (let n = wrappedNode(v); n !== null && (n.name === "TypeCast" || n.name === "CollateClause"); n = wrappedNode(v)) v = n.fields["arg"];
+    const seq = this.literals.string(v);
+    const names = seq === null ? null : splitIdentifierString(seq, ".");
+    if (names === null || names.length === 0) {
+      this.functions.add(`pg_catalog.${name}(computed)`);
+      return;
+    }
+    this.relationFromNames(names);
+  }
+
+  /** A column reference: its last name (or a star) is what a write may copy. */
+  private columnRef(f: Fields, env: Env): void {
+    if (env.noCopy !== true) this.copies.reference(f);
+  }
+
+  /** An operator by its name list (["="], ["public", "==="]): a marker per schema it may resolve in. */
+  private operator(nameList: readonly unknown[], kind?: string): void {
+    const names = stringList(nameList);
+    if (names === null || names.length === 0) return;
+    if (kind !== undefined && kind.includes("BETWEEN")) {
+      for (const op of BETWEEN_OPERATORS) for (const c of functionCandidates(undefined, op, this.ctx)) this.functions.add(marker("op", c));
+      return;
+    }
+    const { schema, name } = splitQualified(names);
+    for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(marker("op", c));
+  }
+
+  /** A type the statement converts values to: its casts, input functions and domain checks run. */
+  typeName(t: Fields | undefined): void {
+    if (t === undefined) return;
+    const names = stringList(list(t, "names"));
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(marker("type", c));
+  }
+
+  /** SQL/JSON syntax an older server reads as a function call: those names count as called. */
+  private newerSyntax(node: string): void {
+    for (const fn of NEWER_SYNTAX_FUNCTIONS[node] ?? []) this.functionFromNames([fn]);
   }
 
   private functionName(nameList: readonly unknown[], asObject = false): void {
@@ -447,6 +691,7 @@ class Walker {
     // 'sales.x'::regclass looks an object up by a name held in a literal. Not dangerous in
     // itself, but the statement's meaning then depends on that literal.
     if (last !== undefined && REG_TYPES.has(last)) this.literalDependent = true;
+    this.typeName(obj(f, "typeName"));
     this.children(f, env);
   }
 
@@ -479,6 +724,8 @@ class Walker {
     const query = wrappedNode(field(f, "query"));
     if (query === null) return;
     const inner = new Walker(this.ctx);
+    // Parameters are converted to their declared types when EXECUTE binds them.
+    for (const t of list(f, "argtypes")) inner.typeName(wrappedNode(t)?.fields);
     inner.statement(query.name, query.fields);
     const info = inner.finish(query.name, "");
     // The inner text is the whole PREPARE: the parser gives no location for the query alone.
@@ -508,7 +755,10 @@ class Walker {
 
   private setStmt(f: Fields, env: Env): void {
     this.addClass(env, "set");
-    if (env.runs) this.sets.push(setStatementChange(f, this.literals));
+    const change = setStatementChange(f, this.literals);
+    // RESET ALL (name "all") returns to what the session started with, which was checked then.
+    if (!lexicallySafe(change.name, change.opaque === true ? null : change.value)) this.functions.add(settingFunction(change.name));
+    if (env.runs) this.sets.push(change);
   }
 
   private drop(f: Fields, env: Env): void {
@@ -531,7 +781,12 @@ function doLanguage(f: Fields): string {
   return "plpgsql";
 }
 
+/** ALTER TABLE commands that attach code writes run: defaults, constraints, column types (with their domains). */
+const WRITE_HOOK_COMMANDS: ReadonlySet<string> = new Set(["AT_ColumnDefault", "AT_AddColumn", "AT_AddConstraint", "AT_AlterColumnType", "AT_CookedColumnDefault"]);
+
 const MOVABLE_RELATIONS: ReadonlySet<string> = new Set(["table", "view", "matview", "foreign_table"]);
 
 const SELECT_HANDLED: ReadonlySet<string> = new Set(["withClause", "intoClause", "larg", "rarg", "lockingClause"]);
-const DML_HANDLED: ReadonlySet<string> = new Set(["withClause", "relation"]);
+const DML_READ_ONLY = ["whereClause", "returningList", "returningClause"] as const;
+const DML_HANDLED: ReadonlySet<string> = new Set(["withClause", "relation", ...DML_READ_ONLY]);
+const NAME_KEY: ReadonlySet<string> = new Set(["name"]);

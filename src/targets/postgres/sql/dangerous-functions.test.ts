@@ -43,6 +43,11 @@ describe("DANGEROUS_FUNCTIONS", () => {
     "DO $$ BEGIN RAISE NOTICE '%', pg_read_file('x'); END $$",
     "DO $$ BEGIN EXECUTE 'SELECT pg_read' || '_file(''x'')'; END $$",
     "DO LANGUAGE plpython3u 'import os'",
+    "SELECT query FROM pg_catalog.pg_stat_get_activity(NULL)",
+    "SELECT pg_stat_get_backend_activity(b) FROM pg_stat_get_backend_idset() b",
+    "SELECT * FROM pg_show_all_file_settings()",
+    "SELECT nextval(('hr.' || 'badge_seq')::regclass)",
+    "SELECT setval(s::regclass, 1000) FROM (VALUES ('hr.badge_seq')) v(s)",
   ]) {
     test(`denied by default: ${sql}`, () => expect(dangerous(sql)).toBe(true));
   }
@@ -51,6 +56,7 @@ describe("DANGEROUS_FUNCTIONS", () => {
     "SELECT now(), count(*), lower(x), pg_sleep(1) FROM t",
     "SELECT set_config('application_name', 'app', false)",
     "SELECT pg_catalog.pg_get_viewdef('v'::regclass)",
+    "SELECT nextval('sales.order_no'::regclass), setval('sales.order_no', 1)",
   ]) {
     test(`not on the list: ${sql}`, () => expect(dangerous(sql)).toBe(false));
   }

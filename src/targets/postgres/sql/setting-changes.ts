@@ -1,12 +1,41 @@
 // What SET / RESET / set_config(…) do to the session's settings, so the gateway can follow
 // search_path (and see SET ROLE). Values are given as PostgreSQL would print them.
-import { bool, list, str, type Fields } from "./ast.ts";
+import { bool, list, str, wrappedNode, type Fields } from "./ast.ts";
 import type { SettingChange } from "./analysis.ts";
-import type { Literals } from "./literals.ts";
+import { parseBool, type Literals } from "./literals.ts";
+import { marker } from "./markers.ts";
 import { quoteIdentifier } from "./name-resolution.ts";
 
-/** Settings that change whose data a session sees; a set_config we cannot read may touch any of them. */
-export const SENSITIVE_SETTINGS = ["search_path", "role", "session_authorization"] as const;
+/**
+ * Settings that change how the server reads query text: the gateway's parser reads it as UTF-8
+ * with standard_conforming_strings on, so with any other value the server would run other SQL
+ * than the gateway checked (a backslash or a multi-byte character ending a string literal early).
+ */
+export const LEXICAL_SETTINGS: ReadonlySet<string> = new Set(["client_encoding", "standard_conforming_strings"]);
+
+/** Settings that change whose data a session sees, or how it reads SQL; a set_config we cannot read may touch any of them. */
+export const SENSITIVE_SETTINGS = ["search_path", "role", "session_authorization", "client_encoding", "standard_conforming_strings"] as const;
+
+/** The pseudo function a change of a setting is reported as, e.g. "pg_catalog.set_config(search_path)". */
+export function settingFunction(name: string): string {
+  return `pg_catalog.set_config(${name})`;
+}
+
+/**
+ * Whether a SET of a lexical setting (LEXICAL_SETTINGS) to this value keeps the server reading
+ * SQL as the gateway does: client_encoding UTF8 (any spelling PostgreSQL accepts for it),
+ * standard_conforming_strings on. A value we cannot read (DEFAULT, RESET, FROM CURRENT) is not.
+ */
+export function lexicallySafe(name: string, value: string | null): boolean {
+  if (!LEXICAL_SETTINGS.has(name)) return true;
+  if (value === null) return false;
+  if (name === "client_encoding") {
+    // PostgreSQL compares encoding names lower-cased with everything but letters and digits removed.
+    const norm = value.toLowerCase().replace(/[^a-z0-9]/g, "");
+    return norm === "utf8" || norm === "unicode";
+  }
+  return parseBool(value) === true;
+}
 
 /** A VariableSetStmt (SET, SET LOCAL, RESET, RESET ALL, SET … FROM CURRENT, SET TRANSACTION …). */
 export function setStatementChange(f: Fields, lit: Literals): SettingChange {
@@ -38,11 +67,23 @@ export function setStatementChange(f: Fields, lit: Literals): SettingChange {
 export function setConfigCall(args: readonly unknown[], lit: Literals): { pseudoFunctions: string[]; change: SettingChange | null } {
   const name = lit.string(args[0])?.toLowerCase() ?? null;
   const names = name === null ? SENSITIVE_SETTINGS : [name];
-  const pseudoFunctions = names.map((n) => `pg_catalog.set_config(${n})`);
+  const pseudoFunctions = names.map(settingFunction);
+  // A value computed from what the statement reads (set_config('x', email, false) FROM t) would
+  // come back unmasked through SHOW, current_setting or a ParameterStatus: the gate decides.
+  if (args.length < 2 || !plainConstant(args[1])) pseudoFunctions.push(marker("setting-from-rows"));
   if (name === null) return { pseudoFunctions, change: null };
   const value = lit.string(args[1]);
   const local = lit.bool(args[2]);
   const change: SettingChange =
     value !== null && local !== null ? { name, value, local } : { name, value: null, local: local ?? false, opaque: true };
   return { pseudoFunctions, change };
+}
+
+/** A literal or a parameter, maybe cast ('x'::text, $1::text): a value the client gave, not one read from a table. */
+export function plainConstant(v: unknown): boolean {
+  const n = wrappedNode(v);
+  if (n === null) return false;
+  if (n.name === "A_Const" || n.name === "ParamRef") return true;
+  if (n.name === "TypeCast") return plainConstant(n.fields["arg"]);
+  return false;
 }
