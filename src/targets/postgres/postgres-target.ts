@@ -55,6 +55,8 @@ const STARTUP_TIMEOUT_MS = 60_000;
  * memory flat; with a small live heap it costs a few milliseconds.
  */
 const GC_EVERY = 4 * 1024 * 1024;
+const RSS_CHECK_EVERY = 64 * 1024;
+const RSS_GROWTH = 32 * 1024 * 1024;
 
 export function isLoopbackHost(host: string): boolean {
   if (host === "localhost" || host === "::1") return true;
@@ -79,12 +81,24 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions });
   const sockets = new Set<Socket>();
+  // Small statements relay few bytes but leave parser output and records behind, also outside
+  // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
+  // RSS_GROWTH since the last collection.
   let sinceGc = 0;
+  let sinceCheck = 0;
+  let rssAfterGc = process.memoryUsage.rss();
+  const collect = () => {
+    sinceGc = 0;
+    Bun.gc(true);
+    rssAfterGc = process.memoryUsage.rss();
+  };
   const relayed = (bytes: number) => {
     sinceGc += bytes;
-    if (sinceGc >= GC_EVERY) {
-      sinceGc = 0;
-      Bun.gc(true);
+    sinceCheck += bytes;
+    if (sinceGc >= GC_EVERY) collect();
+    else if (sinceCheck >= RSS_CHECK_EVERY) {
+      sinceCheck = 0;
+      if (process.memoryUsage.rss() > rssAfterGc + RSS_GROWTH) collect();
     }
   };
 
