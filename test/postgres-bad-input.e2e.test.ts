@@ -21,9 +21,8 @@ import {
   encodeSSLRequest,
   encodeStartupMessage,
 } from "../src/targets/postgres/protocol/encode.ts";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
-import { freePort } from "./helpers/ports.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 setDefaultTimeout(120_000);
@@ -175,23 +174,7 @@ beforeAll(async () => {
     INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
     CREATE TABLE public.copy_target (id int, note text);
   `);
-  port = await freePort();
-  const admin = await freePort();
-  gw = await startGatewayProcess({
-    adminPort: admin,
-    ports: [port],
-    files: {
-      "gatehouse.yaml": `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
-targets:
-  - name: sales-db
-    kind: postgres
-    listen: 127.0.0.1:${port}
-    max_message_size: 1MiB
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  ({ gw, port } = await startPostgresGateway(pg, { target: ["max_message_size: 1MiB"], rules: `
   - name: readers-sales
     groups: [readers]
     postgres: { classes: [read], tables: ["sales.*"] }
@@ -204,9 +187,7 @@ rules:
     postgres: { classes: [read, function_call], tables: ["sales.*"] }
     effect: allow
     mask: { columns: [email] }
-`,
-    },
-  });
+` }));
   for (const [who, groups] of [["app", "apps"], ["reader", "readers"], ["fcaller", "fcallers"]] as const) {
     const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", who, "--groups", groups, "--ttl", "2h"]);
     if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { join } from "node:path";
 import postgres from "postgres";
 import { readRecords } from "../src/audit/reader.ts";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 setDefaultTimeout(180_000);
@@ -32,23 +31,7 @@ beforeAll(async () => {
     INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com', '4111 1111 1111 1111'), (2, 'Bob', 'bob@example.com', 'none');
     CREATE TABLE public.items (id int, label text);
   `);
-  port = await freePort();
-  const admin = await freePort();
-  gw = await startGatewayProcess({
-    adminPort: admin,
-    ports: [port],
-    files: {
-      "gatehouse.yaml": `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
-targets:
-  - name: sales-db
-    kind: postgres
-    listen: 127.0.0.1:${port}
-    record_parameters: true
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  ({ gw, port } = await startPostgresGateway(pg, { target: ["record_parameters: true"], rules: `
   - name: block-drop-database
     postgres: { classes: [ddl.drop.database] }
     effect: deny
@@ -65,9 +48,7 @@ rules:
   - name: apps
     groups: [apps]
     effect: allow
-`,
-    },
-  });
+` }));
   for (const [who, groups] of [["app", "apps"], ["alice", "analysts"]] as const) {
     const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", who, "--groups", groups, "--ttl", "2h"]);
     tokens[who] = r.stdout.trim().split("\n")[0]!;

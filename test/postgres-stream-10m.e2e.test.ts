@@ -6,8 +6,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 setDefaultTimeout(900_000);
@@ -39,30 +38,13 @@ beforeAll(async () => {
     CREATE SCHEMA sales;
     CREATE UNLOGGED TABLE sales.big AS SELECT g AS id, 'user' || g || '@example.com' AS email FROM generate_series(1, ${ROWS}) g;
   `);
-  port = await freePort();
-  const admin = await freePort();
-  gw = await startGatewayProcess({
-    adminPort: admin,
-    ports: [port],
-    files: {
-      "gatehouse.yaml": `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
-targets:
-  - name: sales-db
-    kind: postgres
-    listen: 127.0.0.1:${port}
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  ({ gw, port } = await startPostgresGateway(pg, { rules: `
   - name: analysts-read-sales
     groups: [analysts]
     postgres: { classes: [read], tables: ["sales.*"] }
     effect: allow
     mask: { columns: [email] }
-`,
-    },
-  });
+` }));
   const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", "alice", "--groups", "analysts", "--ttl", "2h"]);
   if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);
   token = r.stdout.trim().split("\n")[0]!;

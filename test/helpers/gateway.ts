@@ -119,3 +119,32 @@ export async function startGatewayProcess(opts: {
   await started();
   return gw;
 }
+
+/**
+ * Serves the compiled gateway with one `kind: postgres` target named sales-db in front of a
+ * test PostgreSQL (see ./postgres.ts), dev tokens on, audit in ./state/audit/audit.log.
+ * `target` adds lines to the target (indented four spaces, e.g. "record_parameters: true");
+ * `rules` is the YAML of the rules list (each item starting "  - name: ").
+ */
+export async function startPostgresGateway(
+  pg: { port: number; user: string; password: string },
+  opts: { rules: string; target?: string[]; env?: Record<string, string> },
+): Promise<{ gw: GatewayProcess; port: number }> {
+  const { freePort } = await import("./ports.ts");
+  const port = await freePort();
+  const admin = await freePort();
+  const extra = (opts.target ?? []).map((line) => `    ${line}\n`).join("");
+  const yaml = `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+audit: { path: ./state/audit/audit.log }
+identity: { dev_issuer: true }
+targets:
+  - name: sales-db
+    kind: postgres
+    listen: 127.0.0.1:${port}
+${extra}    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
+rules:
+${opts.rules.replace(/^\n+/, "")}`;
+  const gw = await startGatewayProcess({ adminPort: admin, ports: [port], files: { "gatehouse.yaml": yaml }, ...(opts.env ? { env: opts.env } : {}) });
+  return { gw, port };
+}
