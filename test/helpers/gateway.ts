@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { waitForPort } from "./ports.ts";
+import { freePort, waitForPort } from "./ports.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/gatehouse");
 
@@ -130,7 +130,6 @@ export async function startPostgresGateway(
   pg: { port: number; user: string; password: string },
   opts: { rules: string; target?: string[]; env?: Record<string, string> },
 ): Promise<{ gw: GatewayProcess; port: number }> {
-  const { freePort } = await import("./ports.ts");
   const port = await freePort();
   const admin = await freePort();
   const extra = (opts.target ?? []).map((line) => `    ${line}\n`).join("");
