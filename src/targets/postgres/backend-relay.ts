@@ -9,14 +9,14 @@
 import { GatewayError } from "../../core/errors.ts";
 import type { Catalog } from "./catalog.ts";
 import { isDenyMarker } from "./deny.ts";
-import type { RelayCore } from "./frontend-relay.ts";
+import type { RelayCore, StatementOutcome } from "./frontend-relay.ts";
 import { planColumns, withResultFormats, type Arena, type ColumnOrigin, type MaskPlan, type MaskSpec } from "./masking.ts";
 import type { FieldDescription } from "./protocol/backend-message.ts";
 import { parseCommandComplete, parseNoticeFields, parseParameterStatus, parseReadyForQuery } from "./protocol/backend-decoder.ts";
 import { BackendType as T } from "./protocol/messages.ts";
 import { parseRowDescription } from "./protocol/row-description.ts";
 import type { Expectation } from "./response-tracker.ts";
-import { settlePortal, type StatementRun } from "./session-state.ts";
+import { settlePortal, settleRun, type StatementRun } from "./session-state.ts";
 import { readingSettingProblem } from "./upstream.ts";
 import { maskedParameterStatus, readsMaskedData, withheldNotice } from "./withheld.ts";
 
@@ -92,6 +92,12 @@ export class BackendRelay {
       e = this.s.tracker.peek();
     }
     if (e === undefined) throw desync(type, "nothing was pending");
+    if (type === T.CopyInResponse) {
+      // The server now waits for the client's data, which may be queued behind a statement held
+      // until this one settles (CatalogFence); any other message ends the COPY in error, unrun.
+      const run = e.kind === "query" ? e.runs[e.index] : e.kind === "execute" ? e.run : undefined;
+      if (run !== undefined) settleRun(run, true);
+    }
     if (type === T.ErrorResponse) {
       const reason = this.markHead(e);
       // The error our denial's DO block raised is replaced whole, below.
@@ -224,10 +230,7 @@ export class BackendRelay {
         e.index++;
         break;
       case T.EmptyQueryResponse:
-        if (run !== undefined) {
-          this.s.finish(run, { kind: "empty" });
-          run.done = true;
-        }
+        if (run !== undefined) this.ended(run, { kind: "empty" });
         e.index++;
         break;
       case T.ErrorResponse:
@@ -288,13 +291,11 @@ export class BackendRelay {
         break;
       case T.EmptyQueryResponse:
         this.s.tracker.pop();
-        run.done = true;
-        this.s.finish(run, { kind: "empty" });
+        this.ended(run, { kind: "empty" });
         break;
       case T.PortalSuspended:
         this.s.tracker.pop();
-        run.done = true;
-        this.s.finish(run, { kind: "suspended" });
+        this.ended(run, { kind: "suspended" });
         break;
       case T.ErrorResponse:
         this.failed(run, body);
@@ -430,6 +431,7 @@ export class BackendRelay {
 
   private ready(body: Uint8Array): void {
     this.s.txStatus = parseReadyForQuery(body).status;
+    this.s.tracker.onReady?.();
     // Outside a transaction, what the server says next belongs to statements still to come.
     if (this.s.txStatus === "I") this.maskedData = false;
   }
@@ -484,14 +486,20 @@ export class BackendRelay {
 
   private finish(run: StatementRun, tag: string): void {
     if (run.done) return;
-    run.done = true;
     run.onSuccess?.(tag);
-    this.s.finish(run, { kind: "complete", tag });
+    this.ended(run, { kind: "complete", tag });
+  }
+
+  /** The server is done with the run: its audit record, and what waits for it (CatalogFence). */
+  private ended(run: StatementRun, outcome: StatementOutcome): void {
+    if (run.done) return;
+    run.done = true;
+    this.s.finish(run, outcome);
+    settleRun(run);
   }
 
   private failed(run: StatementRun, body: Uint8Array): void {
     if (run.done) return;
-    run.done = true;
     let code = "";
     let message = "";
     try {
@@ -501,13 +509,11 @@ export class BackendRelay {
     } catch {
       message = "(unreadable error)";
     }
-    this.s.finish(run, { kind: "error", code, message });
+    this.ended(run, { kind: "error", code, message });
   }
 
   private notRun(run: StatementRun, reason: string): void {
-    if (run.done) return;
-    run.done = true;
-    this.s.finish(run, { kind: "not_run", reason });
+    this.ended(run, { kind: "not_run", reason });
   }
 }
 

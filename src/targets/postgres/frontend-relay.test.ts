@@ -1,6 +1,7 @@
 // How the relays keep the names of prepared statements, portals and cursors as the server holds
 // them: the target in process (real gate, audit, parser) in front of a real PostgreSQL, driven
-// by a raw protocol client so that pipelines and races are exact.
+// by a raw protocol client so that pipelines and races are exact. Also: the types a Parse
+// declares for its parameters, and statements pipelined behind ones that change the catalog.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { startPostgres, type PostgresInstance } from "../../../test/helpers/post
 import { createMetrics } from "../../admin/metrics.ts";
 import { Approvals } from "../../approvals/approvals.ts";
 import { openAuditLog, type AuditLog } from "../../audit/log.ts";
+import { readRecords } from "../../audit/reader.ts";
 import { loadConfig } from "../../config/load.ts";
 import type { PostgresTarget } from "../../config/schema.ts";
 import { silentLogger } from "../../core/logger.ts";
@@ -28,6 +30,9 @@ setDefaultTimeout(60_000);
 
 const identities: Record<string, Identity> = {
   ann: { method: "dev", subject: "ann", issuer: "dev", groups: ["analysts"] },
+  dev: { method: "dev", subject: "dev", issuer: "dev", groups: ["developers"] },
+  dba: { method: "dev", subject: "dba", issuer: "dev", groups: ["dbas"] },
+  doc: { method: "dev", subject: "doc", issuer: "dev", groups: ["documenters"] },
 };
 
 let pg: PostgresInstance;
@@ -46,6 +51,21 @@ beforeAll(async () => {
     INSERT INTO sales.notes VALUES ('sales note');
     CREATE TABLE public.notes (n text);
     INSERT INTO public.notes VALUES ('public secret');
+    CREATE SCHEMA hr;
+    CREATE TABLE hr.secret (s text);
+    INSERT INTO hr.secret VALUES ('hr secret');
+    CREATE TABLE public.canary (n int);
+    INSERT INTO public.canary VALUES (1);
+    CREATE FUNCTION public.wipe_canary() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1';
+    CREATE DOMAIN public.checked_code AS text CHECK (public.wipe_canary() IS NOT NULL);
+    CREATE DOMAIN public.plain_code AS text;
+    CREATE VIEW sales.board AS SELECT n FROM sales.notes;
+    -- Opaque code the developers may call: it points the view at hr.
+    CREATE FUNCTION public.repoint() RETURNS int LANGUAGE plpgsql AS
+      $$BEGIN EXECUTE 'CREATE OR REPLACE VIEW sales.board AS SELECT s AS n FROM hr.secret'; RETURN 1; END$$;
+    CREATE TABLE public.copied (n int);
+    CREATE FUNCTION public.copy_hook() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+    CREATE TRIGGER copied_hook BEFORE INSERT ON public.copied FOR EACH ROW EXECUTE FUNCTION public.copy_hook();
   `);
   dir = mkdtempSync(join(tmpdir(), "gatehouse-relay-"));
   writeFileSync(
@@ -62,6 +82,21 @@ rules:
     postgres: { classes: [read, set, transaction, prepare, execute, deallocate, discard, declare_cursor, fetch, close], tables: ["sales.*"] }
     effect: allow
     mask: { columns: [email] }
+  - name: developers
+    groups: [developers]
+    postgres: { classes: [read, transaction], tables: ["sales.*"], functions: [public.repoint] }
+    effect: allow
+  - name: documenters
+    groups: [documenters]
+    postgres: { classes: [comment], tables: ["sales.*"] }
+    effect: allow
+  - name: dbas-functions
+    groups: [dbas]
+    postgres: { functions: [public.wipe_canary, public.copy_hook] }
+    effect: allow
+  - name: dbas
+    groups: [dbas]
+    effect: allow
 `,
   );
   const config = await loadConfig(join(dir, "gatehouse.yaml"));
@@ -213,3 +248,209 @@ describe("cursors and portals share names", () => {
     w.close();
   });
 });
+
+const canary = async () => (await pg.psql("SELECT count(*) FROM public.canary")).trim();
+const typeOid = async (name: string) => Number((await pg.psql(`SELECT '${name}'::regtype::oid`)).trim());
+const enc = new TextEncoder();
+const Pt = (query: string, parameterTypes: number[], statement = ""): FrontendMessage => ({ type: "Parse", statement, query, parameterTypes });
+const Bp = (statement: string, ...values: string[]): FrontendMessage => ({
+  type: "Bind",
+  portal: "",
+  statement,
+  parameterFormats: [],
+  parameters: values.map((v) => enc.encode(v)),
+  resultFormats: [],
+});
+
+describe("the types a protocol Parse declares for its parameters", () => {
+  test("a parameter of a domain whose CHECK calls a user function is denied, as with SQL PREPARE", async () => {
+    const w = await Wire.open(target.port, "ann");
+    const checked = await typeOid("public.checked_code");
+    const ms = await w.run(1, Pt("SELECT $1::text", [checked], "dp"), Bp("dp", "x"), E(), S);
+    expect(types(ms)).toEqual(["E:42501", "ReadyForQuery"]);
+    expect(ms[0]!.text).toContain("public.wipe_canary");
+    expect(await canary()).toBe("1");
+    // A domain without such a check, and unspecified (0) types, pass.
+    expect(rows(await w.run(1, Pt("SELECT $1::text", [await typeOid("public.plain_code")]), Bp("", "ok"), E(), S))).toEqual(["ok"]);
+    expect(rows(await w.run(1, Pt("SELECT $1::text", [0]), Bp("", "ok0"), E(), S))).toEqual(["ok0"]);
+    w.close();
+  });
+
+  test("declared types of a statement that takes no parameters still run their checks at Bind", async () => {
+    const w = await Wire.open(target.port, "doc");
+    const checked = await typeOid("public.checked_code");
+    const ms = await w.run(1, Pt("COMMENT ON TABLE sales.notes IS 'notes'", [checked]), Bp("", "x"), E(), S);
+    expect(types(ms)).toEqual(["E:42501", "ReadyForQuery"]);
+    expect(await canary()).toBe("1");
+    // Without declared types it is allowed.
+    expect(types(await w.run(1, Pt("COMMENT ON TABLE sales.notes IS 'notes'", []), Bp(""), E(), S))).toEqual(["ParseComplete", "BindComplete", "CommandComplete", "ReadyForQuery"]);
+    w.close();
+  });
+
+  test("a Bind in a later batch decides again with the statement's parameter types", async () => {
+    const w = await Wire.open(target.port, "ann");
+    const plain = await typeOid("public.plain_code");
+    expect(types(await w.run(1, Pt("SELECT $1::text", [plain], "pc"), S))).toEqual(["ParseComplete", "ReadyForQuery"]);
+    // The domain gains a CHECK that calls a user function (through the gateway, so the catalog cache is dropped).
+    const d = await Wire.open(target.port, "dba");
+    expect(types(await d.run(1, Q("ALTER DOMAIN public.plain_code ADD CONSTRAINT wipes CHECK (public.wipe_canary() IS NOT NULL)")))).toEqual(["CommandComplete", "ReadyForQuery"]);
+    try {
+      const ms = await w.run(1, Bp("pc", "x"), E(), S);
+      expect(types(ms)).toEqual(["E:42501", "ReadyForQuery"]);
+      expect(await canary()).toBe("1");
+    } finally {
+      await d.run(1, Q("ALTER DOMAIN public.plain_code DROP CONSTRAINT wipes"));
+      d.close();
+      w.close();
+    }
+  });
+});
+
+describe("statements pipelined behind one that changes the catalog", () => {
+  /** Points sales.board back at sales.notes, through the gateway (which drops the catalog cache). */
+  const restoreBoard = async () => {
+    const d = await Wire.open(target.port, "dba");
+    await d.run(1, Q("CREATE OR REPLACE VIEW sales.board AS SELECT n FROM sales.notes"));
+    d.close();
+  };
+
+  test("simple Query: a function created and called in one write is refused", async () => {
+    const w = await Wire.open(target.port, "dba");
+    const ms = await w.run(
+      2,
+      // plpgsql: the gateway does not read the body, so the CREATE itself is allowed.
+      Q("CREATE FUNCTION public.leak() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN pg_read_file('PG_VERSION'); END$$"),
+      Q("SELECT public.leak()"),
+    );
+    expect(types(ms)).toEqual(["CommandComplete", "ReadyForQuery", "E:42501", "ReadyForQuery"]);
+    expect(rows(ms)).toEqual([]);
+    await w.run(1, Q("DROP FUNCTION public.leak()"));
+    w.close();
+  });
+
+  test("simple Query: a view changed by a user function is looked through as it is after the call", async () => {
+    const w = await Wire.open(target.port, "dev");
+    // The catalog cache knows sales.board as a view over sales.notes.
+    expect(rows(await w.run(1, Q("SELECT n FROM sales.board")))).toEqual(["sales note"]);
+    try {
+      const ms = await w.run(2, Q("SELECT public.repoint()"), Q("SELECT n FROM sales.board"));
+      expect(types(ms)).toEqual(["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery", "E:42501", "ReadyForQuery"]);
+      expect(rows(ms)).toEqual(["1"]);
+    } finally {
+      await restoreBoard();
+      w.close();
+    }
+  });
+
+  test("extended protocol: a statement after a catalog-changing Execute in the same batch is denied; after Sync it waits and is checked", async () => {
+    const w = await Wire.open(target.port, "dev");
+    expect(rows(await w.run(1, Q("SELECT n FROM sales.board")))).toEqual(["sales note"]);
+    try {
+      // Same batch: the server answers only at Sync, so the gateway cannot wait; it denies.
+      const same = await w.run(1, P("SELECT public.repoint()"), B(), E(), P("SELECT n FROM sales.board"), B(), E(), S);
+      expect(types(same)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "E:42501", "ReadyForQuery"]);
+      expect(same.find((m) => m.type === "ErrorResponse")!.text).toContain("send Sync after a catalog-changing statement");
+      expect(rows(same)).toEqual(["1"]);
+      // A statement that needs no catalog may still follow in the batch.
+      const plain = await w.run(1, P("SELECT public.repoint()"), B(), E(), P("SELECT 2"), B(), E(), S);
+      expect(rows(plain)).toEqual(["1", "2"]);
+      await restoreBoard();
+      expect(rows(await w.run(1, Q("SELECT n FROM sales.board")))).toEqual(["sales note"]);
+      // Next batch, in the same write: it waits for the change and sees it.
+      const next = await w.run(2, P("SELECT public.repoint()"), B(), E(), S, P("SELECT n FROM sales.board"), B(), E(), S);
+      expect(types(next)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery", "E:42501", "ReadyForQuery"]);
+      expect(rows(next)).toEqual(["1"]);
+      await restoreBoard();
+      expect(rows(await w.run(1, Q("SELECT n FROM sales.board")))).toEqual(["sales note"]);
+      // A statement prepared before the change, in the same batch, is decided again at its Bind.
+      const prepared = await w.run(1, P("SELECT n FROM sales.board", "early"), P("SELECT public.repoint()"), B(), E(), B("early"), E(), S);
+      expect(types(prepared)).toEqual(["ParseComplete", "ParseComplete", "BindComplete", "DataRow", "CommandComplete", "E:42501", "ReadyForQuery"]);
+      expect(rows(prepared)).toEqual(["1"]);
+    } finally {
+      await restoreBoard();
+      w.close();
+    }
+  });
+
+  test("extended protocol: a portal bound before a catalog-changing Execute of its batch is not run after it", async () => {
+    const w = await Wire.open(target.port, "dev");
+    try {
+      const ms = await w.run(1, P("SELECT n FROM sales.board", "e2"), B("e2", "pe"), P("SELECT public.repoint()"), B(), E(), E("pe"), S);
+      expect(types(ms)).toEqual(["ParseComplete", "BindComplete", "ParseComplete", "BindComplete", "DataRow", "CommandComplete", "E:42501", "ReadyForQuery"]);
+      expect(rows(ms)).toEqual(["1"]);
+    } finally {
+      await restoreBoard();
+      w.close();
+    }
+  });
+
+  test("a change made in a transaction block is looked up again once it commits, by every session", async () => {
+    const d = await Wire.open(target.port, "dba");
+    const a = await Wire.open(target.port, "ann");
+    try {
+      await d.run(1, Q("BEGIN"));
+      await d.run(1, Q("CREATE OR REPLACE VIEW sales.board AS SELECT s AS n FROM hr.secret"));
+      // Not committed: the gateway's catalog reads still see the old view. (Checked, and the cache
+      // filled, but not run: the view is locked until COMMIT, and the DELETE is denied.)
+      expect(types(await a.run(1, Q("SELECT n FROM sales.board; DELETE FROM sales.notes")))).toEqual(["E:42501", "ReadyForQuery"]);
+      await d.run(1, Q("COMMIT"));
+      const ms = await a.run(1, Q("SELECT n FROM sales.board"));
+      expect(types(ms)).toEqual(["E:42501", "ReadyForQuery"]);
+    } finally {
+      d.close();
+      a.close();
+      await restoreBoard();
+    }
+  });
+
+  test("COPY FROM STDIN that fires a user trigger: the data the server waits for is not held back", async () => {
+    const w = await Wire.open(target.port, "dba");
+    w.send(Q("COPY public.copied FROM STDIN"));
+    expect(types(await w.until((ms) => ms.some((m) => m.type === "CopyInResponse")))).toEqual(["CopyInResponse"]);
+    const ms = await w.run(
+      2,
+      { type: "CopyData", data: enc.encode("1\n2\n") },
+      { type: "CopyDone" },
+      Q("SELECT count(*) FROM public.copied"),
+    );
+    expect(types(ms)).toEqual(["CommandComplete", "ReadyForQuery", "RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"]);
+    expect(rows(ms)).toEqual(["2"]);
+    w.close();
+  });
+
+  test("ordinary pipelines do not wait: a statement is decided before the one ahead of it is answered", async () => {
+    const w = await Wire.open(target.port, "ann");
+    const ms = await w.run(3, Q("SELECT pg_sleep(0.2) /*ord1*/"), Q("SELECT n FROM sales.notes /*ord2*/"), P("SELECT 3 /*ord3*/"), B(), E(), S);
+    expect(rows(ms)).toEqual(["", "sales note", "3"]);
+    w.close();
+    const log = await auditOrder(["ord1", "ord2", "ord3"]);
+    expect(log.indexOf("decision ord2")).toBeLessThan(log.indexOf("statement ord1"));
+    expect(log.indexOf("decision ord3")).toBeLessThan(log.indexOf("statement ord1"));
+  });
+
+  test("a call of a user function holds the next statement until it is answered", async () => {
+    const w = await Wire.open(target.port, "dev");
+    try {
+      const ms = await w.run(2, Q("SELECT public.repoint() /*uf1*/"), Q("SELECT 1 /*uf2*/"));
+      expect(rows(ms)).toEqual(["1", "1"]);
+      const log = await auditOrder(["uf1", "uf2"]);
+      expect(log.indexOf("statement uf1")).toBeGreaterThanOrEqual(0);
+      expect(log.indexOf("statement uf1")).toBeLessThan(log.indexOf("decision uf2"));
+    } finally {
+      w.close();
+      await restoreBoard();
+    }
+  });
+});
+
+/** "decision <tag>" and "statement <tag>" in audit log order, for statements whose SQL holds one of the tags as a comment. */
+async function auditOrder(tags: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for await (const { record } of readRecords(join(dir, "audit.log"), { onTornTail: () => {} })) {
+    const sql = (record.action as { sql?: unknown } | undefined)?.sql;
+    if (typeof sql !== "string") continue;
+    const tag = tags.find((t) => sql.includes(`/*${t}*/`));
+    if (tag !== undefined && (record.type === "decision" || record.type === "statement")) out.push(`${record.type} ${tag}`);
+  }
+  return out;
+}

@@ -9,6 +9,15 @@
 // in use (the server may have freed it: DEALLOCATE, DISCARD ALL); a prepared statement is
 // analysed again when the search_path changed since (PostgreSQL re-parses it then); a portal
 // whose Bind failed is forgotten, and a DECLARE takes its cursor's name from the portals.
+//
+// Statements are checked against the catalog as it is when they arrive (read on another
+// connection, so only committed changes show), so a statement that may change it (DDL,
+// procedural code, a user function, a search_path change) fences the ones pipelined behind it:
+// once it is forwarded, the next statement waits for its answer and the ReadyForQuery that ends
+// its implicit transaction (CatalogFence); the catalog cache is dropped, and verdicts made
+// before it are made again. Within an extended-protocol batch the server answers only at Sync,
+// so waiting there would deadlock: after a catalog-changing Execute, a statement of the same
+// batch that needs the catalog is denied instead (send Sync first).
 import type { Decoded, Bind, Close, Describe, Execute, FunctionCall, Parse, Query, DecodedFrontendMessage } from "./protocol/frontend-message.ts";
 import type { PostgresRequestFacts } from "../../core/types.ts";
 import type { Catalog } from "./catalog.ts";
@@ -17,7 +26,7 @@ import { denialError, type DenyMessages } from "./deny.ts";
 import { encodeFrontendMessage } from "./protocol/encode.ts";
 import type { ResponseTracker } from "./response-tracker.ts";
 import type { SearchPathTracker } from "./search-path.ts";
-import { portalSettled, sameContext, type Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
+import { CatalogFence, portalSettled, sameContext, type Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
 import type { Analysis, AnalysisContext, StatementInfo } from "./sql/analysis.ts";
 import { factsOf, type CheckedStatement, type StatementGate } from "./statement-gate.ts";
 
@@ -63,11 +72,19 @@ const utf8 = new TextDecoder();
 export class FrontendRelay {
   /** After a denial in the extended protocol: drop everything up to Sync. */
   private skipping = false;
+  /** Forwarded statements that may change the catalog and are not answered yet. */
+  private readonly fence: CatalogFence;
+  /** A catalog-changing Execute was forwarded in this batch (no Sync since): see the top of the file. */
+  private changedInBatch = false;
 
-  constructor(private readonly s: RelayCore) {}
+  constructor(private readonly s: RelayCore) {
+    this.fence = new CatalogFence(() => s.catalog.invalidate());
+    s.tracker.onReady = () => this.fence.ready(s.txStatus);
+  }
 
   /** Handles one message; a Promise means: wait for it before the next one. */
   handle(m: DecodedFrontendMessage): void | Promise<void> {
+    if (!this.fence.open && !this.changedInBatch && !this.skipping && FENCED.has(m.type)) return this.afterFence(m);
     switch (m.type) {
       case "Query":
         // After an error in the extended protocol the server ignores everything up to Sync, a Query too.
@@ -88,6 +105,7 @@ export class FrontendRelay {
       case "Sync":
         this.s.toUpstream.push(m.raw);
         if (this.s.copyIn) return; // ignored by the server during COPY FROM STDIN
+        this.changedInBatch = false;
         this.skipping = false;
         this.s.batch++;
         this.s.tracker.push({ kind: "sync" });
@@ -113,6 +131,12 @@ export class FrontendRelay {
     }
   }
 
+  /** A statement that may change the catalog is still running: this message is checked once it is over. */
+  private async afterFence(m: DecodedFrontendMessage): Promise<void> {
+    await this.fence.wait();
+    await this.handle(m);
+  }
+
   private async onQuery(m: Decoded<Query>): Promise<void> {
     const s = this.s;
     const ctx = s.searchPath.context;
@@ -125,6 +149,7 @@ export class FrontendRelay {
     }
     const stmts = analysis.statements;
     const runs: StatementRun[] = [];
+    const fenced: StatementRun[] = [];
     for (let i = 0; i < stmts.length; i++) {
       const info = stmts[i]!;
       const details = stmts.length === 1 ? SIMPLE_DETAILS : { protocol: "simple", statement: i + 1, of: stmts.length };
@@ -136,11 +161,14 @@ export class FrontendRelay {
         s.tracker.push({ kind: "deny-query", error, sent: false });
         return;
       }
-      runs.push(this.newRun(info, checked, stmts.length === 1, ctx));
+      const run = this.newRun(info, checked, stmts.length === 1, ctx);
+      runs.push(run);
+      if (changesCatalog(checked.info, checked.facts)) fenced.push(run);
     }
     for (const info of stmts) if (info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "query", runs, index: 0 });
+    for (const r of fenced) this.fence.watch(r);
   }
 
   private async onParse(m: Decoded<Parse>): Promise<void> {
@@ -169,15 +197,20 @@ export class FrontendRelay {
       fields: null,
       described: false,
       source: info === null ? null : { text: m.query, prepare: false, context: ctx },
+      parameterTypes: m.parameterTypes,
+      epoch: this.fence.epoch,
+      changesCatalog: false,
     };
     if (info !== null) {
-      const checked = await this.check(info, { protocol: "extended", statement_name: m.statement });
+      const checked = await this.check(info, { protocol: "extended", statement_name: m.statement }, m.parameterTypes);
       if (checked === null) return this.denyExtended(this.lastRefusal!);
       if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
       stmt.info = checked.info;
       stmt.verdict = checked.verdict;
       stmt.spec = checked.spec;
       stmt.batch = s.batch;
+      stmt.epoch = this.fence.epoch;
+      stmt.changesCatalog = changesCatalog(checked.info, checked.facts);
     }
     s.prepared.set(m.statement, stmt);
     s.toUpstream.push(m.raw);
@@ -190,7 +223,8 @@ export class FrontendRelay {
     if (stmt === undefined) {
       return this.refuseExtended("builtin:unknown-statement", `prepared statement "${m.statement}" is not known to the gateway: it was not prepared through it`);
     }
-    if (stmt.info === null || (stmt.verdict !== null && stmt.batch === s.batch && !this.stale(stmt))) return this.bind(m, stmt);
+    const fresh = stmt.verdict !== null && stmt.batch === s.batch && stmt.epoch === this.fence.epoch && !this.changedInBatch;
+    if (stmt.info === null || (fresh && !this.stale(stmt))) return this.bind(m, stmt);
     return this.recheck(m, stmt);
   }
 
@@ -198,13 +232,15 @@ export class FrontendRelay {
     const details = { protocol: "extended", statement_name: stmt.name, at: "bind" };
     const current = await this.current(stmt, details, false);
     if (current === null) return this.denyExtended(this.lastRefusal!);
-    const checked = await this.check(current.info!, details);
+    const checked = await this.check(current.info!, details, stmt.parameterTypes);
     if (checked === null) return this.denyExtended(this.lastRefusal!);
     if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
     stmt.info = checked.info;
     stmt.verdict = checked.verdict;
     stmt.spec = checked.spec;
     stmt.batch = this.s.batch;
+    stmt.epoch = this.fence.epoch;
+    stmt.changesCatalog = changesCatalog(checked.info, checked.facts);
     this.bind(m, stmt);
   }
 
@@ -219,6 +255,8 @@ export class FrontendRelay {
       resultFormats: m.resultFormats,
       spec: stmt.spec,
       batch: s.batch,
+      epoch: stmt.epoch,
+      changesCatalog: stmt.changesCatalog,
       state: "pending",
       waiters: [],
       fields: null,
@@ -258,6 +296,11 @@ export class FrontendRelay {
       // name could then run something else (a cursor of that name): wait for its answer.
       return portalSettled(portal).then(() => this.onExecute(m));
     }
+    // The catalog changed since the portal was decided (a trigger added to a table it writes, say),
+    // or may be changing in this batch: decide again (check() refuses what needs the catalog then).
+    if (portal.info !== null && (portal.epoch !== this.fence.epoch || (this.changedInBatch && needsCatalog(portal.info, portal.statement.parameterTypes)))) {
+      return this.recheckPortal(m, portal);
+    }
     const stmt = portal.statement;
     const info = portal.info;
     const run: StatementRun = info === null
@@ -276,6 +319,26 @@ export class FrontendRelay {
     }
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "execute", portal, run });
+    if (portal.changesCatalog) {
+      this.fence.watch(run);
+      this.changedInBatch = true;
+    }
+  }
+
+  private async recheckPortal(m: Decoded<Execute>, portal: Portal): Promise<void> {
+    const details = { protocol: "extended", statement_name: portal.statement.name, portal: portal.name, at: "execute" };
+    const checked = await this.check(portal.info!, details, portal.statement.parameterTypes);
+    if (checked === null) return this.denyExtended(this.lastRefusal!);
+    if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
+    if (checked.spec !== portal.spec) {
+      const message = `portal "${portal.name}" is denied: the catalog changed since it was bound and so did the masks that apply to it; bind it again`;
+      await this.s.statementGate.refuse(checked.facts, "builtin:stale-portal", message, details);
+      return this.denyExtended(denialError(message));
+    }
+    portal.verdict = checked.verdict;
+    portal.epoch = this.fence.epoch;
+    portal.changesCatalog = changesCatalog(checked.info, checked.facts);
+    await this.onExecute(m);
   }
 
   private onClose(m: Decoded<Close>): void {
@@ -307,6 +370,9 @@ export class FrontendRelay {
       const message = `FunctionCall of function OID ${m.functionOid} is denied: the gateway cannot name that function`;
       await s.statementGate.refuse(factsOf(info), "builtin:unknown-function", message, { protocol: "function_call" });
       error = denialError(message);
+    } else if (this.changedInBatch) {
+      await s.statementGate.refuse(factsOf(info), CHANGED_IN_BATCH.rule, CHANGED_IN_BATCH.message, { protocol: "function_call" });
+      error = denialError(CHANGED_IN_BATCH.message);
     } else {
       checked = await s.statementGate.check(info, { protocol: "function_call", oid: m.functionOid });
       if (!checked.verdict.allowed) error = denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
@@ -316,8 +382,10 @@ export class FrontendRelay {
       s.tracker.push({ kind: "deny-query", error: error!, sent: false });
       return;
     }
+    const run = this.newRun(info, checked, false, s.searchPath.context);
     s.toUpstream.push(m.raw);
-    s.tracker.push({ kind: "function-call", run: this.newRun(info, checked, false, s.searchPath.context) });
+    s.tracker.push({ kind: "function-call", run });
+    if (changesCatalog(info, checked.facts)) this.fence.watch(run);
   }
 
   /** The ErrorResponse of the last refusal made by check() (when it returned null). */
@@ -328,7 +396,11 @@ export class FrontendRelay {
    * resolve (EXECUTE of an unknown name, search_path unknown) is refused: returns null and
    * leaves the ErrorResponse in lastRefusal.
    */
-  private async check(info: StatementInfo, details: Record<string, unknown>): Promise<(CheckedStatement & { info: StatementInfo }) | null> {
+  private async check(
+    info: StatementInfo,
+    details: Record<string, unknown>,
+    parameterTypes?: readonly number[],
+  ): Promise<(CheckedStatement & { info: StatementInfo }) | null> {
     const s = this.s;
     let effective = info;
     if (info.executes !== undefined) {
@@ -357,7 +429,21 @@ export class FrontendRelay {
       this.lastRefusal = denialError(message);
       return null;
     }
-    const checked = await s.statementGate.check(effective, details);
+    if (parameterTypes !== undefined && parameterTypes.some((t) => t !== 0) && effective.classes.length > 0 && effective.classes.every(takesNoParameters)) {
+      // The statement gate looks through such statements' names without running them, but Bind
+      // still converts values to the declared types (domain CHECKs, input functions).
+      const message =
+        "statement denied: the Parse declares parameter types for a statement that takes no parameters (DDL, GRANT, COMMENT); binding values to them would run those types' input functions and checks";
+      await s.statementGate.refuse(factsOf(effective), "builtin:parameter-types", message, details);
+      this.lastRefusal = denialError(message);
+      return null;
+    }
+    if (this.changedInBatch && needsCatalog(effective, parameterTypes)) {
+      await s.statementGate.refuse(factsOf(effective), CHANGED_IN_BATCH.rule, CHANGED_IN_BATCH.message, details);
+      this.lastRefusal = denialError(CHANGED_IN_BATCH.message);
+      return null;
+    }
+    const checked = await s.statementGate.check(effective, details, parameterTypes);
     return { ...checked, info: effective };
   }
 
@@ -471,6 +557,9 @@ export class FrontendRelay {
               fields: null,
               described: false,
               source: { text: info.text, prepare: true, context: ctx },
+              parameterTypes: [],
+              epoch: -1,
+              changesCatalog: false,
             });
           }
           // Names the server freed: a later Parse or PREPARE of them defines something new.
@@ -504,6 +593,38 @@ const SIMPLE_DETAILS = Object.freeze({ protocol: "simple" });
 /** DDL changes names and columns; procedural code may run DDL the gateway cannot see. */
 function isCatalogChanging(c: string): boolean {
   return c.startsWith("ddl.") || c === "procedural";
+}
+
+/** Messages whose checking waits for the catalog changes before them (CatalogFence). */
+const FENCED: ReadonlySet<DecodedFrontendMessage["type"]> = new Set(["Query", "Parse", "Bind", "Execute", "FunctionCall"]);
+const CHANGED_IN_BATCH = Object.freeze({
+  rule: "builtin:catalog-changed-in-batch",
+  message:
+    "statement denied: an earlier statement of this batch may change the catalog (DDL, procedural code or a user function) and has not completed; send Sync after a catalog-changing statement before statements that depend on it",
+});
+/** Settings that change how names resolve. */
+const PATH_SETTINGS: ReadonlySet<string> = new Set(["search_path", "all", "role", "session_authorization"]);
+
+/** Classes of statements that take no parameters (and whose names the statement gate does not run). */
+function takesNoParameters(c: string): boolean {
+  return c.startsWith("ddl.") || c === "grant" || c === "revoke" || c === "comment" || c === "security_label";
+}
+
+/** Whether checking the statement looks anything up in the catalog (names, or declared parameter types). */
+function needsCatalog(info: Pick<StatementInfo, "relations" | "functions">, parameterTypes: readonly number[] | undefined): boolean {
+  return info.relations.length > 0 || info.functions.length > 0 || (parameterTypes?.some((t) => t !== 0) ?? false);
+}
+
+/**
+ * Whether statements after this one must wait for it before they are checked: it may change
+ * what names mean (DDL, procedural code, a user function, which may run DDL), or the search_path.
+ */
+function changesCatalog(info: StatementInfo, facts: PostgresRequestFacts): boolean {
+  return (
+    info.classes.some(isCatalogChanging) ||
+    (facts.userFunctions?.length ?? 0) > 0 ||
+    (info.sets !== undefined && info.sets.some((c) => PATH_SETTINGS.has(c.name)))
+  );
 }
 
 /** DEALLOCATE name, or every named statement (DEALLOCATE ALL, DISCARD ALL; the unnamed one stays). */

@@ -37,6 +37,8 @@ export class ResponseTracker {
   private skipping = false;
   /** Receives the entries dropped because the server skips their messages. */
   onSkipped: ((e: Expectation) => void) | null = null;
+  /** Told of every ReadyForQuery from the server (the catalog fence waits for one). */
+  onReady: (() => void) | null = null;
 
   push(e: Expectation): void {
     if (this.skipping) {

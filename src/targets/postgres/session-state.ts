@@ -27,6 +27,12 @@ export interface PreparedStatement {
    * and the analysis context `info` was made with. null: nothing to analyse (empty query).
    */
   source: PreparedSource | null;
+  /** The parameter types its protocol Parse declared (0: unspecified); Bind converts values to them. Empty for SQL PREPARE. */
+  readonly parameterTypes: readonly number[];
+  /** The catalog epoch (CatalogFence) its verdict was made in: reused only within it. */
+  epoch: number;
+  /** Its statement may change the catalog (see FrontendRelay): what runs after it waits for its answer. */
+  changesCatalog: boolean;
 }
 
 export interface PreparedSource {
@@ -41,11 +47,15 @@ export interface Portal {
   readonly statement: PreparedStatement;
   /** The statement as it was decided at this Bind (the statement may be decided again later). */
   readonly info: StatementInfo | null;
-  readonly verdict: Verdict | null;
+  /** Decided again at Execute when the catalog changed since (epoch). */
+  verdict: Verdict | null;
   /** The analysis context `info` was made with. */
   readonly context: AnalysisContext;
   readonly resultFormats: readonly (0 | 1)[];
   readonly spec: MaskSpec | null;
+  /** The catalog epoch its verdict was made in. */
+  epoch: number;
+  changesCatalog: boolean;
   /** The Sync-delimited batch of its Bind: an Execute in a later batch runs even if the Bind failed. */
   readonly batch: number;
   /** pending until the upstream answers its Bind; failed: the name is not this portal upstream. */
@@ -94,6 +104,87 @@ export interface StatementRun {
   readonly parameters?: readonly (string | null)[];
   /** Side effects once it succeeded (a PREPARE is remembered, a search_path change tracked, DDL drops the catalog cache). */
   readonly onSuccess?: (tag: string) => void;
+  /**
+   * Called once when the server is done with it (any outcome), or (`copy`) it started a COPY
+   * FROM STDIN and now waits for the client's data; see CatalogFence.
+   */
+  onSettled?: (copy: boolean) => void;
+}
+
+/** The server is done with the run (answered, failed, skipped), or (`copy`) waits for COPY data. */
+export function settleRun(run: StatementRun, copy = false): void {
+  const f = run.onSettled;
+  if (f === undefined) return;
+  run.onSettled = undefined;
+  f(copy);
+}
+
+/**
+ * Statements are checked against the catalog as another connection sees it, when they arrive.
+ * A statement that may change the catalog is watched from when it is forwarded until the server
+ * is done with it and the next ReadyForQuery says its implicit transaction ended (so the change
+ * is committed, or gone); the checking of later statements waits for that (wait()). Then the
+ * catalog cache is dropped (onChange) and a new epoch starts: verdicts from an earlier epoch are
+ * made again.
+ */
+export class CatalogFence {
+  private pending = 0;
+  /** A watched run settled and no ReadyForQuery came since. */
+  private unready = false;
+  /** A watched run settled inside a transaction block: its change shows to others at COMMIT. */
+  private inBlock = false;
+  private waiters: (() => void)[] = [];
+  /** Counts catalog changes: a verdict from an earlier epoch is not reused. */
+  epoch = 0;
+
+  constructor(private readonly onChange: () => void) {}
+
+  get open(): boolean {
+    return this.pending === 0 && !this.unready;
+  }
+
+  /** The run was forwarded and may change the catalog. */
+  watch(run: StatementRun): void {
+    if (run.done || run.onSettled !== undefined) return;
+    this.pending++;
+    run.onSettled = (copy) => {
+      this.pending--;
+      this.unready = true;
+      // In COPY FROM STDIN the server waits for data that may be queued behind a held message;
+      // anything else the client sends ends the copy in error, so nothing waits for it.
+      if (copy) this.ready("T");
+    };
+  }
+
+  /**
+   * A ReadyForQuery with the transaction status it reports. Outside a transaction block ("I"),
+   * what settled before it is committed or rolled back; inside one, the catalog (read on another
+   * connection) shows the change only after COMMIT, so the cache is dropped again then.
+   */
+  ready(status: "I" | "T" | "E"): void {
+    if (!this.unready) {
+      if (status === "I" && this.inBlock) {
+        this.inBlock = false;
+        this.epoch++;
+        this.onChange();
+      }
+      return;
+    }
+    this.unready = false;
+    this.inBlock = status !== "I";
+    this.epoch++;
+    this.onChange();
+    if (this.pending > 0) return;
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  /** Resolves once the fence is open. */
+  wait(): Promise<void> {
+    if (this.open) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
 
 /** Output of one direction, gathered per chunk and written in one call. */
