@@ -3,28 +3,12 @@
 // by a raw protocol client so that pipelines and races are exact. Also: the types a Parse
 // declares for its parameters, and statements pipelined behind ones that change the catalog.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "../../../test/helpers/ports.ts";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
+import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
-import { createMetrics } from "../../admin/metrics.ts";
-import { Approvals } from "../../approvals/approvals.ts";
-import { openAuditLog, type AuditLog } from "../../audit/log.ts";
-import { readRecords } from "../../audit/reader.ts";
-import { loadConfig } from "../../config/load.ts";
-import type { PostgresTarget } from "../../config/schema.ts";
-import { silentLogger } from "../../core/logger.ts";
 import type { Identity } from "../../core/types.ts";
-import { Gate } from "../../gate/gate.ts";
-import { compileDetectors } from "../../masking/detectors.ts";
-import { compilePolicy } from "../../policy/compile.ts";
-import { startPostgresTarget, type RunningPostgresTarget } from "./postgres-target.ts";
+import { type RunningPostgresTarget } from "./postgres-target.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
-import { createAnalysisCache } from "./sql/analysis-cache.ts";
-import { loadSqlParser } from "./sql/sql-parser.ts";
-import { createMayUseTarget, createRuleFunctions } from "./target-access.ts";
 
 setDefaultTimeout(60_000);
 
@@ -36,8 +20,7 @@ const identities: Record<string, Identity> = {
 };
 
 let pg: PostgresInstance;
-let dir: string;
-let audit: AuditLog;
+let harness: InProcessTarget;
 let target: RunningPostgresTarget;
 let slowBind = false;
 
@@ -67,16 +50,11 @@ beforeAll(async () => {
     CREATE FUNCTION public.copy_hook() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
     CREATE TRIGGER copied_hook BEFORE INSERT ON public.copied FOR EACH ROW EXECUTE FUNCTION public.copy_hook();
   `);
-  dir = mkdtempSync(join(tmpdir(), "gatehouse-relay-"));
-  writeFileSync(
-    join(dir, "gatehouse.yaml"),
-    `
-targets:
-  - name: db
-    kind: postgres
-    listen: 127.0.0.1:${await freePort()}
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  harness = await startInProcessTarget(pg, { identities, wrapCheck: (check) => async (action, ctx = {}) => {
+    // Lets a test make the upstream answer before a decision at Bind is made.
+    if (slowBind && ctx.details?.["at"] === "bind") await new Promise((r) => setTimeout(r, 50));
+    return await check(action, ctx);
+  }, rules: `
   - name: analysts
     groups: [analysts]
     postgres: { classes: [read, set, transaction, prepare, execute, deallocate, discard, declare_cursor, fetch, close], tables: ["sales.*"] }
@@ -97,44 +75,13 @@ rules:
   - name: dbas
     groups: [dbas]
     effect: allow
-`,
-  );
-  const config = await loadConfig(join(dir, "gatehouse.yaml"));
-  const policy = compilePolicy(config);
-  const clock = { now: () => Date.now() };
-  audit = await openAuditLog({ path: join(dir, "audit.log"), clock });
-  const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
-  const metrics = createMetrics();
-  const gate: Gate = new Gate({ policy: () => policy, audit: { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
-  const check = gate.check.bind(gate);
-  gate.check = async (action, ctx = {}) => {
-    // Lets a test make the upstream answer before a decision at Bind is made.
-    if (slowBind && ctx.details?.["at"] === "bind") await new Promise((r) => setTimeout(r, 50));
-    return await check(action, ctx);
-  };
-  target = await startPostgresTarget(config.targets[0] as PostgresTarget, {
-    gate,
-    authenticate: async (t) => {
-      const i = identities[t];
-      if (!i) throw new Error("unknown test token");
-      return i;
-    },
-    authFailureReason: () => "invalid",
-    analyzer: createAnalysisCache(await loadSqlParser(), { maxEntries: 1000 }),
-    mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((r) => r.name === rule)?.matchesTarget(t) ?? false),
-    ruleFunctions: createRuleFunctions(() => config.rules),
-    compileDetectors,
-    clock,
-    metrics,
-    log: silentLogger,
-  });
+` });
+  ({ target } = harness);
 });
 
 afterAll(async () => {
-  await target?.stop();
-  await audit?.close();
+  await harness?.stop();
   await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 
@@ -446,7 +393,7 @@ describe("statements pipelined behind one that changes the catalog", () => {
 /** "decision <tag>" and "statement <tag>" in audit log order, for statements whose SQL holds one of the tags as a comment. */
 async function auditOrder(tags: readonly string[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const { record } of readRecords(join(dir, "audit.log"), { onTornTail: () => {} })) {
+  for (const record of await harness.records()) {
     const sql = (record.action as { sql?: unknown } | undefined)?.sql;
     if (typeof sql !== "string") continue;
     const tag = tags.find((t) => sql.includes(`/*${t}*/`));

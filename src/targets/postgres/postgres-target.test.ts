@@ -3,30 +3,16 @@
 // sequence is exact: extended-protocol denials and pipelines, PREPARE/EXECUTE, cursors,
 // search_path tricks, masking without Describe and in binary, review, FunctionCall, limits.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "../../../test/helpers/ports.ts";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
+import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
-import { createMetrics } from "../../admin/metrics.ts";
-import { Approvals, type PendingRequest } from "../../approvals/approvals.ts";
-import { openAuditLog, type AuditLog } from "../../audit/log.ts";
-import { readRecords } from "../../audit/reader.ts";
+import { type PendingRequest } from "../../approvals/approvals.ts";
 import type { AuditRecord } from "../../audit/record.ts";
-import { loadConfig } from "../../config/load.ts";
-import type { PostgresTarget } from "../../config/schema.ts";
-import { silentLogger } from "../../core/logger.ts";
 import type { Identity } from "../../core/types.ts";
 import { Gate } from "../../gate/gate.ts";
-import { compileDetectors } from "../../masking/detectors.ts";
-import { compilePolicy } from "../../policy/compile.ts";
-import { startPostgresTarget, type RunningPostgresTarget } from "./postgres-target.ts";
+import { type RunningPostgresTarget } from "./postgres-target.ts";
 import { encodeFrontendMessages } from "./protocol/encode.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
-import { loadSqlParser } from "./sql/sql-parser.ts";
-import { createAnalysisCache } from "./sql/analysis-cache.ts";
-import { createMayUseTarget, createRuleFunctions } from "./target-access.ts";
 
 setDefaultTimeout(60_000);
 
@@ -37,8 +23,7 @@ const identities: Record<string, Identity> = {
 };
 
 let pg: PostgresInstance;
-let dir: string;
-let audit: AuditLog;
+let harness: InProcessTarget;
 let gate: Gate;
 let target: RunningPostgresTarget;
 const held: PendingRequest[] = [];
@@ -54,17 +39,7 @@ beforeAll(async () => {
     INSERT INTO public.secrets VALUES ('public secret');
     CREATE TABLE public.t (a int);
   `);
-  dir = mkdtempSync(join(tmpdir(), "gatehouse-pgtarget-"));
-  writeFileSync(
-    join(dir, "gatehouse.yaml"),
-    `
-targets:
-  - name: db
-    kind: postgres
-    listen: 127.0.0.1:${await freePort()}
-    max_message_size: 64KB
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  harness = await startInProcessTarget(pg, { identities, target: ["max_message_size: 64KB"], wrapCheck: (origCheck) => (action, ctx = {}) => origCheck(action, { ...ctx, onHold: (p) => (held.push(p), ctx.onHold?.(p)) }), rules: `
   - name: no-drop
     postgres: { classes: [ddl.drop.database] }
     effect: deny
@@ -84,40 +59,13 @@ rules:
     effect: review
     approvers: [approvers]
     timeout: 1m
-`,
-  );
-  const config = await loadConfig(join(dir, "gatehouse.yaml"));
-  const policy = compilePolicy(config);
-  const clock = { now: () => Date.now() };
-  audit = await openAuditLog({ path: join(dir, "audit.log"), clock });
-  const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
-  const metrics = createMetrics();
-  gate = new Gate({ policy: () => policy, audit: { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
-  const origCheck = gate.check.bind(gate);
-  gate.check = (action, ctx = {}) => origCheck(action, { ...ctx, onHold: (p) => (held.push(p), ctx.onHold?.(p)) });
-  target = await startPostgresTarget(config.targets[0] as PostgresTarget, {
-    gate,
-    authenticate: async (t) => {
-      const i = identities[t];
-      if (!i) throw new Error("unknown test token");
-      return i;
-    },
-    authFailureReason: () => "invalid",
-    analyzer: createAnalysisCache(await loadSqlParser(), { maxEntries: 1000 }),
-    mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((r) => r.name === rule)?.matchesTarget(t) ?? false),
-    ruleFunctions: createRuleFunctions(() => config.rules),
-    compileDetectors,
-    clock,
-    metrics,
-    log: silentLogger,
-  });
+` });
+  ({ target, gate } = harness);
 });
 
 afterAll(async () => {
-  await target?.stop();
-  await audit?.close();
+  await harness?.stop();
   await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 
@@ -129,11 +77,8 @@ const E = (portal = ""): FrontendMessage => ({ type: "Execute", portal, maxRows:
 const S: FrontendMessage = { type: "Sync" };
 const Q = (query: string): FrontendMessage => ({ type: "Query", query });
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  await audit.sync();
-  const out: AuditRecord[] = [];
-  for await (const { record } of readRecords(join(dir, "audit.log"), { onTornTail: () => {} })) out.push(record);
-  return out;
+function auditRecords(): Promise<AuditRecord[]> {
+  return harness.records();
 }
 
 describe("extended protocol", () => {

@@ -4,29 +4,13 @@
 // notices and settings of statements that read masked columns must not quote masked values,
 // while the messages keep their number and order.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "../../../test/helpers/ports.ts";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
+import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
-import { createMetrics } from "../../admin/metrics.ts";
-import { Approvals } from "../../approvals/approvals.ts";
-import { openAuditLog, type AuditLog } from "../../audit/log.ts";
-import { readRecords } from "../../audit/reader.ts";
 import type { AuditRecord } from "../../audit/record.ts";
-import { loadConfig } from "../../config/load.ts";
-import type { PostgresTarget } from "../../config/schema.ts";
-import { silentLogger } from "../../core/logger.ts";
 import type { Identity } from "../../core/types.ts";
-import { Gate } from "../../gate/gate.ts";
-import { compileDetectors } from "../../masking/detectors.ts";
-import { compilePolicy } from "../../policy/compile.ts";
-import { startPostgresTarget, type RunningPostgresTarget } from "./postgres-target.ts";
+import { type RunningPostgresTarget } from "./postgres-target.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
-import { createAnalysisCache } from "./sql/analysis-cache.ts";
-import { loadSqlParser } from "./sql/sql-parser.ts";
-import { createMayUseTarget, createRuleFunctions } from "./target-access.ts";
 
 setDefaultTimeout(60_000);
 
@@ -40,8 +24,7 @@ const identities: Record<string, Identity> = {
 };
 
 let pg: PostgresInstance;
-let dir: string;
-let audit: AuditLog;
+let harness: InProcessTarget;
 let target: RunningPostgresTarget;
 
 beforeAll(async () => {
@@ -55,16 +38,7 @@ beforeAll(async () => {
     CREATE FUNCTION public.scs_off() RETURNS text LANGUAGE sql AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$;
     CREATE FUNCTION public.enc_sjis() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$;
   `);
-  dir = mkdtempSync(join(tmpdir(), "gatehouse-pgsession-"));
-  writeFileSync(
-    join(dir, "gatehouse.yaml"),
-    `
-targets:
-  - name: db
-    kind: postgres
-    listen: 127.0.0.1:${await freePort()}
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+  harness = await startInProcessTarget(pg, { identities, rules: `
   - name: analysts
     groups: [analysts]
     postgres: { classes: [read, set, show, transaction, declare_cursor, fetch, close], tables: ["sales.*"] }
@@ -88,39 +62,13 @@ rules:
     groups: [dbas]
     postgres: { functions: [public.scs_off, public.enc_sjis] }
     effect: allow
-`,
-  );
-  const config = await loadConfig(join(dir, "gatehouse.yaml"));
-  const policy = compilePolicy(config);
-  const clock = { now: () => Date.now() };
-  audit = await openAuditLog({ path: join(dir, "audit.log"), clock });
-  const metrics = createMetrics();
-  let gate: Gate;
-  const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
-  gate = new Gate({ policy: () => policy, audit: { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
-  target = await startPostgresTarget(config.targets[0] as PostgresTarget, {
-    gate,
-    authenticate: async (t) => {
-      const i = identities[t];
-      if (!i) throw new Error("unknown test token");
-      return i;
-    },
-    authFailureReason: () => "invalid",
-    analyzer: createAnalysisCache(await loadSqlParser(), { maxEntries: 1000 }),
-    mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((r) => r.name === rule)?.matchesTarget(t) ?? false),
-    ruleFunctions: createRuleFunctions(() => config.rules),
-    compileDetectors,
-    clock,
-    metrics,
-    log: silentLogger,
-  });
+` });
+  ({ target } = harness);
 });
 
 afterAll(async () => {
-  await target?.stop();
-  await audit?.close();
+  await harness?.stop();
   await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const P = (query: string): FrontendMessage => ({ type: "Parse", statement: "", query, parameterTypes: [] });
@@ -144,11 +92,8 @@ function told(ms: Msg[]): string {
 const errorOf = (ms: Msg[]) => ms.find((m) => m.type === "ErrorResponse") as (Msg & { type: "ErrorResponse" }) | undefined;
 const settings = (ms: Msg[]) => ms.filter((m) => m.type === "ParameterStatus").map((m) => (m.type === "ParameterStatus" ? [m.name, m.value] : []));
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  await audit.sync();
-  const out: AuditRecord[] = [];
-  for await (const { record } of readRecords(join(dir, "audit.log"), { onTornTail: () => {} })) out.push(record);
-  return out;
+function auditRecords(): Promise<AuditRecord[]> {
+  return harness.records();
 }
 
 /** Runs the same messages as a user without masks and as one with them. */
