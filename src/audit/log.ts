@@ -1,11 +1,11 @@
 // The audit log writer: appends hash-chained records with group commit (one write syscall per
 // batch, one fsync per batch of batches), rotates by size, and repairs a torn tail at open.
 // Any write or fsync error fails the log for good: a chain with a hole must not go on.
-import { close as closeCb, fdatasync as fdatasyncCb, fstat as fstatCb, open as openCb, writeSync } from "node:fs";
-import { mkdir, open as openHandle, rename, stat } from "node:fs/promises";
+import { mkdir, rename, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { errorMessage, GatewayError } from "../core/errors.ts";
 import { systemClock, type Clock } from "../core/types.ts";
+import { closeFd, fdatasync, fstatSize, openFd, syncDir, writeAll } from "./fd.ts";
 import { listLogFileEntries, rotatedPath } from "./log-files.ts";
 import { encodeRecord, prepareRecord, ZERO_HASH, type AuditEventInput, type AuditRecord } from "./record.ts";
 import { inspectTail, type Repair } from "./repair.ts";
@@ -49,34 +49,6 @@ interface Waiter {
   readonly record: AuditRecord | null;
   readonly resolve: (record: AuditRecord) => void;
   readonly reject: (error: unknown) => void;
-}
-
-const openFd = (path: string, flags: string, mode: number) =>
-  new Promise<number>((res, rej) => openCb(path, flags, mode, (e, fd) => (e ? rej(e) : res(fd))));
-const closeFd = (fd: number) => new Promise<void>((res, rej) => closeCb(fd, (e) => (e ? rej(e) : res())));
-const fdatasync = (fd: number) => new Promise<void>((res, rej) => fdatasyncCb(fd, (e) => (e ? rej(e) : res())));
-const fstatSize = (fd: number) => new Promise<number>((res, rej) => fstatCb(fd, (e, s) => (e ? rej(e) : res(s.size))));
-/**
- * Appends with write(2) on the event loop's own thread: a few microseconds into the page cache,
- * where a thread-pool write costs two thread hops on every decision. The fsync stays off-thread.
- */
-function writeAll(fd: number, buf: Buffer): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = writeSync(fd, buf, done);
-    if (n <= 0) throw new Error(`write returned ${n} with ${buf.length - done} bytes left`);
-    done += n;
-  }
-}
-
-/** fsync of the folder makes a created or renamed file's name durable, not only its bytes. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await openHandle(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 class FileAuditLog implements AuditLog {
