@@ -23,8 +23,11 @@ export type Who = "analyst" | "support" | "exporter" | "dba";
 export type Step =
   /** A simple Query message; waits for its ReadyForQuery. */
   | { readonly sql: string }
-  /** Raw frontend messages sent in one write; waits for `ready` ReadyForQuery (default: one per Sync or Query among them). */
-  | { readonly wire: readonly FrontendMessage[]; readonly ready?: number }
+  /**
+   * Raw frontend messages sent in one write; waits for `ready` ReadyForQuery (default: one per Sync or Query among them).
+   * `parameterTypes`: type names whose OIDs (looked up upstream) every Parse among them declares.
+   */
+  | { readonly wire: readonly FrontendMessage[]; readonly ready?: number; readonly parameterTypes?: readonly string[] }
   /** A FunctionCall message for the function with this signature (its OID is looked up upstream). */
   | { readonly functionCall: string; readonly args: readonly string[] };
 
@@ -42,7 +45,43 @@ interface Common {
  * `test.failing`: they pass only while the bypass works, so fixing one fails the suite until its
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
-export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {};
+export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
+  // third round: conversions to arrays and composites of a domain run its CHECK (catalog-objects.ts typeFunctionsQuery)
+  "uc3-array-of-domain": "#3",
+  "uc3-array-of-domain-prepare": "#3",
+  "uc3-array-of-domain-parameter": "#3",
+  "uc3-composite-domain-field": "#3",
+  "uc3-row-to-composite": "#3",
+  "uc3-populate-record": "#3",
+  "uc3-array-domain-column-write": "#3",
+  // user casts whose target is a built-in type, explicit, implicit or to json (typeFunctionsQuery: ty.oid >= FIRST_USER_OID)
+  "uc3-cast-to-builtin-type": "#3",
+  "uc3-implicit-cast": "#3",
+  "uc3-implicit-cast-format": "#3",
+  "uc3-json-cast": "#3",
+  "cp3-exporter-cast-to-builtin": "#3",
+  // a column domain's DEFAULT, partition key expressions, index expressions and operator classes (relationObjectsQuery)
+  "uc3-domain-default": "#3",
+  "uc3-partition-key-expression": "#3",
+  "uc3-index-expression": "#3",
+  "uc3-index-operator-class-read": "#3",
+  // RETURNING and WHERE are noCopy, but a CTE's RETURNING and setval there do carry values (analyze-statement.ts)
+  "mcp-cte-returning-feeds-update": "#3",
+  "mcp-cte-returning-expression": "#3",
+  "mcp-where-setval": "#3",
+  "mcp-returning-setval": "#3",
+  // search_path taken as final on a stale transaction status, or changed unseen (frontend-relay.ts runOf, FunctionCall, pg_settings)
+  "sp3-begin-in-batch-then-simple-set": "#3",
+  "sp3-dba-function-call-set-config": "#3",
+  "sp3-dba-update-pg-settings": "#3",
+  // names that read as the analysis's own keys: "(" as a pseudo function (catalog-objects.ts needsFunctionLookup), U+0001 "only" (onlyKey)
+  "mk-paren-function-name": "#3",
+  "mk-paren-domain-name": "#3",
+  "mk-only-key-collision": "#3",
+  // COPY FROM a server file and TO PROGRAM are not on the default deny list that holds lo_import and pg_read_file (builtins.ts)
+  "df3-dba-copy-from-file": "#3",
+  "df3-dba-copy-to-program": "#3",
+};
 
 export type Attempt = Common &
   (
@@ -76,7 +115,8 @@ export type Category =
   | "error-leaks"
   | "setting-leaks"
   | "literal-divergence"
-  | "catalog";
+  | "catalog"
+  | "masked-copy";
 
 /**
  * Objects a DBA made for their own use that the second round of attempts relies on, created
@@ -109,6 +149,44 @@ CREATE TABLE sales.refunds (id int, amount numeric);
 INSERT INTO sales.refunds VALUES (1, 5);
 CREATE FUNCTION public.json_scalar(int) RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries WHERE id = $1';
 CREATE RULE refunds_log AS ON UPDATE TO sales.refunds DO ALSO INSERT INTO public.canary VALUES (NEW.id, 'refund');
+-- Third round: code that runs without the statement naming it, behind types, partitions and indexes.
+CREATE TYPE public.code_box AS (c public.checked_code);
+CREATE TABLE sales.labels (id int, codes public.checked_code[]);
+INSERT INTO sales.labels VALUES (1, NULL);
+CREATE TYPE public.mood AS ENUM ('calm');
+CREATE FUNCTION public.mood_text(public.mood) RETURNS text LANGUAGE sql AS 'SELECT note FROM hr.salaries LIMIT 1';
+CREATE CAST (public.mood AS text) WITH FUNCTION public.mood_text(public.mood) AS IMPLICIT;
+CREATE TABLE sales.moods (id int, m public.mood);
+INSERT INTO sales.moods VALUES (1, 'calm');
+CREATE FUNCTION public.ship_key(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM set_config('gh.leak', (SELECT note FROM hr.salaries LIMIT 1), false); RETURN $1; END$$;
+CREATE TABLE sales.shipments (id int, note text) PARTITION BY RANGE (public.ship_key(id));
+CREATE TABLE sales.shipments_all PARTITION OF sales.shipments FOR VALUES FROM (0) TO (1000);
+INSERT INTO sales.shipments VALUES (1, 'parcel');
+CREATE FUNCTION public.badge_key(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM set_config('gh.leak', (SELECT note FROM hr.salaries LIMIT 1), false); RETURN $1; END$$;
+CREATE TABLE sales.badges (id int, code text);
+INSERT INTO sales.badges VALUES (1, 'abc');
+CREATE INDEX badges_key ON sales.badges (public.badge_key(code));
+CREATE SEQUENCE sales.ticket_no;
+CREATE MATERIALIZED VIEW sales.hr_snapshot AS SELECT note FROM hr.salaries;
+CREATE FUNCTION hr.lower(text) RETURNS text LANGUAGE sql AS 'SELECT public.read_secret_file()';
+CREATE FUNCTION public.leaky_cmp(text, text) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM set_config('gh.leak', (SELECT note FROM hr.salaries LIMIT 1), false); RETURN bttextcmp($1, $2); END$$;
+CREATE OPERATOR CLASS public.leaky_text_ops FOR TYPE text USING btree AS OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 public.leaky_cmp(text, text);
+CREATE TABLE sales.codes (id int, code text);
+INSERT INTO sales.codes VALUES (1, 'abc'), (2, 'def');
+CREATE INDEX codes_code ON sales.codes (code public.leaky_text_ops);
+CREATE FUNCTION public.mood_json(public.mood) RETURNS json LANGUAGE sql AS 'SELECT to_json(note) FROM hr.salaries LIMIT 1';
+CREATE CAST (public.mood AS json) WITH FUNCTION public.mood_json(public.mood);
+CREATE DOMAIN public.stamped AS text DEFAULT (public.wipe_canary()::text);
+CREATE TABLE sales.notes (id int, tag public.stamped);
+INSERT INTO sales.notes VALUES (1, 'x');
+CREATE FUNCTION public.gen_note(int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM set_config('gh.leak', (SELECT note FROM hr.salaries LIMIT 1), false); RETURN $1::text; END$$;
+CREATE TABLE sales.generated (id int, g text GENERATED ALWAYS AS (public.gen_note(id)) STORED);
+INSERT INTO sales.generated (id) VALUES (1);
+CREATE TABLE sales.U&"odd\\0001only" (id int, note text);
+CREATE TABLE hr.odd_child () INHERITS (sales.U&"odd\\0001only");
+INSERT INTO hr.odd_child VALUES (1, 'hrsecret-91x odd');
+CREATE FUNCTION public."hr_note(1)"() RETURNS text LANGUAGE sql AS 'SELECT note FROM hr.salaries LIMIT 1';
+CREATE DOMAIN public."code(1)" AS text CHECK (public.wipe_canary() IS NOT NULL);
 `;
 
 // ---- builders ----------------------------------------------------------------------------
@@ -348,6 +426,24 @@ export const CORPUS: readonly Attempt[] = [
         },
       ],
       "two queries in one write: the second is checked before the first ran (wire steps get no placeholders, so it reads PG_VERSION: the gateway's refusal is what counts)",
+    ],
+    [
+      "vf-dba-create-and-call-one-batch",
+      "dba",
+      [
+        {
+          wire: [
+            parse("", "CREATE FUNCTION public.rf4() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN pg_read_file('PG_VERSION'); END$$"),
+            bind("", ""),
+            execute(""),
+            parse("", "SELECT public.rf4()"),
+            bind("", ""),
+            execute(""),
+            sync,
+          ],
+        },
+      ],
+      "one extended-protocol batch: the call is checked before the server ran the CREATE (it answers only at Sync); the failed batch rolls the CREATE back",
     ],
   ]),
 
@@ -590,6 +686,38 @@ export const CORPUS: readonly Attempt[] = [
     ["uc-cast-shorthand-field", "analyst", "SELECT (1::hr_note).note"],
     ["uc-domain-check", "analyst", "SELECT 'x'::public.checked_code", "the domain's CHECK calls public.wipe_canary()"],
     ["uc-domain-prepared-param", "analyst", [q("PREPARE dp(public.checked_code) AS SELECT $1"), q("EXECUTE dp('x')")], "the parameter's type runs the check"],
+    [
+      "uc-domain-protocol-param",
+      "analyst",
+      [
+        {
+          wire: [
+            parse("dpp", "SELECT $1::text"),
+            { type: "Bind", portal: "", statement: "dpp", parameterFormats: [], parameters: [new TextEncoder().encode("x")], resultFormats: [] },
+            execute(""),
+            sync,
+          ],
+          parameterTypes: ["public.checked_code"],
+        },
+      ],
+      "uc-domain-prepared-param through the protocol: the Parse declares the domain as the parameter's type, and Bind runs its check",
+    ],
+    [
+      "uc-domain-protocol-param-on-ddl",
+      "dba",
+      [
+        {
+          wire: [
+            parse("", "COMMENT ON TABLE sales.orders IS 'orders'"),
+            { type: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [new TextEncoder().encode("x")], resultFormats: [] },
+            execute(""),
+            sync,
+          ],
+          parameterTypes: ["public.checked_code"],
+        },
+      ],
+      "a statement that takes no parameters may still declare their types: Bind converts the value, which runs the domain's check (the gateway looks through DDL names without running them)",
+    ],
     ["uc-trigger-on-allowed-update", "support", "UPDATE sales.tickets SET status = 'closed' WHERE id = 1", "an UPDATE support may run fires public.tickets_audit(), which deletes public.canary"],
     ["uc-trigger-in-cte", "support", "WITH u AS (UPDATE sales.tickets SET status = status RETURNING id) SELECT * FROM u"],
     ["uc-default-expression", "support", "UPDATE sales.tickets SET ref = DEFAULT WHERE id = 1", "the column default calls public.wipe_canary()"],
@@ -722,4 +850,229 @@ export const CORPUS: readonly Attempt[] = [
     ["mc2-composite-cast-text", "analyst", "SELECT (c.*)::text, c::sales.customers FROM sales.customers c"],
     ["mc2-subquery-table-stmt", "analyst", "SELECT x.email FROM (TABLE sales.customers) x"],
   ]),
+  // ---- third round: type conversions, partitions, indexes, RETURNING, stale transaction state ----
+
+  ...group("user-code", "denied", [
+    ["uc3-array-of-domain", "analyst", "SELECT '{x}'::public._checked_code", "array_in runs the element domain's CHECK (public.wipe_canary()); the array type itself has no constraint"],
+    ["uc3-array-of-domain-brackets", "analyst", "SELECT '{x}'::public.checked_code[]"],
+    ["uc3-array-of-domain-prepare", "analyst", [q("PREPARE uc3p(public._checked_code) AS SELECT $1"), q("EXECUTE uc3p('{x}')")]],
+    ["uc3-array-of-domain-parameter", "analyst", [extended("SELECT $1::public._checked_code", { params: ["{x}"] })]],
+    ["uc3-composite-domain-field", "analyst", "SELECT '(x)'::public.code_box", "record_in runs the input of each field: the domain's CHECK"],
+    ["uc3-row-to-composite", "analyst", "SELECT ROW('x')::public.code_box"],
+    ["uc3-populate-record", "analyst", `SELECT * FROM jsonb_populate_record(NULL::public.code_box, '{"c": "x"}')`],
+    ["uc3-array-domain-column-write", "support", "UPDATE sales.labels SET codes = '{x}' WHERE id = 1", "the column is an array of a domain whose CHECK deletes public.canary"],
+    ["uc3-cast-to-builtin-type", "analyst", "SELECT m::text FROM sales.moods", "a DBA's cast from a user enum to text runs public.mood_text, which reads hr.salaries; the target type is a built-in"],
+    ["uc3-implicit-cast", "analyst", "SELECT upper(m) FROM sales.moods", "the same cast is implicit: no cast in the statement at all"],
+    ["uc3-implicit-cast-format", "analyst", "SELECT format('%s', m::text) FROM sales.moods"],
+    ["uc3-json-cast", "analyst", "SELECT row_to_json(x) FROM sales.moods x", "to_json of a non-built-in type uses its cast to json, a DBA's public.mood_json that reads hr.salaries; the statement names no type"],
+    ["uc3-domain-default", "support", "UPDATE sales.notes SET tag = DEFAULT WHERE id = 1", "the column has no default of its own: its domain's DEFAULT calls public.wipe_canary()"],
+    ["uc3-generated-column", "support", [q("UPDATE sales.generated SET id = id"), q("SELECT current_setting('gh.leak', true) AS x")], "a stored generated column recomputes public.gen_note on every update"],
+    [
+      "uc3-partition-key-expression",
+      "support",
+      [q("UPDATE sales.shipments SET note = note"), q("SELECT current_setting('gh.leak', true) AS x")],
+      "the partition constraint (public.ship_key(id)) is checked on every updated row: a user function that reads hr.salaries",
+    ],
+    [
+      "uc3-index-expression",
+      "support",
+      [q("BEGIN"), q("UPDATE sales.badges SET code = upper(code) WHERE id = 1"), q("SELECT current_setting('gh.leak', true) AS x"), q("ROLLBACK")],
+      "an expression index on public.badge_key(code) runs it for every new index entry",
+    ],
+  ]),
+
+  ...group("user-code", "denied", [
+    [
+      "uc3-index-operator-class-read",
+      "analyst",
+      [q("SET enable_seqscan = off"), q("SELECT id FROM sales.codes WHERE code = 'abc'"), q("SELECT current_setting('gh.leak', true) AS x")],
+      "a plain = on text: the index's operator class (a DBA's, for text) compares with public.leaky_cmp, which reads hr.salaries",
+    ],
+  ]),
+  ...group("user-code", "masked", [
+    [
+      "uc3-index-operator-class-order",
+      "analyst",
+      [q("SET enable_seqscan = off"), q("SELECT id FROM sales.codes ORDER BY code"), q("SELECT current_setting('gh.leak', true) AS x")],
+      "ORDER BY sorts with the default operator class, so the planner may not use the DBA's index: nothing may run its comparison function unseen",
+    ],
+  ]),
+
+  ...group("literal-divergence", "denied", [
+    ["ld3-set-names", "analyst", [q("SET NAMES 'SJIS'"), q("SELECT E'\u00c1\\', note FROM hr.salaries --'")]],
+    ["ld3-set-default", "analyst", [q("SET client_encoding TO DEFAULT"), q("SELECT 1")]],
+    ["ld3-dba-alter-system", "dba", "ALTER SYSTEM SET standard_conforming_strings = off"],
+    ["ld3-dba-alter-role", "dba", "ALTER ROLE CURRENT_USER SET client_encoding = 'SJIS'"],
+  ]),
+  {
+    id: "ld3-dba-function-call-scs",
+    category: "literal-divergence",
+    who: "dba",
+    expect: "blocked",
+    note: "set_config by FunctionCall is not analysed; the server's ParameterStatus must end the session before anything else is read",
+    steps: [{ functionCall: "pg_catalog.set_config(text,text,boolean)", args: ["standard_conforming_strings", "off", "false"] }],
+  },
+  {
+    id: "ld3-startup-mixed-case",
+    category: "literal-divergence",
+    who: "analyst",
+    expect: "denied",
+    startup: { Client_Encoding: "SJIS" },
+    steps: [q("SELECT 1")],
+  },
+  {
+    id: "ld3-startup-encoding-alias",
+    category: "literal-divergence",
+    who: "analyst",
+    expect: "denied",
+    startup: { client_encoding: "shift_jis_2004" },
+    steps: [q("SELECT 1")],
+  },
+
+  ...group("catalog", "denied", [
+    ["mk-control-char-name-plain", "analyst", 'SELECT note FROM sales.U&"odd\\0001only"', "a DBA's table whose name ends in U+0001 \"only\", with a child in hr"],
+    [
+      "mk-only-key-collision",
+      "analyst",
+      [q("SET search_path = public"), q("SELECT 1 FROM ONLY sales.odd"), q('SELECT note FROM sales.U&"odd\\0001only"')],
+      "the catalog caches ONLY sales.odd under \"sales.odd\\u0001only\", which is also how the analysis names the table sales.\"odd\\u0001only\": the third statement gets the second's answer (no children); the SET empties the shared cache first",
+    ],
+    ["mk-paren-function-name", "analyst", 'SELECT public."hr_note(1)"()', "a name with a parenthesis looks like one of the analysis's pseudo functions, which are never looked up as user functions"],
+    ["mk-paren-domain-name", "analyst", `SELECT 'x'::public."code(1)"`, "the same for a type: a domain named with a parenthesis whose CHECK deletes public.canary"],
+  ]),
+
+  ...group("masked-copy", "denied", [
+    [
+      "mcp-cte-returning-feeds-update",
+      "support",
+      [
+        q("BEGIN"),
+        q("WITH u AS (UPDATE sales.customers SET name = name WHERE id = 1 RETURNING email AS e) UPDATE sales.orders SET note = (SELECT e FROM u) WHERE id = 10"),
+        q("SELECT note FROM sales.orders WHERE id = 10"),
+        q("ROLLBACK"),
+      ],
+      "RETURNING of a data-modifying CTE is where the outer write takes its values from",
+    ],
+    [
+      "mcp-cte-returning-expression",
+      "support",
+      [
+        q("BEGIN"),
+        q("WITH u AS (UPDATE sales.customers SET name = name WHERE id = 2 RETURNING upper(email) AS e) UPDATE sales.orders o SET note = u.e FROM u WHERE o.id = 11"),
+        q("SELECT note FROM sales.orders WHERE id = 11"),
+        q("ROLLBACK"),
+      ],
+    ],
+    [
+      "mcp-where-setval",
+      "support",
+      [
+        q("UPDATE sales.orders SET note = note WHERE id = 10 AND setval('sales.order_no', (SELECT ('x' || encode(substr(convert_to(email, 'UTF8'), 5, 7), 'hex'))::bit(56)::bigint FROM sales.customers WHERE id = 1)) > 0"),
+        q("UPDATE sales.orders SET note = note WHERE id = 10 AND setval('sales.ticket_no', (SELECT ('x' || encode(substr(convert_to(email, 'UTF8'), 12, 7), 'hex'))::bit(56)::bigint FROM sales.customers WHERE id = 1)) > 0"),
+        q("SELECT convert_from(substr(int8send(a.last_value), 2) || substr(int8send(b.last_value), 2), 'UTF8') AS x FROM sales.order_no a, sales.ticket_no b"),
+      ],
+      "setval in an UPDATE's WHERE stores seven bytes of the e-mail each; the sequences then read back unmasked",
+    ],
+    [
+      "mcp-returning-setval",
+      "support",
+      [
+        q("UPDATE sales.orders SET note = note WHERE id = 10 RETURNING setval('sales.order_no', (SELECT ('x' || encode(substr(convert_to(email, 'UTF8'), 5, 7), 'hex'))::bit(56)::bigint FROM sales.customers WHERE id = 1))"),
+        q("UPDATE sales.orders SET note = note WHERE id = 10 RETURNING setval('sales.ticket_no', (SELECT ('x' || encode(substr(convert_to(email, 'UTF8'), 12, 7), 'hex'))::bit(56)::bigint FROM sales.customers WHERE id = 1))"),
+        q("SELECT convert_from(substr(int8send(a.last_value), 2) || substr(int8send(b.last_value), 2), 'UTF8') AS x FROM sales.order_no a, sales.ticket_no b"),
+      ],
+    ],
+    ["mcp-select-setval", "support", "SELECT setval('sales.order_no', ascii(email)) FROM sales.customers"],
+    ["mcp-update-from-view", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = v.contact FROM sales.customer_contacts v WHERE v.id = o.customer_id"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+    ["mcp-cte-column-aliases", "support", [q("BEGIN"), q("WITH x(e) AS (SELECT email FROM sales.customers) UPDATE sales.orders SET note = (SELECT e FROM x LIMIT 1)"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+    ["mcp-jsonb-path", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = (SELECT jsonb_path_query_first(to_jsonb(c), '$.email') #>> '{}' FROM sales.customers c WHERE c.id = o.customer_id)"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+    ["mcp-array-wrap", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = (SELECT (array_agg(c.email))[1] FROM sales.customers c)"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+    ["mcp-values-subquery", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = v.x FROM (VALUES ((SELECT min(email) FROM sales.customers))) v(x)"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+    ["mcp-row-of-subquery", "support", [q("BEGIN"), q("UPDATE sales.orders o SET note = (SELECT s::text FROM (SELECT * FROM sales.customers) s LIMIT 1)"), q("SELECT note FROM sales.orders"), q("ROLLBACK")]],
+  ]),
+
+  ...group("search-path", "denied", [
+    [
+      "sp3-begin-in-batch-then-simple-set",
+      "analyst",
+      [
+        q("SET search_path = hr"),
+        { wire: [parse("", "BEGIN"), bind("", ""), execute(""), { type: "Query", query: "SET search_path = sales" }], ready: 1 },
+        q("ROLLBACK"),
+        q("SELECT note FROM salaries"),
+      ],
+      "BEGIN by Execute opens a block no ReadyForQuery has shown yet; a simple SET inside it looks final to the gateway, and ROLLBACK undoes it upstream",
+    ],
+    ["sp3-set-local-outside-block", "analyst", [q("SET search_path = hr"), q("SET LOCAL search_path = sales"), q("SELECT note FROM salaries")]],
+    [
+      "sp3-extended-set-rolled-back",
+      "analyst",
+      [q("SET search_path = hr"), { wire: [parse("", "SET search_path = sales"), bind("", ""), execute(""), parse("", "SELECT 1/0"), bind("", ""), execute(""), sync] }, q("SELECT note FROM salaries")],
+    ],
+    ["sp3-analyst-function-call-set-config", "analyst", [{ functionCall: "pg_catalog.set_config(text,text,boolean)", args: ["search_path", "hr", "false"] }, q("SELECT note FROM salaries")]],
+    [
+      "sp3-dba-function-call-set-config",
+      "dba",
+      [{ functionCall: "pg_catalog.set_config(text,text,boolean)", args: ["search_path", "hr, pg_catalog", "false"] }, q("SELECT lower('X')")],
+      "set_config by FunctionCall is not followed: lower() then resolves to hr.lower, a user function wrapping pg_read_file",
+    ],
+    [
+      "sp3-dba-update-pg-settings",
+      "dba",
+      [q("UPDATE pg_catalog.pg_settings SET setting = 'hr, pg_catalog' WHERE name = 'search_path'"), q("SELECT lower('X')")],
+      "pg_settings' update rule calls set_config; pg_catalog views are not looked through",
+    ],
+  ]),
+
+  ...group("inheritance", "denied", [
+    ["ih3-star-suffix", "analyst", "SELECT note FROM sales.events*"],
+    ["ih3-tablesample", "analyst", "SELECT note FROM sales.ledger TABLESAMPLE SYSTEM (100)"],
+    ["ih3-lateral-partition", "analyst", "SELECT x.note FROM sales.orders o, LATERAL (SELECT note FROM sales.ledger l WHERE l.id = 1) x"],
+    ["ih3-only-and-plain", "analyst", "SELECT f.note FROM ONLY sales.events e RIGHT JOIN sales.events f USING (id)"],
+    ["ih3-exporter-copy-tablesample", "exporter", "COPY (SELECT * FROM sales.events TABLESAMPLE BERNOULLI (100)) TO STDOUT"],
+  ]),
+
+  ...group("views-functions", "denied", [
+    ["vf3-matview-over-hr", "analyst", "SELECT * FROM sales.hr_snapshot", "a DBA's materialized view in sales of hr.salaries"],
+    ["vf3-refresh-matview", "analyst", "REFRESH MATERIALIZED VIEW sales.hr_snapshot"],
+    ["vf3-temp-view-same-session", "analyst", [q("CREATE TEMP VIEW tv AS SELECT note FROM hr.salaries"), q("SELECT * FROM tv")]],
+  ]),
+
+  ...group("sequences", "denied", [
+    ["sq3-currval-hr", "analyst", [q("SELECT currval('hr.badge_seq')")]],
+    ["sq3-last-value-hr", "analyst", "SELECT last_value FROM hr.badge_seq"],
+  ]),
+
+  ...group("error-leaks", "masked", [
+    ["el3-error-on-second-row", "analyst", "SELECT CASE WHEN id = 2 THEN email::int END FROM sales.customers ORDER BY id"],
+    ["el3-second-statement", "analyst", "SELECT 1; SELECT email::numeric FROM sales.customers"],
+    ["el3-with-hold-commit", "analyst", [q("BEGIN"), q("DECLARE h CURSOR WITH HOLD FOR SELECT email::int FROM sales.customers"), q("COMMIT")], "a WITH HOLD cursor runs its query to the end at COMMIT"],
+    ["el3-with-hold-sync", "analyst", [extended("DECLARE h2 CURSOR WITH HOLD FOR SELECT email::int FROM sales.customers")], "its implicit transaction commits at Sync, after the DECLARE completed"],
+    ["el3-with-hold-catalog-read", "analyst", [q("BEGIN"), q("DECLARE h3 CURSOR WITH HOLD FOR SELECT email::int FROM sales.customers"), q("SELECT relname FROM pg_catalog.pg_class LIMIT 1; COMMIT")]],
+    ["el3-support-check-detail", "support", "UPDATE sales.customers SET id = -id WHERE email LIKE '%' AND id = 1 RETURNING 1/0"],
+  ]),
+
+  ...group("setting-leaks", "masked", [
+    ["sl3-execute-parameter-subquery", "analyst", [q("PREPARE sl3(text) AS SELECT set_config('gh.leak', $1, false)"), q("EXECUTE sl3((SELECT email FROM sales.customers LIMIT 1))"), q("SELECT current_setting('gh.leak', true)")]],
+    ["sl3-set-config-cte", "analyst", [q("WITH c AS (SELECT email FROM sales.customers LIMIT 1) SELECT set_config('gh.leak', (SELECT email FROM c), false)"), q("SELECT current_setting('gh.leak', true)")]],
+  ]),
+
+  ...group("copy", "denied", [
+    ["cp3-exporter-binary-view", "exporter", "COPY (SELECT contact FROM sales.customer_contacts) TO STDOUT WITH (FORMAT binary)"],
+    ["cp3-exporter-user-function", "exporter", "COPY (SELECT public.email_of(1)) TO STDOUT"],
+    ["cp3-exporter-cast-to-builtin", "exporter", "COPY (SELECT m::text FROM sales.moods) TO STDOUT", "the user cast reads hr.salaries"],
+  ]),
+  ...group("dangerous-functions", "denied", [
+    ["df3-loread-open", "dba", "SELECT loread(lo_open(0, 262144), 10)"],
+    ["df3-lo-get-range", "dba", "SELECT lo_get(0, 0, 10)"],
+    ["df3-analyst-copy-from-file", "analyst", "COPY sales.orders (note) FROM '$SECRET_FILE'"],
+    [
+      "df3-dba-copy-from-file",
+      "dba",
+      [q("BEGIN"), q("COPY public.canary (note) FROM '$SECRET_FILE'"), q("SELECT note FROM public.canary"), q("ROLLBACK")],
+      "what lo_import and pg_read_file do, as a statement: the server reads its own file",
+    ],
+    ["df3-dba-copy-to-program", "dba", "COPY (SELECT 1) TO PROGRAM 'touch $SENTINEL/dba-program'", "a shell command on the database server"],
+  ]),
+  { id: "df3-function-call-lo-import", category: "dangerous-functions", who: "dba", expect: "denied", steps: [{ functionCall: "pg_catalog.lo_import(text)", args: ["$SECRET_FILE"] }] },
 ];

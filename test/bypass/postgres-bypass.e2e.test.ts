@@ -244,8 +244,10 @@ async function runWire(a: Attempt & { steps: readonly Step[] }): Promise<RunResu
           client.send([{ type: "Query", query: place(step.sql) }]);
           messages = await client.untilReady(1);
         } else if ("wire" in step) {
+          const typeOids: number[] = [];
+          for (const t of step.parameterTypes ?? []) typeOids.push(Number((await pg.psql(`SELECT '${t}'::regtype::oid`)).trim()));
           const placed = step.wire.map((m) => {
-            if (m.type === "Parse") return { ...m, query: place(m.query) };
+            if (m.type === "Parse") return { ...m, query: place(m.query), ...(typeOids.length > 0 ? { parameterTypes: typeOids } : {}) };
             if (m.type === "Bind") return { ...m, parameters: m.parameters.map((p) => (p === null ? null : new TextEncoder().encode(place(new TextDecoder().decode(p))))) };
             return m;
           });
