@@ -3,6 +3,7 @@
 // a restart keeps a pending approval request (approvable after the restart) and a live grant,
 // both rebuilt from the audit log, and SIGTERM lets forwarded requests finish and be recorded.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
@@ -18,11 +19,11 @@ let base: string;
 let gwPort: number;
 let adminPort: number;
 
-function config(extraRules = "", listen = `127.0.0.1:${gwPort}`): string {
+function config(extraRules = "", listen = `127.0.0.1:${gwPort}`, identity = "{ dev_issuer: true }"): string {
   return `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
 audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
+identity: ${identity}
 targets:
   - name: api
     kind: http
@@ -119,6 +120,26 @@ test("a listener change is reported as needing a restart; the rules of the same 
     if (status !== 200) await Bun.sleep(50);
   }
   expect(status).toBe(200);
+});
+
+test("a machine key removed from the configuration stops working at the reload", async () => {
+  const key = "ghk_lifecycle-test-key-0123456789abcdefghijklmnopqrs";
+  const digest = createHash("sha256").update(key).digest("hex");
+  writeFileSync(gw.configPath, config("", undefined, `{ dev_issuer: true, machine_keys: [{ name: ci-bot, sha256: "${digest}", groups: [developers] }] }`));
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await call("/api/orders", key)).status;
+    if (status !== 200) await Bun.sleep(50);
+  }
+  expect(status).toBe(200);
+  writeFileSync(gw.configPath, config());
+  for (let i = 0; i < 100 && status !== 401; i++) {
+    status = (await call("/api/orders", key)).status;
+    if (status !== 401) await Bun.sleep(50);
+  }
+  expect(status).toBe(401);
+  // Dev tokens, still configured, keep working.
+  expect((await call("/api/orders", await token("alice", "developers"))).status).toBe(200);
 });
 
 test("tail -f prints records as they are written", async () => {

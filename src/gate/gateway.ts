@@ -66,7 +66,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log });
   const stateDir = config.gateway.state_dir ?? "./state";
-  const authenticator = await createAuthenticator(config.identity, { stateDir, clock, log: (m: string) => log.info(m) });
+  const newAuthenticator = (identity: Config["identity"]) => createAuthenticator(identity, { stateDir, clock, log: (m: string) => log.info(m) });
+  // Replaced on reload: a removed machine key, issuer or dev issuer stops working at once.
+  let authenticator = await newAuthenticator(config.identity);
   const authenticate = createCachedAuthenticate((t) => authenticator.authenticate(t), clock);
   if (config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
 
@@ -94,10 +96,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let stopped = false;
   const watcher = watchConfig(opts.configPath, {
     onReload: async (next: Config, nextPolicy: Policy) => {
+      // Built before anything is swapped: if the new identity section cannot be used, the
+      // whole reload is rejected and the old configuration keeps serving.
+      const nextAuthenticator = await newAuthenticator(next.identity);
       const pending = diffListeners(config, next);
       for (const msg of pending) log.warn(msg);
       policy = nextPolicy;
+      authenticator = nextAuthenticator;
       authenticate.clear();
+      if (next.identity.dev_issuer && !config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
       config = withLiveListeners(config, next);
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
@@ -149,6 +156,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
           ),
           ruleFunctions: access.createRuleFunctions(() => config.rules),
+          ruleClasses: access.createRuleClasses(() => config.rules),
           compileDetectors,
           clock,
           metrics,
