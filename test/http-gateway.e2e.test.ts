@@ -67,6 +67,10 @@ rules:
     groups: [ci]
     http: { methods: [GET], paths: ["/api/status"] }
     effect: allow
+  - name: column-masks-everywhere
+    groups: [colmask]
+    effect: allow
+    mask: { columns: [email] }
 ${extraRules}`;
 }
 
@@ -188,6 +192,14 @@ describe("HTTP target through the compiled gateway", () => {
     const r = await get("/huge", alice);
     expect(r.status).toBe(502);
     expect((await json(r)).error).toBe("mask_refused");
+  });
+
+  test("column masks, which an HTTP body cannot honour, refuse the response instead of sending it unmasked", async () => {
+    const r = await get("/api/customers", await token("colin", "colmask"));
+    expect(r.status).toBe(502);
+    const body = await json(r);
+    expect(body.error).toBe("mask_refused");
+    expect(body.message).toContain("table columns");
   });
 
   test("bodies stream both ways", async () => {

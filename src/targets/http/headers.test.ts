@@ -37,3 +37,23 @@ test("bearer tokens are read strictly", () => {
   expect(bearerToken(new Headers({ authorization: "Bearer a b" }))).toBeNull();
   expect(bearerToken(new Headers())).toBeNull();
 });
+
+test("fields that would let the upstream run another method or path than the one decided are dropped", () => {
+  const h = upstreamRequestHeaders(
+    new Headers({
+      "x-http-method-override": "DELETE",
+      "X-HTTP-Method": "DELETE",
+      "x-method-override": "PUT",
+      "x-original-url": "/admin",
+      "x-rewrite-url": "/admin",
+      "x-original-method": "DELETE",
+      forwarded: "for=1.2.3.4;host=evil",
+      accept: "application/json",
+    }),
+    {},
+    { ip: "127.0.0.1", host: "gw", proto: "http" },
+  );
+  for (const name of ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "x-original-method", "forwarded"]) expect(h.has(name)).toBe(false);
+  expect(h.get("accept")).toBe("application/json");
+  expect(h.get("x-forwarded-for")).toBe("127.0.0.1");
+});

@@ -4,6 +4,8 @@
 // RFC 9110 §7.6.1 connection-specific fields, plus the caller's credential.
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"] as const;
 
+const REWRITING = ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "x-original-method", "forwarded"] as const;
+
 export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Headers {
   const h = new Headers(incoming);
   for (const name of HOP_BY_HOP) h.delete(name);
@@ -11,6 +13,9 @@ export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record
   for (const name of (incoming.get("connection") ?? "").split(",")) if (name.trim()) h.delete(name.trim());
   h.delete("authorization");
   h.delete("host");
+  // Fields some frameworks read to change the method or path after our decision, and a
+  // Forwarded header the caller wrote: the upstream must see what the policy saw.
+  for (const name of REWRITING) h.delete(name);
   const prior = incoming.get("x-forwarded-for");
   h.set("x-forwarded-for", prior ? `${prior}, ${client.ip}` : client.ip);
   if (client.host) h.set("x-forwarded-host", client.host);

@@ -153,9 +153,15 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     const outHeaders = downstreamResponseHeaders(res.headers);
     if (masking && res.body) {
       try {
+        // Column masks (table.column) have nothing to act on in an HTTP body: refuse rather
+        // than send what the rule meant to hide.
+        if (verdict.masks.columns.length > 0) {
+          throw new GatewayError("E_MASK", `the deciding rules mask table columns (${verdict.masks.columns.join(", ")}), which an HTTP response does not have; scope those rules to database targets`);
+        }
         const masker = deps.masker(verdict.masks);
+        if (masker === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
         const raw = await deps.collectBody(res.body, maskMax);
-        const { body, masked } = masker ? masker.maskBody(raw, res.headers.get("content-type")) : { body: raw, masked: 0 };
+        const { body, masked } = masker.maskBody(raw, res.headers.get("content-type"));
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));
         void complete(res.status, body.byteLength, "ok", undefined, masked);
