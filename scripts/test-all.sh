@@ -14,7 +14,7 @@ if ! $BUN build.ts; then
   exit 1
 fi
 
-$BUN test "$@" 2>&1 | tee "$out/bun.txt"
+$BUN test --timeout 120000 "$@" 2>&1 | tee "$out/bun.txt"
 status=${PIPESTATUS[0]}
 p=$(grep -E '^ *[0-9]+ pass$' "$out/bun.txt" | tail -1 | grep -oE '[0-9]+')
 f=$(grep -E '^ *[0-9]+ fail$' "$out/bun.txt" | tail -1 | grep -oE '[0-9]+')

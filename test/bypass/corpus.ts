@@ -46,26 +46,7 @@ interface Common {
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
 export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
-  // third round: conversions to arrays and composites of a domain run its CHECK (catalog-objects.ts typeFunctionsQuery)
-  "uc3-array-of-domain": "#3",
-  "uc3-array-of-domain-prepare": "#3",
-  "uc3-array-of-domain-parameter": "#3",
-  "uc3-composite-domain-field": "#3",
-  "uc3-row-to-composite": "#3",
-  "uc3-populate-record": "#3",
-  "uc3-array-domain-column-write": "#3",
-  // user casts whose target is a built-in type, explicit, implicit or to json (typeFunctionsQuery: ty.oid >= FIRST_USER_OID)
-  "uc3-cast-to-builtin-type": "#3",
-  "uc3-implicit-cast": "#3",
-  "uc3-implicit-cast-format": "#3",
-  "uc3-json-cast": "#3",
-  "cp3-exporter-cast-to-builtin": "#3",
-  // a column domain's DEFAULT, partition key expressions, index expressions and operator classes (relationObjectsQuery)
-  "uc3-domain-default": "#3",
-  "uc3-partition-key-expression": "#3",
-  "uc3-index-expression": "#3",
-  "uc3-index-operator-class-read": "#3",
-  // RETURNING and WHERE are noCopy, but a CTE's RETURNING and setval there do carry values (analyze-statement.ts)
+  // third round: RETURNING and WHERE are noCopy, but a CTE's RETURNING and setval there do carry values (analyze-statement.ts)
   "mcp-cte-returning-feeds-update": "#3",
   "mcp-cte-returning-expression": "#3",
   "mcp-where-setval": "#3",
@@ -74,13 +55,6 @@ export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
   "sp3-begin-in-batch-then-simple-set": "#3",
   "sp3-dba-function-call-set-config": "#3",
   "sp3-dba-update-pg-settings": "#3",
-  // names that read as the analysis's own keys: "(" as a pseudo function (catalog-objects.ts needsFunctionLookup), U+0001 "only" (onlyKey)
-  "mk-paren-function-name": "#3",
-  "mk-paren-domain-name": "#3",
-  "mk-only-key-collision": "#3",
-  // COPY FROM a server file and TO PROGRAM are not on the default deny list that holds lo_import and pg_read_file (builtins.ts)
-  "df3-dba-copy-from-file": "#3",
-  "df3-dba-copy-to-program": "#3",
 };
 
 export type Attempt = Common &

@@ -116,3 +116,19 @@ test("the functions behind pg_stat_activity are never a catalog read, and denied
     rule: "builtin:dangerous-function",
   });
 });
+
+test("COPY PROGRAM and COPY of a server file are denied unless the deciding rule names the class exactly", () => {
+  const classes: Record<string, string[]> = { program: ["copy.program", "copy.to"], file: ["copy.file", "copy.from", "insert"], glob: ["copy.*"] };
+  const withClasses = postgresBuiltins({ mayUseTarget: () => true, ruleFunctions: (r) => ruleFunctions[r], ruleClasses: (r) => classes[r] });
+  const program = action(["copy.to", "copy.program", "read"], []);
+  const file = action(["copy.from", "copy.file", "insert"], ["public.canary"]);
+  expect(withClasses(allow("everything"), program)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("glob"), program)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("file"), program)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("program"), program)).toMatchObject({ effect: "allow", rule: "program" });
+  expect(withClasses(allow("everything"), file)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("file"), file)).toMatchObject({ effect: "allow", rule: "file" });
+  // Without ruleClasses no rule names a class.
+  expect(adjust(allow("r"), file)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("everything"), action(["copy.to", "read"], []))).toMatchObject({ effect: "allow" });
+});

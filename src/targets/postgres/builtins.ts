@@ -6,6 +6,8 @@
 //    gateway's parser, and every later check would be of the wrong statement;
 //  - builtin:dangerous-function: a call to a function on DANGEROUS_FUNCTIONS is denied unless
 //    the deciding rule names it in postgres.functions (a pattern whose last part has no `*`);
+//  - builtin:dangerous-statement: COPY … PROGRAM (class copy.program) and COPY of a server file
+//    (copy.file) are denied unless the deciding rule names the class exactly in postgres.classes;
 //  - builtin:user-function: a call that may resolve to a user-defined function (the target
 //    found it in the catalog: PostgresRequestFacts.userFunctions) is denied unless the deciding
 //    rule names it in postgres.functions, the same way. A user function is opaque code: it may
@@ -32,7 +34,19 @@ export interface BuiltinDeps {
   readonly mayUseTarget: (identity: Identity, target: string) => boolean;
   /** The postgres.functions patterns of a rule, by its name. */
   readonly ruleFunctions: (rule: string) => readonly string[] | undefined;
+  /** The postgres.classes patterns of a rule, by its name (absent: no rule names any class). */
+  readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
 }
+
+/**
+ * Classes denied unless the deciding rule names them exactly in postgres.classes (a glob such as
+ * `copy.*`, or a rule without a postgres section, does not): what pg_read_file and lo_import do,
+ * as a statement.
+ */
+export const EXPLICIT_CLASSES: ReadonlyMap<string, string> = new Map([
+  ["copy.program", "COPY … TO/FROM PROGRAM runs a shell command on the database server"],
+  ["copy.file", "COPY … TO/FROM a file reads or writes a file on the database server"],
+]);
 
 /**
  * Catalogs a catalog read must not open: password hashes, user mappings with their options,
@@ -93,6 +107,21 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
           message: `changing ${setting} is denied: ${setting === "client_encoding" ? "only UTF8 is allowed" : "only on is allowed"}, because with any other value the database would read SQL text differently from the gateway's parser`,
           masks: NO_MASKS,
         };
+      }
+    }
+    if (decision.effect !== "deny") {
+      for (const c of req.classes) {
+        const why = EXPLICIT_CLASSES.get(c);
+        if (why === undefined) continue;
+        const named = decision.rule === null ? [] : (deps.ruleClasses?.(decision.rule) ?? []);
+        if (!named.includes(c)) {
+          return {
+            effect: "deny",
+            rule: "builtin:dangerous-statement",
+            message: `${why}; a rule allows it only by naming the class ${c} in postgres.classes`,
+            masks: NO_MASKS,
+          };
+        }
       }
     }
     let firstDangerous: { name: string; why: string } | null = null;

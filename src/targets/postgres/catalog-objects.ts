@@ -33,7 +33,7 @@ export interface RelationObjects {
   readonly userFunctions: readonly string[];
   readonly inherited?: readonly string[];
   readonly viaRules?: true;
-  /** User functions that writes to it run: triggers (and their WHEN), column defaults, CHECKs of its columns' domains and its own. */
+  /** User functions that writes to it run: triggers (and their WHEN), column defaults, CHECKs and DEFAULTs of its columns' domains and its own CHECKs, index and partition key expressions. */
   readonly writeFunctions?: readonly string[];
 }
 
@@ -70,10 +70,14 @@ function isTempSchema(schema: string): boolean {
   return schema === "pg_temp" || /^pg_temp_[0-9]+$/.test(schema);
 }
 
-/** Pseudo functions of the analysis (do(…), set_config(…)) and temporary functions need no lookup. */
+/**
+ * Temporary functions need no lookup. Every other name is looked up, the analysis's pseudo
+ * functions (set_config(search_path), nextval(computed) …) included: a DBA's function may have
+ * exactly that name, and then it is user code.
+ */
 export function needsFunctionLookup(name: string): boolean {
   const parts = splitQualified(name);
-  return parts !== null && !isTempSchema(parts[0]) && !parts[1].includes("(");
+  return parts !== null && !isTempSchema(parts[0]);
 }
 
 function values(rows: readonly (readonly [string, string, string])[]): string {
@@ -81,11 +85,11 @@ function values(rows: readonly (readonly [string, string, string])[]): string {
 }
 
 /**
- * The cache key of a relation name named with ONLY (it is sent in the catalog query, so no NUL):
- * a U+0001 no name the analysis makes from SQL text holds in that place.
+ * The cache key of a relation name named with ONLY: a NUL, which no SQL name can hold. (The
+ * catalog query names relations by their position, never by this key.)
  */
 export function onlyKey(name: string): string {
-  return `${name}\u0001only`;
+  return `${name}\u0000only`;
 }
 
 const REG = (c: string) => `'pg_catalog.${c}'::pg_catalog.regclass`;
@@ -96,9 +100,15 @@ const REG = (c: string) => `'pg_catalog.${c}'::pg_catalog.regclass`;
  * children and partitions (unless named with ONLY; those of relations reached further on always),
  * recursively through user relations, never into the system's own (OID below FIRST_USER_OID);
  * the functions its rules and row-level security policies run; and the functions writes to any
- * of them run (triggers and their WHEN, column defaults, CHECK constraints of the table and of
- * its columns' domains). Rows: ('r', key, nspname, relname, is-the-named-one, oid, via: n|w|i),
- * ('f' | 'w', key, nspname, proname, '', oid, ''); an operator counts as the function it runs.
+ * of them run (triggers and their WHEN, column defaults, CHECK constraints of the table, index
+ * expressions and predicates, partition key expressions of it and its ancestors, and the CHECKs,
+ * DEFAULTs and I/O functions of its columns' types, through domains, arrays, composites and
+ * ranges); and the user functions any statement on it may run: the support functions and
+ * operators of its indexes' and partition keys' operator families and of its user column types'
+ * default operator classes, user column types' output functions, and user casts from its column
+ * types (to a built-in type: implicit, in to_json, in format) or to its user column types.
+ * Rows: ('r', key, nspname, relname, is-the-named-one, oid, via: n|w|i),
+ * ('f' | 'w' | 'x', key, nspname, proname, '', oid, ''); an operator counts as the function it runs.
  * PostgreSQL records no dependency on its pinned built-ins, so those a rule or policy calls are
  * read from their expression trees instead: ('g', key, nspname, proname, '', oid, ''), for the
  * caller to keep the ones that matter (the dangerous ones, set_config).
@@ -116,6 +126,14 @@ export function relationObjectsQuery(rows: readonly (readonly [string, string, s
     `AND d.refclassid = ${REG("pg_class")} WHERE w.ev_class = r.oid ` +
     `UNION ALL SELECT i.inhrelid, 'i' FROM pg_catalog.pg_inherits i WHERE i.inhparent = r.oid AND (r.inh OR r.oid <> r.root)) e(child, kind) ` +
     `WHERE r.oid >= ${FIRST_USER_OID}), ` +
+    // The types of their columns, and the types those are made of (a domain's base type, an
+    // array's element type, a composite's attribute types, a range's subtype), recursively.
+    `ctype(name, oid) AS (SELECT DISTINCT r.name, a.atttypid FROM reach r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ` +
+    `UNION SELECT c.name, e.t FROM ctype c JOIN pg_catalog.pg_type t ON t.oid = c.oid CROSS JOIN LATERAL (` +
+    `SELECT t.typbasetype WHERE t.typbasetype <> 0 UNION ALL SELECT t.typelem WHERE t.typelem <> 0 ` +
+    `UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE t.typrelid <> 0 AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ` +
+    `UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid ` +
+    `UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid) e(t)), ` +
     `objs(name, kind, classid, objid) AS (` +
     `SELECT r.name, 'f', ${REG("pg_rewrite")}, w.oid FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE r.oid >= ${FIRST_USER_OID} ` +
     `UNION ALL SELECT r.name, 'f', ${REG("pg_policy")}, p.oid FROM reach r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid ` +
@@ -123,19 +141,51 @@ export function relationObjectsQuery(rows: readonly (readonly [string, string, s
     `UNION ALL SELECT r.name, 'w', ${REG("pg_attrdef")}, a.oid FROM reach r JOIN pg_catalog.pg_attrdef a ON a.adrelid = r.oid ` +
     `UNION ALL SELECT r.name, 'w', ${REG("pg_constraint")}, k.oid FROM reach r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid AND k.contype = 'c' ` +
     `UNION ALL SELECT r.name, 'w', ${REG("pg_constraint")}, k.oid FROM reach r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ` +
-    `JOIN pg_catalog.pg_constraint k ON k.contypid = a.atttypid) ` +
+    `JOIN pg_catalog.pg_constraint k ON k.contypid = a.atttypid ` +
+    // Expressions and predicates of its indexes (computed for each new entry), the partition key
+    // expressions of it and its ancestors (its partition constraint), as PostgreSQL records them.
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_class")}, x.indexrelid FROM reach r JOIN pg_catalog.pg_index x ON x.indrelid = r.oid ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_class")}, a.relid FROM reach r CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(r.oid) a(relid) ` +
+    `UNION ALL SELECT r.name, 'w', ${REG("pg_class")}, r.oid FROM reach r ` +
+    // Its columns' user types: their domains' CHECKs and DEFAULTs, their I/O functions.
+    `UNION ALL SELECT c.name, 'w', ${REG("pg_constraint")}, k.oid FROM ctype c JOIN pg_catalog.pg_constraint k ON k.contypid = c.oid ` +
+    `UNION ALL SELECT c.name, 'w', ${REG("pg_type")}, c.oid FROM ctype c WHERE c.oid >= ${FIRST_USER_OID}), ` +
+    // The operator families of its indexes and partition keys: their support functions and
+    // operators run wherever the planner uses them, a plain WHERE included.
+    `fam(name, family) AS (SELECT r.name, oc.opcfamily FROM reach r JOIN pg_catalog.pg_index x ON x.indrelid = r.oid ` +
+    `JOIN pg_catalog.pg_opclass oc ON oc.oid = ANY (x.indclass::pg_catalog.oid[]) ` +
+    `UNION SELECT r.name, oc.opcfamily FROM reach r JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = r.oid ` +
+    `JOIN pg_catalog.pg_opclass oc ON oc.oid = ANY (pt.partclass::pg_catalog.oid[]) ` +
+    // A user column type's default operator classes: ORDER BY, GROUP BY, DISTINCT and = on it.
+    `UNION SELECT c.name, oc.opcfamily FROM ctype c JOIN pg_catalog.pg_opclass oc ON oc.opcintype = c.oid AND oc.opcdefault ` +
+    `WHERE c.oid >= ${FIRST_USER_OID}), ` +
+    // User code any statement on it may run: those families' code, and casts of its columns'
+    // types (a user type's cast to a built-in one runs implicitly, in to_json, in format …).
+    `rx(name, fn) AS (SELECT f.name, ap.amproc::pg_catalog.oid FROM fam f JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = f.family ` +
+    `UNION ALL SELECT f.name, o.oprcode::pg_catalog.oid FROM fam f JOIN pg_catalog.pg_amop ao ON ao.amopfamily = f.family ` +
+    `JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr ` +
+    // A user column type's output functions, which every read of it runs.
+    `UNION ALL SELECT c.name, t.typoutput::pg_catalog.oid FROM ctype c JOIN pg_catalog.pg_type t ON t.oid = c.oid WHERE c.oid >= ${FIRST_USER_OID} ` +
+    `UNION ALL SELECT c.name, t.typsend::pg_catalog.oid FROM ctype c JOIN pg_catalog.pg_type t ON t.oid = c.oid WHERE c.oid >= ${FIRST_USER_OID} ` +
+    `UNION ALL SELECT c.name, k.castfunc FROM ctype c JOIN pg_catalog.pg_cast k ON k.castfunc >= ${FIRST_USER_OID} AND (` +
+    `(k.castsource = c.oid AND (c.oid >= ${FIRST_USER_OID} OR k.casttarget < ${FIRST_USER_OID})) OR (k.casttarget = c.oid AND c.oid >= ${FIRST_USER_OID}))) ` +
     `SELECT 'r', r.name, n.nspname, c.relname, CASE WHEN r.oid = r.root THEN 't' ELSE 'f' END, c.oid::pg_catalog.text, r.via FROM reach r ` +
     `JOIN pg_catalog.pg_class c ON c.oid = r.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
     `UNION SELECT x.kind, x.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM objs x ` +
     `JOIN pg_catalog.pg_depend d ON d.classid = x.classid AND d.objid = x.objid ` +
     `LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = ${REG("pg_operator")} AND o.oid = d.refobjid ` +
     `JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN d.refclassid = ${REG("pg_proc")} THEN d.refobjid ELSE o.oprcode::pg_catalog.oid END ` +
+    // An extension's types, and its functions in index or partition expressions, are not a user's code (see userOperatorsQuery).
+    `AND (x.classid NOT IN (${REG("pg_type")}, ${REG("pg_class")}) OR ${NOT_EXTENSION_MEMBER("p.oid")}) ` +
     `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace ` +
     `UNION SELECT 'g', t.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM (` +
     `SELECT r.name, w.ev_action::pg_catalog.text || w.ev_qual::pg_catalog.text FROM reach r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE r.oid >= ${FIRST_USER_OID} ` +
     `UNION ALL SELECT r.name, pg_catalog.concat(p.polqual::pg_catalog.text, p.polwithcheck::pg_catalog.text) FROM reach r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid` +
     `) t(name, tree) CROSS JOIN LATERAL pg_catalog.regexp_matches(t.tree, ':(?:funcid|opfuncid|aggfnoid|winfnoid) ([0-9]+)', 'g') m ` +
-    `JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid AND p.oid < ${FIRST_USER_OID} JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`
+    `JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid AND p.oid < ${FIRST_USER_OID} JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace ` +
+    `UNION SELECT 'x', rx.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM rx ` +
+    `JOIN pg_catalog.pg_proc p ON p.oid = rx.fn AND p.oid >= ${FIRST_USER_OID} AND ${NOT_EXTENSION_MEMBER("p.oid")} ` +
+    `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`
   );
 }
 
@@ -162,8 +212,10 @@ export function userOperatorsQuery(rows: readonly (readonly [string, string, str
 /**
  * ('t', name, nspname, proname, '', oid, '') for each user function a conversion to the type of
  * that schema and name may run: its input functions, a cast to it (a user type: the gateway does
- * not know the source type, so a cast from any type), the CHECKs of a domain (and of the domains
- * it is built on). Extensions' functions do not count (see userOperatorsQuery).
+ * not know the source type, so a cast from any type) or from it (a user type), the CHECKs and
+ * DEFAULT of a domain; and so for the types it is made of (a domain's base type, an array's
+ * element type, a composite's attribute types, a range's subtype), recursively. Extensions'
+ * functions do not count (see userOperatorsQuery).
  */
 export function userTypesQuery(rows: readonly (readonly [string, string, string])[]): string {
   return typeFunctionsQuery(
@@ -189,11 +241,22 @@ export function userTypeOidsQuery(oids: readonly number[]): string {
 function typeFunctionsQuery(seed: string): string {
   return (
     `WITH RECURSIVE ty(name, oid) AS (${seed} ` +
-    `UNION SELECT ty.name, t.typbasetype FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid AND t.typtype = 'd'), ` +
+    // A domain's base type, an array's element type, a composite's attribute types, a range's
+    // subtype: converting to the type converts to each of those (array_in, record_in, range_in).
+    `UNION SELECT ty.name, e.t FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid CROSS JOIN LATERAL (` +
+    `SELECT t.typbasetype WHERE t.typbasetype <> 0 UNION ALL SELECT t.typelem WHERE t.typelem <> 0 ` +
+    `UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE t.typrelid <> 0 AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ` +
+    `UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid ` +
+    `UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid) e(t)), ` +
     `fx(name, fn) AS (SELECT ty.name, t.typinput::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
     `UNION ALL SELECT ty.name, t.typreceive::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
     `UNION ALL SELECT ty.name, t.typmodin::pg_catalog.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid ` +
     `UNION ALL SELECT ty.name, c.castfunc FROM ty JOIN pg_catalog.pg_cast c ON c.casttarget = ty.oid WHERE ty.oid >= ${FIRST_USER_OID} ` +
+    // A user type's casts to other types, built-in ones included (its value may be converted on).
+    `UNION ALL SELECT ty.name, c.castfunc FROM ty JOIN pg_catalog.pg_cast c ON c.castsource = ty.oid WHERE ty.oid >= ${FIRST_USER_OID} ` +
+    // A domain's DEFAULT (recorded as the type's dependency, with its I/O functions).
+    `UNION ALL SELECT ty.name, d.refobjid FROM ty JOIN pg_catalog.pg_depend d ON d.classid = ${REG("pg_type")} AND d.objid = ty.oid ` +
+    `AND d.refclassid = ${REG("pg_proc")} WHERE ty.oid >= ${FIRST_USER_OID} ` +
     `UNION ALL SELECT ty.name, d.refobjid FROM ty JOIN pg_catalog.pg_constraint k ON k.contypid = ty.oid ` +
     `JOIN pg_catalog.pg_depend d ON d.classid = ${REG("pg_constraint")} AND d.objid = k.oid AND d.refclassid = ${REG("pg_proc")}) ` +
     `SELECT 't', fx.name, n.nspname, p.proname, '', p.oid::pg_catalog.text, '' FROM fx ` +

@@ -50,6 +50,38 @@ CREATE TRIGGER tickets_audit BEFORE UPDATE ON sales.tickets FOR EACH ROW EXECUTE
 CREATE EXTENSION hstore SCHEMA public;
 CREATE VIEW sales.file_view AS SELECT pg_catalog.pg_read_file('PG_VERSION') AS f, lower('X') AS l;
 CREATE VIEW sales.settings_view AS SELECT set_config('application_name', 'x', false) AS s;
+CREATE TABLE public.pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
+CREATE TYPE public.mood AS ENUM ('calm');
+CREATE FUNCTION public.mood_text(public.mood) RETURNS text LANGUAGE sql AS 'SELECT ''x''';
+CREATE CAST (public.mood AS text) WITH FUNCTION public.mood_text(public.mood) AS IMPLICIT;
+CREATE TABLE sales.moods (id int, m public.mood);
+CREATE TABLE sales.kv (id int PRIMARY KEY, h public.hstore);
+CREATE INDEX ON sales.kv USING gin (h);
+CREATE TYPE public.code_box AS (c public.checked_code);
+CREATE TABLE sales.labels (id int, codes public.checked_code[], box public.code_box);
+CREATE FUNCTION public.stamp() RETURNS text LANGUAGE sql AS 'SELECT ''s''';
+CREATE DOMAIN public.stamped AS text DEFAULT public.stamp();
+CREATE TABLE sales.notes (id int, tag public.stamped);
+CREATE FUNCTION public.ship_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE TABLE sales.shipments (id int, note text) PARTITION BY RANGE (public.ship_key(id));
+CREATE TABLE sales.shipments_all PARTITION OF sales.shipments FOR VALUES FROM (0) TO (1000);
+CREATE FUNCTION public.badge_key(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)';
+CREATE TABLE sales.badges (id int, code text);
+CREATE INDEX ON sales.badges (public.badge_key(code));
+CREATE FUNCTION public.leaky_cmp(text, text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT bttextcmp($1, $2)';
+CREATE OPERATOR CLASS public.leaky_text_ops FOR TYPE text USING btree AS OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 public.leaky_cmp(text, text);
+CREATE TABLE sales.codes (id int, code text);
+CREATE INDEX ON sales.codes (code public.leaky_text_ops);
+CREATE TYPE public.level AS ENUM ('low', 'high');
+CREATE FUNCTION public.level_cmp(public.level, public.level) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT enum_cmp($1, $2)';
+CREATE OPERATOR CLASS public.level_ops DEFAULT FOR TYPE public.level USING btree AS OPERATOR 1 < (anyenum, anyenum), OPERATOR 2 <= (anyenum, anyenum), OPERATOR 3 = (anyenum, anyenum), OPERATOR 4 >= (anyenum, anyenum), OPERATOR 5 > (anyenum, anyenum), FUNCTION 1 public.level_cmp(public.level, public.level);
+CREATE TABLE sales.levels (id int, l public.level);
+CREATE TABLE sales.odd (id int, note text);
+CREATE TABLE hr.odd_kid () INHERITS (sales.odd);
+CREATE TABLE sales.U&"odd\\0001only" (id int, note text);
+CREATE TABLE hr.odd_child () INHERITS (sales.U&"odd\\0001only");
+CREATE FUNCTION public."hr_note(1)"() RETURNS text LANGUAGE sql AS 'SELECT 1::text';
+CREATE DOMAIN public."code(1)" AS text CHECK (public.wipe() IS NOT NULL);
 `);
   catalog = new Catalog({ host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, silentLogger);
   // Count the round trips: every catalog query goes through the private query().
@@ -116,6 +148,42 @@ describe("Catalog.objectsOf", () => {
     expect((await catalog.objectsOf(["sales.tickets"], [], { writes: true })).userFunctions).toEqual(["public.tickets_audit", "public.wipe"]);
   });
 
+  test("user code behind column types, domain defaults, partition keys, index expressions and operator classes", async () => {
+    // A user type's cast to a built-in type runs implicitly (upper(m), to_json, format): on reads.
+    expect((await resolve(["sales.moods"])).userFunctions).toEqual(["public.mood_text"]);
+    // An extension's types and operator classes are not a user's code.
+    expect(await resolve(["sales.kv"])).toBe(NO_OBJECTS);
+    expect(await catalog.objectsOf(["sales.kv"], [], { writes: true })).toBe(NO_OBJECTS);
+    // Arrays and composites of a domain run its CHECK on writes; a domain's DEFAULT too.
+    expect(await resolve(["sales.labels"])).toBe(NO_OBJECTS);
+    expect((await catalog.objectsOf(["sales.labels"], [], { writes: true })).userFunctions).toEqual(["public.wipe"]);
+    expect(await resolve(["sales.notes"])).toBe(NO_OBJECTS);
+    expect((await catalog.objectsOf(["sales.notes"], [], { writes: true })).userFunctions).toEqual(["public.stamp"]);
+    // Partition key expressions, of the table and of a partition's ancestors; index expressions.
+    expect((await resolve(["sales.shipments"])).userFunctions).toEqual([]);
+    expect((await catalog.objectsOf(["sales.shipments"], [], { writes: true })).userFunctions).toEqual(["public.ship_key"]);
+    expect((await catalog.objectsOf(["sales.shipments_all"], [], { writes: true })).userFunctions).toEqual(["public.ship_key"]);
+    expect(await resolve(["sales.badges"])).toBe(NO_OBJECTS);
+    expect((await catalog.objectsOf(["sales.badges"], [], { writes: true })).userFunctions).toEqual(["public.badge_key"]);
+    // An index's operator class compares with its support function on a plain WHERE.
+    expect((await resolve(["sales.codes"])).userFunctions).toEqual(["public.leaky_cmp"]);
+    // A user column type's default operator class sorts and groups it (ORDER BY l, DISTINCT l).
+    expect((await resolve(["sales.levels"])).userFunctions).toEqual(["public.level_cmp"]);
+    // Conversions to arrays, composites and user types with casts to built-in types.
+    expect((await catalog.objectsOf([], [], { types: ["public._checked_code"] })).userFunctions).toEqual(["public.wipe"]);
+    expect((await catalog.objectsOf([], [], { types: ["public.code_box"] })).userFunctions).toEqual(["public.wipe"]);
+    expect((await catalog.objectsOf([], [], { types: ["public.mood"] })).userFunctions).toEqual(["public.mood_text"]);
+    expect((await catalog.objectsOf([], [], { types: ["public.stamped"] })).userFunctions).toEqual(["public.stamp"]);
+  });
+
+  test("names that look like the gateway's own keys are looked up as what they are", async () => {
+    expect((await resolve([], ["public.hr_note(1)"])).userFunctions).toEqual(["public.hr_note(1)"]);
+    expect((await catalog.objectsOf([], [], { types: ["public.code(1)"] })).userFunctions).toEqual(["public.wipe"]);
+    expect(await catalog.objectsOf(["sales.odd"], [], { only: ["sales.odd"] })).toBe(NO_OBJECTS);
+    expect((await resolve(["sales.odd\u0001only"])).inherited).toEqual(["hr.odd_child"]);
+    expect((await resolve(["sales.odd"])).inherited).toEqual(["hr.odd_kid"]);
+  });
+
   test("system views are taken for what they are named", async () => {
     expect(await resolve(["pg_catalog.pg_roles", "information_schema.tables"])).toBe(NO_OBJECTS);
   });
@@ -127,7 +195,8 @@ describe("Catalog.objectsOf", () => {
   });
 
   test("cached names answer synchronously, with no round trip", async () => {
-    await resolve(["public.pgbench_accounts"], []);
+    // pgbench's SELECT abalance FROM pgbench_accounts WHERE aid = $1: one lookup, then none.
+    expect(await resolve(["public.pgbench_accounts"], [])).toBe(NO_OBJECTS);
     const before = queries;
     const o = catalog.objectsOf(["public.pgbench_accounts", "sales.hr_mirror"], ["pg_catalog.lower", "public.lower"]);
     expect(o instanceof Promise).toBe(false);

@@ -165,7 +165,8 @@ export class Catalog {
     const typeNames = [...new Set(extra.types ?? [])].filter(needsFunctionLookup);
     const typeOids = [...new Set(extra.typeOids ?? [])];
     const sql: string[] = [];
-    if (relKeys.length > 0) sql.push(relationObjectsQuery(relKeys.map((r) => [r.key, ...split(r.name), r.inh] as const)));
+    // Relations are named by position in the query: a key may hold a NUL (onlyKey), which a query cannot.
+    if (relKeys.length > 0) sql.push(relationObjectsQuery(relKeys.map((r, i) => [String(i), ...split(r.name), r.inh] as const)));
     if (fnNames.length > 0) sql.push(userFunctionsQuery(fnNames.map((f) => [f, ...split(f)])));
     if (opNames.length > 0) sql.push(userOperatorsQuery(opNames.map((f) => [f, ...split(f)])));
     if (typeNames.length > 0) sql.push(userTypesQuery(typeNames.map((f) => [f, ...split(f)])));
@@ -190,10 +191,12 @@ export class Catalog {
         continue;
       }
       if (self === "t") continue;
-      let o = reached.get(name);
+      const key = relKeys[Number(name)]?.key;
+      if (key === undefined) continue;
+      let o = reached.get(key);
       if (o === undefined) {
         o = { bases: new Set(), inherited: new Set(), viaRules: false, functions: new Set(), user: new Set(), write: new Set() };
-        reached.set(name, o);
+        reached.set(key, o);
       }
       if (tag === "r") {
         o.bases.add(q);
@@ -204,6 +207,8 @@ export class Catalog {
         if (Number(oid) >= FIRST_USER_OID) o.user.add(q);
       } else if (tag === "w") {
         if (Number(oid) >= FIRST_USER_OID) o.write.add(q);
+      } else if (tag === "x") {
+        if (Number(oid) >= FIRST_USER_OID) o.user.add(q);
       } else if (tag === "g" && guardedBuiltin(q)) {
         o.functions.add(q);
         // set_config behind a view may change any setting, the sensitive ones included.

@@ -31,6 +31,8 @@ export interface PostgresTargetDeps {
   readonly mayUseTarget: (identity: Identity, target: string) => boolean;
   /** The postgres.functions patterns of a rule by name (dangerous functions must be named). */
   readonly ruleFunctions: (rule: string) => readonly string[] | undefined;
+  /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
+  readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
   readonly clock: Clock;
   readonly metrics: Metrics;
@@ -79,7 +81,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const maxMessageSize = cfg.max_message_size ? parseSize(cfg.max_message_size) : DEFAULT_MAX_MESSAGE_SIZE;
   const catalog = new Catalog(cfg.upstream, log);
   const cancels = new CancelRegistry();
-  const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions });
+  const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Socket>();
   // Small statements relay few bytes but leave parser output and records behind, also outside
   // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by

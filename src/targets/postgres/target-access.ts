@@ -9,7 +9,7 @@ export interface RuleFacts {
   readonly effect: "allow" | "deny" | "review";
   readonly groups?: readonly string[];
   readonly identities?: readonly string[];
-  readonly postgres?: { readonly functions?: readonly string[] };
+  readonly postgres?: { readonly functions?: readonly string[]; readonly classes?: readonly string[] };
 }
 
 /** Whether a rule names a target (its `targets` globs, or none: every target). */
@@ -29,4 +29,9 @@ export function createMayUseTarget(rules: () => readonly RuleFacts[], matchesTar
 /** ruleFunctions: the postgres.functions patterns of the rule with this name. */
 export function createRuleFunctions(rules: () => readonly RuleFacts[]): (rule: string) => readonly string[] | undefined {
   return (name) => rules().find((r) => r.name === name)?.postgres?.functions;
+}
+
+/** ruleClasses: the postgres.classes patterns of the rule with this name. */
+export function createRuleClasses(rules: () => readonly RuleFacts[]): (rule: string) => readonly string[] | undefined {
+  return (name) => rules().find((r) => r.name === name)?.postgres?.classes;
 }

@@ -1,7 +1,7 @@
 // The gateway as a client of a real PostgreSQL: logins with SCRAM-SHA-256, md5 and trust, its
 // own queries and literals, the catalog lookups masking relies on, the denial DO block, and a
 // cancel through the registry.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { Catalog, splitQualified } from "./catalog.ts";
@@ -12,6 +12,9 @@ import { parseNoticeFields } from "./protocol/backend-decoder.ts";
 import { encodeBackendMessages } from "./protocol/encode.ts";
 import { createStartupDecoder } from "./protocol/frontend-decoder.ts";
 import { createServer } from "node:net";
+
+// Each test starts real servers (initdb takes a while on a busy machine); no test asserts a duration.
+setDefaultTimeout(60_000);
 
 const servers: PostgresInstance[] = [];
 afterAll(async () => {
