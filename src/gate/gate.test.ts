@@ -1,10 +1,12 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createMetrics } from "../admin/metrics.ts";
 import { Approvals } from "../approvals/approvals.ts";
 import { GatewayError } from "../core/errors.ts";
 import { silentLogger } from "../core/logger.ts";
 import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import { loadConfigFromSources } from "../config/load.ts";
+import { compilePolicy } from "../policy/compile.ts";
 import { type AuditEvent, Gate } from "./gate.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
@@ -96,4 +98,64 @@ test("the adjust hook replaces the policy's decision before it is audited", asyn
   const v = await gate.check(action("/x"), { adjust: () => ({ ...allow, rule: "builtin:catalog-read" }) });
   expect(v.allowed).toBe(true);
   expect(events[0]!.decision?.rule).toBe("builtin:catalog-read");
+});
+
+describe("masks of an approved request or one let through by a grant", () => {
+  const yaml = `rules:
+  - { name: read-api, effect: allow, http: { methods: [GET], paths: ["/api/**"] }, mask: { detectors: [email] } }
+  - { name: export, effect: review, approvers: [approvers], http: { methods: [GET], paths: ["/api/export/**", "/unlisted/**"] } }
+`;
+  const get = (path: string): Action => ({ identity: alice, target: "api", request: { kind: "http", method: "GET", path }, time: Date.now() });
+  async function policy() {
+    const config = await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} });
+    return compilePolicy(config);
+  }
+
+  test("are the masks of the matching allow rules, after approval and under the grant", async () => {
+    const p = await policy();
+    const { gate } = setup((a) => p.decide(a));
+    let heldId = "";
+    const verdict = gate.check(get("/api/export/all"), { onHold: (h) => (heldId = h.id) });
+    while (!heldId) await Bun.sleep(1);
+    await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
+    const approved = await verdict;
+    expect(approved).toMatchObject({ allowed: true, approvalId: heldId });
+    expect(approved.masks).toEqual({ json: [], columns: [], detectors: ["email"] });
+    const granted = await gate.check(get("/api/export/all"));
+    expect(granted).toMatchObject({ allowed: true, approvalId: heldId, message: `allowed by grant ${heldId}` });
+    expect(granted.masks).toEqual({ json: [], columns: [], detectors: ["email"] });
+  });
+
+  test("are none when no allow rule matches", async () => {
+    const p = await policy();
+    const { gate } = setup((a) => p.decide(a));
+    let heldId = "";
+    const verdict = gate.check(get("/unlisted/x"), { onHold: (h) => (heldId = h.id) });
+    while (!heldId) await Bun.sleep(1);
+    await gate.decideApproval(heldId, bob, { approve: true });
+    const approved = await verdict;
+    expect(approved.allowed).toBe(true);
+    expect(approved.masks).toEqual(NO_MASKS);
+  });
+
+  test("a review decision's masks are what the approved and granted verdicts carry", async () => {
+    const masked: Decision = { ...review, masks: { json: ["$.ssn"], columns: ["email"], detectors: [] } };
+    const { gate } = setup(() => masked);
+    let heldId = "";
+    const verdict = gate.check(action("/w"), { onHold: (h) => (heldId = h.id) });
+    while (!heldId) await Bun.sleep(1);
+    await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
+    expect((await verdict).masks).toEqual(masked.masks);
+    expect((await gate.check(action("/w"))).masks).toEqual(masked.masks);
+  });
+
+  test("a denied or expired review has no masks", async () => {
+    const masked: Decision = { ...review, masks: { json: [], columns: [], detectors: ["email"] } };
+    const { gate } = setup(() => masked);
+    let heldId = "";
+    const verdict = gate.check(action("/w"), { onHold: (h) => (heldId = h.id) });
+    while (!heldId) await Bun.sleep(1);
+    await gate.decideApproval(heldId, bob, { approve: false, reason: "no" });
+    expect(await verdict).toMatchObject({ allowed: false, masks: NO_MASKS });
+  });
 });

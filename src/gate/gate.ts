@@ -119,6 +119,8 @@ export class Gate {
       return this.auditFailed(decision, policy.hash, e);
     }
     if (effective === "allow") {
+      // Under a grant, decision is the review decision: its masks are those of the allow rules
+      // that match the request (decide() adds them), so a grant never lifts a mask.
       return { allowed: true, decision, message: grantId ? `allowed by grant ${grantId}` : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
     }
     if (effective === "deny" || !decision.review || !decision.rule) {
@@ -159,6 +161,7 @@ export class Gate {
     const verdictBase = { decision, approvalId: pending.id, policyHash };
     switch (r.outcome) {
       case "approved":
+        // The masks of the allow rules that match the request, as decide() put them on the review decision.
         return { ...verdictBase, allowed: true, message: `approved by ${r.approver}`, masks: decision.masks };
       case "denied":
         return { ...verdictBase, allowed: false, message: `approval ${pending.id} denied by ${r.approver}: ${r.reason}`, masks: NO_MASKS };

@@ -208,3 +208,108 @@ describe("compiled policy", () => {
     ]);
   });
 });
+
+describe("masks when a review rule decides", () => {
+  const yaml = `rules:
+  - { name: read-api, effect: allow, http: { methods: [GET], paths: ["/api/**"] }, mask: { detectors: [email] } }
+  - { name: read-api-2, effect: allow, groups: [developers], http: { methods: [GET], paths: ["/api/**"] }, mask: { json: ["$.ssn"] } }
+  - { name: other, effect: allow, http: { paths: ["/other/**"] }, mask: { detectors: [card] } }
+  - { name: export, effect: review, approvers: [leads], http: { methods: [GET], paths: ["/api/export/**", "/unlisted/**"] } }
+`;
+
+  test("a review decision carries the combined masks of the matching allow rules", async () => {
+    const p = await policyOf(yaml);
+    const d = p.decide(act(alice, "api", get("/api/export/all")));
+    expect(d.effect).toBe("review");
+    expect(d.rule).toBe("export");
+    expect(d.review).toEqual({ approvers: ["leads"], maxGrantMs: 3_600_000, timeoutMs: 900_000 });
+    expect(d.masks).toEqual({ json: ["$.ssn"], columns: [], detectors: ["email"] });
+    // Not in the developers group: only read-api's masks.
+    expect(p.decide(act(who("bob", []), "api", get("/api/export/all"))).masks).toEqual({ json: [], columns: [], detectors: ["email"] });
+  });
+
+  test("with no matching allow rule a review decision has no masks", async () => {
+    const p = await policyOf(yaml);
+    const d = p.decide(act(alice, "api", get("/unlisted/x")));
+    expect(d).toMatchObject({ effect: "review", rule: "export", masks: { json: [], columns: [], detectors: [] } });
+  });
+
+  test("a Postgres review decision carries the masks of allow rules on the statement's tables", async () => {
+    const p = await policyOf(`rules:
+  - { name: read-sales, effect: allow, postgres: { classes: [read], tables: ["sales.*"] }, mask: { columns: [email] } }
+  - { name: review-customers, effect: review, approvers: [leads], postgres: { tables: ["sales.customers"] } }
+`);
+    const pg: RequestFacts = { kind: "postgres", classes: ["read"], relations: ["sales.customers"], functions: [] };
+    expect(p.decide(act(alice, "db", pg))).toMatchObject({ effect: "review", rule: "review-customers", masks: { columns: ["email"] } });
+  });
+});
+
+describe("Postgres masks follow the tables of their rule", () => {
+  const yaml = `rules:
+  - { name: a-sales-masked, effect: allow, groups: [analysts], postgres: { classes: [read], tables: ["sales.*"] }, mask: { columns: [email] } }
+  - { name: b-sales-and-ref, effect: allow, groups: [analysts], postgres: { classes: [read], tables: ["sales.*", "ref.*"] } }
+  - { name: c-other-group, effect: allow, groups: [others], postgres: { classes: [read], tables: ["sales.*"] }, mask: { columns: [phone] } }
+  - { name: d-hr, effect: allow, groups: [analysts], postgres: { classes: [read], tables: ["hr.*"] }, mask: { columns: [salary] } }
+  - { name: e-writes, effect: allow, groups: [analysts], postgres: { classes: [update], tables: ["sales.*"] }, mask: { columns: [note] } }
+`;
+  const analyst = who("ann", ["analysts"]);
+  const pg = (relations: string[], classes = ["read"]): RequestFacts => ({ kind: "postgres", classes, relations, functions: [] });
+
+  test("a statement allowed by a wider rule keeps the masks of a rule whose tables it reads", async () => {
+    const p = await policyOf(yaml);
+    const d = p.decide(act(analyst, "db", pg(["sales.customers", "ref.countries"])));
+    expect(d).toMatchObject({ effect: "allow", rule: "b-sales-and-ref" });
+    expect(d.masks).toEqual({ json: [], columns: ["email"], detectors: [] });
+  });
+
+  test("a statement the masking rule allows itself keeps its masks", async () => {
+    const p = await policyOf(yaml);
+    const d = p.decide(act(analyst, "db", pg(["sales.customers"])));
+    expect(d).toMatchObject({ effect: "allow", rule: "a-sales-masked", masks: { columns: ["email"] } });
+  });
+
+  test("masks of rules for other tables, other groups or other classes do not apply", async () => {
+    const p = await policyOf(yaml);
+    expect(p.decide(act(analyst, "db", pg(["ref.countries"])))).toMatchObject({ rule: "b-sales-and-ref", masks: { columns: [] } });
+    // c-other-group and d-hr never apply to this statement; e-writes lists no read.
+    expect(p.decide(act(analyst, "db", pg(["sales.orders", "ref.countries"]))).masks.columns).toEqual(["email"]);
+  });
+
+  test("a statement that also writes keeps the masks of a read rule on the tables it reads", async () => {
+    const p = await policyOf(`rules:
+  - { name: read-masked, effect: allow, postgres: { classes: [read], tables: ["sales.*"] }, mask: { columns: [email] } }
+  - { name: read-write, effect: allow, postgres: { classes: [read, delete], tables: ["sales.*"] } }
+`);
+    const d = p.decide(act(alice, "db", pg(["sales.customers"], ["read", "delete"])));
+    expect(d).toMatchObject({ effect: "allow", rule: "read-write", masks: { columns: ["email"] } });
+  });
+
+  test("masks never make a rule allow: a statement only partly within the masking rule is still denied", async () => {
+    const p = await policyOf(`rules:
+  - { name: read-masked, effect: allow, postgres: { classes: [read], tables: ["sales.*"] }, mask: { columns: [email] } }
+`);
+    expect(p.decide(act(alice, "db", pg(["sales.customers", "hr.salaries"])))).toMatchObject({ effect: "deny", rule: null });
+  });
+
+  test("HTTP: masks of all matching allow rules, as before", async () => {
+    const p = await policyOf(`rules:
+  - { name: wide, effect: allow, http: { paths: ["/**"] } }
+  - { name: narrow, effect: allow, http: { paths: ["/api/**"] }, mask: { detectors: [email] } }
+`);
+    expect(p.decide(act(alice, "api", get("/api/x")))).toMatchObject({ rule: "wide", masks: { detectors: ["email"] } });
+    expect(p.decide(act(alice, "api", get("/x")))).toMatchObject({ rule: "wide", masks: { detectors: [] } });
+  });
+});
+
+describe("Postgres statements that act on a whole schema or database", () => {
+  test("a read+tables allow rule does not allow them; a tables deny rule catches them", async () => {
+    const p = await policyOf(`rules:
+  - { name: no-hr, effect: deny, postgres: { tables: ["hr.*"] } }
+  - { name: anything-on-sales, effect: allow, postgres: { tables: ["sales.*"] } }
+`);
+    const schemaWide: RequestFacts = { kind: "postgres", classes: ["ddl.drop.schema"], relations: [], functions: [], sql: "DROP SCHEMA hr CASCADE" };
+    expect(p.decide(act(alice, "db", schemaWide))).toMatchObject({ effect: "deny", rule: "no-hr" });
+    const now: RequestFacts = { kind: "postgres", classes: ["read"], relations: [], functions: ["pg_catalog.now"], sql: "SELECT now()" };
+    expect(p.decide(act(alice, "db", now))).toMatchObject({ effect: "allow", rule: "anything-on-sales" });
+  });
+});

@@ -8,7 +8,7 @@ import type { Config, RuleConfig } from "../config/schema.ts";
 import { compileGlobs, type StringPredicate } from "./glob.ts";
 import { normalizeHttpPath } from "./http-path.ts";
 import { compileHttpMatcher } from "./matchers/http.ts";
-import { compilePostgresMatcher } from "./matchers/postgres.ts";
+import { compilePostgresMatcher, compilePostgresOverlap } from "./matchers/postgres.ts";
 import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
 import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
@@ -101,6 +101,7 @@ function ruleDecision(rule: RuleConfig, masks: Masks): Decision {
         timeoutMs: durationOf(rule.timeout ?? DEFAULT_REVIEW_TIMEOUT, "timeout"),
       });
       const message = rule.message ?? `rule ${rule.name} requires approval by ${rule.approvers.join(", ")}`;
+      // decide() adds the masks of the matching allow rules, which apply once it is approved.
       return Object.freeze({ effect: "review", rule: rule.name, message, masks: NO_MASKS, review });
     }
     case "allow":
@@ -121,6 +122,9 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const targets: StringPredicate = rule.targets ? compileGlobs(rule.targets) : () => true;
   const http = rule.http ? compileHttpMatcher(rule.http, restricting) : null;
   const postgres = rule.postgres ? compilePostgresMatcher(rule.postgres, restricting) : null;
+  // Where this allow rule's masks apply: any statement that touches its tables, even one that
+  // another rule allows as a whole.
+  const postgresOverlap = rule.postgres && rule.effect === "allow" && masks !== NO_MASKS ? compilePostgresOverlap(rule.postgres) : null;
   const ssh = rule.ssh ? compileSshMatcher(rule.ssh, restricting) : null;
   const kubernetes = rule.kubernetes ? compileKubernetesMatcher(rule.kubernetes, restricting) : null;
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
@@ -128,7 +132,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const anyKind = kinds.length === 0;
 
   // Everything but the target and kind, which the index in decide() has already settled.
-  const test: RuleTest = (action, view) => {
+  const check = (action: Action, view: RequestView, loose: boolean): boolean => {
     if (groups !== null) {
       const mine = action.identity.groups;
       let found = false;
@@ -152,7 +156,9 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
         if (http !== null && !http(view.method, view.path)) return false;
         break;
       case "postgres":
-        if (postgres !== null && !postgres(r)) return false;
+        if (loose && postgresOverlap !== null) {
+          if (!postgresOverlap(r)) return false;
+        } else if (postgres !== null && !postgres(r)) return false;
         break;
       case "ssh":
         if (ssh !== null && !ssh(r, view.command)) return false;
@@ -163,6 +169,8 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     }
     return when === null || when(action.time);
   };
+  const test: RuleTest = (action, view) => check(action, view, false);
+  const maskTest: RuleTest = postgresOverlap === null ? test : (action, view) => check(action, view, true);
 
   const compiled: CompiledRule = Object.freeze({
     name: rule.name,
@@ -179,7 +187,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
       return view !== null && test(action, view);
     },
   });
-  return { rule: compiled, test, groups, hasMasks: masks !== NO_MASKS, masks };
+  return { rule: compiled, test, maskTest, groups, hasMasks: masks !== NO_MASKS, masks };
 }
 
 /**

@@ -3,7 +3,7 @@
 // lists for the caller's groups plus the rules without a group condition, taking deny rules
 // first, then review rules, then allow rules; config order decides within each.
 import type { Action, Decision, Masks, TargetKind } from "../core/types.ts";
-import { NO_MASKS } from "../core/types.ts";
+import { NO_MASKS, hasMasks } from "../core/types.ts";
 import type { CompiledRule, RequestView } from "./compile.ts";
 import { requestView } from "./compile.ts";
 
@@ -13,6 +13,13 @@ export interface RuleEntry {
   readonly rule: CompiledRule;
   /** Every condition except target and kind (groups included, so an entry stands alone). */
   readonly test: RuleTest;
+  /**
+   * Whether the rule's masks apply to the request: `test` (the same function) for most rules;
+   * for a Postgres rule with masks, looser: its tables (and classes) need only overlap the
+   * statement's, so that data from its tables stays masked when another rule allows the
+   * statement as a whole. Implies nothing about allowing.
+   */
+  readonly maskTest: RuleTest;
   /** The rule's groups condition; null when it has none. */
   readonly groups: readonly string[] | null;
   readonly hasMasks: boolean;
@@ -83,6 +90,55 @@ function firstMatch(lists: readonly Segmented[], from: "deny" | "review", action
   return best;
 }
 
+interface AllowScan {
+  /** The earliest (in config order) allow rule that allows the whole request. */
+  first: RuleEntry | null;
+  /** Allow rules with masks whose masks apply (see RuleEntry.maskTest); null: none. */
+  masked: RuleEntry[] | null;
+}
+
+/** Finds the deciding allow rule and every allow rule whose masks apply. */
+function scanAllows(lists: readonly Segmented[], action: Action, view: RequestView, out: AllowScan): void {
+  for (const l of lists) {
+    let matched = false;
+    for (let i = l.reviewEnd; i < l.entries.length; i++) {
+      const e = l.entries[i]!;
+      // After this list's first match only rules with masks can change the answer.
+      if (matched && !e.hasMasks) continue;
+      if (e.maskTest !== e.test) {
+        // A rule whose masks reach further than what it allows (Postgres: any of its tables).
+        if (!e.maskTest(action, view)) continue;
+        (out.masked ??= []).push(e);
+        if (!matched && e.test(action, view)) {
+          matched = true;
+          if (out.first === null || e.rule.index < out.first.rule.index) out.first = e;
+        }
+        continue;
+      }
+      if (!e.test(action, view)) continue;
+      if (!matched) {
+        matched = true;
+        if (out.first === null || e.rule.index < out.first.rule.index) out.first = e;
+      }
+      if (e.hasMasks) (out.masked ??= []).push(e);
+    }
+  }
+}
+
+/** The union of the masks of `first` (when any) and of every entry of `masked`. */
+function combine(first: RuleEntry | null, masked: readonly RuleEntry[]): Masks {
+  const start = first?.masks ?? NO_MASKS;
+  let json: readonly string[] = start.json;
+  let columns: readonly string[] = start.columns;
+  let detectors: readonly string[] = start.detectors;
+  for (const e of masked) {
+    json = union(json, e.masks.json);
+    columns = union(columns, e.masks.columns);
+    detectors = union(detectors, e.masks.detectors);
+  }
+  return { json, columns, detectors };
+}
+
 export function createDecide(all: readonly RuleEntry[]): (action: Action) => Decision {
   const index = new Map<string, Record<TargetKind, Candidates>>();
 
@@ -133,37 +189,25 @@ export function createDecide(all: readonly RuleEntry[]): (action: Action) => Dec
     // Any matching deny wins; else the first matching review.
     const deny = firstMatch(lists, "deny", action, view);
     if (deny !== null) return deny.rule.decision;
+    const scan: AllowScan = { first: null, masked: null };
     const review = firstMatch(lists, "review", action, view);
-    if (review !== null) return review.rule.decision;
+    if (review !== null) {
+      // A review holds, and once approved (or under a grant) the request runs with the masks
+      // the allow rules would have put on it: the masks of the matching allow rules.
+      scanAllows(lists, action, view, scan);
+      const d = review.rule.decision;
+      if (scan.masked === null) return d;
+      const masks = combine(scan.first, scan.masked);
+      return hasMasks(masks) ? { ...d, masks } : d;
+    }
 
     // The first matching allow decides; masks of every matching allow rule add up.
-    let first: RuleEntry | null = null;
-    let masked: RuleEntry[] | null = null;
-    for (const l of lists) {
-      let matched = false;
-      for (let i = l.reviewEnd; i < l.entries.length; i++) {
-        const e = l.entries[i]!;
-        // After this list's first match only rules with masks can change the answer.
-        if (matched && !e.hasMasks) continue;
-        if (!e.test(action, view)) continue;
-        if (!matched) {
-          matched = true;
-          if (first === null || e.rule.index < first.rule.index) first = e;
-        }
-        if (e.hasMasks) (masked ??= []).push(e);
-      }
-    }
+    scanAllows(lists, action, view, scan);
+    const first = scan.first;
     if (first === null) return DEFAULT_DENY;
+    const masked = scan.masked;
     if (masked === null || masked.every((e) => e === first)) return first.rule.decision;
-    let json: readonly string[] = first.masks.json;
-    let columns: readonly string[] = first.masks.columns;
-    let detectors: readonly string[] = first.masks.detectors;
-    for (const e of masked) {
-      json = union(json, e.masks.json);
-      columns = union(columns, e.masks.columns);
-      detectors = union(detectors, e.masks.detectors);
-    }
     const d = first.rule.decision;
-    return { effect: "allow", rule: d.rule, message: d.message, masks: { json, columns, detectors } };
+    return { effect: "allow", rule: d.rule, message: d.message, masks: combine(first, masked) };
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { GatewayError } from "../../core/errors.ts";
 import type { PostgresRequestFacts } from "../../core/types.ts";
-import { compilePostgresMatcher } from "./postgres.ts";
+import { compilePostgresMatcher, compilePostgresOverlap } from "./postgres.ts";
 
 const stmt = (classes: string[], relations: string[] = [], functions: string[] = []): PostgresRequestFacts => ({
   kind: "postgres",
@@ -61,5 +61,107 @@ describe("postgres matcher: deny rules match on any part", () => {
   });
   test("invalid class names are policy errors", () => {
     expect(() => compilePostgresMatcher({ classes: ["ddl drop"] }, true)).toThrow(GatewayError);
+  });
+});
+
+describe("postgres matcher: statements with no relations against `tables`", () => {
+  const facts = (classes: string[], sql: string): PostgresRequestFacts => ({ kind: "postgres", classes, relations: [], functions: [], sql });
+  // What the analyser reports for statements that act on a whole schema, database or tablespace.
+  const schemaWide: PostgresRequestFacts[] = [
+    facts(["ddl.alter.schema"], "ALTER SCHEMA hr RENAME TO hr2"),
+    facts(["ddl.drop.schema"], "DROP SCHEMA hr CASCADE"),
+    facts(["ddl.drop.owned"], "DROP OWNED BY alice"),
+    facts(["ddl.alter.owned"], "REASSIGN OWNED BY alice TO bob"),
+    facts(["grant"], "GRANT SELECT ON ALL TABLES IN SCHEMA hr TO bob"),
+    facts(["revoke"], "REVOKE SELECT ON ALL TABLES IN SCHEMA hr FROM bob"),
+    facts(["ddl.alter.default_privileges"], "ALTER DEFAULT PRIVILEGES IN SCHEMA hr GRANT SELECT ON TABLES TO bob"),
+    facts(["ddl.create.foreign_table"], "IMPORT FOREIGN SCHEMA remote FROM SERVER s INTO hr"),
+    facts(["ddl.alter.extension"], "ALTER EXTENSION x ADD TABLE hr.salaries"),
+    facts(["ddl.alter.table"], "ALTER TABLE ALL IN TABLESPACE ts SET TABLESPACE other"),
+    facts(["vacuum"], "VACUUM FULL"),
+    facts(["analyze"], "ANALYZE"),
+    facts(["reindex"], "REINDEX SCHEMA hr"),
+    facts(["cluster"], "CLUSTER"),
+    facts(["checkpoint"], "CHECKPOINT"),
+    facts(["load"], "LOAD 'x'"),
+    facts(["procedural"], "DO $$ BEGIN DELETE FROM hr.salaries; END $$"),
+    facts(["comment"], "COMMENT ON SCHEMA hr IS 'x'"),
+    facts(["set_constraints"], "SET CONSTRAINTS ALL DEFERRED"),
+    facts(["copy.to", "read"], "COPY (SELECT 1) TO STDOUT"),
+    facts(["read", "ddl.drop.schema"], "a read and a schema-wide statement together"),
+    facts(["other.NewStmt"], "a statement node the analyser does not know"),
+    facts([], "no classes at all"),
+  ];
+  // Statements that act on no object: `tables` neither allows nor denies them.
+  const objectFree: PostgresRequestFacts[] = [
+    facts(["read"], "SELECT 1"),
+    facts(["read"], "SELECT now()"),
+    facts(["set"], "SET search_path TO sales"),
+    facts(["show"], "SHOW search_path"),
+    facts(["transaction"], "BEGIN"),
+    facts(["explain"], "EXPLAIN SELECT 1"),
+    facts(["prepare"], "PREPARE p AS SELECT 1"),
+    facts(["execute"], "EXECUTE p"),
+    facts(["deallocate"], "DEALLOCATE ALL"),
+    facts(["discard"], "DISCARD ALL"),
+    facts(["declare_cursor", "read"], "DECLARE c CURSOR FOR SELECT 1"),
+    facts(["fetch"], "FETCH c"),
+    facts(["move"], "MOVE c"),
+    facts(["close"], "CLOSE c"),
+    facts(["listen"], "LISTEN ch"),
+    facts(["notify"], "NOTIFY ch"),
+    facts(["unlisten"], "UNLISTEN *"),
+  ];
+
+  test("an allow rule with tables does not allow a statement that acts on a whole schema", () => {
+    const anyClass = compilePostgresMatcher({ tables: ["sales.*"] }, false);
+    const everyClass = compilePostgresMatcher({ classes: ["*"], tables: ["sales.*"] }, false);
+    for (const f of schemaWide) {
+      expect({ sql: f.sql, matches: anyClass(f) }).toEqual({ sql: f.sql, matches: false });
+      expect({ sql: f.sql, matches: everyClass(f) }).toEqual({ sql: f.sql, matches: false });
+    }
+  });
+
+  test("a deny (or review) rule with tables matches a statement that acts on a whole schema", () => {
+    const deny = compilePostgresMatcher({ tables: ["hr.*"] }, true);
+    for (const f of schemaWide) expect({ sql: f.sql, matches: deny(f) }).toEqual({ sql: f.sql, matches: true });
+    const ddl = compilePostgresMatcher({ classes: ["ddl.*"], tables: ["hr.*"] }, true);
+    expect(ddl(facts(["ddl.drop.schema"], "DROP SCHEMA hr CASCADE"))).toBe(true);
+    expect(ddl(facts(["vacuum"], "VACUUM FULL"))).toBe(false); // its class is not listed
+  });
+
+  test("statements that act on no object: allowed by an allow rule with tables, not caught by a deny rule", () => {
+    const read = compilePostgresMatcher({ classes: ["read", "set", "show", "transaction", "explain", "prepare", "execute", "deallocate", "discard", "declare_cursor", "fetch", "move", "close", "listen", "notify", "unlisten"], tables: ["sales.*"] }, false);
+    const deny = compilePostgresMatcher({ tables: ["hr.*"] }, true);
+    for (const f of objectFree) {
+      expect({ sql: f.sql, allowed: read(f), denied: deny(f) }).toEqual({ sql: f.sql, allowed: true, denied: false });
+    }
+    // The classes condition still applies.
+    expect(compilePostgresMatcher({ classes: ["read"], tables: ["sales.*"] }, false)(facts(["set"], "SET x = 1"))).toBe(false);
+  });
+
+  test("a read+tables rule keeps allowing SELECT now() and reads of its tables", () => {
+    const m = compilePostgresMatcher({ classes: ["read"], tables: ["sales.*"] }, false);
+    expect(m({ kind: "postgres", classes: ["read"], relations: [], functions: ["pg_catalog.now"], sql: "SELECT now()" })).toBe(true);
+    expect(m(stmt(["read"], ["sales.orders"]))).toBe(true);
+    expect(m(stmt(["read"], ["hr.salaries"]))).toBe(false);
+  });
+
+  test("a rule without tables is unchanged for statements with no relations", () => {
+    expect(compilePostgresMatcher({ classes: ["ddl.*"] }, false)(facts(["ddl.drop.schema"], "DROP SCHEMA hr"))).toBe(true);
+    expect(compilePostgresMatcher({ classes: ["read"] }, true)(facts(["ddl.drop.schema"], "DROP SCHEMA hr"))).toBe(false);
+  });
+});
+
+describe("postgres overlap (where an allow rule's masks apply)", () => {
+  const o = compilePostgresOverlap({ classes: ["read"], tables: ["sales.*"] });
+  test("any listed table and any listed class is enough", () => {
+    expect(o(stmt(["read"], ["sales.customers", "ref.countries"]))).toBe(true);
+    expect(o(stmt(["read", "delete"], ["sales.customers"]))).toBe(true);
+    expect(o(stmt(["read"], [], ["pg_catalog.pg_read_file"]))).toBe(true);
+  });
+  test("no listed table or no listed class: no overlap", () => {
+    expect(o(stmt(["read"], ["ref.countries"]))).toBe(false);
+    expect(o(stmt(["update"], ["sales.customers"]))).toBe(false);
   });
 });

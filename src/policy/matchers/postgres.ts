@@ -7,6 +7,9 @@
 //   deny, review rule: ANY listed class / relation / function is enough to match.
 // Either way an unlisted part can never ride in on an allowed one. A list that is absent
 // places no condition (functions too: unlisted functions need a deny rule of their own).
+// A statement that lists no relation is within a `tables` list only when it acts on no object
+// (OBJECT_FREE_CLASSES): otherwise (ALTER SCHEMA, VACUUM FULL …) an allow rule's tables do not
+// allow it and a deny or review rule's tables catch it.
 import { GatewayError } from "../../core/errors.ts";
 import type { PostgresRequestFacts } from "../../core/types.ts";
 import type { RuleConfig } from "../../config/schema.ts";
@@ -52,14 +55,71 @@ function some(list: readonly string[], pred: StringPredicate): boolean {
   return false;
 }
 
+/**
+ * Classes of statements that act on no table, schema or database object: `SELECT 1` or
+ * `SELECT now()` (read with no relation), session settings, transaction control, and the
+ * statements that only name something an earlier, checked statement made (a prepared statement,
+ * a cursor, a notification channel). Other statements that report no relation act on objects
+ * the gateway does not list as relations, often on a whole schema or database (ALTER SCHEMA,
+ * DROP OWNED, GRANT … ON ALL TABLES IN SCHEMA, ALTER DEFAULT PRIVILEGES, IMPORT FOREIGN SCHEMA,
+ * ALTER TABLE ALL IN TABLESPACE, VACUUM/ANALYZE/REINDEX/CLUSTER of everything, CHECKPOINT, LOAD,
+ * DO …), so a rule's `tables` cannot vouch for them.
+ */
+export const OBJECT_FREE_CLASSES: ReadonlySet<string> = new Set([
+  "read",
+  "set",
+  "show",
+  "transaction",
+  "explain",
+  "prepare",
+  "execute",
+  "deallocate",
+  "discard",
+  "declare_cursor",
+  "fetch",
+  "move",
+  "close",
+  "listen",
+  "notify",
+  "unlisten",
+]);
+
+/** Whether a statement with no relations acts on no object: it has classes, all object-free. */
+function objectFree(classes: readonly string[], lower: boolean): boolean {
+  if (classes.length === 0) return false;
+  for (const c of classes) if (!OBJECT_FREE_CLASSES.has(lower ? c.toLowerCase() : c)) return false;
+  return true;
+}
+
 export function compilePostgresMatcher(section: PostgresSection, restricting: boolean): PostgresMatcher {
   const opts = { separator: ".", ignoreCase: restricting };
   const classes = section.classes ? compileClassList(section.classes, restricting) : null;
   const tables = section.tables ? compileGlobs(section.tables, opts) : null;
   const functions = section.functions ? compileGlobs(section.functions, opts) : null;
   const quantifier = restricting ? some : every;
+  // A statement with no relations: a `tables` list neither allows it by default (every of none)
+  // nor misses it (some of none). It is within an allow rule's tables only if it acts on no
+  // object at all, and within a deny or review rule's tables unless it acts on no object: an
+  // ALTER SCHEMA or VACUUM FULL may act on any of the rule's tables (fail closed).
+  const tablesHold = (f: PostgresRequestFacts, t: StringPredicate): boolean =>
+    f.relations.length === 0 ? objectFree(f.classes, restricting) !== restricting : quantifier(f.relations, t);
   return (f) =>
     (classes === null || quantifier(f.classes, classes)) &&
-    (tables === null || quantifier(f.relations, tables)) &&
+    (tables === null || tablesHold(f, tables)) &&
     (functions === null || quantifier(f.functions, functions));
+}
+
+/**
+ * Where an allow rule's masks apply: statements whose classes and relations overlap the rule's
+ * (any one listed is enough; none at all counts as overlapping). Functions place no condition.
+ * Looser than the rule itself, so that data from the rule's tables keeps its masks when the
+ * statement also touches other tables and another rule allows it as a whole.
+ */
+export function compilePostgresOverlap(section: PostgresSection): PostgresMatcher {
+  const opts = { separator: ".", ignoreCase: false };
+  const classes = section.classes ? compileClassList(section.classes, false) : null;
+  const tables = section.tables ? compileGlobs(section.tables, opts) : null;
+  return (f) =>
+    (classes === null || f.classes.length === 0 || some(f.classes, classes)) &&
+    (tables === null || f.relations.length === 0 || some(f.relations, tables));
 }
