@@ -82,6 +82,8 @@ export const OBJECT_FREE_CLASSES: ReadonlySet<string> = new Set([
   "listen",
   "notify",
   "unlisten",
+  // The protocol's FunctionCall: one function by OID, like SELECT f(…); its function is checked as any call is.
+  "function_call",
 ]);
 
 /** Whether a statement with no relations acts on no object: it has classes, all object-free. */
