@@ -18,53 +18,26 @@
 // before it are made again. Within an extended-protocol batch the server answers only at Sync,
 // so waiting there would deadlock: after a catalog-changing Execute, a statement of the same
 // batch that needs the catalog is denied instead (send Sync first).
-import type { Decoded, Bind, Close, Describe, Execute, FunctionCall, Parse, Query, DecodedFrontendMessage } from "./protocol/frontend-message.ts";
+//
+// The other parts: relay-core.ts (the session the relays share), statement-checker.ts (deciding
+// one statement, prepared ones re-analysed), statement-run.ts (what a statement that succeeds
+// does to the session), catalog-changes.ts (which statements fence the catalog), function-call.ts
+// (the FunctionCall message).
+import type { Decoded, Bind, Close, Describe, Execute, Parse, Query, DecodedFrontendMessage } from "./protocol/frontend-message.ts";
 import type { PostgresRequestFacts } from "../../core/types.ts";
-import type { Catalog } from "./catalog.ts";
+import { changesCatalog, FENCED, needsCatalog } from "./catalog-changes.ts";
 import { declaredCursorName } from "./cursor-name.ts";
-import { denialError, type DenyMessages } from "./deny.ts";
+import { denialError } from "./deny.ts";
+import { relayFunctionCall } from "./function-call.ts";
 import { encodeFrontendMessage } from "./protocol/encode.ts";
-import type { ResponseTracker } from "./response-tracker.ts";
-import type { SearchPathTracker } from "./search-path.ts";
-import { CatalogFence, portalSettled, sameContext, type Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
-import type { Analysis, AnalysisContext, StatementInfo } from "./sql/analysis.ts";
-import { factsOf, type CheckedStatement, type StatementGate } from "./statement-gate.ts";
+import type { RelayCore } from "./relay-core.ts";
+import { CatalogFence, portalSettled, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
+import type { StatementInfo } from "./sql/analysis.ts";
+import { factsOf } from "./statement-gate.ts";
+import { StatementChecker } from "./statement-checker.ts";
+import { checkedRun, statementRun } from "./statement-run.ts";
 
-export interface Analyzer {
-  analyze(sql: string, ctx: AnalysisContext): Analysis;
-}
-
-/** The session as the two relays see it. */
-export interface RelayCore {
-  readonly tracker: ResponseTracker;
-  readonly prepared: Map<string, PreparedStatement>;
-  readonly portals: Map<string, Portal>;
-  readonly searchPath: SearchPathTracker;
-  readonly toUpstream: Outbox;
-  readonly toClient: Outbox;
-  readonly statementGate: StatementGate;
-  readonly analyzer: Analyzer;
-  readonly catalog: Catalog;
-  readonly deny: DenyMessages;
-  readonly recordParameters: boolean;
-  /** Transaction status of the last ReadyForQuery from the upstream. */
-  txStatus: "I" | "T" | "E";
-  /** Counts Syncs: a verdict is reused only within the batch it was made in. */
-  batch: number;
-  /** The server is in COPY FROM STDIN and the client has not ended it: the server ignores Sync now. */
-  copyIn: boolean;
-  /** The client sent Terminate. */
-  terminate(): void;
-  /** Writes the audit record of a finished (or never run) statement. */
-  finish(run: StatementRun, outcome: StatementOutcome): void;
-}
-
-export type StatementOutcome =
-  | { readonly kind: "complete"; readonly tag: string }
-  | { readonly kind: "empty" }
-  | { readonly kind: "suspended" }
-  | { readonly kind: "error"; readonly code: string; readonly message: string }
-  | { readonly kind: "not_run"; readonly reason: string };
+export type { Analyzer, RelayCore, StatementOutcome } from "./relay-core.ts";
 
 const EMPTY_FACTS: PostgresRequestFacts = { kind: "postgres", classes: [], relations: [], functions: [] };
 const utf8 = new TextDecoder();
@@ -76,8 +49,11 @@ export class FrontendRelay {
   private readonly fence: CatalogFence;
   /** A catalog-changing Execute was forwarded in this batch (no Sync since): see the top of the file. */
   private changedInBatch = false;
+  /** Decides statements; when its check() returns null, its lastRefusal is the ErrorResponse to send. */
+  private readonly checker: StatementChecker;
 
   constructor(private readonly s: RelayCore) {
+    this.checker = new StatementChecker(s, () => this.changedInBatch);
     this.fence = new CatalogFence(() => s.catalog.invalidate());
     s.tracker.onReady = () => this.fence.ready(s.txStatus);
   }
@@ -121,7 +97,7 @@ export class FrontendRelay {
         else this.s.tracker.push({ kind: "copy-end" });
         return;
       case "FunctionCall":
-        return this.onFunctionCall(m);
+        return relayFunctionCall(this.s, m, this.fence, () => this.changedInBatch);
       case "Terminate":
         this.s.toUpstream.push(m.raw);
         this.s.terminate();
@@ -153,15 +129,15 @@ export class FrontendRelay {
     for (let i = 0; i < stmts.length; i++) {
       const info = stmts[i]!;
       const details = stmts.length === 1 ? SIMPLE_DETAILS : { protocol: "simple", statement: i + 1, of: stmts.length };
-      const checked = await this.check(info, details);
+      const checked = await this.checker.check(info, details);
       if (checked === null || !checked.verdict.allowed) {
-        const error = checked === null ? this.lastRefusal! : denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
+        const error = checked === null ? this.checker.lastRefusal! : denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
         for (const r of runs) s.finish(r, { kind: "not_run", reason: "another statement of the same query was denied" });
         s.toUpstream.push(s.deny.query);
         s.tracker.push({ kind: "deny-query", error, sent: false });
         return;
       }
-      const run = this.newRun(info, checked, stmts.length === 1, ctx);
+      const run = checkedRun(s, info, checked, stmts.length === 1, ctx);
       runs.push(run);
       if (changesCatalog(checked.info, checked.facts)) fenced.push(run);
     }
@@ -202,8 +178,8 @@ export class FrontendRelay {
       changesCatalog: false,
     };
     if (info !== null) {
-      const checked = await this.check(info, { protocol: "extended", statement_name: m.statement }, m.parameterTypes);
-      if (checked === null) return this.denyExtended(this.lastRefusal!);
+      const checked = await this.checker.check(info, { protocol: "extended", statement_name: m.statement }, m.parameterTypes);
+      if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
       if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
       stmt.info = checked.info;
       stmt.verdict = checked.verdict;
@@ -224,16 +200,16 @@ export class FrontendRelay {
       return this.refuseExtended("builtin:unknown-statement", `prepared statement "${m.statement}" is not known to the gateway: it was not prepared through it`);
     }
     const fresh = stmt.verdict !== null && stmt.batch === s.batch && stmt.epoch === this.fence.epoch && !this.changedInBatch;
-    if (stmt.info === null || (fresh && !this.stale(stmt))) return this.bind(m, stmt);
+    if (stmt.info === null || (fresh && !this.checker.stale(stmt))) return this.bind(m, stmt);
     return this.recheck(m, stmt);
   }
 
   private async recheck(m: Decoded<Bind>, stmt: PreparedStatement): Promise<void> {
     const details = { protocol: "extended", statement_name: stmt.name, at: "bind" };
-    const current = await this.current(stmt, details, false);
-    if (current === null) return this.denyExtended(this.lastRefusal!);
-    const checked = await this.check(current.info!, details, stmt.parameterTypes);
-    if (checked === null) return this.denyExtended(this.lastRefusal!);
+    const current = await this.checker.current(stmt, details, false);
+    if (current === null) return this.denyExtended(this.checker.lastRefusal!);
+    const checked = await this.checker.check(current.info!, details, stmt.parameterTypes);
+    if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
     if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
     stmt.info = checked.info;
     stmt.verdict = checked.verdict;
@@ -305,7 +281,7 @@ export class FrontendRelay {
     const info = portal.info;
     const run: StatementRun = info === null
       ? { facts: EMPTY_FACTS, rule: null, spec: null, started: performance.now(), plan: null, rows: 0, done: false }
-      : this.runOf(info, portal.verdict!.decision.rule, portal.spec, false, portal.context, portal.parameters, {
+      : statementRun(s, info, portal.verdict!.decision.rule, portal.spec, false, portal.context, portal.parameters, {
           facts: factsOf(info),
           verdict: portal.verdict!,
           spec: portal.spec,
@@ -327,8 +303,8 @@ export class FrontendRelay {
 
   private async recheckPortal(m: Decoded<Execute>, portal: Portal): Promise<void> {
     const details = { protocol: "extended", statement_name: portal.statement.name, portal: portal.name, at: "execute" };
-    const checked = await this.check(portal.info!, details, portal.statement.parameterTypes);
-    if (checked === null) return this.denyExtended(this.lastRefusal!);
+    const checked = await this.checker.check(portal.info!, details, portal.statement.parameterTypes);
+    if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
     if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
     if (checked.spec !== portal.spec) {
       const message = `portal "${portal.name}" is denied: the catalog changed since it was bound and so did the masks that apply to it; bind it again`;
@@ -347,143 +323,6 @@ export class FrontendRelay {
     else s.portals.delete(m.name);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "close" });
-  }
-
-  private async onFunctionCall(m: Decoded<FunctionCall>): Promise<void> {
-    const s = this.s;
-    let name: string | null = null;
-    try {
-      name = await s.catalog.functionName(m.functionOid);
-    } catch {
-      name = null;
-    }
-    const info: StatementInfo = {
-      classes: ["function_call"],
-      relations: [],
-      functions: name === null ? [] : [name],
-      text: `FunctionCall ${name ?? `OID ${m.functionOid}`}`,
-      node: "FunctionCall",
-    };
-    let error: Uint8Array | null = null;
-    let checked: CheckedStatement | null = null;
-    if (name === null) {
-      const message = `FunctionCall of function OID ${m.functionOid} is denied: the gateway cannot name that function`;
-      await s.statementGate.refuse(factsOf(info), "builtin:unknown-function", message, { protocol: "function_call" });
-      error = denialError(message);
-    } else if (this.changedInBatch) {
-      await s.statementGate.refuse(factsOf(info), CHANGED_IN_BATCH.rule, CHANGED_IN_BATCH.message, { protocol: "function_call" });
-      error = denialError(CHANGED_IN_BATCH.message);
-    } else {
-      checked = await s.statementGate.check(info, { protocol: "function_call", oid: m.functionOid });
-      if (!checked.verdict.allowed) error = denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
-    }
-    if (error !== null || checked === null) {
-      s.toUpstream.push(s.deny.query);
-      s.tracker.push({ kind: "deny-query", error: error!, sent: false });
-      return;
-    }
-    const run = this.newRun(info, checked, false, s.searchPath.context);
-    s.toUpstream.push(m.raw);
-    s.tracker.push({ kind: "function-call", run });
-    if (changesCatalog(info, checked.facts)) this.fence.watch(run);
-  }
-
-  /** The ErrorResponse of the last refusal made by check() (when it returned null). */
-  private lastRefusal: Uint8Array | null = null;
-
-  /**
-   * Decides one statement. EXECUTE counts as what was prepared; a statement the gateway cannot
-   * resolve (EXECUTE of an unknown name, search_path unknown) is refused: returns null and
-   * leaves the ErrorResponse in lastRefusal.
-   */
-  private async check(
-    info: StatementInfo,
-    details: Record<string, unknown>,
-    parameterTypes?: readonly number[],
-  ): Promise<(CheckedStatement & { info: StatementInfo }) | null> {
-    const s = this.s;
-    let effective = info;
-    if (info.executes !== undefined) {
-      const p = s.prepared.get(info.executes);
-      if (p === undefined) {
-        const message = `EXECUTE of prepared statement "${info.executes}" is denied: the gateway does not know that statement`;
-        await s.statementGate.refuse(factsOf(info), "builtin:unknown-statement", message, details);
-        this.lastRefusal = denialError(message);
-        return null;
-      }
-      const current = await this.current(p, details, true);
-      if (current === null) return null;
-      const inner = current.info;
-      if (inner !== null) {
-        effective = {
-          ...info,
-          classes: union(info.classes.filter((c) => c !== "execute"), inner.classes),
-          relations: union(info.relations, inner.relations),
-          functions: union(info.functions, inner.functions),
-        };
-      }
-    }
-    if (s.searchPath.unknownBecause !== null && (effective.relations.length > 0 || effective.functions.length > 0)) {
-      const message = `statement denied: the session's search_path is unknown after ${s.searchPath.unknownBecause}; SET search_path explicitly first`;
-      await s.statementGate.refuse(factsOf(effective), "builtin:search-path-unknown", message, details);
-      this.lastRefusal = denialError(message);
-      return null;
-    }
-    if (parameterTypes !== undefined && parameterTypes.some((t) => t !== 0) && effective.classes.length > 0 && effective.classes.every(takesNoParameters)) {
-      // The statement gate looks through such statements' names without running them, but Bind
-      // still converts values to the declared types (domain CHECKs, input functions).
-      const message =
-        "statement denied: the Parse declares parameter types for a statement that takes no parameters (DDL, GRANT, COMMENT); binding values to them would run those types' input functions and checks";
-      await s.statementGate.refuse(factsOf(effective), "builtin:parameter-types", message, details);
-      this.lastRefusal = denialError(message);
-      return null;
-    }
-    if (this.changedInBatch && needsCatalog(effective, parameterTypes)) {
-      await s.statementGate.refuse(factsOf(effective), CHANGED_IN_BATCH.rule, CHANGED_IN_BATCH.message, details);
-      this.lastRefusal = denialError(CHANGED_IN_BATCH.message);
-      return null;
-    }
-    const checked = await s.statementGate.check(effective, details, parameterTypes);
-    return { ...checked, info: effective };
-  }
-
-  /** Whether the search_path changed since the statement was analysed. */
-  private stale(p: PreparedStatement): boolean {
-    return p.source !== null && !sameContext(p.source.context, this.s.searchPath.context);
-  }
-
-  /**
-   * What a prepared statement runs now: its analysis, made again with the current search_path
-   * when that changed since (PostgreSQL re-parses the statement then, so unqualified names may
-   * now mean other tables). `nested`: it is what an EXECUTE runs, and an EXECUTE inside it is
-   * not followed further. null: refused, the ErrorResponse is in lastRefusal.
-   */
-  private async current(p: PreparedStatement, details: Record<string, unknown>, nested: boolean): Promise<{ info: StatementInfo | null } | null> {
-    if (p.info === null || p.source === null || !this.stale(p)) return { info: p.info };
-    const s = this.s;
-    const source = p.source;
-    const ctx = s.searchPath.context;
-    const analysis = s.analyzer.analyze(source.text, ctx);
-    let info: StatementInfo | undefined;
-    if (analysis.ok && analysis.statements.length === 1) {
-      const st = analysis.statements[0]!;
-      info = source.prepare ? st.prepares?.inner : st;
-    }
-    if (info === undefined || (nested && info.executes !== undefined)) {
-      const message = `prepared statement "${p.name}" is denied: the search_path changed since it was prepared and the gateway cannot analyse it again; prepare it again`;
-      await s.statementGate.refuse(factsOf(p.info), "builtin:stale-prepared-statement", message, details);
-      this.lastRefusal = denialError(message);
-      return null;
-    }
-    p.info = info;
-    source.context = ctx;
-    p.verdict = null;
-    p.spec = null;
-    p.batch = -1;
-    // The server plans it again, so its result columns (and their origins) may differ from an earlier Describe.
-    p.fields = null;
-    p.described = false;
-    return { info };
   }
 
   /**
@@ -521,126 +360,9 @@ export class FrontendRelay {
     s.portals.delete("");
     this.skipping = true;
   }
-
-  private newRun(info: StatementInfo, checked: CheckedStatement & { info?: StatementInfo }, single: boolean, ctx: AnalysisContext): StatementRun {
-    return this.runOf(checked.info ?? info, checked.verdict.decision.rule, checked.spec, single, ctx, undefined, checked);
-  }
-
-  /** `ctx`: the analysis context `info` was made with (what a PREPARE's statement resolves against). */
-  private runOf(
-    info: StatementInfo,
-    rule: string | null,
-    spec: StatementRun["spec"],
-    single: boolean,
-    ctx: AnalysisContext,
-    parameters?: readonly (string | null)[],
-    checked?: CheckedStatement,
-  ): StatementRun {
-    const s = this.s;
-    const discardAll = info.node === "DiscardStmt" && info.sets?.some((c) => c.name === "all") === true;
-    const needs =
-      info.prepares !== undefined ||
-      info.deallocates !== undefined ||
-      info.sets !== undefined ||
-      info.node === "DeclareCursorStmt" ||
-      info.classes.some(isCatalogChanging);
-    const onSuccess = needs
-      ? () => {
-          if (info.prepares !== undefined) {
-            const p = info.prepares;
-            s.prepared.set(p.name, {
-              name: p.name,
-              info: p.inner,
-              verdict: null,
-              spec: null,
-              batch: -1,
-              fields: null,
-              described: false,
-              source: { text: info.text, prepare: true, context: ctx },
-              parameterTypes: [],
-              epoch: -1,
-              changesCatalog: false,
-            });
-          }
-          // Names the server freed: a later Parse or PREPARE of them defines something new.
-          if (info.deallocates !== undefined) forgetStatements(s.prepared, info.deallocates);
-          if (discardAll) {
-            forgetStatements(s.prepared, null);
-            s.portals.clear();
-          }
-          if (info.sets !== undefined) s.searchPath.apply(info.sets, single && s.txStatus === "I");
-          if (info.classes.some(isCatalogChanging)) s.catalog.invalidate();
-          if (info.classes.includes("ddl.create.schema") || info.classes.includes("procedural")) s.searchPath.schemaCreated();
-          if (info.node === "DeclareCursorStmt" && spec !== null && checked !== undefined) s.statementGate.rememberCursor(spec, checked.verdict.masks);
-        }
-      : undefined;
-    return {
-      facts: factsOf(info),
-      rule,
-      spec,
-      started: performance.now(),
-      plan: null,
-      rows: 0,
-      done: false,
-      ...(parameters !== undefined ? { parameters } : {}),
-      ...(onSuccess !== undefined ? { onSuccess } : {}),
-    };
-  }
 }
 
 const SIMPLE_DETAILS = Object.freeze({ protocol: "simple" });
-
-/** DDL changes names and columns; procedural code may run DDL the gateway cannot see. */
-function isCatalogChanging(c: string): boolean {
-  return c.startsWith("ddl.") || c === "procedural";
-}
-
-/** Messages whose checking waits for the catalog changes before them (CatalogFence). */
-const FENCED: ReadonlySet<DecodedFrontendMessage["type"]> = new Set(["Query", "Parse", "Bind", "Execute", "FunctionCall"]);
-const CHANGED_IN_BATCH = Object.freeze({
-  rule: "builtin:catalog-changed-in-batch",
-  message:
-    "statement denied: an earlier statement of this batch may change the catalog (DDL, procedural code or a user function) and has not completed; send Sync after a catalog-changing statement before statements that depend on it",
-});
-/** Settings that change how names resolve. */
-const PATH_SETTINGS: ReadonlySet<string> = new Set(["search_path", "all", "role", "session_authorization"]);
-
-/** Classes of statements that take no parameters (and whose names the statement gate does not run). */
-function takesNoParameters(c: string): boolean {
-  return c.startsWith("ddl.") || c === "grant" || c === "revoke" || c === "comment" || c === "security_label";
-}
-
-/** Whether checking the statement looks anything up in the catalog (names, or declared parameter types). */
-function needsCatalog(info: Pick<StatementInfo, "relations" | "functions">, parameterTypes: readonly number[] | undefined): boolean {
-  return info.relations.length > 0 || info.functions.length > 0 || (parameterTypes?.some((t) => t !== 0) ?? false);
-}
-
-/**
- * Whether statements after this one must wait for it before they are checked: it may change
- * what names mean (DDL, procedural code, a user function, which may run DDL), or the search_path.
- */
-function changesCatalog(info: StatementInfo, facts: PostgresRequestFacts): boolean {
-  return (
-    info.classes.some(isCatalogChanging) ||
-    (facts.userFunctions?.length ?? 0) > 0 ||
-    (info.sets !== undefined && info.sets.some((c) => PATH_SETTINGS.has(c.name)))
-  );
-}
-
-/** DEALLOCATE name, or every named statement (DEALLOCATE ALL, DISCARD ALL; the unnamed one stays). */
-function forgetStatements(prepared: Map<string, PreparedStatement>, name: string | null): void {
-  if (name !== null) {
-    prepared.delete(name);
-    return;
-  }
-  for (const key of [...prepared.keys()]) if (key !== "") prepared.delete(key);
-}
-
-function union(a: readonly string[], b: readonly string[]): string[] {
-  const out = [...a];
-  for (const x of b) if (!out.includes(x)) out.push(x);
-  return out;
-}
 
 /** Bind parameters as text for the audit: text-format values as they are, binary ones as hex. */
 function parameterTexts(m: Bind): (string | null)[] {
