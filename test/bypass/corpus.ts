@@ -46,15 +46,6 @@ interface Common {
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
 export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
-  // third round: RETURNING and WHERE are noCopy, but a CTE's RETURNING and setval there do carry values (analyze-statement.ts)
-  "mcp-cte-returning-feeds-update": "#3",
-  "mcp-cte-returning-expression": "#3",
-  "mcp-where-setval": "#3",
-  "mcp-returning-setval": "#3",
-  // search_path taken as final on a stale transaction status, or changed unseen (frontend-relay.ts runOf, FunctionCall, pg_settings)
-  "sp3-begin-in-batch-then-simple-set": "#3",
-  "sp3-dba-function-call-set-config": "#3",
-  "sp3-dba-update-pg-settings": "#3",
 };
 
 export type Attempt = Common &

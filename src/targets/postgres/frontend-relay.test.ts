@@ -122,6 +122,24 @@ describe("prepared statements follow the search_path, as PostgreSQL re-parses th
   });
 });
 
+describe("a SET of search_path after unsynced extended messages is not taken as final", () => {
+  test("BEGIN by Execute with no Sync, then a simple SET: after ROLLBACK the old path still counts", async () => {
+    const w = await Wire.open(target.port, "ann");
+    await w.run(1, Q("SET search_path = public"));
+    // The ReadyForQuery before this batch said idle, but the Execute opened a block.
+    await w.run(1, P("BEGIN"), B(), E(), Q("SET search_path = sales"));
+    await w.run(1, Q("ROLLBACK"));
+    // Upstream the path is public again: a read of notes must be decided on it too.
+    const denied = await w.run(1, Q("SELECT n FROM notes"));
+    expect(types(denied)).toEqual(["E:42501", "ReadyForQuery"]);
+    expect(rows(denied)).toEqual([]);
+    // A SET after a ReadyForQuery is final again.
+    await w.run(1, Q("SET search_path = sales"));
+    expect(rows(await w.run(1, Q("SELECT n FROM notes")))).toEqual(["sales note"]);
+    w.close();
+  });
+});
+
 describe("names the server freed are decided again", () => {
   test("a Parse of a name in use is decided; after DEALLOCATE the old statement is forgotten", async () => {
     const w = await Wire.open(target.port, "ann");

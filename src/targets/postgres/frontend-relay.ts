@@ -49,6 +49,12 @@ export class FrontendRelay {
   private readonly fence: CatalogFence;
   /** A catalog-changing Execute was forwarded in this batch (no Sync since): see the top of the file. */
   private changedInBatch = false;
+  /**
+   * An extended-protocol message was forwarded with no Sync (or Query, which ends in a
+   * ReadyForQuery too) after it: the transaction state the last ReadyForQuery showed may be stale
+   * (an Execute of BEGIN), so a SET that follows cannot be taken as final.
+   */
+  private unsynced = false;
   /** Decides statements; when its check() returns null, its lastRefusal is the ErrorResponse to send. */
   private readonly checker: StatementChecker;
 
@@ -61,6 +67,7 @@ export class FrontendRelay {
   /** Handles one message; a Promise means: wait for it before the next one. */
   handle(m: DecodedFrontendMessage): void | Promise<void> {
     if (!this.fence.open && !this.changedInBatch && !this.skipping && FENCED.has(m.type)) return this.afterFence(m);
+    if (EXTENDED.has(m.type) && !this.skipping) this.unsynced = true;
     switch (m.type) {
       case "Query":
         // After an error in the extended protocol the server ignores everything up to Sync, a Query too.
@@ -83,6 +90,7 @@ export class FrontendRelay {
         if (this.s.copyIn) return; // ignored by the server during COPY FROM STDIN
         this.changedInBatch = false;
         this.skipping = false;
+        this.unsynced = false;
         this.s.batch++;
         this.s.tracker.push({ kind: "sync" });
         return;
@@ -137,13 +145,16 @@ export class FrontendRelay {
         s.tracker.push({ kind: "deny-query", error, sent: false });
         return;
       }
-      const run = checkedRun(s, info, checked, stmts.length === 1, ctx);
+      // A SET is final only when it runs on its own in a transaction state the gateway knows.
+      const run = checkedRun(s, info, checked, stmts.length === 1 && !this.unsynced, ctx);
       runs.push(run);
       if (changesCatalog(checked.info, checked.facts)) fenced.push(run);
     }
     for (const info of stmts) if (info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "query", runs, index: 0 });
+    // Its ReadyForQuery shows the state the unsynced messages before it left.
+    this.unsynced = false;
     for (const r of fenced) this.fence.watch(r);
   }
 
@@ -363,6 +374,8 @@ export class FrontendRelay {
 }
 
 const SIMPLE_DETAILS = Object.freeze({ protocol: "simple" });
+/** The extended-protocol messages that run or change something upstream before the next Sync. */
+const EXTENDED: ReadonlySet<string> = new Set(["Parse", "Bind", "Describe", "Execute", "Close"]);
 
 /** Bind parameters as text for the audit: text-format values as they are, binary ones as hex. */
 function parameterTexts(m: Bind): (string | null)[] {

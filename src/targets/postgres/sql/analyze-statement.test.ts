@@ -775,6 +775,22 @@ describe("analyze: what makes the server read SQL differently (client_encoding, 
   });
 });
 
+describe("analyze: writes of pg_settings change settings", () => {
+  test("UPDATE pg_settings counts as set_config of every sensitive setting, and the search_path becomes unknown", () => {
+    for (const sql of ["UPDATE pg_catalog.pg_settings SET setting = 'hr, pg_catalog' WHERE name = 'search_path'", "UPDATE pg_settings SET setting = 'x' WHERE name = 'role'"]) {
+      const info = one(sql);
+      expect(info.classes).toContain("set");
+      expect(info.functions).toEqual(expect.arrayContaining(["pg_catalog.set_config(search_path)", "pg_catalog.set_config(role)", "pg_catalog.set_config(client_encoding)"]));
+      expect(info.sets).toEqual([{ name: "search_path", value: null, local: false, opaque: true }]);
+      expect(splitMarkers(info.functions).markers.settingFromRows).toBe(false);
+    }
+    expect(splitMarkers(one("UPDATE pg_settings SET setting = (SELECT email FROM sales.customers LIMIT 1) WHERE name = 'application_name'").functions).markers.settingFromRows).toBe(true);
+    expect(one("WITH u AS (UPDATE pg_settings SET setting = 'x' WHERE name = 'search_path' RETURNING 1) SELECT 1").sets?.[0]?.opaque).toBe(true);
+    // Another schema's table of that name is not the view.
+    expect(one("UPDATE sales.pg_settings SET setting = 'x'").sets).toBeUndefined();
+  });
+});
+
 describe("analyze: markers for the gate", () => {
   const markers = (sql: string) => splitMarkers(one(sql).functions).markers;
   test("set_config with a value that is not a plain constant", () => {
@@ -805,6 +821,18 @@ describe("analyze: markers for the gate", () => {
     expect(markers("EXPLAIN UPDATE sales.customers SET name = email").copies).toEqual([]);
     const p = one("PREPARE p AS UPDATE sales.customers SET name = email");
     expect(splitMarkers(p.prepares!.inner.functions).markers.copies).toEqual(["email"]);
+  });
+  test("WHERE and RETURNING count when their values are carried on: a data-modifying CTE, setval", () => {
+    const cte = "WITH u AS (UPDATE sales.customers SET name = name WHERE id = 1 RETURNING email AS e) UPDATE sales.orders SET note = (SELECT e FROM u) WHERE id = 10";
+    expect(markers(cte).copies).toContain("email");
+    expect(markers("WITH u AS (UPDATE sales.customers SET name = name RETURNING upper(email) AS e) UPDATE sales.orders o SET note = u.e FROM u").copies).toContain("email");
+    expect(markers("WITH u AS (DELETE FROM sales.customers RETURNING *) INSERT INTO sales.orders (note) SELECT e FROM u AS x(e)").copies).toContain("*");
+    expect(markers("UPDATE sales.orders SET note = note WHERE setval('sales.order_no', (SELECT length(email) FROM sales.customers LIMIT 1)) > 0").copies).toContain("email");
+    expect(markers("UPDATE sales.orders SET note = note RETURNING setval('sales.order_no', (SELECT length(email) FROM sales.customers LIMIT 1))").copies).toContain("email");
+    expect(markers("DELETE FROM sales.orders WHERE setval('sales.order_no', (SELECT length(email) FROM sales.customers LIMIT 1)) > 0").copies).toContain("email");
+    // Without either, they still do not count.
+    expect(markers("UPDATE sales.customers SET name = 'x' WHERE email = 'a' RETURNING email").copies).toEqual([]);
+    expect(markers("WITH x AS (SELECT 1) UPDATE sales.customers SET name = 'x' WHERE email = 'a' RETURNING email").copies).toEqual([]);
   });
   test("operators, per schema they may resolve in", () => {
     expect(markers("SELECT 1 === 1").operators).toEqual(["pg_catalog.===", "public.==="]);

@@ -12,16 +12,29 @@ export class CopySources {
   /** Names of range items (tables, aliases, CTEs, subqueries): a reference to one is a whole row. */
   private readonly ranges = new Set<string>();
   private star = false;
+  /**
+   * References where values are only read (a DML's WHERE and RETURNING): they count too when
+   * `carried` is set, for then they may still reach stored rows.
+   */
+  private readonly readColumns = new Set<string>();
+  private readStar = false;
   /** The statement writes rows (INSERT, UPDATE, MERGE, CREATE TABLE AS, SELECT INTO, setval) that run now. */
   writes = false;
+  /**
+   * Values read in WHERE and RETURNING may be stored after all: a data-modifying CTE's RETURNING
+   * feeds the outer statement, and a setval there keeps a value that later reads return.
+   */
+  carried = false;
 
-  /** A ColumnRef's fields. */
-  reference(f: Fields): void {
+  /** A ColumnRef's fields; `readOnly`: in a part whose values are not written (see `carried`). */
+  reference(f: Fields, readOnly = false): void {
     const fields = list(f, "fields");
     const last = wrappedNode(fields[fields.length - 1]);
     if (last === null) return;
-    if (last.name === "A_Star") this.star = true;
-    else if (last.name === "String") this.columns.add((str(last.fields, "sval") ?? "").toLowerCase());
+    if (last.name === "A_Star") {
+      if (readOnly) this.readStar = true;
+      else this.star = true;
+    } else if (last.name === "String") (readOnly ? this.readColumns : this.columns).add((str(last.fields, "sval") ?? "").toLowerCase());
   }
 
   range(name: string): void {
@@ -45,15 +58,19 @@ export class CopySources {
     for (const c of other.columns) this.columns.add(c);
     for (const r of other.ranges) this.ranges.add(r);
     this.star ||= other.star;
+    for (const c of other.readColumns) this.readColumns.add(c);
+    this.readStar ||= other.readStar;
     this.writes ||= other.writes;
+    this.carried ||= other.carried;
   }
 
   /** The \0copy markers: one per column name, and "*" for whole rows; none unless the statement writes. */
   markers(): string[] {
     if (!this.writes) return [];
     const out: string[] = [];
-    let star = this.star;
-    for (const c of this.columns) {
+    let star = this.star || (this.carried && this.readStar);
+    const columns = this.carried ? new Set([...this.columns, ...this.readColumns]) : this.columns;
+    for (const c of columns) {
       out.push(marker("copy", c));
       if (this.ranges.has(c)) star = true;
     }

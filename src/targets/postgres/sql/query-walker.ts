@@ -4,11 +4,14 @@
 // and the catch-all walk of nodes it does not know) goes to utilityNode, which the concrete
 // walker in analyze-statement.ts supplies.
 import { bool, field, isFields, list, obj, str, stringList, wrappedNode, type Fields } from "./ast.ts";
-import { splitIdentifierString } from "./name-resolution.ts";
-import { setConfigCall } from "./setting-changes.ts";
+import { marker } from "./markers.ts";
+import { relationCandidates, splitIdentifierString } from "./name-resolution.ts";
+import { plainConstant, SENSITIVE_SETTINGS, setConfigCall, settingFunction } from "./setting-changes.ts";
 import { DML_CLASS, StatementFacts, type Env } from "./statement-facts.ts";
 
 const TOP: Env = { ctes: new Set(), runs: true };
+/** The view whose update rule calls set_config. */
+const PG_SETTINGS = "pg_catalog.pg_settings";
 
 /** Functions whose first argument names a sequence as text. */
 const SEQUENCE_FUNCTIONS = new Set(["nextval", "currval", "setval", "pg_sequence_last_value"]);
@@ -117,8 +120,11 @@ export abstract class QueryWalker extends StatementFacts {
     if (recursive) for (const c of ctes) scope.add(str(c, "ctename") ?? "");
     for (const c of ctes) {
       this.copies.range(str(c, "ctename") ?? "");
-      // Data-modifying CTEs run even when nothing reads them, so they count in full.
-      this.visit(field(c, "ctequery"), { ...env, ctes: new Set(scope) });
+      // Data-modifying CTEs run even when nothing reads them, so they count in full; their
+      // RETURNING is what the rest of the statement reads, so it is a copy source.
+      const query = field(c, "ctequery");
+      if ((wrappedNode(query)?.name ?? "") in DML_CLASS) this.copies.carried = true;
+      this.visit(query, { ...env, ctes: new Set(scope) });
       scope.add(str(c, "ctename") ?? "");
     }
     return { ...env, ctes: scope };
@@ -159,9 +165,13 @@ export abstract class QueryWalker extends StatementFacts {
     }
     if (env.runs && name !== "DeleteStmt") this.copies.writes = true;
     const rel = obj(f, "relation");
-    if (rel !== undefined) this.rangeVar(rel, inner, true);
+    if (rel !== undefined) {
+      this.rangeVar(rel, inner, true);
+      if (relationCandidates(str(rel, "schemaname"), str(rel, "relname") ?? "", this.ctx).includes(PG_SETTINGS)) this.settingsWrite(f, env);
+    }
     // The WHERE of an UPDATE or DELETE only picks rows, and RETURNING is a read masked like any:
-    // neither puts values into the rows written.
+    // neither puts values into the rows written, unless the statement carries them on (a
+    // data-modifying CTE's RETURNING, a setval there: CopySources.carried).
     const reads = { ...inner, noCopy: true };
     for (const key of DML_READ_ONLY) this.visit(field(f, key), reads);
     this.children(f, inner, DML_HANDLED);
@@ -189,7 +199,11 @@ export abstract class QueryWalker extends StatementFacts {
   private sequenceCall(name: string, arg: unknown, env: Env): void {
     if (SEQUENCE_WRITERS.has(name)) this.addClass(env, "update");
     // setval stores a value that later reads return (currval, last_value): a write of rows' values.
-    if (name === "setval" && env.runs) this.copies.writes = true;
+    if (name === "setval" && env.runs) {
+      this.copies.writes = true;
+      // Even in a WHERE or RETURNING: what it is given is stored.
+      this.copies.carried = true;
+    }
     let v = arg;
     for (let n = wrappedNode(v); n !== null && (n.name === "TypeCast" || n.name === "CollateClause"); n = wrappedNode(v)) v = n.fields["arg"];
     const seq = this.literals.string(v);
@@ -203,7 +217,7 @@ export abstract class QueryWalker extends StatementFacts {
 
   /** A column reference: its last name (or a star) is what a write may copy. */
   private columnRef(f: Fields, env: Env): void {
-    if (env.noCopy !== true) this.copies.reference(f);
+    this.copies.reference(f, env.noCopy === true);
   }
 
   private typeCast(f: Fields, env: Env): void {
@@ -214,6 +228,19 @@ export abstract class QueryWalker extends StatementFacts {
     if (last !== undefined && REG_TYPES.has(last)) this.literalDependent = true;
     this.typeName(obj(f, "typeName"));
     this.children(f, env);
+  }
+
+  /**
+   * A write of pg_catalog.pg_settings: its update rule calls set_config(name, setting, false)
+   * for each row, so it counts as set_config of any sensitive setting (the rows it picks are
+   * not followed), and the search_path is unknown once it ran.
+   */
+  private settingsWrite(f: Fields, env: Env): void {
+    this.addClass(env, "set");
+    for (const name of SENSITIVE_SETTINGS) this.functions.add(settingFunction(name));
+    const values = list(f, "targetList").map((t) => field(wrappedNode(t)?.fields ?? {}, "val"));
+    if (!values.every(plainConstant)) this.functions.add(marker("setting-from-rows"));
+    if (env.runs) this.sets.push({ name: "search_path", value: null, local: false, opaque: true });
   }
 
   /** set_config(…): class "set", pseudo functions for policy, and the change when it runs. */
