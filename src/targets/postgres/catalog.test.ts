@@ -205,6 +205,31 @@ describe("Catalog.objectsOf", () => {
     expect(catalog.objectsOf(["sales.hr_mirror"], []) instanceof Promise).toBe(true);
   });
 
+  test("a lookup that read the catalog before an invalidation asks again and keeps only the fresh answer", async () => {
+    // The round trips of one lookup on an empty cache, undisturbed.
+    catalog.invalidate();
+    let before = queries;
+    await catalog.objectsOf(["sales.hr_mirror"], []);
+    const quiet = queries - before;
+    catalog.invalidate();
+    before = queries;
+    const pending = catalog.objectsOf(["sales.hr_mirror"], []);
+    expect(pending instanceof Promise).toBe(true);
+    // DDL went through while the lookup was on the wire.
+    catalog.invalidate();
+    expect(await pending).toEqual({ bases: ["hr.salaries"], functions: [], userFunctions: [], viaRules: true });
+    expect(queries - before).toBe(quiet + 1);
+    // The second answer was kept: no further round trip.
+    expect(catalog.objectsOf(["sales.hr_mirror"], []) instanceof Promise).toBe(false);
+    // OIDs read before an invalidation are not kept (their columns count as of unknown origin).
+    const table = Number((await pg.psql("SELECT 'sales.customers'::regclass::oid")).trim());
+    catalog.invalidate();
+    const loading = catalog.loadOids([table]);
+    catalog.invalidate();
+    await loading;
+    expect(catalog.cached(table)).toBeUndefined();
+  });
+
   test("a view's columns have no table origin", async () => {
     const oid = Number((await pg.psql("SELECT 'sales.customer_contacts'::regclass::oid")).trim());
     const table = Number((await pg.psql("SELECT 'sales.customers'::regclass::oid")).trim());

@@ -57,6 +57,11 @@ export class Catalog {
   private readonly userOperator = new Map<string, readonly string[]>();
   private readonly userType = new Map<string, readonly string[]>();
   private closed = false;
+  /**
+   * Bumped by invalidate(). A lookup that started before an invalidation may have read the old
+   * catalog: its answers are not cached, and loadObjects asks again.
+   */
+  private generation = 0;
   private filledAt = performance.now();
 
   constructor(
@@ -78,6 +83,7 @@ export class Catalog {
   async loadOids(oids: Iterable<number>): Promise<void> {
     const missing = [...new Set(oids)].filter((o) => o !== 0 && !this.byOid.has(o));
     if (missing.length === 0) return;
+    const gen = this.generation;
     const rows = await this.query(
       `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ` +
         `JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
@@ -85,6 +91,8 @@ export class Catalog {
         `WHERE c.oid IN (${missing.map((o) => String(o >>> 0)).join(",")}) AND c.relkind NOT IN ('v', 'm')`,
     );
     const found = collect(rows, 0);
+    // Read before a catalog change: keep nothing; the columns then count as of unknown origin.
+    if (gen !== this.generation) return;
     this.trim();
     for (const o of missing) this.byOid.set(o, found.get(String(o)) ?? null);
   }
@@ -108,6 +116,7 @@ export class Catalog {
       missing.push([r, parts[0], parts[1]]);
     }
     if (missing.length > 0) {
+      const gen = this.generation;
       const rows = await this.query(
         `SELECT n.nspname || '.' || c.relname, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ` +
           `JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
@@ -116,10 +125,12 @@ export class Catalog {
       );
       const found = new Map<string, TableColumns>();
       for (const t of collect(rows, -1).values()) found.set(`${t.schema}\u0000${t.table}`, t);
-      this.trim();
+      // Read before a catalog change: answer this caller, but do not keep it for others.
+      const keep = gen === this.generation;
+      if (keep) this.trim();
       for (const [name, s, t] of missing) {
         const hit = found.get(`${s}\u0000${t}`) ?? null;
-        this.byName.set(name, hit);
+        if (keep) this.byName.set(name, hit);
         out.set(name, hit);
       }
     }
@@ -171,7 +182,15 @@ export class Catalog {
     if (opNames.length > 0) sql.push(userOperatorsQuery(opNames.map((f) => [f, ...split(f)])));
     if (typeNames.length > 0) sql.push(userTypesQuery(typeNames.map((f) => [f, ...split(f)])));
     if (typeOids.length > 0) sql.push(userTypeOidsQuery(typeOids));
-    const rows = await this.query(sql.join(";\n"));
+    // A lookup that read the catalog before an invalidation (DDL just went through) may describe
+    // objects as they were: ask again, a few times, then refuse (the caller denies).
+    let rows: (string | null)[][] = [];
+    for (let attempt = 0; ; attempt++) {
+      const gen = this.generation;
+      rows = await this.query(sql.join(";\n"));
+      if (gen === this.generation) break;
+      if (attempt >= 3) throw new GatewayError("E_UPSTREAM", "the catalog kept changing while it was read");
+    }
     const reached = new Map<string, { bases: Set<string>; inherited: Set<string>; viaRules: boolean; functions: Set<string>; user: Set<string>; write: Set<string> }>();
     const fns = new Map<string, boolean>();
     const ops = new Map<string, string[]>();
@@ -257,6 +276,7 @@ export class Catalog {
 
   /** DDL went through: names, columns and OIDs may all have changed. */
   invalidate(): void {
+    this.generation++;
     this.byOid.clear();
     this.byName.clear();
     this.relObjects.clear();
