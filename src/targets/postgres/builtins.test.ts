@@ -132,3 +132,12 @@ test("COPY PROGRAM and COPY of a server file are denied unless the deciding rule
   expect(adjust(allow("r"), file)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
   expect(withClasses(allow("everything"), action(["copy.to", "read"], []))).toMatchObject({ effect: "allow" });
 });
+
+test("ALTER EXTENSION, which can make a user's function count as extension code, needs a rule that names its class", () => {
+  const classes: Record<string, string[]> = { ext: ["ddl.alter.extension"], ddl: ["ddl.*"] };
+  const withClasses = postgresBuiltins({ mayUseTarget: () => true, ruleFunctions: (r) => ruleFunctions[r], ruleClasses: (r) => classes[r] });
+  const addFunction = action(["ddl.alter.extension"], []);
+  expect(withClasses(allow("everything"), addFunction)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("ddl"), addFunction)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
+  expect(withClasses(allow("ext"), addFunction)).toMatchObject({ effect: "allow", rule: "ext" });
+});

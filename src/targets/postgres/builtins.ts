@@ -46,6 +46,9 @@ export interface BuiltinDeps {
 export const EXPLICIT_CLASSES: ReadonlyMap<string, string> = new Map([
   ["copy.program", "COPY … TO/FROM PROGRAM runs a shell command on the database server"],
   ["copy.file", "COPY … TO/FROM a file reads or writes a file on the database server"],
+  // ALTER EXTENSION … ADD makes any function count as extension code, which the operator and
+  // type checks trust.
+  ["ddl.alter.extension", "ALTER EXTENSION changes which functions count as trusted extension code"],
 ]);
 
 /**
