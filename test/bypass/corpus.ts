@@ -46,6 +46,17 @@ interface Common {
  * line here is removed. Never add an attempt here to make a red suite green without an issue.
  */
 export const KNOWN_BYPASSES: Readonly<Record<string, string>> = {
+  // Round four: user code attached to tables and types runs through a session's temporary table, which the gateway neither
+  // reports nor looks up (name-resolution.ts: "a temporary table only holds what the session itself put there").
+  "r4-temp-inherits-default": "#3",
+  "r4-temp-like-defaults": "#3",
+  "r4-temp-like-domain-array": "#3",
+  "r4-temp-like-generated": "#3",
+  "r4-temp-like-index-opclass": "#3",
+  "r4-temp-like-expression-index": "#3",
+  "r4-temp-table-domain-column": "#3",
+  "r4-temp-view-of-temp-table-default": "#3",
+  "r4-copy-from-stdin-temp-default": "#3",
 };
 
 export type Attempt = Common &
@@ -1040,4 +1051,104 @@ export const CORPUS: readonly Attempt[] = [
     ["df3-dba-copy-to-program", "dba", "COPY (SELECT 1) TO PROGRAM 'touch $SENTINEL/dba-program'", "a shell command on the database server"],
   ]),
   { id: "df3-function-call-lo-import", category: "dangerous-functions", who: "dba", expect: "denied", steps: [{ functionCall: "pg_catalog.lo_import(text)", args: ["$SECRET_FILE"] }] },
+
+  // ---- round four: the catalog fence, object-free statements, masks by overlap, copy sources ----
+
+  // Temporary objects and catalog changes inside an open transaction. The gateway's catalog
+  // connection sees neither another session's temporary schema nor uncommitted changes; a DBA (the
+  // only role here that may run DDL) may still run user code only where a rule names it.
+  ...group("user-code", "denied", [
+    ["r4-temp-inherits-default", "dba", [q("CREATE TEMP TABLE r4_kid () INHERITS (sales.tickets)"), q("INSERT INTO r4_kid (id, status) VALUES (5, 'x')")], "a temporary child inherits sales.tickets' DEFAULT public.wipe_canary(); the INSERT names only the temporary table"],
+    ["r4-temp-like-defaults", "dba", [q("CREATE TEMP TABLE r4_copy (LIKE sales.tickets INCLUDING DEFAULTS)"), q("INSERT INTO r4_copy (id) VALUES (7)")], "LIKE … INCLUDING DEFAULTS copies the user-function default without naming it"],
+    ["r4-analyst-temp-inherits", "analyst", [q("CREATE TEMP TABLE r4_a () INHERITS (sales.tickets)"), q("INSERT INTO r4_a (id, status) VALUES (5, 'x')")], "what the DBA attempts above do, by an analyst: CREATE TEMP is DDL, which the analysts' rule does not list"],
+    ["r4-analyst-select-into-temp", "analyst", [q("SELECT * INTO TEMP r4_ai FROM sales.tickets"), q("SELECT 1")]],
+    ["r4-temp-like-domain-array", "dba", [q("CREATE TEMP TABLE r4_lbl (LIKE sales.labels)"), q("INSERT INTO r4_lbl VALUES (1, ARRAY['a'])")], "the column type public.checked_code[] has a CHECK calling public.wipe_canary()"],
+    ["r4-temp-like-generated", "dba", [q("CREATE TEMP TABLE r4_gen (LIKE sales.generated INCLUDING GENERATED)"), q("INSERT INTO r4_gen (id) VALUES (2)"), q("SELECT current_setting('gh.leak', true)")], "the generated column's expression calls public.gen_note, which copies an hr note into a setting"],
+    ["r4-temp-like-index-opclass", "dba", [q("CREATE TEMP TABLE r4_idx (LIKE sales.codes INCLUDING INDEXES)"), q("INSERT INTO r4_idx VALUES (1, 'a'), (2, 'b')"), q("SELECT current_setting('gh.leak', true)")], "the copied index uses public.leaky_text_ops, whose support function runs at every insert"],
+    ["r4-temp-like-expression-index", "dba", [q("CREATE TEMP TABLE r4_bdg (LIKE sales.badges INCLUDING INDEXES)"), q("INSERT INTO r4_bdg VALUES (1, 'z')"), q("SELECT current_setting('gh.leak', true)")]],
+    ["r4-temp-view-user-function", "dba", [q("CREATE TEMP VIEW r4_fv AS SELECT public.read_secret_file() AS x"), q("SELECT * FROM r4_fv")], "public.read_secret_file calls pg_read_file; a temporary view is not looked through"],
+    ["r4-temp-view-dangerous-builtin", "dba", [q("CREATE TEMP VIEW r4_rv AS SELECT pg_read_file('$SECRET_FILE') AS x"), q("SELECT * FROM r4_rv")]],
+    ["r4-temp-table-default-user-function", "dba", [q("CREATE TEMP TABLE r4_df (id int, x text DEFAULT public.read_secret_file())"), q("INSERT INTO r4_df (id) VALUES (1)"), q("SELECT x FROM r4_df")]],
+    ["r4-temp-table-domain-column", "dba", [q("CREATE TEMP TABLE r4_dc (c public.checked_code)"), q("INSERT INTO r4_dc VALUES ('a')")]],
+    ["r4-temp-view-of-temp-table-default", "dba", [q("CREATE TEMP TABLE r4_src (LIKE sales.tickets INCLUDING DEFAULTS)"), q("CREATE TEMP VIEW r4_sv AS SELECT * FROM r4_src"), q("INSERT INTO r4_sv (id) VALUES (1)")], "an auto-updatable temporary view over a temporary table whose default is public.wipe_canary()"],
+    [
+      "r4-block-create-then-call",
+      "dba",
+      [q("BEGIN"), q("CREATE FUNCTION public.r4_wipe() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1'"), q("SELECT public.r4_wipe()"), q("DROP FUNCTION public.r4_wipe()"), q("COMMIT")],
+      "a function created inside the open transaction is invisible to the catalog connection when it is called, and dropped before COMMIT",
+    ],
+    [
+      "r4-block-create-temp-function-call",
+      "dba",
+      [q("BEGIN"), q("CREATE FUNCTION pg_temp.r4_w() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1'"), q("SELECT pg_temp.r4_w()"), q("COMMIT")],
+    ],
+    [
+      "r4-block-view-over-user-function",
+      "dba",
+      [q("BEGIN"), q("CREATE VIEW public.r4_v AS SELECT 1 AS x"), q("CREATE OR REPLACE VIEW public.r4_v AS SELECT public.wipe_canary() AS x"), q("SELECT * FROM public.r4_v"), q("DROP VIEW public.r4_v"), q("COMMIT")],
+    ],
+    [
+      "r4-pipeline-temp-inherits",
+      "dba",
+      [{ wire: [parse("", "CREATE TEMP TABLE r4_pk () INHERITS (sales.tickets)"), bind("", ""), execute(""), parse("", "INSERT INTO r4_pk (id, status) VALUES (5, 'x')"), bind("", ""), execute(""), sync] }],
+    ],
+    [
+      "r4-pipeline-query-after-parse",
+      "dba",
+      [{ wire: [parse("", "CREATE TEMP TABLE r4_pq (LIKE sales.tickets INCLUDING DEFAULTS)"), bind("", ""), execute(""), { type: "Query", query: "INSERT INTO r4_pq (id) VALUES (1)" }, sync], ready: 2 }],
+      "a simple Query between unsynced extended messages",
+    ],
+  ]),
+
+  ...group("copy", "denied", [
+    [
+      "r4-copy-from-stdin-temp-default",
+      "dba",
+      [{ wire: [{ type: "Query", query: "CREATE TEMP TABLE r4_cp (LIKE sales.tickets INCLUDING DEFAULTS); COPY r4_cp (id) FROM STDIN" }, { type: "CopyData", data: new TextEncoder().encode("1\n") }, { type: "CopyDone" }], ready: 1 }],
+      "COPY FROM STDIN of client data is fine in itself, but the rows take the copied default public.wipe_canary()",
+    ],
+  ]),
+
+  // The search_path the gateway tracks versus the server's, when a SET is rolled back.
+  ...group("search-path", "denied", [
+    ["r4-set-rolled-back-by-implicit-tx", "analyst", [q("SET search_path = hr"), q("SET search_path = sales; SELECT 1/0"), q("SELECT note FROM salaries")], "one Query is one implicit transaction: the error rolls the second SET back"],
+    [
+      "r4-set-rolled-back-extended-error",
+      "analyst",
+      [q("SET search_path = hr"), { wire: [parse("", "SET search_path = sales"), bind("", ""), execute(""), parse("", "SELECT 1/0"), bind("", ""), execute(""), sync] }, q("SELECT note FROM salaries")],
+      "the extended batch is one implicit transaction: its error rolls the SET back at Sync",
+    ],
+    ["r4-set-commit-of-failed-block", "analyst", [q("SET search_path = hr"), q("BEGIN"), q("SET search_path = sales"), q("SELECT 1/0"), q("COMMIT"), q("SELECT note FROM salaries")], "COMMIT of a failed transaction block is a ROLLBACK"],
+    ["r4-set-rollback-to-savepoint", "analyst", [q("SET search_path = hr"), q("BEGIN"), q("SAVEPOINT s"), q("SET search_path = sales"), q("ROLLBACK TO SAVEPOINT s"), q("SELECT note FROM salaries"), q("COMMIT")]],
+    ["r4-set-failed-subtransaction-release", "analyst", [q("SET search_path = hr"), q("BEGIN"), q("SAVEPOINT a"), q("SET search_path = sales"), q("SELECT 1/0"), q("ROLLBACK TO a"), q("RELEASE a"), q("SELECT note FROM salaries"), q("COMMIT")]],
+    [
+      "r4-set-extended-then-query-error",
+      "analyst",
+      [q("SET search_path = hr"), { wire: [parse("", "SET search_path = sales"), bind("", ""), execute(""), { type: "Query", query: "SELECT 1/0" }, sync], ready: 2 }, q("SELECT note FROM salaries")],
+      "a Query after unsynced extended messages ends their implicit transaction; its error may roll the SET back",
+    ],
+    ["r4-set-local-then-commit-statement-error", "analyst", [q("SET search_path = hr"), q("BEGIN; SET LOCAL search_path = sales; COMMIT; SELECT note FROM salaries")]],
+  ]),
+
+  // Statements with no relation that still read data, and masks by overlap.
+  ...group("masked-columns", "masked", [
+    ["r4-values-subquery", "analyst", "VALUES ((SELECT email FROM sales.customers WHERE id = 1))"],
+    ["r4-table-view", "analyst", "TABLE sales.customer_contacts"],
+    ["r4-srf-unnest-array", "analyst", "SELECT * FROM unnest((SELECT array_agg(email) FROM sales.customers)) u(x)"],
+    ["r4-support-returning-expression", "support", [q("BEGIN"), q("UPDATE sales.customers SET name = name WHERE id = 1 RETURNING reverse(email), (SELECT c.email FROM sales.customers c WHERE c.id = 2)"), q("ROLLBACK")]],
+    ["r4-notify-payload-via-values", "analyst", [q("LISTEN r4"), q("SELECT pg_notify('r4', x) FROM (VALUES ((SELECT email FROM sales.customers WHERE id = 1))) v(x)")]],
+  ]),
+
+  // Writes that copy masked columns elsewhere (support may update sales.*, e-mail masked).
+  ...group("masked-copy", "denied", [
+    ["r4-update-set-subquery", "support", [q("UPDATE sales.orders SET note = (SELECT email FROM sales.customers WHERE id = 1) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-update-from-join", "support", [q("UPDATE sales.orders o SET note = c.email FROM sales.customers c WHERE c.id = o.customer_id"), q("SELECT note FROM sales.orders")]],
+    ["r4-update-via-view", "support", [q("UPDATE sales.orders SET note = (SELECT contact FROM sales.customer_contacts WHERE id = 1) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-update-same-table-other-column", "support", [q("UPDATE sales.customers SET name = email WHERE id = 1"), q("SELECT name FROM sales.customers WHERE id = 1")]],
+    ["r4-update-row-assignment", "support", [q("UPDATE sales.orders SET (note, amount) = (SELECT email, 1 FROM sales.customers WHERE id = 1) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-update-from-srf", "support", [q("UPDATE sales.orders SET note = u.x FROM unnest((SELECT array_agg(email) FROM sales.customers)) u(x) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-update-set-via-lateral-json", "support", [q("UPDATE sales.orders SET note = (SELECT j->>'email' FROM (SELECT to_jsonb(c) j FROM sales.customers c WHERE c.id = 1) s) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-update-set-whole-row", "support", [q("UPDATE sales.orders SET note = (SELECT c::text FROM sales.customers c WHERE c.id = 1) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
+    ["r4-exporter-copy-update-returning", "exporter", "COPY (UPDATE sales.customers SET name = name RETURNING email) TO STDOUT"],
+  ]),
 ];
