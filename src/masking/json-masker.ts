@@ -90,6 +90,8 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     const keys = Object.keys(record);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
+      // A key cannot be masked without changing what the document means: refuse it instead.
+      if (detector !== null && detector.maskString(key).hits > 0) throw refuse("a JSON key holds a value the masks hide (an e-mail address or the like): refused");
       const item = record[key];
       const next = walk(item, cursor === null ? null : cursor.child(key, 0), key, count);
       if (copy === null && next !== item) {
@@ -132,7 +134,8 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
       throw refuse(`${what} is not valid JSON, cannot mask it: refused`, e);
     }
     const r = maskValue(parsed);
-    if (r.masked === 0) return { text, masked: 0 };
+    // Always the serialised value that was checked, never the original text: with duplicate
+    // keys the parser keeps the last, and an earlier one would otherwise go out unchecked.
     let out: string;
     try {
       out = JSON.stringify(r.value);
@@ -168,7 +171,7 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     }
     if (type.kind === "json") {
       const r = maskText(text, "response");
-      return r.masked === 0 ? { body, masked: 0 } : { body: encoder.encode(r.text), masked: r.masked };
+      return { body: encoder.encode(r.text), masked: r.masked };
     }
     // NDJSON: one document per line; blank lines and line endings stay as they were.
     const lines = text.split("\n");
@@ -178,12 +181,10 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
       if (line.trim() === "") continue;
       const cr = line.endsWith("\r");
       const r = maskText(cr ? line.slice(0, -1) : line, `line ${i + 1} of the response`);
-      if (r.masked > 0) {
-        lines[i] = cr ? `${r.text}\r` : r.text;
-        masked += r.masked;
-      }
+      lines[i] = cr ? `${r.text}\r` : r.text;
+      masked += r.masked;
     }
-    return masked === 0 ? { body, masked: 0 } : { body: encoder.encode(lines.join("\n")), masked };
+    return { body: encoder.encode(lines.join("\n")), masked };
   }
 
   return Object.freeze({ maskValue, maskBody });

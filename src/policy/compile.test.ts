@@ -313,3 +313,18 @@ describe("Postgres statements that act on a whole schema or database", () => {
     expect(p.decide(act(alice, "db", now))).toMatchObject({ effect: "allow", rule: "anything-on-sales" });
   });
 });
+
+describe("HTTP masks follow their route however it is spelled", () => {
+  test("another case or a trailing slash of a masked route still gets the masks when a broader rule allows it", async () => {
+    const p = await policyOf(`rules:
+  - { name: api, groups: [developers], effect: allow, http: { methods: [GET], paths: ["/api/**"] } }
+  - { name: customers-masked, groups: [developers], effect: allow, http: { methods: [GET], paths: ["/api/customers"] }, mask: { detectors: [email] } }
+`);
+    for (const path of ["/api/customers", "/api/customers/", "/api/Customers", "/api/CUSTOMERS/"]) {
+      const d = p.decide(act(alice, "api", get(path)));
+      expect(d.effect).toBe("allow");
+      expect(d.masks.detectors).toEqual(["email"]);
+    }
+    expect(p.decide(act(alice, "api", get("/api/orders"))).masks.detectors).toEqual([]);
+  });
+});

@@ -121,6 +121,10 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const identities = rule.identities ? new Set(rule.identities) : null;
   const targets: StringPredicate = rule.targets ? compileGlobs(rule.targets) : () => true;
   const http = rule.http ? compileHttpMatcher(rule.http, restricting) : null;
+  // Where this allow rule's masks apply: its paths read loosely (any case, a trailing slash
+  // or not), as an upstream may route them, so that another spelling of a masked route that a
+  // broader rule allows still gets these masks.
+  const httpMask = rule.http && rule.effect === "allow" && masks !== NO_MASKS ? looseHttp(compileHttpMatcher(rule.http, true)) : null;
   const postgres = rule.postgres ? compilePostgresMatcher(rule.postgres, restricting) : null;
   // Where this allow rule's masks apply: any statement that touches its tables, even one that
   // another rule allows as a whole.
@@ -153,7 +157,9 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     const r = action.request;
     switch (r.kind) {
       case "http":
-        if (http !== null && !http(view.method, view.path)) return false;
+        if (loose && httpMask !== null) {
+          if (!httpMask(view.method, view.path)) return false;
+        } else if (http !== null && !http(view.method, view.path)) return false;
         break;
       case "postgres":
         if (loose && postgresOverlap !== null) {
@@ -170,7 +176,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     return when === null || when(action.time);
   };
   const test: RuleTest = (action, view) => check(action, view, false);
-  const maskTest: RuleTest = postgresOverlap === null ? test : (action, view) => check(action, view, true);
+  const maskTest: RuleTest = postgresOverlap === null && httpMask === null ? test : (action, view) => check(action, view, true);
 
   const compiled: CompiledRule = Object.freeze({
     name: rule.name,
@@ -213,4 +219,9 @@ export function compilePolicy(config: Config): Policy {
   const rules = Object.freeze(entries.map((e) => e.rule));
   const decide = createDecide(entries);
   return Object.freeze({ hash: config.hash, rules, decide });
+}
+
+/** A path matcher that also tries the path without its trailing slash. */
+function looseHttp(match: (method: string, path: string) => boolean): (method: string, path: string) => boolean {
+  return (method, path) => match(method, path) || (path.length > 1 && path.endsWith("/") && match(method, path.slice(0, -1)));
 }

@@ -53,3 +53,8 @@ describe("normalizeHttpPath", () => {
     }
   });
 });
+
+test("a ';' anywhere in the path is refused: some servers drop ';params' from each segment", () => {
+  for (const p of ["/api/admin;x=1/users", "/api/admin;/users", "/api/x/..;/admin", "/api/customers;x=1"]) expect(normalizeHttpPath(p)).toBeNull();
+  expect(normalizeHttpPath("/api/a?x=1;y=2")).toBe("/api/a");
+});

@@ -8,8 +8,8 @@ function isCanonical(path: string): boolean {
   let prev = 0;
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    // % \ controls and space; "//" and "/." (which covers "/./" and "/../").
-    if (c === 0x25 || c === 0x5c || c <= 0x20 || c === 0x7f) return false;
+    // % \ ; controls and space; "//" and "/." (which covers "/./" and "/../").
+    if (c === 0x25 || c === 0x5c || c === 0x3b || c <= 0x20 || c === 0x7f) return false;
     if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return false;
     prev = c;
   }
@@ -20,7 +20,7 @@ function isCanonical(path: string): boolean {
  * Normalises the path of a request target: drops query and fragment, decodes percent-encoded
  * unreserved characters (and upper-cases the hex of the rest), collapses `//`, resolves `.`
  * and `..`. A trailing slash is kept. Returns null, meaning "deny", for a path that does not
- * start with "/", carries an encoded "/" or "\", control characters or spaces, invalid
+ * start with "/", carries an encoded "/" or "\", a ";", control characters or spaces, invalid
  * percent-encoding, a raw backslash, or `..` that climbs above the root.
  */
 export function normalizeHttpPath(target: string): string | null {
@@ -40,8 +40,9 @@ export function normalizeHttpPath(target: string): string | null {
   for (let i = 0; i < path.length; i++) {
     const ch = path[i]!;
     const code = ch.charCodeAt(0);
-    // Some servers read "\" as "/", and controls or spaces have no business in a path.
-    if (ch === "\\" || code <= 0x20 || code === 0x7f) return null;
+    // Some servers read "\" as "/", and controls or spaces have no business in a path. Some
+    // (Tomcat, Spring, Jetty) drop ";params" from each segment: /admin;x/ is /admin/ to them.
+    if (ch === "\\" || ch === ";" || code <= 0x20 || code === 0x7f) return null;
     if (ch !== "%") {
       decoded += ch;
       continue;

@@ -58,17 +58,7 @@ export type HttpAttempt = Common &
  * the bypass works, so fixing one fails the suite until its line here is removed). Every
  * entry is tracked by issue #2; never add one to make a red suite green without a write-up.
  */
-export const KNOWN_HTTP_BYPASSES: Readonly<Record<string, string>> = {
-  "mask-trailing-slash": "#2 /api/customers/ is not the masked literal /api/customers but /api/** allows it; Express/Spring route it to the same handler",
-  "mask-case": "#2 allow/mask paths are case-sensitive: /api/Customers is allowed by /api/** unmasked; Express routes case-insensitively",
-  "mask-matrix-param": "#2 /api/customers;x=1 is allowed unmasked; Tomcat/Spring strip ;params and route it to /api/customers",
-  "mask-dot-segment-tail": "#2 /api/customers/. normalises to /api/customers/ (trailing slash kept): unmasked",
-  "admin-matrix-param": "#2 /api/admin;x=1/users is not under the deny glob /api/admin/**; Tomcat/Spring strip ;x=1 and serve /api/admin/users",
-  "admin-matrix-dotdot": "#2 /api/x/..;/admin/users: to the gateway \"..;\" is a plain segment under /api/**; Tomcat strips ;params and then resolves .., serving /api/admin/users",
-  "admin-matrix-only": "#2 /api/admin;/users (empty matrix param): Tomcat/Spring see /api/admin/users",
-  "mask-email-key": "#2 detectors run over string values only, never object keys: an email used as a key goes out in clear (masked = 0, original bytes sent)",
-  "mask-dup-keys-hidden": "#2 JSON with a duplicate key: the parser keeps the last value, masks nothing, and the original bytes (holding the first value) go out",
-};
+export const KNOWN_HTTP_BYPASSES: Readonly<Record<string, string>> = {};
 
 const AUTH = "$AUTH";
 const rawGet = (target: string, extra = ""): string => `GET ${target} HTTP/1.1\r\nHost: $HOST\r\n${AUTH}\r\n${extra}Connection: close\r\n\r\n`;

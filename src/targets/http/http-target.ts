@@ -83,7 +83,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     const id = requestId();
-    const url = new URL(req.url);
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch (e) {
+      // CONNECT, or a Host header that does not make a URL: nothing to decide on.
+      await gate.record({ type: "request.refused", session: id, target: cfg.name, details: { reason: "bad_target", method: req.method, message: errorMessage(e) } }).catch(() => {});
+      return jsonError(400, "bad_request", "the request target cannot be read as a URL: refused");
+    }
     const token = bearerToken(req.headers);
     if (!token) {
       metrics.authFailures.inc({ reason: "missing" });
