@@ -350,6 +350,42 @@ describe("StatementGate with the catalog", () => {
     expect(seen[6]!.userFunctions).toBeUndefined();
   });
 
+  test("code a table takes on through LIKE, INHERITS, OF or its column types counts as called by the DDL", async () => {
+    const { gate, seen } = gateWith([]);
+    const userFunctions = async (sql: string) => {
+      await gate.check(info(sql), {});
+      return seen[seen.length - 1]!.userFunctions;
+    };
+    expect(await userFunctions("CREATE TEMP TABLE t1 (LIKE sales.tickets INCLUDING DEFAULTS)")).toContain("public.wipe");
+    expect(await userFunctions("CREATE TEMP TABLE t2 () INHERITS (sales.tickets)")).toContain("public.wipe");
+    expect(await userFunctions("CREATE TEMP TABLE t3 (c public.checked_code)")).toEqual(["public.wipe"]);
+    expect(await userFunctions("CREATE TEMP TABLE t4 (c checked_again[])")).toEqual(["public.wipe"]);
+    expect(await userFunctions("CREATE TEMP TABLE t5 OF public.code_box")).toEqual(["public.wipe"]);
+    expect(await userFunctions("CREATE TEMP TABLE t6 (LIKE sales.labels)")).toContain("public.wipe");
+    expect(await userFunctions("CREATE TEMP TABLE t7 (id int, s text, n numeric(3))")).toBeUndefined();
+    expect(await userFunctions("CREATE TEMP TABLE t8 (LIKE sales.customers)")).toBeUndefined();
+    expect(await userFunctions("ALTER TABLE sales.customers ADD COLUMN c public.checked_code")).toEqual(["public.wipe"]);
+    // The session remembers that the ALTER (sent ahead, perhaps) gave sales.customers that code.
+    expect(await userFunctions("CREATE TEMP TABLE t9 (LIKE sales.customers)")).toEqual(["public.wipe"]);
+  });
+
+  test("writes to a temporary table this session made with user code run that code", async () => {
+    const { gate, seen } = gateWith([]);
+    const userFunctions = async (sql: string) => {
+      await gate.check(info(sql), {});
+      return seen[seen.length - 1]!.userFunctions;
+    };
+    await gate.check(info("CREATE TEMP TABLE tk (LIKE sales.tickets INCLUDING DEFAULTS)"), {});
+    expect(await userFunctions("INSERT INTO tk (id) VALUES (1)")).toContain("public.wipe");
+    expect(await userFunctions("COPY tk (id) FROM STDIN")).toContain("public.wipe");
+    expect(await userFunctions("INSERT INTO pg_temp.tk (id) VALUES (1)")).toContain("public.wipe");
+    expect(await userFunctions("SELECT * FROM tk")).toBeUndefined();
+    await gate.check(info("CREATE TEMP VIEW tv AS SELECT * FROM tk"), {});
+    expect(await userFunctions("INSERT INTO tv (id) VALUES (1)")).toContain("public.wipe");
+    // A table made from it takes the code on again.
+    expect(await userFunctions("CREATE TEMP TABLE tk2 (LIKE tk INCLUDING DEFAULTS)")).toContain("public.wipe");
+  });
+
   test("what the session defines counts before the catalog shows it", async () => {
     const { gate, seen } = gateWith([]);
     await gate.check(info("CREATE FUNCTION public.fresh() RETURNS int LANGUAGE sql AS 'SELECT 1'"), {});

@@ -20,7 +20,10 @@ test("markers are split from the functions, and never reach the policy's facts",
   const fns = ["pg_catalog.lower", marker("op", "public.==="), marker("copy", "email"), marker("setting-from-rows"), marker("type", "public.t")];
   const { functions, markers } = splitMarkers(fns);
   expect(functions).toEqual(["pg_catalog.lower"]);
-  expect(markers).toEqual({ operators: ["public.==="], types: ["public.t"], copies: ["email"], settingFromRows: true });
+  expect(markers).toEqual({ operators: ["public.==="], types: ["public.t"], copies: ["email"], settingFromRows: true, codeRelations: [], codeTypes: [] });
+  const code = splitMarkers(["pg_catalog.lower", marker("code-rel", "sales.tickets"), marker("code-type", "public.d")]);
+  expect(code.functions).toEqual(["pg_catalog.lower"]);
+  expect(code.markers).toMatchObject({ codeRelations: ["sales.tickets"], codeTypes: ["public.d"] });
   expect(splitMarkers(["a.b"]).markers).toBe(NO_MARKERS);
   expect(factsOf({ classes: ["read"], relations: [], functions: fns, text: "x" }).functions).toEqual(["pg_catalog.lower"]);
 });

@@ -14,6 +14,11 @@
 //  - a relation's inheritance children and partitions join too (unless named with ONLY), and
 //    the user functions behind its operators, type conversions and, for a write, its tables'
 //    triggers, defaults and constraints count as called (see catalog-objects.ts);
+//  - a CREATE TABLE (temporary or not) or ALTER TABLE that takes on code through LIKE, INHERITS,
+//    PARTITION OF, OF <type> or its column types (the code-rel and code-type markers) counts
+//    that code's user functions as called, DDL though it is: the code runs on the new table's
+//    writes, which for a temporary table the catalog connection never sees. The session also
+//    remembers it, so that later writes to that table (by its plain name) count it again;
 //  - masks: a view's columns have no table origin (catalog.ts) and a user function hides the
 //    tables it reads, so when masks apply, columns of unknown origin are masked if the
 //    statement reads a table with masked columns (base tables of views included) or calls a
@@ -30,7 +35,7 @@ import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } f
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { Gate, Verdict } from "../../gate/gate.ts";
 import type { Detector } from "../../masking/detectors.ts";
-import { NO_OBJECTS, type Catalog, type StatementObjects } from "./catalog.ts";
+import { NO_OBJECTS, splitQualified, type Catalog, type StatementObjects } from "./catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "./masking.ts";
 import type { StatementInfo } from "./sql/analysis.ts";
 import { NO_MARKERS, splitMarkers, type Markers } from "./sql/markers.ts";
@@ -161,7 +166,11 @@ export class StatementGate {
       ...(defines.types ?? []).map((t) => `type:${t}`),
       ...(defines.writeHooks ?? []).map((r) => `write:${r}`),
     ];
-    for (const k of code) this.defined.code.set(k, [...new Set([...(this.defined.code.get(k) ?? []), ...facts.functions])]);
+    // The user functions the catalog found count too (the code a CREATE TABLE … LIKE copied).
+    const attached = [...facts.functions, ...(facts.userFunctions ?? [])];
+    if (attached.length === 0) return;
+    const tempNames = (defines.writeHooks ?? []).filter(isTempRelation).map((r) => `write-temp:${bareName(r)}`);
+    for (const k of [...code, ...tempNames]) this.defined.code.set(k, [...new Set([...(this.defined.code.get(k) ?? []), ...attached])]);
   }
 
   /** The statement's names looked up in the catalog: synchronous when all are cached. */
@@ -169,6 +178,45 @@ export class StatementGate {
     if (info.relations.length === 0 && info.functions.length === 0 && markers.operators.length === 0 && markers.types.length === 0 && typeOids.length === 0) {
       return NO_OBJECTS;
     }
+    const found = this.namedObjectsOf(info, markers, typeOids);
+    if (markers.codeRelations.length === 0 && markers.codeTypes.length === 0) return found;
+    // Code a new or altered table takes on (LIKE, INHERITS, PARTITION OF, its column types) runs
+    // on its writes, which the gateway may never see as such (a temporary table): it counts as
+    // called now, even by DDL, which otherwise only names objects.
+    const later = this.laterCodeOf(markers);
+    const merge = (o: StatementObjects, l: StatementObjects): StatementObjects => {
+      if (l.userFunctions.length === 0 && l.functions.length === 0) return o;
+      return {
+        ...o,
+        functions: [...new Set([...o.functions, ...l.functions])].sort(),
+        userFunctions: [...new Set([...o.userFunctions, ...l.userFunctions])].sort(),
+      };
+    };
+    if (found instanceof Promise || later instanceof Promise) return Promise.all([found, later]).then(([o, l]) => merge(o, l));
+    return merge(found, later);
+  }
+
+  /** The user code a table takes on from the relations and types its code markers name (see markers.ts). */
+  private laterCodeOf(markers: Markers): StatementObjects | Promise<StatementObjects> {
+    const sessionCode = new Set<string>();
+    const keys = [
+      ...markers.codeRelations.flatMap((r) => [`write:${r}`, `write-temp:${bareName(r)}`]),
+      ...markers.codeTypes.map((t) => `type:${t}`),
+    ];
+    for (const k of keys) for (const f of this.defined.code.get(k) ?? []) sessionCode.add(f);
+    for (const r of markers.codeRelations) for (const f of this.defined.relations.get(r)?.functions ?? []) sessionCode.add(f);
+    const calls = [...sessionCode];
+    const user = calls.filter((f) => this.defined.functions.has(f));
+    const found = this.deps.catalog.objectsOf(markers.codeRelations, calls, { types: markers.codeTypes, writes: true });
+    const add = (o: StatementObjects): StatementObjects => ({
+      ...o,
+      functions: [...new Set([...o.functions, ...calls])].sort(),
+      userFunctions: [...new Set([...o.userFunctions, ...user])].sort(),
+    });
+    return found instanceof Promise ? found.then(add) : add(found);
+  }
+
+  private namedObjectsOf(info: StatementInfo, markers: Markers, typeOids: readonly number[]): StatementObjects | Promise<StatementObjects> {
     const named = info.functionObjects;
     const calls = named === undefined ? info.functions : info.functions.filter((f) => !named.includes(f));
     const extra = {
@@ -195,6 +243,9 @@ export class StatementGate {
         ...markers.operators.map((o) => `op:${o}`),
         ...markers.types.map((t) => `type:${t}`),
         ...(extra.writes === true ? info.relations.map((r) => `write:${r}`) : []),
+        // A write to a temporary table this session made, or through a view over one, runs the
+        // code it was made with, whatever schema the statement's name resolves to for the gateway.
+        ...(extra.writes === true ? [...info.relations, ...extraRelations].map((r) => `write-temp:${bareName(r)}`) : []),
       ];
       for (const k of uses) for (const f of this.defined.code.get(k) ?? []) if (!calls.includes(f)) extraFunctions.add(f);
       const allCalls = extraFunctions.size === 0 ? calls : [...calls, ...extraFunctions];
@@ -284,6 +335,16 @@ export class StatementGate {
     }
     return s;
   }
+}
+
+function isTempRelation(name: string): boolean {
+  const schema = splitQualified(name)?.[0];
+  return schema !== undefined && (schema === "pg_temp" || /^pg_temp_[0-9]+$/.test(schema));
+}
+
+/** The relation part of "schema.name". */
+function bareName(name: string): string {
+  return splitQualified(name)?.[1] ?? name;
 }
 
 /** Classes of statements that name objects without running them. */

@@ -902,4 +902,25 @@ describe("analyze: code that DDL attaches for later statements (defines)", () =>
     expect(one("ALTER TABLE sales.t ENABLE TRIGGER x").defines?.writeHooks).toEqual(["sales.t"]);
     expect(one("ALTER TABLE sales.t RENAME COLUMN a TO b").defines).toBeUndefined();
   });
+  test("a new table's writes run its code: a temporary one under pg_temp and its plain name", () => {
+    expect(one("CREATE TEMP TABLE t (id int)").defines?.writeHooks).toEqual(["pg_temp.t", "public.t"]);
+    expect(one("CREATE TABLE sales.t (id int)").defines?.writeHooks).toEqual(["sales.t"]);
+  });
+  test("code a table takes on from LIKE, INHERITS, PARTITION OF, OF and its column types is reported", () => {
+    const code = (sql: string) => {
+      const m = splitMarkers(one(sql).functions).markers;
+      return { relations: m.codeRelations, types: m.codeTypes };
+    };
+    expect(code("CREATE TEMP TABLE t (LIKE sales.tickets INCLUDING DEFAULTS)")).toEqual({ relations: ["sales.tickets"], types: [] });
+    expect(code("CREATE TEMP TABLE t () INHERITS (tickets)")).toEqual({ relations: ["public.tickets"], types: [] });
+    expect(code("CREATE TABLE hr.s2 PARTITION OF sales.ledger FOR VALUES FROM (1) TO (2)")).toEqual({ relations: ["sales.ledger"], types: [] });
+    expect(code("CREATE TABLE t OF public.box")).toEqual({ relations: [], types: ["public.box"] });
+    expect(code("CREATE TEMP TABLE t (c checked_code[], d int)")).toEqual({ relations: [], types: ["pg_catalog.checked_code", "pg_catalog.int4", "public.checked_code"] });
+    expect(code("ALTER TABLE t ADD COLUMN c public.d")).toEqual({ relations: [], types: ["public.d"] });
+    expect(code("ALTER TABLE t ALTER COLUMN c TYPE public.d")).toEqual({ relations: [], types: ["public.d"] });
+    expect(code("ALTER TABLE t INHERIT sales.p")).toEqual({ relations: ["sales.p"], types: [] });
+    expect(code("ALTER TABLE t OF public.box")).toEqual({ relations: [], types: ["public.box"] });
+    // A composite type's attributes and a cast run nothing on a table's writes.
+    expect(code("CREATE TYPE public.b2 AS (c public.d)")).toEqual({ relations: [], types: [] });
+  });
 });

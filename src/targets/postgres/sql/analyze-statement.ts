@@ -218,14 +218,30 @@ class Walker extends QueryWalker {
         return this.typeDefined(stringList(list(f, "domainname")));
       case "AlterDomainStmt":
         return this.typeDefined(stringList(list(f, "typeName")));
-      case "CreateStmt":
+      case "CreateStmt": {
         // CREATE TABLE … PARTITION OF p / INHERITS (p): p's scans reach the new table.
         for (const p of list(f, "inhRelations")) this.defineRelation(wrappedNode(p)?.fields);
+        // The code the new table takes on from its parents, LIKE sources and column types runs
+        // on its writes, which for a temporary table the gateway cannot look up: it counts now.
+        for (const p of list(f, "inhRelations")) this.codeFromRelation(wrappedNode(p)?.fields);
+        this.codeFromType(obj(f, "ofTypename"));
+        for (const e of list(f, "tableElts")) {
+          const el = wrappedNode(e);
+          if (el?.name === "TableLikeClause") this.codeFromRelation(obj(el.fields, "relation"));
+          else if (el?.name === "ColumnDef") this.codeFromType(obj(el.fields, "typeName"));
+        }
+        // Later writes to it run that code (and its defaults and CHECKs).
+        this.hookWrites(obj(f, "relation"));
         return;
+      }
       case "AlterTableStmt":
         for (const c of list(f, "cmds")) {
           const cmd = wrappedNode(c)?.fields ?? {};
           const sub = str(cmd, "subtype") ?? "";
+          const def = wrappedNode(cmd["def"]);
+          if (def?.name === "ColumnDef") this.codeFromType(obj(def.fields, "typeName"));
+          if (sub === "AT_AddInherit") this.codeFromRelation(def?.fields);
+          else if (sub === "AT_AddOf") this.codeFromType(def?.fields);
           if (sub === "AT_AddInherit") this.defineRelation(wrappedNode(cmd["def"])?.fields);
           else if (sub === "AT_AttachPartition") this.defineRelation(obj(f, "relation"));
           else if (WRITE_HOOK_COMMANDS.has(sub) || sub.startsWith("AT_Enable")) this.hookWrites(obj(f, "relation"));

@@ -14,9 +14,16 @@
 //                             its values from expressions naming this column (lower-cased); "*"
 //                             for a star or a whole-row reference
 //   \0setting-from-rows       set_config with a value that is not a plain constant
+//   \0code-rel:<schema>.<rel> CREATE TABLE … LIKE / INHERITS / PARTITION OF (or ALTER TABLE …
+//                             INHERIT) copies or attaches this relation's code (defaults,
+//                             CHECKs, generated columns, indexes, triggers, column types) to a
+//                             table the gateway may never see (a temporary one): the user
+//                             functions its writes run count as called by this statement
+//   \0code-type:<schema>.<t>  a column a CREATE/ALTER TABLE declares (or OF <type>) has this
+//                             type: its domain CHECKs, input functions and casts count as called
 export const MARK = "\u0000";
 
-export type MarkerKind = "op" | "type" | "copy" | "setting-from-rows";
+export type MarkerKind = "op" | "type" | "copy" | "setting-from-rows" | "code-rel" | "code-type";
 
 export function marker(kind: MarkerKind, value?: string): string {
   return value === undefined ? `${MARK}${kind}` : `${MARK}${kind}:${value}`;
@@ -33,9 +40,12 @@ export interface Markers {
   /** Lower-cased column names (and "*") that a write copies values from. */
   readonly copies: readonly string[];
   readonly settingFromRows: boolean;
+  /** Relations (code-rel) and types (code-type) whose code a new or altered table takes on (it runs on its writes). */
+  readonly codeRelations: readonly string[];
+  readonly codeTypes: readonly string[];
 }
 
-export const NO_MARKERS: Markers = Object.freeze({ operators: [], types: [], copies: [], settingFromRows: false });
+export const NO_MARKERS: Markers = Object.freeze({ operators: [], types: [], copies: [], settingFromRows: false, codeRelations: [], codeTypes: [] });
 
 /** Splits a functions list into the real functions and the markers; returns the same array when there are none. */
 export function splitMarkers(functions: readonly string[]): { functions: readonly string[]; markers: Markers } {
@@ -51,6 +61,8 @@ export function splitMarkers(functions: readonly string[]): { functions: readonl
   const operators: string[] = [];
   const types: string[] = [];
   const copies: string[] = [];
+  const codeRelations: string[] = [];
+  const codeTypes: string[] = [];
   let settingFromRows = false;
   for (const f of functions) {
     if (!isMarker(f)) {
@@ -64,7 +76,9 @@ export function splitMarkers(functions: readonly string[]): { functions: readonl
     else if (kind === "type") types.push(value);
     else if (kind === "copy") copies.push(value);
     else if (kind === "setting-from-rows") settingFromRows = true;
+    else if (kind === "code-rel") codeRelations.push(value);
+    else if (kind === "code-type") codeTypes.push(value);
     // An unknown kind is dropped: markers are only ever made by marker() above.
   }
-  return { functions: real, markers: { operators, types, copies, settingFromRows } };
+  return { functions: real, markers: { operators, types, copies, settingFromRows, codeRelations, codeTypes } };
 }

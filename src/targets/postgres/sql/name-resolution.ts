@@ -11,8 +11,11 @@
 // for names starting with "pg_": PostgreSQL creates every pg_catalog relation with that prefix
 // and refuses new relations there unless allow_system_table_mods is on. The session's own
 // temporary schema (pg_temp) is searched first too; it is not reported, because a temporary
-// table only holds what the session itself put there. With no usable schema at all the name
-// can only be a temporary table and is reported as pg_temp.<name>.
+// table only holds what the session itself put there. (The code such a table runs on writes,
+// which the gateway's catalog connection cannot see, is counted where the table is made: see
+// the code-rel and code-type markers in markers.ts, and the statement gate's write hooks.)
+// With no usable schema at all the name can only be a temporary table and is reported as
+// pg_temp.<name>.
 //
 // Functions: built-ins live in pg_catalog under all kinds of names, so pg_catalog is always a
 // candidate (first, unless the path places it), followed by the path schemas; pg_temp is never

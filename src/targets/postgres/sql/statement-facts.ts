@@ -204,7 +204,10 @@ export class StatementFacts {
   protected hookWrites(rv: Fields | undefined): void {
     const relname = rv === undefined ? undefined : str(rv, "relname");
     if (relname === undefined) return;
-    for (const r of relationCandidates(rv === undefined ? undefined : str(rv, "schemaname"), relname, this.ctx)) this.writeHooks.add(r);
+    const schema = rv === undefined ? undefined : str(rv, "schemaname");
+    // CREATE TEMP TABLE t: the session's own pg_temp.t, which later statements name as plain t.
+    if (schema === undefined && rv !== undefined && str(rv, "relpersistence") === "t") this.writeHooks.add(qualifiedName("pg_temp", relname));
+    for (const r of relationCandidates(schema, relname, this.ctx)) this.writeHooks.add(r);
   }
 
   /** A function this statement creates: where it may land, per the search path. */
@@ -244,6 +247,26 @@ export class StatementFacts {
     if (names === null || names.length === 0) return;
     const { schema, name } = splitQualified(names);
     for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(marker("type", c));
+  }
+
+  /**
+   * A relation whose code (defaults, CHECKs, generated columns, indexes, triggers, column types)
+   * a table takes on through LIKE, INHERITS or PARTITION OF: it runs on that table's writes,
+   * which the gateway may not see as writes of this relation (a temporary table), so it counts now.
+   */
+  protected codeFromRelation(rv: Fields | undefined): void {
+    const relname = rv === undefined ? undefined : str(rv, "relname");
+    if (relname === undefined) return;
+    for (const r of relationCandidates(rv === undefined ? undefined : str(rv, "schemaname"), relname, this.ctx)) this.functions.add(marker("code-rel", r));
+  }
+
+  /** A column type a table declares (or OF <type>): its domain CHECKs and input functions run on the table's writes. */
+  protected codeFromType(t: Fields | undefined): void {
+    if (t === undefined) return;
+    const names = stringList(list(t, "names"));
+    if (names === null || names.length === 0) return;
+    const { schema, name } = splitQualified(names);
+    for (const c of functionCandidates(schema, name, this.ctx)) this.functions.add(marker("code-type", c));
   }
 
   /** SQL/JSON syntax an older server reads as a function call: those names count as called. */
