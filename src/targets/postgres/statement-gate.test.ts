@@ -4,7 +4,8 @@ import { expect, test } from "bun:test";
 import type { Action, Decision } from "../../core/types.ts";
 import { NO_MASKS } from "../../core/types.ts";
 import { NO_OBJECTS } from "./catalog.ts";
-import { factsOf, guardMarkers } from "./statement-gate.ts";
+import { guardMarkers } from "./marker-guards.ts";
+import { factsOf } from "./statement-gate.ts";
 import { marker, NO_MARKERS, splitMarkers, type Markers } from "./sql/markers.ts";
 
 const allow = (columns: string[] = [], detectors: string[] = []): Decision => ({ effect: "allow", rule: "r", message: "ok", masks: { json: [], columns, detectors } });

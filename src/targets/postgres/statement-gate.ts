@@ -38,6 +38,7 @@ import type { Detector } from "../../masking/detectors.ts";
 import { NO_OBJECTS, splitQualified, type Catalog, type StatementObjects } from "./catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "./masking.ts";
 import type { StatementInfo } from "./sql/analysis.ts";
+import { guardMarkers } from "./marker-guards.ts";
 import { NO_MARKERS, splitMarkers, type Markers } from "./sql/markers.ts";
 
 export interface StatementGateDeps {
@@ -376,42 +377,4 @@ function inheritedMasks(masks: Masks, inherited: readonly string[] | undefined):
     if (parts.length >= 3 && children.has(parts.slice(0, -1).join("."))) extra.push(parts[parts.length - 1]!);
   }
   return extra.length === 0 ? masks : { ...masks, columns: [...new Set([...masks.columns, ...extra])] };
-}
-
-function deny(rule: string, message: string): Decision {
-  return { effect: "deny", rule, message, masks: NO_MASKS };
-}
-
-/**
- * The checks the analysis's markers ask for, on a decision that would let the statement run:
- * builtin:masked-copy and builtin:setting-leak (see the top of this file). `columnNames`: the
- * statement's tables' columns when a write copies a star or whole row (null: unknown).
- */
-export function guardMarkers(decision: Decision, markers: Markers, action: Action, objects: StatementObjects, columnNames: ReadonlySet<string> | null): Decision {
-  if (decision.effect === "deny" || action.request.kind !== "postgres") return decision;
-  const masks = decision.masks;
-  const req = action.request;
-  if (markers.settingFromRows && (masks.columns.length > 0 || masks.detectors.length > 0) && (req.relations.length > 0 || (req.userFunctions?.length ?? 0) > 0)) {
-    return deny(
-      "builtin:setting-leak",
-      "set_config with a value computed from the rows a statement reads is denied where masks apply: SHOW, current_setting and the server's ParameterStatus would return that value unmasked; give the value as a constant",
-    );
-  }
-  if (markers.copies.length > 0 && masks.columns.length > 0) {
-    const masked = bareMaskNames(masks);
-    const hit = markers.copies.find((c) => c !== "*" && masked.has(c));
-    if (hit !== undefined) {
-      return deny("builtin:masked-copy", `the statement is denied: it writes values computed from the masked column "${hit}", which could then be read unmasked`);
-    }
-    if (markers.copies.includes("*") && (columnNames === null || [...masked].some((m) => columnNames.has(m)))) {
-      return deny("builtin:masked-copy", "the statement is denied: it writes values from whole rows (* or a row reference) of a table with masked columns, which could then be read unmasked");
-    }
-    if (objects.viaRules === true || (req.userFunctions?.length ?? 0) > 0) {
-      return deny(
-        "builtin:masked-copy",
-        "the statement is denied: it writes values computed from a view or a user function, whose columns may hold masked values that could then be read unmasked",
-      );
-    }
-  }
-  return decision;
 }
