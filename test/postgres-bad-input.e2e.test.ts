@@ -116,8 +116,14 @@ async function expectGatewayHealthy(): Promise<void> {
 }
 
 /** The session id of the raw client at `remote`, from its session.start record. */
-function sessionOf(all: readonly AuditRecord[], remote: string): string | undefined {
-  return all.find((r) => r.type === "session.start" && (r.details as { remote?: string }).remote === remote)?.session;
+/** A client's session: by its address and its application_name (an address alone can come back, the port reused). */
+function isStartOf(r: AuditRecord, remote: string, app: string): boolean {
+  const d = r.details as { remote?: string; parameters?: Record<string, string> } | undefined;
+  return r.type === "session.start" && d?.remote === remote && d.parameters?.["application_name"] === app;
+}
+
+function sessionOf(all: readonly AuditRecord[], remote: string, app: string): string | undefined {
+  return all.find((r) => isStartOf(r, remote, app))?.session;
 }
 
 /** A raw client logged in as `who`, its upstream backend tagged with application_name `app`. */
@@ -651,8 +657,8 @@ describe("FunctionCall", () => {
     // The mask first: a leak of the masked column is the worst outcome.
     expect(rows).toEqual([["1", "[masked]"], ["2", "[masked]"]]);
     expect(errorOf(refused)).toMatchObject({ code: "42501", message: expect.stringContaining("function pg_catalog.pg_read_file is denied") });
-    const all = await waitForAudit((recs) => recs.some((r) => r.type === "session.end" && r.session === sessionOf(recs, c.remote)), `session.end of ${c.remote}`);
-    const session = sessionOf(all, c.remote);
+    const all = await waitForAudit((recs) => recs.some((r) => r.type === "session.end" && r.session === sessionOf(recs, c.remote, "fcall-then-more")), `session.end of ${c.remote}`);
+    const session = sessionOf(all, c.remote, "fcall-then-more");
     const statements = all.filter((r) => r.session === session && r.type === "statement");
     expect(statements.map((r) => (r.details as { outcome?: string; tag?: string }).tag)).toEqual(["FUNCTION CALL", "SELECT 2"]);
     await expectGatewayHealthy();
@@ -749,7 +755,7 @@ describe("at the end", () => {
 
     // Every raw client that logged in: one start (found by its address) and one end, with the error where the gateway ended it.
     for (const c of loggedIn) {
-      const mine = starts.filter((r) => (r.details as { remote?: string }).remote === c.remote);
+      const mine = starts.filter((r) => isStartOf(r, c.remote, c.app));
       expect({ app: c.app, starts: mine.length }).toEqual({ app: c.app, starts: 1 });
       const end = endOf(mine[0]!.session);
       expect({ app: c.app, ends: end.length }).toEqual({ app: c.app, ends: 1 });
