@@ -17,7 +17,7 @@ import { postgresBuiltins } from "./builtins.ts";
 import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
 import { Catalog } from "./catalog.ts";
 import type { Analyzer } from "./frontend-relay.ts";
-import { runSession } from "./session.ts";
+import { runSession } from "./session-open.ts";
 import { runClientStartup } from "./startup.ts";
 
 export interface PostgresTargetDeps {

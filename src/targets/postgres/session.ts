@@ -1,18 +1,12 @@
-// One client session after it logged in: its own upstream connection (logged in with the
-// target's credential), the gateway's BackendKeyData for cancels, and the two relays wired to
-// the sockets with backpressure both ways. Audits session.start and session.end and a
-// `statement` record for every statement that was forwarded.
-import { randomBytes } from "node:crypto";
+// One client session after it logged in (see session-open.ts): its own upstream connection,
+// the gateway's BackendKeyData for cancels, and the two relays wired to the sockets with
+// backpressure both ways. Audits session.end and a `statement` record for every statement
+// that was forwarded.
 import type { Duplex } from "node:stream";
-import type { Metrics } from "../../admin/metrics.ts";
-import type { PostgresTarget } from "../../config/schema.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { Action, Clock, Decision, Identity } from "../../core/types.ts";
-import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
-import type { Detector } from "../../masking/detectors.ts";
+import type { Identity } from "../../core/types.ts";
+import { auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { BackendRelay } from "./backend-relay.ts";
-import type { CancelRegistry } from "./cancel.ts";
 import type { Catalog } from "./catalog.ts";
 import { denyMessages } from "./deny.ts";
 import { FrontendRelay, RelayViolation, type Analyzer, type RelayCore, type StatementOutcome } from "./frontend-relay.ts";
@@ -24,108 +18,14 @@ import { protocolErrorReason } from "./protocol/protocol-error.ts";
 import { ResponseTracker } from "./response-tracker.ts";
 import { SearchPathTracker } from "./search-path.ts";
 import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
-import { parseSearchPath } from "./sql/name-resolution.ts";
-import type { StartupOutcome } from "./startup.ts";
 import { StatementGate } from "./statement-gate.ts";
-import { UpstreamError, connectUpstream, simpleQuery, type UpstreamConnection } from "./upstream.ts";
-
-export interface SessionDeps {
-  readonly cfg: PostgresTarget;
-  readonly gate: Gate;
-  readonly analyzer: Analyzer;
-  readonly catalog: Catalog;
-  readonly cancels: CancelRegistry;
-  readonly adjust: (decision: Decision, action: Action) => Decision;
-  readonly compileDetectors: (names: readonly string[]) => Detector;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  readonly maxMessageSize: number;
-  /** Counts bytes relayed either way (see postgres-target.ts: it paces garbage collection). */
-  readonly relayed: (bytes: number) => void;
-}
-
-type LoggedIn = StartupOutcome & { kind: "session" };
+import type { UpstreamConnection } from "./upstream.ts";
+import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
 
 /** Client messages held while a statement is decided before the client is paused. */
 const MAX_QUEUED_MESSAGES = 1000;
 
-export function newSessionId(): string {
-  return `pg_${randomBytes(8).toString("hex")}`;
-}
-
-/** Runs a logged-in client session to its end. Never throws. */
-export async function runSession(client: LoggedIn, remote: string, deps: SessionDeps): Promise<void> {
-  const { cfg, gate } = deps;
-  const session = newSessionId();
-  const identity = client.identity;
-  const socket = client.socket;
-  const started = performance.now();
-  const fatal = (code: string, message: string) => {
-    socket.on("error", () => {});
-    socket.end(encodeErrorResponse({ severity: "FATAL", code, message }));
-  };
-
-  try {
-    await gate.record({
-      type: "session.start",
-      session,
-      identity: auditIdentity(identity),
-      target: cfg.name,
-      details: {
-        remote,
-        tls: client.tls,
-        user: client.parameters.get("user") ?? null,
-        database: client.parameters.get("database") ?? null,
-        parameters: Object.fromEntries(client.upstreamParameters),
-      },
-    });
-  } catch (e) {
-    fatal("58030", `audit log unavailable, session refused: ${errorMessage(e)}`);
-    return;
-  }
-
-  let upstream: UpstreamConnection;
-  let searchPath: string[];
-  let user: string | undefined;
-  let userSchema = true;
-  try {
-    upstream = await connectUpstream(cfg.upstream, client.upstreamParameters);
-    // "$user" in the path names a schema only if one exists with the user's name (usually none).
-    const r = await simpleQuery(
-      upstream.socket,
-      upstream.reader,
-      "SELECT pg_catalog.current_setting('search_path'), current_user, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = current_user)",
-    );
-    const row = r.rows[0];
-    const parsed = row?.[0] != null ? parseSearchPath(row[0]) : null;
-    if (parsed === null) throw new GatewayError("E_UPSTREAM", `cannot read the upstream session's search_path (${JSON.stringify(row?.[0] ?? null)})`);
-    searchPath = parsed;
-    user = row?.[1] ?? undefined;
-    userSchema = row?.[2] === "t";
-  } catch (e) {
-    const code = e instanceof UpstreamError && e.fields.code === "3D000" ? "3D000" : "08001";
-    fatal(code, `the gateway cannot open the upstream session: ${errorMessage(e)}`);
-    void recordEnd(deps, session, identity, started, { statements: 0, bytes_in: 0, bytes_out: 0, error: errorMessage(e) });
-    return;
-  }
-
-  await new Session(deps, session, identity, client, upstream, searchPath, user, userSchema, started).run();
-}
-
-function recordEnd(deps: SessionDeps, session: string, identity: Identity, started: number, details: Record<string, unknown>): Promise<void> {
-  return deps.gate
-    .record({
-      type: "session.end",
-      session,
-      identity: auditIdentity(identity),
-      target: deps.cfg.name,
-      details: { duration_ms: Math.round(performance.now() - started), ...details },
-    })
-    .catch((e) => deps.log.error("audit write failed for session end", { session, error: errorMessage(e) }));
-}
-
-class Session implements RelayCore {
+export class Session implements RelayCore {
   readonly tracker = new ResponseTracker();
   readonly prepared = new Map<string, PreparedStatement>();
   readonly portals = new Map<string, Portal>();

@@ -1,0 +1,48 @@
+// What a PostgreSQL client session needs from its target, and the records that frame it.
+import { randomBytes } from "node:crypto";
+import type { Metrics } from "../../admin/metrics.ts";
+import type { PostgresTarget } from "../../config/schema.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Action, Clock, Decision, Identity } from "../../core/types.ts";
+import { type Gate, auditIdentity } from "../../gate/gate.ts";
+import type { Detector } from "../../masking/detectors.ts";
+import type { CancelRegistry } from "./cancel.ts";
+import type { Catalog } from "./catalog.ts";
+import type { Analyzer } from "./frontend-relay.ts";
+import type { StartupOutcome } from "./startup.ts";
+
+export interface SessionDeps {
+  readonly cfg: PostgresTarget;
+  readonly gate: Gate;
+  readonly analyzer: Analyzer;
+  readonly catalog: Catalog;
+  readonly cancels: CancelRegistry;
+  readonly adjust: (decision: Decision, action: Action) => Decision;
+  readonly compileDetectors: (names: readonly string[]) => Detector;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly maxMessageSize: number;
+  /** Counts bytes relayed either way (see postgres-target.ts: it paces garbage collection). */
+  readonly relayed: (bytes: number) => void;
+}
+
+export type LoggedIn = StartupOutcome & { kind: "session" };
+
+export function newSessionId(): string {
+  return `pg_${randomBytes(8).toString("hex")}`;
+}
+
+/** The session.end record; a failed write is logged (the session is over either way). */
+export function recordEnd(deps: SessionDeps, session: string, identity: Identity, started: number, details: Record<string, unknown>): Promise<void> {
+  return deps.gate
+    .record({
+      type: "session.end",
+      session,
+      identity: auditIdentity(identity),
+      target: deps.cfg.name,
+      details: { duration_ms: Math.round(performance.now() - started), ...details },
+    })
+    .catch((e) => deps.log.error("audit write failed for session end", { session, error: errorMessage(e) }));
+}
