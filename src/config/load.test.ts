@@ -172,7 +172,7 @@ describe("defaults and paths", () => {
     const c = await loadConfig(join(dir, "g.yaml"));
     expect(c.gateway.state_dir).toBe(join(dir, "state"));
     expect(c.audit).toEqual({ path: join(dir, "state", "audit", "audit.log"), durability: "batch", rotate_size: "100MB" });
-    expect(c.identity).toEqual({ issuers: [], machine_keys: [], dev_issuer: false });
+    expect(c.identity).toEqual({ issuers: [], machine_keys: [], dev_issuer: false, end_sessions_at_expiry: true });
     expect(c.warnings).toEqual([]);
   });
 

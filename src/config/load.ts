@@ -178,6 +178,7 @@ export async function loadConfigFromSources(
       issuers: value.identity.issuers,
       machine_keys: value.identity.machine_keys,
       dev_issuer: value.identity.dev_issuer ?? false,
+      end_sessions_at_expiry: value.identity.end_sessions_at_expiry ?? true,
     },
     targets,
     rules: value.rules,

@@ -14,7 +14,7 @@ export interface ParsedFile {
 export interface MergedConfig {
   gateway?: GatewaySection;
   audit?: AuditSection;
-  identity: { issuers: IssuerConfig[]; machine_keys: MachineKeyConfig[]; dev_issuer?: boolean };
+  identity: { issuers: IssuerConfig[]; machine_keys: MachineKeyConfig[]; dev_issuer?: boolean; end_sessions_at_expiry?: boolean };
   targets: TargetConfig[];
   rules: RuleConfig[];
 }
@@ -70,6 +70,9 @@ export function mergeFiles(files: readonly ParsedFile[], fallbackDir: string): {
       if (v.identity.dev_issuer !== undefined && single("identity.dev_issuer", ["identity", "dev_issuer"], f)) {
         value.identity.dev_issuer = v.identity.dev_issuer;
       }
+      if (v.identity.end_sessions_at_expiry !== undefined && single("identity.end_sessions_at_expiry", ["identity", "end_sessions_at_expiry"], f)) {
+        value.identity.end_sessions_at_expiry = v.identity.end_sessions_at_expiry;
+      }
       for (const key of ["issuers", "machine_keys"] as const) {
         (v.identity[key] ?? []).forEach((item, index) => {
           (value.identity[key] as unknown[]).push(item);
@@ -97,8 +100,8 @@ export function mergeFiles(files: readonly ParsedFile[], fallbackDir: string): {
       if (at) return { source: at.file.source, path: [a, b, at.index, ...path.slice(3)] };
     }
     const owner =
-      a === "identity" && b === "dev_issuer"
-        ? singles.get("identity.dev_issuer")
+      a === "identity" && (b === "dev_issuer" || b === "end_sessions_at_expiry")
+        ? singles.get(`identity.${b}`)
         : typeof a === "string"
           ? (singles.get(a) ?? files.find((f) => (f.value as Record<string, unknown>)[a] !== undefined))
           : undefined;

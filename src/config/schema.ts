@@ -72,6 +72,12 @@ export const IdentitySection = Type.Object(
     dev_issuer: Type.Optional(
       Type.Boolean({ description: "Trust tokens from `gatehouse token`. For development only." }),
     ),
+    end_sessions_at_expiry: Type.Optional(
+      Type.Boolean({
+        description:
+          "End a PostgreSQL session or a WebSocket when the token it was opened with expires (default true). Off: it lives on with the identity it logged in with.",
+      }),
+    ),
   },
   strict,
 );
@@ -238,6 +244,7 @@ export interface Config {
     readonly issuers: readonly IssuerConfig[];
     readonly machine_keys: readonly MachineKeyConfig[];
     readonly dev_issuer: boolean;
+    readonly end_sessions_at_expiry: boolean;
   };
   readonly targets: readonly TargetConfig[];
   readonly rules: readonly RuleConfig[];

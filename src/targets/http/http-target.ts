@@ -31,6 +31,8 @@ export interface HttpTargetDeps {
   readonly normalizePath: (path: string) => string | null;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
+  /** identity.end_sessions_at_expiry, read when a WebSocket opens (default true). */
+  readonly endAtExpiry?: () => boolean;
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;

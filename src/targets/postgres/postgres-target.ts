@@ -34,6 +34,8 @@ export interface PostgresTargetDeps {
   /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
   readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
+  /** identity.end_sessions_at_expiry, read when a session opens (default true). */
+  readonly endAtExpiry?: () => boolean;
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;
