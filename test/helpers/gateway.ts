@@ -128,7 +128,7 @@ export async function startGatewayProcess(opts: {
  */
 export async function startPostgresGateway(
   pg: { port: number; user: string; password: string },
-  opts: { rules: string; target?: string[]; env?: Record<string, string> },
+  opts: { rules: string; target?: string[]; env?: Record<string, string>; /** More of the identity section, e.g. "end_sessions_at_expiry: false". */ identity?: string },
 ): Promise<{ gw: GatewayProcess; port: number }> {
   const port = await freePort();
   const admin = await freePort();
@@ -136,7 +136,7 @@ export async function startPostgresGateway(
   const yaml = `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
 audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
+identity: { dev_issuer: true${opts.identity ? `, ${opts.identity}` : ""} }
 targets:
   - name: sales-db
     kind: postgres

@@ -38,11 +38,11 @@ export class Wire {
     });
   }
   /** Connects to 127.0.0.1:port and logs in with `token` as the password. */
-  static async open(port: number, token: string): Promise<Wire> {
+  static async open(port: number, token: string, database = "db"): Promise<Wire> {
     const sock = connect(port, "127.0.0.1");
     await new Promise<void>((r) => sock.once("connect", () => r()));
     const w = new Wire(sock);
-    sock.write(encodeStartupMessage({ user: "x", database: "db" }));
+    sock.write(encodeStartupMessage({ user: "x", database }));
     await w.until((ms) => ms.some((m) => m.type === "AuthenticationCleartextPassword"));
     w.inbox.length = 0;
     sock.write(encodePasswordMessage(token));

@@ -155,6 +155,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           metrics,
           maxMessageSize,
           relayed,
+          ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
         });
         return;
     }

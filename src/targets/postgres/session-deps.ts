@@ -26,6 +26,8 @@ export interface SessionDeps {
   readonly maxMessageSize: number;
   /** Counts bytes relayed either way (see postgres-target.ts: it paces garbage collection). */
   readonly relayed: (bytes: number) => void;
+  /** identity.end_sessions_at_expiry: end the session when its token expires (default true). */
+  readonly endAtExpiry?: () => boolean;
 }
 
 export type LoggedIn = StartupOutcome & { kind: "session" };

@@ -24,6 +24,8 @@ import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
 
 /** Client messages held while a statement is decided before the client is paused. */
 const MAX_QUEUED_MESSAGES = 1000;
+/** setTimeout's longest delay; a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Session implements RelayCore {
   readonly tracker = new ResponseTracker();
@@ -58,6 +60,10 @@ export class Session implements RelayCore {
   private bytesOut = 0;
   private processId = 0;
   private endError: string | null = null;
+  /** The token the session was opened with has expired: no more statements; it ends when idle. */
+  private expired = false;
+  private syncAfterExpiry = false;
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
   private done!: () => void;
 
   constructor(
@@ -142,6 +148,7 @@ export class Session implements RelayCore {
     this.upstream.resume();
     this.client.resume();
     if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
+    if (deps.endAtExpiry?.() !== false) this.watchExpiry();
     this.pump();
     await finished;
   }
@@ -170,6 +177,16 @@ export class Session implements RelayCore {
     const inbox = this.inbox;
     while (this.inboxHead < inbox.length) {
       const m = inbox[this.inboxHead]!;
+      if (this.expired && !this.finishesBatch(m)) {
+        // After the token expired nothing new runs with it: the session ends at its next idle point.
+        this.flushUpstream();
+        if (!this.clientPaused) {
+          this.clientPaused = true;
+          this.client.pause();
+        }
+        this.endIfExpiredAndIdle();
+        return;
+      }
       inbox[this.inboxHead++] = undefined as unknown as DecodedFrontendMessage;
       let wait: void | Promise<void>;
       try {
@@ -232,6 +249,7 @@ export class Session implements RelayCore {
       return;
     }
     this.flushClient();
+    if (this.expired) this.endIfExpiredAndIdle();
   }
 
   flushClient(): void {
@@ -294,6 +312,44 @@ export class Session implements RelayCore {
       .catch((e) => deps.log.error("audit write failed for statement completion", { session: this.id, error: errorMessage(e) }));
   }
 
+  // ---- token expiry ----
+
+  /** Ends the session when the token it logged in with expires (machine keys do not expire). */
+  private watchExpiry(): void {
+    const at = this.identity.expiresAt;
+    if (at === undefined || this.closed) return;
+    const wait = at - this.deps.clock.now();
+    if (wait <= 0) {
+      this.expired = true;
+      this.endIfExpiredAndIdle();
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.watchExpiry(), Math.min(wait, MAX_TIMER_MS));
+  }
+
+  /**
+   * After expiry, a message may still go through when it completes what was already under way:
+   * the rest of an extended-protocol batch up to its Sync, or a COPY. A new simple Query or
+   * FunctionCall, or anything after that Sync, waits for the end.
+   */
+  private finishesBatch(m: DecodedFrontendMessage): boolean {
+    if (this.syncAfterExpiry || this.tracker.size === 0) return false;
+    if (m.type === "Query" || m.type === "FunctionCall") return false;
+    if (m.type === "Sync") this.syncAfterExpiry = true;
+    return true;
+  }
+
+  /**
+   * Ends an expired session once nothing is owed either way: no answer still coming from the
+   * upstream (so no message is cut in half) and no COPY open. A statement that is running
+   * finishes; one held for approval is dropped.
+   */
+  private endIfExpiredAndIdle(): void {
+    if (!this.expired || this.closed || this.tracker.size > 0 || this.copyIn) return;
+    const at = new Date(this.identity.expiresAt ?? this.deps.clock.now()).toISOString();
+    this.fatalToClient("28000", `session ended: the token it was opened with expired at ${at}; log in again with a new token`);
+  }
+
   // ---- ending ----
 
   private fatalToClient(code: string, message: string): void {
@@ -316,6 +372,7 @@ export class Session implements RelayCore {
     if (this.closed) return;
     this.closed = true;
     this.endError = error;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     const { deps } = this;
     this.statementGate.cancelHold();
     deps.cancels.unregister(this.processId);
