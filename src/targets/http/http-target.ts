@@ -65,6 +65,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const { gate, metrics, log } = deps;
+  const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
   let forwarding = 0;
@@ -111,6 +112,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     const path = deps.normalizePath(url.pathname);
     const method = req.method.toUpperCase();
     const isUpgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
+    // The verifier's clock skew lets a just-expired token through; a WebSocket opened with it
+    // would be closed at once when sessions end at expiry, so it is refused instead.
+    if (isUpgrade && identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && endAtExpiry()) {
+      const message = "token expired: a WebSocket ends when its token expires (identity.end_sessions_at_expiry)";
+      metrics.authFailures.inc({ reason: "expired" });
+      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method: "GET", path: url.pathname }, details: { reason: "expired", websocket: true, message } }).catch(() => {});
+      return jsonError(401, "unauthenticated", message, { reason: "expired" });
+    }
     const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
     const abort = new AbortController();
     req.signal.addEventListener("abort", () => abort.abort(), { once: true });
@@ -132,7 +141,15 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (isUpgrade) {
       if (masking) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");
       const wsUrl = target.replace(/^http/, "ws");
-      const data: WsData = { upstreamUrl: wsUrl, headers: Object.fromEntries(headers), session: id, identity: auditIdentity(identity), target: cfg.name, started };
+      const data: WsData = {
+        upstreamUrl: wsUrl,
+        headers: Object.fromEntries(headers),
+        session: id,
+        identity: auditIdentity(identity),
+        target: cfg.name,
+        started,
+        ...(identity.expiresAt !== undefined ? { expiresAt: identity.expiresAt } : {}),
+      };
       return server.upgrade(req, { data }) ? undefined : jsonError(400, "bad_request", "WebSocket upgrade failed");
     }
     if (masking) headers.set("accept-encoding", "identity");
@@ -246,7 +263,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
         return jsonError(500, "internal", "the gateway failed to handle this request");
       }),
-    websocket: relayWebSocket({ gate, log, metrics }),
+    websocket: relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry }),
     error: (e) => jsonError(400, "bad_request", errorMessage(e)),
   });
   return {

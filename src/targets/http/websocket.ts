@@ -1,10 +1,16 @@
 // WebSocket pass-through for an allowed upgrade: the client's socket is bridged to a new
 // upstream socket opened with the upstream credential; messages queue until it is open.
+// With identity.end_sessions_at_expiry, the socket ends when the caller's token expires.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import type { Metrics } from "../../admin/metrics.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
+import { timerAt } from "./timer-at.ts";
+
+/** 1008 policy violation: the close code for a socket whose token has expired. */
+export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
 
 export interface WsData {
   readonly upstreamUrl: string;
@@ -13,29 +19,54 @@ export interface WsData {
   readonly identity: NonNullable<AuditEvent["identity"]>;
   readonly target: string;
   readonly started: number;
+  /** When the caller's token expires (ms since epoch); absent for machine keys. */
+  readonly expiresAt?: number;
   upstream?: WebSocket;
   queue?: (string | Uint8Array)[];
   messages?: number;
+  expiry?: { cancel(): void };
+  /** Why the gateway ended the socket, when it was the gateway ("token_expired"). */
+  ended?: "token_expired";
 }
 
-export function relayWebSocket(deps: { gate: Gate; log: Logger; metrics: Metrics }): WebSocketHandler<WsData> {
+export interface WebSocketDeps {
+  readonly gate: Gate;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  /** identity.end_sessions_at_expiry, read when a socket opens. */
+  readonly endAtExpiry: () => boolean;
+}
+
+export function relayWebSocket(deps: WebSocketDeps): WebSocketHandler<WsData> {
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
+    const ended = ws.data.ended ? { ended: ws.data.ended } : {};
     void deps.gate
       .record({
         type: "session.end",
         session: ws.data.session,
         identity: ws.data.identity,
         target: ws.data.target,
-        details: { websocket: true, code, reason, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
+        details: { websocket: true, code, reason, ...ended, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
       })
       .catch((e) => deps.log.error("audit write failed for websocket end", { error: errorMessage(e) }));
+  };
+  const expire = (ws: ServerWebSocket<WsData>) => {
+    ws.data.ended = "token_expired";
+    ws.close(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
   };
   return {
     open(ws) {
       deps.metrics.openSessions.inc({ target: ws.data.target });
       ws.data.queue = [];
       ws.data.messages = 0;
+      const expiresAt = ws.data.expiresAt;
+      if (expiresAt !== undefined && deps.endAtExpiry()) {
+        // Expired between the upgrade and now: close before any upstream socket exists.
+        if (expiresAt <= deps.clock.now()) return expire(ws);
+        ws.data.expiry = timerAt(() => deps.clock.now(), expiresAt, () => expire(ws));
+      }
       const up = new WebSocket(ws.data.upstreamUrl, { headers: ws.data.headers } as unknown as string[]);
       up.binaryType = "arraybuffer";
       ws.data.upstream = up;
@@ -57,6 +88,7 @@ export function relayWebSocket(deps: { gate: Gate; log: Logger; metrics: Metrics
       else if (up && up.readyState === WebSocket.OPEN) up.send(m);
     },
     close(ws, code, reason) {
+      ws.data.expiry?.cancel();
       const up = ws.data.upstream;
       if (up && (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING)) up.close(code === 1005 ? 1000 : code, reason);
       finish(ws, code, reason);

@@ -1,0 +1,180 @@
+// End to end through the compiled gateway: a WebSocket ends when the token it was opened with
+// expires (identity.end_sessions_at_expiry, default true): the client gets close 1008 "token
+// expired", the upstream socket is closed too, and the session.end record says why. A token
+// already expired (but inside the verifier's clock skew) gets no socket at all. With the option
+// off, the socket outlives the token.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readRecords } from "../src/audit/reader.ts";
+import type { AuditRecord } from "../src/audit/record.ts";
+import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { freePort } from "./helpers/ports.ts";
+
+setDefaultTimeout(60_000);
+
+let upstream: ReturnType<typeof Bun.serve>;
+/** Close frames the upstream received, by the test's tag sent as the first message. */
+const upstreamClosed: { tag: string; code: number; reason: string }[] = [];
+
+function config(gwPort: number, adminPort: number, identity: string): string {
+  return `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
+audit: { path: ./state/audit/audit.log }
+identity: ${identity}
+targets:
+  - name: api
+    kind: http
+    listen: 127.0.0.1:${gwPort}
+    upstream: http://127.0.0.1:${upstream.port}
+rules:
+  - name: read
+    groups: [developers]
+    http: { methods: [GET], paths: ["/ws", "/api/**"] }
+    effect: allow
+`;
+}
+
+async function startGateway(identity: string): Promise<{ gw: GatewayProcess; port: number }> {
+  const port = await freePort();
+  const admin = await freePort();
+  const gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(port, admin, identity) }, adminPort: admin, ports: [port] });
+  return { gw, port };
+}
+
+async function token(gw: GatewayProcess, ttl: string): Promise<{ token: string; expiresAt: number }> {
+  const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "alice", "--groups", "developers", "--ttl", ttl]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const tok = r.stdout.trim().split("\n")[0]!;
+  const payload = JSON.parse(Buffer.from(tok.split(".")[1]!, "base64url").toString("utf8")) as { exp: number };
+  return { token: tok, expiresAt: payload.exp * 1000 };
+}
+
+async function records(gw: GatewayProcess): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) out.push(record);
+  return out;
+}
+
+/** The audit record matching `pick`, polled for: records are written after the event. */
+async function waitForRecord(gw: GatewayProcess, pick: (r: AuditRecord) => boolean): Promise<AuditRecord> {
+  for (let i = 0; i < 200; i++) {
+    const found = (await records(gw)).find(pick);
+    if (found) return found;
+    await Bun.sleep(50);
+  }
+  throw new Error(`no matching audit record in ${gw.auditPath}`);
+}
+
+/** A client WebSocket that has echoed once; `closed` settles with the close event. */
+async function openEchoing(port: number, tok: string, tag: string) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${tok}` } } as unknown as string[]);
+  const replies: string[] = [];
+  let onReply: (() => void) | undefined;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
+  });
+  ws.onmessage = (e) => {
+    replies.push(String(e.data));
+    onReply?.();
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("websocket failed to open"));
+  });
+  const echo = async (text: string): Promise<string> => {
+    const n = replies.length;
+    const got = new Promise<void>((resolve) => (onReply = resolve));
+    ws.send(text);
+    await Promise.race([got, closed]);
+    return replies[n] ?? "(closed without a reply)";
+  };
+  expect(await echo(tag)).toBe(`echo:${tag}`);
+  return { ws, closed, echo };
+}
+
+const sessionEnd = (subject: string) => (r: AuditRecord) => r.type === "session.end" && r.identity?.subject === subject && (r.details as Record<string, unknown>)?.websocket === true;
+
+beforeAll(() => {
+  upstream = Bun.serve<{ tag?: string }>({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req, srv) {
+      if (srv.upgrade(req, { data: {} })) return undefined;
+      return Response.json({ path: new URL(req.url).pathname });
+    },
+    websocket: {
+      message(ws, msg) {
+        ws.data.tag ??= String(msg);
+        ws.send(`echo:${String(msg)}`);
+      },
+      close(ws, code, reason) {
+        upstreamClosed.push({ tag: ws.data.tag ?? "", code, reason });
+      },
+    },
+  });
+});
+
+afterAll(() => {
+  upstream?.stop(true);
+});
+
+describe("end_sessions_at_expiry on (the default)", () => {
+  let gw: GatewayProcess;
+  let port: number;
+  beforeAll(async () => {
+    ({ gw, port } = await startGateway("{ dev_issuer: true }"));
+  });
+  afterAll(() => gw?.cleanup());
+
+  test("an open WebSocket is closed with 1008 when its token expires, upstream too, and the end record says why", async () => {
+    const { token: tok, expiresAt } = await token(gw, "4s");
+    const { closed, echo } = await openEchoing(port, tok, "expiring");
+    expect(await echo("still here")).toBe("echo:still here");
+    // Bounded wait so that a socket that never closes fails the test instead of hanging it.
+    const outcome = await Promise.race([closed, Bun.sleep(Math.max(0, expiresAt - Date.now()) + 15_000).then(() => null)]);
+    expect(outcome).toEqual({ code: 1008, reason: "token expired" });
+    // The clock is past the token's expiry when it is closed, never before.
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+    const end = await waitForRecord(gw, sessionEnd("alice"));
+    expect(end.details).toMatchObject({ websocket: true, code: 1008, reason: "token expired", ended: "token_expired", messages: 2 });
+    for (let i = 0; i < 100 && !upstreamClosed.some((c) => c.tag === "expiring"); i++) await Bun.sleep(50);
+    expect(upstreamClosed.find((c) => c.tag === "expiring")).toEqual({ tag: "expiring", code: 1008, reason: "token expired" });
+  });
+
+  test("a token that has expired, though inside the clock skew, opens no WebSocket", async () => {
+    const { token: tok, expiresAt } = await token(gw, "1s");
+    while (Date.now() <= expiresAt + 100) await Bun.sleep(100);
+    // Plain requests still pass inside the verifier's clock skew ...
+    expect((await fetch(`http://127.0.0.1:${port}/api/x`, { headers: { authorization: `Bearer ${tok}` } })).status).toBe(200);
+    // ... but an upgrade is refused before any socket exists.
+    const r = await fetch(`http://127.0.0.1:${port}/ws`, {
+      headers: { authorization: `Bearer ${tok}`, upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
+    });
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as { reason: string }).reason).toBe("expired");
+    const rejected = await waitForRecord(gw, (rec) => rec.type === "auth.rejected" && (rec.details as Record<string, unknown>)?.websocket === true);
+    expect(rejected.details).toMatchObject({ reason: "expired", websocket: true });
+    expect(rejected.identity?.subject).toBe("alice");
+  });
+});
+
+describe("end_sessions_at_expiry: false", () => {
+  let gw: GatewayProcess;
+  let port: number;
+  beforeAll(async () => {
+    ({ gw, port } = await startGateway("{ dev_issuer: true, end_sessions_at_expiry: false }"));
+  });
+  afterAll(() => gw?.cleanup());
+
+  test("a WebSocket outlives its token and keeps relaying; closing it is recorded as the client's close", async () => {
+    const { token: tok, expiresAt } = await token(gw, "2s");
+    const { ws, closed, echo } = await openEchoing(port, tok, "outliving");
+    while (Date.now() <= expiresAt + 2000) await Bun.sleep(100);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect(await echo("after expiry")).toBe("echo:after expiry");
+    ws.close(1000, "done");
+    expect((await closed).code).toBe(1000);
+    const end = await waitForRecord(gw, sessionEnd("alice"));
+    expect(end.details).toMatchObject({ websocket: true, code: 1000, reason: "done", messages: 2 });
+    expect(end.details).not.toHaveProperty("ended");
+  });
+});
