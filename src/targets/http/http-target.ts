@@ -86,6 +86,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     const id = requestId();
+    // Listened for from the start: the client can be gone before the token is verified (Bun
+    // closes a connection when a request is pipelined behind one still being answered), and an
+    // abort event missed then would never come again.
+    const abort = new AbortController();
+    if (req.signal.aborted) abort.abort();
+    else req.signal.addEventListener("abort", () => abort.abort(), { once: true });
     let url: URL;
     try {
       url = new URL(req.url);
@@ -121,8 +127,6 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       return jsonError(401, "unauthenticated", message, { reason: "expired" });
     }
     const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
-    const abort = new AbortController();
-    req.signal.addEventListener("abort", () => abort.abort(), { once: true });
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
@@ -158,6 +162,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     forwarding++;
     let bytes = 0;
     req.signal.addEventListener("abort", () => void complete(499, bytes, "client_closed"), { once: true });
+    if (abort.signal.aborted) {
+      // Gone before anything was forwarded (while the token was verified or the gate decided):
+      // forward nothing, and record that nothing was delivered.
+      void complete(499, 0, "client_closed");
+      return new Response(null, { status: 499 });
+    }
     deadlines.set(abort, Date.now() + timeoutMs);
 
     let res: Response;
