@@ -106,6 +106,30 @@ describe("openAuditLog / append", () => {
     await log.close();
   });
 
+  test("batch mode: an fsync follows on its own once the event loop has a turn without appends", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    const rec = await log.append(event(1));
+    for (let i = 0; i < 200 && log.durableSeq < rec.seq; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(log.durableSeq).toBe(rec.seq);
+    await log.close();
+  });
+
+  test("batch mode: appends in every turn do not hold the fsync back past a few hundred records", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    // One append per event-loop turn, never a free turn, until an fsync lands (or 5,000 records).
+    let n = 0;
+    while (log.durableSeq === 0 && n < 5000) {
+      await log.append(event(++n));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(log.durableSeq).toBeGreaterThan(0);
+    // Bounded by the group limit (256 records), plus what was appended while that fsync ran.
+    expect(n).toBeLessThan(5000);
+    await log.close();
+  });
+
   test("strict mode acknowledges only after the fsync that covers the record", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path, durability: "strict" });

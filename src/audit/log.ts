@@ -12,6 +12,16 @@ import { inspectTail, type Repair } from "./repair.ts";
 
 export type Durability = "batch" | "strict";
 
+/**
+ * Batch mode: while every event-loop turn appends more, an fsync waits for a turn without
+ * appends (the loop is free), but no longer than until this many records or bytes are unsynced.
+ * Under load that is one fsync per few hundred records instead of one per fsync latency (~1 ms):
+ * on a virtual disk each fsync costs ~150 µs of CPU, which showed as ~20% of PostgreSQL
+ * throughput. Strict appends and sync() never wait for it.
+ */
+const GROUP_MAX_RECORDS = 256;
+const GROUP_MAX_BYTES = 1024 * 1024;
+
 export interface AuditLogOptions {
   readonly path: string;
   /** batch (default): an append resolves once its bytes are written (in the kernel); fsync follows by group commit.
@@ -82,6 +92,10 @@ class FileAuditLog implements AuditLog {
   #pumping = false;
   #pump: Promise<void> = Promise.resolve();
   #syncScheduled = false;
+  /** Appends since #runSync last looked: a turn with none means the loop is free. */
+  #appendsSinceLook = 0;
+  /** File size at the last fsync's start, for GROUP_MAX_BYTES. */
+  #sizeAtSync = 0;
   #syncing: Promise<void> | null = null;
   #rotating = false;
   #failure: GatewayError | null = null;
@@ -145,6 +159,7 @@ class FileAuditLog implements AuditLog {
     }
     this.#seq = seq;
     this.#hash = record.hash;
+    this.#appendsSinceLook++;
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#lines.push(line);
       this.#pending.push({ seq, record, resolve, reject });
@@ -274,6 +289,15 @@ class FileAuditLog implements AuditLog {
     if (this.#syncing !== null || this.#rotating || this.#failure !== null || this.#closing !== null) return;
     const target = this.#writtenSeq;
     if (target <= this.#durableSeq) return;
+    const busy = this.#appendsSinceLook > 0;
+    this.#appendsSinceLook = 0;
+    if (busy && this.#durabilityWaiters.length === 0 && target - this.#durableSeq < GROUP_MAX_RECORDS && this.#size - this.#sizeAtSync < GROUP_MAX_BYTES) {
+      // This turn appended more: look again after the next one (see GROUP_MAX_RECORDS).
+      this.#syncScheduled = true;
+      setImmediate(this.#runSync);
+      return;
+    }
+    this.#sizeAtSync = this.#size;
     this.#syncing = fdatasync(this.#fd).then(
       () => {
         this.#syncing = null;
@@ -316,6 +340,7 @@ class FileAuditLog implements AuditLog {
       await rename(this.path, target);
       this.#fd = await openFd(this.path, "a", 0o600);
       this.#size = 0;
+      this.#sizeAtSync = 0;
       await syncDir(dirname(this.path));
     } finally {
       this.#rotating = false;
