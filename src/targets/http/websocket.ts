@@ -7,7 +7,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
-import { timerAt } from "./timer-at.ts";
+import { timerAt } from "../../core/timer-at.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;

@@ -4,6 +4,7 @@
 // that was forwarded.
 import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
+import { timerAt } from "../../core/timer-at.ts";
 import type { Identity } from "../../core/types.ts";
 import { auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { BackendRelay } from "./backend-relay.ts";
@@ -24,8 +25,6 @@ import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
 
 /** Client messages held while a statement is decided before the client is paused. */
 const MAX_QUEUED_MESSAGES = 1000;
-/** setTimeout's longest delay; a later expiry is waited for in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Session implements RelayCore {
   readonly tracker = new ResponseTracker();
@@ -63,7 +62,7 @@ export class Session implements RelayCore {
   /** The token the session was opened with has expired: no more statements; it ends when idle. */
   private expired = false;
   private syncAfterExpiry = false;
-  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  private expiryTimer: { cancel(): void } | null = null;
   private done!: () => void;
 
   constructor(
@@ -318,13 +317,14 @@ export class Session implements RelayCore {
   private watchExpiry(): void {
     const at = this.identity.expiresAt;
     if (at === undefined || this.closed) return;
-    const wait = at - this.deps.clock.now();
-    if (wait <= 0) {
-      this.expired = true;
-      this.endIfExpiredAndIdle();
-      return;
-    }
-    this.expiryTimer = setTimeout(() => this.watchExpiry(), Math.min(wait, MAX_TIMER_MS));
+    this.expiryTimer = timerAt(
+      () => this.deps.clock.now(),
+      at,
+      () => {
+        this.expired = true;
+        this.endIfExpiredAndIdle();
+      },
+    );
   }
 
   /**
@@ -372,7 +372,7 @@ export class Session implements RelayCore {
     if (this.closed) return;
     this.closed = true;
     this.endError = error;
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer?.cancel();
     const { deps } = this;
     this.statementGate.cancelHold();
     deps.cancels.unregister(this.processId);
