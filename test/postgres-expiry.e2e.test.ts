@@ -65,7 +65,7 @@ describe("a session whose token expires", () => {
     expect(w.closed).toBe(true);
     expect(Date.now()).toBeGreaterThanOrEqual(expiryOf(jwt));
     const ends = await sessionEnds(gw);
-    expect(ends.some((d) => String(d["error"]).includes("expired"))).toBe(true);
+    expect(ends.some((d) => String(d["error"]).includes("expired") && d["ended"] === "token_expired")).toBe(true);
   });
 
   test("a statement running at expiry finishes with its rows, then the session ends", async () => {

@@ -62,6 +62,8 @@ export class Session implements RelayCore {
   /** The token the session was opened with has expired: no more statements; it ends when idle. */
   private expired = false;
   private syncAfterExpiry = false;
+  /** The gateway ended the session because of the expiry (session.end says ended: token_expired, as a WebSocket's does). */
+  private endedAtExpiry = false;
   private expiryTimer: { cancel(): void } | null = null;
   private done!: () => void;
 
@@ -347,6 +349,7 @@ export class Session implements RelayCore {
   private endIfExpiredAndIdle(): void {
     if (!this.expired || this.closed || this.tracker.size > 0 || this.copyIn) return;
     const at = new Date(this.identity.expiresAt ?? this.deps.clock.now()).toISOString();
+    this.endedAtExpiry = true;
     this.fatalToClient("28000", `session ended: the token it was opened with expired at ${at}; log in again with a new token`);
   }
 
@@ -397,6 +400,7 @@ export class Session implements RelayCore {
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
       ...(this.endError !== null ? { error: this.endError } : {}),
+      ...(this.endedAtExpiry ? { ended: "token_expired" } : {}),
     }).then(() => this.done?.());
   }
 
