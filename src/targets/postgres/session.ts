@@ -4,7 +4,6 @@
 // that was forwarded.
 import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import { timerAt } from "../../core/timer-at.ts";
 import type { Identity } from "../../core/types.ts";
 import { auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { BackendRelay } from "./backend-relay.ts";
@@ -19,6 +18,7 @@ import { protocolErrorReason } from "./protocol/protocol-error.ts";
 import { ResponseTracker } from "./response-tracker.ts";
 import { SearchPathTracker } from "./search-path.ts";
 import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
+import { SessionExpiry } from "./session-expiry.ts";
 import { StatementGate } from "./statement-gate.ts";
 import type { UpstreamConnection } from "./upstream.ts";
 import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
@@ -59,12 +59,7 @@ export class Session implements RelayCore {
   private bytesOut = 0;
   private processId = 0;
   private endError: string | null = null;
-  /** The token the session was opened with has expired: no more statements; it ends when idle. */
-  private expired = false;
-  private syncAfterExpiry = false;
-  /** The gateway ended the session because of the expiry (session.end says ended: token_expired, as a WebSocket's does). */
-  private endedAtExpiry = false;
-  private expiryTimer: { cancel(): void } | null = null;
+  private readonly expiry: SessionExpiry;
   private done!: () => void;
 
   constructor(
@@ -101,6 +96,7 @@ export class Session implements RelayCore {
         deps.log.info(describeApproval(p), { target: deps.cfg.name, session: id });
       },
     });
+    this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endIfExpiredAndIdle());
     this.frontend = new FrontendRelay(this);
     this.backend = new BackendRelay(this, {
       pauseUpstream: () => this.updateUpstreamPause(),
@@ -149,7 +145,7 @@ export class Session implements RelayCore {
     this.upstream.resume();
     this.client.resume();
     if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
-    if (deps.endAtExpiry?.() !== false) this.watchExpiry();
+    if (deps.endAtExpiry?.() !== false && !this.closed) this.expiry.start();
     this.pump();
     await finished;
   }
@@ -178,7 +174,7 @@ export class Session implements RelayCore {
     const inbox = this.inbox;
     while (this.inboxHead < inbox.length) {
       const m = inbox[this.inboxHead]!;
-      if (this.expired && !this.finishesBatch(m)) {
+      if (this.expiry.expired && !this.expiry.mayFinish(m, this.tracker.size)) {
         // After the token expired nothing new runs with it: the session ends at its next idle point.
         this.flushUpstream();
         if (!this.clientPaused) {
@@ -250,7 +246,7 @@ export class Session implements RelayCore {
       return;
     }
     this.flushClient();
-    if (this.expired) this.endIfExpiredAndIdle();
+    if (this.expiry.expired) this.endIfExpiredAndIdle();
   }
 
   flushClient(): void {
@@ -315,42 +311,15 @@ export class Session implements RelayCore {
 
   // ---- token expiry ----
 
-  /** Ends the session when the token it logged in with expires (machine keys do not expire). */
-  private watchExpiry(): void {
-    const at = this.identity.expiresAt;
-    if (at === undefined || this.closed) return;
-    this.expiryTimer = timerAt(
-      () => this.deps.clock.now(),
-      at,
-      () => {
-        this.expired = true;
-        this.endIfExpiredAndIdle();
-      },
-    );
-  }
-
-  /**
-   * After expiry, a message may still go through when it completes what was already under way:
-   * the rest of an extended-protocol batch up to its Sync, or a COPY. A new simple Query or
-   * FunctionCall, or anything after that Sync, waits for the end.
-   */
-  private finishesBatch(m: DecodedFrontendMessage): boolean {
-    if (this.syncAfterExpiry || this.tracker.size === 0) return false;
-    if (m.type === "Query" || m.type === "FunctionCall") return false;
-    if (m.type === "Sync") this.syncAfterExpiry = true;
-    return true;
-  }
-
   /**
    * Ends an expired session once nothing is owed either way: no answer still coming from the
    * upstream (so no message is cut in half) and no COPY open. A statement that is running
    * finishes; one held for approval is dropped.
    */
   private endIfExpiredAndIdle(): void {
-    if (!this.expired || this.closed || this.tracker.size > 0 || this.copyIn) return;
-    const at = new Date(this.identity.expiresAt ?? this.deps.clock.now()).toISOString();
-    this.endedAtExpiry = true;
-    this.fatalToClient("28000", `session ended: the token it was opened with expired at ${at}; log in again with a new token`);
+    if (!this.expiry.expired || this.closed || this.tracker.size > 0 || this.copyIn) return;
+    this.expiry.ended = true;
+    this.fatalToClient("28000", this.expiry.message());
   }
 
   // ---- ending ----
@@ -375,7 +344,7 @@ export class Session implements RelayCore {
     if (this.closed) return;
     this.closed = true;
     this.endError = error;
-    this.expiryTimer?.cancel();
+    this.expiry.cancel();
     const { deps } = this;
     this.statementGate.cancelHold();
     deps.cancels.unregister(this.processId);
@@ -400,7 +369,7 @@ export class Session implements RelayCore {
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
       ...(this.endError !== null ? { error: this.endError } : {}),
-      ...(this.endedAtExpiry ? { ended: "token_expired" } : {}),
+      ...(this.expiry.ended ? { ended: "token_expired" } : {}),
     }).then(() => this.done?.());
   }
 
