@@ -2,79 +2,53 @@
 // The client's answers pass as they came (one write per chunk, no copy), rows of masked
 // statements are rewritten as they stream, answers to the gateway's own injected messages are
 // swallowed, and the error of a denial's DO block is replaced by the gateway's own. When a
-// masked result needs a catalog lookup, the stream pauses (upstream backpressure) until it is done.
-// Errors, notices and settings reported while masked columns are read have their text withheld
-// (withheld.ts), and a server that starts to read SQL otherwise than the gateway's parser
+// masked result needs a catalog lookup, the stream pauses (upstream backpressure) until it is
+// done (result-masker.ts). Errors, notices and settings reported while masked columns are read
+// have their text withheld (masked-data-watch.ts), each statement's outcome is recorded
+// (run-outcome.ts), and a server that starts to read SQL otherwise than the gateway's parser
 // (client_encoding, standard_conforming_strings) ends the session.
 import { GatewayError } from "../../core/errors.ts";
-import type { Catalog } from "./catalog.ts";
 import { isDenyMarker } from "./deny.ts";
-import type { RelayCore, StatementOutcome } from "./frontend-relay.ts";
-import { planColumns, withResultFormats, type Arena, type ColumnOrigin, type MaskPlan, type MaskSpec } from "./masking.ts";
-import type { FieldDescription } from "./protocol/backend-message.ts";
-import { parseCommandComplete, parseNoticeFields, parseParameterStatus, parseReadyForQuery } from "./protocol/backend-decoder.ts";
+import type { RelayCore } from "./frontend-relay.ts";
+import { MaskedDataWatch } from "./masked-data-watch.ts";
+import { parseCommandComplete, parseParameterStatus, parseReadyForQuery } from "./protocol/backend-decoder.ts";
 import { BackendType as T } from "./protocol/messages.ts";
 import { parseRowDescription } from "./protocol/row-description.ts";
 import type { Expectation } from "./response-tracker.ts";
-import { settlePortal, settleRun, type StatementRun } from "./session-state.ts";
+import { ResultMasker, type BackendRelayHooks } from "./result-masker.ts";
+import { endRun, failRun, finishRun, notRun, undoSkipped, unbind, unparse } from "./run-outcome.ts";
+import { settlePortal, settleRun } from "./session-state.ts";
 import { readingSettingProblem } from "./upstream.ts";
-import { maskedParameterStatus, readsMaskedData, withheldNotice } from "./withheld.ts";
 
-interface Frame {
-  readonly type: number;
-  readonly body: Uint8Array;
-  readonly raw: Uint8Array;
-}
-
-export interface BackendRelayHooks {
-  /** Stop reading from the upstream until resume(). */
-  pauseUpstream(): void;
-  resumeUpstream(): void;
-  /** Write what is gathered for the client now. */
-  flushClient(): void;
-  /** The session cannot go on (the upstream broke the protocol as we track it, a mask failed). */
-  fail(e: unknown): void;
-}
+// The relay's hooks are the masker's: only a catalog lookup for column origins pauses the upstream.
+export type { BackendRelayHooks } from "./result-masker.ts";
 
 export class BackendRelay {
-  private suspended = false;
-  private pending: Frame[] = [];
-  /** Rewritten rows go here, many per buffer (see masking.ts). */
-  private readonly arena: Arena = { buf: new Uint8Array(0), pos: 0 };
-  /**
-   * A statement that reads masked columns was answered in the open transaction (or since the
-   * last ReadyForQuery): errors, notices and settings the server reports now may quote its values.
-   */
-  private maskedData = false;
-  /** Settings reported while masked data was read: whenever they come back (RESET, end of SET LOCAL), their value may be a masked one. */
-  private readonly maskedSettings = new Set<string>();
+  private readonly masker: ResultMasker;
+  private readonly watch = new MaskedDataWatch();
 
   constructor(
     private readonly s: RelayCore,
-    private readonly hooks: BackendRelayHooks,
+    hooks: BackendRelayHooks,
   ) {
-    s.tracker.onSkipped = (e) => this.skipped(e);
+    this.masker = new ResultMasker(s, hooks, (type, body, raw) => this.handle(type, body, raw));
+    s.tracker.onSkipped = (e) => undoSkipped(s, e);
   }
 
   /** Handles one whole server message (views of the chunk it came in). */
   readonly onFrame = (type: number, body: Uint8Array, raw: Uint8Array): void => {
-    if (this.suspended) {
-      this.pending.push({ type, body, raw });
-      return;
-    }
-    this.handle(type, body, raw);
+    if (!this.masker.hold(type, body, raw)) this.handle(type, body, raw);
   };
 
   get isSuspended(): boolean {
-    return this.suspended;
+    return this.masker.isSuspended;
   }
 
   private handle(type: number, body: Uint8Array, raw: Uint8Array): void {
     // Asynchronous messages can come at any time and belong to no request.
     if (type === T.ParameterStatus) return this.onParameterStatus(body, raw);
     if (type === T.NoticeResponse) {
-      const reason = this.markHead(this.s.tracker.peek());
-      this.s.toClient.push(this.maskedData ? withheldNotice(type, body, reason) : raw);
+      this.s.toClient.push(this.watch.notice(type, body, raw, this.s.tracker.peek()));
       return;
     }
     if (type === T.NotificationResponse) {
@@ -98,11 +72,11 @@ export class BackendRelay {
       const run = e.kind === "query" ? e.runs[e.index] : e.kind === "execute" ? e.run : undefined;
       if (run !== undefined) settleRun(run, true);
     }
-    if (type === T.ErrorResponse) {
-      const reason = this.markHead(e);
-      // The error our denial's DO block raised is replaced whole, below.
-      if (this.maskedData && !((e.kind === "deny-query" || e.kind === "deny-execute") && isDenyMarker(body))) {
-        raw = withheldNotice(type, body, reason);
+    // The error our denial's DO block raised is replaced whole, below.
+    if (type === T.ErrorResponse && !((e.kind === "deny-query" || e.kind === "deny-execute") && isDenyMarker(body))) {
+      const shown = this.watch.notice(type, body, raw, e);
+      if (shown !== raw) {
+        raw = shown;
         body = raw.subarray(5);
       }
     }
@@ -112,8 +86,8 @@ export class BackendRelay {
       case "deny-query":
         return this.onDenyQuery(e, type, body, raw);
       case "function-call":
-        if (type === T.ErrorResponse) this.failed(e.run, body);
-        if (type === T.FunctionCallResponse) this.finish(e.run, "FUNCTION CALL");
+        if (type === T.ErrorResponse) failRun(this.s, e.run, body);
+        if (type === T.FunctionCallResponse) finishRun(this.s, e.run, "FUNCTION CALL");
         if (type === T.ReadyForQuery) {
           // The call is answered: later messages belong to what the client sends next.
           this.s.tracker.pop();
@@ -129,7 +103,7 @@ export class BackendRelay {
         }
         if (type === T.ErrorResponse) {
           // A named statement the server refused (already exists upstream): it is not what we analysed.
-          this.unparse(e);
+          unparse(this.s, e);
           return this.extendedError(raw);
         }
         throw desync(type, "a ParseComplete was expected");
@@ -142,7 +116,7 @@ export class BackendRelay {
         }
         if (type === T.ErrorResponse) {
           // The portal was not made (e.g. a cursor of that name exists): the name is not what we decided.
-          this.unbind(e);
+          unbind(this.s, e);
           return this.extendedError(raw);
         }
         throw desync(type, "a BindComplete was expected");
@@ -166,7 +140,7 @@ export class BackendRelay {
           const p = e.portal;
           if (p !== null && p.spec !== null) {
             p.fields = type === T.NoData ? [] : parseRowDescription(body).fields;
-            this.preparePlan(p.spec, p.fields, (plan) => (p.plan = plan));
+            this.masker.preparePlan(p.spec, p.fields, (plan) => (p.plan = plan));
           }
           if (!e.injected) this.s.toClient.push(raw);
           return;
@@ -211,36 +185,36 @@ export class BackendRelay {
 
   private onQuery(e: Expectation & { kind: "query" }, type: number, body: Uint8Array, raw: Uint8Array): void {
     const run = e.runs[e.index];
-    if (run !== undefined && run.spec !== null && !this.maskedData) this.mark(run);
+    if (run !== undefined) this.watch.markRun(run);
     switch (type) {
       case T.DataRow:
         if (run !== undefined) {
           run.rows++;
-          if (run.plan !== null) return this.mask(run.plan, raw);
+          if (run.plan !== null) return this.masker.mask(run.plan, raw);
           if (run.spec !== null) throw new GatewayError("E_MASK", "a row arrived before its RowDescription: cannot mask it");
         }
         break;
       case T.RowDescription:
         if (run === undefined) throw desync(type, "more results than statements in the query");
-        if (run.spec !== null) this.preparePlan(run.spec, parseRowDescription(body).fields, (plan) => (run.plan = plan));
+        if (run.spec !== null) this.masker.preparePlan(run.spec, parseRowDescription(body).fields, (plan) => (run.plan = plan));
         break;
       case T.CommandComplete:
         if (run === undefined) throw desync(type, "more results than statements in the query");
-        this.finish(run, parseCommandComplete(body).tag);
+        finishRun(this.s, run, parseCommandComplete(body).tag);
         e.index++;
         break;
       case T.EmptyQueryResponse:
-        if (run !== undefined) this.ended(run, { kind: "empty" });
+        if (run !== undefined) endRun(this.s, run, { kind: "empty" });
         e.index++;
         break;
       case T.ErrorResponse:
-        if (run !== undefined) this.failed(run, body);
-        for (let i = e.index + 1; i < e.runs.length; i++) this.notRun(e.runs[i]!, "an earlier statement of the query failed");
+        if (run !== undefined) failRun(this.s, run, body);
+        for (let i = e.index + 1; i < e.runs.length; i++) notRun(this.s, e.runs[i]!, "an earlier statement of the query failed");
         e.index = e.runs.length;
         break;
       case T.ReadyForQuery:
         this.s.tracker.pop();
-        for (let i = e.index; i < e.runs.length; i++) this.notRun(e.runs[i]!, "the query ended before it");
+        for (let i = e.index; i < e.runs.length; i++) notRun(this.s, e.runs[i]!, "the query ended before it");
         this.ready(body);
         break;
       case T.CopyOutResponse:
@@ -272,33 +246,33 @@ export class BackendRelay {
 
   private onExecute(e: Expectation & { kind: "execute" }, type: number, body: Uint8Array, raw: Uint8Array): void {
     const run = e.run;
-    if (run.spec !== null && !this.maskedData) this.mark(run);
+    this.watch.markRun(run);
     switch (type) {
       case T.DataRow: {
         if (run.spec === null) {
           run.rows++;
           break;
         }
-        const plan = run.plan ?? this.executePlan(e);
+        const plan = run.plan ?? this.masker.executePlan(e);
         // A catalog lookup runs: this row is handled again, first, once it is done.
-        if (plan === null) return void this.pending.unshift({ type, body, raw });
+        if (plan === null) return this.masker.retry(type, body, raw);
         run.rows++;
-        return this.mask(plan, raw);
+        return this.masker.mask(plan, raw);
       }
       case T.CommandComplete:
         this.s.tracker.pop();
-        this.finish(run, parseCommandComplete(body).tag);
+        finishRun(this.s, run, parseCommandComplete(body).tag);
         break;
       case T.EmptyQueryResponse:
         this.s.tracker.pop();
-        this.ended(run, { kind: "empty" });
+        endRun(this.s, run, { kind: "empty" });
         break;
       case T.PortalSuspended:
         this.s.tracker.pop();
-        this.ended(run, { kind: "suspended" });
+        endRun(this.s, run, { kind: "suspended" });
         break;
       case T.ErrorResponse:
-        this.failed(run, body);
+        failRun(this.s, run, body);
         return this.extendedError(raw);
       case T.CopyOutResponse:
         if (run.spec !== null) throw new GatewayError("E_MASK", "COPY TO data cannot be masked");
@@ -318,78 +292,6 @@ export class BackendRelay {
     this.s.toClient.push(raw);
   }
 
-  /** The plan of an Execute's portal, from its own description or its statement's plus Bind's formats; null while a lookup runs. */
-  private executePlan(e: Expectation & { kind: "execute" }): MaskPlan | null {
-    const run = e.run;
-    const p = e.portal;
-    if (p.plan !== null) return (run.plan = p.plan);
-    const fields = p.fields ?? (p.statement.fields !== null ? withResultFormats(p.statement.fields, p.resultFormats) : null);
-    if (fields === null) throw new GatewayError("E_MASK", "rows arrived for a masked statement whose columns are unknown: cannot mask them");
-    p.fields = fields;
-    let plan: MaskPlan | null = null;
-    this.preparePlan(run.spec!, fields, (made) => {
-      p.plan = made;
-      run.plan = made;
-      plan = made;
-    });
-    return plan;
-  }
-
-  private mask(plan: MaskPlan, raw: Uint8Array): void {
-    if (plan.passthrough) return this.s.toClient.push(raw);
-    if (plan.rewriteInto === null) return this.s.toClient.push(plan.rewrite(raw));
-    const start = plan.rewriteInto(raw, this.arena);
-    this.s.toClient.pushRange(this.arena.buf, start, this.arena.pos);
-  }
-
-  /**
-   * Makes the mask plan of a row description and hands it to `set`: at once when every origin
-   * is cached, else after the catalog lookup, with the upstream paused meanwhile.
-   */
-  private preparePlan(spec: MaskSpec, fields: readonly FieldDescription[], set: (p: MaskPlan) => void): void {
-    const catalog = this.s.catalog;
-    const missing: number[] = [];
-    for (const f of fields) if (f.tableOid !== 0 && catalog.cached(f.tableOid) === undefined) missing.push(f.tableOid);
-    if (missing.length === 0) {
-      set(planColumns(spec, fields, origins(catalog, fields)));
-      return;
-    }
-    this.suspend(
-      catalog.loadOids(missing).then(
-        () => set(planColumns(spec, fields, origins(catalog, fields))),
-        // The catalog cannot be read: no origin is known, so every column counts as unknown.
-        () => set(planColumns({ ...spec, unknownOriginMasked: true }, fields, fields.map(() => null))),
-      ),
-    );
-  }
-
-  private suspend(p: Promise<void>): void {
-    this.suspended = true;
-    this.hooks.pauseUpstream();
-    this.hooks.flushClient();
-    p.then(
-      () => {
-        this.suspended = false;
-        this.drainPending();
-      },
-      (err) => this.hooks.fail(err),
-    );
-  }
-
-  private drainPending(): void {
-    try {
-      while (!this.suspended && this.pending.length > 0) {
-        const f = this.pending.shift()!;
-        this.handle(f.type, f.body, f.raw);
-      }
-    } catch (err) {
-      this.hooks.fail(err);
-      return;
-    }
-    this.hooks.flushClient();
-    if (!this.suspended) this.hooks.resumeUpstream();
-  }
-
   private extendedError(raw: Uint8Array): void {
     this.s.tracker.pop();
     this.s.toClient.push(raw);
@@ -398,42 +300,13 @@ export class BackendRelay {
 
   /** The server skips to Sync after an error: so do the entries, and their statements never ran. */
   private skipToSync(): void {
-    for (const d of this.s.tracker.skipToSync()) this.skipped(d);
-  }
-
-  /** An entry whose message the server skipped: undo what the client's message was assumed to do. */
-  private skipped(d: Expectation): void {
-    const reason = "an earlier message of the batch failed";
-    if (d.kind === "execute" || d.kind === "function-call") this.notRun(d.run, reason);
-    else if (d.kind === "query") for (const r of d.runs) this.notRun(r, reason);
-    else if (d.kind === "parse") this.unparse(d);
-    else if (d.kind === "bind") this.unbind(d);
-  }
-
-  /** A Parse that did not happen upstream: the name means what it meant before. */
-  private unparse(d: Expectation & { kind: "parse" }): void {
-    if (d.statement !== null && this.s.prepared.get(d.statement.name) === d.statement) {
-      if (d.previous === undefined) this.s.prepared.delete(d.statement.name);
-      else this.s.prepared.set(d.statement.name, d.previous);
-    }
-  }
-
-  /** A Bind that did not happen upstream: its portal name means what it meant before. */
-  private unbind(d: Expectation & { kind: "bind" }): void {
-    const p = d.portal;
-    if (p === null) return;
-    if (this.s.portals.get(p.name) === p) {
-      if (d.previous === undefined) this.s.portals.delete(p.name);
-      else this.s.portals.set(p.name, d.previous);
-    }
-    settlePortal(p, false);
+    for (const d of this.s.tracker.skipToSync()) undoSkipped(this.s, d);
   }
 
   private ready(body: Uint8Array): void {
     this.s.txStatus = parseReadyForQuery(body).status;
     this.s.tracker.onReady?.();
-    // Outside a transaction, what the server says next belongs to statements still to come.
-    if (this.s.txStatus === "I") this.maskedData = false;
+    this.watch.ready(this.s.txStatus);
   }
 
   /**
@@ -446,85 +319,9 @@ export class BackendRelay {
     const p = parseParameterStatus(body);
     const problem = readingSettingProblem(p.name, p.value);
     if (problem !== null) throw new GatewayError("E_UPSTREAM", `${problem}; the session is ended`, { details: { sqlstate: "42501" } });
-    this.markHead(this.s.tracker.peek());
-    if (this.maskedData) this.maskedSettings.add(p.name);
-    this.s.toClient.push(this.maskedSettings.has(p.name) ? maskedParameterStatus(p.name) : raw);
+    this.s.toClient.push(this.watch.parameterStatus(p.name, raw, this.s.tracker.peek()));
   }
 
-  private mark(run: StatementRun): void {
-    if (readsMaskedData(run.spec, run.facts)) this.maskedData = true;
-  }
-
-  /**
-   * Notes whether the statement the server is answering reads masked columns; returns whether
-   * it does ("statement"), or else only an earlier one of the transaction may have ("transaction").
-   */
-  private markHead(e: Expectation | undefined): "statement" | "transaction" {
-    let reads = false;
-    if (e !== undefined) {
-      switch (e.kind) {
-        case "query": {
-          const run = e.runs[e.index];
-          reads = run !== undefined && readsMaskedData(run.spec, run.facts);
-          break;
-        }
-        case "execute":
-        case "function-call":
-          reads = readsMaskedData(e.run.spec, e.run.facts);
-          break;
-        case "bind":
-          // The server plans the statement at Bind.
-          reads = e.portal !== null && readsMaskedData(e.portal.spec, e.portal.info);
-          break;
-        default:
-          break;
-      }
-    }
-    if (reads) this.maskedData = true;
-    return reads ? "statement" : "transaction";
-  }
-
-  private finish(run: StatementRun, tag: string): void {
-    if (run.done) return;
-    run.onSuccess?.(tag);
-    this.ended(run, { kind: "complete", tag });
-  }
-
-  /** The server is done with the run: its audit record, and what waits for it (CatalogFence). */
-  private ended(run: StatementRun, outcome: StatementOutcome): void {
-    if (run.done) return;
-    run.done = true;
-    this.s.finish(run, outcome);
-    settleRun(run);
-  }
-
-  private failed(run: StatementRun, body: Uint8Array): void {
-    if (run.done) return;
-    let code = "";
-    let message = "";
-    try {
-      const f = parseNoticeFields(body);
-      code = f.code ?? "";
-      message = f.message ?? "";
-    } catch {
-      message = "(unreadable error)";
-    }
-    this.ended(run, { kind: "error", code, message });
-  }
-
-  private notRun(run: StatementRun, reason: string): void {
-    this.ended(run, { kind: "not_run", reason });
-  }
-}
-
-function origins(catalog: Catalog, fields: readonly FieldDescription[]): (ColumnOrigin | null)[] {
-  return fields.map((f) => {
-    if (f.tableOid === 0) return null;
-    const t = catalog.cached(f.tableOid);
-    if (t === undefined || t === null) return null;
-    const column = t.columns.get(f.columnAttr);
-    return column === undefined ? null : { schema: t.schema, table: t.table, column };
-  });
 }
 
 function desync(type: number, what: string): GatewayError {
