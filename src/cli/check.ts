@@ -1,9 +1,9 @@
 // `gatehouse check CONFIG`: loads, validates and compiles a configuration without serving it.
-import { GatewayError, errorMessage, isGatewayError } from "../core/errors.ts";
+import { GatewayError, errorMessage } from "../core/errors.ts";
 import { issuesOf } from "../config/issue.ts";
 import { loadConfig } from "../config/load.ts";
 import { compilePolicy } from "../policy/compile.ts";
-import { paint, parseArgs, wantsHelp, type Command } from "./command.ts";
+import { paint, parseOnePath, wantsHelp, type Command } from "./command.ts";
 
 const usage = `Usage: gatehouse check CONFIG [--json] [--skip-secrets]
 
@@ -27,22 +27,11 @@ export const checkCommand: Command = {
       io.stdout(`${usage}\n`);
       return 0;
     }
-    let json = false;
-    let skipSecrets = false;
-    let path: string;
-    try {
-      const { flags, positional } = parseArgs(args, { json: "boolean", "skip-secrets": "boolean" });
-      json = flags.json === true;
-      skipSecrets = flags["skip-secrets"] === true;
-      if (positional.length !== 1) {
-        throw new GatewayError("E_USAGE", positional.length === 0 ? "the configuration path is required" : `unexpected argument "${positional[1]}"`);
-      }
-      path = positional[0]!;
-    } catch (e) {
-      if (!isGatewayError(e, "E_USAGE")) throw e;
-      io.stderr(`gatehouse check: ${e.message}\n\n${usage}\n`);
-      return 2;
-    }
+    const parsed = parseOnePath({ name: "check", usage }, args, { json: "boolean", "skip-secrets": "boolean" }, "the configuration path is required", io);
+    if (parsed === 2) return 2;
+    const { path } = parsed;
+    const json = parsed.flags.json === true;
+    const skipSecrets = parsed.flags["skip-secrets"] === true;
     const p = paint(io);
     try {
       const config = await loadConfig(path, { env: io.env, resolveSecrets: !skipSecrets });

@@ -76,6 +76,22 @@ export function parseArgs(args: readonly string[], spec: FlagSpec, aliases: Reco
   return { flags, positional };
 }
 
+/**
+ * The arguments of a command that takes exactly one path: its flags and the path, or, on bad
+ * usage, 2 after printing what was wrong and the usage (`missing` says what the path is).
+ */
+export function parseOnePath(command: Pick<Command, "name" | "usage">, args: readonly string[], spec: FlagSpec, missing: string, io: Pick<Io, "stderr">): { flags: ParsedArgs["flags"]; path: string } | 2 {
+  try {
+    const { flags, positional } = parseArgs(args, spec);
+    if (positional.length !== 1) throw new GatewayError("E_USAGE", positional.length === 0 ? missing : `unexpected argument "${positional[1]}"`);
+    return { flags, path: positional[0]! };
+  } catch (e) {
+    if (!(e instanceof GatewayError) || e.code !== "E_USAGE") throw e;
+    io.stderr(`gatehouse ${command.name}: ${e.message}\n\n${command.usage}\n`);
+    return 2;
+  }
+}
+
 export function wantsHelp(args: readonly string[]): boolean {
   return args.includes("--help") || args.includes("-h");
 }

@@ -1,7 +1,7 @@
 // `gatehouse test PATH`: runs policy test files and reports each case.
-import { GatewayError, isGatewayError } from "../core/errors.ts";
+import { isGatewayError } from "../core/errors.ts";
 import { runPolicyTests, type PolicyTestOptions } from "../policy/test-runner.ts";
-import { paint, parseArgs, wantsHelp, type Command } from "./command.ts";
+import { paint, parseOnePath, wantsHelp, type Command } from "./command.ts";
 
 const usage = `Usage: gatehouse test PATH [--json]
 
@@ -24,20 +24,10 @@ export function createTestCommand(opts: PolicyTestOptions = {}): Command {
         io.stdout(`${usage}\n`);
         return 0;
       }
-      let json = false;
-      let path: string;
-      try {
-        const { flags, positional } = parseArgs(args, { json: "boolean" });
-        json = flags.json === true;
-        if (positional.length !== 1) {
-          throw new GatewayError("E_USAGE", positional.length === 0 ? "a test file or folder is required" : `unexpected argument "${positional[1]}"`);
-        }
-        path = positional[0]!;
-      } catch (e) {
-        if (!isGatewayError(e, "E_USAGE")) throw e;
-        io.stderr(`gatehouse test: ${e.message}\n\n${usage}\n`);
-        return 2;
-      }
+      const parsed = parseOnePath({ name: "test", usage }, args, { json: "boolean" }, "a test file or folder is required", io);
+      if (parsed === 2) return 2;
+      const { path } = parsed;
+      const json = parsed.flags.json === true;
       let report;
       try {
         report = await runPolicyTests(path, opts);
