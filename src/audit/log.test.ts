@@ -1,23 +1,15 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { closeSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { GatewayError, isGatewayError } from "../core/errors.ts";
 import type { Clock } from "../core/types.ts";
+import { tempLogs } from "./audit-test-helpers.ts";
 import { openAuditLog, type AuditLog } from "./log.ts";
 import { listLogFiles, readRecords } from "./reader.ts";
 import { ZERO_HASH, type AuditEventInput } from "./record.ts";
 import { verifyLog } from "./verify.ts";
 
-const dirs: string[] = [];
-function tempLog(): string {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-audit-"));
-  dirs.push(dir);
-  return join(dir, "logs", "audit.log");
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempLog = tempLogs("gatehouse-audit-", "logs", "audit.log");
 
 const fixedClock = (ms = Date.UTC(2026, 10, 28, 9, 0, 0)): Clock => ({ now: () => ms });
 

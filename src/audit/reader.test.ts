@@ -1,19 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { appendFileSync } from "node:fs";
+import { tempLogs } from "./audit-test-helpers.ts";
 import { openAuditLog, type AuditLog } from "./log.ts";
 import { followRecords, listLogFiles, readRecords, type FollowedRecord } from "./reader.ts";
 
-const dirs: string[] = [];
-function tempLog(): string {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-reader-"));
-  dirs.push(dir);
-  return join(dir, "audit.log");
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempLog = tempLogs("gatehouse-reader-");
 
 const ev = (n: number) => ({ type: "request", target: "api", details: { n } });
 

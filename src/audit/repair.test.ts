@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tempLogs } from "./audit-test-helpers.ts";
 import { openAuditLog } from "./log.ts";
 import { readRecords } from "./reader.ts";
 import { verifyLog } from "./verify.ts";
 
-const dirs: string[] = [];
-function tempLog(): string {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-repair-"));
-  dirs.push(dir);
-  return join(dir, "audit.log");
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempLog = tempLogs("gatehouse-repair-");
 
 async function writeRecords(path: string, n: number, rotateSize?: number) {
   const log = await openAuditLog({ path, ...(rotateSize ? { rotateSize } : {}) });
