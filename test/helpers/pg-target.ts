@@ -20,6 +20,7 @@ import { createAnalysisCache } from "../../src/targets/postgres/sql/analysis-cac
 import { loadSqlParser } from "../../src/targets/postgres/sql/sql-parser.ts";
 import { createMayUseTarget, createRuleFunctions } from "../../src/targets/postgres/target-access.ts";
 import { freePort } from "./ports.ts";
+import { startPostgres, type PostgresInstance } from "./postgres.ts";
 
 export interface InProcessTarget {
   readonly target: RunningPostgresTarget;
@@ -95,4 +96,36 @@ ${opts.rules.replace(/^\n+/, "")}`,
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The identity a test token maps to: a dev login as `subject`, in `groups`. */
+export const devIdentity = (subject: string, ...groups: string[]): Identity => ({ method: "dev", subject, issuer: "dev", groups });
+
+/** An in-process target that owns the PostgreSQL behind it: stop() stops both. */
+export interface PostgresWithTarget extends InProcessTarget {
+  readonly pg: PostgresInstance;
+}
+
+/**
+ * Starts a test PostgreSQL, runs `sql` on it (the schema and rows a test file needs) and
+ * serves the target in front of it, with `opts` as for startInProcessTarget. If a step fails,
+ * the PostgreSQL is stopped before the error is thrown, so that no server is left running.
+ */
+export async function startPostgresWithTarget(sql: string, opts: Parameters<typeof startInProcessTarget>[1]): Promise<PostgresWithTarget> {
+  const pg = await startPostgres();
+  try {
+    await pg.psql(sql);
+    const harness = await startInProcessTarget(pg, opts);
+    return {
+      ...harness,
+      pg,
+      async stop() {
+        await harness.stop();
+        await pg.stop();
+      },
+    };
+  } catch (e) {
+    await pg.stop();
+    throw e;
+  }
 }

@@ -4,8 +4,8 @@
 // declares for its parameters, and statements pipelined behind ones that change the catalog.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
-import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
-import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
+import { devIdentity, type PostgresWithTarget, startPostgresWithTarget } from "../../../test/helpers/pg-target.ts";
+import type { PostgresInstance } from "../../../test/helpers/postgres.ts";
 import type { Identity } from "../../core/types.ts";
 import { type RunningPostgresTarget } from "./postgres-target.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
@@ -13,20 +13,19 @@ import type { FrontendMessage } from "./protocol/frontend-message.ts";
 setDefaultTimeout(60_000);
 
 const identities: Record<string, Identity> = {
-  ann: { method: "dev", subject: "ann", issuer: "dev", groups: ["analysts"] },
-  dev: { method: "dev", subject: "dev", issuer: "dev", groups: ["developers"] },
-  dba: { method: "dev", subject: "dba", issuer: "dev", groups: ["dbas"] },
-  doc: { method: "dev", subject: "doc", issuer: "dev", groups: ["documenters"] },
+  ann: devIdentity("ann", "analysts"),
+  dev: devIdentity("dev", "developers"),
+  dba: devIdentity("dba", "dbas"),
+  doc: devIdentity("doc", "documenters"),
 };
 
 let pg: PostgresInstance;
-let harness: InProcessTarget;
+let harness: PostgresWithTarget;
 let target: RunningPostgresTarget;
 let slowBind = false;
 
 beforeAll(async () => {
-  pg = await startPostgres();
-  await pg.psql(`
+  harness = await startPostgresWithTarget(`
     CREATE SCHEMA sales;
     CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
     INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
@@ -49,8 +48,7 @@ beforeAll(async () => {
     CREATE TABLE public.copied (n int);
     CREATE FUNCTION public.copy_hook() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
     CREATE TRIGGER copied_hook BEFORE INSERT ON public.copied FOR EACH ROW EXECUTE FUNCTION public.copy_hook();
-  `);
-  harness = await startInProcessTarget(pg, { identities, wrapCheck: (check) => async (action, ctx = {}) => {
+  `, { identities, wrapCheck: (check) => async (action, ctx = {}) => {
     // Lets a test make the upstream answer before a decision at Bind is made.
     if (slowBind && ctx.details?.["at"] === "bind") await new Promise((r) => setTimeout(r, 50));
     return await check(action, ctx);
@@ -76,12 +74,11 @@ beforeAll(async () => {
     groups: [dbas]
     effect: allow
 ` });
-  ({ target } = harness);
+  ({ pg, target } = harness);
 });
 
 afterAll(async () => {
   await harness?.stop();
-  await pg?.stop();
 });
 
 

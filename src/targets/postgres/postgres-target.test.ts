@@ -4,8 +4,8 @@
 // search_path tricks, masking without Describe and in binary, review, FunctionCall, limits.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
-import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
-import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
+import { devIdentity, type PostgresWithTarget, startPostgresWithTarget } from "../../../test/helpers/pg-target.ts";
+import type { PostgresInstance } from "../../../test/helpers/postgres.ts";
 import { type PendingRequest } from "../../approvals/approvals.ts";
 import type { AuditRecord } from "../../audit/record.ts";
 import type { Identity } from "../../core/types.ts";
@@ -17,20 +17,19 @@ import type { FrontendMessage } from "./protocol/frontend-message.ts";
 setDefaultTimeout(60_000);
 
 const identities: Record<string, Identity> = {
-  ann: { method: "dev", subject: "ann", issuer: "dev", groups: ["analysts"] },
-  ops: { method: "dev", subject: "otto", issuer: "dev", groups: ["ops"] },
-  boss: { method: "dev", subject: "bea", issuer: "dev", groups: ["approvers"] },
+  ann: devIdentity("ann", "analysts"),
+  ops: devIdentity("otto", "ops"),
+  boss: devIdentity("bea", "approvers"),
 };
 
 let pg: PostgresInstance;
-let harness: InProcessTarget;
+let harness: PostgresWithTarget;
 let gate: Gate;
 let target: RunningPostgresTarget;
 const held: PendingRequest[] = [];
 
 beforeAll(async () => {
-  pg = await startPostgres();
-  await pg.psql(`
+  harness = await startPostgresWithTarget(`
     CREATE SCHEMA sales;
     CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
     INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
@@ -38,8 +37,7 @@ beforeAll(async () => {
     CREATE TABLE public.secrets (s text);
     INSERT INTO public.secrets VALUES ('public secret');
     CREATE TABLE public.t (a int);
-  `);
-  harness = await startInProcessTarget(pg, { identities, target: ["max_message_size: 64KB"], wrapCheck: (origCheck) => (action, ctx = {}) => origCheck(action, { ...ctx, onHold: (p) => (held.push(p), ctx.onHold?.(p)) }), rules: `
+  `, { identities, target: ["max_message_size: 64KB"], wrapCheck: (origCheck) => (action, ctx = {}) => origCheck(action, { ...ctx, onHold: (p) => (held.push(p), ctx.onHold?.(p)) }), rules: `
   - name: no-drop
     postgres: { classes: [ddl.drop.database] }
     effect: deny
@@ -60,12 +58,11 @@ beforeAll(async () => {
     approvers: [approvers]
     timeout: 1m
 ` });
-  ({ target, gate } = harness);
+  ({ pg, target, gate } = harness);
 });
 
 afterAll(async () => {
   await harness?.stop();
-  await pg?.stop();
 });
 
 

@@ -5,8 +5,8 @@
 // while the messages keep their number and order.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Msg, types, Wire } from "../../../test/helpers/pg-wire.ts";
-import { type InProcessTarget, startInProcessTarget } from "../../../test/helpers/pg-target.ts";
-import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
+import { devIdentity, type PostgresWithTarget, startPostgresWithTarget } from "../../../test/helpers/pg-target.ts";
+import type { PostgresInstance } from "../../../test/helpers/postgres.ts";
 import type { AuditRecord } from "../../audit/record.ts";
 import type { Identity } from "../../core/types.ts";
 import { type RunningPostgresTarget } from "./postgres-target.ts";
@@ -16,20 +16,19 @@ setDefaultTimeout(60_000);
 
 const SECRET = "s3cretmark";
 const identities: Record<string, Identity> = {
-  ann: { method: "dev", subject: "ann", issuer: "dev", groups: ["analysts"] },
-  sue: { method: "dev", subject: "sue", issuer: "dev", groups: ["support"] },
-  app: { method: "dev", subject: "app", issuer: "dev", groups: ["apps"] },
-  ops: { method: "dev", subject: "ops", issuer: "dev", groups: ["ops"] },
-  dba: { method: "dev", subject: "dba", issuer: "dev", groups: ["dbas"] },
+  ann: devIdentity("ann", "analysts"),
+  sue: devIdentity("sue", "support"),
+  app: devIdentity("app", "apps"),
+  ops: devIdentity("ops", "ops"),
+  dba: devIdentity("dba", "dbas"),
 };
 
 let pg: PostgresInstance;
-let harness: InProcessTarget;
+let harness: PostgresWithTarget;
 let target: RunningPostgresTarget;
 
 beforeAll(async () => {
-  pg = await startPostgres();
-  await pg.psql(`
+  harness = await startPostgresWithTarget(`
     CREATE SCHEMA sales;
     CREATE TABLE sales.customers (id int PRIMARY KEY, name text NOT NULL, email text);
     INSERT INTO sales.customers VALUES (1, 'Ann', 'ann.${SECRET}@example.com'), (2, 'Bob', 'bob.${SECRET}@example.com');
@@ -37,8 +36,7 @@ beforeAll(async () => {
     CREATE FUNCTION public.warn_of(v text) RETURNS int LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'value is %', v USING DETAIL = v; RETURN 1; END$$;
     CREATE FUNCTION public.scs_off() RETURNS text LANGUAGE sql AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$;
     CREATE FUNCTION public.enc_sjis() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$;
-  `);
-  harness = await startInProcessTarget(pg, { identities, rules: `
+  `, { identities, rules: `
   - name: analysts
     groups: [analysts]
     postgres: { classes: [read, set, show, transaction, declare_cursor, fetch, close], tables: ["sales.*"] }
@@ -63,12 +61,11 @@ beforeAll(async () => {
     postgres: { functions: [public.scs_off, public.enc_sjis] }
     effect: allow
 ` });
-  ({ target } = harness);
+  ({ pg, target } = harness);
 });
 
 afterAll(async () => {
   await harness?.stop();
-  await pg?.stop();
 });
 
 const P = (query: string): FrontendMessage => ({ type: "Parse", statement: "", query, parameterTypes: [] });
