@@ -10,8 +10,7 @@ import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { replayCommand } from "../src/cli/replay.ts";
-import { type GatewayProcess, makeTempDir, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { type GatewayProcess, makeTempDir, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 setDefaultTimeout(180_000);
@@ -25,18 +24,7 @@ const tokens: Record<string, string> = {};
 let lateAnalyst = "";
 const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
 
-function config(opts: { port: number; admin: number; certDir?: string }): string {
-  return `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${opts.admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
-targets:
-  - name: sales-db
-    kind: postgres
-    listen: 127.0.0.1:${opts.port}
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-${opts.certDir ? `    tls: { cert: ${join(opts.certDir, "cert.pem")}, key: ${join(opts.certDir, "key.pem")} }` : ""}
-rules:
+const RULES = `
   - name: block-drop-database
     postgres: { classes: [ddl.drop.database] }
     effect: deny
@@ -58,7 +46,6 @@ rules:
     targets: [sales-db]
     effect: allow
 `;
-}
 
 async function token(dir: string, sub: string, groups: string): Promise<string> {
   const r = await runCli(["token", "--state-dir", join(dir, "state"), "--sub", sub, "--groups", groups, "--ttl", "48h"]);
@@ -109,26 +96,16 @@ beforeAll(async () => {
   const certDir = makeTempDir("gatehouse-pg-cert-");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost"], { stdio: "ignore" });
 
-  port = await freePort();
-  const admin = await freePort();
-  inHours = await startGatewayProcess({
-    files: { "gatehouse.yaml": config({ port, admin, certDir }) },
-    adminPort: admin,
-    ports: [port],
+  ({ gw: inHours, port } = await startPostgresGateway(pg, {
+    rules: RULES,
+    target: [`tls: { cert: ${join(certDir, "cert.pem")}, key: ${join(certDir, "key.pem")} }`],
     env: { GATEHOUSE_FAKE_NOW: `${day}T10:00:00Z` },
-  });
+  }));
   tokens["analyst"] = await token(inHours.dir, "alice", "analysts");
   tokens["dba"] = await token(inHours.dir, "dana", "dbas");
   tokens["exporter"] = await token(inHours.dir, "erin", "exporters");
 
-  latePort = await freePort();
-  const lateAdmin = await freePort();
-  afterHours = await startGatewayProcess({
-    files: { "gatehouse.yaml": config({ port: latePort, admin: lateAdmin }) },
-    adminPort: lateAdmin,
-    ports: [latePort],
-    env: { GATEHOUSE_FAKE_NOW: `${day}T18:00:00Z` },
-  });
+  ({ gw: afterHours, port: latePort } = await startPostgresGateway(pg, { rules: RULES, env: { GATEHOUSE_FAKE_NOW: `${day}T18:00:00Z` } }));
   lateAnalyst = await token(afterHours.dir, "alice", "analysts");
 });
 

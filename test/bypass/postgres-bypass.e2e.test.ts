@@ -12,8 +12,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { readRecords } from "../../src/audit/reader.ts";
 import { encodeFrontendMessage } from "../../src/targets/postgres/protocol/encode.ts";
-import { type GatewayProcess, runCli, startGatewayProcess } from "../helpers/gateway.ts";
-import { freePort } from "../helpers/ports.ts";
+import { type GatewayProcess, runCli, startPostgresGateway } from "../helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "../helpers/postgres.ts";
 import { type Attempt, type Category, CORPUS, FIXTURES, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
 import { LoginRefused, WireClient, errorFields } from "./wire-client.ts";
@@ -39,17 +38,7 @@ let secretFile: string;
 const tokens: Partial<Record<Who, string>> = {};
 const outcomes: { id: string; category: Category; ok: boolean }[] = [];
 
-function config(admin: number): string {
-  return `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
-targets:
-  - name: sales-db
-    kind: postgres
-    listen: 127.0.0.1:${port}
-    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
-rules:
+const RULES = `
   - name: block-drop-database
     postgres: { classes: [ddl.drop.database] }
     effect: deny
@@ -77,7 +66,6 @@ rules:
     targets: [sales-db]
     effect: allow
 `;
-}
 
 const DATA = `
 TRUNCATE sales.customers, sales.orders, hr.salaries, hr.staff, hr.orders, public.canary;
@@ -340,9 +328,7 @@ beforeAll(async () => {
 
   pg = await startPostgres();
   await pg.psql(setupSql());
-  port = await freePort();
-  const admin = await freePort();
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(admin) }, adminPort: admin, ports: [port] });
+  ({ gw, port } = await startPostgresGateway(pg, { rules: RULES }));
   for (const who of Object.keys(GROUPS) as Who[]) {
     const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", who, "--groups", GROUPS[who], "--ttl", "2h"]);
     if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);
