@@ -106,6 +106,16 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     }
   };
 
+  // The verifier's clock skew lets a just-expired token through; a session opened with it would
+  // end at once when sessions end at expiry, so the login is refused instead (as a WebSocket's).
+  async function authenticateForSession(credential: string): Promise<Identity> {
+    const identity = await deps.authenticate(credential);
+    if (identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && deps.endAtExpiry?.() !== false) {
+      throw new GatewayError("E_AUTH_EXPIRED", `token expired at ${new Date(identity.expiresAt).toISOString()}: a session ends when its token expires (identity.end_sessions_at_expiry)`);
+    }
+    return identity;
+  }
+
   async function handle(socket: Socket): Promise<void> {
     socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
@@ -117,7 +127,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       listen: cfg.listen,
       maxMessageSize,
       timeoutMs: STARTUP_TIMEOUT_MS,
-      authenticate: deps.authenticate,
+      authenticate: authenticateForSession,
       onAuthRejected: async (error, parameters) => {
         const reason = error === null ? "missing" : deps.authFailureReason(error);
         metrics.authFailures.inc({ reason });
