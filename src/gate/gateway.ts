@@ -15,6 +15,7 @@ import type { Clock, Masks } from "../core/types.ts";
 import { createAuthenticator, authFailureReason } from "../identity/authenticator.ts";
 import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
 import { createCachedAuthenticate } from "../identity/auth-cache.ts";
+import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import { compilePolicy, type Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
@@ -39,6 +40,8 @@ export interface GatewayOptions {
 
 interface StartedTarget {
   readonly port: number;
+  /** Ends the live sessions (PostgreSQL sessions, WebSockets) whose credential a reload revoked. */
+  revokeSessions?(revoked: RevokedCheck): void;
   stop(): Promise<void>;
 }
 
@@ -104,6 +107,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       policy = nextPolicy;
       authenticator = nextAuthenticator;
       authenticate.clear();
+      // Requests authenticate again from now on; sessions authenticated once, at their start.
+      const revoked = revokedByReload(config.identity, next.identity);
+      for (const t of targets.values()) t.revokeSessions?.(revoked);
       if (next.identity.dev_issuer && !config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
       config = withLiveListeners(config, next);
       metrics.policyReloads.inc({ result: "ok" });

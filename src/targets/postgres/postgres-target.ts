@@ -17,6 +17,7 @@ import { postgresBuiltins } from "./builtins.ts";
 import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
 import { Catalog } from "./catalog.ts";
 import type { Analyzer } from "./frontend-relay.ts";
+import type { RevocableSession } from "./session-deps.ts";
 import { runSession } from "./session-open.ts";
 import { runClientStartup } from "./startup.ts";
 
@@ -45,6 +46,8 @@ export interface RunningPostgresTarget {
   readonly name: string;
   readonly listen: string;
   readonly port: number;
+  /** After a reload: sessions whose identity `revoked` no longer trusts end at their next idle point. */
+  revokeSessions(revoked: (identity: Identity) => boolean): void;
   stop(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Socket>();
+  const live = new Set<RevocableSession>();
   // Small statements relay few bytes but leave parser output and records behind, also outside
   // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
   // RSS_GROWTH since the last collection.
@@ -165,6 +169,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           metrics,
           maxMessageSize,
           relayed,
+          live,
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
         });
         return;
@@ -196,6 +201,9 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     name: cfg.name,
     listen: cfg.listen,
     port: boundPort,
+    revokeSessions(revoked) {
+      for (const s of [...live]) s.revokeIf(revoked);
+    },
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

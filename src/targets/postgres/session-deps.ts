@@ -28,6 +28,13 @@ export interface SessionDeps {
   readonly relayed: (bytes: number) => void;
   /** identity.end_sessions_at_expiry: end the session when its token expires (default true). */
   readonly endAtExpiry?: () => boolean;
+  /** The target's live sessions, which a reload may revoke (see revokeSessions in postgres-target.ts). */
+  readonly live?: Set<RevocableSession>;
+}
+
+export interface RevocableSession {
+  /** Ends the session at its next idle point if `revoked` says its identity no longer counts. */
+  revokeIf(revoked: (identity: Identity) => boolean): void;
 }
 
 export type LoggedIn = StartupOutcome & { kind: "session" };

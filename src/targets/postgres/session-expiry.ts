@@ -1,14 +1,20 @@
-// When a session's token expires (identity.end_sessions_at_expiry): from then on nothing new
-// runs with it, and the session ends at its next idle point. The session asks this object which
-// client messages may still go through and tells it when it ends the session for this reason.
+// When a session's credential stops counting: its token expires (identity.end_sessions_at_expiry)
+// or a configuration reload revokes it (a machine key removed or changed, an issuer removed).
+// From then on nothing new runs with it, and the session ends at its next idle point. The
+// session asks this object which client messages may still go through and tells it when it ends
+// the session for this reason.
 import type { Clock } from "../../core/types.ts";
 import { timerAt } from "../../core/timer-at.ts";
 import type { DecodedFrontendMessage } from "./protocol/frontend-message.ts";
 
+export type EndReason = "token_expired" | "credential_revoked";
+
 export class SessionExpiry {
-  /** The token has expired. */
+  /** The credential no longer counts: the token expired, or a reload revoked it. */
   expired = false;
-  /** The session was ended because of it (session.end then says ended: token_expired, as a WebSocket's does). */
+  /** Why, once it happened. */
+  reason: EndReason | null = null;
+  /** The session was ended because of it (session.end then says ended: <reason>, as a WebSocket's does). */
   ended = false;
   private syncAfterExpiry = false;
   private timer: { cancel(): void } | null = null;
@@ -25,15 +31,21 @@ export class SessionExpiry {
     this.timer = timerAt(
       () => this.clock.now(),
       this.expiresAt,
-      () => {
-        this.expired = true;
-        this.onExpire();
-      },
+      () => this.end("token_expired"),
     );
   }
 
   cancel(): void {
     this.timer?.cancel();
+  }
+
+  /** The credential stopped counting now (a reload revoked it, or the expiry timer fired). */
+  end(reason: EndReason): void {
+    if (this.expired) return;
+    this.expired = true;
+    this.reason = reason;
+    this.cancel();
+    this.onExpire();
   }
 
   /**
@@ -50,6 +62,9 @@ export class SessionExpiry {
 
   /** The FATAL text the client gets. */
   message(): string {
+    if (this.reason === "credential_revoked") {
+      return "session ended: the gateway's configuration no longer trusts the credential it was opened with (machine key or issuer removed or changed); log in again";
+    }
     const at = new Date(this.expiresAt ?? this.clock.now()).toISOString();
     return `session ended: the token it was opened with expired at ${at}; log in again with a new token`;
   }

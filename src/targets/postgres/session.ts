@@ -21,12 +21,12 @@ import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "
 import { SessionExpiry } from "./session-expiry.ts";
 import { StatementGate } from "./statement-gate.ts";
 import type { UpstreamConnection } from "./upstream.ts";
-import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
+import { type LoggedIn, type RevocableSession, type SessionDeps, recordEnd } from "./session-deps.ts";
 
 /** Client messages held while a statement is decided before the client is paused. */
 const MAX_QUEUED_MESSAGES = 1000;
 
-export class Session implements RelayCore {
+export class Session implements RelayCore, RevocableSession {
   readonly tracker = new ResponseTracker();
   readonly prepared = new Map<string, PreparedStatement>();
   readonly portals = new Map<string, Portal>();
@@ -146,6 +146,7 @@ export class Session implements RelayCore {
     this.client.resume();
     if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
     if (deps.endAtExpiry?.() !== false && !this.closed) this.expiry.start();
+    if (!this.closed) deps.live?.add(this);
     this.pump();
     await finished;
   }
@@ -309,7 +310,11 @@ export class Session implements RelayCore {
       .catch((e) => deps.log.error("audit write failed for statement completion", { session: this.id, error: errorMessage(e) }));
   }
 
-  // ---- token expiry ----
+  // ---- token expiry, revocation ----
+
+  revokeIf(revoked: (identity: Identity) => boolean): void {
+    if (!this.closed && revoked(this.identity)) this.expiry.end("credential_revoked");
+  }
 
   /**
    * Ends an expired session once nothing is owed either way: no answer still coming from the
@@ -345,6 +350,7 @@ export class Session implements RelayCore {
     this.closed = true;
     this.endError = error;
     this.expiry.cancel();
+    this.deps.live?.delete(this);
     const { deps } = this;
     this.statementGate.cancelHold();
     deps.cancels.unregister(this.processId);
@@ -369,7 +375,7 @@ export class Session implements RelayCore {
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
       ...(this.endError !== null ? { error: this.endError } : {}),
-      ...(this.expiry.ended ? { ended: "token_expired" } : {}),
+      ...(this.expiry.ended && this.expiry.reason !== null ? { ended: this.expiry.reason } : {}),
     }).then(() => this.done?.());
   }
 

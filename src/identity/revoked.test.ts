@@ -1,0 +1,45 @@
+import { expect, test } from "bun:test";
+import type { Config } from "../config/schema.ts";
+import type { Identity } from "../core/types.ts";
+import { revokedByReload } from "./revoked.ts";
+
+const A = "a".repeat(64);
+const B = "b".repeat(64);
+const section = (over: Partial<Config["identity"]> = {}): Config["identity"] => ({
+  issuers: [{ name: "corp", issuer: "https://idp.example", audience: "gatehouse" }],
+  machine_keys: [
+    { name: "ci-bot", sha256: A, groups: ["ci"] },
+    { name: "etl", sha256: B, groups: ["etl"] },
+  ],
+  dev_issuer: true,
+  end_sessions_at_expiry: true,
+  ...over,
+});
+const key = (name: string, groups: string[]): Identity => ({ method: "machine-key", subject: name, issuer: name, groups });
+const oidc: Identity = { method: "oidc", subject: "alice", issuer: "https://idp.example", groups: ["analysts"] };
+const dev: Identity = { method: "dev", subject: "bob", issuer: "gatehouse-dev", groups: [] };
+
+test("an unchanged identity section revokes nothing", () => {
+  const revoked = revokedByReload(section(), section());
+  for (const i of [key("ci-bot", ["ci"]), key("etl", ["etl"]), oidc, dev]) expect(revoked(i)).toBe(false);
+});
+
+test("a machine key removed, given a new key, or given other groups is revoked; the others are not", () => {
+  const removed = revokedByReload(section(), section({ machine_keys: [{ name: "etl", sha256: B, groups: ["etl"] }] }));
+  expect(removed(key("ci-bot", ["ci"]))).toBe(true);
+  expect(removed(key("etl", ["etl"]))).toBe(false);
+  const rotated = revokedByReload(section(), section({ machine_keys: [{ name: "ci-bot", sha256: "c".repeat(64), groups: ["ci"] }, { name: "etl", sha256: B, groups: ["etl"] }] }));
+  expect(rotated(key("ci-bot", ["ci"]))).toBe(true);
+  const regrouped = revokedByReload(section(), section({ machine_keys: [{ name: "ci-bot", sha256: A, groups: ["ci", "admins"] }, { name: "etl", sha256: B, groups: ["etl"] }] }));
+  expect(regrouped(key("ci-bot", ["ci"]))).toBe(true);
+  expect(regrouped(key("etl", ["etl"]))).toBe(false);
+});
+
+test("a removed issuer revokes its tokens; dev_issuer off revokes dev tokens", () => {
+  const noIssuer = revokedByReload(section(), section({ issuers: [] }));
+  expect(noIssuer(oidc)).toBe(true);
+  expect(noIssuer(dev)).toBe(false);
+  const noDev = revokedByReload(section(), section({ dev_issuer: false }));
+  expect(noDev(dev)).toBe(true);
+  expect(noDev(oidc)).toBe(false);
+});
