@@ -2,7 +2,8 @@
 // expires (identity.end_sessions_at_expiry, default true): the client gets close 1008 "token
 // expired", the upstream socket is closed too, and the session.end record says why. A token
 // already expired (but inside the verifier's clock skew) gets no socket at all. With the option
-// off, the socket outlives the token.
+// off, the socket outlives the token. A reload that removes the machine key a socket was opened
+// with closes that socket (1008 "credential revoked"), and no other.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
@@ -176,5 +177,33 @@ describe("end_sessions_at_expiry: false", () => {
     const end = await waitForRecord(gw, sessionEnd("alice"));
     expect(end.details).toMatchObject({ websocket: true, code: 1000, reason: "done", messages: 2 });
     expect(end.details).not.toHaveProperty("ended");
+  });
+});
+
+describe("a reload that revokes the credential", () => {
+  const KEY = "gh_ws_bot_0123456789abcdef0123456789abcdef";
+  const keyEntry = `{ name: ws-bot, sha256: ${new Bun.CryptoHasher("sha256").update(KEY).digest("hex")}, groups: [developers] }`;
+  let gw: GatewayProcess;
+  let port: number;
+  beforeAll(async () => {
+    ({ gw, port } = await startGateway(`{ dev_issuer: true, machine_keys: [${keyEntry}] }`));
+  });
+  afterAll(() => gw?.cleanup());
+
+  test("removing the machine key closes its WebSocket with 1008 credential revoked; a dev-token socket stays open", async () => {
+    const bot = await openEchoing(port, KEY, "revoked-bot");
+    const { token: tok } = await token(gw, "15m");
+    const dev = await openEchoing(port, tok, "kept-dev");
+    const yaml = await Bun.file(gw.configPath).text();
+    const edited = yaml.replace(`, machine_keys: [${keyEntry}]`, "");
+    expect(edited).not.toBe(yaml);
+    await Bun.write(gw.configPath, edited);
+    gw.proc.kill("SIGHUP");
+    expect(await bot.closed).toEqual({ code: 1008, reason: "credential revoked" });
+    const end = await waitForRecord(gw, sessionEnd("ws-bot"));
+    expect(end.details).toMatchObject({ websocket: true, code: 1008, ended: "credential_revoked" });
+    expect(dev.ws.readyState).toBe(WebSocket.OPEN);
+    expect(await dev.echo("still here")).toBe("echo:still here");
+    dev.ws.close(1000, "done");
   });
 });

@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.ts";
 import type { Identity } from "../core/types.ts";
 
 /** True for an identity the new identity section would no longer give (with the same groups). */
-export type RevokedCheck = (identity: Identity) => boolean;
+export type RevokedCheck = (identity: Pick<Identity, "subject" | "issuer"> & { readonly method: string }) => boolean;
 
 export function revokedByReload(before: Config["identity"], after: Config["identity"]): RevokedCheck {
   // A machine key keeps its sessions only if its name, key and groups are all unchanged.
@@ -21,6 +21,9 @@ export function revokedByReload(before: Config["identity"], after: Config["ident
         return !issuersAfter.has(identity.issuer);
       case "dev":
         return !after.dev_issuer;
+      default:
+        // No other kind of credential exists; one that did would not be trusted blindly.
+        return true;
     }
   };
 }

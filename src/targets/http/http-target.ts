@@ -12,6 +12,7 @@ import type { Clock, Identity, Masks } from "../../core/types.ts";
 import { hasMasks } from "../../core/types.ts";
 import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import type { RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
@@ -42,6 +43,8 @@ export interface RunningTarget {
   readonly name: string;
   readonly listen: string;
   readonly port: number;
+  /** After a reload: WebSockets whose identity `revoked` no longer trusts are closed (1008). */
+  revokeSessions(revoked: RevokedCheck): void;
   stop(): Promise<void>;
 }
 
@@ -264,6 +267,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
   }
 
+  const sockets = relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry });
   const server = Bun.serve<WsData>({
     hostname: host,
     port: Number(portText),
@@ -273,13 +277,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
         return jsonError(500, "internal", "the gateway failed to handle this request");
       }),
-    websocket: relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry }),
+    websocket: sockets.handler,
     error: (e) => jsonError(400, "bad_request", errorMessage(e)),
   });
   return {
     name: cfg.name,
     listen: cfg.listen,
     port: server.port ?? 0,
+    revokeSessions: (revoked) => sockets.revoke(revoked),
     async stop() {
       // Stop accepting, let forwarded requests finish (for a while), then close what is left.
       void server.stop(false);

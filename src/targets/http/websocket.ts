@@ -8,9 +8,12 @@ import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
 import { timerAt } from "../../core/timer-at.ts";
+import type { RevokedCheck } from "../../identity/revoked.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
+/** The same code when a configuration reload no longer trusts the socket's credential. */
+export const CLOSE_REVOKED = { code: 1008, reason: "credential revoked" } as const;
 
 export interface WsData {
   readonly upstreamUrl: string;
@@ -25,8 +28,8 @@ export interface WsData {
   queue?: (string | Uint8Array)[];
   messages?: number;
   expiry?: { cancel(): void };
-  /** Why the gateway ended the socket, when it was the gateway ("token_expired"). */
-  ended?: "token_expired";
+  /** Why the gateway ended the socket, when it was the gateway. */
+  ended?: "token_expired" | "credential_revoked";
 }
 
 export interface WebSocketDeps {
@@ -38,7 +41,14 @@ export interface WebSocketDeps {
   readonly endAtExpiry: () => boolean;
 }
 
-export function relayWebSocket(deps: WebSocketDeps): WebSocketHandler<WsData> {
+export interface WebSocketRelay {
+  readonly handler: WebSocketHandler<WsData>;
+  /** After a reload: closes the open sockets whose identity `revoked` no longer trusts. */
+  revoke(revoked: RevokedCheck): void;
+}
+
+export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
+  const open = new Set<ServerWebSocket<WsData>>();
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
     const ended = ws.data.ended ? { ended: ws.data.ended } : {};
@@ -56,8 +66,9 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketHandler<WsData> {
     ws.data.ended = "token_expired";
     ws.close(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
   };
-  return {
+  const handler: WebSocketHandler<WsData> = {
     open(ws) {
+      open.add(ws);
       deps.metrics.openSessions.inc({ target: ws.data.target });
       ws.data.queue = [];
       ws.data.messages = 0;
@@ -88,10 +99,21 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketHandler<WsData> {
       else if (up && up.readyState === WebSocket.OPEN) up.send(m);
     },
     close(ws, code, reason) {
+      open.delete(ws);
       ws.data.expiry?.cancel();
       const up = ws.data.upstream;
       if (up && (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING)) up.close(code === 1005 ? 1000 : code, reason);
       finish(ws, code, reason);
+    },
+  };
+  return {
+    handler,
+    revoke(revoked) {
+      for (const ws of [...open]) {
+        if (ws.data.ended !== undefined || !revoked(ws.data.identity)) continue;
+        ws.data.ended = "credential_revoked";
+        ws.close(CLOSE_REVOKED.code, CLOSE_REVOKED.reason);
+      }
     },
   };
 }

@@ -17,6 +17,7 @@ import { postgresBuiltins } from "./builtins.ts";
 import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
 import { Catalog } from "./catalog.ts";
 import type { Analyzer } from "./frontend-relay.ts";
+import type { RevokedCheck } from "../../identity/revoked.ts";
 import type { RevocableSession } from "./session-deps.ts";
 import { runSession } from "./session-open.ts";
 import { runClientStartup } from "./startup.ts";
@@ -47,7 +48,7 @@ export interface RunningPostgresTarget {
   readonly listen: string;
   readonly port: number;
   /** After a reload: sessions whose identity `revoked` no longer trusts end at their next idle point. */
-  revokeSessions(revoked: (identity: Identity) => boolean): void;
+  revokeSessions(revoked: RevokedCheck): void;
   stop(): Promise<void>;
 }
 
