@@ -100,6 +100,25 @@ describe("a session whose token expires", () => {
     expect((await pg.psql("SELECT count(*) FROM expiry_probe")).trim()).toContain("0");
   });
 
+  test("an extended-protocol batch under way at expiry finishes through its Sync; then the session ends", async () => {
+    const jwt = await token(gw.dir, "2s");
+    const w = await Wire.open(port, jwt, "sales-db");
+    // Parse, Bind, Execute before the expiry; the Sync only after it.
+    w.send(
+      { type: "Parse", statement: "", query: "SELECT 42 AS answer", parameterTypes: [] },
+      { type: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] },
+      { type: "Execute", portal: "", maxRows: 0 },
+    );
+    await Bun.sleep(Math.max(0, expiryOf(jwt) - Date.now()) + 700);
+    w.send({ type: "Sync" });
+    const all = await w.until((ms) => ms.some((m) => m.type === "ErrorResponse"), 30_000);
+    const ready = all.findIndex((m) => m.type === "ReadyForQuery");
+    expect(ready).toBeGreaterThan(0);
+    expect(types(all.slice(0, ready))).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete"]);
+    expect(all.find((m) => m.type === "DataRow")?.text).toBe("42");
+    expect(all.slice(ready + 1).find((m) => m.type === "ErrorResponse")?.code).toBe("28000");
+  });
+
   test("a login with a token past its expiry, inside the verifier's clock skew, is refused", async () => {
     const jwt = await token(gw.dir, "1s");
     await Bun.sleep(Math.max(0, expiryOf(jwt) - Date.now()) + 500);
