@@ -2,18 +2,18 @@ import { expect, test } from "bun:test";
 import { SessionExpiry } from "./session-expiry.ts";
 
 const clock = (t: number) => ({ now: () => t });
-// mayFinish reads only the message type.
-const msg = (type: string) => ({ type, raw: new Uint8Array() }) as never;
 
-test("after expiry only the rest of a batch under way goes through, up to its Sync", () => {
-  const e = new SessionExpiry(1_000, clock(2_000), () => {});
-  expect(e.mayFinish(msg("Bind"), 0)).toBe(false);
-  expect(e.mayFinish(msg("Query"), 3)).toBe(false);
-  expect(e.mayFinish(msg("FunctionCall"), 3)).toBe(false);
-  expect(e.mayFinish(msg("Execute"), 3)).toBe(true);
-  expect(e.mayFinish(msg("Sync"), 3)).toBe(true);
-  // Anything after that Sync waits for the end, even with answers still owed.
-  expect(e.mayFinish(msg("Parse"), 4)).toBe(false);
+test("end() happens once, with its reason and message; the expiry timer no longer fires after it", async () => {
+  let fired = 0;
+  const e = new SessionExpiry(Date.now() + 60, { now: () => Date.now() }, () => fired++);
+  e.start();
+  e.end("credential_revoked");
+  e.end("token_expired");
+  expect(fired).toBe(1);
+  expect(e.reason).toBe("credential_revoked");
+  expect(e.message()).toContain("no longer trusts");
+  await Bun.sleep(150);
+  expect(fired).toBe(1);
 });
 
 test("fires at once for a token already expired, never for one without expiry; the message names the time", async () => {

@@ -18,6 +18,7 @@ import { protocolErrorReason } from "./protocol/protocol-error.ts";
 import { ResponseTracker } from "./response-tracker.ts";
 import { SearchPathTracker } from "./search-path.ts";
 import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
+import { sendUpstreamCancel } from "./cancel.ts";
 import { SessionExpiry } from "./session-expiry.ts";
 import { StatementGate } from "./statement-gate.ts";
 import type { UpstreamConnection } from "./upstream.ts";
@@ -96,7 +97,7 @@ export class Session implements RelayCore, RevocableSession {
         deps.log.info(describeApproval(p), { target: deps.cfg.name, session: id });
       },
     });
-    this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endIfExpiredAndIdle());
+    this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endForCredential());
     this.frontend = new FrontendRelay(this);
     this.backend = new BackendRelay(this, {
       pauseUpstream: () => this.updateUpstreamPause(),
@@ -175,16 +176,6 @@ export class Session implements RelayCore, RevocableSession {
     const inbox = this.inbox;
     while (this.inboxHead < inbox.length) {
       const m = inbox[this.inboxHead]!;
-      if (this.expiry.expired && !this.expiry.mayFinish(m, this.tracker.size)) {
-        // After the token expired nothing new runs with it: the session ends at its next idle point.
-        this.flushUpstream();
-        if (!this.clientPaused) {
-          this.clientPaused = true;
-          this.client.pause();
-        }
-        this.endIfExpiredAndIdle();
-        return;
-      }
       inbox[this.inboxHead++] = undefined as unknown as DecodedFrontendMessage;
       let wait: void | Promise<void>;
       try {
@@ -200,6 +191,8 @@ export class Session implements RelayCore, RevocableSession {
         wait.then(
           () => {
             this.busy = false;
+            // Ended while this was decided: what it queued is never sent; record it as not run.
+            if (this.closed) this.dropPending("the session ended first");
             this.pump();
             this.updateClientPause();
           },
@@ -247,7 +240,6 @@ export class Session implements RelayCore, RevocableSession {
       return;
     }
     this.flushClient();
-    if (this.expiry.expired) this.endIfExpiredAndIdle();
   }
 
   flushClient(): void {
@@ -317,13 +309,22 @@ export class Session implements RelayCore, RevocableSession {
   }
 
   /**
-   * Ends an expired session once nothing is owed either way: no answer still coming from the
-   * upstream (so no message is cut in half) and no COPY open. A statement that is running
-   * finishes; one held for approval is dropped.
+   * The credential stopped counting (expiry or revocation): the session ends now, as a server
+   * shutdown would end it. Whole messages already received from the upstream reach the client
+   * first (the relay holds no half messages); a statement still running upstream is cancelled,
+   * since closing the connection alone would let it run on; one held for approval or still
+   * being decided never runs. Waiting for an idle moment instead would let a client that keeps
+   * answers owed (no Sync, a COPY, a slow query) go on without limit.
    */
-  private endIfExpiredAndIdle(): void {
-    if (!this.expiry.expired || this.closed || this.tracker.size > 0 || this.copyIn) return;
+  private endForCredential(): void {
+    if (this.closed) return;
     this.expiry.ended = true;
+    if (this.tracker.size > 0) {
+      const { deps } = this;
+      void sendUpstreamCancel(deps.cfg.upstream, { processId: this.up.processId, secretKey: this.up.secretKey }).catch((e) =>
+        deps.log.warn("cancel at session end failed", { target: deps.cfg.name, session: this.id, error: errorMessage(e) }),
+      );
+    }
     this.fatalToClient("28000", this.expiry.message());
   }
 
@@ -362,14 +363,7 @@ export class Session implements RelayCore, RevocableSession {
       this.client.end();
     }
     this.upstream.end(encodeTerminate());
-    for (const e of this.tracker.drain()) {
-      const runs = e.kind === "query" ? e.runs : e.kind === "execute" || e.kind === "function-call" ? [e.run] : [];
-      for (const r of runs) {
-        if (r.done) continue;
-        r.done = true;
-        this.finish(r, { kind: "not_run", reason: "the session ended first" });
-      }
-    }
+    this.dropPending("the session ended first");
     void recordEnd(deps, this.id, this.identity, this.started, {
       statements: this.statements,
       bytes_in: this.bytesIn,
@@ -377,6 +371,18 @@ export class Session implements RelayCore, RevocableSession {
       ...(this.endError !== null ? { error: this.endError } : {}),
       ...(this.expiry.ended && this.expiry.reason !== null ? { ended: this.expiry.reason } : {}),
     }).then(() => this.done?.());
+  }
+
+  /** Statements still owed an answer get their record as not run. */
+  private dropPending(reason: string): void {
+    for (const e of this.tracker.drain()) {
+      const runs = e.kind === "query" ? e.runs : e.kind === "execute" || e.kind === "function-call" ? [e.run] : [];
+      for (const r of runs) {
+        if (r.done) continue;
+        r.done = true;
+        this.finish(r, { kind: "not_run", reason });
+      }
+    }
   }
 
   private closedFlushClient(message: string): void {
