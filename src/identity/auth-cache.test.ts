@@ -43,3 +43,23 @@ test("entries are bounded by maxAgeMs", async () => {
   await auth("k");
   expect(calls).toBe(2);
 });
+
+test("a check that began before clear() (a reload) does not put its answer back in the cache", async () => {
+  let calls = 0;
+  let release!: () => void;
+  const auth = createCachedAuthenticate(
+    async () => {
+      calls++;
+      if (calls === 1) await new Promise<void>((r) => (release = r));
+      return alice;
+    },
+    { now: () => 0 },
+  );
+  const first = auth("tok");
+  await Bun.sleep(0);
+  auth.clear();
+  release();
+  expect((await first).subject).toBe("alice");
+  await auth("tok");
+  expect(calls).toBe(2);
+});

@@ -17,6 +17,8 @@ export function createCachedAuthenticate(
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxAgeMs = opts.maxAgeMs ?? 30_000;
   const cache = new Map<string, { identity: Identity; until: number }>();
+  // A check that began before a clear() (a reload) must not put the old answer back.
+  let generation = 0;
   const fn = (async (credential: string) => {
     const now = clock.now();
     const hit = cache.get(credential);
@@ -24,12 +26,17 @@ export function createCachedAuthenticate(
       if (hit.until > now) return hit.identity;
       cache.delete(credential);
     }
+    const began = generation;
     const identity = await authenticate(credential);
+    if (began !== generation) return identity;
     const until = Math.min(now + maxAgeMs, identity.expiresAt ?? Number.POSITIVE_INFINITY);
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
     cache.set(credential, { identity, until });
     return identity;
   }) as CachedAuthenticate;
-  fn.clear = () => cache.clear();
+  fn.clear = () => {
+    generation++;
+    cache.clear();
+  };
   return fn;
 }

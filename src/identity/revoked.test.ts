@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import type { Config } from "../config/schema.ts";
 import type { Identity } from "../core/types.ts";
-import { revokedByReload } from "./revoked.ts";
+import { RevocationLog, revokedByReload } from "./revoked.ts";
 
 const A = "a".repeat(64);
 const B = "b".repeat(64);
@@ -42,4 +42,24 @@ test("a removed issuer revokes its tokens; dev_issuer off revokes dev tokens", (
   const noDev = revokedByReload(section(), section({ dev_issuer: false }));
   expect(noDev(dev)).toBe(true);
   expect(noDev(oidc)).toBe(false);
+});
+
+test("an issuer whose entry changed (jwks_uri, audience …) revokes its tokens", () => {
+  const changed = revokedByReload(section(), section({ issuers: [{ name: "corp", issuer: "https://idp.example", audience: "gatehouse", jwks_uri: "https://idp.example/new-keys" }] }));
+  expect(changed(oidc)).toBe(true);
+  const reordered = revokedByReload(section(), section({ issuers: [{ audience: "gatehouse", issuer: "https://idp.example", name: "corp" }] }));
+  expect(reordered(oidc)).toBe(false);
+});
+
+test("RevocationLog: a session set up across a reload is checked against what came after it began", () => {
+  const log = new RevocationLog();
+  const since = log.generation;
+  expect(log.revokedSince(since, key("ci-bot", ["ci"]))).toBe(false);
+  log.add((i) => i.subject === "ci-bot");
+  expect(log.revokedSince(since, key("ci-bot", ["ci"]))).toBe(true);
+  expect(log.revokedSince(since, key("etl", ["etl"]))).toBe(false);
+  expect(log.revokedSince(log.generation, key("ci-bot", ["ci"]))).toBe(false);
+  for (let i = 0; i < 40; i++) log.add(() => false);
+  // Older than what is kept: fail closed.
+  expect(log.revokedSince(since, key("etl", ["etl"]))).toBe(true);
 });

@@ -88,6 +88,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
 
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
+    const revocationsSince = sockets.revocationGeneration();
     const id = requestId();
     // Listened for from the start: the client can be gone before the token is verified (Bun
     // closes a connection when a request is pipelined behind one still being answered), and an
@@ -155,6 +156,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         identity: auditIdentity(identity),
         target: cfg.name,
         started,
+        revocationsSince,
         ...(identity.expiresAt !== undefined ? { expiresAt: identity.expiresAt } : {}),
       };
       return server.upgrade(req, { data }) ? undefined : jsonError(400, "bad_request", "WebSocket upgrade failed");

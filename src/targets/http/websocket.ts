@@ -8,7 +8,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
 import { timerAt } from "../../core/timer-at.ts";
-import type { RevokedCheck } from "../../identity/revoked.ts";
+import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
@@ -22,6 +22,8 @@ export interface WsData {
   readonly identity: NonNullable<AuditEvent["identity"]>;
   readonly target: string;
   readonly started: number;
+  /** RevocationLog generation when the upgrade request arrived: reloads after it apply at open. */
+  readonly revocationsSince: number;
   /** When the caller's token expires (ms since epoch); absent for machine keys. */
   readonly expiresAt?: number;
   upstream?: WebSocket;
@@ -43,12 +45,19 @@ export interface WebSocketDeps {
 
 export interface WebSocketRelay {
   readonly handler: WebSocketHandler<WsData>;
+  /** Take it when an upgrade request arrives (WsData.revocationsSince). */
+  readonly revocationGeneration: () => number;
   /** After a reload: closes the open sockets whose identity `revoked` no longer trusts. */
   revoke(revoked: RevokedCheck): void;
 }
 
 export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   const open = new Set<ServerWebSocket<WsData>>();
+  const revocations = new RevocationLog();
+  const revoke = (ws: ServerWebSocket<WsData>) => {
+    ws.data.ended = "credential_revoked";
+    ws.close(CLOSE_REVOKED.code, CLOSE_REVOKED.reason);
+  };
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
     const ended = ws.data.ended ? { ended: ws.data.ended } : {};
@@ -72,6 +81,8 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
       deps.metrics.openSessions.inc({ target: ws.data.target });
       ws.data.queue = [];
       ws.data.messages = 0;
+      // A reload while the upgrade was decided (or held for approval) may have revoked it.
+      if (revocations.revokedSince(ws.data.revocationsSince, ws.data.identity)) return revoke(ws);
       const expiresAt = ws.data.expiresAt;
       if (expiresAt !== undefined && deps.endAtExpiry()) {
         // Expired between the upgrade and now: close before any upstream socket exists.
@@ -108,12 +119,10 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   };
   return {
     handler,
+    revocationGeneration: () => revocations.generation,
     revoke(revoked) {
-      for (const ws of [...open]) {
-        if (ws.data.ended !== undefined || !revoked(ws.data.identity)) continue;
-        ws.data.ended = "credential_revoked";
-        ws.close(CLOSE_REVOKED.code, CLOSE_REVOKED.reason);
-      }
+      revocations.add(revoked);
+      for (const ws of [...open]) if (ws.data.ended === undefined && revoked(ws.data.identity)) revoke(ws);
     },
   };
 }

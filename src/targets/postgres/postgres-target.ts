@@ -17,7 +17,7 @@ import { postgresBuiltins } from "./builtins.ts";
 import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
 import { Catalog } from "./catalog.ts";
 import type { Analyzer } from "./frontend-relay.ts";
-import type { RevokedCheck } from "../../identity/revoked.ts";
+import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import type { RevocableSession } from "./session-deps.ts";
 import { runSession } from "./session-open.ts";
 import { runClientStartup } from "./startup.ts";
@@ -90,6 +90,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Socket>();
   const live = new Set<RevocableSession>();
+  const revocations = new RevocationLog();
   // Small statements relay few bytes but leave parser output and records behind, also outside
   // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
   // RSS_GROWTH since the last collection.
@@ -122,6 +123,8 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   }
 
   async function handle(socket: Socket): Promise<void> {
+    // Reloads from here on apply to this session too, even before it is live (see RevocationLog).
+    const since = revocations.generation;
     socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
     const outcome = await runClientStartup(socket, {
@@ -171,6 +174,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           maxMessageSize,
           relayed,
           live,
+          revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
         });
         return;
@@ -203,6 +207,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     listen: cfg.listen,
     port: boundPort,
     revokeSessions(revoked) {
+      revocations.add(revoked);
       for (const s of [...live]) s.revokeIf(revoked);
     },
     async stop() {

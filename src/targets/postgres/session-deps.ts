@@ -30,6 +30,8 @@ export interface SessionDeps {
   readonly endAtExpiry?: () => boolean;
   /** The target's live sessions, which a reload may revoke (see revokeSessions in postgres-target.ts). */
   readonly live?: Set<RevocableSession>;
+  /** Whether a reload since this session's login revoked its identity (it was not live yet). */
+  readonly revokedSince?: (identity: Identity) => boolean;
 }
 
 export interface RevocableSession {

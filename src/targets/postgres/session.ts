@@ -148,6 +148,7 @@ export class Session implements RelayCore, RevocableSession {
     if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
     if (deps.endAtExpiry?.() !== false && !this.closed) this.expiry.start();
     if (!this.closed) deps.live?.add(this);
+    if (!this.closed && deps.revokedSince?.(this.identity)) this.expiry.end("credential_revoked");
     this.pump();
     await finished;
   }
