@@ -207,3 +207,49 @@ describe("a reload that revokes the credential", () => {
     dev.ws.close(1000, "done");
   });
 });
+
+describe("a reload while an upgrade is held for approval", () => {
+  const KEY = "gh_ws_held_0123456789abcdef0123456789abcdef";
+  const keyEntry = `{ name: held-bot, sha256: ${new Bun.CryptoHasher("sha256").update(KEY).digest("hex")}, groups: [developers] }`;
+  let gw: GatewayProcess;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    const admin = await freePort();
+    const yaml = `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+audit: { path: ./state/audit/audit.log }
+identity: { dev_issuer: true, machine_keys: [${keyEntry}] }
+targets:
+  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:${upstream.port}" }
+rules:
+  - { name: ws-needs-approval, groups: [developers], http: { methods: [GET], paths: ["/ws"] }, effect: review, approvers: [approvers] }
+`;
+    gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort: admin, ports: [port] });
+  });
+  afterAll(() => gw?.cleanup());
+
+  test("a key revoked while its upgrade waited opens no live socket: approved afterwards, it is closed 1008 at once", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${KEY}` } } as unknown as string[]);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
+    const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "bob", "--groups", "approvers"]);
+    const bob = r.stdout.trim().split("\n")[0]!;
+    let id = "";
+    for (let i = 0; i < 100 && !id; i++) {
+      const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
+      id = (JSON.parse(list.stdout).requests[0]?.id as string) ?? "";
+      if (!id) await Bun.sleep(50);
+    }
+    expect(id).toMatch(/^apr_/);
+    const yaml = await Bun.file(gw.configPath).text();
+    await Bun.write(gw.configPath, yaml.replace(`, machine_keys: [${keyEntry}]`, ""));
+    gw.proc.kill("SIGHUP");
+    await waitForRecord(gw, (rec) => rec.type === "policy.loaded" && (rec.details as Record<string, unknown>)?.["reload"] === true);
+    const ok = await runCli(["approve", id, "--admin", gw.adminUrl, "--token", bob]);
+    expect(ok.code).toBe(0);
+    expect(await closed).toEqual({ code: 1008, reason: "credential revoked" });
+    const end = await waitForRecord(gw, sessionEnd("held-bot"));
+    expect(end.details).toMatchObject({ websocket: true, code: 1008, ended: "credential_revoked", messages: 0 });
+    expect(upstreamClosed.some((c) => c.tag === "" && c.code === 1008)).toBe(false);
+  });
+});
