@@ -142,6 +142,37 @@ test("a machine key removed from the configuration stops working at the reload",
   expect((await call("/api/orders", await token("alice", "developers"))).status).toBe(200);
 });
 
+test("a request held for approval whose machine key a reload removed is refused 401 when approved, and never forwarded", async () => {
+  const key = "ghk_lifecycle-held-key-0123456789abcdefghijklmnopqrs";
+  const digest = createHash("sha256").update(key).digest("hex");
+  writeFileSync(gw.configPath, config("", undefined, `{ dev_issuer: true, machine_keys: [{ name: held-bot, sha256: "${digest}", groups: [developers] }] }`));
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await call("/api/orders", key)).status;
+    if (status !== 200) await Bun.sleep(50);
+  }
+  expect(status).toBe(200);
+  const bob = await token("bob", "approvers");
+  const held = call("/api/orders/revoked-while-held", key, { method: "POST", body: "{}" });
+  let id = "";
+  for (let i = 0; i < 100 && !id; i++) {
+    const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
+    id = ((JSON.parse(list.stdout).requests as { id: string; requester: string }[]).find((r) => r.requester === "held-bot")?.id as string) ?? "";
+    if (!id) await Bun.sleep(50);
+  }
+  expect(id).toMatch(/^apr_/);
+  const loaded = (await records()).filter((r) => r.type === "policy.loaded").length;
+  writeFileSync(gw.configPath, config());
+  for (let i = 0; i < 100 && (await records()).filter((r) => r.type === "policy.loaded").length === loaded; i++) await Bun.sleep(50);
+  expect((await runCli(["approve", id, "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
+  const r = await held;
+  expect(r.status).toBe(401);
+  expect(((await r.json()) as { reason: string }).reason).toBe("revoked");
+  const recs = await records();
+  expect(recs.some((x) => x.type === "request" && (x.action as Record<string, unknown> | undefined)?.["path"] === "/api/orders/revoked-while-held")).toBe(false);
+  expect(recs.some((x) => x.type === "auth.rejected" && x.identity?.subject === "held-bot" && (x.details as Record<string, unknown>)["reason"] === "revoked")).toBe(true);
+});
+
 test("tail -f prints records as they are written", async () => {
   const alice = await token("alice", "developers");
   const tail = Bun.spawn([BINARY, "tail", gw.auditPath, "-f", "--identity", "alice"], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });

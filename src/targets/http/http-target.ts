@@ -12,7 +12,7 @@ import type { Clock, Identity, Masks } from "../../core/types.ts";
 import { hasMasks } from "../../core/types.ts";
 import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import type { RevokedCheck } from "../../identity/revoked.ts";
+import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
@@ -68,6 +68,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const { gate, metrics, log } = deps;
+  const revocations = new RevocationLog();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
@@ -88,7 +89,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
 
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
-    const revocationsSince = sockets.revocationGeneration();
+    // Reloads from here on apply to this request too, even while it is held for approval.
+    const revocationsSince = revocations.generation;
     const id = requestId();
     // Listened for from the start: the client can be gone before the token is verified (Bun
     // closes a connection when a request is pipelined behind one still being answered), and an
@@ -135,6 +137,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
     );
+    // The credential was revoked by a reload while this request was decided or held: the
+    // approval was for a caller the gateway no longer trusts.
+    if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
+      const message = "credential revoked by a configuration reload while the request waited; authenticate again";
+      metrics.requests.inc({ target: cfg.name, outcome: "denied" });
+      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } }).catch(() => {});
+      return jsonError(401, "unauthenticated", message, { reason: "revoked" });
+    }
     if (!verdict.allowed || path === null) {
       metrics.requests.inc({ target: cfg.name, outcome: "denied" });
       return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
@@ -269,7 +279,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
   }
 
-  const sockets = relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry });
+  const sockets = relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry, revocations });
   const server = Bun.serve<WsData>({
     hostname: host,
     port: Number(portText),
@@ -286,7 +296,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     name: cfg.name,
     listen: cfg.listen,
     port: server.port ?? 0,
-    revokeSessions: (revoked) => sockets.revoke(revoked),
+    revokeSessions: (revoked) => {
+      revocations.add(revoked);
+      sockets.revoke(revoked);
+    },
     async stop() {
       // Stop accepting, let forwarded requests finish (for a while), then close what is left.
       void server.stop(false);

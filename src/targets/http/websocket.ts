@@ -8,7 +8,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
 import { timerAt } from "../../core/timer-at.ts";
-import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
+import type { RevocationLog, RevokedCheck } from "../../identity/revoked.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
@@ -41,19 +41,19 @@ export interface WebSocketDeps {
   readonly clock: Clock;
   /** identity.end_sessions_at_expiry, read when a socket opens. */
   readonly endAtExpiry: () => boolean;
+  /** The target's reloads so far: one that came while an upgrade was decided applies at open. */
+  readonly revocations: RevocationLog;
 }
 
 export interface WebSocketRelay {
   readonly handler: WebSocketHandler<WsData>;
-  /** Take it when an upgrade request arrives (WsData.revocationsSince). */
-  readonly revocationGeneration: () => number;
-  /** After a reload: closes the open sockets whose identity `revoked` no longer trusts. */
+  /** After a reload (already added to deps.revocations): closes the open sockets whose identity `revoked` no longer trusts. */
   revoke(revoked: RevokedCheck): void;
 }
 
 export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   const open = new Set<ServerWebSocket<WsData>>();
-  const revocations = new RevocationLog();
+  const { revocations } = deps;
   const revoke = (ws: ServerWebSocket<WsData>) => {
     ws.data.ended = "credential_revoked";
     ws.close(CLOSE_REVOKED.code, CLOSE_REVOKED.reason);
@@ -119,9 +119,7 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   };
   return {
     handler,
-    revocationGeneration: () => revocations.generation,
     revoke(revoked) {
-      revocations.add(revoked);
       for (const ws of [...open]) if (ws.data.ended === undefined && revoked(ws.data.identity)) revoke(ws);
     },
   };
