@@ -21,11 +21,11 @@ test("fires at once for a token already expired, never for one without expiry; t
   const past = new SessionExpiry(1_000, clock(2_000), () => fired++);
   past.start();
   expect(fired).toBe(1);
-  expect(past.expired).toBe(true);
+  expect(past.reason).toBe("token_expired");
   expect(past.message()).toContain("1970-01-01T00:00:01.000Z");
   const none = new SessionExpiry(undefined, clock(2_000), () => fired++);
   none.start();
-  expect(none.expired).toBe(false);
+  expect(none.reason).toBeNull();
   const later = new SessionExpiry(Date.now() + 50, { now: () => Date.now() }, () => fired++);
   later.start();
   later.cancel();

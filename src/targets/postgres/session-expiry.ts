@@ -8,9 +8,7 @@ import { timerAt } from "../../core/timer-at.ts";
 export type EndReason = "token_expired" | "credential_revoked";
 
 export class SessionExpiry {
-  /** The credential no longer counts: the token expired, or a reload revoked it. */
-  expired = false;
-  /** Why, once it happened. */
+  /** Why the credential no longer counts (the token expired, or a reload revoked it); null while it does. */
   reason: EndReason | null = null;
   /** The session was ended because of it (session.end then says ended: <reason>, as a WebSocket's does). */
   ended = false;
@@ -38,8 +36,7 @@ export class SessionExpiry {
 
   /** The credential stopped counting now (a reload revoked it, or the expiry timer fired). */
   end(reason: EndReason): void {
-    if (this.expired) return;
-    this.expired = true;
+    if (this.reason !== null) return;
     this.reason = reason;
     this.cancel();
     this.onExpire();
