@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
 
 // Response bodies in these tests are JSON objects; read them as loosely typed records.
@@ -20,26 +20,13 @@ let gwPort: number;
 let adminPort: number;
 
 function config(upPort: number, extraRules = ""): string {
-  return `
-gateway:
-  state_dir: ./state
-  admin: { listen: 127.0.0.1:${adminPort} }
-audit:
-  path: ./state/audit/audit.log
-identity:
-  dev_issuer: true
-  machine_keys:
-    - name: ci-bot
-      sha256: ${createHash("sha256").update(MACHINE_KEY).digest("hex")}
-      groups: [ci]
-targets:
-  - name: api
-    kind: http
-    listen: 127.0.0.1:${gwPort}
-    upstream: http://127.0.0.1:${upPort}
-    headers: { Authorization: "Bearer upstream-secret" }
-    mask_max_size: 1MB
-rules:
+  return httpGatewayYaml({
+    adminPort,
+    listen: `127.0.0.1:${gwPort}`,
+    upstream: `http://127.0.0.1:${upPort}`,
+    identity: `machine_keys: [{ name: ci-bot, sha256: ${createHash("sha256").update(MACHINE_KEY).digest("hex")}, groups: [ci] }]`,
+    target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB"],
+    rules: `
   - name: developers-read
     groups: [developers]
     http: { methods: [GET], paths: ["/api/**", "/big", "/ws", "/huge"] }
@@ -71,7 +58,8 @@ rules:
     groups: [colmask]
     effect: allow
     mask: { columns: [email] }
-${extraRules}`;
+${extraRules}`,
+  });
 }
 
 async function token(sub: string, groups: string): Promise<string> {

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
-import { BINARY, type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { BINARY, type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
 
 setDefaultTimeout(60_000);
@@ -19,18 +19,14 @@ let base: string;
 let gwPort: number;
 let adminPort: number;
 
-function config(extraRules = "", listen = `127.0.0.1:${gwPort}`, identity = "{ dev_issuer: true }"): string {
-  return `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
-audit: { path: ./state/audit/audit.log }
-identity: ${identity}
-targets:
-  - name: api
-    kind: http
-    listen: ${listen}
-    upstream: http://127.0.0.1:${upstream.port}
-    timeout: 2s
-rules:
+function config(extraRules = "", listen = `127.0.0.1:${gwPort}`, identity = ""): string {
+  return httpGatewayYaml({
+    adminPort,
+    listen,
+    upstream: `http://127.0.0.1:${upstream.port}`,
+    identity,
+    target: ["timeout: 2s"],
+    rules: `
   - name: read
     groups: [developers]
     http: { methods: [GET], paths: ["/api/**"] }
@@ -42,7 +38,8 @@ rules:
     approvers: [approvers]
     grant_max: 2h
     timeout: 10m
-${extraRules}`;
+${extraRules}`,
+  });
 }
 
 async function token(sub: string, groups: string): Promise<string> {
@@ -125,7 +122,7 @@ test("a listener change is reported as needing a restart; the rules of the same 
 test("a machine key removed from the configuration stops working at the reload", async () => {
   const key = "ghk_lifecycle-test-key-0123456789abcdefghijklmnopqrs";
   const digest = createHash("sha256").update(key).digest("hex");
-  writeFileSync(gw.configPath, config("", undefined, `{ dev_issuer: true, machine_keys: [{ name: ci-bot, sha256: "${digest}", groups: [developers] }] }`));
+  writeFileSync(gw.configPath, config("", undefined, `machine_keys: [{ name: ci-bot, sha256: "${digest}", groups: [developers] }]`));
   let status = 0;
   for (let i = 0; i < 100 && status !== 200; i++) {
     status = (await call("/api/orders", key)).status;
@@ -145,7 +142,7 @@ test("a machine key removed from the configuration stops working at the reload",
 test("a request held for approval whose machine key a reload removed is refused 401 when approved, and never forwarded", async () => {
   const key = "ghk_lifecycle-held-key-0123456789abcdefghijklmnopqrs";
   const digest = createHash("sha256").update(key).digest("hex");
-  writeFileSync(gw.configPath, config("", undefined, `{ dev_issuer: true, machine_keys: [{ name: held-bot, sha256: "${digest}", groups: [developers] }] }`));
+  writeFileSync(gw.configPath, config("", undefined, `machine_keys: [{ name: held-bot, sha256: "${digest}", groups: [developers] }]`));
   let status = 0;
   for (let i = 0; i < 100 && status !== 200; i++) {
     status = (await call("/api/orders", key)).status;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
 
 setDefaultTimeout(60_000);
@@ -17,21 +17,18 @@ let upstream: ReturnType<typeof Bun.serve>;
 const upstreamClosed: { tag: string; code: number; reason: string }[] = [];
 
 function config(gwPort: number, adminPort: number, identity: string): string {
-  return `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
-audit: { path: ./state/audit/audit.log }
-identity: ${identity}
-targets:
-  - name: api
-    kind: http
-    listen: 127.0.0.1:${gwPort}
-    upstream: http://127.0.0.1:${upstream.port}
-rules:
+  return httpGatewayYaml({
+    adminPort,
+    listen: `127.0.0.1:${gwPort}`,
+    upstream: `http://127.0.0.1:${upstream.port}`,
+    identity,
+    rules: `
   - name: read
     groups: [developers]
     http: { methods: [GET], paths: ["/ws", "/api/**"] }
     effect: allow
-`;
+`,
+  });
 }
 
 async function startGateway(identity: string): Promise<{ gw: GatewayProcess; port: number }> {
@@ -122,7 +119,7 @@ describe("end_sessions_at_expiry on (the default)", () => {
   let gw: GatewayProcess;
   let port: number;
   beforeAll(async () => {
-    ({ gw, port } = await startGateway("{ dev_issuer: true }"));
+    ({ gw, port } = await startGateway(""));
   });
   afterAll(() => gw?.cleanup());
 
@@ -162,7 +159,7 @@ describe("end_sessions_at_expiry: false", () => {
   let gw: GatewayProcess;
   let port: number;
   beforeAll(async () => {
-    ({ gw, port } = await startGateway("{ dev_issuer: true, end_sessions_at_expiry: false }"));
+    ({ gw, port } = await startGateway("end_sessions_at_expiry: false"));
   });
   afterAll(() => gw?.cleanup());
 
@@ -186,7 +183,7 @@ describe("a reload that revokes the credential", () => {
   let gw: GatewayProcess;
   let port: number;
   beforeAll(async () => {
-    ({ gw, port } = await startGateway(`{ dev_issuer: true, machine_keys: [${keyEntry}] }`));
+    ({ gw, port } = await startGateway(`machine_keys: [${keyEntry}]`));
   });
   afterAll(() => gw?.cleanup());
 
@@ -216,15 +213,13 @@ describe("a reload while an upgrade is held for approval", () => {
   beforeAll(async () => {
     port = await freePort();
     const admin = await freePort();
-    const yaml = `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
-audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true, machine_keys: [${keyEntry}] }
-targets:
-  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:${upstream.port}" }
-rules:
-  - { name: ws-needs-approval, groups: [developers], http: { methods: [GET], paths: ["/ws"] }, effect: review, approvers: [approvers] }
-`;
+    const yaml = httpGatewayYaml({
+      adminPort: admin,
+      listen: `127.0.0.1:${port}`,
+      upstream: `http://127.0.0.1:${upstream.port}`,
+      identity: `machine_keys: [${keyEntry}]`,
+      rules: `  - { name: ws-needs-approval, groups: [developers], http: { methods: [GET], paths: ["/ws"] }, effect: review, approvers: [approvers] }\n`,
+    });
     gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort: admin, ports: [port] });
   });
   afterAll(() => gw?.cleanup());

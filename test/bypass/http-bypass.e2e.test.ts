@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server as NetServer, type Socket, connect } from "node:net";
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from "node:zlib";
-import { type GatewayProcess, runCli, startGatewayProcess } from "../helpers/gateway.ts";
+import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "../helpers/gateway.ts";
 import { freePort } from "../helpers/ports.ts";
 import { HTTP_CORPUS, type HttpAttempt, KNOWN_HTTP_BYPASSES, type Variant } from "./http-corpus.ts";
 
@@ -299,23 +299,12 @@ function leaks(bytes: Buffer): string[] {
 // ---------------------------------------------------------------------------------------------
 
 function config(): string {
-  return `
-gateway:
-  state_dir: ./state
-  admin: { listen: 127.0.0.1:${adminPort} }
-audit:
-  path: ./state/audit/audit.log
-identity:
-  dev_issuer: true
-targets:
-  - name: api
-    kind: http
-    listen: 127.0.0.1:${gwPort}
-    upstream: http://127.0.0.1:${upPort}
-    headers: { Authorization: "Bearer upstream-secret" }
-    mask_max_size: 1MB
-    timeout: 5s
-rules:
+  return httpGatewayYaml({
+    adminPort,
+    listen: `127.0.0.1:${gwPort}`,
+    upstream: `http://127.0.0.1:${upPort}`,
+    target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB", "timeout: 5s"],
+    rules: `
   - name: developers-read
     groups: [developers]
     http: { methods: [GET], paths: ["/api/**"] }
@@ -339,7 +328,8 @@ rules:
     approvers: [approvers]
     grant_max: 1h
     timeout: 1s
-`;
+`,
+  });
 }
 
 let adminPort: number;

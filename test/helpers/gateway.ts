@@ -121,6 +121,27 @@ export async function startGatewayProcess(opts: {
 }
 
 /**
+ * The YAML of a gateway with one HTTP target `api` in front of `upstream`, dev tokens on, audit
+ * in ./state/audit/audit.log. `identity` is the inside of the identity flow map after
+ * dev_issuer (e.g. "machine_keys: [...]"); `target` adds lines to the target (indented four
+ * spaces, e.g. "timeout: 2s"); `rules` is the YAML of the rules list (items starting "  - ").
+ */
+export function httpGatewayYaml(opts: { adminPort: number; listen: string; upstream: string; rules: string; identity?: string; target?: string[] }): string {
+  const extra = (opts.target ?? []).map((line) => `    ${line}\n`).join("");
+  return `
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${opts.adminPort}" } }
+audit: { path: ./state/audit/audit.log }
+identity: { dev_issuer: true${opts.identity ? `, ${opts.identity}` : ""} }
+targets:
+  - name: api
+    kind: http
+    listen: "${opts.listen}"
+    upstream: ${opts.upstream}
+${extra}rules:
+${opts.rules.replace(/^\n+/, "")}`;
+}
+
+/**
  * Serves the compiled gateway with one `kind: postgres` target named sales-db in front of a
  * test PostgreSQL (see ./postgres.ts), dev tokens on, audit in ./state/audit/audit.log.
  * `target` adds lines to the target (indented four spaces, e.g. "record_parameters: true");
