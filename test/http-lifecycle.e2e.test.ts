@@ -119,22 +119,23 @@ test("a listener change is reported as needing a restart; the rules of the same 
   expect(status).toBe(200);
 });
 
+/** The status of GET path with `credential`, polled until it is `want` (a reload takes a moment) or 5 s pass. */
+async function statusOnceReloaded(path: string, credential: string, want: number): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 100 && status !== want; i++) {
+    status = (await call(path, credential)).status;
+    if (status !== want) await Bun.sleep(50);
+  }
+  return status;
+}
+
 test("a machine key removed from the configuration stops working at the reload", async () => {
   const key = "ghk_lifecycle-test-key-0123456789abcdefghijklmnopqrs";
   const digest = createHash("sha256").update(key).digest("hex");
   writeFileSync(gw.configPath, config("", undefined, `machine_keys: [{ name: ci-bot, sha256: "${digest}", groups: [developers] }]`));
-  let status = 0;
-  for (let i = 0; i < 100 && status !== 200; i++) {
-    status = (await call("/api/orders", key)).status;
-    if (status !== 200) await Bun.sleep(50);
-  }
-  expect(status).toBe(200);
+  expect(await statusOnceReloaded("/api/orders", key, 200)).toBe(200);
   writeFileSync(gw.configPath, config());
-  for (let i = 0; i < 100 && status !== 401; i++) {
-    status = (await call("/api/orders", key)).status;
-    if (status !== 401) await Bun.sleep(50);
-  }
-  expect(status).toBe(401);
+  expect(await statusOnceReloaded("/api/orders", key, 401)).toBe(401);
   // Dev tokens, still configured, keep working.
   expect((await call("/api/orders", await token("alice", "developers"))).status).toBe(200);
 });
@@ -143,12 +144,7 @@ test("a request held for approval whose machine key a reload removed is refused 
   const key = "ghk_lifecycle-held-key-0123456789abcdefghijklmnopqrs";
   const digest = createHash("sha256").update(key).digest("hex");
   writeFileSync(gw.configPath, config("", undefined, `machine_keys: [{ name: held-bot, sha256: "${digest}", groups: [developers] }]`));
-  let status = 0;
-  for (let i = 0; i < 100 && status !== 200; i++) {
-    status = (await call("/api/orders", key)).status;
-    if (status !== 200) await Bun.sleep(50);
-  }
-  expect(status).toBe(200);
+  expect(await statusOnceReloaded("/api/orders", key, 200)).toBe(200);
   const bob = await token("bob", "approvers");
   const held = call("/api/orders/revoked-while-held", key, { method: "POST", body: "{}" });
   let id = "";
