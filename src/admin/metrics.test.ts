@@ -33,3 +33,19 @@ test("label sets that differ only where a naive separator would be are kept apar
   expect(text).toContain('gatehouse_requests_total{outcome="c",target="a\u0001b"} 2');
   expect(text).toContain('gatehouse_requests_total{outcome="b\u0001c",target="a"} 1');
 });
+
+test("a bound series counts into the same series as inc/observe with those labels, and shows only once used", () => {
+  const m = createMetrics();
+  const forwarded = m.requests.bind({ target: "api", outcome: "forwarded" });
+  const latency = m.latency.bind({ target: "api" });
+  expect(m.render()).not.toContain('outcome="forwarded"');
+  forwarded.inc();
+  forwarded.inc(2);
+  m.requests.inc({ outcome: "forwarded", target: "api" });
+  latency.observe(0.003);
+  m.latency.observe({ target: "api" }, 0.2);
+  const text = m.render();
+  expect(text).toContain('gatehouse_requests_total{outcome="forwarded",target="api"} 4');
+  expect(text).toContain('gatehouse_request_duration_seconds_bucket{target="api",le="0.005"} 1');
+  expect(text).toContain('gatehouse_request_duration_seconds_count{target="api"} 2');
+});

@@ -37,6 +37,12 @@ class Counter {
   set(labels: Labels, value: number): void {
     this.values.set(labelKey(labels), value);
   }
+  /** One label set resolved once, for a hot path that always counts the same series. */
+  bind(labels: Labels): { inc(by?: number): void } {
+    const k = labelKey(labels);
+    const values = this.values;
+    return { inc: (by = 1) => void values.set(k, (values.get(k) ?? 0) + by) };
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
@@ -50,7 +56,14 @@ class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
   constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[] = LATENCY_BUCKETS) {}
   observe(labels: Labels, value: number): void {
+    this.#observeKey(labelKey(labels), value);
+  }
+  /** One label set resolved once, for a hot path that always observes the same series. */
+  bind(labels: Labels): { observe(value: number): void } {
     const k = labelKey(labels);
+    return { observe: (value) => this.#observeKey(k, value) };
+  }
+  #observeKey(k: string, value: number): void {
     let s = this.series.get(k);
     if (!s) {
       s = { counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };

@@ -68,6 +68,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const { gate, metrics, log } = deps;
+  // The series this target counts on every request, resolved once.
+  const outcomes = ["denied", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
+  const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
+  const latency = metrics.latency.bind({ target: cfg.name });
   const revocations = new RevocationLog();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
@@ -95,9 +99,20 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Listened for from the start: the client can be gone before the token is verified (Bun
     // closes a connection when a request is pipelined behind one still being answered), and an
     // abort event missed then would never come again.
+    // One listener for both: the abort of what is forwarded, and (once forwarding began) the
+    // request record of a client that left.
     const abort = new AbortController();
+    let onClientGone: (() => void) | null = null;
     if (req.signal.aborted) abort.abort();
-    else req.signal.addEventListener("abort", () => abort.abort(), { once: true });
+    else
+      req.signal.addEventListener(
+        "abort",
+        () => {
+          abort.abort();
+          onClientGone?.();
+        },
+        { once: true },
+      );
     let url: URL;
     try {
       url = new URL(req.url);
@@ -141,12 +156,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // approval was for a caller the gateway no longer trusts.
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       const message = "credential revoked by a configuration reload while the request waited; authenticate again";
-      metrics.requests.inc({ target: cfg.name, outcome: "denied" });
+      outcomeCount.denied.inc();
       await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } }).catch(() => {});
       return jsonError(401, "unauthenticated", message, { reason: "revoked" });
     }
     if (!verdict.allowed || path === null) {
-      metrics.requests.inc({ target: cfg.name, outcome: "denied" });
+      outcomeCount.denied.inc();
       return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
         rule: verdict.decision.rule,
         ...(verdict.approvalId ? { approval: verdict.approvalId } : {}),
@@ -176,7 +191,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     let completed = false;
     forwarding++;
     let bytes = 0;
-    req.signal.addEventListener("abort", () => void complete(499, bytes, "client_closed"), { once: true });
+    onClientGone = () => void complete(499, bytes, "client_closed");
     if (abort.signal.aborted) {
       // Gone before anything was forwarded (while the token was verified or the gate decided):
       // forward nothing, and record that nothing was delivered.
@@ -197,7 +212,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         decompress: masking,
       } as RequestInit);
     } catch (e) {
-      metrics.requests.inc({ target: cfg.name, outcome: "upstream_error" });
+      outcomeCount.upstream_error.inc();
       void complete(502, 0, "upstream_error", errorMessage(e));
       return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(e)}`);
     }
@@ -216,15 +231,15 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));
         void complete(res.status, body.byteLength, "ok", undefined, masked);
-        metrics.requests.inc({ target: cfg.name, outcome: "masked" });
+        outcomeCount.masked.inc();
         return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
       } catch (e) {
-        metrics.requests.inc({ target: cfg.name, outcome: "mask_refused" });
+        outcomeCount.mask_refused.inc();
         void complete(502, 0, "mask_refused", errorMessage(e));
         return jsonError(502, "mask_refused", errorMessage(e));
       }
     }
-    metrics.requests.inc({ target: cfg.name, outcome: "forwarded" });
+    outcomeCount.forwarded.inc();
     if (!res.body) {
       void complete(res.status, 0, "ok");
       return new Response(null, { status: res.status, statusText: res.statusText, headers: outHeaders });
@@ -262,7 +277,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       forwarding--;
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
-      metrics.latency.observe({ target: cfg.name }, durationMs / 1000);
+      latency.observe(durationMs / 1000);
       const written = gate
         .record({
           type: "request",
