@@ -188,14 +188,18 @@ export class FileAuditLog implements AuditLog {
   }
 
   async #drained(): Promise<void> {
-    while (this.#pumping || this.#flushQueued) {
-      if (this.#pumping) await this.#pump;
-      else await Promise.resolve();
+    // A write queued for the end of the turn is started here: waiting for it with microtasks
+    // would keep the loop from ever reaching the turn's end (close() used to spin forever).
+    while (this.#pumping || this.#lines.length > 0) {
+      if (!this.#pumping) this.#startPump();
+      await this.#pump;
     }
   }
 
   readonly #startPump = (): void => {
     this.#flushQueued = false;
+    // Already written by a pump that close() started early (see #drained).
+    if (this.#pumping || this.#lines.length === 0) return;
     this.#pumping = true;
     // #runPump handles its own I/O errors; anything else must still fail the log, not escape unhandled.
     this.#pump = this.#runPump().catch((e: unknown) => this.#fail(e, "write"));

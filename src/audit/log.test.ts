@@ -175,6 +175,16 @@ describe("openAuditLog / append", () => {
     expect(await verifyLog(path)).toEqual({ ok: true, records: 50 });
   });
 
+  test("close() right after an append that waits for the end of the turn writes it and returns (it used to spin forever)", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    await log.append(event(1)); // this turn has written: the next append waits for the turn's end
+    const second = log.append(event(2));
+    await log.close();
+    expect((await second).seq).toBe(2);
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 2 });
+  });
+
   test("after close, append rejects", async () => {
     const log = await openAuditLog({ path: tempLog() });
     await log.append(event(1));
