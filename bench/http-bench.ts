@@ -3,7 +3,11 @@
 // routes: /api/items, a constant tiny JSON (the harshest case for any proxy), and /api/report,
 // which builds a 50-row JSON report per call as an internal API would. A bare Bun reverse proxy
 // (fetch and return, nothing else) is measured too: it is the ceiling of this runtime.
-// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32]   (needs dist/gatehouse and wrk)
+// The machine's speed drifts by ±10% over minutes, so each route runs several rounds of
+// direct, bare proxy and gateway back to back; a ratio is taken within each round, and the
+// table gives the medians with the range of the per-round ratios.
+// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report]
+// (needs dist/gatehouse and wrk)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +20,8 @@ const flag = (name: string, def: string) => {
 };
 const seconds = Number(flag("seconds", "10"));
 const connections = Number(flag("connections", "32"));
+const rounds = Number(flag("rounds", "3"));
+const routes = flag("routes", "/api/items,/api/report").split(",");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -85,20 +91,29 @@ async function wrk(url: string): Promise<WrkResult> {
   return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors };
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 try {
-  const best = (rs: WrkResult[]) => rs.reduce((a, b) => (b.rps > a.rps ? b : a));
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); best of 2 runs each, interleaved\n`);
-  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | added p50 | errors |");
-  console.log("|---|---|---:|---:|---:|---:|---:|---|");
-  for (const route of ["/api/items", "/api/report"]) {
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the three paths back to back after a warm-up round; medians, and the range of the per-round ratios\n`);
+  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | ratio range | added p50 | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---|---:|---|");
+  for (const route of routes) {
     const paths = { direct: upPort, "bare Bun proxy": proxyPort, gateway: gwPort } as const;
     const runs: Record<string, WrkResult[]> = { direct: [], "bare Bun proxy": [], gateway: [] };
     for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
-    for (let i = 0; i < 2; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
-    const d = best(runs["direct"]!);
+    for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
+    const d = runs["direct"]!;
+    const dp50 = median(d.map((r) => r.p50ms));
     for (const name of Object.keys(paths)) {
-      const r = best(runs[name]!);
-      console.log(`| ${route} | ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} ms | ${r.p99ms.toFixed(3)} ms | ${(r.rps / d.rps).toFixed(2)} | ${name === "direct" ? "" : `${(r.p50ms - d.p50ms).toFixed(3)} ms`} | ${r.errors} |`);
+      const rs = runs[name]!;
+      const ratios = rs.map((r, i) => r.rps / d[i]!.rps);
+      const p50 = median(rs.map((r) => r.p50ms));
+      const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
+      const range = name === "direct" ? "" : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+      console.log(`| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${p50.toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(ratios).toFixed(2)} | ${range} | ${name === "direct" ? "" : `${(p50 - dp50).toFixed(3)} ms`} | ${errors} |`);
     }
   }
 } finally {

@@ -1,7 +1,9 @@
 // PostgreSQL in one run, on one database, with full policy and audit on: pgbench -S with 1 and
 // 8 clients, simple and prepared protocol, directly, through pgbouncer (session pooling) and
 // through the gateway; then a 10-million-row SELECT with a masked column, direct vs gateway,
-// with the gateway's peak memory. Prints markdown tables with tps and ratios.
+// with the gateway's peak memory. Prints markdown tables with tps and ratios. A bare Bun TCP
+// relay (bytes copied both ways, nothing else) runs too: the ceiling of any relay written on
+// this runtime.
 // Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared]
 // (needs dist/gatehouse; --rows 0 skips the large SELECT)
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +32,7 @@ const dir = mkdtempSync(join(tmpdir(), "gatehouse-pgbench-"));
 const bouncerPort = await freePort();
 const gwPort = await freePort();
 const adminPort = await freePort();
+const relayPort = await freePort();
 const procs: { kill(sig?: number | NodeJS.Signals): void; exited: Promise<number> }[] = [];
 
 async function run(cmd: string[], env: Record<string, string> = {}): Promise<string> {
@@ -58,6 +61,47 @@ try {
   for (const p of [bdir, join(bdir, "userlist.txt"), join(bdir, "pgbouncer.ini")]) chownSync(p, pgUid, pgGid);
   const bouncer = Bun.spawn(["runuser", "-u", "postgres", "--", "pgbouncer", join(bdir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
   procs.push(bouncer);
+
+  // The bare relay: Bun.listen + Bun.connect, each side's bytes written to the other, with
+  // backpressure. No parsing, no policy, no audit; the client authenticates to PostgreSQL itself.
+  writeFileSync(
+    join(dir, "bare-relay.ts"),
+    `type S = import("bun").Socket<{ peer: S | null; queue: Uint8Array[] }>;
+const send = (to: S, d: Uint8Array) => {
+  if (to.data.queue.length > 0) { to.data.queue.push(d.slice()); return; }
+  const n = to.write(d);
+  if (n < d.byteLength) to.data.queue.push(d.slice(n));
+};
+const drain = (s: S) => {
+  while (s.data.queue.length > 0) {
+    const d = s.data.queue[0]!;
+    const n = s.write(d);
+    if (n < d.byteLength) { s.data.queue[0] = d.subarray(n); return; }
+    s.data.queue.shift();
+  }
+};
+Bun.listen<{ peer: S | null; queue: Uint8Array[] }>({ hostname: "127.0.0.1", port: ${relayPort}, socket: {
+  open(c) {
+    c.data = { peer: null, queue: [] };
+    const early: Uint8Array[] = [];
+    (c.data as any).early = early;
+    Bun.connect<{ peer: S | null; queue: Uint8Array[] }>({ hostname: "127.0.0.1", port: ${pg.port}, socket: {
+      open(u) { u.data = { peer: c as S, queue: [] }; c.data.peer = u as S; for (const d of early) send(u as S, d); },
+      data(u, d) { send(u.data.peer!, d); },
+      drain(u) { drain(u as S); },
+      close(u) { u.data.peer?.end(); },
+      error(u) { u.data.peer?.end(); },
+    } }).catch(() => c.end());
+  },
+  data(c, d) { if (c.data.peer) send(c.data.peer, d); else (c.data as any).early.push(d.slice()); },
+  drain(c) { drain(c as S); },
+  close(c) { c.data.peer?.end(); },
+  error(c) { c.data.peer?.end(); },
+} });
+`,
+  );
+  const relay = Bun.spawn([process.execPath, join(dir, "bare-relay.ts")], { stdout: "inherit", stderr: "inherit" });
+  procs.push(relay);
 
   writeFileSync(
     join(dir, "gatehouse.yaml"),
@@ -88,12 +132,13 @@ rules:
   );
   const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
   procs.push(gw);
-  await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort)]);
+  await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort), waitForPort(relayPort)]);
   const token = (await run([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "2h"])).split("\n")[0]!.trim();
 
   const paths = {
     direct: { port: pg.port, password: pg.password },
     pgbouncer: { port: bouncerPort, password: pg.password },
+    "bare Bun relay": { port: relayPort, password: pg.password },
     gateway: { port: gwPort, password: token },
   } as const;
   const tps = async (path: keyof typeof paths, clients: number, mode: string, secs = seconds) => {
@@ -107,14 +152,15 @@ rules:
   // get the same runs).
   for (const path of Object.keys(paths) as (keyof typeof paths)[]) for (const mode of modes) await tps(path, 8, mode, 3).catch(() => 0);
   console.log(`\npgbench -S -T ${seconds}, scale 10, PostgreSQL 15 on loopback, 2 cores; full policy and batch audit on the gateway; every path warmed up first\n`);
-  console.log("| clients | protocol | direct tps | pgbouncer tps | gateway tps | gateway/direct | gateway/pgbouncer |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|");
+  console.log("| clients | protocol | direct tps | pgbouncer tps | bare Bun relay tps | gateway tps | relay/pgbouncer | gateway/direct | gateway/pgbouncer |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const clients of clientCounts) {
     for (const mode of modes) {
       const d = await tps("direct", clients, mode);
       const b = await tps("pgbouncer", clients, mode);
+      const r = await tps("bare Bun relay", clients, mode);
       const g = await tps("gateway", clients, mode);
-      console.log(`| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${g.toFixed(0)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} |`);
+      console.log(`| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(r / b).toFixed(2)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} |`);
     }
   }
 
