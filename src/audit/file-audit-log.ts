@@ -1,11 +1,15 @@
 // The audit log writer: appends hash-chained records with group commit (one write syscall per
 // batch, one fsync per batch of batches) and rotates by size. Any write or fsync error fails the
 // log for good: a chain with a hole must not go on. Opened by openAuditLog (log.ts).
+// The group commit's fsyncs run on a thread of their own (fsync-thread.ts); what they made
+// durable is read from shared memory whenever the writer looks, so in batch mode an fsync's
+// completion never wakes the event loop.
 import { rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errorMessage, GatewayError } from "../core/errors.ts";
 import { systemClock, type Clock } from "../core/types.ts";
 import { closeFd, fdatasync, openFd, syncDir, writeAll } from "./fd.ts";
+import { FsyncThread } from "./fsync-thread.ts";
 import type { AuditLog, AuditLogOptions } from "./log.ts";
 import { rotatedPath } from "./log-files.ts";
 import { encodeRecord, prepareRecord, ZERO_HASH, type AuditEventInput, type AuditRecord } from "./record.ts";
@@ -64,7 +68,14 @@ export class FileAuditLog implements AuditLog {
   #appendsSinceLook = 0;
   /** File size at the last fsync's start, for GROUP_MAX_BYTES. */
   #sizeAtSync = 0;
-  #syncing: Promise<void> | null = null;
+  /** Started at the first fsync; stopped at close. */
+  #thread: FsyncThread | null = null;
+  /** Requests to the thread not yet seen done, oldest first: its generation, and the seq written when it was made. */
+  #inFlight: { gen: number; seq: number }[] = [];
+  /** Highest seq that a request (done or not) covers. */
+  #requestedSeq: number;
+  /** Whether the thread was asked to send a message after each fsync. */
+  #wanting = false;
   #rotating = false;
   #failure: GatewayError | null = null;
   // Many records share a millisecond; formatting the time once per ms is a measurable saving.
@@ -90,6 +101,7 @@ export class FileAuditLog implements AuditLog {
     this.#hash = init.last?.hash ?? ZERO_HASH;
     this.#writtenSeq = this.#seq;
     this.#durableSeq = this.#seq;
+    this.#requestedSeq = this.#seq;
     this.#strict = init.opts.durability === "strict";
     this.#rotateSize = init.opts.rotateSize ?? Number.POSITIVE_INFINITY;
     this.#clock = init.opts.clock ?? systemClock;
@@ -97,6 +109,7 @@ export class FileAuditLog implements AuditLog {
   }
 
   get queueDepth(): number {
+    this.#poll();
     return this.#seq - this.#durableSeq;
   }
   get lastSeq(): number {
@@ -106,10 +119,12 @@ export class FileAuditLog implements AuditLog {
     return this.#hash;
   }
   get durableSeq(): number {
+    this.#poll();
     return this.#durableSeq;
   }
 
   append(event: AuditEventInput): Promise<AuditRecord> {
+    this.#poll(); // a failed fsync fails this append, not only later ones
     if (this.#failure !== null) return Promise.reject(this.#failedError());
     if (this.#closing !== null) return Promise.reject(new GatewayError("E_AUDIT_WRITE", `audit log is closed: ${this.path}`));
     let line: string;
@@ -152,12 +167,15 @@ export class FileAuditLog implements AuditLog {
   }
 
   sync(): Promise<void> {
+    this.#poll();
     if (this.#failure !== null) return Promise.reject(this.#failedError());
     const target = this.#seq;
     if (target <= this.#durableSeq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#durabilityWaiters.push({ seq: target, record: null, resolve: () => resolve(), reject });
-      if (this.#writtenSeq >= target) this.#scheduleSync();
+      // Covered by a request already made: only its completion is awaited now.
+      if (target <= this.#requestedSeq) this.#poll();
+      else if (this.#writtenSeq >= target) this.#scheduleSync();
       // Otherwise the write still to come schedules the fsync.
     });
   }
@@ -169,8 +187,8 @@ export class FileAuditLog implements AuditLog {
 
   async #close(): Promise<void> {
     await this.#drained();
-    if (this.#syncing !== null) await this.#syncing;
     try {
+      await this.#settled().catch(() => {}); // a failure is in #failure now
       if (this.#failure === null && this.#durableSeq < this.#writtenSeq) {
         try {
           await fdatasync(this.#fd);
@@ -181,6 +199,7 @@ export class FileAuditLog implements AuditLog {
         this.#markDurable(this.#writtenSeq);
       }
     } finally {
+      this.#thread?.stop();
       // -1 after a failed rotation: never close a number that may now be someone else's fd.
       if (this.#fd >= 0) await closeFd(this.#fd).catch(() => {});
       this.#fd = -1;
@@ -249,7 +268,7 @@ export class FileAuditLog implements AuditLog {
   }
 
   #scheduleSync(): void {
-    if (this.#syncScheduled || this.#syncing !== null || this.#rotating || this.#failure !== null) return;
+    if (this.#syncScheduled || this.#rotating || this.#failure !== null || this.#writtenSeq <= this.#requestedSeq) return;
     this.#syncScheduled = true;
     // After the write, once the event loop is free: whatever was written by then shares this fsync.
     setImmediate(this.#runSync);
@@ -258,30 +277,72 @@ export class FileAuditLog implements AuditLog {
   readonly #runSync = (): void => {
     this.#syncScheduled = false;
     // While closing, close() does the last fsync itself, and the descriptor is about to go.
-    if (this.#syncing !== null || this.#rotating || this.#failure !== null || this.#closing !== null) return;
+    if (this.#rotating || this.#failure !== null || this.#closing !== null) return;
+    this.#poll();
     const target = this.#writtenSeq;
-    if (target <= this.#durableSeq) return;
+    if (target <= this.#requestedSeq || this.#failure !== null) return;
     const busy = this.#appendsSinceLook > 0;
     this.#appendsSinceLook = 0;
-    if (busy && this.#durabilityWaiters.length === 0 && target - this.#durableSeq < GROUP_MAX_RECORDS && this.#size - this.#sizeAtSync < GROUP_MAX_BYTES) {
+    if (busy && this.#durabilityWaiters.length === 0 && target - this.#requestedSeq < GROUP_MAX_RECORDS && this.#size - this.#sizeAtSync < GROUP_MAX_BYTES) {
       // This turn appended more: look again after the next one (see GROUP_MAX_RECORDS).
       this.#syncScheduled = true;
       setImmediate(this.#runSync);
       return;
     }
     this.#sizeAtSync = this.#size;
-    this.#syncing = fdatasync(this.#fd).then(
-      () => {
-        this.#syncing = null;
-        this.#markDurable(target);
-        if (this.#writtenSeq > this.#durableSeq) this.#scheduleSync();
-      },
-      (e) => {
-        this.#syncing = null;
-        this.#fail(e, "fsync");
-      },
-    );
+    // A request made while the thread is still in an earlier fsync gets one more fsync right
+    // after it, shared by everything requested meanwhile.
+    try {
+      this.#thread ??= new FsyncThread(
+        () => this.#poll(),
+        (e) => this.#fail(e, "fsync"),
+      );
+    } catch (e) {
+      this.#fail(e, "fsync");
+      return;
+    }
+    this.#inFlight.push({ gen: this.#thread.request(this.#fd), seq: target });
+    this.#requestedSeq = target;
+    this.#poll();
   };
+
+  /**
+   * Reads what the thread has done: marks it durable (resolving waiters), fails the log on an
+   * fsync error, and asks for a message while anyone waits on a request still running.
+   */
+  #poll(): void {
+    const thread = this.#thread;
+    if (thread === null || this.#inFlight.length === 0) return;
+    for (;;) {
+      const error = thread.error;
+      if (error !== null) {
+        this.#fail(new Error(error), "fsync");
+        return;
+      }
+      const done = thread.done;
+      let covered = -1;
+      while (this.#inFlight.length > 0 && this.#inFlight[0]!.gen <= done) covered = this.#inFlight.shift()!.seq;
+      if (covered >= 0) this.#markDurable(covered);
+      const want = this.#inFlight.length > 0 && this.#durabilityWaiters.length > 0;
+      if (want === this.#wanting) break;
+      this.#wanting = want;
+      thread.wake(want);
+      // Asked for a message: read DONE once more, or an fsync that ended just before WANT was
+      // set would send none.
+      if (!want) break;
+    }
+  }
+
+  /** Resolves once every fsync requested so far has ended (rejects if the log failed). */
+  #settled(): Promise<void> {
+    this.#poll();
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#inFlight.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#durabilityWaiters.push({ seq: this.#requestedSeq, record: null, resolve: () => resolve(), reject });
+      this.#poll();
+    });
+  }
 
   #markDurable(seq: number): void {
     if (seq > this.#durableSeq) this.#durableSeq = seq;
@@ -298,9 +359,9 @@ export class FileAuditLog implements AuditLog {
   async #rotate(): Promise<void> {
     this.#rotating = true;
     try {
-      if (this.#syncing !== null) await this.#syncing;
-      if (this.#failure !== null) return;
+      await this.#settled();
       await fdatasync(this.#fd);
+      this.#requestedSeq = this.#writtenSeq;
       this.#markDurable(this.#writtenSeq);
       const old = this.#fd;
       this.#fd = -1;

@@ -215,6 +215,23 @@ describe("write failures fail the log closed", () => {
     await log.close();
   });
 
+  test("an fsync that fails (fdatasync on /dev/null gives EINVAL) fails the log closed", async () => {
+    const path = tempLog();
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(path, ".."), { recursive: true });
+    symlinkSync("/dev/null", path);
+    const errors: GatewayError[] = [];
+    const log = await openAuditLog({ path, onError: (e) => errors.push(e) });
+    await log.append(event(1)); // the write itself succeeds
+    const synced = await log.sync().catch((e: unknown) => e);
+    expect(isGatewayError(synced, "E_AUDIT_WRITE")).toBe(true);
+    expect((synced as GatewayError).message).toContain("fdatasync failed: EINVAL");
+    const later = await log.append(event(2)).catch((e: unknown) => e);
+    expect(isGatewayError(later, "E_AUDIT_WRITE")).toBe(true);
+    expect(errors).toHaveLength(1);
+    await log.close().catch(() => {});
+  });
+
   test("the file descriptor goes bad after good writes: E_AUDIT_WRITE, then every append rejects", async () => {
     const path = tempLog();
     const log: AuditLog = await openAuditLog({ path });

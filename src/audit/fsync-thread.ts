@@ -1,0 +1,113 @@
+// fdatasync on a thread of its own, driven through shared memory. The audit writer asks for an
+// fsync by bumping a counter (one atomic store and a futex wake) and reads what is done from
+// shared memory when it next looks; the thread sends a message, waking the event loop, only
+// when someone waits for durability (strict appends, sync(), rotation, close).
+//
+// Why: with the thread pool every fsync's completion wakes the event loop. At one PostgreSQL
+// client that is a wake-up about every second statement, and it cost the main thread ~20% of
+// its time per statement (bench/README.md).
+import { constants } from "node:os";
+
+// Cells of the shared Int32Array.
+const REQ = 0; // generation of the latest request (main thread writes)
+const FD = 1; // descriptor of that request (main thread writes, before REQ)
+const DONE = 2; // generation of the latest request whose fdatasync returned (thread writes)
+const ERR = 3; // errno of a failed fdatasync, sticky (thread writes)
+const WANT = 4; // 1: the thread sends a message after each fsync (main thread writes)
+const STOP = 5; // 1: the thread exits (main thread writes)
+const CELLS = 6;
+
+// The thread's code travels as text (a Blob URL), so the compiled binary needs no second
+// entry point and never loads worker code from disk.
+const SOURCE = `
+import { fdatasyncSync } from "node:fs";
+self.onmessage = (event) => {
+  const a = new Int32Array(event.data);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(a, ${REQ}, seen);
+    if (Atomics.load(a, ${STOP}) === 1) break;
+    // Everything written before this request was made is covered by the fsync that starts
+    // after it was read; requests that arrive meanwhile get one more fsync after this one.
+    const gen = Atomics.load(a, ${REQ});
+    const fd = Atomics.load(a, ${FD});
+    try {
+      fdatasyncSync(fd);
+    } catch (e) {
+      Atomics.store(a, ${ERR}, Math.abs(Number(e && e.errno)) || 1);
+    }
+    Atomics.store(a, ${DONE}, gen);
+    seen = gen;
+    if (Atomics.load(a, ${WANT}) === 1) postMessage(gen);
+  }
+  self.close();
+};
+`;
+
+let sourceUrl: string | null = null;
+
+export class FsyncThread {
+  readonly #cells = new Int32Array(new SharedArrayBuffer(CELLS * 4));
+  readonly #worker: Worker;
+  #requested = 0;
+  #stopping = false;
+
+  /**
+   * `onDone`: a message arrived (only while wake(true)). `onDeath`: the thread failed or exited
+   * unasked; nothing it was asked is known to be done.
+   */
+  constructor(onDone: () => void, onDeath: (error: Error) => void) {
+    sourceUrl ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
+    this.#worker = new Worker(sourceUrl);
+    this.#worker.onmessage = () => onDone();
+    this.#worker.onerror = (e) => {
+      if (!this.#stopping) onDeath(new Error(`fsync thread failed: ${e.message}`));
+    };
+    this.#worker.addEventListener("close", () => {
+      if (!this.#stopping) onDeath(new Error("fsync thread exited"));
+    });
+    this.#worker.postMessage(this.#cells.buffer);
+    this.#worker.unref();
+  }
+
+  /** Asks for an fdatasync of `fd` covering everything written to it so far; returns its generation. */
+  request(fd: number): number {
+    const gen = ++this.#requested;
+    Atomics.store(this.#cells, FD, fd);
+    Atomics.store(this.#cells, REQ, gen);
+    Atomics.notify(this.#cells, REQ);
+    return gen;
+  }
+
+  /** Generation of the latest request whose fdatasync has returned. */
+  get done(): number {
+    return Atomics.load(this.#cells, DONE);
+  }
+
+  /** Text of a failed fdatasync's error, or null. */
+  get error(): string | null {
+    const errno = Atomics.load(this.#cells, ERR);
+    if (errno === 0) return null;
+    const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0];
+    return `fdatasync failed: ${name ?? `errno ${errno}`}`;
+  }
+
+  /**
+   * wake(true): send a message after each fsync, and keep the process alive meanwhile. Set it
+   * before reading `done` again: then either this thread sees the new DONE or the worker sees WANT.
+   */
+  wake(on: boolean): void {
+    Atomics.store(this.#cells, WANT, on ? 1 : 0);
+    if (on) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    Atomics.store(this.#cells, STOP, 1);
+    Atomics.store(this.#cells, REQ, this.#requested + 1);
+    Atomics.notify(this.#cells, REQ);
+    this.#worker.terminate();
+  }
+}
