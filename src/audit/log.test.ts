@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { closeSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
+import { closeSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { GatewayError, isGatewayError } from "../core/errors.ts";
 import type { Clock } from "../core/types.ts";
@@ -193,14 +193,18 @@ describe("openAuditLog / append", () => {
   });
 });
 
+/** A log whose file is a symlink to a device, to make writes or fsyncs fail. */
+async function logOnDevice(device: string): Promise<{ log: AuditLog; errors: GatewayError[] }> {
+  const path = tempLog();
+  mkdirSync(join(path, ".."), { recursive: true });
+  symlinkSync(device, path);
+  const errors: GatewayError[] = [];
+  return { log: await openAuditLog({ path, onError: (e) => errors.push(e) }), errors };
+}
+
 describe("write failures fail the log closed", () => {
   test("a full device (/dev/full): the append rejects with E_AUDIT_WRITE, and so does every later one", async () => {
-    const path = tempLog();
-    const { mkdirSync } = await import("node:fs");
-    mkdirSync(join(path, ".."), { recursive: true });
-    symlinkSync("/dev/full", path);
-    const errors: GatewayError[] = [];
-    const log = await openAuditLog({ path, onError: (e) => errors.push(e) });
+    const { log, errors } = await logOnDevice("/dev/full");
     const first = log.append(event(1));
     const sameTick = log.append(event(2));
     const e1 = await first.catch((e: unknown) => e);
@@ -216,12 +220,7 @@ describe("write failures fail the log closed", () => {
   });
 
   test("an fsync that fails (fdatasync on /dev/null gives EINVAL) fails the log closed", async () => {
-    const path = tempLog();
-    const { mkdirSync } = await import("node:fs");
-    mkdirSync(join(path, ".."), { recursive: true });
-    symlinkSync("/dev/null", path);
-    const errors: GatewayError[] = [];
-    const log = await openAuditLog({ path, onError: (e) => errors.push(e) });
+    const { log, errors } = await logOnDevice("/dev/null");
     await log.append(event(1)); // the write itself succeeds
     const synced = await log.sync().catch((e: unknown) => e);
     expect(isGatewayError(synced, "E_AUDIT_WRITE")).toBe(true);
