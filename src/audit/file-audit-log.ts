@@ -26,6 +26,9 @@ import type { Repair } from "./repair.ts";
 const GROUP_MAX_RECORDS = 256;
 const GROUP_MAX_BYTES = 1024 * 1024;
 
+/** Stops the fsync thread of a log that was dropped without close(). */
+const abandoned = new FinalizationRegistry<FsyncThread>((thread) => void thread.stop());
+
 interface Waiter {
   readonly seq: number;
   readonly record: AuditRecord | null;
@@ -199,9 +202,12 @@ export class FileAuditLog implements AuditLog {
         this.#markDurable(this.#writtenSeq);
       }
     } finally {
-      this.#thread?.stop();
+      // The thread may still be in an fdatasync of this descriptor (a failed log does not wait
+      // for its fsyncs): closing the number under it could sync someone else's file.
+      const exited = this.#thread === null || (await this.#thread.stop());
+      abandoned.unregister(this);
       // -1 after a failed rotation: never close a number that may now be someone else's fd.
-      if (this.#fd >= 0) await closeFd(this.#fd).catch(() => {});
+      if (this.#fd >= 0 && exited) await closeFd(this.#fd).catch(() => {});
       this.#fd = -1;
     }
   }
@@ -293,10 +299,10 @@ export class FileAuditLog implements AuditLog {
     // A request made while the thread is still in an earlier fsync gets one more fsync right
     // after it, shared by everything requested meanwhile.
     try {
-      this.#thread ??= new FsyncThread(
-        () => this.#poll(),
-        (e) => this.#fail(e, "fsync"),
-      );
+      if (this.#thread === null) {
+        this.#thread = FileAuditLog.#startThread(new WeakRef<FileAuditLog>(this));
+        abandoned.register(this, this.#thread, this);
+      }
     } catch (e) {
       this.#fail(e, "fsync");
       return;
@@ -307,19 +313,36 @@ export class FileAuditLog implements AuditLog {
   };
 
   /**
+   * The thread reaches its log only through a WeakRef (and this static scope holds no `this`):
+   * a log dropped without close() can be collected, and `abandoned` stops its thread then.
+   */
+  static #startThread(ref: WeakRef<FileAuditLog>): FsyncThread {
+    return new FsyncThread(
+      () => {
+        const log = ref.deref();
+        if (log !== undefined) log.#poll();
+      },
+      (e) => {
+        const log = ref.deref();
+        if (log !== undefined) log.#fail(e, "fsync");
+      },
+    );
+  }
+
+  /**
    * Reads what the thread has done: marks it durable (resolving waiters), fails the log on an
    * fsync error, and asks for a message while anyone waits on a request still running.
    */
   #poll(): void {
     const thread = this.#thread;
-    if (thread === null || this.#inFlight.length === 0) return;
+    if (thread === null || this.#inFlight.length === 0 || this.#failure !== null) return;
     for (;;) {
+      const done = thread.done; // before the error: the thread stores an error before DONE
       const error = thread.error;
       if (error !== null) {
         this.#fail(new Error(error), "fsync");
         return;
       }
-      const done = thread.done;
       let covered = -1;
       while (this.#inFlight.length > 0 && this.#inFlight[0]!.gen <= done) covered = this.#inFlight.shift()!.seq;
       if (covered >= 0) this.#markDurable(covered);
@@ -389,6 +412,11 @@ export class FileAuditLog implements AuditLog {
         details: { path: this.path },
       });
     this.#failure = error;
+    // Nobody will wait on the thread any more; it must not keep the process alive.
+    if (this.#wanting) {
+      this.#wanting = false;
+      this.#thread?.wake(false);
+    }
     const waiting = [...inFlight, ...this.#pending, ...this.#durabilityWaiters];
     this.#lines = [];
     this.#pending = [];

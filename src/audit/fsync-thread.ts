@@ -13,7 +13,7 @@ const REQ = 0; // generation of the latest request (main thread writes)
 const FD = 1; // descriptor of that request (main thread writes, before REQ)
 const DONE = 2; // generation of the latest request whose fdatasync returned (thread writes)
 const ERR = 3; // errno of a failed fdatasync, sticky (thread writes)
-const WANT = 4; // 1: the thread sends a message after each fsync (main thread writes)
+const WANT = 4; // 1: the thread sends a message after each fsync (main thread writes); it always sends one after a failure
 const STOP = 5; // 1: the thread exits (main thread writes)
 const CELLS = 6;
 
@@ -31,14 +31,16 @@ self.onmessage = (event) => {
     // after it was read; requests that arrive meanwhile get one more fsync after this one.
     const gen = Atomics.load(a, ${REQ});
     const fd = Atomics.load(a, ${FD});
+    let failed = false;
     try {
       fdatasyncSync(fd);
     } catch (e) {
-      Atomics.store(a, ${ERR}, Math.abs(Number(e && e.errno)) || 1);
+      failed = true;
+      Atomics.store(a, ${ERR}, Math.abs(Number(e && e.errno)) || 1); // before DONE: see FsyncThread.error
     }
     Atomics.store(a, ${DONE}, gen);
     seen = gen;
-    if (Atomics.load(a, ${WANT}) === 1) postMessage(gen);
+    if (failed || Atomics.load(a, ${WANT}) === 1) postMessage(gen);
   }
   self.close();
 };
@@ -51,10 +53,11 @@ export class FsyncThread {
   readonly #worker: Worker;
   #requested = 0;
   #stopping = false;
+  #stopped: Promise<boolean> | null = null;
 
   /**
-   * `onDone`: a message arrived (only while wake(true)). `onDeath`: the thread failed or exited
-   * unasked; nothing it was asked is known to be done.
+   * `onDone`: a message arrived (while wake(true), and after any failed fsync). `onDeath`: the
+   * thread failed or exited unasked; nothing it was asked is known to be done.
    */
   constructor(onDone: () => void, onDeath: (error: Error) => void) {
     sourceUrl ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
@@ -84,7 +87,10 @@ export class FsyncThread {
     return Atomics.load(this.#cells, DONE);
   }
 
-  /** Text of a failed fdatasync's error, or null. */
+  /**
+   * Text of a failed fdatasync's error, or null. The thread stores the error before DONE, so
+   * read `done` first: an error of any request that `done` covers is then visible here.
+   */
   get error(): string | null {
     const errno = Atomics.load(this.#cells, ERR);
     if (errno === 0) return null;
@@ -102,12 +108,29 @@ export class FsyncThread {
     else this.#worker.unref();
   }
 
-  stop(): void {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    Atomics.store(this.#cells, STOP, 1);
-    Atomics.store(this.#cells, REQ, this.#requested + 1);
-    Atomics.notify(this.#cells, REQ);
-    this.#worker.terminate();
+  /**
+   * Stops the thread; resolves once it has exited, so no fdatasync of it is still running on a
+   * descriptor the caller is about to close (false if it did not exit within `waitMs`).
+   */
+  stop(waitMs = 5000): Promise<boolean> {
+    if (this.#stopped === null) {
+      this.#stopping = true;
+      const exited = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#worker.terminate();
+          resolve(false);
+        }, waitMs);
+        this.#worker.addEventListener("close", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      this.#worker.ref();
+      Atomics.store(this.#cells, STOP, 1);
+      Atomics.store(this.#cells, REQ, this.#requested + 1);
+      Atomics.notify(this.#cells, REQ);
+      this.#stopped = exited;
+    }
+    return this.#stopped;
   }
 }

@@ -194,12 +194,12 @@ describe("openAuditLog / append", () => {
 });
 
 /** A log whose file is a symlink to a device, to make writes or fsyncs fail. */
-async function logOnDevice(device: string): Promise<{ log: AuditLog; errors: GatewayError[] }> {
+async function logOnDevice(device: string, opts: { durability?: "batch" | "strict" } = {}): Promise<{ log: AuditLog; errors: GatewayError[] }> {
   const path = tempLog();
   mkdirSync(join(path, ".."), { recursive: true });
   symlinkSync(device, path);
   const errors: GatewayError[] = [];
-  return { log: await openAuditLog({ path, onError: (e) => errors.push(e) }), errors };
+  return { log: await openAuditLog({ path, ...opts, onError: (e) => errors.push(e) }), errors };
 }
 
 describe("write failures fail the log closed", () => {
@@ -230,6 +230,36 @@ describe("write failures fail the log closed", () => {
     expect(errors).toHaveLength(1);
     await log.close().catch(() => {});
   });
+
+  test("a failed fsync: a strict append is never acknowledged, and batch mode reports it with nobody asking", async () => {
+    const strict = await logOnDevice("/dev/null", { durability: "strict" });
+    await expect(strict.log.append(event(1))).rejects.toMatchObject({ code: "E_AUDIT_WRITE" });
+    await strict.log.close().catch(() => {});
+
+    const batch = await logOnDevice("/dev/null");
+    await batch.log.append(event(1));
+    // No append, getter or sync() from here on: the failure must still arrive by itself.
+    for (let i = 0; i < 400 && batch.errors.length === 0; i++) await Bun.sleep(5);
+    expect(batch.errors).toHaveLength(1);
+    expect(batch.errors[0]!.message).toContain("fdatasync failed: EINVAL");
+    await batch.log.close().catch(() => {});
+  });
+
+  test("a process whose fsync failed while sync() waited still exits (the fsync thread does not hold it)", async () => {
+    const path = tempLog();
+    mkdirSync(join(path, ".."), { recursive: true });
+    symlinkSync("/dev/null", path);
+    const script = `const { openAuditLog } = await import(${JSON.stringify(join(import.meta.dir, "log.ts"))});
+const log = await openAuditLog({ path: ${JSON.stringify(path)}, onError: () => {} });
+await log.append({ type: "t" });
+console.log(await log.sync().then(() => "synced", (e) => e.code));`;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const timer = setTimeout(() => child.kill(), 10_000);
+    const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    clearTimeout(timer);
+    expect(out.trim()).toBe("E_AUDIT_WRITE");
+    expect(code).toBe(0);
+  }, 15_000);
 
   test("the file descriptor goes bad after good writes: E_AUDIT_WRITE, then every append rejects", async () => {
     const path = tempLog();
