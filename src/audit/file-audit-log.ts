@@ -2,14 +2,14 @@
 // batch, one fsync per batch of batches) and rotates by size. Any write or fsync error fails the
 // log for good: a chain with a hole must not go on. Opened by openAuditLog (log.ts).
 // The group commit's fsyncs run on a thread of their own (fsync-thread.ts); what they made
-// durable is read from shared memory whenever the writer looks, so in batch mode an fsync's
-// completion never wakes the event loop.
+// durable is read from shared memory whenever the writer looks (durability.ts), so in batch
+// mode an fsync's completion never wakes the event loop.
 import { rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errorMessage, GatewayError } from "../core/errors.ts";
 import { systemClock, type Clock } from "../core/types.ts";
 import { closeFd, fdatasync, openFd, syncDir, writeAll } from "./fd.ts";
-import { FsyncThread } from "./fsync-thread.ts";
+import { Durability, type Waiter } from "./durability.ts";
 import type { AuditLog, AuditLogOptions } from "./log.ts";
 import { rotatedPath } from "./log-files.ts";
 import { encodeRecord, prepareRecord, ZERO_HASH, type AuditEventInput, type AuditRecord } from "./record.ts";
@@ -25,16 +25,6 @@ import type { Repair } from "./repair.ts";
  */
 const GROUP_MAX_RECORDS = 256;
 const GROUP_MAX_BYTES = 1024 * 1024;
-
-/** Stops the fsync thread of a log that was dropped without close(). */
-const abandoned = new FinalizationRegistry<FsyncThread>((thread) => void thread.stop());
-
-interface Waiter {
-  readonly seq: number;
-  readonly record: AuditRecord | null;
-  readonly resolve: (record: AuditRecord) => void;
-  readonly reject: (error: unknown) => void;
-}
 
 export class FileAuditLog implements AuditLog {
   readonly path: string;
@@ -53,10 +43,9 @@ export class FileAuditLog implements AuditLog {
   /** Encoded lines appended but not yet handed to write(), and their callers. */
   #lines: string[] = [];
   #pending: Waiter[] = [];
-  /** Callers waiting for an fsync (strict appends and sync()). */
-  #durabilityWaiters: Waiter[] = [];
   #writtenSeq: number;
-  #durableSeq: number;
+  /** The fsyncs: requested, done, and who waits for them (strict appends, sync()). */
+  readonly #durability: Durability;
   #flushQueued = false;
   /** A write went out in this event-loop turn (cleared by an immediate). */
   #wroteThisTurn = false;
@@ -71,14 +60,6 @@ export class FileAuditLog implements AuditLog {
   #appendsSinceLook = 0;
   /** File size at the last fsync's start, for GROUP_MAX_BYTES. */
   #sizeAtSync = 0;
-  /** Started at the first fsync; stopped at close. */
-  #thread: FsyncThread | null = null;
-  /** Requests to the thread not yet seen done, oldest first: its generation, and the seq written when it was made. */
-  #inFlight: { gen: number; seq: number }[] = [];
-  /** Highest seq that a request (done or not) covers. */
-  #requestedSeq: number;
-  /** Whether the thread was asked to send a message after each fsync. */
-  #wanting = false;
   #rotating = false;
   #failure: GatewayError | null = null;
   // Many records share a millisecond; formatting the time once per ms is a measurable saving.
@@ -103,8 +84,7 @@ export class FileAuditLog implements AuditLog {
     this.#seq = init.last?.seq ?? 0;
     this.#hash = init.last?.hash ?? ZERO_HASH;
     this.#writtenSeq = this.#seq;
-    this.#durableSeq = this.#seq;
-    this.#requestedSeq = this.#seq;
+    this.#durability = new Durability(this.#seq, (e) => this.#fail(e, "fsync"));
     this.#strict = init.opts.durability === "strict";
     this.#rotateSize = init.opts.rotateSize ?? Number.POSITIVE_INFINITY;
     this.#clock = init.opts.clock ?? systemClock;
@@ -112,8 +92,7 @@ export class FileAuditLog implements AuditLog {
   }
 
   get queueDepth(): number {
-    this.#poll();
-    return this.#seq - this.#durableSeq;
+    return this.#seq - this.#durability.durableSeq;
   }
   get lastSeq(): number {
     return this.#seq;
@@ -122,12 +101,11 @@ export class FileAuditLog implements AuditLog {
     return this.#hash;
   }
   get durableSeq(): number {
-    this.#poll();
-    return this.#durableSeq;
+    return this.#durability.durableSeq;
   }
 
   append(event: AuditEventInput): Promise<AuditRecord> {
-    this.#poll(); // a failed fsync fails this append, not only later ones
+    this.#durability.poll(); // a failed fsync fails this append, not only later ones
     if (this.#failure !== null) return Promise.reject(this.#failedError());
     if (this.#closing !== null) return Promise.reject(new GatewayError("E_AUDIT_WRITE", `audit log is closed: ${this.path}`));
     let line: string;
@@ -170,16 +148,15 @@ export class FileAuditLog implements AuditLog {
   }
 
   sync(): Promise<void> {
-    this.#poll();
+    const durable = this.#durability.durableSeq;
     if (this.#failure !== null) return Promise.reject(this.#failedError());
     const target = this.#seq;
-    if (target <= this.#durableSeq) return Promise.resolve();
+    if (target <= durable) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#durabilityWaiters.push({ seq: target, record: null, resolve: () => resolve(), reject });
-      // Covered by a request already made: only its completion is awaited now.
-      if (target <= this.#requestedSeq) this.#poll();
-      else if (this.#writtenSeq >= target) this.#scheduleSync();
-      // Otherwise the write still to come schedules the fsync.
+      this.#durability.wait({ seq: target, record: null, resolve: () => resolve(), reject });
+      // Unless a request made already covers it, the fsync is still to ask for (or the write
+      // still to come asks for it).
+      if (this.#writtenSeq >= target) this.#scheduleSync();
     });
   }
 
@@ -191,21 +168,20 @@ export class FileAuditLog implements AuditLog {
   async #close(): Promise<void> {
     await this.#drained();
     try {
-      await this.#settled().catch(() => {}); // a failure is in #failure now
-      if (this.#failure === null && this.#durableSeq < this.#writtenSeq) {
+      await this.#durability.settled().catch(() => {}); // a failure is in #failure now
+      if (this.#failure === null && this.#durability.durableSeq < this.#writtenSeq) {
         try {
           await fdatasync(this.#fd);
         } catch (e) {
           this.#fail(e, "fsync");
           throw this.#failure;
         }
-        this.#markDurable(this.#writtenSeq);
+        this.#durability.synced(this.#writtenSeq);
       }
     } finally {
       // The thread may still be in an fdatasync of this descriptor (a failed log does not wait
       // for its fsyncs): closing the number under it could sync someone else's file.
-      const exited = this.#thread === null || (await this.#thread.stop());
-      abandoned.unregister(this);
+      const exited = await this.#durability.stop();
       // -1 after a failed rotation: never close a number that may now be someone else's fd.
       if (this.#fd >= 0 && exited) await closeFd(this.#fd).catch(() => {});
       this.#fd = -1;
@@ -253,7 +229,7 @@ export class FileAuditLog implements AuditLog {
           setImmediate(this.#newTurn);
         }
         if (this.#strict) {
-          for (const w of waiters) this.#durabilityWaiters.push(w);
+          for (const w of waiters) this.#durability.wait(w);
         } else {
           for (const w of waiters) w.resolve(w.record!);
         }
@@ -274,7 +250,7 @@ export class FileAuditLog implements AuditLog {
   }
 
   #scheduleSync(): void {
-    if (this.#syncScheduled || this.#rotating || this.#failure !== null || this.#writtenSeq <= this.#requestedSeq) return;
+    if (this.#syncScheduled || this.#rotating || this.#failure !== null || this.#writtenSeq <= this.#durability.requestedSeq) return;
     this.#syncScheduled = true;
     // After the write, once the event loop is free: whatever was written by then shares this fsync.
     setImmediate(this.#runSync);
@@ -284,108 +260,33 @@ export class FileAuditLog implements AuditLog {
     this.#syncScheduled = false;
     // While closing, close() does the last fsync itself, and the descriptor is about to go.
     if (this.#rotating || this.#failure !== null || this.#closing !== null) return;
-    this.#poll();
+    const durability = this.#durability;
+    durability.poll();
     const target = this.#writtenSeq;
-    if (target <= this.#requestedSeq || this.#failure !== null) return;
+    if (target <= durability.requestedSeq || this.#failure !== null) return;
     const busy = this.#appendsSinceLook > 0;
     this.#appendsSinceLook = 0;
-    if (busy && this.#durabilityWaiters.length === 0 && target - this.#requestedSeq < GROUP_MAX_RECORDS && this.#size - this.#sizeAtSync < GROUP_MAX_BYTES) {
+    if (busy && !durability.waiting && target - durability.requestedSeq < GROUP_MAX_RECORDS && this.#size - this.#sizeAtSync < GROUP_MAX_BYTES) {
       // This turn appended more: look again after the next one (see GROUP_MAX_RECORDS).
       this.#syncScheduled = true;
       setImmediate(this.#runSync);
       return;
     }
     this.#sizeAtSync = this.#size;
-    // A request made while the thread is still in an earlier fsync gets one more fsync right
-    // after it, shared by everything requested meanwhile.
     try {
-      if (this.#thread === null) {
-        this.#thread = FileAuditLog.#startThread(new WeakRef<FileAuditLog>(this));
-        abandoned.register(this, this.#thread, this);
-      }
+      durability.request(this.#fd, target);
     } catch (e) {
       this.#fail(e, "fsync");
-      return;
     }
-    this.#inFlight.push({ gen: this.#thread.request(this.#fd), seq: target });
-    this.#requestedSeq = target;
-    this.#poll();
   };
-
-  /**
-   * The thread reaches its log only through a WeakRef (and this static scope holds no `this`):
-   * a log dropped without close() can be collected, and `abandoned` stops its thread then.
-   */
-  static #startThread(ref: WeakRef<FileAuditLog>): FsyncThread {
-    return new FsyncThread(
-      () => {
-        const log = ref.deref();
-        if (log !== undefined) log.#poll();
-      },
-      (e) => {
-        const log = ref.deref();
-        if (log !== undefined) log.#fail(e, "fsync");
-      },
-    );
-  }
-
-  /**
-   * Reads what the thread has done: marks it durable (resolving waiters), fails the log on an
-   * fsync error, and asks for a message while anyone waits on a request still running.
-   */
-  #poll(): void {
-    const thread = this.#thread;
-    if (thread === null || this.#inFlight.length === 0 || this.#failure !== null) return;
-    for (;;) {
-      const done = thread.done; // before the error: the thread stores an error before DONE
-      const error = thread.error;
-      if (error !== null) {
-        this.#fail(new Error(error), "fsync");
-        return;
-      }
-      let covered = -1;
-      while (this.#inFlight.length > 0 && this.#inFlight[0]!.gen <= done) covered = this.#inFlight.shift()!.seq;
-      if (covered >= 0) this.#markDurable(covered);
-      const want = this.#inFlight.length > 0 && this.#durabilityWaiters.length > 0;
-      if (want === this.#wanting) break;
-      this.#wanting = want;
-      thread.wake(want);
-      // Asked for a message: read DONE once more, or an fsync that ended just before WANT was
-      // set would send none.
-      if (!want) break;
-    }
-  }
-
-  /** Resolves once every fsync requested so far has ended (rejects if the log failed). */
-  #settled(): Promise<void> {
-    this.#poll();
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    if (this.#inFlight.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#durabilityWaiters.push({ seq: this.#requestedSeq, record: null, resolve: () => resolve(), reject });
-      this.#poll();
-    });
-  }
-
-  #markDurable(seq: number): void {
-    if (seq > this.#durableSeq) this.#durableSeq = seq;
-    if (this.#durabilityWaiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.#durabilityWaiters) {
-      if (w.seq <= this.#durableSeq) w.resolve(w.record!);
-      else still.push(w);
-    }
-    this.#durabilityWaiters = still;
-  }
 
   /** Called from the pump only, so no write is in flight; the pending fsync is awaited first. */
   async #rotate(): Promise<void> {
     this.#rotating = true;
     try {
-      await this.#settled();
+      await this.#durability.settled();
       await fdatasync(this.#fd);
-      this.#requestedSeq = this.#writtenSeq;
-      this.#markDurable(this.#writtenSeq);
+      this.#durability.synced(this.#writtenSeq);
       const old = this.#fd;
       this.#fd = -1;
       await closeFd(old);
@@ -412,15 +313,9 @@ export class FileAuditLog implements AuditLog {
         details: { path: this.path },
       });
     this.#failure = error;
-    // Nobody will wait on the thread any more; it must not keep the process alive.
-    if (this.#wanting) {
-      this.#wanting = false;
-      this.#thread?.wake(false);
-    }
-    const waiting = [...inFlight, ...this.#pending, ...this.#durabilityWaiters];
+    const waiting = [...inFlight, ...this.#pending, ...this.#durability.fail()];
     this.#lines = [];
     this.#pending = [];
-    this.#durabilityWaiters = [];
     for (const w of waiting) w.reject(error);
     if (first) this.#onError?.(error);
   }
