@@ -79,8 +79,12 @@ export class Durability {
     );
   }
 
-  /** Resolves `w` once an fsync covers `w.seq` (rejected if the log fails first). */
+  /** Resolves `w` once an fsync covers `w.seq` (rejected if the log fails first, or has). */
   wait(w: Waiter): void {
+    if (this.#failed) {
+      w.reject(new Error("the audit log has failed"));
+      return;
+    }
     this.#waiters.push(w);
     this.poll();
   }
@@ -115,6 +119,8 @@ export class Durability {
   /** Resolves once every fsync requested so far has ended (rejects if the log fails first). */
   settled(): Promise<void> {
     this.poll();
+    // A failed log's requests are never seen done: waiting for them would never end.
+    if (this.#failed) return Promise.reject(new Error("the audit log has failed"));
     if (this.#inFlight.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => this.wait({ seq: this.#requestedSeq, record: null, resolve: () => resolve(), reject }));
   }
