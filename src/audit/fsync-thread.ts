@@ -52,7 +52,7 @@ export class FsyncThread {
   readonly #cells = new Int32Array(new SharedArrayBuffer(CELLS * 4));
   readonly #worker: Worker;
   #requested = 0;
-  #stopping = false;
+  /** Set by stop(): the thread's exit from then on is asked for, not a failure. */
   #stopped: Promise<boolean> | null = null;
 
   /**
@@ -64,10 +64,10 @@ export class FsyncThread {
     this.#worker = new Worker(sourceUrl);
     this.#worker.onmessage = () => onDone();
     this.#worker.onerror = (e) => {
-      if (!this.#stopping) onDeath(new Error(`fsync thread failed: ${e.message}`));
+      if (this.#stopped === null) onDeath(new Error(`fsync thread failed: ${e.message}`));
     };
     this.#worker.addEventListener("close", () => {
-      if (!this.#stopping) onDeath(new Error("fsync thread exited"));
+      if (this.#stopped === null) onDeath(new Error("fsync thread exited"));
     });
     this.#worker.postMessage(this.#cells.buffer);
     this.#worker.unref();
@@ -114,7 +114,6 @@ export class FsyncThread {
    */
   stop(waitMs = 5000): Promise<boolean> {
     if (this.#stopped === null) {
-      this.#stopping = true;
       const exited = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           this.#worker.terminate();
