@@ -14,6 +14,12 @@ export interface Waiter {
 
 /** Stops the fsync thread of a log that was dropped without close(). */
 const abandoned = new FinalizationRegistry<FsyncThread>((thread) => void thread.stop());
+/**
+ * Logs whose callers wait for an fsync still running. The thread reaches a log only through a
+ * WeakRef, and a caller awaiting sync() may hold nothing but that promise: without this the
+ * log could be collected mid-fsync, and the wait would never end.
+ */
+const awaited = new Set<Durability>();
 
 export class Durability {
   /** Started at the first request; stopped by stop(). */
@@ -109,6 +115,8 @@ export class Durability {
       const want = this.#inFlight.length > 0 && this.#waiters.length > 0;
       if (want === this.#wanting) break;
       this.#wanting = want;
+      if (want) awaited.add(this);
+      else awaited.delete(this);
       thread.wake(want);
       // Asked for a message: read DONE once more, or an fsync that ended just before WANT was
       // set would send none.
@@ -147,6 +155,7 @@ export class Durability {
     this.#failed = true;
     if (this.#wanting) {
       this.#wanting = false;
+      awaited.delete(this);
       this.#thread?.wake(false);
     }
     const waiters = this.#waiters;

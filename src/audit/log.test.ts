@@ -185,6 +185,26 @@ describe("openAuditLog / append", () => {
     expect(await verifyLog(path)).toEqual({ ok: true, records: 2 });
   });
 
+  test("sync() resolves when its caller holds only the promise: the log is not collected while the fsync it waits for runs", async () => {
+    // Nothing but the pending waiter refers to this log. It used to be collected during the
+    // fsync (the thread reaches the log through a WeakRef), and sync() never resolved: a 1-in-100
+    // hang of the tests in this file.
+    const open = async (path: string) => {
+      const log = await openAuditLog({ path });
+      await log.append(event(1));
+      const synced = log.sync();
+      await new Promise((r) => setImmediate(r)); // the fsync is requested now
+      return { synced };
+    };
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { synced } = await open(tempLog());
+      Bun.gc(true);
+      results.push(await Promise.race([synced.then(() => "synced"), Bun.sleep(1000).then(() => "still waiting after 1 s")]));
+    }
+    expect(results).toEqual(Array(3).fill("synced"));
+  });
+
   test("after close, append rejects", async () => {
     const log = await openAuditLog({ path: tempLog() });
     await log.append(event(1));
