@@ -10,7 +10,7 @@ import { errorMessage, GatewayError } from "../core/errors.ts";
 import { systemClock, type Clock } from "../core/types.ts";
 import { closeFd, fdatasync, openFd, syncDir, writeAll } from "./fd.ts";
 import { Durability, type Waiter } from "./durability.ts";
-import type { AuditLog, AuditLogOptions } from "./log.ts";
+import type { AppendOptions, AuditLog, AuditLogOptions } from "./log.ts";
 import { rotatedPath } from "./log-files.ts";
 import { encodeRecord, prepareRecord, ZERO_HASH, type AuditEventInput, type AuditRecord } from "./record.ts";
 import type { Repair } from "./repair.ts";
@@ -46,7 +46,9 @@ export class FileAuditLog implements AuditLog {
   #writtenSeq: number;
   /** The fsyncs: requested, done, and who waits for them (strict appends, sync()). */
   readonly #durability: Durability;
-  #flushQueued = false;
+  /** A pump is queued for the end of the current tick (a microtask) / of the current turn (an immediate). */
+  #tickPumpQueued = false;
+  #turnPumpQueued = false;
   /** A write went out in this event-loop turn (cleared by an immediate). */
   #wroteThisTurn = false;
   readonly #newTurn = (): void => {
@@ -104,7 +106,7 @@ export class FileAuditLog implements AuditLog {
     return this.#durability.durableSeq;
   }
 
-  append(event: AuditEventInput): Promise<AuditRecord> {
+  append(event: AuditEventInput, opts?: AppendOptions): Promise<AuditRecord> {
     this.#durability.poll(); // a failed fsync fails this append, not only later ones
     if (this.#failure !== null) return Promise.reject(this.#failedError());
     if (this.#closing !== null) return Promise.reject(new GatewayError("E_AUDIT_WRITE", `audit log is closed: ${this.path}`));
@@ -127,16 +129,37 @@ export class FileAuditLog implements AuditLog {
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#lines.push(line);
       this.#pending.push({ seq, record, resolve, reject });
-      if (!this.#flushQueued && !this.#pumping) {
-        this.#flushQueued = true;
-        // The first write of an event-loop turn goes out at the end of the current tick; once
-        // this turn has written, later appends wait for the end of the turn and share one
-        // write(): under load that is one write per turn instead of one per request.
-        if (this.#wroteThisTurn) setImmediate(this.#startPump);
-        else queueMicrotask(this.#startPump);
-      }
+      // A pump that is running (it awaits only a rotation) writes this line when it goes on.
+      if (!this.#pumping) this.#schedulePump(opts?.lazy === true);
     });
   }
+
+  /**
+   * When queued lines are written. A record that an action waits for goes out at the end of the
+   * current tick: the action (a forwarded request or statement) then waits one write(2), about
+   * a microsecond, not for the rest of the event-loop turn. A lazy record (a completion, which
+   * nothing waits for) shares a write: once this turn has written, it waits for the turn's end.
+   * Appends made in the same tick share one write either way.
+   */
+  #schedulePump(lazy: boolean): void {
+    if (!lazy || !this.#wroteThisTurn) {
+      if (this.#tickPumpQueued) return;
+      this.#tickPumpQueued = true;
+      queueMicrotask(this.#pumpAtTickEnd);
+    } else if (!this.#turnPumpQueued) {
+      this.#turnPumpQueued = true;
+      setImmediate(this.#pumpAtTurnEnd);
+    }
+  }
+
+  readonly #pumpAtTickEnd = (): void => {
+    this.#tickPumpQueued = false;
+    this.#startPump();
+  };
+  readonly #pumpAtTurnEnd = (): void => {
+    this.#turnPumpQueued = false;
+    this.#startPump();
+  };
 
   #isoTime(): string {
     const now = this.#clock.now();
@@ -197,14 +220,13 @@ export class FileAuditLog implements AuditLog {
     }
   }
 
-  readonly #startPump = (): void => {
-    this.#flushQueued = false;
-    // Already written by a pump that close() started early (see #drained).
+  #startPump(): void {
+    // Already written by an earlier pump (one queued for the tick's end, or started by close()).
     if (this.#pumping || this.#lines.length === 0) return;
     this.#pumping = true;
     // #runPump handles its own I/O errors; anything else must still fail the log, not escape unhandled.
     this.#pump = this.#runPump().catch((e: unknown) => this.#fail(e, "write"));
-  };
+  }
 
   async #runPump(): Promise<void> {
     // One async function with its own finally: #pumping must drop in the same synchronous step in

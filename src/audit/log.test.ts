@@ -175,11 +175,45 @@ describe("openAuditLog / append", () => {
     expect(await verifyLog(path)).toEqual({ ok: true, records: 50 });
   });
 
+  test("an append that an action waits for is written at the end of its tick, even after this turn has written", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    await log.append(event(1));
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
+    const second = await log.append(event(2)); // this turn has written already
+    expect(turnEnded).toBe(false);
+    expect(readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l).seq)).toEqual([1, 2]);
+    expect(second.seq).toBe(2);
+    await log.close();
+  });
+
+  test("a lazy append shares the write at the end of the turn once this turn has written, and keeps its place in the chain", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
+    await log.append(event(1), { lazy: true }); // the turn's first write: at the end of the tick
+    expect(turnEnded).toBe(false);
+    const lazy = log.append(event(2), { lazy: true });
+    const urgent = log.append(event(3)); // its write takes the lazy line with it, in order
+    expect((await urgent).seq).toBe(3);
+    expect(turnEnded).toBe(false);
+    expect((await lazy).seq).toBe(2);
+    const third = log.append(event(4), { lazy: true });
+    await new Promise((r) => queueMicrotask(() => r(null)));
+    expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(3); // not written yet
+    expect((await third).seq).toBe(4);
+    expect(turnEnded).toBe(true);
+    await log.close();
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 4 });
+  });
+
   test("close() right after an append that waits for the end of the turn writes it and returns (it used to spin forever)", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    await log.append(event(1)); // this turn has written: the next append waits for the turn's end
-    const second = log.append(event(2));
+    await log.append(event(1)); // this turn has written: a lazy append waits for the turn's end
+    const second = log.append(event(2), { lazy: true });
     await log.close();
     expect((await second).seq).toBe(2);
     expect(await verifyLog(path)).toEqual({ ok: true, records: 2 });

@@ -25,10 +25,19 @@ export interface AuditLogOptions {
   readonly onError?: (error: GatewayError) => void;
 }
 
+export interface AppendOptions {
+  /**
+   * Nothing waits for this record before acting (a request's or statement's completion, a
+   * session's end): it may share a write with later records of the same event-loop turn.
+   * Default false: written at the end of the current tick.
+   */
+  readonly lazy?: boolean;
+}
+
 export interface AuditLog {
   /** Assigns seq, time, prev and hash at once (so records keep the order of calls) and resolves per `durability`.
    *  Rejects with E_AUDIT_WRITE when the record cannot be written; the caller must then deny. */
-  append(event: AuditEventInput): Promise<AuditRecord>;
+  append(event: AuditEventInput, opts?: AppendOptions): Promise<AuditRecord>;
   /** Resolves when everything appended so far is fsync'd. */
   sync(): Promise<void>;
   /** Writes and fsyncs what is queued, then closes the file. Later appends reject. */

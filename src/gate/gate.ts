@@ -10,7 +10,8 @@ import { NO_MASKS } from "../core/types.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
 export interface AuditSink {
-  append(event: AuditEvent): Promise<{ seq: number }>;
+  /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
+  append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
 }
 
 export interface AuditEvent {
@@ -80,6 +81,14 @@ export class Gate {
   /** Appends an event; rejects with E_AUDIT_WRITE when the log cannot take it. */
   async record(event: AuditEvent): Promise<void> {
     await this.deps.audit.append(event);
+  }
+
+  /**
+   * Appends a record that nothing waits for before acting (a completion, a session's end): it
+   * may share the write at the end of the event-loop turn instead of one of its own.
+   */
+  async recordLater(event: AuditEvent): Promise<void> {
+    await this.deps.audit.append(event, { lazy: true });
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */

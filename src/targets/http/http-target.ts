@@ -279,7 +279,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
       const written = gate
-        .record({
+        .recordLater({
           type: "request",
           session: id,
           identity: auditIdentity(identity),

@@ -62,7 +62,7 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
     const ended = ws.data.ended ? { ended: ws.data.ended } : {};
     void deps.gate
-      .record({
+      .recordLater({
         type: "session.end",
         session: ws.data.session,
         identity: ws.data.identity,

@@ -48,7 +48,7 @@ export function newSessionId(): string {
 /** The session.end record; a failed write is logged (the session is over either way). */
 export function recordEnd(deps: SessionDeps, session: string, identity: Identity, started: number, details: Record<string, unknown>): Promise<void> {
   return deps.gate
-    .record({
+    .recordLater({
       type: "session.end",
       session,
       identity: auditIdentity(identity),

@@ -291,7 +291,7 @@ export class Session implements RelayCore, RevocableSession {
     if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
     if (run.parameters !== undefined) details["parameters"] = run.parameters;
     deps.gate
-      .record({
+      .recordLater({
         type: "statement",
         session: this.id,
         identity: auditIdentity(this.identity),
