@@ -142,8 +142,8 @@ export class FileAuditLog implements AuditLog {
    * Appends made in the same tick share one write either way.
    */
   #schedulePump(lazy: boolean): void {
+    if (this.#tickPumpQueued) return; // that pump writes this line too
     if (!lazy || !this.#wroteThisTurn) {
-      if (this.#tickPumpQueued) return;
       this.#tickPumpQueued = true;
       queueMicrotask(this.#pumpAtTickEnd);
     } else if (!this.#turnPumpQueued) {
