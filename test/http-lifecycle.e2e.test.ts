@@ -241,7 +241,10 @@ test("an upstream that does not answer within the target's timeout gets 502, and
   const r = await call("/api/hang", alice);
   expect(r.status).toBe(502);
   expect(((await r.json()) as { message: string }).message).toContain("no answer within 2s");
-  const rec = (await records()).find((x) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/hang");
+  // A request record is written with the next audit write after the response, not before it: look for a while.
+  const find = async () => (await records()).find((x) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/hang");
+  let rec = await find();
+  for (let i = 0; i < 50 && rec === undefined; i++) rec = await Bun.sleep(20).then(find);
   expect(rec?.details).toMatchObject({ status: 502, outcome: "upstream_error" });
 });
 

@@ -152,10 +152,14 @@ describe("npm postgres driver", () => {
   test("parameters are recorded when the target says so", async () => {
     const sql = connect("app");
     await sql`SELECT ${"needle-7"}::text AS p`;
+    // The statement record is written with the next audit write after the result: look for a while.
     let found = false;
-    for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
-      const params = (record.details as { parameters?: unknown } | undefined)?.parameters;
-      if (record.type === "statement" && Array.isArray(params) && params.includes("needle-7")) found = true;
+    for (let i = 0; i < 50 && !found; i++) {
+      if (i > 0) await Bun.sleep(20);
+      for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
+        const params = (record.details as { parameters?: unknown } | undefined)?.parameters;
+        if (record.type === "statement" && Array.isArray(params) && params.includes("needle-7")) found = true;
+      }
     }
     expect(found).toBe(true);
   });

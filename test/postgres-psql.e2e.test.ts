@@ -286,11 +286,15 @@ describe("audit", () => {
   test("a session's start, decisions, outcomes and end, and its transcript", async () => {
     const r = await psql(port, tokens["analyst"]!, ["-A", "-t", "-c", "SELECT name, email FROM sales.customers WHERE id = 1", "-c", "SELECT * FROM public.secrets"]);
     expect(r.stdout).toContain("Ann|[masked]");
-    const all = await records(inHours);
-    const start = all.filter((x) => x.type === "session.start" && x.identity?.subject === "alice").at(-1)!;
-    const session = start.session!;
-    const mine = all.filter((x) => x.session === session);
+    // psql exits once it has sent Terminate; the gateway records the session's end after that.
+    const mineOf = (all: AuditRecord[]) => {
+      const session = all.filter((x) => x.type === "session.start" && x.identity?.subject === "alice").at(-1)!.session;
+      return all.filter((x) => x.session === session);
+    };
+    let mine = mineOf(await records(inHours));
+    for (let i = 0; i < 50 && !mine.some((x) => x.type === "session.end"); i++) mine = mineOf(await Bun.sleep(20).then(() => records(inHours)));
     expect(mine.map((x) => x.type)).toEqual(["session.start", "decision", "statement", "decision", "session.end"]);
+    const session = mine[0]!.session!;
     expect(mine[2]!.details).toMatchObject({ outcome: "complete", tag: "SELECT 1", rows: 1, masked_cells: 1 });
     expect(mine[3]!.decision).toMatchObject({ effect: "deny", rule: null });
     expect(mine[4]!.details).toMatchObject({ statements: 1 });
