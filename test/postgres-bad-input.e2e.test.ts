@@ -21,7 +21,7 @@ import {
   encodeSSLRequest,
   encodeStartupMessage,
 } from "../src/targets/postgres/protocol/encode.ts";
-import { type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
+import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
@@ -78,16 +78,8 @@ async function records(): Promise<AuditRecord[]> {
   return out;
 }
 
-/** Polls the audit log until `ok` holds (session.end is written just after the socket closes). */
-async function waitForAudit(ok: (all: AuditRecord[]) => boolean, what: string, timeoutMs = 10_000): Promise<AuditRecord[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const all = await records();
-    if (ok(all)) return all;
-    if (Date.now() > deadline) throw new Error(`audit log never showed ${what}`);
-    await Bun.sleep(50);
-  }
-}
+/** The audit log once `ok` holds (session.end is written just after the socket closes). */
+const waitForAudit = (ok: (all: AuditRecord[]) => boolean, what: string) => auditRecordsWhen(gw.auditPath, ok, what);
 
 /** Upstream backends whose application_name is `app` (the gateway passes application_name on). */
 async function upstreamBackends(app: string): Promise<number> {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { replayCommand } from "../src/cli/replay.ts";
-import { type GatewayProcess, makeTempDir, runCli, startPostgresGateway } from "./helpers/gateway.ts";
+import { auditRecordsWhen, type GatewayProcess, makeTempDir, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 setDefaultTimeout(180_000);
@@ -291,8 +291,7 @@ describe("audit", () => {
       const session = all.filter((x) => x.type === "session.start" && x.identity?.subject === "alice").at(-1)!.session;
       return all.filter((x) => x.session === session);
     };
-    let mine = mineOf(await records(inHours));
-    for (let i = 0; i < 50 && !mine.some((x) => x.type === "session.end"); i++) mine = mineOf(await Bun.sleep(20).then(() => records(inHours)));
+    const mine = mineOf(await auditRecordsWhen(inHours.auditPath, (all) => mineOf(all).some((x) => x.type === "session.end"), "the session.end of alice's psql session"));
     expect(mine.map((x) => x.type)).toEqual(["session.start", "decision", "statement", "decision", "session.end"]);
     const session = mine[0]!.session!;
     expect(mine[2]!.details).toMatchObject({ outcome: "complete", tag: "SELECT 1", rows: 1, masked_cells: 1 });

@@ -4,9 +4,27 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { readRecords } from "../../src/audit/reader.ts";
+import type { AuditRecord } from "../../src/audit/record.ts";
 import { freePort, waitForPort } from "./ports.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/gatehouse");
+
+/**
+ * The records of the audit log at `path` once `ok` holds of them, polled. Completion and
+ * session-end records are written with the next audit write after the client got its answer,
+ * so a single read right after it can miss them. Throws, naming `what`, after `timeoutMs`.
+ */
+export async function auditRecordsWhen(path: string, ok: (all: AuditRecord[]) => boolean, what: string, timeoutMs = 10_000): Promise<AuditRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all: AuditRecord[] = [];
+    for await (const { record } of readRecords(path, { onTornTail: () => {} })) all.push(record);
+    if (ok(all)) return all;
+    if (Date.now() > deadline) throw new Error(`audit log never showed ${what}`);
+    await Bun.sleep(20);
+  }
+}
 
 export function requireBinary(): void {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "bun build.ts" first (npm test does)`);
