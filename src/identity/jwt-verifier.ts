@@ -1,5 +1,5 @@
 // Full verification of one issuer's JWTs with jose: algorithm allow list, signature, issuer,
-// audience, exp/nbf against the injected clock, subject and groups.
+// audience, exp/nbf/iat against the injected clock, subject and groups.
 import { errors as jose, jwtVerify, type JWTPayload, type JWTVerifyOptions, type ProtectedHeaderParameters } from "jose";
 import type { Clock, Identity } from "../core/types.ts";
 import { authError, fromJoseError } from "./auth-failure.ts";
@@ -33,6 +33,23 @@ const AUDIT_CLAIMS = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "client_i
 export function createJwtVerifier(spec: JwtVerifierSpec, clock: Clock): JwtVerifier {
   const allowed: ReadonlySet<string> = new Set(spec.algorithms);
 
+  /**
+   * jose checks `iat` against the clock only together with maxTokenAge; it checks `nbf` and
+   * `exp` always. A token issued later than now plus the skew comes from a clock we cannot
+   * trust (or was minted to outlive a revocation), so it is refused like an early `nbf`.
+   */
+  function notIssuedInFuture(payload: JWTPayload): JWTPayload {
+    const iat = payload.iat;
+    if (typeof iat === "number" && iat * 1000 > clock.now() + spec.clockSkewMs) {
+      const at = new Date(iat * 1000);
+      const when = Number.isNaN(at.getTime()) ? "in the future" : `at ${at.toISOString()}, in the future`;
+      throw authError("E_AUTH_NOT_YET_VALID", "not_yet_valid", `token is issued ${when} (beyond the allowed clock skew)`, {
+        details: { issuer: spec.name },
+      });
+    }
+    return payload;
+  }
+
   async function verifySignatureAndClaims(token: string): Promise<JWTPayload> {
     const options: JWTVerifyOptions = {
       issuer: spec.issuer,
@@ -43,14 +60,14 @@ export function createJwtVerifier(spec: JwtVerifierSpec, clock: Clock): JwtVerif
       requiredClaims: ["exp", "sub"],
     };
     try {
-      return (await jwtVerify(token, spec.keys, options)).payload;
+      return notIssuedInFuture((await jwtVerify(token, spec.keys, options)).payload);
     } catch (e) {
       // A token without `kid` may fit several keys of the set; jose hands them over to try in turn.
       if (!(e instanceof jose.JWKSMultipleMatchingKeys)) throw e;
       let last: unknown = new jose.JWSSignatureVerificationFailed();
       for await (const key of e) {
         try {
-          return (await jwtVerify(token, key, options)).payload;
+          return notIssuedInFuture((await jwtVerify(token, key, options)).payload);
         } catch (inner) {
           // Only a wrong key is worth trying the next one; a valid signature with bad claims is final.
           if (!(inner instanceof jose.JWSSignatureVerificationFailed)) throw inner;
