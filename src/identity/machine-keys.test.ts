@@ -36,8 +36,8 @@ describe("machine key verifier", () => {
     expect(v.verify(odd).subject).toBe("legacy");
   });
 
-  test("unknown keys, near misses and the digest itself are refused", () => {
-    for (const wrong of [newMachineKey().key, a.key.slice(0, -1), `${a.key}x`, a.sha256, a.key.toUpperCase()]) {
+  test("unknown keys of our format are 'unknown machine key'", () => {
+    for (const wrong of [newMachineKey().key, `${a.key.slice(0, -1)}${a.key.endsWith("A") ? "B" : "A"}`]) {
       let caught: unknown;
       try {
         verifier.verify(wrong);
@@ -48,6 +48,20 @@ describe("machine key verifier", () => {
       expect((caught as GatewayError).code).toBe("E_AUTH_UNKNOWN_KEY");
       expect((caught as GatewayError).message).toBe("unknown machine key");
       expect(authFailureReason(caught)).toBe("unknown_machine_key");
+    }
+  });
+
+  test("near misses of another shape and the digest itself are 'not a valid token or machine key'", () => {
+    for (const wrong of [a.key.slice(0, -1), `${a.key}x`, a.sha256, a.key.toUpperCase(), "nonsense", ""]) {
+      let caught: unknown;
+      try {
+        verifier.verify(wrong);
+      } catch (e) {
+        caught = e;
+      }
+      expect((caught as GatewayError).code).toBe("E_AUTH_MALFORMED");
+      expect((caught as GatewayError).message).toBe("not a valid token or machine key");
+      expect(authFailureReason(caught)).toBe("malformed");
     }
   });
 

@@ -7,6 +7,12 @@ import type { MachineKeyConfig } from "../config/schema.ts";
 import { authError } from "./auth-failure.ts";
 
 export const MACHINE_KEY_PREFIX = "ghk_";
+/** What newMachineKey makes; other strings may still be configured keys (only digests are stored). */
+const MACHINE_KEY_SHAPE = /^ghk_[A-Za-z0-9_-]{43}$/;
+
+export function isMachineKeyShaped(credential: string): boolean {
+  return MACHINE_KEY_SHAPE.test(credential);
+}
 
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
@@ -19,7 +25,11 @@ export function newMachineKey(): { key: string; sha256: string } {
 }
 
 export interface MachineKeyVerifier {
-  /** The key's Identity; throws E_AUTH_UNKNOWN_KEY "unknown machine key" when none matches. */
+  /**
+   * The key's Identity. When none matches: E_AUTH_UNKNOWN_KEY "unknown machine key" for a
+   * string of our key format, else E_AUTH_MALFORMED "not a valid token or machine key", so that
+   * `Bearer nonsense` or a typo'd password is not taken for a key that was revoked.
+   */
   verify(credential: string): Identity;
 }
 
@@ -52,7 +62,11 @@ export function createMachineKeyVerifier(configs: readonly MachineKeyConfig[]): 
       for (const entry of entries) {
         if (timingSafeEqual(presented, entry.digest)) found = entry.identity;
       }
-      if (found === undefined) throw authError("E_AUTH_UNKNOWN_KEY", "unknown_machine_key", "unknown machine key");
+      if (found === undefined) {
+        // Shape only picks the message; every string was compared above, whatever its shape.
+        if (isMachineKeyShaped(credential)) throw authError("E_AUTH_UNKNOWN_KEY", "unknown_machine_key", "unknown machine key");
+        throw authError("E_AUTH_MALFORMED", "malformed", "not a valid token or machine key");
+      }
       return found;
     },
   };
