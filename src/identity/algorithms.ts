@@ -17,6 +17,17 @@ export const ASYMMETRIC_ALGORITHMS = [
 
 const ALLOWED: ReadonlySet<string> = new Set(ASYMMETRIC_ALGORITHMS);
 
+/** Why a configured algorithm cannot be allowed, or null when it can. */
+export function algorithmProblem(alg: string): string | null {
+  if (ALLOWED.has(alg)) return null;
+  const why = /^HS/.test(alg)
+    ? " (symmetric: the verifying key is the signing key, so anyone who can read the JWKS could mint tokens)"
+    : alg === "none"
+      ? " (unsigned tokens)"
+      : "";
+  return `algorithm "${alg}" is not allowed${why}: only ${ASYMMETRIC_ALGORITHMS.join(", ")}`;
+}
+
 /**
  * The allow list for one issuer. A configured symmetric, "none" or unknown algorithm is a
  * config error rather than silently dropped, so the operator learns why tokens would fail.
@@ -24,12 +35,9 @@ const ALLOWED: ReadonlySet<string> = new Set(ASYMMETRIC_ALGORITHMS);
 export function resolveAlgorithms(configured: readonly string[] | undefined, issuerName: string): readonly string[] {
   if (configured === undefined) return ASYMMETRIC_ALGORITHMS;
   for (const alg of configured) {
-    if (!ALLOWED.has(alg)) {
-      throw new GatewayError(
-        "E_CONFIG_INVALID",
-        `identity issuer "${issuerName}": algorithm "${alg}" is not allowed: only ${ASYMMETRIC_ALGORITHMS.join(", ")}`,
-        { details: { issuer: issuerName, algorithm: alg } },
-      );
+    const problem = algorithmProblem(alg);
+    if (problem !== null) {
+      throw new GatewayError("E_CONFIG_INVALID", `identity issuer "${issuerName}": ${problem}`, { details: { issuer: issuerName, algorithm: alg } });
     }
   }
   return Object.freeze([...new Set(configured)]);

@@ -8,7 +8,7 @@ import type { Clock } from "../core/types.ts";
 import type { IssuerConfig } from "../config/schema.ts";
 import { authFailureReason } from "./auth-failure.ts";
 import { createAuthenticator, isJwtShaped, MAX_CREDENTIAL_BYTES, type Authenticator } from "./authenticator.ts";
-import { newMachineKey } from "./machine-keys.ts";
+import { newMachineKey, sha256Hex } from "./machine-keys.ts";
 
 // A small real JWKS server holding one RSA and one EC key.
 const rsa = await generateKeyPair("RS256", { extractable: true });
@@ -80,7 +80,7 @@ describe("credential shape and size", () => {
       expect(e.message).toBe("token too large: more than 16384 bytes");
     }
     // At the limit it is judged on its merits.
-    expect(authFailureReason(await refusal(a, "k".repeat(MAX_CREDENTIAL_BYTES)))).toBe("unknown_machine_key");
+    expect((await refusal(a, "k".repeat(MAX_CREDENTIAL_BYTES))).message).toBe("not a valid token or machine key");
   });
 
   test("empty credentials are missing", async () => {
@@ -134,6 +134,18 @@ describe("JWT verification", () => {
     expect((await refusal(await auth({ clock_skew: "0s" }), nbfIn10s)).code).toBe("E_AUTH_NOT_YET_VALID");
   });
 
+  test("a token issued in the future beyond the clock skew is refused; within it, accepted", async () => {
+    const a = await auth({ clock_skew: "30s" });
+    const e = await refusal(a, await token({ iat: nowSec + 31 }));
+    expect(e.code).toBe("E_AUTH_NOT_YET_VALID");
+    expect(authFailureReason(e)).toBe("not_yet_valid");
+    expect(e.message).toBe(`token is issued at ${new Date((nowSec + 31) * 1000).toISOString()}, in the future (beyond the allowed clock skew)`);
+    expect((await a.authenticate(await token({ iat: nowSec + 30 }))).subject).toBe("alice");
+    // jose itself refuses an early nbf beyond the skew; the same holds with the default skew.
+    expect((await refusal(await auth(), await token({ nbf: nowSec + 31 }))).code).toBe("E_AUTH_NOT_YET_VALID");
+    expect((await refusal(await auth(), await token({ iat: nowSec + 3600 }))).code).toBe("E_AUTH_NOT_YET_VALID");
+  });
+
   test("an empty or non-string subject is refused", async () => {
     const a = await auth();
     for (const sub of ["", 42]) {
@@ -160,6 +172,22 @@ describe("machine keys through the Authenticator", () => {
     expect(e.message).toBe("unknown machine key");
     expect(authFailureReason(e)).toBe("unknown_machine_key");
   });
+
+  test("a credential that is neither a token nor of the machine key format is 'not a valid token or machine key'", async () => {
+    const k = newMachineKey();
+    const a = await auth({}, { machine_keys: [{ name: "ci", sha256: k.sha256, groups: [] }] });
+    for (const junk of ["Bearer nonsense", "nonsense", "hunter2", k.sha256, `${k.key}x`, k.key.slice(0, -1), "ghk_short"]) {
+      const e = await refusal(a, junk);
+      expect(e.message).toBe("not a valid token or machine key");
+      expect(e.code).toBe("E_AUTH_MALFORMED");
+      expect(authFailureReason(e)).toBe("malformed");
+    }
+    // Something JWT-shaped says why it failed instead.
+    expect((await refusal(a, "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln")).message).toBe("token is malformed");
+    // A key configured by its digest authenticates whatever its format.
+    const b = await auth({}, { machine_keys: [{ name: "legacy", sha256: sha256Hex("hunter2-but-long-and-random"), groups: [] }] });
+    expect((await b.authenticate("hunter2-but-long-and-random")).subject).toBe("legacy");
+  });
 });
 
 describe("configuration errors", () => {
@@ -174,6 +202,9 @@ describe("configuration errors", () => {
     ["no jwks_uri and issuer not a URL", { issuers: [issuer({ jwks_uri: undefined, issuer: "corp-idp" })] }],
     ["bad clock_skew", { issuers: [issuer({ clock_skew: "soon" })] }],
     ["empty audience", { issuers: [issuer({ audience: "" })] }],
+    ["jwks_uri on plain http elsewhere", { issuers: [issuer({ jwks_uri: "http://idp.example.test/jwks" })] }],
+    ["discovery on plain http elsewhere", { issuers: [issuer({ jwks_uri: undefined, issuer: "http://idp.example.test" })] }],
+    ["jwks_uri not http(s)", { issuers: [issuer({ jwks_uri: "ftp://idp.example.test/jwks" })] }],
   ];
   for (const [name, cfg] of cases) {
     test(name, async () => {
@@ -185,6 +216,21 @@ describe("configuration errors", () => {
       expect((caught as GatewayError).code).toBe("E_CONFIG_INVALID");
     });
   }
+
+  test("plain http is fine on loopback: 127.0.0.0/8, ::1, localhost", async () => {
+    for (const host of ["127.0.0.1", "127.3.4.5", "[::1]", "localhost"]) {
+      await createAuthenticator({ issuers: [issuer({ jwks_uri: `http://${host}:1/jwks` })] }, { stateDir, clock });
+      await createAuthenticator({ issuers: [issuer({ jwks_uri: undefined, issuer: `http://${host}:1` })] }, { stateDir, clock });
+    }
+  });
+
+  test("the message names the key, the URL and why", async () => {
+    const e = await createAuthenticator({ issuers: [issuer({ jwks_uri: "http://idp.example.test/jwks" })] }, { stateDir, clock }).catch((x: unknown) => x);
+    expect((e as GatewayError).message).toBe(
+      'identity.issuers[0].jwks_uri: issuer "corp": jwks_uri "http://idp.example.test/jwks" uses plain http on a host other than this one: ' +
+        "anyone on the network path could replace the signing keys and mint tokens; use https (plain http is allowed only on loopback: 127.0.0.0/8, ::1, localhost)",
+    );
+  });
 });
 
 describe("authFailureReason", () => {

@@ -7,6 +7,8 @@ import type { Clock, Identity } from "../core/types.ts";
 import type { IdentitySection, IssuerConfig, MachineKeyConfig } from "../config/schema.ts";
 import { authError } from "./auth-failure.ts";
 import { resolveAlgorithms } from "./algorithms.ts";
+import { formatKeyPath } from "../config/issue.ts";
+import { issuerProblems } from "./identity-problems.ts";
 import { DEV_ALGORITHM, DEV_ISSUER, loadOrCreateDevIssuer } from "./dev-issuer.ts";
 import { DEFAULT_GROUPS_CLAIM } from "./group-claim.ts";
 import { createJwksCache, type KeyResolver } from "./jwks-cache.ts";
@@ -64,33 +66,20 @@ function clockSkewMs(cfg: IssuerConfig): number {
   }
 }
 
-function checkUrl(value: string, what: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw configError(`${what} "${value}" is not a URL`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw configError(`${what} "${value}" must be an http(s) URL`);
-}
-
 export async function createAuthenticator(cfg: IdentityInput, deps: AuthenticatorDeps): Promise<Authenticator> {
   const log = deps.log ?? (() => {});
   const doFetch = deps.fetch ?? fetch;
   const byIssuer = new Map<string, JwtVerifier>();
   const names = new Set<string>();
 
+  // The same checks the config loader reports with file:line:column; here for direct callers.
+  const problems = issuerProblems(cfg.issuers ?? []);
+  if (problems.length > 0) {
+    throw configError(problems.map((p) => `identity.${formatKeyPath(p.path)}: ${p.message}`).join("\n"));
+  }
   for (const issuer of cfg.issuers ?? []) {
     if (names.has(issuer.name)) throw configError(`identity issuer "${issuer.name}" is listed twice`);
-    // The token's own `iss` picks the verifier, so one `iss` must mean one configuration.
-    if (byIssuer.has(issuer.issuer)) throw configError(`identity issuer "${issuer.name}": issuer "${issuer.issuer}" is configured twice`);
-    if (issuer.issuer === DEV_ISSUER) throw configError(`identity issuer "${issuer.name}": issuer "${DEV_ISSUER}" is reserved for the dev issuer`);
-    if (issuer.jwks_uri !== undefined) checkUrl(issuer.jwks_uri, `identity issuer "${issuer.name}": jwks_uri`);
-    else checkUrl(issuer.issuer, `identity issuer "${issuer.name}": issuer (used for OpenID discovery)`);
     const audience = issuer.audience;
-    if (typeof audience === "string" ? audience.length === 0 : audience.some((a) => a.length === 0)) {
-      throw configError(`identity issuer "${issuer.name}": audience must not be empty`);
-    }
     names.add(issuer.name);
     const keys = createJwksCache({
       issuerName: issuer.name,

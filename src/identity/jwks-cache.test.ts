@@ -140,6 +140,32 @@ describe("jwks cache", () => {
     expect((e as GatewayError).code).toBe("E_AUTH_JWKS");
   });
 
+  test("an https discovery document whose jwks_uri is plain http on another host is refused, and that URL never fetched", async () => {
+    // The IdP's discovery is served over https (the fetch stands in for the network); it names
+    // keys on plain http elsewhere, which anyone on the path could swap.
+    const issuer = "https://idp.example.test";
+    const asked: string[] = [];
+    const logs: string[] = [];
+    const fakeFetch = (async (input: string | URL | Request) => {
+      const url = input instanceof Request ? input.url : String(input);
+      asked.push(url);
+      if (url === `${issuer}/.well-known/openid-configuration`) return Response.json({ issuer, jwks_uri: "http://keys.example.test/jwks" });
+      if (url === "http://keys.example.test/jwks") return Response.json({ keys: [jwk1] });
+      return new Response("not found", { status: 404 });
+    }) as unknown as typeof fetch;
+    const c = createJwksCache({ issuerName: "idp", issuer, fetch: fakeFetch, clock, log: (m) => logs.push(m) });
+    const e = await failure(c.getKey({ alg: "ES256", kid: "k1" }));
+    expect((e as GatewayError).code).toBe("E_AUTH_JWKS");
+    expect(asked).toEqual([`${issuer}/.well-known/openid-configuration`]);
+    expect(logs.join("\n")).toContain(`its jwks_uri "http://keys.example.test/jwks" uses plain http on a host other than this one`);
+  });
+
+  test("a discovered plain-http jwks_uri on loopback is used (a local provider, as in the tests)", async () => {
+    const e = await cache().getKey({ alg: "ES256", kid: "k1" });
+    expect(e.type).toBe("public");
+    expect(base.startsWith("http://127.0.0.1:")).toBe(true);
+  });
+
   test("keys past their max age are fetched again, and not used if that fails", async () => {
     const c = cache({ maxAgeMs: 600_000 });
     await c.getKey({ alg: "ES256", kid: "k1" });

@@ -4,6 +4,7 @@ import { createLocalJWKSet, errors as jose, type JSONWebKeySet, type JWSHeaderPa
 import type { Clock } from "../core/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import { authError } from "./auth-failure.ts";
+import { issuerUrlProblem } from "./issuer-url.ts";
 
 export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey>;
 
@@ -88,7 +89,10 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     // OpenID Connect Discovery 1.0 §4.3: the document must name exactly the issuer we asked about.
     if (meta["issuer"] !== issuer) throw new Error(`discovery document ${url} names a different issuer`);
     const uri = meta["jwks_uri"];
-    if (typeof uri !== "string" || !/^https?:\/\//.test(uri)) throw new Error(`discovery document ${url} has no usable jwks_uri`);
+    if (typeof uri !== "string") throw new Error(`discovery document ${url} has no usable jwks_uri`);
+    // The config loader holds configured URLs to the same rule; a discovered one is checked here.
+    const problem = issuerUrlProblem(uri, "its jwks_uri");
+    if (problem !== null) throw new Error(`discovery document ${url}: ${problem}`);
     jwksUri = uri;
     return uri;
   }
