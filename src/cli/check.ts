@@ -1,20 +1,21 @@
 // `gatehouse check CONFIG`: loads, validates and compiles a configuration without serving it.
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import { issuesOf } from "../config/issue.ts";
-import { loadConfig } from "../config/load.ts";
-import { compilePolicy } from "../policy/compile.ts";
+import { loadPolicy } from "../config/load.ts";
 import { paint, parseOnePath, wantsHelp, type Command } from "./command.ts";
 
 const usage = `Usage: gatehouse check CONFIG [--json] [--skip-secrets]
 
 Loads CONFIG (a YAML file, or a folder whose *.yaml files are merged), validates it against
-the schema, resolves its secret references and compiles the policy. Prints
+the schema, resolves its secret references, checks the files it names and compiles the
+policy: the same checks \`gatehouse serve\` and a reload make. Prints
   ok: N targets, M rules, policy <hash>
 and any warnings, or every problem found as file:line:column: key: what is wrong.
 
   --json           print {"ok":true,"targets":N,"rules":M,"policy":HASH,"warnings":[…]}
                    or {"ok":false,"code":…,"message":…,"issues":[…]}
-  --skip-secrets   do not resolve \${env:…} and \${file:…} references (e.g. in CI)
+  --skip-secrets   do not resolve \${env:…} and \${file:…} references, nor read the
+                   TLS files the configuration names (e.g. in CI)
 
 Exit status: 0 valid, 1 invalid, 2 bad usage.`;
 
@@ -34,8 +35,8 @@ export const checkCommand: Command = {
     const skipSecrets = parsed.flags["skip-secrets"] === true;
     const p = paint(io);
     try {
-      const config = await loadConfig(path, { env: io.env, resolveSecrets: !skipSecrets });
-      const policy = compilePolicy(config);
+      // The same load as serve's and a reload's: what passes here, they accept.
+      const { config, policy } = await loadPolicy(path, { env: io.env, resolveSecrets: !skipSecrets });
       if (json) {
         io.stdout(`${JSON.stringify({ ok: true, targets: config.targets.length, rules: config.rules.length, policy: policy.hash, warnings: config.warnings })}\n`);
       } else {

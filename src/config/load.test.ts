@@ -267,3 +267,37 @@ describe("secrets", () => {
     expect(e.message).not.toContain("pa55");
   });
 });
+
+describe("values and files the gateway would trip over at start", () => {
+  const ISSUER = `identity:\n  issuers:\n    - name: corp\n      issuer: https://idp.example.test\n      audience: api\n`;
+
+  test("issuer problems are placed at their key: algorithms, plain http off loopback", async () => {
+    const e = await failure(fromText(ISSUER.replace("audience: api", "audience: api\n      algorithms: [HS256]\n      jwks_uri: http://10.0.0.5/jwks")));
+    expect(e.code).toBe("E_CONFIG_INVALID");
+    expect(e.message.split("\n")).toEqual([
+      `policies/x.yaml:7:7: identity.issuers[0].jwks_uri: issuer "corp": jwks_uri "http://10.0.0.5/jwks" uses plain http on a host other than this one: anyone on the network path could replace the signing keys and mint tokens; use https (plain http is allowed only on loopback: 127.0.0.0/8, ::1, localhost)`,
+      `policies/x.yaml:6:20: identity.issuers[0].algorithms[0]: issuer "corp": algorithm "HS256" is not allowed (symmetric: the verifying key is the signing key, so anyone who can read the JWKS could mint tokens): only RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA`,
+    ]);
+    // On loopback plain http is fine (a provider on this host, as in the tests).
+    await fromText(ISSUER.replace("https://idp.example.test", "http://127.0.0.1:8081"));
+    await fromText(ISSUER.replace("audience: api", "audience: api\n      jwks_uri: http://localhost:8081/jwks"));
+  });
+
+  test("a secret reference is judged by what it resolves to, and not at all when left unresolved", async () => {
+    const withRef = ISSUER.replace("audience: api", "audience: api\n      jwks_uri: ${env:JWKS}");
+    expect((await failure(fromText(withRef, { JWKS: "http://idp.example.test/jwks" }))).message).toContain("identity.issuers[0].jwks_uri: ");
+    await fromText(withRef, { JWKS: "https://idp.example.test/jwks" });
+    await loadConfigFromSources([{ file: "x.yaml", text: withRef }], { baseDir: "/", env: {}, resolveSecrets: false });
+  });
+
+  test("the TLS files of a PostgreSQL target must be readable, unless files are skipped", async () => {
+    const dir = await folder("tls-files", {
+      "gatehouse.yaml": `targets:\n  - name: db\n    kind: postgres\n    listen: 127.0.0.1:6432\n    tls: { cert: ./nope.crt, key: ./nope.key }\n    upstream: { host: h, database: d, user: u, ca: ./nope-ca.pem }\n`,
+    });
+    const e = await failure(loadConfig(dir));
+    expect(e.code).toBe("E_CONFIG_INVALID");
+    expect(issuesOf(e).map((i) => i.path)).toEqual(["targets[0].tls.cert", "targets[0].tls.key", "targets[0].upstream.ca"]);
+    expect(e.message).toContain(`cannot read "${join(dir, "nope.crt")}": ENOENT`);
+    await loadConfig(dir, { resolveSecrets: false });
+  });
+});

@@ -1,21 +1,28 @@
 // Loads a configuration from one YAML file or a folder of them: parse, validate every file
-// against the schema, merge, cross-check, hash, resolve secrets, apply defaults.
+// against the schema, merge, cross-check, hash, resolve secrets, check values and files, apply
+// defaults; loadPolicy also compiles it. check, serve and reload all go through loadPolicy, so
+// a configuration one of them accepts the others accept, and every refusal has a position.
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GatewayError } from "../core/errors.ts";
+import { compilePolicy, type Policy, type PolicyFailure } from "../policy/compile.ts";
 import { issuesError, type ConfigIssue, type KeyPath } from "./issue.ts";
 import { crossCheck } from "./cross-check.ts";
-import { mergeFiles, type MergedConfig, type ParsedFile } from "./merge.ts";
+import { mergeFiles, type Merged, type MergedConfig, type ParsedFile } from "./merge.ts";
 import { ConfigFile, type Config, type TargetConfig } from "./schema.ts";
 import { parseSecretRefs, resolveSecretParts, stringsWithRefs } from "./secrets.ts";
 import { problems } from "./validate.ts";
+import { fileIssues, valueIssues } from "./value-checks.ts";
 import { issueAt, parseYaml } from "./yaml-source.ts";
 
 export interface LoadOptions {
   /** Environment for ${env:…} references; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Resolve secret references (default true); policy tests load without them. */
+  /**
+   * Resolve secret references and read the files the config names, e.g. TLS certificates
+   * (default true); policy tests and `check --skip-secrets` load without them.
+   */
   readonly resolveSecrets?: boolean;
 }
 
@@ -51,7 +58,24 @@ export async function listConfigFiles(path: string): Promise<{ files: string[]; 
   return { files: names.map((n) => join(path, n)), baseDir: path };
 }
 
+export interface LoadedPolicy {
+  readonly config: Config;
+  readonly policy: Policy;
+}
+
+/** The configuration at `path`, validated and compiled: what check, serve and reload use. */
+export async function loadPolicy(path: string, opts: LoadOptions = {}): Promise<LoadedPolicy> {
+  const { sources, baseDir } = await readSources(path);
+  return loadPolicyFromSources(sources, { ...opts, baseDir });
+}
+
+/** The configuration at `path`, validated but not compiled (a policy test compiles it itself). */
 export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<Config> {
+  const { sources, baseDir } = await readSources(path);
+  return loadConfigFromSources(sources, { ...opts, baseDir });
+}
+
+async function readSources(path: string): Promise<{ sources: ConfigSource[]; baseDir: string }> {
   const { files, baseDir } = await listConfigFiles(path);
   const sources: ConfigSource[] = [];
   for (const file of files) {
@@ -61,7 +85,7 @@ export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<
       throw new GatewayError("E_CONFIG_READ", `cannot read config file "${file}": ${(e as { code?: string }).code ?? String(e)}`, { cause: e });
     }
   }
-  return loadConfigFromSources(sources, { ...opts, baseDir });
+  return { sources, baseDir };
 }
 
 /** Canonical JSON (sorted keys) so that the hash does not depend on key order or layout. */
@@ -93,10 +117,26 @@ function resolvePath(dir: string, p: string): string {
 }
 
 /** Loads from texts already read; `baseDir` is where defaults such as ./state resolve. */
-export async function loadConfigFromSources(
-  sources: readonly ConfigSource[],
-  opts: LoadOptions & { readonly baseDir: string },
-): Promise<Config> {
+export async function loadConfigFromSources(sources: readonly ConfigSource[], opts: LoadOptions & { readonly baseDir: string }): Promise<Config> {
+  return (await build(sources, opts)).config;
+}
+
+/** Loads and compiles; a rule that does not compile is reported at its file:line:column. */
+export async function loadPolicyFromSources(sources: readonly ConfigSource[], opts: LoadOptions & { readonly baseDir: string }): Promise<LoadedPolicy> {
+  const { config, merged } = await build(sources, opts);
+  try {
+    return { config, policy: compilePolicy(config) };
+  } catch (e) {
+    const failures = e instanceof GatewayError ? (e.details["failures"] as readonly PolicyFailure[] | undefined) : undefined;
+    if (failures === undefined || failures.length === 0) throw e;
+    throw issuesError(
+      "E_POLICY_INVALID",
+      failures.map((f) => merged.issue(["rules", f.index], f.message)),
+    );
+  }
+}
+
+async function build(sources: readonly ConfigSource[], opts: LoadOptions & { readonly baseDir: string }): Promise<{ config: Config; merged: Merged }> {
   const env = opts.env ?? process.env;
   const resolveSecrets = opts.resolveSecrets ?? true;
 
@@ -152,7 +192,12 @@ export async function loadConfigFromSources(
   }
   if (secretIssues.length > 0) throw issuesError("E_SECRET", secretIssues);
 
-  // 6. Defaults and paths relative to the file that declared them.
+  // 6. Values, as resolved; a reference left unresolved is not judged by its text.
+  const unresolved = (path: KeyPath) => !resolveSecrets && secretPaths.some((p) => isPrefix(p, path));
+  const badValues = valueIssues(value, merged, { unresolved });
+  if (badValues.length > 0) throw issuesError("E_CONFIG_INVALID", badValues);
+
+  // 7. Defaults and paths relative to the file that declared them.
   const gatewayDir = value.gateway ? merged.dirOf(["gateway"]) : opts.baseDir;
   const stateDir = resolvePath(gatewayDir, value.gateway?.state_dir ?? DEFAULT_STATE_DIR);
   const audit = value.audit;
@@ -165,6 +210,12 @@ export async function loadConfigFromSources(
     const tls = t.tls ? { cert: resolvePath(dir, t.tls.cert), key: resolvePath(dir, t.tls.key) } : undefined;
     return { ...t, upstream, ...(tls ? { tls } : {}) };
   });
+  // 8. The files they name, where the gateway will read them (not when secrets are skipped:
+  // e.g. in CI, where the certificates of production are not).
+  if (resolveSecrets) {
+    const badFiles = fileIssues(targets, merged);
+    if (badFiles.length > 0) throw issuesError("E_CONFIG_INVALID", badFiles);
+  }
 
   const config: Config = {
     gateway: { ...value.gateway, state_dir: stateDir },
@@ -188,5 +239,10 @@ export async function loadConfigFromSources(
     warnings: checked.warnings,
     secretPaths,
   };
-  return deepFreeze(config);
+  return { config: deepFreeze(config), merged };
+}
+
+/** Whether `prefix` is `path` or one of its ancestors. */
+function isPrefix(prefix: KeyPath, path: KeyPath): boolean {
+  return prefix.length <= path.length && prefix.every((seg, i) => seg === path[i]);
 }

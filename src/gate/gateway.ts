@@ -6,7 +6,7 @@ import { createAdminApp } from "../admin/admin-app.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
 import { openAuditLog, type AuditLog } from "../audit/log.ts";
 import { readRecords } from "../audit/reader.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadPolicy } from "../config/load.ts";
 import type { Config, TargetConfig } from "../config/schema.ts";
 import { parseSize } from "../core/duration.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -16,7 +16,7 @@ import { createAuthenticator, authFailureReason } from "../identity/authenticato
 import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
 import { createCachedAuthenticate } from "../identity/auth-cache.ts";
 import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
-import { compilePolicy, type Policy } from "../policy/compile.ts";
+import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { splitListen } from "../targets/http/http-target.ts";
@@ -47,8 +47,10 @@ interface StartedTarget {
 
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const { clock, log } = opts;
-  let config = await loadConfig(opts.configPath);
-  let policy = compilePolicy(config);
+  // The same load as `check` and a reload: one validation, each refusal with file:line:column.
+  const loaded = await loadPolicy(opts.configPath);
+  let config = loaded.config;
+  let policy = loaded.policy;
   const metrics = createMetrics();
 
   const audit = await openAuditLog({

@@ -196,6 +196,12 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   return { rule: compiled, test, maskTest, groups, hasMasks: masks !== NO_MASKS, masks };
 }
 
+/** One rule that did not compile: its index in config.rules and what is wrong. */
+export interface PolicyFailure {
+  readonly index: number;
+  readonly message: string;
+}
+
 /**
  * Compiles a configuration into a Policy. All problems of all rules are reported together in
  * one E_POLICY_INVALID error, each with the rule's name and file:line.
@@ -204,6 +210,8 @@ export function compilePolicy(config: Config): Policy {
   const clockFor = createZoneClocks();
   const entries: RuleEntry[] = [];
   const problems: string[] = [];
+  // The same, by rule index, for the loader to place at file:line:column.
+  const failures: PolicyFailure[] = [];
   config.rules.forEach((rule, index) => {
     const origin = config.origins.get(`rule:${rule.name}`) ?? null;
     try {
@@ -211,10 +219,11 @@ export function compilePolicy(config: Config): Policy {
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       problems.push(`${origin ?? `rules[${index}]`}: rule "${rule.name}": ${detail}`);
+      failures.push({ index, message: `rule "${rule.name}": ${detail}` });
     }
   });
   if (problems.length > 0) {
-    throw new GatewayError("E_POLICY_INVALID", problems.join("\n"), { details: { problems } });
+    throw new GatewayError("E_POLICY_INVALID", problems.join("\n"), { details: { problems, failures } });
   }
   const rules = Object.freeze(entries.map((e) => e.rule));
   const decide = createDecide(entries);

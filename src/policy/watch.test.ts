@@ -93,7 +93,7 @@ describe("watchConfig", () => {
     }
   });
 
-  test("a policy that fails to compile is rejected too", async () => {
+  test("a policy that fails to compile is rejected too, at the rule's file:line:column", async () => {
     const file = join(root, "single.yaml");
     await Bun.write(file, rules("allow"));
     const ev = events();
@@ -107,7 +107,9 @@ describe("watchConfig", () => {
       const e = await ev.next();
       expect(e.kind).toBe("reject");
       expect((e.error as GatewayError).code).toBe("E_POLICY_INVALID");
-      expect((e.error as GatewayError).message).toContain(`${file}:2: rule "r": invalid timezone "Nowhere/City"`);
+      expect((e.error as GatewayError).message).toBe(
+        `${file}:2:5: rules[0]: rule "r": invalid timezone "Nowhere/City" (expected an IANA name such as UTC or Europe/Berlin)`,
+      );
     } finally {
       w.close();
     }

@@ -3,9 +3,9 @@
 // Any failure goes to onReject and the old policy keeps serving.
 import { watch, statSync, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { loadConfig, type LoadOptions } from "../config/load.ts";
+import { loadPolicy, type LoadOptions } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { compilePolicy, type Policy } from "./compile.ts";
+import type { Policy } from "./compile.ts";
 
 export { diffListeners } from "./diff-listeners.ts";
 
@@ -46,8 +46,8 @@ export function watchConfig(path: string, opts: WatchOptions): ConfigWatcher {
     let config: Config;
     let policy: Policy;
     try {
-      config = await loadConfig(path, opts.load);
-      policy = compilePolicy(config);
+      // The same load as `check` and start-up: every refusal carries file:line:column.
+      ({ config, policy } = await loadPolicy(path, opts.load));
     } catch (e) {
       if (!closed) await safely(() => opts.onReject(e));
       return;

@@ -1,0 +1,84 @@
+// Checks of single values that the schema cannot express and that the gateway would otherwise
+// trip over only when it starts (or, worse, on every request): issuer URLs and algorithms, the
+// upstream URL and headers of an HTTP target, sizes that must not be zero, and the TLS files of
+// a PostgreSQL target. They run on resolved values, so a secret reference is checked as what it
+// stands for, and each problem is placed at the key's file:line:column.
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
+import { parseSize } from "../core/duration.ts";
+import { errorMessage } from "../core/errors.ts";
+import { issuerProblems } from "../identity/identity-problems.ts";
+import type { ConfigIssue, KeyPath } from "./issue.ts";
+import type { Merged, MergedConfig } from "./merge.ts";
+import type { TargetConfig } from "./schema.ts";
+
+/** RFC 9110 field-name: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no header value may hold: it would end the header (or the request) early. */
+const HEADER_BREAK = /[\r\n\0]/;
+
+export interface ValueCheckOptions {
+  /** A key path whose value is still an unresolved secret reference: not checked. */
+  readonly unresolved: (path: KeyPath) => boolean;
+}
+
+export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueCheckOptions): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: KeyPath, message: string) => {
+    if (!opts.unresolved(path)) issues.push(merged.issue(path, message));
+  };
+
+  for (const p of issuerProblems(value.identity.issuers)) add(["identity", ...p.path], p.message);
+
+  if (value.audit?.rotate_size !== undefined && parseSize(value.audit.rotate_size) <= 0) {
+    add(["audit", "rotate_size"], `expected a size above 0, got "${value.audit.rotate_size}"`);
+  }
+
+  value.targets.forEach((t, i) => {
+    if (t.kind !== "http") return;
+    try {
+      new URL(t.upstream);
+    } catch {
+      add(["targets", i, "upstream"], `"${t.upstream}" is not a URL`);
+    }
+    for (const [name, v] of Object.entries(t.headers ?? {})) {
+      // Header values are often credentials: say what is wrong, never what they hold.
+      if (!HEADER_NAME.test(name)) add(["targets", i, "headers", name], `"${name}" is not a valid header name`);
+      else if (HEADER_BREAK.test(v)) add(["targets", i, "headers", name], "the header value holds a line break or NUL");
+    }
+  });
+  return issues;
+}
+
+/**
+ * The files a PostgreSQL target reads (TLS certificate and key, upstream CA): readable, and a
+ * certificate and key that belong together. `targets` carry absolute paths (after defaults).
+ */
+export function fileIssues(targets: readonly TargetConfig[], merged: Merged): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  targets.forEach((t, i) => {
+    if (t.kind !== "postgres") return;
+    const read = (path: string, at: KeyPath): Buffer | null => {
+      try {
+        return readFileSync(path);
+      } catch (e) {
+        issues.push(merged.issue(at, `cannot read "${path}": ${(e as { code?: string }).code ?? errorMessage(e)}`));
+        return null;
+      }
+    };
+    if (t.tls) {
+      const cert = read(t.tls.cert, ["targets", i, "tls", "cert"]);
+      const key = read(t.tls.key, ["targets", i, "tls", "key"]);
+      if (cert && key) {
+        try {
+          createSecureContext({ cert, key });
+        } catch (e) {
+          issues.push(merged.issue(["targets", i, "tls"], `the certificate and key cannot be used: ${errorMessage(e)}`));
+        }
+      }
+    }
+    const ca = t.upstream.ca;
+    if (ca !== undefined && !ca.includes("-----BEGIN")) read(ca, ["targets", i, "upstream", "ca"]);
+  });
+  return issues;
+}
