@@ -3,6 +3,7 @@
 // and refuses tokens for another audience; rejections are audited with their reason.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { decodeJwt, SignJWT } from "jose";
 import { type GatewayProcess, startGatewayProcess } from "./helpers/gateway.ts";
 import { type OidcProviderHandle, startOidcProvider } from "./helpers/oidc-provider.ts";
 import { freePort } from "./helpers/ports.ts";
@@ -75,4 +76,21 @@ test("a token without the groups claim, and one for another audience, are reject
   expect(log).toContain('"reason":"no_groups"');
   expect(log).toContain('"reason":"audience"');
   expect(log).not.toContain(other);
+});
+
+test("a token signed by the provider's own key but issued in the future (beyond the clock skew) is refused as not yet valid", async () => {
+  // The provider's real token, re-signed with its real key and kid, with iat an hour ahead:
+  // only the issue time is wrong.
+  const claims = decodeJwt(await idp.getToken({ groups: ["readers"] }));
+  const resign = (iat: number) =>
+    new SignJWT({ ...claims, iat }).setProtectedHeader({ alg: "RS256", kid: idp.keys.rsa.kid, typ: "at+jwt" }).sign(idp.keys.rsa.privateKey);
+  const now = Math.floor(Date.now() / 1000);
+  const ahead = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${await resign(now + 3600)}` } });
+  expect(ahead.status).toBe(401);
+  const body = await json(ahead);
+  expect(body.reason).toBe("not_yet_valid");
+  expect(body.message).toContain("token is issued at");
+  // The same token with an honest iat is accepted: the signature and the rest are fine.
+  const honest = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${await resign(now)}` } });
+  expect(honest.status).toBe(200);
 });
