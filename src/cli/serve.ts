@@ -10,6 +10,8 @@ import { VERSION, COMMIT } from "./version.ts";
 import demoConfig from "../../policies/quickstart/gatehouse.yaml" with { type: "text" };
 
 const DEMO_DIR = "gatehouse-demo";
+/** The configuration `serve --demo` writes and serves; `gatehouse token` finds it there too. */
+export const DEMO_CONFIG = join(DEMO_DIR, "gatehouse.yaml");
 
 export const serveCommand: Command = {
   name: "serve",
@@ -36,7 +38,7 @@ serving.
     let demo: { stop(): void } | undefined;
     if (flags.demo) {
       if (configPath) throw new GatewayError("E_USAGE", "--demo and --config exclude each other");
-      configPath = join(DEMO_DIR, "gatehouse.yaml");
+      configPath = DEMO_CONFIG;
       if (!existsSync(configPath)) {
         mkdirSync(DEMO_DIR, { recursive: true });
         writeFileSync(configPath, demoConfig);

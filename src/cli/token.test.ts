@@ -87,15 +87,53 @@ describe("gatehouse token (dev tokens)", () => {
     expect(r.err).not.toContain("does not set");
   });
 
-  test("without --state-dir or --config the key lives in ./state", async () => {
+  test("without --state-dir or --config it refuses, and makes no key", async () => {
     const before = process.cwd();
     process.chdir(dir);
+    let e: GatewayError;
     try {
-      expect((await run(["--sub", "dave"])).code).toBe(0);
+      e = await usageError(["--sub", "dave"]);
     } finally {
       process.chdir(before);
     }
-    expect(existsSync(join(dir, "state", "dev-issuer", "key.jwk"))).toBe(true);
+    expect(e.code).toBe("E_USAGE");
+    expect(e.message).toStartWith("--config PATH is required: the configuration the gateway serves");
+    expect(existsSync(join(dir, "state"))).toBe(false);
+  });
+
+  test("without either, the configuration of `serve --demo` is used when it is there, as serve would", async () => {
+    await mkdir(join(dir, "gatehouse-demo"));
+    await writeFile(join(dir, "gatehouse-demo", "gatehouse.yaml"), "gateway:\n  state_dir: ./state\nidentity:\n  dev_issuer: true\n");
+    const before = process.cwd();
+    process.chdir(dir);
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(["--sub", "dave"]);
+    } finally {
+      process.chdir(before);
+    }
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("Using gatehouse-demo/gatehouse.yaml, the configuration of `gatehouse serve --demo`");
+    const auth = await createAuthenticator({ dev_issuer: true }, { stateDir: join(dir, "gatehouse-demo", "state"), clock: systemClock });
+    expect((await auth.authenticate(r.out.trim())).subject).toBe("dave");
+    expect(existsSync(join(dir, "state"))).toBe(false);
+  });
+
+  test("--config without state_dir: the key in ./state beside the config, where serve looks, not in the working folder", async () => {
+    const configDir = join(dir, "conf");
+    await mkdir(configDir);
+    await writeFile(join(configDir, "gatehouse.yaml"), "identity:\n  dev_issuer: true\n");
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      const r = await run(["--sub", "erin", "--config", "conf/gatehouse.yaml"]);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain("a new one was made");
+    } finally {
+      process.chdir(before);
+    }
+    expect(existsSync(join(configDir, "state", "dev-issuer", "key.jwk"))).toBe(true);
+    expect(existsSync(join(dir, "state"))).toBe(false);
   });
 
   test("unreadable or unparsable configs are clear errors", async () => {

@@ -1,26 +1,28 @@
 // `gatehouse token`: mint a short-lived dev-issuer token for trying the gateway, or create a
 // machine key and the config lines that trust it.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { GatewayError, errorMessage } from "../core/errors.ts";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { stringify as stringifyYaml } from "yaml";
+import { loadConfig } from "../config/load.ts";
+import { GatewayError } from "../core/errors.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { systemClock, type Clock } from "../core/types.ts";
-import { DEV_ISSUER_WARNING, loadOrCreateDevIssuer, mintDevToken } from "../identity/dev-issuer.ts";
+import { DEV_ISSUER_WARNING, devIssuerKeyPath, loadOrCreateDevIssuer, mintDevToken } from "../identity/dev-issuer.ts";
 import { newMachineKey } from "../identity/machine-keys.ts";
 import type { Command, Io } from "./command.ts";
 import { parseArgs } from "./command.ts";
+import { DEMO_CONFIG } from "./serve.ts";
 
 const DEFAULT_TTL = "15m";
-const DEFAULT_STATE_DIR = "state";
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-const USAGE = `Usage: gatehouse token --sub NAME [--groups G1,G2] [--ttl ${DEFAULT_TTL}] [--state-dir DIR | --config PATH]
+const USAGE = `Usage: gatehouse token --sub NAME [--groups G1,G2] [--ttl ${DEFAULT_TTL}] [--config PATH | --state-dir DIR]
        gatehouse token --machine-key NAME [--groups G1,G2]
 
 Development tokens: prints a token signed by the local dev issuer to stdout. A gateway trusts
-it only with identity.dev_issuer: true and the same state folder. For development only: anyone
-who can read the dev issuer's key can mint any identity.
+it only with identity.dev_issuer: true, and only if it is signed with that gateway's key, which
+lives in its state folder. For development only: anyone who can read the dev issuer's key can
+mint any identity.
 
 Machine keys: prints a new random key to stdout, and to stderr the config lines that trust it
 (only the key's SHA-256 goes into the config). The key is shown once; store it as a secret.
@@ -28,9 +30,11 @@ Machine keys: prints a new random key to stdout, and to stderr the config lines 
   --sub NAME          the token's subject (who the caller is)
   --groups LIST       comma-separated groups; may be repeated
   --ttl DURATION      token lifetime, e.g. 5m, 1h (default ${DEFAULT_TTL})
-  --state-dir DIR     the folder holding the dev issuer's key
-  --config PATH       take the state folder from gateway.state_dir of this file or folder
-                      (default without either: ./${DEFAULT_STATE_DIR})
+  --config PATH       the configuration the gateway serves (file or folder): its state folder
+                      is found as \`gatehouse serve\` finds it
+  --state-dir DIR     the state folder itself
+                      Without either: ./${DEMO_CONFIG} (what \`gatehouse serve --demo\`
+                      serves) if it exists; otherwise this is an error.
   --machine-key NAME  create a machine key named NAME instead of a token`;
 
 function groupList(values: unknown): string[] {
@@ -38,50 +42,18 @@ function groupList(values: unknown): string[] {
   return [...new Set(raw.flatMap((v) => v.split(",")).map((g) => g.trim()).filter((g) => g.length > 0))];
 }
 
-function yamlFiles(dir: string, names: string[]): string[] {
-  return names.filter((n) => /\.ya?ml$/i.test(n)).sort().map((n) => join(dir, n));
-}
-
 interface ConfigFacts {
-  readonly stateDir?: string;
+  readonly stateDir: string;
   readonly devIssuer: boolean;
 }
 
-/** Reads just gateway.state_dir and identity.dev_issuer; the full validation belongs to `check`. */
-async function readConfigFacts(path: string): Promise<ConfigFacts> {
-  let files: string[];
-  try {
-    files = (await stat(path)).isDirectory() ? yamlFiles(path, await readdir(path)) : [path];
-  } catch (e) {
-    throw new GatewayError("E_CONFIG_READ", `cannot read config ${path}: ${errorMessage(e)}`, { cause: e });
-  }
-  let stateDir: string | undefined;
-  let devIssuer = false;
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (e) {
-      throw new GatewayError("E_CONFIG_READ", `cannot read config ${file}: ${errorMessage(e)}`, { cause: e });
-    }
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (e) {
-      throw new GatewayError("E_CONFIG_PARSE", `cannot parse config ${file}: ${errorMessage(e)}`, { cause: e });
-    }
-    const sections = (doc ?? {}) as { gateway?: { state_dir?: unknown }; identity?: { dev_issuer?: unknown } };
-    const given = sections.gateway?.state_dir;
-    if (given !== undefined) {
-      if (typeof given !== "string" || given.length === 0) {
-        throw new GatewayError("E_CONFIG_INVALID", `${file}: gateway.state_dir must be a folder path`);
-      }
-      // Relative to the file that says it, like every path in the config.
-      stateDir ??= resolve(dirname(file), given);
-    }
-    if (sections.identity?.dev_issuer === true) devIssuer = true;
-  }
-  return { ...(stateDir !== undefined ? { stateDir } : {}), devIssuer };
+/**
+ * The state folder and dev_issuer setting of a configuration, read by the same loader as
+ * `serve` (secrets left unresolved), so the token is signed with the key that gateway uses.
+ */
+async function readConfigFacts(path: string, io: Io): Promise<ConfigFacts> {
+  const config = await loadConfig(path, { env: io.env, resolveSecrets: false });
+  return { stateDir: config.gateway.state_dir, devIssuer: config.identity.dev_issuer };
 }
 
 async function machineKey(name: string, groups: string[], io: Io): Promise<number> {
@@ -130,14 +102,29 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
     throw new GatewayError("E_USAGE", "--state-dir and --config exclude each other");
   }
 
-  let stateDir = flags["state-dir"] as string | undefined;
+  let dir: string;
   let notTrusted = false;
-  if (flags.config !== undefined) {
-    const facts = await readConfigFacts(flags.config as string);
-    stateDir = facts.stateDir;
-    notTrusted = !facts.devIssuer;
+  let found = "";
+  let configPath = flags.config as string | undefined;
+  if (configPath === undefined && flags["state-dir"] === undefined) {
+    // Never a key of our own: a token signed with a key no gateway uses is refused by all of them.
+    if (!existsSync(DEMO_CONFIG)) {
+      throw new GatewayError(
+        "E_USAGE",
+        "--config PATH is required: the configuration the gateway serves, so that the token is signed with its dev issuer key (or --state-dir DIR, the folder holding that key)",
+      );
+    }
+    configPath = DEMO_CONFIG;
+    found = `Using ${DEMO_CONFIG}, the configuration of \`gatehouse serve --demo\` (give --config for another).\n`;
   }
-  const dir = resolve(stateDir ?? DEFAULT_STATE_DIR);
+  if (configPath !== undefined) {
+    const facts = await readConfigFacts(configPath, io);
+    dir = facts.stateDir;
+    notTrusted = !facts.devIssuer;
+  } else {
+    dir = resolve(flags["state-dir"] as string);
+  }
+  const created = !existsSync(devIssuerKeyPath(dir));
 
   const issuer = await loadOrCreateDevIssuer(dir);
   const token = await mintDevToken({ sub, groups, ttlMs }, issuer, clock);
@@ -147,6 +134,8 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
     `${DEV_ISSUER_WARNING}\n` +
       `Token for "${sub}" (groups: ${groups.length ? groups.join(", ") : "none"}), valid ${formatDuration(ttlMs)} until ${until}; ` +
       `dev issuer key ${issuer.keyPath}\n` +
+      found +
+      (created ? "Note: there was no dev issuer key in this state folder, so a new one was made; a gateway on this folder uses it from its next start or reload.\n" : "") +
       (notTrusted ? "Note: this configuration does not set identity.dev_issuer: true, so its gateway will refuse this token.\n" : ""),
   );
   return 0;
