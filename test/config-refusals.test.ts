@@ -3,7 +3,7 @@
 // and a file:line:column. (Before, check said "ok" to several that serve refused, and a reload
 // refused some of them without any position.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkCommand } from "../src/cli/check.ts";
@@ -25,7 +25,7 @@ rules:
 `;
 
 /** Each bad configuration, the key path its message must name, and a phrase it must contain. */
-const BAD: { name: string; yaml: string; path: string; says: string }[] = [
+const BAD: { name: string; yaml: string; path: string; says: string; setup?: () => Promise<void> }[] = [
   {
     name: "an issuer allowing HS256",
     yaml: GOOD.replace("audience: gatehouse", "audience: gatehouse\n      algorithms: [RS256, HS256]"),
@@ -93,6 +93,17 @@ const BAD: { name: string; yaml: string; path: string; says: string }[] = [
     says: "ENOENT",
   },
   {
+    name: "a dev issuer whose key in the state folder others can read",
+    yaml: GOOD.replace("identity:", "identity:\n  dev_issuer: true"),
+    path: "identity.dev_issuer",
+    says: "is readable by others (mode 644): run chmod 600 on it",
+    setup: async () => {
+      await mkdir(join(dir, "state", "dev-issuer"), { recursive: true });
+      await writeFile(join(dir, "state", "dev-issuer", "key.jwk"), "{}\n", { mode: 0o644 });
+      await chmod(join(dir, "state", "dev-issuer", "key.jwk"), 0o644);
+    },
+  },
+  {
     name: "a rule that does not compile (time zone)",
     yaml: GOOD.replace("effect: allow", "effect: allow\n    when: { timezone: Mars/Base }"),
     path: "rules[0]",
@@ -155,6 +166,7 @@ function refusalLine(output: string, path: string): string {
 
 for (const bad of BAD) {
   test(`check, serve and a reload refuse ${bad.name} alike, with a position`, async () => {
+    await bad.setup?.();
     await writeFile(file, bad.yaml);
 
     const checked = capture();

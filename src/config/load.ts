@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GatewayError } from "../core/errors.ts";
+import { devIssuerKeyProblem } from "../identity/dev-issuer.ts";
 import { compilePolicy, type Policy, type PolicyFailure } from "../policy/compile.ts";
 import { issuesError, type ConfigIssue, type KeyPath } from "./issue.ts";
 import { crossCheck } from "./cross-check.ts";
@@ -214,6 +215,9 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
   // e.g. in CI, where the certificates of production are not).
   if (resolveSecrets) {
     const badFiles = fileIssues(targets, merged);
+    // The dev issuer's key is made on first use; one that is there must be usable.
+    const devKey = value.identity.dev_issuer === true ? await devIssuerKeyProblem(stateDir) : null;
+    if (devKey !== null) badFiles.push(merged.issue(["identity", "dev_issuer"], devKey));
     if (badFiles.length > 0) throw issuesError("E_CONFIG_INVALID", badFiles);
   }
 

@@ -89,6 +89,21 @@ async function fromJwkText(text: string, path: string): Promise<DevIssuer> {
   }
 }
 
+/**
+ * What would stop loadOrCreateDevIssuer from using the key already in `stateDir` (readable by
+ * others, not a key), or null; creates nothing, so `check` can ask without side effects.
+ */
+export async function devIssuerKeyProblem(stateDir: string): Promise<string | null> {
+  const path = devIssuerKeyPath(stateDir);
+  try {
+    const text = await readKeyFile(path);
+    if (text !== undefined) await fromJwkText(text, path);
+    return null;
+  } catch (e) {
+    return errorMessage(e);
+  }
+}
+
 /** Loads the dev issuer's key from `<stateDir>/dev-issuer/key.jwk`, creating it on first use. */
 export async function loadOrCreateDevIssuer(stateDir: string): Promise<DevIssuer> {
   const dir = join(stateDir, "dev-issuer");
