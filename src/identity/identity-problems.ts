@@ -27,11 +27,14 @@ export function issuerProblems(issuers: readonly IssuerConfig[]): IdentityProble
     else byIss.set(issuer.issuer, issuer.name);
     if (issuer.issuer === DEV_ISSUER) add(at("issuer"), `"${DEV_ISSUER}" is reserved for the dev issuer (identity.dev_issuer)`);
 
-    const urlProblem =
-      issuer.jwks_uri !== undefined
-        ? issuerUrlProblem(issuer.jwks_uri, "jwks_uri")
-        : issuerUrlProblem(issuer.issuer, "issuer (used for OpenID discovery, as there is no jwks_uri)");
-    if (urlProblem !== null) add(at(issuer.jwks_uri !== undefined ? "jwks_uri" : "issuer"), urlProblem);
+    if (issuer.jwks_uri !== undefined) {
+      const problem = issuerUrlProblem(issuer.jwks_uri, "jwks_uri");
+      if (problem !== null) add(at("jwks_uri"), problem);
+    } else {
+      // Without a jwks_uri the keys are found by OpenID discovery at the issuer URL.
+      const problem = issuerUrlProblem(issuer.issuer, "issuer");
+      if (problem !== null) add(at("issuer"), problem.endsWith("is not a URL") ? `${problem} (give jwks_uri, or the issuer's URL for OpenID discovery)` : problem);
+    }
 
     const audience = issuer.audience;
     if (typeof audience === "string") {
