@@ -9,7 +9,7 @@ import { formatRecord } from "../audit/tail-format.ts";
 import { parseDuration } from "../core/duration.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
 import { systemClock, type Clock } from "../core/types.ts";
-import { parseArgs, wantsHelp, type Command, type Io } from "./command.ts";
+import { parseArgs, usageError, wantsHelp, type Command, type Io } from "./command.ts";
 
 const usage = `Usage: gatehouse tail [LOG] [-f|--follow] [--since 10m|ISO-TIME] [--identity SUBJECT]
                       [--target NAME] [--effect allow|deny|review] [--type TYPE] [--json]
@@ -119,7 +119,7 @@ export function createTailCommand(deps: { clock: Clock }): Command {
         opts = await parseTailArgs(args, deps.clock.now());
       } catch (e) {
         if (isGatewayError(e, "E_USAGE")) {
-          io.stderr(`gatehouse tail: ${e.message}\n\n${usage}\n`);
+          io.stderr(usageError("tail", e.message));
           return 2;
         }
         io.stderr(`gatehouse tail: ${errorMessage(e)}\n`);
