@@ -3,8 +3,11 @@
 // lets one request through and the next identical one is held again; `approve ID --for 30m`
 // lets the requester through the whole rule without asking again.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { openAuditLog } from "../src/audit/log.ts";
+import { DEV_ISSUER } from "../src/identity/dev-issuer.ts";
+import { type GatewayProcess, makeTempDir, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
@@ -46,10 +49,18 @@ beforeAll(async () => {
   const adminPort = await freePort();
   base = `http://127.0.0.1:${port}`;
   // Two files: --config is the folder, as with serve.
-  gw = await startGatewayProcess({
-    adminPort,
-    ports: [port],
-    files: {
+  gw = await startGatewayProcess({ adminPort, ports: [port], files: files(port, adminPort) });
+  const token = async (sub: string, groups: string) => {
+    const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", sub, "--groups", groups, "--ttl", "15m"]);
+    expect(r.code).toBe(0);
+    return r.stdout.trim();
+  };
+  alice = await token("alice", "developers");
+  bob = await token("bob", "approvers");
+});
+
+function files(port: number, adminPort: number): Record<string, string> {
+  return {
       "00-gateway.yaml": `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
 audit: { path: ./state/audit/audit.log }
@@ -66,16 +77,8 @@ rules:
     grant_max: 1h
     timeout: 10m
 `,
-    },
-  });
-  const token = async (sub: string, groups: string) => {
-    const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", sub, "--groups", groups, "--ttl", "15m"]);
-    expect(r.code).toBe(0);
-    return r.stdout.trim();
   };
-  alice = await token("alice", "developers");
-  bob = await token("bob", "approvers");
-});
+}
 
 afterAll(() => {
   gw?.cleanup();
@@ -153,4 +156,54 @@ test("a mistyped command suggests the nearest one", async () => {
   const r = await runCli(["aprove", "apr_x"]);
   expect(r.code).toBe(2);
   expect(r.stderr).toBe(`gatehouse: unknown command "aprove"; did you mean "approve"?\nRun 'gatehouse --help' for the list of commands.\n`);
+});
+
+test("a log written before audit keys were snake_case still loads: its pending request and its grant survive", async () => {
+  const dir = makeTempDir();
+  let old: GatewayProcess | undefined;
+  try {
+    // The records as the gateway wrote them before: camelCase details, times as ms numbers.
+    mkdirSync(join(dir, "state/audit"), { recursive: true });
+    const log = await openAuditLog({ path: join(dir, "state/audit/audit.log") });
+    const now = Date.now();
+    const who = (subject: string) => ({ method: "dev", subject, issuer: DEV_ISSUER, groups: ["developers"] });
+    const held = (subject: string, approval: string) => ({
+      type: "approval.requested",
+      identity: who(subject),
+      target: "api",
+      action: { kind: "http", method: "POST", path: "/api/orders/9" },
+      decision: { effect: "review" as const, rule: "order-writes", message: "needs approval" },
+      details: { approval, approvers: ["approvers"], expiresAt: now + 600_000, maxGrantMs: 3_600_000 },
+    });
+    await log.append(held("carol", "apr_oldpending"));
+    await log.append(held("dave", "apr_oldgrant"));
+    await log.append({
+      type: "approval.granted",
+      identity: { method: "dev", subject: "bob", issuer: DEV_ISSUER, groups: ["approvers"] },
+      target: "api",
+      decision: { effect: "allow", rule: "order-writes" },
+      details: { approval: "apr_oldgrant", approver: "bob", requester: "dave", grantUntil: now + 1_800_000 },
+    });
+    await log.close();
+
+    const port = await freePort();
+    const adminPort = await freePort();
+    old = await startGatewayProcess({ dir, adminPort, ports: [port], files: files(port, adminPort) });
+    const mint = async (sub: string, groups: string) => (await runCli(["token", "--state-dir", join(dir, "state"), "--sub", sub, "--groups", groups, "--ttl", "15m"])).stdout.trim();
+    const approver = await mint("bob", "approvers");
+    const pending = await runCli(["requests", "--config", dir, "--ids"], { env: { GATEHOUSE_TOKEN: approver } });
+    expect(pending.stderr).toBe("");
+    expect(pending.stdout).toBe("apr_oldpending\n");
+    const dave = await mint("dave", "developers");
+    const r = await fetch(`http://127.0.0.1:${port}/api/orders/10`, { method: "POST", headers: { authorization: `Bearer ${dave}` }, body: "{}" });
+    expect(r.status).toBe(200);
+    const approved = await runCli(["approve", "apr_oldpending", "--config", dir], { env: { GATEHOUSE_TOKEN: approver } });
+    expect(approved.stderr).toBe("");
+    expect(approved.stdout).toStartWith("approved apr_oldpending: carol's request POST /api/orders/9 on api runs this once");
+    // verify reads the mixed log (old records, then new ones) as one intact chain.
+    expect((await runCli(["verify", join(dir, "state/audit/audit.log")])).code).toBe(0);
+  } finally {
+    old?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
