@@ -125,6 +125,22 @@ describe("gatehouse requests", () => {
     expect(both.err()).toBe("gatehouse requests: --json and --ids exclude each other\nRun 'gatehouse requests --help' for usage.\n");
   });
 
+  test("--json shows the request facts with the audit log's snake_case keys", async () => {
+    let onHeld!: (p: PendingRequest) => void;
+    const held = new Promise<PendingRequest>((r) => (onHeld = r));
+    void gate.check(
+      { identity: alice, target: "db", request: { kind: "postgres", classes: ["read"], relations: [], functions: ["public.f"], userFunctions: ["public.f"], sql: "SELECT public.f()" }, time: T0 },
+      { onHold: (p) => onHeld(p) },
+    );
+    await held;
+    const json = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.requests.run(["--admin", admin(), "--json"], json.io)).toBe(0);
+    expect(JSON.parse(json.out()).requests[0].request).toEqual({ kind: "postgres", classes: ["read"], relations: [], functions: ["public.f"], user_functions: ["public.f"], sql: "SELECT public.f()" });
+    const line = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.requests.run(["--admin", admin()], line.io)).toBe(0);
+    expect(line.out()).toContain(" alice db SELECT public.f() rule=order-writes expires in 14m");
+  });
+
   test("--config takes a folder of YAML files (or one file) and finds gateway.admin.listen in it", async () => {
     await aliceAsks();
     const folder = join(dir, "conf");
