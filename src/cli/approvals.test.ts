@@ -233,7 +233,7 @@ describe("gatehouse deny", () => {
     const { held, verdict } = await aliceAsks();
     const t = io({ GATEHOUSE_TOKEN: "bob-token" });
     expect(await cli.deny.run([held!.id, "--reason", "not today", "--admin", admin()], t.io)).toBe(0);
-    expect(t.out()).toBe(`denied ${held!.id}: alice's request on api is refused\n`);
+    expect(t.out()).toBe(`denied ${held!.id}: alice's request POST /api/orders/new on api is refused\n`);
     expect((await verdict).message).toContain("not today");
   });
 });

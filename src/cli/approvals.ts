@@ -89,6 +89,12 @@ export function formatPending(r: Record<string, unknown>, now: number, color: bo
   return parts.filter((p) => p !== "").join(" ");
 }
 
+/** " POST /api/orders/1": what the decided request asked, as tail shows it, or nothing. */
+function whatOf(json: Record<string, unknown>): string {
+  const what = typeof json.request === "object" && json.request !== null ? actionSummary(json.request) : "";
+  return what === "" ? "" : ` ${what}`;
+}
+
 /** Parses, connects and runs one command, turning usage problems into exit 2 and the rest into 1. */
 function command(
   name: string,
@@ -205,8 +211,7 @@ or cannot be reached, 2 bad usage.`,
         const length = typeof json.grant_ms === "number" ? formatDuration(json.grant_ms) : forText;
         io.stdout(`approved ${id}: ${who} may now run anything rule ${printable(String(json.rule))} allows on target ${target} for ${length}, until ${clockTime(until, deps.clock.now())}\n`);
       } else {
-        const what = typeof json.request === "object" && json.request !== null ? actionSummary(json.request) : "";
-        io.stdout(`approved ${id}: ${who}'s request${what ? ` ${what}` : ""} on ${target} runs this once; the next one is held for approval again (approve with --for 30m to grant the rule for a while)\n`);
+        io.stdout(`approved ${id}: ${who}'s request${whatOf(json)} on ${target} runs this once; the next one is held for approval again (approve with --for 30m to grant the rule for a while)\n`);
       }
       return 0;
     },
@@ -234,7 +239,7 @@ Exit status: 0 denied, 1 the admin API refused or cannot be reached, 2 bad usage
         io.stderr(`gatehouse deny: ${apiFailure(status, json)}\n`);
         return 1;
       }
-      if (!flags.json) io.stdout(`denied ${id}: ${printable(String(json.requester))}'s request on ${printable(String(json.target))} is refused\n`);
+      if (!flags.json) io.stdout(`denied ${id}: ${printable(String(json.requester))}'s request${whatOf(json)} on ${printable(String(json.target))} is refused\n`);
       return 0;
     },
     deps,
