@@ -88,7 +88,8 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
         // Without `for`, only this request is released; with it, the requester also gets the
         // whole rule on this target until grant_until.
         const forText = body.for;
-        forMs = typeof forText === "string" && forText !== "" ? parseDuration(forText) : undefined;
+        if (forText !== undefined && typeof forText !== "string") throw new GatewayError("E_USAGE", `"for" must be a duration such as "30m", not ${JSON.stringify(forText)}`);
+        forMs = forText !== undefined && forText !== "" ? parseDuration(forText) : undefined;
         if (forMs === 0) throw new GatewayError("E_USAGE", `invalid duration: "${String(forText)}" (a grant must last longer than 0)`);
         p = await deps.gate.decideApproval(id, me, { approve: true, ...(forMs ? { forMs } : {}) });
       } else {

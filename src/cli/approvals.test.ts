@@ -228,6 +228,15 @@ describe("gatehouse approve", () => {
   });
 });
 
+test("the admin API refuses a grant length it cannot read instead of approving without one", async () => {
+  const { held } = await aliceAsks();
+  for (const body of [{ for: 1_800_000 }, { for: "0m" }, { for: "soon" }]) {
+    const r = await fetch(`${admin()}/v1/requests/${held!.id}/approve`, { method: "POST", headers: { authorization: "Bearer bob-token" }, body: JSON.stringify(body) });
+    expect(r.status).toBe(400);
+  }
+  expect(approvals.pending().map((p) => p.id)).toEqual([held!.id]);
+});
+
 describe("gatehouse deny", () => {
   test("denies with the reason, which the caller gets", async () => {
     const { held, verdict } = await aliceAsks();
