@@ -1,6 +1,7 @@
 // Entry point: argv → the command in src/cli/. Commands load lazily so that `gatehouse tail`
 // never pays for the code of targets it does not use.
-import type { Command, Io } from "./cli/command.ts";
+import { usageError, type Command, type Io } from "./cli/command.ts";
+import { nearest } from "./cli/suggest.ts";
 import { GatewayError, errorMessage, isGatewayError } from "./core/errors.ts";
 
 type Loader = () => Promise<Command>;
@@ -26,27 +27,32 @@ function usage(): string {
   return `gatehouse: least-privilege access gateway\n\nUsage: gatehouse <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun gatehouse <command> --help for a command's options.\n`;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+function processIo(): Io {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  const io: Io = {
+  return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
     color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     env: process.env,
     signal: controller.signal,
   };
+}
+
+/** Runs one command; `io` is given by tests, else the process's own streams and signals. */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.stdout(usage());
     return name === undefined ? 2 : 0;
   }
-  if (name === "--version") return main(["version"]);
-  const entry = COMMANDS[name];
+  if (name === "--version") return main(["version"], io);
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    io.stderr(`gatehouse: unknown command "${name}"\n\n${usage()}`);
+    const guess = nearest(name, Object.keys(COMMANDS));
+    io.stderr(`gatehouse: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}\nRun 'gatehouse --help' for the list of commands.\n`);
     return 2;
   }
   const command = await entry.load();
@@ -58,7 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await command.run(rest, io);
   } catch (e) {
     if (isGatewayError(e, "E_USAGE")) {
-      io.stderr(`gatehouse ${name}: ${e.message}\n\n${command.usage}\n`);
+      io.stderr(usageError(name, e.message));
       return 2;
     }
     io.stderr(`gatehouse ${name}: ${errorMessage(e)}\n`);

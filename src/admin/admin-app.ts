@@ -4,8 +4,8 @@ import { Hono } from "hono";
 import type { Approvals, PendingRequest } from "../approvals/approvals.ts";
 import { parseDuration } from "../core/duration.ts";
 import { GatewayError, errorMessage, isGatewayError } from "../core/errors.ts";
-import type { Clock, Identity } from "../core/types.ts";
-import type { Gate } from "../gate/gate.ts";
+import type { Clock, Identity, RequestFacts } from "../core/types.ts";
+import { auditAction, type Gate } from "../gate/gate.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface AdminDeps {
@@ -27,7 +27,8 @@ function view(p: PendingRequest, viewer: Identity) {
     requester: p.identity.subject,
     groups: p.identity.groups,
     target: p.target,
-    request: p.request,
+    // As the audit record has it (snake_case), whether held now or rebuilt from the log.
+    request: auditAction(p.request as RequestFacts),
     rule: p.rule,
     approvers: p.approvers,
     requested_at: new Date(p.requestedAt).toISOString(),
@@ -82,15 +83,22 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
     }
     try {
       let p: PendingRequest;
+      let forMs: number | undefined;
       if (approve) {
+        // Without `for`, only this request is released; with it, the requester also gets the
+        // whole rule on this target until grant_until.
         const forText = body.for;
-        const forMs = typeof forText === "string" && forText !== "" ? parseDuration(forText) : undefined;
+        if (forText !== undefined && typeof forText !== "string") throw new GatewayError("E_USAGE", `"for" must be a duration such as "30m", not ${JSON.stringify(forText)}`);
+        forMs = forText !== undefined && forText !== "" ? parseDuration(forText) : undefined;
+        if (forMs === 0) throw new GatewayError("E_USAGE", `invalid duration: "${String(forText)}" (a grant must last longer than 0)`);
         p = await deps.gate.decideApproval(id, me, { approve: true, ...(forMs ? { forMs } : {}) });
       } else {
         const reason = typeof body.reason === "string" && body.reason.trim() ? body.reason.trim() : "no reason given";
         p = await deps.gate.decideApproval(id, me, { approve: false, reason });
       }
-      return c.json({ id: p.id, outcome: approve ? "approved" : "denied", requester: p.identity.subject });
+      const until = forMs ? deps.approvals.liveGrants(deps.clock.now()).find((g) => g.approvalId === p.id)?.until : undefined;
+      const grant = until !== undefined ? { grant_until: new Date(until).toISOString(), grant_ms: forMs } : {};
+      return c.json({ id: p.id, outcome: approve ? "approved" : "denied", requester: p.identity.subject, rule: p.rule, target: p.target, request: auditAction(p.request as RequestFacts), ...grant });
     } catch (e) {
       if (isGatewayError(e, "E_APPROVAL")) return c.json({ error: "forbidden", message: e.message }, e.message.startsWith("no pending") ? 404 : 403);
       if (isGatewayError(e, "E_USAGE")) return c.json({ error: "bad_request", message: e.message }, 400);

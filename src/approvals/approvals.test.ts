@@ -61,7 +61,32 @@ test("a request expires at its deadline and the expiry callback runs", async () 
   expect(expired).toBe(pending.id);
 });
 
-test("state is rebuilt from audit records: pending requests and live grants survive a restart", () => {
+test("state is rebuilt from audit records (snake_case keys, ISO times): pending requests and live grants survive a restart", () => {
+  const a = new Approvals({ clock: { now: () => 5000 } });
+  const base = { time: new Date(1000).toISOString(), identity: requester, target: "api", decision: { rule: "writes" } };
+  const iso = (ms: number) => new Date(ms).toISOString();
+  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 10_000 } });
+  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_2", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 10_000 } });
+  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_3", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 10_000 } });
+  a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_1", approver: "bob", grant_until: iso(60_000) } });
+  a.applyRecord({ ...base, type: "approval.denied", identity: { ...bob }, details: { approval: "apr_2", approver: "bob" } });
+  expect(a.pending().map((p) => [p.id, p.expiresAt, p.maxGrantMs])).toEqual([["apr_3", 90_000, 10_000]]);
+  expect(a.grantFor(requester, "writes", "api", 5000)).toMatchObject({ approvalId: "apr_1", until: 60_000 });
+  expect(a.grantFor(requester, "writes", "api", 60_000)).toBeUndefined();
+  a.close();
+});
+
+test("a one-shot approval (no grant_until) releases its request and grants nothing", () => {
+  const a = new Approvals({ clock: { now: () => 5000 } });
+  const base = { time: new Date(1000).toISOString(), identity: requester, target: "api", decision: { rule: "writes" } };
+  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expires_at: new Date(90_000).toISOString(), max_grant_ms: 10_000 } });
+  a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_1", approver: "bob" } });
+  expect(a.pending()).toEqual([]);
+  expect(a.grantFor(requester, "writes", "api", 5000)).toBeUndefined();
+  a.close();
+});
+
+test("an old log (camelCase keys, ms numbers) still rebuilds pending requests and live grants", () => {
   const a = new Approvals({ clock: { now: () => 5000 } });
   const base = { time: new Date(1000).toISOString(), identity: requester, target: "api", decision: { rule: "writes" } };
   a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expiresAt: 90_000, maxGrantMs: 10_000 } });

@@ -1,6 +1,7 @@
 // Requests held for just-in-time approval, and the time-boxed grants that approvals create.
 // The state is plain data that the audit log can rebuild (`applyRecord`) after a restart;
 // the gate writes the records, this module only keeps the state and the waiters.
+import { formatDuration } from "../core/duration.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
 
@@ -59,6 +60,12 @@ export interface ApprovalsDeps {
   readonly newId?: () => string;
 }
 
+/** A time in a record: an ISO string (what is written now) or ms since epoch (older logs). */
+function timeOf(value: unknown): number | undefined {
+  const t = typeof value === "number" ? value : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
 function defaultId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   return `apr_${Buffer.from(bytes).toString("hex")}`;
@@ -110,7 +117,7 @@ export class Approvals {
       throw new GatewayError("E_APPROVAL", `"${approver.subject}" is not in an approver group of rule "${p.rule}" (${p.approvers.join(", ")})`);
     }
     if (forMs !== undefined && forMs > p.maxGrantMs) {
-      throw new GatewayError("E_APPROVAL", `a grant of ${forMs} ms exceeds the rule's limit of ${p.maxGrantMs} ms`);
+      throw new GatewayError("E_APPROVAL", `a grant of ${formatDuration(forMs)} exceeds the limit of rule "${p.rule}" (grant_max ${formatDuration(p.maxGrantMs)})`);
     }
     return p;
   }
@@ -150,14 +157,18 @@ export class Approvals {
     return this.grants.filter((g) => g.until > now);
   }
 
-  /** Rebuilds state from one audit record; call for every record in log order at start-up. */
+  /**
+   * Rebuilds state from one audit record; call for every record in log order at start-up.
+   * Logs written before audit keys were snake_case (expiresAt, maxGrantMs, grantUntil as ms
+   * numbers) still load: a restart must not forget a grant or a held request.
+   */
   applyRecord(rec: ApprovalRecord): void {
     const d = rec.details ?? {};
     const id = typeof d.approval === "string" ? d.approval : undefined;
     if (!id) return;
     if (rec.type === "approval.requested" && rec.identity && rec.target) {
-      const expiresAt = Number(d.expiresAt);
-      if (!Number.isFinite(expiresAt)) return;
+      const expiresAt = timeOf(d.expires_at ?? d.expiresAt);
+      if (expiresAt === undefined) return;
       const p: PendingRequest = Object.freeze({
         id,
         requestedAt: Date.parse(rec.time),
@@ -167,12 +178,12 @@ export class Approvals {
         request: (rec.action ?? {}) as Record<string, unknown>,
         rule: String(rec.decision?.rule ?? d.rule ?? ""),
         approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
-        maxGrantMs: Number(d.maxGrantMs ?? 0),
+        maxGrantMs: Number(d.max_grant_ms ?? d.maxGrantMs ?? 0),
         ...(rec.session ? { session: rec.session } : {}),
       });
       this.pendingById.set(id, p);
     } else if (rec.type === "approval.granted") {
-      const grantUntil = typeof d.grantUntil === "number" ? d.grantUntil : undefined;
+      const grantUntil = timeOf(d.grant_until ?? d.grantUntil);
       this.resolve(id, { outcome: "approved", approver: String(d.approver ?? ""), ...(grantUntil ? { grantUntil } : {}) });
     } else if (rec.type === "approval.denied" || rec.type === "approval.expired" || rec.type === "approval.cancelled") {
       this.resolve(id, { outcome: "cancelled", reason: rec.type });

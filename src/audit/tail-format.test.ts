@@ -50,6 +50,34 @@ describe("formatRecord", () => {
     expect(line).toContain("evil\\x1b[2J");
   });
 
+  test("approval records show the approval id (what `gatehouse approve` takes), whose request it was, the grant and the reason", () => {
+    const http = { kind: "http", method: "POST", path: "/api/orders/new" };
+    const bob = { ...base.identity!, subject: "bob" };
+    const requested = formatRecord(
+      { ...base, type: "approval.requested", target: "api", action: http, decision: { effect: "review", rule: "order-writes", message: "needs approval" }, details: { approval: "apr_0a1b", approvers: ["approvers"], expires_at: "2026-11-28T09:15:00.000Z", max_grant_ms: 3_600_000 } },
+      { color: false },
+    );
+    expect(requested).toBe("2026-11-28T09:00:00.000Z approval.requested review alice@example.com api POST /api/orders/new rule=order-writes approval=apr_0a1b");
+    const granted = formatRecord(
+      { ...base, type: "approval.granted", identity: bob, target: "api", decision: { effect: "allow", rule: "order-writes" }, details: { approval: "apr_0a1b", approver: "bob", requester: "alice@example.com", grant_until: "2026-11-28T09:30:00.000Z" } },
+      { color: false },
+    );
+    expect(granted).toBe("2026-11-28T09:00:00.000Z approval.granted allow bob api rule=order-writes approval=apr_0a1b requester=alice@example.com grant_until=2026-11-28T09:30:00.000Z");
+    const denied = formatRecord(
+      { ...base, type: "approval.denied", identity: bob, target: "api", decision: { effect: "deny", rule: "order-writes" }, details: { approval: "apr_0a1b", approver: "bob", requester: "alice@example.com", reason: "not today" } },
+      { color: false },
+    );
+    expect(denied).toBe('2026-11-28T09:00:00.000Z approval.denied deny bob api rule=order-writes approval=apr_0a1b requester=alice@example.com reason="not today"');
+    // An old log's grant end (ms, camelCase) reads the same.
+    const old = formatRecord({ ...base, type: "approval.granted", identity: bob, decision: { effect: "allow", rule: "w" }, details: { approval: "apr_1", requester: "alice@example.com", grantUntil: Date.parse("2026-11-28T09:30:00.000Z") } }, { color: false });
+    expect(old).toEndWith("approval=apr_1 requester=alice@example.com grant_until=2026-11-28T09:30:00.000Z");
+  });
+
+  test("a decision let through by a grant names the approval that granted it", () => {
+    const line = formatRecord({ ...base, decision: { effect: "allow", rule: "order-writes", message: "m" }, details: { grant: "apr_0a1b" } }, { color: false });
+    expect(line).toEndWith("rule=order-writes grant=apr_0a1b");
+  });
+
   test("records without a decision show their details", () => {
     const line = formatRecord({ ...base, type: "log.repaired", identity: undefined, target: undefined, details: { offset: 10, length: 5 } } as AuditRecord, {
       color: false,

@@ -24,11 +24,32 @@ export function formatRecord(record: AuditRecord, opts: FormatOptions): string {
   }
   if (record.decision !== undefined) {
     parts.push(`rule=${record.decision.rule === null ? "(default deny)" : printable(record.decision.rule)}`);
+    parts.push(...approvalParts(record));
     if (record.decision.effect === "deny" && record.decision.message) parts.push(JSON.stringify(printable(record.decision.message)));
   } else if (record.details !== undefined) {
     parts.push(paint(ANSI.dim, clip(printable(JSON.stringify(record.details)), 120)));
   }
   return parts.join(" ");
+}
+
+/**
+ * The approval a record belongs to, so that `tail --type 'approval.*'` shows which request was
+ * held, approved or denied (the id `gatehouse approve` takes), and a decision let through by a
+ * grant names the approval that granted it.
+ */
+function approvalParts(record: AuditRecord): string[] {
+  const d = (record.details ?? {}) as Record<string, unknown>;
+  const parts: string[] = [];
+  if (record.type.startsWith("approval.") && typeof d.approval === "string") {
+    parts.push(`approval=${printable(d.approval)}`);
+    if (typeof d.requester === "string" && d.requester !== record.identity?.subject) parts.push(`requester=${printable(d.requester)}`);
+    const until = d.grant_until ?? d.grantUntil;
+    if (typeof until === "string" || typeof until === "number") parts.push(`grant_until=${printable(typeof until === "number" ? new Date(until).toISOString() : until)}`);
+    if (typeof d.reason === "string" && d.reason !== "") parts.push(`reason=${JSON.stringify(printable(d.reason))}`);
+  } else if (typeof d.grant === "string") {
+    parts.push(`grant=${printable(d.grant)}`);
+  }
+  return parts;
 }
 
 /** A compact account of the protocol facts: "GET /path", the start of the SQL, "delete pods -n prod", the argv. */

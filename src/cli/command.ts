@@ -78,7 +78,7 @@ export function parseArgs(args: readonly string[], spec: FlagSpec, aliases: Reco
 
 /**
  * The arguments of a command that takes exactly one path: its flags and the path, or, on bad
- * usage, 2 after printing what was wrong and the usage (`missing` says what the path is).
+ * usage, 2 after printing what was wrong (`missing` says what the path is).
  */
 export function parseOnePath(command: Pick<Command, "name" | "usage">, args: readonly string[], spec: FlagSpec, missing: string, io: Pick<Io, "stderr">): { flags: ParsedArgs["flags"]; path: string } | 2 {
   try {
@@ -87,9 +87,17 @@ export function parseOnePath(command: Pick<Command, "name" | "usage">, args: rea
     return { flags, path: positional[0]! };
   } catch (e) {
     if (!(e instanceof GatewayError) || e.code !== "E_USAGE") throw e;
-    io.stderr(`gatehouse ${command.name}: ${e.message}\n\n${command.usage}\n`);
+    io.stderr(usageError(command.name, e.message));
     return 2;
   }
+}
+
+/**
+ * What a usage error prints: the one thing that is wrong and where the help is. The whole help
+ * would bury the line that matters under forty that do not.
+ */
+export function usageError(command: string, message: string): string {
+  return `gatehouse ${command}: ${message}\nRun 'gatehouse ${command} --help' for usage.\n`;
 }
 
 export function wantsHelp(args: readonly string[]): boolean {

@@ -4,7 +4,7 @@
 import type { AuditRecord } from "../audit/record.ts";
 import { readRecords } from "../audit/reader.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
-import { parseArgs, wantsHelp, type Command } from "./command.ts";
+import { parseArgs, usageError, wantsHelp, type Command } from "./command.ts";
 import { auditPathFromConfig } from "./tail.ts";
 
 const usage = `Usage: gatehouse replay SESSION [LOG] [--config PATH] [--json]
@@ -43,7 +43,7 @@ export const replayCommand: Command = {
       else throw new GatewayError("E_USAGE", "give the audit log path, or --config to take audit.path from the configuration");
     } catch (e) {
       if (isGatewayError(e, "E_USAGE")) {
-        io.stderr(`gatehouse replay: ${e.message}\n\n${usage}\n`);
+        io.stderr(usageError("replay", e.message));
         return 2;
       }
       io.stderr(`gatehouse replay: ${errorMessage(e)}\n`);

@@ -1,7 +1,7 @@
 // `gatehouse schema`: prints the JSON Schema of a configuration file.
 import { GatewayError, isGatewayError } from "../core/errors.ts";
 import { schemaText } from "../config/json-schema.ts";
-import { parseArgs, wantsHelp, type Command } from "./command.ts";
+import { parseArgs, usageError, wantsHelp, type Command } from "./command.ts";
 
 const usage = `Usage: gatehouse schema
 
@@ -25,7 +25,7 @@ export const schemaCommand: Command = {
       if (positional.length > 0) throw new GatewayError("E_USAGE", `unexpected argument "${positional[0]}"`);
     } catch (e) {
       if (!isGatewayError(e, "E_USAGE")) throw e;
-      io.stderr(`gatehouse schema: ${e.message}\n\n${usage}\n`);
+      io.stderr(usageError("schema", e.message));
       return 2;
     }
     io.stdout(schemaText());

@@ -1,15 +1,14 @@
 // `gatehouse tail`: prints audit events as readable lines (or raw JSON), filtered, and with -f
 // keeps following the live log across rotation until interrupted.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { stat } from "node:fs/promises";
 import { followRecords, readRecords } from "../audit/reader.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { formatRecord } from "../audit/tail-format.ts";
 import { parseDuration } from "../core/duration.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
+import { auditPathFromConfig } from "./config-docs.ts";
 import { systemClock, type Clock } from "../core/types.ts";
-import { parseArgs, wantsHelp, type Command, type Io } from "./command.ts";
+import { parseArgs, usageError, wantsHelp, type Command, type Io } from "./command.ts";
 
 const usage = `Usage: gatehouse tail [LOG] [-f|--follow] [--since 10m|ISO-TIME] [--identity SUBJECT]
                       [--target NAME] [--effect allow|deny|review] [--type TYPE] [--json]
@@ -73,36 +72,7 @@ export function parseSince(text: string, now: number): number {
   return t;
 }
 
-/** audit.path of a configuration file (or folder of YAML files), resolved against the folder of the file that sets it. */
-export async function auditPathFromConfig(configPath: string): Promise<string> {
-  let files: string[];
-  try {
-    const st = await stat(configPath);
-    files = st.isDirectory()
-      ? (await readdir(configPath))
-          .filter((n) => /\.ya?ml$/.test(n))
-          .sort()
-          .map((n) => join(configPath, n))
-      : [configPath];
-  } catch (e) {
-    throw new GatewayError("E_CONFIG_READ", `cannot read configuration: ${configPath}: ${errorMessage(e)}`, { cause: e });
-  }
-  for (const file of files) {
-    let doc: unknown;
-    try {
-      doc = parseYaml(await readFile(file, "utf8"));
-    } catch (e) {
-      throw new GatewayError("E_CONFIG_PARSE", `cannot parse configuration: ${file}: ${errorMessage(e)}`, { cause: e });
-    }
-    const audit = (doc as { audit?: { path?: unknown } } | null)?.audit;
-    if (audit?.path === undefined) continue;
-    if (typeof audit.path !== "string" || audit.path === "") {
-      throw new GatewayError("E_CONFIG_INVALID", `invalid audit.path in ${file}: expected a file path`);
-    }
-    return resolve(dirname(file), audit.path);
-  }
-  throw new GatewayError("E_CONFIG_INVALID", `no audit.path in the configuration: ${configPath}`);
-}
+export { auditPathFromConfig } from "./config-docs.ts";
 
 export function createTailCommand(deps: { clock: Clock }): Command {
   return {
@@ -119,7 +89,7 @@ export function createTailCommand(deps: { clock: Clock }): Command {
         opts = await parseTailArgs(args, deps.clock.now());
       } catch (e) {
         if (isGatewayError(e, "E_USAGE")) {
-          io.stderr(`gatehouse tail: ${e.message}\n\n${usage}\n`);
+          io.stderr(usageError("tail", e.message));
           return 2;
         }
         io.stderr(`gatehouse tail: ${errorMessage(e)}\n`);

@@ -5,7 +5,7 @@ import type { Approvals, PendingRequest, Resolution } from "../approvals/approva
 import type { Metrics } from "../admin/metrics.ts";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Action, Clock, Decision, Effect, Identity, Masks } from "../core/types.ts";
+import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
@@ -71,6 +71,17 @@ export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> 
   return { method: i.method, subject: i.subject, issuer: i.issuer, groups: i.groups };
 }
 
+/**
+ * Request facts as an audit record's `action`. Audit keys are snake_case, like the config and
+ * the admin API; the facts in memory are TypeScript (camelCase), and only these keys differ.
+ */
+export function auditAction(request: RequestFacts): Record<string, unknown> {
+  const r = request as unknown as Record<string, unknown>;
+  if (!("userFunctions" in r) && !("apiGroup" in r)) return r;
+  const { userFunctions, apiGroup, ...rest } = r;
+  return { ...rest, ...(userFunctions !== undefined ? { user_functions: userFunctions } : {}), ...(apiGroup !== undefined ? { api_group: apiGroup } : {}) };
+}
+
 export function describeApproval(p: PendingRequest): string {
   return `request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`;
 }
@@ -114,7 +125,7 @@ export class Gate {
       session: ctx.session,
       identity: auditIdentity(action.identity),
       target: action.target,
-      action: action.request as unknown as Record<string, unknown>,
+      action: auditAction(action.request),
       policy: policy.hash,
     };
     try {
@@ -155,7 +166,7 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expiresAt: pending.expiresAt, maxGrantMs: review.maxGrantMs },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
@@ -200,7 +211,7 @@ export class Gate {
         approval: id,
         approver: approver.subject,
         requester: p.identity.subject,
-        ...(grantUntil ? { grantUntil } : {}),
+        ...(grantUntil ? { grant_until: new Date(grantUntil).toISOString() } : {}),
         ...(verdict.approve ? {} : { reason: verdict.reason }),
       },
     });

@@ -5,7 +5,7 @@
 import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Identity } from "../../core/types.ts";
-import { auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { auditAction, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { BackendRelay } from "./backend-relay.ts";
 import type { Catalog } from "./catalog.ts";
 import { denyMessages } from "./deny.ts";
@@ -296,7 +296,7 @@ export class Session implements RelayCore, RevocableSession {
         session: this.id,
         identity: auditIdentity(this.identity),
         target: deps.cfg.name,
-        action: run.facts as unknown as Record<string, unknown>,
+        action: auditAction(run.facts),
         decision: { effect: "allow", rule: run.rule },
         details,
       })
