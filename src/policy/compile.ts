@@ -13,7 +13,7 @@ import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
 import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
-import { createExplainer, type PolicyExplanation } from "./explain.ts";
+import { createExplainer, type Adjust, type PolicyExplanation } from "./explain.ts";
 import { compileRuleChecks } from "./rule-checks.ts";
 
 export const KINDS: readonly TargetKind[] = ["http", "postgres", "ssh", "kubernetes"];
@@ -47,8 +47,11 @@ export interface Policy {
    * hours); any other decision as it is. Only for the deny path: it looks at every rule.
    */
   describeDenial(action: Action, decision: Decision): Decision;
-  /** What `gatehouse explain` prints: every rule's conditions for this action, and decide()'s decision. */
-  explain(action: Action): PolicyExplanation;
+  /**
+   * What `gatehouse explain` prints: every rule's conditions for this action, and decide()'s
+   * decision, put through `adjust` (a target's built-ins) as the gate does, and describeDenial.
+   */
+  explain(action: Action, adjust?: Adjust): PolicyExplanation;
 }
 
 /** Per-request values that several rules need, computed once in decide(). */

@@ -32,6 +32,8 @@ export interface PolicyExplanation {
   readonly rules: readonly RuleExplanation[];
   /** decide()'s decision (after `adjust`, when given), with the denial detail the gateway adds. */
   readonly decision: Decision;
+  /** decide()'s own decision, before `adjust` (what `gatehouse test` checks). */
+  readonly ruled: Decision;
 }
 
 export type Adjust = (decision: Decision, action: Action) => Decision;
@@ -101,14 +103,15 @@ export function createExplainer(entries: readonly RuleEntry[], decide: (action: 
         masks: e.masks,
       };
     });
-    let decision = decide(action);
-    if (adjust !== undefined) decision = adjust(decision, action);
+    const ruled = decide(action);
+    let decision = adjust === undefined ? ruled : adjust(ruled, action);
     decision = describeDenial(action, decision);
     return {
       seen: seenText(action.request, view),
       ...(action.request.kind === "http" ? { canonicalPath: view?.path ?? null } : {}),
       rules,
       decision,
+      ruled,
     };
   }
 
