@@ -63,6 +63,8 @@ interface Explained {
   /** What the client is told when it is refused (or held). */
   readonly answer: string | null;
   readonly notes: readonly string[];
+  /** HTTP: the path as given (before the URL parser and canonicalisation). */
+  readonly given?: string;
 }
 
 function usageError(message: string): GatewayError {
@@ -138,7 +140,7 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
     const action: Action = { identity, target: target.name, request: facts, time };
     const explanation = policy.explain(action);
     const notes = explanation.canonicalPath === null ? ["the gateway refuses this path: it cannot be put in canonical form (see policy/http-path.ts)"] : [];
-    return { target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, explanation.canonicalPath), notes }] };
+    return { target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, explanation.canonicalPath), notes, given: req.target.replace(/[?#].*$/s, "") }] };
   }
   const { explainSql } = await import("./explain-postgres.ts");
   const { parseSearchPath } = await import("../targets/postgres/sql/name-resolution.ts");
@@ -194,7 +196,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
       if (r.kind === "postgres") {
         io.stdout(`  classes:   ${r.classes.join(", ") || "(none)"}\n  tables:    ${r.relations.join(", ") || "(none)"}\n  functions: ${r.functions.join(", ") || "(none)"}\n`);
       } else if (r.kind === "http") {
-        io.stdout(`  method: ${r.method}\n  path:   ${r.path}${e.canonicalPath === null ? " (cannot be put in canonical form)" : e.canonicalPath !== r.path ? ` (canonical: ${e.canonicalPath})` : " (canonical)"}\n`);
+        const given = item.given ?? r.path;
+        io.stdout(`  method: ${r.method}\n  path:   ${given}${e.canonicalPath === null ? " (cannot be put in canonical form)" : e.canonicalPath !== given ? ` (canonical: ${e.canonicalPath})` : " (canonical)"}\n`);
       }
       // A path with no canonical form is refused before any rule is asked.
       const shown = e.canonicalPath === null ? [] : e.rules.filter((x) => all || worthShowing(x));
