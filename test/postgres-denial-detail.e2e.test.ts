@@ -117,3 +117,22 @@ test("the extended protocol (pg driver) gets the same DETAIL", async () => {
     await client.end();
   }
 });
+
+test("gatehouse explain predicts what psql gets through the gateway, statement by statement", async () => {
+  const cases = ["SELECT id FROM sales.orders", "SELECT * FROM hr.salaries", "SELECT o.id FROM sales.orders o, hr.salaries s", "DROP DATABASE postgres", "SELECT relname FROM pg_catalog.pg_class LIMIT 1"];
+  for (const [g, at] of [[inHours, `${day}T10:00:00Z`], [afterHours, `${day}T18:00:00Z`]] as const) {
+    const password = await token(g.gw, "pat", "analysts");
+    for (const sql of cases) {
+      const e = await runCli(["explain", "--config", g.gw.configPath, "--as", "pat", "--groups", "analysts", "--at", at, "--json", sql]);
+      expect(e.code).toBe(0);
+      const req = JSON.parse(e.stdout).requests[0] as { decision: { effect: string; message: string; detail?: string; rule: string | null } };
+      const got = await psql(g.port, password, sql);
+      const label = `${sql} at ${at}`;
+      if (req.decision.effect === "allow") expect({ label, stderr: got.stderr }).toEqual({ label, stderr: "" });
+      else {
+        const detail = req.decision.detail ?? `gatehouse rule: ${req.decision.rule}`;
+        expect({ label, stderr: got.stderr }).toEqual({ label, stderr: `ERROR:  ${req.decision.message}\nDETAIL:  ${detail}\n` });
+      }
+    }
+  }
+});
