@@ -1,10 +1,10 @@
 // End to end: a denied statement tells the caller why, in the ErrorResponse's DETAIL, without
 // opening the policy: what the gateway saw (classes and tables) and, when a rule would have
 // allowed it but for its hours, that rule and its window. An explicit deny rule keeps its own
-// message. Real psql (simple Query) and the pg driver (extended protocol), and the audit log.
+// message. Real psql (simple Query) and the postgres driver (extended protocol), and the audit log.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import pg from "pg";
+import postgres from "postgres";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
@@ -101,20 +101,19 @@ describe("psql shows why a statement was denied", () => {
   });
 });
 
-test("the extended protocol (pg driver) gets the same DETAIL", async () => {
+test("the extended protocol (postgres driver) gets the same DETAIL", async () => {
   const alice = await token(inHours.gw, "alex", "analysts");
-  const client = new pg.Client({ host: "127.0.0.1", port: inHours.port, user: "someone", database: "sales-db", password: alice });
-  await client.connect();
+  const sql = postgres({ host: "127.0.0.1", port: inHours.port, user: "someone", database: "sales-db", password: alice, max: 1, onnotice: () => {} });
   try {
-    const err = await client.query("SELECT amount FROM hr.salaries WHERE id = $1", [1]).then(
+    const err = await sql`SELECT amount FROM hr.salaries WHERE id = ${1}`.then(
       () => null,
-      (e: { code?: string; message?: string; detail?: string }) => e,
+      (e: { code?: string; message?: string; detail?: string }) => ({ code: e.code, message: e.message, detail: e.detail }),
     );
-    expect(err).toMatchObject({ code: "42501", message: "no rule allows this request", detail: "read of hr.salaries; no rule allows it for you" });
+    expect(err).toEqual({ code: "42501", message: "no rule allows this request", detail: "read of hr.salaries; no rule allows it for you" });
     // The session goes on.
-    expect((await client.query("SELECT id FROM sales.orders")).rows).toEqual([]);
+    expect([...(await sql`SELECT id FROM sales.orders WHERE id = ${1}`)]).toEqual([]);
   } finally {
-    await client.end();
+    await sql.end();
   }
 });
 
