@@ -97,3 +97,18 @@ export async function explainSql(req: SqlRequest, config: Config, policy: Policy
   }
   return { ok: true, statements };
 }
+
+let sharedParser: ReturnType<typeof loadSqlParser> | null = null;
+
+/**
+ * For `gatehouse test` cases written as `postgres: { sql: … }`: the facts the gateway's analysis
+ * finds, with the server's default search_path ("$user" naming no schema). One statement per case.
+ */
+export async function analyzeSqlFacts(sql: string): Promise<{ classes: readonly string[]; relations: readonly string[]; functions: readonly string[] }> {
+  sharedParser ??= loadSqlParser();
+  const analysis = (await sharedParser).analyze(sql, { searchPath: ["$user", "public"] });
+  if (!analysis.ok) throw new Error(analysis.error);
+  if (analysis.statements.length !== 1) throw new Error(`a test case's sql must be one statement (found ${analysis.statements.length}); write one case per statement`);
+  const facts = factsOf(analysis.statements[0]!);
+  return { classes: facts.classes, relations: facts.relations, functions: facts.functions };
+}

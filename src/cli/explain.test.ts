@@ -149,7 +149,7 @@ describe("gatehouse explain, HTTP", () => {
 describe("gatehouse explain --as-test", () => {
   test("prints cases that gatehouse test runs and passes against the same folder", async () => {
     const r = await explain("--as", "alice", "--groups", "analysts", "--at", SATURDAY, "--as-test", "late read", "SELECT email FROM sales.customers; SELECT 1");
-    expect(r.out).toContain("# gatehouse explain: SELECT email FROM sales.customers; SELECT 1");
+    expect(r.out).toContain("# from: gatehouse explain --as 'alice' --groups 'analysts' --target 'sales-db' --at 2026-03-07T10:00:00.000Z 'SELECT email FROM sales.customers; SELECT 1'\n");
     const weekday = await explain("--as", "alice", "--groups", "analysts", "--at", MONDAY, "--as-test", "read", "SELECT email FROM sales.customers");
     const http = await explain("--as", "alice", "--groups", "analysts", "--as-test", "api", "GET /api/a/../b");
     const cases = [r.out, weekday.out, http.out].map((o) => o.replace(/^(?!#)/gm, "  ")).join("");

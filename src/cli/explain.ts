@@ -128,7 +128,7 @@ function pgAnswer(d: Decision): string | null {
   return `ERROR 42501: ${d.message}${detail ? `\nDETAIL: ${detail}` : ""}`;
 }
 
-async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
+async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
   const target = pickTarget(config, flags["target"] as string | undefined, text);
   const groups = ((flags["groups"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "");
   const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups };
@@ -140,7 +140,7 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
     const action: Action = { identity, target: target.name, request: facts, time };
     const explanation = policy.explain(action);
     const notes = explanation.canonicalPath === null ? ["the gateway refuses this path: it cannot be put in canonical form (see policy/http-path.ts)"] : [];
-    return { target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, explanation.canonicalPath), notes, given: req.target.replace(/[?#].*$/s, "") }] };
+    return { text, target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, explanation.canonicalPath), notes, given: req.target.replace(/[?#].*$/s, "") }] };
   }
   const { explainSql } = await import("./explain-postgres.ts");
   const { parseSearchPath } = await import("../targets/postgres/sql/name-resolution.ts");
@@ -152,10 +152,10 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
   const r = await explainSql({ sql: text, identity, target: target.name, time, context }, config, policy);
   if (!r.ok) {
     const answer = `ERROR 42601: ${r.error}${r.position !== undefined ? ` (at character ${r.position})` : ""}`;
-    return { target, identity, time, searchPath, items: [{ text, kind: "postgres", request: null, explanation: null, answer, notes: ["the gateway cannot parse this SQL, so it refuses it (builtin:parse-error) without asking the policy"] }] };
+    return { text, target, identity, time, searchPath, items: [{ text, kind: "postgres", request: null, explanation: null, answer, notes: ["the gateway cannot parse this SQL, so it refuses it (builtin:parse-error) without asking the policy"] }] };
   }
   const items = r.statements.map((s) => ({ text: s.text, kind: "postgres" as const, request: s.facts, explanation: s.explanation, answer: pgAnswer(s.explanation.decision), notes: s.notes }));
-  return { target, identity, time, searchPath, items };
+  return { text, target, identity, time, searchPath, items };
 }
 
 function masksText(m: Masks): string {
@@ -288,7 +288,17 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
       expect: { effect: d.effect, rule: d.rule, ...masks },
     });
   });
-  const header = `# gatehouse explain: ${out.items.map((i) => i.text.replace(/\s+/g, " ")).join("; ")}\n`;
+  const quote = (t: string) => `'${t.replace(/\s+/g, " ").replaceAll("'", "'\\''")}'`;
+  const command = [
+    "gatehouse explain",
+    `--as ${quote(out.identity.subject)}`,
+    ...(out.identity.groups.length > 0 ? [`--groups ${quote(out.identity.groups.join(","))}`] : []),
+    `--target ${quote(out.target.name)}`,
+    `--at ${new Date(out.time).toISOString()}`,
+    ...(out.searchPath !== null && out.searchPath.join(",") !== "$user,public" ? [`--search-path ${quote(out.searchPath.join(", "))}`] : []),
+    quote(out.text),
+  ].join(" ");
+  const header = `# from: ${command}\n`;
   return `${header}${comments.map((c) => `${c}\n`).join("")}${cases.length > 0 ? yamlStringify(cases) : ""}`;
 }
 
