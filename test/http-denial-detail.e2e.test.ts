@@ -82,3 +82,16 @@ test("an explicit deny rule keeps its own message, and an allowed request passes
   expect(await call("DELETE", "/public/x")).toEqual({ status: 403, body: { error: "forbidden", message: "Deletes go through the change process.", rule: "no-deletes" } });
   expect(await call("GET", "/public/x")).toEqual({ status: 200, body: { ok: true } });
 });
+
+test("gatehouse explain predicts the gateway's answer, body and all", async () => {
+  const at = `${day}T18:00:00Z`;
+  for (const [method, path] of [["GET", "/public/a"], ["GET", "/public/../api/x"], ["DELETE", "/public/a"], ["POST", "/api//orders/./1"], ["GET", "/api/%2e%2e%2fadmin"]] as const) {
+    const e = await runCli(["explain", "--config", gw.configPath, "--as", "dev1", "--groups", "developers", "--at", at, "--json", `${method} ${path}`]);
+    expect(e.code).toBe(0);
+    const req = JSON.parse(e.stdout).requests[0] as { decision: { effect: string }; answer?: string };
+    const got = await call(method, path);
+    const label = `${method} ${path}`;
+    if (req.decision.effect === "allow") expect({ label, status: got.status }).toEqual({ label, status: 200 });
+    else expect({ label, answer: `${got.status} ${JSON.stringify(got.body)}` }).toEqual({ label, answer: req.answer! });
+  }
+});

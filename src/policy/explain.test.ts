@@ -66,6 +66,20 @@ describe("describeDenial: what the caller is told on a default deny", () => {
     expect(p.describeDenial(h, p.decide(h)).detail).toBe("GET /api/orders; rule api-read allows it only mon-fri 08:00-18:00 Europe/Berlin");
   });
 
+  test("a review rule outside its hours says it would hold the request; several rules are all named", async () => {
+    const p = await policyOf(`rules:
+  - { name: night-ops, effect: review, approvers: [leads], http: { paths: ["/ops/**"] }, when: { hours: "22:00-06:00" } }
+  - { name: weekend-ops, effect: allow, identities: [alice], http: { paths: ["/ops/**"] }, when: { days: [sat, sun] } }
+`);
+    const a = act(alice, "api", http("POST", "/ops/restart"));
+    expect(p.describeDenial(a, p.decide(a)).detail).toBe(
+      "POST /ops/restart; rule night-ops holds it for approval only 22:00-06:00 UTC; rule weekend-ops allows it only sat, sun UTC",
+    );
+    // Another subject: the identities condition fails, so only the review rule is named.
+    const b = act(who("bob", []), "api", http("POST", "/ops/restart"));
+    expect(p.describeDenial(b, p.decide(b)).detail).toBe("POST /ops/restart; rule night-ops holds it for approval only 22:00-06:00 UTC");
+  });
+
   test("a rule outside its hours that would not have allowed it anyway is not named", async () => {
     const p = await policyOf(POLICY);
     // Wrong table and outside hours: the hours are not the reason.
