@@ -25,6 +25,14 @@ describe("formatRecord", () => {
     expect(line).toBe('2026-11-28T09:00:00.000Z decision deny alice@example.com orders-db DROP TABLE sales.orders rule=no-ddl "DDL needs a change ticket"');
   });
 
+  test("a default deny shows its detail: what the gateway saw and why nothing allowed it", () => {
+    const line = formatRecord(
+      { ...base, decision: { effect: "deny", rule: null, message: "no rule allows this request" }, details: { denial: "read of hr.x; no rule allows it for you" } },
+      { color: false },
+    );
+    expect(line).toEndWith('rule=(default deny) "no rule allows this request" (read of hr.x; no rule allows it for you)');
+  });
+
   test("colours the effect only when asked: allow green, deny red, review yellow", () => {
     const rec = (effect: "allow" | "deny" | "review") => ({ ...base, decision: { effect, rule: "r", message: "m" } });
     expect(formatRecord(rec("allow"), { color: true })).toContain("\x1b[32mallow\x1b[0m");

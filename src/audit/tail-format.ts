@@ -26,6 +26,9 @@ export function formatRecord(record: AuditRecord, opts: FormatOptions): string {
     parts.push(`rule=${record.decision.rule === null ? "(default deny)" : printable(record.decision.rule)}`);
     parts.push(...approvalParts(record));
     if (record.decision.effect === "deny" && record.decision.message) parts.push(JSON.stringify(printable(record.decision.message)));
+    // A default deny's detail: what the gateway saw and why nothing allowed it.
+    const denial = (record.details as { denial?: unknown } | undefined)?.denial;
+    if (record.decision.effect === "deny" && typeof denial === "string") parts.push(`(${printable(denial)})`);
   } else if (record.details !== undefined) {
     parts.push(paint(ANSI.dim, clip(printable(JSON.stringify(record.details)), 120)));
   }

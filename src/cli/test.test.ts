@@ -62,3 +62,19 @@ test("invalid files and usage errors exit 2", async () => {
   await Bun.write(join(root, "empty/rules.yaml"), RULES);
   expect(await testCommand.run([join(root, "empty")], capture().io)).toBe(2);
 });
+
+test("cases written as SQL are read by the gateway's own analysis (one statement each; SQL it cannot parse is denied)", async () => {
+  await Bun.write(join(root, "sql/rules.yaml"), 'rules:\n  - { name: read-sales, effect: allow, groups: [analysts], postgres: { classes: [read], tables: ["sales.*"] } }\n');
+  const sqlCase = (name: string, sql: string, expect: string) =>
+    `  - name: ${name}\n    identity: { sub: a, groups: [analysts] }\n    target: db\n    request: { postgres: { sql: ${JSON.stringify(sql)} } }\n    expect: ${expect}\n`;
+  await Bun.write(
+    join(root, "sql/t.test.yaml"),
+    `cases:\n${sqlCase("read sales", "SELECT o.id FROM sales.orders o", "{ effect: allow, rule: read-sales }")}${sqlCase("join hr", "SELECT * FROM sales.orders JOIN hr.x USING (id)", "{ effect: deny, rule: null }")}${sqlCase("unqualified is public", "SELECT * FROM orders", "{ effect: deny, rule: null }")}${sqlCase("garbage", "SELEC 1", "{ effect: deny, rule: null }")}${sqlCase("two statements", "SELECT 1; SELECT 2", "{ effect: deny, rule: null, message: x }")}`,
+  );
+  const c = capture();
+  expect(await testCommand.run([join(root, "sql/t.test.yaml")], c.io)).toBe(1);
+  const out = c.out();
+  for (const ok of ["read sales", "join hr", "unqualified is public", "garbage"]) expect(out).toContain(`✓ ${ok}\n`);
+  expect(out).toContain("✗ two statements");
+  expect(out).toContain("a test case's sql must be one statement (found 2)");
+});

@@ -66,4 +66,5 @@ export function createTestCommand(opts: PolicyTestOptions = {}): Command {
   };
 }
 
-export const testCommand: Command = createTestCommand();
+// Cases written as SQL are read by the gateway's own analysis, loaded only when a case has SQL.
+export const testCommand: Command = createTestCommand({ analyzeSql: async (sql) => (await import("./explain-postgres.ts")).analyzeSqlFacts(sql) });

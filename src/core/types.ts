@@ -99,6 +99,11 @@ export interface Decision {
   readonly rule: string | null;
   /** For people: the operator's message on deny, or why. */
   readonly message: string;
+  /**
+   * For a default deny, what the gateway saw and why no rule allowed it ("read of sales.orders;
+   * no rule allows it for you"); added on the deny path only (Policy.describeDenial).
+   */
+  readonly detail?: string;
   readonly masks: Masks;
   /** Present when effect is "review". */
   readonly review?: ReviewTerms;

@@ -7,18 +7,18 @@ import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { loadConfigFromSources } from "../config/load.ts";
 import { compilePolicy } from "../policy/compile.ts";
-import { type AuditEvent, Gate } from "./gate.ts";
+import { type AuditEvent, type DecidingPolicy, Gate } from "./gate.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
 const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
 const action = (path: string): Action => ({ identity: alice, target: "api", request: { kind: "http", method: "POST", path }, time: Date.now() });
 
-function setup(decide: (a: Action) => Decision, append?: (e: AuditEvent) => Promise<{ seq: number }>) {
+function setup(decide: (a: Action) => Decision, append?: (e: AuditEvent) => Promise<{ seq: number }>, whole?: DecidingPolicy) {
   const events: AuditEvent[] = [];
   const clock = { now: () => Date.now() };
   const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
   const gate = new Gate({
-    policy: () => ({ hash: "h1", decide }),
+    policy: () => whole ?? { hash: "h1", decide },
     audit: { append: append ?? (async (e) => (events.push(e), { seq: events.length })) },
     approvals,
     clock,
@@ -158,4 +158,24 @@ describe("masks of an approved request or one let through by a grant", () => {
     await gate.decideApproval(heldId, bob, { approve: false, reason: "no" });
     expect(await verdict).toMatchObject({ allowed: false, masks: NO_MASKS });
   });
+});
+
+test("a default deny is audited and answered with what the gateway saw and why nothing allowed it", async () => {
+  const config = await loadConfigFromSources(
+    [{ file: "p.yaml", text: `rules:\n  - { name: office, effect: allow, http: { paths: ["/api/**"] }, when: { days: [mon-fri], hours: "09:00-17:00" } }\n  - { name: no, effect: deny, http: { paths: ["/secret"] }, message: never }\n` }],
+    { baseDir: "/tmp", env: {} },
+  );
+  const p = compilePolicy(config);
+  const { gate, events } = setup((a) => p.decide(a), undefined, p);
+  const saturday = Date.parse("2026-03-07T12:00:00Z");
+  const late = await gate.check({ ...action("/api/x"), time: saturday });
+  expect(late).toMatchObject({ allowed: false, message: "no rule allows this request" });
+  expect(late.decision.detail).toBe("POST /api/x; rule office allows it only mon-fri 09:00-17:00 UTC");
+  const none = await gate.check(action("/other"));
+  expect(none.decision.detail).toBe("POST /other; no rule allows it for you");
+  const explicit = await gate.check(action("/secret"));
+  expect(explicit).toMatchObject({ allowed: false, message: "never" });
+  expect(explicit.decision.detail).toBeUndefined();
+  expect(events.map((e) => e.details?.["denial"])).toEqual(["POST /api/x; rule office allows it only mon-fri 09:00-17:00 UTC", "POST /other; no rule allows it for you", undefined]);
+  expect(events.map((e) => e.decision?.message)).toEqual(["no rule allows this request", "no rule allows this request", "never"]);
 });

@@ -29,6 +29,8 @@ export interface AuditEvent {
 export interface DecidingPolicy {
   readonly hash: string;
   decide(action: Action): Decision;
+  /** A default deny with a detail for the caller (what was seen, a rule outside its hours); see Policy. */
+  describeDenial?(action: Action, decision: Decision): Decision;
 }
 
 export interface GateDeps {
@@ -110,6 +112,8 @@ export class Gate {
     try {
       decision = policy.decide(action);
       if (ctx.adjust) decision = ctx.adjust(decision, action);
+      // Only now, on the deny path: the caller is told why (a built-in may have allowed it).
+      if (decision.effect === "deny" && policy.describeDenial) decision = policy.describeDenial(action, decision);
     } catch (e) {
       // A policy that throws is a bug; fail closed and say so.
       decision = { effect: "deny", rule: null, message: `policy evaluation failed: ${errorMessage(e)}`, masks: NO_MASKS };
@@ -133,7 +137,9 @@ export class Gate {
         ...base,
         type: "decision",
         decision: { effect: effective, rule: decision.rule, message: decision.message },
-        ...(grantId || ctx.details ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}) } } : {}),
+        ...(grantId || ctx.details || decision.detail
+          ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } }
+          : {}),
       });
     } catch (e) {
       return this.auditFailed(decision, policy.hash, e);

@@ -7,12 +7,14 @@ import { NO_MASKS } from "../core/types.ts";
 import type { Config, RuleConfig } from "../config/schema.ts";
 import { compileGlobs, type StringPredicate } from "./glob.ts";
 import { normalizeHttpPath } from "./http-path.ts";
-import { compileHttpMatcher } from "./matchers/http.ts";
-import { compilePostgresMatcher, compilePostgresOverlap } from "./matchers/postgres.ts";
+import { compileHttpMatcher, compileHttpParts } from "./matchers/http.ts";
+import { compilePostgresMatcher, compilePostgresOverlap, compilePostgresParts } from "./matchers/postgres.ts";
 import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
 import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
+import { createExplainer, type Adjust, type PolicyExplanation } from "./explain.ts";
+import { compileRuleChecks } from "./rule-checks.ts";
 
 export const KINDS: readonly TargetKind[] = ["http", "postgres", "ssh", "kubernetes"];
 export const DEFAULT_GRANT_MAX = "1h";
@@ -39,6 +41,17 @@ export interface Policy {
   readonly hash: string;
   readonly rules: readonly CompiledRule[];
   decide(action: Action): Decision;
+  /**
+   * For a default deny (the decision decide() returned when no rule matched), the same decision
+   * with a `detail` saying what the gateway saw and why nothing allowed it (a rule outside its
+   * hours); any other decision as it is. Only for the deny path: it looks at every rule.
+   */
+  describeDenial(action: Action, decision: Decision): Decision;
+  /**
+   * What `gatehouse explain` prints: every rule's conditions for this action, and decide()'s
+   * decision, put through `adjust` (a target's built-ins) as the gate does, and describeDenial.
+   */
+  explain(action: Action, adjust?: Adjust): PolicyExplanation;
 }
 
 /** Per-request values that several rules need, computed once in decide(). */
@@ -134,6 +147,21 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
   const kinds = KINDS.filter((k) => rule[k] !== undefined);
   const anyKind = kinds.length === 0;
+  // The same pieces again, one condition at a time, for explain and denial details (never decide()).
+  const checks = compileRuleChecks({
+    effect: rule.effect,
+    targetGlobs: rule.targets ?? null,
+    targets,
+    kinds: anyKind ? null : kinds,
+    groups,
+    identities,
+    http: rule.http ? { section: rule.http, parts: compileHttpParts(rule.http, restricting) } : null,
+    postgres: rule.postgres ? { section: rule.postgres, parts: compilePostgresParts(rule.postgres, restricting) } : null,
+    ssh,
+    kubernetes,
+    whenConfig: rule.when ?? null,
+    when,
+  });
 
   // Everything but the target and kind, which the index in decide() has already settled.
   const check = (action: Action, view: RequestView, loose: boolean): boolean => {
@@ -193,7 +221,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
       return view !== null && test(action, view);
     },
   });
-  return { rule: compiled, test, maskTest, groups, hasMasks: masks !== NO_MASKS, masks };
+  return { rule: compiled, test, maskTest, checks, groups, hasMasks: masks !== NO_MASKS, masks };
 }
 
 /** One rule that did not compile: its index in config.rules and what is wrong. */
@@ -227,7 +255,8 @@ export function compilePolicy(config: Config): Policy {
   }
   const rules = Object.freeze(entries.map((e) => e.rule));
   const decide = createDecide(entries);
-  return Object.freeze({ hash: config.hash, rules, decide });
+  const { describeDenial, explain } = createExplainer(entries, decide);
+  return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain });
 }
 
 /** A path matcher that also tries the path without its trailing slash. */

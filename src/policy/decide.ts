@@ -6,6 +6,7 @@ import type { Action, Decision, Masks, TargetKind } from "../core/types.ts";
 import { NO_MASKS, hasMasks } from "../core/types.ts";
 import type { CompiledRule, RequestView } from "./compile.ts";
 import { requestView } from "./compile.ts";
+import type { RuleChecks } from "./rule-checks.ts";
 
 export type RuleTest = (action: Action, view: RequestView) => boolean;
 
@@ -20,6 +21,8 @@ export interface RuleEntry {
    * statement as a whole. Implies nothing about allowing.
    */
   readonly maskTest: RuleTest;
+  /** The rule's conditions one by one, for explain and denial details; never used to decide. */
+  readonly checks: RuleChecks;
   /** The rule's groups condition; null when it has none. */
   readonly groups: readonly string[] | null;
   readonly hasMasks: boolean;

@@ -87,13 +87,31 @@ export const OBJECT_FREE_CLASSES: ReadonlySet<string> = new Set([
 ]);
 
 /** Whether a statement with no relations acts on no object: it has classes, all object-free. */
-function objectFree(classes: readonly string[], lower: boolean): boolean {
+export function objectFree(classes: readonly string[], lower: boolean): boolean {
   if (classes.length === 0) return false;
   for (const c of classes) if (!OBJECT_FREE_CLASSES.has(lower ? c.toLowerCase() : c)) return false;
   return true;
 }
 
-export function compilePostgresMatcher(section: PostgresSection, restricting: boolean): PostgresMatcher {
+/**
+ * One list of a rule's postgres section (classes, tables or functions): whether it holds for a
+ * statement, and for explain, which of the statement's items it does not cover (allow rule) or
+ * covers (deny, review rule).
+ */
+export interface PostgresPart {
+  readonly holds: (facts: PostgresRequestFacts) => boolean;
+  /** The statement's items of this kind the rule's list names. */
+  readonly listed: (facts: PostgresRequestFacts) => string[];
+}
+
+export interface PostgresParts {
+  readonly classes: PostgresPart | null;
+  readonly tables: PostgresPart | null;
+  readonly functions: PostgresPart | null;
+}
+
+/** The three lists of a postgres section, each on its own; compilePostgresMatcher is their conjunction. */
+export function compilePostgresParts(section: PostgresSection, restricting: boolean): PostgresParts {
   const opts = { separator: ".", ignoreCase: restricting };
   const classes = section.classes ? compileClassList(section.classes, restricting) : null;
   const tables = section.tables ? compileGlobs(section.tables, opts) : null;
@@ -105,10 +123,23 @@ export function compilePostgresMatcher(section: PostgresSection, restricting: bo
   // ALTER SCHEMA or VACUUM FULL may act on any of the rule's tables (fail closed).
   const tablesHold = (f: PostgresRequestFacts, t: StringPredicate): boolean =>
     f.relations.length === 0 ? objectFree(f.classes, restricting) !== restricting : quantifier(f.relations, t);
-  return (f) =>
-    (classes === null || quantifier(f.classes, classes)) &&
-    (tables === null || tablesHold(f, tables)) &&
-    (functions === null || quantifier(f.functions, functions));
+  const part = (pred: StringPredicate, items: (f: PostgresRequestFacts) => readonly string[], holds: (f: PostgresRequestFacts) => boolean): PostgresPart => ({
+    holds,
+    listed: (f) => items(f).filter((x) => pred(x)),
+  });
+  return {
+    classes: classes === null ? null : part(classes, (f) => f.classes, (f) => quantifier(f.classes, classes)),
+    tables: tables === null ? null : part(tables, (f) => f.relations, (f) => tablesHold(f, tables)),
+    functions: functions === null ? null : part(functions, (f) => f.functions, (f) => quantifier(f.functions, functions)),
+  };
+}
+
+export function compilePostgresMatcher(section: PostgresSection, restricting: boolean): PostgresMatcher {
+  const { classes, tables, functions } = compilePostgresParts(section, restricting);
+  const c = classes?.holds ?? null;
+  const t = tables?.holds ?? null;
+  const fn = functions?.holds ?? null;
+  return (f) => (c === null || c(f)) && (t === null || t(f)) && (fn === null || fn(f));
 }
 
 /**

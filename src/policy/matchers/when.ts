@@ -130,3 +130,12 @@ export function compileWhen(when: WhenConfig, clockFor: (zone: string) => LocalC
     return overnight ? minute >= hours.start || minute < hours.end : minute >= hours.start && minute < hours.end;
   };
 }
+
+/** A window as people write it: "mon-fri 09:00-17:00 UTC", "sat, sun Europe/Berlin". */
+export function describeWhen(when: WhenConfig): string {
+  const parts: string[] = [];
+  if (when.days) parts.push(when.days.join(", "));
+  if (when.hours) parts.push(when.hours);
+  parts.push(when.timezone ?? "UTC");
+  return parts.join(" ");
+}

@@ -164,6 +164,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       outcomeCount.denied.inc();
       return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
         rule: verdict.decision.rule,
+        // A default deny says what the gateway saw (method, canonical path) and why nothing allowed it.
+        ...(path !== null && verdict.decision.detail ? { detail: verdict.decision.detail } : {}),
         ...(verdict.approvalId ? { approval: verdict.approvalId } : {}),
       });
     }

@@ -3,6 +3,7 @@
 // raises an error (so a transaction block fails and later statements get 25P02 until ROLLBACK,
 // and an extended-protocol batch skips to Sync), then replaces the upstream's ErrorResponse for
 // it with its own, which carries the rule's message.
+import type { Verdict } from "../../gate/gate.ts";
 import { parseNoticeFields } from "./protocol/backend-decoder.ts";
 import { encodeErrorResponse, encodeFrontendMessages, encodeQuery } from "./protocol/encode.ts";
 
@@ -30,15 +31,24 @@ export function denyMessages(): DenyMessages {
   };
 }
 
-/** The ErrorResponse the client gets for a denied statement. */
-export function denialError(message: string, opts: { code?: string; position?: number; rule?: string | null } = {}): Uint8Array {
+/**
+ * The ErrorResponse the client gets for a denied statement. DETAIL: `detail` when given (a
+ * default deny's "read of sales.orders; no rule allows it for you"), else the deciding rule.
+ */
+export function denialError(message: string, opts: { code?: string; position?: number; rule?: string | null; detail?: string | undefined } = {}): Uint8Array {
+  const detail = opts.detail ?? (opts.rule ? `gatehouse rule: ${opts.rule}` : undefined);
   return encodeErrorResponse({
     severity: "ERROR",
     code: opts.code ?? DENY_CODE,
     message,
     ...(opts.position !== undefined ? { position: String(opts.position) } : {}),
-    ...(opts.rule ? { detail: `gatehouse rule: ${opts.rule}` } : {}),
+    ...(detail !== undefined ? { detail } : {}),
   });
+}
+
+/** The ErrorResponse for a statement the policy (or an approver) refused. */
+export function verdictDenial(verdict: Pick<Verdict, "message" | "decision">): Uint8Array {
+  return denialError(verdict.message, { rule: verdict.decision.rule, detail: verdict.decision.detail });
 }
 
 /** True when an upstream ErrorResponse body is the one our DO block raised. */

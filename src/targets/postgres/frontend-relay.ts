@@ -27,7 +27,7 @@ import type { Decoded, Bind, Close, Describe, Execute, Parse, Query, DecodedFron
 import type { PostgresRequestFacts } from "../../core/types.ts";
 import { changesCatalog, FENCED, needsCatalog } from "./catalog-changes.ts";
 import { declaredCursorName } from "./cursor-name.ts";
-import { denialError } from "./deny.ts";
+import { denialError, verdictDenial } from "./deny.ts";
 import { relayFunctionCall } from "./function-call.ts";
 import { encodeFrontendMessage } from "./protocol/encode.ts";
 import type { RelayCore } from "./relay-core.ts";
@@ -139,7 +139,7 @@ export class FrontendRelay {
       const details = stmts.length === 1 ? SIMPLE_DETAILS : { protocol: "simple", statement: i + 1, of: stmts.length };
       const checked = await this.checker.check(info, details);
       if (checked === null || !checked.verdict.allowed) {
-        const error = checked === null ? this.checker.lastRefusal! : denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
+        const error = checked === null ? this.checker.lastRefusal! : verdictDenial(checked.verdict);
         for (const r of runs) s.finish(r, { kind: "not_run", reason: "another statement of the same query was denied" });
         s.toUpstream.push(s.deny.query);
         s.tracker.push({ kind: "deny-query", error, sent: false });
@@ -191,7 +191,7 @@ export class FrontendRelay {
     if (info !== null) {
       const checked = await this.checker.check(info, { protocol: "extended", statement_name: m.statement }, m.parameterTypes);
       if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
-      if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
+      if (!checked.verdict.allowed) return this.denyExtended(verdictDenial(checked.verdict));
       stmt.info = checked.info;
       stmt.verdict = checked.verdict;
       stmt.spec = checked.spec;
@@ -221,7 +221,7 @@ export class FrontendRelay {
     if (current === null) return this.denyExtended(this.checker.lastRefusal!);
     const checked = await this.checker.check(current.info!, details, stmt.parameterTypes);
     if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
-    if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
+    if (!checked.verdict.allowed) return this.denyExtended(verdictDenial(checked.verdict));
     stmt.info = checked.info;
     stmt.verdict = checked.verdict;
     stmt.spec = checked.spec;
@@ -316,7 +316,7 @@ export class FrontendRelay {
     const details = { protocol: "extended", statement_name: portal.statement.name, portal: portal.name, at: "execute" };
     const checked = await this.checker.check(portal.info!, details, portal.statement.parameterTypes);
     if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
-    if (!checked.verdict.allowed) return this.denyExtended(denialError(checked.verdict.message, { rule: checked.verdict.decision.rule }));
+    if (!checked.verdict.allowed) return this.denyExtended(verdictDenial(checked.verdict));
     if (checked.spec !== portal.spec) {
       const message = `portal "${portal.name}" is denied: the catalog changed since it was bound and so did the masks that apply to it; bind it again`;
       await this.s.statementGate.refuse(checked.facts, "builtin:stale-portal", message, details);

@@ -6,7 +6,7 @@
 // when its name cannot be read), and the change, which the search_path follows.
 import type { Decoded, FunctionCall } from "./protocol/frontend-message.ts";
 import { CHANGED_IN_BATCH, changesCatalog } from "./catalog-changes.ts";
-import { denialError } from "./deny.ts";
+import { denialError, verdictDenial } from "./deny.ts";
 import type { RelayCore } from "./relay-core.ts";
 import type { CatalogFence } from "./session-state.ts";
 import type { StatementInfo } from "./sql/analysis.ts";
@@ -43,7 +43,7 @@ export async function relayFunctionCall(s: RelayCore, m: Decoded<FunctionCall>, 
     error = denialError(CHANGED_IN_BATCH.message);
   } else {
     checked = await s.statementGate.check(info, { protocol: "function_call", oid: m.functionOid });
-    if (!checked.verdict.allowed) error = denialError(checked.verdict.message, { rule: checked.verdict.decision.rule });
+    if (!checked.verdict.allowed) error = verdictDenial(checked.verdict);
   }
   if (error !== null || checked === null) {
     s.toUpstream.push(s.deny.query);

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isGatewayError } from "../core/errors.ts";
+import { runPolicyTests } from "../policy/test-runner.ts";
+import { explainCommand, parseAt, parseHttpRequest } from "./explain.ts";
+
+let root: string;
+const CONFIG = `
+targets:
+  - { name: sales-db, kind: postgres, listen: "127.0.0.1:6432", upstream: { host: 127.0.0.1, port: 5432, database: d, user: u, password: "\${env:PW}" } }
+  - { name: api, kind: http, listen: "127.0.0.1:8081", upstream: "http://127.0.0.1:3" }
+rules:
+  - name: no-drop
+    postgres: { classes: [ddl.drop.database] }
+    effect: deny
+    message: DROP DATABASE is blocked
+  - name: analysts-read
+    groups: [analysts]
+    targets: [sales-db]
+    postgres: { classes: [read], tables: ["sales.*"] }
+    when: { days: [mon-fri], hours: "09:00-17:00" }
+    effect: allow
+    mask: { columns: [email] }
+  - name: dbas
+    groups: [dbas]
+    targets: [sales-db]
+    effect: allow
+  - name: api-read
+    groups: [analysts]
+    targets: [api]
+    http: { methods: [GET], paths: ["/api/**"] }
+    effect: allow
+    mask: { json: ["$.email"] }
+`;
+const MONDAY = "2026-03-02T10:00:00Z";
+const SATURDAY = "2026-03-07T10:00:00Z";
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "gatehouse-explain-"));
+  await writeFile(join(root, "gatehouse.yaml"), CONFIG);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function explain(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (err += s), color: false, env: {}, signal: new AbortController().signal };
+  const code = await explainCommand.run(["--config", root, ...args], io);
+  return { code, out, err };
+}
+
+describe("gatehouse explain, SQL", () => {
+  test("a denied read: what the gateway saw, the near misses and why, and the DETAIL the client gets", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "--at", MONDAY, "SELECT o.id FROM sales.orders o JOIN hr.salaries s USING (id)");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("alice (groups analysts) on sales-db (postgres) at 2026-03-02T10:00:00.000Z");
+    expect(r.out).toContain("seen: read of hr.salaries, sales.orders");
+    expect(r.out).toContain("  classes:   read\n  tables:    hr.salaries, sales.orders\n  functions: (none)\n");
+    expect(r.out).toContain("✗ analysts-read (allow, ");
+    expect(r.out).toContain("table hr.salaries is not in its tables [sales.*]");
+    expect(r.out).toContain("✗ dbas (allow, ");
+    expect(r.out).toContain("you are in none of its groups [dbas]");
+    expect(r.out).toContain("decision: deny, no rule matched: no rule allows this request");
+    expect(r.out).toContain("the client gets: ERROR 42501: no rule allows this request\n  DETAIL: read of hr.salaries, sales.orders; no rule allows it for you\n");
+    // The search_path it assumed, and what needs the live catalog, are said.
+    expect(r.out).toContain('search_path: "$user", public');
+    expect(r.out).toContain("note: the gateway also looks these names up in the database's catalog");
+    // The HTTP rule is for another target and kind: not listed.
+    expect(r.out).not.toContain("api-read");
+  });
+
+  test("outside the rule's hours: the rule and its window", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "--at", SATURDAY, "SELECT * FROM sales.orders");
+    expect(r.out).toContain("outside its hours: only mon-fri 09:00-17:00 UTC");
+    expect(r.out).toContain("DETAIL: read of sales.orders; rule analysts-read allows it only mon-fri 09:00-17:00 UTC");
+  });
+
+  test("an allowed read with its masks; a deny rule keeps its message; each statement on its own", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "--at", "2026-03-02 10:00", "SELECT email FROM sales.customers; DROP DATABASE x");
+    expect(r.out).toContain("statement 1: SELECT email FROM sales.customers");
+    expect(r.out).toContain("✓ analysts-read (allow, ");
+    expect(r.out).toContain("decision: allow by rule analysts-read: allowed by rule analysts-read\n  masks: columns [email]\n");
+    expect(r.out).toContain("statement 2: DROP DATABASE x");
+    expect(r.out).toContain("decision: deny by rule no-drop: DROP DATABASE is blocked");
+    expect(r.out).toContain("ERROR 42501: DROP DATABASE is blocked\n  DETAIL: gatehouse rule: no-drop");
+  });
+
+  test("unqualified names resolve through --search-path, as the session's search_path would", async () => {
+    const byDefault = await explain("--as", "alice", "--groups", "analysts", "--at", MONDAY, "--json", "SELECT * FROM orders");
+    const d = JSON.parse(byDefault.out);
+    expect(d.requests[0].request.relations).toEqual(["public.orders"]);
+    expect(d.requests[0].decision.effect).toBe("deny");
+    const sales = JSON.parse((await explain("--as", "alice", "--groups", "analysts", "--at", MONDAY, "--json", "--search-path", "sales", "SELECT * FROM orders")).out);
+    expect(sales.search_path).toEqual(["sales"]);
+    expect(sales.requests[0].request.relations).toEqual(["sales.orders"]);
+    expect(sales.requests[0].decision).toMatchObject({ effect: "allow", rule: "analysts-read" });
+  });
+
+  test("the gateway's built-ins apply after the rules: a catalog read, a dangerous function", async () => {
+    const cat = JSON.parse((await explain("--as", "alice", "--groups", "analysts", "--at", SATURDAY, "--json", "SELECT relname FROM pg_catalog.pg_class")).out);
+    expect(cat.requests[0].decision).toMatchObject({ effect: "allow", rule: "builtin:catalog-read" });
+    const dba = JSON.parse((await explain("--as", "dana", "--groups", "dbas", "--json", "SELECT pg_catalog.pg_read_file('/etc/passwd')")).out);
+    expect(dba.requests[0].decision).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  });
+
+  test("SQL the parser cannot read is refused as the gateway refuses it", async () => {
+    const r = await explain("--as", "alice", "selec 1");
+    expect(r.out).toContain('the client gets: ERROR 42601: syntax error at or near "selec" (at character 1)');
+  });
+
+  test("--json: every rule with whether it matches and the conditions that fail", async () => {
+    const r = await explain("--as", "bob", "--groups", "sales", "--at", MONDAY, "--json", "DELETE FROM sales.orders");
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ target: "sales-db", kind: "postgres", at: "2026-03-02T10:00:00.000Z", identity: { subject: "bob", groups: ["sales"] } });
+    const rule = j.requests[0].rules.find((x: { name: string }) => x.name === "analysts-read");
+    expect(rule).toMatchObject({ matches: false, near: true });
+    expect(rule.failed).toEqual([
+      { condition: "groups", why: "you are in none of its groups [analysts]" },
+      { condition: "classes", why: "class delete is not in its classes [read]" },
+    ]);
+    expect(j.requests[0].decision).toMatchObject({ effect: "deny", rule: null, detail: "delete of sales.orders; no rule allows it for you" });
+  });
+});
+
+describe("gatehouse explain, HTTP", () => {
+  test("method and canonical path, the near misses, and the 403 body", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "POST /api/x/../orders//1?x=1");
+    expect(r.out).toContain("alice (groups analysts) on api (http)");
+    expect(r.out).toContain("seen: POST /api/orders/1");
+    expect(r.out).toContain("path:   /api/x/../orders//1 (canonical: /api/orders/1)");
+    expect(r.out).toContain("✗ api-read (allow, ");
+    expect(r.out).toContain("method POST is not in its methods [GET]");
+    expect(r.out).toContain('the client gets: 403 {"error":"forbidden","message":"no rule allows this request","rule":null,"detail":"POST /api/orders/1; no rule allows it for you"}');
+    const ok = await explain("--as", "alice", "--groups", "analysts", "GET", "/api/orders");
+    expect(ok.out).toContain("decision: allow by rule api-read: allowed by rule api-read\n  masks: json [$.email]\n");
+  });
+
+  test("a path with no canonical form is refused before any rule", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "GET /api/%2e%2e%2fadmin");
+    expect(r.out).toContain("rules: not asked");
+    expect(r.out).toContain('403 {"error":"forbidden","message":"request path cannot be normalised: denied","rule":null}');
+  });
+});
+
+describe("gatehouse explain --as-test", () => {
+  test("prints cases that gatehouse test runs and passes against the same folder", async () => {
+    const r = await explain("--as", "alice", "--groups", "analysts", "--at", SATURDAY, "--as-test", "late read", "SELECT email FROM sales.customers; SELECT 1");
+    expect(r.out).toContain("# from: gatehouse explain --as 'alice' --groups 'analysts' --target 'sales-db' --at 2026-03-07T10:00:00.000Z 'SELECT email FROM sales.customers; SELECT 1'\n");
+    const weekday = await explain("--as", "alice", "--groups", "analysts", "--at", MONDAY, "--as-test", "read", "SELECT email FROM sales.customers");
+    const http = await explain("--as", "alice", "--groups", "analysts", "--as-test", "api", "GET /api/a/../b");
+    const cases = [r.out, weekday.out, http.out].map((o) => o.replace(/^(?!#)/gm, "  ")).join("");
+    const file = join(root, "explained.test.yaml");
+    await writeFile(file, `cases:\n${cases}`);
+    const report = await runPolicyTests(file);
+    expect(report.files[0]!.error).toBeUndefined();
+    expect(report.files[0]!.cases.map((c) => [c.name, c.passed, c.decision?.rule])).toEqual([
+      ["late read (statement 1: SELECT email FROM sales.customers)", true, null],
+      ["late read (statement 2: SELECT 1)", true, null],
+      ["read", true, "analysts-read"],
+      ["api", true, "api-read"],
+    ]);
+    await rm(file);
+  });
+});
+
+describe("usage", () => {
+  test("what is missing or ambiguous is a usage error", async () => {
+    const usage = async (...args: string[]) => {
+      try {
+        await explain(...args);
+        return "no error";
+      } catch (e) {
+        return isGatewayError(e, "E_USAGE") ? e.message : String(e);
+      }
+    };
+    expect(await usage("SELECT 1")).toBe("--as SUBJECT is required");
+    expect(await usage("--as", "a")).toContain("the request is required");
+    expect(await usage("--as", "a", "--target", "nope", "SELECT 1")).toBe('no target "nope" in the configuration (targets: sales-db, api)');
+    expect(await usage("--as", "a", "--target", "api", "SELECT 1")).toContain('target "api" is an http target: give the request as METHOD PATH');
+    expect(await usage("--as", "a", "--at", "yesterday", "SELECT 1")).toContain('--at: cannot read "yesterday"');
+  });
+
+  test("times without a zone are UTC; METHOD PATH is recognised", () => {
+    expect(parseAt("2026-03-02T10:00", 0)).toBe(Date.parse("2026-03-02T10:00:00Z"));
+    expect(parseAt("2026-03-02T10:00+01:00", 0)).toBe(Date.parse("2026-03-02T09:00:00Z"));
+    expect(parseAt(undefined, 42)).toBe(42);
+    expect(parseHttpRequest("get /x?y=1")).toEqual({ method: "get", target: "/x?y=1" });
+    expect(parseHttpRequest("SELECT 1")).toBeNull();
+    expect(parseHttpRequest("DELETE FROM t")).toBeNull();
+  });
+});

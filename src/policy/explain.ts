@@ -1,0 +1,119 @@
+// Why a request got its decision, in words: what the gateway saw, each rule's conditions one by
+// one (rule-checks.ts), and, on the deny path, a detail for the caller when nothing allowed it.
+// decide() itself never comes here; a default deny does, once, before it is audited.
+import type { Action, Decision, Effect, Masks, RequestFacts } from "../core/types.ts";
+import type { RequestView } from "./compile.ts";
+import { requestView } from "./compile.ts";
+import { DEFAULT_DENY, type RuleEntry } from "./decide.ts";
+import { listText, type ConditionResult } from "./rule-checks.ts";
+
+export interface RuleExplanation {
+  readonly name: string;
+  readonly effect: Effect;
+  /** "file:line" of the rule, when known. */
+  readonly origin: string | null;
+  /** The rule's own test (the one decide() runs) holds for the request. */
+  readonly matches: boolean;
+  /** Every condition the rule states, in a fixed order. */
+  readonly conditions: readonly ConditionResult[];
+  /** Those of `conditions` that fail. */
+  readonly failed: readonly ConditionResult[];
+  /** False if the conditions one by one disagree with the rule's test: a bug in explain, shown rather than hidden. */
+  readonly consistent: boolean;
+  readonly masks: Masks;
+}
+
+export interface PolicyExplanation {
+  /** What the gateway saw, e.g. "read of sales.orders" or "GET /api/orders". */
+  readonly seen: string;
+  /** HTTP: the canonical path rules are matched against; null when it has none (refused). */
+  readonly canonicalPath?: string | null;
+  /** Every rule, in config order. */
+  readonly rules: readonly RuleExplanation[];
+  /** decide()'s decision (after `adjust`, when given), with the denial detail the gateway adds. */
+  readonly decision: Decision;
+  /** decide()'s own decision, before `adjust` (what `gatehouse test` checks). */
+  readonly ruled: Decision;
+}
+
+export type Adjust = (decision: Decision, action: Action) => Decision;
+
+/** What the gateway saw of a request, in one line. */
+export function seenText(request: RequestFacts, view: RequestView | null): string {
+  switch (request.kind) {
+    case "http":
+      return view === null ? `${request.method.toUpperCase()} ${request.path} (a path that cannot be put in canonical form)` : `${view.method} ${view.path}`;
+    case "postgres": {
+      let out = request.classes.length > 0 ? listText(request.classes) : "a statement of no known class";
+      if (request.relations.length > 0) out += ` of ${listText(request.relations)}`;
+      if (request.functions.length > 0) out += ` calling ${listText(request.functions)}`;
+      return out;
+    }
+    case "ssh":
+      return `ssh ${request.channel} as ${request.login}${request.argv.length > 0 ? `: ${request.argv.join(" ")}` : ""}`;
+    case "kubernetes": {
+      let out = `${request.verb} ${request.resource}${request.apiGroup ? `.${request.apiGroup}` : ""}${request.subresource ? `/${request.subresource}` : ""}`;
+      if (request.name) out += ` ${request.name}`;
+      if (request.namespace) out += ` in namespace ${request.namespace}`;
+      return out;
+    }
+  }
+}
+
+/** The rules that would have allowed (or held) the request but for their `when`, as sentences. */
+function outsideHours(entries: readonly RuleEntry[], action: Action, view: RequestView): string[] {
+  const out: string[] = [];
+  const kind = action.request.kind;
+  for (const e of entries) {
+    const r = e.rule;
+    if (r.effect === "deny" || !r.matchesTarget(action.target) || (r.kinds !== null && !r.kinds.includes(kind))) continue;
+    const conditions = e.checks(action, view);
+    const when = conditions.find((c) => c.condition === "when");
+    if (when === undefined || when.holds || !conditions.every((c) => c === when || c.holds)) continue;
+    out.push(`rule ${r.name} ${r.effect === "allow" ? "allows it" : "holds it for approval"} only ${when.window}`);
+  }
+  return out;
+}
+
+export function createExplainer(entries: readonly RuleEntry[], decide: (action: Action) => Decision) {
+  function describeDenial(action: Action, decision: Decision): Decision {
+    // Only the default deny: a deny rule keeps its own message, built-ins theirs.
+    if (decision !== DEFAULT_DENY) return decision;
+    const view = requestView(action);
+    if (view === null) return decision;
+    const hours = outsideHours(entries, action, view);
+    const why = hours.length === 0 ? "no rule allows it for you" : `${hours.slice(0, 3).join("; ")}${hours.length > 3 ? `; and ${hours.length - 3} more rules` : ""}`;
+    return { ...decision, detail: `${seenText(action.request, view)}; ${why}` };
+  }
+
+  function explain(action: Action, adjust?: Adjust): PolicyExplanation {
+    const view = requestView(action);
+    const rules: RuleExplanation[] = entries.map((e) => {
+      const matches = e.rule.matches(action);
+      const conditions = view === null ? [] : e.checks(action, view);
+      const failed = conditions.filter((c) => !c.holds);
+      return {
+        name: e.rule.name,
+        effect: e.rule.effect,
+        origin: e.rule.origin,
+        matches,
+        conditions,
+        failed,
+        consistent: view === null || matches === (failed.length === 0),
+        masks: e.masks,
+      };
+    });
+    const ruled = decide(action);
+    let decision = adjust === undefined ? ruled : adjust(ruled, action);
+    decision = describeDenial(action, decision);
+    return {
+      seen: seenText(action.request, view),
+      ...(action.request.kind === "http" ? { canonicalPath: view?.path ?? null } : {}),
+      rules,
+      decision,
+      ruled,
+    };
+  }
+
+  return { describeDenial, explain };
+}
