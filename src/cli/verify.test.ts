@@ -33,10 +33,14 @@ describe("gatehouse verify", () => {
     const path = await logWith(4);
     const t = io();
     expect(await verifyCommand.run([path], t.io)).toBe(0);
-    expect(t.out.join("")).toBe("ok: 4 records, chain intact\n");
+    expect(t.out.join("")).toBe(
+      "ok: 4 records, chain intact\n" +
+        "checkpoints: 0, signatures NOT checked: no key (give --key, from `gatehouse audit-key`, or --config)\n" +
+        "no checkpoint in the log\nnot yet checkpointed: 4 records\n",
+    );
     const j = io();
     expect(await verifyCommand.run([path, "--json"], j.io)).toBe(0);
-    expect(JSON.parse(j.out.join(""))).toEqual({ ok: true, records: 4 });
+    expect(JSON.parse(j.out.join(""))).toEqual({ ok: true, records: 4, checkpoints: 0, signatures: "not checked", last_checkpoint: null, not_checkpointed: 4, keys: [] });
   });
 
   test("exit 1 with file:line and the problem for a damaged log", async () => {
@@ -58,6 +62,6 @@ describe("gatehouse verify", () => {
     }
     const h = io();
     expect(await verifyCommand.run(["--help"], h.io)).toBe(0);
-    expect(h.out.join("")).toContain("Usage: gatehouse verify LOG [--json]");
+    expect(h.out.join("")).toContain("Usage: gatehouse verify [LOG] [--config PATH]");
   });
 });
