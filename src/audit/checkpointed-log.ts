@@ -104,17 +104,24 @@ export class CheckpointedAuditLog implements AuditLog {
     while (this.#writing !== null) await this.#writing.catch(() => {});
     if (this.#inner.lastSeq > this.#checkpointedSeq) {
       const writing = this.#write();
-      this.#writing = writing;
+      this.#writing = writing.then(() => {});
+      let written: { durable: Promise<void> };
       try {
-        await writing;
+        written = await writing;
       } finally {
         this.#writing = null;
       }
+      await written.durable;
     }
     return this.#latest;
   }
 
-  async #write(): Promise<void> {
+  /**
+   * Signs and appends; resolves once the record is written, so that the next checkpoint need not
+   * wait for this one's fsync (under load that would stretch "every N records" to one per fsync).
+   * `durable` resolves once it is fsync'd and published as latestCheckpoint.
+   */
+  async #write(): Promise<{ durable: Promise<void> }> {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     // Read the head and append in one synchronous step: append assigns seq and prev at once, so
@@ -131,8 +138,11 @@ export class CheckpointedAuditLog implements AuditLog {
     const appended = this.#inner.append({ type: CHECKPOINT_TYPE, details: cp }, { lazy: true });
     this.#checkpointedSeq = this.#inner.lastSeq;
     await appended;
-    await this.#inner.sync();
-    if (this.#latest === null || cp.seq > this.#latest.seq) this.#latest = cp;
+    const durable = this.#inner.sync().then(() => {
+      if (this.#latest === null || cp.seq > this.#latest.seq) this.#latest = cp;
+    });
+    durable.catch(() => {}); // the log reports its own failure; checkpoint() callers still see it
+    return { durable };
   }
 
   sync(): Promise<void> {
