@@ -130,7 +130,7 @@ function print(io: Io, json: boolean, report: VerifyReport, keys: readonly Trust
   const lines = [`ok: ${report.records} records, chain intact`];
   const keyNames = keys.map((k) => `key ${k.key.id} (${k.key.text}) from ${k.from}`).join(", ");
   if (report.signatures === "verified") {
-    lines.push(`checkpoints: ${report.checkpoints}, every signature valid; trusted ${keyNames}`);
+    lines.push(`checkpoints: ${report.checkpoints === 0 ? "none" : `${report.checkpoints}, every signature valid`}; trusted ${keyNames}`);
   } else {
     lines.push(`checkpoints: ${report.checkpoints}, signatures NOT checked: no key (give --key, from \`gatehouse audit-key\`, or --config)`);
   }

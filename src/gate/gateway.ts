@@ -86,8 +86,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   await gate.record({ type: "gateway.start", policy: policy.hash, details: { config: opts.configPath, files: config.files, targets: config.targets.map((t) => t.name) } });
   await gate.record({ type: "policy.loaded", policy: policy.hash, details: { rules: config.rules.length, files: config.files } });
-  // Anchors at once what the log held at start (a crash's unsigned tail, after its repair), and gives the admin API a checkpoint to serve.
-  await audit.checkpoint();
+  // Anchors at once what the log held at start (a crash's unsigned tail, after its repair), and
+  // gives the admin API a checkpoint to serve. Not awaited: its fsync need not delay serving; a
+  // failure is the log's and fails the next append.
+  audit.checkpoint().catch(() => {});
 
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
