@@ -38,13 +38,14 @@ describe("checkpoint signatures", () => {
     expect(checkpointProblem(cp, [ours.publicKey, theirs.publicKey])).toBeNull();
   });
 
-  test("malformed checkpoints say which field is wrong", () => {
-    expect(parseCheckpoint(null)).toEqual({ ok: false, problem: "not a JSON object" });
-    expect(parseCheckpoint({ seq: "1" })).toMatchObject({ ok: false, problem: expect.stringMatching(/^seq:/) });
-    expect(parseCheckpoint({ seq: 1, hash: "x" })).toMatchObject({ ok: false, problem: expect.stringMatching(/^hash:/) });
-    expect(parseCheckpoint({ seq: 1, hash: HASH, time: TIME, key_id: "0123456789abcdef", signature: "short" })).toMatchObject({
-      ok: false,
-      problem: expect.stringMatching(/^signature:/),
-    });
+  test("malformed checkpoints say which field is wrong; extra fields are dropped", () => {
+    const good = { seq: 1, hash: HASH, time: TIME, key_id: "0123456789abcdef", signature: "A".repeat(86) };
+    expect(parseCheckpoint({ ...good, note: "saved by cron" })).toEqual({ ok: true, checkpoint: good });
+    expect(parseCheckpoint(null)).toMatchObject({ ok: false, problem: expect.stringMatching(/^\/: Expected object/) });
+    const { hash: _dropped, ...noHash } = good;
+    expect(parseCheckpoint(noHash)).toEqual({ ok: false, problem: "/hash: Expected required property" });
+    for (const [field, bad] of [["seq", "1"], ["seq", -1], ["hash", "x"], ["time", "2026-12-06T20:00:00Z"], ["key_id", "KEY"], ["signature", "short"]] as const) {
+      expect(parseCheckpoint({ ...good, [field]: bad })).toMatchObject({ ok: false, problem: expect.stringMatching(new RegExp(`^/${field}: `)) });
+    }
   });
 });

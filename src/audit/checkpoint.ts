@@ -16,29 +16,33 @@
 //
 // `signature` is the 64-byte signature in base64url without padding.
 import { sign, verify } from "node:crypto";
+import { Type, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { PublicKey, SigningKey } from "./signing-key.ts";
 
 export const CHECKPOINT_TYPE = "audit.checkpoint";
 const DOMAIN = "gatehouse audit checkpoint v1\n";
 
-export interface Checkpoint {
-  readonly seq: number;
-  readonly hash: string;
-  readonly time: string;
-  readonly key_id: string;
-  readonly signature: string;
-}
+/** What a checkpoint record's `details` hold, and what the admin API serves. */
+export const Checkpoint = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 0, description: "seq of the record signed (the one before the checkpoint record)" }),
+    hash: Type.String({ pattern: "^[0-9a-f]{64}$", description: "its hash" }),
+    time: Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", description: "when it was signed, UTC" }),
+    key_id: Type.String({ pattern: "^[0-9a-f]{16}$", description: "the signing key's id (signing-key.ts)" }),
+    signature: Type.String({ pattern: "^[A-Za-z0-9_-]{86}$", description: "Ed25519, 64 bytes in base64url" }),
+  },
+  // Extra fields are ignored, not refused: a saved copy may carry notes of the tool that saved it.
+  { additionalProperties: true },
+);
+export type Checkpoint = Static<typeof Checkpoint>;
+const checker = TypeCompiler.Compile(Checkpoint);
 
 /** The head a checkpoint signs: the seq and hash of one record. */
 export interface ChainHead {
   readonly seq: number;
   readonly hash: string;
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
-const KEY_ID = /^[0-9a-f]{16}$/;
-const TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
-const SIGNATURE = /^[A-Za-z0-9_-]{86}$/;
 
 /** The exact bytes that are signed (see the file header). */
 export function checkpointMessage(keyId: string, seq: number, hash: string, time: string): Buffer {
@@ -51,16 +55,14 @@ export function signCheckpoint(key: SigningKey, head: ChainHead, time: string): 
   return { seq: head.seq, hash: head.hash, time, key_id: keyId, signature };
 }
 
-/** A checkpoint read from a record or a file, or the reason it is not one. Extra fields are ignored. */
+/** A checkpoint read from a record or a file (only its five fields), or the reason it is not one. */
 export function parseCheckpoint(value: unknown): { ok: true; checkpoint: Checkpoint } | { ok: false; problem: string } {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, problem: "not a JSON object" };
-  const v = value as Record<string, unknown>;
-  if (typeof v.seq !== "number" || !Number.isSafeInteger(v.seq) || v.seq < 0) return { ok: false, problem: "seq: expected a non-negative integer" };
-  if (typeof v.hash !== "string" || !HEX64.test(v.hash)) return { ok: false, problem: "hash: expected 64 hex digits" };
-  if (typeof v.time !== "string" || !TIME.test(v.time)) return { ok: false, problem: "time: expected an ISO time with milliseconds, in UTC" };
-  if (typeof v.key_id !== "string" || !KEY_ID.test(v.key_id)) return { ok: false, problem: "key_id: expected 16 hex digits" };
-  if (typeof v.signature !== "string" || !SIGNATURE.test(v.signature)) return { ok: false, problem: "signature: expected 64 bytes in base64url" };
-  return { ok: true, checkpoint: { seq: v.seq, hash: v.hash, time: v.time, key_id: v.key_id, signature: v.signature } };
+  if (!checker.Check(value)) {
+    const first = checker.Errors(value).First();
+    return { ok: false, problem: first ? `${first.path || "/"}: ${first.message}` : "not a checkpoint" };
+  }
+  const { seq, hash, time, key_id, signature } = value;
+  return { ok: true, checkpoint: { seq, hash, time, key_id, signature } };
 }
 
 /**
