@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { openAuditLog, type Durability } from "../src/audit/log.ts";
+import { loadOrCreateSigningKey } from "../src/audit/signing-key.ts";
 import type { AuditEventInput } from "../src/audit/record.ts";
 
 const event: AuditEventInput = {
@@ -18,6 +19,8 @@ const event: AuditEventInput = {
 
 interface Result {
   durability: Durability;
+  /** Signed checkpoints every 1000 records, as the gateway writes them. */
+  checkpoints: boolean;
   writers: number;
   records: number;
   perSecond: number;
@@ -26,11 +29,12 @@ interface Result {
   bytesPerRecord: number;
 }
 
-async function run(durability: Durability, writers: number, records: number): Promise<Result> {
+async function run(durability: Durability, writers: number, records: number, checkpoints = false): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
   const path = join(dir, "audit.log");
   try {
-    const log = await openAuditLog({ path, durability });
+    const key = checkpoints ? await loadOrCreateSigningKey(join(dir, "key", "ed25519.pem")) : undefined;
+    const log = await openAuditLog({ path, durability, ...(key ? { checkpoints: { key, everyRecords: 1000 } } : {}) });
     const perWriter = Math.ceil(records / writers);
     const latencies = new Float64Array(perWriter * writers);
     let k = 0;
@@ -49,6 +53,7 @@ async function run(durability: Durability, writers: number, records: number): Pr
     const sorted = latencies.slice(0, k).sort();
     return {
       durability,
+      checkpoints,
       writers,
       records: k,
       perSecond: k / seconds,
@@ -61,23 +66,27 @@ async function run(durability: Durability, writers: number, records: number): Pr
   }
 }
 
-const plan: Array<[Durability, number, number]> = [
+const plan: Array<[Durability, number, number, boolean?]> = [
   ["batch", 1, 50_000],
+  ["batch", 1, 50_000, true],
   ["batch", 100, 300_000],
+  ["batch", 100, 300_000, true],
   ["batch", 1000, 300_000],
+  ["batch", 1000, 300_000, true],
   ["strict", 100, 30_000],
+  ["strict", 100, 30_000, true],
 ];
 
 // Warm the JIT so the first row is not measuring compilation.
 await run("batch", 100, 100_000);
 
 const results: Result[] = [];
-for (const [durability, writers, records] of plan) results.push(await run(durability, writers, records));
+for (const [durability, writers, records, checkpoints] of plan) results.push(await run(durability, writers, records, checkpoints));
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 console.log(`audit log, ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}, ${cpus().length} CPU, ${tmpdir()}, ~${fmt(results[0]!.bytesPerRecord)} bytes/record\n`);
-console.log("| durability | writers | records | records/s | ack median | ack p99 |");
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("| durability | checkpoints | writers | records | records/s | ack median | ack p99 |");
+console.log("|---|---|---:|---:|---:|---:|---:|");
 for (const r of results) {
-  console.log(`| ${r.durability} | ${fmt(r.writers)} | ${fmt(r.records)} | ${fmt(r.perSecond)} | ${fmt(r.medianMs, 3)} ms | ${fmt(r.p99Ms, 3)} ms |`);
+  console.log(`| ${r.durability} | ${r.checkpoints ? "every 1,000" : "off"} | ${fmt(r.writers)} | ${fmt(r.records)} | ${fmt(r.perSecond)} | ${fmt(r.medianMs, 3)} ms | ${fmt(r.p99Ms, 3)} ms |`);
 }

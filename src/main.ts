@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   tail: { summary: "print audit events, optionally following", load: async () => (await import("./cli/tail.ts")).tailCommand },
   verify: { summary: "check the audit log's hash chain", load: async () => (await import("./cli/verify.ts")).verifyCommand },
   explain: { summary: "show how the policy decides a SQL statement or HTTP request, and why", load: async () => (await import("./cli/explain.ts")).explainCommand },
+  "audit-key": { summary: "print the public key that checks the audit log's checkpoints", load: async () => (await import("./cli/audit-key.ts")).auditKeyCommand },
   replay: { summary: "print a session from the audit log as a transcript", load: async () => (await import("./cli/replay.ts")).replayCommand },
   requests: { summary: "list requests waiting for approval", load: async () => (await import("./cli/approvals.ts")).requestsCommand },
   approve: { summary: "approve a held request", load: async () => (await import("./cli/approvals.ts")).approveCommand },

@@ -2,6 +2,7 @@
 // `gatehouse requests|approve|deny` talk to, authenticated with the approver's own token.
 import { Hono } from "hono";
 import type { Approvals, PendingRequest } from "../approvals/approvals.ts";
+import type { Checkpoint } from "../audit/checkpoint.ts";
 import { parseDuration } from "../core/duration.ts";
 import { GatewayError, errorMessage, isGatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
@@ -17,6 +18,8 @@ export interface AdminDeps {
   /** null when ready, else what is missing. */
   readonly notReady: () => string | null;
   readonly refreshGauges?: () => void;
+  /** The newest durable signed checkpoint of the audit log, for GET /audit/checkpoint. */
+  readonly checkpoint?: () => Checkpoint | null;
 }
 
 type Env = { Variables: { identity: Identity } };
@@ -49,6 +52,12 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
   app.get("/metrics", (c) => {
     deps.refreshGauges?.();
     return c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+
+  // No token needed: a signed head reveals nothing, and a cron job copying it off the host should need no secret.
+  app.get("/audit/checkpoint", (c) => {
+    const cp = deps.checkpoint?.() ?? null;
+    return cp === null ? c.json({ error: "not_found", message: "no audit checkpoint written yet" }, 404) : c.json(cp);
   });
 
   app.use("/v1/*", async (c, next) => {

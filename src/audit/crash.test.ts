@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openAuditLog } from "./log.ts";
 import { readRecords } from "./reader.ts";
-import { verifyLog } from "./verify.ts";
+import { loadOrCreateSigningKey } from "./signing-key.ts";
+import { verifyLog, verifyLogReport } from "./verify.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -12,8 +13,8 @@ afterEach(() => {
 });
 
 /** Runs the child until it acknowledged at least `acks` appends, then kill -9; returns what it acknowledged. */
-async function runAndKill(path: string, acks: number): Promise<Map<number, string>> {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), path, "8"], { stdout: "pipe", stderr: "pipe" });
+async function runAndKill(path: string, acks: number, keyFile?: string): Promise<Map<number, string>> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), path, "8", ...(keyFile ? [keyFile] : [])], { stdout: "pipe", stderr: "pipe" });
   const acknowledged = new Map<number, string>();
   const decoder = new TextDecoder();
   let pending = "";
@@ -64,4 +65,18 @@ test("kill -9 mid-flight, repeatedly: the reopened log verifies and holds every 
   const missing = [...acknowledged].filter(([seq, key]) => onDisk.get(seq) !== key);
   expect(missing).toEqual([]);
   expect(acknowledged.size).toBeGreaterThan(kills * 500);
+});
+
+test("kill -9 between and during checkpoint writes: the reopened log verifies, every checkpoint signature holds", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-crash-cp-"));
+  dirs.push(dir);
+  const path = join(dir, "audit.log");
+  const keyFile = join(dir, "key", "ed25519.pem");
+  for (let i = 0; i < 4; i++) await runAndKill(path, 300 + i * 450, keyFile);
+  const key = await loadOrCreateSigningKey(keyFile);
+  const log = await openAuditLog({ path, checkpoints: { key } });
+  await log.close(); // the closing checkpoint anchors what the kills left
+  const report = await verifyLogReport(path, { keys: [key.publicKey] });
+  expect(report).toMatchObject({ ok: true, signatures: "verified", not_checkpointed: 0 });
+  expect(report.ok && report.checkpoints).toBeGreaterThan(4 * 300 / 50 / 2);
 });

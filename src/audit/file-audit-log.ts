@@ -105,6 +105,13 @@ export class FileAuditLog implements AuditLog {
   get durableSeq(): number {
     return this.#durability.durableSeq;
   }
+  /** Checkpoints are CheckpointedAuditLog's, which wraps this log when they are configured. */
+  get latestCheckpoint(): null {
+    return null;
+  }
+  checkpoint(): Promise<null> {
+    return Promise.resolve(null);
+  }
 
   append(event: AuditEventInput, opts?: AppendOptions): Promise<AuditRecord> {
     this.#durability.poll(); // a failed fsync fails this append, not only later ones

@@ -4,8 +4,10 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { errorMessage, GatewayError } from "../core/errors.ts";
-import type { Clock } from "../core/types.ts";
+import { systemClock, type Clock } from "../core/types.ts";
 import { closeFd, fstatSize, openFd, syncDir } from "./fd.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import { CheckpointedAuditLog, type CheckpointOptions } from "./checkpointed-log.ts";
 import { FileAuditLog } from "./file-audit-log.ts";
 import { listLogFileEntries } from "./log-files.ts";
 import type { AuditEventInput, AuditRecord } from "./record.ts";
@@ -21,6 +23,8 @@ export interface AuditLogOptions {
   /** Rotate the live file once it reaches this many bytes. Default: never rotate. */
   readonly rotateSize?: number;
   readonly clock?: Clock;
+  /** Sign the chain's head every so often (checkpointed-log.ts). Default: no checkpoints. */
+  readonly checkpoints?: CheckpointOptions;
   /** Called once when the log fails (write, fsync or rotation error), also for errors no append is waiting on. */
   readonly onError?: (error: GatewayError) => void;
 }
@@ -52,6 +56,10 @@ export interface AuditLog {
   readonly path: string;
   /** What the repair at open cut, if anything (a `log.repaired` record says the same in the log). */
   readonly repaired: Repair | null;
+  /** The newest signed checkpoint known to be fsync'd; null without checkpoints or before the first. */
+  readonly latestCheckpoint: Checkpoint | null;
+  /** Writes a checkpoint now if records follow the last one; resolves with latestCheckpoint. Without checkpoints: null. */
+  checkpoint(): Promise<Checkpoint | null>;
 }
 
 /**
@@ -101,5 +109,11 @@ async function open(opts: AuditLogOptions): Promise<AuditLog> {
     await log.append({ type: "log.repaired", details: { ...repaired } });
     await log.sync();
   }
-  return log;
+  if (opts.checkpoints === undefined) return log;
+  try {
+    return new CheckpointedAuditLog(log, opts.checkpoints, opts.clock ?? systemClock, opts.onError);
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
 }

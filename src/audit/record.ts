@@ -22,6 +22,7 @@ export const AUDIT_RECORD_TYPES = [
   "approval.denied",
   "approval.expired",
   "log.repaired",
+  "audit.checkpoint",
   "gateway.start",
   "gateway.stop",
 ] as const;

@@ -225,6 +225,9 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
       path: audit ? resolvePath(merged.dirOf(["audit"]), audit.path) : join(stateDir, "audit", "audit.log"),
       durability: audit?.durability ?? "batch",
       rotate_size: audit?.rotate_size ?? DEFAULT_ROTATE_SIZE,
+      ...(audit?.checkpoints?.key_file !== undefined
+        ? { checkpoints: { ...audit.checkpoints, key_file: resolvePath(merged.dirOf(["audit", "checkpoints", "key_file"]), audit.checkpoints.key_file) } }
+        : {}),
     },
     identity: {
       issuers: value.identity.issuers,

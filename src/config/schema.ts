@@ -39,6 +39,22 @@ export const AuditSection = Type.Object(
       }),
     ),
     rotate_size: Type.Optional(Size),
+    checkpoints: Type.Optional(
+      Type.Object(
+        {
+          records: Type.Optional(Type.Integer({ minimum: 1, description: "Sign the chain's head after this many records. Default 1000." })),
+          interval: Type.Optional(Duration),
+          key_file: Type.Optional(
+            Type.String({ description: "An Ed25519 private key (PKCS#8 PEM, mode 0600) to sign with. Default: <state_dir>/audit-key/ed25519.pem, created on first start." }),
+          ),
+        },
+        {
+          ...strict,
+          description:
+            "Signed checkpoints of the log's head, so that `gatehouse verify` can show records cut off its end: one after `records` records or `interval` after the first record not yet signed (default 60s), whichever comes first, and at stop.",
+        },
+      ),
+    ),
   },
   strict,
 );

@@ -6,9 +6,10 @@ import { createAdminApp } from "../admin/admin-app.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
 import { openAuditLog, type AuditLog } from "../audit/log.ts";
 import { readRecords } from "../audit/reader.ts";
+import { loadAuditSigningKey } from "../audit/signing-key.ts";
 import { loadPolicy } from "../config/load.ts";
 import type { Config, TargetConfig } from "../config/schema.ts";
-import { parseSize } from "../core/duration.ts";
+import { parseDuration, parseSize } from "../core/duration.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Clock, Masks } from "../core/types.ts";
@@ -53,12 +54,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let policy = loaded.policy;
   const metrics = createMetrics();
 
+  const checkpoints = config.audit.checkpoints;
+  const signingKey = await loadAuditSigningKey(config.gateway.state_dir ?? "./state", checkpoints?.key_file);
   const audit = await openAuditLog({
     path: config.audit.path,
     durability: config.audit.durability ?? "batch",
     ...(config.audit.rotate_size ? { rotateSize: parseSize(config.audit.rotate_size) } : {}),
     clock,
+    checkpoints: {
+      key: signingKey,
+      ...(checkpoints?.records !== undefined ? { everyRecords: checkpoints.records } : {}),
+      ...(checkpoints?.interval !== undefined ? { intervalMs: parseDuration(checkpoints.interval) } : {}),
+    },
   });
+  log.info("audit checkpoints signed with key " + signingKey.publicKey.id, { key_file: signingKey.path, public_key: signingKey.publicKey.text });
   if (audit.repaired) log.warn("audit log repaired at start", { repaired: audit.repaired as unknown as Record<string, unknown> });
 
   // Approvals and grants survive restarts: rebuild them from the log before serving.
@@ -79,6 +88,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   await gate.record({ type: "gateway.start", policy: policy.hash, details: { config: opts.configPath, files: config.files, targets: config.targets.map((t) => t.name) } });
   await gate.record({ type: "policy.loaded", policy: policy.hash, details: { rules: config.rules.length, files: config.files } });
+  // Anchors at once what the log held at start (a crash's unsigned tail, after its repair), and
+  // gives the admin API a checkpoint to serve. Not awaited: its fsync need not delay serving; a
+  // failure is the log's and fails the next append.
+  audit.checkpoint().catch(() => {});
 
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
@@ -94,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       clock,
       notReady: () => (stopped ? "stopping" : null),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
+      checkpoint: () => audit.latestCheckpoint,
     });
     adminServer = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
   }
