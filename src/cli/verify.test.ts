@@ -59,7 +59,9 @@ describe("gatehouse verify", () => {
     for (const args of [[], ["a", "b"], ["--jsn", "x"]]) {
       const t = io();
       expect(await verifyCommand.run(args, t.io)).toBe(2);
-      expect(t.err.join("")).toContain("Usage: gatehouse verify");
+      // One line saying what is wrong and where help is, not the whole usage.
+      expect(t.err.join("")).toContain("Run 'gatehouse verify --help' for usage.");
+      expect(t.err.join("")).not.toContain("Usage: gatehouse verify");
     }
     const h = io();
     expect(await verifyCommand.run(["--help"], h.io)).toBe(0);

@@ -6,7 +6,7 @@ import { defaultSigningKeyPath, parsePublicKey, PUBLIC_KEY_PREFIX, readSigningKe
 import { verifyLogReport, type VerifyReport } from "../audit/verify.ts";
 import { loadConfig } from "../config/load.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
-import { parseArgs, wantsHelp, type Command, type Io } from "./command.ts";
+import { parseArgs, usageError, wantsHelp, type Command, type Io } from "./command.ts";
 
 const usage = `Usage: gatehouse verify [LOG] [--config PATH] [--key KEY]… [--head SEQ:HASH | --checkpoint FILE] [--json]
 
@@ -54,7 +54,7 @@ export const verifyCommand: Command = {
       return await verify(args, io);
     } catch (e) {
       if (!isGatewayError(e, "E_USAGE")) throw e;
-      io.stderr(`gatehouse verify: ${e.message}\n\n${usage}\n`);
+      io.stderr(usageError("verify", e.message));
       return 2;
     }
   },
