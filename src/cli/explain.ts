@@ -5,9 +5,9 @@ import { stringify as yamlStringify } from "yaml";
 import { GatewayError } from "../core/errors.ts";
 import type { Action, Decision, Identity, Masks, RequestFacts, TargetKind } from "../core/types.ts";
 import { hasMasks } from "../core/types.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadPolicy } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { compilePolicy, type Policy } from "../policy/compile.ts";
+import type { Policy } from "../policy/compile.ts";
 import { DEFAULT_DENY } from "../policy/decide.ts";
 import type { PolicyExplanation, RuleExplanation } from "../policy/explain.ts";
 import { parseArgs, paint, wantsHelp, type Command, type Io } from "./command.ts";
@@ -319,8 +319,7 @@ export const explainCommand: Command = {
     let config: Config;
     let policy: Policy;
     try {
-      config = await loadConfig(flags["config"] as string, { env: io.env, resolveSecrets: false });
-      policy = compilePolicy(config);
+      ({ config, policy } = await loadPolicy(flags["config"] as string, { env: io.env, resolveSecrets: false }));
     } catch (e) {
       if (!(e instanceof GatewayError) || e.code === "E_USAGE") throw e;
       io.stderr(`gatehouse explain: invalid configuration (${e.code}):\n${e.message}\n`);

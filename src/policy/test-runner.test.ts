@@ -81,6 +81,9 @@ ${CASE("drop is denied", "    request: { postgres: { classes: [ddl.drop.table], 
     });
     const report = await runPolicyTests(dir);
     expect(report.files[0]!.error?.code).toBe("E_POLICY_INVALID");
+    // Placed at the rule, as check and serve place it (the one validation of loadPolicy).
+    expect(report.files[0]!.error?.message).toMatch(/config\.yaml:2:\d+/);
+    expect(report.files[0]!.error?.message).toContain('invalid timezone "Not/AZone"');
   });
 
   test("exactly one request kind, and a target's kind must fit the request", async () => {

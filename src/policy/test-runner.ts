@@ -6,11 +6,11 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Action, Decision, RequestFacts, TargetKind } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { issuesError, issuesOf, type ConfigIssue } from "../config/issue.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadPolicy } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { problems } from "../config/validate.ts";
 import { issueAt, parseYaml, positionOf } from "../config/yaml-source.ts";
-import { compilePolicy, type Policy } from "./compile.ts";
+import type { Policy } from "./compile.ts";
 import { PolicyTestFile, type TestCase } from "./test-file-schema.ts";
 
 /** What the SQL parser tells about a statement; injected so policy code needs no parser. */
@@ -249,7 +249,8 @@ export async function runPolicyTestFile(
   const cache = loaded ?? new Map();
   let pending = cache.get(dir);
   if (!pending) {
-    pending = loadConfig(dir, { resolveSecrets: false }).then((config) => ({ config, policy: compilePolicy(config) }));
+    // The same load as check, serve and a reload, so a rule that does not compile is placed at file:line:column.
+    pending = loadPolicy(dir, { resolveSecrets: false });
     cache.set(dir, pending);
   }
   let config: Config;
