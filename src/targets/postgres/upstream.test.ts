@@ -7,7 +7,7 @@ import { silentLogger } from "../../core/logger.ts";
 import { Catalog, splitQualified } from "./catalog.ts";
 import { sendUpstreamCancel } from "./cancel.ts";
 import { isDenyMarker, denyMessages } from "./deny.ts";
-import { UpstreamError, connectUpstream, readingSettingProblem, simpleQuery, sqlLiteral, type UpstreamConfig } from "./upstream.ts";
+import { UpstreamError, connectUpstream, readingSettingProblem, simpleQuery, sqlLiteral, upstreamCa, type UpstreamConfig } from "./upstream.ts";
 import { parseNoticeFields } from "./protocol/backend-decoder.ts";
 import { encodeBackendMessages } from "./protocol/encode.ts";
 import { createStartupDecoder } from "./protocol/frontend-decoder.ts";
@@ -174,4 +174,14 @@ test("readingSettingProblem: only the two settings the parser depends on, with e
   expect(readingSettingProblem("constructor", "x")).toBeNull();
   expect(readingSettingProblem("client_encoding", "utf8")).toContain("client_encoding");
   expect(readingSettingProblem("standard_conforming_strings", "off")).toContain("standard_conforming_strings");
+});
+
+test("upstream.ca is the PEM text itself or a file holding it", async () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  // The loader keeps PEM text as it is; reading it as a path failed at connect time (ENOENT).
+  expect(upstreamCa(pem)).toBe(pem);
+  const file = `${process.env.TMPDIR ?? "/tmp"}/gatehouse-ca-${process.pid}.pem`;
+  await Bun.write(file, pem);
+  expect(String(upstreamCa(file))).toBe(pem);
+  expect(upstreamCa(undefined)).toBeUndefined();
 });

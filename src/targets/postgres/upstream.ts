@@ -99,7 +99,7 @@ export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number):
     tcp.destroy();
     throw new GatewayError("E_UPSTREAM", `upstream ${where} does not accept TLS, and the target requires it (upstream.tls: ${up.tls})`);
   }
-  const ca = up.ca ? readFileSync(up.ca) : undefined;
+  const ca = upstreamCa(up.ca);
   return await new Promise((resolve, reject) => {
     const s = tlsConnect({
       socket: tcp,
@@ -266,4 +266,13 @@ export async function simpleQuery(socket: Duplex, reader: MessageReader, sql: st
 export function sqlLiteral(s: string): string {
   if (s.includes("\0")) throw new GatewayError("E_INTERNAL", "a NUL cannot be in an SQL literal");
   return `E'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+/**
+ * The CA bundle of `upstream.ca`: the configuration allows the PEM text itself (the loader
+ * leaves a value holding "-----BEGIN" as it is) or a file path (made absolute by the loader).
+ */
+export function upstreamCa(ca: string | undefined): string | Buffer | undefined {
+  if (ca === undefined || ca === "") return undefined;
+  return ca.includes("-----BEGIN") ? ca : readFileSync(ca);
 }
