@@ -95,8 +95,12 @@ export class StatementGate {
    * Decides one statement (with its effective facts: EXECUTE already replaced by what was prepared).
    * `parameterTypes`: the type OIDs a protocol Parse declares for its parameters (0: unspecified);
    * Bind converts values to them, which runs a domain's CHECKs and a user type's input function.
+   * `resolvedFetch`: the statement is a FETCH/MOVE already given its cursor's query's facts.
    */
-  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[]): Promise<CheckedStatement> {
+  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[], resolvedFetch = false): Promise<CheckedStatement> {
+    // A FETCH whose cursor the session knows carries that cursor's query (statement-checker.ts)
+    // and is masked as that query is; any other FETCH may read any cursor.
+    const blindFetch = statement.node === "FetchStmt" && !resolvedFetch;
     const split = splitMarkers(statement.functions);
     const markers = split.markers;
     const info = split.functions === statement.functions ? statement : { ...statement, functions: split.functions };
@@ -119,7 +123,7 @@ export class StatementGate {
     if (verdict.allowed && info.defines !== undefined) this.remember(info.defines, facts);
     let masks: Masks = verdict.allowed ? verdict.masks : NO_MASKS;
     let unknownOrigin = false;
-    if (verdict.allowed && info.node === "FetchStmt" && this.cursorMasks !== null) {
+    if (verdict.allowed && blindFetch && this.cursorMasks !== null) {
       masks = {
         json: masks.json,
         columns: [...new Set([...masks.columns, ...this.cursorMasks.columns])],
@@ -133,7 +137,7 @@ export class StatementGate {
       return { facts, verdict, spec: null };
     }
     // A FETCH names a cursor, not what it reads; a user function hides the tables it reads.
-    unknownOrigin ||= info.node === "FetchStmt" || (facts.userFunctions?.length ?? 0) > 0;
+    unknownOrigin ||= blindFetch || (facts.userFunctions?.length ?? 0) > 0;
     unknownOrigin ||= await this.readsMaskedTable(masks, facts.relations);
     masks = inheritedMasks(masks, objects.inherited);
     const trustOrigins = !info.classes.some((c) => ROW_WRITES.has(c));
