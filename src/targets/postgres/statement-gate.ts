@@ -22,7 +22,9 @@
 //  - masks: a view's columns have no table origin (catalog.ts) and a user function hides the
 //    tables it reads, so when masks apply, columns of unknown origin are masked if the
 //    statement reads a table with masked columns (base tables of views included) or calls a
-//    user function; a FETCH does not say what it reads, so there too. What a write returns
+//    user function; a FETCH of a cursor the session does not know (cursors.ts) does not say
+//    what it reads, so there too, with the masks of every cursor declared. A FETCH of a known
+//    cursor carries its query's facts (statement-checker.ts) and is masked as that query is. What a write returns
 //    (RETURNING) is of unknown origin too, and a masked column read through a parent table
 //    (inheritance) is masked by its name.
 //  - where masks apply, masked values must not leave through another door (builtin:masked-copy,
