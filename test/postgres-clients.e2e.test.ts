@@ -103,6 +103,15 @@ describe("psql", () => {
     for (const e of errors) expect(e).toStartWith("ERROR:  42501:");
     await untouched();
   });
+
+  test("with FETCH_COUNT (a cursor: BEGIN, DECLARE, FETCH FORWARD, CLOSE, COMMIT)", async () => {
+    const script = ["\\set FETCH_COUNT 2", "\\set VERBOSITY verbose", "SELECT id, email FROM sales.customers ORDER BY id;", "SELECT * FROM hr.salaries;", ""].join("\n");
+    const r = await spawn(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "alice", "-d", "sales-db"], script);
+    expect(r.stdout.split("\n").filter((l) => l !== "")).toEqual(["1|[masked]", "2|[masked]", "3|[masked]"]);
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("ERROR:"))).toEqual([expect.stringMatching(/^ERROR:  42501:/)]);
+    const records = await auditRecordsWhen(gw.auditPath, (all) => all.some((x) => x.type === "decision" && (x.action as { sql?: string }).sql === "FETCH FORWARD 2 FROM _psql_cursor"), "psql's FETCH in the audit log");
+    expect(records.find((x) => x.type === "decision" && (x.action as { sql?: string }).sql === "FETCH FORWARD 2 FROM _psql_cursor")).toMatchObject({ decision: { effect: "allow", rule: "analysts-read-sales" } });
+  });
 });
 
 const PSYCOPG2 = `
