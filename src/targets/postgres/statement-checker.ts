@@ -1,6 +1,7 @@
 // Deciding one statement of the session, before the statement gate sees it: an EXECUTE counts
-// as what was prepared, a FETCH or MOVE as the query of its cursor (cursors.ts), a prepared statement is analysed again when the search_path changed
-// since (PostgreSQL re-parses it then), and what the gateway cannot resolve is refused (an
+// as what was prepared, a FETCH or MOVE as the query of its cursor (cursors.ts), a prepared
+// statement is analysed again when the search_path changed since (PostgreSQL re-parses it
+// then), and what the gateway cannot resolve is refused (an
 // unknown prepared statement or search_path, parameter types declared for DDL, a statement that
 // needs the catalog behind a catalog change in the same batch).
 import type { StatementInfo } from "./sql/analysis.ts";
