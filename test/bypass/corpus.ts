@@ -1139,4 +1139,20 @@ export const CORPUS: readonly Attempt[] = [
     ["r4-update-set-whole-row", "support", [q("UPDATE sales.orders SET note = (SELECT c::text FROM sales.customers c WHERE c.id = 1) WHERE id = 10"), q("SELECT note FROM sales.orders WHERE id = 10")]],
     ["r4-exporter-copy-update-returning", "exporter", "COPY (UPDATE sales.customers SET name = name RETURNING email) TO STDOUT"],
   ]),
+
+  // Issue #9: FETCH is decided and masked as its cursor's query; statements that wrap another by what they wrap.
+  ...group("cursors", "masked", [
+    ["r5-redeclare-in-one-query", "analyst", "BEGIN; DECLARE c CURSOR FOR SELECT note FROM sales.orders; CLOSE c; DECLARE c CURSOR FOR SELECT email || '' AS note FROM sales.customers; FETCH ALL FROM c; COMMIT", "the FETCH is decided before the second DECLARE is answered"],
+    ["r5-fetch-parsed-before-redeclare", "analyst", [q("BEGIN"), q("DECLARE c CURSOR FOR SELECT note FROM sales.orders"), { wire: [parse("f", "FETCH ALL FROM c"), sync] }, q("CLOSE c; DECLARE c CURSOR FOR SELECT email || '' AS note FROM sales.customers"), { wire: [bind("", "f"), execute(""), sync] }, q("COMMIT")]],
+    ["r5-sql-fetch-of-protocol-portal", "analyst", [q("BEGIN"), { wire: [parse("", "SELECT email || '' AS x FROM sales.customers"), bind("pf", ""), execute("pf", 1), sync] }, q("FETCH ALL FROM pf"), q("COMMIT")]],
+    ["r5-failed-redeclare-keeps-query", "analyst", [q("BEGIN"), q("DECLARE c CURSOR FOR SELECT email || '' AS x FROM sales.customers"), q("SAVEPOINT s"), q("DECLARE c CURSOR FOR SELECT note AS x FROM sales.orders"), q("ROLLBACK TO s"), q("FETCH ALL FROM c"), q("COMMIT")], "a DECLARE of a name in use fails; the name keeps its masked query"],
+    ["r5-with-hold-expression", "analyst", [q("DECLARE c CURSOR WITH HOLD FOR SELECT upper(email) AS x FROM sales.customers"), q("FETCH ALL FROM c"), q("CLOSE c")]],
+  ]),
+  ...group("transactions", "denied", [
+    ["r5-prepare-transaction", "analyst", [q("BEGIN"), q("SELECT 1"), q("PREPARE TRANSACTION 'gh'")], "two-phase commit outlives the session: class transaction.prepared, not transaction"],
+    ["r5-set-session-replication-role", "analyst", [q("SET session_replication_role = replica"), q("SHOW session_replication_role")], "turns off triggers and rules"],
+    ["r5-set-backslash-quote", "analyst", "SET backslash_quote = on"],
+    ["r5-explain-analyze-update", "analyst", "EXPLAIN (ANALYZE, COSTS off) UPDATE sales.orders SET note = 'x'"],
+    ["r5-prepare-delete", "analyst", [q("PREPARE d AS DELETE FROM sales.orders"), q("EXECUTE d")]],
+  ]),
 ];

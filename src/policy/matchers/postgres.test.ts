@@ -153,6 +153,40 @@ describe("postgres matcher: statements with no relations against `tables`", () =
   });
 });
 
+describe("postgres matcher: statements that wrap another are decided by what they wrap", () => {
+  const read = compilePostgresMatcher({ classes: ["read"], tables: ["sales.*"] }, false);
+  const sales = ["sales.orders"];
+  test("a read rule allows EXPLAIN, PREPARE, DECLARE, FETCH and COPY TO of a read of its tables", () => {
+    expect(read(stmt(["explain", "read"], sales))).toBe(true);
+    expect(read(stmt(["prepare", "read"], sales))).toBe(true);
+    expect(read(stmt(["declare_cursor", "read"], sales))).toBe(true);
+    expect(read(stmt(["fetch", "read"], sales))).toBe(true);
+    expect(read(stmt(["move", "read"], sales))).toBe(true);
+    expect(read(stmt(["copy.to", "read"], sales))).toBe(true);
+  });
+  test("and refuses them when what they wrap is not a read of its tables", () => {
+    expect(read(stmt(["explain", "read"], ["hr.salaries"]))).toBe(false);
+    expect(read(stmt(["delete", "explain"], sales))).toBe(false);
+    expect(read(stmt(["delete", "prepare"], sales))).toBe(false);
+    expect(read(stmt(["declare_cursor", "read", "update"], sales))).toBe(false);
+    expect(read(stmt(["copy.program", "copy.to", "read"], sales))).toBe(false);
+    expect(read(stmt(["copy.file", "copy.to", "read"], sales))).toBe(false);
+    expect(read(stmt(["copy.from", "insert"], sales))).toBe(false);
+  });
+  test("a wrapper alone (a FETCH of a cursor the gateway does not know) must be listed", () => {
+    expect(read(stmt(["fetch"]))).toBe(false);
+    expect(compilePostgresMatcher({ classes: ["read", "fetch"], tables: ["sales.*"] }, false)(stmt(["fetch"]))).toBe(true);
+  });
+  test("a rule that lists the wrapper still allows it", () => {
+    expect(compilePostgresMatcher({ classes: ["read", "explain"], tables: ["sales.*"] }, false)(stmt(["explain", "read"], sales))).toBe(true);
+  });
+  test("deny and review rules still catch the wrapper's own class, and what it wraps", () => {
+    expect(compilePostgresMatcher({ classes: ["explain"] }, true)(stmt(["explain", "read"], sales))).toBe(true);
+    expect(compilePostgresMatcher({ classes: ["copy.to"] }, true)(stmt(["copy.to", "read"], sales))).toBe(true);
+    expect(compilePostgresMatcher({ classes: ["delete"] }, true)(stmt(["delete", "explain"], sales))).toBe(true);
+  });
+});
+
 describe("postgres overlap (where an allow rule's masks apply)", () => {
   const o = compilePostgresOverlap({ classes: ["read"], tables: ["sales.*"] });
   test("any listed table and any listed class is enough", () => {

@@ -7,6 +7,10 @@
 //   deny, review rule: ANY listed class / relation / function is enough to match.
 // Either way an unlisted part can never ride in on an allowed one. A list that is absent
 // places no condition (functions too: unlisted functions need a deny rule of their own).
+// Statements that wrap another (EXPLAIN, PREPARE, DECLARE CURSOR, FETCH/MOVE of a known cursor,
+// COPY … TO) also carry the classes of what they wrap; an allow rule decides them by those
+// alone (WRAPPER_CLASSES), so that `classes: [read]` allows EXPLAIN SELECT and refuses EXPLAIN
+// DELETE. A deny or review rule still catches the wrapper's own class.
 // A statement that lists no relation is within a `tables` list only when it acts on no object
 // (OBJECT_FREE_CLASSES): otherwise (ALTER SCHEMA, VACUUM FULL …) an allow rule's tables do not
 // allow it and a deny or review rule's tables catch it.
@@ -86,6 +90,24 @@ export const OBJECT_FREE_CLASSES: ReadonlySet<string> = new Set([
   "function_call",
 ]);
 
+/**
+ * Classes of statements that run (or plan, or read the rows of) another statement whose classes
+ * they carry too: an allow rule need not list them when the statement has another class. COPY …
+ * TO PROGRAM or to a server file carries copy.program or copy.file, which are not wrappers.
+ */
+export const WRAPPER_CLASSES: ReadonlySet<string> = new Set(["explain", "prepare", "declare_cursor", "fetch", "move", "copy.to"]);
+
+/** For an allow rule: every class but the wrappers must be listed; only-wrapper statements list their own. */
+function everyWrapped(classes: readonly string[], pred: StringPredicate): boolean {
+  let wrapped = false;
+  for (const c of classes) {
+    if (WRAPPER_CLASSES.has(c)) continue;
+    wrapped = true;
+    if (!pred(c)) return false;
+  }
+  return wrapped || every(classes, pred);
+}
+
 /** Whether a statement with no relations acts on no object: it has classes, all object-free. */
 export function objectFree(classes: readonly string[], lower: boolean): boolean {
   if (classes.length === 0) return false;
@@ -123,12 +145,17 @@ export function compilePostgresParts(section: PostgresSection, restricting: bool
   // ALTER SCHEMA or VACUUM FULL may act on any of the rule's tables (fail closed).
   const tablesHold = (f: PostgresRequestFacts, t: StringPredicate): boolean =>
     f.relations.length === 0 ? objectFree(f.classes, restricting) !== restricting : quantifier(f.relations, t);
+  const classesHold = restricting ? some : everyWrapped;
+  // What explain reports as covered: for an allow rule, a wrapper class rides on the others.
+  const wrapperAware = (pred: StringPredicate): StringPredicate => (restricting ? pred : (c) => WRAPPER_CLASSES.has(c) || pred(c));
   const part = (pred: StringPredicate, items: (f: PostgresRequestFacts) => readonly string[], holds: (f: PostgresRequestFacts) => boolean): PostgresPart => ({
     holds,
     listed: (f) => items(f).filter((x) => pred(x)),
   });
   return {
-    classes: classes === null ? null : part(classes, (f) => f.classes, (f) => quantifier(f.classes, classes)),
+    // An allow rule need not list the wrapper classes (explain, prepare, fetch …) of a statement
+    // that has another class: the wrapped statement's classes decide.
+    classes: classes === null ? null : part(wrapperAware(classes), (f) => f.classes, (f) => classesHold(f.classes, classes)),
     tables: tables === null ? null : part(tables, (f) => f.relations, (f) => tablesHold(f, tables)),
     functions: functions === null ? null : part(functions, (f) => f.functions, (f) => quantifier(f.functions, functions)),
   };

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import type { Action, Decision, Identity } from "../../core/types.ts";
 import { NO_MASKS } from "../../core/types.ts";
-import { isCatalogRead, masksMayApply, postgresBuiltins } from "./builtins.ts";
+import { isCatalogRead, isSessionStatement, masksMayApply, postgresBuiltins } from "./builtins.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["analysts"] };
 const action = (classes: string[], relations: string[], functions: string[] = []): Action => ({
@@ -140,4 +140,35 @@ test("ALTER EXTENSION, which can make a user's function count as extension code,
   expect(withClasses(allow("everything"), addFunction)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
   expect(withClasses(allow("ddl"), addFunction)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-statement" });
   expect(withClasses(allow("ext"), addFunction)).toMatchObject({ effect: "allow", rule: "ext" });
+});
+
+test("session statements are allowed to users of the target where no rule decided", () => {
+  const session = (classes: string[], functions: string[] = []) => action(classes, [], functions);
+  for (const classes of [["transaction"], ["show"], ["set"], ["discard"], ["deallocate"], ["close"]]) {
+    expect(adjust(defaultDeny, session(classes))).toMatchObject({ effect: "allow", rule: "builtin:session" });
+  }
+  // Not to someone with no rule for this target.
+  expect(adjust(defaultDeny, { ...session(["transaction"]), identity: { ...alice, groups: ["visitors"] } })).toBe(defaultDeny);
+  // A rule that denies keeps denying.
+  const ruled: Decision = { effect: "deny", rule: "no-sets", message: "no", masks: NO_MASKS };
+  expect(adjust(ruled, session(["set"]))).toBe(ruled);
+  // Two-phase commit, settings that are not ordinary ones, and anything touching data are not session statements.
+  expect(adjust(defaultDeny, session(["transaction.prepared"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, session(["set"], ["pg_catalog.set_config(role)"]))).toMatchObject({ effect: "deny" });
+  expect(adjust(defaultDeny, session(["set"], ["pg_catalog.set_config(work_mem_x)"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, session(["set"], ["pg_catalog.set_config(client_encoding)"]))).toMatchObject({ effect: "deny", rule: "builtin:literal-divergence" });
+  expect(adjust(defaultDeny, action(["lock"], ["sales.orders"]))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["fetch"], []))).toBe(defaultDeny);
+  expect(adjust(defaultDeny, action(["listen"], []))).toBe(defaultDeny);
+  expect(isSessionStatement({ kind: "postgres", classes: ["transaction", "read"], relations: [], functions: [] })).toBe(false);
+  expect(isSessionStatement({ kind: "postgres", classes: [], relations: [], functions: [] })).toBe(false);
+  expect(isSessionStatement({ kind: "postgres", classes: ["set"], relations: [], functions: [], userFunctions: ["public.f"] })).toBe(false);
+});
+
+test("SET ROLE is a dangerous setting even where a rule allows the class set, unless the rule names it", () => {
+  const ruleFns: Record<string, string[]> = { named: ["pg_catalog.set_config(role)"] };
+  const adj = postgresBuiltins({ mayUseTarget: () => true, ruleFunctions: (r) => ruleFns[r] });
+  const setRole = action(["set"], [], ["pg_catalog.set_config(role)"]);
+  expect(adj(allow("r"), setRole)).toMatchObject({ effect: "deny", rule: "builtin:dangerous-function" });
+  expect(adj(allow("named"), setRole)).toMatchObject({ effect: "allow", rule: "named" });
 });

@@ -20,7 +20,11 @@
 //    that masks apply to is denied (relations include the base tables of views, and a user
 //    function may read any table);
 //  - builtin:catalog-read: a pure read of the system catalogs (psql's \d) is allowed to anyone
-//    with at least one rule for this target, where the policy had no rule at all (default deny).
+//    with at least one rule for this target, where the policy had no rule at all (default deny);
+//  - builtin:session: so is a statement that only steers the session (SESSION_CLASSES:
+//    transaction control, SHOW, SET/RESET of an ordinary session setting, DISCARD, DEALLOCATE,
+//    CLOSE), which reads and changes no data by itself. A SET of any other setting names it as
+//    set_config(<setting>) (setting-changes.ts), so it is not one of these.
 import type { Action, Decision, Identity, PostgresRequestFacts } from "../../core/types.ts";
 import { NO_MASKS, type Masks } from "../../core/types.ts";
 import { DANGEROUS_FUNCTIONS } from "./sql/dangerous-functions.ts";
@@ -50,6 +54,21 @@ export const EXPLICIT_CLASSES: ReadonlyMap<string, string> = new Map([
   // type checks trust.
   ["ddl.alter.extension", "ALTER EXTENSION changes which functions count as trusted extension code"],
 ]);
+
+/**
+ * Classes of statements that read and change no data by themselves, only the session's own
+ * state: BEGIN/START TRANSACTION (any mode), COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE,
+ * ROLLBACK TO (but not two-phase commit: transaction.prepared); SHOW; SET, SET LOCAL and RESET
+ * of SESSION_SETTINGS (others report a pseudo function); DISCARD; DEALLOCATE (frees a prepared
+ * statement); CLOSE (closes a cursor; reading one is a FETCH, decided by its query).
+ */
+export const SESSION_CLASSES: ReadonlySet<string> = new Set(["transaction", "show", "set", "discard", "deallocate", "close"]);
+
+/** A statement of SESSION_CLASSES only, naming no relation and no function. */
+export function isSessionStatement(req: PostgresRequestFacts): boolean {
+  if (req.classes.length === 0 || req.relations.length > 0 || req.functions.length > 0 || (req.userFunctions?.length ?? 0) > 0) return false;
+  return req.classes.every((c) => SESSION_CLASSES.has(c));
+}
 
 /**
  * Catalogs a catalog read must not open: password hashes, user mappings with their options,
@@ -171,6 +190,9 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
     }
     if (decision.rule === null && firstDangerous === null && userFunctions.length === 0 && isCatalogRead(req) && deps.mayUseTarget(action.identity, action.target)) {
       return { effect: "allow", rule: "builtin:catalog-read", message: "catalog read allowed to users of this target", masks: NO_MASKS };
+    }
+    if (decision.rule === null && isSessionStatement(req) && deps.mayUseTarget(action.identity, action.target)) {
+      return { effect: "allow", rule: "builtin:session", message: "session statement allowed to users of this target", masks: NO_MASKS };
     }
     return decision;
   };

@@ -35,6 +35,7 @@ import { CatalogFence, portalSettled, type Portal, type PreparedStatement, type 
 import type { StatementInfo } from "./sql/analysis.ts";
 import { factsOf } from "./statement-gate.ts";
 import { StatementChecker } from "./statement-checker.ts";
+import { notRun } from "./run-outcome.ts";
 import { checkedRun, statementRun } from "./statement-run.ts";
 
 export type { Analyzer, RelayCore, StatementOutcome } from "./relay-core.ts";
@@ -140,7 +141,7 @@ export class FrontendRelay {
       const checked = await this.checker.check(info, details);
       if (checked === null || !checked.verdict.allowed) {
         const error = checked === null ? this.checker.lastRefusal! : verdictDenial(checked.verdict);
-        for (const r of runs) s.finish(r, { kind: "not_run", reason: "another statement of the same query was denied" });
+        for (const r of runs) notRun(s, r, "another statement of the same query was denied");
         s.toUpstream.push(s.deny.query);
         s.tracker.push({ kind: "deny-query", error, sent: false });
         return;
@@ -210,7 +211,8 @@ export class FrontendRelay {
     if (stmt === undefined) {
       return this.refuseExtended("builtin:unknown-statement", `prepared statement "${m.statement}" is not known to the gateway: it was not prepared through it`);
     }
-    const fresh = stmt.verdict !== null && stmt.batch === s.batch && stmt.epoch === this.fence.epoch && !this.changedInBatch;
+    // A FETCH is decided again at every Bind: the cursor it reads may have been declared anew since.
+    const fresh = stmt.verdict !== null && stmt.batch === s.batch && stmt.epoch === this.fence.epoch && !this.changedInBatch && stmt.info?.fetches === undefined;
     if (stmt.info === null || (fresh && !this.checker.stale(stmt))) return this.bind(m, stmt);
     return this.recheck(m, stmt);
   }
@@ -253,6 +255,7 @@ export class FrontendRelay {
     };
     const previous = s.portals.get(m.portal);
     s.portals.set(m.portal, portal);
+    if (m.portal !== "") s.cursors.portalBound(m.portal);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "bind", injected: false, portal, previous });
   }
@@ -272,7 +275,8 @@ export class FrontendRelay {
     }
   }
 
-  private onExecute(m: Decoded<Execute>): void | Promise<void> {
+  /** `rechecked`: decided again just now (recheckPortal), so not again. */
+  private onExecute(m: Decoded<Execute>, rechecked = false): void | Promise<void> {
     const s = this.s;
     const portal = s.portals.get(m.portal);
     if (portal === undefined) {
@@ -281,11 +285,13 @@ export class FrontendRelay {
     if (portal.state === "pending" && portal.batch !== s.batch) {
       // The Bind is in an earlier batch, so its failure would not skip this Execute, and the
       // name could then run something else (a cursor of that name): wait for its answer.
-      return portalSettled(portal).then(() => this.onExecute(m));
+      return portalSettled(portal).then(() => this.onExecute(m, rechecked));
     }
     // The catalog changed since the portal was decided (a trigger added to a table it writes, say),
     // or may be changing in this batch: decide again (check() refuses what needs the catalog then).
-    if (portal.info !== null && (portal.epoch !== this.fence.epoch || (this.changedInBatch && needsCatalog(portal.info, portal.statement.parameterTypes)))) {
+    // So is a FETCH: the cursor it reads may have been declared anew since its Bind.
+    const stale = portal.info !== null && (portal.epoch !== this.fence.epoch || portal.info.fetches !== undefined || (this.changedInBatch && needsCatalog(portal.info, portal.statement.parameterTypes)));
+    if (stale && !rechecked) {
       return this.recheckPortal(m, portal);
     }
     const stmt = portal.statement;
@@ -323,9 +329,10 @@ export class FrontendRelay {
       return this.denyExtended(denialError(message));
     }
     portal.verdict = checked.verdict;
+    portal.info = checked.info;
     portal.epoch = this.fence.epoch;
     portal.changesCatalog = changesCatalog(checked.info, checked.facts);
-    await this.onExecute(m);
+    await this.onExecute(m, true);
   }
 
   private onClose(m: Decoded<Close>): void {

@@ -181,9 +181,13 @@ describe("statements that hide what they run", () => {
     const unknown = await w.readyCount(1);
     expect(types(unknown)).toEqual(["E:42501", "ReadyForQuery"]);
     expect(unknown[0]!.text).toContain("does not know that statement");
+    // EXPLAIN ANALYZE runs what it explains, so it needs what that needs (and no more).
     w.send(Q("EXPLAIN ANALYZE EXECUTE ins"));
+    expect(types(await w.readyCount(1)).slice(-2)).toEqual(["CommandComplete", "ReadyForQuery"]);
+    w.send(Q("EXPLAIN ANALYZE DELETE FROM sales.customers"));
     expect(types(await w.readyCount(1))).toEqual(["E:42501", "ReadyForQuery"]);
-    expect(await pg.psql("SELECT count(*) FROM public.t WHERE a = 7")).toBe("1\n");
+    expect(await pg.psql("SELECT count(*) FROM public.t WHERE a = 7")).toBe("2\n");
+    expect(await pg.psql("SELECT count(*) FROM sales.customers")).not.toBe("0\n");
     await pg.psql("DELETE FROM public.t");
     w.close();
   });

@@ -3,6 +3,7 @@
 // outboxes, the gate and analyser, the transaction and batch state, and how a statement's
 // audit record is finished.
 import type { Catalog } from "./catalog.ts";
+import type { Cursors } from "./cursors.ts";
 import type { DenyMessages } from "./deny.ts";
 import type { ResponseTracker } from "./response-tracker.ts";
 import type { SearchPathTracker } from "./search-path.ts";
@@ -19,6 +20,8 @@ export interface RelayCore {
   readonly tracker: ResponseTracker;
   readonly prepared: Map<string, PreparedStatement>;
   readonly portals: Map<string, Portal>;
+  /** SQL cursors by name, for FETCH and MOVE. */
+  readonly cursors: Cursors;
   readonly searchPath: SearchPathTracker;
   readonly toUpstream: Outbox;
   readonly toClient: Outbox;

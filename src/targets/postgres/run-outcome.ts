@@ -16,6 +16,7 @@ export function finishRun(s: RelayCore, run: StatementRun, tag: string): void {
 export function endRun(s: RelayCore, run: StatementRun, outcome: StatementOutcome): void {
   if (run.done) return;
   run.done = true;
+  if (outcome.kind === "error" || outcome.kind === "not_run") run.onFailure?.();
   s.finish(run, outcome);
   settleRun(run);
 }

@@ -45,8 +45,8 @@ export interface PreparedSource {
 export interface Portal {
   readonly name: string;
   readonly statement: PreparedStatement;
-  /** The statement as it was decided at this Bind (the statement may be decided again later). */
-  readonly info: StatementInfo | null;
+  /** The statement as it was decided at this Bind, or again at an Execute (the statement may be decided again later). */
+  info: StatementInfo | null;
   /** Decided again at Execute when the catalog changed since (epoch). */
   verdict: Verdict | null;
   /** The analysis context `info` was made with. */
@@ -104,6 +104,8 @@ export interface StatementRun {
   readonly parameters?: readonly (string | null)[];
   /** Side effects once it succeeded (a PREPARE is remembered, a search_path change tracked, DDL drops the catalog cache). */
   readonly onSuccess?: (tag: string) => void;
+  /** Undoes what was assumed when it was forwarded, once it failed or never ran (a DECLARE's cursor). */
+  readonly onFailure?: () => void;
   /**
    * Called once when the server is done with it (any outcome), or (`copy`) it started a COPY
    * FROM STDIN and now waits for the client's data; see CatalogFence.

@@ -10,6 +10,7 @@ import { BackendRelay } from "./backend-relay.ts";
 import type { Catalog } from "./catalog.ts";
 import { denyMessages } from "./deny.ts";
 import { FrontendRelay, RelayViolation, type Analyzer, type RelayCore, type StatementOutcome } from "./frontend-relay.ts";
+import { Cursors } from "./cursors.ts";
 import { createBackendDecoder } from "./protocol/backend-decoder.ts";
 import { encodeBackendMessages, encodeErrorResponse, encodeNoticeResponse, encodeTerminate } from "./protocol/encode.ts";
 import type { BackendMessage } from "./protocol/backend-message.ts";
@@ -31,6 +32,7 @@ export class Session implements RelayCore, RevocableSession {
   readonly tracker = new ResponseTracker();
   readonly prepared = new Map<string, PreparedStatement>();
   readonly portals = new Map<string, Portal>();
+  readonly cursors = new Cursors();
   readonly toUpstream = new Outbox();
   readonly toClient = new Outbox();
   readonly searchPath: SearchPathTracker;

@@ -1,6 +1,7 @@
 // Deciding one statement of the session, before the statement gate sees it: an EXECUTE counts
-// as what was prepared, a prepared statement is analysed again when the search_path changed
-// since (PostgreSQL re-parses it then), and what the gateway cannot resolve is refused (an
+// as what was prepared, a FETCH or MOVE as the query of its cursor (cursors.ts), a prepared
+// statement is analysed again when the search_path changed since (PostgreSQL re-parses it
+// then), and what the gateway cannot resolve is refused (an
 // unknown prepared statement or search_path, parameter types declared for DDL, a statement that
 // needs the catalog behind a catalog change in the same batch).
 import type { StatementInfo } from "./sql/analysis.ts";
@@ -52,6 +53,29 @@ export class StatementChecker {
         };
       }
     }
+    let resolvedFetch = false;
+    if (info.fetches !== undefined) {
+      // FETCH / MOVE: decided as the query of the cursor it reads, under the policy in force
+      // now. A cursor the gateway does not know leaves the statement as it is (class fetch or
+      // move, no relation), which only a rule allowing that class allows.
+      const found = s.cursors.lookup(info.fetches, (name) => {
+        const p = s.portals.get(name);
+        return p === undefined || p.state === "failed" ? null : p.info;
+      });
+      if (found.known) {
+        const own = info.classes.filter((c) => c === "fetch" || c === "move");
+        let classes: string[] = own;
+        let relations: string[] = [];
+        let functions: string[] = [];
+        for (const q of found.queries) {
+          classes = union(classes, q.classes.filter((c) => c !== "declare_cursor"));
+          relations = union(relations, q.relations);
+          functions = union(functions, q.functions);
+        }
+        effective = { ...info, classes, relations, functions };
+        resolvedFetch = true;
+      }
+    }
     if (s.searchPath.unknownBecause !== null && (effective.relations.length > 0 || effective.functions.length > 0)) {
       const message = `statement denied: the session's search_path is unknown after ${s.searchPath.unknownBecause}; SET search_path explicitly first`;
       await s.statementGate.refuse(factsOf(effective), "builtin:search-path-unknown", message, details);
@@ -72,7 +96,7 @@ export class StatementChecker {
       this.lastRefusal = denialError(CHANGED_IN_BATCH.message);
       return null;
     }
-    const checked = await s.statementGate.check(effective, details, parameterTypes);
+    const checked = await s.statementGate.check(effective, details, parameterTypes, resolvedFetch);
     return { ...checked, info: effective };
   }
 

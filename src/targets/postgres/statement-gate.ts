@@ -22,7 +22,9 @@
 //  - masks: a view's columns have no table origin (catalog.ts) and a user function hides the
 //    tables it reads, so when masks apply, columns of unknown origin are masked if the
 //    statement reads a table with masked columns (base tables of views included) or calls a
-//    user function; a FETCH does not say what it reads, so there too. What a write returns
+//    user function; a FETCH of a cursor the session does not know (cursors.ts) does not say
+//    what it reads, so there too, with the masks of every cursor declared. A FETCH of a known
+//    cursor carries its query's facts (statement-checker.ts) and is masked as that query is. What a write returns
 //    (RETURNING) is of unknown origin too, and a masked column read through a parent table
 //    (inheritance) is masked by its name.
 //  - where masks apply, masked values must not leave through another door (builtin:masked-copy,
@@ -95,8 +97,12 @@ export class StatementGate {
    * Decides one statement (with its effective facts: EXECUTE already replaced by what was prepared).
    * `parameterTypes`: the type OIDs a protocol Parse declares for its parameters (0: unspecified);
    * Bind converts values to them, which runs a domain's CHECKs and a user type's input function.
+   * `resolvedFetch`: the statement is a FETCH/MOVE already given its cursor's query's facts.
    */
-  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[]): Promise<CheckedStatement> {
+  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[], resolvedFetch = false): Promise<CheckedStatement> {
+    // A FETCH whose cursor the session knows carries that cursor's query (statement-checker.ts)
+    // and is masked as that query is; any other FETCH may read any cursor.
+    const blindFetch = statement.node === "FetchStmt" && !resolvedFetch;
     const split = splitMarkers(statement.functions);
     const markers = split.markers;
     const info = split.functions === statement.functions ? statement : { ...statement, functions: split.functions };
@@ -119,7 +125,7 @@ export class StatementGate {
     if (verdict.allowed && info.defines !== undefined) this.remember(info.defines, facts);
     let masks: Masks = verdict.allowed ? verdict.masks : NO_MASKS;
     let unknownOrigin = false;
-    if (verdict.allowed && info.node === "FetchStmt" && this.cursorMasks !== null) {
+    if (verdict.allowed && blindFetch && this.cursorMasks !== null) {
       masks = {
         json: masks.json,
         columns: [...new Set([...masks.columns, ...this.cursorMasks.columns])],
@@ -133,7 +139,7 @@ export class StatementGate {
       return { facts, verdict, spec: null };
     }
     // A FETCH names a cursor, not what it reads; a user function hides the tables it reads.
-    unknownOrigin ||= info.node === "FetchStmt" || (facts.userFunctions?.length ?? 0) > 0;
+    unknownOrigin ||= blindFetch || (facts.userFunctions?.length ?? 0) > 0;
     unknownOrigin ||= await this.readsMaskedTable(masks, facts.relations);
     masks = inheritedMasks(masks, objects.inherited);
     const trustOrigins = !info.classes.some((c) => ROW_WRITES.has(c));

@@ -1,6 +1,7 @@
 // A statement's run as the response tracker follows it to its answer: its facts for the audit,
 // and what it does to the session when it succeeds (PREPARE, DEALLOCATE and DISCARD ALL change
-// the named statements, SET the search_path, DDL the catalog cache, DECLARE a masked cursor).
+// the named statements, SET the search_path, DDL the catalog cache, DECLARE and CLOSE the
+// cursors FETCH reads, DECLARE a masked cursor).
 import type { AnalysisContext, StatementInfo } from "./sql/analysis.ts";
 import { isCatalogChanging } from "./catalog-changes.ts";
 import type { RelayCore } from "./relay-core.ts";
@@ -24,7 +25,13 @@ export function statementRun(
   checked?: CheckedStatement,
 ): StatementRun {
   const discardAll = info.node === "DiscardStmt" && info.sets?.some((c) => c.name === "all") === true;
+  // A DECLARE's cursor counts from now (statements behind it are decided before it is answered);
+  // a CLOSE (or DISCARD ALL) closes the cursors declared before it, once it succeeded.
+  const cursor = info.node === "DeclareCursorStmt" ? s.cursors.declared(info) : null;
+  const closeMark = info.closes !== undefined || discardAll ? s.cursors.mark() : 0;
   const needs =
+    cursor !== null ||
+    closeMark !== 0 ||
     info.prepares !== undefined ||
     info.deallocates !== undefined ||
     info.sets !== undefined ||
@@ -53,7 +60,10 @@ export function statementRun(
         if (discardAll) {
           forgetStatements(s.prepared, null);
           s.portals.clear();
+          s.cursors.closed(null, closeMark);
         }
+        if (cursor !== null) s.cursors.succeeded(cursor);
+        if (info.closes !== undefined) s.cursors.closed(info.closes, closeMark);
         if (info.sets !== undefined) s.searchPath.apply(info.sets, single && s.txStatus === "I");
         if (info.classes.some(isCatalogChanging)) s.catalog.invalidate();
         if (info.classes.includes("ddl.create.schema") || info.classes.includes("procedural")) s.searchPath.schemaCreated();
@@ -70,6 +80,7 @@ export function statementRun(
     done: false,
     ...(parameters !== undefined ? { parameters } : {}),
     ...(onSuccess !== undefined ? { onSuccess } : {}),
+    ...(cursor !== null ? { onFailure: () => s.cursors.failed(cursor) } : {}),
   };
 }
 

@@ -73,6 +73,13 @@ export interface StatementInfo {
   /** EXECUTE name (also under EXPLAIN): count it as what was prepared under that name. */
   readonly executes?: string;
   /**
+   * FETCH / MOVE … name: the cursor (or protocol portal) it reads. The session decides it as the
+   * query that cursor runs, under the policy in force at the FETCH (statement-checker.ts).
+   */
+  readonly fetches?: string;
+  /** CLOSE name (null: CLOSE ALL): the session forgets the cursor once the server closed it. */
+  readonly closes?: string | null;
+  /**
    * DEALLOCATE name (null: DEALLOCATE ALL): the name is free upstream once it succeeded, so a
    * later protocol Parse of that name defines a new statement that must be checked. (DISCARD
    * ALL frees every name too; it is reported as a setting change named "all".)

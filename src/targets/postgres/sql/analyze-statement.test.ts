@@ -416,7 +416,38 @@ const CASES: readonly Case[] = [
   { sql: "SAVEPOINT s", classes: ["transaction"] },
   { sql: "RELEASE SAVEPOINT s", classes: ["transaction"] },
   { sql: "ROLLBACK TO SAVEPOINT s", classes: ["transaction"] },
-  { sql: "PREPARE TRANSACTION 'x'", classes: ["transaction"] },
+  { sql: "ABORT", classes: ["transaction"] },
+  { sql: "END", classes: ["transaction"] },
+  { sql: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY", classes: ["transaction"] },
+  { sql: "COMMIT AND CHAIN", classes: ["transaction"] },
+  // Two-phase commit outlives the session and finishes other sessions' transactions.
+  { sql: "PREPARE TRANSACTION 'x'", classes: ["transaction.prepared"] },
+  { sql: "COMMIT PREPARED 'x'", classes: ["transaction.prepared"] },
+  { sql: "ROLLBACK PREPARED 'x'", classes: ["transaction.prepared"] },
+  // Ordinary session settings are plain `set`; any other setting is named as set_config(<name>).
+  { sql: "SET statement_timeout = '5s'", classes: ["set"] },
+  { sql: "SET LOCAL lock_timeout TO 1000", classes: ["set"] },
+  { sql: "SET application_name = 'psql'", classes: ["set"] },
+  { sql: "SET DateStyle TO ISO, MDY", classes: ["set"] },
+  { sql: "SET TIME ZONE 'UTC'", classes: ["set"] },
+  { sql: "SET IntervalStyle = postgres", classes: ["set"] },
+  { sql: "SET extra_float_digits = 3", classes: ["set"] },
+  { sql: "SET client_min_messages TO warning", classes: ["set"] },
+  { sql: "SET idle_in_transaction_session_timeout = 0", classes: ["set"] },
+  { sql: "SET search_path TO sales, public", classes: ["set"] },
+  { sql: "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", classes: ["set"] },
+  { sql: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", classes: ["set"] },
+  { sql: "SET NAMES 'UTF8'", classes: ["set"] },
+  { sql: "RESET statement_timeout", classes: ["set"] },
+  { sql: "RESET ALL", classes: ["set"] },
+  { sql: "SET ROLE admin", classes: ["set"], functions: ["pg_catalog.set_config(role)"] },
+  { sql: "RESET ROLE", classes: ["set"], functions: ["pg_catalog.set_config(role)"] },
+  { sql: "SET SESSION AUTHORIZATION admin", classes: ["set"], functions: ["pg_catalog.set_config(session_authorization)"] },
+  { sql: "SET backslash_quote = on", classes: ["set"], functions: ["pg_catalog.set_config(backslash_quote)"] },
+  { sql: "SET session_replication_role = replica", classes: ["set"], functions: ["pg_catalog.set_config(session_replication_role)"] },
+  { sql: "SET app.tenant = '7'", classes: ["set"], functions: ["pg_catalog.set_config(app.tenant)"] },
+  { sql: "SET client_encoding = 'LATIN1'", classes: ["set"], functions: ["pg_catalog.set_config(client_encoding)"] },
+  { sql: "DISCARD ALL", classes: ["discard"] },
   // A DO body is opaque: it counts as the pseudo function do(<language>), on the default deny list.
   { sql: "DO $$ BEGIN DELETE FROM sales.orders; END $$", classes: ["procedural"], functions: ["pg_catalog.do(plpgsql)"], node: "DoStmt" },
   { sql: "DO LANGUAGE plpgsql $$ BEGIN PERFORM 1; END $$", classes: ["procedural"], functions: ["pg_catalog.do(plpgsql)"] },
@@ -427,12 +458,14 @@ const CASES: readonly Case[] = [
   { sql: "CALL sales.refresh(1, now())", classes: ["procedural"], functions: [...fn("now"), "sales.refresh"] },
   { sql: "CALL proc()", classes: ["procedural"], functions: fn("proc") },
   // --- EXPLAIN ------------------------------------------------------------------------------
-  { sql: "EXPLAIN SELECT * FROM hr.salaries", classes: ["explain"], relations: ["hr.salaries"] },
-  { sql: "EXPLAIN DELETE FROM sales.orders", classes: ["explain"], relations: ["sales.orders"] },
+  // Plain EXPLAIN runs nothing but is decided by what it explains: its statement's classes count.
+  { sql: "EXPLAIN SELECT * FROM hr.salaries", classes: ["explain", "read"], relations: ["hr.salaries"] },
+  { sql: "EXPLAIN DELETE FROM sales.orders", classes: ["delete", "explain"], relations: ["sales.orders"] },
   { sql: "EXPLAIN ANALYZE DELETE FROM sales.orders", classes: ["delete", "explain"], relations: ["sales.orders"] },
   { sql: "EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET a = 1", classes: ["explain", "update"], relations: ["public.t"] },
-  { sql: "EXPLAIN (ANALYZE false) DELETE FROM t", classes: ["explain"], relations: ["public.t"] },
-  { sql: "EXPLAIN (ANALYZE off) DELETE FROM t", classes: ["explain"], relations: ["public.t"] },
+  { sql: "EXPLAIN (ANALYZE false) DELETE FROM t", classes: ["delete", "explain"], relations: ["public.t"] },
+  { sql: "EXPLAIN (ANALYZE off) DELETE FROM t", classes: ["delete", "explain"], relations: ["public.t"] },
+  { sql: "EXPLAIN (COSTS off) INSERT INTO sales.orders SELECT * FROM hr.salaries", classes: ["explain", "insert", "read"], relations: ["hr.salaries", "sales.orders"] },
   { sql: "EXPLAIN (ANALYZE 'maybe') DELETE FROM t", classes: ["delete", "explain"], relations: ["public.t"] },
   // --- LISTEN / NOTIFY ----------------------------------------------------------------------------
   { sql: "UNLISTEN *", classes: ["unlisten"] },
@@ -550,9 +583,9 @@ describe("analyze: statement facts", () => {
     expect(app.functions).not.toContain("pg_catalog.set_config(search_path)");
   });
 
-  test("plain EXPLAIN does not run set_config; EXPLAIN ANALYZE does", () => {
+  test("plain EXPLAIN carries its statement's classes but does not run set_config; EXPLAIN ANALYZE does", () => {
     const plain = one("EXPLAIN SELECT set_config('search_path', 'x', false)");
-    expect(plain.classes).toEqual(["explain"]);
+    expect(plain.classes).toEqual(["explain", "read", "set"]);
     expect(plain.sets).toBeUndefined();
     expect(plain.functions).toContain("pg_catalog.set_config(search_path)");
     const run = one("EXPLAIN ANALYZE SELECT set_config('search_path', 'x', false)");
@@ -575,7 +608,8 @@ describe("analyze: statement facts", () => {
   test("PREPARE carries the prepared statement's own analysis; EXECUTE names it", () => {
     const sql = "PREPARE p(int) AS DELETE FROM sales.orders WHERE id = $1";
     const p = one(sql);
-    expect(p.classes).toEqual(["prepare"]);
+    // Decided by what it prepares: the inner statement's classes count too.
+    expect(p.classes).toEqual(["delete", "prepare"]);
     expect(p.relations).toEqual(["sales.orders"]);
     expect(p.prepares).toEqual({
       name: "p",
@@ -594,6 +628,18 @@ describe("analyze: statement facts", () => {
     expect(x.classes).toEqual(["execute", "explain"]);
     expect(x.executes).toBe("p");
     expect(one("EXPLAIN EXECUTE p(1)").executes).toBe("p");
+    expect(one("PREPARE q AS SELECT * FROM sales.orders").classes).toEqual(["prepare", "read"]);
+  });
+
+  test("FETCH and MOVE name the cursor they read; CLOSE the one it closes", () => {
+    expect(one("FETCH FORWARD 100 FROM c").fetches).toBe("c");
+    expect(one('FETCH ALL IN "My Cursor"').fetches).toBe("My Cursor");
+    expect(one("FETCH NEXT FROM Cur").fetches).toBe("cur");
+    expect(one("MOVE ABSOLUTE 5 IN c")).toMatchObject({ classes: ["move"], fetches: "c" });
+    expect(one("CLOSE c").closes).toBe("c");
+    expect(one("CLOSE ALL").closes).toBeNull();
+    expect(one("SELECT 1").fetches).toBeUndefined();
+    expect(one("DECLARE c CURSOR FOR SELECT 1").fetches).toBeUndefined();
   });
 
   test("LISTEN / NOTIFY", () => {

@@ -9,7 +9,7 @@ import { bool, field, list, obj, objectTypeName, str, stringList, wrappedNode, t
 import type { AnalysisContext, StatementInfo } from "./analysis.ts";
 import { FUNCTION_OBJECTS, functionObjectNames, splitQualified } from "./object-names.ts";
 import { functionCandidates } from "./name-resolution.ts";
-import { lexicallySafe, LEXICAL_SETTINGS, setStatementChange, settingFunction } from "./setting-changes.ts";
+import { lexicallySafe, LEXICAL_SETTINGS, reportsSetting, setStatementChange, settingFunction } from "./setting-changes.ts";
 import { utilityClasses } from "./statement-classes.ts";
 import { NEWER_SYNTAX_FUNCTIONS, type Env } from "./statement-facts.ts";
 import { QueryWalker } from "./query-walker.ts";
@@ -171,6 +171,15 @@ class Walker extends QueryWalker {
         sub.visit(field(f, "schemaElts"), env);
         return this.absorb(sub);
       }
+      case "FetchStmt":
+        // FETCH and MOVE are decided by the query of the cursor they name (statement-checker.ts).
+        this.addClass(env, ...(utilityClasses(name, f) ?? []));
+        if (env.runs) this.fetches = str(f, "portalname") ?? "";
+        return;
+      case "ClosePortalStmt":
+        this.addClass(env, "close");
+        if (env.runs) this.closes = str(f, "portalname") ?? null;
+        return;
       case "DeclareCursorStmt":
         this.addClass(env, "declare_cursor");
         return this.visit(field(f, "query"), env);
@@ -272,9 +281,18 @@ class Walker extends QueryWalker {
       const opt = (str(d.fields, "defname") ?? "").toLowerCase();
       if (opt === "analyze" || opt === "analyse") analyze = this.literals.option(field(d.fields, "arg"));
     }
-    // Plain EXPLAIN only plans: the inner statement's relations and functions count, its
-    // classes do not. EXPLAIN ANALYZE runs it, so everything counts.
+    // Plain EXPLAIN only plans: the inner statement's relations and functions count, and so do
+    // its classes, for EXPLAIN is decided by what it explains (a rule that may not DELETE may
+    // not EXPLAIN DELETE either), but nothing else it would do when run (its setting changes,
+    // the rows it writes). EXPLAIN ANALYZE runs it, so everything counts.
     this.visit(field(f, "query"), { ...env, runs: env.runs && analyze });
+    const query = wrappedNode(field(f, "query"));
+    if (env.runs && !analyze && query !== null) {
+      const inner = new Walker(this.ctx);
+      inner.statement(query.name, query.fields);
+      this.addClass(env, ...inner.finish(query.name, "").classes);
+      this.literalDependent ||= inner.constantDependent;
+    }
   }
 
   private prepare(f: Fields, env: Env): void {
@@ -289,6 +307,8 @@ class Walker extends QueryWalker {
     // The inner text is the whole PREPARE: the parser gives no location for the query alone.
     this.prepares = { name: str(f, "name") ?? "", inner: info };
     this.literalDependent ||= inner.constantDependent;
+    // Decided by what it prepares: its classes count, as its relations and functions do.
+    this.addClass(env, ...info.classes);
     for (const r of info.relations) this.relations.add(r);
     for (const fn of info.functions) this.functions.add(fn);
   }
@@ -315,7 +335,8 @@ class Walker extends QueryWalker {
     this.addClass(env, "set");
     const change = setStatementChange(f, this.literals);
     // RESET ALL (name "all") returns to what the session started with, which was checked then.
-    if (!lexicallySafe(change.name, change.opaque === true ? null : change.value)) this.functions.add(settingFunction(change.name));
+    // A setting that is not an ordinary session setting is named, so that a rule must allow it.
+    if (reportsSetting(change.name, change.opaque === true ? null : change.value)) this.functions.add(settingFunction(change.name));
     if (env.runs) this.sets.push(change);
   }
 

@@ -42,6 +42,8 @@ export const DANGEROUS_FUNCTIONS: readonly DangerousFunction[] = Object.freeze([
   { pattern: "*.set_config(search_path)", why: "changes name resolution behind the gateway's back: the relations it checked are not the ones read" },
   { pattern: "*.set_config(role)", why: "the function form of SET ROLE" },
   { pattern: "*.set_config(session_authorization)", why: "the function form of SET SESSION AUTHORIZATION" },
+  { pattern: "*.set_config(session_replication_role)", why: "turns off triggers and rules, the code the gateway counts on writes running" },
+  { pattern: "*.set_config(backslash_quote)", why: "changes how the server reads string literals" },
   { pattern: "*.query_to_xml*", why: "runs the SQL in its string argument, which the gateway cannot see" },
   { pattern: "*.cursor_to_xml*", why: "reads from a cursor declared elsewhere" },
   { pattern: "*.table_to_xml*", why: "reads a whole table named by a value, not by the query" },

@@ -16,6 +16,48 @@ export const LEXICAL_SETTINGS: ReadonlySet<string> = new Set(["client_encoding",
 /** Settings that change whose data a session sees, or how it reads SQL; a set_config we cannot read may touch any of them. */
 export const SENSITIVE_SETTINGS = ["search_path", "role", "session_authorization", "client_encoding", "standard_conforming_strings"] as const;
 
+/**
+ * Session settings that change nothing but how this session's own statements run or how their
+ * results are formatted: a SET, SET LOCAL or RESET of one of them reports no pseudo function,
+ * so that it is a plain `set` statement, allowed to anyone who may use the target
+ * (builtins.ts, builtin:session). Every other setting reports `set_config(<name>)`, as
+ * set_config() does, so that a rule must allow it: those that change who runs SQL (role,
+ * session_authorization) or how it is read (client_encoding, standard_conforming_strings,
+ * backslash_quote), and every setting not listed here (fail closed). search_path is here because
+ * the gateway follows every change of it (search-path.ts); "all" is RESET ALL, which returns to
+ * the settings the session logged in with; the names with spaces are SET TRANSACTION …, SET
+ * SESSION CHARACTERISTICS AS TRANSACTION … and SET TRANSACTION SNAPSHOT.
+ */
+export const SESSION_SETTINGS: ReadonlySet<string> = new Set([
+  "all",
+  "application_name",
+  "bytea_output",
+  "client_min_messages",
+  "datestyle",
+  "default_transaction_deferrable",
+  "default_transaction_isolation",
+  "default_transaction_read_only",
+  "extra_float_digits",
+  "idle_in_transaction_session_timeout",
+  "idle_session_timeout",
+  "intervalstyle",
+  "lc_monetary",
+  "lc_numeric",
+  "lc_time",
+  "lock_timeout",
+  "search_path",
+  "session characteristics",
+  "statement_timeout",
+  "timezone",
+  "transaction",
+  "transaction snapshot",
+  "transaction_deferrable",
+  "transaction_isolation",
+  "transaction_read_only",
+  "transaction_timeout",
+  "work_mem",
+]);
+
 /** The pseudo function a change of a setting is reported as, e.g. "pg_catalog.set_config(search_path)". */
 export function settingFunction(name: string): string {
   return `pg_catalog.set_config(${name})`;
@@ -35,6 +77,17 @@ export function lexicallySafe(name: string, value: string | null): boolean {
     return norm === "utf8" || norm === "unicode";
   }
   return parseBool(value) === true;
+}
+
+/**
+ * Whether a SET / RESET statement of this setting must name it as `set_config(<name>)` for the
+ * policy: a lexical setting when its new value would make the server read SQL differently
+ * (builtin:literal-divergence denies it, whatever the rules), any other setting when it is not
+ * one of SESSION_SETTINGS. `value`: the new value, null when it cannot be known.
+ */
+export function reportsSetting(name: string, value: string | null): boolean {
+  if (LEXICAL_SETTINGS.has(name)) return !lexicallySafe(name, value);
+  return !SESSION_SETTINGS.has(name);
 }
 
 /** A VariableSetStmt (SET, SET LOCAL, RESET, RESET ALL, SET … FROM CURRENT, SET TRANSACTION …). */

@@ -1,7 +1,9 @@
 // Statement classes of utility (non-DML) statements, from the parser's node name and fields.
 // DML classes (read/insert/update/delete/merge) come from the walk in analyze-statement.ts,
 // because they can appear anywhere inside a statement. Unknown nodes get "other.<NodeName>".
-import { bool, objectTypeName, type Fields } from "./ast.ts";
+import { bool, objectTypeName, str, type Fields } from "./ast.ts";
+
+const TWO_PHASE: ReadonlySet<string> = new Set(["TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"]);
 
 type ClassOf = string | readonly string[] | ((f: Fields) => string | readonly string[]);
 
@@ -104,7 +106,9 @@ const UTILITY: Readonly<Record<string, ClassOf>> = {
   GrantRoleStmt: (f) => (bool(f, "is_grant") ? "grant" : "revoke"),
   VariableSetStmt: "set",
   VariableShowStmt: "show",
-  TransactionStmt: "transaction",
+  // Two-phase commit leaves a transaction that outlives the session (holding its locks), and
+  // COMMIT/ROLLBACK PREPARED finish one that any session prepared: not plain transaction control.
+  TransactionStmt: (f) => (TWO_PHASE.has(str(f, "kind") ?? "") ? "transaction.prepared" : "transaction"),
   DoStmt: "procedural",
   CallStmt: "procedural",
   ExplainStmt: "explain",

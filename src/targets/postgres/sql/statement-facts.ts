@@ -83,6 +83,8 @@ export class StatementFacts {
   protected literalDependent = false;
   prepares?: { name: string; inner: StatementInfo };
   executes?: string;
+  fetches?: string;
+  closes?: string | null;
   deallocates?: string | null;
   listen?: string;
   notify?: string;
@@ -111,6 +113,8 @@ export class StatementFacts {
       ...(this.sets.length > 0 ? { sets: this.sets } : {}),
       ...(this.prepares !== undefined ? { prepares: this.prepares } : {}),
       ...(this.executes !== undefined ? { executes: this.executes } : {}),
+      ...(this.fetches !== undefined ? { fetches: this.fetches } : {}),
+      ...(this.closes !== undefined ? { closes: this.closes } : {}),
       ...(this.deallocates !== undefined ? { deallocates: this.deallocates } : {}),
       ...(this.listen !== undefined ? { listen: this.listen } : {}),
       ...(this.notify !== undefined ? { notify: this.notify } : {}),
