@@ -3,6 +3,7 @@
 // Target code is imported lazily, only for the kinds the configuration uses.
 import { Approvals } from "../approvals/approvals.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
+import { Health } from "../admin/health.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
 import { openAuditLog, type AuditLog } from "../audit/log.ts";
 import { readRecords } from "../audit/reader.ts";
@@ -50,12 +51,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let config = await loadConfig(opts.configPath);
   let policy = compilePolicy(config);
   const metrics = createMetrics();
+  const health = new Health();
 
   const audit = await openAuditLog({
     path: config.audit.path,
     durability: config.audit.durability ?? "batch",
     ...(config.audit.rotate_size ? { rotateSize: parseSize(config.audit.rotate_size) } : {}),
     clock,
+    // Also an fsync that fails with no append waiting on it (batch durability).
+    onError: (e) => {
+      health.fail("audit", `audit log write failed: ${e.message}`);
+      log.error("audit log failed: it takes no more records, and every action that needs one is refused until a restart", { error: e.message });
+    },
   });
   if (audit.repaired) log.warn("audit log repaired at start", { repaired: audit.repaired as unknown as Record<string, unknown> });
 
@@ -67,7 +74,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
   approvals.armAll();
 
-  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log });
+  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health });
   const stateDir = config.gateway.state_dir ?? "./state";
   const newAuthenticator = (identity: Config["identity"]) => createAuthenticator(identity, { stateDir, clock, log: (m: string) => log.info(m) });
   // Replaced on reload: a removed machine key, issuer or dev issuer stops working at once.
@@ -91,6 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       metrics,
       clock,
       notReady: () => (stopped ? "stopping" : null),
+      unhealthy: () => health.unhealthy(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
     });
     adminServer = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
@@ -114,12 +122,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config = withLiveListeners(config, next);
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
-      await gate.record({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } }).catch(() => {});
+      await gate.recordLater({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
     },
     onReject: async (e: unknown) => {
       metrics.policyReloads.inc({ result: "rejected" });
       log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
-      await gate.record({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } }).catch(() => {});
+      await gate.recordLater({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
   });
 
@@ -189,7 +197,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
-      await gate.record({ type: "gateway.stop", policy: policy.hash }).catch(() => {});
+      await gate.recordLater({ type: "gateway.stop", policy: policy.hash });
       await audit.close();
     },
   };

@@ -10,7 +10,7 @@ import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock, Identity, Masks } from "../../core/types.ts";
 import { hasMasks } from "../../core/types.ts";
-import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
@@ -54,6 +54,11 @@ function jsonError(status: number, error: string, message: string, extra: Record
   return Response.json({ error, message, ...extra }, { status, headers: { "cache-control": "no-store" } });
 }
 
+/** The answer to a request whose record the audit log could not take (the gate has logged and counted it). */
+function auditUnavailable(message: string): Response {
+  return jsonError(503, "audit_unavailable", message.startsWith("audit log unavailable") ? message : `audit log unavailable, request refused: ${message}`);
+}
+
 let counter = 0;
 function requestId(): string {
   counter = (counter + 1) % 0x100000000;
@@ -91,6 +96,19 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   }, 1000);
   sweeper.unref();
 
+  /**
+   * Answers a refusal once its record is written. The caller waits on that record, so if the
+   * log cannot take it the answer is a 503 that says so instead.
+   */
+  async function refuse(event: AuditEvent, answer: Response): Promise<Response> {
+    try {
+      await gate.record(event);
+    } catch (e) {
+      return auditUnavailable(errorMessage(e));
+    }
+    return answer;
+  }
+
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     // Reloads from here on apply to this request too, even while it is held for approval.
@@ -118,14 +136,18 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       url = new URL(req.url);
     } catch (e) {
       // CONNECT, or a Host header that does not make a URL: nothing to decide on.
-      await gate.record({ type: "request.refused", session: id, target: cfg.name, details: { reason: "bad_target", method: req.method, message: errorMessage(e) } }).catch(() => {});
-      return jsonError(400, "bad_request", "the request target cannot be read as a URL: refused");
+      return refuse(
+        { type: "request.refused", session: id, target: cfg.name, details: { reason: "bad_target", method: req.method, message: errorMessage(e) } },
+        jsonError(400, "bad_request", "the request target cannot be read as a URL: refused"),
+      );
     }
     const token = bearerToken(req.headers);
     if (!token) {
       metrics.authFailures.inc({ reason: "missing" });
-      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason: "missing", message: "no bearer token" } }).catch(() => {});
-      return jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {});
+      return refuse(
+        { type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason: "missing", message: "no bearer token" } },
+        jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {}),
+      );
     }
     let identity: Identity;
     try {
@@ -133,8 +155,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     } catch (e) {
       const reason = deps.authFailureReason(e);
       metrics.authFailures.inc({ reason });
-      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason, message: errorMessage(e) } }).catch(() => {});
-      return jsonError(401, "unauthenticated", errorMessage(e), { reason });
+      return refuse(
+        { type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason, message: errorMessage(e) } },
+        jsonError(401, "unauthenticated", errorMessage(e), { reason }),
+      );
     }
     const path = deps.normalizePath(url.pathname);
     const method = req.method.toUpperCase();
@@ -144,8 +168,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (isUpgrade && identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && endAtExpiry()) {
       const message = "token expired: a WebSocket ends when its token expires (identity.end_sessions_at_expiry)";
       metrics.authFailures.inc({ reason: "expired" });
-      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method: "GET", path: url.pathname }, details: { reason: "expired", websocket: true, message } }).catch(() => {});
-      return jsonError(401, "unauthenticated", message, { reason: "expired" });
+      return refuse(
+        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method: "GET", path: url.pathname }, details: { reason: "expired", websocket: true, message } },
+        jsonError(401, "unauthenticated", message, { reason: "expired" }),
+      );
     }
     const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
     const verdict = await gate.check(
@@ -157,8 +183,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       const message = "credential revoked by a configuration reload while the request waited; authenticate again";
       outcomeCount.denied.inc();
-      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } }).catch(() => {});
-      return jsonError(401, "unauthenticated", message, { reason: "revoked" });
+      return refuse(
+        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } },
+        jsonError(401, "unauthenticated", message, { reason: "revoked" }),
+      );
+    }
+    if (verdict.auditFailed) {
+      outcomeCount.denied.inc();
+      return auditUnavailable(verdict.message);
     }
     if (!verdict.allowed || path === null) {
       outcomeCount.denied.inc();
@@ -271,6 +303,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     );
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
 
+    /** The request record. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLater never rejects). */
     function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
       if (completed) return Promise.resolve();
       completed = true;
@@ -278,16 +311,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const written = gate
-        .recordLater({
-          type: "request",
-          session: id,
-          identity: auditIdentity(identity),
-          target: cfg.name,
-          action: facts,
-          details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
-        })
-        .catch((e) => log.error("audit write failed for request completion", { error: errorMessage(e) }));
+      const written = gate.recordLater({
+        type: "request",
+        session: id,
+        identity: auditIdentity(identity),
+        target: cfg.name,
+        action: facts,
+        details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
+      });
       writing.add(written);
       void written.then(() => writing.delete(written));
       return written;
