@@ -134,7 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   async function startTarget(t: TargetConfig): Promise<StartedTarget> {
     switch (t.kind) {
       case "http": {
-        const [{ startHttpTarget }, masking, { normalizeHttpPath }] = await Promise.all([
+        const [{ startHttpTarget }, masking, { canonicalHttpPath }] = await Promise.all([
           import("../targets/http/http-target.ts"),
           import("../masking/json-masker.ts"),
           import("../policy/http-path.ts"),
@@ -143,7 +143,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           gate,
           authenticate,
           authFailureReason,
-          normalizePath: normalizeHttpPath,
+          normalizePath: canonicalHttpPath,
           masker: cachedMasker(masking.compileJsonMasker),
           collectBody: masking.collectBody,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,

@@ -9,6 +9,7 @@ import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock, Identity, Masks } from "../../core/types.ts";
+import type { PathRefusal } from "../../policy/http-path.ts";
 import { hasMasks } from "../../core/types.ts";
 import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -29,7 +30,8 @@ export interface HttpTargetDeps {
   readonly authenticate: (credential: string) => Promise<Identity>;
   /** Short stable reason for a rejected credential, for audit and metrics. */
   readonly authFailureReason: (e: unknown) => string;
-  readonly normalizePath: (path: string) => string | null;
+  /** The canonical path, or why it is refused (see canonicalHttpPath). */
+  readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
   /** identity.end_sessions_at_expiry, read when a WebSocket opens (default true). */
@@ -74,7 +76,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const { gate, metrics, log } = deps;
   // The series this target counts on every request, resolved once.
-  const outcomes = ["denied", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
+  const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
   const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
   const latency = metrics.latency.bind({ target: cfg.name });
   const revocations = new RevocationLog();
@@ -160,8 +162,17 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         jsonError(401, "unauthenticated", errorMessage(e), { reason }),
       );
     }
-    const path = deps.normalizePath(url.pathname);
     const method = req.method.toUpperCase();
+    const path = deps.normalizePath(url.pathname);
+    // A path some upstream could read differently from us is refused before any decision.
+    if (typeof path !== "string") {
+      outcomeCount.bad_request.inc();
+      const message = `request path refused: ${path.reason}`;
+      return refuse(
+        { type: "request.refused", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method, path: url.pathname }, details: { reason: "bad_path", message } },
+        jsonError(400, "bad_request", message, { reason: "bad_path" }),
+      );
+    }
     const isUpgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
     // The verifier's clock skew lets a just-expired token through; a WebSocket opened with it
     // would be closed at once when sessions end at expiry, so it is refused instead.
@@ -173,7 +184,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         jsonError(401, "unauthenticated", message, { reason: "expired" }),
       );
     }
-    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
+    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path };
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
@@ -192,9 +203,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       outcomeCount.denied.inc();
       return auditUnavailable(verdict.message);
     }
-    if (!verdict.allowed || path === null) {
+    if (!verdict.allowed) {
       outcomeCount.denied.inc();
-      return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
+      return jsonError(403, "forbidden", verdict.message, {
         rule: verdict.decision.rule,
         ...(verdict.approvalId ? { approval: verdict.approvalId } : {}),
       });

@@ -1,0 +1,90 @@
+// End to end, with raw sockets: requests the gateway refuses before any decision (a path some
+// upstream could read differently) get a JSON body that says why and leave a record in the
+// audit log, and nothing reaches the upstream.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect } from "node:net";
+import type { AuditRecord } from "../src/audit/record.ts";
+import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { freePort } from "./helpers/ports.ts";
+
+let upstream: ReturnType<typeof Bun.serve>;
+let gw: GatewayProcess;
+let gwPort: number;
+let token: string;
+const seen: string[] = [];
+
+beforeAll(async () => {
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const url = new URL(req.url);
+      seen.push(`${req.method} ${url.pathname}${url.search}`);
+      return Response.json({ ok: true });
+    },
+  });
+  gwPort = await freePort();
+  const adminPort = await freePort();
+  gw = await startGatewayProcess({
+    files: {
+      "gatehouse.yaml": httpGatewayYaml({
+        adminPort,
+        listen: `127.0.0.1:${gwPort}`,
+        upstream: `http://127.0.0.1:${upstream.port}`,
+        rules: `
+  - name: developers-read
+    groups: [developers]
+    http: { methods: [GET, POST], paths: ["/**"] }
+    effect: allow
+`,
+      }),
+    },
+    adminPort,
+    ports: [gwPort],
+  });
+  const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "alice", "--groups", "developers", "--ttl", "30m"]);
+  expect(r.code).toBe(0);
+  token = r.stdout.trim();
+}, 30_000);
+
+afterAll(() => {
+  gw?.cleanup();
+  upstream?.stop(true);
+});
+
+/** Writes `text` on a fresh connection and reads until the gateway closes it. */
+function exchange(text: string | Uint8Array): Promise<{ status: number; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const sock = connect(gwPort, "127.0.0.1", () => sock.write(text));
+    sock.on("data", (d: Buffer) => chunks.push(d));
+    sock.on("error", reject);
+    sock.on("close", () => {
+      const all = Buffer.concat(chunks).toString("latin1");
+      const at = all.indexOf("\r\n\r\n");
+      const head = at < 0 ? all : all.slice(0, at);
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(all);
+      resolve({ status: m ? Number(m[1]) : 0, head, body: at < 0 ? "" : all.slice(at + 4) });
+    });
+  });
+}
+
+const request = (target: string, extra = "") => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${gwPort}\r\nAuthorization: Bearer ${token}\r\n${extra}Connection: close\r\n\r\n`;
+const records = (ok: (all: AuditRecord[]) => boolean, what: string) => auditRecordsWhen(gw.auditPath, ok, what);
+
+test("a path with overlong UTF-8 is refused with 400, a JSON reason and a request.refused record", async () => {
+  seen.length = 0;
+  const r = await exchange(request("/api/..%c0%afadmin?x=1"));
+  expect(r.status).toBe(400);
+  const body = JSON.parse(r.body) as { error: string; reason: string; message: string };
+  expect(body.error).toBe("bad_request");
+  expect(body.reason).toBe("bad_path");
+  expect(body.message).toContain("not well-formed UTF-8: an overlong form");
+  const all = await records((a) => a.some((x) => x.type === "request.refused" && (x.details as { reason?: string } | undefined)?.reason === "bad_path"), "a request.refused record for the overlong path");
+  const rec = all.find((x) => x.type === "request.refused")!;
+  expect(rec.identity?.subject).toBe("alice");
+  expect(rec.action).toMatchObject({ kind: "http", method: "GET", path: "/api/..%c0%afadmin" });
+  expect(String((rec.details as { message: string }).message)).toContain("overlong");
+  expect(all.some((x) => x.type === "decision" && (x.action as { path?: string } | undefined)?.path?.includes("%c0"))).toBe(false);
+  expect(seen).toEqual([]);
+});
