@@ -15,6 +15,7 @@ import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
+import { compileQueryRedactor } from "./redact-query.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
@@ -74,6 +75,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const extraHeaders = cfg.headers ?? {};
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
+  const recordedQuery = compileQueryRedactor(cfg.redact_query);
   const { gate, metrics, log } = deps;
   // The series this target counts on every request, resolved once.
   const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
@@ -143,11 +145,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         jsonError(400, "bad_request", "the request target cannot be read as a URL: refused"),
       );
     }
+    // What every record of this request says of its query string (secrets redacted).
+    const query = recordedQuery(url.search);
+    const seen = { kind: "http" as const, method: req.method, path: url.pathname, ...(query !== undefined ? { query } : {}) };
     const token = bearerToken(req.headers);
     if (!token) {
       metrics.authFailures.inc({ reason: "missing" });
       return refuse(
-        { type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason: "missing", message: "no bearer token" } },
+        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason: "missing", message: "no bearer token" } },
         jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {}),
       );
     }
@@ -158,7 +163,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       const reason = deps.authFailureReason(e);
       metrics.authFailures.inc({ reason });
       return refuse(
-        { type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason, message: errorMessage(e) } },
+        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason, message: errorMessage(e) } },
         jsonError(401, "unauthenticated", errorMessage(e), { reason }),
       );
     }
@@ -169,7 +174,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       outcomeCount.bad_request.inc();
       const message = `request path refused: ${path.reason}`;
       return refuse(
-        { type: "request.refused", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method, path: url.pathname }, details: { reason: "bad_path", message } },
+        { type: "request.refused", session: id, identity: auditIdentity(identity), target: cfg.name, action: { ...seen, method }, details: { reason: "bad_path", message } },
         jsonError(400, "bad_request", message, { reason: "bad_path" }),
       );
     }
@@ -180,11 +185,11 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       const message = "token expired: a WebSocket ends when its token expires (identity.end_sessions_at_expiry)";
       metrics.authFailures.inc({ reason: "expired" });
       return refuse(
-        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method: "GET", path: url.pathname }, details: { reason: "expired", websocket: true, message } },
+        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { ...seen, method: "GET" }, details: { reason: "expired", websocket: true, message } },
         jsonError(401, "unauthenticated", message, { reason: "expired" }),
       );
     }
-    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path };
+    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path, ...(query !== undefined ? { query } : {}) };
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },

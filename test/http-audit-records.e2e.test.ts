@@ -1,7 +1,9 @@
-// End to end, with raw sockets: requests the gateway refuses before any decision (a path some
-// upstream could read differently) get a JSON body that says why and leave a record in the
-// audit log, and nothing reaches the upstream.
+// End to end, with raw sockets, what the HTTP target's audit records say: requests refused
+// before any decision (a path some upstream could read differently) get a JSON body that says
+// why and leave a record, with nothing forwarded; query strings are recorded with the values
+// of secret-looking parameters redacted.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
@@ -31,6 +33,7 @@ beforeAll(async () => {
         adminPort,
         listen: `127.0.0.1:${gwPort}`,
         upstream: `http://127.0.0.1:${upstream.port}`,
+        target: ["redact_query: [sid]"],
         rules: `
   - name: developers-read
     groups: [developers]
@@ -87,4 +90,25 @@ test("a path with overlong UTF-8 is refused with 400, a JSON reason and a reques
   expect(String((rec.details as { message: string }).message)).toContain("overlong");
   expect(all.some((x) => x.type === "decision" && (x.action as { path?: string } | undefined)?.path?.includes("%c0"))).toBe(false);
   expect(seen).toEqual([]);
+});
+
+test("query strings are recorded with secret-looking values redacted, names kept; the upstream gets them as sent", async () => {
+  seen.length = 0;
+  const query = "page=2&token=SECRET-A&%74oken=SECRET-B&Access_Token=SECRET-C&sid=SECRET-D&x-amz-signature=SECRET-E&pass+word=SECRET-F&token=SECRET-G";
+  const r = await exchange(request(`/api/reports?${query}`));
+  expect(r.status).toBe(200);
+  expect(seen).toEqual([`GET /api/reports?${query}`]);
+  const recorded = "page=2&token=REDACTED&%74oken=REDACTED&Access_Token=REDACTED&sid=REDACTED&x-amz-signature=REDACTED&pass+word=REDACTED&token=REDACTED";
+  const all = await records((a) => a.some((x) => x.type === "request" && (x.action as { path?: string }).path === "/api/reports"), "the request record of /api/reports");
+  const decision = all.find((x) => x.type === "decision" && (x.action as { path?: string }).path === "/api/reports")!;
+  const done = all.find((x) => x.type === "request" && (x.action as { path?: string }).path === "/api/reports")!;
+  expect(decision.action).toEqual({ kind: "http", method: "GET", path: "/api/reports", query: recorded });
+  expect(done.action).toEqual({ kind: "http", method: "GET", path: "/api/reports", query: recorded });
+
+  // A refusal records the query too, redacted.
+  const noAuth = await exchange(`GET /api/reports?token=SECRET-H&page=3 HTTP/1.1\r\nHost: 127.0.0.1:${gwPort}\r\nConnection: close\r\n\r\n`);
+  expect(noAuth.status).toBe(401);
+  const after = await records((a) => a.some((x) => x.type === "auth.rejected" && (x.action as { query?: string } | undefined)?.query !== undefined), "an auth.rejected record with a query");
+  expect(after.find((x) => x.type === "auth.rejected")!.action).toMatchObject({ path: "/api/reports", query: "token=REDACTED&page=3" });
+  expect(readFileSync(gw.auditPath, "utf8")).not.toContain("SECRET-");
 });
