@@ -1,7 +1,8 @@
 // End to end, with raw sockets, what the HTTP target's audit records say: requests refused
-// before any decision (a path some upstream could read differently) get a JSON body that says
-// why and leave a record, with nothing forwarded; query strings are recorded with the values
-// of secret-looking parameters redacted.
+// before any decision (a path some upstream could read differently, a head over the gateway's
+// limits) get a JSON body that says why and leave a record, with nothing forwarded; query
+// strings are recorded with the values of secret-looking parameters redacted. And what the
+// runtime (Bun.serve) still answers by itself, before the gateway sees the request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -19,6 +20,7 @@ beforeAll(async () => {
   upstream = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch(req) {
       const url = new URL(req.url);
       seen.push(`${req.method} ${url.pathname}${url.search}`);
@@ -39,6 +41,9 @@ beforeAll(async () => {
     groups: [developers]
     http: { methods: [GET, POST], paths: ["/**"] }
     effect: allow
+  - name: no-admin
+    http: { paths: ["/admin", "/admin/**"] }
+    effect: deny
 `,
       }),
     },
@@ -111,4 +116,64 @@ test("query strings are recorded with secret-looking values redacted, names kept
   const after = await records((a) => a.some((x) => x.type === "auth.rejected" && (x.action as { query?: string } | undefined)?.query !== undefined), "an auth.rejected record with a query");
   expect(after.find((x) => x.type === "auth.rejected")!.action).toMatchObject({ path: "/api/reports", query: "token=REDACTED&page=3" });
   expect(readFileSync(gw.auditPath, "utf8")).not.toContain("SECRET-");
+});
+
+const refusedRecord = (reason: string) =>
+  records((a) => a.some((x) => x.type === "request.refused" && (x.details as { reason?: string } | undefined)?.reason === reason), `a request.refused record with reason ${reason}`);
+
+test("a head over the gateway's size limit (but under the runtime's) gets 431 with a JSON reason and a record", async () => {
+  seen.length = 0;
+  const r = await exchange(request("/api/x", `X-Big: ${"a".repeat(20_000)}\r\n`));
+  expect(r.status).toBe(431);
+  const body = JSON.parse(r.body) as { error: string; reason: string; message: string };
+  expect(body).toMatchObject({ error: "header_fields_too_large", reason: "head_too_large" });
+  expect(body.message).toMatch(/^request header fields too large: the request line and headers take about \d+ bytes; the gateway takes at most 16384$/);
+  const rec = (await refusedRecord("head_too_large")).find((x) => x.type === "request.refused" && (x.details as { reason?: string }).reason === "head_too_large")!;
+  expect(rec.details).toMatchObject({ method: "GET", message: body.message });
+  expect(String((rec.details as { target: string }).target)).toContain("/api/x");
+  expect(seen).toEqual([]);
+});
+
+test("a Content-Length over the runtime's 128 MB default reaches the gateway: a denied path gets the gateway's 403, an allowed one is streamed upstream", async () => {
+  seen.length = 0;
+  const denied = await exchange(`POST /admin/import HTTP/1.1\r\nHost: 127.0.0.1:${gwPort}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 200000000\r\nConnection: close\r\n\r\nabc`);
+  expect(denied.status).toBe(403);
+  expect((JSON.parse(denied.body) as { error: string; rule: string }).rule).toBe("no-admin");
+  expect(seen).toEqual([]);
+  // Allowed: the head goes upstream while the body is still coming.
+  const sock = connect(gwPort, "127.0.0.1", () =>
+    sock.write(`POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:${gwPort}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 200000000\r\n\r\nabc`),
+  );
+  sock.on("error", () => {});
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes("POST /api/upload")) {
+      if (Date.now() > deadline) throw new Error("the upstream never saw POST /api/upload");
+      await Bun.sleep(10);
+    }
+  } finally {
+    sock.destroy();
+  }
+});
+
+// What the runtime still answers by itself: Bun.serve has no hook for requests its parser
+// refuses (a request target that does not start with "/", a malformed header, conflicting
+// framing, an unknown HTTP version) nor for a head over its own limits (64 KiB in the compiled
+// binary, about 198 headers). They are refused, never forwarded, but with the runtime's bare
+// status and no audit record. These tests pin that down, so a change in the runtime shows.
+test("requests the runtime's parser refuses get its bare status and are never forwarded", async () => {
+  seen.length = 0;
+  const cases: [string, number][] = [
+    [`GET \\admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, 400],
+    [`GET /api/x HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\nConnection: close\r\n\r\n`, 400],
+    [`GET /api/x HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n`, 505],
+    [request("/api/x", `X-Big: ${"a".repeat(70_000)}\r\n`), 431],
+    [request("/api/x", Array.from({ length: 200 }, (_, i) => `X-H${i}: v\r\n`).join("")), 431],
+  ];
+  for (const [text, status] of cases) {
+    const r = await exchange(text);
+    expect(r.status).toBe(status);
+    expect(r.body).toBe("");
+  }
+  expect(seen).toEqual([]);
 });

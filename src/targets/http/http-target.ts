@@ -16,6 +16,7 @@ import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "
 import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
+import { headTooLarge } from "./request-head.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
@@ -135,6 +136,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         },
         { once: true },
       );
+    // Over the gateway's limits but under the runtime's higher ones (see request-head.ts).
+    const tooLarge = headTooLarge(req.method, req.url, req.headers);
+    if (tooLarge !== null) {
+      outcomeCount.bad_request.inc();
+      const message = `request header fields too large: ${tooLarge}`;
+      return refuse(
+        { type: "request.refused", session: id, target: cfg.name, details: { reason: "head_too_large", method: req.method, target: req.url.slice(0, 256), message } },
+        jsonError(431, "header_fields_too_large", message, { reason: "head_too_large" }),
+      );
+    }
     let url: URL;
     try {
       url = new URL(req.url);
@@ -346,6 +357,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     hostname: host,
     port: Number(portText),
     idleTimeout: 255,
+    // Bodies stream to the upstream, which sets its own limit: without this the runtime answers a
+    // Content-Length over 128 MB with a bare 413 that the gateway never sees or records.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (req, srv) =>
       handle(req, srv).catch((e) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
