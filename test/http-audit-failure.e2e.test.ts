@@ -78,6 +78,7 @@ async function makeAuditLogUnwritable(): Promise<void> {
 test("the audit log fails mid-request: the completion is lost loudly, then every request is refused with 503", async () => {
   const admin = gw.adminUrl;
   expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+  expect((await fetch(`${admin}/readyz`)).status).toBe(200);
   const auth = { authorization: `Bearer ${token}` };
 
   // Forwarded (its decision is in the log) before the log fails; answered after.
@@ -99,6 +100,9 @@ test("the audit log fails mid-request: the completion is lost loudly, then every
   const h = (await health.json()) as { status: string; reason: string };
   expect(h.status).toBe("unhealthy");
   expect(h.reason).toContain("EFBIG: file too large");
+  const ready = await fetch(`${admin}/readyz`);
+  expect(ready.status).toBe(503);
+  expect(((await ready.json()) as { reason: string }).reason).toContain("audit log write failed");
 
   // Now every action waits on a record the log cannot take: refused, and says so.
   seen.length = 0;

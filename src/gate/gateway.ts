@@ -97,7 +97,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       authenticate,
       metrics,
       clock,
-      notReady: () => (stopped ? "stopping" : null),
+      // A gateway whose audit log failed refuses every action: a load balancer should look elsewhere.
+      notReady: () => (stopped ? "stopping" : health.unhealthy()),
       unhealthy: () => health.unhealthy(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
     });
