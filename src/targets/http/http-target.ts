@@ -136,16 +136,6 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         },
         { once: true },
       );
-    // Over the gateway's limits but under the runtime's higher ones (see request-head.ts).
-    const tooLarge = headTooLarge(req.method, req.url, req.headers);
-    if (tooLarge !== null) {
-      outcomeCount.bad_request.inc();
-      const message = `request header fields too large: ${tooLarge}`;
-      return refuse(
-        { type: "request.refused", session: id, target: cfg.name, details: { reason: "head_too_large", method: req.method, target: req.url.slice(0, 256), message } },
-        jsonError(431, "header_fields_too_large", message, { reason: "head_too_large" }),
-      );
-    }
     let url: URL;
     try {
       url = new URL(req.url);
@@ -159,6 +149,18 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // What every record of this request says of its query string (secrets redacted).
     const query = recordedQuery(url.search);
     const seen = { kind: "http" as const, method: req.method, path: url.pathname, ...(query !== undefined ? { query } : {}) };
+    // Over the gateway's limit but under the runtime's higher one (see request-head.ts).
+    const tooLarge = headTooLarge(req.method, req.url, req.headers);
+    if (tooLarge !== null) {
+      outcomeCount.bad_request.inc();
+      const message = `request header fields too large: ${tooLarge}`;
+      // Path and (redacted) query cut short: the record is not the place for 60 KB of them.
+      const action = { ...seen, path: seen.path.slice(0, 1024), ...(query !== undefined ? { query: query.slice(0, 1024) } : {}) };
+      return refuse(
+        { type: "request.refused", session: id, target: cfg.name, action, details: { reason: "head_too_large", message } },
+        jsonError(431, "header_fields_too_large", message, { reason: "head_too_large" }),
+      );
+    }
     const token = bearerToken(req.headers);
     if (!token) {
       metrics.authFailures.inc({ reason: "missing" });
