@@ -57,6 +57,15 @@ test("a completion record that cannot be written: logged at error level, counted
   await audit.close().catch(() => {});
 });
 
+test("a record of a reload or a stop (recordHappened) that cannot be written is reported the same way, and never rejects", async () => {
+  const { gate, audit, errors, metrics, health } = await gateOnFullDevice();
+  await gate.recordHappened({ type: "policy.loaded", policy: "h2" });
+  expect(errors.map((e) => e.msg)).toEqual(["audit record lost: the policy.loaded record could not be written"]);
+  expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="policy.loaded"} 1');
+  expect(health.unhealthy()).toContain("ENOSPC");
+  await audit.close().catch(() => {});
+});
+
 test("a record an action waits for: record() rejects, check() refuses with auditFailed, and both are counted", async () => {
   const { gate, audit, errors, metrics, health } = await gateOnFullDevice();
   const refused = await gate.record({ type: "auth.rejected", target: "api" }).catch((e: unknown) => e);

@@ -109,6 +109,18 @@ export class Gate {
     );
   }
 
+  /**
+   * Appends a record of something that has happened already but belongs before what follows
+   * it (a reload, the gateway's stop), so it is written at the end of this tick, not later.
+   * Never rejects; a failure is reported as recordLater's is.
+   */
+  recordHappened(event: AuditEvent): Promise<void> {
+    return this.deps.audit.append(event).then(
+      () => undefined,
+      (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
+    );
+  }
+
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
   async check(action: Action, ctx: CheckContext = {}): Promise<Verdict> {
     const policy = this.deps.policy();
@@ -242,7 +254,7 @@ export class Gate {
       details: { approval: p.id, ...(reason ? { reason } : {}) },
     };
     // The waiter is released (denied) either way; only the record can be lost.
-    this.deps.audit.append(event).catch((e: unknown) => this.auditWriteFailed(type, "lost", e, event));
+    void this.recordHappened(event);
   }
 
   private cancel(id: string, reason: string): void {

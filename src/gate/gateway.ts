@@ -123,12 +123,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config = withLiveListeners(config, next);
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
-      await gate.recordLater({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
+      await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
     },
     onReject: async (e: unknown) => {
       metrics.policyReloads.inc({ result: "rejected" });
       log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
-      await gate.recordLater({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
+      await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
   });
 
@@ -198,7 +198,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
-      await gate.recordLater({ type: "gateway.stop", policy: policy.hash });
+      await gate.recordHappened({ type: "gateway.stop", policy: policy.hash });
       await audit.close();
     },
   };
