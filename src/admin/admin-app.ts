@@ -17,6 +17,8 @@ export interface AdminDeps {
   readonly clock: Clock;
   /** null when ready, else what is missing. */
   readonly notReady: () => string | null;
+  /** null when healthy, else why not (an audit write failed): /healthz answers 503. */
+  readonly unhealthy?: () => string | null;
   readonly refreshGauges?: () => void;
   /** The newest durable signed checkpoint of the audit log, for GET /audit/checkpoint. */
   readonly checkpoint?: () => Checkpoint | null;
@@ -44,7 +46,10 @@ function view(p: PendingRequest, viewer: Identity) {
 export function createAdminApp(deps: AdminDeps): Hono<Env> {
   const app = new Hono<Env>();
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/healthz", (c) => {
+    const why = deps.unhealthy?.() ?? null;
+    return why === null ? c.json({ status: "ok" }) : c.json({ status: "unhealthy", reason: why }, 503);
+  });
   app.get("/readyz", (c) => {
     const why = deps.notReady();
     return why === null ? c.json({ status: "ready" }) : c.json({ status: "not ready", reason: why }, 503);

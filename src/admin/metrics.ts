@@ -94,6 +94,7 @@ export interface Metrics {
   readonly auditQueueDepth: Counter;
   readonly policyReloads: Counter;
   readonly authFailures: Counter;
+  readonly auditWriteFailures: Counter;
   render(): string;
 }
 
@@ -106,6 +107,7 @@ export function createMetrics(): Metrics {
     auditQueueDepth: new Counter("gatehouse_audit_queue_depth", "Audit records written but not yet fsync'd.", "gauge"),
     policyReloads: new Counter("gatehouse_policy_reloads_total", "Policy reloads, by result (ok, rejected)."),
     authFailures: new Counter("gatehouse_auth_failures_total", "Rejected credentials, by reason."),
+    auditWriteFailures: new Counter("gatehouse_audit_write_failures_total", "Audit records that could not be written, by record type and what followed (refused: the action was refused; lost: it had happened)."),
   };
   return {
     ...m,

@@ -109,6 +109,12 @@ export const HttpTarget = Type.Object(
     ),
     mask_max_size: Type.Optional(Size),
     timeout: Type.Optional(Duration),
+    redact_query: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description:
+          "Query parameters whose values audit records replace with REDACTED, added to token, access_token, key, password, secret and signature. A name matches when the parameter's decoded name contains it, ignoring case and _ - . [ ] spaces.",
+      }),
+    ),
   },
   strict,
 );

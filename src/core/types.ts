@@ -23,6 +23,8 @@ export interface HttpRequestFacts {
   readonly kind: "http";
   readonly method: string;
   readonly path: string;
+  /** The query string for the record (secret-looking values redacted); never decided on. */
+  readonly query?: string;
 }
 
 export interface PostgresRequestFacts {

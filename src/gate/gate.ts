@@ -2,6 +2,7 @@
 // Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
 // protocol. Nothing is forwarded unless its decision is in the audit log first.
 import type { Approvals, PendingRequest, Resolution } from "../approvals/approvals.ts";
+import type { Health } from "../admin/health.ts";
 import type { Metrics } from "../admin/metrics.ts";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -40,6 +41,8 @@ export interface GateDeps {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Told of every failed audit write, which makes /healthz report unhealthy. */
+  readonly health?: Health;
 }
 
 export interface Verdict {
@@ -51,6 +54,8 @@ export interface Verdict {
   readonly masks: Masks;
   readonly approvalId?: string;
   readonly policyHash: string;
+  /** Denied because the decision could not be audited, not by the policy: targets say so (HTTP 503). */
+  readonly auditFailed?: true;
 }
 
 export interface CheckContext {
@@ -91,17 +96,42 @@ export function describeApproval(p: PendingRequest): string {
 export class Gate {
   constructor(private readonly deps: GateDeps) {}
 
-  /** Appends an event; rejects with E_AUDIT_WRITE when the log cannot take it. */
+  /**
+   * Appends a record that an action waits for; rejects with E_AUDIT_WRITE when the log cannot
+   * take it, and the caller must then refuse the action (the failure is already logged and counted).
+   */
   async record(event: AuditEvent): Promise<void> {
-    await this.deps.audit.append(event);
+    try {
+      await this.deps.audit.append(event);
+    } catch (e) {
+      this.auditWriteFailed(event.type, "refused", e, event);
+      throw e;
+    }
   }
 
   /**
    * Appends a record that nothing waits for before acting (a completion, a session's end): it
-   * may share the write at the end of the event-loop turn instead of one of its own.
+   * may share the write at the end of the event-loop turn instead of one of its own. Never
+   * rejects: what it records has happened already, so a failure is logged at error level,
+   * counted (gatehouse_audit_write_failures_total) and makes /healthz report unhealthy.
    */
-  async recordLater(event: AuditEvent): Promise<void> {
-    await this.deps.audit.append(event, { lazy: true });
+  recordLater(event: AuditEvent): Promise<void> {
+    return this.deps.audit.append(event, { lazy: true }).then(
+      () => undefined,
+      (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
+    );
+  }
+
+  /**
+   * Appends a record of something that has happened already but belongs before what follows
+   * it (a reload, the gateway's stop), so it is written at the end of this tick, not later.
+   * Never rejects; a failure is reported as recordLater's is.
+   */
+  recordHappened(event: AuditEvent): Promise<void> {
+    return this.deps.audit.append(event).then(
+      () => undefined,
+      (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
+    );
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
@@ -142,7 +172,7 @@ export class Gate {
           : {}),
       });
     } catch (e) {
-      return this.auditFailed(decision, policy.hash, e);
+      return this.auditFailed("decision", decision, policy.hash, e);
     }
     if (effective === "allow") {
       // Under a grant, decision is the review decision: its masks are those of the allow rules
@@ -176,7 +206,7 @@ export class Gate {
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
-      return this.auditFailed(decision, policyHash, e);
+      return this.auditFailed("approval.requested", decision, policyHash, e);
     }
     ctx.onHold?.(pending);
     const onAbort = () => this.cancel(pending.id, "client went away");
@@ -206,7 +236,7 @@ export class Gate {
     const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined);
     const now = this.deps.clock.now();
     const grantUntil = verdict.approve && verdict.forMs ? now + verdict.forMs : undefined;
-    await this.deps.audit.append({
+    await this.record({
       type: verdict.approve ? "approval.granted" : "approval.denied",
       ...(p.session ? { session: p.session } : {}),
       identity: auditIdentity(approver),
@@ -232,16 +262,16 @@ export class Gate {
 
   /** Audits an expiry or cancellation, then releases the waiter. */
   expire(p: PendingRequest, type: "approval.expired" | "approval.cancelled" = "approval.expired", reason?: string): void {
-    this.deps.audit
-      .append({
-        type,
-        ...(p.session ? { session: p.session } : {}),
-        identity: p.identity as AuditEvent["identity"],
-        target: p.target,
-        decision: { effect: "deny", rule: p.rule },
-        details: { approval: p.id, ...(reason ? { reason } : {}) },
-      })
-      .catch((e) => this.deps.log.error("audit write failed for approval expiry", { approval: p.id, error: errorMessage(e) }));
+    const event: AuditEvent = {
+      type,
+      ...(p.session ? { session: p.session } : {}),
+      identity: p.identity as AuditEvent["identity"],
+      target: p.target,
+      decision: { effect: "deny", rule: p.rule },
+      details: { approval: p.id, ...(reason ? { reason } : {}) },
+    };
+    // The waiter is released (denied) either way; only the record can be lost.
+    void this.recordHappened(event);
   }
 
   private cancel(id: string, reason: string): void {
@@ -251,10 +281,20 @@ export class Gate {
     this.deps.approvals.resolve(id, { outcome: "cancelled", reason });
   }
 
-  private auditFailed(decision: Decision, policyHash: string, e: unknown): Verdict {
-    this.deps.log.error("audit write failed; denying", { error: errorMessage(e) });
+  private auditFailed(type: string, decision: Decision, policyHash: string, e: unknown): Verdict {
+    this.auditWriteFailed(type, "refused", e);
     this.deps.metrics.decisions.inc({ target: "-", effect: "audit_failure" });
     const err = e instanceof GatewayError ? e.message : errorMessage(e);
-    return { allowed: false, decision, message: `audit log unavailable, request denied: ${err}`, masks: NO_MASKS, policyHash };
+    return { allowed: false, decision, message: `audit log unavailable, request denied: ${err}`, masks: NO_MASKS, policyHash, auditFailed: true };
+  }
+
+  /** Every failed audit write comes here: logged at error level, counted, and /healthz turns unhealthy. */
+  private auditWriteFailed(type: string, outcome: "refused" | "lost", e: unknown, event?: AuditEvent): void {
+    const error = errorMessage(e);
+    this.deps.metrics.auditWriteFailures.inc({ record: type, outcome });
+    this.deps.health?.fail("audit", `audit log write failed: ${error}`);
+    const where = { ...(event?.session ? { session: event.session } : {}), ...(event?.target ? { target: event.target } : {}) };
+    if (outcome === "lost") this.deps.log.error(`audit record lost: the ${type} record could not be written`, { ...where, error });
+    else this.deps.log.error(`audit write failed; the action is refused (${type} record)`, { ...where, error });
   }
 }

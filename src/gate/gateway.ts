@@ -3,6 +3,7 @@
 // Target code is imported lazily, only for the kinds the configuration uses.
 import { Approvals } from "../approvals/approvals.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
+import { Health } from "../admin/health.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
 import { openAuditLog, type AuditLog } from "../audit/log.ts";
 import { readRecords } from "../audit/reader.ts";
@@ -53,6 +54,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let config = loaded.config;
   let policy = loaded.policy;
   const metrics = createMetrics();
+  const health = new Health();
 
   const checkpoints = config.audit.checkpoints;
   const signingKey = await loadAuditSigningKey(config.gateway.state_dir ?? "./state", checkpoints?.key_file);
@@ -66,6 +68,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...(checkpoints?.records !== undefined ? { everyRecords: checkpoints.records } : {}),
       ...(checkpoints?.interval !== undefined ? { intervalMs: parseDuration(checkpoints.interval) } : {}),
     },
+    // Also an fsync that fails with no append waiting on it (batch durability).
+    onError: (e) => {
+      health.fail("audit", `audit log write failed: ${e.message}`);
+      log.error("audit log failed: it takes no more records, and every action that needs one is refused until a restart", { error: e.message });
+    },
   });
   log.info("audit checkpoints signed with key " + signingKey.publicKey.id, { key_file: signingKey.path, public_key: signingKey.publicKey.text });
   if (audit.repaired) log.warn("audit log repaired at start", { repaired: audit.repaired as unknown as Record<string, unknown> });
@@ -78,7 +85,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
   approvals.armAll();
 
-  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log });
+  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health });
   const stateDir = config.gateway.state_dir ?? "./state";
   const newAuthenticator = (identity: Config["identity"]) => createAuthenticator(identity, { stateDir, clock, log: (m: string) => log.info(m) });
   // Replaced on reload: a removed machine key, issuer or dev issuer stops working at once.
@@ -105,7 +112,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       authenticate,
       metrics,
       clock,
-      notReady: () => (stopped ? "stopping" : null),
+      // A gateway whose audit log failed refuses every action: a load balancer should look elsewhere.
+      notReady: () => (stopped ? "stopping" : health.unhealthy()),
+      unhealthy: () => health.unhealthy(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
     });
@@ -130,19 +139,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config = withLiveListeners(config, next);
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
-      await gate.record({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } }).catch(() => {});
+      await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
     },
     onReject: async (e: unknown) => {
       metrics.policyReloads.inc({ result: "rejected" });
       log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
-      await gate.record({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } }).catch(() => {});
+      await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
   });
 
   async function startTarget(t: TargetConfig): Promise<StartedTarget> {
     switch (t.kind) {
       case "http": {
-        const [{ startHttpTarget }, masking, { normalizeHttpPath }] = await Promise.all([
+        const [{ startHttpTarget }, masking, { canonicalHttpPath }] = await Promise.all([
           import("../targets/http/http-target.ts"),
           import("../masking/json-masker.ts"),
           import("../policy/http-path.ts"),
@@ -151,7 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           gate,
           authenticate,
           authFailureReason,
-          normalizePath: normalizeHttpPath,
+          normalizePath: canonicalHttpPath,
           masker: cachedMasker(masking.compileJsonMasker),
           collectBody: masking.collectBody,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
@@ -205,7 +214,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
-      await gate.record({ type: "gateway.stop", policy: policy.hash }).catch(() => {});
+      await gate.recordHappened({ type: "gateway.stop", policy: policy.hash });
       await audit.close();
     },
   };

@@ -6,7 +6,8 @@
 //   1. no request the upstream received is forbidden, judged the way a lenient framework would
 //      route it (`upstreamView`: method overrides honoured, ;matrix params stripped as
 //      Tomcat/Spring do, percent-decoded once, "\" read as "/", dot segments resolved, "//"
-//      collapsed, case and trailing slash ignored as Express does by default);
+//      collapsed, case and trailing slash ignored as Express does by default), its bytes read
+//      both as Latin-1 and as a lenient UTF-8 decoder reads them (`lenientUtf8`);
 //   2. the client never received a secret of the masked route (plain, or after gunzip /
 //      brotli / inflate, or after JSON parsing, card digits with separators removed).
 // A clean refusal (400/403/404/405/501/502) is fine. Known bypasses run as test.failing.
@@ -50,7 +51,47 @@ function percentDecodeOnce(s: string): string {
   return Buffer.from(bytes).toString("latin1");
 }
 
-export function upstreamView(r: Received): { method: string; path: string } {
+/**
+ * How a lenient UTF-8 decoder reads bytes: an overlong form is the character it spells (C0 AF
+ * is "/"), and whatever else is not well-formed (a surrogate, a code point above U+10FFFF, a
+ * lone or missing continuation byte, F5..FF) is dropped.
+ */
+export function lenientUtf8(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const need = b < 0x80 ? 0 : b >= 0xc0 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf8 ? 3 : -1;
+    if (need < 0) {
+      i++;
+      continue;
+    }
+    let cp = need === 0 ? b : b & (0x3f >> need);
+    let ok = true;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (!ok) {
+      i++;
+      continue;
+    }
+    i += need + 1;
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) continue;
+    out += String.fromCodePoint(cp);
+  }
+  return out;
+}
+
+/** Every way the upstreams this corpus models could read the request. */
+export function upstreamViews(r: Received): { method: string; path: string }[] {
+  return [upstreamView(r), upstreamView(r, (latin1) => lenientUtf8(Buffer.from(latin1, "latin1")))];
+}
+
+export function upstreamView(r: Received, decode: (latin1: string) => string = (s) => s): { method: string; path: string } {
   const method = (r.headers["x-http-method-override"] ?? r.headers["x-http-method"] ?? r.headers["x-method-override"] ?? r.method).toUpperCase();
   let target = r.headers["x-original-url"] ?? r.headers["x-rewrite-url"] ?? r.target;
   target = target.replace(/^[a-z]+:\/\/[^/]*/i, "");
@@ -60,7 +101,7 @@ export function upstreamView(r: Received): { method: string; path: string } {
     .split("/")
     .map((seg) => seg.replace(/;.*$/, ""))
     .join("/");
-  path = percentDecodeOnce(path).replace(/\\/g, "/");
+  path = decode(percentDecodeOnce(path)).replace(/\\/g, "/");
   const out: string[] = [];
   for (const seg of path.split("/")) {
     if (seg === "" || seg === ".") continue;
@@ -365,6 +406,10 @@ describe("HTTP bypass corpus", () => {
     const r = await fetch(`http://127.0.0.1:${upPort}/api/x/..;/ADMIN/users`, { method: "GET" });
     await r.arrayBuffer();
     expect(received.some((x) => forbidden(upstreamView(x)))).toBe(true);
+    received.length = 0;
+    await (await fetch(`http://127.0.0.1:${upPort}/api/x/..%c0%afadmin/users`)).arrayBuffer();
+    expect(received.some((x) => forbidden(upstreamView(x)))).toBe(false); // read as Latin-1 it is harmless
+    expect(received.some((x) => upstreamViews(x).some(forbidden))).toBe(true);
     const c = await fetch(`http://127.0.0.1:${upPort}/api/customers`, { headers: { "x-variant": "gzip-forced" }, decompress: false } as RequestInit);
     expect(leaks(Buffer.from(await c.arrayBuffer()))).toContain("email");
   });
@@ -384,7 +429,7 @@ describe("HTTP bypass corpus", () => {
       received.length = 0;
       const res = await send(a);
       await Bun.sleep(150); // a smuggled second request arrives after the first answer
-      const bad = received.filter((r) => forbidden(upstreamView(r))).map((r) => `${r.method} ${r.target} (${JSON.stringify(upstreamView(r))})`);
+      const bad = received.filter((r) => upstreamViews(r).some(forbidden)).map((r) => `${r.method} ${r.target} (${JSON.stringify(upstreamViews(r))})`);
       const leaked = leaks(res.bytes);
       if (bad.length > 0 || leaked.length > 0 || process.env.HTTP_BYPASS_VERBOSE) {
         console.log(`[${a.id}] status ${res.status}; upstream got forbidden: ${JSON.stringify(bad)}; client got: ${JSON.stringify(leaked)}`);
@@ -392,6 +437,10 @@ describe("HTTP bypass corpus", () => {
       }
       expect(bad).toEqual([]);
       expect(leaked).toEqual([]);
+      if (a.refused !== undefined) {
+        expect(res.status).toBe(a.refused);
+        expect(received.map((r) => `${r.method} ${r.target}`)).toEqual([]);
+      }
     }, 15_000);
   }
 });

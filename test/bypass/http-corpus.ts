@@ -13,6 +13,8 @@
 // `$AUTH` in raw text becomes "Authorization: Bearer <developer token>", `$HOST` the gateway's
 // host:port. `variant` (on /api/customers) picks how the upstream answers; it travels in the
 // x-variant request header so the request target stays exactly as the attempt wrote it.
+// `refused`, when given, is the status the gateway must answer with, and then nothing may
+// reach the upstream at all.
 
 export type Theme = "path" | "method" | "headers" | "smuggling" | "upgrade" | "masking" | "query";
 
@@ -45,6 +47,7 @@ interface Common {
   readonly id: string;
   readonly theme: Theme;
   readonly note: string;
+  readonly refused?: number;
 }
 
 export type HttpAttempt = Common &
@@ -86,7 +89,21 @@ export const HTTP_CORPUS: readonly HttpAttempt[] = [
   { id: "admin-encoded-letters", theme: "path", note: "%61dmin decodes to admin", raw: rawGet("/api/%61dmin/users") },
   { id: "admin-fullwidth", theme: "path", note: "fullwidth ＡＤＭＩＮ (NFKC folds it to ADMIN)", raw: rawGet("/api/%EF%BC%A1%EF%BC%A4%EF%BC%AD%EF%BC%A9%EF%BC%AE/users") },
   { id: "admin-null-byte", theme: "path", note: "%00 truncation", raw: rawGet("/api/admin%00/users") },
-  { id: "admin-overlong-dot", theme: "path", note: "overlong UTF-8 . (%c0%ae)", raw: rawGet("/api/x/%c0%ae%c0%ae/admin/users") },
+  { id: "admin-overlong-dot", theme: "path", note: "overlong UTF-8 . (%c0%ae)", raw: rawGet("/api/x/%c0%ae%c0%ae/admin/users"), refused: 400 },
+  // Percent-encoded bytes that are not well-formed UTF-8: a lenient decoder reads an overlong
+  // form as the character it spells and drops the rest, so each hides an /admin.
+  { id: "utf8-overlong-slash-root", theme: "path", note: "%c0%af: overlong / at the root", raw: rawGet("/%c0%afadmin"), refused: 400 },
+  { id: "utf8-overlong-slash-dotdot", theme: "path", note: "..%c0%af: overlong / after ..", raw: rawGet("/api/..%c0%afadmin"), refused: 400 },
+  { id: "utf8-overlong-dots", theme: "path", note: "%c0%ae%c0%ae: overlong .. under /api", raw: rawGet("/api/%c0%ae%c0%ae/admin"), refused: 400 },
+  { id: "utf8-overlong-slash-3byte", theme: "path", note: "%e0%80%af: three-byte overlong /", raw: rawGet("/api/x/..%e0%80%afadmin/users"), refused: 400 },
+  { id: "utf8-overlong-slash-4byte", theme: "path", note: "%f0%80%80%af: four-byte overlong /", raw: rawGet("/api/x/..%f0%80%80%afadmin/users"), refused: 400 },
+  { id: "utf8-overlong-backslash", theme: "path", note: "%c1%9c: overlong \\ (read as /)", raw: rawGet("/api/x/..%c1%9cadmin/users"), refused: 400 },
+  { id: "utf8-lone-continuation", theme: "path", note: "%80: a continuation byte alone (dropped)", raw: rawGet("/api/admin%80/users"), refused: 400 },
+  { id: "utf8-surrogate", theme: "path", note: "%ed%a0%80: UTF-16 surrogate D800 (dropped)", raw: rawGet("/api/admin%ed%a0%80/users"), refused: 400 },
+  { id: "utf8-above-max", theme: "path", note: "%f4%90%80%80: above U+10FFFF (dropped)", raw: rawGet("/api/admin%f4%90%80%80/users"), refused: 400 },
+  { id: "utf8-never-byte", theme: "path", note: "%ff: a byte UTF-8 never uses (dropped)", raw: rawGet("/api/admin%ff/users"), refused: 400 },
+  { id: "utf8-truncated-2", theme: "path", note: "%c3 with no continuation (dropped)", raw: rawGet("/api/admin%c3/users"), refused: 400 },
+  { id: "utf8-truncated-3", theme: "path", note: "%e2%82, one continuation short (dropped)", raw: rawGet("/api/admin%e2%82/users"), refused: 400 },
   { id: "admin-fragment", theme: "path", note: "# in the request target", raw: rawGet("/api/admin/users#/api/ok") },
   { id: "admin-absolute-form", theme: "path", note: "absolute-form request target", raw: rawGet("http://127.0.0.1/api/admin/users") },
   { id: "admin-absolute-form-other-host", theme: "path", note: "absolute-form naming another host", raw: rawGet("http://evil.example/api/x/../admin/users") },

@@ -72,6 +72,8 @@ export async function startGatewayProcess(opts: {
   ports: number[];
   env?: Record<string, string>;
   dir?: string;
+  /** Runs the binary through this command, which must exec it (same pid), e.g. a shell that sets a signal disposition. */
+  argvPrefix?: readonly string[];
 }): Promise<GatewayProcess> {
   requireBinary();
   const dir = opts.dir ?? makeTempDir();
@@ -79,7 +81,7 @@ export async function startGatewayProcess(opts: {
   const configPath = Object.keys(opts.files).length === 1 ? join(dir, Object.keys(opts.files)[0]!) : dir;
   let output = "";
   const spawn = () => {
-    const proc = Bun.spawn([BINARY, "serve", "--config", configPath], {
+    const proc = Bun.spawn([...(opts.argvPrefix ?? []), BINARY, "serve", "--config", configPath], {
       cwd: dir,
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdin: "ignore",

@@ -9,11 +9,14 @@ import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock, Identity, Masks } from "../../core/types.ts";
+import type { PathRefusal } from "../../policy/http-path.ts";
 import { hasMasks } from "../../core/types.ts";
-import { type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
+import { compileQueryRedactor } from "./redact-query.ts";
+import { headTooLarge } from "./request-head.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
@@ -29,7 +32,8 @@ export interface HttpTargetDeps {
   readonly authenticate: (credential: string) => Promise<Identity>;
   /** Short stable reason for a rejected credential, for audit and metrics. */
   readonly authFailureReason: (e: unknown) => string;
-  readonly normalizePath: (path: string) => string | null;
+  /** The canonical path, or why it is refused (see canonicalHttpPath). */
+  readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
   /** identity.end_sessions_at_expiry, read when a WebSocket opens (default true). */
@@ -54,6 +58,11 @@ function jsonError(status: number, error: string, message: string, extra: Record
   return Response.json({ error, message, ...extra }, { status, headers: { "cache-control": "no-store" } });
 }
 
+/** The answer to a request whose record the audit log could not take (the gate has logged and counted it). */
+function auditUnavailable(message: string): Response {
+  return jsonError(503, "audit_unavailable", message.startsWith("audit log unavailable") ? message : `audit log unavailable, request refused: ${message}`);
+}
+
 let counter = 0;
 function requestId(): string {
   counter = (counter + 1) % 0x100000000;
@@ -67,9 +76,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const extraHeaders = cfg.headers ?? {};
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
+  const recordedQuery = compileQueryRedactor(cfg.redact_query);
   const { gate, metrics, log } = deps;
   // The series this target counts on every request, resolved once.
-  const outcomes = ["denied", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
+  const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
   const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
   const latency = metrics.latency.bind({ target: cfg.name });
   const revocations = new RevocationLog();
@@ -90,6 +100,19 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
   }, 1000);
   sweeper.unref();
+
+  /**
+   * Answers a refusal once its record is written. The caller waits on that record, so if the
+   * log cannot take it the answer is a 503 that says so instead.
+   */
+  async function refuse(event: AuditEvent, answer: Response): Promise<Response> {
+    try {
+      await gate.record(event);
+    } catch (e) {
+      return auditUnavailable(errorMessage(e));
+    }
+    return answer;
+  }
 
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
@@ -118,14 +141,33 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       url = new URL(req.url);
     } catch (e) {
       // CONNECT, or a Host header that does not make a URL: nothing to decide on.
-      await gate.record({ type: "request.refused", session: id, target: cfg.name, details: { reason: "bad_target", method: req.method, message: errorMessage(e) } }).catch(() => {});
-      return jsonError(400, "bad_request", "the request target cannot be read as a URL: refused");
+      return refuse(
+        { type: "request.refused", session: id, target: cfg.name, details: { reason: "bad_target", method: req.method, message: errorMessage(e) } },
+        jsonError(400, "bad_request", "the request target cannot be read as a URL: refused"),
+      );
+    }
+    // What every record of this request says of its query string (secrets redacted).
+    const query = recordedQuery(url.search);
+    const seen = { kind: "http" as const, method: req.method, path: url.pathname, ...(query !== undefined ? { query } : {}) };
+    // Over the gateway's limit but under the runtime's higher one (see request-head.ts).
+    const tooLarge = headTooLarge(req.method, req.url, req.headers);
+    if (tooLarge !== null) {
+      outcomeCount.bad_request.inc();
+      const message = `request header fields too large: ${tooLarge}`;
+      // Path and (redacted) query cut short: the record is not the place for 60 KB of them.
+      const action = { ...seen, path: seen.path.slice(0, 1024), ...(query !== undefined ? { query: query.slice(0, 1024) } : {}) };
+      return refuse(
+        { type: "request.refused", session: id, target: cfg.name, action, details: { reason: "head_too_large", message } },
+        jsonError(431, "header_fields_too_large", message, { reason: "head_too_large" }),
+      );
     }
     const token = bearerToken(req.headers);
     if (!token) {
       metrics.authFailures.inc({ reason: "missing" });
-      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason: "missing", message: "no bearer token" } }).catch(() => {});
-      return jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {});
+      return refuse(
+        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason: "missing", message: "no bearer token" } },
+        jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {}),
+      );
     }
     let identity: Identity;
     try {
@@ -133,21 +175,34 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     } catch (e) {
       const reason = deps.authFailureReason(e);
       metrics.authFailures.inc({ reason });
-      await gate.record({ type: "auth.rejected", session: id, target: cfg.name, action: { kind: "http", method: req.method, path: url.pathname }, details: { reason, message: errorMessage(e) } }).catch(() => {});
-      return jsonError(401, "unauthenticated", errorMessage(e), { reason });
+      return refuse(
+        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason, message: errorMessage(e) } },
+        jsonError(401, "unauthenticated", errorMessage(e), { reason }),
+      );
     }
-    const path = deps.normalizePath(url.pathname);
     const method = req.method.toUpperCase();
+    const path = deps.normalizePath(url.pathname);
+    // A path some upstream could read differently from us is refused before any decision.
+    if (typeof path !== "string") {
+      outcomeCount.bad_request.inc();
+      const message = `request path refused: ${path.reason}`;
+      return refuse(
+        { type: "request.refused", session: id, identity: auditIdentity(identity), target: cfg.name, action: { ...seen, method }, details: { reason: "bad_path", message } },
+        jsonError(400, "bad_request", message, { reason: "bad_path" }),
+      );
+    }
     const isUpgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
     // The verifier's clock skew lets a just-expired token through; a WebSocket opened with it
     // would be closed at once when sessions end at expiry, so it is refused instead.
     if (isUpgrade && identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && endAtExpiry()) {
       const message = "token expired: a WebSocket ends when its token expires (identity.end_sessions_at_expiry)";
       metrics.authFailures.inc({ reason: "expired" });
-      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { kind: "http", method: "GET", path: url.pathname }, details: { reason: "expired", websocket: true, message } }).catch(() => {});
-      return jsonError(401, "unauthenticated", message, { reason: "expired" });
+      return refuse(
+        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { ...seen, method: "GET" }, details: { reason: "expired", websocket: true, message } },
+        jsonError(401, "unauthenticated", message, { reason: "expired" }),
+      );
     }
-    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path: path ?? url.pathname };
+    const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path, ...(query !== undefined ? { query } : {}) };
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
@@ -157,12 +212,18 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       const message = "credential revoked by a configuration reload while the request waited; authenticate again";
       outcomeCount.denied.inc();
-      await gate.record({ type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } }).catch(() => {});
-      return jsonError(401, "unauthenticated", message, { reason: "revoked" });
+      return refuse(
+        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } },
+        jsonError(401, "unauthenticated", message, { reason: "revoked" }),
+      );
     }
-    if (!verdict.allowed || path === null) {
+    if (verdict.auditFailed) {
       outcomeCount.denied.inc();
-      return jsonError(403, "forbidden", path === null ? "request path cannot be normalised: denied" : verdict.message, {
+      return auditUnavailable(verdict.message);
+    }
+    if (!verdict.allowed) {
+      outcomeCount.denied.inc();
+      return jsonError(403, "forbidden", verdict.message, {
         rule: verdict.decision.rule,
         // A default deny says what the gateway saw (method, canonical path) and why nothing allowed it.
         ...(path !== null && verdict.decision.detail ? { detail: verdict.decision.detail } : {}),
@@ -273,6 +334,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     );
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
 
+    /** The request record. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLater never rejects). */
     function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
       if (completed) return Promise.resolve();
       completed = true;
@@ -280,16 +342,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const written = gate
-        .recordLater({
-          type: "request",
-          session: id,
-          identity: auditIdentity(identity),
-          target: cfg.name,
-          action: facts,
-          details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
-        })
-        .catch((e) => log.error("audit write failed for request completion", { error: errorMessage(e) }));
+      const written = gate.recordLater({
+        type: "request",
+        session: id,
+        identity: auditIdentity(identity),
+        target: cfg.name,
+        action: facts,
+        details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
+      });
       writing.add(written);
       void written.then(() => writing.delete(written));
       return written;
@@ -301,6 +361,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     hostname: host,
     port: Number(portText),
     idleTimeout: 255,
+    // Bodies stream to the upstream, which sets its own limit: without this the runtime answers a
+    // Content-Length over 128 MB with a bare 413 that the gateway never sees or records.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (req, srv) =>
       handle(req, srv).catch((e) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });

@@ -3,7 +3,6 @@
 // With identity.end_sessions_at_expiry, the socket ends when the caller's token expires.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import type { Metrics } from "../../admin/metrics.ts";
-import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
@@ -61,15 +60,14 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
     const ended = ws.data.ended ? { ended: ws.data.ended } : {};
-    void deps.gate
-      .recordLater({
-        type: "session.end",
-        session: ws.data.session,
-        identity: ws.data.identity,
-        target: ws.data.target,
-        details: { websocket: true, code, reason, ...ended, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
-      })
-      .catch((e) => deps.log.error("audit write failed for websocket end", { error: errorMessage(e) }));
+    // A failed write is logged, counted and shown by /healthz (recordLater never rejects).
+    void deps.gate.recordLater({
+      type: "session.end",
+      session: ws.data.session,
+      identity: ws.data.identity,
+      target: ws.data.target,
+      details: { websocket: true, code, reason, ...ended, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
+    });
   };
   const expire = (ws: ServerWebSocket<WsData>) => {
     ws.data.ended = "token_expired";

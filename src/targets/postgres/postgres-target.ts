@@ -139,13 +139,12 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       onAuthRejected: async (error, parameters) => {
         const reason = error === null ? "missing" : deps.authFailureReason(error);
         metrics.authFailures.inc({ reason });
-        await gate
-          .record({
-            type: "auth.rejected",
-            target: cfg.name,
-            details: { reason, message: error === null ? "no password supplied" : errorMessage(error), remote, user: parameters.get("user") ?? null },
-          })
-          .catch((e) => log.error("audit write failed for a rejected login", { error: errorMessage(e) }));
+        // Rejects when the log cannot take it (the gate has logged and counted it): the client is told so.
+        await gate.record({
+          type: "auth.rejected",
+          target: cfg.name,
+          details: { reason, message: error === null ? "no password supplied" : errorMessage(error), remote, user: parameters.get("user") ?? null },
+        });
       },
     });
     switch (outcome.kind) {

@@ -2,7 +2,6 @@
 import { randomBytes } from "node:crypto";
 import type { Metrics } from "../../admin/metrics.ts";
 import type { PostgresTarget } from "../../config/schema.ts";
-import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Action, Clock, Decision, Identity } from "../../core/types.ts";
 import { type Gate, auditIdentity } from "../../gate/gate.ts";
@@ -45,15 +44,13 @@ export function newSessionId(): string {
   return `pg_${randomBytes(8).toString("hex")}`;
 }
 
-/** The session.end record; a failed write is logged (the session is over either way). */
+/** The session.end record; a failed write is logged, counted and reported by /healthz (the session is over either way). */
 export function recordEnd(deps: SessionDeps, session: string, identity: Identity, started: number, details: Record<string, unknown>): Promise<void> {
-  return deps.gate
-    .recordLater({
-      type: "session.end",
-      session,
-      identity: auditIdentity(identity),
-      target: deps.cfg.name,
-      details: { duration_ms: Math.round(performance.now() - started), ...details },
-    })
-    .catch((e) => deps.log.error("audit write failed for session end", { session, error: errorMessage(e) }));
+  return deps.gate.recordLater({
+    type: "session.end",
+    session,
+    identity: auditIdentity(identity),
+    target: deps.cfg.name,
+    details: { duration_ms: Math.round(performance.now() - started), ...details },
+  });
 }

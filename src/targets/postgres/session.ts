@@ -292,17 +292,16 @@ export class Session implements RelayCore, RevocableSession {
     if (outcome.kind === "not_run") details["reason"] = outcome.reason;
     if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
     if (run.parameters !== undefined) details["parameters"] = run.parameters;
-    deps.gate
-      .recordLater({
-        type: "statement",
-        session: this.id,
-        identity: auditIdentity(this.identity),
-        target: deps.cfg.name,
-        action: auditAction(run.facts),
-        decision: { effect: "allow", rule: run.rule },
-        details,
-      })
-      .catch((e) => deps.log.error("audit write failed for statement completion", { session: this.id, error: errorMessage(e) }));
+    // A failed write is logged, counted and reported by /healthz (recordLater never rejects).
+    void deps.gate.recordLater({
+      type: "statement",
+      session: this.id,
+      identity: auditIdentity(this.identity),
+      target: deps.cfg.name,
+      action: auditAction(run.facts),
+      decision: { effect: "allow", rule: run.rule },
+      details,
+    });
   }
 
   // ---- token expiry, revocation ----

@@ -94,6 +94,23 @@ test("a bad credential is refused with 28P01 and reported; an empty one with 280
   expect(rejected.at(-1)).toBeNull();
 });
 
+test("a refused login whose audit record cannot be written says so (58030), not only that the credential was bad", async () => {
+  options = {
+    onAuthRejected: async () => {
+      throw new Error("audit log write failed: ENOSPC");
+    },
+  };
+  try {
+    const bad = fatal(await converse(startup({ user: "u", database: "app" }), encodePasswordMessage("forged")));
+    expect(bad).toMatchObject({ severity: "FATAL", code: "58030" });
+    expect(bad.message).toContain("audit log unavailable, login refused: audit log write failed: ENOSPC");
+    const empty = fatal(await converse(startup({ user: "u", database: "app" }), encodePasswordMessage("")));
+    expect(empty.code).toBe("58030");
+  } finally {
+    options = {};
+  }
+});
+
 test("garbage before startup, and an oversized password message, end with a clear FATAL", async () => {
   expect(fatal(await converse(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))).code).toBe("08P01");
   const huge = new Uint8Array(5 + 4000);

@@ -37,7 +37,10 @@ export interface StartupOptions {
   /** Why plaintext is refused, for the FATAL message. */
   readonly listen: string;
   readonly authenticate: (credential: string) => Promise<Identity>;
-  /** Called for every refused credential (error null: none given), before the client is told (audit, metrics). */
+  /**
+   * Called for every refused credential (error null: none given), before the client is told
+   * (audit, metrics). When it rejects (the audit log failed), the client is told that instead.
+   */
   readonly onAuthRejected: (error: unknown, parameters: ReadonlyMap<string, string>) => Promise<void>;
   readonly maxMessageSize: number;
   readonly timeoutMs: number;
@@ -216,16 +219,20 @@ export async function runClientStartup(raw: Socket, opts: StartupOptions): Promi
     } catch (e) {
       return refuse("08P01", `invalid password message: ${errorMessage(e)}`);
     }
+    // A refusal is recorded before it is sent; one that cannot be recorded says so instead.
+    const auditFailure = (error: unknown) =>
+      opts.onAuthRejected(error, parameters).then(
+        () => null,
+        (e: unknown) => refuse("58030", `audit log unavailable, login refused: ${errorMessage(e)}`),
+      );
     if (credential === "") {
-      await opts.onAuthRejected(null, parameters);
-      return refuse("28000", "no password supplied: the password is an OIDC token or a machine key");
+      return (await auditFailure(null)) ?? refuse("28000", "no password supplied: the password is an OIDC token or a machine key");
     }
     let identity: Identity;
     try {
       identity = await opts.authenticate(credential);
     } catch (e) {
-      await opts.onAuthRejected(e, parameters);
-      return refuse("28P01", `authentication failed: ${errorMessage(e)}`);
+      return (await auditFailure(e)) ?? refuse("28P01", `authentication failed: ${errorMessage(e)}`);
     }
     reader.detach();
     return { kind: "session", socket, tls: isTls, identity, parameters, upstreamParameters: checked, decoder, pending: messages.slice(1) };

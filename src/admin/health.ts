@@ -1,0 +1,17 @@
+// What /healthz reports. The gateway is unhealthy once something has happened that only an
+// operator can put right: today, an audit write that failed (the log takes no more records
+// after one, and a record nothing waited for may be lost). It stays so until a restart.
+
+export class Health {
+  readonly #problems = new Map<string, string>();
+
+  /** Records a lasting problem; the first reason given for a `key` is the one kept. */
+  fail(key: string, reason: string): void {
+    if (!this.#problems.has(key)) this.#problems.set(key, reason);
+  }
+
+  /** null when healthy, else every problem, one per line. */
+  unhealthy(): string | null {
+    return this.#problems.size === 0 ? null : [...this.#problems.values()].join("\n");
+  }
+}
