@@ -83,7 +83,6 @@ const VT = 0x0b;
 const FF = 0x0c;
 const CR = 0x0d;
 const SPACE = 0x20;
-const BANG = 0x21;
 const DQUOTE = 0x22;
 const DOLLAR = 0x24;
 const AMP = 0x26;
@@ -108,7 +107,6 @@ const MAX_OPERATOR = 63;
 const OP_CHARS = charSet("~!@#^&|`?+-*/%<>=");
 /** Chars that let a multi-char operator end in + or - (scan.l's operator rule). */
 const NON_SQL_OP = charSet("~!@#^&|`?%");
-const SELF = charSet(",()[].;:+-*/%^<>=");
 const SPACES = charSet(" \t\n\r\f\v");
 
 function charSet(chars: string): Uint8Array {
@@ -359,10 +357,9 @@ class Lexer {
     let i = start + 1;
     let c = s.charCodeAt(i);
     if (isDigit(c)) {
-      // \$ {decinteger}; a parameter followed by identifier characters is an error in PostgreSQL
-      // but not in libpg-query: parse it.
-      i = this.decinteger(i);
-      if (i < 0) return this.fail("malformed parameter number");
+      // $ and digits (libpg-query takes no _ here, though PostgreSQL 16+ does); one followed by
+      // identifier characters is an error in PostgreSQL but an alias in libpg-query: parse it.
+      while (isDigit(s.charCodeAt(i))) i += 1;
       c = s.charCodeAt(i);
       if (isIdentCont(c) || c === DOT) return this.fail("parameter followed by junk");
       return this.word(start, i);
