@@ -72,12 +72,14 @@ describe("strings", () => {
   });
 
   test("E'' strings: a backslash escapes the next character, quotes included", () => {
-    expect(literals("SELECT E'a\\'b', e'\\\\', E'x''y', E'\\x41\\u0041'")).toEqual([
+    expect(literals("SELECT E'a\\'b', e'\\\\', E'x''y', E'\\n\\t\\q'")).toEqual([
       ["escape-string", "E'a\\'b'"],
       ["escape-string", "e'\\\\'"],
       ["escape-string", "E'x''y'"],
-      ["escape-string", "E'\\x41\\u0041'"],
+      ["escape-string", "E'\\n\\t\\q'"],
     ]);
+    // These escapes can make what the scanner refuses (E'\\0', E'\\xff', E'\\ud800'): one key would hide that.
+    for (const e of ["\\0", "\\101", "\\x41", "\\u0041", "\\U00000041"]) expect(unsure(`SELECT E'${e}'`)).toBe("E'' escape that can make an invalid character");
     expect(unsure("SELECT E'a\\'")).toBe("unterminated quoted string");
   });
 
@@ -97,8 +99,8 @@ describe("strings", () => {
   });
 
   test("U&'' strings, bit strings, hex strings, national strings", () => {
-    expect(literals("SELECT U&'d\\0061t''a', B'1010', x'1F', N'nat'")).toEqual([
-      ["unicode-string", "U&'d\\0061t''a'"],
+    expect(literals("SELECT U&'dat''a', B'1010', x'1F', N'nat'")).toEqual([
+      ["unicode-string", "U&'dat''a'"],
       ["bit-string", "B'1010'"],
       ["hex-string", "x'1F'"],
       ["national-string", "'nat'"],
@@ -115,6 +117,8 @@ describe("strings", () => {
     expect(unsure("SELECT U&'!0041' UESCAPE '!'")).toBe("UESCAPE");
     expect(unsure('SELECT U&"!0041" uescape \'!\'')).toBe("UESCAPE");
     expect(unsure("SELECT u&x")).toBe("U& not followed by a quote");
+    // The scanner decodes U&'' escapes and refuses bad ones (U&'\\zzzz').
+    expect(unsure("SELECT U&'d\\0061t'")).toBe("U&'' with an escape");
     expect(unsure("SELECT 'abc")).toBe("unterminated quoted string");
     expect(unsure("SELECT B'10")).toBe("unterminated quoted string");
   });

@@ -303,7 +303,13 @@ class Lexer {
         for (; q < n; q++) {
           const c = s.charCodeAt(q);
           if (c === QUOTE) break;
-          if (c === BACKSLASH) q += 1;
+          if (c === BACKSLASH) {
+            // \ooo, \xhh, \uXXXX and \UXXXXXXXX can make a NUL, an invalid code point or invalid
+            // UTF-8, which the scanner refuses: the same key would then hide a parse error.
+            const e = s.charCodeAt(q + 1);
+            if ((e >= ZERO && e <= 0x37) || e === 0x78 || e === 0x75 || e === 0x55) return this.fail("E'' escape that can make an invalid character");
+            q += 1;
+          }
         }
         if (q >= n) return this.fail("unterminated quoted string");
       } else {
@@ -317,7 +323,11 @@ class Lexer {
       const after = q + 1;
       const cont = this.continuation(after);
       if (cont === -2) return this.fail("string continued across a -- comment");
-      if (cont === -1) return this.literal(kind, start, after);
+      if (cont === -1) {
+        // Its escapes are decoded by the scanner, which refuses bad ones (and reads UESCAPE).
+        if (kind === "unicode-string" && s.lastIndexOf("\\", after) >= start) return this.fail("U&'' with an escape");
+        return this.literal(kind, start, after);
+      }
       i = cont;
     }
   }
