@@ -4,6 +4,7 @@
 // inside operators and dollar-quote look-alikes.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { LiteralKind, SqlLiteral, SqlToken } from "./lexer.ts";
 
 const SQL_START =
   /^\s*(?:select|insert|update|delete|with|create|drop|alter|set|reset|show|begin|start|commit|rollback|end|abort|savepoint|release|copy|explain|prepare|execute|deallocate|declare|fetch|close|move|do|grant|revoke|truncate|lock|listen|notify|unlisten|discard|vacuum|analy[sz]e|cluster|reindex|comment|security|refresh|call|table|values|merge|import|load|checkpoint|reassign|\(|\/\*|--)/i;
@@ -210,4 +211,50 @@ export function generatedStatements(seed: number, count: number): string[] {
     out.push(s);
   }
   return out;
+}
+
+// Values a policy could care about if an analysis read them: catalog names, settings, roles,
+// function names, SQL text, numbers at int4's edge.
+const NAMES = ["pg_authid", "pg_catalog.pg_authid", "public.t", "sales.customers", "search_path", "session_authorization", "role", "on", "off", "x", "", "1", "true", "nextval", "set_config", "; DROP TABLE t; --", "$$", "a'b", "/etc/passwd"];
+
+/** Other values for a literal of each kind, all of which the scanner accepts. */
+export const LITERAL_POOL: Readonly<Record<LiteralKind, readonly string[]>> = {
+  integer: ["0", "1", "2", "42", "12345", "2147483647", "007", "0x10", "1_000"],
+  numeric: ["1.5", "0.0", "2147483648", "1e3", ".5", "99999999999999999999"],
+  string: NAMES.map((n) => `'${n.replaceAll("'", "''")}'`),
+  "national-string": NAMES.map((n) => `'${n.replaceAll("'", "''")}'`),
+  "escape-string": [...NAMES.map((n) => `E'${n.replaceAll("'", "\\'")}'`), "E'\\n'", "E'\\\\'"],
+  "dollar-string": NAMES.filter((n) => !n.includes("$")).map((n) => `$q$${n}$q$`),
+  "unicode-string": NAMES.map((n) => `U&'${n.replaceAll("'", "''")}'`),
+  "bit-string": ["B'1'", "B'0101'", "B''"],
+  "hex-string": ["X'ff'", "x'0'", "X''"],
+};
+
+/** `sql` with each literal replaced by `pick(kind, index)`. */
+export function withLiterals(sql: string, literals: readonly SqlLiteral[], pick: (kind: LiteralKind, k: number) => string): string {
+  let out = "";
+  let last = 0;
+  literals.forEach((l, k) => {
+    out += sql.slice(last, l.start);
+    // A replacement glued to a neighbour (X'1' after an identifier) would make other tokens: pad
+    // it, except after the N of N'…'.
+    out += `${l.kind === "national-string" ? "" : " "}${pick(l.kind, k)} `;
+    last = l.end;
+  });
+  return out + sql.slice(last);
+}
+
+const GAPS = [" ", "\n", "\t", "  ", "/* c */", "/* /* n */ */", "-- c\n", "\r\n", "\f", "\v"];
+
+/** `sql` with the whitespace and comments between its tokens replaced by random others. */
+export function respaced(sql: string, tokens: readonly SqlToken[], rand: () => number): string {
+  let out = "";
+  let last = 0;
+  for (const t of tokens) {
+    const gap = sql.slice(last, t.start);
+    out += gap === "" && rand() < 0.5 ? "" : (GAPS[Math.floor(rand() * GAPS.length)] ?? " ");
+    out += sql.slice(t.start, t.end);
+    last = t.end;
+  }
+  return out + (rand() < 0.5 ? "" : "  -- end");
 }

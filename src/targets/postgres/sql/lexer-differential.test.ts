@@ -6,8 +6,8 @@
 import { beforeAll, expect, test } from "bun:test";
 import factory from "libpg-query/wasm/libpg-query.js";
 import { join } from "node:path";
-import { corpusStatements, generatedStatements } from "./lexer-corpus.ts";
-import { lexTokens, type LiteralKind, type SqlToken } from "./lexer.ts";
+import { corpusStatements, generatedStatements, LITERAL_POOL, prng, respaced, withLiterals } from "./lexer-corpus.ts";
+import { lexTokens, shapeKey, type LiteralKind, type SqlToken } from "./lexer.ts";
 
 /** The exports of libpg-query's WASM that its own scanSync() uses. */
 interface ScanModule {
@@ -172,4 +172,64 @@ test("each literal of a corpus statement, alone and glued to its neighbours", ()
     }
   }
   run("literals in context", statements);
+});
+
+/**
+ * What the grammar gets from the scanner, apart from literal values: each token's type, and the
+ * text of every non-literal token, unquoted words folded as PostgreSQL folds them.
+ */
+function grammarInput(sql: string): string | null {
+  const ref = reference(sql);
+  if (ref === null) return null;
+  return JSON.stringify(
+    ref.map((t) => {
+      if (LITERAL_TOKENS.has(t.type)) return t.type;
+      const text = sql.slice(t.start, t.end);
+      const quoted = text.startsWith('"') || /^u&"/i.test(text);
+      return [t.type, quoted ? text : text.replace(/[A-Z]+/g, (m) => m.toLowerCase())];
+    }),
+  );
+}
+
+test("statements with one key give the grammar the same tokens apart from literal values", () => {
+  // Each sure statement, with other literal values, other whitespace and comments, and both;
+  // then every pair that shares a key must scan alike.
+  const rand = prng(7);
+  const pick = (kind: LiteralKind): string => {
+    const pool = LITERAL_POOL[kind];
+    return pool[Math.floor(rand() * pool.length)] as string;
+  };
+  const byKey = new Map<string, { sql: string; input: string }>();
+  let checked = 0;
+  let sharing = 0;
+  const problems: string[] = [];
+  const bases = [...corpusStatements(ROOT, ["test", "src", "bench"]), ...generatedStatements(20261206, 5000)];
+  for (const base of bases) {
+    const lexed = lexTokens(base);
+    const key = shapeKey(base);
+    if (!lexed.sure || !key.sure) continue;
+    const literal = withLiterals(base, key.literals, pick);
+    const spaced = respaced(base, lexed.tokens, rand);
+    const both = lexTokens(literal);
+    const variants = [base, literal, spaced, both.sure ? respaced(literal, both.tokens, rand) : literal];
+    for (const sql of variants) {
+      const k = shapeKey(sql);
+      if (!k.sure) continue;
+      const input = grammarInput(sql);
+      if (input === null) {
+        problems.push(`${JSON.stringify(sql)}: sure, but the scanner fails`);
+        continue;
+      }
+      checked += 1;
+      const seen = byKey.get(k.key);
+      if (seen === undefined) byKey.set(k.key, { sql, input });
+      else if (seen.sql !== sql) {
+        sharing += 1;
+        if (seen.input !== input) problems.push(`${JSON.stringify(seen.sql)} and ${JSON.stringify(sql)} share a key but scan differently:\n  ${seen.input}\n  ${input}`);
+      }
+    }
+  }
+  console.log(`one key, one token sequence: ${checked} statements, ${byKey.size} keys, ${sharing} statements sharing a key with another, ${problems.length} problems`);
+  expect(problems.slice(0, 10)).toEqual([]);
+  expect(sharing).toBeGreaterThan(1000);
 });

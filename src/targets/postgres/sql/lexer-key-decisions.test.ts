@@ -8,7 +8,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { AnalysisContext, StatementInfo } from "./analysis.ts";
-import { corpusStatements, prng } from "./lexer-corpus.ts";
+import { corpusStatements, LITERAL_POOL as POOL, prng, withLiterals } from "./lexer-corpus.ts";
 import { shapeKey, type LiteralKind } from "./lexer.ts";
 import { loadSqlParser, type SqlParser } from "./sql-parser.ts";
 
@@ -19,21 +19,6 @@ beforeAll(async () => {
 
 const CTX: AnalysisContext = { searchPath: ["$user", "public"], user: "alice" };
 const ROOT = join(import.meta.dir, "../../../..");
-
-// Values a policy could care about if the analysis read them: catalog names, settings, roles,
-// function names, SQL text, numbers at int4's edge.
-const NAMES = ["pg_authid", "pg_catalog.pg_authid", "public.t", "sales.customers", "search_path", "session_authorization", "role", "on", "off", "x", "", "1", "true", "nextval", "set_config", "; DROP TABLE t; --", "$$", "a'b", "/etc/passwd"];
-const POOL: Readonly<Record<LiteralKind, readonly string[]>> = {
-  integer: ["0", "1", "2", "42", "12345", "2147483647", "007", "0x10", "1_000"],
-  numeric: ["1.5", "0.0", "2147483648", "1e3", ".5", "99999999999999999999"],
-  string: NAMES.map((n) => `'${n.replaceAll("'", "''")}'`),
-  "national-string": NAMES.map((n) => `'${n.replaceAll("'", "''")}'`),
-  "escape-string": [...NAMES.map((n) => `E'${n.replaceAll("'", "\\'")}'`), "E'\\n'", "E'\\\\'"],
-  "dollar-string": NAMES.filter((n) => !n.includes("$")).map((n) => `$q$${n}$q$`),
-  "unicode-string": NAMES.map((n) => `U&'${n.replaceAll("'", "''")}'`),
-  "bit-string": ["B'1'", "B'0101'", "B''"],
-  "hex-string": ["X'ff'", "x'0'", "X''"],
-};
 
 /** Statements whose analysis reads a literal (or whose grammar does): the key must never be reused for them. */
 const READS_LITERALS = [
@@ -91,17 +76,7 @@ function analyze(sql: string): Analyzed {
 /** `sql` with each literal replaced by a value of its kind from the pool; `pick` chooses. */
 function variant(sql: string, pick: (kind: LiteralKind, k: number) => string): string | null {
   const r = shapeKey(sql);
-  if (!r.sure || r.literals.length === 0) return null;
-  let out = "";
-  let last = 0;
-  r.literals.forEach((l, k) => {
-    out += sql.slice(last, l.start);
-    // A replacement glued to a neighbour (X'1' after an identifier) would make other tokens: pad
-    // it, except after the N of N'…'.
-    out += `${l.kind === "national-string" ? "" : " "}${pick(l.kind, k)} `;
-    last = l.end;
-  });
-  return out + sql.slice(last);
+  return !r.sure || r.literals.length === 0 ? null : withLiterals(sql, r.literals, pick);
 }
 
 test("statements that share a key get the same constant-free analysis", () => {

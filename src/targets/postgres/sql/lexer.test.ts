@@ -253,6 +253,11 @@ describe("anything else is unsure", () => {
     for (const c of ["{", "}", "\\", "\u0007", "\u007f"]) expect(shapeKey(`SELECT a ${c} b`).sure).toBe(false);
   });
 
+  test("a text without tokens", () => {
+    expect(unsure("")).toBe("no tokens");
+    expect(unsure(" /* c */ -- x")).toBe("no tokens");
+  });
+
   test("NUL, lone surrogates and texts over the limit", () => {
     expect(unsure("SELECT 1\0")).toBe("NUL character");
     expect(unsure("SELECT '\ud800'")).toBe("lone surrogate");

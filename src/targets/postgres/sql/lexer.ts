@@ -200,7 +200,8 @@ class Lexer {
       if (r < 0) return this.reason;
       i = r;
     }
-    return null;
+    // An empty query has its own answer in the protocol (EmptyQueryResponse); not a shape.
+    return this.key.length === 0 ? "no tokens" : null;
   }
 
   private reason = "";
