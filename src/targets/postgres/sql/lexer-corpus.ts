@@ -4,7 +4,7 @@
 // inside operators and dollar-quote look-alikes.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { LiteralKind, SqlLiteral, SqlToken } from "./lexer.ts";
+import { lexTokens, type LiteralKind, type SqlLiteral, type SqlToken } from "./lexer.ts";
 
 const SQL_START =
   /^\s*(?:select|insert|update|delete|with|create|drop|alter|set|reset|show|begin|start|commit|rollback|end|abort|savepoint|release|copy|explain|prepare|execute|deallocate|declare|fetch|close|move|do|grant|revoke|truncate|lock|listen|notify|unlisten|discard|vacuum|analy[sz]e|cluster|reindex|comment|security|refresh|call|table|values|merge|import|load|checkpoint|reassign|\(|\/\*|--)/i;
@@ -190,16 +190,21 @@ const GROUPS: readonly (readonly string[])[] = [KEYWORDS, IDENTS, QIDENTS, STRIN
 // How often each group is picked: mostly ordinary tokens, some trouble.
 const WEIGHTS = [5, 5, 2, 5, 3, 5, 5, 3, 2, 1];
 
-/** `count` statements of 1–12 fragments each, deterministic for a seed. */
-export function generatedStatements(seed: number, count: number): string[] {
+/**
+ * `count` statements of 1–12 fragments each, deterministic for a seed. `clean`: only fragments
+ * that are whole tokens on their own (no junk, nothing unterminated), so that more statements
+ * get a key and the combinations of good tokens are what is tested.
+ */
+export function generatedStatements(seed: number, count: number, clean = false): string[] {
   const rand = prng(seed);
+  const groups = clean ? GROUPS.map((g) => g.filter((f) => lexTokens(`SELECT ${f}`).sure)) : GROUPS;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const total = WEIGHTS.reduce((a, b) => a + b, 0);
   const group = (): readonly string[] => {
     let r = rand() * total;
     for (let g = 0; g < GROUPS.length; g++) {
       r -= WEIGHTS[g] ?? 0;
-      if (r < 0) return GROUPS[g] ?? KEYWORDS;
+      if (r < 0 && (groups[g]?.length ?? 0) > 0) return groups[g] ?? KEYWORDS;
     }
     return KEYWORDS;
   };

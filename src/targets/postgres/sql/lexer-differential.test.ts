@@ -159,6 +159,10 @@ test("generated statements (seeded)", () => {
   run("generated", generatedStatements(20261206, 5000));
 });
 
+test("generated statements of good tokens only (seeded)", () => {
+  run("generated, good tokens", generatedStatements(1206, 5000, true));
+});
+
 test("each literal of a corpus statement, alone and glued to its neighbours", () => {
   // Every literal the lexer found, re-lexed in a few contexts that stress its edges.
   const statements: string[] = [];
@@ -203,7 +207,7 @@ test("statements with one key give the grammar the same tokens apart from litera
   let checked = 0;
   let sharing = 0;
   const problems: string[] = [];
-  const bases = [...corpusStatements(ROOT, ["test", "src", "bench"]), ...generatedStatements(20261206, 5000)];
+  const bases = [...corpusStatements(ROOT, ["test", "src", "bench"]), ...generatedStatements(20261206, 5000), ...generatedStatements(1206, 5000, true)];
   for (const base of bases) {
     const lexed = lexTokens(base);
     const key = shapeKey(base);
