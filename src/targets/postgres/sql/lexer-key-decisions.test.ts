@@ -62,15 +62,16 @@ interface Analyzed {
   readonly ok: boolean;
   readonly constantFree: boolean;
   readonly statements: readonly Omit<StatementInfo, "text">[];
+  readonly texts: readonly string[];
   readonly error?: string;
 }
 
 function analyze(sql: string): Analyzed {
   const parsed = parser.parse(sql);
-  if (!parsed.ok) return { ok: false, constantFree: false, statements: [], error: parsed.analysis.error };
+  if (!parsed.ok) return { ok: false, constantFree: false, statements: [], texts: [], error: parsed.analysis.error };
   const { analysis, constantFree } = parser.analyzeParsed(parsed, CTX);
-  if (!analysis.ok) return { ok: false, constantFree: false, statements: [], error: analysis.error };
-  return { ok: true, constantFree, statements: analysis.statements.map(withoutText) };
+  if (!analysis.ok) return { ok: false, constantFree: false, statements: [], texts: [], error: analysis.error };
+  return { ok: true, constantFree, statements: analysis.statements.map(withoutText), texts: analysis.statements.map((s) => s.text) };
 }
 
 /** `sql` with each literal replaced by a value of its kind from the pool; `pick` chooses. */
@@ -132,4 +133,26 @@ test("the statements whose analysis reads a literal are never reusable, or the l
     if (key.sure && analyze(sql).constantFree) reused.push(sql);
   }
   expect(reused).toEqual([]);
+});
+
+test("the lexer's statement span is the text the parser gives a reusable analysis", () => {
+  // A cache hit must give the statement its own text without parsing: the lexer's span must be it.
+  let compared = 0;
+  const wrong: string[] = [];
+  const statements = [...CONSTANT_SENSITIVE, ...corpusStatements(ROOT, ["test", "src", "bench"])];
+  for (const base of statements) {
+    for (const sql of [base, `  /* lead */ ${base} -- trail`, `;${base};\n`, `${base} ;;`]) {
+      const key = shapeKey(sql);
+      if (!key.sure) continue;
+      const a = analyze(sql);
+      // The cache reuses only one-statement analyses (a text of only ; has none, vacuously constant-free).
+      if (!a.constantFree || a.statements.length !== 1) continue;
+      compared += 1;
+      const text = key.statement === null ? null : sql.slice(key.statement.start, key.statement.end);
+      if (text !== a.texts[0]) wrong.push(`${JSON.stringify(sql)}: lexer ${JSON.stringify(text)}, parser ${JSON.stringify(a.texts[0])}`);
+    }
+  }
+  console.log(`statement spans: ${compared} reusable analyses compared, ${wrong.length} wrong`);
+  expect(wrong.slice(0, 10)).toEqual([]);
+  expect(compared).toBeGreaterThan(100);
 });

@@ -59,6 +59,23 @@ describe("shape keys", () => {
   });
 });
 
+describe("the statement's own text", () => {
+  const span = (sql: string): string | null => {
+    const r = shapeKey(sql);
+    if (!r.sure) throw new Error(r.reason);
+    return r.statement === null ? null : sql.slice(r.statement.start, r.statement.end);
+  };
+
+  test("from its first token to the ; after it, or to the end; null for several statements", () => {
+    expect(span("SELECT 1")).toBe("SELECT 1");
+    expect(span("  /* c */ SELECT 1 -- x\n ; ")).toBe("SELECT 1 -- x\n ");
+    expect(span(";;SELECT 1;;")).toBe("SELECT 1");
+    expect(span("SELECT 1 ")).toBe("SELECT 1 ");
+    expect(span("SELECT 1; SELECT 2")).toBeNull();
+    expect(span(";")).toBeNull();
+  });
+});
+
 describe("strings", () => {
   test("standard strings: '' is a quote, a backslash is just a character (standard_conforming_strings on)", () => {
     expect(literals("SELECT 'a''b', '', '''', 'a\\', 'x'")).toEqual([

@@ -27,7 +27,17 @@ export interface SqlLiteral {
 }
 
 export type ShapeKey =
-  | { readonly sure: true; readonly key: string; readonly literals: readonly SqlLiteral[] }
+  | {
+      readonly sure: true;
+      readonly key: string;
+      readonly literals: readonly SqlLiteral[];
+      /**
+       * When the text holds one statement (with ; only before or after it): its UTF-16 span as
+       * the parser delimits it (first token up to the ; after it, or to the end), so a cache
+       * hit can give the statement its own text without parsing. Null for several statements.
+       */
+      readonly statement: { readonly start: number; readonly end: number } | null;
+    }
   | { readonly sure: false; readonly reason: string };
 
 /** One token as the lexer cut it (comments and whitespace are not tokens): for the differential test. */
@@ -52,7 +62,9 @@ export const DEFAULT_MAX_LENGTH = 16 * 1024;
 export function shapeKey(sql: string, maxLength: number = DEFAULT_MAX_LENGTH): ShapeKey {
   const lx = new Lexer(sql, null);
   const reason = lx.run(maxLength);
-  return reason === null ? { sure: true, key: lx.key, literals: lx.literals } : { sure: false, reason };
+  if (reason !== null) return { sure: false, reason };
+  const statement = lx.stmtStart < 0 || lx.severalStatements ? null : { start: lx.stmtStart, end: lx.stmtEnd < 0 ? sql.length : lx.stmtEnd };
+  return { sure: true, key: lx.key, literals: lx.literals, statement };
 }
 
 /** The tokens of `sql` as the key sees them; the same scan as shapeKey(). */
@@ -95,6 +107,7 @@ const SLASH = 0x2f;
 const ZERO = 0x30;
 const NINE = 0x39;
 const COLON = 0x3a;
+const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
 const BACKSLASH = 0x5c;
 const UNDERSCORE = 0x5f;
@@ -141,6 +154,10 @@ class Lexer {
   /** The last two key tokens, for `float ( n )`, whose n picks float4 or float8 in the grammar itself. */
   private prev1 = "";
   private prev2 = "";
+  /** The first statement's first token and the ; after it (-1: none yet); a token after that ; makes several. */
+  stmtStart = -1;
+  stmtEnd = -1;
+  severalStatements = false;
 
   constructor(
     private readonly sql: string,
@@ -186,7 +203,7 @@ class Lexer {
         case 0x28: // (
         case 0x29: // )
         case 0x2c: // ,
-        case 0x3b: // ;
+        case SEMICOLON:
         case 0x5b: // [
         case 0x5d: // ]
           r = this.word(i, i + 1);
@@ -217,6 +234,10 @@ class Lexer {
     this.prev2 = this.prev1;
     this.prev1 = text;
     this.tokens?.push({ start, end, literal });
+    if (end - start === 1 && literal === null && this.sql.charCodeAt(start) === SEMICOLON) {
+      if (this.stmtStart >= 0 && this.stmtEnd < 0) this.stmtEnd = start;
+    } else if (this.stmtStart < 0) this.stmtStart = start;
+    else if (this.stmtEnd >= 0) this.severalStatements = true;
   }
 
   private word(start: number, end: number): number {
