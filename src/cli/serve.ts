@@ -63,7 +63,7 @@ serving.
     if (demo) {
       await demo.database;
       const { demoHints } = await import("./demo.ts");
-      io.stderr(demoHints(configPath, commandName()));
+      io.stderr(demoHints(configPath, commandName(), demo.addresses));
     }
     const onHup = () => void gw.reload();
     process.on("SIGHUP", onHup);
