@@ -1,7 +1,7 @@
 // Start-up time of the binary: `gatehouse version` (spawn to exit) and `gatehouse serve` with
 // one HTTP target (spawn to the first TCP connection its listener accepts), each over many runs.
 // The serve runs reuse one state folder (a restart: dev-issuer key and audit log exist); the
-// first run, which creates them, is not counted. The poll tries to connect every 0.5 ms, so a
+// first run, which creates them, is not counted; runs alternate between the binaries given. The poll tries to connect every 0.5 ms, so a
 // figure is late by at most that much.
 // Run: bun bench/startup-bench.ts [--runs 40] [BINARY …]   (default dist/gatehouse)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -57,11 +57,20 @@ const stats = (xs: number[]) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-console.log(`| binary | command | runs | min | median | p90 | max |`);
-console.log(`|---|---|---:|---:|---:|---:|---:|`);
-for (const bin of binaries) {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-startup-"));
-  try {
+interface Subject {
+  readonly bin: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly version: number[];
+  readonly serve: number[];
+}
+
+// Runs alternate between the binaries, so that a change in the machine's load (other processes
+// on the same cores) falls on all of them alike.
+const subjects: Subject[] = [];
+try {
+  for (const bin of binaries) {
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-startup-"));
     const [port, admin, upstream] = [await freePort(), await freePort(), await freePort()];
     writeFileSync(
       join(dir, "gatehouse.yaml"),
@@ -74,19 +83,24 @@ rules:
   - { name: read, http: { methods: [GET], paths: ["/**"] }, effect: allow }
 `,
     );
+    subjects.push({ bin, dir, port, version: [], serve: [] });
     await timeVersion(bin);
     await timeServe(bin, dir, port); // creates the state folder; not counted
-    const version: number[] = [];
-    const serve: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      version.push(await timeVersion(bin));
-      serve.push(await timeServe(bin, dir, port));
-    }
-    for (const [name, xs] of [["version", version], ["serve (HTTP target)", serve]] as const) {
-      const s = stats(xs);
-      console.log(`| ${bin.replace(`${process.cwd()}/`, "")} | ${name} | ${runs} | ${ms(s.min)} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.max)} |`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  for (let i = 0; i < runs; i++) {
+    for (const s of subjects) {
+      s.version.push(await timeVersion(s.bin));
+      s.serve.push(await timeServe(s.bin, s.dir, s.port));
+    }
+  }
+  console.log(`| binary | command | runs | min | median | p90 | max |`);
+  console.log(`|---|---|---:|---:|---:|---:|---:|`);
+  for (const s of subjects) {
+    for (const [name, xs] of [["version", s.version], ["serve (HTTP target)", s.serve]] as const) {
+      const st = stats(xs);
+      console.log(`| ${s.bin.replace(`${process.cwd()}/`, "")} | ${name} | ${runs} | ${ms(st.min)} | ${ms(st.median)} | ${ms(st.p90)} | ${ms(st.max)} |`);
+    }
+  }
+} finally {
+  for (const s of subjects) rmSync(s.dir, { recursive: true, force: true });
 }
