@@ -1,7 +1,8 @@
 // Builds dist/gatehouse: one standalone executable with every dependency (and the SQL
 // parser's WASM, and PGlite's for serve --demo) embedded, stamped with the package version and
 // the git commit. Compiled to bytecode: parsing the 1.2 MB bundle at every start cost more than
-// everything else a start does (bench/README.md, start-up).
+// everything else a start does (bench/README.md, start-up). Bytecode output is CommonJS, so no
+// module may use top-level await (the build fails and says where).
 import { $ } from "bun";
 import pkg from "./package.json" with { type: "json" };
 
