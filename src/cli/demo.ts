@@ -110,7 +110,8 @@ export function startDemo(log: Logger, dir = DEMO_DIR): Demo {
       stopDatabase = () => db.stop();
       log.info(`demo database (PGlite) listening on ${addresses.database.host}:${db.port}`);
     } catch (e) {
-      log.error(`demo database did not start; the demo-db target will refuse sessions: ${errorMessage(e)}`);
+      const data = join(dir, "state", "demo-db");
+      log.error(`demo database did not start; the demo-db target will refuse sessions (to start it afresh, stop the gateway and delete ${data}): ${errorMessage(e)}`);
     }
   })();
   return {
