@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import postgres from "postgres";
 import demoConfig from "../src/cli/demo-gatehouse.yaml" with { type: "text" };
 import { BINARY, makeTempDir, requireBinary } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
@@ -119,6 +120,22 @@ test("a transaction (the gateway's catalog connection shares PGlite's one backen
   expect(a.stdout.trim().split("\n")).toEqual(["BEGIN", "2", "[masked]", "COMMIT"]);
   expect(b.stderr).toBe("");
   expect(b.stdout.trim()).toBe("Edsger Dijkstra");
+}, 60_000);
+
+test("a driver's extended protocol: the postgres driver's sql.begin() with parameters, and pipelined queries on a pool", async () => {
+  const sql = postgres({ host: "127.0.0.1", port: ports.pg, database: "demo-db", username: "alice", password: token, ssl: false, max: 3 });
+  try {
+    const [who, open] = await sql.begin(async (tx) => [
+      await tx`SELECT id, email FROM sales.customers WHERE id = ${1}`,
+      await tx`SELECT count(*)::int AS n FROM sales.orders WHERE status = ${"open"}`,
+    ]);
+    expect([...who!]).toEqual([{ id: 1, email: "[masked]" }]);
+    expect([...open!]).toEqual([{ n: 2 }]);
+    const names = await Promise.all([1, 2, 3, 4].map((id) => sql`SELECT name FROM sales.customers WHERE id = ${id}`));
+    expect(names.map((r) => r[0]?.name)).toEqual(["Ada Lovelace", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"]);
+  } finally {
+    await sql.end();
+  }
 }, 60_000);
 
 test("the HTTP part still works: e-mails masked, DELETE refused", async () => {
