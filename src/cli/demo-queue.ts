@@ -5,7 +5,9 @@
 // the catalog waits for that session's COMMIT, for ever. Here the catalog connection (the
 // application_name the gateway gives it) may run its read-only queries inside another
 // connection's transaction, though never in the middle of an extended-protocol batch, whose
-// unnamed statement a simple Query would drop.
+// unnamed statement a simple Query would drop. Inside a failed transaction its query fails too
+// (the gateway logs it, refuses the statement, and reconnects), as the server would refuse the
+// statement itself until ROLLBACK.
 import type { PGlite } from "@electric-sql/pglite";
 
 /** The application_name the gateway's catalog connection sends (src/targets/postgres/catalog.ts). */
