@@ -106,6 +106,22 @@ test("a session that closes inside its transaction is rolled back and the others
   expect(db.ran.slice(-2)).toEqual(["ROLLBACK", "SELECT 3"]);
 });
 
+test("a session that sends Terminate inside its transaction keeps the backend until its close rolls back", async () => {
+  const db = fakeBackend();
+  const q = new DemoQueue(db as never);
+  const none = () => {};
+  await q.enqueue(1, startup({ user: "a" }), none);
+  await q.enqueue(3, startup({ user: "b" }), none);
+  await q.enqueue(1, query("BEGIN"), none);
+  await q.enqueue(1, message("X"), none);
+  const other = q.enqueue(3, query("SELECT 3"), none);
+  expect(db.ran).not.toContain("SELECT 3");
+  q.clearQueueForHandler(1);
+  await q.clearTransactionIfNeeded(1);
+  await other;
+  expect(db.ran.slice(-3)).toEqual(["X", "ROLLBACK", "SELECT 3"]);
+});
+
 test("ReadyTracker reads the status of a ReadyForQuery that ends the output, across chunk boundaries", () => {
   const t = new ReadyTracker();
   const out = new Uint8Array([...message("C", "SELECT 1\0"), ...ready("T")]);

@@ -98,10 +98,11 @@ export class DemoQueue {
           item.reject(e instanceof Error ? e : new Error(String(e)));
           continue;
         }
-        if (!this.catalog.has(item.handlerId)) {
-          // Terminate gets no answer; every other message leaves the backend idle only when
-          // its output ends with ReadyForQuery 'I'.
-          const idle = item.message[0] === 0x58 || tail.status === 0x49;
+        // Terminate gets no answer and changes nothing: the close that follows rolls back what
+        // its connection left open. Every other message leaves the backend free only when its
+        // output ends with ReadyForQuery 'I'.
+        if (!this.catalog.has(item.handlerId) && item.message[0] !== 0x58) {
+          const idle = tail.status === 0x49;
           this.holder = idle ? null : item.handlerId;
           this.holderMidBatch = !idle && tail.status === null;
         }
