@@ -1,13 +1,12 @@
 // `gatehouse serve`: run the gateway until SIGINT/SIGTERM; SIGHUP reloads the policy.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, isAbsolute, join, relative } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import { createLogger, type LogLevel } from "../core/logger.ts";
 import { systemClock, type Clock } from "../core/types.ts";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./command.ts";
 import { VERSION, COMMIT } from "./version.ts";
-import demoConfig from "../../policies/quickstart/gatehouse.yaml" with { type: "text" };
+import type { Demo } from "./demo.ts";
 
 const DEMO_DIR = "gatehouse-demo";
 /** The configuration `serve --demo` writes and serves; `gatehouse token` finds it there too. */
@@ -24,9 +23,12 @@ policy (on file change and on SIGHUP). An invalid edit is rejected and the old p
 serving.
 
   --config PATH      a YAML file or a folder of YAML files
-  --demo             write the bundled example configuration to ./${DEMO_DIR}/ (if absent),
-                     start a small demo API on 127.0.0.1:9000, and serve it. For trying
-                     the gateway; its dev token issuer is for development only.
+  --demo             write the demo configuration, its policy tests and the JSON Schema to
+                     ./${DEMO_DIR}/ (an edited configuration is kept), start a small demo
+                     API on 127.0.0.1:9000 and an embedded PostgreSQL (PGlite) on
+                     127.0.0.1:55432, and serve them (HTTP on 127.0.0.1:8080, PostgreSQL on
+                     127.0.0.1:6432). For trying the gateway; its dev token issuer is for
+                     development only.
   --log-level LEVEL  debug, info, warn or error (default info)`,
   async run(args, io) {
     const { flags, positional } = parseArgs(args, { config: "string", demo: "boolean", "log-level": "string" });
@@ -35,18 +37,12 @@ serving.
     if (!["debug", "info", "warn", "error"].includes(level)) throw new GatewayError("E_USAGE", `invalid --log-level "${level}"`);
     const log = createLogger(level, io.stderr);
     let configPath = flags.config as string | undefined;
-    let demo: { stop(): void } | undefined;
+    let demo: Demo | undefined;
     if (flags.demo) {
       if (configPath) throw new GatewayError("E_USAGE", "--demo and --config exclude each other");
-      configPath = DEMO_CONFIG;
-      if (!existsSync(configPath)) {
-        mkdirSync(DEMO_DIR, { recursive: true });
-        writeFileSync(configPath, demoConfig);
-        log.info(`wrote the example configuration to ${configPath}; edit it and watch the gateway reload`);
-      }
-      const { startDemoUpstream } = await import("./demo-upstream.ts");
-      demo = startDemoUpstream("127.0.0.1", 9000);
-      log.info("demo API listening on 127.0.0.1:9000");
+      const { startDemo } = await import("./demo.ts");
+      demo = startDemo(log, DEMO_DIR);
+      configPath = demo.configPath;
     }
     if (!configPath) throw new GatewayError("E_USAGE", "--config PATH is required (or --demo)");
 
@@ -56,7 +52,7 @@ serving.
     try {
       gw = await startGateway({ configPath, clock, log });
     } catch (e) {
-      demo?.stop();
+      await demo?.stop();
       io.stderr(`gatehouse serve: cannot start: ${errorMessage(e)}\n`);
       return 1;
     }
@@ -66,6 +62,11 @@ serving.
       admin: gw.adminPort,
       audit: gw.config().audit.path,
     });
+    if (demo) {
+      await demo.database;
+      const { demoHints } = await import("./demo.ts");
+      io.stderr(demoHints(configPath, commandName(), demo.addresses));
+    }
     const onHup = () => void gw.reload();
     process.on("SIGHUP", onHup);
     await new Promise<void>((resolve) => {
@@ -75,10 +76,18 @@ serving.
     process.off("SIGHUP", onHup);
     log.info("stopping");
     await gw.stop();
-    demo?.stop();
+    await demo?.stop();
     return 0;
   },
 };
+
+/** How the user ran this binary, for the demo's hints: ./dist/gatehouse, or gatehouse under bun. */
+function commandName(): string {
+  const exe = process.execPath;
+  if (basename(exe).startsWith("bun")) return "gatehouse";
+  const rel = relative(process.cwd(), exe);
+  return rel.startsWith("..") || isAbsolute(rel) ? exe : `./${rel}`;
+}
 
 /**
  * GATEHOUSE_FAKE_NOW=<ISO time> starts the gateway's clock at that time (it then runs at the

@@ -1,0 +1,62 @@
+// A serve whose configuration has no PostgreSQL target never loads the SQL parser (libpg-query
+// and its WASM) or PGlite (serve --demo only): they are imported when a target needs them.
+import { afterAll, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { makeTempDir } from "./helpers/gateway.ts";
+import { freePort, waitForPort } from "./helpers/ports.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Serves `targets` from source with the import recorder, until its ports accept; returns what it imported. */
+async function importsOfServe(targets: string, ports: number[]): Promise<string[]> {
+  const dir = makeTempDir("gatehouse-lazy-");
+  dirs.push(dir);
+  const admin = await freePort();
+  writeFileSync(
+    join(dir, "gatehouse.yaml"),
+    `gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+identity: { dev_issuer: true }
+audit: { path: ./state/audit/audit.log }
+targets:
+${targets}
+rules:
+  - { name: r, http: { methods: [GET] }, effect: allow }
+`,
+  );
+  const p = Bun.spawn([process.execPath, "--preload", join(ROOT, "test/helpers/record-imports.ts"), join(ROOT, "src/main.ts"), "serve", "--config", "gatehouse.yaml"], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  try {
+    await Promise.all([waitForPort(admin), ...ports.map((port) => waitForPort(port))]);
+  } finally {
+    p.kill("SIGTERM");
+  }
+  await p.exited;
+  const stderr = await new Response(p.stderr).text();
+  expect(stderr).toContain("serving");
+  return [...stderr.matchAll(/^IMPORT (.+)$/gm)].map((m) => m[1]!);
+}
+
+test("serve with an HTTP target imports neither the SQL parser nor PGlite", async () => {
+  const port = await freePort();
+  const imports = await importsOfServe(`  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:9" }`, [port]);
+  expect(imports).toEqual([]);
+}, 60_000);
+
+test("the recorder sees them when a target needs them: a postgres target loads the SQL parser, still not PGlite", async () => {
+  const port = await freePort();
+  const imports = await importsOfServe(
+    `  - { name: db, kind: postgres, listen: "127.0.0.1:${port}", upstream: { host: 127.0.0.1, port: 9, database: x, user: x } }`,
+    [port],
+  );
+  expect(imports.some((i) => i.includes("libpg-query"))).toBe(true);
+  expect(imports.filter((i) => i.includes("pglite") || i.includes("demo-database"))).toEqual([]);
+}, 60_000);
