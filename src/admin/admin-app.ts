@@ -125,7 +125,10 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
   app.get("/v1/grants", (c) => {
     const me = c.get("identity");
     const grants = deps.approvals.liveGrants(deps.clock.now()).filter((g) => g.subject === me.subject || g.approver === me.subject);
-    return c.json({ grants: grants.map((g) => ({ ...g, until: new Date(g.until).toISOString() })) });
+    // snake_case like the audit records and the rest of this API.
+    return c.json({
+      grants: grants.map((g) => ({ approval_id: g.approvalId, subject: g.subject, issuer: g.issuer, rule: g.rule, target: g.target, approver: g.approver, until: new Date(g.until).toISOString() })),
+    });
   });
   app.notFound((c) => c.json({ error: "not_found", message: `no admin route ${c.req.method} ${c.req.path}` }, 404));
   return app;

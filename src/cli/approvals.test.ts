@@ -203,6 +203,11 @@ describe("gatehouse approve", () => {
     const second = await aliceAsks();
     expect(second.held).toBeNull();
     expect(await second.verdict).toMatchObject({ allowed: true, approvalId: first.held!.id });
+    // The grant as the admin API lists it: snake_case like every other field of the API and the log.
+    const r = await fetch(`${admin()}/v1/grants`, { headers: { authorization: "Bearer bob-token" } });
+    expect(((await r.json()) as { grants: unknown[] }).grants).toEqual([
+      { approval_id: first.held!.id, subject: "alice", issuer: expect.any(String), rule: "order-writes", target: "api", approver: "bob", until: expect.stringMatching(/T14:05:00\.000Z$/) },
+    ]);
   });
 
   test("what the API refuses is exit 1 with its reason; a bad --for or no id is exit 2", async () => {

@@ -157,7 +157,7 @@ export function postgresBuiltins(deps: BuiltinDeps): (decision: Decision, action
           return {
             effect: "deny",
             rule: "builtin:dangerous-function",
-            message: `function ${f} is denied: it ${why}; a rule allows it only by naming it in postgres.functions`,
+            message: `function ${f} is denied (${why}); a rule allows it only by naming it in postgres.functions`,
             masks: NO_MASKS,
           };
         }
