@@ -40,3 +40,27 @@ test("--help still prints the whole help, on stdout", async () => {
   expect(r.code).toBe(0);
   expect(r.out).toContain("Usage: gatehouse approve");
 });
+
+test("a reader that closes the pipe early ends the command quietly (tail | head -1)", async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "gatehouse-epipe-"));
+  try {
+    const { openAuditLog } = await import("./audit/log.ts");
+    const log = await openAuditLog({ path: join(dir, "audit.log"), durability: "batch" });
+    for (let i = 0; i < 3000; i++) await log.append({ type: "request", details: { i, pad: "x".repeat(200) } });
+    await log.close();
+    writeFileSync(join(dir, "g.yaml"), `audit: { path: ${join(dir, "audit.log")} }\n`);
+    const proc = Bun.spawn(["bash", "-c", `"${process.execPath}" src/main.ts tail --config "${join(dir, "g.yaml")}" | head -1; exit \${PIPESTATUS[0]}`], {
+      cwd: join(import.meta.dir, ".."),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(out.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

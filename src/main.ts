@@ -29,13 +29,30 @@ function usage(): string {
   return `gatehouse: least-privilege access gateway\n\nUsage: gatehouse <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun gatehouse <command> --help for a command's options.\n`;
 }
 
+/**
+ * A reader that stops early (`gatehouse tail | head -1`) closes the pipe: stop quietly, as
+ * Unix tools do, instead of printing EPIPE's stack trace.
+ */
+function writeStdout(text: string): void {
+  try {
+    process.stdout.write(text);
+  } catch (e) {
+    if ((e as { code?: string }).code === "EPIPE") process.exit(0);
+    throw e;
+  }
+}
+
 function processIo(): Io {
+  process.stdout.on("error", (e: Error & { code?: string }) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   return {
-    stdout: (t) => void process.stdout.write(t),
+    stdout: writeStdout,
     stderr: (t) => void process.stderr.write(t),
     color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     env: process.env,
