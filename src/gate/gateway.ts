@@ -175,7 +175,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../targets/postgres/sql/sql-parser.ts"),
           import("../targets/postgres/sql/analysis-cache.ts"),
           import("../masking/detectors.ts"),
-          import("../targets/postgres/target-access.ts"),
+          import("../targets/postgres/decide/target-access.ts"),
         ]);
         const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 5_000 });
         return startPostgresTarget(t, {

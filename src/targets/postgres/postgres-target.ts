@@ -13,14 +13,14 @@ import type { Logger } from "../../core/logger.ts";
 import type { Clock, Identity } from "../../core/types.ts";
 import type { Gate } from "../../gate/gate.ts";
 import type { Detector } from "../../masking/detectors.ts";
-import { postgresBuiltins } from "./builtins.ts";
-import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
-import { Catalog } from "./catalog.ts";
-import type { Analyzer } from "./frontend-relay.ts";
+import { postgresBuiltins } from "./decide/builtins.ts";
+import { CancelRegistry, sendUpstreamCancel } from "./session/cancel.ts";
+import { Catalog } from "./catalog/catalog.ts";
+import type { Analyzer } from "./relay/frontend-relay.ts";
 import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
-import type { RevocableSession } from "./session-deps.ts";
-import { runSession } from "./session-open.ts";
-import { runClientStartup } from "./startup.ts";
+import type { RevocableSession } from "./session/session-deps.ts";
+import { runSession } from "./session/session-open.ts";
+import { runClientStartup } from "./session/startup.ts";
 
 export interface PostgresTargetDeps {
   readonly gate: Gate;
