@@ -21,7 +21,7 @@ import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
-import { splitListen } from "../targets/http/http-target.ts";
+import { splitListen } from "./listen.ts";
 
 export interface RunningGateway {
   readonly config: () => Config;
@@ -118,7 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
     });
-    adminServer = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
+    adminServer = Bun.serve({ hostname: host, port, fetch: app.fetch });
   }
 
   let stopped = false;

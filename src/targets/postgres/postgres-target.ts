@@ -3,7 +3,7 @@
 // logs in upstream with the target's own credential, one upstream connection per session, and
 // checks, masks, holds or denies every statement as the policy says.
 import { readFileSync } from "node:fs";
-import { createServer, isIP, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import type { Metrics } from "../../admin/metrics.ts";
 import type { PostgresTarget } from "../../config/schema.ts";
@@ -11,14 +11,16 @@ import { parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock, Identity } from "../../core/types.ts";
+import { recordAuthRejected } from "../../gate/auth-rejection.ts";
 import type { Gate } from "../../gate/gate.ts";
+import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
+import { SessionRevocations, type RevokedCheck } from "../../gate/revocation.ts";
+import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Detector } from "../../masking/detectors.ts";
 import { postgresBuiltins } from "./decide/builtins.ts";
 import { CancelRegistry, sendUpstreamCancel } from "./session/cancel.ts";
 import { Catalog } from "./catalog/catalog.ts";
 import type { Analyzer } from "./relay/frontend-relay.ts";
-import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
-import type { RevocableSession } from "./session/session-deps.ts";
 import { runSession } from "./session/session-open.ts";
 import { runClientStartup } from "./session/startup.ts";
 
@@ -66,19 +68,6 @@ const GC_EVERY = 4 * 1024 * 1024;
 const RSS_CHECK_EVERY = 64 * 1024;
 const RSS_GROWTH = 32 * 1024 * 1024;
 
-export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
-  return isIP(host) === 4 && host.startsWith("127.");
-}
-
-function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  if (i <= 0) throw new GatewayError("E_CONFIG_INVALID", `listen address "${listen}" must be host:port`);
-  let host = listen.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return [host, Number(listen.slice(i + 1))];
-}
-
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
@@ -89,8 +78,8 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Socket>();
-  const live = new Set<RevocableSession>();
-  const revocations = new RevocationLog();
+  const revocations = new SessionRevocations();
+  const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Small statements relay few bytes but leave parser output and records behind, also outside
   // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
   // RSS_GROWTH since the last collection.
@@ -112,18 +101,17 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     }
   };
 
-  // The verifier's clock skew lets a just-expired token through; a session opened with it would
-  // end at once when sessions end at expiry, so the login is refused instead (as a WebSocket's).
+  // A token already expired is refused at login (as a WebSocket's), see tokenExpiredAtOpen.
   async function authenticateForSession(credential: string): Promise<Identity> {
     const identity = await deps.authenticate(credential);
-    if (identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && deps.endAtExpiry?.() !== false) {
+    if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
       throw new GatewayError("E_AUTH_EXPIRED", `token expired at ${new Date(identity.expiresAt).toISOString()}: a session ends when its token expires (identity.end_sessions_at_expiry)`);
     }
     return identity;
   }
 
   async function handle(socket: Socket): Promise<void> {
-    // Reloads from here on apply to this session too, even before it is live (see RevocationLog).
+    // Reloads from here on apply to this session too, even before it is live (see SessionRevocations).
     const since = revocations.generation;
     socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
@@ -137,13 +125,12 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       timeoutMs: STARTUP_TIMEOUT_MS,
       authenticate: authenticateForSession,
       onAuthRejected: async (error, parameters) => {
-        const reason = error === null ? "missing" : deps.authFailureReason(error);
-        metrics.authFailures.inc({ reason });
         // Rejects when the log cannot take it (the gate has logged and counted it): the client is told so.
-        await gate.record({
-          type: "auth.rejected",
+        await recordAuthRejected(deps, {
           target: cfg.name,
-          details: { reason, message: error === null ? "no password supplied" : errorMessage(error), remote, user: parameters.get("user") ?? null },
+          reason: error === null ? "missing" : deps.authFailureReason(error),
+          message: error === null ? "no password supplied" : errorMessage(error),
+          details: { remote, user: parameters.get("user") ?? null },
         });
       },
     });
@@ -172,7 +159,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           metrics,
           maxMessageSize,
           relayed,
-          live,
+          live: revocations,
           revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
         });
@@ -206,8 +193,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     listen: cfg.listen,
     port: boundPort,
     revokeSessions(revoked) {
-      revocations.add(revoked);
-      for (const s of [...live]) s.revokeIf(revoked);
+      revocations.revoke(revoked);
     },
     async stop() {
       await new Promise<void>((resolve) => {

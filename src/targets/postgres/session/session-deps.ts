@@ -5,6 +5,7 @@ import type { PostgresTarget } from "../../../config/schema.ts";
 import type { Logger } from "../../../core/logger.ts";
 import type { Action, Clock, Decision, Identity } from "../../../core/types.ts";
 import { type Gate, auditIdentity } from "../../../gate/gate.ts";
+import type { LiveSessions } from "../../../gate/revocation.ts";
 import type { Detector } from "../../../masking/detectors.ts";
 import type { CancelRegistry } from "./cancel.ts";
 import type { Catalog } from "../catalog/catalog.ts";
@@ -28,14 +29,9 @@ export interface SessionDeps {
   /** identity.end_sessions_at_expiry: end the session when its token expires (default true). */
   readonly endAtExpiry?: () => boolean;
   /** The target's live sessions, which a reload may revoke (see revokeSessions in postgres-target.ts). */
-  readonly live?: Set<RevocableSession>;
+  readonly live?: LiveSessions;
   /** Whether a reload since this session's login revoked its identity (it was not live yet). */
   readonly revokedSince?: (identity: Identity) => boolean;
-}
-
-export interface RevocableSession {
-  /** Ends the session at its next idle point if `revoked` says its identity no longer counts. */
-  revokeIf(revoked: (identity: Identity) => boolean): void;
 }
 
 export type LoggedIn = StartupOutcome & { kind: "session" };

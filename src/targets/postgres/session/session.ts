@@ -20,10 +20,11 @@ import { ResponseTracker } from "../relay/response-tracker.ts";
 import { SearchPathTracker } from "../decide/search-path.ts";
 import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "../relay/session-state.ts";
 import { sendUpstreamCancel } from "./cancel.ts";
-import { SessionExpiry } from "./session-expiry.ts";
+import { SessionExpiry } from "../../../gate/session-expiry.ts";
 import { StatementGate } from "../decide/statement-gate.ts";
 import type { UpstreamConnection } from "./upstream.ts";
-import { type LoggedIn, type RevocableSession, type SessionDeps, recordEnd } from "./session-deps.ts";
+import type { RevocableSession } from "../../../gate/revocation.ts";
+import { type LoggedIn, type SessionDeps, recordEnd } from "./session-deps.ts";
 
 /** Client messages held while a statement is decided before the client is paused. */
 const MAX_QUEUED_MESSAGES = 1000;

@@ -1,5 +1,7 @@
+// When a session's credential stops counting: the expiry timer, end() once with its reason, and
+// the check that refuses to open a session with a token already expired.
 import { expect, test } from "bun:test";
-import { SessionExpiry } from "./session-expiry.ts";
+import { SessionExpiry, tokenExpiredAtOpen } from "./session-expiry.ts";
 
 const clock = (t: number) => ({ now: () => t });
 
@@ -31,4 +33,20 @@ test("fires at once for a token already expired, never for one without expiry; t
   later.cancel();
   await Bun.sleep(120);
   expect(fired).toBe(1);
+});
+
+test("a token at or past its expiry is refused at open only when sessions end at expiry; a machine key never", () => {
+  const now = clock(2_000);
+  expect(tokenExpiredAtOpen({ expiresAt: 2_000 }, now, () => true)).toBe(true);
+  expect(tokenExpiredAtOpen({ expiresAt: 1_000 }, now, () => true)).toBe(true);
+  expect(tokenExpiredAtOpen({ expiresAt: 1_000 }, now, () => false)).toBe(false);
+  expect(tokenExpiredAtOpen({ expiresAt: 2_001 }, now, () => true)).toBe(false);
+  expect(tokenExpiredAtOpen({}, now, () => true)).toBe(false);
+});
+
+test("onEnd is told why: the expiry timer, or the reason given to end()", () => {
+  const reasons: string[] = [];
+  new SessionExpiry(1_000, clock(2_000), (r) => reasons.push(r)).start();
+  new SessionExpiry(undefined, clock(2_000), (r) => reasons.push(r)).end("credential_revoked");
+  expect(reasons).toEqual(["token_expired", "credential_revoked"]);
 });

@@ -1,11 +1,20 @@
-// When a session's credential stops counting: its token expires (identity.end_sessions_at_expiry)
+// When a session's credential stops counting, for every target whose sessions outlive their
+// login (a PostgreSQL session, a WebSocket): its token expires (identity.end_sessions_at_expiry)
 // or a configuration reload revokes it (a machine key removed or changed, an issuer removed).
-// The session then ends at once (session.ts endForCredential); this object keeps the timer,
-// the reason and the message.
-import type { Clock } from "../../../core/types.ts";
-import { timerAt } from "../../../core/timer-at.ts";
+// The session then ends at once (the target's onEnd); this object keeps the timer, the reason
+// and the message. tokenExpiredAtOpen refuses a session whose token is already past its expiry.
+import type { Clock, Identity } from "../core/types.ts";
+import { timerAt } from "../core/timer-at.ts";
 
 export type EndReason = "token_expired" | "credential_revoked";
+
+/**
+ * The verifier's clock skew lets a just-expired token through; a session opened with it would
+ * end at once when sessions end at expiry, so the target refuses to open it instead.
+ */
+export function tokenExpiredAtOpen<I extends Pick<Identity, "expiresAt">>(identity: I, clock: Clock, endAtExpiry: () => boolean): identity is I & { readonly expiresAt: number } {
+  return identity.expiresAt !== undefined && identity.expiresAt <= clock.now() && endAtExpiry();
+}
 
 export class SessionExpiry {
   /** Why the credential no longer counts (the token expired, or a reload revoked it); null while it does. */
@@ -14,11 +23,11 @@ export class SessionExpiry {
   ended = false;
   private timer: { cancel(): void } | null = null;
 
-  /** Calls onExpire when the clock reaches expiresAt (at once if it has); machine keys have none. */
+  /** Calls onEnd when the clock reaches expiresAt (at once if it has; machine keys have none) or end() is called. */
   constructor(
     readonly expiresAt: number | undefined,
     private readonly clock: Clock,
-    private readonly onExpire: () => void,
+    private readonly onEnd: (reason: EndReason) => void,
   ) {}
 
   start(): void {
@@ -39,7 +48,7 @@ export class SessionExpiry {
     if (this.reason !== null) return;
     this.reason = reason;
     this.cancel();
-    this.onExpire();
+    this.onEnd(reason);
   }
 
   /** The FATAL text the client gets. */
