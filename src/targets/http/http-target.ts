@@ -3,18 +3,17 @@
 // the upstream credential, streamed back (masked when the policy says so), and audited again
 // with its status, bytes and duration.
 import type { Server, ServerWebSocket } from "bun";
-import type { Metrics } from "../../admin/metrics.ts";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { Clock, Identity, Masks } from "../../core/types.ts";
+import type { Identity, Masks } from "../../core/types.ts";
 import type { PathRefusal } from "../../policy/http-path.ts";
 import { hasMasks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
-import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { type AuditEvent, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { SessionRevocations, type RevokedCheck } from "../../gate/revocation.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
@@ -30,29 +29,11 @@ export interface BodyMasker {
   maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
 }
 
-export interface HttpTargetDeps {
-  readonly gate: Gate;
-  readonly authenticate: (credential: string) => Promise<Identity>;
-  /** Short stable reason for a rejected credential, for audit and metrics. */
-  readonly authFailureReason: (e: unknown) => string;
+export interface HttpTargetDeps extends TargetDeps {
   /** The canonical path, or why it is refused (see canonicalHttpPath). */
   readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
-  /** identity.end_sessions_at_expiry, read when a WebSocket opens (default true). */
-  readonly endAtExpiry?: () => boolean;
-  readonly clock: Clock;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-}
-
-export interface RunningTarget {
-  readonly name: string;
-  readonly listen: string;
-  readonly port: number;
-  /** After a reload: WebSockets whose identity `revoked` no longer trusts are closed (1008). */
-  revokeSessions(revoked: RevokedCheck): void;
-  stop(): Promise<void>;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;

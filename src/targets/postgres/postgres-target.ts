@@ -5,16 +5,14 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
-import type { Metrics } from "../../admin/metrics.ts";
 import type { PostgresTarget } from "../../config/schema.ts";
 import { parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { Clock, Identity } from "../../core/types.ts";
+import type { Identity } from "../../core/types.ts";
 import { recordAuthRejected } from "../../gate/auth-rejection.ts";
-import type { Gate } from "../../gate/gate.ts";
 import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
-import { SessionRevocations, type RevokedCheck } from "../../gate/revocation.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Detector } from "../../masking/detectors.ts";
 import { postgresBuiltins } from "./decide/builtins.ts";
@@ -24,11 +22,7 @@ import type { Analyzer } from "./relay/frontend-relay.ts";
 import { runSession } from "./session/session-open.ts";
 import { runClientStartup } from "./session/startup.ts";
 
-export interface PostgresTargetDeps {
-  readonly gate: Gate;
-  readonly authenticate: (credential: string) => Promise<Identity>;
-  /** Short stable reason for a rejected credential, for audit and metrics. */
-  readonly authFailureReason: (e: unknown) => string;
+export interface PostgresTargetDeps extends TargetDeps {
   /** The SQL analysis (the parser behind its cache). */
   readonly analyzer: Analyzer;
   /** True when at least one allow or review rule names this target for this identity (catalog reads). */
@@ -38,21 +32,10 @@ export interface PostgresTargetDeps {
   /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
   readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
-  /** identity.end_sessions_at_expiry, read when a session opens (default true). */
-  readonly endAtExpiry?: () => boolean;
-  readonly clock: Clock;
-  readonly metrics: Metrics;
-  readonly log: Logger;
 }
 
-export interface RunningPostgresTarget {
-  readonly name: string;
-  readonly listen: string;
-  readonly port: number;
-  /** After a reload: sessions whose identity `revoked` no longer trusts end at their next idle point. */
-  revokeSessions(revoked: RevokedCheck): void;
-  stop(): Promise<void>;
-}
+/** A started PostgreSQL target; after a reload, a revoked session ends at once with FATAL 28000. */
+export type RunningPostgresTarget = RunningTarget;
 
 /** Largest message a client may send (a Query, a Bind, one CopyData): 64 MiB unless max_message_size says otherwise. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
