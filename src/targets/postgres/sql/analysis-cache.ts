@@ -8,8 +8,16 @@
 //    SELECT/INSERT/UPDATE/DELETE/MERGE whose analysis read no literal: an analysis that looked
 //    at a constant (set_config's arguments, nextval('seq'), 'x'::regclass, SET values …) could
 //    differ for other constants and is never reused this way.
+// 3. Shape: the same rule without a parse. lexer.ts turns the text into its token sequence with
+//    literal values replaced by placeholders of their kind; a text whose key the lexer is sure of
+//    and that holds one statement reuses the analysis stored under that key, with its own text
+//    cut from the span the lexer found. Only analyses (2.) would keep are stored: constant-free,
+//    one statement. Two texts with one key give the grammar the same tokens apart from literal
+//    values (lexer-differential.test.ts), so the same tree up to those values, so the same
+//    constant-free analysis (lexer-key-decisions.test.ts). Any doubt in the lexer: parse.
 import type { Analysis, AnalysisContext, StatementInfo } from "./analysis.ts";
 import type { SqlParser } from "./sql-parser.ts";
+import { shapeKey } from "./lexer.ts";
 import { statementTexts } from "./statement-text.ts";
 import { structureKey } from "./structure-key.ts";
 
@@ -20,11 +28,14 @@ export interface AnalysisCacheOptions {
   readonly maxSqlLength?: number;
   /** The structure cache (2.); default on. Off leaves the exact-text cache alone. */
   readonly structure?: boolean;
+  /** The shape cache (3.); default on. */
+  readonly lexer?: boolean;
 }
 
 export interface AnalysisCacheStats {
   readonly exactHits: number;
   readonly structureHits: number;
+  readonly shapeHits: number;
   readonly misses: number;
 }
 
@@ -37,17 +48,20 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
   const maxEntries = Math.max(0, Math.floor(options.maxEntries));
   const maxSqlLength = options.maxSqlLength ?? 16 * 1024;
   const useStructure = options.structure ?? true;
+  const useLexer = options.lexer ?? true;
   const exact = new Lru<Analysis>(maxEntries);
   // Keyed by a hash of the stripped tree; the bucket's entries are compared byte for byte, so
   // the hash only has to be fast. A random seed keeps colliding statements from being planned.
   const structure = new Lru<StructureEntry[]>(maxEntries);
+  const shapes = new Lru<StatementInfo>(maxEntries);
   const seed = crypto.getRandomValues(new BigUint64Array(1))[0] ?? 0n;
   let exactHits = 0;
   let structureHits = 0;
+  let shapeHits = 0;
   let misses = 0;
 
   return {
-    stats: () => ({ exactHits, structureHits, misses }),
+    stats: () => ({ exactHits, structureHits, shapeHits, misses }),
     analyze(sql, ctx) {
       // JSON text never holds a raw NUL, so "<context>\0<sql>" cannot be read two ways.
       const ctxKey = JSON.stringify([ctx.searchPath, ctx.user ?? null]);
@@ -60,14 +74,31 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
           return hit;
         }
       }
+      // The parser refuses a NUL or a lone surrogate (sql-parser.ts); the lexer would not, so such
+      // a text never takes the shape cache and is refused by the parse below.
+      let shape: string | null = null;
+      if (useLexer && keep && !sql.includes("\0") && sql.isWellFormed()) {
+        const lexed = shapeKey(sql, maxSqlLength);
+        if (lexed.sure && lexed.statement !== null) {
+          shape = `${ctxKey}\0${lexed.key}`;
+          const template = shapes.get(shape);
+          if (template !== undefined) {
+            shapeHits += 1;
+            const text = sql.slice(lexed.statement.start, lexed.statement.end);
+            const analysis: Analysis = Object.freeze({ ok: true, statements: Object.freeze([Object.freeze({ ...template, text })]) });
+            exact.set(exactKey, analysis);
+            return analysis;
+          }
+        }
+      }
       const parsed = parser.parse(sql);
       if (!parsed.ok) {
         misses += 1;
         if (keep) exact.set(exactKey, parsed.analysis);
         return parsed.analysis;
       }
-      const sk = useStructure ? structureKey(parsed.json) : null;
-      const structKey = sk === null ? null : `${ctxKey}\0${Bun.hash.wyhash(sk.stripped, seed)}`;
+      const sk = useStructure || shape !== null ? structureKey(parsed.json) : null;
+      const structKey = sk === null || !useStructure ? null : `${ctxKey}\0${Bun.hash.wyhash(sk.stripped, seed)}`;
       const bucket = structKey === null ? undefined : structure.get(structKey);
       if (sk !== null && bucket !== undefined) {
         const template = bucket.find((e) => e.stripped.equals(sk.stripped))?.template;
@@ -77,6 +108,7 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
           // The template is frozen already; only the two new objects need it.
           const analysis: Analysis = Object.freeze({ ok: true, statements: Object.freeze([Object.freeze({ ...template, text })]) });
           if (keep) exact.set(exactKey, analysis);
+          if (shape !== null) shapes.set(shape, template);
           return analysis;
         }
       }
@@ -85,6 +117,7 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
       deepFreeze(analysis);
       if (keep) exact.set(exactKey, analysis);
       const only = analysis.ok && analysis.statements.length === 1 ? analysis.statements[0] : undefined;
+      if (constantFree && shape !== null && sk !== null && only !== undefined) shapes.set(shape, only);
       if (constantFree && sk !== null && structKey !== null && only !== undefined) {
         const entries = bucket ?? [];
         // Buffer.from copies: the key may be a slice of a shared allocation pool we must not pin.
