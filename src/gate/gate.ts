@@ -32,6 +32,8 @@ export interface DecidingPolicy {
   decide(action: Action): Decision;
   /** A default deny with a detail for the caller (what was seen, a rule outside its hours); see Policy. */
   describeDenial?(action: Action, decision: Decision): Decision;
+  /** Some rule depends on the time (see Policy); absent counts as yes. */
+  readonly timeDependent?: boolean;
 }
 
 export interface GateDeps {
@@ -132,6 +134,46 @@ export class Gate {
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
     );
+  }
+
+  /**
+   * The policy in force: its hash, and whether a decision made under it may be reused for the
+   * same request later (no rule depends on the time). A target that caches decisions keys them
+   * by the hash, so a reload is a miss.
+   */
+  policyNow(): { readonly hash: string; readonly reusable: boolean } {
+    const policy = this.deps.policy();
+    return { hash: policy.hash, reusable: policy.timeDependent === false };
+  }
+
+  /**
+   * Audits, as check() would, a decision that check() made earlier for the same request
+   * (a target's cache of known statement shapes): an allow without a grant, under the policy
+   * still in force (the caller looks it up with policyNow() in the same turn). An audit write
+   * that fails is a deny (auditFailed), so the caller applies the returned verdict as check()'s.
+   */
+  async recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details"> = {}): Promise<Verdict> {
+    const policy = this.deps.policy();
+    const decision = known.decision;
+    if (policy.hash !== known.policyHash || !known.allowed || decision.effect !== "allow" || known.approvalId !== undefined) {
+      throw new GatewayError("E_INTERNAL", "a cached decision was reused under another policy or for a request that was not simply allowed");
+    }
+    this.deps.metrics.decisions.inc({ target: action.target, effect: "allow" });
+    try {
+      await this.deps.audit.append({
+        session: ctx.session,
+        identity: auditIdentity(action.identity),
+        target: action.target,
+        action: auditAction(action.request),
+        policy: policy.hash,
+        type: "decision",
+        decision: { effect: "allow", rule: decision.rule, message: decision.message },
+        ...(ctx.details || decision.detail ? { details: { ...ctx.details, ...(decision.detail ? { denial: decision.detail } : {}) } } : {}),
+      });
+    } catch (e) {
+      return this.auditFailed("decision", decision, policy.hash, e);
+    }
+    return known;
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */

@@ -52,6 +52,8 @@ export interface Policy {
    * decision, put through `adjust` (a target's built-ins) as the gate does, and describeDenial.
    */
   explain(action: Action, adjust?: Adjust): PolicyExplanation;
+  /** Some rule has a `when` window: the same request may be decided otherwise at another time. */
+  readonly timeDependent: boolean;
 }
 
 /** Per-request values that several rules need, computed once in decide(). */
@@ -256,7 +258,8 @@ export function compilePolicy(config: Config): Policy {
   const rules = Object.freeze(entries.map((e) => e.rule));
   const decide = createDecide(entries);
   const { describeDenial, explain } = createExplainer(entries, decide);
-  return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain });
+  const timeDependent = config.rules.some((r) => r.when !== undefined && r.when !== null);
+  return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain, timeDependent });
 }
 
 /** A path matcher that also tries the path without its trailing slash. */

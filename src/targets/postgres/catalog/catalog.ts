@@ -62,6 +62,8 @@ export class Catalog {
    * catalog: its answers are not cached, and loadObjects asks again.
    */
   private generation = 0;
+  /** Bumped whenever cached answers are dropped (invalidate, expiry, trim): see epoch. */
+  private dropped = 0;
   private filledAt = performance.now();
 
   constructor(
@@ -274,9 +276,20 @@ export class Catalog {
     return qualifiedName(r[0]!, r[1]!);
   }
 
+  /**
+   * Changes whenever the cache forgets something, so that an answer read again could differ
+   * (DDL, the age limit, the size limit). A decision made from the cache's answers may be reused
+   * only while the epoch it was made in lasts; answers are only ever added in between.
+   */
+  get epoch(): number {
+    this.expire();
+    return this.dropped;
+  }
+
   /** DDL went through: names, columns and OIDs may all have changed. */
   invalidate(): void {
     this.generation++;
+    this.dropped++;
     this.byOid.clear();
     this.byName.clear();
     this.relObjects.clear();
@@ -297,12 +310,12 @@ export class Catalog {
   }
 
   private trim(): void {
-    if (this.byOid.size > MAX_ENTRIES) this.byOid.clear();
-    if (this.byName.size > MAX_ENTRIES) this.byName.clear();
-    if (this.relObjects.size > MAX_ENTRIES) this.relObjects.clear();
-    if (this.userFunction.size > MAX_ENTRIES) this.userFunction.clear();
-    if (this.userOperator.size > MAX_ENTRIES) this.userOperator.clear();
-    if (this.userType.size > MAX_ENTRIES) this.userType.clear();
+    for (const m of [this.byOid, this.byName, this.relObjects, this.userFunction, this.userOperator, this.userType]) {
+      if (m.size > MAX_ENTRIES) {
+        m.clear();
+        this.dropped++;
+      }
+    }
   }
 
   /** One query at a time on the gateway's connection; a failed connection is dropped and reopened next time. */

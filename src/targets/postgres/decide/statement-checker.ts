@@ -32,6 +32,8 @@ export class StatementChecker {
     parameterTypes?: readonly number[],
   ): Promise<(CheckedStatement & { info: StatementInfo }) | null> {
     const s = this.s;
+    // Kept for known() only when the statement is decided as it is (not as what it executes or fetches).
+    const shape = info.executes === undefined && info.fetches === undefined ? this.shapeOf(info) : undefined;
     let effective = info;
     if (info.executes !== undefined) {
       const p = s.prepared.get(info.executes);
@@ -96,8 +98,26 @@ export class StatementChecker {
       this.lastRefusal = denialError(CHANGED_IN_BATCH.message);
       return null;
     }
-    const checked = await s.statementGate.check(effective, details, parameterTypes, resolvedFetch);
+    const checked = await s.statementGate.check(effective, details, parameterTypes, resolvedFetch, shape);
     return { ...checked, info: effective };
+  }
+
+  /**
+   * The decision check() would make, without deciding again: the same shape was allowed a moment
+   * ago and nothing it depended on changed (StatementGate.known). Only for a statement decided
+   * as it is (no EXECUTE or FETCH), with a known search_path and no catalog change pending in
+   * this batch, which are check()'s own refusals. Synchronous; null: call check(). The decision
+   * still has to be audited (StatementGate.recordKnown) before the statement is forwarded.
+   */
+  known(info: StatementInfo, parameterTypes?: readonly number[]): (CheckedStatement & { info: StatementInfo }) | null {
+    if (info.executes !== undefined || info.fetches !== undefined || this.s.searchPath.unknownBecause !== null || this.changedInBatch()) return null;
+    const known = this.s.statementGate.known(this.shapeOf(info), info, parameterTypes);
+    return known === null ? null : { ...known, info };
+  }
+
+  /** The analysis cache's shared object for this analysis (see StatementGate.knownShapes). */
+  private shapeOf(info: StatementInfo): object {
+    return this.s.analyzer.shapeOf?.(info) ?? info;
   }
 
   /** Whether the search_path changed since the statement was analysed. */

@@ -67,6 +67,21 @@ export function factsOf(info: Pick<StatementInfo, "classes" | "relations" | "fun
   return { kind: "postgres", classes: info.classes, relations: info.relations, functions: splitMarkers(info.functions).functions, sql: info.text };
 }
 
+interface KnownDecision {
+  readonly policy: string;
+  readonly epoch: number;
+  readonly version: number;
+  readonly types: string;
+  readonly checked: CheckedStatement;
+}
+
+/** Shapes kept per session; all are dropped at once when it fills (a session rarely runs more). */
+const MAX_KNOWN = 256;
+
+function typesKey(types: readonly number[] | undefined): string {
+  return types === undefined || types.length === 0 ? "" : types.join(",");
+}
+
 /** Classes of statements that write rows whose values come from expressions. */
 const ROW_WRITES: ReadonlySet<string> = new Set(["insert", "update", "merge"]);
 /** Classes of statements that fire a table's triggers and defaults. */
@@ -88,6 +103,16 @@ export class StatementGate {
     relations: new Map<string, { relations: readonly string[]; functions: readonly string[] }>(),
     code: new Map<string, readonly string[]>(),
   };
+  /**
+   * Bumped whenever `defined` or `cursorMasks` change: a decision made before may not hold after.
+   */
+  private sessionVersion = 0;
+  /**
+   * Statements allowed a moment ago, by analysis (see known()): the object is a statement's
+   * analysis as the analysis cache shares it, so one object means equal classes, relations,
+   * functions and the rest (everything but the text) under one search_path and user.
+   */
+  private readonly knownShapes = new Map<object, KnownDecision>();
   /** Masks of every cursor declared in this session: FETCH does not say which cursor's query it reads, so all apply. */
   private cursorMasks: { columns: Set<string>; detectors: Set<string>; unknownOrigin: boolean } | null = null;
 
@@ -99,7 +124,59 @@ export class StatementGate {
    * Bind converts values to them, which runs a domain's CHECKs and a user type's input function.
    * `resolvedFetch`: the statement is a FETCH/MOVE already given its cursor's query's facts.
    */
-  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[], resolvedFetch = false): Promise<CheckedStatement> {
+  async check(statement: StatementInfo, details: Record<string, unknown>, parameterTypes?: readonly number[], resolvedFetch = false, shape?: object): Promise<CheckedStatement> {
+    // What a decision to keep for known() depends on, as it stood before anything was looked up.
+    const before = shape === undefined ? null : { policy: this.deps.gate.policyNow(), epoch: this.deps.catalog.epoch, version: this.sessionVersion };
+    const checked = await this.decideStatement(statement, details, parameterTypes, resolvedFetch);
+    if (before !== null && shape !== undefined) {
+      const v = checked.verdict;
+      const keep =
+        before.policy.reusable &&
+        v.allowed &&
+        v.decision.effect === "allow" &&
+        v.approvalId === undefined &&
+        v.policyHash === before.policy.hash &&
+        !resolvedFetch &&
+        statement.node !== "FetchStmt" &&
+        statement.defines === undefined &&
+        before.epoch === this.deps.catalog.epoch &&
+        before.version === this.sessionVersion;
+      if (keep) {
+        if (this.knownShapes.size >= MAX_KNOWN) this.knownShapes.clear();
+        this.knownShapes.set(shape, { policy: before.policy.hash, epoch: before.epoch, version: before.version, types: typesKey(parameterTypes), checked });
+      } else this.knownShapes.delete(shape);
+    }
+    return checked;
+  }
+
+  /**
+   * The decision check() made for this shape (see knownShapes), when everything it depended on is
+   * as it was: the policy (by hash, and no rule depends on the time), the catalog cache (its
+   * epoch), what this session defined and declared, the declared parameter types. The identity
+   * is the session's. Synchronous; null: decide it with check().
+   */
+  known(shape: object, statement: StatementInfo, parameterTypes?: readonly number[]): CheckedStatement | null {
+    const k = this.knownShapes.get(shape);
+    if (k === undefined) return null;
+    const policy = this.deps.gate.policyNow();
+    if (!policy.reusable || k.policy !== policy.hash || k.epoch !== this.deps.catalog.epoch || k.version !== this.sessionVersion || k.types !== typesKey(parameterTypes)) {
+      this.knownShapes.delete(shape);
+      return null;
+    }
+    const c = k.checked;
+    return c.facts.sql === statement.text ? c : { facts: { ...c.facts, sql: statement.text }, verdict: c.verdict, spec: c.spec };
+  }
+
+  /** Audits a decision known() returned, as check() audits its own; a failed write denies. */
+  recordKnown(checked: CheckedStatement, details: Record<string, unknown>): Promise<Verdict> {
+    return this.deps.gate.recordKnown(
+      { identity: this.deps.identity, target: this.deps.target, request: checked.facts, time: this.deps.clock.now() },
+      checked.verdict,
+      { session: this.deps.session, details },
+    );
+  }
+
+  private async decideStatement(statement: StatementInfo, details: Record<string, unknown>, parameterTypes: readonly number[] | undefined, resolvedFetch: boolean): Promise<CheckedStatement> {
     // A FETCH whose cursor the session knows carries that cursor's query (statement-checker.ts)
     // and is masked as that query is; any other FETCH may read any cursor.
     const blindFetch = statement.node === "FetchStmt" && !resolvedFetch;
@@ -158,6 +235,7 @@ export class StatementGate {
   }
 
   private remember(defines: NonNullable<StatementInfo["defines"]>, facts: PostgresRequestFacts): void {
+    this.sessionVersion++;
     for (const f of defines.functions) this.defined.functions.add(f);
     // Added to what was defined before: two statements may attach to the same name (two partitions of one parent).
     for (const r of defines.relations) {
@@ -286,6 +364,7 @@ export class StatementGate {
 
   /** A DECLARE CURSOR with masks ran: its masks now apply to every FETCH of the session. */
   rememberCursor(spec: MaskSpec, masks: Masks): void {
+    this.sessionVersion++;
     const c = (this.cursorMasks ??= { columns: new Set(), detectors: new Set(), unknownOrigin: false });
     for (const m of masks.columns) c.columns.add(m);
     for (const d of masks.detectors) c.detectors.add(d);

@@ -32,8 +32,8 @@ import { relayFunctionCall } from "../decide/function-call.ts";
 import { encodeFrontendMessage } from "../protocol/encode.ts";
 import type { RelayCore } from "./relay-core.ts";
 import { CatalogFence, portalSettled, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
-import type { StatementInfo } from "../sql/analysis.ts";
-import { factsOf } from "../decide/statement-gate.ts";
+import type { Analysis, AnalysisContext, StatementInfo } from "../sql/analysis.ts";
+import { factsOf, type CheckedStatement } from "../decide/statement-gate.ts";
 import { StatementChecker } from "../decide/statement-checker.ts";
 import { notRun } from "./run-outcome.ts";
 import { checkedRun, statementRun } from "./statement-run.ts";
@@ -122,10 +122,30 @@ export class FrontendRelay {
     await this.handle(m);
   }
 
-  private async onQuery(m: Decoded<Query>): Promise<void> {
+  private onQuery(m: Decoded<Query>): void | Promise<void> {
     const s = this.s;
     const ctx = s.searchPath.context;
     const analysis = s.analyzer.analyze(m.query, ctx);
+    if (analysis.ok && analysis.statements.length === 1) {
+      // The fast path: the same shape was allowed a moment ago and nothing it depends on changed.
+      const info = analysis.statements[0]!;
+      const known = this.checker.known(info);
+      if (known !== null) {
+        return s.statementGate.recordKnown(known, SIMPLE_DETAILS).then((verdict) => {
+          if (!verdict.allowed) {
+            s.toUpstream.push(s.deny.query);
+            s.tracker.push({ kind: "deny-query", error: verdictDenial(verdict), sent: false });
+            return;
+          }
+          this.forwardQuery(m, [info], [checkedRun(s, info, known, !this.unsynced, ctx)], changesCatalog(known.info, known.facts));
+        });
+      }
+    }
+    return this.onQuerySlow(m, analysis, ctx);
+  }
+
+  private async onQuerySlow(m: Decoded<Query>, analysis: Analysis, ctx: AnalysisContext): Promise<void> {
+    const s = this.s;
     if (!analysis.ok) {
       await this.refuseUnparsable(m.query, analysis.error, "simple");
       s.toUpstream.push(s.deny.query);
@@ -151,12 +171,18 @@ export class FrontendRelay {
       runs.push(run);
       if (changesCatalog(checked.info, checked.facts)) fenced.push(run);
     }
+    this.forwardQuery(m, stmts, runs, fenced);
+  }
+
+  /** Forwards an allowed Query with the runs of its statements; `fenced`: those that may change the catalog (or true: all). */
+  private forwardQuery(m: Decoded<Query>, stmts: readonly StatementInfo[], runs: StatementRun[], fenced: readonly StatementRun[] | boolean): void {
+    const s = this.s;
     for (const info of stmts) if (info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     s.toUpstream.push(m.raw);
     s.tracker.push({ kind: "query", runs, index: 0 });
     // Its ReadyForQuery shows the state the unsynced messages before it left.
     this.unsynced = false;
-    for (const r of fenced) this.fence.watch(r);
+    for (const r of fenced === true ? runs : fenced === false ? [] : fenced) this.fence.watch(r);
   }
 
   private async onParse(m: Decoded<Parse>): Promise<void> {
@@ -214,7 +240,28 @@ export class FrontendRelay {
     // A FETCH is decided again at every Bind: the cursor it reads may have been declared anew since.
     const fresh = stmt.verdict !== null && stmt.batch === s.batch && stmt.epoch === this.fence.epoch && !this.changedInBatch && stmt.info?.fetches === undefined;
     if (stmt.info === null || (fresh && !this.checker.stale(stmt))) return this.bind(m, stmt);
+    if (!this.checker.stale(stmt)) {
+      // The fast path: decided in an earlier batch, and nothing it depends on changed since.
+      const known = this.checker.known(stmt.info, stmt.parameterTypes);
+      if (known !== null) {
+        return this.s.statementGate.recordKnown(known, { protocol: "extended", statement_name: stmt.name, at: "bind" }).then((verdict) => {
+          if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
+          this.adopt(stmt, known);
+          this.bind(m, stmt);
+        });
+      }
+    }
     return this.recheck(m, stmt);
+  }
+
+  /** A prepared statement takes a decision made for it now. */
+  private adopt(stmt: PreparedStatement, checked: CheckedStatement & { info: StatementInfo }): void {
+    stmt.info = checked.info;
+    stmt.verdict = checked.verdict;
+    stmt.spec = checked.spec;
+    stmt.batch = this.s.batch;
+    stmt.epoch = this.fence.epoch;
+    stmt.changesCatalog = changesCatalog(checked.info, checked.facts);
   }
 
   private async recheck(m: Decoded<Bind>, stmt: PreparedStatement): Promise<void> {
@@ -224,12 +271,7 @@ export class FrontendRelay {
     const checked = await this.checker.check(current.info!, details, stmt.parameterTypes);
     if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
     if (!checked.verdict.allowed) return this.denyExtended(verdictDenial(checked.verdict));
-    stmt.info = checked.info;
-    stmt.verdict = checked.verdict;
-    stmt.spec = checked.spec;
-    stmt.batch = this.s.batch;
-    stmt.epoch = this.fence.epoch;
-    stmt.changesCatalog = changesCatalog(checked.info, checked.facts);
+    this.adopt(stmt, checked);
     this.bind(m, stmt);
   }
 

@@ -8,11 +8,16 @@ import type { DenyMessages } from "./deny.ts";
 import type { ResponseTracker } from "./response-tracker.ts";
 import type { SearchPathTracker } from "../decide/search-path.ts";
 import type { Outbox, Portal, PreparedStatement, StatementRun } from "./session-state.ts";
-import type { Analysis, AnalysisContext } from "../sql/analysis.ts";
+import type { Analysis, AnalysisContext, StatementInfo } from "../sql/analysis.ts";
 import type { StatementGate } from "../decide/statement-gate.ts";
 
 export interface Analyzer {
   analyze(sql: string, ctx: AnalysisContext): Analysis;
+  /**
+   * One object for every statement analysis that analyze() made from one cached analysis (texts
+   * that differ only in literal values, whitespace or comments): equal fields apart from the text.
+   */
+  shapeOf?(info: StatementInfo): object;
 }
 
 /** The session as the two relays see it. */

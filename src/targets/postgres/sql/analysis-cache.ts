@@ -41,6 +41,11 @@ export interface AnalysisCacheStats {
 
 export interface AnalysisCache {
   analyze(sql: string, ctx: AnalysisContext): Analysis;
+  /**
+   * The cached analysis a statement analysis was made from (a shape or structure hit copies it
+   * with its own text), or the statement itself: one object for equal fields apart from the text.
+   */
+  shapeOf(info: StatementInfo): object;
   stats(): AnalysisCacheStats;
 }
 
@@ -54,6 +59,14 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
   // the hash only has to be fast. A random seed keeps colliding statements from being planned.
   const structure = new Lru<StructureEntry[]>(maxEntries);
   const shapes = new Lru<StatementInfo>(maxEntries);
+  // A hit's statement → the template it copies (see shapeOf).
+  const templates = new WeakMap<StatementInfo, StatementInfo>();
+  const fromTemplate = (template: StatementInfo, text: string): Analysis => {
+    // The template is frozen already; only the two new objects need it.
+    const info: StatementInfo = Object.freeze({ ...template, text });
+    templates.set(info, template);
+    return Object.freeze({ ok: true, statements: Object.freeze([info]) });
+  };
   const seed = crypto.getRandomValues(new BigUint64Array(1))[0] ?? 0n;
   let exactHits = 0;
   let structureHits = 0;
@@ -62,6 +75,7 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
 
   return {
     stats: () => ({ exactHits, structureHits, shapeHits, misses }),
+    shapeOf: (info) => templates.get(info) ?? info,
     analyze(sql, ctx) {
       // JSON text never holds a raw NUL, so "<context>\0<sql>" cannot be read two ways.
       const ctxKey = JSON.stringify([ctx.searchPath, ctx.user ?? null]);
@@ -84,8 +98,7 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
           const template = shapes.get(shape);
           if (template !== undefined) {
             shapeHits += 1;
-            const text = sql.slice(lexed.statement.start, lexed.statement.end);
-            const analysis: Analysis = Object.freeze({ ok: true, statements: Object.freeze([Object.freeze({ ...template, text })]) });
+            const analysis = fromTemplate(template, sql.slice(lexed.statement.start, lexed.statement.end));
             exact.set(exactKey, analysis);
             return analysis;
           }
@@ -104,9 +117,7 @@ export function createAnalysisCache(parser: SqlParser, options: AnalysisCacheOpt
         const template = bucket.find((e) => e.stripped.equals(sk.stripped))?.template;
         if (template !== undefined) {
           structureHits += 1;
-          const text = statementTexts(sql, [sk.span])[0] ?? "";
-          // The template is frozen already; only the two new objects need it.
-          const analysis: Analysis = Object.freeze({ ok: true, statements: Object.freeze([Object.freeze({ ...template, text })]) });
+          const analysis = fromTemplate(template, statementTexts(sql, [sk.span])[0] ?? "");
           if (keep) exact.set(exactKey, analysis);
           if (shape !== null) shapes.set(shape, template);
           return analysis;
