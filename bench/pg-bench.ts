@@ -141,9 +141,22 @@ rules:
     "bare Bun relay": { port: relayPort, password: pg.password },
     gateway: { port: gwPort, password: token },
   } as const;
+  // Main-thread CPU (user + system) of a process, in µs, from /proc (clock ticks of 10 ms).
+  const mainCpuUs = (pid: number): number => {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  };
+  const cpuOf: Partial<Record<string, number>> = { "bare Bun relay": relay.pid, gateway: gw.pid };
+  /** Main-thread µs per statement of the last tps() run through the relay or the gateway. */
+  const perStatement: Record<string, number> = {};
   const tps = async (path: keyof typeof paths, clients: number, mode: string, secs = seconds) => {
     const { port, password } = paths[path];
+    const pid = cpuOf[path];
+    const cpu0 = pid === undefined ? 0 : mainCpuUs(pid);
     const out = await run(["pgbench", "-S", "-n", "-M", mode, "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(secs), "-h", "127.0.0.1", "-p", String(port), "-U", pg.user, pg.database], { PGPASSWORD: password });
+    const n = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? "0");
+    if (pid !== undefined && n > 0) perStatement[path] = (mainCpuUs(pid) - cpu0) / n;
     return Number(/tps = ([0-9.]+)/.exec(out)?.[1] ?? "0");
   };
 
@@ -152,15 +165,19 @@ rules:
   // get the same runs).
   for (const path of Object.keys(paths) as (keyof typeof paths)[]) for (const mode of modes) await tps(path, 8, mode, 3).catch(() => 0);
   console.log(`\npgbench -S -T ${seconds}, scale 10, PostgreSQL 15 on loopback, 2 cores; full policy and batch audit on the gateway; every path warmed up first\n`);
-  console.log("| clients | protocol | direct tps | pgbouncer tps | bare Bun relay tps | gateway tps | relay/pgbouncer | gateway/direct | gateway/pgbouncer |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| clients | protocol | direct tps | pgbouncer tps | bare Bun relay tps | gateway tps | relay/pgbouncer | gateway/direct | gateway/pgbouncer | gateway/relay | main-thread µs/statement relay | gateway | gateway/relay CPU |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const clients of clientCounts) {
     for (const mode of modes) {
       const d = await tps("direct", clients, mode);
       const b = await tps("pgbouncer", clients, mode);
       const r = await tps("bare Bun relay", clients, mode);
       const g = await tps("gateway", clients, mode);
-      console.log(`| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(r / b).toFixed(2)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} |`);
+      const rc = perStatement["bare Bun relay"] ?? 0;
+      const gc = perStatement["gateway"] ?? 0;
+      console.log(
+        `| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(r / b).toFixed(2)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} | ${(g / r).toFixed(2)} | ${rc.toFixed(1)} | ${gc.toFixed(1)} | ${(gc / rc).toFixed(2)} |`,
+      );
     }
   }
 
