@@ -169,6 +169,7 @@ function workload(): Map<Who, string[]> {
   // identity takes an even spread of at most PER_IDENTITY of its statements.
   // The shapes of a read-mostly workload (pgbench -S and the like), for everyone.
   const common: string[] = [];
+  for (let i = 0; i < 5; i++) common.push(`SELECT public.later_fn(${i})`);
   for (let i = 0; i < 5; i++) common.push(`SELECT id, name, email FROM sales.customers WHERE id = ${i}`, `SELECT n FROM sales.board WHERE n = '${i}'`, `UPDATE sales.orders SET note = 'x${i}' WHERE id = ${i}`);
   return new Map([...out].map(([w, set]) => [w, [...spread([...set], PER_IDENTITY), ...common]]));
 }
@@ -236,11 +237,15 @@ test("known() answers as the slow path does over the bypass corpus, across a rel
   await round(gates, statements, t);
   await pg.psql("DROP VIEW sales.board; CREATE TABLE sales.board (n text);");
   catalog.invalidate();
+  await round(gates, statements, t);
 
-  // The session defines a relation (CREATE VIEW … AS, not run): later statements naming it count what it reads.
+  // The session defines a relation and a function (decided, not run): later statements naming
+  // the view count what it reads, and a call of the function is a call of a user function.
   for (const sg of gates.values()) {
-    const a = analyzer.analyze("CREATE VIEW public.canary AS SELECT * FROM hr.salaries", CTX);
-    if (a.ok) await sg.check(a.statements[0]!, { protocol: "simple" });
+    for (const sql of ["CREATE VIEW public.canary AS SELECT * FROM hr.salaries", "CREATE FUNCTION public.later_fn(int) RETURNS int LANGUAGE sql AS 'SELECT 1'"]) {
+      const a = analyzer.analyze(sql, CTX);
+      if (a.ok) await sg.check(a.statements[0]!, { protocol: "simple" });
+    }
   }
   await round(gates, statements, t, ["SELECT * FROM public.canary WHERE id = 1", "SELECT * FROM public.canary WHERE id = 2"]);
 
