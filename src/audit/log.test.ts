@@ -8,6 +8,7 @@ import { openAuditLog, type AuditLog } from "./log.ts";
 import { listLogFiles, readRecords } from "./reader.ts";
 import { ZERO_HASH, type AuditEventInput } from "./record.ts";
 import { verifyLog } from "./verify.ts";
+import { waitFor, within } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-audit-", "logs", "audit.log");
 
@@ -102,7 +103,7 @@ describe("openAuditLog / append", () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
     const rec = await log.append(event(1));
-    for (let i = 0; i < 200 && log.durableSeq < rec.seq; i++) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(`record ${rec.seq} to be fsync'd with nobody asking`, () => log.durableSeq >= rec.seq, { intervalMs: 5 });
     expect(log.durableSeq).toBe(rec.seq);
     await log.close();
   });
@@ -234,7 +235,7 @@ describe("openAuditLog / append", () => {
     for (let i = 0; i < 3; i++) {
       const { synced } = await open(tempLog());
       Bun.gc(true);
-      results.push(await Promise.race([synced.then(() => "synced"), Bun.sleep(1000).then(() => "still waiting after 1 s")]));
+      results.push(await within("sync() of a log nothing else refers to", synced.then(() => "synced")));
     }
     expect(results).toEqual(Array(3).fill("synced"));
   });
@@ -293,7 +294,7 @@ describe("write failures fail the log closed", () => {
     const batch = await logOnDevice("/dev/null");
     await batch.log.append(event(1));
     // No append, getter or sync() from here on: the failure must still arrive by itself.
-    for (let i = 0; i < 400 && batch.errors.length === 0; i++) await Bun.sleep(5);
+    await waitFor("the failed fsync to be reported by itself", () => batch.errors.length > 0, { intervalMs: 5 });
     expect(batch.errors).toHaveLength(1);
     expect(batch.errors[0]!.message).toContain("fdatasync failed: EINVAL");
     await batch.log.close().catch(() => {});

@@ -3,6 +3,7 @@ import { appendFileSync } from "node:fs";
 import { tempLogs } from "./audit-test-helpers.ts";
 import { openAuditLog, type AuditLog } from "./log.ts";
 import { followRecords, listLogFiles, readRecords, type FollowedRecord } from "./reader.ts";
+import { waitFor, within } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-reader-");
 
@@ -67,10 +68,13 @@ function collect(iterable: AsyncIterable<FollowedRecord>, count: number) {
     }
   })();
   const untilAtLeast = (n: number) =>
-    new Promise<void>((res) => {
-      const check = () => (got.length >= n ? res() : (notify = check));
-      check();
-    });
+    within(
+      `${n} followed records (got ${got.length} so far)`,
+      new Promise<void>((res) => {
+        const check = () => (got.length >= n ? res() : (notify = check));
+        check();
+      }),
+    );
   return { got, done, untilAtLeast };
 }
 
@@ -90,10 +94,11 @@ describe("followRecords", () => {
     // Whether the follower has opened the file yet is not observable, so keep appending until it
     // reports something; whatever it reports must come after the records written before it started.
     let n = 5;
-    while (c.got.length === 0) {
-      await log.append(ev(n++));
-      await Bun.sleep(5);
-    }
+    const appender = log;
+    await waitFor("the follower to report a record appended after it started", async () => {
+      await appender.append(ev(n++));
+      return c.got.length > 0;
+    }, { intervalMs: 5 });
     const firstSeen = c.got[0]!.record.seq;
     expect(firstSeen).toBeGreaterThan(5);
     for (let i = 0; i < 20; i++) await log.append(ev(n++));
