@@ -12,6 +12,7 @@ import type { AuditRecord } from "../src/audit/record.ts";
 import { replayCommand } from "../src/cli/replay.ts";
 import { auditRecordsWhen, type GatewayProcess, makeTempDir, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 setDefaultTimeout(180_000);
 
@@ -223,10 +224,11 @@ SELECT 'after rollback ' || count(*) FROM public.ledger;
       stderr: "pipe",
     });
     // Wait until the statement runs upstream, then interrupt psql as a terminal's Ctrl-C would.
-    for (let i = 0; i < 200; i++) {
-      if ((await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")).trim() === "1") break;
-      await Bun.sleep(50);
-    }
+    await waitFor(
+      "pg_sleep(60) to run upstream",
+      async () => (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")).trim() === "1",
+      { intervalMs: 50 },
+    );
     proc.kill("SIGINT");
     const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     expect(stderr).toContain("canceling statement due to user request");
