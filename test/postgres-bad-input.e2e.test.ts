@@ -24,6 +24,7 @@ import {
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -87,14 +88,11 @@ async function upstreamBackends(app: string): Promise<number> {
 }
 
 /** Waits until no upstream backend of `app` is left: a session the gateway ended must not leak its upstream connection. */
-async function expectNoUpstream(app: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let n = await upstreamBackends(app);
-  while (n !== 0 && Date.now() < deadline) {
-    await Bun.sleep(50);
-    n = await upstreamBackends(app);
-  }
-  expect({ app, upstreamBackends: n }).toEqual({ app, upstreamBackends: 0 });
+async function expectNoUpstream(app: string, timeoutMs = 20_000): Promise<void> {
+  let n = -1;
+  await waitFor(`no upstream backend of ${app} to be left`, async () => (n = await upstreamBackends(app)) === 0, { timeoutMs, intervalMs: 50 }).catch((e: Error) => {
+    throw new Error(`${e.message} (${n} left)`);
+  });
 }
 
 /** After every bad client: the long-lived session still answers on the same upstream backend, and a new psql session logs in. */
@@ -437,12 +435,10 @@ describe("a client that vanishes mid-COPY FROM STDIN", () => {
   async function sendRows(c: RawPgClient, app: string): Promise<void> {
     for (let i = 0; i < 3; i++) await c.write(encodeFrontendMessage({ type: "CopyData", data: new TextEncoder().encode(rows(i * 1000, 1000)) }));
     // The data reached the server when its backend is still in COPY and idle on the client (waiting for more).
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const s = (await pg.psql(`SELECT wait_event FROM pg_stat_activity WHERE application_name = '${app}'`)).trim();
-      if (s === "ClientRead") break;
-      await Bun.sleep(20);
-    }
+    await waitFor(
+      `the upstream backend of ${app} to have taken the rows in and wait for more`,
+      async () => (await pg.psql(`SELECT wait_event FROM pg_stat_activity WHERE application_name = '${app}'`)).trim() === "ClientRead",
+    );
   }
 
   test("CopyData, then the socket closes: nothing commits", async () => {
@@ -726,11 +722,9 @@ describe("at the end", () => {
     for (const c of rawClients) if (!c.closed) c.destroy();
     // Slack for what opens lazily (the catalog connection, an audit segment); a leak would be one per bad client, dozens.
     let fds = openFds();
-    for (let i = 0; i < 50 && fds > baselineFds + 4; i++) {
-      await Bun.sleep(100);
-      fds = openFds();
-    }
-    expect(fds).toBeLessThanOrEqual(baselineFds + 4);
+    await waitFor(`the gateway's open descriptors to fall back to at most ${baselineFds + 4}`, () => (fds = openFds()) <= baselineFds + 4, { intervalMs: 100 }).catch((e: Error) => {
+      throw new Error(`${e.message} (${fds} open)`);
+    });
   });
 
   test("the audit log verifies and holds every session's start and end", async () => {
