@@ -25,6 +25,7 @@ import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } f
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { fixtureSql } from "./helpers/fixtures.ts";
 
 setDefaultTimeout(120_000);
 
@@ -164,10 +165,7 @@ function rowsOf(msgs: readonly ServerMessage[]): (string | null)[][] {
 
 beforeAll(async () => {
   pg = await startPostgres();
-  await pg.psql(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  await pg.psql(`${fixtureSql("sales.sql")}
     CREATE TABLE public.copy_target (id int, note text);
   `);
   ({ gw, port } = await startPostgresGateway(pg, { target: ["max_message_size: 1MiB"], rules: `

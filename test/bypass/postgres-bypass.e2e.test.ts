@@ -12,7 +12,9 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { encodeFrontendMessage } from "../../src/targets/postgres/protocol/encode.ts";
 import { type AuditCursor, auditCursor } from "../helpers/audit-cursor.ts";
+import { fixtureSql } from "../helpers/fixtures.ts";
 import { type GatewayProcess, runCli, startPostgresGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { type PostgresInstance, startPostgres } from "../helpers/postgres.ts";
 import { type Attempt, type Category, CORPUS, FIXTURES, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
 import { LoginRefused, WireClient, errorFields } from "./wire-client.ts";
@@ -81,33 +83,12 @@ INSERT INTO hr.orders VALUES (1, '${HR_SECRET} order');
 INSERT INTO public.canary VALUES (1, 'canary');
 `;
 
+/** The corpus's database: the schema from fixtures/, the rows above, a function over the secret file, the corpus's own objects. */
 function setupSql(): string {
-  return `
-CREATE SCHEMA sales;
-CREATE SCHEMA hr;
-CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-CREATE TABLE sales.orders (id int, customer_id int, amount numeric, note text);
-CREATE TABLE hr.salaries (id int, name text, salary int, note text);
-CREATE TABLE hr.staff (id int, note text);
-CREATE TABLE hr.orders (id int, note text);
-CREATE TABLE public.canary (id int, note text);
+  return `${fixtureSql("bypass-schema.sql")}
 ${DATA}
 ANALYZE sales.customers;
--- What DBAs made for their own use: views, functions, a role named like the hr schema.
-CREATE VIEW public.hr_view AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.hr_mirror AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.customer_contacts AS SELECT id, name, email AS contact FROM sales.customers;
-CREATE FUNCTION public.all_salaries() RETURNS SETOF hr.salaries LANGUAGE sql AS 'SELECT * FROM hr.salaries';
-CREATE FUNCTION public.email_of(int) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT email FROM sales.customers WHERE id = $1); END$$;
-CREATE FUNCTION hr.secret_note() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries LIMIT 1';
-CREATE FUNCTION public.wipe_canary() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1';
-CREATE PROCEDURE public.wipe_proc() LANGUAGE sql AS 'DELETE FROM public.canary';
-CREATE FUNCTION sales.touch_orders() RETURNS int LANGUAGE sql AS 'DELETE FROM sales.orders; SELECT 1';
 CREATE FUNCTION public.read_secret_file() RETURNS text LANGUAGE sql AS $$SELECT pg_read_file('${secretFile}')$$;
-CREATE ROLE hr NOLOGIN;
-GRANT USAGE ON SCHEMA hr TO hr;
-GRANT SELECT ON ALL TABLES IN SCHEMA hr TO hr;
-CREATE DATABASE victimdb;
 ${FIXTURES}`;
 }
 
@@ -144,6 +125,20 @@ async function fingerprint(): Promise<string> {
   const [row] = await su.unsafe<{ md5: string }[]>(FINGERPRINT);
   if (!row?.md5) throw new Error("the database fingerprint query returned no value");
   return row.md5;
+}
+
+/**
+ * Waits until the attempt's upstream sessions are gone. A backend drops its temporary objects
+ * as it exits, after the client has already seen its connection close: a fingerprint taken
+ * before that would count them as a change.
+ */
+async function attemptSessionsEnded(id: string): Promise<void> {
+  await waitFor(`the upstream sessions of ${id} to end`, async () => {
+    const [row] = await su<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'gatehouse catalog'`;
+    return row?.n === 0;
+  });
 }
 
 /** Puts the data back after an attempt that changed it, so one bypass does not spoil the attempts after it. */
@@ -390,6 +385,7 @@ describe("bypass attempts through the gateway", () => {
       const before = await fingerprint();
       newAuditDenies(); // what earlier attempts left
       const r = a.client === "psql" ? await runPsql(a) : a.client === "driver" ? await runDriver(a) : await runWire(a);
+      await attemptSessionsEnded(a.id);
       const after = await fingerprint();
       const denies = newAuditDenies();
       const files = readdirSync(sentinelDir);

@@ -11,6 +11,7 @@ import postgres from "postgres";
 import type { Identity } from "../../core/types.ts";
 import { type RunningPostgresTarget } from "./postgres-target.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
+import { fixtureSql } from "../../../test/helpers/fixtures.ts";
 
 setDefaultTimeout(60_000);
 
@@ -28,10 +29,7 @@ let target: RunningPostgresTarget;
 let bindHeld: { started: () => void; release: Promise<void> } | null = null;
 
 beforeAll(async () => {
-  harness = await startPostgresWithTarget(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  harness = await startPostgresWithTarget(`${fixtureSql("sales.sql")}
     CREATE TABLE sales.notes (n text);
     INSERT INTO sales.notes VALUES ('sales note');
     CREATE TABLE public.notes (n text);
