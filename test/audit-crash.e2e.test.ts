@@ -1,9 +1,12 @@
 // Nothing acknowledged is lost: kill -9 the compiled gateway again and again while clients
 // drive it, restart it, and check that the chain verifies and that every request a client saw
 // answered has its decision in the log.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { waitFor } from "./helpers/wait.ts";
+
+// Five kill-and-restart rounds: seconds on an idle machine, much longer on a loaded one.
+setDefaultTimeout(120_000);
 
 let gw: GatewayProcess | undefined;
 let upstream: ReturnType<typeof Bun.serve> | undefined;
