@@ -269,6 +269,7 @@ describe("truncated startup packets", () => {
     const packet = encodeStartupMessage({ user: "app", database: "sales-db", application_name: "split-startup" });
     for (const [from, to] of [[0, 2], [2, 9], [9, packet.length]] as const) {
       await c.write(packet.subarray(from, to));
+      // Pacing, not waiting for an event: the pieces should reach the gateway in separate reads. Under load they may merge, which makes the case easier, never fails it.
       await Bun.sleep(30);
     }
     const auth = await c.readMessage();
@@ -382,6 +383,7 @@ describe("truncated frames, then the client leaves", () => {
   test("a Query cut short, then the client vanishes: the session ends and its upstream goes", async () => {
     const c = await rawSession("app", "bad-truncated-vanish", false);
     await c.write(frame("Q", "SELECT 1\0").subarray(0, 8));
+    // Pacing, not waiting for an event: the partial frame should arrive before the close.
     await Bun.sleep(100);
     c.destroy();
     await expectNoUpstream("bad-truncated-vanish");
@@ -400,6 +402,7 @@ describe("truncated frames, then the client leaves", () => {
   test("a Query cut short stays pending: the session goes on when the rest arrives", async () => {
     const c = await rawSession("app", "split-query", false);
     const q = encodeQuery("SELECT 'whole at last'");
+    // Pacing, not waiting for an event: each piece should reach the gateway in its own read.
     await c.write(q.subarray(0, 4));
     await Bun.sleep(50);
     await c.write(q.subarray(4, 11));
@@ -462,6 +465,7 @@ describe("a client that vanishes mid-COPY FROM STDIN", () => {
     const c = await startCopy("bad-copy-truncated", false);
     await sendRows(c, "bad-copy-truncated");
     await c.write(encodeFrontendMessage({ type: "CopyData", data: new TextEncoder().encode(rows(5000, 10)) }).subarray(0, 40));
+    // Pacing, not waiting for an event: the cut frame should arrive before the close.
     await Bun.sleep(50);
     c.destroy();
     await expectNoUpstream("bad-copy-truncated");

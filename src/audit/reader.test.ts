@@ -118,7 +118,7 @@ describe("followRecords", () => {
     await c.untilAtLeast(1);
     for (let i = 1; i < 60; i++) {
       await log.append(ev(i));
-      if (i % 7 === 0) await Bun.sleep(2);
+      if (i % 7 === 0) await Bun.sleep(2); // let the follower read between appends now and then
     }
     await c.untilAtLeast(60);
     ac.abort();
@@ -147,7 +147,7 @@ describe("followRecords", () => {
     const path = tempLog();
     const ac = new AbortController();
     const c = collect(followRecords(path, { signal: ac.signal, pollMs: 20 }), 3);
-    await Bun.sleep(30);
+    await Bun.sleep(30); // a window for the follower to find no file first; not an event to wait for
     log = await openAuditLog({ path });
     for (let i = 0; i < 3; i++) await log.append(ev(i));
     await c.done;
