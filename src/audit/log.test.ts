@@ -111,15 +111,19 @@ describe("openAuditLog / append", () => {
   test("batch mode: appends in every turn do not hold the fsync back past a few hundred records", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    // One append per event-loop turn, never a free turn, until an fsync lands (or 5,000 records).
+    // One append per event-loop turn, never a free turn (so not waitFor, whose sleeps are free
+    // turns), until an fsync lands. How many records that takes depends on the disk's speed;
+    // which records the fsync covers does not.
     let n = 0;
-    while (log.durableSeq === 0 && n < 5000) {
+    const deadline = Date.now() + 20_000;
+    while (log.durableSeq === 0) {
+      if (Date.now() > deadline) throw new Error(`timed out after 20000 ms waiting for an fsync while appending in every turn (${n} records)`);
       await log.append(event(++n));
       await new Promise((r) => setImmediate(r));
     }
-    expect(log.durableSeq).toBeGreaterThan(0);
-    // Bounded by the group limit (256 records), plus what was appended while that fsync ran.
-    expect(n).toBeLessThan(5000);
+    // The first fsync was asked for at the group limit (256 records); on a slow machine one or two
+    // more rounds may have completed before this turn looked.
+    expect(log.durableSeq).toBeLessThanOrEqual(1024);
     await log.close();
   });
 
