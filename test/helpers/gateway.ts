@@ -84,7 +84,8 @@ interface Bound {
 }
 
 function servingLine(output: string): Bound | null {
-  const m = /^\S+ INFO  gatehouse \S+ \(\S+\) serving (\{.*\})$/m.exec(output);
+  // "… INFO  gatehouse 0.1.0 (commit) serving {"policy":…,"targets":{"api":41234},"admin":40111,…}"
+  const m = /^.* serving (\{.*"targets".*\})\s*$/m.exec(output);
   if (!m) return null;
   const v = JSON.parse(m[1]!) as { targets?: Record<string, number>; admin?: number | null };
   return { targets: v.targets ?? {}, admin: v.admin ?? null };
