@@ -129,14 +129,29 @@ export async function startGatewayProcess(opts: {
     }
     return proc;
   };
+  const fixedPorts = [...(opts.adminPort ? [opts.adminPort] : []), ...(opts.ports ?? [])];
+  const accepts = async (port: number) => {
+    try {
+      (await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })).end();
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const started = async () => {
     const proc = gw.proc;
     try {
-      bound = await waitFor("the gateway to log that it is serving", () => {
-        if (proc.exitCode !== null) throw new Error(`the gateway exited with code ${proc.exitCode}`);
-        return servingLine(output.slice(outputStart));
+      const seen = await waitFor("the gateway to log that it is serving", async () => {
+        if (proc.exitCode !== null) return { exited: proc.exitCode };
+        const line = servingLine(output.slice(outputStart));
+        if (line) return line;
+        // A config with fixed ports needs no serving line: its ports accepting is enough.
+        if (fixedPorts.length > 0 && (await Promise.all(fixedPorts.map(accepts))).every(Boolean)) return { targets: {}, admin: opts.adminPort ?? null };
+        return null;
       }, { timeoutMs: 30_000 });
-      await Promise.all([...(opts.adminPort ? [opts.adminPort] : []), ...(opts.ports ?? [])].map((p) => waitForPort(p)));
+      if ("exited" in seen) throw new Error(`the gateway exited with code ${seen.exited}`);
+      bound = seen;
+      await Promise.all(fixedPorts.map((p) => waitForPort(p)));
     } catch (e) {
       throw new Error(`gateway did not start: ${(e as Error).message}\n--- gateway log ---\n${output}`);
     }
@@ -146,8 +161,9 @@ export async function startGatewayProcess(opts: {
     configPath,
     auditPath: join(dir, "state/audit/audit.log"),
     get adminPort() {
-      if (bound.admin === null) throw new Error("the gateway has no admin API (or has not started)");
-      return bound.admin;
+      const port = bound.admin ?? opts.adminPort;
+      if (port === undefined) throw new Error("the gateway has no admin API (or has not started)");
+      return port;
     },
     get adminUrl() {
       return `http://127.0.0.1:${gw.adminPort}`;
