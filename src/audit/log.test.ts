@@ -121,9 +121,10 @@ describe("openAuditLog / append", () => {
       await log.append(event(++n));
       await new Promise((r) => setImmediate(r));
     }
-    // The first fsync was asked for at the group limit (256 records); on a slow machine one or two
-    // more rounds may have completed before this turn looked.
-    expect(log.durableSeq).toBeLessThanOrEqual(1024);
+    // Busy as it is, the log asks for an fsync every 256 records (the group limit), not only once
+    // 1 MiB is written. How many of those rounds completed before this turn looked depends on the
+    // disk (on a loaded machine, thousands of records); that each covers a multiple of 256 does not.
+    expect(log.durableSeq % 256).toBe(0);
     await log.close();
   });
 
