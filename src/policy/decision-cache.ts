@@ -1,0 +1,59 @@
+// HTTP decisions remembered per request shape, so the same caller asking for the same route
+// again is decided by one map lookup. The key holds everything decide() reads for an HTTP
+// request: the target, the method and path exactly as given (decide() normalises them itself),
+// and the identity's subject, issuer and groups in order. The one other input, the time, is
+// read only by rules with a `when` window: a shape that such a rule could decide (its target,
+// kind and groups fit) is never cached. A cache lives with its compiled policy, so a reload
+// starts a new one. decision-cache.test.ts checks it against decide() on the HTTP bypass
+// corpus and on generated requests: a key weaker than what decide() reads would be a bypass.
+import type { Action, Decision } from "../core/types.ts";
+import type { RuleEntry } from "./decide.ts";
+
+/** Past this, a map of shapes is cleared and filled again (a caller inventing paths gains nothing). */
+const MAX_SHAPES = 5_000;
+/** Keys longer than this (very long paths or group lists) are decided every time, not kept. */
+const MAX_KEY = 2_048;
+
+export function cacheHttpDecisions(decide: (action: Action) => Decision, entries: readonly RuleEntry[], maxShapes = MAX_SHAPES): (action: Action) => Decision {
+  const timed = entries.filter((e) => e.timed);
+  // null: this shape may depend on the time; decide it every time.
+  const shapes = new Map<string, Decision | null>();
+
+  /** Whether a rule with a time window could take part in deciding this shape. */
+  function mayDependOnTime(action: Action): boolean {
+    for (const e of timed) {
+      if (!e.rule.matchesTarget(action.target)) continue;
+      if (e.rule.kinds !== null && !e.rule.kinds.includes("http")) continue;
+      if (e.groups !== null && !e.groups.some((g) => action.identity.groups.includes(g))) continue;
+      return true;
+    }
+    return false;
+  }
+
+  return function decideCached(action: Action): Decision {
+    const r = action.request;
+    if (r.kind !== "http") return decide(action);
+    const id = action.identity;
+    // Each part prefixed by its length: no choice of characters in one part can imitate another.
+    let key = `${action.target.length}:${action.target}${r.method.length}:${r.method}${r.path.length}:${r.path}${id.subject.length}:${id.subject}${id.issuer.length}:${id.issuer}${id.groups.length}`;
+    for (const g of id.groups) key += `${g.length}:${g}`;
+    if (key.length > MAX_KEY) return decide(action);
+    const hit = shapes.get(key);
+    if (hit !== undefined) return hit ?? decide(action);
+    const decision = decide(action);
+    if (shapes.size >= maxShapes) shapes.clear();
+    shapes.set(key, mayDependOnTime(action) ? null : freezeDecision(decision));
+    return decision;
+  };
+}
+
+/** A decision handed out many times must not be changed by one of its holders. */
+function freezeDecision(d: Decision): Decision {
+  if (!Object.isFrozen(d.masks)) {
+    Object.freeze(d.masks.json);
+    Object.freeze(d.masks.columns);
+    Object.freeze(d.masks.detectors);
+    Object.freeze(d.masks);
+  }
+  return Object.isFrozen(d) ? d : Object.freeze(d);
+}
