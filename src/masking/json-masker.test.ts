@@ -72,6 +72,15 @@ describe("maskValue", () => {
     expect(() => masker({ detectors: ["email"] }).maskValue(value)).toThrow(/JSON key/);
   });
 
+  test("a key is judged the same every time: remembered answers refuse and pass as the first did", () => {
+    const m = masker({ detectors: ["email"] });
+    for (let i = 0; i < 3; i++) {
+      expect(() => m.maskValue({ ok: 1, "ann@example.com": true })).toThrow(/JSON key/);
+      expect(m.maskValue({ ok: "ann@example.com" }).value).toEqual({ ok: "[masked:email]" });
+      expect(() => m.maskBody(utf8('{"x":{"bob@example.com":1}}'), "application/json")).toThrow(/JSON key/);
+    }
+  });
+
   test("recursive descent", () => {
     const r = masker({ json: ["$..owner"] }).maskValue(value);
     expect((r.value as typeof value).items.map((i) => i.owner)).toEqual(["[masked]", "[masked]"]);
