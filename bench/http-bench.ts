@@ -10,7 +10,9 @@
 // direct, bare proxy and gateway back to back; a ratio is taken within each round, and the
 // table gives the medians with the range of the per-round ratios.
 // Peak RSS (VmHWM) of the gateway and of the bare proxy is printed at the end.
-// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users]
+// --baseline BINARY runs a second gateway (another build, e.g. before a change) in the same
+// rounds, as the path "baseline gateway": a before/after comparison on the same machine state.
+// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users] [--baseline BINARY]
 // (needs dist/gatehouse, wrk and node)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -26,6 +28,7 @@ const seconds = Number(flag("seconds", "10"));
 const connections = Number(flag("connections", "32"));
 const rounds = Number(flag("rounds", "3"));
 const routes = flag("routes", "/api/items,/api/report,/fast/items,/fast/users").split(",");
+const baseline = flag("baseline", "");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -36,6 +39,9 @@ const upPort = await freePort();
 const fastPort = await freePort();
 const gwPort = await freePort();
 const gwFastPort = await freePort();
+const baseAdminPort = await freePort();
+const baseGwPort = await freePort();
+const baseGwFastPort = await freePort();
 const adminPort = await freePort();
 
 const proxyPort = await freePort();
@@ -89,7 +95,20 @@ rules:
 `,
 );
 const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
-await Promise.all([upPort, fastPort, gwPort, gwFastPort, proxyPort, proxyFastPort].map((p) => waitForPort(p)));
+// The baseline gateway: the same configuration on its own ports and audit log, the same state
+// folder (so the same dev-issuer key accepts the same token).
+const base = baseline
+  ? (() => {
+      const yaml = readFileSync(join(dir, "gatehouse.yaml"), "utf8")
+        .replace(`127.0.0.1:${adminPort}`, `127.0.0.1:${baseAdminPort}`)
+        .replace(`127.0.0.1:${gwPort}`, `127.0.0.1:${baseGwPort}`)
+        .replace(`127.0.0.1:${gwFastPort}`, `127.0.0.1:${baseGwFastPort}`)
+        .replace("./state/audit/audit.log", "./state/baseline-audit/audit.log");
+      writeFileSync(join(dir, "baseline.yaml"), yaml);
+      return Bun.spawn([resolve(baseline), "serve", "--config", join(dir, "baseline.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+    })()
+  : null;
+await Promise.all([upPort, fastPort, gwPort, gwFastPort, proxyPort, proxyFastPort, ...(base ? [baseGwPort, baseGwFastPort] : [])].map((p) => waitForPort(p)));
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 
 interface WrkResult {
@@ -130,13 +149,14 @@ const median = (xs: number[]) => {
 };
 
 try {
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the three paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "four" : "three"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
   console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | added p50 over bare proxy | errors |");
   console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---|");
   for (const route of routes) {
     const fast = route.startsWith("/fast/");
-    const paths = { direct: fast ? fastPort : upPort, "bare Bun proxy": fast ? proxyFastPort : proxyPort, gateway: fast ? gwFastPort : gwPort } as const;
-    const runs: Record<string, WrkResult[]> = { direct: [], "bare Bun proxy": [], gateway: [] };
+    const paths: Record<string, number> = { direct: fast ? fastPort : upPort, "bare Bun proxy": fast ? proxyFastPort : proxyPort, gateway: fast ? gwFastPort : gwPort };
+    if (base) paths["baseline gateway"] = fast ? baseGwFastPort : baseGwPort;
+    const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
     for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
     for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
     const d = runs["direct"]!;
@@ -149,18 +169,20 @@ try {
       // Added latency within each round, then the median of those.
       const addedP50 = median(rs.map((r, i) => r.p50ms - b[i]!.p50ms));
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
-      const isGw = name === "gateway";
+      const isGw = name.endsWith("gateway");
       console.log(
         `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${errors} |`,
       );
     }
   }
-  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB, bare Bun proxy ${peakRssMb(bare.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB${base ? `, baseline gateway ${peakRssMb(base.pid)} MB` : ""}, bare Bun proxy ${peakRssMb(bare.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 } finally {
   gw.kill("SIGTERM");
+  base?.kill("SIGTERM");
   up.kill();
   fastUp.kill();
   bare.kill();
   await gw.exited;
+  await base?.exited;
   rmSync(dir, { recursive: true, force: true });
 }
