@@ -86,7 +86,7 @@ test("generated header sets: the same fields reach the upstream and the client a
     for (let k = 0; k < n; k++) init.push([names[Math.floor(rand() * names.length)]!, values[Math.floor(rand() * values.length)]!]);
     const incoming = new Headers(init);
     const client = { ip: "10.0.0.1", host: rand() < 0.5 ? "gw:8080" : null, proto: "http" };
-    const extra = rand() < 0.5 ? { "x-api-key": "real" } : {};
+    const extra: Record<string, string> = rand() < 0.5 ? { "x-api-key": "real" } : {};
     expect([...upstreamRequestHeaders(incoming, extra, client)]).toEqual([...referenceUpstream(incoming, extra, client)]);
     const hop = new Headers(incoming);
     for (const name of ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]) hop.delete(name);
