@@ -14,7 +14,7 @@
 // rounds, as the path "baseline gateway": a before/after comparison on the same machine state.
 // Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users] [--baseline BINARY]
 // (needs dist/gatehouse, wrk and node)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
@@ -116,9 +116,30 @@ interface WrkResult {
   p50ms: number;
   p99ms: number;
   errors: string;
+  /** CPU µs per request of the process serving the port (its main thread; all its threads), when it is ours. */
+  mainUs: number;
+  allUs: number;
 }
 
-async function wrk(url: string): Promise<WrkResult> {
+const TICK_US = 1_000_000 / 100; // USER_HZ: /proc counts CPU time in 1/100 s
+
+/** CPU ticks (user + system) of each thread of a process, from /proc (what earlier sessions measured). */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, Number(f[11]) + Number(f[12])); // utime, stime (fields 14 and 15)
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return out;
+}
+
+async function wrk(url: string, pid?: number): Promise<WrkResult> {
+  const before = pid === undefined ? null : threadTicks(pid);
   const p = Bun.spawn(["wrk", "-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--latency", "-H", `Authorization: Bearer ${token}`, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(p.stdout).text();
   await p.exited;
@@ -130,7 +151,17 @@ async function wrk(url: string): Promise<WrkResult> {
     return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
   };
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0] ?? "none";
-  return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors };
+  let mainUs = Number.NaN;
+  let allUs = Number.NaN;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? "0");
+  if (pid !== undefined && before !== null && requests > 0) {
+    const after = threadTicks(pid);
+    let all = 0;
+    for (const [tid, t] of after) all += t - (before.get(tid) ?? 0);
+    mainUs = (((after.get(String(pid)) ?? 0) - (before.get(String(pid)) ?? 0)) * TICK_US) / requests;
+    allUs = (all * TICK_US) / requests;
+  }
+  return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors, mainUs, allUs };
 }
 
 /** Peak resident set (VmHWM) of a process, in MB. */
@@ -150,15 +181,17 @@ const median = (xs: number[]) => {
 
 try {
   console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "four" : "three"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
-  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | added p50 over bare proxy | errors |");
-  console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---|");
+  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | added p50 over bare proxy | CPU µs/request, main thread (all threads) | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|---|");
   for (const route of routes) {
     const fast = route.startsWith("/fast/");
     const paths: Record<string, number> = { direct: fast ? fastPort : upPort, "bare Bun proxy": fast ? proxyFastPort : proxyPort, gateway: fast ? gwFastPort : gwPort };
     if (base) paths["baseline gateway"] = fast ? baseGwFastPort : baseGwPort;
     const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
     for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
-    for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
+    // The processes whose CPU per request is measured: the proxies (each port's server).
+    const pids: Record<string, number> = { "bare Bun proxy": bare.pid, gateway: gw.pid, ...(base ? { "baseline gateway": base.pid } : {}) };
+    for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`, pids[name]));
     const d = runs["direct"]!;
     const b = runs["bare Bun proxy"]!;
     const range = (xs: number[], digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
@@ -171,7 +204,7 @@ try {
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
       const isGw = name.endsWith("gateway");
       console.log(
-        `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${errors} |`,
+        `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${name === "direct" ? "" : `${median(rs.map((r) => r.mainUs)).toFixed(1)} (${median(rs.map((r) => r.allUs)).toFixed(1)})`} | ${errors} |`,
       );
     }
   }

@@ -15,7 +15,8 @@ import { loadPolicy } from "../src/config/load.ts";
 import { createLogger } from "../src/core/logger.ts";
 import { systemClock, type Action, type Identity } from "../src/core/types.ts";
 import { Gate, auditIdentity } from "../src/gate/gate.ts";
-import { compileJsonMasker } from "../src/masking/json-masker.ts";
+import { collectBody, compileJsonMasker } from "../src/masking/json-masker.ts";
+import { createCachedAuthenticate } from "../src/identity/auth-cache.ts";
 import { canonicalHttpPath } from "../src/policy/http-path.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "../src/targets/http/headers.ts";
 import { compileQueryRedactor } from "../src/targets/http/redact-query.ts";
@@ -62,12 +63,18 @@ const masks = policy.decide({ identity, target: "fast", request: { kind: "http",
 const masker = compileJsonMasker(masks)!;
 let seq = 0;
 
+const auth = createCachedAuthenticate(async () => identity, systemClock);
+await auth("tok");
+// A cached credential without an await where the cache offers that (peek), else an awaited call.
+const authenticated = (auth as { peek?: (t: string) => Identity | undefined }).peek;
+
 type Stage = [name: string, run: () => unknown];
 const stages: Stage[] = [
   ["new URL(req.url)", () => new URL(req.url)],
   ["redact query", () => redact("")],
   ["headTooLarge", () => headTooLarge(req.method, req.url, req.headers)],
   ["bearerToken", () => bearerToken(req.headers)],
+  ...(authenticated ? [["authenticate, credential cached", () => authenticated("tok")] as Stage] : []),
   ["canonicalHttpPath", () => canonicalHttpPath("/fast/users")],
   ["policy.decide (/fast/items)", () => policy.decide({ identity, target: "fast", request: { kind: "http", method: "GET", path: "/fast/items" }, time: Date.now() })],
   ["policy.decide (/fast/users, masked)", () => policy.decide({ identity, target: "fast", request: { kind: "http", method: "GET", path: "/fast/users" }, time: Date.now() })],
@@ -83,6 +90,10 @@ const stages: Stage[] = [
 type AsyncStage = [name: string, run: () => Promise<unknown>];
 const action = (): Action => ({ identity, target: "fast", request: { kind: "http", method: "GET", path: "/fast/items" }, time: Date.now() });
 const asyncStages: AsyncStage[] = [
+  // Where there is no peek, the awaited call; with one, see the stage of that name above.
+  ...(authenticated ? [] : [["authenticate, credential cached", () => auth("tok")] as AsyncStage]),
+  ["read a 1.8 KB body whole: res.bytes()", () => new Response(usersBody).bytes()],
+  ["read a 1.8 KB body: collectBody (stream reader)", () => collectBody(new Response(usersBody).body!, 1 << 20)],
   ["gate.check (decide + decision record, awaited)", () => gate.check(action(), { session: `req_${seq++}` })],
   ["gate.recordLater (request record)", () => gate.recordLater({ type: "request", session: `req_${seq++}`, identity: auditIdentity(identity), target: "fast", action: { kind: "http", method: "GET", path: "/fast/items" }, details: { status: 200, bytes_out: 30, duration_ms: 1.2, outcome: "ok" } })],
 ];
