@@ -10,7 +10,7 @@
 // statement itself until ROLLBACK.
 import type { PGlite } from "@electric-sql/pglite";
 
-/** The application_name the gateway's catalog connection sends (src/targets/postgres/catalog.ts). */
+/** The application_name the gateway's catalog connection sends (src/targets/postgres/catalog/catalog.ts). */
 export const CATALOG_APPLICATION_NAME = "gatehouse catalog";
 
 interface Item {

@@ -6,14 +6,14 @@ import type { Action, Decision, Identity, PostgresRequestFacts } from "../core/t
 import type { Config } from "../config/schema.ts";
 import type { Policy } from "../policy/compile.ts";
 import type { PolicyExplanation } from "../policy/explain.ts";
-import { postgresBuiltins } from "../targets/postgres/builtins.ts";
-import { NO_OBJECTS } from "../targets/postgres/catalog.ts";
-import { guardMarkers } from "../targets/postgres/marker-guards.ts";
+import { postgresBuiltins } from "../targets/postgres/decide/builtins.ts";
+import { NO_OBJECTS } from "../targets/postgres/catalog/catalog.ts";
+import { guardMarkers } from "../targets/postgres/decide/marker-guards.ts";
 import type { AnalysisContext, StatementInfo } from "../targets/postgres/sql/analysis.ts";
 import { splitMarkers } from "../targets/postgres/sql/markers.ts";
 import { loadSqlParser } from "../targets/postgres/sql/sql-parser.ts";
-import { factsOf } from "../targets/postgres/statement-gate.ts";
-import { createMayUseTarget, createRuleClasses, createRuleFunctions } from "../targets/postgres/target-access.ts";
+import { factsOf } from "../targets/postgres/decide/statement-gate.ts";
+import { createMayUseTarget, createRuleClasses, createRuleFunctions } from "../targets/postgres/decide/target-access.ts";
 
 /** One statement of the input as the gateway decides it. */
 export interface ExplainedStatement {

@@ -21,7 +21,7 @@ import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
-import { splitListen } from "../targets/http/http-target.ts";
+import { splitListen } from "./listen.ts";
 
 export interface RunningGateway {
   readonly config: () => Config;
@@ -118,7 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
     });
-    adminServer = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
+    adminServer = Bun.serve({ hostname: host, port, fetch: app.fetch });
   }
 
   let stopped = false;
@@ -176,7 +176,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../targets/postgres/sql/sql-parser.ts"),
           import("../targets/postgres/sql/analysis-cache.ts"),
           import("../masking/detectors.ts"),
-          import("../targets/postgres/target-access.ts"),
+          import("../targets/postgres/decide/target-access.ts"),
         ]);
         const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 5_000 });
         return startPostgresTarget(t, {

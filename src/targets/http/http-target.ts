@@ -3,17 +3,19 @@
 // the upstream credential, streamed back (masked when the policy says so), and audited again
 // with its status, bytes and duration.
 import type { Server, ServerWebSocket } from "bun";
-import type { Metrics } from "../../admin/metrics.ts";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { Clock, Identity, Masks } from "../../core/types.ts";
+import type { Identity, Masks } from "../../core/types.ts";
 import type { PathRefusal } from "../../policy/http-path.ts";
 import { hasMasks } from "../../core/types.ts";
-import { type AuditEvent, type Gate, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
+import { type AuditEvent, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { splitListen } from "../../gate/listen.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { headTooLarge } from "./request-head.ts";
@@ -27,31 +29,13 @@ export interface BodyMasker {
   maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
 }
 
-export interface HttpTargetDeps {
-  readonly gate: Gate;
-  readonly authenticate: (credential: string) => Promise<Identity>;
+export interface HttpTargetDeps extends TargetDeps {
   /** A credential verified a moment ago, without an await (CachedAuthenticate.peek); undefined: authenticate. */
   readonly authenticated?: (credential: string) => Identity | undefined;
-  /** Short stable reason for a rejected credential, for audit and metrics. */
-  readonly authFailureReason: (e: unknown) => string;
   /** The canonical path, or why it is refused (see canonicalHttpPath). */
   readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
-  /** identity.end_sessions_at_expiry, read when a WebSocket opens (default true). */
-  readonly endAtExpiry?: () => boolean;
-  readonly clock: Clock;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-}
-
-export interface RunningTarget {
-  readonly name: string;
-  readonly listen: string;
-  readonly port: number;
-  /** After a reload: WebSockets whose identity `revoked` no longer trusts are closed (1008). */
-  revokeSessions(revoked: RevokedCheck): void;
-  stop(): Promise<void>;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
@@ -72,7 +56,7 @@ function requestId(): string {
 }
 
 export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
-  const [host, portText] = splitListen(cfg.listen);
+  const [host, port] = splitListen(cfg.listen);
   const upstream = new URL(cfg.upstream);
   const upstreamBase = upstream.href.replace(/\/$/, "");
   const extraHeaders = cfg.headers ?? {};
@@ -84,7 +68,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
   const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
   const latency = metrics.latency.bind({ target: cfg.name });
-  const revocations = new RevocationLog();
+  const revocations = new SessionRevocations();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
@@ -110,6 +94,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   async function refuse(event: AuditEvent, answer: Response): Promise<Response> {
     try {
       await gate.record(event);
+    } catch (e) {
+      return auditUnavailable(errorMessage(e));
+    }
+    return answer;
+  }
+
+  /** The same for a refused credential: its auth.rejected record (and count), then the answer. */
+  async function rejectCredential(rejection: AuthRejection, answer: Response, count = true): Promise<Response> {
+    try {
+      await recordAuthRejected(deps, rejection, { count });
     } catch (e) {
       return auditUnavailable(errorMessage(e));
     }
@@ -165,9 +159,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     const token = bearerToken(req.headers);
     if (!token) {
-      metrics.authFailures.inc({ reason: "missing" });
-      return refuse(
-        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason: "missing", message: "no bearer token" } },
+      return rejectCredential(
+        { session: id, target: cfg.name, action: seen, reason: "missing", message: "no bearer token" },
         jsonError(401, "unauthenticated", "this gateway needs an Authorization: Bearer <token> header", {}),
       );
     }
@@ -176,9 +169,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       identity = deps.authenticated?.(token) ?? (await deps.authenticate(token));
     } catch (e) {
       const reason = deps.authFailureReason(e);
-      metrics.authFailures.inc({ reason });
-      return refuse(
-        { type: "auth.rejected", session: id, target: cfg.name, action: seen, details: { reason, message: errorMessage(e) } },
+      return rejectCredential(
+        { session: id, target: cfg.name, action: seen, reason, message: errorMessage(e) },
         jsonError(401, "unauthenticated", errorMessage(e), { reason }),
       );
     }
@@ -194,13 +186,11 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       );
     }
     const isUpgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
-    // The verifier's clock skew lets a just-expired token through; a WebSocket opened with it
-    // would be closed at once when sessions end at expiry, so it is refused instead.
-    if (isUpgrade && identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && endAtExpiry()) {
+    // A WebSocket whose token already expired is refused (see tokenExpiredAtOpen).
+    if (isUpgrade && tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
       const message = "token expired: a WebSocket ends when its token expires (identity.end_sessions_at_expiry)";
-      metrics.authFailures.inc({ reason: "expired" });
-      return refuse(
-        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: { ...seen, method: "GET" }, details: { reason: "expired", websocket: true, message } },
+      return rejectCredential(
+        { session: id, identity, target: cfg.name, action: { ...seen, method: "GET" }, reason: "expired", message, details: { websocket: true } },
         jsonError(401, "unauthenticated", message, { reason: "expired" }),
       );
     }
@@ -214,9 +204,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       const message = "credential revoked by a configuration reload while the request waited; authenticate again";
       outcomeCount.denied.inc();
-      return refuse(
-        { type: "auth.rejected", session: id, identity: auditIdentity(identity), target: cfg.name, action: facts, details: { reason: "revoked", message } },
+      return rejectCredential(
+        { session: id, identity, target: cfg.name, action: facts, reason: "revoked", message },
         jsonError(401, "unauthenticated", message, { reason: "revoked" }),
+        false,
       );
     }
     if (verdict.auditFailed) {
@@ -364,7 +355,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const sockets = relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry, revocations });
   const server = Bun.serve<WsData>({
     hostname: host,
-    port: Number(portText),
+    port,
     idleTimeout: 255,
     // Bodies stream to the upstream, which sets its own limit: without this the runtime answers a
     // Content-Length over 128 MB with a bare 413 that the gateway never sees or records.
@@ -381,10 +372,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     name: cfg.name,
     listen: cfg.listen,
     port: server.port ?? 0,
-    revokeSessions: (revoked) => {
-      revocations.add(revoked);
-      sockets.revoke(revoked);
-    },
+    revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
       // Stop accepting, let forwarded requests finish (for a while), then close what is left.
       void server.stop(false);
@@ -395,14 +383,6 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       await Promise.all(writing);
     },
   };
-}
-
-export function splitListen(listen: string): [string, string] {
-  const i = listen.lastIndexOf(":");
-  if (i <= 0) throw new GatewayError("E_CONFIG_INVALID", `listen address "${listen}" must be host:port`);
-  let host = listen.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return [host, listen.slice(i + 1)];
 }
 
 export type { ServerWebSocket };

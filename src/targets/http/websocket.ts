@@ -1,13 +1,14 @@
 // WebSocket pass-through for an allowed upgrade: the client's socket is bridged to a new
 // upstream socket opened with the upstream credential; messages queue until it is open.
-// With identity.end_sessions_at_expiry, the socket ends when the caller's token expires.
+// With identity.end_sessions_at_expiry, the socket ends when the caller's token expires; it ends
+// too when a configuration reload no longer trusts the caller's credential (src/gate/ keeps both).
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import type { Metrics } from "../../admin/metrics.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
-import { timerAt } from "../../core/timer-at.ts";
-import type { RevocationLog, RevokedCheck } from "../../identity/revoked.ts";
+import type { RevocableSession, SessionRevocations } from "../../gate/revocation.ts";
+import { type EndReason, SessionExpiry } from "../../gate/session-expiry.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
@@ -28,9 +29,12 @@ export interface WsData {
   upstream?: WebSocket;
   queue?: (string | Uint8Array)[];
   messages?: number;
-  expiry?: { cancel(): void };
+  /** Ends the socket when its token expires or a reload revokes its credential. */
+  expiry?: SessionExpiry;
+  /** What a reload's revocation reaches while the socket is open. */
+  live?: RevocableSession;
   /** Why the gateway ended the socket, when it was the gateway. */
-  ended?: "token_expired" | "credential_revoked";
+  ended?: EndReason;
 }
 
 export interface WebSocketDeps {
@@ -40,23 +44,19 @@ export interface WebSocketDeps {
   readonly clock: Clock;
   /** identity.end_sessions_at_expiry, read when a socket opens. */
   readonly endAtExpiry: () => boolean;
-  /** The target's reloads so far: one that came while an upgrade was decided applies at open. */
-  readonly revocations: RevocationLog;
+  /**
+   * The target's reloads so far (one that came while an upgrade was decided applies at open) and
+   * its live sessions: an open socket registers there, and a reload's revoke() closes it.
+   */
+  readonly revocations: SessionRevocations;
 }
 
 export interface WebSocketRelay {
   readonly handler: WebSocketHandler<WsData>;
-  /** After a reload (already added to deps.revocations): closes the open sockets whose identity `revoked` no longer trusts. */
-  revoke(revoked: RevokedCheck): void;
 }
 
 export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
-  const open = new Set<ServerWebSocket<WsData>>();
   const { revocations } = deps;
-  const revoke = (ws: ServerWebSocket<WsData>) => {
-    ws.data.ended = "credential_revoked";
-    ws.close(CLOSE_REVOKED.code, CLOSE_REVOKED.reason);
-  };
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
     const ended = ws.data.ended ? { ended: ws.data.ended } : {};
@@ -69,24 +69,30 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
       details: { websocket: true, code, reason, ...ended, messages: ws.data.messages ?? 0, duration_ms: Math.round(performance.now() - ws.data.started) },
     });
   };
-  const expire = (ws: ServerWebSocket<WsData>) => {
-    ws.data.ended = "token_expired";
-    ws.close(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
+  const end = (ws: ServerWebSocket<WsData>, reason: EndReason) => {
+    ws.data.ended = reason;
+    const close = reason === "token_expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_REVOKED;
+    ws.close(close.code, close.reason);
   };
   const handler: WebSocketHandler<WsData> = {
     open(ws) {
-      open.add(ws);
+      const expiresAt = ws.data.expiresAt !== undefined && deps.endAtExpiry() ? ws.data.expiresAt : undefined;
+      const expiry = new SessionExpiry(expiresAt, deps.clock, (reason) => end(ws, reason));
+      ws.data.expiry = expiry;
+      ws.data.live = {
+        revokeIf(revoked) {
+          if (revoked(ws.data.identity)) expiry.end("credential_revoked");
+        },
+      };
+      revocations.add(ws.data.live);
       deps.metrics.openSessions.inc({ target: ws.data.target });
       ws.data.queue = [];
       ws.data.messages = 0;
       // A reload while the upgrade was decided (or held for approval) may have revoked it.
-      if (revocations.revokedSince(ws.data.revocationsSince, ws.data.identity)) return revoke(ws);
-      const expiresAt = ws.data.expiresAt;
-      if (expiresAt !== undefined && deps.endAtExpiry()) {
-        // Expired between the upgrade and now: close before any upstream socket exists.
-        if (expiresAt <= deps.clock.now()) return expire(ws);
-        ws.data.expiry = timerAt(() => deps.clock.now(), expiresAt, () => expire(ws));
-      }
+      if (revocations.revokedSince(ws.data.revocationsSince, ws.data.identity)) return expiry.end("credential_revoked");
+      // Expired between the upgrade and now: start() ends it at once, before any upstream socket exists.
+      expiry.start();
+      if (expiry.reason !== null) return;
       const up = new WebSocket(ws.data.upstreamUrl, { headers: ws.data.headers } as unknown as string[]);
       up.binaryType = "arraybuffer";
       ws.data.upstream = up;
@@ -108,17 +114,12 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
       else if (up && up.readyState === WebSocket.OPEN) up.send(m);
     },
     close(ws, code, reason) {
-      open.delete(ws);
+      if (ws.data.live) revocations.delete(ws.data.live);
       ws.data.expiry?.cancel();
       const up = ws.data.upstream;
       if (up && (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING)) up.close(code === 1005 ? 1000 : code, reason);
       finish(ws, code, reason);
     },
   };
-  return {
-    handler,
-    revoke(revoked) {
-      for (const ws of [...open]) if (ws.data.ended === undefined && revoked(ws.data.identity)) revoke(ws);
-    },
-  };
+  return { handler };
 }

@@ -3,30 +3,26 @@
 // logs in upstream with the target's own credential, one upstream connection per session, and
 // checks, masks, holds or denies every statement as the policy says.
 import { readFileSync } from "node:fs";
-import { createServer, isIP, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
-import type { Metrics } from "../../admin/metrics.ts";
 import type { PostgresTarget } from "../../config/schema.ts";
 import { parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { Clock, Identity } from "../../core/types.ts";
-import type { Gate } from "../../gate/gate.ts";
+import type { Identity } from "../../core/types.ts";
+import { recordAuthRejected } from "../../gate/auth-rejection.ts";
+import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Detector } from "../../masking/detectors.ts";
-import { postgresBuiltins } from "./builtins.ts";
-import { CancelRegistry, sendUpstreamCancel } from "./cancel.ts";
-import { Catalog } from "./catalog.ts";
-import type { Analyzer } from "./frontend-relay.ts";
-import { RevocationLog, type RevokedCheck } from "../../identity/revoked.ts";
-import type { RevocableSession } from "./session-deps.ts";
-import { runSession } from "./session-open.ts";
-import { runClientStartup } from "./startup.ts";
+import { postgresBuiltins } from "./decide/builtins.ts";
+import { CancelRegistry, sendUpstreamCancel } from "./session/cancel.ts";
+import { Catalog } from "./catalog/catalog.ts";
+import type { Analyzer } from "./relay/frontend-relay.ts";
+import { runSession } from "./session/session-open.ts";
+import { runClientStartup } from "./session/startup.ts";
 
-export interface PostgresTargetDeps {
-  readonly gate: Gate;
-  readonly authenticate: (credential: string) => Promise<Identity>;
-  /** Short stable reason for a rejected credential, for audit and metrics. */
-  readonly authFailureReason: (e: unknown) => string;
+export interface PostgresTargetDeps extends TargetDeps {
   /** The SQL analysis (the parser behind its cache). */
   readonly analyzer: Analyzer;
   /** True when at least one allow or review rule names this target for this identity (catalog reads). */
@@ -36,21 +32,10 @@ export interface PostgresTargetDeps {
   /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
   readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
-  /** identity.end_sessions_at_expiry, read when a session opens (default true). */
-  readonly endAtExpiry?: () => boolean;
-  readonly clock: Clock;
-  readonly metrics: Metrics;
-  readonly log: Logger;
 }
 
-export interface RunningPostgresTarget {
-  readonly name: string;
-  readonly listen: string;
-  readonly port: number;
-  /** After a reload: sessions whose identity `revoked` no longer trusts end at their next idle point. */
-  revokeSessions(revoked: RevokedCheck): void;
-  stop(): Promise<void>;
-}
+/** A started PostgreSQL target; after a reload, a revoked session ends at once with FATAL 28000. */
+export type RunningPostgresTarget = RunningTarget;
 
 /** Largest message a client may send (a Query, a Bind, one CopyData): 64 MiB unless max_message_size says otherwise. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -66,19 +51,6 @@ const GC_EVERY = 4 * 1024 * 1024;
 const RSS_CHECK_EVERY = 64 * 1024;
 const RSS_GROWTH = 32 * 1024 * 1024;
 
-export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
-  return isIP(host) === 4 && host.startsWith("127.");
-}
-
-function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  if (i <= 0) throw new GatewayError("E_CONFIG_INVALID", `listen address "${listen}" must be host:port`);
-  let host = listen.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return [host, Number(listen.slice(i + 1))];
-}
-
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
@@ -89,8 +61,8 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Socket>();
-  const live = new Set<RevocableSession>();
-  const revocations = new RevocationLog();
+  const revocations = new SessionRevocations();
+  const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Small statements relay few bytes but leave parser output and records behind, also outside
   // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
   // RSS_GROWTH since the last collection.
@@ -112,18 +84,17 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     }
   };
 
-  // The verifier's clock skew lets a just-expired token through; a session opened with it would
-  // end at once when sessions end at expiry, so the login is refused instead (as a WebSocket's).
+  // A token already expired is refused at login (as a WebSocket's), see tokenExpiredAtOpen.
   async function authenticateForSession(credential: string): Promise<Identity> {
     const identity = await deps.authenticate(credential);
-    if (identity.expiresAt !== undefined && identity.expiresAt <= deps.clock.now() && deps.endAtExpiry?.() !== false) {
+    if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
       throw new GatewayError("E_AUTH_EXPIRED", `token expired at ${new Date(identity.expiresAt).toISOString()}: a session ends when its token expires (identity.end_sessions_at_expiry)`);
     }
     return identity;
   }
 
   async function handle(socket: Socket): Promise<void> {
-    // Reloads from here on apply to this session too, even before it is live (see RevocationLog).
+    // Reloads from here on apply to this session too, even before it is live (see SessionRevocations).
     const since = revocations.generation;
     socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
@@ -137,13 +108,12 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       timeoutMs: STARTUP_TIMEOUT_MS,
       authenticate: authenticateForSession,
       onAuthRejected: async (error, parameters) => {
-        const reason = error === null ? "missing" : deps.authFailureReason(error);
-        metrics.authFailures.inc({ reason });
         // Rejects when the log cannot take it (the gate has logged and counted it): the client is told so.
-        await gate.record({
-          type: "auth.rejected",
+        await recordAuthRejected(deps, {
           target: cfg.name,
-          details: { reason, message: error === null ? "no password supplied" : errorMessage(error), remote, user: parameters.get("user") ?? null },
+          reason: error === null ? "missing" : deps.authFailureReason(error),
+          message: error === null ? "no password supplied" : errorMessage(error),
+          details: { remote, user: parameters.get("user") ?? null },
         });
       },
     });
@@ -172,7 +142,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           metrics,
           maxMessageSize,
           relayed,
-          live,
+          live: revocations,
           revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
         });
@@ -206,8 +176,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     listen: cfg.listen,
     port: boundPort,
     revokeSessions(revoked) {
-      revocations.add(revoked);
-      for (const s of [...live]) s.revokeIf(revoked);
+      revocations.revoke(revoked);
     },
     async stop() {
       await new Promise<void>((resolve) => {

@@ -1,0 +1,50 @@
+// The session as the client → upstream and upstream → client relays share it
+// (frontend-relay.ts, backend-relay.ts): the maps of named statements and portals, the
+// outboxes, the gate and analyser, the transaction and batch state, and how a statement's
+// audit record is finished.
+import type { Catalog } from "../catalog/catalog.ts";
+import type { Cursors } from "../decide/cursors.ts";
+import type { DenyMessages } from "./deny.ts";
+import type { ResponseTracker } from "./response-tracker.ts";
+import type { SearchPathTracker } from "../decide/search-path.ts";
+import type { Outbox, Portal, PreparedStatement, StatementRun } from "./session-state.ts";
+import type { Analysis, AnalysisContext } from "../sql/analysis.ts";
+import type { StatementGate } from "../decide/statement-gate.ts";
+
+export interface Analyzer {
+  analyze(sql: string, ctx: AnalysisContext): Analysis;
+}
+
+/** The session as the two relays see it. */
+export interface RelayCore {
+  readonly tracker: ResponseTracker;
+  readonly prepared: Map<string, PreparedStatement>;
+  readonly portals: Map<string, Portal>;
+  /** SQL cursors by name, for FETCH and MOVE. */
+  readonly cursors: Cursors;
+  readonly searchPath: SearchPathTracker;
+  readonly toUpstream: Outbox;
+  readonly toClient: Outbox;
+  readonly statementGate: StatementGate;
+  readonly analyzer: Analyzer;
+  readonly catalog: Catalog;
+  readonly deny: DenyMessages;
+  readonly recordParameters: boolean;
+  /** Transaction status of the last ReadyForQuery from the upstream. */
+  txStatus: "I" | "T" | "E";
+  /** Counts Syncs: a verdict is reused only within the batch it was made in. */
+  batch: number;
+  /** The server is in COPY FROM STDIN and the client has not ended it: the server ignores Sync now. */
+  copyIn: boolean;
+  /** The client sent Terminate. */
+  terminate(): void;
+  /** Writes the audit record of a finished (or never run) statement. */
+  finish(run: StatementRun, outcome: StatementOutcome): void;
+}
+
+export type StatementOutcome =
+  | { readonly kind: "complete"; readonly tag: string }
+  | { readonly kind: "empty" }
+  | { readonly kind: "suspended" }
+  | { readonly kind: "error"; readonly code: string; readonly message: string }
+  | { readonly kind: "not_run"; readonly reason: string };
