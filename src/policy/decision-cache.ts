@@ -10,7 +10,7 @@ import type { Action, Decision } from "../core/types.ts";
 import type { RuleEntry } from "./decide.ts";
 
 /** Past this, a map of shapes is cleared and filled again (a caller inventing paths gains nothing). */
-const MAX_SHAPES = 5_000;
+const MAX_SHAPES = 20_000;
 /** Keys longer than this (very long paths or group lists) are decided every time, not kept. */
 const MAX_KEY = 2_048;
 
@@ -18,15 +18,21 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
   const timed = entries.filter((e) => e.timed);
   // null: this shape may depend on the time; decide it every time.
   const shapes = new Map<string, Decision | null>();
+  // Per target, what the rules with a time window need of a caller to take part in deciding
+  // an HTTP request there: any caller (a rule without groups), or one of these groups.
+  const timedByTarget = new Map<string, { readonly anyCaller: boolean; readonly groups: ReadonlySet<string> }>();
 
   /** Whether a rule with a time window could take part in deciding this shape. */
   function mayDependOnTime(action: Action): boolean {
-    for (const e of timed) {
-      if (!e.rule.matchesTarget(action.target)) continue;
-      if (e.rule.kinds !== null && !e.rule.kinds.includes("http")) continue;
-      if (e.groups !== null && !e.groups.some((g) => action.identity.groups.includes(g))) continue;
-      return true;
+    if (timed.length === 0) return false;
+    let t = timedByTarget.get(action.target);
+    if (t === undefined) {
+      const here = timed.filter((e) => e.rule.matchesTarget(action.target) && (e.rule.kinds === null || e.rule.kinds.includes("http")));
+      t = { anyCaller: here.some((e) => e.groups === null), groups: new Set(here.flatMap((e) => e.groups ?? [])) };
+      if (timedByTarget.size < MAX_SHAPES) timedByTarget.set(action.target, t);
     }
+    if (t.anyCaller) return true;
+    for (const g of action.identity.groups) if (t.groups.has(g)) return true;
     return false;
   }
 
