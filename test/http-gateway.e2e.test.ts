@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 // Response bodies in these tests are JSON objects; read them as loosely typed records.
 const json = async (r: Response): Promise<Record<string, any>> => (await r.json()) as Record<string, any>;
@@ -17,12 +17,11 @@ let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
 let base: string;
 let gwPort: number;
-let adminPort: number;
 
 function config(upPort: number, extraRules = ""): string {
   return httpGatewayYaml({
-    adminPort,
-    listen: `127.0.0.1:${gwPort}`,
+    adminPort: 0,
+    listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upPort}`,
     identity: `machine_keys: [{ name: ci-bot, sha256: ${createHash("sha256").update(MACHINE_KEY).digest("hex")}, groups: [ci] }]`,
     target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB"],
@@ -49,7 +48,13 @@ function config(upPort: number, extraRules = ""): string {
     effect: review
     approvers: [approvers]
     grant_max: 1h
-    timeout: 3s
+    timeout: 10m
+  # A short timeout of its own, so that the approvals above never race it on a slow machine.
+  - name: quick-order-writes
+    http: { methods: [POST], paths: ["/api/quick-orders/**"] }
+    effect: review
+    approvers: [approvers]
+    timeout: 2s
   - name: ci-status
     groups: [ci]
     http: { methods: [GET], paths: ["/api/status"] }
@@ -111,10 +116,9 @@ beforeAll(async () => {
       },
     },
   });
-  gwPort = await freePort();
-  adminPort = await freePort();
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(upstream.port!) } });
+  gwPort = gw.port("api");
   base = `http://127.0.0.1:${gwPort}`;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(upstream.port!) }, adminPort, ports: [gwPort] });
 });
 
 afterAll(() => {
@@ -233,13 +237,11 @@ describe("HTTP target through the compiled gateway", () => {
     const alice = await token("alice", "developers");
     const bob = await token("bob", "approvers");
     const held = get("/api/orders/new", alice, { method: "POST", body: "{}" });
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
+    const id = await waitFor("alice's request to be listed as pending", async () => {
       const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
       expect(list.code).toBe(0);
-      id = (JSON.parse(list.stdout).requests[0]?.id as string) ?? "";
-      if (!id) await Bun.sleep(50);
-    }
+      return (JSON.parse(list.stdout).requests[0]?.id as string | undefined) ?? "";
+    });
     expect(id).toMatch(/^apr_/);
     // The requester cannot approve their own request.
     const self = await runCli(["approve", id, "--admin", gw.adminUrl, "--token", alice]);
@@ -258,18 +260,16 @@ describe("HTTP target through the compiled gateway", () => {
     const carol = await token("carol", "developers");
     const bob = await token("bob", "approvers");
     const held = get("/api/orders/x", carol, { method: "POST", body: "{}" });
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
+    const id = await waitFor("carol's request to be listed as pending", async () => {
       const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
-      id = (JSON.parse(list.stdout).requests.find((q: { requester: string }) => q.requester === "carol")?.id as string) ?? "";
-      if (!id) await Bun.sleep(50);
-    }
+      return (JSON.parse(list.stdout).requests.find((q: { requester: string }) => q.requester === "carol")?.id as string | undefined) ?? "";
+    });
     expect((await runCli(["deny", id, "--reason", "not today", "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
     const r = await held;
     expect(r.status).toBe(403);
     expect((await json(r)).message).toContain("not today");
 
-    const timedOut = await get("/api/orders/y", carol, { method: "POST", body: "{}" });
+    const timedOut = await get("/api/quick-orders/y", carol, { method: "POST", body: "{}" });
     expect(timedOut.status).toBe(403);
     expect((await json(timedOut)).message).toContain("timed out");
   });
@@ -283,12 +283,7 @@ describe("HTTP target through the compiled gateway", () => {
     effect: allow
 `;
     writeFileSync(gw.configPath, config(upstream.port!, extra));
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      status = (await get("/api/orders", dave)).status;
-      if (status !== 200) await Bun.sleep(100);
-    }
-    expect(status).toBe(200);
+    await waitFor("the reloaded policy to let dave read /api/orders", async () => (await get("/api/orders", dave)).status === 200, { intervalMs: 100 });
     writeFileSync(gw.configPath, `${config(upstream.port!, extra)}  - name: broken\n    effect: alow\n`);
     await gw.waitForLog(/policy reload rejected[\s\S]*gatehouse\.yaml:\d+:\d+/);
     expect((await get("/api/orders", dave)).status).toBe(200);

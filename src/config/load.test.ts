@@ -210,6 +210,13 @@ describe("cross checks", () => {
     expect((await failure(fromText(TARGET.replace("8080", "70000")))).message).toContain("port 70000 is out of range");
   });
 
+  test("port 0 asks the system for a free port: accepted, and two such listeners do not clash", async () => {
+    const text = `gateway:\n  admin: { listen: "127.0.0.1:0" }\n${TARGET.replace("8080", "0")}`;
+    const config = await fromText(text);
+    expect(config.gateway.admin?.listen).toBe("127.0.0.1:0");
+    expect(config.targets[0]!.listen).toBe("127.0.0.1:0");
+  });
+
   test("review rules need approvers; mask only on allow; review terms only on review", async () => {
     const e = await failure(
       fromText("rules:\n  - name: r\n    effect: review\n  - name: d\n    effect: deny\n    mask: { columns: [a] }\n    approvers: [x]\n"),

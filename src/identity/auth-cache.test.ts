@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import type { Identity } from "../core/types.ts";
 import { createCachedAuthenticate } from "./auth-cache.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "t", groups: ["a"], expiresAt: 10_000 };
 
@@ -56,7 +57,7 @@ test("a check that began before clear() (a reload) does not put its answer back 
     { now: () => 0 },
   );
   const first = auth("tok");
-  await Bun.sleep(0);
+  await waitFor("the first verification to start", () => calls === 1);
   auth.clear();
   release();
   expect((await first).subject).toBe("alice");
