@@ -199,6 +199,20 @@ rules:
     expect(p.cached.decide(at(MONDAY_NOON)).effect).toBe("allow");
   });
 
+  test("the cache holds at most its budget of key characters: long invented paths push the old shapes out", async () => {
+    const config = await loadConfigFromSources([{ file: "p.yaml", text: WIDE_POLICY }], { baseDir: "/tmp", env: {} });
+    const p = compilePolicy(config, { decisionCacheLimits: { maxKeyChars: 1_000 } });
+    // Two masking rules: decide() builds a new decision for it each time, so the same object
+    // back means a hit, and a new one that the shape was decided again.
+    const a: Action = { identity: id("dev", ["developers", "analysts"]), target: "api", request: { kind: "http", method: "GET", path: "/api/customers/7" }, time: MONDAY_NOON };
+    const first = p.decide(a);
+    expect(p.decide(a)).toBe(first);
+    for (let i = 0; i < 3; i++) p.decide({ ...a, request: { kind: "http", method: "GET", path: `/api/customers/${"x".repeat(400)}${i}` } });
+    const again = p.decide(a);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+
   test("a decision handed out again cannot be changed by whoever holds it", async () => {
     const p = await both(WIDE_POLICY);
     const a: Action = { identity: id("dev", ["developers", "analysts"]), target: "api", request: { kind: "http", method: "GET", path: "/api/customers/7" }, time: MONDAY_NOON };

@@ -9,15 +9,25 @@
 import type { Action, Decision } from "../core/types.ts";
 import type { RuleEntry } from "./decide.ts";
 
-/** Past this, a map of shapes is cleared and filled again (a caller inventing paths gains nothing). */
+/** Past this many shapes or key characters, the map is cleared and filled again: a caller inventing paths gains nothing and costs at most a few MB. */
 const MAX_SHAPES = 20_000;
+const MAX_KEY_CHARS = 2_000_000;
 /** Keys longer than this (very long paths or group lists) are decided every time, not kept. */
 const MAX_KEY = 2_048;
 
-export function cacheHttpDecisions(decide: (action: Action) => Decision, entries: readonly RuleEntry[], maxShapes = MAX_SHAPES): (action: Action) => Decision {
+export interface DecisionCacheLimits {
+  readonly maxShapes?: number;
+  /** The keys' total length in characters. */
+  readonly maxKeyChars?: number;
+}
+
+export function cacheHttpDecisions(decide: (action: Action) => Decision, entries: readonly RuleEntry[], limits: DecisionCacheLimits = {}): (action: Action) => Decision {
+  const maxShapes = limits.maxShapes ?? MAX_SHAPES;
+  const maxKeyChars = limits.maxKeyChars ?? MAX_KEY_CHARS;
   const timed = entries.filter((e) => e.timed);
   // null: this shape may depend on the time; decide it every time.
   const shapes = new Map<string, Decision | null>();
+  let keyChars = 0;
   // Per target, what the rules with a time window need of a caller to take part in deciding
   // an HTTP request there: any caller (a rule without groups), or one of these groups.
   const timedByTarget = new Map<string, { readonly anyCaller: boolean; readonly groups: ReadonlySet<string> }>();
@@ -47,7 +57,11 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
     const hit = shapes.get(key);
     if (hit !== undefined) return hit ?? decide(action);
     const decision = decide(action);
-    if (shapes.size >= maxShapes) shapes.clear();
+    if (shapes.size >= maxShapes || keyChars + key.length > maxKeyChars) {
+      shapes.clear();
+      keyChars = 0;
+    }
+    keyChars += key.length;
     shapes.set(key, mayDependOnTime(action) ? null : freezeDecision(decision));
     return decision;
   };
