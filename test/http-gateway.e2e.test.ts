@@ -28,7 +28,7 @@ function config(upPort: number, extraRules = ""): string {
     rules: `
   - name: developers-read
     groups: [developers]
-    http: { methods: [GET], paths: ["/api/**", "/big", "/ws", "/huge"] }
+    http: { methods: [GET], paths: ["/api/**", "/big", "/ws", "/huge", "/huge-gzip"] }
     effect: allow
   - name: developers-upload
     groups: [developers]
@@ -36,7 +36,7 @@ function config(upPort: number, extraRules = ""): string {
     effect: allow
   - name: customers-masked
     groups: [developers]
-    http: { methods: [GET], paths: ["/api/customers", "/huge"] }
+    http: { methods: [GET], paths: ["/api/customers", "/huge", "/huge-gzip"] }
     effect: allow
     mask: { json: ["$.customers[*].name"], detectors: [email, card] }
   - name: no-deletes
@@ -87,6 +87,9 @@ beforeAll(async () => {
       if (url.pathname === "/api/customers")
         return Response.json({ customers: [{ name: "Ada", email: "ada@example.com", card: "4242 4242 4242 4242", note: "call ada@example.com" }] });
       if (url.pathname === "/huge") return Response.json({ customers: [], pad: "x".repeat(2_000_000) });
+      // ~2 KB on the wire that inflate past mask_max_size: the limit is on what is masked.
+      if (url.pathname === "/huge-gzip")
+        return new Response(Bun.gzipSync(JSON.stringify({ customers: [], pad: "x".repeat(2_000_000) })), { headers: { "content-type": "application/json", "content-encoding": "gzip" } });
       if (url.pathname === "/big") {
         const n = Number(url.searchParams.get("mb") ?? "1");
         const chunk = new Uint8Array(1024 * 1024).fill(97);
@@ -182,6 +185,12 @@ describe("HTTP target through the compiled gateway", () => {
   test("a masked response above mask_max_size is refused, not sent unmasked", async () => {
     const alice = await token("alice", "developers");
     const r = await get("/huge", alice);
+    expect(r.status).toBe(502);
+    expect((await json(r)).error).toBe("mask_refused");
+  });
+
+  test("a compressed masked response that inflates above mask_max_size is refused too", async () => {
+    const r = await get("/huge-gzip", await token("alice", "developers"));
     expect(r.status).toBe(502);
     expect((await json(r)).error).toBe("mask_refused");
   });

@@ -64,3 +64,18 @@ test("a check that began before clear() (a reload) does not put its answer back 
   await auth("tok");
   expect(calls).toBe(2);
 });
+
+test("peek answers only what a call would serve from the cache: nothing before, after expiry, after clear()", async () => {
+  let now = 0;
+  const auth = createCachedAuthenticate(async () => alice, { now: () => now }, { maxAgeMs: 60_000 });
+  expect(auth.peek("tok")).toBeUndefined();
+  await auth("tok");
+  expect(auth.peek("tok")?.subject).toBe("alice");
+  expect(auth.peek("other")).toBeUndefined();
+  now = 10_000; // the token's own expiry
+  expect(auth.peek("tok")).toBeUndefined();
+  now = 0;
+  await auth("tok");
+  auth.clear();
+  expect(auth.peek("tok")).toBeUndefined();
+});
