@@ -24,6 +24,12 @@ function event(i: number): AuditEventInput {
   };
 }
 
+/** Waits for a condition with a bound; fails naming what it waited for. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await Bun.sleep(5);
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
 async function allRecords(path: string) {
   const out = [];
   for await (const r of readRecords(path)) out.push(r);
@@ -107,18 +113,50 @@ describe("openAuditLog / append", () => {
     await log.close();
   });
 
-  test("batch mode: appends in every turn do not hold the fsync back past a few hundred records", async () => {
+  test("batch mode: an fsync starts at most once per fsync interval, by the log's clock, however many turns write", async () => {
     const path = tempLog();
-    const log = await openAuditLog({ path });
-    // One append per event-loop turn, never a free turn, until an fsync lands (or 5,000 records).
-    let n = 0;
-    while (log.durableSeq === 0 && n < 5000) {
-      await log.append(event(++n));
-      await new Promise((r) => setImmediate(r));
+    let now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, fsyncIntervalMs: 10, clock: { now: () => now } });
+    await log.append(event(0));
+    // The first write finds no fsync in the last interval: one starts at the next turn.
+    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    // 300 records, each in a turn of its own, some with real time between them: the clock
+    // stands still, so the interval never ends and no other fsync starts.
+    for (let i = 1; i <= 300; i++) {
+      await log.append(event(i));
+      await new Promise((r) => (i % 30 === 0 ? setTimeout(r, 2) : setImmediate(r)));
     }
-    expect(log.durableSeq).toBeGreaterThan(0);
-    // Bounded by the group limit (256 records), plus what was appended while that fsync ran.
-    expect(n).toBeLessThan(5000);
+    expect(log.stats.fsyncs).toBe(1);
+    expect(log.stats.writes).toBe(301);
+    expect(log.durableSeq).toBeLessThan(301);
+    now += 10;
+    await until(() => log.stats.fsyncs === 2, "the fsync after the interval");
+    await until(() => log.durableSeq === 301, "the second fsync to cover every record");
+    await log.close();
+  });
+
+  test("batch mode: sync() (which checkpoints wait on) does not wait for the fsync interval", async () => {
+    const path = tempLog();
+    const now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, fsyncIntervalMs: 60_000, clock: { now: () => now } });
+    await log.append(event(0));
+    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    const rec = await log.append(event(1));
+    await log.sync(); // would hang for a minute of the log's clock (forever: it stands still) if it waited
+    expect(log.durableSeq).toBe(rec.seq);
+    expect(log.stats.fsyncs).toBe(2);
+    await log.close();
+  });
+
+  test("strict mode ignores the fsync interval: every acknowledged record is fsync'd", async () => {
+    const path = tempLog();
+    const now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, durability: "strict", fsyncIntervalMs: 60_000, clock: { now: () => now } });
+    for (let i = 0; i < 20; i++) {
+      const rec = await log.append(event(i));
+      expect(log.durableSeq).toBeGreaterThanOrEqual(rec.seq);
+    }
+    expect(log.stats.fsyncs).toBeGreaterThanOrEqual(20);
     await log.close();
   });
 
