@@ -7,11 +7,18 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
+import type { SessionRecords } from "./session-records.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
 export interface AuditSink {
   /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
   append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
+  /** The hot path (AuditLog.appendSync): a record from fragments, queued at once; throws E_AUDIT_WRITE. */
+  appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
+  /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
+  flush?(): void | Promise<void>;
+  readonly durability?: "batch" | "strict";
 }
 
 export interface AuditEvent {
@@ -67,6 +74,11 @@ export interface CheckContext {
    * identities that may use the target. The result is what gets audited and applied.
    */
   readonly adjust?: (decision: Decision, action: Action) => Decision;
+  /**
+   * The session's record templates: the decision record is then built from fragments and
+   * written at once (appendSync + flush), not encoded whole. Same bytes either way.
+   */
+  readonly records?: SessionRecords;
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -104,6 +116,21 @@ export class Gate {
     await this.deps.audit.append(event, { lazy: true });
   }
 
+  /**
+   * The hot path's record that nothing waits for (a completion): from a SessionRecords template,
+   * queued now, written with the next write. Rejects with E_AUDIT_WRITE when the log cannot take it.
+   */
+  recordLaterFrom(template: RecordTemplate, values: RecordValues): Promise<void> {
+    const audit = this.deps.audit;
+    if (audit.appendSync === undefined) return this.recordLater(template.event(values) as AuditEvent);
+    try {
+      audit.appendSync(template, values, { lazy: true });
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
   async check(action: Action, ctx: CheckContext = {}): Promise<Verdict> {
     const policy = this.deps.policy();
@@ -132,15 +159,18 @@ export class Gate {
       action: auditAction(action.request),
       policy: policy.hash,
     };
+    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const audit = this.deps.audit;
     try {
-      await this.deps.audit.append({
-        ...base,
-        type: "decision",
-        decision: { effect: effective, rule: decision.rule, message: decision.message },
-        ...(grantId || ctx.details || decision.detail
-          ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } }
-          : {}),
-      });
+      if (ctx.records !== undefined && audit.appendSync !== undefined && audit.flush !== undefined && audit.durability !== "strict" && ctx.records.matches(ctx.session, action.identity, action.target)) {
+        // Written before this returns, so the caller forwards only what is in the log.
+        const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
+        audit.appendSync(template, { action: base.action, details });
+        const flushed = audit.flush();
+        if (flushed !== undefined) await flushed;
+      } else {
+        await audit.append({ ...base, type: "decision", decision: { effect: effective, rule: decision.rule, message: decision.message }, ...(details ? { details } : {}) });
+      }
     } catch (e) {
       return this.auditFailed(decision, policy.hash, e);
     }
