@@ -18,6 +18,8 @@ export interface AuditSink {
   appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
   /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
   flush?(): void | Promise<void>;
+  /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
+  sync?(): Promise<void>;
   readonly durability?: "batch" | "strict";
 }
 
@@ -116,19 +118,54 @@ export class Gate {
     await this.deps.audit.append(event, { lazy: true });
   }
 
+  /** Records of a sink without appendSync (test fakes), still being appended. */
+  private unflushed: Promise<unknown>[] = [];
+
+  /**
+   * The hot path: queues a record from a template (SessionRecords) at once, in call order, and
+   * returns its seq (-1 from a sink without appendSync). Throws E_AUDIT_WRITE: the caller must
+   * deny. A record an action waits for must be flushed (flushRecords) before the action is
+   * forwarded; a lazy one (a completion) rides on the next write.
+   */
+  appendRecord(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number {
+    const audit = this.deps.audit;
+    if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
+    const appended = audit.append(template.event(values) as AuditEvent, opts);
+    this.unflushed.push(appended);
+    appended.catch(() => {}); // reported by flushRecords
+    return -1;
+  }
+
+  /**
+   * Writes every queued record now, with one write(2): call it just before forwarding what
+   * they record. Throws E_AUDIT_WRITE (deny). Returns a promise, to await before forwarding,
+   * only when the records cannot be there at once: during a rotation, in strict mode (their
+   * fsync), or for a sink without appendSync.
+   */
+  flushRecords(): void | Promise<void> {
+    const audit = this.deps.audit;
+    const waits: Promise<unknown>[] = this.unflushed;
+    if (waits.length > 0) this.unflushed = [];
+    const flushed = audit.flush?.();
+    if (audit.durability === "strict" && audit.sync !== undefined) waits.push(flushed === undefined ? audit.sync() : flushed.then(() => audit.sync!()));
+    else if (flushed !== undefined) waits.push(flushed);
+    if (waits.length === 0) return;
+    return Promise.all(waits).then(() => {});
+  }
+
   /**
    * The hot path's record that nothing waits for (a completion): from a SessionRecords template,
    * queued now, written with the next write. Rejects with E_AUDIT_WRITE when the log cannot take it.
    */
   recordLaterFrom(template: RecordTemplate, values: RecordValues): Promise<void> {
-    const audit = this.deps.audit;
-    if (audit.appendSync === undefined) return this.recordLater(template.event(values) as AuditEvent);
     try {
-      audit.appendSync(template, values, { lazy: true });
-      return Promise.resolve();
+      this.appendRecord(template, values, { lazy: true });
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.unflushed.length === 0) return Promise.resolve();
+    const last = this.unflushed[this.unflushed.length - 1]!;
+    return last.then(() => {});
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
@@ -162,11 +199,11 @@ export class Gate {
     const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
     const audit = this.deps.audit;
     try {
-      if (ctx.records !== undefined && audit.appendSync !== undefined && audit.flush !== undefined && audit.durability !== "strict" && ctx.records.matches(ctx.session, action.identity, action.target)) {
-        // Written before this returns, so the caller forwards only what is in the log.
+      if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
+        // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
         const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
-        audit.appendSync(template, { action: base.action, details });
-        const flushed = audit.flush();
+        this.appendRecord(template, { action: base.action, details });
+        const flushed = this.flushRecords();
         if (flushed !== undefined) await flushed;
       } else {
         await audit.append({ ...base, type: "decision", decision: { effect: effective, rule: decision.rule, message: decision.message }, ...(details ? { details } : {}) });

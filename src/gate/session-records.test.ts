@@ -124,3 +124,44 @@ test("templates are cached per type, decision and policy; a changed group array 
   expect(records.matches("s", { method: "oidc", subject: "a", issuer: "i", groups: ["eng", "admin"] }, "t")).toBe(false);
   expect(records.matches("s2", { method: "oidc", subject: "a", issuer: "i", groups: ["eng"] }, "t")).toBe(false);
 });
+
+test("strict mode: the template path's decision record is fsync'd before check() returns", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock, durability: "strict" });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  for (let i = 0; i < 5; i++) {
+    const v = await gate.check(statement(alice, `SELECT ${i}`), { session: "pg_1", records });
+    expect(v.allowed).toBe(true);
+    expect(log.durableSeq).toBe(log.lastSeq);
+  }
+  await log.close();
+});
+
+test("appendRecord + flushRecords: batch writes at once (no promise); a sink without appendSync gives a promise to await", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "s", identity: auditIdentity(alice), target: "db" });
+  const t = records.template("request", { effect: "allow", rule: "r" }, "h1");
+  expect(gate.appendRecord(t, { details: { n: 1 } }, { lazy: true })).toBe(1);
+  expect(gate.appendRecord(t, { details: { n: 2 } })).toBe(2);
+  expect(gate.flushRecords()).toBeUndefined();
+  expect(readFileSync(path, "utf8").split("\n").length - 1).toBe(2);
+  await log.close();
+
+  const events: AuditEvent[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = gateOn({ append: async (e: AuditEvent) => (await held, events.push(e), { seq: events.length }) });
+  expect(slow.appendRecord(t, { details: { n: 1 } })).toBe(-1);
+  const flushed = slow.flushRecords();
+  expect(flushed).toBeInstanceOf(Promise);
+  let done = false;
+  void flushed!.then(() => (done = true));
+  await Promise.resolve();
+  expect(done).toBe(false);
+  release();
+  await flushed;
+  expect(events).toHaveLength(1);
+});

@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Identity } from "../../core/types.ts";
 import { auditAction, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { SessionRecords } from "../../gate/session-records.ts";
 import { BackendRelay } from "./backend-relay.ts";
 import type { Catalog } from "./catalog.ts";
 import { denyMessages } from "./deny.ts";
@@ -63,6 +64,8 @@ export class Session implements RelayCore, RevocableSession {
   private processId = 0;
   private endError: string | null = null;
   private readonly expiry: SessionExpiry;
+  /** This session's audit record templates (identity, session, target serialised once). */
+  private readonly records: SessionRecords;
   private done!: () => void;
 
   constructor(
@@ -83,7 +86,9 @@ export class Session implements RelayCore, RevocableSession {
     this.catalog = deps.catalog;
     this.recordParameters = deps.cfg.record_parameters === true;
     this.searchPath = new SearchPathTracker(initialPath, user, userSchema);
+    this.records = new SessionRecords({ session: id, identity: auditIdentity(identity), target: deps.cfg.name });
     this.statementGate = new StatementGate({
+      records: this.records,
       gate: deps.gate,
       target: deps.cfg.name,
       identity: this.identity,
@@ -293,15 +298,7 @@ export class Session implements RelayCore, RevocableSession {
     if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
     if (run.parameters !== undefined) details["parameters"] = run.parameters;
     deps.gate
-      .recordLater({
-        type: "statement",
-        session: this.id,
-        identity: auditIdentity(this.identity),
-        target: deps.cfg.name,
-        action: auditAction(run.facts),
-        decision: { effect: "allow", rule: run.rule },
-        details,
-      })
+      .recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: auditAction(run.facts), details })
       .catch((e) => deps.log.error("audit write failed for statement completion", { session: this.id, error: errorMessage(e) }));
   }
 
