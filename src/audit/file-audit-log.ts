@@ -20,6 +20,14 @@ import type { RecordTemplate, RecordValues } from "./record-template.ts";
 import type { Repair } from "./repair.ts";
 
 
+/**
+ * A lazy record (a completion, which nothing waits for) rides on the next write, or is written
+ * after this long at the latest. At one PostgreSQL client the next statement's decision comes
+ * within a fraction of this, so a statement costs one write(2), not two. A kill -9 may lose
+ * lazy records of this last moment; never a record an action waited for.
+ */
+const DEFAULT_LAZY_WRITE_MS = 1;
+
 // The ISO time a record carries; toISOString gives other forms (+275760-…) that verify rejects.
 const ISO_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 
@@ -28,6 +36,7 @@ export class FileAuditLog implements AuditLog {
   readonly repaired: Repair | null;
   readonly #strict: boolean;
   readonly #fsyncIntervalMs: number;
+  readonly #lazyWriteMs: number;
   readonly #rotateSize: number;
   readonly #clock: Clock;
   readonly #onError: ((error: GatewayError) => void) | undefined;
@@ -48,14 +57,10 @@ export class FileAuditLog implements AuditLog {
   #fsyncs = 0;
   /** The fsyncs: requested, done, and who waits for them (strict appends, sync()). */
   readonly #durability: Durability;
-  /** A pump is queued for the end of the current tick (a microtask) / of the current turn (an immediate). */
+  /** A pump is queued for the end of the current tick (a microtask). */
   #tickPumpQueued = false;
-  #turnPumpQueued = false;
-  /** A write went out in this event-loop turn (cleared by an immediate). */
-  #wroteThisTurn = false;
-  readonly #newTurn = (): void => {
-    this.#wroteThisTurn = false;
-  };
+  /** Lazy lines wait for the next write, or for this timer (lazyWriteMs). */
+  #lazyTimer: ReturnType<typeof setTimeout> | null = null;
   /** True from the start of a pump until its last synchronous step; a promise's settling would come a microtask too late. */
   #pumping = false;
   #pump: Promise<void> = Promise.resolve();
@@ -95,6 +100,7 @@ export class FileAuditLog implements AuditLog {
     this.#strict = init.opts.durability === "strict";
     this.#fsyncIntervalMs = init.opts.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     if (!(this.#fsyncIntervalMs >= 0)) throw new GatewayError("E_USAGE", `invalid audit fsync interval: ${this.#fsyncIntervalMs} ms (expected 0 or more)`);
+    this.#lazyWriteMs = init.opts.lazyWriteMs ?? DEFAULT_LAZY_WRITE_MS;
     this.#rotateSize = init.opts.rotateSize ?? Number.POSITIVE_INFINITY;
     this.#clock = init.opts.clock ?? systemClock;
     this.#onError = init.opts.onError;
@@ -204,19 +210,18 @@ export class FileAuditLog implements AuditLog {
 
   /**
    * When queued lines are written. A record that an action waits for goes out at the end of the
-   * current tick: the action (a forwarded request or statement) then waits one write(2), about
-   * a microsecond, not for the rest of the event-loop turn. A lazy record (a completion, which
-   * nothing waits for) shares a write: once this turn has written, it waits for the turn's end.
-   * Appends made in the same tick share one write either way.
+   * current tick (or earlier, by flush()): the action (a forwarded request or statement) then
+   * waits one write(2), about a microsecond, not for the rest of the event-loop turn. A lazy
+   * record (a completion, which nothing waits for) rides on the next write, at the latest after
+   * lazyWriteMs (1 ms). Appends made in the same tick share one write either way.
    */
   #schedulePump(lazy: boolean): void {
     if (this.#tickPumpQueued) return; // that pump writes this line too
-    if (!lazy || !this.#wroteThisTurn) {
+    if (!lazy) {
       this.#tickPumpQueued = true;
       queueMicrotask(this.#pumpAtTickEnd);
-    } else if (!this.#turnPumpQueued) {
-      this.#turnPumpQueued = true;
-      setImmediate(this.#pumpAtTurnEnd);
+    } else if (this.#lazyTimer === null) {
+      this.#lazyTimer = setTimeout(this.#pumpLazy, this.#lazyWriteMs);
     }
   }
 
@@ -224,8 +229,8 @@ export class FileAuditLog implements AuditLog {
     this.#tickPumpQueued = false;
     this.#startPump();
   };
-  readonly #pumpAtTurnEnd = (): void => {
-    this.#turnPumpQueued = false;
+  readonly #pumpLazy = (): void => {
+    this.#lazyTimer = null;
     this.#startPump();
   };
 
@@ -340,9 +345,10 @@ export class FileAuditLog implements AuditLog {
     this.#writes++;
     this.#size += buf.length;
     this.#writtenSeq = seq;
-    if (!this.#wroteThisTurn) {
-      this.#wroteThisTurn = true;
-      setImmediate(this.#newTurn);
+    if (this.#lazyTimer !== null) {
+      // The lazy lines it waited for went out with this write.
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = null;
     }
     if (this.#strict) {
       for (const w of waiters) this.#durability.wait(w);

@@ -226,31 +226,43 @@ describe("openAuditLog / append", () => {
     await log.close();
   });
 
-  test("a lazy append shares the write at the end of the turn once this turn has written, and keeps its place in the chain", async () => {
+  test("a lazy append rides on the next write, in its place in the chain; with none to ride on, it is written on its own", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    let turnEnded = false;
-    setImmediate(() => (turnEnded = true));
-    await log.append(event(1), { lazy: true }); // the turn's first write: at the end of the tick
-    expect(turnEnded).toBe(false);
+    const alone = await log.append(event(1), { lazy: true }); // no other write comes: its timer writes it
+    expect(alone.seq).toBe(1);
+    expect(log.stats.writes).toBe(1);
     const lazy = log.append(event(2), { lazy: true });
-    const urgent = log.append(event(3)); // its write takes the lazy line with it, in order
-    expect((await urgent).seq).toBe(3);
-    expect(turnEnded).toBe(false);
+    const lazy2 = log.append(event(3), { lazy: true });
+    const urgent = log.append(event(4)); // its write takes the lazy lines with it, in order
+    expect((await urgent).seq).toBe(4);
     expect((await lazy).seq).toBe(2);
-    const third = log.append(event(4), { lazy: true });
-    await new Promise((r) => queueMicrotask(() => r(null)));
-    expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(3); // not written yet
-    expect((await third).seq).toBe(4);
-    expect(turnEnded).toBe(true);
+    expect((await lazy2).seq).toBe(3);
+    expect(log.stats.writes).toBe(2);
+    expect(readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3, 4]);
     await log.close();
     expect(await verifyLog(path)).toEqual({ ok: true, records: 4 });
+  });
+
+  test("a lazy record waits across turns for the next write to ride on (one write for a statement and the completion before it)", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path, lazyWriteMs: 60_000 });
+    const completion = log.append(event(1), { lazy: true });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(log.stats.writes).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe("");
+    const decision = await log.append(event(2));
+    expect((await completion).seq).toBe(1);
+    expect(decision.seq).toBe(2);
+    expect(log.stats.writes).toBe(1);
+    await log.close();
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 2 });
   });
 
   test("close() right after an append that waits for the end of the turn writes it and returns (it used to spin forever)", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    await log.append(event(1)); // this turn has written: a lazy append waits for the turn's end
+    await log.append(event(1)); // a lazy append waits for the next write, or its timer
     const second = log.append(event(2), { lazy: true });
     await log.close();
     expect((await second).seq).toBe(2);

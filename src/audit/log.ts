@@ -29,6 +29,8 @@ export interface AuditLogOptions {
    * Default 10; 0: as soon as the event loop has a turn to spare.
    */
   readonly fsyncIntervalMs?: number;
+  /** The longest a lazy record waits for a write to ride on (ms). Default 1. */
+  readonly lazyWriteMs?: number;
   readonly clock?: Clock;
   /** Sign the chain's head every so often (checkpointed-log.ts). Default: no checkpoints. */
   readonly checkpoints?: CheckpointOptions;
@@ -39,8 +41,8 @@ export interface AuditLogOptions {
 export interface AppendOptions {
   /**
    * Nothing waits for this record before acting (a request's or statement's completion, a
-   * session's end): it may share a write with later records of the same event-loop turn.
-   * Default false: written at the end of the current tick.
+   * session's end): it rides on the next write (the next action's record), or is written about
+   * a millisecond later when none comes. Default false: written at the end of the current tick.
    */
   readonly lazy?: boolean;
 }

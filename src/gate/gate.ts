@@ -112,7 +112,7 @@ export class Gate {
 
   /**
    * Appends a record that nothing waits for before acting (a completion, a session's end): it
-   * may share the write at the end of the event-loop turn instead of one of its own.
+   * rides on the next write (the next action's record) instead of one of its own.
    */
   async recordLater(event: AuditEvent): Promise<void> {
     await this.deps.audit.append(event, { lazy: true });
