@@ -187,6 +187,13 @@ describe("defaults and paths", () => {
     expect(c.audit.durability).toBe("strict");
   });
 
+  test("audit.fsync_interval is a duration, kept as written", async () => {
+    const dir = await folder("fsync", { "a.yaml": TARGET, "b.yaml": "audit:\n  path: a.log\n  fsync_interval: 25ms\n" });
+    expect((await loadConfig(dir)).audit.fsync_interval).toBe("25ms");
+    const bad = await folder("fsync-bad", { "a.yaml": TARGET, "b.yaml": "audit:\n  path: a.log\n  fsync_interval: 25 ms\n" });
+    expect((await failure(loadConfig(bad))).message).toContain("audit.fsync_interval");
+  });
+
   test("the loaded config is frozen", async () => {
     const c = await fromText(TARGET);
     expect(Object.isFrozen(c.targets[0])).toBe(true);

@@ -8,11 +8,20 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
+import type { SessionRecords } from "./session-records.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
 export interface AuditSink {
   /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
   append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
+  /** The hot path (AuditLog.appendSync): a record from fragments, queued at once; throws E_AUDIT_WRITE. */
+  appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
+  /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
+  flush?(): void | Promise<void>;
+  /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
+  sync?(): Promise<void>;
+  readonly durability?: "batch" | "strict";
 }
 
 export interface AuditEvent {
@@ -72,6 +81,11 @@ export interface CheckContext {
    * identities that may use the target. The result is what gets audited and applied.
    */
   readonly adjust?: (decision: Decision, action: Action) => Decision;
+  /**
+   * The session's record templates: the decision record is then built from fragments and
+   * written at once (appendSync + flush), not encoded whole. Same bytes either way.
+   */
+  readonly records?: SessionRecords;
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -111,7 +125,7 @@ export class Gate {
 
   /**
    * Appends a record that nothing waits for before acting (a completion, a session's end): it
-   * may share the write at the end of the event-loop turn instead of one of its own. Never
+   * rides on the next write (the next action's record) instead of one of its own. Never
    * rejects: what it records has happened already, so a failure is logged at error level,
    * counted (gatehouse_audit_write_failures_total) and makes /healthz report unhealthy.
    */
@@ -132,6 +146,59 @@ export class Gate {
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
     );
+  }
+
+  /** Records of a sink without appendSync (test fakes), still being appended. */
+  private unflushed: Promise<unknown>[] = [];
+
+  /**
+   * The hot path: queues a record from a template (SessionRecords) at once, in call order, and
+   * returns its seq (-1 from a sink without appendSync). Throws E_AUDIT_WRITE: the caller must
+   * deny. A record an action waits for must be flushed (flushRecords) before the action is
+   * forwarded; a lazy one (a completion) rides on the next write.
+   */
+  appendRecord(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number {
+    const audit = this.deps.audit;
+    if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
+    const appended = audit.append(template.event(values) as AuditEvent, opts);
+    this.unflushed.push(appended);
+    appended.catch(() => {}); // reported by flushRecords
+    return -1;
+  }
+
+  /**
+   * Writes every queued record now, with one write(2): call it just before forwarding what
+   * they record. Throws E_AUDIT_WRITE (deny). Returns a promise, to await before forwarding,
+   * only when the records cannot be there at once: during a rotation, in strict mode (their
+   * fsync), or for a sink without appendSync.
+   */
+  flushRecords(): void | Promise<void> {
+    const audit = this.deps.audit;
+    const waits: Promise<unknown>[] = this.unflushed;
+    if (waits.length > 0) this.unflushed = [];
+    const flushed = audit.flush?.();
+    if (audit.durability === "strict" && audit.sync !== undefined) waits.push(flushed === undefined ? audit.sync() : flushed.then(() => audit.sync!()));
+    else if (flushed !== undefined) waits.push(flushed);
+    if (waits.length === 0) return;
+    return Promise.all(waits).then(() => {});
+  }
+
+  /**
+   * The hot path's record that nothing waits for (a completion): from a SessionRecords template,
+   * queued now, written with the next write. Never rejects, like recordLater: a failure is
+   * logged, counted as lost (`type` names the record) and makes /healthz report unhealthy.
+   */
+  recordLaterFrom(template: RecordTemplate, values: RecordValues, type = "record"): Promise<void> {
+    const lost = (e: unknown) => this.auditWriteFailed(type, "lost", e);
+    try {
+      this.appendRecord(template, values, { lazy: true });
+    } catch (e) {
+      lost(e);
+      return Promise.resolve();
+    }
+    if (this.unflushed.length === 0) return Promise.resolve();
+    const last = this.unflushed[this.unflushed.length - 1]!;
+    return last.then(() => undefined, lost);
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
@@ -162,15 +229,18 @@ export class Gate {
       action: auditAction(action.request),
       policy: policy.hash,
     };
+    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const audit = this.deps.audit;
     try {
-      await this.deps.audit.append({
-        ...base,
-        type: "decision",
-        decision: { effect: effective, rule: decision.rule, message: decision.message },
-        ...(grantId || ctx.details || decision.detail
-          ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } }
-          : {}),
-      });
+      if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
+        // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
+        const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
+        this.appendRecord(template, { action: base.action, details });
+        const flushed = this.flushRecords();
+        if (flushed !== undefined) await flushed;
+      } else {
+        await audit.append({ ...base, type: "decision", decision: { effect: effective, rule: decision.rule, message: decision.message }, ...(details ? { details } : {}) });
+      }
     } catch (e) {
       return this.auditFailed("decision", decision, policy.hash, e);
     }

@@ -62,6 +62,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     path: config.audit.path,
     durability: config.audit.durability ?? "batch",
     ...(config.audit.rotate_size ? { rotateSize: parseSize(config.audit.rotate_size) } : {}),
+    ...(config.audit.fsync_interval !== undefined ? { fsyncIntervalMs: parseDuration(config.audit.fsync_interval) } : {}),
     clock,
     checkpoints: {
       key: signingKey,

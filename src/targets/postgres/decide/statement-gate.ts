@@ -36,6 +36,7 @@ import { errorMessage } from "../../../core/errors.ts";
 import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } from "../../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../../core/types.ts";
 import type { Gate, Verdict } from "../../../gate/gate.ts";
+import type { SessionRecords } from "../../../gate/session-records.ts";
 import type { Detector } from "../../../masking/detectors.ts";
 import { NO_OBJECTS, splitQualified, type Catalog, type StatementObjects } from "../catalog/catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "../masking/mask-plan.ts";
@@ -54,6 +55,8 @@ export interface StatementGateDeps {
   readonly compileDetectors: (names: readonly string[]) => Detector;
   /** Tells the client what a held statement waits for. */
   readonly onHold: (p: PendingRequest) => void;
+  /** The session's audit record templates: decision records are built from them. */
+  readonly records?: SessionRecords;
 }
 
 export interface CheckedStatement {
@@ -303,7 +306,7 @@ export class StatementGate {
     try {
       return await this.deps.gate.check(
         { identity: this.deps.identity, target: this.deps.target, request: facts, time: this.deps.clock.now() },
-        { session: this.deps.session, details, adjust, onHold: this.deps.onHold, signal: hold.signal },
+        { session: this.deps.session, details, adjust, onHold: this.deps.onHold, signal: hold.signal, ...(this.deps.records ? { records: this.deps.records } : {}) },
       );
     } finally {
       if (this.hold === hold) this.hold = null;
