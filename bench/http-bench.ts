@@ -1,15 +1,21 @@
 // HTTP through the gateway (full policy and audit) against the same upstream directly, in one
-// run, with wrk. Prints requests/s, the ratio, and the added median latency, for two upstream
-// routes: /api/items, a constant tiny JSON (the harshest case for any proxy), and /api/report,
-// which builds a 50-row JSON report per call as an internal API would. A bare Bun reverse proxy
-// (fetch and return, nothing else) is measured too: it is the ceiling of this runtime.
+// run, with wrk. Prints requests/s, the ratio, and the added median latency, for four upstream
+// routes. On a Bun upstream: /api/items, a constant tiny JSON (the harshest case for any proxy),
+// and /api/report, which builds a 50-row JSON report per call as an internal API would. On a
+// fast Node.js `http` upstream (run with node, as a user's service would be): /fast/items, a
+// tiny JSON the policy leaves alone, and /fast/users, ~2 KB of JSON whose e-mail addresses the
+// policy masks. A bare Bun reverse proxy (Bun.serve + fetch and return, nothing else) is
+// measured too: it is the ceiling of this runtime, and the gateway's goals are set against it.
 // The machine's speed drifts by ±10% over minutes, so each route runs several rounds of
 // direct, bare proxy and gateway back to back; a ratio is taken within each round, and the
 // table gives the medians with the range of the per-round ratios.
-// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report]
-// (needs dist/gatehouse and wrk)
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Peak RSS (VmHWM) of the gateway and of the bare proxy is printed at the end.
+// --baseline BINARY runs a second gateway (another build, e.g. before a change) in the same
+// rounds, as the path "baseline gateway": a before/after comparison on the same machine state.
+// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users] [--baseline BINARY]
+// (needs dist/gatehouse, wrk and node)
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
 
@@ -21,7 +27,8 @@ const flag = (name: string, def: string) => {
 const seconds = Number(flag("seconds", "10"));
 const connections = Number(flag("connections", "32"));
 const rounds = Number(flag("rounds", "3"));
-const routes = flag("routes", "/api/items,/api/report").split(",");
+const routes = flag("routes", "/api/items,/api/report,/fast/items,/fast/users").split(",");
+const baseline = flag("baseline", "");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -29,10 +36,16 @@ const gatewayCommand = () => (process.env["GATEHOUSE_BENCH_CMD"] ? process.env["
 
 const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
 const upPort = await freePort();
+const fastPort = await freePort();
 const gwPort = await freePort();
+const gwFastPort = await freePort();
+const baseAdminPort = await freePort();
+const baseGwPort = await freePort();
+const baseGwFastPort = await freePort();
 const adminPort = await freePort();
 
 const proxyPort = await freePort();
+const proxyFastPort = await freePort();
 // The upstream and the bare proxy run in their own processes, as they would in production.
 writeFileSync(
   join(dir, "upstream.ts"),
@@ -46,11 +59,25 @@ Bun.serve({ hostname: "127.0.0.1", port: ${upPort}, fetch(req) {
   return Response.json({ ok: true, items: [1, 2, 3] });
 } });`,
 );
+// The fast upstream: Node.js http, bodies prepared once, so nearly all of a request's cost is
+// the proxy's. /fast/users: 16 users, ~2 KB, every one with an e-mail address the policy masks.
+const users = Array.from({ length: 16 }, (_, i) => ({ id: 1000 + i, name: `User Number ${i}`, email: `user${i}.name@example${i % 3}.com`, team: ["sales", "ops", "eng", "finance"][i % 4], active: i % 5 !== 0, score: Math.round(((i * 7919) % 1000) * 1.25) / 10 }));
 writeFileSync(
-  join(dir, "bare-proxy.ts"),
-  `Bun.serve({ hostname: "127.0.0.1", port: ${proxyPort}, async fetch(req) { const u = new URL(req.url); const r = await fetch("http://127.0.0.1:${upPort}" + u.pathname + u.search, { method: req.method, headers: req.headers, body: req.body, decompress: false }); return new Response(r.body, { status: r.status, headers: r.headers }); } });`,
+  join(dir, "fast-upstream.mjs"),
+  `import http from "node:http";
+const items = Buffer.from(JSON.stringify({ ok: true, items: [1, 2, 3] }));
+const users = Buffer.from(${JSON.stringify(JSON.stringify({ page: 1, total: users.length, users }))});
+http.createServer((req, res) => {
+  const body = req.url === "/fast/users" ? users : items;
+  res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+  res.end(body);
+}).listen(${fastPort}, "127.0.0.1");`,
 );
+const proxy = (port: number, upstreamPort: number) =>
+  `Bun.serve({ hostname: "127.0.0.1", port: ${port}, async fetch(req) { const u = new URL(req.url); const r = await fetch("http://127.0.0.1:${upstreamPort}" + u.pathname + u.search, { method: req.method, headers: req.headers, body: req.body, decompress: false }); return new Response(r.body, { status: r.status, headers: r.headers }); } });`;
+writeFileSync(join(dir, "bare-proxy.ts"), `${proxy(proxyPort, upPort)}\n${proxy(proxyFastPort, fastPort)}\n`);
 const up = Bun.spawn([process.execPath, join(dir, "upstream.ts")], { stdout: "inherit", stderr: "inherit" });
+const fastUp = Bun.spawn(["node", join(dir, "fast-upstream.mjs")], { stdout: "inherit", stderr: "inherit" });
 const bare = Bun.spawn([process.execPath, join(dir, "bare-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
 writeFileSync(
   join(dir, "gatehouse.yaml"),
@@ -60,13 +87,28 @@ audit: { path: ./state/audit/audit.log, durability: batch }
 identity: { dev_issuer: true }
 targets:
   - { name: api, kind: http, listen: 127.0.0.1:${gwPort}, upstream: "http://127.0.0.1:${upPort}", headers: { Authorization: "Bearer upstream" } }
+  - { name: fast, kind: http, listen: 127.0.0.1:${gwFastPort}, upstream: "http://127.0.0.1:${fastPort}", headers: { Authorization: "Bearer upstream" } }
 rules:
   - { name: deny-admin, http: { paths: ["/admin/**"] }, effect: deny }
-  - { name: read, groups: [bench], http: { methods: [GET], paths: ["/api/**"] }, effect: allow }
+  - { name: read, groups: [bench], http: { methods: [GET], paths: ["/api/**", "/fast/**"] }, effect: allow }
+  - { name: users-masked, groups: [bench], http: { methods: [GET], paths: ["/fast/users"] }, effect: allow, mask: { detectors: [email] } }
 `,
 );
 const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
-await Promise.all([waitForPort(upPort), waitForPort(gwPort), waitForPort(proxyPort)]);
+// The baseline gateway: the same configuration on its own ports and audit log, the same state
+// folder (so the same dev-issuer key accepts the same token).
+const base = baseline
+  ? (() => {
+      const yaml = readFileSync(join(dir, "gatehouse.yaml"), "utf8")
+        .replace(`127.0.0.1:${adminPort}`, `127.0.0.1:${baseAdminPort}`)
+        .replace(`127.0.0.1:${gwPort}`, `127.0.0.1:${baseGwPort}`)
+        .replace(`127.0.0.1:${gwFastPort}`, `127.0.0.1:${baseGwFastPort}`)
+        .replace("./state/audit/audit.log", "./state/baseline-audit/audit.log");
+      writeFileSync(join(dir, "baseline.yaml"), yaml);
+      return Bun.spawn([resolve(baseline), "serve", "--config", join(dir, "baseline.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+    })()
+  : null;
+await Promise.all([upPort, fastPort, gwPort, gwFastPort, proxyPort, proxyFastPort, ...(base ? [baseGwPort, baseGwFastPort] : [])].map((p) => waitForPort(p)));
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 
 interface WrkResult {
@@ -74,9 +116,30 @@ interface WrkResult {
   p50ms: number;
   p99ms: number;
   errors: string;
+  /** CPU µs per request of the process serving the port (its main thread; all its threads), when it is ours. */
+  mainUs: number;
+  allUs: number;
 }
 
-async function wrk(url: string): Promise<WrkResult> {
+const TICK_US = 1_000_000 / 100; // USER_HZ: /proc counts CPU time in 1/100 s
+
+/** CPU ticks (user + system) of each thread of a process, from /proc (what earlier sessions measured). */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, Number(f[11]) + Number(f[12])); // utime, stime (fields 14 and 15)
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return out;
+}
+
+async function wrk(url: string, pid?: number): Promise<WrkResult> {
+  const before = pid === undefined ? null : threadTicks(pid);
   const p = Bun.spawn(["wrk", "-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--latency", "-H", `Authorization: Bearer ${token}`, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(p.stdout).text();
   await p.exited;
@@ -88,8 +151,28 @@ async function wrk(url: string): Promise<WrkResult> {
     return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
   };
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0] ?? "none";
-  return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors };
+  let mainUs = Number.NaN;
+  let allUs = Number.NaN;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? "0");
+  if (pid !== undefined && before !== null && requests > 0) {
+    const after = threadTicks(pid);
+    let all = 0;
+    for (const [tid, t] of after) all += t - (before.get(tid) ?? 0);
+    mainUs = (((after.get(String(pid)) ?? 0) - (before.get(String(pid)) ?? 0)) * TICK_US) / requests;
+    allUs = (all * TICK_US) / requests;
+  }
+  return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors, mainUs, allUs };
 }
+
+/** Peak resident set (VmHWM) of a process, in MB. */
+const peakRssMb = (pid: number) => {
+  try {
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "NaN");
+    return (kb / 1024).toFixed(0);
+  } catch {
+    return "?";
+  }
+};
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -97,29 +180,42 @@ const median = (xs: number[]) => {
 };
 
 try {
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the three paths back to back after a warm-up round; medians, and the range of the per-round ratios\n`);
-  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | ratio range | added p50 | errors |");
-  console.log("|---|---|---:|---:|---:|---:|---|---:|---|");
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "four" : "three"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | added p50 over bare proxy | CPU µs/request, main thread (all threads) | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|---|");
   for (const route of routes) {
-    const paths = { direct: upPort, "bare Bun proxy": proxyPort, gateway: gwPort } as const;
-    const runs: Record<string, WrkResult[]> = { direct: [], "bare Bun proxy": [], gateway: [] };
+    const fast = route.startsWith("/fast/");
+    const paths: Record<string, number> = { direct: fast ? fastPort : upPort, "bare Bun proxy": fast ? proxyFastPort : proxyPort, gateway: fast ? gwFastPort : gwPort };
+    if (base) paths["baseline gateway"] = fast ? baseGwFastPort : baseGwPort;
+    const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
     for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
-    for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`));
+    // The processes whose CPU per request is measured: the proxies (each port's server).
+    const pids: Record<string, number> = { "bare Bun proxy": bare.pid, gateway: gw.pid, ...(base ? { "baseline gateway": base.pid } : {}) };
+    for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`, pids[name]));
     const d = runs["direct"]!;
-    const dp50 = median(d.map((r) => r.p50ms));
+    const b = runs["bare Bun proxy"]!;
+    const range = (xs: number[], digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
     for (const name of Object.keys(paths)) {
       const rs = runs[name]!;
-      const ratios = rs.map((r, i) => r.rps / d[i]!.rps);
-      const p50 = median(rs.map((r) => r.p50ms));
+      const toDirect = rs.map((r, i) => r.rps / d[i]!.rps);
+      const toBare = rs.map((r, i) => r.rps / b[i]!.rps);
+      // Added latency within each round, then the median of those.
+      const addedP50 = median(rs.map((r, i) => r.p50ms - b[i]!.p50ms));
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
-      const range = name === "direct" ? "" : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
-      console.log(`| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${p50.toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(ratios).toFixed(2)} | ${range} | ${name === "direct" ? "" : `${(p50 - dp50).toFixed(3)} ms`} | ${errors} |`);
+      const isGw = name.endsWith("gateway");
+      console.log(
+        `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${name === "direct" ? "" : `${median(rs.map((r) => r.mainUs)).toFixed(1)} (${median(rs.map((r) => r.allUs)).toFixed(1)})`} | ${errors} |`,
+      );
     }
   }
+  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB${base ? `, baseline gateway ${peakRssMb(base.pid)} MB` : ""}, bare Bun proxy ${peakRssMb(bare.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 } finally {
   gw.kill("SIGTERM");
+  base?.kill("SIGTERM");
   up.kill();
+  fastUp.kill();
   bare.kill();
   await gw.exited;
+  await base?.exited;
   rmSync(dir, { recursive: true, force: true });
 }

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
+import { fixtureSql } from "../test/helpers/fixtures.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: string) => {
@@ -188,7 +189,7 @@ rules:
   console.log(`\ngateway memory after the pgbench runs: ${rssNow()}`);
   if (rows > 0) {
   // The large masked SELECT: psql to /dev/null, timed end to end, with the gateway's peak RSS.
-  await pg.psql(`CREATE TABLE people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note FROM generate_series(1, ${rows}) g; ANALYZE people;`);
+  await pg.psql(fixtureSql("people.sql", { schema: "public", rows }));
   const select = "SELECT id, email, note FROM public.people";
   const timeIt = async (port: number, password: string) => {
     const t0 = performance.now();

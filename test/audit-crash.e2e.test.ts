@@ -1,9 +1,12 @@
 // Nothing acknowledged is lost: kill -9 the compiled gateway again and again while clients
 // drive it, restart it, and check that the chain verifies and that every request a client saw
 // answered has its decision in the log.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+// Five kill-and-restart rounds: seconds on an idle machine, much longer on a loaded one.
+setDefaultTimeout(120_000);
 
 let gw: GatewayProcess | undefined;
 let upstream: ReturnType<typeof Bun.serve> | undefined;
@@ -14,22 +17,22 @@ afterAll(() => {
 
 test("kill -9 under load loses no acknowledged decision and leaves a verifiable chain", async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
-  const port = await freePort();
-  const adminPort = await freePort();
   const yaml = `
-gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${adminPort} } }
+gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:0 } }
 audit: { path: ./state/audit/audit.log, rotate_size: 64KB }
 identity: { dev_issuer: true }
 targets:
-  - { name: api, kind: http, listen: 127.0.0.1:${port}, upstream: "http://127.0.0.1:${upstream.port}" }
+  - { name: api, kind: http, listen: 127.0.0.1:0, upstream: "http://127.0.0.1:${upstream.port}" }
 rules:
   - { name: read, groups: [dev], http: { methods: [GET], paths: ["/ok/**"] }, effect: allow }
 `;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort, ports: [port] });
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml } });
   const tok = (await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "crash", "--groups", "dev"])).stdout.trim();
   const answered: string[] = [];
   let n = 0;
   for (let round = 0; round < 5; round++) {
+    // Each start binds a new port.
+    const port = gw.port("api");
     let running = true;
     const client = async () => {
       while (running) {
@@ -44,7 +47,9 @@ rules:
       }
     };
     const clients = Array.from({ length: 8 }, client);
-    await Bun.sleep(300 + round * 100);
+    // Kill while the clients are busy, after a number of answers that differs by round.
+    const enough = answered.length + 30 + round * 10;
+    await waitFor(`${enough} answered requests (round ${round})`, () => answered.length >= enough);
     await gw.kill9();
     running = false;
     await Promise.all(clients);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 // Response bodies in these tests are JSON objects; read them as loosely typed records.
 const json = async (r: Response): Promise<Record<string, any>> => (await r.json()) as Record<string, any>;
@@ -17,19 +17,18 @@ let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
 let base: string;
 let gwPort: number;
-let adminPort: number;
 
 function config(upPort: number, extraRules = ""): string {
   return httpGatewayYaml({
-    adminPort,
-    listen: `127.0.0.1:${gwPort}`,
+    adminPort: 0,
+    listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upPort}`,
     identity: `machine_keys: [{ name: ci-bot, sha256: ${createHash("sha256").update(MACHINE_KEY).digest("hex")}, groups: [ci] }]`,
     target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB"],
     rules: `
   - name: developers-read
     groups: [developers]
-    http: { methods: [GET], paths: ["/api/**", "/big", "/ws", "/huge"] }
+    http: { methods: [GET], paths: ["/api/**", "/big", "/ws", "/huge", "/huge-gzip"] }
     effect: allow
   - name: developers-upload
     groups: [developers]
@@ -37,7 +36,7 @@ function config(upPort: number, extraRules = ""): string {
     effect: allow
   - name: customers-masked
     groups: [developers]
-    http: { methods: [GET], paths: ["/api/customers", "/huge"] }
+    http: { methods: [GET], paths: ["/api/customers", "/huge", "/huge-gzip"] }
     effect: allow
     mask: { json: ["$.customers[*].name"], detectors: [email, card] }
   - name: no-deletes
@@ -49,7 +48,13 @@ function config(upPort: number, extraRules = ""): string {
     effect: review
     approvers: [approvers]
     grant_max: 1h
-    timeout: 3s
+    timeout: 10m
+  # A short timeout of its own, so that the approvals above never race it on a slow machine.
+  - name: quick-order-writes
+    http: { methods: [POST], paths: ["/api/quick-orders/**"] }
+    effect: review
+    approvers: [approvers]
+    timeout: 2s
   - name: ci-status
     groups: [ci]
     http: { methods: [GET], paths: ["/api/status"] }
@@ -82,6 +87,9 @@ beforeAll(async () => {
       if (url.pathname === "/api/customers")
         return Response.json({ customers: [{ name: "Ada", email: "ada@example.com", card: "4242 4242 4242 4242", note: "call ada@example.com" }] });
       if (url.pathname === "/huge") return Response.json({ customers: [], pad: "x".repeat(2_000_000) });
+      // ~2 KB on the wire that inflate past mask_max_size: the limit is on what is masked.
+      if (url.pathname === "/huge-gzip")
+        return new Response(Bun.gzipSync(JSON.stringify({ customers: [], pad: "x".repeat(2_000_000) })), { headers: { "content-type": "application/json", "content-encoding": "gzip" } });
       if (url.pathname === "/big") {
         const n = Number(url.searchParams.get("mb") ?? "1");
         const chunk = new Uint8Array(1024 * 1024).fill(97);
@@ -108,10 +116,9 @@ beforeAll(async () => {
       },
     },
   });
-  gwPort = await freePort();
-  adminPort = await freePort();
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(upstream.port!) } });
+  gwPort = gw.port("api");
   base = `http://127.0.0.1:${gwPort}`;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(upstream.port!) }, adminPort, ports: [gwPort] });
 });
 
 afterAll(() => {
@@ -182,6 +189,12 @@ describe("HTTP target through the compiled gateway", () => {
     expect((await json(r)).error).toBe("mask_refused");
   });
 
+  test("a compressed masked response that inflates above mask_max_size is refused too", async () => {
+    const r = await get("/huge-gzip", await token("alice", "developers"));
+    expect(r.status).toBe(502);
+    expect((await json(r)).error).toBe("mask_refused");
+  });
+
   test("column masks, which an HTTP body cannot honour, refuse the response instead of sending it unmasked", async () => {
     const r = await get("/api/customers", await token("colin", "colmask"));
     expect(r.status).toBe(502);
@@ -224,13 +237,11 @@ describe("HTTP target through the compiled gateway", () => {
     const alice = await token("alice", "developers");
     const bob = await token("bob", "approvers");
     const held = get("/api/orders/new", alice, { method: "POST", body: "{}" });
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
+    const id = await waitFor("alice's request to be listed as pending", async () => {
       const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
       expect(list.code).toBe(0);
-      id = (JSON.parse(list.stdout).requests[0]?.id as string) ?? "";
-      if (!id) await Bun.sleep(50);
-    }
+      return (JSON.parse(list.stdout).requests[0]?.id as string | undefined) ?? "";
+    });
     expect(id).toMatch(/^apr_/);
     // The requester cannot approve their own request.
     const self = await runCli(["approve", id, "--admin", gw.adminUrl, "--token", alice]);
@@ -249,18 +260,16 @@ describe("HTTP target through the compiled gateway", () => {
     const carol = await token("carol", "developers");
     const bob = await token("bob", "approvers");
     const held = get("/api/orders/x", carol, { method: "POST", body: "{}" });
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
+    const id = await waitFor("carol's request to be listed as pending", async () => {
       const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
-      id = (JSON.parse(list.stdout).requests.find((q: { requester: string }) => q.requester === "carol")?.id as string) ?? "";
-      if (!id) await Bun.sleep(50);
-    }
+      return (JSON.parse(list.stdout).requests.find((q: { requester: string }) => q.requester === "carol")?.id as string | undefined) ?? "";
+    });
     expect((await runCli(["deny", id, "--reason", "not today", "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
     const r = await held;
     expect(r.status).toBe(403);
     expect((await json(r)).message).toContain("not today");
 
-    const timedOut = await get("/api/orders/y", carol, { method: "POST", body: "{}" });
+    const timedOut = await get("/api/quick-orders/y", carol, { method: "POST", body: "{}" });
     expect(timedOut.status).toBe(403);
     expect((await json(timedOut)).message).toContain("timed out");
   });
@@ -274,12 +283,7 @@ describe("HTTP target through the compiled gateway", () => {
     effect: allow
 `;
     writeFileSync(gw.configPath, config(upstream.port!, extra));
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      status = (await get("/api/orders", dave)).status;
-      if (status !== 200) await Bun.sleep(100);
-    }
-    expect(status).toBe(200);
+    await waitFor("the reloaded policy to let dave read /api/orders", async () => (await get("/api/orders", dave)).status === 200, { intervalMs: 100 });
     writeFileSync(gw.configPath, `${config(upstream.port!, extra)}  - name: broken\n    effect: alow\n`);
     await gw.waitForLog(/policy reload rejected[\s\S]*gatehouse\.yaml:\d+:\d+/);
     expect((await get("/api/orders", dave)).status).toBe(200);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, BINARY, type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { signal, waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(60_000);
 
@@ -17,11 +17,15 @@ let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
 let base: string;
 let gwPort: number;
-let adminPort: number;
+/** /api/slow arrived upstream, and what lets the upstream answer it. */
+let slowArrived = signal();
+let slowRelease = signal();
+/** /api/hang is answered only when the tests are over. */
+const hangRelease = signal();
 
-function config(extraRules = "", listen = `127.0.0.1:${gwPort}`, identity = ""): string {
+function config(extraRules = "", listen = "127.0.0.1:0", identity = ""): string {
   return httpGatewayYaml({
-    adminPort,
+    adminPort: 0,
     listen,
     upstream: `http://127.0.0.1:${upstream.port}`,
     identity,
@@ -69,18 +73,22 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const url = new URL(req.url);
-      if (url.pathname === "/api/slow") await Bun.sleep(700);
-      if (url.pathname === "/api/hang") await Bun.sleep(8000);
+      if (url.pathname === "/api/slow") {
+        slowArrived.resolve();
+        await slowRelease.promise;
+      }
+      if (url.pathname === "/api/hang") await hangRelease.promise;
       return Response.json({ method: req.method, path: url.pathname });
     },
   });
-  gwPort = await freePort();
-  adminPort = await freePort();
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config() } });
+  gwPort = gw.port("api");
   base = `http://127.0.0.1:${gwPort}`;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config() }, adminPort, ports: [gwPort] });
 });
 
 afterAll(() => {
+  hangRelease.resolve();
+  slowRelease.resolve();
   gw?.cleanup();
   upstream?.stop(true);
 });
@@ -88,45 +96,35 @@ afterAll(() => {
 test("SIGHUP reloads the configuration, and the reload is audited", async () => {
   const before = (await records()).filter((r) => r.type === "policy.loaded").length;
   gw.proc.kill("SIGHUP");
-  let after = before;
-  for (let i = 0; i < 100 && after === before; i++) {
-    await Bun.sleep(50);
-    after = (await records()).filter((r) => r.type === "policy.loaded").length;
-  }
+  const after = await waitFor("a policy.loaded record after SIGHUP", async () => {
+    const n = (await records()).filter((r) => r.type === "policy.loaded").length;
+    return n > before ? n : 0;
+  });
   expect(after).toBe(before + 1);
   expect(gw.proc.exitCode).toBeNull();
 });
 
 test("a listener change is reported as needing a restart; the rules of the same edit apply", async () => {
   const alice = await token("alice", "developers");
-  const other = await freePort();
-  writeFileSync(gw.configPath, config(`  - name: no-secret\n    http: { paths: ["/api/secret"] }\n    effect: deny\n    message: not here\n`, `127.0.0.1:${other}`));
-  await gw.waitForLog(`target "api": listen changed from 127.0.0.1:${gwPort} to 127.0.0.1:${other}; restart to apply`);
+  // Another address (never bound: the change is not applied).
+  const other = "127.0.0.2:0";
+  writeFileSync(gw.configPath, config(`  - name: no-secret\n    http: { paths: ["/api/secret"] }\n    effect: deny\n    message: not here\n`, other));
+  await gw.waitForLog(`target "api": listen changed from 127.0.0.1:0 to ${other}; restart to apply`);
   // The old listener keeps serving, with the new rules.
-  let status = 0;
-  for (let i = 0; i < 100 && status !== 403; i++) {
-    status = (await call("/api/secret", alice)).status;
-    if (status !== 403) await Bun.sleep(50);
-  }
-  expect(status).toBe(403);
+  expect(await statusOnceReloaded("/api/secret", alice, 403)).toBe(403);
   expect((await call("/api/orders", alice)).status).toBe(200);
-  // Put the listener back so that the restart below uses the same port.
+  // Put the listener back for the tests below.
   writeFileSync(gw.configPath, config());
-  for (let i = 0; i < 100 && status !== 200; i++) {
-    status = (await call("/api/secret", alice)).status;
-    if (status !== 200) await Bun.sleep(50);
-  }
-  expect(status).toBe(200);
+  expect(await statusOnceReloaded("/api/secret", alice, 200)).toBe(200);
 });
 
-/** The status of GET path with `credential`, polled until it is `want` (a reload takes a moment) or 5 s pass. */
+/** The status of GET path with `credential`, polled until it is `want` (a reload takes a moment); fails naming it if it never is. */
 async function statusOnceReloaded(path: string, credential: string, want: number): Promise<number> {
-  let status = 0;
-  for (let i = 0; i < 100 && status !== want; i++) {
-    status = (await call(path, credential)).status;
-    if (status !== want) await Bun.sleep(50);
-  }
-  return status;
+  let last = 0;
+  await waitFor(`GET ${path} to answer ${want} once the edit is loaded`, async () => (last = (await call(path, credential)).status) === want, { intervalMs: 50 }).catch((e: Error) => {
+    throw new Error(`${e.message} (last status ${last})`);
+  });
+  return want;
 }
 
 test("a machine key removed from the configuration stops working at the reload", async () => {
@@ -147,16 +145,11 @@ test("a request held for approval whose machine key a reload removed is refused 
   expect(await statusOnceReloaded("/api/orders", key, 200)).toBe(200);
   const bob = await token("bob", "approvers");
   const held = call("/api/orders/revoked-while-held", key, { method: "POST", body: "{}" });
-  let id = "";
-  for (let i = 0; i < 100 && !id; i++) {
-    const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
-    id = ((JSON.parse(list.stdout).requests as { id: string; requester: string }[]).find((r) => r.requester === "held-bot")?.id as string) ?? "";
-    if (!id) await Bun.sleep(50);
-  }
+  const id = await waitFor("held-bot's request to be listed as pending", async () => (await pendingIds(bob)).find((r) => r.requester === "held-bot")?.id ?? "");
   expect(id).toMatch(/^apr_/);
   const loaded = (await records()).filter((r) => r.type === "policy.loaded").length;
   writeFileSync(gw.configPath, config());
-  for (let i = 0; i < 100 && (await records()).filter((r) => r.type === "policy.loaded").length === loaded; i++) await Bun.sleep(50);
+  await waitFor("the reload that removes held-bot's key", async () => (await records()).filter((r) => r.type === "policy.loaded").length > loaded);
   expect((await runCli(["approve", id, "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
   const r = await held;
   expect(r.status).toBe(401);
@@ -176,10 +169,10 @@ test("tail -f prints records as they are written", async () => {
   })();
   try {
     // Follow mode starts at the end: keep asking until a fresh request shows up.
-    for (let i = 0; i < 100 && !out.includes("/api/followed"); i++) {
+    await waitFor("tail -f to print a request made after it started", async () => {
       expect((await call("/api/followed", alice)).status).toBe(200);
-      await Bun.sleep(100);
-    }
+      return out.includes("/api/followed");
+    }, { intervalMs: 100 });
     expect(out).toMatch(/decision allow alice api GET \/api\/followed rule=read/);
     expect(out).not.toContain("bob");
   } finally {
@@ -196,25 +189,20 @@ test("a restart keeps a pending request (approvable afterwards) and a live grant
 
   // Alice's write is approved with a grant; Carol's is still pending when the gateway stops.
   const aliceHeld = call("/api/orders", alice, { method: "POST", body: "{}" });
-  let aliceId = "";
-  for (let i = 0; i < 100 && !aliceId; i++) {
-    aliceId = (await pendingIds(bob)).find((q) => q.requester === "alice")?.id ?? "";
-    if (!aliceId) await Bun.sleep(50);
-  }
+  const aliceId = await waitFor("alice's write to be listed as pending", async () => (await pendingIds(bob)).find((q) => q.requester === "alice")?.id ?? "");
   expect((await runCli(["approve", aliceId, "--for", "1h", "--admin", gw.adminUrl, "--token", bob])).code).toBe(0);
   expect((await aliceHeld).status).toBe(200);
 
   const carolHeld = call("/api/invoices", carol, { method: "POST", body: "{}" }).catch((e: unknown) => e);
-  let carolId = "";
-  for (let i = 0; i < 100 && !carolId; i++) {
-    carolId = (await pendingIds(bob)).find((q) => q.requester === "carol")?.id ?? "";
-    if (!carolId) await Bun.sleep(50);
-  }
+  const carolId = await waitFor("carol's write to be listed as pending", async () => (await pendingIds(bob)).find((q) => q.requester === "carol")?.id ?? "");
   expect(carolId).toMatch(/^apr_/);
 
   expect(await gw.stop()).toBe(0);
-  await carolHeld; // the held connection ends with the gateway
+  await within("carol's held connection to end with the gateway", carolHeld);
   await gw.restart();
+  // The restarted gateway bound a new port.
+  gwPort = gw.port("api");
+  base = `http://127.0.0.1:${gwPort}`;
 
   // The grant was rebuilt: Alice writes again without a new approval.
   const again = await call("/api/orders/2", alice, { method: "POST", body: "{}" });
@@ -248,13 +236,16 @@ test("an upstream that does not answer within the target's timeout gets 502, and
 
 test("SIGTERM lets a forwarded request finish, and its request record is written before the log closes", async () => {
   const alice = await token("alice", "developers");
+  slowArrived = signal();
+  slowRelease = signal();
   const slow = call("/api/slow", alice);
-  // Wait until the gateway has forwarded it (its decision is in the log), then stop.
-  for (let i = 0; i < 100; i++) {
-    if ((await records()).some((r) => r.type === "decision" && (r.action as { path?: string } | undefined)?.path === "/api/slow")) break;
-    await Bun.sleep(20);
-  }
+  // The upstream holds the request until the gateway has been told to stop.
+  await within("the gateway to forward /api/slow", slowArrived.promise);
+  const stops = () => gw.logs().split("\n").filter((l) => l.includes(" INFO  stopping")).length;
+  const stopsBefore = stops(); // the restart above logged one too
   gw.proc.kill("SIGTERM");
+  await waitFor("the gateway to log that it is stopping", () => stops() > stopsBefore);
+  slowRelease.resolve();
   const r = await slow;
   expect(r.status).toBe(200);
   expect(await r.json()).toEqual({ method: "GET", path: "/api/slow" });

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { decodeJwt, SignJWT } from "jose";
 import { type GatewayProcess, startGatewayProcess } from "./helpers/gateway.ts";
 import { type OidcProviderHandle, startOidcProvider } from "./helpers/oidc-provider.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 // Response bodies in these tests are JSON objects; read them as loosely typed records.
 const json = async (r: Response): Promise<Record<string, any>> => (await r.json()) as Record<string, any>;
@@ -19,15 +19,10 @@ let base: string;
 beforeAll(async () => {
   idp = await startOidcProvider();
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => Response.json({ path: new URL(req.url).pathname }) });
-  const port = await freePort();
-  const adminPort = await freePort();
-  base = `http://127.0.0.1:${port}`;
   gw = await startGatewayProcess({
-    adminPort,
-    ports: [port],
     files: {
       "gatehouse.yaml": `
-gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${adminPort} } }
+gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:0 } }
 identity:
   issuers:
     - name: test-idp
@@ -35,12 +30,13 @@ identity:
       audience: "${idp.audience}"
       groups_claim: groups
 targets:
-  - { name: api, kind: http, listen: 127.0.0.1:${port}, upstream: "http://127.0.0.1:${upstream.port}" }
+  - { name: api, kind: http, listen: 127.0.0.1:0, upstream: "http://127.0.0.1:${upstream.port}" }
 rules:
   - { name: readers, groups: [readers], http: { methods: [GET], paths: ["/**"] }, effect: allow }
 `,
     },
   });
+  base = `http://127.0.0.1:${gw.port("api")}`;
 });
 
 afterAll(async () => {
@@ -71,10 +67,11 @@ test("a token without the groups claim, and one for another audience, are reject
   const r2 = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${other}` } });
   expect(r2.status).toBe(401);
   expect((await json(r2)).reason).toBe("audience");
-  await Bun.sleep(100);
-  const log = readFileSync(gw.auditPath, "utf8");
-  expect(log).toContain('"reason":"no_groups"');
-  expect(log).toContain('"reason":"audience"');
+  // Polled rather than read once: a record is in the file once the writer has written its batch.
+  const log = await waitFor("auth.rejected records for no_groups and audience", () => {
+    const text = readFileSync(gw.auditPath, "utf8");
+    return text.includes('"reason":"no_groups"') && text.includes('"reason":"audience"') ? text : "";
+  });
   expect(log).not.toContain(other);
 });
 

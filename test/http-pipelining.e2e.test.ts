@@ -17,7 +17,7 @@ import { connect } from "node:net";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 setDefaultTimeout(60_000);
 
@@ -86,13 +86,8 @@ async function requestRecords(path: string): Promise<AuditRecord[]> {
 }
 
 /** The `request` record (written when the request is over) for `path`, polled for. */
-async function completion(path: string): Promise<AuditRecord | undefined> {
-  for (let i = 0; i < 100; i++) {
-    const found = (await requestRecords(path)).find((r) => r.type === "request");
-    if (found) return found;
-    await Bun.sleep(50);
-  }
-  return undefined;
+async function completion(path: string): Promise<AuditRecord> {
+  return await waitFor(`the request record of ${path}`, async () => (await requestRecords(path)).find((r) => r.type === "request"), { intervalMs: 50 });
 }
 
 /**
@@ -135,16 +130,14 @@ beforeAll(async () => {
       return new Response(await res.arrayBuffer(), { status: res.status, headers: { "content-type": "application/json" } });
     },
   });
-  gwPort = await freePort();
-  const admin = await freePort();
   const yaml = `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:0" } }
 audit: { path: ./state/audit/audit.log }
 identity: { dev_issuer: true }
 targets:
   - name: api
     kind: http
-    listen: 127.0.0.1:${gwPort}
+    listen: 127.0.0.1:0
     upstream: http://127.0.0.1:${upstream.port}
 rules:
   - name: developers-use-the-api
@@ -152,7 +145,8 @@ rules:
     http: { methods: [GET, POST], paths: ["/api/**"] }
     effect: allow
 `;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort: admin, ports: [gwPort] });
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml } });
+  gwPort = gw.port("api");
 });
 
 afterAll(() => {

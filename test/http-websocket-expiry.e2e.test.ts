@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(60_000);
 
@@ -16,10 +16,10 @@ let upstream: ReturnType<typeof Bun.serve>;
 /** Close frames the upstream received, by the test's tag sent as the first message. */
 const upstreamClosed: { tag: string; code: number; reason: string }[] = [];
 
-function config(gwPort: number, adminPort: number, identity: string): string {
+function config(identity: string): string {
   return httpGatewayYaml({
-    adminPort,
-    listen: `127.0.0.1:${gwPort}`,
+    adminPort: 0,
+    listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upstream.port}`,
     identity,
     rules: `
@@ -32,10 +32,8 @@ function config(gwPort: number, adminPort: number, identity: string): string {
 }
 
 async function startGateway(identity: string): Promise<{ gw: GatewayProcess; port: number }> {
-  const port = await freePort();
-  const admin = await freePort();
-  const gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(port, admin, identity) }, adminPort: admin, ports: [port] });
-  return { gw, port };
+  const gw = await startGatewayProcess({ files: { "gatehouse.yaml": config(identity) } });
+  return { gw, port: gw.port("api") };
 }
 
 async function token(gw: GatewayProcess, ttl: string): Promise<{ token: string; expiresAt: number }> {
@@ -54,12 +52,7 @@ async function records(gw: GatewayProcess): Promise<AuditRecord[]> {
 
 /** The audit record matching `pick`, polled for: records are written after the event. */
 async function waitForRecord(gw: GatewayProcess, pick: (r: AuditRecord) => boolean): Promise<AuditRecord> {
-  for (let i = 0; i < 200; i++) {
-    const found = (await records(gw)).find(pick);
-    if (found) return found;
-    await Bun.sleep(50);
-  }
-  throw new Error(`no matching audit record in ${gw.auditPath}`);
+  return await waitFor(`a matching audit record in ${gw.auditPath} (${pick.toString().slice(0, 120)})`, async () => (await records(gw)).find(pick), { intervalMs: 50 });
 }
 
 /** A client WebSocket that has echoed once; `closed` settles with the close event. */
@@ -89,7 +82,27 @@ async function openEchoing(port: number, tok: string, tag: string) {
   return { ws, closed, echo };
 }
 
-const sessionEnd = (subject: string) => (r: AuditRecord) => r.type === "session.end" && r.identity?.subject === subject && (r.details as Record<string, unknown>)?.websocket === true;
+/** The close reason of a socket given up by openBeforeExpiry, whose records the tests skip. */
+const RETRIED = "opened too late, retrying with a longer token";
+
+/**
+ * An echoing socket opened with a short-lived token, with at least a second of its life left.
+ * Minting (a CLI process) and opening can take seconds on a loaded machine: a token that would
+ * expire first is replaced by one that lives twice as long, under a new tag.
+ */
+async function openBeforeExpiry(gw: GatewayProcess, port: number, ttlSeconds: number, tag: string) {
+  for (let ttl = ttlSeconds, n = 1; ; ttl *= 2, n++) {
+    const { token: tok, expiresAt } = await token(gw, `${ttl}s`);
+    const t = n === 1 ? tag : `${tag}-${n}`;
+    const opened = await openEchoing(port, tok, t).catch(() => null);
+    if (opened && Date.now() + 1000 < expiresAt) return { ...opened, tag: t, expiresAt };
+    opened?.ws.close(1000, RETRIED);
+    if (ttl >= 64) throw new Error(`could not open a WebSocket with a ${ttl}s token and a second of its life to spare`);
+  }
+}
+
+const sessionEnd = (subject: string) => (r: AuditRecord) =>
+  r.type === "session.end" && r.identity?.subject === subject && (r.details as Record<string, unknown>)?.websocket === true && (r.details as Record<string, unknown>)?.reason !== RETRIED;
 
 beforeAll(() => {
   upstream = Bun.serve<{ tag?: string }>({
@@ -124,23 +137,22 @@ describe("end_sessions_at_expiry on (the default)", () => {
   afterAll(() => gw?.cleanup());
 
   test("an open WebSocket is closed with 1008 when its token expires, upstream too, and the end record says why", async () => {
-    const { token: tok, expiresAt } = await token(gw, "4s");
-    const { closed, echo } = await openEchoing(port, tok, "expiring");
+    const { closed, echo, tag, expiresAt } = await openBeforeExpiry(gw, port, 4, "expiring");
     expect(await echo("still here")).toBe("echo:still here");
     // Bounded wait so that a socket that never closes fails the test instead of hanging it.
-    const outcome = await Promise.race([closed, Bun.sleep(Math.max(0, expiresAt - Date.now()) + 15_000).then(() => null)]);
+    const outcome = await within("the WebSocket to be closed at its token's expiry", closed, { timeoutMs: Math.max(0, expiresAt - Date.now()) + 20_000 });
     expect(outcome).toEqual({ code: 1008, reason: "token expired" });
     // The clock is past the token's expiry when it is closed, never before.
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
     const end = await waitForRecord(gw, sessionEnd("alice"));
     expect(end.details).toMatchObject({ websocket: true, code: 1008, reason: "token expired", ended: "token_expired", messages: 2 });
-    for (let i = 0; i < 100 && !upstreamClosed.some((c) => c.tag === "expiring"); i++) await Bun.sleep(50);
-    expect(upstreamClosed.find((c) => c.tag === "expiring")).toEqual({ tag: "expiring", code: 1008, reason: "token expired" });
+    await waitFor("the upstream to see the expiring socket's close", () => upstreamClosed.some((c) => c.tag === tag), { intervalMs: 50 });
+    expect(upstreamClosed.find((c) => c.tag === tag)).toEqual({ tag, code: 1008, reason: "token expired" });
   });
 
   test("a token that has expired, though inside the clock skew, opens no WebSocket", async () => {
     const { token: tok, expiresAt } = await token(gw, "1s");
-    while (Date.now() <= expiresAt + 100) await Bun.sleep(100);
+    await waitFor("the token's expiry to pass", () => Date.now() > expiresAt + 100, { timeoutMs: expiresAt + 100 - Date.now() + 20_000, intervalMs: 50 });
     // Plain requests still pass inside the verifier's clock skew ...
     expect((await fetch(`http://127.0.0.1:${port}/api/x`, { headers: { authorization: `Bearer ${tok}` } })).status).toBe(200);
     // ... but an upgrade is refused before any socket exists.
@@ -164,13 +176,13 @@ describe("end_sessions_at_expiry: false", () => {
   afterAll(() => gw?.cleanup());
 
   test("a WebSocket outlives its token and keeps relaying; closing it is recorded as the client's close", async () => {
-    const { token: tok, expiresAt } = await token(gw, "2s");
-    const { ws, closed, echo } = await openEchoing(port, tok, "outliving");
-    while (Date.now() <= expiresAt + 2000) await Bun.sleep(100);
+    const { ws, closed, echo, expiresAt } = await openBeforeExpiry(gw, port, 2, "outliving");
+    // Two seconds past the expiry: a timer that would end the socket had its chance.
+    await waitFor("two seconds past the token's expiry", () => Date.now() > expiresAt + 2000, { timeoutMs: expiresAt + 2000 - Date.now() + 20_000, intervalMs: 50 });
     expect(ws.readyState).toBe(WebSocket.OPEN);
     expect(await echo("after expiry")).toBe("echo:after expiry");
     ws.close(1000, "done");
-    expect((await closed).code).toBe(1000);
+    expect((await within("the client's close to complete", closed)).code).toBe(1000);
     const end = await waitForRecord(gw, sessionEnd("alice"));
     expect(end.details).toMatchObject({ websocket: true, code: 1000, reason: "done", messages: 2 });
     expect(end.details).not.toHaveProperty("ended");
@@ -196,7 +208,7 @@ describe("a reload that revokes the credential", () => {
     expect(edited).not.toBe(yaml);
     await Bun.write(gw.configPath, edited);
     gw.proc.kill("SIGHUP");
-    expect(await bot.closed).toEqual({ code: 1008, reason: "credential revoked" });
+    expect(await within("the revoked key's WebSocket to close", bot.closed)).toEqual({ code: 1008, reason: "credential revoked" });
     const end = await waitForRecord(gw, sessionEnd("ws-bot"));
     expect(end.details).toMatchObject({ websocket: true, code: 1008, ended: "credential_revoked" });
     expect(dev.ws.readyState).toBe(WebSocket.OPEN);
@@ -211,16 +223,15 @@ describe("a reload while an upgrade is held for approval", () => {
   let gw: GatewayProcess;
   let port: number;
   beforeAll(async () => {
-    port = await freePort();
-    const admin = await freePort();
     const yaml = httpGatewayYaml({
-      adminPort: admin,
-      listen: `127.0.0.1:${port}`,
+      adminPort: 0,
+      listen: "127.0.0.1:0",
       upstream: `http://127.0.0.1:${upstream.port}`,
       identity: `machine_keys: [${keyEntry}]`,
       rules: `  - { name: ws-needs-approval, groups: [developers], http: { methods: [GET], paths: ["/ws"] }, effect: review, approvers: [approvers] }\n`,
     });
-    gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort: admin, ports: [port] });
+    gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml } });
+    port = gw.port("api");
   });
   afterAll(() => gw?.cleanup());
 
@@ -231,12 +242,10 @@ describe("a reload while an upgrade is held for approval", () => {
     const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
     const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "bob", "--groups", "approvers"]);
     const bob = r.stdout.trim().split("\n")[0]!;
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
+    const id = await waitFor("the upgrade to be listed as pending", async () => {
       const list = await runCli(["requests", "--admin", gw.adminUrl, "--token", bob, "--json"]);
-      id = (JSON.parse(list.stdout).requests[0]?.id as string) ?? "";
-      if (!id) await Bun.sleep(50);
-    }
+      return (JSON.parse(list.stdout).requests[0]?.id as string | undefined) ?? "";
+    });
     expect(id).toMatch(/^apr_/);
     const yaml = await Bun.file(gw.configPath).text();
     await Bun.write(gw.configPath, yaml.replace(`, machine_keys: [${keyEntry}]`, ""));
@@ -244,7 +253,7 @@ describe("a reload while an upgrade is held for approval", () => {
     await waitForRecord(gw, (rec) => rec.type === "policy.loaded" && (rec.details as Record<string, unknown>)?.["reload"] === true);
     const ok = await runCli(["approve", id, "--admin", gw.adminUrl, "--token", bob]);
     expect(ok.code).toBe(0);
-    await closed;
+    await within("the refused upgrade's WebSocket to close", closed);
     expect(opened).toBe(false);
     const rejected = await waitForRecord(gw, (rec) => rec.type === "auth.rejected" && rec.identity?.subject === "held-bot");
     expect(rejected.details).toMatchObject({ reason: "revoked" });

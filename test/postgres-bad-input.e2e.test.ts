@@ -24,6 +24,8 @@ import {
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { fixtureSql } from "./helpers/fixtures.ts";
 
 setDefaultTimeout(120_000);
 
@@ -87,14 +89,11 @@ async function upstreamBackends(app: string): Promise<number> {
 }
 
 /** Waits until no upstream backend of `app` is left: a session the gateway ended must not leak its upstream connection. */
-async function expectNoUpstream(app: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let n = await upstreamBackends(app);
-  while (n !== 0 && Date.now() < deadline) {
-    await Bun.sleep(50);
-    n = await upstreamBackends(app);
-  }
-  expect({ app, upstreamBackends: n }).toEqual({ app, upstreamBackends: 0 });
+async function expectNoUpstream(app: string, timeoutMs = 20_000): Promise<void> {
+  let n = -1;
+  await waitFor(`no upstream backend of ${app} to be left`, async () => (n = await upstreamBackends(app)) === 0, { timeoutMs, intervalMs: 50 }).catch((e: Error) => {
+    throw new Error(`${e.message} (${n} left)`);
+  });
 }
 
 /** After every bad client: the long-lived session still answers on the same upstream backend, and a new psql session logs in. */
@@ -166,10 +165,7 @@ function rowsOf(msgs: readonly ServerMessage[]): (string | null)[][] {
 
 beforeAll(async () => {
   pg = await startPostgres();
-  await pg.psql(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  await pg.psql(`${fixtureSql("sales.sql")}
     CREATE TABLE public.copy_target (id int, note text);
   `);
   ({ gw, port } = await startPostgresGateway(pg, { target: ["max_message_size: 1MiB"], rules: `
@@ -273,6 +269,7 @@ describe("truncated startup packets", () => {
     const packet = encodeStartupMessage({ user: "app", database: "sales-db", application_name: "split-startup" });
     for (const [from, to] of [[0, 2], [2, 9], [9, packet.length]] as const) {
       await c.write(packet.subarray(from, to));
+      // Pacing, not waiting for an event: the pieces should reach the gateway in separate reads. Under load they may merge, which makes the case easier, never fails it.
       await Bun.sleep(30);
     }
     const auth = await c.readMessage();
@@ -386,6 +383,7 @@ describe("truncated frames, then the client leaves", () => {
   test("a Query cut short, then the client vanishes: the session ends and its upstream goes", async () => {
     const c = await rawSession("app", "bad-truncated-vanish", false);
     await c.write(frame("Q", "SELECT 1\0").subarray(0, 8));
+    // Pacing, not waiting for an event: the partial frame should arrive before the close.
     await Bun.sleep(100);
     c.destroy();
     await expectNoUpstream("bad-truncated-vanish");
@@ -404,6 +402,7 @@ describe("truncated frames, then the client leaves", () => {
   test("a Query cut short stays pending: the session goes on when the rest arrives", async () => {
     const c = await rawSession("app", "split-query", false);
     const q = encodeQuery("SELECT 'whole at last'");
+    // Pacing, not waiting for an event: each piece should reach the gateway in its own read.
     await c.write(q.subarray(0, 4));
     await Bun.sleep(50);
     await c.write(q.subarray(4, 11));
@@ -437,12 +436,10 @@ describe("a client that vanishes mid-COPY FROM STDIN", () => {
   async function sendRows(c: RawPgClient, app: string): Promise<void> {
     for (let i = 0; i < 3; i++) await c.write(encodeFrontendMessage({ type: "CopyData", data: new TextEncoder().encode(rows(i * 1000, 1000)) }));
     // The data reached the server when its backend is still in COPY and idle on the client (waiting for more).
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const s = (await pg.psql(`SELECT wait_event FROM pg_stat_activity WHERE application_name = '${app}'`)).trim();
-      if (s === "ClientRead") break;
-      await Bun.sleep(20);
-    }
+    await waitFor(
+      `the upstream backend of ${app} to have taken the rows in and wait for more`,
+      async () => (await pg.psql(`SELECT wait_event FROM pg_stat_activity WHERE application_name = '${app}'`)).trim() === "ClientRead",
+    );
   }
 
   test("CopyData, then the socket closes: nothing commits", async () => {
@@ -468,6 +465,7 @@ describe("a client that vanishes mid-COPY FROM STDIN", () => {
     const c = await startCopy("bad-copy-truncated", false);
     await sendRows(c, "bad-copy-truncated");
     await c.write(encodeFrontendMessage({ type: "CopyData", data: new TextEncoder().encode(rows(5000, 10)) }).subarray(0, 40));
+    // Pacing, not waiting for an event: the cut frame should arrive before the close.
     await Bun.sleep(50);
     c.destroy();
     await expectNoUpstream("bad-copy-truncated");
@@ -726,11 +724,9 @@ describe("at the end", () => {
     for (const c of rawClients) if (!c.closed) c.destroy();
     // Slack for what opens lazily (the catalog connection, an audit segment); a leak would be one per bad client, dozens.
     let fds = openFds();
-    for (let i = 0; i < 50 && fds > baselineFds + 4; i++) {
-      await Bun.sleep(100);
-      fds = openFds();
-    }
-    expect(fds).toBeLessThanOrEqual(baselineFds + 4);
+    await waitFor(`the gateway's open descriptors to fall back to at most ${baselineFds + 4}`, () => (fds = openFds()) <= baselineFds + 4, { intervalMs: 100 }).catch((e: Error) => {
+      throw new Error(`${e.message} (${fds} open)`);
+    });
   });
 
   test("the audit log verifies and holds every session's start and end", async () => {

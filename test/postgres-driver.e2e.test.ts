@@ -9,6 +9,7 @@ import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 setDefaultTimeout(180_000);
 
@@ -140,10 +141,11 @@ describe("npm postgres driver", () => {
       () => null,
       (e: { code: string }) => e,
     );
-    for (let i = 0; i < 200; i++) {
-      if ((await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'")).trim() === "1") break;
-      await Bun.sleep(50);
-    }
+    await waitFor(
+      "pg_sleep(60) to run upstream",
+      async () => (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'")).trim() === "1",
+      { intervalMs: 50 },
+    );
     q.cancel();
     expect(await settled).toMatchObject({ code: "57014" });
     const [r] = await sql`SELECT 1 AS still`;

@@ -9,6 +9,7 @@ import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { Wire } from "./helpers/pg-wire.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -33,6 +34,24 @@ function expiryOf(jwt: string): number {
   return (JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()) as { exp: number }).exp * 1000;
 }
 
+/**
+ * A session opened with a short-lived token, with at least `leftMs` of the token's life still
+ * ahead once it is open. Minting (a CLI process) and logging in can take seconds on a loaded
+ * machine, so a token that would expire first is replaced by one that lives twice as long.
+ */
+async function openShortSession(g: GatewayProcess, gwPort: number, ttlSeconds: number, leftMs = 1000): Promise<{ jwt: string; w: Wire }> {
+  for (let ttl = ttlSeconds; ; ttl *= 2) {
+    const jwt = await token(g.dir, `${ttl}s`);
+    const w = await Wire.open(gwPort, jwt, "sales-db");
+    if (!w.closed && Date.now() + leftMs < expiryOf(jwt)) return { jwt, w };
+    w.close();
+    if (ttl >= 64) throw new Error(`could not log in with a ${ttl}s token and ${leftMs} ms of its life to spare`);
+  }
+}
+
+/** Resolves once the clock has passed `ms` (a token's expiry, say). */
+const clockPast = (ms: number, what: string) => waitFor(what, () => Date.now() > ms, { timeoutMs: Math.max(0, ms - Date.now()) + 20_000, intervalMs: 50 });
+
 async function sessionEnds(g: GatewayProcess): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for await (const { record } of readRecords(g.auditPath, { onTornTail: () => {} })) {
@@ -53,8 +72,7 @@ afterAll(async () => {
 
 describe("a session whose token expires", () => {
   test("idle: FATAL 28000 at expiry, the connection closes and session.end says why", async () => {
-    const jwt = await token(gw.dir, "3s");
-    const w = await Wire.open(port, jwt, "sales-db");
+    const { jwt, w } = await openShortSession(gw, port, 3);
     const ok = await w.run(1, { type: "Query", query: "SELECT 1 AS one" });
     expect(ok.find((m) => m.type === "DataRow")?.text).toBe("1");
     const end = await w.until((ms) => ms.some((m) => m.type === "ErrorResponse"), 30_000);
@@ -70,20 +88,18 @@ describe("a session whose token expires", () => {
   });
 
   test("a statement running at expiry is cancelled upstream; the session ends and the statement is recorded not run", async () => {
-    const jwt = await token(gw.dir, "2s");
-    const w = await Wire.open(port, jwt, "sales-db");
+    const { jwt, w } = await openShortSession(gw, port, 2);
     w.send({ type: "Query", query: "SELECT 'never' AS t FROM pg_sleep(600)" });
     const all = await w.until((ms) => ms.some((m) => m.type === "ErrorResponse"), 30_000);
     expect(all.find((m) => m.type === "ErrorResponse")?.code).toBe("28000");
     expect(all.some((m) => m.type === "DataRow")).toBe(false);
     expect(Date.now()).toBeGreaterThanOrEqual(expiryOf(jwt));
     // The cancel reached the server: the sleep is not running on after the client was cut off.
-    let running = "1";
-    for (let i = 0; i < 50 && running !== "0"; i++) {
-      running = (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND state = 'active' AND pid <> pg_backend_pid()")).trim();
-      if (running !== "0") await Bun.sleep(100);
-    }
-    expect(running).toBe("0");
+    await waitFor(
+      "the cancelled pg_sleep(600) to stop running upstream",
+      async () => (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND state = 'active' AND pid <> pg_backend_pid()")).trim() === "0",
+      { intervalMs: 100 },
+    );
     const isNotRun = (record: AuditRecord) => {
       const d = record.details as Record<string, unknown> | undefined;
       return record.type === "statement" && d?.["outcome"] === "not_run" && String((record.action as Record<string, unknown>)?.["sql"]).includes("pg_sleep(600)");
@@ -93,11 +109,10 @@ describe("a session whose token expires", () => {
   });
 
   test("a statement sent after expiry is not run", async () => {
-    const jwt = await token(gw.dir, "2s");
-    const w = await Wire.open(port, jwt, "sales-db");
+    const { jwt, w } = await openShortSession(gw, port, 2);
     w.sock.on("error", () => {});
     await pg.psql("CREATE TABLE IF NOT EXISTS expiry_probe (n int)");
-    await Bun.sleep(Math.max(0, expiryOf(jwt) - Date.now()) + 300);
+    await clockPast(expiryOf(jwt) + 300, "the token's expiry to pass");
     if (!w.closed) w.send({ type: "Query", query: "INSERT INTO expiry_probe VALUES (1)" });
     const all = await w.until((ms) => ms.some((m) => m.type === "ErrorResponse"), 30_000);
     expect(all.find((m) => m.type === "ErrorResponse")?.code).toBe("28000");
@@ -106,9 +121,8 @@ describe("a session whose token expires", () => {
   });
 
   test("an extended-protocol batch without its Sync at expiry: the session ends, its write is not committed", async () => {
-    const jwt = await token(gw.dir, "2s");
-    const w = await Wire.open(port, jwt, "sales-db");
     await pg.psql("CREATE TABLE IF NOT EXISTS expiry_batch (n int)");
+    const { w } = await openShortSession(gw, port, 2);
     // A client that never sends Sync (or Flush) keeps answers owed: the session must end anyway.
     w.send(
       { type: "Parse", statement: "", query: "INSERT INTO expiry_batch VALUES (1)", parameterTypes: [] },
@@ -125,7 +139,7 @@ describe("a session whose token expires", () => {
 
   test("a login with a token past its expiry, inside the verifier's clock skew, is refused", async () => {
     const jwt = await token(gw.dir, "1s");
-    await Bun.sleep(Math.max(0, expiryOf(jwt) - Date.now()) + 500);
+    await clockPast(expiryOf(jwt) + 500, "the token's expiry to pass");
     const p = Bun.spawn(["psql", "-X", "-h", "127.0.0.1", "-p", String(port), "-U", "app", "-d", "sales-db", "-c", "SELECT 1"], {
       env: { ...process.env, PGPASSWORD: jwt, PGSSLMODE: "disable" },
       stdout: "pipe",
@@ -144,9 +158,9 @@ describe("a session whose token expires", () => {
   test("identity.end_sessions_at_expiry: false keeps the session", async () => {
     const { gw: gw2, port: p2 } = await startPostgresGateway(pg, { rules: RULES, identity: "end_sessions_at_expiry: false" });
     try {
-      const jwt = await token(gw2.dir, "2s");
-      const w = await Wire.open(p2, jwt, "sales-db");
-      await Bun.sleep(Math.max(0, expiryOf(jwt) - Date.now()) + 1500);
+      const { jwt, w } = await openShortSession(gw2, p2, 2);
+      // Past the expiry by more than the timer would need to end the session.
+      await clockPast(expiryOf(jwt) + 1500, "1.5 s past the token's expiry");
       const after = await w.run(1, { type: "Query", query: "SELECT 2 AS two" });
       expect(after.find((m) => m.type === "DataRow")?.text).toBe("2");
       expect(w.closed).toBe(false);

@@ -4,14 +4,15 @@
 // statement inside a transaction, pgbench in three protocols, TLS, a streamed masked result,
 // bad logins, and the session transcript from the audit log.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { replayCommand } from "../src/cli/replay.ts";
-import { auditRecordsWhen, type GatewayProcess, makeTempDir, runCli, startPostgresGateway } from "./helpers/gateway.ts";
+import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { fixtureSql, TLS_CERT, TLS_KEY } from "./helpers/fixtures.ts";
 
 setDefaultTimeout(180_000);
 
@@ -84,21 +85,16 @@ async function records(gw: GatewayProcess): Promise<AuditRecord[]> {
 
 beforeAll(async () => {
   pg = await startPostgres();
-  await pg.psql(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  await pg.psql(`${fixtureSql("sales.sql")}
     CREATE TABLE public.ledger (id int, note text);
     CREATE TABLE public.secrets (s text);
     INSERT INTO public.secrets VALUES ('top secret');
-    CREATE TABLE sales.people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note FROM generate_series(1, 1000000) g;
   `);
-  const certDir = makeTempDir("gatehouse-pg-cert-");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost"], { stdio: "ignore" });
+  await pg.psql(fixtureSql("people.sql", { schema: "sales", rows: 1_000_000 }));
 
   ({ gw: inHours, port } = await startPostgresGateway(pg, {
     rules: RULES,
-    target: [`tls: { cert: ${join(certDir, "cert.pem")}, key: ${join(certDir, "key.pem")} }`],
+    target: [`tls: { cert: ${TLS_CERT}, key: ${TLS_KEY} }`],
     env: { GATEHOUSE_FAKE_NOW: `${day}T10:00:00Z` },
   }));
   tokens["analyst"] = await token(inHours.dir, "alice", "analysts");
@@ -223,10 +219,11 @@ SELECT 'after rollback ' || count(*) FROM public.ledger;
       stderr: "pipe",
     });
     // Wait until the statement runs upstream, then interrupt psql as a terminal's Ctrl-C would.
-    for (let i = 0; i < 200; i++) {
-      if ((await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")).trim() === "1") break;
-      await Bun.sleep(50);
-    }
+    await waitFor(
+      "pg_sleep(60) to run upstream",
+      async () => (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")).trim() === "1",
+      { intervalMs: 50 },
+    );
     proc.kill("SIGINT");
     const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     expect(stderr).toContain("canceling statement due to user request");

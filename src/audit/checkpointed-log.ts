@@ -5,8 +5,9 @@
 import { errorMessage, GatewayError } from "../core/errors.ts";
 import type { Clock } from "../core/types.ts";
 import { CHECKPOINT_TYPE, signCheckpoint, type Checkpoint } from "./checkpoint.ts";
-import type { AppendOptions, AuditLog } from "./log.ts";
+import type { AppendOptions, AuditLog, AuditLogStats, Durability } from "./log.ts";
 import type { AuditEventInput, AuditRecord } from "./record.ts";
+import type { RecordTemplate, RecordValues } from "./record-template.ts";
 import type { Repair } from "./repair.ts";
 import type { SigningKey } from "./signing-key.ts";
 
@@ -69,12 +70,34 @@ export class CheckpointedAuditLog implements AuditLog {
   get repaired(): Repair | null {
     return this.#inner.repaired;
   }
+  get durability(): Durability {
+    return this.#inner.durability;
+  }
+  get stats(): AuditLogStats {
+    return this.#inner.stats;
+  }
   get latestCheckpoint(): Checkpoint | null {
     return this.#latest;
   }
 
   append(event: AuditEventInput, opts?: AppendOptions): Promise<AuditRecord> {
     const appended = this.#inner.append(event, opts);
+    this.#appended();
+    return appended;
+  }
+
+  appendSync(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number {
+    const seq = this.#inner.appendSync(template, values, opts);
+    this.#appended();
+    return seq;
+  }
+
+  flush(): void | Promise<void> {
+    return this.#inner.flush();
+  }
+
+  /** After each record: a checkpoint is due now (every N), or within the interval. */
+  #appended(): void {
     if (!this.#closed) {
       if (this.#inner.lastSeq - this.#checkpointedSeq >= this.#every) {
         if (!this.#immediateQueued) {
@@ -86,7 +109,6 @@ export class CheckpointedAuditLog implements AuditLog {
         this.#timer.unref?.(); // a pending checkpoint must not keep a finished process alive
       }
     }
-    return appended;
   }
 
   readonly #due = (): void => {

@@ -13,8 +13,12 @@ afterEach(() => {
 });
 
 /** Runs the child until it acknowledged at least `acks` appends, then kill -9; returns what it acknowledged. */
-async function runAndKill(path: string, acks: number, keyFile?: string): Promise<Map<number, string>> {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), path, "8", ...(keyFile ? [keyFile] : [])], { stdout: "pipe", stderr: "pipe" });
+async function runAndKill(path: string, acks: number, keyFile?: string, mode = "append"): Promise<Map<number, string>> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), path, "8", ...(keyFile ? [keyFile] : [])], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, CRASH_MODE: mode },
+  });
   const acknowledged = new Map<number, string>();
   const decoder = new TextDecoder();
   let pending = "";
@@ -41,14 +45,14 @@ async function runAndKill(path: string, acks: number, keyFile?: string): Promise
   return acknowledged;
 }
 
-test("kill -9 mid-flight, repeatedly: the reopened log verifies and holds every acknowledged record", async () => {
+test.each(["append", "fragments"])("kill -9 mid-flight, repeatedly (%s): the reopened log verifies and holds every acknowledged record", async (mode) => {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-crash-"));
   dirs.push(dir);
   const path = join(dir, "audit.log");
   const acknowledged = new Map<number, string>();
   const kills = 5;
   for (let i = 0; i < kills; i++) {
-    const acks = await runAndKill(path, 500 + i * 700);
+    const acks = await runAndKill(path, 500 + i * 700, undefined, mode);
     expect(acks.size).toBeGreaterThan(0);
     for (const [seq, key] of acks) acknowledged.set(seq, key);
   }

@@ -8,6 +8,7 @@ import { openAuditLog, type AuditLog } from "./log.ts";
 import { listLogFiles, readRecords } from "./reader.ts";
 import { ZERO_HASH, type AuditEventInput } from "./record.ts";
 import { verifyLog } from "./verify.ts";
+import { waitFor, within } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-audit-", "logs", "audit.log");
 
@@ -22,6 +23,12 @@ function event(i: number): AuditEventInput {
     action: { kind: "http", method: "GET", path: `/things/${i}` },
     decision: { effect: i % 3 === 0 ? "deny" : "allow", rule: i % 3 === 0 ? null : "read", message: "" },
   };
+}
+
+/** Waits for a condition with a bound; fails naming what it waited for. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await Bun.sleep(5);
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
 async function allRecords(path: string) {
@@ -102,23 +109,55 @@ describe("openAuditLog / append", () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
     const rec = await log.append(event(1));
-    for (let i = 0; i < 200 && log.durableSeq < rec.seq; i++) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(`record ${rec.seq} to be fsync'd with nobody asking`, () => log.durableSeq >= rec.seq, { intervalMs: 5 });
     expect(log.durableSeq).toBe(rec.seq);
     await log.close();
   });
 
-  test("batch mode: appends in every turn do not hold the fsync back past a few hundred records", async () => {
+  test("batch mode: an fsync starts at most once per fsync interval, by the log's clock, however many turns write", async () => {
     const path = tempLog();
-    const log = await openAuditLog({ path });
-    // One append per event-loop turn, never a free turn, until an fsync lands (or 5,000 records).
-    let n = 0;
-    while (log.durableSeq === 0 && n < 5000) {
-      await log.append(event(++n));
-      await new Promise((r) => setImmediate(r));
+    let now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, fsyncIntervalMs: 10, clock: { now: () => now } });
+    await log.append(event(0));
+    // The first write finds no fsync in the last interval: one starts at the next turn.
+    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    // 300 records, each in a turn of its own, some with real time between them: the clock
+    // stands still, so the interval never ends and no other fsync starts.
+    for (let i = 1; i <= 300; i++) {
+      await log.append(event(i));
+      await new Promise((r) => (i % 30 === 0 ? setTimeout(r, 2) : setImmediate(r)));
     }
-    expect(log.durableSeq).toBeGreaterThan(0);
-    // Bounded by the group limit (256 records), plus what was appended while that fsync ran.
-    expect(n).toBeLessThan(5000);
+    expect(log.stats.fsyncs).toBe(1);
+    expect(log.stats.writes).toBe(301);
+    expect(log.durableSeq).toBeLessThan(301);
+    now += 10;
+    await until(() => log.stats.fsyncs === 2, "the fsync after the interval");
+    await until(() => log.durableSeq === 301, "the second fsync to cover every record");
+    await log.close();
+  });
+
+  test("batch mode: sync() (which checkpoints wait on) does not wait for the fsync interval", async () => {
+    const path = tempLog();
+    const now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, fsyncIntervalMs: 60_000, clock: { now: () => now } });
+    await log.append(event(0));
+    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    const rec = await log.append(event(1));
+    await log.sync(); // would hang for a minute of the log's clock (forever: it stands still) if it waited
+    expect(log.durableSeq).toBe(rec.seq);
+    expect(log.stats.fsyncs).toBe(2);
+    await log.close();
+  });
+
+  test("strict mode ignores the fsync interval: every acknowledged record is fsync'd", async () => {
+    const path = tempLog();
+    const now = Date.UTC(2026, 10, 28, 9, 0, 0);
+    const log = await openAuditLog({ path, durability: "strict", fsyncIntervalMs: 60_000, clock: { now: () => now } });
+    for (let i = 0; i < 20; i++) {
+      const rec = await log.append(event(i));
+      expect(log.durableSeq).toBeGreaterThanOrEqual(rec.seq);
+    }
+    expect(log.stats.fsyncs).toBeGreaterThanOrEqual(20);
     await log.close();
   });
 
@@ -188,31 +227,43 @@ describe("openAuditLog / append", () => {
     await log.close();
   });
 
-  test("a lazy append shares the write at the end of the turn once this turn has written, and keeps its place in the chain", async () => {
+  test("a lazy append rides on the next write, in its place in the chain; with none to ride on, it is written on its own", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    let turnEnded = false;
-    setImmediate(() => (turnEnded = true));
-    await log.append(event(1), { lazy: true }); // the turn's first write: at the end of the tick
-    expect(turnEnded).toBe(false);
+    const alone = await log.append(event(1), { lazy: true }); // no other write comes: its timer writes it
+    expect(alone.seq).toBe(1);
+    expect(log.stats.writes).toBe(1);
     const lazy = log.append(event(2), { lazy: true });
-    const urgent = log.append(event(3)); // its write takes the lazy line with it, in order
-    expect((await urgent).seq).toBe(3);
-    expect(turnEnded).toBe(false);
+    const lazy2 = log.append(event(3), { lazy: true });
+    const urgent = log.append(event(4)); // its write takes the lazy lines with it, in order
+    expect((await urgent).seq).toBe(4);
     expect((await lazy).seq).toBe(2);
-    const third = log.append(event(4), { lazy: true });
-    await new Promise((r) => queueMicrotask(() => r(null)));
-    expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(3); // not written yet
-    expect((await third).seq).toBe(4);
-    expect(turnEnded).toBe(true);
+    expect((await lazy2).seq).toBe(3);
+    expect(log.stats.writes).toBe(2);
+    expect(readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3, 4]);
     await log.close();
     expect(await verifyLog(path)).toEqual({ ok: true, records: 4 });
+  });
+
+  test("a lazy record waits across turns for the next write to ride on (one write for a statement and the completion before it)", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path, lazyWriteMs: 60_000 });
+    const completion = log.append(event(1), { lazy: true });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(log.stats.writes).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe("");
+    const decision = await log.append(event(2));
+    expect((await completion).seq).toBe(1);
+    expect(decision.seq).toBe(2);
+    expect(log.stats.writes).toBe(1);
+    await log.close();
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 2 });
   });
 
   test("close() right after an append that waits for the end of the turn writes it and returns (it used to spin forever)", async () => {
     const path = tempLog();
     const log = await openAuditLog({ path });
-    await log.append(event(1)); // this turn has written: a lazy append waits for the turn's end
+    await log.append(event(1)); // a lazy append waits for the next write, or its timer
     const second = log.append(event(2), { lazy: true });
     await log.close();
     expect((await second).seq).toBe(2);
@@ -234,7 +285,7 @@ describe("openAuditLog / append", () => {
     for (let i = 0; i < 3; i++) {
       const { synced } = await open(tempLog());
       Bun.gc(true);
-      results.push(await Promise.race([synced.then(() => "synced"), Bun.sleep(1000).then(() => "still waiting after 1 s")]));
+      results.push(await within("sync() of a log nothing else refers to", synced.then(() => "synced")));
     }
     expect(results).toEqual(Array(3).fill("synced"));
   });
@@ -293,7 +344,7 @@ describe("write failures fail the log closed", () => {
     const batch = await logOnDevice("/dev/null");
     await batch.log.append(event(1));
     // No append, getter or sync() from here on: the failure must still arrive by itself.
-    for (let i = 0; i < 400 && batch.errors.length === 0; i++) await Bun.sleep(5);
+    await waitFor("the failed fsync to be reported by itself", () => batch.errors.length > 0, { intervalMs: 5 });
     expect(batch.errors).toHaveLength(1);
     expect(batch.errors[0]!.message).toContain("fdatasync failed: EINVAL");
     await batch.log.close().catch(() => {});

@@ -11,6 +11,7 @@ import { CheckpointedAuditLog, type CheckpointOptions } from "./checkpointed-log
 import { FileAuditLog } from "./file-audit-log.ts";
 import { listLogFileEntries } from "./log-files.ts";
 import type { AuditEventInput, AuditRecord } from "./record.ts";
+import type { RecordTemplate, RecordValues } from "./record-template.ts";
 import { inspectTail, type Repair } from "./repair.ts";
 
 export type Durability = "batch" | "strict";
@@ -22,6 +23,14 @@ export interface AuditLogOptions {
   readonly durability?: Durability;
   /** Rotate the live file once it reaches this many bytes. Default: never rotate. */
   readonly rotateSize?: number;
+  /**
+   * batch: start an fsync at most this often (ms), so that a busy log fsyncs about 100 times a
+   * second, not after nearly every write. sync() callers and strict appends never wait for it.
+   * Default 10; 0: as soon as the event loop has a turn to spare.
+   */
+  readonly fsyncIntervalMs?: number;
+  /** The longest a lazy record waits for a write to ride on (ms). Default 1. */
+  readonly lazyWriteMs?: number;
   readonly clock?: Clock;
   /** Sign the chain's head every so often (checkpointed-log.ts). Default: no checkpoints. */
   readonly checkpoints?: CheckpointOptions;
@@ -32,20 +41,45 @@ export interface AuditLogOptions {
 export interface AppendOptions {
   /**
    * Nothing waits for this record before acting (a request's or statement's completion, a
-   * session's end): it may share a write with later records of the same event-loop turn.
-   * Default false: written at the end of the current tick.
+   * session's end): it rides on the next write (the next action's record), or is written about
+   * a millisecond later when none comes. Default false: written at the end of the current tick.
    */
   readonly lazy?: boolean;
+}
+
+export const DEFAULT_FSYNC_INTERVAL_MS = 10;
+
+/** What the writer has done since it was opened: write(2) calls and fsyncs started. */
+export interface AuditLogStats {
+  readonly writes: number;
+  readonly fsyncs: number;
 }
 
 export interface AuditLog {
   /** Assigns seq, time, prev and hash at once (so records keep the order of calls) and resolves per `durability`.
    *  Rejects with E_AUDIT_WRITE when the record cannot be written; the caller must then deny. */
   append(event: AuditEventInput, opts?: AppendOptions): Promise<AuditRecord>;
+  /**
+   * The hot path (record-template.ts): assigns seq, time, prev and hash now and queues the line;
+   * returns the seq. Throws E_AUDIT_WRITE when the log has failed or is closed, or a varying
+   * member is not an object; the caller must then deny. The line is written by flush(), or at
+   * the end of the tick (lazy: with the next write, at the latest at the end of the turn), as
+   * for append(). Before forwarding an action that waits for the record, call flush(); in
+   * strict mode, await sync().
+   */
+  appendSync(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number;
+  /**
+   * Writes everything queued now, with one write(2), so that an action can be forwarded right
+   * after it returns. Throws E_AUDIT_WRITE when the write fails (the log has failed: deny).
+   * Returns a promise only while a rotation holds the writer; it resolves once the lines are written.
+   */
+  flush(): void | Promise<void>;
   /** Resolves when everything appended so far is fsync'd. */
   sync(): Promise<void>;
   /** Writes and fsyncs what is queued, then closes the file. Later appends reject. */
   close(): Promise<void>;
+  readonly durability: Durability;
+  readonly stats: AuditLogStats;
   /** Records appended but not yet covered by an fsync. */
   readonly queueDepth: number;
   readonly lastSeq: number;

@@ -3,6 +3,7 @@ import { appendFileSync } from "node:fs";
 import { tempLogs } from "./audit-test-helpers.ts";
 import { openAuditLog, type AuditLog } from "./log.ts";
 import { followRecords, listLogFiles, readRecords, type FollowedRecord } from "./reader.ts";
+import { waitFor, within } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-reader-");
 
@@ -67,10 +68,13 @@ function collect(iterable: AsyncIterable<FollowedRecord>, count: number) {
     }
   })();
   const untilAtLeast = (n: number) =>
-    new Promise<void>((res) => {
-      const check = () => (got.length >= n ? res() : (notify = check));
-      check();
-    });
+    within(
+      `${n} followed records (got ${got.length} so far)`,
+      new Promise<void>((res) => {
+        const check = () => (got.length >= n ? res() : (notify = check));
+        check();
+      }),
+    );
   return { got, done, untilAtLeast };
 }
 
@@ -90,10 +94,11 @@ describe("followRecords", () => {
     // Whether the follower has opened the file yet is not observable, so keep appending until it
     // reports something; whatever it reports must come after the records written before it started.
     let n = 5;
-    while (c.got.length === 0) {
-      await log.append(ev(n++));
-      await Bun.sleep(5);
-    }
+    const appender = log;
+    await waitFor("the follower to report a record appended after it started", async () => {
+      await appender.append(ev(n++));
+      return c.got.length > 0;
+    }, { intervalMs: 5 });
     const firstSeen = c.got[0]!.record.seq;
     expect(firstSeen).toBeGreaterThan(5);
     for (let i = 0; i < 20; i++) await log.append(ev(n++));
@@ -113,7 +118,7 @@ describe("followRecords", () => {
     await c.untilAtLeast(1);
     for (let i = 1; i < 60; i++) {
       await log.append(ev(i));
-      if (i % 7 === 0) await Bun.sleep(2);
+      if (i % 7 === 0) await Bun.sleep(2); // let the follower read between appends now and then
     }
     await c.untilAtLeast(60);
     ac.abort();
@@ -142,7 +147,7 @@ describe("followRecords", () => {
     const path = tempLog();
     const ac = new AbortController();
     const c = collect(followRecords(path, { signal: ac.signal, pollMs: 20 }), 3);
-    await Bun.sleep(30);
+    await Bun.sleep(30); // a window for the follower to find no file first; not an event to wait for
     log = await openAuditLog({ path });
     for (let i = 0; i < 3; i++) await log.append(ev(i));
     await c.done;

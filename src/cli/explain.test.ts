@@ -142,7 +142,8 @@ describe("gatehouse explain, HTTP", () => {
   test("a path with no canonical form is refused before any rule", async () => {
     const r = await explain("--as", "alice", "--groups", "analysts", "GET /api/%2e%2e%2fadmin");
     expect(r.out).toContain("rules: not asked");
-    expect(r.out).toContain('403 {"error":"forbidden","message":"request path cannot be normalised: denied","rule":null}');
+    // As the HTTP target answers it: 400 bad_path with the reason, before any decision.
+    expect(r.out).toContain('400 {"error":"bad_request","message":"request path refused: the path holds an encoded \\"/\\" (\\"%2f\\"), one segment to us and two to some upstreams","reason":"bad_path"}');
   });
 });
 

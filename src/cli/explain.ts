@@ -1,6 +1,7 @@
 // `gatehouse explain`: what the gateway sees of one SQL text or HTTP request, every rule that
 // matches or almost matches and why not, and the decision with its masks, computed by the
 // gateway's own code (the SQL analysis, HTTP path canonicalisation, decide() and the built-ins).
+import { canonicalHttpPath, PathRefusal } from "../policy/http-path.ts";
 import { stringify as yamlStringify } from "yaml";
 import { GatewayError } from "../core/errors.ts";
 import type { Action, Decision, Identity, Masks, RequestFacts, TargetKind } from "../core/types.ts";
@@ -114,9 +115,10 @@ function httpFacts(method: string, target: string): RequestFacts {
   return { kind: "http", method: method.toUpperCase(), path };
 }
 
-function httpAnswer(d: Decision, canonical: string | null | undefined): string | null {
+/** The answer of the HTTP target (http-target.ts): a path with no canonical form is refused 400 before any decision. */
+function httpAnswer(d: Decision, refused: PathRefusal | null): string | null {
+  if (refused !== null) return `400 ${JSON.stringify({ error: "bad_request", message: `request path refused: ${refused.reason}`, reason: "bad_path" })}`;
   if (d.effect === "allow") return null;
-  if (canonical === null) return `403 ${JSON.stringify({ error: "forbidden", message: "request path cannot be normalised: denied", rule: d.rule })}`;
   if (d.effect === "review") return `held for approval (${d.review?.approvers.join(", ") ?? ""}); 403 if nobody approves in time`;
   return `403 ${JSON.stringify({ error: "forbidden", message: d.message, rule: d.rule, ...(d.detail ? { detail: d.detail } : {}) })}`;
 }
@@ -139,8 +141,10 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
     const facts = httpFacts(req.method, req.target);
     const action: Action = { identity, target: target.name, request: facts, time };
     const explanation = policy.explain(action);
-    const notes = explanation.canonicalPath === null ? ["the gateway refuses this path: it cannot be put in canonical form (see policy/http-path.ts)"] : [];
-    return { text, target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, explanation.canonicalPath), notes, given: req.target.replace(/[?#].*$/s, "") }] };
+    const canonical = canonicalHttpPath(facts.kind === "http" ? facts.path : "");
+    const refused = canonical instanceof PathRefusal ? canonical : null;
+    const notes = refused !== null ? [`the gateway refuses this path before any rule: ${refused.reason}`] : [];
+    return { text, target, identity, time, searchPath: null, items: [{ text: text.trim(), kind: "http", request: facts, explanation, answer: httpAnswer(explanation.decision, refused), notes, given: req.target.replace(/[?#].*$/s, "") }] };
   }
   const { explainSql } = await import("./explain-postgres.ts");
   const { parseSearchPath } = await import("../targets/postgres/sql/name-resolution.ts");

@@ -7,6 +7,7 @@ import { listLogFiles } from "../audit/reader.ts";
 import type { AuditEventInput } from "../audit/record.ts";
 import type { Io } from "./command.ts";
 import { createTailCommand, parseSince } from "./tail.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 const T0 = Date.UTC(2026, 10, 28, 9, 0, 0);
 const dirs: string[] = [];
@@ -157,15 +158,15 @@ describe("gatehouse tail", () => {
     const running = tail.run(["-f", path, "--identity", "carol"], t.io);
     // Keep writing until the follower shows the first new record; then write across rotations.
     let n = 0;
-    while (t.lines().length === 0) {
+    await waitFor("tail -f to show a record appended after it started", async () => {
       await log.append(decision("carol", "api", "deny", `/p${n++}`));
-      await Bun.sleep(5);
-    }
+      return t.lines().length > 0;
+    }, { intervalMs: 5 });
     for (let i = 0; i < 20; i++) {
       await log.append(decision("dave", "api", "allow", `/x${i}`));
       await log.append(decision("carol", "api", "allow", `/q${i}`));
     }
-    while (!t.lines().some((l) => l.includes("/q19"))) await Bun.sleep(10);
+    await waitFor("tail -f to show /q19, written after two rotations", () => t.lines().some((l) => l.includes("/q19")), { intervalMs: 10 });
     ac.abort();
     expect(await running).toBe(0);
     await log.close();

@@ -66,10 +66,12 @@ export function crossCheck(merged: Merged): CrossCheckResult {
   value.targets.forEach((t, i) => listeners.push({ listen: t.listen, path: ["targets", i, "listen"], owner: `target "${t.name}"` }));
   listeners.forEach((l, i) => {
     const a = splitListen(l.listen);
-    if (!(a.port >= 1 && a.port <= 65535)) {
-      issues.push(merged.issue(l.path, `port ${a.port} is out of range (1-65535)`));
+    if (!(a.port >= 0 && a.port <= 65535)) {
+      issues.push(merged.issue(l.path, `port ${a.port} is out of range (0-65535)`));
       return;
     }
+    // Port 0: the system picks a free port, which the "serving" log line reports (tests use it).
+    if (a.port === 0) return;
     for (let j = 0; j < i; j++) {
       const other = listeners[j]!;
       const b = splitListen(other.listen);

@@ -187,6 +187,13 @@ describe("defaults and paths", () => {
     expect(c.audit.durability).toBe("strict");
   });
 
+  test("audit.fsync_interval is a duration, kept as written", async () => {
+    const dir = await folder("fsync", { "a.yaml": TARGET, "b.yaml": "audit:\n  path: a.log\n  fsync_interval: 25ms\n" });
+    expect((await loadConfig(dir)).audit.fsync_interval).toBe("25ms");
+    const bad = await folder("fsync-bad", { "a.yaml": TARGET, "b.yaml": "audit:\n  path: a.log\n  fsync_interval: 25 ms\n" });
+    expect((await failure(loadConfig(bad))).message).toContain("audit.fsync_interval");
+  });
+
   test("the loaded config is frozen", async () => {
     const c = await fromText(TARGET);
     expect(Object.isFrozen(c.targets[0])).toBe(true);
@@ -208,6 +215,13 @@ describe("cross checks", () => {
       `policies/x.yaml:6:5: targets[0].listen: listener 127.0.0.1:8080 clashes with the admin API on 0.0.0.0:8080 (policies/x.yaml:2)`,
     );
     expect((await failure(fromText(TARGET.replace("8080", "70000")))).message).toContain("port 70000 is out of range");
+  });
+
+  test("port 0 asks the system for a free port: accepted, and two such listeners do not clash", async () => {
+    const text = `gateway:\n  admin: { listen: "127.0.0.1:0" }\n${TARGET.replace("8080", "0")}`;
+    const config = await fromText(text);
+    expect(config.gateway.admin?.listen).toBe("127.0.0.1:0");
+    expect(config.targets[0]!.listen).toBe("127.0.0.1:0");
   });
 
   test("review rules need approvers; mask only on allow; review terms only on review", async () => {

@@ -39,6 +39,13 @@ export const AuditSection = Type.Object(
       }),
     ),
     rotate_size: Type.Optional(Size),
+    fsync_interval: Type.Optional(
+      Type.String({
+        pattern: Duration.pattern,
+        description:
+          "batch: start an fsync at most this often (default 10ms). Records are written before their action goes on, so a kill -9 loses none; a power cut may lose up to this much of the newest. strict ignores it.",
+      }),
+    ),
     checkpoints: Type.Optional(
       Type.Object(
         {

@@ -7,6 +7,7 @@ import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { loadConfigFromSources } from "../config/load.ts";
 import { compilePolicy } from "../policy/compile.ts";
+import { signal, waitFor, within } from "../../test/helpers/wait.ts";
 import { type AuditEvent, type DecidingPolicy, Gate } from "./gate.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
@@ -66,9 +67,9 @@ test("a policy that throws denies", async () => {
 
 test("review holds until an approver decides; a grant then lets the same request through", async () => {
   const { gate, events, approvals } = setup(() => review);
-  let heldId = "";
-  const verdict = gate.check(action("/w"), { onHold: (p) => (heldId = p.id) });
-  while (!heldId) await Bun.sleep(1);
+  const held = signal<string>();
+  const verdict = gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) });
+  const heldId = await within("the request to be held for review", held.promise);
   await expect(gate.decideApproval(heldId, alice, { approve: true })).rejects.toThrow(/cannot approve/);
   await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
   expect((await verdict).allowed).toBe(true);
@@ -82,15 +83,15 @@ test("review holds until an approver decides; a grant then lets the same request
 test("a held request whose client goes away is cancelled and audited", async () => {
   const { gate, events } = setup(() => review);
   const ac = new AbortController();
-  let held = false;
-  const verdict = gate.check(action("/w"), { signal: ac.signal, onHold: () => (held = true) });
-  while (!held) await Bun.sleep(1);
+  const held = signal();
+  const verdict = gate.check(action("/w"), { signal: ac.signal, onHold: () => held.resolve() });
+  await within("the request to be held for review", held.promise);
   ac.abort();
   const v = await verdict;
   expect(v.allowed).toBe(false);
   expect(v.message).toContain("cancelled");
-  await Bun.sleep(1);
-  expect(events.map((e) => e.type)).toContain("approval.cancelled");
+  // The cancellation is audited without the verdict waiting for the record.
+  await waitFor("an approval.cancelled audit record", () => events.some((e) => e.type === "approval.cancelled"));
 });
 
 test("the adjust hook replaces the policy's decision before it is audited", async () => {
@@ -114,9 +115,9 @@ describe("masks of an approved request or one let through by a grant", () => {
   test("are the masks of the matching allow rules, after approval and under the grant", async () => {
     const p = await policy();
     const { gate } = setup((a) => p.decide(a));
-    let heldId = "";
-    const verdict = gate.check(get("/api/export/all"), { onHold: (h) => (heldId = h.id) });
-    while (!heldId) await Bun.sleep(1);
+    const held = signal<string>();
+    const verdict = gate.check(get("/api/export/all"), { onHold: (h) => held.resolve(h.id) });
+    const heldId = await within("the request to be held for review", held.promise);
     await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
     const approved = await verdict;
     expect(approved).toMatchObject({ allowed: true, approvalId: heldId });
@@ -129,9 +130,9 @@ describe("masks of an approved request or one let through by a grant", () => {
   test("are none when no allow rule matches", async () => {
     const p = await policy();
     const { gate } = setup((a) => p.decide(a));
-    let heldId = "";
-    const verdict = gate.check(get("/unlisted/x"), { onHold: (h) => (heldId = h.id) });
-    while (!heldId) await Bun.sleep(1);
+    const held = signal<string>();
+    const verdict = gate.check(get("/unlisted/x"), { onHold: (h) => held.resolve(h.id) });
+    const heldId = await within("the request to be held for review", held.promise);
     await gate.decideApproval(heldId, bob, { approve: true });
     const approved = await verdict;
     expect(approved.allowed).toBe(true);
@@ -141,9 +142,9 @@ describe("masks of an approved request or one let through by a grant", () => {
   test("a review decision's masks are what the approved and granted verdicts carry", async () => {
     const masked: Decision = { ...review, masks: { json: ["$.ssn"], columns: ["email"], detectors: [] } };
     const { gate } = setup(() => masked);
-    let heldId = "";
-    const verdict = gate.check(action("/w"), { onHold: (h) => (heldId = h.id) });
-    while (!heldId) await Bun.sleep(1);
+    const held = signal<string>();
+    const verdict = gate.check(action("/w"), { onHold: (h) => held.resolve(h.id) });
+    const heldId = await within("the request to be held for review", held.promise);
     await gate.decideApproval(heldId, bob, { approve: true, forMs: 60_000 });
     expect((await verdict).masks).toEqual(masked.masks);
     expect((await gate.check(action("/w"))).masks).toEqual(masked.masks);
@@ -152,9 +153,9 @@ describe("masks of an approved request or one let through by a grant", () => {
   test("a denied or expired review has no masks", async () => {
     const masked: Decision = { ...review, masks: { json: [], columns: [], detectors: ["email"] } };
     const { gate } = setup(() => masked);
-    let heldId = "";
-    const verdict = gate.check(action("/w"), { onHold: (h) => (heldId = h.id) });
-    while (!heldId) await Bun.sleep(1);
+    const held = signal<string>();
+    const verdict = gate.check(action("/w"), { onHold: (h) => held.resolve(h.id) });
+    const heldId = await within("the request to be held for review", held.promise);
     await gate.decideApproval(heldId, bob, { approve: false, reason: "no" });
     expect(await verdict).toMatchObject({ allowed: false, masks: NO_MASKS });
   });

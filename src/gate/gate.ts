@@ -8,11 +8,20 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
+import type { SessionRecords } from "./session-records.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
 export interface AuditSink {
   /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
   append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
+  /** The hot path (AuditLog.appendSync): a record from fragments, queued at once; throws E_AUDIT_WRITE. */
+  appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
+  /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
+  flush?(): void | Promise<void>;
+  /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
+  sync?(): Promise<void>;
+  readonly durability?: "batch" | "strict";
 }
 
 export interface AuditEvent {
@@ -74,6 +83,11 @@ export interface CheckContext {
    * identities that may use the target. The result is what gets audited and applied.
    */
   readonly adjust?: (decision: Decision, action: Action) => Decision;
+  /**
+   * The session's record templates: the decision record is then built from fragments and
+   * written at once (appendSync + flush), not encoded whole. Same bytes either way.
+   */
+  readonly records?: SessionRecords;
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -113,7 +127,7 @@ export class Gate {
 
   /**
    * Appends a record that nothing waits for before acting (a completion, a session's end): it
-   * may share the write at the end of the event-loop turn instead of one of its own. Never
+   * rides on the next write (the next action's record) instead of one of its own. Never
    * rejects: what it records has happened already, so a failure is logged at error level,
    * counted (gatehouse_audit_write_failures_total) and makes /healthz report unhealthy.
    */
@@ -136,6 +150,59 @@ export class Gate {
     );
   }
 
+  /** Records of a sink without appendSync (test fakes), still being appended. */
+  private unflushed: Promise<unknown>[] = [];
+
+  /**
+   * The hot path: queues a record from a template (SessionRecords) at once, in call order, and
+   * returns its seq (-1 from a sink without appendSync). Throws E_AUDIT_WRITE: the caller must
+   * deny. A record an action waits for must be flushed (flushRecords) before the action is
+   * forwarded; a lazy one (a completion) rides on the next write.
+   */
+  appendRecord(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number {
+    const audit = this.deps.audit;
+    if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
+    const appended = audit.append(template.event(values) as AuditEvent, opts);
+    this.unflushed.push(appended);
+    appended.catch(() => {}); // reported by flushRecords
+    return -1;
+  }
+
+  /**
+   * Writes every queued record now, with one write(2): call it just before forwarding what
+   * they record. Throws E_AUDIT_WRITE (deny). Returns a promise, to await before forwarding,
+   * only when the records cannot be there at once: during a rotation, in strict mode (their
+   * fsync), or for a sink without appendSync.
+   */
+  flushRecords(): void | Promise<void> {
+    const audit = this.deps.audit;
+    const waits: Promise<unknown>[] = this.unflushed;
+    if (waits.length > 0) this.unflushed = [];
+    const flushed = audit.flush?.();
+    if (audit.durability === "strict" && audit.sync !== undefined) waits.push(flushed === undefined ? audit.sync() : flushed.then(() => audit.sync!()));
+    else if (flushed !== undefined) waits.push(flushed);
+    if (waits.length === 0) return;
+    return Promise.all(waits).then(() => {});
+  }
+
+  /**
+   * The hot path's record that nothing waits for (a completion): from a SessionRecords template,
+   * queued now, written with the next write. Never rejects, like recordLater: a failure is
+   * logged, counted as lost (`type` names the record) and makes /healthz report unhealthy.
+   */
+  recordLaterFrom(template: RecordTemplate, values: RecordValues, type = "record"): Promise<void> {
+    const lost = (e: unknown) => this.auditWriteFailed(type, "lost", e);
+    try {
+      this.appendRecord(template, values, { lazy: true });
+    } catch (e) {
+      lost(e);
+      return Promise.resolve();
+    }
+    if (this.unflushed.length === 0) return Promise.resolve();
+    const last = this.unflushed[this.unflushed.length - 1]!;
+    return last.then(() => undefined, lost);
+  }
+
   /**
    * The policy in force: its hash, and whether a decision made under it may be reused for the
    * same request later (no rule depends on the time). A target that caches decisions keys them
@@ -149,18 +216,36 @@ export class Gate {
   /**
    * Audits, as check() would, a decision that check() made earlier for the same request
    * (a target's cache of known statement shapes): an allow without a grant, under the policy
-   * still in force (the caller looks it up with policyNow() in the same turn). An audit write
-   * that fails is a deny (auditFailed), so the caller applies the returned verdict as check()'s.
+   * still in force (the caller looks it up with policyNow() in the same turn). With the
+   * session's record templates the record is appended and written (one write(2)) before this
+   * returns, and the verdict comes back at once: the caller forwards in the same callback. A
+   * Promise only when the write must be waited for (strict mode's fsync, a rotation, a sink
+   * without appendSync). An audit write that fails is a deny (auditFailed), so the caller
+   * applies the returned verdict as check()'s.
    */
-  async recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details"> = {}): Promise<Verdict> {
+  recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records"> = {}): Verdict | Promise<Verdict> {
     const policy = this.deps.policy();
     const decision = known.decision;
     if (policy.hash !== known.policyHash || !known.allowed || decision.effect !== "allow" || known.approvalId !== undefined) {
       throw new GatewayError("E_INTERNAL", "a cached decision was reused under another policy or for a request that was not simply allowed");
     }
     this.deps.metrics.decisions.inc({ target: action.target, effect: "allow" });
-    try {
-      await this.deps.audit.append({
+    const details = ctx.details || decision.detail ? { ...ctx.details, ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const audit = this.deps.audit;
+    const failed = (e: unknown) => this.auditFailed("decision", decision, policy.hash, e);
+    if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
+      try {
+        const template = ctx.records.template("decision", { effect: "allow", rule: decision.rule, message: decision.message }, policy.hash);
+        this.appendRecord(template, { action: auditAction(action.request), details });
+        const flushed = this.flushRecords();
+        if (flushed === undefined) return known;
+        return flushed.then(() => known, failed);
+      } catch (e) {
+        return failed(e);
+      }
+    }
+    return audit
+      .append({
         session: ctx.session,
         identity: auditIdentity(action.identity),
         target: action.target,
@@ -168,12 +253,9 @@ export class Gate {
         policy: policy.hash,
         type: "decision",
         decision: { effect: "allow", rule: decision.rule, message: decision.message },
-        ...(ctx.details || decision.detail ? { details: { ...ctx.details, ...(decision.detail ? { denial: decision.detail } : {}) } } : {}),
-      });
-    } catch (e) {
-      return this.auditFailed("decision", decision, policy.hash, e);
-    }
-    return known;
+        ...(details ? { details } : {}),
+      })
+      .then(() => known, failed);
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */
@@ -204,15 +286,18 @@ export class Gate {
       action: auditAction(action.request),
       policy: policy.hash,
     };
+    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const audit = this.deps.audit;
     try {
-      await this.deps.audit.append({
-        ...base,
-        type: "decision",
-        decision: { effect: effective, rule: decision.rule, message: decision.message },
-        ...(grantId || ctx.details || decision.detail
-          ? { details: { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } }
-          : {}),
-      });
+      if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
+        // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
+        const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
+        this.appendRecord(template, { action: base.action, details });
+        const flushed = this.flushRecords();
+        if (flushed !== undefined) await flushed;
+      } else {
+        await audit.append({ ...base, type: "decision", decision: { effect: effective, rule: decision.rule, message: decision.message }, ...(details ? { details } : {}) });
+      }
     } catch (e) {
       return this.auditFailed("decision", decision, policy.hash, e);
     }

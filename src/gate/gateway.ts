@@ -62,6 +62,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     path: config.audit.path,
     durability: config.audit.durability ?? "batch",
     ...(config.audit.rotate_size ? { rotateSize: parseSize(config.audit.rotate_size) } : {}),
+    ...(config.audit.fsync_interval !== undefined ? { fsyncIntervalMs: parseDuration(config.audit.fsync_interval) } : {}),
     clock,
     checkpoints: {
       key: signingKey,
@@ -159,6 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         return startHttpTarget(t, {
           gate,
           authenticate,
+          authenticated: authenticate.peek,
           authFailureReason,
           normalizePath: canonicalHttpPath,
           masker: cachedMasker(masking.compileJsonMasker),
@@ -228,7 +230,11 @@ function withLiveListeners(old: Config, next: Config): Config {
 /** Compiled maskers by their masks, so a hot path does not recompile per request. */
 function cachedMasker<M>(compile: (m: Masks) => M): (m: Masks) => M {
   const cache = new Map<string, M>();
+  // By the masks object first: a remembered decision (policy/decision-cache.ts) hands out the same one.
+  const byObject = new WeakMap<Masks, M>();
   return (m) => {
+    const known = byObject.get(m);
+    if (known !== undefined) return known;
     const key = JSON.stringify(m);
     let hit = cache.get(key);
     if (hit === undefined) {
@@ -236,6 +242,7 @@ function cachedMasker<M>(compile: (m: Masks) => M): (m: Masks) => M {
       hit = compile(m);
       cache.set(key, hit);
     }
+    byObject.set(m, hit);
     return hit;
   };
 }

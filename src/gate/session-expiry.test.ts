@@ -14,6 +14,7 @@ test("end() happens once, with its reason and message; the expiry timer no longe
   expect(fired).toBe(1);
   expect(e.reason).toBe("credential_revoked");
   expect(e.message()).toContain("no longer trusts");
+  // Past the timer's moment: timers fire in the order of their deadlines, so this sleep ends after it would have.
   await Bun.sleep(150);
   expect(fired).toBe(1);
 });
@@ -31,6 +32,7 @@ test("fires at once for a token already expired, never for one without expiry; t
   const later = new SessionExpiry(Date.now() + 50, { now: () => Date.now() }, () => fired++);
   later.start();
   later.cancel();
+  // As above: a timer with the later deadline ends after the cancelled one would have fired.
   await Bun.sleep(120);
   expect(fired).toBe(1);
 });

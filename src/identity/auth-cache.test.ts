@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import type { Identity } from "../core/types.ts";
 import { createCachedAuthenticate } from "./auth-cache.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "t", groups: ["a"], expiresAt: 10_000 };
 
@@ -56,10 +57,25 @@ test("a check that began before clear() (a reload) does not put its answer back 
     { now: () => 0 },
   );
   const first = auth("tok");
-  await Bun.sleep(0);
+  await waitFor("the first verification to start", () => calls === 1);
   auth.clear();
   release();
   expect((await first).subject).toBe("alice");
   await auth("tok");
   expect(calls).toBe(2);
+});
+
+test("peek answers only what a call would serve from the cache: nothing before, after expiry, after clear()", async () => {
+  let now = 0;
+  const auth = createCachedAuthenticate(async () => alice, { now: () => now }, { maxAgeMs: 60_000 });
+  expect(auth.peek("tok")).toBeUndefined();
+  await auth("tok");
+  expect(auth.peek("tok")?.subject).toBe("alice");
+  expect(auth.peek("other")).toBeUndefined();
+  now = 10_000; // the token's own expiry
+  expect(auth.peek("tok")).toBeUndefined();
+  now = 0;
+  await auth("tok");
+  auth.clear();
+  expect(auth.peek("tok")).toBeUndefined();
 });

@@ -6,6 +6,8 @@ import type { Clock, Identity } from "../core/types.ts";
 
 export interface CachedAuthenticate {
   (credential: string): Promise<Identity>;
+  /** The identity remembered for this credential, if it is still valid; never verifies anything. */
+  peek(credential: string): Identity | undefined;
   clear(): void;
 }
 
@@ -34,6 +36,11 @@ export function createCachedAuthenticate(
     cache.set(credential, { identity, until });
     return identity;
   }) as CachedAuthenticate;
+  // The hot path's synchronous hit: the same rule as above (an entry past its time is not used).
+  fn.peek = (credential: string) => {
+    const hit = cache.get(credential);
+    return hit !== undefined && hit.until > clock.now() ? hit.identity : undefined;
+  };
   fn.clear = () => {
     generation++;
     cache.clear();

@@ -72,6 +72,15 @@ describe("maskValue", () => {
     expect(() => masker({ detectors: ["email"] }).maskValue(value)).toThrow(/JSON key/);
   });
 
+  test("a key is judged the same every time: remembered answers refuse and pass as the first did", () => {
+    const m = masker({ detectors: ["email"] });
+    for (let i = 0; i < 3; i++) {
+      expect(() => m.maskValue({ ok: 1, "ann@example.com": true })).toThrow(/JSON key/);
+      expect(m.maskValue({ ok: "ann@example.com" }).value).toEqual({ ok: "[masked:email]" });
+      expect(() => m.maskBody(utf8('{"x":{"bob@example.com":1}}'), "application/json")).toThrow(/JSON key/);
+    }
+  });
+
   test("recursive descent", () => {
     const r = masker({ json: ["$..owner"] }).maskValue(value);
     expect((r.value as typeof value).items.map((i) => i.owner)).toEqual(["[masked]", "[masked]"]);
@@ -244,5 +253,46 @@ describe("classifyContentType", () => {
     const t = classifyContentType(header);
     expect(t.kind).toBe(kind);
     expect(t.charset).toBe(charset);
+  });
+});
+
+describe("a masker that has seen many documents", () => {
+  // The memo of key answers must never change an outcome: a masker that has masked thousands
+  // of documents answers each one as a masker compiled for it alone does.
+  test("generated documents: the same bodies, counts and refusals as a fresh masker", () => {
+    let seed = 5;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const keys = ["id", "email", "name", "card", "note", "ann@example.com", "phone", "aws_secret_access_key", "4242424242424242", "__proto__", "users"];
+    const strings = ["plain", "ann@example.com", "call +44 20 7946 0958", "4242 4242 4242 4242", "AKIAABCDEFGHIJKLMNOP", "x".repeat(40), "bob@example.org and eve@example.net", ""];
+    const numbers = ["1", "-0", "4242424242424242", "12345678901234567890", "1.50", "1e400", "6205500000000000004"];
+    const value = (depth: number): string => {
+      const r = rand();
+      if (depth > 3 || r < 0.4) return rand() < 0.5 ? JSON.stringify(pick(strings)) : pick(numbers);
+      if (r < 0.7) return `[${Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1)).join(",")}]`;
+      return `{${Array.from({ length: Math.floor(rand() * 4) }, () => `${JSON.stringify(pick(keys))}:${value(depth + 1)}`).join(",")}}`;
+    };
+    const maskSets: Partial<Masks>[] = [{ detectors: ["email"] }, { detectors: ["email", "card", "phone", "cloud_key"] }, { json: ["$..card", "$.users[*].name"], detectors: ["email"] }];
+    for (const m of maskSets) {
+      const longLived = masker(m);
+      let refused = 0;
+      for (let i = 0; i < 1500; i++) {
+        const body = utf8(value(0));
+        const outcome = (mk: JsonMasker) => {
+          try {
+            const r = mk.maskBody(body, "application/json");
+            return { body: text(r.body), masked: r.masked };
+          } catch (e) {
+            return { refused: (e as Error).message };
+          }
+        };
+        const got = outcome(longLived);
+        expect({ doc: text(body), ...got }).toEqual({ doc: text(body), ...outcome(masker(m)) });
+        if ("refused" in got) refused++;
+      }
+      // Both kinds of outcome were compared, not only one.
+      expect(refused).toBeGreaterThan(10);
+      expect(refused).toBeLessThan(1400);
+    }
   });
 });

@@ -20,6 +20,9 @@ export interface JsonMasker {
   maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number };
 }
 
+/** Keys whose detector answer a masker remembers; past this the memo starts again. */
+const KEY_MEMO = 4096;
+
 const refuse = (message: string, cause?: unknown): GatewayError =>
   new GatewayError("E_MASK", message, cause === undefined ? {} : { cause });
 
@@ -30,6 +33,19 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
   const detector: Detector | null = masks.detectors.length > 0 ? compileDetectors(masks.detectors) : null;
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const encoder = new TextEncoder();
+
+  // What the detectors say of each key, remembered: the same few keys come back in every
+  // object of every response, and a detector's answer depends on the key alone.
+  const keyHits = new Map<string, boolean>();
+  function keyIsSensitive(key: string): boolean {
+    let hit = keyHits.get(key);
+    if (hit === undefined) {
+      hit = detector!.maskString(key).hits > 0;
+      if (keyHits.size >= KEY_MEMO) keyHits.clear();
+      keyHits.set(key, hit);
+    }
+    return hit;
+  }
 
   function maskValue(value: unknown): { value: unknown; masked: number } {
     const count = { n: 0 };
@@ -91,7 +107,7 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       // A key cannot be masked without changing what the document means: refuse it instead.
-      if (detector !== null && detector.maskString(key).hits > 0) throw refuse("a JSON key holds a value the masks hide (an e-mail address or the like): refused");
+      if (detector !== null && keyIsSensitive(key)) throw refuse("a JSON key holds a value the masks hide (an e-mail address or the like): refused");
       const item = record[key];
       const next = walk(item, cursor === null ? null : cursor.child(key, 0), key, count);
       if (copy === null && next !== item) {

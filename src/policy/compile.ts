@@ -13,6 +13,7 @@ import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
 import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
+import { cacheHttpDecisions, type DecisionCacheLimits } from "./decision-cache.ts";
 import { createExplainer, type Adjust, type PolicyExplanation } from "./explain.ts";
 import { compileRuleChecks } from "./rule-checks.ts";
 
@@ -223,7 +224,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
       return view !== null && test(action, view);
     },
   });
-  return { rule: compiled, test, maskTest, checks, groups, hasMasks: masks !== NO_MASKS, masks };
+  return { rule: compiled, test, maskTest, checks, groups, hasMasks: masks !== NO_MASKS, masks, timed: when !== null };
 }
 
 /** One rule that did not compile: its index in config.rules and what is wrong. */
@@ -236,7 +237,7 @@ export interface PolicyFailure {
  * Compiles a configuration into a Policy. All problems of all rules are reported together in
  * one E_POLICY_INVALID error, each with the rule's name and file:line.
  */
-export function compilePolicy(config: Config): Policy {
+export function compilePolicy(config: Config, opts: { readonly cacheDecisions?: boolean; readonly decisionCacheLimits?: DecisionCacheLimits } = {}): Policy {
   const clockFor = createZoneClocks();
   const entries: RuleEntry[] = [];
   const problems: string[] = [];
@@ -256,9 +257,11 @@ export function compilePolicy(config: Config): Policy {
     throw new GatewayError("E_POLICY_INVALID", problems.join("\n"), { details: { problems, failures } });
   }
   const rules = Object.freeze(entries.map((e) => e.rule));
-  const decide = createDecide(entries);
+  // HTTP decisions are remembered per request shape (decision-cache.ts); off only for the test
+  // that compares the two.
+  const decide = opts.cacheDecisions === false ? createDecide(entries) : cacheHttpDecisions(createDecide(entries), entries, opts.decisionCacheLimits);
   const { describeDenial, explain } = createExplainer(entries, decide);
-  const timeDependent = config.rules.some((r) => r.when !== undefined && r.when !== null);
+  const timeDependent = entries.some((e) => e.timed);
   return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain, timeDependent });
 }
 

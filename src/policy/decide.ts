@@ -27,6 +27,8 @@ export interface RuleEntry {
   readonly groups: readonly string[] | null;
   readonly hasMasks: boolean;
   readonly masks: Masks;
+  /** The rule has a `when` window: whether it matches depends on the time (see decision-cache.ts). */
+  readonly timed: boolean;
 }
 
 /** Denies, then reviews, then allows, each in config order. */

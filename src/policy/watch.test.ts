@@ -39,7 +39,7 @@ function events() {
     new Promise<(typeof queue)[number]>((resolve, reject) => {
       const e = queue.shift();
       if (e) return resolve(e);
-      const timer = setTimeout(() => reject(new Error("no reload event within 10s")), 10_000);
+      const timer = setTimeout(() => reject(new Error("timed out after 20000 ms waiting for a reload event")), 20_000);
       waiters.push((ev) => {
         clearTimeout(timer);
         resolve(ev);

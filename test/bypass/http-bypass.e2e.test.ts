@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server as NetServer, type Socket, connect } from "node:net";
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from "node:zlib";
 import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "../helpers/gateway.ts";
-import { freePort } from "../helpers/ports.ts";
 import { HTTP_CORPUS, type HttpAttempt, KNOWN_HTTP_BYPASSES, type Variant } from "./http-corpus.ts";
 
 interface Received {
@@ -341,8 +340,8 @@ function leaks(bytes: Buffer): string[] {
 
 function config(): string {
   return httpGatewayYaml({
-    adminPort,
-    listen: `127.0.0.1:${gwPort}`,
+    adminPort: 0,
+    listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upPort}`,
     target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB", "timeout: 5s"],
     rules: `
@@ -373,15 +372,12 @@ function config(): string {
   });
 }
 
-let adminPort: number;
-
 beforeAll(async () => {
   upstream = await startRawUpstream();
   const addr = upstream.address();
   upPort = typeof addr === "object" && addr ? addr.port : 0;
-  gwPort = await freePort();
-  adminPort = await freePort();
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config() }, adminPort, ports: [gwPort] });
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": config() } });
+  gwPort = gw.port("api");
   const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "mallory", "--groups", "developers", "--ttl", "30m"]);
   expect(r.code).toBe(0);
   token = r.stdout.trim();
@@ -428,7 +424,10 @@ describe("HTTP bypass corpus", () => {
     run(`${a.theme}/${a.id}: ${a.note}${known ? ` [known bypass ${known.slice(0, 2)}]` : ""}`, async () => {
       received.length = 0;
       const res = await send(a);
-      await Bun.sleep(150); // a smuggled second request arrives after the first answer
+      // A window, not a wait for an event: a smuggled second request reaches the upstream after
+      // the first answer. Under load it can only come later than this (a weaker check), never
+      // make a held attempt fail.
+      await Bun.sleep(150);
       const bad = received.filter((r) => upstreamViews(r).some(forbidden)).map((r) => `${r.method} ${r.target} (${JSON.stringify(upstreamViews(r))})`);
       const leaked = leaks(res.bytes);
       if (bad.length > 0 || leaked.length > 0 || process.env.HTTP_BYPASS_VERBOSE) {

@@ -10,9 +10,11 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { readRecords } from "../../src/audit/reader.ts";
 import { encodeFrontendMessage } from "../../src/targets/postgres/protocol/encode.ts";
+import { type AuditCursor, auditCursor } from "../helpers/audit-cursor.ts";
+import { fixtureSql } from "../helpers/fixtures.ts";
 import { type GatewayProcess, runCli, startPostgresGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { type PostgresInstance, startPostgres } from "../helpers/postgres.ts";
 import { type Attempt, type Category, CORPUS, FIXTURES, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
 import { LoginRefused, WireClient, errorFields } from "./wire-client.ts";
@@ -30,6 +32,10 @@ const GROUPS: Record<Who, string> = { analyst: "analysts", support: "support", e
 const DENIAL_CODES = new Set(["42501", "42601"]);
 
 let pg: PostgresInstance;
+/** One superuser session straight to PostgreSQL for the fingerprints and lookups (a psql per query cost ~2 processes per attempt). */
+let su: postgres.Sql;
+/** The audit records appended since the last look, so an attempt reads only its own lines. */
+let audit: AuditCursor;
 let gw: GatewayProcess;
 let port: number;
 let sentinelDir: string;
@@ -77,33 +83,12 @@ INSERT INTO hr.orders VALUES (1, '${HR_SECRET} order');
 INSERT INTO public.canary VALUES (1, 'canary');
 `;
 
+/** The corpus's database: the schema from fixtures/, the rows above, a function over the secret file, the corpus's own objects. */
 function setupSql(): string {
-  return `
-CREATE SCHEMA sales;
-CREATE SCHEMA hr;
-CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-CREATE TABLE sales.orders (id int, customer_id int, amount numeric, note text);
-CREATE TABLE hr.salaries (id int, name text, salary int, note text);
-CREATE TABLE hr.staff (id int, note text);
-CREATE TABLE hr.orders (id int, note text);
-CREATE TABLE public.canary (id int, note text);
+  return `${fixtureSql("bypass-schema.sql")}
 ${DATA}
 ANALYZE sales.customers;
--- What DBAs made for their own use: views, functions, a role named like the hr schema.
-CREATE VIEW public.hr_view AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.hr_mirror AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.customer_contacts AS SELECT id, name, email AS contact FROM sales.customers;
-CREATE FUNCTION public.all_salaries() RETURNS SETOF hr.salaries LANGUAGE sql AS 'SELECT * FROM hr.salaries';
-CREATE FUNCTION public.email_of(int) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT email FROM sales.customers WHERE id = $1); END$$;
-CREATE FUNCTION hr.secret_note() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries LIMIT 1';
-CREATE FUNCTION public.wipe_canary() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1';
-CREATE PROCEDURE public.wipe_proc() LANGUAGE sql AS 'DELETE FROM public.canary';
-CREATE FUNCTION sales.touch_orders() RETURNS int LANGUAGE sql AS 'DELETE FROM sales.orders; SELECT 1';
 CREATE FUNCTION public.read_secret_file() RETURNS text LANGUAGE sql AS $$SELECT pg_read_file('${secretFile}')$$;
-CREATE ROLE hr NOLOGIN;
-GRANT USAGE ON SCHEMA hr TO hr;
-GRANT SELECT ON ALL TABLES IN SCHEMA hr TO hr;
-CREATE DATABASE victimdb;
 ${FIXTURES}`;
 }
 
@@ -137,7 +122,23 @@ SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM (
 `;
 
 async function fingerprint(): Promise<string> {
-  return (await pg.psql(FINGERPRINT)).trim();
+  const [row] = await su.unsafe<{ md5: string }[]>(FINGERPRINT);
+  if (!row?.md5) throw new Error("the database fingerprint query returned no value");
+  return row.md5;
+}
+
+/**
+ * Waits until the attempt's upstream sessions are gone. A backend drops its temporary objects
+ * as it exits, after the client has already seen its connection close: a fingerprint taken
+ * before that would count them as a change.
+ */
+async function attemptSessionsEnded(id: string): Promise<void> {
+  await waitFor(`the upstream sessions of ${id} to end`, async () => {
+    const [row] = await su<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'gatehouse catalog'`;
+    return row?.n === 0;
+  });
 }
 
 /** Puts the data back after an attempt that changed it, so one bypass does not spoil the attempts after it. */
@@ -233,7 +234,7 @@ async function runWire(a: Attempt & { steps: readonly Step[] }): Promise<RunResu
           messages = await client.untilReady(1);
         } else if ("wire" in step) {
           const typeOids: number[] = [];
-          for (const t of step.parameterTypes ?? []) typeOids.push(Number((await pg.psql(`SELECT '${t}'::regtype::oid`)).trim()));
+          for (const t of step.parameterTypes ?? []) typeOids.push(Number((await su.unsafe(`SELECT '${t}'::regtype::oid AS oid`))[0]!.oid));
           const placed = step.wire.map((m) => {
             if (m.type === "Parse") return { ...m, query: place(m.query), ...(typeOids.length > 0 ? { parameterTypes: typeOids } : {}) };
             if (m.type === "Bind") return { ...m, parameters: m.parameters.map((p) => (p === null ? null : new TextEncoder().encode(place(new TextDecoder().decode(p))))) };
@@ -242,7 +243,7 @@ async function runWire(a: Attempt & { steps: readonly Step[] }): Promise<RunResu
           client.send(placed);
           messages = await client.untilReady(stepReady(step));
         } else {
-          const oid = Number((await pg.psql(`SELECT '${step.functionCall}'::regprocedure::oid`)).trim());
+          const oid = Number((await su.unsafe(`SELECT '${step.functionCall}'::regprocedure::oid AS oid`))[0]!.oid);
           const enc = new TextEncoder();
           client.write(
             encodeFrontendMessage({ type: "FunctionCall", functionOid: oid, argumentFormats: [], arguments: step.args.map((x) => enc.encode(place(x))), resultFormat: 0 }),
@@ -308,12 +309,9 @@ async function runDriver(a: Attempt & { client: "driver" }): Promise<RunResult> 
   return r;
 }
 
-async function auditDenies(): Promise<number> {
-  let n = 0;
-  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
-    if (record.type === "decision" && record.decision?.effect === "deny") n++;
-  }
-  return n;
+/** Deny decisions appended to the audit log since the last call. */
+function newAuditDenies(): number {
+  return audit.next().filter((record) => record.type === "decision" && record.decision?.effect === "deny").length;
 }
 
 // ---- the run ------------------------------------------------------------------------------
@@ -328,7 +326,9 @@ beforeAll(async () => {
 
   pg = await startPostgres();
   await pg.psql(setupSql());
+  su = postgres({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: "postgres", max: 1, onnotice: () => {} });
   ({ gw, port } = await startPostgresGateway(pg, { rules: RULES }));
+  audit = auditCursor(gw.auditPath, { fromStart: true });
   for (const who of Object.keys(GROUPS) as Who[]) {
     const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", who, "--groups", GROUPS[who], "--ttl", "2h"]);
     if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);
@@ -349,6 +349,7 @@ afterAll(async () => {
   console.log(`bypass corpus: ${outcomes.filter((o) => o.ok).length}/${outcomes.length} held\n${lines.join("\n")}${failed.length ? `\n  got through: ${failed.join(", ")}` : ""}`);
   await gw?.stop();
   gw?.cleanup();
+  await su?.end({ timeout: 2 }).catch(() => {});
   await pg?.stop();
   for (const d of [sentinelDir, secretDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
@@ -382,10 +383,11 @@ describe("bypass attempts through the gateway", () => {
     const run = known !== undefined ? test.failing : test;
     run(`${a.category} / ${a.id} (${a.who}) → ${a.expect}${known !== undefined ? ` [KNOWN BYPASS, issue ${known}]` : ""}`, async () => {
       const before = await fingerprint();
-      const deniesBefore = await auditDenies();
+      newAuditDenies(); // what earlier attempts left
       const r = a.client === "psql" ? await runPsql(a) : a.client === "driver" ? await runDriver(a) : await runWire(a);
+      await attemptSessionsEnded(a.id);
       const after = await fingerprint();
-      const deniesAfter = await auditDenies();
+      const denies = newAuditDenies();
       const files = readdirSync(sentinelDir);
       if (after !== before || files.length > 0) await restore();
 
@@ -394,7 +396,7 @@ describe("bypass attempts through the gateway", () => {
         databaseChanged: after !== before,
         filesWritten: files,
         problems: r.problems,
-        ...(a.expect === "denied" ? { deniedByGateway: r.refusedAtStartup === true || (r.codes.some((c) => DENIAL_CODES.has(c)) && deniesAfter > deniesBefore) } : {}),
+        ...(a.expect === "denied" ? { deniedByGateway: r.refusedAtStartup === true || (r.codes.some((c) => DENIAL_CODES.has(c)) && denies > 0) } : {}),
         ...(a.expect === "blocked" ? { clientSawError: r.codes.length > 0 } : {}),
       };
       const ok =

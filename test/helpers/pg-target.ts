@@ -19,7 +19,6 @@ import { startPostgresTarget, type RunningPostgresTarget } from "../../src/targe
 import { createAnalysisCache } from "../../src/targets/postgres/sql/analysis-cache.ts";
 import { loadSqlParser } from "../../src/targets/postgres/sql/sql-parser.ts";
 import { createMayUseTarget, createRuleFunctions } from "../../src/targets/postgres/decide/target-access.ts";
-import { freePort } from "./ports.ts";
 import { startPostgres, type PostgresInstance } from "./postgres.ts";
 
 export interface InProcessTarget {
@@ -48,7 +47,7 @@ export async function startInProcessTarget(
 targets:
   - name: db
     kind: postgres
-    listen: 127.0.0.1:${await freePort()}
+    listen: 127.0.0.1:0
 ${extra}    upstream: { host: 127.0.0.1, port: ${pg.port}, database: postgres, user: ${pg.user}, password: "${pg.password}" }
 rules:
 ${opts.rules.replace(/^\n+/, "")}`,

@@ -1,5 +1,7 @@
 // Starts a throwaway PostgreSQL server for tests: initdb in a temp dir, a random free port on
-// 127.0.0.1, its unix socket inside the temp dir, and stop() that kills it and removes the dir.
+// 127.0.0.1 (PostgreSQL cannot listen on port 0 and report the port, so a port taken between
+// probing and binding is retried), its unix socket inside the temp dir, and stop() that kills it
+// and removes the dir.
 // Missing server binaries are an error that says so, never a silent skip.
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -104,6 +106,9 @@ async function run(cmd: readonly string[], stdin?: string): Promise<RunResult> {
   return { code, stdout, stderr };
 }
 
+/** The server log says its port was taken (by another process since the probe). */
+const PORT_TAKEN = /could not bind IPv4 address|Address already in use|could not create any TCP\/IP sockets/;
+
 async function freePort(): Promise<number> {
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = probe.port;
@@ -174,10 +179,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       logging_collector: "off",
       ...options.settings,
     };
-    // A free port can be taken between probing and binding: try a few.
+    // A free port can be taken between probing and binding: try again then, and only then.
     let lastError = "";
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       port = await freePort();
+      const logStart = existsSync(logFile) ? readFileSync(logFile).length : 0;
       const serverOptions = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(" ");
       const start = await run(
         as([join(binDir, "pg_ctl"), "start", "-D", dataDir, "-l", logFile, "-w", "-t", "60", "-o", serverOptions]),
@@ -187,6 +193,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         break;
       }
       lastError = `pg_ctl start failed (exit ${start.code}): ${start.stderr.trim()}\n${tail(logFile)}`;
+      const thisAttempt = existsSync(logFile) ? readFileSync(logFile).subarray(logStart).toString("utf8") : "";
+      if (!PORT_TAKEN.test(thisAttempt)) break;
     }
     if (lastError !== "") throw new Error(lastError);
 

@@ -6,16 +6,28 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-aut
 
 const REWRITING = ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "x-original-method", "forwarded"] as const;
 
+// Fields some frameworks read to change the method or path after our decision, and a
+// Forwarded header the caller wrote (the upstream must see what the policy saw), the caller's
+// credential and Host: none of them is passed on.
+const DROPPED_REQUEST: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, ...REWRITING, "authorization", "host"]);
+
+/**
+ * Deletes from `h` the fields of `from` that `dropped` names: one pass over the fields a message
+ * has (a few), instead of one delete per name that could be there (a native call each).
+ * Header names come out of a Headers lower case.
+ */
+function dropFields(h: Headers, from: Headers, dropped: ReadonlySet<string>): void {
+  from.forEach((_value, name) => {
+    if (dropped.has(name)) h.delete(name);
+  });
+}
+
 export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Headers {
   const h = new Headers(incoming);
-  for (const name of HOP_BY_HOP) h.delete(name);
+  dropFields(h, incoming, DROPPED_REQUEST);
   // Fields named in Connection are hop-by-hop too.
-  for (const name of (incoming.get("connection") ?? "").split(",")) if (name.trim()) h.delete(name.trim());
-  h.delete("authorization");
-  h.delete("host");
-  // Fields some frameworks read to change the method or path after our decision, and a
-  // Forwarded header the caller wrote: the upstream must see what the policy saw.
-  for (const name of REWRITING) h.delete(name);
+  const connection = incoming.get("connection");
+  if (connection !== null) for (const name of connection.split(",")) if (name.trim()) h.delete(name.trim());
   const prior = incoming.get("x-forwarded-for");
   h.set("x-forwarded-for", prior ? `${prior}, ${client.ip}` : client.ip);
   if (client.host) h.set("x-forwarded-host", client.host);
@@ -26,6 +38,8 @@ export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record
 
 export function downstreamResponseHeaders(upstream: Headers): Headers {
   const h = new Headers(upstream);
+  // A delete per name here: a response has more fields than a request, and the pass over
+  // them cost more than these eight deletes (0.45 against 0.27 µs for five fields).
   for (const name of HOP_BY_HOP) h.delete(name);
   return h;
 }

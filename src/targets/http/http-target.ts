@@ -30,6 +30,8 @@ export interface BodyMasker {
 }
 
 export interface HttpTargetDeps extends TargetDeps {
+  /** A credential verified a moment ago, without an await (CachedAuthenticate.peek); undefined: authenticate. */
+  readonly authenticated?: (credential: string) => Identity | undefined;
   /** The canonical path, or why it is refused (see canonicalHttpPath). */
   readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
@@ -164,7 +166,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     let identity: Identity;
     try {
-      identity = await deps.authenticate(token);
+      identity = deps.authenticated?.(token) ?? (await deps.authenticate(token));
     } catch (e) {
       const reason = deps.authFailureReason(e);
       return rejectCredential(
@@ -280,7 +282,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         }
         const masker = deps.masker(verdict.masks);
         if (masker === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
-        const raw = await deps.collectBody(res.body, maskMax);
+        // Of a known length within the limit, and not compressed (a compressed length says
+        // nothing of what it inflates to): read whole, without a stream reader per request.
+        const length = res.headers.has("content-encoding") ? Number.NaN : Number(res.headers.get("content-length") ?? "NaN");
+        const raw = length >= 0 && length <= maskMax ? await res.bytes() : await deps.collectBody(res.body, maskMax);
         const { body, masked } = masker.maskBody(raw, res.headers.get("content-type"));
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));

@@ -13,6 +13,7 @@ import { Gate } from "../../gate/gate.ts";
 import { type RunningPostgresTarget } from "./postgres-target.ts";
 import { encodeFrontendMessages } from "./protocol/encode.ts";
 import type { FrontendMessage } from "./protocol/frontend-message.ts";
+import { fixtureSql } from "../../../test/helpers/fixtures.ts";
 
 setDefaultTimeout(60_000);
 
@@ -29,10 +30,7 @@ let target: RunningPostgresTarget;
 const held: PendingRequest[] = [];
 
 beforeAll(async () => {
-  harness = await startPostgresWithTarget(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  harness = await startPostgresWithTarget(`${fixtureSql("sales.sql")}
     CREATE TABLE sales.secrets (s text);
     CREATE TABLE public.secrets (s text);
     INSERT INTO public.secrets VALUES ('public secret');

@@ -36,6 +36,7 @@ import { errorMessage } from "../../../core/errors.ts";
 import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } from "../../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../../core/types.ts";
 import type { Gate, Verdict } from "../../../gate/gate.ts";
+import type { SessionRecords } from "../../../gate/session-records.ts";
 import type { Detector } from "../../../masking/detectors.ts";
 import { NO_OBJECTS, splitQualified, type Catalog, type StatementObjects } from "../catalog/catalog.ts";
 import { bareMaskNames, compileMaskSpec, maskedTables, type MaskSpec } from "../masking/mask-plan.ts";
@@ -54,6 +55,8 @@ export interface StatementGateDeps {
   readonly compileDetectors: (names: readonly string[]) => Detector;
   /** Tells the client what a held statement waits for. */
   readonly onHold: (p: PendingRequest) => void;
+  /** The session's audit record templates: decision records are built from them. */
+  readonly records?: SessionRecords;
 }
 
 export interface CheckedStatement {
@@ -167,12 +170,15 @@ export class StatementGate {
     return c.facts.sql === statement.text ? c : { facts: { ...c.facts, sql: statement.text }, verdict: c.verdict, spec: c.spec };
   }
 
-  /** Audits a decision known() returned, as check() audits its own; a failed write denies. */
-  recordKnown(checked: CheckedStatement, details: Record<string, unknown>): Promise<Verdict> {
+  /**
+   * Audits a decision known() returned, as check() audits its own; a failed write denies. The
+   * verdict at once when the record is written already (see Gate.recordKnown).
+   */
+  recordKnown(checked: CheckedStatement, details: Record<string, unknown>): Verdict | Promise<Verdict> {
     return this.deps.gate.recordKnown(
       { identity: this.deps.identity, target: this.deps.target, request: checked.facts, time: this.deps.clock.now() },
       checked.verdict,
-      { session: this.deps.session, details },
+      { session: this.deps.session, details, ...(this.deps.records ? { records: this.deps.records } : {}) },
     );
   }
 
@@ -382,7 +388,7 @@ export class StatementGate {
     try {
       return await this.deps.gate.check(
         { identity: this.deps.identity, target: this.deps.target, request: facts, time: this.deps.clock.now() },
-        { session: this.deps.session, details, adjust, onHold: this.deps.onHold, signal: hold.signal },
+        { session: this.deps.session, details, adjust, onHold: this.deps.onHold, signal: hold.signal, ...(this.deps.records ? { records: this.deps.records } : {}) },
       );
     } finally {
       if (this.hold === hold) this.hold = null;

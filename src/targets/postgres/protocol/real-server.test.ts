@@ -18,6 +18,7 @@ import {
   encodeTerminate,
 } from "./encode.ts";
 import { createScramClient, md5Password, SCRAM_SHA_256 } from "./scram.ts";
+import { waitFor } from "../../../../test/helpers/wait.ts";
 
 type Message = Decoded<BackendMessage>;
 const text = new TextDecoder();
@@ -314,11 +315,11 @@ describe("against a real PostgreSQL server", () => {
     if (key?.type !== "BackendKeyData") throw new Error("no BackendKeyData");
     client.send(encodeQuery("SELECT pg_sleep(60)"));
     // Wait until the backend is really running the query before cancelling it.
-    for (let i = 0; i < 200; i++) {
-      const state = await pg.psql(`SELECT state FROM pg_stat_activity WHERE pid = ${key.processId}`);
-      if (state.trim() === "active") break;
-      await Bun.sleep(25);
-    }
+    await waitFor(
+      "the backend to run the query",
+      async () => (await pg.psql(`SELECT state FROM pg_stat_activity WHERE pid = ${key.processId}`)).trim() === "active",
+      { intervalMs: 25 },
+    );
     const canceller = await Bun.connect({ hostname: pg.host, port: pg.port, socket: { data() {} } });
     canceller.write(encodeCancelRequest(key.processId, key.secretKey));
     canceller.end();

@@ -6,9 +6,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { type Msg, types, Wire } from "../../../../test/helpers/pg-wire.ts";
 import { devIdentity, type PostgresWithTarget, startPostgresWithTarget } from "../../../../test/helpers/pg-target.ts";
 import type { PostgresInstance } from "../../../../test/helpers/postgres.ts";
+import { signal, waitFor, within } from "../../../../test/helpers/wait.ts";
+import postgres from "postgres";
 import type { Identity } from "../../../core/types.ts";
 import { type RunningPostgresTarget } from "../postgres-target.ts";
 import type { FrontendMessage } from "../protocol/frontend-message.ts";
+import { fixtureSql } from "../../../../test/helpers/fixtures.ts";
 
 setDefaultTimeout(60_000);
 
@@ -22,13 +25,11 @@ const identities: Record<string, Identity> = {
 let pg: PostgresInstance;
 let harness: PostgresWithTarget;
 let target: RunningPostgresTarget;
-let slowBind = false;
+/** While set, a decision at Bind waits for it: the test decides when the decision may finish. */
+let bindHeld: { started: () => void; release: Promise<void> } | null = null;
 
 beforeAll(async () => {
-  harness = await startPostgresWithTarget(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
+  harness = await startPostgresWithTarget(`${fixtureSql("sales.sql")}
     CREATE TABLE sales.notes (n text);
     INSERT INTO sales.notes VALUES ('sales note');
     CREATE TABLE public.notes (n text);
@@ -50,7 +51,11 @@ beforeAll(async () => {
     CREATE TRIGGER copied_hook BEFORE INSERT ON public.copied FOR EACH ROW EXECUTE FUNCTION public.copy_hook();
   `, { identities, wrapCheck: (check) => async (action, ctx = {}) => {
     // Lets a test make the upstream answer before a decision at Bind is made.
-    if (slowBind && ctx.details?.["at"] === "bind") await new Promise((r) => setTimeout(r, 50));
+    const held = bindHeld;
+    if (held && ctx.details?.["at"] === "bind") {
+      held.started();
+      await held.release;
+    }
     return await check(action, ctx);
   }, rules: `
   - name: analysts
@@ -164,13 +169,25 @@ describe("names the server freed are decided again", () => {
   test("a Parse that fails while a Bind behind it is still being decided: the batch is skipped, the session goes on", async () => {
     const w = await Wire.open(target.port, "ann");
     await w.run(1, P("SELECT 1", "a"), P("SELECT 2", "b"), S);
-    slowBind = true;
-    // "a" exists upstream, so the Parse fails; the Bind of "b" (from an earlier batch) is decided again, asynchronously.
+    // "a" exists upstream, so the Parse fails; the Bind of "b" (from an earlier batch) is decided again, asynchronously:
+    // a new search_path each time makes "b" another analysis, so the Bind takes the slow path, not the known shape's.
     for (let i = 0; i < 5; i++) {
-      const ms = await w.run(1, P("SELECT 3", "a"), B("b"), E(), S);
-      expect(types(ms)).toEqual(["E:42P05", "ReadyForQuery"]);
+      await w.run(1, Q(`SET search_path = public, s${i}`));
+      const started = signal();
+      const release = signal();
+      bindHeld = { started: started.resolve, release: release.promise };
+      try {
+        w.send(P("SELECT 3", "a"), B("b"), E(), S);
+        await within("the gateway to start deciding the Bind", started.promise);
+        // The server's answer to the Parse reaches the client while the Bind is still being decided.
+        const early = await w.until((ms) => ms.some((m) => m.type === "ErrorResponse"));
+        expect(types(early)).toEqual(["E:42P05"]);
+      } finally {
+        bindHeld = null;
+        release.resolve();
+      }
+      expect(types(await w.readyCount(1))).toEqual(["ReadyForQuery"]);
     }
-    slowBind = false;
     expect(rows(await w.run(1, B("b"), E(), S))).toEqual(["2"]);
     expect(w.closed).toBe(false);
     w.close();
@@ -381,11 +398,33 @@ describe("statements pipelined behind one that changes the catalog", () => {
   });
 
   test("ordinary pipelines do not wait: a statement is decided before the one ahead of it is answered", async () => {
+    // The first statement waits upstream for an advisory lock this test holds, so it cannot be
+    // answered until the test lets it: the decisions behind it must come while it waits.
+    const LOCK = 7_000_001;
+    const holder = postgres({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: "postgres", max: 1, onnotice: () => {} });
     const w = await Wire.open(target.port, "ann");
-    const ms = await w.run(3, Q("SELECT pg_sleep(0.2) /*ord1*/"), Q("SELECT n FROM sales.notes /*ord2*/"), P("SELECT 3 /*ord3*/"), B(), E(), S);
-    expect(rows(ms)).toEqual(["", "sales note", "3"]);
-    w.close();
-    const log = await auditOrder(["ord1", "ord2", "ord3"]);
+    try {
+      await holder`SELECT pg_advisory_lock(${LOCK})`;
+      w.send(Q(`SELECT pg_advisory_xact_lock(${LOCK}) /*ord1*/`), Q("SELECT n FROM sales.notes /*ord2*/"), P("SELECT 3 /*ord3*/"), B(), E(), S);
+      await waitFor(
+        "ord1 to wait upstream for the advisory lock",
+        async () => (await holder`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${LOCK} AND NOT granted`).length > 0,
+      );
+      const decided = await waitFor("decisions of ord2 and ord3 while ord1 waits", async () => {
+        const log = await auditOrder(["ord1", "ord2", "ord3"]);
+        return log.includes("decision ord2") && log.includes("decision ord3") ? log : null;
+      });
+      expect(decided).not.toContain("statement ord1");
+      await holder`SELECT pg_advisory_unlock(${LOCK})`;
+      expect(rows(await w.readyCount(3))).toEqual(["", "sales note", "3"]);
+    } finally {
+      w.close();
+      await holder.end();
+    }
+    const log = await waitFor("the completion record of ord1", async () => {
+      const l = await auditOrder(["ord1", "ord2", "ord3"]);
+      return l.includes("statement ord1") ? l : null;
+    });
     expect(log.indexOf("decision ord2")).toBeLessThan(log.indexOf("statement ord1"));
     expect(log.indexOf("decision ord3")).toBeLessThan(log.indexOf("statement ord1"));
   });

@@ -10,6 +10,11 @@
 // analysed again when the search_path changed since (PostgreSQL re-parses it then); a portal
 // whose Bind failed is forgotten, and a DECLARE takes its cursor's name from the portals.
 //
+// The fast path: a simple Query of one statement, or a Bind in a new batch, whose shape was
+// allowed a moment ago with nothing it depends on changed since (StatementChecker.known) is
+// decided without the catalog or the policy, recorded (one write(2)) and forwarded in the same
+// data callback, with no await; everything else takes the path below.
+//
 // Statements are checked against the catalog as it is when they arrive (read on another
 // connection, so only committed changes show), so a statement that may change it (DDL,
 // procedural code, a user function, a search_path change) fences the ones pipelined behind it:
@@ -34,6 +39,7 @@ import type { RelayCore } from "./relay-core.ts";
 import { CatalogFence, portalSettled, type Portal, type PreparedStatement, type StatementRun } from "./session-state.ts";
 import type { Analysis, AnalysisContext, StatementInfo } from "../sql/analysis.ts";
 import { factsOf, type CheckedStatement } from "../decide/statement-gate.ts";
+import type { Verdict } from "../../../gate/gate.ts";
 import { StatementChecker } from "../decide/statement-checker.ts";
 import { notRun } from "./run-outcome.ts";
 import { checkedRun, statementRun } from "./statement-run.ts";
@@ -131,14 +137,17 @@ export class FrontendRelay {
       const info = analysis.statements[0]!;
       const known = this.checker.known(info);
       if (known !== null) {
-        return s.statementGate.recordKnown(known, SIMPLE_DETAILS).then((verdict) => {
+        // Decided, recorded and forwarded in this callback, unless the record must be waited for.
+        const apply = (verdict: Verdict): void => {
           if (!verdict.allowed) {
             s.toUpstream.push(s.deny.query);
             s.tracker.push({ kind: "deny-query", error: verdictDenial(verdict), sent: false });
             return;
           }
           this.forwardQuery(m, [info], [checkedRun(s, info, known, !this.unsynced, ctx)], changesCatalog(known.info, known.facts));
-        });
+        };
+        const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS);
+        return verdict instanceof Promise ? verdict.then(apply) : apply(verdict);
       }
     }
     return this.onQuerySlow(m, analysis, ctx);
@@ -244,11 +253,13 @@ export class FrontendRelay {
       // The fast path: decided in an earlier batch, and nothing it depends on changed since.
       const known = this.checker.known(stmt.info, stmt.parameterTypes);
       if (known !== null) {
-        return this.s.statementGate.recordKnown(known, { protocol: "extended", statement_name: stmt.name, at: "bind" }).then((verdict) => {
+        const apply = (verdict: Verdict): void => {
           if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
           this.adopt(stmt, known);
           this.bind(m, stmt);
-        });
+        };
+        const verdict = this.s.statementGate.recordKnown(known, { protocol: "extended", statement_name: stmt.name, at: "bind" });
+        return verdict instanceof Promise ? verdict.then(apply) : apply(verdict);
       }
     }
     return this.recheck(m, stmt);

@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { Identity } from "../../../core/types.ts";
 import { auditAction, auditIdentity, describeApproval } from "../../../gate/gate.ts";
+import { SessionRecords } from "../../../gate/session-records.ts";
 import { BackendRelay } from "../relay/backend-relay.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import { denyMessages } from "../relay/deny.ts";
@@ -64,6 +65,8 @@ export class Session implements RelayCore, RevocableSession {
   private processId = 0;
   private endError: string | null = null;
   private readonly expiry: SessionExpiry;
+  /** This session's audit record templates (identity, session, target serialised once). */
+  private readonly records: SessionRecords;
   private done!: () => void;
 
   constructor(
@@ -84,7 +87,9 @@ export class Session implements RelayCore, RevocableSession {
     this.catalog = deps.catalog;
     this.recordParameters = deps.cfg.record_parameters === true;
     this.searchPath = new SearchPathTracker(initialPath, user, userSchema);
+    this.records = new SessionRecords({ session: id, identity: auditIdentity(identity), target: deps.cfg.name });
     this.statementGate = new StatementGate({
+      records: this.records,
       gate: deps.gate,
       target: deps.cfg.name,
       identity: this.identity,
@@ -293,16 +298,8 @@ export class Session implements RelayCore, RevocableSession {
     if (outcome.kind === "not_run") details["reason"] = outcome.reason;
     if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
     if (run.parameters !== undefined) details["parameters"] = run.parameters;
-    // A failed write is logged, counted and reported by /healthz (recordLater never rejects).
-    void deps.gate.recordLater({
-      type: "statement",
-      session: this.id,
-      identity: auditIdentity(this.identity),
-      target: deps.cfg.name,
-      action: auditAction(run.facts),
-      decision: { effect: "allow", rule: run.rule },
-      details,
-    });
+    // A failed write is logged, counted and reported by /healthz (recordLaterFrom never rejects).
+    void deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: auditAction(run.facts), details }, "statement");
   }
 
   // ---- token expiry, revocation ----

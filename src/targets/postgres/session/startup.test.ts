@@ -5,6 +5,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { Identity } from "../../../core/types.ts";
 import { parseAuthentication, parseNoticeFields } from "../protocol/backend-decoder.ts";
 import { encodeCancelRequest, encodeGSSENCRequest, encodePasswordMessage, encodeSSLRequest, encodeStartupMessage } from "../protocol/encode.ts";
+import { waitFor } from "../../../../test/helpers/wait.ts";
 import { StartupRefusal, checkParameters, runClientStartup, type StartupOptions, type StartupOutcome } from "./startup.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: [] };
@@ -44,13 +45,17 @@ afterAll(() => server.close());
 async function converse(...sends: Uint8Array[]): Promise<Uint8Array> {
   const sock: Socket = connect(port, "127.0.0.1");
   const chunks: Uint8Array[] = [];
+  let closed = false;
   sock.on("data", (c: Buffer) => chunks.push(c));
+  sock.on("close", () => (closed = true));
   await new Promise<void>((r) => sock.once("connect", () => r()));
-  for (const s of sends) {
+  for (const [i, s] of sends.entries()) {
+    const before = chunks.length;
     sock.write(s);
-    await Bun.sleep(30);
+    // Every message here is answered, or ends the conversation.
+    await waitFor(`the server's answer to message ${i + 1} of ${sends.length}, or its close`, () => closed || chunks.length > before, { intervalMs: 2 });
   }
-  await new Promise<void>((r) => (sock.readyState === "closed" ? r() : sock.once("close", () => r())));
+  await waitFor("the server to close the connection", () => closed, { intervalMs: 2 });
   return Buffer.concat(chunks);
 }
 

@@ -12,6 +12,7 @@ import { parseNoticeFields } from "../protocol/backend-decoder.ts";
 import { encodeBackendMessages } from "../protocol/encode.ts";
 import { createStartupDecoder } from "../protocol/frontend-decoder.ts";
 import { createServer } from "node:net";
+import { waitFor } from "../../../../test/helpers/wait.ts";
 
 // Each test starts real servers (initdb takes a while on a busy machine); no test asserts a duration.
 setDefaultTimeout(60_000);
@@ -115,10 +116,11 @@ test("a cancel sent with the upstream's key stops the running statement", async 
     () => null,
     (e: unknown) => e,
   );
-  for (let i = 0; i < 100; i++) {
-    if ((await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).trim() === "1") break;
-    await Bun.sleep(50);
-  }
+  await waitFor(
+    "the statement to run upstream",
+    async () => (await pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).trim() === "1",
+    { intervalMs: 50 },
+  );
   await sendUpstreamCancel(cfg(pg), { processId: c.processId, secretKey: c.secretKey });
   expect(await running).toMatchObject({ fields: { code: "57014" } });
   c.socket.destroy();

@@ -4,6 +4,7 @@ import type { AnalysisContext, StatementInfo } from "./analysis.ts";
 import { analyzeStatement } from "./analyze-statement.ts";
 import { isMarker, marker, splitMarkers } from "./markers.ts";
 import { loadSqlParser, type SqlParser } from "./sql-parser.ts";
+import { waitFor } from "../../../../test/helpers/wait.ts";
 
 let parser: SqlParser;
 beforeAll(async () => {
@@ -754,12 +755,7 @@ describe("analyze: failures deny", () => {
     // Use up the spare too, then wait for the background replacement.
     expect(parser.analyze(deep, PUBLIC).ok).toBe(false);
     expect(parser.analyze(deep, PUBLIC).ok).toBe(false);
-    let ok = false;
-    for (let i = 0; i < 200 && !ok; i++) {
-      ok = parser.analyze("SELECT 1", PUBLIC).ok;
-      if (!ok) await Bun.sleep(25);
-    }
-    expect(ok).toBe(true);
+    await waitFor("the background replacement of the parser instance", () => parser.analyze("SELECT 1", PUBLIC).ok, { intervalMs: 25 });
   });
 });
 

@@ -1,0 +1,171 @@
+import { expect, test } from "bun:test";
+import { readFileSync, symlinkSync } from "node:fs";
+import { createMetrics } from "../admin/metrics.ts";
+import { Approvals } from "../approvals/approvals.ts";
+import { tempLogs } from "../audit/audit-test-helpers.ts";
+import { openAuditLog, type AuditLog } from "../audit/log.ts";
+import { verifyLog } from "../audit/verify.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { Action, Decision, Identity } from "../core/types.ts";
+import { NO_MASKS } from "../core/types.ts";
+import { auditAction, auditIdentity, type AuditEvent, type DecidingPolicy, Gate } from "./gate.ts";
+import { SessionRecords } from "./session-records.ts";
+
+const tempLog = tempLogs("gatehouse-session-records-");
+const clock = { now: () => Date.UTC(2026, 11, 6, 12, 0, 0) };
+const alice: Identity = { method: "oidc", subject: "alice", issuer: "https://idp", groups: ["eng", "é"] };
+const mallory: Identity = { method: "oidc", subject: "mallory", issuer: "https://idp", groups: ["eng", "é"] };
+
+const policy: DecidingPolicy = {
+  hash: "h1",
+  decide: (a) => {
+    const sql = a.request.kind === "postgres" ? (a.request.sql ?? "") : "";
+    if (sql.startsWith("SELECT")) return { effect: "allow", rule: "read", message: "allowed by rule read", masks: NO_MASKS };
+    if (sql.startsWith("DROP")) return { effect: "deny", rule: "no-drop", message: `no "drop": ${sql}`, masks: NO_MASKS };
+    return { effect: "deny", rule: null, message: "no rule allows it", masks: NO_MASKS };
+  },
+  describeDenial: (_a, d: Decision) => (d.rule === null ? { ...d, detail: "saw: write; no rule allows writes" } : d),
+};
+
+function gateOn(audit: AuditLog | { append(e: AuditEvent): Promise<{ seq: number }> }): Gate {
+  const approvals = new Approvals({ clock, onExpire: () => {} });
+  return new Gate({ policy: () => policy, audit, approvals, clock, metrics: createMetrics(), log: silentLogger });
+}
+
+const statement = (identity: Identity, sql: string): Action => ({
+  identity,
+  target: "db",
+  request: { kind: "postgres", classes: ["read"], relations: ["public.t"], functions: [], userFunctions: ["public.f"], sql },
+  time: clock.now(),
+});
+
+const SQL = ["SELECT 1", "SELECT 'a\"b\\\\c'\n", "DROP TABLE t", "INSERT INTO t VALUES (1)", "SELECT \ud83d\ude00", "SELECT 1"];
+
+/** The same checks and completions through one gate, with or without the session's templates. */
+async function run(path: string, withRecords: boolean): Promise<boolean[]> {
+  const log = await openAuditLog({ path, clock });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  const allowed: boolean[] = [];
+  for (const [i, sql] of SQL.entries()) {
+    // Every third statement by another identity in the same session id: never the session's template.
+    const who = i % 3 === 2 ? mallory : alice;
+    const ctx = { session: "pg_1", details: { protocol: i % 2 === 0 ? "simple" : "extended" }, ...(withRecords ? { records } : {}) };
+    const v = await gate.check(statement(who, sql), ctx);
+    allowed.push(v.allowed);
+    const completion = { action: auditAction(statement(alice, sql).request), details: { outcome: "complete", rows: i, duration_ms: 0.25 } };
+    if (withRecords) await gate.recordLaterFrom(records.template("statement", { effect: "allow", rule: v.decision.rule }), completion);
+    else await gate.recordLater({ type: "statement", session: "pg_1", identity: auditIdentity(alice), target: "db", decision: { effect: "allow", rule: v.decision.rule }, ...completion });
+  }
+  await log.close();
+  return allowed;
+}
+
+test("decision and completion records from the session's templates are byte for byte those of the plain path", async () => {
+  const plain = tempLog();
+  const fast = tempLog();
+  const a = await run(plain, false);
+  const b = await run(fast, true);
+  expect(b).toEqual(a);
+  expect(a).toEqual([true, true, false, false, true, true]);
+  const text = readFileSync(fast, "utf8");
+  expect(text).toBe(readFileSync(plain, "utf8"));
+  expect(text.split("\n").length - 1).toBe(SQL.length * 2);
+  expect(await verifyLog(fast)).toEqual({ ok: true, records: SQL.length * 2 });
+});
+
+test("the decision record is in the file when check() returns (flushed, not left for the tick's end)", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  const before = log.stats.writes;
+  const v = await gate.check(statement(alice, "SELECT 1"), { session: "pg_1", records });
+  expect(v.allowed).toBe(true);
+  expect(log.stats.writes).toBe(before + 1);
+  expect(readFileSync(path, "utf8")).toContain('"type":"decision"');
+  await log.close();
+});
+
+test("an audit log that cannot write denies on the template path too", async () => {
+  const path = tempLog();
+  symlinkSync("/dev/full", path);
+  const log = await openAuditLog({ path, clock });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  const v = await gate.check(statement(alice, "SELECT 1"), { session: "pg_1", records });
+  expect(v.allowed).toBe(false);
+  expect(v.message).toContain("audit log unavailable");
+  // A completion has happened already: its lost record is counted, not thrown at the session.
+  const metrics = createMetrics();
+  const counting = new Gate({ policy: () => policy, audit: log, approvals: new Approvals({ clock, onExpire: () => {} }), clock, metrics, log: silentLogger });
+  await counting.recordLaterFrom(records.template("statement"), {}, "statement");
+  expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="statement"} 1');
+  await log.close().catch(() => {});
+});
+
+test("a sink without appendSync gets the same event through append()", async () => {
+  const events: AuditEvent[] = [];
+  const gate = gateOn({ append: async (e: AuditEvent) => (events.push(e), { seq: events.length }) });
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  await gate.check(statement(alice, "SELECT 1"), { session: "pg_1", records });
+  await gate.recordLaterFrom(records.template("statement", { effect: "allow", rule: "read" }), { details: { rows: 1 } });
+  expect(events[0]).toMatchObject({ type: "decision", session: "pg_1", policy: "h1", decision: { effect: "allow", rule: "read" } });
+  expect(events[1]).toEqual({ type: "statement", session: "pg_1", identity: auditIdentity(alice), target: "db", decision: { effect: "allow", rule: "read", message: undefined }, details: { rows: 1 } } as AuditEvent);
+});
+
+test("templates are cached per type, decision and policy; a changed group array does not change the records", () => {
+  const groups = ["eng"];
+  const records = new SessionRecords({ session: "s", identity: { method: "oidc", subject: "a", issuer: "i", groups }, target: "t" });
+  const t1 = records.template("decision", { effect: "allow", rule: "r", message: "m" }, "h1");
+  expect(records.template("decision", { effect: "allow", rule: "r", message: "m" }, "h1")).toBe(t1);
+  expect(records.template("decision", { effect: "allow", rule: "r", message: "m" }, "h2")).not.toBe(t1);
+  expect(records.template("decision", { effect: "allow", rule: null, message: "m" }, "h1")).not.toBe(t1);
+  expect(records.template("decision", { effect: "allow", rule: "null", message: "m" }, "h1")).not.toBe(records.template("decision", { effect: "allow", rule: null, message: "m" }, "h1"));
+  groups.push("admin");
+  expect(t1.event({})).toMatchObject({ identity: { groups: ["eng"] } });
+  expect(records.matches("s", { method: "oidc", subject: "a", issuer: "i", groups: ["eng"] }, "t")).toBe(true);
+  expect(records.matches("s", { method: "oidc", subject: "a", issuer: "i", groups: ["eng", "admin"] }, "t")).toBe(false);
+  expect(records.matches("s2", { method: "oidc", subject: "a", issuer: "i", groups: ["eng"] }, "t")).toBe(false);
+});
+
+test("strict mode: the template path's decision record is fsync'd before check() returns", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock, durability: "strict" });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "pg_1", identity: auditIdentity(alice), target: "db" });
+  for (let i = 0; i < 5; i++) {
+    const v = await gate.check(statement(alice, `SELECT ${i}`), { session: "pg_1", records });
+    expect(v.allowed).toBe(true);
+    expect(log.durableSeq).toBe(log.lastSeq);
+  }
+  await log.close();
+});
+
+test("appendRecord + flushRecords: batch writes at once (no promise); a sink without appendSync gives a promise to await", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock });
+  const gate = gateOn(log);
+  const records = new SessionRecords({ session: "s", identity: auditIdentity(alice), target: "db" });
+  const t = records.template("request", { effect: "allow", rule: "r" }, "h1");
+  expect(gate.appendRecord(t, { details: { n: 1 } }, { lazy: true })).toBe(1);
+  expect(gate.appendRecord(t, { details: { n: 2 } })).toBe(2);
+  expect(gate.flushRecords()).toBeUndefined();
+  expect(readFileSync(path, "utf8").split("\n").length - 1).toBe(2);
+  await log.close();
+
+  const events: AuditEvent[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = gateOn({ append: async (e: AuditEvent) => (await held, events.push(e), { seq: events.length }) });
+  expect(slow.appendRecord(t, { details: { n: 1 } })).toBe(-1);
+  const flushed = slow.flushRecords();
+  expect(flushed).toBeInstanceOf(Promise);
+  let done = false;
+  void flushed!.then(() => (done = true));
+  await Promise.resolve();
+  expect(done).toBe(false);
+  release();
+  await flushed;
+  expect(events).toHaveLength(1);
+});

@@ -1,0 +1,62 @@
+// The audit records of one session, for any target (PostgreSQL, HTTP, SSH, Kubernetes): what is
+// fixed for the session (its id, identity and target) is serialised and checked once, and a
+// template per record type, decision and policy hash once, so that each record on the hot path
+// only serialises its action and details (src/audit/record-template.ts).
+import { RecordFragment, RecordTemplate } from "../audit/record-template.ts";
+import type { Effect } from "../core/types.ts";
+
+export interface SessionRecordFields {
+  readonly session?: string;
+  readonly identity: { readonly method: string; readonly subject: string; readonly issuer: string; readonly groups: readonly string[] };
+  readonly target: string;
+}
+
+export interface RecordDecision {
+  readonly effect: Effect;
+  readonly rule: string | null;
+  readonly message?: string;
+}
+
+/** More distinct templates than this (messages that carry a statement's text, say) start the cache afresh. */
+const MAX_TEMPLATES = 256;
+
+export class SessionRecords {
+  readonly fields: SessionRecordFields;
+  readonly #fragment: RecordFragment;
+  readonly #templates = new Map<string, RecordTemplate>();
+
+  constructor(fields: SessionRecordFields) {
+    // A copy of the groups: the records must not change when the caller's array does.
+    this.fields = { ...fields, identity: { ...fields.identity, groups: [...fields.identity.groups] } };
+    this.#fragment = new RecordFragment(this.fields);
+  }
+
+  /** Whether a record of this session, identity and target is what these templates hold. */
+  matches(session: string | undefined, identity: SessionRecordFields["identity"], target: string): boolean {
+    const f = this.fields;
+    const i = f.identity;
+    if (session !== f.session || target !== f.target || identity.subject !== i.subject || identity.method !== i.method || identity.issuer !== i.issuer) return false;
+    if (identity.groups.length !== i.groups.length) return false;
+    for (let k = 0; k < i.groups.length; k++) if (identity.groups[k] !== i.groups[k]) return false;
+    return true;
+  }
+
+  /**
+   * The template of a `type` record of this session with this decision and policy hash; its
+   * action and details vary per record. Throws E_AUDIT_WRITE for a decision the schema refuses.
+   */
+  template(type: string, decision?: RecordDecision, policy?: string): RecordTemplate {
+    // Exact, never weaker than what the template holds: a wrong hit would write a wrong record.
+    const key = JSON.stringify([type, policy, decision?.effect, decision?.rule, decision?.message]);
+    let t = this.#templates.get(key);
+    if (t === undefined) {
+      const shape: Record<string, unknown> = { type };
+      if (decision !== undefined) shape["decision"] = { effect: decision.effect, rule: decision.rule, message: decision.message };
+      if (policy !== undefined) shape["policy"] = policy;
+      t = new RecordTemplate([this.#fragment, shape]);
+      if (this.#templates.size >= MAX_TEMPLATES) this.#templates.clear();
+      this.#templates.set(key, t);
+    }
+    return t;
+  }
+}
