@@ -235,7 +235,8 @@ export class Gate {
       if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
         // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
         const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
-        this.appendRecord(template, { action: base.action, details });
+        // The session id is used only by templates that vary it (matches() held for the fixed ones).
+        this.appendRecord(template, { action: base.action, details, session: ctx.session });
         const flushed = this.flushRecords();
         if (flushed !== undefined) await flushed;
       } else {
