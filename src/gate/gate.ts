@@ -8,6 +8,7 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import type { AppendOptions } from "../audit/log.ts";
 import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 
@@ -157,7 +158,7 @@ export class Gate {
    * deny. A record an action waits for must be flushed (flushRecords) before the action is
    * forwarded; a lazy one (a completion) rides on the next write.
    */
-  appendRecord(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number {
+  appendRecord(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number {
     const audit = this.deps.audit;
     if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
     const appended = audit.append(template.event(values) as AuditEvent, opts);
@@ -191,7 +192,8 @@ export class Gate {
   recordLaterFrom(template: RecordTemplate, values: RecordValues, type = "record"): Promise<void> {
     const lost = (e: unknown) => this.auditWriteFailed(type, "lost", e);
     try {
-      this.appendRecord(template, values, { lazy: true });
+      // A line queued now and dropped later, when the log fails before it goes out, is lost too.
+      this.appendRecord(template, values, { lazy: true, onLost: lost });
     } catch (e) {
       lost(e);
       return Promise.resolve();

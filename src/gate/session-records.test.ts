@@ -9,7 +9,7 @@ import { silentLogger } from "../core/logger.ts";
 import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { auditAction, auditIdentity, type AuditEvent, type DecidingPolicy, Gate } from "./gate.ts";
-import { SessionRecords } from "./session-records.ts";
+import { RecordsByIdentity, SessionRecords } from "./session-records.ts";
 
 const tempLog = tempLogs("gatehouse-session-records-");
 const clock = { now: () => Date.UTC(2026, 11, 6, 12, 0, 0) };
@@ -249,4 +249,41 @@ test("session per record: matches any session id of its identity, and a session 
   // A fixed-session template ignores a session given per record (matches() kept it to its own).
   const fixed = new SessionRecords({ session: "s", identity: auditIdentity(alice), target: "api" }).template("request");
   expect(fixed.canonical(1, "2026-12-06T12:00:00.000Z", "0".repeat(64), { session: "other" })).toContain('"session":"s"');
+});
+
+test("RecordsByIdentity: one SessionRecords per identity, found again by object or by fields, bounded", () => {
+  const byIdentity = new RecordsByIdentity("api", 2);
+  const a = byIdentity.for(alice);
+  expect(byIdentity.for(alice)).toBe(a);
+  // Another object with the same fields (a fresh authentication): the same templates.
+  expect(byIdentity.for({ ...alice, groups: [...alice.groups] })).toBe(a);
+  // A group more is another identity, never alice's templates.
+  const more = byIdentity.for({ ...alice, groups: [...alice.groups, "admin"] });
+  expect(more).not.toBe(a);
+  expect(more.fields.identity.groups).toEqual(["eng", "é", "admin"]);
+  // The same object changed after its templates were built: looked up again by its fields.
+  const changing: Identity = { ...mallory, groups: ["eng"] };
+  const m1 = byIdentity.for(changing);
+  (changing.groups as string[]).push("ops");
+  const m2 = byIdentity.for(changing);
+  expect(m2).not.toBe(m1);
+  expect(m2.matches("req_9", auditIdentity(changing), "api")).toBe(true);
+  expect(byIdentity.size).toBe(2);
+});
+
+test("a completion queued while the log was writable, dropped when its write fails, is counted as lost", async () => {
+  const path = tempLog();
+  symlinkSync("/dev/full", path);
+  const log = await openAuditLog({ path, clock });
+  const metrics = createMetrics();
+  const errors: string[] = [];
+  const gate = new Gate({ policy: () => policy, audit: log, approvals: new Approvals({ clock, onExpire: () => {} }), clock, metrics, log: { ...silentLogger, error: (msg: string) => void errors.push(msg) } });
+  const records = new RecordsByIdentity("api").for(auditIdentity(alice));
+  // Queued at once (the log has not failed yet); written with the next write, which fails.
+  await gate.recordLaterFrom(records.template("request"), { session: "req_1", details: { status: 200 } }, "request");
+  expect(metrics.render()).not.toContain('record="request"');
+  await log.sync().catch(() => {});
+  expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="request"} 1');
+  expect(errors).toContain("audit record lost: the request record could not be written");
+  await log.close().catch(() => {});
 });

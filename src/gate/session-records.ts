@@ -79,3 +79,40 @@ export class SessionRecords {
     return t;
   }
 }
+
+/** Identities whose templates are kept, per target; past this the least recently added goes. */
+const MAX_IDENTITIES = 1024;
+
+/**
+ * The templates of each identity on a target whose session is one request (sessionPerRecord):
+ * built once per identity and kept (bounded), not per request. The identity object an
+ * authenticator hands back again is found without building a key; any other by its fields.
+ */
+export class RecordsByIdentity {
+  readonly #byObject = new WeakMap<object, SessionRecords>();
+  readonly #byKey = new Map<string, SessionRecords>();
+
+  constructor(
+    readonly target: string,
+    readonly max = MAX_IDENTITIES,
+  ) {}
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** This identity's templates (its fields copied when they were built: matches() rechecks them). */
+  for(identity: SessionRecordFields["identity"]): SessionRecords {
+    const seen = this.#byObject.get(identity);
+    if (seen !== undefined && seen.matches(undefined, identity, this.target)) return seen;
+    const key = JSON.stringify([identity.method, identity.issuer, identity.subject, identity.groups]);
+    let records = this.#byKey.get(key);
+    if (records === undefined) {
+      records = new SessionRecords({ identity: { method: identity.method, subject: identity.subject, issuer: identity.issuer, groups: identity.groups }, target: this.target }, { sessionPerRecord: true });
+      if (this.#byKey.size >= this.max) this.#byKey.delete(this.#byKey.keys().next().value!);
+      this.#byKey.set(key, records);
+    }
+    this.#byObject.set(identity, records);
+    return records;
+  }
+}
