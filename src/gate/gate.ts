@@ -17,7 +17,7 @@ export interface AuditSink {
   /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
   append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
   /** The hot path (AuditLog.appendSync): a record from fragments, queued at once; throws E_AUDIT_WRITE. */
-  appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
+  appendSync?(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number;
   /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
   flush?(): void | Promise<void>;
   /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
