@@ -15,6 +15,7 @@ import { loadPolicy } from "../src/config/load.ts";
 import { createLogger } from "../src/core/logger.ts";
 import { systemClock, type Action, type Identity } from "../src/core/types.ts";
 import { Gate, auditIdentity } from "../src/gate/gate.ts";
+import { RecordsByIdentity } from "../src/gate/session-records.ts";
 import { collectBody, compileJsonMasker } from "../src/masking/json-masker.ts";
 import { createCachedAuthenticate } from "../src/identity/auth-cache.ts";
 import { canonicalHttpPath } from "../src/policy/http-path.ts";
@@ -96,7 +97,11 @@ const asyncStages: AsyncStage[] = [
   ["read a 1.8 KB body: collectBody (stream reader)", () => collectBody(new Response(usersBody).body!, 1 << 20)],
   ["gate.check (decide + decision record, awaited)", () => gate.check(action(), { session: `req_${seq++}` })],
   ["gate.recordLater (request record)", () => gate.recordLater({ type: "request", session: `req_${seq++}`, identity: auditIdentity(identity), target: "fast", action: { kind: "http", method: "GET", path: "/fast/items" }, details: { status: 200, bytes_out: 30, duration_ms: 1.2, outcome: "ok" } })],
+  // As http-target.ts does now: the identity's templates (RecordsByIdentity), the request id per record.
+  ["gate.check with records (decide + decision record from templates)", () => gate.check(action(), { session: `req_${seq++}`, records: recordsByIdentity.for(identity) })],
+  ["gate.recordLaterFrom (request record from templates)", () => gate.recordLaterFrom(recordsByIdentity.for(identity).template("request"), { session: `req_${seq++}`, action: { kind: "http", method: "GET", path: "/fast/items" }, details: { status: 200, bytes_out: 30, duration_ms: 1.2, outcome: "ok" } }, "request")],
 ];
+const recordsByIdentity = new RecordsByIdentity("fast");
 
 const cpuUs = () => {
   const u = process.cpuUsage();

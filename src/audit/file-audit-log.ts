@@ -50,6 +50,8 @@ export class FileAuditLog implements AuditLog {
   /** Encoded lines appended but not yet handed to write(), and their callers. */
   #lines: string[] = [];
   #pending: Waiter[] = [];
+  /** Lines of appendSync callers that want to know if they are never written (AppendOptions.onLost). */
+  #lostWatch: { readonly seq: number; readonly onLost: (error: GatewayError) => void }[] = [];
   /** Seq of the last line in #lines. */
   #queuedSeq: number;
   #writtenSeq: number;
@@ -167,6 +169,7 @@ export class FileAuditLog implements AuditLog {
       throw auditWriteError(e);
     }
     this.#enqueue(line, seq, hash, opts?.lazy === true);
+    if (opts?.onLost !== undefined) this.#lostWatch.push({ seq, onLost: opts.onLost });
     return seq;
   }
 
@@ -345,6 +348,8 @@ export class FileAuditLog implements AuditLog {
     this.#writes++;
     this.#size += buf.length;
     this.#writtenSeq = seq;
+    // Every queued line went out with this write.
+    if (this.#lostWatch.length > 0) this.#lostWatch = [];
     if (this.#lazyTimer !== null) {
       // The lazy lines it waited for went out with this write.
       clearTimeout(this.#lazyTimer);
@@ -442,6 +447,15 @@ export class FileAuditLog implements AuditLog {
     this.#pending = [];
     for (const w of waiting) w.reject(error);
     if (first) this.#onError?.(error);
+    const lost = this.#lostWatch;
+    this.#lostWatch = [];
+    for (const l of lost) {
+      try {
+        l.onLost(error);
+      } catch {
+        // a caller's report must not keep the others from theirs
+      }
+    }
   }
 
   #failedError(): GatewayError {

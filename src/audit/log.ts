@@ -45,6 +45,11 @@ export interface AppendOptions {
    * a millisecond later when none comes. Default false: written at the end of the current tick.
    */
   readonly lazy?: boolean;
+  /**
+   * appendSync only: called once if this line is never written, because the log failed before
+   * it went out (a lazy completion has no promise to reject; its caller counts it as lost).
+   */
+  readonly onLost?: (error: GatewayError) => void;
 }
 
 export const DEFAULT_FSYNC_INTERVAL_MS = 10;

@@ -108,8 +108,12 @@ export class ObjectTemplate<K extends string = string> {
   }
 }
 
-/** The record's members a template may leave to each record: free objects, so the schema has nothing more to say of them. */
-export type VaryingMember = "action" | "details";
+/**
+ * The record's members a template may leave to each record: action and details are free objects,
+ * so the schema has nothing more to say of them; session is a string (an HTTP request is its own
+ * session, so one identity's templates serve many session ids).
+ */
+export type VaryingMember = "action" | "details" | "session";
 
 /** The event fields a fragment may fix (everything but the chain fields the log assigns). */
 export type FragmentFields = Partial<AuditEventInput>;
@@ -130,6 +134,8 @@ const FRAGMENT_KEYS: ReadonlySet<string> = new Set(["type", "session", "identity
 export interface RecordValues {
   readonly action?: unknown;
   readonly details?: unknown;
+  /** Used only by a template that varies it (ignored by one that fixes the session). */
+  readonly session?: string;
 }
 
 /**
@@ -155,7 +161,7 @@ export class RecordTemplate {
       }
     }
     for (const key of varying) {
-      if (key !== "action" && key !== "details") throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: "${key}" cannot vary per record`);
+      if (key !== "action" && key !== "details" && key !== "session") throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: "${key}" cannot vary per record`);
       if (key in fixed) throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: "${key}" is both fixed and varying`);
     }
     // Slots 0–2 are the chain fields; the members after them in `varying` order.
@@ -163,7 +169,7 @@ export class RecordTemplate {
     this.#fixed = fixed as FragmentFields;
     this.#varying = varying;
     // The schema check, once: the fixed members as they will read back, placeholders elsewhere.
-    const sample: Record<string, unknown> = JSON.parse(this.#object.json([1, "2000-01-01T00:00:00.000Z", ZERO_HASH, ...varying.map(() => ({}))]));
+    const sample: Record<string, unknown> = JSON.parse(this.#object.json([1, "2000-01-01T00:00:00.000Z", ZERO_HASH, ...varying.map((k) => (k === "session" ? "s" : {}))]));
     const problem = unhashedSchemaProblem(sample);
     if (problem !== null) throw new GatewayError("E_AUDIT_WRITE", `audit record rejected: ${problem}`);
   }
@@ -175,9 +181,9 @@ export class RecordTemplate {
    */
   canonical(seq: number, time: string, prev: string, values: RecordValues): string {
     const v = this.#varying;
-    const a = v.length > 0 ? memberText(v[0]!, values) : undefined;
-    const b = v.length > 1 ? memberText(v[1]!, values) : undefined;
-    return this.#object.joined([String(seq), '"' + time + '"', '"' + prev + '"', a, b]);
+    const texts: (string | undefined)[] = [String(seq), '"' + time + '"', '"' + prev + '"'];
+    for (let i = 0; i < v.length; i++) texts.push(memberText(v[i]!, values));
+    return this.#object.joined(texts);
   }
 
   /** The plain event this template and these values stand for (for a log without appendSync, and tests). */
@@ -192,10 +198,14 @@ export class RecordTemplate {
   }
 }
 
-/** A varying member's canonical JSON; it must be an object (the schema's FreeObject). */
+/** A varying member's canonical JSON; it must be an object (the schema's FreeObject), or for session a string. */
 function memberText(key: VaryingMember, values: RecordValues): string | undefined {
   const raw = values[key];
   if (raw === undefined) return undefined;
+  if (key === "session") {
+    if (typeof raw !== "string") throw new GatewayError("E_AUDIT_WRITE", "audit record rejected: /session: Expected string");
+    return canonicalJson(raw);
+  }
   let json: string | undefined;
   try {
     json = memberJson(raw);

@@ -8,6 +8,7 @@ import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
+import type { AppendOptions } from "../audit/log.ts";
 import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 
@@ -16,7 +17,7 @@ export interface AuditSink {
   /** `lazy`: nothing waits for the record before acting, so it may share a later write. */
   append(event: AuditEvent, opts?: { readonly lazy?: boolean }): Promise<{ seq: number }>;
   /** The hot path (AuditLog.appendSync): a record from fragments, queued at once; throws E_AUDIT_WRITE. */
-  appendSync?(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number;
+  appendSync?(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number;
   /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
   flush?(): void | Promise<void>;
   /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
@@ -159,7 +160,7 @@ export class Gate {
    * deny. A record an action waits for must be flushed (flushRecords) before the action is
    * forwarded; a lazy one (a completion) rides on the next write.
    */
-  appendRecord(template: RecordTemplate, values: RecordValues, opts?: { readonly lazy?: boolean }): number {
+  appendRecord(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number {
     const audit = this.deps.audit;
     if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
     const appended = audit.append(template.event(values) as AuditEvent, opts);
@@ -193,7 +194,8 @@ export class Gate {
   recordLaterFrom(template: RecordTemplate, values: RecordValues, type = "record"): Promise<void> {
     const lost = (e: unknown) => this.auditWriteFailed(type, "lost", e);
     try {
-      this.appendRecord(template, values, { lazy: true });
+      // A line queued now and dropped later, when the log fails before it goes out, is lost too.
+      this.appendRecord(template, values, { lazy: true, onLost: lost });
     } catch (e) {
       lost(e);
       return Promise.resolve();
@@ -292,7 +294,8 @@ export class Gate {
       if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
         // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
         const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
-        this.appendRecord(template, { action: base.action, details });
+        // The session id is used only by templates that vary it (matches() held for the fixed ones).
+        this.appendRecord(template, { action: base.action, details, session: ctx.session });
         const flushed = this.flushRecords();
         if (flushed !== undefined) await flushed;
       } else {

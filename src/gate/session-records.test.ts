@@ -9,7 +9,7 @@ import { silentLogger } from "../core/logger.ts";
 import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { auditAction, auditIdentity, type AuditEvent, type DecidingPolicy, Gate } from "./gate.ts";
-import { SessionRecords } from "./session-records.ts";
+import { RecordsByIdentity, SessionRecords } from "./session-records.ts";
 
 const tempLog = tempLogs("gatehouse-session-records-");
 const clock = { now: () => Date.UTC(2026, 11, 6, 12, 0, 0) };
@@ -168,4 +168,122 @@ test("appendRecord + flushRecords: batch writes at once (no promise); a sink wit
   release();
   await flushed;
   expect(events).toHaveLength(1);
+});
+
+const httpRequest = (identity: Identity, method: string, path: string, query?: string): Action => ({
+  identity,
+  target: "api",
+  request: { kind: "http", method, path, ...(query !== undefined ? { query } : {}) },
+  time: clock.now(),
+});
+
+const httpPolicy: DecidingPolicy = {
+  hash: "h2",
+  decide: (a) => {
+    const r = a.request;
+    if (r.kind === "http" && r.method === "GET") return { effect: "allow", rule: "read", message: "allowed by rule read", masks: NO_MASKS };
+    return { effect: "deny", rule: null, message: "no rule allows it", masks: NO_MASKS };
+  },
+  describeDenial: (a, d: Decision) => (d.rule === null && a.request.kind === "http" ? { ...d, detail: `saw: ${a.request.method} ${a.request.path}` } : d),
+};
+
+/** HTTP's shape: each request its own session id, one SessionRecords per identity (session per record). */
+async function runHttp(path: string, withRecords: boolean): Promise<boolean[]> {
+  const log = await openAuditLog({ path, clock });
+  const gate = new Gate({ policy: () => httpPolicy, audit: log, approvals: new Approvals({ clock, onExpire: () => {} }), clock, metrics: createMetrics(), log: silentLogger });
+  const perIdentity = new Map<string, SessionRecords>();
+  const recordsOf = (i: Identity) => {
+    let r = perIdentity.get(i.subject);
+    if (r === undefined) perIdentity.set(i.subject, (r = new SessionRecords({ identity: auditIdentity(i), target: "api" }, { sessionPerRecord: true })));
+    return r;
+  };
+  const requests: [Identity, string, string, string?][] = [
+    [alice, "GET", "/items", "a=1"],
+    [mallory, "GET", "/items/\"é\"/\ud83d\ude00"],
+    [alice, "DELETE", "/items/1"],
+    [alice, "GET", "/items", "a=2&token=[redacted]"],
+    [mallory, "POST", "/x"],
+  ];
+  const allowed: boolean[] = [];
+  for (const [n, [who, method, p, q]] of requests.entries()) {
+    const id = `req_${n}`;
+    const action = httpRequest(who, method, p, q);
+    const ctx = { session: id, ...(n === 3 ? { details: { websocket: true } } : {}), ...(withRecords ? { records: recordsOf(who) } : {}) };
+    const v = await gate.check(action, ctx);
+    allowed.push(v.allowed);
+    const details = { status: v.allowed ? 200 : 403, bytes_out: n * 10, duration_ms: 0.125, outcome: "ok" };
+    if (withRecords) await gate.recordLaterFrom(recordsOf(who).template("request"), { session: id, action: action.request, details }, "request");
+    else await gate.recordLater({ type: "request", session: id, identity: auditIdentity(who), target: "api", action: action.request as unknown as Record<string, unknown>, details });
+  }
+  // A record without a session id at all (left out, as the plain path leaves it out).
+  const noSession = httpRequest(alice, "GET", "/none");
+  await gate.check(noSession, withRecords ? { records: recordsOf(alice) } : {});
+  await log.close();
+  return allowed;
+}
+
+test("HTTP shape: per-identity templates with the request id per record write the plain path's bytes", async () => {
+  const plain = tempLog();
+  const fast = tempLog();
+  const a = await runHttp(plain, false);
+  const b = await runHttp(fast, true);
+  expect(b).toEqual(a);
+  expect(a).toEqual([true, true, false, true, false]);
+  const text = readFileSync(fast, "utf8");
+  expect(text).toBe(readFileSync(plain, "utf8"));
+  expect(text).toContain('"session":"req_4"');
+  expect(text.split("\n").length - 1).toBe(11);
+  expect(await verifyLog(fast)).toEqual({ ok: true, records: 11 });
+});
+
+test("session per record: matches any session id of its identity, and a session id must be a string", () => {
+  const records = new SessionRecords({ identity: auditIdentity(alice), target: "api" }, { sessionPerRecord: true });
+  expect(records.matches("req_1", auditIdentity(alice), "api")).toBe(true);
+  expect(records.matches("req_2", auditIdentity(alice), "api")).toBe(true);
+  expect(records.matches("req_2", auditIdentity(mallory), "api")).toBe(false);
+  expect(records.matches("req_2", auditIdentity(alice), "db")).toBe(false);
+  const t = records.template("request");
+  expect(t.canonical(1, "2026-12-06T12:00:00.000Z", "0".repeat(64), { session: "req_1", details: {} })).toContain('"session":"req_1"');
+  expect(() => t.canonical(1, "2026-12-06T12:00:00.000Z", "0".repeat(64), { session: 5 as unknown as string })).toThrow("/session: Expected string");
+  expect(() => new SessionRecords({ session: "s", identity: auditIdentity(alice), target: "api" }, { sessionPerRecord: true })).toThrow();
+  // A fixed-session template ignores a session given per record (matches() kept it to its own).
+  const fixed = new SessionRecords({ session: "s", identity: auditIdentity(alice), target: "api" }).template("request");
+  expect(fixed.canonical(1, "2026-12-06T12:00:00.000Z", "0".repeat(64), { session: "other" })).toContain('"session":"s"');
+});
+
+test("RecordsByIdentity: one SessionRecords per identity, found again by object or by fields, bounded", () => {
+  const byIdentity = new RecordsByIdentity("api", 2);
+  const a = byIdentity.for(alice);
+  expect(byIdentity.for(alice)).toBe(a);
+  // Another object with the same fields (a fresh authentication): the same templates.
+  expect(byIdentity.for({ ...alice, groups: [...alice.groups] })).toBe(a);
+  // A group more is another identity, never alice's templates.
+  const more = byIdentity.for({ ...alice, groups: [...alice.groups, "admin"] });
+  expect(more).not.toBe(a);
+  expect(more.fields.identity.groups).toEqual(["eng", "é", "admin"]);
+  // The same object changed after its templates were built: looked up again by its fields.
+  const changing: Identity = { ...mallory, groups: ["eng"] };
+  const m1 = byIdentity.for(changing);
+  (changing.groups as string[]).push("ops");
+  const m2 = byIdentity.for(changing);
+  expect(m2).not.toBe(m1);
+  expect(m2.matches("req_9", auditIdentity(changing), "api")).toBe(true);
+  expect(byIdentity.size).toBe(2);
+});
+
+test("a completion queued while the log was writable, dropped when its write fails, is counted as lost", async () => {
+  const path = tempLog();
+  symlinkSync("/dev/full", path);
+  const log = await openAuditLog({ path, clock });
+  const metrics = createMetrics();
+  const errors: string[] = [];
+  const gate = new Gate({ policy: () => policy, audit: log, approvals: new Approvals({ clock, onExpire: () => {} }), clock, metrics, log: { ...silentLogger, error: (msg: string) => void errors.push(msg) } });
+  const records = new RecordsByIdentity("api").for(auditIdentity(alice));
+  // Queued at once (the log has not failed yet); written with the next write, which fails.
+  await gate.recordLaterFrom(records.template("request"), { session: "req_1", details: { status: 200 } }, "request");
+  expect(metrics.render()).not.toContain('record="request"');
+  await log.sync().catch(() => {});
+  expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="request"} 1');
+  expect(errors).toContain("audit record lost: the request record could not be written");
+  await log.close().catch(() => {});
 });

@@ -1,8 +1,11 @@
 // The audit records of one session, for any target (PostgreSQL, HTTP, SSH, Kubernetes): what is
 // fixed for the session (its id, identity and target) is serialised and checked once, and a
 // template per record type, decision and policy hash once, so that each record on the hot path
-// only serialises its action and details (src/audit/record-template.ts).
-import { RecordFragment, RecordTemplate } from "../audit/record-template.ts";
+// only serialises its action and details (src/audit/record-template.ts). Where a session is one
+// request (HTTP), the session id is a varying member instead: one SessionRecords per identity
+// and target serves every request of that identity (sessionPerRecord).
+import { RecordFragment, RecordTemplate, type VaryingMember } from "../audit/record-template.ts";
+import { GatewayError } from "../core/errors.ts";
 import type { Effect } from "../core/types.ts";
 
 export interface SessionRecordFields {
@@ -20,22 +23,38 @@ export interface RecordDecision {
 /** More distinct templates than this (messages that carry a statement's text, say) start the cache afresh. */
 const MAX_TEMPLATES = 256;
 
+export interface SessionRecordOptions {
+  /**
+   * The session id is given per record (RecordValues.session), not fixed: for a target whose
+   * session is one request. `fields.session` must then be left out.
+   */
+  readonly sessionPerRecord?: boolean;
+}
+
 export class SessionRecords {
   readonly fields: SessionRecordFields;
+  readonly sessionPerRecord: boolean;
   readonly #fragment: RecordFragment;
+  readonly #varying: readonly VaryingMember[];
   readonly #templates = new Map<string, RecordTemplate>();
 
-  constructor(fields: SessionRecordFields) {
+  constructor(fields: SessionRecordFields, opts: SessionRecordOptions = {}) {
+    this.sessionPerRecord = opts.sessionPerRecord === true;
+    if (this.sessionPerRecord && fields.session !== undefined) throw new GatewayError("E_INTERNAL", "SessionRecords: a session fixed and given per record");
     // A copy of the groups: the records must not change when the caller's array does.
     this.fields = { ...fields, identity: { ...fields.identity, groups: [...fields.identity.groups] } };
     this.#fragment = new RecordFragment(this.fields);
+    this.#varying = this.sessionPerRecord ? ["action", "details", "session"] : ["action", "details"];
   }
 
-  /** Whether a record of this session, identity and target is what these templates hold. */
+  /**
+   * Whether a record of this session, identity and target is what these templates hold (any
+   * session, or none, when the session is given per record: the record then carries `session`).
+   */
   matches(session: string | undefined, identity: SessionRecordFields["identity"], target: string): boolean {
     const f = this.fields;
     const i = f.identity;
-    if (session !== f.session || target !== f.target || identity.subject !== i.subject || identity.method !== i.method || identity.issuer !== i.issuer) return false;
+    if ((!this.sessionPerRecord && session !== f.session) || target !== f.target || identity.subject !== i.subject || identity.method !== i.method || identity.issuer !== i.issuer) return false;
     if (identity.groups.length !== i.groups.length) return false;
     for (let k = 0; k < i.groups.length; k++) if (identity.groups[k] !== i.groups[k]) return false;
     return true;
@@ -53,10 +72,47 @@ export class SessionRecords {
       const shape: Record<string, unknown> = { type };
       if (decision !== undefined) shape["decision"] = { effect: decision.effect, rule: decision.rule, message: decision.message };
       if (policy !== undefined) shape["policy"] = policy;
-      t = new RecordTemplate([this.#fragment, shape]);
+      t = new RecordTemplate([this.#fragment, shape], this.#varying);
       if (this.#templates.size >= MAX_TEMPLATES) this.#templates.clear();
       this.#templates.set(key, t);
     }
     return t;
+  }
+}
+
+/** Identities whose templates are kept, per target; past this the least recently added goes. */
+const MAX_IDENTITIES = 1024;
+
+/**
+ * The templates of each identity on a target whose session is one request (sessionPerRecord):
+ * built once per identity and kept (bounded), not per request. The identity object an
+ * authenticator hands back again is found without building a key; any other by its fields.
+ */
+export class RecordsByIdentity {
+  readonly #byObject = new WeakMap<object, SessionRecords>();
+  readonly #byKey = new Map<string, SessionRecords>();
+
+  constructor(
+    readonly target: string,
+    readonly max = MAX_IDENTITIES,
+  ) {}
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** This identity's templates (its fields copied when they were built: matches() rechecks them). */
+  for(identity: SessionRecordFields["identity"]): SessionRecords {
+    const seen = this.#byObject.get(identity);
+    if (seen !== undefined && seen.matches(undefined, identity, this.target)) return seen;
+    const key = JSON.stringify([identity.method, identity.issuer, identity.subject, identity.groups]);
+    let records = this.#byKey.get(key);
+    if (records === undefined) {
+      records = new SessionRecords({ identity: { method: identity.method, subject: identity.subject, issuer: identity.issuer, groups: identity.groups }, target: this.target }, { sessionPerRecord: true });
+      if (this.#byKey.size >= this.max) this.#byKey.delete(this.#byKey.keys().next().value!);
+      this.#byKey.set(key, records);
+    }
+    this.#byObject.set(identity, records);
+    return records;
   }
 }

@@ -13,6 +13,7 @@ import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejectio
 import { type AuditEvent, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
+import { RecordsByIdentity } from "../../gate/session-records.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -69,6 +70,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
   const latency = metrics.latency.bind({ target: cfg.name });
   const revocations = new SessionRevocations();
+  // Each request is its own session: its records come from its identity's templates, built
+  // once per identity (bounded), with the request id filled in per record.
+  const recordsByIdentity = new RecordsByIdentity(cfg.name);
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
@@ -195,9 +199,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       );
     }
     const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path, ...(query !== undefined ? { query } : {}) };
+    const records = recordsByIdentity.for(identity);
+    // With `records` the decision record is written (strict: fsync'd) before check() returns,
+    // so nothing below forwards a request whose decision is not in the log.
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
-      { session: id, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
+      { session: id, records, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
     );
     // The credential was revoked by a reload while this request was decided or held: the
     // approval was for a caller the gateway no longer trusts.
@@ -338,14 +345,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const written = gate.recordLater({
-        type: "request",
-        session: id,
-        identity: auditIdentity(identity),
-        target: cfg.name,
-        action: facts,
-        details: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) },
-      });
+      const details = { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) };
+      // Rides on the next write (the next request's decision, or the tick's end).
+      const written = gate.recordLaterFrom(records.template("request"), { session: id, action: facts, details }, "request");
       writing.add(written);
       void written.then(() => writing.delete(written));
       return written;
