@@ -17,6 +17,7 @@ import { type GatewayProcess, runCli, startPostgresGateway } from "../helpers/ga
 import { waitFor } from "../helpers/wait.ts";
 import { type PostgresInstance, startPostgres } from "../helpers/postgres.ts";
 import { type Attempt, type Category, CORPUS, FIXTURES, KNOWN_BYPASSES, type Step, type Who } from "./corpus.ts";
+import { BYPASS_RULES as RULES } from "./policy.ts";
 import { LoginRefused, WireClient, errorFields } from "./wire-client.ts";
 
 setDefaultTimeout(60_000);
@@ -43,35 +44,6 @@ let secretDir: string;
 let secretFile: string;
 const tokens: Partial<Record<Who, string>> = {};
 const outcomes: { id: string; category: Category; ok: boolean }[] = [];
-
-const RULES = `
-  - name: block-drop-database
-    postgres: { classes: [ddl.drop.database] }
-    effect: deny
-    message: DROP DATABASE is blocked on sales-db.
-  - name: analysts-read-sales
-    groups: [analysts]
-    targets: [sales-db]
-    postgres:
-      classes: [read, set, show, transaction, explain, prepare, execute, deallocate, declare_cursor, fetch, move, close, discard]
-      tables: ["sales.*"]
-    effect: allow
-    mask: { columns: [email, sales.customers.email] }
-  - name: support-update-sales
-    groups: [support]
-    postgres: { classes: [read, update, transaction], tables: ["sales.*"] }
-    effect: allow
-    mask: { columns: [email] }
-  - name: exporters-copy-sales
-    groups: [exporters]
-    postgres: { classes: [read, copy.to], tables: ["sales.*"] }
-    effect: allow
-    mask: { columns: [sales.customers.email] }
-  - name: dbas
-    groups: [dbas]
-    targets: [sales-db]
-    effect: allow
-`;
 
 const DATA = `
 TRUNCATE sales.customers, sales.orders, hr.salaries, hr.staff, hr.orders, public.canary;

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CORPUS, FIXTURES, type Who } from "../../../../test/bypass/corpus.ts";
+import { BYPASS_RULES } from "../../../../test/bypass/policy.ts";
 import { startPostgres, type PostgresInstance } from "../../../../test/helpers/postgres.ts";
 import { createMetrics } from "../../../admin/metrics.ts";
 import { Approvals } from "../../../approvals/approvals.ts";
@@ -35,34 +36,7 @@ import { createMayUseTarget, createRuleClasses, createRuleFunctions } from "./ta
 setDefaultTimeout(600_000);
 
 // The bypass corpus's policy (test/bypass/postgres-bypass.e2e.test.ts), and a reload of it.
-const RULES = `
-  - name: block-drop-database
-    postgres: { classes: [ddl.drop.database] }
-    effect: deny
-    message: DROP DATABASE is blocked on sales-db.
-  - name: analysts-read-sales
-    groups: [analysts]
-    targets: [sales-db]
-    postgres:
-      classes: [read, set, show, transaction, explain, prepare, execute, deallocate, declare_cursor, fetch, move, close, discard]
-      tables: ["sales.*"]
-    effect: allow
-    mask: { columns: [email, sales.customers.email] }
-  - name: support-update-sales
-    groups: [support]
-    postgres: { classes: [read, update, transaction], tables: ["sales.*"] }
-    effect: allow
-    mask: { columns: [email] }
-  - name: exporters-copy-sales
-    groups: [exporters]
-    postgres: { classes: [read, copy.to], tables: ["sales.*"] }
-    effect: allow
-    mask: { columns: [sales.customers.email] }
-  - name: dbas
-    groups: [dbas]
-    targets: [sales-db]
-    effect: allow
-`;
+const RULES = BYPASS_RULES;
 // After the reload: analysts lose their masks and support may read hr too; nothing else changes.
 const RELOADED = RULES.replace("    mask: { columns: [email, sales.customers.email] }\n", "").replace(`tables: ["sales.*"] }\n    effect: allow\n    mask: { columns: [email] }`, `tables: ["sales.*", "hr.*"] }\n    effect: allow`);
 
