@@ -10,39 +10,15 @@ import type { Action, Identity } from "../core/types.ts";
 import { HTTP_CORPUS } from "../../test/bypass/http-corpus.ts";
 import { compilePolicy, type Policy } from "./compile.ts";
 import { canonicalHttpPath } from "./http-path.ts";
+import { HTTP_BYPASS_RULES } from "../../test/bypass/policy.ts";
 
 async function both(yaml: string): Promise<{ cached: Policy; plain: Policy }> {
   const config = await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} });
   return { cached: compilePolicy(config), plain: compilePolicy(config, { cacheDecisions: false }) };
 }
 
-// The bypass corpus's policy (test/bypass/http-bypass.e2e.test.ts).
-const CORPUS_POLICY = `
-rules:
-  - name: developers-read
-    groups: [developers]
-    http: { methods: [GET], paths: ["/api/**"] }
-    effect: allow
-  - name: customers-masked
-    groups: [developers]
-    http: { methods: [GET], paths: ["/api/customers"] }
-    effect: allow
-    mask: { json: ["$.customers[*].name"], detectors: [email, card] }
-  - name: no-admin
-    http: { paths: ["/api/admin", "/api/admin/**"] }
-    effect: deny
-    message: The admin API is not reachable through the gateway.
-  - name: no-deletes
-    http: { methods: [DELETE] }
-    effect: deny
-    message: Deletes go through the change process.
-  - name: order-writes
-    http: { methods: [POST], paths: ["/api/orders/**"] }
-    effect: review
-    approvers: [approvers]
-    grant_max: 1h
-    timeout: 1s
-`;
+// The bypass corpus's policy (test/bypass/policy.ts).
+const CORPUS_POLICY = `rules:\n${HTTP_BYPASS_RULES}`;
 
 // Everything decide() can read: identities by subject and issuer:subject, targets, groups,
 // several masking rules that add up, review, and time windows on some targets and groups.

@@ -16,6 +16,7 @@ import { createServer, type Server as NetServer, type Socket, connect } from "no
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from "node:zlib";
 import { type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "../helpers/gateway.ts";
 import { HTTP_CORPUS, type HttpAttempt, KNOWN_HTTP_BYPASSES, type Variant } from "./http-corpus.ts";
+import { HTTP_BYPASS_RULES } from "./policy.ts";
 
 interface Received {
   method: string;
@@ -344,31 +345,7 @@ function config(): string {
     listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upPort}`,
     target: ['headers: { Authorization: "Bearer upstream-secret" }', "mask_max_size: 1MB", "timeout: 5s"],
-    rules: `
-  - name: developers-read
-    groups: [developers]
-    http: { methods: [GET], paths: ["/api/**"] }
-    effect: allow
-  - name: customers-masked
-    groups: [developers]
-    http: { methods: [GET], paths: ["/api/customers"] }
-    effect: allow
-    mask: { json: ["$.customers[*].name"], detectors: [email, card] }
-  - name: no-admin
-    http: { paths: ["/api/admin", "/api/admin/**"] }
-    effect: deny
-    message: The admin API is not reachable through the gateway.
-  - name: no-deletes
-    http: { methods: [DELETE] }
-    effect: deny
-    message: Deletes go through the change process.
-  - name: order-writes
-    http: { methods: [POST], paths: ["/api/orders/**"] }
-    effect: review
-    approvers: [approvers]
-    grant_max: 1h
-    timeout: 1s
-`,
+    rules: HTTP_BYPASS_RULES,
   });
 }
 

@@ -29,3 +29,30 @@ export const BYPASS_RULES = `
     targets: [sales-db]
     effect: allow
 `;
+
+/** The policy the HTTP bypass corpus runs against (test/bypass/http-bypass.e2e.test.ts), shared with the decision cache's differential test. */
+export const HTTP_BYPASS_RULES = `
+  - name: developers-read
+    groups: [developers]
+    http: { methods: [GET], paths: ["/api/**"] }
+    effect: allow
+  - name: customers-masked
+    groups: [developers]
+    http: { methods: [GET], paths: ["/api/customers"] }
+    effect: allow
+    mask: { json: ["$.customers[*].name"], detectors: [email, card] }
+  - name: no-admin
+    http: { paths: ["/api/admin", "/api/admin/**"] }
+    effect: deny
+    message: The admin API is not reachable through the gateway.
+  - name: no-deletes
+    http: { methods: [DELETE] }
+    effect: deny
+    message: Deletes go through the change process.
+  - name: order-writes
+    http: { methods: [POST], paths: ["/api/orders/**"] }
+    effect: review
+    approvers: [approvers]
+    grant_max: 1h
+    timeout: 1s
+`;
