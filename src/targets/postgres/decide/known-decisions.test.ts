@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CORPUS, FIXTURES, type Who } from "../../../../test/bypass/corpus.ts";
 import { BYPASS_RULES } from "../../../../test/bypass/policy.ts";
+import { fixtureSql } from "../../../../test/helpers/fixtures.ts";
 import { startPostgres, type PostgresInstance } from "../../../../test/helpers/postgres.ts";
 import { createMetrics } from "../../../admin/metrics.ts";
 import { Approvals } from "../../../approvals/approvals.ts";
@@ -40,26 +41,11 @@ const RULES = BYPASS_RULES;
 // After the reload: analysts lose their masks and support may read hr too; nothing else changes.
 const RELOADED = RULES.replace("    mask: { columns: [email, sales.customers.email] }\n", "").replace(`tables: ["sales.*"] }\n    effect: allow\n    mask: { columns: [email] }`, `tables: ["sales.*", "hr.*"] }\n    effect: allow`);
 
-const SCHEMA = `
-CREATE SCHEMA sales;
-CREATE SCHEMA hr;
-CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-CREATE TABLE sales.orders (id int, customer_id int, amount numeric, note text);
+// The bypass corpus's schema (fixtures/sql/bypass-schema.sql), a table of its own and a stand-in
+// for the server-file function the corpus defines, then the corpus's objects.
+const SCHEMA = `${fixtureSql("bypass-schema.sql")}
 CREATE TABLE sales.board (n text);
-CREATE TABLE hr.salaries (id int, name text, salary int, note text);
-CREATE TABLE hr.staff (id int, note text);
-CREATE TABLE hr.orders (id int, note text);
-CREATE TABLE public.canary (id int, note text);
-CREATE VIEW public.hr_view AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.hr_mirror AS SELECT * FROM hr.salaries;
-CREATE VIEW sales.customer_contacts AS SELECT id, name, email AS contact FROM sales.customers;
-CREATE FUNCTION public.all_salaries() RETURNS SETOF hr.salaries LANGUAGE sql AS 'SELECT * FROM hr.salaries';
-CREATE FUNCTION public.email_of(int) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT email FROM sales.customers WHERE id = $1); END$$;
-CREATE FUNCTION hr.secret_note() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT note FROM hr.salaries LIMIT 1';
-CREATE FUNCTION public.wipe_canary() RETURNS int LANGUAGE sql AS 'DELETE FROM public.canary; SELECT 1';
-CREATE FUNCTION sales.touch_orders() RETURNS int LANGUAGE sql AS 'DELETE FROM sales.orders; SELECT 1';
 CREATE FUNCTION public.read_secret_file() RETURNS text LANGUAGE sql AS 'SELECT 1::text';
-CREATE PROCEDURE public.wipe_proc() LANGUAGE sql AS 'DELETE FROM public.canary';
 ${FIXTURES}`;
 
 const GROUPS: Record<Who, string> = { analyst: "analysts", support: "support", exporter: "exporters", dba: "dbas" };
