@@ -52,14 +52,6 @@ async function openShortSession(g: GatewayProcess, gwPort: number, ttlSeconds: n
 /** Resolves once the clock has passed `ms` (a token's expiry, say). */
 const clockPast = (ms: number, what: string) => waitFor(what, () => Date.now() > ms, { timeoutMs: Math.max(0, ms - Date.now()) + 20_000, intervalMs: 50 });
 
-async function sessionEnds(g: GatewayProcess): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for await (const { record } of readRecords(g.auditPath, { onTornTail: () => {} })) {
-    if (record.type === "session.end") out.push(record.details as Record<string, unknown>);
-  }
-  return out;
-}
-
 beforeAll(async () => {
   pg = await startPostgres();
   ({ gw, port } = await startPostgresGateway(pg, { rules: RULES }));
@@ -83,8 +75,13 @@ describe("a session whose token expires", () => {
     await w.until(() => false, 10_000).catch(() => []);
     expect(w.closed).toBe(true);
     expect(Date.now()).toBeGreaterThanOrEqual(expiryOf(jwt));
-    const ends = await sessionEnds(gw);
-    expect(ends.some((d) => String(d["error"]).includes("expired") && d["ended"] === "token_expired")).toBe(true);
+    // session.end is written once the connection has closed (a record nothing waits for), so wait for it.
+    const endsWhyExpired = (recs: AuditRecord[]) =>
+      recs.some((r) => {
+        const d = r.details as Record<string, unknown> | undefined;
+        return r.type === "session.end" && String(d?.["error"]).includes("expired") && d?.["ended"] === "token_expired";
+      });
+    expect(endsWhyExpired(await auditRecordsWhen(gw.auditPath, endsWhyExpired, "session.end saying the token expired"))).toBe(true);
   });
 
   test("a statement running at expiry is cancelled upstream; the session ends and the statement is recorded not run", async () => {
