@@ -44,12 +44,26 @@ export interface PostgresRequestFacts {
   readonly sql?: string;
 }
 
+/** What an SSH caller asks for: a shell, one command, one SFTP operation, or one forwarded connection. */
+export type SshAction = "shell" | "exec" | "sftp" | "forward";
+/** SFTP operations as policy names them (stat, realpath and readlink count as list). */
+export type SftpOperation = "read" | "write" | "remove" | "rename" | "mkdir" | "list" | "setstat";
+
 export interface SshRequestFacts {
   readonly kind: "ssh";
-  /** "exec" | "shell" | "sftp" | "subsystem" | "port-forward" */
-  readonly channel: string;
-  readonly login: string;
-  readonly argv: readonly string[];
+  readonly action: SshAction;
+  /** The upstream account: the SSH user name the caller logged in with. */
+  readonly user: string;
+  /** exec: the command line exactly as the client sent it (policy splits it, or refuses to). */
+  readonly command?: string;
+  /** sftp: the operation and its normalised absolute path; a rename's target is `toPath`. */
+  readonly operation?: SftpOperation;
+  readonly path?: string;
+  readonly toPath?: string;
+  /** forward: where the caller asks the gateway to connect, "host:port". */
+  readonly destination?: string;
+  /** shell: the line the user submitted with Enter (best-effort line policy; not a boundary). */
+  readonly line?: string;
 }
 
 export interface KubernetesRequestFacts {

@@ -106,7 +106,7 @@ describe("decide", () => {
     expect(p.decide(act(alice, "api", get("/"))).rule).toBeNull();
     const anyKind = await policyOf("rules:\n  - { name: all, effect: allow }\n");
     expect(anyKind.decide(act(alice, "k", { kind: "kubernetes", verb: "get", resource: "pods" })).effect).toBe("allow");
-    expect(anyKind.decide(act(alice, "s", { kind: "ssh", login: "x", channel: "shell", argv: [] })).effect).toBe("allow");
+    expect(anyKind.decide(act(alice, "s", { kind: "ssh", user: "x", action: "shell" })).effect).toBe("allow");
   });
 
   test("a request of an unknown kind is denied", async () => {

@@ -78,7 +78,7 @@ export function requestView(action: Action): RequestView | null {
       return { method: r.method.toUpperCase(), path, command: "", keys: null };
     }
     case "ssh":
-      return { method: "", path: "", command: sshCommandText(r.argv), keys: null };
+      return { method: "", path: "", command: sshCommandText(r), keys: null };
     case "kubernetes":
       return { method: "", path: "", command: "", keys: resourceKeys(r) };
     default:

@@ -50,7 +50,7 @@ export function seenText(request: RequestFacts, view: RequestView | null): strin
       return out;
     }
     case "ssh":
-      return `ssh ${request.channel} as ${request.login}${request.argv.length > 0 ? `: ${request.argv.join(" ")}` : ""}`;
+      return `ssh ${request.action} as ${request.user}${request.command !== undefined ? `: ${request.command}` : ""}`;
     case "kubernetes": {
       let out = `${request.verb} ${request.resource}${request.apiGroup ? `.${request.apiGroup}` : ""}${request.subresource ? `/${request.subresource}` : ""}`;
       if (request.name) out += ` ${request.name}`;

@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
-import type { Action, Decision, RequestFacts, TargetKind } from "../core/types.ts";
+import type { Action, Decision, RequestFacts, SshAction, TargetKind } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { issuesError, issuesOf, type ConfigIssue } from "../config/issue.ts";
 import { loadPolicy } from "../config/load.ts";
@@ -123,7 +123,7 @@ async function requestOf(c: TestCase, opts: PolicyTestOptions): Promise<RequestF
   if (kinds.length !== 1) throw new CaseError(`request needs exactly one of http, postgres, ssh, kubernetes (found ${kinds.length})`);
   if (r.http) return { kind: "http", method: r.http.method, path: r.http.path };
   if (r.ssh) {
-    return { kind: "ssh", login: r.ssh.login, channel: r.ssh.channel, argv: r.ssh.command === undefined ? [] : splitCommand(r.ssh.command) };
+    return { kind: "ssh", user: r.ssh.login, action: (r.ssh.channel === "port-forward" ? "forward" : r.ssh.channel === "subsystem" ? "sftp" : r.ssh.channel) as SshAction, ...(r.ssh.command !== undefined ? { command: r.ssh.command } : {}) };
   }
   if (r.kubernetes) {
     const k = r.kubernetes;

@@ -3,8 +3,8 @@ import { GatewayError } from "../../core/errors.ts";
 import type { SshRequestFacts } from "../../core/types.ts";
 import { compileSshMatcher, sshCommandText } from "./ssh.ts";
 
-const req = (login: string, channel: string, argv: string[] = []): SshRequestFacts => ({ kind: "ssh", login, channel, argv });
-const run = (m: ReturnType<typeof compileSshMatcher>, r: SshRequestFacts) => m(r, sshCommandText(r.argv));
+const req = (user: string, action: SshRequestFacts["action"], argv: string[] = []): SshRequestFacts => ({ kind: "ssh", user, action, ...(argv.length > 0 ? { command: argv.join(" ") } : {}) });
+const run = (m: ReturnType<typeof compileSshMatcher>, r: SshRequestFacts) => m(r, sshCommandText(r));
 
 describe("ssh matcher", () => {
   const allow = compileSshMatcher({ logins: ["deploy"], channels: ["exec"], commands: ["systemctl restart *", "journalctl **"] }, false);

@@ -7,11 +7,11 @@ import { compileGlobs } from "../glob.ts";
 export type SshSection = NonNullable<RuleConfig["ssh"]>;
 export type SshMatcher = (facts: SshRequestFacts, command: string) => boolean;
 
-export const SSH_CHANNELS = ["exec", "shell", "sftp", "subsystem", "port-forward"] as const;
+export const SSH_CHANNELS = ["exec", "shell", "sftp", "forward"] as const;
 
-/** The text command globs match: argv joined by single spaces. */
-export function sshCommandText(argv: readonly string[]): string {
-  return argv.join(" ");
+/** The text command globs match (interim: the command line as sent). */
+export function sshCommandText(f: SshRequestFacts): string {
+  return f.command ?? "";
 }
 
 export function compileSshMatcher(section: SshSection, restricting: boolean): SshMatcher {
@@ -32,12 +32,12 @@ export function compileSshMatcher(section: SshSection, restricting: boolean): Ss
   // three words, "journalctl **" is journalctl with any arguments.
   const commands = section.commands ? compileGlobs(section.commands, { separator: " ", ignoreCase: restricting }) : null;
   return (f, command) => {
-    if (logins !== null && !logins(f.login)) return false;
-    if (channels !== null && !channels.has(f.channel.toLowerCase())) return false;
+    if (logins !== null && !logins(f.user)) return false;
+    if (channels !== null && !channels.has(f.action)) return false;
     if (commands === null) return true;
     // What runs inside an interactive shell is invisible to us, so a deny or review rule about
     // commands also covers shells; an allow rule about commands never allows one.
-    if (f.channel === "shell") return restricting;
-    return f.argv.length > 0 && commands(command);
+    if (f.action === "shell") return restricting;
+    return f.action === "exec" && command.length > 0 && commands(command);
   };
 }
