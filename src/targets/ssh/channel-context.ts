@@ -1,0 +1,25 @@
+// What a caller's channels need from their connection: the upstream connection, the account,
+// the gate (through decide, which fills in who and when), and where their records go.
+import type { Client, PseudoTtyInfo } from "ssh2";
+import type { Logger } from "../../core/logger.ts";
+import type { SshRequestFacts } from "../../core/types.ts";
+import type { CheckContext, Verdict } from "../../gate/gate.ts";
+import type { RelayTaps } from "./relay.ts";
+
+export interface ChannelContext {
+  readonly targetName: string;
+  readonly session: string;
+  /** The upstream account the caller's SSH user name maps to. */
+  readonly account: string;
+  readonly upstream: Client;
+  readonly envAllowed: (name: string) => boolean;
+  readonly log: Logger;
+  /** Refusals of the connection (ssh -R) not told yet: printed on the next session channel's stderr. */
+  takeNotices(): string[];
+  /** Decides and audits one action of this connection (as the caller's identity, now). */
+  decide(facts: SshRequestFacts, opts: Pick<CheckContext, "details" | "onHold" | "signal">): Promise<Verdict>;
+  /** The record of a started channel once it is over (exit status, bytes, duration). */
+  ended(facts: SshRequestFacts, details: Record<string, unknown>): void;
+  /** Recording of a started session channel (terminal sessions, exec output), when there is one. */
+  readonly taps?: (facts: SshRequestFacts, pty: PseudoTtyInfo | null) => RelayTaps;
+}

@@ -1,0 +1,112 @@
+// Bytes of one started channel (a shell, an exec, an SFTP subsystem, a forwarded connection)
+// between the caller's channel and its upstream twin, with backpressure both ways: a stream
+// that cannot take more pauses the other side, and ssh2 then stops opening the SSH window, so a
+// slow reader slows the writer at the far end and nothing piles up here. For a session the
+// upstream's exit status or signal goes to the caller before the close, after every byte.
+import type { Channel, ClientChannel, ServerChannel } from "ssh2";
+
+export interface ChannelExit {
+  readonly code?: number;
+  readonly signal?: string;
+  readonly coreDumped?: boolean;
+  readonly message?: string;
+}
+
+export interface RelayResult {
+  /** Caller → upstream. */
+  readonly bytesIn: number;
+  /** Upstream → caller, stdout and stderr. */
+  readonly bytesOut: number;
+  /** Null for a forwarded connection, or when the upstream sent none. */
+  readonly exit: ChannelExit | null;
+  /** Who closed first. */
+  readonly closedBy: "upstream" | "caller";
+}
+
+export interface RelayTaps {
+  /** Each chunk the caller sends (after it is counted). */
+  readonly input?: (chunk: Buffer) => void;
+  /** Each chunk the upstream sends; `stderr` for extended data. */
+  readonly output?: (chunk: Buffer, stderr: boolean) => void;
+}
+
+/** Relays until both sides are done; never rejects. */
+export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, taps: RelayTaps = {}, isSession = true): Promise<RelayResult> {
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let exit: ChannelExit | null = null;
+  let closedBy: "upstream" | "caller" | null = null;
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      resolve({ bytesIn, bytesOut, exit, closedBy: closedBy ?? "upstream" });
+    };
+    caller.on("data", (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      taps.input?.(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      bytesOut += chunk.length;
+      taps.output?.(chunk, false);
+    });
+    caller.on("error", () => {});
+    upstream.on("error", () => {});
+    // The caller's EOF becomes the upstream's (pipe ends it); the upstream's EOF is sent on by
+    // hand (eof()), since ending the caller's channel would close it before the exit status.
+    caller.pipe(upstream);
+    upstream.pipe(caller, { end: false });
+    let outputsOpen = 1;
+    const outputEnded = () => {
+      if (--outputsOpen === 0) done();
+    };
+    upstream.once("end", () => {
+      if ("eof" in caller) (caller as Channel).eof();
+      outputEnded();
+    });
+    if (isSession) {
+      const stderr = (upstream as ClientChannel).stderr;
+      outputsOpen++;
+      stderr.on("data", (chunk: Buffer) => {
+        bytesOut += chunk.length;
+        taps.output?.(chunk, true);
+      });
+      stderr.pipe((caller as ServerChannel).stderr, { end: false });
+      stderr.once("end", outputEnded);
+      upstream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+        exit = code !== null && code !== undefined ? { code } : { ...(signal ? { signal } : {}), ...(coreDumped ? { coreDumped } : {}), ...(message ? { message } : {}) };
+      });
+    }
+    let upstreamClosed = false;
+    upstream.once("close", () => {
+      upstreamClosed = true;
+      closedBy ??= "upstream";
+      done();
+    });
+    // Every byte the upstream sent has gone to the caller's channel, and the upstream closed.
+    function done(): void {
+      if (outputsOpen > 0 || !upstreamClosed || finished) return;
+      const ch = caller as ServerChannel;
+      if (exit !== null && isSession) {
+        if (exit.code !== undefined) ch.exit(exit.code);
+        else if (exit.signal !== undefined) ch.exit(exit.signal, exit.coreDumped ?? false, exit.message ?? "");
+      }
+      const stderr = isSession ? ch.stderr : null;
+      const close = () => {
+        caller.end();
+        finish();
+      };
+      if (stderr !== null && stderr.writableLength > 0) stderr.once("drain", close);
+      else close();
+    }
+    // The caller went away (closed its channel or its connection): close the upstream's too.
+    const callerGone = () => {
+      closedBy ??= "caller";
+      upstream.close();
+      if (upstreamClosed) finish();
+      else upstream.once("close", finish);
+    };
+    caller.once("close", callerGone);
+  });
+}

@@ -1,0 +1,144 @@
+// One `session` channel of a caller: the requests that prepare it (pty-req, env from the allow
+// list, window-change, signal), then the one that starts it (shell, exec, subsystem sftp), which
+// is decided by the gate before anything is opened upstream. Allowed: the same request goes to
+// the upstream connection and the two channels are relayed. Denied: the rule's message on
+// stderr and exit status 126. Held for review: the approval id and the approver's command on
+// stderr while it waits. X11 and agent forwarding are refused, saying why.
+import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
+import { errorMessage } from "../../core/errors.ts";
+import type { SshAction, SshRequestFacts } from "../../core/types.ts";
+import { describeApproval } from "../../gate/gate.ts";
+import type { ChannelContext } from "./channel-context.ts";
+import { relay } from "./relay.ts";
+
+/** What the caller sees for a command that was not run, as OpenSSH's ForceCommand-style refusals. */
+export const EXIT_DENIED = 126;
+/** The gateway could not open the channel upstream (as ssh's own failures: 255). */
+export const EXIT_UPSTREAM_FAILED = 255;
+
+const REFUSED_X11 = "X11 forwarding is refused: the gateway does not relay it (no policy can allow it yet)";
+const REFUSED_AGENT = "agent forwarding is refused: the gateway does not relay it (no policy can allow it yet); the gateway holds the upstream credential";
+
+export function handleSession(session: Session, ctx: ChannelContext): void {
+  let pty: PseudoTtyInfo | null = null;
+  const env: Record<string, string> = {};
+  const refusedEnv: string[] = [];
+  const notices: string[] = [];
+  let upstream: ClientChannel | null = null;
+  let started = false;
+  const aborted = new AbortController();
+  session.once("close", () => aborted.abort());
+
+  session.on("pty", (accept, _reject, info) => {
+    pty = info;
+    accept?.();
+  });
+  session.on("window-change", (accept, _reject, info) => {
+    if (pty !== null) pty = { ...pty, rows: info.rows, cols: info.cols, height: info.height, width: info.width };
+    upstream?.setWindow(info.rows, info.cols, info.height, info.width);
+    accept?.();
+  });
+  session.on("env", (accept, reject, info) => {
+    if (!started && ctx.envAllowed(info.key)) {
+      env[info.key] = info.val;
+      accept?.();
+    } else {
+      if (refusedEnv.length < 32) refusedEnv.push(info.key.slice(0, 64));
+      reject?.();
+    }
+  });
+  session.on("signal", (accept, _reject, info) => {
+    upstream?.signal(info.name);
+    accept?.();
+  });
+  session.on("x11", (_accept, reject) => {
+    notices.push(REFUSED_X11);
+    reject?.();
+  });
+  session.on("auth-agent", (_accept, reject) => {
+    notices.push(REFUSED_AGENT);
+    reject?.();
+  });
+  session.on("shell", (accept) => {
+    started = true;
+    void start(accept(), "shell");
+  });
+  session.on("exec", (accept, _reject, info) => {
+    started = true;
+    void start(accept(), "exec", info.command);
+  });
+  session.on("subsystem", (accept, reject, info) => {
+    if (info.name !== "sftp") {
+      ctx.log.debug("ssh subsystem refused", { target: ctx.targetName, session: ctx.session, subsystem: info.name });
+      return reject();
+    }
+    started = true;
+    void start(accept(), "sftp");
+  });
+
+  const eol = () => (pty !== null ? "\r\n" : "\n");
+
+  async function start(channel: ServerChannel | undefined, action: SshAction, command?: string): Promise<void> {
+    if (channel === undefined) return;
+    channel.on("error", () => {});
+    for (const n of [...ctx.takeNotices(), ...notices]) channel.stderr.write(`gatehouse: ${n}${eol()}`);
+    const facts: SshRequestFacts = { kind: "ssh", action, user: ctx.account, ...(command !== undefined ? { command } : {}) };
+    const details = {
+      ...(pty !== null ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}),
+      ...(Object.keys(env).length > 0 ? { env: Object.keys(env) } : {}),
+      ...(refusedEnv.length > 0 ? { env_refused: refusedEnv } : {}),
+    };
+    const began = performance.now();
+    const verdict = await ctx.decide(facts, {
+      details,
+      signal: aborted.signal,
+      onHold: (p) => channel.stderr.write(`gatehouse: ${describeApproval(p)}; waiting${eol()}`),
+    });
+    if (aborted.signal.aborted) return;
+    if (!verdict.allowed) {
+      const detail = verdict.decision.detail !== undefined && !verdict.message.includes(verdict.decision.detail) ? ` (${verdict.decision.detail})` : "";
+      channel.stderr.write(`gatehouse: ${action} denied: ${verdict.message}${detail}${eol()}`);
+      channel.exit(EXIT_DENIED);
+      channel.end();
+      return;
+    }
+    let up: ClientChannel;
+    try {
+      up = await openUpstream(ctx.upstream, action, command, pty, env);
+    } catch (e) {
+      channel.stderr.write(`gatehouse: the upstream refused the ${action}: ${errorMessage(e)}${eol()}`);
+      channel.exit(EXIT_UPSTREAM_FAILED);
+      channel.end();
+      ctx.ended(facts, { error: errorMessage(e), duration_ms: Math.round(performance.now() - began) });
+      return;
+    }
+    upstream = up;
+    const result = await relay(channel, up, ctx.taps?.(facts, pty) ?? {});
+    ctx.ended(facts, {
+      ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
+      ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal } : {}),
+      bytes_in: result.bytesIn,
+      bytes_out: result.bytesOut,
+      duration_ms: Math.round(performance.now() - began),
+      ...(result.closedBy === "caller" ? { closed_by: "caller" } : {}),
+    });
+  }
+}
+
+function openUpstream(client: Client, action: SshAction, command: string | undefined, pty: PseudoTtyInfo | null, env: Record<string, string>): Promise<ClientChannel> {
+  const window = pty === null ? undefined : { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes };
+  const withEnv = Object.keys(env).length > 0 ? { env } : {};
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+    switch (action) {
+      case "exec":
+        client.exec(command ?? "", { ...withEnv, ...(window ? { pty: window } : {}) }, done);
+        return;
+      case "shell":
+        client.shell(window ?? false, withEnv, done);
+        return;
+      default:
+        client.subsys("sftp", done);
+    }
+  });
+}

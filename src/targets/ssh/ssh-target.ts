@@ -1,0 +1,86 @@
+// The SSH target: the gateway is an SSH server on `listen` with its own host key, and an SSH
+// client to `upstream` with the target's credential and a pinned host key. Callers run plain
+// ssh, scp, sftp or ssh -L against it; each shell, exec, SFTP session and forwarded connection
+// is decided by the policy before anything is opened upstream (see connection.ts).
+import { Server } from "ssh2";
+import type { SshTarget } from "../../config/schema.ts";
+import { GatewayError, errorMessage } from "../../core/errors.ts";
+import { splitListen } from "../../gate/listen.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import type { ChannelContext } from "./channel-context.ts";
+import { type ConnectionShared, SshConnection } from "./connection.ts";
+import { envAllowList } from "./env-allow.ts";
+import { parseHostKeyPin } from "./host-key-pin.ts";
+import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
+import type { PublicKeyLookup } from "./public-keys.ts";
+import { upstreamAddress } from "./upstream.ts";
+
+export interface SshTargetDeps extends TargetDeps {
+  /** The state folder: the default host key lives there. */
+  readonly stateDir: string;
+  /** Public keys of machine identities as the configuration now has them (changes on reload). */
+  readonly publicKeys: () => PublicKeyLookup;
+  /** Recording of session channels (terminal sessions, exec output), when configured. */
+  readonly taps?: ChannelContext["taps"];
+}
+
+export interface RunningSshTarget extends RunningTarget {
+  readonly hostKeyFingerprint: string;
+}
+
+/** Connections still setting up or live at stop() get this long to write their session.end. */
+const STOP_GRACE_MS = 10_000;
+
+export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promise<RunningSshTarget> {
+  const [host, port] = splitListen(cfg.listen);
+  const hostKey = loadHostKey(cfg.host_key ?? defaultHostKeyPath(deps.stateDir, cfg.name), cfg.host_key === undefined);
+  const shared: ConnectionShared = {
+    cfg,
+    deps,
+    pin: parseHostKeyPin(cfg.upstream.host_key),
+    publicKey: deps.publicKeys,
+    envAllowed: envAllowList(cfg.env),
+    revocations: new SessionRevocations(),
+    open: new Set(),
+    ...(deps.taps ? { taps: deps.taps } : {}),
+  };
+  const all = new Set<SshConnection>();
+  const server = new Server({ hostKeys: [hostKey.privateKey], ident: "gatehouse" }, (conn, info) => {
+    const c = new SshConnection(conn, info, shared);
+    all.add(c);
+    void c.finished.then(() => all.delete(c));
+  });
+  server.on("error", (e: Error) => deps.log.error("ssh target server error", { target: cfg.name, error: errorMessage(e) }));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: Error) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+  deps.log.info(`ssh target listening; its host key ${hostKey.fingerprint}${hostKey.created ? " was made now" : ""}`, {
+    target: cfg.name,
+    listen: `${host}:${boundPort}`,
+    upstream: upstreamAddress(cfg),
+    host_key: hostKey.path,
+    host_key_fingerprint: hostKey.fingerprint,
+    host_public_key: hostKey.publicKey,
+  });
+
+  return {
+    name: cfg.name,
+    listen: cfg.listen,
+    port: boundPort,
+    hostKeyFingerprint: hostKey.fingerprint,
+    revokeSessions(revoked) {
+      shared.revocations.revoke(revoked);
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of all) c.shutdown();
+      });
+      await Promise.race([Promise.all([...all].map((c) => c.finished)), Bun.sleep(STOP_GRACE_MS)]);
+    },
+  };
+}
