@@ -39,7 +39,9 @@ test("a target with a password, a pinned key, a users map, an env list and a rel
   const t = config.targets[0]!;
   expect(t.kind).toBe("ssh");
   if (t.kind !== "ssh") return;
-  expect(t.host_key).toBe("/etc/gatehouse/keys/gw_host_key");
+  // Relative to the folder of the file that declares it.
+  expect(t.host_key).toEndWith("/policies/keys/gw_host_key");
+  expect(t.host_key!.startsWith("/")).toBe(true);
   expect(t.upstream.password).toBe("secret");
   expect(t.users).toEqual({ deploy: "deploy", ops: "root" });
 });
