@@ -3,7 +3,9 @@
 // that cannot take more pauses the other side, and ssh2 then stops opening the SSH window, so a
 // slow reader slows the writer at the far end and nothing piles up here. For a session the
 // upstream's exit status or signal goes to the caller before the close, after every byte.
+import type { Writable } from "node:stream";
 import type { Channel, ClientChannel, ServerChannel } from "ssh2";
+import { sendExit } from "./ssh-wire.ts";
 
 export interface ChannelExit {
   readonly code?: number;
@@ -30,6 +32,13 @@ export interface RelayTaps {
   readonly output?: (chunk: Buffer, stderr: boolean) => void;
 }
 
+/** Resolves once everything written to `w` so far has been handed to the SSH connection. */
+function flushed(w: Writable): Promise<void> {
+  if (w.writableLength === 0 || w.destroyed || w.writableEnded) return Promise.resolve();
+  // Writes complete in order: an empty one completes after every write before it.
+  return new Promise((resolve) => w.write(Buffer.alloc(0), () => resolve()));
+}
+
 /** Relays until both sides are done; never rejects. */
 export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, taps: RelayTaps = {}, isSession = true): Promise<RelayResult> {
   let bytesIn = 0;
@@ -53,18 +62,23 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     });
     caller.on("error", () => {});
     upstream.on("error", () => {});
-    // The caller's EOF becomes the upstream's (pipe ends it); the upstream's EOF is sent on by
-    // hand (eof()), since ending the caller's channel would close it before the exit status.
+    // The caller's EOF becomes the upstream's (pipe ends it). The upstream's EOF is passed on by
+    // hand (eof()) once every byte before it went out: ssh2 drops writes after an EOF, and ending
+    // the caller's channel would close it before the exit status.
     caller.pipe(upstream);
     upstream.pipe(caller, { end: false });
     let outputsOpen = 1;
+    let eofSent = false;
     const outputEnded = () => {
-      if (--outputsOpen === 0) done();
+      if (--outputsOpen > 0) return;
+      const writables = [caller, ...(isSession ? [(caller as ServerChannel).stderr] : [])];
+      void Promise.all(writables.map(flushed)).then(() => {
+        if ("eof" in caller) (caller as Channel).eof();
+        eofSent = true;
+        done();
+      });
     };
-    upstream.once("end", () => {
-      if ("eof" in caller) (caller as Channel).eof();
-      outputEnded();
-    });
+    upstream.once("end", outputEnded);
     if (isSession) {
       const stderr = (upstream as ClientChannel).stderr;
       outputsOpen++;
@@ -84,21 +98,12 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       closedBy ??= "upstream";
       done();
     });
-    // Every byte the upstream sent has gone to the caller's channel, and the upstream closed.
+    // Every byte the upstream sent went to the caller, then its EOF, and the upstream closed.
     function done(): void {
-      if (outputsOpen > 0 || !upstreamClosed || finished) return;
-      const ch = caller as ServerChannel;
-      if (exit !== null && isSession) {
-        if (exit.code !== undefined) ch.exit(exit.code);
-        else if (exit.signal !== undefined) ch.exit(exit.signal, exit.coreDumped ?? false, exit.message ?? "");
-      }
-      const stderr = isSession ? ch.stderr : null;
-      const close = () => {
-        caller.end();
-        finish();
-      };
-      if (stderr !== null && stderr.writableLength > 0) stderr.once("drain", close);
-      else close();
+      if (!eofSent || !upstreamClosed || finished) return;
+      if (exit !== null && isSession) sendExit(caller, exit);
+      caller.end();
+      finish();
     }
     // The caller went away (closed its channel or its connection): close the upstream's too.
     const callerGone = () => {

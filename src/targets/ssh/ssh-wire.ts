@@ -82,3 +82,20 @@ export function rejectChannelOpen(conn: Connection, reject: () => void, reason: 
     proto.channelOpenFail = original;
   }
 }
+
+interface ChannelInternals {
+  readonly outgoing: { readonly id: number; readonly state: string };
+  readonly _client: { readonly _protocol: { exitStatus(id: number, code: number): void; exitSignal(id: number, name: string, coreDumped: boolean, msg: string): void } };
+}
+
+/**
+ * exit-status or exit-signal on a caller's session channel, also after its EOF: the upstream
+ * often sends EOF before the status, and ssh2's exit() sends nothing once EOF went out.
+ */
+export function sendExit(channel: unknown, exit: { code?: number; signal?: string; coreDumped?: boolean; message?: string }): void {
+  const ch = channel as ChannelInternals;
+  if (ch.outgoing.state !== "open" && ch.outgoing.state !== "eof") return;
+  const proto = ch._client._protocol;
+  if (exit.code !== undefined) proto.exitStatus(ch.outgoing.id, exit.code);
+  else if (exit.signal !== undefined) proto.exitSignal(ch.outgoing.id, exit.signal.replace(/^SIG/, ""), exit.coreDumped ?? false, exit.message ?? "");
+}
