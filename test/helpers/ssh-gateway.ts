@@ -27,12 +27,14 @@ export interface SshGatewayOptions {
   /** Replaces the pinned upstream host key. */
   readonly upstreamHostKey?: string;
   readonly env?: Record<string, string>;
+  /** A fixed admin API port (for `gatehouse approve --config`, which reads it from the file); default 0. */
+  readonly adminPort?: number;
 }
 
 export function sshGatewayYaml(sshd: SshdInstance, opts: SshGatewayOptions): string {
   const extra = (opts.target ?? []).map((l) => `    ${l}\n`).join("");
   return `
-gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:0" } }
+gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${opts.adminPort ?? 0}" } }
 audit: { path: ./state/audit/audit.log }
 identity: { dev_issuer: true${opts.identity ? `, ${opts.identity}` : ""} }
 targets:
@@ -104,9 +106,9 @@ export function sshLogin(g: SshGateway, cred: SshCredential): { args: string[]; 
 }
 
 /** Runs `ssh [extra] user@127.0.0.1 [command]` to completion; stdin from `input`. */
-export async function runSsh(g: SshGateway, cred: SshCredential, extra: readonly string[], opts: { user?: string; command?: string; input?: string } = {}): Promise<SshRun> {
+export async function runSsh(g: SshGateway, cred: SshCredential, extra: readonly string[], opts: { user?: string; command?: string; input?: string; /** Runs ssh through this command, e.g. ["ssh-agent"]. */ prefix?: readonly string[] } = {}): Promise<SshRun> {
   const { args, env } = sshLogin(g, cred);
-  const argv = ["ssh", ...args, ...extra, `${opts.user ?? "deploy"}@127.0.0.1`, ...(opts.command !== undefined ? [opts.command] : [])];
+  const argv = [...(opts.prefix ?? []), "ssh", ...args, ...extra, `${opts.user ?? "deploy"}@127.0.0.1`, ...(opts.command !== undefined ? [opts.command] : [])];
   const p = Bun.spawn(argv, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
     stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : "ignore",

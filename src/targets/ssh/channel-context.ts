@@ -14,6 +14,8 @@ export interface ChannelContext {
   readonly upstream: Client;
   readonly envAllowed: (name: string) => boolean;
   readonly log: Logger;
+  /** Aborted when the caller's connection closes: its channels stop waiting for their streams. */
+  readonly gone: AbortSignal;
   /** Refusals of the connection (ssh -R) not told yet: printed on the next session channel's stderr. */
   takeNotices(): string[];
   /** Decides and audits one action of this connection (as the caller's identity, now). */

@@ -50,6 +50,8 @@ export class SshConnection {
   private readonly refused: string[] = [];
   private error: string | null = null;
   private live = false;
+  /** Aborted when the caller's connection closes. */
+  private readonly gone = new AbortController();
   /** Resolves once session.end is written (or there was no session). */
   readonly finished: Promise<void>;
   private finish!: () => void;
@@ -187,6 +189,7 @@ export class SshConnection {
       upstream: this.upstream!,
       envAllowed: this.s.envAllowed,
       log: deps.log,
+      gone: this.gone.signal,
       takeNotices: () => notices.splice(0),
       decide: (facts, opts) => deps.gate.check({ identity, target: cfg.name, request: facts, time: deps.clock.now() }, { session: this.id, ...opts }),
       ended: (facts: SshRequestFacts, details) => {
@@ -199,6 +202,7 @@ export class SshConnection {
   private closed(): void {
     if (this.ended) return;
     this.ended = true;
+    this.gone.abort();
     this.expiry?.cancel();
     this.s.open.delete(this);
     this.s.revocations.delete(this);
@@ -207,7 +211,8 @@ export class SshConnection {
     this.s.deps.metrics.openSessions.inc({ target: this.s.cfg.name }, -1);
     // admit() wrote session.end already when the upstream refused.
     if (this.upstream === null && this.error !== null) return this.finish();
-    this.endRecord({});
+    // After the channels' own records: they end on `gone` and record a few microtasks later.
+    setImmediate(() => this.endRecord({}));
   }
 
   private endRecord(extra: Record<string, unknown>): void {

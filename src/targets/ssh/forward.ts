@@ -19,7 +19,8 @@ export async function handleDirectTcpip(conn: Connection, accept: AcceptConnecti
   const destination = destinationOf(info.destIP, info.destPort);
   const facts: SshRequestFacts = { kind: "ssh", action: "forward", user: ctx.account, destination };
   const began = performance.now();
-  const verdict = await ctx.decide(facts, { details: { origin: destinationOf(info.srcIP, info.srcPort) } });
+  const verdict = await ctx.decide(facts, { details: { origin: destinationOf(info.srcIP, info.srcPort) }, signal: ctx.gone });
+  if (ctx.gone.aborted) return;
   if (!verdict.allowed) {
     rejectChannelOpen(conn, reject, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, `gatehouse: forward to ${destination} denied: ${verdict.message}`);
     return;
@@ -34,7 +35,11 @@ export async function handleDirectTcpip(conn: Connection, accept: AcceptConnecti
     ctx.ended(facts, { error: errorMessage(e), duration_ms: Math.round(performance.now() - began) });
     return;
   }
+  if (ctx.gone.aborted) {
+    up.close();
+    return;
+  }
   const channel = accept();
-  const result = await relay(channel, up, {}, false);
+  const result = await relay(channel, up, ctx.gone, {}, false);
   ctx.ended(facts, { bytes_in: result.bytesIn, bytes_out: result.bytesOut, duration_ms: Math.round(performance.now() - began), ...(result.closedBy === "caller" ? { closed_by: "caller" } : {}) });
 }

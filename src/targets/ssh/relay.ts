@@ -32,15 +32,21 @@ export interface RelayTaps {
   readonly output?: (chunk: Buffer, stderr: boolean) => void;
 }
 
+/** Whether the caller's side of the channel still takes data (ssh2 drops writes, without calling back, once it does not). */
+function sending(caller: Channel | ServerChannel): boolean {
+  const state = (caller as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+  return state === "open";
+}
+
 /** Resolves once everything written to `w` so far has been handed to the SSH connection. */
-function flushed(w: Writable): Promise<void> {
-  if (w.writableLength === 0 || w.destroyed || w.writableEnded) return Promise.resolve();
+function flushed(w: Writable, caller: Channel | ServerChannel): Promise<void> {
+  if (w.writableLength === 0 || w.destroyed || w.writableEnded || !sending(caller)) return Promise.resolve();
   // Writes complete in order: an empty one completes after every write before it.
   return new Promise((resolve) => w.write(Buffer.alloc(0), () => resolve()));
 }
 
 /** Relays until both sides are done; never rejects. */
-export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, taps: RelayTaps = {}, isSession = true): Promise<RelayResult> {
+export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, gone: AbortSignal, taps: RelayTaps = {}, isSession = true): Promise<RelayResult> {
   let bytesIn = 0;
   let bytesOut = 0;
   let exit: ChannelExit | null = null;
@@ -50,6 +56,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     const finish = () => {
       if (finished) return;
       finished = true;
+      gone.removeEventListener("abort", callerGone);
       resolve({ bytesIn, bytesOut, exit, closedBy: closedBy ?? "upstream" });
     };
     caller.on("data", (chunk: Buffer) => {
@@ -72,7 +79,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     const outputEnded = () => {
       if (--outputsOpen > 0) return;
       const writables = [caller, ...(isSession ? [(caller as ServerChannel).stderr] : [])];
-      void Promise.all(writables.map(flushed)).then(() => {
+      void Promise.all(writables.map((w) => flushed(w, caller))).then(() => {
         if ("eof" in caller) (caller as Channel).eof();
         eofSent = true;
         done();
@@ -106,12 +113,15 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       finish();
     }
     // The caller went away (closed its channel or its connection): close the upstream's too.
-    const callerGone = () => {
+    // The caller's stream events cannot be waited for then: a dead channel that was paused
+    // never ends, and writes to it are dropped without a callback.
+    function callerGone(): void {
       closedBy ??= "caller";
       upstream.close();
-      if (upstreamClosed) finish();
-      else upstream.once("close", finish);
-    };
+      finish();
+    }
     caller.once("close", callerGone);
+    if (gone.aborted) callerGone();
+    else gone.addEventListener("abort", callerGone, { once: true });
   });
 }

@@ -26,8 +26,10 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   const notices: string[] = [];
   let upstream: ClientChannel | null = null;
   let started = false;
-  const aborted = new AbortController();
-  session.once("close", () => aborted.abort());
+  const closed = new AbortController();
+  session.once("close", () => closed.abort());
+  // The channel closed, or the whole connection did.
+  const aborted = { signal: AbortSignal.any([closed.signal, ctx.gone]) };
 
   session.on("pty", (accept, _reject, info) => {
     pty = info;
@@ -113,7 +115,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       return;
     }
     upstream = up;
-    const result = await relay(channel, up, ctx.taps?.(facts, pty) ?? {});
+    const result = await relay(channel, up, aborted.signal, ctx.taps?.(facts, pty) ?? {});
     ctx.ended(facts, {
       ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
       ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal } : {}),
