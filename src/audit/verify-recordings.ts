@@ -32,8 +32,13 @@ export async function checkRecordings(details: unknown, session: string | undefi
   return { checked, problem: null };
 }
 
+/** Where a linked file is looked for: in `dir` by name when given, else where the record says (relative to `base`). */
+export function resolveRecordingPath(file: string, opts: RecordingCheckOptions): string {
+  return opts.dir !== undefined ? join(opts.dir, basename(file)) : isAbsolute(file) ? file : join(opts.base, file);
+}
+
 async function checkOne(link: RecordingLink, session: string | undefined, opts: RecordingCheckOptions): Promise<string | null> {
-  const path = opts.dir !== undefined ? join(opts.dir, basename(link.file)) : isAbsolute(link.file) ? link.file : join(opts.base, link.file);
+  const path = resolveRecordingPath(link.file, opts);
   const what = `${link.field === "recording" ? "recording" : `captured ${link.field.replace("output.", "")}`} of session ${session ?? "(none)"}: ${path}`;
   let fh;
   try {

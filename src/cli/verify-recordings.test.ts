@@ -79,3 +79,11 @@ test("a missing recording fails; --skip-recordings passes and says so; --recordi
   const both = await run([s.log, "--recordings", copy, "--skip-recordings"]);
   expect(both.code).toBe(2);
 });
+
+test("the replay fixtures (a log copied without its state folder) verify with --recordings", async () => {
+  const fixtures = join(import.meta.dir, "../../fixtures/recordings");
+  const r = await run([join(fixtures, "audit.log"), "--recordings", fixtures]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("ok: 13 records, chain intact\n");
+  expect(r.out).toContain("recordings: 2 linked files, every size and sha-256 as recorded\n");
+});
