@@ -89,7 +89,7 @@ export class EscapeScanner {
   }
 }
 
-const strict = new TextDecoder("utf-8", { fatal: true });
+const replacing = new TextDecoder("utf-8");
 
 export interface DecodedText {
   readonly text: string;
@@ -103,29 +103,43 @@ export interface DecodedText {
  * detector matches and encodeLossless turns back into that byte.
  */
 export function decodeLossless(bytes: Uint8Array): DecodedText {
-  try {
-    return { text: strict.decode(bytes), valid: true };
-  } catch {
-    // fall through to the byte-by-byte decoder
-  }
-  let out = "";
+  // Decoding leniently and looking for U+FFFD is much cheaper than catching a strict decoder's
+  // exception; a real U+FFFD in the input only sends it down the slower exact path.
+  const lenient = replacing.decode(bytes);
+  if (!lenient.includes("\uFFFD")) return { text: lenient, valid: true };
+  // UTF-16 code units, built by hand: the input is mostly bad bytes (binary), so calling a
+  // decoder per well-formed stretch would cost more than decoding.
+  const units = new Uint16Array(bytes.length);
+  let n = 0;
   let i = 0;
   while (i < bytes.length) {
-    const b = bytes[i]!;
-    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    if (n === 1) {
-      out += String.fromCharCode(b);
+    const b0 = bytes[i]!;
+    if (b0 < 0x80) {
+      units[n++] = b0;
       i++;
       continue;
     }
-    if (n > 1 && i + n <= bytes.length && wellFormed(bytes, i, n)) {
-      out += strict.decode(bytes.subarray(i, i + n));
-      i += n;
+    const len = b0 >= 0xc2 && b0 <= 0xdf ? 2 : b0 >= 0xe0 && b0 <= 0xef ? 3 : b0 >= 0xf0 && b0 <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length || !wellFormed(bytes, i, len)) {
+      units[n++] = 0xdc00 + b0;
+      i++;
       continue;
     }
-    out += String.fromCharCode(0xdc00 + b);
-    i++;
+    const b1 = bytes[i + 1]! & 0x3f;
+    if (len === 2) {
+      units[n++] = ((b0 & 0x1f) << 6) | b1;
+    } else if (len === 3) {
+      units[n++] = ((b0 & 0x0f) << 12) | (b1 << 6) | (bytes[i + 2]! & 0x3f);
+    } else {
+      const cp = ((b0 & 0x07) << 18) | (b1 << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+      units[n++] = 0xd800 + ((cp - 0x10000) >> 10);
+      units[n++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+    }
+    i += len;
   }
+  // Not a UTF-16 decoder: it would turn the lone surrogates into U+FFFD.
+  let out = "";
+  for (let k = 0; k < n; k += 8192) out += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 8192)) as unknown as number[]);
   return { text: out, valid: false };
 }
 
@@ -148,23 +162,20 @@ const encoder = new TextEncoder();
 /** The inverse of decodeLossless. */
 export function encodeLossless(text: string, valid: boolean): Uint8Array {
   if (valid) return encoder.encode(text);
-  const parts: number[] = [];
+  const parts: Uint8Array[] = [];
   let run = 0;
-  const flush = (end: number) => {
-    if (end > run) for (const byte of encoder.encode(text.slice(run, end))) parts.push(byte);
-  };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     const prev = i > 0 ? text.charCodeAt(i - 1) : 0;
     // A low surrogate right after a high one is half of a real character.
     if (c >= 0xdc80 && c <= 0xdcff && !(prev >= 0xd800 && prev <= 0xdbff)) {
-      flush(i);
-      parts.push(c - 0xdc00);
+      if (i > run) parts.push(encoder.encode(text.slice(run, i)));
+      parts.push(Uint8Array.of(c - 0xdc00));
       run = i + 1;
     }
   }
-  flush(text.length);
-  return Uint8Array.from(parts);
+  if (text.length > run) parts.push(encoder.encode(text.slice(run)));
+  return Buffer.concat(parts);
 }
 
 /** Masks one whole run of text bytes; the same bytes back when nothing was found. */
