@@ -27,9 +27,9 @@ export function maskedOutput(masker: StreamMasker, emit: (bytes: Uint8Array) => 
   let timer: unknown = null;
   let ended = false;
 
-  const flush = () => {
+  const flush = (final = false) => {
     timer = null;
-    const out = masker.flush();
+    const out = masker.flush(final);
     if (out.length > 0) emit(out);
   };
 
@@ -48,7 +48,7 @@ export function maskedOutput(masker: StreamMasker, emit: (bytes: Uint8Array) => 
       if (ended) return;
       ended = true;
       if (timer !== null) clearTimer(timer);
-      flush();
+      flush(true);
     },
   };
 }

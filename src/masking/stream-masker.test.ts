@@ -93,4 +93,15 @@ describe("stream masker", () => {
     expect(text(m.flush())).toBe("");
     expect(text(m.write(enc(`${lines[3]}\r\nok\r\n`)))).toBe("\r\nok\r\n");
   });
+
+  test("an idle flush keeps back what may be the start of a BEGIN line; a final flush does not", () => {
+    const m = createStreamMasker(all);
+    expect(text(m.write(enc("$ cat id_rsa\r\n-----BEGIN OPENSSH PRIV")))).toBe("$ cat id_rsa\r\n");
+    expect(text(m.flush())).toBe("");
+    expect(text(m.write(enc("ATE KEY-----\r\nb3BlbnNzaC1rZXktdjEAAAAA\r\n")))).toBe("[masked:cloud_key]");
+    const n = createStreamMasker(all);
+    expect(text(n.write(enc("a ---")))).toBe("a ");
+    expect(text(n.flush())).toBe("");
+    expect(text(n.flush(true))).toBe("---");
+  });
 });

@@ -25,8 +25,12 @@ const MASKED_KEY = "[masked:cloud_key]";
 export interface StreamMasker {
   /** Masks a chunk; returns what can go out now (possibly empty; the chunk itself when nothing changed or was held). */
   write(chunk: Uint8Array): Uint8Array;
-  /** Everything held back, masked as if the stream ended here. Call on idle and at the end. */
-  flush(): Uint8Array;
+  /**
+   * What is held back, masked as if the stream ended here: call it when the output has been
+   * idle a moment, and with `final` at the end. Without `final` the start of a private key's
+   * BEGIN line is still held (a key printed slowly must not slip out in pieces).
+   */
+  flush(final?: boolean): Uint8Array;
   /** Bytes held back right now. */
   readonly held: number;
   /** Values masked so far. */
@@ -112,11 +116,12 @@ class Masker implements StreamMasker {
     return out.length === 1 && out[0]!.length === chunk.length ? out[0]! : concat(out);
   }
 
-  flush(): Uint8Array {
+  flush(final = false): Uint8Array {
     if (this.keyEnd !== null) return EMPTY; // still inside a key block: nothing to show
     const out: Uint8Array[] = [];
-    this.emit(out, this.pending);
-    this.pending = EMPTY;
+    const keep = final || !this.pem ? 0 : beginLinePrefix(this.pending);
+    this.emit(out, this.pending.subarray(0, this.pending.length - keep));
+    this.pending = this.pending.subarray(this.pending.length - keep);
     return concat(out);
   }
 
@@ -258,6 +263,14 @@ function keyBlocks(p: Uint8Array): { closed: Block[]; open: { start: number; hea
 }
 
 const PRIVATE_KEY = new TextEncoder().encode("PRIVATE KEY");
+const BEGIN_PREFIX = /(?:-----BEGIN[A-Z0-9 -]*|-{1,5}(?:B(?:E(?:G(?:I(?:N)?)?)?)?)?)$/;
+
+/** Length of a tail of `p` that may be the start of a private key's BEGIN line (at most 100 bytes), or 0. */
+function beginLinePrefix(p: Uint8Array): number {
+  const tail = latin1.decode(p.subarray(Math.max(0, p.length - 100)));
+  const m = BEGIN_PREFIX.exec(tail);
+  return m === null || m.index === 0 && p.length > 100 ? 0 : tail.length - m.index;
+}
 
 /** A cut in a run with no safe one: keep the last KiB, at a character boundary, outside key blocks. */
 function forcedCut(p: Uint8Array, closed: readonly Block[]): number {
