@@ -24,6 +24,8 @@ export interface BatchedFileSummary {
   /** Hex SHA-256 of the file's bytes. */
   readonly sha256: string;
   readonly bytes: number;
+  /** write(2) calls it took (batches), for tests and benchmarks. */
+  readonly writes: number;
   readonly truncated: boolean;
   /** Why it was truncated, when it was. */
   readonly reason?: string;
@@ -54,6 +56,7 @@ class QueuedFile implements BatchedFile {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private written = 0;
+  private writes = 0;
   private readonly hasher = new Bun.CryptoHasher("sha256");
   private draining: Promise<void> | null = null;
   private scheduled = false;
@@ -144,6 +147,7 @@ class QueuedFile implements BatchedFile {
   private async writeAll(batch: Uint8Array): Promise<void> {
     let off = 0;
     while (off < batch.length) {
+      this.writes++;
       const { bytesWritten } = await this.fh.write(batch, off, batch.length - off, this.written);
       if (bytesWritten <= 0) throw new Error("write(2) wrote nothing");
       this.hasher.update(batch.subarray(off, off + bytesWritten));
@@ -176,6 +180,7 @@ class QueuedFile implements BatchedFile {
       file: this.file,
       sha256: this.hasher.digest("hex"),
       bytes: this.written,
+      writes: this.writes,
       truncated: reason !== null,
       ...(reason === null ? {} : { reason }),
     };
