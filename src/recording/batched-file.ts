@@ -17,6 +17,11 @@ export interface BatchedFileOptions {
   readonly onTruncated?: (reason: string) => void;
   /** fdatasync before close() resolves, so a linked hash is not ahead of the disk. Default true. */
   readonly sync?: boolean;
+  /**
+   * The data is lines (asciicast): a failed write is cut back to the last whole line, so the
+   * file stays readable, and the summary counts lines.
+   */
+  readonly lines?: boolean;
 }
 
 export interface BatchedFileSummary {
@@ -26,6 +31,8 @@ export interface BatchedFileSummary {
   readonly bytes: number;
   /** write(2) calls it took (batches), for tests and benchmarks. */
   readonly writes: number;
+  /** Lines in the file (with the `lines` option). */
+  readonly lines: number;
   readonly truncated: boolean;
   /** Why it was truncated, when it was. */
   readonly reason?: string;
@@ -57,6 +64,10 @@ class QueuedFile implements BatchedFile {
   private queuedBytes = 0;
   private written = 0;
   private writes = 0;
+  /** With `lines`: the end of the last whole line written, the lines so far, and a torn line's bytes not yet hashed. */
+  private wholeLines = 0;
+  private lines = 0;
+  private carry: Uint8Array[] = [];
   private readonly hasher = new Bun.CryptoHasher("sha256");
   private draining: Promise<void> | null = null;
   private scheduled = false;
@@ -136,8 +147,7 @@ class QueuedFile implements BatchedFile {
         this.queuedBytes = 0;
         this.queue = [];
         this.stop(`cannot write ${this.file}: ${errorMessage(e)}`);
-        // Cut back what a failed write may have left half-written, so the file still matches its hash.
-        await this.fh.truncate(this.written).catch(() => {});
+        await this.cutBack();
         return;
       }
       this.queuedBytes -= size;
@@ -150,10 +160,38 @@ class QueuedFile implements BatchedFile {
       this.writes++;
       const { bytesWritten } = await this.fh.write(batch, off, batch.length - off, this.written);
       if (bytesWritten <= 0) throw new Error("write(2) wrote nothing");
-      this.hasher.update(batch.subarray(off, off + bytesWritten));
+      this.hash(batch.subarray(off, off + bytesWritten));
       off += bytesWritten;
       this.written += bytesWritten;
     }
+  }
+
+  /** Hashes bytes that reached the file; with `lines`, only up to the last whole line (the rest waits in carry). */
+  private hash(piece: Uint8Array): void {
+    if (this.opts.lines !== true) {
+      this.hasher.update(piece);
+      return;
+    }
+    const last = piece.lastIndexOf(0x0a);
+    if (last < 0) {
+      this.carry.push(piece.slice());
+      return;
+    }
+    for (const c of this.carry) this.hasher.update(c);
+    this.carry = [];
+    this.hasher.update(piece.subarray(0, last + 1));
+    for (let i = piece.indexOf(0x0a); i >= 0 && i <= last; i = piece.indexOf(0x0a, i + 1)) this.lines++;
+    this.wholeLines = this.written + last + 1;
+    if (last + 1 < piece.length) this.carry.push(piece.slice(last + 1));
+  }
+
+  /** After a failed write: cut the file back to what the hash covers (whole lines with `lines`), so they agree. */
+  private async cutBack(): Promise<void> {
+    if (this.opts.lines === true) {
+      this.written = this.wholeLines;
+      this.carry = [];
+    }
+    await this.fh.truncate(this.written).catch(() => {});
   }
 
   close(trailer?: (s: { truncated: boolean; reason?: string }) => string | undefined): Promise<BatchedFileSummary> {
@@ -170,9 +208,10 @@ class QueuedFile implements BatchedFile {
         await this.writeAll(encoder.encode(last));
       } catch (e) {
         this.stop(`cannot write ${this.file}: ${errorMessage(e)}`);
-        await this.fh.truncate(this.written).catch(() => {});
+        await this.cutBack();
       }
     }
+    for (const c of this.carry) this.hasher.update(c); // a last line without "\n" (not written by the cast writer)
     if (this.opts.sync !== false) await this.fh.datasync().catch(() => {});
     await this.fh.close().catch(() => {});
     const reason = this.stopped;
@@ -181,6 +220,7 @@ class QueuedFile implements BatchedFile {
       sha256: this.hasher.digest("hex"),
       bytes: this.written,
       writes: this.writes,
+      lines: this.lines,
       truncated: reason !== null,
       ...(reason === null ? {} : { reason }),
     };

@@ -111,3 +111,22 @@ test("asciinema plays a recording the writer made", async () => {
   expect(play.exitCode).toBe(0);
   expect(play.stdout.toString()).toContain("héllo from the gateway");
 });
+
+test("a write that fails part-way (EFBIG under ulimit -f) leaves whole lines that match the hash, and says why", async () => {
+  const file = join(dir, "recordings", "efbig.cast");
+  const child = Bun.spawnSync(["bash", "-c", `trap '' XFSZ; ulimit -f 16; exec "$0" "$1" "$2"`, process.execPath, join(import.meta.dir, "write-failure-child.ts"), file], { stdout: "pipe", stderr: "pipe" });
+  expect(child.stderr.toString()).toBe("");
+  const { summary: s, reasons } = JSON.parse(child.stdout.toString()) as { summary: { sha256: string; bytes: number; events: number; truncated: boolean; reason: string }; reasons: string[] };
+  const bytes = readFileSync(file);
+  expect(s.truncated).toBe(true);
+  expect(s.reason).toContain("EFBIG");
+  expect(reasons).toEqual([s.reason]);
+  expect(bytes.length).toBe(s.bytes);
+  expect(bytes.length).toBeLessThanOrEqual(16 * 1024);
+  expect(s.sha256).toBe(sha256(bytes));
+  const lines = bytes.toString("utf8").split("\n");
+  expect(lines.pop()).toBe(""); // ends with a whole line
+  expect(lines.every((l) => JSON.parse(l) !== null)).toBe(true);
+  expect(s.events).toBe(lines.length - 1);
+  expect(s.events).toBeGreaterThan(0);
+});

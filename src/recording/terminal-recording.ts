@@ -45,6 +45,7 @@ export async function openTerminalRecording(opts: TerminalRecordingOptions): Pro
   const clock = opts.clock ?? { now: () => Date.now() };
   const start = clock.now();
   const out = await openBatchedFile(opts.file, {
+    lines: true,
     ...(opts.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: opts.maxQueuedBytes }),
     ...(opts.onTruncated === undefined ? {} : { onTruncated: opts.onTruncated }),
   });
@@ -72,7 +73,6 @@ class CastWriter implements TerminalRecording {
   // One decoder per direction: each keeps the bytes of a character cut at a chunk's end.
   private readonly outDecoder = new TextDecoder("utf-8");
   private readonly inDecoder = new TextDecoder("utf-8");
-  private events = 0;
   private lastTime = 0;
   private closed: Promise<RecordingSummary> | null = null;
 
@@ -102,7 +102,7 @@ class CastWriter implements TerminalRecording {
 
   private event(type: string, data: string): void {
     if (this.closed !== null || this.out.truncated) return;
-    if (this.out.write(`[${this.seconds()}, "${type}", ${JSON.stringify(data)}]\n`)) this.events++;
+    this.out.write(`[${this.seconds()}, "${type}", ${JSON.stringify(data)}]\n`);
   }
 
   private seconds(): string {
@@ -120,11 +120,11 @@ class CastWriter implements TerminalRecording {
       this.closed = this.out
         .close((s) => {
           if (!s.truncated) return undefined;
-          this.events++;
           // A marker ("m", asciicast v2) says where and why the recording stops; players skip it.
           return `[${at}, "m", ${JSON.stringify(`recording truncated: ${s.reason ?? "unknown reason"}`)}]\n`;
         })
-        .then((s) => ({ file: s.file, sha256: s.sha256, bytes: s.bytes, events: this.events, truncated: s.truncated, ...(s.reason ? { reason: s.reason } : {}) }));
+        // Events are the lines the file holds after its header (a failed write may have cut some).
+        .then((s) => ({ file: s.file, sha256: s.sha256, bytes: s.bytes, events: Math.max(0, s.lines - 1), truncated: s.truncated, ...(s.reason ? { reason: s.reason } : {}) }));
     }
     return this.closed;
   }
