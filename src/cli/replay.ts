@@ -181,12 +181,14 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
   out.push(`session ${records[0]!.session} on ${records[0]!.target ?? "?"} — ${start ? who(start) : who(records[0]!)}`);
   let n = 0;
   let lastSql: string | null = null;
+  // An SSH session: its decisions are about SSH actions (or it ended before any, with an SSH client's banner).
+  const ssh = records.some((r) => (r.action as Details | undefined)?.["kind"] === "ssh" || (r.type === "session.start" && details(r)["client"] !== undefined));
   for (const r of records) {
     const t = clock(r.time, first);
     const d = details(r);
     switch (r.type) {
       case "session.start": {
-        if (d["client"] !== undefined || (r.action as Details | undefined)?.["kind"] === "ssh") {
+        if (ssh) {
           out.push(`${r.time}  START  ${sshStartText(d)}`);
           break;
         }
