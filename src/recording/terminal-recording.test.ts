@@ -10,6 +10,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const enc = (s: string) => new TextEncoder().encode(s);
 const sha256 = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
 
+// asciinema opens /dev/tty: script(1) gives it a terminal; -e passes its exit status on.
+const inTerminal = (cmd: string) =>
+  Bun.spawnSync(["script", "-q", "-e", "-c", cmd, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, LANG: "C.UTF-8" } });
+
 function steppingClock(startMs: number) {
   let t = startMs;
   return { now: () => t, advance: (ms: number) => void (t += ms) };
@@ -86,6 +90,10 @@ test("when the disk falls behind, the queue stays bounded and the recording is m
   expect(last[1]).toBe("m");
   expect(last[2]).toContain("recording truncated");
   expect(s.events).toBe(lines.length - 1);
+  // The marker does not stop asciinema from playing what was recorded.
+  const cat = inTerminal(`asciinema cat '${file}'`);
+  expect(cat.exitCode).toBe(0);
+  expect(cat.stdout.toString()).toContain("x".repeat(1000));
 });
 
 test("asciinema plays a recording the writer made", async () => {
@@ -98,9 +106,6 @@ test("asciinema plays a recording the writer made", async () => {
   rec.output(enc("\x1b[32mdone\x1b[0m\r\n"));
   const s = await rec.close();
   expect(s.sha256).toBe(sha256(readFileSync(file)));
-  // asciinema opens /dev/tty: script(1) gives it a terminal; -e passes its exit status on.
-  const inTerminal = (cmd: string) =>
-    Bun.spawnSync(["script", "-q", "-e", "-c", cmd, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, LANG: "C.UTF-8" } });
   const cat = inTerminal(`asciinema cat '${file}'`);
   expect(cat.stderr.toString()).toBe("");
   expect(cat.exitCode).toBe(0);
