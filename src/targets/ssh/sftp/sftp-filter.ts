@@ -76,11 +76,19 @@ interface HandleState extends SftpHandleInfo {
   bytesWritten: number;
 }
 
-/** What a forwarded request's reply will tell us. */
+/** What a forwarded request's reply will tell us (plain values: the request's bytes may be reused). */
 interface InFlight {
-  readonly request: SftpRequest;
+  readonly type: SftpRequest["type"];
   readonly opens?: Omit<SftpHandleInfo, "closing">;
   readonly handle?: HandleState;
+  readonly handleKey?: string;
+  readonly writeBytes?: number;
+  readonly learnHome?: boolean;
+  readonly record?: SftpCheck;
+}
+
+interface SendFacts {
+  readonly opens?: Omit<SftpHandleInfo, "closing">;
   readonly learnHome?: boolean;
   readonly record?: SftpCheck;
 }
@@ -318,29 +326,31 @@ export class SftpFilter {
         this.refuse(req.id, plan.code, plan.message);
         return null;
       case "forward":
-        this.send(raw, { request: req, ...(plan.learnHome ? { learnHome: true } : {}) });
+        this.send(raw, req, plan.learnHome ? { learnHome: true } : {});
         return null;
       case "needs-home":
         if (this.homePending > 0) return "home";
         this.refuse(req.id, SftpStatus.PERMISSION_DENIED, 'relative path, and the gateway does not know the home directory yet: send REALPATH "." first or use an absolute path');
         return null;
       case "decide": {
-        const apply = (v: SftpVerdict): void => {
+        const first = plan.checks[0];
+        const record = first !== undefined && MUTATING.has(first.operation) && plan.opens === undefined ? first : undefined;
+        const facts: SendFacts = { ...(plan.opens ? { opens: plan.opens } : {}), ...(record ? { record } : {}) };
+        const apply = (bytes: Uint8Array, request: Exclude<SftpRequest, { type: "INIT" }>, v: SftpVerdict): void => {
           if (this.done) return;
-          if (!v.allow) {
-            this.refuse(req.id, SftpStatus.PERMISSION_DENIED, v.message);
-            return;
-          }
-          const first = plan.checks[0];
-          const record = first !== undefined && MUTATING.has(first.operation) && plan.opens === undefined ? first : undefined;
-          this.send(raw, { request: req, ...(plan.opens ? { opens: plan.opens } : {}), ...(record ? { record } : {}) });
+          if (!v.allow) this.refuse(request.id, SftpStatus.PERMISSION_DENIED, v.message);
+          else this.send(bytes, request, facts);
         };
         const verdict = this.runChecks(plan.checks, 0);
         if (!isThenable(verdict)) {
-          apply(verdict);
+          apply(raw, req, verdict);
           return null;
         }
-        return verdict.then(apply);
+        // The answer comes after the caller may have reused its chunk: keep a copy of our own.
+        const own = raw.slice();
+        this.queue[0] = own;
+        const ownReq = parseSftpRequest(own.subarray(4)) as typeof req;
+        return verdict.then((v) => apply(own, ownReq, v));
       }
     }
   }
@@ -366,15 +376,16 @@ export class SftpFilter {
     }
   }
 
-  private send(raw: Uint8Array, flight: InFlight): void {
-    const req = flight.request;
-    let handle: HandleState | undefined;
+  private send(raw: Uint8Array, req: Exclude<SftpRequest, { type: "INIT" }>, facts: SendFacts): void {
+    let flight: InFlight = { type: req.type, ...facts };
     if (req.type === "READ" || req.type === "WRITE" || req.type === "CLOSE") {
-      handle = this.handles.get(keyOf(req.handle));
+      const handleKey = keyOf(req.handle);
+      const handle = this.handles.get(handleKey);
       if (handle !== undefined && req.type === "CLOSE") handle.closing = true;
+      flight = { ...flight, handleKey, ...(handle ? { handle } : {}), ...(req.type === "WRITE" ? { writeBytes: req.data.length } : {}) };
     }
-    if (flight.learnHome) this.homePending++;
-    if (req.type !== "INIT") this.inFlight.set(req.id, handle ? { ...flight, handle } : flight);
+    if (facts.learnHome) this.homePending++;
+    this.inFlight.set(req.id, flight);
     this.options.forwardUp(raw);
   }
 
@@ -390,18 +401,16 @@ export class SftpFilter {
     if (flight === undefined) return;
     this.inFlight.delete(reply.id);
     if (flight.learnHome) this.learnHome(reply);
-    const req = flight.request;
     const h = flight.handle;
     if (flight.opens && reply.type === "HANDLE") {
       this.handles.set(keyOf(reply.handle), { ...flight.opens, closing: false, bytesRead: 0, bytesWritten: 0 });
-    } else if (req.type === "READ" && h && reply.type === "DATA") {
+    } else if (flight.type === "READ" && h && reply.type === "DATA") {
       h.bytesRead += reply.data.length;
-    } else if (req.type === "WRITE" && h && reply.type === "STATUS" && reply.code === SftpStatus.OK) {
-      h.bytesWritten += req.data.length;
-    } else if (req.type === "CLOSE" && h) {
-      const key = keyOf(req.handle);
+    } else if (flight.type === "WRITE" && h && reply.type === "STATUS" && reply.code === SftpStatus.OK) {
+      h.bytesWritten += flight.writeBytes ?? 0;
+    } else if (flight.type === "CLOSE" && h && flight.handleKey !== undefined) {
       // The server may have given the same handle out again already; forget only this one.
-      if (this.handles.get(key) === h) this.handles.delete(key);
+      if (this.handles.get(flight.handleKey) === h) this.handles.delete(flight.handleKey);
       this.finishHandle(h, "client");
     } else if (flight.record && reply.type === "STATUS") {
       const r = flight.record;
