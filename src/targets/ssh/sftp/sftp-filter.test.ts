@@ -3,7 +3,7 @@ import type { GatewayError } from "../../../core/errors.ts";
 import { SftpWriter } from "./sftp-bytes.ts";
 import type { SftpCheck } from "./sftp-classify.ts";
 import { SFTP_MAX_PACKET_LENGTH, SftpExtension, SftpOpenFlag, SftpPacketType, SftpStatus } from "./sftp-constants.ts";
-import { type SftpFinished, SftpFilter, type SftpFilterOptions, type SftpVerdict } from "./sftp-filter.ts";
+import { OWN_REQUEST_ID, type SftpFinished, SftpFilter, type SftpFilterOptions, type SftpVerdict } from "./sftp-filter.ts";
 import { decodeSftpPackets } from "./sftp-frames.ts";
 import { type SftpReply, encodeSftpReply, parseSftpReply } from "./sftp-replies.ts";
 import { type SftpRequest, encodeSftpRequest, parseSftpRequest } from "./sftp-requests.ts";
@@ -191,43 +191,82 @@ describe("SftpFilter", () => {
     expect(t.finished).toEqual([{ type: "request", request: "MKDIR", operation: "mkdir", path: "/home/u/new", status: 0, message: "Success" }]);
   });
 
-  test("our refusal waits while the server's bytes stop mid-packet, so the client's stream stays whole", () => {
+  test("the server's replies go down as whole packets, so our refusal never lands inside one", () => {
     const t = harness();
     t.start();
     t.filter.fromClient(req({ type: "OPEN", id: 1, path: "f", pflags: SftpOpenFlag.READ, attrs: {} }));
     t.filter.fromUpstream(rep({ type: "HANDLE", id: 1, handle: h(0) }));
     t.filter.fromClient(req({ type: "READ", id: 2, handle: h(0), offset: 0n, length: 1000 }));
     const data = rep({ type: "DATA", id: 2, data: new Uint8Array(1000).fill(0x41) });
+    const downBefore = t.down.length;
     t.filter.fromUpstream(data.subarray(0, 500));
+    expect(t.down.length).toBe(downBefore);
     t.filter.fromClient(req({ type: "REMOVE", id: 3, path: "/etc/hosts" }));
     t.filter.fromUpstream(data.subarray(500));
-    expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "HANDLE 1", "DATA 2", "STATUS 3"]);
+    expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "HANDLE 1", "STATUS 3", "DATA 2"]);
   });
 
-  test("without a home: REALPATH \".\" teaches it and relative requests behind it wait for the answer", () => {
+  test("whole packets of one chunk go down as one view of it", () => {
+    const t = harness();
+    t.start();
+    t.filter.fromClient(concat([req({ type: "STAT", id: 1, path: "/a" }), req({ type: "STAT", id: 2, path: "/b" })]));
+    const chunk = concat([rep({ type: "ATTRS", id: 1, attrs: {} }), rep({ type: "ATTRS", id: 2, attrs: {} })]);
+    const seen: Uint8Array[] = [];
+    (t.filter as unknown as { options: SftpFilterOptions }).options.replyDown = (b) => seen.push(b);
+    t.filter.fromUpstream(chunk);
+    expect(seen.length).toBe(1);
+    expect(seen[0]?.buffer).toBe(chunk.buffer);
+    expect(seen[0]?.length).toBe(chunk.length);
+  });
+
+  test("without a home: the filter asks the server where it is (REALPATH \".\" of its own), and relative requests wait for the answer", () => {
     const t = harness({ home: undefined });
     t.start();
-    t.filter.fromClient(concat([req({ type: "REALPATH", id: 1, path: "." }), req({ type: "OPEN", id: 2, path: "../../etc/passwd", pflags: 1, attrs: {} }), req({ type: "STAT", id: 3, path: "x" })]));
-    expect(t.upRequests().map((r) => r.type)).toEqual(["INIT", "REALPATH"]);
+    expect(t.upRequests()).toEqual([{ type: "INIT", version: 3, extensions: [] }, { type: "REALPATH", id: OWN_REQUEST_ID, path: "." }]);
+    t.filter.fromClient(concat([req({ type: "OPEN", id: 1, path: "../../etc/passwd", pflags: 1, attrs: {} }), req({ type: "STAT", id: 2, path: "x" })]));
+    expect(t.upRequests().length).toBe(2);
     expect(t.checks).toEqual([]);
-    t.filter.fromUpstream(rep({ type: "NAME", id: 1, entries: [{ filename: "/home/u", longname: "/home/u", attrs: {} }] }));
+    t.filter.fromUpstream(rep({ type: "NAME", id: OWN_REQUEST_ID, entries: [{ filename: "/home/u", longname: "/home/u", attrs: {} }] }));
     expect(t.filter.home).toBe("/home/u");
     expect(t.checks.map((c) => c.path)).toEqual(["/etc/passwd", "/home/u/x"]);
     expect(t.upRequests().map((r) => r.type)).toEqual(["INIT", "REALPATH", "STAT"]);
-    expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "NAME 1", "STATUS 2"]);
+    // The answer to our own REALPATH is not the client's.
+    expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "STATUS 1"]);
   });
 
-  test("without a home and nothing to learn it from, a relative path is refused with a reason", () => {
+  test("without a home: the client's own REALPATH \".\" is forwarded (it reveals only the home) and teaches it too", () => {
     const t = harness({ home: undefined });
     t.start();
+    t.filter.fromClient(concat([req({ type: "REALPATH", id: 1, path: "." }), req({ type: "STAT", id: 2, path: "x" })]));
+    t.filter.fromUpstream(rep({ type: "NAME", id: 1, entries: [{ filename: "/home/v", longname: "/home/v", attrs: {} }] }));
+    expect(t.filter.home).toBe("/home/v");
+    expect(t.checks.map((c) => c.path)).toEqual(["/home/v/x"]);
+    // Our own answer, arriving later, changes nothing and is swallowed.
+    t.filter.fromUpstream(rep({ type: "NAME", id: OWN_REQUEST_ID, entries: [{ filename: "/elsewhere", longname: "", attrs: {} }] }));
+    expect(t.filter.home).toBe("/home/v");
+    expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "NAME 1"]);
+  });
+
+  test("a client request with the id of our own REALPATH waits for it, then goes", () => {
+    const t = harness({ home: undefined });
+    t.start();
+    t.filter.fromClient(req({ type: "STAT", id: OWN_REQUEST_ID, path: "/tmp" }));
+    expect(t.upRequests().length).toBe(2);
+    t.filter.fromUpstream(rep({ type: "NAME", id: OWN_REQUEST_ID, entries: [{ filename: "/home/u", longname: "", attrs: {} }] }));
+    expect(t.upRequests().at(-1)).toEqual({ type: "STAT", id: OWN_REQUEST_ID, path: "/tmp" });
+    t.filter.fromUpstream(rep({ type: "ATTRS", id: OWN_REQUEST_ID, attrs: {} }));
+    expect(t.downReplies().at(-1)).toEqual({ type: "ATTRS", id: OWN_REQUEST_ID, attrs: {} });
+  });
+
+  test("when the server will not say where it is, a relative path is refused with a reason; absolute ones work", () => {
+    const t = harness({ home: undefined });
+    t.start();
+    t.filter.fromUpstream(rep({ type: "STATUS", id: OWN_REQUEST_ID, code: SftpStatus.NO_SUCH_FILE, message: "gone", language: "" }));
     t.filter.fromClient(req({ type: "REMOVE", id: 1, path: "x" }));
-    expect(t.downReplies()[1]).toMatchObject({ id: 1, code: SftpStatus.PERMISSION_DENIED, message: expect.stringContaining('send REALPATH "." first') });
-    // A REALPATH "." that fails teaches nothing, and what waited on it is refused.
-    t.filter.fromClient(concat([req({ type: "REALPATH", id: 2, path: "." }), req({ type: "REMOVE", id: 3, path: "y" })]));
-    t.filter.fromUpstream(rep({ type: "STATUS", id: 2, code: SftpStatus.NO_SUCH_FILE, message: "gone", language: "" }));
+    t.filter.fromClient(req({ type: "REMOVE", id: 2, path: "/tmp/x" }));
     expect(t.filter.home).toBeNull();
-    expect(t.downReplies().at(-1)).toMatchObject({ id: 3, code: SftpStatus.PERMISSION_DENIED });
-    expect(t.upRequests().map((r) => r.type)).toEqual(["INIT", "REALPATH"]);
+    expect(t.downReplies()[1]).toMatchObject({ id: 1, code: SftpStatus.PERMISSION_DENIED, message: expect.stringContaining("does not know the home directory") });
+    expect(t.upRequests().map((r) => r.type)).toEqual(["INIT", "REALPATH", "REMOVE"]);
   });
 
   test("a second request with the id of a pending one is refused (its HANDLE must not stand for another path)", () => {

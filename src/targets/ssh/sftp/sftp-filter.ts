@@ -1,7 +1,8 @@
 // The SFTP gate of one `subsystem sftp` channel: client packets in, each one decided (as read,
 // write, remove, rename, mkdir, list or setstat on a normalised path) before it is forwarded up;
 // a refused one is answered here with SSH_FX_PERMISSION_DENIED and the session goes on. Server
-// replies are read (to learn handles, the home directory and byte counts) and passed down unchanged.
+// replies are read (to learn handles, the home directory and byte counts) and passed down unchanged,
+// as whole packets, so that the gateway's own answers never land inside one of the server's.
 //
 // Order: requests are forwarded in the order the client sent them; one waiting for a decision
 // holds every request behind it (a later REMOVE must not overtake an earlier RENAME). Refusals
@@ -15,7 +16,7 @@ import { SFTP_VERSION, SftpStatus, describePacketType } from "./sftp-constants.t
 import { SftpFrameReader } from "./sftp-frames.ts";
 import { normaliseSftpPath } from "./sftp-path.ts";
 import { type SftpReply, encodeSftpStatus, parseSftpReply } from "./sftp-replies.ts";
-import { type SftpRequest, parseSftpRequest } from "./sftp-requests.ts";
+import { type SftpRequest, encodeSftpRequest, parseSftpRequest } from "./sftp-requests.ts";
 
 export type SftpVerdict = { readonly allow: true } | { readonly allow: false; readonly message: string };
 
@@ -94,6 +95,8 @@ interface SendFacts {
 }
 
 const ALLOW: SftpVerdict = { allow: true };
+/** The id of the filter's own REALPATH "." (the top of the range; clients count up from 0 or 1). */
+export const OWN_REQUEST_ID = 0xffffffff;
 const MUTATING = new Set<SftpOperation>(["write", "remove", "rename", "mkdir", "setstat"]);
 
 const keyOf = (handle: Uint8Array): string => Buffer.from(handle).toString("latin1");
@@ -111,8 +114,8 @@ export class SftpFilter {
   private versionSeen = false;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly handles = new Map<string, HandleState>();
-  private readonly heldReplies: Uint8Array[] = [];
-  private deliveringUpstream = false;
+  /** Our own REALPATH "." is pending (its reply is not the client's). */
+  private ownRealpath = false;
   private paused = false;
   private done = false;
   private homeDir: string | null;
@@ -184,21 +187,38 @@ export class SftpFilter {
     return !this.mustPause();
   }
 
-  /** Bytes from the server: read, then passed to replyDown unchanged. */
+  /**
+   * Bytes from the server: read, then passed to replyDown unchanged in whole packets (the whole
+   * chunk at once when it holds whole packets only; a packet split across chunks when complete).
+   */
   fromUpstream(chunk: Uint8Array): void {
     if (this.done) return;
-    this.deliveringUpstream = true;
+    // Contiguous whole packets of this chunk go down as one view of it.
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = (): void => {
+      if (runStart >= 0) this.options.replyDown(chunk.subarray(runStart, runEnd));
+      runStart = runEnd = -1;
+    };
     try {
-      for (const frame of this.upstreamFrames.push(chunk)) this.onReply(frame.body);
+      for (const frame of this.upstreamFrames.push(chunk)) {
+        const mine = this.onReply(frame.body);
+        const offset = frame.raw.buffer === chunk.buffer ? frame.raw.byteOffset - chunk.byteOffset : -1;
+        if (mine || offset < 0 || offset !== runEnd) flush();
+        if (mine) continue;
+        if (offset < 0) {
+          this.options.replyDown(frame.raw);
+        } else {
+          if (runStart < 0) runStart = offset;
+          runEnd = offset + frame.raw.length;
+        }
+      }
     } catch (e) {
-      this.deliveringUpstream = false;
       this.fail(e instanceof MalformedSftp ? new GatewayError("E_PROTOCOL", `malformed SFTP reply from the server: ${e.reason}`) : e);
       return;
     }
-    this.deliveringUpstream = false;
-    this.options.replyDown(chunk);
-    this.flushHeldReplies();
-    if (this.waitingHome && this.homePending === 0) {
+    flush();
+    if (this.waitingHome && (this.homeDir !== null || this.homePending === 0)) {
       this.waitingHome = false;
       this.busy = false;
       this.pump();
@@ -239,19 +259,8 @@ export class SftpFilter {
     }
   }
 
-  /** Our own reply to the client; held while the server's bytes stop mid-packet. */
-  private reply(bytes: Uint8Array): void {
-    if (this.deliveringUpstream || !this.upstreamFrames.atBoundary || this.heldReplies.length > 0) this.heldReplies.push(bytes);
-    else this.options.replyDown(bytes);
-  }
-
-  private flushHeldReplies(): void {
-    if (!this.upstreamFrames.atBoundary) return;
-    while (this.heldReplies.length > 0 && !this.done) this.options.replyDown(this.heldReplies.shift() as Uint8Array);
-  }
-
   private refuse(id: number, code: number, message: string): void {
-    this.reply(encodeSftpStatus(id, code, message));
+    this.options.replyDown(encodeSftpStatus(id, code, message));
   }
 
   /** Takes requests from the head of the queue until one must wait. */
@@ -307,6 +316,12 @@ export class SftpFilter {
         // A client offering a later version gets the server's 3 in VERSION, and speaks 3.
         this.initSent = true;
         this.options.forwardUp(raw);
+        // Clients may use relative paths without asking where they are (scp does): ask for them.
+        if (this.homeDir === null) {
+          this.ownRealpath = true;
+          this.homePending++;
+          this.options.forwardUp(encodeSftpRequest({ type: "REALPATH", id: OWN_REQUEST_ID, path: "." }));
+        }
       }
       return null;
     }
@@ -314,6 +329,8 @@ export class SftpFilter {
       this.fail(new GatewayError("E_PROTOCOL", `SFTP client sent ${describePacketType(raw[4] as number)} before INIT`));
       return null;
     }
+    // A client request that shares our own REALPATH's id waits until that is answered.
+    if (req.id === OWN_REQUEST_ID && this.ownRealpath) return "home";
     if (this.inFlight.has(req.id)) {
       // Replies are matched by id; a second request with a pending id would let the first
       // one's HANDLE stand for the second one's path.
@@ -389,16 +406,22 @@ export class SftpFilter {
     this.options.forwardUp(raw);
   }
 
-  private onReply(body: Uint8Array): void {
+  /** Reads one reply; true when it answers the filter's own request (not for the client). */
+  private onReply(body: Uint8Array): boolean {
     const reply = parseSftpReply(body);
     if (reply.type === "VERSION") {
       if (this.versionSeen) throw new GatewayError("E_PROTOCOL", "SFTP server sent VERSION twice");
       if (reply.version !== SFTP_VERSION) throw new GatewayError("E_PROTOCOL", `SFTP server speaks version ${reply.version}: the gateway relays version ${SFTP_VERSION} only`);
       this.versionSeen = true;
-      return;
+      return false;
+    }
+    if (reply.id === OWN_REQUEST_ID && this.ownRealpath) {
+      this.ownRealpath = false;
+      this.learnHome(reply);
+      return true;
     }
     const flight = this.inFlight.get(reply.id);
-    if (flight === undefined) return;
+    if (flight === undefined) return false;
     this.inFlight.delete(reply.id);
     if (flight.learnHome) this.learnHome(reply);
     const h = flight.handle;
@@ -424,6 +447,7 @@ export class SftpFilter {
         message: reply.message,
       });
     }
+    return false;
   }
 
   private learnHome(reply: SftpReply): void {
