@@ -11,40 +11,16 @@
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { SftpOperation } from "../../../core/types.ts";
 import { MalformedSftp } from "./sftp-bytes.ts";
-import { type ClassifyContext, type SftpCheck, type SftpHandleInfo, classifySftpRequest } from "./sftp-classify.ts";
+import { type SftpCheck, classifySftpRequest } from "./sftp-classify.ts";
 import { SFTP_VERSION, SftpStatus, describePacketType } from "./sftp-constants.ts";
 import { SftpFrameReader } from "./sftp-frames.ts";
-import { normaliseSftpPath } from "./sftp-path.ts";
-import { type SftpReply, encodeSftpStatus, parseSftpReply } from "./sftp-replies.ts";
+import { encodeSftpStatus } from "./sftp-replies.ts";
 import { type SftpRequest, encodeSftpRequest, parseSftpRequest } from "./sftp-requests.ts";
+import { type ForwardFacts, type SftpFinished, SftpSession } from "./sftp-session.ts";
+
+export { OWN_REQUEST_ID, type SftpFinished } from "./sftp-session.ts";
 
 export type SftpVerdict = { readonly allow: true } | { readonly allow: false; readonly message: string };
-
-/** What the filter reports when a handle closes, or a request that changes files is answered. */
-export type SftpFinished =
-  | {
-      readonly type: "handle";
-      readonly kind: "file" | "dir";
-      readonly path: string;
-      /** "write" when the handle was opened for writing, else "read" (files) or "list" (directories). */
-      readonly operation: SftpOperation;
-      readonly operations: readonly SftpOperation[];
-      readonly bytesRead: number;
-      /** Bytes of WRITE requests the server acknowledged with OK. */
-      readonly bytesWritten: number;
-      /** "client": its CLOSE was answered; "session-end": the session ended with the handle open. */
-      readonly closedBy: "client" | "session-end";
-    }
-  | {
-      readonly type: "request";
-      readonly request: string;
-      readonly operation: SftpOperation;
-      readonly path: string;
-      readonly toPath?: string;
-      /** The server's SSH_FX_* status code for it. */
-      readonly status: number;
-      readonly message: string;
-    };
 
 export interface SftpFilterOptions {
   /** Ask the policy (and write the audit record) for one check. May answer synchronously. */
@@ -71,77 +47,36 @@ export interface SftpFilterOptions {
   hardLimitBytes?: number;
 }
 
-interface HandleState extends SftpHandleInfo {
-  closing: boolean;
-  bytesRead: number;
-  bytesWritten: number;
-}
-
-/** What a forwarded request's reply will tell us (plain values: the request's bytes may be reused). */
-interface InFlight {
-  readonly type: SftpRequest["type"];
-  readonly opens?: Omit<SftpHandleInfo, "closing">;
-  readonly handle?: HandleState;
-  readonly handleKey?: string;
-  readonly writeBytes?: number;
-  readonly learnHome?: boolean;
-  readonly record?: SftpCheck;
-}
-
-interface SendFacts {
-  readonly opens?: Omit<SftpHandleInfo, "closing">;
-  readonly learnHome?: boolean;
-  readonly record?: SftpCheck;
-}
-
 const ALLOW: SftpVerdict = { allow: true };
-/** The id of the filter's own REALPATH "." (the top of the range; clients count up from 0 or 1). */
-export const OWN_REQUEST_ID = 0xffffffff;
 const MUTATING = new Set<SftpOperation>(["write", "remove", "rename", "mkdir", "setstat"]);
-
-const keyOf = (handle: Uint8Array): string => Buffer.from(handle).toString("latin1");
 const isThenable = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === "function";
 
 export class SftpFilter {
   private readonly clientFrames = new SftpFrameReader("client");
   private readonly upstreamFrames = new SftpFrameReader("server");
+  private readonly session: SftpSession;
+  /** Client packets not yet forwarded or answered; the head may wait for a decision or the home. */
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private busy = false;
   private waitingHome = false;
-  private homePending = 0;
   private initSent = false;
-  private versionSeen = false;
-  private readonly inFlight = new Map<number, InFlight>();
-  private readonly handles = new Map<string, HandleState>();
-  /** Our own REALPATH "." is pending (its reply is not the client's). */
-  private ownRealpath = false;
   private paused = false;
   private done = false;
-  private homeDir: string | null;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
   private readonly hardLimitBytes: number;
-  private readonly context: ClassifyContext;
 
   constructor(private readonly options: SftpFilterOptions) {
-    this.homeDir = options.home === undefined ? null : normaliseSftpPath(options.home, "/");
+    this.session = new SftpSession(options.home, (r) => options.onFinished?.(r));
     this.maxQueued = options.maxQueued ?? 64;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.hardLimitBytes = options.hardLimitBytes ?? 16 * 1024 * 1024;
-    const handles = this.handles;
-    const self = this;
-    this.context = {
-      get home() {
-        return self.homeDir;
-      },
-      handle: (h) => handles.get(keyOf(h)),
-    };
   }
 
   /** The server's working directory as the filter knows it (normalised), or null. */
   get home(): string | null {
-    return this.homeDir;
+    return this.session.home;
   }
 
   /** Client requests received and not yet forwarded or answered. */
@@ -151,7 +86,7 @@ export class SftpFilter {
 
   /** Handles open through the filter. */
   get openHandles(): number {
-    return this.handles.size;
+    return this.session.openHandles;
   }
 
   /** True once a fatal error was reported or close() was called; input is then ignored. */
@@ -202,7 +137,7 @@ export class SftpFilter {
     };
     try {
       for (const frame of this.upstreamFrames.push(chunk)) {
-        const mine = this.onReply(frame.body);
+        const mine = this.session.onReply(frame.body);
         const offset = frame.raw.buffer === chunk.buffer ? frame.raw.byteOffset - chunk.byteOffset : -1;
         if (mine || offset < 0 || offset !== runEnd) flush();
         if (mine) continue;
@@ -218,7 +153,7 @@ export class SftpFilter {
       return;
     }
     flush();
-    if (this.waitingHome && (this.homeDir !== null || this.homePending === 0)) {
+    if (this.waitingHome && (this.session.home !== null || !this.session.learningHome)) {
       this.waitingHome = false;
       this.busy = false;
       this.pump();
@@ -229,18 +164,13 @@ export class SftpFilter {
   close(): void {
     if (this.done) return;
     this.done = true;
-    this.finishOpenHandles();
-  }
-
-  private finishOpenHandles(): void {
-    for (const h of this.handles.values()) this.finishHandle(h, "session-end");
-    this.handles.clear();
+    this.session.finishAll();
   }
 
   private fail(e: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.finishOpenHandles();
+    this.session.finishAll();
     const error = e instanceof GatewayError ? e : new GatewayError("E_INTERNAL", `SFTP filter failed: ${errorMessage(e)}`, { cause: e });
     this.options.onError(error);
   }
@@ -303,8 +233,7 @@ export class SftpFilter {
         this.fail(new GatewayError("E_PROTOCOL", `malformed SFTP request from the client: ${req.reason}`));
         return null;
       }
-      const unknownType = req.reason.startsWith("unknown SFTP request");
-      this.refuse(req.id, unknownType ? SftpStatus.OP_UNSUPPORTED : SftpStatus.BAD_MESSAGE, `the gateway cannot read this request: ${req.reason}`);
+      this.refuse(req.id, req.unknownType ? SftpStatus.OP_UNSUPPORTED : SftpStatus.BAD_MESSAGE, `the gateway cannot read this request: ${req.reason}`);
       return null;
     }
     if (req.type === "INIT") {
@@ -317,11 +246,8 @@ export class SftpFilter {
         this.initSent = true;
         this.options.forwardUp(raw);
         // Clients may use relative paths without asking where they are (scp does): ask for them.
-        if (this.homeDir === null) {
-          this.ownRealpath = true;
-          this.homePending++;
-          this.options.forwardUp(encodeSftpRequest({ type: "REALPATH", id: OWN_REQUEST_ID, path: "." }));
-        }
+        const own = this.session.ownHomeRequest();
+        if (own !== null) this.options.forwardUp(encodeSftpRequest(own));
       }
       return null;
     }
@@ -329,15 +255,16 @@ export class SftpFilter {
       this.fail(new GatewayError("E_PROTOCOL", `SFTP client sent ${describePacketType(raw[4] as number)} before INIT`));
       return null;
     }
+    const idState = this.session.idState(req.id);
     // A client request that shares our own REALPATH's id waits until that is answered.
-    if (req.id === OWN_REQUEST_ID && this.ownRealpath) return "home";
-    if (this.inFlight.has(req.id)) {
+    if (idState === "ours") return "home";
+    if (idState === "pending") {
       // Replies are matched by id; a second request with a pending id would let the first
       // one's HANDLE stand for the second one's path.
       this.refuse(req.id, SftpStatus.BAD_MESSAGE, `request id ${req.id} is already in use by a pending request`);
       return null;
     }
-    const plan = classifySftpRequest(req, this.context);
+    const plan = classifySftpRequest(req, this.session.context);
     switch (plan.kind) {
       case "refuse":
         this.refuse(req.id, plan.code, plan.message);
@@ -346,13 +273,13 @@ export class SftpFilter {
         this.send(raw, req, plan.learnHome ? { learnHome: true } : {});
         return null;
       case "needs-home":
-        if (this.homePending > 0) return "home";
+        if (this.session.learningHome) return "home";
         this.refuse(req.id, SftpStatus.PERMISSION_DENIED, 'relative path, and the gateway does not know the home directory yet: send REALPATH "." first or use an absolute path');
         return null;
       case "decide": {
         const first = plan.checks[0];
         const record = first !== undefined && MUTATING.has(first.operation) && plan.opens === undefined ? first : undefined;
-        const facts: SendFacts = { ...(plan.opens ? { opens: plan.opens } : {}), ...(record ? { record } : {}) };
+        const facts: ForwardFacts = { ...(plan.opens ? { opens: plan.opens } : {}), ...(record ? { record } : {}) };
         const apply = (bytes: Uint8Array, request: Exclude<SftpRequest, { type: "INIT" }>, v: SftpVerdict): void => {
           if (this.done) return;
           if (!v.allow) this.refuse(request.id, SftpStatus.PERMISSION_DENIED, v.message);
@@ -393,82 +320,8 @@ export class SftpFilter {
     }
   }
 
-  private send(raw: Uint8Array, req: Exclude<SftpRequest, { type: "INIT" }>, facts: SendFacts): void {
-    let flight: InFlight = { type: req.type, ...facts };
-    if (req.type === "READ" || req.type === "WRITE" || req.type === "CLOSE") {
-      const handleKey = keyOf(req.handle);
-      const handle = this.handles.get(handleKey);
-      if (handle !== undefined && req.type === "CLOSE") handle.closing = true;
-      flight = { ...flight, handleKey, ...(handle ? { handle } : {}), ...(req.type === "WRITE" ? { writeBytes: req.data.length } : {}) };
-    }
-    if (facts.learnHome) this.homePending++;
-    this.inFlight.set(req.id, flight);
+  private send(raw: Uint8Array, req: Exclude<SftpRequest, { type: "INIT" }>, facts: ForwardFacts): void {
+    this.session.forwarded(req, facts);
     this.options.forwardUp(raw);
-  }
-
-  /** Reads one reply; true when it answers the filter's own request (not for the client). */
-  private onReply(body: Uint8Array): boolean {
-    const reply = parseSftpReply(body);
-    if (reply.type === "VERSION") {
-      if (this.versionSeen) throw new GatewayError("E_PROTOCOL", "SFTP server sent VERSION twice");
-      if (reply.version !== SFTP_VERSION) throw new GatewayError("E_PROTOCOL", `SFTP server speaks version ${reply.version}: the gateway relays version ${SFTP_VERSION} only`);
-      this.versionSeen = true;
-      return false;
-    }
-    if (reply.id === OWN_REQUEST_ID && this.ownRealpath) {
-      this.ownRealpath = false;
-      this.learnHome(reply);
-      return true;
-    }
-    const flight = this.inFlight.get(reply.id);
-    if (flight === undefined) return false;
-    this.inFlight.delete(reply.id);
-    if (flight.learnHome) this.learnHome(reply);
-    const h = flight.handle;
-    if (flight.opens && reply.type === "HANDLE") {
-      this.handles.set(keyOf(reply.handle), { ...flight.opens, closing: false, bytesRead: 0, bytesWritten: 0 });
-    } else if (flight.type === "READ" && h && reply.type === "DATA") {
-      h.bytesRead += reply.data.length;
-    } else if (flight.type === "WRITE" && h && reply.type === "STATUS" && reply.code === SftpStatus.OK) {
-      h.bytesWritten += flight.writeBytes ?? 0;
-    } else if (flight.type === "CLOSE" && h && flight.handleKey !== undefined) {
-      // The server may have given the same handle out again already; forget only this one.
-      if (this.handles.get(flight.handleKey) === h) this.handles.delete(flight.handleKey);
-      this.finishHandle(h, "client");
-    } else if (flight.record && reply.type === "STATUS") {
-      const r = flight.record;
-      this.options.onFinished?.({
-        type: "request",
-        request: r.request,
-        operation: r.operation,
-        path: r.path,
-        ...(r.toPath !== undefined ? { toPath: r.toPath } : {}),
-        status: reply.code,
-        message: reply.message,
-      });
-    }
-    return false;
-  }
-
-  private learnHome(reply: SftpReply): void {
-    this.homePending--;
-    if (this.homeDir !== null || reply.type !== "NAME") return;
-    const name = reply.entries.length === 1 ? reply.entries[0]?.filename : undefined;
-    // Only a clean absolute path can anchor relative ones.
-    if (name === undefined || !name.startsWith("/") || name.includes("\uFFFD")) return;
-    this.homeDir = normaliseSftpPath(name, "/");
-  }
-
-  private finishHandle(h: HandleState, closedBy: "client" | "session-end"): void {
-    this.options.onFinished?.({
-      type: "handle",
-      kind: h.kind,
-      path: h.path,
-      operation: h.operations.includes("write") ? "write" : (h.operations[0] ?? "read"),
-      operations: h.operations,
-      bytesRead: h.bytesRead,
-      bytesWritten: h.bytesWritten,
-      closedBy,
-    });
   }
 }

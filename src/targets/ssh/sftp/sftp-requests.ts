@@ -58,6 +58,8 @@ export interface SftpInvalidRequest {
   /** Absent when the packet is too short to hold one; the filter then closes the session. */
   readonly id?: number;
   readonly reason: string;
+  /** The packet type is not one SFTP v3 defines (as opposed to a known type with bad fields). */
+  readonly unknownType?: true;
 }
 
 const PATH_TYPES = {
@@ -164,7 +166,7 @@ export function parseSftpRequest(body: Uint8Array): SftpRequest | SftpInvalidReq
   const id = r.u32("request id");
   try {
     const req = readBody(type, id, r);
-    if (req === null) return { type: "invalid", packetType: type, id, reason: `unknown SFTP request ${describePacketType(type)}` };
+    if (req === null) return { type: "invalid", packetType: type, id, reason: `unknown SFTP request ${describePacketType(type)}`, unknownType: true };
     if (!(req.type === "EXTENDED" && "unknown" in req.request)) r.end(describePacketType(type));
     return req;
   } catch (e) {
