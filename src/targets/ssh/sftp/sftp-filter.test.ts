@@ -206,6 +206,35 @@ describe("SftpFilter", () => {
     expect(t.downReplies().map((r) => (r.type === "VERSION" ? "VERSION" : `${r.type} ${r.id}`))).toEqual(["VERSION", "HANDLE 1", "STATUS 3", "DATA 2"]);
   });
 
+  test("both streams split at every byte boundary: the same bytes reach the server and the client", () => {
+    const clientStream = concat([
+      INIT,
+      req({ type: "OPEN", id: 1, path: "f", pflags: SftpOpenFlag.READ | SftpOpenFlag.WRITE, attrs: {} }),
+      req({ type: "REMOVE", id: 2, path: "/etc/x" }),
+    ]);
+    const later = concat([req({ type: "WRITE", id: 3, handle: h(0), offset: 0n, data: new Uint8Array(40).fill(3) }), req({ type: "READ", id: 4, handle: h(0), offset: 0n, length: 40 }), req({ type: "CLOSE", id: 5, handle: h(0) })]);
+    const serverStream = concat([VERSION, rep({ type: "HANDLE", id: 1, handle: h(0) })]);
+    const serverLater = concat([ok(3), rep({ type: "DATA", id: 4, data: new Uint8Array(40).fill(3) }), ok(5)]);
+    const run = (cut: number) => {
+      const t = harness();
+      const split = (b: Uint8Array, f: (x: Uint8Array) => unknown) => {
+        const at = Math.min(cut, b.length);
+        f(b.subarray(0, at));
+        f(b.subarray(at));
+      };
+      split(clientStream, (x) => t.filter.fromClient(x));
+      split(serverStream, (x) => t.filter.fromUpstream(x));
+      split(later, (x) => t.filter.fromClient(x));
+      split(serverLater, (x) => t.filter.fromUpstream(x));
+      return { up: concat(t.up), down: concat(t.down), finished: t.finished, errors: t.errors };
+    };
+    const whole = run(0);
+    expect(whole.errors).toEqual([]);
+    expect(whole.finished).toMatchObject([{ type: "handle", bytesRead: 40, bytesWritten: 40 }]);
+    const longest = Math.max(clientStream.length, serverStream.length, later.length, serverLater.length);
+    for (let cut = 1; cut <= longest; cut++) expect(run(cut)).toEqual(whole);
+  });
+
   test("whole packets of one chunk go down as one view of it", () => {
     const t = harness();
     t.start();
@@ -331,7 +360,7 @@ describe("SftpFilter", () => {
     const t2 = harness({ decide: () => stuck.promise, hardLimitBytes: 4096 });
     t2.start();
     for (let i = 1; i <= 400 && t2.errors.length === 0; i++) t2.filter.fromClient(req({ type: "STAT", id: i, path: `/f${i}` }));
-    expect(t2.errors[0]?.message).toMatch(/SFTP client kept sending while the gateway asked it to wait: \d+ bytes held, the limit is 4096/);
+    expect(t2.errors[0]?.message).toMatch(/^SFTP client kept sending while the gateway asked it to wait: \d+ requests, \d+ bytes held, the limit is 4096 bytes$/);
     expect(t2.filter.closed).toBe(true);
   });
 

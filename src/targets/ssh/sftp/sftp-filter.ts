@@ -48,6 +48,8 @@ export interface SftpFilterOptions {
 }
 
 const ALLOW: SftpVerdict = { allow: true };
+/** Held requests past which the client is dropped whatever their size (tiny ones cost more than their bytes). */
+const MAX_HELD_REQUESTS = 65536;
 const MUTATING = new Set<SftpOperation>(["write", "remove", "rename", "mkdir", "setstat"]);
 const isThenable = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === "function";
 
@@ -100,22 +102,27 @@ export class SftpFilter {
    */
   fromClient(chunk: Uint8Array): boolean {
     if (this.done) return false;
+    let added = 0;
     try {
       for (const frame of this.clientFrames.push(chunk)) {
         this.queue.push(frame.raw);
         this.queuedBytes += frame.raw.length;
+        added++;
       }
     } catch (e) {
       this.fail(e);
       return false;
     }
-    if (this.queuedBytes > this.hardLimitBytes) {
-      this.fail(new GatewayError("E_PROTOCOL", `SFTP client kept sending while the gateway asked it to wait: ${this.queuedBytes} bytes held, the limit is ${this.hardLimitBytes}`));
+    if (this.queuedBytes > this.hardLimitBytes || this.queue.length > MAX_HELD_REQUESTS) {
+      this.fail(
+        new GatewayError("E_PROTOCOL", `SFTP client kept sending while the gateway asked it to wait: ${this.queue.length} requests, ${this.queuedBytes} bytes held, the limit is ${this.hardLimitBytes} bytes`),
+      );
       return false;
     }
     this.pump();
-    // What stays queued may be a view of the caller's chunk: keep a copy of our own.
-    for (let i = 0; i < this.queue.length; i++) {
+    // What stays queued of this chunk may be a view of it: keep a copy of our own. (Only this
+    // call's packets, the tail of the queue: earlier ones were copied by their own call.)
+    for (let i = this.queue.length - Math.min(added, this.queue.length); i < this.queue.length; i++) {
       const raw = this.queue[i] as Uint8Array;
       if (raw.buffer === chunk.buffer) this.queue[i] = raw.slice();
     }
