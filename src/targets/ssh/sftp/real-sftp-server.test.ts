@@ -1,7 +1,7 @@
 // The filter between a client and a REAL OpenSSH sftp-server: files really change when allowed,
 // stay as they were when denied, and the session goes on after a denial.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SftpCheck } from "./sftp-classify.ts";
@@ -111,7 +111,7 @@ describe("SftpFilter against OpenSSH sftp-server", () => {
     writeFileSync(join(home, "free.txt"), "free\n");
     expect(await denied(client.rename("free.txt", "locked/free.txt"))).toContain("rename on");
     expect(await denied(client.rename("locked/keep.txt", "stolen.txt"))).toContain("rename on");
-    expect(await denied(client.ok({ type: "SYMLINK", targetPath: "locked/keep.txt", linkPath: "link" }))).toBe(`rule locked-read-only: write on ${home}/locked/keep.txt is not allowed`);
+    expect(await denied(client.ok({ type: "SYMLINK", targetPath: `${home}/locked/keep.txt`, linkPath: "link" }))).toBe(`rule locked-read-only: write on ${home}/locked/keep.txt is not allowed`);
     expect(await denied(client.ok({ type: "EXTENDED", request: { name: SftpExtension.hardlink, oldPath: "locked/keep.txt", newPath: "hard" } }))).toContain("write on");
     expect(await denied(client.ok({ type: "REMOVE", path: "locked/keep.txt" }))).toContain("remove on");
     expect(await denied(client.ok({ type: "SETSTAT", path: "locked/keep.txt", attrs: { permissions: 0o777 } }))).toContain("setstat on");
@@ -135,6 +135,25 @@ describe("SftpFilter against OpenSSH sftp-server", () => {
     const limits = await client.expect({ type: "EXTENDED", request: { name: SftpExtension.limits } }, "EXTENDED_REPLY");
     expect(new DataView(limits.data.buffer, limits.data.byteOffset).getBigUint64(0)).toBe(262144n);
     expect(await client.ls("locked")).toEqual(["keep.txt"]);
+    expect(pipe.errors).toEqual([]);
+  });
+
+  test("symbolic links: to a file with an absolute target, yes; to a directory, or with a relative target, no", async () => {
+    mkdirSync(join(home, "open-dir"));
+    await client.ok({ type: "SYMLINK", targetPath: `${home}/free.txt`, linkPath: "to-file" });
+    expect(readlinkSync(join(home, "to-file"))).toBe(`${home}/free.txt`);
+    // open-dir is allowed for writing, yet a link to a directory is refused: through it, every path
+    // under the directory would be reached by a name the policy did not see.
+    expect(await denied(client.ok({ type: "SYMLINK", targetPath: home, linkPath: "open-dir/up" }))).toBe(
+      `SYMLINK: ${home} is a directory, and a link to it would carry the paths under it past the policy`,
+    );
+    expect(await denied(client.ok({ type: "SYMLINK", targetPath: "free.txt", linkPath: "rel" }))).toContain("absolute targets only");
+    // A hard link to the symbolic link would be a second, undecided symbolic link.
+    expect(await denied(client.ok({ type: "EXTENDED", request: { name: SftpExtension.hardlink, oldPath: "to-file", newPath: "open-dir/h" } }))).toContain("is a symbolic link");
+    expect(existsSync(join(home, "open-dir", "up")) || existsSync(join(home, "rel")) || existsSync(join(home, "open-dir", "h"))).toBe(false);
+    // A hard link to a plain file in an allowed place works.
+    await client.ok({ type: "EXTENDED", request: { name: SftpExtension.hardlink, oldPath: "free.txt", newPath: "open-dir/hard.txt" } });
+    expect(readFileSync(join(home, "open-dir", "hard.txt"), "utf8")).toBe("free\n");
     expect(pipe.errors).toEqual([]);
   });
 });

@@ -63,9 +63,8 @@ describe("classifySftpRequest: every request type", () => {
     ["FSETSTAT (decided on the handle's path)", { type: "FSETSTAT", id: 1, handle: h(1), attrs: {} }, [["setstat", "/home/u/r.txt"]]],
     ["RENAME (both names)", { type: "RENAME", id: 1, oldPath: "a", newPath: "/etc/cron.d/a" }, [["rename", "/home/u/a", "/etc/cron.d/a"], ["rename", "/etc/cron.d/a"]]],
     ["posix-rename", ext(1, { name: SftpExtension.posixRename, oldPath: "/srv/x", newPath: "y" }), [["rename", "/srv/x", "/home/u/y"], ["rename", "/home/u/y"]]],
-    // PROTOCOL 4.1: target first. A relative target is relative to the link's directory.
-    ["SYMLINK (both ends, target from the link's directory)", { type: "SYMLINK", id: 1, targetPath: "../../../etc/shadow", linkPath: "sub/l" }, [["write", "/home/u/sub/l", "/etc/shadow"], ["write", "/etc/shadow"]]],
-    ["SYMLINK absolute target", { type: "SYMLINK", id: 1, targetPath: "/etc//passwd", linkPath: "/tmp/l" }, [["write", "/tmp/l", "/etc/passwd"], ["write", "/etc/passwd"]]],
+    // PROTOCOL 4.1: target first.
+    ["SYMLINK (both ends)", { type: "SYMLINK", id: 1, targetPath: "/etc//passwd", linkPath: "/tmp/l" }, [["write", "/tmp/l", "/etc/passwd"], ["write", "/etc/passwd"]]],
     ["hardlink (both ends, old from the working directory)", ext(1, { name: SftpExtension.hardlink, oldPath: "../other/f", newPath: "l" }), [["write", "/home/u/l", "/home/other/f"], ["write", "/home/other/f"]]],
     ["statvfs", ext(1, { name: SftpExtension.statvfs, path: "/" }), [["list", "/"]]],
     ["lsetstat", ext(1, { name: SftpExtension.lsetstat, path: "l", attrs: {} }), [["setstat", "/home/u/l"]]],
@@ -103,6 +102,11 @@ describe("classifySftpRequest: every request type", () => {
     ["copy-data into a read handle", ext(1, { name: SftpExtension.copyData, readHandle: h(1), readOffset: 0n, readLength: 0n, writeHandle: h(1), writeOffset: 0n }), "copy-data: /home/u/r.txt was opened for read, not write"],
     ["copy-data from a write handle", ext(1, { name: SftpExtension.copyData, readHandle: h(2), readOffset: 0n, readLength: 0n, writeHandle: h(2), writeOffset: 0n }), "copy-data: /home/u/w.txt was opened for write, not read"],
     ["FSETSTAT on an unknown handle", { type: "FSETSTAT", id: 1, handle: h(8), attrs: {} }, "FSETSTAT: unknown handle 00000008"],
+    [
+      "SYMLINK with a relative target (read from the link's directory; it would change meaning when moved)",
+      { type: "SYMLINK", id: 1, targetPath: "../../../etc/shadow", linkPath: "sub/l" },
+      'SYMLINK: the gateway makes symbolic links with absolute targets only ("../../../etc/shadow" would point elsewhere once the link moves): use "/etc/shadow"',
+    ],
     ["an unknown extension", ext(1, { name: "evil@example.com", unknown: true, data: new Uint8Array() }), 'SFTP extension "evil@example.com" is not allowed by the gateway'],
     ["expand-path ~user", ext(1, { name: SftpExtension.expandPath, path: "~root/.ssh" }), 'expand-path@openssh.com: the gateway cannot tell where "~root" is'],
     ["home-directory of another user", ext(1, { name: SftpExtension.homeDirectory, username: "root" }), `home-directory: the gateway cannot tell where user "root"'s home directory is`],
@@ -115,8 +119,19 @@ describe("classifySftpRequest: every request type", () => {
     expect(plan({ type: "REALPATH", id: 1, path: "" }, null)).toEqual({ kind: "forward", learnHome: true });
     expect(plan({ type: "OPEN", id: 1, path: "a", pflags: 1, attrs: {} }, null)).toEqual({ kind: "needs-home" });
     expect(plan({ type: "RENAME", id: 1, oldPath: "/abs", newPath: "rel" }, null)).toEqual({ kind: "needs-home" });
-    expect(plan({ type: "SYMLINK", id: 1, targetPath: "t", linkPath: "/tmp/l" }, null)).toMatchObject({ kind: "decide" });
+    expect(plan({ type: "SYMLINK", id: 1, targetPath: "/t", linkPath: "/tmp/l" }, null)).toMatchObject({ kind: "decide" });
     expect(plan({ type: "STAT", id: 1, path: "/etc" }, null)).toMatchObject({ kind: "decide", checks: [{ operation: "list", path: "/etc" }] });
     expect(plan(ext(1, { name: SftpExtension.homeDirectory, username: "" }), null)).toEqual({ kind: "forward" });
+  });
+
+  test("links ask the server first: a symlink's target must not be a directory, a hard link's source not a symlink", () => {
+    expect(plan({ type: "SYMLINK", id: 1, targetPath: "/srv/data/", linkPath: "l" })).toMatchObject({
+      kind: "decide",
+      probe: { request: "STAT", path: "/srv/data", refuseIf: "directory", message: "SYMLINK: /srv/data is a directory, and a link to it would carry the paths under it past the policy" },
+    });
+    expect(plan(ext(1, { name: SftpExtension.hardlink, oldPath: "a", newPath: "b" }))).toMatchObject({
+      kind: "decide",
+      probe: { request: "LSTAT", path: "/home/u/a", refuseIf: "symlink" },
+    });
   });
 });

@@ -33,9 +33,20 @@ export interface ClassifyContext {
   handle(handle: Uint8Array): SftpHandleInfo | undefined;
 }
 
+/**
+ * Something to ask the server before deciding: STAT (following links) or LSTAT `path`, and refuse
+ * when it turns out to be `refuseIf` (or cannot be told; a missing path is fine).
+ */
+export interface SftpProbe {
+  readonly request: "STAT" | "LSTAT";
+  readonly path: string;
+  readonly refuseIf: "directory" | "symlink";
+  readonly message: string;
+}
+
 export type SftpPlan =
   /** Decide every check (all must allow), then forward. `opens` is what a HANDLE reply will stand for. */
-  | { readonly kind: "decide"; readonly checks: readonly SftpCheck[]; readonly opens?: Omit<SftpHandleInfo, "closing"> }
+  | { readonly kind: "decide"; readonly checks: readonly SftpCheck[]; readonly opens?: Omit<SftpHandleInfo, "closing">; readonly probe?: SftpProbe }
   /** Forward without asking: covered by an earlier decision, or reveals nothing of the files. */
   | { readonly kind: "forward"; readonly learnHome?: boolean }
   /** Answer with this status, forward nothing. */
@@ -118,11 +129,19 @@ export function classifySftpRequest(req: Exclude<SftpRequest, { type: "INIT" }>,
       case "RENAME":
         return renameChecks(abs(req.oldPath), abs(req.newPath), "RENAME");
       case "SYMLINK": {
-        // The link's target is read by the kernel relative to the link's directory, not the
-        // working directory (OpenSSH passes it to symlink(2) unchanged).
         const link = abs(req.linkPath);
-        const target = req.targetPath.startsWith("/") ? resolveSftpPath("/", req.targetPath) : resolveSftpPath(parentOf(link), req.targetPath);
-        return linkChecks(link, target, "SYMLINK");
+        // The kernel reads a relative target from the link's directory (OpenSSH passes it to
+        // symlink(2) unchanged), so moving the link, or a directory above it, would point it
+        // elsewhere after it was decided. Only absolute targets keep meaning what was decided.
+        if (!req.targetPath.startsWith("/")) {
+          const meant = resolveSftpPath(parentOf(link), req.targetPath);
+          return refuse(`SYMLINK: the gateway makes symbolic links with absolute targets only ("${req.targetPath}" would point elsewhere once the link moves): use "${meant}"`);
+        }
+        const target = resolveSftpPath("/", req.targetPath);
+        return {
+          ...linkChecks(link, target, "SYMLINK"),
+          probe: { request: "STAT", path: target, refuseIf: "directory", message: `SYMLINK: ${target} is a directory, and a link to it would carry the paths under it past the policy` },
+        };
       }
       case "CLOSE":
         return handleOnly(useHandle(ctx, req.handle, "any", "any", "CLOSE"));
@@ -166,8 +185,12 @@ function renameChecks(from: string, to: string, request: string): SftpPlan {
  * a write of what it points to: through the link, every later operation on the link's path acts on
  * the target, which policy would see only under the link's name. Without the second check a caller
  * allowed to write in /tmp could link /tmp/x to /etc/passwd and then write it as "/tmp/x".
+ * A symbolic link to a directory would do the same for every path under it, which no single check
+ * can cover: the filter asks the server first (the probe) and refuses those.
+ * What stays the server's business: links made outside the gateway, and changes other processes
+ * make between the probe and the link (policy is lexical; hard boundaries are file permissions).
  */
-function linkChecks(link: string, target: string, request: string): SftpPlan {
+function linkChecks(link: string, target: string, request: string): Extract<SftpPlan, { kind: "decide" }> {
   return { kind: "decide", checks: [{ operation: "write", path: link, toPath: target, request }, { operation: "write", path: target, request }] };
 }
 
@@ -181,9 +204,15 @@ function classifyExtended(
   switch (e.name) {
     case SftpExtension.posixRename:
       return renameChecks(abs(e.oldPath), abs(e.newPath), e.name);
-    case SftpExtension.hardlink:
-      // link(2) reads both names from the working directory.
-      return linkChecks(abs(e.newPath), abs(e.oldPath), e.name);
+    case SftpExtension.hardlink: {
+      // link(2) reads both names from the working directory. A hard link to a symbolic link is a
+      // new symbolic link (with the same, possibly relative, target) that was never decided.
+      const old = abs(e.oldPath);
+      return {
+        ...linkChecks(abs(e.newPath), old, e.name),
+        probe: { request: "LSTAT", path: old, refuseIf: "symlink", message: `${e.name}: ${old} is a symbolic link; the gateway does not copy symbolic links by hard link` },
+      };
+    }
     case SftpExtension.statvfs:
       return one("list", e.path, e.name);
     case SftpExtension.lsetstat:

@@ -174,12 +174,45 @@ describe("SftpFilter", () => {
     expect(t.downReplies()[1]).toMatchObject({ id: 1, code: SftpStatus.PERMISSION_DENIED, message: "no rename under /etc (/etc/cron.d/job)" });
   });
 
-  test("a symlink pointing into a denied place is refused even though its own name is allowed", () => {
+  test("a symlink pointing into a denied place is refused even though its own name is allowed", async () => {
     const t = harness();
     t.start();
-    t.filter.fromClient(req({ type: "SYMLINK", id: 1, targetPath: "../../etc/passwd", linkPath: "innocent" }));
-    expect(t.upRequests().length).toBe(1);
+    t.filter.fromClient(req({ type: "SYMLINK", id: 1, targetPath: "/etc/passwd", linkPath: "innocent" }));
+    const probe = t.upRequests()[1];
+    expect(probe).toMatchObject({ type: "STAT", path: "/etc/passwd" });
+    t.filter.fromUpstream(rep({ type: "ATTRS", id: (probe as { id: number }).id, attrs: { permissions: 0o100644 } }));
+    await until("the refusal", () => t.down.length === 2);
+    expect(t.upRequests().length).toBe(2);
     expect(t.downReplies()[1]).toMatchObject({ id: 1, code: SftpStatus.PERMISSION_DENIED, message: "no write under /etc (/etc/passwd)" });
+  });
+
+  test("links: the server is asked first; a directory target, a symlink source or an unclear answer refuses; a missing target is fine", async () => {
+    const t = harness();
+    t.start();
+    const probeAnswer = async (answer: (id: number) => Uint8Array) => {
+      const probe = t.upRequests().at(-1) as { id: number; type: string };
+      expect(probe.id).toBeGreaterThan(0xffff0000);
+      t.filter.fromUpstream(answer(probe.id));
+      await until("the filter to be done with the request", () => t.filter.queued === 0);
+    };
+    t.filter.fromClient(req({ type: "SYMLINK", id: 1, targetPath: "/srv/dir", linkPath: "l1" }));
+    await probeAnswer((id) => rep({ type: "ATTRS", id, attrs: { permissions: 0o040755 } }));
+    t.filter.fromClient(req({ type: "EXTENDED", id: 2, request: { name: SftpExtension.hardlink, oldPath: "sym", newPath: "h" } }));
+    await probeAnswer((id) => rep({ type: "ATTRS", id, attrs: { permissions: 0o120777 } }));
+    t.filter.fromClient(req({ type: "SYMLINK", id: 3, targetPath: "/srv/x", linkPath: "l3" }));
+    await probeAnswer((id) => rep({ type: "STATUS", id, code: SftpStatus.PERMISSION_DENIED, message: "Permission denied", language: "" }));
+    t.filter.fromClient(req({ type: "SYMLINK", id: 4, targetPath: "/srv/new", linkPath: "l4" }));
+    await probeAnswer((id) => rep({ type: "STATUS", id, code: SftpStatus.NO_SUCH_FILE, message: "No such file", language: "" }));
+    t.filter.fromClient(req({ type: "SYMLINK", id: 5, targetPath: "/srv/file", linkPath: "l5" }));
+    await probeAnswer((id) => rep({ type: "ATTRS", id, attrs: { permissions: 0o100600 } }));
+    const replies = t.downReplies().slice(1);
+    expect(replies).toMatchObject([
+      { id: 1, code: SftpStatus.PERMISSION_DENIED, message: "SYMLINK: /srv/dir is a directory, and a link to it would carry the paths under it past the policy" },
+      { id: 2, code: SftpStatus.PERMISSION_DENIED, message: "hardlink@openssh.com: /home/u/sym is a symbolic link; the gateway does not copy symbolic links by hard link" },
+      { id: 3, code: SftpStatus.PERMISSION_DENIED, message: "the gateway cannot tell what /srv/x is (Permission denied), so it does not link it" },
+    ]);
+    // The probes' answers never reach the client; 4 and 5 went to the server after theirs.
+    expect(t.upRequests().map((r) => (r.type === "SYMLINK" ? `SYMLINK ${r.id}` : r.type))).toEqual(["INIT", "STAT", "LSTAT", "STAT", "STAT", "SYMLINK 4", "STAT", "SYMLINK 5"]);
   });
 
   test("a changing request reports the server's answer when it comes", () => {

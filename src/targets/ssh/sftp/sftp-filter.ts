@@ -11,10 +11,10 @@
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { SftpOperation } from "../../../core/types.ts";
 import { MalformedSftp } from "./sftp-bytes.ts";
-import { type SftpCheck, classifySftpRequest } from "./sftp-classify.ts";
+import { type SftpCheck, type SftpProbe, classifySftpRequest } from "./sftp-classify.ts";
 import { SFTP_VERSION, SftpStatus, describePacketType } from "./sftp-constants.ts";
 import { SftpFrameReader } from "./sftp-frames.ts";
-import { encodeSftpStatus } from "./sftp-replies.ts";
+import { type SftpReply, encodeSftpStatus } from "./sftp-replies.ts";
 import { type SftpRequest, encodeSftpRequest, parseSftpRequest } from "./sftp-requests.ts";
 import { type ForwardFacts, type SftpFinished, SftpSession } from "./sftp-session.ts";
 
@@ -51,6 +51,19 @@ const ALLOW: SftpVerdict = { allow: true };
 /** Held requests past which the client is dropped whatever their size (tiny ones cost more than their bytes). */
 const MAX_HELD_REQUESTS = 65536;
 const MUTATING = new Set<SftpOperation>(["write", "remove", "rename", "mkdir", "setstat"]);
+const S_IFMT = 0o170000;
+const FILE_TYPE = { directory: 0o040000, symlink: 0o120000 } as const;
+
+/** Why a probe's answer refuses the request, or null when it may be decided. */
+function probeRefusal(probe: SftpProbe, reply: SftpReply): string | null {
+  if (reply.type === "STATUS" && reply.code === SftpStatus.NO_SUCH_FILE) return null;
+  if (reply.type === "ATTRS" && reply.attrs.permissions !== undefined) {
+    return (reply.attrs.permissions & S_IFMT) === FILE_TYPE[probe.refuseIf] ? probe.message : null;
+  }
+  const why = reply.type === "STATUS" ? reply.message || `status ${reply.code}` : `a ${reply.type} reply`;
+  return `the gateway cannot tell what ${probe.path} is (${why}), so it does not link it`;
+}
+
 const isThenable = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === "function";
 
 export class SftpFilter {
@@ -292,18 +305,34 @@ export class SftpFilter {
           if (!v.allow) this.refuse(request.id, SftpStatus.PERMISSION_DENIED, v.message);
           else this.send(bytes, request, facts);
         };
-        const verdict = this.runChecks(plan.checks, 0);
-        if (!isThenable(verdict)) {
-          apply(raw, req, verdict);
-          return null;
+        const probe = plan.probe;
+        if (probe === undefined) {
+          const verdict = this.runChecks(plan.checks, 0);
+          if (!isThenable(verdict)) {
+            apply(raw, req, verdict);
+            return null;
+          }
+          const [own, ownReq] = this.keepHead(raw, req);
+          return verdict.then((v) => apply(own, ownReq, v));
         }
-        // The answer comes after the caller may have reused its chunk: keep a copy of our own.
-        const own = raw.slice();
-        this.queue[0] = own;
-        const ownReq = parseSftpRequest(own.subarray(4)) as typeof req;
-        return verdict.then((v) => apply(own, ownReq, v));
+        // Ask the server first (after every request forwarded so far, before this one).
+        const asked = this.session.ownRequest((id) => ({ type: probe.request, id, path: probe.path }));
+        this.options.forwardUp(encodeSftpRequest(asked.request));
+        const [own, ownReq] = this.keepHead(raw, req);
+        return asked.reply.then(async (reply) => {
+          const refusal = probeRefusal(probe, reply);
+          if (refusal !== null) return apply(own, ownReq, { allow: false, message: refusal });
+          apply(own, ownReq, await this.runChecks(plan.checks, 0));
+        });
       }
     }
+  }
+
+  /** The head request will be handled later, after the caller may have reused its chunk: keep a copy of our own. */
+  private keepHead<R extends SftpRequest>(raw: Uint8Array, req: R): [Uint8Array, R] {
+    const own = raw.slice();
+    this.queue[0] = own;
+    return [own, parseSftpRequest(own.subarray(4)) as R];
   }
 
   /** Every check must allow; stops at the first refusal. Synchronous while decide answers so. */

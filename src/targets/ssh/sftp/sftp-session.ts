@@ -47,6 +47,8 @@ export interface ForwardFacts {
 
 /** The id of the filter's own REALPATH "." (the top of the range; clients count up from 0 or 1). */
 export const OWN_REQUEST_ID = 0xffffffff;
+/** The filter's other own requests (probes) take ids counting down from below it, within this range. */
+const OWN_ID_FLOOR = 0xffff0000;
 
 interface HandleState extends SftpHandleInfo {
   closing: boolean;
@@ -70,6 +72,8 @@ export class SftpSession {
   private homeDir: string | null;
   private learning = 0;
   private ownRealpath = false;
+  private readonly own = new Map<number, (reply: SftpReply) => void>();
+  private nextOwnId = OWN_REQUEST_ID - 1;
   private versionSeen = false;
   readonly context: ClassifyContext;
 
@@ -102,7 +106,7 @@ export class SftpSession {
 
   /** A client request with this id cannot go yet: the id is ours, or already awaits a reply. */
   idState(id: number): "free" | "ours" | "pending" {
-    if (id === OWN_REQUEST_ID && this.ownRealpath) return "ours";
+    if ((id === OWN_REQUEST_ID && this.ownRealpath) || this.own.has(id)) return "ours";
     return this.inFlight.has(id) ? "pending" : "free";
   }
 
@@ -112,6 +116,18 @@ export class SftpSession {
     this.ownRealpath = true;
     this.learning++;
     return { type: "REALPATH", id: OWN_REQUEST_ID, path: "." };
+  }
+
+  /**
+   * A request of the filter's own (to probe the server), with an id of its own; the caller sends
+   * it, and its reply resolves `reply` instead of reaching the client.
+   */
+  ownRequest(make: (id: number) => Exclude<SftpRequest, { type: "INIT" }>): { request: Exclude<SftpRequest, { type: "INIT" }>; reply: Promise<SftpReply> } {
+    let id = this.nextOwnId;
+    while (this.own.has(id) || this.inFlight.has(id)) id = id <= OWN_ID_FLOOR ? OWN_REQUEST_ID - 1 : id - 1;
+    this.nextOwnId = id <= OWN_ID_FLOOR ? OWN_REQUEST_ID - 1 : id - 1;
+    const reply = new Promise<SftpReply>((resolve) => this.own.set(id, resolve));
+    return { request: make(id), reply };
   }
 
   /** A client request is about to be forwarded: remember what its reply will mean. */
@@ -140,6 +156,12 @@ export class SftpSession {
     if (reply.id === OWN_REQUEST_ID && this.ownRealpath) {
       this.ownRealpath = false;
       this.learnHome(reply);
+      return true;
+    }
+    const mine = this.own.get(reply.id);
+    if (mine !== undefined) {
+      this.own.delete(reply.id);
+      mine(reply);
       return true;
     }
     const flight = this.inFlight.get(reply.id);
