@@ -8,6 +8,12 @@
 // holds every request behind it (a later REMOVE must not overtake an earlier RENAME). Refusals
 // are answered at once, possibly before replies to earlier forwarded requests: SFTP matches
 // replies by request id, and draft-02 §3 lets a server answer requests in any order.
+//
+// Wiring (one filter per `subsystem sftp` channel): client channel data → fromClient; upstream
+// channel data → fromUpstream; forwardUp/replyDown write to the upstream/client channel. Flow
+// control stays with the caller's channels: stop reading the client while fromClient has returned
+// false (until onResume) or while the upstream channel is not drained; stop reading the upstream
+// while the client channel is not drained. onError → close both channels; channel closed → close().
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { SftpOperation } from "../../../core/types.ts";
 import { MalformedSftp } from "./sftp-bytes.ts";
@@ -205,7 +211,10 @@ export class SftpFilter {
     if (!this.paused || this.done) return;
     if (this.queue.length < this.maxQueued / 2 && this.queuedBytes < this.maxQueuedBytes / 2) {
       this.paused = false;
-      this.options.onResume?.();
+      // Not from inside the pump: a caller that resumes its source may call fromClient at once.
+      queueMicrotask(() => {
+        if (!this.done) this.options.onResume?.();
+      });
     }
   }
 
