@@ -1,0 +1,170 @@
+// Command patterns of an ssh rule (`commands`, `lines`), compiled once. A pattern is either
+// - a glob over argv, written as words: `systemctl status *`. Each word matches one argument;
+//   in a word `*` is any run of characters and `?` one character (within that argument, spaces
+//   and slashes included); a word that is exactly `**` matches any number of arguments, none
+//   included. Words may be quoted like shell words ('*' is a literal star, "a b" one argument
+//   with a space); or
+// - a regular expression written `re:...` (JavaScript syntax), matched against the whole of
+//   argv joined by single spaces, anchored at both ends: `re:journalctl( -u [a-z.-]+)?`.
+// An allow pattern matches a command when it matches its whole argv, the program word exactly as
+// written (`systemctl` does not match `/usr/bin/systemctl`, nor `/tmp/systemctl`). A deny or review
+// pattern matches when it matches argv from any word on (so `rm **` finds `watch rm -rf /`
+// whatever `watch` is), comparing the program word also by its file name (`/bin/rm` is `rm`)
+// and ignoring case.
+import { GatewayError } from "../../core/errors.ts";
+import { basename } from "./ssh-wrappers.ts";
+
+/** One word of a glob pattern: any number of arguments (`**`), or a test of one argument. */
+type WordTest = null | ((arg: string) => boolean);
+
+interface GlobPattern {
+  readonly kind: "glob";
+  readonly text: string;
+  readonly words: readonly WordTest[];
+}
+
+interface RegexPattern {
+  readonly kind: "regex";
+  readonly text: string;
+  readonly re: RegExp;
+}
+
+type Pattern = GlobPattern | RegexPattern;
+
+export interface CommandPatterns {
+  /** The list holds the catch-all `**`: the rule is about any command at all. */
+  readonly any: boolean;
+  /** The patterns as written, for messages. */
+  readonly texts: readonly string[];
+  /** Allow: some pattern matches the whole argv. */
+  whole(argv: readonly string[]): boolean;
+  /** Deny, review: some pattern matches argv from some word on. */
+  within(argv: readonly string[]): boolean;
+}
+
+function invalid(pattern: string, why: string): GatewayError {
+  return new GatewayError("E_POLICY_INVALID", `invalid command pattern "${pattern}": ${why}`);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+/** Splits a glob pattern into words; each word is regex source, or null for `**`. */
+function patternWords(pattern: string): (string | null)[] {
+  const words: (string | null)[] = [];
+  let src = "";
+  let raw = "";
+  let inWord = false;
+  let quotedStar = false;
+  const end = () => {
+    if (!inWord) return;
+    if (raw === "**" && !quotedStar) words.push(null);
+    else if (raw.includes("**") && !quotedStar) throw invalid(pattern, "** must be a whole word (any number of arguments); use * within a word");
+    else words.push(src);
+    src = "";
+    raw = "";
+    inWord = false;
+    quotedStar = false;
+  };
+  const chars = Array.from(pattern);
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i]!;
+    if (ch === " " || ch === "\t") {
+      end();
+      continue;
+    }
+    inWord = true;
+    if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      for (; j < chars.length && chars[j] !== ch; j++) {
+        src += escapeRegExp(chars[j]!);
+        raw += "\u0000";
+        quotedStar = true;
+      }
+      if (j >= chars.length) throw invalid(pattern, "an unterminated quote");
+      if (j === i + 1) quotedStar = true; // '' is an empty argument, not nothing
+      i = j;
+      continue;
+    }
+    if (ch === "\\") {
+      const next = chars[i + 1];
+      if (next === undefined) throw invalid(pattern, "a backslash at the end");
+      src += escapeRegExp(next);
+      raw += "\u0000";
+      i++;
+      continue;
+    }
+    if (ch === "[" || ch === "]" || ch === "{" || ch === "}") throw invalid(pattern, "character classes and braces are not supported; quote them to match them literally");
+    raw += ch;
+    if (ch === "*") src += ".*";
+    else if (ch === "?") src += ".";
+    else src += escapeRegExp(ch);
+  }
+  end();
+  if (words.length === 0) throw invalid(pattern, "empty");
+  return words;
+}
+
+function compilePattern(text: string, ignoreCase: boolean): Pattern {
+  const flags = ignoreCase ? "si" : "s";
+  if (text.startsWith("re:")) {
+    const body = text.slice(3);
+    if (body === "") throw invalid(text, "an empty regular expression");
+    try {
+      return { kind: "regex", text, re: new RegExp(`^(?:${body})$`, flags) };
+    } catch (e) {
+      throw invalid(text, e instanceof Error ? e.message : String(e));
+    }
+  }
+  const words = patternWords(text).map((src): WordTest => {
+    if (src === null) return null;
+    const re = new RegExp(`^${src}$`, flags);
+    return (arg) => re.test(arg);
+  });
+  return { kind: "glob", text, words };
+}
+
+/** Whether words[w..] match args[a..] exactly; the first argument may also match by its file name. */
+function matchFrom(words: readonly WordTest[], w: number, args: readonly string[], a: number, byName: boolean): boolean {
+  for (;;) {
+    if (w === words.length) return a === args.length;
+    const t = words[w];
+    if (t === null) {
+      // `**`: try every number of arguments, fewest first.
+      for (let k = a; k <= args.length; k++) if (matchFrom(words, w + 1, args, k, false)) return true;
+      return false;
+    }
+    if (a === args.length) return false;
+    const arg = args[a]!;
+    if (!t!(arg) && !(byName && t!(basename(arg)))) return false;
+    w++;
+    a++;
+    byName = false;
+  }
+}
+
+export function compileCommandPatterns(texts: readonly string[], restricting: boolean): CommandPatterns {
+  const patterns = texts.map((t) => compilePattern(t, restricting));
+  const any = texts.includes("**");
+  const test = (p: Pattern, args: readonly string[], byName: boolean): boolean => {
+    if (p.kind === "glob") return matchFrom(p.words, 0, args, 0, byName);
+    const joined = args.join(" ");
+    if (p.re.test(joined)) return true;
+    if (!byName || args.length === 0) return false;
+    const name = basename(args[0]!);
+    return name !== args[0] && p.re.test([name, ...args.slice(1)].join(" "));
+  };
+  return {
+    any,
+    texts,
+    whole: (argv) => patterns.some((p) => test(p, argv, false)),
+    within: (argv) => {
+      for (let i = 0; i < argv.length; i++) {
+        const tail = i === 0 ? argv : argv.slice(i);
+        for (const p of patterns) if (test(p, tail, true)) return true;
+      }
+      return false;
+    },
+  };
+}

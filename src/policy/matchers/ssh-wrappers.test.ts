@@ -1,0 +1,173 @@
+import { describe, expect, test } from "bun:test";
+import { analyseCommand, type CommandAnalysis } from "./ssh-wrappers.ts";
+
+const simple = (line: string): string[][] => {
+  const a = analyseCommand(line);
+  if (a.kind !== "simple") throw new Error(`expected ${JSON.stringify(line)} to be simple, got ${a.kind}: ${a.reason}`);
+  return a.commands.map((c) => [...c]);
+};
+const kindOf = (line: string): CommandAnalysis["kind"] => analyseCommand(line).kind;
+const reason = (line: string): string => {
+  const a = analyseCommand(line);
+  return a.kind === "simple" ? "" : a.reason;
+};
+
+describe("wrappers: the commands a line runs", () => {
+  test("a plain command runs itself", () => {
+    expect(simple("systemctl status nginx")).toEqual([["systemctl", "status", "nginx"]]);
+  });
+
+  const cases: [string, string[]][] = [
+    ["env rm -rf /", ["rm", "-rf", "/"]],
+    ["env -i FOO=1 BAR=2 rm -rf /", ["rm", "-rf", "/"]],
+    ["/usr/bin/env -u HOME -C /tmp rm x", ["rm", "x"]],
+    ["env - rm", ["rm"]],
+    ["env -- rm", ["rm"]],
+    ["sudo rm -rf /", ["rm", "-rf", "/"]],
+    ["sudo -u root -g wheel rm x", ["rm", "x"]],
+    ["sudo -uroot rm x", ["rm", "x"]],
+    ["sudo --user=root -E HOME=/ rm", ["rm"]],
+    ["sudo -- rm", ["rm"]],
+    ["doas -u root rm", ["rm"]],
+    ["nice rm", ["rm"]],
+    ["nice -n 19 rm", ["rm"]],
+    ["nice -10 rm", ["rm"]],
+    ["nice --adjustment=5 rm", ["rm"]],
+    ["nohup rm x", ["rm", "x"]],
+    ["timeout 5 rm x", ["rm", "x"]],
+    ["timeout -s KILL -k 1 5s rm", ["rm"]],
+    ["timeout --signal=TERM --preserve-status 5 rm", ["rm"]],
+    ["stdbuf -oL -e 0 rm", ["rm"]],
+    ["ionice -c 3 rm", ["rm"]],
+    ["setsid -f rm", ["rm"]],
+    ["chroot / rm", ["rm"]],
+    ["chroot --userspec=0:0 / rm", ["rm"]],
+    ["taskset 0x1 rm", ["rm"]],
+    ["taskset -c 0 rm", ["rm"]],
+    ["exec rm", ["rm"]],
+    ["exec -a name rm", ["rm"]],
+    ["command rm", ["rm"]],
+    ["command -p rm", ["rm"]],
+    ["builtin eval rm", ["rm"]],
+    ["time rm", ["rm"]],
+    ["time -f '%e' -o /tmp/t rm", ["rm"]],
+    ["busybox rm -rf /", ["rm", "-rf", "/"]],
+    ["eval rm -rf /", ["rm", "-rf", "/"]],
+    ["eval 'rm -rf /'", ["rm", "-rf", "/"]],
+    ["sh -c 'rm -rf /'", ["rm", "-rf", "/"]],
+    ["bash -c 'rm -rf /'", ["rm", "-rf", "/"]],
+    ["bash -lc 'rm -rf /'", ["rm", "-rf", "/"]],
+    ["bash -e -c 'rm -rf /' name arg", ["rm", "-rf", "/"]],
+    ["bash -o errexit -c rm", ["rm"]],
+    ["/bin/dash -c rm", ["rm"]],
+    ["zsh -c 'rm x'", ["rm", "x"]],
+    ["fish --command='rm x'", ["rm", "x"]],
+    ["fish --command 'rm x'", ["rm", "x"]],
+    ["su -c 'rm x' root", ["rm", "x"]],
+    ["su root -c 'rm x'", ["rm", "x"]],
+    ["su --command='rm x'", ["rm", "x"]],
+    ["su -lc rm", ["rm"]],
+    ["runuser -u root -c rm", ["rm"]],
+    ["script -q -c 'rm x' /dev/null", ["rm", "x"]],
+    ["find / -exec rm -rf '{}' \\;", ["rm", "-rf", "{}"]],
+    ["find / -execdir rm '{}' +", ["rm", "{}"]],
+    ["find / -name x -ok rm '{}' \\;", ["rm", "{}"]],
+  ];
+  for (const [line, inner] of cases) {
+    test(`${line} runs ${inner.join(" ")}`, () => {
+      const cmds = simple(line);
+      expect(cmds[cmds.length - 1]).toEqual(inner);
+    });
+  }
+
+  test("wrappers nest, and every level is listed", () => {
+    expect(simple("nice -n 5 timeout 10 sudo env -i sh -c 'rm -rf /'")).toEqual([
+      ["nice", "-n", "5", "timeout", "10", "sudo", "env", "-i", "sh", "-c", "rm -rf /"],
+      ["timeout", "10", "sudo", "env", "-i", "sh", "-c", "rm -rf /"],
+      ["sudo", "env", "-i", "sh", "-c", "rm -rf /"],
+      ["env", "-i", "sh", "-c", "rm -rf /"],
+      ["sh", "-c", "rm -rf /"],
+      ["rm", "-rf", "/"],
+    ]);
+  });
+
+  test("find runs each -exec", () => {
+    expect(simple("find / -exec cat '{}' \\; -exec rm '{}' \\;").slice(1)).toEqual([
+      ["cat", "{}"],
+      ["rm", "{}"],
+    ]);
+  });
+
+  test("wrappers that run nothing", () => {
+    expect(simple("env")).toEqual([["env"]]);
+    expect(simple("command -v rm")).toEqual([["command", "-v", "rm"]]);
+    expect(simple("sudo -l")).toEqual([["sudo", "-l"]]);
+    expect(simple("find /var/log -name '*.log'")).toEqual([["find", "/var/log", "-name", "*.log"]]);
+  });
+});
+
+describe("a shell string that is not a simple command makes the whole line unsplittable", () => {
+  for (const line of ["sh -c 'true; rm -rf /'", "bash -c 'rm $(id)'", "su -c 'a|b'", "eval 'a;b'", "eval a '&&' b", "sudo sh -c 'x > y'", "script -c 'a;b'"]) {
+    test(line, () => {
+      expect(kindOf(line)).toBe("unsplittable");
+      expect(reason(line)).toMatch(/in the command .* runs$/);
+    });
+  }
+});
+
+describe("what the gateway cannot follow is opaque", () => {
+  const cases: [string, RegExp][] = [
+    ["python3 -c 'import os; os.system(\"rm -rf /\")'", /interpreter/],
+    ["python3.11 script.py", /interpreter/],
+    ["perl -e 'system q(rm)'", /interpreter/],
+    ["ruby -e x", /interpreter/],
+    ["node -e x", /interpreter/],
+    ["php -r x", /interpreter/],
+    ["awk 'BEGIN{system(\"rm\")}'", /can run other commands/],
+    ["sed -n 1p x", /can run other commands/],
+    ["less /var/log/syslog", /can run other commands/],
+    ["vim x", /can run other commands/],
+    ["xargs rm", /cannot follow/],
+    ["ssh other rm -rf /", /cannot follow/],
+    ["watch rm", /cannot follow/],
+    ["nsenter -t 1 -m rm", /cannot follow/],
+    ["sh script.sh", /without -c/],
+    ["bash", /without -c/],
+    ["bash -s", /without -c/],
+    ["bash --rcfile x", /runs a file/],
+    ["sh -c", /without a command/],
+    ["su", /starts a shell/],
+    ["su - root", /starts a shell/],
+    ["sudo -s", /starts a shell/],
+    ["sudo -i", /starts a shell/],
+    ["chroot /", /starts a shell/],
+    ["script", /starts a shell/],
+    ["env -S 'rm -rf /'", /env -S/],
+    ["env --split-string='rm'", /env --split-string/],
+    ["sudo -h x rm", /sudo option "-h"/],
+    ["env --frobnicate rm", /not one the gateway follows/],
+    ["nice --adj=5 rm", /not one the gateway follows/],
+    ["find / -exec rm", /without a closing/],
+    ["find / -fprint /etc/x", /writes to a file/],
+    ["tar -cf x.tar --to-command=sh y", /runs another program/],
+    ["tar -I 'sh -c x' -xf y", /runs another program/],
+    ["rsync -e 'sh -c x' a b", /runs another program/],
+    ["git -c core.pager=sh log", /runs another program/],
+    ["systemctl -H root@evil status", /runs another program/],
+    ["systemctl status --host=evil", /runs another program/],
+    ["systemctl status -lH evil", /runs another program/],
+    ["sudo python3 -c x", /interpreter/],
+    ["busybox -x", /busybox options/],
+    ["make all", /can run other commands/],
+  ];
+  for (const [line, why] of cases) {
+    test(line, () => {
+      expect(kindOf(line)).toBe("opaque");
+      expect(reason(line)).toMatch(why);
+    });
+  }
+
+  test("wrappers nested too deep", () => {
+    expect(reason(`${"nice ".repeat(12)}ls`)).toMatch(/nested deeper than 8/);
+  });
+});
