@@ -234,6 +234,8 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
 export interface PolicyFailure {
   readonly index: number;
   readonly message: string;
+  /** Where in the rule, when known: e.g. ["ssh", "commands", 2]. */
+  readonly path?: readonly (string | number)[];
 }
 
 /**
@@ -253,7 +255,8 @@ export function compilePolicy(config: Config, opts: { readonly cacheDecisions?: 
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       problems.push(`${origin ?? `rules[${index}]`}: rule "${rule.name}": ${detail}`);
-      failures.push({ index, message: `rule "${rule.name}": ${detail}` });
+      const path = e instanceof GatewayError && Array.isArray(e.details["path"]) ? (e.details["path"] as (string | number)[]) : undefined;
+      failures.push({ index, message: `rule "${rule.name}": ${detail}`, ...(path ? { path } : {}) });
     }
   });
   if (problems.length > 0) {

@@ -40,6 +40,8 @@ export interface CommandPatterns {
   whole(argv: readonly string[]): boolean;
   /** Deny, review: some pattern matches argv from some word on. */
   within(argv: readonly string[]): boolean;
+  /** The first word from which some pattern matches, or -1 (for messages). */
+  withinAt(argv: readonly string[]): number;
 }
 
 function invalid(pattern: string, why: string): GatewayError {
@@ -155,16 +157,18 @@ export function compileCommandPatterns(texts: readonly string[], restricting: bo
     const name = basename(args[0]!);
     return name !== args[0] && p.re.test([name, ...args.slice(1)].join(" "));
   };
+  const withinAt = (argv: readonly string[]): number => {
+    for (let i = 0; i < argv.length; i++) {
+      const tail = i === 0 ? argv : argv.slice(i);
+      for (const p of patterns) if (test(p, tail, true)) return i;
+    }
+    return -1;
+  };
   return {
     any,
     texts,
     whole: (argv) => patterns.some((p) => test(p, argv, false)),
-    within: (argv) => {
-      for (let i = 0; i < argv.length; i++) {
-        const tail = i === 0 ? argv : argv.slice(i);
-        for (const p of patterns) if (test(p, tail, true)) return true;
-      }
-      return false;
-    },
+    within: (argv) => withinAt(argv) >= 0,
+    withinAt,
   };
 }

@@ -29,7 +29,7 @@
 import { GatewayError } from "../../core/errors.ts";
 import type { SftpOperation, SshAction, SshRequestFacts } from "../../core/types.ts";
 import type { RuleConfig } from "../../config/schema.ts";
-import { compileGlobs, type StringPredicate } from "../glob.ts";
+import { compileGlob, compileGlobs, type StringPredicate } from "../glob.ts";
 import { compileCommandPatterns, type CommandPatterns } from "./ssh-patterns.ts";
 import { analyseCommand, type CommandAnalysis } from "./ssh-wrappers.ts";
 import { compileDestinations, normalisedSftpPath, parseDestination, type Destination, type DestinationPredicate } from "./ssh-targets.ts";
@@ -81,7 +81,7 @@ export function notSimpleText(a: CommandAnalysis, what = "command line"): string
 
 /** The commands condition (or lines, for shell lines): see the file header. */
 function commandCondition(name: "commands" | "lines", texts: readonly string[], restricting: boolean): SshCondition {
-  const patterns: CommandPatterns = compileCommandPatterns(texts, restricting);
+  const patterns: CommandPatterns = compileList(name, texts, (xs) => compileCommandPatterns(xs, restricting), (x) => compileCommandPatterns([x], restricting));
   const action: SshAction = name === "commands" ? "exec" : "shell";
   const theirs = `its ${name} ${list(texts)}`;
   const allowed = (a: CommandAnalysis): boolean => {
@@ -112,8 +112,11 @@ function commandCondition(name: "commands" | "lines", texts: readonly string[], 
         return patterns.any ? `${theirs} allow any command` : notSimpleText(a, what);
       }
       if (restricting) {
-        const hit = a.commands.find((c) => patterns.within(c));
-        return hit ? `${quoted(hit)} matches ${theirs}` : `no command of ${quoted(a.argv)} matches ${theirs}`;
+        for (const c of a.commands) {
+          const at = patterns.withinAt(c);
+          if (at >= 0) return `${quoted(c.slice(at))} matches ${theirs}${c !== a.argv || at > 0 ? ` (in ${quoted(a.argv)})` : ""}`;
+        }
+        return `no command of ${quoted(a.argv)} matches ${theirs}`;
       }
       if (holds) return patterns.any ? `${theirs} allow any command` : `${a.commands.map(quoted).join(" and ")} ${a.commands.length === 1 ? "is" : "are"} in ${theirs}`;
       const miss = a.commands.find((c) => !patterns.whole(c))!;
@@ -122,16 +125,38 @@ function commandCondition(name: "commands" | "lines", texts: readonly string[], 
   };
 }
 
-function globSet<T extends string>(items: readonly string[], known: readonly T[], what: string): ReadonlySet<T> {
-  const out = new Set<T>();
-  for (const raw of items) {
-    const k = raw.toLowerCase() as T;
+/**
+ * Runs `compile` over one list of the section; an error names the key path of the bad item
+ * (details.path, e.g. ["ssh", "commands", 2]) so that the loader can place it at file:line:column.
+ */
+function compileList<T>(key: keyof SshSection, items: readonly string[], compile: (items: readonly string[]) => T, one?: (item: string) => unknown): T {
+  const fail = (e: unknown, index: number | null): never => {
+    if (!(e instanceof GatewayError)) throw e;
+    throw new GatewayError(e.code, e.message, { cause: e, details: { ...e.details, path: index === null ? ["ssh", key] : ["ssh", key, index] } });
+  };
+  if (one !== undefined) {
+    items.forEach((item, i) => {
+      try {
+        one(item);
+      } catch (e) {
+        fail(e, i);
+      }
+    });
+  }
+  try {
+    return compile(items);
+  } catch (e) {
+    const index = e instanceof GatewayError && typeof e.details["index"] === "number" ? (e.details["index"] as number) : null;
+    return fail(e, index);
+  }
+}
+
+function knownSet<T extends string>(key: keyof SshSection, items: readonly string[], known: readonly T[], what: string): ReadonlySet<T> {
+  return compileList(key, items, (xs) => new Set(xs.map((x) => x.toLowerCase() as T)), (raw) => {
     // Also checked by the schema; this guards configurations built in code. A misspelt action in
     // a deny rule would silently never match.
-    if (!known.includes(k)) throw new GatewayError("E_POLICY_INVALID", `unknown ssh ${what} "${raw}" (expected one of ${known.join(", ")})`);
-    out.add(k);
-  }
-  return out;
+    if (!known.includes(raw.toLowerCase() as T)) throw new GatewayError("E_POLICY_INVALID", `unknown ssh ${what} "${raw}" (expected one of ${known.join(", ")})`);
+  });
 }
 
 /** Actions each condition can match (for allow or for restricting rules). */
@@ -157,24 +182,24 @@ export function compileSshConditions(section: SshSection, restricting: boolean):
   let possible = new Set<SshAction>(SSH_ACTIONS);
   const keys = (Object.keys(section) as (keyof SshSection)[]).filter((k) => section[k] !== undefined);
   for (const k of keys) {
-    const acts = k === "actions" ? [...globSet(section.actions!, SSH_ACTIONS, "action")] : actionsOf(k, restricting);
+    const acts = k === "actions" ? [...knownSet("actions", section.actions!, SSH_ACTIONS, "action")] : actionsOf(k, restricting);
     possible = new Set([...possible].filter((a) => acts.includes(a)));
   }
   if (possible.size === 0) {
-    throw new GatewayError("E_POLICY_INVALID", `its ssh section can never match: ${keys.filter((k) => k !== "users").map((k) => (k === "actions" ? `actions ${list(section.actions!)}` : `${k} (${actionsOf(k, restricting).join(" or ")} only)`)).join(" and ")} exclude each other`);
+    throw new GatewayError("E_POLICY_INVALID", `its ssh section can never match: ${keys.filter((k) => k !== "users").map((k) => (k === "actions" ? `actions ${list(section.actions!)}` : `${k} (${actionsOf(k, restricting).join(" or ")} only)`)).join(" and ")} exclude each other`, { details: { path: ["ssh"] } });
   }
 
   if (section.actions) {
-    const acts = globSet(section.actions, SSH_ACTIONS, "action");
+    const acts = knownSet("actions", section.actions, SSH_ACTIONS, "action");
     out.push({ name: "actions", test: (f) => acts.has(f.action), why: (f, _v, holds) => (holds ? `action ${f.action}` : `action ${f.action} is not in its actions ${list([...acts])}`) });
   }
   if (section.users) {
-    const users: StringPredicate = compileGlobs(section.users, { ignoreCase: restricting });
+    const users: StringPredicate = compileList("users", section.users, (xs) => compileGlobs(xs, { ignoreCase: restricting }), (x) => compileGlob(x));
     out.push({ name: "users", test: (f) => users(f.user), why: (f, _v, holds) => (holds ? `user ${f.user}` : `user ${f.user} is not in its users ${list(section.users!)}`) });
   }
   if (section.commands) out.push(commandCondition("commands", section.commands, restricting));
   if (section.operations) {
-    const ops = globSet(section.operations, SFTP_OPERATIONS, "sftp operation");
+    const ops = knownSet("operations", section.operations, SFTP_OPERATIONS, "sftp operation");
     out.push({
       name: "operations",
       test: (f) => (f.action !== "sftp" ? false : f.operation === undefined ? !restricting : ops.has(f.operation)),
@@ -183,7 +208,10 @@ export function compileSshConditions(section: SshSection, restricting: boolean):
     });
   }
   if (section.paths) {
-    const globs = compileGlobs(section.paths, { separator: "/", ignoreCase: restricting });
+    const globs = compileList("paths", section.paths, (xs) => compileGlobs(xs, { separator: "/", ignoreCase: restricting }), (x) => {
+      if (!x.startsWith("/") && !x.startsWith("*")) throw new GatewayError("E_POLICY_INVALID", `sftp path glob "${x}" must start with "/"`);
+      compileGlob(x, { separator: "/" });
+    });
     const theirs = `its paths ${list(section.paths)}`;
     const within = (p: string | null | undefined): boolean | null => (p === undefined ? null : p === null ? restricting : globs(p));
     out.push({
@@ -207,7 +235,7 @@ export function compileSshConditions(section: SshSection, restricting: boolean):
     });
   }
   if (section.destinations) {
-    const dest: DestinationPredicate = compileDestinations(section.destinations);
+    const dest: DestinationPredicate = compileList("destinations", section.destinations, compileDestinations, (x) => compileDestinations([x]));
     const theirs = `its destinations ${list(section.destinations)}`;
     out.push({
       name: "destinations",
