@@ -130,6 +130,13 @@ function skipOptions(argv: readonly string[], start: number, spec: OptionSpec, n
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
+/**
+ * Variables env and sudo may set without making the line opaque: they change how a program
+ * prints, not what runs. Any other (PATH picks the program, PAGER and SYSTEMD_PAGER are commands,
+ * LD_PRELOAD and BASH_ENV load code, ...) makes the line opaque.
+ */
+const HARMLESS_VARIABLE = /^(LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|COLUMNS|LINES|NO_COLOR|SYSTEMD_COLORS|SYSTEMD_URLIFY)=/;
+
 /** Inner commands found in one command, or why they cannot be known. */
 type Inner = { readonly inner: readonly (readonly string[])[] } | { readonly unsplittable: string } | { readonly opaque: string };
 
@@ -139,7 +146,12 @@ function rest(argv: readonly string[], scan: OptionScan, skipAssignments = false
   if ("opaque" in scan) return scan;
   if ("none" in scan) return NONE;
   let i = scan.next;
-  if (skipAssignments) while (i < argv.length && ASSIGNMENT.test(argv[i]!)) i++;
+  if (skipAssignments) {
+    for (; i < argv.length && ASSIGNMENT.test(argv[i]!); i++) {
+      const w = argv[i]!;
+      if (!HARMLESS_VARIABLE.test(w)) return { opaque: `${basename(argv[0]!)} sets ${w.slice(0, w.indexOf("="))}, which may change what runs` };
+    }
+  }
   return i < argv.length ? { inner: [argv.slice(i)] } : NONE;
 }
 

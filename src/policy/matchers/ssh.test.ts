@@ -79,8 +79,11 @@ describe("commands, allow rules", () => {
     expect(w(exec("env rm -rf /"))).toBe(false);
     expect(w(exec("sudo rm -rf /"))).toBe(false);
     expect(w(exec("sudo -u root systemctl status nginx"))).toBe(true);
-    expect(w(exec("nice env FOO=1 systemctl status nginx"))).toBe(true);
-    expect(w(exec("nice env FOO=1 systemctl restart nginx"))).toBe(false);
+    expect(w(exec("nice env LANG=C systemctl status nginx"))).toBe(true);
+    expect(w(exec("nice env LANG=C systemctl restart nginx"))).toBe(false);
+    // Variables that decide what runs make the line opaque: /tmp/evil/systemctl is not systemctl.
+    expect(w(exec("env PATH=/tmp/evil systemctl status nginx"))).toBe(false);
+    expect(w(exec("env SYSTEMD_PAGER=sh systemctl status nginx"))).toBe(false);
     // The wrapped command alone is not enough: the wrapper must be allowed too.
     expect(allow({ commands: ["systemctl status *"] })(exec("sudo systemctl status nginx"))).toBe(false);
     expect(allow({ commands: ["sh -c *"] })(exec("sh -c 'rm -rf /'"))).toBe(false);
