@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { MAX_COMMAND_LENGTH, refusalText, splitCommandLine } from "./ssh-command.ts";
+import { MAX_COMMAND_LENGTH, MAX_WORDS, refusalText, splitCommandLine } from "./ssh-command.ts";
 
 const argv = (line: string) => {
   const r = splitCommandLine(line);
@@ -98,8 +98,10 @@ describe("what is not a simple command is refused, saying what and where", () =>
   ];
   for (const [line, want] of cases) test(JSON.stringify(line), () => expect(refused(line)).toMatch(want));
 
-  test("lines over the limit are refused as a whole", () => {
+  test("lines over the limits are refused as a whole", () => {
     expect(refused(`echo ${"a".repeat(MAX_COMMAND_LENGTH)}`)).toMatch(/longer than/);
+    expect(refused(`echo${" a".repeat(MAX_WORDS)}`)).toBe(`more than ${MAX_WORDS} words`);
+    expect(argv(`echo${" a".repeat(MAX_WORDS - 1)}`).length).toBe(MAX_WORDS);
   });
 });
 

@@ -19,7 +19,8 @@
 // other control character, non-ASCII characters outside quotes (look-alikes such as the fullwidth
 // semicolon "；" are not operators, but a rule author reading the line might take them for one,
 // and locales differ on what is a blank), a first word that is a shell keyword (`if`, `while`,
-// `!`, `{`, `coproc`, fish's `not`/`and`/`or`, ...), an empty line, and lines over 16 KiB.
+// `!`, `{`, `coproc`, fish's `not`/`and`/`or`, ...), an empty line, lines over 16 KiB and lines
+// of more than 1024 words.
 // Quote the characters you need: `journalctl -u 'nginx*'` splits, `journalctl -u nginx*` does not.
 
 /** The argv of a simple command. */
@@ -40,6 +41,8 @@ export interface SplitRefused {
 export type SplitResult = SplitOk | SplitRefused;
 
 export const MAX_COMMAND_LENGTH = 16 * 1024;
+/** More arguments than this: refused, which bounds what matching a line can cost. */
+export const MAX_WORDS = 1024;
 
 /** Shell keywords (POSIX, bash, zsh, ksh, fish, csh) that make a line more than a simple command. */
 const KEYWORDS = new Set([
@@ -152,6 +155,7 @@ export function splitCommandLine(line: string): SplitResult {
     i++;
   }
   if (inWord) argv.push(word);
+  if (argv.length > MAX_WORDS) return { ok: false, reason: `more than ${MAX_WORDS} words`, at: 0 };
   if (argv.length === 0) return { ok: false, reason: "an empty command line", at: 0 };
   if (KEYWORDS.has(argv[0]!)) return { ok: false, reason: `the shell keyword "${argv[0]}" as the first word`, at: 1 + (chars.findIndex((c) => c !== " " && c !== "\t") || 0) };
   return { ok: true, argv };

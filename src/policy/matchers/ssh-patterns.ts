@@ -127,48 +127,82 @@ function compilePattern(text: string, ignoreCase: boolean): Pattern {
   return { kind: "glob", text, words };
 }
 
-/** Whether words[w..] match args[a..] exactly; the first argument may also match by its file name. */
-function matchFrom(words: readonly WordTest[], w: number, args: readonly string[], a: number, byName: boolean): boolean {
-  for (;;) {
-    if (w === words.length) return a === args.length;
-    const t = words[w];
-    if (t === null) {
-      // `**`: try every number of arguments, fewest first.
-      for (let k = a; k <= args.length; k++) if (matchFrom(words, w + 1, args, k, false)) return true;
-      return false;
+/**
+ * Whether the words match the whole of args, or (anywhere) some tail of args, whose first argument
+ * may then match the first word by its file name too. A set of pattern positions is carried along
+ * the arguments (no backtracking), so the cost is words × arguments whatever the input: a line of
+ * a thousand `journalctl --va` pairs costs no more than any other.
+ */
+function matchWords(words: readonly WordTest[], args: readonly string[], anywhere: boolean): boolean {
+  const n = words.length;
+  let active = new Uint8Array(n + 1);
+  let next = new Uint8Array(n + 1);
+  // Positions reachable without consuming an argument: past any `**`.
+  const close = (set: Uint8Array) => {
+    for (let p = 0; p < n; p++) if (set[p] && words[p] === null) set[p + 1] = 1;
+  };
+  active[0] = 1;
+  close(active);
+  for (const arg of args) {
+    next.fill(0);
+    let any = false;
+    for (let p = 0; p < n; p++) {
+      if (!active[p]) continue;
+      const t = words[p];
+      if (t === null) {
+        next[p] = 1;
+        any = true;
+      } else if (t!(arg) || (anywhere && p === 0 && t!(basename(arg)))) {
+        next[p + 1] = 1;
+        any = true;
+      }
     }
-    if (a === args.length) return false;
-    const arg = args[a]!;
-    if (!t!(arg) && !(byName && t!(basename(arg)))) return false;
-    w++;
-    a++;
-    byName = false;
+    // A match may start at every argument.
+    if (anywhere) {
+      next[0] = 1;
+      any = true;
+    }
+    if (!any) return false;
+    close(next);
+    [active, next] = [next, active];
   }
+  return active[n] === 1;
 }
 
 export function compileCommandPatterns(texts: readonly string[], restricting: boolean): CommandPatterns {
   const patterns = texts.map((t) => compilePattern(t, restricting));
   const any = texts.includes("**");
   const test = (p: Pattern, args: readonly string[], byName: boolean): boolean => {
-    if (p.kind === "glob") return matchFrom(p.words, 0, args, 0, byName);
+    if (p.kind === "glob") return matchWords(p.words, args, byName);
     const joined = args.join(" ");
     if (p.re.test(joined)) return true;
     if (!byName || args.length === 0) return false;
     const name = basename(args[0]!);
     return name !== args[0] && p.re.test([name, ...args.slice(1)].join(" "));
   };
-  const withinAt = (argv: readonly string[]): number => {
+  const globs = patterns.filter((p) => p.kind === "glob");
+  const regexes = patterns.filter((p) => p.kind === "regex");
+  const withinTail = (tail: readonly string[]): boolean => patterns.some((p) => (p.kind === "glob" ? matchWords(p.words, tail, false) || matchWords(p.words, [basename(tail[0] ?? ""), ...tail.slice(1)], false) : test(p, tail, true)));
+  const within = (argv: readonly string[]): boolean => {
+    if (globs.some((p) => matchWords(p.words, argv, true))) return true;
+    if (regexes.length === 0) return false;
     for (let i = 0; i < argv.length; i++) {
       const tail = i === 0 ? argv : argv.slice(i);
-      for (const p of patterns) if (test(p, tail, true)) return i;
+      for (const p of regexes) if (test(p, tail, true)) return true;
     }
+    return false;
+  };
+  /** Only for messages: which tail matched (quadratic, never on decide()'s path). */
+  const withinAt = (argv: readonly string[]): number => {
+    if (!within(argv)) return -1;
+    for (let i = 0; i < argv.length; i++) if (withinTail(i === 0 ? argv : argv.slice(i))) return i;
     return -1;
   };
   return {
     any,
     texts,
     whole: (argv) => patterns.some((p) => test(p, argv, false)),
-    within: (argv) => withinAt(argv) >= 0,
+    within,
     withinAt,
   };
 }

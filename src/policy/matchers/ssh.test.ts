@@ -154,6 +154,22 @@ describe("commands, deny and review rules", () => {
   });
 });
 
+describe("many words and many **", () => {
+  test("a line of a thousand words is matched correctly by patterns with several **", () => {
+    const d = deny({ commands: ["journalctl ** --va* ** --rot* **"] });
+    const pairs = Array.from({ length: 500 }, () => "journalctl --vx").join(" ");
+    expect(d(exec(`${pairs} x`))).toBe(false);
+    expect(d(exec(`${pairs} journalctl -u x --vacuum-time=1s y --rotate`))).toBe(true);
+    expect(d(exec(`${pairs} journalctl -u x --vacuum-time=1s y --rotat`))).toBe(true);
+    expect(d(exec(`${pairs} journalctl -u x --vacuum-time=1s y --rxtate`))).toBe(false);
+    // Past 1024 words the line is not split at all, and deny rules about commands match it.
+    expect(d(exec(`${pairs} ${pairs}`))).toBe(true);
+    const a = allow({ commands: ["journalctl ** -u * ** --since *"] });
+    expect(a(exec(`journalctl ${Array.from({ length: 1000 }, () => "-u").join(" ")} --since today`))).toBe(true);
+    expect(a(exec(`journalctl ${Array.from({ length: 1000 }, () => "-u").join(" ")} --until today`))).toBe(false);
+  });
+});
+
 describe("invalid patterns", () => {
   for (const p of ["", "a **b", "ls [ab]", "ls {a,b}", "re:(", "re:", "ls 'x"]) {
     test(JSON.stringify(p), () => expect(() => compileSshMatcher({ commands: [p] }, false)).toThrow(GatewayError));
