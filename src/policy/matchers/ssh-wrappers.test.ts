@@ -163,6 +163,9 @@ describe("what the gateway cannot follow is opaque", () => {
     ["sudo python3 -c x", /interpreter/],
     ["busybox -x", /busybox options/],
     ["make all", /can run other commands/],
+    ["enable -f /tmp/evil.so evil", /cannot follow/],
+    ["fc -s rm", /cannot follow/],
+    [". /tmp/x.sh", /cannot follow/],
   ];
   for (const [line, why] of cases) {
     test(line, () => {

@@ -37,7 +37,7 @@ export function basename(word: string): string {
 const CODE_RUNNERS: readonly [RegExp, string][] = [
   [/^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|lua[0-9.]*|luajit|tclsh[0-9.]*|wish|expect|rscript|r|julia|jshell|groovy|scala|osascript)$/i, "an interpreter runs code the gateway cannot read"],
   [/^(awk|gawk|mawk|nawk|sed|gsed|ed|ex|vi|vim|nvim|view|rvim|emacs|nano|pico|less|more|most|pg|man|pager|sensible-pager|editor|sensible-editor|sudoedit|visudo|crontab|at|batch|tmux|screen|dtach|make|gmake)$/i, "it can run other commands (scripts with system(), shell escapes)"],
-  [/^(xargs|parallel|watch|flock|nsenter|unshare|systemd-run|systemd-nspawn|machinectl|pkexec|strace|ltrace|gdb|lldb|valgrind|perf|chrt|cgexec|firejail|bwrap|proot|fakeroot|faketime|numactl|sg|newgrp|capsh|setpriv|prlimit|run-parts|start-stop-daemon|dbus-run-session|dbus-launch|xvfb-run|sshpass|ssh|rsh|slogin|mosh|socat|nc|ncat|netcat|docker|podman|kubectl|lxc-attach|source|\.|trap)$/i, "it runs a command the gateway cannot follow"],
+  [/^(xargs|parallel|watch|flock|nsenter|unshare|systemd-run|systemd-nspawn|machinectl|pkexec|strace|ltrace|gdb|lldb|valgrind|perf|chrt|cgexec|firejail|bwrap|proot|fakeroot|faketime|numactl|sg|newgrp|capsh|setpriv|prlimit|run-parts|start-stop-daemon|dbus-run-session|dbus-launch|xvfb-run|sshpass|ssh|rsh|slogin|mosh|socat|nc|ncat|netcat|docker|podman|kubectl|lxc-attach|source|\.|trap|enable|fc|hash)$/i, "it runs a command the gateway cannot follow"],
 ];
 
 /** Programs that run others only through certain options: those options make the line opaque. */
