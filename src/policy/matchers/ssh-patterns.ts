@@ -1,9 +1,10 @@
 // Command patterns of an ssh rule (`commands`, `lines`), compiled once. A pattern is either
 // - a glob over argv, written as words: `systemctl status *`. Each word matches one argument;
-//   in a word `*` is any run of characters and `?` one character (within that argument, spaces
-//   and slashes included); a word that is exactly `**` matches any number of arguments, none
-//   included. Words may be quoted like shell words ('*' is a literal star, "a b" one argument
-//   with a space); or
+//   a word that is exactly `**` matches any number of arguments, none included. In a word, `*`
+//   and `?` match within one path segment and `**` across segments (`/var/log/**`), and in allow
+//   rules no wildcard matches an argument with a ".." segment; in deny and review rules every
+//   wildcard matches anything (see wordTest). Words may be quoted like shell words ('*' is a
+//   literal star, "a b" one argument with a space); or
 // - a regular expression written `re:...` (JavaScript syntax), matched against the whole of
 //   argv joined by single spaces, anchored at both ends: `re:journalctl( -u [a-z.-]+)?`.
 // An allow pattern matches a command when it matches its whole argv, the program word exactly as
@@ -52,22 +53,25 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
-/** Splits a glob pattern into words; each word is regex source, or null for `**`. */
-function patternWords(pattern: string): (string | null)[] {
-  const words: (string | null)[] = [];
-  let src = "";
-  let raw = "";
+type Part = { readonly lit: string } | "*" | "**" | "?";
+
+/** Splits a glob pattern into words: the parts of each, or null for a whole-word `**`. */
+function patternWords(pattern: string): (Part[] | null)[] {
+  const words: (Part[] | null)[] = [];
+  let parts: Part[] = [];
   let inWord = false;
-  let quotedStar = false;
+  let quoted = false;
+  const lit = (c: string) => {
+    const last = parts[parts.length - 1];
+    if (last !== undefined && typeof last === "object") parts[parts.length - 1] = { lit: last.lit + c };
+    else parts.push({ lit: c });
+  };
   const end = () => {
     if (!inWord) return;
-    if (raw === "**" && !quotedStar) words.push(null);
-    else if (raw.includes("**") && !quotedStar) throw invalid(pattern, "** must be a whole word (any number of arguments); use * within a word");
-    else words.push(src);
-    src = "";
-    raw = "";
+    words.push(parts.length === 1 && parts[0] === "**" && !quoted ? null : parts);
+    parts = [];
     inWord = false;
-    quotedStar = false;
+    quoted = false;
   };
   const chars = Array.from(pattern);
   for (let i = 0; i < chars.length; i++) {
@@ -79,33 +83,63 @@ function patternWords(pattern: string): (string | null)[] {
     inWord = true;
     if (ch === "'" || ch === '"') {
       let j = i + 1;
-      for (; j < chars.length && chars[j] !== ch; j++) {
-        src += escapeRegExp(chars[j]!);
-        raw += "\u0000";
-        quotedStar = true;
-      }
+      for (; j < chars.length && chars[j] !== ch; j++) lit(chars[j]!);
       if (j >= chars.length) throw invalid(pattern, "an unterminated quote");
-      if (j === i + 1) quotedStar = true; // '' is an empty argument, not nothing
+      if (j === i + 1) lit(""); // '' is an empty argument, not nothing
+      quoted = true; // '**' is two literal stars
       i = j;
       continue;
     }
     if (ch === "\\") {
       const next = chars[i + 1];
       if (next === undefined) throw invalid(pattern, "a backslash at the end");
-      src += escapeRegExp(next);
-      raw += "\u0000";
+      lit(next);
+      quoted = true;
       i++;
       continue;
     }
     if (ch === "[" || ch === "]" || ch === "{" || ch === "}") throw invalid(pattern, "character classes and braces are not supported; quote them to match them literally");
-    raw += ch;
-    if (ch === "*") src += ".*";
-    else if (ch === "?") src += ".";
-    else src += escapeRegExp(ch);
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        if (chars[i + 2] === "*") throw invalid(pattern, "*** is not a glob; use * or **");
+        parts.push("**");
+        i++;
+      } else parts.push("*");
+    } else if (ch === "?") parts.push("?");
+    else lit(ch);
   }
   end();
   if (words.length === 0) throw invalid(pattern, "empty");
   return words;
+}
+
+/** An argument with a ".." path segment: allow wildcards never match one. */
+const DOT_DOT = /(^|\/)\.\.(\/|$)/;
+
+/**
+ * One word's test. Deny and review (restricting): `*`, `**` and `?` match any characters, so
+ * nothing slips past. Allow: `*` and `?` stay within one path segment and `**` spans segments
+ * (as in path globs), and no wildcard matches an argument with a ".." segment: sudoers' classic
+ * hole, where `cat /var/log/*` allows `cat /var/log/../../etc/shadow`, stays closed.
+ */
+function wordTest(parts: readonly Part[], restricting: boolean): (arg: string) => boolean {
+  const wild = parts.some((p) => typeof p !== "object");
+  if (!wild) {
+    const text = parts.map((p) => (p as { lit: string }).lit).join("");
+    if (!restricting) return (arg) => arg === text;
+    const lower = text.toLowerCase();
+    return (arg) => arg.toLowerCase() === lower;
+  }
+  let src = "";
+  for (const p of parts) {
+    if (typeof p === "object") src += escapeRegExp(p.lit);
+    else if (p === "**") src += ".*";
+    else if (p === "*") src += restricting ? ".*" : "[^/]*";
+    else src += restricting ? "." : "[^/]";
+  }
+  const re = new RegExp(`^${src}$`, restricting ? "si" : "s");
+  if (restricting) return (arg) => re.test(arg);
+  return (arg) => !DOT_DOT.test(arg) && re.test(arg);
 }
 
 function compilePattern(text: string, ignoreCase: boolean): Pattern {
@@ -119,11 +153,7 @@ function compilePattern(text: string, ignoreCase: boolean): Pattern {
       throw invalid(text, e instanceof Error ? e.message : String(e));
     }
   }
-  const words = patternWords(text).map((src): WordTest => {
-    if (src === null) return null;
-    const re = new RegExp(`^${src}$`, flags);
-    return (arg) => re.test(arg);
-  });
+  const words = patternWords(text).map((parts): WordTest => (parts === null ? null : wordTest(parts, ignoreCase)));
   return { kind: "glob", text, words };
 }
 

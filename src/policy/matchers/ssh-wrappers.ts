@@ -36,7 +36,7 @@ export function basename(word: string): string {
 /** Interpreters and other programs whose arguments are code or commands the gateway cannot read. */
 const CODE_RUNNERS: readonly [RegExp, string][] = [
   [/^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|lua[0-9.]*|luajit|tclsh[0-9.]*|wish|expect|rscript|r|julia|jshell|groovy|scala|osascript)$/i, "an interpreter runs code the gateway cannot read"],
-  [/^(awk|gawk|mawk|nawk|sed|gsed|ed|ex|vi|vim|nvim|view|rvim|emacs|nano|pico|less|more|most|pg|man|pager|sensible-pager|editor|sensible-editor|sudoedit|visudo|crontab|at|batch|tmux|screen|dtach|make|gmake)$/i, "it can run other commands (scripts with system(), shell escapes)"],
+  [/^(awk|gawk|mawk|nawk|sed|gsed|ed|ex|vi|vim|nvim|view|rvim|emacs|nano|pico|less|more|most|pg|man|pager|sensible-pager|editor|sensible-editor|sudoedit|visudo|crontab|at|batch|tmux|screen|dtach|make|gmake|npm|npx|yarn|pnpm|pip[0-9.]*|cargo|go|gradle|mvn|rake|bundle|composer)$/i, "it can run other commands (scripts with system(), shell escapes)"],
   [/^(xargs|parallel|watch|flock|nsenter|unshare|systemd-run|systemd-nspawn|machinectl|pkexec|strace|ltrace|gdb|lldb|valgrind|perf|chrt|cgexec|firejail|bwrap|proot|fakeroot|faketime|numactl|sg|newgrp|capsh|setpriv|prlimit|run-parts|start-stop-daemon|dbus-run-session|dbus-launch|xvfb-run|sshpass|ssh|rsh|slogin|mosh|socat|nc|ncat|netcat|docker|podman|kubectl|lxc-attach|source|\.|trap|enable|fc|hash)$/i, "it runs a command the gateway cannot follow"],
 ];
 
@@ -52,6 +52,9 @@ const RUNNING_OPTIONS: Readonly<Record<string, RegExp>> = {
   systemctl: /^(-[A-Za-z]*[HM]|--ho|--mac)/,
   find: /^(-fls|-fprint|-fprint0|-fprintf)$/,
   dpkg: /^(--pre-invoke|--post-invoke|--status-logger)/,
+  tcpdump: /^(-[A-Za-z]*z|--relinquish-privileges)/,
+  ip: /^exec$/,
+  mail: /^(-[A-Za-z]*E|--exec)/,
   apt: /^(-o|--option)/,
   "apt-get": /^(-o|--option)/,
 };

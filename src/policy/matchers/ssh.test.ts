@@ -53,6 +53,26 @@ describe("commands, allow rules", () => {
     expect(m(exec("journalctl -u nginx --since today"))).toBe(true);
   });
 
+  test("in a word, * stays within a path segment and ** spans them; no wildcard matches a .. segment (the sudoers hole)", () => {
+    const c = allow({ commands: ["cat /var/log/*", "tail -n * /var/log/**"] });
+    expect(c(exec("cat /var/log/syslog"))).toBe(true);
+    expect(c(exec("cat /var/log/nginx/access.log"))).toBe(false);
+    expect(c(exec("cat /var/log/../../etc/shadow"))).toBe(false);
+    expect(c(exec("cat /var/log/.."))).toBe(false);
+    expect(c(exec("tail -n 20 /var/log/nginx/access.log"))).toBe(true);
+    expect(c(exec("tail -n 20 /var/log/nginx/../../../etc/shadow"))).toBe(false);
+    expect(c(exec("tail -n 20 /var/log/..hidden"))).toBe(true);
+    // A literal word is compared as written, dots and all.
+    expect(allow({ commands: ["cat /var/log/../log/syslog"] })(exec("cat /var/log/../log/syslog"))).toBe(true);
+  });
+
+  test("deny wildcards match anything, slashes and .. included", () => {
+    const d = deny({ commands: ["rm /tmp/*", "cat *shadow"] });
+    expect(d(exec("rm /tmp/a/b"))).toBe(true);
+    expect(d(exec("rm /tmp/../etc/passwd"))).toBe(true);
+    expect(d(exec("cat /etc/shadow"))).toBe(true);
+  });
+
   test("regexes match argv joined by spaces, whole", () => {
     expect(m(exec("uptime"))).toBe(true);
     expect(m(exec("uptime -p"))).toBe(true);
@@ -171,7 +191,7 @@ describe("many words and many **", () => {
 });
 
 describe("invalid patterns", () => {
-  for (const p of ["", "a **b", "ls [ab]", "ls {a,b}", "re:(", "re:", "ls 'x"]) {
+  for (const p of ["", "a ***", "ls [ab]", "ls {a,b}", "re:(", "re:", "ls 'x"]) {
     test(JSON.stringify(p), () => expect(() => compileSshMatcher({ commands: [p] }, false)).toThrow(GatewayError));
   }
   test("quoted stars are literal", () => {
