@@ -11,7 +11,7 @@ import type { Action, Decision } from "../../src/core/types.ts";
 import { loadPolicy, loadPolicyFromSources } from "../../src/config/load.ts";
 import type { Policy } from "../../src/policy/compile.ts";
 import { analyseCommand } from "../../src/policy/matchers/ssh-wrappers.ts";
-import { SSH_ALLOW_LIST_RULES, SSH_BYPASS_CALLER, SSH_DENY_LIST_RULES, SSH_LEGITIMATE_COMMANDS, sshBypassAttempts } from "./ssh-commands.ts";
+import { SSH_ALLOW_LIST_RULES, SSH_BYPASS_CALLER, SSH_DENY_LIST_RULES, SSH_LEGITIMATE_COMMANDS, sshBypassAttempts, sshPtyEscapes } from "./ssh-commands.ts";
 
 const attempts = sshBypassAttempts();
 
@@ -120,5 +120,13 @@ describe("under a deny-list policy (anything but rm and sudo): the deny side alo
       const r = analyseCommand(a.command);
       if (r.kind !== "unsplittable") for (const c of r.commands) expect(c[0]!.split("/").pop()!.toLowerCase()).not.toMatch(/^(rm|sudo)$/);
     }
+  });
+});
+
+describe("escapes through a terminal (for the SSH target's e2e test)", () => {
+  test("policy allows these commands: only the target can stop the pager's shell escape", () => {
+    const escapes = sshPtyEscapes("/tmp/canary");
+    expect(escapes.length).toBeGreaterThan(0);
+    for (const e of escapes) expect({ id: e.id, effect: decide(seed, e.command).effect }).toEqual({ id: e.id, effect: "allow" });
   });
 });

@@ -148,6 +148,10 @@ function rows(C: string): Row[] {
     ["path-case", "path", "rm", `RM -f ${C}`, "upper case (a different file on Linux, refused anyway)"],
     ["path-tilde", "path", "rm", `~/../../bin/rm -f ${C}`, "tilde expansion"],
     ["path-zsh-equals", "path", "rm", `=rm -f ${C}`, "zsh expands =rm to its path"],
+    ["upload-same-name-abs", "path", "other", `/home/ops/systemctl status nginx`, "a program uploaded (SFTP) under the allowed name"],
+    ["upload-same-name-rel", "path", "other", `./systemctl status nginx`, "the same, relative to the home folder"],
+    ["upload-same-name-bin", "path", "other", `bin/journalctl -u nginx`, "from ~/bin"],
+    ["upload-run", "path", "other", `/tmp/uploaded`, "run an uploaded file"],
     // File name globs.
     ["glob-question", "glob", "rm", `/bin/r? -f ${C}`, "? spells rm on disk"],
     ["glob-star", "glob", "rm", `/bin/r* -f ${C}`, "* spells rm (or rmdir) on disk"],
@@ -314,3 +318,20 @@ export const SSH_LEGITIMATE_COMMANDS: readonly string[] = [
   "journalctl _SYSTEMD_UNIT=nginx.service",
   "journalctl --output=short-iso --utc -u nginx",
 ];
+
+/**
+ * Escapes that policy cannot see: the command is allowed, and the harm comes from a terminal. With
+ * a pty (`ssh -tt`), journalctl and systemctl start `less`, and `less` runs `!command`. The SSH
+ * target must neutralise these (no pty for exec, or SYSTEMD_PAGER=cat / LESSSECURE=1 /
+ * SYSTEMD_PAGERSECURE=1 upstream); its e2e test sends `keys` once the pager is up and checks that
+ * the canary survives. Not part of the policy-level corpus: policy allows these commands.
+ */
+export function sshPtyEscapes(canary: string = DEFAULT_CANARY): { id: string; command: string; keys: string; note: string }[] {
+  if (!/^\/[A-Za-z0-9/._-]+$/.test(canary)) throw new Error(`canary path "${canary}" must be plain (letters, digits, / . _ -)`);
+  return [
+    { id: "pty-journalctl-pager", command: "journalctl -u nginx", keys: `!rm -f ${canary}\n`, note: "less shell escape from journalctl's pager" },
+    { id: "pty-journalctl-pager-end", command: "journalctl -e", keys: `!rm -f ${canary}\n`, note: "journalctl -e jumps to the end in the pager" },
+    { id: "pty-systemctl-pager", command: "systemctl status nginx", keys: `!rm -f ${canary}\n`, note: "less shell escape from systemctl's pager" },
+    { id: "pty-less-editor", command: "journalctl -u nginx", keys: "v", note: "less v starts $VISUAL/$EDITOR on the file (when it is one)" },
+  ];
+}
