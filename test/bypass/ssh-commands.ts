@@ -288,6 +288,8 @@ function rows(C: string): Row[] {
     ["kw-bang", "keyword", "rm", `! rm -f ${C}`, "negation"],
     ["kw-coproc", "keyword", "rm", `coproc rm -f ${C}`, "coproc"],
     ["kw-fish-not", "keyword", "rm", `not rm -f ${C}`, "fish's not runs the command"],
+    ["kw-zsh-dash", "keyword", "rm", `- rm -f ${C}`, "zsh's - precommand modifier runs the command"],
+    ["kw-zsh-noglob", "keyword", "rm", `noglob rm -f ${C}`, "zsh's noglob precommand modifier"],
     ["kw-comment", "keyword", "rm", `rm -f ${C} # systemctl status nginx`, "a comment that looks like the allowed command"],
     // Assignments before the command.
     ["assign-ld-preload", "assignment", "other", `LD_PRELOAD=/tmp/evil.so systemctl status nginx`, "a library injected into an allowed command"],

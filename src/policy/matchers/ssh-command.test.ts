@@ -93,6 +93,9 @@ describe("what is not a simple command is refused, saying what and where", () =>
     ["if true", /shell keyword "if"/],
     ["coproc rm", /shell keyword "coproc"/],
     ["not rm -rf /", /shell keyword "not"/],
+    ["- rm -rf /", /shell keyword "-"/],
+    ["noglob rm *", /glob/],
+    ["noglob rm x", /shell keyword "noglob"/],
     ["", /an empty command line/],
     ["   \t ", /an empty command line/],
   ];

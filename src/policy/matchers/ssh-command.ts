@@ -49,8 +49,8 @@ const KEYWORDS = new Set([
   "!", "{", "}", "[[", "]]", "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select", "then", "until", "while",
   // fish
   "and", "or", "not", "begin", "end", "switch",
-  // csh, zsh
-  "foreach", "repeat", "endif", "endsw", "breaksw", "nocorrect", "noglob",
+  // csh, zsh (zsh's `- cmd` runs cmd as a login command)
+  "foreach", "repeat", "endif", "endsw", "breaksw", "nocorrect", "noglob", "-",
 ]);
 
 /** What each refused ASCII character means to some shell. */
