@@ -1,5 +1,9 @@
-import { describe, expect, test } from "bun:test";
-import { analyseCommand, type CommandAnalysis } from "./ssh-wrappers.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { analyseCommand, basename, type CommandAnalysis } from "./ssh-wrappers.ts";
 
 const simple = (line: string): string[][] => {
   const a = analyseCommand(line);
@@ -180,4 +184,83 @@ describe("what the gateway cannot follow is opaque", () => {
   test("wrappers nested too deep", () => {
     expect(reason(`${"nice ".repeat(12)}ls`)).toMatch(/nested deeper than 8/);
   });
+});
+
+// Differential: the real wrappers on this machine run what analyseCommand says they run. A probe
+// program records the argv it gets; each line runs under a real shell with the probe on PATH,
+// and the recorded argv must be the innermost command of the analysis ("{}" is find's file name).
+describe.skipIf(process.platform !== "linux" || !existsSync("/usr/bin/env"))("differential against the real wrappers", () => {
+  let dir: string;
+  let probe: string;
+  let log: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "gatehouse-wrappers-"));
+    probe = join(dir, "gh-probe");
+    log = join(dir, "argv");
+    writeFileSync(probe, `#!/bin/sh\nprintf '%s\\0' "$0" "$@" > '${log}'\n`, { mode: 0o755 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const has = (p: string) => existsSync(p);
+  const root = process.getuid?.() === 0;
+  const cases: [string, string, boolean][] = [
+    // [shell, line with P for the probe's absolute path, runnable here]
+    ["/bin/sh", "env gh-probe a b", true],
+    ["/bin/sh", "env -i P a", true],
+    ["/bin/sh", "env -u HOME -C / gh-probe x", true],
+    ["/bin/sh", "env LANG=C TZ=UTC gh-probe 'a b'", true],
+    ["/bin/sh", "env -- gh-probe --x", true],
+    ["/bin/sh", "/usr/bin/env -i LC_ALL=C P -y", true],
+    ["/bin/sh", "nice gh-probe a", true],
+    ["/bin/sh", "nice -n 5 gh-probe a", true],
+    ["/bin/sh", "nice -5 gh-probe a", true],
+    ["/bin/sh", "nice --adjustment=3 gh-probe a", true],
+    ["/bin/sh", "nohup gh-probe a", true],
+    ["/bin/sh", "timeout 10 gh-probe a", true],
+    ["/bin/sh", "timeout -s KILL -k 1 5s gh-probe a", true],
+    ["/bin/sh", "timeout --preserve-status 5 gh-probe a", true],
+    ["/bin/sh", "stdbuf -oL -e 0 gh-probe a", has("/usr/bin/stdbuf")],
+    ["/bin/sh", "setsid -w gh-probe a", has("/usr/bin/setsid")],
+    ["/bin/sh", "ionice -c 3 gh-probe a", has("/usr/bin/ionice")],
+    ["/bin/sh", "ionice -c3 gh-probe a", has("/usr/bin/ionice")],
+    ["/bin/sh", "taskset 0x1 gh-probe a", has("/usr/bin/taskset")],
+    ["/bin/sh", "taskset -c 0 gh-probe a", has("/usr/bin/taskset")],
+    ["/bin/sh", "chroot / P a", root && has("/usr/sbin/chroot")],
+    ["/bin/sh", "chroot --userspec=0:0 / P a", root && has("/usr/sbin/chroot")],
+    ["/bin/sh", "exec gh-probe a", true],
+    ["/bin/sh", "command gh-probe a", true],
+    ["/bin/sh", "eval gh-probe a b", true],
+    ["/bin/sh", "eval 'gh-probe a'", true],
+    ["/bin/bash", "builtin eval 'gh-probe a'", true],
+    ["/bin/bash", "exec -a name P a", true],
+    ["/bin/sh", "time gh-probe a", has("/usr/bin/time")],
+    ["/bin/sh", "/usr/bin/time -f '%e' -o /dev/null gh-probe a", has("/usr/bin/time")],
+    ["/bin/sh", "sh -c 'gh-probe a b'", true],
+    ["/bin/sh", `bash -c 'gh-probe "x y"'`, true],
+    ["/bin/sh", "bash -lc 'P a'", true],
+    ["/bin/sh", "bash -o errexit -c 'gh-probe a' name arg", true],
+    ["/bin/sh", "bash -e -c 'gh-probe a'", true],
+    ["/bin/sh", "dash -c 'gh-probe a'", true],
+    ["/bin/sh", "su root -c 'P a'", root],
+    ["/bin/sh", "su -c 'P a'", root],
+    ["/bin/sh", "runuser root -c 'P a'", root && has("/usr/sbin/runuser")],
+    ["/bin/sh", "script -qc 'P a' /dev/null", has("/usr/bin/script")],
+    ["/bin/sh", "find / -maxdepth 0 -exec gh-probe '{}' ';'", true],
+    ["/bin/sh", "find /etc -maxdepth 0 -execdir gh-probe x '{}' +", true],
+    ["/bin/sh", "nice timeout 5 env LANG=C sh -c 'gh-probe a'", true],
+  ];
+  for (const [shell, template, runnable] of cases) {
+    test.skipIf(!runnable)(`${template} (${shell})`, () => {
+      const line = template.replace(/\bP\b/g, probe);
+      const a = analyseCommand(line);
+      if (a.kind !== "simple") throw new Error(`${line}: expected simple, got ${a.kind}: ${a.reason}`);
+      rmSync(log, { force: true });
+      const r = spawnSync(shell, ["-c", line], { cwd: dir, env: { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: dir }, encoding: "utf8", timeout: 60_000 });
+      if (!existsSync(log)) throw new Error(`the probe did not run: status ${r.status}, ${r.stderr}`);
+      const ran = readFileSync(log, "utf8").split("\0").slice(0, -1);
+      const inner = a.commands[a.commands.length - 1]!;
+      const dirOfFind = template.includes("-execdir") ? "./etc" : "/";
+      expect({ program: basename(ran[0]!), args: ran.slice(1) }).toEqual({ program: basename(inner[0]!), args: inner.slice(1).map((w) => (w === "{}" ? dirOfFind : w)) });
+    });
+  }
 });
