@@ -19,34 +19,48 @@ let g: SshGateway;
 let agent: string;
 let forwarder: string;
 let approver: string;
+let restarter: string;
 let web: ReturnType<typeof Bun.serve>;
+/** A second HTTP server no rule lets anyone forward to. */
+let other: ReturnType<typeof Bun.serve>;
 
-const RULES = `
+const rules = (webPort: number) => `
   - name: agents
     groups: [agents]
     targets: [web]
-    ssh: { channels: [exec, shell, sftp] }
+    ssh: { actions: [exec, shell, sftp] }
+    effect: allow
+  - name: agents-tunnel
+    groups: [agents]
+    ssh: { actions: [forward], destinations: ["127.0.0.1:${webPort}"] }
     effect: allow
   - name: forwarders
     groups: [forwarders]
     targets: [web]
     effect: allow
   - name: restarts
-    groups: [agents]
-    ssh: { channels: [exec], commands: ["echo restart-*"] }
+    groups: [restarters]
+    ssh: { actions: [exec], commands: ["echo restart-*"] }
     effect: review
     approvers: [ops]
 `;
 
 beforeAll(async () => {
   sshd = await startSshd();
-  g = await startSshGateway(sshd, { rules: RULES, adminPort: await freePort() });
-  [agent, forwarder, approver] = await Promise.all([devToken(g, "alice", "agents"), devToken(g, "fred", "forwarders"), devToken(g, "olga", "ops")]);
   web = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`hello from upstream's side, ${new URL(req.url).pathname}\n`) });
+  other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("the other server\n") });
+  g = await startSshGateway(sshd, { rules: rules(web.port!), adminPort: await freePort() });
+  [agent, forwarder, approver, restarter] = await Promise.all([
+    devToken(g, "alice", "agents"),
+    devToken(g, "fred", "forwarders"),
+    devToken(g, "olga", "ops"),
+    devToken(g, "rita", "agents,restarters"),
+  ]);
 });
 
 afterAll(async () => {
   web?.stop(true);
+  other?.stop(true);
   await g?.gw.stop();
   g?.gw.cleanup();
   await sshd?.stop();
@@ -91,7 +105,7 @@ test("ControlMaster: several channels, at once and in turn, share one connection
     await waitFor("the control socket", () => existsSync(control), { timeoutMs: 30_000 });
     const viaMaster = (command: string) => runSsh(g, {}, ["-S", control, "-o", "ControlMaster=no"], { command });
     const runs = await Promise.all([1, 2, 3, 4, 5].map((i) => viaMaster(`echo channel-${i}; exit ${i}`)));
-    expect(runs.map((r) => [r.stdout.trim(), r.code])).toEqual([1, 2, 3, 4, 5].map((i) => [`channel-${i}`, i]));
+    expect(runs.map((r) => [r.stdout.trim(), r.code, r.code === 255 ? r.stderr : ""])).toEqual([1, 2, 3, 4, 5].map((i) => [`channel-${i}`, i, ""]));
     const again = await viaMaster("echo once-more");
     expect(again.stdout).toBe("once-more\n");
     const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.filter((r) => r.type === "channel.end" && /^echo (channel-|once-more)/.test((r.action as { command?: string })?.command ?? "")).length === 6, "six channel.end records");
@@ -104,10 +118,10 @@ test("ControlMaster: several channels, at once and in turn, share one connection
   }
 });
 
-async function forward(token: string): Promise<{ body: string | null; stderr: string }> {
+async function forward(token: string, port: number): Promise<{ body: string | null; stderr: string }> {
   const local = await freePort();
   const { args, env } = sshLogin(g, { token });
-  const p = Bun.spawn(["ssh", ...args, "-N", "-o", "ExitOnForwardFailure=yes", "-L", `127.0.0.1:${local}:127.0.0.1:${web.port}`, "deploy@127.0.0.1"], {
+  const p = Bun.spawn(["ssh", ...args, "-N", "-o", "ExitOnForwardFailure=yes", "-L", `127.0.0.1:${local}:127.0.0.1:${port}`, "deploy@127.0.0.1"], {
     env: { ...process.env, ...env },
     stdin: "ignore",
     stdout: "ignore",
@@ -135,19 +149,19 @@ async function forward(token: string): Promise<{ body: string | null; stderr: st
   }
 }
 
-test("ssh -L carries an HTTP request for whom the policy allows it, and is refused as administratively prohibited for others", async () => {
-  const ok = await forward(forwarder);
+test("ssh -L carries an HTTP request to a destination the policy allows, and is refused as administratively prohibited for another", async () => {
+  const ok = await forward(agent, web.port!);
   expect(ok.body).toBe("hello from upstream's side, /via-tunnel\n");
-  const refused = await forward(agent);
+  const refused = await forward(agent, other.port!);
   expect(refused.body).toBe(null);
   expect(refused.stderr).toContain("administratively prohibited");
-  expect(refused.stderr).toContain(`forward to 127.0.0.1:${web.port} denied`);
+  expect(refused.stderr).toContain(`forward to 127.0.0.1:${other.port} denied`);
   const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((r) => r.type === "channel.end" && (r.action as { action?: string })?.action === "forward"), "the forward's channel.end");
   const fwd = recs.find((r) => r.type === "channel.end" && (r.action as { action?: string })?.action === "forward")!;
   expect(fwd.action).toMatchObject({ destination: `127.0.0.1:${web.port}`, user: sshd.user });
   expect((fwd.details as { bytes_out: number }).bytes_out).toBeGreaterThan(0);
   const denied = recs.find((r) => r.type === "decision" && r.decision?.effect === "deny" && (r.action as { action?: string })?.action === "forward");
-  expect(denied?.identity?.subject).toBe("alice");
+  expect(denied?.action).toMatchObject({ destination: `127.0.0.1:${other.port}` });
 });
 
 test("ssh -R and agent forwarding are refused, and the session's stderr says why", async () => {
@@ -159,7 +173,7 @@ test("ssh -R and agent forwarding are refused, and the session's stderr says why
 });
 
 test("an exec held for review prints the approval id and the approver's command, waits, then runs once approved", async () => {
-  const { args, env } = sshLogin(g, { token: agent });
+  const { args, env } = sshLogin(g, { token: restarter });
   const p = Bun.spawn(["ssh", ...args, "deploy@127.0.0.1", "echo restart-web"], { env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let stderr = "";
   void (async () => {

@@ -19,6 +19,8 @@ setDefaultTimeout(120_000);
 let sshd: SshdInstance;
 let g: SshGateway;
 let token: string;
+/** In agents and restricted: rm is denied to her. */
+let restricted: string;
 /** A folder the upstream account may write to, for marker files. */
 let markers: string;
 let botKeyFile: string;
@@ -29,8 +31,8 @@ const RULES = `
     targets: [web]
     effect: allow
   - name: no-rm
-    groups: [agents]
-    ssh: { channels: [exec], commands: ["rm **"] }
+    groups: [restricted]
+    ssh: { actions: [exec], commands: ["rm **"] }
     effect: deny
     message: "rm is not allowed through the gateway"
 `;
@@ -47,7 +49,7 @@ beforeAll(async () => {
     target: ["env: [LANG, \"APP_*\"]"],
     identity: `machine_keys: [{ name: deploy-bot, sha256: "${"b".repeat(64)}", groups: [agents], ssh_public_keys: ["${botKey.publicKey}"] }]`,
   });
-  token = await devToken(g, "alice", "agents");
+  [token, restricted] = await Promise.all([devToken(g, "alice", "agents"), devToken(g, "bob", "agents,restricted")]);
 });
 
 afterAll(async () => {
@@ -84,13 +86,18 @@ test("a denied exec never runs upstream: exit 126 and the rule's message on stde
   const marker = join(markers, "keep-me");
   writeFileSync(marker, "x");
   chmodSync(marker, 0o666);
-  const denied = await runSsh(g, { token }, [], { command: `rm -f ${marker}` });
+  const denied = await runSsh(g, { token: restricted }, [], { command: `rm -f ${marker}` });
   expect(denied.code).toBe(126);
   expect(denied.stderr).toContain("rm is not allowed through the gateway");
   expect(existsSync(marker)).toBe(true);
+  // Nor hidden behind another command: a line the gateway cannot split is any command to a deny rule.
+  const hidden = await runSsh(g, { token: restricted }, [], { command: `true; rm -f ${marker}` });
+  expect(hidden.code).toBe(126);
+  expect(hidden.stderr).toContain("could not be split safely");
+  expect(existsSync(marker)).toBe(true);
   // The same account can change that folder: the deny, not a permission, kept the file.
   const made = join(markers, "made");
-  const allowed = await runSsh(g, { token }, [], { command: `touch ${made}` });
+  const allowed = await runSsh(g, { token: restricted }, [], { command: `touch ${made}` });
   expect(allowed.code).toBe(0);
   expect(existsSync(made)).toBe(true);
   const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((r) => r.type === "channel.end" && (r.action as { command?: string })?.command === `touch ${made}`), "the touch's channel.end");

@@ -1,19 +1,28 @@
 // Walks the whole chain, every file, and reports the first record that is not what the chain
 // says it must be: unreadable, malformed, out of sequence, unlinked, or altered; checks every
 // signed checkpoint (checkpoint.ts) against the trusted keys; and, given a head saved elsewhere,
-// that the log still holds it, which the chain alone cannot show for records cut off the end.
+// that the log still holds it, which the chain alone cannot show for records cut off the end;
+// and, when asked, that the recordings records link to are there unchanged (verify-recordings.ts).
+import { dirname } from "node:path";
 import { CHECKPOINT_TYPE, checkpointProblem, parseCheckpoint, type ChainHead, type Checkpoint } from "./checkpoint.ts";
 import { readLines } from "./line-reader.ts";
 import { listLogFiles } from "./log-files.ts";
 import { parseLine } from "./parse-line.ts";
 import { ZERO_HASH } from "./record.ts";
 import type { PublicKey } from "./signing-key.ts";
+import { checkRecordings } from "./verify-recordings.ts";
 
 export interface VerifyOptions {
   /** Keys whose checkpoint signatures are trusted. Without any, signatures are not checked (and the result says so). */
   readonly keys?: readonly PublicKey[];
   /** A head saved elsewhere: the log must hold a record with this seq and hash. */
   readonly head?: ChainHead;
+  /**
+   * Check the files records link to (details.recording, details.output) against the size and
+   * SHA-256 they hold; `dir`: look for them there by name (a log copied with its recordings).
+   * Without it recordings are not checked.
+   */
+  readonly recordings?: { readonly dir?: string };
 }
 
 /** The newest checkpoint of the log, and the seq of the record that holds it. */
@@ -45,6 +54,8 @@ export type VerifyReport =
       readonly not_checkpointed: number;
       /** The saved head that was found in the log, when one was given. */
       readonly head?: ChainHead;
+      /** Recording files checked, when opts.recordings asked for it. */
+      readonly recordings?: number;
     }
   | VerifyFailure;
 
@@ -64,6 +75,7 @@ export async function verifyLogReport(path: string, opts: VerifyOptions = {}): P
   let prevHash = ZERO_HASH;
   let checkpoints = 0;
   let last: LastCheckpoint | null = null;
+  let recordings = 0;
   let headHash: { hash: string; file: string; line: number } | null = opts.head?.seq === 0 ? { hash: ZERO_HASH, file: files[0]!, line: 0 } : null;
   for (const file of files) {
     try {
@@ -97,6 +109,11 @@ export async function verifyLogReport(path: string, opts: VerifyOptions = {}): P
           }
           checkpoints++;
           last = { ...c, record_seq: r.seq };
+        }
+        if (opts.recordings !== undefined && r.details !== undefined) {
+          const check = await checkRecordings(r.details, r.session, { base: dirname(file), ...opts.recordings });
+          recordings += check.checked;
+          if (check.problem !== null) return fail(check.problem, r.seq);
         }
         if (opts.head !== undefined && r.seq === opts.head.seq) headHash = { hash: r.hash, file, line: raw.line };
         prevHash = r.hash;
@@ -139,6 +156,7 @@ export async function verifyLogReport(path: string, opts: VerifyOptions = {}): P
     last_checkpoint: last,
     not_checkpointed: records - (last?.record_seq ?? 0),
     ...(head ? { head } : {}),
+    ...(opts.recordings !== undefined ? { recordings } : {}),
   };
 }
 

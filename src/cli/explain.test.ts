@@ -194,3 +194,109 @@ describe("usage", () => {
     expect(parseHttpRequest("DELETE FROM t")).toBeNull();
   });
 });
+
+describe("gatehouse explain, SSH", () => {
+  const SSH_RULES = `rules:
+  - name: no-rm
+    ssh: { commands: ["rm **"] }
+    effect: deny
+    message: rm is not allowed.
+  - name: restarts
+    groups: [agents]
+    ssh: { actions: [exec], commands: ["systemctl restart *"] }
+    effect: review
+    approvers: [sre]
+  - name: agents-read
+    groups: [agents]
+    targets: [web-*]
+    ssh: { actions: [exec], commands: ["systemctl status **", "journalctl **"] }
+    effect: allow
+  - name: agents-logs
+    groups: [agents]
+    targets: [web-*]
+    ssh: { operations: [read, list], paths: ["/var/log/**"] }
+    effect: allow
+`;
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, "ssh");
+    await Bun.write(join(dir, "gatehouse.yaml"), SSH_RULES);
+  });
+  const ssh = async (...args: string[]) => {
+    let out = "";
+    const io = { stdout: (s: string) => void (out += s), stderr: () => {}, color: false, env: {}, signal: new AbortController().signal };
+    const code = await explainCommand.run(["--config", dir, "--as", "bot", "--groups", "agents", "--target", "web-1", "--ssh-user", "ops", ...args], io);
+    return { code, out };
+  };
+
+  test("an exec through wrappers: argv, what runs, the rule that refuses it and what the client gets", async () => {
+    const r = await ssh("--exec", "sudo -u root sh -c 'rm -rf /'");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("bot (groups agents) on web-1 (ssh)");
+    expect(r.out).toContain(`seen: exec of "sudo -u root sh -c 'rm -rf /'" as ops\n  argv: ["sudo","-u","root","sh","-c","rm -rf /"]\n  runs: sudo -u root sh -c rm -rf / → sh -c rm -rf / → rm -rf /\n`);
+    expect(r.out).toContain('✓ no-rm (deny, ');
+    expect(r.out).toContain("decision: deny by rule no-rm: rm is not allowed.");
+    expect(r.out).toContain("the client gets: on stderr: rm is not allowed.\n  exit status 126; nothing runs upstream");
+    expect(r.out).toContain('note: no target "web-1" in the configuration');
+  });
+
+  test("a line that cannot be split: where, and why only rules allowing any command apply", async () => {
+    const r = await ssh("--exec", "systemctl status nginx; rm -rf /");
+    expect(r.out).toContain('  cannot be split safely: ";" (a command separator) at 23\n');
+    expect(r.out).toContain("decision: deny by rule no-rm");
+    expect(r.out).toContain('detail: exec of "systemctl status nginx; rm -rf /" as ops; the command line could not be split safely (";" (a command separator) at 23), so rules about commands treat it as any command');
+  });
+
+  test("allowed, held, and the near miss of the allow rule", async () => {
+    expect((await ssh("--exec", "journalctl -u nginx --since today")).out).toContain("decision: allow by rule agents-read");
+    const held = await ssh("--exec", "systemctl restart nginx");
+    expect(held.out).toContain("decision: review by rule restarts");
+    expect(held.out).toContain("approvers: sre");
+    const miss = await ssh("--exec", "systemctl stop nginx");
+    expect(miss.out).toContain('✗ agents-read (allow, ');
+    expect(miss.out).toContain('"systemctl stop nginx" is not in its commands [systemctl status **, journalctl **]');
+    expect(miss.out).toContain('detail: exec of "systemctl stop nginx" as ops; no rule allows it for you');
+  });
+
+  test("sftp and forwards, in the protocol's terms", async () => {
+    const w = await ssh("--sftp", "write:/var/log/syslog");
+    expect(w.out).toContain("seen: sftp write of /var/log/syslog as ops");
+    expect(w.out).toContain("operation write is not in its operations [read, list]");
+    expect(w.out).toContain("the client gets: SSH_FX_PERMISSION_DENIED: no rule allows this request\n  sftp write of /var/log/syslog as ops; no rule allows it for you\n  the SFTP session goes on");
+    expect((await ssh("--sftp", "read:/var/log/syslog")).out).toContain("decision: allow by rule agents-logs");
+    const f = await ssh("--forward", "db.internal:5432");
+    expect(f.out).toContain("channel open failure, administratively prohibited");
+  });
+
+  test("--as-test cases pass under gatehouse test", async () => {
+    const a = await ssh("--as-test", "status", "--exec", "systemctl status nginx");
+    const b = await ssh("--as-test", "rm after a separator", "--exec", "true; rm -rf /");
+    const c = await ssh("--as-test", "rename", "--sftp", "rename:/var/log/a", "--to-path", "/etc/a");
+    expect(a.out).toContain("# from: gatehouse explain --as 'bot' --groups 'agents' --target 'web-1' --at ");
+    expect(a.out).toContain("--ssh-user 'ops' --exec 'systemctl status nginx'");
+    const file = join(dir, "explained.test.yaml");
+    await writeFile(file, `cases:\n${[a.out, b.out, c.out].map((o) => o.replace(/^(?!#)/gm, "  ")).join("")}`);
+    const report = await runPolicyTests(file);
+    expect(report.files[0]!.error).toBeUndefined();
+    expect(report.files[0]!.cases.map((x) => [x.name, x.passed, x.decision?.rule])).toEqual([
+      ["status", true, "agents-read"],
+      ["rm after a separator", true, "no-rm"],
+      ["rename", true, null],
+    ]);
+  });
+
+  test("usage: one request, and the flags that go together", async () => {
+    const usage = async (...args: string[]) => {
+      try {
+        await ssh(...args);
+        return "no error";
+      } catch (e) {
+        return isGatewayError(e, "E_USAGE") ? e.message : String(e);
+      }
+    };
+    expect(await usage("--exec", "ls", "--forward", "a:1")).toContain("give one of --exec CMD");
+    expect(await usage("--sftp", "delete:/x")).toContain('"delete" is not an SFTP operation');
+    expect(await usage("--sftp", "read:/x", "--to-path", "/y")).toContain("--to-path is for --sftp rename:PATH only");
+    expect(await usage("--exec", "ls", "extra")).toContain("an SSH request is given by its flags");
+  });
+});

@@ -1,6 +1,7 @@
-// `gatehouse explain`: what the gateway sees of one SQL text or HTTP request, every rule that
-// matches or almost matches and why not, and the decision with its masks, computed by the
-// gateway's own code (the SQL analysis, HTTP path canonicalisation, decide() and the built-ins).
+// `gatehouse explain`: what the gateway sees of one SQL text, HTTP request or SSH request, every
+// rule that matches or almost matches and why not, and the decision with its masks, computed by
+// the gateway's own code (the SQL analysis, HTTP path canonicalisation, the SSH command splitter,
+// decide() and the built-ins).
 import { canonicalHttpPath, PathRefusal } from "../policy/http-path.ts";
 import { stringify as yamlStringify } from "yaml";
 import { GatewayError } from "../core/errors.ts";
@@ -12,14 +13,20 @@ import type { Policy } from "../policy/compile.ts";
 import { DEFAULT_DENY } from "../policy/decide.ts";
 import type { PolicyExplanation, RuleExplanation } from "../policy/explain.ts";
 import { parseArgs, paint, wantsHelp, type Command, type Io } from "./command.ts";
+import { SSH_FLAGS, sshAnswer, sshFacts, sshFlagsText, sshSeenLines, sshTestRequest, wantsSsh } from "./explain-ssh.ts";
 
 const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME]
                          [--at TIME] [--search-path "S1, S2"] [--db-user NAME] [--issuer ISS]
                          [--all] [--json] [--as-test NAME] "SQL" | "METHOD PATH"
+       gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME] [--at TIME]
+                         --ssh-user NAME (--exec "CMD" | --shell | --line "TEXT"
+                         | --sftp OP:PATH [--to-path PATH] | --forward HOST:PORT)
 
 Shows what the gateway sees of a request and how the policy decides it, without running it:
 for SQL the statement classes, tables and functions of each statement (the gateway's own SQL
-analysis); for HTTP the method and the canonical path rules are matched against. Then every
+analysis); for HTTP the method and the canonical path rules are matched against; for SSH the
+argv of the command line, the commands its wrappers run (sudo, env, sh -c ...), or why the
+line cannot be split safely. Then every
 rule that matches or almost matches and why not (group, target, class, table, method, path,
 outside its hours), and the decision with its masks and what the client would be told.
 
@@ -33,12 +40,20 @@ outside its hours), and the decision with its masks and what the client would be
                        "$user", public (the server's default)
   --db-user NAME       PostgreSQL: the upstream user, when a schema of that name exists (so
                        that "$user" in the search_path names it); default: no such schema
+  --ssh-user NAME      SSH: the upstream account the caller logs in as
+  --exec "CMD"         SSH: an exec of this command line, exactly as the client sends it
+  --shell              SSH: opening an interactive shell
+  --line "TEXT"        SSH: a line submitted in a shell (the best-effort line policy)
+  --sftp OP:PATH       SSH: an SFTP operation (read, write, remove, rename, mkdir, list, setstat)
+                       on a normalised absolute path; --to-path PATH for a rename's target
+  --forward HOST:PORT  SSH: a forwarded connection (ssh -L) to HOST:PORT
   --all                list every rule, not only those that match or almost match
   --json               print the explanation as JSON, for scripts
   --as-test NAME       print the decision as policy test cases (for a *.test.yaml's cases)
 
-The request is SQL (one or more statements, read as one simple Query, as psql -c sends it)
-or METHOD PATH (GET /api/orders?x=1). Exit status: 0 explained, 1 invalid configuration,
+The request is SQL (one or more statements, read as one simple Query, as psql -c sends it),
+METHOD PATH (GET /api/orders?x=1), or an SSH request given by the --ssh-* flags above; an SSH
+target not (yet) in the configuration may be named with --target to check rules before it exists. Exit status: 0 explained, 1 invalid configuration,
 2 bad usage.`;
 
 const FLAGS = {
@@ -53,6 +68,7 @@ const FLAGS = {
   all: "boolean",
   json: "boolean",
   "as-test": "string",
+  ...SSH_FLAGS,
 } as const;
 
 /** One request explained: an HTTP request, or one statement of the SQL. */
@@ -88,7 +104,17 @@ export function parseHttpRequest(text: string): { method: string; target: string
   return { method: m[1]!, target: m[2]! };
 }
 
-function pickTarget(config: Config, name: string | undefined, text: string): { name: string; kind: TargetKind } {
+function pickTarget(config: Config, name: string | undefined, text: string, ssh = false): { name: string; kind: TargetKind } {
+  if (ssh) {
+    const fit = config.targets.filter((t) => (t.kind as string) === "ssh");
+    if (name !== undefined) {
+      const t = config.targets.find((x) => x.name === name);
+      if (t && (t.kind as string) !== "ssh") throw usageError(`target "${name}" is a ${t.kind} target, not an ssh target`);
+      return { name, kind: "ssh" };
+    }
+    if (fit.length === 1) return { name: fit[0]!.name, kind: "ssh" };
+    throw usageError(fit.length === 0 ? "no ssh target in the configuration; give --target NAME (the name rules will see)" : `several ssh targets (${fit.map((t) => t.name).join(", ")}); give --target NAME`);
+  }
   if (name !== undefined) {
     const t = config.targets.find((x) => x.name === name);
     if (!t) throw usageError(`no target "${name}" in the configuration (targets: ${config.targets.map((x) => x.name).join(", ") || "none"})`);
@@ -131,10 +157,17 @@ function pgAnswer(d: Decision): string | null {
 }
 
 async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
-  const target = pickTarget(config, flags["target"] as string | undefined, text);
+  const ssh = wantsSsh(flags);
+  const target = pickTarget(config, flags["target"] as string | undefined, text, ssh);
   const groups = ((flags["groups"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "");
   const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups };
   const time = parseAt(flags["at"] as string | undefined, Date.now());
+  if (ssh) {
+    const facts = sshFacts(flags);
+    const explanation = policy.explain({ identity, target: target.name, request: facts, time });
+    const notes = config.targets.some((t) => t.name === target.name) ? [] : [`no target "${target.name}" in the configuration: rules are matched against the name as given`];
+    return { text, target, identity, time, searchPath: null, items: [{ text: explanation.seen, kind: "ssh", request: facts, explanation, answer: sshAnswer(explanation.decision, facts), notes }] };
+  }
   if (target.kind === "http") {
     const req = parseHttpRequest(text);
     if (req === null) throw usageError(`target "${target.name}" is an http target: give the request as METHOD PATH, e.g. "GET /api/orders"`);
@@ -199,6 +232,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
       io.stdout(`${p.bold("seen")}: ${e.seen}\n`);
       if (r.kind === "postgres") {
         io.stdout(`  classes:   ${r.classes.join(", ") || "(none)"}\n  tables:    ${r.relations.join(", ") || "(none)"}\n  functions: ${r.functions.join(", ") || "(none)"}\n`);
+      } else if (r.kind === "ssh") {
+        for (const l of sshSeenLines(r)) io.stdout(`${l}\n`);
       } else if (r.kind === "http") {
         const given = item.given ?? r.path;
         io.stdout(`  method: ${r.method}\n  path:   ${given}${e.canonicalPath === null ? " (cannot be put in canonical form)" : e.canonicalPath !== given ? ` (canonical: ${e.canonicalPath})` : " (canonical)"}\n`);
@@ -281,7 +316,9 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
         ? { postgres: { classes: [...r.classes], tables: [...r.relations], ...(r.functions.length > 0 ? { functions: [...r.functions] } : {}) } }
         : r.kind === "http"
           ? { http: { method: r.method, path: r.path } }
-          : {};
+          : r.kind === "ssh"
+            ? sshTestRequest(r)
+            : {};
     const masks = hasMasks(d.masks) ? { masks: { ...(d.masks.json.length ? { json: [...d.masks.json] } : {}), ...(d.masks.columns.length ? { columns: [...d.masks.columns] } : {}), ...(d.masks.detectors.length ? { detectors: [...d.masks.detectors] } : {}) } } : {};
     cases.push({
       name: out.items.length > 1 ? `${name} (statement ${i + 1}: ${item.text.replace(/\s+/g, " ").slice(0, 60)})` : name,
@@ -300,7 +337,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
     `--target ${quote(out.target.name)}`,
     `--at ${new Date(out.time).toISOString()}`,
     ...(out.searchPath !== null && out.searchPath.join(",") !== "$user,public" ? [`--search-path ${quote(out.searchPath.join(", "))}`] : []),
-    quote(out.text),
+    ...(out.items[0]?.request?.kind === "ssh" ? [sshFlagsText(out.items[0].request, quote)] : [quote(out.text)]),
   ].join(" ");
   const header = `# from: ${command}\n`;
   return `${header}${comments.map((c) => `${c}\n`).join("")}${cases.length > 0 ? yamlStringify(cases) : ""}`;
@@ -319,7 +356,9 @@ export const explainCommand: Command = {
     if (flags["config"] === undefined) throw usageError("--config is required");
     if (flags["as"] === undefined) throw usageError("--as SUBJECT is required");
     const text = positional.join(" ");
-    if (text.trim() === "") throw usageError('the request is required: SQL, or METHOD PATH such as "GET /api/orders"');
+    if (wantsSsh(flags)) {
+      if (text.trim() !== "") throw usageError(`an SSH request is given by its flags (--exec "CMD" ...), not by "${text}"`);
+    } else if (text.trim() === "") throw usageError('the request is required: SQL, METHOD PATH such as "GET /api/orders", or an SSH request (--ssh-user NAME --exec "CMD")');
     let config: Config;
     let policy: Policy;
     try {

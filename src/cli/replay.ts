@@ -1,24 +1,46 @@
 // `gatehouse replay SESSION`: one session from the audit log as a readable transcript: its
-// start, each statement (or request) with the decision and, for what ran, its outcome, any
-// approvals, and its end.
+// start, each statement (or request, exec, SFTP operation) with the decision and, for what
+// ran, its outcome, any approvals, and its end. A terminal session that was recorded is
+// played instead, at its recorded pace (replay-cast.ts).
 import type { AuditRecord } from "../audit/record.ts";
 import { readRecords } from "../audit/reader.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
 import { parseArgs, usageError, wantsHelp, type Command } from "./command.ts";
+import { abortableSleep } from "./replay-cast.ts";
+import { playRecordings } from "./replay-play.ts";
+import { sshActionText, sshOutcomeText, sshStartText } from "./replay-ssh.ts";
 import { auditPathFromConfig } from "./tail.ts";
 
-const usage = `Usage: gatehouse replay SESSION [LOG] [--config PATH] [--json]
+const usage = `Usage: gatehouse replay SESSION [LOG] [--config PATH] [--json | --transcript]
+                       [--speed N] [--idle-limit SECONDS] [--no-wait] [--recordings DIR]
 
 Prints one session from the audit log as a transcript: who connected, from where, each
-statement with the policy's decision (rule and message), what happened when it ran (command
-tag, rows, time, masked cells, error), approvals, and the session's end.
+statement, request, command or file operation with the policy's decision (rule and message),
+what happened when it ran (command tag, rows, exit status, bytes, time, masked values, error),
+approvals, and the session's end.
 
-  SESSION        the session id, e.g. pg_1a2b3c4d5e6f7a8b (shown by gatehouse tail)
-  LOG            the audit log; default: audit.path of the configuration given by --config
-  --config PATH  the gateway configuration (a YAML file or a folder of them)
-  --json         print the session's records as stored, one JSON object per line
+A terminal session (SSH with a pty) that was recorded is played in the terminal instead, at
+the pace it was recorded, after its recording's sha-256 is checked against the audit record.
 
-Exit status: 0 ok, 1 no such session or the log cannot be read, 2 bad usage.`;
+  SESSION             the session id, e.g. pg_1a2b3c4d5e6f7a8b or ssh_… (shown by gatehouse tail)
+  LOG                 the audit log; default: audit.path of the configuration given by --config
+  --config PATH       the gateway configuration (a YAML file or a folder of them)
+  --json              print the session's records as stored, one JSON object per line
+  --transcript        print the transcript even when the session has a terminal recording
+  --speed N           play N times faster (0.5: half as fast); default 1
+  --idle-limit SECS   shorten every pause longer than SECS to SECS
+  --no-wait           print the recording's output at once, without its pauses
+  --recordings DIR    look for the recording in DIR (by file name), e.g. a copied log's
+
+Exit status: 0 ok, 1 no such session, the log or recording cannot be read, or the recording
+does not match its audit record; 2 bad usage.`;
+
+interface PlayFlags {
+  readonly speed: number;
+  readonly idleLimit: number | null;
+  readonly noWait: boolean;
+  readonly dir?: string;
+}
 
 export const replayCommand: Command = {
   name: "replay",
@@ -32,12 +54,29 @@ export const replayCommand: Command = {
     let session: string;
     let log: string;
     let json: boolean;
+    let transcript: boolean;
+    let play: PlayFlags;
     try {
-      const { flags, positional } = parseArgs(args, { config: "string", json: "boolean" });
+      const { flags, positional } = parseArgs(args, {
+        config: "string",
+        json: "boolean",
+        transcript: "boolean",
+        speed: "string",
+        "idle-limit": "string",
+        "no-wait": "boolean",
+        recordings: "string",
+      });
       if (positional.length === 0) throw new GatewayError("E_USAGE", "give the session id");
       if (positional.length > 2) throw new GatewayError("E_USAGE", `unexpected argument "${positional[2]}"`);
       session = positional[0]!;
       json = flags.json === true;
+      transcript = flags.transcript === true;
+      play = {
+        speed: positiveNumber(flags.speed, "--speed") ?? 1,
+        idleLimit: positiveNumber(flags["idle-limit"], "--idle-limit") ?? null,
+        noWait: flags["no-wait"] === true,
+        ...(typeof flags.recordings === "string" ? { dir: flags.recordings } : {}),
+      };
       if (positional[1] !== undefined) log = positional[1];
       else if (flags.config !== undefined) log = await auditPathFromConfig(flags.config as string);
       else throw new GatewayError("E_USAGE", "give the audit log path, or --config to take audit.path from the configuration");
@@ -60,10 +99,21 @@ export const replayCommand: Command = {
       io.stderr(`gatehouse replay: no records of session ${session} in ${log}\n`);
       return 1;
     }
+    if (!json && !transcript) {
+      const played = await playRecordings(records, log, io, { ...play, sleep: abortableSleep(io.signal) });
+      if (played !== null) return played;
+    }
     io.stdout(json ? records.map((r) => JSON.stringify(r)).join("\n") + "\n" : renderTranscript(records));
     return 0;
   },
 };
+
+function positiveNumber(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new GatewayError("E_USAGE", `${flag} takes a number above 0, not "${String(value)}"`);
+  return n;
+}
 
 type Details = Record<string, unknown>;
 
@@ -75,6 +125,7 @@ function actionText(r: AuditRecord): string {
   const a = (r.action ?? {}) as Details;
   if (typeof a["sql"] === "string") return oneLine(a["sql"]);
   if (a["kind"] === "http") return `${String(a["method"])} ${String(a["path"])}`;
+  if (a["kind"] === "ssh") return sshActionText(a);
   const parts = Object.entries(a).filter(([k]) => k !== "kind").map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : String(v)}`);
   return parts.join(" ");
 }
@@ -130,11 +181,17 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
   out.push(`session ${records[0]!.session} on ${records[0]!.target ?? "?"} — ${start ? who(start) : who(records[0]!)}`);
   let n = 0;
   let lastSql: string | null = null;
+  // An SSH session: its decisions are about SSH actions (or it ended before any, with an SSH client's banner).
+  const ssh = records.some((r) => (r.action as Details | undefined)?.["kind"] === "ssh" || (r.type === "session.start" && details(r)["client"] !== undefined));
   for (const r of records) {
     const t = clock(r.time, first);
     const d = details(r);
     switch (r.type) {
       case "session.start": {
+        if (ssh) {
+          out.push(`${r.time}  START  ${sshStartText(d)}`);
+          break;
+        }
         const params = (d["parameters"] ?? {}) as Details;
         const extra = Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(" ");
         out.push(`${r.time}  START  from ${String(d["remote"] ?? "?")}, ${d["tls"] ? "TLS" : "no TLS"}, user ${String(d["user"] ?? "?")}${extra ? `, ${extra}` : ""}`);
@@ -157,8 +214,19 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
         out.push(`${" ".repeat(t.length)}     → ${outcomeText(d)}`);
         break;
       }
+      case "channel.end": {
+        const text = actionText(r);
+        if (text !== lastSql) out.push(`${t}  (end) ${text}`);
+        out.push(`${" ".repeat(t.length)}     → ${sshOutcomeText(d)}`);
+        break;
+      }
       case "session.end": {
         const secs = typeof d["duration_ms"] === "number" ? `${(d["duration_ms"] / 1000).toFixed(1)} s` : "?";
+        if (typeof d["channels"] === "number") {
+          const why = [d["ended"], d["error"]].filter((x) => x !== undefined).map(String).join("; ");
+          out.push(`${t}  END    after ${secs}: ${d["channels"]} channel${d["channels"] === 1 ? "" : "s"}${why ? ` (${why})` : ""}`);
+          break;
+        }
         out.push(
           `${t}  END    after ${secs}: ${String(d["statements"] ?? 0)} statements, ${String(d["bytes_in"] ?? 0)} bytes in, ${String(d["bytes_out"] ?? 0)} bytes out${d["error"] ? ` (${String(d["error"])})` : ""}`,
         );
@@ -168,6 +236,10 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
         if (r.type.startsWith("approval.")) {
           const who2 = d["approver"] ? ` by ${String(d["approver"])}` : "";
           out.push(`${t}  ${r.type.toUpperCase()} ${String(d["approval"] ?? "")}${who2}${d["reason"] ? `: ${String(d["reason"])}` : ""}`);
+        } else if ((r.action as Details | undefined)?.["kind"] === "ssh") {
+          // An SSH record of a kind this transcript does not know by name (an SFTP operation …).
+          out.push(`${t}  ${r.type} ${actionText(r)}`);
+          out.push(`${" ".repeat(t.length)}     → ${sshOutcomeText(d)}`);
         } else {
           out.push(`${t}  ${r.type} ${actionText(r)}`);
         }

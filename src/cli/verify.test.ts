@@ -41,7 +41,7 @@ describe("gatehouse verify", () => {
     );
     const j = io();
     expect(await verifyCommand.run([path, "--json"], j.io)).toBe(0);
-    expect(JSON.parse(j.out.join(""))).toEqual({ ok: true, records: 4, checkpoints: 0, signatures: "not checked", last_checkpoint: null, not_checkpointed: 4, keys: [] });
+    expect(JSON.parse(j.out.join(""))).toEqual({ ok: true, records: 4, checkpoints: 0, signatures: "not checked", last_checkpoint: null, not_checkpointed: 4, recordings: 0, keys: [] });
   });
 
   test("exit 1 with file:line and the problem for a damaged log", async () => {

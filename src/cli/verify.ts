@@ -1,5 +1,6 @@
 // `gatehouse verify LOG`: checks the audit log's whole hash chain and names the first bad record;
-// checks its signed checkpoints, and with a head saved elsewhere, that nothing was cut after it.
+// checks its signed checkpoints, and with a head saved elsewhere, that nothing was cut after it;
+// and that the recordings the records link to are there, unchanged.
 import { readFile } from "node:fs/promises";
 import { checkpointProblem, parseCheckpoint, type ChainHead } from "../audit/checkpoint.ts";
 import { defaultSigningKeyPath, parsePublicKey, PUBLIC_KEY_PREFIX, readSigningKey, type PublicKey } from "../audit/signing-key.ts";
@@ -8,7 +9,8 @@ import { loadConfig } from "../config/load.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
 import { parseArgs, usageError, wantsHelp, type Command, type Io } from "./command.ts";
 
-const usage = `Usage: gatehouse verify [LOG] [--config PATH] [--key KEY]… [--head SEQ:HASH | --checkpoint FILE] [--json]
+const usage = `Usage: gatehouse verify [LOG] [--config PATH] [--key KEY]… [--head SEQ:HASH | --checkpoint FILE]
+                       [--recordings DIR | --skip-recordings] [--json]
 
 Walks the whole hash chain of the audit log LOG: its rotated files (LOG.1, LOG.2, …, oldest
 first), then LOG itself. Every line must be a well-formed record whose seq follows the one
@@ -20,6 +22,10 @@ The gateway signs the chain's head with its Ed25519 key in audit.checkpoint reco
 the trusted key, and the records after the last checkpoint are reported as not yet
 checkpointed. The chain alone cannot show records cut off its end; a head saved elsewhere can.
 
+Records that link a recording (an SSH terminal session's asciicast file, an exec's captured
+output) hold its size and SHA-256: each linked file must be there with exactly those, or
+verify fails naming the session and the file.
+
   --config PATH      the gateway's configuration: LOG defaults to its audit.path, and the
                      trusted key to its signing key (audit.checkpoints.key_file, or
                      <state_dir>/audit-key/ed25519.pem)
@@ -29,11 +35,15 @@ checkpointed. The chain alone cannot show records cut off its end; a head saved 
   --head SEQ:HASH    the log must hold record SEQ with hash HASH (a checkpoint's seq and hash)
   --checkpoint FILE  a checkpoint saved elsewhere, e.g. the JSON of GET /audit/checkpoint on the
                      admin API: its signature must be valid, and the log must hold its seq and hash
+  --recordings DIR   look for the linked recordings in DIR (by file name) instead of where the
+                     gateway wrote them, e.g. a log copied with its recordings folder
+  --skip-recordings  do not check recordings (a log copied without them)
   --json             print the result as JSON: {"ok":true,"records":N,"checkpoints":…} or
                      {"ok":false,"file":…,"line":…,"seq":…,"problem":…,"records":…}
 
 Exit status: 0 the chain is intact (and holds the saved head), 1 it is not: a record is bad,
-a signature is bad or by another key, or the log was cut or rewritten after the saved head
+a signature is bad or by another key, a linked recording is missing or changed, or the log
+was cut or rewritten after the saved head
 (the first problem is printed as file:line and what is wrong); 2 bad usage.`;
 
 interface TrustedKey {
@@ -61,10 +71,20 @@ export const verifyCommand: Command = {
 };
 
 async function verify(args: readonly string[], io: Io): Promise<number> {
-  const { flags, positional } = parseArgs(args, { json: "boolean", config: "string", key: "strings", head: "string", checkpoint: "string" });
+  const { flags, positional } = parseArgs(args, {
+    json: "boolean",
+    config: "string",
+    key: "strings",
+    head: "string",
+    checkpoint: "string",
+    recordings: "string",
+    "skip-recordings": "boolean",
+  });
   const json = flags.json === true;
   if (positional.length > 1) throw new GatewayError("E_USAGE", `unexpected argument "${positional[1]}"`);
   if (flags.head !== undefined && flags.checkpoint !== undefined) throw new GatewayError("E_USAGE", "--head and --checkpoint exclude each other");
+  if (flags.recordings !== undefined && flags["skip-recordings"] === true) throw new GatewayError("E_USAGE", "--recordings and --skip-recordings exclude each other");
+  const recordings = flags["skip-recordings"] === true ? undefined : flags.recordings === undefined ? {} : { dir: flags.recordings as string };
   const configPath = flags.config as string | undefined;
   if (positional.length === 0 && configPath === undefined) throw new GatewayError("E_USAGE", "the audit log path is required (or --config)");
   let head = flags.head === undefined ? undefined : parseHead(flags.head as string);
@@ -105,7 +125,7 @@ async function verify(args: readonly string[], io: Io): Promise<number> {
 
   let report: VerifyReport;
   try {
-    report = await verifyLogReport(log, { keys: keys.map((k) => k.key), ...(head ? { head } : {}) });
+    report = await verifyLogReport(log, { keys: keys.map((k) => k.key), ...(head ? { head } : {}), ...(recordings ? { recordings } : {}) });
   } catch (e) {
     io.stderr(`gatehouse verify: cannot read the audit log: ${errorMessage(e)}\n`);
     return 1;
@@ -137,6 +157,8 @@ function print(io: Io, json: boolean, report: VerifyReport, keys: readonly Trust
   const last = report.last_checkpoint;
   lines.push(last === null ? "no checkpoint in the log" : `last checkpoint: seq ${last.seq}, hash ${last.hash}, signed ${last.time} by key ${last.key_id}`);
   lines.push(`not yet checkpointed: ${report.not_checkpointed} records`);
+  if (report.recordings === undefined) lines.push("recordings: NOT checked (--skip-recordings)");
+  else if (report.recordings > 0) lines.push(`recordings: ${report.recordings} linked files, every size and sha-256 as recorded`);
   if (report.head !== undefined) lines.push(`saved head: seq ${report.head.seq} is in the log with hash ${report.head.hash}: nothing up to it was cut or rewritten`);
   io.stdout(lines.join("\n") + "\n");
   return 0;

@@ -130,7 +130,7 @@ export async function loadPolicyFromSources(sources: readonly ConfigSource[], op
   } catch (e) {
     const failures = e instanceof GatewayError ? (e.details["failures"] as readonly PolicyFailure[] | undefined) : undefined;
     if (failures === undefined || failures.length === 0) throw e;
-    throw issuesError("E_POLICY_INVALID", failures.map((f) => merged.issue(["rules", f.index], f.message)));
+    throw issuesError("E_POLICY_INVALID", failures.map((f) => merged.issue(["rules", f.index, ...(f.path ?? [])], f.message)));
   }
 }
 

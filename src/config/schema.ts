@@ -264,7 +264,41 @@ export const RuleConfig = Type.Object(
       ),
     ),
     ssh: Type.Optional(
-      Type.Object({ logins: Type.Optional(Strings), commands: Type.Optional(Globs), channels: Type.Optional(Strings) }, strict),
+      Type.Object(
+        {
+          actions: Type.Optional(
+            Type.Array(Type.Union(["shell", "exec", "sftp", "forward"].map((a) => Type.Literal(a))), {
+              minItems: 1,
+              description: "shell, exec (one command), sftp (file operations), forward (ssh -L).",
+            }),
+          ),
+          users: Type.Optional(Type.Array(Glob, { minItems: 1, description: "Globs over the upstream account (the SSH user name given)." })),
+          commands: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description:
+                'exec: argv patterns ("systemctl status *": * is one argument, ** any number) or regexes "re:..." over argv joined by spaces. A line that is not a simple command matches only rules allowing any command ("**" or no commands) and every deny or review rule with commands.',
+            }),
+          ),
+          operations: Type.Optional(
+            Type.Array(Type.Union(["read", "write", "remove", "rename", "mkdir", "list", "setstat"].map((o) => Type.Literal(o))), {
+              minItems: 1,
+              description: "sftp operations (stat, realpath and readlink count as list).",
+            }),
+          ),
+          paths: Type.Optional(Type.Array(Glob, { minItems: 1, description: "sftp: globs over the normalised absolute path, e.g. /var/log/**." })),
+          destinations: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "forward: HOST:PORT globs, e.g. db.internal:5432, *.internal:443, 10.0.0.5:8000-8100." }),
+          ),
+          lines: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description: "shell: best-effort patterns (as commands) over each line submitted with Enter. Not a security boundary.",
+            }),
+          ),
+        },
+        strict,
+      ),
     ),
     kubernetes: Type.Optional(
       Type.Object(

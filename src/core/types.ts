@@ -66,14 +66,30 @@ export interface SshRequestFacts {
   readonly line?: string;
 }
 
+/** One Kubernetes API request, classified as the API server's RequestInfo rules classify it. */
 export interface KubernetesRequestFacts {
   readonly kind: "kubernetes";
+  /**
+   * get, list, watch, create, update, patch, delete, deletecollection; subresource verbs as the
+   * API server names them (exec, attach, portforward, proxy ... are the subresource with verb
+   * create/get); for a non-resource URL, the lower-cased HTTP method.
+   */
   readonly verb: string;
+  /** "pods", "deployments" ...; "" for a non-resource URL. */
   readonly resource: string;
   readonly subresource?: string;
+  /** Absent for cluster-scoped requests. */
   readonly namespace?: string;
   readonly name?: string;
+  /** "" for the core group. */
   readonly apiGroup?: string;
+  readonly apiVersion?: string;
+  /** A non-resource URL's path ("/version", "/openapi/v3"); resource is then "". */
+  readonly path?: string;
+  /** exec/attach: the command= query parameters, in order. */
+  readonly command?: readonly string[];
+  /** patch: json, merge, strategic or apply (from the Content-Type). */
+  readonly patchType?: string;
 }
 
 export type RequestFacts = HttpRequestFacts | PostgresRequestFacts | SshRequestFacts | KubernetesRequestFacts;

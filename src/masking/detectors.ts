@@ -141,6 +141,13 @@ function anyCase(word: string): string {
 
 const SECRET_KEY_WORDS = `${anyCase("secret")}_?${anyCase("access")}_?${anyCase("key")}`;
 const SECRET_KEY_NAME = `(?:${anyCase("aws")}_?)?${SECRET_KEY_WORDS}`;
+/**
+ * What may stand between an AWS secret key's name and its value (after the name): the stream
+ * masker (stream-masker.ts) must not cut a stream where this context is still open.
+ */
+export const SECRET_KEY_CONTEXT_TAIL = new RegExp(String.raw`${SECRET_KEY_NAME}\\?["']?\s*(?:[:=]\s*\\?["']?)?$`);
+/** The line that opens a PEM private key block; the block runs to its END line or the end of the text. */
+export const PRIVATE_KEY_BEGIN = String.raw`-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----`;
 const SECRET_KEY_FIELD = new RegExp(`^${SECRET_KEY_NAME}$`);
 const SECRET_KEY_VALUE = /^[A-Za-z0-9/+]{40}$/;
 
@@ -217,7 +224,7 @@ const RULES: Readonly<Record<DetectorName, Rule>> = {
       { source: String.raw`(?<![A-Za-z0-9_-])xox[abposr]-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])` },
       { source: String.raw`(?<![A-Za-z0-9_])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}(?![A-Za-z0-9])` },
       // To the END line, or to the end of the string: a key without its END is still a key.
-      { source: String.raw`-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|$)` },
+      { source: String.raw`${PRIVATE_KEY_BEGIN}[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|$)` },
     ],
     replace: tag("cloud_key"),
   },

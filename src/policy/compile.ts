@@ -9,7 +9,7 @@ import { compileGlobs, type StringPredicate } from "./glob.ts";
 import { normalizeHttpPath } from "./http-path.ts";
 import { compileHttpMatcher, compileHttpParts } from "./matchers/http.ts";
 import { compilePostgresMatcher, compilePostgresOverlap, compilePostgresParts } from "./matchers/postgres.ts";
-import { compileSshMatcher, sshCommandText } from "./matchers/ssh.ts";
+import { compileSshConditions, sshView, type SshView } from "./matchers/ssh.ts";
 import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
@@ -62,8 +62,8 @@ export interface RequestView {
   /** HTTP: upper-case method and canonical path. */
   method: string;
   path: string;
-  /** SSH: argv joined by spaces. */
-  command: string;
+  /** SSH: the command or line analysed, paths and destination in canonical form. */
+  ssh: SshView | null;
   /** Kubernetes: resource names to match. */
   keys: ResourceKeys | null;
 }
@@ -75,14 +75,14 @@ export function requestView(action: Action): RequestView | null {
     case "http": {
       const path = normalizeHttpPath(r.path);
       if (path === null) return null;
-      return { method: r.method.toUpperCase(), path, command: "", keys: null };
+      return { method: r.method.toUpperCase(), path, ssh: null, keys: null };
     }
     case "ssh":
-      return { method: "", path: "", command: sshCommandText(r), keys: null };
+      return { method: "", path: "", ssh: sshView(r), keys: null };
     case "kubernetes":
-      return { method: "", path: "", command: "", keys: resourceKeys(r) };
+      return { method: "", path: "", ssh: null, keys: resourceKeys(r) };
     default:
-      return { method: "", path: "", command: "", keys: null };
+      return { method: "", path: "", ssh: null, keys: null };
   }
 }
 
@@ -145,7 +145,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   // Where this allow rule's masks apply: any statement that touches its tables, even one that
   // another rule allows as a whole.
   const postgresOverlap = rule.postgres && rule.effect === "allow" && masks !== NO_MASKS ? compilePostgresOverlap(rule.postgres) : null;
-  const ssh = rule.ssh ? compileSshMatcher(rule.ssh, restricting) : null;
+  const sshConditions = rule.ssh ? compileSshConditions(rule.ssh, restricting) : null;
   const kubernetes = rule.kubernetes ? compileKubernetesMatcher(rule.kubernetes, restricting) : null;
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
   const kinds = KINDS.filter((k) => rule[k] !== undefined);
@@ -160,7 +160,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     identities,
     http: rule.http ? { section: rule.http, parts: compileHttpParts(rule.http, restricting) } : null,
     postgres: rule.postgres ? { section: rule.postgres, parts: compilePostgresParts(rule.postgres, restricting) } : null,
-    ssh,
+    ssh: sshConditions,
     kubernetes,
     whenConfig: rule.when ?? null,
     when,
@@ -198,7 +198,10 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
         } else if (postgres !== null && !postgres(r)) return false;
         break;
       case "ssh":
-        if (ssh !== null && !ssh(r, view.command)) return false;
+        if (sshConditions !== null) {
+          const v = view.ssh ?? sshView(r);
+          for (const c of sshConditions) if (!c.test(r, v)) return false;
+        }
         break;
       case "kubernetes":
         if (kubernetes !== null && !kubernetes(r, view.keys ?? resourceKeys(r))) return false;
@@ -231,6 +234,8 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
 export interface PolicyFailure {
   readonly index: number;
   readonly message: string;
+  /** Where in the rule, when known: e.g. ["ssh", "commands", 2]. */
+  readonly path?: readonly (string | number)[];
 }
 
 /**
@@ -250,7 +255,8 @@ export function compilePolicy(config: Config, opts: { readonly cacheDecisions?: 
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       problems.push(`${origin ?? `rules[${index}]`}: rule "${rule.name}": ${detail}`);
-      failures.push({ index, message: `rule "${rule.name}": ${detail}` });
+      const path = e instanceof GatewayError && Array.isArray(e.details["path"]) ? (e.details["path"] as (string | number)[]) : undefined;
+      failures.push({ index, message: `rule "${rule.name}": ${detail}`, ...(path ? { path } : {}) });
     }
   });
   if (problems.length > 0) {

@@ -6,6 +6,7 @@ import type { RequestView } from "./compile.ts";
 import { requestView } from "./compile.ts";
 import { DEFAULT_DENY, type RuleEntry } from "./decide.ts";
 import { listText, type ConditionResult } from "./rule-checks.ts";
+import { notSimpleText } from "./matchers/ssh.ts";
 
 export interface RuleExplanation {
   readonly name: string;
@@ -50,7 +51,7 @@ export function seenText(request: RequestFacts, view: RequestView | null): strin
       return out;
     }
     case "ssh":
-      return `ssh ${request.action} as ${request.user}${request.command !== undefined ? `: ${request.command}` : ""}`;
+      return `${sshSeen(request)} as ${request.user}`;
     case "kubernetes": {
       let out = `${request.verb} ${request.resource}${request.apiGroup ? `.${request.apiGroup}` : ""}${request.subresource ? `/${request.subresource}` : ""}`;
       if (request.name) out += ` ${request.name}`;
@@ -58,6 +59,27 @@ export function seenText(request: RequestFacts, view: RequestView | null): strin
       return out;
     }
   }
+}
+
+function sshSeen(r: Extract<RequestFacts, { kind: "ssh" }>): string {
+  switch (r.action) {
+    case "exec":
+      return `exec of ${JSON.stringify(r.command ?? "")}`;
+    case "shell":
+      return r.line === undefined ? "a shell" : `the shell line ${JSON.stringify(r.line)}`;
+    case "sftp":
+      if (r.operation === undefined) return "an SFTP session";
+      return `sftp ${r.operation} of ${r.path ?? "(no path)"}${r.toPath !== undefined ? ` to ${r.toPath}` : ""}`;
+    case "forward":
+      return `a forward to ${r.destination ?? "(no destination)"}`;
+  }
+}
+
+/** An SSH exec or shell line that is not a simple command: why, in words; null otherwise. */
+function notSimple(action: Action, view: RequestView): string | null {
+  const a = view.ssh?.analysis;
+  if (a === undefined || a === null || a.kind === "simple") return null;
+  return notSimpleText(a, action.request.kind === "ssh" && action.request.action === "shell" ? "line" : "command line");
 }
 
 /** The rules that would have allowed (or held) the request but for their `when`, as sentences. */
@@ -77,13 +99,30 @@ function outsideHours(entries: readonly RuleEntry[], action: Action, view: Reque
 
 export function createExplainer(entries: readonly RuleEntry[], decide: (action: Action) => Decision) {
   function describeDenial(action: Action, decision: Decision): Decision {
-    // Only the default deny: a deny rule keeps its own message, built-ins theirs.
-    if (decision !== DEFAULT_DENY) return decision;
+    if (decision !== DEFAULT_DENY) return ruleDenialDetail(action, decision);
     const view = requestView(action);
     if (view === null) return decision;
     const hours = outsideHours(entries, action, view);
-    const why = hours.length === 0 ? "no rule allows it for you" : `${hours.slice(0, 3).join("; ")}${hours.length > 3 ? `; and ${hours.length - 3} more rules` : ""}`;
+    const why = hours.length === 0 ? (notSimple(action, view) ?? "no rule allows it for you") : `${hours.slice(0, 3).join("; ")}${hours.length > 3 ? `; and ${hours.length - 3} more rules` : ""}`;
     return { ...decision, detail: `${seenText(action.request, view)}; ${why}` };
+  }
+
+  /**
+   * A deny rule keeps its own message, built-ins theirs; but when a rule about commands refused an
+   * SSH command line only because the gateway could not read it, the detail says so (the rule's
+   * message, about `rm`, would puzzle someone who ran `ls | head`).
+   */
+  function ruleDenialDetail(action: Action, decision: Decision): Decision {
+    if (action.request.kind !== "ssh" || decision.rule === null || decision.detail !== undefined) return decision;
+    const view = requestView(action);
+    if (view === null) return decision;
+    const a = view.ssh?.analysis;
+    if (a === undefined || a === null || a.kind === "simple") return decision;
+    const e = entries.find((x) => x.rule.name === decision.rule);
+    if (e === undefined || !e.checks(action, view).some((c) => (c.condition === "commands" || c.condition === "lines") && c.holds)) return decision;
+    const what = action.request.action === "exec" ? "command line" : "line";
+    const why = a.kind === "unsplittable" ? `could not be split safely (${a.reason})` : `runs what the gateway cannot see (${a.reason})`;
+    return { ...decision, detail: `${seenText(action.request, view)}; the ${what} ${why}, so rules about commands treat it as any command` };
   }
 
   function explain(action: Action, adjust?: Adjust): PolicyExplanation {

@@ -10,7 +10,7 @@ import type { HttpParts } from "./matchers/http.ts";
 import { OBJECT_FREE_CLASSES, type PostgresParts } from "./matchers/postgres.ts";
 import { describeWhen } from "./matchers/when.ts";
 import { resourceKeys, type KubernetesMatcher } from "./matchers/kubernetes.ts";
-import type { SshMatcher } from "./matchers/ssh.ts";
+import { sshView, type SshCondition } from "./matchers/ssh.ts";
 
 export type ConditionName =
   | "target"
@@ -22,7 +22,12 @@ export type ConditionName =
   | "functions"
   | "methods"
   | "paths"
-  | "ssh"
+  | "actions"
+  | "users"
+  | "commands"
+  | "operations"
+  | "destinations"
+  | "lines"
   | "kubernetes"
   | "when";
 
@@ -49,7 +54,7 @@ export interface RulePieces {
   readonly identities: ReadonlySet<string> | null;
   readonly http: { readonly section: { methods?: readonly string[]; paths?: readonly string[] }; readonly parts: HttpParts } | null;
   readonly postgres: { readonly section: { classes?: readonly string[]; tables?: readonly string[]; functions?: readonly string[] }; readonly parts: PostgresParts } | null;
-  readonly ssh: SshMatcher | null;
+  readonly ssh: readonly SshCondition[] | null;
   readonly kubernetes: KubernetesMatcher | null;
   readonly whenConfig: WhenConfig | null;
   readonly when: ((time: number) => boolean) | null;
@@ -98,8 +103,11 @@ export function compileRuleChecks(p: RulePieces): RuleChecks {
       if (r.kind === "http" && p.http !== null) httpChecks(p.http, view, out);
       else if (r.kind === "postgres" && p.postgres !== null) postgresChecks(p.postgres, r, restricting, out);
       else if (r.kind === "ssh" && p.ssh !== null) {
-        const holds = p.ssh(r, view.command);
-        out.push(result("ssh", holds, holds ? "its ssh section" : "its ssh section (logins, channels, commands) does not match"));
+        const v = view.ssh ?? sshView(r);
+        for (const c of p.ssh) {
+          const holds = c.test(r, v);
+          out.push(result(c.name, holds, c.why(r, v, holds)));
+        }
       } else if (r.kind === "kubernetes" && p.kubernetes !== null) {
         const holds = p.kubernetes(r, view.keys ?? resourceKeys(r));
         out.push(result("kubernetes", holds, holds ? "its kubernetes section" : "its kubernetes section (verbs, resources, namespaces) does not match"));

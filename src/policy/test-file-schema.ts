@@ -43,9 +43,14 @@ export const TestRequest = Type.Object(
     ssh: Type.Optional(
       Type.Object(
         {
-          login: Type.String({ minLength: 1 }),
-          channel: Type.Union(["exec", "shell", "sftp", "subsystem", "port-forward"].map((c) => Type.Literal(c))),
-          command: Type.Optional(Type.String()),
+          user: Type.String({ minLength: 1, description: "The upstream account (the SSH user name given)." }),
+          action: Type.Union(["shell", "exec", "sftp", "forward"].map((c) => Type.Literal(c))),
+          command: Type.Optional(Type.String({ description: "exec: the command line exactly as the client sends it." })),
+          operation: Type.Optional(Type.Union(["read", "write", "remove", "rename", "mkdir", "list", "setstat"].map((o) => Type.Literal(o)))),
+          path: Type.Optional(Type.String({ description: "sftp: the normalised absolute path." })),
+          to_path: Type.Optional(Type.String({ description: "sftp rename: the new path." })),
+          destination: Type.Optional(Type.String({ description: "forward: host:port." })),
+          line: Type.Optional(Type.String({ description: "shell: a line submitted with Enter." })),
         },
         strict,
       ),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTestFiles, parseResource, runPolicyTests, splitCommand } from "./test-runner.ts";
+import { findTestFiles, parseResource, runPolicyTests } from "./test-runner.ts";
 
 let root: string;
 beforeAll(async () => {
@@ -130,9 +130,6 @@ ${CASE("garbage", '    request: { postgres: { sql: "SELEC nonsense" } }\n    exp
 });
 
 describe("request helpers", () => {
-  test("splitCommand honours quotes", () => {
-    expect(splitCommand(`systemctl restart "my app" ''`)).toEqual(["systemctl", "restart", "my app", ""]);
-  });
   test("parseResource reads RBAC names", () => {
     expect(parseResource("deployments.apps/scale")).toEqual({ resource: "deployments", apiGroup: "apps", subresource: "scale" });
     expect(parseResource("ingresses.networking.k8s.io")).toEqual({ resource: "ingresses", apiGroup: "networking.k8s.io" });

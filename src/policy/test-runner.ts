@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
-import type { Action, Decision, RequestFacts, SshAction, TargetKind } from "../core/types.ts";
+import type { Action, Decision, RequestFacts, SftpOperation, SshAction, SshRequestFacts, TargetKind } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { issuesError, issuesOf, type ConfigIssue } from "../config/issue.ts";
 import { loadPolicy } from "../config/load.ts";
@@ -81,29 +81,6 @@ export async function findTestFiles(path: string): Promise<string[]> {
   return out;
 }
 
-/** Splits a command line on spaces, honouring simple single and double quotes. */
-export function splitCommand(command: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quote: string | null = null;
-  let has = false;
-  for (const ch of command) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      else cur += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      has = true;
-    } else if (/\s/.test(ch)) {
-      if (has || cur) out.push(cur);
-      cur = "";
-      has = false;
-    } else cur += ch;
-  }
-  if (has || cur) out.push(cur);
-  return out;
-}
-
 /** "deployments.apps/scale" → resource deployments, API group apps, subresource scale. */
 export function parseResource(text: string): { resource: string; apiGroup?: string; subresource?: string } {
   const slash = text.indexOf("/");
@@ -117,14 +94,35 @@ export function parseResource(text: string): { resource: string; apiGroup?: stri
 
 class CaseError extends Error {}
 
+/** The facts the SSH target gives policy, from a case; what belongs to another action is a mistake in the case. */
+function sshRequest(s: NonNullable<TestCase["request"]["ssh"]>): SshRequestFacts {
+  const action = s.action as SshAction;
+  const own: Record<SshAction, readonly string[]> = { exec: ["command"], shell: ["line"], sftp: ["operation", "path", "to_path"], forward: ["destination"] };
+  const stray = (["command", "line", "operation", "path", "to_path", "destination"] as const).filter((k) => s[k] !== undefined && !own[action].includes(k));
+  if (stray.length > 0) throw new CaseError(`request.ssh: ${stray.join(", ")} ${stray.length === 1 ? "does" : "do"} not belong to a ${action} request`);
+  if (action === "exec" && s.command === undefined) throw new CaseError("request.ssh: an exec request needs command");
+  if (action === "forward" && s.destination === undefined) throw new CaseError("request.ssh: a forward request needs destination (host:port)");
+  if (action === "sftp" && s.operation !== undefined && s.path === undefined) throw new CaseError("request.ssh: an sftp operation needs path");
+  if (s.to_path !== undefined && s.operation !== "rename") throw new CaseError("request.ssh: to_path is for rename only");
+  return {
+    kind: "ssh",
+    user: s.user,
+    action,
+    ...(s.command !== undefined ? { command: s.command } : {}),
+    ...(s.line !== undefined ? { line: s.line } : {}),
+    ...(s.operation !== undefined ? { operation: s.operation as SftpOperation } : {}),
+    ...(s.path !== undefined ? { path: s.path } : {}),
+    ...(s.to_path !== undefined ? { toPath: s.to_path } : {}),
+    ...(s.destination !== undefined ? { destination: s.destination } : {}),
+  };
+}
+
 async function requestOf(c: TestCase, opts: PolicyTestOptions): Promise<RequestFacts | Decision> {
   const r = c.request;
   const kinds = (["http", "postgres", "ssh", "kubernetes"] as const).filter((k) => r[k] !== undefined);
   if (kinds.length !== 1) throw new CaseError(`request needs exactly one of http, postgres, ssh, kubernetes (found ${kinds.length})`);
   if (r.http) return { kind: "http", method: r.http.method, path: r.http.path };
-  if (r.ssh) {
-    return { kind: "ssh", user: r.ssh.login, action: (r.ssh.channel === "port-forward" ? "forward" : r.ssh.channel === "subsystem" ? "sftp" : r.ssh.channel) as SshAction, ...(r.ssh.command !== undefined ? { command: r.ssh.command } : {}) };
-  }
+  if (r.ssh) return sshRequest(r.ssh);
   if (r.kubernetes) {
     const k = r.kubernetes;
     return { kind: "kubernetes", verb: k.verb, ...parseResource(k.resource), ...(k.namespace ? { namespace: k.namespace } : {}), ...(k.name ? { name: k.name } : {}) };

@@ -45,11 +45,33 @@ function flushed(w: Writable, caller: Channel | ServerChannel): Promise<void> {
   return new Promise((resolve) => w.write(Buffer.alloc(0), () => resolve()));
 }
 
+/**
+ * Starts remembering the exit status of an upstream session channel. Call it in the callback
+ * that hands over the channel: a short command's data, EOF, exit-status and close can arrive in
+ * one read, and ssh2 emits `exit` while that read is parsed, before any later listener exists.
+ */
+export function watchExit(upstream: ClientChannel): () => ChannelExit | null {
+  let exit: ChannelExit | null = null;
+  upstream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+    exit = code !== null && code !== undefined ? { code } : { ...(signal ? { signal } : {}), ...(coreDumped ? { coreDumped } : {}), ...(message ? { message } : {}) };
+  });
+  return () => exit;
+}
+
+export interface RelayOptions {
+  /** Aborted when the caller's channel or connection is gone. */
+  readonly gone: AbortSignal;
+  readonly taps?: RelayTaps;
+  /** A session channel (stderr, exit status): its exit as watchExit saw it. Absent for a forwarded connection. */
+  readonly exit?: () => ChannelExit | null;
+}
+
 /** Relays until both sides are done; never rejects. */
-export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, gone: AbortSignal, taps: RelayTaps = {}, isSession = true): Promise<RelayResult> {
+export function relay(caller: ServerChannel | Channel, upstream: ClientChannel | Channel, opts: RelayOptions): Promise<RelayResult> {
+  const { gone, taps = {} } = opts;
+  const isSession = opts.exit !== undefined;
   let bytesIn = 0;
   let bytesOut = 0;
-  let exit: ChannelExit | null = null;
   let closedBy: "upstream" | "caller" | null = null;
   return new Promise((resolve) => {
     let finished = false;
@@ -57,7 +79,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       if (finished) return;
       finished = true;
       gone.removeEventListener("abort", callerGone);
-      resolve({ bytesIn, bytesOut, exit, closedBy: closedBy ?? "upstream" });
+      resolve({ bytesIn, bytesOut, exit: opts.exit?.() ?? null, closedBy: closedBy ?? "upstream" });
     };
     caller.on("data", (chunk: Buffer) => {
       bytesIn += chunk.length;
@@ -95,9 +117,6 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       });
       stderr.pipe((caller as ServerChannel).stderr, { end: false });
       stderr.once("end", outputEnded);
-      upstream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
-        exit = code !== null && code !== undefined ? { code } : { ...(signal ? { signal } : {}), ...(coreDumped ? { coreDumped } : {}), ...(message ? { message } : {}) };
-      });
     }
     let upstreamClosed = false;
     upstream.once("close", () => {
@@ -108,7 +127,8 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     // Every byte the upstream sent went to the caller, then its EOF, and the upstream closed.
     function done(): void {
       if (!eofSent || !upstreamClosed || finished) return;
-      if (exit !== null && isSession) sendExit(caller, exit);
+      const exit = opts.exit?.() ?? null;
+      if (exit !== null) sendExit(caller, exit);
       caller.end();
       finish();
     }

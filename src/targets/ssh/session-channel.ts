@@ -9,7 +9,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { SshAction, SshRequestFacts } from "../../core/types.ts";
 import { describeApproval } from "../../gate/gate.ts";
 import type { ChannelContext } from "./channel-context.ts";
-import { relay } from "./relay.ts";
+import { type ChannelExit, relay, watchExit } from "./relay.ts";
 
 /** What the caller sees for a command that was not run, as OpenSSH's ForceCommand-style refusals. */
 export const EXIT_DENIED = 126;
@@ -105,8 +105,9 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       return;
     }
     let up: ClientChannel;
+    let exitOf: () => ChannelExit | null;
     try {
-      up = await openUpstream(ctx.upstream, action, command, pty, env);
+      ({ channel: up, exit: exitOf } = await openUpstream(ctx.upstream, action, command, pty, env));
     } catch (e) {
       channel.stderr.write(`gatehouse: the upstream refused the ${action}: ${errorMessage(e)}${eol()}`);
       channel.exit(EXIT_UPSTREAM_FAILED);
@@ -115,7 +116,8 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       return;
     }
     upstream = up;
-    const result = await relay(channel, up, aborted.signal, ctx.taps?.(facts, pty) ?? {});
+    const taps = ctx.taps?.(facts, pty);
+    const result = await relay(channel, up, { gone: aborted.signal, exit: exitOf, ...(taps ? { taps } : {}) });
     ctx.ended(facts, {
       ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
       ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal } : {}),
@@ -127,11 +129,11 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   }
 }
 
-function openUpstream(client: Client, action: SshAction, command: string | undefined, pty: PseudoTtyInfo | null, env: Record<string, string>): Promise<ClientChannel> {
+function openUpstream(client: Client, action: SshAction, command: string | undefined, pty: PseudoTtyInfo | null, env: Record<string, string>): Promise<{ channel: ClientChannel; exit: () => ChannelExit | null }> {
   const window = pty === null ? undefined : { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes };
   const withEnv = Object.keys(env).length > 0 ? { env } : {};
   return new Promise((resolve, reject) => {
-    const done = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+    const done = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve({ channel: ch, exit: watchExit(ch) }));
     switch (action) {
       case "exec":
         client.exec(command ?? "", { ...withEnv, ...(window ? { pty: window } : {}) }, done);
