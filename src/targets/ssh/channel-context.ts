@@ -22,6 +22,8 @@ export interface ChannelContext {
   decide(facts: SshRequestFacts, opts: Pick<CheckContext, "details" | "onHold" | "signal">): Promise<Verdict>;
   /** The record of a started channel once it is over (exit status, bytes, duration). */
   ended(facts: SshRequestFacts, details: Record<string, unknown>): void;
+  /** Another completion record of this connection (an SFTP operation: type "sftp"). */
+  record(type: string, facts: SshRequestFacts, details: Record<string, unknown>): void;
   /** Recording of a started session channel (terminal sessions, exec output), when there is one. */
   readonly taps?: (facts: SshRequestFacts, pty: PseudoTtyInfo | null) => RelayTaps;
 }

@@ -195,6 +195,9 @@ export class SshConnection {
       ended: (facts: SshRequestFacts, details) => {
         void deps.gate.recordLater({ type: "channel.end", session: this.id, identity: auditIdentity(identity), target: cfg.name, action: { ...facts }, details });
       },
+      record: (type, facts, details) => {
+        void deps.gate.recordLater({ type, session: this.id, identity: auditIdentity(identity), target: cfg.name, action: { ...facts }, details });
+      },
       ...(this.s.taps ? { taps: this.s.taps } : {}),
     };
   }

@@ -64,6 +64,11 @@ export interface RelayOptions {
   readonly taps?: RelayTaps;
   /** A session channel (stderr, exit status): its exit as watchExit saw it. Absent for a forwarded connection. */
   readonly exit?: () => ChannelExit | null;
+  /**
+   * Moves the data between the two (instead of piping it as it is), e.g. the SFTP filter; returns
+   * what stops it. Flow control is then its business; the caller's EOF still ends the upstream.
+   */
+  readonly connect?: (caller: ServerChannel | Channel, upstream: ClientChannel | Channel) => { close(): void };
 }
 
 /** Relays until both sides are done; never rejects. */
@@ -79,6 +84,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       if (finished) return;
       finished = true;
       gone.removeEventListener("abort", callerGone);
+      mover?.close();
       resolve({ bytesIn, bytesOut, exit: opts.exit?.() ?? null, closedBy: closedBy ?? "upstream" });
     };
     caller.on("data", (chunk: Buffer) => {
@@ -94,8 +100,11 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     // The caller's EOF becomes the upstream's (pipe ends it). The upstream's EOF is passed on by
     // hand (eof()) once every byte before it went out: ssh2 drops writes after an EOF, and ending
     // the caller's channel would close it before the exit status.
-    caller.pipe(upstream);
-    upstream.pipe(caller, { end: false });
+    const mover = opts.connect?.(caller, upstream) ?? null;
+    if (mover === null) {
+      caller.pipe(upstream);
+      upstream.pipe(caller, { end: false });
+    } else caller.once("end", () => upstream.end());
     let outputsOpen = 1;
     let eofSent = false;
     const outputEnded = () => {

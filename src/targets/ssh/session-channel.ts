@@ -10,6 +10,7 @@ import type { SshAction, SshRequestFacts } from "../../core/types.ts";
 import { describeApproval } from "../../gate/gate.ts";
 import type { ChannelContext } from "./channel-context.ts";
 import { type ChannelExit, relay, watchExit } from "./relay.ts";
+import { type SftpCounts, sftpConnector } from "./sftp-channel.ts";
 
 /** What the caller sees for a command that was not run, as OpenSSH's ForceCommand-style refusals. */
 export const EXIT_DENIED = 126;
@@ -91,13 +92,14 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       ...(refusedEnv.length > 0 ? { env_refused: refusedEnv } : {}),
     };
     const began = performance.now();
-    const verdict = await ctx.decide(facts, {
+    // SFTP is decided operation by operation (sftp-channel.ts), not as a whole.
+    const verdict = action === "sftp" ? null : await ctx.decide(facts, {
       details,
       signal: aborted.signal,
       onHold: (p) => channel.stderr.write(`gatehouse: ${describeApproval(p)}; waiting${eol()}`),
     });
     if (aborted.signal.aborted) return;
-    if (!verdict.allowed) {
+    if (verdict !== null && !verdict.allowed) {
       const detail = verdict.decision.detail !== undefined && !verdict.message.includes(verdict.decision.detail) ? ` (${verdict.decision.detail})` : "";
       channel.stderr.write(`gatehouse: ${action} denied: ${verdict.message}${detail}${eol()}`);
       channel.exit(EXIT_DENIED);
@@ -117,8 +119,15 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     }
     upstream = up;
     const taps = ctx.taps?.(facts, pty);
-    const result = await relay(channel, up, { gone: aborted.signal, exit: exitOf, ...(taps ? { taps } : {}) });
+    const sftp: SftpCounts = { decided: 0, denied: 0 };
+    const result = await relay(channel, up, {
+      gone: aborted.signal,
+      exit: exitOf,
+      ...(taps ? { taps } : {}),
+      ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),
+    });
     ctx.ended(facts, {
+      ...(action === "sftp" ? { operations_decided: sftp.decided, operations_denied: sftp.denied } : {}),
       ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
       ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal } : {}),
       bytes_in: result.bytesIn,
