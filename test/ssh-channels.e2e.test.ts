@@ -3,7 +3,8 @@
 // ssh -L carrying an HTTP request (and refused for whom the policy does not allow it), ssh -R,
 // agent forwarding refused with a reason, and an exec held for review, then approved.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
@@ -94,6 +95,24 @@ test("an interactive shell through tmux: typed commands run, the prompt answers,
   expect(end.details).toMatchObject({ exit_status: 5 });
   const decision = recs.find((r) => r.type === "decision" && (r.action as { action?: string })?.action === "shell")!;
   expect(decision.details).toMatchObject({ pty: { cols: 120, rows: 30 } });
+  // The terminal session is recorded as asciicast v2, linked by name and sha-256.
+  const rec = (end.details as { recording: { file: string; sha256: string; bytes: number; truncated: boolean } }).recording;
+  expect(rec.truncated).toBe(false);
+  const cast = readFileSync(rec.file);
+  expect(createHash("sha256").update(cast).digest("hex")).toBe(rec.sha256);
+  const [header, ...events] = cast.toString("utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as unknown);
+  expect(header).toMatchObject({ version: 2, width: 120, height: 30 });
+  const shown = (events as [number, string, string][]).filter((e) => e[1] === "o").map((e) => e[2]).join("");
+  expect(shown).toContain(`42-${sshd.user}`);
+  // Input is not recorded unless the target says record_input.
+  expect((events as [number, string, string][]).some((e) => e[1] === "i")).toBe(false);
+  // asciinema plays it (it wants a terminal: script(1) gives it one).
+  const played = Bun.spawnSync(["script", "-q", "-e", "-c", `asciinema cat '${rec.file}'`, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, LANG: "C.UTF-8" } });
+  expect(played.exitCode).toBe(0);
+  expect(played.stdout.toString()).toContain(`42-${sshd.user}`);
+  // gatehouse verify checks the link.
+  const verified = await runCli(["verify", g.gw.auditPath]);
+  expect(verified.code).toBe(0);
 });
 
 test("ControlMaster: several channels, at once and in turn, share one connection and one session", async () => {

@@ -46,7 +46,7 @@ beforeAll(async () => {
   botKeyFile = botKey.file;
   g = await startSshGateway(sshd, {
     rules: RULES,
-    target: ["env: [LANG, \"APP_*\"]"],
+    target: ["env: [LANG, \"APP_*\"]", "exec_output_limit: 64KiB"],
     identity: `machine_keys: [{ name: deploy-bot, sha256: "${"b".repeat(64)}", groups: [agents], ssh_public_keys: ["${botKey.publicKey}"] }]`,
   });
   [token, restricted] = await Promise.all([devToken(g, "alice", "agents"), devToken(g, "bob", "agents,restricted")]);
@@ -79,7 +79,14 @@ test("exec: stdin goes upstream, and 8 MB through cat come back whole (flow cont
   const big = randomBytes(8 * 1024 * 1024).toString("base64");
   const r = await runSsh(g, { token }, [], { command: "cat", input: big });
   expect(r.code).toBe(0);
-  expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(createHash("sha256").update(big).digest("hex"));
+  const sha = createHash("sha256").update(big).digest("hex");
+  expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(sha);
+  // Its output is captured up to exec_output_limit (64 KiB), with the hash of all of it.
+  const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "channel.end" && (x.details as { bytes_in?: number })?.bytes_in === big.length), "the big cat's channel.end");
+  const end = recs.find((x) => x.type === "channel.end" && (x.details as { bytes_in?: number })?.bytes_in === big.length)!;
+  const stdout = (end.details as { output: { stdout: { sha256: string; bytes: number; captured_bytes: number; truncated: boolean; file: string } } }).output.stdout;
+  expect(stdout).toMatchObject({ sha256: sha, bytes: big.length, captured_bytes: 64 * 1024, truncated: true });
+  expect(readFileSync(stdout.file, "utf8")).toBe(big.slice(0, 64 * 1024));
 });
 
 test("a denied exec never runs upstream: exit 126 and the rule's message on stderr; an allowed one does", async () => {

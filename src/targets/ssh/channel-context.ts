@@ -4,7 +4,7 @@ import type { Client, PseudoTtyInfo } from "ssh2";
 import type { Logger } from "../../core/logger.ts";
 import type { SshRequestFacts } from "../../core/types.ts";
 import type { CheckContext, Verdict } from "../../gate/gate.ts";
-import type { RelayTaps } from "./relay.ts";
+import type { ChannelRecorder } from "./channel-recorder.ts";
 
 export interface ChannelContext {
   readonly targetName: string;
@@ -24,6 +24,6 @@ export interface ChannelContext {
   ended(facts: SshRequestFacts, details: Record<string, unknown>): void;
   /** Another completion record of this connection (an SFTP operation: type "sftp"). */
   record(type: string, facts: SshRequestFacts, details: Record<string, unknown>): void;
-  /** Recording of a started session channel (terminal sessions, exec output), when there is one. */
-  readonly taps?: (facts: SshRequestFacts, pty: PseudoTtyInfo | null) => RelayTaps;
+  /** The recorder of a session channel about to start (see channel-recorder.ts); rejects when it cannot record. */
+  recorder(facts: SshRequestFacts, pty: PseudoTtyInfo | null): Promise<ChannelRecorder | null>;
 }

@@ -17,6 +17,7 @@ import type { RevokedCheck } from "../../gate/revocation.ts";
 import type { TargetDeps } from "../../gate/target.ts";
 import { callerAuth } from "./caller-auth.ts";
 import type { ChannelContext } from "./channel-context.ts";
+import { type RecorderOptions, openChannelRecorder } from "./channel-recorder.ts";
 import { handleDirectTcpip } from "./forward.ts";
 import type { HostKeyPin } from "./host-key-pin.ts";
 import type { PublicKeyLookup } from "./public-keys.ts";
@@ -33,7 +34,7 @@ export interface ConnectionShared {
   readonly revocations: SessionRevocations;
   /** Live connections, for stop(). */
   readonly open: Set<SshConnection>;
-  readonly taps?: ChannelContext["taps"];
+  readonly recording: RecorderOptions;
 }
 
 const REFUSED_REMOTE_FORWARD = "remote port forwarding (ssh -R) is refused: the gateway does not relay it (no policy can allow it yet)";
@@ -47,6 +48,8 @@ export class SshConnection {
   private readonly remote: string;
   private readonly began = performance.now();
   private channels = 0;
+  /** Channels recorded so far: numbers their files. */
+  private recorded = 0;
   private readonly refused: string[] = [];
   private error: string | null = null;
   private live = false;
@@ -198,7 +201,7 @@ export class SshConnection {
       record: (type, facts, details) => {
         void deps.gate.recordLater({ type, session: this.id, identity: auditIdentity(identity), target: cfg.name, action: { ...facts }, details });
       },
-      ...(this.s.taps ? { taps: this.s.taps } : {}),
+      recorder: (facts, pty) => openChannelRecorder(this.s.recording, `${this.id}-${++this.recorded}`, facts, pty),
     };
   }
 

@@ -9,6 +9,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { SshAction, SshRequestFacts } from "../../core/types.ts";
 import { describeApproval } from "../../gate/gate.ts";
 import type { ChannelContext } from "./channel-context.ts";
+import type { ChannelRecorder } from "./channel-recorder.ts";
 import { type ChannelExit, relay, watchExit } from "./relay.ts";
 import { type SftpCounts, sftpConnector } from "./sftp-channel.ts";
 
@@ -26,6 +27,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   const refusedEnv: string[] = [];
   const notices: string[] = [];
   let upstream: ClientChannel | null = null;
+  let resize: ((cols: number, rows: number) => void) | null = null;
   let started = false;
   const closed = new AbortController();
   session.once("close", () => closed.abort());
@@ -39,6 +41,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   session.on("window-change", (accept, _reject, info) => {
     if (pty !== null) pty = { ...pty, rows: info.rows, cols: info.cols, height: info.height, width: info.width };
     upstream?.setWindow(info.rows, info.cols, info.height, info.width);
+    resize?.(info.cols, info.rows);
     accept?.();
   });
   session.on("env", (accept, reject, info) => {
@@ -106,6 +109,17 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       channel.end();
       return;
     }
+    let recorder: ChannelRecorder | null;
+    try {
+      recorder = await ctx.recorder(facts, pty);
+    } catch (e) {
+      // Fail closed: what the target says to record is recorded, or it does not run.
+      channel.stderr.write(`gatehouse: ${action} refused: it cannot be recorded: ${errorMessage(e)}${eol()}`);
+      channel.exit(EXIT_DENIED);
+      channel.end();
+      ctx.ended(facts, { error: `recording unavailable: ${errorMessage(e)}` });
+      return;
+    }
     let up: ClientChannel;
     let exitOf: () => ChannelExit | null;
     try {
@@ -114,18 +128,20 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       channel.stderr.write(`gatehouse: the upstream refused the ${action}: ${errorMessage(e)}${eol()}`);
       channel.exit(EXIT_UPSTREAM_FAILED);
       channel.end();
-      ctx.ended(facts, { error: errorMessage(e), duration_ms: Math.round(performance.now() - began) });
+      const files = (await recorder?.close()) ?? {};
+      ctx.ended(facts, { error: errorMessage(e), duration_ms: Math.round(performance.now() - began), ...files });
       return;
     }
     upstream = up;
-    const taps = ctx.taps?.(facts, pty);
+    resize = recorder === null ? null : (cols, rows) => recorder.resize(cols, rows);
     const sftp: SftpCounts = { decided: 0, denied: 0 };
     const result = await relay(channel, up, {
       gone: aborted.signal,
       exit: exitOf,
-      ...(taps ? { taps } : {}),
+      ...(recorder !== null ? { taps: recorder.taps } : {}),
       ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),
     });
+    const files = (await recorder?.close()) ?? {};
     ctx.ended(facts, {
       ...(action === "sftp" ? { operations_decided: sftp.decided, operations_denied: sftp.denied } : {}),
       ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
@@ -134,6 +150,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       bytes_out: result.bytesOut,
       duration_ms: Math.round(performance.now() - began),
       ...(result.closedBy === "caller" ? { closed_by: "caller" } : {}),
+      ...files,
     });
   }
 }

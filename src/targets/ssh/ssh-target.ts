@@ -8,7 +8,8 @@ import { GatewayError, errorMessage } from "../../core/errors.ts";
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
-import type { ChannelContext } from "./channel-context.ts";
+import { parseSize } from "../../core/duration.ts";
+import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
 import { type ConnectionShared, SshConnection } from "./connection.ts";
 import { envAllowList } from "./env-allow.ts";
 import { parseHostKeyPin } from "./host-key-pin.ts";
@@ -21,8 +22,6 @@ export interface SshTargetDeps extends TargetDeps {
   readonly stateDir: string;
   /** Public keys of machine identities as the configuration now has them (changes on reload). */
   readonly publicKeys: () => PublicKeyLookup;
-  /** Recording of session channels (terminal sessions, exec output), when configured. */
-  readonly taps?: ChannelContext["taps"];
 }
 
 export interface RunningSshTarget extends RunningTarget {
@@ -43,7 +42,12 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     envAllowed: envAllowList(cfg.env),
     revocations: new SessionRevocations(),
     open: new Set(),
-    ...(deps.taps ? { taps: deps.taps } : {}),
+    recording: {
+      stateDir: deps.stateDir,
+      recordInput: cfg.record_input === true,
+      execOutputLimit: cfg.exec_output_limit !== undefined ? parseSize(cfg.exec_output_limit) : DEFAULT_EXEC_OUTPUT_LIMIT,
+      clock: deps.clock,
+    },
   };
   const all = new Set<SshConnection>();
   const server = new Server({ hostKeys: [hostKey.privateKey], ident: "gatehouse" }, (conn, info) => {
