@@ -196,6 +196,12 @@ export const SshTarget = Type.Object(
           "Environment variables a caller may set (ssh -o SendEnv, SetEnv). Default LANG and LC_*. Variables that change what a program runs (LD_*, BASH_ENV, ENV, PATH, IFS …) are refused even when a prefix covers them.",
       }),
     ),
+    exec_pty: Type.Optional(
+      Type.Boolean({
+        description:
+          "Give an exec a terminal when the caller asks (ssh -t HOST CMD). Default false: under a terminal, an allowed program may start a pager or editor (journalctl, systemctl status → less) whose commands policy never sees. Shells always get one.",
+      }),
+    ),
     record_input: Type.Optional(Type.Boolean({ description: "Also record what callers type in terminal sessions (passwords typed there too). Default false." })),
     exec_output_limit: Type.Optional(Size),
   },

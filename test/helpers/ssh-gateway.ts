@@ -27,6 +27,8 @@ export interface SshGatewayOptions {
   /** Replaces the pinned upstream host key. */
   readonly upstreamHostKey?: string;
   readonly env?: Record<string, string>;
+  /** The target's name (default web). */
+  readonly name?: string;
   /** A fixed admin API port (for `gatehouse approve --config`, which reads it from the file); default 0. */
   readonly adminPort?: number;
 }
@@ -38,7 +40,7 @@ gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${opts.adminPort ?? 0
 audit: { path: ./state/audit/audit.log }
 identity: { dev_issuer: true${opts.identity ? `, ${opts.identity}` : ""} }
 targets:
-  - name: web
+  - name: ${opts.name ?? "web"}
     kind: ssh
     listen: 127.0.0.1:0
 ${extra}    upstream:
@@ -56,11 +58,12 @@ export async function startSshGateway(sshd: SshdInstance, opts: SshGatewayOption
   const dir = makeTempDir("gatehouse-ssh-");
   writeFileSync(join(dir, "upstream_key"), sshd.clientKey, { mode: 0o600 });
   const gw = await startGatewayProcess({ dir, files: { "gatehouse.yaml": sshGatewayYaml(sshd, opts) }, ...(opts.env ? { env: opts.env } : {}) });
-  const port = gw.port("web");
-  const hostPublicKey = readFileSync(join(dir, "state/ssh/web/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+  const target = opts.name ?? "web";
+  const port = gw.port(target);
+  const hostPublicKey = readFileSync(join(dir, `state/ssh/${target}/ssh_host_ed25519_key.pub`), "utf8").trim().split(" ").slice(0, 2).join(" ");
   const knownHosts = join(dir, "known_hosts");
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
-  return { gw, port, knownHosts, hostPublicKey, target: "web" };
+  return { gw, port, knownHosts, hostPublicKey, target };
 }
 
 /** A dev token for `sub` in `groups`, minted by the gateway's own dev issuer. */

@@ -13,6 +13,8 @@ export interface ChannelContext {
   readonly account: string;
   readonly upstream: Client;
   readonly envAllowed: (name: string) => boolean;
+  /** The target's exec_pty: an exec may have a terminal. */
+  readonly execPty: boolean;
   readonly log: Logger;
   /** Aborted when the caller's connection closes: its channels stop waiting for their streams. */
   readonly gone: AbortSignal;

@@ -191,6 +191,7 @@ export class SshConnection {
       account: this.account,
       upstream: this.upstream!,
       envAllowed: this.s.envAllowed,
+      execPty: cfg.exec_pty === true,
       log: deps.log,
       gone: this.gone.signal,
       takeNotices: () => notices.splice(0),

@@ -34,9 +34,20 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   // The channel closed, or the whole connection did.
   const aborted = { signal: AbortSignal.any([closed.signal, ctx.gone]) };
 
-  session.on("pty", (accept, _reject, info) => {
+  // The answer to pty-req waits for what the session starts: an exec gets no terminal unless the
+  // target's exec_pty says so (a pager under a pty runs `!commands`: journalctl, systemctl status).
+  // Answers go out in request order, so any other request answered meanwhile settles it first.
+  let ptyAnswer: ((granted: boolean) => void) | null = null;
+  const settlePty = (granted: boolean) => {
+    const answer = ptyAnswer;
+    ptyAnswer = null;
+    if (!granted) pty = null;
+    answer?.(granted);
+  };
+  session.on("pty", (accept, reject, info) => {
+    settlePty(true);
     pty = info;
-    accept?.();
+    ptyAnswer = (granted) => (granted ? accept?.() : reject?.());
   });
   session.on("window-change", (accept, _reject, info) => {
     if (pty !== null) pty = { ...pty, rows: info.rows, cols: info.cols, height: info.height, width: info.width };
@@ -45,6 +56,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     accept?.();
   });
   session.on("env", (accept, reject, info) => {
+    if (accept !== undefined) settlePty(true);
     if (!started && ctx.envAllowed(info.key)) {
       env[info.key] = info.val;
       accept?.();
@@ -54,26 +66,33 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     }
   });
   session.on("signal", (accept, _reject, info) => {
+    if (accept !== undefined) settlePty(true);
     upstream?.signal(info.name);
     accept?.();
   });
   session.on("x11", (_accept, reject) => {
+    settlePty(true);
     notices.push(REFUSED_X11);
     reject?.();
   });
   session.on("auth-agent", (_accept, reject) => {
+    settlePty(true);
     notices.push(REFUSED_AGENT);
     reject?.();
   });
   session.on("shell", (accept) => {
+    settlePty(true);
     started = true;
     void start(accept(), "shell");
   });
   session.on("exec", (accept, _reject, info) => {
+    // OpenSSH's ssh -t closes the channel when its pty-req fails ("PTY allocation request failed").
+    settlePty(ctx.execPty);
     started = true;
     void start(accept(), "exec", info.command);
   });
   session.on("subsystem", (accept, reject, info) => {
+    settlePty(false);
     if (info.name !== "sftp") {
       ctx.log.debug("ssh subsystem refused", { target: ctx.targetName, session: ctx.session, subsystem: info.name });
       return reject();
