@@ -196,6 +196,12 @@ export const SshTarget = Type.Object(
           "Environment variables a caller may set (ssh -o SendEnv, SetEnv). Default LANG and LC_*. Variables that change what a program runs (LD_*, BASH_ENV, ENV, PATH, IFS …) are refused even when a prefix covers them.",
       }),
     ),
+    login_timeout: Type.Optional(
+      Type.String({
+        pattern: Duration.pattern,
+        description: "How long a caller's connection may take from connecting to logged in (OpenSSH's LoginGraceTime). Default 60s.",
+      }),
+    ),
     exec_pty: Type.Optional(
       Type.Boolean({
         description:

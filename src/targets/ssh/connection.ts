@@ -22,7 +22,7 @@ import { handleDirectTcpip } from "./forward.ts";
 import type { HostKeyPin } from "./host-key-pin.ts";
 import type { PublicKeyLookup } from "./public-keys.ts";
 import { handleSession } from "./session-channel.ts";
-import { DISCONNECT_REASON, disconnectWithMessage } from "./ssh-wire.ts";
+import { DISCONNECT_REASON, OPEN_FAILURE, disconnectWithMessage, rejectChannelOpen } from "./ssh-wire.ts";
 import { UpstreamError, connectUpstream } from "./upstream.ts";
 
 export interface ConnectionShared {
@@ -35,7 +35,12 @@ export interface ConnectionShared {
   /** Live connections, for stop(). */
   readonly open: Set<SshConnection>;
   readonly recording: RecorderOptions;
+  /** The connection from `remote` ("ip:port") logged in: its login timer stops. */
+  loggedIn: (remote: string) => void;
 }
+
+/** Channels one connection may have open at once (OpenSSH's MaxSessions is 10 per connection). */
+export const MAX_OPEN_CHANNELS = 256;
 
 const REFUSED_REMOTE_FORWARD = "remote port forwarding (ssh -R) is refused: the gateway does not relay it (no policy can allow it yet)";
 
@@ -85,13 +90,19 @@ export class SshConnection {
       admit: (identity, user, account, method) => this.admit(identity, user, account, method, info),
     }));
     conn.on("ready", () => this.goLive());
-    conn.on("session", (accept) => {
+    conn.on("session", (accept, reject) => {
+      if (this.tooManyChannels(reject)) return;
       this.channels++;
-      handleSession(accept(), this.channelContext());
+      this.openChannels++;
+      const session = accept();
+      session.once("close", () => this.openChannels--);
+      handleSession(session, this.channelContext());
     });
     conn.on("tcpip", (accept, reject, tcp) => {
+      if (this.tooManyChannels(reject)) return;
       this.channels++;
-      void handleDirectTcpip(conn, accept, reject, tcp, this.channelContext());
+      this.openChannels++;
+      void handleDirectTcpip(conn, accept, reject, tcp, this.channelContext()).finally(() => this.openChannels--);
     });
     conn.on("request", (_accept, reject, name, req) => {
       const where = name === "tcpip-forward" ? ` ${(req as { bindAddr?: string }).bindAddr ?? ""}:${(req as { bindPort?: number }).bindPort ?? ""}` : "";
@@ -100,6 +111,14 @@ export class SshConnection {
       reject?.();
     });
     conn.on("close", () => this.closed());
+  }
+
+  private openChannels = 0;
+
+  private tooManyChannels(reject: () => void): boolean {
+    if (this.openChannels < MAX_OPEN_CHANNELS) return false;
+    rejectChannelOpen(this.conn, reject, OPEN_FAILURE.RESOURCE_SHORTAGE, `gatehouse: ${MAX_OPEN_CHANNELS} channels are open on this connection already; close some first`);
+    return true;
   }
 
   /** Connection-wide refusals, printed on the next session channel's stderr. */
@@ -169,6 +188,7 @@ export class SshConnection {
   private goLive(): void {
     const { cfg, deps } = this.s;
     if (this.identity === null || this.ended) return;
+    this.s.loggedIn(this.remote);
     this.live = true;
     this.s.open.add(this);
     this.s.revocations.add(this);

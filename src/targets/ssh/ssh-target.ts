@@ -8,7 +8,8 @@ import { GatewayError, errorMessage } from "../../core/errors.ts";
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
-import { parseSize } from "../../core/duration.ts";
+import { createServer, type Socket } from "node:net";
+import { parseDuration, parseSize } from "../../core/duration.ts";
 import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
 import { type ConnectionShared, SshConnection } from "./connection.ts";
 import { envAllowList } from "./env-allow.ts";
@@ -28,6 +29,9 @@ export interface RunningSshTarget extends RunningTarget {
   readonly hostKeyFingerprint: string;
 }
 
+/** login_timeout when the target does not set one (OpenSSH's LoginGraceTime is 120 s). */
+const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
+
 /** Connections still setting up or live at stop() get this long to write their session.end. */
 const STOP_GRACE_MS = 10_000;
 
@@ -42,6 +46,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     envAllowed: envAllowList(cfg.env),
     revocations: new SessionRevocations(),
     open: new Set(),
+    loggedIn: () => {},
     recording: {
       stateDir: deps.stateDir,
       recordInput: cfg.record_input === true,
@@ -50,12 +55,36 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     },
   };
   const all = new Set<SshConnection>();
-  const server = new Server({ hostKeys: [hostKey.privateKey], ident: "gatehouse" }, (conn, info) => {
+  // Sockets not logged in yet, by remote address: each gets login_timeout to send its banner,
+  // exchange keys and authenticate (OpenSSH's LoginGraceTime), so idle sockets cannot pile up.
+  const loginTimeoutMs = cfg.login_timeout !== undefined ? parseDuration(cfg.login_timeout) : DEFAULT_LOGIN_TIMEOUT_MS;
+  const pending = new Map<string, { cancel(): void }>();
+  shared.loggedIn = (remote) => {
+    pending.get(remote)?.cancel();
+    pending.delete(remote);
+  };
+  const ssh = new Server({ hostKeys: [hostKey.privateKey], ident: "gatehouse" }, (conn, info) => {
     const c = new SshConnection(conn, info, shared);
     all.add(c);
     void c.finished.then(() => all.delete(c));
   });
-  server.on("error", (e: Error) => deps.log.error("ssh target server error", { target: cfg.name, error: errorMessage(e) }));
+  ssh.on("error", (e: Error) => deps.log.error("ssh target server error", { target: cfg.name, error: errorMessage(e) }));
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    sockets.add(socket);
+    const timer = setTimeout(() => {
+      deps.log.info("ssh connection closed: no login within login_timeout", { target: cfg.name, remote });
+      socket.destroy();
+    }, loginTimeoutMs);
+    pending.set(remote, { cancel: () => clearTimeout(timer) });
+    socket.once("close", () => {
+      sockets.delete(socket);
+      shared.loggedIn(remote);
+    });
+    socket.on("error", () => {});
+    ssh.injectSocket(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: Error) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
     server.listen(port, host, () => resolve());
@@ -83,6 +112,8 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of all) c.shutdown();
+        // Sockets still before their banner have no SSH connection to tell.
+        for (const s of sockets) if (!s.destroyed) setTimeout(() => s.destroy(), 1000).unref();
       });
       await Promise.race([Promise.all([...all].map((c) => c.finished)), Bun.sleep(STOP_GRACE_MS)]);
     },
