@@ -30,6 +30,11 @@ const RULES = `
     groups: [agents]
     targets: [web]
     effect: allow
+  - name: contractors-see-no-personal-data
+    groups: [contractors]
+    targets: [web]
+    effect: allow
+    mask: { detectors: [email, card] }
   - name: no-rm
     groups: [restricted]
     ssh: { actions: [exec], commands: ["rm **"] }
@@ -155,6 +160,24 @@ test("env: listed variables reach the upstream, others (LD_PRELOAD, BASH_ENV) ne
   const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "decision" && (x.details as { env_refused?: string[] })?.env_refused !== undefined), "a decision naming refused env");
   const d = recs.find((x) => x.type === "decision" && (x.details as { env_refused?: string[] })?.env_refused !== undefined)!;
   expect(d.details).toMatchObject({ env: ["APP_MODE"], env_refused: ["LD_PRELOAD", "BASH_ENV"] });
+});
+
+test("mask: e-mails and card numbers in an exec's stdout and stderr are masked on the way, and in what is recorded", async () => {
+  const contractor = await devToken(g, "carol", "agents,contractors");
+  const command = `printf 'mail alice@example.com about card 4111 1111 1111 1111\\n'; printf 'err bob@example.org\\n' >&2`;
+  const r = await runSsh(g, { token: contractor }, [], { command });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toStartWith("mail ");
+  for (const secret of ["alice@example.com", "4111 1111 1111 1111", "bob@example.org"]) expect(r.stdout + r.stderr).not.toContain(secret);
+  expect(r.stderr).toStartWith("err ");
+  // Unmasked for whom no rule masks it.
+  const plain = await runSsh(g, { token }, [], { command });
+  expect(plain.stdout).toContain("alice@example.com");
+  const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "channel.end" && x.identity?.subject === "carol"), "carol's channel.end");
+  const end = recs.find((x) => x.type === "channel.end" && x.identity?.subject === "carol")!;
+  expect((end.details as { masked: number }).masked).toBe(3);
+  const captured = readFileSync((end.details as { output: { stdout: { file: string } } }).output.stdout.file, "utf8");
+  expect(captured).toBe(r.stdout);
 });
 
 test("the ssh2 client library: password login, exec, exit status and stderr", async () => {

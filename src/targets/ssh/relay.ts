@@ -3,7 +3,7 @@
 // that cannot take more pauses the other side, and ssh2 then stops opening the SSH window, so a
 // slow reader slows the writer at the far end and nothing piles up here. For a session the
 // upstream's exit status or signal goes to the caller before the close, after every byte.
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Channel, ClientChannel, ServerChannel } from "ssh2";
 import { sendExit } from "./ssh-wire.ts";
 
@@ -69,6 +69,34 @@ export interface RelayOptions {
    * what stops it. Flow control is then its business; the caller's EOF still ends the upstream.
    */
   readonly connect?: (caller: ServerChannel | Channel, upstream: ClientChannel | Channel) => { close(): void };
+  /**
+   * Rewrites the upstream's output (stdout, and stderr for a session) on its way to the caller,
+   * e.g. the stream masker: `emit` writes to the caller and returns false when it is full.
+   * Taps then see what the caller gets.
+   */
+  readonly output?: (stderr: boolean, emit: (bytes: Uint8Array) => boolean) => OutputFilter;
+}
+
+export interface OutputFilter {
+  /** Returns false when the caller is full (the upstream is paused until it drains). */
+  write(chunk: Uint8Array): boolean;
+  /** The upstream's stream ended: emit what is held. */
+  end(): void;
+}
+
+/** Upstream output through `filter` to `to`, pausing `from` while `to` is full. */
+function filtered(from: Readable, to: Writable, make: RelayOptions["output"] & {}, stderr: boolean, tap: RelayTaps["output"]): OutputFilter {
+  const filter = make(stderr, (bytes) => {
+    tap?.(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), stderr);
+    return to.write(bytes);
+  });
+  from.on("data", (chunk: Buffer) => {
+    if (!filter.write(chunk) && !from.isPaused()) {
+      from.pause();
+      to.once("drain", () => from.resume());
+    }
+  });
+  return filter;
 }
 
 /** Relays until both sides are done; never rejects. */
@@ -91,9 +119,11 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       bytesIn += chunk.length;
       taps.input?.(chunk);
     });
+    // With an output filter the taps see what the caller gets, else what the upstream sent.
+    const rawTap = opts.output === undefined ? taps.output : undefined;
     upstream.on("data", (chunk: Buffer) => {
       bytesOut += chunk.length;
-      taps.output?.(chunk, false);
+      rawTap?.(chunk, false);
     });
     caller.on("error", () => {});
     upstream.on("error", () => {});
@@ -101,10 +131,12 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     // hand (eof()) once every byte before it went out: ssh2 drops writes after an EOF, and ending
     // the caller's channel would close it before the exit status.
     const mover = opts.connect?.(caller, upstream) ?? null;
-    if (mover === null) {
+    if (mover !== null) caller.once("end", () => upstream.end());
+    else {
       caller.pipe(upstream);
-      upstream.pipe(caller, { end: false });
-    } else caller.once("end", () => upstream.end());
+      if (opts.output === undefined) upstream.pipe(caller, { end: false });
+    }
+    const outFilter = mover === null && opts.output !== undefined ? filtered(upstream, caller, opts.output, false, taps.output) : null;
     let outputsOpen = 1;
     let eofSent = false;
     const outputEnded = () => {
@@ -116,16 +148,23 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
         done();
       });
     };
-    upstream.once("end", outputEnded);
+    upstream.once("end", () => {
+      outFilter?.end();
+      outputEnded();
+    });
     if (isSession) {
       const stderr = (upstream as ClientChannel).stderr;
       outputsOpen++;
       stderr.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
-        taps.output?.(chunk, true);
+        rawTap?.(chunk, true);
       });
-      stderr.pipe((caller as ServerChannel).stderr, { end: false });
-      stderr.once("end", outputEnded);
+      const errFilter = opts.output !== undefined ? filtered(stderr, (caller as ServerChannel).stderr, opts.output, true, taps.output) : null;
+      if (errFilter === null) stderr.pipe((caller as ServerChannel).stderr, { end: false });
+      stderr.once("end", () => {
+        errFilter?.end();
+        outputEnded();
+      });
     }
     let upstreamClosed = false;
     upstream.once("close", () => {

@@ -10,7 +10,10 @@ import type { SshAction, SshRequestFacts } from "../../core/types.ts";
 import { describeApproval } from "../../gate/gate.ts";
 import type { ChannelContext } from "./channel-context.ts";
 import type { ChannelRecorder } from "./channel-recorder.ts";
-import { type ChannelExit, relay, watchExit } from "./relay.ts";
+import { compileDetectors } from "../../masking/detectors.ts";
+import { type StreamMasker, createStreamMasker } from "../../masking/stream-masker.ts";
+import { maskedOutput } from "../../masking/stream-masker-idle.ts";
+import { type ChannelExit, type OutputFilter, relay, watchExit } from "./relay.ts";
 import { type SftpCounts, sftpConnector } from "./sftp-channel.ts";
 
 /** What the caller sees for a command that was not run, as OpenSSH's ForceCommand-style refusals. */
@@ -154,11 +157,13 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     upstream = up;
     resize = recorder === null ? null : (cols, rows) => recorder.resize(cols, rows);
     const sftp: SftpCounts = { decided: 0, denied: 0 };
+    const masking = verdict !== null ? outputMasking(verdict.masks.detectors) : null;
     const result = await relay(channel, up, {
       gone: aborted.signal,
       exit: exitOf,
       ...(recorder !== null ? { taps: recorder.taps } : {}),
       ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),
+      ...(masking !== null ? { output: masking.output } : {}),
     });
     const files = (await recorder?.close()) ?? {};
     ctx.ended(facts, {
@@ -169,9 +174,29 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       bytes_out: result.bytesOut,
       duration_ms: Math.round(performance.now() - began),
       ...(result.closedBy === "caller" ? { closed_by: "caller" } : {}),
+      ...(masking !== null ? { masked: masking.hits() } : {}),
       ...files,
     });
   }
+}
+
+/**
+ * The allow rules' `mask: { detectors }` on the output of an exec or a shell: stdout and stderr
+ * each through a stream masker (values cut across chunks and escape sequences are handled
+ * there), flushed after a moment of quiet so a prompt still shows.
+ */
+function outputMasking(detectors: readonly string[]): { output: (stderr: boolean, emit: (b: Uint8Array) => boolean) => OutputFilter; hits(): number } | null {
+  if (detectors.length === 0) return null;
+  const detector = compileDetectors(detectors);
+  const maskers: StreamMasker[] = [];
+  return {
+    output: (_stderr, emit) => {
+      const masker = createStreamMasker(detector);
+      maskers.push(masker);
+      return maskedOutput(masker, emit);
+    },
+    hits: () => maskers.reduce((n, m) => n + m.hits, 0),
+  };
 }
 
 function openUpstream(client: Client, action: SshAction, command: string | undefined, pty: PseudoTtyInfo | null, env: Record<string, string>): Promise<{ channel: ClientChannel; exit: () => ChannelExit | null }> {
