@@ -3,8 +3,8 @@
 // ssh -L carrying an HTTP request (and refused for whom the policy does not allow it), ssh -R,
 // agent forwarding refused with a reason, and an exec held for review, then approved.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
@@ -206,4 +206,29 @@ test("an exec held for review prints the approval id and the approver's command,
   expect(approved.code).toBe(0);
   expect(await within("ssh to finish after the approval", stdout)).toBe("restart-web\n");
   expect(await p.exited).toBe(0);
+});
+
+test("keep-alives pass: ssh with ServerAliveInterval=1 through a command that runs for three seconds", async () => {
+  const r = await runSsh(g, { token: agent }, ["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"], { command: "sleep 3; echo still-here" });
+  expect(r.stdout).toBe("still-here\n");
+  expect(r.code).toBe(0);
+});
+
+test("rsync -e ssh copies a tree up and back through the gateway", async () => {
+  const src = mkdtempSync(join(tmpdir(), "gh-rsync-src-"));
+  const dest = mkdtempSync(join(tmpdir(), "gh-rsync-dest-"));
+  const back = mkdtempSync(join(tmpdir(), "gh-rsync-back-"));
+  chmodSync(dest, 0o777);
+  mkdirSync(join(src, "sub"));
+  writeFileSync(join(src, "a.txt"), "alpha\n");
+  writeFileSync(join(src, "sub", "b.bin"), randomBytes(200_000));
+  const { args, env } = sshLogin(g, { token: agent });
+  const e = ["ssh", ...args].map(shellQuote).join(" ");
+  const up = Bun.spawnSync(["rsync", "-a", "-e", e, `${src}/`, `deploy@127.0.0.1:${dest}/tree/`], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  expect(up.stderr.toString()).toBe("");
+  expect(up.exitCode).toBe(0);
+  expect(readFileSync(join(dest, "tree", "sub", "b.bin"))).toEqual(readFileSync(join(src, "sub", "b.bin")));
+  const down = Bun.spawnSync(["rsync", "-a", "-e", e, `deploy@127.0.0.1:${dest}/tree/`, `${back}/`], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  expect(down.exitCode).toBe(0);
+  expect(readFileSync(join(back, "a.txt"), "utf8")).toBe("alpha\n");
 });
