@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { Client, type ClientChannel } from "ssh2";
+import { readFileSync } from "node:fs";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { devToken, runSsh, type SshGateway, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
-import { within } from "./helpers/wait.ts";
+import { waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -148,4 +149,61 @@ test("wrong tokens again and again: each refused and audited; one connection get
   const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.filter((r) => r.type === "auth.rejected").length >= 11, "eleven auth.rejected records");
   expect(recs.filter((r) => r.type === "auth.rejected").length).toBe(11);
   await stillServes();
+});
+
+/** Resident and peak memory of the gateway process, bytes. */
+function gatewayMemory(): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${g.gw.proc.pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+}
+
+test("a client that stops reading stalls the upstream: the gateway holds a few windows, not the stream", async () => {
+  const c = await within("login", login(token));
+  const size = 200_000_000;
+  const marker = `gh-stall-${process.pid}`;
+  const before = gatewayMemory();
+  let received = 0;
+  let release!: () => void;
+  const stalled = new Promise<void>((r) => (release = r));
+  const done = new Promise<number | null>((resolve, reject) => {
+    c.exec(`head -c ${size} /dev/zero; : ${marker}`, (err: Error | undefined, ch: ClientChannel) => {
+      if (err) return reject(err);
+      let code: number | null = null;
+      ch.pause();
+      ch.on("exit", (x: number) => (code = x));
+      ch.on("close", () => resolve(code));
+      stalled.then(() => {
+        ch.on("data", (d: Buffer) => (received += d.length));
+        ch.resume();
+      });
+    });
+  });
+  // The upstream's writer, and how much it has written: it stops growing once every buffer on the
+  // way is full (the client reads nothing). Were the gateway to buffer without bound, head would
+  // write all 200 MB and exit.
+  const writer = await waitFor("the upstream's head to start", () => Bun.spawnSync(["pgrep", "-n", "-f", `head -c ${size} /dev/zero`]).stdout.toString().trim() || null);
+  const written = () => {
+    try {
+      return Number(/^wchar: (\d+)/m.exec(readFileSync(`/proc/${writer}/io`, "utf8"))?.[1]);
+    } catch {
+      return size; // it exited: it wrote everything
+    }
+  };
+  let last = -1;
+  let steady = 0;
+  const plateau = await waitFor("the upstream's writes to stall", () => {
+    const now = written();
+    steady = now === last ? steady + 1 : 0;
+    last = now;
+    return steady >= 10 || now >= size ? now : null;
+  }, { intervalMs: 100, timeoutMs: 60_000 });
+  expect(plateau).toBeLessThan(32 * 1024 * 1024);
+  expect(gatewayMemory().rss - before.rss).toBeLessThan(64 * 1024 * 1024);
+  release();
+  expect(await within("the whole stream once the client reads", done, { timeoutMs: 90_000 })).toBe(0);
+  expect(received).toBe(size);
+  // Peak memory over the whole transfer stayed within a few windows of where it started.
+  expect(gatewayMemory().hwm - before.hwm).toBeLessThan(96 * 1024 * 1024);
+  c.end();
 });

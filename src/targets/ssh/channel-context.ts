@@ -16,6 +16,8 @@ export interface ChannelContext {
   /** The target's exec_pty: an exec may have a terminal. */
   readonly execPty: boolean;
   readonly log: Logger;
+  /** Counts bytes relayed (the target's GC pacing). */
+  readonly relayed: (bytes: number) => void;
   /** Aborted when the caller's connection closes: its channels stop waiting for their streams. */
   readonly gone: AbortSignal;
   /** Refusals of the connection (ssh -R) not told yet: printed on the next session channel's stderr. */

@@ -35,6 +35,8 @@ export interface ConnectionShared {
   /** Live connections, for stop(). */
   readonly open: Set<SshConnection>;
   readonly recording: RecorderOptions;
+  /** Bytes relayed, for the target's GC pacing. */
+  readonly relayed: (bytes: number) => void;
   /** The connection from `remote` ("ip:port") logged in: its login timer stops. */
   loggedIn: (remote: string) => void;
 }
@@ -214,6 +216,7 @@ export class SshConnection {
       execPty: cfg.exec_pty === true,
       log: deps.log,
       gone: this.gone.signal,
+      relayed: this.s.relayed,
       takeNotices: () => notices.splice(0),
       decide: (facts, opts) => deps.gate.check({ identity, target: cfg.name, request: facts, time: deps.clock.now() }, { session: this.id, ...opts }),
       ended: (facts: SshRequestFacts, details) => {

@@ -40,6 +40,6 @@ export async function handleDirectTcpip(conn: Connection, accept: AcceptConnecti
     return;
   }
   const channel = accept();
-  const result = await relay(channel, up, { gone: ctx.gone });
+  const result = await relay(channel, up, { gone: ctx.gone, relayed: ctx.relayed });
   ctx.ended(facts, { bytes_in: result.bytesIn, bytes_out: result.bytesOut, duration_ms: Math.round(performance.now() - began), ...(result.closedBy === "caller" ? { closed_by: "caller" } : {}) });
 }

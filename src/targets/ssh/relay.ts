@@ -61,6 +61,8 @@ export function watchExit(upstream: ClientChannel): () => ChannelExit | null {
 export interface RelayOptions {
   /** Aborted when the caller's channel or connection is gone. */
   readonly gone: AbortSignal;
+  /** Told the size of every chunk relayed either way (the target's GC pacing, see gate/relay-gc.ts). */
+  readonly relayed?: (bytes: number) => void;
   readonly taps?: RelayTaps;
   /** A session channel (stderr, exit status): its exit as watchExit saw it. Absent for a forwarded connection. */
   readonly exit?: () => ChannelExit | null;
@@ -115,14 +117,17 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       mover?.close();
       resolve({ bytesIn, bytesOut, exit: opts.exit?.() ?? null, closedBy: closedBy ?? "upstream" });
     };
+    const relayed = opts.relayed ?? (() => {});
     caller.on("data", (chunk: Buffer) => {
       bytesIn += chunk.length;
+      relayed(chunk.length);
       taps.input?.(chunk);
     });
     // With an output filter the taps see what the caller gets, else what the upstream sent.
     const rawTap = opts.output === undefined ? taps.output : undefined;
     upstream.on("data", (chunk: Buffer) => {
       bytesOut += chunk.length;
+      relayed(chunk.length);
       rawTap?.(chunk, false);
     });
     caller.on("error", () => {});
@@ -157,6 +162,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       outputsOpen++;
       stderr.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
+        relayed(chunk.length);
         rawTap?.(chunk, true);
       });
       const errFilter = opts.output !== undefined ? filtered(stderr, (caller as ServerChannel).stderr, opts.output, true, taps.output) : null;

@@ -160,6 +160,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     const masking = verdict !== null ? outputMasking(verdict.masks.detectors) : null;
     const result = await relay(channel, up, {
       gone: aborted.signal,
+      relayed: ctx.relayed,
       exit: exitOf,
       ...(recorder !== null ? { taps: recorder.taps } : {}),
       ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),

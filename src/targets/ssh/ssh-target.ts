@@ -6,6 +6,7 @@ import { Server } from "ssh2";
 import type { SshTarget } from "../../config/schema.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import { splitListen } from "../../gate/listen.ts";
+import { gcPacer } from "../../gate/relay-gc.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { createServer, type Socket } from "node:net";
@@ -47,6 +48,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     revocations: new SessionRevocations(),
     open: new Set(),
     loggedIn: () => {},
+    relayed: gcPacer(),
     recording: {
       stateDir: deps.stateDir,
       recordInput: cfg.record_input === true,
