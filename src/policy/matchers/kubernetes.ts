@@ -155,7 +155,8 @@ function groupCondition(groups: readonly string[], restricting: boolean): Kubern
     const norm = groups.map((g) => (g === "core" ? "" : g));
     const literal = new Set(norm.filter((g) => !/[*?]/.test(g)));
     const globs = norm.filter((g) => /[*?]/.test(g));
-    const re = globs.length > 0 ? compileGlobs(globs, { separator: ".", ignoreCase: restricting }) : null;
+    // `*` spans dots here: *.k8s.io is every group of the project.
+    const re = globs.length > 0 ? compileGlobs(globs, { ignoreCase: restricting }) : null;
     const anyGroup = norm.includes("*");
     return (g: string) => anyGroup || literal.has(restricting ? g.toLowerCase() : g) || (re !== null && re(g));
   });

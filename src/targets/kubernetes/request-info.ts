@@ -168,7 +168,10 @@ export function classifyRequest(method: string, target: string, headers: { reado
   }
   if (tail.length > 0) {
     if (subresource !== PROXY_SUBRESOURCE) return refuse(`path segments after the subresource ${subresource} (only proxy passes a path on)`);
-    for (const s of tail) {
+    // A trailing slash after proxy is the backend's own business ("/proxy/" is its root).
+    const last = tail.length - 1;
+    for (const [k, s] of tail.entries()) {
+      if (k === last && s === "") continue;
       const p = tailProblem(s);
       if (p !== null) return refuse(p);
     }
