@@ -1,5 +1,7 @@
 // Built-in rules of the Kubernetes target, applied to the policy's decision before it is audited
 // (Gate.check's `adjust`), as the Postgres target's builtin:session is:
+//  - builtin:bad-request: a request the classifier (request-info.ts) refuses is denied with its
+//    reason before any rule is asked (refusalDecision);
 //  - builtin:discovery: a GET or HEAD of a URL that only describes the API (/api, /apis,
 //    /apis/{group}, /apis/{group}/{version}, /api/{version}, /version, /openapi/v2,
 //    /openapi/v3 and below) or reports health (/healthz, /livez, /readyz and below) is allowed
@@ -12,6 +14,13 @@ import type { Action, Decision, Identity } from "../../core/types.ts";
 import { NO_MASKS } from "../../core/types.ts";
 
 export const DISCOVERY_RULE = "builtin:discovery";
+/** The rule named when the classifier refuses a request (it never reaches policy or the server). */
+export const BAD_REQUEST_RULE = "builtin:bad-request";
+
+/** The decision to audit for a request the classifier refused (answered with its status, 400/405/415). */
+export function refusalDecision(reason: string): Decision {
+  return { effect: "deny", rule: BAD_REQUEST_RULE, message: `request refused: ${reason}`, masks: NO_MASKS };
+}
 
 /** Whether a non-resource path only describes the API or reports health. */
 export function isDiscoveryPath(path: string): boolean {
