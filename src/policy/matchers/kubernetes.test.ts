@@ -105,10 +105,10 @@ describe("kubernetes matcher: verbs", () => {
     expect(allows({ verbs: ["ephemeralcontainers"] }, raw("PATCH", "/api/v1/namespaces/p/pods/web/ephemeralcontainers", "application/strategic-merge-patch+json"))).toBe(true);
     expect(allows({ verbs: ["log"] }, raw("GET", "/api/v1/namespaces/p/pods/web"))).toBe(false);
   });
-  test("deletecollection is a write, and not a delete", () => {
+  test("deletecollection is a write; an allow rule's delete does not allow it", () => {
     const dc = raw("DELETE", "/api/v1/namespaces/p/pods");
     expect(restricts({ verbs: ["write"] }, dc)).toBe(true);
-    expect(restricts({ verbs: ["delete"] }, dc)).toBe(false);
+    expect(allows({ verbs: ["delete"] }, dc)).toBe(false);
     expect(restricts({ verbs: ["deletecollection"] }, dc)).toBe(true);
   });
   test("misspelt verbs are load errors at the item, with a suggestion", () => {
@@ -191,5 +191,17 @@ describe("kubernetes matcher: non-resource paths", () => {
     expect(allows({ paths: ["/logs/*"] }, raw("GET", "/api/v1/namespaces/p/pods"))).toBe(false);
     expect(policyError({ paths: ["/metrics"], resources: ["pods"] }).message).toContain("can never match");
     expect(policyError({ paths: ["metrics"] }).details["path"]).toEqual(["kubernetes", "paths", 0]);
+  });
+});
+
+describe("kubernetes matcher: deny verbs cover their siblings", () => {
+  test("delete covers deletecollection, get covers list and watch, update covers patch; allow rules stay exact", () => {
+    const dc = raw("DELETE", "/apis/apps/v1/namespaces/p/statefulsets?labelSelector=app%3Ddb");
+    expect(restricts({ verbs: ["delete"], resources: ["statefulsets.apps"], names: ["db-*"] }, dc)).toBe(true);
+    expect(allows({ verbs: ["delete"] }, dc)).toBe(false);
+    expect(restricts({ verbs: ["get"], resources: ["secrets"] }, raw("GET", "/api/v1/namespaces/p/secrets?watch=true"))).toBe(true);
+    expect(allows({ verbs: ["get"], resources: ["secrets"] }, raw("GET", "/api/v1/namespaces/p/secrets?watch=true"))).toBe(false);
+    expect(restricts({ verbs: ["update"] }, raw("PATCH", "/api/v1/namespaces/p/configmaps/c", "application/json-patch+json"))).toBe(true);
+    expect(restricts({ verbs: ["create"] }, raw("PATCH", "/api/v1/namespaces/p/configmaps/c", "application/json-patch+json"))).toBe(false);
   });
 });

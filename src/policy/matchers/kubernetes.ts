@@ -21,7 +21,9 @@
 //   or state `groups`), `pods` does not allow pods/exec, case matters; a request without a name
 //   (list, watch, create, deletecollection) is not within `names`; exec is within `commands`
 //   only when its argv is a simple command and every command it runs (sh -c …) matches.
-// - Deny and review rules match broadly, so that nothing slips past them: any case, a resource
+// - Deny and review rules match broadly, so that nothing slips past them: a verb covers its
+//   siblings (delete covers deletecollection; get, list and watch each other; update and patch
+//   each other), any case, a resource
 //   with or without its group, a subresource by its parent (`pods` covers pods/exec), a
 //   request without a name whatever `names` says (a list reads every name), every attach and
 //   ephemeralcontainers request whatever `commands` says (the gateway cannot see what is typed
@@ -122,8 +124,23 @@ function compileList<T>(key: keyof KubernetesSection, items: readonly string[], 
   }
 }
 
-function verbCondition(verbs: readonly string[]): KubernetesCondition {
-  const lower = compileList("verbs", verbs, (v, i) => checkVerb(v, i), () => verbs.map((v) => v.toLowerCase()));
+/**
+ * What a verb in a deny or review rule also covers, so that a sibling verb reaching the same
+ * objects cannot dodge it: a deletecollection deletes what a delete does, a list or watch reads
+ * what a get does, a patch changes what an update does.
+ */
+const RESTRICTING_VERBS: Readonly<Record<string, readonly string[]>> = {
+  get: ["get", "list", "watch"],
+  list: ["get", "list", "watch"],
+  watch: ["get", "list", "watch"],
+  delete: ["delete", "deletecollection"],
+  update: ["update", "patch"],
+  patch: ["update", "patch"],
+};
+
+function verbCondition(verbs: readonly string[], restricting: boolean): KubernetesCondition {
+  const given = compileList("verbs", verbs, (v, i) => checkVerb(v, i), () => verbs.map((v) => v.toLowerCase()));
+  const lower = restricting ? [...new Set(given.flatMap((v) => RESTRICTING_VERBS[v] ?? [v]))] : given;
   const any = lower.includes("*");
   const read = lower.includes("read");
   const write = lower.includes("write");
@@ -143,7 +160,7 @@ function verbCondition(verbs: readonly string[]): KubernetesCondition {
     test,
     why(f, v, holds) {
       const seen = f.subresource !== undefined ? `${v.verb} on ${f.subresource}` : v.verb;
-      if (holds) return `verb ${seen} in its verbs ${list(verbs)}`;
+      if (holds) return `verb ${seen} in its verbs ${list(verbs)}${restricting && !given.includes(v.verb) && !lower.includes("*") && plain.has(v.verb) ? ` (a deny or review rule's ${given.find((g) => RESTRICTING_VERBS[g]?.includes(v.verb)) ?? "verb"} also covers ${v.verb})` : ""}`;
       const note = f.subresource !== undefined && CONNECT_SUBRESOURCES.has(f.subresource) && read ? ` (${f.subresource} is never a read)` : "";
       return `verb ${seen} is not in its verbs ${list(verbs)}${note}`;
     },
@@ -279,7 +296,7 @@ export function compileKubernetesConditions(section: KubernetesSection, restrict
   if (section.paths !== undefined && resourceKeys.length > 0) {
     throw new GatewayError("E_POLICY_INVALID", `its kubernetes section can never match: paths are about non-resource URLs, and ${resourceKeys.join(", ")} about resources`, { details: { path: ["kubernetes", "paths"] } });
   }
-  if (section.verbs) out.push(verbCondition(section.verbs));
+  if (section.verbs) out.push(verbCondition(section.verbs, restricting));
   if (section.groups) out.push(groupCondition(section.groups, restricting));
   if (section.resources) {
     const r = resourceCondition(section.resources, restricting, section.groups !== undefined);
