@@ -148,7 +148,9 @@ describe("kubernetes matcher: groups, resources, names, namespaces", () => {
     expect(restricts({ names: ["db-*"] }, raw("DELETE", "/api/v1/namespaces/p/secrets"))).toBe(true);
     expect(restricts({ names: ["DB-*"] }, raw("GET", "/api/v1/namespaces/p/secrets/db-1"))).toBe(true);
     // A proxy name carries scheme and port: the service's own name is what names are about.
-    expect(allows({ names: ["web"] }, raw("GET", "/api/v1/namespaces/p/services/https:web:443/proxy/"))).toBe(false);
+    expect(allows({ names: ["web"] }, raw("GET", "/api/v1/namespaces/p/services/https:web:443/proxy/"))).toBe(true);
+    expect(allows({ names: ["web"] }, raw("GET", "/api/v1/namespaces/p/services/https:db:443/proxy/"))).toBe(false);
+    expect(allows({ names: ["https:*"] }, raw("GET", "/api/v1/namespaces/p/services/https:db:443/proxy/"))).toBe(false);
     expect(restricts({ names: ["web"] }, raw("GET", "/api/v1/namespaces/p/services/https:web:443/proxy/x"))).toBe(true);
   });
   test("a namespace's own path is in that namespace (as RequestInfo has it)", () => {

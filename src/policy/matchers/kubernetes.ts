@@ -55,7 +55,11 @@ export interface KubeView {
   readonly nonResource: boolean;
   /** exec: the analysis of its command argv; null for other requests. */
   readonly analysis: CommandAnalysis | null;
-  /** The names `names` are matched against (for a proxy name such as "https:web:443", also "web"). */
+  /**
+   * The names `names` are matched against: the object's name first (for a proxy name such as
+   * "https:web:443", the service "web"), then the name as given when it differs. Allow rules
+   * match the first; deny and review rules any.
+   */
   readonly names: readonly string[];
 }
 
@@ -71,12 +75,10 @@ export function kubeView(f: KubernetesRequestFacts): KubeView {
   const verb = f.resource === "pods" && f.subresource !== undefined && EXEC_LIKE.has(f.subresource) ? "create" : f.verb.toLowerCase();
   const names: string[] = [];
   if (f.name !== undefined) {
-    names.push(f.name);
-    if (f.subresource === "proxy") {
-      const parts = f.name.split(":");
-      const object = parts.length === 3 ? parts[1]! : parts[0]!;
-      if (object !== f.name) names.push(object);
-    }
+    const parts = f.subresource === "proxy" ? f.name.split(":") : [f.name];
+    const object = parts.length === 3 ? parts[1]! : parts[0]!;
+    names.push(object);
+    if (object !== f.name) names.push(f.name);
   }
   const isExec = f.resource === "pods" && f.subresource === "exec";
   return {
@@ -235,7 +237,7 @@ function nameCondition(names: readonly string[], restricting: boolean): Kubernet
     test(f, v) {
       if (v.nonResource) return false;
       if (v.names.length === 0) return restricting;
-      return restricting ? v.names.some((n) => match(n)) : v.names.every((n) => match(n));
+      return restricting ? v.names.some((n) => match(n)) : match(v.names[0]!);
     },
     why(f, v, holds) {
       if (v.nonResource) return "names are about resource requests, and this is a non-resource URL";

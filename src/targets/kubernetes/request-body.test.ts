@@ -20,6 +20,12 @@ describe("checkBodyNamespace", () => {
     expect(r).toMatchObject({ ok: false, status: 400 });
     expect(!r.ok && r.reason).toContain('"production"');
   });
+  test("field names in any case count (older servers decode them so)", () => {
+    expect(checkBodyNamespace(create, JSON.stringify({ Metadata: { Namespace: "production" } }), "application/json")).toMatchObject({ ok: false });
+    expect(checkBodyNamespace(create, JSON.stringify({ metadata: { namespace: "staging", NAMESPACE: "production" } }), "application/json")).toMatchObject({ ok: false });
+    const json = facts("PATCH", "/apis/apps/v1/namespaces/staging/deployments/web", "application/json-patch+json");
+    expect(checkBodyNamespace(json, JSON.stringify([{ op: "add", path: "/Metadata/Namespace", value: "production" }]), "application/json-patch+json")).toMatchObject({ ok: false });
+  });
   test("a namespace in the body of a cluster-scoped path is refused", () => {
     const r = checkBodyNamespace(facts("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"), JSON.stringify({ metadata: { name: "x", namespace: "production" } }), "application/json");
     expect(r).toMatchObject({ ok: false, status: 400 });

@@ -35,6 +35,23 @@ function readBody(text: string, media: string): { value: unknown } | { error: st
   return { error: `the gateway cannot read a ${JSON.stringify(media)} body (protobuf and CBOR are not inspected); send JSON`, status: 415 };
 }
 
+/**
+ * The value of `key` in an object, ignoring case: older API servers decode JSON field names
+ * without regard to case ("Namespace" sets the namespace), so every spelling counts. Several
+ * spellings with different values: an error.
+ */
+function field(obj: Record<string, unknown>, key: string): { value?: unknown; error?: string } {
+  let found: unknown = undefined;
+  let seen = false;
+  for (const [k, v] of Object.entries(obj)) {
+    if (k.toLowerCase() !== key) continue;
+    if (seen && JSON.stringify(v) !== JSON.stringify(found)) return { error: `the body gives ${key} twice, in different spellings` };
+    found = v;
+    seen = true;
+  }
+  return seen ? { value: found } : {};
+}
+
 /** metadata.namespace and metadata.name of an object body, or of what a JSON patch writes there. */
 function bodyMeta(value: unknown, patchType: string | undefined): { namespace?: unknown; name?: unknown; error?: string } {
   if (patchType === "json") {
@@ -47,17 +64,23 @@ function bodyMeta(value: unknown, patchType: string | undefined): { namespace?: 
       for (const p of [path, from]) {
         if (typeof p !== "string") continue;
         // Any operation on /metadata as a whole, or on its namespace, could move the object.
-        if (p === "" || p === "/metadata" || p === "/metadata/namespace" || p.startsWith("/metadata/namespace/")) return { error: `a JSON patch operation on ${JSON.stringify(p)} (the namespace is the path's)` };
+        const l = p.toLowerCase();
+        if (l === "" || l === "/metadata" || l === "/metadata/namespace" || l.startsWith("/metadata/namespace/")) return { error: `a JSON patch operation on ${JSON.stringify(p)} (the namespace is the path's)` };
       }
     }
     return out;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return { error: "the request body is not an object" };
-  const meta = (value as Record<string, unknown>)["metadata"];
+  const metaField = field(value as Record<string, unknown>, "metadata");
+  if (metaField.error !== undefined) return { error: metaField.error };
+  const meta = metaField.value;
   if (meta === undefined || meta === null) return {};
   if (typeof meta !== "object" || Array.isArray(meta)) return { error: "metadata is not an object" };
   const m = meta as Record<string, unknown>;
-  return { namespace: m["namespace"], name: m["name"] };
+  const ns = field(m, "namespace");
+  const name = field(m, "name");
+  if (ns.error !== undefined || name.error !== undefined) return { error: (ns.error ?? name.error)! };
+  return { namespace: ns.value, name: name.value };
 }
 
 /**
