@@ -136,6 +136,7 @@ describe("classifyRequest refuses path tricks", () => {
     ["field selector with a non-numeric limit", "/api/v1/namespaces/prod/secrets?fieldSelector=metadata.name%3Da&limit=x"],
     ["encoded non-resource path", "/metric%73"],
     ["lower-case method", "/api/v1/namespaces/prod/pods"],
+    ["a request target over 64 KiB", `/api/v1/namespaces/prod/pods/x/exec?${"command=a&".repeat(7000)}`],
   ];
   for (const [what, target] of tricks) {
     test(what, () => {

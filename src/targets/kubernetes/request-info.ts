@@ -59,6 +59,9 @@ const PROXY_SUBRESOURCE = "proxy";
 /** %-escapes the proxy tail may hold: none that decodes to a separator, an escape, a dot or a control character. */
 const TAIL_FORBIDDEN = /[/\\%.?#;\x00-\x1f\x7f]/;
 
+/** Longer request targets are refused (Go's server takes up to 1 MiB of headers; kubectl sends far less). */
+export const MAX_TARGET_LENGTH = 64 * 1024;
+
 const refuse = (reason: string, status = 400): ClassifyRefused => ({ ok: false, status, reason });
 
 /** Checks of one raw path segment that hold for every part of every path. */
@@ -93,6 +96,7 @@ function tailProblem(seg: string): string | null {
 export function classifyRequest(method: string, target: string, headers: { readonly contentType?: string } = {}): ClassifyResult {
   if (!/^[A-Z]+$/.test(method)) return refuse(`the method ${JSON.stringify(method.slice(0, 32))} is not an upper-case HTTP method`, 405);
   if (!target.startsWith("/")) return refuse("the request target must be an absolute path (origin form)");
+  if (target.length > MAX_TARGET_LENGTH) return refuse(`a request target longer than ${MAX_TARGET_LENGTH} characters`);
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) return refuse(`a control, space or non-ASCII character (code ${c}) in the request target`);
