@@ -6,6 +6,8 @@ import { GatewayError } from "../core/errors.ts";
 import type { Action, Decision, KubernetesRequestFacts } from "../core/types.ts";
 import type { Config } from "../config/schema.ts";
 import type { Policy } from "../policy/compile.ts";
+import type { PolicyExplanation } from "../policy/explain.ts";
+import type { Identity } from "../core/types.ts";
 import { parseResource } from "../policy/test-runner.ts";
 import { classifyRequest } from "../targets/kubernetes/request-info.ts";
 import { createMayUseTarget, kubernetesBuiltins } from "../targets/kubernetes/builtins.ts";
@@ -119,4 +121,39 @@ export function kubeFlagsText(f: KubernetesRequestFacts, raw: { method: string; 
   if (f.name) parts.push(`--name ${quote(f.name)}`);
   for (const c of f.command ?? []) parts.push(`--command ${quote(c)}`);
   return parts.join(" ");
+}
+
+/** One Kubernetes request explained, in the shape explain.ts prints. */
+export interface ExplainedKube {
+  readonly text: string;
+  readonly kind: "kubernetes";
+  readonly request: KubernetesRequestFacts | null;
+  readonly explanation: PolicyExplanation | null;
+  readonly answer: string | null;
+  readonly notes: string[];
+  readonly kube: { readonly raw: { readonly method: string; readonly target: string } | null; readonly contentType: string | undefined; readonly refused: string | null };
+}
+
+/** Classifies the request of the flags, decides it (and each impersonation) as the target does, with its built-ins. */
+export function explainKubernetes(flags: Record<string, unknown>, config: Config, policy: Policy, who: { identity: Identity; target: string; time: number }): ExplainedKube {
+  const input = kubeInput(flags);
+  const contentType = flags["content-type"] as string | undefined;
+  const notes = config.targets.some((t) => t.name === who.target) ? [] : [`no target "${who.target}" in the configuration: rules are matched against the name as given`];
+  if (!input.ok) {
+    const answer = `${input.status} Bad Request, a metav1.Status: request refused: ${input.reason}`;
+    notes.unshift(`the gateway refuses this request before any rule (builtin:bad-request): ${input.reason}`);
+    return { text: `${input.raw.method} ${input.raw.target}`, kind: "kubernetes", request: null, explanation: null, answer, notes, kube: { raw: input.raw, contentType, refused: input.reason } };
+  }
+  const adjust = kubernetesAdjust(config, policy);
+  const explanation = policy.explain({ identity: who.identity, target: who.target, request: input.facts, time: who.time }, adjust);
+  let answer = kubeAnswer(explanation.decision);
+  for (const imp of input.impersonations) {
+    const action: Action = { identity: who.identity, target: who.target, request: imp, time: who.time };
+    const d = policy.describeDenial(action, adjust(policy.decide(action), action));
+    const whom = imp.resource === "serviceaccounts" ? `service account ${imp.namespace}/${imp.name}` : `user ${imp.name}`;
+    notes.push(`impersonating ${whom}: ${d.effect}${d.rule ? ` by ${d.rule}` : ""}; the gateway strips Impersonate-* headers and forwards as itself only when every impersonation is allowed`);
+    if (d.effect !== "allow") answer = kubeAnswer(d);
+  }
+  const shown = input.raw !== null ? `${input.raw.method} ${input.raw.target}` : explanation.seen;
+  return { text: shown, kind: "kubernetes", request: input.facts, explanation, answer, notes, kube: { raw: input.raw, contentType, refused: null } };
 }

@@ -14,7 +14,7 @@ import { DEFAULT_DENY } from "../policy/decide.ts";
 import type { PolicyExplanation, RuleExplanation } from "../policy/explain.ts";
 import { parseArgs, paint, wantsHelp, type Command, type Io } from "./command.ts";
 import { SSH_FLAGS, sshAnswer, sshFacts, sshFlagsText, sshSeenLines, sshTestRequest, wantsSsh } from "./explain-ssh.ts";
-import { KUBE_FLAGS, kubeAnswer, kubeFlagsText, kubeInput, kubeSeenLines, kubeTestRequest, kubernetesAdjust, wantsKube } from "./explain-kubernetes.ts";
+import { KUBE_FLAGS, explainKubernetes, kubeFlagsText, kubeSeenLines, kubeTestRequest, wantsKube } from "./explain-kubernetes.ts";
 
 const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME]
                          [--at TIME] [--search-path "S1, S2"] [--db-user NAME] [--issuer ISS]
@@ -188,28 +188,7 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
     const notes = config.targets.some((t) => t.name === target.name) ? [] : [`no target "${target.name}" in the configuration: rules are matched against the name as given`];
     return { text, target, identity, time, searchPath: null, items: [{ text: explanation.seen, kind: "ssh", request: facts, explanation, answer: sshAnswer(explanation.decision, facts), notes }] };
   }
-  if (kube) {
-    const input = kubeInput(flags);
-    const contentType = flags["content-type"] as string | undefined;
-    const notes = config.targets.some((t) => t.name === target.name) ? [] : [`no target "${target.name}" in the configuration: rules are matched against the name as given`];
-    if (!input.ok) {
-      const answer = `${input.status} Bad Request, a metav1.Status: request refused: ${input.reason}`;
-      notes.unshift(`the gateway refuses this request before any rule (builtin:bad-request): ${input.reason}`);
-      return { text, target, identity, time, searchPath: null, items: [{ text: `${input.raw.method} ${input.raw.target}`, kind: "kubernetes", request: null, explanation: null, answer, notes, kube: { raw: input.raw, contentType, refused: input.reason } }] };
-    }
-    const adjust = kubernetesAdjust(config, policy);
-    const explanation = policy.explain({ identity, target: target.name, request: input.facts, time }, adjust);
-    let answer = kubeAnswer(explanation.decision);
-    for (const imp of input.impersonations) {
-      const action: Action = { identity, target: target.name, request: imp, time };
-      const d = policy.describeDenial(action, adjust(policy.decide(action), action));
-      const who = imp.resource === "serviceaccounts" ? `service account ${imp.namespace}/${imp.name}` : `user ${imp.name}`;
-      notes.push(`impersonating ${who}: ${d.effect}${d.rule ? ` by ${d.rule}` : ""}; the gateway strips Impersonate-* headers and forwards as itself only when every impersonation is allowed`);
-      if (d.effect !== "allow") answer = kubeAnswer(d);
-    }
-    const shown = input.raw !== null ? `${input.raw.method} ${input.raw.target}` : explanation.seen;
-    return { text, target, identity, time, searchPath: null, items: [{ text: shown, kind: "kubernetes", request: input.facts, explanation, answer, notes, kube: { raw: input.raw, contentType, refused: null } }] };
-  }
+  if (kube) return { text, target, identity, time, searchPath: null, items: [explainKubernetes(flags, config, policy, { identity, target: target.name, time })] };
   if (target.kind === "http") {
     const req = parseHttpRequest(text);
     if (req === null) throw usageError(`target "${target.name}" is an http target: give the request as METHOD PATH, e.g. "GET /api/orders"`);

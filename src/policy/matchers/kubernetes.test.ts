@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { GatewayError } from "../../core/errors.ts";
 import type { KubernetesRequestFacts } from "../../core/types.ts";
-import { compileKubernetesMatcher, resourceKeys } from "./kubernetes.ts";
+import { compileKubernetesMatcher, kubeView } from "./kubernetes.ts";
 
 const req = (verb: string, resource: string, namespace?: string, extra: Partial<KubernetesRequestFacts> = {}): KubernetesRequestFacts => ({
   kind: "kubernetes",
@@ -10,7 +10,7 @@ const req = (verb: string, resource: string, namespace?: string, extra: Partial<
   ...(namespace === undefined ? {} : { namespace }),
   ...extra,
 });
-const run = (m: ReturnType<typeof compileKubernetesMatcher>, r: KubernetesRequestFacts) => m(r, resourceKeys(r));
+const run = (m: ReturnType<typeof compileKubernetesMatcher>, r: KubernetesRequestFacts) => m(r, kubeView(r));
 
 describe("kubernetes matcher", () => {
   test("write and read are shorthands for their verbs", () => {
@@ -58,7 +58,7 @@ describe("kubernetes matcher", () => {
 });
 
 import { classifyRequest } from "../../targets/kubernetes/request-info.ts";
-import { compileKubernetesConditions, kubeView, type KubernetesSection } from "./kubernetes.ts";
+import { compileKubernetesConditions, type KubernetesSection } from "./kubernetes.ts";
 
 /** Facts of a raw request, through the classifier. */
 const raw = (method: string, target: string, ct?: string): KubernetesRequestFacts => {

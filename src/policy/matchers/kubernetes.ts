@@ -63,9 +63,6 @@ export interface KubeView {
   readonly names: readonly string[];
 }
 
-/** Backwards-compatible name: the view of a request's resource. */
-export type ResourceKeys = KubeView;
-
 const EXEC_LIKE = new Set(["exec", "attach", "portforward"]);
 
 export function kubeView(f: KubernetesRequestFacts): KubeView {
@@ -92,9 +89,6 @@ export function kubeView(f: KubernetesRequestFacts): KubeView {
     names,
   };
 }
-
-/** @deprecated the old name of kubeView. */
-export const resourceKeys = kubeView;
 
 export type KubernetesConditionName = "verbs" | "apiGroups" | "resources" | "namespaces" | "names" | "commands" | "paths";
 
