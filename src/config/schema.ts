@@ -272,7 +272,11 @@ export const RuleConfig = Type.Object(
             }),
           ),
           namespaces: Type.Optional(
-            Type.Array(Type.String({ description: 'A namespace glob; "" stands for cluster-scoped requests.' }), { minItems: 1 }),
+            Type.Array(Type.String({ description: 'A namespace glob; "" stands for cluster-scoped requests.' }), {
+              minItems: 1,
+              description:
+                'Namespaces the request is in; "" for cluster-scoped requests. A list or watch of a namespaced resource without a namespace (GET /api/v1/secrets) reaches every namespace: an allow rule allows it only when its namespaces hold "*", a deny or review rule matches it whatever namespaces it names.',
+            }),
           ),
           names: Type.Optional(
             Type.Array(Glob, {

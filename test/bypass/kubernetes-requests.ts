@@ -73,6 +73,11 @@ rules:
     targets: [prod-*]
     kubernetes: { verbs: [delete], resources: [statefulsets.apps], names: [db-*] }
     effect: deny
+  - name: oncall-reads-everywhere
+    groups: [oncall]
+    targets: [prod-*]
+    kubernetes: { verbs: [read] }
+    effect: allow
   - name: no-shells-in-staging
     targets: [prod-*]
     kubernetes: { commands: ["sh **", "bash **", "rm **"], namespaces: [staging] }
@@ -210,6 +215,10 @@ export const KUBE_BYPASS_ATTEMPTS: readonly KubeBypassAttempt[] = [
   strict({ id: "strict-watch-prefix-secret", theme: "legacy-prefix", method: "GET", target: "/api/v1/watch/namespaces/production/secrets/db", expect: "deny", note: "a watch of one secret through the /watch/ prefix" }),
   strict({ id: "strict-field-selector-secret", theme: "field-selector", method: "GET", target: `${P}/secrets?fieldSelector=metadata.name%3Ddb`, expect: "deny", note: "a list pinned to the secret" }),
   strict({ id: "strict-field-selector-sorted", theme: "field-selector", method: "GET", target: `${P}/secrets?fieldSelector=metadata.name%3Dzz,metadata.name%3Ddb`, expect: "deny", note: "two names: Go sorts the terms" }),
+  strict({ id: "strict-oncall-all-secrets", theme: "watch", method: "GET", target: "/api/v1/secrets", groups: ["oncall"], expect: "deny", note: "a list across every namespace reads production's secrets too" }),
+  strict({ id: "strict-oncall-watch-all-secrets", theme: "watch", method: "GET", target: "/api/v1/secrets?watch=1&allowWatchBookmarks=true", groups: ["oncall"], expect: "deny", note: "a watch across every namespace" }),
+  strict({ id: "strict-oncall-watch-prefix-all", theme: "legacy-prefix", method: "GET", target: "/api/v1/watch/secrets", groups: ["oncall"], expect: "deny", note: "the same through the /watch/ prefix" }),
+  strict({ id: "strict-oncall-secret", theme: "watch", method: "GET", target: `${P}/secrets/db`, groups: ["oncall"], expect: "deny", note: "on-call reads everything but production's secrets" }),
   strict({ id: "strict-secrets-case", theme: "case", method: "GET", target: `${P}/Secrets`, expect: "refused", note: "Secrets" }),
   strict({ id: "strict-deletecollection-db", theme: "deletecollection", method: "DELETE", target: `${APPS_S}/statefulsets`, expect: "deny", note: "deletecollection dodging a rule against delete" }),
   strict({ id: "strict-deletecollection-label", theme: "deletecollection", method: "DELETE", target: `${APPS_S}/statefulsets?labelSelector=app%3Ddb`, expect: "deny", note: "deletecollection by label" }),
@@ -237,6 +246,7 @@ export interface LegitimateKubeRequest {
   readonly target: string;
   readonly contentType?: string;
   readonly body?: string;
+  readonly groups?: readonly string[];
   readonly rule: string;
   readonly note: string;
 }
@@ -263,4 +273,5 @@ export const LEGITIMATE_KUBE_REQUESTS: readonly LegitimateKubeRequest[] = [
   { policy: "seed", method: "GET", target: `${S}/services/web:80/proxy/`, rule: "developers-write-staging", note: "kubectl proxy to a staging service" },
   { policy: "strict", method: "GET", target: exec("staging", "ls", "-la", "/srv"), rule: "developers-write-staging", note: "a plain command in staging under the strict policy" },
   { policy: "strict", method: "GET", target: `${P}/configmaps/web`, rule: "developers-read", note: "a production configmap under the strict policy" },
+  { policy: "strict", method: "GET", target: "/api/v1/pods?limit=500", groups: ["oncall"], rule: "oncall-reads-everywhere", note: "kubectl get pods -A, on call" },
 ];

@@ -123,3 +123,33 @@ export function checkResource(raw: string, index: number): void {
   if (m === null) throw invalid(`"${raw}" is not a resource (RBAC form: lower-case plural, then .group and /subresource, e.g. pods, pods/exec, deployments.apps, */scale)`, ["resources", index]);
   if (m[3] !== undefined) checkGroup(m[3], ["resources", index]);
 }
+
+/**
+ * Resources the API server serves without a namespace (and the impersonation pseudo-resources).
+ * A request for one of them without a namespace is cluster-scoped.
+ */
+export const CLUSTER_SCOPED_RESOURCES: ReadonlySet<string> = new Set([
+  "nodes", "namespaces", "persistentvolumes", "componentstatuses",
+  "clusterroles", "clusterrolebindings",
+  "storageclasses", "csidrivers", "csinodes", "volumeattachments", "volumeattributesclasses", "storageversionmigrations",
+  "customresourcedefinitions", "apiservices",
+  "mutatingwebhookconfigurations", "validatingwebhookconfigurations", "validatingadmissionpolicies", "validatingadmissionpolicybindings", "mutatingadmissionpolicies", "mutatingadmissionpolicybindings",
+  "priorityclasses", "runtimeclasses", "ingressclasses", "ipaddresses", "servicecidrs",
+  "certificatesigningrequests", "clustertrustbundles",
+  "tokenreviews", "selfsubjectaccessreviews", "selfsubjectreviews", "selfsubjectrulesreviews", "subjectaccessreviews",
+  "flowschemas", "prioritylevelconfigurations", "storageversions",
+  "deviceclasses", "resourceslices",
+  "users", "groups", "uids", "userextras",
+]);
+
+/**
+ * Resources that live in a namespace. A request for one of them without a namespace (GET
+ * /api/v1/secrets) reaches every namespace.
+ */
+export const NAMESPACED_RESOURCES: ReadonlySet<string> = new Set([
+  "pods", "services", "secrets", "configmaps", "serviceaccounts", "persistentvolumeclaims", "endpoints", "events", "limitranges", "resourcequotas", "replicationcontrollers", "podtemplates", "bindings",
+  "deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions",
+  "jobs", "cronjobs", "horizontalpodautoscalers", "poddisruptionbudgets",
+  "ingresses", "networkpolicies", "endpointslices", "leases", "roles", "rolebindings",
+  "csistoragecapacities", "localsubjectaccessreviews", "resourceclaims", "resourceclaimtemplates",
+]);

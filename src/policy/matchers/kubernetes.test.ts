@@ -207,3 +207,22 @@ describe("kubernetes matcher: deny verbs cover their siblings", () => {
     expect(restricts({ verbs: ["create"] }, raw("PATCH", "/api/v1/namespaces/p/configmaps/c", "application/json-patch+json"))).toBe(false);
   });
 });
+
+describe("kubernetes matcher: requests across every namespace", () => {
+  const allSecrets = raw("GET", "/api/v1/secrets?watch=true");
+  test("a deny rule naming a namespace matches a list or watch across every namespace", () => {
+    expect(restricts({ verbs: ["get"], resources: ["secrets"], namespaces: ["production"] }, allSecrets)).toBe(true);
+    // Nodes are cluster-scoped: a rule about production is not about them.
+    expect(restricts({ namespaces: ["production"] }, raw("GET", "/api/v1/nodes"))).toBe(false);
+    // A resource the gateway does not know may be either.
+    expect(restricts({ namespaces: ["production"] }, raw("GET", "/apis/acme.io/v1/widgets"))).toBe(true);
+  });
+  test("an allow rule allows it only when its namespaces hold \"*\" (and \"\" too for a resource of unknown scope)", () => {
+    expect(allows({ namespaces: ["staging", "production"] }, allSecrets)).toBe(false);
+    expect(allows({ namespaces: ["*"] }, allSecrets)).toBe(true);
+    expect(allows({ namespaces: [""] }, raw("GET", "/api/v1/nodes"))).toBe(true);
+    expect(allows({ namespaces: ["*"] }, raw("GET", "/api/v1/nodes"))).toBe(false);
+    expect(allows({ namespaces: [""] }, raw("GET", "/apis/acme.io/v1/widgets"))).toBe(false);
+    expect(allows({ namespaces: ["", "*"] }, raw("GET", "/apis/acme.io/v1/widgets"))).toBe(true);
+  });
+});

@@ -6,7 +6,10 @@
 //               subresource); non-resource verbs (head, post, put, options); * for all
 //   groups      API groups ("" or core for the core group), globs
 //   resources   RBAC form: pods, pods/exec, deployments.apps, deployments.apps/scale, pods/*, *
-//   namespaces  globs; "" stands for cluster-scoped requests
+//   namespaces  globs; "" stands for cluster-scoped requests; a list or watch without a namespace
+//               of a namespaced resource (GET /api/v1/secrets) reaches every namespace: it is
+//               within an allow rule's namespaces only when they hold "*", and within a deny or
+//               review rule's whatever namespaces they name
 //   names       globs over the object's name
 //   commands    exec: argv patterns, as SSH exec commands (ssh-patterns.ts, ssh-wrappers.ts)
 //   paths       non-resource URLs (/metrics, /logs/*): globs, "/" separates segments
@@ -34,7 +37,7 @@ import type { RuleConfig } from "../../config/schema.ts";
 import { compileGlob, compileGlobs, type StringPredicate } from "../glob.ts";
 import { compileCommandPatterns } from "./ssh-patterns.ts";
 import { analyseArgv, type CommandAnalysis } from "./ssh-wrappers.ts";
-import { CONNECT_SUBRESOURCES, READ_VERBS, SUBRESOURCE_VERBS, WRITE_VERBS, checkGroup, checkResource, checkVerb } from "./kubernetes-vocabulary.ts";
+import { CLUSTER_SCOPED_RESOURCES, CONNECT_SUBRESOURCES, NAMESPACED_RESOURCES, READ_VERBS, SUBRESOURCE_VERBS, WRITE_VERBS, checkGroup, checkResource, checkVerb } from "./kubernetes-vocabulary.ts";
 
 export { KUBERNETES_VERBS } from "./kubernetes-vocabulary.ts";
 
@@ -49,6 +52,12 @@ export interface KubeView {
   /** resource[.group] and resource: the parent of a subresource. */
   readonly parentFull: string;
   readonly parentCore: string;
+  /**
+   * Where the request reaches: one namespace; cluster-scoped (no namespace, a resource served
+   * without one); every namespace (no namespace, a namespaced resource: GET /api/v1/secrets); or
+   * unknown (no namespace, a resource the gateway does not know: a custom one, either).
+   */
+  readonly scope: "namespace" | "cluster" | "all" | "unknown";
   /** The verb rules match: "create" for exec, attach and portforward whatever the method. */
   readonly verb: string;
   /** A non-resource URL (facts.path set, no resource). */
@@ -78,7 +87,9 @@ export function kubeView(f: KubernetesRequestFacts): KubeView {
     if (object !== f.name) names.push(f.name);
   }
   const isExec = f.resource === "pods" && f.subresource === "exec";
+  const scope = f.namespace ? "namespace" : nonResource || CLUSTER_SCOPED_RESOURCES.has(f.resource) ? "cluster" : NAMESPACED_RESOURCES.has(f.resource) ? "all" : "unknown";
   return {
+    scope,
     full: `${f.resource}${group}${sub}`,
     core: `${f.resource}${sub}`,
     parentFull: `${f.resource}${group}`,
@@ -209,16 +220,30 @@ function resourceCondition(resources: readonly string[], restricting: boolean, b
 function namespaceCondition(namespaces: readonly string[], restricting: boolean): KubernetesCondition {
   const clusterScoped = namespaces.includes("");
   const globs = namespaces.filter((n) => n !== "");
+  const everyNamespace = globs.includes("*");
+  /**
+   * A request without a namespace: cluster-scoped needs ""; one that reaches every namespace is
+   * within an allow rule only when it lists "*", and within a deny or review rule that lists any
+   * namespace; a resource of unknown scope is either, so an allow rule needs both "" and "*", and
+   * a restricting rule either.
+   */
+  const withoutNamespace = (scope: KubeView["scope"]): boolean => {
+    const all = restricting ? globs.length > 0 : everyNamespace;
+    if (scope === "cluster") return clusterScoped;
+    if (scope === "all") return all;
+    return restricting ? clusterScoped || all : clusterScoped && all;
+  };
   const match: StringPredicate = compileList("namespaces", namespaces, (n) => {
     if (n !== "" && !/^[a-z0-9*?-]+$/i.test(n)) throw new GatewayError("E_POLICY_INVALID", `"${n}" is not a namespace (a DNS label such as production) or a glob of one`);
     if (n !== "") compileGlob(n);
   }, () => (globs.length > 0 ? compileGlobs(globs, { ignoreCase: restricting }) : () => false));
   return {
     name: "namespaces",
-    test: (f, v) => !v.nonResource && (f.namespace === undefined || f.namespace === "" ? clusterScoped : match(f.namespace)),
+    test: (f, v) => !v.nonResource && (v.scope === "namespace" ? match(f.namespace!) : withoutNamespace(v.scope)),
     why(f, v, holds) {
       if (v.nonResource) return "namespaces are about resource requests, and this is a non-resource URL";
-      const where = f.namespace ? `namespace ${f.namespace}` : 'a cluster-scoped request ("")';
+      const where =
+        v.scope === "namespace" ? `namespace ${f.namespace}` : v.scope === "cluster" ? 'a cluster-scoped request ("")' : v.scope === "all" ? "a request across every namespace" : `a request without a namespace for ${f.resource}, which may be cluster-scoped or across every namespace`;
       return holds ? `${where} in its namespaces ${list(namespaces.map((n) => (n === "" ? '""' : n)))}` : `${where} is not in its namespaces ${list(namespaces.map((n) => (n === "" ? '""' : n)))}`;
     },
   };
