@@ -78,6 +78,11 @@ rules:
     targets: [prod-*]
     kubernetes: { verbs: [read] }
     effect: allow
+  - name: no-exec-into-databases
+    targets: [prod-*]
+    kubernetes: { verbs: [exec, portforward], names: [db-*] }
+    effect: deny
+    message: the databases are reached through the bastion
   - name: no-shells-in-staging
     targets: [prod-*]
     kubernetes: { commands: ["sh **", "bash **", "rm **"], namespaces: [staging] }
@@ -236,6 +241,11 @@ export const KUBE_BYPASS_ATTEMPTS: readonly KubeBypassAttempt[] = [
   strict({ id: "strict-script", theme: "exec-command", method: "GET", target: exec("staging", "script", "-qc", "bash", "/dev/null"), expect: "deny", note: "script -c bash" }),
   strict({ id: "strict-attach", theme: "subresource", method: "GET", target: `${S}/pods/web/attach?stdin=true&tty=true`, expect: "deny", note: "attach to a shell already running" }),
   strict({ id: "strict-ephemeral", theme: "subresource", method: "PATCH", target: `${S}/pods/web/ephemeralcontainers`, contentType: STRATEGIC, body: "{}", expect: "deny", note: "a debug container runs a command the gateway cannot see" }),
+  strict({ id: "strict-db-exec", theme: "exec-command", method: "GET", target: "/api/v1/namespaces/staging/pods/db-0/exec?command=ls", expect: "deny", note: "exec into a database pod" }),
+  strict({ id: "strict-db-attach", theme: "subresource", method: "GET", target: "/api/v1/namespaces/production/pods/db-0/attach?stdin=true&tty=true", expect: "deny", note: "attach instead of exec (in production: denied, not held)" }),
+  strict({ id: "strict-db-debug", theme: "subresource", method: "PATCH", target: "/api/v1/namespaces/production/pods/db-0/ephemeralcontainers", contentType: STRATEGIC, body: "{}", expect: "deny", note: "a debug container instead of exec (in production: denied, not held)" }),
+  strict({ id: "strict-db-proxy", theme: "proxy", method: "GET", target: "/api/v1/namespaces/staging/pods/db-0:5432/proxy/", expect: "deny", note: "the pod proxy instead of port-forward" }),
+  strict({ id: "strict-db-portforward", theme: "subresource", method: "GET", target: "/api/v1/namespaces/staging/pods/db-0/portforward?ports=5432", expect: "deny", note: "port-forward to a database pod" }),
   strict({ id: "strict-empty-exec", theme: "exec-command", method: "POST", target: `${S}/pods/web/exec?container=app`, expect: "deny", note: "an exec with no command" }),
 ];
 

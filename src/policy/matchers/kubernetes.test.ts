@@ -226,3 +226,21 @@ describe("kubernetes matcher: requests across every namespace", () => {
     expect(allows({ namespaces: ["", "*"] }, raw("GET", "/apis/acme.io/v1/widgets"))).toBe(true);
   });
 });
+
+describe("kubernetes matcher: deny rules cover subresources of the same power", () => {
+  test("exec, attach and ephemeral containers; port-forward and the pod proxy", () => {
+    const attach = raw("GET", "/api/v1/namespaces/p/pods/db-0/attach?stdin=true");
+    const debug = raw("PATCH", "/api/v1/namespaces/p/pods/db-0/ephemeralcontainers", "application/strategic-merge-patch+json");
+    const proxy = raw("GET", "/api/v1/namespaces/p/pods/db-0:5432/proxy/");
+    expect(restricts({ verbs: ["exec"] }, attach)).toBe(true);
+    expect(restricts({ verbs: ["exec"] }, debug)).toBe(true);
+    expect(restricts({ resources: ["pods/exec"] }, attach)).toBe(true);
+    expect(restricts({ resources: ["pods/exec"] }, debug)).toBe(true);
+    expect(restricts({ verbs: ["portforward"] }, proxy)).toBe(true);
+    expect(restricts({ resources: ["pods/portforward"] }, proxy)).toBe(true);
+    expect(allows({ verbs: ["exec"] }, attach)).toBe(false);
+    expect(allows({ resources: ["pods/exec"] }, attach)).toBe(false);
+    // Services have no exec: their proxy is only their proxy.
+    expect(restricts({ resources: ["services/portforward"] }, raw("GET", "/api/v1/namespaces/p/services/web/proxy/"))).toBe(false);
+  });
+});

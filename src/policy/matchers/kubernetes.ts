@@ -26,6 +26,7 @@
 //   only when its argv is a simple command and every command it runs (sh -c …) matches.
 // - Deny and review rules match broadly, so that nothing slips past them: a verb covers its
 //   siblings (delete covers deletecollection; get, list and watch each other; update and patch
+//   each other; on pods, exec, attach and ephemeralcontainers each other, portforward and proxy
 //   each other), any case, a resource
 //   with or without its group, a subresource by its parent (`pods` covers pods/exec), a
 //   request without a name whatever `names` says (a list reads every name), every attach and
@@ -145,6 +146,24 @@ const RESTRICTING_VERBS: Readonly<Record<string, readonly string[]>> = {
   patch: ["update", "patch"],
 };
 
+/**
+ * Subresources that give the same power, for deny and review rules: exec, attach and an
+ * ephemeral container each run what one likes inside a pod; port-forward and the pod proxy each
+ * reach its ports.
+ */
+const SUBRESOURCE_SIBLINGS: Readonly<Record<string, readonly string[]>> = {
+  exec: ["exec", "attach", "ephemeralcontainers"],
+  attach: ["exec", "attach", "ephemeralcontainers"],
+  ephemeralcontainers: ["exec", "attach", "ephemeralcontainers"],
+  portforward: ["portforward", "proxy"],
+  proxy: ["portforward", "proxy"],
+};
+
+/** The subresources a restricting rule's mention of `sub` stands for on `resource`. */
+function siblingsOf(resource: string, sub: string): readonly string[] {
+  return resource === "pods" ? (SUBRESOURCE_SIBLINGS[sub] ?? [sub]) : [sub];
+}
+
 function verbCondition(verbs: readonly string[], restricting: boolean): KubernetesCondition {
   const given = compileList("verbs", verbs, (v, i) => checkVerb(v, i), () => verbs.map((v) => v.toLowerCase()));
   const lower = restricting ? [...new Set(given.flatMap((v) => RESTRICTING_VERBS[v] ?? [v]))] : given;
@@ -156,7 +175,10 @@ function verbCondition(verbs: readonly string[], restricting: boolean): Kubernet
   const test = (f: KubernetesRequestFacts, v: KubeView): boolean => {
     if (any) return true;
     const connect = f.subresource !== undefined && CONNECT_SUBRESOURCES.has(f.subresource);
-    if (f.subresource !== undefined && subs.has(f.subresource)) return true;
+    if (f.subresource !== undefined) {
+      if (subs.has(f.subresource)) return true;
+      if (restricting && siblingsOf(f.resource, f.subresource).some((x) => subs.has(x))) return true;
+    }
     if (plain.has(v.verb)) return true;
     if (read && !connect && ((READ_VERBS as readonly string[]).includes(v.verb) || v.verb === "head")) return true;
     if (write && (connect || (WRITE_VERBS as readonly string[]).includes(v.verb) || (v.nonResource && ["post", "put", "patch", "delete"].includes(v.verb)))) return true;
@@ -206,9 +228,12 @@ function resourceCondition(resources: readonly string[], restricting: boolean, b
       if (globs(v.full)) return true;
       // Unqualified names: deny and review rules, or an allow rule that states its groups.
       if ((restricting || byGroup) && globs(v.core)) return true;
-      // A subresource by its parent, for deny and review rules (an allow rule whose verbs name the
-      // subresource may name its parent too: see compileKubernetesConditions).
-      return restricting && f.subresource !== undefined && (globs(v.parentFull) || globs(v.parentCore));
+      // A subresource by its parent or by a sibling of the same power, for deny and review rules
+      // (an allow rule whose verbs name the subresource may name its parent: see
+      // compileKubernetesConditions).
+      if (!restricting || f.subresource === undefined) return false;
+      if (globs(v.parentFull) || globs(v.parentCore)) return true;
+      return siblingsOf(f.resource, f.subresource).some((x) => globs(`${v.parentFull}/${x}`) || globs(`${v.parentCore}/${x}`));
     },
     why(f, v, holds) {
       if (v.nonResource) return "resources are about resource requests, and this is a non-resource URL";
