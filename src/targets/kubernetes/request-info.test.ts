@@ -29,6 +29,8 @@ describe("classifyRequest: what kubectl sends", () => {
       expect(ok("GET", `/api/v1/pods?${q}`).facts.verb).toBe(verb);
     }
     expect(refused("GET", "/api/v1/pods?watch=false&watch=true").reason).toContain("more than once");
+    // Go's EqualFold folds the long s: "falſe" is false to the server, true to a plain comparison.
+    expect(refused("GET", "/api/v1/pods?watch=fal%C5%BFe").reason).toContain("outside ASCII");
   });
 
   test("legacy watch prefix", () => {

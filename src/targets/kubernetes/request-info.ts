@@ -185,6 +185,8 @@ export function classifyRequest(method: string, target: string, headers: { reado
   if (name === undefined && verb === "get") {
     const watch = params.get("watch");
     if (watch !== undefined && watch.length > 1) return refuse("the watch parameter given more than once");
+    // Go compares "false" with Unicode case folding ("falſe" is false to it): only ASCII here.
+    if (watch !== undefined && /[^\x20-\x7e]/.test(watch[0]!)) return refuse("a watch value with characters outside ASCII");
     verb = goBool(watch) ? "watch" : "list";
     const selector = params.get("fieldSelector");
     if (selector !== undefined) {
