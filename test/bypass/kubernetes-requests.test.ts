@@ -9,9 +9,7 @@ import type { Action, Decision, KubernetesRequestFacts } from "../../src/core/ty
 import { loadPolicyFromSources } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Policy } from "../../src/policy/compile.ts";
-import { classifyRequest } from "../../src/targets/kubernetes/request-info.ts";
-import { checkBodyNamespace } from "../../src/targets/kubernetes/request-body.ts";
-import { impersonationRequests } from "../../src/targets/kubernetes/impersonation.ts";
+import { readKubernetesRequest } from "../../src/targets/kubernetes/read-request.ts";
 import { createMayUseTarget, kubernetesBuiltins } from "../../src/targets/kubernetes/builtins.ts";
 import { KUBE_BYPASS_ATTEMPTS, KUBE_BYPASS_CALLER, LEGITIMATE_KUBE_REQUESTS, STRICT_RULES, type KubeOutcome } from "./kubernetes-requests.ts";
 
@@ -28,7 +26,7 @@ interface Outcome {
   readonly why: string;
 }
 
-/** What the gateway answers: the classifier, impersonation, the body, then policy and its built-ins. */
+/** What the gateway answers: readKubernetesRequest (classifier, impersonation, body), then policy and its built-ins for each impersonation and the request. */
 function gatewayDecision(which: "seed" | "strict", req: { method: string; target: string; contentType?: string; headers?: readonly (readonly [string, string])[]; body?: string; groups?: readonly string[] }): Outcome {
   const { config, policy } = policies[which];
   const adjust = kubernetesBuiltins({ mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((r) => r.name === rule)?.matchesTarget(t) ?? false) });
@@ -37,19 +35,14 @@ function gatewayDecision(which: "seed" | "strict", req: { method: string; target
     const action: Action = { identity, target: KUBE_BYPASS_CALLER.target, request, time: Date.parse("2026-03-02T12:00:00Z") };
     return policy.describeDenial(action, adjust(policy.decide(action), action));
   };
-  const c = classifyRequest(req.method, req.target, req.contentType !== undefined ? { contentType: req.contentType } : {});
-  if (!c.ok) return { outcome: "refused", rule: null, why: `${c.status} ${c.reason}` };
-  const imp = impersonationRequests(req.headers ?? []);
-  if (!imp.ok) return { outcome: "refused", rule: null, why: `${imp.status} ${imp.reason}` };
-  for (const i of imp.requests) {
+  const headers: [string, string][] = [...(req.headers ?? []).map(([n, v]) => [n, v] as [string, string]), ...(req.contentType !== undefined ? [["Content-Type", req.contentType] as [string, string]] : [])];
+  const read = readKubernetesRequest({ method: req.method, target: req.target, headers, ...(req.body !== undefined ? { body: req.body } : {}) });
+  if (!read.ok) return { outcome: "refused", rule: null, why: `${read.status} ${read.reason}` };
+  for (const i of read.impersonations) {
     const d = decide(i);
     if (d.effect !== "allow") return { outcome: "deny", rule: d.rule, why: `impersonation: ${d.detail ?? d.message}` };
   }
-  if (req.body !== undefined) {
-    const b = checkBodyNamespace(c.facts, req.body, req.contentType);
-    if (!b.ok) return { outcome: "refused", rule: null, why: `${b.status} ${b.reason}` };
-  }
-  const d = decide(c.facts);
+  const d = decide(read.facts);
   return { outcome: d.effect, rule: d.rule, why: d.detail ?? d.message };
 }
 
