@@ -25,7 +25,7 @@ test("a valid configuration prints counts, the policy hash and warnings", async 
   const c = capture();
   expect(await checkCommand.run([join(REPO, "policies/prod-approval")], c.io)).toBe(0);
   const lines = c.out().trim().split("\n");
-  expect(lines[0]).toMatch(/^ok: 0 targets, 3 rules, policy [0-9a-f]{12}$/);
+  expect(lines[0]).toMatch(/^ok: 0 targets, 4 rules, policy [0-9a-f]{12}$/);
   expect(lines[1]).toContain(`warning: ${join(REPO, "policies/prod-approval/gatehouse.yaml")}:`);
   expect(lines[1]).toContain(`targets glob "prod-*" matches no target`);
 });

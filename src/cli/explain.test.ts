@@ -300,3 +300,84 @@ describe("gatehouse explain, SSH", () => {
     expect(await usage("--exec", "ls", "extra")).toContain("an SSH request is given by its flags");
   });
 });
+
+describe("explain: Kubernetes requests", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, "k8s");
+    // The seed policy, as shipped.
+    await Bun.write(join(dir, "gatehouse.yaml"), await Bun.file(join(import.meta.dir, "../../policies/prod-approval/gatehouse.yaml")).text());
+  });
+  const kube = async (...args: string[]) => {
+    let out = "";
+    const io = { stdout: (s: string) => void (out += s), stderr: () => {}, color: false, env: {}, signal: new AbortController().signal };
+    const code = await explainCommand.run(["--config", dir, "--as", "alice", "--groups", "developers", "--target", "prod-k8s", "--at", MONDAY, ...args], io);
+    return { code, out };
+  };
+
+  test("a raw request: what the classifier read, the rules, the decision and kubectl's 403", async () => {
+    const r = await kube("--kube", "DELETE /api/v1/namespaces/production");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("alice (groups developers) on prod-k8s (kubernetes)");
+    expect(r.out).toContain('seen: delete of namespaces "production"\n  verb:      delete\n  group:     core, version v1\n  resource:  namespaces\n  namespace: production\n  name:      production\n');
+    expect(r.out).toContain("decision: deny by rule production-namespace-is-not-deleted: the production namespace is not deleted");
+    expect(r.out).toContain("the client gets: 403 Forbidden, a metav1.Status: Error from server (Forbidden): the production namespace");
+  });
+
+  test("the default deny's detail names what was seen; exec is never a read", async () => {
+    const r = await kube("--kube", "GET /api/v1/namespaces/kube-system/secrets/admin");
+    expect(r.out).toContain('detail: get of secrets "admin" in namespace kube-system; no rule allows it for you');
+    const e = await kube("--kube", "GET /api/v1/namespaces/production/pods/web/exec?command=sh&tty=true");
+    expect(e.out).toContain("decision: review by rule production-writes-need-approval");
+    expect(e.out).toContain("verb create on exec is not in its verbs [read] (exec is never a read)");
+  });
+
+  test("by its facts; discovery; a refused path; impersonation", async () => {
+    const f = await kube("--kube-verb", "create", "--kube-resource", "pods/exec", "--namespace", "staging", "--name", "web", "--command", "sh", "--command", "-c", "--command", "ls /");
+    expect(f.out).toContain('seen: create of pods/exec "web" in namespace staging running ["sh","-c","ls /"]');
+    expect(f.out).toContain("decision: allow by rule developers-write-staging");
+    expect((await kube("--kube", "GET /apis?timeout=32s")).out).toContain("decision: allow by the built-in builtin:discovery");
+    const bad = await kube("--kube", "GET /api/v1/namespaces/staging/%2e%2e/production/pods");
+    expect(bad.out).toContain("decision: deny by the built-in builtin:bad-request");
+    expect(bad.out).toContain("the client gets: 400 Bad Request");
+    const imp = await kube("--kube", "GET /api/v1/namespaces/staging/pods", "--impersonate-user", "admin");
+    expect(imp.out).toContain("note: impersonating user admin: deny");
+    expect(imp.out).toContain('the client gets: 403 Forbidden, a metav1.Status: Error from server (Forbidden): no rule allows this request (impersonate of users "admin"; no rule allows it for you)');
+  });
+
+  test("--as-test cases (raw, structured, refused) pass under gatehouse test", async () => {
+    const a = await kube("--as-test", "no prod delete", "--kube", "DELETE /api/v1/namespaces/production");
+    const b = await kube("--as-test", "scale", "--kube", "PATCH /apis/apps/v1/namespaces/production/deployments/web/scale", "--content-type", "application/merge-patch+json");
+    const c = await kube("--as-test", "exec", "--kube-verb", "create", "--kube-resource", "pods/exec", "--namespace", "staging", "--name", "web", "--command", "ls");
+    const d = await kube("--as-test", "dot dot", "--kube", "GET /api/v1/namespaces/a/../b/pods");
+    const e = await kube("--as-test", "discovery", "--kube", "GET /api");
+    expect(b.out).toContain("--kube 'PATCH /apis/apps/v1/namespaces/production/deployments/web/scale' --content-type 'application/merge-patch+json'");
+    const file = join(dir, "explained.test.yaml");
+    await writeFile(file, `cases:\n${[a.out, b.out, c.out, d.out, e.out].map((o) => o.replace(/^(?!#)/gm, "  ")).join("")}`);
+    const report = await runPolicyTests(file);
+    expect(report.files[0]!.error).toBeUndefined();
+    expect(report.files[0]!.cases.map((x) => [x.name, x.passed, x.decision?.rule])).toEqual([
+      ["no prod delete", true, "production-namespace-is-not-deleted"],
+      ["scale", true, "production-writes-need-approval"],
+      ["exec", true, "developers-write-staging"],
+      ["dot dot", true, "builtin:bad-request"],
+      ["discovery", true, "builtin:discovery"],
+    ]);
+  });
+
+  test("usage: one form of request", async () => {
+    const usage = async (...args: string[]) => {
+      try {
+        await kube(...args);
+        return "no error";
+      } catch (e) {
+        return isGatewayError(e, "E_USAGE") ? e.message : String(e);
+      }
+    };
+    expect(await usage("--kube", "GET /api", "--namespace", "x")).toContain("not both");
+    expect(await usage("--kube", "/api")).toContain('expected "METHOD /path?query"');
+    expect(await usage("--kube-verb", "get")).toContain("--kube-resource");
+    expect(await usage("--kube", "GET /api", "extra")).toContain("a Kubernetes request is given by its flags");
+    expect(await usage("--kube", "GET /api", "--exec", "ls")).toContain("an SSH request and a Kubernetes request");
+  });
+});

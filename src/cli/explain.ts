@@ -14,6 +14,7 @@ import { DEFAULT_DENY } from "../policy/decide.ts";
 import type { PolicyExplanation, RuleExplanation } from "../policy/explain.ts";
 import { parseArgs, paint, wantsHelp, type Command, type Io } from "./command.ts";
 import { SSH_FLAGS, sshAnswer, sshFacts, sshFlagsText, sshSeenLines, sshTestRequest, wantsSsh } from "./explain-ssh.ts";
+import { KUBE_FLAGS, explainKubernetes, kubeFlagsText, kubeSeenLines, kubeTestRequest, wantsKube } from "./explain-kubernetes.ts";
 
 const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME]
                          [--at TIME] [--search-path "S1, S2"] [--db-user NAME] [--issuer ISS]
@@ -21,12 +22,17 @@ const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,
        gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME] [--at TIME]
                          --ssh-user NAME (--exec "CMD" | --shell | --line "TEXT"
                          | --sftp OP:PATH [--to-path PATH] | --forward HOST:PORT)
+       gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME] [--at TIME]
+                         (--kube "METHOD /path?query" [--content-type TYPE]
+                         | --kube-verb VERB --kube-resource RESOURCE [--namespace NS] [--name NAME]
+                           [--command ARG]...) [--impersonate-user USER]
 
 Shows what the gateway sees of a request and how the policy decides it, without running it:
 for SQL the statement classes, tables and functions of each statement (the gateway's own SQL
 analysis); for HTTP the method and the canonical path rules are matched against; for SSH the
 argv of the command line, the commands its wrappers run (sudo, env, sh -c ...), or why the
-line cannot be split safely. Then every
+line cannot be split safely; for Kubernetes the verb, group, resource, namespace and name the
+API server's own rules give the request (or why the gateway refuses it). Then every
 rule that matches or almost matches and why not (group, target, class, table, method, path,
 outside its hours), and the decision with its masks and what the client would be told.
 
@@ -47,6 +53,15 @@ outside its hours), and the decision with its masks and what the client would be
   --sftp OP:PATH       SSH: an SFTP operation (read, write, remove, rename, mkdir, list, setstat)
                        on a normalised absolute path; --to-path PATH for a rename's target
   --forward HOST:PORT  SSH: a forwarded connection (ssh -L) to HOST:PORT
+  --kube "METHOD PATH" Kubernetes: a request as kubectl sends it, e.g.
+                       "DELETE /api/v1/namespaces/production" (kubectl -v=8 prints them)
+  --content-type TYPE  Kubernetes: the Content-Type of a PATCH (application/merge-patch+json ...)
+  --kube-verb VERB     Kubernetes, by its facts: the verb (get, list, create, delete ...)
+  --kube-resource RES  Kubernetes: the resource in RBAC form (pods, pods/exec, deployments.apps)
+  --namespace NS       Kubernetes: the namespace (none: cluster-scoped)
+  --name NAME          Kubernetes: the object's name
+  --command ARG        Kubernetes: pods/exec's command, one argument per --command
+  --impersonate-user U Kubernetes: the request carries Impersonate-User: U
   --all                list every rule, not only those that match or almost match
   --json               print the explanation as JSON, for scripts
   --as-test NAME       print the decision as policy test cases (for a *.test.yaml's cases)
@@ -69,6 +84,7 @@ const FLAGS = {
   json: "boolean",
   "as-test": "string",
   ...SSH_FLAGS,
+  ...KUBE_FLAGS,
 } as const;
 
 /** One request explained: an HTTP request, or one statement of the SQL. */
@@ -82,6 +98,8 @@ interface Explained {
   readonly notes: readonly string[];
   /** HTTP: the path as given (before the URL parser and canonicalisation). */
   readonly given?: string;
+  /** Kubernetes: the raw request as given (null: given by its facts), its Content-Type, and the classifier's refusal. */
+  readonly kube?: { readonly raw: { readonly method: string; readonly target: string } | null; readonly contentType: string | undefined; readonly refused: string | null };
 }
 
 function usageError(message: string): GatewayError {
@@ -104,16 +122,16 @@ export function parseHttpRequest(text: string): { method: string; target: string
   return { method: m[1]!, target: m[2]! };
 }
 
-function pickTarget(config: Config, name: string | undefined, text: string, ssh = false): { name: string; kind: TargetKind } {
-  if (ssh) {
-    const fit = config.targets.filter((t) => (t.kind as string) === "ssh");
+function pickTarget(config: Config, name: string | undefined, text: string, named: "ssh" | "kubernetes" | null = null): { name: string; kind: TargetKind } {
+  if (named !== null) {
+    const fit = config.targets.filter((t) => (t.kind as string) === named);
     if (name !== undefined) {
       const t = config.targets.find((x) => x.name === name);
-      if (t && (t.kind as string) !== "ssh") throw usageError(`target "${name}" is a ${t.kind} target, not an ssh target`);
-      return { name, kind: "ssh" };
+      if (t && (t.kind as string) !== named) throw usageError(`target "${name}" is a ${t.kind} target, not an ${named} target`);
+      return { name, kind: named };
     }
-    if (fit.length === 1) return { name: fit[0]!.name, kind: "ssh" };
-    throw usageError(fit.length === 0 ? "no ssh target in the configuration; give --target NAME (the name rules will see)" : `several ssh targets (${fit.map((t) => t.name).join(", ")}); give --target NAME`);
+    if (fit.length === 1) return { name: fit[0]!.name, kind: named };
+    throw usageError(fit.length === 0 ? `no ${named} target in the configuration; give --target NAME (the name rules will see)` : `several ${named} targets (${fit.map((t) => t.name).join(", ")}); give --target NAME`);
   }
   if (name !== undefined) {
     const t = config.targets.find((x) => x.name === name);
@@ -158,7 +176,9 @@ function pgAnswer(d: Decision): string | null {
 
 async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
   const ssh = wantsSsh(flags);
-  const target = pickTarget(config, flags["target"] as string | undefined, text, ssh);
+  const kube = wantsKube(flags);
+  if (ssh && kube) throw usageError("an SSH request and a Kubernetes request at once; give one");
+  const target = pickTarget(config, flags["target"] as string | undefined, text, ssh ? "ssh" : kube ? "kubernetes" : null);
   const groups = ((flags["groups"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "");
   const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups };
   const time = parseAt(flags["at"] as string | undefined, Date.now());
@@ -168,6 +188,7 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
     const notes = config.targets.some((t) => t.name === target.name) ? [] : [`no target "${target.name}" in the configuration: rules are matched against the name as given`];
     return { text, target, identity, time, searchPath: null, items: [{ text: explanation.seen, kind: "ssh", request: facts, explanation, answer: sshAnswer(explanation.decision, facts), notes }] };
   }
+  if (kube) return { text, target, identity, time, searchPath: null, items: [explainKubernetes(flags, config, policy, { identity, target: target.name, time })] };
   if (target.kind === "http") {
     const req = parseHttpRequest(text);
     if (req === null) throw usageError(`target "${target.name}" is an http target: give the request as METHOD PATH, e.g. "GET /api/orders"`);
@@ -234,6 +255,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
         io.stdout(`  classes:   ${r.classes.join(", ") || "(none)"}\n  tables:    ${r.relations.join(", ") || "(none)"}\n  functions: ${r.functions.join(", ") || "(none)"}\n`);
       } else if (r.kind === "ssh") {
         for (const l of sshSeenLines(r)) io.stdout(`${l}\n`);
+      } else if (r.kind === "kubernetes") {
+        for (const l of kubeSeenLines(r)) io.stdout(`${l}\n`);
       } else if (r.kind === "http") {
         const given = item.given ?? r.path;
         io.stdout(`  method: ${r.method}\n  path:   ${given}${e.canonicalPath === null ? " (cannot be put in canonical form)" : e.canonicalPath !== given ? ` (canonical: ${e.canonicalPath})` : " (canonical)"}\n`);
@@ -255,6 +278,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
       if (d.detail) io.stdout(`  detail: ${d.detail}\n`);
       if (hasMasks(d.masks)) io.stdout(`  masks: ${masksText(d.masks)}${d.effect === "review" ? " (once approved)" : ""}\n`);
       if (d.review) io.stdout(`  approvers: ${d.review.approvers.join(", ")}\n`);
+    } else if (item.kind === "kubernetes") {
+      io.stdout(`${p.bold("seen")}: ${item.text}, which the gateway refuses: ${item.kube?.refused ?? ""}\n${p.bold("decision")}: ${p.red("deny by the built-in builtin:bad-request")}\n`);
     } else {
       io.stdout(`${p.bold("seen")}: SQL the gateway cannot parse\n${p.bold("decision")}: ${p.red("deny by the built-in builtin:parse-error")}\n`);
     }
@@ -288,7 +313,7 @@ function jsonOf(out: Awaited<ReturnType<typeof explainAll>>): unknown {
             })),
             decision: i.explanation.decision,
           }
-        : { decision: { effect: "deny", rule: "builtin:parse-error", message: i.answer } }),
+        : { decision: { effect: "deny", rule: i.kind === "kubernetes" ? "builtin:bad-request" : "builtin:parse-error", message: i.answer } }),
       ...(i.answer !== null ? { answer: i.answer } : {}),
       notes: i.notes,
     })),
@@ -302,12 +327,25 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
   out.items.forEach((item, i) => {
     const e = item.explanation;
     const r = item.request;
+    if ((e === null || r === null) && item.kind === "kubernetes" && item.kube?.raw) {
+      // gatehouse test classifies raw requests as the gateway does: the refusal is checked too.
+      cases.push({
+        name,
+        identity: { sub: out.identity.subject, ...(out.identity.groups.length > 0 ? { groups: [...out.identity.groups] } : {}), ...(out.identity.issuer !== "dev" ? { issuer: out.identity.issuer } : {}) },
+        target: out.target.name,
+        at: new Date(out.time).toISOString(),
+        request: { kubernetes: { request: `${item.kube.raw.method} ${item.kube.raw.target}`, ...(item.kube.contentType !== undefined ? { content_type: item.kube.contentType } : {}) } },
+        expect: { effect: "deny", rule: "builtin:bad-request" },
+      });
+      return;
+    }
     if (e === null || r === null) {
       comments.push(`# ${item.text}: the gateway cannot parse this SQL; gatehouse test checks policy rules only`);
       return;
     }
     // gatehouse test checks the policy's rules (decide()); a built-in's verdict is noted only.
-    const d = e.ruled;
+    // Kubernetes cases are the exception: the runner applies the target's built-ins as the gate does.
+    const d = r.kind === "kubernetes" ? e.decision : e.ruled;
     if (e.decision.rule !== d.rule || e.decision.effect !== d.effect) {
       comments.push(`# ${out.items.length > 1 ? `statement ${i + 1}: ` : ""}the gateway's ${e.decision.rule ?? "built-ins"} then decides ${e.decision.effect}; the case checks the rules only`);
     }
@@ -318,7 +356,9 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
           ? { http: { method: r.method, path: r.path } }
           : r.kind === "ssh"
             ? sshTestRequest(r)
-            : {};
+            : r.kind === "kubernetes"
+              ? kubeTestRequest(r, item.kube?.raw ?? null, item.kube?.contentType)
+              : {};
     const masks = hasMasks(d.masks) ? { masks: { ...(d.masks.json.length ? { json: [...d.masks.json] } : {}), ...(d.masks.columns.length ? { columns: [...d.masks.columns] } : {}), ...(d.masks.detectors.length ? { detectors: [...d.masks.detectors] } : {}) } } : {};
     cases.push({
       name: out.items.length > 1 ? `${name} (statement ${i + 1}: ${item.text.replace(/\s+/g, " ").slice(0, 60)})` : name,
@@ -337,7 +377,11 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
     `--target ${quote(out.target.name)}`,
     `--at ${new Date(out.time).toISOString()}`,
     ...(out.searchPath !== null && out.searchPath.join(",") !== "$user,public" ? [`--search-path ${quote(out.searchPath.join(", "))}`] : []),
-    ...(out.items[0]?.request?.kind === "ssh" ? [sshFlagsText(out.items[0].request, quote)] : [quote(out.text)]),
+    ...(out.items[0]?.request?.kind === "ssh"
+      ? [sshFlagsText(out.items[0].request, quote)]
+      : out.items[0]?.kind === "kubernetes"
+        ? [out.items[0].request?.kind === "kubernetes" ? kubeFlagsText(out.items[0].request, out.items[0].kube?.raw ?? null, out.items[0].kube?.contentType, quote) : `--kube ${quote(out.items[0].text)}`]
+        : [quote(out.text)]),
   ].join(" ");
   const header = `# from: ${command}\n`;
   return `${header}${comments.map((c) => `${c}\n`).join("")}${cases.length > 0 ? yamlStringify(cases) : ""}`;
@@ -358,6 +402,8 @@ export const explainCommand: Command = {
     const text = positional.join(" ");
     if (wantsSsh(flags)) {
       if (text.trim() !== "") throw usageError(`an SSH request is given by its flags (--exec "CMD" ...), not by "${text}"`);
+    } else if (wantsKube(flags)) {
+      if (text.trim() !== "") throw usageError(`a Kubernetes request is given by its flags (--kube "METHOD /path" ...), not by "${text}"`);
     } else if (text.trim() === "") throw usageError('the request is required: SQL, METHOD PATH such as "GET /api/orders", or an SSH request (--ssh-user NAME --exec "CMD")');
     let config: Config;
     let policy: Policy;

@@ -315,10 +315,50 @@ export const RuleConfig = Type.Object(
     kubernetes: Type.Optional(
       Type.Object(
         {
-          verbs: Type.Optional(Strings),
-          resources: Type.Optional(Globs),
+          verbs: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description:
+                "RBAC verbs (get, list, watch, create, update, patch, delete, deletecollection, impersonate, bind, escalate, use, approve, sign, attest); read (get, list, watch) and write (create, update, patch, delete, deletecollection, and every exec, attach, portforward and proxy request); subresource verbs (exec, attach, portforward, log, proxy, scale, status, eviction, ephemeralcontainers: any request on that subresource); non-resource verbs (head, post, put, options); * for all.",
+            }),
+          ),
+          groups: Type.Optional(
+            Type.Array(Type.String({ description: 'An API group such as apps or networking.k8s.io, "" or core for the core group, or a glob.' }), {
+              minItems: 1,
+              description: "API groups the request's resource must be in.",
+            }),
+          ),
+          resources: Type.Optional(
+            Type.Array(Glob, {
+              minItems: 1,
+              description: "Resources in RBAC form: pods, pods/exec (a subresource), deployments.apps (with its group), deployments.apps/scale, pods/*, *.",
+            }),
+          ),
           namespaces: Type.Optional(
-            Type.Array(Type.String({ description: 'A namespace glob; "" stands for cluster-scoped requests.' }), { minItems: 1 }),
+            Type.Array(Type.String({ description: 'A namespace glob; "" stands for cluster-scoped requests.' }), {
+              minItems: 1,
+              description:
+                'Namespaces the request is in; "" for cluster-scoped requests. A list or watch of a namespaced resource without a namespace (GET /api/v1/secrets) reaches every namespace: an allow rule allows it only when its namespaces hold "*", a deny or review rule matches it whatever namespaces it names.',
+            }),
+          ),
+          names: Type.Optional(
+            Type.Array(Glob, {
+              minItems: 1,
+              description: "Globs over the object's name. An allow rule with names never allows a request that names no object (list, watch, create, deletecollection); a deny or review rule always matches one.",
+            }),
+          ),
+          commands: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description:
+                'pods/exec: patterns over the command= argv, as ssh.commands ("cat /var/log/*": * is one argument, ** any number; "re:..." regexes); wrappers such as sh -c are followed. Deny and review rules with commands also match every attach and ephemeralcontainers request.',
+            }),
+          ),
+          paths: Type.Optional(
+            Type.Array(Glob, {
+              minItems: 1,
+              description: "Non-resource URLs such as /metrics or /logs/*. A rule with paths matches only non-resource requests; one without, only resource requests. Discovery (/api, /apis, /version, /openapi, health) is open to anyone who may use the target.",
+            }),
           ),
         },
         strict,

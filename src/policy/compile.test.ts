@@ -328,3 +328,13 @@ describe("HTTP masks follow their route however it is spelled", () => {
     expect(p.decide(act(alice, "api", get("/api/orders"))).masks.detectors).toEqual([]);
   });
 });
+
+describe("kubernetes rule sections at load", () => {
+  test("a misspelt verb or API group is an error at its file:line:column, with a suggestion", async () => {
+    const { loadPolicyFromSources } = await import("../config/load.ts");
+    const load = (text: string) => loadPolicyFromSources([{ file: "k.yaml", text }], { baseDir: "/tmp", resolveSecrets: false });
+    await expect(load("rules:\n  - name: r1\n    kubernetes:\n      verbs: [get, delet]\n    effect: deny\n")).rejects.toThrow(/k\.yaml:4:20: rules\[0\]\.kubernetes\.verbs\[1\]: rule "r1": unknown kubernetes verb "delet" \(did you mean "delete"\?\)/);
+    await expect(load("rules:\n  - name: r1\n    kubernetes:\n      groups: [core, app]\n    effect: allow\n")).rejects.toThrow(/k\.yaml:4:\d+: rules\[0\]\.kubernetes\.groups\[1\]: rule "r1": unknown API group "app" \(did you mean "apps"\?\)/);
+    await expect(load("rules:\n  - name: r1\n    kubernetes:\n      resources: [pods, Deployments]\n    effect: allow\n")).rejects.toThrow(/k\.yaml:4:\d+: rules\[0\]\.kubernetes\.resources\[1\]/);
+  });
+});

@@ -10,7 +10,7 @@ import { normalizeHttpPath } from "./http-path.ts";
 import { compileHttpMatcher, compileHttpParts } from "./matchers/http.ts";
 import { compilePostgresMatcher, compilePostgresOverlap, compilePostgresParts } from "./matchers/postgres.ts";
 import { compileSshConditions, sshView, type SshView } from "./matchers/ssh.ts";
-import { compileKubernetesMatcher, resourceKeys, type ResourceKeys } from "./matchers/kubernetes.ts";
+import { compileKubernetesConditions, kubeView, type KubeView } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
 import { cacheHttpDecisions, type DecisionCacheLimits } from "./decision-cache.ts";
@@ -64,8 +64,8 @@ export interface RequestView {
   path: string;
   /** SSH: the command or line analysed, paths and destination in canonical form. */
   ssh: SshView | null;
-  /** Kubernetes: resource names to match. */
-  keys: ResourceKeys | null;
+  /** Kubernetes: resource names, effective verb and exec command analysis. */
+  kube: KubeView | null;
 }
 
 /** The view of one request; null when an HTTP path cannot be normalised (which denies). */
@@ -75,14 +75,14 @@ export function requestView(action: Action): RequestView | null {
     case "http": {
       const path = normalizeHttpPath(r.path);
       if (path === null) return null;
-      return { method: r.method.toUpperCase(), path, ssh: null, keys: null };
+      return { method: r.method.toUpperCase(), path, ssh: null, kube: null };
     }
     case "ssh":
-      return { method: "", path: "", ssh: sshView(r), keys: null };
+      return { method: "", path: "", ssh: sshView(r), kube: null };
     case "kubernetes":
-      return { method: "", path: "", ssh: null, keys: resourceKeys(r) };
+      return { method: "", path: "", ssh: null, kube: kubeView(r) };
     default:
-      return { method: "", path: "", ssh: null, keys: null };
+      return { method: "", path: "", ssh: null, kube: null };
   }
 }
 
@@ -146,7 +146,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   // another rule allows as a whole.
   const postgresOverlap = rule.postgres && rule.effect === "allow" && masks !== NO_MASKS ? compilePostgresOverlap(rule.postgres) : null;
   const sshConditions = rule.ssh ? compileSshConditions(rule.ssh, restricting) : null;
-  const kubernetes = rule.kubernetes ? compileKubernetesMatcher(rule.kubernetes, restricting) : null;
+  const kubernetes = rule.kubernetes ? compileKubernetesConditions(rule.kubernetes, restricting) : null;
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
   const kinds = KINDS.filter((k) => rule[k] !== undefined);
   const anyKind = kinds.length === 0;
@@ -204,7 +204,10 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
         }
         break;
       case "kubernetes":
-        if (kubernetes !== null && !kubernetes(r, view.keys ?? resourceKeys(r))) return false;
+        if (kubernetes !== null) {
+          const v = view.kube ?? kubeView(r);
+          for (const c of kubernetes) if (!c.test(r, v)) return false;
+        }
         break;
     }
     return when === null || when(action.time);

@@ -52,13 +52,25 @@ export function seenText(request: RequestFacts, view: RequestView | null): strin
     }
     case "ssh":
       return `${sshSeen(request)} as ${request.user}`;
-    case "kubernetes": {
-      let out = `${request.verb} ${request.resource}${request.apiGroup ? `.${request.apiGroup}` : ""}${request.subresource ? `/${request.subresource}` : ""}`;
-      if (request.name) out += ` ${request.name}`;
-      if (request.namespace) out += ` in namespace ${request.namespace}`;
-      return out;
-    }
+    case "kubernetes":
+      return kubernetesSeen(request);
   }
+}
+
+/**
+ * `create of deployments.apps "web" in namespace production`, `list of pods in namespace staging`,
+ * `delete of namespaces "production"`, `create of pods/exec "web" in namespace production running
+ * ["sh","-c","ls"]`, `get of /metrics`.
+ */
+export function kubernetesSeen(r: Extract<RequestFacts, { kind: "kubernetes" }>): string {
+  if (r.resource === "" && r.path !== undefined) return `${r.verb} of ${r.path}`;
+  const verb = r.patchType !== undefined ? `${r.verb} (${r.patchType})` : r.verb;
+  let out = `${verb} of ${r.resource}${r.apiGroup ? `.${r.apiGroup}` : ""}${r.subresource ? `/${r.subresource}` : ""}`;
+  if (r.name !== undefined) out += ` ${JSON.stringify(r.name)}`;
+  // A namespace's own path carries its name as the namespace too (RequestInfo): say it once.
+  if (r.namespace && !(r.resource === "namespaces" && r.name === r.namespace)) out += ` in namespace ${r.namespace}`;
+  if (r.command !== undefined) out += ` running ${JSON.stringify(r.command)}`;
+  return out;
 }
 
 function sshSeen(r: Extract<RequestFacts, { kind: "ssh" }>): string {

@@ -9,7 +9,7 @@ import type { StringPredicate } from "./glob.ts";
 import type { HttpParts } from "./matchers/http.ts";
 import { OBJECT_FREE_CLASSES, type PostgresParts } from "./matchers/postgres.ts";
 import { describeWhen } from "./matchers/when.ts";
-import { resourceKeys, type KubernetesMatcher } from "./matchers/kubernetes.ts";
+import { kubeView, type KubernetesCondition } from "./matchers/kubernetes.ts";
 import { sshView, type SshCondition } from "./matchers/ssh.ts";
 
 export type ConditionName =
@@ -28,7 +28,11 @@ export type ConditionName =
   | "operations"
   | "destinations"
   | "lines"
-  | "kubernetes"
+  | "verbs"
+  | "apiGroups"
+  | "resources"
+  | "namespaces"
+  | "names"
   | "when";
 
 export interface ConditionResult {
@@ -55,7 +59,7 @@ export interface RulePieces {
   readonly http: { readonly section: { methods?: readonly string[]; paths?: readonly string[] }; readonly parts: HttpParts } | null;
   readonly postgres: { readonly section: { classes?: readonly string[]; tables?: readonly string[]; functions?: readonly string[] }; readonly parts: PostgresParts } | null;
   readonly ssh: readonly SshCondition[] | null;
-  readonly kubernetes: KubernetesMatcher | null;
+  readonly kubernetes: readonly KubernetesCondition[] | null;
   readonly whenConfig: WhenConfig | null;
   readonly when: ((time: number) => boolean) | null;
 }
@@ -109,8 +113,13 @@ export function compileRuleChecks(p: RulePieces): RuleChecks {
           out.push(result(c.name, holds, c.why(r, v, holds)));
         }
       } else if (r.kind === "kubernetes" && p.kubernetes !== null) {
-        const holds = p.kubernetes(r, view.keys ?? resourceKeys(r));
-        out.push(result("kubernetes", holds, holds ? "its kubernetes section" : "its kubernetes section (verbs, resources, namespaces) does not match"));
+        const v = view.kube ?? kubeView(r);
+        for (const c of p.kubernetes) {
+          const holds = c.test(r, v);
+          // The implicit "resource requests only" condition is shown only when it fails.
+          if (c.name === "paths" && holds && !v.nonResource) continue;
+          out.push(result(c.name, holds, c.why(r, v, holds)));
+        }
       }
     }
     if (p.when !== null && p.whenConfig !== null) {

@@ -32,10 +32,18 @@ export const TestRequest = Type.Object(
     kubernetes: Type.Optional(
       Type.Object(
         {
-          verb: Type.String({ minLength: 1 }),
-          resource: Type.String({ minLength: 1, description: "RBAC style: pods, pods/exec, deployments.apps." }),
+          request: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'A raw request as kubectl sends it, "METHOD /path?query" (e.g. "DELETE /api/v1/namespaces/production"), classified as the gateway classifies it; instead of verb and resource.',
+            }),
+          ),
+          content_type: Type.Optional(Type.String({ description: "With request: the Content-Type (a PATCH needs one, e.g. application/merge-patch+json)." })),
+          verb: Type.Optional(Type.String({ minLength: 1 })),
+          resource: Type.Optional(Type.String({ minLength: 1, description: "RBAC style: pods, pods/exec, deployments.apps." })),
           namespace: Type.Optional(Type.String()),
           name: Type.Optional(Type.String()),
+          command: Type.Optional(Type.Array(Type.String(), { description: "pods/exec: the command argv (command= parameters)." })),
         },
         strict,
       ),

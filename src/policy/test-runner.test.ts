@@ -136,3 +136,33 @@ describe("request helpers", () => {
     expect(parseResource("pods")).toEqual({ resource: "pods" });
   });
 });
+
+describe("kubernetes cases", () => {
+  const K8S = `rules:
+  - name: read
+    groups: [dev]
+    kubernetes: { verbs: [read], namespaces: [staging] }
+    effect: allow
+`;
+  const KCASE = (name: string, body: string) => `  - name: ${name}\n    identity: { sub: alice, groups: [dev] }\n    target: k8s\n${body}`;
+  test("raw METHOD /path requests are classified as the gateway classifies them; built-ins apply", async () => {
+    const dir = await write("k8s", {
+      "config.yaml": K8S,
+      "k.test.yaml": `cases:
+${KCASE("list", '    request: { kubernetes: { request: "GET /api/v1/namespaces/staging/pods?watch=1" } }\n    expect: { effect: allow, rule: read }\n')}
+${KCASE("exec is no read", '    request: { kubernetes: { request: "GET /api/v1/namespaces/staging/pods/x/exec?command=sh" } }\n    expect: { effect: deny, rule: null }\n')}
+${KCASE("discovery", '    request: { kubernetes: { request: "GET /apis" } }\n    expect: { effect: allow, rule: "builtin:discovery" }\n')}
+${KCASE("refused path", '    request: { kubernetes: { request: "GET /api/v1/namespaces/staging/../prod/pods" } }\n    expect: { effect: deny, rule: "builtin:bad-request" }\n')}
+${KCASE("patch needs its type", '    request: { kubernetes: { request: "PATCH /api/v1/namespaces/staging/pods/x", content_type: application/json } }\n    expect: { effect: deny, rule: "builtin:bad-request" }\n')}
+${KCASE("both forms", '    request: { kubernetes: { request: "GET /api", verb: get } }\n    expect: { effect: deny }\n')}
+${KCASE("not a request", '    request: { kubernetes: { request: "/api" } }\n    expect: { effect: deny }\n')}
+`,
+    });
+    const report = await runPolicyTests(dir);
+    const cases = report.files[0]!.cases;
+    expect(cases.slice(0, 5).map((c) => [c.name, c.passed])).toEqual([["list", true], ["exec is no read", true], ["discovery", true], ["refused path", true], ["patch needs its type", true]]);
+    expect(cases[3]!.decision?.message).toContain('".."');
+    expect(cases[5]!.failure).toBe("request.kubernetes: give either request or verb, not both");
+    expect(cases[6]!.failure).toContain('expected "METHOD /path?query"');
+  });
+});

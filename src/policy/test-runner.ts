@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
-import type { Action, Decision, RequestFacts, SftpOperation, SshAction, SshRequestFacts, TargetKind } from "../core/types.ts";
+import type { Action, Decision, KubernetesRequestFacts, RequestFacts, SftpOperation, SshAction, SshRequestFacts, TargetKind } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { issuesError, issuesOf, type ConfigIssue } from "../config/issue.ts";
 import { loadPolicy } from "../config/load.ts";
@@ -12,6 +12,8 @@ import { problems } from "../config/validate.ts";
 import { issueAt, parseYaml, positionOf } from "../config/yaml-source.ts";
 import type { Policy } from "./compile.ts";
 import { PolicyTestFile, type TestCase } from "./test-file-schema.ts";
+import { classifyRequest } from "../targets/kubernetes/request-info.ts";
+import { createMayUseTarget, kubernetesBuiltins, refusalDecision } from "../targets/kubernetes/builtins.ts";
 
 /** What the SQL parser tells about a statement; injected so policy code needs no parser. */
 export interface SqlFacts {
@@ -117,16 +119,38 @@ function sshRequest(s: NonNullable<TestCase["request"]["ssh"]>): SshRequestFacts
   };
 }
 
+/**
+ * The facts the Kubernetes target gives policy: a raw request through the gateway's own
+ * classifier (a refusal is the gateway's builtin:bad-request deny), or the structured form.
+ */
+function kubernetesRequest(k: NonNullable<TestCase["request"]["kubernetes"]>): KubernetesRequestFacts | Decision {
+  if (k.request !== undefined) {
+    const stray = (["verb", "resource", "namespace", "name", "command"] as const).filter((x) => k[x] !== undefined);
+    if (stray.length > 0) throw new CaseError(`request.kubernetes: give either request or ${stray.join(", ")}, not both`);
+    const m = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(k.request);
+    if (m === null) throw new CaseError(`request.kubernetes.request: expected "METHOD /path?query", got ${JSON.stringify(k.request)}`);
+    const c = classifyRequest(m[1]!, m[2]!, k.content_type !== undefined ? { contentType: k.content_type } : {});
+    return c.ok ? c.facts : refusalDecision(c.reason);
+  }
+  if (k.content_type !== undefined) throw new CaseError("request.kubernetes: content_type goes with request");
+  if (k.verb === undefined || k.resource === undefined) throw new CaseError("request.kubernetes needs request (METHOD /path), or verb and resource");
+  return {
+    kind: "kubernetes",
+    verb: k.verb,
+    ...parseResource(k.resource),
+    ...(k.namespace ? { namespace: k.namespace } : {}),
+    ...(k.name ? { name: k.name } : {}),
+    ...(k.command ? { command: k.command } : {}),
+  };
+}
+
 async function requestOf(c: TestCase, opts: PolicyTestOptions): Promise<RequestFacts | Decision> {
   const r = c.request;
   const kinds = (["http", "postgres", "ssh", "kubernetes"] as const).filter((k) => r[k] !== undefined);
   if (kinds.length !== 1) throw new CaseError(`request needs exactly one of http, postgres, ssh, kubernetes (found ${kinds.length})`);
   if (r.http) return { kind: "http", method: r.http.method, path: r.http.path };
   if (r.ssh) return sshRequest(r.ssh);
-  if (r.kubernetes) {
-    const k = r.kubernetes;
-    return { kind: "kubernetes", verb: k.verb, ...parseResource(k.resource), ...(k.namespace ? { namespace: k.namespace } : {}), ...(k.name ? { name: k.name } : {}) };
-  }
+  if (r.kubernetes) return kubernetesRequest(r.kubernetes);
   const pg = r.postgres!;
   if (pg.sql !== undefined) {
     if (pg.classes || pg.tables || pg.functions) throw new CaseError("request.postgres: give either sql or classes/tables/functions, not both");
@@ -215,6 +239,11 @@ async function runCase(c: TestCase, where: string, config: Config, policy: Polic
       time: Date.parse(c.at ?? DEFAULT_TEST_TIME),
     };
     decision = policy.decide(action);
+    // As the Kubernetes target does: its built-ins (builtin:discovery) after decide().
+    if (request.kind === "kubernetes") {
+      const adjust = kubernetesBuiltins({ mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((x) => x.name === rule)?.matchesTarget(t) ?? false) });
+      decision = adjust(decision, action);
+    }
   }
   const failure = compare(c, decision);
   return failure === null ? { name: c.name, where, passed: true, decision } : { name: c.name, where, passed: false, failure, decision };

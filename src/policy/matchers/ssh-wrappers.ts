@@ -19,7 +19,7 @@
 // file name, wherever they live (`/usr/bin/env` is env). The lists are not exhaustive: a program
 // the gateway does not know can still run others, which is why allow lists are the boundary and
 // deny rules also look for their pattern at every word of a command (ssh.ts).
-import { refusalText, splitCommandLine } from "./ssh-command.ts";
+import { MAX_WORDS, refusalText, splitCommandLine } from "./ssh-command.ts";
 
 export type CommandAnalysis =
   | { readonly kind: "simple"; readonly argv: readonly string[]; readonly commands: readonly (readonly string[])[] }
@@ -324,6 +324,18 @@ function findExec(argv: readonly string[]): Inner {
 export function analyseCommand(line: string): CommandAnalysis {
   const split = splitCommandLine(line);
   if (!split.ok) return { kind: "unsplittable", reason: refusalText(split) };
+  return analyseArgv(split.argv);
+}
+
+/**
+ * Every command an argv runs, for an argv that no shell splits (Kubernetes exec's command=
+ * parameters): the wrappers are followed as in analyseCommand, and a shell string they hand on
+ * (`sh -c "…"`) is split as a command line.
+ */
+export function analyseArgv(argv: readonly string[]): CommandAnalysis {
+  if (argv.length === 0) return { kind: "unsplittable", reason: "an empty command" };
+  if (argv.length > MAX_WORDS) return { kind: "unsplittable", reason: `more than ${MAX_WORDS} words` };
+  const split = { argv };
   const commands: (readonly string[])[] = [];
   let opaque: string | null = null;
   const visit = (argv: readonly string[], depth: number): string | null => {
