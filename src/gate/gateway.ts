@@ -224,6 +224,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authFailureReason,
           stateDir,
           publicKeys,
+          shellLines: () => config.rules.some((r) => r.ssh?.lines !== undefined),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           clock,
           metrics,

@@ -13,6 +13,8 @@ export interface ChannelContext {
   readonly account: string;
   readonly upstream: Client;
   readonly envAllowed: (name: string) => boolean;
+  /** Some rule has `lines`: shell lines typed with Enter are decided one by one (shell-lines.ts). */
+  readonly shellLines: () => boolean;
   /** The target's exec_pty: an exec may have a terminal. */
   readonly execPty: boolean;
   readonly log: Logger;

@@ -35,6 +35,7 @@ export interface ConnectionShared {
   /** Live connections, for stop(). */
   readonly open: Set<SshConnection>;
   readonly recording: RecorderOptions;
+  readonly shellLines: () => boolean;
   /** Bytes relayed, for the target's GC pacing. */
   readonly relayed: (bytes: number) => void;
   /** The connection from `remote` ("ip:port") logged in: its login timer stops. */
@@ -214,6 +215,7 @@ export class SshConnection {
       upstream: this.upstream!,
       envAllowed: this.s.envAllowed,
       execPty: cfg.exec_pty === true,
+      shellLines: this.s.shellLines,
       log: deps.log,
       gone: this.gone.signal,
       relayed: this.s.relayed,

@@ -3,9 +3,12 @@
 // that cannot take more pauses the other side, and ssh2 then stops opening the SSH window, so a
 // slow reader slows the writer at the far end and nothing piles up here. For a session the
 // upstream's exit status or signal goes to the caller before the close, after every byte.
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import type { Channel, ClientChannel, ServerChannel } from "ssh2";
+import { type InputFilter, type OutputFilter, filteredInput, filteredOutput } from "./relay-filters.ts";
 import { sendExit } from "./ssh-wire.ts";
+
+export type { InputFilter, OutputFilter } from "./relay-filters.ts";
 
 export interface ChannelExit {
   readonly code?: number;
@@ -77,28 +80,8 @@ export interface RelayOptions {
    * Taps then see what the caller gets.
    */
   readonly output?: (stderr: boolean, emit: (bytes: Uint8Array) => boolean) => OutputFilter;
-}
-
-export interface OutputFilter {
-  /** Returns false when the caller is full (the upstream is paused until it drains). */
-  write(chunk: Uint8Array): boolean;
-  /** The upstream's stream ended: emit what is held. */
-  end(): void;
-}
-
-/** Upstream output through `filter` to `to`, pausing `from` while `to` is full. */
-function filtered(from: Readable, to: Writable, make: RelayOptions["output"] & {}, stderr: boolean, tap: RelayTaps["output"]): OutputFilter {
-  const filter = make(stderr, (bytes) => {
-    tap?.(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), stderr);
-    return to.write(bytes);
-  });
-  from.on("data", (chunk: Buffer) => {
-    if (!filter.write(chunk) && !from.isPaused()) {
-      from.pause();
-      to.once("drain", () => from.resume());
-    }
-  });
-  return filter;
+  /** Checks the caller's input on its way (instead of piping it): `forward` writes upstream. */
+  readonly input?: (forward: (bytes: Buffer) => void, resume: () => void) => InputFilter;
 }
 
 /** Relays until both sides are done; never rejects. */
@@ -138,10 +121,11 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     const mover = opts.connect?.(caller, upstream) ?? null;
     if (mover !== null) caller.once("end", () => upstream.end());
     else {
-      caller.pipe(upstream);
+      if (opts.input !== undefined) filteredInput(caller, upstream, opts.input);
+      else caller.pipe(upstream);
       if (opts.output === undefined) upstream.pipe(caller, { end: false });
     }
-    const outFilter = mover === null && opts.output !== undefined ? filtered(upstream, caller, opts.output, false, taps.output) : null;
+    const outFilter = mover === null && opts.output !== undefined ? filteredOutput(upstream, caller, opts.output, false, taps.output) : null;
     let outputsOpen = 1;
     let eofSent = false;
     const outputEnded = () => {
@@ -165,7 +149,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
         relayed(chunk.length);
         rawTap?.(chunk, true);
       });
-      const errFilter = opts.output !== undefined ? filtered(stderr, (caller as ServerChannel).stderr, opts.output, true, taps.output) : null;
+      const errFilter = opts.output !== undefined ? filteredOutput(stderr, (caller as ServerChannel).stderr, opts.output, true, taps.output) : null;
       if (errFilter === null) stderr.pipe((caller as ServerChannel).stderr, { end: false });
       stderr.once("end", () => {
         errFilter?.end();

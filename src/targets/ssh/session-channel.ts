@@ -14,6 +14,7 @@ import { compileDetectors } from "../../masking/detectors.ts";
 import { type StreamMasker, createStreamMasker } from "../../masking/stream-masker.ts";
 import { maskedOutput } from "../../masking/stream-masker-idle.ts";
 import { type ChannelExit, type OutputFilter, relay, watchExit } from "./relay.ts";
+import { ShellLineGate } from "./shell-lines.ts";
 import { type SftpCounts, sftpConnector } from "./sftp-channel.ts";
 
 /** What the caller sees for a command that was not run, as OpenSSH's ForceCommand-style refusals. */
@@ -165,6 +166,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       ...(recorder !== null ? { taps: recorder.taps } : {}),
       ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),
       ...(masking !== null ? { output: masking.output } : {}),
+      ...(action === "shell" && pty !== null && ctx.shellLines() ? { input: lineGate(ctx, channel, aborted.signal) } : {}),
     });
     const files = (await recorder?.close()) ?? {};
     ctx.ended(facts, {
@@ -198,6 +200,21 @@ function outputMasking(detectors: readonly string[]): { output: (stderr: boolean
     },
     hits: () => maskers.reduce((n, m) => n + m.hits, 0),
   };
+}
+
+/** The shell line policy on this shell's input (see shell-lines.ts). */
+function lineGate(ctx: ChannelContext, channel: ServerChannel, signal: AbortSignal) {
+  return (forward: (b: Buffer) => void, resume: () => void) =>
+    new ShellLineGate({
+      forward,
+      resume,
+      tell: (text) => channel.write(text),
+      decide: async (line) => {
+        const v = await ctx.decide({ kind: "ssh", action: "shell", user: ctx.account, line }, { signal });
+        const detail = v.decision.detail !== undefined && !v.message.includes(v.decision.detail) ? ` (${v.decision.detail})` : "";
+        return { allowed: v.allowed, message: `${v.message}${detail}` };
+      },
+    });
 }
 
 function openUpstream(client: Client, action: SshAction, command: string | undefined, pty: PseudoTtyInfo | null, env: Record<string, string>): Promise<{ channel: ClientChannel; exit: () => ChannelExit | null }> {

@@ -22,6 +22,8 @@ import { upstreamAddress } from "./upstream.ts";
 export interface SshTargetDeps extends TargetDeps {
   /** The state folder: the default host key lives there. */
   readonly stateDir: string;
+  /** Whether some rule has `ssh: { lines }` now (the shell line policy costs a decision per line). */
+  readonly shellLines?: () => boolean;
   /** Public keys of machine identities as the configuration now has them (changes on reload). */
   readonly publicKeys: () => PublicKeyLookup;
 }
@@ -49,6 +51,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     open: new Set(),
     loggedIn: () => {},
     relayed: gcPacer(),
+    shellLines: deps.shellLines ?? (() => false),
     recording: {
       stateDir: deps.stateDir,
       recordInput: cfg.record_input === true,
