@@ -128,10 +128,23 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     const outFilter = mover === null && opts.output !== undefined ? filteredOutput(upstream, caller, opts.output, false, taps.output) : null;
     let outputsOpen = 1;
     let eofSent = false;
+    // The exit status goes out as soon as it is known and every byte before it went out: before
+    // the EOF when the upstream sent it first (sshd usually does), at once when it comes after.
+    // Held until the upstream's close, it came too late for OpenSSH, which closes a channel
+    // once both EOFs are through (a ControlMaster client then reported 255).
+    let exitSent = false;
+    const sendExitOnce = () => {
+      const exit = opts.exit?.() ?? null;
+      if (exitSent || exit === null) return;
+      exitSent = true;
+      sendExit(caller, exit);
+    };
+    if (isSession) upstream.on("exit", () => eofSent && sendExitOnce());
     const outputEnded = () => {
       if (--outputsOpen > 0) return;
       const writables = [caller, ...(isSession ? [(caller as ServerChannel).stderr] : [])];
       void Promise.all(writables.map((w) => flushed(w, caller))).then(() => {
+        sendExitOnce();
         if ("eof" in caller) (caller as Channel).eof();
         eofSent = true;
         done();
@@ -165,8 +178,7 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     // Every byte the upstream sent went to the caller, then its EOF, and the upstream closed.
     function done(): void {
       if (!eofSent || !upstreamClosed || finished) return;
-      const exit = opts.exit?.() ?? null;
-      if (exit !== null) sendExit(caller, exit);
+      sendExitOnce();
       caller.end();
       finish();
     }
