@@ -35,6 +35,11 @@ const RULES = `
     targets: [web]
     effect: allow
     mask: { detectors: [email, card] }
+  - name: no-shells-for-restricted
+    groups: [restricted]
+    ssh: { actions: [shell] }
+    effect: deny
+    message: "restricted callers get no shell; run commands one by one"
   - name: no-rm
     groups: [restricted]
     ssh: { actions: [exec], commands: ["rm **"] }
@@ -119,6 +124,16 @@ test("a denied exec never runs upstream: exit 126 and the rule's message on stde
   const touched = recs.find((r) => r.type === "channel.end" && (r.action as { command?: string })?.command === `touch ${made}`)!;
   expect(touched.details).toMatchObject({ exit_status: 0, bytes_in: 0, bytes_out: 0 });
   expect(typeof (touched.details as { duration_ms?: unknown }).duration_ms).toBe("number");
+});
+
+test("a denied shell: the rule's message, exit 126, and the connection closes; an allowed one reads its input", async () => {
+  const denied = await runSsh(g, { token: restricted }, ["-T"], { input: "echo should-not-run\n" });
+  expect(denied.stderr).toContain("restricted callers get no shell; run commands one by one");
+  expect(denied.stdout).toBe("");
+  expect(denied.code).toBe(126);
+  const allowed = await runSsh(g, { token }, ["-T"], { input: "echo from-shell\nexit 4\n" });
+  expect(allowed.stdout).toBe("from-shell\n");
+  expect(allowed.code).toBe(4);
 });
 
 test("a wrong token is refused with a message the client prints, and an auth.rejected record", async () => {

@@ -121,3 +121,20 @@ test("an upstream whose host key is not the pinned one is refused with a clear m
     bad.gw.cleanup();
   }
 });
+
+test("the gateway stopping ends live connections with a message and writes their session.end", async () => {
+  const other = await startSshGateway(sshd, { rules: RULES });
+  try {
+    const run = background(other, { token: await devToken(other, "sam", "agents") }, "echo started; sleep 120");
+    await waitFor("the command to start", () => run.out.stdout.includes("started"), { timeoutMs: 30_000 });
+    expect(await other.gw.stop()).toBe(0);
+    expect(await within("ssh to end", run.p.exited)).toBe(255);
+    expect(run.out.stderr).toContain("the gateway is shutting down");
+    const recs = await auditRecordsWhen(other.gw.auditPath, (all) => all.some((r) => r.type === "gateway.stop"), "gateway.stop");
+    const end = recs.find((r) => r.type === "session.end" && r.identity?.subject === "sam");
+    expect(end?.details).toMatchObject({ error: "the gateway stopped" });
+    expect(recs.findIndex((r) => r === end)).toBeLessThan(recs.findIndex((r) => r.type === "gateway.stop"));
+  } finally {
+    other.gw.cleanup();
+  }
+});
