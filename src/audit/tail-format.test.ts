@@ -101,6 +101,11 @@ describe("actionSummary", () => {
     expect(actionSummary({ kind: "kubernetes", verb: "get", resource: "pods", subresource: "log" })).toBe("get pods/log");
     expect(actionSummary({ kind: "ssh", channel: "exec", login: "root", argv: ["sh", "-c", "rm -rf /tmp/x"] })).toBe("sh -c 'rm -rf /tmp/x'");
     expect(actionSummary({ kind: "ssh", channel: "shell", login: "root", argv: [] })).toBe("shell");
+    expect(actionSummary({ kind: "ssh", action: "exec", user: "ops", command: "journalctl -u nginx\n" })).toBe("exec: journalctl -u nginx\\x0a as ops");
+    expect(actionSummary({ kind: "ssh", action: "shell", user: "ops" })).toBe("shell as ops");
+    expect(actionSummary({ kind: "ssh", action: "shell", user: "ops", line: "ls" })).toBe("shell line: ls as ops");
+    expect(actionSummary({ kind: "ssh", action: "sftp", user: "ops", operation: "rename", path: "/a", toPath: "/b" })).toBe("sftp rename /a → /b as ops");
+    expect(actionSummary({ kind: "ssh", action: "forward", user: "ops", destination: "db:5432" })).toBe("forward to db:5432 as ops");
     expect(actionSummary({ kind: "postgres", classes: ["read"], relations: ["sales.orders"], functions: [] })).toBe("read sales.orders");
   });
 

@@ -75,6 +75,19 @@ export function actionSummary(action: object): string {
       return printable(out);
     }
     case "ssh": {
+      // SshRequestFacts: the command as sent, a shell line, an SFTP operation, a destination.
+      const as = typeof a.user === "string" ? ` as ${a.user}` : "";
+      switch (a.action) {
+        case "exec":
+          return clip(printable(`exec: ${str(a.command)}`), 120) + as;
+        case "shell":
+          return clip(printable(typeof a.line === "string" ? `shell line: ${a.line}` : "shell"), 120) + as;
+        case "sftp":
+          return clip(printable(`sftp ${str(a.operation)} ${str(a.path)}${typeof a.toPath === "string" ? ` → ${a.toPath}` : ""}`), 120) + as;
+        case "forward":
+          return printable(`forward to ${str(a.destination)}`) + as;
+      }
+      // Records written before SshRequestFacts (argv, channel).
       const argv = Array.isArray(a.argv) ? a.argv.map(str) : [];
       return clip(printable(argv.length > 0 ? argv.map(shellQuote).join(" ") : str(a.channel)), 120);
     }
