@@ -92,6 +92,17 @@ test("a reload that takes the machine identity's SSH key away ends its live conn
   expect(again.code).toBe(255);
 });
 
+test("a caller no allow or review rule names is refused at login, saying so, and audited", async () => {
+  const stranger = await devToken(g, "mallory", "visitors");
+  const r = await runSsh(g, { token: stranger }, [], { command: "echo must-not-run" });
+  expect(r.code).toBe(255);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toContain("no rule lets mallory (visitors) use web");
+  const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "auth.rejected" && x.identity?.subject === "mallory"), "mallory's auth.rejected");
+  expect(recs.find((x) => x.type === "auth.rejected" && x.identity?.subject === "mallory")!.details).toMatchObject({ reason: "no_rule" });
+  expect(recs.some((x) => x.type === "session.start" && x.identity?.subject === "mallory")).toBe(false);
+});
+
 test("a user name the users: map does not name is refused, saying so", async () => {
   const token = await devToken(g, "alice", "agents");
   const ok = await runSsh(g, { token }, [], { command: "id -un" });

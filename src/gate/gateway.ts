@@ -199,7 +199,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         });
       }
       case "ssh": {
-        const [{ startSshTarget }, { publicKeyIndex }] = await Promise.all([import("../targets/ssh/ssh-target.ts"), import("../targets/ssh/public-keys.ts")]);
+        const [{ startSshTarget }, { publicKeyIndex }, access] = await Promise.all([
+          import("../targets/ssh/ssh-target.ts"),
+          import("../targets/ssh/public-keys.ts"),
+          import("../targets/postgres/decide/target-access.ts"),
+        ]);
         // identity.machine_keys[].ssh_public_keys as the configuration has them now: a reload
         // that removes a key refuses it at the next login (and ends its sessions, see revoked.ts).
         let keysOf: Config["identity"] | null = null;
@@ -225,6 +229,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           stateDir,
           publicKeys,
           shellLines: () => config.rules.some((r) => r.ssh?.lines !== undefined),
+          mayUseTarget: access.createMayUseTarget(
+            () => config.rules,
+            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
+          ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           clock,
           metrics,

@@ -36,6 +36,8 @@ export interface ConnectionShared {
   readonly open: Set<SshConnection>;
   readonly recording: RecorderOptions;
   readonly shellLines: () => boolean;
+  /** Whether some allow or review rule could let this identity do anything here. */
+  readonly mayUse: (identity: Identity) => boolean;
   /** Bytes relayed, for the target's GC pacing. */
   readonly relayed: (bytes: number) => void;
   /** The connection from `remote` ("ip:port") logged in: its login timer stops. */
@@ -148,6 +150,16 @@ export class SshConnection {
   /** Opens the session for a caller whose credential verified: null, or why it is refused. */
   private async admit(identity: Identity, user: string, account: string, method: string, info: ClientInfo): Promise<string | null> {
     const { cfg, deps, pin } = this.s;
+    if (!this.s.mayUse(identity)) {
+      // Refused at the door, with a reason the client prints, rather than every request later.
+      const message = `no rule lets ${identity.subject} (${identity.groups.join(", ") || "no groups"}) use ${cfg.name}`;
+      try {
+        await recordAuthRejected(deps, { target: cfg.name, reason: "no_rule", message, identity, details: { remote: this.remote, user, method } }, { count: false });
+      } catch (e) {
+        return `gatehouse: audit log unavailable, login refused: ${errorMessage(e)}`;
+      }
+      return `gatehouse: ${message}`;
+    }
     try {
       await deps.gate.record({
         type: "session.start",

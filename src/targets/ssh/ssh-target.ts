@@ -9,6 +9,7 @@ import { splitListen } from "../../gate/listen.ts";
 import { gcPacer } from "../../gate/relay-gc.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import type { Identity } from "../../core/types.ts";
 import { createServer, type Socket } from "node:net";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
@@ -22,6 +23,8 @@ import { upstreamAddress } from "./upstream.ts";
 export interface SshTargetDeps extends TargetDeps {
   /** The state folder: the default host key lives there. */
   readonly stateDir: string;
+  /** Whether some allow or review rule names this identity and target (else the login is refused). */
+  readonly mayUseTarget?: (identity: Identity, target: string) => boolean;
   /** Whether some rule has `ssh: { lines }` now (the shell line policy costs a decision per line). */
   readonly shellLines?: () => boolean;
   /** Public keys of machine identities as the configuration now has them (changes on reload). */
@@ -52,6 +55,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     loggedIn: () => {},
     relayed: gcPacer(),
     shellLines: deps.shellLines ?? (() => false),
+    mayUse: (identity) => deps.mayUseTarget?.(identity, cfg.name) ?? true,
     recording: {
       stateDir: deps.stateDir,
       recordInput: cfg.record_input === true,
