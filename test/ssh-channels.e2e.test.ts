@@ -85,6 +85,10 @@ test("an interactive shell through tmux: typed commands run, the prompt answers,
     await waitFor("the shell to answer 42", () => screen().includes(`42-${sshd.user}`));
     tmux("send-keys", "-t", "t", "stty size", "Enter");
     await waitFor("the pty size to be the client's", () => screen().includes("30 120"));
+    // window-change: the terminal shrinks, the upstream pty follows.
+    tmux("resize-window", "-t", "t", "-x", "100", "-y", "25");
+    tmux("send-keys", "-t", "t", "clear; stty size", "Enter");
+    await waitFor("the pty size to follow the resize", () => screen().includes("25 100"));
     tmux("send-keys", "-t", "t", "exit 5", "Enter");
     await waitFor("ssh to exit with the shell's status", () => screen().includes("SSH-EXITED-5"));
   } finally {
@@ -104,6 +108,7 @@ test("an interactive shell through tmux: typed commands run, the prompt answers,
   expect(header).toMatchObject({ version: 2, width: 120, height: 30 });
   const shown = (events as [number, string, string][]).filter((e) => e[1] === "o").map((e) => e[2]).join("");
   expect(shown).toContain(`42-${sshd.user}`);
+  expect((events as [number, string, string][]).some((e) => e[1] === "r" && e[2] === "100x25")).toBe(true);
   // Input is not recorded unless the target says record_input.
   expect((events as [number, string, string][]).some((e) => e[1] === "i")).toBe(false);
   // asciinema plays it (it wants a terminal: script(1) gives it one).

@@ -227,3 +227,55 @@ test("the ssh2 client library: password login, exec, exit status and stderr", as
   client.end();
   expect(result).toEqual({ out: "lib\n", err: "oops\n", code: 7 });
 });
+
+/** An ssh2 client logged in to the gateway with `password`. */
+async function libClient(password: string): Promise<Client> {
+  const client = new Client();
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once("ready", () => resolve());
+    client.once("error", reject);
+  });
+  client.connect({ host: "127.0.0.1", port: g.port, username: "deploy", password, hostVerifier: (key: Buffer) => key.equals(Buffer.from(g.hostPublicKey.split(" ")[1]!, "base64")) });
+  await within("the ssh2 client to log in", ready);
+  return client;
+}
+
+test("signals: a signal request reaches the upstream command, and an exit by signal comes back as exit-signal", async () => {
+  const client = await libClient(token);
+  try {
+    const trapped = await within(
+      "the trapped TERM",
+      new Promise<{ out: string; code: number | null }>((resolve, reject) => {
+        client.exec("trap 'echo got-term; exit 7' TERM; echo ready; sleep 60 & wait", (err, ch) => {
+          if (err) return reject(err);
+          let out = "";
+          let code: number | null = null;
+          ch.on("data", (d: Buffer) => {
+            out += d.toString();
+            if (out === "ready\n") ch.signal("TERM");
+          });
+          ch.on("exit", (c: number | null) => (code = c));
+          ch.on("close", () => resolve({ out, code }));
+        });
+      }),
+    );
+    expect(trapped).toEqual({ out: "ready\ngot-term\n", code: 7 });
+    const killed = await within(
+      "the killed command",
+      new Promise<{ code: number | null; signal?: string }>((resolve, reject) => {
+        client.exec("kill -KILL $$", (err, ch) => {
+          if (err) return reject(err);
+          let exit: { code: number | null; signal?: string } = { code: null };
+          ch.on("exit", (code: number | null, signal?: string) => (exit = { code, ...(signal ? { signal } : {}) }));
+          ch.on("data", () => {});
+          ch.on("close", () => resolve(exit));
+        });
+      }),
+    );
+    expect(killed).toEqual({ code: null, signal: "SIGKILL" });
+    const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "channel.end" && (x.action as { command?: string })?.command === "kill -KILL $$"), "the killed command's channel.end");
+    expect(recs.find((x) => x.type === "channel.end" && (x.action as { command?: string })?.command === "kill -KILL $$")!.details).toMatchObject({ exit_signal: "KILL" });
+  } finally {
+    client.end();
+  }
+});

@@ -172,7 +172,8 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     ctx.ended(facts, {
       ...(action === "sftp" ? { operations_decided: sftp.decided, operations_denied: sftp.denied } : {}),
       ...(result.exit?.code !== undefined ? { exit_status: result.exit.code } : {}),
-      ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal } : {}),
+      // As the protocol names it (KILL), which replay prints as SIGKILL.
+      ...(result.exit?.signal !== undefined ? { exit_signal: result.exit.signal.replace(/^SIG/, "") } : {}),
       bytes_in: result.bytesIn,
       bytes_out: result.bytesOut,
       duration_ms: Math.round(performance.now() - began),
