@@ -91,9 +91,11 @@ export function callerAuth(conn: Connection, targetName: string, deps: CallerAut
     if (account === null) {
       done = true;
       const message = `no upstream account for SSH user "${ctx.username}" on ${targetName} (the target's users: map does not name it)`;
-      void deps.rejected({ reason: "unknown_user", message, method: ctx.method, user: ctx.username }).finally(() =>
-        disconnectWithMessage(conn, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, `gatehouse: ${message}`),
-      );
+      // Refused either way; a record the log could not take is reported by the gate.
+      void deps
+        .rejected({ reason: "unknown_user", message, method: ctx.method, user: ctx.username })
+        .catch(() => {})
+        .finally(() => disconnectWithMessage(conn, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, `gatehouse: ${message}`));
       return;
     }
     switch (ctx.method) {

@@ -107,7 +107,9 @@ export class SshConnection {
       if (this.tooManyChannels(reject)) return;
       this.channels++;
       this.openChannels++;
-      void handleDirectTcpip(conn, accept, reject, tcp, this.channelContext()).finally(() => this.openChannels--);
+      void handleDirectTcpip(conn, accept, reject, tcp, this.channelContext())
+        .catch((e: unknown) => deps.log.error("ssh forward failed", { target: cfg.name, session: this.id, error: errorMessage(e) }))
+        .finally(() => this.openChannels--);
     });
     conn.on("request", (_accept, reject, name, req) => {
       const where = name === "tcpip-forward" ? ` ${(req as { bindAddr?: string }).bindAddr ?? ""}:${(req as { bindPort?: number }).bindPort ?? ""}` : "";

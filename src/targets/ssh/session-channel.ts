@@ -107,7 +107,18 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
 
   const eol = () => (pty !== null ? "\r\n" : "\n");
 
-  async function start(channel: ServerChannel | undefined, action: SshAction, command?: string): Promise<void> {
+  function start(channel: ServerChannel | undefined, action: SshAction, command?: string): Promise<void> {
+    return run(channel, action, command).catch((e: unknown) => {
+      // A bug, not the caller's doing: say so on the channel and close it; the connection goes on.
+      ctx.log.error("ssh session channel failed", { target: ctx.targetName, session: ctx.session, action, error: errorMessage(e) });
+      try {
+        channel?.stderr.write(`gatehouse: internal error, ${action} ended: ${errorMessage(e)}${eol()}`);
+        channel?.close();
+      } catch {}
+    });
+  }
+
+  async function run(channel: ServerChannel | undefined, action: SshAction, command?: string): Promise<void> {
     if (channel === undefined) return;
     channel.on("error", () => {});
     for (const n of [...ctx.takeNotices(), ...notices]) channel.stderr.write(`gatehouse: ${n}${eol()}`);
