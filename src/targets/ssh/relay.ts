@@ -128,10 +128,10 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
     const outFilter = mover === null && opts.output !== undefined ? filteredOutput(upstream, caller, opts.output, false, taps.output) : null;
     let outputsOpen = 1;
     let eofSent = false;
-    // The exit status goes out as soon as it is known and every byte before it went out: before
-    // the EOF when the upstream sent it first (sshd usually does), at once when it comes after.
-    // Held until the upstream's close, it came too late for OpenSSH, which closes a channel
-    // once both EOFs are through (a ControlMaster client then reported 255).
+    // For a session, the EOF waits for the exit status (or the upstream's close) and goes right
+    // after it. OpenSSH's ControlMaster closes a channel as soon as both EOFs are through, and
+    // sshd may send its EOF before the exit status: passed on in that order, the status came
+    // too late and the client reported 255 (7 runs in 100 before this).
     let exitSent = false;
     const sendExitOnce = () => {
       const exit = opts.exit?.() ?? null;
@@ -139,15 +139,23 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
       exitSent = true;
       sendExit(caller, exit);
     };
-    if (isSession) upstream.on("exit", () => eofSent && sendExitOnce());
+    let upstreamClosed = false;
+    let outputsFlushed = false;
+    const sendEof = () => {
+      if (eofSent || !outputsFlushed) return;
+      if (isSession && opts.exit?.() === null && !upstreamClosed) return;
+      sendExitOnce();
+      if ("eof" in caller) (caller as Channel).eof();
+      eofSent = true;
+      done();
+    };
+    if (isSession) upstream.on("exit", sendEof);
     const outputEnded = () => {
       if (--outputsOpen > 0) return;
       const writables = [caller, ...(isSession ? [(caller as ServerChannel).stderr] : [])];
       void Promise.all(writables.map((w) => flushed(w, caller))).then(() => {
-        sendExitOnce();
-        if ("eof" in caller) (caller as Channel).eof();
-        eofSent = true;
-        done();
+        outputsFlushed = true;
+        sendEof();
       });
     };
     upstream.once("end", () => {
@@ -169,10 +177,10 @@ export function relay(caller: ServerChannel | Channel, upstream: ClientChannel |
         outputEnded();
       });
     }
-    let upstreamClosed = false;
     upstream.once("close", () => {
       upstreamClosed = true;
       closedBy ??= "upstream";
+      sendEof();
       done();
     });
     // Every byte the upstream sent went to the caller, then its EOF, and the upstream closed.
