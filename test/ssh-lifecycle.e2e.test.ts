@@ -149,3 +149,21 @@ test("the gateway stopping ends live connections with a message and writes their
     other.gw.cleanup();
   }
 });
+
+test("the upstream going away ends the caller's connection with a message and session.end says so", async () => {
+  const upstream = await startSshd();
+  const other = await startSshGateway(upstream, { rules: RULES });
+  try {
+    const run = background(other, { token: await devToken(other, "ursula", "agents") }, "echo started; sleep 120");
+    await waitFor("the command to start", () => run.out.stdout.includes("started"), { timeoutMs: 30_000 });
+    upstream.dropConnections();
+    expect(await within("ssh to end", run.p.exited)).toBe(255);
+    expect(run.out.stderr).toMatch(/gatehouse: the upstream closed the connection/);
+    const recs = await auditRecordsWhen(other.gw.auditPath, (all) => all.some((r) => r.type === "session.end" && r.identity?.subject === "ursula"), "ursula's session.end");
+    expect(recs.find((r) => r.type === "session.end" && r.identity?.subject === "ursula")!.details).toMatchObject({ error: "the upstream closed the connection" });
+  } finally {
+    await other.gw.stop();
+    other.gw.cleanup();
+    await upstream.stop();
+  }
+});

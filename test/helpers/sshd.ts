@@ -5,7 +5,7 @@
 // authorized keys in the temp dir), or root where the user cannot be made. Missing binaries are
 // an error that says so, never a silent skip.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -31,6 +31,8 @@ export interface SshdInstance {
   readonly clientPublicKey: string;
   /** sshd's stderr so far (-e: its log). */
   logs(): string;
+  /** Kills this sshd's per-connection processes (its children, by pid): every session it serves drops. */
+  dropConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -130,6 +132,32 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdInstance> {
     clientKey: readFileSync(join(dir, "client_key"), "utf8"),
     clientPublicKey,
     logs: () => output,
+    dropConnections() {
+      // Its descendants, found by parent pid in /proc: the per-connection processes and the
+      // privilege-separated children that hold the sockets too.
+      const parents = new Map<number, number>();
+      for (const entry of readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after the last ")".
+          const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+          parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      const doomed = new Set<number>([running.pid]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const [pid, ppid] of parents) if (doomed.has(ppid) && !doomed.has(pid)) (doomed.add(pid), (grew = true));
+      }
+      doomed.delete(running.pid);
+      for (const pid of doomed) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    },
     async stop() {
       running.kill("SIGTERM");
       await running.exited;
