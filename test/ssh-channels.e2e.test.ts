@@ -220,6 +220,20 @@ test("an exec held for review prints the approval id and the approver's command,
   expect(approved.code).toBe(0);
   expect(await within("ssh to finish after the approval", stdout)).toBe("restart-web\n");
   expect(await p.exited).toBe(0);
+
+  // Denied by the approver: exit 126 with the approver's reason, and nothing runs.
+  const q = Bun.spawn(["ssh", ...args, "deploy@127.0.0.1", "echo restart-db"], { env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let qErr = "";
+  void (async () => {
+    for await (const c of q.stderr) qErr += new TextDecoder().decode(c);
+  })();
+  const qOut = new Response(q.stdout).text();
+  const id2 = await waitFor("the second approval id", () => /request held for approval: id (\S+);/.exec(qErr)?.[1], { timeoutMs: 30_000 });
+  const denied = await runCli(["deny", id2, "--reason", "not during business hours", "--config", g.gw.configPath], { env: { GATEHOUSE_TOKEN: approver } });
+  expect(denied.code).toBe(0);
+  expect(await within("ssh to end after the denial", q.exited)).toBe(126);
+  expect(await qOut).toBe("");
+  expect(qErr).toContain("not during business hours");
 });
 
 test("keep-alives pass: ssh with ServerAliveInterval=1 through a command that runs for three seconds", async () => {
