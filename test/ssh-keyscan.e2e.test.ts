@@ -40,3 +40,17 @@ test("a port nothing listens on is exit 1 with the reason; bad usage is exit 2",
   expect((await runCli(["ssh-keyscan"])).code).toBe(2);
   expect((await runCli(["ssh-keyscan", "host:port"])).code).toBe(2);
 });
+
+test("a server with two host keys: a gateway pinned to the RSA one asks for it and logs in", async () => {
+  const two = await startSshd({ rsaHostKey: true });
+  const g = await startSshGateway(two, { rules: "  - name: all\n    effect: allow\n", upstreamHostKey: two.rsaHostPublicKey!.split(" ").slice(0, 2).join(" ") });
+  try {
+    const ssh = await runSsh(g, { token: await devToken(g, "alice", "agents") }, [], { command: "echo rsa-pinned" });
+    expect(ssh.stderr).toBe("");
+    expect(ssh.stdout).toBe("rsa-pinned\n");
+  } finally {
+    await g.gw.stop();
+    g.gw.cleanup();
+    await two.stop();
+  }
+});

@@ -26,6 +26,8 @@ export interface SshdInstance {
   readonly dir: string;
   /** "ssh-ed25519 AAAA…" of the server's host key (pin it in upstream.host_key). */
   readonly hostPublicKey: string;
+  /** "ssh-rsa AAAA…" of its RSA host key, with rsaHostKey. */
+  readonly rsaHostPublicKey?: string;
   /** A private key (OpenSSH format) authorized for `user`, and its public line. */
   readonly clientKey: string;
   readonly clientPublicKey: string;
@@ -39,6 +41,8 @@ export interface SshdInstance {
 export interface SshdOptions {
   /** More sshd_config lines. */
   readonly config?: readonly string[];
+  /** Also an RSA host key (after the ed25519 one): a server with two keys to choose from. */
+  readonly rsaHostKey?: boolean;
 }
 
 function run(argv: string[], input?: string): { code: number; out: string } {
@@ -60,8 +64,8 @@ function ensureUser(): { user: string; home: string } {
   return { user: TEST_USER, home };
 }
 
-function keygen(path: string): string {
-  const r = run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gatehouse-test", "-f", path]);
+function keygen(path: string, type: "ed25519" | "rsa" = "ed25519"): string {
+  const r = run(["ssh-keygen", "-q", "-t", type, ...(type === "rsa" ? ["-b", "2048"] : []), "-N", "", "-C", "gatehouse-test", "-f", path]);
   if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.out}`);
   return readFileSync(`${path}.pub`, "utf8").trim();
 }
@@ -74,6 +78,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdInstance> {
   // Privilege separation needs its empty directory.
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const hostPublicKey = keygen(join(dir, "ssh_host_ed25519_key"));
+  const rsaHostPublicKey = opts.rsaHostKey ? keygen(join(dir, "ssh_host_rsa_key"), "rsa") : undefined;
   const clientPublicKey = keygen(join(dir, "client_key"));
   writeFileSync(join(dir, "authorized_keys"), `${clientPublicKey}\n`, { mode: 0o644 });
   let output = "";
@@ -85,6 +90,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdInstance> {
       `Port ${port}`,
       "ListenAddress 127.0.0.1",
       `HostKey ${join(dir, "ssh_host_ed25519_key")}`,
+      ...(rsaHostPublicKey !== undefined ? [`HostKey ${join(dir, "ssh_host_rsa_key")}`] : []),
       `PidFile ${join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
       "StrictModes no",
@@ -129,6 +135,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdInstance> {
     home,
     dir,
     hostPublicKey,
+    ...(rsaHostPublicKey !== undefined ? { rsaHostPublicKey } : {}),
     clientKey: readFileSync(join(dir, "client_key"), "utf8"),
     clientPublicKey,
     logs: () => output,

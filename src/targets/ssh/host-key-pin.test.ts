@@ -26,3 +26,10 @@ test("anything else is refused with what was expected", () => {
     expect(() => parseHostKeyPin(bad)).toThrow(/host_key/);
   }
 });
+
+test("a key line asks the server for that key's type; a fingerprint leaves the choice to the server", () => {
+  expect(parseHostKeyPin(pair.public).algorithms).toEqual(["ssh-ed25519"]);
+  const rsa = utils.generateKeyPairSync("rsa", { bits: 2048 }).public;
+  expect(parseHostKeyPin(rsa).algorithms).toEqual(["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+  expect(parseHostKeyPin(fingerprintOf(key)).algorithms).toBeUndefined();
+});

@@ -9,6 +9,17 @@ export interface HostKeyPin {
   readonly text: string;
   /** True when `key` (the SSH wire blob the server presented) is the pinned one. */
   matches(key: Buffer): boolean;
+  /**
+   * The host key algorithms to ask the server for, when the pin names its key's type: a server
+   * with several host keys shows the one the client prefers, which must be the pinned one.
+   */
+  readonly algorithms?: readonly string[];
+}
+
+/** Host key algorithms (RFC 8332 for RSA) for a key type. */
+function algorithmsFor(type: string): readonly string[] {
+  if (type === "ssh-rsa") return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+  return [type];
 }
 
 /** OpenSSH's fingerprint of a public key blob: "SHA256:" and unpadded base64 of its SHA-256. */
@@ -44,5 +55,5 @@ export function parseHostKeyPin(text: string): HostKeyPin {
   if (fields[0] === "@revoked") throw new GatewayError("E_CONFIG_INVALID", `host_key is a @revoked known_hosts line: pin the host's current key`);
   const want = Buffer.from(blob, "base64");
   if (keyTypeOf(want) !== fields[at]) throw new GatewayError("E_CONFIG_INVALID", `host_key: the base64 key is not a ${fields[at]} key (it names "${keyTypeOf(want)}")`);
-  return { text: `${fields[at]} ${blob}`, matches: (key) => key.length === want.length && timingSafeEqual(key, want) };
+  return { text: `${fields[at]} ${blob}`, matches: (key) => key.length === want.length && timingSafeEqual(key, want), algorithms: algorithmsFor(fields[at]!) };
 }

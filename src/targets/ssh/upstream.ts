@@ -55,6 +55,7 @@ export function connectUpstream(cfg: SshTarget, pin: HostKeyPin, account: string
       ...(up.passphrase !== undefined ? { passphrase: up.passphrase } : {}),
       ...(up.password !== undefined ? { password: up.password } : {}),
       readyTimeout: READY_TIMEOUT_MS,
+      ...(pin.algorithms !== undefined ? { algorithms: { serverHostKey: [...pin.algorithms] as never } } : {}),
       keepaliveInterval: 15_000,
       hostVerifier: (key: Buffer) => {
         presented = key;
