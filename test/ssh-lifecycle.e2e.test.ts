@@ -11,7 +11,7 @@ import { utils } from "ssh2";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { devToken, runSsh, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
-import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
+import { type SshdInstance, TEST_USER, TEST_USER_PASSWORD, startSshd } from "./helpers/sshd.ts";
 import { waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(120_000);
@@ -165,5 +165,26 @@ test("the upstream going away ends the caller's connection with a message and se
     await other.gw.stop();
     other.gw.cleanup();
     await upstream.stop();
+  }
+});
+
+test("the upstream login may be a password from a secret reference; a wrong one refuses the caller with the reason", async () => {
+  if (sshd.user !== TEST_USER) return; // root (the fallback account) may not log in with a password
+  const ok = await startSshGateway(sshd, { rules: RULES, upstreamLogin: 'password: "${env:UPSTREAM_PW}"', env: { UPSTREAM_PW: TEST_USER_PASSWORD } });
+  try {
+    const r = await runSsh(ok, { token: await devToken(ok, "pat", "agents") }, [], { command: "id -un" });
+    expect(r.stdout).toBe(`${sshd.user}\n`);
+  } finally {
+    await ok.gw.stop();
+    ok.gw.cleanup();
+  }
+  const wrong = await startSshGateway(sshd, { rules: RULES, upstreamLogin: 'password: "${env:UPSTREAM_PW}"', env: { UPSTREAM_PW: "not-the-password" } });
+  try {
+    const r = await runSsh(wrong, { token: await devToken(wrong, "pat", "agents") }, [], { command: "true" });
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain(`the upstream 127.0.0.1:${sshd.port} refused the gateway's login as "${sshd.user}"`);
+  } finally {
+    await wrong.gw.stop();
+    wrong.gw.cleanup();
   }
 });

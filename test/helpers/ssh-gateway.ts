@@ -24,6 +24,8 @@ export interface SshGatewayOptions {
   readonly target?: readonly string[];
   /** More of the identity flow map after dev_issuer, e.g. "machine_keys: [...]". */
   readonly identity?: string;
+  /** Replaces the upstream login line (default: private_key from the sshd's client key). */
+  readonly upstreamLogin?: string;
   /** Replaces the pinned upstream host key. */
   readonly upstreamHostKey?: string;
   readonly env?: Record<string, string>;
@@ -47,7 +49,7 @@ ${extra}    upstream:
       host: 127.0.0.1
       port: ${sshd.port}
       user: ${sshd.user}
-      private_key: "\${file:./upstream_key}"
+      ${opts.upstreamLogin ?? 'private_key: "${file:./upstream_key}"'}
       host_key: "${opts.upstreamHostKey ?? sshd.hostPublicKey}"
 rules:
 ${opts.rules.replace(/^\n+/, "")}`;
