@@ -114,7 +114,8 @@ export class SshConnection {
     conn.on("request", (_accept, reject, name, req) => {
       const where = name === "tcpip-forward" ? ` ${(req as { bindAddr?: string }).bindAddr ?? ""}:${(req as { bindPort?: number }).bindPort ?? ""}` : "";
       if (this.refused.length < 32) this.refused.push(`${name}${where}`);
-      this.notices.push(REFUSED_REMOTE_FORWARD);
+      // Once per connection, however many forwards the client asks for.
+      if (name.endsWith("forward") && !name.startsWith("cancel") && !this.notices.includes(REFUSED_REMOTE_FORWARD)) this.notices.push(REFUSED_REMOTE_FORWARD);
       reject?.();
     });
     conn.on("close", () => this.closed());
