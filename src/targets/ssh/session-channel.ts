@@ -22,6 +22,8 @@ export const EXIT_DENIED = 126;
 /** The gateway could not open the channel upstream (as ssh's own failures: 255). */
 export const EXIT_UPSTREAM_FAILED = 255;
 
+/** Variables one channel may set (each is an SSH packet; this bounds what a channel holds). */
+const MAX_ENV = 64;
 const REFUSED_X11 = "X11 forwarding is refused: the gateway does not relay it (no policy can allow it yet)";
 const REFUSED_AGENT = "agent forwarding is refused: the gateway does not relay it (no policy can allow it yet); the gateway holds the upstream credential";
 
@@ -61,7 +63,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   });
   session.on("env", (accept, reject, info) => {
     if (accept !== undefined) settlePty(true);
-    if (!started && ctx.envAllowed(info.key)) {
+    if (!started && ctx.envAllowed(info.key) && (info.key in env || Object.keys(env).length < MAX_ENV)) {
       env[info.key] = info.val;
       accept?.();
     } else {
@@ -76,12 +78,12 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   });
   session.on("x11", (_accept, reject) => {
     settlePty(true);
-    notices.push(REFUSED_X11);
+    if (!notices.includes(REFUSED_X11)) notices.push(REFUSED_X11);
     reject?.();
   });
   session.on("auth-agent", (_accept, reject) => {
     settlePty(true);
-    notices.push(REFUSED_AGENT);
+    if (!notices.includes(REFUSED_AGENT)) notices.push(REFUSED_AGENT);
     reject?.();
   });
   session.on("shell", (accept) => {
