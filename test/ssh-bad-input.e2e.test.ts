@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { Client, type ClientChannel } from "ssh2";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { devToken, runSsh, type SshGateway, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
@@ -151,6 +151,20 @@ test("wrong tokens again and again: each refused and audited; one connection get
   await stillServes();
 });
 
+/** The pid of a process running exactly `argv` (read from /proc), or null. */
+function processWithArgv(argv: string[]): string | null {
+  const want = `${argv.join("\0")}\0`;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "latin1") === want) return pid;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
 /** Resident and peak memory of the gateway process, bytes. */
 function gatewayMemory(): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${g.gw.proc.pid}/status`, "utf8");
@@ -182,7 +196,7 @@ test("a client that stops reading stalls the upstream: the gateway holds a few w
   // The upstream's writer, and how much it has written: it stops growing once every buffer on the
   // way is full (the client reads nothing). Were the gateway to buffer without bound, head would
   // write all 200 MB and exit.
-  const writer = await waitFor("the upstream's head to start", () => Bun.spawnSync(["pgrep", "-n", "-f", `head -c ${size} /dev/zero`]).stdout.toString().trim() || null);
+  const writer = await waitFor("the upstream's head to start", () => processWithArgv(["head", "-c", String(size), "/dev/zero"]));
   const written = () => {
     try {
       return Number(/^wchar: (\d+)/m.exec(readFileSync(`/proc/${writer}/io`, "utf8"))?.[1]);
