@@ -136,6 +136,22 @@ test("a denied shell: the rule's message, exit 126, and the connection closes; a
   expect(allowed.code).toBe(4);
 });
 
+test("an exec gets no terminal upstream unless exec_pty is on; the caller's raw terminal still gets CR LF", async () => {
+  const r = await runSsh(g, { token }, ["-tt"], { command: "tty; echo two" });
+  expect(r.stderr).toContain("no terminal upstream for a command on this target (exec_pty is off)");
+  expect(r.stdout).toBe("not a tty\r\ntwo\r\n");
+  expect(r.code).toBe(0);
+  const withPty = await startSshGateway(sshd, { rules: RULES, target: ["exec_pty: true"] });
+  try {
+    const t = await runSsh(withPty, { token: await devToken(withPty, "alice", "agents") }, ["-tt"], { command: "tty" });
+    expect(t.stdout).toMatch(/^\/dev\/pts\/\d+\r\n$/);
+    expect(t.stderr).not.toContain("no terminal upstream");
+  } finally {
+    await withPty.gw.stop();
+    withPty.gw.cleanup();
+  }
+});
+
 test("a wrong token is refused with a message the client prints, and an auth.rejected record", async () => {
   const r = await runSsh(g, { token: "not-a-token" }, [], { command: "true" });
   expect(r.code).toBe(255);

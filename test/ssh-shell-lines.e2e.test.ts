@@ -1,15 +1,17 @@
 // End to end: the best-effort line policy for interactive shells (rules with `ssh: { lines }`).
 // A real ssh -tt shell driven through tmux: a line a deny rule names is wiped before it runs and
 // the caller is told why; other lines run; each line is a decision in the audit log. Not a
-// boundary (README): the e2e shows what it does, not that it cannot be dodged.
+// boundary (README): the e2e shows what it does, not that it cannot be dodged. Also: with
+// record_input, a terminal session's recording holds the caller's keystrokes.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { Client, type ClientChannel } from "ssh2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { devToken, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
-import { waitFor } from "./helpers/wait.ts";
+import { waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -70,4 +72,34 @@ test("a typed rm line is wiped before it runs and the caller told why; other lin
     [`rm -f ${canary}`, "deny"],
     ["echo still-going", "allow"],
   ]);
+});
+
+test("record_input: a terminal session's cast also holds what the caller typed", async () => {
+  const rec = await startSshGateway(sshd, { rules: "  - name: shells\n    groups: [agents]\n    effect: allow\n", target: ["record_input: true"] });
+  try {
+    const token = await devToken(rec, "alice", "agents");
+    const c = new Client();
+    await within("login", new Promise<void>((resolve, reject) => {
+      c.once("ready", () => resolve());
+      c.once("error", reject);
+      c.connect({ host: "127.0.0.1", port: rec.port, username: "deploy", password: token, hostVerifier: () => true });
+    }));
+    await within("the shell to run and end", new Promise<void>((resolve, reject) => {
+      c.shell({ rows: 24, cols: 80, term: "xterm" }, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) return reject(err);
+        ch.on("data", () => {});
+        ch.on("close", () => resolve());
+        ch.write("echo typed-$((40+2))\nexit\n");
+      });
+    }));
+    c.end();
+    const recs = await auditRecordsWhen(rec.gw.auditPath, (all) => all.some((r) => r.type === "channel.end" && (r.details as { recording?: unknown }).recording !== undefined), "the shell's channel.end");
+    const file = (recs.find((r) => r.type === "channel.end")!.details as { recording: { file: string } }).recording.file;
+    const events = readFileSync(file, "utf8").trimEnd().split("\n").slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+    expect(events.filter((e) => e[1] === "i").map((e) => e[2]).join("")).toContain("echo typed-$((40+2))");
+    expect(events.filter((e) => e[1] === "o").map((e) => e[2]).join("")).toContain("typed-42");
+  } finally {
+    await rec.gw.stop();
+    rec.gw.cleanup();
+  }
 });

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { utils } from "ssh2";
 import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
 
 test("made once at first start (mode 0600), then read back with the same fingerprint", () => {
@@ -23,4 +24,13 @@ test("a configured key that is missing or not a private key is refused, saying w
   const junk = join(dir, "junk");
   writeFileSync(junk, "not a key\n");
   expect(() => loadHostKey(junk, false)).toThrow(/junk" cannot be used/);
+});
+
+test("a generated key that does not read back is never written: the next one is", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gh-hostkey-"));
+  const good = utils.generateKeyPairSync("ed25519");
+  let calls = 0;
+  const key = loadHostKey(join(dir, "k"), true, () => (++calls === 1 ? { private: "-----BEGIN OPENSSH PRIVATE KEY-----\nbroken\n-----END OPENSSH PRIVATE KEY-----\n", public: good.public } : good));
+  expect(calls).toBe(2);
+  expect(key.publicKey).toBe(good.public.split(" ").slice(0, 2).join(" "));
 });

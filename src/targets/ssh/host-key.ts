@@ -22,12 +22,31 @@ export function defaultHostKeyPath(stateDir: string, target: string): string {
   return join(stateDir, "ssh", target, "ssh_host_ed25519_key");
 }
 
+export type KeyGenerator = () => { private: string; public: string };
+
+const generateEd25519: KeyGenerator = () => utils.generateKeyPairSync("ed25519", { comment: "gatehouse" });
+
+/**
+ * A new key that ssh2 reads back: about one in three hundred that ssh2 generates under Bun does
+ * not parse ("Malformed OpenSSH private key"), and one written to the state folder would keep
+ * the gateway from ever starting.
+ */
+function newHostKey(generate: KeyGenerator): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = generate();
+    const parsed = utils.parseKey(pair.private);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key !== undefined && !(key instanceof Error) && key.isPrivateKey() && `${key.type} ${key.getPublicSSH().toString("base64")}` === pair.public.split(" ").slice(0, 2).join(" ")) return pair;
+  }
+  throw new GatewayError("E_INTERNAL", "could not generate an SSH host key that reads back (20 attempts)");
+}
+
 /** Reads the host key at `path`, or makes one there when `create` and there is none. */
-export function loadHostKey(path: string, create: boolean): HostKey {
+export function loadHostKey(path: string, create: boolean, generate: KeyGenerator = generateEd25519): HostKey {
   let created = false;
   if (!existsSync(path)) {
     if (!create) throw new GatewayError("E_CONFIG_INVALID", `host_key "${path}" does not exist`);
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "gatehouse" });
+    const pair = newHostKey(generate);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // wx: two gateways starting on one state folder must not overwrite each other's key.
     try {

@@ -73,3 +73,26 @@ export function filteredOutput(from: Readable, to: Writable, make: (stderr: bool
   });
   return filter;
 }
+
+/**
+ * `emit` with every LF that does not follow a CR sent as CR LF: what a pty's onlcr does, for a
+ * caller whose terminal is raw (it asked for a pty) reading a program that runs without one.
+ */
+export function crlfEmitter(emit: (bytes: Uint8Array) => boolean): (bytes: Uint8Array) => boolean {
+  let prev = -1; // the last byte of the previous chunk
+  return (bytes) => {
+    const bareAt = (i: number) => bytes[i] === 0x0a && (i === 0 ? prev : bytes[i - 1]) !== 0x0d;
+    let bare = 0;
+    for (let i = 0; i < bytes.length; i++) if (bareAt(i)) bare++;
+    const out = bare === 0 ? bytes : new Uint8Array(bytes.length + bare);
+    if (bare > 0) {
+      let o = 0;
+      for (let i = 0; i < bytes.length; i++) {
+        if (bareAt(i)) out[o++] = 0x0d;
+        out[o++] = bytes[i]!;
+      }
+    }
+    if (bytes.length > 0) prev = bytes[bytes.length - 1]!;
+    return emit(out);
+  };
+}

@@ -13,6 +13,7 @@ import type { ChannelRecorder } from "./channel-recorder.ts";
 import { compileDetectors } from "../../masking/detectors.ts";
 import { type StreamMasker, createStreamMasker } from "../../masking/stream-masker.ts";
 import { maskedOutput } from "../../masking/stream-masker-idle.ts";
+import { crlfEmitter } from "./relay-filters.ts";
 import { type ChannelExit, type OutputFilter, relay, watchExit } from "./relay.ts";
 import { ShellLineGate } from "./shell-lines.ts";
 import { type SftpCounts, sftpConnector } from "./sftp-channel.ts";
@@ -24,6 +25,7 @@ export const EXIT_UPSTREAM_FAILED = 255;
 
 /** Variables one channel may set (each is an SSH packet; this bounds what a channel holds). */
 const MAX_ENV = 64;
+const NO_EXEC_PTY = "no terminal upstream for a command on this target (exec_pty is off): it runs as with ssh -T";
 const REFUSED_X11 = "X11 forwarding is refused: the gateway does not relay it (no policy can allow it yet)";
 const REFUSED_AGENT = "agent forwarding is refused: the gateway does not relay it (no policy can allow it yet); the gateway holds the upstream credential";
 
@@ -40,20 +42,9 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   // The channel closed, or the whole connection did.
   const aborted = { signal: AbortSignal.any([closed.signal, ctx.gone]) };
 
-  // The answer to pty-req waits for what the session starts: an exec gets no terminal unless the
-  // target's exec_pty says so (a pager under a pty runs `!commands`: journalctl, systemctl status).
-  // Answers go out in request order, so any other request answered meanwhile settles it first.
-  let ptyAnswer: ((granted: boolean) => void) | null = null;
-  const settlePty = (granted: boolean) => {
-    const answer = ptyAnswer;
-    ptyAnswer = null;
-    if (!granted) pty = null;
-    answer?.(granted);
-  };
-  session.on("pty", (accept, reject, info) => {
-    settlePty(true);
+  session.on("pty", (accept, _reject, info) => {
     pty = info;
-    ptyAnswer = (granted) => (granted ? accept?.() : reject?.());
+    accept?.();
   });
   session.on("window-change", (accept, _reject, info) => {
     if (pty !== null) pty = { ...pty, rows: info.rows, cols: info.cols, height: info.height, width: info.width };
@@ -62,7 +53,6 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     accept?.();
   });
   session.on("env", (accept, reject, info) => {
-    if (accept !== undefined) settlePty(true);
     if (!started && ctx.envAllowed(info.key) && (info.key in env || Object.keys(env).length < MAX_ENV)) {
       env[info.key] = info.val;
       accept?.();
@@ -72,33 +62,26 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     }
   });
   session.on("signal", (accept, _reject, info) => {
-    if (accept !== undefined) settlePty(true);
     upstream?.signal(info.name);
     accept?.();
   });
   session.on("x11", (_accept, reject) => {
-    settlePty(true);
     if (!notices.includes(REFUSED_X11)) notices.push(REFUSED_X11);
     reject?.();
   });
   session.on("auth-agent", (_accept, reject) => {
-    settlePty(true);
     if (!notices.includes(REFUSED_AGENT)) notices.push(REFUSED_AGENT);
     reject?.();
   });
   session.on("shell", (accept) => {
-    settlePty(true);
     started = true;
     void start(accept(), "shell");
   });
   session.on("exec", (accept, _reject, info) => {
-    // OpenSSH's ssh -t closes the channel when its pty-req fails ("PTY allocation request failed").
-    settlePty(ctx.execPty);
     started = true;
     void start(accept(), "exec", info.command);
   });
   session.on("subsystem", (accept, reject, info) => {
-    settlePty(false);
     if (info.name !== "sftp") {
       ctx.log.debug("ssh subsystem refused", { target: ctx.targetName, session: ctx.session, subsystem: info.name });
       return reject();
@@ -123,10 +106,17 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
   async function run(channel: ServerChannel | undefined, action: SshAction, command?: string): Promise<void> {
     if (channel === undefined) return;
     channel.on("error", () => {});
+    // An exec gets a terminal upstream only when the target's exec_pty says so: under one, an
+    // allowed program may start a pager or an editor (journalctl, systemctl status → less) whose
+    // `!commands` policy never sees. The caller's own terminal stays as it asked (raw), so LF is
+    // sent as CR LF, as the missing pty would have.
+    const upstreamPty = action === "exec" && !ctx.execPty ? null : pty;
+    const crlf = pty !== null && upstreamPty === null && action === "exec";
+    if (crlf) notices.push(NO_EXEC_PTY);
     for (const n of [...ctx.takeNotices(), ...notices]) channel.stderr.write(`gatehouse: ${n}${eol()}`);
     const facts: SshRequestFacts = { kind: "ssh", action, user: ctx.account, ...(command !== undefined ? { command } : {}) };
     const details = {
-      ...(pty !== null ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}),
+      ...(pty !== null ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows, ...(crlf ? { upstream: false } : {}) } } : {}),
       ...(Object.keys(env).length > 0 ? { env: Object.keys(env) } : {}),
       ...(refusedEnv.length > 0 ? { env_refused: refusedEnv } : {}),
     };
@@ -147,7 +137,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     }
     let recorder: ChannelRecorder | null;
     try {
-      recorder = await ctx.recorder(facts, pty);
+      recorder = await ctx.recorder(facts, upstreamPty);
     } catch (e) {
       // Fail closed: what the target says to record is recorded, or it does not run.
       channel.stderr.write(`gatehouse: ${action} refused: it cannot be recorded: ${errorMessage(e)}${eol()}`);
@@ -159,7 +149,7 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     let up: ClientChannel;
     let exitOf: () => ChannelExit | null;
     try {
-      ({ channel: up, exit: exitOf } = await openUpstream(ctx.upstream, action, command, pty, env));
+      ({ channel: up, exit: exitOf } = await openUpstream(ctx.upstream, action, command, upstreamPty, env));
     } catch (e) {
       channel.stderr.write(`gatehouse: the upstream refused the ${action}: ${errorMessage(e)}${eol()}`);
       channel.exit(EXIT_UPSTREAM_FAILED);
@@ -172,13 +162,14 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
     resize = recorder === null ? null : (cols, rows) => recorder.resize(cols, rows);
     const sftp: SftpCounts = { decided: 0, denied: 0 };
     const masking = verdict !== null ? outputMasking(verdict.masks.detectors) : null;
+    const output = outputChain(masking, crlf);
     const result = await relay(channel, up, {
       gone: aborted.signal,
       relayed: ctx.relayed,
       exit: exitOf,
       ...(recorder !== null ? { taps: recorder.taps } : {}),
       ...(action === "sftp" ? { connect: sftpConnector(ctx, aborted.signal, sftp) } : {}),
-      ...(masking !== null ? { output: masking.output } : {}),
+      ...(output !== null ? { output } : {}),
       ...(action === "shell" && pty !== null && ctx.shellLines() ? { input: lineGate(ctx, channel, aborted.signal) } : {}),
     });
     const files = (await recorder?.close()) ?? {};
@@ -213,6 +204,15 @@ function outputMasking(detectors: readonly string[]): { output: (stderr: boolean
       return maskedOutput(masker, emit);
     },
     hits: () => maskers.reduce((n, m) => n + m.hits, 0),
+  };
+}
+
+/** What the upstream's output goes through on its way: the masker, then CR LF for a raw terminal. */
+function outputChain(masking: ReturnType<typeof outputMasking>, crlf: boolean): ((stderr: boolean, emit: (b: Uint8Array) => boolean) => OutputFilter) | null {
+  if (masking === null && !crlf) return null;
+  return (stderr, emit) => {
+    const out = crlf ? crlfEmitter(emit) : emit;
+    return masking !== null ? masking.output(stderr, out) : { write: (chunk) => out(chunk), end: () => {} };
   };
 }
 
