@@ -8,6 +8,7 @@ import { openApiDocument } from "./openapi.ts";
 import type { PodRuntime } from "./pod-runtime.ts";
 import { PortForwardSession, PORTFORWARD_PROTOCOLS } from "./portforward.ts";
 import { ChannelSession, REMOTECOMMAND_PROTOCOLS } from "./remotecommand.ts";
+import { PROTOBUF, decodeProtobufBody } from "./protobuf.ts";
 import { groupVersions } from "./resources.ts";
 import * as rest from "./rest.ts";
 import type { RestReply, RestTarget } from "./rest.ts";
@@ -182,6 +183,13 @@ async function bodyText(req: Request): Promise<string> {
   return await req.text();
 }
 
+/** The request body as JSON: JSON, YAML, or the protobuf typed clients send. */
+async function readBody(req: Request): Promise<unknown> {
+  const ct = req.headers.get("content-type") ?? "";
+  if (ct.toLowerCase().startsWith(PROTOBUF)) return decodeProtobufBody(new Uint8Array(await req.arrayBuffer()));
+  return rest.parseBody(await req.text(), ct);
+}
+
 function reply(r: RestReply, target: RestTarget, accept: string): Response {
   const isStatus = r.body.kind === "Status";
   if (!isStatus && r.tableRows && wantsTable(accept)) {
@@ -216,18 +224,17 @@ async function resourceVerb(ctx: HandlerContext, req: Request, info: ResourceReq
       }
       if (sub !== undefined) throw errors.methodNotAllowed();
       if (info.name !== undefined) throw errors.methodNotAllowed();
-      const body = rest.parseBody(await bodyText(req), req.headers.get("content-type") ?? "");
-      return reply(rest.create(deps, target, body, ua), target, accept);
+      return reply(rest.create(deps, target, await readBody(req), ua), target, accept);
     }
     case "update": {
-      const body = rest.parseBody(await bodyText(req), req.headers.get("content-type") ?? "");
-      return reply(rest.update(deps, target, body, ua), target, accept);
+      return reply(rest.update(deps, target, await readBody(req), ua), target, accept);
     }
     case "patch":
       return reply(rest.patch(deps, target, await bodyText(req), req.headers.get("content-type") ?? "", ua), target, accept);
     case "delete": {
-      const text = await bodyText(req);
-      const body = text.trim() === "" ? undefined : rest.parseBody(text, req.headers.get("content-type") ?? "");
+      const raw = new Uint8Array(await req.arrayBuffer());
+      const ct = req.headers.get("content-type") ?? "";
+      const body = raw.length === 0 ? undefined : ct.toLowerCase().startsWith(PROTOBUF) ? decodeProtobufBody(raw) : rest.parseBody(new TextDecoder().decode(raw), ct);
       return reply(rest.remove(deps, target, body), target, accept);
     }
     case "deletecollection":

@@ -191,7 +191,7 @@ export function settle(def: ResourceDef, obj: KubeObject, now: Date, created: bo
       break;
     }
     case "Secret": {
-      obj.type ??= "Opaque";
+      if (!obj.type) obj.type = "Opaque";
       if (obj.stringData && typeof obj.stringData === "object") {
         obj.data ??= {};
         for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) obj.data[k] = Buffer.from(String(v)).toString("base64");

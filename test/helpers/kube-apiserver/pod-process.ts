@@ -41,7 +41,8 @@ export class PodProcess {
       }
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      const end: ProcessEnd = { error: `OCI runtime exec failed: exec failed: unable to start container process: exec: ${JSON.stringify(spec.argv[0] ?? "")}: executable file not found in $PATH: unknown (${msg})` };
+      const end: ProcessEnd = { error: `OCI runtime exec failed: exec failed: unable to start container process: exec: ${JSON.stringify(spec.argv[0] ?? "")}: executable file not found in $PATH: unknown` };
+      void msg;
       this.ended = Promise.resolve(end);
       return;
     }

@@ -79,6 +79,10 @@ export const RESOURCES: readonly ResourceDef[] = [
     group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
     kind: "SelfSubjectAccessReview", namespaced: false, shortNames: [], categories: [], verbs: ["create"], subresources: [], stored: false,
   },
+  {
+    group: "authorization.k8s.io", version: "v1", resource: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview",
+    kind: "SelfSubjectRulesReview", namespaced: false, shortNames: [], categories: [], verbs: ["create"], subresources: [], stored: false,
+  },
 ];
 
 /** "apps/v1", or "v1" for the core group. */

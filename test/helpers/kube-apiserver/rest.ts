@@ -108,6 +108,7 @@ export function get(deps: RestDeps, t: RestTarget): RestReply {
 
 export function create(deps: RestDeps, t: RestTarget, raw: unknown, userAgent: string): RestReply {
   if (t.def.resource === "selfsubjectaccessreviews") return accessReview(deps, t, raw);
+  if (t.def.resource === "selfsubjectrulesreviews") return rulesReview(t, raw);
   const obj = asObject(raw);
   if (!obj.kind) throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj)}'`);
   if (obj.kind !== t.def.kind || (obj.apiVersion ?? apiVersionOf(t.def)) !== apiVersionOf(t.def)) {
@@ -115,7 +116,7 @@ export function create(deps: RestDeps, t: RestTarget, raw: unknown, userAgent: s
   }
   obj.metadata = asObject(obj.metadata ?? {});
   if (t.def.namespaced) {
-    if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== t.namespace) {
+    if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== "" && obj.metadata.namespace !== t.namespace) {
       throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
     obj.metadata.namespace = t.namespace;
@@ -148,6 +149,26 @@ function accessReview(deps: RestDeps, t: RestTarget, raw: unknown): RestReply {
   return { status: 201, body: { kind: "SelfSubjectAccessReview", apiVersion: "authorization.k8s.io/v1", metadata: { creationTimestamp: null }, spec, status } };
 }
 
+/** Every rule allowed: the token this server accepts stands for a cluster administrator. */
+function rulesReview(t: RestTarget, raw: unknown): RestReply {
+  const spec = asObject(asObject(raw).spec ?? {});
+  if (!spec.namespace) throw errors.invalid(t.def, "", [{ type: "FieldValueRequired", field: "spec.namespace", detail: "Required value" }]);
+  return {
+    status: 201,
+    body: {
+      kind: "SelfSubjectRulesReview",
+      apiVersion: "authorization.k8s.io/v1",
+      metadata: { creationTimestamp: null },
+      spec,
+      status: {
+        resourceRules: [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }],
+        nonResourceRules: [{ verbs: ["*"], nonResourceURLs: ["*"] }],
+        incomplete: false,
+      },
+    },
+  };
+}
+
 /** Writes `next` over `prev` as an update: immutable metadata kept, conflicts and validation checked. */
 function commitUpdate(deps: RestDeps, t: RestTarget, prev: KubeObject, next: KubeObject, manager: KubeObject): RestReply {
   const def = t.def;
@@ -155,7 +176,7 @@ function commitUpdate(deps: RestDeps, t: RestTarget, prev: KubeObject, next: Kub
   if (next.metadata.name !== undefined && next.metadata.name !== prev.metadata.name) {
     throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${prev.metadata.name})`);
   }
-  if (def.namespaced && next.metadata.namespace !== undefined && next.metadata.namespace !== prev.metadata.namespace) {
+  if (def.namespaced && next.metadata.namespace !== undefined && next.metadata.namespace !== "" && next.metadata.namespace !== prev.metadata.namespace) {
     throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
   }
   const rv = next.metadata.resourceVersion;
@@ -283,6 +304,14 @@ export function remove(deps: RestDeps, t: RestTarget, raw: unknown): RestReply {
     return { status: 200, body: term };
   }
   if (dry) return { status: 200, body: t.def.kind === "Pod" || t.def.kind === "Service" ? o : deleteSuccess(t.def, o.metadata.name, o.metadata.uid) };
+  if (t.def.kind === "Pod") {
+    // Graceful deletion as watchers see it: first the pod marked for deletion (kubectl get -w
+    // prints it Terminating), then, the kubelet done at once here, the pod removed.
+    const grace = Number(t.query.get("gracePeriodSeconds") ?? (raw as { gracePeriodSeconds?: number } | undefined)?.gracePeriodSeconds ?? o.spec?.terminationGracePeriodSeconds ?? 30);
+    o.metadata.deletionTimestamp = nowRfc3339(new Date(deps.now().getTime() + grace * 1000));
+    o.metadata.deletionGracePeriodSeconds = grace;
+    deps.store.put(t.def, o, "MODIFIED");
+  }
   const gone = deps.store.remove(t.def, ns, o.metadata.name)!;
   if (t.def.kind === "Pod") deps.onPodDeleted(ns, o.metadata.name);
   // Pods and services return the deleted object (their registries set ReturnDeletedObject).
