@@ -35,6 +35,13 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
   }
 
   value.targets.forEach((t, i) => {
+    if (t.kind === "kubernetes") {
+      const up = t.upstream;
+      if (up.token === undefined && up.client_cert === undefined) add(["targets", i, "upstream"], "give the gateway's credential at the API server: token (a secret reference) or client_cert and client_key");
+      if ((up.client_cert === undefined) !== (up.client_key === undefined)) add(["targets", i, "upstream"], "client_cert and client_key go together");
+      if (up.token !== undefined && HEADER_BREAK.test(up.token)) add(["targets", i, "upstream", "token"], "the token holds a line break or NUL");
+      return;
+    }
     if (t.kind !== "http") return;
     try {
       new URL(t.upstream);
