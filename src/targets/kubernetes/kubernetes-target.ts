@@ -137,7 +137,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     });
     const pairs: [string, string][] = [];
     req.headers.forEach((value, name) => pairs.push([name, value]));
-    const read = readKubernetesRequest({ method, target, headers: pairs, ...(body !== null && body.byteLength > 0 ? { body: Buffer.from(body).toString("utf8") } : {}) });
+    const read = readKubernetesRequest({ method, target, headers: pairs, ...(body !== null && body.byteLength > 0 ? { body } : {}) });
     if (!read.ok) return badRequest(read.status === 415 ? 415 : 400, read.reason);
     const facts = read.facts;
     const bodySha256 = body !== null ? createHash("sha256").update(body).digest("hex") : undefined;
