@@ -36,3 +36,9 @@ test("bytes without the magic, or cut short, are refused", () => {
   const whole = secret(cat(ld(1, "db"), ld(3, "staging")));
   expect(checkBodyNamespace(facts, whole.subarray(0, whole.length - 3), PB).ok).toBe(false);
 });
+
+test("an envelope without a kind or without an object is refused (the corpus's bare k8s magic)", () => {
+  expect(checkBodyNamespace(facts, new Uint8Array([0x6b, 0x38, 0x73, 0]), PB).ok).toBe(false);
+  expect(checkBodyNamespace(facts, envelope("", cat(ld(1, ld(3, "staging")))), PB).ok).toBe(false);
+  expect(checkBodyNamespace(facts, envelope("Secret", new Uint8Array(0)), PB).ok).toBe(false);
+});

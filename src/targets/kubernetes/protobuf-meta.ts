@@ -80,7 +80,10 @@ export function readProtobufMeta(body: Uint8Array): ProtobufMeta {
     if (k === "twice") return { ok: false, reason: "the protobuf typeMeta gives kind twice" };
     kind = str(k);
   }
-  const rawBytes = raw?.bytes ?? new Uint8Array(0);
+  // A typed client always names the kind and sends the object: anything less is not read.
+  if (kind === undefined || kind === "") return { ok: false, reason: "the protobuf envelope names no kind" };
+  if (raw?.bytes === undefined || raw.bytes.length === 0) return { ok: false, reason: "the protobuf envelope holds no object" };
+  const rawBytes = raw.bytes;
   const obj = protobufFields(rawBytes);
   if (obj === null) return { ok: false, reason: "the protobuf object cannot be read" };
   const meta = once(obj, 1);
