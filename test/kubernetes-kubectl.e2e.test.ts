@@ -117,3 +117,24 @@ test("kubectl get pods --watch shows a pod created after the watch began", async
   p.kill();
   await p.exited;
 }, 60_000);
+
+test("kubectl auth can-i is answered from the policy for the caller, not by the cluster for the gateway", async () => {
+  const before = k.api.requests.filter((x) => x.path.includes("selfsubjectaccessreviews")).length;
+  const yes = await k.kubectl(["auth", "can-i", "list", "pods", "-n", "production"]);
+  expect(yes.stdout.trim()).toBe("yes");
+  expect(yes.code).toBe(0);
+  const no = await k.kubectl(["auth", "can-i", "delete", "namespace/production"]);
+  expect(no.stdout.trim()).toBe("no - gatehouse: the production namespace is not deleted through the gateway; the platform team decommissions it by its runbook");
+  const held = await k.kubectl(["auth", "can-i", "create", "deployments", "-n", "production"]);
+  expect(held.stdout.trim()).toBe("no - gatehouse: needs approval (rule production-writes-need-approval)");
+  expect(k.api.requests.filter((x) => x.path.includes("selfsubjectaccessreviews")).length).toBe(before);
+}, 60_000);
+
+test("kubectl --as (Impersonate-User) is denied unless a rule allows impersonate; the header never reaches the cluster", async () => {
+  const before = k.api.requests.length;
+  const r = await k.kubectl(["get", "pods", "-n", "staging", "--as", "admin"]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("Error from server (Forbidden)");
+  expect(r.stderr).toContain("impersonation refused");
+  expect(k.api.requests.slice(before).some((x) => x.impersonate.length > 0)).toBe(false);
+}, 60_000);

@@ -209,6 +209,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authenticate,
           authFailureReason,
           stateDir,
+          decide: (action) => policy.decide(action),
           masker: cachedMasker(masking.compileJsonMasker),
           mayUseTarget: createMayUseTarget(
             () => config.rules,

@@ -17,6 +17,7 @@ import { SessionRevocations } from "../../gate/revocation.ts";
 import { RecordsByIdentity } from "../../gate/session-records.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import type { JsonMasker } from "../../masking/json-masker.ts";
+import { accessReviewAnswer, askedFacts, isAccessReview, readAccessReview } from "./access-review.ts";
 import { BAD_REQUEST_RULE, kubernetesBuiltins } from "./builtins.ts";
 import { isImpersonationHeader } from "./impersonation.ts";
 import { readKubernetesRequest } from "./read-request.ts";
@@ -35,6 +36,8 @@ export interface KubernetesTargetDeps extends TargetDeps {
   readonly masker: (masks: Masks) => JsonMasker | null;
   /** Some allow or review rule lets this identity use this target (builtin:discovery). */
   readonly mayUseTarget: (identity: Identity, target: string) => boolean;
+  /** The policy's decision, not audited (what `kubectl auth can-i` asks about is not done). */
+  readonly decide?: (action: Action) => Decision;
 }
 
 const DEFAULT_MAX_BODY = 3 * 1024 * 1024;
@@ -155,6 +158,18 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     for (const imp of read.impersonations) {
       const v = await gate.check({ identity, target: cfg.name, request: imp, time }, { session: id, records, adjust, details: { impersonation: true } });
       if (!v.allowed) return denied(v, imp, "impersonation");
+    }
+
+    // kubectl auth can-i: answered from the policy for the caller, not by the cluster for the gateway.
+    if (isAccessReview(facts) && deps.decide !== undefined && body !== null) {
+      const ask = readAccessReview(body, req.headers.get("content-type"));
+      const asked = ask === null ? null : askedFacts(ask);
+      if (ask === null || asked === null) return badRequest(400, "the SelfSubjectAccessReview names no resource or non-resource attributes the gateway can read");
+      const d = adjust(deps.decide({ identity, target: cfg.name, request: asked, time }), { identity, target: cfg.name, request: asked, time });
+      return refuse(
+        { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "allow", rule: "builtin:access-review", message: "answered by the gateway from its policy" }, details: { asked: asked as unknown as Record<string, unknown>, answer: d.effect, rule: d.rule } },
+        new Response(JSON.stringify(accessReviewAnswer(ask, d)), { status: 201, headers: { "content-type": "application/json" } }),
+      );
     }
 
     const fingerprint = requestFingerprint({ identity, method, target, bodySha256: bodySha256 ?? "", impersonate });
