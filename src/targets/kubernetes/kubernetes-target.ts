@@ -26,7 +26,7 @@ import { forwardRequest, type Completion } from "./response-forward.ts";
 import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
 import { servingCertOf } from "./serving-cert.ts";
 import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
-import { upgradeAnswer } from "./upgrade.ts";
+import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
 
 export interface KubernetesTargetDeps extends TargetDeps {
@@ -145,11 +145,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     const facts = read.facts;
     const bodySha256 = body !== null ? createHash("sha256").update(body).digest("hex") : undefined;
 
-    // An upgrade the gateway cannot relay (SPDY) is refused before anything is decided.
     const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase();
-    if (upgrade !== "" && upgrade !== "websocket") {
-      return badRequest(400, `SPDY upgrades (${upgrade}) are not relayed; kubectl 1.30+ uses WebSockets for exec, attach and port-forward by default: unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (and KUBECTL_PORT_FORWARD_WEBSOCKETS=false)`);
-    }
 
     const records = recordsByIdentity.for(identity);
     const time = deps.clock.now();
@@ -226,6 +222,14 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
       writing.add(written);
       void written.then(() => writing.delete(written));
     };
+    // An upgrade the gateway cannot relay (SPDY) is decided like any request first, so that
+    // kubectl, which falls back to SPDY when the WebSocket upgrade is refused, shows a denial or
+    // a pending approval rather than this.
+    if (upgrade !== "" && upgrade !== "websocket") {
+      const message = `request refused by the gateway: ${spdyRefusal(upgrade)}`;
+      complete({ status: 400, bytesOut: 0, outcome: "not_supported", error: message });
+      return statusResponse(400, message, detailsOf(facts));
+    }
     if (upgrade === "websocket") {
       const answer = upgradeAnswer(req, server, facts);
       complete({ status: answer.status, bytesOut: 0, outcome: "not_supported" });

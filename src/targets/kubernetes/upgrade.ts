@@ -11,3 +11,8 @@ export function upgradeAnswer(_req: Request, _server: Server<unknown>, facts: Ku
   const what = facts.subresource ?? facts.verb;
   return statusResponse(501, `gatehouse: ${what} over WebSocket is not yet supported by this gateway (the request was allowed and audited)`, detailsOf(facts));
 }
+
+/** Why an SPDY upgrade (what kubectl falls back to when a WebSocket upgrade fails) is refused. */
+export function spdyRefusal(upgrade: string): string {
+  return `SPDY upgrades (${upgrade}) are not relayed: the gateway relays exec, attach and port-forward over WebSocket only, which kubectl 1.30+ uses by default (do not set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false or KUBECTL_PORT_FORWARD_WEBSOCKETS=false; kubectl also falls back to SPDY when the WebSocket upgrade fails)`;
+}
