@@ -138,3 +138,22 @@ test("kubectl --as (Impersonate-User) is denied unless a rule allows impersonate
   expect(r.stderr).toContain("impersonation refused");
   expect(k.api.requests.slice(before).some((x) => x.impersonate.length > 0)).toBe(false);
 }, 60_000);
+
+test("a watch ends when a reload stops trusting the caller's credential (dev issuer turned off)", async () => {
+  const path = await k.kubeconfig("alice", ["developers"]);
+  const p = Bun.spawn(["kubectl", "--kubeconfig", path, "--cache-dir", `${k.dir}/kube-cache`, "get", "pods", "-n", "staging", "--watch"], { env: { ...process.env, HOME: k.dir }, stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  void (async () => {
+    const dec = new TextDecoder();
+    for await (const c of p.stdout) out += dec.decode(c);
+  })();
+  await waitFor("kubectl --watch to list the pod", () => /^web\s/m.test(out));
+  const text = await Bun.file(k.gw.configPath).text();
+  await Bun.write(k.gw.configPath, text.replace("identity: { dev_issuer: true }", "identity: { dev_issuer: false }"));
+  await k.gw.waitForLog("policy reloaded");
+  // Bounded by the test's timeout: the watch must end without the pod or the server changing.
+  await p.exited;
+  const after = await k.kubectl(["get", "pods", "-n", "staging"]);
+  expect(after.code).not.toBe(0);
+  expect(after.stderr).toContain("Unauthorized");
+}, 60_000);

@@ -205,8 +205,13 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     }
     if (!verdict.allowed) return denied(verdict, facts, "request");
 
-    // Decided and allowed: from here every path ends in one request record.
+    // Decided and allowed: from here every path ends in one request record. While the answer
+    // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
+    const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort() };
+    revocations.add(live);
     const complete = (c: Completion) => {
+      revocations.delete(live);
+      metrics.requests.inc({ target: cfg.name, outcome: c.outcome });
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
       const recorded = body !== null && body.byteLength > 0 ? recordedBody(body, req.headers.get("content-type"), facts, recordBodyLimit, maskSecretData, deps.masker(verdict.masks)) : undefined;
@@ -264,6 +269,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
 
   /** A denial in kubectl's terms: 403 Status with the rule's message (or 503 when the log failed). */
   function denied(verdict: Verdict, facts: KubernetesRequestFacts, what: "request" | "impersonation"): Response {
+    metrics.requests.inc({ target: cfg.name, outcome: verdict.pending ? "review_pending" : "denied" });
     if (verdict.auditFailed) return statusResponse(503, verdict.message);
     const why = verdict.decision.detail && verdict.decision.rule === null ? `${verdict.message}: ${verdict.decision.detail}` : verdict.message;
     const prefix = what === "impersonation" ? "impersonation refused: " : "";
