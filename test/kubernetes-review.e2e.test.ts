@@ -8,9 +8,9 @@ import { startKubeSetup, type KubeSetup } from "./kubernetes-e2e-setup.ts";
 
 const manifest = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: production\ndata:\n  color: green\n`;
 
-async function approve(k: KubeSetup, id: string): Promise<void> {
+async function approve(k: KubeSetup, id: string, forTime?: string): Promise<void> {
   const token = await k.token("sam", ["sre"]);
-  const r = await runCli(["approve", id, "--admin", k.gw.adminUrl, "--token", token], { cwd: k.dir });
+  const r = await runCli(["approve", id, "--admin", k.gw.adminUrl, "--token", token, ...(forTime ? ["--for", forTime] : [])], { cwd: k.dir });
   if (r.code !== 0) throw new Error(`gatehouse approve failed: ${r.stderr}${r.stdout}`);
 }
 
@@ -62,6 +62,21 @@ test("answer mode: an approval is for the request approved, not another one of t
   const bob = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("one"), sub: "bob" });
   expect(bob.code).not.toBe(0);
   expect(answer.api.get("v1", "ConfigMap", "production", "one")).toBeUndefined();
+}, 90_000);
+
+test("answer mode: approve --for 1h grants the rule for that time: other writes of the same caller pass too", async () => {
+  const first = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("granted-a") }, );
+  const id = /gatehouse approve (apr_[0-9a-f]+)/.exec(first.stderr)?.[1];
+  expect(id).toBeDefined();
+  await approve(answer, id!, "1h");
+  const a = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("granted-a") });
+  expect(a.stdout).toContain("configmap/granted-a created");
+  const b = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("granted-b") });
+  expect(b.stderr).toBe("");
+  expect(b.stdout).toContain("configmap/granted-b created");
+  // The grant is the caller's, not bob's.
+  const bob = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("granted-c"), sub: "bob" });
+  expect(bob.code).not.toBe(0);
 }, 90_000);
 
 test("hold mode: kubectl apply waits, silent, until sre approves, then succeeds", async () => {
