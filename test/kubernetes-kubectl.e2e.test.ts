@@ -59,6 +59,14 @@ test("kubectl apply -f in staging creates; delete deletes (developers-write-stag
   expect(k.api.get("v1", "ConfigMap", "staging", "settings")).toBeUndefined();
 }, 60_000);
 
+test("kubectl apply --server-side in staging (an apply patch in YAML) creates", async () => {
+  const manifest = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n  namespace: staging\ndata:\n  mode: server-side\n`;
+  const a = await k.kubectl(["apply", "--server-side", "-f", "-"], { stdin: manifest });
+  expect(a.stderr).toBe("");
+  expect(a.stdout).toContain("configmap/ssa serverside-applied");
+  expect(k.api.get("v1", "ConfigMap", "staging", "ssa")?.data).toEqual({ mode: "server-side" });
+}, 60_000);
+
 test("kubectl delete namespace production is denied with the operator's message, and never reaches the cluster", async () => {
   const before = k.api.requests.length;
   const r = await k.kubectl(["delete", "namespace", "production"]);
