@@ -129,6 +129,7 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     contentType: h.get("content-type") ?? "",
     authorization: h.get("authorization") ?? "",
     upgrade: h.get("upgrade") ?? "",
+    websocketProtocol: h.get("sec-websocket-protocol") ?? "",
     userAgent: h.get("user-agent") ?? "",
     impersonate: [...h.keys()].filter((k) => k.toLowerCase().startsWith("impersonate-")),
   });

@@ -45,6 +45,8 @@ export interface RecordedRequest {
   readonly contentType: string;
   readonly authorization: string;
   readonly upgrade: string;
+  /** Sec-WebSocket-Protocol as offered (exec, attach, port-forward). */
+  readonly websocketProtocol: string;
   readonly userAgent: string;
   readonly impersonate: readonly string[];
 }
