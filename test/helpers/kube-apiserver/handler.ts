@@ -1,7 +1,6 @@
 // One request: authenticate the bearer token, classify the URL, authorize, then serve discovery,
 // a REST verb, a watch, a log, or upgrade to a WebSocket for exec/attach/port-forward, answering
 // errors as metav1.Status and lists or objects as Tables when the Accept header asks for them.
-import type { Server, ServerWebSocket } from "bun";
 import { AGGREGATED_V2, AGGREGATED_V2BETA1, VERSION_INFO, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import type { PodLogs } from "./logs.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -19,6 +18,7 @@ import type { KubeObject } from "./store.ts";
 import { toTable } from "./table.ts";
 import type { IncludeObject } from "./table.ts";
 import { watchStream } from "./watch.ts";
+import type { WsConn } from "./websocket.ts";
 import type { RecordedRequest } from "./index.ts";
 
 export interface RequestAttributes {
@@ -35,7 +35,7 @@ export interface RequestAttributes {
 export type Authorizer = (a: RequestAttributes) => true | string;
 
 export interface WsSession {
-  open(ws: ServerWebSocket<WsSession>): void;
+  open(ws: WsConn): void;
   message(m: string | Uint8Array): void;
   close(): void;
 }
@@ -86,6 +86,12 @@ function includeObject(q: URLSearchParams): IncludeObject {
   return v === "None" || v === "Object" ? v : "Metadata";
 }
 
+/** Accepts a WebSocket upgrade with `protocol`, the session then fed its messages. */
+export type Upgrader = (protocol: string, session: WsSession) => void;
+
+/** Marks a streamed response (watch, log): the server flushes its headers at once and sends it chunked. */
+export const STREAM_MARK = "X-Kube-Apiserver-Stream";
+
 /** Counts a stream as open until it ends or the client cancels it. */
 function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const done = ctx.streamOpened();
@@ -112,7 +118,7 @@ function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): Readab
   });
 }
 
-export async function handleRequest(ctx: HandlerContext, req: Request, srv: Server<WsSession>): Promise<Response | undefined> {
+export async function handleRequest(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined): Promise<Response | undefined> {
   const url = new URL(req.url);
   const h = req.headers;
   ctx.record({
@@ -123,6 +129,7 @@ export async function handleRequest(ctx: HandlerContext, req: Request, srv: Serv
     contentType: h.get("content-type") ?? "",
     authorization: h.get("authorization") ?? "",
     upgrade: h.get("upgrade") ?? "",
+    websocketProtocol: h.get("sec-websocket-protocol") ?? "",
     userAgent: h.get("user-agent") ?? "",
     impersonate: [...h.keys()].filter((k) => k.toLowerCase().startsWith("impersonate-")),
   });
@@ -139,7 +146,7 @@ export async function handleRequest(ctx: HandlerContext, req: Request, srv: Serv
       throw errors.forbidden(ctx.user, info.verb, info.def, resource, info.name, info.namespace, verdict);
     }
     const target: RestTarget = { def: info.def, namespace: info.namespace, name: info.name, subresource: info.subresource, query: url.searchParams };
-    if (info.subresource === "exec" || info.subresource === "attach" || info.subresource === "portforward") return upgrade(ctx, req, srv, info, target);
+    if (info.subresource === "exec" || info.subresource === "attach" || info.subresource === "portforward") return upgrade(ctx, req, upgrader, info, target);
     if (info.subresource === "log") return podLog(ctx, req, target);
     return await resourceVerb(ctx, req, info, target, accept);
   } catch (e) {
@@ -213,7 +220,7 @@ async function resourceVerb(ctx: HandlerContext, req: Request, info: ResourceReq
         target.query.set("fieldSelector", `metadata.name=${info.name}`);
       }
       const stream = watchStream({ store: deps.store, target: { ...target, name: undefined }, table: wantsTable(accept) ? includeObject(target.query) : undefined, signal: req.signal, onStop: ctx.onStop });
-      return new Response(counted(ctx, stream), { headers: { "Content-Type": wantsTable(accept) ? TABLE_TYPE : JSON_TYPE, "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" } });
+      return new Response(counted(ctx, stream), { headers: { "Content-Type": wantsTable(accept) ? TABLE_TYPE : JSON_TYPE, "Cache-Control": "no-cache, private", [STREAM_MARK]: "1" } });
     }
     case "get":
       return reply(sub ? rest.getSubresource(deps, target) : rest.get(deps, target), target, accept);
@@ -269,7 +276,7 @@ function podLog(ctx: HandlerContext, req: Request, target: RestTarget): Response
     timestamps: q.get("timestamps") === "true",
     sinceSeconds: num("sinceSeconds"),
   }, req.signal);
-  return new Response(counted(ctx, stream), { headers: { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" } });
+  return new Response(counted(ctx, stream), { headers: { "Content-Type": "text/plain", [STREAM_MARK]: "1" } });
 }
 
 function negotiate(offered: string | null, supported: readonly string[]): string | undefined {
@@ -277,14 +284,14 @@ function negotiate(offered: string | null, supported: readonly string[]): string
   return undefined;
 }
 
-function upgrade(ctx: HandlerContext, req: Request, srv: Server<WsSession>, info: ResourceRequest, target: RestTarget): Response | undefined {
+function upgrade(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined, info: ResourceRequest, target: RestTarget): Response | undefined {
   const up = (req.headers.get("upgrade") ?? "").toLowerCase();
   if (up.startsWith("spdy")) {
     throw errors.badRequest(
       `this API server stand-in does not accept SPDY upgrades for ${info.subresource}: use WebSockets (kubectl 1.30+ does by default; do not set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false or KUBECTL_PORT_FORWARD_WEBSOCKETS=false)`,
     );
   }
-  if (up !== "websocket") throw errors.badRequest("Upgrade request required");
+  if (up !== "websocket" || !upgrader) throw errors.badRequest("Upgrade request required");
   const q = target.query;
   const offered = req.headers.get("sec-websocket-protocol");
   if (info.subresource === "portforward") {
@@ -305,7 +312,7 @@ function upgrade(ctx: HandlerContext, req: Request, srv: Server<WsSession>, info
         done();
       },
     };
-    if (!srv.upgrade(req, { data, headers: { "Sec-WebSocket-Protocol": protocol } })) throw errors.badRequest("websocket upgrade failed");
+    upgrader(protocol, data);
     return undefined;
   }
   const protocol = negotiate(offered, REMOTECOMMAND_PROTOCOLS);
@@ -323,7 +330,7 @@ function upgrade(ctx: HandlerContext, req: Request, srv: Server<WsSession>, info
     open: (ws) => {
       done = ctx.streamOpened();
       const proc = isExec ? ctx.runtime.exec(pod, container, argv, streams.tty, streams.stdin) : ctx.runtime.main(pod, container);
-      session = new ChannelSession(ws as ServerWebSocket<unknown>, { process: proc, streams, protocol, argv: isExec ? argv : (container.command ?? ["sh"]), killOnClose: isExec });
+      session = new ChannelSession(ws, { process: proc, streams, protocol, argv: isExec ? argv : (container.command ?? ["sh"]), killOnClose: isExec });
     },
     message: (m) => session?.onMessage(m),
     close: () => {
@@ -331,7 +338,7 @@ function upgrade(ctx: HandlerContext, req: Request, srv: Server<WsSession>, info
       done();
     },
   };
-  if (!srv.upgrade(req, { data, headers: { "Sec-WebSocket-Protocol": protocol } })) throw errors.badRequest("websocket upgrade failed");
+  upgrader(protocol, data);
   return undefined;
 }
 

@@ -6,12 +6,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Server, ServerWebSocket } from "bun";
+import { createServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { PodLogs } from "./logs.ts";
 import { findResource } from "./resources.ts";
 import type { ResourceDef } from "./resources.ts";
-import { handleRequest } from "./handler.ts";
-import type { HandlerContext, Authorizer, WsSession } from "./handler.ts";
+import type { HandlerContext, Authorizer } from "./handler.ts";
+import { serveHttp, serveUpgrade } from "./http-server.ts";
 import { ObjectStore } from "./store.ts";
 import type { KubeObject } from "./store.ts";
 import { makeServerTls } from "./tls.ts";
@@ -42,6 +45,8 @@ export interface RecordedRequest {
   readonly contentType: string;
   readonly authorization: string;
   readonly upgrade: string;
+  /** Sec-WebSocket-Protocol as offered (exec, attach, port-forward). */
+  readonly websocketProtocol: string;
   readonly userAgent: string;
   readonly impersonate: readonly string[];
 }
@@ -131,29 +136,23 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     },
   };
 
-  const server: Server<WsSession> = Bun.serve<WsSession>({
-    hostname: "127.0.0.1",
-    port: 0,
-    tls: { cert: tls.certPem, key: tls.keyPem },
-    // Watches and follows stay open for as long as the test needs them.
-    idleTimeout: 0,
-    fetch: (req, srv) => handleRequest(ctx, req, srv),
-    websocket: {
-      open(ws: ServerWebSocket<WsSession>) {
-        ws.data.open(ws);
-      },
-      message(ws: ServerWebSocket<WsSession>, message) {
-        ws.data.message(typeof message === "string" ? message : new Uint8Array(message));
-      },
-      close(ws: ServerWebSocket<WsSession>) {
-        ws.data.close();
-      },
-      // Large exec output and port-forward payloads: never drop, let backpressure build.
-      maxPayloadLength: 64 * 1024 * 1024,
-      idleTimeout: 0,
-    },
+  const server = createServer({ cert: tls.certPem, key: tls.keyPem });
+  const sockets = new Set<Duplex>();
+  server.on("secureConnection", (sock: Duplex) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
   });
-  const port = server.port!;
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => void serveHttp(ctx, req, res));
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => void serveUpgrade(ctx, req, socket, head));
+  // Watches and follows stay open for as long as the test needs them.
+  server.keepAliveTimeout = 0;
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
   serverAddress = `127.0.0.1:${port}`;
   const url = `https://127.0.0.1:${port}`;
 
@@ -218,7 +217,10 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       for (const end of [...stoppers]) end();
       logs.endAll();
       runtime.stopAll();
-      await server.stop(true);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const sock of sockets) sock.destroy();
+      });
       rmSync(workDir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,7 @@
 //   server message being the port as two little-endian bytes; one connection per port.
 import { connect } from "node:net";
 import type { Socket } from "node:net";
-import type { ServerWebSocket } from "bun";
+import type { WsConn } from "./websocket.ts";
 import type { PortTarget } from "./pod-runtime.ts";
 import { SpdySession } from "./spdy.ts";
 import type { SpdyStream } from "./spdy.ts";
@@ -75,7 +75,7 @@ export class PortForwardSession {
   private readonly channelRelays = new Map<number, Relay>();
 
   constructor(
-    private readonly ws: ServerWebSocket<unknown>,
+    private readonly ws: WsConn,
     private readonly opts: PortForwardOptions,
   ) {
     if (opts.protocol.startsWith("SPDY/3.1+")) {

@@ -3,7 +3,7 @@
 // starts with a stream id: 0 stdin, 1 stdout, 2 stderr, 3 error (a metav1.Status once the command
 // ends), 4 resize ({"Width","Height"}); v5.channel.k8s.io adds 255 + id to close a stream (how
 // kubectl says stdin reached EOF). v4 has no close message, otherwise the same.
-import type { ServerWebSocket } from "bun";
+import type { WsConn } from "./websocket.ts";
 import type { PodProcess, ProcessEnd } from "./pod-process.ts";
 
 export const CHANNEL = {
@@ -53,7 +53,7 @@ export class ChannelSession {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly ws: ServerWebSocket<unknown>,
+    private readonly ws: WsConn,
     private readonly opts: ChannelSessionOptions,
   ) {
     const { streams } = opts;

@@ -37,9 +37,10 @@ export class ApiError extends Error {
 }
 
 export function statusBody(code: number, reason: string, message: string, details?: StatusDetails): StatusBody {
-  const s: StatusBody = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
-  if (details) s.details = details;
-  return s;
+  // Field order is Go's json.Marshal of metav1.Status: details before code.
+  return details
+    ? { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, details, code }
+    : { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
 
 function resourceDetails(def: ResourceDef, name?: string): StatusDetails {

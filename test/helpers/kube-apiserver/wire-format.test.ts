@@ -1,0 +1,147 @@
+// The stand-in API server's bytes checked directly (a fetch or a WebSocket, no kubectl): the
+// exact Status bodies, discovery content types, a watch's headers arriving before any event, the
+// Table shape, patches and conflicts, the exec channel protocol and the v4 port-forward channels.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { signal, within } from "../wait.ts";
+import { startKubeApiServer } from "./index.ts";
+import type { KubeApiServer, KubeObject } from "./index.ts";
+
+setDefaultTimeout(60_000);
+
+let api: KubeApiServer;
+
+function call(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${init.token ?? api.token}`);
+  return fetch(`${api.url}${path}`, { ...init, headers, tls: { ca: api.caPem } } as RequestInit);
+}
+
+async function body(r: Response): Promise<KubeObject> {
+  return (await r.json()) as KubeObject;
+}
+
+beforeAll(async () => {
+  api = await startKubeApiServer();
+  api.addPod("default", "web");
+});
+
+afterAll(async () => {
+  await api?.stop();
+});
+
+describe("stand-in API server wire formats", () => {
+  test("401 and 404 answer the exact metav1.Status JSON", async () => {
+    const unauth = await call("/api/v1/namespaces/default/pods", { token: "wrong" });
+    expect(unauth.status).toBe(401);
+    expect(await unauth.text()).toBe('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}');
+    const missing = await call("/api/v1/namespaces/default/pods/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toBe("application/json");
+    expect(await missing.text()).toBe('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \\"nope\\" not found","reason":"NotFound","details":{"name":"nope","kind":"pods"},"code":404}');
+    const dep = await call("/apis/apps/v1/namespaces/default/deployments/nope");
+    expect((await body(dep)).details).toEqual({ name: "nope", group: "apps", kind: "deployments" });
+  });
+
+  test("aggregated discovery when asked for it, legacy documents otherwise", async () => {
+    const agg = await call("/api", { headers: { Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" } });
+    expect(agg.headers.get("content-type")).toBe("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    const doc = await body(agg);
+    expect(doc.kind).toBe("APIGroupDiscoveryList");
+    const pods = doc.items[0].versions[0].resources.find((r: { resource: string }) => r.resource === "pods");
+    expect(pods).toMatchObject({ scope: "Namespaced", singularResource: "pod", shortNames: ["po"], responseKind: { group: "", version: "v1", kind: "Pod" } });
+    expect(pods.subresources.map((s: { subresource: string }) => s.subresource)).toContain("exec");
+    const legacy = await body(await call("/api", { headers: { Accept: "application/json" } }));
+    expect(legacy).toMatchObject({ kind: "APIVersions", versions: ["v1"] });
+    const apps = await body(await call("/apis/apps/v1"));
+    expect(apps.groupVersion).toBe("apps/v1");
+    expect(apps.resources.find((r: { name: string }) => r.name === "deployments/scale")).toMatchObject({ group: "autoscaling", version: "v1", kind: "Scale" });
+  });
+
+  test("a watch answers its headers before any event, then one JSON WatchEvent per line", async () => {
+    const rv = api.store.resourceVersion;
+    const abort = new AbortController();
+    // Fails with a server that holds the headers until the first event (as Bun.serve did).
+    const res = await within("the watch's response headers", call(`/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}`, { signal: abort.signal }));
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "watched", namespace: "default" }, data: { a: "1" } });
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await within("the watch event", reader.read());
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const ev = JSON.parse(text.split("\n")[0]!);
+    expect(ev.type).toBe("ADDED");
+    expect(ev.object).toMatchObject({ kind: "ConfigMap", apiVersion: "v1", metadata: { name: "watched" }, data: { a: "1" } });
+    expect(Number(ev.object.metadata.resourceVersion)).toBeGreaterThan(rv);
+    abort.abort();
+  });
+
+  test("Table: column definitions and PartialObjectMetadata rows", async () => {
+    const res = await call("/api/v1/namespaces/default/configmaps", { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } });
+    expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
+    const t = await body(res);
+    expect(t.kind).toBe("Table");
+    expect(t.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(["Name", "Data", "Age"]);
+    const row = t.rows.find((r: { cells: unknown[] }) => r.cells[0] === "watched");
+    expect(row.cells[1]).toBe(1);
+    expect(row.object.kind).toBe("PartialObjectMetadata");
+  });
+
+  test("patch types and a stale resourceVersion's 409 Conflict", async () => {
+    const json = await call("/api/v1/namespaces/default/configmaps/watched", { method: "PATCH", headers: { "Content-Type": "application/json-patch+json" }, body: JSON.stringify([{ op: "add", path: "/data/b", value: "2" }]) });
+    expect((await body(json)).data).toEqual({ a: "1", b: "2" });
+    const merge = await call("/api/v1/namespaces/default/configmaps/watched", { method: "PATCH", headers: { "Content-Type": "application/merge-patch+json" }, body: JSON.stringify({ data: { a: null } }) });
+    expect((await body(merge)).data).toEqual({ b: "2" });
+    const stale = await call("/api/v1/namespaces/default/configmaps/watched", { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "watched", resourceVersion: "1" }, data: {} }) });
+    expect(stale.status).toBe(409);
+    expect((await body(stale)).message).toBe('Operation cannot be fulfilled on configmaps "watched": the object has been modified; please apply your changes to the latest version and try again');
+  });
+
+  test("exec over v5.channel.k8s.io: stdin, close of stdin (255), stdout, and the status channel", async () => {
+    const url = `${api.url.replace("https", "wss")}/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&command=cat%3B%20exit%205&stdin=true&stdout=true&stderr=true`;
+    const ws = new WebSocket(url, { protocols: ["v5.channel.k8s.io"], headers: { Authorization: `Bearer ${api.token}` }, tls: { ca: api.caPem } } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    const frames: Uint8Array[] = [];
+    const closed = signal();
+    ws.onmessage = (e) => frames.push(new Uint8Array(e.data as ArrayBuffer));
+    ws.onclose = () => closed.resolve();
+    await within("the exec WebSocket to open", new Promise((r) => (ws.onopen = r)));
+    expect(ws.protocol).toBe("v5.channel.k8s.io");
+    ws.send(new Uint8Array([0, ...new TextEncoder().encode("ping\n")]));
+    ws.send(new Uint8Array([255, 0]));
+    await within("the exec WebSocket to close", closed.promise);
+    const stdout = frames.filter((f) => f[0] === 1).map((f) => new TextDecoder().decode(f.subarray(1))).join("");
+    expect(stdout).toBe("ping\n");
+    const status = JSON.parse(new TextDecoder().decode(frames.find((f) => f[0] === 3)!.subarray(1)));
+    expect(status).toEqual({
+      metadata: {},
+      status: "Failure",
+      message: "command terminated with non-zero exit code: error executing command [sh -c cat; exit 5], exit code 5",
+      reason: "NonZeroExitCode",
+      details: { causes: [{ reason: "ExitCode", message: "5" }] },
+    });
+  });
+
+  test("port-forward over v4.channel.k8s.io: the port prefix on both channels, then the bytes", async () => {
+    const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("from the pod") });
+    api.mapPort("default", "web", 8080, app.port!);
+    const url = `${api.url.replace("https", "wss")}/api/v1/namespaces/default/pods/web/portforward?ports=8080`;
+    const ws = new WebSocket(url, { protocols: ["v4.channel.k8s.io"], headers: { Authorization: `Bearer ${api.token}` }, tls: { ca: api.caPem } } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    const frames: Uint8Array[] = [];
+    const closed = signal();
+    ws.onmessage = (e) => frames.push(new Uint8Array(e.data as ArrayBuffer));
+    ws.onclose = () => closed.resolve();
+    await within("the port-forward WebSocket to open", new Promise((r) => (ws.onopen = r)));
+    ws.send(new Uint8Array([0, ...new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")]));
+    await within("the port-forward WebSocket to close when the pod's server does", closed.promise);
+    expect([...frames[0]!]).toEqual([0, 8080 & 0xff, 8080 >> 8]);
+    expect([...frames[1]!]).toEqual([1, 8080 & 0xff, 8080 >> 8]);
+    const bytes = frames.slice(2).filter((f) => f[0] === 0).map((f) => new TextDecoder().decode(f.subarray(1))).join("");
+    expect(bytes).toStartWith("HTTP/1.1 200 OK");
+    expect(bytes).toEndWith("from the pod");
+    void app.stop(true);
+  });
+});
