@@ -114,6 +114,15 @@ describe("every bypass attempt, through the gateway", () => {
   }, 120_000);
 });
 
+describe("streams", () => {
+  test("a watch with nothing to report yet gets its 200 at once (Bun.serve held the head until a first event)", async () => {
+    const k = setups.seed!;
+    const token = await tokenFor(k, ["developers"]);
+    const answer = await rawRequest(k, token, { method: "GET", target: "/api/v1/namespaces/staging/configmaps?watch=true" }, true);
+    expect(answer.status).toBe(200);
+  }, 60_000);
+});
+
 describe("bad input", () => {
   test("a malformed JSON body is a 400 Status, and the next request is served", async () => {
     const k = setups.seed!;

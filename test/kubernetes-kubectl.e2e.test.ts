@@ -67,6 +67,14 @@ test("kubectl apply --server-side in staging (an apply patch in YAML) creates", 
   expect(k.api.get("v1", "ConfigMap", "staging", "ssa")?.data).toEqual({ mode: "server-side" });
 }, 60_000);
 
+test("kubectl delete pod waits for the pod to be gone (a watch) and returns", async () => {
+  k.api.addPod("staging", "doomed", { containers: ["main"] });
+  const r = await k.kubectl(["delete", "pod", "doomed", "-n", "staging"]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toContain('pod "doomed" deleted');
+  expect(k.api.get("v1", "Pod", "staging", "doomed")).toBeUndefined();
+}, 60_000);
+
 test("kubectl delete namespace production is denied with the operator's message, and never reaches the cluster", async () => {
   const before = k.api.requests.length;
   const r = await k.kubectl(["delete", "namespace", "production"]);

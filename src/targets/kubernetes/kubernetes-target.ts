@@ -5,7 +5,6 @@
 // request, review), or held for approval. Responses stream back, masked event by event where a
 // mask applies (response-forward.ts); every request ends in a request record with its status.
 import { createHash } from "node:crypto";
-import type { Server } from "bun";
 import type { KubernetesTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { errorMessage } from "../../core/errors.ts";
@@ -26,6 +25,7 @@ import { forwardRequest, type Completion } from "./response-forward.ts";
 import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
 import { servingCertOf } from "./serving-cert.ts";
 import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
+import { listenHttps, type Connection } from "./https-server.ts";
 import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
 
@@ -57,7 +57,7 @@ function bearerToken(headers: Headers): string | null {
   return m ? m[1]! : null;
 }
 
-export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTargetDeps): RunningTarget {
+export async function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTargetDeps): Promise<RunningTarget> {
   const [host, port] = splitListen(cfg.listen);
   const upstream = upstreamOf(cfg.upstream);
   const serving = servingCertOf(cfg, deps.stateDir);
@@ -96,18 +96,19 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     return statusResponse(401, message, undefined, { "www-authenticate": 'Bearer realm="gatehouse"' });
   }
 
-  async function handle(req: Request, server: Server<unknown>): Promise<Response> {
+  async function handle(req: Request, conn: Connection): Promise<Response> {
     const started = performance.now();
     const revocationsSince = revocations.generation;
     const id = requestId();
     const abort = new AbortController();
     if (req.signal.aborted) abort.abort();
     else req.signal.addEventListener("abort", () => abort.abort(), { once: true });
-    const url = new URL(req.url);
-    // What is decided is exactly what is forwarded: the path and query as the runtime parsed them.
-    const target = url.pathname + url.search;
+    // What is decided is exactly what is forwarded: the request-target as received, which must
+    // be in the normal form the upstream request's URL will have (no dot segments, backslashes,
+    // absolute form or characters a URL parser would escape), or it is refused below.
+    const target = conn.target;
     const method = req.method.toUpperCase();
-    const seen = { kind: "kubernetes" as const, method, path: url.pathname.slice(0, 1024) };
+    const seen = { kind: "kubernetes" as const, method, path: target.split("?")[0]!.slice(0, 1024) };
 
     const token = bearerToken(req.headers);
     if (token === null) {
@@ -127,6 +128,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
         statusResponse(status, `request refused by the gateway: ${reason}`),
       );
 
+    if (!inNormalForm(target)) return badRequest(400, "the request target is not in normal form (dot segments, backslashes, an absolute URL or characters that must be %-escaped)");
     let body: Uint8Array | null = null;
     if (WRITE_METHODS.has(method)) {
       const read = await readRequestBody(req, maxBody);
@@ -134,13 +136,8 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
       if (read === "failed") return badRequest(400, "the request body could not be read");
       body = read;
     }
-    const impersonate: [string, string][] = [];
-    req.headers.forEach((value, name) => {
-      if (isImpersonationHeader(name)) impersonate.push([name, value]);
-    });
-    const pairs: [string, string][] = [];
-    req.headers.forEach((value, name) => pairs.push([name, value]));
-    const read = readKubernetesRequest({ method, target, headers: pairs, ...(body !== null && body.byteLength > 0 ? { body } : {}) });
+    const impersonate = conn.rawHeaders.filter(([name]) => isImpersonationHeader(name));
+    const read = readKubernetesRequest({ method, target, headers: conn.rawHeaders, ...(body !== null && body.byteLength > 0 ? { body } : {}) });
     if (!read.ok) return badRequest(read.status === 415 ? 415 : 400, read.reason);
     const facts = read.facts;
     const bodySha256 = body !== null ? createHash("sha256").update(body).digest("hex") : undefined;
@@ -164,7 +161,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
       const d = adjust(deps.decide({ identity, target: cfg.name, request: asked, time }), { identity, target: cfg.name, request: asked, time });
       return refuse(
         { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "allow", rule: "builtin:access-review", message: "answered by the gateway from its policy" }, details: { asked: asked as unknown as Record<string, unknown>, answer: d.effect, rule: d.rule } },
-        new Response(JSON.stringify(accessReviewAnswer(ask, d)), { status: 201, headers: { "content-type": "application/json" } }),
+        Response.json(accessReviewAnswer(ask, d), { status: 201 }),
       );
     }
 
@@ -236,7 +233,7 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
       return statusResponse(400, message, detailsOf(facts));
     }
     if (upgrade === "websocket") {
-      const answer = upgradeAnswer(req, server, facts);
+      const answer = upgradeAnswer(req, conn, facts);
       complete({ status: answer.status, bytesOut: 0, outcome: "not_supported" });
       return answer;
     }
@@ -276,31 +273,39 @@ export function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTar
     return statusResponse(403, forbiddenMessage(facts, prefix + why), detailsOf(facts));
   }
 
-  const server = Bun.serve({
-    hostname: host,
+  const server = await listenHttps({
+    host,
     port,
-    idleTimeout: 0,
-    tls: { cert: serving.certPem, key: serving.keyPem },
-    // Bodies are read up to max_body_size by the target itself, which answers 413 as a Status.
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (req, srv) =>
-      handle(req, srv as Server<unknown>).catch((e) => {
-        log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
-        return statusResponse(500, "the gateway failed to handle this request");
-      }),
-    error: (e) => statusResponse(400, errorMessage(e)),
+    cert: serving.certPem,
+    key: serving.keyPem,
+    handler: handle,
+    onError: (e) => {
+      log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
+      return statusResponse(500, "the gateway failed to handle this request");
+    },
   });
   return {
     name: cfg.name,
     listen: cfg.listen,
-    port: server.port ?? 0,
+    port: server.port,
     revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
-      void server.stop(false);
+      const closed = server.close(false);
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
-      await server.stop(true);
+      await Promise.race([closed, server.close(true)]);
       await Promise.all(writing);
     },
   };
+}
+
+/** Whether a URL parser leaves this request-target as it is (what is decided is what is sent). */
+export function inNormalForm(target: string): boolean {
+  if (!target.startsWith("/") || target.startsWith("//")) return false;
+  try {
+    const u = new URL(target, "https://gateway.invalid");
+    return u.pathname + u.search === target && u.host === "gateway.invalid";
+  } catch {
+    return false;
+  }
 }

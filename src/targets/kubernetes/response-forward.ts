@@ -114,6 +114,7 @@ export async function forwardRequest(f: ForwardRequest): Promise<Response> {
       const raw = await collectBody(res.body, f.maskMax);
       const r = masker.maskText(Buffer.from(raw).toString("utf8"));
       const bytes = Buffer.from(r.text, "utf8");
+      out.set("content-length", String(bytes.byteLength));
       complete({ status: res.status, bytesOut: bytes.byteLength, outcome: "masked", masked: r.masked });
       return new Response(bytes, { status: res.status, statusText: res.statusText, headers: out });
     } catch (e) {

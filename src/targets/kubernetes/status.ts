@@ -52,9 +52,10 @@ export function statusBody(code: StatusCode, message: string, details?: StatusDe
 
 /** A Status response; `extra` headers (e.g. WWW-Authenticate) beside the JSON type. */
 export function statusResponse(code: StatusCode, message: string, details?: StatusDetails, extra: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(statusBody(code, message, details)), {
+  const body = JSON.stringify(statusBody(code, message, details));
+  return new Response(body, {
     status: code,
-    headers: { "content-type": "application/json", "cache-control": "no-store", ...extra },
+    headers: { "content-type": "application/json", "cache-control": "no-store", "content-length": String(Buffer.byteLength(body)), ...extra },
   });
 }
 
