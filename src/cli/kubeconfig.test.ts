@@ -58,3 +58,9 @@ test("dev issuer off: the token comes from GATEHOUSE_TOKEN (or --token-env)", as
   const named = await run(["--target", "prod-k8s", "--config", join(dir, "gatehouse.yaml"), "--token-env", "K8S_GW"]);
   expect(named.users[0].user.exec.args.slice(-1)).toEqual(["K8S_GW"]);
 });
+
+test("a kubernetes target's missing TLS or CA file is a load error at its key", async () => {
+  const { loadConfig } = await import("../config/load.ts");
+  await writeFile(join(dir, "gatehouse.yaml"), config(true).replace('token: "${env:UPSTREAM}" }', 'token: "${env:UPSTREAM}", ca: ./missing-ca.pem }') + "");
+  await expect(loadConfig(join(dir, "gatehouse.yaml"), { env: { UPSTREAM: "t" } })).rejects.toThrow(/upstream\.ca: cannot read .*missing-ca\.pem/);
+});

@@ -58,13 +58,14 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
 }
 
 /**
- * The files a PostgreSQL target reads (TLS certificate and key, upstream CA): readable, and a
+ * The files a PostgreSQL or Kubernetes target reads (TLS certificate and key, upstream CA, a
+ * Kubernetes target's client certificate): readable, and a
  * certificate and key that belong together. `targets` carry absolute paths (after defaults).
  */
 export function fileIssues(targets: readonly TargetConfig[], merged: Merged): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   targets.forEach((t, i) => {
-    if (t.kind !== "postgres") return;
+    if (t.kind !== "postgres" && t.kind !== "kubernetes") return;
     const read = (path: string, at: KeyPath): Buffer | null => {
       try {
         return readFileSync(path);
@@ -86,6 +87,17 @@ export function fileIssues(targets: readonly TargetConfig[], merged: Merged): Co
     }
     const ca = t.upstream.ca;
     if (ca !== undefined && !ca.includes("-----BEGIN")) read(ca, ["targets", i, "upstream", "ca"]);
+    if (t.kind === "kubernetes" && t.upstream.client_cert !== undefined && t.upstream.client_key !== undefined) {
+      const cert = read(t.upstream.client_cert, ["targets", i, "upstream", "client_cert"]);
+      const key = read(t.upstream.client_key, ["targets", i, "upstream", "client_key"]);
+      if (cert && key) {
+        try {
+          createSecureContext({ cert, key });
+        } catch (e) {
+          issues.push(merged.issue(["targets", i, "upstream"], `the client certificate and key cannot be used: ${errorMessage(e)}`));
+        }
+      }
+    }
   });
   return issues;
 }
