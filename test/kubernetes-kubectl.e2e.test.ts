@@ -98,8 +98,8 @@ test("--dry-run=server in staging passes through; in production it waits for app
   expect(k.api.get("v1", "ConfigMap", "staging", "dry")).toBeUndefined();
   const held = await k.kubectl(["create", "configmap", "dry", "-n", "production", "--from-literal=a=b", "--dry-run=server"]);
   expect(held.code).not.toBe(0);
-  // kubectl create words it "error: failed to create configmap: configmaps is forbidden: ...".
-  expect(held.stderr).toContain("configmaps is forbidden");
+  // kubectl create words it "error: failed to create configmap: configmaps \"dry\" is forbidden: ...".
+  expect(held.stderr).toContain(`configmaps "dry" is forbidden`);
   expect(held.stderr).toMatch(/gatehouse approve apr_[0-9a-f]+/);
 }, 60_000);
 

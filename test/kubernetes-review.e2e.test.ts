@@ -29,6 +29,8 @@ test("answer mode: kubectl apply in production prints the approval id and the ap
   const first = await answer.kubectl(["apply", "-f", "-"], { stdin: manifest("settings") });
   expect(first.code).not.toBe(0);
   expect(first.stderr).toContain("Error from server (Forbidden)");
+  // What kubectl prints: the object (named in the body), the approval and the approver's command.
+  expect(first.stderr).toMatch(/configmaps "settings" is forbidden: gatehouse: create in the namespace "production": approval (apr_[0-9a-f]+) requested: an approver \(sre\) runs "gatehouse approve \1"; retry once it is approved/);
   const id = /gatehouse approve (apr_[0-9a-f]+)/.exec(first.stderr)?.[1];
   expect(id).toBeDefined();
   expect(answer.api.get("v1", "ConfigMap", "production", "settings")).toBeUndefined();

@@ -358,7 +358,7 @@ export class Gate {
     const answered = ctx.answerNow?.(decision.rule!);
     if (answered !== undefined) {
       answered(pending, wait);
-      return { decision, approvalId: pending.id, policyHash, allowed: false, pending: true, message: `${describeApproval(pending)}, then retry`, masks: NO_MASKS };
+      return { decision, approvalId: pending.id, policyHash, allowed: false, pending: true, message: `approval ${pending.id} requested: an approver (${review.approvers.join(", ")}) runs "gatehouse approve ${pending.id}"; retry once it is approved`, masks: NO_MASKS };
     }
     const onAbort = () => this.cancel(pending.id, "client went away");
     ctx.signal?.addEventListener("abort", onAbort, { once: true });

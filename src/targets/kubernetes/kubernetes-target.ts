@@ -140,6 +140,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     const read = readKubernetesRequest({ method, target, headers: conn.rawHeaders, ...(body !== null && body.byteLength > 0 ? { body } : {}) });
     if (!read.ok) return badRequest(read.status === 415 ? 415 : 400, read.reason);
     const facts = read.facts;
+    // What a refusal names: the object, also when only the body names it (a create).
+    const named = facts.name === undefined && read.bodyName !== undefined ? { ...facts, name: read.bodyName } : facts;
     const bodySha256 = body !== null ? createHash("sha256").update(body).digest("hex") : undefined;
 
     const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase();
@@ -169,18 +171,18 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     const known = answers.get(fingerprint);
     if (known?.state === "pending") {
       // Asked again before anyone decided: the same approval, not a second one.
-      const message = `${forbiddenMessage(facts, `approval ${known.approval.id} is still pending; an approver (${known.approval.approvers.join(", ")}) runs "gatehouse approve ${known.approval.id}", then retry`)}`;
+      const message = `${forbiddenMessage(named, `approval ${known.approval.id} is still pending; an approver (${known.approval.approvers.join(", ")}) runs "gatehouse approve ${known.approval.id}", then retry`)}`;
       return refuse(
         { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "review", rule: known.approval.rule, message }, details: { ...details, approval: known.approval.id, pending: true } },
-        statusResponse(403, message, detailsOf(facts)),
+        statusResponse(403, message, detailsOf(named)),
       );
     }
     if (known?.state === "refused") {
       answers.forget(fingerprint);
-      const message = forbiddenMessage(facts, `${known.message}; retry to ask again`);
+      const message = forbiddenMessage(named, `${known.message}; retry to ask again`);
       return refuse(
         { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "deny", rule: known.approval.rule, message }, details: { ...details, approval: known.approval.id } },
-        statusResponse(403, message, detailsOf(facts)),
+        statusResponse(403, message, detailsOf(named)),
       );
     }
     const verdict = await gate.check(
@@ -200,7 +202,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
     }
-    if (!verdict.allowed) return denied(verdict, facts, "request");
+    if (!verdict.allowed) return denied(verdict, named, "request");
 
     // Decided and allowed: from here every path ends in one request record. While the answer
     // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
