@@ -101,10 +101,11 @@ export interface CheckContext {
   readonly answerNow?: (rule: string) => ((p: PendingRequest, settled: Promise<Resolution>) => void) | undefined;
   /**
    * An approval an approver granted for this very request, which the caller now retries: a
-   * review decision is allowed under it (audited with details.approval); any other decision
-   * (a deny after a reload) stands. The target checks it belongs to this identity and request.
+   * review decision of the same rule is allowed under it (audited with details.approval); any
+   * other decision (a deny after a reload, another rule's review) stands. The target checks it
+   * belongs to this identity and request.
    */
-  readonly approved?: string;
+  readonly approved?: { readonly id: string; readonly rule: string };
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -292,7 +293,7 @@ export class Gate {
     }
     let grantId: string | undefined;
     if (decision.effect === "review" && decision.rule) {
-      grantId = ctx.approved ?? this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
+      grantId = (ctx.approved !== undefined && ctx.approved.rule === decision.rule ? ctx.approved.id : undefined) ?? this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
     }
     const effective = grantId ? "allow" : decision.effect;
     metrics.decisions.inc({ target: action.target, effect: effective });
@@ -304,7 +305,7 @@ export class Gate {
       action: auditAction(action.request),
       policy: policy.hash,
     };
-    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? (ctx.approved === grantId ? { approval: grantId } : { grant: grantId }) : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? (ctx.approved?.id === grantId ? { approval: grantId } : { grant: grantId }) : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
     const audit = this.deps.audit;
     try {
       if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
@@ -323,7 +324,7 @@ export class Gate {
     if (effective === "allow") {
       // Under a grant, decision is the review decision: its masks are those of the allow rules
       // that match the request (decide() adds them), so a grant never lifts a mask.
-      return { allowed: true, decision, message: grantId ? (ctx.approved === grantId ? `allowed by approval ${grantId}` : `allowed by grant ${grantId}`) : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
+      return { allowed: true, decision, message: grantId ? (ctx.approved?.id === grantId ? `allowed by approval ${grantId}` : `allowed by grant ${grantId}`) : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
     }
     if (effective === "deny" || !decision.review || !decision.rule) {
       return { allowed: false, decision, message: decision.message, masks: NO_MASKS, policyHash: policy.hash };

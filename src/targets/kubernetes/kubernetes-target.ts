@@ -151,7 +151,12 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     const details = { ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(read.dryRun ? { dry_run: true } : {}), ...(upgrade ? { upgrade } : {}) };
     // Each impersonation asked for must be allowed first; the gateway then does it.
     for (const imp of read.impersonations) {
-      const v = await gate.check({ identity, target: cfg.name, request: imp, time }, { session: id, records, adjust, details: { impersonation: true } });
+      // A review of an impersonation is answered at once in answer mode too (kubectl shows
+      // nothing while a request waits); only a grant (approve --for) carries to a retry.
+      const v = await gate.check(
+        { identity, target: cfg.name, request: imp, time },
+        { session: id, records, adjust, signal: abort.signal, details: { impersonation: true }, answerNow: (rule) => (reviewMode(rule) === "answer" ? () => undefined : undefined) },
+      );
       if (!v.allowed) return denied(v, imp, "impersonation");
     }
 
@@ -193,7 +198,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         adjust,
         signal: abort.signal,
         details,
-        ...(known?.state === "approved" ? { approved: known.approval.id } : {}),
+        ...(known?.state === "approved" ? { approved: { id: known.approval.id, rule: known.approval.rule } } : {}),
         answerNow: (rule) => (reviewMode(rule) === "answer" ? (p, settled) => answers.track(fingerprint, p, settled) : undefined),
         onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
       },
