@@ -16,6 +16,10 @@ const result = await Bun.build({
   // allows 64 KiB so the HTTP target's own lower limit answers (src/targets/http/request-head.ts).
   compile: { outfile, execArgv: ["--max-http-header-size=65536"] },
   bytecode: true,
+  // ssh2's optional native add-ons (CPU feature detection, its C crypto binding): each is
+  // required inside a try, and the pure JavaScript path (node:crypto) is used without them, so
+  // they stay out of the single binary.
+  external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
   minify: true,
   sourcemap: "linked",
   define: {

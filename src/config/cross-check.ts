@@ -1,6 +1,8 @@
 // Checks that need the whole merged configuration: unique names, free listeners, rules that
 // fit their targets. Problems are issues (the load fails) or warnings (it does not).
 import { globSource } from "../policy/glob.ts";
+import { isDangerousEnv } from "../targets/ssh/env-allow.ts";
+import { keyTypeOf, parseHostKeyPin } from "../targets/ssh/host-key-pin.ts";
 import type { ConfigIssue } from "./issue.ts";
 import type { Merged } from "./merge.ts";
 import type { RuleConfig, TargetConfig } from "./schema.ts";
@@ -82,6 +84,18 @@ export function crossCheck(merged: Merged): CrossCheckResult {
     }
   });
 
+  value.targets.forEach((t, i) => {
+    if (t.kind === "ssh") checkSshTarget(t, i, merged, issues);
+  });
+  value.identity.machine_keys.forEach((k, i) => {
+    (k.ssh_public_keys ?? []).forEach((line, j) => {
+      const [type, blob] = line.split(/\s+/);
+      if (type === undefined || blob === undefined || keyTypeOf(Buffer.from(blob, "base64")) !== type) {
+        issues.push(merged.issue(["identity", "machine_keys", i, "ssh_public_keys", j], `not an OpenSSH public key line (its base64 part does not hold a ${type ?? "?"} key); paste the whole line of the .pub file`));
+      }
+    });
+  });
+
   value.rules.forEach((rule, i) => checkRule(rule, i, value.targets, merged, issues, warnings));
   return { issues, warnings, origins };
 }
@@ -119,4 +133,25 @@ function checkRule(rule: RuleConfig, i: number, targets: readonly TargetConfig[]
     if (rule.targets) issues.push(merged.issue(at(kind), message));
     else warnings.push(`${merged.where(["rules", i, kind])}: rule "${rule.name}": ${message}`);
   }
+}
+
+function checkSshTarget(t: Extract<TargetConfig, { kind: "ssh" }>, i: number, merged: Merged, issues: ConfigIssue[]): void {
+  const up = t.upstream;
+  const at = (...path: (string | number)[]) => ["targets", i, ...path];
+  if ((up.private_key === undefined) === (up.password === undefined)) {
+    issues.push(merged.issue(at("upstream"), `the upstream login needs exactly one of "private_key" and "password"`));
+  }
+  if (up.passphrase !== undefined && up.private_key === undefined) issues.push(merged.issue(at("upstream", "passphrase"), `"passphrase" goes with "private_key"`));
+  if (!up.host_key.includes("${")) {
+    try {
+      parseHostKeyPin(up.host_key);
+    } catch (e) {
+      issues.push(merged.issue(at("upstream", "host_key"), (e as Error).message));
+    }
+  }
+  (t.env ?? []).forEach((name, j) => {
+    if (!name.endsWith("*") && isDangerousEnv(name)) {
+      issues.push(merged.issue(at("env", j), `"${name}" cannot be allowed: it changes what programs run or load upstream, so an allowed command could run any other`));
+    }
+  });
 }

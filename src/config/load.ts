@@ -200,6 +200,7 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
   const stateDir = resolvePath(gatewayDir, value.gateway?.state_dir ?? DEFAULT_STATE_DIR);
   const audit = value.audit;
   const targets: TargetConfig[] = value.targets.map((t, i) => {
+    if (t.kind === "ssh") return t.host_key === undefined ? t : { ...t, host_key: resolvePath(merged.dirOf(["targets", i]), t.host_key) };
     if (t.kind === "kubernetes") {
       const dir = merged.dirOf(["targets", i]);
       const up = { ...t.upstream };

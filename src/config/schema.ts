@@ -84,6 +84,12 @@ export const MachineKeyConfig = Type.Object(
     name: Name,
     sha256: Type.String({ pattern: "^[0-9a-f]{64}$", description: "Hex SHA-256 of the key; the key itself is never stored." }),
     groups: Type.Array(Type.String()),
+    ssh_public_keys: Type.Optional(
+      Type.Array(Type.String({ pattern: "^(ssh-|ecdsa-|sk-)[^\\s]+ [A-Za-z0-9+/=]+( .*)?$", description: 'An OpenSSH public key line, e.g. "ssh-ed25519 AAAA… deploy@ci".' }), {
+        minItems: 1,
+        description: "Public keys with which this identity may also log in to `kind: ssh` targets (ssh -i KEY), with the same name and groups.",
+      }),
+    ),
   },
   strict,
 );
@@ -192,7 +198,64 @@ export const KubernetesTarget = Type.Object(
   strict,
 );
 
-export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, KubernetesTarget]);
+export const SshTarget = Type.Object(
+  {
+    name: Name,
+    kind: Type.Literal("ssh"),
+    listen: Listen,
+    host_key: Type.Optional(
+      Type.String({
+        description:
+          "The gateway's own SSH host key for this target (an OpenSSH private key file). Default: <state_dir>/ssh/<target name>/ssh_host_ed25519_key, made at first start; its fingerprint is logged at every start.",
+      }),
+    ),
+    upstream: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+        user: Type.String({ minLength: 1, description: "The upstream account, unless `users` maps the caller's SSH user name to another." }),
+        private_key: Type.Optional(Type.String({ description: "The gateway's private key for the upstream (OpenSSH or PEM text), usually ${file:…}." })),
+        passphrase: Type.Optional(Type.String({ description: "The private key's passphrase, if it has one." })),
+        password: Type.Optional(Type.String({ description: "The upstream account's password, usually ${env:…} (private_key or password)." })),
+        host_key: Type.String({
+          minLength: 1,
+          description:
+            'The upstream\'s host key, pinned: an OpenSSH known_hosts line or public key ("ssh-ed25519 AAAA…"), or a fingerprint "SHA256:…" (`gatehouse ssh-keyscan HOST:PORT` prints it). A different key refuses the connection.',
+        }),
+      },
+      strict,
+    ),
+    users: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+        description:
+          "Caller's SSH user name → upstream account (ssh deploy@gateway logs in upstream as users.deploy). With it, other names are refused; without it, every name logs in as upstream.user. Policy sees the upstream account.",
+      }),
+    ),
+    env: Type.Optional(
+      Type.Array(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*\\*?$", description: "A variable name, or a prefix ending in * (LC_*)." }), {
+        description:
+          "Environment variables a caller may set (ssh -o SendEnv, SetEnv). Default LANG and LC_*. Variables that change what a program runs (LD_*, BASH_ENV, ENV, PATH, IFS …) are refused even when a prefix covers them.",
+      }),
+    ),
+    login_timeout: Type.Optional(
+      Type.String({
+        pattern: Duration.pattern,
+        description: "How long a caller's connection may take from connecting to logged in (OpenSSH's LoginGraceTime). Default 60s.",
+      }),
+    ),
+    exec_pty: Type.Optional(
+      Type.Boolean({
+        description:
+          "Give an exec a terminal when the caller asks (ssh -t HOST CMD). Default false: under a terminal, an allowed program may start a pager or editor (journalctl, systemctl status → less) whose commands policy never sees. Shells always get one.",
+      }),
+    ),
+    record_input: Type.Optional(Type.Boolean({ description: "Also record what callers type in terminal sessions (passwords typed there too). Default false." })),
+    exec_output_limit: Type.Optional(Size),
+  },
+  strict,
+);
+
+export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget]);
 
 const Strings = Type.Array(Type.String(), { minItems: 1 });
 const Globs = Type.Array(Glob, { minItems: 1 });
@@ -372,6 +435,7 @@ export type MachineKeyConfig = Static<typeof MachineKeyConfig>;
 export type IdentitySection = Static<typeof IdentitySection>;
 export type HttpTarget = Static<typeof HttpTarget>;
 export type PostgresTarget = Static<typeof PostgresTarget>;
+export type SshTarget = Static<typeof SshTarget>;
 export type KubernetesTarget = Static<typeof KubernetesTarget>;
 export type TargetConfig = Static<typeof TargetConfig>;
 export type WhenConfig = Static<typeof WhenConfig>;

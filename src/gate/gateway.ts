@@ -198,6 +198,40 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           log,
         });
       }
+      case "ssh": {
+        const [{ startSshTarget }, { publicKeyIndex }] = await Promise.all([import("../targets/ssh/ssh-target.ts"), import("../targets/ssh/public-keys.ts")]);
+        // identity.machine_keys[].ssh_public_keys as the configuration has them now: a reload
+        // that removes a key refuses it at the next login (and ends its sessions, see revoked.ts).
+        let keysOf: Config["identity"] | null = null;
+        let lookup = publicKeyIndex([]);
+        const publicKeys = () => {
+          if (keysOf !== config.identity) {
+            keysOf = config.identity;
+            try {
+              lookup = publicKeyIndex(config.identity.machine_keys);
+            } catch (e) {
+              // The load's checks make this unlikely; no key logs in rather than an old one.
+              lookup = publicKeyIndex([]);
+              log.error("ssh public keys of machine identities unusable; none is accepted", { error: errorMessage(e) });
+            }
+          }
+          return lookup;
+        };
+        publicKeys();
+        const running = await startSshTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          stateDir,
+          publicKeys,
+          shellLines: () => config.rules.some((r) => r.ssh?.lines !== undefined),
+          endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          clock,
+          metrics,
+          log,
+        });
+        return running;
+      }
       case "kubernetes": {
         const [{ startKubernetesTarget }, masking, { createMayUseTarget }] = await Promise.all([
           import("../targets/kubernetes/kubernetes-target.ts"),

@@ -35,6 +35,14 @@ test("a machine key removed, given a new key, or given other groups is revoked; 
   expect(regrouped(key("etl", ["etl"]))).toBe(false);
 });
 
+test("a machine key whose SSH public keys changed is revoked (an SSH session may have logged in with the one taken away)", () => {
+  const withKeys = (keys: string[]) => section({ machine_keys: [{ name: "ci-bot", sha256: A, groups: ["ci"], ssh_public_keys: keys }, { name: "etl", sha256: B, groups: ["etl"] }] });
+  const dropped = revokedByReload(withKeys(["ssh-ed25519 AAAA1", "ssh-ed25519 AAAA2"]), withKeys(["ssh-ed25519 AAAA2"]));
+  expect(dropped(key("ci-bot", ["ci"]))).toBe(true);
+  expect(dropped(key("etl", ["etl"]))).toBe(false);
+  expect(revokedByReload(withKeys(["ssh-ed25519 AAAA1"]), withKeys(["ssh-ed25519 AAAA1"]))(key("ci-bot", ["ci"]))).toBe(false);
+});
+
 test("a removed issuer revokes its tokens; dev_issuer off revokes dev tokens", () => {
   const noIssuer = revokedByReload(section(), section({ issuers: [] }));
   expect(noIssuer(oidc)).toBe(true);

@@ -9,8 +9,10 @@ import type { Identity } from "../core/types.ts";
 export type RevokedCheck = (identity: Pick<Identity, "subject" | "issuer"> & { readonly method: string }) => boolean;
 
 export function revokedByReload(before: Config["identity"], after: Config["identity"]): RevokedCheck {
-  // A machine key keeps its sessions only if its name, key and groups are all unchanged.
-  const keyOf = (k: { sha256: string; groups: readonly string[] }) => `${k.sha256}\0${JSON.stringify([...k.groups])}`;
+  // A machine key keeps its sessions only if its name, key, groups and SSH public keys (an SSH
+  // session may have logged in with one) are all unchanged.
+  const keyOf = (k: { sha256: string; groups: readonly string[]; ssh_public_keys?: readonly string[] }) =>
+    `${k.sha256}\0${JSON.stringify([...k.groups])}\0${JSON.stringify([...(k.ssh_public_keys ?? [])])}`;
   const keysAfter = new Map(after.machine_keys.map((k) => [k.name, keyOf(k)]));
   const changedKeys = new Set(before.machine_keys.filter((k) => keysAfter.get(k.name) !== keyOf(k)).map((k) => k.name));
   // An issuer keeps its sessions only if its whole entry is unchanged: a new jwks_uri, audience,

@@ -1,0 +1,126 @@
+// The SSH target: the gateway is an SSH server on `listen` with its own host key, and an SSH
+// client to `upstream` with the target's credential and a pinned host key. Callers run plain
+// ssh, scp, sftp or ssh -L against it; each shell, exec, SFTP session and forwarded connection
+// is decided by the policy before anything is opened upstream (see connection.ts).
+import { Server } from "ssh2";
+import type { SshTarget } from "../../config/schema.ts";
+import { GatewayError, errorMessage } from "../../core/errors.ts";
+import { splitListen } from "../../gate/listen.ts";
+import { gcPacer } from "../../gate/relay-gc.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import { createServer, type Socket } from "node:net";
+import { parseDuration, parseSize } from "../../core/duration.ts";
+import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
+import { type ConnectionShared, SshConnection } from "./connection.ts";
+import { envAllowList } from "./env-allow.ts";
+import { parseHostKeyPin } from "./host-key-pin.ts";
+import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
+import type { PublicKeyLookup } from "./public-keys.ts";
+import { upstreamAddress } from "./upstream.ts";
+
+export interface SshTargetDeps extends TargetDeps {
+  /** The state folder: the default host key lives there. */
+  readonly stateDir: string;
+  /** Whether some rule has `ssh: { lines }` now (the shell line policy costs a decision per line). */
+  readonly shellLines?: () => boolean;
+  /** Public keys of machine identities as the configuration now has them (changes on reload). */
+  readonly publicKeys: () => PublicKeyLookup;
+}
+
+export interface RunningSshTarget extends RunningTarget {
+  readonly hostKeyFingerprint: string;
+}
+
+/** login_timeout when the target does not set one (OpenSSH's LoginGraceTime is 120 s). */
+const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
+
+/** Connections still setting up or live at stop() get this long to write their session.end. */
+const STOP_GRACE_MS = 10_000;
+
+export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promise<RunningSshTarget> {
+  const [host, port] = splitListen(cfg.listen);
+  const hostKey = loadHostKey(cfg.host_key ?? defaultHostKeyPath(deps.stateDir, cfg.name), cfg.host_key === undefined);
+  const shared: ConnectionShared = {
+    cfg,
+    deps,
+    pin: parseHostKeyPin(cfg.upstream.host_key),
+    publicKey: deps.publicKeys,
+    envAllowed: envAllowList(cfg.env),
+    revocations: new SessionRevocations(),
+    open: new Set(),
+    loggedIn: () => {},
+    relayed: gcPacer(),
+    shellLines: deps.shellLines ?? (() => false),
+    recording: {
+      stateDir: deps.stateDir,
+      recordInput: cfg.record_input === true,
+      execOutputLimit: cfg.exec_output_limit !== undefined ? parseSize(cfg.exec_output_limit) : DEFAULT_EXEC_OUTPUT_LIMIT,
+      clock: deps.clock,
+    },
+  };
+  const all = new Set<SshConnection>();
+  // Sockets not logged in yet, by remote address: each gets login_timeout to send its banner,
+  // exchange keys and authenticate (OpenSSH's LoginGraceTime), so idle sockets cannot pile up.
+  const loginTimeoutMs = cfg.login_timeout !== undefined ? parseDuration(cfg.login_timeout) : DEFAULT_LOGIN_TIMEOUT_MS;
+  const pending = new Map<string, { cancel(): void }>();
+  shared.loggedIn = (remote) => {
+    pending.get(remote)?.cancel();
+    pending.delete(remote);
+  };
+  const ssh = new Server({ hostKeys: [hostKey.privateKey], ident: "gatehouse" }, (conn, info) => {
+    const c = new SshConnection(conn, info, shared);
+    all.add(c);
+    void c.finished.then(() => all.delete(c));
+  });
+  ssh.on("error", (e: Error) => deps.log.error("ssh target server error", { target: cfg.name, error: errorMessage(e) }));
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    sockets.add(socket);
+    const timer = setTimeout(() => {
+      deps.log.info("ssh connection closed: no login within login_timeout", { target: cfg.name, remote });
+      socket.destroy();
+    }, loginTimeoutMs);
+    pending.set(remote, { cancel: () => clearTimeout(timer) });
+    socket.once("close", () => {
+      sockets.delete(socket);
+      shared.loggedIn(remote);
+    });
+    socket.on("error", () => {});
+    ssh.injectSocket(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: Error) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+  deps.log.info(`ssh target listening; its host key ${hostKey.fingerprint}${hostKey.created ? " was made now" : ""}`, {
+    target: cfg.name,
+    listen: `${host}:${boundPort}`,
+    upstream: upstreamAddress(cfg),
+    host_key: hostKey.path,
+    host_key_fingerprint: hostKey.fingerprint,
+    host_public_key: hostKey.publicKey,
+  });
+
+  return {
+    name: cfg.name,
+    listen: cfg.listen,
+    port: boundPort,
+    hostKeyFingerprint: hostKey.fingerprint,
+    revokeSessions(revoked) {
+      shared.revocations.revoke(revoked);
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of all) c.shutdown();
+        // Sockets still before their banner have no SSH connection to tell.
+        for (const s of sockets) if (!s.destroyed) setTimeout(() => s.destroy(), 1000).unref();
+      });
+      await Promise.race([Promise.all([...all].map((c) => c.finished)), Bun.sleep(STOP_GRACE_MS)]);
+    },
+  };
+}
