@@ -144,6 +144,11 @@ test("kubectl auth can-i is answered from the policy for the caller, not by the 
   const held = await k.kubectl(["auth", "can-i", "create", "deployments", "-n", "production"]);
   expect(held.stdout.trim()).toBe("no - gatehouse: needs approval (rule production-writes-need-approval)");
   expect(k.api.requests.filter((x) => x.path.includes("selfsubjectaccessreviews")).length).toBe(before);
+  // Someone with no rule for the target is not answered (the default deny), nor sent to the cluster.
+  const stranger = await k.kubectl(["auth", "can-i", "list", "pods", "-n", "production"], { sub: "mallory", groups: [] });
+  expect(stranger.stdout.trim()).not.toBe("yes");
+  expect(stranger.stderr).toContain("Forbidden");
+  expect(k.api.requests.filter((x) => x.path.includes("selfsubjectaccessreviews")).length).toBe(before);
 }, 60_000);
 
 test("kubectl --as (Impersonate-User) is denied unless a rule allows impersonate; the header never reaches the cluster", async () => {

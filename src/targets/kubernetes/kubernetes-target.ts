@@ -160,8 +160,9 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
       if (!v.allowed) return denied(v, imp, "impersonation");
     }
 
-    // kubectl auth can-i: answered from the policy for the caller, not by the cluster for the gateway.
-    if (isAccessReview(facts) && deps.decide !== undefined && body !== null) {
+    // kubectl auth can-i: answered from the policy for the caller, not by the cluster for the
+    // gateway; to those who may use the target at all (the others meet the default deny).
+    if (isAccessReview(facts) && deps.decide !== undefined && body !== null && deps.mayUseTarget(identity, cfg.name)) {
       const ask = readAccessReview(body, req.headers.get("content-type"));
       const asked = ask === null ? null : askedFacts(ask);
       if (ask === null || asked === null) return badRequest(400, "the SelfSubjectAccessReview names no resource or non-resource attributes the gateway can read");
