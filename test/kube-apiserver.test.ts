@@ -214,6 +214,19 @@ spec:
     expect(stderr).toContain("error: You must be logged in to the server (Unauthorized)");
   });
 
+  test("a client certificate signed by the server's CA authenticates instead of the token", async () => {
+    const certConfig = join(dir, "cert-kubeconfig");
+    writeFileSync(certConfig, api.kubeconfig({ clientCertificate: true, namespace: "team-a" }));
+    const p = Bun.spawn(args(["get", "pod", "web", "-o", "name"]), { env: { ...env(), KUBECONFIG: certConfig }, stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await within("kubectl with a client certificate to exit", Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]));
+    expect(stderr).toBe("");
+    expect(stdout).toBe("pod/web\n");
+    expect(code).toBe(0);
+    const seen = api.requests.filter((q) => q.path === "/api/v1/namespaces/team-a/pods/web").at(-1);
+    expect(seen?.clientCertificate).toBe("gatehouse-upstream");
+    expect(seen?.authorization).toBe("");
+  });
+
   test("logs -f streams new lines until the test ends the container's log", async () => {
     api.appendLog("team-a", "web", "main", "first line");
     const k = spawnKubectl(["logs", "-f", "web"]);
@@ -294,6 +307,21 @@ spec:
       await k.proc.exited;
       void app.stop(true);
     }
+  });
+
+  test("SPDY is refused with a message naming the kubectl setting (kubectl told not to use WebSockets)", async () => {
+    const run = async (a: string[], extra: Record<string, string>) => {
+      const p = Bun.spawn(args(a), { env: { ...env(), ...extra }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [stderr, code] = await within(`kubectl ${a.join(" ")} to exit`, Promise.all([new Response(p.stderr).text(), p.exited]));
+      return { stderr, code };
+    };
+    const exec = await run(["exec", "web", "--", "true"], { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" });
+    expect(exec.code).toBe(1);
+    expect(exec.stderr).toContain("Error from server (BadRequest): this API server stand-in does not accept SPDY upgrades for exec: use WebSockets");
+    const pf = await run(["port-forward", "pod/web", ":8080"], { KUBECTL_PORT_FORWARD_WEBSOCKETS: "false" });
+    expect(pf.code).toBe(1);
+    expect(pf.stderr).toContain("error upgrading connection: this API server stand-in does not accept SPDY upgrades for portforward");
+    expect(api.requests.some((q) => q.upgrade.toUpperCase().startsWith("SPDY/3.1"))).toBe(true);
   });
 
   test("auth can-i: SelfSubjectAccessReview (sent as protobuf) answered yes and no", async () => {

@@ -118,7 +118,7 @@ function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): Readab
   });
 }
 
-export async function handleRequest(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined): Promise<Response | undefined> {
+export async function handleRequest(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined, certUser?: string): Promise<Response | undefined> {
   const url = new URL(req.url);
   const h = req.headers;
   ctx.record({
@@ -130,11 +130,12 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     authorization: h.get("authorization") ?? "",
     upgrade: h.get("upgrade") ?? "",
     websocketProtocol: h.get("sec-websocket-protocol") ?? "",
+    clientCertificate: certUser ?? "",
     userAgent: h.get("user-agent") ?? "",
     impersonate: [...h.keys()].filter((k) => k.toLowerCase().startsWith("impersonate-")),
   });
   try {
-    if (h.get("authorization") !== `Bearer ${ctx.token}`) throw errors.unauthorized();
+    if (certUser === undefined && h.get("authorization") !== `Bearer ${ctx.token}`) throw errors.unauthorized();
     const accept = h.get("accept") ?? "";
     const info = classify(req.method, url);
     if (info.kind === "nonresource") return nonResource(ctx, url.pathname, accept, req.method);

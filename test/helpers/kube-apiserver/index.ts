@@ -47,6 +47,8 @@ export interface RecordedRequest {
   readonly upgrade: string;
   /** Sec-WebSocket-Protocol as offered (exec, attach, port-forward). */
   readonly websocketProtocol: string;
+  /** The CN of a verified client certificate, or "". */
+  readonly clientCertificate: string;
   readonly userAgent: string;
   readonly impersonate: readonly string[];
 }
@@ -58,6 +60,9 @@ export interface KubeApiServer {
   /** The CA that signed the server certificate (PEM), for kubeconfig certificate-authority-data. */
   readonly caPem: string;
   readonly token: string;
+  /** A client certificate and key (PEM) this server accepts instead of the token (user: its CN). */
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
   readonly store: ObjectStore;
   readonly logs: PodLogs;
   /** Every request seen, oldest first (a test can check what reached the cluster). */
@@ -75,7 +80,7 @@ export interface KubeApiServer {
   /** Ends the followers of a pod's logs (the container exited). */
   endLogs(namespace: string, pod: string): void;
   /** A kubeconfig (YAML) for this server: cluster with its CA, user with the token. */
-  kubeconfig(opts?: { namespace?: string; token?: string }): string;
+  kubeconfig(opts?: { namespace?: string; token?: string; clientCertificate?: boolean }): string;
   /** The number of open watch, log and WebSocket streams (to wait for a client to connect). */
   openStreams(): number;
   stop(): Promise<void>;
@@ -136,7 +141,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     },
   };
 
-  const server = createServer({ cert: tls.certPem, key: tls.keyPem });
+  // Client certificates are asked for, not required: a request is authenticated by a certificate
+  // this CA signed (user = its CN, as the x509 authenticator does) or by the bearer token.
+  const server = createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false });
   const sockets = new Set<Duplex>();
   server.on("secureConnection", (sock: Duplex) => {
     sockets.add(sock);
@@ -161,6 +168,8 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     port,
     caPem: tls.caPem,
     token,
+    clientCertPem: tls.clientCertPem,
+    clientKeyPem: tls.clientKeyPem,
     store,
     logs,
     requests,
@@ -201,7 +210,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         "users:",
         "- name: test",
         "  user:",
-        `    token: ${k.token ?? token}`,
+        ...(k.clientCertificate
+          ? [`    client-certificate-data: ${Buffer.from(tls.clientCertPem).toString("base64")}`, `    client-key-data: ${Buffer.from(tls.clientKeyPem).toString("base64")}`]
+          : [`    token: ${k.token ?? token}`]),
         "contexts:",
         "- name: test",
         "  context:",
