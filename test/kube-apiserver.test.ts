@@ -171,6 +171,14 @@ spec:
     expect(api.get("apps/v1", "Deployment", "team-a", "api")!.spec.replicas).toBe(5);
   });
 
+  test("get --chunk-size: pages with continue tokens, all items printed once", async () => {
+    for (const n of ["page-1", "page-2", "page-3", "page-4", "page-5"]) api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: n, namespace: "team-a" }, data: { n } });
+    const r = await kubectl(["get", "configmaps", "--chunk-size=2", "-o", "name"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("configmap/page-"))).toEqual(["configmap/page-1", "configmap/page-2", "configmap/page-3", "configmap/page-4", "configmap/page-5"]);
+    expect(api.requests.filter((q) => q.path === "/api/v1/namespaces/team-a/configmaps" && q.query.includes("continue=")).length).toBeGreaterThanOrEqual(2);
+  });
+
   test("--dry-run=server: the same answer, nothing changed", async () => {
     const before = api.store.resourceVersion;
     const created = await kubectl(["create", "configmap", "ghost", "--from-literal=a=b", "--dry-run=server", "-o", "yaml"]);

@@ -201,7 +201,9 @@ async function readBody(req: Request): Promise<unknown> {
 function reply(r: RestReply, target: RestTarget, accept: string): Response {
   const isStatus = r.body.kind === "Status";
   if (!isStatus && r.tableRows && wantsTable(accept)) {
-    return json(toTable(target.def, r.tableRows, r.body.metadata?.resourceVersion, includeObject(target.query)), r.status, TABLE_TYPE);
+    const table = toTable(target.def, r.tableRows, r.body.metadata?.resourceVersion, includeObject(target.query));
+    if (r.body.metadata?.continue) table.metadata = { ...table.metadata, continue: r.body.metadata.continue, remainingItemCount: r.body.metadata.remainingItemCount };
+    return json(table, r.status, TABLE_TYPE);
   }
   return json(r.body, r.status);
 }

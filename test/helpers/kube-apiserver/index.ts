@@ -33,6 +33,8 @@ export interface KubeApiServerOptions {
   readonly authorize?: Authorizer;
   /** Answers SelfSubjectAccessReview (default: allowed). */
   readonly accessReview?: (spec: KubeObject) => { allowed: boolean; reason?: string; denied?: boolean };
+  /** How many changes a watch can resume after (default 10000); older resourceVersions get 410 Expired. */
+  readonly watchHistory?: number;
   /** Namespaces to create besides default, kube-system, kube-public and kube-node-lease. */
   readonly namespaces?: readonly string[];
 }
@@ -98,7 +100,7 @@ function resourceFor(apiVersion: string, kind: string): ResourceDef {
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
   const tls = makeServerTls();
   const token = opts.token ?? `kube-token-${crypto.randomUUID()}`;
-  const store = new ObjectStore();
+  const store = new ObjectStore(opts.watchHistory);
   const logs = new PodLogs();
   const workDir = mkdtempSync(join(tmpdir(), "kube-apiserver-pods-"));
   const runtime = new PodRuntime(workDir, logs);

@@ -86,12 +86,40 @@ function defaultManager(q: URLSearchParams, userAgent: string): string {
   return q.get("fieldManager") ?? (userAgent.split("/")[0] || "unknown");
 }
 
+/**
+ * A list, in pages when `limit` is given: metadata.continue names the next page and
+ * remainingItemCount what is left, as the API server answers kubectl's limit=500. A continue
+ * token whose resourceVersion has left the watch history is 410 Expired, like etcd compaction.
+ */
 export function list(deps: RestDeps, t: RestTarget): RestReply {
   const lm = labelMatcher(t.query.get("labelSelector"));
   const fm = fieldMatcher(t.query.get("fieldSelector"));
-  const items = deps.store.list(t.def, t.namespace).filter((o) => lm(o) && fm(o));
-  const rv = String(deps.store.resourceVersion);
-  const body = { kind: `${t.def.kind}List`, apiVersion: apiVersionOf(t.def), metadata: { resourceVersion: rv }, items: items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) };
+  let items = deps.store.list(t.def, t.namespace).filter((o) => lm(o) && fm(o));
+  let rv = String(deps.store.resourceVersion);
+  const metadata: KubeObject = {};
+  const cont = t.query.get("continue");
+  let start = 0;
+  if (cont) {
+    let token: { rv?: string; start?: number };
+    try {
+      token = JSON.parse(Buffer.from(cont, "base64url").toString("utf8"));
+    } catch {
+      throw errors.badRequest("continue key is not valid: illegal base64 data");
+    }
+    if (Number(token.rv) < deps.store.oldestResumable) {
+      throw new ApiError({ ...errors.badRequest("").status, message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.", reason: "Expired", code: 410 });
+    }
+    rv = String(token.rv);
+    start = Number(token.start ?? 0);
+  }
+  const limit = Number(t.query.get("limit") ?? "0");
+  if (limit > 0 && items.length - start > limit) {
+    metadata.continue = Buffer.from(JSON.stringify({ rv, start: start + limit })).toString("base64url");
+    metadata.remainingItemCount = items.length - start - limit;
+    items = items.slice(start, start + limit);
+  } else items = items.slice(start);
+  metadata.resourceVersion = rv;
+  const body = { kind: `${t.def.kind}List`, apiVersion: apiVersionOf(t.def), metadata: { resourceVersion: rv, ...metadata }, items: items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) };
   return { status: 200, body, tableRows: items };
 }
 

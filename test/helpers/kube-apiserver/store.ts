@@ -29,8 +29,9 @@ export class ObjectStore {
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private rv = 1000;
-  /** How many past events a watch can resume from; older resourceVersions get 410 Gone. */
-  private readonly historyLimit = 10_000;
+
+  /** `historyLimit`: how many past events a watch can resume from; older resourceVersions get 410 Expired. */
+  constructor(private readonly historyLimit = 10_000) {}
 
   get resourceVersion(): number {
     return this.rv;

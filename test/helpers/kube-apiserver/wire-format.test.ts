@@ -78,6 +78,23 @@ describe("stand-in API server wire formats", () => {
     abort.abort();
   });
 
+  test("a watch from a resourceVersion older than the history gets a 410 Expired ERROR event", async () => {
+    const small = await startKubeApiServer({ watchHistory: 2 });
+    try {
+      const rv = small.store.resourceVersion;
+      for (const n of ["a", "b", "c", "d"]) small.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: n, namespace: "default" } });
+      const res = await fetch(`${small.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}`, { headers: { Authorization: `Bearer ${small.token}` }, tls: { ca: small.caPem } } as RequestInit);
+      const lines = (await within("the expired watch to end", res.text())).trim().split("\n");
+      expect(lines.length).toBe(1);
+      const ev = JSON.parse(lines[0]!);
+      expect(ev.type).toBe("ERROR");
+      expect(ev.object).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410 });
+      expect(ev.object.message).toStartWith(`too old resource version: ${rv} (`);
+    } finally {
+      await small.stop();
+    }
+  });
+
   test("Table: column definitions and PartialObjectMetadata rows", async () => {
     const res = await call("/api/v1/namespaces/default/configmaps", { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } });
     expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
