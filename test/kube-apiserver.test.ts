@@ -317,6 +317,21 @@ spec:
     }
   });
 
+  test("pods/proxy relays an HTTP request to the pod's port (kubectl get --raw)", async () => {
+    const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`proxied ${new URL(req.url).pathname}${new URL(req.url).search}\n`) });
+    api.mapPort("team-a", "web", 9090, app.port!);
+    try {
+      const r = await kubectl(["get", "--raw", "/api/v1/namespaces/team-a/pods/web:9090/proxy/status?full=1"]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("proxied /status?full=1\n");
+      const refused = await kubectl(["get", "--raw", "/api/v1/namespaces/team-a/pods/web:9999/proxy/"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/Error from server \(ServiceUnavailable\): error trying to reach service: dial tcp 10\.244\.0\.\d+:9999: connect: connection refused/);
+    } finally {
+      void app.stop(true);
+    }
+  });
+
   test("SPDY is refused with a message naming the kubectl setting (kubectl told not to use WebSockets)", async () => {
     const run = async (a: string[], extra: Record<string, string>) => {
       const p = Bun.spawn(args(a), { env: { ...env(), ...extra }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });

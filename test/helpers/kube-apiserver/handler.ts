@@ -139,7 +139,8 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     const accept = h.get("accept") ?? "";
     const info = classify(req.method, url);
     if (info.kind === "nonresource") return nonResource(ctx, url.pathname, accept, req.method);
-    checkAccept(accept);
+    // A proxied request carries whatever Accept its client sends to the pod.
+    if (info.subresource !== "proxy") checkAccept(accept);
     if (!info.def) throw errors.pathNotFound();
     const verdict = ctx.authorize({ verb: info.verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name });
     if (verdict !== true) {
@@ -149,6 +150,7 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     const target: RestTarget = { def: info.def, namespace: info.namespace, name: info.name, subresource: info.subresource, query: url.searchParams };
     if (info.subresource === "exec" || info.subresource === "attach" || info.subresource === "portforward") return upgrade(ctx, req, upgrader, info, target);
     if (info.subresource === "log") return podLog(ctx, req, target);
+    if (info.subresource === "proxy" && info.def.kind === "Pod") return await podProxy(ctx, req, url, target);
     return await resourceVerb(ctx, req, info, target, accept);
   } catch (e) {
     if (e instanceof ApiError) return statusResponse(e);
@@ -264,6 +266,41 @@ function podAndContainer(ctx: HandlerContext, target: RestTarget, container: str
   } else if (containers.length === 1) c = containers[0];
   else throw errors.badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${containers.map((x) => x.name).join(" ")}]`);
   return { pod, container: c! };
+}
+
+/**
+ * pods/NAME[:PORT]/proxy/PATH: the request relayed over HTTP to the pod port's local stand-in
+ * (mapPort), its answer returned as it is; 503 as the API server words it when nothing listens.
+ */
+async function podProxy(ctx: HandlerContext, req: Request, url: URL, target: RestTarget): Promise<Response> {
+  const [podName, portText] = (target.name ?? "").split(":") as [string, string | undefined];
+  const pod = rest.get(ctx.deps, { ...target, name: podName }).body;
+  const declared = (pod.spec?.containers ?? []).flatMap((c: KubeObject) => c.ports ?? []).map((p: KubeObject) => p.containerPort as number);
+  const port = portText ? Number(portText) : (declared[0] ?? 80);
+  const marker = `/proxy`;
+  const at = url.pathname.indexOf(marker, url.pathname.indexOf(`/pods/${target.name}`));
+  const rest_ = at >= 0 ? url.pathname.slice(at + marker.length) || "/" : "/";
+  const t = ctx.runtime.portTarget(pod.metadata.namespace, pod.metadata.name, port);
+  const unreachable = (why: string) =>
+    new ApiError(statusBody(503, "ServiceUnavailable", `error trying to reach service: dial tcp ${pod.status?.podIP ?? "10.244.0.1"}:${port}: ${why}`));
+  if (!t) throw unreachable("connect: connection refused");
+  const headers = new Headers(req.headers);
+  for (const h of ["authorization", "host", "connection", "content-length"]) headers.delete(h);
+  const query = new URLSearchParams(url.search);
+  try {
+    const res = await fetch(`http://${t.host}:${t.port}${rest_}${query.toString() ? `?${query}` : ""}`, {
+      method: req.method,
+      headers,
+      body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
+      redirect: "manual",
+    });
+    const out = new Headers(res.headers);
+    out.delete("content-length");
+    out.delete("transfer-encoding");
+    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+  } catch (e) {
+    throw unreachable(e instanceof Error ? e.message : String(e));
+  }
 }
 
 function podLog(ctx: HandlerContext, req: Request, target: RestTarget): Response {
