@@ -235,6 +235,14 @@ spec:
     expect(seen?.authorization).toBe("");
   });
 
+  test("impersonation: kubectl --as acts as that user (the authorizer and the Forbidden message see alice)", async () => {
+    const r = await kubectl(["get", "pods", "-n", "locked", "--as", "alice", "--as-group", "devs"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toStartWith('Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "locked"');
+    const seen = api.requests.filter((q) => q.path === "/api/v1/namespaces/locked/pods").at(-1);
+    expect([...(seen?.impersonate ?? [])].sort()).toEqual(["impersonate-group: devs", "impersonate-user: alice"]);
+  });
+
   test("logs -f streams new lines until the test ends the container's log", async () => {
     api.appendLog("team-a", "web", "main", "first line");
     const k = spawnKubectl(["logs", "-f", "web"]);

@@ -29,6 +29,10 @@ export interface RequestAttributes {
   readonly subresource: string | undefined;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
+  /** The user the request acts as: Impersonate-User when given, else the credential's user. */
+  readonly user: string;
+  /** Impersonate-Group values. */
+  readonly groups: readonly string[];
 }
 
 /** true to allow; a string is the reason given in the 403. */
@@ -132,7 +136,7 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     websocketProtocol: h.get("sec-websocket-protocol") ?? "",
     clientCertificate: certUser ?? "",
     userAgent: h.get("user-agent") ?? "",
-    impersonate: [...h.keys()].filter((k) => k.toLowerCase().startsWith("impersonate-")),
+    impersonate: [...h.entries()].filter(([k]) => k.toLowerCase().startsWith("impersonate-")).map(([k, v]) => `${k.toLowerCase()}: ${v}`),
   });
   try {
     if (certUser === undefined && h.get("authorization") !== `Bearer ${ctx.token}`) throw errors.unauthorized();
@@ -142,10 +146,13 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     // A proxied request carries whatever Accept its client sends to the pod.
     if (info.subresource !== "proxy") checkAccept(accept);
     if (!info.def) throw errors.pathNotFound();
-    const verdict = ctx.authorize({ verb: info.verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name });
+    // Impersonate-User acts as that user (the credential here is a cluster admin's, allowed to).
+    const user = h.get("impersonate-user") ?? certUser ?? ctx.user;
+    const groups = (h.get("impersonate-group") ?? "").split(",").map((g) => g.trim()).filter(Boolean);
+    const verdict = ctx.authorize({ verb: info.verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name, user, groups });
     if (verdict !== true) {
       const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
-      throw errors.forbidden(ctx.user, info.verb, info.def, resource, info.name, info.namespace, verdict);
+      throw errors.forbidden(user, info.verb, info.def, resource, info.name, info.namespace, verdict);
     }
     const target: RestTarget = { def: info.def, namespace: info.namespace, name: info.name, subresource: info.subresource, query: url.searchParams };
     if (info.subresource === "exec" || info.subresource === "attach" || info.subresource === "portforward") return upgrade(ctx, req, upgrader, info, target);

@@ -52,6 +52,7 @@ export interface RecordedRequest {
   /** The CN of a verified client certificate, or "". */
   readonly clientCertificate: string;
   readonly userAgent: string;
+  /** Impersonate-* headers as "name: value" (lower-case names). */
   readonly impersonate: readonly string[];
 }
 
