@@ -303,6 +303,19 @@ spec:
     expect(r.code).toBe(0);
   });
 
+  test("kubectl debug: an ephemeral container patched in through pods/ephemeralcontainers, then attached", async () => {
+    api.addPod("team-a", "debuggee");
+    const r = await kubectl(["debug", "-i", "debuggee", "--image=busybox", "--profile=general", "--", "sh"], "echo inside the debugger\nexit\n");
+    expect(r.stdout).toContain("inside the debugger\n");
+    expect(r.code).toBe(0);
+    const pod = api.get("v1", "Pod", "team-a", "debuggee")!;
+    expect(pod.spec.ephemeralContainers).toHaveLength(1);
+    expect(pod.spec.ephemeralContainers[0].image).toBe("busybox");
+    expect(pod.status.ephemeralContainerStatuses[0].state.running).toBeDefined();
+    const patch = api.requests.find((q) => q.method === "PATCH" && q.path === "/api/v1/namespaces/team-a/pods/debuggee/ephemeralcontainers");
+    expect(patch?.contentType).toBe("application/strategic-merge-patch+json");
+  });
+
   test("port-forward carries an HTTP request to the pod's port (SPDY tunnelled in a WebSocket)", async () => {
     const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`pod app saw ${req.method} ${new URL(req.url).pathname}\n`) });
     api.mapPort("team-a", "web", 8080, app.port!);

@@ -266,9 +266,10 @@ async function resourceVerb(ctx: HandlerContext, req: Request, info: ResourceReq
 function podAndContainer(ctx: HandlerContext, target: RestTarget, container: string | null): { pod: KubeObject; container: KubeObject } {
   const pod = rest.get(ctx.deps, target).body;
   const containers: KubeObject[] = pod.spec?.containers ?? [];
+  const ephemeral: KubeObject[] = pod.spec?.ephemeralContainers ?? [];
   let c: KubeObject | undefined;
   if (container) {
-    c = containers.find((x) => x.name === container);
+    c = containers.find((x) => x.name === container) ?? ephemeral.find((x) => x.name === container);
     if (!c) throw errors.badRequest(`container ${container} is not valid for pod ${pod.metadata.name}`);
   } else if (containers.length === 1) c = containers[0];
   else throw errors.badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${containers.map((x) => x.name).join(" ")}]`);

@@ -235,6 +235,7 @@ export function update(deps: RestDeps, t: RestTarget, raw: unknown, userAgent: s
   const prev = existing(deps, t);
   if (t.subresource === "status") return commitUpdate(deps, t, prev, { ...prev, status: next.status, metadata: { ...prev.metadata, resourceVersion: next.metadata?.resourceVersion } }, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "status"));
   if (t.subresource === "scale") return writeScale(deps, t, prev, next, userAgent);
+  if (t.subresource === "ephemeralcontainers") return writeEphemeral(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "ephemeralcontainers"));
   if (next.kind !== undefined && next.kind !== t.def.kind) throw errors.badRequest(`the API version in the data (${next.apiVersion}) does not match the expected API version (${apiVersionOf(t.def)})`);
   return commitUpdate(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now()));
 }
@@ -266,6 +267,7 @@ export function patch(deps: RestDeps, t: RestTarget, text: string, contentType: 
   const manager = managedField(isApply ? t.query.get("fieldManager")! : defaultManager(t.query, userAgent), isApply ? "Apply" : "Update", t.def, deps.now(), t.subresource);
   if (t.subresource === "scale") return writeScale(deps, t, found, next, userAgent);
   if (t.subresource === "status") return commitUpdate(deps, t, found, { ...found, status: next.status }, manager);
+  if (t.subresource === "ephemeralcontainers") return writeEphemeral(deps, t, found, next, manager);
   return commitUpdate(deps, t, found, next, manager);
 }
 
@@ -291,6 +293,37 @@ function writeScale(deps: RestDeps, t: RestTarget, prev: KubeObject, scale: Kube
   next.metadata.resourceVersion = scale.metadata?.resourceVersion ?? prev.metadata.resourceVersion;
   const r = commitUpdate(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "scale"));
   return { status: r.status, body: scaleOf(t.def, r.body) };
+}
+
+/**
+ * pods/ephemeralcontainers (kubectl debug): only spec.ephemeralContainers is taken from the
+ * write; each new one is reported running at once, as the kubelet would once it started it.
+ */
+function writeEphemeral(deps: RestDeps, t: RestTarget, prev: KubeObject, next: KubeObject, manager: KubeObject): RestReply {
+  const wanted: KubeObject[] = next.spec?.ephemeralContainers ?? [];
+  const had: KubeObject[] = prev.spec?.ephemeralContainers ?? [];
+  for (const old of had) {
+    const now = wanted.find((c) => c.name === old.name);
+    if (!now || JSON.stringify(now) !== JSON.stringify(old)) {
+      throw errors.invalid(t.def, prev.metadata.name, [{ type: "FieldValueForbidden", field: "spec.ephemeralContainers", detail: "Forbidden: existing ephemeral containers may not be removed or changed" }]);
+    }
+  }
+  const ts = nowRfc3339(deps.now());
+  const statuses: KubeObject[] = [...(prev.status?.ephemeralContainerStatuses ?? [])];
+  for (const c of wanted) {
+    c.terminationMessagePath ??= "/dev/termination-log";
+    c.terminationMessagePolicy ??= "File";
+    c.imagePullPolicy ??= "IfNotPresent";
+    if (!statuses.some((s) => s.name === c.name)) {
+      statuses.push({ name: c.name, state: { running: { startedAt: ts } }, lastState: {}, ready: false, restartCount: 0, image: c.image, imageID: `${c.image}@sha256:${"0".repeat(64)}`, containerID: `containerd://${crypto.randomUUID().replace(/-/g, "")}` });
+    }
+  }
+  const out = { ...prev, spec: { ...prev.spec, ephemeralContainers: wanted }, metadata: { ...prev.metadata, resourceVersion: next.metadata?.resourceVersion ?? prev.metadata.resourceVersion } };
+  const r = commitUpdate(deps, t, prev, out, manager);
+  r.body.status = { ...(r.body.status ?? {}), ephemeralContainerStatuses: statuses };
+  if (isDryRun(t.query)) return r;
+  const stored = deps.store.put(t.def, r.body, "MODIFIED");
+  return { status: 200, body: stored, tableRows: [stored] };
 }
 
 export function getSubresource(deps: RestDeps, t: RestTarget): RestReply {
