@@ -51,13 +51,14 @@ export class ObjectStore {
     return o === undefined ? undefined : clone(o);
   }
 
+  /** The stored objects themselves, not copies (lists are hot in benchmarks): callers must not change them. */
   list(def: ResourceDef, namespace?: string): KubeObject[] {
     const prefix = `${def.group}/${def.resource}/`;
     const out: KubeObject[] = [];
     for (const [k, o] of this.objects) {
       if (!k.startsWith(prefix)) continue;
       if (def.namespaced && namespace !== undefined && o.metadata?.namespace !== namespace) continue;
-      out.push(clone(o));
+      out.push(o);
     }
     out.sort((a, b) => `${a.metadata.namespace ?? ""}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ""}/${b.metadata.name}`));
     return out;
