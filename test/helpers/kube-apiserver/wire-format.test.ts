@@ -95,6 +95,30 @@ describe("stand-in API server wire formats", () => {
     }
   });
 
+  test("timeoutSeconds ends a watch; a Table watch has column definitions in its first event only", async () => {
+    const rv = api.store.resourceVersion;
+    const res = await call(`/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`, { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } });
+    expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "t1", namespace: "default" } });
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "t2", namespace: "default" } });
+    const events = (await within("the watch to end after timeoutSeconds", res.text())).trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.type, e.object.kind, e.object.rows[0].cells[0]])).toEqual([["ADDED", "Table", "t1"], ["ADDED", "Table", "t2"]]);
+    expect(events[0].object.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(["Name", "Data", "Age"]);
+    expect(events[1].object.columnDefinitions).toBeNull();
+  });
+
+  test("deletecollection deletes what the selector picks and answers the list of it", async () => {
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "keep", namespace: "default", labels: { tier: "a" } } });
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "drop", namespace: "default", labels: { tier: "b" } } });
+    const res = await call("/api/v1/namespaces/default/configmaps?labelSelector=tier%3Db", { method: "DELETE" });
+    expect(res.status).toBe(200);
+    const list = await body(res);
+    expect(list.kind).toBe("ConfigMapList");
+    expect(list.items.map((i: KubeObject) => i.metadata.name)).toEqual(["drop"]);
+    expect(api.get("v1", "ConfigMap", "default", "drop")).toBeUndefined();
+    expect(api.get("v1", "ConfigMap", "default", "keep")).toBeDefined();
+  });
+
   test("Table: column definitions and PartialObjectMetadata rows", async () => {
     const res = await call("/api/v1/namespaces/default/configmaps", { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } });
     expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
