@@ -84,6 +84,8 @@ export interface KubeApiServer {
   endLogs(namespace: string, pod: string): void;
   /** A kubeconfig (YAML) for this server: cluster with its CA, user with the token. */
   kubeconfig(opts?: { namespace?: string; token?: string; clientCertificate?: boolean }): string;
+  /** Output read from the live exec/attach processes, and how many of them wait for a slow reader. */
+  processStats(): { bytesOut: number; paused: number };
   /** The number of open watch, log and WebSocket streams (to wait for a client to connect). */
   openStreams(): number;
   stop(): Promise<void>;
@@ -227,6 +229,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       ].join("\n");
     },
     openStreams: () => streams,
+    processStats: () => runtime.outputStats(),
     async stop() {
       for (const end of [...stoppers]) end();
       logs.endAll();

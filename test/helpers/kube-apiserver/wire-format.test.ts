@@ -2,7 +2,8 @@
 // exact Status bodies, discovery content types, a watch's headers arriving before any event, the
 // Table shape, patches and conflicts, the exec channel protocol and the v4 port-forward channels.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { signal, within } from "../wait.ts";
+import tls from "node:tls";
+import { signal, waitFor, within } from "../wait.ts";
 import { startKubeApiServer } from "./index.ts";
 import type { KubeApiServer, KubeObject } from "./index.ts";
 
@@ -163,6 +164,58 @@ describe("stand-in API server wire formats", () => {
       reason: "NonZeroExitCode",
       details: { causes: [{ reason: "ExitCode", message: "5" }] },
     });
+  });
+
+  test("exec output to a client that does not read is held back: the process blocks, memory stays flat", async () => {
+    const total = 64 * 1024 * 1024;
+    const port = Number(new URL(api.url).port);
+    const sock = tls.connect({ host: "127.0.0.1", port, ca: api.caPem, servername: "localhost" });
+    await within("the TLS connection", new Promise((r) => sock.once("secureConnect", r)));
+    const path = `/api/v1/namespaces/default/pods/web/exec?command=head&command=-c&command=${total}&command=%2Fdev%2Fzero&stdout=true`;
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${api.token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+    let buf: Buffer = await within("the 101 answer", new Promise<Buffer>((r) => sock.once("data", (d: Buffer) => r(d))));
+    expect(buf.toString("latin1")).toStartWith("HTTP/1.1 101 Switching Protocols");
+    sock.pause(); // the client stops reading
+    await waitFor("the exec process's output to be held back for the slow client", () => api.processStats().paused > 0);
+    expect(api.processStats().bytesOut).toBeLessThan(total);
+    // Now read it all: every byte arrives, then the Success status.
+    buf = buf.subarray(buf.indexOf("\r\n\r\n") + 4);
+    let stdout = 0;
+    let status = "";
+    const done = signal();
+    const parse = () => {
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1]! & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const payload = buf.subarray(off, off + len);
+        const opcode = buf[0]! & 0x0f;
+        buf = buf.subarray(off + len);
+        if (opcode === 8) return done.resolve();
+        if (payload[0] === 1) stdout += payload.length - 1;
+        if (payload[0] === 3) status = payload.subarray(1).toString();
+      }
+    };
+    sock.on("data", (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      parse();
+    });
+    sock.resume();
+    parse();
+    await within("all of the output and the close", done.promise, { timeoutMs: 60_000 });
+    sock.destroy();
+    expect(stdout).toBe(total);
+    expect(JSON.parse(status)).toEqual({ metadata: {}, status: "Success" });
   });
 
   test("port-forward over v4.channel.k8s.io: the port prefix on both channels, then the bytes", async () => {
