@@ -171,6 +171,14 @@ spec:
     expect(api.get("apps/v1", "Deployment", "team-a", "api")!.spec.replicas).toBe(5);
   });
 
+  test("get --chunk-size: pages with continue tokens, all items printed once", async () => {
+    for (const n of ["page-1", "page-2", "page-3", "page-4", "page-5"]) api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: n, namespace: "team-a" }, data: { n } });
+    const r = await kubectl(["get", "configmaps", "--chunk-size=2", "-o", "name"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("configmap/page-"))).toEqual(["configmap/page-1", "configmap/page-2", "configmap/page-3", "configmap/page-4", "configmap/page-5"]);
+    expect(api.requests.filter((q) => q.path === "/api/v1/namespaces/team-a/configmaps" && q.query.includes("continue=")).length).toBeGreaterThanOrEqual(2);
+  });
+
   test("--dry-run=server: the same answer, nothing changed", async () => {
     const before = api.store.resourceVersion;
     const created = await kubectl(["create", "configmap", "ghost", "--from-literal=a=b", "--dry-run=server", "-o", "yaml"]);
@@ -212,6 +220,27 @@ spec:
     const stderr = await new Response(p.stderr).text();
     expect(await p.exited).toBe(1);
     expect(stderr).toContain("error: You must be logged in to the server (Unauthorized)");
+  });
+
+  test("a client certificate signed by the server's CA authenticates instead of the token", async () => {
+    const certConfig = join(dir, "cert-kubeconfig");
+    writeFileSync(certConfig, api.kubeconfig({ clientCertificate: true, namespace: "team-a" }));
+    const p = Bun.spawn(args(["get", "pod", "web", "-o", "name"]), { env: { ...env(), KUBECONFIG: certConfig }, stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await within("kubectl with a client certificate to exit", Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]));
+    expect(stderr).toBe("");
+    expect(stdout).toBe("pod/web\n");
+    expect(code).toBe(0);
+    const seen = api.requests.filter((q) => q.path === "/api/v1/namespaces/team-a/pods/web").at(-1);
+    expect(seen?.clientCertificate).toBe("gatehouse-upstream");
+    expect(seen?.authorization).toBe("");
+  });
+
+  test("impersonation: kubectl --as acts as that user (the authorizer and the Forbidden message see alice)", async () => {
+    const r = await kubectl(["get", "pods", "-n", "locked", "--as", "alice", "--as-group", "devs"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toStartWith('Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "locked"');
+    const seen = api.requests.filter((q) => q.path === "/api/v1/namespaces/locked/pods").at(-1);
+    expect([...(seen?.impersonate ?? [])].sort()).toEqual(["impersonate-group: devs", "impersonate-user: alice"]);
   });
 
   test("logs -f streams new lines until the test ends the container's log", async () => {
@@ -274,6 +303,19 @@ spec:
     expect(r.code).toBe(0);
   });
 
+  test("kubectl debug: an ephemeral container patched in through pods/ephemeralcontainers, then attached", async () => {
+    api.addPod("team-a", "debuggee");
+    const r = await kubectl(["debug", "-i", "debuggee", "--image=busybox", "--profile=general", "--", "sh"], "echo inside the debugger\nexit\n");
+    expect(r.stdout).toContain("inside the debugger\n");
+    expect(r.code).toBe(0);
+    const pod = api.get("v1", "Pod", "team-a", "debuggee")!;
+    expect(pod.spec.ephemeralContainers).toHaveLength(1);
+    expect(pod.spec.ephemeralContainers[0].image).toBe("busybox");
+    expect(pod.status.ephemeralContainerStatuses[0].state.running).toBeDefined();
+    const patch = api.requests.find((q) => q.method === "PATCH" && q.path === "/api/v1/namespaces/team-a/pods/debuggee/ephemeralcontainers");
+    expect(patch?.contentType).toBe("application/strategic-merge-patch+json");
+  });
+
   test("port-forward carries an HTTP request to the pod's port (SPDY tunnelled in a WebSocket)", async () => {
     const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`pod app saw ${req.method} ${new URL(req.url).pathname}\n`) });
     api.mapPort("team-a", "web", 8080, app.port!);
@@ -294,6 +336,36 @@ spec:
       await k.proc.exited;
       void app.stop(true);
     }
+  });
+
+  test("pods/proxy relays an HTTP request to the pod's port (kubectl get --raw)", async () => {
+    const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`proxied ${new URL(req.url).pathname}${new URL(req.url).search}\n`) });
+    api.mapPort("team-a", "web", 9090, app.port!);
+    try {
+      const r = await kubectl(["get", "--raw", "/api/v1/namespaces/team-a/pods/web:9090/proxy/status?full=1"]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("proxied /status?full=1\n");
+      const refused = await kubectl(["get", "--raw", "/api/v1/namespaces/team-a/pods/web:9999/proxy/"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/Error from server \(ServiceUnavailable\): error trying to reach service: dial tcp 10\.244\.0\.\d+:9999: connect: connection refused/);
+    } finally {
+      void app.stop(true);
+    }
+  });
+
+  test("SPDY is refused with a message naming the kubectl setting (kubectl told not to use WebSockets)", async () => {
+    const run = async (a: string[], extra: Record<string, string>) => {
+      const p = Bun.spawn(args(a), { env: { ...env(), ...extra }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [stderr, code] = await within(`kubectl ${a.join(" ")} to exit`, Promise.all([new Response(p.stderr).text(), p.exited]));
+      return { stderr, code };
+    };
+    const exec = await run(["exec", "web", "--", "true"], { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" });
+    expect(exec.code).toBe(1);
+    expect(exec.stderr).toContain("Error from server (BadRequest): this API server stand-in does not accept SPDY upgrades for exec: use WebSockets");
+    const pf = await run(["port-forward", "pod/web", ":8080"], { KUBECTL_PORT_FORWARD_WEBSOCKETS: "false" });
+    expect(pf.code).toBe(1);
+    expect(pf.stderr).toContain("error upgrading connection: this API server stand-in does not accept SPDY upgrades for portforward");
+    expect(api.requests.some((q) => q.upgrade.toUpperCase().startsWith("SPDY/3.1"))).toBe(true);
   });
 
   test("auth can-i: SelfSubjectAccessReview (sent as protobuf) answered yes and no", async () => {

@@ -5,16 +5,14 @@ import { AGGREGATED_V2, AGGREGATED_V2BETA1, VERSION_INFO, aggregatedDiscovery, a
 import type { PodLogs } from "./logs.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { PodRuntime } from "./pod-runtime.ts";
-import { PortForwardSession, PORTFORWARD_PROTOCOLS } from "./portforward.ts";
-import { ChannelSession, REMOTECOMMAND_PROTOCOLS } from "./remotecommand.ts";
+import { podLog, podProxy, upgrade } from "./pod-subresources.ts";
 import { PROTOBUF, decodeProtobufBody } from "./protobuf.ts";
 import { groupVersions } from "./resources.ts";
 import * as rest from "./rest.ts";
 import type { RestReply, RestTarget } from "./rest.ts";
 import { classify } from "./routes.ts";
 import type { ResourceRequest } from "./routes.ts";
-import { ApiError, errors, statusBody } from "./status.ts";
-import type { KubeObject } from "./store.ts";
+import { ApiError, errors } from "./status.ts";
 import { toTable } from "./table.ts";
 import type { IncludeObject } from "./table.ts";
 import { watchStream } from "./watch.ts";
@@ -29,6 +27,10 @@ export interface RequestAttributes {
   readonly subresource: string | undefined;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
+  /** The user the request acts as: Impersonate-User when given, else the credential's user. */
+  readonly user: string;
+  /** Impersonate-Group values. */
+  readonly groups: readonly string[];
 }
 
 /** true to allow; a string is the reason given in the 403. */
@@ -93,7 +95,7 @@ export type Upgrader = (protocol: string, session: WsSession) => void;
 export const STREAM_MARK = "X-Kube-Apiserver-Stream";
 
 /** Counts a stream as open until it ends or the client cancels it. */
-function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+export function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const done = ctx.streamOpened();
   let finished = false;
   const finish = () => {
@@ -118,7 +120,7 @@ function counted(ctx: HandlerContext, inner: ReadableStream<Uint8Array>): Readab
   });
 }
 
-export async function handleRequest(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined): Promise<Response | undefined> {
+export async function handleRequest(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined, certUser?: string): Promise<Response | undefined> {
   const url = new URL(req.url);
   const h = req.headers;
   ctx.record({
@@ -130,24 +132,30 @@ export async function handleRequest(ctx: HandlerContext, req: Request, upgrader:
     authorization: h.get("authorization") ?? "",
     upgrade: h.get("upgrade") ?? "",
     websocketProtocol: h.get("sec-websocket-protocol") ?? "",
+    clientCertificate: certUser ?? "",
     userAgent: h.get("user-agent") ?? "",
-    impersonate: [...h.keys()].filter((k) => k.toLowerCase().startsWith("impersonate-")),
+    impersonate: [...h.entries()].filter(([k]) => k.toLowerCase().startsWith("impersonate-")).map(([k, v]) => `${k.toLowerCase()}: ${v}`),
   });
   try {
-    if (h.get("authorization") !== `Bearer ${ctx.token}`) throw errors.unauthorized();
+    if (certUser === undefined && h.get("authorization") !== `Bearer ${ctx.token}`) throw errors.unauthorized();
     const accept = h.get("accept") ?? "";
     const info = classify(req.method, url);
     if (info.kind === "nonresource") return nonResource(ctx, url.pathname, accept, req.method);
-    checkAccept(accept);
+    // A proxied request carries whatever Accept its client sends to the pod.
+    if (info.subresource !== "proxy") checkAccept(accept);
     if (!info.def) throw errors.pathNotFound();
-    const verdict = ctx.authorize({ verb: info.verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name });
+    // Impersonate-User acts as that user (the credential here is a cluster admin's, allowed to).
+    const user = h.get("impersonate-user") ?? certUser ?? ctx.user;
+    const groups = (h.get("impersonate-group") ?? "").split(",").map((g) => g.trim()).filter(Boolean);
+    const verdict = ctx.authorize({ verb: info.verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name, user, groups });
     if (verdict !== true) {
       const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
-      throw errors.forbidden(ctx.user, info.verb, info.def, resource, info.name, info.namespace, verdict);
+      throw errors.forbidden(user, info.verb, info.def, resource, info.name, info.namespace, verdict);
     }
     const target: RestTarget = { def: info.def, namespace: info.namespace, name: info.name, subresource: info.subresource, query: url.searchParams };
     if (info.subresource === "exec" || info.subresource === "attach" || info.subresource === "portforward") return upgrade(ctx, req, upgrader, info, target);
     if (info.subresource === "log") return podLog(ctx, req, target);
+    if (info.subresource === "proxy" && info.def.kind === "Pod") return await podProxy(ctx, req, url, target);
     return await resourceVerb(ctx, req, info, target, accept);
   } catch (e) {
     if (e instanceof ApiError) return statusResponse(e);
@@ -200,7 +208,9 @@ async function readBody(req: Request): Promise<unknown> {
 function reply(r: RestReply, target: RestTarget, accept: string): Response {
   const isStatus = r.body.kind === "Status";
   if (!isStatus && r.tableRows && wantsTable(accept)) {
-    return json(toTable(target.def, r.tableRows, r.body.metadata?.resourceVersion, includeObject(target.query)), r.status, TABLE_TYPE);
+    const table = toTable(target.def, r.tableRows, r.body.metadata?.resourceVersion, includeObject(target.query));
+    if (r.body.metadata?.continue) table.metadata = { ...table.metadata, continue: r.body.metadata.continue, remainingItemCount: r.body.metadata.remainingItemCount };
+    return json(table, r.status, TABLE_TYPE);
   }
   return json(r.body, r.status);
 }
@@ -250,96 +260,3 @@ async function resourceVerb(ctx: HandlerContext, req: Request, info: ResourceReq
       throw errors.methodNotAllowed();
   }
 }
-
-function podAndContainer(ctx: HandlerContext, target: RestTarget, container: string | null): { pod: KubeObject; container: KubeObject } {
-  const pod = rest.get(ctx.deps, target).body;
-  const containers: KubeObject[] = pod.spec?.containers ?? [];
-  let c: KubeObject | undefined;
-  if (container) {
-    c = containers.find((x) => x.name === container);
-    if (!c) throw errors.badRequest(`container ${container} is not valid for pod ${pod.metadata.name}`);
-  } else if (containers.length === 1) c = containers[0];
-  else throw errors.badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${containers.map((x) => x.name).join(" ")}]`);
-  return { pod, container: c! };
-}
-
-function podLog(ctx: HandlerContext, req: Request, target: RestTarget): Response {
-  if (req.method !== "GET") throw errors.methodNotAllowed();
-  const q = target.query;
-  const { pod, container } = podAndContainer(ctx, target, q.get("container"));
-  if (q.get("previous") === "true") throw errors.badRequest(`previous terminated container "${container.name}" in pod "${pod.metadata.name}" not found`);
-  const num = (k: string) => (q.get(k) === null ? undefined : Number(q.get(k)));
-  const stream = ctx.logs.stream(pod.metadata.namespace, pod.metadata.name, container.name, {
-    follow: q.get("follow") === "true",
-    tailLines: num("tailLines"),
-    limitBytes: num("limitBytes"),
-    timestamps: q.get("timestamps") === "true",
-    sinceSeconds: num("sinceSeconds"),
-  }, req.signal);
-  return new Response(counted(ctx, stream), { headers: { "Content-Type": "text/plain", [STREAM_MARK]: "1" } });
-}
-
-function negotiate(offered: string | null, supported: readonly string[]): string | undefined {
-  for (const p of (offered ?? "").split(",").map((s) => s.trim())) if (supported.includes(p)) return p;
-  return undefined;
-}
-
-function upgrade(ctx: HandlerContext, req: Request, upgrader: Upgrader | undefined, info: ResourceRequest, target: RestTarget): Response | undefined {
-  const up = (req.headers.get("upgrade") ?? "").toLowerCase();
-  if (up.startsWith("spdy")) {
-    throw errors.badRequest(
-      `this API server stand-in does not accept SPDY upgrades for ${info.subresource}: use WebSockets (kubectl 1.30+ does by default; do not set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false or KUBECTL_PORT_FORWARD_WEBSOCKETS=false)`,
-    );
-  }
-  if (up !== "websocket" || !upgrader) throw errors.badRequest("Upgrade request required");
-  const q = target.query;
-  const offered = req.headers.get("sec-websocket-protocol");
-  if (info.subresource === "portforward") {
-    const protocol = negotiate(offered, PORTFORWARD_PROTOCOLS);
-    if (!protocol) throw errors.badRequest(`unable to upgrade: requested protocol(s) are not supported: ${offered ?? ""}; supported protocols are ${PORTFORWARD_PROTOCOLS.join(", ")}`);
-    const pod = rest.get(ctx.deps, target).body;
-    const ports = q.getAll("ports").flatMap((p) => p.split(",")).map(Number);
-    let session: PortForwardSession | undefined;
-    let done = () => {};
-    const data: WsSession = {
-      open: (ws) => {
-        done = ctx.streamOpened();
-        session = new PortForwardSession(ws, { protocol, ports, target: (port) => ctx.runtime.portTarget(pod.metadata.namespace, pod.metadata.name, port), podName: pod.metadata.name, podUid: pod.metadata.uid, namespace: pod.metadata.namespace });
-      },
-      message: (m) => session?.onMessage(m),
-      close: () => {
-        session?.onClose();
-        done();
-      },
-    };
-    upgrader(protocol, data);
-    return undefined;
-  }
-  const protocol = negotiate(offered, REMOTECOMMAND_PROTOCOLS);
-  if (!protocol) throw errors.badRequest(`unable to upgrade: requested protocol(s) are not supported: ${offered ?? ""}; supported protocols are ${REMOTECOMMAND_PROTOCOLS.join(", ")}`);
-  const { pod, container } = podAndContainer(ctx, target, q.get("container"));
-  const flag = (k: string) => q.get(k) === "true" || q.get(k) === "1";
-  const streams = { stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr"), tty: flag("tty") };
-  const isExec = info.subresource === "exec";
-  const argv = q.getAll("command");
-  if (isExec && argv.length === 0) throw errors.badRequest("you must specify at least 1 command");
-  if (!streams.stdin && !streams.stdout && !streams.stderr) throw errors.badRequest("you must specify at least 1 of stdin, stdout, stderr");
-  let session: ChannelSession | undefined;
-  let done = () => {};
-  const data: WsSession = {
-    open: (ws) => {
-      done = ctx.streamOpened();
-      const proc = isExec ? ctx.runtime.exec(pod, container, argv, streams.tty, streams.stdin) : ctx.runtime.main(pod, container);
-      session = new ChannelSession(ws, { process: proc, streams, protocol, argv: isExec ? argv : (container.command ?? ["sh"]), killOnClose: isExec });
-    },
-    message: (m) => session?.onMessage(m),
-    close: () => {
-      session?.onClose();
-      done();
-    },
-  };
-  upgrader(protocol, data);
-  return undefined;
-}
-
-export { statusBody };

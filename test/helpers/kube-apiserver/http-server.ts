@@ -3,8 +3,10 @@
 // bodies as the API server sends them; upgrades become WebSocket sessions or a Status answer.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { STREAM_MARK, handleRequest } from "./handler.ts";
-import type { HandlerContext } from "./handler.ts";
+import type { HandlerContext, Upgrader } from "./handler.ts";
+import { CLIENT_CERT_CN } from "./tls.ts";
 import { handshakeResponse, serveWebSocket } from "./websocket.ts";
 
 function requestOf(req: IncomingMessage, body: Buffer | undefined, signal: AbortSignal): Request {
@@ -23,11 +25,20 @@ async function readAll(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * The user of a client certificate the TLS layer verified against this server's CA. Bun's
+ * node:tls sockets say whether the peer's certificate verified but do not expose it, so the user
+ * is the CN of the one client certificate this CA signs (makeServerTls), not read from the wire.
+ */
+function peerUser(socket: unknown): string | undefined {
+  return (socket as TLSSocket).authorized === true ? CLIENT_CERT_CN : undefined;
+}
+
 export async function serveHttp(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const abort = new AbortController();
   res.on("close", () => abort.abort());
   const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readAll(req);
-  const resp = (await handleRequest(ctx, requestOf(req, body, abort.signal), undefined))!;
+  const resp = (await handleRequest(ctx, requestOf(req, body, abort.signal), undefined, peerUser(req.socket)))!;
   const streamed = resp.headers.has(STREAM_MARK);
   const headers: Record<string, string> = {};
   resp.headers.forEach((v, k) => {
@@ -59,13 +70,13 @@ export async function serveHttp(ctx: HandlerContext, req: IncomingMessage, res: 
 
 export async function serveUpgrade(ctx: HandlerContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   let upgraded = false;
-  const abort = new AbortController();
-  const resp = await handleRequest(ctx, requestOf(req, undefined, abort.signal), (protocol, session) => {
+  const accept: Upgrader = (protocol, session) => {
     upgraded = true;
     socket.write(handshakeResponse(String(req.headers["sec-websocket-key"] ?? ""), protocol));
     const conn = serveWebSocket(socket, head, { message: (m) => session.message(m), close: () => session.close() });
     session.open(conn);
-  });
+  };
+  const resp = await handleRequest(ctx, requestOf(req, undefined, new AbortController().signal), accept, peerUser(socket));
   if (upgraded || !resp) return;
   // Refused: an ordinary HTTP answer (a Status), then the connection closes.
   const bytes = Buffer.from(await resp.arrayBuffer());

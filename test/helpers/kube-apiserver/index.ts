@@ -33,6 +33,8 @@ export interface KubeApiServerOptions {
   readonly authorize?: Authorizer;
   /** Answers SelfSubjectAccessReview (default: allowed). */
   readonly accessReview?: (spec: KubeObject) => { allowed: boolean; reason?: string; denied?: boolean };
+  /** How many changes a watch can resume after (default 10000); older resourceVersions get 410 Expired. */
+  readonly watchHistory?: number;
   /** Namespaces to create besides default, kube-system, kube-public and kube-node-lease. */
   readonly namespaces?: readonly string[];
 }
@@ -47,7 +49,10 @@ export interface RecordedRequest {
   readonly upgrade: string;
   /** Sec-WebSocket-Protocol as offered (exec, attach, port-forward). */
   readonly websocketProtocol: string;
+  /** The CN of a verified client certificate, or "". */
+  readonly clientCertificate: string;
   readonly userAgent: string;
+  /** Impersonate-* headers as "name: value" (lower-case names). */
   readonly impersonate: readonly string[];
 }
 
@@ -58,6 +63,9 @@ export interface KubeApiServer {
   /** The CA that signed the server certificate (PEM), for kubeconfig certificate-authority-data. */
   readonly caPem: string;
   readonly token: string;
+  /** A client certificate and key (PEM) this server accepts instead of the token (user: its CN). */
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
   readonly store: ObjectStore;
   readonly logs: PodLogs;
   /** Every request seen, oldest first (a test can check what reached the cluster). */
@@ -75,7 +83,9 @@ export interface KubeApiServer {
   /** Ends the followers of a pod's logs (the container exited). */
   endLogs(namespace: string, pod: string): void;
   /** A kubeconfig (YAML) for this server: cluster with its CA, user with the token. */
-  kubeconfig(opts?: { namespace?: string; token?: string }): string;
+  kubeconfig(opts?: { namespace?: string; token?: string; clientCertificate?: boolean }): string;
+  /** Output read from the live exec/attach processes, and how many of them wait for a slow reader. */
+  processStats(): { bytesOut: number; paused: number };
   /** The number of open watch, log and WebSocket streams (to wait for a client to connect). */
   openStreams(): number;
   stop(): Promise<void>;
@@ -93,7 +103,7 @@ function resourceFor(apiVersion: string, kind: string): ResourceDef {
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
   const tls = makeServerTls();
   const token = opts.token ?? `kube-token-${crypto.randomUUID()}`;
-  const store = new ObjectStore();
+  const store = new ObjectStore(opts.watchHistory);
   const logs = new PodLogs();
   const workDir = mkdtempSync(join(tmpdir(), "kube-apiserver-pods-"));
   const runtime = new PodRuntime(workDir, logs);
@@ -136,7 +146,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     },
   };
 
-  const server = createServer({ cert: tls.certPem, key: tls.keyPem });
+  // Client certificates are asked for, not required: a request is authenticated by a certificate
+  // this CA signed (user = its CN, as the x509 authenticator does) or by the bearer token.
+  const server = createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false });
   const sockets = new Set<Duplex>();
   server.on("secureConnection", (sock: Duplex) => {
     sockets.add(sock);
@@ -161,6 +173,8 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     port,
     caPem: tls.caPem,
     token,
+    clientCertPem: tls.clientCertPem,
+    clientKeyPem: tls.clientKeyPem,
     store,
     logs,
     requests,
@@ -201,7 +215,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         "users:",
         "- name: test",
         "  user:",
-        `    token: ${k.token ?? token}`,
+        ...(k.clientCertificate
+          ? [`    client-certificate-data: ${Buffer.from(tls.clientCertPem).toString("base64")}`, `    client-key-data: ${Buffer.from(tls.clientKeyPem).toString("base64")}`]
+          : [`    token: ${k.token ?? token}`]),
         "contexts:",
         "- name: test",
         "  context:",
@@ -213,6 +229,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       ].join("\n");
     },
     openStreams: () => streams,
+    processStats: () => runtime.outputStats(),
     async stop() {
       for (const end of [...stoppers]) end();
       logs.endAll();

@@ -3,7 +3,12 @@
 // kubectl apply/edit/label/scale produce: merge keys of the core list fields and the $patch,
 // $retainKeys, $setElementOrder and $deleteFromPrimitiveList directives) and apply patches,
 // which server-side apply merges like a strategic patch (no field ownership conflicts).
-import { errors } from "./status.ts";
+import { ApiError, errors, statusBody } from "./status.ts";
+
+/** A JSON Patch that does not apply: 422, as the API server answers jsonpatch errors. */
+function patchFailed(message: string): ApiError {
+  return new ApiError(statusBody(422, "Invalid", message));
+}
 import type { KubeObject } from "./store.ts";
 
 export const PATCH_TYPES = {
@@ -34,7 +39,7 @@ function parentOf(doc: Json, parts: string[], path: string): { parent: Json; las
     if (Array.isArray(cur)) cur = cur[Number(p)];
     else if (isObject(cur)) cur = cur[p];
     else cur = undefined;
-    if (cur === undefined) throw errors.internal(`jsonpatch add operation does not apply: doc is missing path: "${path}"`);
+    if (cur === undefined) throw patchFailed(`jsonpatch add operation does not apply: doc is missing path: "${path}"`);
   }
   return { parent: cur, last: parts[parts.length - 1] ?? "" };
 }
@@ -63,11 +68,11 @@ export function applyJsonPatch(doc: KubeObject, ops: Json): KubeObject {
       const { parent, last } = parentOf(root, parts, path);
       if (Array.isArray(parent)) {
         const i = last === "-" ? parent.length : Number(last);
-        if (!Number.isInteger(i) || i < 0 || i > parent.length) throw errors.internal(`jsonpatch ${String(op.op)} operation does not apply: index out of range for path "${path}"`);
+        if (!Number.isInteger(i) || i < 0 || i > parent.length) throw patchFailed(`jsonpatch ${String(op.op)} operation does not apply: index out of range for path "${path}"`);
         if (insert) parent.splice(i, 0, value);
         else parent[i] = value;
       } else if (isObject(parent)) parent[last] = value;
-      else throw errors.internal(`jsonpatch ${String(op.op)} operation does not apply: doc is missing path: "${path}"`);
+      else throw patchFailed(`jsonpatch ${String(op.op)} operation does not apply: doc is missing path: "${path}"`);
     };
     const remove = (): Json => {
       const { parent, last } = parentOf(root, parts, path);
@@ -77,14 +82,14 @@ export function applyJsonPatch(doc: KubeObject, ops: Json): KubeObject {
         delete parent[last];
         return v;
       }
-      throw errors.internal(`jsonpatch remove operation does not apply: doc is missing key: ${path}`);
+      throw patchFailed(`jsonpatch remove operation does not apply: doc is missing key: ${path}`);
     };
     switch (op.op) {
       case "add":
         set(structuredClone(op.value), true);
         break;
       case "replace":
-        if (getAt(root, path) === undefined) throw errors.internal(`jsonpatch replace operation does not apply: doc is missing key: ${path}`);
+        if (getAt(root, path) === undefined) throw patchFailed(`jsonpatch replace operation does not apply: doc is missing key: ${path}`);
         set(structuredClone(op.value), false);
         break;
       case "remove":
@@ -104,7 +109,7 @@ export function applyJsonPatch(doc: KubeObject, ops: Json): KubeObject {
         set(structuredClone(getAt(root, String(op.from ?? ""))), true);
         break;
       case "test":
-        if (JSON.stringify(getAt(root, path)) !== JSON.stringify(op.value)) throw errors.internal(`testing value ${path} failed: test failed`);
+        if (JSON.stringify(getAt(root, path)) !== JSON.stringify(op.value)) throw patchFailed(`testing value ${path} failed: test failed`);
         break;
       default:
         throw errors.badRequest(`the server rejected our request due to an error in our request: unexpected kind of operation ${JSON.stringify(op.op)}`);

@@ -23,6 +23,11 @@ export class PodProcess {
   /** Settles once the process has exited and all its output has been delivered. */
   readonly ended: Promise<ProcessEnd>;
   private stdinOpen: boolean;
+  private readonly gates = new Set<() => Promise<void> | undefined>();
+  /** Bytes of output read from the process so far. */
+  bytesOut = 0;
+  /** True while output reading waits for a slow reader (backpressure reaches the process's pipe). */
+  paused = false;
 
   constructor(spec: SpawnSpec) {
     this.stdinOpen = spec.stdin;
@@ -64,7 +69,24 @@ export class PodProcess {
   }
 
   private async pump(stream: ReadableStream<Uint8Array>, id: OutputStream): Promise<void> {
-    for await (const chunk of stream) this.emit(id, chunk);
+    for await (const chunk of stream) {
+      this.bytesOut += chunk.length;
+      this.emit(id, chunk);
+      // A reader that does not keep up stops the reading here, so the process blocks on a full
+      // pipe, as it would in a container behind a slow kubectl: memory stays flat.
+      const waits = [...this.gates].map((g) => g()).filter((w): w is Promise<void> => w !== undefined);
+      if (waits.length) {
+        this.paused = true;
+        await Promise.all(waits);
+        this.paused = false;
+      }
+    }
+  }
+
+  /** Adds a check run after each output chunk; a promise it returns holds the next read. */
+  addGate(gate: () => Promise<void> | undefined): () => void {
+    this.gates.add(gate);
+    return () => this.gates.delete(gate);
   }
 
   private emit(stream: OutputStream, data: Uint8Array): void {

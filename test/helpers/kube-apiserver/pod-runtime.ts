@@ -78,6 +78,18 @@ export class PodRuntime {
     return this.ports.get(`${ns}/${pod}/${podPort}`);
   }
 
+  /** Output read from live processes, and how many wait for a slow reader now. */
+  outputStats(): { bytesOut: number; paused: number } {
+    let bytesOut = 0;
+    let paused = 0;
+    const all = [...this.mains.values(), ...[...this.execs.values()].flatMap((s) => [...s])];
+    for (const p of all) {
+      bytesOut += p.bytesOut;
+      if (p.paused) paused++;
+    }
+    return { bytesOut, paused };
+  }
+
   podDeleted(ns: string, pod: string): void {
     for (const [k, p] of this.mains) if (k.startsWith(`${ns}/${pod}/`)) p.kill();
     for (const p of this.execs.get(`${ns}/${pod}`) ?? []) p.kill();

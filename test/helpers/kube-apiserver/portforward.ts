@@ -34,7 +34,7 @@ interface Relay {
  * Connects to the pod port's local stand-in. `onData`/`onEnd` get the far side's bytes and close;
  * `onError` the kubelet-style message when the port is not mapped or refuses.
  */
-function dial(opts: PortForwardOptions, port: number, onData: (d: Uint8Array) => void, onEnd: () => void, onError: (msg: string) => void): Relay {
+function dial(opts: PortForwardOptions, port: number, onData: (d: Uint8Array) => void, onEnd: () => void, onError: (msg: string) => void, drained: () => Promise<void> | undefined): Relay {
   const t = opts.target(port);
   const fail = (why: string) => onError(`error forwarding port ${port} to pod ${opts.podUid}, uid : failed to connect to localhost:${port} inside namespace "${opts.namespace}": ${why}`);
   if (!t) {
@@ -50,7 +50,15 @@ function dial(opts: PortForwardOptions, port: number, onData: (d: Uint8Array) =>
     pending.length = 0;
     if (ended) sock.end();
   });
-  sock.on("data", (d: Buffer) => onData(new Uint8Array(d)));
+  sock.on("data", (d: Buffer) => {
+    onData(new Uint8Array(d));
+    // The WebSocket's buffer is full: stop reading the pod's port until it drains.
+    const wait = drained();
+    if (wait) {
+      sock.pause();
+      void wait.then(() => sock.resume());
+    }
+  });
   sock.on("end", () => onEnd());
   sock.on("error", (e) => (connected ? onEnd() : fail(e.message)));
   return {
@@ -115,6 +123,7 @@ export class PortForwardSession {
         error.write(new TextEncoder().encode(msg));
         finish();
       },
+      () => this.ws.drained(),
     );
     pair.relay = relay;
     this.relays.push(relay);
@@ -141,6 +150,7 @@ export class PortForwardSession {
           this.sendChannel(2 * i + 1, new TextEncoder().encode(msg));
           this.ws.close(1000, "");
         },
+        () => this.ws.drained(),
       );
       this.channelRelays.set(2 * i, relay);
       this.relays.push(relay);

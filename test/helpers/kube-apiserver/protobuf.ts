@@ -100,17 +100,20 @@ function decodeMessage(buf: Uint8Array, name: string): KubeObject {
       continue;
     }
     const [key, type] = f;
+    // Go's generated marshallers write zero values ("" , 0, false, a zero time) that its JSON
+    // encoding omits (omitempty); they are dropped so the object reads as the JSON client's would.
     if (type === "int" || type === "bool") {
       const v = r.varint();
-      out[key] = type === "bool" ? v !== 0n : Number(BigInt.asIntN(64, v));
+      if (v !== 0n) out[key] = type === "bool" ? true : Number(BigInt.asIntN(64, v));
       continue;
     }
     const raw = r.bytes();
-    if (type === "string") out[key] = text.decode(raw);
-    else if (type === "bytes") out[key] = Buffer.from(raw).toString("base64");
+    if (type === "string") {
+      if (raw.length) out[key] = text.decode(raw);
+    } else if (type === "bytes") out[key] = Buffer.from(raw).toString("base64");
     else if (type === "time") {
       const t = decodeTime(raw);
-      out[key] = new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+      if (t !== 0) out[key] = new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
     } else if (type === "map:string" || type === "map:bytes") {
       const entry = new Reader(raw);
       let k = "";

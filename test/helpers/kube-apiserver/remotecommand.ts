@@ -51,6 +51,7 @@ export interface ChannelSessionOptions {
 export class ChannelSession {
   private closed = false;
   private readonly unsubscribe: () => void;
+  private readonly ungate: () => void;
 
   constructor(
     private readonly ws: WsConn,
@@ -62,6 +63,7 @@ export class ChannelSession {
       if (id === CHANNEL.stderr && !streams.stderr) return;
       this.send(id, data);
     });
+    this.ungate = opts.process.addGate(() => (this.closed ? undefined : ws.drained()));
     void opts.process.ended.then((end) => {
       this.send(CHANNEL.error, new TextEncoder().encode(JSON.stringify(exitStatus(end, opts.argv))));
       this.finish(1000, "");
@@ -80,6 +82,7 @@ export class ChannelSession {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
+    this.ungate();
     this.ws.close(code, reason);
   }
 
@@ -117,6 +120,7 @@ export class ChannelSession {
     if (!this.closed) {
       this.closed = true;
       this.unsubscribe();
+      this.ungate();
     }
     if (this.opts.killOnClose) this.opts.process.kill("SIGHUP");
   }

@@ -86,12 +86,40 @@ function defaultManager(q: URLSearchParams, userAgent: string): string {
   return q.get("fieldManager") ?? (userAgent.split("/")[0] || "unknown");
 }
 
+/**
+ * A list, in pages when `limit` is given: metadata.continue names the next page and
+ * remainingItemCount what is left, as the API server answers kubectl's limit=500. A continue
+ * token whose resourceVersion has left the watch history is 410 Expired, like etcd compaction.
+ */
 export function list(deps: RestDeps, t: RestTarget): RestReply {
   const lm = labelMatcher(t.query.get("labelSelector"));
   const fm = fieldMatcher(t.query.get("fieldSelector"));
-  const items = deps.store.list(t.def, t.namespace).filter((o) => lm(o) && fm(o));
-  const rv = String(deps.store.resourceVersion);
-  const body = { kind: `${t.def.kind}List`, apiVersion: apiVersionOf(t.def), metadata: { resourceVersion: rv }, items: items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) };
+  let items = deps.store.list(t.def, t.namespace).filter((o) => lm(o) && fm(o));
+  let rv = String(deps.store.resourceVersion);
+  const metadata: KubeObject = {};
+  const cont = t.query.get("continue");
+  let start = 0;
+  if (cont) {
+    let token: { rv?: string; start?: number };
+    try {
+      token = JSON.parse(Buffer.from(cont, "base64url").toString("utf8"));
+    } catch {
+      throw errors.badRequest("continue key is not valid: illegal base64 data");
+    }
+    if (Number(token.rv) < deps.store.oldestResumable) {
+      throw new ApiError({ ...errors.badRequest("").status, message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.", reason: "Expired", code: 410 });
+    }
+    rv = String(token.rv);
+    start = Number(token.start ?? 0);
+  }
+  const limit = Number(t.query.get("limit") ?? "0");
+  if (limit > 0 && items.length - start > limit) {
+    metadata.continue = Buffer.from(JSON.stringify({ rv, start: start + limit })).toString("base64url");
+    metadata.remainingItemCount = items.length - start - limit;
+    items = items.slice(start, start + limit);
+  } else items = items.slice(start);
+  metadata.resourceVersion = rv;
+  const body = { kind: `${t.def.kind}List`, apiVersion: apiVersionOf(t.def), metadata: { resourceVersion: rv, ...metadata }, items: items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) };
   return { status: 200, body, tableRows: items };
 }
 
@@ -207,6 +235,7 @@ export function update(deps: RestDeps, t: RestTarget, raw: unknown, userAgent: s
   const prev = existing(deps, t);
   if (t.subresource === "status") return commitUpdate(deps, t, prev, { ...prev, status: next.status, metadata: { ...prev.metadata, resourceVersion: next.metadata?.resourceVersion } }, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "status"));
   if (t.subresource === "scale") return writeScale(deps, t, prev, next, userAgent);
+  if (t.subresource === "ephemeralcontainers") return writeEphemeral(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "ephemeralcontainers"));
   if (next.kind !== undefined && next.kind !== t.def.kind) throw errors.badRequest(`the API version in the data (${next.apiVersion}) does not match the expected API version (${apiVersionOf(t.def)})`);
   return commitUpdate(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now()));
 }
@@ -238,6 +267,7 @@ export function patch(deps: RestDeps, t: RestTarget, text: string, contentType: 
   const manager = managedField(isApply ? t.query.get("fieldManager")! : defaultManager(t.query, userAgent), isApply ? "Apply" : "Update", t.def, deps.now(), t.subresource);
   if (t.subresource === "scale") return writeScale(deps, t, found, next, userAgent);
   if (t.subresource === "status") return commitUpdate(deps, t, found, { ...found, status: next.status }, manager);
+  if (t.subresource === "ephemeralcontainers") return writeEphemeral(deps, t, found, next, manager);
   return commitUpdate(deps, t, found, next, manager);
 }
 
@@ -263,6 +293,37 @@ function writeScale(deps: RestDeps, t: RestTarget, prev: KubeObject, scale: Kube
   next.metadata.resourceVersion = scale.metadata?.resourceVersion ?? prev.metadata.resourceVersion;
   const r = commitUpdate(deps, t, prev, next, managedField(defaultManager(t.query, userAgent), "Update", t.def, deps.now(), "scale"));
   return { status: r.status, body: scaleOf(t.def, r.body) };
+}
+
+/**
+ * pods/ephemeralcontainers (kubectl debug): only spec.ephemeralContainers is taken from the
+ * write; each new one is reported running at once, as the kubelet would once it started it.
+ */
+function writeEphemeral(deps: RestDeps, t: RestTarget, prev: KubeObject, next: KubeObject, manager: KubeObject): RestReply {
+  const wanted: KubeObject[] = next.spec?.ephemeralContainers ?? [];
+  const had: KubeObject[] = prev.spec?.ephemeralContainers ?? [];
+  for (const old of had) {
+    const now = wanted.find((c) => c.name === old.name);
+    if (!now || JSON.stringify(now) !== JSON.stringify(old)) {
+      throw errors.invalid(t.def, prev.metadata.name, [{ type: "FieldValueForbidden", field: "spec.ephemeralContainers", detail: "Forbidden: existing ephemeral containers may not be removed or changed" }]);
+    }
+  }
+  const ts = nowRfc3339(deps.now());
+  const statuses: KubeObject[] = [...(prev.status?.ephemeralContainerStatuses ?? [])];
+  for (const c of wanted) {
+    c.terminationMessagePath ??= "/dev/termination-log";
+    c.terminationMessagePolicy ??= "File";
+    c.imagePullPolicy ??= "IfNotPresent";
+    if (!statuses.some((s) => s.name === c.name)) {
+      statuses.push({ name: c.name, state: { running: { startedAt: ts } }, lastState: {}, ready: false, restartCount: 0, image: c.image, imageID: `${c.image}@sha256:${"0".repeat(64)}`, containerID: `containerd://${crypto.randomUUID().replace(/-/g, "")}` });
+    }
+  }
+  const out = { ...prev, spec: { ...prev.spec, ephemeralContainers: wanted }, metadata: { ...prev.metadata, resourceVersion: next.metadata?.resourceVersion ?? prev.metadata.resourceVersion } };
+  const r = commitUpdate(deps, t, prev, out, manager);
+  r.body.status = { ...(r.body.status ?? {}), ephemeralContainerStatuses: statuses };
+  if (isDryRun(t.query)) return r;
+  const stored = deps.store.put(t.def, r.body, "MODIFIED");
+  return { status: 200, body: stored, tableRows: [stored] };
 }
 
 export function getSubresource(deps: RestDeps, t: RestTarget): RestReply {

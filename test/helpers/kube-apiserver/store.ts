@@ -29,8 +29,9 @@ export class ObjectStore {
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private rv = 1000;
-  /** How many past events a watch can resume from; older resourceVersions get 410 Gone. */
-  private readonly historyLimit = 10_000;
+
+  /** `historyLimit`: how many past events a watch can resume from; older resourceVersions get 410 Expired. */
+  constructor(private readonly historyLimit = 10_000) {}
 
   get resourceVersion(): number {
     return this.rv;
@@ -50,13 +51,14 @@ export class ObjectStore {
     return o === undefined ? undefined : clone(o);
   }
 
+  /** The stored objects themselves, not copies (lists are hot in benchmarks): callers must not change them. */
   list(def: ResourceDef, namespace?: string): KubeObject[] {
     const prefix = `${def.group}/${def.resource}/`;
     const out: KubeObject[] = [];
     for (const [k, o] of this.objects) {
       if (!k.startsWith(prefix)) continue;
       if (def.namespaced && namespace !== undefined && o.metadata?.namespace !== namespace) continue;
-      out.push(clone(o));
+      out.push(o);
     }
     out.sort((a, b) => `${a.metadata.namespace ?? ""}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ""}/${b.metadata.name}`));
     return out;

@@ -22,6 +22,8 @@ export const OPCODE = {
 export interface WsConn {
   sendBinary(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /** Undefined when the socket takes more now; else settles once it has drained (or closed). */
+  drained(): Promise<void> | undefined;
 }
 
 export interface WsHandlers {
@@ -55,6 +57,9 @@ export function serveWebSocket(socket: Duplex, head: Buffer, handlers: WsHandler
   let fragOpcode = 0;
   let closed = false;
   let closedNotified = false;
+  // Set when socket.write said its buffer is full: the sender should wait for 'drain'.
+  let needDrain = false;
+  socket.on("drain", () => (needDrain = false));
   const notifyClose = () => {
     if (closedNotified) return;
     closedNotified = true;
@@ -62,7 +67,19 @@ export function serveWebSocket(socket: Duplex, head: Buffer, handlers: WsHandler
   };
   const conn: WsConn = {
     sendBinary(data) {
-      if (!closed) socket.write(frame(OPCODE.binary, data));
+      if (!closed && !socket.write(frame(OPCODE.binary, data))) needDrain = true;
+    },
+    drained() {
+      if (closed || !needDrain) return undefined;
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off("drain", done);
+          socket.off("close", done);
+          resolve();
+        };
+        socket.on("drain", done);
+        socket.on("close", done);
+      });
     },
     close(code = 1000, reason = "") {
       if (closed) return;

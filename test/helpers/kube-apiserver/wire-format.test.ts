@@ -2,7 +2,8 @@
 // exact Status bodies, discovery content types, a watch's headers arriving before any event, the
 // Table shape, patches and conflicts, the exec channel protocol and the v4 port-forward channels.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { signal, within } from "../wait.ts";
+import tls from "node:tls";
+import { signal, waitFor, within } from "../wait.ts";
 import { startKubeApiServer } from "./index.ts";
 import type { KubeApiServer, KubeObject } from "./index.ts";
 
@@ -78,6 +79,47 @@ describe("stand-in API server wire formats", () => {
     abort.abort();
   });
 
+  test("a watch from a resourceVersion older than the history gets a 410 Expired ERROR event", async () => {
+    const small = await startKubeApiServer({ watchHistory: 2 });
+    try {
+      const rv = small.store.resourceVersion;
+      for (const n of ["a", "b", "c", "d"]) small.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: n, namespace: "default" } });
+      const res = await fetch(`${small.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}`, { headers: { Authorization: `Bearer ${small.token}` }, tls: { ca: small.caPem } } as RequestInit);
+      const lines = (await within("the expired watch to end", res.text())).trim().split("\n");
+      expect(lines.length).toBe(1);
+      const ev = JSON.parse(lines[0]!);
+      expect(ev.type).toBe("ERROR");
+      expect(ev.object).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410 });
+      expect(ev.object.message).toStartWith(`too old resource version: ${rv} (`);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  test("timeoutSeconds ends a watch; a Table watch has column definitions in its first event only", async () => {
+    const rv = api.store.resourceVersion;
+    const res = await call(`/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`, { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } });
+    expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "t1", namespace: "default" } });
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "t2", namespace: "default" } });
+    const events = (await within("the watch to end after timeoutSeconds", res.text())).trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.type, e.object.kind, e.object.rows[0].cells[0]])).toEqual([["ADDED", "Table", "t1"], ["ADDED", "Table", "t2"]]);
+    expect(events[0].object.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(["Name", "Data", "Age"]);
+    expect(events[1].object.columnDefinitions).toBeNull();
+  });
+
+  test("deletecollection deletes what the selector picks and answers the list of it", async () => {
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "keep", namespace: "default", labels: { tier: "a" } } });
+    api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "drop", namespace: "default", labels: { tier: "b" } } });
+    const res = await call("/api/v1/namespaces/default/configmaps?labelSelector=tier%3Db", { method: "DELETE" });
+    expect(res.status).toBe(200);
+    const list = await body(res);
+    expect(list.kind).toBe("ConfigMapList");
+    expect(list.items.map((i: KubeObject) => i.metadata.name)).toEqual(["drop"]);
+    expect(api.get("v1", "ConfigMap", "default", "drop")).toBeUndefined();
+    expect(api.get("v1", "ConfigMap", "default", "keep")).toBeDefined();
+  });
+
   test("Table: column definitions and PartialObjectMetadata rows", async () => {
     const res = await call("/api/v1/namespaces/default/configmaps", { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } });
     expect(res.headers.get("content-type")).toBe("application/json;as=Table;v=v1;g=meta.k8s.io");
@@ -122,6 +164,58 @@ describe("stand-in API server wire formats", () => {
       reason: "NonZeroExitCode",
       details: { causes: [{ reason: "ExitCode", message: "5" }] },
     });
+  });
+
+  test("exec output to a client that does not read is held back: the process blocks, memory stays flat", async () => {
+    const total = 64 * 1024 * 1024;
+    const port = Number(new URL(api.url).port);
+    const sock = tls.connect({ host: "127.0.0.1", port, ca: api.caPem, servername: "localhost" });
+    await within("the TLS connection", new Promise((r) => sock.once("secureConnect", r)));
+    const path = `/api/v1/namespaces/default/pods/web/exec?command=head&command=-c&command=${total}&command=%2Fdev%2Fzero&stdout=true`;
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${api.token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+    let buf: Buffer = await within("the 101 answer", new Promise<Buffer>((r) => sock.once("data", (d: Buffer) => r(d))));
+    expect(buf.toString("latin1")).toStartWith("HTTP/1.1 101 Switching Protocols");
+    sock.pause(); // the client stops reading
+    await waitFor("the exec process's output to be held back for the slow client", () => api.processStats().paused > 0);
+    expect(api.processStats().bytesOut).toBeLessThan(total);
+    // Now read it all: every byte arrives, then the Success status.
+    buf = buf.subarray(buf.indexOf("\r\n\r\n") + 4);
+    let stdout = 0;
+    let status = "";
+    const done = signal();
+    const parse = () => {
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1]! & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const payload = buf.subarray(off, off + len);
+        const opcode = buf[0]! & 0x0f;
+        buf = buf.subarray(off + len);
+        if (opcode === 8) return done.resolve();
+        if (payload[0] === 1) stdout += payload.length - 1;
+        if (payload[0] === 3) status = payload.subarray(1).toString();
+      }
+    };
+    sock.on("data", (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      parse();
+    });
+    sock.resume();
+    parse();
+    await within("all of the output and the close", done.promise, { timeoutMs: 60_000 });
+    sock.destroy();
+    expect(stdout).toBe(total);
+    expect(JSON.parse(status)).toEqual({ metadata: {}, status: "Success" });
   });
 
   test("port-forward over v4.channel.k8s.io: the port prefix on both channels, then the bytes", async () => {
