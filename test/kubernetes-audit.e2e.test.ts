@@ -63,7 +63,7 @@ test("kubectl --as bob by a lead: allowed by the impersonate rule, and the gatew
   expect(r.stdout).toMatch(/^web\s/m);
   const sent = k.api.requests.slice(before).filter((x) => x.path.endsWith("/pods"));
   expect(sent.length).toBeGreaterThan(0);
-  expect(sent[0]!.impersonate.map((h) => h.toLowerCase())).toEqual(["impersonate-user"]);
+  expect(sent[0]!.impersonate.map((h) => h.toLowerCase())).toEqual(["impersonate-user: bob"]);
   expect(sent[0]!.authorization).toBe(`Bearer ${k.api.token}`);
   // Another user is not allowed.
   const other = await k.kubectl(["get", "pods", "-n", "staging", "--as", "admin"], { sub: "lee", groups: ["leads"] });
