@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   test: { summary: "run policy tests", load: async () => (await import("./cli/test.ts")).testCommand },
   schema: { summary: "print the JSON Schema of configuration files", load: async () => (await import("./cli/schema.ts")).schemaCommand },
   token: { summary: "mint a development token or a machine key", load: async () => (await import("./cli/token.ts")).tokenCommand },
+  kubeconfig: { summary: "print a kubeconfig for a Kubernetes target", load: async () => (await import("./cli/kubeconfig.ts")).kubeconfigCommand },
   tail: { summary: "print audit events, optionally following", load: async () => (await import("./cli/tail.ts")).tailCommand },
   verify: { summary: "check the audit log's hash chain", load: async () => (await import("./cli/verify.ts")).verifyCommand },
   explain: { summary: "show how the policy decides a SQL statement or HTTP request, and why", load: async () => (await import("./cli/explain.ts")).explainCommand },

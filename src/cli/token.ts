@@ -18,6 +18,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 const USAGE = `Usage: gatehouse token --sub NAME [--groups G1,G2] [--ttl ${DEFAULT_TTL}] [--config PATH | --state-dir DIR]
        gatehouse token --machine-key NAME [--groups G1,G2]
+       gatehouse token --exec-credential (--sub NAME [--groups ...] --config PATH | --from-env VAR)
 
 Development tokens: prints a token signed by the local dev issuer to stdout. A gateway trusts
 it only with identity.dev_issuer: true, and only if it is signed with that gateway's key, which
@@ -35,7 +36,11 @@ Machine keys: prints a new random key to stdout, and to stderr the config lines 
   --state-dir DIR     the state folder itself
                       Without either: ./${DEMO_CONFIG} (what \`gatehouse serve --demo\`
                       serves) if it exists; otherwise this is an error.
-  --machine-key NAME  create a machine key named NAME instead of a token`;
+  --machine-key NAME  create a machine key named NAME instead of a token
+  --exec-credential   print the token as a kubectl ExecCredential (client.authentication.k8s.io/v1)
+                      and nothing on stderr: what \`gatehouse kubeconfig\` has kubectl run
+  --from-env VAR      with --exec-credential: the token is the value of VAR (an OIDC token or
+                      machine key), not one minted by the dev issuer`;
 
 function groupList(values: unknown): string[] {
   const raw = Array.isArray(values) ? (values as string[]) : [];
@@ -78,6 +83,8 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
     "state-dir": "string",
     config: "string",
     "machine-key": "string",
+    "exec-credential": "boolean",
+    "from-env": "string",
     help: "boolean",
   });
   if (flags.help) {
@@ -94,6 +101,15 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
     return machineKey(flags["machine-key"] as string, groups, io);
   }
 
+  const execCredential = flags["exec-credential"] === true;
+  if (flags["from-env"] !== undefined) {
+    if (!execCredential) throw new GatewayError("E_USAGE", "--from-env goes with --exec-credential");
+    const name = flags["from-env"] as string;
+    const value = io.env[name];
+    if (value === undefined || value.trim() === "") throw new GatewayError("E_USAGE", `the environment variable ${name} is not set: it should hold your token for the gateway`);
+    io.stdout(`${JSON.stringify(execCredentialOf(value.trim()))}\n`);
+    return 0;
+  }
   const sub = flags.sub as string | undefined;
   if (sub === undefined || sub.length === 0) throw new GatewayError("E_USAGE", "--sub NAME is required (or --machine-key NAME)");
   const ttlMs = parseDuration((flags.ttl as string | undefined) ?? DEFAULT_TTL);
@@ -128,6 +144,11 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
 
   const issuer = await loadOrCreateDevIssuer(dir);
   const token = await mintDevToken({ sub, groups, ttlMs }, issuer, clock);
+  if (execCredential) {
+    // kubectl shows the plugin's stderr to the user on every call: nothing there but errors.
+    io.stdout(`${JSON.stringify(execCredentialOf(token, new Date(Math.floor((clock.now() + ttlMs) / 1000) * 1000)))}\n`);
+    return 0;
+  }
   io.stdout(`${token}\n`);
   const until = new Date(Math.floor((clock.now() + ttlMs) / 1000) * 1000).toISOString();
   io.stderr(
@@ -139,6 +160,15 @@ export async function runToken(args: readonly string[], io: Io, clock: Clock): P
       (notTrusted ? "Note: this configuration does not set identity.dev_issuer: true, so its gateway will refuse this token.\n" : ""),
   );
   return 0;
+}
+
+/** A client.authentication.k8s.io/v1 ExecCredential: what a kubectl exec credential plugin prints. */
+export function execCredentialOf(token: string, expires?: Date): Record<string, unknown> {
+  return {
+    apiVersion: "client.authentication.k8s.io/v1",
+    kind: "ExecCredential",
+    status: { token, ...(expires !== undefined ? { expirationTimestamp: expires.toISOString().replace(/\.\d{3}Z$/, "Z") } : {}) },
+  };
 }
 
 export const tokenCommand: Command = {

@@ -201,6 +201,16 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
   const audit = value.audit;
   const targets: TargetConfig[] = value.targets.map((t, i) => {
     if (t.kind === "ssh") return t.host_key === undefined ? t : { ...t, host_key: resolvePath(merged.dirOf(["targets", i]), t.host_key) };
+    if (t.kind === "kubernetes") {
+      const dir = merged.dirOf(["targets", i]);
+      const up = { ...t.upstream };
+      // `ca` may hold the PEM itself; only a path is resolved. Certificate files are paths.
+      if (up.ca !== undefined && !up.ca.includes("-----BEGIN")) up.ca = resolvePath(dir, up.ca);
+      if (up.client_cert !== undefined) up.client_cert = resolvePath(dir, up.client_cert);
+      if (up.client_key !== undefined) up.client_key = resolvePath(dir, up.client_key);
+      const tls = t.tls ? { cert: resolvePath(dir, t.tls.cert), key: resolvePath(dir, t.tls.key) } : undefined;
+      return { ...t, upstream: up, ...(tls ? { tls } : {}) };
+    }
     if (t.kind !== "postgres") return t;
     const dir = merged.dirOf(["targets", i]);
     const upstream = { ...t.upstream };

@@ -157,6 +157,47 @@ export const PostgresTarget = Type.Object(
   strict,
 );
 
+export const KubernetesTarget = Type.Object(
+  {
+    name: Name,
+    kind: Type.Literal("kubernetes"),
+    listen: Listen,
+    tls: Type.Optional(
+      Type.Object(
+        { cert: Type.String(), key: Type.String() },
+        { ...strict, description: "The gateway's own certificate and key (PEM files). Default: a self-signed certificate made at first start in <state_dir>/kubernetes/NAME/, for 127.0.0.1, ::1, localhost and the listen host." },
+      ),
+    ),
+    upstream: Type.Object(
+      {
+        url: Type.String({ pattern: "^https?://", description: "The API server, e.g. https://10.0.0.1:6443." }),
+        ca: Type.Optional(Type.String({ description: "The API server's CA bundle: a PEM file path, or the PEM itself (e.g. ${file:...} or ${env:...})." })),
+        token: Type.Optional(Type.String({ description: "The gateway's bearer token at the API server; use a secret reference (${env:NAME} or ${file:PATH})." })),
+        client_cert: Type.Optional(Type.String({ description: "Or a client certificate (PEM file path) ..." })),
+        client_key: Type.Optional(Type.String({ description: "... and its key (PEM file path)." })),
+      },
+      { ...strict, description: "Where requests go, and the gateway's own credential there (the caller's never is)." },
+    ),
+    review: Type.Optional(
+      Type.Union([Type.Literal("answer"), Type.Literal("hold")], {
+        description:
+          "What a caller sees when a rule sends its request to review. answer (default): 403 at once naming the approval id and the approver's command; the same request retried by the same caller after approval passes once (or for the granted time). hold: the request waits until an approver decides (kubectl prints nothing meanwhile).",
+      }),
+    ),
+    review_rules: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.Literal("answer"), Type.Literal("hold")]), { description: "Per rule name: answer or hold, overriding review." }),
+    ),
+    mask_secret_data: Type.Optional(
+      Type.Boolean({ description: "Mask every value of a Secret's data and stringData (and its last-applied annotation) in responses (default true). The rules' masks apply besides." }),
+    ),
+    mask_max_size: Type.Optional(Size),
+    max_body_size: Type.Optional(Size),
+    record_body_limit: Type.Optional(Size),
+    timeout: Type.Optional(Duration),
+  },
+  strict,
+);
+
 export const SshTarget = Type.Object(
   {
     name: Name,
@@ -214,7 +255,7 @@ export const SshTarget = Type.Object(
   strict,
 );
 
-export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget]);
+export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget]);
 
 const Strings = Type.Array(Type.String(), { minItems: 1 });
 const Globs = Type.Array(Glob, { minItems: 1 });
@@ -395,6 +436,7 @@ export type IdentitySection = Static<typeof IdentitySection>;
 export type HttpTarget = Static<typeof HttpTarget>;
 export type PostgresTarget = Static<typeof PostgresTarget>;
 export type SshTarget = Static<typeof SshTarget>;
+export type KubernetesTarget = Static<typeof KubernetesTarget>;
 export type TargetConfig = Static<typeof TargetConfig>;
 export type WhenConfig = Static<typeof WhenConfig>;
 export type MaskConfig = Static<typeof MaskConfig>;

@@ -108,6 +108,8 @@ export const REDACTED = "[secret]";
 function alwaysSecret(path: readonly (string | number)[]): boolean {
   const key = path[path.length - 1];
   if (key === "password") return true;
+  // A Kubernetes target's upstream token.
+  if (path.length === 4 && path[0] === "targets" && path[2] === "upstream" && key === "token") return true;
   return path.length === 4 && path[0] === "targets" && path[2] === "headers";
 }
 

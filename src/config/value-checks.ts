@@ -35,6 +35,13 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
   }
 
   value.targets.forEach((t, i) => {
+    if (t.kind === "kubernetes") {
+      const up = t.upstream;
+      if (up.token === undefined && up.client_cert === undefined) add(["targets", i, "upstream"], "give the gateway's credential at the API server: token (a secret reference) or client_cert and client_key");
+      if ((up.client_cert === undefined) !== (up.client_key === undefined)) add(["targets", i, "upstream"], "client_cert and client_key go together");
+      if (up.token !== undefined && HEADER_BREAK.test(up.token)) add(["targets", i, "upstream", "token"], "the token holds a line break or NUL");
+      return;
+    }
     if (t.kind !== "http") return;
     try {
       new URL(t.upstream);
@@ -51,13 +58,14 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
 }
 
 /**
- * The files a PostgreSQL target reads (TLS certificate and key, upstream CA): readable, and a
+ * The files a PostgreSQL or Kubernetes target reads (TLS certificate and key, upstream CA, a
+ * Kubernetes target's client certificate): readable, and a
  * certificate and key that belong together. `targets` carry absolute paths (after defaults).
  */
 export function fileIssues(targets: readonly TargetConfig[], merged: Merged): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   targets.forEach((t, i) => {
-    if (t.kind !== "postgres") return;
+    if (t.kind !== "postgres" && t.kind !== "kubernetes") return;
     const read = (path: string, at: KeyPath): Buffer | null => {
       try {
         return readFileSync(path);
@@ -79,6 +87,17 @@ export function fileIssues(targets: readonly TargetConfig[], merged: Merged): Co
     }
     const ca = t.upstream.ca;
     if (ca !== undefined && !ca.includes("-----BEGIN")) read(ca, ["targets", i, "upstream", "ca"]);
+    if (t.kind === "kubernetes" && t.upstream.client_cert !== undefined && t.upstream.client_key !== undefined) {
+      const cert = read(t.upstream.client_cert, ["targets", i, "upstream", "client_cert"]);
+      const key = read(t.upstream.client_key, ["targets", i, "upstream", "client_key"]);
+      if (cert && key) {
+        try {
+          createSecureContext({ cert, key });
+        } catch (e) {
+          issues.push(merged.issue(["targets", i, "upstream"], `the client certificate and key cannot be used: ${errorMessage(e)}`));
+        }
+      }
+    }
   });
   return issues;
 }

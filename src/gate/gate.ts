@@ -68,6 +68,8 @@ export interface Verdict {
   readonly policyHash: string;
   /** Denied because the decision could not be audited, not by the policy: targets say so (HTTP 503). */
   readonly auditFailed?: true;
+  /** Review answered at once (CheckContext.answerNow): the approval `approvalId` is pending. */
+  readonly pending?: true;
 }
 
 export interface CheckContext {
@@ -89,6 +91,21 @@ export interface CheckContext {
    * written at once (appendSync + flush), not encoded whole. Same bytes either way.
    */
   readonly records?: SessionRecords;
+  /**
+   * Review without holding (the Kubernetes target's `answer` mode, for clients that show
+   * nothing while a request waits): the approval is requested and audited, and check() returns
+   * at once, not allowed, with `pending` and the approval id, for the rules for which this
+   * returns a callback (the others hold); `settled` tells the target how the
+   * approval ended, so that a retry of the same request can use it (`approved`).
+   */
+  readonly answerNow?: (rule: string) => ((p: PendingRequest, settled: Promise<Resolution>) => void) | undefined;
+  /**
+   * An approval an approver granted for this very request, which the caller now retries: a
+   * review decision of the same rule is allowed under it (audited with details.approval); any
+   * other decision (a deny after a reload, another rule's review) stands. The target checks it
+   * belongs to this identity and request.
+   */
+  readonly approved?: { readonly id: string; readonly rule: string };
 }
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
@@ -276,7 +293,7 @@ export class Gate {
     }
     let grantId: string | undefined;
     if (decision.effect === "review" && decision.rule) {
-      grantId = this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
+      grantId = (ctx.approved !== undefined && ctx.approved.rule === decision.rule ? ctx.approved.id : undefined) ?? this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
     }
     const effective = grantId ? "allow" : decision.effect;
     metrics.decisions.inc({ target: action.target, effect: effective });
@@ -288,7 +305,7 @@ export class Gate {
       action: auditAction(action.request),
       policy: policy.hash,
     };
-    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? { grant: grantId } : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? (ctx.approved?.id === grantId ? { approval: grantId } : { grant: grantId }) : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
     const audit = this.deps.audit;
     try {
       if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
@@ -307,7 +324,7 @@ export class Gate {
     if (effective === "allow") {
       // Under a grant, decision is the review decision: its masks are those of the allow rules
       // that match the request (decide() adds them), so a grant never lifts a mask.
-      return { allowed: true, decision, message: grantId ? `allowed by grant ${grantId}` : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
+      return { allowed: true, decision, message: grantId ? (ctx.approved?.id === grantId ? `allowed by approval ${grantId}` : `allowed by grant ${grantId}`) : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
     }
     if (effective === "deny" || !decision.review || !decision.rule) {
       return { allowed: false, decision, message: decision.message, masks: NO_MASKS, policyHash: policy.hash };
@@ -339,6 +356,11 @@ export class Gate {
       return this.auditFailed("approval.requested", decision, policyHash, e);
     }
     ctx.onHold?.(pending);
+    const answered = ctx.answerNow?.(decision.rule!);
+    if (answered !== undefined) {
+      answered(pending, wait);
+      return { decision, approvalId: pending.id, policyHash, allowed: false, pending: true, message: `approval ${pending.id} requested: an approver (${review.approvers.join(", ")}) runs "gatehouse approve ${pending.id}"; retry once it is approved`, masks: NO_MASKS };
+    }
     const onAbort = () => this.cancel(pending.id, "client went away");
     ctx.signal?.addEventListener("abort", onAbort, { once: true });
     if (ctx.signal?.aborted) onAbort();

@@ -240,6 +240,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         });
         return running;
       }
+      case "kubernetes": {
+        const [{ startKubernetesTarget }, masking, { createMayUseTarget }] = await Promise.all([
+          import("../targets/kubernetes/kubernetes-target.ts"),
+          import("../masking/json-masker.ts"),
+          import("../targets/kubernetes/builtins.ts"),
+        ]);
+        return startKubernetesTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          stateDir,
+          decide: (action) => policy.decide(action),
+          masker: cachedMasker(masking.compileJsonMasker),
+          mayUseTarget: createMayUseTarget(
+            () => config.rules,
+            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
+          ),
+          endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          clock,
+          metrics,
+          log,
+        });
+      }
     }
   }
 

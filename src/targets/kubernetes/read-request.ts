@@ -15,8 +15,8 @@ export interface KubernetesRequestIn {
   readonly target: string;
   /** Header [name, value] pairs as received (Node's rawHeaders, paired). */
   readonly headers: readonly (readonly [string, string])[];
-  /** The whole body as UTF-8 text, when the target has read it (writes); omit otherwise. */
-  readonly body?: string;
+  /** The whole body (text, or the bytes as received: protobuf needs them), when the target has read it (writes); omit otherwise. */
+  readonly body?: string | Uint8Array;
 }
 
 export type KubernetesRequestRead =

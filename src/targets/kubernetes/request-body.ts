@@ -5,6 +5,9 @@
 // Bodies the gateway cannot read (protobuf, CBOR, several YAML documents) are refused too.
 import { parseAllDocuments } from "yaml";
 import type { KubernetesRequestFacts } from "../../core/types.ts";
+import { readProtobufMeta } from "./protobuf-meta.ts";
+
+const PROTOBUF = "application/vnd.kubernetes.protobuf";
 
 export type BodyCheck = { readonly ok: true; readonly namespace?: string; readonly name?: string } | { readonly ok: false; readonly status: number; readonly reason: string };
 
@@ -88,11 +91,22 @@ function bodyMeta(value: unknown, patchType: string | undefined): { namespace?: 
  * the path's (a cluster-scoped path: none), and a body that names an object must name the
  * path's object when the path names one. `body` is the whole body as text (UTF-8).
  */
-export function checkBodyNamespace(facts: KubernetesRequestFacts, body: string, contentType: string | undefined): BodyCheck {
-  if (body.trim() === "") return { ok: true };
-  const read = readBody(body, mediaType(contentType));
-  if ("error" in read) return refuse(read.error, read.status);
-  const meta = bodyMeta(read.value, facts.patchType);
+export function checkBodyNamespace(facts: KubernetesRequestFacts, body: string | Uint8Array, contentType: string | undefined): BodyCheck {
+  const media = mediaType(contentType);
+  let meta: { namespace?: unknown; name?: unknown; error?: string };
+  if (media === PROTOBUF && typeof body !== "string") {
+    // Typed clients (kubectl create secret, auth can-i) send protobuf: its metadata is read.
+    if (body.length === 0) return { ok: true };
+    const pb = readProtobufMeta(body);
+    if (!pb.ok) return refuse(pb.reason);
+    meta = { namespace: pb.namespace, name: pb.name };
+  } else {
+    const text = typeof body === "string" ? body : new TextDecoder().decode(body);
+    if (text.trim() === "") return { ok: true };
+    const read = readBody(text, media);
+    if ("error" in read) return refuse(read.error, read.status);
+    meta = bodyMeta(read.value, facts.patchType);
+  }
   if (meta.error !== undefined) return refuse(`${meta.error}`);
   const out: { namespace?: string; name?: string } = {};
   if (meta.namespace !== undefined && meta.namespace !== null && meta.namespace !== "") {

@@ -1,0 +1,162 @@
+// The Kubernetes target's HTTPS listener, on node:https rather than Bun.serve: Bun.serve holds a
+// streamed response's headers until its first body byte, so a watch with nothing to report yet
+// (kubectl rollout status, delete --wait, get -w after its list) never got its 200 through the
+// gateway (measured: the status line and some headers went out, the end of the head did not).
+// Here the head is flushed at once and bodies stream with backpressure (write → drain). It also
+// hands the handler the request-target and header lines exactly as received (a repeated
+// Impersonate-Group stays two lines), and upgrade requests with their socket, for the relay.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+
+export interface Connection {
+  /** The request-target as received (path and query). */
+  readonly target: string;
+  /** Header lines as received, in order. */
+  readonly rawHeaders: readonly (readonly [string, string])[];
+  readonly remoteAddress: string;
+  /** An upgrade request (exec, attach, port-forward): its socket and the bytes read past its head. */
+  readonly upgrade?: { readonly socket: Duplex; readonly head: Buffer };
+}
+
+export type Handler = (req: Request, conn: Connection) => Promise<Response>;
+
+export interface HttpsServer {
+  readonly port: number;
+  /** Stops accepting; with `force`, ends every open connection. */
+  close(force: boolean): Promise<void>;
+}
+
+function pairs(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+/** A fetch Request for the handler; its body streams from the socket as the handler reads it. */
+function requestOf(req: IncomingMessage, signal: AbortSignal, raw: readonly (readonly [string, string])[]): Request {
+  const headers = new Headers();
+  for (const [k, v] of raw) {
+    try {
+      headers.append(k, v);
+    } catch {
+      // A header value fetch refuses (bytes outside Latin-1): dropped here, still in rawHeaders.
+    }
+  }
+  const method = req.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  let body: ReadableStream<Uint8Array> | undefined;
+  if (hasBody) {
+    const it = req[Symbol.asyncIterator]();
+    body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        const { value, done } = await it.next();
+        if (done) ctl.close();
+        else ctl.enqueue(new Uint8Array(value as Buffer));
+      },
+      cancel() {
+        req.resume();
+      },
+    });
+  }
+  // The URL only carries method, headers and body to the handler: it reads the target from Connection.
+  return new Request("https://gateway.invalid/", { method, headers, ...(body ? { body, duplex: "half" } : {}), signal } as RequestInit);
+}
+
+async function writeResponse(res: ServerResponse, resp: Response, abort: AbortController, head: boolean): Promise<void> {
+  const headers: [string, string][] = [];
+  resp.headers.forEach((v, k) => headers.push([k, v]));
+  res.writeHead(resp.status, headers.flat() as unknown as Record<string, string>);
+  // At once: a watch's client waits for this head before its first event.
+  res.flushHeaders();
+  if (resp.body === null || head) {
+    if (resp.body !== null) await resp.body.cancel().catch(() => undefined);
+    res.end();
+    return;
+  }
+  const reader = resp.body.getReader();
+  const onAbort = () => void reader.cancel().catch(() => undefined);
+  abort.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise<void>((r) => res.once("drain", r).once("close", r));
+      if (abort.signal.aborted) break;
+    }
+  } catch {
+    // The upstream or the masker ended the stream with an error: cut the response short, so the
+    // client sees a broken stream rather than a clean end.
+    res.destroy();
+    return;
+  }
+  res.end();
+}
+
+/** Writes an answer to an upgrade request that was not upgraded (a Status), then closes. */
+async function writeRaw(socket: Duplex, resp: Response): Promise<void> {
+  const bytes = Buffer.from(await resp.arrayBuffer());
+  const lines = [`HTTP/1.1 ${resp.status} ${resp.statusText || "Error"}`];
+  resp.headers.forEach((v, k) => lines.push(`${k}: ${v}`));
+  lines.push(`Content-Length: ${bytes.length}`, "Connection: close", "", "");
+  socket.end(Buffer.concat([Buffer.from(lines.join("\r\n")), bytes]));
+}
+
+export async function listenHttps(opts: { host: string; port: number; cert: string; key: string; handler: Handler; onError: (e: unknown) => Response }): Promise<HttpsServer> {
+  const server: Server = createServer({ cert: opts.cert, key: opts.key });
+  const sockets = new Set<Duplex>();
+  server.on("secureConnection", (s: Duplex) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const run = (req: Request, conn: Connection) => opts.handler(req, conn).catch((e: unknown) => opts.onError(e));
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const raw = pairs(req.rawHeaders);
+    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "" };
+    void run(requestOf(req, abort.signal, raw), conn).then((resp) => writeResponse(res, resp, abort, req.method === "HEAD"));
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const abort = new AbortController();
+    socket.on("close", () => abort.abort());
+    socket.on("error", () => undefined);
+    const raw = pairs(req.rawHeaders);
+    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "", upgrade: { socket, head } };
+    void run(requestOf(req, abort.signal, raw), conn).then((resp) => {
+      // The relay, once there, takes the socket and answers 101 itself (see upgrade.ts).
+      if (!socket.destroyed && socket.writable) return writeRaw(socket, resp);
+      return undefined;
+    });
+  });
+  server.on("clientError", (_e: Error, socket: Duplex) => {
+    if (!socket.writable) return;
+    const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "malformed HTTP request", reason: "BadRequest", code: 400 });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+  // Watches and log follows stay open as long as they last.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close(force) {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if (force) for (const s of sockets) s.destroy();
+        else (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+    },
+  };
+}

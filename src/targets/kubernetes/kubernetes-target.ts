@@ -1,0 +1,319 @@
+// The Kubernetes target: the Kubernetes API served over TLS in front of one cluster. Each
+// request is authenticated (Bearer OIDC JWT or machine key), read as the API server reads it
+// (read-request.ts), decided by the gate for itself and each impersonation it asks for, and
+// then forwarded with the gateway's own credential, answered with a metav1.Status (deny, bad
+// request, review), or held for approval. Responses stream back, masked event by event where a
+// mask applies (response-forward.ts); every request ends in a request record with its status.
+import { createHash } from "node:crypto";
+import type { KubernetesTarget } from "../../config/schema.ts";
+import { parseDuration, parseSize } from "../../core/duration.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Action, Decision, Identity, KubernetesRequestFacts, Masks } from "../../core/types.ts";
+import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
+import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts";
+import { splitListen } from "../../gate/listen.ts";
+import { SessionRevocations } from "../../gate/revocation.ts";
+import { RecordsByIdentity } from "../../gate/session-records.ts";
+import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
+import type { JsonMasker } from "../../masking/json-masker.ts";
+import { accessReviewAnswer, askedFacts, isAccessReview, readAccessReview } from "./access-review.ts";
+import { BAD_REQUEST_RULE, kubernetesBuiltins } from "./builtins.ts";
+import { isImpersonationHeader } from "./impersonation.ts";
+import { readKubernetesRequest } from "./read-request.ts";
+import { readRequestBody, recordedBody } from "./request-body-record.ts";
+import { forwardRequest, type Completion } from "./response-forward.ts";
+import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
+import { servingCertOf } from "./serving-cert.ts";
+import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
+import { listenHttps, type Connection } from "./https-server.ts";
+import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
+import { upstreamOf } from "./upstream.ts";
+
+export interface KubernetesTargetDeps extends TargetDeps {
+  /** The gateway's state folder: the generated serving certificate lives there. */
+  readonly stateDir: string;
+  /** The rules' masks compiled for JSON (cached by the caller). */
+  readonly masker: (masks: Masks) => JsonMasker | null;
+  /** Some allow or review rule lets this identity use this target (builtin:discovery). */
+  readonly mayUseTarget: (identity: Identity, target: string) => boolean;
+  /** The policy's decision, not audited (what `kubectl auth can-i` asks about is not done). */
+  readonly decide?: (action: Action) => Decision;
+}
+
+const DEFAULT_MAX_BODY = 3 * 1024 * 1024;
+const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
+const DEFAULT_RECORD_BODY = 64 * 1024;
+const STOP_GRACE_MS = 10_000;
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+let counter = 0;
+function requestId(): string {
+  counter = (counter + 1) % 0x100000000;
+  return `kreq_${Date.now().toString(36)}${counter.toString(36).padStart(4, "0")}`;
+}
+
+function bearerToken(headers: Headers): string | null {
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(headers.get("authorization") ?? "");
+  return m ? m[1]! : null;
+}
+
+export async function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTargetDeps): Promise<RunningTarget> {
+  const [host, port] = splitListen(cfg.listen);
+  const upstream = upstreamOf(cfg.upstream);
+  const serving = servingCertOf(cfg, deps.stateDir);
+  const maxBody = cfg.max_body_size ? parseSize(cfg.max_body_size) : DEFAULT_MAX_BODY;
+  const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
+  const recordBodyLimit = cfg.record_body_limit !== undefined ? parseSize(cfg.record_body_limit) : DEFAULT_RECORD_BODY;
+  const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 0;
+  const maskSecretData = cfg.mask_secret_data ?? true;
+  const { gate, metrics, log } = deps;
+  const builtins = kubernetesBuiltins({ mayUseTarget: deps.mayUseTarget });
+  const adjust = (d: Decision, a: Action) => builtins(d, a);
+  const reviewMode = (rule: string) => cfg.review_rules?.[rule] ?? cfg.review ?? "answer";
+  const answers = new ReviewAnswers(() => deps.clock.now());
+  const revocations = new SessionRevocations();
+  const recordsByIdentity = new RecordsByIdentity(cfg.name);
+  const latency = metrics.latency.bind({ target: cfg.name });
+  let forwarding = 0;
+  const writing = new Set<Promise<void>>();
+
+  /** Answers once the record of the refusal is written; a 503 Status when the log cannot take it. */
+  async function refuse(event: AuditEvent, answer: Response): Promise<Response> {
+    try {
+      await gate.record(event);
+    } catch (e) {
+      return statusResponse(503, `audit log unavailable, request refused: ${errorMessage(e)}`);
+    }
+    return answer;
+  }
+
+  async function rejectCredential(rejection: AuthRejection, message: string): Promise<Response> {
+    try {
+      await recordAuthRejected(deps, rejection);
+    } catch (e) {
+      return statusResponse(503, `audit log unavailable, request refused: ${errorMessage(e)}`);
+    }
+    return statusResponse(401, message, undefined, { "www-authenticate": 'Bearer realm="gatehouse"' });
+  }
+
+  async function handle(req: Request, conn: Connection): Promise<Response> {
+    const started = performance.now();
+    const revocationsSince = revocations.generation;
+    const id = requestId();
+    const abort = new AbortController();
+    if (req.signal.aborted) abort.abort();
+    else req.signal.addEventListener("abort", () => abort.abort(), { once: true });
+    // What is decided is exactly what is forwarded: the request-target as received, which must
+    // be in the normal form the upstream request's URL will have (no dot segments, backslashes,
+    // absolute form or characters a URL parser would escape), or it is refused below.
+    const target = conn.target;
+    const method = req.method.toUpperCase();
+    const seen = { kind: "kubernetes" as const, method, path: target.split("?")[0]!.slice(0, 1024) };
+
+    const token = bearerToken(req.headers);
+    if (token === null) {
+      return rejectCredential({ session: id, target: cfg.name, action: seen, reason: "missing", message: "no bearer token" }, "Unauthorized: this gateway needs a bearer token (gatehouse kubeconfig sets one up)");
+    }
+    let identity: Identity;
+    try {
+      identity = await deps.authenticate(token);
+    } catch (e) {
+      const reason = deps.authFailureReason(e);
+      return rejectCredential({ session: id, target: cfg.name, action: seen, reason, message: errorMessage(e) }, `Unauthorized: ${errorMessage(e)}`);
+    }
+    const who = auditIdentity(identity);
+    const badRequest = (status: 400 | 413 | 415, reason: string) =>
+      refuse(
+        { type: "request.refused", session: id, identity: who, target: cfg.name, action: seen, decision: { effect: "deny", rule: BAD_REQUEST_RULE, message: `request refused: ${reason}` }, details: { reason, status } },
+        statusResponse(status, `request refused by the gateway: ${reason}`),
+      );
+
+    if (!inNormalForm(target)) return badRequest(400, "the request target is not in normal form (dot segments, backslashes, an absolute URL or characters that must be %-escaped)");
+    let body: Uint8Array | null = null;
+    if (WRITE_METHODS.has(method)) {
+      const read = await readRequestBody(req, maxBody);
+      if (read === "too-large") return badRequest(413, `the request body is larger than ${maxBody} bytes (max_body_size)`);
+      if (read === "failed") return badRequest(400, "the request body could not be read");
+      body = read;
+    }
+    const impersonate = conn.rawHeaders.filter(([name]) => isImpersonationHeader(name));
+    const read = readKubernetesRequest({ method, target, headers: conn.rawHeaders, ...(body !== null && body.byteLength > 0 ? { body } : {}) });
+    if (!read.ok) return badRequest(read.status === 415 ? 415 : 400, read.reason);
+    const facts = read.facts;
+    // What a refusal names: the object, also when only the body names it (a create).
+    const named = facts.name === undefined && read.bodyName !== undefined ? { ...facts, name: read.bodyName } : facts;
+    const bodySha256 = body !== null ? createHash("sha256").update(body).digest("hex") : undefined;
+
+    const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase();
+
+    const records = recordsByIdentity.for(identity);
+    const time = deps.clock.now();
+    const details = { ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(read.dryRun ? { dry_run: true } : {}), ...(upgrade ? { upgrade } : {}) };
+    // Each impersonation asked for must be allowed first; the gateway then does it.
+    for (const imp of read.impersonations) {
+      // A review of an impersonation is answered at once in answer mode too (kubectl shows
+      // nothing while a request waits); only a grant (approve --for) carries to a retry.
+      const v = await gate.check(
+        { identity, target: cfg.name, request: imp, time },
+        { session: id, records, adjust, signal: abort.signal, details: { impersonation: true }, answerNow: (rule) => (reviewMode(rule) === "answer" ? () => undefined : undefined) },
+      );
+      if (!v.allowed) return denied(v, imp, "impersonation");
+    }
+
+    // kubectl auth can-i: answered from the policy for the caller, not by the cluster for the
+    // gateway; to those who may use the target at all (the others meet the default deny).
+    if (isAccessReview(facts) && deps.decide !== undefined && body !== null && deps.mayUseTarget(identity, cfg.name)) {
+      const ask = readAccessReview(body, req.headers.get("content-type"));
+      const asked = ask === null ? null : askedFacts(ask);
+      if (ask === null || asked === null) return badRequest(400, "the SelfSubjectAccessReview names no resource or non-resource attributes the gateway can read");
+      const d = adjust(deps.decide({ identity, target: cfg.name, request: asked, time }), { identity, target: cfg.name, request: asked, time });
+      return refuse(
+        { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "allow", rule: "builtin:access-review", message: "answered by the gateway from its policy" }, details: { asked: asked as unknown as Record<string, unknown>, answer: d.effect, rule: d.rule } },
+        Response.json(accessReviewAnswer(ask, d), { status: 201 }),
+      );
+    }
+
+    const fingerprint = requestFingerprint({ identity, method, target, bodySha256: bodySha256 ?? "", impersonate });
+    const known = answers.get(fingerprint);
+    if (known?.state === "pending") {
+      // Asked again before anyone decided: the same approval, not a second one.
+      const message = `${forbiddenMessage(named, `approval ${known.approval.id} is still pending; an approver (${known.approval.approvers.join(", ")}) runs "gatehouse approve ${known.approval.id}", then retry`)}`;
+      return refuse(
+        { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "review", rule: known.approval.rule, message }, details: { ...details, approval: known.approval.id, pending: true } },
+        statusResponse(403, message, detailsOf(named)),
+      );
+    }
+    if (known?.state === "refused") {
+      answers.forget(fingerprint);
+      const message = forbiddenMessage(named, `${known.message}; retry to ask again`);
+      return refuse(
+        { type: "decision", session: id, identity: who, target: cfg.name, action: facts as unknown as Record<string, unknown>, decision: { effect: "deny", rule: known.approval.rule, message }, details: { ...details, approval: known.approval.id } },
+        statusResponse(403, message, detailsOf(named)),
+      );
+    }
+    const verdict = await gate.check(
+      { identity, target: cfg.name, request: facts, time },
+      {
+        session: id,
+        records,
+        adjust,
+        signal: abort.signal,
+        details,
+        ...(known?.state === "approved" ? { approved: { id: known.approval.id, rule: known.approval.rule } } : {}),
+        answerNow: (rule) => (reviewMode(rule) === "answer" ? (p, settled) => answers.track(fingerprint, p, settled) : undefined),
+        onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
+      },
+    );
+    if (known?.state === "approved" && verdict.allowed && verdict.approvalId === known.approval.id) answers.forget(fingerprint);
+    if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
+      return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
+    }
+    if (!verdict.allowed) return denied(verdict, named, "request");
+
+    // Decided and allowed: from here every path ends in one request record. While the answer
+    // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
+    const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort() };
+    revocations.add(live);
+    const complete = (c: Completion) => {
+      revocations.delete(live);
+      metrics.requests.inc({ target: cfg.name, outcome: c.outcome });
+      const durationMs = performance.now() - started;
+      latency.observe(durationMs / 1000);
+      const recorded = body !== null && body.byteLength > 0 ? recordedBody(body, req.headers.get("content-type"), facts, recordBodyLimit, maskSecretData, deps.masker(verdict.masks)) : undefined;
+      const written = gate.recordLaterFrom(
+        records.template("request"),
+        {
+          session: id,
+          action: facts as unknown as Record<string, unknown>,
+          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}) },
+        },
+        "request",
+      );
+      writing.add(written);
+      void written.then(() => writing.delete(written));
+    };
+    // An upgrade the gateway cannot relay (SPDY) is decided like any request first, so that
+    // kubectl, which falls back to SPDY when the WebSocket upgrade is refused, shows a denial or
+    // a pending approval rather than this.
+    if (upgrade !== "" && upgrade !== "websocket") {
+      const message = `request refused by the gateway: ${spdyRefusal(upgrade)}`;
+      complete({ status: 400, bytesOut: 0, outcome: "not_supported", error: message });
+      return statusResponse(400, message, detailsOf(facts));
+    }
+    if (upgrade === "websocket") {
+      const answer = upgradeAnswer(req, conn, facts);
+      complete({ status: answer.status, bytesOut: 0, outcome: "not_supported" });
+      return answer;
+    }
+    forwarding++;
+    try {
+      return await forwardRequest({
+        method,
+        target,
+        headers: req.headers,
+        body,
+        facts,
+        impersonate,
+        upstream,
+        masks: verdict.masks,
+        secrets: maskSecretData && facts.resource === "secrets" && (facts.apiGroup ?? "") === "",
+        masker: deps.masker,
+        maskMax,
+        timeoutMs,
+        signal: abort.signal,
+        complete: (c) => {
+          forwarding--;
+          complete(c);
+        },
+      });
+    } catch (e) {
+      log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
+      return statusResponse(500, "the gateway failed to handle this request");
+    }
+  }
+
+  /** A denial in kubectl's terms: 403 Status with the rule's message (or 503 when the log failed). */
+  function denied(verdict: Verdict, facts: KubernetesRequestFacts, what: "request" | "impersonation"): Response {
+    metrics.requests.inc({ target: cfg.name, outcome: verdict.pending ? "review_pending" : "denied" });
+    if (verdict.auditFailed) return statusResponse(503, verdict.message);
+    const why = verdict.decision.detail && verdict.decision.rule === null ? `${verdict.message}: ${verdict.decision.detail}` : verdict.message;
+    const prefix = what === "impersonation" ? "impersonation refused: " : "";
+    return statusResponse(403, forbiddenMessage(facts, prefix + why), detailsOf(facts));
+  }
+
+  const server = await listenHttps({
+    host,
+    port,
+    cert: serving.certPem,
+    key: serving.keyPem,
+    handler: handle,
+    onError: (e) => {
+      log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
+      return statusResponse(500, "the gateway failed to handle this request");
+    },
+  });
+  return {
+    name: cfg.name,
+    listen: cfg.listen,
+    port: server.port,
+    revokeSessions: (revoked) => revocations.revoke(revoked),
+    async stop() {
+      const closed = server.close(false);
+      const deadline = Date.now() + STOP_GRACE_MS;
+      while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
+      await Promise.race([closed, server.close(true)]);
+      await Promise.all(writing);
+    },
+  };
+}
+
+/** Whether a URL parser leaves this request-target as it is (what is decided is what is sent). */
+export function inNormalForm(target: string): boolean {
+  if (!target.startsWith("/") || target.startsWith("//")) return false;
+  try {
+    const u = new URL(target, "https://gateway.invalid");
+    return u.pathname + u.search === target && u.host === "gateway.invalid";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,145 @@
+// Forwards one decided request to the API server and brings its answer back: streamed as it
+// comes (watch, logs -f: no buffering, the runtime's backpressure) when nothing must be masked;
+// when a mask applies, read as JSON and masked (a watch event by event), and refused (502
+// Status) if it is anything the gateway cannot mask. `complete` is called once, with what the
+// caller got, for the request record.
+import { errorMessage } from "../../core/errors.ts";
+import type { KubernetesRequestFacts, Masks } from "../../core/types.ts";
+import { collectBody } from "../../masking/collect-body.ts";
+import type { JsonMasker } from "../../masking/json-masker.ts";
+import { createKubeMasker, needsMasking } from "./response-masker.ts";
+import { statusResponse } from "./status.ts";
+import { asksForTable, upstreamHeaders, withFullRowObjects, type Upstream } from "./upstream.ts";
+import { maskingWatchStream } from "./watch-stream.ts";
+
+export interface Completion {
+  readonly status: number;
+  readonly bytesOut: number;
+  readonly outcome: "ok" | "masked" | "mask_refused" | "upstream_error" | "client_closed" | "not_supported";
+  readonly error?: string;
+  readonly masked?: number;
+}
+
+export interface ForwardRequest {
+  readonly method: string;
+  /** Path and query, exactly as decided. */
+  readonly target: string;
+  readonly headers: Headers;
+  readonly body: Uint8Array | null;
+  readonly facts: KubernetesRequestFacts;
+  /** Impersonation headers the policy allowed, passed on as received. */
+  readonly impersonate: readonly (readonly [string, string])[];
+  readonly upstream: Upstream;
+  readonly masks: Masks;
+  /** Secret data must be masked (a request on core secrets, mask_secret_data on). */
+  readonly secrets: boolean;
+  readonly masker: (masks: Masks) => JsonMasker | null;
+  readonly maskMax: number;
+  /** 0: none (watches and log follows last as long as they last). */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly complete: (c: Completion) => void;
+}
+
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "transfer-encoding", "upgrade", "trailer"];
+
+function isJson(contentType: string | null): boolean {
+  const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  return media === "application/json";
+}
+
+export async function forwardRequest(f: ForwardRequest): Promise<Response> {
+  let done = false;
+  const complete = (c: Completion) => {
+    if (done) return;
+    done = true;
+    f.complete(c);
+  };
+  const masking = needsMasking(f.secrets, f.masks);
+  if (masking && f.masks.columns.length > 0) {
+    const message = `the deciding rules mask table columns (${f.masks.columns.join(", ")}), which a Kubernetes response does not have: refused; scope those rules to database targets`;
+    complete({ status: 502, bytesOut: 0, outcome: "mask_refused", error: message });
+    return statusResponse(502, message);
+  }
+  const headers = upstreamHeaders(f.headers, f.upstream, { impersonate: f.impersonate, jsonOnly: masking });
+  // JSON-path masks read a Table row's object: ask for the whole object in each row.
+  const target = masking && f.masks.json.length > 0 && asksForTable(headers.get("accept")) ? withFullRowObjects(f.target) : f.target;
+  const signal = f.timeoutMs > 0 ? AbortSignal.any([f.signal, AbortSignal.timeout(f.timeoutMs)]) : f.signal;
+  let res: Response;
+  try {
+    res = await fetch(f.upstream.base + target, {
+      method: f.method,
+      headers,
+      ...(f.body !== null && f.body.byteLength > 0 ? { body: f.body } : {}),
+      redirect: "manual",
+      signal,
+      decompress: masking,
+      tls: f.upstream.tls,
+    } as RequestInit);
+  } catch (e) {
+    const message = `the API server could not be reached: ${errorMessage(e)}`;
+    complete({ status: f.signal.aborted ? 499 : 502, bytesOut: 0, outcome: f.signal.aborted ? "client_closed" : "upstream_error", error: errorMessage(e) });
+    return statusResponse(502, message);
+  }
+  const out = new Headers(res.headers);
+  for (const h of HOP_BY_HOP) out.delete(h);
+
+  if (masking && res.body !== null) {
+    const contentType = res.headers.get("content-type");
+    if (!isJson(contentType)) {
+      await res.body.cancel().catch(() => undefined);
+      const message = `gatehouse: the API server answered ${JSON.stringify(contentType ?? "without a content type")}, which the gateway cannot mask, and masks apply to this request: refused`;
+      complete({ status: 502, bytesOut: 0, outcome: "mask_refused", error: message });
+      return statusResponse(502, message);
+    }
+    const masker = createKubeMasker({ secrets: f.secrets, rule: f.masker(f.masks), cells: f.masks.detectors.length > 0 ? f.masker({ json: [], columns: [], detectors: f.masks.detectors }) : null });
+    out.delete("content-length");
+    out.delete("content-encoding");
+    if (f.facts.verb === "watch") {
+      const stats = { masked: 0, bytesOut: 0 };
+      const masked = res.body.pipeThrough(
+        maskingWatchStream((t) => masker.maskText(t), f.maskMax, stats, (e) => complete({ status: res.status, bytesOut: stats.bytesOut, outcome: "mask_refused", error: errorMessage(e), masked: stats.masked })),
+      );
+      const counted = masked.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          flush() {
+            complete({ status: res.status, bytesOut: stats.bytesOut, outcome: "masked", masked: stats.masked });
+          },
+        }),
+      );
+      f.signal.addEventListener("abort", () => complete({ status: 499, bytesOut: stats.bytesOut, outcome: "client_closed", masked: stats.masked }), { once: true });
+      return new Response(counted, { status: res.status, statusText: res.statusText, headers: out });
+    }
+    try {
+      const raw = await collectBody(res.body, f.maskMax);
+      const r = masker.maskText(Buffer.from(raw).toString("utf8"));
+      const bytes = Buffer.from(r.text, "utf8");
+      out.set("content-length", String(bytes.byteLength));
+      complete({ status: res.status, bytesOut: bytes.byteLength, outcome: "masked", masked: r.masked });
+      return new Response(bytes, { status: res.status, statusText: res.statusText, headers: out });
+    } catch (e) {
+      complete({ status: 502, bytesOut: 0, outcome: "mask_refused", error: errorMessage(e) });
+      return statusResponse(502, `gatehouse: ${errorMessage(e)}`);
+    }
+  }
+
+  if (res.body === null) {
+    complete({ status: res.status, bytesOut: 0, outcome: "ok" });
+    return new Response(null, { status: res.status, statusText: res.statusText, headers: out });
+  }
+  // Streamed through, counted: a watch or a log follow stays open as long as the server sends.
+  let bytes = 0;
+  const counted = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        bytes += chunk.byteLength;
+        ctl.enqueue(chunk);
+      },
+      flush() {
+        complete({ status: res.status, bytesOut: bytes, outcome: "ok" });
+      },
+    }),
+  );
+  f.signal.addEventListener("abort", () => complete({ status: 499, bytesOut: bytes, outcome: "client_closed" }), { once: true });
+  return new Response(counted, { status: res.status, statusText: res.statusText, headers: out });
+}
