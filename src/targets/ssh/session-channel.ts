@@ -224,7 +224,7 @@ function lineGate(ctx: ChannelContext, channel: ServerChannel, signal: AbortSign
       resume,
       tell: (text) => channel.write(text),
       decide: async (line) => {
-        const v = await ctx.decide({ kind: "ssh", action: "shell", user: ctx.account, line }, { signal });
+        const v = await ctx.decide({ kind: "ssh", action: "shell", user: ctx.account, line }, { signal, onHold: (p) => channel.write(`\r\ngatehouse: ${describeApproval(p)}; waiting\r\n`) });
         const detail = v.decision.detail !== undefined && !v.message.includes(v.decision.detail) ? ` (${v.decision.detail})` : "";
         return { allowed: v.allowed, message: `${v.message}${detail}` };
       },
