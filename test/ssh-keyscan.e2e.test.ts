@@ -1,6 +1,7 @@
 // End to end: `gatehouse ssh-keyscan` against a real sshd prints the host key line to pin, and
 // a gateway pinned with exactly that line logs in upstream.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { utils } from "ssh2";
 import { runCli } from "./helpers/gateway.ts";
 import { devToken, runSsh, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
@@ -41,9 +42,11 @@ test("a port nothing listens on is exit 1 with the reason; bad usage is exit 2",
   expect((await runCli(["ssh-keyscan", "host:port"])).code).toBe(2);
 });
 
-test("a server with two host keys: a gateway pinned to the RSA one asks for it and logs in", async () => {
+test("a server with two host keys: a gateway pinned to the RSA one (in a list of pins) asks for it and logs in", async () => {
   const two = await startSshd({ rsaHostKey: true });
-  const g = await startSshGateway(two, { rules: "  - name: all\n    effect: allow\n", upstreamHostKey: two.rsaHostPublicKey!.split(" ").slice(0, 2).join(" ") });
+  // A rotation: the current (RSA) key and the next one (an ed25519 key the host does not have yet).
+  const next = utils.generateKeyPairSync("ed25519").public;
+  const g = await startSshGateway(two, { rules: "  - name: all\n    effect: allow\n", upstreamHostKey: [two.rsaHostPublicKey!.split(" ").slice(0, 2).join(" "), next] });
   try {
     const ssh = await runSsh(g, { token: await devToken(g, "alice", "agents") }, [], { command: "echo rsa-pinned" });
     expect(ssh.stderr).toBe("");

@@ -142,13 +142,15 @@ function checkSshTarget(t: Extract<TargetConfig, { kind: "ssh" }>, i: number, me
     issues.push(merged.issue(at("upstream"), `the upstream login needs exactly one of "private_key" and "password"`));
   }
   if (up.passphrase !== undefined && up.private_key === undefined) issues.push(merged.issue(at("upstream", "passphrase"), `"passphrase" goes with "private_key"`));
-  if (!up.host_key.includes("${")) {
+  const pins = typeof up.host_key === "string" ? [up.host_key] : up.host_key;
+  pins.forEach((pin, j) => {
+    if (pin.includes("${")) return;
     try {
-      parseHostKeyPin(up.host_key);
+      parseHostKeyPin(pin);
     } catch (e) {
-      issues.push(merged.issue(at("upstream", "host_key"), (e as Error).message));
+      issues.push(merged.issue(typeof up.host_key === "string" ? at("upstream", "host_key") : at("upstream", "host_key", j), (e as Error).message));
     }
-  }
+  });
   (t.env ?? []).forEach((name, j) => {
     if (!name.endsWith("*") && isDangerousEnv(name)) {
       issues.push(merged.issue(at("env", j), `"${name}" cannot be allowed: it changes what programs run or load upstream, so an allowed command could run any other`));

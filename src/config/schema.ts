@@ -217,11 +217,16 @@ export const SshTarget = Type.Object(
         private_key: Type.Optional(Type.String({ description: "The gateway's private key for the upstream (OpenSSH or PEM text), usually ${file:…}." })),
         passphrase: Type.Optional(Type.String({ description: "The private key's passphrase, if it has one." })),
         password: Type.Optional(Type.String({ description: "The upstream account's password, usually ${env:…} (private_key or password)." })),
-        host_key: Type.String({
-          minLength: 1,
-          description:
-            'The upstream\'s host key, pinned: an OpenSSH known_hosts line or public key ("ssh-ed25519 AAAA…"), or a fingerprint "SHA256:…" (`gatehouse ssh-keyscan HOST:PORT` prints it). A different key refuses the connection.',
-        }),
+        host_key: Type.Union(
+          [
+            Type.String({ minLength: 1 }),
+            Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Several pins (a key rotation): any of them is accepted." }),
+          ],
+          {
+            description:
+              'The upstream\'s host key, pinned: an OpenSSH known_hosts line or public key ("ssh-ed25519 AAAA…"), or a fingerprint "SHA256:…" (`gatehouse ssh-keyscan HOST:PORT` prints it), or a list of them. A different key refuses the connection.',
+          },
+        ),
       },
       strict,
     ),

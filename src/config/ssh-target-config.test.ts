@@ -57,6 +57,11 @@ test("host_key is required (no trust on first use) and must be a key line or a S
   await fromText(yaml(UP.replace(/host_key: .*/, `host_key: "SHA256:${"A".repeat(43)}"`)));
 });
 
+test("host_key may be a list (a key rotation); a bad entry is placed at its index", async () => {
+  await fromText(yaml(UP.replace(/host_key: .*/, `host_key: ["${hostPub}", "SHA256:${"B".repeat(43)}"]`)));
+  expect(await failure(yaml(UP.replace(/host_key: .*/, `host_key: ["${hostPub}", "nonsense"]`)))).toContain("targets[0].upstream.host_key[1]: host_key \"nonsense\" is neither");
+});
+
 test("env may not name a variable that changes what runs upstream", async () => {
   expect(await failure(yaml(UP, `    env: [LANG, LD_PRELOAD]\n`))).toContain(`targets[0].env[1]: "LD_PRELOAD" cannot be allowed`);
   expect(await failure(yaml(UP, `    env: [BASH_ENV]\n`))).toContain(`"BASH_ENV" cannot be allowed`);

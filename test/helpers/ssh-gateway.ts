@@ -26,8 +26,8 @@ export interface SshGatewayOptions {
   readonly identity?: string;
   /** Replaces the upstream login line (default: private_key from the sshd's client key). */
   readonly upstreamLogin?: string;
-  /** Replaces the pinned upstream host key. */
-  readonly upstreamHostKey?: string;
+  /** Replaces the pinned upstream host key (a list: several pins). */
+  readonly upstreamHostKey?: string | readonly string[];
   readonly env?: Record<string, string>;
   /** The target's name (default web). */
   readonly name?: string;
@@ -50,7 +50,7 @@ ${extra}    upstream:
       port: ${sshd.port}
       user: ${sshd.user}
       ${opts.upstreamLogin ?? 'private_key: "${file:./upstream_key}"'}
-      host_key: "${opts.upstreamHostKey ?? sshd.hostPublicKey}"
+      host_key: ${JSON.stringify(opts.upstreamHostKey ?? sshd.hostPublicKey)}
 rules:
 ${opts.rules.replace(/^\n+/, "")}`;
 }

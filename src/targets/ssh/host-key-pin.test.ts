@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { utils } from "ssh2";
-import { fingerprintOf, keyTypeOf, parseHostKeyPin } from "./host-key-pin.ts";
+import { fingerprintOf, keyTypeOf, parseHostKeyPin, parseHostKeyPins } from "./host-key-pin.ts";
 
 const pair = utils.generateKeyPairSync("ed25519");
 const other = utils.generateKeyPairSync("ed25519");
@@ -32,4 +32,14 @@ test("a key line asks the server for that key's type; a fingerprint leaves the c
   const rsa = utils.generateKeyPairSync("rsa", { bits: 2048 }).public;
   expect(parseHostKeyPin(rsa).algorithms).toEqual(["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
   expect(parseHostKeyPin(fingerprintOf(key)).algorithms).toBeUndefined();
+});
+
+test("several pins (a rotation): any of them matches, and the server is asked for their types", () => {
+  const pins = parseHostKeyPins([other.public, fingerprintOf(key)]);
+  expect(pins.matches(key)).toBe(true);
+  expect(pins.matches(otherKey)).toBe(true);
+  expect(pins.matches(blobOf(utils.generateKeyPairSync("ed25519").public))).toBe(false);
+  expect(pins.algorithms).toBeUndefined();
+  expect(parseHostKeyPins([other.public, pair.public]).algorithms).toEqual(["ssh-ed25519"]);
+  expect(() => parseHostKeyPins([pair.public, "nonsense"])).toThrow(/host_key/);
 });

@@ -57,3 +57,17 @@ export function parseHostKeyPin(text: string): HostKeyPin {
   if (keyTypeOf(want) !== fields[at]) throw new GatewayError("E_CONFIG_INVALID", `host_key: the base64 key is not a ${fields[at]} key (it names "${keyTypeOf(want)}")`);
   return { text: `${fields[at]} ${blob}`, matches: (key) => key.length === want.length && timingSafeEqual(key, want), algorithms: algorithmsFor(fields[at]!) };
 }
+
+/** One pin or several (a key rotation): a key matches when it matches any of them. */
+export function parseHostKeyPins(value: string | readonly string[]): HostKeyPin {
+  const pins = (typeof value === "string" ? [value] : value).map(parseHostKeyPin);
+  if (pins.length === 1) return pins[0]!;
+  // Ask for the pinned keys' types, in the order given; a fingerprint leaves the choice open.
+  const typed = pins.every((p) => p.algorithms !== undefined);
+  const algorithms = [...new Set(pins.flatMap((p) => p.algorithms ?? []))];
+  return {
+    text: pins.map((p) => p.text).join(" | "),
+    matches: (key) => pins.some((p) => p.matches(key)),
+    ...(typed ? { algorithms } : {}),
+  };
+}

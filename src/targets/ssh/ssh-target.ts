@@ -15,7 +15,7 @@ import { parseDuration, parseSize } from "../../core/duration.ts";
 import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
 import { type ConnectionShared, SshConnection } from "./connection.ts";
 import { envAllowList } from "./env-allow.ts";
-import { parseHostKeyPin } from "./host-key-pin.ts";
+import { parseHostKeyPins } from "./host-key-pin.ts";
 import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
 import type { PublicKeyLookup } from "./public-keys.ts";
 import { upstreamAddress } from "./upstream.ts";
@@ -47,7 +47,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
   const shared: ConnectionShared = {
     cfg,
     deps,
-    pin: parseHostKeyPin(cfg.upstream.host_key),
+    pin: parseHostKeyPins(cfg.upstream.host_key),
     publicKey: deps.publicKeys,
     envAllowed: envAllowList(cfg.env),
     revocations: new SessionRevocations(),
