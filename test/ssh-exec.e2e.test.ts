@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
-import { auditRecordsWhen } from "./helpers/gateway.ts";
+import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
 import { devToken, runSsh, type SshGateway, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
 import { within } from "./helpers/wait.ts";
@@ -294,4 +294,18 @@ test("signals: a signal request reaches the upstream command, and an exit by sig
   } finally {
     client.end();
   }
+});
+
+test("gatehouse verify checks every capture the records link, and names one that was altered", async () => {
+  const r = await runSsh(g, { token }, [], { command: "echo evidence" });
+  expect(r.stdout).toBe("evidence\n");
+  const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some((x) => x.type === "channel.end" && (x.action as { command?: string })?.command === "echo evidence"), "the echo's channel.end");
+  const end = recs.find((x) => x.type === "channel.end" && (x.action as { command?: string })?.command === "echo evidence")!;
+  const file = (end.details as { output: { stdout: { file: string } } }).output.stdout.file;
+  const ok = await runCli(["verify", "--config", g.gw.configPath]);
+  expect(ok.code).toBe(0);
+  writeFileSync(file, "forged\n");
+  const bad = await runCli(["verify", "--config", g.gw.configPath]);
+  expect(bad.code).toBe(1);
+  expect(bad.stdout + bad.stderr).toContain(end.session!);
 });
