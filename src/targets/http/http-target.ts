@@ -39,6 +39,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
+  /** False: every request takes the full path (the differential test's reference). Default true. */
+  readonly knownRoutes?: boolean;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
@@ -149,7 +151,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
    * written. Undefined: take the full path.
    */
   function knownRoute(req: Request): { known: KnownRoute; identity: Identity; records: SessionRecords } | undefined {
-    if (deps.authenticated === undefined) return undefined;
+    if (deps.authenticated === undefined || deps.knownRoutes === false) return undefined;
     const token = bearerToken(req.headers);
     if (token === null) return undefined;
     const identity = deps.authenticated(token);
