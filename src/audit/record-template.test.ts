@@ -109,6 +109,12 @@ describe("RecordTemplate", () => {
     expect(t.fill({}).json).toBe('{"classes":["read"],"functions":[],"kind":"postgres","relations":["public.t"]}');
   });
 
+  test("scalar members (written without the canonical copy) read as canonicalJson writes them", () => {
+    const t = new ObjectTemplate({}, ["a", "b"]);
+    const scalars = [0, -0, 1.5, 0.1 + 0.2, 1e21, 5e-7, -3, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_SAFE_INTEGER, "", "ok", 'a"b\\c', "\n\u0000", "\ud800", "é😀", true, false];
+    for (const a of scalars) for (const b of [1, "x", true]) expect(t.fill({ a, b }).json).toBe(canonicalJson({ a, b }));
+  });
+
   test("the schema is checked when a template is built: a bad fixed member never reaches a record", () => {
     const bad: FragmentFields[] = [
       { decision: { effect: "maybe" as "allow", rule: null } },

@@ -14,10 +14,10 @@ import { type AuditEvent, type Verdict, RECORD_QUEUED, auditIdentity, describeAp
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import { RecordsByIdentity, type SessionRecords } from "../../gate/session-records.ts";
-import { ObjectTemplate, type CanonicalValue } from "../../audit/record-template.ts";
+import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
-import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { bearerToken, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { headTooLarge } from "./request-head.ts";
@@ -81,7 +81,8 @@ interface Forwarding {
   /** The upstream URL. */
   readonly target: string;
   readonly method: string;
-  readonly headers: Headers;
+  /** The upstream request's header fields (upstreamRequestFields). */
+  readonly headers: Record<string, string>;
 }
 
 export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
@@ -103,6 +104,13 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const recordsByIdentity = new RecordsByIdentity(cfg.name);
   // Routes allowed a moment ago, per identity: allowed again without an await (known-routes.ts).
   const knownRoutes = new KnownRoutes();
+  // Each identity's request-record template, found without building the templates' key.
+  const requestTemplates = new WeakMap<SessionRecords, RecordTemplate>();
+  const requestTemplate = (records: SessionRecords): RecordTemplate => {
+    let t = requestTemplates.get(records);
+    if (t === undefined) requestTemplates.set(records, (t = records.template("request")));
+    return t;
+  };
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
@@ -205,7 +213,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
           false,
         );
       }
-      const headers = upstreamRequestHeaders(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
+      const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
       return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers });
     }
 
@@ -307,14 +315,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     const target = `${upstreamBase}${path}${url.search}`;
     const proto = url.protocol.replace(":", "");
-    const headers = upstreamRequestHeaders(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto });
+    const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto });
 
     if (isUpgrade) {
       if (hasMasks(verdict.masks)) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");
       const wsUrl = target.replace(/^http/, "ws");
       const data: WsData = {
         upstreamUrl: wsUrl,
-        headers: Object.fromEntries(headers),
+        headers: { ...headers },
         session: id,
         identity: auditIdentity(identity),
         target: cfg.name,
@@ -335,7 +343,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     const { id, started, client, action, records, verdict, target, method, headers } = r;
     const abort = client.abort;
     const masking = hasMasks(verdict.masks);
-    if (masking) headers.set("accept-encoding", "identity");
+    if (masking) headers["accept-encoding"] = "identity";
     // From here on every path ends in complete(): the request record with status and bytes.
     let completed = false;
     forwarding++;
@@ -433,7 +441,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       latency.observe(durationMs / 1000);
       const details = REQUEST_DETAILS.fill({ status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, error: error || undefined, masked });
       // Rides on the next write (the next request's decision, or the tick's end).
-      const written = gate.recordLaterFrom(records.template("request"), { session: id, action, details }, "request");
+      const written = gate.recordLaterFrom(requestTemplate(records), { session: id, action, details }, "request");
       // Queued in the log already (it drains on close): nothing more for stop() to wait for.
       if (written === RECORD_QUEUED) return written;
       writing.add(written);
