@@ -6,7 +6,7 @@
 // its encoding and query) in small steps, so that a key missing any of them would hand one
 // request the route of its neighbour; the policy is swapped midway, which must end every route.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMetrics } from "../../admin/metrics.ts";
@@ -80,6 +80,9 @@ interface Side {
   readonly target: RunningTarget;
   readonly received: string[];
   checks: number;
+  forwarded: number;
+  /** Requests that reached the upstream before their allow was in the log (must stay 0). */
+  unrecordedForwards: number;
 }
 
 let dir: string;
@@ -88,6 +91,7 @@ let policy: Policy;
 let fast: Side;
 let full: Side;
 const received: string[] = [];
+const realFetchOf = globalThis.fetch;
 
 async function compile(yaml: string): Promise<Policy> {
   return compilePolicy(await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} }));
@@ -99,7 +103,7 @@ async function side(name: string, knownRoutes: boolean): Promise<Side> {
   const approvals = new Approvals({ clock, onExpire: () => {} });
   const metrics = createMetrics();
   const gate = new Gate({ policy: () => policy, audit: log, approvals, clock, metrics, log: silentLogger });
-  const s: Side = { log, target: null as unknown as RunningTarget, received: [], checks: 0 };
+  const s: Side = { log, target: null as unknown as RunningTarget, received: [], checks: 0, forwarded: 0, unrecordedForwards: 0 };
   const check = gate.check.bind(gate);
   gate.check = (...args) => (s.checks++, check(...args));
   const masker = (m: Masks) => compileJsonMasker(m);
@@ -133,11 +137,25 @@ beforeAll(async () => {
       return Response.json({ users: [{ email: "someone@example.com", name: "x" }], path: new URL(req.url).pathname });
     },
   });
+  // Each request's allow is in its side's log (in the kernel) at the moment the target calls
+  // fetch to forward it: every request forwarded so far has its own allow record written.
+  const realFetch = globalThis.fetch;
+  const base = `http://127.0.0.1:${upstream.port}/`;
+  globalThis.fetch = Object.assign((input: string | URL | Request, init?: RequestInit) => {
+    if (String(input).startsWith(base)) {
+      const s = (init?.headers as Record<string, string>)["x-side"] === "fast" ? fast : full;
+      s.forwarded++;
+      const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"')).length;
+      if (allows < s.forwarded) s.unrecordedForwards++;
+    }
+    return realFetch(input, init);
+  }, realFetch);
   fast = await side("fast", true);
   full = await side("full", false);
 });
 
 afterAll(async () => {
+  globalThis.fetch = realFetchOf;
   await fast.target.stop();
   await full.target.stop();
   await fast.log.close();
@@ -191,6 +209,7 @@ describe("known routes (the HTTP fast path)", () => {
     const upstreamOf = (name: string) => received.filter((r) => r.startsWith(`${name} `)).map((r) => r.slice(name.length + 1));
     expect(upstreamOf("fast")).toEqual(upstreamOf("full"));
     expect(upstreamOf("fast").length).toBeGreaterThan(100);
+    expect({ fast: fast.unrecordedForwards, full: full.unrecordedForwards }).toEqual({ fast: 0, full: 0 });
     await fast.log.flushSoon();
     await full.log.flushSoon();
     const [fastRecords, fullRecords] = [await recordsOf(fast.log), await recordsOf(full.log)];
