@@ -231,4 +231,21 @@ describe("known routes (the HTTP fast path)", () => {
     expect(full.checks - fullBefore).toBe(20);
     expect(fast.checks - fastBefore).toBe(20);
   });
+
+  test("a known route whose record the log cannot take is refused with 503, as on the full path, and nothing is forwarded", async () => {
+    policy = await compile(POLICY_A);
+    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
+    const checks = fast.checks;
+    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
+    expect(fast.checks).toBe(checks); // the second took the fast path
+    await fast.log.close(); // from now on the log takes no record
+    const forwarded = fast.forwarded;
+    const res = await fetch(`http://127.0.0.1:${fast.target.port}/api/items?known`, { headers: { authorization: "Bearer tok-dev", "x-side": "fast" } });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe("audit_unavailable");
+    expect(body.message).toContain("audit log unavailable, request denied");
+    expect(fast.checks).toBe(checks); // refused on the fast path itself
+    expect(fast.forwarded).toBe(forwarded);
+  });
 });
