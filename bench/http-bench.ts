@@ -12,9 +12,11 @@
 // Peak RSS (VmHWM) of the gateway and of the bare proxy is printed at the end.
 // --baseline BINARY runs a second gateway (another build, e.g. before a change) in the same
 // rounds, as the path "baseline gateway": a before/after comparison on the same machine state.
-// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users] [--baseline BINARY]
+// --strace adds, per route, one more wrk run per gateway with strace attached (slower, so not in
+// the table): write(2) calls to the audit log, other writes, and fdatasyncs, per request.
+// Run: bun bench/http-bench.ts [--seconds 10] [--connections 32] [--rounds 3] [--routes /api/items,/api/report,/fast/items,/fast/users] [--baseline BINARY] [--strace]
 // (needs dist/gatehouse, wrk and node)
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
@@ -29,6 +31,7 @@ const connections = Number(flag("connections", "32"));
 const rounds = Number(flag("rounds", "3"));
 const routes = flag("routes", "/api/items,/api/report,/fast/items,/fast/users").split(",");
 const baseline = flag("baseline", "");
+const straceRuns = args.includes("--strace");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -164,6 +167,41 @@ async function wrk(url: string, pid?: number): Promise<WrkResult> {
   return { rps, p50ms: ms("50%"), p99ms: ms("99%"), errors, mainUs, allUs };
 }
 
+/**
+ * One wrk run with strace attached to a gateway (all its threads): its write-like calls and
+ * fsyncs per request, the writes split by whether their descriptor is the audit log.
+ */
+async function syscallsPerRequest(url: string, pid: number): Promise<string> {
+  const out = join(dir, `strace-${pid}.txt`);
+  const st = Bun.spawn(["strace", "-f", "-qq", "-e", "trace=write,writev,pwrite64,fdatasync,fsync,sendto,sendmsg", "-o", out, "-p", String(pid)], { stdout: "ignore", stderr: "ignore" });
+  await Bun.sleep(500); // strace attaches to every thread
+  const p = Bun.spawn(["wrk", "-t", "1", "-c", String(connections), "-d", `${seconds}s`, "-H", `Authorization: Bearer ${token}`, url], { stdout: "pipe", stderr: "pipe" });
+  const text = await new Response(p.stdout).text();
+  st.kill("SIGINT");
+  await st.exited;
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? "0");
+  const auditFds = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (/audit[^/]*\/audit\.log/.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) auditFds.add(fd);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const counts = { audit: 0, other: 0, fdatasync: 0, send: 0 };
+  for (const line of readFileSync(out, "utf8").split("\n")) {
+    const m = /^\d+\s+(?:<\.\.\. )?(\w+)\(?(\d+)?/.exec(line);
+    if (!m || line.includes("resumed>")) continue;
+    const [, call, fd] = m;
+    if (call === "fdatasync" || call === "fsync") counts.fdatasync++;
+    else if (call === "sendto" || call === "sendmsg") counts.send++;
+    else if (fd !== undefined && auditFds.has(fd)) counts.audit++;
+    else counts.other++;
+  }
+  const per = (n: number) => (requests > 0 ? (n / requests).toFixed(3) : "?");
+  return `${requests} requests under strace: write(2) to the audit log ${per(counts.audit)}/request, other write-like calls ${per(counts.other)}, send ${per(counts.send)}, fdatasync ${per(counts.fdatasync)}`;
+}
+
 /** Peak resident set (VmHWM) of a process, in MB. */
 const peakRssMb = (pid: number) => {
   try {
@@ -206,6 +244,11 @@ try {
       console.log(
         `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${name === "direct" ? "" : `${median(rs.map((r) => r.mainUs)).toFixed(1)} (${median(rs.map((r) => r.allUs)).toFixed(1)})`} | ${errors} |`,
       );
+    }
+    if (straceRuns) {
+      for (const [name, pid] of Object.entries(pids)) {
+        if (name.endsWith("gateway")) console.log(`\n${route}, ${name}: ${await syscallsPerRequest(`http://127.0.0.1:${paths[name]}${route}`, pid)}\n`);
+      }
     }
   }
   console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB${base ? `, baseline gateway ${peakRssMb(base.pid)} MB` : ""}, bare Bun proxy ${peakRssMb(bare.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);

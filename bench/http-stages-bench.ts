@@ -19,7 +19,9 @@ import { RecordsByIdentity } from "../src/gate/session-records.ts";
 import { collectBody, compileJsonMasker } from "../src/masking/json-masker.ts";
 import { createCachedAuthenticate } from "../src/identity/auth-cache.ts";
 import { canonicalHttpPath } from "../src/policy/http-path.ts";
-import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "../src/targets/http/headers.ts";
+import { bearerToken, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestHeaders } from "../src/targets/http/headers.ts";
+import { KnownRoutes } from "../src/targets/http/known-routes.ts";
+import { ObjectTemplate } from "../src/audit/record-template.ts";
 import { compileQueryRedactor } from "../src/targets/http/redact-query.ts";
 import { headTooLarge } from "../src/targets/http/request-head.ts";
 
@@ -80,10 +82,16 @@ const stages: Stage[] = [
   ["policy.decide (/fast/items)", () => policy.decide({ identity, target: "fast", request: { kind: "http", method: "GET", path: "/fast/items" }, time: Date.now() })],
   ["policy.decide (/fast/users, masked)", () => policy.decide({ identity, target: "fast", request: { kind: "http", method: "GET", path: "/fast/users" }, time: Date.now() })],
   ["masker key JSON.stringify(masks)", () => JSON.stringify(masks)],
-  ["upstreamRequestHeaders", () => upstreamRequestHeaders(req.headers, { Authorization: "Bearer upstream" }, { ip: "127.0.0.1", host: req.headers.get("host"), proto: "http" })],
+  ["upstreamRequestFields (the target's, a plain object)", () => upstreamRequestFields(req.headers, { Authorization: "Bearer upstream" }, { ip: "127.0.0.1", host: req.headers.get("host"), proto: "http" })],
+  ["upstreamRequestHeaders (a Headers, as before)", () => upstreamRequestHeaders(req.headers, { Authorization: "Bearer upstream" }, { ip: "127.0.0.1", host: req.headers.get("host"), proto: "http" })],
   ["downstreamResponseHeaders", () => downstreamResponseHeaders(upstreamHeaders)],
   ["maskBody (1.8 KB users, email)", () => masker.maskBody(usersBody, "application/json")],
   ["new Response(body, headers)", () => new Response(usersBody, { status: 200, headers: upstreamHeaders })],
+  ["known route lookup (peek, identity's records, route, policy hash)", () => {
+    const identity = authenticated ? authenticated("tok") : undefined;
+    return identity && knownRoutes.get(recordsByIdentity.for(identity), "GET", "http://127.0.0.1:8080/fast/items", gate.policyNow().hash);
+  }],
+  ["request record details (ObjectTemplate.fill)", () => REQUEST_DETAILS.fill({ status: 200, bytes_out: 1813, duration_ms: 1.234, outcome: "ok", error: undefined, masked: undefined })],
   ["request record object (complete)", () => ({ type: "request", session: `req_${seq++}`, identity: auditIdentity(identity), target: "fast", action: { kind: "http", method: "GET", path: "/fast/users" }, details: { status: 200, bytes_out: 1813, duration_ms: 1.234, outcome: "ok" } })],
 ];
 
@@ -99,9 +107,25 @@ const asyncStages: AsyncStage[] = [
   ["gate.recordLater (request record)", () => gate.recordLater({ type: "request", session: `req_${seq++}`, identity: auditIdentity(identity), target: "fast", action: { kind: "http", method: "GET", path: "/fast/items" }, details: { status: 200, bytes_out: 30, duration_ms: 1.2, outcome: "ok" } })],
   // As http-target.ts does now: the identity's templates (RecordsByIdentity), the request id per record.
   ["gate.check with records (decide + decision record from templates)", () => gate.check(action(), { session: `req_${seq++}`, records: recordsByIdentity.for(identity) })],
+  // The fast path as http-target.ts takes it now: the known route's decision record, written
+  // with the turn's other records (here each awaited call is a turn of its own: one write each).
+  ["gate.recordKnownSoon (known route: decision record, turn's write)", () => gate.recordKnownSoon("fast", known.verdict, known.decision, { action: known.action, session: `req_${seq++}` })],
+  ["32 × gate.recordKnownSoon in one turn, per call (one write)", async () => {
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < 32; i++) all.push(gate.recordKnownSoon("fast", known.verdict, known.decision, { action: known.action, session: `req_${seq++}` }));
+    await Promise.all(all);
+  }],
   ["gate.recordLaterFrom (request record from templates)", () => gate.recordLaterFrom(recordsByIdentity.for(identity).template("request"), { session: `req_${seq++}`, action: { kind: "http", method: "GET", path: "/fast/items" }, details: { status: 200, bytes_out: 30, duration_ms: 1.2, outcome: "ok" } }, "request")],
 ];
 const recordsByIdentity = new RecordsByIdentity("fast");
+const knownRoutes = new KnownRoutes();
+const REQUEST_DETAILS = new ObjectTemplate({}, ["status", "bytes_out", "duration_ms", "outcome", "error", "masked"]);
+{
+  const facts = { kind: "http" as const, method: "GET", path: "/fast/items" };
+  const verdict = await gate.check({ identity, target: "fast", request: facts, time: Date.now() }, { session: "warm", records: recordsByIdentity.for(identity) });
+  knownRoutes.remember(recordsByIdentity.for(identity), "GET", "http://127.0.0.1:8080/fast/items", verdict, gate.policyNow(), facts, "http://127.0.0.1:2/fast/items", "http");
+}
+const known = knownRoutes.get(recordsByIdentity.for(identity), "GET", "http://127.0.0.1:8080/fast/items", gate.policyNow().hash)!;
 
 const cpuUs = () => {
   const u = process.cpuUsage();
@@ -122,7 +146,8 @@ for (let r = 0; r < rounds + 1; r++) {
   for (const [name, run] of asyncStages) {
     const n = Math.floor(N / 4);
     const t0 = cpuUs();
-    for (let i = 0; i < n; i++) await run();
+    const per = name.startsWith("32 ×") ? 32 : 1;
+    for (let i = 0; i < n / per; i++) await run();
     if (r > 0) add(name, (cpuUs() - t0) / n);
   }
 }

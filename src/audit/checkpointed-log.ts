@@ -96,6 +96,10 @@ export class CheckpointedAuditLog implements AuditLog {
     return this.#inner.flush();
   }
 
+  flushSoon(): Promise<void> {
+    return this.#inner.flushSoon();
+  }
+
   /** After each record: a checkpoint is due now (every N), or within the interval. */
   #appended(): void {
     if (!this.#closed) {

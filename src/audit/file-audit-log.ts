@@ -59,6 +59,8 @@ export class FileAuditLog implements AuditLog {
   #fsyncs = 0;
   /** The fsyncs: requested, done, and who waits for them (strict appends, sync()). */
   readonly #durability: Durability;
+  /** A write at the end of this event-loop turn (flushSoon), and the seq its callers wait for. */
+  #turnFlush: { readonly promise: Promise<void>; readonly resolve: () => void; readonly reject: (e: unknown) => void; seq: number } | null = null;
   /** A pump is queued for the end of the current tick (a microtask). */
   #tickPumpQueued = false;
   /** Lazy lines wait for the next write, or for this timer (lazyWriteMs). */
@@ -194,6 +196,47 @@ export class FileAuditLog implements AuditLog {
     if (this.#rotateDue) this.#startPump();
   }
 
+  flushSoon(): Promise<void> {
+    const refused = this.#refusal();
+    if (refused !== null) return Promise.reject(refused);
+    let turn = this.#turnFlush;
+    if (turn === null) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      turn = this.#turnFlush = { promise, resolve, reject, seq: 0 };
+      // After the poll's I/O callbacks: every handler of this turn has queued its record by then.
+      setImmediate(this.#flushTurn);
+    }
+    turn.seq = this.#queuedSeq;
+    return turn.promise;
+  }
+
+  readonly #flushTurn = (): void => {
+    const turn = this.#turnFlush!;
+    this.#turnFlush = null;
+    const written = (): void => {
+      if (this.#strict) this.sync().then(turn.resolve, turn.reject);
+      else turn.resolve();
+    };
+    const failed = (e: unknown): void => {
+      // Written already (by close(), or a pump that ran first): the caller's lines are out.
+      if (this.#writtenSeq >= turn.seq && this.#failure === null) written();
+      else turn.reject(e instanceof GatewayError ? e : auditWriteError(e));
+    };
+    // Always through flush(): lines queued after the callers' (lazy ones) were left to this write.
+    try {
+      const flushed = this.flush();
+      if (flushed === undefined) written();
+      else flushed.then(written, failed);
+    } catch (e) {
+      failed(e);
+    }
+  };
+
   /** Why an append is refused now (a failed fsync fails this append, not only later ones), or null. */
   #refusal(): GatewayError | null {
     this.#durability.poll();
@@ -219,7 +262,8 @@ export class FileAuditLog implements AuditLog {
    * lazyWriteMs (1 ms). Appends made in the same tick share one write either way.
    */
   #schedulePump(lazy: boolean): void {
-    if (this.#tickPumpQueued) return; // that pump writes this line too
+    // That pump (or the turn's flush, which someone waits for) writes this line too.
+    if (this.#tickPumpQueued || this.#turnFlush !== null) return;
     if (!lazy) {
       this.#tickPumpQueued = true;
       queueMicrotask(this.#pumpAtTickEnd);
@@ -230,6 +274,8 @@ export class FileAuditLog implements AuditLog {
 
   readonly #pumpAtTickEnd = (): void => {
     this.#tickPumpQueued = false;
+    // The turn's flush writes the lines of this tick with those of the turn's other handlers.
+    if (this.#turnFlush !== null) return;
     this.#startPump();
   };
   readonly #pumpLazy = (): void => {

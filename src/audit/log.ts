@@ -79,6 +79,14 @@ export interface AuditLog {
    * Returns a promise only while a rotation holds the writer; it resolves once the lines are written.
    */
   flush(): void | Promise<void>;
+  /**
+   * Writes everything queued by the end of this event-loop turn with one write(2), shared by
+   * every caller of the turn (a server's handlers of one poll: each request's decision record
+   * then costs a share of one write, not a write of its own). Resolves once the lines queued
+   * before the call are written (strict: fsync'd); rejects with E_AUDIT_WRITE when they cannot
+   * be. The caller forwards only after it resolves.
+   */
+  flushSoon(): Promise<void>;
   /** Resolves when everything appended so far is fsync'd. */
   sync(): Promise<void>;
   /** Writes and fsyncs what is queued, then closes the file. Later appends reject. */

@@ -109,6 +109,12 @@ describe("RecordTemplate", () => {
     expect(t.fill({}).json).toBe('{"classes":["read"],"functions":[],"kind":"postgres","relations":["public.t"]}');
   });
 
+  test("scalar members (written without the canonical copy) read as canonicalJson writes them", () => {
+    const t = new ObjectTemplate({}, ["a", "b"]);
+    const scalars = [0, -0, 1.5, 0.1 + 0.2, 1e21, 5e-7, -3, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_SAFE_INTEGER, "", "ok", 'a"b\\c', "\n\u0000", "\ud800", "é😀", true, false];
+    for (const a of scalars) for (const b of [1, "x", true]) expect(t.fill({ a, b }).json).toBe(canonicalJson({ a, b }));
+  });
+
   test("the schema is checked when a template is built: a bad fixed member never reaches a record", () => {
     const bad: FragmentFields[] = [
       { decision: { effect: "maybe" as "allow", rule: null } },
@@ -238,6 +244,74 @@ describe("appendSync and flush", () => {
     await Promise.resolve(); // the pump's microtask was queued first
     expect(await Bun.file(path).text()).toContain('"seq":1');
     await log.close();
+  });
+
+  test("flushSoon(): the records of every caller in one event-loop turn go out with one write, before any of them is told", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path, lazyWriteMs: 60_000 });
+    const t = new RecordTemplate([{ type: "decision", target: "api" }]);
+    await log.append({ type: "start" });
+    const before = log.stats.writes;
+    // As a server's handlers of one poll: each queues its record and waits for its write, in
+    // callbacks of the same turn (timers due together), each followed by its microtasks.
+    const told: number[][] = [];
+    const callers = Array.from({ length: 8 }, (_, i) =>
+      new Promise<void>((resolve, reject) =>
+        setTimeout(() => {
+          log.appendSync(t, { details: { i } });
+          // A completion that nothing waits for rides on the same write.
+          if (i % 2 === 0) log.appendSync(t, { details: { i, done: true } }, { lazy: true });
+          log.flushSoon().then(() => {
+            told.push(readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l).seq));
+            resolve();
+          }, reject);
+        }, 0),
+      ),
+    );
+    await Promise.all(callers);
+    expect(log.stats.writes).toBe(before + 1);
+    // Each caller was told only once every line of the turn was in the file.
+    for (const seqs of told) expect(seqs).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    await log.close();
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 13 });
+  });
+
+  test("flushSoon() in strict mode resolves only once the lines are fsync'd", async () => {
+    const log = await openAuditLog({ path: tempLog(), durability: "strict" });
+    const t = new RecordTemplate([{ type: "decision" }]);
+    const seq = log.appendSync(t, {});
+    await log.flushSoon();
+    expect(log.durableSeq).toBeGreaterThanOrEqual(seq);
+    await log.close();
+  });
+
+  test("flushSoon() rejects with E_AUDIT_WRITE when the write fails, and on a failed or closed log", async () => {
+    const onFull = tempLog();
+    symlinkSync("/dev/full", onFull);
+    const full = await openAuditLog({ path: onFull });
+    const t = new RecordTemplate([{ type: "decision" }]);
+    full.appendSync(t, {});
+    const e = await full.flushSoon().catch((err: unknown) => err);
+    expect(isGatewayError(e, "E_AUDIT_WRITE")).toBe(true);
+    expect((e as Error).message).toContain("ENOSPC");
+    await expect(full.flushSoon()).rejects.toMatchObject({ code: "E_AUDIT_WRITE" });
+    await full.close().catch(() => {});
+
+    const log = await openAuditLog({ path: tempLog() });
+    log.appendSync(t, {});
+    await log.close();
+    await expect(log.flushSoon()).rejects.toMatchObject({ code: "E_AUDIT_WRITE" });
+  });
+
+  test("flushSoon() called before close(): the lines close() writes count as written", async () => {
+    const path = tempLog();
+    const log = await openAuditLog({ path });
+    const t = new RecordTemplate([{ type: "decision" }]);
+    log.appendSync(t, {});
+    const soon = log.flushSoon();
+    await log.close();
+    await soon;
+    expect(await verifyLog(path)).toEqual({ ok: true, records: 1 });
   });
 
   test("a failed or closed log refuses appendSync and flush with E_AUDIT_WRITE; a bad record uses no seq", async () => {

@@ -26,6 +26,15 @@ export function canonicalValue(value: unknown): CanonicalValue {
 
 /** A member's canonical JSON, or undefined where canonicalJson drops the member. */
 function memberJson(value: unknown): string | undefined {
+  // Scalars (a status, a byte count, an outcome) as JSON.stringify writes them, without the copy.
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
+  }
   if (value instanceof CanonicalValue) return value.json;
   if (value === undefined || typeof value === "function" || typeof value === "symbol") return undefined;
   return canonicalJson(value);

@@ -20,6 +20,8 @@ export interface AuditSink {
   appendSync?(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number;
   /** Writes what is queued now (AuditLog.flush); throws E_AUDIT_WRITE; a promise only during a rotation. */
   flush?(): void | Promise<void>;
+  /** Writes what is queued by the end of this event-loop turn, one write(2) for the turn's callers (AuditLog.flushSoon). */
+  flushSoon?(): Promise<void>;
   /** Resolves once everything appended is fsync'd (strict mode's wait on the hot path). */
   sync?(): Promise<void>;
   readonly durability?: "batch" | "strict";
@@ -107,6 +109,12 @@ export interface CheckContext {
    */
   readonly approved?: { readonly id: string; readonly rule: string };
 }
+
+/**
+ * What recordLaterFrom returns for a record queued in the log at once (the log writes it, or
+ * drains it when it closes): a caller need not keep it to wait for.
+ */
+export const RECORD_QUEUED: Promise<void> = Promise.resolve();
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
   return { method: i.method, subject: i.subject, issuer: i.issuer, groups: i.groups };
@@ -204,6 +212,24 @@ export class Gate {
   }
 
   /**
+   * flushRecords for a server whose handlers of one event-loop turn each wait for their own
+   * record (HTTP requests arriving together): the records of the whole turn go out with one
+   * write(2) after the turn's handlers have run, and this resolves once they are written
+   * (strict: fsync'd). Rejects with E_AUDIT_WRITE (deny). Forward only after it resolves.
+   */
+  flushRecordsSoon(): Promise<void> {
+    const audit = this.deps.audit;
+    if (audit.flushSoon === undefined || this.unflushed.length > 0) {
+      try {
+        return Promise.resolve(this.flushRecords());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return audit.flushSoon();
+  }
+
+  /**
    * The hot path's record that nothing waits for (a completion): from a SessionRecords template,
    * queued now, written with the next write. Never rejects, like recordLater: a failure is
    * logged, counted as lost (`type` names the record) and makes /healthz report unhealthy.
@@ -217,7 +243,7 @@ export class Gate {
       lost(e);
       return Promise.resolve();
     }
-    if (this.unflushed.length === 0) return Promise.resolve();
+    if (this.unflushed.length === 0) return RECORD_QUEUED;
     const last = this.unflushed[this.unflushed.length - 1]!;
     return last.then(() => undefined, lost);
   }
@@ -275,6 +301,25 @@ export class Gate {
         ...(details ? { details } : {}),
       })
       .then(() => known, failed);
+  }
+
+  /**
+   * recordKnown for a target whose handlers of one event-loop turn each wait for their own
+   * record (HTTP requests that arrived together): the decision record of an allow that check()
+   * gave earlier for the same request (`known`, under the policy still in force: the caller
+   * compares the hash in the same turn), from the caller's template, written with the turn's
+   * other records (flushRecordsSoon). Resolves to `known` once it is written, or to a deny
+   * (auditFailed) when it cannot be; never rejects.
+   */
+  recordKnownSoon(target: string, known: Verdict, template: RecordTemplate, values: RecordValues): Promise<Verdict> {
+    const failed = (e: unknown) => this.auditFailed("decision", known.decision, known.policyHash, e);
+    try {
+      this.appendRecord(template, values);
+    } catch (e) {
+      return Promise.resolve(failed(e));
+    }
+    this.deps.metrics.decisions.inc({ target, effect: "allow" });
+    return this.flushRecordsSoon().then(() => known, failed);
   }
 
   /** Decides, audits, and (for review) holds until an approver decides. Never throws. */

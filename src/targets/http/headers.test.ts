@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { bearerToken, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestHeaders } from "./headers.ts";
 
 test("the caller's token and hop-by-hop headers never reach the upstream; config headers win", () => {
   const incoming = new Headers({
@@ -87,7 +87,10 @@ test("generated header sets: the same fields reach the upstream and the client a
     const incoming = new Headers(init);
     const client = { ip: "10.0.0.1", host: rand() < 0.5 ? "gw:8080" : null, proto: "http" };
     const extra: Record<string, string> = rand() < 0.5 ? { "x-api-key": "real" } : {};
-    expect([...upstreamRequestHeaders(incoming, extra, client)]).toEqual([...referenceUpstream(incoming, extra, client)]);
+    // Both as fetch reads them (a Headers from entries: values trimmed, as on the wire).
+    const fields = upstreamRequestFields(incoming, extra, client);
+    expect(Object.getPrototypeOf(fields)).toBeNull();
+    expect([...new Headers(Object.entries(fields))]).toEqual([...new Headers([...referenceUpstream(incoming, extra, client)])]);
     const hop = new Headers(incoming);
     for (const name of ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]) hop.delete(name);
     expect([...downstreamResponseHeaders(incoming)]).toEqual([...hop]);

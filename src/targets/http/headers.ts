@@ -11,29 +11,40 @@ const REWRITING = ["x-http-method-override", "x-http-method", "x-method-override
 // credential and Host: none of them is passed on.
 const DROPPED_REQUEST: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, ...REWRITING, "authorization", "host"]);
 
-/**
- * Deletes from `h` the fields of `from` that `dropped` names: one pass over the fields a message
- * has (a few), instead of one delete per name that could be there (a native call each).
- * Header names come out of a Headers lower case.
- */
-function dropFields(h: Headers, from: Headers, dropped: ReadonlySet<string>): void {
-  from.forEach((_value, name) => {
-    if (dropped.has(name)) h.delete(name);
-  });
+/** The upstream request's header fields as a Headers (upstreamRequestFields, which the target uses). */
+export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Headers {
+  return new Headers(Object.entries(upstreamRequestFields(incoming, extra, client)));
 }
 
-export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Headers {
-  const h = new Headers(incoming);
-  dropFields(h, incoming, DROPPED_REQUEST);
+/**
+ * The header fields sent upstream, as a plain object of lower-case names (no prototype, so no
+ * field name is special): what fetch takes with the least work per request (a Headers copy
+ * and its deletes cost about three times as much, 0.87 against 0.28 µs).
+ */
+export function upstreamRequestFields(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let connection: string | null = null;
+  let prior: string | null = null;
+  incoming.forEach((value, name) => {
+    if (name === "x-forwarded-for") prior = value;
+    if (DROPPED_REQUEST.has(name)) {
+      if (name === "connection") connection = value;
+      return;
+    }
+    out[name] = value;
+  });
   // Fields named in Connection are hop-by-hop too.
-  const connection = incoming.get("connection");
-  if (connection !== null) for (const name of connection.split(",")) if (name.trim()) h.delete(name.trim());
-  const prior = incoming.get("x-forwarded-for");
-  h.set("x-forwarded-for", prior ? `${prior}, ${client.ip}` : client.ip);
-  if (client.host) h.set("x-forwarded-host", client.host);
-  h.set("x-forwarded-proto", client.proto);
-  for (const [k, v] of Object.entries(extra)) h.set(k, v);
-  return h;
+  if (connection !== null) {
+    for (const name of (connection as string).split(",")) {
+      const n = name.trim().toLowerCase();
+      if (n) delete out[n];
+    }
+  }
+  out["x-forwarded-for"] = prior ? `${prior}, ${client.ip}` : client.ip;
+  if (client.host) out["x-forwarded-host"] = client.host;
+  out["x-forwarded-proto"] = client.proto;
+  for (const k in extra) out[k.toLowerCase()] = extra[k]!;
+  return out;
 }
 
 export function downstreamResponseHeaders(upstream: Headers): Headers {

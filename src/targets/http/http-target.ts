@@ -6,20 +6,22 @@ import type { Server, ServerWebSocket } from "bun";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Identity, Masks } from "../../core/types.ts";
+import type { HttpRequestFacts, Identity, Masks } from "../../core/types.ts";
 import type { PathRefusal } from "../../policy/http-path.ts";
 import { hasMasks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
-import { type AuditEvent, auditIdentity, describeApproval } from "../../gate/gate.ts";
+import { type AuditEvent, type Verdict, RECORD_QUEUED, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
-import { RecordsByIdentity } from "../../gate/session-records.ts";
+import { RecordsByIdentity, type SessionRecords } from "../../gate/session-records.ts";
+import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
-import { bearerToken, downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { bearerToken, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { headTooLarge } from "./request-head.ts";
+import { KnownRoutes, type KnownRoute } from "./known-routes.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
@@ -37,6 +39,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly normalizePath: (path: string) => string | PathRefusal;
   readonly masker: (masks: Masks) => BodyMasker | null;
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
+  /** False: every request takes the full path (the differential test's reference). Default true. */
+  readonly knownRoutes?: boolean;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
@@ -50,10 +54,35 @@ function auditUnavailable(message: string): Response {
   return jsonError(503, "audit_unavailable", message.startsWith("audit log unavailable") ? message : `audit log unavailable, request refused: ${message}`);
 }
 
+/** The request record's details, in canonical order, without a sorted copy per request. */
+const REQUEST_DETAILS = new ObjectTemplate({}, ["status", "bytes_out", "duration_ms", "outcome", "error", "masked"]);
+
 let counter = 0;
 function requestId(): string {
   counter = (counter + 1) % 0x100000000;
   return `req_${Date.now().toString(36)}${counter.toString(36).padStart(4, "0")}`;
+}
+
+/** The caller's side of a request: the abort of what is forwarded, and what to record if the client leaves. */
+interface Client {
+  readonly abort: AbortController;
+  onGone: (() => void) | null;
+}
+
+/** An allowed request on its way upstream (from the fast path or the full one). */
+interface Forwarding {
+  readonly id: string;
+  readonly started: number;
+  readonly client: Client;
+  /** The facts for the request record: the same, or their canonical JSON made once (a known route). */
+  readonly action: HttpRequestFacts | CanonicalValue;
+  readonly records: SessionRecords;
+  readonly verdict: Verdict;
+  /** The upstream URL. */
+  readonly target: string;
+  readonly method: string;
+  /** The upstream request's header fields (upstreamRequestFields). */
+  readonly headers: Record<string, string>;
 }
 
 export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
@@ -73,6 +102,15 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   // Each request is its own session: its records come from its identity's templates, built
   // once per identity (bounded), with the request id filled in per record.
   const recordsByIdentity = new RecordsByIdentity(cfg.name);
+  // Routes allowed a moment ago, per identity: allowed again without an await (known-routes.ts).
+  const knownRoutes = new KnownRoutes();
+  // Each identity's request-record template, found without building the templates' key.
+  const requestTemplates = new WeakMap<SessionRecords, RecordTemplate>();
+  const requestTemplate = (records: SessionRecords): RecordTemplate => {
+    let t = requestTemplates.get(records);
+    if (t === undefined) requestTemplates.set(records, (t = records.template("request")));
+    return t;
+  };
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Forwarded requests whose request record is not written yet, and those records being
   // written: stop() lets both finish before the audit log closes.
@@ -114,6 +152,25 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return answer;
   }
 
+  /**
+   * The fast path: a request of a known route (known-routes.ts) from a caller whose credential
+   * was verified a moment ago. Its decision record is queued at once and written with the other
+   * records of this event-loop turn (one write(2)), and the request is forwarded once it is
+   * written. Undefined: take the full path.
+   */
+  function knownRoute(req: Request): { known: KnownRoute; identity: Identity; records: SessionRecords } | undefined {
+    if (deps.authenticated === undefined || deps.knownRoutes === false) return undefined;
+    const token = bearerToken(req.headers);
+    if (token === null) return undefined;
+    const identity = deps.authenticated(token);
+    if (identity === undefined) return undefined;
+    const records = recordsByIdentity.for(identity);
+    const known = knownRoutes.get(records, req.method, req.url, gate.policyNow().hash);
+    // A head over the limit or an upgrade: the full path answers them.
+    if (known === undefined || req.headers.has("upgrade") || headTooLarge(req.method, req.url, req.headers) !== null) return undefined;
+    return { known, identity, records };
+  }
+
   async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     // Reloads from here on apply to this request too, even while it is held for approval.
@@ -125,17 +182,41 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // One listener for both: the abort of what is forwarded, and (once forwarding began) the
     // request record of a client that left.
     const abort = new AbortController();
-    let onClientGone: (() => void) | null = null;
+    const client: Client = { abort, onGone: null };
     if (req.signal.aborted) abort.abort();
     else
       req.signal.addEventListener(
         "abort",
         () => {
           abort.abort();
-          onClientGone?.();
+          client.onGone?.();
         },
         { once: true },
       );
+
+    const fast = knownRoute(req);
+    if (fast !== undefined) {
+      const { known, records } = fast;
+      // As gate.check would record and count it: the same decision record, byte for byte.
+      const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id });
+      if (verdict.auditFailed) {
+        outcomeCount.denied.inc();
+        return auditUnavailable(verdict.message);
+      }
+      // A reload during that wait that revoked this caller: as on the full path.
+      if (revocations.revokedSince(revocationsSince, fast.identity)) {
+        const message = "credential revoked by a configuration reload while the request waited; authenticate again";
+        outcomeCount.denied.inc();
+        return rejectCredential(
+          { session: id, identity: fast.identity, target: cfg.name, action: { ...known.facts }, reason: "revoked", message },
+          jsonError(401, "unauthenticated", message, { reason: "revoked" }),
+          false,
+        );
+      }
+      const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
+      return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers });
+    }
+
     let url: URL;
     try {
       url = new URL(req.url);
@@ -200,6 +281,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     const facts = { kind: "http" as const, method: isUpgrade ? "GET" : method, path, ...(query !== undefined ? { query } : {}) };
     const records = recordsByIdentity.for(identity);
+    // Read before the decision: a reload while it is made must not let its allow be kept.
+    const policyBefore = gate.policyNow();
     // With `records` the decision record is written (strict: fsync'd) before check() returns,
     // so nothing below forwards a request whose decision is not in the log.
     const verdict = await gate.check(
@@ -230,16 +313,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         ...(verdict.approvalId ? { approval: verdict.approvalId } : {}),
       });
     }
-    const masking = hasMasks(verdict.masks);
     const target = `${upstreamBase}${path}${url.search}`;
-    const headers = upstreamRequestHeaders(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: url.protocol.replace(":", "") });
+    const proto = url.protocol.replace(":", "");
+    const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto });
 
     if (isUpgrade) {
-      if (masking) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");
+      if (hasMasks(verdict.masks)) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");
       const wsUrl = target.replace(/^http/, "ws");
       const data: WsData = {
         upstreamUrl: wsUrl,
-        headers: Object.fromEntries(headers),
+        headers: { ...headers },
         session: id,
         identity: auditIdentity(identity),
         target: cfg.name,
@@ -249,12 +332,23 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       };
       return server.upgrade(req, { data }) ? undefined : jsonError(400, "bad_request", "WebSocket upgrade failed");
     }
-    if (masking) headers.set("accept-encoding", "identity");
+    // Allowed as it would be again: the next such request takes the fast path. Only when the
+    // policy in force now is the one read before the decision (and the one that made it).
+    if (policyBefore.hash === verdict.policyHash) knownRoutes.remember(records, req.method, req.url, verdict, gate.policyNow(), facts, target, proto);
+    return forward(req, { id, started, client, action: facts, records, verdict, target, method, headers });
+  }
+
+  /** Forwards an allowed request, answers with the upstream's response (masked as the verdict says), and records the outcome. */
+  async function forward(req: Request, r: Forwarding): Promise<Response> {
+    const { id, started, client, action, records, verdict, target, method, headers } = r;
+    const abort = client.abort;
+    const masking = hasMasks(verdict.masks);
+    if (masking) headers["accept-encoding"] = "identity";
     // From here on every path ends in complete(): the request record with status and bytes.
     let completed = false;
     forwarding++;
     let bytes = 0;
-    onClientGone = () => void complete(499, bytes, "client_closed");
+    client.onGone = () => void complete(499, bytes, "client_closed");
     if (abort.signal.aborted) {
       // Gone before anything was forwarded (while the token was verified or the gate decided):
       // forward nothing, and record that nothing was delivered.
@@ -345,9 +439,11 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const details = { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, ...(error ? { error } : {}), ...(masked !== undefined ? { masked } : {}) };
+      const details = REQUEST_DETAILS.fill({ status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, error: error || undefined, masked });
       // Rides on the next write (the next request's decision, or the tick's end).
-      const written = gate.recordLaterFrom(records.template("request"), { session: id, action: facts, details }, "request");
+      const written = gate.recordLaterFrom(requestTemplate(records), { session: id, action, details }, "request");
+      // Queued in the log already (it drains on close): nothing more for stop() to wait for.
+      if (written === RECORD_QUEUED) return written;
       writing.add(written);
       void written.then(() => writing.delete(written));
       return written;

@@ -1,0 +1,251 @@
+// The fast path must never change what the gateway does: the same long sequence of requests goes
+// to two HTTP targets with their own gate and audit log, one with known routes (the fast path)
+// and one without (every request decided by gate.check), and each request's answer, what the
+// upstream received, and the records in each log must be equal. The requests vary everything a
+// decision reads (caller: subject, issuer, groups and their order; method and its case; path,
+// its encoding and query) in small steps, so that a key missing any of them would hand one
+// request the route of its neighbour; the policy is swapped midway, which must end every route.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMetrics } from "../../admin/metrics.ts";
+import { Approvals } from "../../approvals/approvals.ts";
+import { openAuditLog, type AuditLog } from "../../audit/log.ts";
+import { readRecords } from "../../audit/reader.ts";
+import { loadConfigFromSources } from "../../config/load.ts";
+import type { HttpTarget } from "../../config/schema.ts";
+import { GatewayError } from "../../core/errors.ts";
+import { silentLogger } from "../../core/logger.ts";
+import type { Identity, Masks } from "../../core/types.ts";
+import { Gate } from "../../gate/gate.ts";
+import type { RunningTarget } from "../../gate/target.ts";
+import { collectBody, compileJsonMasker } from "../../masking/json-masker.ts";
+import { compilePolicy, type Policy } from "../../policy/compile.ts";
+import { canonicalHttpPath } from "../../policy/http-path.ts";
+import { HTTP_BYPASS_RULES } from "../../../test/bypass/policy.ts";
+import { startHttpTarget } from "./http-target.ts";
+
+const POLICY_A = `rules:\n${HTTP_BYPASS_RULES}
+  - { name: ops-all, groups: [ops], effect: allow }
+  - { name: alice-private, identities: [alice], http: { paths: ["/private/**"] }, effect: allow }
+  - { name: colon-group, groups: ["a:b"], http: { paths: ["/colon/**"] }, effect: allow, mask: { detectors: [email] } }
+`;
+// The same routes decided otherwise: a route kept across the swap would show.
+const POLICY_B = `rules:
+  - { name: developers-write, groups: [developers], http: { methods: [GET, POST], paths: ["/api/orders/**", "/api/customers"] }, effect: allow }
+  - { name: ops-read, groups: [ops], http: { methods: [GET] }, effect: allow, mask: { detectors: [email] } }
+`;
+
+const IDENTITIES: Record<string, Identity> = {
+  dev: { method: "oidc", subject: "dev", issuer: "https://idp.example", groups: ["developers"] },
+  devOtherIssuer: { method: "oidc", subject: "dev", issuer: "https://other.example", groups: ["developers"] },
+  devNoGroups: { method: "oidc", subject: "dev", issuer: "https://idp.example", groups: [] },
+  devOps: { method: "oidc", subject: "dev", issuer: "https://idp.example", groups: ["developers", "ops"] },
+  opsDev: { method: "oidc", subject: "dev", issuer: "https://idp.example", groups: ["ops", "developers"] },
+  alice: { method: "oidc", subject: "alice", issuer: "https://idp.example", groups: [] },
+  aliceKey: { method: "machine-key", subject: "alice", issuer: "https://idp.example", groups: [] },
+  colon: { method: "oidc", subject: "a", issuer: "https://idp.example", groups: ["a:b"] },
+  colon2: { method: "oidc", subject: "a", issuer: "https://idp.example", groups: ["a", "b"] },
+};
+
+// GET most often: the fast path is for allows, and the policy allows mostly reads.
+const METHODS = ["GET", "GET", "GET", "get", "POST", "DELETE", "HEAD", "PUT"];
+const PATHS = [
+  "/api/items",
+  "/api/items/",
+  "/api/Items",
+  "/api/%69tems",
+  "/api/items?x=1",
+  "/api/items?x=2",
+  "/api/items?token=secret",
+  "/api/admin",
+  "/api/admin/",
+  "/api/%61dmin",
+  "/api/admin?x=1",
+  "/api//admin",
+  "/api/customers",
+  "/api/customers?page=2",
+  "/api/orders/1",
+  "/private/a",
+  "/private/a?b",
+  "/colon/x",
+  "/other",
+  "/api/items;x=1",
+  "/api/it%2Fems",
+];
+
+interface Side {
+  readonly log: AuditLog;
+  readonly target: RunningTarget;
+  readonly received: string[];
+  checks: number;
+  forwarded: number;
+  /** Requests that reached the upstream before their allow was in the log (must stay 0). */
+  unrecordedForwards: number;
+}
+
+let dir: string;
+let upstream: ReturnType<typeof Bun.serve>;
+let policy: Policy;
+let fast: Side;
+let full: Side;
+const received: string[] = [];
+const realFetchOf = globalThis.fetch;
+
+async function compile(yaml: string): Promise<Policy> {
+  return compilePolicy(await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} }));
+}
+
+async function side(name: string, knownRoutes: boolean): Promise<Side> {
+  const log = await openAuditLog({ path: join(dir, name, "audit.log") });
+  const clock = { now: () => Date.now() };
+  const approvals = new Approvals({ clock, onExpire: () => {} });
+  const metrics = createMetrics();
+  const gate = new Gate({ policy: () => policy, audit: log, approvals, clock, metrics, log: silentLogger });
+  const s: Side = { log, target: null as unknown as RunningTarget, received: [], checks: 0, forwarded: 0, unrecordedForwards: 0 };
+  const check = gate.check.bind(gate);
+  gate.check = (...args) => (s.checks++, check(...args));
+  const masker = (m: Masks) => compileJsonMasker(m);
+  const token = (t: string) => IDENTITIES[t.replace(/^tok-/, "")];
+  const cfg = { name: "api", kind: "http", listen: "127.0.0.1:0", upstream: `http://127.0.0.1:${upstream.port}` } as HttpTarget;
+  (s as { target: RunningTarget }).target = startHttpTarget(cfg, {
+    gate,
+    authenticate: async (t) => token(t) ?? Promise.reject(new GatewayError("E_AUTH_MALFORMED", "unknown token")),
+    authenticated: token,
+    authFailureReason: () => "invalid",
+    normalizePath: canonicalHttpPath,
+    masker,
+    collectBody,
+    clock,
+    metrics,
+    log: silentLogger,
+    knownRoutes,
+  });
+  return s;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "gatehouse-known-routes-"));
+  policy = await compile(POLICY_A);
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      // Which side sent it travels in a header, so each side's view of the upstream is its own.
+      received.push(`${req.headers.get("x-side")} ${req.method} ${new URL(req.url).pathname}${new URL(req.url).search}`);
+      return Response.json({ users: [{ email: "someone@example.com", name: "x" }], path: new URL(req.url).pathname });
+    },
+  });
+  // Each request's allow is in its side's log (in the kernel) at the moment the target calls
+  // fetch to forward it: every request forwarded so far has its own allow record written.
+  const realFetch = globalThis.fetch;
+  const base = `http://127.0.0.1:${upstream.port}/`;
+  globalThis.fetch = Object.assign((input: string | URL | Request, init?: RequestInit) => {
+    if (String(input).startsWith(base)) {
+      const s = (init?.headers as Record<string, string>)["x-side"] === "fast" ? fast : full;
+      s.forwarded++;
+      const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"')).length;
+      if (allows < s.forwarded) s.unrecordedForwards++;
+    }
+    return realFetch(input, init);
+  }, realFetch);
+  fast = await side("fast", true);
+  full = await side("full", false);
+});
+
+afterAll(async () => {
+  globalThis.fetch = realFetchOf;
+  await fast.target.stop();
+  await full.target.stop();
+  await fast.log.close();
+  await full.log.close();
+  upstream.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Without what differs between two runs: approval ids and their expiry times. */
+const scrub = (text: string) => text.replace(/apr_[0-9a-z]+/g, "apr_").replace(/"expires_at":"[^"]*"/g, "\"expires_at\":\"\"");
+
+/** The records of a log without what differs between two runs (seq, time, chain, request ids, durations, approval ids). */
+async function recordsOf(log: AuditLog): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const { record } of readRecords(log.path)) {
+    const { seq: _s, time: _t, prev: _p, hash: _h, session: _id, ...rest } = record as Record<string, unknown>;
+    const details = rest["details"] as Record<string, unknown> | undefined;
+    if (details !== undefined) delete details["duration_ms"];
+    out.push(JSON.parse(scrub(JSON.stringify(rest))));
+  }
+  return out;
+}
+
+async function send(s: Side, sideName: string, who: string, method: string, path: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${s.target.port}${path}`, { method, headers: { authorization: `Bearer tok-${who}`, "x-side": sideName } });
+  const body = await res.text();
+  return `${res.status} ${scrub(body)}`;
+}
+
+describe("known routes (the HTTP fast path)", () => {
+  test("answer, upstream and records equal to the full path's, over a long sequence of neighbouring requests and a policy swap", async () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (seed >>> 16) % n;
+    };
+    const who = [...Object.keys(IDENTITIES), "dev", "dev", "devOps", "opsDev"];
+    let current = { who: "dev", method: "GET", path: "/api/items" };
+    const answers: { fast: string; full: string; request: string }[] = [];
+    for (let i = 0; i < 600; i++) {
+      // One input changed at a time (or the same request again), so neighbours share a key's other parts.
+      const step = rand(6);
+      if (step === 0) current = { ...current, who: who[rand(who.length)]! };
+      else if (step === 1) current = { ...current, method: METHODS[rand(METHODS.length)]! };
+      else if (step === 2 || step === 3) current = { ...current, path: PATHS[rand(PATHS.length)]! };
+      if (i === 300) policy = await compile(POLICY_B);
+      const request = `${current.who} ${current.method} ${current.path}`;
+      answers.push({ request, fast: await send(fast, "fast", current.who, current.method, current.path), full: await send(full, "full", current.who, current.method, current.path) });
+    }
+    for (const a of answers) if (a.fast !== a.full) expect(a).toEqual({ ...a, fast: a.full });
+    const upstreamOf = (name: string) => received.filter((r) => r.startsWith(`${name} `)).map((r) => r.slice(name.length + 1));
+    expect(upstreamOf("fast")).toEqual(upstreamOf("full"));
+    expect(upstreamOf("fast").length).toBeGreaterThan(100);
+    expect({ fast: fast.unrecordedForwards, full: full.unrecordedForwards }).toEqual({ fast: 0, full: 0 });
+    await fast.log.flushSoon();
+    await full.log.flushSoon();
+    const [fastRecords, fullRecords] = [await recordsOf(fast.log), await recordsOf(full.log)];
+    expect(fastRecords.length).toBeGreaterThan(600);
+    expect(fastRecords).toEqual(fullRecords);
+    // The fast path answered a good share of what the full path decided (refused paths are never decided).
+    console.log(`forwarded ${upstreamOf("fast").length} of 600; decided ${full.checks}, of which ${full.checks - fast.checks} by the fast path`);
+    expect(full.checks - fast.checks).toBeGreaterThan(50);
+  }, 120_000);
+
+  test("under a policy with a time window, every request is decided (the time is a decision's input the key does not hold)", async () => {
+    policy = await compile(`${POLICY_A}
+  - { name: office-hours, groups: [contractors], http: { paths: ["/api/**"] }, effect: allow, when: { timezone: UTC, days: [mon-fri], hours: "09:00-17:00" } }
+`);
+    const [fastBefore, fullBefore] = [fast.checks, full.checks];
+    for (let i = 0; i < 20; i++) {
+      expect(await send(fast, "fast", "dev", "GET", "/api/items")).toBe(await send(full, "full", "dev", "GET", "/api/items"));
+    }
+    expect(full.checks - fullBefore).toBe(20);
+    expect(fast.checks - fastBefore).toBe(20);
+  });
+
+  test("a known route whose record the log cannot take is refused with 503, as on the full path, and nothing is forwarded", async () => {
+    policy = await compile(POLICY_A);
+    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
+    const checks = fast.checks;
+    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
+    expect(fast.checks).toBe(checks); // the second took the fast path
+    await fast.log.close(); // from now on the log takes no record
+    const forwarded = fast.forwarded;
+    const res = await fetch(`http://127.0.0.1:${fast.target.port}/api/items?known`, { headers: { authorization: "Bearer tok-dev", "x-side": "fast" } });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe("audit_unavailable");
+    expect(body.message).toContain("audit log unavailable, request denied");
+    expect(fast.checks).toBe(checks); // refused on the fast path itself
+    expect(fast.forwarded).toBe(forwarded);
+  });
+});
