@@ -6,6 +6,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { errorMessage } from "../../../core/errors.ts";
+import { StreamConnection, type Connection } from "../../../gate/connection.ts";
 import type { Identity } from "../../../core/types.ts";
 import { createFrontendDecoder, createStartupDecoder, parsePasswordMessage, type FrontendDecoder } from "../protocol/frontend-decoder.ts";
 import type { DecodedFrontendMessage } from "../protocol/frontend-message.ts";
@@ -49,7 +50,8 @@ export interface StartupOptions {
 export type StartupOutcome =
   | {
       readonly kind: "session";
-      readonly socket: Duplex;
+      /** Paused: the session attaches and resumes it. */
+      readonly socket: Connection;
       readonly tls: boolean;
       readonly identity: Identity;
       /** Every parameter the client sent. */
@@ -235,7 +237,7 @@ export async function runClientStartup(raw: Socket, opts: StartupOptions): Promi
       return (await auditFailure(e)) ?? refuse("28P01", `authentication failed: ${errorMessage(e)}`);
     }
     reader.detach();
-    return { kind: "session", socket, tls: isTls, identity, parameters, upstreamParameters: checked, decoder, pending: messages.slice(1) };
+    return { kind: "session", socket: new StreamConnection(socket), tls: isTls, identity, parameters, upstreamParameters: checked, decoder, pending: messages.slice(1) };
   } finally {
     clearTimeout(timer);
   }
