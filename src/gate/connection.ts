@@ -3,10 +3,11 @@
 // between, and a node stream (node:tls), for TLS started in the middle of a conversation
 // (PostgreSQL's SSLRequest), which Bun sockets cannot do on an accepted connection.
 //
-// write() hands the kernel what it takes at once and keeps a copy of the rest, written before
-// anything later, on drain: so a caller may reuse its buffer as soon as write() returns, and a
-// false answer means "stop reading the other side until drain()". Incoming chunks are fresh
-// buffers of their own, so views of them may be kept. While detached or paused, what arrives
+// write() hands the kernel what it takes at once and keeps the rest (a view, not a copy),
+// written before anything later, on drain: a true answer means every byte is in the kernel
+// (the caller may reuse its buffer at once); false means "stop reading the other side, and
+// leave those bytes as they are, until drain()". Incoming chunks are fresh buffers of their
+// own, so views of them may be kept. While detached or paused, what arrives
 // is held and handed on, in order, at the next attach and resume (nothing is lost between the
 // readers of a login and the relay that follows).
 import type { Socket as BunSocket, TCPSocketListener } from "bun";
@@ -30,7 +31,10 @@ export interface Connection {
   attach(events: ConnectionEvents): void;
   /** Pauses and stops sending events; what arrives is held for the next attach. */
   detach(): void;
-  /** false: some bytes were kept (copied); wait for drain(). */
+  /**
+   * true: every byte is in the kernel (or the connection is closed) and the buffer is free.
+   * false: some were kept, by reference: leave them unchanged and wait for drain().
+   */
   write(bytes: Uint8Array): boolean;
   /** Writes `bytes` and whatever is kept, then closes. */
   end(bytes?: Uint8Array): void;
@@ -135,13 +139,13 @@ export class BunConnection extends BaseConnection {
   write(bytes: Uint8Array): boolean {
     if (this.closed || this.ending) return true;
     if (this.queue.length > 0) {
-      this.queue.push(bytes.slice());
+      this.queue.push(bytes);
       return false;
     }
     const n = this.socket.write(bytes);
     if (n < 0) return true; // closed under us: the close event follows
     if (n < bytes.byteLength) {
-      this.queue.push(bytes.slice(n));
+      this.queue.push(n === 0 ? bytes : bytes.subarray(n));
       return false;
     }
     return true;
@@ -290,7 +294,10 @@ export function connectTcp(host: string, port: number, timeoutMs: number): Promi
   });
 }
 
-/** A node stream (a TLSSocket): writes are copied, since the stream keeps what it is given. */
+/**
+ * A node stream (a TLSSocket). Writes are copied: the stream keeps what it is given even when
+ * write() says true, and true must mean the caller may reuse its buffer.
+ */
 export class StreamConnection extends BaseConnection {
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; remotePort?: number },
