@@ -11,6 +11,7 @@ import type { Identity } from "../../core/types.ts";
 import { recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { listenConnections, type Connection, type ConnectionListener } from "../../gate/connection.ts";
 import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
+import { MemoryPacer } from "../../gate/memory-pacer.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
@@ -41,15 +42,6 @@ export type RunningPostgresTarget = RunningTarget;
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 const STARTUP_TIMEOUT_MS = 60_000;
 
-/**
- * Network buffers weigh little in the JS engine's GC accounting, so a large result set piles
- * up garbage chunks (hundreds of MB for ten million rows) before a collection runs. A full
- * collection every GC_EVERY bytes relayed (over all sessions of the target) keeps resident
- * memory flat; with a small live heap it costs a few milliseconds.
- */
-const GC_EVERY = 4 * 1024 * 1024;
-const RSS_CHECK_EVERY = 64 * 1024;
-const RSS_GROWTH = 32 * 1024 * 1024;
 
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
@@ -63,27 +55,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const sockets = new Set<Connection>();
   const revocations = new SessionRevocations();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
-  // Small statements relay few bytes but leave parser output and records behind, also outside
-  // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
-  // RSS_GROWTH since the last collection.
-  let sinceGc = 0;
-  let sinceCheck = 0;
-  let rssAfterGc = process.memoryUsage.rss();
-  const collect = () => {
-    sinceGc = 0;
-    Bun.gc(true);
-    rssAfterGc = process.memoryUsage.rss();
-  };
-  const relayed = (bytes: number) => {
-    sinceGc += bytes;
-    sinceCheck += bytes;
-    if (sinceGc >= GC_EVERY) collect();
-    else if (sinceCheck >= RSS_CHECK_EVERY) {
-      sinceCheck = 0;
-      if (process.memoryUsage.rss() > rssAfterGc + RSS_GROWTH) collect();
-    }
-  };
-
+  const pacer = new MemoryPacer();
   // A token already expired is refused at login (as a WebSocket's), see tokenExpiredAtOpen.
   async function authenticateForSession(credential: string): Promise<Identity> {
     const identity = await deps.authenticate(credential);
@@ -140,7 +112,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           log,
           metrics,
           maxMessageSize,
-          relayed,
+          relayed: pacer.relayed,
           live: revocations,
           revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),

@@ -188,9 +188,9 @@ export class CatalogFence {
   }
 }
 
-/** Where an Outbox writes: a Connection (which copies what it cannot send at once). */
+/** Where an Outbox writes: a Connection. */
 export interface ByteSink {
-  /** false: wait for the sink's drain before writing more. The bytes may be reused once it returns. */
+  /** true: the bytes are written and may be reused; false: the sink keeps them (unchanged, please) until its drain. */
   write(bytes: Uint8Array): boolean;
 }
 
@@ -200,8 +200,8 @@ const SCRATCH_MAX = 256 * 1024;
 /**
  * Output of one direction, gathered per chunk and written in one call. Views that continue one
  * another in the same buffer (the frames of one incoming chunk) are one run and go out as one
- * view of that chunk, with no copy; several runs are joined in a buffer this outbox reuses,
- * since the sink takes or copies the bytes before write() returns.
+ * view of that chunk, with no copy; several runs are joined in a buffer this outbox reuses
+ * while the sink takes everything at once (a sink that keeps part of it keeps that buffer).
  */
 export class Outbox {
   private runs: (ArrayBufferLike | number)[] = [];
@@ -271,6 +271,8 @@ export class Outbox {
       at += end - start;
     }
     runs.length = 0;
-    return sink.write(out.subarray(0, at));
+    const all = sink.write(out.subarray(0, at));
+    if (!all && out === this.scratch) this.scratch = new Uint8Array(0);
+    return all;
   }
 }

@@ -243,7 +243,7 @@ export class Session implements RelayCore, RevocableSession {
     this.bytesOut += chunk.length;
     this.deps.relayed(chunk.length);
     try {
-      decoder.push(chunk, this.backend.onFrame);
+      decoder.push(chunk, this.backend.onFrame, this.backend.onRange);
     } catch (e) {
       this.fail(e);
       return;
@@ -253,7 +253,12 @@ export class Session implements RelayCore, RevocableSession {
 
   flushClient(): void {
     if (this.toClient.empty || this.closed) return;
-    if (!this.toClient.flush(this.client)) {
+    const all = this.toClient.flush(this.client);
+    // Every byte is in the kernel, and was before (a connection that keeps bytes says false
+    // until its drain): rewritten rows' buffer is free again. Otherwise the rows go on after
+    // the kept ones.
+    if (all) this.backend.reuseBuffers();
+    if (!all) {
       this.clientFull = true;
       this.updateUpstreamPause();
     }
