@@ -112,10 +112,14 @@ abstract class BaseConnection implements Connection {
   }
 }
 
+/** After end(), how long the peer may keep the connection open before it is cut. */
+const LINGER_MS = 3_000;
+
 /** A Bun socket; its handlers (bunSocketHandlers) find this object in socket.data. */
 export class BunConnection extends BaseConnection {
   private readonly queue: Uint8Array[] = [];
   private ending = false;
+  private linger: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly socket: BunSocket<BunConnection>) {
     super();
@@ -155,7 +159,20 @@ export class BunConnection extends BaseConnection {
     if (this.closed || this.ending) return;
     if (bytes !== undefined && bytes.byteLength > 0) this.write(bytes);
     this.ending = true;
-    if (this.queue.length === 0) this.socket.end();
+    if (this.queue.length === 0) this.finish();
+  }
+
+  /**
+   * Everything is written: send FIN, and read (dropping it) until the peer closes. Closing with
+   * bytes unread would send RST, and the peer could lose the last message (a FATAL that says
+   * why) still in its receive buffer. A peer that does not close is cut after LINGER_MS.
+   */
+  private finish(): void {
+    if (this.closed) return;
+    this.socket.shutdown();
+    this.socket.resume();
+    this.linger = setTimeout(() => this.socket.terminate(), LINGER_MS);
+    this.linger.unref?.();
   }
 
   destroy(): void {
@@ -175,6 +192,7 @@ export class BunConnection extends BaseConnection {
 
   /** @internal the socket's handlers */
   handleData(chunk: Uint8Array): void {
+    if (this.ending) return; // the owner ended the connection: nobody reads this any more
     this.onData(chunk);
   }
 
@@ -195,7 +213,7 @@ export class BunConnection extends BaseConnection {
       q.shift();
     }
     if (this.ending) {
-      this.socket.end();
+      this.finish();
       return;
     }
     this.onDrain();
@@ -204,6 +222,7 @@ export class BunConnection extends BaseConnection {
   /** @internal */
   handleClose(error: Error | null): void {
     this.queue.length = 0;
+    if (this.linger !== null) clearTimeout(this.linger);
     this.onClose(error);
   }
 }
