@@ -42,7 +42,6 @@ export type RunningPostgresTarget = RunningTarget;
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 const STARTUP_TIMEOUT_MS = 60_000;
 
-
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
@@ -55,7 +54,9 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const sockets = new Set<Connection>();
   const revocations = new SessionRevocations();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
+  // Keeps resident memory flat through large results (see gate/memory-pacer.ts).
   const pacer = new MemoryPacer();
+
   // A token already expired is refused at login (as a WebSocket's), see tokenExpiredAtOpen.
   async function authenticateForSession(credential: string): Promise<Identity> {
     const identity = await deps.authenticate(credential);
