@@ -3,14 +3,15 @@
 // logs in upstream with the target's own credential, one upstream connection per session, and
 // checks, masks, holds or denies every statement as the policy says.
 import { readFileSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import type { PostgresTarget } from "../../config/schema.ts";
 import { parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Identity } from "../../core/types.ts";
 import { recordAuthRejected } from "../../gate/auth-rejection.ts";
+import { listenConnections, type Connection, type ConnectionListener } from "../../gate/connection.ts";
 import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
+import { MemoryPacer } from "../../gate/memory-pacer.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
@@ -41,16 +42,6 @@ export type RunningPostgresTarget = RunningTarget;
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 const STARTUP_TIMEOUT_MS = 60_000;
 
-/**
- * Network buffers weigh little in the JS engine's GC accounting, so a large result set piles
- * up garbage chunks (hundreds of MB for ten million rows) before a collection runs. A full
- * collection every GC_EVERY bytes relayed (over all sessions of the target) keeps resident
- * memory flat; with a small live heap it costs a few milliseconds.
- */
-const GC_EVERY = 4 * 1024 * 1024;
-const RSS_CHECK_EVERY = 64 * 1024;
-const RSS_GROWTH = 32 * 1024 * 1024;
-
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
@@ -60,29 +51,11 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const catalog = new Catalog(cfg.upstream, log);
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
-  const sockets = new Set<Socket>();
+  const sockets = new Set<Connection>();
   const revocations = new SessionRevocations();
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
-  // Small statements relay few bytes but leave parser output and records behind, also outside
-  // the JS heap's accounting: every RSS_CHECK_EVERY bytes, collect if resident memory grew by
-  // RSS_GROWTH since the last collection.
-  let sinceGc = 0;
-  let sinceCheck = 0;
-  let rssAfterGc = process.memoryUsage.rss();
-  const collect = () => {
-    sinceGc = 0;
-    Bun.gc(true);
-    rssAfterGc = process.memoryUsage.rss();
-  };
-  const relayed = (bytes: number) => {
-    sinceGc += bytes;
-    sinceCheck += bytes;
-    if (sinceGc >= GC_EVERY) collect();
-    else if (sinceCheck >= RSS_CHECK_EVERY) {
-      sinceCheck = 0;
-      if (process.memoryUsage.rss() > rssAfterGc + RSS_GROWTH) collect();
-    }
-  };
+  // Keeps resident memory flat through large results (see gate/memory-pacer.ts).
+  const pacer = new MemoryPacer();
 
   // A token already expired is refused at login (as a WebSocket's), see tokenExpiredAtOpen.
   async function authenticateForSession(credential: string): Promise<Identity> {
@@ -93,10 +66,9 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     return identity;
   }
 
-  async function handle(socket: Socket): Promise<void> {
+  async function handle(socket: Connection): Promise<void> {
     // Reloads from here on apply to this session too, even before it is live (see SessionRevocations).
     const since = revocations.generation;
-    socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
     const outcome = await runClientStartup(socket, {
       targetName: cfg.name,
@@ -141,7 +113,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           log,
           metrics,
           maxMessageSize,
-          relayed,
+          relayed: pacer.relayed,
           live: revocations,
           revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
@@ -152,23 +124,24 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
 
   // Each connection's handler resolves once its session.end record is written: stop() waits for them.
   const connections = new Set<Promise<void>>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    const running = handle(socket).catch((e) => {
-      log.error("postgres target failed a connection", { target: cfg.name, error: errorMessage(e) });
-      socket.destroy();
+  let listener: ConnectionListener;
+  try {
+    listener = listenConnections(host, port, (socket) => {
+      sockets.add(socket);
+      const running = handle(socket).catch((e) => {
+        log.error("postgres target failed a connection", { target: cfg.name, error: errorMessage(e) });
+        socket.destroy();
+      });
+      connections.add(running);
+      void running.then(() => {
+        connections.delete(running);
+        sockets.delete(socket);
+      });
     });
-    connections.add(running);
-    void running.then(() => connections.delete(running));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${e.message}`, { cause: e })));
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+  } catch (e) {
+    throw new GatewayError("E_CONFIG_INVALID", `target "${cfg.name}": cannot listen on ${cfg.listen}: ${errorMessage(e)}`, { cause: e });
+  }
+  const boundPort = listener.port;
   log.info(`postgres target listening`, { target: cfg.name, listen: `${host}:${boundPort}`, upstream: `${cfg.upstream.host}:${cfg.upstream.port ?? 5432}/${cfg.upstream.database}`, tls: tls !== null });
 
   return {
@@ -179,10 +152,8 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       revocations.revoke(revoked);
     },
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      listener.stop();
+      for (const s of sockets) s.destroy();
       // Sessions cut off above still write their session.end (and unfinished statements) records.
       await Promise.race([Promise.all(connections), Bun.sleep(10_000)]);
       catalog.close();

@@ -3,7 +3,7 @@
 // functions hide (objectsOf, see catalog-objects.ts), read from
 // the upstream catalog on a connection the gateway owns (one per target, never a client's
 // session), cached, and dropped whenever DDL passes through or after MAX_AGE_MS.
-import type { Duplex } from "node:stream";
+import type { Connection } from "../../../gate/connection.ts";
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { Logger } from "../../../core/logger.ts";
 import type { MessageReader } from "../session/message-reader.ts";
@@ -44,8 +44,8 @@ const MAX_ENTRIES = 20_000;
 const MAX_AGE_MS = 60_000;
 
 export class Catalog {
-  private conn: { socket: Duplex; reader: MessageReader } | null = null;
-  private connecting: Promise<{ socket: Duplex; reader: MessageReader }> | null = null;
+  private conn: { socket: Connection; reader: MessageReader } | null = null;
+  private connecting: Promise<{ socket: Connection; reader: MessageReader }> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly byOid = new Map<number, TableColumns | null>();
   private readonly byName = new Map<string, TableColumns | null>();
@@ -339,16 +339,14 @@ export class Catalog {
     return p;
   }
 
-  private async connection(): Promise<{ socket: Duplex; reader: MessageReader }> {
-    if (this.conn !== null) return this.conn;
+  private async connection(): Promise<{ socket: Connection; reader: MessageReader }> {
+    if (this.conn !== null && !this.conn.socket.closed) return this.conn;
+    this.conn = null;
     this.connecting ??= (async () => {
       try {
         const c = await connectUpstream(this.upstream, new Map([["application_name", "gatehouse catalog"]]));
+        // A connection that closes is noticed at the next query (its reader fails, or `closed`).
         const conn = { socket: c.socket, reader: c.reader };
-        c.socket.on("error", () => {});
-        c.socket.on("close", () => {
-          if (this.conn === conn) this.conn = null;
-        });
         this.conn = conn;
         return conn;
       } finally {

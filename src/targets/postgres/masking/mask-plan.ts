@@ -106,7 +106,7 @@ export interface MaskPlan {
    * When only whole columns are replaced (no detectors): writes the rewritten row into `arena`
    * (from the returned offset to arena.pos), so that many rows cost one allocation, not one each.
    */
-  readonly rewriteInto: ((raw: Uint8Array, arena: Arena) => number) | null;
+  readonly rewriteInto: ((raw: Uint8Array, arena: Arena, from?: number, to?: number) => number) | null;
   /** Cells changed so far. */
   readonly masked: number;
 }
@@ -206,41 +206,47 @@ export function planColumns(spec: MaskSpec, fields: readonly FieldDescription[],
   };
 
   const fast = !passthrough && !actions.some((a) => a === Action.Detect || a === Action.DetectJsonb);
-  const rewriteInto = (raw: Uint8Array, arena: Arena): number => {
-    const n = (raw[5]! << 8) | raw[6]!;
+  const rewriteInto = (raw: Uint8Array, arena: Arena, from = 0, to = raw.length): number => {
+    // The row is raw[from..to): a frame inside a chunk, read in place (no view made of it).
+    const n = (raw[from + 5]! << 8) | raw[from + 6]!;
     if (n !== actions.length) {
       throw new GatewayError("E_MASK", `a result row has ${n} columns where its RowDescription had ${actions.length}: cannot mask it`);
     }
     // Pass 1: the new length, checking every column length against the message as we go.
-    let pos = 7;
+    let pos = from + 7;
     let size = 7;
     for (let i = 0; i < n; i++) {
-      if (raw.length - pos < 4) throw new GatewayError("E_PROTOCOL", `DataRow: column ${i} length overruns the message`);
+      if (to - pos < 4) throw new GatewayError("E_PROTOCOL", `DataRow: column ${i} length overruns the message`);
       const len = (raw[pos]! << 24) | (raw[pos + 1]! << 16) | (raw[pos + 2]! << 8) | raw[pos + 3]!;
       const body = len < 0 ? 0 : len;
-      if (len < -1 || raw.length - pos - 4 < body) throw new GatewayError("E_PROTOCOL", `DataRow: column ${i} of ${len} bytes overruns the message`);
+      if (len < -1 || to - pos - 4 < body) throw new GatewayError("E_PROTOCOL", `DataRow: column ${i} of ${len} bytes overruns the message`);
       pos += 4 + body;
       const a = actions[i];
       size += 4 + (len === -1 || a === Action.Keep ? body : a === Action.Replace ? replacement[i]!.length : 0);
     }
-    if (pos !== raw.length) throw new GatewayError("E_PROTOCOL", `DataRow: ${raw.length - pos} unexpected bytes after the last column`);
+    if (pos !== to) throw new GatewayError("E_PROTOCOL", `DataRow: ${to - pos} unexpected bytes after the last column`);
     reserve(arena, size);
     const out = arena.buf;
     const start = arena.pos;
     let at = start;
     out[at] = 0x44; // 'D'
     writeInt32(out, at + 1, size - 1);
-    out[at + 5] = raw[5]!;
-    out[at + 6] = raw[6]!;
+    out[at + 5] = raw[from + 5]!;
+    out[at + 6] = raw[from + 6]!;
     at += 7;
-    pos = 7;
+    pos = from + 7;
     for (let i = 0; i < n; i++) {
       const len = (raw[pos]! << 24) | (raw[pos + 1]! << 16) | (raw[pos + 2]! << 8) | raw[pos + 3]!;
       const body = len < 0 ? 0 : len;
       const a = actions[i];
       if (len === -1 || a === Action.Keep) {
-        out.set(raw.subarray(pos, pos + 4 + body), at);
-        at += 4 + body;
+        const end = pos + 4 + body;
+        // Short columns byte by byte: cheaper than the view set() needs, and no garbage per row.
+        if (end - pos <= 64) for (let j = pos; j < end; j++) out[at++] = raw[j]!;
+        else {
+          out.set(raw.subarray(pos, end), at);
+          at += end - pos;
+        }
       } else if (a === Action.Replace) {
         const r = replacement[i]!;
         writeInt32(out, at, r.length);

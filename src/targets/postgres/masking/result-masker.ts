@@ -30,7 +30,11 @@ interface Frame {
 export class ResultMasker {
   private suspended = false;
   private pending: Frame[] = [];
-  /** Rewritten rows go here, many per buffer (see mask-plan.ts). */
+  /**
+   * Rewritten rows go here, many per buffer (see mask-plan.ts). Once the client's connection
+   * has taken every byte written to it nothing refers to them any more, so the same buffer
+   * takes the next rows (reuseArena): a large masked result allocates no buffer per row.
+   */
   private readonly arena: Arena = { buf: new Uint8Array(0), pos: 0 };
 
   constructor(
@@ -42,6 +46,11 @@ export class ResultMasker {
 
   get isSuspended(): boolean {
     return this.suspended;
+  }
+
+  /** The client's outbox holds no rewritten row any more: the arena's buffer is free from its start. */
+  reuseArena(): void {
+    this.arena.pos = 0;
   }
 
   /** Keeps a message that came while a lookup runs; returns whether it did. */
@@ -71,6 +80,14 @@ export class ResultMasker {
       plan = made;
     });
     return plan;
+  }
+
+  /** mask() of the row at buf[start..end), read in place. */
+  maskRange(plan: MaskPlan, buf: Uint8Array, start: number, end: number): void {
+    if (plan.passthrough) return this.s.toClient.pushRange(buf, start, end);
+    if (plan.rewriteInto === null) return this.s.toClient.push(plan.rewrite(buf.subarray(start, end)));
+    const at = plan.rewriteInto(buf, this.arena, start, end);
+    this.s.toClient.pushRange(this.arena.buf, at, this.arena.pos);
   }
 
   mask(plan: MaskPlan, raw: Uint8Array): void {

@@ -15,7 +15,7 @@ import type {
 } from "./backend-message.ts";
 import { ByteReader, decodeUtf8 } from "./byte-reader.ts";
 import { parseDataRow } from "./data-row.ts";
-import { createFrameReader, type FrameHandler } from "./frame-reader.ts";
+import { createFrameReader, type FrameHandler, type RangeHandler } from "./frame-reader.ts";
 import { AuthType, BackendType, NoticeField, type NoticeFieldName, TransactionStatus, describeTypeByte, knownBackendTypes } from "./messages.ts";
 import { protocolError } from "./protocol-error.ts";
 import { parseRowDescription } from "./row-description.ts";
@@ -29,7 +29,7 @@ export interface BackendDecoderOptions {
 
 export interface BackendDecoder {
   /** See FrameReader.push: views of the chunk when whole, dead after any throw. */
-  push(chunk: Uint8Array, onMessage: FrameHandler): void;
+  push(chunk: Uint8Array, onMessage: FrameHandler, onRange?: RangeHandler): void;
   readonly buffered: number;
 }
 

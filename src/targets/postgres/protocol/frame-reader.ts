@@ -7,6 +7,13 @@ import { protocolError } from "./protocol-error.ts";
 /** Called once per whole message. body and raw are views: of the pushed chunk, or of a buffer owned by this frame. */
 export type FrameHandler = (type: number, body: Uint8Array, raw: Uint8Array) => void;
 
+/**
+ * Offered each whole message first, as bytes start..end of `buf` (type byte included), before
+ * any view of it is made; returns true when it handled the message (onFrame is then not
+ * called). Lets the hot path (rows of a large result) go by with no object made per message.
+ */
+export type RangeHandler = (type: number, buf: Uint8Array, start: number, end: number) => boolean;
+
 export interface FrameReaderOptions {
   /** 256 entries, non-zero for each allowed type byte. */
   readonly knownTypes: Uint8Array;
@@ -23,7 +30,7 @@ export interface FrameReader {
    * while it holds views of it. After any throw (malformed bytes, or onFrame throwing) the
    * reader is dead: the stream position is lost, so every later push throws too.
    */
-  push(chunk: Uint8Array, onFrame: FrameHandler): void;
+  push(chunk: Uint8Array, onFrame: FrameHandler, onRange?: RangeHandler): void;
   /** Bytes of an incomplete message held from earlier pushes. */
   readonly buffered: number;
 }
@@ -62,7 +69,7 @@ export function createFrameReader(options: FrameReaderOptions): FrameReader {
     partialFilled = 0;
   }
 
-  function run(chunk: Uint8Array, onFrame: FrameHandler): void {
+  function run(chunk: Uint8Array, onFrame: FrameHandler, onRange: RangeHandler | undefined): void {
     const n = chunk.length;
     let pos = 0;
 
@@ -85,7 +92,7 @@ export function createFrameReader(options: FrameReaderOptions): FrameReader {
       pos += take;
       if (partialFilled < frame.length) return;
       partial = null;
-      onFrame(frame[0]!, frame.subarray(5), frame);
+      if (onRange === undefined || !onRange(frame[0]!, frame, 0, frame.length)) onFrame(frame[0]!, frame.subarray(5), frame);
     }
 
     while (n - pos >= 5) {
@@ -99,7 +106,7 @@ export function createFrameReader(options: FrameReaderOptions): FrameReader {
         return;
       }
       const end = pos + size;
-      onFrame(type, chunk.subarray(pos + 5, end), chunk.subarray(pos, end));
+      if (onRange === undefined || !onRange(type, chunk, pos, end)) onFrame(type, chunk.subarray(pos + 5, end), chunk.subarray(pos, end));
       pos = end;
     }
     if (pos < n) {
@@ -111,12 +118,12 @@ export function createFrameReader(options: FrameReaderOptions): FrameReader {
   }
 
   return {
-    push(chunk, onFrame) {
+    push(chunk, onFrame, onRange) {
       if (failure !== null) {
         throw protocolError("failed-earlier", `${side} stream failed earlier and cannot continue`, { cause: String(failure) });
       }
       try {
-        run(chunk, onFrame);
+        run(chunk, onFrame, onRange);
       } catch (e) {
         failure = e;
         throw e;

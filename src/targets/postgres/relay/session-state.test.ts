@@ -1,14 +1,11 @@
 // State the two relays share: outbox writes joined per chunk, and the catalog fence's epochs.
 import { expect, test } from "bun:test";
-import { PassThrough } from "node:stream";
-import { CatalogFence, Outbox, settleRun, type StatementRun } from "./session-state.ts";
+import { CatalogFence, Outbox, settleRun, type ByteSink, type StatementRun } from "./session-state.ts";
 
-function collect(): { sink: PassThrough; writes: Uint8Array[] } {
-  const sink = new PassThrough();
+/** A sink that copies what it is given, as a Connection does with what it keeps. */
+function collect(): { sink: ByteSink; writes: Uint8Array[] } {
   const writes: Uint8Array[] = [];
-  const write = sink.write.bind(sink);
-  sink.write = ((chunk: Uint8Array) => (writes.push(chunk), write(chunk))) as typeof sink.write;
-  return { sink, writes };
+  return { sink: { write: (b) => (writes.push(b.slice()), true) }, writes };
 }
 
 test("adjacent views of one buffer become one write; others are joined in order", () => {

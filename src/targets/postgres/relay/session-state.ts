@@ -1,7 +1,6 @@
 // The state one client session shares between its two directions: prepared statements and
 // portals as the client created them, the statements in flight, and the buffered output of
 // each side (written once per chunk of messages, with backpressure).
-import type { Duplex } from "node:stream";
 import type { PostgresRequestFacts } from "../../../core/types.ts";
 import type { Verdict } from "../../../gate/gate.ts";
 import type { MaskPlan, MaskSpec } from "../masking/mask-plan.ts";
@@ -189,12 +188,27 @@ export class CatalogFence {
   }
 }
 
-/** Output of one direction, gathered per chunk and written in one call. */
+/** Where an Outbox writes: a Connection. */
+export interface ByteSink {
+  /** true: the bytes are written and may be reused; false: the sink keeps them (unchanged, please) until its drain. */
+  write(bytes: Uint8Array): boolean;
+}
+
+/** Joined writes up to this size reuse the outbox's own buffer; larger ones get a buffer of their own. */
+const SCRATCH_MAX = 256 * 1024;
+
+/**
+ * Output of one direction, gathered per chunk and written in one call. Views that continue one
+ * another in the same buffer (the frames of one incoming chunk) are one run and go out as one
+ * view of that chunk, with no copy; several runs are joined in a buffer this outbox reuses
+ * while the sink takes everything at once (a sink that keeps part of it keeps that buffer).
+ */
 export class Outbox {
-  private parts: Uint8Array[] = [];
+  private runs: (ArrayBufferLike | number)[] = [];
   private runBuf: ArrayBufferLike | null = null;
   private runStart = 0;
   private runEnd = 0;
+  private scratch: Uint8Array = new Uint8Array(0);
   bytes = 0;
 
   /** Adds a message; views that continue the previous one in the same buffer are merged. */
@@ -220,24 +234,45 @@ export class Outbox {
   }
 
   private closeRun(): void {
-    if (this.runBuf !== null && this.runEnd > this.runStart) {
-      // A Buffer view (no copy): node:net writes Buffers on its fast path.
-      this.parts.push(Buffer.from(this.runBuf as ArrayBuffer, this.runStart, this.runEnd - this.runStart));
-    }
+    if (this.runBuf !== null && this.runEnd > this.runStart) this.runs.push(this.runBuf, this.runStart, this.runEnd);
     this.runBuf = null;
   }
 
   get empty(): boolean {
-    return this.runBuf === null && this.parts.length === 0;
+    return this.runBuf === null && this.runs.length === 0;
   }
 
-  /** Writes everything gathered; returns write()'s answer (false: wait for 'drain'). */
-  flush(socket: Duplex): boolean {
-    this.closeRun();
-    const parts = this.parts;
-    if (parts.length === 0) return true;
-    this.parts = [];
+  /** Writes everything gathered; returns write()'s answer (false: wait for drain). */
+  flush(sink: ByteSink): boolean {
+    const runs = this.runs;
+    const bytes = this.bytes;
     this.bytes = 0;
-    return socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    if (runs.length === 0) {
+      // The common case: one run, written as a view of the buffer it is in.
+      const buf = this.runBuf;
+      if (buf === null || this.runEnd === this.runStart) {
+        this.runBuf = null;
+        return true;
+      }
+      this.runBuf = null;
+      return sink.write(new Uint8Array(buf, this.runStart, this.runEnd - this.runStart));
+    }
+    this.closeRun();
+    let out = this.scratch;
+    if (out.length < bytes) {
+      out = new Uint8Array(bytes);
+      if (bytes <= SCRATCH_MAX) this.scratch = out;
+    }
+    let at = 0;
+    for (let i = 0; i < runs.length; i += 3) {
+      const start = runs[i + 1] as number;
+      const end = runs[i + 2] as number;
+      out.set(new Uint8Array(runs[i] as ArrayBuffer, start, end - start), at);
+      at += end - start;
+    }
+    runs.length = 0;
+    const all = sink.write(out.subarray(0, at));
+    if (!all && out === this.scratch) this.scratch = new Uint8Array(0);
+    return all;
   }
 }

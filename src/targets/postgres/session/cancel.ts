@@ -51,8 +51,8 @@ export class CancelRegistry {
 export async function sendUpstreamCancel(up: UpstreamConfig, key: BackendKey, timeoutMs = 10_000): Promise<void> {
   const socket = await openUpstreamSocket(up, timeoutMs);
   await new Promise<void>((resolve) => {
-    socket.once("close", () => resolve());
-    socket.once("error", () => resolve());
+    socket.attach({ data: () => {}, drain: () => {}, close: () => resolve() });
+    socket.resume();
     socket.end(encodeCancelRequest(key.processId, key.secretKey));
     // The server closes after reading the request; do not wait longer than the timeout for that.
     setTimeout(() => {

@@ -1,8 +1,8 @@
 // Reads whole server messages from a socket one at a time, as promises: for the short
 // conversations the gateway has as a client (upstream login, its own catalog queries). The hot
 // relay path does not use it. detach() hands back the bytes not yet consumed, exactly.
-import type { Duplex } from "node:stream";
 import { GatewayError } from "../../../core/errors.ts";
+import type { Connection } from "../../../gate/connection.ts";
 import { describeTypeByte, knownBackendTypes } from "../protocol/messages.ts";
 
 export interface ServerMessage {
@@ -16,19 +16,19 @@ export class MessageReader {
   private buf: Uint8Array = new Uint8Array(0);
   private readonly waiters: { resolve: (m: ServerMessage) => void; reject: (e: unknown) => void }[] = [];
   private failure: GatewayError | null = null;
-  private readonly onData = (chunk: Buffer) => this.push(chunk);
-  private readonly onEnd = () => this.fail(new GatewayError("E_UPSTREAM", `${this.what} closed the connection`));
-  private readonly onError = (e: Error) => this.fail(new GatewayError("E_UPSTREAM", `${this.what}: ${e.message}`, { cause: e }));
 
   constructor(
-    private readonly socket: Duplex,
+    private readonly socket: Connection,
     private readonly what: string,
     private readonly maxMessageSize: number = 64 * 1024 * 1024,
   ) {
-    socket.on("data", this.onData);
-    socket.on("end", this.onEnd);
-    socket.on("close", this.onEnd);
-    socket.on("error", this.onError);
+    socket.attach({
+      data: (chunk) => this.push(chunk),
+      drain: () => {},
+      close: (e) =>
+        this.fail(e === null ? new GatewayError("E_UPSTREAM", `${this.what} closed the connection`) : new GatewayError("E_UPSTREAM", `${this.what}: ${e.message}`, { cause: e })),
+    });
+    socket.resume();
   }
 
   /** The next whole message; rejects with E_UPSTREAM when the connection ends or sends garbage. */
@@ -44,13 +44,9 @@ export class MessageReader {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** Stops reading (the socket is left paused, so nothing is lost) and returns the bytes received but not consumed. */
+  /** Stops reading (the connection is left paused and holds what comes, so nothing is lost) and returns the bytes received but not consumed. */
   detach(): Uint8Array {
-    this.socket.pause();
-    this.socket.off("data", this.onData);
-    this.socket.off("end", this.onEnd);
-    this.socket.off("close", this.onEnd);
-    this.socket.off("error", this.onError);
+    this.socket.detach();
     const rest = this.buf;
     this.buf = new Uint8Array(0);
     return rest;

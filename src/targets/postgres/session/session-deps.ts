@@ -24,7 +24,7 @@ export interface SessionDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly maxMessageSize: number;
-  /** Counts bytes relayed either way (see postgres-target.ts: it paces garbage collection). */
+  /** Counts bytes read either way (see gate/memory-pacer.ts). */
   readonly relayed: (bytes: number) => void;
   /** identity.end_sessions_at_expiry: end the session when its token expires (default true). */
   readonly endAtExpiry?: () => boolean;

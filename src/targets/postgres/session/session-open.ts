@@ -17,7 +17,6 @@ export async function runSession(client: LoggedIn, remote: string, deps: Session
   const socket = client.socket;
   const started = performance.now();
   const fatal = (code: string, message: string) => {
-    socket.on("error", () => {});
     socket.end(encodeErrorResponse({ severity: "FATAL", code, message }));
   };
 

@@ -2,9 +2,9 @@
 // the gateway's BackendKeyData for cancels, and the two relays wired to the sockets with
 // backpressure both ways. Audits session.end and a `statement` record for every statement
 // that was forwarded.
-import type { Duplex } from "node:stream";
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { Identity } from "../../../core/types.ts";
+import type { Connection } from "../../../gate/connection.ts";
 import { auditAction, auditIdentity, describeApproval } from "../../../gate/gate.ts";
 import { SessionRecords } from "../../../gate/session-records.ts";
 import { BackendRelay } from "../relay/backend-relay.ts";
@@ -47,8 +47,8 @@ export class Session implements RelayCore, RevocableSession {
   batch = 0;
   copyIn = false;
 
-  private readonly client: Duplex;
-  private readonly upstream: Duplex;
+  private readonly client: Connection;
+  private readonly upstream: Connection;
   private readonly frontend: FrontendRelay;
   private readonly backend: BackendRelay;
   private readonly inbox: DecodedFrontendMessage[] = [];
@@ -131,33 +131,33 @@ export class Session implements RelayCore, RevocableSession {
 
     const finished = new Promise<void>((resolve) => (this.done = resolve));
 
-    this.upstream.on("data", (chunk: Uint8Array) => this.onUpstreamData(chunk, decoder));
-    this.upstream.on("drain", () => {
-      this.upstreamFull = false;
-      this.updateClientPause();
+    this.upstream.attach({
+      data: (chunk) => this.onUpstreamData(chunk, decoder),
+      drain: () => {
+        this.upstreamFull = false;
+        this.updateClientPause();
+      },
+      close: (e) => this.close(e === null ? "upstream closed the connection" : `upstream connection failed: ${e.message}`, true),
     });
-    this.upstream.on("error", (e) => this.close(`upstream connection failed: ${e.message}`, true));
-    this.upstream.on("close", () => this.close("upstream closed the connection", true));
-
-    this.client.on("data", (chunk: Uint8Array) => this.onClientData(chunk));
-    this.client.on("drain", () => {
-      this.clientFull = false;
-      this.updateUpstreamPause();
+    this.client.attach({
+      data: (chunk) => this.onClientData(chunk),
+      drain: () => {
+        this.clientFull = false;
+        this.updateUpstreamPause();
+      },
+      close: (e) => this.close(e === null ? null : `client connection failed: ${e.message}`, false),
     });
-    this.client.on("error", (e) => this.close(`client connection failed: ${e.message}`, false));
-    this.client.on("close", () => this.close(null, false));
-    this.client.on("end", () => this.close(null, false));
 
     if (leftover.length > 0) this.onUpstreamData(leftover, decoder);
     for (const m of this.login.pending) this.inbox.push(m);
-    // Both sockets were paused when their login readers let go of them.
-    this.upstream.resume();
-    this.client.resume();
-    if (this.client.destroyed || this.upstream.destroyed) this.close("a connection closed before the session started", this.upstream.destroyed);
+    if (this.client.closed || this.upstream.closed) this.close("a connection closed before the session started", this.upstream.closed);
     if (deps.endAtExpiry?.() !== false && !this.closed) this.expiry.start();
     if (!this.closed) deps.live?.add(this);
     if (!this.closed && deps.revokedSince?.(this.identity)) this.expiry.end("credential_revoked");
     this.pump();
+    // Both connections were paused when their login readers let go of them; what they held comes now, after the messages above.
+    if (!this.upstreamPaused) this.upstream.resume();
+    if (!this.clientPaused) this.client.resume();
     await finished;
   }
 
@@ -243,7 +243,7 @@ export class Session implements RelayCore, RevocableSession {
     this.bytesOut += chunk.length;
     this.deps.relayed(chunk.length);
     try {
-      decoder.push(chunk, this.backend.onFrame);
+      decoder.push(chunk, this.backend.onFrame, this.backend.onRange);
     } catch (e) {
       this.fail(e);
       return;
@@ -253,7 +253,12 @@ export class Session implements RelayCore, RevocableSession {
 
   flushClient(): void {
     if (this.toClient.empty || this.closed) return;
-    if (!this.toClient.flush(this.client)) {
+    const all = this.toClient.flush(this.client);
+    // Every byte is in the kernel, and was before (a connection that keeps bytes says false
+    // until its drain): rewritten rows' buffer is free again. Otherwise the rows go on after
+    // the kept ones.
+    if (all) this.backend.reuseBuffers();
+    if (!all) {
       this.clientFull = true;
       this.updateUpstreamPause();
     }

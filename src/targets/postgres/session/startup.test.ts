@@ -1,7 +1,8 @@
 // The client's startup phase against a raw socket: TLS requests, credentials, garbage, cancel
 // requests, plaintext refusal, startup parameters and client_encoding.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createServer, connect, type Server, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
+import { listenConnections, type ConnectionListener } from "../../../gate/connection.ts";
 import type { Identity } from "../../../core/types.ts";
 import { parseAuthentication, parseNoticeFields } from "../protocol/backend-decoder.ts";
 import { encodeCancelRequest, encodeGSSENCRequest, encodePasswordMessage, encodeSSLRequest, encodeStartupMessage } from "../protocol/encode.ts";
@@ -9,14 +10,14 @@ import { waitFor } from "../../../../test/helpers/wait.ts";
 import { StartupRefusal, checkParameters, runClientStartup, type StartupOptions, type StartupOutcome } from "./startup.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: [] };
-let server: Server;
+let server: ConnectionListener;
 let port: number;
 let options: Partial<StartupOptions> = {};
 const outcomes: StartupOutcome[] = [];
 const rejected: unknown[] = [];
 
 beforeAll(async () => {
-  server = createServer((s) => {
+  server = listenConnections("127.0.0.1", 0, (s) => {
     void runClientStartup(s, {
       targetName: "db",
       database: "app",
@@ -36,10 +37,9 @@ beforeAll(async () => {
       if (o.kind === "session") o.socket.end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  port = (server.address() as { port: number }).port;
+  port = server.port;
 });
-afterAll(() => server.close());
+afterAll(() => server.stop());
 
 /** Sends bytes in order (each after the previous answer arrived) and returns everything the server sent until it closed. */
 async function converse(...sends: Uint8Array[]): Promise<Uint8Array> {

@@ -2,10 +2,9 @@
 // StartupMessage and its parameters, and authentication with a cleartext password that is an
 // OIDC token or a machine key. Anything it cannot accept ends the connection with a FATAL
 // ErrorResponse that says why.
-import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { errorMessage } from "../../../core/errors.ts";
+import { StreamConnection, duplexOver, type Connection } from "../../../gate/connection.ts";
 import type { Identity } from "../../../core/types.ts";
 import { createFrontendDecoder, createStartupDecoder, parsePasswordMessage, type FrontendDecoder } from "../protocol/frontend-decoder.ts";
 import type { DecodedFrontendMessage } from "../protocol/frontend-message.ts";
@@ -49,7 +48,8 @@ export interface StartupOptions {
 export type StartupOutcome =
   | {
       readonly kind: "session";
-      readonly socket: Duplex;
+      /** Paused: the session attaches and resumes it. */
+      readonly socket: Connection;
       readonly tls: boolean;
       readonly identity: Identity;
       /** Every parameter the client sent. */
@@ -73,32 +73,32 @@ export class StartupRefusal extends Error {
   }
 }
 
-/** Reads chunks from a socket as promises; detach() stops reading. */
+/** Reads chunks from a connection as promises; detach() stops reading. */
 class ChunkReader {
   private readonly chunks: Uint8Array[] = [];
   private waiter: ((c: Uint8Array | null) => void) | null = null;
   private ended = false;
-  private readonly onData = (c: Uint8Array) => {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(c);
-    } else this.chunks.push(c);
-  };
-  private readonly onEnd = () => {
-    this.ended = true;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(null);
-    }
-  };
 
-  constructor(private readonly socket: Duplex) {
-    socket.on("data", this.onData);
-    socket.on("end", this.onEnd);
-    socket.on("close", this.onEnd);
-    socket.on("error", this.onEnd);
+  constructor(private readonly socket: Connection) {
+    socket.attach({
+      data: (c) => {
+        if (this.waiter) {
+          const w = this.waiter;
+          this.waiter = null;
+          w(c);
+        } else this.chunks.push(c);
+      },
+      drain: () => {},
+      close: () => {
+        this.ended = true;
+        if (this.waiter) {
+          const w = this.waiter;
+          this.waiter = null;
+          w(null);
+        }
+      },
+    });
+    socket.resume();
   }
 
   next(): Promise<Uint8Array | null> {
@@ -108,13 +108,9 @@ class ChunkReader {
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
-  /** Stops reading; the socket is left paused so that bytes arriving before the next reader attaches wait. */
+  /** Stops reading; the connection is left paused and holds what arrives until the next reader attaches. */
   detach(): void {
-    this.socket.pause();
-    this.socket.off("data", this.onData);
-    this.socket.off("end", this.onEnd);
-    this.socket.off("close", this.onEnd);
-    this.socket.off("error", this.onEnd);
+    this.socket.detach();
   }
 }
 
@@ -123,8 +119,8 @@ export function fatal(code: string, message: string): Uint8Array {
 }
 
 /** Runs the startup phase on a fresh client connection. Never throws: failures close the socket. */
-export async function runClientStartup(raw: Socket, opts: StartupOptions): Promise<StartupOutcome> {
-  let socket: Duplex = raw;
+export async function runClientStartup(raw: Connection, opts: StartupOptions): Promise<StartupOutcome> {
+  let socket: Connection = raw;
   let reader = new ChunkReader(socket);
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -133,7 +129,6 @@ export async function runClientStartup(raw: Socket, opts: StartupOptions): Promi
   }, opts.timeoutMs);
   const refuse = (code: string, message: string): StartupOutcome => {
     reader.detach();
-    socket.on("error", () => {});
     socket.end(fatal(code, message));
     return { kind: "closed", reason: message };
   };
@@ -160,8 +155,8 @@ export async function runClientStartup(raw: Socket, opts: StartupOptions): Promi
           }
           socket.write(new Uint8Array([EncryptionResponse.Accept]));
           reader.detach();
-          socket = new TLSSocket(raw, { isServer: true, secureContext: opts.tls });
-          socket.on("error", () => {});
+          // Bun sockets cannot start TLS on an accepted connection: node:tls runs over it instead.
+          socket = new StreamConnection(new TLSSocket(duplexOver(raw), { isServer: true, secureContext: opts.tls }), raw);
           reader = new ChunkReader(socket);
           isTls = true;
           break;

@@ -4,10 +4,10 @@
 // database password; it only ever talks to the gateway.
 import { readFileSync } from "node:fs";
 import { isIP, connect as netConnect, type Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import type { PostgresTarget } from "../../../config/schema.ts";
-import { GatewayError } from "../../../core/errors.ts";
+import { GatewayError, errorMessage } from "../../../core/errors.ts";
+import { StreamConnection, connectTcp, type Connection } from "../../../gate/connection.ts";
 import type { NoticeFields } from "../protocol/backend-message.ts";
 import { parseAuthentication, parseBackendKeyData, parseCommandComplete, parseNoticeFields, parseParameterStatus, parseReadyForQuery } from "../protocol/backend-decoder.ts";
 import { parseDataRow } from "../protocol/data-row.ts";
@@ -19,7 +19,7 @@ import { MessageReader } from "./message-reader.ts";
 export type UpstreamConfig = PostgresTarget["upstream"];
 
 export interface UpstreamConnection {
-  readonly socket: Duplex;
+  readonly socket: Connection;
   /** Still attached: use it for queries of the gateway's own, then detach() before relaying. */
   readonly reader: MessageReader;
   readonly processId: number;
@@ -65,9 +65,19 @@ export function upstreamAddress(up: UpstreamConfig): string {
   return `${up.host}:${up.port ?? 5432}`;
 }
 
-/** TCP, then TLS when the configuration asks for it. */
-export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number): Promise<Duplex> {
+/**
+ * TCP, then TLS when the configuration asks for it. Plain TCP is a Bun socket (the relay's fast
+ * path); TLS after the SSLRequest is node:tls, as a StreamConnection.
+ */
+export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number): Promise<Connection> {
   const where = upstreamAddress(up);
+  if (up.tls === undefined || up.tls === "disable") {
+    try {
+      return await connectTcp(up.host, up.port ?? 5432, timeoutMs);
+    } catch (e) {
+      throw new GatewayError("E_UPSTREAM", `upstream ${where}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
   const tcp: Socket = await new Promise((resolve, reject) => {
     const s = netConnect({ host: up.host, port: up.port ?? 5432 });
     const timer = setTimeout(() => {
@@ -86,8 +96,6 @@ export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number):
     s.once("error", onError);
   });
   tcp.setNoDelay(true);
-  if (up.tls === undefined || up.tls === "disable") return tcp;
-
   tcp.write(encodeSSLRequest());
   const answer: Uint8Array = await new Promise((resolve, reject) => {
     tcp.once("data", resolve);
@@ -100,7 +108,7 @@ export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number):
     throw new GatewayError("E_UPSTREAM", `upstream ${where} does not accept TLS, and the target requires it (upstream.tls: ${up.tls})`);
   }
   const ca = upstreamCa(up.ca);
-  return await new Promise((resolve, reject) => {
+  return await new Promise<Connection>((resolve, reject) => {
     const s = tlsConnect({
       socket: tcp,
       ...(isIP(up.host) === 0 ? { servername: up.host } : {}),
@@ -109,7 +117,7 @@ export async function openUpstreamSocket(up: UpstreamConfig, timeoutMs: number):
     });
     s.once("secureConnect", () => {
       s.off("error", onError);
-      resolve(s);
+      resolve(new StreamConnection(s));
     });
     const onError = (e: Error) => {
       s.destroy();
@@ -144,7 +152,7 @@ export async function connectUpstream(up: UpstreamConfig, clientParameters: Read
   }
 }
 
-async function login_(socket: Duplex, reader: MessageReader, up: UpstreamConfig, clientParameters: ReadonlyMap<string, string>): Promise<UpstreamConnection> {
+async function login_(socket: Connection, reader: MessageReader, up: UpstreamConfig, clientParameters: ReadonlyMap<string, string>): Promise<UpstreamConnection> {
   const where = upstreamAddress(up);
   const params = new Map<string, string>([["user", up.user], ["database", up.database]]);
   for (const [k, v] of clientParameters) if (k !== "user" && k !== "database") params.set(k, v);
@@ -230,7 +238,7 @@ export interface QueryResult {
 }
 
 /** Runs one simple query of the gateway's own (text results); an ErrorResponse throws UpstreamError. */
-export async function simpleQuery(socket: Duplex, reader: MessageReader, sql: string): Promise<QueryResult> {
+export async function simpleQuery(socket: Connection, reader: MessageReader, sql: string): Promise<QueryResult> {
   socket.write(encodeQuery(sql));
   const rows: (string | null)[][] = [];
   const decoder = new TextDecoder();

@@ -9,6 +9,7 @@ import { analyzeStatement } from "./analyze-statement.ts";
 import { isFields, list, wrappedNode } from "./ast.ts";
 import { loadPgQueryModule } from "./pg-query-module.ts";
 import { createPgQueryPool, type PgQueryPool } from "./pg-query-pool.ts";
+import { withSmallInitialMemory } from "./wasm-memory.ts";
 import { statementTexts, type ByteSpan } from "./statement-text.ts";
 
 export type ParsedSql =
@@ -43,7 +44,7 @@ const CONSTANT_FREE_NODES = new Set(["SelectStmt", "InsertStmt", "UpdateStmt", "
 export async function loadSqlParser(options: SqlParserOptions = {}): Promise<SqlParser> {
   try {
     const wasm = await (options.wasm ?? (() => Bun.file(wasmPath).arrayBuffer()))();
-    const compiled = await WebAssembly.compile(wasm);
+    const compiled = await WebAssembly.compile(withSmallInitialMemory(new Uint8Array(wasm)));
     const pool = await createPgQueryPool(() => loadPgQueryModule(compiled));
     return createSqlParser(pool);
   } catch (e) {

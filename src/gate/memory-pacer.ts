@@ -1,0 +1,55 @@
+// Keeps a relaying target's resident memory flat when the JS engine alone would not. Bun hands
+// every socket read to JS as a fresh buffer, so a large transfer (ten million rows, a big file)
+// leaves its own size in dead buffers, and the engine schedules collections by the size of its
+// heap, not by the rate of garbage: between two collections resident memory can grow by
+// hundreds of MB. The pacer looks at resident memory every CHECK_EVERY bytes relayed and runs a
+// full collection only when it grew by GROWTH since the last one: small statements and
+// requests never trigger it; a 10M-row result (~450 MB read) triggers it about twenty times.
+// (It replaced a collection every 4 MiB relayed, which ran ~110 times for the same result.)
+
+const CHECK_EVERY = 64 * 1024;
+const GROWTH = 32 * 1024 * 1024;
+
+export interface MemoryPacerOptions {
+  /** Resident bytes now (default: process.memoryUsage.rss). */
+  readonly rss?: () => number;
+  /** A full collection (default: Bun.gc(true)). */
+  readonly collect?: () => void;
+  readonly checkEvery?: number;
+  readonly growth?: number;
+}
+
+export class MemoryPacer {
+  private sinceCheck = 0;
+  private readonly rss: () => number;
+  private readonly collect: () => void;
+  private readonly checkEvery: number;
+  private readonly growth: number;
+  private rssAfterCollect: number;
+  /** Collections run so far. */
+  collections = 0;
+
+  constructor(options: MemoryPacerOptions = {}) {
+    this.rss = options.rss ?? (() => process.memoryUsage.rss());
+    this.collect = options.collect ?? (() => Bun.gc(true));
+    this.checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.growth = options.growth ?? GROWTH;
+    this.rssAfterCollect = this.rss();
+  }
+
+  /** Counts bytes read from a socket. */
+  readonly relayed = (bytes: number): void => {
+    this.sinceCheck += bytes;
+    if (this.sinceCheck < this.checkEvery) return;
+    this.sinceCheck = 0;
+    const now = this.rss();
+    if (now > this.rssAfterCollect + this.growth) {
+      this.collect();
+      this.collections++;
+      this.rssAfterCollect = this.rss();
+    } else if (now < this.rssAfterCollect) {
+      // Memory went down by itself: measure growth from there.
+      this.rssAfterCollect = now;
+    }
+  };
+}
