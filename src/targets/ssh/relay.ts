@@ -64,7 +64,7 @@ export function watchExit(upstream: ClientChannel): () => ChannelExit | null {
 export interface RelayOptions {
   /** Aborted when the caller's channel or connection is gone. */
   readonly gone: AbortSignal;
-  /** Told the size of every chunk relayed either way (the target's GC pacing, see gate/relay-gc.ts). */
+  /** Told the size of every chunk relayed either way (the target's memory pacing, see gate/memory-pacer.ts). */
   readonly relayed?: (bytes: number) => void;
   readonly taps?: RelayTaps;
   /** A session channel (stderr, exit status): its exit as watchExit saw it. Absent for a forwarded connection. */

@@ -6,7 +6,7 @@ import { Server } from "ssh2";
 import type { SshTarget } from "../../config/schema.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { gcPacer } from "../../gate/relay-gc.ts";
+import { MemoryPacer } from "../../gate/memory-pacer.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import type { Identity } from "../../core/types.ts";
@@ -53,7 +53,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     revocations: new SessionRevocations(),
     open: new Set(),
     loggedIn: () => {},
-    relayed: gcPacer(),
+    relayed: new MemoryPacer().relayed,
     shellLines: deps.shellLines ?? (() => false),
     mayUse: (identity) => deps.mayUseTarget?.(identity, cfg.name) ?? true,
     recording: {
