@@ -6,7 +6,7 @@
 // the .cast file is changed, fails naming the session and the file (and replay refuses to play
 // it). An exec session replays as a transcript with its command and exit status.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
