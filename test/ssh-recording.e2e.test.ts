@@ -1,13 +1,14 @@
 // End to end: the recordings of REAL sessions, made by the compiled gateway in front of a real
-// sshd, read back by the tools a person uses. An interactive `ssh -tt` shell (driven through tmux)
-// in which the user types `echo replay-marker-$((6*7))`: `gatehouse replay SESSION` plays its
-// asciicast recording and shows replay-marker-42; `asciinema play` (Debian's, under a terminal
-// made by script(1)) plays the same file; `gatehouse verify` passes on the log and, once a byte of
-// the .cast file is changed, fails naming the session and the file (and replay refuses to play
-// it). An exec session replays as a transcript with its command and exit status.
+// sshd, read back by the tools a person uses. An interactive `ssh -tt` shell (driven through tmux,
+// input recorded too) in which the user types `echo replay-marker-$((6*7))` and resizes the
+// terminal: `gatehouse replay SESSION` plays its asciicast recording and shows replay-marker-42;
+// `asciinema play` (Debian's, under a terminal made by script(1)) plays the same file; `gatehouse
+// verify` passes on the log and, once a byte of the .cast file is changed, fails naming the
+// session and the file (and replay refuses to play it); a removed recording is named too. An exec
+// session replays as a transcript with its command and exit status.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { basename } from "node:path";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
 import { devToken, runSsh, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
@@ -27,6 +28,8 @@ const MARKER = "replay-marker-42";
 beforeAll(async () => {
   sshd = await startSshd();
   g = await startSshGateway(sshd, {
+    // Input events too, so the players are shown every event type the gateway writes (o, i, r).
+    target: ["record_input: true"],
     rules: `
   - name: agents
     groups: [agents]
@@ -62,6 +65,10 @@ test("an interactive ssh -tt session is recorded: the user types echo replay-mar
     await waitFor("the upstream shell's prompt", () => /[$#] *$/m.test(screen()), { timeoutMs: 30_000 });
     tmux("send-keys", "-t", "t", "echo replay-marker-$((6*7))", "Enter");
     await waitFor(`the shell to answer ${MARKER}`, () => screen().includes(MARKER));
+    // A resize (an "r" event), seen by the upstream pty before the session ends.
+    tmux("resize-window", "-t", "t", "-x", "90", "-y", "25");
+    tmux("send-keys", "-t", "t", "stty size", "Enter");
+    await waitFor("the pty size to follow the resize", () => screen().includes("25 90"));
     tmux("send-keys", "-t", "t", "exit", "Enter");
     await waitFor("ssh to exit", () => screen().includes("SSH-EXITED-0"));
   } finally {
@@ -73,8 +80,12 @@ test("an interactive ssh -tt session is recorded: the user types echo replay-mar
   shell = { session: end.session!, file: rec.file, sha256: rec.sha256 };
   expect(shell.session).toMatch(/^ssh_/);
   expect(basename(shell.file)).toEndWith(".cast");
-  // The typed line is in the recording only as the terminal echoed it; the answer once, as output.
-  expect(readFileSync(shell.file, "utf8")).toContain(MARKER);
+  const [header, ...events] = readFileSync(shell.file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as unknown);
+  expect(header).toMatchObject({ version: 2, width: 100, height: 30 });
+  const typed = events as [number, string, string][];
+  expect(typed.filter((e) => e[1] === "o").map((e) => e[2]).join("")).toContain(MARKER);
+  expect(typed.filter((e) => e[1] === "i").map((e) => e[2]).join("")).toContain("echo replay-marker-$((6*7))\r");
+  expect(typed.some((e) => e[1] === "r" && e[2] === "90x25")).toBe(true);
 });
 
 test("gatehouse replay SESSION --no-wait plays the shell's recording, and prints replay-marker-42", async () => {
@@ -147,4 +158,9 @@ test("gatehouse verify passes on the log, then fails naming the session and the 
   expect(replay.code).toBe(1);
   expect(replay.stderr).toContain("not played");
   expect(replay.stdout).not.toContain("replay-marker-43");
+  // A recording removed is named too.
+  rmSync(shell.file);
+  const gone = await runCli(["verify", g.gw.auditPath]);
+  expect(gone.code).toBe(1);
+  expect(gone.stdout + gone.stderr).toContain(`recording of session ${shell.session}: ${shell.file} is missing`);
 });
