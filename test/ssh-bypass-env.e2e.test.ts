@@ -1,7 +1,8 @@
 // End to end: `ssh -o SendEnv=LD_PRELOAD -o SendEnv=BASH_ENV` with those variables set in the
 // client's environment, as an attacker would send them, through the compiled gateway to a real
 // sshd whose AcceptEnv lets both in (test/helpers/sshd.ts), so the gateway is the only thing that
-// can stop them. The preloaded library is real (built with cc): its constructor leaves a mark in
+// can stop them, for an exec and for an interactive shell (ssh -tt). The preloaded library is
+// real (built with cc): its constructor leaves a mark in
 // any process outside the client's side; the BASH_ENV script leaves one too. Sent straight to
 // sshd (the control) both take effect; through the gateway neither does, and the audit record
 // lists them as refused.
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { devToken, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
@@ -67,7 +69,7 @@ __attribute__((constructor)) static void mark(void) {
     rules: `
   - name: agents
     groups: [agents]
-    ssh: { actions: [exec] }
+    ssh: { actions: [exec, shell] }
     effect: allow
 `,
   });
@@ -85,10 +87,11 @@ afterAll(async () => {
 const attack = { LD_PRELOAD: "", BASH_ENV: "", APP_MODE: "blue", GH_CLIENT_SIDE: "1" };
 const SEND = ["-o", "SendEnv=LD_PRELOAD", "-o", "SendEnv=BASH_ENV", "-o", "SendEnv=APP_MODE"];
 
-async function ssh(args: string[], env: Record<string, string>, dest: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn(["ssh", ...args, ...SEND, dest, COMMAND], {
+/** Runs COMMAND as an exec, or typed into an interactive shell (`ssh -tt`, the line on stdin). */
+async function ssh(args: string[], env: Record<string, string>, dest: string, how: "exec" | "shell" = "exec"): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn(["ssh", ...args, ...SEND, ...(how === "shell" ? ["-tt", dest] : [dest, COMMAND])], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env, ...attack, LD_PRELOAD: library, BASH_ENV: bashEnv },
-    stdin: "ignore",
+    stdin: how === "shell" ? new TextEncoder().encode(`${COMMAND}\n`) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -110,6 +113,21 @@ test("SendEnv of LD_PRELOAD and BASH_ENV through the gateway: neither reaches th
   const d = recs.find((x) => x.type === "decision" && (x.details as { env_refused?: string[] })?.env_refused !== undefined)!;
   expect(d.decision?.effect).toBe("allow");
   expect(d.action).toMatchObject({ action: "exec", command: COMMAND });
+  expect(d.details).toMatchObject({ env: ["APP_MODE"] });
+  expect([...(d.details as { env_refused: string[] }).env_refused].sort()).toEqual(["BASH_ENV", "LD_PRELOAD"]);
+});
+
+test("the same in an interactive shell (ssh -tt): neither variable reaches it, and the shell's decision lists both as refused", async () => {
+  const { args, env } = sshLogin(g, { token });
+  const r = await ssh(args, env, "ops@127.0.0.1", "shell");
+  expect(r.code).toBe(0);
+  // The terminal echoes the typed line (with its "[%s]"); the shell's answer is the printf's.
+  expect(r.stdout).toContain("[blue][][]");
+  expect(readMarks()).toBe("");
+  const isShell = (x: AuditRecord) => x.type === "decision" && (x.action as { action?: string })?.action === "shell";
+  const recs = await auditRecordsWhen(g.gw.auditPath, (all) => all.some(isShell), "the shell's decision");
+  const d = recs.find(isShell)!;
+  expect(d.decision?.effect).toBe("allow");
   expect(d.details).toMatchObject({ env: ["APP_MODE"] });
   expect([...(d.details as { env_refused: string[] }).env_refused].sort()).toEqual(["BASH_ENV", "LD_PRELOAD"]);
 });
