@@ -2,10 +2,9 @@
 // client's environment, as an attacker would send them, through the compiled gateway to a real
 // sshd whose AcceptEnv lets both in (test/helpers/sshd.ts), so the gateway is the only thing that
 // can stop them, for an exec and for an interactive shell (ssh -tt). The preloaded library is
-// real (built with cc): its constructor leaves a mark in
-// any process outside the client's side; the BASH_ENV script leaves one too. Sent straight to
-// sshd (the control) both take effect; through the gateway neither does, and the audit record
-// lists them as refused.
+// real (built with cc): its constructor leaves a mark in any process outside the client's side;
+// the BASH_ENV script leaves one too. Sent straight to sshd (the control) both take effect;
+// through the gateway neither does, and the audit record lists them as refused.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
