@@ -7,7 +7,7 @@
 // name, from PATH, through a link planted by SFTP) gets through. The script would delete a canary
 // file and leave a marker; both are checked after every attempt.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
@@ -87,6 +87,7 @@ afterAll(async () => {
     g?.gw.cleanup();
   }
   await sshd?.stop();
+  for (const d of [dir, up, local]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 /** scp or sftp as the agent (token as the password), `-P` for the port. */
