@@ -17,3 +17,12 @@ test("a list's names and prefixes pass, but never a variable that makes a progra
   expect(isDangerousEnv("LD_AUDIT")).toBe(true);
   expect(isDangerousEnv("TZ")).toBe(false);
 });
+
+test("pager and editor settings never pass: under a terminal they run commands (SYSTEMD_LESS='FRSXMK+!sh x', LESS='+!sh x') or lift less's secure mode", () => {
+  const ok = envAllowList(["SYSTEMD_*", "LESS*", "MAN*"]);
+  for (const bad of ["LESS", "SYSTEMD_LESS", "SYSTEMD_PAGERSECURE", "LESSSECURE", "LESSSECURE_ALLOW", "LESSKEY", "LESSKEYIN", "LESSKEY_SYSTEM", "LESSKEYIN_SYSTEM", "LESSKEY_CONTENT", "LESSEDIT", "SYSTEMD_EDITOR", "MANOPT", "MANPAGER"]) {
+    expect({ bad, ok: ok(bad) }).toEqual({ bad, ok: false });
+  }
+  // What these prefixes are for still passes.
+  expect(["SYSTEMD_COLORS", "SYSTEMD_URLIFY", "LESSCHARSET", "MANWIDTH"].every(ok)).toBe(true);
+});
