@@ -168,10 +168,11 @@ test("tail -f prints records as they are written", async () => {
     for await (const chunk of tail.stdout) out += dec.decode(chunk);
   })();
   try {
-    // Follow mode starts at the end: keep asking until a fresh request shows up.
-    await waitFor("tail -f to print a request made after it started", async () => {
+    // Follow mode starts at the end: keep asking until a fresh request's decision shows up (the
+    // first request's decision may be written before tail reaches the end, its completion after).
+    await waitFor("tail -f to print the decision of a request made after it started", async () => {
       expect((await call("/api/followed", alice)).status).toBe(200);
-      return out.includes("/api/followed");
+      return /decision allow alice api GET \/api\/followed rule=read/.test(out);
     }, { intervalMs: 100 });
     expect(out).toMatch(/decision allow alice api GET \/api\/followed rule=read/);
     expect(out).not.toContain("bob");
