@@ -126,7 +126,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     jwks: { keys: [rsa.privateJwk, ec.privateJwk] },
     cookies: { keys: [randomBytes(16).toString("hex")] },
     scopes: ["api", "read"],
-    ttl: { ClientCredentials: ttl },
+    ttl: { ClientCredentials: (ctx: { oidc?: { body?: Record<string, unknown> } }) => platformOf(ctx)?.ttlSeconds ?? ttl },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
