@@ -235,6 +235,9 @@ describe("configuration errors", () => {
     ["jwks_uri on plain http elsewhere", { issuers: [issuer({ jwks_uri: "http://idp.example.test/jwks" })] }],
     ["discovery on plain http elsewhere", { issuers: [issuer({ jwks_uri: undefined, issuer: "http://idp.example.test" })] }],
     ["jwks_uri not http(s)", { issuers: [issuer({ jwks_uri: "ftp://idp.example.test/jwks" })] }],
+    ["display_name with an unmatched brace", { issuers: [issuer({ display_name: "github:{repository@{ref}" })] }],
+    ["display_name with an empty claim path", { issuers: [issuer({ display_name: "k8s:{kubernetes..namespace}" })] }],
+    ["record_claims with an empty claim path", { issuers: [issuer({ record_claims: ["ref", "a."] })] }],
   ];
   for (const [name, cfg] of cases) {
     test(name, async () => {
