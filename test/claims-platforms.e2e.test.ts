@@ -37,6 +37,7 @@ const GITHUB_JOB = {
   workflow: "deploy",
   event_name: "push",
   ref_type: "branch",
+  ref_protected: "true",
   head_ref: "",
   base_ref: "",
   job_workflow_ref: "acme/deploy/.github/workflows/deploy.yml@refs/heads/main",
@@ -45,11 +46,11 @@ const GITHUB_JOB = {
   runner_environment: "github-hosted",
 };
 
-/** A GitHub Actions job's token as `curl "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=gatehouse"` returns it: RS256, typ JWT, ids as strings. */
+/** A GitHub Actions job's token as `curl "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=gatehouse"` returns it: RS256, typ JWT, ids and ref_protected as strings, nbf five minutes before iat, exp six hours after. */
 function githubToken(job: Partial<typeof GITHUB_JOB> & { environment?: string } = {}, aud = "gatehouse"): Promise<string> {
   const c = { ...GITHUB_JOB, ...job };
   const sub = c.environment !== undefined ? `repo:${c.repository}:environment:${c.environment}` : `repo:${c.repository}:ref:${c.ref}`;
-  return github.getToken({ platform: { claims: { sub, aud, ...c }, alg: "RS256", typ: "JWT", ttlSeconds: 300 } });
+  return github.getToken({ platform: { claims: { sub, aud, ...c }, alg: "RS256", typ: "JWT", ttlSeconds: 6 * 3600, notBeforeSeconds: 300 } });
 }
 
 /** A GitLab CI job's id_token (id_tokens: { GATEHOUSE_TOKEN: { aud: ... } }): ref_protected is the string "true" or "false". */
@@ -226,12 +227,13 @@ afterAll(async () => {
 });
 
 describe("GitHub Actions", () => {
-  test("the tokens are shaped as GitHub's: RS256, typ JWT, sub repo:…:ref:…, string ids, five minutes", async () => {
+  test("the tokens are shaped as GitHub's: RS256, typ JWT, sub repo:…:ref:…, string ids, valid from five minutes before issue for six hours", async () => {
     const t = await githubToken();
     expect(decodeProtectedHeader(t)).toMatchObject({ alg: "RS256", typ: "JWT" });
     const c = decodeJwt(t);
     expect(c).toMatchObject({ sub: "repo:acme/deploy:ref:refs/heads/main", aud: "gatehouse", repository_id: "4242", iss: github.issuer });
-    expect(c.exp! - c.iat!).toBe(300);
+    expect(c.exp! - c.iat!).toBe(6 * 3600);
+    expect(c.iat! - c.nbf!).toBe(300);
     expect(c["groups"]).toBeUndefined();
   });
 

@@ -42,6 +42,8 @@ export interface GetTokenOptions {
     readonly claims: Readonly<Record<string, unknown>>;
     readonly alg?: "RS256" | "ES256";
     readonly ttlSeconds?: number;
+    /** nbf this many seconds before iat (GitHub's are five minutes early). Default 0. */
+    readonly notBeforeSeconds?: number;
     readonly typ?: string;
   };
 }
@@ -151,7 +153,8 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
           const platform = platformOf(ctx);
           if (platform === undefined) return;
           const { iss, iat, exp, jti } = jwt.payload;
-          jwt.payload = { iss, iat, nbf: iat, exp, jti, ...platform.claims };
+          const nbf = typeof iat === "number" ? iat - (platform.notBeforeSeconds ?? 0) : iat;
+          jwt.payload = { iss, iat, nbf, exp, jti, ...platform.claims };
           // JWT.sign puts typ: "at+jwt" first; a header field of the same name replaces it.
           jwt.header = { typ: platform.typ };
         },
