@@ -30,6 +30,7 @@ function view(p: PendingRequest, viewer: Identity) {
   return {
     id: p.id,
     requester: p.identity.subject,
+    ...(p.identity.name !== undefined ? { requester_name: p.identity.name } : {}),
     groups: p.identity.groups,
     target: p.target,
     // As the audit record has it (snake_case), whether held now or rebuilt from the log.

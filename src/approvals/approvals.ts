@@ -10,6 +10,8 @@ export interface AuditIdentity {
   readonly subject: string;
   readonly issuer: string;
   readonly groups: readonly string[];
+  /** The issuer's display_name for the caller (github:acme/deploy@refs/heads/main), when it has one. */
+  readonly name?: string;
 }
 
 export interface PendingRequest {

@@ -39,7 +39,16 @@ const FreeObject = Type.Unsafe<object>(Type.Object({}, { additionalProperties: t
 const strict = { additionalProperties: false } as const;
 
 export const AuditIdentity = Type.Object(
-  { method: Type.String(), subject: Type.String(), issuer: Type.String(), groups: Type.Array(Type.String()) },
+  {
+    method: Type.String(),
+    subject: Type.String(),
+    issuer: Type.String(),
+    groups: Type.Array(Type.String()),
+    /** The issuer's display_name for this caller (github:acme/deploy@refs/heads/main). */
+    name: Type.Optional(Type.String()),
+    /** The issuer's record_claims, by claim path: scalars or lists of them, never the token. */
+    claims: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Array(Type.Union([Type.String(), Type.Number(), Type.Boolean()]))]))),
+  },
   strict,
 );
 
@@ -115,10 +124,17 @@ export function unhashedSchemaProblem(value: unknown): string | null {
   return first ? `${first.path || "/"}: ${first.message}` : "not an audit record";
 }
 
-/** The four identity fields an audit record keeps (never claims or tokens). */
+/** The identity fields an audit record keeps: never the token, and of its claims only record_claims. */
 export function auditIdentity(identity: Identity): Static<typeof AuditIdentity> {
   // A copy of the groups: the record must not change when the caller's array does.
-  return { method: identity.method, subject: identity.subject, issuer: identity.issuer, groups: [...identity.groups] };
+  return {
+    method: identity.method,
+    subject: identity.subject,
+    issuer: identity.issuer,
+    groups: [...identity.groups],
+    ...(identity.name !== undefined ? { name: identity.name } : {}),
+    ...(identity.recordClaims !== undefined ? { claims: Object.fromEntries(Object.entries(identity.recordClaims).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v])) as Record<string, string | number | boolean | (string | number | boolean)[]> } : {}),
+  };
 }
 
 /** A record's top-level keys in canonical (sorted) order. */

@@ -25,6 +25,14 @@ describe("formatRecord", () => {
     expect(line).toBe('2026-11-28T09:00:00.000Z decision deny alice@example.com orders-db DROP TABLE sales.orders rule=no-ddl "DDL needs a change ticket"');
   });
 
+  test("a caller with a display name (identity.name, from the issuer's display_name) is shown by it", () => {
+    const line = formatRecord(
+      { ...base, identity: { ...base.identity!, subject: "repo:acme/deploy:ref:refs/heads/main", name: "github:acme/deploy@refs/heads/main", claims: { run_id: "7" } }, decision: { effect: "allow", rule: "deploy" } },
+      { color: false },
+    );
+    expect(line).toBe("2026-11-28T09:00:00.000Z decision allow github:acme/deploy@refs/heads/main orders-db rule=deploy");
+  });
+
   test("a default deny shows its detail: what the gateway saw and why nothing allowed it", () => {
     const line = formatRecord(
       { ...base, decision: { effect: "deny", rule: null, message: "no rule allows this request" }, details: { denial: "read of hr.x; no rule allows it for you" } },

@@ -16,7 +16,8 @@ export function formatRecord(record: AuditRecord, opts: FormatOptions): string {
     const effect = record.decision.effect;
     parts.push(paint(EFFECT_COLOR[effect] ?? ANSI.bold, effect));
   }
-  if (record.identity !== undefined) parts.push(printable(record.identity.subject));
+  // A CI job's or workload's display name (identity.name) says more than its subject.
+  if (record.identity !== undefined) parts.push(printable(record.identity.name ?? record.identity.subject));
   if (record.target !== undefined) parts.push(printable(record.target));
   if (record.action !== undefined) {
     const summary = actionSummary(record.action);

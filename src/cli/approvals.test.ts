@@ -112,6 +112,22 @@ describe("gatehouse requests", () => {
     expect(mine.out()).toEndWith("expires in 14m (your own request; approvers: approvers)\n");
   });
 
+  test("a caller with a display name (a CI job) is shown by it; --json has it as requester_name beside the subject", async () => {
+    const ci: Identity = { method: "oidc", subject: "repo:acme/deploy:ref:refs/heads/main", issuer: "https://ci", groups: [], name: "github:acme/deploy@refs/heads/main", recordClaims: { run_id: "7" } };
+    let onHeld!: (p: PendingRequest) => void;
+    const held = new Promise<PendingRequest>((r) => (onHeld = r));
+    void gate.check({ identity: ci, target: "api", request: { kind: "http", method: "POST", path: "/api/orders/new" }, time: T0 }, { onHold: (p) => onHeld(p) });
+    const p = await held;
+    const t = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.requests.run(["--admin", admin()], t.io)).toBe(0);
+    expect(t.out()).toBe(`${p.id} 2026-12-06T13:35:00.000Z github:acme/deploy@refs/heads/main api POST /api/orders/new rule=order-writes expires in 14m\n`);
+    const json = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.requests.run(["--admin", admin(), "--json"], json.io)).toBe(0);
+    expect(JSON.parse(json.out()).requests).toMatchObject([{ id: p.id, requester: "repo:acme/deploy:ref:refs/heads/main", requester_name: "github:acme/deploy@refs/heads/main" }]);
+    // The approval.requested record carries the name and record claims too.
+    expect(events.find((e) => e.type === "approval.requested")?.identity).toMatchObject({ name: "github:acme/deploy@refs/heads/main", claims: { run_id: "7" } });
+  });
+
   test("--ids prints the ids alone and --json the API's answer, for scripts; not both", async () => {
     const { held } = await aliceAsks();
     const ids = io({ GATEHOUSE_TOKEN: "bob-token" });

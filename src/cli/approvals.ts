@@ -81,7 +81,7 @@ export function formatPending(r: Record<string, unknown>, now: number, color: bo
   const request = typeof r.request === "object" && r.request !== null ? r.request : {};
   const expires = Date.parse(String(r.expires_at));
   const when = Number.isNaN(expires) ? "" : expires > now ? `expires in ${relativeDuration(expires - now)}` : `expired ${relativeDuration(now - expires)} ago`;
-  const parts = [c.bold(printable(String(r.id))), c.dim(printable(String(r.requested_at))), printable(String(r.requester)), printable(String(r.target))];
+  const parts = [c.bold(printable(String(r.id))), c.dim(printable(String(r.requested_at))), printable(String(r.requester_name ?? r.requester)), printable(String(r.target))];
   const summary = actionSummary(request);
   if (summary !== "") parts.push(summary);
   parts.push(`rule=${printable(String(r.rule))}`, when);

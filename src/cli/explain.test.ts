@@ -27,6 +27,11 @@ rules:
     groups: [dbas]
     targets: [sales-db]
     effect: allow
+  - name: deploy-writes
+    targets: [api]
+    claims: { repository_id: "4242", ref: refs/heads/main, kubernetes.io.namespace: ops }
+    http: { methods: [POST], paths: ["/deploy"] }
+    effect: allow
   - name: api-read
     groups: [analysts]
     targets: [api]
@@ -381,3 +386,43 @@ describe("explain: Kubernetes requests", () => {
     expect(await usage("--kube", "GET /api", "--exec", "ls")).toContain("an SSH request and a Kubernetes request");
   });
 });
+
+describe("gatehouse explain, claims", () => {
+  test("--claim PATH=VALUE gives the caller token claims; a rule's claims: conditions say which fails", async () => {
+    const ok = await explain("--as", "repo:acme/deploy", "--claim", "repository_id=4242", "--claim", "ref=refs/heads/main", "--claim", "kubernetes.io.namespace=ops", "POST /deploy");
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("repo:acme/deploy (no groups; claims repository_id=4242, ref=refs/heads/main, kubernetes.io.namespace=ops) on api");
+    expect(ok.out).toContain("decision: allow by rule deploy-writes");
+    const branch = await explain("--as", "repo:acme/deploy", "--claim", "repository_id=4242", "--claim", "ref=refs/heads/dev", "--claim", "kubernetes.io.namespace=ops", "POST /deploy");
+    expect(branch.out).toContain('deploy-writes (allow, ');
+    expect(branch.out).toContain('claim ref "refs/heads/dev" does not match "refs/heads/main"');
+    expect(branch.out).toContain("decision: deny, no rule matched");
+    const none = await explain("--as", "repo:acme/deploy", "--all", "POST /deploy");
+    expect(none.out).toContain("claim repository_id: the caller has no token claims (dev)");
+  });
+
+  test("--as-test writes the claims into the case's identity, and gatehouse test decides the case alike", async () => {
+    const r = await explain("--as", "repo:acme/deploy", "--claim", "repository_id=4242", "--claim", "ref=refs/heads/main", "--claim", "kubernetes.io.namespace=ops", "--as-test", "deploy from main", "POST /deploy");
+    expect(r.out).toContain("--claim 'repository_id=4242' --claim 'ref=refs/heads/main' --claim 'kubernetes.io.namespace=ops'");
+    expect(r.out).toContain("kubernetes.io.namespace: ops");
+    await writeFile(join(root, "claims.test.yaml"), `cases:\n${r.out.replace(/^(?!#)/gm, "  ").replace(/^  $/gm, "")}`);
+    const report = await runPolicyTests(join(root, "claims.test.yaml"));
+    await rm(join(root, "claims.test.yaml"));
+    expect(report.files[0]?.error).toBeUndefined();
+    expect(report.passed).toBe(1);
+    expect(report.failed).toBe(0);
+  });
+
+  test("a --claim without = or with an empty path segment is a usage error", async () => {
+    for (const bad of ["ref", "=x", "a..b=x"]) {
+      let e: unknown;
+      try {
+        await explain("--as", "x", "--claim", bad, "POST /deploy");
+      } catch (err) {
+        e = err;
+      }
+      expect(isGatewayError(e, "E_USAGE")).toBe(true);
+    }
+  });
+});
+

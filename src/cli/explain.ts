@@ -4,6 +4,7 @@
 // decide() and the built-ins).
 import { canonicalHttpPath, PathRefusal } from "../policy/http-path.ts";
 import { stringify as yamlStringify } from "yaml";
+import { claimFlagsText, claimsText, parseClaimFlags, type GivenClaims } from "./explain-claims.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Action, Decision, Identity, Masks, RequestFacts, TargetKind } from "../core/types.ts";
 import { hasMasks } from "../core/types.ts";
@@ -40,6 +41,9 @@ outside its hours), and the decision with its masks and what the client would be
   --as SUBJECT         the caller's subject (JWT sub, or machine key name)
   --groups G1,G2       the caller's groups (repeat or separate with commas)
   --issuer ISS         the caller's issuer, for rules naming "issuer:subject" (default dev)
+  --claim PATH=VALUE   a verified token claim, for rules' claims: sections (repeat it:
+                       --claim repository=acme/deploy --claim ref=refs/heads/main); a claim
+                       given twice is a list; none given: the caller has no claims
   --target NAME        the target; default: the only target of the request's kind
   --at TIME            when: an ISO 8601 time (no zone means UTC); default now
   --search-path LIST   PostgreSQL: the session's search_path for unqualified names; default
@@ -76,6 +80,7 @@ const FLAGS = {
   as: "string",
   groups: "strings",
   issuer: "string",
+  claim: "strings",
   target: "string",
   at: "string",
   "search-path": "string",
@@ -180,7 +185,8 @@ async function explainAll(text: string, flags: Record<string, unknown>, config: 
   if (ssh && kube) throw usageError("an SSH request and a Kubernetes request at once; give one");
   const target = pickTarget(config, flags["target"] as string | undefined, text, ssh ? "ssh" : kube ? "kubernetes" : null);
   const groups = ((flags["groups"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "");
-  const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups };
+  const claims = parseClaimFlags(flags["claim"] as string[] | undefined);
+  const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups, ...(claims !== undefined ? { claims } : {}) };
   const time = parseAt(flags["at"] as string | undefined, Date.now());
   if (ssh) {
     const facts = sshFacts(flags);
@@ -239,7 +245,8 @@ function decisionLine(d: Decision): string {
 function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io: Io): void {
   const p = paint(io);
   const groups = out.identity.groups.length > 0 ? `groups ${out.identity.groups.join(", ")}` : "no groups";
-  io.stdout(`${p.bold(out.identity.subject)} (${groups}) on ${p.bold(out.target.name)} (${out.target.kind}) at ${new Date(out.time).toISOString()}\n`);
+  const claims = out.identity.claims !== undefined ? `; ${claimsText(out.identity.claims)}` : "";
+  io.stdout(`${p.bold(out.identity.subject)} (${groups}${claims}) on ${p.bold(out.target.name)} (${out.target.kind}) at ${new Date(out.time).toISOString()}\n`);
   if (out.searchPath !== null) {
     const sp = out.searchPath.map((s) => (s === "$user" ? '"$user"' : s)).join(", ");
     io.stdout(p.dim(`search_path: ${sp}; the gateway uses the session's own (read from the database at login and followed through SET), so give --search-path if it differs\n`));
@@ -320,6 +327,16 @@ function jsonOf(out: Awaited<ReturnType<typeof explainAll>>): unknown {
   };
 }
 
+/** The caller as a test case's identity. */
+function testIdentity(i: Identity): Record<string, unknown> {
+  return {
+    sub: i.subject,
+    ...(i.groups.length > 0 ? { groups: [...i.groups] } : {}),
+    ...(i.issuer !== "dev" ? { issuer: i.issuer } : {}),
+    ...(i.claims !== undefined ? { claims: { ...i.claims } } : {}),
+  };
+}
+
 /** Policy test cases (test-file-schema.ts) that pin what explain found, for a *.test.yaml. */
 function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): string {
   const cases: unknown[] = [];
@@ -331,7 +348,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
       // gatehouse test classifies raw requests as the gateway does: the refusal is checked too.
       cases.push({
         name,
-        identity: { sub: out.identity.subject, ...(out.identity.groups.length > 0 ? { groups: [...out.identity.groups] } : {}), ...(out.identity.issuer !== "dev" ? { issuer: out.identity.issuer } : {}) },
+        identity: testIdentity(out.identity),
         target: out.target.name,
         at: new Date(out.time).toISOString(),
         request: { kubernetes: { request: `${item.kube.raw.method} ${item.kube.raw.target}`, ...(item.kube.contentType !== undefined ? { content_type: item.kube.contentType } : {}) } },
@@ -362,7 +379,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
     const masks = hasMasks(d.masks) ? { masks: { ...(d.masks.json.length ? { json: [...d.masks.json] } : {}), ...(d.masks.columns.length ? { columns: [...d.masks.columns] } : {}), ...(d.masks.detectors.length ? { detectors: [...d.masks.detectors] } : {}) } } : {};
     cases.push({
       name: out.items.length > 1 ? `${name} (statement ${i + 1}: ${item.text.replace(/\s+/g, " ").slice(0, 60)})` : name,
-      identity: { sub: out.identity.subject, ...(out.identity.groups.length > 0 ? { groups: [...out.identity.groups] } : {}), ...(out.identity.issuer !== "dev" ? { issuer: out.identity.issuer } : {}) },
+      identity: testIdentity(out.identity),
       target: out.target.name,
       at: new Date(out.time).toISOString(),
       request,
@@ -374,6 +391,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
     "gatehouse explain",
     `--as ${quote(out.identity.subject)}`,
     ...(out.identity.groups.length > 0 ? [`--groups ${quote(out.identity.groups.join(","))}`] : []),
+    ...claimFlagsText(out.identity.claims as GivenClaims | undefined, quote),
     `--target ${quote(out.target.name)}`,
     `--at ${new Date(out.time).toISOString()}`,
     ...(out.searchPath !== null && out.searchPath.join(",") !== "$user,public" ? [`--search-path ${quote(out.searchPath.join(", "))}`] : []),

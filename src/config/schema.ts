@@ -75,6 +75,25 @@ export const IssuerConfig = Type.Object(
     groups_claim: Type.Optional(Type.String({ description: "Dotted path of the groups claim, e.g. realm_access.roles. Default groups." })),
     algorithms: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
     clock_skew: Type.Optional(Duration),
+    require_groups: Type.Optional(
+      Type.Boolean({
+        description:
+          "Refuse a token without the groups claim (default true). false for platforms whose tokens carry none (GitHub Actions, GitLab CI, Kubernetes, SPIFFE): their callers have no groups, and rules match their claims instead.",
+      }),
+    ),
+    display_name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "How the identity appears in audit records and the console: a template of claim paths in braces, e.g. github:{repository}@{ref} or k8s:{kubernetes.io.namespace}/{kubernetes.io.serviceaccount.name}. A claim that is missing or not a string, number or boolean reads as '?'. Default: the subject.",
+      }),
+    ),
+    record_claims: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: "Claim paths copied into every audit record of the caller's sessions (identity.claims), e.g. [repository, ref, run_id]. Never the token itself.",
+      }),
+    ),
   },
   strict,
 );
@@ -301,6 +320,10 @@ export const MaskConfig = Type.Object(
   strict,
 );
 
+const ClaimValue = Type.Union([Type.String({ minLength: 1 }), Type.Number(), Type.Boolean()], {
+  description: "A claim pattern: a string (glob), a number or a boolean.",
+});
+
 export const RuleConfig = Type.Object(
   {
     name: Name,
@@ -408,6 +431,17 @@ export const RuleConfig = Type.Object(
           ),
         },
         strict,
+      ),
+    ),
+    claims: Type.Optional(
+      Type.Record(
+        Type.String({ minLength: 1 }),
+        Type.Union([ClaimValue, Type.Array(ClaimValue, { minItems: 1 })]),
+        {
+          minProperties: 1,
+          description:
+            'Token claims the caller\'s identity must carry, by path (repository, ref, kubernetes.io.namespace, kubernetes.io.serviceaccount.name): each a pattern or a list of them (any). A string is a glob (* within a "/" segment, ** across), exact without * or ?; a number or boolean is compared as its text (true matches the claim "true"). A list claim matches when any element does. A missing claim never matches, not even "*"; nor does an object.',
+        },
       ),
     ),
     when: Type.Optional(WhenConfig),

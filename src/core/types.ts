@@ -1,6 +1,9 @@
 // Shared, protocol-free types: who asks (Identity), what they ask for (Action), and what the
 // policy answers (Decision). Every target maps its traffic onto these.
 
+/** Claims as audit records carry them (record_claims): scalars, or lists of scalars, by claim path. */
+export type RecordClaims = Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[]>>;
+
 /** A caller whose credential the gateway verified. */
 export interface Identity {
   /** How the caller proved who they are. */
@@ -10,8 +13,15 @@ export interface Identity {
   /** Token issuer URL; the machine key's name for machine keys. */
   readonly issuer: string;
   readonly groups: readonly string[];
-  /** Selected verified claims, for audit only (never the raw token). */
+  /**
+   * The token's verified claims (its payload, deeply frozen; never the raw token), which rules'
+   * `claims:` sections match. Absent for machine keys: claims rules never match them.
+   */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /** How audit records and the console name the caller (the issuer's display_name); default: the subject. */
+  readonly name?: string;
+  /** The issuer's record_claims, picked from `claims`: copied into every audit record of the caller's sessions. */
+  readonly recordClaims?: RecordClaims;
   /** Expiry of the credential, ms since epoch, when it has one. */
   readonly expiresAt?: number;
 }

@@ -117,7 +117,15 @@ export interface CheckContext {
 export const RECORD_QUEUED: Promise<void> = Promise.resolve();
 
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
-  return { method: i.method, subject: i.subject, issuer: i.issuer, groups: i.groups };
+  return {
+    method: i.method,
+    subject: i.subject,
+    issuer: i.issuer,
+    groups: i.groups,
+    // The issuer's display_name and record_claims; never the whole token's claims.
+    ...(i.name !== undefined ? { name: i.name } : {}),
+    ...(i.recordClaims !== undefined ? { claims: i.recordClaims } : {}),
+  };
 }
 
 /**

@@ -287,3 +287,26 @@ test("a completion queued while the log was writable, dropped when its write fai
   expect(errors).toContain("audit record lost: the request record could not be written");
   await log.close().catch(() => {});
 });
+
+test("RecordsByIdentity: identities that differ only in a verified claim get different templates (what is kept per template, the HTTP known routes, may depend on it); display name and record_claims are in their records", () => {
+  const byIdentity = new RecordsByIdentity("api");
+  const ci = (ref: string): Identity => ({
+    method: "oidc",
+    subject: "repo:acme/deploy",
+    issuer: "https://ci",
+    groups: [],
+    claims: Object.freeze({ sub: "repo:acme/deploy", ref }),
+    name: "github:acme/deploy",
+    recordClaims: Object.freeze({ repository: "acme/deploy" }),
+  });
+  const main = byIdentity.for(ci("refs/heads/main"));
+  const branch = byIdentity.for(ci("refs/heads/feature"));
+  expect(branch).not.toBe(main);
+  expect(byIdentity.for(ci("refs/heads/main"))).toBe(main);
+  expect(main.fields.identity).toEqual({ method: "oidc", subject: "repo:acme/deploy", issuer: "https://ci", groups: [], name: "github:acme/deploy", claims: { repository: "acme/deploy" } });
+  // A record for an identity with another display name or other record claims is not these templates'.
+  expect(main.matches(undefined, ci("refs/heads/main"), "api")).toBe(true);
+  expect(main.matches(undefined, { ...ci("refs/heads/main"), name: "github:other" }, "api")).toBe(false);
+  expect(main.matches(undefined, { ...ci("refs/heads/main"), recordClaims: { repository: "other" } }, "api")).toBe(false);
+  expect(main.matches(undefined, { ...ci("refs/heads/main"), recordClaims: { repository: "acme/deploy" } }, "api")).toBe(true);
+});

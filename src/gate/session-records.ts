@@ -6,12 +6,31 @@
 // and target serves every request of that identity (sessionPerRecord).
 import { RecordFragment, RecordTemplate, type VaryingMember } from "../audit/record-template.ts";
 import { GatewayError } from "../core/errors.ts";
-import type { Effect } from "../core/types.ts";
+import type { Effect, RecordClaims } from "../core/types.ts";
 
 export interface SessionRecordFields {
   readonly session?: string;
-  readonly identity: { readonly method: string; readonly subject: string; readonly issuer: string; readonly groups: readonly string[] };
+  /** As audit records hold it: `claims` are the issuer's record_claims (never the whole token). */
+  readonly identity: {
+    readonly method: string;
+    readonly subject: string;
+    readonly issuer: string;
+    readonly groups: readonly string[];
+    readonly name?: string;
+    readonly claims?: RecordClaims;
+  };
   readonly target: string;
+}
+
+/** An identity as the gate holds it (core Identity): `claims` the whole verified payload, `recordClaims` what records carry. */
+export interface CallerIdentity {
+  readonly method: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly groups: readonly string[];
+  readonly name?: string;
+  readonly recordClaims?: RecordClaims;
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 export interface RecordDecision {
@@ -51,12 +70,15 @@ export class SessionRecords {
    * Whether a record of this session, identity and target is what these templates hold (any
    * session, or none, when the session is given per record: the record then carries `session`).
    */
-  matches(session: string | undefined, identity: SessionRecordFields["identity"], target: string): boolean {
+  matches(session: string | undefined, identity: CallerIdentity, target: string): boolean {
     const f = this.fields;
     const i = f.identity;
     if ((!this.sessionPerRecord && session !== f.session) || target !== f.target || identity.subject !== i.subject || identity.method !== i.method || identity.issuer !== i.issuer) return false;
+    if (identity.name !== i.name) return false;
     if (identity.groups.length !== i.groups.length) return false;
     for (let k = 0; k < i.groups.length; k++) if (identity.groups[k] !== i.groups[k]) return false;
+    const rc = identity.recordClaims;
+    if (rc !== i.claims && (rc === undefined || i.claims === undefined || JSON.stringify(rc) !== JSON.stringify(i.claims))) return false;
     return true;
   }
 
@@ -102,13 +124,22 @@ export class RecordsByIdentity {
   }
 
   /** This identity's templates (its fields copied when they were built: matches() rechecks them). */
-  for(identity: SessionRecordFields["identity"]): SessionRecords {
+  for(identity: CallerIdentity): SessionRecords {
     const seen = this.#byObject.get(identity);
     if (seen !== undefined && seen.matches(undefined, identity, this.target)) return seen;
-    const key = JSON.stringify([identity.method, identity.issuer, identity.subject, identity.groups]);
+    // The whole claims too: what is kept per SessionRecords (the HTTP known routes) may depend on any claim a rule names.
+    const key = JSON.stringify([identity.method, identity.issuer, identity.subject, identity.groups, identity.name ?? null, identity.claims ?? null]);
     let records = this.#byKey.get(key);
     if (records === undefined) {
-      records = new SessionRecords({ identity: { method: identity.method, subject: identity.subject, issuer: identity.issuer, groups: identity.groups }, target: this.target }, { sessionPerRecord: true });
+      const fields: SessionRecordFields["identity"] = {
+        method: identity.method,
+        subject: identity.subject,
+        issuer: identity.issuer,
+        groups: identity.groups,
+        ...(identity.name !== undefined ? { name: identity.name } : {}),
+        ...(identity.recordClaims !== undefined ? { claims: identity.recordClaims } : {}),
+      };
+      records = new SessionRecords({ identity: fields, target: this.target }, { sessionPerRecord: true });
       if (this.#byKey.size >= this.max) this.#byKey.delete(this.#byKey.keys().next().value!);
       this.#byKey.set(key, records);
     }

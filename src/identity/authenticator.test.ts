@@ -92,16 +92,46 @@ describe("credential shape and size", () => {
 });
 
 describe("JWT verification", () => {
-  test("a valid token gives the subject, issuer, groups and selected claims only", async () => {
+  test("a valid token gives the subject, issuer, groups and its verified claims (frozen, for rules), and nothing for audit unless configured", async () => {
     const a = await auth();
-    const identity = await a.authenticate(await token({ email: "alice@example.test", internal_secret: "do-not-copy" }));
+    const identity = await a.authenticate(await token({ email: "alice@example.test", internal_secret: "do-not-copy", nested: { a: [1] } }));
     expect(identity.method).toBe("oidc");
     expect(identity.subject).toBe("alice");
     expect(identity.issuer).toBe(ISS);
     expect(identity.groups).toEqual(["analysts"]);
-    expect(identity.claims).toMatchObject({ sub: "alice", email: "alice@example.test" });
-    expect(identity.claims?.["internal_secret"]).toBeUndefined();
+    expect(identity.claims).toMatchObject({ sub: "alice", email: "alice@example.test", nested: { a: [1] } });
+    expect(Object.isFrozen(identity.claims)).toBe(true);
+    expect(Object.isFrozen((identity.claims?.["nested"] as { a: number[] }).a)).toBe(true);
+    // Audit records carry only display_name and record_claims (see auditIdentity): neither is set here.
+    expect(identity.name).toBeUndefined();
+    expect(identity.recordClaims).toBeUndefined();
     expect(identity.expiresAt).toBe(nowMs + 300_000);
+  });
+
+  test("display_name renders claim paths (dotted names such as kubernetes.io included); record_claims picks scalars and lists of scalars only", async () => {
+    const a = await auth({
+      require_groups: false,
+      display_name: "k8s:{kubernetes.io.namespace}/{kubernetes.io.serviceaccount.name} {missing}",
+      record_claims: ["kubernetes.io.namespace", "aud", "kubernetes.io.pod", "missing", "run_id"],
+    });
+    const identity = await a.authenticate(
+      await token({
+        groups: undefined,
+        run_id: 42,
+        "kubernetes.io": { namespace: "ops", serviceaccount: { name: "agent", uid: "u-1" }, pod: { name: "agent-0", uid: "p-1" } },
+      }),
+    );
+    expect(identity.name).toBe("k8s:ops/agent ?");
+    expect(identity.recordClaims).toEqual({ "kubernetes.io.namespace": "ops", aud: "gatehouse-api", run_id: 42 });
+    expect(identity.groups).toEqual([]);
+  });
+
+  test("require_groups: false lets a token without groups in with none; an ill-typed groups claim is still refused; the default still refuses a missing one", async () => {
+    const lax = await auth({ require_groups: false });
+    expect((await lax.authenticate(await token({ groups: undefined }))).groups).toEqual([]);
+    expect((await refusal(lax, await token({ groups: { a: 1 } }))).message).toBe("token groups claim 'groups' is not a string or a list of strings");
+    const strictGroups = await auth();
+    expect((await refusal(strictGroups, await token({ groups: undefined }))).message).toBe("token has no groups claim 'groups'");
   });
 
   test("groups from a configured nested claim; a missing one is refused", async () => {
@@ -205,6 +235,9 @@ describe("configuration errors", () => {
     ["jwks_uri on plain http elsewhere", { issuers: [issuer({ jwks_uri: "http://idp.example.test/jwks" })] }],
     ["discovery on plain http elsewhere", { issuers: [issuer({ jwks_uri: undefined, issuer: "http://idp.example.test" })] }],
     ["jwks_uri not http(s)", { issuers: [issuer({ jwks_uri: "ftp://idp.example.test/jwks" })] }],
+    ["display_name with an unmatched brace", { issuers: [issuer({ display_name: "github:{repository@{ref}" })] }],
+    ["display_name with an empty claim path", { issuers: [issuer({ display_name: "k8s:{kubernetes..namespace}" })] }],
+    ["record_claims with an empty claim path", { issuers: [issuer({ record_claims: ["ref", "a."] })] }],
   ];
   for (const [name, cfg] of cases) {
     test(name, async () => {

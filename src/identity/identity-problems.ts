@@ -7,6 +7,8 @@ import { parseDuration } from "../core/duration.ts";
 import { algorithmProblem } from "./algorithms.ts";
 import { DEV_ISSUER } from "./dev-issuer.ts";
 import { issuerUrlProblem } from "./issuer-url.ts";
+import { claimPathProblem } from "./claim-path.ts";
+import { displayNameProblem } from "./display-name.ts";
 
 export interface IdentityProblem {
   /** Key path inside the identity section, e.g. ["issuers", 0, "algorithms", 1]. */
@@ -48,6 +50,15 @@ export function issuerProblems(issuers: readonly IssuerConfig[]): IdentityProble
     (issuer.algorithms ?? []).forEach((alg, j) => {
       const problem = algorithmProblem(alg);
       if (problem !== null) add(at("algorithms", j), problem);
+    });
+
+    if (issuer.display_name !== undefined) {
+      const problem = displayNameProblem(issuer.display_name);
+      if (problem !== null) add(at("display_name"), problem);
+    }
+    (issuer.record_claims ?? []).forEach((path, j) => {
+      const problem = claimPathProblem(path);
+      if (problem !== null) add(at("record_claims", j), problem);
     });
 
     if (issuer.clock_skew !== undefined) {

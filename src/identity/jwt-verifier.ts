@@ -4,7 +4,8 @@ import { errors as jose, jwtVerify, type JWTPayload, type JWTVerifyOptions, type
 import type { Clock, Identity } from "../core/types.ts";
 import { authError, fromJoseError } from "./auth-failure.ts";
 import { printableAlg } from "./algorithms.ts";
-import { readGroups } from "./group-claim.ts";
+import { claimAt, readGroups } from "./group-claim.ts";
+import { pickRecordClaims, renderDisplayName } from "./display-name.ts";
 import type { KeyResolver } from "./jwks-cache.ts";
 
 export interface JwtVerifierSpec {
@@ -16,6 +17,11 @@ export interface JwtVerifierSpec {
   readonly algorithms: readonly string[];
   readonly clockSkewMs: number;
   readonly groupsClaim: string;
+  /** false: a token without the groups claim is a caller with no groups (CI and workload tokens). Default true. */
+  readonly requireGroups?: boolean;
+  /** The issuer's display_name template and record_claims paths. */
+  readonly displayName?: string;
+  readonly recordClaims?: readonly string[];
   readonly method: Identity["method"];
   readonly keys: KeyResolver;
 }
@@ -27,8 +33,14 @@ export interface JwtVerifier {
   verify(token: string, header: ProtectedHeaderParameters): Promise<Identity>;
 }
 
-/** Claims copied into Identity.claims for audit; never the whole payload, never the token. */
-const AUDIT_CLAIMS = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "client_id", "azp", "scope", "email", "preferred_username", "name"];
+/** A verified payload, frozen all the way down: rules and caches read it, nobody changes it. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
 
 export function createJwtVerifier(spec: JwtVerifierSpec, clock: Clock): JwtVerifier {
   const allowed: ReadonlySet<string> = new Set(spec.algorithms);
@@ -95,15 +107,18 @@ export function createJwtVerifier(spec: JwtVerifierSpec, clock: Clock): JwtVerif
     if (typeof subject !== "string" || subject.length === 0) {
       throw authError("E_AUTH_CLAIMS", "no_subject", "token has no subject ('sub')", { details: { issuer: spec.name } });
     }
-    const groups = readGroups(payload, spec.groupsClaim);
-    const claims: Record<string, unknown> = {};
-    for (const name of AUDIT_CLAIMS) if (Object.hasOwn(payload, name)) claims[name] = payload[name];
+    const groupsValue = claimAt(payload, spec.groupsClaim);
+    const groups = spec.requireGroups === false && (groupsValue === undefined || groupsValue === null) ? [] : readGroups(payload, spec.groupsClaim);
+    const claims = deepFreeze({ ...payload }) as Readonly<Record<string, unknown>>;
+    const recorded = spec.recordClaims !== undefined ? pickRecordClaims(spec.recordClaims, claims) : null;
     return Object.freeze({
       method: spec.method,
       subject,
       issuer: spec.issuer,
       groups: Object.freeze(groups),
-      claims: Object.freeze(claims),
+      claims,
+      ...(spec.displayName !== undefined ? { name: renderDisplayName(spec.displayName, claims) } : {}),
+      ...(recorded !== null ? { recordClaims: deepFreeze(recorded) } : {}),
       ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}),
     });
   }

@@ -12,6 +12,7 @@ import { compilePostgresMatcher, compilePostgresOverlap, compilePostgresParts } 
 import { compileSshConditions, sshView, type SshView } from "./matchers/ssh.ts";
 import { compileKubernetesConditions, kubeView, type KubeView } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
+import { compileClaimConditions } from "./matchers/claims.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
 import { cacheHttpDecisions, type DecisionCacheLimits } from "./decision-cache.ts";
 import { createExplainer, type Adjust, type PolicyExplanation } from "./explain.ts";
@@ -147,6 +148,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const postgresOverlap = rule.postgres && rule.effect === "allow" && masks !== NO_MASKS ? compilePostgresOverlap(rule.postgres) : null;
   const sshConditions = rule.ssh ? compileSshConditions(rule.ssh, restricting) : null;
   const kubernetes = rule.kubernetes ? compileKubernetesConditions(rule.kubernetes, restricting) : null;
+  const claims = rule.claims ? compileClaimConditions(rule.claims, restricting) : null;
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
   const kinds = KINDS.filter((k) => rule[k] !== undefined);
   const anyKind = kinds.length === 0;
@@ -158,6 +160,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     kinds: anyKind ? null : kinds,
     groups,
     identities,
+    claims,
     http: rule.http ? { section: rule.http, parts: compileHttpParts(rule.http, restricting) } : null,
     postgres: rule.postgres ? { section: rule.postgres, parts: compilePostgresParts(rule.postgres, restricting) } : null,
     ssh: sshConditions,
@@ -184,6 +187,9 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     if (identities !== null) {
       const id = action.identity;
       if (!identities.has(id.subject) && !identities.has(`${id.issuer}:${id.subject}`)) return false;
+    }
+    if (claims !== null) {
+      for (const c of claims) if (!c.test(action.identity)) return false;
     }
     const r = action.request;
     switch (r.kind) {
@@ -230,7 +236,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
       return view !== null && test(action, view);
     },
   });
-  return { rule: compiled, test, maskTest, checks, groups, hasMasks: masks !== NO_MASKS, masks, timed: when !== null };
+  return { rule: compiled, test, maskTest, checks, claimPaths: claims?.map((c) => c.path) ?? [], groups, hasMasks: masks !== NO_MASKS, masks, timed: when !== null };
 }
 
 /** One rule that did not compile: its index in config.rules and what is wrong. */

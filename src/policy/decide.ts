@@ -23,6 +23,8 @@ export interface RuleEntry {
   readonly maskTest: RuleTest;
   /** The rule's conditions one by one, for explain and denial details; never used to decide. */
   readonly checks: RuleChecks;
+  /** The claim paths of the rule's `claims:` section (decision caches key on their values). */
+  readonly claimPaths: readonly string[];
   /** The rule's groups condition; null when it has none. */
   readonly groups: readonly string[] | null;
   readonly hasMasks: boolean;

@@ -197,4 +197,27 @@ rules:
     expect(() => (first.masks.detectors as string[]).push("ssn")).toThrow();
     expect(p.cached.decide(a)).toEqual(p.plain.decide(a));
   });
+
+  test("two identities that differ only in a claim a rule names are two shapes, and the cache agrees with decide() throughout", async () => {
+    const p = await both(`rules:
+  - { name: main-writes, effect: allow, claims: { repository_id: "4242", ref: refs/heads/main }, http: { methods: [POST] } }
+  - { name: reads, effect: allow, claims: { repository_id: "4242" }, http: { methods: [GET] } }
+  - { name: no-fork-env, effect: deny, claims: { kubernetes.io.namespace: sandbox } }
+`);
+    const ci = (claims: Record<string, unknown>): Identity => ({ method: "oidc", subject: "repo:acme/deploy", issuer: "https://ci.example", groups: [], claims: Object.freeze(claims) });
+    const post = (identity: Identity): Action => ({ identity, target: "api", request: { kind: "http", method: "POST", path: "/deploy" }, time: MONDAY_NOON });
+    const onMain = ci({ repository_id: "4242", ref: "refs/heads/main", run_id: 1 });
+    const onBranch = ci({ repository_id: "4242", ref: "refs/heads/feature", run_id: 1 });
+    const fork = ci({ repository_id: "9999", ref: "refs/heads/main", run_id: 1 });
+    const sandbox = ci({ repository_id: "4242", ref: "refs/heads/main", "kubernetes.io": { namespace: "sandbox" } });
+    // In this order, so that each later identity meets the shape an earlier one left.
+    expect(p.cached.decide(post(onMain)).rule).toBe("main-writes");
+    expect(p.cached.decide(post(onBranch)).rule).toBeNull();
+    expect(p.cached.decide(post(fork)).rule).toBeNull();
+    expect(p.cached.decide(post(sandbox)).rule).toBe("no-fork-env");
+    expect(p.cached.decide(post(ci({ repository_id: "4242", ref: "refs/heads/main", run_id: 2 }))).rule).toBe("main-writes");
+    expect(p.cached.decide(post(ci({})))).toEqual(p.plain.decide(post(ci({}))));
+    expect(p.cached.decide(post({ method: "machine-key", subject: "repo:acme/deploy", issuer: "https://ci.example", groups: [] })).rule).toBeNull();
+    compare(p, [onMain, onBranch, fork, sandbox, onMain].map(post));
+  });
 });

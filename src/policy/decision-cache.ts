@@ -1,13 +1,14 @@
 // HTTP decisions remembered per request shape, so the same caller asking for the same route
 // again is decided by one map lookup. The key holds everything decide() reads for an HTTP
 // request: the target, the method and path exactly as given (decide() normalises them itself),
-// and the identity's subject, issuer and groups in order. The one other input, the time, is
+// and the identity's subject, issuer, groups in order and verified claims. The one other input, the time, is
 // read only by rules with a `when` window: a shape that such a rule could decide (its target,
 // kind and groups fit) is never cached. A cache lives with its compiled policy, so a reload
 // starts a new one. decision-cache.test.ts checks it against decide() on the HTTP bypass
 // corpus and on generated requests: a key weaker than what decide() reads would be a bypass.
 import type { Action, Decision } from "../core/types.ts";
 import type { RuleEntry } from "./decide.ts";
+import { claimAt } from "../identity/claim-path.ts";
 
 /** Past this many shapes or key characters, the map is cleared and filled again: a caller inventing paths gains nothing and costs at most a few MB. */
 const MAX_SHAPES = 20_000;
@@ -28,6 +29,19 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
   // null: this shape may depend on the time; decide it every time.
   const shapes = new Map<string, Decision | null>();
   let keyChars = 0;
+  // The claim paths any rule reads, and per claims object (one per token) their values' JSON.
+  const claimPaths = [...new Set(entries.flatMap((e) => e.claimPaths))];
+  const claimKeys = new WeakMap<object, string>();
+  function claimValuesKey(claims: Readonly<Record<string, unknown>> | undefined): string {
+    if (claims === undefined) return "-";
+    let k = claimKeys.get(claims);
+    if (k === undefined) {
+      // A missing claim and a null one decide alike (neither matches); JSON writes both as null.
+      k = JSON.stringify(claimPaths.map((p) => claimAt(claims, p) ?? null));
+      claimKeys.set(claims, k);
+    }
+    return k;
+  }
   // Per target, what the rules with a time window need of a caller to take part in deciding
   // an HTTP request there: any caller (a rule without groups), or one of these groups.
   const timedByTarget = new Map<string, { readonly anyCaller: boolean; readonly groups: ReadonlySet<string> }>();
@@ -53,6 +67,11 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
     // Each part prefixed by its length: no choice of characters in one part can imitate another.
     let key = `${action.target.length}:${action.target}${r.method.length}:${r.method}${r.path.length}:${r.path}${id.subject.length}:${id.subject}${id.issuer.length}:${id.issuer}${id.groups.length}`;
     for (const g of id.groups) key += `${g.length}:${g}`;
+    // Last: the values of every claim path a rule names (claims:), so two tokens differing in one are two shapes.
+    if (claimPaths.length > 0) {
+      const c = claimValuesKey(id.claims);
+      key += `${c.length}:${c}`;
+    }
     if (key.length > MAX_KEY) return decide(action);
     const hit = shapes.get(key);
     if (hit !== undefined) return hit ?? decide(action);

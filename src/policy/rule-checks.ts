@@ -11,12 +11,14 @@ import { OBJECT_FREE_CLASSES, type PostgresParts } from "./matchers/postgres.ts"
 import { describeWhen } from "./matchers/when.ts";
 import { kubeView, type KubernetesCondition } from "./matchers/kubernetes.ts";
 import { sshView, type SshCondition } from "./matchers/ssh.ts";
+import type { ClaimCondition } from "./matchers/claims.ts";
 
 export type ConditionName =
   | "target"
   | "kind"
   | "groups"
   | "identities"
+  | "claims"
   | "classes"
   | "tables"
   | "functions"
@@ -56,6 +58,7 @@ export interface RulePieces {
   readonly kinds: readonly TargetKind[] | null;
   readonly groups: readonly string[] | null;
   readonly identities: ReadonlySet<string> | null;
+  readonly claims: readonly ClaimCondition[] | null;
   readonly http: { readonly section: { methods?: readonly string[]; paths?: readonly string[] }; readonly parts: HttpParts } | null;
   readonly postgres: { readonly section: { classes?: readonly string[]; tables?: readonly string[]; functions?: readonly string[] }; readonly parts: PostgresParts } | null;
   readonly ssh: readonly SshCondition[] | null;
@@ -101,6 +104,10 @@ export function compileRuleChecks(p: RulePieces): RuleChecks {
       const id = action.identity;
       const holds = p.identities.has(id.subject) || p.identities.has(`${id.issuer}:${id.subject}`);
       out.push(result("identities", holds, holds ? `identity ${id.subject}` : `its identities ${bracket([...p.identities])} do not name ${id.subject}`));
+    }
+    for (const c of p.claims ?? []) {
+      const holds = c.test(action.identity);
+      out.push(result("claims", holds, c.why(action.identity, holds)));
     }
     if (kindHolds) {
       const r = action.request;

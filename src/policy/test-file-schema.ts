@@ -11,6 +11,12 @@ export const TestIdentity = Type.Object(
     groups: Type.Optional(Strings),
     issuer: Type.Optional(Type.String({ minLength: 1 })),
     method: Type.Optional(Type.Union([Type.Literal("oidc"), Type.Literal("machine-key"), Type.Literal("dev")])),
+    claims: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), {
+        description:
+          "The token's verified claims, as the payload has them (nested maps such as kubernetes.io: { namespace: ops } included), or by path (kubernetes.io.namespace: ops). Absent: the caller has none, as a machine key.",
+      }),
+    ),
   },
   strict,
 );

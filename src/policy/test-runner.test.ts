@@ -40,6 +40,49 @@ async function write(dir: string, files: Record<string, string>) {
 }
 
 describe("runPolicyTests", () => {
+  test("an identity's claims: map (nested as in the token, or by path) meets rules' claims: sections; without it the caller has none", async () => {
+    const dir = await write("claims", {
+      "config.yaml": `targets:
+  - { name: api, kind: http, listen: "127.0.0.1:8081", upstream: "http://127.0.0.1:3" }
+rules:
+  - name: ops-agent
+    claims: { kubernetes.io.namespace: ops, kubernetes.io.serviceaccount.name: agent }
+    http: { methods: [GET] }
+    effect: allow
+`,
+      "k.test.yaml": `cases:
+  - name: the ops agent, claims as the token nests them
+    identity: { sub: "system:serviceaccount:ops:agent", claims: { kubernetes.io: { namespace: ops, serviceaccount: { name: agent } } } }
+    target: api
+    request: { http: { method: GET, path: /x } }
+    expect: { effect: allow, rule: ops-agent }
+  - name: the same by path
+    identity: { sub: "system:serviceaccount:ops:agent", claims: { kubernetes.io.namespace: ops, kubernetes.io.serviceaccount.name: agent } }
+    target: api
+    request: { http: { method: GET, path: /x } }
+    expect: { effect: allow, rule: ops-agent }
+  - name: another namespace
+    identity: { sub: "system:serviceaccount:dev:agent", claims: { kubernetes.io: { namespace: dev, serviceaccount: { name: agent } } } }
+    target: api
+    request: { http: { method: GET, path: /x } }
+    expect: { effect: deny }
+  - name: no claims at all
+    identity: { sub: "system:serviceaccount:ops:agent" }
+    target: api
+    request: { http: { method: GET, path: /x } }
+    expect: { effect: deny }
+`,
+    });
+    const report = await runPolicyTests(dir);
+    expect(report.files[0]?.error).toBeUndefined();
+    expect(report.files[0]!.cases.map((c) => [c.name, c.passed])).toEqual([
+      ["the ops agent, claims as the token nests them", true],
+      ["the same by path", true],
+      ["another namespace", true],
+      ["no claims at all", true],
+    ]);
+  });
+
   test("passing and failing cases, with what was expected and what came", async () => {
     const dir = await write("mixed", {
       "config.yaml": CONFIG,

@@ -233,6 +233,7 @@ async function runCase(c: TestCase, where: string, config: Config, policy: Polic
         subject: c.identity.sub,
         issuer: c.identity.issuer ?? "test",
         groups: c.identity.groups ?? [],
+        ...(c.identity.claims !== undefined ? { claims: c.identity.claims as Readonly<Record<string, unknown>> } : {}),
       },
       target: c.target,
       request,

@@ -33,6 +33,19 @@ export interface GetTokenOptions {
   readonly scope?: string;
   /** Requested as the RFC 8707 resource indicator; becomes `aud`. Must be an absolute URI. */
   readonly audience?: string;
+  /**
+   * A platform's token shape (GitHub Actions, GitLab CI, Kubernetes, SPIFFE): the payload becomes
+   * exactly iss, iat, exp, jti and these claims (sub and aud included, any string), without the
+   * provider's own client_id, scope and groups; the header carries `typ` as given (none: no typ).
+   */
+  readonly platform?: {
+    readonly claims: Readonly<Record<string, unknown>>;
+    readonly alg?: "RS256" | "ES256";
+    readonly ttlSeconds?: number;
+    /** nbf this many seconds before iat (GitHub's are five minutes early). Default 0. */
+    readonly notBeforeSeconds?: number;
+    readonly typ?: string;
+  };
 }
 
 export interface OidcProviderHandle {
@@ -52,6 +65,13 @@ export interface OidcProviderHandle {
 
 /** The form field, outside the OAuth parameters, that carries one token's groups to extraTokenClaims. */
 const GROUPS_FIELD = "gatehouse_test_groups";
+/** The same for a platform's token shape (GetTokenOptions.platform). */
+const PLATFORM_FIELD = "gatehouse_test_platform";
+
+function platformOf(ctx: { oidc?: { body?: Record<string, unknown> } } | undefined): GetTokenOptions["platform"] | undefined {
+  const raw = ctx?.oidc?.body?.[PLATFORM_FIELD];
+  return typeof raw === "string" ? (JSON.parse(raw) as GetTokenOptions["platform"]) : undefined;
+}
 
 async function makeKey(alg: "RS256" | "ES256", kid: string): Promise<{ key: ProviderKey; privateJwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
@@ -108,20 +128,36 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     jwks: { keys: [rsa.privateJwk, ec.privateJwk] },
     cookies: { keys: [randomBytes(16).toString("hex")] },
     scopes: ["api", "read"],
-    ttl: { ClientCredentials: ttl },
+    ttl: { ClientCredentials: (ctx: { oidc?: { body?: Record<string, unknown> } }) => platformOf(ctx)?.ttlSeconds ?? ttl },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
-        getResourceServerInfo: (_ctx: unknown, resource: string) => ({
-          scope: "api read",
-          audience: resource,
-          accessTokenFormat: "jwt",
-          accessTokenTTL: ttl,
-          jwt: { sign: { alg: "RS256" } },
-        }),
+        getResourceServerInfo: (ctx: { oidc?: { body?: Record<string, unknown> } }, resource: string) => {
+          const platform = platformOf(ctx);
+          return {
+            scope: "api read",
+            audience: resource,
+            accessTokenFormat: "jwt",
+            accessTokenTTL: platform?.ttlSeconds ?? ttl,
+            jwt: { sign: { alg: platform?.alg ?? "RS256" } },
+          };
+        },
+      },
+    },
+    formats: {
+      customizers: {
+        jwt: (ctx: { oidc?: { body?: Record<string, unknown> } }, _token: unknown, jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> }) => {
+          const platform = platformOf(ctx);
+          if (platform === undefined) return;
+          const { iss, iat, exp, jti } = jwt.payload;
+          const nbf = typeof iat === "number" ? iat - (platform.notBeforeSeconds ?? 0) : iat;
+          jwt.payload = { iss, iat, nbf, exp, jti, ...platform.claims };
+          // JWT.sign puts typ: "at+jwt" first; a header field of the same name replaces it.
+          jwt.header = { typ: platform.typ };
+        },
       },
     },
     // The token request's body is kept raw on ctx.oidc.body; the extra field never reaches OAuth.
@@ -147,6 +183,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       const form = new URLSearchParams({ grant_type: "client_credentials", resource: request.audience ?? audience });
       if (request.scope !== undefined) form.set("scope", request.scope);
       if (request.groups !== undefined) form.set(GROUPS_FIELD, JSON.stringify(request.groups));
+      if (request.platform !== undefined) form.set(PLATFORM_FIELD, JSON.stringify(request.platform));
       const res = await fetch(tokenEndpoint, {
         method: "POST",
         headers: {
