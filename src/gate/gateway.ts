@@ -22,6 +22,7 @@ import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { splitListen } from "./listen.ts";
+import { SecretStore } from "./secret-store.ts";
 
 export interface RunningGateway {
   readonly config: () => Config;
@@ -101,6 +102,26 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // failure is the log's and fails the next append.
   audit.checkpoint().catch(() => {});
 
+  // Targets ask it for their upstream secrets at each connect (see secret-store.ts).
+  let watcher: { reload(): Promise<void> } | null = null;
+  const secrets = new SecretStore({
+    env: process.env,
+    log,
+    onReadFailure: (reference) => metrics.secretReadFailures.inc({ reference }),
+    onState: (reference, reason) => {
+      if (reason === null) health.recover(`secret ${reference}`);
+      else health.degrade(`secret ${reference}`, reason);
+      if (reason !== null) void gate.recordHappened({ type: "secret.unreadable", policy: policy.hash, details: { reference, error: reason } });
+    },
+    onRotated: async (r) => {
+      metrics.secretRotations.inc({ reference: r.reference });
+      // Which reference, where, when (the record's time) and why: never the value, nor a hash of it.
+      await gate.recordHappened({ type: "secret.rotated", policy: policy.hash, details: { reference: r.reference, keys: [...r.keys], targets: [...r.targets], cause: r.cause } });
+    },
+    onOtherChange: () => void watcher?.reload(),
+  });
+  secrets.adopt(config, config.targets, "start");
+
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
 
@@ -116,6 +137,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // A gateway whose audit log failed refuses every action: a load balancer should look elsewhere.
       notReady: () => (stopped ? "stopping" : health.unhealthy()),
       unhealthy: () => health.unhealthy(),
+      degraded: () => health.degraded(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
     });
@@ -123,7 +145,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   let stopped = false;
-  const watcher = watchConfig(opts.configPath, {
+  const configWatcher = watchConfig(opts.configPath, {
     onReload: async (next: Config, nextPolicy: Policy) => {
       // Built before anything is swapped: if the new identity section cannot be used, the
       // whole reload is rejected and the old configuration keeps serving.
@@ -138,6 +160,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       for (const t of targets.values()) t.revokeSessions?.(revoked);
       if (next.identity.dev_issuer && !config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
       config = withLiveListeners(config, next);
+      // The running targets take the new values of their secret references (a rotation is recorded).
+      secrets.adopt(next, config.targets, "reload");
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
       await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
@@ -148,6 +172,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
   });
+
+  watcher = configWatcher;
 
   async function startTarget(t: TargetConfig): Promise<StartedTarget> {
     switch (t.kind) {
@@ -166,6 +192,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           masker: cachedMasker(masking.compileJsonMasker),
           collectBody: masking.collectBody,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -193,6 +220,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           ruleClasses: access.createRuleClasses(() => config.rules),
           compileDetectors,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -234,6 +262,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
           ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -258,6 +287,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
           ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -273,11 +303,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     adminPort: adminServer?.port ?? null,
     targets,
-    reload: () => watcher.reload(),
+    reload: () => configWatcher.reload(),
     async stop() {
       if (stopped) return;
       stopped = true;
-      watcher.close();
+      configWatcher.close();
+      secrets.close();
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
@@ -287,9 +318,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   };
 }
 
-/** Listener changes cannot be applied live: keep the running targets' definitions. */
+/**
+ * Listener changes cannot be applied live: keep the running targets' definitions, and the
+ * secret paths that index them (their secrets' values live in the secret store).
+ */
 function withLiveListeners(old: Config, next: Config): Config {
-  return { ...next, targets: old.targets };
+  return { ...next, targets: old.targets, secretPaths: old.secretPaths, ...(old.secretRefs !== undefined ? { secretRefs: old.secretRefs } : {}) };
 }
 
 /** Compiled maskers by their masks, so a hot path does not recompile per request. */

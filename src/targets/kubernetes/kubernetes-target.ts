@@ -30,6 +30,8 @@ import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
 
 export interface KubernetesTargetDeps extends TargetDeps {
+  /** The target's settings with secret references at their current values (gate/secret-store.ts). */
+  readonly current?: () => KubernetesTarget;
   /** The gateway's state folder: the generated serving certificate lives there. */
   readonly stateDir: string;
   /** The rules' masks compiled for JSON (cached by the caller). */
@@ -59,7 +61,8 @@ function bearerToken(headers: Headers): string | null {
 
 export async function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTargetDeps): Promise<RunningTarget> {
   const [host, port] = splitListen(cfg.listen);
-  const upstream = upstreamOf(cfg.upstream);
+  // The token is asked for per request (gate/secret-store.ts): a rotated one goes out with the next request.
+  const upstream = upstreamOf(cfg.upstream, deps.current === undefined ? undefined : () => deps.current!().upstream.token);
   const serving = servingCertOf(cfg, deps.stateDir);
   const maxBody = cfg.max_body_size ? parseSize(cfg.max_body_size) : DEFAULT_MAX_BODY;
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;

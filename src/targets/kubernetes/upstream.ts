@@ -30,13 +30,23 @@ function readPem(value: string, what: string): string {
   }
 }
 
-export function upstreamOf(cfg: KubernetesTarget["upstream"]): Upstream {
+/** `token`, when given, is asked for the current bearer token each time `authorization` is read (it can rotate). */
+export function upstreamOf(cfg: KubernetesTarget["upstream"], token?: () => string | undefined): Upstream {
   const tls: UpstreamTls = {
     ...(cfg.ca !== undefined ? { ca: readPem(cfg.ca, "upstream CA") } : {}),
     ...(cfg.client_cert !== undefined ? { cert: readPem(cfg.client_cert, "upstream client certificate") } : {}),
     ...(cfg.client_key !== undefined ? { key: readPem(cfg.client_key, "upstream client key") } : {}),
   };
-  return { base: cfg.url.replace(/\/+$/, ""), tls, authorization: cfg.token !== undefined ? `Bearer ${cfg.token}` : null };
+  const base = cfg.url.replace(/\/+$/, "");
+  if (token === undefined) return { base, tls, authorization: cfg.token !== undefined ? `Bearer ${cfg.token}` : null };
+  return {
+    base,
+    tls,
+    get authorization() {
+      const t = token();
+      return t !== undefined ? `Bearer ${t}` : null;
+    },
+  };
 }
 
 // RFC 9110 §7.6.1 connection-specific fields, the caller's credential, and the fields an API

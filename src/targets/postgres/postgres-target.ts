@@ -33,6 +33,8 @@ export interface PostgresTargetDeps extends TargetDeps {
   /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
   readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
+  /** The target's settings with secret references at their current values (gate/secret-store.ts), asked at each upstream login. */
+  readonly current?: () => PostgresTarget;
 }
 
 /** A started PostgreSQL target; after a reload, a revoked session ends at once with FATAL 28000. */
@@ -48,7 +50,9 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const tls = cfg.tls ? createSecureContext({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }) : null;
   const plaintextAllowed = cfg.allow_plaintext === true || isLoopbackHost(host);
   const maxMessageSize = cfg.max_message_size ? parseSize(cfg.max_message_size) : DEFAULT_MAX_MESSAGE_SIZE;
-  const catalog = new Catalog(cfg.upstream, log);
+  // Asked for at each login upstream: a rotated password is used by new connections only.
+  const current = deps.current ?? (() => cfg);
+  const catalog = new Catalog(() => current().upstream, log);
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Connection>();
@@ -102,7 +106,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       }
       case "session":
         await runSession(outcome, remote, {
-          cfg,
+          cfg: current(),
           gate,
           analyzer: deps.analyzer,
           catalog,
