@@ -65,13 +65,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function session(): Promise<pg.Client> {
+type PgClient = InstanceType<typeof pg.Client>;
+
+async function session(): Promise<PgClient> {
   const c = new pg.Client({ host: "127.0.0.1", port: gw.port("app-db"), user: "deploy-bot", password: KEY, database: "app-db" });
   await c.connect();
   return c;
 }
 
-async function whoAmI(c: pg.Client): Promise<string> {
+async function whoAmI(c: PgClient): Promise<string> {
   return (await c.query("SELECT current_user AS u")).rows[0].u;
 }
 
