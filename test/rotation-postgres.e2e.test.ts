@@ -74,7 +74,7 @@ async function session(): Promise<PgClient> {
 }
 
 async function whoAmI(c: PgClient): Promise<string> {
-  return (await c.query("SELECT current_user AS u")).rows[0].u;
+  return (await c.query("SELECT current_user AS u")).rows[0]!.u as string;
 }
 
 test("ALTER ROLE, then the file: the open session goes on, a new one logs in with the new password, the audit log records the rotation", async () => {
@@ -94,7 +94,7 @@ test("ALTER ROLE, then the file: the open session goes on, a new one logs in wit
   const fresh = await session();
   expect(await whoAmI(fresh)).toBe("app");
   // The session opened before the rotation runs statements after it, on its own upstream login.
-  expect((await open.query("SELECT 41 + 1 AS n")).rows[0].n).toBe(42);
+  expect((await open.query("SELECT 41 + 1 AS n")).rows[0]!.n).toBe(42);
   await Promise.all([open.end(), fresh.end()]);
 
   const auditText = readFileSync(gw.auditPath, "utf8");
@@ -125,7 +125,7 @@ test("an unreadable password file keeps the old password: new sessions still log
   // The server still accepts the password the gateway had: new sessions go on logging in.
   const fresh = await session();
   expect(await whoAmI(fresh)).toBe("app");
-  expect((await open.query("SELECT 1 AS one")).rows[0].one).toBe(1);
+  expect((await open.query("SELECT 1 AS one")).rows[0]!.one).toBe(1);
   await Promise.all([open.end(), fresh.end()]);
 
   const records = await auditRecords(gw.auditPath);
