@@ -1,6 +1,7 @@
 // Assembles a running gateway from a configuration path: audit log, identity, policy store
 // with hot reload, approvals rebuilt from the log, the gate, the admin API and each target.
 // Target code is imported lazily, only for the kinds the configuration uses.
+import { basename, dirname } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { Health } from "../admin/health.ts";
@@ -15,7 +16,7 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Clock, Masks } from "../core/types.ts";
 import { createAuthenticator, authFailureReason } from "../identity/authenticator.ts";
-import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
+import { DEV_ISSUER_WARNING, devIssuerKeyPath, loadOrCreateDevIssuer } from "../identity/dev-issuer.ts";
 import { createCachedAuthenticate } from "../identity/auth-cache.ts";
 import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import type { Policy } from "../policy/compile.ts";
@@ -23,6 +24,7 @@ import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { splitListen } from "./listen.ts";
 import { SecretStore } from "./secret-store.ts";
+import { watchFolder, type FolderWatch } from "./watch-folder.ts";
 
 export interface RunningGateway {
   readonly config: () => Config;
@@ -94,6 +96,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let authenticator = await newAuthenticator(config.identity);
   const authenticate = createCachedAuthenticate((t) => authenticator.authenticate(t), clock);
   if (config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
+  // The dev issuer's key as the authenticator uses it (its JWK thumbprint): a replaced key file is
+  // taken by a reload, and then tokens signed with the old key are refused and their live sessions
+  // end, since whoever held the old key could mint tokens with any lifetime.
+  const devKidNow = async (identity: Config["identity"]) => (identity.dev_issuer ? (await loadOrCreateDevIssuer(stateDir)).kid : null);
+  let devKid = await devKidNow(config.identity);
 
   await gate.record({ type: "gateway.start", policy: policy.hash, details: { config: opts.configPath, files: config.files, targets: config.targets.map((t) => t.name) } });
   await gate.record({ type: "policy.loaded", policy: policy.hash, details: { rules: config.rules.length, files: config.files } });
@@ -150,14 +157,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // Built before anything is swapped: if the new identity section cannot be used, the
       // whole reload is rejected and the old configuration keeps serving.
       const nextAuthenticator = await newAuthenticator(next.identity);
+      const nextDevKid = await devKidNow(next.identity);
       const pending = diffListeners(config, next);
       for (const msg of pending) log.warn(msg);
       policy = nextPolicy;
       authenticator = nextAuthenticator;
       authenticate.clear();
       // Requests authenticate again from now on; sessions authenticated once, at their start.
-      const revoked = revokedByReload(config.identity, next.identity);
+      const byConfig = revokedByReload(config.identity, next.identity);
+      const devKeyChanged = devKid !== null && nextDevKid !== null && devKid !== nextDevKid;
+      const revoked: RevokedCheck = devKeyChanged ? (id) => id.method === "dev" || byConfig(id) : byConfig;
       for (const t of targets.values()) t.revokeSessions?.(revoked);
+      if (devKeyChanged) {
+        log.warn("dev issuer key replaced: tokens signed with the old key are refused, and sessions opened with them end", { kid: nextDevKid, previous: devKid });
+        void gate.recordHappened({ type: "key.rotated", policy: nextPolicy.hash, details: { key: "dev_issuer", kid: nextDevKid, previous_kid: devKid } });
+      }
+      devKid = nextDevKid;
       if (next.identity.dev_issuer && !config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
       config = withLiveListeners(config, next);
       // The running targets take the new values of their secret references (a rotation is recorded).
@@ -174,6 +189,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
 
   watcher = configWatcher;
+  // A replaced dev issuer key file is taken by a reload (see devKid above).
+  let devKeyWatch: FolderWatch | null = null;
+  if (config.identity.dev_issuer) {
+    const keyPath = devIssuerKeyPath(stateDir);
+    devKeyWatch = watchFolder(dirname(keyPath), () => void configWatcher.reload(), { names: [basename(keyPath)], onError: (m) => log.error(m) });
+  }
 
   async function startTarget(t: TargetConfig): Promise<StartedTarget> {
     switch (t.kind) {
@@ -309,6 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       stopped = true;
       configWatcher.close();
       secrets.close();
+      devKeyWatch?.close();
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
