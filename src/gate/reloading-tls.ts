@@ -3,11 +3,11 @@
 // used (a file missing or empty, the key written before the certificate, a key that does not
 // match) keeps the pair in use and is reported, until both files make a pair again.
 import { X509Certificate } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { errorMessage } from "../core/errors.ts";
+import { watchFolder } from "./watch-folder.ts";
 
 export interface ReloadingTlsDeps {
   /** The new pair is served from now on: its certificate's SHA-256 fingerprint (public). */
@@ -35,7 +35,6 @@ export function reloadingTls(paths: { cert: string; key: string }, first: { cert
   let context = createSecureContext({ cert: first.cert, key: first.key });
   let served = fingerprintOf(first.cert);
   let closed = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
 
   const reload = async () => {
     let cert: Buffer;
@@ -64,32 +63,19 @@ export function reloadingTls(paths: { cert: string; key: string }, first: { cert
     deps.onRotated(fp);
   };
 
-  // Folders, as for secrets: a file replaced by a rename ends a watch on the file itself.
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set([dirname(paths.cert), dirname(paths.key)])) {
-    try {
-      const w = watch(dir, { persistent: false }, () => {
-        if (closed) return;
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => {
-          timer = null;
-          void reload();
-        }, deps.debounceMs ?? 200);
-      });
-      w.on("error", (e) => deps.onFailure(`cannot watch "${dir}" for a new TLS certificate: ${errorMessage(e)}`));
-      watchers.push(w);
-    } catch (e) {
-      deps.onFailure(`cannot watch "${dir}" for a new TLS certificate; a replaced one is served after a restart: ${errorMessage(e)}`);
-    }
-  }
+  const watches = [...new Set([dirname(paths.cert), dirname(paths.key)])].map((dir) =>
+    watchFolder(dir, () => void reload(), {
+      debounceMs: deps.debounceMs ?? 200,
+      onError: (m) => deps.onFailure(`${m}; a replaced TLS certificate is served after a restart`),
+    }),
+  );
 
   return {
     current: () => context,
     reload,
     close() {
       closed = true;
-      if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
+      for (const w of watches) w.close();
     },
   };
 }

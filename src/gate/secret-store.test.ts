@@ -29,7 +29,7 @@ targets:
 rules: []
 `;
 
-async function setup(pwRef = "${file:secrets/pw}") {
+async function setup(pwRef = "${file:secrets/pw}", debounceMs = 20) {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-secret-store-"));
   dirs.push(dir);
   rmSync(join(dir, "secrets"), { recursive: true, force: true });
@@ -44,7 +44,7 @@ async function setup(pwRef = "${file:secrets/pw}") {
     onReadFailure: (r) => void events.failures.push(r),
     onState: (r, why) => void events.states.push([r, why]),
     onRotated: (r) => void events.rotations.push(r),
-    debounceMs: 20,
+    debounceMs,
   });
   stores.push(store);
   store.adopt(config, config.targets, "start");
@@ -106,10 +106,11 @@ test("a file the gateway may not read keeps the old value", async () => {
 });
 
 test("a reload hands over the values it read, and records a rotation only when one changed", async () => {
-  const { dir, store, events, db, config } = await setup();
+  // The folder's own change events wait long enough here not to get ahead of the reload.
+  const { dir, store, events, db, config } = await setup(undefined, 600_000);
   const same = await loadConfig(join(dir, "gatehouse.yaml"), { env: {} });
   store.adopt(same, config.targets, "reload");
-  await Promise.resolve();
+  await store.refresh();
   expect(events.rotations).toEqual([]);
 
   writeFileSync(join(dir, "secrets/pw"), "four");
@@ -130,4 +131,12 @@ test("env references come from the environment they were loaded with", async () 
   store.adopt(config, config.targets, "start");
   await store.refresh();
   expect(store.current(config.targets[0] as PostgresTarget).upstream.password).toBe("from-env");
+});
+
+test("a file changed after a reload's load read it: the store ends with the file's value, not the load's", async () => {
+  const { dir, store, db, config } = await setup(undefined, 600_000);
+  const next = await loadConfig(join(dir, "gatehouse.yaml"), { env: {} });
+  writeFileSync(join(dir, "secrets/pw"), "five");
+  store.adopt(next, config.targets, "reload");
+  await waitFor("the value written after the load", () => store.current(db).upstream.password === "five", { timeoutMs: 5_000 });
 });

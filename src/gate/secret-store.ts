@@ -4,12 +4,12 @@
 // nothing, so new connections use the new secret and open ones keep the one they logged in with.
 // A reference that cannot be read keeps its last value: an error naming the reference (never a
 // value) is logged, counted and shown by /healthz until it reads again.
-import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import type { Config, TargetConfig } from "../config/schema.ts";
 import { formatKeyPath } from "../config/issue.ts";
 import { refFiles, refLabel, resolveSecretParts, type SecretRef } from "../config/secrets.ts";
 import { errorMessage } from "../core/errors.ts";
+import { watchFolder, type FolderWatch } from "./watch-folder.ts";
 
 export interface SecretStoreDeps {
   /** Environment for ${env:…} references (they cannot change while the process runs). */
@@ -55,8 +55,7 @@ export class SecretStore {
   /** Per target: its settings with the current values, rebuilt only when a value changes. */
   readonly #current = new Map<string, TargetConfig>();
   readonly #failing = new Map<string, string>();
-  readonly #watchers = new Map<string, FSWatcher>();
-  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #watchers = new Map<string, FolderWatch>();
   #closed = false;
 
   constructor(deps: SecretStoreDeps) {
@@ -96,6 +95,9 @@ export class SecretStore {
       for (const reference of [...this.#failing.keys()]) this.#setState(reference, null);
     }
     this.#rewatch();
+    // A file may have changed after the load read it and before this: its change event was
+    // taken by a refresh this adoption has just overwritten, or came before the watch began.
+    void this.refresh().catch((e) => this.#deps.log.error(`re-reading secrets failed: ${errorMessage(e)}`));
   }
 
   /** The target's settings with every secret reference at its current value. Ask at connect time; keep nothing. */
@@ -118,8 +120,19 @@ export class SecretStore {
     return this.#failing;
   }
 
-  /** Re-reads every file reference now (what a change to a watched file does after its quiet time). */
-  async refresh(files?: ReadonlySet<string>): Promise<void> {
+  #chain: Promise<void> = Promise.resolve();
+
+  /**
+   * Re-reads the file references (in `files`' folders, or all) now: what a change to a watched
+   * folder does after its quiet time. One at a time, so an older read never lands after a newer.
+   */
+  refresh(files?: ReadonlySet<string>): Promise<void> {
+    const run = this.#chain.then(() => this.#refresh(files));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #refresh(files?: ReadonlySet<string>): Promise<void> {
     const touches = (ref: SecretRef) => files === undefined || refFiles(ref).some((f) => files.has(f) || files.has(dirname(f)));
     const byReference = new Map<string, Entry[]>();
     for (const e of this.#entries) {
@@ -158,7 +171,6 @@ export class SecretStore {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers.values()) clearTimeout(t);
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
   }
@@ -188,49 +200,27 @@ export class SecretStore {
     }
   }
 
-  // Folders, not files: writers replace a file by renaming over it, and Kubernetes swaps a
-  // mounted secret's `..data` symlink, both of which end a watch on the file itself.
+  // Folders, not files (see watch-folder.ts). Any change in a folder re-reads the references
+  // in it: the event's file name is not always the secret's (a Kubernetes secret volume swaps
+  // its `..data` symlink), and a value that did not change is not announced.
   #rewatch(): void {
     if (this.#closed) return;
-    const dirs = new Map<string, Set<string>>();
-    for (const ref of [...this.#entries.map((e) => e.ref), ...this.#other]) {
-      for (const f of refFiles(ref)) {
-        const set = dirs.get(dirname(f)) ?? new Set<string>();
-        set.add(basename(f));
-        dirs.set(dirname(f), set);
-      }
-    }
+    const dirs = new Set<string>();
+    for (const ref of [...this.#entries.map((e) => e.ref), ...this.#other]) for (const f of refFiles(ref)) dirs.add(dirname(f));
     for (const [dir, w] of this.#watchers) {
       if (!dirs.has(dir)) {
         w.close();
         this.#watchers.delete(dir);
       }
     }
-    for (const dir of dirs.keys()) {
+    for (const dir of dirs) {
       if (this.#watchers.has(dir)) continue;
-      try {
-        const w = watch(dir, { persistent: false }, () => this.#changed(dir));
-        w.on("error", (e) => this.#deps.log.error(`cannot watch secret folder ${dir}: ${errorMessage(e)}`));
-        this.#watchers.set(dir, w);
-      } catch (e) {
-        this.#deps.log.error(`cannot watch secret folder ${dir}; its secrets are re-read on reload only: ${errorMessage(e)}`);
-      }
+      const w = watchFolder(dir, () => void this.refresh(new Set([dir])).catch((e) => this.#deps.log.error(`re-reading secrets in ${dir} failed: ${errorMessage(e)}`)), {
+        debounceMs: this.#deps.debounceMs ?? 100,
+        onError: (m) => this.#deps.log.error(`${m}; its secrets are re-read on reload only`),
+      });
+      this.#watchers.set(dir, w);
     }
-  }
-
-  // Any event in the folder re-reads the references in it: the event's file name is not
-  // always the secret's (a symlink swap names `..data`), and an unchanged value is not announced.
-  #changed(dir: string): void {
-    if (this.#closed) return;
-    const t = this.#timers.get(dir);
-    if (t) clearTimeout(t);
-    this.#timers.set(
-      dir,
-      setTimeout(() => {
-        this.#timers.delete(dir);
-        void this.refresh(new Set([dir])).catch((e) => this.#deps.log.error(`re-reading secrets in ${dir} failed: ${errorMessage(e)}`));
-      }, this.#deps.debounceMs ?? 100),
-    );
   }
 }
 
