@@ -116,7 +116,11 @@ test("a key that does not match the certificate keeps the pair in use, and is lo
   });
   expect(metrics).toContain("tls:");
   expect((await served(gw.port("db"))).fingerprint).toBe(fingerprint(b.cert));
+  const health = (await (await fetch(`${gw.adminUrl}/healthz`)).json()) as { status: string; reasons?: string[] };
+  expect(health.status).toBe("degraded");
+  expect(health.reasons?.join("\n")).toContain("server.crt");
 
   install(c.cert, join(dir, "tls/server.crt"));
   await waitFor("the certificate C to be served", async () => (await served(gw.port("db"))).fingerprint === fingerprint(c.cert));
+  await waitFor("/healthz to be ok again", async () => ((await (await fetch(`${gw.adminUrl}/healthz`)).json()) as { status: string }).status === "ok");
 });

@@ -109,6 +109,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // failure is the log's and fails the next append.
   audit.checkpoint().catch(() => {});
 
+  const degraded = (key: string, reason: string | null) => (reason === null ? health.recover(key) : health.degrade(key, reason));
   // Targets ask it for their upstream secrets at each connect (see secret-store.ts).
   let watcher: { reload(): Promise<void> } | null = null;
   const secrets = new SecretStore({
@@ -242,6 +243,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           compileDetectors,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
+          degraded,
           clock,
           metrics,
           log,

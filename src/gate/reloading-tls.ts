@@ -14,6 +14,8 @@ export interface ReloadingTlsDeps {
   readonly onRotated: (fingerprint: string) => void;
   /** The files changed and do not make a usable pair (the old one stays in use). */
   readonly onFailure: (reason: string) => void;
+  /** Both files make a usable pair again after a failure. */
+  readonly onUsable?: () => void;
   /** Quiet time after the last change; a certificate and its key are seldom written at once. Default 200ms. */
   readonly debounceMs?: number;
 }
@@ -54,6 +56,7 @@ export function reloadingTls(paths: { cert: string; key: string }, first: { cert
       return;
     }
     if (closed) return;
+    deps.onUsable?.();
     if (fp === served) {
       context = next;
       return;

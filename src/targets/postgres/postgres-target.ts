@@ -57,7 +57,9 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
         onFailure: (reason) => {
           log.error(reason, { target: cfg.name });
           metrics.secretReadFailures.inc({ reference: `tls:${cfg.tls!.cert}` });
+          deps.degraded?.(`tls ${cfg.tls!.cert}`, reason);
         },
+        onUsable: () => deps.degraded?.(`tls ${cfg.tls!.cert}`, null),
       })
     : null;
   const plaintextAllowed = cfg.allow_plaintext === true || isLoopbackHost(host);
