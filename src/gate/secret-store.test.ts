@@ -140,3 +140,18 @@ test("a file changed after a reload's load read it: the store ends with the file
   store.adopt(next, config.targets, "reload");
   await waitFor("the value written after the load", () => store.current(db).upstream.password === "five", { timeoutMs: 5_000 });
 });
+
+test("a reload whose reference names another file changes nothing live: the running target keeps its reference (a restart applies it)", async () => {
+  const { dir, store, events, db, config } = await setup(undefined, 600_000);
+  await Bun.write(join(dir, "secrets/other"), "other-value");
+  writeFileSync(join(dir, "gatehouse.yaml"), yaml("${file:secrets/other}"));
+  const next = await loadConfig(join(dir, "gatehouse.yaml"), { env: {} });
+  store.adopt(next, config.targets, "reload");
+  await store.refresh();
+  expect(store.current(db).upstream.password).toBe("one");
+  expect(events.rotations).toEqual([]);
+  // The old reference is still the one watched and read.
+  writeFileSync(join(dir, "secrets/pw"), "six");
+  await store.refresh();
+  expect(store.current(db).upstream.password).toBe("six");
+});

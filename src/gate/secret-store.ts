@@ -7,7 +7,7 @@
 import { dirname } from "node:path";
 import type { Config, TargetConfig } from "../config/schema.ts";
 import { formatKeyPath } from "../config/issue.ts";
-import { refFiles, refLabel, resolveSecretParts, type SecretRef } from "../config/secrets.ts";
+import { refFiles, refLabel, refText, resolveSecretParts, type SecretRef } from "../config/secrets.ts";
 import { errorMessage } from "../core/errors.ts";
 import { watchFolder, type FolderWatch } from "./watch-folder.ts";
 
@@ -69,7 +69,7 @@ export class SecretStore {
   adopt(config: Config, running: readonly TargetConfig[], cause: "start" | "reload"): void {
     const before = new Map(this.#entries.map((e) => [`${e.target}\0${e.key}`, e]));
     const names = new Set(running.map((t) => t.name));
-    const entries: Entry[] = [];
+    const found: Entry[] = [];
     const other: SecretRef[] = [];
     for (const ref of config.secretRefs ?? []) {
       const [top, index, ...inner] = ref.path;
@@ -80,8 +80,19 @@ export class SecretStore {
       }
       const value = valueAt(target, inner);
       if (typeof value !== "string") continue;
-      entries.push({ target: target.name, inner, key: formatKeyPath(["targets", target.name, ...inner]), ref, reference: refLabel(ref.parts), value });
+      found.push({ target: target.name, inner, key: formatKeyPath(["targets", target.name, ...inner]), ref, reference: refLabel(ref.parts), value });
     }
+    // A reload changes values, not references: a reference that now names another file, or a
+    // setting that became or stopped being a reference, is a target settings change that waits
+    // for a restart (policy/diff-listeners.ts says so), and the running target keeps its own.
+    const sameRef = (a: Entry, b: Entry) => refText(a.ref.parts) === refText(b.ref.parts) && a.ref.baseDir === b.ref.baseDir;
+    const entries =
+      cause === "start"
+        ? found
+        : this.#entries.map((old) => {
+            const next = found.find((e) => e.target === old.target && e.key === old.key);
+            return next !== undefined && sameRef(old, next) ? next : old;
+          });
     this.#entries = entries;
     this.#other = other;
     this.#current.clear();
@@ -91,8 +102,9 @@ export class SecretStore {
         return old !== undefined && old.value !== e.value;
       });
       this.#announce(changed, "reload");
-      // A load that succeeded read every reference.
-      for (const reference of [...this.#failing.keys()]) this.#setState(reference, null);
+      // References no longer used stop failing; the refresh below reads the others.
+      const used = new Set(entries.map((e) => e.reference));
+      for (const reference of [...this.#failing.keys()]) if (!used.has(reference)) this.#setState(reference, null);
     }
     this.#rewatch();
     // A file may have changed after the load read it and before this: its change event was
