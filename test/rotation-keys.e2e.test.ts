@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { auditRecordsWhen, makeTempDir, runCli, startGatewayProcess, type GatewayProcess } from "./helpers/gateway.ts";
-import { waitFor } from "./helpers/wait.ts";
+import { waitFor, within } from "./helpers/wait.ts";
 
 setDefaultTimeout(90_000);
 
@@ -17,7 +17,12 @@ let gw: GatewayProcess;
 let dir: string;
 
 beforeAll(async () => {
-  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ ok: true }) });
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, srv) => (req.headers.get("upgrade") === "websocket" && srv.upgrade(req, { data: {} }) ? undefined : Response.json({ ok: true })),
+    websocket: { message: (ws, msg) => void ws.send(`echo:${String(msg)}`) },
+  });
   dir = makeTempDir("gatehouse-rotation-keys-");
   mkdirSync(join(dir, "keys"));
   for (const name of ["a", "b"]) {
@@ -64,9 +69,16 @@ async function mint(stateDir: string): Promise<string> {
 
 const get = (token: string) => fetch(`http://127.0.0.1:${gw.port("api")}/x`, { headers: { authorization: `Bearer ${token}` } });
 
-test("a replaced dev issuer key: new tokens are accepted without a restart, tokens of the old key are refused, the change is recorded", async () => {
+test("a replaced dev issuer key: new tokens are accepted without a restart, tokens of the old key are refused and their live WebSocket ends, the change is recorded", async () => {
   const old = await mint(join(dir, "state"));
   expect((await get(old)).status).toBe(200);
+  // A session opened with the old key: a WebSocket, authenticated once at its start.
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port("api")}/ws`, { headers: { authorization: `Bearer ${old}` } } as unknown as string[]);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
+  const echoed = new Promise<string>((resolve) => (ws.onmessage = (e) => resolve(String(e.data))));
+  await within("the WebSocket to open", new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error("websocket failed to open"))))));
+  ws.send("hi");
+  expect(await within("the echo", echoed)).toBe("echo:hi");
 
   // A new key made elsewhere, installed by a rename (mode 0600, as the gateway requires).
   const elsewhere = join(dir, "elsewhere");
@@ -83,6 +95,7 @@ test("a replaced dev issuer key: new tokens are accepted without a restart, toke
 
   expect((await get(fresh)).status).toBe(200);
   expect((await get(old)).status).toBe(401);
+  expect(await within("the old key's WebSocket to close", closed)).toEqual({ code: 1008, reason: "credential revoked" });
 });
 
 test("a replaced audit checkpoint key signs after a restart; verify trusts the log with both keys, not with the new one alone", async () => {
