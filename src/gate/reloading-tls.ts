@@ -38,7 +38,14 @@ export function reloadingTls(paths: { cert: string; key: string }, first: { cert
   let served = fingerprintOf(first.cert);
   let closed = false;
 
-  const reload = async () => {
+  // One read at a time, so an older read never lands after a newer one.
+  let chain: Promise<void> = Promise.resolve();
+  const reload = () => {
+    const run = chain.then(readPair);
+    chain = run.catch(() => {});
+    return run;
+  };
+  async function readPair(): Promise<void> {
     let cert: Buffer;
     let key: Buffer;
     let next: SecureContext;
@@ -64,7 +71,7 @@ export function reloadingTls(paths: { cert: string; key: string }, first: { cert
     context = next;
     served = fp;
     deps.onRotated(fp);
-  };
+  }
 
   const watches = [...new Set([dirname(paths.cert), dirname(paths.key)])].map((dir) =>
     watchFolder(dir, () => void reload(), {

@@ -30,7 +30,7 @@ export interface SecretStoreDeps {
 export interface SecretRotation {
   /** The references as written, e.g. "${file:/run/pg-password}". */
   readonly reference: string;
-  /** Where they are used, e.g. "targets[0].upstream.password". */
+  /** Where they are used, by target name, e.g. "targets.app-db.upstream.password". */
   readonly keys: readonly string[];
   readonly targets: readonly string[];
   /** "file": the referenced file changed; "reload": the configuration was reloaded. */
