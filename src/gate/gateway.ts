@@ -117,8 +117,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log,
     onReadFailure: (reference) => metrics.secretReadFailures.inc({ reference }),
     onState: (reference, reason) => {
-      if (reason === null) health.recover(`secret ${reference}`);
-      else health.degrade(`secret ${reference}`, reason);
+      degraded(`secret ${reference}`, reason);
       if (reason !== null) void gate.recordHappened({ type: "secret.unreadable", policy: policy.hash, details: { reference, error: reason } });
     },
     onRotated: async (r) => {
