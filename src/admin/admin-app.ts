@@ -19,6 +19,11 @@ export interface AdminDeps {
   readonly notReady: () => string | null;
   /** null when healthy, else why not (an audit write failed): /healthz answers 503. */
   readonly unhealthy?: () => string | null;
+  /**
+   * What is wrong but still serving (a secret reference that cannot be read): /healthz answers
+   * 200 with status "degraded", since a restart would not help and would not start.
+   */
+  readonly degraded?: () => readonly string[];
   readonly refreshGauges?: () => void;
   /** The newest durable signed checkpoint of the audit log, for GET /audit/checkpoint. */
   readonly checkpoint?: () => Checkpoint | null;
@@ -49,7 +54,9 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
 
   app.get("/healthz", (c) => {
     const why = deps.unhealthy?.() ?? null;
-    return why === null ? c.json({ status: "ok" }) : c.json({ status: "unhealthy", reason: why }, 503);
+    if (why !== null) return c.json({ status: "unhealthy", reason: why }, 503);
+    const degraded = deps.degraded?.() ?? [];
+    return degraded.length === 0 ? c.json({ status: "ok" }) : c.json({ status: "degraded", reasons: degraded });
   });
   app.get("/readyz", (c) => {
     const why = deps.notReady();

@@ -95,6 +95,8 @@ export interface Metrics {
   readonly policyReloads: Counter;
   readonly authFailures: Counter;
   readonly auditWriteFailures: Counter;
+  readonly secretReadFailures: Counter;
+  readonly secretRotations: Counter;
   render(): string;
 }
 
@@ -108,6 +110,8 @@ export function createMetrics(): Metrics {
     policyReloads: new Counter("gatehouse_policy_reloads_total", "Policy reloads, by result (ok, rejected)."),
     authFailures: new Counter("gatehouse_auth_failures_total", "Rejected credentials, by reason."),
     auditWriteFailures: new Counter("gatehouse_audit_write_failures_total", "Audit records that could not be written, by record type and what followed (refused: the action was refused; lost: it had happened)."),
+    secretReadFailures: new Counter("gatehouse_secret_read_failures_total", "Secret references that could not be read (the previous value stayed in use), by reference as written."),
+    secretRotations: new Counter("gatehouse_secret_rotations_total", "Secret references whose value changed while running, by reference as written."),
   };
   return {
     ...m,

@@ -25,6 +25,10 @@ export const AUDIT_RECORD_TYPES = [
   "audit.checkpoint",
   "gateway.start",
   "gateway.stop",
+  "secret.rotated",
+  "secret.unreadable",
+  "tls.rotated",
+  "key.rotated",
 ] as const;
 
 export type KnownAuditRecordType = (typeof AUDIT_RECORD_TYPES)[number];

@@ -58,3 +58,40 @@ test("usage errors exit 2", async () => {
   expect(await checkCommand.run(["a", "b"], capture().io)).toBe(2);
   expect(await checkCommand.run(["--nope", "a"], capture().io)).toBe(2);
 });
+
+test("every secret reference that cannot be read is named at its file:line:column, without any value", async () => {
+  const dir = join(root, "secret-refs");
+  await Bun.write(join(dir, "secrets/good"), "s3cret-good-value\n");
+  await Bun.write(join(dir, "secrets/empty"), "");
+  const yaml = `identity: { machine_keys: [] }
+targets:
+  - name: db
+    kind: postgres
+    listen: 127.0.0.1:0
+    upstream: { host: 127.0.0.1, database: app, user: app, password: "\${file:secrets/good}" }
+  - name: api
+    kind: http
+    listen: 127.0.0.1:0
+    upstream: http://127.0.0.1:1
+    headers:
+      authorization: "Bearer \${file:secrets/missing}"
+      x-other: "\${file:secrets/empty}"
+      x-env: "\${env:API_KEY_NOT_SET}"
+rules: []
+`;
+  await Bun.write(join(dir, "gatehouse.yaml"), yaml);
+  const bad = capture();
+  expect(await checkCommand.run([join(dir, "gatehouse.yaml")], bad.io)).toBe(1);
+  const file = join(dir, "gatehouse.yaml");
+  expect(bad.err()).toContain(`${file}:12:7: targets[1].headers.authorization: cannot read secret file "${join(dir, "secrets/missing")}" (ENOENT)`);
+  expect(bad.err()).toContain(`${file}:13:7: targets[1].headers.x-other: secret file "${join(dir, "secrets/empty")}" is empty`);
+  expect(bad.err()).toContain(`${file}:14:7: targets[1].headers.x-env: environment variable API_KEY_NOT_SET is not set`);
+  expect(bad.err()).not.toContain("s3cret-good-value");
+
+  await Bun.write(join(dir, "secrets/missing"), "tok");
+  await Bun.write(join(dir, "secrets/empty"), "x");
+  const good = capture({ API_KEY_NOT_SET: "k" });
+  expect(await checkCommand.run([file], good.io)).toBe(0);
+  expect(good.out()).toContain("secret references: 4 resolved");
+  expect(good.out()).not.toContain("s3cret-good-value");
+});

@@ -10,7 +10,9 @@ Loads CONFIG (a YAML file, or a folder whose *.yaml files are merged), validates
 the schema, resolves its secret references, checks the files it names and compiles the
 policy: the same checks \`gatehouse serve\` and a reload make. Prints
   ok: N targets, M rules, policy <hash>
-and any warnings, or every problem found as file:line:column: key: what is wrong.
+and how many secret references it resolved, and any warnings, or every problem found as
+file:line:column: key: what is wrong (every reference that cannot be read is one, named by its
+file or variable, never its value).
 
   --json           print {"ok":true,"targets":N,"rules":M,"policy":HASH,"warnings":[…]}
                    or {"ok":false,"code":…,"message":…,"issues":[…]}
@@ -41,6 +43,8 @@ export const checkCommand: Command = {
         io.stdout(`${JSON.stringify({ ok: true, targets: config.targets.length, rules: config.rules.length, policy: policy.hash, warnings: config.warnings })}\n`);
       } else {
         io.stdout(`${p.green("ok")}: ${config.targets.length} targets, ${config.rules.length} rules, policy ${policy.hash.slice(0, 12)}\n`);
+        const refs = config.secretRefs?.length ?? 0;
+        if (refs > 0) io.stdout(`secret references: ${refs} ${skipSecrets ? "not resolved (--skip-secrets)" : "resolved"}\n`);
         for (const w of config.warnings) io.stdout(`${p.yellow("warning")}: ${w}\n`);
       }
       return 0;

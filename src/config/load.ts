@@ -12,7 +12,7 @@ import { issuesError, type ConfigIssue, type KeyPath } from "./issue.ts";
 import { crossCheck } from "./cross-check.ts";
 import { mergeFiles, type Merged, type MergedConfig, type ParsedFile } from "./merge.ts";
 import { ConfigFile, type Config, type TargetConfig } from "./schema.ts";
-import { parseSecretRefs, resolveSecretParts, stringsWithRefs } from "./secrets.ts";
+import { parseSecretRefs, resolveSecretParts, stringsWithRefs, type SecretRef } from "./secrets.ts";
 import { problems } from "./validate.ts";
 import { fileIssues, valueIssues } from "./value-checks.ts";
 import { issueAt, parseYaml } from "./yaml-source.ts";
@@ -172,11 +172,16 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
   // 5. Secrets.
   const value = structuredClone(merged.value) as MergedConfig;
   const secretPaths: KeyPath[] = [];
+  const secretRefs: SecretRef[] = [];
   const secretIssues: ConfigIssue[] = [];
   for (const ref of stringsWithRefs(merged.value)) {
     const refs = parseSecretRefs(ref.value);
     if ("error" in refs) continue; // reported in step 2
-    if (refs.hasRefs) secretPaths.push(ref.path);
+    if (refs.hasRefs) {
+      secretPaths.push(ref.path);
+      const at = merged.issue(ref.path, "");
+      secretRefs.push({ path: ref.path, parts: refs.parts, baseDir: merged.dirOf(ref.path), where: `${at.file}:${at.line}:${at.col}` });
+    }
     if (!resolveSecrets) {
       // Unresolved references stay as written; "$${" escapes still become "${".
       if (!refs.hasRefs) setAt(value, ref.path, refs.parts.map((p) => (p.kind === "text" ? p.text : "")).join(""));
@@ -253,6 +258,7 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
     hash,
     warnings: checked.warnings,
     secretPaths,
+    secretRefs,
   };
   return { config: deepFreeze(config), merged };
 }

@@ -1,5 +1,6 @@
 // The configuration's one definition: TypeBox schemas from which both validation and the
 // TypeScript types come, and which `gatehouse schema` exports as JSON Schema for editors.
+import type { SecretRef } from "./secrets.ts";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 
 const Duration = Type.String({
@@ -506,6 +507,8 @@ export interface Config {
   readonly warnings: readonly string[];
   /** Key paths (e.g. ["targets", 1, "upstream", "password"]) of values that hold secret references. */
   readonly secretPaths: readonly (readonly (string | number)[])[];
+  /** The strings at secretPaths as written (references, never values): what the secret store re-reads. */
+  readonly secretRefs?: readonly SecretRef[];
 }
 
 export function jsonSchema(): TSchema {

@@ -52,6 +52,38 @@ export function parseSecretRefs(value: string): { parts: SecretPart[]; hasRefs: 
   return { parts, hasRefs };
 }
 
+/**
+ * One string of the configuration that holds secret references, as written: what the secret
+ * store re-reads when a referenced file changes, and what messages and metrics name.
+ */
+export interface SecretRef {
+  /** Key path in the merged configuration, e.g. ["targets", 1, "upstream", "password"]. */
+  readonly path: readonly (string | number)[];
+  readonly parts: readonly SecretPart[];
+  /** Folder against which relative ${file:…} paths resolve. */
+  readonly baseDir: string;
+  /** "file:line:column" of the string in the configuration. */
+  readonly where: string;
+}
+
+/** The references of a string as written, e.g. "${file:/run/pg-password}": never a value. */
+export function refLabel(parts: readonly SecretPart[]): string {
+  return parts
+    .filter((p) => p.kind !== "text")
+    .map((p) => (p.kind === "env" ? `\${env:${p.name}}` : p.kind === "file" ? `\${file:${p.path}}` : ""))
+    .join("");
+}
+
+/** The string as written, references unresolved: compares two configurations without their values. */
+export function refText(parts: readonly SecretPart[]): string {
+  return parts.map((p) => (p.kind === "text" ? p.text.replaceAll("${", "$${") : p.kind === "env" ? `\${env:${p.name}}` : `\${file:${p.path}}`)).join("");
+}
+
+/** The absolute paths of the files a string's references read. */
+export function refFiles(ref: Pick<SecretRef, "parts" | "baseDir">): string[] {
+  return ref.parts.flatMap((p) => (p.kind === "file" ? [isAbsolute(p.path) ? p.path : resolve(ref.baseDir, p.path)] : []));
+}
+
 export interface SecretEnv {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Folder against which relative ${file:…} paths resolve: the declaring file's folder. */

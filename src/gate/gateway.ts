@@ -1,6 +1,7 @@
 // Assembles a running gateway from a configuration path: audit log, identity, policy store
 // with hot reload, approvals rebuilt from the log, the gate, the admin API and each target.
 // Target code is imported lazily, only for the kinds the configuration uses.
+import { basename, dirname } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { Health } from "../admin/health.ts";
@@ -15,13 +16,15 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Clock, Masks } from "../core/types.ts";
 import { createAuthenticator, authFailureReason } from "../identity/authenticator.ts";
-import { DEV_ISSUER_WARNING } from "../identity/dev-issuer.ts";
+import { DEV_ISSUER_WARNING, devIssuerKeyPath, loadOrCreateDevIssuer } from "../identity/dev-issuer.ts";
 import { createCachedAuthenticate } from "../identity/auth-cache.ts";
 import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { splitListen } from "./listen.ts";
+import { SecretStore } from "./secret-store.ts";
+import { watchFolder, type FolderWatch } from "./watch-folder.ts";
 
 export interface RunningGateway {
   readonly config: () => Config;
@@ -93,6 +96,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let authenticator = await newAuthenticator(config.identity);
   const authenticate = createCachedAuthenticate((t) => authenticator.authenticate(t), clock);
   if (config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
+  // The dev issuer's key as the authenticator uses it (its JWK thumbprint): a replaced key file is
+  // taken by a reload, and then tokens signed with the old key are refused and their live sessions
+  // end, since whoever held the old key could mint tokens with any lifetime.
+  const devKidNow = async (identity: Config["identity"]) => (identity.dev_issuer ? (await loadOrCreateDevIssuer(stateDir)).kid : null);
+  let devKid = await devKidNow(config.identity);
 
   await gate.record({ type: "gateway.start", policy: policy.hash, details: { config: opts.configPath, files: config.files, targets: config.targets.map((t) => t.name) } });
   await gate.record({ type: "policy.loaded", policy: policy.hash, details: { rules: config.rules.length, files: config.files } });
@@ -100,6 +108,26 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // gives the admin API a checkpoint to serve. Not awaited: its fsync need not delay serving; a
   // failure is the log's and fails the next append.
   audit.checkpoint().catch(() => {});
+
+  const degraded = (key: string, reason: string | null) => (reason === null ? health.recover(key) : health.degrade(key, reason));
+  // Targets ask it for their upstream secrets at each connect (see secret-store.ts).
+  let watcher: { reload(): Promise<void> } | null = null;
+  const secrets = new SecretStore({
+    env: process.env,
+    log,
+    onReadFailure: (reference) => metrics.secretReadFailures.inc({ reference }),
+    onState: (reference, reason) => {
+      degraded(`secret ${reference}`, reason);
+      if (reason !== null) void gate.recordHappened({ type: "secret.unreadable", policy: policy.hash, details: { reference, error: reason } });
+    },
+    onRotated: async (r) => {
+      metrics.secretRotations.inc({ reference: r.reference });
+      // Which reference, where, when (the record's time) and why: never the value, nor a hash of it.
+      await gate.recordHappened({ type: "secret.rotated", policy: policy.hash, details: { reference: r.reference, keys: [...r.keys], targets: [...r.targets], cause: r.cause } });
+    },
+    onOtherChange: () => void watcher?.reload(),
+  });
+  secrets.adopt(config, config.targets, "start");
 
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
@@ -116,6 +144,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // A gateway whose audit log failed refuses every action: a load balancer should look elsewhere.
       notReady: () => (stopped ? "stopping" : health.unhealthy()),
       unhealthy: () => health.unhealthy(),
+      degraded: () => health.degraded(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
     });
@@ -123,21 +152,31 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   let stopped = false;
-  const watcher = watchConfig(opts.configPath, {
+  const configWatcher = watchConfig(opts.configPath, {
     onReload: async (next: Config, nextPolicy: Policy) => {
       // Built before anything is swapped: if the new identity section cannot be used, the
       // whole reload is rejected and the old configuration keeps serving.
       const nextAuthenticator = await newAuthenticator(next.identity);
+      const nextDevKid = await devKidNow(next.identity);
       const pending = diffListeners(config, next);
       for (const msg of pending) log.warn(msg);
       policy = nextPolicy;
       authenticator = nextAuthenticator;
       authenticate.clear();
       // Requests authenticate again from now on; sessions authenticated once, at their start.
-      const revoked = revokedByReload(config.identity, next.identity);
+      const byConfig = revokedByReload(config.identity, next.identity);
+      const devKeyChanged = devKid !== null && nextDevKid !== null && devKid !== nextDevKid;
+      const revoked: RevokedCheck = devKeyChanged ? (id) => id.method === "dev" || byConfig(id) : byConfig;
       for (const t of targets.values()) t.revokeSessions?.(revoked);
+      if (devKeyChanged) {
+        log.warn("dev issuer key replaced: tokens signed with the old key are refused, and sessions opened with them end", { kid: nextDevKid, previous: devKid });
+        void gate.recordHappened({ type: "key.rotated", policy: nextPolicy.hash, details: { key: "dev_issuer", kid: nextDevKid, previous_kid: devKid } });
+      }
+      devKid = nextDevKid;
       if (next.identity.dev_issuer && !config.identity.dev_issuer) log.warn(DEV_ISSUER_WARNING);
       config = withLiveListeners(config, next);
+      // The running targets take the new values of their secret references (a rotation is recorded).
+      secrets.adopt(next, config.targets, "reload");
       metrics.policyReloads.inc({ result: "ok" });
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
       await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
@@ -148,6 +187,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
   });
+
+  watcher = configWatcher;
+  // A replaced dev issuer key file is taken by a reload (see devKid above).
+  let devKeyWatch: FolderWatch | null = null;
+  if (config.identity.dev_issuer) {
+    const keyPath = devIssuerKeyPath(stateDir);
+    devKeyWatch = watchFolder(dirname(keyPath), () => void configWatcher.reload(), { names: [basename(keyPath)], onError: (m) => log.error(m) });
+  }
 
   async function startTarget(t: TargetConfig): Promise<StartedTarget> {
     switch (t.kind) {
@@ -166,6 +213,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           masker: cachedMasker(masking.compileJsonMasker),
           collectBody: masking.collectBody,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -193,6 +241,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           ruleClasses: access.createRuleClasses(() => config.rules),
           compileDetectors,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
+          degraded,
           clock,
           metrics,
           log,
@@ -234,6 +284,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
           ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -258,6 +309,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
           ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t),
           clock,
           metrics,
           log,
@@ -273,11 +325,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     adminPort: adminServer?.port ?? null,
     targets,
-    reload: () => watcher.reload(),
+    reload: () => configWatcher.reload(),
     async stop() {
       if (stopped) return;
       stopped = true;
-      watcher.close();
+      configWatcher.close();
+      secrets.close();
+      devKeyWatch?.close();
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
       await adminServer?.stop(true);
@@ -287,9 +341,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   };
 }
 
-/** Listener changes cannot be applied live: keep the running targets' definitions. */
+/**
+ * Listener changes cannot be applied live: keep the running targets' definitions, and the
+ * secret paths that index them (their secrets' values live in the secret store).
+ */
 function withLiveListeners(old: Config, next: Config): Config {
-  return { ...next, targets: old.targets };
+  return { ...next, targets: old.targets, secretPaths: old.secretPaths, ...(old.secretRefs !== undefined ? { secretRefs: old.secretRefs } : {}) };
 }
 
 /** Compiled maskers by their masks, so a hot path does not recompile per request. */

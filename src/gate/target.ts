@@ -16,6 +16,8 @@ export interface TargetDeps {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** What /healthz reports as degraded while it lasts: a credential file that cannot be used (null: usable again). */
+  readonly degraded?: (key: string, reason: string | null) => void;
 }
 
 export interface RunningTarget {

@@ -22,3 +22,12 @@ test("a rules-only change needs no restart", async () => {
   const b = await load(`targets:\n${target("x", "127.0.0.1:8080")}rules:\n  - { name: r, effect: deny }\n`);
   expect(diffListeners(a, b)).toEqual([]);
 });
+
+test("a secret whose value changed is no change of settings (it rotates live); a reference to another file is", async () => {
+  const pg = (ref: string) => `targets:\n  - { name: db, kind: postgres, listen: "127.0.0.1:6432", upstream: { host: h, database: d, user: u, password: "${ref}" } }\n`;
+  const a = await loadConfigFromSources([{ file: "c.yaml", text: pg("${env:PW}") }], { baseDir: "/srv", env: { PW: "one" } });
+  const b = await loadConfigFromSources([{ file: "c.yaml", text: pg("${env:PW}") }], { baseDir: "/srv", env: { PW: "two" } });
+  expect(diffListeners(a, b)).toEqual([]);
+  const c = await loadConfigFromSources([{ file: "c.yaml", text: pg("${env:OTHER_PW}") }], { baseDir: "/srv", env: { OTHER_PW: "two" } });
+  expect(diffListeners(a, c)).toEqual([`target "db": settings changed; restart to apply`]);
+});

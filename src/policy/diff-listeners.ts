@@ -1,12 +1,29 @@
 // What a reload cannot change while running: sockets already listening, and the settings
 // targets and the audit log were started with. Each difference is one message for the log.
 import { canonicalJson } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, TargetConfig } from "../config/schema.ts";
+import { refText } from "../config/secrets.ts";
+
+/**
+ * The targets with each secret reference as written: a secret that rotated is not a change of
+ * settings (the secret store applies it live), a reference that now names another file is.
+ */
+function targetsAsWritten(config: Config): TargetConfig[] {
+  const targets = structuredClone(config.targets) as TargetConfig[];
+  for (const ref of config.secretRefs ?? []) {
+    const [top, index, ...inner] = ref.path;
+    if (top !== "targets" || typeof index !== "number" || inner.length === 0) continue;
+    let cur = targets[index] as unknown as Record<string | number, unknown> | undefined;
+    for (let i = 0; cur !== undefined && i < inner.length - 1; i++) cur = cur[inner[i]!] as Record<string | number, unknown> | undefined;
+    if (cur !== undefined && cur !== null && typeof cur === "object") cur[inner[inner.length - 1]!] = refText(ref.parts);
+  }
+  return targets;
+}
 
 export function diffListeners(oldConfig: Config, newConfig: Config): string[] {
   const out: string[] = [];
-  const before = new Map(oldConfig.targets.map((t) => [t.name, t]));
-  const after = new Map(newConfig.targets.map((t) => [t.name, t]));
+  const before = new Map(targetsAsWritten(oldConfig).map((t) => [t.name, t]));
+  const after = new Map(targetsAsWritten(newConfig).map((t) => [t.name, t]));
   for (const [name, o] of before) {
     const n = after.get(name);
     if (!n) {

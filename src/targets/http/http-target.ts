@@ -41,6 +41,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
   /** False: every request takes the full path (the differential test's reference). Default true. */
   readonly knownRoutes?: boolean;
+  /** The target's settings with secret references at their current values (gate/secret-store.ts), asked per request. */
+  readonly current?: () => HttpTarget;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
@@ -89,7 +91,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const [host, port] = splitListen(cfg.listen);
   const upstream = new URL(cfg.upstream);
   const upstreamBase = upstream.href.replace(/\/$/, "");
-  const extraHeaders = cfg.headers ?? {};
+  // Asked for per request (a map lookup): a rotated bearer header goes out with the next request.
+  const extraHeaders = deps.current === undefined ? () => cfg.headers ?? {} : () => deps.current!().headers ?? {};
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const recordedQuery = compileQueryRedactor(cfg.redact_query);
@@ -213,7 +216,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
           false,
         );
       }
-      const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
+      const headers = upstreamRequestFields(req.headers, extraHeaders(), { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
       return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers });
     }
 
@@ -315,7 +318,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     const target = `${upstreamBase}${path}${url.search}`;
     const proto = url.protocol.replace(":", "");
-    const headers = upstreamRequestFields(req.headers, extraHeaders, { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto });
+    const headers = upstreamRequestFields(req.headers, extraHeaders(), { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto });
 
     if (isUpgrade) {
       if (hasMasks(verdict.masks)) return jsonError(403, "forbidden", "masking cannot be applied to a WebSocket: refused");

@@ -28,8 +28,12 @@ import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
 import { listenHttps, type Connection } from "./https-server.ts";
 import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
+import { watchFolder } from "../../gate/watch-folder.ts";
+import { dirname } from "node:path";
 
 export interface KubernetesTargetDeps extends TargetDeps {
+  /** The target's settings with secret references at their current values (gate/secret-store.ts). */
+  readonly current?: () => KubernetesTarget;
   /** The gateway's state folder: the generated serving certificate lives there. */
   readonly stateDir: string;
   /** The rules' masks compiled for JSON (cached by the caller). */
@@ -59,7 +63,19 @@ function bearerToken(headers: Headers): string | null {
 
 export async function startKubernetesTarget(cfg: KubernetesTarget, deps: KubernetesTargetDeps): Promise<RunningTarget> {
   const [host, port] = splitListen(cfg.listen);
-  const upstream = upstreamOf(cfg.upstream);
+  // The token is asked for per request (gate/secret-store.ts) and replaced certificate files are
+  // read again: a rotated credential goes out with the next request.
+  const upstream = upstreamOf(cfg.upstream, {
+    ...(deps.current !== undefined ? { token: () => deps.current!().upstream.token } : {}),
+    watchFiles: (paths, onChange) => {
+      const watches = [...new Set(paths.map((p) => dirname(p)))].map((dir) => watchFolder(dir, onChange, { onError: (m) => deps.log.error(m, { target: cfg.name }) }));
+      return { close: () => watches.forEach((w) => w.close()) };
+    },
+    onReadError: (m) => {
+      deps.log.error(m, { target: cfg.name });
+      deps.metrics.secretReadFailures.inc({ reference: `upstream-tls:${cfg.name}` });
+    },
+  });
   const serving = servingCertOf(cfg, deps.stateDir);
   const maxBody = cfg.max_body_size ? parseSize(cfg.max_body_size) : DEFAULT_MAX_BODY;
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
@@ -298,6 +314,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     port: server.port,
     revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
+      upstream.close();
       const closed = server.close(false);
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);

@@ -30,13 +30,56 @@ function readPem(value: string, what: string): string {
   }
 }
 
-export function upstreamOf(cfg: KubernetesTarget["upstream"]): Upstream {
-  const tls: UpstreamTls = {
+export interface UpstreamOptions {
+  /** Asked for the current bearer token each time `authorization` is read (it can rotate). */
+  readonly token?: () => string | undefined;
+  /**
+   * Watches the folders of the CA and client certificate files: a replaced file is read again
+   * for the next request. Given the paths, returns what stops the watch.
+   */
+  readonly watchFiles?: (paths: readonly string[], onChange: () => void) => { close(): void };
+  /** A replaced file that cannot be read (the files in use stay in use). */
+  readonly onReadError?: (message: string) => void;
+}
+
+export interface WatchedUpstream extends Upstream {
+  close(): void;
+}
+
+export function upstreamOf(cfg: KubernetesTarget["upstream"], opts: UpstreamOptions = {}): WatchedUpstream {
+  const readTls = (): UpstreamTls => ({
     ...(cfg.ca !== undefined ? { ca: readPem(cfg.ca, "upstream CA") } : {}),
     ...(cfg.client_cert !== undefined ? { cert: readPem(cfg.client_cert, "upstream client certificate") } : {}),
     ...(cfg.client_key !== undefined ? { key: readPem(cfg.client_key, "upstream client key") } : {}),
+  });
+  let tls = readTls();
+  let stale = false;
+  const files = [cfg.ca, cfg.client_cert, cfg.client_key].filter((f): f is string => f !== undefined && !f.includes("-----BEGIN"));
+  const watch = opts.watchFiles !== undefined && files.length > 0 ? opts.watchFiles(files, () => void (stale = true)) : null;
+  const base = cfg.url.replace(/\/+$/, "");
+  const token = opts.token;
+  const fixed = cfg.token !== undefined ? `Bearer ${cfg.token}` : null;
+  return {
+    base,
+    // Read again only after a change was seen: the hot path costs one flag test.
+    get tls() {
+      if (stale) {
+        stale = false;
+        try {
+          tls = readTls();
+        } catch (e) {
+          opts.onReadError?.(`${errorMessage(e)}; the certificate files read before stay in use`);
+        }
+      }
+      return tls;
+    },
+    get authorization() {
+      if (token === undefined) return fixed;
+      const t = token();
+      return t !== undefined ? `Bearer ${t}` : null;
+    },
+    close: () => watch?.close(),
   };
-  return { base: cfg.url.replace(/\/+$/, ""), tls, authorization: cfg.token !== undefined ? `Bearer ${cfg.token}` : null };
 }
 
 // RFC 9110 §7.6.1 connection-specific fields, the caller's credential, and the fields an API

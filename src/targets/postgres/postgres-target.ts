@@ -3,7 +3,6 @@
 // logs in upstream with the target's own credential, one upstream connection per session, and
 // checks, masks, holds or denies every statement as the policy says.
 import { readFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
 import type { PostgresTarget } from "../../config/schema.ts";
 import { parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
@@ -12,6 +11,7 @@ import { recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { listenConnections, type Connection, type ConnectionListener } from "../../gate/connection.ts";
 import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
 import { MemoryPacer } from "../../gate/memory-pacer.ts";
+import { reloadingTls } from "../../gate/reloading-tls.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
@@ -33,6 +33,8 @@ export interface PostgresTargetDeps extends TargetDeps {
   /** The postgres.classes patterns of a rule by name (COPY PROGRAM and server files must be named). */
   readonly ruleClasses?: (rule: string) => readonly string[] | undefined;
   readonly compileDetectors: (names: readonly string[]) => Detector;
+  /** The target's settings with secret references at their current values (gate/secret-store.ts), asked at each upstream login. */
+  readonly current?: () => PostgresTarget;
 }
 
 /** A started PostgreSQL target; after a reload, a revoked session ends at once with FATAL 28000. */
@@ -45,10 +47,26 @@ const STARTUP_TIMEOUT_MS = 60_000;
 export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTargetDeps): Promise<RunningPostgresTarget> {
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
-  const tls = cfg.tls ? createSecureContext({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }) : null;
+  // A replaced certificate is served to new connections without a restart (gate/reloading-tls.ts).
+  const tls = cfg.tls
+    ? reloadingTls(cfg.tls, { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }, {
+        onRotated: (fingerprint) => {
+          log.info("postgres target serves a new TLS certificate", { target: cfg.name, cert: cfg.tls!.cert, fingerprint });
+          void gate.recordHappened({ type: "tls.rotated", target: cfg.name, details: { cert: cfg.tls!.cert, fingerprint } });
+        },
+        onFailure: (reason) => {
+          log.error(reason, { target: cfg.name });
+          metrics.secretReadFailures.inc({ reference: `tls:${cfg.tls!.cert}` });
+          deps.degraded?.(`tls ${cfg.tls!.cert}`, reason);
+        },
+        onUsable: () => deps.degraded?.(`tls ${cfg.tls!.cert}`, null),
+      })
+    : null;
   const plaintextAllowed = cfg.allow_plaintext === true || isLoopbackHost(host);
   const maxMessageSize = cfg.max_message_size ? parseSize(cfg.max_message_size) : DEFAULT_MAX_MESSAGE_SIZE;
-  const catalog = new Catalog(cfg.upstream, log);
+  // Asked for at each login upstream: a rotated password is used by new connections only.
+  const current = deps.current ?? (() => cfg);
+  const catalog = new Catalog(() => current().upstream, log);
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Connection>();
@@ -73,7 +91,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     const outcome = await runClientStartup(socket, {
       targetName: cfg.name,
       database: cfg.upstream.database,
-      tls,
+      tls: tls?.current() ?? null,
       plaintextAllowed,
       listen: cfg.listen,
       maxMessageSize,
@@ -102,7 +120,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
       }
       case "session":
         await runSession(outcome, remote, {
-          cfg,
+          cfg: current(),
           gate,
           analyzer: deps.analyzer,
           catalog,
@@ -153,6 +171,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
     },
     async stop() {
       listener.stop();
+      tls?.close();
       for (const s of sockets) s.destroy();
       // Sessions cut off above still write their session.end (and unfinished statements) records.
       await Promise.race([Promise.all(connections), Bun.sleep(10_000)]);

@@ -27,6 +27,8 @@ import { UpstreamError, connectUpstream } from "./upstream.ts";
 
 export interface ConnectionShared {
   readonly cfg: SshTarget;
+  /** cfg with secret references at their current values (gate/secret-store.ts), asked at each upstream login. */
+  readonly current?: () => SshTarget;
   readonly deps: TargetDeps;
   readonly pin: HostKeyPin;
   readonly publicKey: () => PublicKeyLookup;
@@ -177,7 +179,7 @@ export class SshConnection {
     this.identity = identity;
     deps.metrics.openSessions.inc({ target: cfg.name });
     try {
-      this.upstream = await connectUpstream(cfg, pin, account);
+      this.upstream = await connectUpstream(this.s.current?.() ?? cfg, pin, account);
     } catch (e) {
       this.error = errorMessage(e);
       const extra = e instanceof UpstreamError ? { upstream_error: e.reason, ...e.details } : {};

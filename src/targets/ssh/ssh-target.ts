@@ -29,6 +29,8 @@ export interface SshTargetDeps extends TargetDeps {
   readonly shellLines?: () => boolean;
   /** Public keys of machine identities as the configuration now has them (changes on reload). */
   readonly publicKeys: () => PublicKeyLookup;
+  /** The target's settings with secret references at their current values (gate/secret-store.ts). */
+  readonly current?: () => SshTarget;
 }
 
 export interface RunningSshTarget extends RunningTarget {
@@ -46,6 +48,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
   const hostKey = loadHostKey(cfg.host_key ?? defaultHostKeyPath(deps.stateDir, cfg.name), cfg.host_key === undefined);
   const shared: ConnectionShared = {
     cfg,
+    ...(deps.current !== undefined ? { current: deps.current } : {}),
     deps,
     pin: parseHostKeyPins(cfg.upstream.host_key),
     publicKey: deps.publicKeys,

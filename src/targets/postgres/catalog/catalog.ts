@@ -66,8 +66,9 @@ export class Catalog {
   private dropped = 0;
   private filledAt = performance.now();
 
+  /** A function when the credential can rotate: each new connection asks for the current one. */
   constructor(
-    private readonly upstream: UpstreamConfig,
+    private readonly upstream: UpstreamConfig | (() => UpstreamConfig),
     private readonly log: Logger,
   ) {}
 
@@ -344,7 +345,7 @@ export class Catalog {
     this.conn = null;
     this.connecting ??= (async () => {
       try {
-        const c = await connectUpstream(this.upstream, new Map([["application_name", "gatehouse catalog"]]));
+        const c = await connectUpstream(typeof this.upstream === "function" ? this.upstream() : this.upstream, new Map([["application_name", "gatehouse catalog"]]));
         // A connection that closes is noticed at the next query (its reader fails, or `closed`).
         const conn = { socket: c.socket, reader: c.reader };
         this.conn = conn;
