@@ -407,7 +407,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
 
 export const explainCommand: Command = {
   name: "explain",
-  summary: "show how the policy decides a SQL statement or HTTP request, and why",
+  summary: "show how the policy decides a request (SQL, HTTP, SSH, Kubernetes), and why",
   usage,
   async run(args, io) {
     if (wantsHelp(args)) {

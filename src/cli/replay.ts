@@ -44,7 +44,7 @@ interface PlayFlags {
 
 export const replayCommand: Command = {
   name: "replay",
-  summary: "print a session from the audit log as a transcript",
+  summary: "print a session from the audit log as a transcript, or play its terminal recording",
   usage,
   async run(args, io) {
     if (wantsHelp(args)) {
