@@ -92,7 +92,7 @@ test("a one-shot approval (no grant_until) releases its request and grants nothi
 test("an old log (camelCase keys, ms numbers) still rebuilds pending requests and live grants", () => {
   const a = new Approvals({ clock: { now: () => 5000 } });
   const base = { time: new Date(1000).toISOString(), identity: requester, target: "api", decision: { rule: "writes" } };
-  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expiresAt: 90_000, maxGrantMs: 10_000, binding: bindingRecord(bindingOf(requester, [])) } });
+  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expiresAt: 90_000, maxGrantMs: 10_000 } });
   a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_2", approvers: ["approvers"], expiresAt: 90_000, maxGrantMs: 10_000 } });
   a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_3", approvers: ["approvers"], expiresAt: 90_000, maxGrantMs: 10_000 } });
   a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_1", approver: "bob", grantUntil: 60_000 } });
@@ -158,7 +158,7 @@ test("after a policy change: a grant holds while the policy names no claim path 
   b.close();
 });
 
-test("grants rebuilt from the audit log keep their binding (a hash, no claim values); a record without one rebuilds a grant that covers nobody", () => {
+test("grants rebuilt from the audit log keep their binding (a hash, no claim values); one written before bindings covers its identity only while no rule names a claim; a malformed one covers nobody", () => {
   const paths = ["project_path", "ref_protected"];
   const binding = bindingRecord(bindingOf(protectedJob, paths));
   expect(JSON.stringify(binding)).not.toContain("true");
@@ -166,20 +166,26 @@ test("grants rebuilt from the audit log keep their binding (a hash, no claim val
   const a = new Approvals({ clock: { now: () => 5000 } });
   const iso = (ms: number) => new Date(ms).toISOString();
   const base = { time: iso(1000), identity: { method: "oidc", subject: protectedJob.subject, issuer: gitlab, groups: [] }, target: "api", decision: { rule: "deploys" } };
-  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_1", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000, binding } });
-  a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_1", approver: "bob", grant_until: iso(60_000) } });
+  const grant = (approval: string, extra: Record<string, unknown>) => {
+    a.applyRecord({ ...base, type: "approval.requested", details: { approval, approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000, ...extra } });
+    a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval, approver: "bob", grant_until: iso(60_000) } });
+  };
+  grant("apr_1", { binding });
   expect(a.grantFor(protectedJob, "deploys", "api", 5000, paths)?.approvalId).toBe("apr_1");
   expect(a.grantFor(unprotectedJob, "deploys", "api", 5000, paths)).toBeUndefined();
-  // Written before approvals were bound, or a binding that is not one: listed, but it covers nobody.
-  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_2", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000 } });
-  a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_2", approver: "bob", grant_until: iso(60_000) } });
-  a.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_3", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000, binding: { claim_paths: paths, key: "x" } } });
-  a.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_3", approver: "bob", grant_until: iso(60_000) } });
-  expect(a.liveGrants(5000).map((g) => g.approvalId)).toEqual(["apr_1", "apr_2", "apr_3"]);
-  const other = new Approvals({ clock: { now: () => 5000 } });
-  other.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_2", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000 } });
-  other.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_2", approver: "bob", grant_until: iso(60_000) } });
-  expect(other.grantFor(protectedJob, "deploys", "api", 5000, [])).toBeUndefined();
-  a.close();
-  other.close();
+  const b = new Approvals({ clock: { now: () => 5000 } });
+  const old = { ...base, identity: { ...base.identity, groups: ["developers"] } };
+  b.applyRecord({ ...old, type: "approval.requested", details: { approval: "apr_2", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000 } });
+  b.applyRecord({ ...old, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_2", approver: "bob", grant_until: iso(60_000) } });
+  const oldCaller = { ...unprotectedJob, groups: ["developers"] };
+  expect(b.grantFor(oldCaller, "deploys", "api", 5000, [])?.approvalId).toBe("apr_2");
+  expect(b.grantFor({ ...oldCaller, groups: ["developers", "admins"] }, "deploys", "api", 5000, [])).toBeUndefined();
+  expect(b.grantFor(oldCaller, "deploys", "api", 5000, ["ref_protected"])).toBeUndefined();
+  // A binding that is not one: listed, but it covers nobody.
+  const c = new Approvals({ clock: { now: () => 5000 } });
+  c.applyRecord({ ...base, type: "approval.requested", details: { approval: "apr_3", approvers: ["approvers"], expires_at: iso(90_000), max_grant_ms: 3_600_000, binding: { claim_paths: [], key: "x" } } });
+  c.applyRecord({ ...base, type: "approval.granted", identity: { ...bob }, details: { approval: "apr_3", approver: "bob", grant_until: iso(60_000) } });
+  expect(c.liveGrants(5000).map((g) => g.approvalId)).toEqual(["apr_3"]);
+  expect(c.grantFor(protectedJob, "deploys", "api", 5000, [])).toBeUndefined();
+  for (const x of [a, b, c]) x.close();
 });

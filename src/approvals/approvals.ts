@@ -4,7 +4,7 @@
 import { formatDuration } from "../core/duration.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
-import { bindingCovers, bindingFromRecord, type GrantBinding } from "./binding.ts";
+import { bindingCovers, bindingFromRecord, bindingOf, type GrantBinding } from "./binding.ts";
 
 export interface AuditIdentity {
   readonly method?: string;
@@ -26,7 +26,7 @@ export interface PendingRequest {
   readonly approvers: readonly string[];
   readonly maxGrantMs: number;
   readonly session?: string;
-  /** Whom an approval covers (binding.ts); absent only in records written before approvals were bound. */
+  /** Whom an approval covers (binding.ts); absent only when a record's binding could not be read (then nobody). */
   readonly binding?: GrantBinding;
 }
 
@@ -181,8 +181,10 @@ export class Approvals {
     if (rec.type === "approval.requested" && rec.identity && rec.target) {
       const expiresAt = timeOf(d.expires_at ?? d.expiresAt);
       if (expiresAt === undefined) return;
-      // An older record has none: its grant is rebuilt but covers nobody (fail closed).
-      const binding = bindingFromRecord(d.binding);
+      // A record written before approvals were bound has none: the identity it names is what
+      // such a grant was keyed on, and with no claim paths it covers that caller only while the
+      // policy names none (binding.ts). A binding that is not one covers nobody.
+      const binding = d.binding === undefined ? bindingOf(rec.identity, []) : bindingFromRecord(d.binding);
       const p: PendingRequest = Object.freeze({
         id,
         requestedAt: Date.parse(rec.time),

@@ -33,7 +33,7 @@ export function bindingOf(identity: BoundIdentity, claimPaths: readonly string[]
  * binding covers. A policy edit that names a new claim path therefore ends the grants made before
  * it: the requester's value of that claim was never kept, so nobody can tell whether a caller
  * shares it, and a claim just added to the rules is most likely there to tell callers apart. No
- * binding (a record written before approvals were bound): no cover.
+ * binding (one in a record that could not be read): no cover.
  */
 export function bindingCovers(binding: GrantBinding | undefined, identity: BoundIdentity, claimPaths: readonly string[]): boolean {
   if (binding === undefined) return false;
