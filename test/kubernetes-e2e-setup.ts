@@ -20,7 +20,8 @@ export interface KubeSetup {
   stop(): Promise<void>;
 }
 
-export async function startKubeSetup(opts: { target?: string[]; rules?: string; apiOptions?: Parameters<typeof startKubeApiServer>[0] } = {}): Promise<KubeSetup> {
+/** `identity`: the YAML of the identity section's flow map (default `{ dev_issuer: true }`; keep dev_issuer for token/kubeconfig). */
+export async function startKubeSetup(opts: { target?: string[]; rules?: string; identity?: string; apiOptions?: Parameters<typeof startKubeApiServer>[0] } = {}): Promise<KubeSetup> {
   const api = await startKubeApiServer({ namespaces: ["staging", "production"], ...opts.apiOptions });
   const dir = makeTempDir("gatehouse-kube-");
   writeFileSync(join(dir, "upstream-ca.pem"), api.caPem);
@@ -28,7 +29,7 @@ export async function startKubeSetup(opts: { target?: string[]; rules?: string; 
   const yaml = `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:0" } }
 audit: { path: ./state/audit/audit.log }
-identity: { dev_issuer: true }
+identity: ${opts.identity ?? "{ dev_issuer: true }"}
 targets:
   - name: prod-k8s
     kind: kubernetes

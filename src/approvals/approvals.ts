@@ -4,6 +4,7 @@
 import { formatDuration } from "../core/duration.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
+import { bindingCovers, bindingFromRecord, bindingOf, type GrantBinding } from "./binding.ts";
 
 export interface AuditIdentity {
   readonly method?: string;
@@ -25,6 +26,8 @@ export interface PendingRequest {
   readonly approvers: readonly string[];
   readonly maxGrantMs: number;
   readonly session?: string;
+  /** Whom an approval covers (binding.ts); absent only when a record's binding could not be read (then nobody). */
+  readonly binding?: GrantBinding;
 }
 
 export interface Grant {
@@ -35,6 +38,8 @@ export interface Grant {
   readonly target: string;
   readonly until: number;
   readonly approver: string;
+  /** The requester as the policy saw them: the grant covers only callers it cannot tell apart (binding.ts). */
+  readonly binding?: GrantBinding;
 }
 
 export type Resolution =
@@ -82,7 +87,7 @@ export class Approvals {
   constructor(private readonly deps: ApprovalsDeps) {}
 
   /** Registers a held request; `wait` settles when it is approved, denied, expires or is cancelled. */
-  request(p: Omit<PendingRequest, "id" | "requestedAt"> & { id?: string; requestedAt?: number }): {
+  request(p: Omit<PendingRequest, "id" | "requestedAt" | "binding"> & { binding: GrantBinding; id?: string; requestedAt?: number }): {
     pending: PendingRequest;
     wait: Promise<Resolution>;
   } {
@@ -141,6 +146,7 @@ export class Approvals {
         target: p.target,
         until: r.grantUntil,
         approver: r.approver,
+        ...(p.binding ? { binding: p.binding } : {}),
       });
     }
     const w = this.waiters.get(id);
@@ -148,11 +154,15 @@ export class Approvals {
     w?.(r);
   }
 
-  /** A live grant for this identity, rule and target, if any. */
-  grantFor(identity: Pick<Identity, "subject" | "issuer">, rule: string, target: string, now: number): Grant | undefined {
+  /**
+   * A live grant of this rule and target that covers this caller under a policy naming
+   * `claimPaths` (the policy in force): one whose requester the policy cannot tell from the
+   * caller (binding.ts; subject and issuer are compared first only because it is cheap).
+   */
+  grantFor(identity: Pick<Identity, "subject" | "issuer" | "groups" | "claims">, rule: string, target: string, now: number, claimPaths: readonly string[]): Grant | undefined {
     if (this.grants.length === 0) return undefined;
     this.grants = this.grants.filter((g) => g.until > now);
-    return this.grants.find((g) => g.subject === identity.subject && g.issuer === identity.issuer && g.rule === rule && g.target === target);
+    return this.grants.find((g) => g.subject === identity.subject && g.issuer === identity.issuer && g.rule === rule && g.target === target && bindingCovers(g.binding, identity, claimPaths));
   }
 
   liveGrants(now: number): Grant[] {
@@ -171,6 +181,10 @@ export class Approvals {
     if (rec.type === "approval.requested" && rec.identity && rec.target) {
       const expiresAt = timeOf(d.expires_at ?? d.expiresAt);
       if (expiresAt === undefined) return;
+      // A record written before approvals were bound has none: the identity it names is what
+      // such a grant was keyed on, and with no claim paths it covers that caller only while the
+      // policy names none (binding.ts). A binding that is not one covers nobody.
+      const binding = d.binding === undefined ? bindingOf(rec.identity, []) : bindingFromRecord(d.binding);
       const p: PendingRequest = Object.freeze({
         id,
         requestedAt: Date.parse(rec.time),
@@ -182,6 +196,7 @@ export class Approvals {
         approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
         maxGrantMs: Number(d.max_grant_ms ?? d.maxGrantMs ?? 0),
         ...(rec.session ? { session: rec.session } : {}),
+        ...(binding ? { binding } : {}),
       });
       this.pendingById.set(id, p);
     } else if (rec.type === "approval.granted") {

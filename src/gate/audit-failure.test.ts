@@ -9,6 +9,7 @@ import { Health } from "../admin/health.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { createMetrics } from "../admin/metrics.ts";
 import { Approvals } from "../approvals/approvals.ts";
+import { bindingOf } from "../approvals/binding.ts";
 import { tempLogs } from "../audit/audit-test-helpers.ts";
 import { openAuditLog } from "../audit/log.ts";
 import { isGatewayError } from "../core/errors.ts";
@@ -91,6 +92,7 @@ test("an approval's expiry that cannot be recorded is counted as lost, and the w
     rule: "w",
     approvers: ["approvers"],
     maxGrantMs: 60_000,
+    binding: bindingOf({ subject: "alice", issuer: "dev", groups: [] }, []),
   });
   gate.expire(pending, "approval.cancelled", "test");
   approvals.resolve(pending.id, { outcome: "cancelled", reason: "test" });

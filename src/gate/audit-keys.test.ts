@@ -44,7 +44,7 @@ test("approval records: details are snake_case, times ISO; a held request's reco
   await gate.decideApproval(p.id, bob, { approve: true, forMs: 1_800_000 });
   expect((await verdict).allowed).toBe(true);
   const requested = events.find((e) => e.type === "approval.requested")!;
-  expect(requested.details).toEqual({ approval: p.id, approvers: ["approvers"], expires_at: new Date(p.expiresAt).toISOString(), max_grant_ms: 3_600_000 });
+  expect(requested.details).toEqual({ approval: p.id, approvers: ["approvers"], expires_at: new Date(p.expiresAt).toISOString(), max_grant_ms: 3_600_000, binding: { claim_paths: [], key: expect.stringMatching(/^[0-9a-f]{64}$/) } });
   const granted = events.find((e) => e.type === "approval.granted")!;
   expect(Object.keys(granted.details!).sort()).toEqual(["approval", "approver", "grant_until", "requester"]);
   expect(Date.parse(String(granted.details!.grant_until))).toBeGreaterThan(Date.now());

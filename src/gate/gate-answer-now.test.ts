@@ -2,6 +2,7 @@
 import { expect, test } from "bun:test";
 import { createMetrics } from "../admin/metrics.ts";
 import { Approvals, type PendingRequest, type Resolution } from "../approvals/approvals.ts";
+import { bindingOf } from "../approvals/binding.ts";
 import { silentLogger } from "../core/logger.ts";
 import type { Action, Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
@@ -41,12 +42,12 @@ test("answerNow returning undefined for a rule holds as before", async () => {
 
 test("approved: a review decision is allowed under that approval (audited with details.approval); a deny stands", async () => {
   const r = setup(() => review);
-  const v = await r.gate.check(action, { approved: { id: "apr_1", rule: "w" } });
+  const v = await r.gate.check(action, { approved: { id: "apr_1", rule: "w", binding: bindingOf(alice, []) } });
   expect(v).toMatchObject({ allowed: true, approvalId: "apr_1", message: "allowed by approval apr_1" });
   expect(r.events[0]).toMatchObject({ type: "decision", decision: { effect: "allow", rule: "w" }, details: { approval: "apr_1" } });
   const d = setup(() => deny);
-  expect(await d.gate.check(action, { approved: { id: "apr_1", rule: "w" } })).toMatchObject({ allowed: false, message: "nope" });
+  expect(await d.gate.check(action, { approved: { id: "apr_1", rule: "w", binding: bindingOf(alice, []) } })).toMatchObject({ allowed: false, message: "nope" });
   // An approval under one rule does not pass a review of another.
   const other = setup(() => review);
-  expect(await other.gate.check(action, { approved: { id: "apr_1", rule: "other" }, answerNow: () => () => undefined })).toMatchObject({ allowed: false, pending: true });
+  expect(await other.gate.check(action, { approved: { id: "apr_1", rule: "other", binding: bindingOf(alice, []) }, answerNow: () => () => undefined })).toMatchObject({ allowed: false, pending: true });
 });

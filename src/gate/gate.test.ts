@@ -180,3 +180,80 @@ test("a default deny is audited and answered with what the gateway saw and why n
   expect(events.map((e) => e.details?.["denial"])).toEqual(["POST /api/x; rule office allows it only mon-fri 09:00-17:00 UTC", "POST /other; no rule allows it for you", undefined]);
   expect(events.map((e) => e.decision?.message)).toEqual(["no rule allows this request", "no rule allows this request", "never"]);
 });
+
+describe("approvals and grants bind to the caller as the policy sees it (issuer, subject, groups, the claims rules name)", () => {
+  // GitLab: a protected and an unprotected job of ref main share `sub`; only ref_protected tells them apart.
+  const yaml = `rules:
+  - { name: deploys, effect: review, approvers: [approvers], claims: { project_path: acme/deploy }, http: { methods: [POST], paths: ["/deploy/**"] } }
+  - { name: protected-status, effect: allow, claims: { ref_protected: true }, http: { methods: [GET], paths: ["/status"] } }
+`;
+  const sub = "project_path:acme/deploy:ref_type:branch:ref:main";
+  const job = (refProtected: string, jti: string): Identity => ({ method: "oidc", subject: sub, issuer: "https://gitlab.example", groups: [], claims: { sub, project_path: "acme/deploy", ref: "main", ref_protected: refProtected, jti } });
+  const protectedJob = job("true", "j1");
+  const unprotectedJob = job("false", "j2");
+  const deploy = (identity: Identity): Action => ({ identity, target: "api", request: { kind: "http", method: "POST", path: "/deploy/prod" }, time: Date.now() });
+  async function policy(text = yaml) {
+    return compilePolicy(await loadConfigFromSources([{ file: "p.yaml", text }], { baseDir: "/tmp", env: {} }));
+  }
+  /** Checks without waiting: held requests are answered at once (answer mode) and the approval left pending. */
+  const now = { answerNow: () => () => undefined };
+
+  test("a grant for the protected job's token does not let the unprotected job's token (same sub) through; another token of the protected job passes", async () => {
+    const p = await policy();
+    const { gate, events } = setup((a) => p.decide(a), undefined, p);
+    const first = await gate.check(deploy(protectedJob), now);
+    expect(first).toMatchObject({ allowed: false, pending: true });
+    const requested = events.find((e) => e.type === "approval.requested")!;
+    // The record binds the request by a hash: the claim paths, never their values.
+    expect(requested.details!["binding"]).toEqual({ claim_paths: ["project_path", "ref_protected"], key: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    await gate.decideApproval(first.approvalId!, bob, { approve: true, forMs: 30 * 60_000 });
+    expect(await gate.check(deploy(job("true", "j3")))).toMatchObject({ allowed: true, approvalId: first.approvalId, message: `allowed by grant ${first.approvalId}` });
+    const other = await gate.check(deploy(unprotectedJob), now);
+    expect(other).toMatchObject({ allowed: false, pending: true });
+    expect(other.approvalId).not.toBe(first.approvalId);
+    expect(events.at(-1)).toMatchObject({ type: "approval.requested", identity: { subject: sub } });
+  });
+
+  test("grants rebuilt from the audit records at a restart keep their binding", async () => {
+    const p = await policy();
+    const before = setup((a) => p.decide(a), undefined, p);
+    const first = await before.gate.check(deploy(protectedJob), now);
+    await before.gate.decideApproval(first.approvalId!, bob, { approve: true, forMs: 30 * 60_000 });
+    // A restart: a new Approvals rebuilt from the records (as JSON, as the log keeps them).
+    const after = setup((a) => p.decide(a), undefined, p);
+    for (const e of before.events) after.approvals.applyRecord({ ...JSON.parse(JSON.stringify(e)), time: new Date().toISOString() });
+    expect(after.approvals.liveGrants(Date.now()).map((g) => g.approvalId)).toEqual([first.approvalId!]);
+    expect(await after.gate.check(deploy(protectedJob))).toMatchObject({ allowed: true, approvalId: first.approvalId });
+    expect(await after.gate.check(deploy(unprotectedJob), now)).toMatchObject({ allowed: false, pending: true });
+  });
+
+  test("a policy that names a claim path the approval did not see ends the grant; one that names fewer keeps it", async () => {
+    let p = await policy();
+    // The policy in force, swapped below as a reload does.
+    const withPolicy = setup((a) => p.decide(a), undefined, { get hash() { return p.hash; }, decide: (a) => p.decide(a), get claimPaths() { return p.claimPaths; } });
+    const first = await withPolicy.gate.check(deploy(protectedJob), now);
+    await withPolicy.gate.decideApproval(first.approvalId!, bob, { approve: true, forMs: 30 * 60_000 });
+    // Fewer claim paths: the protected-status rule is gone; the grant still covers the requester only.
+    p = await policy(yaml.split("\n").slice(0, 2).join("\n") + "\n");
+    expect(p.claimPaths).toEqual(["project_path"]);
+    expect(await withPolicy.gate.check(deploy(protectedJob))).toMatchObject({ allowed: true, approvalId: first.approvalId });
+    expect(await withPolicy.gate.check(deploy(unprotectedJob), now)).toMatchObject({ allowed: false, pending: true });
+    // A new claim path (environment): the grant covers nobody; the requester asks anew.
+    p = await policy(yaml + `  - { name: prod-env, effect: allow, claims: { environment: production }, http: { methods: [GET], paths: ["/env"] } }\n`);
+    expect(await withPolicy.gate.check(deploy(protectedJob), now)).toMatchObject({ allowed: false, pending: true });
+  });
+
+  test("an approval of one request (approved, the Kubernetes answer mode) passes only a caller its binding covers", async () => {
+    const p = await policy();
+    const { gate, approvals } = setup((a) => p.decide(a), undefined, p);
+    const first = await gate.check(deploy(protectedJob), now);
+    const pending = approvals.get(first.approvalId!)!;
+    await gate.decideApproval(first.approvalId!, bob, { approve: true });
+    const approved = { id: pending.id, rule: pending.rule, binding: pending.binding };
+    expect(await gate.check(deploy(unprotectedJob), { approved, ...now })).toMatchObject({ allowed: false, pending: true });
+    expect(await gate.check(deploy(protectedJob), { approved })).toMatchObject({ allowed: true, approvalId: first.approvalId, message: `allowed by approval ${first.approvalId}` });
+    // What the Kubernetes target keys remembered answers by differs too.
+    expect(gate.approvalKey(unprotectedJob)).not.toBe(gate.approvalKey(protectedJob));
+    expect(gate.approvalKey(job("true", "j9"))).toBe(gate.approvalKey(protectedJob));
+  });
+});

@@ -2,6 +2,8 @@
 // Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
 // protocol. Nothing is forwarded unless its decision is in the audit log first.
 import type { Approvals, PendingRequest, Resolution } from "../approvals/approvals.ts";
+import { bindingCovers, bindingOf, bindingRecord, type GrantBinding } from "../approvals/binding.ts";
+import { identityKey } from "../policy/identity-key.ts";
 import type { Health } from "../admin/health.ts";
 import type { Metrics } from "../admin/metrics.ts";
 import { GatewayError, errorMessage } from "../core/errors.ts";
@@ -46,6 +48,8 @@ export interface DecidingPolicy {
   describeDenial?(action: Action, decision: Decision): Decision;
   /** Some rule depends on the time (see Policy); absent counts as yes. */
   readonly timeDependent?: boolean;
+  /** The claim paths the rules name (see Policy): approvals bind to their values; absent counts as none. */
+  readonly claimPaths?: readonly string[];
 }
 
 export interface GateDeps {
@@ -105,9 +109,9 @@ export interface CheckContext {
    * An approval an approver granted for this very request, which the caller now retries: a
    * review decision of the same rule is allowed under it (audited with details.approval); any
    * other decision (a deny after a reload, another rule's review) stands. The target checks it
-   * belongs to this identity and request.
+   * belongs to this request; the gate, that it covers this caller (its binding, as a grant's).
    */
-  readonly approved?: { readonly id: string; readonly rule: string };
+  readonly approved?: { readonly id: string; readonly rule: string; readonly binding: GrantBinding | undefined };
 }
 
 /**
@@ -345,8 +349,11 @@ export class Gate {
       decision = { effect: "deny", rule: null, message: `policy evaluation failed: ${errorMessage(e)}`, masks: NO_MASKS };
     }
     let grantId: string | undefined;
+    const claimPaths = policy.claimPaths ?? [];
     if (decision.effect === "review" && decision.rule) {
-      grantId = (ctx.approved !== undefined && ctx.approved.rule === decision.rule ? ctx.approved.id : undefined) ?? this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time)?.approvalId;
+      // An approval or grant covers only callers this policy cannot tell from its requester (binding.ts).
+      const approved = ctx.approved !== undefined && ctx.approved.rule === decision.rule && bindingCovers(ctx.approved.binding, action.identity, claimPaths) ? ctx.approved.id : undefined;
+      grantId = approved ?? this.deps.approvals.grantFor(action.identity, decision.rule, action.target, action.time, claimPaths)?.approvalId;
     }
     const effective = grantId ? "allow" : decision.effect;
     metrics.decisions.inc({ target: action.target, effect: effective });
@@ -382,12 +389,22 @@ export class Gate {
     if (effective === "deny" || !decision.review || !decision.rule) {
       return { allowed: false, decision, message: decision.message, masks: NO_MASKS, policyHash: policy.hash };
     }
-    return this.hold(action, decision, policy.hash, ctx, base);
+    return this.hold(action, decision, policy.hash, ctx, base, bindingOf(action.identity, claimPaths));
   }
 
-  private async hold(action: Action, decision: Decision, policyHash: string, ctx: CheckContext, base: Omit<AuditEvent, "type">): Promise<Verdict> {
+  /**
+   * The caller as the policy in force sees it (identity-key.ts): what a target that remembers
+   * approvals for a retry (the Kubernetes `answer` mode) keys them by, so that another token
+   * with the same subject and other claims finds none.
+   */
+  approvalKey(identity: Identity): string {
+    return identityKey(identity, this.deps.policy().claimPaths ?? []);
+  }
+
+  private async hold(action: Action, decision: Decision, policyHash: string, ctx: CheckContext, base: Omit<AuditEvent, "type">, binding: GrantBinding): Promise<Verdict> {
     const review = decision.review!;
     const { pending, wait } = this.deps.approvals.request({
+      binding,
       expiresAt: action.time + review.timeoutMs,
       identity: base.identity!,
       target: action.target,
@@ -402,7 +419,7 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding) },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });

@@ -56,6 +56,8 @@ export interface Policy {
   explain(action: Action, adjust?: Adjust): PolicyExplanation;
   /** Some rule has a `when` window: the same request may be decided otherwise at another time. */
   readonly timeDependent: boolean;
+  /** Every claim path a rule's `claims:` names, sorted, once: what of a token the policy can tell apart (identity-key.ts). */
+  readonly claimPaths: readonly string[];
 }
 
 /** Per-request values that several rules need, computed once in decide(). */
@@ -277,7 +279,8 @@ export function compilePolicy(config: Config, opts: { readonly cacheDecisions?: 
   const decide = opts.cacheDecisions === false ? createDecide(entries) : cacheHttpDecisions(createDecide(entries), entries, opts.decisionCacheLimits);
   const { describeDenial, explain } = createExplainer(entries, decide);
   const timeDependent = entries.some((e) => e.timed);
-  return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain, timeDependent });
+  const claimPaths = Object.freeze([...new Set(entries.flatMap((e) => e.claimPaths))].sort());
+  return Object.freeze({ hash: config.hash, rules, decide, describeDenial, explain, timeDependent, claimPaths });
 }
 
 /** A path matcher that also tries the path without its trailing slash. */

@@ -8,7 +8,7 @@
 // corpus and on generated requests: a key weaker than what decide() reads would be a bypass.
 import type { Action, Decision } from "../core/types.ts";
 import type { RuleEntry } from "./decide.ts";
-import { claimAt } from "../identity/claim-path.ts";
+import { claimValuesKey, identityKey } from "./identity-key.ts";
 
 /** Past this many shapes or key characters, the map is cleared and filled again: a caller inventing paths gains nothing and costs at most a few MB. */
 const MAX_SHAPES = 20_000;
@@ -32,12 +32,11 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
   // The claim paths any rule reads, and per claims object (one per token) their values' JSON.
   const claimPaths = [...new Set(entries.flatMap((e) => e.claimPaths))];
   const claimKeys = new WeakMap<object, string>();
-  function claimValuesKey(claims: Readonly<Record<string, unknown>> | undefined): string {
+  function claimValues(claims: Readonly<Record<string, unknown>> | undefined): string {
     if (claims === undefined) return "-";
     let k = claimKeys.get(claims);
     if (k === undefined) {
-      // A missing claim and a null one decide alike (neither matches); JSON writes both as null.
-      k = JSON.stringify(claimPaths.map((p) => claimAt(claims, p) ?? null));
+      k = claimValuesKey(claimPaths, claims);
       claimKeys.set(claims, k);
     }
     return k;
@@ -65,13 +64,8 @@ export function cacheHttpDecisions(decide: (action: Action) => Decision, entries
     if (r.kind !== "http") return decide(action);
     const id = action.identity;
     // Each part prefixed by its length: no choice of characters in one part can imitate another.
-    let key = `${action.target.length}:${action.target}${r.method.length}:${r.method}${r.path.length}:${r.path}${id.subject.length}:${id.subject}${id.issuer.length}:${id.issuer}${id.groups.length}`;
-    for (const g of id.groups) key += `${g.length}:${g}`;
-    // Last: the values of every claim path a rule names (claims:), so two tokens differing in one are two shapes.
-    if (claimPaths.length > 0) {
-      const c = claimValuesKey(id.claims);
-      key += `${c.length}:${c}`;
-    }
+    // The caller as identity-key.ts sees it, the same key approvals bind their grants to.
+    const key = `${action.target.length}:${action.target}${r.method.length}:${r.method}${r.path.length}:${r.path}${identityKey(id, claimPaths, claimPaths.length > 0 ? claimValues(id.claims) : undefined)}`;
     if (key.length > MAX_KEY) return decide(action);
     const hit = shapes.get(key);
     if (hit !== undefined) return hit ?? decide(action);

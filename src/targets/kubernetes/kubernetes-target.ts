@@ -189,7 +189,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
       );
     }
 
-    const fingerprint = requestFingerprint({ identity, method, target, bodySha256: bodySha256 ?? "", impersonate });
+    const fingerprint = requestFingerprint({ identity, identityKey: gate.approvalKey(identity), method, target, bodySha256: bodySha256 ?? "", impersonate });
     const known = answers.get(fingerprint);
     if (known?.state === "pending") {
       // Asked again before anyone decided: the same approval, not a second one.
@@ -215,7 +215,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         adjust,
         signal: abort.signal,
         details,
-        ...(known?.state === "approved" ? { approved: { id: known.approval.id, rule: known.approval.rule } } : {}),
+        ...(known?.state === "approved" ? { approved: { id: known.approval.id, rule: known.approval.rule, binding: known.approval.binding } } : {}),
         answerNow: (rule) => (reviewMode(rule) === "answer" ? (p, settled) => answers.track(fingerprint, p, settled) : undefined),
         onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
       },

@@ -1,6 +1,7 @@
 // The `answer` review mode: a request a rule sends to review is answered at once with a 403 that
-// names its approval, and the approval is remembered by the request's fingerprint (who asked,
-// the method, the exact path and query, the body's hash, the impersonation asked for). When the
+// names its approval, and the approval is remembered by the request's fingerprint (who asked, as
+// the policy sees them: issuer, subject, groups and the claims the rules name; the method, the
+// exact path and query, the body's hash, the impersonation asked for). When the
 // same caller sends the same request again: still pending → the same approval is named again
 // (no second approval); approved → it passes, once; denied or expired → the caller is told, once,
 // and the next retry asks anew. A grant (`approve --for`) needs none of this: the gate applies it
@@ -16,6 +17,13 @@ export type AnswerState =
 
 export interface RequestFingerprintParts {
   readonly identity: Pick<Identity, "issuer" | "subject">;
+  /**
+   * The caller as the policy in force sees it (Gate.approvalKey): another token with the same
+   * subject and other claims (a GitLab unprotected job of the same ref) has another fingerprint,
+   * so it never finds the requester's approval. A policy naming other claims since: another
+   * fingerprint too, and the retry asks anew.
+   */
+  readonly identityKey: string;
   readonly method: string;
   readonly target: string;
   readonly bodySha256: string;
@@ -23,7 +31,7 @@ export interface RequestFingerprintParts {
 }
 
 export function requestFingerprint(p: RequestFingerprintParts): string {
-  return createHash("sha256").update(JSON.stringify([p.identity.issuer, p.identity.subject, p.method, p.target, p.bodySha256, p.impersonate])).digest("hex");
+  return createHash("sha256").update(JSON.stringify([p.identity.issuer, p.identity.subject, p.identityKey, p.method, p.target, p.bodySha256, p.impersonate])).digest("hex");
 }
 
 /** Approvals older than this are forgotten (a retry then asks anew). */
