@@ -1,8 +1,10 @@
 // port-forward as kubectl 1.30+ sends it: SPDY/3 frames tunnelled in WebSocket binary messages
 // (subprotocol "SPDY/3.1+portforward.k8s.io"; frames may split or share messages). The relay
-// reads the caller's frames: each new stream (SYN_STREAM) names its port in a header, and a
-// port the decision did not cover (the request's ports= query) gets the stream reset
-// (RST_STREAM REFUSED_STREAM) and never reaches the API server. Header blocks are zlib with the
+// reads the caller's frames: each new stream (SYN_STREAM) names its port in a header. When the
+// request named ports (ports=, as the channel protocol and other clients send it), a stream to
+// any other port gets reset (RST_STREAM REFUSED_STREAM) and never reaches the API server.
+// kubectl 1.32's SPDY tunnel sends no ports= at all: the decision was then for the pod's
+// port-forward as a whole, as RBAC's pods/portforward is, and each port used is audited. Header blocks are zlib with the
 // SPDY dictionary and one compression context per direction, so the gateway inflates the
 // caller's and writes its own towards the API server (stored deflate blocks: no compressor
 // state to keep in step). The API server's frames pass unchanged, cut at frame boundaries so
@@ -200,8 +202,8 @@ function inflateBlock(stream: zlib.Inflate, block: Uint8Array): Promise<Uint8Arr
 }
 
 export interface PortForwardOptions {
-  /** The ports the decision covered (the request's ports= query). */
-  readonly ports: ReadonlySet<number>;
+  /** The ports the decision covered (the request's ports= query); null: the request named none. */
+  readonly ports: ReadonlySet<number> | null;
   readonly ended: (end: RelayEnd, summary: PortForwardSummary) => void;
 }
 
@@ -263,7 +265,7 @@ export function portForwardSpdy(opts: PortForwardOptions): RelaySession {
         }
         if (type === SPDY_FRAME.SYN_STREAM) {
           const port = Number(headers.get("port"));
-          if (!Number.isInteger(port) || !opts.ports.has(port)) {
+          if (!Number.isInteger(port) || (opts.ports !== null && !opts.ports.has(port))) {
             refusedStreams.add(id);
             const key = headers.get("port") ?? "(none)";
             refused[key] = (refused[key] ?? 0) + 1;

@@ -3,7 +3,7 @@
 // read that the caller offered), answers the caller 101 with the one the API server chose, and
 // relays frames both ways (websocket-relay.ts): exec and attach through the channel protocol
 // (exec-channels.ts: recording, output capture, masking, exit status), port-forward through
-// the SPDY tunnel (portforward-spdy.ts: only the decided ports). The session ends when either
+// the SPDY tunnel (portforward-spdy.ts: only the ports the request named, when it named any). The session ends when either
 // side closes, when the caller's token expires (identity.end_sessions_at_expiry) or when a
 // reload revokes its credential; its request record then says what happened.
 import type { Duplex } from "node:stream";
@@ -177,7 +177,7 @@ export async function upgradeAnswer(ctx: UpgradeContext): Promise<Response | nul
   const session =
     facts.subresource === "portforward"
       ? portForwardSpdy({
-          ports: new Set(queryPorts(conn.target)),
+          ports: queryPorts(conn.target).length > 0 ? new Set(queryPorts(conn.target)) : null,
           ended: (end, s) => void finish(end, { ports: s.ports, ...(Object.keys(s.refused).length > 0 ? { refused_ports: s.refused } : {}), ...(s.error !== undefined ? { portforward_error: s.error } : {}) }),
         })
       : execChannels({
