@@ -70,6 +70,26 @@ test("garbage frames from a caller: close 1002 naming the error, the record says
   expect(again.stdout).toBe("still fine\n");
 }, 60_000);
 
+test("ping and pong pass through; a close from the caller ends the exec upstream and comes back", async () => {
+  const token = await k.token("alice", ["developers"]);
+  const ws = await openRawWebSocket({ port: k.gw.port("prod-k8s"), path: execPath("staging", "web", ["cat"], "stdin=true&stdout=true"), token, protocols: ["v4.channel.k8s.io"] });
+  expect(ws.status).toBe(101);
+  expect(ws.protocol).toBe("v4.channel.k8s.io");
+  const pongs: Uint8Array[] = [];
+  ws.socket.on("data", (c: Buffer) => {
+    // A pong frame from the server: opcode 0xA, unmasked, short payload.
+    for (let i = 0; i + 1 < c.length; i++) if (c[i] === 0x8a && c[i + 1] === 4) pongs.push(c.subarray(i + 2, i + 6));
+  });
+  ws.send(0x9, new TextEncoder().encode("ping"));
+  await waitFor("the API server's pong, relayed", () => pongs.some((p) => new TextDecoder().decode(p) === "ping"));
+  ws.send(2, new Uint8Array([0, ...new TextEncoder().encode("echo me\n")]));
+  await waitFor("cat's echo on stdout", () => ws.messages.some((m) => m.data[0] === 1 && new TextDecoder().decode(m.data.subarray(1)) === "echo me\n"));
+  ws.close(1000);
+  await ws.ended;
+  expect(ws.closes[0]?.code).toBe(1000);
+  await waitFor("the stand-in's exec stream to close", () => k.api.openStreams() === 0);
+}, 60_000);
+
 test("an offered subprotocol the gateway cannot read is refused with a Status naming what it relays; nothing reaches the cluster", async () => {
   const token = await k.token("alice", ["developers"]);
   const before = k.api.requests.length;
