@@ -39,6 +39,8 @@ setInterval(() => api.requests.splice(0), 1000); // the stand-in keeps every req
 `,
 );
 const apiProc = Bun.spawn([process.execPath, join(dir, "apiserver.ts")], { stdout: "inherit", stderr: "inherit" });
+// Whatever fails from here, the stand-in does not outlive the benchmark.
+process.on("exit", () => apiProc.kill());
 let api: { url: string; port: number; token: string; caPem: string } | null = null;
 for (let i = 0; i < 600 && api === null; i++) {
   try {
