@@ -252,3 +252,17 @@ print("exec:", out.strip())
   const pyExec = k.api.requests.filter((q) => q.path === "/api/v1/namespaces/staging/pods/web/exec").at(-1)!;
   expect(pyExec.websocketProtocol).toBe("v4.channel.k8s.io"); // the python client offers v4 only
 }, 60_000);
+
+// Last: it turns the dev issuer off for this gateway.
+test("a reload that stops trusting the caller's credential ends an open exec: close 1008 credential revoked, the record says so", async () => {
+  const token = await k.token("alice", ["developers"]);
+  const ws = await openRawWebSocket({ port: k.gw.port("prod-k8s"), path: execPath("staging", "web", ["sleep", "600"]), token, protocols: ["v5.channel.k8s.io"] });
+  expect(ws.status).toBe(101);
+  const text = await Bun.file(k.gw.configPath).text();
+  await Bun.write(k.gw.configPath, text.replace("identity: { dev_issuer: true }", "identity: { dev_issuer: false }"));
+  await k.gw.waitForLog("policy reloaded");
+  await ws.ended;
+  expect(ws.closes[0]).toEqual({ code: 1008, reason: "gatehouse: session ended: credential revoked" });
+  await auditRecordsWhen(k.gw.auditPath, (rs) => requests(rs).some((r) => details(r)["ended"] === "credential_revoked" && (r.action as { subresource?: string }).subresource === "exec"), "the exec's record ended by revocation");
+  await waitFor("the stand-in's exec stream to close", () => k.api.openStreams() === 0);
+}, 60_000);
