@@ -337,8 +337,12 @@ export function portForwardSpdy(opts: PortForwardOptions): RelaySession {
       relay.toCaller(OPCODE.binary, frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     },
     ended(end) {
-      inflate.close();
-      void chain.finally(() => opts.ended(end, { ports, refused, ...(error !== undefined ? { error } : {}) }));
+      // Frames still being inflated finish first (closing the inflater under them would leave
+      // the chain, and so the request record, waiting forever).
+      void chain.finally(() => {
+        inflate.close();
+        opts.ended(end, { ports, refused, ...(error !== undefined ? { error } : {}) });
+      });
     },
   };
 }
