@@ -90,6 +90,16 @@ test("ping and pong pass through; a close from the caller ends the exec upstream
   await waitFor("the stand-in's exec stream to close", () => k.api.openStreams() === 0);
 }, 60_000);
 
+test("the API server's own refusal of an upgrade (no such pod) reaches the caller whole, and the record has its status", async () => {
+  const token = await k.token("alice", ["developers"]);
+  const ws = await openRawWebSocket({ port: k.gw.port("prod-k8s"), path: execPath("staging", "ghost", ["id"]), token, protocols: ["v5.channel.k8s.io"] });
+  await ws.ended;
+  expect(ws.status).toBe(404);
+  const body = JSON.parse(new TextDecoder().decode(ws.messages[0]!.data)) as { kind: string; reason: string; message: string };
+  expect(body).toMatchObject({ kind: "Status", reason: "NotFound", message: 'pods "ghost" not found' });
+  await auditRecordsWhen(k.gw.auditPath, (rs) => requests(rs).some((r) => (r.action as { name?: string }).name === "ghost" && details(r)["status"] === 404), "the refused upgrade's record with status 404");
+}, 60_000);
+
 test("an offered subprotocol the gateway cannot read is refused with a Status naming what it relays; nothing reaches the cluster", async () => {
   const token = await k.token("alice", ["developers"]);
   const before = k.api.requests.length;
