@@ -2,7 +2,9 @@
 // latency with hyperfine (both kubeconfigs carry a static bearer token, so no credential plugin
 // runs), and list/get request loops with wrk over TLS (a 20-pod list and a single pod get). The
 // gateway runs with full policy and batch audit: a decision and a request record per call.
-// The stand-in runs in its own process, as an API server would. The machine's speed drifts, so
+// The stand-in runs in its own process, as an API server would. A bare TLS proxy (node:https,
+// as the gateway serves, and fetch to the API server, nothing else) is measured too: the
+// ceiling of a TLS-to-TLS proxy on this runtime. The machine's speed drifts, so
 // wrk runs several rounds of direct then gateway back to back; ratios are taken within a round
 // and the table gives medians and the range.
 // Run: bun bench/kube-bench.ts [--seconds 10] [--connections 16] [--rounds 3] [--kubectl-runs 30]
@@ -67,8 +69,27 @@ rules:
   - { name: read, groups: [bench], kubernetes: { verbs: [read], namespaces: [bench] }, effect: allow }
 `,
 );
+// The bare proxy: its own self-signed certificate, the gateway's upstream credential and CA.
+Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "bare-key.pem"), "-out", join(dir, "bare-cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"], { stdout: "ignore", stderr: "ignore" });
+const barePort = await freePort();
+writeFileSync(
+  join(dir, "bare-proxy.ts"),
+  `import { createServer } from "node:https";
+import { readFileSync } from "node:fs";
+const ca = readFileSync(${JSON.stringify(join(dir, "upstream-ca.pem"))}, "utf8");
+createServer({ key: readFileSync(${JSON.stringify(join(dir, "bare-key.pem"))}), cert: readFileSync(${JSON.stringify(join(dir, "bare-cert.pem"))}) }, async (req, res) => {
+  const r = await fetch(${JSON.stringify(api.url)} + req.url, { headers: { authorization: "Bearer ${api.token}", accept: req.headers.accept ?? "application/json" }, tls: { ca } });
+  const body = Buffer.from(await r.arrayBuffer());
+  res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json", "content-length": body.length });
+  res.end(body);
+}).listen(${barePort}, "127.0.0.1");
+`,
+);
+const bare = Bun.spawn([process.execPath, join(dir, "bare-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
+process.on("exit", () => bare.kill());
 const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
 await waitForPort(gwPort);
+await waitForPort(barePort);
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "4h"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 
 const kubeconfig = (name: string, server: string, bearer: string, ca: string | null) => {
@@ -87,6 +108,7 @@ current-context: x
 };
 const direct = { name: "direct", port: api.port, bearer: api.token, config: kubeconfig("direct", api.url, api.token, join(dir, "upstream-ca.pem")) };
 const gateway = { name: "gateway", port: gwPort, bearer: token, config: kubeconfig("gateway", `https://127.0.0.1:${gwPort}`, token, null) };
+const bareProxy = { name: "bare TLS proxy", port: barePort, bearer: "unused" };
 
 interface WrkResult {
   rps: number;
@@ -129,18 +151,19 @@ try {
   for (const [i, r] of results.entries()) console.log(`| ${i === 0 ? "direct" : "gateway"} | ${(r.median * 1000).toFixed(1)} ms | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms | ${(r.min * 1000).toFixed(1)} ms |`);
   console.log(`\nadded median: ${((results[1]!.median - results[0]!.median) * 1000).toFixed(1)} ms per kubectl run\n`);
 
-  console.log(`wrk -t1 -c${connections} -d${seconds}s over TLS, ${rounds} rounds of direct then gateway after a warm-up; medians and range of per-round ratios:\n`);
+  console.log(`wrk -t1 -c${connections} -d${seconds}s over TLS, ${rounds} rounds of direct, bare TLS proxy and gateway back to back after a warm-up; medians and range of per-round ratios:\n`);
   console.log("| request | path | requests/s | p50 | p99 | ratio to direct | range | added p50 | errors |");
   console.log("|---|---|---:|---:|---:|---:|---|---:|---|");
   for (const [label, path] of [
     ["list 20 pods", "/api/v1/namespaces/bench/pods"],
     ["get 1 pod", "/api/v1/namespaces/bench/pods/pod-7"],
   ] as const) {
-    for (const p of [direct, gateway]) await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
-    const runs: Record<string, WrkResult[]> = { direct: [], gateway: [] };
-    for (let i = 0; i < rounds; i++) for (const p of [direct, gateway]) runs[p.name]!.push(await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer));
+    const paths = [direct, bareProxy, gateway];
+    for (const p of paths) await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
+    const runs: Record<string, WrkResult[]> = Object.fromEntries(paths.map((p) => [p.name, []]));
+    for (let i = 0; i < rounds; i++) for (const p of paths) runs[p.name]!.push(await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer));
     const d = runs["direct"]!;
-    for (const name of ["direct", "gateway"]) {
+    for (const name of paths.map((p) => p.name)) {
       const rs = runs[name]!;
       const ratio = rs.map((r, i) => r.rps / d[i]!.rps);
       const added = rs.map((r, i) => r.p50ms - d[i]!.p50ms);
@@ -148,10 +171,11 @@ try {
       console.log(`| ${label} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(2)} ms | ${median(ratio).toFixed(2)} | ${name === "direct" ? "" : range(ratio)} | ${name === "direct" ? "" : `${median(added).toFixed(2)} ms (${range(added)})`} | ${errors} |`);
     }
   }
-  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB, stand-in API server ${peakRssMb(apiProc.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB, bare TLS proxy ${peakRssMb(bare.pid)} MB, stand-in API server ${peakRssMb(apiProc.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 } finally {
   gw.kill("SIGTERM");
   apiProc.kill();
+  bare.kill();
   await gw.exited;
   rmSync(dir, { recursive: true, force: true });
 }
