@@ -214,6 +214,8 @@ export const KubernetesTarget = Type.Object(
     max_body_size: Type.Optional(Size),
     record_body_limit: Type.Optional(Size),
     timeout: Type.Optional(Duration),
+    record_input: Type.Optional(Type.Boolean({ description: "Also record what callers type in kubectl exec/attach terminal sessions (passwords typed there too). Default false." })),
+    exec_output_limit: Type.Optional(Size),
   },
   strict,
 );

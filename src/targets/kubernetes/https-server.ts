@@ -17,7 +17,7 @@ export interface Connection {
   readonly rawHeaders: readonly (readonly [string, string])[];
   readonly remoteAddress: string;
   /** An upgrade request (exec, attach, port-forward): its socket and the bytes read past its head. */
-  readonly upgrade?: { readonly socket: Duplex; readonly head: Buffer };
+  readonly upgrade?: { readonly socket: Duplex; readonly head: Buffer; /** Set by the relay once it answers on the socket itself. */ taken: boolean };
 }
 
 export type Handler = (req: Request, conn: Connection) => Promise<Response>;
@@ -125,9 +125,10 @@ export async function listenHttps(opts: { host: string; port: number; cert: stri
     socket.on("close", () => abort.abort());
     socket.on("error", () => undefined);
     const raw = pairs(req.rawHeaders);
-    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "", upgrade: { socket, head } };
+    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "", upgrade: { socket, head, taken: false } };
     void run(requestOf(req, abort.signal, raw), conn).then((resp) => {
-      // The relay, once there, takes the socket and answers 101 itself (see upgrade.ts).
+      // The relay takes the socket and answers 101 itself (see upgrade.ts).
+      if (conn.upgrade?.taken) return undefined;
       if (!socket.destroyed && socket.writable) return writeRaw(socket, resp);
       return undefined;
     });

@@ -13,6 +13,7 @@ import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejectio
 import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
+import { SessionExpiry } from "../../gate/session-expiry.ts";
 import { RecordsByIdentity } from "../../gate/session-records.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import type { JsonMasker } from "../../masking/json-masker.ts";
@@ -26,7 +27,7 @@ import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
 import { servingCertOf } from "./serving-cert.ts";
 import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
 import { listenHttps, type Connection } from "./https-server.ts";
-import { spdyRefusal, upgradeAnswer } from "./upgrade.ts";
+import { DEFAULT_EXEC_OUTPUT_LIMIT, queryFlag, spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
 import { watchFolder } from "../../gate/watch-folder.ts";
 import { dirname } from "node:path";
@@ -81,6 +82,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const recordBodyLimit = cfg.record_body_limit !== undefined ? parseSize(cfg.record_body_limit) : DEFAULT_RECORD_BODY;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 0;
+  const execOutputLimit = cfg.exec_output_limit !== undefined ? parseSize(cfg.exec_output_limit) : DEFAULT_EXEC_OUTPUT_LIMIT;
   const maskSecretData = cfg.mask_secret_data ?? true;
   const { gate, metrics, log } = deps;
   const builtins = kubernetesBuiltins({ mayUseTarget: deps.mayUseTarget });
@@ -228,9 +230,16 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
 
     // Decided and allowed: from here every path ends in one request record. While the answer
     // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
-    const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort() };
+    const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort("credential_revoked") };
     revocations.add(live);
+    // A watch, a log follow or an upgraded session lasts past its token's expiry only when
+    // identity.end_sessions_at_expiry is off; a plain request is over before it matters.
+    const expiresAt = identity.expiresAt !== undefined && (deps.endAtExpiry?.() ?? true) ? identity.expiresAt : undefined;
+    const streaming = facts.verb === "watch" || (facts.subresource === "log" && queryFlag(target, "follow"));
+    const expiry = streaming && expiresAt !== undefined ? new SessionExpiry(expiresAt, deps.clock, (reason) => abort.abort(reason)) : null;
+    expiry?.start();
     const complete = (c: Completion) => {
+      expiry?.cancel();
       revocations.delete(live);
       metrics.requests.inc({ target: cfg.name, outcome: c.outcome });
       const durationMs = performance.now() - started;
@@ -241,7 +250,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         {
           session: id,
           action: facts as unknown as Record<string, unknown>,
-          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}) },
+          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}), ...(expiry?.reason ? { ended: expiry.reason } : {}), ...(c.details ?? {}) },
         },
         "request",
       );
@@ -257,9 +266,24 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
       return statusResponse(400, message, detailsOf(facts));
     }
     if (upgrade === "websocket") {
-      const answer = upgradeAnswer(req, conn, facts);
-      complete({ status: answer.status, bytesOut: 0, outcome: "not_supported" });
-      return answer;
+      const answer = await upgradeAnswer({
+        req,
+        conn,
+        facts,
+        id,
+        upstream,
+        impersonate,
+        detectors: verdict.masks.detectors,
+        stateDir: deps.stateDir,
+        recordInput: cfg.record_input === true,
+        execOutputLimit,
+        expiresAt,
+        clock: deps.clock,
+        signal: abort.signal,
+        complete,
+      });
+      // null: the relay answered on the socket itself (101, or the API server's refusal).
+      return answer ?? new Response(null, { status: 204 });
     }
     forwarding++;
     try {

@@ -15,9 +15,11 @@ import { maskingWatchStream } from "./watch-stream.ts";
 export interface Completion {
   readonly status: number;
   readonly bytesOut: number;
-  readonly outcome: "ok" | "masked" | "mask_refused" | "upstream_error" | "client_closed" | "not_supported";
+  readonly outcome: "ok" | "masked" | "mask_refused" | "upstream_error" | "client_closed" | "client_error" | "not_supported";
   readonly error?: string;
   readonly masked?: number;
+  /** What else the record says (an exec's exit status, bytes each way, its recording). */
+  readonly details?: Record<string, unknown>;
 }
 
 export interface ForwardRequest {

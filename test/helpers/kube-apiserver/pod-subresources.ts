@@ -114,7 +114,8 @@ export function upgrade(ctx: HandlerContext, req: Request, upgrader: Upgrader | 
   const protocol = negotiate(offered, REMOTECOMMAND_PROTOCOLS);
   if (!protocol) throw errors.badRequest(`unable to upgrade: requested protocol(s) are not supported: ${offered ?? ""}; supported protocols are ${REMOTECOMMAND_PROTOCOLS.join(", ")}`);
   const { pod, container } = podAndContainer(ctx, target, q.get("container"));
-  const flag = (k: string) => q.get(k) === "true" || q.get(k) === "1";
+  // The API server decodes these with strconv.ParseBool: python3-kubernetes sends "True".
+  const flag = (k: string) => ["1", "t", "T", "TRUE", "true", "True"].includes(q.get(k) ?? "");
   const streams = { stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr"), tty: flag("tty") };
   const isExec = info.subresource === "exec";
   const argv = q.getAll("command");
