@@ -7,7 +7,7 @@
 // SSH connection and opens another) and through the gateway. Paths alternate inside each round,
 // rounds repeat; prints markdown with MB/s, ratios to direct, the gateway's CPU and peak RSS.
 // Run: bun bench/ssh-bench.ts [--rounds 3] [--seconds 5] [--mb 200] [--keys 500] [--concurrency 4]
-//      [--cipher aes128-gcm@openssh.com] [--skip transfer,keys,conns] [--ssh2]
+//      [--cipher aes128-gcm@openssh.com] [--skip transfer,keys,conns] [--ssh2] [--gateway-env K=V,…]
 // (needs dist/gatehouse; runs as root, like test/helpers/sshd.ts, which makes the test user)
 import { chmodSync, chownSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -32,6 +32,8 @@ const concurrency = Number(flag("concurrency", "4"));
 const cipher = flag("cipher", "");
 const skip = new Set(flag("skip", "").split(",").filter(Boolean));
 const withSsh2 = args.includes("--ssh2");
+// --gateway-env K=V[,K=V]: the gateway's environment, e.g. MIMALLOC_PURGE_DELAY=-1 (see README).
+const gatewayEnv = Object.fromEntries(flag("gateway-env", "").split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const BYTES = mb * 1024 * 1024;
 
 type PathName = "direct" | "OpenSSH bastion" | "gateway";
@@ -153,6 +155,7 @@ try {
     effect: allow
 `,
     target: ["exec_output_limit: 1MiB"],
+    env: gatewayEnv,
     identity: `machine_keys: [{ name: bench-bot, sha256: "${"b".repeat(64)}", groups: [bench], ssh_public_keys: ["${botPublic}"] }]`,
   });
   const gwPid = g.gw.proc.pid;
@@ -187,6 +190,7 @@ try {
 
   console.log(`\n## SSH bench ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim()}, ${rounds} rounds, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}\n`);
   console.log(`OpenSSH client ${execFileSync("ssh", ["-V"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) || "(see ssh -V)"}`.trim());
+  if (Object.keys(gatewayEnv).length > 0) console.log(`gateway environment: ${JSON.stringify(gatewayEnv)}`);
   console.log(`caller-side cipher: ${PATHS.map((p) => `${p} ${negotiated[p]}`).join("; ")}${cipher ? ` (forced with -c ${cipher})` : ""}`);
   console.log("gateway → sshd: ssh2's choice, aes128-gcm@openssh.com (node:crypto), kex curve25519-sha256@libssh.org; bastion → sshd: OpenSSH's defaults unless --cipher\n");
 
