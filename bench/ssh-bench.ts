@@ -11,10 +11,11 @@
 // (needs dist/gatehouse; runs as root, like test/helpers/sshd.ts, which makes the test user)
 import { chmodSync, chownSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type ConnectConfig } from "ssh2";
+import { BINARY } from "../test/helpers/gateway.ts";
 import { type SshGateway, sshLogin, startSshGateway } from "../test/helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "../test/helpers/sshd.ts";
 import { within } from "../test/helpers/wait.ts";
@@ -189,7 +190,7 @@ try {
   }
 
   console.log(`\n## SSH bench ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim()}, ${rounds} rounds, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}\n`);
-  console.log(`OpenSSH client ${execFileSync("ssh", ["-V"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) || "(see ssh -V)"}`.trim());
+  console.log(`client: ${spawnSync("ssh", ["-V"], { encoding: "utf8" }).stderr.trim()}; gateway: ${execFileSync(BINARY, ["version"], { encoding: "utf8" }).trim()}`);
   if (Object.keys(gatewayEnv).length > 0) console.log(`gateway environment: ${JSON.stringify(gatewayEnv)}`);
   console.log(`caller-side cipher: ${PATHS.map((p) => `${p} ${negotiated[p]}`).join("; ")}${cipher ? ` (forced with -c ${cipher})` : ""}`);
   console.log("gateway → sshd: ssh2's choice, aes128-gcm@openssh.com (node:crypto), kex curve25519-sha256@libssh.org; bastion → sshd: OpenSSH's defaults unless --cipher\n");
