@@ -228,6 +228,27 @@ describe("SFTP operations and paths", () => {
     expect(d(sftp("rename", "/tmp/x", "/tmp/y"))).toBe(false);
   });
 
+  test("a deny rule holds a rename of a folder above what it names: the tree would move out from under it", () => {
+    const d = deny({ paths: ["/home/u/secret/**"] });
+    expect(d(sftp("rename", "/home/u", "/home/w"))).toBe(true);
+    expect(d(sftp("rename", "/home", "/h2"))).toBe(true);
+    expect(d(sftp("rename", "/", "/x"))).toBe(true);
+    // Moving something into the denied place creates the tree it names.
+    expect(d(sftp("rename", "/tmp/stash", "/home/u/secret"))).toBe(true);
+    expect(d(sftp("rename", "/tmp/stash", "/HOME/U"))).toBe(true);
+    // Siblings and folders elsewhere are not above it.
+    expect(d(sftp("rename", "/home/v", "/home/w"))).toBe(false);
+    expect(d(sftp("rename", "/home/u/public", "/home/u/public2"))).toBe(false);
+    // Wildcard segments: /home/*/secret/** lies below every /home/X.
+    const star = deny({ paths: ["/home/*/secret/**"] });
+    expect(star(sftp("rename", "/home/anyone", "/tmp/a"))).toBe(true);
+    expect(star(sftp("rename", "/var/x", "/tmp/a"))).toBe(false);
+    // Only renames: reading or listing a folder above is not the denied tree.
+    expect(d(sftp("list", "/home/u"))).toBe(false);
+    // Allow rules are unchanged: a rename inside the allowed tree stays allowed.
+    expect(allow({ operations: ["rename"], paths: ["/home/u/**"] })(sftp("rename", "/home/u/a", "/home/u/b"))).toBe(true);
+  });
+
   test("opening the subsystem: allowed by an allow rule, not refused by a deny rule about operations", () => {
     expect(m(sftp(undefined))).toBe(true);
     expect(deny({ operations: ["remove"] })(sftp(undefined))).toBe(false);

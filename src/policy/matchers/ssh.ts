@@ -18,7 +18,9 @@
 //   dodge a deny of `rm **`). Also every shell: the gateway cannot see the commands typed in one.
 //   State `actions: [exec]` to keep such a rule off shells.
 // - operations and paths: sftp operations. A rename needs both of its paths within an allow rule's
-//   paths, and either one within a deny rule's. A path the target did not normalise is refused by
+//   paths, and either one within a deny rule's. A deny or review rule also holds a rename whose
+//   path (or new path) is a folder above what its paths name: renaming /srv to /x would move
+//   /srv/secret out from under a deny of /srv/secret/**. A path the target did not normalise is refused by
 //   deny rules and never allowed. An allow rule also allows opening the SFTP subsystem (no
 //   operation yet); a deny rule with operations or paths does not refuse it.
 // - destinations: forwards. A destination that does not parse is refused by deny rules and never
@@ -214,6 +216,7 @@ export function compileSshConditions(section: SshSection, restricting: boolean):
     });
     const theirs = `its paths ${list(section.paths)}`;
     const within = (p: string | null | undefined): boolean | null => (p === undefined ? null : p === null ? restricting : globs(p));
+    const above = restricting ? folderAbove(section.paths) : () => false;
     out.push({
       name: "paths",
       test: (f, v) => {
@@ -222,6 +225,7 @@ export function compileSshConditions(section: SshSection, restricting: boolean):
         const a = within(v.path);
         const b = within(v.toPath);
         if (a === null) return restricting;
+        if (restricting && f.operation === "rename" && (above(v.path) || above(v.toPath))) return true;
         return restricting ? a || b === true : a && b !== false;
       },
       why: (f, v, holds) => {
@@ -257,5 +261,29 @@ export function compileSshMatcher(section: SshSection, restricting: boolean): Ss
   return (f, v) => {
     for (const c of conditions) if (!c.test(f, v)) return false;
     return true;
+  };
+}
+
+/**
+ * For deny and review rules: whether a normalised path is a folder above something the globs can
+ * name (every one of its segments matches the glob's segment at that place, and the glob goes on
+ * beyond it, or reaches a `**` first). Case is ignored, as deny rules ignore it. A glob that
+ * starts with `**` is below every folder, so such a deny rule holds every rename.
+ */
+function folderAbove(patterns: readonly string[]): (path: string | null | undefined) => boolean {
+  const segment = (seg: string) => (seg === "**" ? "**" : seg === "" ? (x: string) => x === "" : compileGlob(seg, { separator: "/", ignoreCase: true }));
+  const compiled = patterns.map((p) => p.split("/").map(segment));
+  return (path) => {
+    if (path === null || path === undefined) return false;
+    const parts = path === "/" ? [""] : path.split("/");
+    return compiled.some((segs) => {
+      for (let i = 0; i < parts.length; i++) {
+        const seg = segs[i];
+        if (seg === undefined) return false;
+        if (seg === "**") return true;
+        if (!seg(parts[i]!)) return false;
+      }
+      return segs.length > parts.length;
+    });
   };
 }
