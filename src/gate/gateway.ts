@@ -310,6 +310,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           ),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
+          degraded,
           clock,
           metrics,
           log,

@@ -1,13 +1,16 @@
-// The Kubernetes target's HTTPS listener, on node:https rather than Bun.serve: Bun.serve holds a
+// The Kubernetes target's HTTPS listener, on node:http (with node:tls, below) rather than Bun.serve: Bun.serve holds a
 // streamed response's headers until its first body byte, so a watch with nothing to report yet
 // (kubectl rollout status, delete --wait, get -w after its list) never got its 200 through the
 // gateway (measured: the status line and some headers went out, the end of the head did not).
 // Here the head is flushed at once and bodies stream with backpressure (write → drain). It also
 // hands the handler the request-target and header lines exactly as received (a repeated
 // Impersonate-Group stays two lines), and upgrade requests with their socket, for the relay.
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+// TLS is ours, not node:https's: Bun's node:https reads its certificate once (no setSecureContext,
+// no SNICallback), so each accepted TCP socket is wrapped with the context current at that moment
+// and handed to a node:http server: a replaced certificate is served to the next connection.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
 import type { Duplex } from "node:stream";
 
 export interface Connection {
@@ -103,12 +106,17 @@ async function writeRaw(socket: Duplex, resp: Response): Promise<void> {
   socket.end(Buffer.concat([Buffer.from(lines.join("\r\n")), bytes]));
 }
 
-export async function listenHttps(opts: { host: string; port: number; cert: string; key: string; handler: Handler; onError: (e: unknown) => Response }): Promise<HttpsServer> {
-  const server: Server = createServer({ cert: opts.cert, key: opts.key });
-  const sockets = new Set<Duplex>();
-  server.on("secureConnection", (s: Duplex) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
+/** `context` is asked at each accepted connection (gate/reloading-tls.ts keeps it current). */
+export async function listenHttps(opts: { host: string; port: number; context: () => SecureContext; handler: Handler; onError: (e: unknown) => Response }): Promise<HttpsServer> {
+  const server: Server = createHttpServer();
+  const sockets = new Set<Socket>();
+  const listener = createNetServer((raw) => {
+    sockets.add(raw);
+    raw.on("close", () => sockets.delete(raw));
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: opts.context(), ALPNProtocols: ["http/1.1"] });
+    // A failed handshake (a client that distrusts the certificate) ends only this connection.
+    tls.on("error", () => raw.destroy());
+    server.emit("connection", tls);
   });
   const run = (req: Request, conn: Connection) => opts.handler(req, conn).catch((e: unknown) => opts.onError(e));
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -143,18 +151,18 @@ export async function listenHttps(opts: { host: string; port: number; cert: stri
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
+    listener.once("error", reject);
+    listener.listen(opts.port, opts.host, () => {
+      listener.off("error", reject);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (listener.address() as AddressInfo).port;
   return {
     port,
     close(force) {
       return new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        listener.close(() => resolve());
         if (force) for (const s of sockets) s.destroy();
         else (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       });

@@ -30,6 +30,8 @@ import { listenHttps, type Connection } from "./https-server.ts";
 import { DEFAULT_EXEC_OUTPUT_LIMIT, queryFlag, spdyRefusal, upgradeAnswer } from "./upgrade.ts";
 import { upstreamOf } from "./upstream.ts";
 import { watchFolder } from "../../gate/watch-folder.ts";
+import { reloadingTls } from "../../gate/reloading-tls.ts";
+import { createSecureContext } from "node:tls";
 import { dirname } from "node:path";
 
 export interface KubernetesTargetDeps extends TargetDeps {
@@ -78,6 +80,24 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     },
   });
   const serving = servingCertOf(cfg, deps.stateDir);
+  // A configured certificate replaced on disk is served to new connections without a restart
+  // (gate/reloading-tls.ts, as the PostgreSQL target's); the generated one is ours and stays.
+  const tlsFiles = cfg.tls;
+  const reloading = tlsFiles
+    ? reloadingTls(tlsFiles, { cert: Buffer.from(serving.certPem), key: Buffer.from(serving.keyPem) }, {
+        onRotated: (fingerprint) => {
+          deps.log.info("kubernetes target serves a new TLS certificate", { target: cfg.name, cert: tlsFiles.cert, fingerprint });
+          void deps.gate.recordHappened({ type: "tls.rotated", target: cfg.name, details: { cert: tlsFiles.cert, fingerprint } });
+        },
+        onFailure: (reason) => {
+          deps.log.error(reason, { target: cfg.name });
+          deps.metrics.secretReadFailures.inc({ reference: `tls:${tlsFiles.cert}` });
+          deps.degraded?.(`tls ${tlsFiles.cert}`, reason);
+        },
+        onUsable: () => deps.degraded?.(`tls ${tlsFiles.cert}`, null),
+      })
+    : null;
+  const fixedContext = reloading ? null : createSecureContext({ cert: serving.certPem, key: serving.keyPem });
   const maxBody = cfg.max_body_size ? parseSize(cfg.max_body_size) : DEFAULT_MAX_BODY;
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const recordBodyLimit = cfg.record_body_limit !== undefined ? parseSize(cfg.record_body_limit) : DEFAULT_RECORD_BODY;
@@ -324,8 +344,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   const server = await listenHttps({
     host,
     port,
-    cert: serving.certPem,
-    key: serving.keyPem,
+    context: () => reloading?.current() ?? fixedContext!,
     handler: handle,
     onError: (e) => {
       log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
@@ -339,6 +358,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
       upstream.close();
+      reloading?.close();
       const closed = server.close(false);
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
