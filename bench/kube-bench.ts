@@ -8,6 +8,8 @@
 // wrk runs several rounds of direct then gateway back to back; ratios are taken within a round
 // and the table gives medians and the range.
 // Run: bun bench/kube-bench.ts [--seconds 10] [--connections 16] [--rounds 3] [--kubectl-runs 30]
+//   [--baseline /tmp/gatehouse-before]: a second gateway from that binary, measured in the same
+//   rounds (interleaved A/B), with the CPU time each gateway spent per request.
 // (needs dist/gatehouse, wrk, hyperfine and kubectl)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -23,6 +25,7 @@ const seconds = Number(flag("seconds", "10"));
 const connections = Number(flag("connections", "16"));
 const rounds = Number(flag("rounds", "3"));
 const kubectlRuns = Number(flag("kubectl-runs", "30"));
+const baselineBin = flag("baseline", "");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 const gatewayCommand = () => (process.env["GATEHOUSE_BENCH_CMD"] ? process.env["GATEHOUSE_BENCH_CMD"].split(" ").map((p, i) => (i > 0 && p.endsWith(".ts") ? resolve(p) : p)) : [BIN]);
 
@@ -53,22 +56,20 @@ for (let i = 0; i < 600 && api === null; i++) {
 }
 if (api === null) throw new Error("the stand-in API server did not start");
 writeFileSync(join(dir, "upstream-ca.pem"), api.caPem);
-writeFileSync(
-  join(dir, "gatehouse.yaml"),
-  `
-gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${adminPort} } }
+const gatewayConfig = (port: number, admin: number) => `
+gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${admin} } }
 audit: { path: ./state/audit/audit.log, durability: batch }
 identity: { dev_issuer: true }
 targets:
   - name: k8s
     kind: kubernetes
-    listen: 127.0.0.1:${gwPort}
-    upstream: { url: ${api.url}, ca: ./upstream-ca.pem, token: ${api.token} }
+    listen: 127.0.0.1:${port}
+    upstream: { url: ${api!.url}, ca: ./upstream-ca.pem, token: ${api!.token} }
 rules:
   - { name: no-secrets, kubernetes: { resources: [secrets] }, effect: deny }
   - { name: read, groups: [bench], kubernetes: { verbs: [read], namespaces: [bench] }, effect: allow }
-`,
-);
+`;
+writeFileSync(join(dir, "gatehouse.yaml"), gatewayConfig(gwPort, adminPort));
 // The bare proxy: its own self-signed certificate, the gateway's upstream credential and CA.
 Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "bare-key.pem"), "-out", join(dir, "bare-cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"], { stdout: "ignore", stderr: "ignore" });
 const barePort = await freePort();
@@ -88,9 +89,23 @@ createServer({ key: readFileSync(${JSON.stringify(join(dir, "bare-key.pem"))}), 
 const bare = Bun.spawn([process.execPath, join(dir, "bare-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
 process.on("exit", () => bare.kill());
 const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+// The baseline gateway (--baseline): same config in its own folder (its own audit log and dev issuer).
+const baseDir = join(dir, "baseline");
+const basePort = await freePort();
+let baseGw: ReturnType<typeof Bun.spawn> | null = null;
+if (baselineBin !== "") {
+  Bun.spawnSync(["mkdir", "-p", baseDir]);
+  writeFileSync(join(baseDir, "upstream-ca.pem"), api.caPem);
+  writeFileSync(join(baseDir, "gatehouse.yaml"), gatewayConfig(basePort, await freePort()));
+  baseGw = Bun.spawn([baselineBin, "serve", "--config", join(baseDir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: baseDir, stdout: "inherit", stderr: "inherit" });
+  process.on("exit", () => baseGw?.kill());
+  await waitForPort(basePort);
+}
 await waitForPort(gwPort);
 await waitForPort(barePort);
-const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "4h"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
+const tokenFor = async (state: string) => (await new Response(Bun.spawn([BIN, "token", "--state-dir", state, "--sub", "bench", "--groups", "bench", "--ttl", "4h"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
+const token = await tokenFor(join(dir, "state"));
+const baseToken = baseGw !== null ? await tokenFor(join(baseDir, "state")) : "";
 
 const kubeconfig = (name: string, server: string, bearer: string, ca: string | null) => {
   const path = join(dir, `kubeconfig-${name}`);
@@ -109,12 +124,21 @@ current-context: x
 const direct = { name: "direct", port: api.port, bearer: api.token, config: kubeconfig("direct", api.url, api.token, join(dir, "upstream-ca.pem")) };
 const gateway = { name: "gateway", port: gwPort, bearer: token, config: kubeconfig("gateway", `https://127.0.0.1:${gwPort}`, token, null) };
 const bareProxy = { name: "bare TLS proxy", port: barePort, bearer: "unused" };
+const baseline = { name: "baseline gateway", port: basePort, bearer: baseToken };
+// CPU time (user + system) a process has used, in ms (clock ticks of 10 ms).
+const cpuMs = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+const pidOf: Record<string, number> = { gateway: gw.pid, ...(baseGw !== null ? { "baseline gateway": baseGw.pid } : {}) };
 
 interface WrkResult {
   rps: number;
   p50ms: number;
   p99ms: number;
   errors: string;
+  /** CPU ms the proxy spent per 1000 requests (gateways only). */
+  cpuPerK?: number;
 }
 
 async function wrk(url: string, bearer: string): Promise<WrkResult> {
@@ -152,28 +176,36 @@ try {
   console.log(`\nadded median: ${((results[1]!.median - results[0]!.median) * 1000).toFixed(1)} ms per kubectl run\n`);
 
   console.log(`wrk -t1 -c${connections} -d${seconds}s over TLS, ${rounds} rounds of direct, bare TLS proxy and gateway back to back after a warm-up; medians and range of per-round ratios:\n`);
-  console.log("| request | path | requests/s | p50 | p99 | ratio to direct | range | added p50 | errors |");
-  console.log("|---|---|---:|---:|---:|---:|---|---:|---|");
+  console.log("| request | path | requests/s | p50 | p99 | ratio to direct | range | added p50 | CPU ms per 1000 requests | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---|---:|---:|---|");
   for (const [label, path] of [
     ["list 20 pods", "/api/v1/namespaces/bench/pods"],
     ["get 1 pod", "/api/v1/namespaces/bench/pods/pod-7"],
   ] as const) {
-    const paths = [direct, bareProxy, gateway];
+    const paths = baseGw !== null ? [direct, bareProxy, baseline, gateway] : [direct, bareProxy, gateway];
     for (const p of paths) await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
     const runs: Record<string, WrkResult[]> = Object.fromEntries(paths.map((p) => [p.name, []]));
-    for (let i = 0; i < rounds; i++) for (const p of paths) runs[p.name]!.push(await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer));
+    for (let i = 0; i < rounds; i++)
+      for (const p of i % 2 === 0 ? paths : [...paths.slice(0, 2), ...paths.slice(2).reverse()]) {
+        const pid = pidOf[p.name];
+        const before = pid !== undefined ? cpuMs(pid) : 0;
+        const r = await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
+        if (pid !== undefined) r.cpuPerK = ((cpuMs(pid) - before) / (r.rps * seconds)) * 1000;
+        runs[p.name]!.push(r);
+      }
     const d = runs["direct"]!;
     for (const name of paths.map((p) => p.name)) {
       const rs = runs[name]!;
       const ratio = rs.map((r, i) => r.rps / d[i]!.rps);
       const added = rs.map((r, i) => r.p50ms - d[i]!.p50ms);
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
-      console.log(`| ${label} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(2)} ms | ${median(ratio).toFixed(2)} | ${name === "direct" ? "" : range(ratio)} | ${name === "direct" ? "" : `${median(added).toFixed(2)} ms (${range(added)})`} | ${errors} |`);
+      console.log(`| ${label} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(2)} ms | ${median(ratio).toFixed(2)} | ${name === "direct" ? "" : range(ratio)} | ${name === "direct" ? "" : `${median(added).toFixed(2)} ms (${range(added)})`} | ${rs[0]!.cpuPerK !== undefined ? `${median(rs.map((r) => r.cpuPerK!)).toFixed(0)} (${range(rs.map((r) => r.cpuPerK!), 0)})` : ""} | ${errors} |`);
     }
   }
   console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB, bare TLS proxy ${peakRssMb(bare.pid)} MB, stand-in API server ${peakRssMb(apiProc.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 } finally {
   gw.kill("SIGTERM");
+  baseGw?.kill("SIGTERM");
   apiProc.kill();
   bare.kill();
   await gw.exited;

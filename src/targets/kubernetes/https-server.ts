@@ -12,6 +12,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import type { Duplex } from "node:stream";
+import { wholeBody } from "./whole-response.ts";
 
 export interface Connection {
   /** The request-target as received (path and query). */
@@ -68,9 +69,17 @@ function requestOf(req: IncomingMessage, signal: AbortSignal, raw: readonly (rea
 }
 
 async function writeResponse(res: ServerResponse, resp: Response, abort: AbortController, head: boolean): Promise<void> {
-  const headers: [string, string][] = [];
-  resp.headers.forEach((v, k) => headers.push([k, v]));
-  res.writeHead(resp.status, headers.flat() as unknown as Record<string, string>);
+  const headers: string[] = [];
+  resp.headers.forEach((v, k) => void headers.push(k, v));
+  const whole = wholeBody(resp);
+  if (whole !== undefined) {
+    // Read whole already (a get, a list, a masked answer): head and body in one write.
+    if (!resp.headers.has("content-length")) headers.push("content-length", String(whole.byteLength));
+    res.writeHead(resp.status, headers as unknown as Record<string, string>);
+    res.end(head ? undefined : whole);
+    return;
+  }
+  res.writeHead(resp.status, headers as unknown as Record<string, string>);
   // At once: a watch's client waits for this head before its first event.
   res.flushHeaders();
   if (resp.body === null || head) {

@@ -320,6 +320,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         masker: deps.masker,
         maskMax,
         timeoutMs,
+        // A proxied service's answer may be a stream of its own (server-sent events): never held.
+        streaming: streaming || facts.subresource === "proxy",
         signal: abort.signal,
         complete: (c) => {
           forwarding--;

@@ -11,6 +11,7 @@ import { createKubeMasker, needsMasking } from "./response-masker.ts";
 import { statusResponse } from "./status.ts";
 import { asksForTable, upstreamHeaders, withFullRowObjects, type Upstream } from "./upstream.ts";
 import { maskingWatchStream } from "./watch-stream.ts";
+import { wholeResponse } from "./whole-response.ts";
 
 export interface Completion {
   readonly status: number;
@@ -39,11 +40,16 @@ export interface ForwardRequest {
   readonly maskMax: number;
   /** 0: none (watches and log follows last as long as they last). */
   readonly timeoutMs: number;
+  /** A watch or a log follow: the answer streams as it comes, never read whole first. */
+  readonly streaming?: boolean;
   readonly signal: AbortSignal;
   readonly complete: (c: Completion) => void;
 }
 
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "transfer-encoding", "upgrade", "trailer"];
+
+/** The most of an answer that is not streamed (not a watch, not a log follow) read whole before it is written. */
+const WHOLE_MAX = 1024 * 1024;
 
 function isJson(contentType: string | null): boolean {
   const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
@@ -118,7 +124,7 @@ export async function forwardRequest(f: ForwardRequest): Promise<Response> {
       const bytes = Buffer.from(r.text, "utf8");
       out.set("content-length", String(bytes.byteLength));
       complete({ status: res.status, bytesOut: bytes.byteLength, outcome: "masked", masked: r.masked });
-      return new Response(bytes, { status: res.status, statusText: res.statusText, headers: out });
+      return wholeResponse(bytes, { status: res.status, statusText: res.statusText, headers: out });
     } catch (e) {
       complete({ status: 502, bytesOut: 0, outcome: "mask_refused", error: errorMessage(e) });
       return statusResponse(502, `gatehouse: ${errorMessage(e)}`);
@@ -129,9 +135,55 @@ export async function forwardRequest(f: ForwardRequest): Promise<Response> {
     complete({ status: res.status, bytesOut: 0, outcome: "ok" });
     return new Response(null, { status: res.status, statusText: res.statusText, headers: out });
   }
+  // A get, a list, a Status: read whole (up to WHOLE_MAX) and written with one end(), which costs
+  // a fraction of a reader loop through Web streams. Past WHOLE_MAX, what was read goes first and
+  // the rest streams as below.
+  let body: ReadableStream<Uint8Array> = res.body;
+  if (f.streaming !== true) {
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let ended = false;
+    try {
+      while (size <= WHOLE_MAX) {
+        const { value, done } = await reader.read();
+        if (done) {
+          ended = true;
+          break;
+        }
+        chunks.push(value);
+        size += value.byteLength;
+      }
+    } catch (e) {
+      complete({ status: f.signal.aborted ? 499 : 502, bytesOut: 0, outcome: f.signal.aborted ? "client_closed" : "upstream_error", error: errorMessage(e) });
+      return statusResponse(502, `the API server's answer broke off: ${errorMessage(e)}`);
+    }
+    if (ended) {
+      const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      out.set("content-length", String(whole.byteLength));
+      complete({ status: res.status, bytesOut: whole.byteLength, outcome: "ok" });
+      return wholeResponse(whole, { status: res.status, statusText: res.statusText, headers: out });
+    }
+    let i = 0;
+    body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        if (i < chunks.length) {
+          ctl.enqueue(chunks[i]!);
+          chunks[i++] = new Uint8Array(0);
+          return;
+        }
+        const { value, done } = await reader.read();
+        if (done) ctl.close();
+        else ctl.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+  }
   // Streamed through, counted: a watch or a log follow stays open as long as the server sends.
   let bytes = 0;
-  const counted = res.body.pipeThrough(
+  const counted = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, ctl) {
         bytes += chunk.byteLength;
