@@ -9,7 +9,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import type { AppendOptions } from "../audit/log.ts";
-import type { CanonicalValue, RecordTemplate, RecordValues } from "../audit/record-template.ts";
+import { canonicalValue, type CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
@@ -156,6 +156,20 @@ export class Gate {
   readonly #allowCounters = new Map<string, { inc(by?: number): void }>();
   /** recordLaterFrom's options per record type: one onLost handler each, not a closure per record. */
   readonly #lazyOptions = new Map<string, AppendOptions & { readonly onLost: (e: unknown) => void }>();
+
+  /** Canonical JSON of frozen details objects a target passes again and again (a session's Bind details). */
+  readonly #detailsJson = new WeakMap<object, CanonicalValue>();
+
+  /** Details as given, or their canonical JSON made once when the object is frozen (it cannot change). */
+  #frozenDetails(details: Record<string, unknown> | undefined): unknown {
+    if (details === undefined || !Object.isFrozen(details)) return details;
+    let json = this.#detailsJson.get(details);
+    if (json === undefined) {
+      json = canonicalValue(details);
+      this.#detailsJson.set(details, json);
+    }
+    return json;
+  }
 
   #countAllow(target: string): void {
     let c = this.#allowCounters.get(target);
@@ -314,7 +328,7 @@ export class Gate {
     if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
       try {
         const template = ctx.records.template("decision", decision, policy.hash);
-        this.appendRecord(template, { action: ctx.action ?? auditAction(action.request), details });
+        this.appendRecord(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
         const flushed = this.flushRecords();
         if (flushed === undefined) return known;
         return flushed.then(
