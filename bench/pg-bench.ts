@@ -4,8 +4,10 @@
 // with the gateway's peak memory. Prints markdown tables with tps and ratios. A bare Bun TCP
 // relay (bytes copied both ways, nothing else) runs too: the ceiling of any relay written on
 // this runtime.
-// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared]
-// (needs dist/gatehouse; --rows 0 skips the large SELECT)
+// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared] [--baseline BINARY]
+// (needs dist/gatehouse; --rows 0 skips the large SELECT). --baseline runs a second gateway (another
+// build, e.g. before a change) on its own ports and audit log, measured in the same rounds right
+// after the gateway: a before/after comparison on the same machine state.
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -23,6 +25,7 @@ const seconds = Number(flag("seconds", "10"));
 const rows = Number(flag("rows", "10000000")); // 0 skips the large SELECT
 const clientCounts = flag("clients", "1,8").split(",").map(Number);
 const modes = flag("modes", "simple,prepared").split(",");
+const baseline = flag("baseline", "");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -34,6 +37,8 @@ const bouncerPort = await freePort();
 const gwPort = await freePort();
 const adminPort = await freePort();
 const relayPort = await freePort();
+const baseGwPort = await freePort();
+const baseAdminPort = await freePort();
 const procs: { kill(sig?: number | NodeJS.Signals): void; exited: Promise<number> }[] = [];
 
 async function run(cmd: string[], env: Record<string, string> = {}): Promise<string> {
@@ -133,7 +138,19 @@ rules:
   );
   const gw = Bun.spawn([...gatewayCommand(), "serve", "--config", join(dir, "gatehouse.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
   procs.push(gw);
-  await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort), waitForPort(relayPort)]);
+  // The baseline gateway: the same configuration on its own ports and audit log, the same state
+  // folder (so the same dev issuer key and token).
+  let base: ReturnType<typeof Bun.spawn> | null = null;
+  if (baseline !== "") {
+    const yaml = readFileSync(join(dir, "gatehouse.yaml"), "utf8")
+      .replace(`listen: 127.0.0.1:${gwPort}`, `listen: 127.0.0.1:${baseGwPort}`)
+      .replace(`listen: 127.0.0.1:${adminPort}`, `listen: 127.0.0.1:${baseAdminPort}`)
+      .replace("./state/audit/audit.log", "./state/baseline-audit/audit.log");
+    writeFileSync(join(dir, "baseline.yaml"), yaml);
+    base = Bun.spawn([resolve(baseline), "serve", "--config", join(dir, "baseline.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
+    procs.push(base);
+  }
+  await Promise.all([waitForPort(bouncerPort), waitForPort(gwPort), waitForPort(relayPort), ...(base !== null ? [waitForPort(baseGwPort)] : [])]);
   const token = (await run([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench", "--ttl", "2h"])).split("\n")[0]!.trim();
 
   const paths = {
@@ -141,18 +158,19 @@ rules:
     pgbouncer: { port: bouncerPort, password: pg.password },
     "bare Bun relay": { port: relayPort, password: pg.password },
     gateway: { port: gwPort, password: token },
-  } as const;
+    ...(base !== null ? { "baseline gateway": { port: baseGwPort, password: token } } : {}),
+  } as Record<string, { port: number; password: string }>;
   // Main-thread CPU (user + system) of a process, in µs, from /proc (clock ticks of 10 ms).
   const mainCpuUs = (pid: number): number => {
     const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(f[11]) + Number(f[12])) * 10_000;
   };
-  const cpuOf: Partial<Record<string, number>> = { "bare Bun relay": relay.pid, gateway: gw.pid };
+  const cpuOf: Partial<Record<string, number>> = { "bare Bun relay": relay.pid, gateway: gw.pid, ...(base !== null ? { "baseline gateway": base.pid } : {}) };
   /** Main-thread µs per statement of the last tps() run through the relay or the gateway. */
   const perStatement: Record<string, number> = {};
   const tps = async (path: keyof typeof paths, clients: number, mode: string, secs = seconds) => {
-    const { port, password } = paths[path];
+    const { port, password } = paths[path]!;
     const pid = cpuOf[path];
     const cpu0 = pid === undefined ? 0 : mainCpuUs(pid);
     const out = await run(["pgbench", "-S", "-n", "-M", mode, "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(secs), "-h", "127.0.0.1", "-p", String(port), "-U", pg.user, pg.database], { PGPASSWORD: password });
@@ -166,18 +184,22 @@ rules:
   // get the same runs).
   for (const path of Object.keys(paths) as (keyof typeof paths)[]) for (const mode of modes) await tps(path, 8, mode, 3).catch(() => 0);
   console.log(`\npgbench -S -T ${seconds}, scale 10, PostgreSQL 15 on loopback, 2 cores; full policy and batch audit on the gateway; every path warmed up first\n`);
-  console.log("| clients | protocol | direct tps | pgbouncer tps | bare Bun relay tps | gateway tps | relay/pgbouncer | gateway/direct | gateway/pgbouncer | gateway/relay | main-thread µs/statement relay | gateway | gateway/relay CPU |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const baseHead = base !== null ? " baseline gateway tps | baseline/relay | baseline µs/statement | baseline/relay CPU |" : "";
+  console.log(`| clients | protocol | direct tps | pgbouncer tps | bare Bun relay tps | gateway tps | relay/pgbouncer | gateway/direct | gateway/pgbouncer | gateway/relay | main-thread µs/statement relay | gateway | gateway/relay CPU |${baseHead}`);
+  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${base !== null ? "---:|---:|---:|---:|" : ""}`);
   for (const clients of clientCounts) {
     for (const mode of modes) {
       const d = await tps("direct", clients, mode);
       const b = await tps("pgbouncer", clients, mode);
       const r = await tps("bare Bun relay", clients, mode);
       const g = await tps("gateway", clients, mode);
+      const bg = base !== null ? await tps("baseline gateway", clients, mode) : 0;
       const rc = perStatement["bare Bun relay"] ?? 0;
       const gc = perStatement["gateway"] ?? 0;
+      const bc = perStatement["baseline gateway"] ?? 0;
+      const baseCells = base !== null ? ` ${bg.toFixed(0)} | ${(bg / r).toFixed(2)} | ${bc.toFixed(1)} | ${(bc / rc).toFixed(2)} |` : "";
       console.log(
-        `| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(r / b).toFixed(2)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} | ${(g / r).toFixed(2)} | ${rc.toFixed(1)} | ${gc.toFixed(1)} | ${(gc / rc).toFixed(2)} |`,
+        `| ${clients} | ${mode} | ${d.toFixed(0)} | ${b.toFixed(0)} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(r / b).toFixed(2)} | ${(g / d).toFixed(2)} | ${(g / b).toFixed(2)} | ${(g / r).toFixed(2)} | ${rc.toFixed(1)} | ${gc.toFixed(1)} | ${(gc / rc).toFixed(2)} |${baseCells}`,
       );
     }
   }

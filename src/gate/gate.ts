@@ -11,7 +11,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import type { AppendOptions } from "../audit/log.ts";
-import type { RecordTemplate, RecordValues } from "../audit/record-template.ts";
+import { canonicalValue, type CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
@@ -112,6 +112,12 @@ export interface CheckContext {
    * belongs to this request; the gate, that it covers this caller (its binding, as a grant's).
    */
   readonly approved?: { readonly id: string; readonly rule: string; readonly binding: GrantBinding | undefined };
+  /**
+   * The canonical JSON of auditAction(action.request), made by the caller once per request shape
+   * (recordKnown's hot path): saves re-encoding the same facts per record. It must be made from
+   * that very request.
+   */
+  readonly action?: CanonicalValue;
 }
 
 /**
@@ -149,6 +155,34 @@ export function describeApproval(p: PendingRequest): string {
 
 export class Gate {
   constructor(private readonly deps: GateDeps) {}
+
+  /** gatehouse_decisions_total{effect="allow"} per target, resolved once (the hot path counts it per statement). */
+  readonly #allowCounters = new Map<string, { inc(by?: number): void }>();
+  /** recordLaterFrom's options per record type: one onLost handler each, not a closure per record. */
+  readonly #lazyOptions = new Map<string, AppendOptions & { readonly onLost: (e: unknown) => void }>();
+
+  /** Canonical JSON of frozen details objects a target passes again and again (a session's Bind details). */
+  readonly #detailsJson = new WeakMap<object, CanonicalValue>();
+
+  /** Details as given, or their canonical JSON made once when the object is frozen (it cannot change). */
+  #frozenDetails(details: Record<string, unknown> | undefined): unknown {
+    if (details === undefined || !Object.isFrozen(details)) return details;
+    let json = this.#detailsJson.get(details);
+    if (json === undefined) {
+      json = canonicalValue(details);
+      this.#detailsJson.set(details, json);
+    }
+    return json;
+  }
+
+  #countAllow(target: string): void {
+    let c = this.#allowCounters.get(target);
+    if (c === undefined) {
+      c = this.deps.metrics.decisions.bind({ target, effect: "allow" });
+      this.#allowCounters.set(target, c);
+    }
+    c.inc();
+  }
 
   /**
    * Appends a record that an action waits for; rejects with E_AUDIT_WRITE when the log cannot
@@ -247,10 +281,15 @@ export class Gate {
    * logged, counted as lost (`type` names the record) and makes /healthz report unhealthy.
    */
   recordLaterFrom(template: RecordTemplate, values: RecordValues, type = "record"): Promise<void> {
-    const lost = (e: unknown) => this.auditWriteFailed(type, "lost", e);
+    let opts = this.#lazyOptions.get(type);
+    if (opts === undefined) {
+      opts = { lazy: true, onLost: (e: unknown) => this.auditWriteFailed(type, "lost", e) };
+      this.#lazyOptions.set(type, opts);
+    }
+    const lost = opts.onLost;
     try {
       // A line queued now and dropped later, when the log fails before it goes out, is lost too.
-      this.appendRecord(template, values, { lazy: true, onLost: lost });
+      this.appendRecord(template, values, opts);
     } catch (e) {
       lost(e);
       return Promise.resolve();
@@ -280,27 +319,31 @@ export class Gate {
    * without appendSync). An audit write that fails is a deny (auditFailed), so the caller
    * applies the returned verdict as check()'s.
    */
-  recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records"> = {}): Verdict | Promise<Verdict> {
+  recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records" | "action"> = {}): Verdict | Promise<Verdict> {
     const policy = this.deps.policy();
     const decision = known.decision;
     if (policy.hash !== known.policyHash || !known.allowed || decision.effect !== "allow" || known.approvalId !== undefined) {
       throw new GatewayError("E_INTERNAL", "a cached decision was reused under another policy or for a request that was not simply allowed");
     }
-    this.deps.metrics.decisions.inc({ target: action.target, effect: "allow" });
-    const details = ctx.details || decision.detail ? { ...ctx.details, ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
+    this.#countAllow(action.target);
+    // The caller's details as they are unless a denial detail joins them (no copy per statement).
+    const details = decision.detail ? { ...ctx.details, denial: decision.detail } : ctx.details;
     const audit = this.deps.audit;
-    const failed = (e: unknown) => this.auditFailed("decision", decision, policy.hash, e);
     if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
       try {
-        const template = ctx.records.template("decision", { effect: "allow", rule: decision.rule, message: decision.message }, policy.hash);
-        this.appendRecord(template, { action: auditAction(action.request), details });
+        const template = ctx.records.template("decision", decision, policy.hash);
+        this.appendRecord(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
         const flushed = this.flushRecords();
         if (flushed === undefined) return known;
-        return flushed.then(() => known, failed);
+        return flushed.then(
+          () => known,
+          (e: unknown) => this.auditFailed("decision", decision, policy.hash, e),
+        );
       } catch (e) {
-        return failed(e);
+        return this.auditFailed("decision", decision, policy.hash, e);
       }
     }
+    const failed = (e: unknown) => this.auditFailed("decision", decision, policy.hash, e);
     return audit
       .append({
         session: ctx.session,

@@ -87,6 +87,21 @@ export class SessionRecords {
    * action and details vary per record. Throws E_AUDIT_WRITE for a decision the schema refuses.
    */
   template(type: string, decision?: RecordDecision, policy?: string): RecordTemplate {
+    // The hot path asks for the same few templates over and over: the last one of each type is
+    // found by comparing what it holds, field by field (exact, as the key below is).
+    const last = this.#last.get(type);
+    if (last !== undefined && last.policy === policy && (decision === undefined ? last.effect === undefined : last.effect === decision.effect && last.rule === decision.rule && last.message === decision.message)) {
+      return last.template;
+    }
+    const t = this.#templateByKey(type, decision, policy);
+    this.#last.set(type, { policy, effect: decision?.effect, rule: decision?.rule, message: decision?.message, template: t });
+    return t;
+  }
+
+  /** The last template given per record type, with what it holds. */
+  readonly #last = new Map<string, { policy: string | undefined; effect: Effect | undefined; rule: string | null | undefined; message: string | undefined; template: RecordTemplate }>();
+
+  #templateByKey(type: string, decision?: RecordDecision, policy?: string): RecordTemplate {
     // Exact, never weaker than what the template holds: a wrong hit would write a wrong record.
     const key = JSON.stringify([type, policy, decision?.effect, decision?.rule, decision?.message]);
     let t = this.#templates.get(key);

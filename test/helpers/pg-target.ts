@@ -25,6 +25,7 @@ export interface InProcessTarget {
   readonly target: RunningPostgresTarget;
   readonly gate: Gate;
   readonly audit: AuditLog;
+  readonly auditPath: string;
   /** Every audit record so far (after an fsync), in order. */
   records(): Promise<AuditRecord[]>;
   stop(): Promise<void>;
@@ -37,7 +38,14 @@ export interface InProcessTarget {
  */
 export async function startInProcessTarget(
   pg: { port: number; user: string; password: string },
-  opts: { rules: string; identities: Record<string, Identity>; target?: string[]; wrapCheck?: (check: Gate["check"]) => Gate["check"] },
+  opts: {
+    rules: string;
+    identities: Record<string, Identity>;
+    target?: string[];
+    wrapCheck?: (check: Gate["check"]) => Gate["check"];
+    /** The gate gets the whole log (appendSync, flush: the record path the gateway uses), not only append. */
+    wholeLog?: boolean;
+  },
 ): Promise<InProcessTarget> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-pg-inprocess-"));
   const extra = (opts.target ?? []).map((line) => `    ${line}\n`).join("");
@@ -60,7 +68,7 @@ ${opts.rules.replace(/^\n+/, "")}`,
   const metrics = createMetrics();
   let gate: Gate | undefined;
   const approvals = new Approvals({ clock, onExpire: (p) => gate?.expire(p) });
-  gate = new Gate({ policy: () => policy, audit: { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
+  gate = new Gate({ policy: () => policy, audit: opts.wholeLog === true ? audit : { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
   if (opts.wrapCheck) gate.check = opts.wrapCheck(gate.check.bind(gate));
   const target = await startPostgresTarget(config.targets[0] as PostgresTarget, {
     gate,
@@ -82,6 +90,7 @@ ${opts.rules.replace(/^\n+/, "")}`,
     target,
     gate,
     audit,
+    auditPath,
     async records() {
       await audit.sync();
       const out: AuditRecord[] = [];

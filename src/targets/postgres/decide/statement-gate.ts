@@ -35,7 +35,8 @@ import type { PendingRequest } from "../../../approvals/approvals.ts";
 import { errorMessage } from "../../../core/errors.ts";
 import type { Action, Clock, Decision, Identity, Masks, PostgresRequestFacts } from "../../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../../core/types.ts";
-import type { Gate, Verdict } from "../../../gate/gate.ts";
+import { auditAction, type Gate, type Verdict } from "../../../gate/gate.ts";
+import { ObjectTemplate, type CanonicalValue } from "../../../audit/record-template.ts";
 import type { SessionRecords } from "../../../gate/session-records.ts";
 import type { Detector } from "../../../masking/detectors.ts";
 import { NO_OBJECTS, splitQualified, type Catalog, type StatementObjects } from "../catalog/catalog.ts";
@@ -63,6 +64,8 @@ export interface CheckedStatement {
   readonly facts: PostgresRequestFacts;
   readonly verdict: Verdict;
   readonly spec: MaskSpec | null;
+  /** known() only: the canonical JSON of auditAction(facts), for the decision record. */
+  readonly action?: CanonicalValue;
 }
 
 /** The policy's view of a statement: the analysis's markers (markers.ts) are not among its functions. */
@@ -76,6 +79,16 @@ interface KnownDecision {
   readonly version: number;
   readonly types: string;
   readonly checked: CheckedStatement;
+  /** The audit action of checked.facts with its text left open, made at the first reuse. */
+  action?: ObjectTemplate<"sql">;
+  /** checked with its canonical action, for a reuse with the same text (a Bind). */
+  same?: CheckedStatement;
+}
+
+/** The decision record's action of these facts, every member but the statement's text fixed. */
+function actionTemplate(facts: PostgresRequestFacts): ObjectTemplate<"sql"> {
+  const { sql: _sql, ...fixed } = auditAction(facts) as Record<string, unknown>;
+  return new ObjectTemplate(fixed, ["sql"]);
 }
 
 /** Shapes kept per session; all are dropped at once when it fills (a session rarely runs more). */
@@ -167,7 +180,9 @@ export class StatementGate {
       return null;
     }
     const c = k.checked;
-    return c.facts.sql === statement.text ? c : { facts: { ...c.facts, sql: statement.text }, verdict: c.verdict, spec: c.spec };
+    const action = (k.action ??= actionTemplate(c.facts));
+    if (c.facts.sql === statement.text) return (k.same ??= { ...c, action: action.fill({ sql: c.facts.sql }) });
+    return { facts: { ...c.facts, sql: statement.text }, verdict: c.verdict, spec: c.spec, action: action.fill({ sql: statement.text }) };
   }
 
   /**
@@ -178,7 +193,7 @@ export class StatementGate {
     return this.deps.gate.recordKnown(
       { identity: this.deps.identity, target: this.deps.target, request: checked.facts, time: this.deps.clock.now() },
       checked.verdict,
-      { session: this.deps.session, details, ...(this.deps.records ? { records: this.deps.records } : {}) },
+      { session: this.deps.session, details, ...(this.deps.records ? { records: this.deps.records } : {}), ...(checked.action !== undefined ? { action: checked.action } : {}) },
     );
   }
 

@@ -137,20 +137,24 @@ export class FrontendRelay {
       const info = analysis.statements[0]!;
       const known = this.checker.known(info);
       if (known !== null) {
-        // Decided, recorded and forwarded in this callback, unless the record must be waited for.
-        const apply = (verdict: Verdict): void => {
-          if (!verdict.allowed) {
-            s.toUpstream.push(s.deny.query);
-            s.tracker.push({ kind: "deny-query", error: verdictDenial(verdict), sent: false });
-            return;
-          }
-          this.forwardQuery(m, [info], [checkedRun(s, info, known, !this.unsynced, ctx)], changesCatalog(known.info, known.facts));
-        };
+        // Decided, recorded and forwarded in this callback, unless the record must be waited for
+        // (no closure unless it must).
         const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS);
-        return verdict instanceof Promise ? verdict.then(apply) : apply(verdict);
+        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownQuery(m, info, known, ctx, v));
+        return this.applyKnownQuery(m, info, known, ctx, verdict);
       }
     }
     return this.onQuerySlow(m, analysis, ctx);
+  }
+
+  private applyKnownQuery(m: Decoded<Query>, info: StatementInfo, known: CheckedStatement & { info: StatementInfo }, ctx: AnalysisContext, verdict: Verdict): void {
+    const s = this.s;
+    if (!verdict.allowed) {
+      s.toUpstream.push(s.deny.query);
+      s.tracker.push({ kind: "deny-query", error: verdictDenial(verdict), sent: false });
+      return;
+    }
+    this.forwardQuery(m, [info], [checkedRun(s, info, known, !this.unsynced, ctx)], changesCatalog(known.info, known.facts));
   }
 
   private async onQuerySlow(m: Decoded<Query>, analysis: Analysis, ctx: AnalysisContext): Promise<void> {
@@ -253,16 +257,20 @@ export class FrontendRelay {
       // The fast path: decided in an earlier batch, and nothing it depends on changed since.
       const known = this.checker.known(stmt.info, stmt.parameterTypes);
       if (known !== null) {
-        const apply = (verdict: Verdict): void => {
-          if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
-          this.adopt(stmt, known);
-          this.bind(m, stmt);
-        };
-        const verdict = this.s.statementGate.recordKnown(known, { protocol: "extended", statement_name: stmt.name, at: "bind" });
-        return verdict instanceof Promise ? verdict.then(apply) : apply(verdict);
+        // Frozen and kept with the statement: the gate serialises it once (Gate.recordKnown).
+        const details = (stmt.bindDetails ??= Object.freeze({ protocol: "extended", statement_name: stmt.name, at: "bind" }));
+        const verdict = this.s.statementGate.recordKnown(known, details);
+        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownBind(m, stmt, known, v));
+        return this.applyKnownBind(m, stmt, known, verdict);
       }
     }
     return this.recheck(m, stmt);
+  }
+
+  private applyKnownBind(m: Decoded<Bind>, stmt: PreparedStatement, known: CheckedStatement & { info: StatementInfo }, verdict: Verdict): void {
+    if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
+    this.adopt(stmt, known);
+    this.bind(m, stmt);
   }
 
   /** A prepared statement takes a decision made for it now. */

@@ -28,6 +28,8 @@ export interface PreparedStatement {
   source: PreparedSource | null;
   /** The parameter types its protocol Parse declared (0: unspecified); Bind converts values to them. Empty for SQL PREPARE. */
   readonly parameterTypes: readonly number[];
+  /** The details of its decision records at a Bind on the fast path, made once. */
+  bindDetails?: Readonly<Record<string, unknown>>;
   /** The catalog epoch (CatalogFence) its verdict was made in: reused only within it. */
   epoch: number;
   /** Its statement may change the catalog (see FrontendRelay): what runs after it waits for its answer. */

@@ -3,7 +3,8 @@
 // backpressure both ways. Audits session.end and a `statement` record for every statement
 // that was forwarded.
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
-import type { Identity } from "../../../core/types.ts";
+import type { Identity, PostgresRequestFacts } from "../../../core/types.ts";
+import { ObjectTemplate } from "../../../audit/record-template.ts";
 import type { Connection } from "../../../gate/connection.ts";
 import { auditAction, auditIdentity, describeApproval } from "../../../gate/gate.ts";
 import { SessionRecords } from "../../../gate/session-records.ts";
@@ -288,23 +289,61 @@ export class Session implements RelayCore, RevocableSession {
     if (outcome.kind === "complete" || outcome.kind === "error") this.statements++;
     let rows = run.rows;
     if (outcome.kind === "complete") {
-      const n = /(\d+)$/.exec(outcome.tag);
-      if (n !== null) rows = Number(n[1]);
+      const n = trailingNumber(outcome.tag);
+      if (n >= 0) rows = n;
     }
-    deps.metrics.requests.inc({ target: deps.cfg.name, outcome: outcome.kind === "complete" ? (run.spec !== null ? "masked" : "forwarded") : outcome.kind });
-    deps.metrics.latency.observe({ target: deps.cfg.name }, durationMs / 1000);
-    const details: Record<string, unknown> = {
+    this.#countRequest(outcome.kind === "complete" ? (run.spec !== null ? "masked" : "forwarded") : outcome.kind);
+    this.#latency.observe(durationMs / 1000);
+    // Serialised as canonicalJson would serialise the object of these members, without the copy.
+    const details = STATEMENT_DETAILS.fill({
       outcome: outcome.kind,
       rows,
       duration_ms: Math.round(durationMs * 1000) / 1000,
-    };
-    if (outcome.kind === "complete") details["tag"] = outcome.tag;
-    if (outcome.kind === "error") details["error"] = { code: outcome.code, message: outcome.message };
-    if (outcome.kind === "not_run") details["reason"] = outcome.reason;
-    if (run.plan !== null && run.plan.masked > 0) details["masked_cells"] = run.plan.masked;
-    if (run.parameters !== undefined) details["parameters"] = run.parameters;
+      tag: outcome.kind === "complete" ? outcome.tag : undefined,
+      error: outcome.kind === "error" ? { code: outcome.code, message: outcome.message } : undefined,
+      reason: outcome.kind === "not_run" ? outcome.reason : undefined,
+      masked_cells: run.plan !== null && run.plan.masked > 0 ? run.plan.masked : undefined,
+      parameters: run.parameters,
+    });
     // A failed write is logged, counted and reported by /healthz (recordLaterFrom never rejects).
-    void deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: auditAction(run.facts), details }, "statement");
+    void deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: this.#statementAction(run.facts), details }, "statement");
+  }
+
+  /** gatehouse_requests_total of this target per outcome, resolved once per session. */
+  readonly #requestCounters = new Map<string, { inc(by?: number): void }>();
+  #latencyHandle: { observe(value: number): void } | null = null;
+
+  #countRequest(outcome: string): void {
+    let c = this.#requestCounters.get(outcome);
+    if (c === undefined) {
+      c = this.deps.metrics.requests.bind({ target: this.deps.cfg.name, outcome });
+      this.#requestCounters.set(outcome, c);
+    }
+    c.inc();
+  }
+
+  get #latency(): { observe(value: number): void } {
+    return (this.#latencyHandle ??= this.deps.metrics.latency.bind({ target: this.deps.cfg.name }));
+  }
+
+  /**
+   * A statement record's action: factsOf(info) is a function of the analysis's classes and
+   * relations arrays (frozen, shared by every statement of a shape), its functions and the text,
+   * so the rest is serialised once per shape and only the text per statement.
+   */
+  readonly #statementActions = new WeakMap<object, { classes: readonly string[]; functions: readonly string[]; template: ObjectTemplate<"sql"> }>();
+
+  #statementAction(facts: PostgresRequestFacts): unknown {
+    const { relations, classes, functions } = facts;
+    if (facts.userFunctions !== undefined || !Object.isFrozen(relations) || !Object.isFrozen(classes)) return auditAction(facts);
+    let hit = this.#statementActions.get(relations);
+    // The functions without markers are a new array per statement (splitMarkers): compared by value, against a copy.
+    if (hit === undefined || hit.classes !== classes || !sameStrings(hit.functions, functions)) {
+      const { sql: _sql, ...fixed } = auditAction(facts) as Record<string, unknown>;
+      hit = { classes, functions: [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
+      this.#statementActions.set(relations, hit);
+    }
+    return hit.template.fill({ sql: facts.sql });
   }
 
   // ---- token expiry, revocation ----
@@ -395,4 +434,25 @@ export class Session implements RelayCore, RevocableSession {
     if (!parts.empty) parts.flush(this.client);
     this.client.end(encodeErrorResponse({ severity: "FATAL", code: "08006", message }));
   }
+}
+
+/** The members a statement record's details may have, in canonical order when filled. */
+const STATEMENT_DETAILS = new ObjectTemplate({}, ["duration_ms", "error", "masked_cells", "outcome", "parameters", "reason", "rows", "tag"]);
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The number a command tag ends with ("SELECT 1" → 1), or -1 when it ends with no digit. */
+function trailingNumber(tag: string): number {
+  let i = tag.length;
+  while (i > 0) {
+    const c = tag.charCodeAt(i - 1);
+    if (c < 0x30 || c > 0x39) break;
+    i--;
+  }
+  return i === tag.length ? -1 : Number(tag.slice(i));
 }
