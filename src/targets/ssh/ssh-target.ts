@@ -13,6 +13,7 @@ import type { Identity } from "../../core/types.ts";
 import { createServer, type Socket } from "node:net";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { DEFAULT_EXEC_OUTPUT_LIMIT } from "./channel-recorder.ts";
+import { coalesceWrites } from "./coalesce-writes.ts";
 import { type ConnectionShared, SshConnection } from "./connection.ts";
 import { envAllowList } from "./env-allow.ts";
 import { parseHostKeyPins } from "./host-key-pin.ts";
@@ -104,6 +105,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
       shared.loggedIn(remote);
     });
     socket.on("error", () => {});
+    coalesceWrites(socket);
     ssh.injectSocket(socket);
   });
   await new Promise<void>((resolve, reject) => {
