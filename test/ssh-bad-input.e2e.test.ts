@@ -221,3 +221,26 @@ test("a client that stops reading stalls the upstream: the gateway holds a few w
   expect(gatewayMemory().hwm - before.hwm).toBeLessThan(96 * 1024 * 1024);
   c.end();
 });
+
+test("callers get AES-GCM (no CTR + HMAC); a client without it gets OpenSSH's 'no matching cipher'", async () => {
+  const ok = await runSsh(g, { token }, ["-v"], { command: "echo gcm" });
+  expect(ok.stdout).toBe("gcm\n");
+  expect(ok.stderr).toContain("cipher: aes128-gcm@openssh.com");
+  const ctr = await runSsh(g, { token }, ["-o", "Ciphers=aes128-ctr,aes256-ctr"], { command: "echo ctr" });
+  expect(ctr.code).not.toBe(0);
+  expect(ctr.stderr).toContain("no matching cipher found");
+  await stillServes();
+});
+
+test("a target's ciphers: list lets older clients in with aes128-ctr", async () => {
+  const old = await startSshGateway(sshd, { rules: "  - name: agents\n    groups: [agents]\n    effect: allow\n", target: ["ciphers: [aes128-gcm@openssh.com, aes128-ctr]"] });
+  try {
+    const t = await devToken(old, "alice", "agents");
+    const r = await runSsh(old, { token: t }, ["-v", "-o", "Ciphers=aes128-ctr"], { command: "echo ctr" });
+    expect(r.stdout).toBe("ctr\n");
+    expect(r.stderr).toContain("cipher: aes128-ctr");
+  } finally {
+    await old.gw.stop();
+    old.gw.cleanup();
+  }
+});

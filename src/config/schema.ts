@@ -278,6 +278,13 @@ export const SshTarget = Type.Object(
     ),
     record_input: Type.Optional(Type.Boolean({ description: "Also record what callers type in terminal sessions (passwords typed there too). Default false." })),
     exec_output_limit: Type.Optional(Size),
+    ciphers: Type.Optional(
+      Type.Array(Type.Union(["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"].map((c) => Type.Literal(c))), {
+        minItems: 1,
+        description:
+          "Ciphers offered to callers. Default the AES-GCM ones only (OpenSSH 6.2+, PuTTY 0.76+): OpenSSH prefers aes128-ctr + an HMAC when both are offered, which costs the gateway about a fifth more CPU per byte. Add aes128-ctr etc. for older clients.",
+      }),
+    ),
   },
   strict,
 );

@@ -1,6 +1,8 @@
 // The gateway's own SSH connection to the upstream host, one per caller connection, logged in
 // with the target's credential. The host key must match the pin before anything is sent: a
 // mismatch is an UpstreamError naming both fingerprints, and the caller is refused.
+import { Socket } from "node:net";
+import { coalesceWrites } from "./coalesce-writes.ts";
 import { Client } from "ssh2";
 import type { SshTarget } from "../../config/schema.ts";
 import { errorMessage } from "../../core/errors.ts";
@@ -71,5 +73,8 @@ export function connectUpstream(cfg: SshTarget, pin: HostKeyPin, account: string
         return false;
       },
     });
+    // ssh2 made its socket in connect(); see coalesce-writes.ts.
+    const sock = (client as unknown as { _sock?: unknown })._sock;
+    if (sock instanceof Socket) coalesceWrites(sock);
   });
 }
