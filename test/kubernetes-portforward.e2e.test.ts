@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import zlib from "node:zlib";
 import type { AuditRecord } from "../src/audit/record.ts";
-import { SPDY3_DICTIONARY } from "./helpers/kube-apiserver/spdy-dictionary.ts";
+import { SPDY3_DICTIONARY } from "../src/targets/kubernetes/spdy-dictionary.ts";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
 import { openRawWebSocket } from "./kubernetes-exec-wsclient.ts";
 import { waitFor } from "./helpers/wait.ts";

@@ -55,3 +55,8 @@ test("ports= and boolean query parameters as the API server reads them", () => {
   expect(queryFlag("/x?tty=false&tty=true", "tty")).toBe(false);
   expect(queryFlag("/x?tty=yes", "tty")).toBe(false);
 });
+
+test("the SPDY/3 header dictionary is unchanged: 1423 bytes, the sha-256 recorded beside it", () => {
+  expect(SPDY3_DICTIONARY.length).toBe(1423);
+  expect(new Bun.CryptoHasher("sha256").update(SPDY3_DICTIONARY).digest("hex")).toBe("51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02");
+});

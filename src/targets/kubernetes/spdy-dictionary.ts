@@ -1,6 +1,6 @@
 // The zlib dictionary of SPDY/3 header blocks (draft-mbelshe-httpbis-spdy-00 §2.6.10.1, 1423
 // bytes, sha-256 51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02): a protocol constant both ends must share byte for byte.
-// The same constant as test/helpers/kube-apiserver/spdy-dictionary.ts (src does not import from test/).
+// The test stand-in (test/helpers/kube-apiserver/spdy.ts) uses this copy too.
 export const SPDY3_DICTIONARY: Uint8Array = Buffer.from(
   "AAAAB29wdGlvbnMAAAAEaGVhZAAAAARwb3N0AAAAA3B1dAAAAAZkZWxldGUAAAAFdHJhY2UAAAAGYWNjZXB0AAAADmFjY2VwdC1j" +
   "aGFyc2V0AAAAD2FjY2VwdC1lbmNvZGluZwAAAA9hY2NlcHQtbGFuZ3VhZ2UAAAANYWNjZXB0LXJhbmdlcwAAAANhZ2UAAAAFYWxs" +
