@@ -206,9 +206,11 @@ export class SecretStore {
     for (const [reference, list] of byReference) {
       const rotation: SecretRotation = { reference, keys: list.map((e) => e.key), targets: [...new Set(list.map((e) => e.target))], cause };
       this.#deps.log.info(`secret reference ${reference} rotated: new upstream connections of ${rotation.targets.join(", ")} use the new value`, { reference, cause });
+      // onRotated records the rotation (a failed audit write is counted and reported there);
+      // anything else it throws is logged, never dropped.
       void Promise.resolve()
         .then(() => this.#deps.onRotated(rotation))
-        .catch(() => {});
+        .catch((e: unknown) => this.#deps.log.error(`recording the rotation of ${reference} failed`, { reference, error: errorMessage(e) }));
     }
   }
 
