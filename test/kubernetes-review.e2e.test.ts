@@ -2,6 +2,8 @@
 // (the default: 403 at once naming the approval and the command; the retry after
 // `gatehouse approve` passes once) and `hold` (kubectl waits; `gatehouse approve` lets it through).
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { runCli } from "./helpers/gateway.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { startKubeSetup, type KubeSetup } from "./kubernetes-e2e-setup.ts";
@@ -101,3 +103,28 @@ test("hold mode: kubectl apply waits, silent, until sre approves, then succeeds"
   expect(stdout).toContain("configmap/held created");
   expect(hold.api.get("v1", "ConfigMap", "production", "held")).toBeDefined();
 }, 90_000);
+
+test("answer mode: an approved request sent five times at once passes once; the others ask again", async () => {
+  const name = "settings-burst";
+  const body = JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "production" }, data: { color: "blue" } });
+  const token = await answer.token("dev", ["developers"]);
+  const ca = readFileSync(join(answer.dir, "state/kubernetes/prod-k8s/tls.crt"), "utf8");
+  const post = () =>
+    fetch(`https://localhost:${answer.gw.port("prod-k8s")}/api/v1/namespaces/production/configmaps`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body,
+      tls: { ca },
+    } as RequestInit).then(async (r) => ({ status: r.status, text: await r.text() }));
+  const first = await post();
+  expect(first.status).toBe(403);
+  const id = /gatehouse approve (apr_[0-9a-f]+)/.exec(first.text)?.[1];
+  expect(id).toBeDefined();
+  await approve(answer, id!);
+  const posts = () => answer.api.requests.filter((x) => x.method === "POST" && x.path.endsWith(`/namespaces/production/configmaps`)).length;
+  const before = posts();
+  const burst = await Promise.all([post(), post(), post(), post(), post()]);
+  expect(burst.filter((r) => r.status === 201)).toHaveLength(1);
+  expect(burst.filter((r) => r.status === 403)).toHaveLength(4);
+  expect(posts() - before).toBe(1);
+});

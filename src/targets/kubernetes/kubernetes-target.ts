@@ -229,6 +229,9 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         statusResponse(403, message, detailsOf(named)),
       );
     }
+    // An approval is used once: taken before the await, so identical retries sent at once cannot
+    // all ride on it (the others ask again).
+    if (known?.state === "approved") answers.forget(fingerprint);
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time },
       {
@@ -242,7 +245,6 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
       },
     );
-    if (known?.state === "approved" && verdict.allowed && verdict.approvalId === known.approval.id) answers.forget(fingerprint);
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
       return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
     }
