@@ -65,3 +65,16 @@ test("an empty Enter is not decided; input that arrives while a line waits is he
   await t.settle();
   expect(t.upstream.join("")).toBe("\ra\rb");
 });
+
+test("a line longer than the gate keeps is decided as one it cannot read, not as its start", async () => {
+  const t = gate(() => ({ allowed: true, message: "" }));
+  t.g.write(Buffer.from(`ls${" ".repeat(16 * 1024)}; rm -rf ~/canary\r`));
+  await t.settle();
+  expect(t.decided).toHaveLength(1);
+  expect(t.decided[0]!.startsWith("ls ")).toBe(true);
+  expect(t.decided[0]).toContain("\n");
+  // The next line is decided as typed again.
+  t.g.write(Buffer.from("ls\r"));
+  await t.settle();
+  expect(t.decided[1]).toBe("ls");
+});

@@ -28,6 +28,8 @@ export interface ShellLineGateDeps {
 
 export class ShellLineGate {
   private line: number[] = [];
+  /** More was typed than the line keeps: the decided line must not look like a whole one. */
+  private overflowed = false;
   private waiting = false;
   private readonly held: Buffer[] = [];
 
@@ -69,19 +71,27 @@ export class ShellLineGate {
       this.line.pop();
     } else if (b === 0x15 || b === 0x03) {
       this.line = []; // ^U, ^C
+      this.overflowed = false;
     } else if (b === 0x17) {
       // ^W: the last word and the blanks before it.
       while (this.line.length > 0 && this.line[this.line.length - 1] === 0x20) this.line.pop();
       while (this.line.length > 0 && this.line[this.line.length - 1] !== 0x20) this.line.pop();
     } else if (this.line.length < MAX_LINE) this.line.push(b);
+    else this.overflowed = true;
   }
 
   /** The line typed since the last Enter, or null for an empty one (nothing to decide). */
   private submit(): string | null {
     const bytes = this.line;
+    const overflowed = this.overflowed;
     this.line = [];
-    if (bytes.length === 0) return null;
-    return new TextDecoder().decode(new Uint8Array(bytes));
+    this.overflowed = false;
+    if (bytes.length === 0 && !overflowed) return null;
+    const text = new TextDecoder().decode(new Uint8Array(bytes));
+    // The shell runs all of it, the gate kept only the start: decide a line that cannot be read
+    // (a control character makes it unsplittable), so deny rules refuse it and only rules that
+    // allow any line let it through.
+    return overflowed ? `${text}\n[line longer than ${MAX_LINE} bytes]` : text;
   }
 
   private decideThen(line: string, enter: Buffer, rest: Buffer): void {
