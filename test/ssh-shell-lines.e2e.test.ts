@@ -9,7 +9,7 @@ import { Client, type ClientChannel } from "ssh2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen } from "./helpers/gateway.ts";
-import { devToken, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
+import { devToken, runSsh, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
 import { waitFor, within } from "./helpers/wait.ts";
 
@@ -102,4 +102,16 @@ test("record_input: a terminal session's cast also holds what the caller typed",
     await rec.gw.stop();
     rec.gw.cleanup();
   }
+});
+
+test("a shell without a terminal is refused where lines are decided: its stdin would reach the shell undecided", async () => {
+  const token = await devToken(g, "agent-9", "agents");
+  const marker = join(mkdtempSync(join(tmpdir(), "gh-lines-")), "kept");
+  writeFileSync(marker, "kept\n");
+  chmodSync(marker, 0o666);
+  chmodSync(join(marker, ".."), 0o777);
+  const r = await runSsh(g, { token }, ["-T"], { input: `rm -f ${marker}\nexit\n` });
+  expect(r.code).toBe(126);
+  expect(r.stderr).toContain("shell refused: this target decides shell lines, which needs a terminal");
+  expect(existsSync(marker)).toBe(true);
 });

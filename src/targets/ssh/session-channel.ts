@@ -135,6 +135,16 @@ export function handleSession(session: Session, ctx: ChannelContext): void {
       channel.end();
       return;
     }
+    if (action === "shell" && pty === null && ctx.shellLines()) {
+      // The line policy reads the lines a terminal submits; without one, stdin would reach the
+      // shell with no line decided (a rule allowing some lines would allow every line).
+      const message = "this target decides shell lines, which needs a terminal: use ssh -t (or ask for exec)";
+      channel.stderr.write(`gatehouse: shell refused: ${message}${eol()}`);
+      channel.exit(EXIT_DENIED);
+      channel.end();
+      ctx.ended(facts, { error: message });
+      return;
+    }
     let recorder: ChannelRecorder | null;
     try {
       recorder = await ctx.recorder(facts, upstreamPty);
