@@ -114,6 +114,18 @@ describe("claims rules", () => {
     expect(p.decide(get(ci({ repository_owner: "acme" }))).rule).toBe("all");
   });
 
+  test("a deny or review rule holds a claim it cannot read as text (an object, a list of objects); a missing one it does not", async () => {
+    const p = await policyOf(`rules:
+  - { name: all, effect: allow }
+  - { name: no-production, effect: deny, claims: { environment: production } }
+`);
+    expect(p.decide(get(ci({ environment: { name: "production" } }))).rule).toBe("no-production");
+    expect(p.decide(get(ci({ environment: [{ name: "production" }] }))).rule).toBe("no-production");
+    expect(p.decide(get(ci({ environment: "staging" }))).rule).toBe("all");
+    expect(p.decide(get(ci({}))).rule).toBe("all");
+    expect(p.decide(get(ci({ environment: null }))).rule).toBe("all");
+  });
+
   test("explain shows each claim condition and why it fails", async () => {
     const p = await policyOf(`rules:
   - { name: deploy, effect: allow, claims: { repository: acme/deploy, ref: refs/heads/main, environment: production } }

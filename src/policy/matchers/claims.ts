@@ -69,8 +69,13 @@ export function compileClaimConditions(section: ClaimsSection, restricting: bool
         path,
         patterns: Object.freeze(patterns),
         test(identity: Identity): boolean {
-          const texts = claimTexts(claimAt(identity.claims, path));
-          return texts !== null && texts.some(anyOf);
+          const value = claimAt(identity.claims, path);
+          const texts = claimTexts(value);
+          // A value there but not readable as text (an object, a list of objects): a deny or
+          // review rule holds (fail closed); an allow rule does not. A missing claim matches neither.
+          if (texts === null) return restricting && value !== undefined && value !== null;
+          if (restricting && Array.isArray(value) && texts.length < value.length) return true;
+          return texts.some(anyOf);
         },
         why(identity: Identity, holds: boolean): string {
           const value = claimAt(identity.claims, path);
