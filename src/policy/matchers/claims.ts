@@ -90,3 +90,20 @@ export function compileClaimConditions(section: ClaimsSection, restricting: bool
   }
   return out;
 }
+
+const compiledSections = new WeakMap<ClaimsSection, readonly ClaimCondition[]>();
+
+/**
+ * Whether an identity meets an allow or review rule's `claims:` (none: it does), for the checks
+ * that read configured rules rather than the compiled policy ("may this caller use the target at
+ * all?"). Compiled once per section object.
+ */
+export function identityMeetsClaims(section: ClaimsSection | undefined, identity: Identity): boolean {
+  if (section === undefined) return true;
+  let conditions = compiledSections.get(section);
+  if (conditions === undefined) {
+    conditions = compileClaimConditions(section, false);
+    compiledSections.set(section, conditions);
+  }
+  return conditions.every((c) => c.test(identity));
+}

@@ -12,6 +12,7 @@
 // A deny rule that matches keeps its deny: the built-in only replaces the default deny.
 import type { Action, Decision, Identity } from "../../core/types.ts";
 import { NO_MASKS } from "../../core/types.ts";
+import { identityMeetsClaims, type ClaimsSection } from "../../policy/matchers/claims.ts";
 
 export const DISCOVERY_RULE = "builtin:discovery";
 /** The rule named when the classifier refuses a request (it never reaches policy or the server). */
@@ -52,6 +53,7 @@ export interface RuleFacts {
   readonly effect: "allow" | "deny" | "review";
   readonly groups?: readonly string[];
   readonly identities?: readonly string[];
+  readonly claims?: ClaimsSection;
 }
 
 /** mayUseTarget from the configured rules: some allow or review rule for this identity names this target (time windows aside). */
@@ -62,6 +64,7 @@ export function createMayUseTarget(rules: () => readonly RuleFacts[], matchesTar
         r.effect !== "deny" &&
         (r.groups === undefined || r.groups.some((g) => identity.groups.includes(g))) &&
         (r.identities === undefined || r.identities.some((i) => i === identity.subject || i === `${identity.issuer}:${identity.subject}`)) &&
+        identityMeetsClaims(r.claims, identity) &&
         matchesTarget(r.name, target),
     );
 }

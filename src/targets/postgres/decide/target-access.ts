@@ -2,6 +2,7 @@
 // any rule at all for a target (then psql's catalog reads are allowed), and which functions a
 // rule names (a dangerous function must be named to be allowed).
 import type { Identity } from "../../../core/types.ts";
+import { identityMeetsClaims, type ClaimsSection } from "../../../policy/matchers/claims.ts";
 
 /** The parts of a configured rule this needs (RuleConfig from the schema fits). */
 export interface RuleFacts {
@@ -9,6 +10,7 @@ export interface RuleFacts {
   readonly effect: "allow" | "deny" | "review";
   readonly groups?: readonly string[];
   readonly identities?: readonly string[];
+  readonly claims?: ClaimsSection;
   readonly postgres?: { readonly functions?: readonly string[]; readonly classes?: readonly string[] };
 }
 
@@ -18,7 +20,7 @@ export type TargetMatcher = (rule: string, target: string) => boolean;
 function namesIdentity(rule: RuleFacts, identity: Identity): boolean {
   if (rule.groups !== undefined && !rule.groups.some((g) => identity.groups.includes(g))) return false;
   if (rule.identities !== undefined && !rule.identities.some((i) => i === identity.subject || i === `${identity.issuer}:${identity.subject}`)) return false;
-  return true;
+  return identityMeetsClaims(rule.claims, identity);
 }
 
 /** mayUseTarget: at least one allow or review rule for this identity names this target (time windows aside). */
