@@ -10,7 +10,8 @@ import type { PolicyExplanation } from "../policy/explain.ts";
 import type { Identity } from "../core/types.ts";
 import { parseResource } from "../policy/test-runner.ts";
 import { classifyRequest } from "../targets/kubernetes/request-info.ts";
-import { createMayUseTarget, kubernetesBuiltins } from "../targets/kubernetes/builtins.ts";
+import { createMayUseTarget } from "../gate/target-access.ts";
+import { kubernetesBuiltins } from "../targets/kubernetes/builtins.ts";
 import { impersonationRequests } from "../targets/kubernetes/impersonation.ts";
 
 export const KUBE_FLAGS = {

@@ -13,7 +13,8 @@ import type { AnalysisContext, StatementInfo } from "../targets/postgres/sql/ana
 import { splitMarkers } from "../targets/postgres/sql/markers.ts";
 import { loadSqlParser } from "../targets/postgres/sql/sql-parser.ts";
 import { factsOf } from "../targets/postgres/decide/statement-gate.ts";
-import { createMayUseTarget, createRuleClasses, createRuleFunctions } from "../targets/postgres/decide/target-access.ts";
+import { createMayUseTarget } from "../gate/target-access.ts";
+import { createRuleClasses, createRuleFunctions } from "../targets/postgres/decide/target-access.ts";
 
 /** One statement of the input as the gateway decides it. */
 export interface ExplainedStatement {

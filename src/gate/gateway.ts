@@ -22,6 +22,7 @@ import { revokedByReload, type RevokedCheck } from "../identity/revoked.ts";
 import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
+import { createMayUseTarget } from "./target-access.ts";
 import { splitListen } from "./listen.ts";
 import { SecretStore } from "./secret-store.ts";
 import { watchFolder, type FolderWatch } from "./watch-folder.ts";
@@ -107,7 +108,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // Anchors at once what the log held at start (a crash's unsigned tail, after its repair), and
   // gives the admin API a checkpoint to serve. Not awaited: its fsync need not delay serving; a
   // failure is the log's and fails the next append.
-  audit.checkpoint().catch(() => {});
+  audit.checkpoint().catch((e: unknown) => log.warn("the start-up audit checkpoint failed", { error: errorMessage(e) }));
 
   const degraded = (key: string, reason: string | null) => (reason === null ? health.recover(key) : health.degrade(key, reason));
   // Targets ask it for their upstream secrets at each connect (see secret-store.ts).
@@ -128,6 +129,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     onOtherChange: () => void watcher?.reload(),
   });
   secrets.adopt(config, config.targets, "start");
+  // "May this caller use the target at all?" for every target's built-ins, under the config and
+  // policy in force (both swap on reload).
+  const mayUseTarget = createMayUseTarget(
+    () => config.rules,
+    (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
+  );
 
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
@@ -233,10 +240,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authenticate,
           authFailureReason,
           analyzer,
-          mayUseTarget: access.createMayUseTarget(
-            () => config.rules,
-            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
-          ),
+          mayUseTarget,
           ruleFunctions: access.createRuleFunctions(() => config.rules),
           ruleClasses: access.createRuleClasses(() => config.rules),
           compileDetectors,
@@ -249,10 +253,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         });
       }
       case "ssh": {
-        const [{ startSshTarget }, { publicKeyIndex }, access] = await Promise.all([
+        const [{ startSshTarget }, { publicKeyIndex }] = await Promise.all([
           import("../targets/ssh/ssh-target.ts"),
           import("../targets/ssh/public-keys.ts"),
-          import("../targets/postgres/decide/target-access.ts"),
         ]);
         // identity.machine_keys[].ssh_public_keys as the configuration has them now: a reload
         // that removes a key refuses it at the next login (and ends its sessions, see revoked.ts).
@@ -279,10 +282,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           stateDir,
           publicKeys,
           shellLines: () => config.rules.some((r) => r.ssh?.lines !== undefined),
-          mayUseTarget: access.createMayUseTarget(
-            () => config.rules,
-            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
-          ),
+          mayUseTarget,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
           clock,
@@ -292,10 +292,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         return running;
       }
       case "kubernetes": {
-        const [{ startKubernetesTarget }, masking, { createMayUseTarget }] = await Promise.all([
+        const [{ startKubernetesTarget }, masking] = await Promise.all([
           import("../targets/kubernetes/kubernetes-target.ts"),
           import("../masking/json-masker.ts"),
-          import("../targets/kubernetes/builtins.ts"),
         ]);
         return startKubernetesTarget(t, {
           gate,
@@ -304,10 +303,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           stateDir,
           decide: (action) => policy.decide(action),
           masker: cachedMasker(masking.compileJsonMasker),
-          mayUseTarget: createMayUseTarget(
-            () => config.rules,
-            (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
-          ),
+          mayUseTarget,
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
           degraded,

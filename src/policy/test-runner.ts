@@ -13,7 +13,8 @@ import { issueAt, parseYaml, positionOf } from "../config/yaml-source.ts";
 import type { Policy } from "./compile.ts";
 import { PolicyTestFile, type TestCase } from "./test-file-schema.ts";
 import { classifyRequest } from "../targets/kubernetes/request-info.ts";
-import { createMayUseTarget, kubernetesBuiltins, refusalDecision } from "../targets/kubernetes/builtins.ts";
+import { createMayUseTarget } from "../gate/target-access.ts";
+import { kubernetesBuiltins, refusalDecision } from "../targets/kubernetes/builtins.ts";
 
 /** What the SQL parser tells about a statement; injected so policy code needs no parser. */
 export interface SqlFacts {

@@ -10,7 +10,8 @@ import { loadPolicyFromSources } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Policy } from "../../src/policy/compile.ts";
 import { readKubernetesRequest } from "../../src/targets/kubernetes/read-request.ts";
-import { createMayUseTarget, kubernetesBuiltins } from "../../src/targets/kubernetes/builtins.ts";
+import { createMayUseTarget } from "../../src/gate/target-access.ts";
+import { kubernetesBuiltins } from "../../src/targets/kubernetes/builtins.ts";
 import { KUBE_BYPASS_ATTEMPTS, KUBE_BYPASS_CALLER, LEGITIMATE_KUBE_REQUESTS, STRICT_RULES, type KubeOutcome } from "./kubernetes-requests.ts";
 
 const seedText = await Bun.file(join(import.meta.dir, "../../policies/prod-approval/gatehouse.yaml")).text();

@@ -18,7 +18,8 @@ import { compilePolicy } from "../../src/policy/compile.ts";
 import { startPostgresTarget, type RunningPostgresTarget } from "../../src/targets/postgres/postgres-target.ts";
 import { createAnalysisCache } from "../../src/targets/postgres/sql/analysis-cache.ts";
 import { loadSqlParser } from "../../src/targets/postgres/sql/sql-parser.ts";
-import { createMayUseTarget, createRuleFunctions } from "../../src/targets/postgres/decide/target-access.ts";
+import { createMayUseTarget } from "../../src/gate/target-access.ts";
+import { createRuleFunctions } from "../../src/targets/postgres/decide/target-access.ts";
 import { startPostgres, type PostgresInstance } from "./postgres.ts";
 
 export interface InProcessTarget {

@@ -12,7 +12,6 @@
 // A deny rule that matches keeps its deny: the built-in only replaces the default deny.
 import type { Action, Decision, Identity } from "../../core/types.ts";
 import { NO_MASKS } from "../../core/types.ts";
-import { identityMeetsClaims, type ClaimsSection } from "../../policy/matchers/claims.ts";
 
 export const DISCOVERY_RULE = "builtin:discovery";
 /** The rule named when the classifier refuses a request (it never reaches policy or the server). */
@@ -45,26 +44,4 @@ export function kubernetesBuiltins(deps: KubernetesBuiltinDeps): (decision: Deci
     if (!isDiscoveryPath(r.path) || !deps.mayUseTarget(action.identity, action.target)) return decision;
     return { effect: "allow", rule: DISCOVERY_RULE, message: "API discovery allowed to users of this target", masks: NO_MASKS };
   };
-}
-
-/** The parts of a configured rule mayUseTarget needs (RuleConfig from the schema fits). */
-export interface RuleFacts {
-  readonly name: string;
-  readonly effect: "allow" | "deny" | "review";
-  readonly groups?: readonly string[];
-  readonly identities?: readonly string[];
-  readonly claims?: ClaimsSection;
-}
-
-/** mayUseTarget from the configured rules: some allow or review rule for this identity names this target (time windows aside). */
-export function createMayUseTarget(rules: () => readonly RuleFacts[], matchesTarget: (rule: string, target: string) => boolean): (identity: Identity, target: string) => boolean {
-  return (identity, target) =>
-    rules().some(
-      (r) =>
-        r.effect !== "deny" &&
-        (r.groups === undefined || r.groups.some((g) => identity.groups.includes(g))) &&
-        (r.identities === undefined || r.identities.some((i) => i === identity.subject || i === `${identity.issuer}:${identity.subject}`)) &&
-        identityMeetsClaims(r.claims, identity) &&
-        matchesTarget(r.name, target),
-    );
 }

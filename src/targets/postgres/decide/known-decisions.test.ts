@@ -32,7 +32,8 @@ import { shapeKey } from "../sql/lexer.ts";
 import { loadSqlParser } from "../sql/sql-parser.ts";
 import { postgresBuiltins } from "./builtins.ts";
 import { StatementGate, type CheckedStatement } from "./statement-gate.ts";
-import { createMayUseTarget, createRuleClasses, createRuleFunctions } from "./target-access.ts";
+import { createMayUseTarget } from "../../../gate/target-access.ts";
+import { createRuleClasses, createRuleFunctions } from "./target-access.ts";
 
 setDefaultTimeout(600_000);
 
