@@ -102,6 +102,30 @@ export interface KubernetesRequestFacts {
   readonly patchType?: string;
 }
 
+/**
+ * One MCP (Model Context Protocol) JSON-RPC request, decided on its parsed body, never on routing
+ * headers. Client requests come from the agent; server requests (sampling/createMessage,
+ * elicitation/create, roots/list) come from the MCP server and are decided too.
+ */
+export interface McpRequestFacts {
+  readonly kind: "mcp";
+  /** "client": agent → server; "server": a server-initiated request to the agent. */
+  readonly direction: "client" | "server";
+  /** The JSON-RPC method exactly as sent: "tools/call", "resources/read", "tools/list", "initialize" ... */
+  readonly method: string;
+  /** The upstream MCP server's name in the target's config. */
+  readonly server: string;
+  /** tools/call: the tool's name as the upstream server knows it. */
+  readonly tool?: string;
+  /** prompts/get: the prompt's name. */
+  readonly prompt?: string;
+  /** resources/read, resources/subscribe: the resource URI. */
+  readonly resource?: string;
+  /** tools/call, prompts/get: the arguments as parsed from the body. */
+  readonly arguments?: Readonly<Record<string, unknown>>;
+}
+
+// McpRequestFacts joins this union (and TargetKind) with the MCP policy matcher (#15).
 export type RequestFacts = HttpRequestFacts | PostgresRequestFacts | SshRequestFacts | KubernetesRequestFacts;
 
 /** What a caller asks for, in the vocabulary of the policy. */
