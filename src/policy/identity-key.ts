@@ -3,13 +3,18 @@
 // by every rule, so what is remembered for one (a cached decision, an approval's grant) may serve
 // the other, and nothing else may.
 import type { Identity } from "../core/types.ts";
-import { claimAt } from "../identity/claim-path.ts";
+import { lookupClaim } from "../identity/claim-path.ts";
 
 /** The values of these claim paths as JSON; "-" for an identity without claims (a machine key). */
 export function claimValuesKey(claimPaths: readonly string[], claims: Readonly<Record<string, unknown>> | undefined): string {
   if (claims === undefined) return "-";
-  // A missing claim and a null one decide alike (neither matches); JSON writes both as null.
-  return JSON.stringify(claimPaths.map((p) => claimAt(claims, p) ?? null));
+  // A missing claim and a null one decide alike (neither matches); JSON writes both as null. An
+  // ambiguous one decides unlike both (deny rules hold), so it is "!", which no JSON value writes.
+  const parts = claimPaths.map((p) => {
+    const r = lookupClaim(claims, p);
+    return r.found === "ambiguous" ? "!" : JSON.stringify(r.found === "value" ? (r.value ?? null) : null);
+  });
+  return `[${parts.join(",")}]`;
 }
 
 /**

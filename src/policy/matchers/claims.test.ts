@@ -126,6 +126,25 @@ describe("claims rules", () => {
     expect(p.decide(get(ci({ environment: null }))).rule).toBe("all");
   });
 
+  test("a claim path the token makes ambiguous holds for deny rules and never for allow rules", async () => {
+    const p = await policyOf(`rules:
+  - { name: all, effect: allow }
+  - { name: no-production, effect: deny, claims: { env.name: production } }
+`);
+    // `env` {name} and `env.name` are both there: the path could mean either, so it means neither,
+    // and a deny rule on it must not be dodged by adding the second spelling.
+    const both = ci({ env: { name: "production" }, "env.name": "staging" });
+    expect(p.decide(get(both)).rule).toBe("no-production");
+    expect(p.decide(get(ci({ env: { name: "staging" } }))).rule).toBe("all");
+    const allow = await policyOf(`rules:
+  - { name: prod-only, effect: allow, claims: { env.name: production } }
+`);
+    expect(allow.decide(get(ci({ env: { name: "production" } }))).rule).toBe("prod-only");
+    expect(allow.decide(get(ci({ env: { name: "production" }, "env.name": "production" }))).effect).toBe("deny");
+    const why = p.explain(get(both)).rules.find((r) => r.name === "no-production")!.conditions.find((c) => c.condition === "claims")!;
+    expect(why.why).toContain("ambiguous");
+  });
+
   test("explain shows each claim condition and why it fails", async () => {
     const p = await policyOf(`rules:
   - { name: deploy, effect: allow, claims: { repository: acme/deploy, ref: refs/heads/main, environment: production } }
@@ -137,7 +156,7 @@ describe("claims rules", () => {
     expect(claims.map((c) => [c.holds, c.why])).toEqual([
       [true, 'claim repository "acme/deploy" matches "acme/deploy"'],
       [false, 'claim ref "refs/heads/dev" does not match "refs/heads/main"'],
-      [false, 'claim environment is missing (or ambiguous) in the token; it must match "production"'],
+      [false, 'claim environment is missing in the token; it must match "production"'],
     ]);
   });
 });

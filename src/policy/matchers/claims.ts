@@ -3,7 +3,7 @@
 // claim the rule names must match; a list of patterns matches when any does.
 import { GatewayError } from "../../core/errors.ts";
 import type { Identity } from "../../core/types.ts";
-import { claimAt, claimPathProblem, scalarText } from "../../identity/claim-path.ts";
+import { claimAt, claimPathProblem, lookupClaim, scalarText } from "../../identity/claim-path.ts";
 import { compileGlob, type StringPredicate } from "../glob.ts";
 
 export type ClaimPattern = string | number | boolean;
@@ -69,7 +69,11 @@ export function compileClaimConditions(section: ClaimsSection, restricting: bool
         path,
         patterns: Object.freeze(patterns),
         test(identity: Identity): boolean {
-          const value = claimAt(identity.claims, path);
+          const found = lookupClaim(identity.claims, path);
+          // Two keys the path could mean (`env` {name} and `env.name`): read neither way, so a
+          // deny or review rule holds (fail closed) and an allow rule does not.
+          if (found.found === "ambiguous") return restricting;
+          const value = found.found === "value" ? found.value : undefined;
           const texts = claimTexts(value);
           // A value there but not readable as text (an object, a list of objects): a deny or
           // review rule holds (fail closed); an allow rule does not. A missing claim matches neither.
@@ -78,10 +82,13 @@ export function compileClaimConditions(section: ClaimsSection, restricting: bool
           return texts.some(anyOf);
         },
         why(identity: Identity, holds: boolean): string {
+          if (lookupClaim(identity.claims, path).found === "ambiguous") {
+            return `claim ${path} is ambiguous in the token (two claims could be meant), so it is read as neither; ${holds ? "a deny or review rule holds" : "it must match"} ${shown}`;
+          }
           const value = claimAt(identity.claims, path);
           if (holds) return `claim ${path} ${JSON.stringify(value)} matches ${shown}`;
           if (identity.claims === undefined) return `claim ${path}: the caller has no token claims (${identity.method})`;
-          if (value === undefined) return `claim ${path} is missing (or ambiguous) in the token; it must match ${shown}`;
+          if (value === undefined) return `claim ${path} is missing in the token; it must match ${shown}`;
           if (claimTexts(value) === null) return `claim ${path} is not a string, number or boolean (nor a list of them); it must match ${shown}`;
           return `claim ${path} ${JSON.stringify(value)} does not match ${shown}`;
         },
