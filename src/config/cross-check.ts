@@ -104,7 +104,7 @@ function checkRule(rule: RuleConfig, i: number, targets: readonly TargetConfig[]
   const at = (key?: string) => (key === undefined ? ["rules", i] : ["rules", i, key]);
   if (rule.effect === "review" && !rule.approvers) issues.push(merged.issue(at(), `a review rule needs "approvers" (the groups that may approve)`));
   if (rule.effect !== "review") {
-    for (const key of ["approvers", "grant_max", "timeout"] as const) {
+    for (const key of ["approvers", "grant_max", "timeout", "approvals_required"] as const) {
       if (rule[key] !== undefined) issues.push(merged.issue(at(key), `"${key}" is only allowed on review rules`));
     }
   }

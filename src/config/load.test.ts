@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayError } from "../core/errors.ts";
 import { issuesOf } from "./issue.ts";
-import { loadConfig, loadConfigFromSources } from "./load.ts";
+import { loadConfig, loadConfigFromSources, loadPolicyFromSources } from "./load.ts";
 
 let root: string;
 beforeAll(async () => {
@@ -233,6 +233,14 @@ describe("cross checks", () => {
       `policies/x.yaml:7:5: rules[1].approvers: "approvers" is only allowed on review rules`,
       `policies/x.yaml:6:5: rules[1].mask: "mask" is only allowed on allow rules`,
     ]);
+  });
+
+  test("approvals_required: only on review rules, and compiled into the review terms", async () => {
+    const e = await failure(fromText("rules:\n  - name: d\n    effect: deny\n    approvals_required: 2\n"));
+    expect(e.message).toBe(`policies/x.yaml:4:5: rules[0].approvals_required: "approvals_required" is only allowed on review rules`);
+    const { policy } = await loadPolicyFromSources([{ file: "policies/x.yaml", text: "rules:\n  - name: w\n    effect: review\n    approvers: [ops]\n    approvals_required: 2\n" }], { baseDir: "/etc/gatehouse", env: {} });
+    const d = policy.decide({ identity: { method: "dev", subject: "a", issuer: "dev", groups: [] }, target: "t", request: { kind: "http", method: "GET", path: "/" }, time: 0 });
+    expect(d.review?.approvalsRequired).toBe(2);
   });
 
   test("an http section on a rule naming only postgres targets is an error", async () => {

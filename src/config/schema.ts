@@ -461,6 +461,14 @@ export const RuleConfig = Type.Object(
     approvers: Type.Optional(Strings),
     grant_max: Type.Optional(Duration),
     timeout: Type.Optional(Duration),
+    approvals_required: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 5,
+        description:
+          "review: how many different approvers must approve before the request goes on (default 1). Each approval is recorded; the requester never counts, and one approver counts once. A deny by any approver ends it.",
+      }),
+    ),
   },
   strict,
 );
