@@ -24,7 +24,24 @@ export const GatewaySection = Type.Object(
   {
     state_dir: Type.Optional(Type.String({ description: "Folder for the dev issuer's key and other state. Default ./state." })),
     admin: Type.Optional(
-      Type.Object({ listen: Listen }, { ...strict, description: "Admin API: health, metrics, approvals." }),
+      Type.Object(
+        {
+          listen: Listen,
+          tls: Type.Optional(
+            Type.Object(
+              { cert: Type.String(), key: Type.String() },
+              { ...strict, description: "Serve the admin API and the console over HTTPS with this certificate and key (PEM files)." },
+            ),
+          ),
+          allow_plaintext: Type.Optional(
+            Type.Boolean({
+              description:
+                "Serve the console over plain HTTP on an address that is not loopback (behind a proxy that terminates TLS). Without tls or this, a console on such an address is refused.",
+            }),
+          ),
+        },
+        { ...strict, description: "Admin API: health, metrics, approvals, and the web console (console:)." },
+      ),
     ),
     log_level: Type.Optional(Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")])),
   },
@@ -292,6 +309,7 @@ export const SshTarget = Type.Object(
 export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget]);
 
 const Strings = Type.Array(Type.String(), { minItems: 1 });
+const Strings0 = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
 const Globs = Type.Array(Glob, { minItems: 1 });
 
 export const WhenConfig = Type.Object(
@@ -473,6 +491,33 @@ export const RuleConfig = Type.Object(
   strict,
 );
 
+export const ConsoleSection = Type.Object(
+  {
+    issuer: Type.String({
+      minLength: 1,
+      description:
+        'Who people log in with: the name of an identity.issuers entry (OpenID Connect authorization code flow with PKCE), or "dev" for a one-click login through the dev issuer (identity.dev_issuer must be on; development only).',
+    }),
+    client_id: Type.Optional(Type.String({ minLength: 1, description: "The console's OAuth client id at the issuer." })),
+    client_secret: Type.Optional(
+      Type.String({ description: "The client's secret, as a secret reference (${env:NAME} or ${file:PATH}). Omit for a public client (PKCE alone)." }),
+    ),
+    redirect_url: Type.Optional(
+      Type.String({
+        pattern: "^https?://[^/]+/login/callback$",
+        description: "The callback URL registered at the issuer: the admin listener's address as browsers reach it, ending in /login/callback, e.g. https://gatehouse.example.com:9443/login/callback.",
+      }),
+    ),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Scopes asked for. Default [openid, profile, email, groups]; "openid" is always sent.' })),
+    viewers: Type.Optional(Strings0("Groups whose members may view sessions, recordings, the audit log and the policy. Approvers of a review rule may always see the approvals page.")),
+    session_enders: Type.Optional(Strings0("Groups whose members may end a live session (and view, as viewers).")),
+    session_max: Type.Optional(
+      Type.String({ pattern: "^[0-9]+(ms|s|m|h|d)$", description: "Longest a console login lasts, however long the ID token would (default 8h); it never outlives the token." }),
+    ),
+  },
+  { ...strict, description: "The web console on the admin listener: login, roles, approvals, sessions, audit, policy." },
+);
+
 /** One file: every section optional, so a folder may split the config across files. */
 export const ConfigFile = Type.Object(
   {
@@ -481,6 +526,7 @@ export const ConfigFile = Type.Object(
     identity: Type.Optional(IdentitySection),
     targets: Type.Optional(Type.Array(TargetConfig)),
     rules: Type.Optional(Type.Array(RuleConfig)),
+    console: Type.Optional(ConsoleSection),
   },
   { ...strict, title: "Gatehouse configuration" },
 );
@@ -499,6 +545,7 @@ export type WhenConfig = Static<typeof WhenConfig>;
 export type MaskConfig = Static<typeof MaskConfig>;
 export type RuleConfig = Static<typeof RuleConfig>;
 export type ConfigFile = Static<typeof ConfigFile>;
+export type ConsoleSection = Static<typeof ConsoleSection>;
 
 /** The whole configuration after merging files, with where each rule and target came from. */
 export interface Config {
@@ -514,6 +561,8 @@ export interface Config {
   };
   readonly targets: readonly TargetConfig[];
   readonly rules: readonly RuleConfig[];
+  /** The web console, when configured (client_secret resolved). */
+  readonly console?: ConsoleSection;
   /** "file:line" of each named item ("rule:NAME", "target:NAME", "issuer:NAME", "machine_key:NAME"), for messages. */
   readonly origins: ReadonlyMap<string, string>;
   /** The files read, in order. */
