@@ -7,6 +7,7 @@ import { parseDuration } from "../core/duration.ts";
 import { GatewayError, errorMessage, isGatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
 import { auditAction, type Gate } from "../gate/gate.ts";
+import type { ConsoleEnv } from "../console/console-env.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface AdminDeps {
@@ -27,6 +28,8 @@ export interface AdminDeps {
   readonly refreshGauges?: () => void;
   /** The newest durable signed checkpoint of the audit log, for GET /audit/checkpoint. */
   readonly checkpoint?: () => Checkpoint | null;
+  /** The web console (src/console/console-app.ts), served at / when configured. */
+  readonly console?: Hono<ConsoleEnv>;
 }
 
 type Env = { Variables: { identity: Identity } };
@@ -147,6 +150,8 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
       grants: grants.map((g) => ({ approval_id: g.approvalId, subject: g.subject, issuer: g.issuer, rule: g.rule, target: g.target, approver: g.approver, until: new Date(g.until).toISOString() })),
     });
   });
+  // After the API's own routes, which keep answering as they did (bearer tokens, no cookies).
+  if (deps.console !== undefined) app.route("/", deps.console as unknown as Hono<Env>);
   app.notFound((c) => c.json({ error: "not_found", message: `no admin route ${c.req.method} ${c.req.path}` }, 404));
   return app;
 }

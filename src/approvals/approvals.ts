@@ -23,6 +23,8 @@ export interface PendingRequest {
   readonly target: string;
   readonly request: RequestFacts | Record<string, unknown>;
   readonly rule: string;
+  /** What the rule said when it held the request (its message). */
+  readonly message?: string;
   readonly approvers: readonly string[];
   readonly maxGrantMs: number;
   readonly session?: string;
@@ -88,7 +90,7 @@ export interface ApprovalRecord {
   readonly identity?: AuditIdentity;
   readonly target?: string;
   readonly action?: unknown;
-  readonly decision?: { readonly rule?: string | null };
+  readonly decision?: { readonly rule?: string | null; readonly message?: string };
   readonly details?: Record<string, unknown>;
 }
 
@@ -110,8 +112,12 @@ function defaultId(): string {
   return `apr_${Buffer.from(bytes).toString("hex")}`;
 }
 
+/** What changed, for watchers such as the console's live list: a request is new or has an approval more, or it is settled. */
+export type ApprovalChange = { readonly kind: "pending"; readonly request: PendingRequest } | { readonly kind: "settled"; readonly id: string; readonly resolution: Resolution };
+
 export class Approvals {
   private readonly pendingById = new Map<string, PendingRequest>();
+  private readonly watchers = new Set<(c: ApprovalChange) => void>();
   private readonly waiters = new Map<string, (r: Resolution) => void>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private grants: Grant[] = [];
@@ -131,7 +137,24 @@ export class Approvals {
     this.pendingById.set(pending.id, pending);
     const wait = new Promise<Resolution>((resolve) => this.waiters.set(pending.id, resolve));
     this.arm(pending);
+    this.emit({ kind: "pending", request: pending });
     return { pending, wait };
+  }
+
+  /** Calls `watcher` on every change from now on; returns the function that stops it. */
+  watch(watcher: (c: ApprovalChange) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private emit(c: ApprovalChange): void {
+    for (const w of this.watchers) {
+      try {
+        w(c);
+      } catch {
+        // A watcher (a browser's event stream) must never stop an approval.
+      }
+    }
   }
 
   pending(): PendingRequest[] {
@@ -174,6 +197,7 @@ export class Approvals {
     if (!p) return undefined;
     const next: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze([...(p.approvals ?? []), Object.freeze({ ...given })]) });
     this.pendingById.set(id, next);
+    this.emit({ kind: "pending", request: next });
     return next;
   }
 
@@ -200,6 +224,7 @@ export class Approvals {
     const w = this.waiters.get(id);
     this.waiters.delete(id);
     w?.(r);
+    this.emit({ kind: "settled", id, resolution: r });
   }
 
   /**
@@ -241,6 +266,7 @@ export class Approvals {
         target: rec.target,
         request: (rec.action ?? {}) as Record<string, unknown>,
         rule: String(rec.decision?.rule ?? d.rule ?? ""),
+        ...(typeof rec.decision?.message === "string" ? { message: rec.decision.message } : {}),
         approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
         maxGrantMs: Number(d.max_grant_ms ?? d.maxGrantMs ?? 0),
         ...(typeof d.approvals_required === "number" && d.approvals_required > 1 ? { approvalsRequired: d.approvals_required } : {}),

@@ -453,6 +453,7 @@ export class Gate {
       target: action.target,
       request: action.request,
       rule: decision.rule!,
+      message: decision.message,
       approvers: review.approvers,
       maxGrantMs: review.maxGrantMs,
       ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
@@ -501,7 +502,7 @@ export class Gate {
    * Returns the request with this approval in `approvals` (approvalsMissing() > 0: still held).
    * Throws E_APPROVAL (not allowed) or E_AUDIT_WRITE (nothing changed).
    */
-  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }): Promise<PendingRequest> {
+  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
     const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined, verdict.approve);
     const now = this.deps.clock.now();
     const base = {
@@ -511,7 +512,7 @@ export class Gate {
       policy: this.deps.policy().hash,
     };
     if (!verdict.approve) {
-      await this.record({ ...base, type: "approval.denied", decision: { effect: "deny", rule: p.rule }, details: { approval: id, approver: approver.subject, requester: p.identity.subject, reason: verdict.reason } });
+      await this.record({ ...base, type: "approval.denied", decision: { effect: "deny", rule: p.rule }, details: { approval: id, approver: approver.subject, requester: p.identity.subject, reason: verdict.reason, ...(via ? { via } : {}) } });
       this.deps.approvals.resolve(id, { outcome: "denied", approver: approver.subject, reason: verdict.reason });
       return p;
     }
@@ -523,7 +524,7 @@ export class Gate {
         ...base,
         type: "approval.reviewed",
         decision: { effect: "review", rule: p.rule },
-        details: { approval: id, approver: approver.subject, requester: p.identity.subject, approvals: all.length, approvals_required: required, ...(given.forMs ? { for_ms: given.forMs } : {}) },
+        details: { approval: id, approver: approver.subject, requester: p.identity.subject, approvals: all.length, approvals_required: required, ...(given.forMs ? { for_ms: given.forMs } : {}), ...(via ? { via } : {}) },
       });
       return this.deps.approvals.addApproval(id, given) ?? p;
     }
@@ -540,6 +541,7 @@ export class Gate {
         requester: p.identity.subject,
         ...(required > 1 ? { approved_by: all.map((a) => a.approver) } : {}),
         ...(grantUntil ? { grant_until: new Date(grantUntil).toISOString() } : {}),
+        ...(via ? { via } : {}),
       },
     });
     const decided: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze(all) });
