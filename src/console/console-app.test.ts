@@ -182,7 +182,8 @@ describe("approving from the console", () => {
     const { cookie } = await login("bob", ["approvers"]);
     const other = await login("carol", ["approvers"]);
     const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
-    for (const form of [{}, { _csrf: "" }, { _csrf: other.csrf }, { _csrf: "x".repeat(32) }]) {
+    const forms: Record<string, string>[] = [{}, { _csrf: "" }, { _csrf: other.csrf }, { _csrf: "x".repeat(32) }];
+    for (const form of forms) {
       const res = await post(`/approvals/${held.id}/approve`, cookie, form);
       expect(res.status).toBe(403);
       expect(await res.text()).toContain("CSRF token is missing or wrong");
