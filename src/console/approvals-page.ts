@@ -58,7 +58,7 @@ function iso(ms: number): string {
 /** One held request as a card, for this viewer. */
 export function requestCard(p: PendingRequest, v: ConsoleViewer, deps: Pick<ApprovalPagesDeps, "rules" | "remoteOf">): Html {
   const r = requestText(p.request);
-  const remote = p.session !== undefined ? deps.remoteOf?.(p.session) : undefined;
+  const remote = p.remote ?? (p.session !== undefined ? deps.remoteOf?.(p.session) : undefined);
   const required = p.approvalsRequired ?? 1;
   const given = p.approvals ?? [];
   const mine = isRequester(p, v);

@@ -86,7 +86,7 @@ const HTML = { accept: "text/html" };
 
 /** Logs in through the dev issuer's one-click form; returns the cookie header and the CSRF token. */
 async function login(subject: string, groups: string[]): Promise<{ cookie: string; csrf: string }> {
-  const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, host: "127.0.0.1:9090" }, body: new URLSearchParams({ subject, groups: groups.join(","), return_to: "/approvals" }) });
+  const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE }, body: new URLSearchParams({ subject, groups: groups.join(","), return_to: "/approvals" }) });
   expect(res.status).toBe(200);
   const set = res.headers.get("set-cookie") ?? "";
   expect(set).toContain("HttpOnly");
@@ -107,7 +107,7 @@ function hold(who: Identity, request: RequestFacts, session = "s1"): Promise<{ h
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "gatehouse-dev", groups: ["developers"] };
 const post = (path: string, cookie: string, form: Record<string, string>, extra: Record<string, string> = {}) =>
-  app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", host: "127.0.0.1:9090", ...extra }, body: new URLSearchParams(form) });
+  app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: BASE, ...extra }, body: new URLSearchParams(form) });
 
 describe("login", () => {
   test("a page without a session sends the browser to the login, keeping where it was going", async () => {

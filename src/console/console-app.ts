@@ -85,7 +85,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
     c.header("content-security-policy", CONSOLE_CSP);
     c.header("x-frame-options", "DENY");
     c.header("x-content-type-options", "nosniff");
-    c.header("referrer-policy", "no-referrer");
+    // same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with forms.
+    c.header("referrer-policy", "same-origin");
     if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   });
 
@@ -103,8 +104,9 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
       } catch {
         host = "";
       }
-      if (host !== c.req.header("host")) return forbidden(c, "refused: this request did not come from a page of this console");
-    } else if (origin === "null") return forbidden(c, "refused: this request did not come from a page of this console");
+      // The URL's host is the Host header the browser sent (Bun builds req.url from it).
+      if (host !== new URL(c.req.url).host) return forbidden(c, "refused: this request did not come from a page of this console");
+    } else if (origin === "null" && site !== "same-origin") return forbidden(c, "refused: this request did not come from a page of this console");
     return next();
   });
 

@@ -324,3 +324,14 @@ describe("approvals_required: 2", () => {
     rebuilt.close();
   });
 });
+
+test("a held request carries the caller's address from its session's start record, and the approval record keeps it", async () => {
+  const { gate, events, approvals } = setup(() => review);
+  await gate.record({ type: "session.start", session: "pg_1", target: "api", details: { remote: "192.0.2.9:51000" } });
+  const held = signal<string>();
+  void gate.check(action("/w"), { session: "pg_1", onHold: (p) => held.resolve(p.id) });
+  const id = await within("the request to be held for review", held.promise);
+  expect(approvals.get(id)?.remote).toBe("192.0.2.9:51000");
+  expect(events.find((e) => e.type === "approval.requested")?.details).toMatchObject({ remote: "192.0.2.9:51000" });
+  approvals.close();
+});

@@ -189,6 +189,7 @@ export class Gate {
    * take it, and the caller must then refuse the action (the failure is already logged and counted).
    */
   async record(event: AuditEvent): Promise<void> {
+    if (event.type === "session.start" && event.session !== undefined && typeof event.details?.remote === "string") this.#noteRemote(event.session, event.details.remote);
     try {
       await this.deps.audit.append(event);
     } catch (e) {
@@ -220,6 +221,17 @@ export class Gate {
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
     );
+  }
+
+  /**
+   * Callers' addresses by session (from session.start records), so that a held request can say
+   * where it comes from. Bounded: the oldest go first; a session that old has no request waiting.
+   */
+  readonly #remotes = new Map<string, string>();
+
+  #noteRemote(session: string, remote: string): void {
+    if (this.#remotes.size >= 10_000) this.#remotes.delete(this.#remotes.keys().next().value!);
+    this.#remotes.set(session, remote);
   }
 
   /** Records of a sink without appendSync (test fakes), still being appended. */
@@ -455,6 +467,7 @@ export class Gate {
       rule: decision.rule!,
       message: decision.message,
       approvers: review.approvers,
+      ...(ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
       maxGrantMs: review.maxGrantMs,
       ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),
@@ -464,7 +477,7 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.remote !== undefined ? { remote: pending.remote } : {}), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
