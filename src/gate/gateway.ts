@@ -23,6 +23,7 @@ import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { createMayUseTarget } from "./target-access.ts";
+import { LiveSessionRegistry } from "./live-sessions.ts";
 import { splitListen } from "./listen.ts";
 import { SecretStore } from "./secret-store.ts";
 import { watchFolder, type FolderWatch } from "./watch-folder.ts";
@@ -34,6 +35,8 @@ export interface RunningGateway {
   readonly metrics: Metrics;
   readonly adminPort: number | null;
   readonly targets: ReadonlyMap<string, { port: number; stop(): Promise<void> }>;
+  /** Every target's live sessions, for the console (list, end). */
+  readonly liveSessions: LiveSessionRegistry;
   reload(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -136,6 +139,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
   );
 
+  const liveSessions = new LiveSessionRegistry();
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
 
@@ -212,6 +216,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../policy/http-path.ts"),
         ]);
         return startHttpTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authenticated: authenticate.peek,
@@ -236,6 +241,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         ]);
         const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 5_000 });
         return startPostgresTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -276,6 +282,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         };
         publicKeys();
         const running = await startSshTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -297,6 +304,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../masking/json-masker.ts"),
         ]);
         return startKubernetesTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -322,6 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     adminPort: adminServer?.port ?? null,
     targets,
+    liveSessions,
     reload: () => configWatcher.reload(),
     async stop() {
       if (stopped) return;
