@@ -41,6 +41,8 @@ export interface ScanOptions {
   readonly since?: string;
   readonly until?: string;
   readonly limit: number;
+  /** A matching record after which nothing older is wanted (a session's start): the scan ends there. */
+  readonly stop?: (r: AuditRecord) => boolean;
   /** Bytes read before the page stops short, with a cursor (default 256 MiB). */
   readonly budgetBytes?: number;
 }
@@ -170,6 +172,7 @@ function scanRegion(region: Buffer, regionOffset: number, rotation: number, s: F
     const at = { rotation, offset: regionOffset + start };
     out.push({ record, at });
     if (out.length >= opts.limit) return { stop: "full", next: at };
+    if (opts.stop?.(record) === true) return { stop: "since", next: null };
   }
   return olderThanSince ? { stop: "since", next: null } : null;
 }
