@@ -3,6 +3,7 @@
 // Target code is imported lazily, only for the kinds the configuration uses.
 import { basename, dirname } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
+import { ApprovalWebhooks } from "../approvals/webhooks.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { Health } from "../admin/health.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
@@ -93,7 +94,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
   approvals.armAll();
 
-  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health });
+  // Approval webhooks: the gate enqueues, deliveries run apart (approvals/webhooks.ts).
+  const webhooks = new ApprovalWebhooks({
+    hooks: () => (config.gateway.approval_webhooks ?? []).map((h) => ({ name: h.name, url: h.url, format: h.format, ...(h.secret !== undefined ? { secret: h.secret } : {}), ...(h.events !== undefined ? { events: h.events } : {}), ...(h.timeout !== undefined ? { timeoutMs: parseDuration(h.timeout) } : {}) })),
+    consoleUrl: () => config.gateway.console_url,
+    record: (r) => void gate.recordLater({ type: r.type, ...(r.target !== undefined ? { target: r.target } : {}), details: r.details }),
+    clock,
+    log,
+  });
+  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health, onApproval: (n) => webhooks.notify(n) });
   const stateDir = config.gateway.state_dir ?? "./state";
   const newAuthenticator = (identity: Config["identity"]) => createAuthenticator(identity, { stateDir, clock, log: (m: string) => log.info(m) });
   // Replaced on reload: a removed machine key, issuer or dev issuer stops working at once.
@@ -340,6 +349,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       devKeyWatch?.close();
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
+      await webhooks.close();
       await adminServer?.stop(true);
       await gate.recordHappened({ type: "gateway.stop", policy: policy.hash });
       await audit.close();
