@@ -250,7 +250,7 @@ function endedHow(r: AuditRecord): string {
 function eventRow(r: AuditRecord): Html {
   const d = (r.details ?? {}) as Record<string, unknown>;
   const num = (k: string) => (typeof d[k] === "number" ? String(d[k]) : "");
-  const outcome = [typeof d["outcome"] === "string" ? d["outcome"] : "", typeof d["status"] === "number" ? `HTTP ${d["status"]}` : "", typeof d["exit_status"] === "number" ? `exit ${d["exit_status"]}` : "", typeof d["masked_cells"] === "number" && d["masked_cells"] > 0 ? `${d["masked_cells"]} cells masked` : "", typeof d["error"] === "string" ? d["error"] : "", r.type === "session.end" ? endedHow(r) : "", typeof d["reason"] === "string" ? d["reason"] : ""]
+  const outcome = [typeof d["outcome"] === "string" ? d["outcome"] : "", typeof d["status"] === "number" ? `HTTP ${d["status"]}` : "", typeof d["exit_status"] === "number" ? `exit ${d["exit_status"]}` : "", typeof d["masked_cells"] === "number" && d["masked_cells"] > 0 ? `${d["masked_cells"]} cells masked` : "", typeof d["error"] === "string" ? d["error"] : "", r.type === "session.end" ? endedHow(r) : "", r.type.startsWith("console.") ? `by ${identityLabel(r.identity as { subject: string } | undefined)}` : "", typeof d["reason"] === "string" ? d["reason"] : ""]
     .filter((s) => s !== "")
     .filter((s, i, all) => all.indexOf(s) === i)
     .join(" · ");
