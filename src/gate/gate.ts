@@ -1,7 +1,7 @@
 // The one pipeline every protocol goes through: decide → audit → (allow | deny | hold).
 // Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
 // protocol. Nothing is forwarded unless its decision is in the audit log first.
-import type { Approvals, PendingRequest, Resolution } from "../approvals/approvals.ts";
+import { agreedGrantMs, approvalsMissing, type ApprovalGiven, type Approvals, type PendingRequest, type Resolution } from "../approvals/approvals.ts";
 import type { ApprovalNotice } from "../approvals/webhooks.ts";
 import { bindingCovers, bindingOf, bindingRecord, type GrantBinding } from "../approvals/binding.ts";
 import { identityKey } from "../policy/identity-key.ts";
@@ -456,8 +456,10 @@ export class Gate {
       target: action.target,
       request: action.request,
       rule: decision.rule!,
+      message: decision.message,
       approvers: review.approvers,
       maxGrantMs: review.maxGrantMs,
+      ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),
     });
     try {
@@ -465,7 +467,7 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding) },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
@@ -499,33 +501,65 @@ export class Gate {
 
   /**
    * Approves or denies a held request on an approver's behalf: authorise, audit, then release.
+   * A request whose rule has approvals_required: N goes on only at the N-th approval by a
+   * different approver; the ones before are audited (approval.reviewed) and kept on the request.
+   * Returns the request with this approval in `approvals` (approvalsMissing() > 0: still held).
    * Throws E_APPROVAL (not allowed) or E_AUDIT_WRITE (nothing changed).
    */
-  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }): Promise<PendingRequest> {
-    const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined);
+  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
+    const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined, verdict.approve);
     const now = this.deps.clock.now();
-    const grantUntil = verdict.approve && verdict.forMs ? now + verdict.forMs : undefined;
-    await this.record({
-      type: verdict.approve ? "approval.granted" : "approval.denied",
+    const base = {
       ...(p.session ? { session: p.session } : {}),
       identity: auditIdentity(approver),
       target: p.target,
-      decision: { effect: verdict.approve ? "allow" : "deny", rule: p.rule },
       policy: this.deps.policy().hash,
+    };
+    if (!verdict.approve) {
+      await this.record({ ...base, type: "approval.denied", decision: { effect: "deny", rule: p.rule }, details: { approval: id, approver: approver.subject, requester: p.identity.subject, reason: verdict.reason, ...(via ? { via } : {}) } });
+      const resolution: Resolution = { outcome: "denied", approver: approver.subject, reason: verdict.reason };
+      this.deps.approvals.resolve(id, resolution);
+      this.notify({ type: "approval.decided", pending: p, resolution, time: now });
+      return p;
+    }
+    const given: ApprovalGiven = { approver: approver.subject, issuer: approver.issuer, at: now, ...(verdict.forMs ? { forMs: verdict.forMs } : {}) };
+    const all = [...(p.approvals ?? []), given];
+    const required = p.approvalsRequired ?? 1;
+    if (all.length < required) {
+      await this.record({
+        ...base,
+        type: "approval.reviewed",
+        decision: { effect: "review", rule: p.rule },
+        details: { approval: id, approver: approver.subject, requester: p.identity.subject, approvals: all.length, approvals_required: required, ...(given.forMs ? { for_ms: given.forMs } : {}), ...(via ? { via } : {}) },
+      });
+      return this.deps.approvals.addApproval(id, given) ?? p;
+    }
+    // With several approvers, the grant is what every one of them agreed to (agreedGrantMs).
+    const forMs = required > 1 ? agreedGrantMs(all) : verdict.forMs;
+    const grantUntil = forMs ? now + forMs : undefined;
+    await this.record({
+      ...base,
+      type: "approval.granted",
+      decision: { effect: "allow", rule: p.rule },
       details: {
         approval: id,
         approver: approver.subject,
         requester: p.identity.subject,
+        ...(required > 1 ? { approved_by: all.map((a) => a.approver) } : {}),
         ...(grantUntil ? { grant_until: new Date(grantUntil).toISOString() } : {}),
-        ...(verdict.approve ? {} : { reason: verdict.reason }),
+        ...(via ? { via } : {}),
       },
     });
-    const resolution: Resolution = verdict.approve
-      ? { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) }
-      : { outcome: "denied", approver: approver.subject, reason: verdict.reason };
+    const decided: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze(all) });
+    const resolution: Resolution = { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) };
     this.deps.approvals.resolve(id, resolution);
-    this.notify({ type: "approval.decided", pending: p, resolution, time: now });
-    return p;
+    this.notify({ type: "approval.decided", pending: decided, resolution, time: now });
+    return decided;
+  }
+
+  /** Whether a request returned by decideApproval still waits for more approvals. */
+  static stillHeld(p: PendingRequest): boolean {
+    return approvalsMissing(p) > 0;
   }
 
   /** Audits an expiry or cancellation, then releases the waiter. */

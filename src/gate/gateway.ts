@@ -152,9 +152,35 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
 
+  // What the console's policy page shows of loads and reloads.
+  let policyStatus: { loadedAt: number; lastReload?: { at: number; ok: boolean; error?: string } } = { loadedAt: clock.now() };
   let adminServer: ReturnType<typeof Bun.serve> | null = null;
   if (config.gateway.admin) {
     const [host, port] = splitListen(config.gateway.admin.listen);
+    const adminTls = config.gateway.admin.tls;
+    let consoleApp: Awaited<ReturnType<typeof import("../console/console-app.ts").createConsoleApp>> | undefined;
+    if (config.console) {
+      const [{ createConsoleApp }, { createOidcLogin }, { loadOrCreateCookieKey }] = await Promise.all([
+        import("../console/console-app.ts"),
+        import("../console/oidc-login.ts"),
+        import("../console/session-cookie.ts"),
+      ]);
+      consoleApp = createConsoleApp({
+        config: () => config,
+        policy: () => policy,
+        gate,
+        approvals,
+        clock,
+        cookieKey: await loadOrCreateCookieKey(stateDir),
+        authenticate,
+        oidc: createOidcLogin({ clock, stateDir }),
+        devIssuer: () => loadOrCreateDevIssuer(stateDir),
+        status: () => policyStatus,
+        tls: adminTls !== undefined,
+        pages: await consolePages(),
+      });
+      log.info("web console on the admin listener", { url: `${adminTls ? "https" : "http"}://${config.gateway.admin.listen}/`, issuer: config.console.issuer });
+    }
     const app = createAdminApp({
       gate,
       approvals,
@@ -167,8 +193,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       degraded: () => health.degraded(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
+      ...(consoleApp ? { console: consoleApp } : {}),
     });
-    adminServer = Bun.serve({ hostname: host, port, fetch: app.fetch });
+    // idleTimeout: the console's event streams send a keep-alive every 15s.
+    adminServer = Bun.serve({
+      hostname: host,
+      port,
+      fetch: app.fetch,
+      idleTimeout: 60,
+      ...(adminTls ? { tls: { cert: Bun.file(adminTls.cert), key: Bun.file(adminTls.key) } } : {}),
+    });
+  }
+
+  /** The console's sessions and audit pages (src/console/sessions, src/console/audit), in the layout of the rest. */
+  async function consolePages() {
+    const [{ createSessionPages }, { createAuditPages }, { VerifyRunner }, { renderPage }, { recordingsDir }] = await Promise.all([
+      import("../console/sessions/session-pages.ts"),
+      import("../console/audit/audit-pages.ts"),
+      import("../console/audit/verify-runner.ts"),
+      import("../console/layout.ts"),
+      import("../recording/recording-ref.ts"),
+    ]);
+    const auditPath = () => config.audit.path;
+    const record = (e: Parameters<Gate["record"]>[0]) => gate.record(e);
+    return {
+      sessions: createSessionPages({ render: renderPage, auditPath, live: liveSessions, record, recordingsDir: () => recordingsDir(stateDir), clock }),
+      audit: createAuditPages({ render: renderPage, auditPath, checkpoint: () => audit.latestCheckpoint, verify: new VerifyRunner(auditPath, () => [signingKey.publicKey], clock), record }),
+    };
   }
 
   let stopped = false;
@@ -198,11 +249,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // The running targets take the new values of their secret references (a rotation is recorded).
       secrets.adopt(next, config.targets, "reload");
       metrics.policyReloads.inc({ result: "ok" });
+      policyStatus = { loadedAt: clock.now(), lastReload: { at: clock.now(), ok: true } };
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
       await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
     },
     onReject: async (e: unknown) => {
       metrics.policyReloads.inc({ result: "rejected" });
+      policyStatus = { ...policyStatus, lastReload: { at: clock.now(), ok: false, error: errorMessage(e) } };
       log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
       await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },

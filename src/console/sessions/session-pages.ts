@@ -17,7 +17,7 @@ import { formatCursor, memberNeedle, parseCursor, scanBackward, type ScannedReco
 import type { ConsoleEnv, RenderPage } from "../console-env.ts";
 import { pastSessionScan, sessionRow, type PastSession } from "./past-sessions.ts";
 import { playerAssets } from "./player-assets.ts";
-import { csrfOk, effectBadge, forbidden, hasRole, html, identityLabel, queryString, raw, requestText, shortTime, type Html } from "./page-helpers.ts";
+import { csrfOk, effectBadge, forbidden, hasRole, html, identityLabel, queryString, requestText, shortTime, type Html } from "./page-helpers.ts";
 
 export interface SessionPagesDeps {
   readonly render: RenderPage;
@@ -51,6 +51,9 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     const { css } = await playerAssets();
     return c.body(css.body, 200, { "content-type": css.type, "cache-control": "private, max-age=86400" });
   });
+
+  // A file, not inline: the console's CSP allows scripts from itself only.
+  app.get("/assets/player-init.js", (c) => c.body(PLAYER_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "private, max-age=300" }));
 
   app.get("/", async (c) => {
     if (!hasRole(c, "view")) return refuse(c, "viewing sessions needs the view role");
@@ -170,7 +173,7 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
           <link rel="stylesheet" href="${base}/assets/asciinema-player.css">
           ${casts.map((r) => html`<figure class="cast"><div class="player" data-cast="${base}/${encodeURIComponent(id)}/cast/${r.record.seq}${queryString({ at })}"></div><figcaption>${requestText(r.record)} · <a href="${base}/${encodeURIComponent(id)}/cast/${r.record.seq}${queryString({ at })}" download>asciicast</a></figcaption></figure>`)}
           <script src="${base}/assets/asciinema-player.js"></script>
-          <script>${raw(PLAYER_SCRIPT)}</script>`
+          <script src="${base}/assets/player-init.js"></script>`
         : ""}
       <h2>Events <span class="count">${found.records.length}</span></h2>
       ${found.partial ? html`<p class="notice">Only the newest ${found.records.length} records of this session are shown.</p>` : ""}

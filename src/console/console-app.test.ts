@@ -1,0 +1,293 @@
+// The console's login, session cookie, roles and CSRF checks, against the real gate, approvals
+// and dev issuer (in memory, no listener): each way in that must be refused is refused.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMetrics } from "../admin/metrics.ts";
+import { createAdminApp } from "../admin/admin-app.ts";
+import { Approvals, type PendingRequest } from "../approvals/approvals.ts";
+import { loadPolicyFromSources } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { Identity, RequestFacts } from "../core/types.ts";
+import { type AuditEvent, Gate, type Verdict } from "../gate/gate.ts";
+import { createAuthenticator } from "../identity/authenticator.ts";
+import { loadOrCreateDevIssuer } from "../identity/dev-issuer.ts";
+import type { Policy } from "../policy/compile.ts";
+import { createConsoleApp } from "./console-app.ts";
+import { createOidcLogin } from "./oidc-login.ts";
+import { SESSION_COOKIE } from "./session-cookie.ts";
+
+const CONFIG = `
+gateway: { admin: { listen: "127.0.0.1:0" } }
+identity: { dev_issuer: true }
+console:
+  issuer: dev
+  viewers: [auditors]
+  session_enders: [oncall]
+targets:
+  - { name: db, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:1" }
+  - { name: pg, kind: postgres, listen: "127.0.0.1:0", upstream: { host: 127.0.0.1, database: app, user: app } }
+rules:
+  - name: db-writes
+    targets: [db, pg]
+    effect: review
+    approvers: [approvers]
+    message: writes need a second pair of eyes
+`;
+
+let dir: string;
+let config: Config;
+let policy: Policy;
+let events: AuditEvent[];
+let approvals: Approvals;
+let gate: Gate;
+let time = Date.now();
+const clock = { now: () => time };
+let app: ReturnType<typeof createAdminApp>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "gatehouse-console-"));
+  const loaded = await loadPolicyFromSources([{ file: join(dir, "gatehouse.yaml"), text: CONFIG }], { baseDir: dir, env: {} });
+  config = { ...loaded.config, gateway: { ...loaded.config.gateway, state_dir: dir } };
+  policy = loaded.policy;
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeEach(async () => {
+  time = Date.now();
+  events = [];
+  approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
+  gate = new Gate({ policy: () => policy, audit: { append: async (e) => (events.push(e), { seq: events.length }) }, approvals, clock, metrics: createMetrics(), log: silentLogger });
+  const authenticator = await createAuthenticator(config.identity, { stateDir: dir, clock });
+  const consoleApp = createConsoleApp({
+    config: () => config,
+    policy: () => policy,
+    gate,
+    approvals,
+    clock,
+    cookieKey: Buffer.alloc(32, 7),
+    authenticate: (t) => authenticator.authenticate(t),
+    oidc: createOidcLogin({ clock, stateDir: dir }),
+    devIssuer: () => loadOrCreateDevIssuer(dir),
+    status: () => ({ loadedAt: time }),
+    tls: false,
+    remoteOf: (s) => (s === "s1" ? "192.0.2.7:50122" : undefined),
+  });
+  app = createAdminApp({ gate, approvals, clock, metrics: createMetrics(), notReady: () => null, authenticate: async () => ({ method: "dev", subject: "x", issuer: "x", groups: [] }), console: consoleApp });
+});
+
+afterEach(() => approvals.close());
+
+const BASE = "http://127.0.0.1:9090";
+const HTML = { accept: "text/html" };
+
+/** Logs in through the dev issuer's one-click form; returns the cookie header and the CSRF token. */
+async function login(subject: string, groups: string[]): Promise<{ cookie: string; csrf: string }> {
+  const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, host: "127.0.0.1:9090" }, body: new URLSearchParams({ subject, groups: groups.join(","), return_to: "/approvals" }) });
+  expect(res.status).toBe(200);
+  const set = res.headers.get("set-cookie") ?? "";
+  expect(set).toContain("HttpOnly");
+  expect(set).toContain("SameSite=Strict");
+  const cookie = set.split(";")[0]!;
+  const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  expect(csrf).toBeDefined();
+  return { cookie, csrf: csrf! };
+}
+
+function hold(who: Identity, request: RequestFacts, session = "s1"): Promise<{ held: PendingRequest; verdict: Promise<Verdict> }> {
+  return new Promise((resolve, reject) => {
+    const verdict = gate.check({ identity: who, target: request.kind === "postgres" ? "pg" : "db", request, time }, { session, onHold: (p) => resolve({ held: p, verdict }) });
+    void verdict.then((v) => reject(new Error(`the request was decided without being held: ${v.message}`)));
+  });
+}
+
+const alice: Identity = { method: "dev", subject: "alice", issuer: "gatehouse-dev", groups: ["developers"] };
+const post = (path: string, cookie: string, form: Record<string, string>, extra: Record<string, string> = {}) =>
+  app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", host: "127.0.0.1:9090", ...extra }, body: new URLSearchParams(form) });
+
+describe("login", () => {
+  test("a page without a session sends the browser to the login, keeping where it was going", async () => {
+    const res = await app.request(`${BASE}/policy?x=1`, { headers: HTML });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/login?return_to=%2Fpolicy%3Fx%3D1");
+    // Not a browser: 401, and the admin API's own routes are untouched.
+    expect((await app.request(`${BASE}/approvals`)).status).toBe(401);
+    expect((await app.request(`${BASE}/healthz`)).status).toBe(200);
+  });
+
+  test("the dev login is audited and gives a signed, HttpOnly, SameSite=Strict session", async () => {
+    await login("bob", ["approvers"]);
+    expect(events.find((e) => e.type === "console.login")).toMatchObject({ identity: { subject: "bob", groups: ["approvers"] }, details: { via: "dev", roles: ["approve"] } });
+  });
+
+  test("someone with no console role is refused at the login, and that is audited", async () => {
+    const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ subject: "eve", groups: "developers" }) });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("set-cookie")).toBeNull();
+    expect(events.find((e) => e.type === "console.login_refused")).toMatchObject({ identity: { subject: "eve" }, details: { reason: "no console role" } });
+  });
+
+  test("a forged, altered or expired cookie is no session", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const value = cookie.slice(SESSION_COOKIE.length + 1);
+    const [body, sig] = value.split(".");
+    // Claim other groups with the old signature; sign with another key; drop the signature.
+    const forgedBody = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, "base64url").toString()), g: ["approvers", "auditors"] })).toString("base64url");
+    for (const bad of [`${forgedBody}.${sig}`, `${body}.${Buffer.alloc(32).toString("base64url")}`, `${body}`, "garbage"]) {
+      const res = await app.request(`${BASE}/approvals`, { headers: { cookie: `${SESSION_COOKIE}=${bad}` } });
+      expect(res.status).toBe(401);
+    }
+    // The token's lifetime (12h for the dev login, capped by session_max 8h) ends the session.
+    time += 8 * 3_600_000 + 1000;
+    const expired = await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } });
+    expect(expired.status).toBe(302);
+    expect(expired.headers.get("location")).toBe("/login?return_to=%2Fapprovals&error=expired");
+  });
+
+  test("no open redirect: the return path is only ever a local path", async () => {
+    const page = await (await app.request(`${BASE}/login?return_to=${encodeURIComponent("https://evil.example/")}`)).text();
+    expect(page).toContain('name="return_to" value="/"');
+    for (const evil of ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"]) {
+      const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ subject: "bob", groups: "approvers", return_to: evil }) });
+      const text = await res.text();
+      expect(text).toContain('<meta http-equiv="refresh" content="0;url=/">');
+      expect(text).not.toContain("evil.example");
+    }
+  });
+});
+
+describe("approving from the console", () => {
+  test("approve once: the held request goes on at once, and the record names the approver and the console", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const res = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`/approvals?done=approved&id=${held.id}`);
+    expect(await verdict).toMatchObject({ allowed: true, message: "approved by bob" });
+    expect(events.at(-1)).toMatchObject({ type: "approval.granted", identity: { subject: "bob" }, details: { approval: held.id, approver: "bob", via: "console" } });
+  });
+
+  test("deny with a reason: the caller gets it", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "DELETE", path: "/orders/1" });
+    expect((await post(`/approvals/${held.id}/deny`, cookie, { _csrf: csrf, reason: "not during the freeze" })).status).toBe(303);
+    expect((await verdict).message).toBe(`approval ${held.id} denied by bob: not during the freeze`);
+  });
+
+  test("without the CSRF token, or with another session's, nothing is decided", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const other = await login("carol", ["approvers"]);
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const forms: Record<string, string>[] = [{}, { _csrf: "" }, { _csrf: other.csrf }, { _csrf: "x".repeat(32) }];
+    for (const form of forms) {
+      const res = await post(`/approvals/${held.id}/approve`, cookie, form);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain("CSRF token is missing or wrong");
+    }
+    expect(approvals.get(held.id)).toBeDefined();
+    expect(events.some((e) => e.type === "approval.granted")).toBe(false);
+  });
+
+  test("a request from another site is refused even with the token", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    expect((await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf }, { origin: "https://evil.example" })).status).toBe(403);
+    expect((await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf }, { "sec-fetch-site": "cross-site" })).status).toBe(403);
+    expect(approvals.get(held.id)).toBeDefined();
+  });
+
+  test("a viewer who is not an approver cannot approve; the requester cannot approve their own request", async () => {
+    const viewer = await login("vera", ["auditors"]);
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie: viewer.cookie, ...HTML } })).text();
+    expect(page).toContain(held.id);
+    expect(page).not.toContain(`action="/approvals/${held.id}/approve"`);
+    const res = await post(`/approvals/${held.id}/approve`, viewer.cookie, { _csrf: viewer.csrf });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("is not in an approver group of rule");
+    // alice is an approver too, of other people's requests, never of her own.
+    const self = await login("alice", ["developers", "approvers"]);
+    const { held: own } = await hold({ ...alice, groups: ["developers", "approvers"] }, { kind: "http", method: "POST", path: "/orders" }, "s2");
+    const mine = await post(`/approvals/${own.id}/approve`, self.cookie, { _csrf: self.csrf });
+    expect(mine.status).toBe(403);
+    expect(await mine.text()).toContain(`requested ${own.id} and cannot approve`);
+    expect(approvals.get(held.id)).toBeDefined();
+    expect(approvals.get(own.id)).toBeDefined();
+  });
+
+  test("script in a SQL statement or a path is shown as text, on the page and in the live stream", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    await hold(alice, { kind: "postgres", classes: ["read"], relations: [], functions: [], sql: "SELECT '<script>alert(1)</script>'" });
+    await hold(alice, { kind: "http", method: "GET", path: '/x/"><img/src=x/onerror=alert(1)>' }, "s2");
+    const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } })).text();
+    expect(page).toContain("SELECT &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;");
+    expect(page).not.toContain("<script>alert");
+    expect(page).toContain("/x/&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;");
+    expect(page).not.toContain("<img/src=x");
+    const res = await app.request(`${BASE}/approvals/events`, { headers: { cookie } });
+    const reader = res.body!.getReader();
+    const { value } = await reader.read();
+    await reader.cancel();
+    const snapshot = new TextDecoder().decode(value);
+    expect(snapshot).toContain("event: snapshot");
+    const data = JSON.parse(snapshot.split("\n").find((l) => l.startsWith("data: "))!.slice(6)) as { cards: { html: string }[] };
+    expect(data.cards.map((c) => c.html).join("")).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(data.cards.map((c) => c.html).join("")).not.toContain("<script>");
+  });
+
+  test("the card says who, from where, what exactly, which rule and why, and how long", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const { held } = await hold(alice, { kind: "postgres", classes: ["update"], relations: ["sales.orders"], functions: [], sql: "UPDATE sales.orders SET paid = true WHERE id = 7" });
+    const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } })).text();
+    for (const part of ["alice", "192.0.2.7:50122", "UPDATE sales.orders SET paid = true WHERE id = 7", "db-writes", "writes need a second pair of eyes", `data-since="${held.requestedAt}"`, `data-until="${held.expiresAt}"`, "Approve once", "Approve for a while", "Deny"]) {
+      expect(page).toContain(part);
+    }
+  });
+
+  test("a new held request arrives on the event stream without reloading", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const res = await app.request(`${BASE}/approvals/events`, { headers: { cookie } });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    expect(text).toContain("event: snapshot");
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders/live" });
+    while (!text.includes("event: upsert")) text += decoder.decode((await reader.read()).value);
+    expect(text).toContain(held.id);
+    expect(text).toContain("/orders/live");
+    await reader.cancel();
+  });
+});
+
+describe("roles", () => {
+  test("a viewer sees the policy page; an approver of no other role does not see sessions and audit", async () => {
+    const viewer = await login("vera", ["auditors"]);
+    expect((await app.request(`${BASE}/policy`, { headers: { cookie: viewer.cookie, ...HTML } })).status).toBe(200);
+    expect((await app.request(`${BASE}/audit`, { headers: { cookie: viewer.cookie, ...HTML } })).status).toBe(200);
+    const approver = await login("bob", ["approvers"]);
+    expect((await app.request(`${BASE}/audit`, { headers: { cookie: approver.cookie, ...HTML } })).status).toBe(403);
+    expect((await app.request(`${BASE}/sessions`, { headers: { cookie: approver.cookie, ...HTML } })).status).toBe(403);
+  });
+
+  test("the policy page runs explain as the given identity", async () => {
+    const viewer = await login("vera", ["auditors"]);
+    const q = new URLSearchParams({ as: "alice", groups: "developers", target: "db", request: "POST /orders" });
+    const page = await (await app.request(`${BASE}/policy?${q}`, { headers: { cookie: viewer.cookie, ...HTML } })).text();
+    expect(page).toContain(policy.hash);
+    expect(page).toContain("Explained: alice on db (http)");
+    expect(page).toContain('<span class="badge review">review</span> by <code>db-writes</code>');
+  });
+
+  test("logging out is audited and needs the CSRF token", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    expect((await post("/logout", cookie, {})).status).toBe(403);
+    const res = await post("/logout", cookie, { _csrf: csrf });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("set-cookie")).toContain(`${SESSION_COOKIE}=;`);
+    expect(events.at(-1)).toMatchObject({ type: "console.logout", identity: { subject: "bob" } });
+  });
+});
