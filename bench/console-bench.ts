@@ -22,7 +22,7 @@ const dir = values.dir!;
 const path = join(dir, "audit.log");
 const START = Date.parse("2026-11-01T00:00:00.000Z");
 
-/** One line per record; a PostgreSQL session of 20 statements, then its session.end; one identity in 5,000 is "rare-user". */
+/** One line per record; a PostgreSQL session: session.start, 20 statements, session.end; one identity in 5,000 is "rare-user". */
 function generate(): { records: number; middleTime: string; sessionAt: string } {
   mkdirSync(dir, { recursive: true });
   const target = sizeMiB * 1024 * 1024;
@@ -38,11 +38,13 @@ function generate(): { records: number; middleTime: string; sessionAt: string } 
       const subject = s % 5000 === 4999 ? "rare-user" : `user${s % 300}`;
       const identity = `{"groups":["analysts"],"issuer":"https://idp.example.com","method":"oidc","subject":"${subject}"}`;
       const session = `pg_${s.toString(16).padStart(16, "0")}`;
-      for (let i = 0; i <= 20; i++) {
+      for (let i = -1; i <= 20; i++) {
         seq++;
         const time = new Date(START + seq * 10).toISOString();
         const line =
-          i < 20
+          i < 0
+            ? `{"details":{"client":"psql","remote":"10.0.0.7:51234","user":"app"},"identity":${identity},"prev":"${hash}","seq":${seq},"session":"${session}","target":"sales-db","time":"${time}","type":"session.start","hash":"${hash}"}\n`
+            : i < 20
             ? `{"action":{"classes":["read"],"functions":[],"kind":"postgres","relations":["sales.orders"],"sql":"SELECT id, total, email FROM sales.orders WHERE customer_id = ${seq % 100000} ORDER BY id LIMIT 50"},"decision":{"effect":"${seq % 97 === 0 ? "deny" : "allow"}","rule":"analysts-read"},"details":{"duration_ms":1.2,"masked_cells":50,"outcome":"complete","rows":50,"tag":"SELECT 50"},"identity":${identity},"policy":"${hash}","prev":"${hash}","seq":${seq},"session":"${session}","target":"sales-db","time":"${time}","type":"statement","hash":"${hash}"}\n`
             : `{"details":{"bytes_in":4096,"bytes_out":65536,"duration_ms":200,"statements":20},"identity":${identity},"prev":"${hash}","seq":${seq},"session":"${session}","target":"sales-db","time":"${time}","type":"session.end","hash":"${hash}"}\n`;
         chunk.push(line);
@@ -95,6 +97,10 @@ for (let i = 0; i < 20; i++) {
 const list = (await load("/sessions")).body;
 const sessionLink = /href="(\/sessions\/pg_[^"]+)"/.exec(list)![1]!.replace(/&amp;/g, "&");
 
+// A session page reached from an audit search row deep in the log (a statement in the middle of its session).
+const deep = (await load(`/audit?until=${middleTime}&type=statement&limit=25`)).body;
+const auditSessionLink = /href="(\/sessions\/pg_[^"]+)"/.exec(deep)![1]!.replace(/&amp;/g, "&");
+
 const cases: [string, string][] = [
   ["audit: newest page (50)", "/audit"],
   ["audit: 21st page by cursor", older],
@@ -105,6 +111,7 @@ const cases: [string, string][] = [
   ["sessions: list (live + newest 50 past)", "/sessions"],
   ["sessions: identity=rare-user", "/sessions?identity=rare-user"],
   ["session page (from the list's link)", sessionLink],
+  ["session page (from an audit row's link, mid-log)", auditSessionLink],
 ];
 
 const results = new Map<string, { wall: number[]; cpu: number[]; status: number; rows: number }>();
@@ -114,7 +121,8 @@ for (let r = 0; r < runs; r++) {
     const e = results.get(name) ?? { wall: [], cpu: [], status: x.status, rows: 0 };
     e.wall.push(x.wallMs);
     e.cpu.push(x.cpuMs);
-    e.rows = (x.body.match(/<tr>/g) ?? []).length + (x.body.match(/<tr data-session/g) ?? []).length + (x.body.match(/<tr class="rec-/g) ?? []).length;
+    // Data rows: those in a table body.
+    e.rows = x.body.split("<tbody>").slice(1).reduce((n, part) => n + (part.split("</tbody>")[0]!.match(/<tr/g) ?? []).length, 0);
     results.set(name, e);
   }
 }

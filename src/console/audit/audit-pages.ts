@@ -10,7 +10,7 @@ import type { AuditEvent } from "../../gate/gate.ts";
 import type { ConsoleEnv, RenderPage } from "../console-env.ts";
 import { csrfOk, effectBadge, forbidden, hasRole, html, identityLabel, queryString, requestText, shortTime, type Html } from "../sessions/page-helpers.ts";
 import { auditScan, parseAuditQuery } from "./audit-query.ts";
-import { formatCursor, logSize, parseCursor, scanBackward } from "./backward-scan.ts";
+import { formatCursor, logSize, parseCursor, scanBackward, type ScannedRecord } from "./backward-scan.ts";
 import type { VerifyRunner } from "./verify-runner.ts";
 
 export interface AuditPagesDeps {
@@ -40,7 +40,7 @@ export function createAuditPages(deps: AuditPagesDeps): Hono<ConsoleEnv> {
     const { query, problems } = parseAuditQuery(p);
     const limit = PAGE_SIZES.find((n) => String(n) === p["limit"]) ?? 50;
     const keep = { since: p["since"], until: p["until"], identity: p["identity"], target: p["target"], effect: p["effect"], rule: p["rule"], type: p["type"], session: p["session"], text: p["text"], limit: p["limit"] };
-    let rows: AuditRecord[] = [];
+    let rows: ScannedRecord[] = [];
     let next: string | null = null;
     let partial = false;
     let error: string | null = null;
@@ -48,7 +48,7 @@ export function createAuditPages(deps: AuditPagesDeps): Hono<ConsoleEnv> {
     const started = performance.now();
     try {
       const r = await scanBackward(deps.auditPath(), { ...auditScan(query), limit, before: parseCursor(p["before"]) });
-      rows = r.records.map((x) => x.record);
+      rows = r.records;
       next = r.next === null ? null : formatCursor(r.next);
       partial = r.partial;
       size = await logSize(deps.auditPath());
@@ -59,7 +59,7 @@ export function createAuditPages(deps: AuditPagesDeps): Hono<ConsoleEnv> {
     const v = c.get("viewer");
     const body = html`
       ${integrityPanel(deps, base, v.csrf)}
-      <form class="filters" method="get" action="${base}" role="search">
+      <form class="filters actions" method="get" action="${base}" role="search">
         <label>From <input name="since" type="datetime-local" step="1" value="${p["since"] ?? ""}"></label>
         <label>To <input name="until" type="datetime-local" step="1" value="${p["until"] ?? ""}"></label>
         <label>Identity <input name="identity" value="${p["identity"] ?? ""}" placeholder="subject or name"></label>
@@ -73,12 +73,12 @@ export function createAuditPages(deps: AuditPagesDeps): Hono<ConsoleEnv> {
         <button type="submit">Search</button> <span class="hint">times in UTC</span>
         <datalist id="record-types">${["decision", "statement", "request", "session.start", "session.end", "channel.end", "approval.requested", "approval.granted", "approval.denied", "approval.expired", "auth.rejected", "policy.loaded", "webhook.delivered", "webhook.failed"].map((t) => html`<option value="${t}">`)}</datalist>
       </form>
-      ${problems.map((m) => html`<p class="error" role="alert">${m}</p>`)}
-      ${error !== null ? html`<p class="error" role="alert">The audit log cannot be read: ${error}</p>` : ""}
+      ${problems.map((m) => html`<p class="notice error" role="alert">${m}</p>`)}
+      ${error !== null ? html`<p class="notice error" role="alert">The audit log cannot be read: ${error}</p>` : ""}
       <p class="stats" role="status">${rows.length} record${rows.length === 1 ? "" : "s"}${partial ? " (the page stopped after reading its share of the log; go on for more)" : ""} · ${(size / 1048576).toFixed(1)} MiB of log · ${ms.toFixed(0)} ms</p>
       <div class="scroll"><table class="audit">
         <thead><tr><th>Seq</th><th>Time</th><th>Record</th><th>Who</th><th>Target</th><th>Decision</th><th>Request</th><th>Session</th></tr></thead>
-        <tbody>${rows.map((r) => auditRow(r, sessions))}</tbody>
+        <tbody>${rows.map((r) => auditRow(r.record, formatCursor(r.at), sessions))}</tbody>
       </table></div>
       <p class="more">${p["before"] ? html`<a href="${base}${queryString(keep)}">← Newest</a> ` : ""}${next !== null ? html`<a rel="next" href="${base}${queryString({ ...keep, before: next })}">Older →</a>` : html`<span class="end">Start of the log${query.since ? " (or of the time range)" : ""}.</span>`}</p>`;
     return c.html(deps.render(v, "Audit", String(body)), problems.length > 0 ? 400 : 200);
@@ -115,20 +115,21 @@ function integrityPanel(deps: AuditPagesDeps, base: string, csrf: string): Html 
     s.running
       ? html`<span class="running">running since ${shortTime(new Date(s.startedAt!).toISOString())}…</span> <a href="${base}/verify">refresh</a>`
       : s.error !== undefined
-        ? html`<span class="effect effect-deny">could not run</span> ${s.error}`
+        ? html`<span class="badge deny">could not run</span> ${s.error}`
         : r === undefined
           ? html`not run since the gateway started`
           : r.ok
-            ? html`<span class="effect effect-allow">intact</span> ${r.records} records, ${r.checkpoints} checkpoints, signatures ${r.signatures}${r.not_checkpointed > 0 ? `, ${r.not_checkpointed} records after the last checkpoint` : ""} · checked ${shortTime(new Date(s.finishedAt!).toISOString())}`
-            : html`<span class="effect effect-deny">FAILED</span> ${r.file}:${r.line}${r.seq !== undefined ? ` (seq ${r.seq})` : ""}: ${r.problem} · checked ${shortTime(new Date(s.finishedAt!).toISOString())}`;
-  return html`<section class="integrity" aria-label="Integrity">
+            ? html`<span class="badge allow">intact</span> ${r.records} records, ${r.checkpoints} checkpoints, signatures ${r.signatures}${r.not_checkpointed > 0 ? `, ${r.not_checkpointed} records after the last checkpoint` : ""} · checked ${shortTime(new Date(s.finishedAt!).toISOString())}`
+            : html`<span class="badge deny">FAILED</span> ${r.file}:${r.line}${r.seq !== undefined ? ` (seq ${r.seq})` : ""}: ${r.problem} · checked ${shortTime(new Date(s.finishedAt!).toISOString())}`;
+  return html`<section class="integrity card" aria-label="Integrity">
     <p><strong>Latest signed checkpoint:</strong> ${cp === null ? "none yet" : html`seq ${cp.seq} at ${shortTime(cp.time)}, key ${cp.key_id} · <a href="/audit/checkpoint">JSON</a>`}</p>
     <p><strong>Verify:</strong> <span id="verify-result">${result}</span>
       <form method="post" action="${base}/verify" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit"${s.running ? html` disabled` : ""}>Run verify now</button></form></p>
   </section>`;
 }
 
-function auditRow(r: AuditRecord, sessions: string): Html {
+/** `at`: where the record is, so that its session's page reads the log from there. */
+function auditRow(r: AuditRecord, at: string, sessions: string): Html {
   return html`<tr>
     <td>${r.seq}</td>
     <td><time datetime="${r.time}">${shortTime(r.time)}</time></td>
@@ -137,6 +138,6 @@ function auditRow(r: AuditRecord, sessions: string): Html {
     <td>${r.target ?? ""}</td>
     <td>${effectBadge(r.decision?.effect)} ${r.decision?.rule ?? ""}</td>
     <td class="request"><code>${requestText(r)}</code>${r.decision?.message !== undefined && r.decision.effect !== "allow" ? html`<div class="why">${r.decision.message}</div>` : ""}</td>
-    <td>${r.session !== undefined ? html`<a href="${sessions}/${encodeURIComponent(r.session)}">${r.session}</a>` : ""}</td>
+    <td>${r.session !== undefined ? html`<a href="${sessions}/${encodeURIComponent(r.session)}?at=${at}">${r.session}</a>` : ""}</td>
   </tr>`;
 }

@@ -249,6 +249,25 @@ async function lineFrom(handle: FileHandle, offset: number, end: number): Promis
   }
 }
 
+/** The record whose line starts at `at` (a cursor a scan gave), or null when it is not there (rotated since, damaged). */
+export async function readRecordAt(logPath: string, at: ScanCursor): Promise<AuditRecord | null> {
+  const file = (await listLogFileEntries(logPath)).find((f) => (f.rotation ?? 0) === at.rotation);
+  if (file === undefined) return null;
+  const handle = await open(file.path, "r");
+  try {
+    const end = (await handle.stat()).size;
+    if (at.offset >= end) return null;
+    const line = await lineFrom(handle, at.offset === 0 ? 0 : at.offset - 1, end);
+    if (line === null || line.start !== at.offset) return null;
+    const r = JSON.parse(line.bytes.toString("utf8")) as AuditRecord;
+    return typeof r === "object" && r !== null && typeof r.time === "string" ? r : null;
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Size of the log's files together (for the page: how much there is to search). */
 export async function logSize(logPath: string): Promise<number> {
   let n = 0;

@@ -42,7 +42,7 @@ export function hasRole(c: Context<ConsoleEnv>, role: ConsoleRole): boolean {
 
 /** A page for a viewer without the role it needs: 403, said in the layout. */
 export function forbidden(c: Context<ConsoleEnv>, render: (body: string) => string, what: string): Response {
-  return c.html(render(String(html`<p class="error" role="alert">Not allowed: ${what}.</p>`)), 403);
+  return c.html(render(String(html`<p class="notice error" role="alert">Not allowed: ${what}.</p>`)), 403);
 }
 
 /** "2026-12-07 01:30:05.123" (UTC, as the records hold it). */
@@ -65,7 +65,7 @@ export function requestText(r: AuditRecord): string {
 
 export function effectBadge(effect: string | undefined): Html {
   if (effect === undefined) return html``;
-  return html`<span class="effect effect-${effect}">${effect}</span>`;
+  return html`<span class="badge ${effect}">${effect}</span>`;
 }
 
 /** A query string from the non-empty values, for links that keep the filters. */

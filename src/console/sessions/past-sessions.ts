@@ -29,7 +29,8 @@ export function pastSessionScan(q: AuditQuery): Pick<ScanOptions, "needles" | "m
   const scan = auditScan(q);
   return {
     ...scan,
-    needles: [['"type":"session.end"', '"session_ms":'], ...(scan.needles ?? [])],
+    // The query's own needles first when it has any (an identity is rarer than a session's end).
+    needles: [...(scan.needles ?? []), ['"type":"session.end"', '"session_ms":']],
     match: (r) => isSessionEnd(r) && (scan.match?.(r) ?? true),
   };
 }

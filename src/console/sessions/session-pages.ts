@@ -13,9 +13,9 @@ import type { Clock } from "../../core/types.ts";
 import type { AuditEvent } from "../../gate/gate.ts";
 import type { LiveSessionInfo, LiveSessionRegistry } from "../../gate/live-sessions.ts";
 import { parseAuditQuery } from "../audit/audit-query.ts";
-import { formatCursor, memberNeedle, parseCursor, scanBackward, type ScannedRecord } from "../audit/backward-scan.ts";
+import { formatCursor, memberNeedle, parseCursor, readRecordAt, scanBackward, type ScannedRecord } from "../audit/backward-scan.ts";
 import type { ConsoleEnv, RenderPage } from "../console-env.ts";
-import { pastSessionScan, sessionRow, type PastSession } from "./past-sessions.ts";
+import { isSessionEnd, pastSessionScan, sessionRow, type PastSession } from "./past-sessions.ts";
 import { playerAssets } from "./player-assets.ts";
 import { csrfOk, effectBadge, forbidden, hasRole, html, identityLabel, queryString, requestText, shortTime, type Html } from "./page-helpers.ts";
 
@@ -72,14 +72,14 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     const csrf = c.get("viewer").csrf;
     const keep = { identity: params["identity"], target: params["target"], since: params["since"], until: params["until"] };
     const body = html`
-      <form class="filters" method="get" action="${base}" role="search">
+      <form class="filters actions" method="get" action="${base}" role="search">
         <label>Identity <input name="identity" value="${params["identity"] ?? ""}" placeholder="subject or name"></label>
         <label>Target <input name="target" value="${params["target"] ?? ""}"></label>
         <label>From <input name="since" type="datetime-local" step="1" value="${params["since"] ?? ""}"></label>
         <label>To <input name="until" type="datetime-local" step="1" value="${params["until"] ?? ""}"></label>
         <button type="submit">Filter</button> <span class="hint">times in UTC</span>
       </form>
-      ${problems.map((p) => html`<p class="error" role="alert">${p}</p>`)}
+      ${problems.map((p) => html`<p class="notice error" role="alert">${p}</p>`)}
       <h2>Live <span class="count">${live.length}</span></h2>
       ${live.length === 0
         ? html`<p class="empty">No live session${query.identity || query.target ? " matches" : ""}.</p>`
@@ -94,12 +94,12 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
                 <td>${s.what ?? ""}</td>
                 <td><time datetime="${new Date(s.startedAt).toISOString()}">${shortTime(new Date(s.startedAt).toISOString())}</time></td>
                 <td>${canEnd
-                  ? html`<form method="post" action="${base}/${encodeURIComponent(s.id)}/end" class="end"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit" class="danger" aria-label="End session ${s.id}">End</button></form>`
+                  ? html`<form method="post" action="${base}/${encodeURIComponent(s.id)}/end" class="end"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit" class="deny" aria-label="End session ${s.id}">End</button></form>`
                   : ""}</td>
               </tr>`,
             )}</tbody></table></div>`}
       <h2>Past</h2>
-      ${past.error !== undefined ? html`<p class="error" role="alert">The audit log cannot be read: ${past.error}</p>` : ""}
+      ${past.error !== undefined ? html`<p class="notice error" role="alert">The audit log cannot be read: ${past.error}</p>` : ""}
       ${past.rows.length === 0 && past.error === undefined ? html`<p class="empty">${past.partial ? "None in the part of the log read so far." : "No past session matches."}</p>` : ""}
       ${past.rows.length > 0
         ? html`<div class="scroll"><table class="sessions past">
@@ -125,12 +125,25 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
   async function sessionRecords(id: string, at: string | undefined): Promise<{ records: ScannedRecord[]; partial: boolean }> {
     const hint = parseCursor(at);
     const live = deps.live.get(id);
-    const since = live !== undefined ? new Date(live.startedAt - 60_000).toISOString() : undefined;
+    // Where the session began bounds the scan (a Kubernetes exec has no session.start to stop at):
+    // a live one from the registry, an ended one from its last record's time and duration.
+    let since = live !== undefined ? new Date(live.startedAt - 60_000).toISOString() : undefined;
+    // How far past the hint its session's later records may lie: none after its end; after a record
+    // in the middle (a link from the audit search), the rest of the session.
+    let after = 64 * 1024 * 1024;
+    if (hint !== null) {
+      const last = await readRecordAt(deps.auditPath(), hint);
+      if (last !== null && last.session === id && isSessionEnd(last)) {
+        after = 1024 * 1024;
+        const d = (last.details ?? {}) as Record<string, unknown>;
+        const ms = typeof d["duration_ms"] === "number" ? d["duration_ms"] : typeof d["session_ms"] === "number" ? d["session_ms"] : undefined;
+        if (since === undefined && ms !== undefined) since = new Date(Date.parse(last.time) - ms - 60_000).toISOString();
+      }
+    }
     const r = await scanBackward(deps.auditPath(), {
       needles: [[memberNeedle("session", id)]],
       match: (rec) => rec.session === id,
-      // The hint is where session.end starts: its whole line is before a point a little past it.
-      before: hint !== null ? { rotation: hint.rotation, offset: hint.offset + 4 * 1024 * 1024 } : null,
+      before: hint !== null ? { rotation: hint.rotation, offset: hint.offset + after } : null,
       stop: (rec) => rec.type === "session.start",
       limit: SESSION_RECORDS,
       ...(since !== undefined ? { since } : {}),
@@ -146,10 +159,10 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     try {
       found = await sessionRecords(id, at);
     } catch (e) {
-      return page(c, `Session ${id}`, html`<p class="error" role="alert">The audit log cannot be read: ${errorMessage(e)}</p>`, 503);
+      return page(c, `Session ${id}`, html`<p class="notice error" role="alert">The audit log cannot be read: ${errorMessage(e)}</p>`, 503);
     }
     const live = deps.live.get(id);
-    if (found.records.length === 0 && live === undefined) return page(c, `Session ${id}`, html`<p class="error" role="alert">No session ${id} in the audit log.</p>`, 404);
+    if (found.records.length === 0 && live === undefined) return page(c, `Session ${id}`, html`<p class="notice error" role="alert">No session ${id} in the audit log.</p>`, 404);
     const canEnd = live !== undefined && hasRole(c, "end_sessions");
     const first = found.records[0]?.record;
     const end = found.records.find((r) => r.record.type === "session.end")?.record;
@@ -166,7 +179,7 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
       ${ended && live !== undefined ? html`<p class="notice" role="status">Ending… reload to see its last records.</p>` : ""}
       ${ended && live === undefined ? html`<p class="notice" role="status">Session ended.</p>` : ""}
       ${canEnd
-        ? html`<form method="post" action="${base}/${encodeURIComponent(id)}/end" class="end"><input type="hidden" name="_csrf" value="${c.get("viewer").csrf}"><button type="submit" class="danger">End this session</button></form>`
+        ? html`<form method="post" action="${base}/${encodeURIComponent(id)}/end" class="end"><input type="hidden" name="_csrf" value="${c.get("viewer").csrf}"><button type="submit" class="deny">End this session</button></form>`
         : ""}
       ${casts.length > 0
         ? html`<h2>Recording${casts.length > 1 ? "s" : ""}</h2>
@@ -206,7 +219,7 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     if (!hasRole(c, "end_sessions")) return refuse(c, "ending sessions needs the end_sessions role");
     const id = c.req.param("id");
     const s = deps.live.get(id);
-    if (s === undefined) return page(c, `Session ${id}`, html`<p class="error" role="alert">Session ${id} is not live (it ended already).</p><p><a href="${base}/${encodeURIComponent(id)}">Its records</a></p>`, 404);
+    if (s === undefined) return page(c, `Session ${id}`, html`<p class="notice error" role="alert">Session ${id} is not live (it ended already).</p><p><a href="${base}/${encodeURIComponent(id)}">Its records</a></p>`, 404);
     const me = c.get("viewer").identity;
     try {
       // The console's action is recorded before it is done, as every action is.
@@ -218,7 +231,7 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
         details: { ended_session: id, owner: s.identity.subject, kind: s.kind },
       });
     } catch (e) {
-      return page(c, `Session ${id}`, html`<p class="error" role="alert">Not ended: the audit log cannot take the record: ${errorMessage(e)}</p>`, 503);
+      return page(c, `Session ${id}`, html`<p class="notice error" role="alert">Not ended: the audit log cannot take the record: ${errorMessage(e)}</p>`, 503);
     }
     deps.live.end(id, { subject: me.subject, issuer: me.issuer, ...(me.name !== undefined ? { name: me.name } : {}) });
     return c.redirect(`${base}/${encodeURIComponent(id)}?ended=1`, 303);
