@@ -44,6 +44,22 @@ export const GatewaySection = Type.Object(
       ),
     ),
     log_level: Type.Optional(Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")])),
+    console_url: Type.Optional(Type.String({ pattern: "^https?://", description: "The console's address as approvers reach it (https://gatehouse.example:9443): approval webhooks link to its approval page." })),
+    approval_webhooks: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Name,
+            url: Type.String({ minLength: 1, description: "Where to POST (http:// or https://); a Slack incoming-webhook URL is a secret: use a secret reference (${env:NAME} or ${file:PATH})." }),
+            format: Type.Union([Type.Literal("json"), Type.Literal("slack")], { description: "json: the approval as JSON, signed when `secret` is set (header Gatehouse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">); slack: an incoming-webhook message with a link to the approval page." }),
+            secret: Type.Optional(Type.String({ minLength: 16, description: "HMAC-SHA256 key for format json; use a secret reference." })),
+            events: Type.Optional(Type.Array(Type.Union([Type.Literal("requested"), Type.Literal("decided"), Type.Literal("expired"), Type.Literal("cancelled")]), { minItems: 1, description: "Default: all." })),
+            timeout: Type.Optional(Duration),
+          },
+          { ...strict, description: "An approval webhook: retried with backoff (5 attempts); every delivery and failure is audited (webhook.delivered, webhook.failed)." },
+        ),
+      ),
+    ),
   },
   strict,
 );

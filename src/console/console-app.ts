@@ -85,7 +85,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
     c.header("content-security-policy", CONSOLE_CSP);
     c.header("x-frame-options", "DENY");
     c.header("x-content-type-options", "nosniff");
-    // same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with forms.
+    // same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with a form
+    // POST, which the same-origin check below refuses (found by the browser test of ending a session).
     c.header("referrer-policy", "same-origin");
     if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   });

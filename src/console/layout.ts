@@ -8,7 +8,9 @@ export const CONSOLE_CSS_PATH = "/assets/console.css";
 export const CONSOLE_JS_PATH = "/assets/console.js";
 
 /** The Content-Security-Policy of every console page: scripts and styles from here only. */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+// 'wasm-unsafe-eval' lets asciinema-player compile its terminal emulator (WebAssembly bundled in
+// its script); it allows no JavaScript eval.
+export const CONSOLE_CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const NAV: readonly { path: string; label: string; shown: (v: ConsoleViewer) => boolean }[] = [
   { path: "/approvals", label: "Approvals", shown: () => true },

@@ -2,6 +2,7 @@
 // Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
 // protocol. Nothing is forwarded unless its decision is in the audit log first.
 import { agreedGrantMs, approvalsMissing, type ApprovalGiven, type Approvals, type PendingRequest, type Resolution } from "../approvals/approvals.ts";
+import type { ApprovalNotice } from "../approvals/webhooks.ts";
 import { bindingCovers, bindingOf, bindingRecord, type GrantBinding } from "../approvals/binding.ts";
 import { identityKey } from "../policy/identity-key.ts";
 import type { Health } from "../admin/health.ts";
@@ -61,6 +62,8 @@ export interface GateDeps {
   readonly log: Logger;
   /** Told of every failed audit write, which makes /healthz report unhealthy. */
   readonly health?: Health;
+  /** Told once an approval is requested, decided, expired or cancelled and recorded (the webhooks); must not block. */
+  readonly onApproval?: (n: ApprovalNotice) => void;
 }
 
 export interface Verdict {
@@ -483,6 +486,7 @@ export class Gate {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
       return this.auditFailed("approval.requested", decision, policyHash, e);
     }
+    this.notify({ type: "approval.requested", pending, time: this.deps.clock.now() });
     ctx.onHold?.(pending);
     const answered = ctx.answerNow?.(decision.rule!);
     if (answered !== undefined) {
@@ -526,7 +530,9 @@ export class Gate {
     };
     if (!verdict.approve) {
       await this.record({ ...base, type: "approval.denied", decision: { effect: "deny", rule: p.rule }, details: { approval: id, approver: approver.subject, requester: p.identity.subject, reason: verdict.reason, ...(via ? { via } : {}) } });
-      this.deps.approvals.resolve(id, { outcome: "denied", approver: approver.subject, reason: verdict.reason });
+      const resolution: Resolution = { outcome: "denied", approver: approver.subject, reason: verdict.reason };
+      this.deps.approvals.resolve(id, resolution);
+      this.notify({ type: "approval.decided", pending: p, resolution, time: now });
       return p;
     }
     const given: ApprovalGiven = { approver: approver.subject, issuer: approver.issuer, at: now, ...(verdict.forMs ? { forMs: verdict.forMs } : {}) };
@@ -558,7 +564,9 @@ export class Gate {
       },
     });
     const decided: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze(all) });
-    this.deps.approvals.resolve(id, { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) });
+    const resolution: Resolution = { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) };
+    this.deps.approvals.resolve(id, resolution);
+    this.notify({ type: "approval.decided", pending: decided, resolution, time: now });
     return decided;
   }
 
@@ -579,6 +587,16 @@ export class Gate {
     };
     // The waiter is released (denied) either way; only the record can be lost.
     void this.recordHappened(event);
+    this.notify({ type, pending: p, resolution: type === "approval.expired" ? { outcome: "expired" } : { outcome: "cancelled", reason: reason ?? "cancelled" }, time: this.deps.clock.now() });
+  }
+
+  /** The webhooks' hook: a throw there must not change what the gate does. */
+  private notify(n: ApprovalNotice): void {
+    try {
+      this.deps.onApproval?.(n);
+    } catch (e) {
+      this.deps.log.error("approval notice failed", { approval: n.pending.id, error: errorMessage(e) });
+    }
   }
 
   private cancel(id: string, reason: string): void {
