@@ -148,12 +148,17 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
       for (const p of list) shown.add(p.id);
       await send("snapshot", { ids: list.map(cardId), cards: list.map((p) => ({ id: cardId(p), html: String(requestCard(p, v, deps)) })) });
       const beat = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => {}), deps.heartbeatMs ?? 15_000);
+      let ends: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
+        // The stream ends with the login: an expired session sees nothing more.
+        const expires = v.identity.expiresAt;
+        if (expires !== undefined) ends = setTimeout(resolve, Math.max(0, expires - deps.clock.now()));
         if (c.req.raw.signal.aborted) return resolve();
         c.req.raw.signal.addEventListener("abort", () => resolve(), { once: true });
         stream.onAbort(() => resolve());
       });
       clearInterval(beat);
+      if (ends !== undefined) clearTimeout(ends);
       stop();
     });
   });

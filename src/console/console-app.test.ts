@@ -18,6 +18,7 @@ import type { Policy } from "../policy/compile.ts";
 import { createConsoleApp } from "./console-app.ts";
 import { createOidcLogin } from "./oidc-login.ts";
 import { SESSION_COOKIE } from "./session-cookie.ts";
+import { within } from "../../test/helpers/wait.ts";
 
 const CONFIG = `
 gateway: { admin: { listen: "127.0.0.1:0" } }
@@ -30,6 +31,12 @@ targets:
   - { name: db, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:1" }
   - { name: pg, kind: postgres, listen: "127.0.0.1:0", upstream: { host: 127.0.0.1, database: app, user: app } }
 rules:
+  - name: two-eyes
+    targets: [db]
+    http: { paths: ["/two/**"] }
+    effect: review
+    approvers: [approvers]
+    approvals_required: 2
   - name: db-writes
     targets: [db, pg]
     effect: review
@@ -148,6 +155,37 @@ describe("login", () => {
     expect(expired.headers.get("location")).toBe("/login?return_to=%2Fapprovals&error=expired");
   });
 
+  test("no open redirect through the OpenID login either: the login in progress keeps only a local path", async () => {
+    const started: string[] = [];
+    const oidcApp = createConsoleApp({
+      config: () => ({ ...config, identity: { ...config.identity, issuers: [{ name: "corp", issuer: "https://idp.example", audience: "x" }] }, console: { issuer: "corp", client_id: "c", redirect_url: "https://gate.example/login/callback" } }),
+      policy: () => policy,
+      gate,
+      approvals,
+      clock,
+      cookieKey: Buffer.alloc(32, 7),
+      authenticate: async () => alice,
+      oidc: {
+        start: async (_c, returnTo) => (started.push(returnTo), { url: "https://idp.example/authorize?x", login: { state: "s".repeat(20), verifier: "v", nonce: "n", returnTo, expiresAt: time + 60_000 } }),
+        finish: async () => ({ ...alice, groups: ["approvers"], expiresAt: time + 60_000 }),
+      },
+      status: () => ({ loadedAt: time }),
+      tls: false,
+    });
+    for (const evil of ["https://evil.example/", "//evil.example", "/\\evil.example"]) {
+      const res = await oidcApp.request(`${BASE}/login/start?return_to=${encodeURIComponent(evil)}`);
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe("https://idp.example/authorize?x");
+      // The login cookie is Lax (the issuer's redirect back is cross-site), HttpOnly, Secure (an https redirect_url), for /login only.
+      expect(res.headers.get("set-cookie")).toMatch(/^gatehouse_login=[^;]+; Max-Age=600; Path=\/login; HttpOnly; Secure; SameSite=Lax$/);
+    }
+    expect(started).toEqual(["/", "/", "/"]);
+    // A callback without the login cookie (another browser, or forged) is refused.
+    const none = await oidcApp.request(`${BASE}/login/callback?code=c&state=${"s".repeat(20)}`);
+    expect(none.status).toBe(400);
+    expect(none.headers.get("set-cookie") ?? "").not.toContain("gatehouse_console=");
+  });
+
   test("no open redirect: the return path is only ever a local path", async () => {
     const page = await (await app.request(`${BASE}/login?return_to=${encodeURIComponent("https://evil.example/")}`)).text();
     expect(page).toContain('name="return_to" value="/"');
@@ -260,6 +298,40 @@ describe("approving from the console", () => {
     expect(text).toContain(held.id);
     expect(text).toContain("/orders/live");
     await reader.cancel();
+  });
+});
+
+test("the live stream ends when the console session does", async () => {
+  const { cookie } = await login("bob", ["approvers"]);
+  // 8h is session_max's default, and the dev token's lifetime (whole seconds): 0.5-1.5 s of the session are left.
+  time += 8 * 3_600_000 - 1500;
+  const res = await app.request(`${BASE}/approvals/events`, { headers: { cookie } });
+  const reader = res.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toContain("event: snapshot");
+  const next = await within("the stream to end at the session's expiry", reader.read());
+  expect(next.done).toBe(true);
+});
+
+describe("approvals_required: 2 in the console", () => {
+  test("the first approval is recorded and shown; the same approver cannot approve twice; a second approver releases it", async () => {
+    const bob = await login("bob", ["approvers"]);
+    const carol = await login("carol", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/two/x" });
+    let settled = false;
+    void verdict.then(() => (settled = true));
+    const first = await post(`/approvals/${held.id}/approve`, bob.cookie, { _csrf: bob.csrf });
+    expect(first.headers.get("location")).toBe(`/approvals?done=recorded&id=${held.id}`);
+    expect(settled).toBe(false);
+    const bobPage = await (await app.request(`${BASE}/approvals?done=recorded&id=${held.id}`, { headers: { cookie: bob.cookie, ...HTML } })).text();
+    expect(bobPage).toContain("Your approval is recorded; the request waits for another approver.");
+    expect(bobPage).toContain("You approved this request; it waits for 1 more approver(s).");
+    expect(bobPage).toMatch(/<dt>Approvals<\/dt><dd>1 of 2 <span class="muted">\(bob at [0-9T:-]+Z\)<\/span>/);
+    const again = await post(`/approvals/${held.id}/approve`, bob.cookie, { _csrf: bob.csrf });
+    expect(again.status).toBe(403);
+    expect(await again.text()).toContain("has already approved");
+    expect((await post(`/approvals/${held.id}/approve`, carol.cookie, { _csrf: carol.csrf })).headers.get("location")).toBe(`/approvals?done=approved&id=${held.id}`);
+    expect((await verdict).allowed).toBe(true);
+    expect(events.filter((e) => e.type.startsWith("approval.")).map((e) => e.type)).toEqual(["approval.requested", "approval.reviewed", "approval.granted"]);
   });
 });
 
