@@ -46,6 +46,7 @@ console:
   client_id: ${idp.login!.clientId}
   client_secret: \${env:CONSOLE_CLIENT_SECRET}
   redirect_url: ${admin}/login/callback
+  scopes: [openid, profile, groups]
   viewers: [auditors]
 targets:
   - name: sales-db

@@ -117,6 +117,13 @@ const post = (path: string, cookie: string, form: Record<string, string>, extra:
   app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: BASE, ...extra }, body: new URLSearchParams(form) });
 
 describe("login", () => {
+  test("the login page of someone logged in goes on to the page", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const res = await app.request(`${BASE}/login?return_to=%2Fpolicy`, { headers: { cookie, ...HTML } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/policy");
+  });
+
   test("a page without a session sends the browser to the login, keeping where it was going", async () => {
     const res = await app.request(`${BASE}/policy?x=1`, { headers: HTML });
     expect(res.status).toBe(302);
@@ -207,6 +214,26 @@ describe("approving from the console", () => {
     expect(res.headers.get("location")).toBe(`/approvals?done=approved&id=${held.id}`);
     expect(await verdict).toMatchObject({ allowed: true, message: "approved by bob" });
     expect(events.at(-1)).toMatchObject({ type: "approval.granted", identity: { subject: "bob" }, details: { approval: held.id, approver: "bob", via: "console" } });
+  });
+
+  test("approve for a while: the grant is recorded and covers the rule on the target; longer than grant_max is refused", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } })).text();
+    // grant_max defaults to 1h: the choices stop there, and the card says what the grant covers.
+    expect([...page.matchAll(/<option value="([^"]+)">/g)].map((m) => m[1])).toEqual(["15m", "30m", "1h"]);
+    expect(page).toContain("lets alice run, on target db, anything rule db-writes covers (any request) until the grant ends");
+    const tooLong = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "2h" });
+    expect(tooLong.status).toBe(403);
+    expect(await tooLong.text()).toContain("exceeds the limit of rule &quot;db-writes&quot; (grant_max 1h)");
+    expect((await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "30m" })).status).toBe(303);
+    expect((await verdict).allowed).toBe(true);
+    const granted = events.at(-1)!;
+    expect(granted.type).toBe("approval.granted");
+    expect(Date.parse(String(granted.details!.grant_until)) - time).toBe(30 * 60_000);
+    // Under the grant, the next request of the rule goes through without being held.
+    const next = await gate.check({ identity: alice, target: "db", request: { kind: "http", method: "PUT", path: "/other" }, time });
+    expect(next).toMatchObject({ allowed: true, approvalId: held.id });
   });
 
   test("deny with a reason: the caller gets it", async () => {

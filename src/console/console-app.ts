@@ -44,7 +44,8 @@ export interface ConsoleDeps {
 }
 
 const DEFAULT_SESSION_MAX = 8 * 3_600_000;
-const DEFAULT_SCOPES = ["openid", "profile", "email", "groups"];
+// Scopes every IdP knows; one that needs a "groups" scope for the groups claim (Okta, Dex) is told so in console.scopes.
+const DEFAULT_SCOPES = ["openid", "profile", "email"];
 /** The paths behind the login (the admin API's own routes keep their bearer tokens). */
 const CONSOLE_PATHS = ["/", "/approvals", "/approvals/*", "/policy", "/policy/*", "/sessions", "/sessions/*", "/audit", "/audit/*"];
 
@@ -116,6 +117,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
 
   app.get("/login", (c) => {
     const returnTo = safeReturnTo(c.req.query("return_to"));
+    // Already logged in (a bookmark, the back button): on to the page.
+    if (readSession(signer, getCookie(c, SESSION_COOKIE), now()) !== null) return c.redirect(returnTo, 302);
     const c2 = section();
     const dev = isDev();
     const error = c.req.query("error");

@@ -129,7 +129,9 @@ export const CONSOLE_JS = `
       list.querySelectorAll("article").forEach(function(a){if(d.ids.indexOf(a.id)<0)a.remove();});
       d.cards.forEach(function(c){var old=document.getElementById(c.id);if(!old)list.appendChild(frag(c.html));});empty(list);tick();});
     es.addEventListener("upsert",function(ev){var d=JSON.parse(ev.data);var old=document.getElementById(d.id);
-      if(old){if(!old.contains(document.activeElement))old.replaceWith(frag(d.html));}else list.appendChild(frag(d.html));empty(list);tick();});
+      if(old){if(!old.contains(document.activeElement))old.replaceWith(frag(d.html));}
+      else{list.appendChild(frag(d.html));var h=document.getElementById(d.id+"-t");if(status&&h)status.textContent="New request: "+h.textContent.replace(/\s+/g," ").trim();}
+      empty(list);tick();});
     es.addEventListener("remove",function(ev){var d=JSON.parse(ev.data);var old=document.getElementById(d.id);if(old)old.remove();empty(list);});
   }
   document.addEventListener("DOMContentLoaded",function(){tick();setInterval(tick,1000);live();});
