@@ -172,3 +172,18 @@ test("the policy page shows the policy and explains a statement as a given ident
   expect((await run.result).code).not.toBe(0);
   await phone.close();
 }, 90_000);
+
+test("a rejected reload shows on the policy page with its file:line:column, and the old policy keeps serving", async () => {
+  const before = await page.goto(`${admin}/policy`).then(() => page.locator("dl.facts dd code").first().textContent());
+  const path = gw.configPath;
+  const text = await Bun.file(path).text();
+  await Bun.write(path, text.replace("effect: allow", "effect: alow"));
+  await gw.waitForLog("policy reload rejected", 30_000);
+  await page.goto(`${admin}/policy`);
+  const errors = await page.locator("#errs + pre").textContent();
+  expect(errors).toMatch(/gatehouse\.yaml:\d+:\d+: rules\[0\]\.effect/);
+  expect(await page.locator("main").textContent()).toContain("rejected, the policy above keeps serving");
+  expect(await page.locator("dl.facts dd code").first().textContent()).toBe(before);
+  await page.screenshot({ path: join(SHOTS, "console-policy-rejected.png"), fullPage: true });
+  await Bun.write(path, text);
+}, 60_000);

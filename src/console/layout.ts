@@ -106,6 +106,7 @@ button.link{border:0;background:none;color:var(--accent);padding:0;min-height:0;
 .live{font-size:.85rem;color:var(--muted)}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+td:first-child code{white-space:nowrap}
 .scroll{overflow-x:auto}
 .grant{font-size:.85rem;color:var(--muted);max-width:38rem}
 @media (max-width:600px){dl.facts{grid-template-columns:1fr}dl.facts dt{margin-top:.3rem}.who{margin-left:0}main{padding:.7rem}}
