@@ -122,10 +122,18 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
     const list = listOf(deps, v);
     const done = c.req.query("done");
     const id = c.req.query("id") ?? "";
-    const notice = done !== undefined && DONE[done] !== undefined ? h`<p class="notice" role="status">${id ? `${id}: ` : ""}${DONE[done]}</p>` : "";
+    // A link from a webhook (?id=apr_…): that request first and marked, or a word that it is gone.
+    const linked = done === undefined && id !== "" ? list.find((p) => p.id === id) : undefined;
+    if (linked) list.sort((a, b) => (a === linked ? -1 : b === linked ? 1 : 0));
+    const notice =
+      done !== undefined && DONE[done] !== undefined
+        ? h`<p class="notice" role="status">${id ? `${id}: ` : ""}${DONE[done]}</p>`
+        : id !== "" && linked === undefined
+          ? h`<p class="notice" role="status">${id} is no longer waiting: it was decided, expired or cancelled (the audit log says which).</p>`
+          : "";
     const body = h`${notice}
 <p id="live" class="live" aria-live="polite">Requests held for approval appear here as they arrive.</p>
-<div id="pending" data-events="/approvals/events">${list.map((p) => requestCard(p, v, deps))}</div>
+<div id="pending" data-events="/approvals/events"${linked ? h` data-linked="${cardId(linked)}"` : ""}>${list.map((p) => requestCard(p, v, deps))}</div>
 <p id="none" class="empty"${list.length > 0 ? " hidden" : ""}>No request is waiting for approval.</p>`;
     return c.html(layout(v, "Approvals", body, "/approvals"));
   });

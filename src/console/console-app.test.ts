@@ -236,6 +236,17 @@ describe("approving from the console", () => {
     expect(next).toMatchObject({ allowed: true, approvalId: held.id });
   });
 
+  test("a webhook's link to one request shows it first and marked, or says it is no longer waiting", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    await hold(alice, { kind: "http", method: "POST", path: "/orders/1" });
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders/2" }, "s2");
+    const page = await (await app.request(`${BASE}/approvals?id=${held.id}`, { headers: { cookie, ...HTML } })).text();
+    expect(page).toContain(`data-linked="req-${held.id}"`);
+    expect(page.indexOf(`id="req-${held.id}"`)).toBe(page.indexOf('<article class="card"') + '<article class="card" '.length);
+    const gone = await (await app.request(`${BASE}/approvals?id=apr_000000000000`, { headers: { cookie, ...HTML } })).text();
+    expect(gone).toContain("apr_000000000000 is no longer waiting");
+  });
+
   test("deny with a reason: the caller gets it", async () => {
     const { cookie, csrf } = await login("bob", ["approvers"]);
     const { held, verdict } = await hold(alice, { kind: "http", method: "DELETE", path: "/orders/1" });

@@ -80,6 +80,7 @@ main{padding:1rem;max-width:72rem;margin:0 auto}
 h1{font-size:1.4rem;margin:.2rem 0 1rem}
 h2{font-size:1.1rem;margin:1.2rem 0 .5rem}
 .muted{color:var(--muted)}
+#pending[data-linked] article:first-child{border:2px solid var(--accent)}
 .card{border:1px solid var(--line);border-radius:8px;background:var(--card);padding:.8rem 1rem;margin:0 0 1rem}
 .card header{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:baseline;justify-content:space-between}
 .card h2{margin:0;font-size:1.05rem}
