@@ -132,7 +132,10 @@ test("a held psql statement appears without a reload; approving it lets psql com
   expect(r.stdout).toContain("UPDATE 1");
   expect(r.code).toBe(0);
   expect(await pg.psql("SELECT status FROM sales.orders WHERE id = 7")).toBe("paid\n");
-  await page.waitForSelector(".notice:has-text('Approved')");
+  // Decided in place: the answer shows on the page, the card goes with the live stream, no navigation.
+  await page.waitForSelector("#flash:has-text('Approved')");
+  await card.waitFor({ state: "detached" });
+  expect(navigations).toEqual([]);
   const records = await auditRecordsWhen(gw.auditPath, (all) => all.some((x) => x.type === "approval.granted"), "the approval.granted record");
   expect(records.find((x) => x.type === "approval.granted")).toMatchObject({ identity: { subject: "bob" }, details: { via: "console", approver: "bob" } });
 }, 90_000);

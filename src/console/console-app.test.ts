@@ -247,6 +247,21 @@ describe("approving from the console", () => {
     expect(gone).toContain("apr_000000000000 is no longer waiting");
   });
 
+  test("the page's script asks for JSON: the decision's answer, or why not, without a page", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const json = { accept: "application/json" };
+    const bad = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "2h" }, json);
+    expect(bad.status).toBe(403);
+    expect(await bad.json()).toMatchObject({ error: "forbidden", message: expect.stringContaining("exceeds the limit") });
+    const ok = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf }, json);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ id: held.id, done: "approved", message: `${held.id}: Approved: the caller's request goes on now.` });
+    expect((await verdict).allowed).toBe(true);
+    const gone = await post(`/approvals/${held.id}/deny`, cookie, { _csrf: csrf, reason: "x" }, json);
+    expect(gone.status).toBe(404);
+  });
+
   test("deny with a reason: the caller gets it", async () => {
     const { cookie, csrf } = await login("bob", ["approvers"]);
     const { held, verdict } = await hold(alice, { kind: "http", method: "DELETE", path: "/orders/1" });

@@ -103,6 +103,7 @@ button.link{border:0;background:none;color:var(--accent);padding:0;min-height:0;
 .badge.review{color:var(--warn);border-color:var(--warn)}.badge.allow{color:var(--ok);border-color:var(--ok)}.badge.deny{color:var(--bad);border-color:var(--bad)}
 .notice{border-left:4px solid var(--accent);padding:.5rem .8rem;background:var(--card);margin:0 0 1rem}
 .notice.error{border-color:var(--bad)}
+#flash:empty{display:none}
 .empty{color:var(--muted);font-style:italic}
 .live{font-size:.85rem;color:var(--muted)}
 table{border-collapse:collapse;width:100%}
@@ -136,6 +137,17 @@ export const CONSOLE_JS = `
       empty(list);tick();});
     es.addEventListener("remove",function(ev){var d=JSON.parse(ev.data);var old=document.getElementById(d.id);if(old)old.remove();empty(list);});
   }
-  document.addEventListener("DOMContentLoaded",function(){tick();setInterval(tick,1000);live();});
+  // Decide without leaving the page: the form is posted here (with its CSRF token) and the answer
+  // shown in place; the card goes when the server says the request is settled (the live stream).
+  function decide(){var list=document.getElementById("pending");if(!list||!window.fetch)return;
+    list.addEventListener("submit",function(ev){var f=ev.target;if(!(f instanceof HTMLFormElement)||f.method!=="post")return;ev.preventDefault();
+      var flash=document.getElementById("flash");var buttons=f.querySelectorAll("button");buttons.forEach(function(b){b.disabled=true;});
+      fetch(f.action,{method:"POST",body:new URLSearchParams(new FormData(f)),headers:{accept:"application/json"},credentials:"same-origin"})
+        .then(function(r){return r.json().then(function(d){return {ok:r.ok,d:d};});})
+        .then(function(x){if(flash){flash.className=x.ok?"notice":"notice error";flash.textContent=x.d.message||"";}
+          if(!x.ok)buttons.forEach(function(b){b.disabled=false;});})
+        .catch(function(e){if(flash){flash.className="notice error";flash.textContent="The decision could not be sent: "+e;}buttons.forEach(function(b){b.disabled=false;});});
+    });}
+  document.addEventListener("DOMContentLoaded",function(){tick();setInterval(tick,1000);live();decide();});
 })();
 `;
