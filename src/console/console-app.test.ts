@@ -405,6 +405,9 @@ describe("roles", () => {
     expect(page).toContain(policy.hash);
     expect(page).toContain("Explained: alice on db (http)");
     expect(page).toContain('<span class="badge review">review</span> by <code>db-writes</code>');
+    // The rules as the YAML reads, each with where it is.
+    expect(page).toContain("targets db; http: paths /two/**; approvers approvers (2 needed)");
+    expect(page).toMatch(/gatehouse\.yaml:\d+<\/td>/);
   });
 
   test("logging out is audited and needs the CSRF token", async () => {
