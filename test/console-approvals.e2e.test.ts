@@ -26,10 +26,10 @@ let developerToken: string;
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   pg = await startPostgres();
-  await pg.psql("CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, status text); INSERT INTO sales.orders VALUES (7, 'open'), (8, 'open');");
+  await pg.psql("CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, status text); INSERT INTO sales.orders VALUES (7, 'open'), (8, 'open'); CREATE TABLE sales.refunds (id int PRIMARY KEY, amount int); INSERT INTO sales.refunds VALUES (1, 10);");
   const adminPort = await freePort();
   admin = `http://127.0.0.1:${adminPort}`;
-  idp = await startOidcProvider({ loginClient: { redirectUris: [`${admin}/login/callback`], accounts: { bob: ["approvers"], vera: ["auditors"] } } });
+  idp = await startOidcProvider({ loginClient: { redirectUris: [`${admin}/login/callback`], accounts: { bob: ["approvers"], carol: ["approvers"], vera: ["auditors"] } } });
   developerToken = await idp.getToken({ groups: ["developers"] });
   // The admin port is fixed (the provider knows the redirect URL); the serving line gives the target's.
   gw = await startGatewayProcess({
@@ -64,6 +64,14 @@ rules:
     effect: review
     approvers: [approvers]
     message: changing orders needs an approver
+    timeout: 10m
+  - name: refunds
+    groups: [developers]
+    postgres: { classes: [update], tables: [sales.refunds] }
+    effect: review
+    approvers: [approvers]
+    approvals_required: 2
+    message: refunds need two approvers
     timeout: 10m
 `,
     },
@@ -174,6 +182,42 @@ test("the policy page shows the policy and explains a statement as a given ident
   await phone.locator("article", { hasText: "status = 'late'" }).getByRole("button", { name: "Deny" }).click();
   expect((await run.result).code).not.toBe(0);
   await phone.close();
+}, 90_000);
+
+test("approvals_required: 2: bob's approval is shown to carol, psql waits, and goes on at carol's", async () => {
+  await page.goto(`${admin}/approvals`);
+  await page.waitForSelector("#live:has-text('Live')");
+  const run = psql("UPDATE sales.refunds SET amount = 20 WHERE id = 1");
+  const card = page.locator("article", { hasText: "UPDATE sales.refunds" });
+  await card.waitFor({ timeout: 30_000 });
+  expect(await card.textContent()).toContain("Approvals0 of 2");
+  await card.getByRole("button", { name: "Approve once" }).click();
+  await page.waitForSelector("#flash:has-text('Your approval is recorded')");
+  // Still held; bob's card now says so (the live stream replaced it).
+  await page.locator("article", { hasText: "You approved this request; it waits for 1 more approver(s)." }).waitFor();
+  expect(run.finished()).toBe(false);
+
+  // carol, in another browser session, logs in through the provider and sees bob's approval.
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const carol = await other.newPage();
+  await carol.goto(`${admin}/approvals`);
+  await carol.getByRole("link", { name: "Log in with corp" }).click();
+  await carol.waitForURL(new RegExp(`^${idp.issuer}/interaction/`));
+  await carol.fill('input[name="login"]', "carol");
+  await carol.fill('input[name="password"]', "any");
+  await carol.click('button[type="submit"]');
+  await carol.waitForURL(`${admin}/approvals`);
+  const theirs = carol.locator("article", { hasText: "UPDATE sales.refunds" });
+  expect(await theirs.textContent()).toMatch(/Approvals1 of 2 \(bob at [0-9T:-]+Z\)/);
+  await carol.screenshot({ path: join(SHOTS, "console-approvals-two.png"), fullPage: true });
+  await theirs.getByRole("button", { name: "Approve once" }).click();
+  const r = await run.result;
+  expect(r.stdout).toContain("UPDATE 1");
+  expect(r.code).toBe(0);
+  const records = await auditRecordsWhen(gw.auditPath, (all) => all.some((x) => x.type === "approval.granted" && (x.details as { approved_by?: unknown }).approved_by !== undefined), "the two-approver approval.granted record");
+  expect(records.find((x) => x.type === "approval.reviewed")).toMatchObject({ identity: { subject: "bob" }, details: { approvals: 1, approvals_required: 2, via: "console" } });
+  expect(records.find((x) => x.type === "approval.granted" && (x.details as { approved_by?: unknown }).approved_by !== undefined)).toMatchObject({ identity: { subject: "carol" }, details: { approved_by: ["bob", "carol"] } });
+  await other.close();
 }, 90_000);
 
 test("a rejected reload shows on the policy page with its file:line:column, and the old policy keeps serving", async () => {
