@@ -417,5 +417,8 @@ describe("roles", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("set-cookie")).toContain(`${SESSION_COOKIE}=;`);
     expect(events.at(-1)).toMatchObject({ type: "console.logout", identity: { subject: "bob" } });
+    // A copy of the cookie kept from before the logout is no session any more.
+    expect((await app.request(`${BASE}/approvals`, { headers: { cookie } })).status).toBe(401);
+    expect((await app.request(`${BASE}/login`, { headers: { cookie, ...HTML } })).status).toBe(200);
   });
 });
