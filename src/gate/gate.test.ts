@@ -333,5 +333,9 @@ test("a held request carries the caller's address from its session's start recor
   const id = await within("the request to be held for review", held.promise);
   expect(approvals.get(id)?.remote).toBe("192.0.2.9:51000");
   expect(events.find((e) => e.type === "approval.requested")?.details).toMatchObject({ remote: "192.0.2.9:51000" });
+  // A target without session records (an HTTP request) gives the address with the check.
+  const second = signal<string>();
+  void gate.check(action("/w2"), { remote: "198.51.100.4:40000", onHold: (p) => second.resolve(p.id) });
+  expect(approvals.get(await within("the second request to be held", second.promise))?.remote).toBe("198.51.100.4:40000");
   approvals.close();
 });

@@ -83,6 +83,8 @@ export interface Verdict {
 
 export interface CheckContext {
   readonly session?: string;
+  /** The caller's address (host:port), for a held request's card, when the target has no session.start record giving it. */
+  readonly remote?: string;
   /** Extra facts for the decision record (never secrets). */
   readonly details?: Record<string, unknown>;
   /** Called once a request is held, so the target can tell the caller what it waits for. */
@@ -470,7 +472,7 @@ export class Gate {
       rule: decision.rule!,
       message: decision.message,
       approvers: review.approvers,
-      ...(ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
+      ...(ctx.remote !== undefined ? { remote: ctx.remote } : ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
       maxGrantMs: review.maxGrantMs,
       ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),
