@@ -1,12 +1,13 @@
 // The admin API (hono): health, readiness, Prometheus metrics, and the approvals API that
 // `gatehouse requests|approve|deny` talk to, authenticated with the approver's own token.
 import { Hono } from "hono";
-import type { Approvals, PendingRequest } from "../approvals/approvals.ts";
+import { agreedGrantMs, approvalsMissing, type Approvals, type PendingRequest } from "../approvals/approvals.ts";
 import type { Checkpoint } from "../audit/checkpoint.ts";
 import { parseDuration } from "../core/duration.ts";
 import { GatewayError, errorMessage, isGatewayError } from "../core/errors.ts";
 import type { Clock, Identity, RequestFacts } from "../core/types.ts";
 import { auditAction, type Gate } from "../gate/gate.ts";
+import type { ConsoleEnv } from "../console/console-env.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface AdminDeps {
@@ -27,6 +28,8 @@ export interface AdminDeps {
   readonly refreshGauges?: () => void;
   /** The newest durable signed checkpoint of the audit log, for GET /audit/checkpoint. */
   readonly checkpoint?: () => Checkpoint | null;
+  /** The web console (src/console/console-app.ts), served at / when configured. */
+  readonly console?: Hono<ConsoleEnv>;
 }
 
 type Env = { Variables: { identity: Identity } };
@@ -38,6 +41,7 @@ function view(p: PendingRequest, viewer: Identity) {
     ...(p.identity.name !== undefined ? { requester_name: p.identity.name } : {}),
     groups: p.identity.groups,
     target: p.target,
+    ...(p.remote !== undefined ? { remote: p.remote } : {}),
     // As the audit record has it (snake_case), whether held now or rebuilt from the log.
     request: auditAction(p.request as RequestFacts),
     rule: p.rule,
@@ -45,7 +49,10 @@ function view(p: PendingRequest, viewer: Identity) {
     requested_at: new Date(p.requestedAt).toISOString(),
     expires_at: new Date(p.expiresAt).toISOString(),
     max_grant_ms: p.maxGrantMs,
+    approvals_required: p.approvalsRequired ?? 1,
+    approvals: (p.approvals ?? []).map((a) => ({ approver: a.approver, at: new Date(a.at).toISOString(), ...(a.forMs !== undefined ? { for_ms: a.forMs } : {}) })),
     can_decide: viewer.subject !== p.identity.subject && viewer.groups.some((g) => p.approvers.includes(g)),
+    already_approved: (p.approvals ?? []).some((a) => a.approver === viewer.subject && a.issuer === viewer.issuer),
   };
 }
 
@@ -118,9 +125,15 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
         const reason = typeof body.reason === "string" && body.reason.trim() ? body.reason.trim() : "no reason given";
         p = await deps.gate.decideApproval(id, me, { approve: false, reason });
       }
-      const until = forMs ? deps.approvals.liveGrants(deps.clock.now()).find((g) => g.approvalId === p.id)?.until : undefined;
-      const grant = until !== undefined ? { grant_until: new Date(until).toISOString(), grant_ms: forMs } : {};
-      return c.json({ id: p.id, outcome: approve ? "approved" : "denied", requester: p.identity.subject, rule: p.rule, target: p.target, request: auditAction(p.request as RequestFacts), ...grant });
+      const facts = { id: p.id, requester: p.identity.subject, rule: p.rule, target: p.target, request: auditAction(p.request as RequestFacts) };
+      // approvals_required: this approval is recorded, and the request waits for the next approver.
+      if (approve && approvalsMissing(p) > 0) {
+        return c.json({ ...facts, outcome: "approval_recorded", approvals: (p.approvals ?? []).map((a) => a.approver), approvals_required: p.approvalsRequired ?? 1 });
+      }
+      const grantMs = (p.approvalsRequired ?? 1) > 1 ? agreedGrantMs(p.approvals ?? []) : forMs;
+      const until = grantMs ? deps.approvals.liveGrants(deps.clock.now()).find((g) => g.approvalId === p.id)?.until : undefined;
+      const grant = until !== undefined ? { grant_until: new Date(until).toISOString(), grant_ms: grantMs } : {};
+      return c.json({ ...facts, outcome: approve ? "approved" : "denied", ...(approve && (p.approvalsRequired ?? 1) > 1 ? { approvals: (p.approvals ?? []).map((a) => a.approver) } : {}), ...grant });
     } catch (e) {
       if (isGatewayError(e, "E_APPROVAL")) return c.json({ error: "forbidden", message: e.message }, e.message.startsWith("no pending") ? 404 : 403);
       if (isGatewayError(e, "E_USAGE")) return c.json({ error: "bad_request", message: e.message }, 400);
@@ -138,6 +151,8 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
       grants: grants.map((g) => ({ approval_id: g.approvalId, subject: g.subject, issuer: g.issuer, rule: g.rule, target: g.target, approver: g.approver, until: new Date(g.until).toISOString() })),
     });
   });
+  // After the API's own routes, which keep answering as they did (bearer tokens, no cookies).
+  if (deps.console !== undefined) app.route("/", deps.console as unknown as Hono<Env>);
   app.notFound((c) => c.json({ error: "not_found", message: `no admin route ${c.req.method} ${c.req.path}` }, 404));
   return app;
 }

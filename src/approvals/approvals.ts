@@ -23,11 +23,47 @@ export interface PendingRequest {
   readonly target: string;
   readonly request: RequestFacts | Record<string, unknown>;
   readonly rule: string;
+  /** What the rule said when it held the request (its message). */
+  readonly message?: string;
+  /** The caller's address (host:port), when the target's session said it. */
+  readonly remote?: string;
   readonly approvers: readonly string[];
   readonly maxGrantMs: number;
   readonly session?: string;
   /** Whom an approval covers (binding.ts); absent only when a record's binding could not be read (then nobody). */
   readonly binding?: GrantBinding;
+  /** How many different approvers must approve (the rule's approvals_required); 1 when absent. */
+  readonly approvalsRequired?: number;
+  /** The approvals given so far, oldest first (fewer than approvalsRequired while it is pending). */
+  readonly approvals?: readonly ApprovalGiven[];
+}
+
+/** One approver's approval of a request that needs several (approvals_required). */
+export interface ApprovalGiven {
+  readonly approver: string;
+  readonly issuer: string;
+  readonly at: number;
+  /** The grant this approver agreed to (approve --for), ms; absent: this request only. */
+  readonly forMs?: number;
+}
+
+/** How many more approvals request `p` needs before it goes on (0: none). */
+export function approvalsMissing(p: PendingRequest): number {
+  return Math.max(0, (p.approvalsRequired ?? 1) - (p.approvals?.length ?? 0));
+}
+
+/**
+ * The grant that the approvals of a request make, ms, or undefined for "this request only":
+ * each approver agreed to at most what they gave, so the shortest wins, and one approver who
+ * released this request only means no grant at all.
+ */
+export function agreedGrantMs(approvals: readonly ApprovalGiven[]): number | undefined {
+  let ms: number | undefined;
+  for (const a of approvals) {
+    if (a.forMs === undefined) return undefined;
+    ms = ms === undefined ? a.forMs : Math.min(ms, a.forMs);
+  }
+  return ms;
 }
 
 export interface Grant {
@@ -56,7 +92,7 @@ export interface ApprovalRecord {
   readonly identity?: AuditIdentity;
   readonly target?: string;
   readonly action?: unknown;
-  readonly decision?: { readonly rule?: string | null };
+  readonly decision?: { readonly rule?: string | null; readonly message?: string };
   readonly details?: Record<string, unknown>;
 }
 
@@ -78,8 +114,12 @@ function defaultId(): string {
   return `apr_${Buffer.from(bytes).toString("hex")}`;
 }
 
+/** What changed, for watchers such as the console's live list: a request is new or has an approval more, or it is settled. */
+export type ApprovalChange = { readonly kind: "pending"; readonly request: PendingRequest } | { readonly kind: "settled"; readonly id: string; readonly resolution: Resolution };
+
 export class Approvals {
   private readonly pendingById = new Map<string, PendingRequest>();
+  private readonly watchers = new Set<(c: ApprovalChange) => void>();
   private readonly waiters = new Map<string, (r: Resolution) => void>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private grants: Grant[] = [];
@@ -99,7 +139,24 @@ export class Approvals {
     this.pendingById.set(pending.id, pending);
     const wait = new Promise<Resolution>((resolve) => this.waiters.set(pending.id, resolve));
     this.arm(pending);
+    this.emit({ kind: "pending", request: pending });
     return { pending, wait };
+  }
+
+  /** Calls `watcher` on every change from now on; returns the function that stops it. */
+  watch(watcher: (c: ApprovalChange) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private emit(c: ApprovalChange): void {
+    for (const w of this.watchers) {
+      try {
+        w(c);
+      } catch {
+        // A watcher (a browser's event stream) must never stop an approval.
+      }
+    }
   }
 
   pending(): PendingRequest[] {
@@ -114,7 +171,7 @@ export class Approvals {
    * Checks that `approver` may decide request `id` (throws E_APPROVAL with the reason):
    * it exists, the approver is in one of the rule's approver groups, and is not the requester.
    */
-  authorize(id: string, approver: Identity, forMs?: number): PendingRequest {
+  authorize(id: string, approver: Identity, forMs?: number, approving = true): PendingRequest {
     const p = this.pendingById.get(id);
     if (!p) throw new GatewayError("E_APPROVAL", `no pending request "${id}" (already decided, expired, or never existed)`);
     if (approver.subject === p.identity.subject && approver.issuer === p.identity.issuer) {
@@ -123,10 +180,27 @@ export class Approvals {
     if (!approver.groups.some((g) => p.approvers.includes(g))) {
       throw new GatewayError("E_APPROVAL", `"${approver.subject}" is not in an approver group of rule "${p.rule}" (${p.approvers.join(", ")})`);
     }
+    // approvals_required asks for different people: one approver counts once.
+    if (approving && (p.approvals ?? []).some((a) => a.approver === approver.subject && a.issuer === approver.issuer)) {
+      throw new GatewayError("E_APPROVAL", `"${approver.subject}" has already approved ${id}; rule "${p.rule}" needs ${approvalsMissing(p)} more approval(s) from another approver`);
+    }
     if (forMs !== undefined && forMs > p.maxGrantMs) {
       throw new GatewayError("E_APPROVAL", `a grant of ${formatDuration(forMs)} exceeds the limit of rule "${p.rule}" (grant_max ${formatDuration(p.maxGrantMs)})`);
     }
     return p;
+  }
+
+  /**
+   * Adds one approval (after the gate audited it) to a request that needs several, and returns
+   * the request as it now stands; the caller resolves it once none is missing.
+   */
+  addApproval(id: string, given: ApprovalGiven): PendingRequest | undefined {
+    const p = this.pendingById.get(id);
+    if (!p) return undefined;
+    const next: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze([...(p.approvals ?? []), Object.freeze({ ...given })]) });
+    this.pendingById.set(id, next);
+    this.emit({ kind: "pending", request: next });
+    return next;
   }
 
   /** Applies a decided outcome (after the gate audited it) and releases the waiter. */
@@ -152,6 +226,7 @@ export class Approvals {
     const w = this.waiters.get(id);
     this.waiters.delete(id);
     w?.(r);
+    this.emit({ kind: "settled", id, resolution: r });
   }
 
   /**
@@ -193,12 +268,18 @@ export class Approvals {
         target: rec.target,
         request: (rec.action ?? {}) as Record<string, unknown>,
         rule: String(rec.decision?.rule ?? d.rule ?? ""),
+        ...(typeof rec.decision?.message === "string" ? { message: rec.decision.message } : {}),
+        ...(typeof d.remote === "string" ? { remote: d.remote } : {}),
         approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
         maxGrantMs: Number(d.max_grant_ms ?? d.maxGrantMs ?? 0),
+        ...(typeof d.approvals_required === "number" && d.approvals_required > 1 ? { approvalsRequired: d.approvals_required } : {}),
         ...(rec.session ? { session: rec.session } : {}),
         ...(binding ? { binding } : {}),
       });
       this.pendingById.set(id, p);
+    } else if (rec.type === "approval.reviewed") {
+      const forMs = typeof d.for_ms === "number" ? d.for_ms : undefined;
+      this.addApproval(id, { approver: String(d.approver ?? ""), issuer: String(rec.identity?.issuer ?? ""), at: Date.parse(rec.time), ...(forMs !== undefined ? { forMs } : {}) });
     } else if (rec.type === "approval.granted") {
       const grantUntil = timeOf(d.grant_until ?? d.grantUntil);
       this.resolve(id, { outcome: "approved", approver: String(d.approver ?? ""), ...(grantUntil ? { grantUntil } : {}) });

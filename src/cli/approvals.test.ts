@@ -18,7 +18,8 @@ import type { Io } from "./command.ts";
 const T0 = Date.parse("2026-12-06T13:35:00.000Z");
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
 const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
-const TOKENS: Record<string, Identity> = { "alice-token": alice, "bob-token": bob };
+const carol: Identity = { method: "dev", subject: "carol", issuer: "dev", groups: ["approvers"] };
+const TOKENS: Record<string, Identity> = { "alice-token": alice, "bob-token": bob, "carol-token": carol };
 const review: Decision = {
   effect: "review",
   rule: "order-writes",
@@ -256,6 +257,30 @@ test("the admin API refuses a grant length it cannot read instead of approving w
     expect(r.status).toBe(400);
   }
   expect(approvals.pending().map((p) => p.id)).toEqual([held!.id]);
+});
+
+describe("approvals_required: 2 through the CLI and API", () => {
+  test("bob's approval is recorded and shown; alice stays held until carol approves too", async () => {
+    const two: Decision = { ...review, review: { ...review.review!, approvalsRequired: 2 } };
+    gate = new Gate({ policy: () => ({ hash: "h1", decide: () => two }), audit: { append: async (e) => (events.push(e), { seq: events.length }) }, approvals, clock, metrics: createMetrics(), log: silentLogger });
+    const { held, verdict } = await aliceAsks();
+    let settled = false;
+    void verdict.then(() => (settled = true));
+    const b = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.approve.run([held!.id, "--admin", admin()], b.io)).toBe(0);
+    expect(b.out()).toBe(`approval recorded for ${held!.id} (1 of 2): alice's request POST /api/orders/new on api stays held until 1 more approver(s) approve it\n`);
+    expect(settled).toBe(false);
+    const again = io({ GATEHOUSE_TOKEN: "bob-token" });
+    expect(await cli.approve.run([held!.id, "--admin", admin()], again.io)).toBe(1);
+    expect(again.err()).toContain("has already approved");
+    const list = io({ GATEHOUSE_TOKEN: "carol-token" });
+    expect(await cli.requests.run(["--admin", admin()], list.io)).toBe(0);
+    expect(list.out()).toContain("approvals=1/2 (bob)");
+    const c = io({ GATEHOUSE_TOKEN: "carol-token" });
+    expect(await cli.approve.run([held!.id, "--admin", admin()], c.io)).toBe(0);
+    expect(c.out()).toStartWith(`approved ${held!.id}: alice's request`);
+    expect((await verdict).allowed).toBe(true);
+  });
 });
 
 describe("gatehouse deny", () => {

@@ -85,6 +85,10 @@ export function formatPending(r: Record<string, unknown>, now: number, color: bo
   const summary = actionSummary(request);
   if (summary !== "") parts.push(summary);
   parts.push(`rule=${printable(String(r.rule))}`, when);
+  if (typeof r.approvals_required === "number" && r.approvals_required > 1) {
+    const by = Array.isArray(r.approvals) ? r.approvals.map((a) => printable(String((a as { approver?: unknown }).approver))) : [];
+    parts.push(`approvals=${by.length}/${r.approvals_required}${by.length > 0 ? ` (${by.join(", ")})` : ""}`);
+  }
   if (r.can_decide === false) parts.push(c.dim(`(your own request; approvers: ${Array.isArray(r.approvers) ? r.approvers.map(String).map(printable).join(", ") : "?"})`));
   return parts.filter((p) => p !== "").join(" ");
 }
@@ -207,7 +211,11 @@ or cannot be reached, 2 bad usage.`,
       const who = printable(String(json.requester));
       const target = printable(String(json.target));
       const until = Date.parse(String(json.grant_until));
-      if (forText !== undefined && !Number.isNaN(until)) {
+      if (json.outcome === "approval_recorded") {
+        const given = Array.isArray(json.approvals) ? json.approvals.length : 1;
+        const required = typeof json.approvals_required === "number" ? json.approvals_required : 2;
+        io.stdout(`approval recorded for ${id} (${given} of ${required}): ${who}'s request${whatOf(json)} on ${target} stays held until ${required - given} more approver(s) approve it\n`);
+      } else if (forText !== undefined && !Number.isNaN(until)) {
         const length = typeof json.grant_ms === "number" ? formatDuration(json.grant_ms) : forText;
         io.stdout(`approved ${id}: ${who} may now run anything rule ${printable(String(json.rule))} allows on target ${target} for ${length}, until ${clockTime(until, deps.clock.now())}\n`);
       } else {

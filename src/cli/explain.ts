@@ -92,7 +92,7 @@ const FLAGS = {
   ...KUBE_FLAGS,
 } as const;
 
-/** One request explained: an HTTP request, or one statement of the SQL. */
+/** One request explained: an HTTP request, or one statement of the SQL (the console's policy page shows them too). */
 interface Explained {
   readonly text: string;
   readonly kind: TargetKind;
@@ -179,7 +179,7 @@ function pgAnswer(d: Decision): string | null {
   return `ERROR 42501: ${d.message}${detail ? `\nDETAIL: ${detail}` : ""}`;
 }
 
-async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
+export async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
   const ssh = wantsSsh(flags);
   const kube = wantsKube(flags);
   if (ssh && kube) throw usageError("an SSH request and a Kubernetes request at once; give one");
@@ -295,7 +295,7 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
   });
 }
 
-function jsonOf(out: Awaited<ReturnType<typeof explainAll>>): unknown {
+export function jsonOf(out: Awaited<ReturnType<typeof explainAll>>): unknown {
   return {
     identity: out.identity,
     target: out.target.name,

@@ -16,7 +16,7 @@ test("prints a JSON Schema with $schema and $id", async () => {
   const doc = JSON.parse(c.out());
   expect(doc.$schema).toBe("http://json-schema.org/draft-07/schema#");
   expect(doc.$id).toBe("urn:gatehouse:schema:config");
-  expect(Object.keys(doc.properties)).toEqual(["gateway", "audit", "identity", "targets", "rules"]);
+  expect(Object.keys(doc.properties)).toEqual(["gateway", "audit", "identity", "targets", "rules", "console"]);
   expect(doc.additionalProperties).toBe(false);
 });
 

@@ -6,6 +6,7 @@ import { keyTypeOf, parseHostKeyPin } from "../targets/ssh/host-key-pin.ts";
 import type { ConfigIssue } from "./issue.ts";
 import type { Merged } from "./merge.ts";
 import type { RuleConfig, TargetConfig } from "./schema.ts";
+import { isLoopbackHost } from "../gate/listen.ts";
 
 const KINDS = ["http", "postgres", "ssh", "kubernetes"] as const;
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*", ""]);
@@ -97,6 +98,7 @@ export function crossCheck(merged: Merged): CrossCheckResult {
   });
 
   value.rules.forEach((rule, i) => checkRule(rule, i, value.targets, merged, issues, warnings));
+  checkConsole(merged, issues, warnings);
   return { issues, warnings, origins };
 }
 
@@ -104,7 +106,7 @@ function checkRule(rule: RuleConfig, i: number, targets: readonly TargetConfig[]
   const at = (key?: string) => (key === undefined ? ["rules", i] : ["rules", i, key]);
   if (rule.effect === "review" && !rule.approvers) issues.push(merged.issue(at(), `a review rule needs "approvers" (the groups that may approve)`));
   if (rule.effect !== "review") {
-    for (const key of ["approvers", "grant_max", "timeout"] as const) {
+    for (const key of ["approvers", "grant_max", "timeout", "approvals_required"] as const) {
       if (rule[key] !== undefined) issues.push(merged.issue(at(key), `"${key}" is only allowed on review rules`));
     }
   }
@@ -156,4 +158,52 @@ function checkSshTarget(t: Extract<TargetConfig, { kind: "ssh" }>, i: number, me
       issues.push(merged.issue(at("env", j), `"${name}" cannot be allowed: it changes what programs run or load upstream, so an allowed command could run any other`));
     }
   });
+}
+
+/**
+ * The console logs people in with cookies and shows what the audit log holds: on an address
+ * other than loopback it needs TLS (gateway.admin.tls) or an explicit allow_plaintext (a proxy
+ * in front terminates TLS). Its issuer must be one the gateway trusts.
+ */
+function checkConsole(merged: Merged, issues: ConfigIssue[], warnings: string[]): void {
+  const { value } = merged;
+  const admin = value.gateway?.admin;
+  let host: string | undefined;
+  try {
+    if (admin) host = splitListen(admin.listen).host.replace(/^\[|\]$/g, "");
+  } catch {
+    host = undefined; // reported with the listeners
+  }
+  const plainOffLoopback = admin !== undefined && host !== undefined && admin.tls === undefined && admin.allow_plaintext !== true && !isLoopbackHost(host);
+  const c = value.console;
+  if (c === undefined) {
+    if (plainOffLoopback) warnings.push(`gateway.admin.listen ${admin!.listen}: the admin API takes approvers' tokens over plain HTTP on an address other than loopback; set gateway.admin.tls (or allow_plaintext: true behind a TLS proxy)`);
+    return;
+  }
+  if (admin === undefined) {
+    issues.push(merged.issue(["console"], `the console is served on the admin listener: set gateway.admin.listen`));
+    return;
+  }
+  if (plainOffLoopback) {
+    issues.push(merged.issue(["gateway", "admin", "listen"], `the console would send login cookies over plain HTTP on ${admin.listen}, an address other than loopback: set gateway.admin.tls, or allow_plaintext: true behind a proxy that terminates TLS`));
+  }
+  if (c.issuer === "dev") {
+    if (value.identity.dev_issuer !== true) issues.push(merged.issue(["console", "issuer"], `"dev" logs in through the dev issuer, which is off: set identity.dev_issuer: true (development only) or name an identity.issuers entry`));
+    return;
+  }
+  if (!value.identity.issuers.some((i) => i.name === c.issuer)) {
+    const names = value.identity.issuers.map((i) => i.name);
+    issues.push(merged.issue(["console", "issuer"], `no identity issuer named "${c.issuer}" (issuers: ${names.join(", ") || "none"}; or "dev" for the dev issuer)`));
+  }
+  if (c.client_id === undefined) issues.push(merged.issue(["console"], `an OpenID Connect login needs "client_id" (the console's client at issuer "${c.issuer}")`));
+  if (c.redirect_url === undefined) issues.push(merged.issue(["console"], `an OpenID Connect login needs "redirect_url" (this listener's address as browsers reach it, ending in /login/callback)`));
+  else if (c.redirect_url.startsWith("http://")) {
+    let h = "";
+    try {
+      h = new URL(c.redirect_url).hostname;
+    } catch {
+      h = "";
+    }
+    if (!isLoopbackHost(h.replace(/^\[|\]$/g, "")) && admin.allow_plaintext !== true) issues.push(merged.issue(["console", "redirect_url"], `redirect_url ${c.redirect_url} is plain http on a host other than loopback: the authorization code would cross the network in clear; use https`));
+  }
 }

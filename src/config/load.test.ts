@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayError } from "../core/errors.ts";
 import { issuesOf } from "./issue.ts";
-import { loadConfig, loadConfigFromSources } from "./load.ts";
+import { loadConfig, loadConfigFromSources, loadPolicyFromSources } from "./load.ts";
 
 let root: string;
 beforeAll(async () => {
@@ -233,6 +233,33 @@ describe("cross checks", () => {
       `policies/x.yaml:7:5: rules[1].approvers: "approvers" is only allowed on review rules`,
       `policies/x.yaml:6:5: rules[1].mask: "mask" is only allowed on allow rules`,
     ]);
+  });
+
+  test("approvals_required: only on review rules, and compiled into the review terms", async () => {
+    const e = await failure(fromText("rules:\n  - name: d\n    effect: deny\n    approvals_required: 2\n"));
+    expect(e.message).toBe(`policies/x.yaml:4:5: rules[0].approvals_required: "approvals_required" is only allowed on review rules`);
+    const { policy } = await loadPolicyFromSources([{ file: "policies/x.yaml", text: "rules:\n  - name: w\n    effect: review\n    approvers: [ops]\n    approvals_required: 2\n" }], { baseDir: "/etc/gatehouse", env: {} });
+    const d = policy.decide({ identity: { method: "dev", subject: "a", issuer: "dev", groups: [] }, target: "t", request: { kind: "http", method: "GET", path: "/" }, time: 0 });
+    expect(d.review?.approvalsRequired).toBe(2);
+  });
+
+  test("console: its issuer must be trusted, OIDC needs client_id and redirect_url, and plaintext off loopback is refused", async () => {
+    const issuer = `identity:\n  issuers:\n    - { name: corp, issuer: "https://idp.example", audience: gatehouse }\n`;
+    const off = await failure(fromText(`gateway:\n  admin: { listen: "0.0.0.0:9090" }\n${issuer}console:\n  issuer: corp\n  client_id: c\n  redirect_url: https://gate.example/login/callback\n`));
+    expect(off.message).toBe(`policies/x.yaml:2:12: gateway.admin.listen: the console would send login cookies over plain HTTP on 0.0.0.0:9090, an address other than loopback: set gateway.admin.tls, or allow_plaintext: true behind a proxy that terminates TLS`);
+    // Behind a TLS proxy, said so: accepted.
+    const proxied = await fromText(`gateway:\n  admin: { listen: "0.0.0.0:9090", allow_plaintext: true }\n${issuer}console:\n  issuer: corp\n  client_id: c\n  redirect_url: https://gate.example/login/callback\n`);
+    expect(proxied.console?.issuer).toBe("corp");
+    const unknown = await failure(fromText(`gateway:\n  admin: { listen: "127.0.0.1:9090" }\n${issuer}console:\n  issuer: other\n`));
+    expect(unknown.message.split("\n")).toEqual([
+      `policies/x.yaml:7:3: console.issuer: no identity issuer named "other" (issuers: corp; or "dev" for the dev issuer)`,
+      `policies/x.yaml:6:1: console: an OpenID Connect login needs "client_id" (the console's client at issuer "other")`,
+      `policies/x.yaml:6:1: console: an OpenID Connect login needs "redirect_url" (this listener's address as browsers reach it, ending in /login/callback)`,
+    ]);
+    const dev = await failure(fromText(`gateway:\n  admin: { listen: "127.0.0.1:9090" }\nconsole: { issuer: dev }\n`));
+    expect(dev.message).toContain(`console.issuer: "dev" logs in through the dev issuer, which is off`);
+    const noAdmin = await failure(fromText(`identity: { dev_issuer: true }\nconsole: { issuer: dev }\n`));
+    expect(noAdmin.message).toContain(`console: the console is served on the admin listener: set gateway.admin.listen`);
   });
 
   test("an http section on a rule naming only postgres targets is an error", async () => {

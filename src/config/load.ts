@@ -11,7 +11,7 @@ import { compilePolicy, type Policy, type PolicyFailure } from "../policy/compil
 import { issuesError, type ConfigIssue, type KeyPath } from "./issue.ts";
 import { crossCheck } from "./cross-check.ts";
 import { mergeFiles, type Merged, type MergedConfig, type ParsedFile } from "./merge.ts";
-import { ConfigFile, type Config, type TargetConfig } from "./schema.ts";
+import { ConfigFile, type Config, type GatewaySection, type TargetConfig } from "./schema.ts";
 import { parseSecretRefs, resolveSecretParts, stringsWithRefs, type SecretRef } from "./secrets.ts";
 import { problems } from "./validate.ts";
 import { fileIssues, valueIssues } from "./value-checks.ts";
@@ -235,7 +235,7 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
   }
 
   const config: Config = {
-    gateway: { ...value.gateway, state_dir: stateDir },
+    gateway: { ...value.gateway, state_dir: stateDir, ...adminWithPaths(value.gateway?.admin, gatewayDir) },
     audit: {
       ...audit,
       path: audit ? resolvePath(merged.dirOf(["audit"]), audit.path) : join(stateDir, "audit", "audit.log"),
@@ -253,6 +253,7 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
     },
     targets,
     rules: value.rules,
+    ...(value.console !== undefined ? { console: value.console } : {}),
     origins: checked.origins,
     files: sources.map((s) => s.file),
     hash,
@@ -261,6 +262,13 @@ async function build(sources: readonly ConfigSource[], opts: LoadOptions & { rea
     secretRefs,
   };
   return { config: deepFreeze(config), merged };
+}
+
+/** The admin listener's TLS files, relative to the file that declared them. */
+function adminWithPaths(admin: GatewaySection["admin"], dir: string): { admin?: NonNullable<GatewaySection["admin"]> } {
+  if (admin === undefined) return {};
+  if (admin.tls === undefined) return { admin };
+  return { admin: { ...admin, tls: { cert: resolvePath(dir, admin.tls.cert), key: resolvePath(dir, admin.tls.key) } } };
 }
 
 /** Whether `prefix` is `path` or one of its ancestors. */

@@ -1,7 +1,7 @@
 // Merges the files of a config folder into one configuration, remembering which file (and
 // which key path in it) every part came from, for messages and relative paths.
 import { dirname } from "node:path";
-import type { ConfigFile, GatewaySection, AuditSection, IssuerConfig, MachineKeyConfig, TargetConfig, RuleConfig } from "./schema.ts";
+import type { ConfigFile, ConsoleSection, GatewaySection, AuditSection, IssuerConfig, MachineKeyConfig, TargetConfig, RuleConfig } from "./schema.ts";
 import type { ConfigIssue, KeyPath } from "./issue.ts";
 import { issueAt, positionOf, type YamlSource } from "./yaml-source.ts";
 
@@ -17,6 +17,7 @@ export interface MergedConfig {
   identity: { issuers: IssuerConfig[]; machine_keys: MachineKeyConfig[]; dev_issuer?: boolean; end_sessions_at_expiry?: boolean };
   targets: TargetConfig[];
   rules: RuleConfig[];
+  console?: ConsoleSection;
 }
 
 export interface SourceRef {
@@ -66,6 +67,7 @@ export function mergeFiles(files: readonly ParsedFile[], fallbackDir: string): {
     const v = f.value;
     if (v.gateway !== undefined && single("gateway", ["gateway"], f)) value.gateway = v.gateway;
     if (v.audit !== undefined && single("audit", ["audit"], f)) value.audit = v.audit;
+    if (v.console !== undefined && single("console", ["console"], f)) value.console = v.console;
     if (v.identity !== undefined) {
       if (v.identity.dev_issuer !== undefined && single("identity.dev_issuer", ["identity", "dev_issuer"], f)) {
         value.identity.dev_issuer = v.identity.dev_issuer;

@@ -24,9 +24,42 @@ export const GatewaySection = Type.Object(
   {
     state_dir: Type.Optional(Type.String({ description: "Folder for the dev issuer's key and other state. Default ./state." })),
     admin: Type.Optional(
-      Type.Object({ listen: Listen }, { ...strict, description: "Admin API: health, metrics, approvals." }),
+      Type.Object(
+        {
+          listen: Listen,
+          tls: Type.Optional(
+            Type.Object(
+              { cert: Type.String(), key: Type.String() },
+              { ...strict, description: "Serve the admin API and the console over HTTPS with this certificate and key (PEM files)." },
+            ),
+          ),
+          allow_plaintext: Type.Optional(
+            Type.Boolean({
+              description:
+                "Serve the console over plain HTTP on an address that is not loopback (behind a proxy that terminates TLS). Without tls or this, a console on such an address is refused.",
+            }),
+          ),
+        },
+        { ...strict, description: "Admin API: health, metrics, approvals, and the web console (console:)." },
+      ),
     ),
     log_level: Type.Optional(Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")])),
+    console_url: Type.Optional(Type.String({ pattern: "^https?://", description: "The console's address as approvers reach it (https://gatehouse.example:9443): approval webhooks link to its approval page." })),
+    approval_webhooks: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Name,
+            url: Type.String({ minLength: 1, description: "Where to POST (http:// or https://); a Slack incoming-webhook URL is a secret: use a secret reference (${env:NAME} or ${file:PATH})." }),
+            format: Type.Union([Type.Literal("json"), Type.Literal("slack")], { description: "json: the approval as JSON, signed when `secret` is set (header Gatehouse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">); slack: an incoming-webhook message with a link to the approval page." }),
+            secret: Type.Optional(Type.String({ minLength: 16, description: "HMAC-SHA256 key for format json; use a secret reference." })),
+            events: Type.Optional(Type.Array(Type.Union([Type.Literal("requested"), Type.Literal("decided"), Type.Literal("expired"), Type.Literal("cancelled")]), { minItems: 1, description: "Default: all." })),
+            timeout: Type.Optional(Duration),
+          },
+          { ...strict, description: "An approval webhook: retried with backoff (5 attempts); every delivery and failure is audited (webhook.delivered, webhook.failed)." },
+        ),
+      ),
+    ),
   },
   strict,
 );
@@ -292,6 +325,7 @@ export const SshTarget = Type.Object(
 export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget]);
 
 const Strings = Type.Array(Type.String(), { minItems: 1 });
+const Strings0 = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
 const Globs = Type.Array(Glob, { minItems: 1 });
 
 export const WhenConfig = Type.Object(
@@ -461,8 +495,43 @@ export const RuleConfig = Type.Object(
     approvers: Type.Optional(Strings),
     grant_max: Type.Optional(Duration),
     timeout: Type.Optional(Duration),
+    approvals_required: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 5,
+        description:
+          "review: how many different approvers must approve before the request goes on (default 1). Each approval is recorded; the requester never counts, and one approver counts once. A deny by any approver ends it.",
+      }),
+    ),
   },
   strict,
+);
+
+export const ConsoleSection = Type.Object(
+  {
+    issuer: Type.String({
+      minLength: 1,
+      description:
+        'Who people log in with: the name of an identity.issuers entry (OpenID Connect authorization code flow with PKCE), or "dev" for a one-click login through the dev issuer (identity.dev_issuer must be on; development only).',
+    }),
+    client_id: Type.Optional(Type.String({ minLength: 1, description: "The console's OAuth client id at the issuer." })),
+    client_secret: Type.Optional(
+      Type.String({ description: "The client's secret, as a secret reference (${env:NAME} or ${file:PATH}). Omit for a public client (PKCE alone)." }),
+    ),
+    redirect_url: Type.Optional(
+      Type.String({
+        pattern: "^https?://[^/]+/login/callback$",
+        description: "The callback URL registered at the issuer: the admin listener's address as browsers reach it, ending in /login/callback, e.g. https://gatehouse.example.com:9443/login/callback.",
+      }),
+    ),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Scopes asked for. Default [openid, profile, email]; "openid" is always sent. Add the one your IdP needs to put the groups claim in the ID token (Okta and Dex: groups).' })),
+    viewers: Type.Optional(Strings0("Groups whose members may view sessions, recordings, the audit log and the policy. Approvers of a review rule may always see the approvals page.")),
+    session_enders: Type.Optional(Strings0("Groups whose members may end a live session (and view, as viewers).")),
+    session_max: Type.Optional(
+      Type.String({ pattern: "^[0-9]+(ms|s|m|h|d)$", description: "Longest a console login lasts, however long the ID token would (default 8h); it never outlives the token." }),
+    ),
+  },
+  { ...strict, description: "The web console on the admin listener: login, roles, approvals, sessions, audit, policy." },
 );
 
 /** One file: every section optional, so a folder may split the config across files. */
@@ -473,6 +542,7 @@ export const ConfigFile = Type.Object(
     identity: Type.Optional(IdentitySection),
     targets: Type.Optional(Type.Array(TargetConfig)),
     rules: Type.Optional(Type.Array(RuleConfig)),
+    console: Type.Optional(ConsoleSection),
   },
   { ...strict, title: "Gatehouse configuration" },
 );
@@ -491,6 +561,7 @@ export type WhenConfig = Static<typeof WhenConfig>;
 export type MaskConfig = Static<typeof MaskConfig>;
 export type RuleConfig = Static<typeof RuleConfig>;
 export type ConfigFile = Static<typeof ConfigFile>;
+export type ConsoleSection = Static<typeof ConsoleSection>;
 
 /** The whole configuration after merging files, with where each rule and target came from. */
 export interface Config {
@@ -506,6 +577,8 @@ export interface Config {
   };
   readonly targets: readonly TargetConfig[];
   readonly rules: readonly RuleConfig[];
+  /** The web console, when configured (client_secret resolved). */
+  readonly console?: ConsoleSection;
   /** "file:line" of each named item ("rule:NAME", "target:NAME", "issuer:NAME", "machine_key:NAME"), for messages. */
   readonly origins: ReadonlyMap<string, string>;
   /** The files read, in order. */

@@ -157,6 +157,8 @@ export interface ReviewTerms {
   readonly maxGrantMs: number;
   /** How long a request may wait for a decision, ms. */
   readonly timeoutMs: number;
+  /** How many different approvers must approve (approvals_required); 1 when absent. */
+  readonly approvalsRequired?: number;
 }
 
 export interface Decision {

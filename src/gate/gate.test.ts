@@ -257,3 +257,85 @@ describe("approvals and grants bind to the caller as the policy sees it (issuer,
     expect(gate.approvalKey(job("true", "j9"))).toBe(gate.approvalKey(protectedJob));
   });
 });
+
+describe("approvals_required: 2", () => {
+  const two: Decision = { ...review, review: { ...review.review!, approvalsRequired: 2 } };
+  const carol: Identity = { method: "dev", subject: "carol", issuer: "dev", groups: ["approvers"] };
+
+  test("the first approval is recorded and the request stays held; a second, different approver releases it", async () => {
+    const { gate, events, approvals } = setup(() => two);
+    const held = signal<string>();
+    let released = false;
+    const verdict = gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) }).then((v) => ((released = true), v));
+    const id = await within("the request to be held for review", held.promise);
+    expect(events.at(-1)!.details).toMatchObject({ approval: id, approvals_required: 2 });
+    const first = await gate.decideApproval(id, bob, { approve: true, forMs: 60_000 });
+    expect(Gate.stillHeld(first)).toBe(true);
+    expect(approvals.get(id)?.approvals?.map((a) => a.approver)).toEqual(["bob"]);
+    expect(events.at(-1)).toMatchObject({ type: "approval.reviewed", details: { approval: id, approver: "bob", approvals: 1, approvals_required: 2, for_ms: 60_000 } });
+    // The same approver twice is still one approval; the requester never counts.
+    await expect(gate.decideApproval(id, bob, { approve: true })).rejects.toThrow(/already approved/);
+    await expect(gate.decideApproval(id, alice, { approve: true })).rejects.toThrow(/cannot approve/);
+    await Promise.resolve();
+    expect(released).toBe(false);
+    const second = await gate.decideApproval(id, carol, { approve: true, forMs: 30_000 });
+    expect(Gate.stillHeld(second)).toBe(false);
+    expect((await verdict).allowed).toBe(true);
+    // Both agreed to a grant: the shorter one is what they both agreed to.
+    const granted = events.at(-1)!;
+    expect(granted).toMatchObject({ type: "approval.granted", details: { approval: id, approver: "carol", approved_by: ["bob", "carol"] } });
+    const until = Date.parse(String(granted.details!.grant_until));
+    expect(until - Date.now()).toBeLessThanOrEqual(30_000);
+  });
+
+  test("one approver who released this request only means no grant", async () => {
+    const { gate, events } = setup(() => two);
+    const held = signal<string>();
+    const verdict = gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) });
+    const id = await within("the request to be held for review", held.promise);
+    await gate.decideApproval(id, bob, { approve: true });
+    await gate.decideApproval(id, carol, { approve: true, forMs: 60_000 });
+    expect((await verdict).allowed).toBe(true);
+    expect(events.at(-1)!.details!.grant_until).toBeUndefined();
+  });
+
+  test("a deny after the first approval ends it", async () => {
+    const { gate } = setup(() => two);
+    const held = signal<string>();
+    const verdict = gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) });
+    const id = await within("the request to be held for review", held.promise);
+    await gate.decideApproval(id, bob, { approve: true });
+    await gate.decideApproval(id, carol, { approve: false, reason: "not now" });
+    expect(await verdict).toMatchObject({ allowed: false, message: `approval ${id} denied by carol: not now` });
+  });
+
+  test("a restart keeps the first approval (rebuilt from the records)", async () => {
+    const { gate, events } = setup(() => two);
+    const held = signal<string>();
+    void gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) });
+    const id = await within("the request to be held for review", held.promise);
+    await gate.decideApproval(id, bob, { approve: true });
+    const rebuilt = new Approvals({ clock: { now: () => Date.now() } });
+    for (const e of events) rebuilt.applyRecord({ ...e, time: new Date().toISOString() } as Parameters<Approvals["applyRecord"]>[0]);
+    const p = rebuilt.get(id)!;
+    expect(p.approvalsRequired).toBe(2);
+    expect(p.approvals?.map((a) => a.approver)).toEqual(["bob"]);
+    expect(() => rebuilt.authorize(id, bob)).toThrow(/already approved/);
+    rebuilt.close();
+  });
+});
+
+test("a held request carries the caller's address from its session's start record, and the approval record keeps it", async () => {
+  const { gate, events, approvals } = setup(() => review);
+  await gate.record({ type: "session.start", session: "pg_1", target: "api", details: { remote: "192.0.2.9:51000" } });
+  const held = signal<string>();
+  void gate.check(action("/w"), { session: "pg_1", onHold: (p) => held.resolve(p.id) });
+  const id = await within("the request to be held for review", held.promise);
+  expect(approvals.get(id)?.remote).toBe("192.0.2.9:51000");
+  expect(events.find((e) => e.type === "approval.requested")?.details).toMatchObject({ remote: "192.0.2.9:51000" });
+  // A target without session records (an HTTP request) gives the address with the check.
+  const second = signal<string>();
+  void gate.check(action("/w2"), { remote: "198.51.100.4:40000", onHold: (p) => second.resolve(p.id) });
+  expect(approvals.get(await within("the second request to be held", second.promise))?.remote).toBe("198.51.100.4:40000");
+  approvals.close();
+});

@@ -1,7 +1,8 @@
 // The one pipeline every protocol goes through: decide → audit → (allow | deny | hold).
 // Targets turn their traffic into an Action, call `check`, and apply the verdict in their own
 // protocol. Nothing is forwarded unless its decision is in the audit log first.
-import type { Approvals, PendingRequest, Resolution } from "../approvals/approvals.ts";
+import { agreedGrantMs, approvalsMissing, type ApprovalGiven, type Approvals, type PendingRequest, type Resolution } from "../approvals/approvals.ts";
+import type { ApprovalNotice } from "../approvals/webhooks.ts";
 import { bindingCovers, bindingOf, bindingRecord, type GrantBinding } from "../approvals/binding.ts";
 import { identityKey } from "../policy/identity-key.ts";
 import type { Health } from "../admin/health.ts";
@@ -61,6 +62,8 @@ export interface GateDeps {
   readonly log: Logger;
   /** Told of every failed audit write, which makes /healthz report unhealthy. */
   readonly health?: Health;
+  /** Told once an approval is requested, decided, expired or cancelled and recorded (the webhooks); must not block. */
+  readonly onApproval?: (n: ApprovalNotice) => void;
 }
 
 export interface Verdict {
@@ -80,6 +83,8 @@ export interface Verdict {
 
 export interface CheckContext {
   readonly session?: string;
+  /** The caller's address (host:port), for a held request's card, when the target has no session.start record giving it. */
+  readonly remote?: string;
   /** Extra facts for the decision record (never secrets). */
   readonly details?: Record<string, unknown>;
   /** Called once a request is held, so the target can tell the caller what it waits for. */
@@ -189,6 +194,7 @@ export class Gate {
    * take it, and the caller must then refuse the action (the failure is already logged and counted).
    */
   async record(event: AuditEvent): Promise<void> {
+    if (event.type === "session.start" && event.session !== undefined && typeof event.details?.remote === "string") this.#noteRemote(event.session, event.details.remote);
     try {
       await this.deps.audit.append(event);
     } catch (e) {
@@ -220,6 +226,17 @@ export class Gate {
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
     );
+  }
+
+  /**
+   * Callers' addresses by session (from session.start records), so that a held request can say
+   * where it comes from. Bounded: the oldest go first; a session that old has no request waiting.
+   */
+  readonly #remotes = new Map<string, string>();
+
+  #noteRemote(session: string, remote: string): void {
+    if (this.#remotes.size >= 10_000) this.#remotes.delete(this.#remotes.keys().next().value!);
+    this.#remotes.set(session, remote);
   }
 
   /** Records of a sink without appendSync (test fakes), still being appended. */
@@ -453,8 +470,11 @@ export class Gate {
       target: action.target,
       request: action.request,
       rule: decision.rule!,
+      message: decision.message,
       approvers: review.approvers,
+      ...(ctx.remote !== undefined ? { remote: ctx.remote } : ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
       maxGrantMs: review.maxGrantMs,
+      ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),
     });
     try {
@@ -462,12 +482,13 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding) },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.remote !== undefined ? { remote: pending.remote } : {}), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });
       return this.auditFailed("approval.requested", decision, policyHash, e);
     }
+    this.notify({ type: "approval.requested", pending, time: this.deps.clock.now() });
     ctx.onHold?.(pending);
     const answered = ctx.answerNow?.(decision.rule!);
     if (answered !== undefined) {
@@ -495,34 +516,65 @@ export class Gate {
 
   /**
    * Approves or denies a held request on an approver's behalf: authorise, audit, then release.
+   * A request whose rule has approvals_required: N goes on only at the N-th approval by a
+   * different approver; the ones before are audited (approval.reviewed) and kept on the request.
+   * Returns the request with this approval in `approvals` (approvalsMissing() > 0: still held).
    * Throws E_APPROVAL (not allowed) or E_AUDIT_WRITE (nothing changed).
    */
-  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }): Promise<PendingRequest> {
-    const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined);
+  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
+    const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined, verdict.approve);
     const now = this.deps.clock.now();
-    const grantUntil = verdict.approve && verdict.forMs ? now + verdict.forMs : undefined;
-    await this.record({
-      type: verdict.approve ? "approval.granted" : "approval.denied",
+    const base = {
       ...(p.session ? { session: p.session } : {}),
       identity: auditIdentity(approver),
       target: p.target,
-      decision: { effect: verdict.approve ? "allow" : "deny", rule: p.rule },
       policy: this.deps.policy().hash,
+    };
+    if (!verdict.approve) {
+      await this.record({ ...base, type: "approval.denied", decision: { effect: "deny", rule: p.rule }, details: { approval: id, approver: approver.subject, requester: p.identity.subject, reason: verdict.reason, ...(via ? { via } : {}) } });
+      const resolution: Resolution = { outcome: "denied", approver: approver.subject, reason: verdict.reason };
+      this.deps.approvals.resolve(id, resolution);
+      this.notify({ type: "approval.decided", pending: p, resolution, time: now });
+      return p;
+    }
+    const given: ApprovalGiven = { approver: approver.subject, issuer: approver.issuer, at: now, ...(verdict.forMs ? { forMs: verdict.forMs } : {}) };
+    const all = [...(p.approvals ?? []), given];
+    const required = p.approvalsRequired ?? 1;
+    if (all.length < required) {
+      await this.record({
+        ...base,
+        type: "approval.reviewed",
+        decision: { effect: "review", rule: p.rule },
+        details: { approval: id, approver: approver.subject, requester: p.identity.subject, approvals: all.length, approvals_required: required, ...(given.forMs ? { for_ms: given.forMs } : {}), ...(via ? { via } : {}) },
+      });
+      return this.deps.approvals.addApproval(id, given) ?? p;
+    }
+    // With several approvers, the grant is what every one of them agreed to (agreedGrantMs).
+    const forMs = required > 1 ? agreedGrantMs(all) : verdict.forMs;
+    const grantUntil = forMs ? now + forMs : undefined;
+    await this.record({
+      ...base,
+      type: "approval.granted",
+      decision: { effect: "allow", rule: p.rule },
       details: {
         approval: id,
         approver: approver.subject,
         requester: p.identity.subject,
+        ...(required > 1 ? { approved_by: all.map((a) => a.approver) } : {}),
         ...(grantUntil ? { grant_until: new Date(grantUntil).toISOString() } : {}),
-        ...(verdict.approve ? {} : { reason: verdict.reason }),
+        ...(via ? { via } : {}),
       },
     });
-    this.deps.approvals.resolve(
-      id,
-      verdict.approve
-        ? { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) }
-        : { outcome: "denied", approver: approver.subject, reason: verdict.reason },
-    );
-    return p;
+    const decided: PendingRequest = Object.freeze({ ...p, approvals: Object.freeze(all) });
+    const resolution: Resolution = { outcome: "approved", approver: approver.subject, ...(grantUntil ? { grantUntil } : {}) };
+    this.deps.approvals.resolve(id, resolution);
+    this.notify({ type: "approval.decided", pending: decided, resolution, time: now });
+    return decided;
+  }
+
+  /** Whether a request returned by decideApproval still waits for more approvals. */
+  static stillHeld(p: PendingRequest): boolean {
+    return approvalsMissing(p) > 0;
   }
 
   /** Audits an expiry or cancellation, then releases the waiter. */
@@ -537,6 +589,16 @@ export class Gate {
     };
     // The waiter is released (denied) either way; only the record can be lost.
     void this.recordHappened(event);
+    this.notify({ type, pending: p, resolution: type === "approval.expired" ? { outcome: "expired" } : { outcome: "cancelled", reason: reason ?? "cancelled" }, time: this.deps.clock.now() });
+  }
+
+  /** The webhooks' hook: a throw there must not change what the gate does. */
+  private notify(n: ApprovalNotice): void {
+    try {
+      this.deps.onApproval?.(n);
+    } catch (e) {
+      this.deps.log.error("approval notice failed", { approval: n.pending.id, error: errorMessage(e) });
+    }
   }
 
   private cancel(id: string, reason: string): void {

@@ -3,6 +3,7 @@
 // Target code is imported lazily, only for the kinds the configuration uses.
 import { basename, dirname } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
+import { ApprovalWebhooks } from "../approvals/webhooks.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { Health } from "../admin/health.ts";
 import { createMetrics, type Metrics } from "../admin/metrics.ts";
@@ -23,6 +24,7 @@ import type { Policy } from "../policy/compile.ts";
 import { diffListeners, watchConfig } from "../policy/watch.ts";
 import { Gate } from "./gate.ts";
 import { createMayUseTarget } from "./target-access.ts";
+import { LiveSessionRegistry } from "./live-sessions.ts";
 import { splitListen } from "./listen.ts";
 import { SecretStore } from "./secret-store.ts";
 import { watchFolder, type FolderWatch } from "./watch-folder.ts";
@@ -34,6 +36,8 @@ export interface RunningGateway {
   readonly metrics: Metrics;
   readonly adminPort: number | null;
   readonly targets: ReadonlyMap<string, { port: number; stop(): Promise<void> }>;
+  /** Every target's live sessions, for the console (list, end). */
+  readonly liveSessions: LiveSessionRegistry;
   reload(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -90,7 +94,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
   approvals.armAll();
 
-  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health });
+  // Approval webhooks: the gate enqueues, deliveries run apart (approvals/webhooks.ts).
+  const webhooks = new ApprovalWebhooks({
+    hooks: () => (config.gateway.approval_webhooks ?? []).map((h) => ({ name: h.name, url: h.url, format: h.format, ...(h.secret !== undefined ? { secret: h.secret } : {}), ...(h.events !== undefined ? { events: h.events } : {}), ...(h.timeout !== undefined ? { timeoutMs: parseDuration(h.timeout) } : {}) })),
+    consoleUrl: () => config.gateway.console_url,
+    record: (r) => void gate.recordLater({ type: r.type, ...(r.target !== undefined ? { target: r.target } : {}), details: r.details }),
+    clock,
+    log,
+  });
+  const gate = new Gate({ policy: () => policy, audit, approvals, clock, metrics, log, health, onApproval: (n) => webhooks.notify(n) });
   const stateDir = config.gateway.state_dir ?? "./state";
   const newAuthenticator = (identity: Config["identity"]) => createAuthenticator(identity, { stateDir, clock, log: (m: string) => log.info(m) });
   // Replaced on reload: a removed machine key, issuer or dev issuer stops working at once.
@@ -136,12 +148,40 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     (rule, target) => policy.rules.find((r) => r.name === rule)?.matchesTarget(target) ?? false,
   );
 
+  const liveSessions = new LiveSessionRegistry();
   const targets = new Map<string, StartedTarget>();
   for (const t of config.targets) targets.set(t.name, await startTarget(t));
 
+  // What the console's policy page shows of loads and reloads.
+  let policyStatus: { loadedAt: number; lastReload?: { at: number; ok: boolean; error?: string } } = { loadedAt: clock.now() };
   let adminServer: ReturnType<typeof Bun.serve> | null = null;
   if (config.gateway.admin) {
     const [host, port] = splitListen(config.gateway.admin.listen);
+    const adminTls = config.gateway.admin.tls;
+    let consoleApp: Awaited<ReturnType<typeof import("../console/console-app.ts").createConsoleApp>> | undefined;
+    if (config.console) {
+      const [{ createConsoleApp }, { createOidcLogin }, { loadOrCreateCookieKey }] = await Promise.all([
+        import("../console/console-app.ts"),
+        import("../console/oidc-login.ts"),
+        import("../console/session-cookie.ts"),
+      ]);
+      consoleApp = createConsoleApp({
+        config: () => config,
+        policy: () => policy,
+        gate,
+        approvals,
+        clock,
+        cookieKey: await loadOrCreateCookieKey(stateDir),
+        authenticate,
+        oidc: createOidcLogin({ clock, stateDir }),
+        devIssuer: () => loadOrCreateDevIssuer(stateDir),
+        status: () => policyStatus,
+        tls: adminTls !== undefined,
+        remoteOf: (session) => liveSessions.get(session)?.remote,
+        pages: await consolePages(),
+      });
+      log.info("web console on the admin listener", { url: `${adminTls ? "https" : "http"}://${config.gateway.admin.listen}/`, issuer: config.console.issuer });
+    }
     const app = createAdminApp({
       gate,
       approvals,
@@ -154,8 +194,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       degraded: () => health.degraded(),
       refreshGauges: () => metrics.auditQueueDepth.set({}, audit.queueDepth),
       checkpoint: () => audit.latestCheckpoint,
+      ...(consoleApp ? { console: consoleApp } : {}),
     });
-    adminServer = Bun.serve({ hostname: host, port, fetch: app.fetch });
+    // idleTimeout: the console's event streams send a keep-alive every 15s.
+    adminServer = Bun.serve({
+      hostname: host,
+      port,
+      fetch: app.fetch,
+      idleTimeout: 60,
+      ...(adminTls ? { tls: { cert: Bun.file(adminTls.cert), key: Bun.file(adminTls.key) } } : {}),
+    });
+  }
+
+  /** The console's sessions and audit pages (src/console/sessions, src/console/audit), in the layout of the rest. */
+  async function consolePages() {
+    const [{ createSessionPages }, { createAuditPages }, { VerifyRunner }, { renderPage }, { recordingsDir }] = await Promise.all([
+      import("../console/sessions/session-pages.ts"),
+      import("../console/audit/audit-pages.ts"),
+      import("../console/audit/verify-runner.ts"),
+      import("../console/layout.ts"),
+      import("../recording/recording-ref.ts"),
+    ]);
+    const auditPath = () => config.audit.path;
+    const record = (e: Parameters<Gate["record"]>[0]) => gate.record(e);
+    return {
+      sessions: createSessionPages({ render: renderPage, auditPath, live: liveSessions, record, recordingsDir: () => recordingsDir(stateDir), clock }),
+      audit: createAuditPages({ render: renderPage, auditPath, checkpoint: () => audit.latestCheckpoint, verify: new VerifyRunner(auditPath, () => [signingKey.publicKey], clock), record }),
+    };
   }
 
   let stopped = false;
@@ -185,11 +250,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // The running targets take the new values of their secret references (a rotation is recorded).
       secrets.adopt(next, config.targets, "reload");
       metrics.policyReloads.inc({ result: "ok" });
+      policyStatus = { loadedAt: clock.now(), lastReload: { at: clock.now(), ok: true } };
       log.info("policy reloaded", { policy: nextPolicy.hash.slice(0, 12), rules: next.rules.length });
       await gate.recordHappened({ type: "policy.loaded", policy: nextPolicy.hash, details: { rules: next.rules.length, files: next.files, reload: true, ...(pending.length ? { not_applied: pending } : {}) } });
     },
     onReject: async (e: unknown) => {
       metrics.policyReloads.inc({ result: "rejected" });
+      policyStatus = { ...policyStatus, lastReload: { at: clock.now(), ok: false, error: errorMessage(e) } };
       log.error(`policy reload rejected; the old policy keeps serving:\n${errorMessage(e)}`);
       await gate.recordHappened({ type: "policy.rejected", policy: policy.hash, details: { error: errorMessage(e) } });
     },
@@ -212,6 +279,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../policy/http-path.ts"),
         ]);
         return startHttpTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authenticated: authenticate.peek,
@@ -236,6 +304,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         ]);
         const analyzer = createAnalysisCache(await loadSqlParser(), { maxEntries: 5_000 });
         return startPostgresTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -276,6 +345,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         };
         publicKeys();
         const running = await startSshTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -297,6 +367,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           import("../masking/json-masker.ts"),
         ]);
         return startKubernetesTarget(t, {
+          liveSessions,
           gate,
           authenticate,
           authFailureReason,
@@ -322,6 +393,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     adminPort: adminServer?.port ?? null,
     targets,
+    liveSessions,
     reload: () => configWatcher.reload(),
     async stop() {
       if (stopped) return;
@@ -331,6 +403,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       devKeyWatch?.close();
       approvals.close();
       await Promise.all([...targets.values()].map((t) => t.stop()));
+      await webhooks.close();
       await adminServer?.stop(true);
       await gate.recordHappened({ type: "gateway.stop", policy: policy.hash });
       await audit.close();

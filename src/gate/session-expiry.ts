@@ -5,8 +5,20 @@
 // and the message. tokenExpiredAtOpen refuses a session whose token is already past its expiry.
 import type { Clock, Identity } from "../core/types.ts";
 import { timerAt } from "../core/timer-at.ts";
+import type { EndedBy } from "./live-sessions.ts";
 
-export type EndReason = "token_expired" | "credential_revoked";
+/** ended_by_operator: ended from the console (live-sessions.ts); session.end then names who. */
+export type EndReason = "token_expired" | "credential_revoked" | "ended_by_operator";
+
+/** session.end's `ended` (and `ended_by` when an operator ended it), or nothing while it was not the gateway. */
+export function endedDetails(expiry: { readonly reason: EndReason | null; readonly endedBy: EndedBy | null } | null | undefined): Record<string, unknown> {
+  if (expiry === null || expiry === undefined || expiry.reason === null) return {};
+  return { ended: expiry.reason, ...(expiry.endedBy !== null ? { ended_by: endedByRecord(expiry.endedBy) } : {}) };
+}
+
+export function endedByRecord(by: EndedBy): Record<string, unknown> {
+  return { subject: by.subject, issuer: by.issuer, ...(by.name !== undefined ? { name: by.name } : {}) };
+}
 
 /**
  * The verifier's clock skew lets a just-expired token through; a session opened with it would
@@ -21,6 +33,8 @@ export class SessionExpiry {
   reason: EndReason | null = null;
   /** The session was ended because of it (session.end then says ended: <reason>, as a WebSocket's does). */
   ended = false;
+  /** Who ended it from the console, when reason is ended_by_operator. */
+  endedBy: EndedBy | null = null;
   private timer: { cancel(): void } | null = null;
 
   /** Calls onEnd when the clock reaches expiresAt (at once if it has; machine keys have none) or end() is called. */
@@ -51,8 +65,16 @@ export class SessionExpiry {
     this.onEnd(reason);
   }
 
+  /** An operator ended the session from the console. */
+  endBy(by: EndedBy): void {
+    if (this.reason !== null) return;
+    this.endedBy = by;
+    this.end("ended_by_operator");
+  }
+
   /** The FATAL text the client gets. */
   message(): string {
+    if (this.reason === "ended_by_operator") return `session ended by ${this.endedBy?.name ?? this.endedBy?.subject ?? "an operator"} from the gatehouse console`;
     if (this.reason === "credential_revoked") {
       return "session ended: the gateway's configuration no longer trusts the credential it was opened with (machine key or issuer removed or changed); log in again";
     }

@@ -4,6 +4,7 @@ import type { Metrics } from "../admin/metrics.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Clock, Identity } from "../core/types.ts";
 import type { Gate } from "./gate.ts";
+import type { LiveSessionRegistry } from "./live-sessions.ts";
 import type { RevokedCheck } from "./revocation.ts";
 
 export interface TargetDeps {
@@ -18,6 +19,8 @@ export interface TargetDeps {
   readonly log: Logger;
   /** What /healthz reports as degraded while it lasts: a credential file that cannot be used (null: usable again). */
   readonly degraded?: (key: string, reason: string | null) => void;
+  /** The gateway's live sessions, which the console lists and may end (absent: none listed). */
+  readonly liveSessions?: LiveSessionRegistry;
 }
 
 export interface RunningTarget {

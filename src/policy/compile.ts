@@ -118,6 +118,7 @@ function ruleDecision(rule: RuleConfig, masks: Masks): Decision {
         approvers: Object.freeze([...rule.approvers]),
         maxGrantMs: durationOf(rule.grant_max ?? DEFAULT_GRANT_MAX, "grant_max"),
         timeoutMs: durationOf(rule.timeout ?? DEFAULT_REVIEW_TIMEOUT, "timeout"),
+        ...(rule.approvals_required !== undefined && rule.approvals_required > 1 ? { approvalsRequired: rule.approvals_required } : {}),
       });
       const message = rule.message ?? `rule ${rule.name} requires approval by ${rule.approvers.join(", ")}`;
       // decide() adds the masks of the matching allow rules, which apply once it is approved.

@@ -101,7 +101,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
   const outcomeCount = Object.fromEntries(outcomes.map((outcome) => [outcome, metrics.requests.bind({ target: cfg.name, outcome })])) as Record<(typeof outcomes)[number], { inc(): void }>;
   const latency = metrics.latency.bind({ target: cfg.name });
-  const revocations = new SessionRevocations();
+  const revocations = new SessionRevocations(deps.liveSessions);
   // Each request is its own session: its records come from its identity's templates, built
   // once per identity (bounded), with the request id filled in per record.
   const recordsByIdentity = new RecordsByIdentity(cfg.name);
@@ -329,6 +329,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         session: id,
         identity: auditIdentity(identity),
         target: cfg.name,
+        path: url.pathname,
         started,
         revocationsSince,
         ...(identity.expiresAt !== undefined ? { expiresAt: identity.expiresAt } : {}),

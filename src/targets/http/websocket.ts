@@ -8,12 +8,14 @@ import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
 import type { AuditEvent, Gate } from "../../gate/gate.ts";
 import type { RevocableSession, SessionRevocations } from "../../gate/revocation.ts";
-import { type EndReason, SessionExpiry } from "../../gate/session-expiry.ts";
+import { type EndReason, SessionExpiry, endedDetails } from "../../gate/session-expiry.ts";
 
 /** 1008 policy violation: the close code for a socket whose token has expired. */
 export const CLOSE_TOKEN_EXPIRED = { code: 1008, reason: "token expired" } as const;
 /** The same code when a configuration reload no longer trusts the socket's credential. */
 export const CLOSE_REVOKED = { code: 1008, reason: "credential revoked" } as const;
+/** An operator ended it from the console. */
+export const CLOSE_ENDED = { code: 1008, reason: "ended by an operator" } as const;
 
 export interface WsData {
   readonly upstreamUrl: string;
@@ -21,6 +23,8 @@ export interface WsData {
   readonly session: string;
   readonly identity: NonNullable<AuditEvent["identity"]>;
   readonly target: string;
+  /** The upgraded request's path, as the console lists the socket. */
+  readonly path?: string;
   readonly started: number;
   /** RevocationLog generation when the upgrade request arrived: reloads after it apply at open. */
   readonly revocationsSince: number;
@@ -59,7 +63,7 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   const { revocations } = deps;
   const finish = (ws: ServerWebSocket<WsData>, code: number, reason: string) => {
     deps.metrics.openSessions.inc({ target: ws.data.target }, -1);
-    const ended = ws.data.ended ? { ended: ws.data.ended } : {};
+    const ended = endedDetails(ws.data.ended ? { reason: ws.data.ended, endedBy: ws.data.expiry?.endedBy ?? null } : null);
     // A failed write is logged, counted and shown by /healthz (recordLater never rejects).
     void deps.gate.recordLater({
       type: "session.end",
@@ -71,7 +75,7 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
   };
   const end = (ws: ServerWebSocket<WsData>, reason: EndReason) => {
     ws.data.ended = reason;
-    const close = reason === "token_expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_REVOKED;
+    const close = reason === "token_expired" ? CLOSE_TOKEN_EXPIRED : reason === "ended_by_operator" ? CLOSE_ENDED : CLOSE_REVOKED;
     ws.close(close.code, close.reason);
   };
   const handler: WebSocketHandler<WsData> = {
@@ -82,6 +86,10 @@ export function relayWebSocket(deps: WebSocketDeps): WebSocketRelay {
       ws.data.live = {
         revokeIf(revoked) {
           if (revoked(ws.data.identity)) expiry.end("credential_revoked");
+        },
+        listed: {
+          info: { id: ws.data.session, target: ws.data.target, kind: "http", identity: ws.data.identity, startedAt: deps.clock.now(), what: `WebSocket ${ws.data.path ?? ""}`.trim(), ...(ws.remoteAddress ? { remote: ws.remoteAddress } : {}) },
+          end: (by) => expiry.endBy(by),
         },
       };
       revocations.add(ws.data.live);

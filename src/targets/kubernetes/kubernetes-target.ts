@@ -12,7 +12,8 @@ import type { Action, Decision, Identity, KubernetesRequestFacts, Masks } from "
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { SessionRevocations } from "../../gate/revocation.ts";
+import { SessionRevocations, type RevocableSession } from "../../gate/revocation.ts";
+import type { EndedBy } from "../../gate/live-sessions.ts";
 import { SessionExpiry } from "../../gate/session-expiry.ts";
 import { RecordsByIdentity } from "../../gate/session-records.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
@@ -109,7 +110,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   const adjust = (d: Decision, a: Action) => builtins(d, a);
   const reviewMode = (rule: string) => cfg.review_rules?.[rule] ?? cfg.review ?? "answer";
   const answers = new ReviewAnswers(() => deps.clock.now());
-  const revocations = new SessionRevocations();
+  const revocations = new SessionRevocations(deps.liveSessions);
   const recordsByIdentity = new RecordsByIdentity(cfg.name);
   const latency = metrics.latency.bind({ target: cfg.name });
   let forwarding = 0;
@@ -252,7 +253,22 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
 
     // Decided and allowed: from here every path ends in one request record. While the answer
     // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
-    const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort("credential_revoked") };
+    // An exec, attach or port-forward WebSocket is listed in the console, which may end it.
+    let endedBy: EndedBy | null = null;
+    const live: RevocableSession = {
+      revokeIf: (revoked) => void (revoked(identity) && abort.abort("credential_revoked")),
+      ...(upgrade === "websocket"
+        ? {
+            listed: {
+              info: { id, target: cfg.name, kind: "kubernetes", identity, remote: conn.remoteAddress, startedAt: deps.clock.now(), what: `kubectl ${facts.subresource ?? facts.verb} ${facts.namespace ?? ""}/${facts.name ?? ""}${facts.command?.length ? ` -- ${facts.command.join(" ")}` : ""}` },
+              end: (by: EndedBy) => {
+                endedBy = by;
+                abort.abort("ended_by_operator");
+              },
+            },
+          }
+        : {}),
+    };
     revocations.add(live);
     // A watch, a log follow or an upgraded session lasts past its token's expiry only when
     // identity.end_sessions_at_expiry is off; a plain request is over before it matters.
@@ -302,6 +318,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         expiresAt,
         clock: deps.clock,
         signal: abort.signal,
+        endedBy: () => endedBy,
         complete,
       });
       // null: the relay answered on the socket itself (101, or the API server's refusal).

@@ -9,7 +9,8 @@
 import type { Duplex } from "node:stream";
 import { errorMessage } from "../../core/errors.ts";
 import type { Clock, KubernetesRequestFacts } from "../../core/types.ts";
-import { type EndReason, SessionExpiry } from "../../gate/session-expiry.ts";
+import { type EndReason, SessionExpiry, endedDetails } from "../../gate/session-expiry.ts";
+import type { EndedBy } from "../../gate/live-sessions.ts";
 import { CLOSE, acceptKey, offeredProtocols } from "../../gate/websocket-codec.ts";
 import { openExecCapture, type ExecCapture } from "../../recording/exec-capture.ts";
 import { EXEC_OUTPUT_FIELD, RECORDING_FIELD, recordingFile } from "../../recording/recording-ref.ts";
@@ -33,6 +34,7 @@ export const RELAYED_PROTOCOLS: Readonly<Record<string, readonly string[]>> = {
 /** 1008 policy violation: the close code when the token expired or a reload revoked the credential. */
 export const CLOSE_TOKEN_EXPIRED = { code: CLOSE.policyViolation, reason: "gatehouse: session ended: token expired" } as const;
 export const CLOSE_REVOKED = { code: CLOSE.policyViolation, reason: "gatehouse: session ended: credential revoked" } as const;
+export const CLOSE_ENDED = { code: CLOSE.policyViolation, reason: "gatehouse: session ended by an operator" } as const;
 
 /** exec_output_limit when the target does not set one. */
 export const DEFAULT_EXEC_OUTPUT_LIMIT = 1024 * 1024;
@@ -56,6 +58,8 @@ export interface UpgradeContext {
   readonly clock: Clock;
   /** Aborted when the caller leaves before the 101, or (reason "credential_revoked") by a reload. */
   readonly signal: AbortSignal;
+  /** Who ended it from the console, once the signal's reason is "ended_by_operator". */
+  readonly endedBy?: () => EndedBy | null;
   /** Ends the request with its record (called once: at once on a refusal, else when the session ends). */
   readonly complete: (c: Completion) => void;
 }
@@ -167,7 +171,7 @@ export async function upgradeAnswer(ctx: UpgradeContext): Promise<Response | nul
         close_code: end.code,
         ...(end.reason !== "" ? { close_reason: end.reason } : {}),
         closed_by: end.by,
-        ...(ended !== null ? { ended } : {}),
+        ...endedDetails(ended !== null ? { reason: ended, endedBy: ended === "ended_by_operator" ? (ctx.endedBy?.() ?? null) : null } : null),
         session_ms: Math.round(performance.now() - started),
         ...details,
         ...files,
@@ -199,7 +203,7 @@ export async function upgradeAnswer(ctx: UpgradeContext): Promise<Response | nul
   const relay = new WebSocketRelay(socket, hs.socket, session);
   const endSession = (reason: EndReason) => {
     ended = reason;
-    const close = reason === "token_expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_REVOKED;
+    const close = reason === "token_expired" ? CLOSE_TOKEN_EXPIRED : reason === "ended_by_operator" ? CLOSE_ENDED : CLOSE_REVOKED;
     relay.shutdown(close.code, close.reason);
   };
   // The expiry timer now ends the relay; a reload's revocation comes as the request's abort.
@@ -208,6 +212,7 @@ export async function upgradeAnswer(ctx: UpgradeContext): Promise<Response | nul
   live.start();
   const onAbort = () => {
     if (ctx.signal.reason === "credential_revoked") live.end("credential_revoked");
+    else if (ctx.signal.reason === "ended_by_operator") live.end("ended_by_operator");
   };
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   relay.start(up.head, hs.rest);

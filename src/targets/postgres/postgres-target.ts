@@ -70,7 +70,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
   const cancels = new CancelRegistry();
   const adjust = postgresBuiltins({ mayUseTarget: deps.mayUseTarget, ruleFunctions: deps.ruleFunctions, ruleClasses: deps.ruleClasses });
   const sockets = new Set<Connection>();
-  const revocations = new SessionRevocations();
+  const revocations = new SessionRevocations(deps.liveSessions);
   const endAtExpiry = deps.endAtExpiry ?? (() => true);
   // Keeps resident memory flat through large results (see gate/memory-pacer.ts).
   const pacer = new MemoryPacer();

@@ -12,7 +12,8 @@ import type { Identity, SshRequestFacts } from "../../core/types.ts";
 import { recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { auditIdentity } from "../../gate/gate.ts";
 import type { SessionRevocations } from "../../gate/revocation.ts";
-import { SessionExpiry, tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
+import { SessionExpiry, endedDetails, tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
+import type { ListedSession } from "../../gate/live-sessions.ts";
 import type { RevokedCheck } from "../../gate/revocation.ts";
 import type { TargetDeps } from "../../gate/target.ts";
 import { callerAuth } from "./caller-auth.ts";
@@ -204,6 +205,8 @@ export class SshConnection {
 
   private account = "";
   private ended = false;
+  /** What the console lists and may end, once live (see gate/live-sessions.ts). */
+  listed?: ListedSession;
 
   private goLive(): void {
     const { cfg, deps } = this.s;
@@ -211,6 +214,10 @@ export class SshConnection {
     this.s.loggedIn(this.remote);
     this.live = true;
     this.s.open.add(this);
+    this.listed = {
+      info: { id: this.id, target: cfg.name, kind: "ssh", identity: this.identity, remote: this.remote, startedAt: deps.clock.now(), what: `ssh ${this.account}@${cfg.name}` },
+      end: (by) => this.expiry?.endBy(by),
+    };
     this.s.revocations.add(this);
     this.expiry = new SessionExpiry(this.identity.expiresAt, deps.clock, () => {
       this.expiry!.ended = true;
@@ -276,7 +283,7 @@ export class SshConnection {
           duration_ms: Math.round(performance.now() - this.began),
           channels: this.channels,
           ...(this.refused.length > 0 ? { refused: this.refused } : {}),
-          ...(this.expiry?.ended && this.expiry.reason !== null ? { ended: this.expiry.reason } : {}),
+          ...(this.expiry?.ended ? endedDetails(this.expiry) : {}),
           ...(this.error !== null ? { error: this.error } : {}),
           ...extra,
         },

@@ -63,7 +63,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     pin: parseHostKeyPins(cfg.upstream.host_key),
     publicKey: deps.publicKeys,
     envAllowed: envAllowList(cfg.env),
-    revocations: new SessionRevocations(),
+    revocations: new SessionRevocations(deps.liveSessions),
     open: new Set(),
     loggedIn: () => {},
     relayed: new MemoryPacer().relayed,

@@ -22,7 +22,8 @@ import { ResponseTracker } from "../relay/response-tracker.ts";
 import { SearchPathTracker } from "../decide/search-path.ts";
 import { Outbox, type Portal, type PreparedStatement, type StatementRun } from "../relay/session-state.ts";
 import { sendUpstreamCancel } from "./cancel.ts";
-import { SessionExpiry } from "../../../gate/session-expiry.ts";
+import { SessionExpiry, endedDetails } from "../../../gate/session-expiry.ts";
+import type { ListedSession } from "../../../gate/live-sessions.ts";
 import { StatementGate } from "../decide/statement-gate.ts";
 import type { UpstreamConnection } from "./upstream.ts";
 import type { RevocableSession } from "../../../gate/revocation.ts";
@@ -66,6 +67,8 @@ export class Session implements RelayCore, RevocableSession {
   private processId = 0;
   private endError: string | null = null;
   private readonly expiry: SessionExpiry;
+  /** What the console lists and may end (see gate/live-sessions.ts). */
+  readonly listed: ListedSession;
   /** This session's audit record templates (identity, session, target serialised once). */
   private readonly records: SessionRecords;
   private done!: () => void;
@@ -107,6 +110,11 @@ export class Session implements RelayCore, RevocableSession {
       },
     });
     this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endForCredential());
+    const remote = this.client.remoteAddress !== undefined ? `${this.client.remoteAddress}:${this.client.remotePort ?? "?"}` : undefined;
+    this.listed = {
+      info: { id, target: deps.cfg.name, kind: "postgres", identity, startedAt: deps.clock.now(), what: `database ${deps.cfg.upstream.database}${user !== undefined ? ` as ${user}` : ""}`, ...(remote !== undefined ? { remote } : {}) },
+      end: (by) => this.expiry.endBy(by),
+    };
     this.frontend = new FrontendRelay(this);
     this.backend = new BackendRelay(this, {
       pauseUpstream: () => this.updateUpstreamPause(),
@@ -369,7 +377,8 @@ export class Session implements RelayCore, RevocableSession {
         deps.log.warn("cancel at session end failed", { target: deps.cfg.name, session: this.id, error: errorMessage(e) }),
       );
     }
-    this.fatalToClient("28000", this.expiry.message());
+    // As pg_terminate_backend's admin_shutdown when an operator ended it; else invalid authorization.
+    this.fatalToClient(this.expiry.reason === "ended_by_operator" ? "57P01" : "28000", this.expiry.message());
   }
 
   // ---- ending ----
@@ -413,7 +422,7 @@ export class Session implements RelayCore, RevocableSession {
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
       ...(this.endError !== null ? { error: this.endError } : {}),
-      ...(this.expiry.ended && this.expiry.reason !== null ? { ended: this.expiry.reason } : {}),
+      ...(this.expiry.ended ? endedDetails(this.expiry) : {}),
     }).then(() => this.done?.());
   }
 

@@ -1,0 +1,27 @@
+import { expect, test } from "bun:test";
+import { safeReturnTo } from "./return-to.ts";
+
+test("a local path is kept, with its query", () => {
+  expect(safeReturnTo("/approvals")).toBe("/approvals");
+  expect(safeReturnTo("/audit?identity=alice&page=2")).toBe("/audit?identity=alice&page=2");
+});
+
+test("anything that could leave the console becomes /", () => {
+  for (const bad of [
+    "https://evil.example/",
+    "//evil.example/x",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "javascript:alert(1)",
+    "/\t/evil.example",
+    "http:/evil.example",
+    "evil.example",
+    "",
+    undefined,
+    null,
+    "/login/callback?code=x",
+    "/logout",
+  ]) {
+    expect(safeReturnTo(bad as string)).toBe("/");
+  }
+});

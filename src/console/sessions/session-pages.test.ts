@@ -1,0 +1,137 @@
+import { expect, test } from "bun:test";
+import { Hono } from "hono";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { openAuditLog } from "../../audit/log.ts";
+import { tempLogs } from "../../audit/audit-test-helpers.ts";
+import type { Identity } from "../../core/types.ts";
+import type { AuditEvent } from "../../gate/gate.ts";
+import { LiveSessionRegistry, type EndedBy } from "../../gate/live-sessions.ts";
+import { createAuditPages } from "../audit/audit-pages.ts";
+import { VerifyRunner } from "../audit/verify-runner.ts";
+import type { ConsoleEnv, ConsoleRole, RenderPage } from "../console-env.ts";
+import { createSessionPages } from "./session-pages.ts";
+
+const newLog = tempLogs("gatehouse-console-");
+const render: RenderPage = (_v, title, body) => `<!doctype html><title>${title}</title><main>${body}</main>`;
+const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["dba"] };
+const who = { method: "dev", subject: "bob", issuer: "dev", groups: ["analysts"] };
+const EVIL_SQL = `select '<script>alert(1)</script>' from "t"`;
+
+async function setUp(roles: ConsoleRole[]) {
+  const path = newLog();
+  const recordings = join(dirname(path), "recordings");
+  mkdirSync(recordings);
+  const cast = join(recordings, "ssh_1-1.cast");
+  writeFileSync(cast, '{"version":2,"width":80,"height":24}\n[0.1,"o","hello\\r\\n"]\n');
+  let now = Date.parse("2026-12-07T01:00:00.000Z");
+  const log = await openAuditLog({ path, clock: { now: () => (now += 10) } });
+  await log.append({ type: "session.start", session: "pg_1", identity: who, target: "prod" });
+  await log.append({ type: "statement", session: "pg_1", identity: who, target: "prod", action: { kind: "postgres", sql: EVIL_SQL }, decision: { effect: "allow", rule: "read" }, details: { rows: 3, duration_ms: 1.5, masked_cells: 2 } });
+  await log.append({ type: "decision", session: "pg_1", identity: who, target: "prod", action: { kind: "postgres", sql: "drop table t" }, decision: { effect: "deny", rule: null, message: "no rule allows drop" } });
+  await log.append({ type: "session.end", session: "pg_1", identity: who, target: "prod", details: { duration_ms: 30, statements: 2 } });
+  await log.append({ type: "request", session: "req_1", identity: who, target: "api", action: { kind: "http", method: "GET", path: "/<img src=x onerror=alert(1)>" }, decision: { effect: "deny", rule: null }, details: { status: 403 } });
+  await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
+  await log.append({ type: "channel.end", session: "ssh_1", identity: who, target: "web", action: { kind: "ssh", action: "shell", user: "deploy" }, details: { recording: { file: cast, sha256: "0".repeat(64), bytes: 10, events: 1, truncated: false } } });
+  await log.append({ type: "session.end", session: "ssh_1", identity: who, target: "web", details: { duration_ms: 20, channels: 1 } });
+  await log.close();
+
+  const live = new LiveSessionRegistry();
+  const ended: EndedBy[] = [];
+  live.add({ info: { id: "pg_live", target: "prod", kind: "postgres", identity: who, startedAt: now, remote: "127.0.0.1:5000", what: "database app" }, end: (by) => ended.push(by) });
+  const records: AuditEvent[] = [];
+  const app = new Hono<ConsoleEnv>();
+  // Stands in for the login middleware (h-con-a): a fixed viewer with a CSRF token.
+  app.use("*", async (c, next) => {
+    c.set("viewer", { identity: alice, roles: new Set(roles), csrf: "token-123" });
+    await next();
+  });
+  app.route("/sessions", createSessionPages({ render, auditPath: () => path, live, record: async (e) => void records.push(e), recordingsDir: () => recordings, clock: { now: () => now } }));
+  app.route("/audit", createAuditPages({ render, auditPath: () => path, checkpoint: () => null, verify: new VerifyRunner(() => path, () => [], { now: () => now }) }));
+  return { app, live, ended, records, path };
+}
+
+const form = (fields: Record<string, string>) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
+
+test("the list shows live and past sessions; filters narrow both", async () => {
+  const { app } = await setUp(["view"]);
+  const page = await (await app.request("/sessions")).text();
+  expect(page).toContain("pg_live");
+  expect(page).toContain('data-session="pg_1"');
+  expect(page).toContain('data-session="ssh_1"');
+  expect(page).not.toContain('data-session="req_1"'); // a plain request is no session to list
+  expect(page).not.toContain("End</button>"); // view only
+  const filtered = await (await app.request("/sessions?target=web")).text();
+  expect(filtered).not.toContain('data-session="pg_1"');
+  expect(filtered).not.toContain("pg_live");
+  expect(filtered).toContain('data-session="ssh_1"');
+  const byTime = await (await app.request("/sessions?until=2026-12-07T00:59")).text();
+  expect(byTime).not.toContain('data-session="pg_1"');
+});
+
+test("a session page lists its records in order, with script in a statement or path escaped", async () => {
+  const { app } = await setUp(["view"]);
+  const page = await (await app.request("/sessions/pg_1")).text();
+  const order = ["session.start", "statement", "decision", "session.end"].map((t) => page.indexOf(`<td>${t}</td>`));
+  expect(order.every((i, k) => i > 0 && (k === 0 || i > order[k - 1]!))).toBe(true);
+  expect(page).not.toContain("<script>alert(1)</script>");
+  expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+  expect(page).toContain("2 cells masked");
+  expect(page).toContain("no rule allows drop");
+  const audit = await (await app.request("/audit?target=api")).text();
+  expect(audit).not.toContain("<img src=x");
+  expect(audit).toContain("&lt;img src=x onerror=alert(1)&gt;");
+});
+
+test("an SSH session's recording is played from the recordings folder, and the player is served", async () => {
+  const { app } = await setUp(["view"]);
+  const page = await (await app.request("/sessions/ssh_1")).text();
+  const m = /data-cast="([^"]+)"/.exec(page);
+  expect(m).not.toBeNull();
+  const cast = await app.request(m![1]!.replace(/&amp;/g, "&"));
+  expect(cast.status).toBe(200);
+  expect(await cast.text()).toContain('"hello\\r\\n"');
+  const js = await app.request("/sessions/assets/asciinema-player.js");
+  expect(js.headers.get("content-type")).toContain("javascript");
+  expect(await js.text()).toContain("AsciinemaPlayer");
+  expect((await app.request("/sessions/assets/asciinema-player.css")).status).toBe(200);
+});
+
+test("ending a live session needs end_sessions and the CSRF token; the console's record comes first", async () => {
+  const viewOnly = await setUp(["view"]);
+  expect((await viewOnly.app.request("/sessions/pg_live/end", form({ _csrf: "token-123" }))).status).toBe(403);
+  expect(viewOnly.ended).toEqual([]);
+
+  const { app, ended, records, live } = await setUp(["view", "end_sessions"]);
+  expect(await (await app.request("/sessions")).text()).toContain("End</button>");
+  expect((await app.request("/sessions/pg_live/end", form({}))).status).toBe(403);
+  expect((await app.request("/sessions/pg_live/end", form({ _csrf: "token-12" }))).status).toBe(403);
+  expect((await app.request("/sessions/pg_live/end", { method: "POST", headers: { "x-csrf-token": "wrong" } })).status).toBe(403);
+  expect(ended).toEqual([]);
+  const res = await app.request("/sessions/pg_live/end", form({ _csrf: "token-123" }));
+  expect(res.status).toBe(303);
+  expect(ended).toEqual([{ subject: "alice", issuer: "dev" }]);
+  expect(records.map((r) => [r.type, r.identity?.subject, r.session])).toEqual([["console.session_end", "alice", "pg_live"]]);
+  expect(live.get("pg_live")).toBeUndefined();
+  expect((await app.request("/sessions/pg_live/end", { method: "POST", headers: { "x-csrf-token": "token-123" } })).status).toBe(404);
+});
+
+test("the audit page searches by effect and text, and verify runs in the background on demand", async () => {
+  const { app } = await setUp(["view"]);
+  const denied = await (await app.request("/audit?effect=deny")).text();
+  expect(denied).toContain("drop table t");
+  expect(denied).not.toContain("<td>session.start</td>");
+  expect(denied).toContain("2 records");
+  const text = await (await app.request("/audit?text=" + encodeURIComponent('from "t"'))).text();
+  expect(text).toContain("&lt;script&gt;");
+  expect(text).toContain("1 record ");
+  expect((await app.request("/audit/verify", form({}))).status).toBe(403);
+  expect((await app.request("/audit/verify", form({ _csrf: "token-123" }))).status).toBe(303);
+  let page = "";
+  for (let i = 0; i < 200 && !page.includes("intact"); i++) {
+    page = await (await app.request("/audit/verify")).text();
+    if (!page.includes("intact")) await Bun.sleep(10);
+  }
+  expect(page).toContain("intact");
+  expect(page).toContain("8 records");
+});
