@@ -116,7 +116,7 @@ td:first-child code{white-space:nowrap}
 
 // The client script: live approvals (server-sent events carry HTML the server escaped), and the
 // "waited"/"until" times kept current. Everything works without it, by reloading.
-export const CONSOLE_JS = `
+export const CONSOLE_JS = String.raw`
 (function(){
   function ago(ms){var s=Math.max(0,Math.round(ms/1000));if(s<60)return s+"s";var m=Math.floor(s/60);if(m<60)return m+"m "+(s%60)+"s";var h=Math.floor(m/60);return h+"h "+(m%60)+"m";}
   function tick(){var now=Date.now();document.querySelectorAll("[data-since]").forEach(function(e){e.textContent=ago(now-Number(e.getAttribute("data-since")));});
