@@ -34,6 +34,8 @@ async function setUp(roles: ConsoleRole[]) {
   await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
   await log.append({ type: "channel.end", session: "ssh_1", identity: who, target: "web", action: { kind: "ssh", action: "shell", user: "deploy" }, details: { recording: { file: cast, sha256: "0".repeat(64), bytes: 10, events: 1, truncated: false } } });
   await log.append({ type: "session.end", session: "ssh_1", identity: who, target: "web", details: { duration_ms: 20, channels: 1 } });
+  // A record whose recording points outside the recordings folder (a damaged or forged log): never served.
+  await log.append({ type: "channel.end", session: "ssh_2", identity: who, target: "web", action: { kind: "ssh", action: "shell" }, details: { recording: { file: join(recordings, "..", "audit.log"), sha256: "0".repeat(64), bytes: 1, events: 1, truncated: false } } });
   await log.close();
 
   const live = new LiveSessionRegistry();
@@ -95,6 +97,10 @@ test("an SSH session's recording is played from the recordings folder, and the p
   expect(js.headers.get("content-type")).toContain("javascript");
   expect(await js.text()).toContain("AsciinemaPlayer");
   expect((await app.request("/sessions/assets/asciinema-player.css")).status).toBe(200);
+  const outside = /data-cast="([^"]+)"/.exec(await (await app.request("/sessions/ssh_2")).text())![1]!;
+  const refused = await app.request(outside.replace(/&amp;/g, "&"));
+  expect(refused.status).toBe(404);
+  expect(await refused.text()).not.toContain('"seq"');
 });
 
 test("ending a live session needs end_sessions and the CSRF token; the console's record comes first", async () => {
@@ -133,5 +139,5 @@ test("the audit page searches by effect and text, and verify runs in the backgro
     if (!page.includes("intact")) await Bun.sleep(10);
   }
   expect(page).toContain("intact");
-  expect(page).toContain("8 records");
+  expect(page).toContain("9 records");
 });
