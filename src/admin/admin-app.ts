@@ -41,6 +41,7 @@ function view(p: PendingRequest, viewer: Identity) {
     ...(p.identity.name !== undefined ? { requester_name: p.identity.name } : {}),
     groups: p.identity.groups,
     target: p.target,
+    ...(p.remote !== undefined ? { remote: p.remote } : {}),
     // As the audit record has it (snake_case), whether held now or rebuilt from the log.
     request: auditAction(p.request as RequestFacts),
     rule: p.rule,

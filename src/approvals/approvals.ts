@@ -25,6 +25,8 @@ export interface PendingRequest {
   readonly rule: string;
   /** What the rule said when it held the request (its message). */
   readonly message?: string;
+  /** The caller's address (host:port), when the target's session said it. */
+  readonly remote?: string;
   readonly approvers: readonly string[];
   readonly maxGrantMs: number;
   readonly session?: string;
@@ -267,6 +269,7 @@ export class Approvals {
         request: (rec.action ?? {}) as Record<string, unknown>,
         rule: String(rec.decision?.rule ?? d.rule ?? ""),
         ...(typeof rec.decision?.message === "string" ? { message: rec.decision.message } : {}),
+        ...(typeof d.remote === "string" ? { remote: d.remote } : {}),
         approvers: Array.isArray(d.approvers) ? d.approvers.map(String) : [],
         maxGrantMs: Number(d.max_grant_ms ?? d.maxGrantMs ?? 0),
         ...(typeof d.approvals_required === "number" && d.approvals_required > 1 ? { approvalsRequired: d.approvals_required } : {}),

@@ -138,6 +138,7 @@ export function demoHints(configPath: string, binary: string, a: DemoAddresses):
     "      SELECT * FROM sales.customers;   -- email masked",
     "      DROP TABLE sales.orders;         -- ERROR 42501: DROP is blocked by the gateway",
     `  ${binary} tail --config ${configPath} -f    # every decision, as it is made`,
+    "  open http://127.0.0.1:9090/    # the console: log in with one click as an approver (dev issuer)",
     "",
   ].join("\n");
 }

@@ -524,7 +524,7 @@ export const ConsoleSection = Type.Object(
         description: "The callback URL registered at the issuer: the admin listener's address as browsers reach it, ending in /login/callback, e.g. https://gatehouse.example.com:9443/login/callback.",
       }),
     ),
-    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Scopes asked for. Default [openid, profile, email, groups]; "openid" is always sent.' })),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Scopes asked for. Default [openid, profile, email]; "openid" is always sent. Add the one your IdP needs to put the groups claim in the ID token (Okta and Dex: groups).' })),
     viewers: Type.Optional(Strings0("Groups whose members may view sessions, recordings, the audit log and the policy. Approvers of a review rule may always see the approvals page.")),
     session_enders: Type.Optional(Strings0("Groups whose members may end a live session (and view, as viewers).")),
     session_max: Type.Optional(

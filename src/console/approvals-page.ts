@@ -2,7 +2,7 @@
 // the server escaped), with who asked, from where, for what exactly, under which rule, how long
 // it has waited and until when it may; approve once, approve for a while, or deny with a reason.
 // Deciding goes through the gate, as `gatehouse approve` does: same checks, same audit records.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { approvalsMissing, type Approvals, type PendingRequest } from "../approvals/approvals.ts";
 import type { RuleConfig } from "../config/schema.ts";
@@ -58,7 +58,7 @@ function iso(ms: number): string {
 /** One held request as a card, for this viewer. */
 export function requestCard(p: PendingRequest, v: ConsoleViewer, deps: Pick<ApprovalPagesDeps, "rules" | "remoteOf">): Html {
   const r = requestText(p.request);
-  const remote = p.session !== undefined ? deps.remoteOf?.(p.session) : undefined;
+  const remote = p.remote ?? (p.session !== undefined ? deps.remoteOf?.(p.session) : undefined);
   const required = p.approvalsRequired ?? 1;
   const given = p.approvals ?? [];
   const mine = isRequester(p, v);
@@ -108,11 +108,11 @@ function listOf(deps: ApprovalPagesDeps, v: ConsoleViewer): PendingRequest[] {
   return deps.approvals.pending().filter((p) => visibleTo(p, v));
 }
 
-const DONE: Record<string, string> = {
+const DONE = {
   approved: "Approved: the caller's request goes on now.",
   recorded: "Your approval is recorded; the request waits for another approver.",
   denied: "Denied: the caller is refused with your reason.",
-};
+} as const;
 
 export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
@@ -122,10 +122,19 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
     const list = listOf(deps, v);
     const done = c.req.query("done");
     const id = c.req.query("id") ?? "";
-    const notice = done !== undefined && DONE[done] !== undefined ? h`<p class="notice" role="status">${id ? `${id}: ` : ""}${DONE[done]}</p>` : "";
+    // A link from a webhook (?id=apr_…): that request first and marked, or a word that it is gone.
+    const linked = done === undefined && id !== "" ? list.find((p) => p.id === id) : undefined;
+    if (linked) list.sort((a, b) => (a === linked ? -1 : b === linked ? 1 : 0));
+    const notice =
+      done !== undefined && Object.hasOwn(DONE, done)
+        ? h`<p class="notice" role="status">${id ? `${id}: ` : ""}${DONE[done as keyof typeof DONE]}</p>`
+        : id !== "" && linked === undefined
+          ? h`<p class="notice" role="status">${id} is no longer waiting: it was decided, expired or cancelled (the audit log says which).</p>`
+          : "";
     const body = h`${notice}
+<p id="flash" role="status" aria-live="polite"></p>
 <p id="live" class="live" aria-live="polite">Requests held for approval appear here as they arrive.</p>
-<div id="pending" data-events="/approvals/events">${list.map((p) => requestCard(p, v, deps))}</div>
+<div id="pending" data-events="/approvals/events"${linked ? h` data-linked="${cardId(linked)}"` : ""}>${list.map((p) => requestCard(p, v, deps))}</div>
 <p id="none" class="empty"${list.length > 0 ? " hidden" : ""}>No request is waiting for approval.</p>`;
     return c.html(layout(v, "Approvals", body, "/approvals"));
   });
@@ -148,18 +157,28 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
       for (const p of list) shown.add(p.id);
       await send("snapshot", { ids: list.map(cardId), cards: list.map((p) => ({ id: cardId(p), html: String(requestCard(p, v, deps)) })) });
       const beat = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => {}), deps.heartbeatMs ?? 15_000);
+      let ends: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
+        // The stream ends with the login: an expired session sees nothing more.
+        const expires = v.identity.expiresAt;
+        if (expires !== undefined) ends = setTimeout(resolve, Math.max(0, expires - deps.clock.now()));
         if (c.req.raw.signal.aborted) return resolve();
         c.req.raw.signal.addEventListener("abort", () => resolve(), { once: true });
         stream.onAbort(() => resolve());
       });
       clearInterval(beat);
+      if (ends !== undefined) clearTimeout(ends);
       stop();
     });
   });
 
-  const refuse = (v: ConsoleViewer, status: 400 | 403 | 404 | 503, message: string) =>
-    new Response(layout(v, "Approvals", h`<p class="notice error" role="alert">${message}</p><p><a href="/approvals">Back to the approvals</a></p>`, "/approvals"), {
+  // The page's script posts the forms itself and asks for JSON, so the page stays where it is;
+  // without the script the browser gets the page again (303) or an error page.
+  const wantsJson = (c: { req: { header(name: string): string | undefined } }) => (c.req.header("accept") ?? "").startsWith("application/json");
+  const decided = (c: Context<ConsoleEnv>, id: string, done: keyof typeof DONE) =>
+    wantsJson(c) ? c.json({ id, done, message: `${id}: ${DONE[done]}` }) : c.redirect(`/approvals?done=${done}&id=${encodeURIComponent(id)}`, 303);
+  const refuse = (c: Context<ConsoleEnv>, v: ConsoleViewer, status: 400 | 403 | 404 | 503, message: string) =>
+    wantsJson(c) ? c.json({ error: status === 503 ? "unavailable" : status === 400 ? "bad_request" : status === 404 ? "not_found" : "forbidden", message }, status) : new Response(layout(v, "Approvals", h`<p class="notice error" role="alert">${message}</p><p><a href="/approvals">Back to the approvals</a></p>`, "/approvals"), {
       status,
       headers: { "content-type": "text/html; charset=utf-8" },
     });
@@ -174,13 +193,13 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
       forMs = forText === "" ? undefined : parseDuration(forText);
       if (forMs === 0) throw new GatewayError("E_USAGE", `a grant must last longer than 0, not "${forText}"`);
     } catch (e) {
-      return refuse(v, 400, `invalid grant length: ${errorMessage(e)}`);
+      return refuse(c, v, 400, `invalid grant length: ${errorMessage(e)}`);
     }
     try {
       const p = await deps.gate.decideApproval(id, viewerIdentity(v), { approve: true, ...(forMs ? { forMs } : {}) }, "console");
-      return c.redirect(`/approvals?done=${approvalsMissing(p) > 0 ? "recorded" : "approved"}&id=${encodeURIComponent(id)}`, 303);
+      return decided(c, id, approvalsMissing(p) > 0 ? "recorded" : "approved");
     } catch (e) {
-      return decisionFailed(v, e);
+      return decisionFailed(c, v, e);
     }
   });
 
@@ -191,15 +210,15 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
     const reason = typeof form.reason === "string" && form.reason.trim() !== "" ? form.reason.trim().slice(0, 500) : "no reason given";
     try {
       await deps.gate.decideApproval(id, viewerIdentity(v), { approve: false, reason }, "console");
-      return c.redirect(`/approvals?done=denied&id=${encodeURIComponent(id)}`, 303);
+      return decided(c, id, "denied");
     } catch (e) {
-      return decisionFailed(v, e);
+      return decisionFailed(c, v, e);
     }
   });
 
-  function decisionFailed(v: ConsoleViewer, e: unknown): Response {
-    if (isGatewayError(e, "E_APPROVAL")) return refuse(v, e.message.startsWith("no pending") ? 404 : 403, e.message);
-    return refuse(v, 503, `the decision could not be recorded, nothing changed: ${errorMessage(e)}`);
+  function decisionFailed(c: Context<ConsoleEnv>, v: ConsoleViewer, e: unknown): Response {
+    if (isGatewayError(e, "E_APPROVAL")) return refuse(c, v, e.message.startsWith("no pending") ? 404 : 403, e.message);
+    return refuse(c, v, 503, `the decision could not be recorded, nothing changed: ${errorMessage(e)}`);
   }
 
   return app;

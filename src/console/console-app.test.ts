@@ -18,6 +18,7 @@ import type { Policy } from "../policy/compile.ts";
 import { createConsoleApp } from "./console-app.ts";
 import { createOidcLogin } from "./oidc-login.ts";
 import { SESSION_COOKIE } from "./session-cookie.ts";
+import { within } from "../../test/helpers/wait.ts";
 
 const CONFIG = `
 gateway: { admin: { listen: "127.0.0.1:0" } }
@@ -30,6 +31,12 @@ targets:
   - { name: db, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:1" }
   - { name: pg, kind: postgres, listen: "127.0.0.1:0", upstream: { host: 127.0.0.1, database: app, user: app } }
 rules:
+  - name: two-eyes
+    targets: [db]
+    http: { paths: ["/two/**"] }
+    effect: review
+    approvers: [approvers]
+    approvals_required: 2
   - name: db-writes
     targets: [db, pg]
     effect: review
@@ -86,7 +93,7 @@ const HTML = { accept: "text/html" };
 
 /** Logs in through the dev issuer's one-click form; returns the cookie header and the CSRF token. */
 async function login(subject: string, groups: string[]): Promise<{ cookie: string; csrf: string }> {
-  const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, host: "127.0.0.1:9090" }, body: new URLSearchParams({ subject, groups: groups.join(","), return_to: "/approvals" }) });
+  const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE }, body: new URLSearchParams({ subject, groups: groups.join(","), return_to: "/approvals" }) });
   expect(res.status).toBe(200);
   const set = res.headers.get("set-cookie") ?? "";
   expect(set).toContain("HttpOnly");
@@ -107,9 +114,16 @@ function hold(who: Identity, request: RequestFacts, session = "s1"): Promise<{ h
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "gatehouse-dev", groups: ["developers"] };
 const post = (path: string, cookie: string, form: Record<string, string>, extra: Record<string, string> = {}) =>
-  app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", host: "127.0.0.1:9090", ...extra }, body: new URLSearchParams(form) });
+  app.request(`${BASE}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: BASE, ...extra }, body: new URLSearchParams(form) });
 
 describe("login", () => {
+  test("the login page of someone logged in goes on to the page", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    const res = await app.request(`${BASE}/login?return_to=%2Fpolicy`, { headers: { cookie, ...HTML } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/policy");
+  });
+
   test("a page without a session sends the browser to the login, keeping where it was going", async () => {
     const res = await app.request(`${BASE}/policy?x=1`, { headers: HTML });
     expect(res.status).toBe(302);
@@ -148,6 +162,37 @@ describe("login", () => {
     expect(expired.headers.get("location")).toBe("/login?return_to=%2Fapprovals&error=expired");
   });
 
+  test("no open redirect through the OpenID login either: the login in progress keeps only a local path", async () => {
+    const started: string[] = [];
+    const oidcApp = createConsoleApp({
+      config: () => ({ ...config, identity: { ...config.identity, issuers: [{ name: "corp", issuer: "https://idp.example", audience: "x" }] }, console: { issuer: "corp", client_id: "c", redirect_url: "https://gate.example/login/callback" } }),
+      policy: () => policy,
+      gate,
+      approvals,
+      clock,
+      cookieKey: Buffer.alloc(32, 7),
+      authenticate: async () => alice,
+      oidc: {
+        start: async (_c, returnTo) => (started.push(returnTo), { url: "https://idp.example/authorize?x", login: { state: "s".repeat(20), verifier: "v", nonce: "n", returnTo, expiresAt: time + 60_000 } }),
+        finish: async () => ({ ...alice, groups: ["approvers"], expiresAt: time + 60_000 }),
+      },
+      status: () => ({ loadedAt: time }),
+      tls: false,
+    });
+    for (const evil of ["https://evil.example/", "//evil.example", "/\\evil.example"]) {
+      const res = await oidcApp.request(`${BASE}/login/start?return_to=${encodeURIComponent(evil)}`);
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe("https://idp.example/authorize?x");
+      // The login cookie is Lax (the issuer's redirect back is cross-site), HttpOnly, Secure (an https redirect_url), for /login only.
+      expect(res.headers.get("set-cookie")).toMatch(/^gatehouse_login=[^;]+; Max-Age=600; Path=\/login; HttpOnly; Secure; SameSite=Lax$/);
+    }
+    expect(started).toEqual(["/", "/", "/"]);
+    // A callback without the login cookie (another browser, or forged) is refused.
+    const none = await oidcApp.request(`${BASE}/login/callback?code=c&state=${"s".repeat(20)}`);
+    expect(none.status).toBe(400);
+    expect(none.headers.get("set-cookie") ?? "").not.toContain("gatehouse_console=");
+  });
+
   test("no open redirect: the return path is only ever a local path", async () => {
     const page = await (await app.request(`${BASE}/login?return_to=${encodeURIComponent("https://evil.example/")}`)).text();
     expect(page).toContain('name="return_to" value="/"');
@@ -169,6 +214,52 @@ describe("approving from the console", () => {
     expect(res.headers.get("location")).toBe(`/approvals?done=approved&id=${held.id}`);
     expect(await verdict).toMatchObject({ allowed: true, message: "approved by bob" });
     expect(events.at(-1)).toMatchObject({ type: "approval.granted", identity: { subject: "bob" }, details: { approval: held.id, approver: "bob", via: "console" } });
+  });
+
+  test("approve for a while: the grant is recorded and covers the rule on the target; longer than grant_max is refused", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const page = await (await app.request(`${BASE}/approvals`, { headers: { cookie, ...HTML } })).text();
+    // grant_max defaults to 1h: the choices stop there, and the card says what the grant covers.
+    expect([...page.matchAll(/<option value="([^"]+)">/g)].map((m) => m[1])).toEqual(["15m", "30m", "1h"]);
+    expect(page).toContain("lets alice run, on target db, anything rule db-writes covers (any request) until the grant ends");
+    const tooLong = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "2h" });
+    expect(tooLong.status).toBe(403);
+    expect(await tooLong.text()).toContain("exceeds the limit of rule &quot;db-writes&quot; (grant_max 1h)");
+    expect((await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "30m" })).status).toBe(303);
+    expect((await verdict).allowed).toBe(true);
+    const granted = events.at(-1)!;
+    expect(granted.type).toBe("approval.granted");
+    expect(Date.parse(String(granted.details!.grant_until)) - time).toBe(30 * 60_000);
+    // Under the grant, the next request of the rule goes through without being held.
+    const next = await gate.check({ identity: alice, target: "db", request: { kind: "http", method: "PUT", path: "/other" }, time });
+    expect(next).toMatchObject({ allowed: true, approvalId: held.id });
+  });
+
+  test("a webhook's link to one request shows it first and marked, or says it is no longer waiting", async () => {
+    const { cookie } = await login("bob", ["approvers"]);
+    await hold(alice, { kind: "http", method: "POST", path: "/orders/1" });
+    const { held } = await hold(alice, { kind: "http", method: "POST", path: "/orders/2" }, "s2");
+    const page = await (await app.request(`${BASE}/approvals?id=${held.id}`, { headers: { cookie, ...HTML } })).text();
+    expect(page).toContain(`data-linked="req-${held.id}"`);
+    expect(page.indexOf(`id="req-${held.id}"`)).toBe(page.indexOf('<article class="card"') + '<article class="card" '.length);
+    const gone = await (await app.request(`${BASE}/approvals?id=apr_000000000000`, { headers: { cookie, ...HTML } })).text();
+    expect(gone).toContain("apr_000000000000 is no longer waiting");
+  });
+
+  test("the page's script asks for JSON: the decision's answer, or why not, without a page", async () => {
+    const { cookie, csrf } = await login("bob", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/orders" });
+    const json = { accept: "application/json" };
+    const bad = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf, for: "2h" }, json);
+    expect(bad.status).toBe(403);
+    expect(await bad.json()).toMatchObject({ error: "forbidden", message: expect.stringContaining("exceeds the limit") });
+    const ok = await post(`/approvals/${held.id}/approve`, cookie, { _csrf: csrf }, json);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ id: held.id, done: "approved", message: `${held.id}: Approved: the caller's request goes on now.` });
+    expect((await verdict).allowed).toBe(true);
+    const gone = await post(`/approvals/${held.id}/deny`, cookie, { _csrf: csrf, reason: "x" }, json);
+    expect(gone.status).toBe(404);
   });
 
   test("deny with a reason: the caller gets it", async () => {
@@ -263,6 +354,40 @@ describe("approving from the console", () => {
   });
 });
 
+test("the live stream ends when the console session does", async () => {
+  const { cookie } = await login("bob", ["approvers"]);
+  // 8h is session_max's default, and the dev token's lifetime (whole seconds): 0.5-1.5 s of the session are left.
+  time += 8 * 3_600_000 - 1500;
+  const res = await app.request(`${BASE}/approvals/events`, { headers: { cookie } });
+  const reader = res.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toContain("event: snapshot");
+  const next = await within("the stream to end at the session's expiry", reader.read());
+  expect(next.done).toBe(true);
+});
+
+describe("approvals_required: 2 in the console", () => {
+  test("the first approval is recorded and shown; the same approver cannot approve twice; a second approver releases it", async () => {
+    const bob = await login("bob", ["approvers"]);
+    const carol = await login("carol", ["approvers"]);
+    const { held, verdict } = await hold(alice, { kind: "http", method: "POST", path: "/two/x" });
+    let settled = false;
+    void verdict.then(() => (settled = true));
+    const first = await post(`/approvals/${held.id}/approve`, bob.cookie, { _csrf: bob.csrf });
+    expect(first.headers.get("location")).toBe(`/approvals?done=recorded&id=${held.id}`);
+    expect(settled).toBe(false);
+    const bobPage = await (await app.request(`${BASE}/approvals?done=recorded&id=${held.id}`, { headers: { cookie: bob.cookie, ...HTML } })).text();
+    expect(bobPage).toContain("Your approval is recorded; the request waits for another approver.");
+    expect(bobPage).toContain("You approved this request; it waits for 1 more approver(s).");
+    expect(bobPage).toMatch(/<dt>Approvals<\/dt><dd>1 of 2 <span class="muted">\(bob at [0-9T:-]+Z\)<\/span>/);
+    const again = await post(`/approvals/${held.id}/approve`, bob.cookie, { _csrf: bob.csrf });
+    expect(again.status).toBe(403);
+    expect(await again.text()).toContain("has already approved");
+    expect((await post(`/approvals/${held.id}/approve`, carol.cookie, { _csrf: carol.csrf })).headers.get("location")).toBe(`/approvals?done=approved&id=${held.id}`);
+    expect((await verdict).allowed).toBe(true);
+    expect(events.filter((e) => e.type.startsWith("approval.")).map((e) => e.type)).toEqual(["approval.requested", "approval.reviewed", "approval.granted"]);
+  });
+});
+
 describe("roles", () => {
   test("a viewer sees the policy page; an approver of no other role does not see sessions and audit", async () => {
     const viewer = await login("vera", ["auditors"]);
@@ -280,6 +405,9 @@ describe("roles", () => {
     expect(page).toContain(policy.hash);
     expect(page).toContain("Explained: alice on db (http)");
     expect(page).toContain('<span class="badge review">review</span> by <code>db-writes</code>');
+    // The rules as the YAML reads, each with where it is.
+    expect(page).toContain("targets db; http: paths /two/**; approvers approvers (2 needed)");
+    expect(page).toMatch(/gatehouse\.yaml:\d+<\/td>/);
   });
 
   test("logging out is audited and needs the CSRF token", async () => {
@@ -289,5 +417,8 @@ describe("roles", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("set-cookie")).toContain(`${SESSION_COOKIE}=;`);
     expect(events.at(-1)).toMatchObject({ type: "console.logout", identity: { subject: "bob" } });
+    // A copy of the cookie kept from before the logout is no session any more.
+    expect((await app.request(`${BASE}/approvals`, { headers: { cookie } })).status).toBe(401);
+    expect((await app.request(`${BASE}/login`, { headers: { cookie, ...HTML } })).status).toBe(200);
   });
 });

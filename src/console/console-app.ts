@@ -44,7 +44,8 @@ export interface ConsoleDeps {
 }
 
 const DEFAULT_SESSION_MAX = 8 * 3_600_000;
-const DEFAULT_SCOPES = ["openid", "profile", "email", "groups"];
+// Scopes every IdP knows; one that needs a "groups" scope for the groups claim (Okta, Dex) is told so in console.scopes.
+const DEFAULT_SCOPES = ["openid", "profile", "email"];
 /** The paths behind the login (the admin API's own routes keep their bearer tokens). */
 const CONSOLE_PATHS = ["/", "/approvals", "/approvals/*", "/policy", "/policy/*", "/sessions", "/sessions/*", "/audit", "/audit/*"];
 
@@ -63,6 +64,14 @@ export function rolesOf(groups: readonly string[], config: Config): Set<ConsoleR
 export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
   const signer = createCookieSigner(deps.cookieKey);
+  // Sessions logged out before their expiry (by their CSRF token, unique to each login): a copy
+  // of the cookie is refused too. In memory: a restart forgets them, the cookie key does not.
+  const loggedOut = new Map<string, number>();
+  /** The request's session: signed by us, not expired, not logged out; or null. */
+  const sessionOf = (c: Context<ConsoleEnv>) => {
+    const read = readSession(signer, getCookie(c, SESSION_COOKIE), now());
+    return read !== null && loggedOut.has(read.csrf) ? null : read;
+  };
   const now = () => deps.clock.now();
   const secure = () => deps.tls || (deps.config().console?.redirect_url?.startsWith("https://") ?? false);
 
@@ -105,8 +114,9 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
       } catch {
         host = "";
       }
-      if (host !== c.req.header("host")) return forbidden(c, "refused: this request did not come from a page of this console");
-    } else if (origin === "null") return forbidden(c, "refused: this request did not come from a page of this console");
+      // The URL's host is the Host header the browser sent (Bun builds req.url from it).
+      if (host !== new URL(c.req.url).host) return forbidden(c, "refused: this request did not come from a page of this console");
+    } else if (origin === "null" && site !== "same-origin") return forbidden(c, "refused: this request did not come from a page of this console");
     return next();
   });
 
@@ -115,6 +125,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
 
   app.get("/login", (c) => {
     const returnTo = safeReturnTo(c.req.query("return_to"));
+    // Already logged in (a bookmark, the back button): on to the page.
+    if (sessionOf(c) !== null) return c.redirect(returnTo, 302);
     const c2 = section();
     const dev = isDev();
     const error = c.req.query("error");
@@ -211,7 +223,7 @@ ${
 
   // Who is looking, for every console page; a missing, forged or expired cookie is no one.
   const authenticated: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-    const session = readSession(signer, getCookie(c, SESSION_COOKIE), now());
+    const session = sessionOf(c);
     if (session === null) {
       const hadCookie = getCookie(c, SESSION_COOKIE) !== undefined;
       if (c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html")) {
@@ -249,6 +261,8 @@ ${
 
   app.post("/logout", async (c) => {
     const v = c.get("viewer");
+    for (const [token, until] of loggedOut) if (until <= now()) loggedOut.delete(token);
+    loggedOut.set(v.csrf, v.identity.expiresAt ?? now() + maxSession());
     await deps.gate.recordHappened({ type: "console.logout", identity: auditIdentity(v.identity) });
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(), httpOnly: true, sameSite: "Strict" });
     return c.redirect("/login", 303);

@@ -80,6 +80,7 @@ main{padding:1rem;max-width:72rem;margin:0 auto}
 h1{font-size:1.4rem;margin:.2rem 0 1rem}
 h2{font-size:1.1rem;margin:1.2rem 0 .5rem}
 .muted{color:var(--muted)}
+#pending[data-linked] article:first-child{border:2px solid var(--accent)}
 .card{border:1px solid var(--line);border-radius:8px;background:var(--card);padding:.8rem 1rem;margin:0 0 1rem}
 .card header{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:baseline;justify-content:space-between}
 .card h2{margin:0;font-size:1.05rem}
@@ -102,10 +103,12 @@ button.link{border:0;background:none;color:var(--accent);padding:0;min-height:0;
 .badge.review{color:var(--warn);border-color:var(--warn)}.badge.allow{color:var(--ok);border-color:var(--ok)}.badge.deny{color:var(--bad);border-color:var(--bad)}
 .notice{border-left:4px solid var(--accent);padding:.5rem .8rem;background:var(--card);margin:0 0 1rem}
 .notice.error{border-color:var(--bad)}
+#flash:empty{display:none}
 .empty{color:var(--muted);font-style:italic}
 .live{font-size:.85rem;color:var(--muted)}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+td:first-child code{white-space:nowrap}
 .scroll{overflow-x:auto}
 .grant{font-size:.85rem;color:var(--muted);max-width:38rem}
 @media (max-width:600px){dl.facts{grid-template-columns:1fr}dl.facts dt{margin-top:.3rem}.who{margin-left:0}main{padding:.7rem}}
@@ -129,9 +132,22 @@ export const CONSOLE_JS = `
       list.querySelectorAll("article").forEach(function(a){if(d.ids.indexOf(a.id)<0)a.remove();});
       d.cards.forEach(function(c){var old=document.getElementById(c.id);if(!old)list.appendChild(frag(c.html));});empty(list);tick();});
     es.addEventListener("upsert",function(ev){var d=JSON.parse(ev.data);var old=document.getElementById(d.id);
-      if(old){if(!old.contains(document.activeElement))old.replaceWith(frag(d.html));}else list.appendChild(frag(d.html));empty(list);tick();});
+      if(old){if(!old.contains(document.activeElement))old.replaceWith(frag(d.html));}
+      else{list.appendChild(frag(d.html));var h=document.getElementById(d.id+"-t");if(status&&h)status.textContent="New request: "+h.textContent.replace(/\s+/g," ").trim();}
+      empty(list);tick();});
     es.addEventListener("remove",function(ev){var d=JSON.parse(ev.data);var old=document.getElementById(d.id);if(old)old.remove();empty(list);});
   }
-  document.addEventListener("DOMContentLoaded",function(){tick();setInterval(tick,1000);live();});
+  // Decide without leaving the page: the form is posted here (with its CSRF token) and the answer
+  // shown in place; the card goes when the server says the request is settled (the live stream).
+  function decide(){var list=document.getElementById("pending");if(!list||!window.fetch)return;
+    list.addEventListener("submit",function(ev){var f=ev.target;if(!(f instanceof HTMLFormElement)||f.method!=="post")return;ev.preventDefault();
+      var flash=document.getElementById("flash");var buttons=f.querySelectorAll("button");buttons.forEach(function(b){b.disabled=true;});
+      fetch(f.action,{method:"POST",body:new URLSearchParams(new FormData(f)),headers:{accept:"application/json"},credentials:"same-origin"})
+        .then(function(r){return r.json().then(function(d){return {ok:r.ok,d:d};});})
+        .then(function(x){if(flash){flash.className=x.ok?"notice":"notice error";flash.textContent=x.d.message||"";}
+          if(!x.ok)buttons.forEach(function(b){b.disabled=false;});})
+        .catch(function(e){if(flash){flash.className="notice error";flash.textContent="The decision could not be sent: "+e;}buttons.forEach(function(b){b.disabled=false;});});
+    });}
+  document.addEventListener("DOMContentLoaded",function(){tick();setInterval(tick,1000);live();decide();});
 })();
 `;

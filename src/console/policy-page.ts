@@ -31,13 +31,18 @@ function ruleConditions(r: RuleConfig): string {
   if (r.identities) parts.push(`identities ${r.identities.join(", ")}`);
   if (r.claims) parts.push(`claims ${Object.entries(r.claims).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("|") : String(v)}`).join(", ")}`);
   if (r.targets) parts.push(`targets ${r.targets.join(", ")}`);
-  if (r.postgres) parts.push(`postgres ${JSON.stringify(r.postgres)}`);
-  if (r.http) parts.push(`http ${JSON.stringify(r.http)}`);
-  if (r.ssh) parts.push(`ssh ${JSON.stringify(r.ssh)}`);
-  if (r.kubernetes) parts.push(`kubernetes ${JSON.stringify(r.kubernetes)}`);
-  if (r.when) parts.push(`when ${JSON.stringify(r.when)}`);
+  for (const kind of ["postgres", "http", "ssh", "kubernetes", "when"] as const) {
+    const section = r[kind] as Record<string, unknown> | undefined;
+    if (section !== undefined) parts.push(`${kind}: ${sectionText(section)}`);
+  }
   if (r.effect === "review") parts.push(`approvers ${(r.approvers ?? []).join(", ")}${r.approvals_required && r.approvals_required > 1 ? ` (${r.approvals_required} needed)` : ""}`);
   return parts.join("; ") || "everything";
+}
+
+/** A rule's section as the YAML reads: "classes read; tables sales.*". */
+function sectionText(section: Record<string, unknown>): string {
+  const entries = Object.entries(section).map(([k, v]) => `${k} ${Array.isArray(v) ? v.map((x) => (x === "" ? '""' : String(x))).join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}`);
+  return entries.length > 0 ? entries.join("; ") : "any";
 }
 
 interface ExplainJson {

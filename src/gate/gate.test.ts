@@ -324,3 +324,18 @@ describe("approvals_required: 2", () => {
     rebuilt.close();
   });
 });
+
+test("a held request carries the caller's address from its session's start record, and the approval record keeps it", async () => {
+  const { gate, events, approvals } = setup(() => review);
+  await gate.record({ type: "session.start", session: "pg_1", target: "api", details: { remote: "192.0.2.9:51000" } });
+  const held = signal<string>();
+  void gate.check(action("/w"), { session: "pg_1", onHold: (p) => held.resolve(p.id) });
+  const id = await within("the request to be held for review", held.promise);
+  expect(approvals.get(id)?.remote).toBe("192.0.2.9:51000");
+  expect(events.find((e) => e.type === "approval.requested")?.details).toMatchObject({ remote: "192.0.2.9:51000" });
+  // A target without session records (an HTTP request) gives the address with the check.
+  const second = signal<string>();
+  void gate.check(action("/w2"), { remote: "198.51.100.4:40000", onHold: (p) => second.resolve(p.id) });
+  expect(approvals.get(await within("the second request to be held", second.promise))?.remote).toBe("198.51.100.4:40000");
+  approvals.close();
+});

@@ -83,6 +83,8 @@ export interface Verdict {
 
 export interface CheckContext {
   readonly session?: string;
+  /** The caller's address (host:port), for a held request's card, when the target has no session.start record giving it. */
+  readonly remote?: string;
   /** Extra facts for the decision record (never secrets). */
   readonly details?: Record<string, unknown>;
   /** Called once a request is held, so the target can tell the caller what it waits for. */
@@ -192,6 +194,7 @@ export class Gate {
    * take it, and the caller must then refuse the action (the failure is already logged and counted).
    */
   async record(event: AuditEvent): Promise<void> {
+    if (event.type === "session.start" && event.session !== undefined && typeof event.details?.remote === "string") this.#noteRemote(event.session, event.details.remote);
     try {
       await this.deps.audit.append(event);
     } catch (e) {
@@ -223,6 +226,17 @@ export class Gate {
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
     );
+  }
+
+  /**
+   * Callers' addresses by session (from session.start records), so that a held request can say
+   * where it comes from. Bounded: the oldest go first; a session that old has no request waiting.
+   */
+  readonly #remotes = new Map<string, string>();
+
+  #noteRemote(session: string, remote: string): void {
+    if (this.#remotes.size >= 10_000) this.#remotes.delete(this.#remotes.keys().next().value!);
+    this.#remotes.set(session, remote);
   }
 
   /** Records of a sink without appendSync (test fakes), still being appended. */
@@ -458,6 +472,7 @@ export class Gate {
       rule: decision.rule!,
       message: decision.message,
       approvers: review.approvers,
+      ...(ctx.remote !== undefined ? { remote: ctx.remote } : ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
       maxGrantMs: review.maxGrantMs,
       ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),
@@ -467,7 +482,7 @@ export class Gate {
         ...base,
         type: "approval.requested",
         decision: { effect: "review", rule: decision.rule, message: decision.message },
-        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
+        details: { approval: pending.id, approvers: review.approvers, expires_at: new Date(pending.expiresAt).toISOString(), max_grant_ms: review.maxGrantMs, binding: bindingRecord(binding), ...(pending.remote !== undefined ? { remote: pending.remote } : {}), ...(pending.approvalsRequired !== undefined ? { approvals_required: pending.approvalsRequired } : {}) },
       });
     } catch (e) {
       this.deps.approvals.resolve(pending.id, { outcome: "cancelled", reason: "audit write failed" });

@@ -177,6 +177,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         devIssuer: () => loadOrCreateDevIssuer(stateDir),
         status: () => policyStatus,
         tls: adminTls !== undefined,
+        remoteOf: (session) => liveSessions.get(session)?.remote,
         pages: await consolePages(),
         // "From which address": a held request's session, while it is live (PostgreSQL, SSH, WebSockets).
         remoteOf: (session) => liveSessions.get(session)?.remote,

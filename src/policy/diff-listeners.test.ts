@@ -31,3 +31,15 @@ test("a secret whose value changed is no change of settings (it rotates live); a
   const c = await loadConfigFromSources([{ file: "c.yaml", text: pg("${env:OTHER_PW}") }], { baseDir: "/srv", env: { OTHER_PW: "two" } });
   expect(diffListeners(a, c)).toEqual([`target "db": settings changed; restart to apply`]);
 });
+
+test("the console added or removed, and the admin API's TLS, need a restart; the console's roles do not", async () => {
+  const base = `gateway:\n  admin: { listen: "127.0.0.1:9090" }\nidentity: { dev_issuer: true }\n`;
+  const none = await load(base);
+  const one = await load(`${base}console: { issuer: dev, viewers: [a] }\n`);
+  const other = await load(`${base}console: { issuer: dev, viewers: [b] }\n`);
+  expect(diffListeners(none, one)).toEqual([`console: added, but it is not served yet; restart to apply`]);
+  expect(diffListeners(one, none)).toEqual([`console: removed, but it keeps being served; restart to apply`]);
+  expect(diffListeners(one, other)).toEqual([]);
+  const plain = await load(`gateway:\n  admin: { listen: "127.0.0.1:9090", allow_plaintext: true }\n`);
+  expect(diffListeners(none, plain)).toEqual([`admin API: tls or allow_plaintext changed; restart to apply`]);
+});

@@ -45,6 +45,12 @@ export function diffListeners(oldConfig: Config, newConfig: Config): string[] {
   const oAdmin = oldConfig.gateway.admin?.listen ?? "none";
   const nAdmin = newConfig.gateway.admin?.listen ?? "none";
   if (oAdmin !== nAdmin) out.push(`admin API: listen changed from ${oAdmin} to ${nAdmin}; restart to apply`);
+  const tls = (c: Config) => canonicalJson({ tls: c.gateway.admin?.tls ?? null, plain: c.gateway.admin?.allow_plaintext ?? false });
+  if (tls(oldConfig) !== tls(newConfig)) out.push(`admin API: tls or allow_plaintext changed; restart to apply`);
+  // The console's roles, client and issuer are read at each request; whether it is served at all is not.
+  if ((oldConfig.console === undefined) !== (newConfig.console === undefined)) {
+    out.push(`console: ${newConfig.console === undefined ? "removed, but it keeps being served" : "added, but it is not served yet"}; restart to apply`);
+  }
   if (oldConfig.gateway.state_dir !== newConfig.gateway.state_dir) {
     out.push(`gateway.state_dir: changed from ${oldConfig.gateway.state_dir} to ${newConfig.gateway.state_dir}; restart to apply`);
   }

@@ -25,6 +25,11 @@ export interface StartOidcProviderOptions {
   readonly audience?: string;
   /** Access token lifetime, seconds. Default 300. */
   readonly ttlSeconds?: number;
+  /**
+   * Also a client for browser logins (the console): the authorization code flow with PKCE, the
+   * provider's own login form (any password), and these accounts' groups in the ID token.
+   */
+  readonly loginClient?: { readonly redirectUris: readonly string[]; readonly accounts: Readonly<Record<string, readonly string[]>> };
 }
 
 export interface GetTokenOptions {
@@ -57,6 +62,8 @@ export interface OidcProviderHandle {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly audience: string;
+  /** The browser-login client, when asked for (StartOidcProviderOptions.loginClient). */
+  readonly login?: { readonly clientId: string; readonly clientSecret: string };
   /** The provider's signing keys; access tokens are signed with `rsa`. */
   readonly keys: { readonly rsa: ProviderKey; readonly ec: ProviderKey };
   getToken(opts?: GetTokenOptions): Promise<string>;
@@ -113,8 +120,31 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
 
+  const loginClientId = "gatehouse-console";
+  const loginClientSecret = randomBytes(32).toString("base64url");
+  const login = opts.loginClient;
+  type Ctx = { oidc: { client?: { clientId: string }; session?: { accountId?: string; grantIdFor(id: string): string | undefined }; result?: { consent?: { grantId?: string } }; provider: { Grant: GrantCtor } } };
+  type GrantCtor = (new (o: { clientId: string; accountId: string }) => { addOIDCScope(s: string): void; addOIDCClaims(c: string[]): void; save(): Promise<string> }) & { find(id: string): Promise<unknown> };
+  const loginConfig = login
+    ? {
+        findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, name: sub, groups: [...(login.accounts[sub] ?? [])] }) }),
+        claims: { openid: ["sub"], profile: ["name"], groups: ["groups"] },
+        conformIdTokenClaims: false,
+        // A first-party client: no consent screen, the grant is made at once.
+        loadExistingGrant: async (ctx: Ctx) => {
+          const id = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+          if (id) return ctx.oidc.provider.Grant.find(id);
+          const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+          grant.addOIDCScope("openid profile groups");
+          grant.addOIDCClaims(["groups", "name"]);
+          await grant.save();
+          return grant;
+        },
+      }
+    : {};
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(0),
+    ...loginConfig,
     clients: [
       {
         client_id: clientId,
@@ -124,17 +154,30 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
         response_types: [],
         token_endpoint_auth_method: "client_secret_basic",
       },
+      ...(login
+        ? [
+            {
+              client_id: loginClientId,
+              client_secret: loginClientSecret,
+              grant_types: ["authorization_code"],
+              redirect_uris: [...login.redirectUris],
+              response_types: ["code"],
+              token_endpoint_auth_method: "client_secret_basic",
+            },
+          ]
+        : []),
     ],
     jwks: { keys: [rsa.privateJwk, ec.privateJwk] },
     cookies: { keys: [randomBytes(16).toString("hex")] },
-    scopes: ["api", "read"],
+    scopes: login ? ["openid", "profile", "groups", "api", "read"] : ["api", "read"],
     ttl: { ClientCredentials: (ctx: { oidc?: { body?: Record<string, unknown> } }) => platformOf(ctx)?.ttlSeconds ?? ttl },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: login !== undefined },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => audience,
+        // A browser login asks for an ID token only: no resource, so no resource scopes to grant.
+        defaultResource: (_ctx: unknown, client: { clientId: string }) => (client.clientId === loginClientId ? undefined : audience),
         getResourceServerInfo: (ctx: { oidc?: { body?: Record<string, unknown> } }, resource: string) => {
           const platform = platformOf(ctx);
           return {
@@ -178,6 +221,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     clientId,
     clientSecret,
     audience,
+    ...(login ? { login: { clientId: loginClientId, clientSecret: loginClientSecret } } : {}),
     keys: { rsa: rsa.key, ec: ec.key },
     async getToken(request: GetTokenOptions = {}): Promise<string> {
       const form = new URLSearchParams({ grant_type: "client_credentials", resource: request.audience ?? audience });
