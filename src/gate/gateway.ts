@@ -179,8 +179,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         tls: adminTls !== undefined,
         remoteOf: (session) => liveSessions.get(session)?.remote,
         pages: await consolePages(),
-        // "From which address": a held request's session, while it is live (PostgreSQL, SSH, WebSockets).
-        remoteOf: (session) => liveSessions.get(session)?.remote,
       });
       log.info("web console on the admin listener", { url: `${adminTls ? "https" : "http"}://${config.gateway.admin.listen}/`, issuer: config.console.issuer });
     }
