@@ -34,6 +34,11 @@ async function setUp(roles: ConsoleRole[]) {
   await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
   await log.append({ type: "channel.end", session: "ssh_1", identity: who, target: "web", action: { kind: "ssh", action: "shell", user: "deploy" }, details: { recording: { file: cast, sha256: "0".repeat(64), bytes: 10, events: 1, truncated: false } } });
   await log.append({ type: "session.end", session: "ssh_1", identity: who, target: "web", details: { duration_ms: 20, channels: 1 } });
+  // An exec without a terminal: its captured output.
+  writeFileSync(join(recordings, "ssh_3-1.stdout"), "<b>out</b>\n");
+  await log.append({ type: "channel.end", session: "ssh_3", identity: who, target: "web", action: { kind: "ssh", action: "exec", command: "echo '<b>out</b>'" }, details: { exit_status: 0, output: { stdout: { file: join(recordings, "ssh_3-1.stdout"), bytes: 11, captured_bytes: 11, sha256: "0".repeat(64), truncated: false }, stderr: { bytes: 0, captured_bytes: 0, sha256: "0".repeat(64), truncated: false } } } });
+  // A record whose recording points outside the recordings folder (a damaged or forged log): never served.
+  await log.append({ type: "channel.end", session: "ssh_2", identity: who, target: "web", action: { kind: "ssh", action: "shell" }, details: { recording: { file: join(recordings, "..", "audit.log"), sha256: "0".repeat(64), bytes: 1, events: 1, truncated: false } } });
   await log.close();
 
   const live = new LiveSessionRegistry();
@@ -95,6 +100,23 @@ test("an SSH session's recording is played from the recordings folder, and the p
   expect(js.headers.get("content-type")).toContain("javascript");
   expect(await js.text()).toContain("AsciinemaPlayer");
   expect((await app.request("/sessions/assets/asciinema-player.css")).status).toBe(200);
+  const outside = /data-cast="([^"]+)"/.exec(await (await app.request("/sessions/ssh_2")).text())![1]!;
+  const refused = await app.request(outside.replace(/&amp;/g, "&"));
+  expect(refused.status).toBe(404);
+  expect(await refused.text()).not.toContain('"seq"');
+});
+
+test("an exec's captured output is linked from its session page and served as plain text", async () => {
+  const { app } = await setUp(["view"]);
+  const page = await (await app.request("/sessions/ssh_3")).text();
+  expect(page).toContain("echo &#39;&lt;b&gt;out&lt;/b&gt;&#39;");
+  const link = /href="(\/sessions\/ssh_3\/output\/\d+\/stdout[^"]*)"/.exec(page)![1]!.replace(/&amp;/g, "&");
+  expect(page).not.toContain("/stderr"); // nothing captured on stderr
+  const res = await app.request(link);
+  expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+  expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(await res.text()).toBe("<b>out</b>\n");
+  expect((await app.request(link.replace("/stdout", "/other"))).status).toBe(404);
 });
 
 test("ending a live session needs end_sessions and the CSRF token; the console's record comes first", async () => {
@@ -133,5 +155,5 @@ test("the audit page searches by effect and text, and verify runs in the backgro
     if (!page.includes("intact")) await Bun.sleep(10);
   }
   expect(page).toContain("intact");
-  expect(page).toContain("8 records");
+  expect(page).toContain("10 records"); // every record the log holds
 });

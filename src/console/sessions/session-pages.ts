@@ -167,6 +167,7 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     const first = found.records[0]?.record;
     const end = found.records.find((r) => r.record.type === "session.end")?.record;
     const casts = found.records.filter((r) => recordingOf(r.record) !== null);
+    const outputs = found.records.filter((r) => outputOf(r.record, "stdout") !== null || outputOf(r.record, "stderr") !== null);
     const ended = c.req.query("ended") === "1";
     const body = html`
       <p><a href="${base}">← Sessions</a></p>
@@ -188,6 +189,14 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
           <script src="${base}/assets/asciinema-player.js"></script>
           <script src="${base}/assets/player-init.js"></script>`
         : ""}
+      ${outputs.length > 0
+        ? html`<h2>Command output</h2><ul class="outputs">${outputs.map(
+            (o) => html`<li><code>${requestText(o.record)}</code>: ${(["stdout", "stderr"] as const).map((stream) => {
+              const out = outputOf(o.record, stream);
+              return out === null ? "" : html` <a href="${base}/${encodeURIComponent(id)}/output/${o.record.seq}/${stream}${queryString({ at })}">${stream}</a> (${out.bytes} bytes${out.truncated ? ", cut at the capture limit" : ""})`;
+            })}</li>`,
+          )}</ul>`
+        : ""}
       <h2>Events <span class="count">${found.records.length}</span></h2>
       ${found.partial ? html`<p class="notice">Only the newest ${found.records.length} records of this session are shown.</p>` : ""}
       <div class="scroll"><table class="events">
@@ -197,22 +206,25 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     return page(c, `Session ${id}`, body);
   });
 
-  app.get("/:id/cast/:seq", async (c) => {
+  /** A file record `seq` of session `id` links (picked by `pick`), only from the recordings folder, whatever a record says. */
+  async function linkedFile(c: Context<ConsoleEnv>, pick: (r: AuditRecord) => string | null, type: string): Promise<Response> {
     if (!hasRole(c, "view")) return c.text("viewing sessions needs the view role", 403);
-    const id = c.req.param("id");
+    const id = c.req.param("id") ?? "";
     const seq = Number(c.req.param("seq"));
     const { records } = await sessionRecords(id, c.req.query("at"));
     const rec = records.find((r) => r.record.seq === seq)?.record;
-    const cast = rec === undefined ? null : recordingOf(rec);
-    if (cast === null) return c.text(`no recording in record ${seq} of session ${id}`, 404);
-    // Only a file in the recordings folder, whatever a record says.
-    const dir = resolve(deps.recordingsDir());
-    const file = resolve(cast);
-    if (!file.startsWith(dir + sep)) return c.text("the recording is outside the recordings folder", 404);
+    const linked = rec === undefined ? null : pick(rec);
+    if (linked === null) return c.text(`no such file in record ${seq} of session ${id}`, 404);
+    const file = resolve(linked);
+    if (!file.startsWith(resolve(deps.recordingsDir()) + sep)) return c.text("the file is outside the recordings folder", 404);
     const f = Bun.file(file);
-    if (!(await f.exists())) return c.text(`recording ${file} is missing`, 404);
-    return new Response(f.stream(), { headers: { "content-type": "application/x-asciicast", "cache-control": "private, no-store" } });
-  });
+    if (!(await f.exists())) return c.text(`${file} is missing`, 404);
+    return new Response(f.stream(), { headers: { "content-type": type, "cache-control": "private, no-store", "x-content-type-options": "nosniff" } });
+  }
+
+  app.get("/:id/cast/:seq", (c) => linkedFile(c, recordingOf, "application/x-asciicast"));
+  // An exec's captured output (no terminal): as the gateway captured it (masked as its rule said), plain text.
+  app.get("/:id/output/:seq/:stream{stdout|stderr}", (c) => linkedFile(c, (r) => outputOf(r, c.req.param("stream") as "stdout" | "stderr")?.file ?? null, "text/plain; charset=utf-8"));
 
   app.post("/:id/end", async (c) => {
     if (!(await csrfOk(c))) return c.text("forbidden: missing or wrong CSRF token", 403);
@@ -252,6 +264,12 @@ function liveMatches(s: LiveSessionInfo, q: { identity?: string; target?: string
 export function recordingOf(r: AuditRecord): string | null {
   const rec = (r.details as Record<string, unknown> | undefined)?.["recording"] as Record<string, unknown> | undefined;
   return rec !== undefined && typeof rec["file"] === "string" ? rec["file"] : null;
+}
+
+/** An exec's captured stream (details.output.stdout|stderr) when it has a file. */
+export function outputOf(r: AuditRecord, stream: "stdout" | "stderr"): { file: string; bytes: number; truncated: boolean } | null {
+  const out = ((r.details as Record<string, unknown> | undefined)?.["output"] as Record<string, unknown> | undefined)?.[stream] as Record<string, unknown> | undefined;
+  return out !== undefined && typeof out["file"] === "string" ? { file: out["file"], bytes: typeof out["bytes"] === "number" ? out["bytes"] : 0, truncated: out["truncated"] === true } : null;
 }
 
 function endedHow(r: AuditRecord): string {

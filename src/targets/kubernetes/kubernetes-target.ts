@@ -14,7 +14,7 @@ import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts
 import { splitListen } from "../../gate/listen.ts";
 import { SessionRevocations, type RevocableSession } from "../../gate/revocation.ts";
 import type { EndedBy } from "../../gate/live-sessions.ts";
-import { SessionExpiry } from "../../gate/session-expiry.ts";
+import { SessionExpiry, endedDetails } from "../../gate/session-expiry.ts";
 import { RecordsByIdentity } from "../../gate/session-records.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import type { JsonMasker } from "../../masking/json-masker.ts";
@@ -288,7 +288,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         {
           session: id,
           action: facts as unknown as Record<string, unknown>,
-          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}), ...(expiry?.reason ? { ended: expiry.reason } : {}), ...(c.details ?? {}) },
+          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}), ...(expiry?.reason ? { ended: expiry.reason } : {}), ...(c.details ?? {}), ...(endedBy !== null ? endedDetails({ reason: "ended_by_operator", endedBy }) : {}) },
         },
         "request",
       );

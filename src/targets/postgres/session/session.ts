@@ -112,7 +112,7 @@ export class Session implements RelayCore, RevocableSession {
     this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endForCredential());
     const remote = this.client.remoteAddress !== undefined ? `${this.client.remoteAddress}:${this.client.remotePort ?? "?"}` : undefined;
     this.listed = {
-      info: { id, target: deps.cfg.name, kind: "postgres", identity, startedAt: deps.clock.now(), what: `database ${deps.cfg.upstream.database}${user !== undefined ? ` as ${user}` : ""}`, ...(remote !== undefined ? { remote } : {}) },
+      info: { id, target: deps.cfg.name, kind: "postgres", identity, startedAt: deps.clock.now(), what: `upstream database ${deps.cfg.upstream.database}${user !== undefined ? `, role ${user}` : ""}`, ...(remote !== undefined ? { remote } : {}) },
       end: (by) => this.expiry.endBy(by),
     };
     this.frontend = new FrontendRelay(this);
