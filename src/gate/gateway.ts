@@ -299,6 +299,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         return startKubernetesTarget(t, {
           gate,
           authenticate,
+          authenticated: authenticate.peek,
           authFailureReason,
           stateDir,
           decide: (action) => policy.decide(action),

@@ -9,6 +9,7 @@ import type { KubernetesTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, KubernetesRequestFacts, Masks } from "../../core/types.ts";
+import type { SessionRecords } from "../../gate/session-records.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
@@ -20,6 +21,7 @@ import type { JsonMasker } from "../../masking/json-masker.ts";
 import { accessReviewAnswer, askedFacts, isAccessReview, readAccessReview } from "./access-review.ts";
 import { BAD_REQUEST_RULE, kubernetesBuiltins } from "./builtins.ts";
 import { isImpersonationHeader } from "./impersonation.ts";
+import { KnownRequests, type KnownRequest } from "./known-requests.ts";
 import { readKubernetesRequest } from "./read-request.ts";
 import { readRequestBody, recordedBody } from "./request-body-record.ts";
 import { forwardRequest, type Completion } from "./response-forward.ts";
@@ -45,6 +47,30 @@ export interface KubernetesTargetDeps extends TargetDeps {
   readonly mayUseTarget: (identity: Identity, target: string) => boolean;
   /** The policy's decision, not audited (what `kubectl auth can-i` asks about is not done). */
   readonly decide?: (action: Action) => Decision;
+  /** A credential verified a moment ago, without an await (CachedAuthenticate.peek); undefined: authenticate. */
+  readonly authenticated?: (credential: string) => Identity | undefined;
+  /** False: every request takes the full path (the differential test's reference). Default true. */
+  readonly knownRequests?: boolean;
+}
+
+/** An allowed request on its way to the API server (from the fast path or the full one). */
+interface Allowed {
+  readonly req: Request;
+  readonly conn: Connection;
+  readonly id: string;
+  readonly started: number;
+  readonly abort: AbortController;
+  readonly identity: Identity;
+  readonly records: SessionRecords;
+  readonly method: string;
+  readonly target: string;
+  readonly facts: KubernetesRequestFacts;
+  readonly verdict: Verdict;
+  readonly body: Uint8Array | null;
+  readonly bodySha256: string | undefined;
+  readonly impersonate: readonly (readonly [string, string])[];
+  /** The Upgrade header, lower case ("" for none). */
+  readonly upgrade: string;
 }
 
 const DEFAULT_MAX_BODY = 3 * 1024 * 1024;
@@ -111,6 +137,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   const answers = new ReviewAnswers(() => deps.clock.now());
   const revocations = new SessionRevocations();
   const recordsByIdentity = new RecordsByIdentity(cfg.name);
+  // GETs allowed a moment ago, per identity: allowed again without an await (known-requests.ts).
+  const knownRequests = new KnownRequests();
   const latency = metrics.latency.bind({ target: cfg.name });
   let forwarding = 0;
   const writing = new Set<Promise<void>>();
@@ -145,6 +173,18 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     // be in the normal form the upstream request's URL will have (no dot segments, backslashes,
     // absolute form or characters a URL parser would escape), or it is refused below.
     const target = conn.target;
+    const plain = plainGet(req, conn);
+    const fast = plain ? knownRequest(req, target) : undefined;
+    if (fast !== undefined) {
+      const { known, identity, records } = fast;
+      // As gate.check would record and count it: the same decision record, byte for byte,
+      // written with the other records of this event-loop turn.
+      const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, details: known.details, session: id });
+      if (verdict.auditFailed) return denied(verdict, known.facts, "request");
+      // A reload during that wait that revoked this caller: as on the full path.
+      if (revocations.revokedSince(revocationsSince, identity)) return revokedWhileWaiting(id, identity, known.facts);
+      return forwardAllowed({ req, conn, id, started, abort, identity, records, method: req.method, target, facts: known.facts, verdict: known.verdict, body: null, bodySha256: undefined, impersonate: [], upgrade: "" });
+    }
     const method = req.method.toUpperCase();
     const seen = { kind: "kubernetes" as const, method, path: target.split("?")[0]!.slice(0, 1024) };
 
@@ -232,6 +272,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     // An approval is used once: taken before the await, so identical retries sent at once cannot
     // all ride on it (the others ask again).
     if (known?.state === "approved") answers.forget(fingerprint);
+    // Read before the decision: a reload while it is made must not let its allow be kept.
+    const policyBefore = gate.policyNow();
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time },
       {
@@ -245,11 +287,50 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
       },
     );
-    if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
-      return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
-    }
+    if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) return revokedWhileWaiting(id, identity, facts);
     if (!verdict.allowed) return denied(verdict, named, "request");
+    // Allowed as it would be again: the next such GET takes the fast path. Only when the policy
+    // in force now is the one read before the decision (and the one that made it).
+    if (plain && body === null && policyBefore.hash === verdict.policyHash) knownRequests.remember(records, req.method, target, verdict, gate.policyNow(), facts, details);
+    return forwardAllowed({ req, conn, id, started, abort, identity, records, method, target, facts, verdict, body, bodySha256, impersonate, upgrade });
+  }
 
+  /**
+   * Whether a request may take the fast path, by what it carries: a GET with no line that
+   * changes what is decided or forwarded (Impersonate-*, Content-Type, Upgrade).
+   */
+  function plainGet(req: Request, conn: Connection): boolean {
+    if (deps.authenticated === undefined || deps.knownRequests === false || req.method !== "GET") return false;
+    for (const [name] of conn.rawHeaders) {
+      const n = name.toLowerCase();
+      if (n === "content-type" || n === "upgrade" || isImpersonationHeader(n)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The fast path (known-requests.ts): the allow known for this caller, method and request-target
+   * under the policy in force, for a caller whose credential was verified a moment ago; while
+   * no approval is remembered for a retry (the answer mode's fingerprints), never.
+   */
+  function knownRequest(req: Request, target: string): { known: KnownRequest; identity: Identity; records: SessionRecords } | undefined {
+    if (answers.size > 0) return undefined;
+    const token = bearerToken(req.headers);
+    if (token === null) return undefined;
+    const identity = deps.authenticated!(token);
+    if (identity === undefined) return undefined;
+    const records = recordsByIdentity.for(identity);
+    const known = knownRequests.get(records, req.method, target, gate.policyNow().hash);
+    return known === undefined ? undefined : { known, identity, records };
+  }
+
+  function revokedWhileWaiting(id: string, identity: Identity, facts: KubernetesRequestFacts): Promise<Response> {
+    return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
+  }
+
+  /** Forwards an allowed request (or relays its upgrade), answers, and ends in one request record. */
+  async function forwardAllowed(a: Allowed): Promise<Response> {
+    const { req, conn, id, started, abort, identity, records, method, target, facts, verdict, body, bodySha256, impersonate, upgrade } = a;
     // Decided and allowed: from here every path ends in one request record. While the answer
     // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
     const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort("credential_revoked") };
