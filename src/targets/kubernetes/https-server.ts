@@ -26,6 +26,13 @@ export interface Connection {
 
 export type Handler = (req: Request, conn: Connection) => Promise<Response>;
 
+/**
+ * Asked first for each request that is not an upgrade, before any Request object is made: true
+ * when it answers the request itself on `res` (the Kubernetes target's known GETs), false to
+ * leave it to the handler. Must not throw.
+ */
+export type FastLane = (method: string, conn: Connection, res: ServerResponse) => boolean;
+
 export interface HttpsServer {
   readonly port: number;
   /** Stops accepting; with `force`, ends every open connection. */
@@ -66,6 +73,11 @@ function requestOf(req: IncomingMessage, signal: AbortSignal, raw: readonly (rea
   }
   // The URL only carries method, headers and body to the handler: it reads the target from Connection.
   return new Request("https://gateway.invalid/", { method, headers, ...(body ? { body, duplex: "half" } : {}), signal } as RequestInit);
+}
+
+/** Writes a handler's answer (for a fast lane that ends with a Response after all). */
+export function writeAnswer(res: ServerResponse, resp: Response): Promise<void> {
+  return writeResponse(res, resp, new AbortController(), false);
 }
 
 async function writeResponse(res: ServerResponse, resp: Response, abort: AbortController, head: boolean): Promise<void> {
@@ -116,7 +128,7 @@ async function writeRaw(socket: Duplex, resp: Response): Promise<void> {
 }
 
 /** `context` is asked at each accepted connection (gate/reloading-tls.ts keeps it current). */
-export async function listenHttps(opts: { host: string; port: number; context: () => SecureContext; handler: Handler; onError: (e: unknown) => Response }): Promise<HttpsServer> {
+export async function listenHttps(opts: { host: string; port: number; context: () => SecureContext; handler: Handler; fastLane?: FastLane; onError: (e: unknown) => Response }): Promise<HttpsServer> {
   const server: Server = createHttpServer();
   const sockets = new Set<Socket>();
   const listener = createNetServer((raw) => {
@@ -129,12 +141,13 @@ export async function listenHttps(opts: { host: string; port: number; context: (
   });
   const run = (req: Request, conn: Connection) => opts.handler(req, conn).catch((e: unknown) => opts.onError(e));
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const raw = pairs(req.rawHeaders);
+    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "" };
+    if (opts.fastLane?.(req.method ?? "GET", conn, res)) return;
     const abort = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
     });
-    const raw = pairs(req.rawHeaders);
-    const conn: Connection = { target: req.url ?? "/", rawHeaders: raw, remoteAddress: req.socket.remoteAddress ?? "" };
     void run(requestOf(req, abort.signal, raw), conn).then((resp) => writeResponse(res, resp, abort, req.method === "HEAD"));
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -27,12 +27,16 @@ export interface KnownRequest {
   readonly verdict: Verdict;
   /** What the classifier read from the request-target (the same target gives the same facts). */
   readonly facts: KubernetesRequestFacts;
-  /** auditAction(facts) as canonical JSON, made once. */
+  /** auditAction(facts) as canonical JSON, made once (the decision record's action). */
   readonly action: CanonicalValue;
+  /** The facts as canonical JSON (the request record's action, which keeps the facts' own keys). */
+  readonly requestAction: CanonicalValue;
   /** The decision record's details as check() was given them (dry_run), made once. */
   readonly details: CanonicalValue;
   /** The decision record's template: this identity, this decision, this policy. */
   readonly decision: RecordTemplate;
+  /** Its answer is not masked and does not stream: the listener's fast lane may forward it (kubernetes-target.ts). */
+  readonly lane: boolean;
 }
 
 export class KnownRequests {
@@ -56,6 +60,7 @@ export class KnownRequests {
     policyNow: { readonly hash: string; readonly reusable: boolean },
     facts: KubernetesRequestFacts,
     details: Record<string, unknown>,
+    lane: boolean,
   ): void {
     const d = verdict.decision;
     if (!policyNow.reusable || policyNow.hash !== verdict.policyHash || !verdict.allowed || verdict.auditFailed || verdict.approvalId !== undefined) return;
@@ -68,8 +73,10 @@ export class KnownRequests {
       verdict,
       facts,
       action: canonicalValue(auditAction(facts)),
+      requestAction: canonicalValue(facts),
       details: canonicalValue({ ...details }),
       decision: records.template("decision", { effect: "allow", rule: d.rule, message: d.message }, verdict.policyHash),
+      lane,
     });
   }
 }

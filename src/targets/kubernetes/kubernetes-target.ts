@@ -10,6 +10,7 @@ import { parseDuration, parseSize } from "../../core/duration.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, KubernetesRequestFacts, Masks } from "../../core/types.ts";
 import type { SessionRecords } from "../../gate/session-records.ts";
+import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
@@ -24,13 +25,15 @@ import { isImpersonationHeader } from "./impersonation.ts";
 import { KnownRequests, type KnownRequest } from "./known-requests.ts";
 import { readKubernetesRequest } from "./read-request.ts";
 import { readRequestBody, recordedBody } from "./request-body-record.ts";
-import { forwardRequest, type Completion } from "./response-forward.ts";
+import { forwardPlain, forwardRequest, type Completion } from "./response-forward.ts";
+import { needsMasking } from "./response-masker.ts";
 import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
 import { servingCertOf } from "./serving-cert.ts";
 import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
-import { listenHttps, type Connection } from "./https-server.ts";
+import { listenHttps, writeAnswer, type Connection } from "./https-server.ts";
+import type { ServerResponse } from "node:http";
 import { DEFAULT_EXEC_OUTPUT_LIMIT, queryFlag, spdyRefusal, upgradeAnswer } from "./upgrade.ts";
-import { upstreamOf } from "./upstream.ts";
+import { upstreamFields, upstreamOf } from "./upstream.ts";
 import { watchFolder } from "../../gate/watch-folder.ts";
 import { reloadingTls } from "../../gate/reloading-tls.ts";
 import { createSecureContext } from "node:tls";
@@ -78,6 +81,8 @@ const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
 const DEFAULT_RECORD_BODY = 64 * 1024;
 const STOP_GRACE_MS = 10_000;
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** The request record's details in canonical order, without a sorted copy per request (as canonicalJson orders them). */
+const REQUEST_DETAILS = new ObjectTemplate({}, ["status", "bytes_out", "duration_ms", "outcome", "error", "masked", "body_sha256", "ended"]);
 
 let counter = 0;
 function requestId(): string {
@@ -85,8 +90,10 @@ function requestId(): string {
   return `kreq_${Date.now().toString(36)}${counter.toString(36).padStart(4, "0")}`;
 }
 
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
 function bearerToken(headers: Headers): string | null {
-  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(headers.get("authorization") ?? "");
+  const m = BEARER.exec(headers.get("authorization") ?? "");
   return m ? m[1]! : null;
 }
 
@@ -140,6 +147,19 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   // GETs allowed a moment ago, per identity: allowed again without an await (known-requests.ts).
   const knownRequests = new KnownRequests();
   const latency = metrics.latency.bind({ target: cfg.name });
+  // The request counts per outcome, and each identity's request-record template, found once.
+  const outcomeCounts = new Map<string, { inc(): void }>();
+  const countOutcome = (outcome: string) => {
+    let c = outcomeCounts.get(outcome);
+    if (c === undefined) outcomeCounts.set(outcome, (c = metrics.requests.bind({ target: cfg.name, outcome })));
+    c.inc();
+  };
+  const requestTemplates = new WeakMap<SessionRecords, RecordTemplate>();
+  const requestTemplate = (records: SessionRecords): RecordTemplate => {
+    let t = requestTemplates.get(records);
+    if (t === undefined) requestTemplates.set(records, (t = records.template("request")));
+    return t;
+  };
   let forwarding = 0;
   const writing = new Set<Promise<void>>();
 
@@ -291,7 +311,10 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     if (!verdict.allowed) return denied(verdict, named, "request");
     // Allowed as it would be again: the next such GET takes the fast path. Only when the policy
     // in force now is the one read before the decision (and the one that made it).
-    if (plain && body === null && policyBefore.hash === verdict.policyHash) knownRequests.remember(records, req.method, target, verdict, gate.policyNow(), facts, details);
+    if (plain && body === null && policyBefore.hash === verdict.policyHash) {
+      const lane = !needsMasking(secretsMasked(facts), verdict.masks) && !isStreaming(facts, target) && facts.subresource !== "proxy";
+      knownRequests.remember(records, req.method, target, verdict, gate.policyNow(), facts, details, lane);
+    }
     return forwardAllowed({ req, conn, id, started, abort, identity, records, method, target, facts, verdict, body, bodySha256, impersonate, upgrade });
   }
 
@@ -324,42 +347,121 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     return known === undefined ? undefined : { known, identity, records };
   }
 
+  /**
+   * The listener's fast lane (https-server.ts): a known GET (as knownRequest finds it) whose
+   * answer is not masked and does not stream, answered without a Request, a Response or a
+   * Headers copy on the way (forwardPlain). The same records, upstream request and answer as
+   * the fast path in handle(). False: the handler takes it.
+   */
+  function fastLane(method: string, conn: Connection, res: ServerResponse): boolean {
+    if (method !== "GET" || deps.authenticated === undefined || deps.knownRequests === false || answers.size > 0) return false;
+    let authorization: string | undefined;
+    for (const [name, value] of conn.rawHeaders) {
+      const n = name.toLowerCase();
+      if (n === "authorization") {
+        // Two lines: the full path sees them joined (and refuses the token).
+        if (authorization !== undefined) return false;
+        authorization = value;
+      } else if (n === "content-type" || n === "upgrade" || isImpersonationHeader(n)) return false;
+    }
+    const m = authorization !== undefined ? BEARER.exec(authorization) : null;
+    if (m === null || !/^[\x21-\x7e]+$/.test(m[1]!)) return false;
+    const identity = deps.authenticated(m[1]!);
+    if (identity === undefined) return false;
+    const records = recordsByIdentity.for(identity);
+    const known = knownRequests.get(records, method, conn.target, gate.policyNow().hash);
+    if (known === undefined || !known.lane) return false;
+    const fields = upstreamFields(conn.rawHeaders, upstream);
+    if (fields === null) return false;
+    void laneForward(known, identity, records, conn.target, fields, res).catch((e: unknown) => {
+      log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
+      if (!res.headersSent) void writeAnswer(res, statusResponse(500, "the gateway failed to handle this request"));
+    });
+    return true;
+  }
+
+  async function laneForward(known: KnownRequest, identity: Identity, records: SessionRecords, target: string, fields: Record<string, string>, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const revocationsSince = revocations.generation;
+    const id = requestId();
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, details: known.details, session: id });
+    if (verdict.auditFailed) return writeAnswer(res, denied(verdict, known.facts, "request"));
+    if (revocations.revokedSince(revocationsSince, identity)) return writeAnswer(res, await revokedWhileWaiting(id, identity, known.facts));
+    const { complete } = completion({ id, started, abort, identity, records, target, facts: known.facts, action: known.requestAction, verdict: known.verdict, body: null, bodySha256: undefined }, () => null);
+    forwarding++;
+    const answer = await forwardPlain({
+      target,
+      fields,
+      facts: known.facts,
+      upstream,
+      masker: deps.masker,
+      maskMax,
+      timeoutMs,
+      signal: abort.signal,
+      complete: (c) => {
+        forwarding--;
+        complete(c);
+      },
+    });
+    if (answer instanceof Response) return writeAnswer(res, answer);
+    res.writeHead(answer.status, answer.headers as unknown as Record<string, string>);
+    res.end(answer.body);
+  }
+
+  function secretsMasked(facts: KubernetesRequestFacts): boolean {
+    return maskSecretData && facts.resource === "secrets" && (facts.apiGroup ?? "") === "";
+  }
+
+  function isStreaming(facts: KubernetesRequestFacts, target: string): boolean {
+    return facts.verb === "watch" || (facts.subresource === "log" && queryFlag(target, "follow"));
+  }
+
   function revokedWhileWaiting(id: string, identity: Identity, facts: KubernetesRequestFacts): Promise<Response> {
     return rejectCredential({ session: id, identity, target: cfg.name, action: facts as unknown as Record<string, unknown>, reason: "revoked", message: "credential revoked by a configuration reload while the request waited" }, "Unauthorized: credential revoked by a configuration reload while the request waited; authenticate again");
   }
 
-  /** Forwards an allowed request (or relays its upgrade), answers, and ends in one request record. */
-  async function forwardAllowed(a: Allowed): Promise<Response> {
-    const { req, conn, id, started, abort, identity, records, method, target, facts, verdict, body, bodySha256, impersonate, upgrade } = a;
-    // Decided and allowed: from here every path ends in one request record. While the answer
-    // streams (a watch, a log follow), a reload that no longer trusts the caller ends it.
+  /**
+   * What every allowed request ends in: one request record (status, bytes, duration, outcome) and
+   * its counts. Made when it is allowed: from then on a reload that no longer trusts the caller
+   * ends it (a watch, a log follow), as does its token's expiry where that applies.
+   */
+  function completion(a: Pick<Allowed, "id" | "started" | "abort" | "identity" | "records" | "target" | "facts" | "verdict" | "body" | "bodySha256"> & { readonly action?: CanonicalValue }, contentType: () => string | null) {
+    const { id, started, abort, identity, records, target, facts, verdict, body, bodySha256 } = a;
     const live = { revokeIf: (revoked: (i: Identity) => boolean) => revoked(identity) && abort.abort("credential_revoked") };
     revocations.add(live);
     // A watch, a log follow or an upgraded session lasts past its token's expiry only when
     // identity.end_sessions_at_expiry is off; a plain request is over before it matters.
     const expiresAt = identity.expiresAt !== undefined && (deps.endAtExpiry?.() ?? true) ? identity.expiresAt : undefined;
-    const streaming = facts.verb === "watch" || (facts.subresource === "log" && queryFlag(target, "follow"));
+    const streaming = isStreaming(facts, target);
     const expiry = streaming && expiresAt !== undefined ? new SessionExpiry(expiresAt, deps.clock, (reason) => abort.abort(reason)) : null;
     expiry?.start();
     const complete = (c: Completion) => {
       expiry?.cancel();
       revocations.delete(live);
-      metrics.requests.inc({ target: cfg.name, outcome: c.outcome });
+      countOutcome(c.outcome);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const recorded = body !== null && body.byteLength > 0 ? recordedBody(body, req.headers.get("content-type"), facts, recordBodyLimit, maskSecretData, deps.masker(verdict.masks)) : undefined;
-      const written = gate.recordLaterFrom(
-        records.template("request"),
-        {
-          session: id,
-          action: facts as unknown as Record<string, unknown>,
-          details: { status: c.status, bytes_out: c.bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}), ...(expiry?.reason ? { ended: expiry.reason } : {}), ...(c.details ?? {}) },
-        },
-        "request",
-      );
+      const recorded = body !== null && body.byteLength > 0 ? recordedBody(body, contentType(), facts, recordBodyLimit, maskSecretData, deps.masker(verdict.masks)) : undefined;
+      const duration = Math.round(durationMs * 1000) / 1000;
+      const details =
+        recorded === undefined && c.details === undefined
+          ? REQUEST_DETAILS.fill({ status: c.status, bytes_out: c.bytesOut, duration_ms: duration, outcome: c.outcome, error: c.error || undefined, masked: c.masked, body_sha256: bodySha256, ended: expiry?.reason || undefined })
+          : { status: c.status, bytes_out: c.bytesOut, duration_ms: duration, outcome: c.outcome, ...(c.error ? { error: c.error } : {}), ...(c.masked !== undefined ? { masked: c.masked } : {}), ...(bodySha256 !== undefined ? { body_sha256: bodySha256 } : {}), ...(recorded ?? {}), ...(expiry?.reason ? { ended: expiry.reason } : {}), ...(c.details ?? {}) };
+      const written = gate.recordLaterFrom(requestTemplate(records), { session: id, action: a.action ?? (facts as unknown as Record<string, unknown>), details }, "request");
       writing.add(written);
       void written.then(() => writing.delete(written));
     };
+    return { complete, streaming, expiresAt };
+  }
+
+  /** Forwards an allowed request (or relays its upgrade), answers, and ends in one request record. */
+  async function forwardAllowed(a: Allowed): Promise<Response> {
+    const { req, conn, id, abort, facts, verdict, method, target, body, impersonate, upgrade } = a;
+    const { complete, streaming, expiresAt } = completion(a, () => req.headers.get("content-type"));
     // An upgrade the gateway cannot relay (SPDY) is decided like any request first, so that
     // kubectl, which falls back to SPDY when the WebSocket upgrade is refused, shows a denial or
     // a pending approval rather than this.
@@ -399,7 +501,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         impersonate,
         upstream,
         masks: verdict.masks,
-        secrets: maskSecretData && facts.resource === "secrets" && (facts.apiGroup ?? "") === "",
+        secrets: secretsMasked(facts),
         masker: deps.masker,
         maskMax,
         timeoutMs,
@@ -431,6 +533,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     port,
     context: () => reloading?.current() ?? fixedContext!,
     handler: handle,
+    fastLane,
     onError: (e) => {
       log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
       return statusResponse(500, "the gateway failed to handle this request");
