@@ -532,6 +532,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     host,
     port,
     context: () => reloading?.current() ?? fixedContext!,
+    // The generated certificate is ours and never replaced: the runtime's native HTTPS server.
+    ...(reloading === null ? { fixed: { cert: serving.certPem, key: serving.keyPem } } : {}),
     handler: handle,
     fastLane,
     onError: (e) => {
