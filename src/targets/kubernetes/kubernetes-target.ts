@@ -4,6 +4,9 @@
 // then forwarded with the gateway's own credential, answered with a metav1.Status (deny, bad
 // request, review), or held for approval. Responses stream back, masked event by event where a
 // mask applies (response-forward.ts); every request ends in a request record with its status.
+// A GET allowed a moment ago under the same policy takes a fast path (known-requests.ts): no
+// classification, decide() or write of its own; one whose answer needs no mask and does not
+// stream is taken by the listener before any Request is made (fastLane, forwardPlain).
 import { createHash } from "node:crypto";
 import type { KubernetesTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
