@@ -26,6 +26,8 @@ const connections = Number(flag("connections", "16"));
 const rounds = Number(flag("rounds", "3"));
 const kubectlRuns = Number(flag("kubectl-runs", "30"));
 const baselineBin = flag("baseline", "");
+// --requests list,get picks the wrk loops; --kubectl-runs 0 skips hyperfine (quicker profiling runs).
+const requestKinds = flag("requests", "list,get").split(",");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 const gatewayCommand = () => (process.env["GATEHOUSE_BENCH_CMD"] ? process.env["GATEHOUSE_BENCH_CMD"].split(" ").map((p, i) => (i > 0 && p.endsWith(".ts") ? resolve(p) : p)) : [BIN]);
 
@@ -125,20 +127,22 @@ const direct = { name: "direct", port: api.port, bearer: api.token, config: kube
 const gateway = { name: "gateway", port: gwPort, bearer: token, config: kubeconfig("gateway", `https://127.0.0.1:${gwPort}`, token, null) };
 const bareProxy = { name: "bare TLS proxy", port: barePort, bearer: "unused" };
 const baseline = { name: "baseline gateway", port: basePort, bearer: baseToken };
-// CPU time (user + system) a process has used, in ms (clock ticks of 10 ms).
-const cpuMs = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+// CPU time (user + system) a process (all its threads) or one thread has used, in ms (clock ticks of 10 ms).
+const cpuMs = (pid: number, tid?: number) => {
+  const f = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(f[11]) + Number(f[12])) * 10;
 };
-const pidOf: Record<string, number> = { gateway: gw.pid, ...(baseGw !== null ? { "baseline gateway": baseGw.pid } : {}) };
+const pidOf: Record<string, number> = { gateway: gw.pid, "bare TLS proxy": bare.pid, ...(baseGw !== null ? { "baseline gateway": baseGw.pid } : {}) };
 
 interface WrkResult {
   rps: number;
   p50ms: number;
   p99ms: number;
   errors: string;
-  /** CPU ms the proxy spent per 1000 requests (gateways only). */
+  /** CPU ms the proxy spent per 1000 requests, all its threads (proxies only). */
   cpuPerK?: number;
+  /** The same, its main thread only. */
+  mainPerK?: number;
 }
 
 async function wrk(url: string, bearer: string): Promise<WrkResult> {
@@ -164,24 +168,30 @@ const peakRssMb = (pid: number) => (Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync
 try {
   console.log(`\nKubernetes, load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
   // kubectl get pods: a whole kubectl run (start, discovery from its cache, the Table list).
-  const cache = join(dir, "kube-cache");
-  const cmd = (p: typeof direct) => `kubectl --kubeconfig ${p.config} --cache-dir ${cache}-${p.name} get pods`;
-  const hf = Bun.spawn(["hyperfine", "-N", "-w", "3", "-r", String(kubectlRuns), "--export-json", join(dir, "hyperfine.json"), cmd(direct), cmd(gateway)], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
-  await hf.exited;
-  const results = (JSON.parse(readFileSync(join(dir, "hyperfine.json"), "utf8")) as { results: { command: string; mean: number; median: number; min: number; stddev: number }[] }).results;
-  console.log(`\`kubectl get pods\` (20 pods), hyperfine -N -w 3 -r ${kubectlRuns}:\n`);
-  console.log("| path | median | mean ± σ | min |");
-  console.log("|---|---:|---:|---:|");
-  for (const [i, r] of results.entries()) console.log(`| ${i === 0 ? "direct" : "gateway"} | ${(r.median * 1000).toFixed(1)} ms | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms | ${(r.min * 1000).toFixed(1)} ms |`);
-  console.log(`\nadded median: ${((results[1]!.median - results[0]!.median) * 1000).toFixed(1)} ms per kubectl run\n`);
+  if (kubectlRuns > 0) {
+    const cache = join(dir, "kube-cache");
+    const cmd = (p: typeof direct) => `kubectl --kubeconfig ${p.config} --cache-dir ${cache}-${p.name} get pods`;
+    const hf = Bun.spawn(["hyperfine", "-N", "-w", "3", "-r", String(kubectlRuns), "--export-json", join(dir, "hyperfine.json"), cmd(direct), cmd(gateway)], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
+    await hf.exited;
+    const results = (JSON.parse(readFileSync(join(dir, "hyperfine.json"), "utf8")) as { results: { command: string; mean: number; median: number; min: number; stddev: number }[] }).results;
+    console.log(`\`kubectl get pods\` (20 pods), hyperfine -N -w 3 -r ${kubectlRuns}:\n`);
+    console.log("| path | median | mean ± σ | min |");
+    console.log("|---|---:|---:|---:|");
+    for (const [i, r] of results.entries()) console.log(`| ${i === 0 ? "direct" : "gateway"} | ${(r.median * 1000).toFixed(1)} ms | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms | ${(r.min * 1000).toFixed(1)} ms |`);
+    console.log(`\nadded median: ${((results[1]!.median - results[0]!.median) * 1000).toFixed(1)} ms per kubectl run\n`);
+  }
 
   console.log(`wrk -t1 -c${connections} -d${seconds}s over TLS, ${rounds} rounds of direct, bare TLS proxy and gateway back to back after a warm-up; medians and range of per-round ratios:\n`);
-  console.log("| request | path | requests/s | p50 | p99 | ratio to direct | range | added p50 | CPU ms per 1000 requests | errors |");
+  console.log("| request | path | requests/s | p50 | p99 | ratio to direct | range | added p50 | CPU ms per 1000 requests, all threads (main thread) | errors |");
   console.log("|---|---|---:|---:|---:|---:|---|---:|---:|---|");
-  for (const [label, path] of [
-    ["list 20 pods", "/api/v1/namespaces/bench/pods"],
-    ["get 1 pod", "/api/v1/namespaces/bench/pods/pod-7"],
-  ] as const) {
+  for (const [label, path] of (
+    [
+      ["list", "list 20 pods", "/api/v1/namespaces/bench/pods"],
+      ["get", "get 1 pod", "/api/v1/namespaces/bench/pods/pod-7"],
+    ] as const
+  )
+    .filter(([kind]) => requestKinds.includes(kind))
+    .map(([, label, path]) => [label, path] as const)) {
     const paths = baseGw !== null ? [direct, bareProxy, baseline, gateway] : [direct, bareProxy, gateway];
     for (const p of paths) await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
     const runs: Record<string, WrkResult[]> = Object.fromEntries(paths.map((p) => [p.name, []]));
@@ -189,8 +199,12 @@ try {
       for (const p of i % 2 === 0 ? paths : [...paths.slice(0, 2), ...paths.slice(2).reverse()]) {
         const pid = pidOf[p.name];
         const before = pid !== undefined ? cpuMs(pid) : 0;
+        const beforeMain = pid !== undefined ? cpuMs(pid, pid) : 0;
         const r = await wrk(`https://127.0.0.1:${p.port}${path}`, p.bearer);
-        if (pid !== undefined) r.cpuPerK = ((cpuMs(pid) - before) / (r.rps * seconds)) * 1000;
+        if (pid !== undefined) {
+          r.cpuPerK = ((cpuMs(pid) - before) / (r.rps * seconds)) * 1000;
+          r.mainPerK = ((cpuMs(pid, pid) - beforeMain) / (r.rps * seconds)) * 1000;
+        }
         runs[p.name]!.push(r);
       }
     const d = runs["direct"]!;
@@ -199,7 +213,7 @@ try {
       const ratio = rs.map((r, i) => r.rps / d[i]!.rps);
       const added = rs.map((r, i) => r.p50ms - d[i]!.p50ms);
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
-      console.log(`| ${label} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(2)} ms | ${median(ratio).toFixed(2)} | ${name === "direct" ? "" : range(ratio)} | ${name === "direct" ? "" : `${median(added).toFixed(2)} ms (${range(added)})`} | ${rs[0]!.cpuPerK !== undefined ? `${median(rs.map((r) => r.cpuPerK!)).toFixed(0)} (${range(rs.map((r) => r.cpuPerK!), 0)})` : ""} | ${errors} |`);
+      console.log(`| ${label} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(2)} ms | ${median(ratio).toFixed(2)} | ${name === "direct" ? "" : range(ratio)} | ${name === "direct" ? "" : `${median(added).toFixed(2)} ms (${range(added)})`} | ${rs[0]!.cpuPerK !== undefined ? `${median(rs.map((r) => r.cpuPerK!)).toFixed(0)} (${range(rs.map((r) => r.cpuPerK!), 0)}), main ${median(rs.map((r) => r.mainPerK!)).toFixed(0)}` : ""} | ${errors} |`);
     }
   }
   console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB, bare TLS proxy ${peakRssMb(bare.pid)} MB, stand-in API server ${peakRssMb(apiProc.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);

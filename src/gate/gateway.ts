@@ -370,6 +370,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           liveSessions,
           gate,
           authenticate,
+          authenticated: authenticate.peek,
           authFailureReason,
           stateDir,
           decide: (action) => policy.decide(action),

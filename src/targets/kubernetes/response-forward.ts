@@ -4,7 +4,7 @@
 // Status) if it is anything the gateway cannot mask. `complete` is called once, with what the
 // caller got, for the request record.
 import { errorMessage } from "../../core/errors.ts";
-import type { KubernetesRequestFacts, Masks } from "../../core/types.ts";
+import { NO_MASKS, type KubernetesRequestFacts, type Masks } from "../../core/types.ts";
 import { collectBody } from "../../masking/collect-body.ts";
 import type { JsonMasker } from "../../masking/json-masker.ts";
 import { createKubeMasker, needsMasking } from "./response-masker.ts";
@@ -47,6 +47,7 @@ export interface ForwardRequest {
 }
 
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "transfer-encoding", "upgrade", "trailer"];
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 /** The most of an answer that is not streamed (not a watch, not a log follow) read whole before it is written. */
 const WHOLE_MAX = 1024 * 1024;
@@ -56,13 +57,73 @@ function isJson(contentType: string | null): boolean {
   return media === "application/json";
 }
 
-export async function forwardRequest(f: ForwardRequest): Promise<Response> {
+/** complete() called once whatever calls it (an abort and the stream's end may both try). */
+function once(f: (c: Completion) => void): (c: Completion) => void {
   let done = false;
-  const complete = (c: Completion) => {
+  return (c) => {
     if (done) return;
     done = true;
-    f.complete(c);
+    f(c);
   };
+}
+
+function upstreamSignal(f: Pick<ForwardRequest, "signal" | "timeoutMs">): AbortSignal {
+  return f.timeoutMs > 0 ? AbortSignal.any([f.signal, AbortSignal.timeout(f.timeoutMs)]) : f.signal;
+}
+
+function unreachable(f: Pick<ForwardRequest, "signal">, complete: (c: Completion) => void, e: unknown): Response {
+  const message = `the API server could not be reached: ${errorMessage(e)}`;
+  complete({ status: f.signal.aborted ? 499 : 502, bytesOut: 0, outcome: f.signal.aborted ? "client_closed" : "upstream_error", error: errorMessage(e) });
+  return statusResponse(502, message);
+}
+
+/** An answer read whole, to be written with one end(): its status, header lines as written (name, value, ...), body. */
+export interface WholeAnswer {
+  readonly status: number;
+  readonly headers: string[];
+  readonly body: Uint8Array;
+}
+
+/** What forwardPlain needs: a GET whose answer is not masked and does not stream. */
+export type PlainForward = Pick<ForwardRequest, "target" | "facts" | "upstream" | "masker" | "maskMax" | "timeoutMs" | "signal" | "complete"> & {
+  /** The upstream request's header fields (upstreamFields of the raw lines). */
+  readonly fields: Record<string, string>;
+};
+
+/**
+ * The Kubernetes fast lane's forward (kubernetes-target.ts): the same request upstream as
+ * forwardRequest sends for a GET with no mask that does not stream, and the same answer. One of
+ * known length up to WHOLE_MAX comes back as a WholeAnswer (no Response, no Headers copy, no
+ * reader); anything else as forwardRequest's Response.
+ */
+export async function forwardPlain(f: PlainForward): Promise<WholeAnswer | Response> {
+  const complete = once(f.complete);
+  let res: Response;
+  try {
+    res = await fetch(f.upstream.base + f.target, { method: "GET", headers: f.fields, redirect: "manual", signal: upstreamSignal(f), decompress: false, tls: f.upstream.tls } as RequestInit);
+  } catch (e) {
+    return unreachable(f, complete, e);
+  }
+  const length = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (res.body === null || !(length >= 0 && length <= WHOLE_MAX)) return answerOf(res, { ...f, masks: NO_MASKS, secrets: false, streaming: false }, complete);
+  let body: Uint8Array;
+  try {
+    body = await res.bytes();
+  } catch (e) {
+    complete({ status: f.signal.aborted ? 499 : 502, bytesOut: 0, outcome: f.signal.aborted ? "client_closed" : "upstream_error", error: errorMessage(e) });
+    return statusResponse(502, `the API server's answer broke off: ${errorMessage(e)}`);
+  }
+  // As forwardRequest's whole answer: the upstream's fields without hop-by-hop ones, the length of what is sent.
+  const headers: string[] = [];
+  res.headers.forEach((value, name) => {
+    if (!HOP_BY_HOP_SET.has(name)) headers.push(name, name === "content-length" ? String(body.byteLength) : value);
+  });
+  complete({ status: res.status, bytesOut: body.byteLength, outcome: "ok" });
+  return { status: res.status, headers, body };
+}
+
+export async function forwardRequest(f: ForwardRequest): Promise<Response> {
+  const complete = once(f.complete);
   const masking = needsMasking(f.secrets, f.masks);
   if (masking && f.masks.columns.length > 0) {
     const message = `the deciding rules mask table columns (${f.masks.columns.join(", ")}), which a Kubernetes response does not have: refused; scope those rules to database targets`;
@@ -72,7 +133,7 @@ export async function forwardRequest(f: ForwardRequest): Promise<Response> {
   const headers = upstreamHeaders(f.headers, f.upstream, { impersonate: f.impersonate, jsonOnly: masking });
   // JSON-path masks read a Table row's object: ask for the whole object in each row.
   const target = masking && f.masks.json.length > 0 && asksForTable(headers.get("accept")) ? withFullRowObjects(f.target) : f.target;
-  const signal = f.timeoutMs > 0 ? AbortSignal.any([f.signal, AbortSignal.timeout(f.timeoutMs)]) : f.signal;
+  const signal = upstreamSignal(f);
   let res: Response;
   try {
     res = await fetch(f.upstream.base + target, {
@@ -85,10 +146,13 @@ export async function forwardRequest(f: ForwardRequest): Promise<Response> {
       tls: f.upstream.tls,
     } as RequestInit);
   } catch (e) {
-    const message = `the API server could not be reached: ${errorMessage(e)}`;
-    complete({ status: f.signal.aborted ? 499 : 502, bytesOut: 0, outcome: f.signal.aborted ? "client_closed" : "upstream_error", error: errorMessage(e) });
-    return statusResponse(502, message);
+    return unreachable(f, complete, e);
   }
+  return answerOf(res, f, complete, masking);
+}
+
+/** The API server's answer as the caller gets it: masked, read whole, or streamed (see the top of this file). */
+async function answerOf(res: Response, f: Pick<ForwardRequest, "facts" | "masks" | "secrets" | "masker" | "maskMax" | "streaming" | "signal">, complete: (c: Completion) => void, masking = false): Promise<Response> {
   const out = new Headers(res.headers);
   for (const h of HOP_BY_HOP) out.delete(h);
 

@@ -43,6 +43,11 @@ export class ReviewAnswers {
 
   constructor(private readonly now: () => number) {}
 
+  /** How many approvals are remembered (the fast path stays off while there are any). */
+  get size(): number {
+    return this.byFingerprint.size;
+  }
+
   get(fingerprint: string): AnswerState | undefined {
     const e = this.byFingerprint.get(fingerprint);
     if (e === undefined) return undefined;

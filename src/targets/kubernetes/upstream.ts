@@ -110,6 +110,43 @@ export function upstreamHeaders(incoming: Headers, upstream: Upstream, opts: { i
   return h;
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * upstreamHeaders for the fast lane, from the header lines as received, without a Headers
+ * object: the same fields (names in lower case, repeated lines joined with ", " as Headers
+ * joins them, in Headers' order) as upstreamHeaders(new Headers(lines), upstream, { impersonate:
+ * [], jsonOnly: false }) sends. Null when a line is one a Headers would refuse (the full path
+ * then drops it): the caller takes the full path. No impersonation line may be among them.
+ */
+export function upstreamFields(lines: readonly (readonly [string, string])[], upstream: Upstream): Record<string, string> | null {
+  const joined = new Map<string, string>();
+  for (const [rawName, rawValue] of lines) {
+    if (!TOKEN.test(rawName) || !FIELD_VALUE.test(rawValue)) return null;
+    const name = rawName.toLowerCase();
+    const value = rawValue.replace(/^[\t ]+|[\t ]+$/g, "");
+    const before = joined.get(name);
+    // Headers keeps each Set-Cookie apart (upstreamHeaders' set() keeps the last), and joins Cookie lines with "; ".
+    joined.set(name, before === undefined || name === "set-cookie" ? value : `${before}${name === "cookie" ? "; " : ", "}${value}`);
+  }
+  const connection = (joined.get("connection") ?? "").toLowerCase().split(",").map((t) => t.trim());
+  const out: Record<string, string> = {};
+  const authorization = upstream.authorization;
+  // Headers' order: by name, Set-Cookie last.
+  const names = [...joined.keys(), ...(authorization !== null ? ["authorization"] : [])].sort((x, y) => (x === "set-cookie" ? 1 : y === "set-cookie" ? -1 : x < y ? -1 : x > y ? 1 : 0));
+  for (const name of names) {
+    if (name === "authorization") {
+      if (authorization !== null) out[name] = authorization;
+      continue;
+    }
+    if (dropped(name) || connection.includes(name)) continue;
+    // set() trims what the join left at the ends (a repeated line that was empty).
+    out[name] = joined.get(name)!.replace(/^[\t ]+|[\t ]+$/g, "");
+  }
+  return out;
+}
+
 /**
  * An Accept header that admits only JSON: the caller's JSON entries (so `as=Table;g=...;v=...`
  * stays), or plain application/json when it asked for none.
