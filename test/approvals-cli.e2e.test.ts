@@ -102,6 +102,9 @@ test("approve ID releases one request and the next identical one is held again; 
   const list = await cli(["requests", "--config", gw.configPath]);
   expect(list.code).toBe(0);
   expect(list.stdout).toMatch(new RegExp(`^${id1} \\S+Z alice api POST /api/orders/1 rule=order-writes expires in \\d+m\\n$`));
+  // The approver sees where the held HTTP request came from (the target passes the caller's address).
+  const api = (await (await fetch(`http://127.0.0.1:${gw.adminPort}/v1/requests`, { headers: { authorization: `Bearer ${bob}` } })).json()) as { requests: { id: string; remote?: string }[] };
+  expect(api.requests.find((r) => r.id === id1)?.remote).toMatch(/^127\.0\.0\.1:\d+$/);
   const once = await cli(["approve", id1, "--config", gw.configPath]);
   expect(once.stderr).toBe("");
   expect(once.code).toBe(0);

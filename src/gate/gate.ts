@@ -472,7 +472,7 @@ export class Gate {
       rule: decision.rule!,
       message: decision.message,
       approvers: review.approvers,
-      ...(ctx.remote !== undefined ? { remote: ctx.remote } : ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
+      ...(ctx.remote ? { remote: ctx.remote } : ctx.session !== undefined && this.#remotes.has(ctx.session) ? { remote: this.#remotes.get(ctx.session)! } : {}),
       maxGrantMs: review.maxGrantMs,
       ...(review.approvalsRequired !== undefined && review.approvalsRequired > 1 ? { approvalsRequired: review.approvalsRequired } : {}),
       ...(ctx.session ? { session: ctx.session } : {}),

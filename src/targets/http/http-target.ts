@@ -290,7 +290,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // so nothing below forwards a request whose decision is not in the log.
     const verdict = await gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
-      { session: id, records, signal: abort.signal, ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
+      { session: id, records, signal: abort.signal, remote: remoteOf(server.requestIP(req)), ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
     );
     // The credential was revoked by a reload while this request was decided or held: the
     // approval was for a caller the gateway no longer trusts.
@@ -488,3 +488,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
 }
 
 export type { ServerWebSocket };
+
+/** The caller's address as a held request's card shows it ("" when the runtime does not know it). */
+function remoteOf(ip: { address: string; port: number } | null): string {
+  if (ip === null) return "";
+  return ip.address.includes(":") ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`;
+}

@@ -306,6 +306,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
         adjust,
         signal: abort.signal,
         details,
+        remote: conn.remoteAddress,
         ...(known?.state === "approved" ? { approved: { id: known.approval.id, rule: known.approval.rule, binding: known.approval.binding } } : {}),
         answerNow: (rule) => (reviewMode(rule) === "answer" ? (p, settled) => answers.track(fingerprint, p, settled) : undefined),
         onHold: (p) => log.info(`kubernetes request held for approval: id ${p.id}; an approver (${p.approvers.join(", ")}) runs "gatehouse approve ${p.id}"`, { target: cfg.name }),
