@@ -2,6 +2,7 @@
 // client to `upstream` with the target's credential and a pinned host key. Callers run plain
 // ssh, scp, sftp or ssh -L against it; each shell, exec, SFTP session and forwarded connection
 // is decided by the policy before anything is opened upstream (see connection.ts).
+import { edenGC, fullGC, heapSize } from "bun:jsc";
 import { type CipherAlgorithm, Server } from "ssh2";
 import type { SshTarget } from "../../config/schema.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
@@ -47,6 +48,26 @@ export interface RunningSshTarget extends RunningTarget {
  */
 export const DEFAULT_CALLER_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"] as const;
 
+/**
+ * The target's memory pacing (gate/memory-pacer.ts) measures the engine's heap, buffers included
+ * (bun:jsc heapSize), and collects with bun:jsc's own collections. Bun.gc(true), the pacer's
+ * default, also hands every freed page back to the kernel, so the next packets fault the same
+ * memory in again: a 200 MB exec transfer took ~190,000 page faults and 1.2-1.6 s of gateway CPU,
+ * of which a third was system time and the collections themselves another 0.25 s (bench/README.md,
+ * SSH, 2026-12-07). Freed memory now stays with the allocator and is reused for the next packets.
+ * Resident memory no longer falls after a collection, so it cannot be the measure (the pacer would
+ * ratchet up 16 MB a collection); the heap size does fall. A relayed packet's buffers die young:
+ * an eden collection frees them; every FULL_EVERY-th collection is a full one, for what outlived
+ * an eden collection in a socket's queue or a window.
+ */
+const FULL_EVERY = 4;
+/** Heap growth that triggers a collection: 8 MB kept the stalled-reader test's peak at +33 MB (16 MB: +44 to +67; the limit there is 96). */
+const GROWTH = 8 * 1024 * 1024;
+function relayPacer(): MemoryPacer {
+  let collections = 0;
+  return new MemoryPacer({ rss: heapSize, growth: GROWTH, collect: () => void (++collections % FULL_EVERY === 0 ? fullGC() : edenGC()) });
+}
+
 /** login_timeout when the target does not set one (OpenSSH's LoginGraceTime is 120 s). */
 const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
 
@@ -66,7 +87,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     revocations: new SessionRevocations(),
     open: new Set(),
     loggedIn: () => {},
-    relayed: new MemoryPacer().relayed,
+    relayed: relayPacer().relayed,
     shellLines: deps.shellLines ?? (() => false),
     mayUse: (identity) => deps.mayUseTarget?.(identity, cfg.name) ?? true,
     recording: {
