@@ -20,6 +20,7 @@ import { envAllowList } from "./env-allow.ts";
 import { parseHostKeyPins } from "./host-key-pin.ts";
 import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
 import type { PublicKeyLookup } from "./public-keys.ts";
+import { installSsh2AesGcm } from "./ssh2-aes-gcm.ts";
 import { upstreamAddress } from "./upstream.ts";
 
 export interface SshTargetDeps extends TargetDeps {
@@ -75,6 +76,7 @@ const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 
 export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promise<RunningSshTarget> {
+  installSsh2AesGcm();
   const [host, port] = splitListen(cfg.listen);
   const hostKey = loadHostKey(cfg.host_key ?? defaultHostKeyPath(deps.stateDir, cfg.name), cfg.host_key === undefined);
   const shared: ConnectionShared = {
