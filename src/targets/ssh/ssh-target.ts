@@ -57,16 +57,26 @@ export const DEFAULT_CALLER_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@ope
  * of which a third was system time and the collections themselves another 0.25 s (bench/README.md,
  * SSH, 2026-12-07). Freed memory now stays with the allocator and is reused for the next packets.
  * Resident memory no longer falls after a collection, so it cannot be the measure (the pacer would
- * ratchet up 16 MB a collection); the heap size does fall. A relayed packet's buffers die young:
- * an eden collection frees them; every FULL_EVERY-th collection is a full one, for what outlived
- * an eden collection in a socket's queue or a window.
+ * ratchet up 16 MB a collection); the heap size does fall. A relayed packet's buffers die young,
+ * so a collection is an eden one, and a full one (which marks the whole heap: 12% of the main
+ * thread's time when every 4th collection was full) only when the eden collection left the heap
+ * more than 2 × GROWTH above where the last full one did: what outlived an eden collection in a
+ * socket's queue or a window. heapSize costs more than it looks (~5% of the main thread when read
+ * every 64 KB relayed), hence CHECK_EVERY.
  */
-const FULL_EVERY = 4;
-/** Heap growth that triggers a collection: 8 MB kept the stalled-reader test's peak at +33 MB (16 MB: +44 to +67; the limit there is 96). */
 const GROWTH = 8 * 1024 * 1024;
+const CHECK_EVERY = 1024 * 1024;
 function relayPacer(): MemoryPacer {
-  let collections = 0;
-  return new MemoryPacer({ rss: heapSize, growth: GROWTH, collect: () => void (++collections % FULL_EVERY === 0 ? fullGC() : edenGC()) });
+  let afterFull = heapSize();
+  const collect = () => {
+    edenGC();
+    const now = heapSize();
+    if (now > afterFull + 2 * GROWTH) {
+      fullGC();
+      afterFull = heapSize();
+    } else if (now < afterFull) afterFull = now;
+  };
+  return new MemoryPacer({ rss: heapSize, growth: GROWTH, checkEvery: CHECK_EVERY, collect });
 }
 
 /** login_timeout when the target does not set one (OpenSSH's LoginGraceTime is 120 s). */
