@@ -13,6 +13,7 @@
 // checks both against ssh2's original methods).
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
+import { GatewayError } from "../../core/errors.ts";
 
 // ssh2's limit (lib/protocol/crypto.js MAX_PACKET_SIZE): packet length + 20 may not exceed it.
 const MAX_PACKET_SIZE = 35000;
@@ -183,7 +184,7 @@ export function installSsh2AesGcm(): Ssh2GcmOriginals | null {
   if ((ssh2Crypto as unknown as Ssh2Crypto).bindingAvailable) return null;
   const { cipher, decipher } = ssh2GcmPrototypes();
   if (typeof cipher.encrypt !== "function" || typeof cipher.allocPacket !== "function" || typeof decipher.decrypt !== "function") {
-    throw new Error("ssh2's AES-GCM classes do not have the methods the gateway replaces (allocPacket, encrypt, decrypt): was ssh2 upgraded? see src/targets/ssh/ssh2-aes-gcm.ts");
+    throw new GatewayError("E_INTERNAL", "ssh2's AES-GCM classes do not have the methods the gateway replaces (allocPacket, encrypt, decrypt): was ssh2 upgraded? see src/targets/ssh/ssh2-aes-gcm.ts");
   }
   originals = {
     cipher: { allocPacket: cipher.allocPacket as Ssh2GcmOriginals["cipher"]["allocPacket"], encrypt: cipher.encrypt as Ssh2GcmOriginals["cipher"]["encrypt"] },
