@@ -8,6 +8,7 @@
 // rounds repeat; prints markdown with MB/s, ratios to direct, the gateway's CPU and peak RSS.
 // Run: bun bench/ssh-bench.ts [--rounds 3] [--seconds 5] [--mb 200] [--keys 500] [--concurrency 4]
 //      [--cipher aes128-gcm@openssh.com] [--skip transfer,keys,conns] [--ssh2] [--gateway-env K=V,…]
+//      [--baseline BINARY] (a second gateway from another build, e.g. main's, as a fourth path in the same rounds)
 // (needs dist/gatehouse; runs as root, like test/helpers/sshd.ts, which makes the test user)
 import { chmodSync, chownSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -16,7 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type ConnectConfig } from "ssh2";
 import { BINARY } from "../test/helpers/gateway.ts";
-import { type SshGateway, sshLogin, startSshGateway } from "../test/helpers/ssh-gateway.ts";
+import { type SshGateway, sshGatewayYaml, sshLogin, startSshGateway, type SshGatewayOptions } from "../test/helpers/ssh-gateway.ts";
+import { makeTempDir, startGatewayProcess } from "../test/helpers/gateway.ts";
 import { type SshdInstance, startSshd } from "../test/helpers/sshd.ts";
 import { within } from "../test/helpers/wait.ts";
 
@@ -35,10 +37,12 @@ const skip = new Set(flag("skip", "").split(",").filter(Boolean));
 const withSsh2 = args.includes("--ssh2");
 // --gateway-env K=V[,K=V]: the gateway's environment, e.g. MIMALLOC_PURGE_DELAY=-1 (see README).
 const gatewayEnv = Object.fromEntries(flag("gateway-env", "").split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const baselineBinary = flag("baseline", "");
 const BYTES = mb * 1024 * 1024;
 
-type PathName = "direct" | "OpenSSH bastion" | "gateway";
-const PATHS: readonly PathName[] = ["direct", "OpenSSH bastion", "gateway"];
+type PathName = "direct" | "OpenSSH bastion" | "gateway" | "gateway (baseline)";
+const PATHS: readonly PathName[] = ["direct", "OpenSSH bastion", "gateway", ...(baselineBinary ? (["gateway (baseline)"] as const) : [])];
+const isGateway = (p: PathName) => p === "gateway" || p === "gateway (baseline)";
 
 const TICK_US = 10_000; // /proc clock ticks (USER_HZ 100)
 const statFields = (pid: number, task?: number) => {
@@ -104,6 +108,19 @@ chmodSync(dir, 0o755);
 let sshd: SshdInstance | null = null;
 let bastion: SshdInstance | null = null;
 let g: SshGateway | null = null;
+let gBase: SshGateway | null = null;
+
+/** startSshGateway with another binary (--baseline). */
+async function startBaselineGateway(sshd: SshdInstance, binary: string, opts: SshGatewayOptions): Promise<SshGateway> {
+  const gdir = makeTempDir("gatehouse-ssh-baseline-");
+  writeFileSync(join(gdir, "upstream_key"), sshd.clientKey, { mode: 0o600 });
+  const gw = await startGatewayProcess({ dir: gdir, files: { "gatehouse.yaml": sshGatewayYaml(sshd, opts) }, ...(opts.env ? { env: opts.env } : {}), argvPrefix: ["sh", "-c", 'b="$1"; shift 2; exec "$b" "$@"', "sh", binary] });
+  const port = gw.port("web");
+  const hostPublicKey = readFileSync(join(gdir, "state/ssh/web/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+  const knownHosts = join(gdir, "known_hosts");
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
+  return { gw, port, knownHosts, hostPublicKey, target: "web" };
+}
 
 try {
   sshd = await startSshd();
@@ -148,7 +165,7 @@ try {
   const botKey = join(dir, "bot_key");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "bench-bot", "-f", botKey]);
   const botPublic = readFileSync(`${botKey}.pub`, "utf8").trim();
-  g = await startSshGateway(sshd, {
+  const gatewayOptions: SshGatewayOptions = {
     rules: `
   - name: bench
     groups: [bench]
@@ -158,8 +175,11 @@ try {
     target: ["exec_output_limit: 1MiB"],
     env: gatewayEnv,
     identity: `machine_keys: [{ name: bench-bot, sha256: "${"b".repeat(64)}", groups: [bench], ssh_public_keys: ["${botPublic}"] }]`,
-  });
+  };
+  g = await startSshGateway(sshd, gatewayOptions);
+  if (baselineBinary) gBase = await startBaselineGateway(sshd, baselineBinary, gatewayOptions);
   const gwPid = g.gw.proc.pid;
+  const pidOf = (path: PathName) => (path === "gateway (baseline)" ? gBase!.gw.proc.pid : gwPid);
   const gwLogin = sshLogin(g, { keyFile: botKey });
 
   const common = ["-F", "/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", ...(cipher ? ["-c", cipher] : [])];
@@ -167,6 +187,7 @@ try {
     direct: ["ssh", ...common, "-p", String(sshd.port), "-i", directKey, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${directKnown}`, `${sshd.user}@127.0.0.1`],
     "OpenSSH bastion": ["ssh", ...common, "-p", String(bastion.port), "-i", bastionKey, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${bastionKnown}`, `${sshd.user}@127.0.0.1`],
     gateway: ["ssh", ...gwLogin.args, ...(cipher ? ["-c", cipher] : []), "bench@127.0.0.1"],
+    "gateway (baseline)": gBase ? ["ssh", ...sshLogin(gBase, { keyFile: botKey }).args, ...(cipher ? ["-c", cipher] : []), "bench@127.0.0.1"] : [],
   };
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
 
@@ -190,7 +211,7 @@ try {
   }
 
   console.log(`\n## SSH bench ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim()}, ${rounds} rounds, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}\n`);
-  console.log(`client: ${spawnSync("ssh", ["-V"], { encoding: "utf8" }).stderr.trim()}; gateway: ${execFileSync(BINARY, ["version"], { encoding: "utf8" }).trim()}`);
+  console.log(`client: ${spawnSync("ssh", ["-V"], { encoding: "utf8" }).stderr.trim()}; gateway: ${execFileSync(BINARY, ["version"], { encoding: "utf8" }).trim()}${baselineBinary ? `; gateway (baseline): ${execFileSync(baselineBinary, ["version"], { encoding: "utf8" }).trim()}` : ""}`);
   if (Object.keys(gatewayEnv).length > 0) console.log(`gateway environment: ${JSON.stringify(gatewayEnv)}`);
   console.log(`caller-side cipher: ${PATHS.map((p) => `${p} ${negotiated[p]}`).join("; ")}${cipher ? ` (forced with -c ${cipher})` : ""}`);
   console.log("gateway → sshd: ssh2's choice, aes128-gcm@openssh.com (node:crypto), kex curve25519-sha256@libssh.org; bastion → sshd: OpenSSH's defaults unless --cipher\n");
@@ -217,16 +238,16 @@ try {
         for (const path of order) {
           const upstreamCpu = descendantsCpu(sshdPid);
           const bastionCpu = descendantsCpu(bastionPid);
-          const g0 = cpuUs(gwPid);
-          if (path === "gateway") resetPeak(gwPid);
+          const g0 = cpuUs(pidOf(path));
+          if (isGateway(path)) resetPeak(pidOf(path));
           const t0 = performance.now();
           const res = dirn === "upload" ? await ssh(path, "cat > /dev/null", { stdin: blob }) : await ssh(path, `cat ${blob}`);
           const secs = (performance.now() - t0) / 1000;
-          const g1 = cpuUs(gwPid);
-          const peak = statusKb(gwPid, "VmHWM") / 1024;
+          const g1 = cpuUs(pidOf(path));
+          const peak = statusKb(pidOf(path), "VmHWM") / 1024;
           const sample: Sample = { mbs: mb / secs, clientCpu: res.clientCpuUs / 1e6, sshdCpu: upstreamCpu.stop(), seconds: secs };
           const bastionUsed = bastionCpu.stop();
-          if (path === "gateway") {
+          if (isGateway(path)) {
             sample.middleCpu = (g1 - g0) / 1e6;
             sample.gwPeakMb = peak;
           }
@@ -244,7 +265,7 @@ try {
         const s = samples[`${dirn}|${path}`]!;
         const ratios = s.map((x, i) => x.mbs / direct[i]!.mbs);
         const gw = path !== "direct" ? `${median(s.map((x) => x.middleCpu!)).toFixed(2)} (${median(s.map((x) => (100 * x.middleCpu!) / x.seconds)).toFixed(0)}%)` : "";
-        const peak = path === "gateway" ? `${Math.max(...s.map((x) => x.gwPeakMb!)).toFixed(0)} MB` : "";
+        const peak = isGateway(path) ? `${Math.max(...s.map((x) => x.gwPeakMb!)).toFixed(0)} MB` : "";
         console.log(
           `| ${dirn} | ${path} | ${median(s.map((x) => x.mbs)).toFixed(1)} (${range(s.map((x) => x.mbs), 1)}) | ${path === "direct" ? "1.00" : `${median(ratios).toFixed(2)} (${range(ratios)})`} | ${median(s.map((x) => x.clientCpu)).toFixed(2)} | ${median(s.map((x) => x.sshdCpu)).toFixed(2)} | ${gw} | ${peak} |`,
         );
@@ -258,7 +279,8 @@ try {
     const pin = (pub: string) => (k: Buffer) => k.equals(Buffer.from(pub.split(" ")[1]!, "base64"));
     if (path === "direct") return { host: "127.0.0.1", port: sshd!.port, username: sshd!.user, privateKey: sshd!.clientKey, hostVerifier: pin(sshd!.hostPublicKey) };
     if (path === "OpenSSH bastion") return { host: "127.0.0.1", port: bastion!.port, username: sshd!.user, privateKey: bastion!.clientKey, hostVerifier: pin(bastion!.hostPublicKey) };
-    return { host: "127.0.0.1", port: g!.port, username: "bench", privateKey: readFileSync(botKey), hostVerifier: pin(g!.hostPublicKey) };
+    const gg = path === "gateway (baseline)" ? gBase! : g!;
+    return { host: "127.0.0.1", port: gg.port, username: "bench", privateKey: readFileSync(botKey), hostVerifier: pin(gg.hostPublicKey) };
   };
   const connect = async (path: PathName) => {
     const c = new Client();
@@ -375,7 +397,7 @@ try {
   // ---- connections per second -------------------------------------------------------------------
   if (!skip.has("conns")) {
     const res: Record<string, number[]> = {};
-    const gwCpuPer: number[] = [];
+    const gwCpuPer: Partial<Record<PathName, number[]>> = {};
     // OpenSSH 9 clients offer sntrup761x25519-sha512 first (post-quantum; ssh2, so the gateway,
     // does not have it): the default, then curve25519-sha256 forced on every OpenSSH leg.
     const KEX = { default: [] as string[], curve25519: ["-o", "KexAlgorithms=curve25519-sha256", "-o", "SetEnv=APP_KEX=curve25519-sha256"] };
@@ -383,7 +405,7 @@ try {
       for (const [kex, kexArgs] of Object.entries(KEX)) for (const conc of [1, concurrency]) {
         for (const path of PATHS.map((_, i) => PATHS[(i + r) % PATHS.length]!)) {
           const deadline = performance.now() + seconds * 1000;
-          const g0 = cpuUs(gwPid);
+          const g0 = cpuUs(pidOf(path));
           let n = 0;
           const t0 = performance.now();
           await Promise.all(
@@ -395,7 +417,7 @@ try {
             }),
           );
           const rate = n / ((performance.now() - t0) / 1000);
-          if (path === "gateway") gwCpuPer.push((cpuUs(gwPid) - g0) / 1000 / n);
+          if (isGateway(path)) (gwCpuPer[path] ??= []).push((cpuUs(pidOf(path)) - g0) / 1000 / n);
           (res[`${kex}|${conc}|${path}`] ??= []).push(rate);
         }
       }
@@ -411,11 +433,14 @@ try {
         console.log(`| ${kex} | ${conc} | ${path} | ${median(s).toFixed(1)} (${range(s, 1)}) | ${path === "direct" ? "1.00" : `${median(ratios).toFixed(2)} (${range(ratios)})`} |`);
       }
     }
-    console.log(`\ngateway CPU per connection: ${median(gwCpuPer).toFixed(1)} ms (${range(gwCpuPer, 1)}); gateway RSS at the end ${(statusKb(gwPid, "VmRSS") / 1024).toFixed(0)} MB\n`);
+    for (const [path, per] of Object.entries(gwCpuPer)) console.log(`\n${path} CPU per connection: ${median(per).toFixed(1)} ms (${range(per, 1)}); RSS at the end ${(statusKb(pidOf(path as PathName), "VmRSS") / 1024).toFixed(0)} MB`);
+    console.log();
   }
 } finally {
   await g?.gw.stop();
   g?.gw.cleanup();
+  await gBase?.gw.stop();
+  gBase?.gw.cleanup();
   await bastion?.stop();
   await sshd?.stop();
   rmSync(dir, { recursive: true, force: true });

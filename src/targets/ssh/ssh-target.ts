@@ -2,6 +2,7 @@
 // client to `upstream` with the target's credential and a pinned host key. Callers run plain
 // ssh, scp, sftp or ssh -L against it; each shell, exec, SFTP session and forwarded connection
 // is decided by the policy before anything is opened upstream (see connection.ts).
+import { edenGC, fullGC, heapSize } from "bun:jsc";
 import { type CipherAlgorithm, Server } from "ssh2";
 import type { SshTarget } from "../../config/schema.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
@@ -19,6 +20,7 @@ import { envAllowList } from "./env-allow.ts";
 import { parseHostKeyPins } from "./host-key-pin.ts";
 import { defaultHostKeyPath, loadHostKey } from "./host-key.ts";
 import type { PublicKeyLookup } from "./public-keys.ts";
+import { installSsh2AesGcm } from "./ssh2-aes-gcm.ts";
 import { upstreamAddress } from "./upstream.ts";
 
 export interface SshTargetDeps extends TargetDeps {
@@ -47,6 +49,36 @@ export interface RunningSshTarget extends RunningTarget {
  */
 export const DEFAULT_CALLER_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"] as const;
 
+/**
+ * The target's memory pacing (gate/memory-pacer.ts) measures the engine's heap, buffers included
+ * (bun:jsc heapSize), and collects with bun:jsc's own collections. Bun.gc(true), the pacer's
+ * default, also hands every freed page back to the kernel, so the next packets fault the same
+ * memory in again: a 200 MB exec transfer took ~190,000 page faults and 1.2-1.6 s of gateway CPU,
+ * of which a third was system time and the collections themselves another 0.25 s (bench/README.md,
+ * SSH, 2026-12-07). Freed memory now stays with the allocator and is reused for the next packets.
+ * Resident memory no longer falls after a collection, so it cannot be the measure (the pacer would
+ * ratchet up 16 MB a collection); the heap size does fall. A relayed packet's buffers die young,
+ * so a collection is an eden one, and a full one (which marks the whole heap: 12% of the main
+ * thread's time when every 4th collection was full) only when the eden collection left the heap
+ * more than 2 × GROWTH above where the last full one did: what outlived an eden collection in a
+ * socket's queue or a window. heapSize costs more than it looks (~5% of the main thread when read
+ * every 64 KB relayed), hence CHECK_EVERY.
+ */
+const GROWTH = 8 * 1024 * 1024;
+const CHECK_EVERY = 1024 * 1024;
+function relayPacer(): MemoryPacer {
+  let afterFull = heapSize();
+  const collect = () => {
+    edenGC();
+    const now = heapSize();
+    if (now > afterFull + 2 * GROWTH) {
+      fullGC();
+      afterFull = heapSize();
+    } else if (now < afterFull) afterFull = now;
+  };
+  return new MemoryPacer({ rss: heapSize, growth: GROWTH, checkEvery: CHECK_EVERY, collect });
+}
+
 /** login_timeout when the target does not set one (OpenSSH's LoginGraceTime is 120 s). */
 const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
 
@@ -54,6 +86,7 @@ const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 
 export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promise<RunningSshTarget> {
+  installSsh2AesGcm();
   const [host, port] = splitListen(cfg.listen);
   const hostKey = loadHostKey(cfg.host_key ?? defaultHostKeyPath(deps.stateDir, cfg.name), cfg.host_key === undefined);
   const shared: ConnectionShared = {
@@ -66,7 +99,7 @@ export async function startSshTarget(cfg: SshTarget, deps: SshTargetDeps): Promi
     revocations: new SessionRevocations(deps.liveSessions),
     open: new Set(),
     loggedIn: () => {},
-    relayed: new MemoryPacer().relayed,
+    relayed: relayPacer().relayed,
     shellLines: deps.shellLines ?? (() => false),
     mayUse: (identity) => deps.mayUseTarget?.(identity, cfg.name) ?? true,
     recording: {
