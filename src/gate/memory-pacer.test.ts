@@ -3,7 +3,7 @@ import { MemoryPacer } from "./memory-pacer.ts";
 
 test("collects only when resident memory grew by the limit since the last collection", () => {
   let rss = 100;
-  const pacer = new MemoryPacer({ rss: () => rss, collect: () => (rss = 105), checkEvery: 10, growth: 50 });
+  const pacer = new MemoryPacer({ rss: () => rss, collect: () => (rss = 105), checkEvery: 10, growth: 50, minRelayed: 10 });
   pacer.relayed(9);
   rss = 200;
   pacer.relayed(0);
@@ -15,5 +15,22 @@ test("collects only when resident memory grew by the limit since the last collec
   expect(pacer.collections).toBe(1); // 45 above 105
   rss = 160;
   pacer.relayed(10);
+  expect(pacer.collections).toBe(2);
+});
+
+test("collects only when enough was relayed since the last collection to account for the growth", () => {
+  // Resident memory that grows while little is relayed (the heap of many small statements) is
+  // the engine's to collect: a full collection would free no read buffers.
+  let rss = 100;
+  const pacer = new MemoryPacer({ rss: () => rss, collect: () => (rss = 105), checkEvery: 10, growth: 50 });
+  rss = 200;
+  for (let i = 0; i < 4; i++) pacer.relayed(10);
+  expect(pacer.collections).toBe(0); // 40 bytes relayed, fewer than the growth of 50
+  pacer.relayed(10);
+  expect(pacer.collections).toBe(1);
+  rss = 200;
+  pacer.relayed(10);
+  expect(pacer.collections).toBe(1); // counted again from the last collection
+  for (let i = 0; i < 4; i++) pacer.relayed(10);
   expect(pacer.collections).toBe(2);
 });

@@ -340,7 +340,7 @@ export class Session implements RelayCore, RevocableSession {
     // The functions without markers are a new array per statement (splitMarkers): compared by value, against a copy.
     if (hit === undefined || hit.classes !== classes || !sameStrings(hit.functions, functions)) {
       const { sql: _sql, ...fixed } = auditAction(facts) as Record<string, unknown>;
-      hit = { classes, functions: [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
+      hit = { classes, functions: Object.isFrozen(functions) ? functions : [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
       this.#statementActions.set(relations, hit);
     }
     return hit.template.fill({ sql: facts.sql });
