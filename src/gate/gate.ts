@@ -401,7 +401,9 @@ export class Gate {
       written = audit.flushSoon();
       const template = ctx.records.template("decision", decision, policy.hash);
       audit.appendSync(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
-      audit.flushSoon(); // the turn's write now covers this record (its seq)
+      // The turn's write now covers this record (its seq); the same promise, unless the log failed in between.
+      const again = audit.flushSoon();
+      if (again !== written) again.catch(() => {});
       // One reporting promise per turn, shared by the turn's statements.
       if (written !== this.#turn) {
         this.#turn = written;
