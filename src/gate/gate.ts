@@ -131,6 +131,12 @@ export interface CheckContext {
  */
 export const RECORD_QUEUED: Promise<void> = Promise.resolve();
 
+/**
+ * queueKnown shares the turn's write only while statements of more than one session came within
+ * this many ms of each other; a session alone on the gateway writes its records at once.
+ */
+const SHARED_TURN_MS = 2;
+
 export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> {
   return {
     method: i.method,
@@ -374,6 +380,71 @@ export class Gate {
       })
       .then(() => known, failed);
   }
+
+  /**
+   * recordKnown without the write: the decision record of an allow that check() gave earlier for
+   * the same request (`known`, under the policy still in force), queued from the session's
+   * templates for the write at the end of this event-loop turn, which carries the records of
+   * every session's statements of the turn (one write(2) for all of them, not one each).
+   * Only while statements of other sessions come too (within SHARED_TURN_MS); a lone session's
+   * statement gets null, and recordKnown writes its record at once, without a turn's delay.
+   * Returns the verdict and `written`, which resolves once that write is done: the caller
+   * forwards what the record covers only then, and never if it rejects (E_AUDIT_WRITE, already
+   * reported here). A deny (auditFailed) when the record cannot even be queued. Null when this
+   * log cannot do it (strict mode waits for its fsync, a sink without appendSync or flushSoon,
+   * templates of another session): use recordKnown.
+   */
+  queueKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records" | "action">): { readonly verdict: Verdict; readonly written: Promise<void> | null } | null {
+    const audit = this.deps.audit;
+    if (audit.appendSync === undefined || audit.flushSoon === undefined || audit.durability === "strict" || ctx.records === undefined || this.unflushed.length > 0) return null;
+    if (!ctx.records.matches(ctx.session, action.identity, action.target)) return null;
+    // A lone session gains nothing from waiting for the end of the turn (it would only add a
+    // turn of the event loop per statement): its records are written at once, as recordKnown does.
+    const now = this.deps.clock.now();
+    if (ctx.session !== this.#lastQueuedSession) {
+      this.#lastQueuedSession = ctx.session;
+      this.#othersAt = now;
+    } else if (now - this.#othersAt > SHARED_TURN_MS) return null;
+    const policy = this.deps.policy();
+    const decision = known.decision;
+    if (policy.hash !== known.policyHash || !known.allowed || decision.effect !== "allow" || known.approvalId !== undefined) {
+      throw new GatewayError("E_INTERNAL", "a cached decision was reused under another policy or for a request that was not simply allowed");
+    }
+    this.#countAllow(action.target);
+    const details = decision.detail ? { ...ctx.details, denial: decision.detail } : ctx.details;
+    let written: Promise<void> | undefined;
+    try {
+      // The turn's write is asked for first, so the append does not schedule a write of its own.
+      written = audit.flushSoon();
+      const template = ctx.records.template("decision", decision, policy.hash);
+      audit.appendSync(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
+      // The turn's write now covers this record (its seq); the same promise, unless the log failed in between.
+      const again = audit.flushSoon();
+      if (again !== written) again.catch(() => {});
+      // One reporting promise per turn, shared by the turn's statements.
+      if (written !== this.#turn) {
+        this.#turn = written;
+        this.#turnReported = written.then(undefined, this.#turnWriteFailed);
+      }
+      return { verdict: known, written: this.#turnReported };
+    } catch (e) {
+      written?.catch(() => {}); // a failed log refuses the turn's write too: this deny reports it
+      return { verdict: this.auditFailed("decision", decision, policy.hash, e), written: null };
+    }
+  }
+
+  /** The session of the last queueKnown, and when a call came from another session than the one before. */
+  #lastQueuedSession: string | undefined = undefined;
+  #othersAt = Number.NEGATIVE_INFINITY;
+  #turn: Promise<void> | null = null;
+  #turnReported: Promise<void> = Promise.resolve();
+
+  /** The turn's write failed: reported once, then passed on to every waiter (each refuses what it held). */
+  readonly #turnWriteFailed = (e: unknown): never => {
+    this.auditWriteFailed("decision", "refused", e);
+    this.deps.metrics.decisions.inc({ target: "-", effect: "audit_failure" });
+    throw e;
+  };
 
   /**
    * recordKnown for a target whose handlers of one event-loop turn each wait for their own

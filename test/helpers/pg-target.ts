@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { PostgresTarget } from "../../src/config/schema.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import type { Identity } from "../../src/core/types.ts";
-import { Gate } from "../../src/gate/gate.ts";
+import { Gate, type AuditSink } from "../../src/gate/gate.ts";
 import { compileDetectors } from "../../src/masking/detectors.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
 import { startPostgresTarget, type RunningPostgresTarget } from "../../src/targets/postgres/postgres-target.ts";
@@ -46,6 +46,8 @@ export async function startInProcessTarget(
     wrapCheck?: (check: Gate["check"]) => Gate["check"];
     /** The gate gets the whole log (appendSync, flush: the record path the gateway uses), not only append. */
     wholeLog?: boolean;
+    /** What the gate gets instead of the log (a test's wrapper around the whole log). */
+    wrapAudit?: (audit: AuditLog) => AuditSink;
   },
 ): Promise<InProcessTarget> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-pg-inprocess-"));
@@ -69,7 +71,7 @@ ${opts.rules.replace(/^\n+/, "")}`,
   const metrics = createMetrics();
   let gate: Gate | undefined;
   const approvals = new Approvals({ clock, onExpire: (p) => gate?.expire(p) });
-  gate = new Gate({ policy: () => policy, audit: opts.wholeLog === true ? audit : { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
+  gate = new Gate({ policy: () => policy, audit: opts.wrapAudit !== undefined ? opts.wrapAudit(audit) : opts.wholeLog === true ? audit : { append: (e) => audit.append(e as Parameters<AuditLog["append"]>[0]) }, approvals, clock, metrics, log: silentLogger });
   if (opts.wrapCheck) gate.check = opts.wrapCheck(gate.check.bind(gate));
   const target = await startPostgresTarget(config.targets[0] as PostgresTarget, {
     gate,

@@ -12,8 +12,10 @@
 //
 // The fast path: a simple Query of one statement, or a Bind in a new batch, whose shape was
 // allowed a moment ago with nothing it depends on changed since (StatementChecker.known) is
-// decided without the catalog or the policy, recorded (one write(2)) and forwarded in the same
-// data callback, with no await; everything else takes the path below.
+// decided without the catalog or the policy and recorded in the same data callback, with no
+// await; in batch mode it is forwarded once the end of the event-loop turn wrote the records of
+// every session's statements of that turn with one write(2) (strict mode: written and fsync'd
+// first, as before); everything else takes the path below.
 //
 // Statements are checked against the catalog as it is when they arrive (read on another
 // connection, so only committed changes show), so a statement that may change it (DDL,
@@ -137,6 +139,12 @@ export class FrontendRelay {
       const info = analysis.statements[0]!;
       const known = this.checker.known(info);
       if (known !== null) {
+        // Decided and recorded in this callback; forwarded after the turn's audit write.
+        const queued = s.statementGate.queueKnown(known, SIMPLE_DETAILS);
+        if (queued !== null) {
+          if (queued.written !== null) s.awaitRecords(queued.written);
+          return this.applyKnownQuery(m, info, known, ctx, queued.verdict);
+        }
         // Decided, recorded and forwarded in this callback, unless the record must be waited for
         // (no closure unless it must).
         const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS);
@@ -259,6 +267,11 @@ export class FrontendRelay {
       if (known !== null) {
         // Frozen and kept with the statement: the gate serialises it once (Gate.recordKnown).
         const details = (stmt.bindDetails ??= Object.freeze({ protocol: "extended", statement_name: stmt.name, at: "bind" }));
+        const queued = this.s.statementGate.queueKnown(known, details);
+        if (queued !== null) {
+          if (queued.written !== null) this.s.awaitRecords(queued.written);
+          return this.applyKnownBind(m, stmt, known, queued.verdict);
+        }
         const verdict = this.s.statementGate.recordKnown(known, details);
         if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownBind(m, stmt, known, v));
         return this.applyKnownBind(m, stmt, known, verdict);

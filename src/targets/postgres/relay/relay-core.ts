@@ -41,6 +41,11 @@ export interface RelayCore {
   batch: number;
   /** The server is in COPY FROM STDIN and the client has not ended it: the server ignores Sync now. */
   copyIn: boolean;
+  /**
+   * What is pushed to toUpstream from now on waits for `written` (the turn's audit write of its
+   * records, Gate.queueKnown) and is never sent if it rejects.
+   */
+  awaitRecords(written: Promise<void>): void;
   /** The client sent Terminate. */
   terminate(): void;
   /** Writes the audit record of a finished (or never run) statement. */

@@ -244,6 +244,13 @@ export class Outbox {
     return this.runBuf === null && this.runs.length === 0;
   }
 
+  /** Drops everything gathered (never to be sent). */
+  clear(): void {
+    this.runs.length = 0;
+    this.runBuf = null;
+    this.bytes = 0;
+  }
+
   /** Writes everything gathered; returns write()'s answer (false: wait for drain). */
   flush(sink: ByteSink): boolean {
     const runs = this.runs;

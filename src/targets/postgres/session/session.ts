@@ -225,8 +225,35 @@ export class Session implements RelayCore, RevocableSession {
     this.flushUpstream();
   }
 
+  /**
+   * What toUpstream holds waits for the turn's audit write of its records (awaitRecords): set
+   * until that write is done. The write comes at the end of the turn, after every data callback
+   * of the turn, and its promise settles (a microtask) before any later callback, so all this
+   * session's records queued meanwhile are in it.
+   */
+  private recordsPending: Promise<void> | null = null;
+
+  awaitRecords(written: Promise<void>): void {
+    if (this.recordsPending === written) return;
+    this.recordsPending = written;
+    written.then(
+      () => {
+        if (this.recordsPending !== written) return;
+        this.recordsPending = null;
+        this.flushUpstream();
+      },
+      (e: unknown) => {
+        // Recorded statements whose records are not in the log are never forwarded (fail closed).
+        this.recordsPending = null;
+        if (this.closed) return;
+        this.toUpstream.clear();
+        this.fatalToClient("58030", `audit log unavailable, statement not run: ${errorMessage(e)}`);
+      },
+    );
+  }
+
   private flushUpstream(): void {
-    if (this.toUpstream.empty || this.closed) return;
+    if (this.toUpstream.empty || this.closed || this.recordsPending !== null) return;
     if (!this.toUpstream.flush(this.upstream)) {
       this.upstreamFull = true;
       this.updateClientPause();
@@ -287,6 +314,14 @@ export class Session implements RelayCore, RevocableSession {
   // ---- RelayCore ----
 
   terminate(): void {
+    if (this.recordsPending !== null) {
+      // What the client sent before its Terminate still goes out, once its records are written now.
+      try {
+        if (this.deps.gate.flushRecords() === undefined) this.recordsPending = null;
+      } catch {
+        this.toUpstream.clear(); // the log failed: nothing it does not hold goes out
+      }
+    }
     this.flushUpstream();
     this.close(null, false);
   }
@@ -348,7 +383,7 @@ export class Session implements RelayCore, RevocableSession {
     // The functions without markers are a new array per statement (splitMarkers): compared by value, against a copy.
     if (hit === undefined || hit.classes !== classes || !sameStrings(hit.functions, functions)) {
       const { sql: _sql, ...fixed } = auditAction(facts) as Record<string, unknown>;
-      hit = { classes, functions: [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
+      hit = { classes, functions: Object.isFrozen(functions) ? functions : [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
       this.#statementActions.set(relations, hit);
     }
     return hit.template.fill({ sql: facts.sql });

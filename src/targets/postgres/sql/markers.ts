@@ -47,8 +47,31 @@ export interface Markers {
 
 export const NO_MARKERS: Markers = Object.freeze({ operators: [], types: [], copies: [], settingFromRows: false, codeRelations: [], codeTypes: [] });
 
+/**
+ * Splits of frozen functions lists (a cached analysis's, shared by every statement of its shape):
+ * made once, frozen, and the same arrays each time, so the hot path neither splits per statement
+ * nor compares copies.
+ */
+const frozenSplits = new WeakMap<readonly string[], { functions: readonly string[]; markers: Markers }>();
+
 /** Splits a functions list into the real functions and the markers; returns the same array when there are none. */
 export function splitMarkers(functions: readonly string[]): { functions: readonly string[]; markers: Markers } {
+  if (!Object.isFrozen(functions)) return split(functions);
+  let done = frozenSplits.get(functions);
+  if (done === undefined) {
+    const { functions: real, markers } = split(functions);
+    done = Object.freeze({ functions: Object.freeze(real), markers: markers === NO_MARKERS ? markers : deepFrozen(markers) });
+    frozenSplits.set(functions, done);
+  }
+  return done;
+}
+
+function deepFrozen(m: Markers): Markers {
+  for (const v of Object.values(m)) if (Array.isArray(v)) Object.freeze(v);
+  return Object.freeze(m);
+}
+
+function split(functions: readonly string[]): { functions: readonly string[]; markers: Markers } {
   let any = false;
   for (const f of functions) {
     if (isMarker(f)) {
