@@ -1,6 +1,7 @@
 // The configuration's one definition: TypeBox schemas from which both validation and the
 // TypeScript types come, and which `gatehouse schema` exports as JSON Schema for editors.
 import type { SecretRef } from "./secrets.ts";
+import { McpRuleSection } from "./mcp-rule-schema.ts";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 
 const Duration = Type.String({
@@ -518,6 +519,7 @@ export const RuleConfig = Type.Object(
         strict,
       ),
     ),
+    mcp: Type.Optional(McpRuleSection),
     claims: Type.Optional(
       Type.Record(
         Type.String({ minLength: 1 }),

@@ -324,7 +324,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const origin = config.origins.get(`target:${t.name}`) ?? opts.configPath;
         const folder = dirname(origin.replace(/:\d+(:\d+)?$/, ""));
         const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), await import(pinsModule), log);
-        const classifySql = t.servers.some((s) => s.sql !== undefined) ? ((await import(sqlModule)) as { classifySqlArgument: (text: string) => never }).classifySqlArgument : undefined;
+        const classifySql = t.servers.some((s) => s.sql !== undefined) ? await ((await import(sqlModule)) as typeof import("../targets/mcp/sql-argument.ts")).loadSqlClassifier() : undefined;
         return startMcpTarget(t, {
           gate,
           authenticate,
