@@ -141,7 +141,7 @@ function pickTarget(config: Config, name: string | undefined, text: string, name
   if (name !== undefined) {
     const t = config.targets.find((x) => x.name === name);
     if (!t) throw usageError(`no target "${name}" in the configuration (targets: ${config.targets.map((x) => x.name).join(", ") || "none"})`);
-    return { name: t.name, kind: t.kind };
+    return { name: t.name, kind: t.kind as TargetKind };
   }
   const kind: TargetKind = parseHttpRequest(text) !== null ? "http" : "postgres";
   const fit = config.targets.filter((t) => t.kind === kind);

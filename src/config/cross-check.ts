@@ -7,7 +7,7 @@ import type { ConfigIssue } from "./issue.ts";
 import type { Merged } from "./merge.ts";
 import type { RuleConfig, TargetConfig } from "./schema.ts";
 
-const KINDS = ["http", "postgres", "ssh", "kubernetes"] as const;
+const KINDS = ["http", "postgres", "ssh", "kubernetes", "mcp"] as const;
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*", ""]);
 
 function splitListen(listen: string): { host: string; port: number } {

@@ -1,7 +1,7 @@
 // Assembles a running gateway from a configuration path: audit log, identity, policy store
 // with hot reload, approvals rebuilt from the log, the gate, the admin API and each target.
 // Target code is imported lazily, only for the kinds the configuration uses.
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
 import { Health } from "../admin/health.ts";
@@ -307,6 +307,37 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
           degraded,
+          clock,
+          metrics,
+          log,
+        });
+      }
+      case "mcp": {
+        const [{ startMcpTarget }, masking, { createToolPins }] = await Promise.all([
+          import("../targets/mcp/mcp-target.ts"),
+          import("../masking/json-masker.ts"),
+          import("../targets/mcp/target-pins.ts"),
+        ]);
+        // pins.ts and sql-argument.ts come with the MCP policy work (h-mcp-b).
+        const pinsModule = "../targets/mcp/pins.ts";
+        const sqlModule = "../targets/mcp/sql-argument.ts";
+        const origin = config.origins.get(`target:${t.name}`) ?? opts.configPath;
+        const folder = dirname(origin.replace(/:\d+(:\d+)?$/, ""));
+        const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), await import(pinsModule), log);
+        const classifySql = t.servers.some((s) => s.sql !== undefined) ? ((await import(sqlModule)) as { classifySqlArgument: (text: string) => never }).classifySqlArgument : undefined;
+        return startMcpTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          decide: (action) => policy.decide(action),
+          mayUseTarget,
+          masker: cachedMasker(masking.compileJsonMasker),
+          pins,
+          ...(classifySql !== undefined ? { classifySql } : {}),
+          authorizationServers: () => config.identity.issuers.map((i) => i.issuer),
+          onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
+          endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t) as typeof t,
           clock,
           metrics,
           log,

@@ -1,0 +1,153 @@
+// The SQL argument of an MCP database tool (a server's `sql: { tool, argument }` in the target),
+// read by the same PostgreSQL parser and analysis the postgres target uses, so that a rule's
+// `mcp.sql` means what a `postgres` section means: "analysts read sales.*" over MCP is the same
+// promise as over the wire protocol. What the MCP path cannot know, it refuses rather than guess:
+// - every statement of the text counts (`COMMIT; DROP …` is transaction and ddl.drop.table, and
+//   an allow rule needs every class listed), never only the first;
+// - text that does not parse, holds no statement, or is not a string: refused;
+// - EXECUTE, FETCH or MOVE of a name the same text did not PREPARE or DECLARE: refused (a
+//   server's pooled connection may hold anything under that name, from another caller's call);
+// - a change of a setting (SET, RESET, set_config, DISCARD): refused. The postgres target follows
+//   a session's settings; an MCP server's connections are shared and not ours to follow (SET
+//   search_path would change what later calls' unqualified names mean);
+// - no catalog: a function called with a schema other than pg_catalog, or unqualified and not a
+//   PostgreSQL built-in name, counts as user-defined code (allowed only where the deciding rule
+//   names it in mcp.sql.functions), as the postgres target's catalog check would have it. Left
+//   open: a user function that overloads a built-in's name in a schema on the path, and
+//   user-defined operators and casts; making one needs CREATE, which the rules decide.
+// Unqualified relations resolve over the search path ["$user", "public"] with the database user
+// unknown unless the target says: "$user.orders" is then a candidate, which an allow rule must
+// also cover (`*.orders`), so a table in the user's own schema cannot pass as public.orders.
+import type { Action, Decision, McpSqlFacts, PostgresRequestFacts } from "../../core/types.ts";
+import type { AnalysisContext, StatementInfo } from "../postgres/sql/analysis.ts";
+import type { SqlParser } from "../postgres/sql/sql-parser.ts";
+import { splitMarkers } from "../postgres/sql/markers.ts";
+import { postgresBuiltins } from "../postgres/decide/builtins.ts";
+import { declaredCursorName } from "../postgres/decide/cursor-name.ts";
+import { isBuiltinFunctionName } from "./pg-builtin-functions.ts";
+
+export type SqlArgumentResult = { readonly ok: true; readonly sql: McpSqlFacts } | { readonly ok: false; readonly reason: string };
+
+export interface SqlArgumentOptions {
+  /** The server's search_path, as PostgreSQL stores it; default ["$user", "public"]. */
+  readonly searchPath?: readonly string[];
+  /** The database user the server connects as, for "$user"; default unknown (the literal "$user" stands in). */
+  readonly user?: string;
+}
+
+/** Longer SQL is refused: the parser works on it in one piece, and no tool call needs more. */
+export const MAX_SQL_LENGTH = 256 * 1024;
+
+function refuse(reason: string): SqlArgumentResult {
+  return { ok: false, reason };
+}
+
+function pushAll(into: string[], seen: Set<string>, items: readonly string[]): void {
+  for (const x of items) {
+    if (seen.has(x)) continue;
+    seen.add(x);
+    into.push(x);
+  }
+}
+
+/** Classifies the SQL argument of one call: the union of what every statement of it is, or why it is refused. */
+export function classifySqlArgument(parser: SqlParser, text: unknown, options: SqlArgumentOptions = {}): SqlArgumentResult {
+  if (typeof text !== "string") return refuse(`the SQL argument is ${text === null ? "null" : Array.isArray(text) ? "a list" : typeof text}, not text`);
+  if (text.length > MAX_SQL_LENGTH) return refuse(`the SQL argument is longer than ${MAX_SQL_LENGTH} characters`);
+  const ctx: AnalysisContext = { searchPath: options.searchPath ?? ["$user", "public"], user: options.user ?? "$user" };
+  const analysis = parser.analyze(text, ctx);
+  if (!analysis.ok) return refuse(`the SQL cannot be parsed: ${analysis.error}${analysis.position !== undefined ? ` (at character ${analysis.position})` : ""}`);
+  if (analysis.statements.length === 0) return refuse("the SQL argument holds no statement");
+  const prepared = new Set<string>();
+  const declared = new Set<string>();
+  const classes: string[] = [];
+  const relations: string[] = [];
+  const functions: string[] = [];
+  const seen = [new Set<string>(), new Set<string>(), new Set<string>()] as const;
+  for (const s of analysis.statements) {
+    const problem = statementProblem(s, prepared, declared);
+    if (problem !== null) return refuse(problem);
+    pushAll(classes, seen[0], s.classes);
+    pushAll(relations, seen[1], s.relations);
+    pushAll(functions, seen[2], splitMarkers(s.functions).functions);
+  }
+  return { ok: true, sql: Object.freeze({ classes: Object.freeze(classes), relations: Object.freeze(relations), functions: Object.freeze(functions), text }) };
+}
+
+/**
+ * For the runtime: the SQL facts of a tools/call of a server's SQL tool, whose SQL is in the
+ * argument the target names (servers[].sql.argument). A call without that argument, or with
+ * another spelling of it beside it, is refused: the server might run either.
+ */
+export function classifySqlCall(parser: SqlParser, args: Readonly<Record<string, unknown>> | undefined, argument: string, options: SqlArgumentOptions = {}): SqlArgumentResult {
+  if (args === undefined || !Object.hasOwn(args, argument)) return refuse(`the call has no argument ${JSON.stringify(argument)} holding its SQL`);
+  const lower = argument.toLowerCase();
+  const twin = Object.keys(args).find((k) => k !== argument && k.normalize("NFKC").toLowerCase() === lower);
+  if (twin !== undefined) return refuse(`the call has both ${JSON.stringify(argument)} and ${JSON.stringify(twin)}; the server might run either`);
+  return classifySqlArgument(parser, args[argument], options);
+}
+
+function statementProblem(s: StatementInfo, prepared: Set<string>, declared: Set<string>): string | null {
+  if (s.prepares !== undefined) prepared.add(s.prepares.name);
+  if (s.classes.includes("declare_cursor")) {
+    // A name that cannot be read plainly is not remembered: a FETCH of it is then refused.
+    const name = declaredCursorName(s.text);
+    if (name !== null) declared.add(name);
+  }
+  if (s.executes !== undefined && !prepared.has(s.executes)) return `EXECUTE ${s.executes} runs a prepared statement this SQL does not define; the gateway cannot see what it is`;
+  if (s.fetches !== undefined && !declared.has(s.fetches)) return `FETCH or MOVE of cursor ${s.fetches}, which this SQL does not declare; the gateway cannot see what it reads`;
+  if (s.sets !== undefined && s.sets.length > 0) return `the SQL changes the setting ${s.sets.map((x) => x.name).join(", ")}; an MCP server's connections are shared, so settings are not changed through it`;
+  if (s.classes.includes("discard")) return "DISCARD changes the state of a shared connection";
+  return null;
+}
+
+/** Functions that may be user-defined code: see the top of this file. */
+export function userFunctionsOf(functions: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of functions) {
+    if (f.startsWith("pg_catalog.")) {
+      const name = f.slice("pg_catalog.".length);
+      // Pseudo functions (set_config(x), do(lang)) and built-in names are the analysis's own.
+      if (name.includes("(") || isBuiltinFunctionName(name)) continue;
+      out.push(f);
+      continue;
+    }
+    const dot = f.lastIndexOf(".");
+    const bare = f.slice(dot + 1);
+    // An unqualified call is reported as pg_catalog.f and f in every schema of the path: a
+    // built-in name resolves to pg_catalog (searched first), any other to some schema's code.
+    if (functions.includes(`pg_catalog.${bare}`) && isBuiltinFunctionName(bare)) continue;
+    out.push(f);
+  }
+  return out;
+}
+
+export interface McpSqlBuiltinDeps {
+  /** The deciding rule's mcp.sql section, by rule name (absent: the rule has none). */
+  readonly ruleSql: (rule: string) => { readonly classes?: readonly string[]; readonly functions?: readonly string[] } | undefined;
+}
+
+/**
+ * The postgres target's built-in denials for SQL over MCP, applied to decide()'s decision (the
+ * runtime's `adjust`): a dangerous function (pg_read_file …), COPY … PROGRAM or of a server file,
+ * a change of how the server reads SQL text, and a possible user function are denied unless the
+ * deciding rule names them in mcp.sql.functions or mcp.sql.classes. The very code of the postgres
+ * target decides, on the statement's facts, so the two cannot drift apart. It never allows what
+ * decide() denied.
+ */
+export function mcpSqlBuiltins(deps: McpSqlBuiltinDeps): (decision: Decision, action: Action) => Decision {
+  const postgres = postgresBuiltins({
+    // catalog-read and session allowances are for a database session's client; an MCP SQL tool gets none.
+    mayUseTarget: () => false,
+    ruleFunctions: (rule) => deps.ruleSql(rule)?.functions,
+    ruleClasses: (rule) => deps.ruleSql(rule)?.classes,
+  });
+  return (decision, action) => {
+    const r = action.request;
+    if (r.kind !== "mcp" || r.sql === undefined) return decision;
+    const facts: PostgresRequestFacts = { kind: "postgres", classes: r.sql.classes, relations: r.sql.relations, functions: r.sql.functions, userFunctions: userFunctionsOf(r.sql.functions) };
+    const adjusted = postgres(decision, { ...action, request: facts });
+    if (adjusted === decision || adjusted.effect !== "deny") return decision;
+    return adjusted;
+  };
+}
