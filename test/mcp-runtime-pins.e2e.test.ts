@@ -18,6 +18,7 @@ let rt: McpRuntime;
 let dir: string;
 let pinPath: string;
 let digests: Record<string, string>;
+let first: Awaited<ReturnType<McpRuntime["client"]>>;
 
 function writePins(tools: Record<string, string>): void {
   // A new mtime or size is what makes the gateway read it again; the content differs each time.
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 describe("pinned definitions", () => {
   test("a changed or new tool is hidden and denied although a rule allows it", async () => {
-    const c = await rt.client("everything");
+    const c = (first = await rt.client("everything"));
     expect((await c.listTools()).tools.map((t) => t.name)).toEqual(["echo"]);
     expect(JSON.stringify((await c.callTool({ name: "echo", arguments: { message: "pinned" } })).content)).toContain("pinned");
     const changed = await c.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } }).then(() => "ran", (e: Error) => e.message);
@@ -59,8 +60,10 @@ describe("pinned definitions", () => {
     expect(rec.decision).toMatchObject({ effect: "deny", rule: "builtin:mcp-unpinned" });
   });
 
-  test("an updated pin file applies at once", async () => {
+  test("an updated pin file applies at once, also to a session that listed before", async () => {
     writePins({ echo: digests["echo"]!, "get-sum": digests["get-sum"]!, "get-env": digests["get-env"]! });
+    // The session that saw get-sum as changed: its next call is decided under the new file.
+    expect(JSON.stringify((await first.callTool({ name: "get-sum", arguments: { a: 2, b: 2 } })).content)).toContain("4");
     const c = await rt.client("everything");
     expect((await c.listTools()).tools.map((t) => t.name).sort()).toEqual(["echo", "get-env", "get-sum"]);
     expect(JSON.stringify((await c.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } })).content)).toContain("3");
