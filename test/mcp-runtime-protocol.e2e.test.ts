@@ -1,9 +1,12 @@
 // The MCP runtime's refusals on the wire, with raw HTTP: what the gateway will not read is
 // answered with a JSON-RPC error (and recorded), the session goes on, and the upstream never sees
 // it. Also the OAuth resource-server side: 401 with the metadata URL, and the metadata itself.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { EVERYTHING, IDENTITIES, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { waitFor } from "./helpers/wait.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 let rt: McpRuntime;
 let sid: string;

@@ -103,6 +103,8 @@ interface ToolDef {
 
 /** How long a held request waits between progress notifications. */
 const HOLD_PROGRESS_MS = 10_000;
+/** The time budget of requests other than tools/call (at least). */
+const OTHER_REQUEST_MS = 60_000;
 /** Pages of a list the gateway reads itself before it gives up (a server that pages forever). */
 const MAX_PAGES = 50;
 
@@ -327,7 +329,7 @@ export class McpSession {
     this.calls++;
     const upId = this.#upId();
     entry.upId = upId;
-    const timer = setTimeout(() => this.#timeout(upId), d.callTimeoutMs);
+    const timer = setTimeout(() => this.#timeout(upId), this.#timeoutOf(m.method));
     const fwd: Forwarded = { clientId: m.id, method: m.method, facts, reply, masks: verdict.masks, started: performance.now(), verdict, progressToken, argsSha256, pin, timer };
     this.#forwarded.set(upId, fwd);
     if (progressToken !== undefined) this.#progress.set(idKey(progressToken), upId);
@@ -548,11 +550,17 @@ export class McpSession {
     });
   }
 
+  /** A tool call has the target's call_timeout; the rest (initialize with a server's start, lists) at least a minute. */
+  #timeoutOf(method: string): number {
+    return method === "tools/call" ? this.#d.callTimeoutMs : Math.max(this.#d.callTimeoutMs, OTHER_REQUEST_MS);
+  }
+
   #timeout(upId: JsonRpcId): void {
     const fwd = this.#forwarded.get(upId);
     if (fwd === undefined) return;
-    this.#d.onBudgetRefused("call_timeout");
-    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(this.#d.callTimeoutMs / 1000)} s (limits.call_timeout): the request was cancelled upstream`), "timeout");
+    const ms = this.#timeoutOf(fwd.method);
+    if (fwd.method === "tools/call") this.#d.onBudgetRefused("call_timeout");
+    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(ms / 1000)} s${fwd.method === "tools/call" ? " (limits.call_timeout)" : ""}: the request was cancelled upstream`), "timeout");
     void this.#upstream.send({ kind: "notification", method: "notifications/cancelled", params: { requestId: upId, reason: "timed out at the gateway" } }).catch(() => {});
   }
 
@@ -658,7 +666,7 @@ export class McpSession {
       const timer = setTimeout(() => {
         this.#internal.delete(id);
         resolve(errorResponse(id, RPC_ERROR.TIMEOUT, "timed out"));
-      }, this.#d.callTimeoutMs);
+      }, this.#timeoutOf(method));
       this.#internal.set(id, {
         resolve: (m) => {
           clearTimeout(timer);
