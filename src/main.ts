@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   requests: { summary: "list requests waiting for approval", load: async () => (await import("./cli/approvals.ts")).requestsCommand },
   approve: { summary: "approve a held request", load: async () => (await import("./cli/approvals.ts")).approveCommand },
   deny: { summary: "deny a held request", load: async () => (await import("./cli/approvals.ts")).denyCommand },
+  mcp: { summary: "pin the tool definitions of an MCP target's servers (mcp pin TARGET)", load: async () => (await import("./cli/mcp.ts")).mcpCommand },
   "ssh-keyscan": { summary: "print an SSH server's host key, to pin in a kind: ssh target", load: async () => (await import("./cli/ssh-keyscan.ts")).sshKeyscanCommand },
   version: { summary: "print version and commit", load: async () => (await import("./cli/version.ts")).versionCommand },
 };

@@ -313,18 +313,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         });
       }
       case "mcp": {
-        const [{ startMcpTarget }, masking, { createToolPins }] = await Promise.all([
+        const [{ startMcpTarget }, masking, { createToolPins }, sqlArgument] = await Promise.all([
           import("../targets/mcp/mcp-target.ts"),
           import("../masking/json-masker.ts"),
           import("../targets/mcp/target-pins.ts"),
+          import("../targets/mcp/sql-argument.ts"),
         ]);
-        // pins.ts and sql-argument.ts come with the MCP policy work (h-mcp-b).
-        const pinsModule = "../targets/mcp/pins.ts";
-        const sqlModule = "../targets/mcp/sql-argument.ts";
+        // pins: is relative to the folder of the file that declares the target.
         const origin = config.origins.get(`target:${t.name}`) ?? opts.configPath;
         const folder = dirname(origin.replace(/:\d+(:\d+)?$/, ""));
-        const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), await import(pinsModule), log);
-        const classifySql = t.servers.some((s) => s.sql !== undefined) ? ((await import(sqlModule)) as { classifySqlArgument: (text: string) => never }).classifySqlArgument : undefined;
+        const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), log);
+        // The SQL parser (WASM) is loaded only when some server has a SQL tool.
+        const classifySql = t.servers.some((s) => s.sql !== undefined) ? await sqlArgument.loadSqlClassifier() : undefined;
         return startMcpTarget(t, {
           gate,
           authenticate,
@@ -334,6 +334,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           masker: cachedMasker(masking.compileJsonMasker),
           pins,
           ...(classifySql !== undefined ? { classifySql } : {}),
+          // The postgres target's built-in denials (pg_read_file, COPY … PROGRAM, user functions) for SQL over MCP.
+          sqlBuiltins: sqlArgument.mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((r) => r.name === name)?.mcp?.sql }),
           authorizationServers: () => config.identity.issuers.map((i) => i.issuer),
           onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
           endAtExpiry: () => config.identity.end_sessions_at_expiry,

@@ -33,6 +33,8 @@ export interface McpTargetDeps extends TargetDeps {
   readonly masker: (masks: Masks) => ValueMasker | null;
   /** The target's pins (pins.ts), or null when it has no `pins:`. */
   readonly pins: ToolPins | null;
+  /** Applied to the policy's decision of a SQL tool call (sql-argument.ts mcpSqlBuiltins). */
+  readonly sqlBuiltins?: (decision: Decision, action: Action) => Decision;
   /** The PostgreSQL classifier for servers[].sql (sql-argument.ts). */
   readonly classifySql?: SqlClassifier;
   /** The target's settings with secret references at their current values, asked at each connect. */
@@ -171,7 +173,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       mayUseTarget: deps.mayUseTarget,
       pins: deps.pins,
       // Without a classifier a SQL tool's calls cannot be decided: each is refused (fail closed).
-      ...(server.sql !== undefined ? { sql: { tool: server.sql.tool, argument: server.sql.argument, classify: deps.classifySql ?? noClassifier } } : {}),
+      ...(server.sql !== undefined ? { sql: { tool: server.sql.tool, argument: server.sql.argument, classify: deps.classifySql ?? noClassifier, ...(deps.sqlBuiltins !== undefined ? { builtins: deps.sqlBuiltins } : {}) } } : {}),
       masker: deps.masker,
       budgets,
       onBudgetRefused: (budget) => deps.onBudgetRefused?.(cfg.name, budget),

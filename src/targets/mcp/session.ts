@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../../audit/canonical-json.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
-import type { Action, Decision, Identity, Masks, McpRequestFacts, RequestFacts } from "../../core/types.ts";
+import type { Action, Decision, Identity, Masks, McpRequestFacts, McpSqlFacts } from "../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { type Gate, type Verdict, auditAction, auditIdentity } from "../../gate/gate.ts";
@@ -16,6 +16,7 @@ import { type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type Jso
 import { CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, LISTS, PLUMBING, PROTOCOL_VERSIONS, SERVER_NOTIFICATIONS, SERVER_REQUESTS, STATELESS_VERSION, isListMethod } from "./methods.ts";
 import { maskResult, type ValueMasker } from "./result-masker.ts";
 import type { Budgets } from "./budgets.ts";
+import { toolDigest } from "./pins.ts";
 import type { Upstream, UpstreamEvents } from "./upstream/upstream.ts";
 
 type Obj = Record<string, unknown>;
@@ -41,10 +42,8 @@ export interface ToolPins {
   check(server: string, tool: unknown): PinCheck;
 }
 
-export interface SqlClassifier {
-  /** The SQL facts of an argument, or a GatewayError when it cannot be classified (refused). */
-  (text: string): { classes: readonly string[]; relations: readonly string[]; functions: readonly string[] };
-}
+/** The SQL facts of an argument; throws a GatewayError when it cannot be classified (refused). */
+export type SqlClassifier = (text: string) => McpSqlFacts;
 
 export interface McpSessionDeps {
   readonly id: string;
@@ -57,7 +56,7 @@ export interface McpSessionDeps {
   readonly mayUseTarget: (identity: Identity, target: string) => boolean;
   readonly pins: ToolPins | null;
   /** servers[].sql: which tool's which argument is SQL, and the classifier (sql-argument.ts). */
-  readonly sql?: { readonly tool: string; readonly argument: string; readonly classify: SqlClassifier };
+  readonly sql?: { readonly tool: string; readonly argument: string; readonly classify: SqlClassifier; readonly builtins?: (decision: Decision, action: Action) => Decision };
   readonly masker: (masks: Masks) => ValueMasker | null;
   readonly budgets: Budgets;
   readonly onBudgetRefused: (budget: string) => void;
@@ -231,7 +230,7 @@ export class McpSession {
       if (def === undefined) toolMissing = true;
       else {
         pin = def.pin;
-        if (def.inputSchema !== undefined) facts = { ...facts, inputSchema: def.inputSchema } as McpRequestFacts;
+        if (def.inputSchema !== undefined) facts = { ...facts, inputSchema: def.inputSchema };
       }
       if (d.sql !== undefined && facts.tool === d.sql.tool) {
         const text = facts.arguments?.[d.sql.argument];
@@ -239,7 +238,7 @@ export class McpSession {
         else {
           try {
             const sql = d.sql.classify(text);
-            facts = { ...facts, sql: { classes: sql.classes, relations: sql.relations, functions: sql.functions, text } } as McpRequestFacts;
+            facts = { ...facts, sql };
           } catch (e) {
             sqlRefusal = `the SQL argument of ${facts.tool} cannot be classified: ${errorMessage(e)}`;
           }
@@ -248,7 +247,7 @@ export class McpSession {
     }
     const argsSha256 = facts.arguments !== undefined ? argumentsDigest(facts.arguments) : undefined;
     const identity = d.identity();
-    const action: Action = { identity, target: d.target, request: asRequest(facts), time: d.now() };
+    const action: Action = { identity, target: d.target, request: facts, time: d.now() };
     let budgetHit: string | null = null;
     const adjust = (decision: Decision, a: Action): Decision => {
       const deny = (rule: string, message: string): Decision => ({ effect: "deny", rule, message, masks: NO_MASKS });
@@ -258,6 +257,7 @@ export class McpSession {
         return deny("builtin:mcp-unpinned", `the tool "${facts.tool}" is ${pin.status === "new" ? "new" : "changed"} on "${d.server}" since its definition was pinned: hidden and denied until the pin file is updated (gatehouse mcp pin ${d.target})`);
       }
       if (sqlRefusal !== null) return deny("builtin:mcp-sql-unreadable", `${sqlRefusal}: denied`);
+      if (facts.sql !== undefined && d.sql?.builtins !== undefined) decision = d.sql.builtins(decision, a);
       if (decision.effect === "deny" && decision.rule === null && PLUMBING.has(m.method) && d.mayUseTarget(a.identity, a.target)) {
         // The lifecycle and the (filtered) lists: for anyone some rule lets use the target.
         return { effect: "allow", rule: "builtin:mcp-plumbing", message: `${m.method} is allowed to callers who may use the target`, masks: NO_MASKS };
@@ -438,7 +438,7 @@ export class McpSession {
     }
     const known = SERVER_REQUESTS.has(m.method);
     const verdict = await d.gate.check(
-      { identity: d.identity(), target: d.target, request: asRequest(facts), time: d.now() },
+      { identity: d.identity(), target: d.target, request: facts, time: d.now() },
       {
         session: d.id,
         details: { jsonrpc_id: m.id },
@@ -525,7 +525,7 @@ export class McpSession {
       session: d.id,
       identity: auditIdentity(d.identity()),
       target: d.target,
-      ...(fwd.facts !== null ? { action: auditAction(asRequest(fwd.facts)) } : {}),
+      ...(fwd.facts !== null ? { action: auditAction(fwd.facts) } : {}),
       ...(fwd.verdict !== null ? { decision: { effect: fwd.verdict.decision.effect === "review" ? "allow" : fwd.verdict.decision.effect, rule: fwd.verdict.decision.rule } } : {}),
       policy: fwd.verdict?.policyHash,
       details: {
@@ -599,7 +599,7 @@ export class McpSession {
         facts = { ...facts, resource: uri };
       }
       try {
-        const decision = this.#d.decide({ identity, target: this.#d.target, request: asRequest(facts as unknown as McpRequestFacts), time: this.#d.now() });
+        const decision = this.#d.decide({ identity, target: this.#d.target, request: facts as unknown as McpRequestFacts, time: this.#d.now() });
         return decision.effect !== "deny";
       } catch {
         return false;
@@ -609,7 +609,7 @@ export class McpSession {
   }
 
   #rememberTool(tool: Obj): PinCheck {
-    const pin = this.#d.pins === null ? { status: "unpinned" as const, sha256: createHash("sha256").update(canonicalJson(toolDefinition(tool))).digest("hex") } : this.#d.pins.check(this.#d.server, tool);
+    const pin = this.#d.pins === null ? { status: "unpinned" as const, sha256: toolDigest(tool) } : this.#d.pins.check(this.#d.server, tool);
     const schema = tool["inputSchema"];
     this.#tools.set(tool["name"] as string, { pin, inputSchema: typeof schema === "object" && schema !== null && !Array.isArray(schema) ? (schema as Obj) : undefined });
     return pin;
@@ -671,12 +671,6 @@ export class McpSession {
   }
 }
 
-/** The parts of a tool's definition a pin covers (pins.ts hashes the same, canonically). */
-export function toolDefinition(tool: Obj): Obj {
-  const { name, description, inputSchema, outputSchema, annotations } = tool;
-  return { name, description, inputSchema, outputSchema, annotations };
-}
-
 function idKey(id: JsonRpcId): string {
   return typeof id === "number" ? `n${id}` : `s${id}`;
 }
@@ -704,7 +698,3 @@ function statelessVersion(params: Obj | undefined): string | null {
   return null;
 }
 
-/** McpRequestFacts as the gate's RequestFacts (the union gains it with the MCP policy matcher, h-mcp-b). */
-function asRequest(f: McpRequestFacts): RequestFacts {
-  return f as unknown as RequestFacts;
-}

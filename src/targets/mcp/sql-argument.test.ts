@@ -5,7 +5,7 @@ import { compilePolicy, type Policy } from "../../policy/compile.ts";
 import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";
 import { CORPUS, type Who } from "../../../test/bypass/corpus.ts";
 import { builtinFunctionCount } from "./pg-builtin-functions.ts";
-import { classifySqlArgument, classifySqlCall, mcpSqlBuiltins, userFunctionsOf } from "./sql-argument.ts";
+import { classifySqlArgument, classifySqlCall, createSqlClassifier, mcpSqlBuiltins, userFunctionsOf } from "./sql-argument.ts";
 
 let parser: SqlParser;
 beforeAll(async () => {
@@ -61,6 +61,12 @@ describe("classifySqlArgument", () => {
     expect(classifySqlCall(parser, { query: "select 1" }, "sql").ok).toBe(false);
     expect(classifySqlCall(parser, { sql: "select 1", SQL: "drop table x" }, "sql").ok).toBe(false);
     expect(classifySqlCall(parser, { sql: 5 }, "sql").ok).toBe(false);
+  });
+
+  test("the runtime's classifier throws the refusal's reason", () => {
+    const c = createSqlClassifier(parser);
+    expect(c("select 1").classes).toEqual(["read"]);
+    expect(() => c("COMMIT; DRO TABLE x")).toThrow(/cannot be parsed/);
   });
 
   test("a PREPARE or DECLARE in the same text is followed", () => {

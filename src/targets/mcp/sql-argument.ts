@@ -20,7 +20,8 @@
 // also cover (`*.orders`), so a table in the user's own schema cannot pass as public.orders.
 import type { Action, Decision, McpSqlFacts, PostgresRequestFacts } from "../../core/types.ts";
 import type { AnalysisContext, StatementInfo } from "../postgres/sql/analysis.ts";
-import type { SqlParser } from "../postgres/sql/sql-parser.ts";
+import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";
+import { GatewayError } from "../../core/errors.ts";
 import { splitMarkers } from "../postgres/sql/markers.ts";
 import { postgresBuiltins } from "../postgres/decide/builtins.ts";
 import { declaredCursorName } from "../postgres/decide/cursor-name.ts";
@@ -150,4 +151,21 @@ export function mcpSqlBuiltins(deps: McpSqlBuiltinDeps): (decision: Decision, ac
     if (adjusted === decision || adjusted.effect !== "deny") return decision;
     return adjusted;
   };
+}
+
+/** What the runtime's session takes (session.ts SqlClassifier): the facts, or a GatewayError saying why the SQL is refused. */
+export type SqlClassifier = (text: string) => McpSqlFacts;
+
+/** classifySqlArgument as the runtime calls it: throws E_PROTOCOL with the refusal's reason. */
+export function createSqlClassifier(parser: SqlParser, options: SqlArgumentOptions = {}): SqlClassifier {
+  return (text) => {
+    const r = classifySqlArgument(parser, text, options);
+    if (!r.ok) throw new GatewayError("E_PROTOCOL", r.reason);
+    return r.sql;
+  };
+}
+
+/** Loads the parser (WASM, once) and returns the runtime's classifier. */
+export async function loadSqlClassifier(options: SqlArgumentOptions = {}): Promise<SqlClassifier> {
+  return createSqlClassifier(await loadSqlParser(), options);
 }

@@ -3,18 +3,12 @@
 // cannot be read pins nothing, so every tool is hidden and denied (fail closed).
 import { statSync } from "node:fs";
 import { errorMessage } from "../../core/errors.ts";
+import { type PinFile, pinStatus, readPinFile, toolDigest } from "./pins.ts";
 import type { PinCheck, ToolPins } from "./session.ts";
 
-/** The interface of pins.ts (h-mcp-b), as MCP-DESIGN.md gives it. */
-export interface PinsModule {
-  toolDigest(tool: unknown): string;
-  readPinFile(path: string): unknown;
-  pinStatus(pins: never, server: string, tool: unknown): "pinned" | "new" | "changed";
-}
-
-export function createToolPins(path: string, pins: PinsModule, log: { error(m: string, f?: Record<string, unknown>): void; warn(m: string, f?: Record<string, unknown>): void }): ToolPins {
+export function createToolPins(path: string, log: { error(m: string, f?: Record<string, unknown>): void; warn(m: string, f?: Record<string, unknown>): void }): ToolPins {
   let stamp = "";
-  let file: unknown = null;
+  let file: PinFile | null = null;
   let unreadable = false;
   function load(): void {
     let now: string;
@@ -27,7 +21,7 @@ export function createToolPins(path: string, pins: PinsModule, log: { error(m: s
     if (now === stamp) return;
     stamp = now;
     try {
-      file = pins.readPinFile(path);
+      file = readPinFile(path);
       unreadable = false;
       if (file === null) log.warn(`mcp pin file ${path} does not exist: every tool is new, hidden and denied until it is written (gatehouse mcp pin)`);
     } catch (e) {
@@ -39,9 +33,9 @@ export function createToolPins(path: string, pins: PinsModule, log: { error(m: s
   return {
     check(server: string, tool: unknown): PinCheck {
       load();
-      const sha256 = pins.toolDigest(tool);
+      const sha256 = toolDigest(tool);
       if (unreadable) return { status: "changed", sha256 };
-      return { status: pins.pinStatus(file as never, server, tool), sha256 };
+      return { status: pinStatus(file, server, tool), sha256 };
     },
   };
 }

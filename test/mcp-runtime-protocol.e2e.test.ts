@@ -1,0 +1,159 @@
+// The MCP runtime's refusals on the wire, with raw HTTP: what the gateway will not read is
+// answered with a JSON-RPC error (and recorded), the session goes on, and the upstream never sees
+// it. Also the OAuth resource-server side: 401 with the metadata URL, and the metadata itself.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { EVERYTHING, IDENTITIES, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+let rt: McpRuntime;
+let sid: string;
+
+const H = (extra: Record<string, string> = {}, token = "token-alice") => ({
+  authorization: `Bearer ${token}`,
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  ...extra,
+});
+
+async function post(body: string | Uint8Array, extra: Record<string, string> = {}, token?: string): Promise<{ status: number; json: Record<string, unknown> | null; headers: Headers }> {
+  const res = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H({ ...(sid ? { "mcp-session-id": sid } : {}), ...extra }, token), body });
+  const text = await res.text();
+  let json: Record<string, unknown> | null = null;
+  try {
+    // An event stream: its last message is the response.
+    json = JSON.parse((res.headers.get("content-type") ?? "").includes("text/event-stream") ? text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6) : text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+const err = (r: { json: Record<string, unknown> | null }) => (r.json?.["error"] as { code: number; message: string } | undefined) ?? null;
+
+beforeAll(async () => {
+  rt = await startMcpRuntime(
+    { servers: [{ name: "everything", command: ["node", EVERYTHING, "stdio"] }], limits: { body_bytes: "4KB" } },
+    { rules: [{ name: "echo", effect: "allow", methods: ["tools/call"], tools: ["echo"] }, { name: "hold-sums", effect: "review", methods: ["tools/call"], tools: ["get-sum"] }] },
+  );
+  sid = "";
+  const init = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }));
+  expect(init.status).toBe(200);
+  sid = init.headers.get("mcp-session-id")!;
+  expect(sid).toMatch(/^mcp_/);
+  expect((await post(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))).status).toBe(202);
+});
+
+afterAll(async () => {
+  await rt?.stop();
+});
+
+const echo = (id: number | string, msg = "hi") => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { message: msg } } });
+
+describe("refused before any decision", () => {
+  test("an allowed call works on this session", async () => {
+    const r = await post(echo(2, "works"));
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(r.json)).toContain("works");
+  });
+
+  test("a batch", async () => {
+    const r = await post(`[${echo(3)}]`);
+    expect(r.status).toBe(400);
+    expect(err(r)!.message).toContain("batches are refused");
+  });
+
+  test("duplicate keys (the gateway and the server could read different names)", async () => {
+    const r = await post('{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","name":"get-env","arguments":{}}}');
+    expect(r.status).toBe(400);
+    expect(err(r)!.message).toContain("duplicate key");
+  });
+
+  test("invalid UTF-8", async () => {
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ech'), 0xc3, 0x28, ...new TextEncoder().encode('o"}}')]);
+    const r = await post(bytes);
+    expect(r.status).toBe(400);
+    expect(err(r)!.message).toContain("UTF-8");
+  });
+
+  test("routing headers that disagree with the body", async () => {
+    const r = await post(echo(6), { "mcp-method": "tools/call", "mcp-name": "get-env" });
+    expect(r.status).toBe(400);
+    expect(err(r)!.message).toContain("Mcp-Name");
+    expect((await post(echo(7), { "mcp-method": "tools/call", "mcp-name": "echo", "mcp-param-message": "hi" })).status).toBe(200);
+  });
+
+  test("tools/call sent as a notification", async () => {
+    const r = await post(JSON.stringify({ jsonrpc: "2.0", method: "tools/call", params: { name: "echo", arguments: { message: "x" } } }));
+    expect(r.status).toBe(400);
+    expect(err(r)!.message).toContain("sent as a notification");
+  });
+
+  test("an oversized body", async () => {
+    const r = await post(echo(8, "x".repeat(8000)));
+    expect(r.status).toBe(413);
+    expect(err(r)!.message).toContain("limits.body_bytes");
+  });
+
+  test("an unknown method is denied (recorded as a decision), not passed through", async () => {
+    const r = await post(JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/exec", params: {} }));
+    expect(err(r)!.message).toContain("not one the gateway knows");
+    const rec = await waitFor("the unknown method's decision record", async () => (await rt.records()).find((x) => x.type === "decision" && (x.action as Record<string, unknown>)?.["method"] === "tools/exec") ?? null);
+    expect(rec.decision).toMatchObject({ effect: "deny", rule: "builtin:mcp-unknown-method" });
+  });
+
+  test("a request id already in flight", async () => {
+    // The first is held for approval, so it is surely in flight when the second comes.
+    const held = post(JSON.stringify({ jsonrpc: "2.0", id: "dup", method: "tools/call", params: { name: "get-sum", arguments: { a: 1, b: 2 } } }));
+    const p = await waitFor("the get-sum call to be held", () => rt.approvals.pending()[0] ?? null);
+    const second = await post(JSON.stringify({ jsonrpc: "2.0", id: "dup", method: "tools/call", params: { name: "echo", arguments: { message: "x" } } }));
+    expect(err(second)!.message).toContain("already in use");
+    await rt.gate.decideApproval(p.id, IDENTITIES["token-lead"]!, { approve: false, reason: "not now" });
+    expect(err(await held)!.message).toContain("denied by lead");
+  });
+
+  test("an unsupported MCP-Protocol-Version, and the stateless revision recognised", async () => {
+    expect(err(await post(echo(10), { "mcp-protocol-version": "1999-01-01" }))!.message).toContain("unsupported MCP-Protocol-Version");
+    expect(err(await post(echo(11), { "mcp-protocol-version": "2026-07-28" }))!.message).toContain("stateless revision");
+    const meta = await post(JSON.stringify({ jsonrpc: "2.0", id: 12, method: "tools/call", params: { name: "echo", arguments: { message: "x" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } } }));
+    expect(err(meta)!.message).toContain("stateless 2026-07-28");
+    const discover = await post(JSON.stringify({ jsonrpc: "2.0", id: 13, method: "server/discover" }));
+    expect((discover.json?.["result"] as Record<string, unknown>)["supportedVersions"]).toContain("2025-11-25");
+  });
+
+  test("the session went on through all of it", async () => {
+    const r = await post(echo(20, "still here"));
+    expect(JSON.stringify(r.json)).toContain("still here");
+  });
+});
+
+describe("sessions belong to their caller", () => {
+  test("another caller's session id is no session", async () => {
+    const r = await post(echo(30), {}, "token-bob");
+    expect(r.status).toBe(404);
+  });
+  test("a request without a session must be initialize", async () => {
+    const res = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H(), body: echo(31) });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe("OAuth 2.1 resource server", () => {
+  test("no token: 401 with WWW-Authenticate naming the metadata URL", async () => {
+    const res = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: { "content-type": "application/json" }, body: echo(40) });
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get("www-authenticate")!;
+    expect(challenge).toContain(`resource_metadata="${rt.url}/.well-known/oauth-protected-resource/mcp/everything"`);
+    const bad = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: { ...H({}, "nope") }, body: echo(41) });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+  test("RFC 9728 metadata", async () => {
+    const res = await fetch(`${rt.url}/.well-known/oauth-protected-resource/mcp/everything`);
+    expect(res.status).toBe(200);
+    const m = (await res.json()) as Record<string, unknown>;
+    expect(m["resource"]).toBe(`${rt.url}/mcp/everything`);
+    expect(m["authorization_servers"]).toEqual(["https://issuer.example"]);
+    expect(m["bearer_methods_supported"]).toEqual(["header"]);
+    expect((await fetch(`${rt.url}/.well-known/oauth-protected-resource/mcp/nope`)).status).toBe(404);
+  });
+});
