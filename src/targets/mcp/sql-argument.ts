@@ -22,6 +22,7 @@ import type { McpSqlFacts } from "../../core/types.ts";
 import type { AnalysisContext, StatementInfo } from "../postgres/sql/analysis.ts";
 import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";
 import { GatewayError } from "../../core/errors.ts";
+import { foldName } from "../../policy/matchers/mcp-names.ts";
 import { splitMarkers } from "../postgres/sql/markers.ts";
 import { declaredCursorName } from "../postgres/decide/cursor-name.ts";
 export { mcpSqlBuiltins, userFunctionsOf, type McpSqlBuiltinDeps } from "./sql-builtins.ts";
@@ -75,16 +76,25 @@ export function classifySqlArgument(parser: SqlParser, text: unknown, options: S
 }
 
 /**
- * For the runtime: the SQL facts of a tools/call of a server's SQL tool, whose SQL is in the
- * argument the target names (servers[].sql.argument). A call without that argument, or with
- * another spelling of it beside it, is refused: the server might run either.
+ * The SQL text of a call of a server's SQL tool, from the argument the target names
+ * (servers[].sql.argument); a refusal when it is missing or not text, or when another spelling of
+ * it (other case, Unicode form, invisible characters: `SQL` beside `sql`) is there too: the
+ * server might run that one.
  */
+export function sqlArgumentOf(args: Readonly<Record<string, unknown>> | undefined, argument: string): { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string } {
+  if (args === undefined || !Object.hasOwn(args, argument)) return { ok: false, reason: `the call has no argument ${JSON.stringify(argument)} holding its SQL` };
+  const folded = foldName(argument);
+  const twin = Object.keys(args).find((k) => k !== argument && foldName(k) === folded);
+  if (twin !== undefined) return { ok: false, reason: `the call has both ${JSON.stringify(argument)} and ${JSON.stringify(twin)}; the server might run either` };
+  const text = args[argument];
+  if (typeof text !== "string") return { ok: false, reason: `the SQL argument ${JSON.stringify(argument)} is ${text === null ? "null" : Array.isArray(text) ? "a list" : typeof text}, not text` };
+  return { ok: true, text };
+}
+
+/** For the runtime: the SQL facts of a tools/call of a server's SQL tool (sqlArgumentOf, then classifySqlArgument). */
 export function classifySqlCall(parser: SqlParser, args: Readonly<Record<string, unknown>> | undefined, argument: string, options: SqlArgumentOptions = {}): SqlArgumentResult {
-  if (args === undefined || !Object.hasOwn(args, argument)) return refuse(`the call has no argument ${JSON.stringify(argument)} holding its SQL`);
-  const lower = argument.toLowerCase();
-  const twin = Object.keys(args).find((k) => k !== argument && k.normalize("NFKC").toLowerCase() === lower);
-  if (twin !== undefined) return refuse(`the call has both ${JSON.stringify(argument)} and ${JSON.stringify(twin)}; the server might run either`);
-  return classifySqlArgument(parser, args[argument], options);
+  const a = sqlArgumentOf(args, argument);
+  return a.ok ? classifySqlArgument(parser, a.text, options) : refuse(a.reason);
 }
 
 function statementProblem(s: StatementInfo, prepared: Set<string>, declared: Set<string>): string | null {
