@@ -16,7 +16,7 @@ import { startMcpGateway, type McpGateway } from "../helpers/mcp-gateway.ts";
 import { openRawSession, rawPost, type RawAnswer, type RawSession, sseMessages } from "../helpers/mcp-raw.ts";
 import { filesystemFixture, readJsonLines, recordingCommand, type FilesystemFixture } from "../helpers/mcp-servers.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { KNOWN_MCP_BYPASSES, MCP_CORPUS, mcpBypassRules, type McpAttempt } from "./mcp-requests.ts";
+import { KNOWN_MCP_BYPASSES, MCP_CONTROLS, MCP_CORPUS, mcpBypassRules, type McpAttempt } from "./mcp-requests.ts";
 
 const ADVERSARIES = ["adv", "wide", "other", "rug"] as const;
 type AdvName = (typeof ADVERSARIES)[number];
@@ -47,7 +47,7 @@ beforeAll(async () => {
     servers,
     rules: mcpBypassRules(fx.root),
     pins: "mcp-pins.json",
-    limits: { body_bytes: 65536 },
+    limits: { body_bytes: "64KiB" },
     pinFirst: true,
     editPins: (pins) => {
       for (const s of ["wide", "rug"]) delete pins.servers[s]!.tools["poisoned_notes"];
@@ -107,7 +107,7 @@ async function liveSession(server: string): Promise<RawSession> {
   return s;
 }
 
-async function run(a: McpAttempt): Promise<void> {
+async function run(a: McpAttempt, mode: "attempt" | "control" = "attempt"): Promise<void> {
   const session = await liveSession(a.server);
   // The session's GET stream: a server request the gateway let through could come this way.
   const getAbort = new AbortController();
@@ -140,11 +140,19 @@ async function run(a: McpAttempt): Promise<void> {
     const upstream = upstreamSince(from);
     const context = `${a.id} (${a.note}): answer ${answer.status} ${answer.text.slice(0, 400)}\nupstream: ${upstream.map((u) => `${u.server}: ${describeMessage(u.message)}`).join("; ") || "(nothing)"}`;
 
-    if ((a.expect ?? "refused") === "refused") {
+    if (process.env["MCP_BYPASS_VERBOSE"]) console.log(context);
+    if (mode === "control") {
+      expect(answer.messages.filter((m) => "result" in m && JSON.stringify(m["id"]) === JSON.stringify(ids[0])).length, `no result: ${context}`).toBe(1);
+      expect(answer.messages.some((m) => "error" in m), context).toBe(false);
+      const method = JSON.parse(substitute(a.body as string)).method as string;
+      expect(upstream.some((u) => u.message["method"] === method), `the upstream did not get the ${method}: ${context}`).toBe(true);
+    } else if ((a.expect ?? "refused") === "refused") {
       const results = answer.messages.filter((m) => "result" in m && m["id"] !== undefined);
       expect(results, `a result came back: ${context}`).toEqual([]);
       if (answer.status < 400) for (const id of ids) expect(answer.messages.some((m) => JSON.stringify(m["id"]) === JSON.stringify(id) && "error" in m), `no error for id ${JSON.stringify(id)}: ${context}`).toBe(true);
-      const reached = upstream.filter((u) => typeof u.message["method"] !== "string" || !BENIGN.has(u.message["method"] as string));
+      // The gateway's own error answers to the server's requests (server-filesystem asks for
+      // roots/list when a session starts) are not the agent's doing; anything else is.
+      const reached = upstream.filter((u) => (typeof u.message["method"] === "string" ? !BENIGN.has(u.message["method"] as string) : !("error" in u.message)));
       expect(reached.map((u) => `${u.server}: ${describeMessage(u.message)}`), context).toEqual([]);
     } else if (a.expect === "no-secret") {
       expect(answer.text, context).not.toContain(fx.secretText);
@@ -173,6 +181,14 @@ describe("MCP bypass corpus", () => {
     const t = KNOWN_MCP_BYPASSES[a.id] ? test.failing : test;
     t(`${a.theme}: ${a.id}: ${a.note}`, async () => await run(a), 60_000);
   }
+
+  for (const a of MCP_CONTROLS) test(`control (allowed): ${a.id}: ${a.note}`, async () => await run(a, "control"), 60_000);
+
+  // The runner itself: an allowed call presented as an attempt must fail it, or the corpus proves nothing.
+  test("the runner fails an attempt that reached its upstream", async () => {
+    await expect(run({ ...MCP_CONTROLS[0]!, id: "self-check" })).rejects.toThrow(/adv: tools\/call/);
+    await expect(run({ ...MCP_CONTROLS[2]!, id: "self-check-files" })).rejects.toThrow(/files: tools\/call/);
+  }, 60_000);
 
   test("after the corpus, the gateway and a session still work: echo on adv is answered", async () => {
     expect(g.gw.proc.exitCode).toBeNull();

@@ -240,6 +240,25 @@ export const MCP_CORPUS: readonly McpAttempt[] = [
   { id: "endpoint-unknown", theme: "transport", note: "a server that is not configured", server: "adv", path: "/mcp/nope", body: DEL },
 ];
 
+/**
+ * What the same policy allows, sent the same way: each must come back with a result and reach
+ * its upstream. Without these, a gateway that refused everything would pass the corpus.
+ */
+export const MCP_CONTROLS: readonly McpAttempt[] = [
+  { id: "ok-echo", theme: "methods", note: "echo on adv", server: "adv", body: call("echo", { text: "hello" }) },
+  { id: "ok-read-file", theme: "paths", note: "read_file under /srv/data on adv", server: "adv", body: call("read_file", { path: "/srv/data/report.txt" }) },
+  { id: "ok-files-read", theme: "paths", note: "read_text_file inside the files root", server: "files", body: call("read_text_file", { path: "$ROOT/report.txt" }) },
+  { id: "ok-files-list", theme: "paths", note: "list_directory of the files root", server: "files", body: call("list_directory", { path: "$ROOT" }) },
+  { id: "ok-fetch", theme: "methods", note: "fetch_url to docs.example.com", server: "adv", body: call("fetch_url", { url: "https://docs.example.com/guide" }) },
+  { id: "ok-sql-read", theme: "sql", note: "SELECT from sales.customers", server: "adv", body: sql("SELECT name FROM sales.customers WHERE id = 1") },
+  { id: "ok-sql-join", theme: "sql", note: "a join of two sales tables", server: "adv", body: sql("SELECT c.name, o.amount FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.id") },
+  { id: "ok-resource", theme: "resources", note: "resources/read under file:///srv/data/", server: "adv", body: read("file:///srv/data/report.txt") },
+  { id: "ok-prompt", theme: "methods", note: "prompts/get summarize", server: "adv", body: rpc("prompts/get", { name: "summarize", arguments: { id: "1" } }) },
+  { id: "ok-wide-update-other", theme: "names", note: "wide allows every pinned tool but the denied two: echo", server: "wide", body: call("echo", { text: "x" }) },
+  { id: "ok-other-delete", theme: "prefix", note: "delete_record on other, where agents may", server: "other", body: DEL },
+  { id: "ok-rug-unchanged", theme: "pins", note: "lookup_customer on rug: still as pinned", server: "rug", body: call("lookup_customer", { id: 1 }) },
+];
+
 /** The rules the corpus runs against (group agents); `root` is the files server's folder. */
 export function mcpBypassRules(root: string): string {
   return `

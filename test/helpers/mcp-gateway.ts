@@ -3,7 +3,9 @@
 // audit in ./state/audit/audit.log, and gives tests the URLs, tokens and the pin command.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { toolDigest, writePinFile } from "../../src/targets/mcp/pins.ts";
 import { type GatewayProcess, makeTempDir, runCli, startGatewayProcess } from "./gateway.ts";
+import { type ClientTarget, connectClient } from "./mcp-client.ts";
 
 /** One upstream server of the target, as the config's servers[] entry (JSON is YAML). */
 export type McpServerEntry = Readonly<Record<string, unknown>> & { readonly name: string };
@@ -50,6 +52,32 @@ export interface PinFileJson {
   servers: Record<string, { tools: Record<string, string> }>;
 }
 
+/**
+ * Whether pinFirst runs `gatehouse mcp pin` (h-mcp-b's CLI) or, until it lands, lists each
+ * server's tools with the SDK client and writes the file with pins.ts (the same digests).
+ */
+const PIN_WITH_CLI = false;
+
+/** Lists each server's tools over its own transport and writes the pin file with src/targets/mcp/pins.ts. */
+async function pinWithLibrary(path: string, servers: readonly McpServerEntry[]): Promise<void> {
+  const pinned: PinFileJson = { servers: {} };
+  for (const s of servers) {
+    const target: ClientTarget =
+      typeof s["url"] === "string"
+        ? { url: s["url"], transport: s["transport"] === "sse" ? "sse" : "streamable" }
+        : { command: s["command"] as string[], env: (s["env"] as Record<string, string> | undefined) ?? {} };
+    const c = await connectClient(target, "gatehouse-pin");
+    try {
+      const tools: Record<string, string> = {};
+      for (const t of (await c.client.listTools()).tools) tools[t.name] = toolDigest(t);
+      pinned.servers[s.name] = { tools };
+    } finally {
+      await c.close();
+    }
+  }
+  writePinFile(path, pinned);
+}
+
 export function mcpGatewayYaml(opts: McpGatewayOptions): string {
   const extra = [
     ...(opts.pins ? [`pins: ${opts.pins}`] : []),
@@ -77,8 +105,10 @@ export async function startMcpGateway(opts: McpGatewayOptions): Promise<McpGatew
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   if (opts.pinFirst) {
     if (!opts.pins) throw new Error("startMcpGateway: pinFirst needs pins");
-    const r = await runCli(["mcp", "pin", "tools", "--config", join(dir, "gatehouse.yaml")], { cwd: dir, ...(opts.env ? { env: opts.env } : {}) });
-    if (r.code !== 0) throw new Error(`gatehouse mcp pin failed (${r.code}): ${r.stderr}${r.stdout}`);
+    if (PIN_WITH_CLI) {
+      const r = await runCli(["mcp", "pin", "tools", "--config", join(dir, "gatehouse.yaml")], { cwd: dir, ...(opts.env ? { env: opts.env } : {}) });
+      if (r.code !== 0) throw new Error(`gatehouse mcp pin failed (${r.code}): ${r.stderr}${r.stdout}`);
+    } else await pinWithLibrary(join(dir, opts.pins), opts.servers);
     if (opts.editPins) {
       const path = join(dir, opts.pins);
       const pins = JSON.parse(readFileSync(path, "utf8")) as PinFileJson;
