@@ -56,7 +56,7 @@ export interface PinFileJson {
  * Whether pinFirst runs `gatehouse mcp pin` (h-mcp-b's CLI) or, until it lands, lists each
  * server's tools with the SDK client and writes the file with pins.ts (the same digests).
  */
-const PIN_WITH_CLI = false;
+const PIN_WITH_CLI = true;
 
 /** Lists each server's tools over its own transport and writes the pin file with src/targets/mcp/pins.ts. */
 async function pinWithLibrary(path: string, servers: readonly McpServerEntry[]): Promise<void> {
