@@ -84,8 +84,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
   const limits = cfg.limits ?? {};
-  const bodyMax = limits.body_bytes ? parseSize(limits.body_bytes) : DEFAULTS.body;
-  const resultMax = limits.result_bytes ? parseSize(limits.result_bytes) : DEFAULTS.result;
+  const size = (v: string | number | undefined, d: number) => (v === undefined ? d : typeof v === "number" ? v : parseSize(v));
+  const bodyMax = size(limits.body_bytes, DEFAULTS.body);
+  const resultMax = size(limits.result_bytes, DEFAULTS.result);
   const callTimeoutMs = limits.call_timeout ? parseDuration(limits.call_timeout) : DEFAULTS.timeout;
   const idleMs = limits.session_idle ? parseDuration(limits.session_idle) : DEFAULTS.idle;
   const budgets = new Budgets(

@@ -245,6 +245,9 @@ export class McpSession {
         }
       }
     }
+    // Two argument names one server could read as the other (sql and SQL, a fullwidth twin): the
+    // gateway would decide on one and the server might act on the other.
+    const twins = facts.arguments !== undefined ? foldedTwins(Object.keys(facts.arguments)) : null;
     const argsSha256 = facts.arguments !== undefined ? argumentsDigest(facts.arguments) : undefined;
     const identity = d.identity();
     const action: Action = { identity, target: d.target, request: facts, time: d.now() };
@@ -256,6 +259,7 @@ export class McpSession {
       if (pin !== undefined && pin.status !== "pinned" && pin.status !== "unpinned") {
         return deny("builtin:mcp-unpinned", `the tool "${facts.tool}" is ${pin.status === "new" ? "new" : "changed"} on "${d.server}" since its definition was pinned: hidden and denied until the pin file is updated (gatehouse mcp pin ${d.target})`);
       }
+      if (twins !== null) return deny("builtin:mcp-ambiguous-arguments", `the arguments "${twins[0]}" and "${twins[1]}" differ only in case or Unicode form, and a server may read either: denied`);
       if (sqlRefusal !== null) return deny("builtin:mcp-sql-unreadable", `${sqlRefusal}: denied`);
       if (facts.sql !== undefined && d.sql?.builtins !== undefined) decision = d.sql.builtins(decision, a);
       if (decision.effect === "deny" && decision.rule === null && PLUMBING.has(m.method) && d.mayUseTarget(a.identity, a.target)) {
@@ -669,6 +673,19 @@ export class McpSession {
   #upId(): JsonRpcId {
     return `g${++this.#nextUp}`;
   }
+}
+
+/** The first two names that are the same after case folding and NFKC, or null. */
+function foldedTwins(names: readonly string[]): [string, string] | null {
+  if (names.length < 2) return null;
+  const seen = new Map<string, string>();
+  for (const n of names) {
+    const f = n.normalize("NFKC").toLowerCase();
+    const other = seen.get(f);
+    if (other !== undefined) return [other, n];
+    seen.set(f, n);
+  }
+  return null;
 }
 
 function idKey(id: JsonRpcId): string {
