@@ -271,5 +271,8 @@ describe("the audit log", () => {
     expect(replay.stdout).toContain("delete_record");
     expect(replay.stdout).toMatch(/approv/i);
     expect(replay.stdout).toContain("deletes-need-a-lead");
+    // The timeline shows each call's (masked) arguments and how it ended.
+    expect(replay.stdout).not.toContain("[object Object]");
+    expect(replay.stdout).toContain('{"id":7}');
   });
 });

@@ -72,10 +72,9 @@ export interface McpAttempt {
  * bypass works, so fixing one fails the suite until its line here is removed). Never add one to
  * make a red suite green without a write-up in the final report.
  */
-export const KNOWN_MCP_BYPASSES: Readonly<Record<string, string>> = {
-  "sql-case-twin-argument":
-    "an allow rule with only `sql:` checks the declared SQL argument and lets undeclared arguments through: {sql: SELECT …, SQL: DROP …} reaches the upstream (the pinned schema declares only sql; the undeclared-argument check lives in the `arguments` condition alone). A server that reads arguments case-insensitively runs the DROP.",
-};
+// sql-case-twin-argument was one until h-mcp-a's 326f82c (arguments differing only in case or
+// Unicode form are refused): it failed before and passes after.
+export const KNOWN_MCP_BYPASSES: Readonly<Record<string, string>> = {};
 
 let nextId = 100;
 const rpc = (method: string, params?: unknown, id: unknown = nextId++): string =>
