@@ -107,6 +107,17 @@ describe("mcp rules: servers, methods, tools, resources, prompts", () => {
     expect(effect(p, get("complex_prompt"))).toBe("deny");
   });
 
+  test("a prompts/get without a prompt name: deny rules match, allow rules do not", async () => {
+    const p = await policyOf(`rules:
+  - { name: any, effect: allow, mcp: { prompts: ["*"] } }
+  - { name: no-admin, effect: deny, mcp: { prompts: [admin_*] } }
+`);
+    const nameless: McpRequestFacts = { kind: "mcp", direction: "client", method: "prompts/get", server: "s" };
+    expect(rule(p, nameless)).toBe("no-admin");
+    expect(rule(p, { ...nameless, prompt: "Admin_Reset" })).toBe("no-admin");
+    expect(rule(p, { ...nameless, prompt: "summary" })).toBe("any");
+  });
+
   test("methods are globs over the JSON-RPC method", async () => {
     const p = await policyOf(`rules:
   - { name: lists, effect: allow, mcp: { methods: ["*/list"] } }
@@ -217,6 +228,9 @@ describe("mcp rules: arguments", () => {
     expect(effect(p, call("search", { ...ok, scope: "secret" }))).toBe("deny");
     expect(effect(p, call("search", { ...ok, file: "a.md" }))).toBe("allow");
     expect(effect(p, call("search", { ...ok, file: "x/a.md" }))).toBe("deny");
+    expect(effect(p, call("search", { ...ok, file: 3 }))).toBe("deny");
+    expect(effect(p, call("search", { ...ok, scope: ["public"] }))).toBe("allow");
+    expect(effect(p, call("search", { ...ok, scope: { v: "public" } }))).toBe("deny");
     const { scope: _, ...noScope } = ok;
     expect(effect(p, call("search", noScope))).toBe("deny");
   });
@@ -252,6 +266,24 @@ describe("mcp rules: arguments", () => {
     expect(rule(p, call("fetch", { url: "http://169.254.169.254/latest" }))).toBe("no-meta");
     expect(rule(p, call("fetch", { url: "http://0xa9.0xfe.0xa9.0xfe/latest" }))).toBe("no-meta");
     expect(rule(p, call("fetch", { url: "http://u@169.254.169.254/" }))).toBe("no-meta");
+  });
+
+  test("deny rules: a value of the wrong type, or an object where a scalar is checked, matches", async () => {
+    const p = await policyOf(`rules:
+  - { name: all, effect: allow, mcp: { methods: ["**"] } }
+  - { name: no-big, effect: deny, mcp: { arguments: { limit: { min: 1000 } } } }
+  - { name: no-prod, effect: deny, mcp: { arguments: { env: { one_of: [prod] } } } }
+  - { name: no-rm, effect: deny, mcp: { arguments: { cmd: { regex: "rm .*" } } } }
+`);
+    expect(rule(p, call("x", { limit: 5000 }))).toBe("no-big");
+    expect(rule(p, call("x", { limit: "5000" }))).toBe("no-big");
+    expect(rule(p, call("x", { limit: 5 }))).toBe("all");
+    expect(rule(p, call("x", { env: "PROD" }))).toBe("no-prod");
+    expect(rule(p, call("x", { env: { name: "prod" } }))).toBe("no-prod");
+    expect(rule(p, call("x", { env: ["dev", "prod"] }))).toBe("no-prod");
+    expect(rule(p, call("x", { env: "dev" }))).toBe("all");
+    expect(rule(p, call("x", { cmd: "RM -rf /" }))).toBe("no-rm");
+    expect(rule(p, call("x", { cmd: 7 }))).toBe("no-rm");
   });
 
   test("arguments are about tools/call and prompts/get", async () => {

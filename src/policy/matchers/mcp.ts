@@ -111,8 +111,22 @@ function sqlCondition(section: NonNullable<McpSection["sql"]>, restricting: bool
       const p = asPostgres(f);
       if (p === null) return f.listing === true ? "listing: the SQL of a call is not known yet" : "the call carries no classified SQL (not a SQL tool)";
       const seen = `${list(p.classes)} of ${list(p.relations)}${p.functions.length > 0 ? ` calling ${list(p.functions)}` : ""}`;
-      const theirs = `its sql ${JSON.stringify(section)}`;
-      return holds ? `SQL ${seen} meets ${theirs}` : `SQL ${seen} does not meet ${theirs}`;
+      if (holds) return `SQL ${seen} is within its sql ${JSON.stringify(section)}`;
+      // Which list fails, and on what: for an allow rule the items it does not cover.
+      const named: [string, typeof parts.classes, readonly string[], readonly string[] | undefined][] = [
+        ["classes", parts.classes, p.classes, section.classes],
+        ["tables", parts.tables, p.relations, section.tables],
+        ["functions", parts.functions, p.functions, section.functions],
+      ];
+      const why: string[] = [];
+      for (const [name, part, items, patterns] of named) {
+        if (part === null || part.holds(p)) continue;
+        const listed = part.listed(p);
+        if (restricting) why.push(`none of its ${name} [${patterns?.join(", ") ?? ""}] is in the SQL's (${items.join(", ") || "none"})`);
+        else if (items.length === 0) why.push(`the SQL names no table but acts on objects (${p.classes.join(", ")}) that its tables cannot vouch for`);
+        else why.push(`${items.filter((x) => !listed.includes(x)).join(", ")} not in its ${name} [${patterns?.join(", ") ?? ""}]`);
+      }
+      return `SQL ${seen}: ${why.join("; ")}`;
     },
   };
 }

@@ -4,6 +4,7 @@
 // answers come back masked, lists filtered to what the caller may use, tool definitions checked
 // against their pins, budgets and time limits kept. Transport-free: the HTTP layer hands in
 // messages and a Reply per request.
+import { sqlArgumentOf } from "./sql-argument.ts";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../../audit/canonical-json.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
@@ -233,9 +234,11 @@ export class McpSession {
         if (def.inputSchema !== undefined) facts = { ...facts, inputSchema: def.inputSchema };
       }
       if (d.sql !== undefined && facts.tool === d.sql.tool) {
-        const text = facts.arguments?.[d.sql.argument];
-        if (typeof text !== "string") sqlRefusal = `the SQL argument "${d.sql.argument}" of ${facts.tool} is missing or not a string`;
+        // Missing, not text, or beside another spelling of its name (sql and SQL): refused.
+        const arg = sqlArgumentOf(facts.arguments, d.sql.argument);
+        if (!arg.ok) sqlRefusal = `${arg.reason} (${facts.tool})`;
         else {
+          const text = arg.text;
           try {
             const sql = d.sql.classify(text);
             facts = { ...facts, sql };

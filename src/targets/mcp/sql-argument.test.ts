@@ -61,6 +61,8 @@ describe("classifySqlArgument", () => {
     expect(classifySqlCall(parser, { query: "select 1" }, "sql").ok).toBe(false);
     expect(classifySqlCall(parser, { sql: "select 1", SQL: "drop table x" }, "sql").ok).toBe(false);
     expect(classifySqlCall(parser, { sql: 5 }, "sql").ok).toBe(false);
+    expect(classifySqlCall(parser, { sql: "select 1", "s\u200bql": "drop table x" }, "sql").ok).toBe(false);
+    expect(classifySqlCall(parser, { sql: "select 1", "ｓｑｌ": "drop table x" }, "sql").ok).toBe(false);
   });
 
   test("the runtime's classifier throws the refusal's reason", () => {

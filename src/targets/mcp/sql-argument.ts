@@ -18,14 +18,14 @@
 // Unqualified relations resolve over the search path ["$user", "public"] with the database user
 // unknown unless the target says: "$user.orders" is then a candidate, which an allow rule must
 // also cover (`*.orders`), so a table in the user's own schema cannot pass as public.orders.
-import type { Action, Decision, McpSqlFacts, PostgresRequestFacts } from "../../core/types.ts";
+import type { McpSqlFacts } from "../../core/types.ts";
 import type { AnalysisContext, StatementInfo } from "../postgres/sql/analysis.ts";
 import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";
 import { GatewayError } from "../../core/errors.ts";
+import { foldName } from "../../policy/matchers/mcp-names.ts";
 import { splitMarkers } from "../postgres/sql/markers.ts";
-import { postgresBuiltins } from "../postgres/decide/builtins.ts";
 import { declaredCursorName } from "../postgres/decide/cursor-name.ts";
-import { isBuiltinFunctionName } from "./pg-builtin-functions.ts";
+export { mcpSqlBuiltins, userFunctionsOf, type McpSqlBuiltinDeps } from "./sql-builtins.ts";
 
 export type SqlArgumentResult = { readonly ok: true; readonly sql: McpSqlFacts } | { readonly ok: false; readonly reason: string };
 
@@ -76,16 +76,25 @@ export function classifySqlArgument(parser: SqlParser, text: unknown, options: S
 }
 
 /**
- * For the runtime: the SQL facts of a tools/call of a server's SQL tool, whose SQL is in the
- * argument the target names (servers[].sql.argument). A call without that argument, or with
- * another spelling of it beside it, is refused: the server might run either.
+ * The SQL text of a call of a server's SQL tool, from the argument the target names
+ * (servers[].sql.argument); a refusal when it is missing or not text, or when another spelling of
+ * it (other case, Unicode form, invisible characters: `SQL` beside `sql`) is there too: the
+ * server might run that one.
  */
+export function sqlArgumentOf(args: Readonly<Record<string, unknown>> | undefined, argument: string): { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string } {
+  if (args === undefined || !Object.hasOwn(args, argument)) return { ok: false, reason: `the call has no argument ${JSON.stringify(argument)} holding its SQL` };
+  const folded = foldName(argument);
+  const twin = Object.keys(args).find((k) => k !== argument && foldName(k) === folded);
+  if (twin !== undefined) return { ok: false, reason: `the call has both ${JSON.stringify(argument)} and ${JSON.stringify(twin)}; the server might run either` };
+  const text = args[argument];
+  if (typeof text !== "string") return { ok: false, reason: `the SQL argument ${JSON.stringify(argument)} is ${text === null ? "null" : Array.isArray(text) ? "a list" : typeof text}, not text` };
+  return { ok: true, text };
+}
+
+/** For the runtime: the SQL facts of a tools/call of a server's SQL tool (sqlArgumentOf, then classifySqlArgument). */
 export function classifySqlCall(parser: SqlParser, args: Readonly<Record<string, unknown>> | undefined, argument: string, options: SqlArgumentOptions = {}): SqlArgumentResult {
-  if (args === undefined || !Object.hasOwn(args, argument)) return refuse(`the call has no argument ${JSON.stringify(argument)} holding its SQL`);
-  const lower = argument.toLowerCase();
-  const twin = Object.keys(args).find((k) => k !== argument && k.normalize("NFKC").toLowerCase() === lower);
-  if (twin !== undefined) return refuse(`the call has both ${JSON.stringify(argument)} and ${JSON.stringify(twin)}; the server might run either`);
-  return classifySqlArgument(parser, args[argument], options);
+  const a = sqlArgumentOf(args, argument);
+  return a.ok ? classifySqlArgument(parser, a.text, options) : refuse(a.reason);
 }
 
 function statementProblem(s: StatementInfo, prepared: Set<string>, declared: Set<string>): string | null {
@@ -100,57 +109,6 @@ function statementProblem(s: StatementInfo, prepared: Set<string>, declared: Set
   if (s.sets !== undefined && s.sets.length > 0) return `the SQL changes the setting ${s.sets.map((x) => x.name).join(", ")}; an MCP server's connections are shared, so settings are not changed through it`;
   if (s.classes.includes("discard")) return "DISCARD changes the state of a shared connection";
   return null;
-}
-
-/** Functions that may be user-defined code: see the top of this file. */
-export function userFunctionsOf(functions: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const f of functions) {
-    if (f.startsWith("pg_catalog.")) {
-      const name = f.slice("pg_catalog.".length);
-      // Pseudo functions (set_config(x), do(lang)) and built-in names are the analysis's own.
-      if (name.includes("(") || isBuiltinFunctionName(name)) continue;
-      out.push(f);
-      continue;
-    }
-    const dot = f.lastIndexOf(".");
-    const bare = f.slice(dot + 1);
-    // An unqualified call is reported as pg_catalog.f and f in every schema of the path: a
-    // built-in name resolves to pg_catalog (searched first), any other to some schema's code.
-    if (functions.includes(`pg_catalog.${bare}`) && isBuiltinFunctionName(bare)) continue;
-    out.push(f);
-  }
-  return out;
-}
-
-export interface McpSqlBuiltinDeps {
-  /** The deciding rule's mcp.sql section, by rule name (absent: the rule has none). */
-  readonly ruleSql: (rule: string) => { readonly classes?: readonly string[]; readonly functions?: readonly string[] } | undefined;
-}
-
-/**
- * The postgres target's built-in denials for SQL over MCP, applied to decide()'s decision (the
- * runtime's `adjust`): a dangerous function (pg_read_file …), COPY … PROGRAM or of a server file,
- * a change of how the server reads SQL text, and a possible user function are denied unless the
- * deciding rule names them in mcp.sql.functions or mcp.sql.classes. The very code of the postgres
- * target decides, on the statement's facts, so the two cannot drift apart. It never allows what
- * decide() denied.
- */
-export function mcpSqlBuiltins(deps: McpSqlBuiltinDeps): (decision: Decision, action: Action) => Decision {
-  const postgres = postgresBuiltins({
-    // catalog-read and session allowances are for a database session's client; an MCP SQL tool gets none.
-    mayUseTarget: () => false,
-    ruleFunctions: (rule) => deps.ruleSql(rule)?.functions,
-    ruleClasses: (rule) => deps.ruleSql(rule)?.classes,
-  });
-  return (decision, action) => {
-    const r = action.request;
-    if (r.kind !== "mcp" || r.sql === undefined) return decision;
-    const facts: PostgresRequestFacts = { kind: "postgres", classes: r.sql.classes, relations: r.sql.relations, functions: r.sql.functions, userFunctions: userFunctionsOf(r.sql.functions) };
-    const adjusted = postgres(decision, { ...action, request: facts });
-    if (adjusted === decision || adjusted.effect !== "deny") return decision;
-    return adjusted;
-  };
 }
 
 /** What the runtime's session takes (session.ts SqlClassifier): the facts, or a GatewayError saying why the SQL is refused. */
