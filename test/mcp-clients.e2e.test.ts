@@ -99,7 +99,7 @@ describe("the MCP SDK client", () => {
 /** Runs the inspector's CLI against the gateway; returns its exit code and output. */
 async function inspector(server: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   // It reads its own package.json as "../package.json" relative to the working directory.
-  const p = Bun.spawn([NODE, INSPECTOR_CLI_JS, g.url(server), "--transport", "http", "--header", `Authorization: Bearer ${token}`, ...args], { cwd: dirname(INSPECTOR_CLI_JS), stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([NODE, INSPECTOR_CLI_JS, "--cli", g.url(server), "--transport", "http", "--header", `Authorization: Bearer ${token}`, ...args], { cwd: dirname(INSPECTOR_CLI_JS), stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }

@@ -46,6 +46,16 @@ beforeAll(async () => {
     mcp: { servers: [crm, local], tools: [echo, lookup_customer] }
     effect: allow
     mask: { detectors: [email, cloud_key, jwt, card] }
+  - name: agents-read-customers
+    groups: [agents]
+    mcp: { servers: [crm], resources: ["demo://customers/*"] }
+    effect: allow
+    mask: { detectors: [email, cloud_key] }
+  - name: agents-summaries
+    groups: [agents]
+    mcp: { servers: [crm], prompts: [summarize] }
+    effect: allow
+    mask: { detectors: [email] }
   - name: agents-no-writes
     groups: [agents]
     mcp: { tools: [update_record] }
@@ -108,6 +118,26 @@ describe("agents: read allowed and masked, writes denied, destructive held for a
       expect(resultText(r)).toContain("[masked:card ****4242]");
       expect(r.structuredContent).toMatchObject({ id: 1, name: "Ada", email: "[masked:email]", aws_access_key_id: "[masked:cloud_key]", session_token: "[masked:jwt]" });
       expect(crm.adversary.toolCalls("lookup_customer").length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("resource contents and prompt messages are masked too; listing shows only the allowed ones", async () => {
+    const c = await agent("agent-resources");
+    try {
+      expect((await c.client.listResources()).resources.map((r) => r.uri)).toEqual(["demo://customers/1"]);
+      expect((await c.client.listPrompts()).prompts.map((p) => p.name)).toEqual(["summarize"]);
+      const res = JSON.stringify(await c.client.readResource({ uri: "demo://customers/1" }));
+      expect(res).not.toContain(ADVERSARY_SECRETS.email);
+      expect(res).not.toContain(ADVERSARY_SECRETS.awsKeyId);
+      expect(res).toContain("[masked:email]");
+      const prompt = JSON.stringify(await c.client.getPrompt({ name: "summarize", arguments: { id: "1" } }));
+      expect(prompt).toContain("summarise customer 1");
+      expect(prompt).not.toContain(ADVERSARY_SECRETS.email);
+      expect(prompt).toContain("[masked:email]");
+      await refusal(c.client.readResource({ uri: "file:///etc/passwd" }));
+      await refusal(c.client.getPrompt({ name: "admin_prompt" }));
     } finally {
       await c.close();
     }
