@@ -33,7 +33,7 @@ const err = (r: { json: Record<string, unknown> | null }) => (r.json?.["error"] 
 beforeAll(async () => {
   rt = await startMcpRuntime(
     { servers: [{ name: "everything", command: ["node", EVERYTHING, "stdio"] }], limits: { body_bytes: "4KB" } },
-    { rules: [{ name: "echo", effect: "allow", methods: ["tools/call"], tools: ["echo"] }, { name: "hold-sums", effect: "review", methods: ["tools/call"], tools: ["get-sum"] }] },
+    { rules: [{ name: "echo", effect: "allow", methods: ["tools/call"], tools: ["echo"] }, { name: "hold-sums", effect: "review", methods: ["tools/call"], tools: ["get-sum"] }, { name: "long", effect: "allow", methods: ["tools/call"], tools: ["trigger-long-running-operation"] }] },
   );
   sid = "";
   const init = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }));
@@ -155,5 +155,43 @@ describe("OAuth 2.1 resource server", () => {
     expect(m["authorization_servers"]).toEqual(["https://issuer.example"]);
     expect(m["bearer_methods_supported"]).toEqual(["header"]);
     expect((await fetch(`${rt.url}/.well-known/oauth-protected-resource/mcp/nope`)).status).toBe(404);
+  });
+});
+
+describe("Last-Event-ID resumption", () => {
+  test("an agent that lost a call's stream gets the rest of it, response included, from a GET", async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${rt.url}/mcp/everything`, {
+      method: "POST",
+      headers: H({ "mcp-session-id": sid }),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 }, _meta: { progressToken: "p50" } } }),
+      signal: abort.signal,
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    // Read up to the first progress event, note its id, and drop the connection.
+    const reader = res.body!.getReader();
+    let text = "";
+    let firstId: string | null = null;
+    while (firstId === null) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before its first progress event");
+      text += new TextDecoder().decode(value);
+      const m = /id: (\S+)\ndata: ([^\n]*"notifications\/progress"[^\n]*)\n\n/.exec(text);
+      if (m) firstId = m[1]!;
+    }
+    abort.abort();
+    const again = await fetch(`${rt.url}/mcp/everything`, { method: "GET", headers: { authorization: "Bearer token-alice", accept: "text/event-stream", "mcp-session-id": sid, "last-event-id": firstId } });
+    expect(again.status).toBe(200);
+    const rest = await again.text();
+    const messages = rest.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+    // Nothing before the id given, nothing twice: the other three progress events, then the response.
+    expect(messages.filter((m) => m["method"] === "notifications/progress").length).toBe(3);
+    expect(messages.at(-1)!["id"]).toBe(50);
+    expect(JSON.stringify(messages.at(-1))).toContain("Long running operation completed");
+  });
+
+  test("a Last-Event-ID of no stream of this session is refused", async () => {
+    const r = await fetch(`${rt.url}/mcp/everything`, { method: "GET", headers: { authorization: "Bearer token-alice", accept: "text/event-stream", "mcp-session-id": sid, "last-event-id": "mcp_other.p1.abc.1" } });
+    expect(r.status).toBe(404);
   });
 });

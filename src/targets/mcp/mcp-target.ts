@@ -301,8 +301,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   }
 
   /**
-   * A Reply for a POSTed request: JSON when only the response comes, an event stream as soon as
-   * something else must go first (progress, a server request, a hold). Resolves with the Response.
+   * A Reply for a POSTed request: an event stream when the agent accepts one (as the SDK's
+   * servers answer: progress, server requests and a hold's notices can go first), else JSON.
+   * Resolves with the Response.
    */
   function postReply(live: LiveSession, acceptsSse: boolean): { reply: Reply; response: Promise<Response> } {
     let resolve!: (r: Response) => void;
@@ -320,6 +321,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       resolve(new Response(s.body(), { status: 200, headers: { ...headers, "content-type": "text/event-stream", connection: "keep-alive" } }));
       return s;
     };
+    if (acceptsSse) startStream();
     return {
       response,
       reply: {

@@ -96,6 +96,8 @@ interface Internal {
 }
 
 interface ToolDef {
+  /** The definition as the upstream listed it (its pin is checked again at each call). */
+  readonly tool: Obj;
   readonly pin: PinCheck;
   readonly inputSchema: Obj | undefined;
 }
@@ -230,7 +232,8 @@ export class McpSession {
       const def = this.#tools.get(facts.tool);
       if (def === undefined) toolMissing = true;
       else {
-        pin = def.pin;
+        // Checked now, not when listed: a pin file updated since applies to this call.
+        pin = d.pins === null ? def.pin : d.pins.check(d.server, def.tool);
         if (def.inputSchema !== undefined) facts = { ...facts, inputSchema: def.inputSchema };
       }
       if (d.sql !== undefined && facts.tool === d.sql.tool) {
@@ -618,7 +621,7 @@ export class McpSession {
   #rememberTool(tool: Obj): PinCheck {
     const pin = this.#d.pins === null ? { status: "unpinned" as const, sha256: toolDigest(tool) } : this.#d.pins.check(this.#d.server, tool);
     const schema = tool["inputSchema"];
-    this.#tools.set(tool["name"] as string, { pin, inputSchema: typeof schema === "object" && schema !== null && !Array.isArray(schema) ? (schema as Obj) : undefined });
+    this.#tools.set(tool["name"] as string, { tool, pin, inputSchema: typeof schema === "object" && schema !== null && !Array.isArray(schema) ? (schema as Obj) : undefined });
     return pin;
   }
 
