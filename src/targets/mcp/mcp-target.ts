@@ -302,8 +302,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
 
   /**
    * A Reply for a POSTed request: an event stream when the agent accepts one (as the SDK's
-   * servers answer: progress, server requests and a hold's notices can go first), else JSON.
-   * Resolves with the Response.
+   * servers answer), else JSON. The answer's head waits for the first message: a response alone
+   * goes out as one whole event; progress, a server request or a hold's notices start a live
+   * stream. Resolves with the Response.
    */
   function postReply(live: LiveSession, acceptsSse: boolean): { reply: Reply; response: Promise<Response> } {
     let resolve!: (r: Response) => void;
@@ -321,7 +322,6 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       resolve(new Response(s.body(), { status: 200, headers: { ...headers, "content-type": "text/event-stream", connection: "keep-alive" } }));
       return s;
     };
-    if (acceptsSse) startStream();
     return {
       response,
       reply: {
@@ -336,6 +336,12 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
           if (stream !== null) {
             stream.send(m);
             stream.end();
+          } else if (acceptsSse) {
+            // Only the response: one event, sent whole (no stream machinery), still kept for Last-Event-ID.
+            const s = new EventStream(`${live.id}.p${randomBytes(4).toString("hex")}`);
+            live.streams.set(s.id, s);
+            if (live.streams.size > 64) live.streams.delete(live.streams.keys().next().value!);
+            resolve(new Response(s.sendWhole(m), { status: 200, headers: { ...headers, "content-type": "text/event-stream" } }));
           } else resolve(new Response(writeMessage(m), { status: 200, headers: { ...headers, ...JSON_HEADERS } }));
         },
         keepalive(text) {

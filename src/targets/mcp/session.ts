@@ -5,13 +5,12 @@
 // against their pins, budgets and time limits kept. Transport-free: the HTTP layer hands in
 // messages and a Reply per request.
 import { sqlArgumentOf } from "./sql-argument.ts";
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../../audit/canonical-json.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, Masks, McpRequestFacts, McpSqlFacts } from "../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { type Gate, type Verdict, auditAction, auditIdentity } from "../../gate/gate.ts";
+import { argumentsSha256 } from "../../gate/mcp-audit-action.ts";
 import { requestFacts } from "./facts.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, RPC_ERROR, errorResponse, writeMessage } from "./json-rpc.ts";
 import { CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, LISTS, PLUMBING, PROTOCOL_VERSIONS, SERVER_NOTIFICATIONS, SERVER_REQUESTS, STATELESS_VERSION, isListMethod } from "./methods.ts";
@@ -109,9 +108,7 @@ const OTHER_REQUEST_MS = 60_000;
 /** Pages of a list the gateway reads itself before it gives up (a server that pages forever). */
 const MAX_PAGES = 50;
 
-export function argumentsDigest(args: unknown): string {
-  return createHash("sha256").update(canonicalJson(args ?? {})).digest("hex");
-}
+export const argumentsDigest = argumentsSha256;
 
 export class McpSession {
   readonly #d: McpSessionDeps;
