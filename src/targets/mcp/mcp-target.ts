@@ -12,7 +12,8 @@ import type { Action, Decision, Identity, Masks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { SessionRevocations } from "../../gate/revocation.ts";
+import { type RevocableSession, SessionRevocations } from "../../gate/revocation.ts";
+import { SessionExpiry, tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { Budgets } from "./budgets.ts";
 import { EventStream } from "./event-stream.ts";
@@ -60,6 +61,9 @@ interface LiveSession {
   readonly streams: Map<string, EventStream>;
   readonly started: number;
   ended: boolean;
+  /** Ends the session when its caller's newest token expires (identity.end_sessions_at_expiry) or a reload revokes it. */
+  expiry: SessionExpiry;
+  readonly revocable: RevocableSession;
 }
 
 const noClassifier: SqlClassifier = () => {
@@ -163,7 +167,20 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
 
   function newSession(server: McpServerConfig, identity: Identity, transport: LiveSession["transport"], remote: string): LiveSession {
     const id = sessionId();
-    const live: LiveSession = { id, server, transport, identity, lastUsed: Date.now(), serverStream: null, streams: new Map(), started: Date.now(), ended: false, core: undefined as unknown as McpSession };
+    const live: LiveSession = {
+      id,
+      server,
+      transport,
+      identity,
+      lastUsed: Date.now(),
+      serverStream: null,
+      streams: new Map(),
+      started: Date.now(),
+      ended: false,
+      core: undefined as unknown as McpSession,
+      expiry: expiryFor(identity, () => live),
+      revocable: { revokeIf: (revoked) => (revoked(live.identity) ? live.expiry.end("credential_revoked") : undefined) },
+    };
     const core = new McpSession({
       id,
       target: cfg.name,
@@ -193,8 +210,26 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     return live;
   }
 
+  function expiryFor(identity: Identity, live: () => LiveSession): SessionExpiry {
+    const e = new SessionExpiry(identity.expiresAt, deps.clock, (reason) => void endSession(live(), reason));
+    if (endAtExpiry()) e.start();
+    return e;
+  }
+
+  /** A request of the session's caller with a token of theirs, maybe a newer one: its expiry counts from now on. */
+  function touch(live: LiveSession, identity: Identity): void {
+    live.lastUsed = Date.now();
+    const before = live.identity.expiresAt;
+    live.identity = identity;
+    if (identity.expiresAt !== before && live.expiry.reason === null) {
+      live.expiry.cancel();
+      live.expiry = expiryFor(identity, () => live);
+    }
+  }
+
   async function openSession(live: LiveSession, remote: string): Promise<void> {
     sessions.set(live.id, live);
+    revocations.add(live.revocable);
     metrics.openSessions.inc({ target: cfg.name });
     await gate.record({
       type: "session.start",
@@ -215,6 +250,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (live.ended) return;
     live.ended = true;
     sessions.delete(live.id);
+    revocations.delete(live.revocable);
+    live.expiry.cancel();
     metrics.openSessions.inc({ target: cfg.name }, -1);
     live.serverStream?.end();
     for (const s of live.streams.values()) s.end();
@@ -380,8 +417,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
         return rpcHttp(audit ? 503 : 502, errorResponse(m.id, audit ? RPC_ERROR.AUDIT_UNAVAILABLE : RPC_ERROR.UPSTREAM_CLOSED, `${audit ? "audit log unavailable" : "the upstream server could not be started"}: ${errorMessage(e)}`));
       }
     }
-    live.identity = identity;
-    live.lastUsed = Date.now();
+    touch(live, identity);
     const session = live;
     if (m.kind === "request") {
       const { reply, response } = postReply(session, acc.sse);
@@ -402,8 +438,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (!accepts(req).sse) return rpcHttp(406, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "the GET stream needs Accept: text/event-stream"));
     const live = sessionOf(req.headers.get("mcp-session-id"), identity, server.name);
     if (live === null) return rpcHttp(req.headers.has("mcp-session-id") ? 404 : 400, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "the GET stream needs the Mcp-Session-Id of one of your sessions"));
-    live.lastUsed = Date.now();
-    live.identity = identity;
+    touch(live, identity);
     const headers = { "content-type": "text/event-stream", "cache-control": "no-store", "mcp-session-id": live.id };
     const last = req.headers.get("last-event-id");
     if (last !== null) {
@@ -437,8 +472,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   async function legacyPost(req: Request, url: URL, server: McpServerConfig, identity: Identity): Promise<Response> {
     const live = sessionOf(url.searchParams.get("session_id"), identity, server.name);
     if (live === null || live.transport !== "sse") return rpcHttp(404, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "no such session (it ended, or it is not yours)"));
-    live.lastUsed = Date.now();
-    live.identity = identity;
+    touch(live, identity);
     const m = await message(req, identity, server.name, live.id);
     if (m instanceof Response) return m;
     const stream = live.serverStream!;
@@ -483,6 +517,10 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     const auth = await authenticate(req, server.name);
     if ("response" in auth) return auth.response;
     const identity = auth.identity;
+    // A token the verifier's clock skew let through but already past its expiry opens nothing.
+    if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
+      return reject({ target: cfg.name, identity, reason: "expired", message: "token expired: an MCP session ends when its token expires (identity.end_sessions_at_expiry); get a new token" }, server.name, "invalid_token");
+    }
     const remote = srv.requestIP(req)?.address ?? "";
     if (route === "mcp") {
       if (req.method === "POST") return streamablePost(req, server, identity, remote);
@@ -514,13 +552,12 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   });
   if (baseUrl === "" && cfg.resource_url === undefined) baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
 
-  // Idle sessions, and those whose token expired (identity.end_sessions_at_expiry), end.
+  // Idle sessions end (expired and revoked ones end at once, by their SessionExpiry).
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const live of [...sessions.values()]) {
       const streaming = live.serverStream?.attached === true || [...live.streams.values()].some((s) => s.attached);
       if (!streaming && now - live.lastUsed > idleMs) void endSession(live, "idle");
-      else if (live.identity.expiresAt !== undefined && live.identity.expiresAt <= deps.clock.now() && endAtExpiry()) void endSession(live, "token_expired");
     }
   }, 5_000);
   sweeper.unref();
@@ -529,10 +566,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     name: cfg.name,
     listen: cfg.listen,
     port: server.port ?? 0,
-    revokeSessions(revoked) {
-      revocations.revoke(revoked);
-      for (const live of [...sessions.values()]) if (revoked(live.identity)) void endSession(live, "credential_revoked");
-    },
+    revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
       clearInterval(sweeper);
       await Promise.all([...sessions.values()].map((s) => endSession(s, "gateway stopping")));
