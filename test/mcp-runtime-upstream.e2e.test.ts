@@ -43,8 +43,20 @@ const upstream = Bun.serve({
       case "initialize":
         return json({ protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stand-in", version: "1" } });
       case "tools/list":
-        return json({ tools: [{ name: "slow", description: "answers on a resumed stream", inputSchema: { type: "object", properties: {} } }] });
+        return json({
+          tools: [
+            { name: "slow", description: "answers on a resumed stream", inputSchema: { type: "object", properties: {} } },
+            { name: "needs-input", description: "answers input_required (2026-07-28)", inputSchema: { type: "object", properties: {} } },
+          ],
+        });
       case "tools/call": {
+        if ((body["params"] as { name: string }).name === "needs-input") {
+          return json({
+            resultType: "input_required",
+            inputRequests: { who: { method: "elicitation/create", params: { message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } } } },
+            requestState: "opaque-1",
+          });
+        }
         pendingCallId = body["id"];
         // One progress event with an id, then the stream ends without the response.
         const progress = `id: ev-1\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "working" } })}\n\n`;
@@ -61,7 +73,7 @@ let rt: McpRuntime;
 beforeAll(async () => {
   rt = await startMcpRuntime(
     { servers: [{ name: "standin", url: `http://127.0.0.1:${upstream.port}/mcp`, headers: { authorization: "Bearer upstream-credential" } }] },
-    { rules: [{ name: "slow", effect: "allow", methods: ["tools/call"], tools: ["slow"] }] },
+    { rules: [{ name: "slow", effect: "allow", methods: ["tools/call"], tools: ["slow", "needs-input"] }] },
   );
 });
 
@@ -86,6 +98,27 @@ describe("Streamable HTTP upstream", () => {
     for (const s of seen) {
       expect(s.headers["authorization"]).toBe("Bearer upstream-credential");
       expect(JSON.stringify(s.headers)).not.toContain("token-alice");
+    }
+  });
+});
+
+describe("input_required results (2026-07-28)", () => {
+  test("the input requests inside a result are decided as server-initiated requests", async () => {
+    const c = await rt.client("standin");
+    const denied = await c.callTool({ name: "needs-input", arguments: {} }).then(() => "relayed", (e: Error) => e.message);
+    expect(denied).toContain("asks the agent for input the policy does not allow: elicitation/create");
+    rt.rules = [...rt.rules, { name: "elicit-ok", effect: "allow", direction: "server", methods: ["elicitation/create"] }];
+    try {
+      const raw = await fetch(`${rt.url}/mcp/standin`, {
+        method: "POST",
+        headers: { authorization: "Bearer token-alice", "content-type": "application/json", accept: "application/json", "mcp-session-id": (c.transport as unknown as { sessionId: string }).sessionId },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 77, method: "tools/call", params: { name: "needs-input", arguments: {} } }),
+      });
+      const body = (await raw.json()) as { result: Record<string, unknown> };
+      expect(body.result["resultType"]).toBe("input_required");
+      expect(body.result["requestState"]).toBe("opaque-1");
+    } finally {
+      rt.rules = rt.rules.filter((r) => r.name !== "elicit-ok");
     }
   });
 });

@@ -18,7 +18,7 @@ import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { Budgets } from "./budgets.ts";
 import { EventStream } from "./event-stream.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse, RPC_ERROR, errorResponse, readMessage, salvageId, writeMessage } from "./json-rpc.ts";
-import { CLIENT_REQUESTS, PROTOCOL_VERSIONS, STATELESS_VERSION } from "./methods.ts";
+import { CLIENT_REQUESTS, META_PROTOCOL_VERSION, PROTOCOL_VERSIONS, STATELESS_VERSION, declaredVersion } from "./methods.ts";
 import { protectedResourceMetadata, wwwAuthenticate } from "./oauth-metadata.ts";
 import type { ValueMasker } from "./result-masker.ts";
 import { routingHeaderMismatch } from "./routing-headers.ts";
@@ -298,7 +298,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   }
 
   /** A message refused before any decision: recorded, answered with a JSON-RPC error in a 400. */
-  function refuse(identity: Identity | null, session: string | undefined, server: string, reason: string, message: string, id: JsonRpcId | null, status = 400): Response {
+  function refuse(identity: Identity | null, session: string | undefined, server: string, reason: string, message: string, id: JsonRpcId | null, status = 400, code?: number, data?: Record<string, unknown>): Response {
     requests("bad_request");
     void gate.recordLater({
       type: "request.refused",
@@ -308,7 +308,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       action: { kind: "mcp", server },
       details: { reason, message },
     });
-    return rpcHttp(status, errorResponse(id, reason === "unknown_method" ? RPC_ERROR.METHOD_NOT_FOUND : RPC_ERROR.INVALID_REQUEST, message));
+    return rpcHttp(status, errorResponse(id, code ?? RPC_ERROR.INVALID_REQUEST, message, data));
   }
 
   /** Reads and checks one message of a POST; a Response when it is refused. */
@@ -324,15 +324,23 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       return refuse(identity, session, server, "unreadable", `the message was refused: ${errorMessage(e)}`, salvageId(new TextDecoder().decode(body)));
     }
     const mismatch = routingHeaderMismatch(req.headers, m);
-    if (mismatch !== null) return refuse(identity, session, server, "header_mismatch", `the routing headers disagree with the body: ${mismatch}; refused`, m.kind === "response" ? null : m.kind === "request" ? m.id : null);
+    if (mismatch !== null) return refuse(identity, session, server, "header_mismatch", `the routing headers disagree with the body: ${mismatch}; refused`, m.kind === "request" ? m.id : null, 400, RPC_ERROR.HEADER_MISMATCH);
     if (m.kind === "notification" && CLIENT_REQUESTS.has(m.method)) {
       return refuse(identity, session, server, "request_as_notification", `${m.method} was sent as a notification (no id): it must be a request; refused`, null);
     }
+    // The stateless revision (2026-07-28) is recognised, by its header or its _meta version, and
+    // answered as its spec answers a version a server does not serve: 400, -32022, the supported
+    // versions (a dual-era client then falls back to initialize). The gateway does not relay it.
+    const id = m.kind === "request" ? m.id : null;
+    const declared = m.kind === "response" ? null : declaredVersion(m.params);
     const version = req.headers.get("mcp-protocol-version");
-    if (version !== null && !(PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      const id = m.kind === "request" ? m.id : null;
-      if (version >= STATELESS_VERSION) return refuse(identity, session, server, "stateless", `MCP-Protocol-Version ${version} (the stateless revision) is recognised but not relayed: the gateway speaks ${PROTOCOL_VERSIONS.join(", ")}`, id);
-      return refuse(identity, session, server, "protocol_version", `unsupported MCP-Protocol-Version "${version}" (supported: ${PROTOCOL_VERSIONS.join(", ")})`, id);
+    for (const [v, where] of [[version, "MCP-Protocol-Version"], [declared, `_meta "${META_PROTOCOL_VERSION}"`]] as const) {
+      if (v === null || (PROTOCOL_VERSIONS as readonly string[]).includes(v)) continue;
+      const stateless = v >= STATELESS_VERSION;
+      const message = stateless
+        ? `${where} ${v} is the stateless revision, which this gateway recognises but does not serve: use ${PROTOCOL_VERSIONS.join(", ")} with initialize`
+        : `unsupported ${where} "${v}" (supported: ${PROTOCOL_VERSIONS.join(", ")})`;
+      return refuse(identity, session, server, stateless ? "stateless" : "protocol_version", message, id, 400, RPC_ERROR.UNSUPPORTED_VERSION, { supported: [...PROTOCOL_VERSIONS], requested: v });
     }
     return m;
   }

@@ -206,7 +206,10 @@ export class McpSession {
     if (m.method === "server/discover") {
       // 2026-07-28 discovery, answered from what the upstream said at initialize.
       if (this.#initialize === null) reply.final(errorResponse(m.id, RPC_ERROR.INVALID_REQUEST, "server/discover: initialize the session first"));
-      else reply.final({ kind: "response", id: m.id, result: { supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: this.#initialize["serverInfo"] ?? {} } });
+      else {
+        const info = this.#initialize["serverInfo"] ?? {};
+        reply.final({ kind: "response", id: m.id, result: { resultType: "complete", supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: info, _meta: { "io.modelcontextprotocol/serverInfo": info } } });
+      }
       return;
     }
     if (m.method !== "initialize" && m.method !== "ping" && this.#initialize === null) {
@@ -507,6 +510,15 @@ export class McpSession {
       this.#finish(upId, errorResponse(fwd.clientId, mask ? RPC_ERROR.DENIED : RPC_ERROR.INTERNAL_ERROR, `${mask ? "result withheld: it cannot be masked as the policy asks" : "the upstream's answer was refused"}: ${errorMessage(e)}`), mask ? "mask_refused" : "refused", errorMessage(e));
       return;
     }
+    // 2026-07-28 multi round-trip: a result that asks the agent for input carries server-initiated
+    // requests (elicitation, sampling) inside it; each is decided as one, or the result is withheld.
+    if (result["resultType"] === "input_required") {
+      const refused = await this.#inputRequests(result["inputRequests"]);
+      if (refused !== null) {
+        this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.DENIED, `denied by the gateway: the result asks the agent for input the policy does not allow: ${refused}`), "input_refused", refused);
+        return;
+      }
+    }
     const out: JsonRpcResponse = { kind: "response", id: fwd.clientId, result };
     const size = Buffer.byteLength(writeMessage(out));
     if (size > this.#d.resultBytes) {
@@ -515,6 +527,24 @@ export class McpSession {
       return;
     }
     this.#finish(upId, out, "ok", undefined, { result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
+  }
+
+  /** Decides the requests of an input_required result as server-initiated ones; null when all are allowed, else why not. */
+  async #inputRequests(requests: unknown): Promise<string | null> {
+    const list = Array.isArray(requests) ? requests : typeof requests === "object" && requests !== null ? Object.values(requests) : null;
+    if (list === null || list.length === 0) return "its inputRequests cannot be read";
+    for (const r of list) {
+      if (typeof r !== "object" || r === null || typeof (r as Obj)["method"] !== "string") return "an input request without a method";
+      const params = (r as Obj)["params"];
+      const m: JsonRpcNotification = { kind: "notification", method: (r as Obj)["method"] as string, ...(typeof params === "object" && params !== null && !Array.isArray(params) ? { params: params as Obj } : {}) };
+      const known = SERVER_REQUESTS.has(m.method);
+      const v = await this.#d.gate.check(
+        { identity: this.#d.identity(), target: this.#d.target, request: requestFacts(m, this.#d.server, "server"), time: this.#d.now() },
+        { session: this.#d.id, details: { input_required: true }, adjust: (decision) => (known ? decision : { effect: "deny", rule: "builtin:mcp-unknown-method", message: `the input request "${m.method}" is not one the gateway knows: denied`, masks: NO_MASKS }) },
+      );
+      if (!v.allowed) return `${m.method}: ${v.message}`;
+    }
+    return null;
   }
 
   /** The answer goes out (or not: a cancelled request's), and the exchange's record is written. */
