@@ -43,7 +43,7 @@ export interface ToolPins {
 }
 
 /** The SQL facts of an argument; throws a GatewayError when it cannot be classified (refused). */
-export type SqlClassifier = (text: string) => McpSqlFacts;
+export type SqlClassifier = (text: string, server: string) => McpSqlFacts | Promise<McpSqlFacts>;
 
 export interface McpSessionDeps {
   readonly id: string;
@@ -245,7 +245,7 @@ export class McpSession {
         else {
           const text = arg.text;
           try {
-            const sql = d.sql.classify(text);
+            const sql = await d.sql.classify(text, d.server);
             facts = { ...facts, sql };
           } catch (e) {
             sqlRefusal = `the SQL argument of ${facts.tool} cannot be classified: ${errorMessage(e)}`;
