@@ -25,8 +25,8 @@ type Obj = Record<string, unknown>;
 export interface Reply {
   /** A message that belongs with this request (progress, a server request made for it). False: this reply cannot carry it. */
   intermediate(m: JsonRpcMessage): boolean;
-  /** The response; the reply ends. */
-  final(m: JsonRpcResponse): void;
+  /** The response (and its JSON-RPC text when already made); the reply ends. */
+  final(m: JsonRpcResponse, text?: string): void;
   /** Kept open while the request waits (a held review): a comment on an event stream. */
   keepalive(text: string): void;
 }
@@ -520,13 +520,15 @@ export class McpSession {
       }
     }
     const out: JsonRpcResponse = { kind: "response", id: fwd.clientId, result };
-    const size = Buffer.byteLength(writeMessage(out));
+    // Made once: measured here, sent as it is.
+    const text = writeMessage(out);
+    const size = Buffer.byteLength(text);
     if (size > this.#d.resultBytes) {
       this.#d.onBudgetRefused("result_bytes");
       this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.BUDGET, `result withheld: ${size} bytes is over this target's limit of ${this.#d.resultBytes} (limits.result_bytes)`), "too_large", undefined, { result_bytes: size });
       return;
     }
-    this.#finish(upId, out, "ok", undefined, { result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
+    this.#finish(upId, out, "ok", undefined, { text, result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
   }
 
   /** Decides the requests of an input_required result as server-initiated ones; null when all are allowed, else why not. */
@@ -555,7 +557,8 @@ export class McpSession {
     clearTimeout(fwd.timer);
     this.#clientIds.delete(idKey(fwd.clientId));
     if (fwd.progressToken !== undefined) this.#progress.delete(idKey(fwd.progressToken));
-    if (out !== null) fwd.reply.final(out);
+    const { text, ...recorded } = extra;
+    if (out !== null) fwd.reply.final(out, typeof text === "string" ? text : undefined);
     const d = this.#d;
     if (fwd.method === "initialize" && outcome !== "ok") queueMicrotask(() => d.onInitializeFailed?.());
     const durationMs = Math.round((performance.now() - fwd.started) * 1000) / 1000;
@@ -575,7 +578,7 @@ export class McpSession {
         ...(fwd.pin !== undefined ? { pin: fwd.pin.sha256 } : {}),
         ...(fwd.verdict?.approvalId !== undefined ? { approval: fwd.verdict.approvalId } : {}),
         ...(error !== undefined ? { error: error.slice(0, 500) } : {}),
-        ...extra,
+        ...recorded,
       },
     });
   }
