@@ -204,6 +204,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       onUpstreamClosed: (reason) => void endSession(live, `upstream: ${reason}`),
       // An initialize that was denied or failed leaves no session behind.
       onInitializeFailed: () => void endSession(live, "initialize failed"),
+      onUpstreamStarted: () => upstreamStarted(live),
     });
     (live as { core: McpSession }).core = core;
     return live;
@@ -238,11 +239,13 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       policy: gate.policyNow().hash,
       details: { kind: "mcp", server: live.server.name, transport: live.transport, upstream: live.server.command !== undefined ? "stdio" : (live.server.transport ?? "streamable-http"), remote },
     });
-    await live.core.start();
-    if (live.server.command !== undefined) {
-      // Every spawn is in the log: what ran, where, with which variables (names, never values).
-      await gate.record({ type: "mcp.spawn", session: live.id, identity: auditIdentity(live.identity), target: cfg.name, policy: gate.policyNow().hash, details: { server: live.server.name, ...live.core.upstream.facts() } });
-    }
+  }
+
+  /** The upstream is started (a stdio server spawned) once initialize is allowed: every spawn is in the log. */
+  async function upstreamStarted(live: LiveSession): Promise<void> {
+    if (live.server.command === undefined) return;
+    // What ran, where, with which variables (names, never values). Refused if it cannot be recorded.
+    await gate.record({ type: "mcp.spawn", session: live.id, identity: auditIdentity(live.identity), target: cfg.name, policy: gate.policyNow().hash, details: { server: live.server.name, ...live.core.upstream.facts() } });
   }
 
   async function endSession(live: LiveSession, why: string): Promise<void> {

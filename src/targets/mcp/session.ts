@@ -70,6 +70,8 @@ export interface McpSessionDeps {
   readonly upstream: (events: UpstreamEvents) => Upstream;
   /** initialize was denied or failed: the session it would have opened ends. */
   readonly onInitializeFailed?: () => void;
+  /** The upstream was started: recorded (a spawn) before anything is sent to it; a rejection stops it. */
+  readonly onUpstreamStarted?: () => Promise<void>;
   /** The upstream ended (its process exited, its session expired): the session ends. */
   readonly onUpstreamClosed: (reason: string) => void;
 }
@@ -130,6 +132,7 @@ export class McpSession {
   #initialize: Obj | null = null;
   #version: string | null = null;
   #closed = false;
+  #starting: Promise<void> | null = null;
   calls = 0;
 
   constructor(deps: McpSessionDeps) {
@@ -152,8 +155,16 @@ export class McpSession {
     return this.#version;
   }
 
-  start(): Promise<void> {
-    return this.#upstream.start();
+  /**
+   * Starts the upstream (spawns a stdio server, opens a legacy stream) once: when the first
+   * request is allowed, so a caller no rule lets in never makes the gateway start anything.
+   */
+  #startUpstream(): Promise<void> {
+    this.#starting ??= (async () => {
+      await this.#upstream.start();
+      await this.#d.onUpstreamStarted?.();
+    })();
+    return this.#starting;
   }
 
   async close(): Promise<void> {
@@ -327,6 +338,16 @@ export class McpSession {
     if (entry.abort.signal.aborted || this.#closed) {
       reply.final(errorResponse(m.id, RPC_ERROR.UPSTREAM_CLOSED, "cancelled before it was forwarded"));
       return;
+    }
+    if (this.#starting === null || m.method === "initialize") {
+      try {
+        await this.#startUpstream();
+      } catch (e) {
+        if (m.method === "initialize") queueMicrotask(() => d.onInitializeFailed?.());
+        const audit = e instanceof GatewayError && e.code === "E_AUDIT_WRITE";
+        reply.final(errorResponse(m.id, audit ? RPC_ERROR.AUDIT_UNAVAILABLE : RPC_ERROR.UPSTREAM_CLOSED, `${audit ? "audit log unavailable, the server was not started" : "the upstream server could not be started"}: ${errorMessage(e)}`));
+        return;
+      }
     }
     if (m.method === "tools/call") d.budgets.count(identityKeyOf(identity), facts.tool ?? "", d.now());
     this.calls++;
