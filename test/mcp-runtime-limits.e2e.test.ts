@@ -23,7 +23,7 @@ beforeAll(async () => {
         // A server that leaves a child of its own behind: it must go with the session too.
         { name: "forking", command: ["sh", "-c", `sleep 1000 & exec node ${EVERYTHING} stdio`], env: { PATH: process.env["PATH"]! } },
       ],
-      limits: { call_timeout: "3s" },
+      limits: { call_timeout: "3s", sessions_per_caller: 2 },
     },
     {
       rules: [
@@ -51,6 +51,16 @@ describe("limits", () => {
 });
 
 describe("callers", () => {
+  test("sessions per caller are bounded (each may run a process); ending one makes room", async () => {
+    const a = await rt.client("everything", { token: "token-lead" });
+    await rt.client("everything", { token: "token-lead" });
+    const third = await rt.client("everything", { token: "token-lead" }).then(() => "opened", (e: Error) => e.message);
+    expect(third).toContain("limits.sessions_per_caller");
+    await (a.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+    const again = await rt.client("everything", { token: "token-lead" });
+    expect((again.transport as unknown as { sessionId: string }).sessionId).toMatch(/^mcp_/);
+  });
+
   test("an OIDC token must be meant for this resource (RFC 8707 audience)", async () => {
     const ok = await rt.client("everything", { token: "token-oidc-here" });
     expect(JSON.stringify((await ok.callTool({ name: "echo", arguments: { message: "aud ok" } })).content)).toContain("aud ok");

@@ -361,11 +361,12 @@ export const McpTarget = Type.Object(
           calls: Type.Optional(McpWindowBudget),
           tool_calls: Type.Optional(McpWindowBudget),
           session_idle: Type.Optional(Duration),
+          sessions_per_caller: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         {
           ...strict,
           description:
-            "body_bytes: largest message from an agent (default 1MB); result_bytes: largest result relayed (default 4MB); call_timeout: a request's time budget (default 60s); calls: tools/call per identity and window; tool_calls: per identity, tool and window; session_idle: a session without requests or streams ends after it (default 30m).",
+            "body_bytes: largest message from an agent (default 1MB); result_bytes: largest result relayed (default 4MB); call_timeout: a tool call's time budget (default 60s; other requests get at least a minute); calls: tools/call per identity and window; tool_calls: per identity, tool and window; session_idle: a session without requests or streams ends after it (default 30m); sessions_per_caller: open sessions per caller and server (default 16; each may run a stdio server).",
         },
       ),
     ),

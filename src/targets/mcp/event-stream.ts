@@ -8,7 +8,7 @@ import { writeMessage } from "./json-rpc.ts";
 const encoder = new TextEncoder();
 /** Events kept for resumption per stream, and their bytes. */
 const KEEP_EVENTS = 1000;
-const KEEP_BYTES = 8 * 1024 * 1024;
+const KEEP_BYTES = 2 * 1024 * 1024;
 
 export class EventStream {
   #seq = 0;

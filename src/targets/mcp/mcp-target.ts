@@ -46,7 +46,9 @@ export interface McpTargetDeps extends TargetDeps {
   readonly onBudgetRefused?: (target: string, budget: string) => void;
 }
 
-const DEFAULTS = { body: 1024 * 1024, result: 4 * 1024 * 1024, timeout: 60_000, idle: 30 * 60_000 };
+const DEFAULTS = { body: 1024 * 1024, result: 4 * 1024 * 1024, timeout: 60_000, idle: 30 * 60_000, sessionsPerCaller: 16 };
+/** Answer streams a session keeps for Last-Event-ID resumption. */
+const MAX_KEPT_STREAMS = 16;
 
 interface LiveSession {
   readonly id: string;
@@ -93,6 +95,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   const resultMax = size(limits.result_bytes, DEFAULTS.result);
   const callTimeoutMs = limits.call_timeout ? parseDuration(limits.call_timeout) : DEFAULTS.timeout;
   const idleMs = limits.session_idle ? parseDuration(limits.session_idle) : DEFAULTS.idle;
+  const sessionsPerCaller = limits.sessions_per_caller ?? DEFAULTS.sessionsPerCaller;
   const budgets = new Budgets(
     limits.calls ? { max: limits.calls.max, windowMs: parseDuration(limits.calls.window) } : undefined,
     limits.tool_calls ? { max: limits.tool_calls.max, windowMs: parseDuration(limits.tool_calls.window) } : undefined,
@@ -267,6 +270,13 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     });
   }
 
+  /** Why this caller may not open another session of this server now, or null: each may spawn a process. */
+  function tooManySessions(identity: Identity, server: string): string | null {
+    let n = 0;
+    for (const s of sessions.values()) if (s.server.name === server && sameCaller(s.identity, identity)) n++;
+    return n < sessionsPerCaller ? null : `you have ${n} open sessions of ${server}, the most this target allows a caller (limits.sessions_per_caller): end one (DELETE) first`;
+  }
+
   /** The session a request names, if it is the caller's. */
   function sessionOf(id: string | null, identity: Identity, server: string): LiveSession | null {
     if (id === null) return null;
@@ -366,8 +376,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       const s = new EventStream(`${live.id}.p${live.streams.size + 1}.${randomBytes(3).toString("hex")}`);
       stream = s;
       live.streams.set(s.id, s);
-      // Keep the newest answer streams only.
-      if (live.streams.size > 64) live.streams.delete(live.streams.keys().next().value!);
+      // Keep the newest answer streams only (memory stays bounded per session).
+      if (live.streams.size > MAX_KEPT_STREAMS) live.streams.delete(live.streams.keys().next().value!);
       resolve(new Response(s.body(), { status: 200, headers: { ...headers, "content-type": "text/event-stream", connection: "keep-alive" } }));
       return s;
     };
@@ -386,10 +396,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
             stream.send(m, text);
             stream.end();
           } else if (acceptsSse) {
-            // Only the response: one event, sent whole (no stream machinery), still kept for Last-Event-ID.
+            // Only the response: one event, sent whole (no stream machinery). Not kept: an agent
+            // that has its id has the response too.
             const s = new EventStream(`${live.id}.p${randomBytes(4).toString("hex")}`);
-            live.streams.set(s.id, s);
-            if (live.streams.size > 64) live.streams.delete(live.streams.keys().next().value!);
             resolve(new Response(s.sendWhole(m, text), { status: 200, headers: { ...headers, "content-type": "text/event-stream" } }));
           } else resolve(new Response(text ?? writeMessage(m), { status: 200, headers: { ...headers, ...JSON_HEADERS } }));
         },
@@ -419,6 +428,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (!acc.json && !acc.sse) return rpcHttp(406, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "Accept must include application/json or text/event-stream"));
     if (live === null) {
       if (m.kind !== "request" || m.method !== "initialize") return refuse(identity, undefined, server.name, "no_session", "no Mcp-Session-Id: the first request of a session must be initialize", m.kind === "request" ? m.id : null);
+      const busy = tooManySessions(identity, server.name);
+      if (busy !== null) return refuse(identity, undefined, server.name, "too_many_sessions", busy, m.id, 429);
       live = newSession(server, identity, "streamable-http");
       try {
         await openSession(live, remote());
@@ -466,6 +477,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   // ------------------------------------------------------------------ legacy HTTP+SSE
 
   async function legacyOpen(server: McpServerConfig, identity: Identity, remote: string): Promise<Response> {
+    const busy = tooManySessions(identity, server.name);
+    if (busy !== null) return refuse(identity, undefined, server.name, "too_many_sessions", busy, null, 429);
     const live = newSession(server, identity, "sse");
     const stream = new EventStream(`${live.id}.l`, true);
     live.serverStream = stream;
