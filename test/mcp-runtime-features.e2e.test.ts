@@ -114,6 +114,9 @@ describe("outcomes", () => {
     const progress: string[] = [];
     const call = c.callTool({ name: "get-sum", arguments: { a: 20, b: 22 } }, undefined, { onprogress: (p) => progress.push(String(p.message)), resetTimeoutOnProgress: true });
     const p = await waitFor("bob's get-sum to be held", () => rt.approvals.pending().find((x) => x.identity.subject === "bob") ?? null);
+    // What the approver sees: the server, the tool, the arguments (masked as recorded) and their digest.
+    expect(p.request).toMatchObject({ kind: "mcp", server: "local", tool: "get-sum", arguments: { a: 20, b: 22 } });
+    expect((p.request as Record<string, unknown>)["arguments_sha256"]).toMatch(/^[0-9a-f]{64}$/);
     await waitFor("a progress notification saying it is held", () => progress.some((m) => m.includes(p.id)));
     await rt.gate.decideApproval(p.id, IDENTITIES["token-lead"]!, { approve: true });
     expect(JSON.stringify((await call).content)).toContain("42");

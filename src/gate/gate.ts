@@ -453,7 +453,8 @@ export class Gate {
       expiresAt: action.time + review.timeoutMs,
       identity: base.identity!,
       target: action.target,
-      request: action.request,
+      // An MCP call's approver sees its arguments masked, as the log keeps them (never raw secrets).
+      request: action.request.kind === "mcp" ? (base.action as Record<string, unknown>) : action.request,
       rule: decision.rule!,
       approvers: review.approvers,
       maxGrantMs: review.maxGrantMs,
