@@ -2,7 +2,7 @@
 // then edited: a tool whose definition differs from its pin (changed) or that has none (new) is
 // hidden from tools/list and its calls denied, even where a rule allows it; the file is read again
 // when it changes; a tool added after list_changed stays hidden until it is pinned.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,9 @@ import { createToolPins } from "../src/targets/mcp/target-pins.ts";
 import { silentLogger } from "../src/core/logger.ts";
 import { EVERYTHING, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { waitFor } from "./helpers/wait.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 let rt: McpRuntime;
 let dir: string;

@@ -1,10 +1,13 @@
 // The MCP runtime end to end: the SDK's client over Streamable HTTP, through the gateway, to
 // server-everything spawned as a stdio server; allow and deny decided per call, lists filtered,
 // and one record per exchange.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { EVERYTHING, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { replayCommand } from "../src/cli/replay.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 let rt: McpRuntime;
 

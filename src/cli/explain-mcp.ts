@@ -110,6 +110,7 @@ export async function explainMcp(flags: Record<string, unknown>, config: Config,
       return { facts, explanation: null, answer: mcpAnswer({ effect: "deny", rule: "builtin:mcp-sql-unreadable", message, masks: { json: [], columns: [], detectors: [] } }), notes, refused: r.reason };
     }
     facts = { ...facts, sql: r.sql };
+    if (sqlTool.catalog !== undefined) notes.push("this server's SQL is also read with its database's catalog (views as their tables, parents as their children, user code as user functions); explain reads the SQL text only");
     adjust = mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((x) => x.name === name)?.mcp?.sql });
   }
   const explanation = policy.explain({ ...at, request: facts }, adjust);

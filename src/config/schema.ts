@@ -320,7 +320,15 @@ export const McpServerConfig = Type.Object(
     cwd: Type.Optional(Type.String({ description: "The stdio server's working directory. Default: a fresh empty folder per session, removed at its end." })),
     sql: Type.Optional(
       Type.Object(
-        { tool: Type.String({ minLength: 1 }), argument: Type.String({ minLength: 1 }) },
+        {
+          tool: Type.String({ minLength: 1 }),
+          argument: Type.String({ minLength: 1 }),
+          catalog: Type.Optional({
+            ...PostgresTarget.properties.upstream,
+            description:
+              "A connection of the gateway's own to the server's database (as a postgres target's upstream), to read its catalog: views count as their base tables, parents as their children and partitions, and the user code triggers, defaults, domains, casts and operators run as user functions, as over the wire protocol. Without it, only what the SQL text shows is decided.",
+          }),
+        },
         { ...strict, description: "This tool's argument is SQL: classified as PostgreSQL, so rules' sql sections decide it." },
       ),
     ),

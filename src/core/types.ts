@@ -148,6 +148,12 @@ export interface McpSqlFacts {
   readonly classes: readonly string[];
   readonly relations: readonly string[];
   readonly functions: readonly string[];
+  /**
+   * Those of `functions` (and of the code behind the statement's relations, operators and types)
+   * that the target found to be user-defined in the database's catalog; absent when it has no
+   * catalog to ask (sql-builtins.ts then counts every name that is not a built-in).
+   */
+  readonly userFunctions?: readonly string[];
   /** The SQL text, for audit; never used to match. */
   readonly text?: string;
 }

@@ -324,7 +324,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const folder = dirname(origin.replace(/:\d+(:\d+)?$/, ""));
         const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), log);
         // The SQL parser (WASM) is loaded only when some server has a SQL tool.
-        const classifySql = t.servers.some((s) => s.sql !== undefined) ? await sqlArgument.loadSqlClassifier() : undefined;
+        // A server whose sql: names a catalog connection has its SQL read with the database's catalog behind it.
+        const sqlClassifier = t.servers.some((s) => s.sql !== undefined) ? await (await import("../targets/mcp/sql-classifier.ts")).loadMcpSqlClassifier(() => secrets.current(t) as typeof t, log) : undefined;
+        const classifySql = sqlClassifier === undefined ? undefined : (text: string, server: string) => sqlClassifier.classify(text, server);
         return startMcpTarget(t, {
           gate,
           authenticate,

@@ -5,13 +5,12 @@
 // against their pins, budgets and time limits kept. Transport-free: the HTTP layer hands in
 // messages and a Reply per request.
 import { sqlArgumentOf } from "./sql-argument.ts";
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../../audit/canonical-json.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, Masks, McpRequestFacts, McpSqlFacts } from "../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { type Gate, type Verdict, auditAction, auditIdentity } from "../../gate/gate.ts";
+import { argumentsSha256 } from "../../gate/mcp-audit-action.ts";
 import { requestFacts } from "./facts.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, RPC_ERROR, errorResponse, writeMessage } from "./json-rpc.ts";
 import { CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, LISTS, PLUMBING, PROTOCOL_VERSIONS, SERVER_NOTIFICATIONS, SERVER_REQUESTS, STATELESS_VERSION, isListMethod } from "./methods.ts";
@@ -44,7 +43,7 @@ export interface ToolPins {
 }
 
 /** The SQL facts of an argument; throws a GatewayError when it cannot be classified (refused). */
-export type SqlClassifier = (text: string) => McpSqlFacts;
+export type SqlClassifier = (text: string, server: string) => McpSqlFacts | Promise<McpSqlFacts>;
 
 export interface McpSessionDeps {
   readonly id: string;
@@ -104,12 +103,12 @@ interface ToolDef {
 
 /** How long a held request waits between progress notifications. */
 const HOLD_PROGRESS_MS = 10_000;
+/** The time budget of requests other than tools/call (at least). */
+const OTHER_REQUEST_MS = 60_000;
 /** Pages of a list the gateway reads itself before it gives up (a server that pages forever). */
 const MAX_PAGES = 50;
 
-export function argumentsDigest(args: unknown): string {
-  return createHash("sha256").update(canonicalJson(args ?? {})).digest("hex");
-}
+export const argumentsDigest = argumentsSha256;
 
 export class McpSession {
   readonly #d: McpSessionDeps;
@@ -207,7 +206,10 @@ export class McpSession {
     if (m.method === "server/discover") {
       // 2026-07-28 discovery, answered from what the upstream said at initialize.
       if (this.#initialize === null) reply.final(errorResponse(m.id, RPC_ERROR.INVALID_REQUEST, "server/discover: initialize the session first"));
-      else reply.final({ kind: "response", id: m.id, result: { supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: this.#initialize["serverInfo"] ?? {} } });
+      else {
+        const info = this.#initialize["serverInfo"] ?? {};
+        reply.final({ kind: "response", id: m.id, result: { resultType: "complete", supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: info, _meta: { "io.modelcontextprotocol/serverInfo": info } } });
+      }
       return;
     }
     if (m.method !== "initialize" && m.method !== "ping" && this.#initialize === null) {
@@ -243,7 +245,7 @@ export class McpSession {
         else {
           const text = arg.text;
           try {
-            const sql = d.sql.classify(text);
+            const sql = await d.sql.classify(text, d.server);
             facts = { ...facts, sql };
           } catch (e) {
             sqlRefusal = `the SQL argument of ${facts.tool} cannot be classified: ${errorMessage(e)}`;
@@ -330,7 +332,7 @@ export class McpSession {
     this.calls++;
     const upId = this.#upId();
     entry.upId = upId;
-    const timer = setTimeout(() => this.#timeout(upId), d.callTimeoutMs);
+    const timer = setTimeout(() => this.#timeout(upId), this.#timeoutOf(m.method));
     const fwd: Forwarded = { clientId: m.id, method: m.method, facts, reply, masks: verdict.masks, started: performance.now(), verdict, progressToken, argsSha256, pin, timer };
     this.#forwarded.set(upId, fwd);
     if (progressToken !== undefined) this.#progress.set(idKey(progressToken), upId);
@@ -508,6 +510,15 @@ export class McpSession {
       this.#finish(upId, errorResponse(fwd.clientId, mask ? RPC_ERROR.DENIED : RPC_ERROR.INTERNAL_ERROR, `${mask ? "result withheld: it cannot be masked as the policy asks" : "the upstream's answer was refused"}: ${errorMessage(e)}`), mask ? "mask_refused" : "refused", errorMessage(e));
       return;
     }
+    // 2026-07-28 multi round-trip: a result that asks the agent for input carries server-initiated
+    // requests (elicitation, sampling) inside it; each is decided as one, or the result is withheld.
+    if (result["resultType"] === "input_required") {
+      const refused = await this.#inputRequests(result["inputRequests"]);
+      if (refused !== null) {
+        this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.DENIED, `denied by the gateway: the result asks the agent for input the policy does not allow: ${refused}`), "input_refused", refused);
+        return;
+      }
+    }
     const out: JsonRpcResponse = { kind: "response", id: fwd.clientId, result };
     const size = Buffer.byteLength(writeMessage(out));
     if (size > this.#d.resultBytes) {
@@ -516,6 +527,24 @@ export class McpSession {
       return;
     }
     this.#finish(upId, out, "ok", undefined, { result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
+  }
+
+  /** Decides the requests of an input_required result as server-initiated ones; null when all are allowed, else why not. */
+  async #inputRequests(requests: unknown): Promise<string | null> {
+    const list = Array.isArray(requests) ? requests : typeof requests === "object" && requests !== null ? Object.values(requests) : null;
+    if (list === null || list.length === 0) return "its inputRequests cannot be read";
+    for (const r of list) {
+      if (typeof r !== "object" || r === null || typeof (r as Obj)["method"] !== "string") return "an input request without a method";
+      const params = (r as Obj)["params"];
+      const m: JsonRpcNotification = { kind: "notification", method: (r as Obj)["method"] as string, ...(typeof params === "object" && params !== null && !Array.isArray(params) ? { params: params as Obj } : {}) };
+      const known = SERVER_REQUESTS.has(m.method);
+      const v = await this.#d.gate.check(
+        { identity: this.#d.identity(), target: this.#d.target, request: requestFacts(m, this.#d.server, "server"), time: this.#d.now() },
+        { session: this.#d.id, details: { input_required: true }, adjust: (decision) => (known ? decision : { effect: "deny", rule: "builtin:mcp-unknown-method", message: `the input request "${m.method}" is not one the gateway knows: denied`, masks: NO_MASKS }) },
+      );
+      if (!v.allowed) return `${m.method}: ${v.message}`;
+    }
+    return null;
   }
 
   /** The answer goes out (or not: a cancelled request's), and the exchange's record is written. */
@@ -551,11 +580,17 @@ export class McpSession {
     });
   }
 
+  /** A tool call has the target's call_timeout; the rest (initialize with a server's start, lists) at least a minute. */
+  #timeoutOf(method: string): number {
+    return method === "tools/call" ? this.#d.callTimeoutMs : Math.max(this.#d.callTimeoutMs, OTHER_REQUEST_MS);
+  }
+
   #timeout(upId: JsonRpcId): void {
     const fwd = this.#forwarded.get(upId);
     if (fwd === undefined) return;
-    this.#d.onBudgetRefused("call_timeout");
-    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(this.#d.callTimeoutMs / 1000)} s (limits.call_timeout): the request was cancelled upstream`), "timeout");
+    const ms = this.#timeoutOf(fwd.method);
+    if (fwd.method === "tools/call") this.#d.onBudgetRefused("call_timeout");
+    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(ms / 1000)} s${fwd.method === "tools/call" ? " (limits.call_timeout)" : ""}: the request was cancelled upstream`), "timeout");
     void this.#upstream.send({ kind: "notification", method: "notifications/cancelled", params: { requestId: upId, reason: "timed out at the gateway" } }).catch(() => {});
   }
 
@@ -661,7 +696,7 @@ export class McpSession {
       const timer = setTimeout(() => {
         this.#internal.delete(id);
         resolve(errorResponse(id, RPC_ERROR.TIMEOUT, "timed out"));
-      }, this.#d.callTimeoutMs);
+      }, this.#timeoutOf(method));
       this.#internal.set(id, {
         resolve: (m) => {
           clearTimeout(timer);

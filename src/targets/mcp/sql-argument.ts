@@ -7,9 +7,10 @@
 // - text that does not parse, holds no statement, or is not a string: refused;
 // - EXECUTE, FETCH or MOVE of a name the same text did not PREPARE or DECLARE: refused (a
 //   server's pooled connection may hold anything under that name, from another caller's call);
-// - a change of a setting (SET, RESET, set_config, DISCARD): refused. The postgres target follows
-//   a session's settings; an MCP server's connections are shared and not ours to follow (SET
-//   search_path would change what later calls' unqualified names mean);
+// - a change of a setting (SET, RESET, set_config, DISCARD), or a temporary object made or used:
+//   refused. The postgres target follows a session's settings and temporary objects; an MCP
+//   server's connections are shared and not ours to follow (SET search_path would change what
+//   later calls' unqualified names mean, a temporary view what a later call's name reads);
 // - no catalog: a function called with a schema other than pg_catalog, or unqualified and not a
 //   PostgreSQL built-in name, counts as user-defined code (allowed only where the deciding rule
 //   names it in mcp.sql.functions), as the postgres target's catalog check would have it. Left
@@ -51,28 +52,47 @@ function pushAll(into: string[], seen: Set<string>, items: readonly string[]): v
   }
 }
 
-/** Classifies the SQL argument of one call: the union of what every statement of it is, or why it is refused. */
-export function classifySqlArgument(parser: SqlParser, text: unknown, options: SqlArgumentOptions = {}): SqlArgumentResult {
-  if (typeof text !== "string") return refuse(`the SQL argument is ${text === null ? "null" : Array.isArray(text) ? "a list" : typeof text}, not text`);
-  if (text.length > MAX_SQL_LENGTH) return refuse(`the SQL argument is longer than ${MAX_SQL_LENGTH} characters`);
+/** The statements of the SQL argument, each checked for what an MCP SQL tool refuses; or why it is refused. */
+export function readStatements(parser: SqlParser, text: unknown, options: SqlArgumentOptions = {}): { readonly ok: true; readonly text: string; readonly statements: readonly StatementInfo[] } | { readonly ok: false; readonly reason: string } {
+  if (typeof text !== "string") return { ok: false, reason: `the SQL argument is ${text === null ? "null" : Array.isArray(text) ? "a list" : typeof text}, not text` };
+  if (text.length > MAX_SQL_LENGTH) return { ok: false, reason: `the SQL argument is longer than ${MAX_SQL_LENGTH} characters` };
   const ctx: AnalysisContext = { searchPath: options.searchPath ?? ["$user", "public"], user: options.user ?? "$user" };
   const analysis = parser.analyze(text, ctx);
-  if (!analysis.ok) return refuse(`the SQL cannot be parsed: ${analysis.error}${analysis.position !== undefined ? ` (at character ${analysis.position})` : ""}`);
-  if (analysis.statements.length === 0) return refuse("the SQL argument holds no statement");
+  if (!analysis.ok) return { ok: false, reason: `the SQL cannot be parsed: ${analysis.error}${analysis.position !== undefined ? ` (at character ${analysis.position})` : ""}` };
+  if (analysis.statements.length === 0) return { ok: false, reason: "the SQL argument holds no statement" };
   const prepared = new Set<string>();
   const declared = new Set<string>();
+  for (const s of analysis.statements) {
+    const problem = statementProblem(s, prepared, declared);
+    if (problem !== null) return { ok: false, reason: problem };
+  }
+  return { ok: true, text, statements: analysis.statements };
+}
+
+/** The union of the statements' classes, relations and functions (the analysis's markers left out), in order of first sight. */
+export function unionFacts(statements: readonly { readonly classes: readonly string[]; readonly relations: readonly string[]; readonly functions: readonly string[] }[], text: string, userFunctions?: readonly string[]): McpSqlFacts {
   const classes: string[] = [];
   const relations: string[] = [];
   const functions: string[] = [];
   const seen = [new Set<string>(), new Set<string>(), new Set<string>()] as const;
-  for (const s of analysis.statements) {
-    const problem = statementProblem(s, prepared, declared);
-    if (problem !== null) return refuse(problem);
+  for (const s of statements) {
     pushAll(classes, seen[0], s.classes);
     pushAll(relations, seen[1], s.relations);
     pushAll(functions, seen[2], splitMarkers(s.functions).functions);
   }
-  return { ok: true, sql: Object.freeze({ classes: Object.freeze(classes), relations: Object.freeze(relations), functions: Object.freeze(functions), text }) };
+  return Object.freeze({
+    classes: Object.freeze(classes),
+    relations: Object.freeze(relations),
+    functions: Object.freeze(functions),
+    ...(userFunctions !== undefined ? { userFunctions: Object.freeze([...new Set(userFunctions)].sort()) } : {}),
+    text,
+  });
+}
+
+/** Classifies the SQL argument of one call: the union of what every statement of it is, or why it is refused. */
+export function classifySqlArgument(parser: SqlParser, text: unknown, options: SqlArgumentOptions = {}): SqlArgumentResult {
+  const r = readStatements(parser, text, options);
+  return r.ok ? { ok: true, sql: unionFacts(r.statements, r.text) } : refuse(r.reason);
 }
 
 /**
@@ -108,6 +128,10 @@ function statementProblem(s: StatementInfo, prepared: Set<string>, declared: Set
   if (s.fetches !== undefined && !declared.has(s.fetches)) return `FETCH or MOVE of cursor ${s.fetches}, which this SQL does not declare; the gateway cannot see what it reads`;
   if (s.sets !== undefined && s.sets.length > 0) return `the SQL changes the setting ${s.sets.map((x) => x.name).join(", ")}; an MCP server's connections are shared, so settings are not changed through it`;
   if (s.classes.includes("discard")) return "DISCARD changes the state of a shared connection";
+  // Temporary objects live in the connection's session, which an MCP server shares between calls
+  // (and callers): what one made, another would read without the gateway knowing what it is.
+  const temp = [...s.relations, ...(s.defines?.relations ?? [])].find((r) => r.startsWith("pg_temp.") || r.startsWith("pg_temp_"));
+  if (temp !== undefined) return `the SQL uses the temporary object ${temp}; temporary objects are not made or used through an MCP server's shared connections`;
   return null;
 }
 

@@ -49,7 +49,7 @@ export function mcpSqlBuiltins(deps: McpSqlBuiltinDeps): (decision: Decision, ac
   return (decision, action) => {
     const r = action.request;
     if (r.kind !== "mcp" || r.sql === undefined) return decision;
-    const facts: PostgresRequestFacts = { kind: "postgres", classes: r.sql.classes, relations: r.sql.relations, functions: r.sql.functions, userFunctions: userFunctionsOf(r.sql.functions) };
+    const facts: PostgresRequestFacts = { kind: "postgres", classes: r.sql.classes, relations: r.sql.relations, functions: r.sql.functions, userFunctions: r.sql.userFunctions ?? userFunctionsOf(r.sql.functions) };
     const adjusted = postgres(decision, { ...action, request: facts });
     if (adjusted === decision || adjusted.effect !== "deny") return decision;
     return adjusted;
