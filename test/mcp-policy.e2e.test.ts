@@ -9,7 +9,7 @@
 // log verifies and `gatehouse replay` prints the session's calls. Upstreams: the SDK adversary
 // over Streamable HTTP (crm) and over stdio (local), counting every message they receive.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
@@ -295,6 +295,27 @@ describe("definition pinning", () => {
       await c.close();
     }
   }, 60_000);
+});
+
+describe("hot reload", () => {
+  test("a policy edit applies to an open session at its next request and its next list", async () => {
+    const c = await agent("agent-reload");
+    try {
+      expect(resultText(await c.client.callTool({ name: "lookup_customer", arguments: { id: 2 } }))).toContain("customer 2");
+      // The operator takes lookup_customer out of the agents' read rule.
+      const file = join(g.gw.dir, "gatehouse.yaml");
+      const yaml = readFileSync(file, "utf8");
+      const edited = yaml.replace("tools: [echo, lookup_customer] }", "tools: [echo] }");
+      expect(edited).not.toBe(yaml);
+      writeFileSync(file, edited);
+      await g.gw.waitForLog("policy reloaded");
+      const e = await refusal(c.client.callTool({ name: "lookup_customer", arguments: { id: 2 } }));
+      expect(e.message).toContain("no rule allows");
+      expect((await c.client.listTools()).tools.map((t) => t.name)).not.toContain("lookup_customer");
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 describe("the audit log", () => {
