@@ -69,6 +69,8 @@ interface RoundResult {
   errors: number;
   cpuUsPerCall: number;
   upstreamCpuUsPerCall: number;
+  /** This process (the load generator, the agents' side). */
+  clientCpuUsPerCall: number;
 }
 
 async function drive(url: string, ss: Session[], gatewayPid: number | null, upstreamPid: number): Promise<RoundResult> {
@@ -76,6 +78,7 @@ async function drive(url: string, ss: Session[], gatewayPid: number | null, upst
   let errors = 0;
   const g0 = gatewayPid === null ? 0 : ticks(gatewayPid);
   const u0 = ticks(upstreamPid);
+  const c0 = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
   let id = 1;
@@ -92,6 +95,7 @@ async function drive(url: string, ss: Session[], gatewayPid: number | null, upst
     }),
   );
   const wall = (performance.now() - start) / 1000;
+  const c = process.cpuUsage(c0);
   const calls = latencies.length;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(calls - 1, Math.floor(p * calls))] ?? Number.NaN;
@@ -103,6 +107,7 @@ async function drive(url: string, ss: Session[], gatewayPid: number | null, upst
     errors,
     cpuUsPerCall: gatewayPid === null ? Number.NaN : ((ticks(gatewayPid) - g0) * TICK_US) / calls,
     upstreamCpuUsPerCall: ((ticks(upstreamPid) - u0) * TICK_US) / calls,
+    clientCpuUsPerCall: (c.user + c.system) / calls,
   };
 }
 
@@ -139,18 +144,22 @@ try {
   const range = (xs: number[], digits = 0) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
   console.log(`MCP tools/call (server-everything echo, Streamable HTTP/SSE), ${new Date().toISOString()}, Bun ${Bun.version}, ${cpus().length} CPU, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   console.log(`${sessions} sessions, ${seconds} s per path per round, ${rounds} rounds (direct, gateway alternating)\n`);
-  console.log("| path | calls/s | p50 ms | p99 ms | errors | gateway CPU µs/call | upstream CPU µs/call |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log("| path | calls/s | p50 ms | p99 ms | errors | gateway CPU µs/call | upstream CPU µs/call | client CPU µs/call |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const path of ["direct", "gateway"] as const) {
     const rs = results.map((x) => x[path]);
     console.log(
-      `| ${path} | ${range(rs.map((x) => x.perSecond))} | ${range(rs.map((x) => x.p50ms), 2)} | ${range(rs.map((x) => x.p99ms), 2)} | ${rs.reduce((t, x) => t + x.errors, 0)} | ${path === "gateway" ? range(rs.map((x) => x.cpuUsPerCall)) : "—"} | ${range(rs.map((x) => x.upstreamCpuUsPerCall))} |`,
+      `| ${path} | ${range(rs.map((x) => x.perSecond))} | ${range(rs.map((x) => x.p50ms), 2)} | ${range(rs.map((x) => x.p99ms), 2)} | ${rs.reduce((t, x) => t + x.errors, 0)} | ${path === "gateway" ? range(rs.map((x) => x.cpuUsPerCall)) : "—"} | ${range(rs.map((x) => x.upstreamCpuUsPerCall))} | ${range(rs.map((x) => x.clientCpuUsPerCall))} |`,
     );
   }
   const ratios = results.map((x) => x.gateway.perSecond / x.direct.perSecond);
   const added = results.map((x) => x.gateway.p50ms - x.direct.p50ms);
   console.log(`\nratio gateway/direct (per round): ${range(ratios, 2)}   goal >= 0.75`);
   console.log(`added p50 latency (per round): ${range(added, 2)} ms`);
+  // On a machine where the client, the gateway and the upstream share the CPUs, throughput is
+  // bounded by the CPU all of them spend per call: this ratio holds whatever else runs there.
+  const cpuRatio = results.map((x) => (x.direct.clientCpuUsPerCall + x.direct.upstreamCpuUsPerCall) / (x.gateway.clientCpuUsPerCall + x.gateway.upstreamCpuUsPerCall + x.gateway.cpuUsPerCall));
+  console.log(`CPU-bound ratio, (client + upstream) direct / (client + upstream + gateway) through the gateway, per round: ${range(cpuRatio, 2)}`);
 } finally {
   await g.stop();
   await up.stop();

@@ -2,12 +2,15 @@
 // legacy SSE transport as well as stdio, the SDK client over both agent transports; masking,
 // server-initiated requests decided, review held with progress, budgets counted in metrics,
 // result size, the stdio server killed with its session.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import type { Subprocess } from "bun";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { EVERYTHING, IDENTITIES, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { freePort } from "./helpers/ports.ts";
 import { waitFor } from "./helpers/wait.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 const procs: Subprocess[] = [];
 

@@ -1,9 +1,12 @@
 // The MCP runtime's refusals on the wire, with raw HTTP: what the gateway will not read is
 // answered with a JSON-RPC error (and recorded), the session goes on, and the upstream never sees
 // it. Also the OAuth resource-server side: 401 with the metadata URL, and the metadata itself.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { EVERYTHING, IDENTITIES, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { waitFor } from "./helpers/wait.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 let rt: McpRuntime;
 let sid: string;
@@ -33,7 +36,7 @@ const err = (r: { json: Record<string, unknown> | null }) => (r.json?.["error"] 
 beforeAll(async () => {
   rt = await startMcpRuntime(
     { servers: [{ name: "everything", command: ["node", EVERYTHING, "stdio"] }], limits: { body_bytes: "4KB" } },
-    { rules: [{ name: "echo", effect: "allow", methods: ["tools/call"], tools: ["echo"] }, { name: "hold-sums", effect: "review", methods: ["tools/call"], tools: ["get-sum"] }] },
+    { rules: [{ name: "echo", effect: "allow", methods: ["tools/call"], tools: ["echo"] }, { name: "hold-sums", effect: "review", methods: ["tools/call"], tools: ["get-sum"] }, { name: "long", effect: "allow", methods: ["tools/call"], tools: ["trigger-long-running-operation"] }] },
   );
   sid = "";
   const init = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }));
@@ -79,6 +82,8 @@ describe("refused before any decision", () => {
     const r = await post(echo(6), { "mcp-method": "tools/call", "mcp-name": "get-env" });
     expect(r.status).toBe(400);
     expect(err(r)!.message).toContain("Mcp-Name");
+    // The stateless revision's HeaderMismatch code.
+    expect(err(r)!.code).toBe(-32020);
     expect((await post(echo(7), { "mcp-method": "tools/call", "mcp-name": "echo", "mcp-param-message": "hi" })).status).toBe(200);
   });
 
@@ -113,11 +118,22 @@ describe("refused before any decision", () => {
 
   test("an unsupported MCP-Protocol-Version, and the stateless revision recognised", async () => {
     expect(err(await post(echo(10), { "mcp-protocol-version": "1999-01-01" }))!.message).toContain("unsupported MCP-Protocol-Version");
-    expect(err(await post(echo(11), { "mcp-protocol-version": "2026-07-28" }))!.message).toContain("stateless revision");
+    // As the 2026-07-28 spec answers a version a server does not serve: 400, -32022, the versions it does.
+    const header = await post(echo(11), { "mcp-protocol-version": "2026-07-28" });
+    expect(header.status).toBe(400);
+    expect(err(header)).toMatchObject({ code: -32022 });
+    expect(err(header)!.message).toContain("stateless revision");
+    expect((header.json?.["error"] as { data: { supported: string[] } }).data.supported).toContain("2025-11-25");
     const meta = await post(JSON.stringify({ jsonrpc: "2.0", id: 12, method: "tools/call", params: { name: "echo", arguments: { message: "x" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } } }));
-    expect(err(meta)!.message).toContain("stateless 2026-07-28");
+    expect(meta.status).toBe(400);
+    expect(err(meta)).toMatchObject({ code: -32022 });
+    // A stateless probe without a session gets the same answer, and no session is made.
+    const probe = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H(), body: JSON.stringify({ jsonrpc: "2.0", id: 14, method: "server/discover", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } } }) });
+    expect(probe.status).toBe(400);
+    expect(probe.headers.get("mcp-session-id")).toBeNull();
     const discover = await post(JSON.stringify({ jsonrpc: "2.0", id: 13, method: "server/discover" }));
     expect((discover.json?.["result"] as Record<string, unknown>)["supportedVersions"]).toContain("2025-11-25");
+    expect((discover.json?.["result"] as Record<string, unknown>)["resultType"]).toBe("complete");
   });
 
   test("the session went on through all of it", async () => {
@@ -155,5 +171,43 @@ describe("OAuth 2.1 resource server", () => {
     expect(m["authorization_servers"]).toEqual(["https://issuer.example"]);
     expect(m["bearer_methods_supported"]).toEqual(["header"]);
     expect((await fetch(`${rt.url}/.well-known/oauth-protected-resource/mcp/nope`)).status).toBe(404);
+  });
+});
+
+describe("Last-Event-ID resumption", () => {
+  test("an agent that lost a call's stream gets the rest of it, response included, from a GET", async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${rt.url}/mcp/everything`, {
+      method: "POST",
+      headers: H({ "mcp-session-id": sid }),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 }, _meta: { progressToken: "p50" } } }),
+      signal: abort.signal,
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    // Read up to the first progress event, note its id, and drop the connection.
+    const reader = res.body!.getReader();
+    let text = "";
+    let firstId: string | null = null;
+    while (firstId === null) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before its first progress event");
+      text += new TextDecoder().decode(value);
+      const m = /id: (\S+)\ndata: ([^\n]*"notifications\/progress"[^\n]*)\n\n/.exec(text);
+      if (m) firstId = m[1]!;
+    }
+    abort.abort();
+    const again = await fetch(`${rt.url}/mcp/everything`, { method: "GET", headers: { authorization: "Bearer token-alice", accept: "text/event-stream", "mcp-session-id": sid, "last-event-id": firstId } });
+    expect(again.status).toBe(200);
+    const rest = await again.text();
+    const messages = rest.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+    // Nothing before the id given, nothing twice: the other three progress events, then the response.
+    expect(messages.filter((m) => m["method"] === "notifications/progress").length).toBe(3);
+    expect(messages.at(-1)!["id"]).toBe(50);
+    expect(JSON.stringify(messages.at(-1))).toContain("Long running operation completed");
+  });
+
+  test("a Last-Event-ID of no stream of this session is refused", async () => {
+    const r = await fetch(`${rt.url}/mcp/everything`, { method: "GET", headers: { authorization: "Bearer token-alice", accept: "text/event-stream", "mcp-session-id": sid, "last-event-id": "mcp_other.p1.abc.1" } });
+    expect(r.status).toBe(404);
   });
 });

@@ -1,9 +1,13 @@
 // The MCP runtime end to end: the SDK's client over Streamable HTTP, through the gateway, to
 // server-everything spawned as a stdio server; allow and deny decided per call, lists filtered,
 // and one record per exchange.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { EVERYTHING, startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { replayCommand } from "../src/cli/replay.ts";
+
+// Servers start and answer slowly on a loaded machine; waits inside the tests are bounded themselves.
+setDefaultTimeout(60_000);
 
 let rt: McpRuntime;
 
@@ -86,5 +90,31 @@ describe("Streamable HTTP in front of a stdio server", () => {
     const spawn = all.find((r) => r.type === "mcp.spawn");
     expect(spawn).toBeDefined();
     expect((spawn!.details as Record<string, unknown>)["env"]).toEqual(["SECRET_TOKEN"]);
+  });
+});
+
+describe("gatehouse replay", () => {
+  test("prints an MCP session as a timeline of its calls", async () => {
+    const c = await rt.client("everything", { token: "token-bob" });
+    await c.callTool({ name: "echo", arguments: { message: "first" } });
+    await c.callTool({ name: "get-env", arguments: { key: "AKIAIOSFODNN7EXAMPLE" } }).catch(() => {});
+    const sessionId = (c.transport as unknown as { sessionId: string }).sessionId;
+    await (c.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+    await waitFor("the session's end record", async () => (await rt.records()).some((r) => r.type === "session.end" && r.session === sessionId));
+    let out = "";
+    const code = await replayCommand.run([sessionId, rt.auditPath], { stdout: (t) => void (out += t), stderr: (t) => void (out += t), color: false, env: {}, signal: new AbortController().signal });
+    expect(code).toBe(0);
+    const lines = out.split("\n");
+    expect(lines[0]).toBe(`MCP session ${sessionId} on tools — bob (agents)`);
+    expect(out).toMatch(/START {2}everything over streamable-http \(upstream stdio\)/);
+    expect(out).toMatch(/SPAWN {2}\S+node \S+index\.js stdio \(pid \d+/);
+    expect(out).toMatch(/#\d+ ALLOW \(builtin:mcp-plumbing\)[^\n]*\n\s+initialize/);
+    expect(out).toMatch(/#(\d+) ALLOW \(agents-echo\)[^\n]*\n\s+tools\/call echo \{"message":"first"\}  args sha256 [0-9a-f]{12}/);
+    expect(out).toMatch(/#\d+ → ok · \d+ bytes · [\d.]+ ms/);
+    // The denied call, its arguments as recorded: the key-shaped value masked.
+    expect(out).toMatch(/#\d+ DENY \(no-env\): bob may not read the environment/);
+    expect(out).toContain("tools/call get-env");
+    expect(out).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    expect(out).toMatch(/END {4}after [\d.]+ s: \d+ requests forwarded \(the agent ended it \(DELETE\)\)/);
   });
 });

@@ -355,8 +355,8 @@ export const McpTarget = Type.Object(
     limits: Type.Optional(
       Type.Object(
         {
-          body_bytes: Type.Optional(Size),
-          result_bytes: Type.Optional(Size),
+          body_bytes: Type.Optional(Type.Union([Size, Type.Integer({ minimum: 1 })])),
+          result_bytes: Type.Optional(Type.Union([Size, Type.Integer({ minimum: 1 })])),
           call_timeout: Type.Optional(Duration),
           calls: Type.Optional(McpWindowBudget),
           tool_calls: Type.Optional(McpWindowBudget),

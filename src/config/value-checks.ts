@@ -52,6 +52,7 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
         if (s.command === undefined && (s.env !== undefined || s.cwd !== undefined)) add(at, "env and cwd are for a stdio server (command)");
         if (s.url === undefined && (s.headers !== undefined || s.transport !== undefined)) add(at, "headers and transport are for an HTTP upstream (url)");
         for (const [k, v] of Object.entries(s.headers ?? {})) if (HEADER_BREAK.test(v)) add([...at, "headers", k], "the header value holds a line break or NUL");
+        for (const k of Object.keys(s.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) add([...at, "env", k], `"${k}" is not an environment variable name (letters, digits and _, not starting with a digit)`);
       });
       return;
     }

@@ -17,6 +17,19 @@ function mask(v: unknown, field: string | undefined, depth: number): unknown {
   return out;
 }
 
+/** The digests of argument objects seen lately: the session and the record ask for the same one. */
+const digests = new WeakMap<object, string>();
+
+/** SHA-256 (hex) of the canonical JSON of a call's arguments. */
+export function argumentsSha256(args: unknown): string {
+  const key = typeof args === "object" && args !== null ? args : null;
+  const known = key !== null ? digests.get(key) : undefined;
+  if (known !== undefined) return known;
+  const d = createHash("sha256").update(canonicalJson(args ?? {})).digest("hex");
+  if (key !== null) digests.set(key, d);
+  return d;
+}
+
 /** The facts of an MCP request as its records carry them (arguments masked, their digest beside). */
 export function mcpAuditAction(r: Record<string, unknown>): Record<string, unknown> {
   const args = r["arguments"];
@@ -25,7 +38,7 @@ export function mcpAuditAction(r: Record<string, unknown>): Record<string, unkno
   const { inputSchema: _schema, listing: _listing, ...rest } = r;
   return {
     ...rest,
-    ...(args !== undefined ? { arguments: mask(args, undefined, 0), arguments_sha256: createHash("sha256").update(canonicalJson(args)).digest("hex") } : {}),
+    ...(args !== undefined ? { arguments: mask(args, undefined, 0), arguments_sha256: argumentsSha256(args) } : {}),
     ...(sql !== undefined && typeof sql["text"] === "string" ? { sql: { ...sql, text: mask(sql["text"], undefined, 0) } } : {}),
   };
 }

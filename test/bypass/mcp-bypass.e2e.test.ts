@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startAdversaryHttp, type AdversaryHttp } from "../helpers/mcp-adversary.ts";
 import { startMcpGateway, type McpGateway } from "../helpers/mcp-gateway.ts";
-import { openRawSession, rawPost, type RawAnswer, type RawSession, sseMessages } from "../helpers/mcp-raw.ts";
+import { openLegacyRawSession, openRawSession, rawPost, type RawAnswer, type RawSession, sseMessages } from "../helpers/mcp-raw.ts";
 import { filesystemFixture, readJsonLines, recordingCommand, type FilesystemFixture } from "../helpers/mcp-servers.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { KNOWN_MCP_BYPASSES, MCP_CONTROLS, MCP_CORPUS, mcpBypassRules, type McpAttempt } from "./mcp-requests.ts";
@@ -170,6 +170,59 @@ async function run(a: McpAttempt, mode: "attempt" | "control" = "attempt"): Prom
     await session.close();
   }
 }
+
+/**
+ * The same attempt over the legacy HTTP+SSE transport (GET /sse/<server>, POST /messages/…):
+ * its own endpoint and session handling in front of the same checks. Answers come on the stream;
+ * an attempt without a request id is followed by a ping whose answer marks that the gateway
+ * has dealt with it.
+ */
+async function runLegacy(a: McpAttempt): Promise<void> {
+  const s = await openLegacyRawSession(g.base, a.server, token);
+  try {
+    const from = marks();
+    const seen = s.messages.length;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    for (const [k, v] of Object.entries(a.headers ?? {})) if (k !== "x-chunked") headers[k] = substitute(v);
+    const ids = requestIds(a);
+    const answer = await s.post(bodyOf(a), headers);
+    const after = () => s.messages.slice(seen);
+    const leaked = () => after().filter((m) => typeof m["method"] === "string" && SERVER_REQUESTS.has(m["method"] as string));
+    if (answer.status < 400) {
+      if (ids.length > 0) await waitFor(`answers to ${JSON.stringify(ids)} on the SSE stream`, () => leaked().length > 0 || ids.every((id) => after().some((m) => JSON.stringify(m["id"]) === JSON.stringify(id) && ("result" in m || "error" in m))));
+      const barrier = `barrier-${a.id}`;
+      await s.post(JSON.stringify({ jsonrpc: "2.0", id: barrier, method: "ping" }), {});
+      await waitFor("the barrier ping's answer", () => after().some((m) => m["id"] === barrier));
+    }
+    const upstream = upstreamSince(from);
+    const context = `${a.id} over legacy SSE (${a.note}): POST ${answer.status} ${answer.text.slice(0, 200)}; stream: ${JSON.stringify(after()).slice(0, 400)}\nupstream: ${upstream.map((u) => `${u.server}: ${describeMessage(u.message)}`).join("; ") || "(nothing)"}`;
+    if (process.env["MCP_BYPASS_VERBOSE"]) console.log(context);
+    expect(leaked().map((m) => describeMessage(m)), context).toEqual([]);
+    if ((a.expect ?? "refused") === "refused") {
+      expect(after().filter((m) => "result" in m && m["id"] !== `barrier-${a.id}`), `a result came back: ${context}`).toEqual([]);
+      const reached = upstream.filter((u) => (typeof u.message["method"] === "string" ? !BENIGN.has(u.message["method"] as string) : !("error" in u.message)));
+      expect(reached.map((u) => `${u.server}: ${describeMessage(u.message)}`), context).toEqual([]);
+    } else if (a.expect === "no-secret") {
+      expect(JSON.stringify(after()), context).not.toContain(fx.secretText);
+    }
+  } finally {
+    s.close();
+  }
+}
+
+/** Attempts about the Streamable HTTP endpoint itself (its path, its session header, chunking, in-flight ids). */
+const streamableOnly = (a: McpAttempt) => a.path !== undefined || a.session !== undefined || a.inFlight !== undefined || a.headers?.["x-chunked"] !== undefined || a.expect === "server-request-refused";
+
+describe("MCP bypass corpus over the legacy HTTP+SSE transport", () => {
+  for (const a of MCP_CORPUS.filter((x) => !streamableOnly(x))) {
+    const t = KNOWN_MCP_BYPASSES[a.id] ? test.failing : test;
+    t(`${a.theme}: ${a.id}`, async () => await runLegacy(a), 60_000);
+  }
+  test("the legacy runner fails an attempt that reached its upstream", async () => {
+    await expect(runLegacy({ ...MCP_CONTROLS[0]!, id: "self-check-legacy" })).rejects.toThrow(/a result came back|adv: tools\/call/);
+    await expect(runLegacy({ ...MCP_CONTROLS[2]!, id: "self-check-legacy-files" })).rejects.toThrow(/a result came back|files: tools\/call/);
+  }, 60_000);
+});
 
 describe("MCP bypass corpus", () => {
   test("has at least 60 attempts with unique ids", () => {

@@ -72,6 +72,8 @@ export interface McpAttempt {
  * bypass works, so fixing one fails the suite until its line here is removed). Never add one to
  * make a red suite green without a write-up in the final report.
  */
+// sql-case-twin-argument was one until h-mcp-a's 326f82c (arguments differing only in case or
+// Unicode form are refused): it failed before and passes after.
 export const KNOWN_MCP_BYPASSES: Readonly<Record<string, string>> = {};
 
 let nextId = 100;
@@ -208,6 +210,8 @@ export const MCP_CORPUS: readonly McpAttempt[] = [
   { id: "sql-unparsable", theme: "sql", note: "SQL the parser cannot read (fail closed)", server: "adv", body: sql("SELEC * FROM sales.customers WHERE") },
   { id: "sql-not-a-string", theme: "sql", note: "sql as an array of statements", server: "adv", body: sql(["SELECT 1 FROM sales.customers", "DROP TABLE sales.orders"]) },
   { id: "sql-case-twin-argument", theme: "sql", note: "sql and SQL: a server that reads either", server: "adv", body: call("query", { sql: "SELECT * FROM sales.customers", SQL: "DROP TABLE sales.orders" }) },
+  { id: "args-case-twin-path", theme: "paths", note: "path inside /srv/data and an undeclared PATH outside it", server: "adv", body: call("read_file", { path: "/srv/data/report.txt", PATH: "/etc/passwd" }) },
+  { id: "args-undeclared-extra", theme: "paths", note: "an argument the pinned schema does not declare", server: "adv", body: call("read_file", { path: "/srv/data/report.txt", follow_symlinks: true }) },
   { id: "sql-missing", theme: "sql", note: "no sql argument at all (nothing to classify)", server: "adv", body: call("query", { statement: "DROP TABLE sales.orders" }) },
 
   // ---- methods ----

@@ -39,6 +39,8 @@ export interface McpGatewayOptions {
   /** More lines of the target (YAML, indented 4 spaces by this helper). */
   readonly target?: readonly string[];
   readonly env?: Record<string, string>;
+  /** The target's listen address (default 127.0.0.1:0). */
+  readonly listen?: string;
   /**
    * Run `gatehouse mcp pin tools` before serving (needs `pins`), then let `editPins` change the
    * file it wrote (e.g. leave a tool out, to test a tool that was never pinned).
@@ -56,7 +58,7 @@ export interface PinFileJson {
  * Whether pinFirst runs `gatehouse mcp pin` (h-mcp-b's CLI) or, until it lands, lists each
  * server's tools with the SDK client and writes the file with pins.ts (the same digests).
  */
-const PIN_WITH_CLI = false;
+const PIN_WITH_CLI = true;
 
 /** Lists each server's tools over its own transport and writes the pin file with src/targets/mcp/pins.ts. */
 async function pinWithLibrary(path: string, servers: readonly McpServerEntry[]): Promise<void> {
@@ -93,7 +95,7 @@ identity: { dev_issuer: true${opts.identity ? `, ${opts.identity}` : ""} }
 targets:
   - name: tools
     kind: mcp
-    listen: 127.0.0.1:0
+    listen: ${opts.listen ?? "127.0.0.1:0"}
 ${extra}    servers: ${JSON.stringify(opts.servers)}
 rules:
 ${opts.rules.replace(/^\n+/, "")}`;

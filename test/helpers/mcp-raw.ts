@@ -2,7 +2,7 @@
 // normalise `..` or `%2F` the way fetch does), and the answer read as JSON or as an SSE stream of
 // JSON-RPC messages. For bypass attempts and protocol checks no SDK client would send.
 import { request } from "node:http";
-import { within } from "./wait.ts";
+import { waitFor, within } from "./wait.ts";
 
 export interface RawAnswer {
   readonly status: number;
@@ -148,4 +148,72 @@ export async function openRawSession(url: string, token: string, protocolVersion
       await rawPost({ url, method: "DELETE", headers }).catch(() => {});
     },
   };
+}
+
+export interface LegacySession {
+  /** The path the gateway's `endpoint` event named (/messages/<server>?session_id=…). */
+  readonly endpoint: string;
+  /** Every JSON-RPC message received on the SSE stream so far. */
+  readonly messages: Record<string, unknown>[];
+  /** POSTs a message to the endpoint (the answer comes on the stream). */
+  post(body: string | Uint8Array, headers?: Readonly<Record<string, string>>): Promise<RawAnswer>;
+  close(): void;
+}
+
+/**
+ * The legacy HTTP+SSE transport, raw: GET <base>/sse/<server> with the token, wait for the
+ * endpoint event, then initialize and initialized through it (answers read from the stream).
+ */
+export async function openLegacyRawSession(base: string, server: string, token: string): Promise<LegacySession> {
+  const url = new URL(`${base}/sse/${server}`);
+  const messages: Record<string, unknown>[] = [];
+  let endpoint = "";
+  let buffer = "";
+  const ac = new AbortController();
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "GET", headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" }, signal: ac.signal }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`GET ${url.pathname} got ${res.statusCode}`));
+        return;
+      }
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffer += chunk;
+        for (let cut = buffer.search(/\r?\n\r?\n/); cut >= 0; cut = buffer.search(/\r?\n\r?\n/)) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+          const event = /^event: ?(.*)$/m.exec(block)?.[1]?.trim() ?? "message";
+          const data = block
+            .split(/\r?\n/)
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(5).replace(/^ /, ""))
+            .join("\n");
+          if (event === "endpoint") {
+            endpoint = data.trim();
+            resolve();
+          } else if (data.trim() !== "") {
+            try {
+              messages.push(JSON.parse(data) as Record<string, unknown>);
+            } catch {}
+          }
+        }
+      });
+      res.on("error", () => {});
+    });
+    req.on("error", (e) => (endpoint === "" ? reject(e) : undefined));
+    req.end();
+  });
+  const target = new URL(endpoint, url);
+  const auth = { authorization: `Bearer ${token}` };
+  const session: LegacySession = {
+    endpoint: target.pathname + target.search,
+    messages,
+    post: (body, headers = {}) => rawPost({ url: target.href, headers: { ...auth, ...headers }, body }),
+    close: () => ac.abort(),
+  };
+  await session.post(JSON.stringify({ jsonrpc: "2.0", id: "init", method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: { sampling: {}, elicitation: {}, roots: {} }, clientInfo: { name: "raw-legacy", version: "1" } } }));
+  await waitFor(`the initialize answer on ${url.pathname}`, () => messages.some((m) => m["id"] === "init"));
+  if (!messages.some((m) => m["id"] === "init" && "result" in m)) throw new Error(`initialize over ${url.pathname} failed: ${JSON.stringify(messages)}`);
+  await session.post(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+  return session;
 }

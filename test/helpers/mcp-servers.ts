@@ -18,8 +18,12 @@ const pkg = (name: string, file: string) => join(NODE_MODULES, name, file);
 export const EVERYTHING_JS = pkg("@modelcontextprotocol/server-everything", "dist/index.js");
 export const FILESYSTEM_JS = pkg("@modelcontextprotocol/server-filesystem", "dist/index.js");
 export const POSTGRES_MCP_JS = pkg("@modelcontextprotocol/server-postgres", "dist/index.js");
-/** The inspector's CLI proper (build/cli.js is a launcher that re-spawns `node` from PATH). */
-export const INSPECTOR_CLI_JS = pkg("@modelcontextprotocol/inspector-cli", "build/index.js");
+/**
+ * The inspector's `mcp-inspector-cli` (a launcher that runs build/index.js with `node` from PATH
+ * in --cli mode). Version 1.0.3 reads its package.json as "../package.json" from the working
+ * directory, so it must run with its build folder as the working directory.
+ */
+export const INSPECTOR_CLI_JS = pkg("@modelcontextprotocol/inspector-cli", "build/cli.js");
 export const MCP_REMOTE_JS = pkg("mcp-remote", "dist/proxy.js");
 /** Needs Node ≥ 22 (fs.globSync) or Bun: run it with BUN. */
 export const CONFORMANCE_JS = pkg("@modelcontextprotocol/conformance", "dist/index.js");

@@ -38,6 +38,13 @@ export class EventStream {
     this.#event(this.legacy ? "message" : null, writeMessage(m));
   }
 
+  /** A stream of this one message, ended: its bytes, for a body sent whole. */
+  sendWhole(m: JsonRpcMessage): Uint8Array {
+    this.send(m);
+    this.end();
+    return this.#kept[this.#kept.length - 1]!.bytes;
+  }
+
   /** The legacy transport's first event: where to POST. */
   endpoint(url: string): void {
     this.#event("endpoint", url);

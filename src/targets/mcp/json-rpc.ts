@@ -39,6 +39,10 @@ export const RPC_ERROR = {
   UPSTREAM_CLOSED: -32000,
   /** The SDK's RequestTimeout: the call's time budget ran out. */
   TIMEOUT: -32001,
+  /** MCP 2026-07-28 HeaderMismatch: routing headers that disagree with the body. */
+  HEADER_MISMATCH: -32020,
+  /** MCP 2026-07-28 UnsupportedProtocolVersionError (data.supported lists the versions). */
+  UNSUPPORTED_VERSION: -32022,
   /** The gateway's: refused by policy (the rule's message), or a pin that does not hold. */
   DENIED: -32003,
   /** The gateway's: a budget (calls per window, result bytes) is spent. */

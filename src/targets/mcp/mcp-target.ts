@@ -12,12 +12,13 @@ import type { Action, Decision, Identity, Masks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { auditIdentity } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { SessionRevocations } from "../../gate/revocation.ts";
+import { type RevocableSession, SessionRevocations } from "../../gate/revocation.ts";
+import { SessionExpiry, tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { Budgets } from "./budgets.ts";
 import { EventStream } from "./event-stream.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse, RPC_ERROR, errorResponse, readMessage, salvageId, writeMessage } from "./json-rpc.ts";
-import { CLIENT_REQUESTS, PROTOCOL_VERSIONS, STATELESS_VERSION } from "./methods.ts";
+import { CLIENT_REQUESTS, META_PROTOCOL_VERSION, PROTOCOL_VERSIONS, STATELESS_VERSION, declaredVersion } from "./methods.ts";
 import { protectedResourceMetadata, wwwAuthenticate } from "./oauth-metadata.ts";
 import type { ValueMasker } from "./result-masker.ts";
 import { routingHeaderMismatch } from "./routing-headers.ts";
@@ -60,6 +61,9 @@ interface LiveSession {
   readonly streams: Map<string, EventStream>;
   readonly started: number;
   ended: boolean;
+  /** Ends the session when its caller's newest token expires (identity.end_sessions_at_expiry) or a reload revokes it. */
+  expiry: SessionExpiry;
+  readonly revocable: RevocableSession;
 }
 
 const noClassifier: SqlClassifier = () => {
@@ -84,8 +88,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   const [host, port] = splitListen(cfg.listen);
   const { gate, log, metrics } = deps;
   const limits = cfg.limits ?? {};
-  const bodyMax = limits.body_bytes ? parseSize(limits.body_bytes) : DEFAULTS.body;
-  const resultMax = limits.result_bytes ? parseSize(limits.result_bytes) : DEFAULTS.result;
+  const size = (v: string | number | undefined, d: number) => (v === undefined ? d : typeof v === "number" ? v : parseSize(v));
+  const bodyMax = size(limits.body_bytes, DEFAULTS.body);
+  const resultMax = size(limits.result_bytes, DEFAULTS.result);
   const callTimeoutMs = limits.call_timeout ? parseDuration(limits.call_timeout) : DEFAULTS.timeout;
   const idleMs = limits.session_idle ? parseDuration(limits.session_idle) : DEFAULTS.idle;
   const budgets = new Budgets(
@@ -162,7 +167,20 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
 
   function newSession(server: McpServerConfig, identity: Identity, transport: LiveSession["transport"], remote: string): LiveSession {
     const id = sessionId();
-    const live: LiveSession = { id, server, transport, identity, lastUsed: Date.now(), serverStream: null, streams: new Map(), started: Date.now(), ended: false, core: undefined as unknown as McpSession };
+    const live: LiveSession = {
+      id,
+      server,
+      transport,
+      identity,
+      lastUsed: Date.now(),
+      serverStream: null,
+      streams: new Map(),
+      started: Date.now(),
+      ended: false,
+      core: undefined as unknown as McpSession,
+      expiry: expiryFor(identity, () => live),
+      revocable: { revokeIf: (revoked) => (revoked(live.identity) ? live.expiry.end("credential_revoked") : undefined) },
+    };
     const core = new McpSession({
       id,
       target: cfg.name,
@@ -192,8 +210,26 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     return live;
   }
 
+  function expiryFor(identity: Identity, live: () => LiveSession): SessionExpiry {
+    const e = new SessionExpiry(identity.expiresAt, deps.clock, (reason) => void endSession(live(), reason));
+    if (endAtExpiry()) e.start();
+    return e;
+  }
+
+  /** A request of the session's caller with a token of theirs, maybe a newer one: its expiry counts from now on. */
+  function touch(live: LiveSession, identity: Identity): void {
+    live.lastUsed = Date.now();
+    const before = live.identity.expiresAt;
+    live.identity = identity;
+    if (identity.expiresAt !== before && live.expiry.reason === null) {
+      live.expiry.cancel();
+      live.expiry = expiryFor(identity, () => live);
+    }
+  }
+
   async function openSession(live: LiveSession, remote: string): Promise<void> {
     sessions.set(live.id, live);
+    revocations.add(live.revocable);
     metrics.openSessions.inc({ target: cfg.name });
     await gate.record({
       type: "session.start",
@@ -214,6 +250,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (live.ended) return;
     live.ended = true;
     sessions.delete(live.id);
+    revocations.delete(live.revocable);
+    live.expiry.cancel();
     metrics.openSessions.inc({ target: cfg.name }, -1);
     live.serverStream?.end();
     for (const s of live.streams.values()) s.end();
@@ -260,7 +298,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   }
 
   /** A message refused before any decision: recorded, answered with a JSON-RPC error in a 400. */
-  function refuse(identity: Identity | null, session: string | undefined, server: string, reason: string, message: string, id: JsonRpcId | null, status = 400): Response {
+  function refuse(identity: Identity | null, session: string | undefined, server: string, reason: string, message: string, id: JsonRpcId | null, status = 400, code?: number, data?: Record<string, unknown>): Response {
     requests("bad_request");
     void gate.recordLater({
       type: "request.refused",
@@ -270,7 +308,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       action: { kind: "mcp", server },
       details: { reason, message },
     });
-    return rpcHttp(status, errorResponse(id, reason === "unknown_method" ? RPC_ERROR.METHOD_NOT_FOUND : RPC_ERROR.INVALID_REQUEST, message));
+    return rpcHttp(status, errorResponse(id, code ?? RPC_ERROR.INVALID_REQUEST, message, data));
   }
 
   /** Reads and checks one message of a POST; a Response when it is refused. */
@@ -286,22 +324,32 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       return refuse(identity, session, server, "unreadable", `the message was refused: ${errorMessage(e)}`, salvageId(new TextDecoder().decode(body)));
     }
     const mismatch = routingHeaderMismatch(req.headers, m);
-    if (mismatch !== null) return refuse(identity, session, server, "header_mismatch", `the routing headers disagree with the body: ${mismatch}; refused`, m.kind === "response" ? null : m.kind === "request" ? m.id : null);
+    if (mismatch !== null) return refuse(identity, session, server, "header_mismatch", `the routing headers disagree with the body: ${mismatch}; refused`, m.kind === "request" ? m.id : null, 400, RPC_ERROR.HEADER_MISMATCH);
     if (m.kind === "notification" && CLIENT_REQUESTS.has(m.method)) {
       return refuse(identity, session, server, "request_as_notification", `${m.method} was sent as a notification (no id): it must be a request; refused`, null);
     }
+    // The stateless revision (2026-07-28) is recognised, by its header or its _meta version, and
+    // answered as its spec answers a version a server does not serve: 400, -32022, the supported
+    // versions (a dual-era client then falls back to initialize). The gateway does not relay it.
+    const id = m.kind === "request" ? m.id : null;
+    const declared = m.kind === "response" ? null : declaredVersion(m.params);
     const version = req.headers.get("mcp-protocol-version");
-    if (version !== null && !(PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      const id = m.kind === "request" ? m.id : null;
-      if (version >= STATELESS_VERSION) return refuse(identity, session, server, "stateless", `MCP-Protocol-Version ${version} (the stateless revision) is recognised but not relayed: the gateway speaks ${PROTOCOL_VERSIONS.join(", ")}`, id);
-      return refuse(identity, session, server, "protocol_version", `unsupported MCP-Protocol-Version "${version}" (supported: ${PROTOCOL_VERSIONS.join(", ")})`, id);
+    for (const [v, where] of [[version, "MCP-Protocol-Version"], [declared, `_meta "${META_PROTOCOL_VERSION}"`]] as const) {
+      if (v === null || (PROTOCOL_VERSIONS as readonly string[]).includes(v)) continue;
+      const stateless = v >= STATELESS_VERSION;
+      const message = stateless
+        ? `${where} ${v} is the stateless revision, which this gateway recognises but does not serve: use ${PROTOCOL_VERSIONS.join(", ")} with initialize`
+        : `unsupported ${where} "${v}" (supported: ${PROTOCOL_VERSIONS.join(", ")})`;
+      return refuse(identity, session, server, stateless ? "stateless" : "protocol_version", message, id, 400, RPC_ERROR.UNSUPPORTED_VERSION, { supported: [...PROTOCOL_VERSIONS], requested: v });
     }
     return m;
   }
 
   /**
-   * A Reply for a POSTed request: JSON when only the response comes, an event stream as soon as
-   * something else must go first (progress, a server request, a hold). Resolves with the Response.
+   * A Reply for a POSTed request: an event stream when the agent accepts one (as the SDK's
+   * servers answer), else JSON. The answer's head waits for the first message: a response alone
+   * goes out as one whole event; progress, a server request or a hold's notices start a live
+   * stream. Resolves with the Response.
    */
   function postReply(live: LiveSession, acceptsSse: boolean): { reply: Reply; response: Promise<Response> } {
     let resolve!: (r: Response) => void;
@@ -333,6 +381,12 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
           if (stream !== null) {
             stream.send(m);
             stream.end();
+          } else if (acceptsSse) {
+            // Only the response: one event, sent whole (no stream machinery), still kept for Last-Event-ID.
+            const s = new EventStream(`${live.id}.p${randomBytes(4).toString("hex")}`);
+            live.streams.set(s.id, s);
+            if (live.streams.size > 64) live.streams.delete(live.streams.keys().next().value!);
+            resolve(new Response(s.sendWhole(m), { status: 200, headers: { ...headers, "content-type": "text/event-stream" } }));
           } else resolve(new Response(writeMessage(m), { status: 200, headers: { ...headers, ...JSON_HEADERS } }));
         },
         keepalive(text) {
@@ -371,8 +425,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
         return rpcHttp(audit ? 503 : 502, errorResponse(m.id, audit ? RPC_ERROR.AUDIT_UNAVAILABLE : RPC_ERROR.UPSTREAM_CLOSED, `${audit ? "audit log unavailable" : "the upstream server could not be started"}: ${errorMessage(e)}`));
       }
     }
-    live.identity = identity;
-    live.lastUsed = Date.now();
+    touch(live, identity);
     const session = live;
     if (m.kind === "request") {
       const { reply, response } = postReply(session, acc.sse);
@@ -393,8 +446,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (!accepts(req).sse) return rpcHttp(406, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "the GET stream needs Accept: text/event-stream"));
     const live = sessionOf(req.headers.get("mcp-session-id"), identity, server.name);
     if (live === null) return rpcHttp(req.headers.has("mcp-session-id") ? 404 : 400, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "the GET stream needs the Mcp-Session-Id of one of your sessions"));
-    live.lastUsed = Date.now();
-    live.identity = identity;
+    touch(live, identity);
     const headers = { "content-type": "text/event-stream", "cache-control": "no-store", "mcp-session-id": live.id };
     const last = req.headers.get("last-event-id");
     if (last !== null) {
@@ -428,8 +480,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   async function legacyPost(req: Request, url: URL, server: McpServerConfig, identity: Identity): Promise<Response> {
     const live = sessionOf(url.searchParams.get("session_id"), identity, server.name);
     if (live === null || live.transport !== "sse") return rpcHttp(404, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "no such session (it ended, or it is not yours)"));
-    live.lastUsed = Date.now();
-    live.identity = identity;
+    touch(live, identity);
     const m = await message(req, identity, server.name, live.id);
     if (m instanceof Response) return m;
     const stream = live.serverStream!;
@@ -474,6 +525,10 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     const auth = await authenticate(req, server.name);
     if ("response" in auth) return auth.response;
     const identity = auth.identity;
+    // A token the verifier's clock skew let through but already past its expiry opens nothing.
+    if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
+      return reject({ target: cfg.name, identity, reason: "expired", message: "token expired: an MCP session ends when its token expires (identity.end_sessions_at_expiry); get a new token" }, server.name, "invalid_token");
+    }
     const remote = srv.requestIP(req)?.address ?? "";
     if (route === "mcp") {
       if (req.method === "POST") return streamablePost(req, server, identity, remote);
@@ -505,13 +560,12 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   });
   if (baseUrl === "" && cfg.resource_url === undefined) baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
 
-  // Idle sessions, and those whose token expired (identity.end_sessions_at_expiry), end.
+  // Idle sessions end (expired and revoked ones end at once, by their SessionExpiry).
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const live of [...sessions.values()]) {
       const streaming = live.serverStream?.attached === true || [...live.streams.values()].some((s) => s.attached);
       if (!streaming && now - live.lastUsed > idleMs) void endSession(live, "idle");
-      else if (live.identity.expiresAt !== undefined && live.identity.expiresAt <= deps.clock.now() && endAtExpiry()) void endSession(live, "token_expired");
     }
   }, 5_000);
   sweeper.unref();
@@ -520,10 +574,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     name: cfg.name,
     listen: cfg.listen,
     port: server.port ?? 0,
-    revokeSessions(revoked) {
-      revocations.revoke(revoked);
-      for (const live of [...sessions.values()]) if (revoked(live.identity)) void endSession(live, "credential_revoked");
-    },
+    revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
       clearInterval(sweeper);
       await Promise.all([...sessions.values()].map((s) => endSession(s, "gateway stopping")));

@@ -6,6 +6,19 @@
 export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const;
 /** The stateless revision: recognised (its _meta versions, server/discover, input_required), not relayed. */
 export const STATELESS_VERSION = "2026-07-28";
+/** Where a 2026-07-28 request declares its version. */
+export const META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion";
+
+/**
+ * The protocol version a request declares in its _meta (the stateless revision's way), or null.
+ * Any _meta key ending in protocolVersion counts, so a variant spelling is not a way around it.
+ */
+export function declaredVersion(params: Record<string, unknown> | undefined): string | null {
+  const meta = params?.["_meta"];
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return null;
+  for (const [k, v] of Object.entries(meta as Record<string, unknown>)) if (/protocolversion$/i.test(k) && typeof v === "string") return v;
+  return null;
+}
 
 /** Requests an agent sends to a server. */
 export const CLIENT_REQUESTS = new Set([

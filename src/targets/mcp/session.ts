@@ -5,13 +5,12 @@
 // against their pins, budgets and time limits kept. Transport-free: the HTTP layer hands in
 // messages and a Reply per request.
 import { sqlArgumentOf } from "./sql-argument.ts";
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../../audit/canonical-json.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, Masks, McpRequestFacts, McpSqlFacts } from "../../core/types.ts";
 import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { type Gate, type Verdict, auditAction, auditIdentity } from "../../gate/gate.ts";
+import { argumentsSha256 } from "../../gate/mcp-audit-action.ts";
 import { requestFacts } from "./facts.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, RPC_ERROR, errorResponse, writeMessage } from "./json-rpc.ts";
 import { CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, LISTS, PLUMBING, PROTOCOL_VERSIONS, SERVER_NOTIFICATIONS, SERVER_REQUESTS, STATELESS_VERSION, isListMethod } from "./methods.ts";
@@ -96,18 +95,20 @@ interface Internal {
 }
 
 interface ToolDef {
+  /** The definition as the upstream listed it (its pin is checked again at each call). */
+  readonly tool: Obj;
   readonly pin: PinCheck;
   readonly inputSchema: Obj | undefined;
 }
 
 /** How long a held request waits between progress notifications. */
 const HOLD_PROGRESS_MS = 10_000;
+/** The time budget of requests other than tools/call (at least). */
+const OTHER_REQUEST_MS = 60_000;
 /** Pages of a list the gateway reads itself before it gives up (a server that pages forever). */
 const MAX_PAGES = 50;
 
-export function argumentsDigest(args: unknown): string {
-  return createHash("sha256").update(canonicalJson(args ?? {})).digest("hex");
-}
+export const argumentsDigest = argumentsSha256;
 
 export class McpSession {
   readonly #d: McpSessionDeps;
@@ -205,7 +206,10 @@ export class McpSession {
     if (m.method === "server/discover") {
       // 2026-07-28 discovery, answered from what the upstream said at initialize.
       if (this.#initialize === null) reply.final(errorResponse(m.id, RPC_ERROR.INVALID_REQUEST, "server/discover: initialize the session first"));
-      else reply.final({ kind: "response", id: m.id, result: { supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: this.#initialize["serverInfo"] ?? {} } });
+      else {
+        const info = this.#initialize["serverInfo"] ?? {};
+        reply.final({ kind: "response", id: m.id, result: { resultType: "complete", supportedVersions: [...PROTOCOL_VERSIONS], capabilities: this.#initialize["capabilities"] ?? {}, serverInfo: info, _meta: { "io.modelcontextprotocol/serverInfo": info } } });
+      }
       return;
     }
     if (m.method !== "initialize" && m.method !== "ping" && this.#initialize === null) {
@@ -230,7 +234,8 @@ export class McpSession {
       const def = this.#tools.get(facts.tool);
       if (def === undefined) toolMissing = true;
       else {
-        pin = def.pin;
+        // Checked now, not when listed: a pin file updated since applies to this call.
+        pin = d.pins === null ? def.pin : d.pins.check(d.server, def.tool);
         if (def.inputSchema !== undefined) facts = { ...facts, inputSchema: def.inputSchema };
       }
       if (d.sql !== undefined && facts.tool === d.sql.tool) {
@@ -248,6 +253,9 @@ export class McpSession {
         }
       }
     }
+    // Two argument names one server could read as the other (sql and SQL, a fullwidth twin): the
+    // gateway would decide on one and the server might act on the other.
+    const twins = facts.arguments !== undefined ? foldedTwins(Object.keys(facts.arguments)) : null;
     const argsSha256 = facts.arguments !== undefined ? argumentsDigest(facts.arguments) : undefined;
     const identity = d.identity();
     const action: Action = { identity, target: d.target, request: facts, time: d.now() };
@@ -259,6 +267,7 @@ export class McpSession {
       if (pin !== undefined && pin.status !== "pinned" && pin.status !== "unpinned") {
         return deny("builtin:mcp-unpinned", `the tool "${facts.tool}" is ${pin.status === "new" ? "new" : "changed"} on "${d.server}" since its definition was pinned: hidden and denied until the pin file is updated (gatehouse mcp pin ${d.target})`);
       }
+      if (twins !== null) return deny("builtin:mcp-ambiguous-arguments", `the arguments "${twins[0]}" and "${twins[1]}" differ only in case or Unicode form, and a server may read either: denied`);
       if (sqlRefusal !== null) return deny("builtin:mcp-sql-unreadable", `${sqlRefusal}: denied`);
       if (facts.sql !== undefined && d.sql?.builtins !== undefined) decision = d.sql.builtins(decision, a);
       if (decision.effect === "deny" && decision.rule === null && PLUMBING.has(m.method) && d.mayUseTarget(a.identity, a.target)) {
@@ -323,7 +332,7 @@ export class McpSession {
     this.calls++;
     const upId = this.#upId();
     entry.upId = upId;
-    const timer = setTimeout(() => this.#timeout(upId), d.callTimeoutMs);
+    const timer = setTimeout(() => this.#timeout(upId), this.#timeoutOf(m.method));
     const fwd: Forwarded = { clientId: m.id, method: m.method, facts, reply, masks: verdict.masks, started: performance.now(), verdict, progressToken, argsSha256, pin, timer };
     this.#forwarded.set(upId, fwd);
     if (progressToken !== undefined) this.#progress.set(idKey(progressToken), upId);
@@ -501,6 +510,15 @@ export class McpSession {
       this.#finish(upId, errorResponse(fwd.clientId, mask ? RPC_ERROR.DENIED : RPC_ERROR.INTERNAL_ERROR, `${mask ? "result withheld: it cannot be masked as the policy asks" : "the upstream's answer was refused"}: ${errorMessage(e)}`), mask ? "mask_refused" : "refused", errorMessage(e));
       return;
     }
+    // 2026-07-28 multi round-trip: a result that asks the agent for input carries server-initiated
+    // requests (elicitation, sampling) inside it; each is decided as one, or the result is withheld.
+    if (result["resultType"] === "input_required") {
+      const refused = await this.#inputRequests(result["inputRequests"]);
+      if (refused !== null) {
+        this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.DENIED, `denied by the gateway: the result asks the agent for input the policy does not allow: ${refused}`), "input_refused", refused);
+        return;
+      }
+    }
     const out: JsonRpcResponse = { kind: "response", id: fwd.clientId, result };
     const size = Buffer.byteLength(writeMessage(out));
     if (size > this.#d.resultBytes) {
@@ -509,6 +527,24 @@ export class McpSession {
       return;
     }
     this.#finish(upId, out, "ok", undefined, { result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
+  }
+
+  /** Decides the requests of an input_required result as server-initiated ones; null when all are allowed, else why not. */
+  async #inputRequests(requests: unknown): Promise<string | null> {
+    const list = Array.isArray(requests) ? requests : typeof requests === "object" && requests !== null ? Object.values(requests) : null;
+    if (list === null || list.length === 0) return "its inputRequests cannot be read";
+    for (const r of list) {
+      if (typeof r !== "object" || r === null || typeof (r as Obj)["method"] !== "string") return "an input request without a method";
+      const params = (r as Obj)["params"];
+      const m: JsonRpcNotification = { kind: "notification", method: (r as Obj)["method"] as string, ...(typeof params === "object" && params !== null && !Array.isArray(params) ? { params: params as Obj } : {}) };
+      const known = SERVER_REQUESTS.has(m.method);
+      const v = await this.#d.gate.check(
+        { identity: this.#d.identity(), target: this.#d.target, request: requestFacts(m, this.#d.server, "server"), time: this.#d.now() },
+        { session: this.#d.id, details: { input_required: true }, adjust: (decision) => (known ? decision : { effect: "deny", rule: "builtin:mcp-unknown-method", message: `the input request "${m.method}" is not one the gateway knows: denied`, masks: NO_MASKS }) },
+      );
+      if (!v.allowed) return `${m.method}: ${v.message}`;
+    }
+    return null;
   }
 
   /** The answer goes out (or not: a cancelled request's), and the exchange's record is written. */
@@ -544,11 +580,17 @@ export class McpSession {
     });
   }
 
+  /** A tool call has the target's call_timeout; the rest (initialize with a server's start, lists) at least a minute. */
+  #timeoutOf(method: string): number {
+    return method === "tools/call" ? this.#d.callTimeoutMs : Math.max(this.#d.callTimeoutMs, OTHER_REQUEST_MS);
+  }
+
   #timeout(upId: JsonRpcId): void {
     const fwd = this.#forwarded.get(upId);
     if (fwd === undefined) return;
-    this.#d.onBudgetRefused("call_timeout");
-    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(this.#d.callTimeoutMs / 1000)} s (limits.call_timeout): the request was cancelled upstream`), "timeout");
+    const ms = this.#timeoutOf(fwd.method);
+    if (fwd.method === "tools/call") this.#d.onBudgetRefused("call_timeout");
+    this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.TIMEOUT, `no answer within ${Math.round(ms / 1000)} s${fwd.method === "tools/call" ? " (limits.call_timeout)" : ""}: the request was cancelled upstream`), "timeout");
     void this.#upstream.send({ kind: "notification", method: "notifications/cancelled", params: { requestId: upId, reason: "timed out at the gateway" } }).catch(() => {});
   }
 
@@ -614,7 +656,7 @@ export class McpSession {
   #rememberTool(tool: Obj): PinCheck {
     const pin = this.#d.pins === null ? { status: "unpinned" as const, sha256: toolDigest(tool) } : this.#d.pins.check(this.#d.server, tool);
     const schema = tool["inputSchema"];
-    this.#tools.set(tool["name"] as string, { pin, inputSchema: typeof schema === "object" && schema !== null && !Array.isArray(schema) ? (schema as Obj) : undefined });
+    this.#tools.set(tool["name"] as string, { tool, pin, inputSchema: typeof schema === "object" && schema !== null && !Array.isArray(schema) ? (schema as Obj) : undefined });
     return pin;
   }
 
@@ -654,7 +696,7 @@ export class McpSession {
       const timer = setTimeout(() => {
         this.#internal.delete(id);
         resolve(errorResponse(id, RPC_ERROR.TIMEOUT, "timed out"));
-      }, this.#d.callTimeoutMs);
+      }, this.#timeoutOf(method));
       this.#internal.set(id, {
         resolve: (m) => {
           clearTimeout(timer);
@@ -672,6 +714,19 @@ export class McpSession {
   #upId(): JsonRpcId {
     return `g${++this.#nextUp}`;
   }
+}
+
+/** The first two names that are the same after case folding and NFKC, or null. */
+function foldedTwins(names: readonly string[]): [string, string] | null {
+  if (names.length < 2) return null;
+  const seen = new Map<string, string>();
+  for (const n of names) {
+    const f = n.normalize("NFKC").toLowerCase();
+    const other = seen.get(f);
+    if (other !== undefined) return [other, n];
+    seen.set(f, n);
+  }
+  return null;
 }
 
 function idKey(id: JsonRpcId): string {
