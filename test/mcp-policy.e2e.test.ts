@@ -32,14 +32,14 @@ beforeAll(async () => {
   writeFileSync(secretFile, "key-from-a-secret-file", { mode: 0o600 });
   g = await startMcpGateway({
     servers: [
-      { name: "crm", url: crm.url },
+      { name: "crm", url: crm.url, headers: { authorization: "Bearer ${env:CRM_TOKEN}" } },
       { name: "local", command: adversaryStdioCommand(localLog), env: { DECLARED_VAR: "declared-value", API_KEY: `\${file:${secretFile}}` } },
     ],
     pins: "mcp-pins.json",
     pinFirst: true,
     limits: { tool_calls: { max: 2, window: "10m" } },
     // The gateway's own environment: nothing of it may reach a stdio server.
-    env: { LEAKY_VAR: "must-not-leak", AWS_SECRET_ACCESS_KEY: "gateway-own-secret" },
+    env: { LEAKY_VAR: "must-not-leak", AWS_SECRET_ACCESS_KEY: "gateway-own-secret", CRM_TOKEN: "the-gateway-credential-for-crm" },
     rules: `
   - name: agents-read
     groups: [agents]
@@ -191,6 +191,23 @@ describe("agents: read allowed and masked, writes denied, destructive held for a
       await c.close();
     }
   }, 120_000);
+});
+
+describe("credentials", () => {
+  test("the agent's token never reaches the server; the target's secret reference does", async () => {
+    const token = await g.token("agent-creds", ["agents"]);
+    const c = await connectClient({ url: g.url("crm"), token });
+    const from = crm.requestHeaders.length;
+    try {
+      expect(resultText(await c.client.callTool({ name: "echo", arguments: { text: "who am I" } }))).toBe("who am I");
+    } finally {
+      await c.close();
+    }
+    const seen = crm.requestHeaders.slice(from);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(JSON.stringify(crm.requestHeaders)).not.toContain(token);
+    for (const h of seen) expect(h["authorization"]).toBe("Bearer the-gateway-credential-for-crm");
+  });
 });
 
 describe("budgets", () => {
