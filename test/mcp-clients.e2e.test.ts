@@ -84,6 +84,20 @@ describe("the MCP SDK client", () => {
     }
   }
 
+  test("a token for one MCP server does not open another: 401 invalid_token naming the audience", async () => {
+    const forLocal = await idp.getToken({ audience: `http://127.0.0.1:${port}/mcp/local` });
+    const ok = await connectClient({ url: g.url("local"), token: forLocal });
+    await ok.close();
+    const r = await fetch(g.url("everything"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${forLocal}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } }),
+    });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate") ?? "").toContain('error="invalid_token"');
+    expect(r.headers.get("www-authenticate") ?? "").toContain(`resource_metadata="http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp/everything"`);
+  });
+
   test("without a token: 401 with the RFC 9728 metadata URL, and the metadata names the issuer", async () => {
     const r = await fetch(g.url("local"), { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }) });
     expect(r.status).toBe(401);

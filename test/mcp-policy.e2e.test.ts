@@ -9,7 +9,7 @@
 // log verifies and `gatehouse replay` prints the session's calls. Upstreams: the SDK adversary
 // over Streamable HTTP (crm) and over stdio (local), counting every message they receive.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
@@ -32,14 +32,14 @@ beforeAll(async () => {
   writeFileSync(secretFile, "key-from-a-secret-file", { mode: 0o600 });
   g = await startMcpGateway({
     servers: [
-      { name: "crm", url: crm.url },
+      { name: "crm", url: crm.url, headers: { authorization: "Bearer ${env:CRM_TOKEN}" } },
       { name: "local", command: adversaryStdioCommand(localLog), env: { DECLARED_VAR: "declared-value", API_KEY: `\${file:${secretFile}}` } },
     ],
     pins: "mcp-pins.json",
     pinFirst: true,
     limits: { tool_calls: { max: 2, window: "10m" } },
     // The gateway's own environment: nothing of it may reach a stdio server.
-    env: { LEAKY_VAR: "must-not-leak", AWS_SECRET_ACCESS_KEY: "gateway-own-secret" },
+    env: { LEAKY_VAR: "must-not-leak", AWS_SECRET_ACCESS_KEY: "gateway-own-secret", CRM_TOKEN: "the-gateway-credential-for-crm" },
     rules: `
   - name: agents-read
     groups: [agents]
@@ -193,6 +193,23 @@ describe("agents: read allowed and masked, writes denied, destructive held for a
   }, 120_000);
 });
 
+describe("credentials", () => {
+  test("the agent's token never reaches the server; the target's secret reference does", async () => {
+    const token = await g.token("agent-creds", ["agents"]);
+    const c = await connectClient({ url: g.url("crm"), token });
+    const from = crm.requestHeaders.length;
+    try {
+      expect(resultText(await c.client.callTool({ name: "echo", arguments: { text: "who am I" } }))).toBe("who am I");
+    } finally {
+      await c.close();
+    }
+    const seen = crm.requestHeaders.slice(from);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(JSON.stringify(crm.requestHeaders)).not.toContain(token);
+    for (const h of seen) expect(h["authorization"]).toBe("Bearer the-gateway-credential-for-crm");
+  });
+});
+
 describe("budgets", () => {
   test("tool_calls: the third echo in the window gets a JSON-RPC error and counts in /metrics", async () => {
     const c = await agent("agent-budget");
@@ -278,6 +295,27 @@ describe("definition pinning", () => {
       await c.close();
     }
   }, 60_000);
+});
+
+describe("hot reload", () => {
+  test("a policy edit applies to an open session at its next request and its next list", async () => {
+    const c = await agent("agent-reload");
+    try {
+      expect(resultText(await c.client.callTool({ name: "lookup_customer", arguments: { id: 2 } }))).toContain("customer 2");
+      // The operator takes lookup_customer out of the agents' read rule.
+      const file = join(g.gw.dir, "gatehouse.yaml");
+      const yaml = readFileSync(file, "utf8");
+      const edited = yaml.replace("tools: [echo, lookup_customer] }", "tools: [echo] }");
+      expect(edited).not.toBe(yaml);
+      writeFileSync(file, edited);
+      await g.gw.waitForLog("policy reloaded");
+      const e = await refusal(c.client.callTool({ name: "lookup_customer", arguments: { id: 2 } }));
+      expect(e.message).toContain("no rule allows");
+      expect((await c.client.listTools()).tools.map((t) => t.name)).not.toContain("lookup_customer");
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 describe("the audit log", () => {

@@ -82,6 +82,18 @@ describe("gatehouse explain: MCP", () => {
     expect(JSON.parse(json.out).requests[0].decision.rule).toBe("builtin:dangerous-function");
   });
 
+  test("resources, lists and server-initiated requests", async () => {
+    const r = await explain("--server", "files", "--resource", "file:///srv/data/../etc/passwd");
+    expect(r.out).toContain("method:    resources/read");
+    expect(r.out).toContain("decision: deny");
+    const list = await explain("--server", "files", "--method", "tools/list");
+    expect(list.out).toContain("method:    tools/list");
+    const sampling = await explain("--json", "--server", "files", "--method", "sampling/createMessage");
+    const j = JSON.parse(sampling.out);
+    expect(j.requests[0].request.direction).toBe("server");
+    expect(j.requests[0].decision.effect).toBe("deny");
+  });
+
   test("bad usage: no server among several, an unknown server, arguments that are not a JSON object", async () => {
     await expect(explain("--tool", "read_file")).rejects.toThrow(/several servers/);
     await expect(explain("--server", "nope", "--tool", "x")).rejects.toThrow(/no server "nope"/);

@@ -214,7 +214,23 @@ export const MCP_CORPUS: readonly McpAttempt[] = [
   { id: "args-undeclared-extra", theme: "paths", note: "an argument the pinned schema does not declare", server: "adv", body: call("read_file", { path: "/srv/data/report.txt", follow_symlinks: true }) },
   { id: "sql-missing", theme: "sql", note: "no sql argument at all (nothing to classify)", server: "adv", body: call("query", { statement: "DROP TABLE sales.orders" }) },
 
+  { id: "sql-explain-analyze-delete", theme: "sql", note: "EXPLAIN ANALYZE runs the DELETE it explains", server: "adv", body: sql("EXPLAIN ANALYZE DELETE FROM sales.orders") },
+  { id: "sql-prepare-execute", theme: "sql", note: "PREPARE a DELETE, then EXECUTE it", server: "adv", body: sql("PREPARE p AS DELETE FROM sales.orders; EXECUTE p") },
+  { id: "sql-user-function-in-sales", theme: "sql", note: "a function in sales.* (it could write)", server: "adv", body: sql("SELECT sales.touch_orders()") },
+  { id: "sql-call-procedure", theme: "sql", note: "CALL a procedure", server: "adv", body: sql("CALL public.wipe_proc()") },
+  { id: "sql-set-role", theme: "sql", note: "SET ROLE on the server's shared connection, then read", server: "adv", body: sql("SET ROLE postgres; SELECT * FROM sales.customers") },
+  { id: "sql-select-into", theme: "sql", note: "SELECT … INTO creates a table", server: "adv", body: sql("SELECT * INTO public.stolen FROM sales.customers") },
+  { id: "sql-lock", theme: "sql", note: "LOCK TABLE (holds the table for everyone)", server: "adv", body: sql("BEGIN; LOCK TABLE sales.orders IN ACCESS EXCLUSIVE MODE") },
+  { id: "sql-copy-to-file", theme: "sql", note: "COPY … TO a server file", server: "adv", body: sql("COPY sales.customers TO '/tmp/x.csv'") },
+
   // ---- methods ----
+  { id: "completion-denied-prompt", theme: "methods", note: "completion/complete of a prompt no rule allows (it shows what the prompt accepts)", server: "adv", body: rpc("completion/complete", { ref: { type: "ref/prompt", name: "admin_prompt" }, argument: { name: "x", value: "" } }) },
+  { id: "completion-outside-resource", theme: "methods", note: "completion/complete of a resource URI outside file:///srv/data/", server: "adv", body: rpc("completion/complete", { ref: { type: "ref/resource", uri: "file:///etc/{name}" }, argument: { name: "name", value: "pa" } }) },
+  { id: "tasks-result-foreign", theme: "methods", note: "tasks/result of a task this session never made", server: "adv", body: rpc("tasks/result", { taskId: "task-of-someone-else" }) },
+  { id: "tasks-list", theme: "methods", note: "tasks/list (other sessions' tasks)", server: "adv", body: rpc("tasks/list") },
+  { id: "task-augmented-delete", theme: "methods", note: "delete_record as a task (params.task)", server: "adv", body: rpc("tools/call", { name: "delete_record", arguments: { id: 1 }, task: { ttl: 60000 } }) },
+  { id: "stateless-version-delete", theme: "methods", note: "delete_record declaring the 2026-07-28 stateless revision in _meta", server: "adv", body: rpc("tools/call", { name: "delete_record", arguments: { id: 1 }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } }) },
+  { id: "reinitialize", theme: "methods", note: "a second initialize inside the session", server: "adv", body: rpc("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "again", version: "1" } }) },
   { id: "method-unknown", theme: "methods", note: "tools/execute", server: "adv", body: rpc("tools/execute", { name: "delete_record", arguments: { id: 1 } }) },
   { id: "method-admin", theme: "methods", note: "admin/shutdown", server: "adv", body: rpc("admin/shutdown") },
   { id: "method-case", theme: "methods", note: "Tools/Call", server: "adv", body: rpc("Tools/Call", { name: "delete_record", arguments: { id: 1 } }) },

@@ -252,6 +252,8 @@ export function createAdversary(opts: { onEvent?: (e: AdversaryEvent) => void } 
 
 export interface AdversaryHttp {
   readonly adversary: Adversary;
+  /** The headers of every HTTP request it received (lower-case names), in order. */
+  readonly requestHeaders: Record<string, string>[];
   /** http://127.0.0.1:PORT/mcp */
   readonly url: string;
   readonly port: number;
@@ -262,11 +264,13 @@ export interface AdversaryHttp {
 export function startAdversaryHttp(opts: { jsonResponses?: boolean } = {}): AdversaryHttp {
   const adversary = createAdversary();
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  const requestHeaders: Record<string, string>[] = [];
   const httpServer = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: 0,
     async fetch(req) {
+      requestHeaders.push(Object.fromEntries(req.headers));
       const url = new URL(req.url);
       if (url.pathname !== "/mcp") return new Response("not found", { status: 404 });
       const sid = req.headers.get("mcp-session-id");
@@ -288,6 +292,7 @@ export function startAdversaryHttp(opts: { jsonResponses?: boolean } = {}): Adve
   const port = httpServer.port!;
   return {
     adversary,
+    requestHeaders,
     url: `http://127.0.0.1:${port}/mcp`,
     port,
     async stop() {

@@ -135,7 +135,7 @@ export async function startMcpGateway(opts: McpGatewayOptions): Promise<McpGatew
       if (r.code !== 0) throw new Error(`gatehouse token failed (${r.code}): ${r.stderr}`);
       return r.stdout.trim();
     },
-    pin: () => runCli(["mcp", "pin", "tools", "--config", gw.configPath], { cwd: gw.dir }),
+    pin: () => runCli(["mcp", "pin", "tools", "--config", gw.configPath], { cwd: gw.dir, ...(opts.env ? { env: opts.env } : {}) }),
     async stop() {
       await gw.stop();
       gw.cleanup();

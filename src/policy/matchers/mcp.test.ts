@@ -296,6 +296,18 @@ describe("mcp rules: arguments", () => {
     expect(rule(p, { kind: "mcp", direction: "client", method: "prompts/get", server: "files", prompt: "p", arguments: { path: "/a" } })).toBe("no-root");
   });
 
+  test("a sql section: an argument beside the SQL that the pinned schema does not declare fails it closed", async () => {
+    const p = await policyOf(`rules:
+  - { name: read, effect: allow, mcp: { tools: [query], sql: { classes: [read], tables: ["sales.*"] } } }
+  - { name: no-hr, effect: deny, mcp: { sql: { tables: ["hr.*"] } } }
+`);
+    const schema = { type: "object", properties: { sql: { type: "string" } } };
+    const sql = { classes: ["read"], relations: ["sales.orders"], functions: [] };
+    expect(effect(p, call("query", { sql: "select 1 from sales.orders" }, { sql, inputSchema: schema }))).toBe("allow");
+    expect(rule(p, call("query", { sql: "select 1 from sales.orders", params: ["x"] }, { sql, inputSchema: schema }))).toBe("no-hr");
+    expect(effect(p, call("query", { sql: "select 1 from sales.orders", params: ["x"] }, { sql }))).toBe("allow");
+  });
+
   test("bad conditions are policy errors naming where", async () => {
     const bad = async (cond: string) => {
       try {

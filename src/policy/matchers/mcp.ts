@@ -5,7 +5,9 @@
 //   resources  resources/read, resources/subscribe, resources/unsubscribe: URI globs
 //   prompts    prompts/get: prompt name globs
 //   arguments  tools/call, prompts/get: conditions on argument values (mcp-arguments.ts)
-//   sql        tools/call of a SQL tool: the statement's classes, tables, functions (postgres.ts)
+//   sql        tools/call of a SQL tool: the statement's classes, tables, functions (postgres.ts);
+//              an argument the tool's pinned input schema does not declare fails it closed, as
+//              it does argument conditions
 // All stated conditions must hold. Why each reads as it does:
 // - Allow rules match names exactly as the server knows them; deny and review rules also match
 //   other case and compatibility spellings (mcp-names.ts), so `Delete_File` cannot dodge a deny
@@ -27,7 +29,7 @@ import type { McpRequestFacts, PostgresRequestFacts } from "../../core/types.ts"
 import type { RuleConfig } from "../../config/schema.ts";
 import { compileGlobs, type StringPredicate } from "../glob.ts";
 import { compileNameGlobs } from "./mcp-names.ts";
-import { compileArguments } from "./mcp-arguments.ts";
+import { compileArguments, schemaMisfit } from "./mcp-arguments.ts";
 import { compilePostgresParts, type PostgresParts } from "./postgres.ts";
 
 export type McpSection = NonNullable<RuleConfig["mcp"]>;
@@ -97,12 +99,15 @@ function sqlCondition(section: NonNullable<McpSection["sql"]>, restricting: bool
   const parts: PostgresParts = compileList("sql", () => compilePostgresParts(section, restricting));
   const asPostgres = (f: McpRequestFacts): PostgresRequestFacts | null => (f.sql === undefined ? null : { kind: "postgres", classes: f.sql.classes, relations: f.sql.relations, functions: f.sql.functions });
   const pieces = [parts.classes, parts.tables, parts.functions];
+  const misfit = (f: McpRequestFacts): string | null => (f.inputSchema === undefined ? null : schemaMisfit(f.arguments ?? {}, f.inputSchema));
   return {
     name: "sql",
     test(f) {
       if (f.method !== "tools/call") return false;
       const p = asPostgres(f);
       if (p === null) return f.listing === true && !restricting;
+      // An argument beside the SQL that the tool's pinned schema does not declare: the server may act on it.
+      if (misfit(f) !== null) return restricting;
       for (const part of pieces) if (part !== null && !part.holds(p)) return false;
       return true;
     },
@@ -110,6 +115,8 @@ function sqlCondition(section: NonNullable<McpSection["sql"]>, restricting: bool
       if (f.method !== "tools/call") return `sql is about tools/call, and this is ${f.method}`;
       const p = asPostgres(f);
       if (p === null) return f.listing === true ? "listing: the SQL of a call is not known yet" : "the call carries no classified SQL (not a SQL tool)";
+      const m = misfit(f);
+      if (m !== null) return `${m}, so the call cannot be read${restricting ? ": the rule matches (fail closed)" : ""}`;
       const seen = `${list(p.classes)} of ${list(p.relations)}${p.functions.length > 0 ? ` calling ${list(p.functions)}` : ""}`;
       if (holds) return `SQL ${seen} is within its sql ${JSON.stringify(section)}`;
       // Which list fails, and on what: for an allow rule the items it does not cover.

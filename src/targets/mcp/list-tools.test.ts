@@ -69,6 +69,36 @@ describe("listTools", () => {
     await expect(listTools({ name: "http", url: `${base}/mcp` })).rejects.toThrow(/MCP server http: HTTP 401/);
   });
 
+  test("legacy HTTP+SSE whose stream names an endpoint on another origin: refused, nothing posted there", async () => {
+    let posted = 0;
+    const other = await listen((_req, res) => {
+      posted++;
+      res.writeHead(202).end();
+    });
+    const base = await listen((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event: endpoint\ndata: ${other}/messages?sessionId=x\n\n`);
+    });
+    await expect(listTools({ name: "moved", url: `${base}/sse`, transport: "sse", headers: { authorization: "Bearer upstream-secret" } }, { timeoutMs: 5_000 })).rejects.toThrow(/on another origin/);
+    expect(posted).toBe(0);
+  });
+
+  test("a tools/list that never ends its pages, or pages with a cursor that is not text: refused", async () => {
+    const base = await listen(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const m = JSON.parse(body) as { id?: number; method: string; params?: { cursor?: string } };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      const result =
+        m.method === "initialize"
+          ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "pages", version: "1" } }
+          : { tools: [{ name: `t${m.params?.cursor ?? ""}`, inputSchema: { type: "object" } }], nextCursor: req.url === "/bad" ? 7 : `${Number(m.params?.cursor ?? 0) + 1}` };
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: m.id, result }));
+    });
+    await expect(listTools({ name: "endless", url: `${base}/endless` })).rejects.toThrow(/more than 100 pages/);
+    await expect(listTools({ name: "bad", url: `${base}/bad` })).rejects.toThrow(/nextCursor that is not a string/);
+  });
+
   test("legacy HTTP+SSE", async () => {
     const transports = new Map<string, SSEServerTransport>();
     const base = await listen(async (req, res) => {

@@ -11,14 +11,16 @@
 //   refused. The postgres target follows a session's settings and temporary objects; an MCP
 //   server's connections are shared and not ours to follow (SET search_path would change what
 //   later calls' unqualified names mean, a temporary view what a later call's name reads);
-// - no catalog: a function called with a schema other than pg_catalog, or unqualified and not a
-//   PostgreSQL built-in name, counts as user-defined code (allowed only where the deciding rule
-//   names it in mcp.sql.functions), as the postgres target's catalog check would have it. Left
-//   open: a user function that overloads a built-in's name in a schema on the path, and
-//   user-defined operators and casts; making one needs CREATE, which the rules decide.
+// - a function called with a schema other than pg_catalog, or unqualified and not a PostgreSQL
+//   built-in name, counts as user-defined code (allowed only where the deciding rule names it in
+//   mcp.sql.functions), as the postgres target's catalog check would have it.
+// The text alone does not show what views are built on, a parent table's children, or the user
+// code that triggers, defaults, domains, casts and operators run (nor a user function that
+// overloads a built-in's name on the path): a server whose sql: names a catalog connection has
+// its SQL read with the catalog behind it (sql-catalog.ts), as the postgres target does.
 // Unqualified relations resolve over the search path ["$user", "public"] with the database user
-// unknown unless the target says: "$user.orders" is then a candidate, which an allow rule must
-// also cover (`*.orders`), so a table in the user's own schema cannot pass as public.orders.
+// unknown (options can say): "$user.orders" is then a candidate, which an allow rule must also
+// cover (`*.orders`), so a table in the user's own schema cannot pass as public.orders.
 import type { McpSqlFacts } from "../../core/types.ts";
 import type { AnalysisContext, StatementInfo } from "../postgres/sql/analysis.ts";
 import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";

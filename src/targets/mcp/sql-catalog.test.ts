@@ -1,12 +1,11 @@
-// The PostgreSQL bypass corpus through an MCP SQL tool with the database's catalog behind it: a
-// real PostgreSQL holding the corpus's schema (fixtures/sql/bypass-schema.sql and the corpus's
-// FIXTURES), the postgres target's Catalog on it, and the same intent as the corpus's policy
-// written as mcp rules. What the catalog shows (views, inheritance, user code) is denied now;
-// what is left needs column masks, which an MCP result does not have (detectors mask its text).
+// classifySqlWithCatalog against a real PostgreSQL holding the bypass corpus's schema
+// (fixtures/sql/bypass-schema.sql and the corpus's FIXTURES), with the postgres target's Catalog
+// on it, decided under the corpus's intent written as mcp rules. The whole corpus runs in
+// test/bypass/mcp-sql-corpus.test.ts.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
 import { fixtureSql } from "../../../test/helpers/fixtures.ts";
-import { CORPUS, FIXTURES, type Who } from "../../../test/bypass/corpus.ts";
+import { FIXTURES, type Who } from "../../../test/bypass/corpus.ts";
 import { silentLogger } from "../../core/logger.ts";
 import type { Action, Decision, Identity, McpRequestFacts } from "../../core/types.ts";
 import { loadConfigFromSources } from "../../config/load.ts";
@@ -96,7 +95,7 @@ describe("classifySqlWithCatalog", () => {
   });
 
   test("calls sent at once are classified in turn, each on the catalog as it is", async () => {
-    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => classify(i % 2 === 0 ? "SELECT * FROM sales.hr_mirror" : "UPDATE sales.tickets SET status = 'x'")));
+    const all = await Promise.all(Array.from({ length: 6 }, (_, i) => classify(i % 2 === 0 ? "SELECT * FROM sales.hr_mirror" : "UPDATE sales.tickets SET status = 'x'")));
     expect(all.every((r) => r.ok)).toBe(true);
   });
 
@@ -138,32 +137,4 @@ describe("classifySqlWithCatalog", () => {
     expect((await decideCall("dba", "CREATE TABLE public.t (id int)")).effect).toBe("allow");
   });
 
-  test("the corpus: every denied attempt is denied, except those whose denial needs column masks or startup parameters", async () => {
-    const fill = (sql: string) => sql.replaceAll("$SENTINEL", "/tmp/sentinel").replaceAll("$SECRET_FILE", "/tmp/secret");
-    const attempts = CORPUS.filter((a) => a.expect === "denied" && (a.client ?? "wire") === "wire" && "steps" in a && a.steps.every((s) => "sql" in s));
-    expect(attempts.length).toBeGreaterThan(250);
-    // Masks: MCP results are masked by detectors over their text, not by column; this policy has no masks.
-    const GAPS = new Set(["masked-copy", "copy", "literal-divergence"]);
-    // Sent one call each, its view is refused only once the first call has made it: the next test runs that.
-    const RUN_FIRST = new Set(["r4-block-view-over-user-function"]);
-    const through: string[] = [];
-    const gaps: Record<string, number> = {};
-    const catalogFailures: string[] = [];
-    for (const a of attempts) {
-      if (!("steps" in a)) continue;
-      const sqls = a.steps.map((s) => fill((s as { sql: string }).sql));
-      const joined = await decideCall(a.who, sqls.join(";\n"));
-      // Sent at once, as agents may: the classifier takes them in turn.
-      const each = sqls.length === 1 ? [joined] : await Promise.all(sqls.map((s) => decideCall(a.who, s)));
-      for (const d of [joined, ...each]) if (d.why.includes("cannot read the database catalog")) catalogFailures.push(`${a.id}: ${d.why}`);
-      if (joined.effect === "deny" && each.some((e) => e.effect === "deny")) continue;
-      if (GAPS.has(a.category)) gaps[a.category] = (gaps[a.category] ?? 0) + 1;
-      else if (RUN_FIRST.has(a.id)) continue;
-      else through.push(`${a.id} (${a.who}, ${a.category}): ${JSON.stringify(sqls).slice(0, 160)} → ${joined.effect} ${joined.why}`);
-    }
-    // A denial because the catalog could not be read would make this test pass for the wrong reason.
-    expect(catalogFailures).toEqual([]);
-    expect(through).toEqual([]);
-    expect(gaps).toEqual({ "masked-copy": 19, copy: 7, "literal-divergence": 3 });
-  }, 900_000);
 });
