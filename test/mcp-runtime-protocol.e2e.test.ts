@@ -211,3 +211,28 @@ describe("Last-Event-ID resumption", () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe("nothing starts for a caller no rule lets in", () => {
+  test("initialize is denied before any stdio server is spawned", async () => {
+    const saved = rt.rules;
+    // Rules that name only alice: lead may not use the target at all.
+    rt.rules = saved.map((r) => ({ ...r, subjects: ["alice"] }));
+    try {
+      const res = await fetch(`${rt.url}/mcp/everything`, {
+        method: "POST",
+        headers: H({}, "token-lead"),
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+      });
+      const text = await res.text();
+      expect(text).toContain("denied by the gateway");
+      const leadSession = res.headers.get("mcp-session-id")!;
+      const all = await waitFor("the denied session's end", async () => {
+        const recs = await rt.records();
+        return recs.some((r) => r.type === "session.end" && r.session === leadSession) ? recs : null;
+      });
+      expect(all.filter((r) => r.session === leadSession).map((r) => r.type)).toEqual(["session.start", "decision", "session.end"]);
+    } finally {
+      rt.rules = saved;
+    }
+  });
+});

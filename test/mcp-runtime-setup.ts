@@ -105,6 +105,7 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
   const policy = testPolicy(() => rules);
   const gate = new Gate({ policy: () => policy, audit, approvals, clock: systemClock, metrics, log: silentLogger });
   const cfg: McpTarget = { name: "tools", kind: "mcp", listen: "127.0.0.1:0", ...target };
+  const maskers = new Map<string, ReturnType<typeof compileJsonMasker>>();
   const running: RunningTarget = startMcpTarget(cfg, {
     gate,
     authenticate: async (t) => {
@@ -115,7 +116,12 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
     authFailureReason: () => "unknown_key",
     decide: (a) => policy.decide(a),
     mayUseTarget: (identity) => rules.some((r) => r.effect !== "deny" && (!r.subjects || r.subjects.includes(identity.subject))),
-    masker: (m) => compileJsonMasker(m),
+    // Compiled once per masks, as the gateway's cachedMasker does.
+    masker: (m) => {
+      const key = JSON.stringify(m);
+      if (!maskers.has(key)) maskers.set(key, compileJsonMasker(m));
+      return maskers.get(key)!;
+    },
     pins: opts.pins ?? null,
     onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
     authorizationServers: () => ["https://issuer.example"],

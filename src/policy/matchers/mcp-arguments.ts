@@ -148,8 +148,15 @@ export function schemaMisfit(args: Readonly<Record<string, unknown>>, schema: Re
   return null;
 }
 
+/** " (normalised: /etc/passwd)" when the path's normalised forms differ from it as written. */
+function normalisedText(value: unknown): string {
+  const forms = pathForms(value);
+  if (forms === null || (forms.length === 1 && forms[0] === value)) return "";
+  return ` (normalised: ${forms.join(" or ")})`;
+}
+
 export function compileArguments(section: ArgumentsSection, restricting: boolean): ArgumentsTest {
-  const conditions = Object.entries(section).map(([name, c]) => ({ name, folded: foldName(name), ...compileChecks(name, c, restricting) }));
+  const conditions = Object.entries(section).map(([name, c]) => ({ name, folded: foldName(name), under: c.under !== undefined, ...compileChecks(name, c, restricting) }));
   const unreadable = (why: string): ArgumentsOutcome => ({ holds: restricting, why: `${why}, so it cannot be read${restricting ? ": the rule matches (fail closed)" : ""}` });
   return (args, schema) => {
     const given = args ?? {};
@@ -177,9 +184,9 @@ export function compileArguments(section: ArgumentsSection, restricting: boolean
         const r = scalarOutcome(c.checks, item);
         if (r === null) return unreadable(`argument ${c.name} ${JSON.stringify(item)?.slice(0, 120) ?? "(undefined)"} is not what ${label} can read`);
         if (r) any = true;
-        else if (!restricting) return { holds: false, why: `argument ${c.name} ${JSON.stringify(item).slice(0, 120)} is not ${label}` };
+        else if (!restricting) return { holds: false, why: `argument ${c.name} ${JSON.stringify(item).slice(0, 120)}${c.under ? normalisedText(item) : ""} is not ${label}` };
       }
-      if (restricting && !any) return { holds: false, why: `argument ${c.name} ${JSON.stringify(v).slice(0, 120)} is not ${label}` };
+      if (restricting && !any) return { holds: false, why: `argument ${c.name} ${JSON.stringify(v).slice(0, 120)}${c.under && !Array.isArray(v) ? normalisedText(v) : ""} is not ${label}` };
       met.push(`${c.name} ${label}`);
     }
     return { holds: true, why: `arguments ${met.join("; ")}` };

@@ -33,14 +33,14 @@ export class EventStream {
     return this.#writer !== null;
   }
 
-  /** Sends one message as an event (kept for resumption). */
-  send(m: JsonRpcMessage): void {
-    this.#event(this.legacy ? "message" : null, writeMessage(m));
+  /** Sends one message as an event (kept for resumption); `text` is its JSON-RPC text when already made. */
+  send(m: JsonRpcMessage, text?: string): void {
+    this.#event(this.legacy ? "message" : null, text ?? writeMessage(m));
   }
 
   /** A stream of this one message, ended: its bytes, for a body sent whole. */
-  sendWhole(m: JsonRpcMessage): Uint8Array {
-    this.send(m);
+  sendWhole(m: JsonRpcMessage, text?: string): Uint8Array {
+    this.send(m, text);
     this.end();
     return this.#kept[this.#kept.length - 1]!.bytes;
   }

@@ -165,7 +165,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     return httpUpstream({ url: s.url!, headers, maxMessageBytes, events });
   }
 
-  function newSession(server: McpServerConfig, identity: Identity, transport: LiveSession["transport"], remote: string): LiveSession {
+  function newSession(server: McpServerConfig, identity: Identity, transport: LiveSession["transport"]): LiveSession {
     const id = sessionId();
     const live: LiveSession = {
       id,
@@ -204,9 +204,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       onUpstreamClosed: (reason) => void endSession(live, `upstream: ${reason}`),
       // An initialize that was denied or failed leaves no session behind.
       onInitializeFailed: () => void endSession(live, "initialize failed"),
+      onUpstreamStarted: () => upstreamStarted(live),
     });
     (live as { core: McpSession }).core = core;
-    void remote;
     return live;
   }
 
@@ -239,11 +239,13 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       policy: gate.policyNow().hash,
       details: { kind: "mcp", server: live.server.name, transport: live.transport, upstream: live.server.command !== undefined ? "stdio" : (live.server.transport ?? "streamable-http"), remote },
     });
-    await live.core.start();
-    if (live.server.command !== undefined) {
-      // Every spawn is in the log: what ran, where, with which variables (names, never values).
-      await gate.record({ type: "mcp.spawn", session: live.id, identity: auditIdentity(live.identity), target: cfg.name, policy: gate.policyNow().hash, details: { server: live.server.name, ...live.core.upstream.facts() } });
-    }
+  }
+
+  /** The upstream is started (a stdio server spawned) once initialize is allowed: every spawn is in the log. */
+  async function upstreamStarted(live: LiveSession): Promise<void> {
+    if (live.server.command === undefined) return;
+    // What ran, where, with which variables (names, never values). Refused if it cannot be recorded.
+    await gate.record({ type: "mcp.spawn", session: live.id, identity: auditIdentity(live.identity), target: cfg.name, policy: gate.policyNow().hash, details: { server: live.server.name, ...live.core.upstream.facts() } });
   }
 
   async function endSession(live: LiveSession, why: string): Promise<void> {
@@ -282,6 +284,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       requests("bad_request");
       return rpcHttp(413, errorResponse(null, RPC_ERROR.INVALID_REQUEST, `the message is larger than this target's limit of ${bodyMax} bytes (limits.body_bytes): refused`));
     }
+    // A body of a stated length within the limit is read whole.
+    if (length >= 0) return req.bytes();
     const chunks: Uint8Array[] = [];
     let size = 0;
     if (req.body !== null) {
@@ -375,19 +379,19 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
           startStream().send(m);
           return true;
         },
-        final(m) {
+        final(m, text) {
           if (done) return;
           done = true;
           if (stream !== null) {
-            stream.send(m);
+            stream.send(m, text);
             stream.end();
           } else if (acceptsSse) {
             // Only the response: one event, sent whole (no stream machinery), still kept for Last-Event-ID.
             const s = new EventStream(`${live.id}.p${randomBytes(4).toString("hex")}`);
             live.streams.set(s.id, s);
             if (live.streams.size > 64) live.streams.delete(live.streams.keys().next().value!);
-            resolve(new Response(s.sendWhole(m), { status: 200, headers: { ...headers, "content-type": "text/event-stream" } }));
-          } else resolve(new Response(writeMessage(m), { status: 200, headers: { ...headers, ...JSON_HEADERS } }));
+            resolve(new Response(s.sendWhole(m, text), { status: 200, headers: { ...headers, "content-type": "text/event-stream" } }));
+          } else resolve(new Response(text ?? writeMessage(m), { status: 200, headers: { ...headers, ...JSON_HEADERS } }));
         },
         keepalive(text) {
           if (done || !acceptsSse) return;
@@ -405,7 +409,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
 
   // ------------------------------------------------------------------ Streamable HTTP
 
-  async function streamablePost(req: Request, server: McpServerConfig, identity: Identity, remote: string): Promise<Response> {
+  async function streamablePost(req: Request, server: McpServerConfig, identity: Identity, remote: () => string): Promise<Response> {
     const sid = req.headers.get("mcp-session-id");
     let live = sessionOf(sid, identity, server.name);
     if (sid !== null && live === null) return rpcHttp(404, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "no such session (it ended, or it is not yours): initialize a new one"));
@@ -415,9 +419,9 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (!acc.json && !acc.sse) return rpcHttp(406, errorResponse(null, RPC_ERROR.INVALID_REQUEST, "Accept must include application/json or text/event-stream"));
     if (live === null) {
       if (m.kind !== "request" || m.method !== "initialize") return refuse(identity, undefined, server.name, "no_session", "no Mcp-Session-Id: the first request of a session must be initialize", m.kind === "request" ? m.id : null);
-      live = newSession(server, identity, "streamable-http", remote);
+      live = newSession(server, identity, "streamable-http");
       try {
-        await openSession(live, remote);
+        await openSession(live, remote());
       } catch (e) {
         await endSession(live, `failed to start: ${errorMessage(e)}`);
         requests("upstream_error");
@@ -462,7 +466,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   // ------------------------------------------------------------------ legacy HTTP+SSE
 
   async function legacyOpen(server: McpServerConfig, identity: Identity, remote: string): Promise<Response> {
-    const live = newSession(server, identity, "sse", remote);
+    const live = newSession(server, identity, "sse");
     const stream = new EventStream(`${live.id}.l`, true);
     live.serverStream = stream;
     try {
@@ -490,7 +494,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
           stream.send(x);
           return true;
         },
-        final: (x) => stream.send(x),
+        final: (x, text) => stream.send(x, text),
         keepalive: (t) => stream.comment(t),
       };
       void live.core.request(m, reply);
@@ -529,7 +533,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
       return reject({ target: cfg.name, identity, reason: "expired", message: "token expired: an MCP session ends when its token expires (identity.end_sessions_at_expiry); get a new token" }, server.name, "invalid_token");
     }
-    const remote = srv.requestIP(req)?.address ?? "";
+    // Asked only when a session opens (its start record says where from).
+    const remote = () => srv.requestIP(req)?.address ?? "";
     if (route === "mcp") {
       if (req.method === "POST") return streamablePost(req, server, identity, remote);
       if (req.method === "GET") return streamableGet(req, server, identity);
@@ -541,7 +546,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       }
       return new Response(null, { status: 405, headers: { allow: "GET, POST, DELETE" } });
     }
-    if (route === "sse" && req.method === "GET") return legacyOpen(server, identity, remote);
+    if (route === "sse" && req.method === "GET") return legacyOpen(server, identity, remote());
     if (route === "messages" && req.method === "POST") return legacyPost(req, url, server, identity);
     return new Response(null, { status: 405 });
   }

@@ -25,8 +25,8 @@ type Obj = Record<string, unknown>;
 export interface Reply {
   /** A message that belongs with this request (progress, a server request made for it). False: this reply cannot carry it. */
   intermediate(m: JsonRpcMessage): boolean;
-  /** The response; the reply ends. */
-  final(m: JsonRpcResponse): void;
+  /** The response (and its JSON-RPC text when already made); the reply ends. */
+  final(m: JsonRpcResponse, text?: string): void;
   /** Kept open while the request waits (a held review): a comment on an event stream. */
   keepalive(text: string): void;
 }
@@ -70,6 +70,8 @@ export interface McpSessionDeps {
   readonly upstream: (events: UpstreamEvents) => Upstream;
   /** initialize was denied or failed: the session it would have opened ends. */
   readonly onInitializeFailed?: () => void;
+  /** The upstream was started: recorded (a spawn) before anything is sent to it; a rejection stops it. */
+  readonly onUpstreamStarted?: () => Promise<void>;
   /** The upstream ended (its process exited, its session expired): the session ends. */
   readonly onUpstreamClosed: (reason: string) => void;
 }
@@ -130,6 +132,7 @@ export class McpSession {
   #initialize: Obj | null = null;
   #version: string | null = null;
   #closed = false;
+  #starting: Promise<void> | null = null;
   calls = 0;
 
   constructor(deps: McpSessionDeps) {
@@ -152,8 +155,16 @@ export class McpSession {
     return this.#version;
   }
 
-  start(): Promise<void> {
-    return this.#upstream.start();
+  /**
+   * Starts the upstream (spawns a stdio server, opens a legacy stream) once: when the first
+   * request is allowed, so a caller no rule lets in never makes the gateway start anything.
+   */
+  #startUpstream(): Promise<void> {
+    this.#starting ??= (async () => {
+      await this.#upstream.start();
+      await this.#d.onUpstreamStarted?.();
+    })();
+    return this.#starting;
   }
 
   async close(): Promise<void> {
@@ -327,6 +338,16 @@ export class McpSession {
     if (entry.abort.signal.aborted || this.#closed) {
       reply.final(errorResponse(m.id, RPC_ERROR.UPSTREAM_CLOSED, "cancelled before it was forwarded"));
       return;
+    }
+    if (this.#starting === null || m.method === "initialize") {
+      try {
+        await this.#startUpstream();
+      } catch (e) {
+        if (m.method === "initialize") queueMicrotask(() => d.onInitializeFailed?.());
+        const audit = e instanceof GatewayError && e.code === "E_AUDIT_WRITE";
+        reply.final(errorResponse(m.id, audit ? RPC_ERROR.AUDIT_UNAVAILABLE : RPC_ERROR.UPSTREAM_CLOSED, `${audit ? "audit log unavailable, the server was not started" : "the upstream server could not be started"}: ${errorMessage(e)}`));
+        return;
+      }
     }
     if (m.method === "tools/call") d.budgets.count(identityKeyOf(identity), facts.tool ?? "", d.now());
     this.calls++;
@@ -520,13 +541,15 @@ export class McpSession {
       }
     }
     const out: JsonRpcResponse = { kind: "response", id: fwd.clientId, result };
-    const size = Buffer.byteLength(writeMessage(out));
+    // Made once: measured here, sent as it is.
+    const text = writeMessage(out);
+    const size = Buffer.byteLength(text);
     if (size > this.#d.resultBytes) {
       this.#d.onBudgetRefused("result_bytes");
       this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.BUDGET, `result withheld: ${size} bytes is over this target's limit of ${this.#d.resultBytes} (limits.result_bytes)`), "too_large", undefined, { result_bytes: size });
       return;
     }
-    this.#finish(upId, out, "ok", undefined, { result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
+    this.#finish(upId, out, "ok", undefined, { text, result_bytes: size, ...(masked > 0 ? { masked } : {}), ...(result["isError"] === true ? { tool_error: true } : {}) });
   }
 
   /** Decides the requests of an input_required result as server-initiated ones; null when all are allowed, else why not. */
@@ -555,7 +578,8 @@ export class McpSession {
     clearTimeout(fwd.timer);
     this.#clientIds.delete(idKey(fwd.clientId));
     if (fwd.progressToken !== undefined) this.#progress.delete(idKey(fwd.progressToken));
-    if (out !== null) fwd.reply.final(out);
+    const { text, ...recorded } = extra;
+    if (out !== null) fwd.reply.final(out, typeof text === "string" ? text : undefined);
     const d = this.#d;
     if (fwd.method === "initialize" && outcome !== "ok") queueMicrotask(() => d.onInitializeFailed?.());
     const durationMs = Math.round((performance.now() - fwd.started) * 1000) / 1000;
@@ -575,7 +599,7 @@ export class McpSession {
         ...(fwd.pin !== undefined ? { pin: fwd.pin.sha256 } : {}),
         ...(fwd.verdict?.approvalId !== undefined ? { approval: fwd.verdict.approvalId } : {}),
         ...(error !== undefined ? { error: error.slice(0, 500) } : {}),
-        ...extra,
+        ...recorded,
       },
     });
   }
