@@ -13,6 +13,7 @@ import { startAdversaryHttp, type AdversaryHttp } from "./helpers/mcp-adversary.
 import { connectClient, resultText, type TestClient } from "./helpers/mcp-client.ts";
 import { startMcpGateway, type McpGateway } from "./helpers/mcp-gateway.ts";
 import { filesystemFixture, type FilesystemFixture } from "./helpers/mcp-servers.ts";
+import { startRawUpstream, type RawUpstream } from "./helpers/mcp-raw-upstream.ts";
 import { waitFor, within } from "./helpers/wait.ts";
 
 let adv: AdversaryHttp;
@@ -20,6 +21,7 @@ let fx: FilesystemFixture;
 let g: McpGateway;
 /** A second gateway with a short call_timeout, for the stalled stream alone (a spawn on a loaded machine must not hit it). */
 let short: McpGateway;
+let raw: RawUpstream;
 
 beforeAll(async () => {
   adv = startAdversaryHttp();
@@ -51,13 +53,21 @@ beforeAll(async () => {
     effect: allow
 `,
   });
+  raw = startRawUpstream();
   short = await startMcpGateway({
-    servers: [{ name: "adv", url: adv.url }],
+    servers: [
+      { name: "adv", url: adv.url },
+      { name: "raw", url: raw.url },
+    ],
     limits: { call_timeout: "2s" },
     rules: `
   - name: agents-adv
     groups: [agents]
     mcp: { servers: [adv], tools: [stall, echo] }
+    effect: allow
+  - name: agents-raw
+    groups: [agents]
+    mcp: { servers: [raw] }
     effect: allow
 `,
   });
@@ -65,6 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await short?.stop();
+  await raw?.stop();
   await g?.stop();
   await adv?.stop();
   fx?.cleanup();
@@ -86,13 +97,40 @@ const refusal = (p: Promise<unknown>): Promise<McpError> =>
   );
 
 describe("a stalled stream", () => {
-  test("ends at call_timeout with a JSON-RPC error; the server is told to cancel; the session goes on", async () => {
+  test("ends at call_timeout with a JSON-RPC error; the server is told to cancel; the session goes on", { timeout: 60_000 }, async () => {
     const c = await connectClient({ url: short.url("adv"), token: await short.token("agent-stall", ["agents"]) });
     try {
       const e = await within("the stalled call to be ended by the gateway", refusal(c.client.callTool({ name: "stall", arguments: {} }, undefined, { timeout: 600_000 })));
       expect(e.message).toMatch(/call_timeout/);
       await waitFor("notifications/cancelled to reach the server", () => adv.adversary.received.some((r) => r.message.method === "notifications/cancelled"));
       expect(resultText(await c.client.callTool({ name: "echo", arguments: { text: "still here" } }))).toBe("still here");
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("an upstream that breaks the stream below JSON-RPC", () => {
+  test("an event cut off mid-JSON, data that is not JSON, an answer to another id: each call ends with a JSON-RPC error, nothing forged reaches the agent, the session goes on", async () => {
+    const c = await connectClient({ url: short.url("raw"), token: await short.token("agent-raw", ["agents"]) });
+    try {
+      for (const name of ["cut_off", "garbage", "wrong_id"]) {
+        const e = await within(`the ${name} call to end`, refusal(c.client.callTool({ name, arguments: {} }, undefined, { timeout: 600_000 })));
+        expect(e.message).not.toContain("forged");
+      }
+      expect(raw.calls).toEqual(["cut_off", "garbage", "wrong_id"]);
+      expect(resultText(await c.client.callTool({ name: "fine", arguments: {} }))).toBe("fine");
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  test("a second answer to the same call is not relayed", async () => {
+    const c = await connectClient({ url: short.url("raw"), token: await short.token("agent-raw-2", ["agents"]) });
+    try {
+      expect(resultText(await c.client.callTool({ name: "double_answer", arguments: {} }))).toBe("first");
+      // The next call gets its own answer, not the stray second one.
+      expect(resultText(await c.client.callTool({ name: "fine", arguments: {} }))).toBe("fine");
     } finally {
       await c.close();
     }

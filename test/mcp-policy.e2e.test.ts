@@ -280,6 +280,11 @@ describe("definition pinning", () => {
       expect(e.message).toContain("changed");
       expect(crm.adversary.toolCalls("echo").length).toBe(echoes);
 
+      // CI's check sees the difference before anyone re-pins.
+      const check = await runCli(["mcp", "pin", "tools", "--config", g.gw.configPath, "--check"], { cwd: g.gw.dir, env: { CRM_TOKEN: "the-gateway-credential-for-crm" } });
+      expect(check.code).toBe(1);
+      expect(check.stdout + check.stderr).toContain("echo");
+
       // A reviewed re-pin: the new definition is what the lock says now.
       const pin = await g.pin();
       expect(pin.code).toBe(0);
