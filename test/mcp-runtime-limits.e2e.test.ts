@@ -51,14 +51,25 @@ describe("limits", () => {
 });
 
 describe("callers", () => {
-  test("sessions per caller are bounded (each may run a process); ending one makes room", async () => {
-    const a = await rt.client("everything", { token: "token-lead" });
-    await rt.client("everything", { token: "token-lead" });
-    const third = await rt.client("everything", { token: "token-lead" }).then(() => "opened", (e: Error) => e.message);
-    expect(third).toContain("limits.sessions_per_caller");
-    await (a.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
-    const again = await rt.client("everything", { token: "token-lead" });
-    expect((again.transport as unknown as { sessionId: string }).sessionId).toMatch(/^mcp_/);
+  test("sessions per caller are bounded (each may run a process): the least recently used idle one makes room, busy ones never", async () => {
+    // b1: a client that went away without DELETE.
+    const b1 = await rt.client("everything", { token: "token-bob" });
+    const id1 = (b1.transport as unknown as { sessionId: string }).sessionId;
+    await b1.close();
+    const b2 = await rt.client("everything", { token: "token-bob" });
+    const b3 = await rt.client("everything", { token: "token-bob" });
+    const end = await waitFor("the idle session's end", async () => (await rt.records()).find((r) => r.type === "session.end" && r.session === id1) ?? null);
+    expect(String((end.details as Record<string, unknown>)["ended"])).toContain("limits.sessions_per_caller");
+    // b2 and b3 busy: a call of each held for review. A fourth session is refused, and says why.
+    const held = [b2, b3].map((c) => c.callTool({ name: "get-sum", arguments: { a: 1, b: 1 } }).catch((e: Error) => e.message));
+    const pending = await waitFor("both calls to be held", () => {
+      const p = rt.approvals.pending().filter((x) => x.identity.subject === "bob");
+      return p.length === 2 ? p : null;
+    });
+    const fourth = await rt.client("everything", { token: "token-bob" }).then(() => "opened", (e: Error) => e.message);
+    expect(fourth).toContain("all busy");
+    for (const p of pending) await rt.gate.decideApproval(p.id, IDENTITIES["token-lead"]!, { approve: false, reason: "not now" });
+    expect(await Promise.all(held)).toEqual([expect.stringContaining("denied by lead"), expect.stringContaining("denied by lead")]);
   });
 
   test("an OIDC token must be meant for this resource (RFC 8707 audience)", async () => {

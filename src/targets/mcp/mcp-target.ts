@@ -270,11 +270,20 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     });
   }
 
-  /** Why this caller may not open another session of this server now, or null: each may spawn a process. */
+  /**
+   * Makes room for another session of this caller and server (each may run a process): at the
+   * limit, the caller's least recently used session with no request in flight ends, as many
+   * clients never DELETE theirs; if every one is busy, why not.
+   */
   function tooManySessions(identity: Identity, server: string): string | null {
-    let n = 0;
-    for (const s of sessions.values()) if (s.server.name === server && sameCaller(s.identity, identity)) n++;
-    return n < sessionsPerCaller ? null : `you have ${n} open sessions of ${server}, the most this target allows a caller (limits.sessions_per_caller): end one (DELETE) first`;
+    const mine = [...sessions.values()].filter((s) => s.server.name === server && sameCaller(s.identity, identity));
+    if (mine.length < sessionsPerCaller) return null;
+    // An open GET stream does not make a session busy: a client that went away is not always seen to.
+    const idle = mine.filter((s) => !s.core.busy).sort((a, b) => a.lastUsed - b.lastUsed);
+    const evict = idle.slice(0, mine.length - sessionsPerCaller + 1);
+    if (evict.length < mine.length - sessionsPerCaller + 1) return `you have ${mine.length} open sessions of ${server}, all busy, the most this target allows a caller (limits.sessions_per_caller): end one (DELETE) first`;
+    for (const s of evict) void endSession(s, `evicted: the caller opened more than ${sessionsPerCaller} sessions (limits.sessions_per_caller)`);
+    return null;
   }
 
   /** The session a request names, if it is the caller's. */

@@ -151,6 +151,11 @@ export class McpSession {
     return this.#upstream;
   }
 
+  /** Requests of the agent's in flight (decided, held or forwarded). */
+  get busy(): boolean {
+    return this.#clientIds.size > 0;
+  }
+
   get protocolVersion(): string | null {
     return this.#version;
   }
