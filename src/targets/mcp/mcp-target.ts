@@ -588,9 +588,16 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
   if (baseUrl === "" && cfg.resource_url === undefined) baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
 
   // Idle sessions end (expired and revoked ones end at once, by their SessionExpiry).
+  let sweeps = 0;
   const sweeper = setInterval(() => {
     const now = Date.now();
+    // Every 20 s a comment on each open stream: proxies keep it, and a client that went away is seen to.
+    const keepalive = ++sweeps % 4 === 0;
     for (const live of [...sessions.values()]) {
+      if (keepalive) {
+        if (live.serverStream?.attached === true) live.serverStream.comment("keepalive");
+        for (const s of live.streams.values()) if (s.attached) s.comment("keepalive");
+      }
       const streaming = live.serverStream?.attached === true || [...live.streams.values()].some((s) => s.attached);
       if (!streaming && now - live.lastUsed > idleMs) void endSession(live, "idle");
     }
