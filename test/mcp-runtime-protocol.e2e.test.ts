@@ -236,3 +236,17 @@ describe("nothing starts for a caller no rule lets in", () => {
     }
   });
 });
+
+describe("DNS rebinding protection", () => {
+  const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+  test("a foreign Origin or Host is refused, even with a token; a loopback one is not", async () => {
+    const foreignOrigin = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H({ origin: "http://evil.example.com" }), body: init });
+    expect(foreignOrigin.status).toBe(403);
+    expect(await foreignOrigin.text()).toContain("DNS rebinding");
+    const foreignHost = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H({ host: "evil.example.com" }), body: init });
+    expect(foreignHost.status).toBe(403);
+    const local = await fetch(`${rt.url}/mcp/everything`, { method: "POST", headers: H({ origin: "http://localhost:6274", host: "localhost" }), body: init });
+    expect(local.status).toBe(200);
+    await local.body?.cancel();
+  });
+});

@@ -11,7 +11,7 @@ import { GatewayError, errorMessage } from "../../core/errors.ts";
 import type { Action, Decision, Identity, Masks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { auditIdentity } from "../../gate/gate.ts";
-import { splitListen } from "../../gate/listen.ts";
+import { isLoopbackHost, splitListen } from "../../gate/listen.ts";
 import { type RevocableSession, SessionRevocations } from "../../gate/revocation.ts";
 import { SessionExpiry, tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
@@ -531,6 +531,37 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     return new Response("Accepted", { status: 202 });
   }
 
+  // ------------------------------------------------------------------ DNS rebinding
+
+  const loopbackListen = isLoopbackHost(host);
+  const publicOrigin = cfg.resource_url !== undefined ? new URL(cfg.resource_url).origin : null;
+  const loopbackName = (h: string) => h === "localhost" || h === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(h);
+
+  /**
+   * The MCP transport spec's DNS-rebinding rule: a browser page of another origin must not reach
+   * the server. An Origin, when sent, must be the public URL's or (on a loopback listener) a
+   * loopback one; on a loopback listener without a public URL the Host must be loopback too.
+   * Null when the request may go on, else why not.
+   */
+  function foreignOrigin(req: Request): string | null {
+    const origin = req.headers.get("origin");
+    if (origin !== null) {
+      let o: URL | null = null;
+      try {
+        o = new URL(origin);
+      } catch {
+        o = null;
+      }
+      const ok = o !== null && (o.origin === publicOrigin || (loopbackListen && loopbackName(o.hostname)));
+      if (!ok) return `Origin "${origin.slice(0, 100)}" is not this server's: refused (DNS rebinding protection)`;
+    }
+    if (loopbackListen && publicOrigin === null) {
+      const h = (req.headers.get("host") ?? "").replace(/:\d+$/, "");
+      if (!loopbackName(h)) return `Host "${h.slice(0, 100)}" is not a loopback name on a loopback listener: refused (DNS rebinding protection)`;
+    }
+    return null;
+  }
+
   // ------------------------------------------------------------------ routing
 
   async function handle(req: Request, srv: Server<undefined>): Promise<Response> {
@@ -551,6 +582,8 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
     const auth = await authenticate(req, server.name);
     if ("response" in auth) return auth.response;
     const identity = auth.identity;
+    const foreign = foreignOrigin(req);
+    if (foreign !== null) return refuse(identity, undefined, server.name, "origin", foreign, null, 403);
     // A token the verifier's clock skew let through but already past its expiry opens nothing.
     if (tokenExpiredAtOpen(identity, deps.clock, endAtExpiry)) {
       return reject({ target: cfg.name, identity, reason: "expired", message: "token expired: an MCP session ends when its token expires (identity.end_sessions_at_expiry); get a new token" }, server.name, "invalid_token");
