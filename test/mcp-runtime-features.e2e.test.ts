@@ -142,6 +142,10 @@ describe("outcomes", () => {
       const allowed = await c.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi", maxTokens: 5 } });
       expect(sampled).toBe(1);
       expect(JSON.stringify(allowed)).toContain("sampled answer");
+      // The server's request and the agent's answer are one exchange in the log, as the agent's own are.
+      const rec = await waitFor("the sampling exchange's record", async () => (await rt.records()).find((r) => r.type === "mcp.call" && (r.action as Record<string, unknown>)["method"] === "sampling/createMessage") ?? null);
+      expect(rec.action).toMatchObject({ direction: "server", server: "local" });
+      expect(rec.details).toMatchObject({ outcome: "ok" });
     } finally {
       rt.rules = rt.rules.filter((r) => r.name !== "sampling-ok");
     }

@@ -91,6 +91,14 @@ interface Forwarded {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/** A server-initiated request relayed to the agent, waiting for its answer. */
+interface ServerRequest {
+  readonly serverId: JsonRpcId;
+  readonly facts: McpRequestFacts;
+  readonly verdict: Verdict;
+  readonly started: number;
+}
+
 /** A request the gateway itself sent (a re-list after list_changed). */
 interface Internal {
   resolve(m: JsonRpcResponse): void;
@@ -125,7 +133,7 @@ export class McpSession {
   /** Progress tokens of requests in flight → their upstream id. */
   readonly #progress = new Map<string, JsonRpcId>();
   /** Server requests relayed to the agent: the id the agent sees → the server's id. */
-  readonly #serverRequests = new Map<string, JsonRpcId>();
+  readonly #serverRequests = new Map<string, ServerRequest>();
   #tools = new Map<string, ToolDef>();
   #toolsKnown = false;
   #relisting: Promise<void> | null = null;
@@ -395,10 +403,28 @@ export class McpSession {
   /** An agent's answer to a server request relayed to it. */
   async response(m: JsonRpcResponse): Promise<void> {
     const key = m.id === null ? null : idKey(m.id);
-    const serverId = key === null ? undefined : this.#serverRequests.get(key);
-    if (serverId === undefined) throw new GatewayError("E_PROTOCOL", `a response to ${JSON.stringify(m.id)}, which is no request the gateway sent this agent: refused`);
+    const sr = key === null ? undefined : this.#serverRequests.get(key);
+    if (sr === undefined) throw new GatewayError("E_PROTOCOL", `a response to ${JSON.stringify(m.id)}, which is no request the gateway sent this agent: refused`);
     this.#serverRequests.delete(key!);
-    await this.#upstream.send({ ...m, id: serverId });
+    await this.#upstream.send({ ...m, id: sr.serverId });
+    // The exchange's record, as for the agent's own requests (what the agent answered is not kept: its size is).
+    const d = this.#d;
+    void d.gate.recordLater({
+      type: "mcp.call",
+      session: d.id,
+      identity: auditIdentity(d.identity()),
+      target: d.target,
+      action: auditAction(sr.facts),
+      decision: { effect: "allow", rule: sr.verdict.decision.rule },
+      policy: sr.verdict.policyHash,
+      details: {
+        jsonrpc_id: sr.serverId,
+        outcome: m.error !== undefined ? "error" : "ok",
+        duration_ms: Math.round((performance.now() - sr.started) * 1000) / 1000,
+        result_bytes: Buffer.byteLength(JSON.stringify(m.result ?? m.error ?? {})),
+        ...(m.error !== undefined ? { error: m.error.message.slice(0, 500) } : {}),
+      },
+    });
   }
 
   // ---------------------------------------------------------------- server → agent
@@ -442,8 +468,8 @@ export class McpSession {
     if (m.method === "notifications/cancelled") {
       // The server gave up a request it sent the agent: tell the agent under the id it saw.
       const rid = m.params?.["requestId"];
-      for (const [agentId, serverId] of this.#serverRequests) {
-        if (serverId === rid) {
+      for (const [agentId, sr] of this.#serverRequests) {
+        if (sr.serverId === rid) {
           this.#serverRequests.delete(agentId);
           this.#toAgent({ ...m, params: { ...m.params, requestId: parseIdKey(agentId) } }, undefined);
         }
@@ -488,7 +514,7 @@ export class McpSession {
       return;
     }
     const agentId = `gh-${++this.#nextServer}`;
-    this.#serverRequests.set(idKey(agentId), m.id);
+    this.#serverRequests.set(idKey(agentId), { serverId: m.id, facts, verdict, started: performance.now() });
     if (!this.#toAgent({ kind: "request", id: agentId, method: m.method, ...(m.params !== undefined ? { params: m.params } : {}) }, relatedTo)) {
       this.#serverRequests.delete(idKey(agentId));
       answer(errorResponse(m.id, RPC_ERROR.INTERNAL_ERROR, "the agent has no open stream to receive this request"));
