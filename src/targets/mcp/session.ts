@@ -11,6 +11,8 @@ import { NO_MASKS, hasMasks } from "../../core/types.ts";
 import type { PendingRequest } from "../../approvals/approvals.ts";
 import { type Gate, type Verdict, auditAction, auditIdentity } from "../../gate/gate.ts";
 import { argumentsSha256 } from "../../gate/mcp-audit-action.ts";
+import { SessionRecords } from "../../gate/session-records.ts";
+import type { RecordTemplate } from "../../audit/record-template.ts";
 import { requestFacts } from "./facts.ts";
 import { type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, RPC_ERROR, errorResponse, writeMessage } from "./json-rpc.ts";
 import { CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, LISTS, PLUMBING, PROTOCOL_VERSIONS, SERVER_NOTIFICATIONS, SERVER_REQUESTS, STATELESS_VERSION, isListMethod } from "./methods.ts";
@@ -80,11 +82,11 @@ export interface McpSessionDeps {
 interface Forwarded {
   readonly clientId: JsonRpcId;
   readonly method: string;
-  readonly facts: McpRequestFacts | null;
+  readonly facts: McpRequestFacts;
   readonly reply: Reply;
   readonly masks: Masks;
   readonly started: number;
-  readonly verdict: Verdict | null;
+  readonly verdict: Verdict;
   readonly progressToken: string | number | undefined;
   readonly argsSha256: string | undefined;
   readonly pin: PinCheck | undefined;
@@ -141,6 +143,7 @@ export class McpSession {
   #version: string | null = null;
   #closed = false;
   #starting: Promise<void> | null = null;
+  #records: SessionRecords | null = null;
   calls = 0;
 
   constructor(deps: McpSessionDeps) {
@@ -157,6 +160,40 @@ export class McpSession {
 
   get upstream(): Upstream {
     return this.#upstream;
+  }
+
+  /**
+   * The session's record templates (gate/session-records.ts): what is fixed for the session is
+   * serialised once, so each decision and exchange record only encodes its action and details.
+   * Built again when the caller comes with a token that reads differently (new groups, claims).
+   */
+  #sessionRecords(identity: Identity): SessionRecords {
+    const r = this.#records;
+    if (r !== null && r.matches(this.#d.id, identity, this.#d.target)) return r;
+    // As auditIdentity() puts the caller in a record: display name and record_claims, never the token's claims.
+    const fields = {
+      method: identity.method,
+      subject: identity.subject,
+      issuer: identity.issuer,
+      groups: identity.groups,
+      ...(identity.name !== undefined ? { name: identity.name } : {}),
+      ...(identity.recordClaims !== undefined ? { claims: identity.recordClaims } : {}),
+    };
+    this.#records = new SessionRecords({ session: this.#d.id, identity: fields, target: this.#d.target });
+    return this.#records;
+  }
+
+  /** The exchange's record, written with the next write (nothing waits for it). */
+  #recordExchange(action: Obj, decision: { effect: "allow" | "deny" | "review"; rule: string | null }, policy: string, details: Obj): void {
+    const records = this.#sessionRecords(this.#d.identity());
+    let template: RecordTemplate;
+    try {
+      template = records.template("mcp.call", decision, policy);
+    } catch {
+      void this.#d.gate.recordLater({ type: "mcp.call", session: this.#d.id, identity: auditIdentity(this.#d.identity()), target: this.#d.target, action, decision, policy, details });
+      return;
+    }
+    void this.#d.gate.recordLaterFrom(template, { action, details }, "mcp.call");
   }
 
   /** Requests of the agent's in flight (decided, held or forwarded). */
@@ -326,6 +363,7 @@ export class McpSession {
     try {
       verdict = await d.gate.check(action, {
         session: d.id,
+        records: this.#sessionRecords(identity),
         adjust,
         signal: entry.abort.signal,
         onHold,
@@ -408,22 +446,12 @@ export class McpSession {
     this.#serverRequests.delete(key!);
     await this.#upstream.send({ ...m, id: sr.serverId });
     // The exchange's record, as for the agent's own requests (what the agent answered is not kept: its size is).
-    const d = this.#d;
-    void d.gate.recordLater({
-      type: "mcp.call",
-      session: d.id,
-      identity: auditIdentity(d.identity()),
-      target: d.target,
-      action: auditAction(sr.facts),
-      decision: { effect: "allow", rule: sr.verdict.decision.rule },
-      policy: sr.verdict.policyHash,
-      details: {
-        jsonrpc_id: sr.serverId,
-        outcome: m.error !== undefined ? "error" : "ok",
-        duration_ms: Math.round((performance.now() - sr.started) * 1000) / 1000,
-        result_bytes: Buffer.byteLength(JSON.stringify(m.result ?? m.error ?? {})),
-        ...(m.error !== undefined ? { error: m.error.message.slice(0, 500) } : {}),
-      },
+    this.#recordExchange(auditAction(sr.facts), { effect: "allow", rule: sr.verdict.decision.rule }, sr.verdict.policyHash, {
+      jsonrpc_id: sr.serverId,
+      outcome: m.error !== undefined ? "error" : "ok",
+      duration_ms: Math.round((performance.now() - sr.started) * 1000) / 1000,
+      result_bytes: Buffer.byteLength(JSON.stringify(m.result ?? m.error ?? {})),
+      ...(m.error !== undefined ? { error: m.error.message.slice(0, 500) } : {}),
     });
   }
 
@@ -614,24 +642,16 @@ export class McpSession {
     const d = this.#d;
     if (fwd.method === "initialize" && outcome !== "ok") queueMicrotask(() => d.onInitializeFailed?.());
     const durationMs = Math.round((performance.now() - fwd.started) * 1000) / 1000;
-    void d.gate.recordLater({
-      type: "mcp.call",
-      session: d.id,
-      identity: auditIdentity(d.identity()),
-      target: d.target,
-      ...(fwd.facts !== null ? { action: auditAction(fwd.facts) } : {}),
-      ...(fwd.verdict !== null ? { decision: { effect: fwd.verdict.decision.effect === "review" ? "allow" : fwd.verdict.decision.effect, rule: fwd.verdict.decision.rule } } : {}),
-      policy: fwd.verdict?.policyHash,
-      details: {
-        jsonrpc_id: fwd.clientId,
-        outcome,
-        duration_ms: durationMs,
-        ...(fwd.argsSha256 !== undefined ? { arguments_sha256: fwd.argsSha256 } : {}),
-        ...(fwd.pin !== undefined ? { pin: fwd.pin.sha256 } : {}),
-        ...(fwd.verdict?.approvalId !== undefined ? { approval: fwd.verdict.approvalId } : {}),
-        ...(error !== undefined ? { error: error.slice(0, 500) } : {}),
-        ...recorded,
-      },
+    // An approved review ran as an allow: the record says allow, and names the approval.
+    this.#recordExchange(auditAction(fwd.facts), { effect: fwd.verdict.decision.effect === "review" ? "allow" : fwd.verdict.decision.effect, rule: fwd.verdict.decision.rule }, fwd.verdict.policyHash, {
+      jsonrpc_id: fwd.clientId,
+      outcome,
+      duration_ms: durationMs,
+      ...(fwd.argsSha256 !== undefined ? { arguments_sha256: fwd.argsSha256 } : {}),
+      ...(fwd.pin !== undefined ? { pin: fwd.pin.sha256 } : {}),
+      ...(fwd.verdict.approvalId !== undefined ? { approval: fwd.verdict.approvalId } : {}),
+      ...(error !== undefined ? { error: error.slice(0, 500) } : {}),
+      ...recorded,
     });
   }
 
