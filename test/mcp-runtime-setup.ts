@@ -95,7 +95,7 @@ export interface McpRuntime {
   stop(): Promise<void>;
 }
 
-export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | "listen">, opts: { rules?: TestRule[]; pins?: ToolPins | null } = {}): Promise<McpRuntime> {
+export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | "listen">, opts: { rules?: TestRule[]; pins?: ToolPins | null; toolsFreshMs?: number } = {}): Promise<McpRuntime> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-mcp-rt-"));
   const auditPath = join(dir, "audit.log");
   const audit = await openAuditLog({ path: auditPath, clock: systemClock });
@@ -123,6 +123,7 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
       return maskers.get(key)!;
     },
     pins: opts.pins ?? null,
+    ...(opts.toolsFreshMs !== undefined ? { toolsFreshMs: opts.toolsFreshMs } : {}),
     onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
     authorizationServers: () => ["https://issuer.example"],
     clock: systemClock,
