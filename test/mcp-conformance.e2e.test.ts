@@ -92,14 +92,12 @@ const passes = (m: Map<string, Check>) => [...m.values()].filter((c) => c.status
  * - A tool server-everything does not have: the server "passes" by answering with an isError
  *   result the suite accepts; the gateway refuses a tool the server does not list with a
  *   JSON-RPC error (builtin:mcp-unknown-tool) and never forwards the call.
- * - DNS rebinding: the scenario is for servers without authentication. The proxy here adds the
- *   agent's token, which a rebinding browser never has; without one the gateway answers 401
- *   (checked below), so the Host header does not matter to it.
+ * (DNS rebinding was one until h-mcp-a's e06461b: the gateway now refuses a foreign Origin or
+ * Host with 403 after authentication, as the transport spec asks, and 401 before it.)
  */
 const EXPECTED: Readonly<Record<string, RegExp>> = {
   "tools-call-simple-text/tools-call-simple-text": /offers no tool "test_simple_text"/,
   "tools-call-error/tools-call-error": /offers no tool "test_error_handling"/,
-  "dns-rebinding-protection/localhost-host-rebinding-rejected": /Expected HTTP 4xx/,
 };
 
 /** Every check that passes directly passes through the gateway (or is an EXPECTED difference). */
@@ -128,12 +126,13 @@ describe("@modelcontextprotocol/conformance server scenarios", () => {
     expect(passes(direct)).toBeGreaterThanOrEqual(10);
   }, 300_000);
 
-  test("in front of a server that passes the whole suite: so does the gateway (bar DNS rebinding, see EXPECTED)", async () => {
+  test("in front of a server that passes the whole suite: so does the gateway", async () => {
     const { direct, gated } = await compare("conformance", shaped.url);
     // Directly: no failure. (Two WARNINGs of server-sse-polling remain: the suite posts with
     // protocol version 2025-03-26, and the SDK sends SSE priming events only from 2025-11-25.)
     expect([...direct].filter(([, c]) => c.status === "FAILURE").map(([k, c]) => `${k}: ${c.errorMessage}`)).toEqual([]);
     expect(passes(direct)).toBeGreaterThanOrEqual(40);
+    expect(passes(gated)).toBe(passes(direct));
     const notPassed = [...gated].filter(([k, c]) => failed(c) && !EXPECTED[k] && direct.get(k)?.status !== c.status).map(([k, c]) => `${k}: ${c.status} ${c.errorMessage ?? ""}`);
     expect(notPassed).toEqual([]);
   }, 300_000);
@@ -145,6 +144,17 @@ describe("@modelcontextprotocol/conformance server scenarios", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } }),
     });
     expect(r.status).toBe(401);
+    expect(await r.text()).not.toContain("protocolVersion");
+  });
+
+  test("DNS rebinding: with a token, a foreign Origin gets 403", async () => {
+    const token = await g.token("rebind", ["agents"]);
+    const r = await fetch(g.url("conformance"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, origin: "http://evil.example.com", "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } }),
+    });
+    expect(r.status).toBe(403);
     expect(await r.text()).not.toContain("protocolVersion");
   });
 });
