@@ -90,6 +90,8 @@ export interface McpRuntime {
   readonly approvals: Approvals;
   rules: TestRule[];
   records(): Promise<AuditRecord[]>;
+  /** As a configuration reload does: live sessions of identities `revoked` no longer trusts end. */
+  revoke(revoked: (identity: { subject: string; issuer: string; method: string }) => boolean): void;
   /** An SDK client connected over Streamable HTTP (or the legacy SSE transport) as `token`. */
   client(server: string, opts?: { token?: string; sse?: boolean; capabilities?: Record<string, unknown> }): Promise<Client>;
   stop(): Promise<void>;
@@ -147,6 +149,7 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
       rules = r;
     },
     records: () => auditRecords(auditPath),
+    revoke: (revoked) => running.revokeSessions(revoked),
     async client(server, o = {}) {
       const headers = { authorization: `Bearer ${o.token ?? "token-alice"}` };
       const client = new Client({ name: "e2e", version: "1.0.0" }, { capabilities: o.capabilities ?? {} });

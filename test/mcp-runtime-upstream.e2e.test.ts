@@ -151,6 +151,22 @@ describe("a tool changed without list_changed", () => {
   });
 });
 
+describe("revocation on reload", () => {
+  test("a reload that no longer trusts the caller's credential ends its sessions at once", async () => {
+    const c = await rt.client("standin", { token: "token-bob" });
+    const sid = (c.transport as unknown as { sessionId: string }).sessionId;
+    rt.revoke((id) => id.subject === "bob");
+    const end = await waitFor("the revoked session's end", async () => (await rt.records()).find((r) => r.type === "session.end" && r.session === sid) ?? null);
+    expect((end.details as Record<string, unknown>)["ended"]).toBe("credential_revoked");
+    const after = await fetch(`${rt.url}/mcp/standin`, {
+      method: "POST",
+      headers: { authorization: "Bearer token-bob", "content-type": "application/json", accept: "application/json", "mcp-session-id": sid },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+    });
+    expect(after.status).toBe(404);
+  });
+});
+
 describe("token expiry", () => {
   test("a session ends when its caller's token expires", async () => {
     IDENTITIES["token-short"] = { method: "machine-key", subject: "dana", issuer: "dana", groups: ["agents"], expiresAt: Date.now() + 1500 };
