@@ -151,6 +151,25 @@ describe("a tool changed without list_changed", () => {
   });
 });
 
+describe("audit log failure", () => {
+  test("a call whose decision cannot be recorded is refused, never forwarded; the session goes on once the log works", async () => {
+    const c = await rt.client("standin");
+    const before = seen.filter((x) => x.method === "tools/call").length;
+    rt.failAudit(true);
+    let refused: string;
+    try {
+      // "slow" is allowed: only the audit log stands in its way.
+      refused = await c.callTool({ name: "slow", arguments: {} }).then(() => "ran", (e: Error) => e.message);
+    } finally {
+      rt.failAudit(false);
+    }
+    expect(refused).toContain("audit log unavailable");
+    expect(refused).toContain("-32050");
+    expect(seen.filter((x) => x.method === "tools/call").length).toBe(before);
+    expect(JSON.stringify((await c.callTool({ name: "slow", arguments: {} })).content)).toContain("resumed answer");
+  });
+});
+
 describe("revocation on reload", () => {
   test("a reload that no longer trusts the caller's credential ends its sessions at once", async () => {
     const c = await rt.client("standin", { token: "token-bob" });
