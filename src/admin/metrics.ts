@@ -97,6 +97,7 @@ export interface Metrics {
   readonly auditWriteFailures: Counter;
   readonly secretReadFailures: Counter;
   readonly secretRotations: Counter;
+  readonly mcpBudgetRefusals: Counter;
   render(): string;
 }
 
@@ -112,6 +113,7 @@ export function createMetrics(): Metrics {
     auditWriteFailures: new Counter("gatehouse_audit_write_failures_total", "Audit records that could not be written, by record type and what followed (refused: the action was refused; lost: it had happened)."),
     secretReadFailures: new Counter("gatehouse_secret_read_failures_total", "Secret references that could not be read (the previous value stayed in use), by reference as written."),
     secretRotations: new Counter("gatehouse_secret_rotations_total", "Secret references whose value changed while running, by reference as written."),
+    mcpBudgetRefusals: new Counter("gatehouse_mcp_budget_refusals_total", "MCP requests refused by a budget of the target's limits, by target and budget (calls, tool_calls, result_bytes, call_timeout)."),
   };
   return {
     ...m,

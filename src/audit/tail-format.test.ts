@@ -117,6 +117,13 @@ describe("actionSummary", () => {
     expect(actionSummary({ kind: "postgres", classes: ["read"], relations: ["sales.orders"], functions: [] })).toBe("read sales.orders");
   });
 
+  test("mcp: the method, the server and what it names, then the (masked) arguments, before any clipping", () => {
+    expect(actionSummary({ kind: "mcp", direction: "client", method: "tools/call", server: "crm", tool: "delete_record", arguments: { id: 7 } })).toBe('tools/call crm/delete_record {"id":7}');
+    expect(actionSummary({ kind: "mcp", direction: "client", method: "resources/read", server: "files", resource: "file:///srv/data/a.txt" })).toBe("resources/read files/file:///srv/data/a.txt");
+    expect(actionSummary({ kind: "mcp", direction: "server", method: "sampling/createMessage", server: "crm" })).toBe("server→agent sampling/createMessage crm");
+    expect(actionSummary({ kind: "mcp", direction: "client", method: "tools/call", server: "db", tool: "query", arguments: { sql: "x".repeat(300) } })).toMatch(/^tools\/call db\/query \{"sql":"x+…$/);
+  });
+
   test("postgres SQL shows its first 80 characters, whitespace collapsed", () => {
     const sql = "SELECT\n  " + "a, ".repeat(60) + "b FROM t";
     const out = actionSummary({ kind: "postgres", sql });

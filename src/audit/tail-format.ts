@@ -92,6 +92,14 @@ export function actionSummary(action: object): string {
       const argv = Array.isArray(a.argv) ? a.argv.map(str) : [];
       return clip(printable(argv.length > 0 ? argv.map(shellQuote).join(" ") : str(a.channel)), 120);
     }
+    case "mcp": {
+      // McpRequestFacts: an approver must see which tool and with what (masked) arguments, so
+      // those come first and the clip falls on the arguments' tail.
+      const named = str(a.tool ?? a.prompt ?? a.resource);
+      const head = `${a.direction === "server" ? "server→agent " : ""}${str(a.method)} ${str(a.server)}${named !== "" ? `/${named}` : ""}`;
+      const args = a.arguments !== undefined ? ` ${JSON.stringify(a.arguments)}` : "";
+      return clip(printable(head + args), 160);
+    }
     default:
       return Object.keys(a).length === 0 ? "" : clip(printable(JSON.stringify(a)), 80);
   }

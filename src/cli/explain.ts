@@ -16,6 +16,7 @@ import type { PolicyExplanation, RuleExplanation } from "../policy/explain.ts";
 import { parseArgs, paint, wantsHelp, type Command, type Io } from "./command.ts";
 import { SSH_FLAGS, sshAnswer, sshFacts, sshFlagsText, sshSeenLines, sshTestRequest, wantsSsh } from "./explain-ssh.ts";
 import { KUBE_FLAGS, explainKubernetes, kubeFlagsText, kubeSeenLines, kubeTestRequest, wantsKube } from "./explain-kubernetes.ts";
+import { MCP_FLAGS, explainMcp, mcpFlagsText, mcpSeenLines, mcpTestRequest, wantsMcp } from "./explain-mcp.ts";
 
 const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME]
                          [--at TIME] [--search-path "S1, S2"] [--db-user NAME] [--issuer ISS]
@@ -27,6 +28,9 @@ const usage = `Usage: gatehouse explain --config PATH --as SUBJECT [--groups G1,
                          (--kube "METHOD /path?query" [--content-type TYPE]
                          | --kube-verb VERB --kube-resource RESOURCE [--namespace NS] [--name NAME]
                            [--command ARG]...) [--impersonate-user USER]
+       gatehouse explain --config PATH --as SUBJECT [--groups G1,G2] [--target NAME] [--at TIME]
+                         [--server NAME] (--tool NAME [--args JSON] | --resource URI
+                         | --prompt NAME [--args JSON] | --method METHOD [--from-server])
 
 Shows what the gateway sees of a request and how the policy decides it, without running it:
 for SQL the statement classes, tables and functions of each statement (the gateway's own SQL
@@ -66,6 +70,15 @@ outside its hours), and the decision with its masks and what the client would be
   --name NAME          Kubernetes: the object's name
   --command ARG        Kubernetes: pods/exec's command, one argument per --command
   --impersonate-user U Kubernetes: the request carries Impersonate-User: U
+  --tool NAME          MCP: a tools/call of this tool, exactly as the server names it
+  --args JSON          MCP: the call's arguments, a JSON object ('{"path": "/srv/data/a"}');
+                       a server's SQL tool (servers[].sql) has its SQL classified as PostgreSQL
+  --server NAME        MCP: the upstream server in the target (default: its only one)
+  --resource URI       MCP: a resources/read of this URI
+  --prompt NAME        MCP: a prompts/get of this prompt
+  --method METHOD      MCP: any other JSON-RPC method (tools/list, sampling/createMessage ...);
+                       server-to-agent requests (sampling, elicitation, roots/list) are decided
+                       as coming from the server, as is any method with --from-server
   --all                list every rule, not only those that match or almost match
   --json               print the explanation as JSON, for scripts
   --as-test NAME       print the decision as policy test cases (for a *.test.yaml's cases)
@@ -90,6 +103,7 @@ const FLAGS = {
   "as-test": "string",
   ...SSH_FLAGS,
   ...KUBE_FLAGS,
+  ...MCP_FLAGS,
 } as const;
 
 /** One request explained: an HTTP request, or one statement of the SQL (the console's policy page shows them too). */
@@ -103,6 +117,8 @@ interface Explained {
   readonly notes: readonly string[];
   /** HTTP: the path as given (before the URL parser and canonicalisation). */
   readonly given?: string;
+  /** MCP: why the SQL of a server's SQL tool cannot be classified (refused before any rule). */
+  readonly mcpRefused?: string;
   /** Kubernetes: the raw request as given (null: given by its facts), its Content-Type, and the classifier's refusal. */
   readonly kube?: { readonly raw: { readonly method: string; readonly target: string } | null; readonly contentType: string | undefined; readonly refused: string | null };
 }
@@ -127,7 +143,7 @@ export function parseHttpRequest(text: string): { method: string; target: string
   return { method: m[1]!, target: m[2]! };
 }
 
-function pickTarget(config: Config, name: string | undefined, text: string, named: "ssh" | "kubernetes" | null = null): { name: string; kind: TargetKind } {
+function pickTarget(config: Config, name: string | undefined, text: string, named: "ssh" | "kubernetes" | "mcp" | null = null): { name: string; kind: TargetKind } {
   if (named !== null) {
     const fit = config.targets.filter((t) => (t.kind as string) === named);
     if (name !== undefined) {
@@ -141,7 +157,7 @@ function pickTarget(config: Config, name: string | undefined, text: string, name
   if (name !== undefined) {
     const t = config.targets.find((x) => x.name === name);
     if (!t) throw usageError(`no target "${name}" in the configuration (targets: ${config.targets.map((x) => x.name).join(", ") || "none"})`);
-    return { name: t.name, kind: t.kind };
+    return { name: t.name, kind: t.kind as TargetKind };
   }
   const kind: TargetKind = parseHttpRequest(text) !== null ? "http" : "postgres";
   const fit = config.targets.filter((t) => t.kind === kind);
@@ -182,8 +198,10 @@ function pgAnswer(d: Decision): string | null {
 export async function explainAll(text: string, flags: Record<string, unknown>, config: Config, policy: Policy): Promise<{ text: string; target: { name: string; kind: TargetKind }; identity: Identity; time: number; searchPath: string[] | null; items: Explained[] }> {
   const ssh = wantsSsh(flags);
   const kube = wantsKube(flags);
+  const mcp = wantsMcp(flags);
   if (ssh && kube) throw usageError("an SSH request and a Kubernetes request at once; give one");
-  const target = pickTarget(config, flags["target"] as string | undefined, text, ssh ? "ssh" : kube ? "kubernetes" : null);
+  if (mcp && (ssh || kube)) throw usageError(`an MCP request and ${ssh ? "an SSH" : "a Kubernetes"} request at once; give one`);
+  const target = pickTarget(config, flags["target"] as string | undefined, text, ssh ? "ssh" : kube ? "kubernetes" : mcp ? "mcp" : null);
   const groups = ((flags["groups"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "");
   const claims = parseClaimFlags(flags["claim"] as string[] | undefined);
   const identity: Identity = { method: "dev", subject: flags["as"] as string, issuer: (flags["issuer"] as string | undefined) ?? "dev", groups, ...(claims !== undefined ? { claims } : {}) };
@@ -195,6 +213,11 @@ export async function explainAll(text: string, flags: Record<string, unknown>, c
     return { text, target, identity, time, searchPath: null, items: [{ text: explanation.seen, kind: "ssh", request: facts, explanation, answer: sshAnswer(explanation.decision, facts), notes }] };
   }
   if (kube) return { text, target, identity, time, searchPath: null, items: [explainKubernetes(flags, config, policy, { identity, target: target.name, time })] };
+  if (mcp) {
+    const r = await explainMcp(flags, config, policy, { identity, target: target.name, time });
+    const seen = r.explanation?.seen ?? `${r.facts.method} of ${JSON.stringify(r.facts.tool ?? r.facts.prompt ?? r.facts.resource ?? "")} on ${r.facts.server}`;
+    return { text, target, identity, time, searchPath: null, items: [{ text: seen, kind: "mcp", request: r.facts, explanation: r.explanation, answer: r.answer, notes: r.notes, ...(r.refused !== null ? { mcpRefused: r.refused } : {}) }] };
+  }
   if (target.kind === "http") {
     const req = parseHttpRequest(text);
     if (req === null) throw usageError(`target "${target.name}" is an http target: give the request as METHOD PATH, e.g. "GET /api/orders"`);
@@ -264,6 +287,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
         for (const l of sshSeenLines(r)) io.stdout(`${l}\n`);
       } else if (r.kind === "kubernetes") {
         for (const l of kubeSeenLines(r)) io.stdout(`${l}\n`);
+      } else if (r.kind === "mcp") {
+        for (const l of mcpSeenLines(r)) io.stdout(`${l}\n`);
       } else if (r.kind === "http") {
         const given = item.given ?? r.path;
         io.stdout(`  method: ${r.method}\n  path:   ${given}${e.canonicalPath === null ? " (cannot be put in canonical form)" : e.canonicalPath !== given ? ` (canonical: ${e.canonicalPath})` : " (canonical)"}\n`);
@@ -287,6 +312,8 @@ function printText(out: Awaited<ReturnType<typeof explainAll>>, all: boolean, io
       if (d.review) io.stdout(`  approvers: ${d.review.approvers.join(", ")}\n`);
     } else if (item.kind === "kubernetes") {
       io.stdout(`${p.bold("seen")}: ${item.text}, which the gateway refuses: ${item.kube?.refused ?? ""}\n${p.bold("decision")}: ${p.red("deny by the built-in builtin:bad-request")}\n`);
+    } else if (item.kind === "mcp") {
+      io.stdout(`${p.bold("seen")}: ${item.text}, whose SQL the gateway cannot classify: ${item.mcpRefused ?? ""}\n${p.bold("decision")}: ${p.red("deny by the built-in builtin:mcp-sql-unreadable")}\n`);
     } else {
       io.stdout(`${p.bold("seen")}: SQL the gateway cannot parse\n${p.bold("decision")}: ${p.red("deny by the built-in builtin:parse-error")}\n`);
     }
@@ -320,7 +347,7 @@ export function jsonOf(out: Awaited<ReturnType<typeof explainAll>>): unknown {
             })),
             decision: i.explanation.decision,
           }
-        : { decision: { effect: "deny", rule: i.kind === "kubernetes" ? "builtin:bad-request" : "builtin:parse-error", message: i.answer } }),
+        : { decision: { effect: "deny", rule: i.kind === "kubernetes" ? "builtin:bad-request" : i.kind === "mcp" ? "builtin:mcp-sql-unreadable" : "builtin:parse-error", message: i.answer } }),
       ...(i.answer !== null ? { answer: i.answer } : {}),
       notes: i.notes,
     })),
@@ -357,12 +384,12 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
       return;
     }
     if (e === null || r === null) {
-      comments.push(`# ${item.text}: the gateway cannot parse this SQL; gatehouse test checks policy rules only`);
+      comments.push(`# ${item.text}: the gateway cannot ${item.kind === "mcp" ? "classify its SQL" : "parse this SQL"}; gatehouse test checks policy rules only`);
       return;
     }
     // gatehouse test checks the policy's rules (decide()); a built-in's verdict is noted only.
     // Kubernetes cases are the exception: the runner applies the target's built-ins as the gate does.
-    const d = r.kind === "kubernetes" ? e.decision : e.ruled;
+    const d = r.kind === "kubernetes" || r.kind === "mcp" ? e.decision : e.ruled;
     if (e.decision.rule !== d.rule || e.decision.effect !== d.effect) {
       comments.push(`# ${out.items.length > 1 ? `statement ${i + 1}: ` : ""}the gateway's ${e.decision.rule ?? "built-ins"} then decides ${e.decision.effect}; the case checks the rules only`);
     }
@@ -375,7 +402,9 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
             ? sshTestRequest(r)
             : r.kind === "kubernetes"
               ? kubeTestRequest(r, item.kube?.raw ?? null, item.kube?.contentType)
-              : {};
+              : r.kind === "mcp"
+                ? mcpTestRequest(r)
+                : {};
     const masks = hasMasks(d.masks) ? { masks: { ...(d.masks.json.length ? { json: [...d.masks.json] } : {}), ...(d.masks.columns.length ? { columns: [...d.masks.columns] } : {}), ...(d.masks.detectors.length ? { detectors: [...d.masks.detectors] } : {}) } } : {};
     cases.push({
       name: out.items.length > 1 ? `${name} (statement ${i + 1}: ${item.text.replace(/\s+/g, " ").slice(0, 60)})` : name,
@@ -397,6 +426,8 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
     ...(out.searchPath !== null && out.searchPath.join(",") !== "$user,public" ? [`--search-path ${quote(out.searchPath.join(", "))}`] : []),
     ...(out.items[0]?.request?.kind === "ssh"
       ? [sshFlagsText(out.items[0].request, quote)]
+      : out.items[0]?.request?.kind === "mcp"
+        ? [mcpFlagsText(out.items[0].request, quote)]
       : out.items[0]?.kind === "kubernetes"
         ? [out.items[0].request?.kind === "kubernetes" ? kubeFlagsText(out.items[0].request, out.items[0].kube?.raw ?? null, out.items[0].kube?.contentType, quote) : `--kube ${quote(out.items[0].text)}`]
         : [quote(out.text)]),
@@ -407,7 +438,7 @@ function testCases(out: Awaited<ReturnType<typeof explainAll>>, name: string): s
 
 export const explainCommand: Command = {
   name: "explain",
-  summary: "show how the policy decides a request (SQL, HTTP, SSH, Kubernetes), and why",
+  summary: "show how the policy decides a request (SQL, HTTP, SSH, Kubernetes, MCP), and why",
   usage,
   async run(args, io) {
     if (wantsHelp(args)) {
@@ -422,6 +453,8 @@ export const explainCommand: Command = {
       if (text.trim() !== "") throw usageError(`an SSH request is given by its flags (--exec "CMD" ...), not by "${text}"`);
     } else if (wantsKube(flags)) {
       if (text.trim() !== "") throw usageError(`a Kubernetes request is given by its flags (--kube "METHOD /path" ...), not by "${text}"`);
+    } else if (wantsMcp(flags)) {
+      if (text.trim() !== "") throw usageError(`an MCP request is given by its flags (--tool NAME --args JSON ...), not by "${text}"`);
     } else if (text.trim() === "") throw usageError('the request is required: SQL, METHOD PATH such as "GET /api/orders", or an SSH request (--ssh-user NAME --exec "CMD")');
     let config: Config;
     let policy: Policy;

@@ -9,6 +9,7 @@ import { parseArgs, usageError, wantsHelp, type Command } from "./command.ts";
 import { abortableSleep } from "./replay-cast.ts";
 import { playRecordings } from "./replay-play.ts";
 import { sshActionText, sshOutcomeText, sshStartText } from "./replay-ssh.ts";
+import { isMcpSession, renderMcpTimeline } from "./replay-mcp.ts";
 import { auditPathFromConfig } from "./tail.ts";
 
 const usage = `Usage: gatehouse replay SESSION [LOG] [--config PATH] [--json | --transcript]
@@ -22,7 +23,8 @@ approvals, and the session's end.
 A terminal session (SSH with a pty) that was recorded is played in the terminal instead, at
 the pace it was recorded, after its recording's sha-256 is checked against the audit record.
 
-  SESSION             the session id, e.g. pg_1a2b3c4d5e6f7a8b or ssh_… (shown by gatehouse tail)
+  SESSION             the session id, e.g. pg_1a2b3c4d5e6f7a8b, ssh_… or mcp_… (shown by gatehouse tail);
+                      an MCP session prints as a timeline of its calls
   LOG                 the audit log; default: audit.path of the configuration given by --config
   --config PATH       the gateway configuration (a YAML file or a folder of them)
   --json              print the session's records as stored, one JSON object per line
@@ -103,7 +105,7 @@ export const replayCommand: Command = {
       const played = await playRecordings(records, log, io, { ...play, sleep: abortableSleep(io.signal) });
       if (played !== null) return played;
     }
-    io.stdout(json ? records.map((r) => JSON.stringify(r)).join("\n") + "\n" : renderTranscript(records));
+    io.stdout(json ? records.map((r) => JSON.stringify(r)).join("\n") + "\n" : isMcpSession(records) ? renderMcpTimeline(records) : renderTranscript(records));
     return 0;
   },
 };

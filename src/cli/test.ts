@@ -1,5 +1,6 @@
 // `gatehouse test PATH`: runs policy test files and reports each case.
 import { isGatewayError } from "../core/errors.ts";
+import type { McpSqlFacts } from "../core/types.ts";
 import { runPolicyTests, type PolicyTestOptions } from "../policy/test-runner.ts";
 import { paint, parseOnePath, wantsHelp, type Command } from "./command.ts";
 
@@ -67,4 +68,13 @@ export function createTestCommand(opts: PolicyTestOptions = {}): Command {
 }
 
 // Cases written as SQL are read by the gateway's own analysis, loaded only when a case has SQL.
-export const testCommand: Command = createTestCommand({ analyzeSql: async (sql) => (await import("./explain-postgres.ts")).analyzeSqlFacts(sql) });
+export const testCommand: Command = createTestCommand(testOptions());
+
+function testOptions(): PolicyTestOptions {
+  // MCP cases with SQL text go through the MCP target's own classifier (sql-argument.ts), loaded once when a case needs it.
+  let mcpSql: Promise<(sql: string) => McpSqlFacts> | null = null;
+  return {
+    analyzeSql: async (sql) => (await import("./explain-postgres.ts")).analyzeSqlFacts(sql),
+    classifyMcpSql: async (sql) => (await (mcpSql ??= import("../targets/mcp/sql-argument.ts").then((m) => m.loadSqlClassifier())))(sql),
+  };
+}

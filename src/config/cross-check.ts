@@ -8,7 +8,7 @@ import type { Merged } from "./merge.ts";
 import type { RuleConfig, TargetConfig } from "./schema.ts";
 import { isLoopbackHost } from "../gate/listen.ts";
 
-const KINDS = ["http", "postgres", "ssh", "kubernetes"] as const;
+const KINDS = ["http", "postgres", "ssh", "kubernetes", "mcp"] as const;
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*", ""]);
 
 function splitListen(listen: string): { host: string; port: number } {

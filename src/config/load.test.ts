@@ -69,7 +69,7 @@ describe("loader errors name file:line:col and the key path", () => {
       `policies/x.yaml:6:5: targets[0].timeout: expected a duration such as 500ms, 30s, 15m, 8h or 1d, got "soon"`,
     ]);
     const bad = await failure(fromText(TARGET.replace("kind: http", "kind: htp")));
-    expect(bad.message).toBe(`policies/x.yaml:3:5: targets[0].kind: expected one of "http", "postgres", "ssh", "kubernetes", got "htp"`);
+    expect(bad.message).toBe(`policies/x.yaml:3:5: targets[0].kind: expected one of "http", "postgres", "ssh", "kubernetes", "mcp", got "htp"`);
   });
 
   test("a missing required key is reported at the map that lacks it", async () => {

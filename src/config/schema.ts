@@ -1,6 +1,7 @@
 // The configuration's one definition: TypeBox schemas from which both validation and the
 // TypeScript types come, and which `gatehouse schema` exports as JSON Schema for editors.
 import type { SecretRef } from "./secrets.ts";
+import { McpRuleSection } from "./mcp-rule-schema.ts";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 
 const Duration = Type.String({
@@ -322,7 +323,91 @@ export const SshTarget = Type.Object(
   strict,
 );
 
-export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget]);
+const McpWindowBudget = Type.Object(
+  {
+    max: Type.Integer({ minimum: 1, description: "Calls allowed in each window." }),
+    window: Duration,
+  },
+  strict,
+);
+
+export const McpServerConfig = Type.Object(
+  {
+    name: Name,
+    url: Type.Optional(Type.String({ pattern: "^https?://", description: "A Streamable HTTP upstream (its MCP endpoint, e.g. http://10.0.0.5:3001/mcp), or with transport: sse a legacy HTTP+SSE one (its /sse endpoint)." })),
+    transport: Type.Optional(Type.Union([Type.Literal("streamable-http"), Type.Literal("sse")], { description: "For url: streamable-http (default) or sse (the legacy HTTP+SSE transport)." })),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: "Headers sent upstream with url, e.g. authorization: Bearer ${env:TOKEN}: the gateway's credential (the caller's token never is)." }),
+    ),
+    command: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: "A stdio server the gateway spawns for each agent session: argv, the program found on the gateway's PATH when it has no /. Killed (its process group) with the session; every spawn is recorded.",
+      }),
+    ),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), Type.String(), {
+        description: "The stdio server's whole environment (nothing else is passed, not even PATH); values may be secret references.",
+      }),
+    ),
+    cwd: Type.Optional(Type.String({ description: "The stdio server's working directory. Default: a fresh empty folder per session, removed at its end." })),
+    sql: Type.Optional(
+      Type.Object(
+        {
+          tool: Type.String({ minLength: 1 }),
+          argument: Type.String({ minLength: 1 }),
+          catalog: Type.Optional({
+            ...PostgresTarget.properties.upstream,
+            description:
+              "A connection of the gateway's own to the server's database (as a postgres target's upstream), to read its catalog: views count as their base tables, parents as their children and partitions, and the user code triggers, defaults, domains, casts and operators run as user functions, as over the wire protocol. Without it, only what the SQL text shows is decided.",
+          }),
+        },
+        { ...strict, description: "This tool's argument is SQL: classified as PostgreSQL, so rules' sql sections decide it." },
+      ),
+    ),
+  },
+  strict,
+);
+
+export const McpTarget = Type.Object(
+  {
+    name: Name,
+    kind: Type.Literal("mcp"),
+    listen: Listen,
+    resource_url: Type.Optional(
+      Type.String({ pattern: "^https?://", description: "The public base URL callers use (RFC 9728 metadata, token audience). Default http://<listen>." }),
+    ),
+    audience: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: "Audiences an OIDC caller's token may carry (aud). Default: the server's resource URL (<resource_url>/mcp/<server>) or resource_url itself, as the MCP authorization spec asks (RFC 8707).",
+      }),
+    ),
+    pins: Type.Optional(Type.String({ description: "The tool-definition lock file (gatehouse mcp pin), relative to the config file's folder. Set: a tool that is new or changed upstream is hidden and denied; an absent file pins nothing." })),
+    servers: Type.Array(McpServerConfig, { minItems: 1 }),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          body_bytes: Type.Optional(Type.Union([Size, Type.Integer({ minimum: 1 })])),
+          result_bytes: Type.Optional(Type.Union([Size, Type.Integer({ minimum: 1 })])),
+          call_timeout: Type.Optional(Duration),
+          calls: Type.Optional(McpWindowBudget),
+          tool_calls: Type.Optional(McpWindowBudget),
+          session_idle: Type.Optional(Duration),
+          sessions_per_caller: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        {
+          ...strict,
+          description:
+            "body_bytes: largest message from an agent (default 1MB); result_bytes: largest result relayed (default 4MB); call_timeout: a tool call's time budget (default 60s; other requests get at least a minute); calls: tools/call per identity and window; tool_calls: per identity, tool and window; session_idle: a session without requests or streams ends after it (default 30m); sessions_per_caller: open sessions per caller and server (default 16; each may run a stdio server).",
+        },
+      ),
+    ),
+  },
+  strict,
+);
+
+export const TargetConfig = Type.Union([HttpTarget, PostgresTarget, SshTarget, KubernetesTarget, McpTarget]);
 
 const Strings = Type.Array(Type.String(), { minItems: 1 });
 const Strings0 = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
@@ -477,6 +562,7 @@ export const RuleConfig = Type.Object(
         strict,
       ),
     ),
+    mcp: Type.Optional(McpRuleSection),
     claims: Type.Optional(
       Type.Record(
         Type.String({ minLength: 1 }),
@@ -556,6 +642,8 @@ export type HttpTarget = Static<typeof HttpTarget>;
 export type PostgresTarget = Static<typeof PostgresTarget>;
 export type SshTarget = Static<typeof SshTarget>;
 export type KubernetesTarget = Static<typeof KubernetesTarget>;
+export type McpTarget = Static<typeof McpTarget>;
+export type McpServerConfig = Static<typeof McpServerConfig>;
 export type TargetConfig = Static<typeof TargetConfig>;
 export type WhenConfig = Static<typeof WhenConfig>;
 export type MaskConfig = Static<typeof MaskConfig>;

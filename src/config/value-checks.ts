@@ -42,6 +42,20 @@ export function valueIssues(value: MergedConfig, merged: Merged, opts: ValueChec
       if (up.token !== undefined && HEADER_BREAK.test(up.token)) add(["targets", i, "upstream", "token"], "the token holds a line break or NUL");
       return;
     }
+    if (t.kind === "mcp") {
+      const names = new Set<string>();
+      t.servers.forEach((s, j) => {
+        const at = ["targets", i, "servers", j];
+        if (names.has(s.name)) add([...at, "name"], `a second server named "${s.name}" in this target`);
+        names.add(s.name);
+        if ((s.url === undefined) === (s.command === undefined)) add(at, "give exactly one of url (an HTTP upstream) and command (a stdio server the gateway spawns)");
+        if (s.command === undefined && (s.env !== undefined || s.cwd !== undefined)) add(at, "env and cwd are for a stdio server (command)");
+        if (s.url === undefined && (s.headers !== undefined || s.transport !== undefined)) add(at, "headers and transport are for an HTTP upstream (url)");
+        for (const [k, v] of Object.entries(s.headers ?? {})) if (HEADER_BREAK.test(v)) add([...at, "headers", k], "the header value holds a line break or NUL");
+        for (const k of Object.keys(s.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) add([...at, "env", k], `"${k}" is not an environment variable name (letters, digits and _, not starting with a digit)`);
+      });
+      return;
+    }
     if (t.kind !== "http") return;
     try {
       new URL(t.upstream);

@@ -26,7 +26,7 @@ export interface Identity {
   readonly expiresAt?: number;
 }
 
-export type TargetKind = "http" | "postgres" | "ssh" | "kubernetes";
+export type TargetKind = "http" | "postgres" | "ssh" | "kubernetes" | "mcp";
 
 /** Protocol facts of one request, per target kind. */
 export interface HttpRequestFacts {
@@ -123,10 +123,42 @@ export interface McpRequestFacts {
   readonly resource?: string;
   /** tools/call, prompts/get: the arguments as parsed from the body. */
   readonly arguments?: Readonly<Record<string, unknown>>;
+  /**
+   * tools/call of a server's SQL tool (servers[].sql): the statement(s) of its SQL argument as the
+   * PostgreSQL classifier reads them (src/targets/mcp/sql-argument.ts). A call whose SQL cannot be
+   * classified never gets here: the runtime refuses it.
+   */
+  readonly sql?: McpSqlFacts;
+  /**
+   * tools/call: the called tool's pinned input schema (from the tools/list whose digest matched
+   * the pin); rules' argument conditions treat an argument it does not declare as unreadable.
+   * Absent when the runtime has none.
+   */
+  readonly inputSchema?: Readonly<Record<string, unknown>>;
+  /**
+   * Set only by the runtime's listing filter (policy/matchers/mcp-listing.ts mayList): "could some
+   * call of this tool, prompt or resource be allowed?". Argument and SQL conditions are then
+   * unknown: allow rules treat them as met, deny and review rules with them do not hide the item.
+   */
+  readonly listing?: boolean;
 }
 
-// McpRequestFacts joins this union (and TargetKind) with the MCP policy matcher (#15).
-export type RequestFacts = HttpRequestFacts | PostgresRequestFacts | SshRequestFacts | KubernetesRequestFacts;
+/** The SQL of an MCP tool call, classified as a PostgreSQL statement is (PostgresRequestFacts). */
+export interface McpSqlFacts {
+  readonly classes: readonly string[];
+  readonly relations: readonly string[];
+  readonly functions: readonly string[];
+  /**
+   * Those of `functions` (and of the code behind the statement's relations, operators and types)
+   * that the target found to be user-defined in the database's catalog; absent when it has no
+   * catalog to ask (sql-builtins.ts then counts every name that is not a built-in).
+   */
+  readonly userFunctions?: readonly string[];
+  /** The SQL text, for audit; never used to match. */
+  readonly text?: string;
+}
+
+export type RequestFacts = HttpRequestFacts | PostgresRequestFacts | SshRequestFacts | KubernetesRequestFacts | McpRequestFacts;
 
 /** What a caller asks for, in the vocabulary of the policy. */
 export interface Action {

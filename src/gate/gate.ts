@@ -14,6 +14,7 @@ import { NO_MASKS } from "../core/types.ts";
 import type { AppendOptions } from "../audit/log.ts";
 import { canonicalValue, type CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
+import { mcpAuditAction } from "./mcp-audit-action.ts";
 
 /** The narrow view of the audit log the gate needs (src/audit/ implements it). */
 export interface AuditSink {
@@ -155,6 +156,7 @@ export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> 
  */
 export function auditAction(request: RequestFacts): Record<string, unknown> {
   const r = request as unknown as Record<string, unknown>;
+  if (r["kind"] === "mcp") return mcpAuditAction(r);
   if (!("userFunctions" in r) && !("apiGroup" in r)) return r;
   const { userFunctions, apiGroup, ...rest } = r;
   return { ...rest, ...(userFunctions !== undefined ? { user_functions: userFunctions } : {}), ...(apiGroup !== undefined ? { api_group: apiGroup } : {}) };
@@ -539,7 +541,8 @@ export class Gate {
       expiresAt: action.time + review.timeoutMs,
       identity: base.identity!,
       target: action.target,
-      request: action.request,
+      // An MCP call's approver sees its arguments masked, as the log keeps them (never raw secrets).
+      request: action.request.kind === "mcp" ? (base.action as Record<string, unknown>) : action.request,
       rule: decision.rule!,
       message: decision.message,
       approvers: review.approvers,

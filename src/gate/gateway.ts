@@ -1,7 +1,7 @@
 // Assembles a running gateway from a configuration path: audit log, identity, policy store
 // with hot reload, approvals rebuilt from the log, the gate, the admin API and each target.
 // Target code is imported lazily, only for the kinds the configuration uses.
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { Approvals } from "../approvals/approvals.ts";
 import { ApprovalWebhooks } from "../approvals/webhooks.ts";
 import { createAdminApp } from "../admin/admin-app.ts";
@@ -379,6 +379,41 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           endAtExpiry: () => config.identity.end_sessions_at_expiry,
           current: () => secrets.current(t),
           degraded,
+          clock,
+          metrics,
+          log,
+        });
+      }
+      case "mcp": {
+        const [{ startMcpTarget }, masking, { createToolPins }, sqlArgument] = await Promise.all([
+          import("../targets/mcp/mcp-target.ts"),
+          import("../masking/json-masker.ts"),
+          import("../targets/mcp/target-pins.ts"),
+          import("../targets/mcp/sql-argument.ts"),
+        ]);
+        // pins: is relative to the folder of the file that declares the target.
+        const origin = config.origins.get(`target:${t.name}`) ?? opts.configPath;
+        const folder = dirname(origin.replace(/:\d+(:\d+)?$/, ""));
+        const pins = t.pins === undefined ? null : createToolPins(resolve(folder, t.pins), log);
+        // The SQL parser (WASM) is loaded only when some server has a SQL tool.
+        // A server whose sql: names a catalog connection has its SQL read with the database's catalog behind it.
+        const sqlClassifier = t.servers.some((s) => s.sql !== undefined) ? await (await import("../targets/mcp/sql-classifier.ts")).loadMcpSqlClassifier(() => secrets.current(t) as typeof t, log) : undefined;
+        const classifySql = sqlClassifier === undefined ? undefined : (text: string, server: string) => sqlClassifier.classify(text, server);
+        return startMcpTarget(t, {
+          gate,
+          authenticate,
+          authFailureReason,
+          decide: (action) => policy.decide(action),
+          mayUseTarget,
+          masker: cachedMasker(masking.compileJsonMasker),
+          pins,
+          ...(classifySql !== undefined ? { classifySql } : {}),
+          // The postgres target's built-in denials (pg_read_file, COPY … PROGRAM, user functions) for SQL over MCP.
+          sqlBuiltins: sqlArgument.mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((r) => r.name === name)?.mcp?.sql }),
+          authorizationServers: () => config.identity.issuers.map((i) => i.issuer),
+          onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
+          endAtExpiry: () => config.identity.end_sessions_at_expiry,
+          current: () => secrets.current(t) as typeof t,
           clock,
           metrics,
           log,

@@ -13,12 +13,13 @@ import { compileSshConditions, sshView, type SshView } from "./matchers/ssh.ts";
 import { compileKubernetesConditions, kubeView, type KubeView } from "./matchers/kubernetes.ts";
 import { compileWhen, createZoneClocks } from "./matchers/when.ts";
 import { compileClaimConditions } from "./matchers/claims.ts";
+import { compileMcpConditions } from "./matchers/mcp.ts";
 import { createDecide, type RuleTest, type RuleEntry } from "./decide.ts";
 import { cacheHttpDecisions, type DecisionCacheLimits } from "./decision-cache.ts";
 import { createExplainer, type Adjust, type PolicyExplanation } from "./explain.ts";
 import { compileRuleChecks } from "./rule-checks.ts";
 
-export const KINDS: readonly TargetKind[] = ["http", "postgres", "ssh", "kubernetes"];
+export const KINDS: readonly TargetKind[] = ["http", "postgres", "ssh", "kubernetes", "mcp"];
 export const DEFAULT_GRANT_MAX = "1h";
 export const DEFAULT_REVIEW_TIMEOUT = "15m";
 
@@ -151,6 +152,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
   const postgresOverlap = rule.postgres && rule.effect === "allow" && masks !== NO_MASKS ? compilePostgresOverlap(rule.postgres) : null;
   const sshConditions = rule.ssh ? compileSshConditions(rule.ssh, restricting) : null;
   const kubernetes = rule.kubernetes ? compileKubernetesConditions(rule.kubernetes, restricting) : null;
+  const mcp = rule.mcp ? compileMcpConditions(rule.mcp, restricting) : null;
   const claims = rule.claims ? compileClaimConditions(rule.claims, restricting) : null;
   const when = rule.when ? compileWhen(rule.when, clockFor) : null;
   const kinds = KINDS.filter((k) => rule[k] !== undefined);
@@ -168,6 +170,7 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
     postgres: rule.postgres ? { section: rule.postgres, parts: compilePostgresParts(rule.postgres, restricting) } : null,
     ssh: sshConditions,
     kubernetes,
+    mcp,
     whenConfig: rule.when ?? null,
     when,
   });
@@ -217,6 +220,9 @@ function compileRule(rule: RuleConfig, index: number, origin: string | null, clo
           const v = view.kube ?? kubeView(r);
           for (const c of kubernetes) if (!c.test(r, v)) return false;
         }
+        break;
+      case "mcp":
+        if (mcp !== null) for (const c of mcp) if (!c.test(r)) return false;
         break;
     }
     return when === null || when(action.time);

@@ -165,7 +165,7 @@ export function createDecide(all: readonly RuleEntry[]): (action: Action) => Dec
       for (const [g, l] of groups) byGroup.set(g, segment(l));
       return { always: segment(fit.filter((e) => e.groups === null)), byGroup };
     };
-    return { http: byKind("http"), postgres: byKind("postgres"), ssh: byKind("ssh"), kubernetes: byKind("kubernetes") };
+    return { http: byKind("http"), postgres: byKind("postgres"), ssh: byKind("ssh"), kubernetes: byKind("kubernetes"), mcp: byKind("mcp") };
   }
 
   function candidatesFor(target: string): Record<TargetKind, Candidates> {
@@ -181,7 +181,7 @@ export function createDecide(all: readonly RuleEntry[]): (action: Action) => Dec
     const kind = action.request.kind;
     // An unknown kind (a bug upstream of us) has no rules: default deny, never a lookup on
     // whatever the string happens to name.
-    if (kind !== "http" && kind !== "postgres" && kind !== "ssh" && kind !== "kubernetes") return DEFAULT_DENY;
+    if (kind !== "http" && kind !== "postgres" && kind !== "ssh" && kind !== "kubernetes" && kind !== "mcp") return DEFAULT_DENY;
     const c = candidatesFor(action.target)[kind];
     const view = requestView(action);
     if (view === null) return UNNORMALISABLE_PATH;

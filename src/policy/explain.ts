@@ -54,7 +54,29 @@ export function seenText(request: RequestFacts, view: RequestView | null): strin
       return `${sshSeen(request)} as ${request.user}`;
     case "kubernetes":
       return kubernetesSeen(request);
+    case "mcp":
+      return mcpSeen(request);
   }
+}
+
+/**
+ * `tools/call of read_file on files with {"path":"/srv/data/a"}`, `resources/read of file:///x on
+ * files`, `sampling/createMessage from server everything`; a SQL tool's call adds what its SQL is.
+ */
+export function mcpSeen(r: Extract<RequestFacts, { kind: "mcp" }>): string {
+  const name = r.tool ?? r.prompt ?? r.resource;
+  let out = r.direction === "server" ? `${r.method} from server ${r.server}` : `${r.method}${name !== undefined ? ` of ${JSON.stringify(name)}` : ""} on ${r.server}`;
+  if (r.arguments !== undefined) {
+    const text = JSON.stringify(r.arguments);
+    out += ` with ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
+  }
+  if (r.sql !== undefined) {
+    let sql = r.sql.classes.length > 0 ? listText(r.sql.classes) : "a statement of no known class";
+    if (r.sql.relations.length > 0) sql += ` of ${listText(r.sql.relations)}`;
+    if (r.sql.functions.length > 0) sql += ` calling ${listText(r.sql.functions)}`;
+    out += ` (SQL: ${sql})`;
+  }
+  return out;
 }
 
 /**

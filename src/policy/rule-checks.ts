@@ -12,6 +12,7 @@ import { describeWhen } from "./matchers/when.ts";
 import { kubeView, type KubernetesCondition } from "./matchers/kubernetes.ts";
 import { sshView, type SshCondition } from "./matchers/ssh.ts";
 import type { ClaimCondition } from "./matchers/claims.ts";
+import type { McpCondition } from "./matchers/mcp.ts";
 
 export type ConditionName =
   | "target"
@@ -35,6 +36,11 @@ export type ConditionName =
   | "resources"
   | "namespaces"
   | "names"
+  | "servers"
+  | "tools"
+  | "prompts"
+  | "arguments"
+  | "sql"
   | "when";
 
 export interface ConditionResult {
@@ -63,6 +69,7 @@ export interface RulePieces {
   readonly postgres: { readonly section: { classes?: readonly string[]; tables?: readonly string[]; functions?: readonly string[] }; readonly parts: PostgresParts } | null;
   readonly ssh: readonly SshCondition[] | null;
   readonly kubernetes: readonly KubernetesCondition[] | null;
+  readonly mcp: readonly McpCondition[] | null;
   readonly whenConfig: WhenConfig | null;
   readonly when: ((time: number) => boolean) | null;
 }
@@ -126,6 +133,11 @@ export function compileRuleChecks(p: RulePieces): RuleChecks {
           // The implicit "resource requests only" condition is shown only when it fails.
           if (c.name === "paths" && holds && !v.nonResource) continue;
           out.push(result(c.name, holds, c.why(r, v, holds)));
+        }
+      } else if (r.kind === "mcp" && p.mcp !== null) {
+        for (const c of p.mcp) {
+          const holds = c.test(r);
+          out.push(result(c.name, holds, c.why(r, holds)));
         }
       }
     }

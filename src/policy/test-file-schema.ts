@@ -54,6 +54,27 @@ export const TestRequest = Type.Object(
         strict,
       ),
     ),
+    mcp: Type.Optional(
+      Type.Object(
+        {
+          server: Type.String({ minLength: 1, description: "The upstream server's name in the target." }),
+          method: Type.Optional(Type.String({ minLength: 1, description: "The JSON-RPC method; default tools/call with tool, prompts/get with prompt, resources/read with resource." })),
+          direction: Type.Optional(Type.Union([Type.Literal("client"), Type.Literal("server")], { description: "server for a request from the server to the agent (default: server for sampling/createMessage, elicitation/create, roots/list)." })),
+          tool: Type.Optional(Type.String({ description: "tools/call: the tool's name exactly as sent." })),
+          prompt: Type.Optional(Type.String()),
+          resource: Type.Optional(Type.String({ description: "resources/read: the URI." })),
+          arguments: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The call's arguments." })),
+          input_schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The tool's pinned input schema, as the runtime has it from the server." })),
+          sql: Type.Optional(
+            Type.Union([
+              Type.String({ minLength: 1, description: "The SQL argument, classified as the MCP target classifies a SQL tool's argument (a refusal is a deny)." }),
+              Type.Object({ classes: Strings, tables: Type.Optional(Strings), functions: Type.Optional(Strings) }, strict),
+            ]),
+          ),
+        },
+        strict,
+      ),
+    ),
     ssh: Type.Optional(
       Type.Object(
         {

@@ -139,7 +139,7 @@ ${CASE("http to a postgres target", "    request: { http: { method: GET, path: /
     });
     const report = await runPolicyTests(dir);
     const [a, b] = report.files[0]!.cases;
-    expect(a!.failure).toBe("request needs exactly one of http, postgres, ssh, kubernetes (found 2)");
+    expect(a!.failure).toBe("request needs exactly one of http, postgres, ssh, kubernetes, mcp (found 2)");
     expect(b!.failure).toBe(`target "db" is a postgres target, but the request is http`);
   });
 
@@ -207,5 +207,75 @@ ${KCASE("not a request", '    request: { kubernetes: { request: "/api" } }\n    
     expect(cases[3]!.decision?.message).toContain('".."');
     expect(cases[5]!.failure).toBe("request.kubernetes: give either request or verb, not both");
     expect(cases[6]!.failure).toContain('expected "METHOD /path?query"');
+  });
+});
+
+describe("runPolicyTests: MCP requests", () => {
+  const MCP_CONFIG = `targets:
+  - name: tools
+    kind: mcp
+    listen: 127.0.0.1:0
+    servers:
+      - { name: files, command: [node, fs.js] }
+      - { name: db, command: [node, pg.js], sql: { tool: query, argument: sql } }
+rules:
+  - name: read-files
+    groups: [agents]
+    mcp: { servers: [files], tools: [read_file], arguments: { path: { under: /srv/data } } }
+    effect: allow
+  - name: sql-read
+    groups: [agents]
+    mcp: { servers: [db], tools: [query], sql: { classes: [read], tables: ["sales.*"] } }
+    effect: allow
+  - name: sampling
+    groups: [agents]
+    mcp: { servers: [files], methods: [sampling/createMessage] }
+    effect: allow
+`;
+  const AGENT = (name: string, body: string) => `  - name: ${name}\n    identity: { sub: bot, groups: [agents] }\n    target: tools\n${body}`;
+
+  test("tool calls with arguments, the pinned input schema, SQL facts or text, server-initiated requests", async () => {
+    const dir = await write("mcp", {
+      "config.yaml": MCP_CONFIG,
+      "mcp.test.yaml": `cases:
+${AGENT("read under", "    request: { mcp: { server: files, tool: read_file, arguments: { path: /srv/data/a } } }\n    expect: { effect: allow, rule: read-files }")}
+${AGENT("read escape", "    request: { mcp: { server: files, tool: read_file, arguments: { path: /srv/data/../etc/passwd } } }\n    expect: { effect: deny, rule: null }")}
+${AGENT("undeclared argument", "    request: { mcp: { server: files, tool: read_file, arguments: { path: /srv/data/a, follow: true }, input_schema: { type: object, properties: { path: { type: string } } } } }\n    expect: { effect: deny }")}
+${AGENT("sql facts", "    request: { mcp: { server: db, tool: query, sql: { classes: [read], tables: [sales.orders] } } }\n    expect: { effect: allow, rule: sql-read }")}
+${AGENT("sql text", '    request: { mcp: { server: db, tool: query, arguments: { sql: "select 1 from sales.orders" }, sql: "select 1 from sales.orders" } }\n    expect: { effect: allow, rule: sql-read }')}
+${AGENT("sql smuggled", '    request: { mcp: { server: db, tool: query, sql: "COMMIT; DROP TABLE sales.orders" } }\n    expect: { effect: deny }')}
+${AGENT("sql unparsable", '    request: { mcp: { server: db, tool: query, sql: "SELEC 1" } }\n    expect: { effect: deny, rule: builtin:mcp-sql-unreadable }')}
+${AGENT("sql dangerous", "    request: { mcp: { server: db, tool: query, sql: { classes: [read], tables: [], functions: [pg_catalog.pg_read_file] } } }\n    expect: { effect: deny, rule: builtin:dangerous-function }")}
+${AGENT("sampling", "    request: { mcp: { server: files, method: sampling/createMessage } }\n    expect: { effect: allow, rule: sampling }")}
+${AGENT("roots", "    request: { mcp: { server: files, method: roots/list } }\n    expect: { effect: deny }")}
+`,
+    });
+    const { classifySqlArgument } = await import("../targets/mcp/sql-argument.ts");
+    const { loadSqlParser } = await import("../targets/postgres/sql/sql-parser.ts");
+    const parser = await loadSqlParser();
+    const report = await runPolicyTests(dir, {
+      classifyMcpSql: (sql) => {
+        const r = classifySqlArgument(parser, sql);
+        if (!r.ok) throw new Error(r.reason);
+        return r.sql;
+      },
+    });
+    const failures = report.files.flatMap((f) => [...(f.error ? [f.error.message] : []), ...f.cases.filter((c) => !c.passed).map((c) => `${c.name}: ${c.failure}`)]);
+    expect(failures).toEqual([]);
+    expect(report.passed).toBe(10);
+  });
+
+  test("an mcp case on a target of another kind, or naming two things, fails with a reason", async () => {
+    const dir = await write("mcp-bad", {
+      "config.yaml": MCP_CONFIG,
+      "bad.test.yaml": `cases:
+${AGENT("two things", "    request: { mcp: { server: files, tool: a, prompt: b } }\n    expect: { effect: deny }")}
+${AGENT("sql without classifier", '    request: { mcp: { server: db, tool: query, sql: "select 1" } }\n    expect: { effect: deny }')}
+`,
+    });
+    const report = await runPolicyTests(dir);
+    const failures = report.files.flatMap((f) => f.cases.map((c) => c.failure ?? ""));
+    expect(failures[0]).toContain("at most one of tool, prompt and resource");
+    expect(failures[1]).toContain("needs the SQL classifier");
   });
 });

@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
-import type { Action, Decision, KubernetesRequestFacts, RequestFacts, SftpOperation, SshAction, SshRequestFacts, TargetKind } from "../core/types.ts";
+import type { Action, Decision, KubernetesRequestFacts, McpRequestFacts, McpSqlFacts, RequestFacts, SftpOperation, SshAction, SshRequestFacts, TargetKind } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { issuesError, issuesOf, type ConfigIssue } from "../config/issue.ts";
 import { loadPolicy } from "../config/load.ts";
@@ -15,6 +15,7 @@ import { PolicyTestFile, type TestCase } from "./test-file-schema.ts";
 import { classifyRequest } from "../targets/kubernetes/request-info.ts";
 import { createMayUseTarget } from "../gate/target-access.ts";
 import { kubernetesBuiltins, refusalDecision } from "../targets/kubernetes/builtins.ts";
+import { mcpSqlBuiltins } from "../targets/mcp/sql-builtins.ts";
 
 /** What the SQL parser tells about a statement; injected so policy code needs no parser. */
 export interface SqlFacts {
@@ -24,8 +25,12 @@ export interface SqlFacts {
 }
 export type SqlAnalyzer = (sql: string) => SqlFacts | Promise<SqlFacts>;
 
+/** The MCP target's classifier of a SQL tool's argument: its facts, or a throw saying why it is refused. */
+export type McpSqlClassifier = (sql: string) => McpSqlFacts | Promise<McpSqlFacts>;
+
 export interface PolicyTestOptions {
   readonly analyzeSql?: SqlAnalyzer;
+  readonly classifyMcpSql?: McpSqlClassifier;
 }
 
 /** A Monday, noon UTC: the time of a case that names none. */
@@ -145,13 +150,47 @@ function kubernetesRequest(k: NonNullable<TestCase["request"]["kubernetes"]>): K
   };
 }
 
+/** Requests a server sends to the agent (decided with direction "server"). */
+const SERVER_METHODS = new Set(["sampling/createMessage", "elicitation/create", "roots/list"]);
+
+/** The facts the MCP target gives policy; a SQL text goes through the target's classifier (a refusal is its deny). */
+async function mcpRequest(m: NonNullable<TestCase["request"]["mcp"]>, opts: PolicyTestOptions): Promise<McpRequestFacts | Decision> {
+  const named = [m.tool, m.prompt, m.resource].filter((x) => x !== undefined).length;
+  if (named > 1) throw new CaseError("request.mcp: give at most one of tool, prompt and resource");
+  const method = m.method ?? (m.tool !== undefined ? "tools/call" : m.prompt !== undefined ? "prompts/get" : m.resource !== undefined ? "resources/read" : undefined);
+  if (method === undefined) throw new CaseError("request.mcp needs method, or tool, prompt or resource");
+  if (m.sql !== undefined && method !== "tools/call") throw new CaseError("request.mcp: sql is for tools/call");
+  let sql: McpSqlFacts | undefined;
+  if (typeof m.sql === "string") {
+    if (!opts.classifyMcpSql) throw new CaseError("request.mcp.sql as text needs the SQL classifier, and none is available here; give classes and tables");
+    try {
+      sql = await opts.classifyMcpSql(m.sql);
+    } catch (e) {
+      return { effect: "deny", rule: "builtin:mcp-sql-unreadable", message: `the SQL argument cannot be classified: ${errorMessage(e)}`, masks: NO_MASKS };
+    }
+  } else if (m.sql !== undefined) sql = { classes: m.sql.classes, relations: m.sql.tables ?? [], functions: m.sql.functions ?? [] };
+  return {
+    kind: "mcp",
+    direction: m.direction ?? (SERVER_METHODS.has(method) ? "server" : "client"),
+    method,
+    server: m.server,
+    ...(m.tool !== undefined ? { tool: m.tool } : {}),
+    ...(m.prompt !== undefined ? { prompt: m.prompt } : {}),
+    ...(m.resource !== undefined ? { resource: m.resource } : {}),
+    ...(m.arguments !== undefined ? { arguments: m.arguments } : {}),
+    ...(m.input_schema !== undefined ? { inputSchema: m.input_schema } : {}),
+    ...(sql !== undefined ? { sql } : {}),
+  };
+}
+
 async function requestOf(c: TestCase, opts: PolicyTestOptions): Promise<RequestFacts | Decision> {
   const r = c.request;
-  const kinds = (["http", "postgres", "ssh", "kubernetes"] as const).filter((k) => r[k] !== undefined);
-  if (kinds.length !== 1) throw new CaseError(`request needs exactly one of http, postgres, ssh, kubernetes (found ${kinds.length})`);
+  const kinds = (["http", "postgres", "ssh", "kubernetes", "mcp"] as const).filter((k) => r[k] !== undefined);
+  if (kinds.length !== 1) throw new CaseError(`request needs exactly one of http, postgres, ssh, kubernetes, mcp (found ${kinds.length})`);
   if (r.http) return { kind: "http", method: r.http.method, path: r.http.path };
   if (r.ssh) return sshRequest(r.ssh);
   if (r.kubernetes) return kubernetesRequest(r.kubernetes);
+  if (r.mcp) return mcpRequest(r.mcp, opts);
   const pg = r.postgres!;
   if (pg.sql !== undefined) {
     if (pg.classes || pg.tables || pg.functions) throw new CaseError("request.postgres: give either sql or classes/tables/functions, not both");
@@ -245,6 +284,10 @@ async function runCase(c: TestCase, where: string, config: Config, policy: Polic
     if (request.kind === "kubernetes") {
       const adjust = kubernetesBuiltins({ mayUseTarget: createMayUseTarget(() => config.rules, (rule, t) => policy.rules.find((x) => x.name === rule)?.matchesTarget(t) ?? false) });
       decision = adjust(decision, action);
+    }
+    // As the MCP target does for a SQL tool: the postgres target's built-in denials.
+    if (request.kind === "mcp" && request.sql !== undefined) {
+      decision = mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((x) => x.name === name)?.mcp?.sql })(decision, action);
     }
   }
   const failure = compare(c, decision);

@@ -101,7 +101,7 @@ function typesKey(types: readonly number[] | undefined): string {
 /** Classes of statements that write rows whose values come from expressions. */
 const ROW_WRITES: ReadonlySet<string> = new Set(["insert", "update", "merge"]);
 /** Classes of statements that fire a table's triggers and defaults. */
-const FIRES_TRIGGERS: ReadonlySet<string> = new Set(["insert", "update", "delete", "merge", "truncate", "copy.from"]);
+export const FIRES_TRIGGERS: ReadonlySet<string> = new Set(["insert", "update", "delete", "merge", "truncate", "copy.from"]);
 
 export class StatementGate {
   private hold: AbortController | null = null;
@@ -468,7 +468,7 @@ function bareName(name: string): string {
 }
 
 /** Classes of statements that name objects without running them. */
-function namesOnly(c: string): boolean {
+export function namesOnly(c: string): boolean {
   return c.startsWith("ddl.") || c === "grant" || c === "revoke" || c === "comment" || c === "security_label";
 }
 
