@@ -580,7 +580,19 @@ export class McpSession {
 
   async #answer(upId: JsonRpcId, fwd: Forwarded, m: JsonRpcResponse): Promise<void> {
     if (m.error !== undefined || m.result === undefined) {
-      this.#finish(upId, { ...m, id: fwd.clientId }, "error", m.error?.message);
+      // An error's message and data are the upstream's words about the call, and may quote what
+      // the call read: the call's masks apply to them as to a result (or the error is withheld).
+      let error = m.error;
+      if (error !== undefined && hasMasks(fwd.masks)) {
+        try {
+          const r = maskResult("error", { message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) }, fwd.masks, this.#d.masker(fwd.masks)).result;
+          error = { ...error, message: typeof r["message"] === "string" ? r["message"] : "", ...(error.data !== undefined ? { data: r["data"] } : {}) };
+        } catch (e) {
+          this.#finish(upId, errorResponse(fwd.clientId, RPC_ERROR.DENIED, `the upstream's error withheld: it cannot be masked as the policy asks: ${errorMessage(e)}`), "mask_refused", errorMessage(e));
+          return;
+        }
+      }
+      this.#finish(upId, { ...m, id: fwd.clientId, ...(error !== undefined ? { error } : {}) }, "error", error?.message);
       return;
     }
     let result: Obj = m.result;
