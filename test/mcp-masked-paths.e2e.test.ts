@@ -67,4 +67,11 @@ describe("masks on every path of a masked call", () => {
     expect(text).not.toContain(SECRET);
     expect(text).toContain("[masked:email]");
   });
+
+  test("the call's progress notifications are masked", async () => {
+    const text = await (await call(2, "reports", "application/json, text/event-stream", { progressToken: "p-2" })).text();
+    expect(text).toContain("notifications/progress");
+    expect(text).toContain('"done"');
+    expect(text).not.toContain(SECRET);
+  });
 });

@@ -498,7 +498,10 @@ export class McpSession {
       const token = m.params?.["progressToken"];
       const upId = typeof token === "string" || typeof token === "number" ? this.#progress.get(idKey(token)) : undefined;
       const fwd = upId === undefined ? undefined : this.#forwarded.get(upId);
-      if (fwd !== undefined) fwd.reply.intermediate(m);
+      if (fwd !== undefined) {
+        const masked = this.#maskedNotice(fwd, m);
+        if (masked !== null) fwd.reply.intermediate(masked);
+      }
       return;
     }
     if (m.method === "notifications/cancelled") {
@@ -557,11 +560,34 @@ export class McpSession {
     }
   }
 
+  /**
+   * A notification about a forwarded request (its progress, a log line on its answer stream) with
+   * that request's masks applied to what it says; null when it cannot be masked (then it is dropped).
+   */
+  #maskedNotice(fwd: Forwarded, m: JsonRpcNotification): JsonRpcNotification | null {
+    if (!hasMasks(fwd.masks) || m.params === undefined) return m;
+    const { progressToken, ...said } = m.params;
+    try {
+      const r = maskResult("notification", said, fwd.masks, this.#d.masker(fwd.masks));
+      return r.masked === 0 ? m : { ...m, params: { ...r.result, ...(progressToken !== undefined ? { progressToken } : {}) } };
+    } catch (e) {
+      this.#d.log.warn("mcp notification dropped: it cannot be masked as the policy asks", { session: this.#d.id, method: m.method, error: errorMessage(e) });
+      return null;
+    }
+  }
+
   /** To the agent: with the request it belongs to when that reply can carry it, else on the server stream. */
-  #toAgent(m: JsonRpcMessage, relatedTo: JsonRpcId | undefined): boolean {
+  #toAgent(message: JsonRpcMessage, relatedTo: JsonRpcId | undefined): boolean {
+    let m = message;
     if (relatedTo !== undefined) {
       const fwd = this.#forwarded.get(relatedTo);
-      if (fwd !== undefined && fwd.reply.intermediate(m)) return true;
+      if (fwd !== undefined) {
+        // Masked whichever way it then goes (this answer's stream, or the server stream).
+        const out = m.kind === "notification" ? this.#maskedNotice(fwd, m) : m;
+        if (out === null) return true;
+        m = out;
+        if (fwd.reply.intermediate(m)) return true;
+      }
     }
     const s = this.#d.serverStream();
     if (s !== null) {
