@@ -309,6 +309,35 @@ describe("approvals_required: 2", () => {
     expect(await verdict).toMatchObject({ allowed: false, message: `approval ${id} denied by carol: not now` });
   });
 
+  test("decisions on one request are taken one at a time: the same approver sent twice at once counts once, two approvers at once release it", async () => {
+    const three: Decision = { ...review, review: { ...review.review!, approvalsRequired: 3 } };
+    const dave: Identity = { method: "dev", subject: "dave", issuer: "dev", groups: ["approvers"] };
+    const { gate, approvals } = setup(() => three);
+    const held = signal<string>();
+    let released = false;
+    const verdict = gate.check(action("/w"), { onHold: (p) => held.resolve(p.id) }).then((v) => ((released = true), v));
+    const id = await within("the request to be held for review", held.promise);
+    // A double submit (two tabs, the console and the CLI): both are in flight before either is recorded.
+    const twice = await Promise.allSettled([gate.decideApproval(id, bob, { approve: true }), gate.decideApproval(id, bob, { approve: true })]);
+    expect(twice.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(approvals.get(id)?.approvals?.map((a) => a.approver)).toEqual(["bob"]);
+    // Bob and carol are two of the three: still held.
+    await gate.decideApproval(id, carol, { approve: true });
+    await Promise.resolve();
+    expect(released).toBe(false);
+    expect(approvals.get(id)).toBeDefined();
+    await gate.decideApproval(id, dave, { approve: true });
+    expect((await verdict).allowed).toBe(true);
+
+    // Two different approvers at once, the last two needed: the request goes on (it is not left held with none missing).
+    const { gate: g2 } = setup(() => two);
+    const held2 = signal<string>();
+    const verdict2 = g2.check(action("/w"), { onHold: (p) => held2.resolve(p.id) });
+    const id2 = await within("the second request to be held for review", held2.promise);
+    await Promise.all([g2.decideApproval(id2, bob, { approve: true }), g2.decideApproval(id2, carol, { approve: true })]);
+    expect((await within("the request approved by two at once to go on", verdict2)).allowed).toBe(true);
+  });
+
   test("a restart keeps the first approval (rebuilt from the records)", async () => {
     const { gate, events } = setup(() => two);
     const held = signal<string>();

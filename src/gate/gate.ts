@@ -595,7 +595,29 @@ export class Gate {
    * Returns the request with this approval in `approvals` (approvalsMissing() > 0: still held).
    * Throws E_APPROVAL (not allowed) or E_AUDIT_WRITE (nothing changed).
    */
-  async decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
+  /** Decisions on one request in progress, each the tail of that request's queue. */
+  readonly #deciding = new Map<string, Promise<unknown>>();
+
+  /**
+   * Decisions on one request are taken one at a time: each is authorized against the approvals
+   * the ones before it recorded, so two at once (a double submit, the console and the CLI) cannot
+   * both count the same approver, nor both see themselves short of approvals_required.
+   */
+  decideApproval(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
+    const before = this.#deciding.get(id) ?? Promise.resolve();
+    const mine = before.then(
+      () => this.#decideApprovalNow(id, approver, verdict, via),
+      () => this.#decideApprovalNow(id, approver, verdict, via),
+    );
+    const tail = mine.catch(() => {});
+    this.#deciding.set(id, tail);
+    void tail.then(() => {
+      if (this.#deciding.get(id) === tail) this.#deciding.delete(id);
+    });
+    return mine;
+  }
+
+  async #decideApprovalNow(id: string, approver: Identity, verdict: { approve: true; forMs?: number } | { approve: false; reason: string }, via?: "console" | "api"): Promise<PendingRequest> {
     const p = this.deps.approvals.authorize(id, approver, verdict.approve ? verdict.forMs : undefined, verdict.approve);
     const now = this.deps.clock.now();
     const base = {
