@@ -21,6 +21,12 @@ test("anything that could leave the console becomes /", () => {
     null,
     "/login/callback?code=x",
     "/logout",
+    // Dot segments that the URL parser resolves to "//evil.example".
+    "/.//evil.example",
+    "/..//evil.example/x",
+    "/a/..//evil.example",
+    "/%2e//evil.example",
+    "/%2E%2E//evil.example?x=1",
   ]) {
     expect(safeReturnTo(bad as string)).toBe("/");
   }

@@ -16,5 +16,8 @@ export function safeReturnTo(wanted: string | undefined | null): string {
   if (url.origin !== "http://console.invalid") return "/";
   // The login pages themselves are no place to return to (a loop).
   if (url.pathname.startsWith("/login") || url.pathname === "/logout") return "/";
-  return `${url.pathname}${url.search}`;
+  // Dot segments are resolved by the URL parser: "/.//evil.example" and "/%2e//evil.example"
+  // come out as "//evil.example", another host again. What is returned is what must be local.
+  const local = `${url.pathname}${url.search}`;
+  return local.startsWith("//") ? "/" : local;
 }
