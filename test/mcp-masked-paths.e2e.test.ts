@@ -1,6 +1,7 @@
 // Masks apply on every path a result's data takes to the agent, not only a result's content: a
 // JSON-RPC error the upstream answers a masked call with (its message and data), and the progress
-// notifications of that call. A stand-in upstream puts a secret on each of those paths.
+// notifications of that call, and its result fetched later with tasks/result when the call ran
+// as a task (2025-11-25). A stand-in upstream puts a secret on each of those paths.
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { startMcpRuntime, type McpRuntime } from "./mcp-runtime-setup.ts";
 
@@ -20,9 +21,10 @@ const upstream = Bun.serve({
       case "initialize":
         return json({ result: { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stand-in", version: "1" } } });
       case "tools/list":
-        return json({ result: { tools: ["fails", "reports"].map((name) => ({ name, description: name, inputSchema: { type: "object", properties: {} } })) } });
+        return json({ result: { tools: ["fails", "reports", "later"].map((name) => ({ name, description: name, inputSchema: { type: "object", properties: {} } })) } });
       case "tools/call": {
-        const params = body["params"] as { name: string; _meta?: { progressToken?: unknown } };
+        const params = body["params"] as { name: string; task?: unknown; _meta?: { progressToken?: unknown } };
+        if (params.name === "later" && params.task !== undefined) return json({ result: { task: { taskId: "task-1", status: "working", createdAt: new Date().toISOString(), ttl: 60_000 } } });
         if (params.name === "fails") return json({ error: { code: -32603, message: `cannot mail ${SECRET}`, data: { owner: SECRET } } });
         const events = [
           { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: params._meta?.progressToken, progress: 1, message: `reading the mail of ${SECRET}` } },
@@ -30,6 +32,8 @@ const upstream = Bun.serve({
         ];
         return new Response(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(""), { headers: { "content-type": "text/event-stream", "mcp-session-id": "up-1" } });
       }
+      case "tasks/result":
+        return json({ result: { content: [{ type: "text", text: `mail ${SECRET}` }], _meta: { "io.modelcontextprotocol/related-task": { taskId: "task-1" } } } });
       default:
         return new Response(null, { status: 202 });
     }
@@ -42,7 +46,13 @@ let session = "";
 beforeAll(async () => {
   rt = await startMcpRuntime(
     { servers: [{ name: "standin", url: `http://127.0.0.1:${upstream.port}/mcp` }] },
-    { rules: [{ name: "masked", effect: "allow", methods: ["tools/call"], tools: ["fails", "reports"], detectors: ["email"] }] },
+    {
+      rules: [
+        { name: "masked", effect: "allow", methods: ["tools/call"], tools: ["fails", "reports", "later"], detectors: ["email"] },
+        // Fetching a task's result: allowed by a rule of its own, which masks nothing.
+        { name: "tasks", effect: "allow", methods: ["tasks/result", "tasks/get"] },
+      ],
+    },
   );
   const c = await rt.client("standin");
   session = (c.transport as unknown as { sessionId: string }).sessionId;
@@ -53,12 +63,13 @@ afterAll(async () => {
   await upstream.stop(true);
 });
 
-const call = (id: number, name: string, accept: string, meta?: Record<string, unknown>) =>
+const send = (id: number, method: string, params: Record<string, unknown>, accept = "application/json") =>
   fetch(`${rt.url}/mcp/standin`, {
     method: "POST",
     headers: { authorization: "Bearer token-alice", "content-type": "application/json", accept, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
-    body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {}, ...(meta ? { _meta: meta } : {}) } }),
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
   });
+const call = (id: number, name: string, accept: string, meta?: Record<string, unknown>) => send(id, "tools/call", { name, arguments: {}, ...(meta ? { _meta: meta } : {}) }, accept);
 
 describe("masks on every path of a masked call", () => {
   test("a JSON-RPC error's message and data are masked", async () => {
@@ -73,5 +84,14 @@ describe("masks on every path of a masked call", () => {
     expect(text).toContain("notifications/progress");
     expect(text).toContain('"done"');
     expect(text).not.toContain(SECRET);
+  });
+
+  test("a call run as a task keeps its masks when its result is fetched with tasks/result", async () => {
+    const created = (await (await send(3, "tools/call", { name: "later", arguments: {}, task: { ttl: 60_000 } })).json()) as { result: { task: { taskId: string } } };
+    expect(created.result.task.taskId).toBe("task-1");
+    const text = await (await send(4, "tasks/result", { taskId: "task-1" })).text();
+    expect(text).toContain('"content"');
+    expect(text).not.toContain(SECRET);
+    expect(text).toContain("[masked:email]");
   });
 });

@@ -93,6 +93,8 @@ interface Forwarded {
   readonly argsSha256: string | undefined;
   readonly pin: PinCheck | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
+  /** The method whose result shape the answer has, when not `method`'s (tasks/result: the task's tools/call). */
+  readonly maskAs?: string;
 }
 
 /** A server-initiated request relayed to the agent, waiting for its answer. */
@@ -138,6 +140,12 @@ export class McpSession {
   readonly #internal = new Map<JsonRpcId, Internal>();
   /** Progress tokens of requests in flight → their upstream id. */
   readonly #progress = new Map<string, JsonRpcId>();
+  /**
+   * Tasks (2025-11-25) that masked tool calls started, by task id: their result comes later, to
+   * tasks/result, and carries the call's masks, whatever masks the rule allowing tasks/result has.
+   * Kept for the session's life (never dropped early: that would unmask a late result).
+   */
+  readonly #taskMasks = new Map<string, Masks>();
   /** Server requests relayed to the agent: the id the agent sees → the server's id. */
   readonly #serverRequests = new Map<string, ServerRequest>();
   #tools = new Map<string, ToolDef>();
@@ -413,7 +421,11 @@ export class McpSession {
     const upId = this.#upId();
     entry.upId = upId;
     const timer = setTimeout(() => this.#timeout(upId), this.#timeoutOf(m.method));
-    const fwd: Forwarded = { clientId: m.id, method: m.method, facts, reply, masks: verdict.masks, started: performance.now(), verdict, progressToken, argsSha256, pin, timer };
+    // A task's result carries the masks of the call that started it, as well as this request's.
+    const taskId = m.method === "tasks/result" ? m.params?.["taskId"] : undefined;
+    const taskMasks = typeof taskId === "string" ? this.#taskMasks.get(taskId) : undefined;
+    const masks = taskMasks === undefined ? verdict.masks : unionMasks(verdict.masks, taskMasks);
+    const fwd: Forwarded = { clientId: m.id, method: m.method, facts, reply, masks, started: performance.now(), verdict, progressToken, argsSha256, pin, timer, ...(taskMasks !== undefined ? { maskAs: "tools/call" } : {}) };
     this.#forwarded.set(upId, fwd);
     if (progressToken !== undefined) this.#progress.set(idKey(progressToken), upId);
     try {
@@ -626,8 +638,14 @@ export class McpSession {
     try {
       if (fwd.method === "initialize") result = this.#initialized(result);
       else if (isListMethod(fwd.method)) result = this.#filterList(fwd.method, result);
+      if (fwd.method === "tools/call" && hasMasks(fwd.masks)) {
+        // A call run as a task answers with the task; its result, later, must be masked as this one.
+        const task = result["task"];
+        const id = typeof task === "object" && task !== null ? (task as Obj)["taskId"] : undefined;
+        if (typeof id === "string") this.#taskMasks.set(id, fwd.masks);
+      }
       if (hasMasks(fwd.masks)) {
-        const r = maskResult(fwd.method, result, fwd.masks, this.#d.masker(fwd.masks));
+        const r = maskResult(fwd.maskAs ?? fwd.method, result, fwd.masks, this.#d.masker(fwd.masks));
         result = r.result;
         masked = r.masked;
       }
@@ -849,6 +867,12 @@ function foldedTwins(names: readonly string[]): [string, string] | null {
     seen.set(f, n);
   }
   return null;
+}
+
+/** Both masks at once: every path, column and detector of either. */
+function unionMasks(a: Masks, b: Masks): Masks {
+  const u = (x: readonly string[], y: readonly string[]) => [...new Set([...x, ...y])];
+  return { json: u(a.json, b.json), columns: u(a.columns, b.columns), detectors: u(a.detectors, b.detectors) };
 }
 
 function idKey(id: JsonRpcId): string {
