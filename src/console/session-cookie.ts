@@ -2,7 +2,7 @@
 // (never past the token's expiry), and the CSRF token of that login. HMAC-SHA256 with a key kept
 // in the state folder, so a restart keeps people logged in and deleting the key logs everyone out.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GatewayError, errorMessage } from "../core/errors.ts";
 import type { Identity } from "../core/types.ts";
@@ -80,25 +80,37 @@ export function csrfMatches(presented: string | undefined, expected: string): bo
 export async function loadOrCreateCookieKey(stateDir: string): Promise<Buffer> {
   const dir = join(stateDir, "console");
   const path = join(dir, "cookie-key");
+  // A key file shorter than a key (emptied or cut) must never be used: with a key anyone can
+  // guess (the empty one), anyone could sign a session cookie. Refused, with what to do.
+  const usable = (key: Buffer): Buffer => {
+    if (key.length >= 32) return key;
+    throw new GatewayError("E_STATE", `console cookie key ${path} holds ${key.length} bytes, fewer than a key's 32: delete the file and a new key is made at the next start (every console login then ends)`);
+  };
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     try {
-      const key = await readFile(path);
-      if (key.length >= 32) return key;
+      return usable(await readFile(path));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
+    // Written whole under another name, then linked into place: the key file never exists
+    // partly written (a crash in between leaves only the temporary file).
     const key = randomBytes(32);
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(tmp, key, { mode: 0o600, flag: "wx" });
     try {
-      await writeFile(path, key, { mode: 0o600, flag: "wx" });
+      await link(tmp, path);
       return key;
     } catch (e) {
       // Another process made it first: use theirs.
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") return await readFile(path);
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return usable(await readFile(path));
       throw e;
+    } finally {
+      await unlink(tmp).catch(() => {});
     }
   } catch (e) {
+    if (e instanceof GatewayError) throw e;
     throw new GatewayError("E_STATE", `console cookie key ${path} cannot be read or made: ${errorMessage(e)}`, { cause: e });
   }
 }
