@@ -564,9 +564,24 @@ export class McpSession {
       answer(errorResponse(m.id, verdict.auditFailed ? RPC_ERROR.AUDIT_UNAVAILABLE : RPC_ERROR.DENIED, `denied by the gateway: ${verdict.message}`, { rule: verdict.decision.rule }));
       return;
     }
+    // What the server asks the agent (a sampling prompt, an elicitation's message) may quote what
+    // the call it belongs to read: that call's masks apply, with the allowing rule's own. Without
+    // a related call (stdio), every call in flight's.
+    const related = relatedTo !== undefined ? this.#forwarded.get(relatedTo) : undefined;
+    let masks = verdict.masks;
+    for (const f of related !== undefined ? [related] : relatedTo === undefined ? this.#forwarded.values() : []) masks = unionMasks(masks, f.masks);
+    let params = m.params;
+    if (params !== undefined && hasMasks(masks)) {
+      try {
+        params = maskResult("server-request", params, masks, d.masker(masks)).result;
+      } catch (e) {
+        answer(errorResponse(m.id, RPC_ERROR.DENIED, `denied by the gateway: this request cannot be masked as the policy asks: ${errorMessage(e)}`));
+        return;
+      }
+    }
     const agentId = `gh-${++this.#nextServer}`;
     this.#serverRequests.set(idKey(agentId), { serverId: m.id, facts, verdict, started: performance.now() });
-    if (!this.#toAgent({ kind: "request", id: agentId, method: m.method, ...(m.params !== undefined ? { params: m.params } : {}) }, relatedTo)) {
+    if (!this.#toAgent({ kind: "request", id: agentId, method: m.method, ...(params !== undefined ? { params } : {}) }, relatedTo)) {
       this.#serverRequests.delete(idKey(agentId));
       answer(errorResponse(m.id, RPC_ERROR.INTERNAL_ERROR, "the agent has no open stream to receive this request"));
     }
