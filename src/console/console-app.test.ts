@@ -203,6 +203,17 @@ describe("login", () => {
       expect(text).not.toContain("evil.example");
     }
   });
+
+  test("a return path with $' or $` is written into the page's refresh as itself (no replacement pattern pulls the page into the attribute)", async () => {
+    for (const back of ["/approvals?x=$'", "/approvals?x=$`", "/approvals?x=$&"]) {
+      const res = await app.request(`${BASE}/login/dev`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ subject: "bob", groups: "approvers", return_to: back }) });
+      const text = await res.text();
+      const meta = /<meta http-equiv="refresh" content="([^"]*)">/.exec(text);
+      const url = new URL(back, BASE);
+      expect(meta?.[1]).toBe(`0;url=${url.pathname}${url.search}`.replace(/&/g, "&amp;"));
+      expect(text.match(/<head>/g)?.length).toBe(1);
+    }
+  });
 });
 
 describe("approving from the console", () => {

@@ -212,8 +212,9 @@ ${
     const value = sessionCookie(signer, { identity, expiresAt, csrf: newCsrfToken() });
     setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: "Strict", secure: secure(), path: "/", maxAge: Math.max(1, Math.floor((expiresAt - now()) / 1000)) });
     // A page that moves on by itself rather than a redirect: a SameSite=Strict cookie is not
-    // sent on the rest of a navigation that the issuer's site started.
-    const page = layout(null, "Logged in", h`<p>Logged in as ${identity.name ?? identity.subject}. <a id="continue" href="${returnTo}">Continue</a></p>`).replace("<head>", `<head><meta http-equiv="refresh" content="0;url=${escapeAttr(returnTo)}">`);
+    // sent on the rest of a navigation that the issuer's site started. A function, not a string,
+    // as the replacement: in a string, $` $' $& in the return path would be replacement patterns.
+    const page = layout(null, "Logged in", h`<p>Logged in as ${identity.name ?? identity.subject}. <a id="continue" href="${returnTo}">Continue</a></p>`).replace("<head>", () => `<head><meta http-equiv="refresh" content="0;url=${escapeAttr(returnTo)}">`);
     return c.html(page, 200);
   }
 
