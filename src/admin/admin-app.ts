@@ -51,7 +51,7 @@ function view(p: PendingRequest, viewer: Identity) {
     max_grant_ms: p.maxGrantMs,
     approvals_required: p.approvalsRequired ?? 1,
     approvals: (p.approvals ?? []).map((a) => ({ approver: a.approver, at: new Date(a.at).toISOString(), ...(a.forMs !== undefined ? { for_ms: a.forMs } : {}) })),
-    can_decide: viewer.subject !== p.identity.subject && viewer.groups.some((g) => p.approvers.includes(g)),
+    can_decide: !(viewer.subject === p.identity.subject && viewer.issuer === p.identity.issuer) && viewer.groups.some((g) => p.approvers.includes(g)),
     already_approved: (p.approvals ?? []).some((a) => a.approver === viewer.subject && a.issuer === viewer.issuer),
   };
 }
@@ -96,7 +96,7 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
     const me = c.get("identity");
     const visible = deps.approvals
       .pending()
-      .filter((p) => p.identity.subject === me.subject || me.groups.some((g) => p.approvers.includes(g)));
+      .filter((p) => (p.identity.subject === me.subject && p.identity.issuer === me.issuer) || me.groups.some((g) => p.approvers.includes(g)));
     return c.json({ requests: visible.map((p) => view(p, me)) });
   });
 
@@ -145,7 +145,7 @@ export function createAdminApp(deps: AdminDeps): Hono<Env> {
   app.post("/v1/requests/:id/deny", decide(false));
   app.get("/v1/grants", (c) => {
     const me = c.get("identity");
-    const grants = deps.approvals.liveGrants(deps.clock.now()).filter((g) => g.subject === me.subject || g.approver === me.subject);
+    const grants = deps.approvals.liveGrants(deps.clock.now()).filter((g) => (g.subject === me.subject && g.issuer === me.issuer) || g.approver === me.subject);
     // snake_case like the audit records and the rest of this API.
     return c.json({
       grants: grants.map((g) => ({ approval_id: g.approvalId, subject: g.subject, issuer: g.issuer, rule: g.rule, target: g.target, approver: g.approver, until: new Date(g.until).toISOString() })),

@@ -19,7 +19,9 @@ const T0 = Date.parse("2026-12-06T13:35:00.000Z");
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
 const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
 const carol: Identity = { method: "dev", subject: "carol", issuer: "dev", groups: ["approvers"] };
-const TOKENS: Record<string, Identity> = { "alice-token": alice, "bob-token": bob, "carol-token": carol };
+// Another issuer's "alice": not the requester alice, and no approver.
+const otherAlice: Identity = { method: "oidc", subject: "alice", issuer: "https://other.example", groups: ["developers"] };
+const TOKENS: Record<string, Identity> = { "alice-token": alice, "bob-token": bob, "carol-token": carol, "other-alice-token": otherAlice };
 const review: Decision = {
   effect: "review",
   rule: "order-writes",
@@ -257,6 +259,13 @@ test("the admin API refuses a grant length it cannot read instead of approving w
     expect(r.status).toBe(400);
   }
   expect(approvals.pending().map((p) => p.id)).toEqual([held!.id]);
+});
+
+test("the admin API shows a requester their own held requests, not those of the same subject at another issuer", async () => {
+  const { held } = await aliceAsks();
+  const list = async (token: string) => ((await (await fetch(`${admin()}/v1/requests`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string }[] }).requests.map((r) => r.id);
+  expect(await list("alice-token")).toEqual([held!.id]);
+  expect(await list("other-alice-token")).toEqual([]);
 });
 
 describe("approvals_required: 2 through the CLI and API", () => {
