@@ -16,7 +16,7 @@ import type { McpTarget } from "../src/config/schema.ts";
 import { GatewayError } from "../src/core/errors.ts";
 import { silentLogger } from "../src/core/logger.ts";
 import { NO_MASKS, systemClock, type Action, type Decision, type Identity, type Masks } from "../src/core/types.ts";
-import { Gate } from "../src/gate/gate.ts";
+import { Gate, type AuditSink } from "../src/gate/gate.ts";
 import { compileJsonMasker } from "../src/masking/json-masker.ts";
 import { startMcpTarget } from "../src/targets/mcp/mcp-target.ts";
 import type { ToolPins } from "../src/targets/mcp/session.ts";
@@ -90,12 +90,16 @@ export interface McpRuntime {
   readonly approvals: Approvals;
   rules: TestRule[];
   records(): Promise<AuditRecord[]>;
+  /** Every audit write fails from now on (true) or works again (false). */
+  failAudit(on: boolean): void;
+  /** As a configuration reload does: live sessions of identities `revoked` no longer trusts end. */
+  revoke(revoked: (identity: { subject: string; issuer: string; method: string }) => boolean): void;
   /** An SDK client connected over Streamable HTTP (or the legacy SSE transport) as `token`. */
   client(server: string, opts?: { token?: string; sse?: boolean; capabilities?: Record<string, unknown> }): Promise<Client>;
   stop(): Promise<void>;
 }
 
-export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | "listen">, opts: { rules?: TestRule[]; pins?: ToolPins | null } = {}): Promise<McpRuntime> {
+export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | "listen">, opts: { rules?: TestRule[]; pins?: ToolPins | null; toolsFreshMs?: number } = {}): Promise<McpRuntime> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-mcp-rt-"));
   const auditPath = join(dir, "audit.log");
   const audit = await openAuditLog({ path: auditPath, clock: systemClock });
@@ -103,7 +107,21 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
   const approvals = new Approvals({ clock: systemClock, onExpire: (p) => gate.expire(p) });
   let rules: TestRule[] = opts.rules ?? [];
   const policy = testPolicy(() => rules);
-  const gate = new Gate({ policy: () => policy, audit, approvals, clock: systemClock, metrics, log: silentLogger });
+  // The real log, behind a switch that makes every write fail (as a full disk would).
+  let auditFails = false;
+  const failed = () => new GatewayError("E_AUDIT_WRITE", "audit log write failed: disk full (test)");
+  const sink: AuditSink = {
+    durability: "batch",
+    append: (e, o) => (auditFails ? Promise.reject(failed()) : audit.append(e as Parameters<AuditLog["append"]>[0], o).then((r) => ({ seq: r.seq }))),
+    appendSync: (t, v, o) => {
+      if (auditFails) throw failed();
+      return audit.appendSync(t, v, o);
+    },
+    flush: () => audit.flush(),
+    flushSoon: () => audit.flushSoon(),
+    sync: () => audit.sync(),
+  };
+  const gate = new Gate({ policy: () => policy, audit: sink, approvals, clock: systemClock, metrics, log: silentLogger });
   const cfg: McpTarget = { name: "tools", kind: "mcp", listen: "127.0.0.1:0", ...target };
   const maskers = new Map<string, ReturnType<typeof compileJsonMasker>>();
   const running: RunningTarget = startMcpTarget(cfg, {
@@ -123,6 +141,7 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
       return maskers.get(key)!;
     },
     pins: opts.pins ?? null,
+    ...(opts.toolsFreshMs !== undefined ? { toolsFreshMs: opts.toolsFreshMs } : {}),
     onBudgetRefused: (target, budget) => metrics.mcpBudgetRefusals.inc({ target, budget }),
     authorizationServers: () => ["https://issuer.example"],
     clock: systemClock,
@@ -146,6 +165,10 @@ export async function startMcpRuntime(target: Omit<McpTarget, "name" | "kind" | 
       rules = r;
     },
     records: () => auditRecords(auditPath),
+    failAudit: (on) => {
+      auditFails = on;
+    },
+    revoke: (revoked) => running.revokeSessions(revoked),
     async client(server, o = {}) {
       const headers = { authorization: `Bearer ${o.token ?? "token-alice"}` };
       const client = new Client({ name: "e2e", version: "1.0.0" }, { capabilities: o.capabilities ?? {} });

@@ -40,6 +40,8 @@ export interface McpTargetDeps extends TargetDeps {
   readonly classifySql?: SqlClassifier;
   /** The target's settings with secret references at their current values, asked at each connect. */
   readonly current?: () => McpTarget;
+  /** How old tool definitions may be at a call before the session lists them again (default a minute; tests set 0). */
+  readonly toolsFreshMs?: number;
   /** The issuers' URLs, for the protected-resource metadata. */
   readonly authorizationServers?: () => readonly string[];
   /** Counted refusals by budget (calls, tool_calls, result_bytes, call_timeout). */
@@ -199,6 +201,7 @@ export function startMcpTarget(cfg: McpTarget, deps: McpTargetDeps): RunningTarg
       budgets,
       onBudgetRefused: (budget) => deps.onBudgetRefused?.(cfg.name, budget),
       resultBytes: resultMax,
+      ...(deps.toolsFreshMs !== undefined ? { toolsFreshMs: deps.toolsFreshMs } : {}),
       callTimeoutMs,
       now: () => deps.clock.now(),
       log,

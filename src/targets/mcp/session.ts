@@ -63,6 +63,8 @@ export interface McpSessionDeps {
   readonly budgets: Budgets;
   readonly onBudgetRefused: (budget: string) => void;
   readonly resultBytes: number;
+  /** How old tool definitions may be at a call before they are listed again (default a minute). */
+  readonly toolsFreshMs?: number;
   readonly callTimeoutMs: number;
   readonly now: () => number;
   readonly log: { info(m: string, f?: Obj): void; warn(m: string, f?: Obj): void; error(m: string, f?: Obj): void };
@@ -115,6 +117,8 @@ interface ToolDef {
 
 /** How long a held request waits between progress notifications. */
 const HOLD_PROGRESS_MS = 10_000;
+/** How old the tool definitions a call is checked against may be before the gateway lists them again. */
+const TOOLS_FRESH_MS = 60_000;
 /** The time budget of requests other than tools/call (at least). */
 const OTHER_REQUEST_MS = 60_000;
 /** Pages of a list the gateway reads itself before it gives up (a server that pages forever). */
@@ -138,6 +142,7 @@ export class McpSession {
   readonly #serverRequests = new Map<string, ServerRequest>();
   #tools = new Map<string, ToolDef>();
   #toolsKnown = false;
+  #toolsListedAt = 0;
   #relisting: Promise<void> | null = null;
   #initialize: Obj | null = null;
   #version: string | null = null;
@@ -291,6 +296,9 @@ export class McpSession {
     let toolMissing = false;
     let sqlRefusal: string | null = null;
     if (m.method === "tools/call" && facts.tool !== undefined) {
+      // A server may change a tool without saying so (no list_changed): the definitions a call
+      // is checked against are never older than a minute.
+      if (this.#toolsKnown && performance.now() - this.#toolsListedAt > (d.toolsFreshMs ?? TOOLS_FRESH_MS)) this.#toolsKnown = false;
       await this.#knowTools();
       const def = this.#tools.get(facts.tool);
       if (def === undefined) toolMissing = true;
@@ -757,6 +765,7 @@ export class McpSession {
       }
       // A list that could not be read leaves no tool known (their calls are denied), not the old ones.
       this.#toolsKnown = complete;
+      this.#toolsListedAt = performance.now();
       if (!complete) this.#d.log.warn("mcp: the upstream's tools could not be listed; tool calls are denied until they can", { session: this.#d.id, server: this.#d.server, known_before: before.size });
     })().finally(() => {
       this.#relisting = null;
