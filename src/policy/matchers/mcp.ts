@@ -45,8 +45,12 @@ export interface McpCondition {
 
 /** Methods that carry a resource URI. */
 export const RESOURCE_METHODS: ReadonlySet<string> = new Set(["resources/read", "resources/subscribe", "resources/unsubscribe"]);
-/** Methods that carry arguments. */
-const ARGUMENT_METHODS: ReadonlySet<string> = new Set(["tools/call", "prompts/get"]);
+/**
+ * Methods whose arguments a rule's `arguments:` reads: a call's or a prompt's arguments, and the
+ * params of the server-initiated requests that carry values (an elicitation's `url`, `mode`,
+ * `message`; a sampling request's), so "URL elicitation only to these hosts" can be written.
+ */
+const ARGUMENT_METHODS: ReadonlySet<string> = new Set(["tools/call", "prompts/get", "elicitation/create", "sampling/createMessage"]);
 
 const list = (xs: readonly string[]) => `[${xs.join(", ")}]`;
 
@@ -184,7 +188,7 @@ export function compileMcpConditions(section: McpSection, restricting: boolean):
         return outcome(f).holds;
       },
       why(f) {
-        if (!ARGUMENT_METHODS.has(f.method)) return `arguments are about tools/call and prompts/get, and this is ${f.method}`;
+        if (!ARGUMENT_METHODS.has(f.method)) return `arguments are about ${[...ARGUMENT_METHODS].join(", ")}, and this is ${f.method}`;
         if (f.listing === true) return "listing: the arguments of a call are not known yet";
         return outcome(f).why;
       },
