@@ -25,6 +25,8 @@ export interface ApprovalPagesDeps {
   readonly remoteOf?: (session: string) => string | undefined;
   /** How often the event stream sends a keep-alive comment. Default 15s. */
   readonly heartbeatMs?: number;
+  /** Calls `end` when the login with this CSRF token logs out; returns how to stop listening. */
+  readonly onLogout?: (csrf: string, end: () => void) => () => void;
 }
 
 const GRANT_CHOICES = [15 * 60_000, 30 * 60_000, 3_600_000, 2 * 3_600_000, 4 * 3_600_000, 8 * 3_600_000, 24 * 3_600_000];
@@ -142,7 +144,8 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
   app.get("/events", (c) => {
     const v = c.get("viewer");
     return streamSSE(c, async (stream) => {
-      const send = (event: string, data: unknown) => stream.writeSSE({ event, data: JSON.stringify(data) }).catch(() => {});
+      let closed = false;
+      const send = (event: string, data: unknown) => (closed ? Promise.resolve() : stream.writeSSE({ event, data: JSON.stringify(data) }).catch(() => {}));
       const shown = new Set<string>();
       const stop = deps.approvals.watch((change) => {
         if (change.kind === "pending") {
@@ -158,16 +161,23 @@ export function createApprovalPages(deps: ApprovalPagesDeps): Hono<ConsoleEnv> {
       await send("snapshot", { ids: list.map(cardId), cards: list.map((p) => ({ id: cardId(p), html: String(requestCard(p, v, deps)) })) });
       const beat = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => {}), deps.heartbeatMs ?? 15_000);
       let ends: ReturnType<typeof setTimeout> | undefined;
+      let unlisten: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         // The stream ends with the login: an expired session sees nothing more.
         const expires = v.identity.expiresAt;
         if (expires !== undefined) ends = setTimeout(resolve, Math.max(0, expires - deps.clock.now()));
+        // ... and with a logout (in another tab, say): nothing more reaches a logged-out login.
+        unlisten = deps.onLogout?.(v.csrf, () => {
+          closed = true;
+          resolve();
+        });
         if (c.req.raw.signal.aborted) return resolve();
         c.req.raw.signal.addEventListener("abort", () => resolve(), { once: true });
         stream.onAbort(() => resolve());
       });
       clearInterval(beat);
       if (ends !== undefined) clearTimeout(ends);
+      unlisten?.();
       stop();
     });
   });

@@ -376,6 +376,22 @@ test("the live stream ends when the console session does", async () => {
   expect(next.done).toBe(true);
 });
 
+test("the live stream ends when its login logs out (in another tab), and shows nothing held after", async () => {
+  const bob = await login("bob", ["approvers"]);
+  const res = await app.request(`${BASE}/approvals/events`, { headers: { cookie: bob.cookie } });
+  const reader = res.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toContain("event: snapshot");
+  expect((await post("/logout", bob.cookie, { _csrf: bob.csrf })).status).toBe(303);
+  await hold(alice, { kind: "http", method: "POST", path: "/after/logout" });
+  let rest = "";
+  for (;;) {
+    const next = await within("the stream to end at the logout", reader.read());
+    if (next.done) break;
+    rest += new TextDecoder().decode(next.value);
+  }
+  expect(rest).not.toContain("/after/logout");
+});
+
 describe("approvals_required: 2 in the console", () => {
   test("the first approval is recorded and shown; the same approver cannot approve twice; a second approver releases it", async () => {
     const bob = await login("bob", ["approvers"]);

@@ -67,6 +67,17 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
   // Sessions logged out before their expiry (by their CSRF token, unique to each login): a copy
   // of the cookie is refused too. In memory: a restart forgets them, the cookie key does not.
   const loggedOut = new Map<string, number>();
+  // Live approval streams by login (CSRF token): a logout ends them at once, not at the login's expiry.
+  const streams = new Map<string, Set<() => void>>();
+  const onLogout = (csrf: string, end: () => void): (() => void) => {
+    let set = streams.get(csrf);
+    if (set === undefined) streams.set(csrf, (set = new Set()));
+    set.add(end);
+    return () => {
+      set.delete(end);
+      if (set.size === 0 && streams.get(csrf) === set) streams.delete(csrf);
+    };
+  };
   /** The request's session: signed by us, not expired, not logged out; or null. */
   const sessionOf = (c: Context<ConsoleEnv>) => {
     const read = readSession(signer, getCookie(c, SESSION_COOKIE), now());
@@ -264,13 +275,15 @@ ${
     const v = c.get("viewer");
     for (const [token, until] of loggedOut) if (until <= now()) loggedOut.delete(token);
     loggedOut.set(v.csrf, v.identity.expiresAt ?? now() + maxSession());
+    for (const end of streams.get(v.csrf) ?? []) end();
+    streams.delete(v.csrf);
     await deps.gate.recordHappened({ type: "console.logout", identity: auditIdentity(v.identity) });
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(), httpOnly: true, sameSite: "Strict" });
     return c.redirect("/login", 303);
   });
 
   app.get("/", (c) => c.redirect("/approvals", 302));
-  app.route("/approvals", createApprovalPages({ approvals: deps.approvals, gate: deps.gate, clock: deps.clock, rules: () => deps.config().rules, ...(deps.remoteOf ? { remoteOf: deps.remoteOf } : {}) }));
+  app.route("/approvals", createApprovalPages({ approvals: deps.approvals, gate: deps.gate, clock: deps.clock, rules: () => deps.config().rules, onLogout, ...(deps.remoteOf ? { remoteOf: deps.remoteOf } : {}) }));
   app.use("/policy", needs(["view", "approve"]));
   app.use("/policy/*", needs(["view", "approve"]));
   app.route("/policy", createPolicyPage({ config: deps.config, policy: deps.policy, status: deps.status }));
