@@ -5,82 +5,21 @@
 // shows (views, inheritance, user code) is denied; what is left needs column masks (an MCP
 // result is masked by detectors over its text) or startup parameters (an MCP caller sends none).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startPostgres, type PostgresInstance } from "../helpers/postgres.ts";
-import { fixtureSql } from "../helpers/fixtures.ts";
-import { CORPUS, FIXTURES, type Who } from "./corpus.ts";
-import { silentLogger } from "../../src/core/logger.ts";
-import type { Action, Decision, Identity, McpRequestFacts } from "../../src/core/types.ts";
-import { loadConfigFromSources } from "../../src/config/load.ts";
-import { compilePolicy, type Policy } from "../../src/policy/compile.ts";
-import { Catalog } from "../../src/targets/postgres/catalog/catalog.ts";
-import { loadSqlParser, type SqlParser } from "../../src/targets/postgres/sql/sql-parser.ts";
-import { mcpSqlBuiltins } from "../../src/targets/mcp/sql-builtins.ts";
-import { createCatalogSqlClassifier } from "../../src/targets/mcp/sql-catalog.ts";
+import { startMcpSqlFixture, type McpSqlFixture } from "../helpers/mcp-sql-fixture.ts";
+import { CORPUS, type Who } from "./corpus.ts";
 
 setDefaultTimeout(120_000);
 
-let pg: PostgresInstance;
-let catalog: Catalog;
-let parser: SqlParser;
-let policy: Policy;
-let adjust: (d: Decision, a: Action) => Decision;
-let classify: ReturnType<typeof createCatalogSqlClassifier>;
-
-const RULES = `rules:
-  - name: block-drop-database
-    mcp: { sql: { classes: [ddl.drop.database] } }
-    effect: deny
-  - name: analysts-read-sales
-    groups: [analysts]
-    mcp:
-      servers: [db]
-      tools: [query]
-      sql:
-        classes: [read, set, show, transaction, explain, prepare, execute, deallocate, declare_cursor, fetch, move, close, discard]
-        tables: ["sales.*"]
-    effect: allow
-  - name: support-update-sales
-    groups: [support]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, update, transaction], tables: ["sales.*"] } }
-    effect: allow
-  - name: exporters-copy-sales
-    groups: [exporters]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, copy.to], tables: ["sales.*"] } }
-    effect: allow
-  - name: dbas
-    groups: [dbas]
-    mcp: { servers: [db], tools: [query] }
-    effect: allow
-`;
-const GROUPS: Record<Who, string> = { analyst: "analysts", support: "support", exporter: "exporters", dba: "dbas" };
+let fx: McpSqlFixture;
 
 beforeAll(async () => {
-  parser = await loadSqlParser();
-  pg = await startPostgres();
-  await pg.psql(`${fixtureSql("bypass-schema.sql")}
-CREATE FUNCTION public.read_secret_file() RETURNS text LANGUAGE sql AS $$SELECT 'x'$$;
-${FIXTURES}`);
-  catalog = new Catalog({ host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, silentLogger);
-  // Nothing here runs the SQL it classifies: the catalog does not change, so its cache holds.
-  classify = createCatalogSqlClassifier(parser, catalog, { freshForMs: 0 });
-  const config = await loadConfigFromSources([{ file: "p.yaml", text: RULES }], { baseDir: "/tmp", env: {} });
-  policy = compilePolicy(config);
-  adjust = mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((r) => r.name === name)?.mcp?.sql });
+  fx = await startMcpSqlFixture();
 });
 afterAll(async () => {
-  catalog?.close();
-  await pg?.stop();
+  await fx?.close();
 });
 
-async function decideCall(who: Who, sql: string): Promise<{ effect: string; why: string }> {
-  const c = await classify(sql);
-  if (!c.ok) return { effect: "deny", why: c.reason };
-  const identity: Identity = { method: "oidc", subject: who, issuer: "https://idp.example", groups: [GROUPS[who]] };
-  const request: McpRequestFacts = { kind: "mcp", direction: "client", method: "tools/call", server: "db", tool: "query", arguments: { sql }, sql: c.sql };
-  const action: Action = { identity, target: "tools", request, time: 0 };
-  const d = adjust(policy.decide(action), action);
-  return { effect: d.effect, why: `${d.rule}: ${d.message}` };
-}
+const decideCall = (who: Who, sql: string) => fx.decideCall(who, sql);
 
 describe("the PostgreSQL bypass corpus through an MCP SQL tool, with the catalog", () => {
   test("the corpus: every denied attempt is denied, except those whose denial needs column masks or startup parameters", async () => {

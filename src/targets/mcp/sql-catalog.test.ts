@@ -3,82 +3,31 @@
 // on it, decided under the corpus's intent written as mcp rules. The whole corpus runs in
 // test/bypass/mcp-sql-corpus.test.ts.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startPostgres, type PostgresInstance } from "../../../test/helpers/postgres.ts";
-import { fixtureSql } from "../../../test/helpers/fixtures.ts";
-import { FIXTURES, type Who } from "../../../test/bypass/corpus.ts";
-import { silentLogger } from "../../core/logger.ts";
-import type { Action, Decision, Identity, McpRequestFacts } from "../../core/types.ts";
-import { loadConfigFromSources } from "../../config/load.ts";
-import { compilePolicy, type Policy } from "../../policy/compile.ts";
-import { Catalog } from "../postgres/catalog/catalog.ts";
-import { loadSqlParser, type SqlParser } from "../postgres/sql/sql-parser.ts";
-import { mcpSqlBuiltins } from "./sql-builtins.ts";
+import { startMcpSqlFixture, type McpSqlFixture } from "../../../test/helpers/mcp-sql-fixture.ts";
+import type { PostgresInstance } from "../../../test/helpers/postgres.ts";
+import type { Who } from "../../../test/bypass/corpus.ts";
+import type { Action, Identity } from "../../core/types.ts";
+import type { Catalog } from "../postgres/catalog/catalog.ts";
+import type { SqlParser } from "../postgres/sql/sql-parser.ts";
 import { classifySqlWithCatalog, createCatalogSqlClassifier } from "./sql-catalog.ts";
 
 setDefaultTimeout(120_000);
 
+let fx: McpSqlFixture;
 let pg: PostgresInstance;
 let catalog: Catalog;
 let parser: SqlParser;
-let policy: Policy;
-let adjust: (d: Decision, a: Action) => Decision;
-let classify: ReturnType<typeof createCatalogSqlClassifier>;
-
-const RULES = `rules:
-  - name: block-drop-database
-    mcp: { sql: { classes: [ddl.drop.database] } }
-    effect: deny
-  - name: analysts-read-sales
-    groups: [analysts]
-    mcp:
-      servers: [db]
-      tools: [query]
-      sql:
-        classes: [read, set, show, transaction, explain, prepare, execute, deallocate, declare_cursor, fetch, move, close, discard]
-        tables: ["sales.*"]
-    effect: allow
-  - name: support-update-sales
-    groups: [support]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, update, transaction], tables: ["sales.*"] } }
-    effect: allow
-  - name: exporters-copy-sales
-    groups: [exporters]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, copy.to], tables: ["sales.*"] } }
-    effect: allow
-  - name: dbas
-    groups: [dbas]
-    mcp: { servers: [db], tools: [query] }
-    effect: allow
-`;
-const GROUPS: Record<Who, string> = { analyst: "analysts", support: "support", exporter: "exporters", dba: "dbas" };
+let classify: McpSqlFixture["classify"];
 
 beforeAll(async () => {
-  parser = await loadSqlParser();
-  pg = await startPostgres();
-  await pg.psql(`${fixtureSql("bypass-schema.sql")}
-CREATE FUNCTION public.read_secret_file() RETURNS text LANGUAGE sql AS $$SELECT 'x'$$;
-${FIXTURES}`);
-  catalog = new Catalog({ host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, silentLogger);
-  // Nothing here runs the SQL it classifies: the catalog does not change, so its cache holds.
-  classify = createCatalogSqlClassifier(parser, catalog, { freshForMs: 0 });
-  const config = await loadConfigFromSources([{ file: "p.yaml", text: RULES }], { baseDir: "/tmp", env: {} });
-  policy = compilePolicy(config);
-  adjust = mcpSqlBuiltins({ ruleSql: (name) => config.rules.find((r) => r.name === name)?.mcp?.sql });
+  fx = await startMcpSqlFixture();
+  ({ pg, catalog, parser, classify } = fx);
 });
 afterAll(async () => {
-  catalog?.close();
-  await pg?.stop();
+  await fx?.close();
 });
 
-async function decideCall(who: Who, sql: string): Promise<{ effect: string; why: string }> {
-  const c = await classify(sql);
-  if (!c.ok) return { effect: "deny", why: c.reason };
-  const identity: Identity = { method: "oidc", subject: who, issuer: "https://idp.example", groups: [GROUPS[who]] };
-  const request: McpRequestFacts = { kind: "mcp", direction: "client", method: "tools/call", server: "db", tool: "query", arguments: { sql }, sql: c.sql };
-  const action: Action = { identity, target: "tools", request, time: 0 };
-  const d = adjust(policy.decide(action), action);
-  return { effect: d.effect, why: `${d.rule}: ${d.message}` };
-}
+const decideCall = (who: Who, sql: string) => fx.decideCall(who, sql);
 
 describe("classifySqlWithCatalog", () => {
   test("views count as their base tables, parents as their children, and user code as user functions", async () => {
@@ -106,7 +55,7 @@ describe("classifySqlWithCatalog", () => {
       if (!c.ok) return `refused: ${c.reason}`;
       const identity: Identity = { method: "oidc", subject: "dba", issuer: "https://idp.example", groups: ["dbas"] };
       const action: Action = { identity, target: "tools", request: { kind: "mcp", direction: "client", method: "tools/call", server: "db", tool: "query", arguments: { sql }, sql: c.sql }, time: 0 };
-      const d = adjust(policy.decide(action), action);
+      const d = fx.decide(action);
       return `${d.effect} ${d.rule}`;
     };
     // Read before the view exists (and cached), then made upstream by an allowed call, then read again.
