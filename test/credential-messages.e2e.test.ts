@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { newMachineKey } from "../src/identity/machine-keys.ts";
 import { auditRecordsWhen, type GatewayProcess, httpGatewayYaml, startGatewayProcess, startPostgresGateway } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
 const known = newMachineKey();
@@ -21,22 +20,18 @@ let base: string;
 
 beforeAll(async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ ok: true }) });
-  const port = await freePort();
-  const adminPort = await freePort();
-  base = `http://127.0.0.1:${port}`;
   httpGw = await startGatewayProcess({
-    adminPort,
-    ports: [port],
     files: {
       "gatehouse.yaml": httpGatewayYaml({
-        adminPort,
-        listen: `127.0.0.1:${port}`,
+        adminPort: 0,
+        listen: "127.0.0.1:0",
         upstream: `http://127.0.0.1:${upstream.port}`,
         identity: MACHINE_KEYS,
         rules: "  - { name: apps, groups: [apps], effect: allow }\n",
       }),
     },
   });
+  base = `http://127.0.0.1:${httpGw.port("api")}`;
   pg = await startPostgres();
   ({ gw: pgGw, port: pgPort } = await startPostgresGateway(pg, { identity: MACHINE_KEYS, rules: "  - { name: apps, groups: [apps], effect: allow }\n" }));
 });

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
@@ -33,13 +32,11 @@ beforeAll(async () => {
       return Response.json({ path });
     },
   });
-  const gwPort = await freePort();
-  const adminPort = await freePort();
   gw = await startGatewayProcess({
     files: {
       "gatehouse.yaml": httpGatewayYaml({
-        adminPort,
-        listen: `127.0.0.1:${gwPort}`,
+        adminPort: 0,
+        listen: "127.0.0.1:0",
         upstream: `http://127.0.0.1:${upstream.port}`,
         rules: `
   - name: developers-read
@@ -49,13 +46,11 @@ beforeAll(async () => {
 `,
       }),
     },
-    adminPort,
-    ports: [gwPort],
     // Ignored SIGXFSZ is inherited across exec: a write past the limit then fails with EFBIG
     // instead of killing the process.
     argvPrefix: ["sh", "-c", 'trap "" XFSZ; exec "$0" "$@"'],
   });
-  base = `http://127.0.0.1:${gwPort}`;
+  base = `http://127.0.0.1:${gw.port("api")}`;
   const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "alice", "--groups", "developers", "--ttl", "30m"]);
   expect(r.code).toBe(0);
   token = r.stdout.trim();

@@ -8,7 +8,6 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
@@ -27,13 +26,11 @@ beforeAll(async () => {
       return Response.json({ ok: true });
     },
   });
-  gwPort = await freePort();
-  const adminPort = await freePort();
   gw = await startGatewayProcess({
     files: {
       "gatehouse.yaml": httpGatewayYaml({
-        adminPort,
-        listen: `127.0.0.1:${gwPort}`,
+        adminPort: 0,
+        listen: "127.0.0.1:0",
         upstream: `http://127.0.0.1:${upstream.port}`,
         target: ["redact_query: [sid]"],
         rules: `
@@ -47,9 +44,8 @@ beforeAll(async () => {
 `,
       }),
     },
-    adminPort,
-    ports: [gwPort],
   });
+  gwPort = gw.port("api");
   const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "alice", "--groups", "developers", "--ttl", "30m"]);
   expect(r.code).toBe(0);
   token = r.stdout.trim();

@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
 
 setDefaultTimeout(60_000);
 
@@ -17,11 +16,9 @@ const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
 
 beforeAll(async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ ok: true }) });
-  const gwPort = await freePort();
-  const adminPort = await freePort();
   const yaml = httpGatewayYaml({
-    adminPort,
-    listen: `127.0.0.1:${gwPort}`,
+    adminPort: 0,
+    listen: "127.0.0.1:0",
     upstream: `http://127.0.0.1:${upstream.port}`,
     rules: `
   - name: public-read
@@ -39,8 +36,8 @@ beforeAll(async () => {
 `,
   });
   // After office hours at the gateway's clock.
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort, ports: [gwPort], env: { GATEHOUSE_FAKE_NOW: `${day}T18:00:00Z` } });
-  base = `http://127.0.0.1:${gwPort}`;
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, env: { GATEHOUSE_FAKE_NOW: `${day}T18:00:00Z` } });
+  base = `http://127.0.0.1:${gw.port("api")}`;
   const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "dev1", "--groups", "developers", "--ttl", "48h"]);
   if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);
   tok = r.stdout.trim().split("\n")[0]!;
