@@ -45,11 +45,12 @@ const post = (path: string) => fetch(`${base}${path}`, { method: "POST", headers
 
 beforeAll(async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (req) => Response.json({ method: req.method, path: new URL(req.url).pathname }) });
-  const port = await freePort();
+  // The target binds port 0; the admin API's port is picked here because the commands under
+  // test find the admin API through the config's gateway.admin.listen (see helpers/ports.ts).
   const adminPort = await freePort();
-  base = `http://127.0.0.1:${port}`;
   // Two files: --config is the folder, as with serve.
-  gw = await startGatewayProcess({ adminPort, ports: [port], files: files(port, adminPort) });
+  gw = await startGatewayProcess({ files: files(adminPort) });
+  base = `http://127.0.0.1:${gw.port("api")}`;
   const token = async (sub: string, groups: string) => {
     const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", sub, "--groups", groups, "--ttl", "15m"]);
     expect(r.code).toBe(0);
@@ -59,14 +60,14 @@ beforeAll(async () => {
   bob = await token("bob", "approvers");
 });
 
-function files(port: number, adminPort: number): Record<string, string> {
+function files(adminPort: number): Record<string, string> {
   return {
       "00-gateway.yaml": `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
 audit: { path: ./state/audit/audit.log }
 identity: { dev_issuer: true }
 targets:
-  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:${upstream.port}" }
+  - { name: api, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:${upstream.port}" }
 `,
       "10-rules.yaml": `
 rules:
@@ -189,9 +190,9 @@ test("a log written before audit keys were snake_case still loads: its pending r
     });
     await log.close();
 
-    const port = await freePort();
     const adminPort = await freePort();
-    old = await startGatewayProcess({ dir, adminPort, ports: [port], files: files(port, adminPort) });
+    old = await startGatewayProcess({ dir, files: files(adminPort) });
+    const port = old.port("api");
     const mint = async (sub: string, groups: string) => (await runCli(["token", "--state-dir", join(dir, "state"), "--sub", sub, "--groups", groups, "--ttl", "15m"])).stdout.trim();
     const approver = await mint("bob", "approvers");
     const pending = await runCli(["requests", "--config", dir, "--ids"], { env: { GATEHOUSE_TOKEN: approver } });

@@ -6,7 +6,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Checkpoint } from "../src/audit/checkpoint.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
 
 let gw: GatewayProcess | undefined;
 let upstream: ReturnType<typeof Bun.serve> | undefined;
@@ -33,18 +32,17 @@ async function checkpointWhen(adminUrl: string, ok: (cp: Checkpoint) => boolean,
 
 test("verify --checkpoint with the admin API's copy: passes on the log after kill -9, fails once its last records are cut; stop writes a checkpoint", async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
-  const port = await freePort();
-  const adminPort = await freePort();
   const yaml = `
-gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:${adminPort} } }
+gateway: { state_dir: ./state, admin: { listen: 127.0.0.1:0 } }
 audit: { path: ./state/audit/audit.log, checkpoints: { records: 10 } }
 identity: { dev_issuer: true }
 targets:
-  - { name: api, kind: http, listen: 127.0.0.1:${port}, upstream: "http://127.0.0.1:${upstream.port}" }
+  - { name: api, kind: http, listen: 127.0.0.1:0, upstream: "http://127.0.0.1:${upstream.port}" }
 rules:
   - { name: read, groups: [dev], http: { methods: [GET], paths: ["/ok/**"] }, effect: allow }
 `;
-  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml }, adminPort, ports: [port] });
+  gw = await startGatewayProcess({ files: { "gatehouse.yaml": yaml } });
+  const port = gw.port("api");
   const token = (await runCli(["token", "--config", gw.configPath, "--sub", "cp", "--groups", "dev"])).stdout.trim();
   const key = await runCli(["audit-key", "--config", gw.configPath]);
   expect(key.code).toBe(0);
