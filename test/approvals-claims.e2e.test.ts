@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { type OidcProviderHandle, startOidcProvider } from "./helpers/oidc-provider.ts";
-import { freePort } from "./helpers/ports.ts";
+import { onFreePort } from "./helpers/ports.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 let gitlab: OidcProviderHandle;
@@ -77,13 +77,9 @@ beforeAll(async () => {
       return Response.json({ ok: true });
     },
   });
-  // Fixed ports: the CLI finds the admin API in the config, and a restart serves the same ones.
-  const adminPort = await freePort();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  gw = await startGatewayProcess({
-    adminPort,
-    ports: [port],
+  // The admin API's port is fixed because the CLI finds it in the config (see helpers/ports.ts);
+  // the target binds port 0 and is read from the gateway's serving line, after a restart too.
+  gw = await onFreePort((adminPort) => startGatewayProcess({
     files: {
       "gatehouse.yaml": `
 gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${adminPort}" } }
@@ -98,7 +94,7 @@ identity:
       display_name: "gitlab:{project_path}@{ref}"
       record_claims: [project_path, ref, pipeline_id]
 targets:
-  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:${upstream.port}" }
+  - { name: api, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:${upstream.port}" }
 rules:
   # Any job of acme/deploy may deploy once an approver agrees.
   - name: gitlab-deploys
@@ -117,7 +113,8 @@ rules:
     effect: allow
 `,
     },
-  });
+  }));
+  base = `http://127.0.0.1:${gw.port("api")}`;
   const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", "bob", "--groups", "approvers", "--ttl", "15m"]);
   expect(r.code).toBe(0);
   approver = r.stdout.trim();
@@ -154,6 +151,7 @@ test("approve --for 30m for the protected job's token does not pass the unprotec
   // A restart rebuilds the grant from the audit log, with its binding.
   expect(await gw.stop()).toBe(0);
   await gw.restart();
+  base = `http://127.0.0.1:${gw.port("api")}`;
   expect(await outcome(protectedJob, "/deploy/prod", seen)).toBe("answered 200");
   expect(await outcome(unprotectedJob, "/deploy/prod", seen)).toMatch(/^held as apr_/);
   expect(seenUpstream.filter((r) => r === "POST /deploy/prod")).toHaveLength(3);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { openAuditLog } from "../src/audit/log.ts";
 import { DEV_ISSUER } from "../src/identity/dev-issuer.ts";
 import { type GatewayProcess, makeTempDir, runCli, startGatewayProcess } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { onFreePort } from "./helpers/ports.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
@@ -47,9 +47,8 @@ beforeAll(async () => {
   upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (req) => Response.json({ method: req.method, path: new URL(req.url).pathname }) });
   // The target binds port 0; the admin API's port is picked here because the commands under
   // test find the admin API through the config's gateway.admin.listen (see helpers/ports.ts).
-  const adminPort = await freePort();
   // Two files: --config is the folder, as with serve.
-  gw = await startGatewayProcess({ files: files(adminPort) });
+  gw = await onFreePort((adminPort) => startGatewayProcess({ files: files(adminPort) }));
   base = `http://127.0.0.1:${gw.port("api")}`;
   const token = async (sub: string, groups: string) => {
     const r = await runCli(["token", "--state-dir", `${gw.dir}/state`, "--sub", sub, "--groups", groups, "--ttl", "15m"]);
@@ -190,8 +189,7 @@ test("a log written before audit keys were snake_case still loads: its pending r
     });
     await log.close();
 
-    const adminPort = await freePort();
-    old = await startGatewayProcess({ dir, files: files(adminPort) });
+    old = await onFreePort((adminPort) => startGatewayProcess({ dir, files: files(adminPort) }));
     const port = old.port("api");
     const mint = async (sub: string, groups: string) => (await runCli(["token", "--state-dir", join(dir, "state"), "--sub", sub, "--groups", groups, "--ttl", "15m"])).stdout.trim();
     const approver = await mint("bob", "approvers");

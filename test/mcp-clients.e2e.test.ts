@@ -16,7 +16,7 @@ import { connectClient, resultText } from "./helpers/mcp-client.ts";
 import { startMcpGateway, type McpGateway } from "./helpers/mcp-gateway.ts";
 import { everythingStdioCommand, INSPECTOR_CLI_JS, MCP_REMOTE_JS, NODE, startEverythingHttp, type HttpServerProcess } from "./helpers/mcp-servers.ts";
 import { startOidcProvider, type OidcProviderHandle } from "./helpers/oidc-provider.ts";
-import { freePort } from "./helpers/ports.ts";
+import { onFreePort } from "./helpers/ports.ts";
 
 const SERVERS = ["everything", "legacy", "local"] as const;
 let upHttp: HttpServerProcess;
@@ -29,19 +29,21 @@ const tmp = mkdtempSync(join(tmpdir(), "gatehouse-mcp-clients-"));
 
 beforeAll(async () => {
   [upHttp, upSse, idp] = await Promise.all([startEverythingHttp("streamableHttp"), startEverythingHttp("sse"), startOidcProvider({ groups: ["agents"] })]);
-  // The issuer's audience is the MCP server's resource URL, so the listen port is fixed up front.
-  port = await freePort();
-  g = await startMcpGateway({
-    listen: `127.0.0.1:${port}`,
-    servers: [
-      { name: "everything", url: upHttp.url },
-      { name: "legacy", url: upSse.url, transport: "sse" },
-      { name: "local", command: everythingStdioCommand() },
-    ],
-    identity: `issuers: [${JSON.stringify({ name: "idp", issuer: idp.issuer, audience: `http://127.0.0.1:${port}/mcp/local`, groups_claim: "groups" })}]`,
-    pins: "mcp-pins.json",
-    pinFirst: true,
-    rules: `
+  // The issuer's audience is the MCP server's resource URL, so the listen port is fixed up front
+  // (see helpers/ports.ts).
+  g = await onFreePort((p) => {
+    port = p;
+    return startMcpGateway({
+      listen: `127.0.0.1:${port}`,
+      servers: [
+        { name: "everything", url: upHttp.url },
+        { name: "legacy", url: upSse.url, transport: "sse" },
+        { name: "local", command: everythingStdioCommand() },
+      ],
+      identity: `issuers: [${JSON.stringify({ name: "idp", issuer: idp.issuer, audience: `http://127.0.0.1:${port}/mcp/local`, groups_claim: "groups" })}]`,
+      pins: "mcp-pins.json",
+      pinFirst: true,
+      rules: `
   - name: no-environment
     mcp: { tools: [get-env] }
     effect: deny
@@ -51,6 +53,7 @@ beforeAll(async () => {
     mcp: { tools: [echo, get-sum] }
     effect: allow
 `,
+    });
   });
   token = await g.token("agent-1", ["agents"]);
 }, 120_000);

@@ -14,7 +14,7 @@ import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gate
 import { connectClient, resultText } from "./helpers/mcp-client.ts";
 import { FILESYSTEM_JS, MCP_REMOTE_JS, NODE, POSTGRES_MCP_JS, seedMcpPostgres, startEverythingHttp, type HttpServerProcess } from "./helpers/mcp-servers.ts";
 import { startOidcProvider, type OidcProviderHandle } from "./helpers/oidc-provider.ts";
-import { freePort } from "./helpers/ports.ts";
+import { onFreePort } from "./helpers/ports.ts";
 import { startPostgres, type PostgresInstance } from "./helpers/postgres.ts";
 import { waitFor, within } from "./helpers/wait.ts";
 
@@ -66,13 +66,16 @@ beforeAll(async () => {
   mkdirSync(data);
   writeFileSync(join(data, "report.txt"), "Quarterly report: revenue up 4%.");
   writeFileSync(join(dir, "pg-password"), pg.password, { mode: 0o600 });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  writeFileSync(join(dir, "gatehouse.yaml"), localise(exampleBlock(), port));
   const env = { EVERYTHING_TOKEN: "upstream-credential" };
-  const pin = await runCli(["mcp", "pin", "tools", "--config", join(dir, "gatehouse.yaml")], { env });
-  if (pin.code !== 0) throw new Error(`gatehouse mcp pin failed: ${pin.stderr}${pin.stdout}`);
-  gw = await startGatewayProcess({ dir, files: {}, env });
+  // The public URL (the OAuth resource and the tokens' audience) names the target's port, so the
+  // port is picked before the gateway binds it (see helpers/ports.ts).
+  gw = await onFreePort(async (port) => {
+    base = `http://127.0.0.1:${port}`;
+    writeFileSync(join(dir, "gatehouse.yaml"), localise(exampleBlock(), port));
+    const pin = await runCli(["mcp", "pin", "tools", "--config", join(dir, "gatehouse.yaml")], { env });
+    if (pin.code !== 0) throw new Error(`gatehouse mcp pin failed: ${pin.stderr}${pin.stdout}`);
+    return await startGatewayProcess({ dir, files: {}, env });
+  });
 }, 120_000);
 
 afterAll(async () => {

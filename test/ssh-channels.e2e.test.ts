@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditRecordsWhen, runCli } from "./helpers/gateway.ts";
-import { freePort } from "./helpers/ports.ts";
+import { freePort, onFreePort } from "./helpers/ports.ts";
 import { devToken, runSsh, type SshGateway, sshLogin, startSshGateway } from "./helpers/ssh-gateway.ts";
 import { type SshdInstance, startSshd } from "./helpers/sshd.ts";
 import { waitFor, within } from "./helpers/wait.ts";
@@ -50,7 +50,8 @@ beforeAll(async () => {
   sshd = await startSshd();
   web = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`hello from upstream's side, ${new URL(req.url).pathname}\n`) });
   other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("the other server\n") });
-  g = await startSshGateway(sshd, { rules: rules(web.port!), adminPort: await freePort() });
+  // A fixed admin port: `gatehouse approve --config` finds the admin API in the file (see helpers/ports.ts).
+  g = await onFreePort((adminPort) => startSshGateway(sshd, { rules: rules(web.port!), adminPort }));
   [agent, forwarder, approver, restarter] = await Promise.all([
     devToken(g, "alice", "agents"),
     devToken(g, "fred", "forwarders"),
