@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { makeTempDir } from "./helpers/gateway.ts";
-import { freePort, waitForPort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const dirs: string[] = [];
@@ -12,14 +12,13 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Serves `targets` from source with the import recorder, until its ports accept; returns what it imported. */
-async function importsOfServe(targets: string, ports: number[]): Promise<string[]> {
+/** Serves `targets` from source with the import recorder, until it logs that it is serving; returns what it imported. */
+async function importsOfServe(targets: string): Promise<string[]> {
   const dir = makeTempDir("gatehouse-lazy-");
   dirs.push(dir);
-  const admin = await freePort();
   writeFileSync(
     join(dir, "gatehouse.yaml"),
-    `gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:${admin}" } }
+    `gateway: { state_dir: ./state, admin: { listen: "127.0.0.1:0" } }
 identity: { dev_issuer: true }
 audit: { path: ./state/audit/audit.log }
 targets:
@@ -34,29 +33,31 @@ rules:
     stdout: "ignore",
     stderr: "pipe",
   });
+  let stderr = "";
+  const read = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of p.stderr) stderr += dec.decode(chunk);
+  })();
   try {
-    await Promise.all([waitForPort(admin), ...ports.map((port) => waitForPort(port))]);
+    // Every listener is bound (on port 0) before the gateway logs that it is serving.
+    const seen = await waitFor("the gateway to log that it is serving", () => (/ serving \{/.test(stderr) ? "serving" : p.exitCode !== null ? "exited" : null), { timeoutMs: 60_000 });
+    if (seen === "exited") throw new Error(`the gateway exited with code ${p.exitCode}:\n${stderr}`);
   } finally {
     p.kill("SIGTERM");
   }
   await p.exited;
-  const stderr = await new Response(p.stderr).text();
+  await read;
   expect(stderr).toContain("serving");
   return [...stderr.matchAll(/^IMPORT (.+)$/gm)].map((m) => m[1]!);
 }
 
 test("serve with an HTTP target imports neither the SQL parser nor PGlite", async () => {
-  const port = await freePort();
-  const imports = await importsOfServe(`  - { name: api, kind: http, listen: "127.0.0.1:${port}", upstream: "http://127.0.0.1:9" }`, [port]);
+  const imports = await importsOfServe(`  - { name: api, kind: http, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:9" }`);
   expect(imports).toEqual([]);
 }, 60_000);
 
 test("the recorder sees them when a target needs them: a postgres target loads the SQL parser, still not PGlite", async () => {
-  const port = await freePort();
-  const imports = await importsOfServe(
-    `  - { name: db, kind: postgres, listen: "127.0.0.1:${port}", upstream: { host: 127.0.0.1, port: 9, database: x, user: x } }`,
-    [port],
-  );
+  const imports = await importsOfServe(`  - { name: db, kind: postgres, listen: "127.0.0.1:0", upstream: { host: 127.0.0.1, port: 9, database: x, user: x } }`);
   expect(imports.some((i) => i.includes("libpg-query"))).toBe(true);
   expect(imports.filter((i) => i.includes("pglite") || i.includes("demo-database"))).toEqual([]);
 }, 60_000);
