@@ -9,23 +9,13 @@ import { openAuditLog } from "../src/audit/log.ts";
 import { DEV_ISSUER } from "../src/identity/dev-issuer.ts";
 import { type GatewayProcess, makeTempDir, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { onFreePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
 let base: string;
 let alice: string;
 let bob: string;
-
-/** Polls `probe` until it returns a value; fails naming `what` when `timeoutMs` passes first. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 const noToken = { env: { GATEHOUSE_TOKEN: "" } };
 const cli = (args: string[]) => runCli(args, { env: { GATEHOUSE_TOKEN: bob } });
@@ -39,7 +29,7 @@ async function pendingIds(): Promise<string[]> {
 }
 
 /** A held request that is not one of `seen`. */
-const newHeld = (seen: string[], what: string) => until(what, async () => (await pendingIds()).find((id) => !seen.includes(id)));
+const newHeld = (seen: string[], what: string) => waitFor(what, async () => (await pendingIds()).find((id) => !seen.includes(id)), { timeoutMs: 30_000, intervalMs: 50 });
 
 const post = (path: string) => fetch(`${base}${path}`, { method: "POST", headers: { authorization: `Bearer ${alice}` }, body: "{}" });
 

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Checkpoint } from "../src/audit/checkpoint.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let gw: GatewayProcess | undefined;
 let upstream: ReturnType<typeof Bun.serve> | undefined;
@@ -16,18 +17,15 @@ afterAll(() => {
 
 /** The admin API's checkpoint once `ok` holds of it, polled; fails naming `what`. */
 async function checkpointWhen(adminUrl: string, ok: (cp: Checkpoint) => boolean, what: string): Promise<Checkpoint> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
+  return await waitFor(`the admin API to serve ${what}`, async () => {
     const r = await fetch(`${adminUrl}/audit/checkpoint`);
-    if (r.status === 200) {
-      const cp = (await r.json()) as Checkpoint;
-      if (ok(cp)) return cp;
-    } else {
+    if (r.status !== 200) {
       await r.arrayBuffer();
+      return null;
     }
-    if (Date.now() > deadline) throw new Error(`the admin API never served ${what}`);
-    await Bun.sleep(20);
-  }
+    const cp = (await r.json()) as Checkpoint;
+    return ok(cp) ? cp : null;
+  });
 }
 
 test("verify --checkpoint with the admin API's copy: passes on the log after kill -9, fails once its last records are cut; stop writes a checkpoint", async () => {

@@ -9,6 +9,7 @@ import postgres from "postgres";
 import demoConfig from "../src/cli/demo-gatehouse.yaml" with { type: "text" };
 import { BINARY, makeTempDir, requireBinary } from "./helpers/gateway.ts";
 import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let dir: string;
 let bin: string;
@@ -19,12 +20,13 @@ let token = "";
 
 /** Waits until the gateway's output contains `text`, failing with the output after `timeoutMs`. */
 async function waitForOutput(text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!output.includes(text)) {
-    if (proc.exitCode !== null) throw new Error(`serve --demo exited (${proc.exitCode}) before printing "${text}"\n--- output ---\n${output}`);
-    if (Date.now() > deadline) throw new Error(`serve --demo never printed "${text}" in ${timeoutMs} ms\n--- output ---\n${output}`);
-    await Bun.sleep(50);
+  let seen: string;
+  try {
+    seen = await waitFor(`serve --demo to print "${text}"`, () => (output.includes(text) ? "printed" : proc.exitCode !== null ? "exited" : null), { timeoutMs, intervalMs: 50 });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- output ---\n${output}`);
   }
+  if (seen === "exited") throw new Error(`serve --demo exited (${proc.exitCode}) before printing "${text}"\n--- output ---\n${output}`);
 }
 
 async function run(cmd: string[], env: Record<string, string> = {}) {

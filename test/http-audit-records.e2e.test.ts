@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
@@ -143,11 +144,7 @@ test("a Content-Length over the runtime's 128 MB default reaches the gateway: a 
   );
   sock.on("error", () => {});
   try {
-    const deadline = Date.now() + 10_000;
-    while (!seen.includes("POST /api/upload")) {
-      if (Date.now() > deadline) throw new Error("the upstream never saw POST /api/upload");
-      await Bun.sleep(10);
-    }
+    await waitFor("the upstream to see POST /api/upload while its body is still coming", () => seen.includes("POST /api/upload"));
   } finally {
     sock.destroy();
   }

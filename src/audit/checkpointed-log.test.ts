@@ -7,6 +7,7 @@ import { openAuditLog, type AuditLog } from "./log.ts";
 import { listLogFiles, readRecords } from "./reader.ts";
 import { loadOrCreateSigningKey, type SigningKey } from "./signing-key.ts";
 import { verifyLogReport } from "./verify.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-checkpointed-");
 
@@ -20,17 +21,6 @@ async function open(path: string, key: SigningKey, opts: { everyRecords?: number
 }
 
 const request = (i: number) => ({ type: "request", target: "api", details: { i } });
-
-/** Polls until `get` returns non-null; fails naming `what` after a generous bound (never a timing assertion). */
-async function waitFor<T>(get: () => T | null, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`never saw ${what}`);
-    await Bun.sleep(5);
-  }
-}
 
 /** One event-loop turn: an immediate queued by an append before this has run when it resolves. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -47,7 +37,7 @@ describe("checkpointed audit log", () => {
     const key = await keyBeside(path);
     const log = await open(path, key, { everyRecords: 10 });
     for (let i = 1; i <= 10; i++) await log.append(request(i));
-    const first = await waitFor(() => log.latestCheckpoint, "the checkpoint after 10 records");
+    const first = await waitFor("the checkpoint after 10 records", () => log.latestCheckpoint);
     const tenth = (await recordsOf(path))[9]!.record;
     expect(first).toMatchObject({ seq: 10, hash: tenth.hash, key_id: key.publicKey.id });
     expect(log.lastSeq).toBe(11);
@@ -58,7 +48,7 @@ describe("checkpointed audit log", () => {
     await log.append(request(20));
     await nextTurn();
     expect(log.lastSeq).toBe(22); // the tenth queued one, written in the next turn
-    const second = await waitFor(() => (log.latestCheckpoint!.seq === 21 ? log.latestCheckpoint : null), "the checkpoint of seq 21");
+    const second = await waitFor("the checkpoint of seq 21", () => (log.latestCheckpoint!.seq === 21 ? log.latestCheckpoint : null));
     expect(second.seq).toBe(21);
     await log.close();
 
@@ -73,7 +63,7 @@ describe("checkpointed audit log", () => {
     const key = await keyBeside(path);
     const log = await open(path, key, { intervalMs: 20 });
     for (let i = 1; i <= 3; i++) await log.append(request(i));
-    const cp = await waitFor(() => log.latestCheckpoint, "a checkpoint by the interval");
+    const cp = await waitFor("a checkpoint by the interval", () => log.latestCheckpoint);
     expect(cp.seq).toBe(3);
     await log.close();
     expect(await verifyLogReport(path, { keys: [key.publicKey] })).toMatchObject({ ok: true, checkpoints: 1, not_checkpointed: 0 });

@@ -25,12 +25,6 @@ function event(i: number): AuditEventInput {
   };
 }
 
-/** Waits for a condition with a bound; fails naming what it waited for. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await Bun.sleep(5);
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
 async function allRecords(path: string) {
   const out = [];
   for await (const r of readRecords(path)) out.push(r);
@@ -120,7 +114,7 @@ describe("openAuditLog / append", () => {
     const log = await openAuditLog({ path, fsyncIntervalMs: 10, clock: { now: () => now } });
     await log.append(event(0));
     // The first write finds no fsync in the last interval: one starts at the next turn.
-    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    await waitFor("the first fsync", () => log.stats.fsyncs === 1);
     // 300 records, each in a turn of its own, some with real time between them: the clock
     // stands still, so the interval never ends and no other fsync starts.
     for (let i = 1; i <= 300; i++) {
@@ -131,8 +125,8 @@ describe("openAuditLog / append", () => {
     expect(log.stats.writes).toBe(301);
     expect(log.durableSeq).toBeLessThan(301);
     now += 10;
-    await until(() => log.stats.fsyncs === 2, "the fsync after the interval");
-    await until(() => log.durableSeq === 301, "the second fsync to cover every record");
+    await waitFor("the fsync after the interval", () => log.stats.fsyncs === 2);
+    await waitFor("the second fsync to cover every record", () => log.durableSeq === 301);
     await log.close();
   });
 
@@ -141,7 +135,7 @@ describe("openAuditLog / append", () => {
     const now = Date.UTC(2026, 10, 28, 9, 0, 0);
     const log = await openAuditLog({ path, fsyncIntervalMs: 60_000, clock: { now: () => now } });
     await log.append(event(0));
-    await until(() => log.stats.fsyncs === 1, "the first fsync");
+    await waitFor("the first fsync", () => log.stats.fsyncs === 1);
     const rec = await log.append(event(1));
     await log.sync(); // would hang for a minute of the log's clock (forever: it stands still) if it waited
     expect(log.durableSeq).toBe(rec.seq);

@@ -17,6 +17,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Decision, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { Gate } from "./gate.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 const tempLog = tempLogs("gatehouse-gate-audit-", "audit.log");
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
@@ -98,16 +99,8 @@ test("an approval's expiry that cannot be recorded is counted as lost, and the w
   approvals.resolve(pending.id, { outcome: "cancelled", reason: "test" });
   expect((await wait).outcome).toBe("cancelled");
   await audit.sync().catch(() => {});
-  await waitUntil(() => errors.length > 0, "the lost approval.cancelled record to be logged");
+  await waitFor("the lost approval.cancelled record to be logged", () => errors.length > 0);
   expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="approval.cancelled"} 1');
   approvals.close();
   await audit.close().catch(() => {});
 });
-
-async function waitUntil(ok: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}

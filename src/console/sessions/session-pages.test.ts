@@ -11,6 +11,7 @@ import { createAuditPages } from "../audit/audit-pages.ts";
 import { VerifyRunner } from "../audit/verify-runner.ts";
 import type { ConsoleEnv, ConsoleRole, RenderPage } from "../console-env.ts";
 import { createSessionPages } from "./session-pages.ts";
+import { waitFor } from "../../../test/helpers/wait.ts";
 
 const newLog = tempLogs("gatehouse-console-");
 const render: RenderPage = (_v, title, body) => `<!doctype html><title>${title}</title><main>${body}</main>`;
@@ -149,11 +150,10 @@ test("the audit page searches by effect and text, and verify runs in the backgro
   expect(text).toContain("1 record ");
   expect((await app.request("/audit/verify", form({}))).status).toBe(403);
   expect((await app.request("/audit/verify", form({ _csrf: "token-123" }))).status).toBe(303);
-  let page = "";
-  for (let i = 0; i < 200 && !page.includes("intact"); i++) {
-    page = await (await app.request("/audit/verify")).text();
-    if (!page.includes("intact")) await Bun.sleep(10);
-  }
+  const page = await waitFor("the background verify to report the chain intact", async () => {
+    const p = await (await app.request("/audit/verify")).text();
+    return p.includes("intact") ? p : null;
+  });
   expect(page).toContain("intact");
   expect(page).toContain("10 records"); // every record the log holds
 });
