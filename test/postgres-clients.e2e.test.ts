@@ -12,6 +12,7 @@ import pg from "pg";
 import Cursor from "pg-cursor";
 import postgres from "postgres";
 import type { AuditRecord } from "../src/audit/record.ts";
+import { fixtureSql } from "./helpers/fixtures.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
@@ -33,16 +34,10 @@ const RULE = `
 
 beforeAll(async () => {
   db = await startPostgres();
-  await db.psql(`
-    CREATE SCHEMA sales;
-    CREATE SCHEMA hr;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com'), (3, 'Cy', 'cy@example.com');
-    CREATE TABLE sales.orders (id int PRIMARY KEY, total int);
-    INSERT INTO sales.orders VALUES (1, 10), (2, 20);
-    CREATE TABLE hr.salaries (name text, salary int);
-    INSERT INTO hr.salaries VALUES ('Ann', 100);
-  `);
+  // A third customer, so that FETCH_COUNT 2 and cursor(2) take more than one fetch.
+  await db.psql(`${fixtureSql("sales.sql")}
+    INSERT INTO sales.customers VALUES (3, 'Cy', 'cy@example.com');
+    ${fixtureSql("sales-orders.sql")}${fixtureSql("hr.sql")}`);
   ({ gw, port } = await startPostgresGateway(db, { rules: RULE }));
   const r = await runCli(["token", "--state-dir", join(gw.dir, "state"), "--sub", "alice", "--groups", "analysts", "--ttl", "2h"]);
   if (r.code !== 0) throw new Error(`gatehouse token failed: ${r.stderr}`);
@@ -236,7 +231,7 @@ describe("a cursor and a prepared statement outlive a policy reload, their decis
       await expect(client.query("MOVE 1 IN c")).rejects.toMatchObject({ code: "42501" });
       await expect(client.query("EXECUTE p")).rejects.toMatchObject({ code: "42501" });
       await expect(client.query("DECLARE d CURSOR WITH HOLD FOR SELECT id FROM sales.customers")).rejects.toMatchObject({ code: "42501" });
-      expect((await client.query("SELECT total FROM sales.orders ORDER BY id")).rows).toEqual([{ total: 10 }, { total: 20 }]);
+      expect((await client.query("SELECT amount FROM sales.orders ORDER BY id")).rows).toEqual([{ amount: "99.50" }, { amount: "12.00" }]);
       await client.query("CLOSE c");
     } finally {
       await client.end();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { join } from "node:path";
 import postgres from "postgres";
 import type { AuditRecord } from "../src/audit/record.ts";
+import { fixtureSql } from "./helpers/fixtures.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
@@ -52,12 +53,8 @@ const denials = (all: AuditRecord[]) => all.filter((r) => r.type === "decision" 
 
 beforeAll(async () => {
   db = await startPostgres();
-  await db.psql(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.orders (id int, total int);
-    CREATE SCHEMA hr;
-    CREATE TABLE hr.salaries (id int, amount int);
-  `);
+  // Orders 10 and 11: none has id 1.
+  await db.psql(`${fixtureSql("sales.sql")}${fixtureSql("sales-orders.sql")}${fixtureSql("hr.sql")}`);
   inHours = await startPostgresGateway(db, { rules: RULES, env: { GATEHOUSE_FAKE_NOW: `${day}T10:00:00Z` } });
   afterHours = await startPostgresGateway(db, { rules: RULES, env: { GATEHOUSE_FAKE_NOW: `${day}T18:00:00Z` } });
 });

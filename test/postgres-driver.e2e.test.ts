@@ -7,6 +7,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
+import { fixtureSql } from "./helpers/fixtures.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -27,10 +28,10 @@ function connect(who: string, options: postgres.Options<Record<string, never>> =
 
 beforeAll(async () => {
   pg = await startPostgres();
-  await pg.psql(`
-    CREATE SCHEMA sales;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text, card text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com', '4111 1111 1111 1111'), (2, 'Bob', 'bob@example.com', 'none');
+  // The shared customers, with a card number for the card detector to find.
+  await pg.psql(`${fixtureSql("sales.sql")}
+    ALTER TABLE sales.customers ADD COLUMN card text;
+    UPDATE sales.customers SET card = CASE id WHEN 1 THEN '4111 1111 1111 1111' ELSE 'none' END;
     CREATE TABLE public.items (id int, label text);
   `);
   ({ gw, port } = await startPostgresGateway(pg, { target: ["record_parameters: true"], rules: `

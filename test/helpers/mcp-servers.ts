@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./ports.ts";
+import { fixtureSql } from "./fixtures.ts";
 import type { PostgresInstance } from "./postgres.ts";
 import { waitFor } from "./wait.ts";
 
@@ -171,13 +172,8 @@ export const PG_SECRET = "sk_live_51H8mcpSECRETxxxxxxxxxxxx";
  * secret.api_keys (never), and public.canary (a row that proves no write got through).
  */
 export async function seedMcpPostgres(pg: PostgresInstance): Promise<void> {
-  await pg.psql(`
-    CREATE SCHEMA sales;
+  await pg.psql(`${fixtureSql("sales.sql")}${fixtureSql("sales-orders.sql")}
     CREATE SCHEMA secret;
-    CREATE TABLE sales.customers (id int PRIMARY KEY, name text, email text);
-    INSERT INTO sales.customers VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.com');
-    CREATE TABLE sales.orders (id int PRIMARY KEY, customer_id int, amount numeric);
-    INSERT INTO sales.orders VALUES (10, 1, 99.50), (11, 2, 12.00);
     CREATE TABLE secret.api_keys (id int, key text);
     INSERT INTO secret.api_keys VALUES (1, '${PG_SECRET}');
     CREATE TABLE public.canary (id int);
