@@ -2,7 +2,8 @@
 // written, with only what is machine-specific replaced (the folder /etc/gatehouse becomes a temp
 // folder, the listen addresses port 0, the upstream's port the test server's, the password the
 // test role's, and psql reaches db-gateway.internal at 127.0.0.1 through hostaddr, so
-// sslmode=verify-full still checks the name: the replacements are listed in `localise`). The
+// sslmode=verify-full still checks the name: the replacements are listed in `inFolder`,
+// `configReplacements`, beside the password command and in `readmePsql`). The
 // test PostgreSQL has what the section assumes: a database app, a role gatehouse with SELECT on
 // schema sales, and sales.customers (fixtures/sql/sales.sql). Then psql, with a token from
 // `gatehouse token` as the README gives it, reads sales with e-mails masked and is refused a

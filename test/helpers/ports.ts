@@ -11,10 +11,9 @@
 //   port (ssh-channels), the benches' upstreams and proxies;
 // - a gateway whose configuration must name its own port (onFreePort): the approvals CLI finds
 //   the admin API through the config's gateway.admin.listen (approvals-cli, approvals-claims,
-//   ssh-channels),
-//   and an MCP target's OAuth resource URL and the issuer's audience name the target's port
-//   (mcp-clients, mcp-readme); the console's redirect URL is registered at the OpenID provider
-//   before the gateway starts (console-approvals);
+//   ssh-channels), and an MCP target's OAuth resource URL and the issuer's audience name the
+//   target's port (mcp-clients, mcp-readme); the console's redirect URL is registered at the
+//   OpenID provider before the gateway starts (console-approvals);
 // - server-everything started by a test itself (mcp-runtime-features), as in mcp-servers.ts;
 // - the demo (`serve --demo --port`) and the benches, which start what a user would.
 import { createServer } from "node:net";
