@@ -43,9 +43,12 @@ const enum State {
 
 const CR = 13;
 const LF = 10;
+
 const MAX_CHUNK_LINE = 4096;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const FIELD_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A character a field value may not hold: a control other than HTAB (so also a bare CR or LF, and NUL). */
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,13})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
@@ -57,22 +60,13 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("latin1");
 }
 
-/** Splits a head (without its final empty line) into lines; a CR or LF that is not part of CRLF, or a NUL, is an error. */
-function headLines(bytes: Uint8Array, end: number): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (let i = 0; i < end; i++) {
-    const b = bytes[i]!;
-    if (b === CR) {
-      if (bytes[i + 1] !== LF) fail("a bare CR in the head");
-      lines.push(latin1(bytes, start, i));
-      i++;
-      start = i + 1;
-    } else if (b === LF) fail("a bare LF in the head (lines must end in CRLF)");
-    else if (b === 0) fail("a NUL byte in the head");
-  }
-  if (start < end) lines.push(latin1(bytes, start, end));
-  return lines;
+/** The value without the optional whitespace (SP, HTAB) around it; JS trim() would take more. */
+function ows(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v.charCodeAt(a) === 32 || v.charCodeAt(a) === 9)) a++;
+  while (b > a && (v.charCodeAt(b - 1) === 32 || v.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === v.length ? v : v.slice(a, b);
 }
 
 /** Content-Length: digits only; a list of identical values is one value; differing values are an error. */
@@ -80,7 +74,7 @@ function contentLength(values: readonly string[]): number {
   let length = -1;
   for (const value of values) {
     for (const part of value.split(",")) {
-      const v = part.trim();
+      const v = ows(part);
       if (!DIGITS.test(v)) fail(`Content-Length ${JSON.stringify(value)} is not a number`);
       const n = Number(v);
       if (length !== -1 && n !== length) fail(`differing Content-Length values ${JSON.stringify(values.join(", "))}`);
@@ -233,9 +227,11 @@ export class Http1ResponseParser {
   }
 
   private parseHead(bytes: Uint8Array, end: number): void {
-    const lines = headLines(bytes, end);
-    const status = STATUS_LINE.exec(lines[0] ?? "");
-    if (status === null) fail(`the status line ${JSON.stringify((lines[0] ?? "").slice(0, 80))} is not HTTP/1.x`);
+    // One string for the head; a CR or LF that is not part of a CRLF line end, a NUL or another
+    // control character stays inside a line, where the status-line and field checks refuse it.
+    const lines = latin1(bytes, 0, end).split("\r\n");
+    const status = STATUS_LINE.exec(lines[0]!);
+    if (status === null) fail(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))} is not HTTP/1.x`);
     const code = Number(status[2]);
     const headers: Array<readonly [string, string]> = [];
     const lengths: string[] = [];
@@ -245,24 +241,29 @@ export class Http1ResponseParser {
       const line = lines[i]!;
       const first = line.charCodeAt(0);
       if (first === 32 || first === 9) fail("a folded header line (obs-fold)");
-      const field = FIELD_LINE.exec(line);
-      if (field === null) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
-      const name = field[1]!;
-      const value = field[2]!;
+      const colon = line.indexOf(":");
+      const name = colon > 0 ? line.slice(0, colon) : "";
+      // A name must be a token, so a space before the colon fails here.
+      if (!FIELD_NAME.test(name)) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
+      const value = ows(line.slice(colon + 1));
+      if (BAD_VALUE_CHAR.test(value)) fail(`the header line ${JSON.stringify(line.slice(0, 80))} holds a control character`);
       headers.push([name, value]);
-      switch (name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : "") {
-        case "content-length":
-          lengths.push(value);
-          break;
-        case "transfer-encoding":
-          for (const c of value.split(",")) {
-            const t = c.trim().toLowerCase();
-            if (t !== "") codings.push(t);
-          }
-          break;
-        case "connection":
-          for (const c of value.split(",")) if (c.trim().toLowerCase() === "close") close = true;
-          break;
+      const n = name.length;
+      if (n === 14 || n === 17 || n === 10) {
+        switch (name.toLowerCase()) {
+          case "content-length":
+            lengths.push(value);
+            break;
+          case "transfer-encoding":
+            for (const c of value.split(",")) {
+              const t = ows(c).toLowerCase();
+              if (t !== "") codings.push(t);
+            }
+            break;
+          case "connection":
+            for (const c of value.split(",")) if (ows(c).toLowerCase() === "close") close = true;
+            break;
+        }
       }
     }
     if (code < 200) {
@@ -333,7 +334,8 @@ export class Http1ResponseParser {
       this.finish();
     } else {
       const first = text.charCodeAt(0);
-      if (first === 32 || first === 9 || !FIELD_LINE.test(text)) fail(`the trailer line ${JSON.stringify(text.slice(0, 80))} is malformed`);
+      const colon = text.indexOf(":");
+      if (first === 32 || first === 9 || colon <= 0 || !FIELD_NAME.test(text.slice(0, colon)) || BAD_VALUE_CHAR.test(text.slice(colon + 1))) fail(`the trailer line ${JSON.stringify(text.slice(0, 80))} is malformed`);
     }
     return i + 1;
   }
