@@ -46,6 +46,8 @@ const LF = 10;
 
 const MAX_CHUNK_LINE = 4096;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+/** A response head (without its final CRLF CRLF) as RFC 9112 has it, strictly: see parseHead. */
+const HEAD = /^HTTP\/1\.[01] [1-9][0-9]{2}(?: [\t\x20-\x7e\x80-\xff]*)?(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/;
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A character a field value may not hold: a control other than HTAB (so also a bare CR or LF, and NUL). */
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -67,6 +69,22 @@ function ows(v: string): string {
   while (a < b && (v.charCodeAt(a) === 32 || v.charCodeAt(a) === 9)) a++;
   while (b > a && (v.charCodeAt(b - 1) === 32 || v.charCodeAt(b - 1) === 9)) b--;
   return a === 0 && b === v.length ? v : v.slice(a, b);
+}
+
+/** Says what is wrong with a head that failed the HEAD grammar. */
+function headError(head: string): never {
+  const lines = head.split("\r\n");
+  if (!STATUS_LINE.test(lines[0]!)) fail(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))} is not HTTP/1.x (or holds a bare CR, LF or control character)`);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) fail("a folded header line (obs-fold)");
+    const colon = line.indexOf(":");
+    // A name must be a token, so a space before the colon fails here.
+    if (colon <= 0 || !FIELD_NAME.test(line.slice(0, colon))) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
+    if (BAD_VALUE_CHAR.test(line.slice(colon + 1))) fail(`the header line ${JSON.stringify(line.slice(0, 80))} holds a control character (a bare CR or LF, or NUL)`);
+  }
+  fail("the head is malformed");
 }
 
 /** Content-Length: digits only; a list of identical values is one value; differing values are an error. */
@@ -227,40 +245,40 @@ export class Http1ResponseParser {
   }
 
   private parseHead(bytes: Uint8Array, end: number): void {
-    // One string for the head; a CR or LF that is not part of a CRLF line end, a NUL or another
-    // control character stays inside a line, where the status-line and field checks refuse it.
-    const lines = latin1(bytes, 0, end).split("\r\n");
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (status === null) fail(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))} is not HTTP/1.x`);
-    const code = Number(status[2]);
+    const head = latin1(bytes, 0, end);
+    // One check of the whole head's grammar (status line, then token ":" value lines, no control
+    // character but HTAB anywhere, so no bare CR or LF, no NUL, no obs-fold); what fails it is
+    // looked at line by line only to say why.
+    if (!HEAD.test(head)) headError(head);
+    const lines = head.split("\r\n");
+    const statusLine = lines[0]!;
+    const code = (statusLine.charCodeAt(9) - 48) * 100 + (statusLine.charCodeAt(10) - 48) * 10 + (statusLine.charCodeAt(11) - 48);
+    const statusText = statusLine.length > 13 ? statusLine.slice(13) : "";
     const headers: Array<readonly [string, string]> = [];
-    const lengths: string[] = [];
-    const codings: string[] = [];
-    let close = status[1] === "0";
+    let lengths: string[] | null = null;
+    let codings: string[] | null = null;
+    let close = statusLine.charCodeAt(7) === 48; // HTTP/1.0
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
-      const first = line.charCodeAt(0);
-      if (first === 32 || first === 9) fail("a folded header line (obs-fold)");
       const colon = line.indexOf(":");
-      const name = colon > 0 ? line.slice(0, colon) : "";
-      // A name must be a token, so a space before the colon fails here.
-      if (!FIELD_NAME.test(name)) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
+      const name = line.slice(0, colon);
       const value = ows(line.slice(colon + 1));
-      if (BAD_VALUE_CHAR.test(value)) fail(`the header line ${JSON.stringify(line.slice(0, 80))} holds a control character`);
       headers.push([name, value]);
       const n = name.length;
       if (n === 14 || n === 17 || n === 10) {
         switch (name.toLowerCase()) {
           case "content-length":
-            lengths.push(value);
+            (lengths ??= []).push(value);
             break;
           case "transfer-encoding":
+            codings ??= [];
             for (const c of value.split(",")) {
               const t = ows(c).toLowerCase();
               if (t !== "") codings.push(t);
             }
             break;
           case "connection":
+            if (value.length === 10 && value.toLowerCase() === "keep-alive") break;
             for (const c of value.split(",")) if (ows(c).toLowerCase() === "close") close = true;
             break;
         }
@@ -272,18 +290,18 @@ export class Http1ResponseParser {
       if (code === 101) fail("101 Switching Protocols to a request that did not ask to upgrade");
       return; // stay in State.Head for the next head
     }
-    const length = lengths.length > 0 ? contentLength(lengths) : -1;
-    if (codings.length > 0) {
-      if (lengths.length > 0) fail("both Transfer-Encoding and Content-Length");
+    const length = lengths !== null ? contentLength(lengths) : -1;
+    if (codings !== null) {
+      if (lengths !== null) fail("both Transfer-Encoding and Content-Length");
       if (codings.length !== 1 || codings[0] !== "chunked") fail(`Transfer-Encoding ${JSON.stringify(codings.join(", "))} (only chunked is read)`);
     }
     let framing: Http1Framing;
     if (this.method === "HEAD" || code === 204 || code === 304) framing = { kind: "none" };
-    else if (codings.length > 0) framing = { kind: "chunked" };
+    else if (codings !== null) framing = { kind: "chunked" };
     else if (length >= 0) framing = { kind: "length", length };
     else framing = { kind: "close" };
     const keepAlive = !close && framing.kind !== "close";
-    this.sink.head({ status: code, statusText: status[3] ?? "", headers, framing, keepAlive });
+    this.sink.head({ status: code, statusText, headers, framing, keepAlive });
     switch (framing.kind) {
       case "none":
         return this.finish();
