@@ -208,17 +208,24 @@ export class Http1ResponseParser {
   }
 
   private readHead(chunk: Uint8Array, at: number): number {
-    // Gather the head until CRLFCRLF (rarely split; a copy only when it is).
+    // Gather the head until CRLFCRLF: a view of the chunk when it holds the whole head, else
+    // copied into a buffer that doubles as it grows (an upstream trickling bytes costs linear
+    // time), taking no more of a chunk than the head limit allows.
     let buf: Uint8Array;
     let from: number;
     if (this.headLength === 0) {
       buf = at === 0 ? chunk : chunk.subarray(at);
       from = 0;
     } else {
-      const prev = this.head!;
-      buf = new Uint8Array(this.headLength + chunk.length - at);
-      buf.set(prev.subarray(0, this.headLength));
-      buf.set(chunk.subarray(at), this.headLength);
+      const add = Math.min(chunk.length - at, this.maxHeadBytes + 4 - this.headLength);
+      let held = this.head!;
+      if (held.length < this.headLength + add) {
+        const grown = new Uint8Array(Math.max(held.length * 2, this.headLength + add));
+        grown.set(held.subarray(0, this.headLength));
+        held = this.head = grown;
+      }
+      held.set(chunk.subarray(at, at + add), this.headLength);
+      buf = held.subarray(0, this.headLength + add);
       from = Math.max(0, this.headLength - 3);
     }
     this.touched = true;
@@ -232,7 +239,10 @@ export class Http1ResponseParser {
     }
     if (end === -1) {
       if (buf.length >= this.maxHeadBytes) fail(`the head is larger than ${this.maxHeadBytes} bytes`);
-      this.head = buf === chunk ? chunk.slice(at) : buf;
+      if (this.headLength === 0) {
+        this.head = new Uint8Array(Math.max(1024, buf.length * 2));
+        this.head.set(buf);
+      }
       this.headLength = buf.length;
       return chunk.length;
     }
