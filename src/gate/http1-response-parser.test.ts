@@ -86,3 +86,9 @@ describe("Http1ResponseParser, however the bytes are split", () => {
     expect((r.error as Error).message).toContain("larger than 4096");
   });
 });
+
+test("a head with bare LF line ends is refused as soon as it is seen, not left waiting for a CRLF CRLF that never comes", () => {
+  const r = read("GET", [bytes("HTTP/1.1 200 OK\ncontent-length: 2\n\nok")]);
+  expect(isGatewayError(r.error, "E_UPSTREAM")).toBe(true);
+  expect((r.error as Error).message).toContain("bare LF");
+});

@@ -232,10 +232,13 @@ export class Http1ResponseParser {
     const last = Math.min(buf.length - 4, this.maxHeadBytes);
     let end = -1;
     for (let i = from; i <= last; i++) {
-      if (buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) {
+      const b = buf[i];
+      if (b === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) {
         end = i;
         break;
       }
+      // A head with bare LF line ends would never end here (nor be read the same by everyone): refuse it now.
+      if (b === LF && buf[i - 1] !== CR) fail("a bare LF in the head (lines must end in CRLF)");
     }
     if (end === -1) {
       if (buf.length >= this.maxHeadBytes) fail(`the head is larger than ${this.maxHeadBytes} bytes`);
