@@ -35,6 +35,8 @@ export interface Http1Answer {
 export interface Http1PoolOptions {
   /** Idle keep-alive connections kept (default 128). */
   maxIdle?: number;
+  /** Connections open at once (default 256, as many as fetch runs at once); further requests wait for one, in order. */
+  maxConnections?: number;
   /** Largest response head read (default 64 KiB). */
   maxHeadBytes?: number;
   /** Largest body handed over whole (default 1 MiB); larger or unknown lengths stream. */
@@ -75,6 +77,7 @@ class Exchange implements Http1ResponseSink {
     readonly text: string,
     readonly ascii: boolean,
     readonly signal: AbortSignal | undefined,
+    private readonly pool: Http1Pool,
     private readonly maxWhole: number,
     private readonly resolve: (answer: Http1Answer) => void,
     readonly reject: (error: unknown) => void,
@@ -87,7 +90,8 @@ class Exchange implements Http1ResponseSink {
   handleEvent(): void {
     const c = this.connection;
     this.fail(upstreamError(`the request was aborted${this.signal?.reason instanceof Error ? `: ${this.signal.reason.message}` : ""}`, this.signal?.reason));
-    if (c !== null && c.exchange === this) {
+    if (c === null) this.pool.unqueue(this);
+    else if (c.exchange === this) {
       c.exchange = null;
       c.destroy();
     }
@@ -376,7 +380,10 @@ const handlers = {
 export class Http1Pool {
   private readonly idle: Connection[] = [];
   private readonly live = new Set<Connection>();
+  /** Requests waiting for a connection (maxConnections reached), oldest first. */
+  private readonly waiting: Exchange[] = [];
   private readonly maxIdle: number;
+  private readonly maxConnections: number;
   private readonly maxHeadBytes: number;
   private readonly maxWhole: number;
   private readonly idleTimeoutMs: number;
@@ -389,6 +396,7 @@ export class Http1Pool {
     opts: Http1PoolOptions = {},
   ) {
     this.maxIdle = opts.maxIdle ?? 128;
+    this.maxConnections = Math.max(1, opts.maxConnections ?? 256);
     this.maxHeadBytes = opts.maxHeadBytes ?? 64 * 1024;
     this.maxWhole = opts.maxWhole ?? 1024 * 1024;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 4000;
@@ -414,19 +422,27 @@ export class Http1Pool {
       const signal = opts.signal;
       if (signal?.aborted) return reject(upstreamError("the request was aborted", signal.reason));
       const text = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n${fields}\r\n`;
-      const exchange = new Exchange(method, text, !NOT_ASCII.test(text), signal, this.maxWhole, resolve, reject);
+      const exchange = new Exchange(method, text, !NOT_ASCII.test(text), signal, this, this.maxWhole, resolve, reject);
       this.dispatch(exchange, true);
     });
   }
 
-  /** Runs the exchange on an idle connection (mayReuse) or a new one. */
+  /**
+   * Runs the exchange on an idle connection (mayReuse), or a new one while there are fewer than
+   * maxConnections (a retry always gets a new one), or queues it for the next connection free.
+   */
   private dispatch(exchange: Exchange, mayReuse: boolean): void {
     let c: Connection | undefined;
     while (mayReuse && (c = this.idle.pop()) !== undefined) {
       if (!c.closed) break;
     }
-    if (c === undefined || c.closed) c = this.open();
-    else {
+    if (c === undefined || c.closed) {
+      if (mayReuse && this.live.size >= this.maxConnections) {
+        this.waiting.push(exchange);
+        return;
+      }
+      c = this.open();
+    } else {
       c.reused = true;
       c.socket?.ref();
     }
@@ -458,8 +474,16 @@ export class Http1Pool {
     return c;
   }
 
-  /** A connection whose answer was read exactly to its end goes back to the idle list. */
+  /** A connection whose answer was read exactly to its end carries the next waiting request, or goes back to the idle list. */
   release(c: Connection): void {
+    const next = this.nextWaiting();
+    if (next !== undefined && !this.closed) {
+      c.socket!.resume();
+      c.reused = true;
+      next.connection = c;
+      c.start(next);
+      return;
+    }
     if (this.closed || this.idle.length >= this.maxIdle) {
       c.destroy();
       return;
@@ -501,6 +525,24 @@ export class Http1Pool {
     this.live.delete(c);
     const i = this.idle.indexOf(c);
     if (i !== -1) this.idle.splice(i, 1);
+    // A connection fewer: a waiting request may open one.
+    if (this.waiting.length > 0 && !this.closed && this.live.size < this.maxConnections) {
+      const next = this.nextWaiting();
+      if (next !== undefined) this.dispatch(next, false);
+    }
+  }
+
+  /** The oldest waiting request that is still wanted. */
+  private nextWaiting(): Exchange | undefined {
+    let next: Exchange | undefined;
+    while ((next = this.waiting.shift()) !== undefined && next.settled);
+    return next;
+  }
+
+  /** An aborted request leaves the queue. */
+  unqueue(exchange: Exchange): void {
+    const i = this.waiting.indexOf(exchange);
+    if (i !== -1) this.waiting.splice(i, 1);
   }
 
   /** Idle keep-alive connections held now (for tests and metrics). */
@@ -520,5 +562,6 @@ export class Http1Pool {
       exchange?.fail(upstreamError("the upstream client was closed"));
     }
     this.idle.length = 0;
+    for (const exchange of this.waiting.splice(0)) exchange.fail(upstreamError("the upstream client was closed"));
   }
 }
