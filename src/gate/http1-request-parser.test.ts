@@ -53,7 +53,7 @@ describe("parseRequestHead", () => {
       expect(r).toMatchObject({ status: 400, error: "bad_request", reason: "bad_target", method: "GET" });
     }
     expect(refusal("GET \\admin HTTP/1.1\r\nHost: x\r\n\r\n").message).toContain("a backslash");
-    expect(refusal("GET admin HTTP/1.1\r\nHost: x\r\n\r\n").message).toContain('must start with "/"');
+    expect(refusal("GET admin?token=SECRET HTTP/1.1\r\nHost: x\r\n\r\n").message).toBe('the request target "admin" must start with "/" (or be an absolute http URL): refused');
     // A space inside the target leaves something that is no version.
     expect(refusal("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n").status).toBe(400);
     expect(refusal("GET  /a HTTP/1.1\r\nHost: x\r\n\r\n").status).toBe(400);
@@ -84,6 +84,8 @@ describe("parseRequestHead", () => {
       expect(r.message).toContain(why);
     }
     expect(refusal("GET / HTTP/1.1\nHost: x\r\n\r\n").message).toContain("bare LF");
+    // The value is not quoted: it may be a credential.
+    expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nAuthorization : Bearer SECRET\r\n\r\n").message).toBe('a header line has whitespace in its name or before its colon: "Authorization "');
   });
 
   test("Host: exactly one for HTTP/1.1, and a host", () => {

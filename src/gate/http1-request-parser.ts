@@ -157,7 +157,8 @@ export function parseRequestHead(buf: Uint8Array, from = 0, limits: HeadLimits =
   if (target.charCodeAt(0) === 0x2f) form = "origin";
   else if (/^https?:\/\/[^/?]+(?:[/?]|$)/i.test(target)) form = "absolute";
   else if (target === "*" && method === "OPTIONS") form = "asterisk";
-  else return bad(`the request target ${JSON.stringify(target.slice(0, 200))} must start with "/" (or be an absolute http URL): refused`, line, "bad_target");
+  // The query is not quoted: it may hold a secret, which the record keeps redacted.
+  else return bad(`the request target ${JSON.stringify(target.split("?")[0]!.slice(0, 200))} must start with "/" (or be an absolute http URL): refused`, line, "bad_target");
 
   // Header fields: name ":" OWS value OWS CRLF, no folding, no whitespace before the colon.
   const headers: [string, string][] = [];
@@ -178,9 +179,12 @@ export function parseRequestHead(buf: Uint8Array, from = 0, limits: HeadLimits =
     while (n < lf - 1 && TCHAR[buf[n]!] === 1) n++;
     if (buf[n] !== 0x3a) {
       const what = n === p ? "has no field name" : buf[n] === 0x20 || buf[n] === 9 ? "has whitespace in its name or before its colon" : "holds a byte no field name may hold";
-      return bad(`a header line ${what}: ${JSON.stringify(latin1(buf, p, Math.min(lf - 1, p + 60)))}`, line);
+      // Quoted up to the colon: the value may be a credential.
+      const colon = buf.indexOf(0x3a, p);
+      const shown = latin1(buf, p, Math.min(colon < 0 || colon > lf ? lf - 1 : colon, p + 60));
+      return bad(`a header line ${what}: ${JSON.stringify(shown)}`, line);
     }
-    if (n === p) return bad(`a header line has no field name: ${JSON.stringify(latin1(buf, p, Math.min(lf - 1, p + 60)))}`, line);
+    if (n === p) return bad("a header line has no field name before its colon", line);
     let v = n + 1;
     let ve = lf - 1;
     for (let k = v; k < ve; k++) {
