@@ -97,8 +97,8 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       return true;
     },
     async stop(closeActive = false) {
+      if (!stopping) listener.stop();
       stopping = true;
-      listener.stop();
       for (const c of open) if (closeActive || !c.busy) c.close();
     },
   };
