@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ChunkedDecoder, ChunkedError } from "./http1-chunked.ts";
-import { type ParseResult, type RequestHead, parseRequestHead } from "./http1-request-parser.ts";
+import { DEFAULT_HEAD_LIMITS, type ParseResult, type RequestHead, parseRequestHead, readFast, readStrict } from "./http1-request-parser.ts";
 
 const enc = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 const parse = (s: string): ParseResult => parseRequestHead(enc(s));
@@ -153,5 +153,43 @@ describe("ChunkedDecoder", () => {
     for (const w of ["zz\r\n", "5\r\nhelloX\r\n", "5\nhello\r\n", "-1\r\n", "0x5\r\n", "1234567890123\r\n", "0\r\nbad trailer\r\n\r\n", "5;\x01\r\n"]) {
       expect(() => new ChunkedDecoder().push(enc(w))).toThrow(ChunkedError);
     }
+  });
+});
+
+describe("the fast reader against the strict one", () => {
+  // readFast takes the common case with regexes; whatever it accepts, readStrict (the byte loop
+  // that says why it refuses) must accept as the same lines. Random heads built from the bytes
+  // that matter (separators, whitespace, CR, LF, NUL, backslash, "#", obs-text), then mutated.
+  test("on 30,000 random heads, every head the fast reader takes reads the same strictly", () => {
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ["a", "Z", "0", "-", "/", "?", "%", ":", " ", "\t", "\r", "\n", "\x00", "\\", "#", '"', "\x80", "\xff", "\x7f", ";", "="];
+    const pick = <T>(xs: readonly T[]) => xs[rnd(xs.length)]!;
+    const word = (n: number) => Array.from({ length: rnd(n) + 1 }, () => (rnd(3) === 0 ? pick(alphabet) : pick(["a", "b", "x", "1"]))).join("");
+    let accepted = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const method = rnd(4) === 0 ? word(4) : pick(["GET", "POST", "OPTIONS", "get"]);
+      const target = rnd(3) === 0 ? word(8) : `/${word(6)}`;
+      const version = rnd(5) === 0 ? pick(["HTTP/1.2", "HTTP/2.0", "http/1.1", "HTTP/1.1 "]) : pick(["HTTP/1.1", "HTTP/1.0"]);
+      const fields = Array.from({ length: rnd(5) }, () => `${rnd(4) === 0 ? word(4) : pick(["Host", "X-A", "content-length"])}${rnd(6) === 0 ? " " : ""}:${pick(["", " ", "\t"])}${word(6)}${pick(["", " ", "\t "])}`);
+      let text = `${method} ${target} ${version}\r\n${fields.map((f) => `${f}\r\n`).join("")}\r\n`;
+      if (rnd(3) === 0) {
+        const at = rnd(text.length - 4);
+        text = text.slice(0, at) + pick(alphabet) + text.slice(at + 1);
+      }
+      const buf = enc(text);
+      const end = Buffer.from(buf).indexOf("\r\n\r\n") + 4;
+      if (end < 4) continue;
+      const fast = readFast(buf, 0, end, DEFAULT_HEAD_LIMITS);
+      if (fast === null) continue;
+      accepted++;
+      expect({ text, lines: readStrict(buf, 0, end, DEFAULT_HEAD_LIMITS) }).toEqual({ text, lines: fast });
+    }
+    // The generator reaches both sides: many taken fast, many left to the strict reader.
+    expect(accepted).toBeGreaterThan(2_000);
+    expect(accepted).toBeLessThan(27_000);
   });
 });

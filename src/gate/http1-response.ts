@@ -44,6 +44,8 @@ function httpDate(): string {
 const latin1 = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 const LAST_CHUNK = latin1("0\r\n\r\n");
 const TICK = Symbol("tick");
+/** Bodies up to this size with a Content-Length are read whole before the head goes out. */
+const SMALL_BODY = 64 * 1024;
 
 /** Writes `res`; resolves true when the connection may carry another request. */
 export async function writeResponse(out: ResponseSink, res: Response, req: ResponseFor): Promise<boolean> {
@@ -65,6 +67,22 @@ export async function writeResponse(out: ResponseSink, res: Response, req: Respo
   if (!dated) head += `date: ${httpDate()}\r\n`;
   let keepAlive = req.keepAlive;
   const ending = () => (keepAlive ? (req.version === "1.0" ? "connection: keep-alive\r\n\r\n" : "\r\n") : "connection: close\r\n\r\n");
+
+  // A small body of known length: read whole (no reader per response), one write with the
+  // head. `res.body` is not touched: reading it makes a stream (measured: 13 against 3 µs).
+  if (!bodyless && length !== null && /^[0-9]{1,5}$/.test(length) && Number(length) <= SMALL_BODY) {
+    let whole: Uint8Array;
+    try {
+      whole = await res.bytes();
+    } catch {
+      return false;
+    }
+    const n = Number(length);
+    head += `content-length: ${length}\r\n`;
+    await out.write(joined(head + ending(), whole.byteLength > n ? whole.subarray(0, n) : whole));
+    return keepAlive && whole.byteLength === n;
+  }
+
   const body = res.body;
 
   if (bodyless || body === null) {

@@ -170,8 +170,9 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
         return;
       }
       idle.delete(this);
+      // Bytes that come while this request is answered: its body first (run() sets that up
+      // before its first await), then the next requests, held (see data()).
       this.busy = true;
-      this.conn.pause();
       if (r.kind === "refused") {
         void this.refuse(r.refusal);
         return;
