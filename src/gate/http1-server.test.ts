@@ -241,4 +241,28 @@ describe("idle connections", () => {
       await s.stop(true);
     }
   });
+
+  test("a head trickled in a byte at a time is cut at idleTimeout too", async () => {
+    const s = serveHttp1({ hostname: "127.0.0.1", port: 0, idleTimeout: 1, fetch: () => new Response("ok") });
+    let timer: ReturnType<typeof setInterval> | undefined;
+    try {
+      const text = "GET /slow HTTP/1.1\r\nHost: h\r\nX-Pad: " + "p".repeat(10_000);
+      const closed = await within(
+        "the trickling connection to be closed",
+        new Promise<number>((resolve) => {
+          let sent = 0;
+          const sock = connect(s.port, "127.0.0.1", () => {
+            // One byte every 100 ms: never idle for a whole second, never a whole head.
+            timer = setInterval(() => sock.write(text[sent++ % text.length]!), 100);
+          });
+          sock.on("close", () => resolve(sent));
+          sock.on("error", () => {});
+        }),
+      );
+      expect(closed).toBeGreaterThan(0);
+    } finally {
+      clearInterval(timer);
+      await s.stop(true);
+    }
+  });
 });

@@ -165,8 +165,12 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       if (this.closed) return;
       const r = parseRequestHead(this.buf, 0, limits);
       if (r.kind === "incomplete") {
-        this.idleSince = Date.now();
-        idle.add(this);
+        // Since the last answer, not the last byte: a head trickled in a byte at a time
+        // (slowloris) has the same idleTimeout to be whole as a silent connection.
+        if (!idle.has(this)) {
+          this.idleSince = Date.now();
+          idle.add(this);
+        }
         return;
       }
       idle.delete(this);
