@@ -266,3 +266,42 @@ describe("idle connections", () => {
     }
   });
 });
+
+describe("quiet WebSockets", () => {
+  test("a quiet WebSocket is pinged; one that answers stays, one that does not is cut", async () => {
+    const s = serveHttp1<null>({
+      hostname: "127.0.0.1",
+      port: 0,
+      websocketIdleTimeout: 1,
+      fetch: (req, srv) => (srv.upgrade(req, { data: null }) ? undefined : new Response("no", { status: 400 })),
+      websocket: {},
+    });
+    try {
+      // A WebSocket client answers pings by itself: it is still open after several pings.
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/`);
+      await within("the socket to open", new Promise((r) => (ws.onopen = r)));
+      // A raw client that completes the handshake and then says nothing, not even a pong.
+      let pings = 0;
+      const silentClosed = within(
+        "the silent socket to be cut",
+        new Promise<void>((resolve) => {
+          const sock = connect(s.port, "127.0.0.1", () =>
+            sock.write("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+          );
+          sock.on("data", (d: Buffer) => {
+            // A ping frame: 0x89 and a zero length.
+            for (let i = 0; i + 1 < d.length; i++) if (d[i] === 0x89 && d[i + 1] === 0) pings++;
+          });
+          sock.on("close", () => resolve());
+          sock.on("error", () => {});
+        }),
+      );
+      await silentClosed;
+      expect(pings).toBe(1);
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      ws.close();
+    } finally {
+      await s.stop(true);
+    }
+  });
+});

@@ -44,6 +44,8 @@ export interface Http1ServerOptions<T> {
   readonly websocket?: Http1WebSocketHandler<T>;
   /** Seconds a connection may sit with no request in progress (default 255, Bun.serve's most). */
   readonly idleTimeout?: number;
+  /** Seconds a WebSocket may be quiet before it is pinged, and again before it is cut (default 120, as Bun.serve). */
+  readonly websocketIdleTimeout?: number;
   readonly limits?: HeadLimits;
 }
 
@@ -73,6 +75,7 @@ interface Exchange {
 export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
   const limits = opts.limits ?? DEFAULT_HEAD_LIMITS;
   const idleMs = (opts.idleTimeout ?? 255) * 1000;
+  const wsIdleMs = (opts.websocketIdleTimeout ?? 120) * 1000;
   const exchanges = new WeakMap<Request, { conn: H1Connection; exchange: Exchange }>();
   const open = new Set<H1Connection>();
   let stopping = false;
@@ -110,6 +113,8 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
     private ws: ServerSideWebSocket<T> | null = null;
     private drainWaiters: (() => void)[] = [];
     idleSince = 0;
+    /** A WebSocket was pinged for being quiet, and has not answered yet. */
+    pinged = false;
     closed = false;
 
     constructor(readonly conn: Connection) {}
@@ -120,7 +125,11 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
     }
 
     data(chunk: Uint8Array): void {
-      if (this.ws !== null) return this.ws.receive(chunk);
+      if (this.ws !== null) {
+        this.idleSince = Date.now();
+        this.pinged = false;
+        return this.ws.receive(chunk);
+      }
       const ex = this.exchange;
       if (ex !== null && ex.body !== null) {
         chunk = ex.body(chunk);
@@ -144,9 +153,16 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       this.closed = true;
       open.delete(this);
       idle.delete(this);
+      sockets.delete(this);
       this.exchange?.abort.abort();
       this.ws?.socketClosed();
       this.drain();
+    }
+
+    ping(): void {
+      this.pinged = true;
+      this.idleSince = Date.now();
+      this.ws?.ping();
     }
 
     close(): void {
@@ -340,6 +356,8 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       const conn = this.conn;
       const ws = new ServerSideWebSocket<T>(u.data as T, this.remote().address, { write: (b) => void conn.write(b), end: () => conn.end() }, opts.websocket!);
       this.ws = ws;
+      this.idleSince = Date.now();
+      sockets.add(this);
       ws.open();
       const rest = this.buf;
       this.buf = EMPTY;
@@ -350,9 +368,18 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
 
   // Connections with no request in progress, and since when: one sweep a second ends those idle too long.
   const idle = new Set<H1Connection>();
+  // WebSockets quiet for WS_IDLE_MS are pinged, and cut if still quiet as long again (a peer
+  // gone without a FIN would hold its relay and upstream socket for ever), as Bun.serve does.
+  const sockets = new Set<H1Connection>();
   const sweeper = setInterval(() => {
-    const cutoff = Date.now() - idleMs;
+    const now = Date.now();
+    const cutoff = now - idleMs;
     for (const c of idle) if (c.idleSince < cutoff) c.close();
+    for (const c of sockets) {
+      if (c.idleSince >= now - wsIdleMs) continue;
+      if (c.pinged) c.close();
+      else c.ping();
+    }
   }, 1000);
   sweeper.unref();
 

@@ -75,6 +75,11 @@ export class ServerSideWebSocket<T> implements Http1WebSocket<T> {
     this.closed(CLOSE.abnormal, "");
   }
 
+  /** Asks a quiet client for a pong (any frame it sends counts as an answer). */
+  ping(): void {
+    if (this.state === 1) this.sink.write(encodeFrame(OPCODE.ping, new Uint8Array(0), false));
+  }
+
   /** Bytes from the client. */
   receive(chunk: Uint8Array): void {
     if (this.state === 3) return;
