@@ -180,8 +180,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Reloads from here on apply to this request too, even while it is held for approval.
     const revocationsSince = revocations.generation;
     const id = requestId();
-    // Listened for from the start: the client can be gone before the token is verified (Bun
-    // closes a connection when a request is pipelined behind one still being answered), and an
+    // Listened for from the start: the client can be gone before the token is verified, and an
     // abort event missed then would never come again.
     // One listener for both: the abort of what is forwarded, and (once forwarding began) the
     // request record of a client that left.
