@@ -1,8 +1,8 @@
 // End to end, with raw sockets, what the HTTP target's audit records say: requests refused
 // before any decision (a path some upstream could read differently, a head over the gateway's
 // limits) get a JSON body that says why and leave a record, with nothing forwarded; query
-// strings are recorded with the values of secret-looking parameters redacted. And what the
-// runtime (Bun.serve) still answers by itself, before the gateway sees the request.
+// strings are recorded with the values of secret-looking parameters redacted. And heads the
+// listener's own parser refuses (the runtime's parser answered those with a bare status once).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -150,24 +150,62 @@ test("a Content-Length over the runtime's 128 MB default reaches the gateway: a 
   }
 });
 
-// What the runtime still answers by itself: Bun.serve has no hook for requests its parser
-// refuses (a request target that does not start with "/", a malformed header, conflicting
-// framing, an unknown HTTP version) nor for a head over its own limits (64 KiB in the compiled
-// binary, about 198 headers). They are refused, never forwarded, but with the runtime's bare
-// status and no audit record. These tests pin that down, so a change in the runtime shows.
-test("requests the runtime's parser refuses get its bare status and are never forwarded", async () => {
+// What Bun.serve's parser used to answer by itself, with a bare status, no reason and no record
+// (a request target that does not start with "/", a malformed header, an unknown HTTP version,
+// a head over its 64 KiB or ~198 fields): the target's own HTTP/1.1 listener
+// (src/gate/http1-server.ts) reads every head, so each gets the gateway's JSON answer,
+// Connection: close and a request.refused record, and nothing is forwarded.
+test("requests the old runtime parser refused get the gateway's JSON reason and a record, and are never forwarded", async () => {
   seen.length = 0;
-  const cases: [string, number][] = [
-    [`GET \\admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, 400],
-    [`GET /api/x HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\nConnection: close\r\n\r\n`, 400],
-    [`GET /api/x HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n`, 505],
-    [request("/api/x", `X-Big: ${"a".repeat(70_000)}\r\n`), 431],
-    [request("/api/x", Array.from({ length: 200 }, (_, i) => `X-H${i}: v\r\n`).join("")), 431],
+  const cases: { text: string; status: number; error: string; reason: string; message: RegExp; action?: object }[] = [
+    {
+      text: `GET \\admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+      status: 400,
+      error: "bad_request",
+      reason: "bad_target",
+      message: /backslash/,
+      action: { kind: "http", method: "GET", path: "\\admin" },
+    },
+    {
+      text: `GET admin?token=SECRET-T HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+      status: 400,
+      error: "bad_request",
+      reason: "bad_target",
+      message: /must start with "\/"/,
+      action: { kind: "http", method: "GET", path: "admin", query: "token=REDACTED" },
+    },
+    { text: `GET /api/x HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 505, error: "http_version_not_supported", reason: "bad_version", message: /HTTP\/2\.0 is not supported/ },
+    { text: `GET /api/x HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\nConnection: close\r\n\r\n`, status: 400, error: "bad_request", reason: "bad_request", message: /whitespace in its name or before its colon/ },
+    {
+      text: request("/api/x", `X-Big: ${"a".repeat(70_000)}\r\n`),
+      status: 431,
+      error: "header_fields_too_large",
+      reason: "head_too_large",
+      message: /^request header fields too large: the request line and headers take more than 65536 bytes; the gateway takes at most 16384$/,
+    },
+    {
+      text: request("/api/x", Array.from({ length: 200 }, (_, i) => `X-H${i}: v\r\n`).join("")),
+      status: 431,
+      error: "header_fields_too_large",
+      reason: "too_many_headers",
+      message: /^request header fields too large: 203 header fields; the gateway takes at most 100$/,
+    },
   ];
-  for (const [text, status] of cases) {
-    const r = await exchange(text);
-    expect(r.status).toBe(status);
-    expect(r.body).toBe("");
+  for (const c of cases) {
+    const r = await exchange(c.text);
+    expect(r.status).toBe(c.status);
+    expect(r.head.toLowerCase()).toContain("\r\nconnection: close");
+    const body = JSON.parse(r.body) as { error: string; reason: string; message: string };
+    expect(body).toMatchObject({ error: c.error, reason: c.reason });
+    expect(body.message).toMatch(c.message);
+    const all = await records(
+      (a) => a.some((x) => x.type === "request.refused" && (x.details as { message?: string } | undefined)?.message === body.message),
+      `the request.refused record of ${JSON.stringify(body.message)}`,
+    );
+    const rec = all.find((x) => x.type === "request.refused" && (x.details as { message?: string }).message === body.message)!;
+    expect(rec.details).toEqual({ reason: c.reason, message: body.message });
+    if (c.action !== undefined) expect(rec.action).toEqual(c.action);
   }
+  expect(readFileSync(gw.auditPath, "utf8")).not.toContain("SECRET-");
   expect(seen).toEqual([]);
 });

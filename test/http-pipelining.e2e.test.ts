@@ -2,16 +2,12 @@
 //
 // Finding (Bun 1.4.4): Bun.serve closes a connection, with nothing written, when a request
 // arrives on it while the response to an earlier one is still pending (its handler awaits real
-// I/O). The earlier request's signal aborts and the later one never reaches the handler; this
-// is uWS "denying async pipelining" (oven-sh/bun#33664, #38128 propose to change it). A bare
-// Bun.serve whose handler awaits a fetch does exactly this, so the gateway cannot answer
-// pipelined requests either; a handler answered without awaiting I/O (the upstream below) does
-// answer both. What the gateway owes is to behave as Bun does (close, never hang) and to tell
-// the truth about it: before the fix in http-target.ts, an abort that came while the token was
-// being verified was missed, so the request was still forwarded (a POST ran upstream) and
-// recorded "ok 200" although the client got no byte; one that came while the gate decided was
-// recorded as "upstream_error 502". When Bun changes its behaviour, the reference assertions
-// below fail: look at the gateway again then.
+// I/O); this is uWS "denying async pipelining" (oven-sh/bun#33664, #38128). The reference below
+// (a bare Bun.serve whose handler awaits a fetch) still shows it. The HTTP target no longer
+// listens with Bun.serve: its own HTTP/1.1 server (src/gate/http1-server.ts) reads pipelined
+// requests one at a time and answers them in order, so each is decided, forwarded in order and
+// recorded with what it got. (Before that listener, these tests pinned the gateway to Bun's
+// behaviour: connection closed, nothing forwarded, the first request recorded client_closed.)
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect } from "node:net";
 import { readRecords } from "../src/audit/reader.ts";
@@ -91,23 +87,21 @@ async function completion(path: string): Promise<AuditRecord> {
 }
 
 /**
- * Writes two requests in one write to the gateway and checks what it does with them on Bun
- * 1.4.4: what Bun itself does, and an audit log and an upstream that say nothing was done.
+ * Writes two requests in one write to the gateway: both are answered, in order, on the
+ * connection (still open after), forwarded in order, and each recorded as delivered.
  */
-async function expectPipelinedPairDropped(tok: string, first: [path: string, raw: string], second: [path: string, raw: string]): Promise<void> {
+async function expectPipelinedPairAnswered(tok: string, first: [path: string, raw: string], second: [path: string, raw: string]): Promise<void> {
   const payload = first[1] + second[1];
-  const viaGateway = await rawExchange(gwPort, payload);
-  expect(viaGateway).toEqual(await rawExchange(reference.port!, payload));
-  expect(viaGateway).toEqual({ statuses: [], closed: true });
-  // Nothing was delivered, and the record of the first says so.
-  expect((await completion(first[0]))?.details).toMatchObject({ status: 499, outcome: "client_closed", bytes_out: 0 });
-  // Bun never handed the second request to the gateway, so there is nothing to record.
-  expect(await requestRecords(second[0])).toEqual([]);
-  // The client was gone before the gate's decision was written: nothing was forwarded.
-  expect(receivedUnder(first[0])).toEqual([]);
-  expect(receivedUnder(second[0])).toEqual([]);
-  // The gateway is not wedged: the next connection is answered.
-  expect(await rawExchange(gwPort, get("/api/after", tok), 1)).toEqual({ statuses: [200], closed: false });
+  // What a bare Bun.serve proxy does with the same bytes (see the finding above).
+  expect(await rawExchange(reference.port!, payload)).toEqual({ statuses: [], closed: true });
+  const before = received.length;
+  expect(await rawExchange(gwPort, payload)).toEqual({ statuses: [200, 200], closed: false });
+  expect((await completion(first[0]))?.details).toMatchObject({ status: 200, outcome: "ok" });
+  expect((await completion(second[0]))?.details).toMatchObject({ status: 200, outcome: "ok" });
+  // Forwarded in the order they came, the first before the second.
+  // (The reference's copies, under /reference, may reach the upstream at any time.)
+  const paths = received.slice(before).map((r) => r.split(" ")[1]).filter((p) => !p!.startsWith("/reference"));
+  expect(paths).toEqual([first[0], second[0]]);
 }
 
 beforeAll(async () => {
@@ -183,13 +177,14 @@ describe("pipelined HTTP/1.1 requests", () => {
     expect(await rawExchange(reference.port!, get("/ref-1", tok) + get("/ref-2", tok))).toEqual({ statuses: [], closed: true });
   });
 
-  test("two GETs in one write: the gateway closes the connection as Bun does, forwards nothing and records the first as client_closed", async () => {
+  test("two GETs in one write: the gateway answers both in order, forwards both in order and records each", async () => {
     const tok = await freshToken();
-    await expectPipelinedPairDropped(tok, ["/api/pipe-get-1", get("/api/pipe-get-1", tok)], ["/api/pipe-get-2", get("/api/pipe-get-2", tok)]);
+    await expectPipelinedPairAnswered(tok, ["/api/pipe-get-1", get("/api/pipe-get-1", tok)], ["/api/pipe-get-2", get("/api/pipe-get-2", tok)]);
   });
 
-  test("a POST with a body, then a GET, in one write: nothing reaches the upstream and the POST is recorded as client_closed", async () => {
+  test("a POST with a body, then a GET, in one write: both are answered and forwarded in order, the POST with its body", async () => {
     const tok = await freshToken();
-    await expectPipelinedPairDropped(tok, ["/api/pipe-post", post("/api/pipe-post", tok, "create-order-42")], ["/api/pipe-after-post", get("/api/pipe-after-post", tok)]);
+    await expectPipelinedPairAnswered(tok, ["/api/pipe-post", post("/api/pipe-post", tok, "create-order-42")], ["/api/pipe-after-post", get("/api/pipe-after-post", tok)]);
+    expect(receivedUnder("/api/pipe-post")).toEqual(["POST /api/pipe-post create-order-42"]);
   });
 });

@@ -2,7 +2,7 @@
 // authenticated, turned into an Action, decided and audited by the gate, then forwarded with
 // the upstream credential, streamed back (masked when the policy says so), and audited again
 // with its status, bytes and duration.
-import type { Server, ServerWebSocket } from "bun";
+import type { ServerWebSocket } from "bun";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
 import { GatewayError, errorMessage } from "../../core/errors.ts";
@@ -12,6 +12,7 @@ import { hasMasks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, RECORD_QUEUED, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
+import { type Http1Refusal, type Http1Server, serveHttp1 } from "../../gate/http1-server.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import { RecordsByIdentity, type SessionRecords } from "../../gate/session-records.ts";
 import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
@@ -181,13 +182,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return { known, identity, records };
   }
 
-  async function handle(req: Request, server: Server<WsData>): Promise<Response | undefined> {
+  async function handle(req: Request, server: Http1Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     // Reloads from here on apply to this request too, even while it is held for approval.
     const revocationsSince = revocations.generation;
     const id = requestId();
-    // Listened for from the start: the client can be gone before the token is verified (Bun
-    // closes a connection when a request is pipelined behind one still being answered), and an
+    // Listened for from the start: the client can be gone before the token is verified, and an
     // abort event missed then would never come again.
     // One listener for both: the abort of what is forwarded, and (once forwarding began) the
     // request record of a client that left.
@@ -525,26 +525,46 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
   }
 
+  /**
+   * A request whose head the listener's parser refused (http1-request-parser.ts: a target
+   * without a leading "/", a backslash, a malformed field, conflicting framing, a version
+   * other than 1.0/1.1, a head over the limits): its record, then the answer that says why.
+   */
+  function refusedHead(r: Http1Refusal): Promise<Response> {
+    outcomeCount.bad_request.inc();
+    const target = r.target ?? "";
+    const q = target.indexOf("?");
+    const query = q < 0 ? undefined : recordedQuery(target.slice(q));
+    const action =
+      r.method === undefined
+        ? undefined
+        : { kind: "http" as const, method: r.method, path: (q < 0 ? target : target.slice(0, q)).slice(0, 1024), ...(query !== undefined ? { query: query.slice(0, 1024) } : {}) };
+    return refuse(
+      { type: "request.refused", session: requestId(), target: cfg.name, ...(action !== undefined ? { action } : {}), details: { reason: r.reason, message: r.message } },
+      jsonError(r.status, r.error, r.message, { reason: r.reason }),
+    );
+  }
+
   const sockets = relayWebSocket({ gate, log, metrics, clock: deps.clock, endAtExpiry, revocations });
-  const server = Bun.serve<WsData>({
+  // The gateway's own HTTP/1.1 listener, not Bun.serve: Bun's parser answers malformed heads
+  // with a bare status before the gateway sees them (no reason, no record); this one hands
+  // every refusal to refusedHead. Request bodies stream to the upstream, which sets its own limit.
+  const server = serveHttp1<WsData>({
     hostname: host,
     port,
     idleTimeout: 255,
-    // Bodies stream to the upstream, which sets its own limit: without this the runtime answers a
-    // Content-Length over 128 MB with a bare 413 that the gateway never sees or records.
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (req, srv) =>
       handle(req, srv).catch((e) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
         return jsonError(500, "internal", "the gateway failed to handle this request");
       }),
+    refused: refusedHead,
     websocket: sockets.handler,
-    error: (e) => jsonError(400, "bad_request", errorMessage(e)),
   });
   return {
     name: cfg.name,
     listen: cfg.listen,
-    port: server.port ?? 0,
+    port: server.port,
     revokeSessions: (revoked) => revocations.revoke(revoked),
     async stop() {
       // Stop accepting, let forwarded requests finish (for a while), then close what is left.

@@ -2,7 +2,7 @@
 // upstream socket opened with the upstream credential; messages queue until it is open.
 // With identity.end_sessions_at_expiry, the socket ends when the caller's token expires; it ends
 // too when a configuration reload no longer trusts the caller's credential (src/gate/ keeps both).
-import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { Http1WebSocket as ServerWebSocket, Http1WebSocketHandler as WebSocketHandler } from "../../gate/http1-websocket.ts";
 import type { Metrics } from "../../admin/metrics.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Clock } from "../../core/types.ts";
