@@ -175,3 +175,46 @@ function joined(head: string, ...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * An answer read whole, written without a `Response` (a target's fast lane, see
+ * Http1ServerOptions.lane): the status, the header fields to send (the framing and connection
+ * fields are this writer's: a Content-Length, Transfer-Encoding, Connection or Keep-Alive
+ * among them is not written), and the body.
+ */
+export interface WholeAnswer {
+  readonly status: number;
+  readonly statusText: string;
+  readonly fields: ReadonlyArray<readonly [string, string]>;
+  /** What a HEAD, 304 or other bodiless answer announces as its Content-Length (the upstream's), or null. */
+  readonly length: string | null;
+  /** The body (null: none). Its length is the Content-Length written when the answer has a body. */
+  readonly body: Uint8Array | null;
+}
+
+/**
+ * Writes a WholeAnswer as writeResponse writes `new Response(body, {status, statusText,
+ * headers})` of the same fields (with `length` as its Content-Length): the same status line,
+ * fields, Date, framing and keep-alive. One write.
+ */
+export function writeWhole(out: ResponseSink, a: WholeAnswer, req: ResponseFor): Promise<boolean> | boolean {
+  const status = a.status;
+  const bodyless = status === 204 || status === 304 || status < 200 || req.method === "HEAD";
+  let head = `HTTP/1.1 ${status} ${a.statusText || REASONS[status] || "Status"}\r\n`;
+  let dated = false;
+  for (const [name, value] of a.fields) {
+    const n = name.toLowerCase();
+    if (n === "content-length" || n === "transfer-encoding" || n === "connection" || n === "keep-alive") continue;
+    if (n === "date") dated = true;
+    head += `${n}: ${value}\r\n`;
+  }
+  if (!dated) head += `date: ${httpDate()}\r\n`;
+  if (bodyless) {
+    if (a.length !== null && status !== 204 && status >= 200) head += `content-length: ${a.length}\r\n`;
+  } else head += `content-length: ${a.body?.byteLength ?? 0}\r\n`;
+  const keepAlive = req.keepAlive;
+  head += keepAlive ? (req.version === "1.0" ? "connection: keep-alive\r\n\r\n" : "\r\n") : "connection: close\r\n\r\n";
+  const bytes = bodyless || a.body === null || a.body.byteLength === 0 ? latin1(head) : joined(head, a.body);
+  const written = out.write(bytes);
+  return written === undefined ? keepAlive : written.then(() => keepAlive);
+}

@@ -11,10 +11,18 @@ import { type Connection, listenConnections } from "./connection.ts";
 import { ChunkedDecoder, ChunkedError } from "./http1-chunked.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits, type Http1Refusal, type RequestHead, parseRequestHead } from "./http1-request-parser.ts";
 import { type Http1WebSocketHandler, ServerSideWebSocket } from "./http1-websocket.ts";
-import { writeResponse } from "./http1-response.ts";
+import { type WholeAnswer, writeResponse, writeWhole } from "./http1-response.ts";
 import { acceptKey, offeredProtocols } from "./websocket-codec.ts";
 
-export type { Http1Refusal } from "./http1-request-parser.ts";
+export type { Http1Refusal, RequestHead } from "./http1-request-parser.ts";
+export type { WholeAnswer } from "./http1-response.ts";
+
+/** What a fast lane (Http1ServerOptions.lane) may use of the connection its request came on. */
+export interface LaneContext {
+  /** Aborts when the client leaves. */
+  readonly signal: AbortSignal;
+  remote(): SocketAddressInfo;
+}
 
 export interface SocketAddressInfo {
   readonly address: string;
@@ -47,6 +55,12 @@ export interface Http1ServerOptions<T> {
   /** Seconds a WebSocket may be quiet before it is pinged, and again before it is cut (default 120, as Bun.serve). */
   readonly websocketIdleTimeout?: number;
   readonly limits?: HeadLimits;
+  /**
+   * Offered each origin-form request with a Host and no body (no Content-Length, no Transfer-Encoding) before any Request is made (a target's
+   * fast lane): its answer, whole or as a Response; undefined: not taken, `fetch` gets it as
+   * usual. Must not reject.
+   */
+  readonly lane?: (head: RequestHead, ctx: LaneContext) => Promise<WholeAnswer | Response> | undefined;
 }
 
 /** The answer to a refused head: the gateway's JSON error shape. */
@@ -226,7 +240,16 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       let res: Response | undefined;
       // A refusal here (as one of the parser's) ends the connection after its answer.
       let refused = false;
-      if (head.form === "asterisk") {
+      const taken = opts.lane !== undefined && head.contentLength === null && !head.chunked && head.form === "origin" && head.host !== "" ? opts.lane(head, { signal: abort.signal, remote: () => this.remote() }) : undefined;
+      if (taken !== undefined) {
+        const answer = await taken;
+        if (answer instanceof Response) res = answer;
+        else {
+          if (this.closed) return;
+          const kept = await writeWhole(this, answer, { method: head.method, version: head.version, keepAlive: head.keepAlive && !stopping });
+          return this.answered(kept, ex);
+        }
+      } else if (head.form === "asterisk") {
         refused = true;
         res = await this.refusal({ status: 400, error: "bad_request", reason: "bad_target", message: "OPTIONS * asks about the server itself; this gateway answers requests for a path", method: head.method, target: head.target });
       } else {
@@ -258,6 +281,11 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       }
       const keepAlive = head.keepAlive && !refused && !ex.unread && !stopping && ex.upgrade === null;
       const kept = await writeResponse(this, res, { method: head.method, version: head.version, keepAlive });
+      this.answered(kept, ex);
+    }
+
+    /** After an answer: the next request, or the end of the connection. */
+    private answered(kept: boolean, ex: Exchange): void {
       if (this.closed) return;
       this.exchange = null;
       if (!kept || ex.unread) {

@@ -4,7 +4,7 @@
 // RFC 9110 §7.6.1 connection-specific fields, plus the caller's credential.
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"] as const;
 
-const HOP_BY_HOP_SET: ReadonlySet<string> = new Set<string>(HOP_BY_HOP);
+export const HOP_BY_HOP_SET: ReadonlySet<string> = new Set<string>(HOP_BY_HOP);
 
 const REWRITING = ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "x-original-method", "forwarded"] as const;
 
@@ -49,6 +49,35 @@ export function upstreamRequestFields(incoming: Headers, extra: Readonly<Record<
   return out;
 }
 
+/**
+ * upstreamRequestFields of a request head's field lines (names lower-cased, each name once: a
+ * Headers would join repeated ones, so the fast lane leaves those to the full path).
+ */
+export function upstreamRequestFieldsOfLines(lines: ReadonlyArray<readonly [string, string]>, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let connection: string | null = null;
+  let prior: string | null = null;
+  for (const [name, value] of lines) {
+    if (name === "x-forwarded-for") prior = value;
+    if (DROPPED_REQUEST.has(name)) {
+      if (name === "connection") connection = value;
+      continue;
+    }
+    out[name] = value;
+  }
+  if (connection !== null) {
+    for (const name of connection.split(",")) {
+      const n = name.trim().toLowerCase();
+      if (n) delete out[n];
+    }
+  }
+  out["x-forwarded-for"] = prior ? `${prior}, ${client.ip}` : client.ip;
+  if (client.host) out["x-forwarded-host"] = client.host;
+  out["x-forwarded-proto"] = client.proto;
+  for (const k in extra) out[k.toLowerCase()] = extra[k]!;
+  return out;
+}
+
 export function downstreamResponseHeaders(upstream: Headers): Headers {
   const h = new Headers(upstream);
   // A delete per name here: a response has more fields than a request, and the pass over
@@ -64,10 +93,16 @@ export function downstreamResponseFields(upstream: ReadonlyArray<readonly [strin
   return h;
 }
 
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
 /** The bearer token of an Authorization header, or null. */
 export function bearerToken(headers: Headers): string | null {
   const v = headers.get("authorization");
-  if (!v) return null;
-  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(v);
+  return v ? bearerOf(v) : null;
+}
+
+/** The same of the field's value. */
+export function bearerOf(value: string): string | null {
+  const m = BEARER.exec(value);
   return m ? m[1]! : null;
 }

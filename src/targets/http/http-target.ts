@@ -12,19 +12,19 @@ import { hasMasks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, RECORD_QUEUED, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { type Http1Refusal, type Http1Server, serveHttp1 } from "../../gate/http1-server.ts";
+import { type Http1Refusal, type Http1Server, type LaneContext, type RequestHead, type WholeAnswer, serveHttp1 } from "../../gate/http1-server.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import { RecordsByIdentity, type SessionRecords } from "../../gate/session-records.ts";
 import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Http1Answer } from "../../gate/http1-client.ts";
-import { bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
+import { HOP_BY_HOP_SET, bearerOf, bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestFieldsOfLines } from "./headers.ts";
 import { decodeContentCoding } from "./content-coding.ts";
 import { bodiless, requestFieldBlock, upstreamClient } from "./upstream-client.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
-import { headTooLarge } from "./request-head.ts";
+import { MAX_HEAD_BYTES, headTooLarge } from "./request-head.ts";
 import { KnownRoutes, type KnownRoute } from "./known-routes.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
@@ -45,6 +45,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
   /** False: every request takes the full path (the differential test's reference). Default true. */
   readonly knownRoutes?: boolean;
+  /** False: no request takes the listener's fast lane (lane()), known ones take the fast path in handle(). Default true. */
+  readonly lane?: boolean;
   /** False: every request goes by fetch, not the gateway's own HTTP/1.1 client (upstream-client.ts). Default true. */
   readonly ownClient?: boolean;
   /** The target's settings with secret references at their current values (gate/secret-store.ts), asked per request. */
@@ -91,6 +93,8 @@ interface Forwarding {
   readonly method: string;
   /** The upstream request's header fields (upstreamRequestFields). */
   readonly headers: Record<string, string>;
+  /** requestFieldBlock(headers), made already (the fast lane's). */
+  readonly block?: string;
 }
 
 export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
@@ -182,6 +186,102 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return { known, identity, records };
   }
 
+  /**
+   * A known route's decision record, queued as gate.check would record and count it (the same
+   * record, byte for byte), written with the turn's others. Null: it is written, forward the
+   * request; else the answer that refuses it.
+   */
+  async function recordKnown(fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number): Promise<Response | null> {
+    const { known } = fast;
+    const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id });
+    if (verdict.auditFailed) {
+      outcomeCount.denied.inc();
+      return auditUnavailable(verdict.message);
+    }
+    // A reload during that wait that revoked this caller: as on the full path.
+    if (revocations.revokedSince(revocationsSince, fast.identity)) {
+      const message = "credential revoked by a configuration reload while the request waited; authenticate again";
+      outcomeCount.denied.inc();
+      return rejectCredential(
+        { session: id, identity: fast.identity, target: cfg.name, action: { ...known.facts }, reason: "revoked", message },
+        jsonError(401, "unauthenticated", message, { reason: "revoked" }),
+        false,
+      );
+    }
+    return null;
+  }
+
+  /** The client's side of a request: aborts what is forwarded when the client leaves, and then records it (onGone). */
+  function clientOf(signal: AbortSignal): Client {
+    const abort = new AbortController();
+    const client: Client = { abort, onGone: null };
+    if (signal.aborted) abort.abort();
+    else
+      signal.addEventListener(
+        "abort",
+        () => {
+          abort.abort();
+          client.onGone?.();
+        },
+        { once: true },
+      );
+    return client;
+  }
+
+  /**
+   * The listener's fast lane (gate/http1-server.ts): a known route (as knownRoute finds it, here
+   * from the parsed head's fields: the same credential, method as sent and URL the listener would
+   * build) that is a GET or HEAD without a body, to the plain-http upstream, taken before any
+   * Request is made and answered from the own client's answer without a Headers or Response when
+   * the answer is whole. The same records, upstream request and answer as the fast path in
+   * handle(). Undefined: handle() takes it.
+   */
+  function lane(head: RequestHead, ctx: LaneContext): Promise<WholeAnswer | Response> | undefined {
+    if (own === null || deps.authenticated === undefined || deps.knownRoutes === false || deps.lane === false) return undefined;
+    const method = head.method;
+    if (method !== "GET" && method !== "HEAD") return undefined;
+    const revocationsSince = revocations.generation;
+    const lines = head.headers;
+    let authorization: string | undefined;
+    // headTooLarge's count of the head, as the full path makes it.
+    let bytes = method.length + 1 + head.target.length + 11;
+    for (let i = 0; i < lines.length; i++) {
+      const [name, value] = lines[i]!;
+      bytes += name.length + value.length + 4;
+      // Not a known route's request, or one the full path reads otherwise.
+      if (name === "upgrade" || name === "content-length" || name === "transfer-encoding") return undefined;
+      if (name === "authorization") authorization = value;
+      // A repeated name is one field joined with ", " for the full path (a Headers): left to it.
+      for (let j = 0; j < i; j++) if (lines[j]![0] === name) return undefined;
+    }
+    if (authorization === undefined || bytes > MAX_HEAD_BYTES) return undefined;
+    const token = bearerOf(authorization);
+    if (token === null) return undefined;
+    const identity = deps.authenticated(token);
+    if (identity === undefined) return undefined;
+    const records = recordsByIdentity.for(identity);
+    // The URL the listener makes for a Request of this head (http1-server.ts), which the full
+    // path remembered the route under (after the URL parser's normalisation: a target it would
+    // write otherwise is simply not found here).
+    const known = knownRoutes.get(records, method, "http://" + head.host + head.target, gate.policyNow().hash);
+    if (known === undefined || own.requestTarget(known.upstreamUrl) === null) return undefined;
+    const headers = upstreamRequestFieldsOfLines(lines, extraHeaders(), { ip: ctx.remote().address, host: head.host, proto: known.proto });
+    if (hasMasks(known.verdict.masks)) headers["accept-encoding"] = "identity";
+    const block = requestFieldBlock(headers);
+    if (block === null) return undefined;
+    const started = performance.now();
+    const id = requestId();
+    const client = clientOf(ctx.signal);
+    return (async () => {
+      const refused = await recordKnown({ known, identity }, id, revocationsSince);
+      if (refused !== null) return refused;
+      return forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true);
+    })().catch((e: unknown) => {
+      log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
+      return jsonError(500, "internal", "the gateway failed to handle this request");
+    });
+  }
+
   async function handle(req: Request, server: Http1Server<WsData>): Promise<Response | undefined> {
     const started = performance.now();
     // Reloads from here on apply to this request too, even while it is held for approval.
@@ -191,38 +291,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // abort event missed then would never come again.
     // One listener for both: the abort of what is forwarded, and (once forwarding began) the
     // request record of a client that left.
-    const abort = new AbortController();
-    const client: Client = { abort, onGone: null };
-    if (req.signal.aborted) abort.abort();
-    else
-      req.signal.addEventListener(
-        "abort",
-        () => {
-          abort.abort();
-          client.onGone?.();
-        },
-        { once: true },
-      );
+    const client = clientOf(req.signal);
+    const abort = client.abort;
 
     const fast = knownRoute(req);
     if (fast !== undefined) {
       const { known, records } = fast;
-      // As gate.check would record and count it: the same decision record, byte for byte.
-      const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id });
-      if (verdict.auditFailed) {
-        outcomeCount.denied.inc();
-        return auditUnavailable(verdict.message);
-      }
-      // A reload during that wait that revoked this caller: as on the full path.
-      if (revocations.revokedSince(revocationsSince, fast.identity)) {
-        const message = "credential revoked by a configuration reload while the request waited; authenticate again";
-        outcomeCount.denied.inc();
-        return rejectCredential(
-          { session: id, identity: fast.identity, target: cfg.name, action: { ...known.facts }, reason: "revoked", message },
-          jsonError(401, "unauthenticated", message, { reason: "revoked" }),
-          false,
-        );
-      }
+      const refused = await recordKnown(fast, id, revocationsSince);
+      if (refused !== null) return refused;
       const headers = upstreamRequestFields(req.headers, extraHeaders(), { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
       return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers });
     }
@@ -349,8 +425,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return forward(req, { id, started, client, action: facts, records, verdict, target, method, headers });
   }
 
-  /** Forwards an allowed request, answers with the upstream's response (masked as the verdict says), and records the outcome. */
-  async function forward(req: Request, r: Forwarding): Promise<Response> {
+  /**
+   * Forwards an allowed request, answers with the upstream's response (masked as the verdict
+   * says), and records the outcome. From the fast lane (req null, lane true), an answer the own
+   * client read whole comes back as a WholeAnswer, written without a Response.
+   */
+  function forward(req: Request, r: Forwarding): Promise<Response>;
+  function forward(req: null, r: Forwarding, lane: true): Promise<Response | WholeAnswer>;
+  async function forward(req: Request | null, r: Forwarding, lane = false): Promise<Response | WholeAnswer> {
     const { id, started, client, action, records, verdict, target, method, headers } = r;
     const abort = client.abort;
     const masking = hasMasks(verdict.masks);
@@ -370,15 +452,15 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
 
     // Bodiless requests go on the gateway's own keep-alive connections (upstream-client.ts);
     // the rest, and anything that client cannot carry exactly, by fetch.
-    const ownTarget = own !== null && bodiless(req, method) ? own.requestTarget(target) : null;
-    const fields = ownTarget !== null ? requestFieldBlock(headers) : null;
+    const ownTarget = own !== null && (req === null || bodiless(req, method)) ? own.requestTarget(target) : null;
+    const fields = ownTarget !== null ? (r.block ?? requestFieldBlock(headers)) : null;
     let res: Response;
     try {
       if (fields !== null) return answerFromOwnClient(await own!.pool.request(method, ownTarget!, fields, { signal: abort.signal, hostHeader: own!.hostHeader }));
       res = await fetch(target, {
         method,
         headers,
-        body: req.body,
+        body: req?.body ?? null,
         redirect: "manual",
         signal: abort.signal,
         // Pass bytes through as the upstream sent them unless we must read them to mask.
@@ -450,13 +532,22 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
 
     /** The same for an answer read by the own client: whole (small) or a stream, never decompressed for us. */
-    function answerFromOwnClient(a: Http1Answer): Response | Promise<Response> {
+    function answerFromOwnClient(a: Http1Answer): Response | WholeAnswer | Promise<Response | WholeAnswer> {
       if (a.status > 599) {
         a.stream?.cancel().catch(() => undefined);
         const message = `upstream ${upstream.host} failed: status ${a.status} is not an HTTP status`;
         outcomeCount.upstream_error.inc();
         void complete(502, 0, "upstream_error", message);
         return jsonError(502, "bad_gateway", message);
+      }
+      if (lane && a.stream === null) {
+        if (masking && a.body !== null) return maskWhole(a, a.body);
+        const whole = wholeAnswer(a, a.body, false);
+        if (whole !== null) {
+          outcomeCount.forwarded.inc();
+          void complete(a.status, a.body?.byteLength ?? 0, "ok");
+          return whole;
+        }
       }
       const outHeaders = downstreamResponseFields(a.headers);
       const init = { status: a.status, statusText: a.statusText, headers: outHeaders };
@@ -486,13 +577,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         if (verdict.masks.columns.length > 0) {
           throw new GatewayError("E_MASK", `the deciding rules mask table columns (${verdict.masks.columns.join(", ")}), which an HTTP response does not have; scope those rules to database targets`);
         }
-        const masker = deps.masker(verdict.masks);
-        if (masker === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
-        let raw = a.body ?? (await deps.collectBody(a.stream!, maskMax));
-        if (raw.byteLength > maskMax) throw new GatewayError("E_MASK", `response of more than ${maskMax} bytes cannot be masked: refused`, { details: { maxBytes: maskMax } });
-        const coding = outHeaders.get("content-encoding");
-        if (coding !== null) raw = decodeContentCoding(raw, coding, maskMax);
-        const { body, masked } = masker.maskBody(raw, outHeaders.get("content-type"));
+        if (deps.masker(verdict.masks) === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
+        const raw = a.body ?? (await deps.collectBody(a.stream!, maskMax));
+        const { body, masked } = maskedBody(raw, outHeaders.get("content-encoding"), outHeaders.get("content-type"));
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));
         void complete(a.status, body.byteLength, "ok", undefined, masked);
@@ -504,6 +591,58 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         void complete(502, 0, "mask_refused", errorMessage(e));
         return jsonError(502, "mask_refused", errorMessage(e));
       }
+    }
+
+    /**
+     * The answer as the fast lane writes it (writeWhole): the upstream's fields but hop-by-hop
+     * ones, as downstreamResponseFields keeps them, and when masked without its coding and length
+     * (the masked body's is written). Null: one whose Content-Length is repeated or not its
+     * body's, left to the Response path.
+     */
+    function wholeAnswer(a: Http1Answer, body: Uint8Array | null, masked: boolean): WholeAnswer | null {
+      const fields: (readonly [string, string])[] = [];
+      let length: string | null = null;
+      for (const field of a.headers) {
+        const name = field[0].toLowerCase();
+        if (HOP_BY_HOP_SET.has(name)) continue;
+        if (name === "content-length") {
+          if (length !== null) return null;
+          length = field[1];
+          continue;
+        }
+        if (masked && name === "content-encoding") continue;
+        fields.push(field);
+      }
+      if (masked) length = null;
+      else if (length !== null && a.status !== 204 && a.status !== 304 && a.status >= 200 && method !== "HEAD" && length !== String(body?.byteLength ?? 0)) return null;
+      return { status: a.status, statusText: a.statusText, fields, length, body };
+    }
+
+    /** maskOwnAnswer's work on a body read whole, for the fast lane: the masked answer as a WholeAnswer, or the refusal. */
+    function maskWhole(a: Http1Answer, raw: Uint8Array): WholeAnswer | Response {
+      try {
+        const { body, masked } = maskedBody(raw, fieldOf(a.headers, "content-encoding"), fieldOf(a.headers, "content-type"));
+        void complete(a.status, body.byteLength, "ok", undefined, masked);
+        outcomeCount.masked.inc();
+        return wholeAnswer(a, body, true)!;
+      } catch (e) {
+        outcomeCount.mask_refused.inc();
+        void complete(502, 0, "mask_refused", errorMessage(e));
+        return jsonError(502, "mask_refused", errorMessage(e));
+      }
+    }
+
+    /** A whole body masked as the verdict says, its content coding undone first; throws E_MASK when it cannot be. */
+    function maskedBody(whole: Uint8Array, coding: string | null, contentType: string | null): { body: Uint8Array; masked: number } {
+      if (verdict.masks.columns.length > 0) {
+        throw new GatewayError("E_MASK", `the deciding rules mask table columns (${verdict.masks.columns.join(", ")}), which an HTTP response does not have; scope those rules to database targets`);
+      }
+      const masker = deps.masker(verdict.masks);
+      if (masker === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
+      let raw = whole;
+      if (raw.byteLength > maskMax) throw new GatewayError("E_MASK", `response of more than ${maskMax} bytes cannot be masked: refused`, { details: { maxBytes: maskMax } });
+      if (coding !== null) raw = decodeContentCoding(raw, coding, maskMax);
+      return masker.maskBody(raw, contentType);
     }
 
     /** The request record. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLater never rejects). */
@@ -553,6 +692,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     hostname: host,
     port,
     idleTimeout: 255,
+    lane,
     fetch: (req, srv) =>
       handle(req, srv).catch((e) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
@@ -585,4 +725,11 @@ export type { ServerWebSocket };
 function remoteOf(ip: { address: string; port: number } | null): string {
   if (ip === null) return "";
   return ip.address.includes(":") ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`;
+}
+
+/** A field's value as a Headers would give it: repeated lines joined with ", " (names compared lower-cased); null when absent. */
+function fieldOf(fields: ReadonlyArray<readonly [string, string]>, name: string): string | null {
+  let value: string | null = null;
+  for (const [n, v] of fields) if (n.length === name.length && n.toLowerCase() === name) value = value === null ? v : `${value}, ${v}`;
+  return value;
 }

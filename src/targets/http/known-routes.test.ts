@@ -1,7 +1,9 @@
 // The fast path must never change what the gateway does: the same long sequence of requests goes
-// to two HTTP targets with their own gate and audit log, one with known routes (the fast path)
-// and one without (every request decided by gate.check), and each request's answer, what the
-// upstream received, and the records in each log must be equal. The requests vary everything a
+// to three HTTP targets with their own gate and audit log, one with known routes and the
+// listener's fast lane (a known GET or HEAD answered before any Request is made), one with known
+// routes but no lane (the fast path in handle()), and one with neither (every request decided by
+// gate.check), and each request's answer (status, fields, body), what the upstream received
+// (method, target, header fields), and the records in each log must be equal. The requests vary everything a
 // decision reads (caller: subject, issuer, groups and their order; method and its case; path,
 // its encoding and query) in small steps, so that a key missing any of them would hand one
 // request the route of its neighbour; the policy is swapped midway, which must end every route.
@@ -76,11 +78,14 @@ const PATHS = [
 ];
 
 interface Side {
+  readonly name: string;
   readonly log: AuditLog;
   readonly target: RunningTarget;
   readonly received: string[];
   checks: number;
   forwarded: number;
+  /** Requests the listener made a Request of (the lane takes its requests before one is made). */
+  requests: number;
   /** Requests that reached the upstream before their allow was in the log (must stay 0). */
   unrecordedForwards: number;
 }
@@ -90,20 +95,23 @@ let upstream: ReturnType<typeof Bun.serve>;
 let policy: Policy;
 let fast: Side;
 let full: Side;
+let laned: Side;
+const sides = (): Side[] => [laned, fast, full];
 const received: string[] = [];
 const realFetchOf = globalThis.fetch;
+const RealRequest = globalThis.Request;
 
 async function compile(yaml: string): Promise<Policy> {
   return compilePolicy(await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} }));
 }
 
-async function side(name: string, knownRoutes: boolean): Promise<Side> {
+async function side(name: string, knownRoutes: boolean, lane: boolean): Promise<Side> {
   const log = await openAuditLog({ path: join(dir, name, "audit.log") });
   const clock = { now: () => Date.now() };
   const approvals = new Approvals({ clock, onExpire: () => {} });
   const metrics = createMetrics();
   const gate = new Gate({ policy: () => policy, audit: log, approvals, clock, metrics, log: silentLogger });
-  const s: Side = { log, target: null as unknown as RunningTarget, received: [], checks: 0, forwarded: 0, unrecordedForwards: 0 };
+  const s: Side = { name, log, target: null as unknown as RunningTarget, received: [], checks: 0, forwarded: 0, requests: 0, unrecordedForwards: 0 };
   const check = gate.check.bind(gate);
   gate.check = (...args) => (s.checks++, check(...args));
   const masker = (m: Masks) => compileJsonMasker(m);
@@ -121,6 +129,7 @@ async function side(name: string, knownRoutes: boolean): Promise<Side> {
     metrics,
     log: silentLogger,
     knownRoutes,
+    lane,
   });
   return s;
 }
@@ -132,34 +141,39 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     port: 0,
     fetch(req) {
-      // Which side sent it travels in a header, so each side's view of the upstream is its own.
-      received.push(`${req.headers.get("x-side")} ${req.method} ${new URL(req.url).pathname}${new URL(req.url).search}`);
-      return Response.json({ users: [{ email: "someone@example.com", name: "x" }], path: new URL(req.url).pathname });
-    },
-  });
-  // Each request's allow is in its side's log (in the kernel) at the moment the target calls
-  // fetch to forward it: every request forwarded so far has its own allow record written.
-  const realFetch = globalThis.fetch;
-  const base = `http://127.0.0.1:${upstream.port}/`;
-  globalThis.fetch = Object.assign((input: string | URL | Request, init?: RequestInit) => {
-    if (String(input).startsWith(base)) {
-      const s = (init?.headers as Record<string, string>)["x-side"] === "fast" ? fast : full;
+      // Which side sent it travels in a header, so each side's view of the upstream is its own:
+      // the method, the target and every header field (the gateway's own port left out).
+      const s = sides().find((x) => x.name === req.headers.get("x-side"))!;
+      const fields = [...req.headers].filter(([n]) => n !== "x-side").map(([n, v]) => `${n}: ${n === "x-forwarded-host" ? v.replace(/:\d+$/, ":port") : v}`);
+      received.push(`${s.name} ${req.method} ${new URL(req.url).pathname}${new URL(req.url).search} ${fields.sort().join(" | ")}`);
+      // Each request's allow is in its side's log (in the kernel) by the time the upstream has
+      // it: every request forwarded so far has its own allow record written.
       s.forwarded++;
       const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"')).length;
       if (allows < s.forwarded) s.unrecordedForwards++;
+      return Response.json({ users: [{ email: "someone@example.com", name: "x" }], path: new URL(req.url).pathname }, { headers: { "x-upstream": "a", "keep-alive": "timeout=5" } });
+    },
+  });
+  // Which requests the listeners made a Request of, per side.
+  globalThis.Request = class extends RealRequest {
+    constructor(input: string | URL | Request, init?: RequestInit) {
+      super(input, init);
+      const s = sides().find((x) => x?.name === this.headers.get("x-side"));
+      if (s !== undefined) s.requests++;
     }
-    return realFetch(input, init);
-  }, realFetch);
-  fast = await side("fast", true);
-  full = await side("full", false);
+  } as typeof Request;
+  laned = await side("lane", true, true);
+  fast = await side("fast", true, false);
+  full = await side("full", false, false);
 });
 
 afterAll(async () => {
   globalThis.fetch = realFetchOf;
-  await fast.target.stop();
-  await full.target.stop();
-  await fast.log.close();
-  await full.log.close();
+  globalThis.Request = RealRequest;
+  for (const s of sides()) {
+    await s.target.stop();
+    await s.log.close();
+  }
   upstream.stop(true);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -183,10 +197,14 @@ async function recordsOf(log: AuditLog): Promise<unknown[]> {
   return out;
 }
 
-async function send(s: Side, sideName: string, who: string, method: string, path: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${s.target.port}${path}`, { method, headers: { authorization: `Bearer tok-${who}`, "x-side": sideName } });
+/** Header fields a caller may add, each changing what is forwarded (or nothing). */
+const EXTRA_FIELDS: Record<string, string>[] = [{}, {}, { "x-forwarded-for": "10.0.0.9" }, { connection: "keep-alive, x-hop", "x-hop": "1" }, { "x-http-method-override": "DELETE" }, { accept: "application/json", "user-agent": "curl/8" }];
+
+async function send(s: Side, sideName: string, who: string, method: string, path: string, extra: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${s.target.port}${path}`, { method, headers: { ...extra, authorization: `Bearer tok-${who}`, "x-side": sideName } });
   const body = await res.text();
-  return `${res.status} ${scrub(body)}`;
+  const fields = [...res.headers].filter(([n]) => n !== "date").map(([n, v]) => `${n}: ${v}`);
+  return `${res.status} ${fields.join(" | ")} ${scrub(body)}`;
 }
 
 describe("known routes (the HTTP fast path)", () => {
@@ -197,59 +215,73 @@ describe("known routes (the HTTP fast path)", () => {
       return (seed >>> 16) % n;
     };
     const who = [...Object.keys(IDENTITIES), "dev", "dev", "devOps", "opsDev"];
-    let current = { who: "dev", method: "GET", path: "/api/items" };
-    const answers: { fast: string; full: string; request: string }[] = [];
+    let current = { who: "dev", method: "GET", path: "/api/items", extra: 0 };
+    const answers: { lane: string; fast: string; full: string; request: string }[] = [];
     for (let i = 0; i < 600; i++) {
       // One input changed at a time (or the same request again), so neighbours share a key's other parts.
-      const step = rand(6);
+      const step = rand(7);
       if (step === 0) current = { ...current, who: who[rand(who.length)]! };
       else if (step === 1) current = { ...current, method: METHODS[rand(METHODS.length)]! };
       else if (step === 2 || step === 3) current = { ...current, path: PATHS[rand(PATHS.length)]! };
+      else if (step === 4) current = { ...current, extra: rand(EXTRA_FIELDS.length) };
       if (i === 300) policy = await compile(POLICY_B);
-      const request = `${current.who} ${current.method} ${current.path}`;
-      answers.push({ request, fast: await send(fast, "fast", current.who, current.method, current.path), full: await send(full, "full", current.who, current.method, current.path) });
+      const { who: w, method: m, path: p } = current;
+      const extra = EXTRA_FIELDS[current.extra]!;
+      const request = `${w} ${m} ${p} ${JSON.stringify(extra)}`;
+      answers.push({ request, lane: await send(laned, "lane", w, m, p, extra), fast: await send(fast, "fast", w, m, p, extra), full: await send(full, "full", w, m, p, extra) });
     }
-    for (const a of answers) if (a.fast !== a.full) expect(a).toEqual({ ...a, fast: a.full });
+    for (const a of answers) if (a.fast !== a.full || a.lane !== a.full) expect(a).toEqual({ ...a, fast: a.full, lane: a.full });
     const upstreamOf = (name: string) => received.filter((r) => r.startsWith(`${name} `)).map((r) => r.slice(name.length + 1));
     expect(upstreamOf("fast")).toEqual(upstreamOf("full"));
+    expect(upstreamOf("lane")).toEqual(upstreamOf("full"));
     expect(upstreamOf("fast").length).toBeGreaterThan(100);
-    expect({ fast: fast.unrecordedForwards, full: full.unrecordedForwards }).toEqual({ fast: 0, full: 0 });
-    await fast.log.flushSoon();
-    await full.log.flushSoon();
-    const [fastRecords, fullRecords] = [await recordsOf(fast.log), await recordsOf(full.log)];
+    expect({ lane: laned.unrecordedForwards, fast: fast.unrecordedForwards, full: full.unrecordedForwards }).toEqual({ lane: 0, fast: 0, full: 0 });
+    for (const s of sides()) await s.log.flushSoon();
+    const [laneRecords, fastRecords, fullRecords] = [await recordsOf(laned.log), await recordsOf(fast.log), await recordsOf(full.log)];
     expect(fastRecords.length).toBeGreaterThan(600);
     expect(fastRecords).toEqual(fullRecords);
-    // The fast path answered a good share of what the full path decided (refused paths are never decided).
-    console.log(`forwarded ${upstreamOf("fast").length} of 600; decided ${full.checks}, of which ${full.checks - fast.checks} by the fast path`);
+    expect(laneRecords).toEqual(fullRecords);
+    // The fast path answered a good share of what the full path decided (refused paths are never
+    // decided), and the lane most of those (not a lower-case get, a body, a repeated field).
+    const lanes = 600 - laned.requests;
+    console.log(`forwarded ${upstreamOf("fast").length} of 600; decided ${full.checks}, of which ${full.checks - fast.checks} by the fast path, ${lanes} by the lane`);
     expect(full.checks - fast.checks).toBeGreaterThan(50);
+    expect({ lane: laned.checks, full: full.requests, fast: fast.requests, laned: lanes > 30 }).toEqual({ lane: fast.checks, full: 600, fast: 600, laned: true });
   }, 120_000);
 
   test("under a policy with a time window, every request is decided (the time is a decision's input the key does not hold)", async () => {
     policy = await compile(`${POLICY_A}
   - { name: office-hours, groups: [contractors], http: { paths: ["/api/**"] }, effect: allow, when: { timezone: UTC, days: [mon-fri], hours: "09:00-17:00" } }
 `);
-    const [fastBefore, fullBefore] = [fast.checks, full.checks];
+    const [laneBefore, fastBefore, fullBefore] = [laned.checks, fast.checks, full.checks];
     for (let i = 0; i < 20; i++) {
-      expect(await send(fast, "fast", "dev", "GET", "/api/items")).toBe(await send(full, "full", "dev", "GET", "/api/items"));
+      const expected = await send(full, "full", "dev", "GET", "/api/items");
+      expect(await send(fast, "fast", "dev", "GET", "/api/items")).toBe(expected);
+      expect(await send(laned, "lane", "dev", "GET", "/api/items")).toBe(expected);
     }
     expect(full.checks - fullBefore).toBe(20);
     expect(fast.checks - fastBefore).toBe(20);
+    expect(laned.checks - laneBefore).toBe(20);
   });
 
-  test("a known route whose record the log cannot take is refused with 503, as on the full path, and nothing is forwarded", async () => {
-    policy = await compile(POLICY_A);
-    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
-    const checks = fast.checks;
-    expect(await send(fast, "fast", "dev", "GET", "/api/items?known")).toStartWith("200 ");
-    expect(fast.checks).toBe(checks); // the second took the fast path
-    await fast.log.close(); // from now on the log takes no record
-    const forwarded = fast.forwarded;
-    const res = await fetch(`http://127.0.0.1:${fast.target.port}/api/items?known`, { headers: { authorization: "Bearer tok-dev", "x-side": "fast" } });
-    expect(res.status).toBe(503);
-    const body = (await res.json()) as { error: string; message: string };
-    expect(body.error).toBe("audit_unavailable");
-    expect(body.message).toContain("audit log unavailable, request denied");
-    expect(fast.checks).toBe(checks); // refused on the fast path itself
-    expect(fast.forwarded).toBe(forwarded);
-  });
+  for (const name of ["fast", "lane"]) {
+    test(`a known route whose record the log cannot take is refused with 503, as on the full path, and nothing is forwarded (${name === "lane" ? "the lane" : "the fast path"})`, async () => {
+      const s = name === "lane" ? laned : fast;
+      policy = await compile(POLICY_A);
+      expect(await send(s, name, "dev", "GET", "/api/items?known")).toStartWith("200 ");
+      const [checks, requests] = [s.checks, s.requests];
+      expect(await send(s, name, "dev", "GET", "/api/items?known")).toStartWith("200 ");
+      expect(s.checks).toBe(checks); // the second took the fast path
+      expect(s.requests - requests).toBe(name === "lane" ? 0 : 1); // and the lane, on its side
+      await s.log.close(); // from now on the log takes no record
+      const forwarded = s.forwarded;
+      const res = await fetch(`http://127.0.0.1:${s.target.port}/api/items?known`, { headers: { authorization: "Bearer tok-dev", "x-side": name } });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe("audit_unavailable");
+      expect(body.message).toContain("audit log unavailable, request denied");
+      expect(s.checks).toBe(checks); // refused on the fast path itself
+      expect(s.forwarded).toBe(forwarded);
+    });
+  }
 });
