@@ -157,7 +157,7 @@ beforeAll(async () => {
   // Which requests the listeners made a Request of, per side.
   globalThis.Request = class extends RealRequest {
     constructor(input: string | URL | Request, init?: RequestInit) {
-      super(input, init);
+      super(input as string, init);
       const s = sides().find((x) => x?.name === this.headers.get("x-side"));
       if (s !== undefined) s.requests++;
     }
