@@ -198,7 +198,7 @@ async function recordsOf(log: AuditLog): Promise<unknown[]> {
 }
 
 /** Header fields a caller may add, each changing what is forwarded (or nothing). */
-const EXTRA_FIELDS: Record<string, string>[] = [{}, {}, { "x-forwarded-for": "10.0.0.9" }, { connection: "keep-alive, x-hop", "x-hop": "1" }, { "x-http-method-override": "DELETE" }, { accept: "application/json", "user-agent": "curl/8" }];
+const EXTRA_FIELDS: Record<string, string>[] = [{}, {}, { "x-forwarded-for": "10.0.0.9" }, { connection: "keep-alive, x-hop", "x-hop": "1" }, { "x-http-method-override": "DELETE" }, { accept: "application/json", "user-agent": "curl/8" }, { upgrade: "websocket" }];
 
 async function send(s: Side, sideName: string, who: string, method: string, path: string, extra: Record<string, string> = {}): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${s.target.port}${path}`, { method, headers: { ...extra, authorization: `Bearer tok-${who}`, "x-side": sideName } });
