@@ -6,6 +6,8 @@ import { type Http1Refusal, type Http1Server, serveHttp1 } from "./http1-server.
 let server: Http1Server<{ tag: string }>;
 const refusals: Http1Refusal[] = [];
 const aborted: string[] = [];
+/** The request targets the lane was offered. */
+const offered: string[] = [];
 let slowBody = signal<void>();
 let heldAbort = signal<void>();
 let holding = signal<void>();
@@ -51,6 +53,14 @@ beforeAll(() => {
       if (url.pathname === "/sized") return new Response("hello", { headers: { "content-length": "5", "x-b": "1" } });
       if (url.pathname === "/ws") return srv.upgrade(req, { data: { tag: "t1" } }) ? undefined : new Response("no upgrade", { status: 400 });
       return new Response(`path ${url.pathname}`);
+    },
+    // Takes /lane/* (a WholeAnswer; /lane/response: a Response), leaves the rest to fetch.
+    lane(head, ctx) {
+      offered.push(`${head.method} ${head.target}`);
+      if (!head.target.startsWith("/lane/")) return undefined;
+      if (head.target === "/lane/response") return Promise.resolve(new Response("lane response"));
+      const body = new TextEncoder().encode(`lane ${head.method} ${head.target} from ${ctx.remote().address}`);
+      return Promise.resolve({ status: 200, statusText: "", fields: [["x-lane", "1"]], length: String(body.byteLength), body });
     },
     refused(r) {
       refusals.push(r);
@@ -107,6 +117,32 @@ describe("serveHttp1", () => {
     expect(responses(all)).toEqual([200, 200, 200]);
     expect(all.indexOf("path /a")).toBeLessThan(all.indexOf('"body":"abc"'));
     expect(all.indexOf('"body":"abc"')).toBeLessThan(all.indexOf("path /c"));
+  });
+
+  test("the lane is offered origin-form requests with a Host and no body, in order with the others on a kept connection", async () => {
+    offered.length = 0;
+    const text = [
+      "GET /lane/a HTTP/1.1\r\nHost: h\r\n\r\n",
+      "POST /lane/b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+      "GET /lane/c HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+      "GET /lane/d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "GET http://h/lane/e HTTP/1.1\r\nHost: h\r\n\r\n",
+      "HEAD /lane/f HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /lane/response HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /other HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /lane/g HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "GET /lane/h HTTP/1.1\r\nHost: h\r\n\r\n",
+    ].join("");
+    const { all, closed } = await exchange(text, (a) => a.endsWith("lane GET /lane/h from 127.0.0.1"));
+    expect(closed).toBe(false);
+    expect(offered).toEqual(["GET /lane/a", "HEAD /lane/f", "GET /lane/response", "GET /other", "GET /lane/h"]);
+    expect(responses(all)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 200]);
+    const order = ["lane GET /lane/a", "path /lane/b", "path /lane/c", "path /lane/d", "path /lane/e", "lane response", "path /other", "path /lane/g", "lane GET /lane/h"].map((t) => all.indexOf(t));
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
+    // The HEAD's answer has the GET's length and no body.
+    expect(all).toContain(`x-lane: 1\r\ndate: `);
+    expect(all).toContain(`content-length: ${"lane HEAD /lane/f from 127.0.0.1".length}\r\n\r\nHTTP/1.1 200`);
+    expect(all).not.toContain("lane HEAD /lane/f from");
   });
 
   test("refused heads get the refusal callback's JSON and Connection: close; nothing after them is read", async () => {
