@@ -613,6 +613,10 @@ describe("against hand-written answers", () => {
       ["GET", "/", "x: y\ninjected: 1\r\n", undefined],
       ["GET", "/", "x: y", undefined],
       ["GET", "/", "", "a\r\nx: y"],
+      ["GET", "/", "Host: other\r\n", undefined],
+      ["GET", "/", "x: 1\r\ntransfer-encoding: chunked\r\n", undefined],
+      ["GET", "/", "Content-Length: 5\r\n", undefined],
+      ["GET", "/", "connection: close\r\n", undefined],
     ] as const) {
       const e = await rejection(pool.request(method, target, fields, host === undefined ? {} : { hostHeader: host }));
       expect(isGatewayError(e, "E_UPSTREAM")).toBe(true);

@@ -51,8 +51,13 @@ const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 const HOST = /^[\x21-\x7e]+$/;
-/** A header block: "name: value\r\n" lines, names tokens, values without control characters (so no bare CR or LF, no NUL, no empty line). */
-const FIELDS = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
+/**
+ * A header block: "name: value\r\n" lines, names tokens, values without control characters (so
+ * no bare CR or LF, no NUL, no empty line), and none of the fields this client writes or never
+ * sends: a second Host, or a Content-Length or Transfer-Encoding on a bodiless request, would let
+ * the upstream read the connection differently from us.
+ */
+const FIELDS = /^(?:(?!(?:host|connection|content-length|transfer-encoding):)[!#$%&'*+\-.^_`|~0-9a-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/i;
 const NOT_ASCII = /[\x80-\xff]/;
 
 function upstreamError(why: string, cause?: unknown): GatewayError {
@@ -418,7 +423,7 @@ export class Http1Pool {
       if (!TOKEN.test(method)) return reject(upstreamError(`the method ${JSON.stringify(method)} is not a token`));
       if (!TARGET.test(target)) return reject(upstreamError(`the request target ${JSON.stringify(target)} has a space or control character`));
       if (host !== this.hostHeader && !HOST.test(host)) return reject(upstreamError(`the host header ${JSON.stringify(host)} has a space or control character`));
-      if (!FIELDS.test(fields)) return reject(upstreamError("the request's header block is malformed (each line must be a field name, a colon and a value without control characters, ending in CRLF)"));
+      if (!FIELDS.test(fields)) return reject(upstreamError("the request's header block is malformed (each line must be a field name, a colon and a value without control characters, ending in CRLF; no Host, Connection, Content-Length or Transfer-Encoding)"));
       const signal = opts.signal;
       if (signal?.aborted) return reject(upstreamError("the request was aborted", signal.reason));
       const text = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n${fields}\r\n`;
