@@ -19,8 +19,10 @@ export type { WholeAnswer } from "./http1-response.ts";
 
 /** What a fast lane (Http1ServerOptions.lane) may use of the connection its request came on. */
 export interface LaneContext {
-  /** Aborts when the client leaves. */
-  readonly signal: AbortSignal;
+  /** Aborted when the client leaves (the lane may abort it too: the server only reads it). */
+  readonly abort: AbortController;
+  /** Called once the client has left, after `abort` (set by the lane; one listener without an event). */
+  onGone: (() => void) | null;
   remote(): SocketAddressInfo;
 }
 
@@ -84,6 +86,8 @@ interface Exchange {
   /** The body was not read to its end (the connection cannot be reused). */
   unread: boolean;
   upgrade: { data: unknown; protocol: string | null; key: string } | null;
+  /** The fast lane's view of it, when the lane took it. */
+  lane: LaneContext | null;
 }
 
 export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
@@ -169,6 +173,7 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       idle.delete(this);
       sockets.delete(this);
       this.exchange?.abort.abort();
+      this.exchange?.lane?.onGone?.();
       this.ws?.socketClosed();
       this.drain();
     }
@@ -228,7 +233,7 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
 
     private async run(head: RequestHead): Promise<void> {
       const abort = new AbortController();
-      const ex: Exchange = { head, abort, body: null, unread: false, upgrade: null };
+      const ex: Exchange = { head, abort, body: null, unread: false, upgrade: null, lane: null };
       this.exchange = ex;
       const body = this.body(ex);
       // Leftover bytes past the head are this request's body first, then the next request.
@@ -240,7 +245,12 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       let res: Response | undefined;
       // A refusal here (as one of the parser's) ends the connection after its answer.
       let refused = false;
-      const taken = opts.lane !== undefined && head.contentLength === null && !head.chunked && head.form === "origin" && head.host !== "" ? opts.lane(head, { signal: abort.signal, remote: () => this.remote() }) : undefined;
+      let taken: Promise<WholeAnswer | Response> | undefined;
+      if (opts.lane !== undefined && head.contentLength === null && !head.chunked && head.form === "origin" && head.host !== "") {
+        const conn = this;
+        ex.lane = { abort, onGone: null, remote: () => conn.remote() };
+        taken = opts.lane(head, ex.lane);
+      }
       if (taken !== undefined) {
         const answer = await taken;
         if (answer instanceof Response) res = answer;

@@ -271,7 +271,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (block === null) return undefined;
     const started = performance.now();
     const id = requestId();
-    const client = clientOf(ctx.signal);
+    // The listener's own controller, aborted when the client leaves, which then calls onGone:
+    // what clientOf makes for a Request, without a second controller and an event listener.
+    const client: Client = { abort: ctx.abort, onGone: null };
+    ctx.onGone = () => client.onGone?.();
     return (async () => {
       const refused = await recordKnown({ known, identity }, id, revocationsSince);
       if (refused !== null) return refused;

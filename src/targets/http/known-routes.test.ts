@@ -26,6 +26,7 @@ import { collectBody, compileJsonMasker } from "../../masking/json-masker.ts";
 import { compilePolicy, type Policy } from "../../policy/compile.ts";
 import { canonicalHttpPath } from "../../policy/http-path.ts";
 import { HTTP_BYPASS_RULES } from "../../../test/bypass/policy.ts";
+import { signal, waitFor } from "../../../test/helpers/wait.ts";
 import { startHttpTarget } from "./http-target.ts";
 
 const POLICY_A = `rules:\n${HTTP_BYPASS_RULES}
@@ -100,6 +101,9 @@ const sides = (): Side[] => [laned, fast, full];
 const received: string[] = [];
 const realFetchOf = globalThis.fetch;
 const RealRequest = globalThis.Request;
+/** Requests the upstream holds (those with an x-hold field) until the test lets them go. */
+let holding = signal<void>();
+let released = signal<void>();
 
 async function compile(yaml: string): Promise<Policy> {
   return compilePolicy(await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} }));
@@ -140,7 +144,12 @@ beforeAll(async () => {
   upstream = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch(req) {
+    async fetch(req) {
+      if (req.headers.has("x-hold")) {
+        holding.resolve();
+        await released.promise;
+        return new Response("late");
+      }
       // Which side sent it travels in a header, so each side's view of the upstream is its own:
       // the method, the target and every header field (the gateway's own port left out).
       const s = sides().find((x) => x.name === req.headers.get("x-side"))!;
@@ -248,6 +257,35 @@ describe("known routes (the HTTP fast path)", () => {
     expect(full.checks - fast.checks).toBeGreaterThan(50);
     expect({ lane: laned.checks, full: full.requests, fast: fast.requests, laned: lanes > 30 }).toEqual({ lane: fast.checks, full: 600, fast: 600, laned: true });
   }, 120_000);
+
+  for (const name of ["fast", "lane"]) {
+    test(`a client that leaves while a known route is forwarded: the upstream request is aborted and recorded 499 client_closed (${name === "lane" ? "the lane" : "the fast path"})`, async () => {
+      const s = name === "lane" ? laned : fast;
+      policy = await compile(POLICY_A);
+      const path = `/api/items?leave-${name}`;
+      expect(await send(s, name, "dev", "GET", path)).toStartWith("200 ");
+      const [checks, requests] = [s.checks, s.requests];
+      holding = signal<void>();
+      released = signal<void>();
+      const client = new AbortController();
+      const answer = fetch(`http://127.0.0.1:${s.target.port}${path}`, { headers: { authorization: "Bearer tok-dev", "x-side": name, "x-hold": "1" }, signal: client.signal }).catch((e: unknown) => e);
+      await holding.promise;
+      client.abort();
+      expect(await answer).toBeInstanceOf(Error);
+      const record = await waitFor(`the request record of ${path} on the ${name} side`, async () => {
+        await s.log.flushSoon();
+        for await (const { record } of readRecords(s.log.path)) {
+          const r = record as { type: string; action?: { query?: string }; details?: { status?: number; outcome?: string; bytes_out?: number } };
+          if (r.type === "request" && r.action?.query === `leave-${name}` && r.details?.status !== 200) return r.details;
+        }
+        return undefined;
+      });
+      expect(record).toMatchObject({ status: 499, outcome: "client_closed", bytes_out: 0 });
+      expect(s.checks).toBe(checks); // the fast path took it
+      expect(s.requests - requests).toBe(name === "lane" ? 0 : 1); // and on its side the lane
+      released.resolve();
+    });
+  }
 
   test("under a policy with a time window, every request is decided (the time is a decision's input the key does not hold)", async () => {
     policy = await compile(`${POLICY_A}
