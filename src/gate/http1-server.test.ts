@@ -59,7 +59,7 @@ beforeAll(() => {
       offered.push(`${head.method} ${head.target}`);
       if (!head.target.startsWith("/lane/")) return undefined;
       if (head.target === "/lane/response") return Promise.resolve(new Response("lane response"));
-      const body = new TextEncoder().encode(`lane ${head.method} ${head.target} from ${ctx.remote().address}`);
+      const body = new TextEncoder().encode(`lane ${head.method} ${head.target} from ${ctx.remoteAddress()}`);
       return Promise.resolve({ status: 200, statusText: "", fields: [["x-lane", "1"]], length: String(body.byteLength), body });
     },
     refused(r) {

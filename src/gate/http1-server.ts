@@ -23,7 +23,8 @@ export interface LaneContext {
   readonly abort: AbortController;
   /** Called once the client has left, after `abort` (set by the lane; one listener without an event). */
   onGone: (() => void) | null;
-  remote(): SocketAddressInfo;
+  /** The client's address ("" when unknown): what requestIP(req).address says of a Request. */
+  remoteAddress(): string;
 }
 
 export interface SocketAddressInfo {
@@ -248,7 +249,7 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       let taken: Promise<WholeAnswer | Response> | undefined;
       if (opts.lane !== undefined && head.contentLength === null && !head.chunked && head.form === "origin" && head.host !== "") {
         const conn = this;
-        ex.lane = { abort, onGone: null, remote: () => conn.remote() };
+        ex.lane = { abort, onGone: null, remoteAddress: () => conn.conn.remoteAddress ?? "" };
         taken = opts.lane(head, ex.lane);
       }
       if (taken !== undefined) {

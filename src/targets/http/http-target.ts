@@ -265,7 +265,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // write otherwise is simply not found here).
     const known = knownRoutes.get(records, method, "http://" + head.host + head.target, gate.policyNow().hash);
     if (known === undefined || own.requestTarget(known.upstreamUrl) === null) return undefined;
-    const headers = upstreamRequestFieldsOfLines(lines, extraHeaders(), { ip: ctx.remote().address, host: head.host, proto: known.proto });
+    const headers = upstreamRequestFieldsOfLines(lines, extraHeaders(), { ip: ctx.remoteAddress(), host: head.host, proto: known.proto });
     if (hasMasks(known.verdict.masks)) headers["accept-encoding"] = "identity";
     const block = requestFieldBlock(headers);
     if (block === null) return undefined;
@@ -275,14 +275,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // what clientOf makes for a Request, without a second controller and an event listener.
     const client: Client = { abort: ctx.abort, onGone: null };
     ctx.onGone = () => client.onGone?.();
-    return (async () => {
-      const refused = await recordKnown({ known, identity }, id, revocationsSince);
-      if (refused !== null) return refused;
-      return forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true);
-    })().catch((e: unknown) => {
-      log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
-      return jsonError(500, "internal", "the gateway failed to handle this request");
-    });
+    return recordKnown({ known, identity }, id, revocationsSince)
+      .then((refused) => refused ?? forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true))
+      .catch((e: unknown) => {
+        log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
+        return jsonError(500, "internal", "the gateway failed to handle this request");
+      });
   }
 
   async function handle(req: Request, server: Http1Server<WsData>): Promise<Response | undefined> {
