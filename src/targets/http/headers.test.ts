@@ -108,7 +108,7 @@ test("upstreamRequestFieldsOfLines gives what upstreamRequestFields gives of the
   };
   const names = ["accept", "authorization", "connection", "cookie", "forwarded", "host", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "x-a", "x-b", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-http-method-override", "x-original-url", "x-private"];
   const values = ["1", "a b", "Bearer tok", "bearer  tok2 ", "Bearer a, Bearer b", "keep-alive, x-private", "X-A , x-b", "close", "10.0.0.7", "", "k=v; k2=v2", "\u00e9t\u00e9"];
-  const extras = [{}, { "x-api-key": "real" }, { "X-A": "from config" }, { authorization: "Bearer upstream" }];
+  const extras: Record<string, string>[] = [{}, { "x-api-key": "real" }, { "X-A": "from config" }, { authorization: "Bearer upstream" }];
   let compared = 0;
   for (let i = 0; i < 2000; i++) {
     const lines: [string, string][] = [];
