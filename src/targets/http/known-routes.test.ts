@@ -138,6 +138,34 @@ async function side(name: string, knownRoutes: boolean, lane: boolean): Promise<
   return s;
 }
 
+/**
+ * The upstream's answer, of a kind chosen by the path and query, so that the lane meets each
+ * kind of answer it writes or leaves to a Response: JSON of a stated length (with a hop-by-hop
+ * field and repeated fields), a chunked stream, a gzip-coded body (masked after decoding on a
+ * masked route), 204, 304, 404 and 500.
+ */
+function answerFor(url: URL): Response {
+  const json = JSON.stringify({ users: [{ email: "someone@example.com", name: "x" }], path: url.pathname });
+  const fields = (more: Record<string, string> = {}) => {
+    const h = new Headers({ "content-type": "application/json", "x-upstream": "a", "keep-alive": "timeout=5", ...more });
+    h.append("set-cookie", "a=1");
+    h.append("set-cookie", "b=2");
+    h.append("x-list", "one");
+    h.append("x-list", "two");
+    return h;
+  };
+  if (url.pathname.includes("customers")) {
+    const bytes = new TextEncoder().encode(json);
+    return new Response(new ReadableStream({ pull(c) { c.enqueue(bytes.subarray(0, 10)); c.enqueue(bytes.subarray(10)); c.close(); } }), { headers: fields() });
+  }
+  if (url.search === "?b") return new Response(json, { status: 500, headers: fields() });
+  if (url.pathname.startsWith("/colon") || url.pathname.startsWith("/private")) return new Response(Bun.gzipSync(new TextEncoder().encode(json)), { headers: fields({ "content-encoding": "gzip" }) });
+  if (url.search === "?x=1") return new Response(null, { status: 204, headers: fields() });
+  if (url.search === "?x=2") return new Response(null, { status: 304, headers: fields({ etag: '"v1"' }) });
+  if (url.pathname.startsWith("/api/orders")) return new Response(json, { status: 404, statusText: "Nothing Here", headers: fields() });
+  return new Response(json, { headers: fields() });
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "gatehouse-known-routes-"));
   policy = await compile(POLICY_A);
@@ -160,7 +188,7 @@ beforeAll(async () => {
       s.forwarded++;
       const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"')).length;
       if (allows < s.forwarded) s.unrecordedForwards++;
-      return Response.json({ users: [{ email: "someone@example.com", name: "x" }], path: new URL(req.url).pathname }, { headers: { "x-upstream": "a", "keep-alive": "timeout=5" } });
+      return answerFor(new URL(req.url));
     },
   });
   // Which requests the listeners made a Request of, per side.
@@ -255,8 +283,32 @@ describe("known routes (the HTTP fast path)", () => {
     const lanes = 600 - laned.requests;
     console.log(`forwarded ${upstreamOf("fast").length} of 600; decided ${full.checks}, of which ${full.checks - fast.checks} by the fast path, ${lanes} by the lane`);
     expect(full.checks - fast.checks).toBeGreaterThan(50);
+    // Every kind of answer came back (masked ones too: the e-mail address replaced).
+    const kinds = new Set(answers.map((a) => a.lane.slice(0, 3)));
+    const masked = answers.filter((a) => a.lane.startsWith("200 ") && a.lane.includes('"users"') && !a.lane.includes("someone@example.com")).length;
+    console.log(`answers by status: ${[...kinds].sort().join(", ")}; masked: ${masked}`);
+    expect(["200", "204", "304", "404", "500"].every((k) => kinds.has(k))).toBe(true);
+    expect(masked).toBeGreaterThan(0);
     expect({ lane: laned.checks, full: full.requests, fast: fast.requests, laned: lanes > 30 }).toEqual({ lane: fast.checks, full: 600, fast: 600, laned: true });
   }, 120_000);
+
+  test("a masked route whose upstream answers gzip-coded JSON: decoded, masked and written by the lane as the full path answers it", async () => {
+    policy = await compile(POLICY_A);
+    for (const path of ["/colon/x?gz", "/api/customers?chunked"]) {
+      const who = path.startsWith("/colon") ? "colon" : "dev";
+      const expected = await send(full, "full", who, "GET", path);
+      expect(await send(laned, "lane", who, "GET", path)).toBe(expected);
+      const requests = laned.requests;
+      expect(await send(laned, "lane", who, "GET", path)).toBe(expected);
+      expect(await send(full, "full", who, "GET", path)).toBe(expected);
+      if (path.startsWith("/colon")) {
+        expect(laned.requests).toBe(requests); // the lane took the second
+        expect(expected).toStartWith("200 ");
+        expect(expected).not.toContain("someone@example.com");
+        expect(expected).not.toContain("content-encoding");
+      }
+    }
+  });
 
   for (const name of ["fast", "lane"]) {
     test(`a client that leaves while a known route is forwarded: the upstream request is aborted and recorded 499 client_closed (${name === "lane" ? "the lane" : "the fast path"})`, async () => {
