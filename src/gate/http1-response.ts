@@ -41,7 +41,8 @@ function httpDate(): string {
   return dateText;
 }
 
-const latin1 = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
+// A Buffer is a Uint8Array: no second copy of what Buffer.from made.
+const latin1 = (s: string): Uint8Array => Buffer.from(s, "latin1");
 const LAST_CHUNK = latin1("0\r\n\r\n");
 const TICK = Symbol("tick");
 /** Bodies up to this size with a Content-Length are read whole before the head goes out. */
@@ -162,12 +163,14 @@ function cut(c: Uint8Array, left: number): Uint8Array {
   return c.byteLength <= left ? c : c.subarray(0, left);
 }
 
+/** The head (latin1) and the parts in one buffer: one write(2). */
 function joined(head: string, ...parts: Uint8Array[]): Uint8Array {
   let n = head.length;
   for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  const h = Buffer.from(out.buffer, out.byteOffset, head.length);
-  h.write(head, 0, "latin1");
+  // allocUnsafe and a write into it: a Buffer view made over a new Uint8Array cost ~0.7 µs
+  // per response, this ~0.07 (every byte is written below).
+  const out = Buffer.allocUnsafe(n);
+  out.write(head, 0, "latin1");
   let at = head.length;
   for (const p of parts) {
     out.set(p, at);
