@@ -257,8 +257,9 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
         if (answer instanceof Response) res = answer;
         else {
           if (this.closed) return;
-          const kept = await writeWhole(this, answer, { method: head.method, version: head.version, keepAlive: head.keepAlive && !stopping });
-          return this.answered(kept, ex);
+          const kept = writeWhole(this, answer, { method: head.method, version: head.version, keepAlive: head.keepAlive && !stopping });
+          // Taken by the kernel at once (the common case): the next request without a turn of the microtask queue.
+          return this.answered(typeof kept === "boolean" ? kept : await kept, ex);
         }
       } else if (head.form === "asterisk") {
         refused = true;

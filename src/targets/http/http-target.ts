@@ -188,12 +188,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
 
   /**
    * A known route's decision record, queued as gate.check would record and count it (the same
-   * record, byte for byte), written with the turn's others. Null: it is written, forward the
-   * request; else the answer that refuses it.
+   * record, byte for byte), written with the turn's others; resolves with knownRefusal's answer.
    */
   async function recordKnown(fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number): Promise<Response | null> {
     const { known } = fast;
-    const verdict = await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id });
+    return knownRefusal(await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id }), fast, id, revocationsSince);
+  }
+
+  /** Once a known route's record is written: null, forward it; else the answer that refuses it (the log failed, or a reload revoked the caller meanwhile). */
+  function knownRefusal(verdict: Verdict, fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number): Response | Promise<Response> | null {
+    const { known } = fast;
     if (verdict.auditFailed) {
       outcomeCount.denied.inc();
       return auditUnavailable(verdict.message);
@@ -275,8 +279,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // what clientOf makes for a Request, without a second controller and an event listener.
     const client: Client = { abort: ctx.abort, onGone: null };
     ctx.onGone = () => client.onGone?.();
-    return recordKnown({ known, identity }, id, revocationsSince)
-      .then((refused) => refused ?? forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true))
+    return gate
+      .recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id })
+      .then((verdict) => knownRefusal(verdict, { known, identity }, id, revocationsSince) ?? forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true))
       .catch((e: unknown) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
         return jsonError(500, "internal", "the gateway failed to handle this request");
