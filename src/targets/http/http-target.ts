@@ -1,7 +1,9 @@
 // The HTTP target: a reverse proxy in front of one internal API. Each request is
 // authenticated, turned into an Action, decided and audited by the gate, then forwarded with
 // the upstream credential, streamed back (masked when the policy says so), and audited again
-// with its status, bytes and duration.
+// with its status, bytes and duration. A known route (known-routes.ts) skips the decision; a
+// known GET or HEAD without a body is taken by the listener before any Request is made and its
+// whole answer written without a Response (lane()).
 import type { ServerWebSocket } from "bun";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
