@@ -74,10 +74,19 @@ test("importing the audit record and checkpoint modules compiles no schema (a st
     await import(${JSON.stringify(join(ROOT, "src/audit/checkpoint.ts"))});
     const atImport = compiles;
     record.prepareRecord({ type: "gateway.start" }, 1, "2026-12-07T00:00:00.000Z", record.ZERO_HASH);
-    console.log(JSON.stringify({ atImport, afterOneRecord: compiles }));
+    const afterOneRecord = compiles;
+    // TypeBox's own compiler, loaded when first needed: compiled once it is there.
+    const { schemaChecker } = await import(${JSON.stringify(join(ROOT, "src/audit/schema-checker.ts"))});
+    const { Checkpoint } = await import(${JSON.stringify(join(ROOT, "src/audit/checkpoint.ts"))});
+    const checker = schemaChecker(Checkpoint, { compileAfter: 2 });
+    checker.check({}); checker.check({});
+    await import("@sinclair/typebox/compiler");
+    const good = { seq: 1, hash: "a".repeat(64), time: "2026-12-07T00:00:00.000Z", key_id: "0123456789abcdef", signature: "A".repeat(86) };
+    const verdicts = [checker.check({}), checker.check(good)];
+    console.log(JSON.stringify({ atImport, afterOneRecord, afterLoad: compiles, verdicts }));
   `;
   const p = Bun.spawn([process.execPath, "-e", script], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   expect({ code, err }).toEqual({ code: 0, err: "" });
-  expect(JSON.parse(out)).toEqual({ atImport: 0, afterOneRecord: 0 });
+  expect(JSON.parse(out)).toEqual({ atImport: 0, afterOneRecord: 0, afterLoad: 1, verdicts: [false, true] });
 });
