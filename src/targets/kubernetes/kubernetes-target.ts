@@ -38,8 +38,8 @@ import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
 import { listenHttps, writeAnswer, type Connection } from "./https-server.ts";
 import type { ServerResponse } from "node:http";
 import { DEFAULT_EXEC_OUTPUT_LIMIT, queryFlag, spdyRefusal, upgradeAnswer } from "./upgrade.ts";
-import { upstreamFields, upstreamOf } from "./upstream.ts";
-import { upstreamPool } from "./upstream-pool.ts";
+import { upstreamOf } from "./upstream.ts";
+import { LaneHeaders, upstreamPool, type LaneHeader } from "./upstream-pool.ts";
 import { watchFolder } from "../../gate/watch-folder.ts";
 import { reloadingTls } from "../../gate/reloading-tls.ts";
 import { createSecureContext } from "node:tls";
@@ -120,6 +120,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
   });
   // The fast lane's own keep-alive connections to the API server (null: its URL is one only fetch takes).
   const pool = upstreamPool(upstream, { maxWhole: WHOLE_MAX });
+  const laneHeaders = new LaneHeaders();
   const serving = servingCertOf(cfg, deps.stateDir);
   // A configured certificate replaced on disk is served to new connections without a restart
   // (gate/reloading-tls.ts, as the PostgreSQL target's); the generated one is ours and stays.
@@ -380,16 +381,16 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     const records = recordsByIdentity.for(identity);
     const known = knownRequests.get(records, method, conn.target, gate.policyNow().hash);
     if (known === undefined || !known.lane) return false;
-    const fields = upstreamFields(conn.rawHeaders, upstream);
-    if (fields === null) return false;
-    void laneForward(known, identity, records, conn.target, fields, res).catch((e: unknown) => {
+    const header = laneHeaders.of(conn.rawHeaders, upstream);
+    if (header === null) return false;
+    void laneForward(known, identity, records, conn.target, header, res).catch((e: unknown) => {
       log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
       if (!res.headersSent) void writeAnswer(res, statusResponse(500, "the gateway failed to handle this request"));
     });
     return true;
   }
 
-  async function laneForward(known: KnownRequest, identity: Identity, records: SessionRecords, target: string, fields: Record<string, string>, res: ServerResponse): Promise<void> {
+  async function laneForward(known: KnownRequest, identity: Identity, records: SessionRecords, target: string, header: LaneHeader, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const revocationsSince = revocations.generation;
     const id = requestId();
@@ -404,7 +405,8 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     forwarding++;
     const answer = await forwardPlain({
       target,
-      fields,
+      fields: header.fields,
+      block: header.block,
       pool,
       facts: known.facts,
       upstream,

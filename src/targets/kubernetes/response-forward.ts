@@ -11,7 +11,7 @@ import type { JsonMasker } from "../../masking/json-masker.ts";
 import { createKubeMasker, needsMasking } from "./response-masker.ts";
 import { statusResponse } from "./status.ts";
 import { asksForTable, upstreamHeaders, withFullRowObjects, type Upstream } from "./upstream.ts";
-import { fieldBlock, type UpstreamPool } from "./upstream-pool.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
 import { maskingWatchStream } from "./watch-stream.ts";
 import { wholeResponse } from "./whole-response.ts";
 
@@ -88,8 +88,10 @@ export interface WholeAnswer {
 
 /** What forwardPlain needs: a GET whose answer is not masked and does not stream. */
 export type PlainForward = Pick<ForwardRequest, "target" | "facts" | "upstream" | "masker" | "maskMax" | "timeoutMs" | "signal" | "complete"> & {
-  /** The upstream request's header fields (upstreamFields of the raw lines). */
+  /** The upstream request's header fields (upstreamFields of the raw lines), for fetch. */
   readonly fields: Record<string, string>;
+  /** The same as the pool's header block (fieldBlock), or null: fetch. */
+  readonly block: string | null;
   /** The lane's own connections to the API server (upstream-pool.ts); null: fetch. */
   readonly pool: UpstreamPool | null;
 };
@@ -97,17 +99,16 @@ export type PlainForward = Pick<ForwardRequest, "target" | "facts" | "upstream" 
 /**
  * The Kubernetes fast lane's forward (kubernetes-target.ts): the same request upstream as
  * forwardRequest sends for a GET with no mask that does not stream, and the same answer, on the
- * lane's keep-alive connections (Http1Pool: no fetch, no client thread) when the fields allow
- * (fieldBlock). One of known length up to WHOLE_MAX comes back as a WholeAnswer (no Response, no
+ * lane's keep-alive connections (Http1Pool: no fetch, no client thread) when there are both a
+ * pool and a header block (fieldBlock). One of known length up to WHOLE_MAX comes back as a WholeAnswer (no Response, no
  * Headers copy, no reader); anything else as forwardRequest's Response.
  */
 export async function forwardPlain(f: PlainForward): Promise<WholeAnswer | Response> {
   const complete = once(f.complete);
-  const block = f.pool !== null ? fieldBlock(f.fields) : null;
-  if (block === null) return forwardPlainFetch(f, complete);
+  if (f.pool === null || f.block === null) return forwardPlainFetch(f, complete);
   let a: Http1Answer;
   try {
-    a = await f.pool!.get(f.target, block, upstreamSignal(f));
+    a = await f.pool.get(f.target, f.block, upstreamSignal(f));
   } catch (e) {
     return unreachable(f, complete, e);
   }

@@ -6,7 +6,7 @@ import type { KubernetesRequestFacts } from "../../core/types.ts";
 import { startKubeApiServer, type KubeApiServer } from "../../../test/helpers/kube-apiserver/index.ts";
 import { forwardPlain, type Completion, type WholeAnswer } from "./response-forward.ts";
 import { upstreamFields, upstreamOf, type Upstream } from "./upstream.ts";
-import { fieldBlock, upstreamAddress, upstreamPool, type UpstreamPool } from "./upstream-pool.ts";
+import { LaneHeaders, fieldBlock, upstreamAddress, upstreamPool, type UpstreamPool } from "./upstream-pool.ts";
 import { wholeBody } from "./whole-response.ts";
 
 let api: KubeApiServer;
@@ -33,6 +33,30 @@ test("fieldBlock: the fields as lines, with fetch's Accept and User-Agent when a
   expect(fieldBlock({ "x-note": "caf\u00e9" })).toBeNull();
 });
 
+test("LaneHeaders: what upstreamFields and fieldBlock make for the same lines and credential, whether kept or made anew", () => {
+  let token = "gw-1";
+  const upstream = upstreamOf({ url: "https://10.0.0.1:6443" }, { token: () => token });
+  const lane = new LaneHeaders();
+  const names = ["Accept", "accept", "User-Agent", "Authorization", "Connection", "X-Custom", "Keep-Alive", "X-Remote-User", "Host", "Cookie", "Accept-Encoding", "Kubectl-Command"];
+  const values = ["application/json", "a, b", "keep-alive, x-custom", "close", "Bearer caller", "", "x", "caf\u00e9", "a\u0100b"];
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return (seed >>> 16) % n;
+  };
+  // Few distinct line sets, each asked for many times (kept), the credential rotating meanwhile.
+  const sets = Array.from({ length: 40 }, () => Array.from({ length: rand(6) }, () => [names[rand(names.length)]!, values[rand(values.length)]!] as [string, string]));
+  for (let i = 0; i < 3000; i++) {
+    if (i % 500 === 0) token = `gw-${i}`;
+    const lines = sets[rand(sets.length)]!;
+    const fields = upstreamFields(lines, upstream);
+    expect({ lines, got: lane.of(lines, upstream) }).toEqual({ lines, got: fields === null ? null : { fields, block: fieldBlock(fields) } });
+  }
+  // Line sets whose joined text is alike are told apart.
+  expect(lane.of([["X-A", "1, X-B: 2"]], upstream)!.fields).toEqual({ authorization: `Bearer ${token}`, "x-a": "1, X-B: 2" });
+  expect(lane.of([["X-A", "1"], ["X-B", "2"]], upstream)!.fields).toEqual({ authorization: `Bearer ${token}`, "x-a": "1", "x-b": "2" });
+});
+
 interface Sent {
   readonly answer: string;
   readonly completion: Completion[];
@@ -43,7 +67,7 @@ async function send(upstream: Upstream, pool: UpstreamPool | null, target: strin
   const fields = upstreamFields(lines, upstream)!;
   const completion: Completion[] = [];
   const before = api.requests.length;
-  const out = await forwardPlain({ target, fields, pool, facts: { verb: "get" } as unknown as KubernetesRequestFacts, upstream, masker: () => null, maskMax: 1 << 20, timeoutMs: 0, signal: new AbortController().signal, complete: (c) => completion.push(c) });
+  const out = await forwardPlain({ target, fields, block: fieldBlock(fields), pool, facts: { verb: "get" } as unknown as KubernetesRequestFacts, upstream, masker: () => null, maskMax: 1 << 20, timeoutMs: 0, signal: new AbortController().signal, complete: (c) => completion.push(c) });
   let answer: string;
   if (out instanceof Response) {
     const headers: string[] = [];

@@ -4,7 +4,7 @@
 // block from the fields the lane already makes (upstreamFields), with what fetch adds when they
 // lack it, so that the API server receives the request the full path (fetch) sends.
 import { Http1Pool, type Http1Answer, type Http1Origin } from "../../gate/http1-client.ts";
-import type { Upstream, UpstreamTls } from "./upstream.ts";
+import { upstreamFields, type Upstream, type UpstreamTls } from "./upstream.ts";
 
 /** Where the pool connects, and the path in front of each request-target (the URL's own path). */
 export interface UpstreamAddress {
@@ -77,6 +77,41 @@ export function fieldBlock(fields: Readonly<Record<string, string>>): string | n
   if (fields["accept"] === undefined) block += DEFAULT_ACCEPT;
   if (fields["user-agent"] === undefined) block += DEFAULT_USER_AGENT;
   return block;
+}
+
+/** What the lane sends upstream for a request's header lines. */
+export interface LaneHeader {
+  /** upstreamFields of the lines (fetch's headers, when the pool is not used). */
+  readonly fields: Record<string, string>;
+  /** fieldBlock of those fields: the pool's header block, or null (fetch). */
+  readonly block: string | null;
+}
+
+/** Line sets kept; past this many, all are forgotten and found again (a client varying a line gains nothing). */
+const MAX_KEPT = 256;
+
+/**
+ * LaneHeader per header line set, kept: a client sends the same lines with each request, so the
+ * fields are made (regular expressions, a join, a sort: measured ~1.8 µs for kubectl's five
+ * lines) once per line set and gateway credential rather than per request. The key is both,
+ * whole (the lines as JSON, which tells any two line sets apart), so what is kept is exactly
+ * what would be made again.
+ */
+export class LaneHeaders {
+  readonly #kept = new Map<string, LaneHeader | null>();
+
+  /** The lane's fields for these lines, or null when the full path must take them (upstreamFields). */
+  of(lines: readonly (readonly [string, string])[], upstream: Pick<Upstream, "authorization">): LaneHeader | null {
+    const authorization = upstream.authorization;
+    const key = `${authorization ?? ""}\n${JSON.stringify(lines)}`;
+    const kept = this.#kept.get(key);
+    if (kept !== undefined) return kept;
+    const fields = upstreamFields(lines, { authorization });
+    const made = fields === null ? null : { fields, block: fieldBlock(fields) };
+    if (this.#kept.size >= MAX_KEPT) this.#kept.clear();
+    this.#kept.set(key, made);
+    return made;
+  }
 }
 
 export interface UpstreamPool {
