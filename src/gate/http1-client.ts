@@ -49,8 +49,9 @@ const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 const HOST = /^[\x21-\x7e]+$/;
-/** A header block of "name: value\r\n" lines: no bare CR or LF, no empty line, no NUL. */
-const BAD_FIELDS = /\0|\r(?!\n)|(?<!\r)\n|\r\n\r\n|^\r\n/;
+/** A header block: "name: value\r\n" lines, names tokens, values without control characters (so no bare CR or LF, no NUL, no empty line). */
+const FIELDS = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
+const NOT_ASCII = /[\x80-\xff]/;
 
 function upstreamError(why: string, cause?: unknown): GatewayError {
   return new GatewayError("E_UPSTREAM", why, cause === undefined ? {} : { cause });
@@ -59,10 +60,8 @@ function upstreamError(why: string, cause?: unknown): GatewayError {
 /** One request on one connection: its answer as it is read. */
 class Exchange implements Http1ResponseSink {
   answerHead: Http1Head | null = null;
-  /** Tells the request which connection carries it now (a retry moves it). */
-  onConnection: (c: Connection) => void = noop;
-  /** Removes the abort listener (set by the pool). */
-  unlisten: () => void = noop;
+  /** The connection that carries it now (a retry moves it). */
+  connection: Connection | null = null;
   private pieces: Uint8Array[] = [];
   private gathered = 0;
   private whole: Uint8Array | null = null;
@@ -72,16 +71,39 @@ class Exchange implements Http1ResponseSink {
 
   constructor(
     readonly method: string,
-    readonly bytes: Uint8Array,
+    /** The request head as text (latin1); `ascii` when every character is one byte in UTF-8 too. */
+    readonly text: string,
+    readonly ascii: boolean,
     readonly signal: AbortSignal | undefined,
     private readonly maxWhole: number,
     private readonly resolve: (answer: Http1Answer) => void,
     readonly reject: (error: unknown) => void,
-    /** Pauses (true) or resumes (false) reading the connection, for the stream's backpressure. */
-    readonly pace: (pause: boolean) => void,
-    /** The stream's reader went away: the connection cannot be read to the end of this answer. */
-    readonly cancelled: () => void,
-  ) {}
+  ) {
+    // The exchange is its own abort listener (handleEvent): no closure per request.
+    signal?.addEventListener("abort", this);
+  }
+
+  /** The signal aborted: fail, and close the connection (its answer can no longer be read to the end). */
+  handleEvent(): void {
+    const c = this.connection;
+    this.fail(upstreamError(`the request was aborted${this.signal?.reason instanceof Error ? `: ${this.signal.reason.message}` : ""}`, this.signal?.reason));
+    if (c !== null && c.exchange === this) {
+      c.exchange = null;
+      c.destroy();
+    }
+  }
+
+  private unlisten(): void {
+    this.signal?.removeEventListener("abort", this);
+  }
+
+  /** Pauses (true) or resumes (false) reading the connection, for the stream's backpressure. */
+  private pace(pause: boolean): void {
+    const c = this.connection;
+    if (c === null || c.closed || c.socket === null) return;
+    if (pause) c.socket.pause();
+    else c.socket.resume();
+  }
 
   head(head: Http1Head): void {
     this.answerHead = head;
@@ -171,9 +193,11 @@ class Exchange implements Http1ResponseSink {
         },
         pull: () => this.pace(false),
         cancel: () => {
+          // The reader went away: the connection cannot be read to the end of this answer.
           if (!this.finished) {
             this.finished = true;
-            this.cancelled();
+            this.unlisten();
+            this.connection?.destroy();
           }
         },
       },
@@ -196,7 +220,8 @@ class Connection {
   closed = false;
   reused = false;
   exchange: Exchange | null = null;
-  idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When it went idle (Date.now()), for the pool's idle sweep. */
+  idleSince = 0;
   /** Request bytes the kernel has not taken yet (a view), written on drain. */
   pending: Uint8Array | null = null;
   readonly parser: Http1ResponseParser;
@@ -220,7 +245,14 @@ class Connection {
   start(exchange: Exchange): void {
     this.exchange = exchange;
     this.parser.begin(exchange.method);
-    if (this.ready) this.send(exchange.bytes);
+    if (this.ready) this.sendHead(exchange);
+  }
+
+  /** Writes the request head: as a string when it is ASCII (no Buffer per request), else its latin1 bytes. */
+  private sendHead(exchange: Exchange): void {
+    if (!exchange.ascii) return this.send(Buffer.from(exchange.text, "latin1"));
+    const wrote = this.socket!.write(exchange.text);
+    if (wrote >= 0 && wrote < exchange.text.length) this.pending = Buffer.from(exchange.text.slice(wrote), "latin1");
   }
 
   send(bytes: Uint8Array): void {
@@ -232,7 +264,7 @@ class Connection {
 
   onReady(): void {
     this.ready = true;
-    if (this.exchange !== null) this.send(this.exchange.bytes);
+    if (this.exchange !== null) this.sendHead(this.exchange);
   }
 
   onDrain(): void {
@@ -259,7 +291,6 @@ class Connection {
   onClose(error: Error | null): void {
     if (this.closed) return;
     this.closed = true;
-    this.clearIdle();
     this.pool.forget(this);
     const exchange = this.exchange;
     if (exchange === null || exchange.finished) {
@@ -296,19 +327,12 @@ class Connection {
   }
 
   destroy(): void {
-    this.clearIdle();
     const socket = this.socket;
     if (socket !== null && !this.closed) socket.terminate();
     // Whether or not terminate() reports through close(), this connection is over now.
     this.onClose(null);
   }
 
-  clearIdle(): void {
-    if (this.idleTimer !== null) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
-  }
 }
 
 const handlers = {
@@ -358,6 +382,7 @@ export class Http1Pool {
   private readonly idleTimeoutMs: number;
   private readonly hostHeader: string;
   private closed = false;
+  private sweeper: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     private readonly origin: Http1Origin,
@@ -384,45 +409,12 @@ export class Http1Pool {
       const host = opts.hostHeader ?? this.hostHeader;
       if (!TOKEN.test(method)) return reject(upstreamError(`the method ${JSON.stringify(method)} is not a token`));
       if (!TARGET.test(target)) return reject(upstreamError(`the request target ${JSON.stringify(target)} has a space or control character`));
-      if (!HOST.test(host)) return reject(upstreamError(`the host header ${JSON.stringify(host)} has a space or control character`));
-      if (fields !== "" && (BAD_FIELDS.test(fields) || !fields.endsWith("\r\n"))) return reject(upstreamError("the request's header block is malformed"));
+      if (host !== this.hostHeader && !HOST.test(host)) return reject(upstreamError(`the host header ${JSON.stringify(host)} has a space or control character`));
+      if (!FIELDS.test(fields)) return reject(upstreamError("the request's header block is malformed (each line must be a field name, a colon and a value without control characters, ending in CRLF)"));
       const signal = opts.signal;
       if (signal?.aborted) return reject(upstreamError("the request was aborted", signal.reason));
-      const bytes = Buffer.from(`${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n${fields}\r\n`, "latin1");
-      let connection: Connection | null = null;
-      const exchange: Exchange = new Exchange(
-        method,
-        bytes,
-        signal,
-        this.maxWhole,
-        resolve,
-        reject,
-        (pause) => {
-          const s = connection?.socket;
-          if (s == null || connection!.closed) return;
-          if (pause) s.pause();
-          else s.resume();
-        },
-        () => connection?.destroy(),
-      );
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          const c = connection;
-          exchange.fail(upstreamError("the request was aborted", signal.reason));
-          if (c !== null && c.exchange === exchange) {
-            c.exchange = null;
-            c.destroy();
-          }
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        exchange.unlisten = () => {
-          exchange.unlisten = noop;
-          signal.removeEventListener("abort", onAbort);
-        };
-      }
-      exchange.onConnection = (c) => {
-        connection = c;
-      };
+      const text = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n${fields}\r\n`;
+      const exchange = new Exchange(method, text, !NOT_ASCII.test(text), signal, this.maxWhole, resolve, reject);
       this.dispatch(exchange, true);
     });
   }
@@ -435,11 +427,10 @@ export class Http1Pool {
     }
     if (c === undefined || c.closed) c = this.open();
     else {
-      c.clearIdle();
       c.reused = true;
       c.socket?.ref();
     }
-    exchange.onConnection(c);
+    exchange.connection = c;
     c.start(exchange);
   }
 
@@ -476,9 +467,27 @@ export class Http1Pool {
     const s = c.socket!;
     s.resume();
     s.unref();
-    c.idleTimer = setTimeout(() => c.destroy(), this.idleTimeoutMs);
-    c.idleTimer.unref?.();
+    c.idleSince = Date.now();
     this.idle.push(c);
+    // One sweep for all idle connections rather than a timer per request.
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.floor(this.idleTimeoutMs / 8)));
+      this.sweeper.unref?.();
+    }
+  }
+
+  /** Closes connections idle for idleTimeoutMs (the idle list is oldest first); stops when none is left. */
+  private sweep(): void {
+    const limit = Date.now() - this.idleTimeoutMs;
+    // The list is a stack (the newest reused first), so the oldest are at its start.
+    while (this.idle.length > 0 && this.idle[0]!.idleSince <= limit) {
+      const c = this.idle.shift()!;
+      c.destroy();
+    }
+    if (this.idle.length === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   /** A reused connection died before answering an idempotent request: once more on a new one. */
@@ -502,6 +511,8 @@ export class Http1Pool {
   /** Closes every connection; requests in flight fail with E_UPSTREAM. */
   close(): void {
     this.closed = true;
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const c of [...this.live]) {
       const exchange = c.exchange;
       c.exchange = null;
@@ -511,5 +522,3 @@ export class Http1Pool {
     this.idle.length = 0;
   }
 }
-
-function noop(): void {}

@@ -43,9 +43,14 @@ const enum State {
 
 const CR = 13;
 const LF = 10;
+
 const MAX_CHUNK_LINE = 4096;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const FIELD_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
+/** A response head (without its final CRLF CRLF) as RFC 9112 has it, strictly: see parseHead. */
+const HEAD = /^HTTP\/1\.[01] [1-9][0-9]{2}(?: [\t\x20-\x7e\x80-\xff]*)?(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A character a field value may not hold: a control other than HTAB (so also a bare CR or LF, and NUL). */
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,13})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
@@ -57,22 +62,29 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("latin1");
 }
 
-/** Splits a head (without its final empty line) into lines; a CR or LF that is not part of CRLF, or a NUL, is an error. */
-function headLines(bytes: Uint8Array, end: number): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (let i = 0; i < end; i++) {
-    const b = bytes[i]!;
-    if (b === CR) {
-      if (bytes[i + 1] !== LF) fail("a bare CR in the head");
-      lines.push(latin1(bytes, start, i));
-      i++;
-      start = i + 1;
-    } else if (b === LF) fail("a bare LF in the head (lines must end in CRLF)");
-    else if (b === 0) fail("a NUL byte in the head");
+/** The value without the optional whitespace (SP, HTAB) around it; JS trim() would take more. */
+function ows(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v.charCodeAt(a) === 32 || v.charCodeAt(a) === 9)) a++;
+  while (b > a && (v.charCodeAt(b - 1) === 32 || v.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === v.length ? v : v.slice(a, b);
+}
+
+/** Says what is wrong with a head that failed the HEAD grammar. */
+function headError(head: string): never {
+  const lines = head.split("\r\n");
+  if (!STATUS_LINE.test(lines[0]!)) fail(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))} is not HTTP/1.x (or holds a bare CR, LF or control character)`);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) fail("a folded header line (obs-fold)");
+    const colon = line.indexOf(":");
+    // A name must be a token, so a space before the colon fails here.
+    if (colon <= 0 || !FIELD_NAME.test(line.slice(0, colon))) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
+    if (BAD_VALUE_CHAR.test(line.slice(colon + 1))) fail(`the header line ${JSON.stringify(line.slice(0, 80))} holds a control character (a bare CR or LF, or NUL)`);
   }
-  if (start < end) lines.push(latin1(bytes, start, end));
-  return lines;
+  fail("the head is malformed");
 }
 
 /** Content-Length: digits only; a list of identical values is one value; differing values are an error. */
@@ -80,7 +92,7 @@ function contentLength(values: readonly string[]): number {
   let length = -1;
   for (const value of values) {
     for (const part of value.split(",")) {
-      const v = part.trim();
+      const v = ows(part);
       if (!DIGITS.test(v)) fail(`Content-Length ${JSON.stringify(value)} is not a number`);
       const n = Number(v);
       if (length !== -1 && n !== length) fail(`differing Content-Length values ${JSON.stringify(values.join(", "))}`);
@@ -196,31 +208,44 @@ export class Http1ResponseParser {
   }
 
   private readHead(chunk: Uint8Array, at: number): number {
-    // Gather the head until CRLFCRLF (rarely split; a copy only when it is).
+    // Gather the head until CRLFCRLF: a view of the chunk when it holds the whole head, else
+    // copied into a buffer that doubles as it grows (an upstream trickling bytes costs linear
+    // time), taking no more of a chunk than the head limit allows.
     let buf: Uint8Array;
     let from: number;
     if (this.headLength === 0) {
       buf = at === 0 ? chunk : chunk.subarray(at);
       from = 0;
     } else {
-      const prev = this.head!;
-      buf = new Uint8Array(this.headLength + chunk.length - at);
-      buf.set(prev.subarray(0, this.headLength));
-      buf.set(chunk.subarray(at), this.headLength);
+      const add = Math.min(chunk.length - at, this.maxHeadBytes + 4 - this.headLength);
+      let held = this.head!;
+      if (held.length < this.headLength + add) {
+        const grown = new Uint8Array(Math.max(held.length * 2, this.headLength + add));
+        grown.set(held.subarray(0, this.headLength));
+        held = this.head = grown;
+      }
+      held.set(chunk.subarray(at, at + add), this.headLength);
+      buf = held.subarray(0, this.headLength + add);
       from = Math.max(0, this.headLength - 3);
     }
     this.touched = true;
     const last = Math.min(buf.length - 4, this.maxHeadBytes);
     let end = -1;
     for (let i = from; i <= last; i++) {
-      if (buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) {
+      const b = buf[i];
+      if (b === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) {
         end = i;
         break;
       }
+      // A head with bare LF line ends would never end here (nor be read the same by everyone): refuse it now.
+      if (b === LF && buf[i - 1] !== CR) fail("a bare LF in the head (lines must end in CRLF)");
     }
     if (end === -1) {
       if (buf.length >= this.maxHeadBytes) fail(`the head is larger than ${this.maxHeadBytes} bytes`);
-      this.head = buf === chunk ? chunk.slice(at) : buf;
+      if (this.headLength === 0) {
+        this.head = new Uint8Array(Math.max(1024, buf.length * 2));
+        this.head.set(buf);
+      }
       this.headLength = buf.length;
       return chunk.length;
     }
@@ -233,36 +258,43 @@ export class Http1ResponseParser {
   }
 
   private parseHead(bytes: Uint8Array, end: number): void {
-    const lines = headLines(bytes, end);
-    const status = STATUS_LINE.exec(lines[0] ?? "");
-    if (status === null) fail(`the status line ${JSON.stringify((lines[0] ?? "").slice(0, 80))} is not HTTP/1.x`);
-    const code = Number(status[2]);
+    const head = latin1(bytes, 0, end);
+    // One check of the whole head's grammar (status line, then token ":" value lines, no control
+    // character but HTAB anywhere, so no bare CR or LF, no NUL, no obs-fold); what fails it is
+    // looked at line by line only to say why.
+    if (!HEAD.test(head)) headError(head);
+    const lines = head.split("\r\n");
+    const statusLine = lines[0]!;
+    const code = (statusLine.charCodeAt(9) - 48) * 100 + (statusLine.charCodeAt(10) - 48) * 10 + (statusLine.charCodeAt(11) - 48);
+    const statusText = statusLine.length > 13 ? statusLine.slice(13) : "";
     const headers: Array<readonly [string, string]> = [];
-    const lengths: string[] = [];
-    const codings: string[] = [];
-    let close = status[1] === "0";
+    let lengths: string[] | null = null;
+    let codings: string[] | null = null;
+    let close = statusLine.charCodeAt(7) === 48; // HTTP/1.0
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
-      const first = line.charCodeAt(0);
-      if (first === 32 || first === 9) fail("a folded header line (obs-fold)");
-      const field = FIELD_LINE.exec(line);
-      if (field === null) fail(`the header line ${JSON.stringify(line.slice(0, 80))} is malformed`);
-      const name = field[1]!;
-      const value = field[2]!;
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon);
+      const value = ows(line.slice(colon + 1));
       headers.push([name, value]);
-      switch (name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : "") {
-        case "content-length":
-          lengths.push(value);
-          break;
-        case "transfer-encoding":
-          for (const c of value.split(",")) {
-            const t = c.trim().toLowerCase();
-            if (t !== "") codings.push(t);
-          }
-          break;
-        case "connection":
-          for (const c of value.split(",")) if (c.trim().toLowerCase() === "close") close = true;
-          break;
+      const n = name.length;
+      if (n === 14 || n === 17 || n === 10) {
+        switch (name.toLowerCase()) {
+          case "content-length":
+            (lengths ??= []).push(value);
+            break;
+          case "transfer-encoding":
+            codings ??= [];
+            for (const c of value.split(",")) {
+              const t = ows(c).toLowerCase();
+              if (t !== "") codings.push(t);
+            }
+            break;
+          case "connection":
+            if (value.length === 10 && value.toLowerCase() === "keep-alive") break;
+            for (const c of value.split(",")) if (ows(c).toLowerCase() === "close") close = true;
+            break;
+        }
       }
     }
     if (code < 200) {
@@ -271,18 +303,18 @@ export class Http1ResponseParser {
       if (code === 101) fail("101 Switching Protocols to a request that did not ask to upgrade");
       return; // stay in State.Head for the next head
     }
-    const length = lengths.length > 0 ? contentLength(lengths) : -1;
-    if (codings.length > 0) {
-      if (lengths.length > 0) fail("both Transfer-Encoding and Content-Length");
+    const length = lengths !== null ? contentLength(lengths) : -1;
+    if (codings !== null) {
+      if (lengths !== null) fail("both Transfer-Encoding and Content-Length");
       if (codings.length !== 1 || codings[0] !== "chunked") fail(`Transfer-Encoding ${JSON.stringify(codings.join(", "))} (only chunked is read)`);
     }
     let framing: Http1Framing;
     if (this.method === "HEAD" || code === 204 || code === 304) framing = { kind: "none" };
-    else if (codings.length > 0) framing = { kind: "chunked" };
+    else if (codings !== null) framing = { kind: "chunked" };
     else if (length >= 0) framing = { kind: "length", length };
     else framing = { kind: "close" };
     const keepAlive = !close && framing.kind !== "close";
-    this.sink.head({ status: code, statusText: status[3] ?? "", headers, framing, keepAlive });
+    this.sink.head({ status: code, statusText, headers, framing, keepAlive });
     switch (framing.kind) {
       case "none":
         return this.finish();
@@ -333,7 +365,8 @@ export class Http1ResponseParser {
       this.finish();
     } else {
       const first = text.charCodeAt(0);
-      if (first === 32 || first === 9 || !FIELD_LINE.test(text)) fail(`the trailer line ${JSON.stringify(text.slice(0, 80))} is malformed`);
+      const colon = text.indexOf(":");
+      if (first === 32 || first === 9 || colon <= 0 || !FIELD_NAME.test(text.slice(0, colon)) || BAD_VALUE_CHAR.test(text.slice(colon + 1))) fail(`the trailer line ${JSON.stringify(text.slice(0, 80))} is malformed`);
     }
     return i + 1;
   }
