@@ -6,6 +6,9 @@
 // tiny JSON the policy leaves alone, and /fast/users, ~2 KB of JSON whose e-mail addresses the
 // policy masks. A bare Bun reverse proxy (Bun.serve + fetch and return, nothing else) is
 // measured too: it is the ceiling of this runtime, and the gateway's goals are set against it.
+// A second bare proxy, "bare Bun proxy, own client" (Bun.serve + the gateway's own keep-alive
+// HTTP/1.1 client, src/gate/http1-client.ts, and nothing else), shows what that client alone
+// gives, so the gateway's ratio can be read against both; the goals stay against the first.
 // The machine's speed drifts by ±10% over minutes, so each route runs several rounds of
 // direct, bare proxy and gateway back to back; a ratio is taken within each round, and the
 // table gives the medians with the range of the per-round ratios.
@@ -49,6 +52,8 @@ const adminPort = await freePort();
 
 const proxyPort = await freePort();
 const proxyFastPort = await freePort();
+const ownProxyPort = await freePort();
+const ownProxyFastPort = await freePort();
 // The upstream and the bare proxy run in their own processes, as they would in production.
 writeFileSync(
   join(dir, "upstream.ts"),
@@ -79,9 +84,32 @@ http.createServer((req, res) => {
 const proxy = (port: number, upstreamPort: number) =>
   `Bun.serve({ hostname: "127.0.0.1", port: ${port}, async fetch(req) { const u = new URL(req.url); const r = await fetch("http://127.0.0.1:${upstreamPort}" + u.pathname + u.search, { method: req.method, headers: req.headers, body: req.body, decompress: false }); return new Response(r.body, { status: r.status, headers: r.headers }); } });`;
 writeFileSync(join(dir, "bare-proxy.ts"), `${proxy(proxyPort, upPort)}\n${proxy(proxyFastPort, fastPort)}\n`);
+// The same with the gateway's own client: request fields passed as they came (but the ones the
+// client writes itself), the answer's fields as they came (but the hop-by-hop ones).
+const ownProxy = (port: number, upstreamPort: number) =>
+  `{ const pool = new Http1Pool({ host: "127.0.0.1", port: ${upstreamPort} }, { maxWhole: 64 * 1024 });
+Bun.serve({ hostname: "127.0.0.1", port: ${port}, async fetch(req) {
+  const u = new URL(req.url);
+  let fields = "";
+  req.headers.forEach((v, n) => { if (!SKIP.has(n)) fields += n + ": " + v + "\\r\\n"; });
+  const a = await pool.request(req.method, u.pathname + u.search, fields);
+  const h = new Headers();
+  for (const [n, v] of a.headers) if (!HOP.has(n.toLowerCase())) h.append(n, v);
+  return new Response(a.body ?? a.stream, { status: a.status, headers: h });
+} }); }`;
+writeFileSync(
+  join(dir, "bare-own-proxy.ts"),
+  `import { Http1Pool } from ${JSON.stringify(resolve(import.meta.dir, "../src/gate/http1-client.ts"))};
+const SKIP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive"]);
+const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"]);
+${ownProxy(ownProxyPort, upPort)}
+${ownProxy(ownProxyFastPort, fastPort)}
+`,
+);
 const up = Bun.spawn([process.execPath, join(dir, "upstream.ts")], { stdout: "inherit", stderr: "inherit" });
 const fastUp = Bun.spawn(["node", join(dir, "fast-upstream.mjs")], { stdout: "inherit", stderr: "inherit" });
 const bare = Bun.spawn([process.execPath, join(dir, "bare-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
+const bareOwn = Bun.spawn([process.execPath, join(dir, "bare-own-proxy.ts")], { stdout: "inherit", stderr: "inherit" });
 writeFileSync(
   join(dir, "gatehouse.yaml"),
   `
@@ -111,7 +139,7 @@ const base = baseline
       return Bun.spawn([resolve(baseline), "serve", "--config", join(dir, "baseline.yaml"), "--log-level", "warn"], { cwd: dir, stdout: "inherit", stderr: "inherit" });
     })()
   : null;
-await Promise.all([upPort, fastPort, gwPort, gwFastPort, proxyPort, proxyFastPort, ...(base ? [baseGwPort, baseGwFastPort] : [])].map((p) => waitForPort(p)));
+await Promise.all([upPort, fastPort, gwPort, gwFastPort, proxyPort, proxyFastPort, ownProxyPort, ownProxyFastPort, ...(base ? [baseGwPort, baseGwFastPort] : [])].map((p) => waitForPort(p)));
 const token = (await new Response(Bun.spawn([BIN, "token", "--state-dir", join(dir, "state"), "--sub", "bench", "--groups", "bench"], { stdout: "pipe", stderr: "ignore" }).stdout).text()).trim();
 
 interface WrkResult {
@@ -218,31 +246,38 @@ const median = (xs: number[]) => {
 };
 
 try {
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "four" : "three"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
-  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | added p50 over bare proxy | CPU µs/request, main thread (all threads) | errors |");
-  console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|---|");
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "five" : "four"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | ratio to bare proxy, own client | range | added p50 over bare proxy | CPU µs/request, main thread (all threads) | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---|---:|---:|---|");
   for (const route of routes) {
     const fast = route.startsWith("/fast/");
-    const paths: Record<string, number> = { direct: fast ? fastPort : upPort, "bare Bun proxy": fast ? proxyFastPort : proxyPort, gateway: fast ? gwFastPort : gwPort };
+    const paths: Record<string, number> = {
+      direct: fast ? fastPort : upPort,
+      "bare Bun proxy": fast ? proxyFastPort : proxyPort,
+      "bare Bun proxy, own client": fast ? ownProxyFastPort : ownProxyPort,
+      gateway: fast ? gwFastPort : gwPort,
+    };
     if (base) paths["baseline gateway"] = fast ? baseGwFastPort : baseGwPort;
     const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
     for (const port of Object.values(paths)) await wrk(`http://127.0.0.1:${port}${route}`); // warm up
     // The processes whose CPU per request is measured: the proxies (each port's server).
-    const pids: Record<string, number> = { "bare Bun proxy": bare.pid, gateway: gw.pid, ...(base ? { "baseline gateway": base.pid } : {}) };
+    const pids: Record<string, number> = { "bare Bun proxy": bare.pid, "bare Bun proxy, own client": bareOwn.pid, gateway: gw.pid, ...(base ? { "baseline gateway": base.pid } : {}) };
     for (let i = 0; i < rounds; i++) for (const [name, port] of Object.entries(paths)) runs[name]!.push(await wrk(`http://127.0.0.1:${port}${route}`, pids[name]));
     const d = runs["direct"]!;
     const b = runs["bare Bun proxy"]!;
+    const bo = runs["bare Bun proxy, own client"]!;
     const range = (xs: number[], digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
     for (const name of Object.keys(paths)) {
       const rs = runs[name]!;
       const toDirect = rs.map((r, i) => r.rps / d[i]!.rps);
       const toBare = rs.map((r, i) => r.rps / b[i]!.rps);
+      const toBareOwn = rs.map((r, i) => r.rps / bo[i]!.rps);
       // Added latency within each round, then the median of those.
       const addedP50 = median(rs.map((r, i) => r.p50ms - b[i]!.p50ms));
       const errors = rs.map((r) => r.errors).find((e) => e !== "none") ?? "none";
       const isGw = name.endsWith("gateway");
       console.log(
-        `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${name === "direct" ? "" : `${median(rs.map((r) => r.mainUs)).toFixed(1)} (${median(rs.map((r) => r.allUs)).toFixed(1)})`} | ${errors} |`,
+        `| ${route} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50ms)).toFixed(3)} ms | ${median(rs.map((r) => r.p99ms)).toFixed(3)} ms | ${median(toDirect).toFixed(2)} | ${name === "direct" ? "" : range(toDirect)} | ${isGw ? median(toBare).toFixed(2) : ""} | ${isGw ? range(toBare) : ""} | ${isGw ? median(toBareOwn).toFixed(2) : ""} | ${isGw ? range(toBareOwn) : ""} | ${isGw ? `${addedP50.toFixed(3)} ms (${range(rs.map((r, i) => r.p50ms - b[i]!.p50ms), 3)})` : ""} | ${name === "direct" ? "" : `${median(rs.map((r) => r.mainUs)).toFixed(1)} (${median(rs.map((r) => r.allUs)).toFixed(1)})`} | ${errors} |`,
       );
     }
     if (straceRuns) {
@@ -251,13 +286,14 @@ try {
       }
     }
   }
-  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB${base ? `, baseline gateway ${peakRssMb(base.pid)} MB` : ""}, bare Bun proxy ${peakRssMb(bare.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(`\npeak RSS (VmHWM): gateway ${peakRssMb(gw.pid)} MB${base ? `, baseline gateway ${peakRssMb(base.pid)} MB` : ""}, bare Bun proxy ${peakRssMb(bare.pid)} MB, bare Bun proxy with own client ${peakRssMb(bareOwn.pid)} MB; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 } finally {
   gw.kill("SIGTERM");
   base?.kill("SIGTERM");
   up.kill();
   fastUp.kill();
   bare.kill();
+  bareOwn.kill();
   await gw.exited;
   await base?.exited;
   rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,8 @@
 // RFC 9110 §7.6.1 connection-specific fields, plus the caller's credential.
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"] as const;
 
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set<string>(HOP_BY_HOP);
+
 const REWRITING = ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url", "x-original-method", "forwarded"] as const;
 
 // Fields some frameworks read to change the method or path after our decision, and a
@@ -52,6 +54,13 @@ export function downstreamResponseHeaders(upstream: Headers): Headers {
   // A delete per name here: a response has more fields than a request, and the pass over
   // them cost more than these eight deletes (0.45 against 0.27 µs for five fields).
   for (const name of HOP_BY_HOP) h.delete(name);
+  return h;
+}
+
+/** The same from the fields of an answer read by the gateway's own client (gate/http1-client.ts), in one pass. */
+export function downstreamResponseFields(upstream: ReadonlyArray<readonly [string, string]>): Headers {
+  const h = new Headers();
+  for (const [name, value] of upstream) if (!HOP_BY_HOP_SET.has(name.toLowerCase())) h.append(name, value);
   return h;
 }
 

@@ -17,7 +17,10 @@ import { RecordsByIdentity, type SessionRecords } from "../../gate/session-recor
 import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
-import { bearerToken, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
+import type { Http1Answer } from "../../gate/http1-client.ts";
+import { bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
+import { decodeContentCoding } from "./content-coding.ts";
+import { bodiless, requestFieldBlock, upstreamClient } from "./upstream-client.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { headTooLarge } from "./request-head.ts";
@@ -41,6 +44,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly collectBody: (stream: ReadableStream<Uint8Array>, maxBytes: number) => Promise<Uint8Array>;
   /** False: every request takes the full path (the differential test's reference). Default true. */
   readonly knownRoutes?: boolean;
+  /** False: every request goes by fetch, not the gateway's own HTTP/1.1 client (upstream-client.ts). Default true. */
+  readonly ownClient?: boolean;
   /** The target's settings with secret references at their current values (gate/secret-store.ts), asked per request. */
   readonly current?: () => HttpTarget;
 }
@@ -96,6 +101,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   const maskMax = cfg.mask_max_size ? parseSize(cfg.mask_max_size) : DEFAULT_MASK_MAX;
   const timeoutMs = cfg.timeout ? parseDuration(cfg.timeout) : 300_000;
   const recordedQuery = compileQueryRedactor(cfg.redact_query);
+  // Keep-alive connections of the gateway's own for bodiless requests (null: an https upstream, all by fetch).
+  const own = deps.ownClient === false ? null : upstreamClient(upstream, { maxWhole: SMALL_BODY });
   const { gate, metrics, log } = deps;
   // The series this target counts on every request, resolved once.
   const outcomes = ["denied", "bad_request", "upstream_error", "masked", "mask_refused", "forwarded"] as const;
@@ -361,8 +368,13 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     }
     deadlines.set(abort, Date.now() + timeoutMs);
 
+    // Bodiless requests go on the gateway's own keep-alive connections (upstream-client.ts);
+    // the rest, and anything that client cannot carry exactly, by fetch.
+    const ownTarget = own !== null && bodiless(req, method) ? own.requestTarget(target) : null;
+    const fields = ownTarget !== null ? requestFieldBlock(headers) : null;
     let res: Response;
     try {
+      if (fields !== null) return answerFromOwnClient(await own!.pool.request(method, ownTarget!, fields, { signal: abort.signal, hostHeader: own!.hostHeader }));
       res = await fetch(target, {
         method,
         headers,
@@ -373,9 +385,11 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         decompress: masking,
       } as RequestInit);
     } catch (e) {
+      // A deadline says so (fetch rejects with the abort's reason; the own client wraps it).
+      const why = abort.signal.aborted && abort.signal.reason instanceof GatewayError ? abort.signal.reason : e;
       outcomeCount.upstream_error.inc();
-      void complete(502, 0, "upstream_error", errorMessage(e));
-      return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(e)}`);
+      void complete(502, 0, "upstream_error", errorMessage(why));
+      return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(why)}`);
     }
     const outHeaders = downstreamResponseHeaders(res.headers);
     if (masking && res.body) {
@@ -435,6 +449,63 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     );
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: outHeaders });
 
+    /** The same for an answer read by the own client: whole (small) or a stream, never decompressed for us. */
+    function answerFromOwnClient(a: Http1Answer): Response | Promise<Response> {
+      if (a.status > 599) {
+        a.stream?.cancel().catch(() => undefined);
+        const message = `upstream ${upstream.host} failed: status ${a.status} is not an HTTP status`;
+        outcomeCount.upstream_error.inc();
+        void complete(502, 0, "upstream_error", message);
+        return jsonError(502, "bad_gateway", message);
+      }
+      const outHeaders = downstreamResponseFields(a.headers);
+      const init = { status: a.status, statusText: a.statusText, headers: outHeaders };
+      if (masking && (a.body !== null || a.stream !== null)) return maskOwnAnswer(a, outHeaders);
+      outcomeCount.forwarded.inc();
+      if (a.stream === null) {
+        void complete(a.status, a.body?.byteLength ?? 0, "ok");
+        return new Response(a.body, init);
+      }
+      const counted = a.stream.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, ctl) {
+            bytes += chunk.byteLength;
+            ctl.enqueue(chunk);
+          },
+          flush() {
+            void complete(a.status, bytes, "ok");
+          },
+        }),
+      );
+      return new Response(counted, init);
+    }
+
+    /** As the fetch path masks, with the content codings undone here (fetch's decompress did it there). */
+    async function maskOwnAnswer(a: Http1Answer, outHeaders: Headers): Promise<Response> {
+      try {
+        if (verdict.masks.columns.length > 0) {
+          throw new GatewayError("E_MASK", `the deciding rules mask table columns (${verdict.masks.columns.join(", ")}), which an HTTP response does not have; scope those rules to database targets`);
+        }
+        const masker = deps.masker(verdict.masks);
+        if (masker === null) throw new GatewayError("E_MASK", "masks apply but none can be applied to this response");
+        let raw = a.body ?? (await deps.collectBody(a.stream!, maskMax));
+        if (raw.byteLength > maskMax) throw new GatewayError("E_MASK", `response of more than ${maskMax} bytes cannot be masked: refused`, { details: { maxBytes: maskMax } });
+        const coding = outHeaders.get("content-encoding");
+        if (coding !== null) raw = decodeContentCoding(raw, coding, maskMax);
+        const { body, masked } = masker.maskBody(raw, outHeaders.get("content-type"));
+        outHeaders.delete("content-encoding");
+        outHeaders.set("content-length", String(body.byteLength));
+        void complete(a.status, body.byteLength, "ok", undefined, masked);
+        outcomeCount.masked.inc();
+        return new Response(body, { status: a.status, statusText: a.statusText, headers: outHeaders });
+      } catch (e) {
+        a.stream?.cancel().catch(() => undefined);
+        outcomeCount.mask_refused.inc();
+        void complete(502, 0, "mask_refused", errorMessage(e));
+        return jsonError(502, "mask_refused", errorMessage(e));
+      }
+    }
+
     /** The request record. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLater never rejects). */
     function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
       if (completed) return Promise.resolve();
@@ -481,6 +552,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
       await server.stop(true);
+      own?.close();
       clearInterval(sweeper);
       await Promise.all(writing);
     },
