@@ -580,6 +580,28 @@ describe("against hand-written answers", () => {
     pool.close();
   });
 
+  test("maxConnections: requests beyond it wait for a free connection; a waiting one can be aborted", async () => {
+    const pool = new Http1Pool({ host: "127.0.0.1", port: raw.port }, { maxConnections: 2 });
+    const before = raw.connections;
+    raw.answer = (n) => `HTTP/1.1 200 OK\r\ncontent-length: ${String(n).length}\r\n\r\n${n}`;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => pool.request("GET", "/", "")));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(raw.connections).toBe(before + 2);
+    pool.close();
+
+    // one connection, held by a request the upstream does not answer: the next waits, and its abort ends only it
+    const one = new Http1Pool({ host: "127.0.0.1", port: raw.port }, { maxConnections: 1 });
+    raw.answer = () => "silent";
+    const held = one.request("GET", "/held", "");
+    const ac = new AbortController();
+    const waiting = one.request("GET", "/waiting", "", { signal: ac.signal });
+    await waitFor("the held request to reach the upstream", () => raw.connections > before + 2 || null);
+    ac.abort();
+    expect(isGatewayError(await rejection(waiting), "E_UPSTREAM")).toBe(true);
+    one.close();
+    expect(isGatewayError(await rejection(held), "E_UPSTREAM")).toBe(true);
+  });
+
   test("requests that would break the request framing are refused before sending", async () => {
     const pool = new Http1Pool({ host: "127.0.0.1", port: raw.port });
     const before = raw.connections;
@@ -591,6 +613,10 @@ describe("against hand-written answers", () => {
       ["GET", "/", "x: y\ninjected: 1\r\n", undefined],
       ["GET", "/", "x: y", undefined],
       ["GET", "/", "", "a\r\nx: y"],
+      ["GET", "/", "Host: other\r\n", undefined],
+      ["GET", "/", "x: 1\r\ntransfer-encoding: chunked\r\n", undefined],
+      ["GET", "/", "Content-Length: 5\r\n", undefined],
+      ["GET", "/", "connection: close\r\n", undefined],
     ] as const) {
       const e = await rejection(pool.request(method, target, fields, host === undefined ? {} : { hostHeader: host }));
       expect(isGatewayError(e, "E_UPSTREAM")).toBe(true);

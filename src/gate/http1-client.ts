@@ -35,6 +35,8 @@ export interface Http1Answer {
 export interface Http1PoolOptions {
   /** Idle keep-alive connections kept (default 128). */
   maxIdle?: number;
+  /** Connections open at once (default 256, as many as fetch runs at once); further requests wait for one, in order. */
+  maxConnections?: number;
   /** Largest response head read (default 64 KiB). */
   maxHeadBytes?: number;
   /** Largest body handed over whole (default 1 MiB); larger or unknown lengths stream. */
@@ -49,8 +51,13 @@ const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 const HOST = /^[\x21-\x7e]+$/;
-/** A header block: "name: value\r\n" lines, names tokens, values without control characters (so no bare CR or LF, no NUL, no empty line). */
-const FIELDS = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
+/**
+ * A header block: "name: value\r\n" lines, names tokens, values without control characters (so
+ * no bare CR or LF, no NUL, no empty line), and none of the fields this client writes or never
+ * sends: a second Host, or a Content-Length or Transfer-Encoding on a bodiless request, would let
+ * the upstream read the connection differently from us.
+ */
+const FIELDS = /^(?:(?!(?:host|connection|content-length|transfer-encoding):)[!#$%&'*+\-.^_`|~0-9a-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/i;
 const NOT_ASCII = /[\x80-\xff]/;
 
 function upstreamError(why: string, cause?: unknown): GatewayError {
@@ -75,6 +82,7 @@ class Exchange implements Http1ResponseSink {
     readonly text: string,
     readonly ascii: boolean,
     readonly signal: AbortSignal | undefined,
+    private readonly pool: Http1Pool,
     private readonly maxWhole: number,
     private readonly resolve: (answer: Http1Answer) => void,
     readonly reject: (error: unknown) => void,
@@ -87,7 +95,8 @@ class Exchange implements Http1ResponseSink {
   handleEvent(): void {
     const c = this.connection;
     this.fail(upstreamError(`the request was aborted${this.signal?.reason instanceof Error ? `: ${this.signal.reason.message}` : ""}`, this.signal?.reason));
-    if (c !== null && c.exchange === this) {
+    if (c === null) this.pool.unqueue(this);
+    else if (c.exchange === this) {
       c.exchange = null;
       c.destroy();
     }
@@ -376,7 +385,10 @@ const handlers = {
 export class Http1Pool {
   private readonly idle: Connection[] = [];
   private readonly live = new Set<Connection>();
+  /** Requests waiting for a connection (maxConnections reached), oldest first. */
+  private readonly waiting: Exchange[] = [];
   private readonly maxIdle: number;
+  private readonly maxConnections: number;
   private readonly maxHeadBytes: number;
   private readonly maxWhole: number;
   private readonly idleTimeoutMs: number;
@@ -389,6 +401,7 @@ export class Http1Pool {
     opts: Http1PoolOptions = {},
   ) {
     this.maxIdle = opts.maxIdle ?? 128;
+    this.maxConnections = Math.max(1, opts.maxConnections ?? 256);
     this.maxHeadBytes = opts.maxHeadBytes ?? 64 * 1024;
     this.maxWhole = opts.maxWhole ?? 1024 * 1024;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 4000;
@@ -410,23 +423,31 @@ export class Http1Pool {
       if (!TOKEN.test(method)) return reject(upstreamError(`the method ${JSON.stringify(method)} is not a token`));
       if (!TARGET.test(target)) return reject(upstreamError(`the request target ${JSON.stringify(target)} has a space or control character`));
       if (host !== this.hostHeader && !HOST.test(host)) return reject(upstreamError(`the host header ${JSON.stringify(host)} has a space or control character`));
-      if (!FIELDS.test(fields)) return reject(upstreamError("the request's header block is malformed (each line must be a field name, a colon and a value without control characters, ending in CRLF)"));
+      if (!FIELDS.test(fields)) return reject(upstreamError("the request's header block is malformed (each line must be a field name, a colon and a value without control characters, ending in CRLF; no Host, Connection, Content-Length or Transfer-Encoding)"));
       const signal = opts.signal;
       if (signal?.aborted) return reject(upstreamError("the request was aborted", signal.reason));
       const text = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n${fields}\r\n`;
-      const exchange = new Exchange(method, text, !NOT_ASCII.test(text), signal, this.maxWhole, resolve, reject);
+      const exchange = new Exchange(method, text, !NOT_ASCII.test(text), signal, this, this.maxWhole, resolve, reject);
       this.dispatch(exchange, true);
     });
   }
 
-  /** Runs the exchange on an idle connection (mayReuse) or a new one. */
+  /**
+   * Runs the exchange on an idle connection (mayReuse), or a new one while there are fewer than
+   * maxConnections (a retry always gets a new one), or queues it for the next connection free.
+   */
   private dispatch(exchange: Exchange, mayReuse: boolean): void {
     let c: Connection | undefined;
     while (mayReuse && (c = this.idle.pop()) !== undefined) {
       if (!c.closed) break;
     }
-    if (c === undefined || c.closed) c = this.open();
-    else {
+    if (c === undefined || c.closed) {
+      if (mayReuse && this.live.size >= this.maxConnections) {
+        this.waiting.push(exchange);
+        return;
+      }
+      c = this.open();
+    } else {
       c.reused = true;
       c.socket?.ref();
     }
@@ -458,8 +479,16 @@ export class Http1Pool {
     return c;
   }
 
-  /** A connection whose answer was read exactly to its end goes back to the idle list. */
+  /** A connection whose answer was read exactly to its end carries the next waiting request, or goes back to the idle list. */
   release(c: Connection): void {
+    const next = this.nextWaiting();
+    if (next !== undefined && !this.closed) {
+      c.socket!.resume();
+      c.reused = true;
+      next.connection = c;
+      c.start(next);
+      return;
+    }
     if (this.closed || this.idle.length >= this.maxIdle) {
       c.destroy();
       return;
@@ -501,6 +530,24 @@ export class Http1Pool {
     this.live.delete(c);
     const i = this.idle.indexOf(c);
     if (i !== -1) this.idle.splice(i, 1);
+    // A connection fewer: a waiting request may open one.
+    if (this.waiting.length > 0 && !this.closed && this.live.size < this.maxConnections) {
+      const next = this.nextWaiting();
+      if (next !== undefined) this.dispatch(next, false);
+    }
+  }
+
+  /** The oldest waiting request that is still wanted. */
+  private nextWaiting(): Exchange | undefined {
+    let next: Exchange | undefined;
+    while ((next = this.waiting.shift()) !== undefined && next.settled);
+    return next;
+  }
+
+  /** An aborted request leaves the queue. */
+  unqueue(exchange: Exchange): void {
+    const i = this.waiting.indexOf(exchange);
+    if (i !== -1) this.waiting.splice(i, 1);
   }
 
   /** Idle keep-alive connections held now (for tests and metrics). */
@@ -520,5 +567,6 @@ export class Http1Pool {
       exchange?.fail(upstreamError("the upstream client was closed"));
     }
     this.idle.length = 0;
+    for (const exchange of this.waiting.splice(0)) exchange.fail(upstreamError("the upstream client was closed"));
   }
 }
