@@ -20,7 +20,8 @@ import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Http1Answer } from "../../gate/http1-client.ts";
 import { bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields } from "./headers.ts";
 import { decodeContentCoding } from "./content-coding.ts";
-import { bodiless, requestFieldBlock, upstreamClient } from "./upstream-client.ts";
+import { upstreamFieldBlock } from "../../gate/http1-client.ts";
+import { bodiless, upstreamClient } from "./upstream-client.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { headTooLarge } from "./request-head.ts";
@@ -371,7 +372,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Bodiless requests go on the gateway's own keep-alive connections (upstream-client.ts);
     // the rest, and anything that client cannot carry exactly, by fetch.
     const ownTarget = own !== null && bodiless(req, method) ? own.requestTarget(target) : null;
-    const fields = ownTarget !== null ? requestFieldBlock(headers) : null;
+    const fields = ownTarget !== null ? upstreamFieldBlock(headers) : null;
     let res: Response;
     try {
       if (fields !== null) return answerFromOwnClient(await own!.pool.request(method, ownTarget!, fields, { signal: abort.signal, hostHeader: own!.hostHeader }));

@@ -6,7 +6,8 @@ import type { KubernetesRequestFacts } from "../../core/types.ts";
 import { startKubeApiServer, type KubeApiServer } from "../../../test/helpers/kube-apiserver/index.ts";
 import { forwardPlain, type Completion, type WholeAnswer } from "./response-forward.ts";
 import { upstreamFields, upstreamOf, type Upstream } from "./upstream.ts";
-import { LaneHeaders, fieldBlock, upstreamAddress, upstreamPool, type UpstreamPool } from "./upstream-pool.ts";
+import { upstreamFieldBlock } from "../../gate/http1-client.ts";
+import { LaneHeaders, upstreamAddress, upstreamPool, type UpstreamPool } from "./upstream-pool.ts";
 import { wholeBody } from "./whole-response.ts";
 
 let api: KubeApiServer;
@@ -27,13 +28,13 @@ test("upstreamAddress: the base URLs the pool addresses as fetch(base + target) 
   }
 });
 
-test("fieldBlock: the fields as lines, with fetch's Accept and User-Agent when absent; a value outside printable ASCII is left to fetch", () => {
-  expect(fieldBlock({ accept: "application/json", authorization: "Bearer t", "user-agent": "kubectl/v1.32" })).toBe("accept: application/json\r\nauthorization: Bearer t\r\nuser-agent: kubectl/v1.32\r\n");
-  expect(fieldBlock({ authorization: "Bearer t" })).toBe(`authorization: Bearer t\r\naccept: */*\r\nuser-agent: Bun/${Bun.version}\r\n`);
-  expect(fieldBlock({ "x-note": "caf\u00e9" })).toBeNull();
+test("upstreamFieldBlock: the fields as lines, with fetch's Accept and User-Agent when absent; a value outside printable ASCII is left to fetch", () => {
+  expect(upstreamFieldBlock({ accept: "application/json", authorization: "Bearer t", "user-agent": "kubectl/v1.32" })).toBe("accept: application/json\r\nauthorization: Bearer t\r\nuser-agent: kubectl/v1.32\r\n");
+  expect(upstreamFieldBlock({ authorization: "Bearer t" })).toBe(`authorization: Bearer t\r\naccept: */*\r\nuser-agent: Bun/${Bun.version}\r\n`);
+  expect(upstreamFieldBlock({ "x-note": "caf\u00e9" })).toBeNull();
 });
 
-test("LaneHeaders: what upstreamFields and fieldBlock make for the same lines and credential, whether kept or made anew", () => {
+test("LaneHeaders: what upstreamFields and upstreamFieldBlock make for the same lines and credential, whether kept or made anew", () => {
   let token = "gw-1";
   const upstream = upstreamOf({ url: "https://10.0.0.1:6443" }, { token: () => token });
   const lane = new LaneHeaders();
@@ -50,7 +51,7 @@ test("LaneHeaders: what upstreamFields and fieldBlock make for the same lines an
     if (i % 500 === 0) token = `gw-${i}`;
     const lines = sets[rand(sets.length)]!;
     const fields = upstreamFields(lines, upstream);
-    expect({ lines, got: lane.of(lines, upstream) }).toEqual({ lines, got: fields === null ? null : { fields, block: fieldBlock(fields) } });
+    expect({ lines, got: lane.of(lines, upstream) }).toEqual({ lines, got: fields === null ? null : { fields, block: upstreamFieldBlock(fields) } });
   }
   // Line sets whose joined text is alike are told apart.
   expect(lane.of([["X-A", "1, X-B: 2"]], upstream)!.fields).toEqual({ authorization: `Bearer ${token}`, "x-a": "1, X-B: 2" });
@@ -67,7 +68,7 @@ async function send(upstream: Upstream, pool: UpstreamPool | null, target: strin
   const fields = upstreamFields(lines, upstream)!;
   const completion: Completion[] = [];
   const before = api.requests.length;
-  const out = await forwardPlain({ target, fields, block: fieldBlock(fields), pool, facts: { verb: "get" } as unknown as KubernetesRequestFacts, upstream, masker: () => null, maskMax: 1 << 20, timeoutMs: 0, signal: new AbortController().signal, complete: (c) => completion.push(c) });
+  const out = await forwardPlain({ target, fields, block: upstreamFieldBlock(fields), pool, facts: { verb: "get" } as unknown as KubernetesRequestFacts, upstream, masker: () => null, maskMax: 1 << 20, timeoutMs: 0, signal: new AbortController().signal, complete: (c) => completion.push(c) });
   let answer: string;
   if (out instanceof Response) {
     const headers: string[] = [];

@@ -3,7 +3,7 @@
 // again when replaced certificate files are read (upstream.ts), and the upstream request's header
 // block from the fields the lane already makes (upstreamFields), with what fetch adds when they
 // lack it, so that the API server receives the request the full path (fetch) sends.
-import { Http1Pool, type Http1Answer, type Http1Origin } from "../../gate/http1-client.ts";
+import { Http1Pool, upstreamFieldBlock, type Http1Answer, type Http1Origin } from "../../gate/http1-client.ts";
 import { upstreamFields, type Upstream, type UpstreamTls } from "./upstream.ts";
 
 /** Where the pool connects, and the path in front of each request-target (the URL's own path). */
@@ -15,11 +15,6 @@ export interface UpstreamAddress {
   readonly prefix: string;
 }
 
-// fetch's own fields when the request has none (measured on Bun 1.4.4 with decompress: false:
-// User-Agent and Accept; no Accept-Encoding).
-const DEFAULT_ACCEPT = "accept: */*\r\n";
-const DEFAULT_USER_AGENT = `user-agent: Bun/${Bun.version}\r\n`;
-const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/;
 
 /**
@@ -61,29 +56,11 @@ export function originOf(address: UpstreamAddress, tls: UpstreamTls): Http1Origi
   };
 }
 
-/**
- * The header block ("name: value\r\n" lines) of the upstream request for these fields (from
- * upstreamFields: lower-case names, no Host, Connection, Content-Length or Transfer-Encoding),
- * with Accept and User-Agent added as fetch adds them when absent. Null when a value has a byte
- * outside printable ASCII (the lane keeps fetch for it, which encodes such values its own way).
- */
-export function fieldBlock(fields: Readonly<Record<string, string>>): string | null {
-  let block = "";
-  for (const name in fields) {
-    const value = fields[name]!;
-    if (!PLAIN_VALUE.test(value)) return null;
-    block += `${name}: ${value}\r\n`;
-  }
-  if (fields["accept"] === undefined) block += DEFAULT_ACCEPT;
-  if (fields["user-agent"] === undefined) block += DEFAULT_USER_AGENT;
-  return block;
-}
-
 /** What the lane sends upstream for a request's header lines. */
 export interface LaneHeader {
   /** upstreamFields of the lines (fetch's headers, when the pool is not used). */
   readonly fields: Record<string, string>;
-  /** fieldBlock of those fields: the pool's header block, or null (fetch). */
+  /** upstreamFieldBlock of those fields: the pool's header block, or null (fetch). */
   readonly block: string | null;
 }
 
@@ -107,7 +84,7 @@ export class LaneHeaders {
     const kept = this.#kept.get(key);
     if (kept !== undefined) return kept;
     const fields = upstreamFields(lines, { authorization });
-    const made = fields === null ? null : { fields, block: fieldBlock(fields) };
+    const made = fields === null ? null : { fields, block: upstreamFieldBlock(fields) };
     if (this.#kept.size >= MAX_KEPT) this.#kept.clear();
     this.#kept.set(key, made);
     return made;
@@ -115,7 +92,7 @@ export class LaneHeaders {
 }
 
 export interface UpstreamPool {
-  /** A GET of this request-target (as decided) with this header block (fieldBlock). */
+  /** A GET of this request-target (as decided) with this header block (upstreamFieldBlock). */
   get(target: string, fields: string, signal: AbortSignal): Promise<Http1Answer>;
   close(): void;
 }
