@@ -15,7 +15,8 @@ import { freePort } from "../test/helpers/ports.ts";
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 40;
-const binaries = args.filter((a, i) => a !== "--runs" && i !== runsAt + 1);
+// Absolute: serve runs in a temporary folder of its own.
+const binaries = args.filter((a, i) => a !== "--runs" && i !== runsAt + 1).map((b) => resolve(b));
 if (binaries.length === 0) binaries.push(resolve(import.meta.dir, "../dist/gatehouse"));
 
 function tryConnect(port: number): Promise<boolean> {

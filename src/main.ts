@@ -2,6 +2,7 @@
 // never pays for the code of targets it does not use.
 import { usageError, type Command, type Io } from "./cli/command.ts";
 import { nearest } from "./cli/suggest.ts";
+import { stderrWriter } from "./cli/stderr-writer.ts";
 import { GatewayError, errorMessage, isGatewayError } from "./core/errors.ts";
 
 type Loader = () => Promise<Command>;
@@ -38,26 +39,41 @@ function usage(): string {
  */
 function writeStdout(text: string): void {
   try {
-    process.stdout.write(text);
+    stdout().write(text);
   } catch (e) {
     if ((e as { code?: string }).code === "EPIPE") process.exit(0);
     throw e;
   }
 }
 
+/**
+ * process.stdout, set up at first use: making it loads Node's stream machinery (~3 ms of CPU),
+ * which `serve` never needs (its log goes to stderr, see cli/stderr-writer.ts).
+ */
+let stdoutReady = false;
+function stdout(): NodeJS.WriteStream {
+  if (!stdoutReady) {
+    stdoutReady = true;
+    process.stdout.on("error", (e: Error & { code?: string }) => {
+      if (e.code === "EPIPE") process.exit(0);
+      throw e;
+    });
+  }
+  return process.stdout;
+}
+
 function processIo(): Io {
-  process.stdout.on("error", (e: Error & { code?: string }) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  let color: boolean | undefined;
   return {
     stdout: writeStdout,
-    stderr: (t) => void process.stderr.write(t),
-    color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+    stderr: stderrWriter(),
+    get color() {
+      return (color ??= Boolean(stdout().isTTY) && !process.env.NO_COLOR);
+    },
     env: process.env,
     signal: controller.signal,
   };

@@ -7,7 +7,7 @@ import { NO_MASKS } from "../core/types.ts";
 import { type AuditEvent, Gate } from "../gate/gate.ts";
 import { signal, waitFor, within } from "../../test/helpers/wait.ts";
 import { Approvals } from "./approvals.ts";
-import { ApprovalWebhooks, SIGNATURE_HEADER, verifyWebhookSignature, type WebhookConfig, type WebhookRecord } from "./webhooks.ts";
+import { ApprovalWebhooks, jsonPayload, SIGNATURE_HEADER, verifyWebhookSignature, type WebhookConfig, type WebhookRecord } from "./webhooks.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"], name: "Alice <admin>" };
 const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
@@ -158,4 +158,12 @@ test("a full queue drops new deliveries (recorded), never grows without bound", 
   // One in flight, three waiting, six dropped.
   expect(records.filter((x) => x.details["error"] === "queue full: the receivers are behind; this delivery is dropped").length).toBe(6);
   expect(webhooks.pending).toBe(4);
+});
+
+test("json: the held request is in the audit log's keys (api_group, to_path), not the facts' camelCase", () => {
+  const base = { id: "apr_1", requestedAt: 0, expiresAt: 1, identity: { method: "dev", subject: "alice", issuer: "dev", groups: [] }, target: "prod", rule: "r", approvers: [], maxGrantMs: 0 };
+  const kube = jsonPayload({ type: "approval.requested", pending: { ...base, request: { kind: "kubernetes", verb: "patch", resource: "deployments", apiGroup: "apps", apiVersion: "v1", patchType: "merge" } }, time: 0 }, "d1", undefined);
+  expect((kube["approval"] as Record<string, unknown>)["request"]).toEqual({ kind: "kubernetes", verb: "patch", resource: "deployments", api_group: "apps", api_version: "v1", patch_type: "merge" });
+  const sftp = jsonPayload({ type: "approval.requested", pending: { ...base, request: { kind: "ssh", action: "sftp", user: "u", operation: "rename", path: "/a", toPath: "/b" } }, time: 0 }, "d2", undefined);
+  expect((sftp["approval"] as Record<string, unknown>)["request"]).toEqual({ kind: "ssh", action: "sftp", user: "u", operation: "rename", path: "/a", to_path: "/b" });
 });

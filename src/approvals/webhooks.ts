@@ -9,6 +9,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Clock, RequestFacts } from "../core/types.ts";
+import { snakeCaseFacts } from "../audit/action-keys.ts";
 import { actionSummary } from "../audit/tail-format.ts";
 import type { PendingRequest, Resolution } from "./approvals.ts";
 
@@ -212,7 +213,8 @@ export function jsonPayload(n: ApprovalNotice, id: string, link: string | undefi
       id: p.id,
       requester: { subject: p.identity.subject, issuer: p.identity.issuer, groups: p.identity.groups, ...((p.identity as { name?: string }).name !== undefined ? { name: (p.identity as { name?: string }).name } : {}) },
       target: p.target,
-      request: p.request,
+      // In the audit log's keys (api_group, to_path …), whether held now or rebuilt from the log.
+      request: snakeCaseFacts(p.request),
       rule: p.rule,
       approvers: p.approvers,
       requested_at: new Date(p.requestedAt).toISOString(),

@@ -17,7 +17,7 @@
 // `signature` is the 64-byte signature in base64url without padding.
 import { sign, verify } from "node:crypto";
 import { Type, type Static } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { schemaChecker } from "./schema-checker.ts";
 import type { PublicKey, SigningKey } from "./signing-key.ts";
 
 export const CHECKPOINT_TYPE = "audit.checkpoint";
@@ -36,7 +36,7 @@ export const Checkpoint = Type.Object(
   { additionalProperties: true },
 );
 export type Checkpoint = Static<typeof Checkpoint>;
-const checker = TypeCompiler.Compile(Checkpoint);
+const checker = schemaChecker(Checkpoint);
 
 /** The head a checkpoint signs: the seq and hash of one record. */
 export interface ChainHead {
@@ -57,10 +57,7 @@ export function signCheckpoint(key: SigningKey, head: ChainHead, time: string): 
 
 /** A checkpoint read from a record or a file (only its five fields), or the reason it is not one. */
 export function parseCheckpoint(value: unknown): { ok: true; checkpoint: Checkpoint } | { ok: false; problem: string } {
-  if (!checker.Check(value)) {
-    const first = checker.Errors(value).First();
-    return { ok: false, problem: first ? `${first.path || "/"}: ${first.message}` : "not a checkpoint" };
-  }
+  if (!checker.check(value)) return { ok: false, problem: checker.explain(value, "not a checkpoint") };
   const { seq, hash, time, key_id, signature } = value;
   return { ok: true, checkpoint: { seq, hash, time, key_id, signature } };
 }

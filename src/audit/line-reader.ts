@@ -18,6 +18,14 @@ export interface RawLine {
 const CHUNK = 1024 * 1024;
 
 export async function* readLines(file: string, start = 0): AsyncGenerator<RawLine> {
+  for await (const batch of readLineBatches(file, start)) yield* batch;
+}
+
+/**
+ * The same lines, one array per chunk read: a reader that looks at most lines only briefly
+ * (the approvals at start skip all but a few) then pays one await per chunk, not per line.
+ */
+export async function* readLineBatches(file: string, start = 0): AsyncGenerator<RawLine[]> {
   const handle = await open(file, "r");
   try {
     let carry: Uint8Array | null = null;
@@ -29,6 +37,7 @@ export async function* readLines(file: string, start = 0): AsyncGenerator<RawLin
       const { bytesRead } = await handle.read(buf, 0, CHUNK, position);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
+      const batch: RawLine[] = [];
       let from = 0;
       for (;;) {
         const nl = chunk.indexOf(0x0a, from);
@@ -40,9 +49,10 @@ export async function* readLines(file: string, start = 0): AsyncGenerator<RawLin
           offset = carryOffset;
           carry = null;
         }
-        yield { bytes, line: ++line, offset, terminated: true };
+        batch.push({ bytes, line: ++line, offset, terminated: true });
         from = nl + 1;
       }
+      if (batch.length > 0) yield batch;
       if (from < chunk.length) {
         const rest = chunk.subarray(from);
         if (carry === null) carryOffset = position + from;
@@ -55,7 +65,7 @@ export async function* readLines(file: string, start = 0): AsyncGenerator<RawLin
       }
       position += bytesRead;
     }
-    if (carry !== null && carry.length > 0) yield { bytes: carry, line: ++line, offset: carryOffset, terminated: false };
+    if (carry !== null && carry.length > 0) yield [{ bytes: carry, line: ++line, offset: carryOffset, terminated: false }];
   } finally {
     await handle.close();
   }

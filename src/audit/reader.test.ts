@@ -54,6 +54,52 @@ describe("readRecords", () => {
     })().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "E_AUDIT_CORRUPT", message: expect.stringContaining(`${path}:2: not valid JSON`) });
   });
+
+  describe("typePrefix (the approvals read at start)", () => {
+    const readAll = async (path: string, opts = {}) => {
+      const out = [];
+      for await (const r of readRecords(path, opts)) out.push(r);
+      return out;
+    };
+
+    test("yields exactly the records of that type, across rotated files, whatever other records hold", async () => {
+      const path = tempLog();
+      const log = await openAuditLog({ path, rotateSize: 2000 });
+      for (let i = 0; i < 40; i++) {
+        if (i % 7 === 0) await log.append({ type: "approval.requested", target: "api", details: { approval: `a${i}` } });
+        else if (i % 7 === 1) await log.append({ type: "approval.granted", details: { approval: `a${i - 1}` } });
+        // Look-alikes that are not approval records: a nested "type" key, and the text in a string.
+        else if (i % 7 === 2) await log.append({ type: "request", details: { type: "approval.granted", approval: "x" } });
+        else if (i % 7 === 3) await log.append({ type: "request", details: { note: '"type":"approval.granted"' } });
+        else await log.append(ev(i));
+      }
+      await log.close();
+      expect((await listLogFiles(path)).length).toBeGreaterThan(2);
+      const all = await readAll(path);
+      const approvals = await readAll(path, { typePrefix: "approval." });
+      const want = all.filter((r) => r.record.type.startsWith("approval."));
+      expect(want.length).toBe(12);
+      expect(approvals).toEqual(want);
+    });
+
+    test("a skipped line that is not JSON still stops the read; an approval line is still checked against the schema", async () => {
+      const path = tempLog();
+      const log = await openAuditLog({ path });
+      await log.append(ev(1));
+      await log.close();
+      appendFileSync(path, "not json\n");
+      await expect(readAll(path, { typePrefix: "approval." })).rejects.toMatchObject({ code: "E_AUDIT_CORRUPT", message: expect.stringContaining(`${path}:2: not valid JSON`) });
+
+      const path2 = tempLog();
+      appendFileSync(path2, '{"seq":1,"type":"approval.granted"}\n');
+      await expect(readAll(path2, { typePrefix: "approval." })).rejects.toMatchObject({ code: "E_AUDIT_CORRUPT", message: expect.stringContaining(`${path2}:1: not an audit record`) });
+      // Other lines are read as JSON only: the cost of reading a long log for a few records.
+      const path3 = tempLog();
+      appendFileSync(path3, '{"seq":1,"type":"request"}\n');
+      expect(await readAll(path3, { typePrefix: "approval." })).toEqual([]);
+      await expect(readAll(path3)).rejects.toMatchObject({ code: "E_AUDIT_CORRUPT" });
+    });
+  });
 });
 
 /** Collects followed records in the background until `count` arrived. */

@@ -1,10 +1,10 @@
 // The audit record: one JSON line per event, chained to the one before by SHA-256 so that a
 // changed, removed or reordered line shows. The schema here is the one definition of its shape.
 import { Type, type Static } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { GatewayError } from "../core/errors.ts";
 import type { Identity } from "../core/types.ts";
 import { canonicalCopy, canonicalJson, NOT_COPYABLE } from "./canonical-json.ts";
+import { schemaChecker } from "./schema-checker.ts";
 
 export { canonicalJson } from "./canonical-json.ts";
 
@@ -107,25 +107,22 @@ type ReadonlyDeep<T> = T extends readonly (infer U)[]
       : { readonly [K in keyof T]: ReadonlyDeep<T[K]> }
     : T;
 
-const recordChecker = TypeCompiler.Compile(AuditRecord);
-const unhashedChecker = TypeCompiler.Compile(UnhashedRecord);
+// Compiled once used enough, not at import: a start writes and reads few records (schema-checker.ts).
+const recordChecker = schemaChecker(AuditRecord);
+const unhashedChecker = schemaChecker(UnhashedRecord);
 
 /** The first schema problem of a parsed line, or null when it is a well-formed record. */
 export function recordSchemaProblem(value: unknown): string | null {
-  if (recordChecker.Check(value)) return null;
-  const first = recordChecker.Errors(value).First();
-  return first ? `${first.path || "/"}: ${first.message}` : "not an audit record";
+  return recordChecker.check(value) ? null : recordChecker.explain(value, "not an audit record");
 }
 
 export function isAuditRecord(value: unknown): value is AuditRecord {
-  return recordChecker.Check(value);
+  return recordChecker.check(value);
 }
 
 /** Same check for a record before its hash is added; the writer uses it so it never writes what verify would reject. */
 export function unhashedSchemaProblem(value: unknown): string | null {
-  if (unhashedChecker.Check(value)) return null;
-  const first = unhashedChecker.Errors(value).First();
-  return first ? `${first.path || "/"}: ${first.message}` : "not an audit record";
+  return unhashedChecker.check(value) ? null : unhashedChecker.explain(value, "not an audit record");
 }
 
 /** The identity fields an audit record keeps: never the token, and of its claims only record_claims. */

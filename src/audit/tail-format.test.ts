@@ -112,6 +112,8 @@ describe("actionSummary", () => {
     expect(actionSummary({ kind: "ssh", action: "exec", user: "ops", command: "journalctl -u nginx\n" })).toBe("exec: journalctl -u nginx\\x0a as ops");
     expect(actionSummary({ kind: "ssh", action: "shell", user: "ops" })).toBe("shell as ops");
     expect(actionSummary({ kind: "ssh", action: "shell", user: "ops", line: "ls" })).toBe("shell line: ls as ops");
+    expect(actionSummary({ kind: "ssh", action: "sftp", user: "ops", operation: "rename", path: "/a", to_path: "/b" })).toBe("sftp rename /a → /b as ops");
+    // As logs written before audit keys were all snake_case have it.
     expect(actionSummary({ kind: "ssh", action: "sftp", user: "ops", operation: "rename", path: "/a", toPath: "/b" })).toBe("sftp rename /a → /b as ops");
     expect(actionSummary({ kind: "ssh", action: "forward", user: "ops", destination: "db:5432" })).toBe("forward to db:5432 as ops");
     expect(actionSummary({ kind: "postgres", classes: ["read"], relations: ["sales.orders"], functions: [] })).toBe("read sales.orders");

@@ -84,7 +84,7 @@ export function actionSummary(action: object): string {
         case "shell":
           return clip(printable(typeof a.line === "string" ? `shell line: ${a.line}` : "shell"), 120) + as;
         case "sftp":
-          return clip(printable(`sftp ${str(a.operation)} ${str(a.path)}${typeof a.toPath === "string" ? ` → ${a.toPath}` : ""}`), 120) + as;
+          return clip(printable(`sftp ${str(a.operation)} ${str(a.path)}${typeof (a.to_path ?? a.toPath) === "string" ? ` → ${String(a.to_path ?? a.toPath)}` : ""}`), 120) + as;
         case "forward":
           return printable(`forward to ${str(a.destination)}`) + as;
       }

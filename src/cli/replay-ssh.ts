@@ -16,7 +16,9 @@ export function sshActionText(a: Details): string {
     case "shell":
       return typeof a["line"] === "string" ? `shell line: ${a["line"]}${who}` : `shell${who}`;
     case "sftp": {
-      const to = typeof a["toPath"] === "string" ? ` → ${a["toPath"]}` : "";
+      // to_path; toPath in logs written before audit keys were all snake_case.
+      const toPath = a["to_path"] ?? a["toPath"];
+      const to = typeof toPath === "string" ? ` → ${toPath}` : "";
       return `sftp ${String(a["operation"] ?? "?")} ${String(a["path"] ?? "")}${to}${who}`;
     }
     case "forward":

@@ -24,7 +24,7 @@ export function requestText(request: object): { kind: string; text: string; fact
         case "shell":
           return { kind: "SSH shell", text: typeof a.line === "string" ? a.line : "interactive shell", facts: [`as ${s(a.user)}`] };
         case "sftp":
-          return { kind: "SFTP", text: `${s(a.operation)} ${s(a.path)}${typeof a.toPath === "string" ? ` → ${a.toPath}` : ""}`, facts: [`as ${s(a.user)}`] };
+          return { kind: "SFTP", text: `${s(a.operation)} ${s(a.path)}${typeof (a.to_path ?? a.toPath) === "string" ? ` → ${String(a.to_path ?? a.toPath)}` : ""}`, facts: [`as ${s(a.user)}`] };
         case "forward":
           return { kind: "SSH forward", text: `to ${s(a.destination)}`, facts: [`as ${s(a.user)}`] };
         default:

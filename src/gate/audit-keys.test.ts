@@ -3,9 +3,10 @@ import { expect, test } from "bun:test";
 import { createMetrics } from "../admin/metrics.ts";
 import { Approvals, type PendingRequest } from "../approvals/approvals.ts";
 import { silentLogger } from "../core/logger.ts";
-import type { Action, Decision, Identity } from "../core/types.ts";
+import type { Action, Decision, Identity, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
-import { type AuditEvent, Gate } from "./gate.ts";
+import { auditAction, type AuditEvent, Gate } from "./gate.ts";
+import { SessionRecords } from "./session-records.ts";
 
 const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
 const bob: Identity = { method: "dev", subject: "bob", issuer: "dev", groups: ["approvers"] };
@@ -63,4 +64,54 @@ test("request facts go into the record with snake_case keys (user_functions, api
   expect(events[0]!.action).toEqual({ kind: "postgres", classes: ["read"], relations: [], functions: ["public.f"], user_functions: ["public.f"], sql: "SELECT public.f()" });
   expect(events[1]!.action).toEqual({ kind: "kubernetes", verb: "get", resource: "deployments", api_group: "apps" });
   expect(camel(events.flatMap((e) => keysOf(e)))).toEqual([]);
+});
+
+// Every fact a target passes in camelCase, as each kind has it in memory (core/types.ts).
+const kubePatch = { kind: "kubernetes", verb: "patch", resource: "deployments", namespace: "prod", name: "web", apiGroup: "apps", apiVersion: "v1", patchType: "strategic" } as const;
+const sftpRename = { kind: "ssh", action: "sftp", user: "ops", operation: "rename", path: "/srv/a", toPath: "/srv/b" } as const;
+const kubeSnake = { kind: "kubernetes", verb: "patch", resource: "deployments", namespace: "prod", name: "web", api_group: "apps", api_version: "v1", patch_type: "strategic" };
+const sftpSnake = { kind: "ssh", action: "sftp", user: "ops", operation: "rename", path: "/srv/a", to_path: "/srv/b" };
+
+test("Kubernetes (api_version, patch_type) and SFTP (to_path) facts go into decision records in snake_case", async () => {
+  const { gate, events } = setup(() => ({ effect: "allow", rule: "r", message: "ok", masks: NO_MASKS }));
+  await gate.check({ identity: alice, target: "k8s", request: kubePatch, time: Date.now() });
+  await gate.check({ identity: alice, target: "ssh", request: sftpRename, time: Date.now() });
+  expect(events.map((e) => e.action)).toEqual([kubeSnake, sftpSnake]);
+  expect(camel(events.flatMap((e) => keysOf(e)))).toEqual([]);
+});
+
+test("records a target writes itself with its facts as the action (a request's completion, an SFTP operation's end) are snake_case too", async () => {
+  const { gate, events } = setup(() => review);
+  const identity = { method: "dev", subject: "alice", issuer: "dev", groups: ["developers"] };
+  await gate.record({ type: "decision", identity, target: "k8s", action: { ...kubePatch } });
+  await gate.recordLater({ type: "request", identity, target: "k8s", action: { ...kubePatch }, details: { status: 200 } });
+  await gate.recordHappened({ type: "sftp", identity, target: "ssh", action: { ...sftpRename }, details: { status: 0 } });
+  const records = new SessionRecords({ session: "k8s_1", identity, target: "k8s" });
+  await gate.recordLaterFrom(records.template("request", { effect: "allow", rule: "r" }), { action: { ...kubePatch }, details: { status: 200 } }, "request");
+  expect(events.map((e) => e.action)).toEqual([kubeSnake, kubeSnake, sftpSnake, kubeSnake]);
+  expect(camel(events.flatMap((e) => keysOf(e)))).toEqual([]);
+});
+
+test("an MCP call's SQL facts name user_functions; arguments keep the caller's own keys", async () => {
+  const { gate, events } = setup(() => ({ effect: "allow", rule: "r", message: "ok", masks: NO_MASKS }));
+  const request = {
+    kind: "mcp",
+    direction: "client",
+    method: "tools/call",
+    server: "db",
+    tool: "query",
+    arguments: { sqlText: "SELECT f()" },
+    sql: { classes: ["read"], relations: [], functions: ["public.f"], userFunctions: ["public.f"], text: "SELECT f()" },
+  } as const;
+  await gate.check({ identity: alice, target: "mcp", request, time: Date.now() });
+  const action = events[0]!.action as Record<string, unknown>;
+  expect(action["sql"]).toEqual({ classes: ["read"], relations: [], functions: ["public.f"], user_functions: ["public.f"], text: "SELECT f()" });
+  expect(action["arguments"]).toEqual({ sqlText: "SELECT f()" });
+});
+
+test("auditAction is idempotent: facts read back from a record (an approval rebuilt at start) come out the same", () => {
+  for (const facts of [kubePatch, sftpRename]) {
+    const once = auditAction(facts as unknown as RequestFacts);
+    expect(auditAction(once as unknown as RequestFacts)).toEqual(once);
+  }
 });

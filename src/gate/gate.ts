@@ -12,7 +12,8 @@ import type { Logger } from "../core/logger.ts";
 import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import type { AppendOptions } from "../audit/log.ts";
-import { canonicalValue, type CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
+import { snakeCaseFacts } from "../audit/action-keys.ts";
+import { canonicalValue, CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 import { mcpAuditAction } from "./mcp-audit-action.ts";
 
@@ -152,14 +153,25 @@ export function auditIdentity(i: Identity): NonNullable<AuditEvent["identity"]> 
 
 /**
  * Request facts as an audit record's `action`. Audit keys are snake_case, like the config and
- * the admin API; the facts in memory are TypeScript (camelCase), and only these keys differ.
+ * the admin API; the facts in memory are TypeScript (camelCase), and only a few keys differ
+ * (audit/action-keys.ts).
  */
 export function auditAction(request: RequestFacts): Record<string, unknown> {
   const r = request as unknown as Record<string, unknown>;
   if (r["kind"] === "mcp") return mcpAuditAction(r);
-  if (!("userFunctions" in r) && !("apiGroup" in r)) return r;
-  const { userFunctions, apiGroup, ...rest } = r;
-  return { ...rest, ...(userFunctions !== undefined ? { user_functions: userFunctions } : {}), ...(apiGroup !== undefined ? { api_group: apiGroup } : {}) };
+  return snakeCaseFacts(r);
+}
+
+/**
+ * An event whose action a target passed as its facts (a request's completion record, an SFTP
+ * operation's end) with the action's keys as records spell them; every record goes through
+ * here, so no target can write a camelCase key. Canonical JSON (made from auditAction) is as it is.
+ */
+function inRecordKeys<E extends { readonly action?: unknown }>(event: E): E {
+  const a = event.action;
+  if (a === undefined || a === null || typeof a !== "object" || a instanceof CanonicalValue) return event;
+  const renamed = snakeCaseFacts(a);
+  return renamed === a ? event : { ...event, action: renamed };
 }
 
 export function describeApproval(p: PendingRequest): string {
@@ -201,7 +213,8 @@ export class Gate {
    * Appends a record that an action waits for; rejects with E_AUDIT_WRITE when the log cannot
    * take it, and the caller must then refuse the action (the failure is already logged and counted).
    */
-  async record(event: AuditEvent): Promise<void> {
+  async record(given: AuditEvent): Promise<void> {
+    const event = inRecordKeys(given);
     if (event.type === "session.start" && event.session !== undefined && typeof event.details?.remote === "string") this.#noteRemote(event.session, event.details.remote);
     try {
       await this.deps.audit.append(event);
@@ -217,7 +230,8 @@ export class Gate {
    * rejects: what it records has happened already, so a failure is logged at error level,
    * counted (gatehouse_audit_write_failures_total) and makes /healthz report unhealthy.
    */
-  recordLater(event: AuditEvent): Promise<void> {
+  recordLater(given: AuditEvent): Promise<void> {
+    const event = inRecordKeys(given);
     return this.deps.audit.append(event, { lazy: true }).then(
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
@@ -229,7 +243,8 @@ export class Gate {
    * it (a reload, the gateway's stop), so it is written at the end of this tick, not later.
    * Never rejects; a failure is reported as recordLater's is.
    */
-  recordHappened(event: AuditEvent): Promise<void> {
+  recordHappened(given: AuditEvent): Promise<void> {
+    const event = inRecordKeys(given);
     return this.deps.audit.append(event).then(
       () => undefined,
       (e: unknown) => this.auditWriteFailed(event.type, "lost", e, event),
@@ -256,7 +271,8 @@ export class Gate {
    * deny. A record an action waits for must be flushed (flushRecords) before the action is
    * forwarded; a lazy one (a completion) rides on the next write.
    */
-  appendRecord(template: RecordTemplate, values: RecordValues, opts?: AppendOptions): number {
+  appendRecord(template: RecordTemplate, given: RecordValues, opts?: AppendOptions): number {
+    const values = inRecordKeys(given);
     const audit = this.deps.audit;
     if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
     const appended = audit.append(template.event(values) as AuditEvent, opts);

@@ -86,9 +86,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   log.info("audit checkpoints signed with key " + signingKey.publicKey.id, { key_file: signingKey.path, public_key: signingKey.publicKey.text });
   if (audit.repaired) log.warn("audit log repaired at start", { repaired: audit.repaired as unknown as Record<string, unknown> });
 
-  // Approvals and grants survive restarts: rebuild them from the log before serving.
+  // Approvals and grants survive restarts: rebuild them from the log before serving. Only
+  // approval records are checked in full and applied (the rest are read as JSON, see reader.ts).
   const approvals = new Approvals({ clock, onExpire: (p) => gate.expire(p) });
-  for await (const rec of readRecords(config.audit.path)) {
+  for await (const rec of readRecords(config.audit.path, { typePrefix: "approval." })) {
     const r = "record" in (rec as object) ? (rec as { record: unknown }).record : rec;
     approvals.applyRecord(r as Parameters<Approvals["applyRecord"]>[0]);
   }

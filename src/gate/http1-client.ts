@@ -344,6 +344,32 @@ class Connection {
 
 }
 
+/** Fields the pool writes itself or never sends; a field block naming one is refused (E_UPSTREAM). */
+const OWN_FIELDS: ReadonlySet<string> = new Set(["host", "connection", "content-length", "transfer-encoding"]);
+const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
+// What fetch adds when a request has none (Bun 1.4.4 with decompress: false: no Accept-Encoding).
+const DEFAULT_ACCEPT = "accept: */*\r\n";
+const DEFAULT_USER_AGENT = `user-agent: Bun/${Bun.version}\r\n`;
+
+/**
+ * The header block for Http1Pool.request from a target's upstream fields (lower-case names),
+ * with the Accept and User-Agent fetch adds when they are absent, so that an upstream sees the
+ * request fetch would have sent. Null, meaning "send it with fetch", when a name is not a token
+ * or is one the pool writes itself (a configured Host), or when a value has a byte outside
+ * printable ASCII: fetch encodes such a value its own way, and the pool would send other bytes.
+ */
+export function upstreamFieldBlock(fields: Readonly<Record<string, string>>): string | null {
+  let block = "";
+  for (const name in fields) {
+    const value = fields[name]!;
+    if (!TOKEN.test(name) || OWN_FIELDS.has(name) || !PLAIN_VALUE.test(value)) return null;
+    block += `${name}: ${value}\r\n`;
+  }
+  if (fields["accept"] === undefined) block += DEFAULT_ACCEPT;
+  if (fields["user-agent"] === undefined) block += DEFAULT_USER_AGENT;
+  return block;
+}
+
 const handlers = {
   open(socket: Socket<Connection>) {
     const c = socket.data;

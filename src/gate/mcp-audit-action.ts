@@ -3,6 +3,7 @@
 // SHA-256 of the canonical arguments, so a record can still be matched to the exact call (an
 // approval's, a replay's) without holding what it hid.
 import { createHash } from "node:crypto";
+import { snakeCaseFacts } from "../audit/action-keys.ts";
 import { canonicalJson } from "../audit/canonical-json.ts";
 import { compileDetectors, DETECTOR_NAMES, type Detector } from "../masking/detectors.ts";
 
@@ -39,6 +40,7 @@ export function mcpAuditAction(r: Record<string, unknown>): Record<string, unkno
   return {
     ...rest,
     ...(args !== undefined ? { arguments: mask(args, undefined, 0), arguments_sha256: argumentsSha256(args) } : {}),
-    ...(sql !== undefined && typeof sql["text"] === "string" ? { sql: { ...sql, text: mask(sql["text"], undefined, 0) } } : {}),
+    // The SQL facts in record keys (user_functions); the arguments keep the caller's own.
+    ...(sql !== undefined ? { sql: typeof sql["text"] === "string" ? { ...snakeCaseFacts(sql), text: mask(sql["text"], undefined, 0) } : snakeCaseFacts(sql) } : {}),
   };
 }

@@ -23,7 +23,8 @@ import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Http1Answer } from "../../gate/http1-client.ts";
 import { HOP_BY_HOP_SET, bearerOf, bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestFieldsOfLines } from "./headers.ts";
 import { decodeContentCoding } from "./content-coding.ts";
-import { bodiless, requestFieldBlock, upstreamClient } from "./upstream-client.ts";
+import { upstreamFieldBlock } from "../../gate/http1-client.ts";
+import { bodiless, upstreamClient } from "./upstream-client.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { MAX_HEAD_BYTES, headTooLarge } from "./request-head.ts";
@@ -95,7 +96,7 @@ interface Forwarding {
   readonly method: string;
   /** The upstream request's header fields (upstreamRequestFields). */
   readonly headers: Record<string, string>;
-  /** requestFieldBlock(headers), made already (the fast lane's). */
+  /** upstreamFieldBlock(headers), made already (the fast lane's). */
   readonly block?: string;
 }
 
@@ -273,7 +274,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     if (known === undefined || own.requestTarget(known.upstreamUrl) === null) return undefined;
     const headers = upstreamRequestFieldsOfLines(lines, extraHeaders(), { ip: ctx.remoteAddress(), host: head.host, proto: known.proto });
     if (hasMasks(known.verdict.masks)) headers["accept-encoding"] = "identity";
-    const block = requestFieldBlock(headers);
+    const block = upstreamFieldBlock(headers);
     if (block === null) return undefined;
     const started = performance.now();
     const id = requestId();
@@ -461,7 +462,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Bodiless requests go on the gateway's own keep-alive connections (upstream-client.ts);
     // the rest, and anything that client cannot carry exactly, by fetch.
     const ownTarget = own !== null && (req === null || bodiless(req, method)) ? own.requestTarget(target) : null;
-    const fields = ownTarget !== null ? (r.block ?? requestFieldBlock(headers)) : null;
+    const fields = ownTarget !== null ? (r.block ?? upstreamFieldBlock(headers)) : null;
     let res: Response;
     try {
       if (fields !== null) return answerFromOwnClient(await own!.pool.request(method, ownTarget!, fields, { signal: abort.signal, hostHeader: own!.hostHeader }));

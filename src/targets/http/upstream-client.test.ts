@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bodiless, requestFieldBlock, upstreamClient } from "./upstream-client.ts";
+import { upstreamFieldBlock } from "../../gate/http1-client.ts";
+import { bodiless, upstreamClient } from "./upstream-client.ts";
 
 describe("upstream-client", () => {
   test("only a plain-http upstream without credentials in its URL gets the own client", () => {
@@ -30,10 +31,10 @@ describe("upstream-client", () => {
 
   test("the field block: as given, with fetch's Accept and User-Agent when absent; fields the client writes itself send it to fetch", () => {
     const fields = Object.assign(Object.create(null) as Record<string, string>, { "x-a": "1", accept: "text/html" });
-    expect(requestFieldBlock(fields)).toBe(`x-a: 1\r\naccept: text/html\r\nuser-agent: Bun/${Bun.version}\r\n`);
-    expect(requestFieldBlock(Object.assign(Object.create(null) as Record<string, string>, { "user-agent": "me" }))).toBe("user-agent: me\r\naccept: */*\r\n");
+    expect(upstreamFieldBlock(fields)).toBe(`x-a: 1\r\naccept: text/html\r\nuser-agent: Bun/${Bun.version}\r\n`);
+    expect(upstreamFieldBlock(Object.assign(Object.create(null) as Record<string, string>, { "user-agent": "me" }))).toBe("user-agent: me\r\naccept: */*\r\n");
     for (const name of ["host", "content-length", "transfer-encoding", "connection", "bad name"]) {
-      expect(requestFieldBlock(Object.assign(Object.create(null) as Record<string, string>, { [name]: "v" }))).toBeNull();
+      expect(upstreamFieldBlock(Object.assign(Object.create(null) as Record<string, string>, { [name]: "v" }))).toBeNull();
     }
   });
 });

@@ -6,10 +6,6 @@ import { Http1Pool } from "../../gate/http1-client.ts";
 
 /** Methods sent without a body here; fetch keeps POST/PUT/PATCH, whose servers may want a length. */
 const BODILESS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "DELETE"]);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Fields the client writes itself or never sends: a configured one of these goes by fetch, as before. */
-const OWN_FIELDS: ReadonlySet<string> = new Set(["host", "connection", "content-length", "transfer-encoding"]);
-const USER_AGENT = `Bun/${Bun.version}`;
 
 export interface UpstreamClient {
   readonly pool: Http1Pool;
@@ -41,20 +37,4 @@ export function upstreamClient(upstream: URL, opts: { maxWhole: number }): Upstr
 /** A request the client may carry: a bodiless method and no body (no length or coding announced). */
 export function bodiless(req: Request, method: string): boolean {
   return BODILESS.has(method) && req.body === null && !req.headers.has("content-length") && !req.headers.has("transfer-encoding");
-}
-
-/**
- * The header block for Http1Pool.request, from upstreamRequestFields' object, with what fetch
- * adds when absent; null when a name is not a token (fetch refuses those; let it) or is one
- * the client writes itself (a configured Host: fetch sends it as today).
- */
-export function requestFieldBlock(fields: Record<string, string>): string | null {
-  let block = "";
-  for (const name in fields) {
-    if (!TOKEN.test(name) || OWN_FIELDS.has(name)) return null;
-    block += `${name}: ${fields[name]!}\r\n`;
-  }
-  if (fields["accept"] === undefined) block += "accept: */*\r\n";
-  if (fields["user-agent"] === undefined) block += `user-agent: ${USER_AGENT}\r\n`;
-  return block;
 }

@@ -22,6 +22,7 @@ import { GatewayError } from "../../core/errors.ts";
 import { silentLogger } from "../../core/logger.ts";
 import type { Identity, Masks } from "../../core/types.ts";
 import { Gate } from "../../gate/gate.ts";
+import { Http1Pool } from "../../gate/http1-client.ts";
 import { createMayUseTarget } from "../../gate/target-access.ts";
 import type { RunningTarget } from "../../gate/target.ts";
 import { compileJsonMasker } from "../../masking/json-masker.ts";
@@ -124,6 +125,7 @@ let config: Config;
 let fast: Side;
 let full: Side;
 const realFetchOf = globalThis.fetch;
+const realPoolRequest = Http1Pool.prototype.request;
 
 async function compile(yaml: string): Promise<void> {
   config = await loadConfigFromSources([{ file: "p.yaml", text: yaml }], { baseDir: "/tmp", env: {} });
@@ -172,24 +174,30 @@ beforeAll(async () => {
     api.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: ns }, data: { contact: "someone@example.com" } });
   }
   // Each request's allow is in its side's log (in the kernel) at the moment the target calls
-  // fetch to forward it: every request forwarded so far has its own allow record written.
+  // fetch (or, on the fast lane, its Http1Pool) to forward it: every request forwarded so far has
+  // its own allow record written.
+  const forwarding = (s: Side, laned: boolean) => {
+    s.forwarded++;
+    if (laned) s.laned++;
+    const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"') && !l.includes('"impersonation":true')).length;
+    if (allows < s.forwarded) s.unrecordedForwards++;
+  };
   const realFetch = globalThis.fetch;
   globalThis.fetch = Object.assign((input: string | URL | Request, init?: RequestInit) => {
-    if (String(input).startsWith(api.url)) {
-      const s = new Headers(init?.headers).get("user-agent") === "side-fast" ? fast : full;
-      s.forwarded++;
-      if (!(init?.headers instanceof Headers)) s.laned++;
-      const allows = readFileSync(s.log.path, "utf8").split("\n").filter((l) => l.includes('"type":"decision"') && l.includes('"effect":"allow"') && !l.includes('"impersonation":true')).length;
-      if (allows < s.forwarded) s.unrecordedForwards++;
-    }
+    if (String(input).startsWith(api.url)) forwarding(new Headers(init?.headers).get("user-agent") === "side-fast" ? fast : full, !(init?.headers instanceof Headers));
     return realFetch(input, init);
   }, realFetch);
+  Http1Pool.prototype.request = function (this: Http1Pool, method, target, fields, opts) {
+    forwarding(/^user-agent: side-fast\r$/m.test(fields) ? fast : full, true);
+    return realPoolRequest.call(this, method, target, fields, opts);
+  };
   fast = await side("fast", true);
   full = await side("full", false);
 }, 60_000);
 
 afterAll(async () => {
   globalThis.fetch = realFetchOf;
+  Http1Pool.prototype.request = realPoolRequest;
   await fast?.target.stop();
   await full?.target.stop();
   await fast?.log.close();

@@ -34,7 +34,7 @@ export interface KnownRequest {
   readonly facts: KubernetesRequestFacts;
   /** auditAction(facts) as canonical JSON, made once (the decision record's action). */
   readonly action: CanonicalValue;
-  /** The facts as canonical JSON (the request record's action, which keeps the facts' own keys). */
+  /** The facts as canonical JSON in record keys (the request record's action; its slow path's goes through the gate's inRecordKeys). */
   readonly requestAction: CanonicalValue;
   /** The decision record's details as check() was given them (dry_run), made once. */
   readonly details: CanonicalValue;
@@ -78,7 +78,7 @@ export class KnownRequests {
       verdict,
       facts,
       action: canonicalValue(auditAction(facts)),
-      requestAction: canonicalValue(facts),
+      requestAction: canonicalValue(auditAction(facts)),
       details: canonicalValue({ ...details }),
       decision: records.template("decision", { effect: "allow", rule: d.rule, message: d.message }, verdict.policyHash),
       lane,

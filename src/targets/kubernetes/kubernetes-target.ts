@@ -6,7 +6,8 @@
 // mask applies (response-forward.ts); every request ends in a request record with its status.
 // A GET allowed a moment ago under the same policy takes a fast path (known-requests.ts): no
 // classification, decide() or write of its own; one whose answer needs no mask and does not
-// stream is taken by the listener before any Request is made (fastLane, forwardPlain).
+// stream is taken by the listener before any Request is made (fastLane, forwardPlain), and goes
+// upstream on the lane's own keep-alive connections (upstream-pool.ts) rather than fetch.
 import { createHash } from "node:crypto";
 import type { KubernetesTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
@@ -29,7 +30,7 @@ import { isImpersonationHeader } from "./impersonation.ts";
 import { KnownRequests, type KnownRequest } from "./known-requests.ts";
 import { readKubernetesRequest } from "./read-request.ts";
 import { readRequestBody, recordedBody } from "./request-body-record.ts";
-import { forwardPlain, forwardRequest, type Completion } from "./response-forward.ts";
+import { WHOLE_MAX, forwardPlain, forwardRequest, type Completion } from "./response-forward.ts";
 import { needsMasking } from "./response-masker.ts";
 import { ReviewAnswers, requestFingerprint } from "./review-answers.ts";
 import { servingCertOf } from "./serving-cert.ts";
@@ -37,7 +38,8 @@ import { detailsOf, forbiddenMessage, statusResponse } from "./status.ts";
 import { listenHttps, writeAnswer, type Connection } from "./https-server.ts";
 import type { ServerResponse } from "node:http";
 import { DEFAULT_EXEC_OUTPUT_LIMIT, queryFlag, spdyRefusal, upgradeAnswer } from "./upgrade.ts";
-import { upstreamFields, upstreamOf } from "./upstream.ts";
+import { upstreamOf } from "./upstream.ts";
+import { LaneHeaders, upstreamPool, type LaneHeader } from "./upstream-pool.ts";
 import { watchFolder } from "../../gate/watch-folder.ts";
 import { reloadingTls } from "../../gate/reloading-tls.ts";
 import { createSecureContext } from "node:tls";
@@ -116,6 +118,9 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
       deps.metrics.secretReadFailures.inc({ reference: `upstream-tls:${cfg.name}` });
     },
   });
+  // The fast lane's own keep-alive connections to the API server (null: its URL is one only fetch takes).
+  const pool = upstreamPool(upstream, { maxWhole: WHOLE_MAX });
+  const laneHeaders = new LaneHeaders();
   const serving = servingCertOf(cfg, deps.stateDir);
   // A configured certificate replaced on disk is served to new connections without a restart
   // (gate/reloading-tls.ts, as the PostgreSQL target's); the generated one is ours and stays.
@@ -376,16 +381,16 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     const records = recordsByIdentity.for(identity);
     const known = knownRequests.get(records, method, conn.target, gate.policyNow().hash);
     if (known === undefined || !known.lane) return false;
-    const fields = upstreamFields(conn.rawHeaders, upstream);
-    if (fields === null) return false;
-    void laneForward(known, identity, records, conn.target, fields, res).catch((e: unknown) => {
+    const header = laneHeaders.of(conn.rawHeaders, upstream);
+    if (header === null) return false;
+    void laneForward(known, identity, records, conn.target, header, res).catch((e: unknown) => {
       log.error("kubernetes target failed", { target: cfg.name, error: errorMessage(e) });
       if (!res.headersSent) void writeAnswer(res, statusResponse(500, "the gateway failed to handle this request"));
     });
     return true;
   }
 
-  async function laneForward(known: KnownRequest, identity: Identity, records: SessionRecords, target: string, fields: Record<string, string>, res: ServerResponse): Promise<void> {
+  async function laneForward(known: KnownRequest, identity: Identity, records: SessionRecords, target: string, header: LaneHeader, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const revocationsSince = revocations.generation;
     const id = requestId();
@@ -400,7 +405,9 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
     forwarding++;
     const answer = await forwardPlain({
       target,
-      fields,
+      fields: header.fields,
+      block: header.block,
+      pool,
       facts: known.facts,
       upstream,
       masker: deps.masker,
@@ -576,6 +583,7 @@ export async function startKubernetesTarget(cfg: KubernetesTarget, deps: Kuberne
       const closed = server.close(false);
       const deadline = Date.now() + STOP_GRACE_MS;
       while (forwarding > 0 && Date.now() < deadline) await Bun.sleep(20);
+      pool?.close();
       await Promise.race([closed, server.close(true)]);
       await Promise.all(writing);
     },

@@ -4,12 +4,14 @@
 // Status) if it is anything the gateway cannot mask. `complete` is called once, with what the
 // caller got, for the request record.
 import { errorMessage } from "../../core/errors.ts";
+import type { Http1Answer } from "../../gate/http1-client.ts";
 import { NO_MASKS, type KubernetesRequestFacts, type Masks } from "../../core/types.ts";
 import { collectBody } from "../../masking/collect-body.ts";
 import type { JsonMasker } from "../../masking/json-masker.ts";
 import { createKubeMasker, needsMasking } from "./response-masker.ts";
 import { statusResponse } from "./status.ts";
 import { asksForTable, upstreamHeaders, withFullRowObjects, type Upstream } from "./upstream.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
 import { maskingWatchStream } from "./watch-stream.ts";
 import { wholeResponse } from "./whole-response.ts";
 
@@ -50,7 +52,7 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "transfer-
 const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 /** The most of an answer that is not streamed (not a watch, not a log follow) read whole before it is written. */
-const WHOLE_MAX = 1024 * 1024;
+export const WHOLE_MAX = 1024 * 1024;
 
 function isJson(contentType: string | null): boolean {
   const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
@@ -86,18 +88,55 @@ export interface WholeAnswer {
 
 /** What forwardPlain needs: a GET whose answer is not masked and does not stream. */
 export type PlainForward = Pick<ForwardRequest, "target" | "facts" | "upstream" | "masker" | "maskMax" | "timeoutMs" | "signal" | "complete"> & {
-  /** The upstream request's header fields (upstreamFields of the raw lines). */
+  /** The upstream request's header fields (upstreamFields of the raw lines), for fetch. */
   readonly fields: Record<string, string>;
+  /** The same as the pool's header block (fieldBlock), or null: fetch. */
+  readonly block: string | null;
+  /** The lane's own connections to the API server (upstream-pool.ts); null: fetch. */
+  readonly pool: UpstreamPool | null;
 };
 
 /**
  * The Kubernetes fast lane's forward (kubernetes-target.ts): the same request upstream as
- * forwardRequest sends for a GET with no mask that does not stream, and the same answer. One of
- * known length up to WHOLE_MAX comes back as a WholeAnswer (no Response, no Headers copy, no
- * reader); anything else as forwardRequest's Response.
+ * forwardRequest sends for a GET with no mask that does not stream, and the same answer, on the
+ * lane's keep-alive connections (Http1Pool: no fetch, no client thread) when there are both a
+ * pool and a header block (fieldBlock). One of known length up to WHOLE_MAX comes back as a WholeAnswer (no Response, no
+ * Headers copy, no reader); anything else as forwardRequest's Response.
  */
 export async function forwardPlain(f: PlainForward): Promise<WholeAnswer | Response> {
   const complete = once(f.complete);
+  if (f.pool === null || f.block === null) return forwardPlainFetch(f, complete);
+  let a: Http1Answer;
+  try {
+    a = await f.pool.get(f.target, f.block, upstreamSignal(f));
+  } catch (e) {
+    return unreachable(f, complete, e);
+  }
+  if (a.status < 200 || a.status > 599) {
+    const error = `the API server answered with status ${a.status}`;
+    await a.stream?.cancel().catch(() => undefined);
+    complete({ status: 502, bytesOut: 0, outcome: "upstream_error", error });
+    return statusResponse(502, error);
+  }
+  if (a.body === null) {
+    // Past WHOLE_MAX, of unknown length, or none at all (204, 304): as forwardRequest answers it.
+    const headers = new Headers();
+    for (const [name, value] of a.headers) headers.append(name, value);
+    return answerOf(new Response(a.stream, { status: a.status, statusText: a.statusText, headers }), { ...f, masks: NO_MASKS, secrets: false, streaming: false }, complete);
+  }
+  // As forwardRequest's whole answer: the upstream's fields without hop-by-hop ones, the length of what is sent.
+  const headers: string[] = [];
+  for (const [raw, value] of a.headers) {
+    const name = raw.toLowerCase();
+    if (!HOP_BY_HOP_SET.has(name) && name !== "content-length") headers.push(name, value);
+  }
+  headers.push("content-length", String(a.body.byteLength));
+  complete({ status: a.status, bytesOut: a.body.byteLength, outcome: "ok" });
+  return { status: a.status, headers, body: a.body };
+}
+
+/** forwardPlain through fetch: for fields the pool's header block cannot carry as fetch does, and a base URL it cannot address. */
+async function forwardPlainFetch(f: PlainForward, complete: (c: Completion) => void): Promise<WholeAnswer | Response> {
   let res: Response;
   try {
     res = await fetch(f.upstream.base + f.target, { method: "GET", headers: f.fields, redirect: "manual", signal: upstreamSignal(f), decompress: false, tls: f.upstream.tls } as RequestInit);

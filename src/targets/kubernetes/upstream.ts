@@ -120,7 +120,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * [], jsonOnly: false }) sends. Null when a line is one a Headers would refuse (the full path
  * then drops it): the caller takes the full path. No impersonation line may be among them.
  */
-export function upstreamFields(lines: readonly (readonly [string, string])[], upstream: Upstream): Record<string, string> | null {
+export function upstreamFields(lines: readonly (readonly [string, string])[], upstream: Pick<Upstream, "authorization">): Record<string, string> | null {
   const joined = new Map<string, string>();
   for (const [rawName, rawValue] of lines) {
     if (!TOKEN.test(rawName) || !FIELD_VALUE.test(rawValue)) return null;
