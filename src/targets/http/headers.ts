@@ -24,10 +24,29 @@ export function upstreamRequestHeaders(incoming: Headers, extra: Readonly<Record
  * and its deletes cost about three times as much, 0.87 against 0.28 µs).
  */
 export function upstreamRequestFields(incoming: Headers, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
+  return fieldsFrom((field) => incoming.forEach(field), extra, client);
+}
+
+/**
+ * upstreamRequestFields of a request head's field lines (names lower-cased, each name once: a
+ * Headers would join repeated ones, so the fast lane leaves those to the full path).
+ */
+export function upstreamRequestFieldsOfLines(lines: ReadonlyArray<readonly [string, string]>, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
+  return fieldsFrom(
+    (field) => {
+      for (const [name, value] of lines) field(value, name);
+    },
+    extra,
+    client,
+  );
+}
+
+/** The one rule for both: each incoming field in turn (lower-case names), as Headers.forEach gives them. */
+function fieldsFrom(each: (field: (value: string, name: string) => void) => void, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   let connection: string | null = null;
   let prior: string | null = null;
-  incoming.forEach((value, name) => {
+  each((value, name) => {
     if (name === "x-forwarded-for") prior = value;
     if (DROPPED_REQUEST.has(name)) {
       if (name === "connection") connection = value;
@@ -38,35 +57,6 @@ export function upstreamRequestFields(incoming: Headers, extra: Readonly<Record<
   // Fields named in Connection are hop-by-hop too.
   if (connection !== null) {
     for (const name of (connection as string).split(",")) {
-      const n = name.trim().toLowerCase();
-      if (n) delete out[n];
-    }
-  }
-  out["x-forwarded-for"] = prior ? `${prior}, ${client.ip}` : client.ip;
-  if (client.host) out["x-forwarded-host"] = client.host;
-  out["x-forwarded-proto"] = client.proto;
-  for (const k in extra) out[k.toLowerCase()] = extra[k]!;
-  return out;
-}
-
-/**
- * upstreamRequestFields of a request head's field lines (names lower-cased, each name once: a
- * Headers would join repeated ones, so the fast lane leaves those to the full path).
- */
-export function upstreamRequestFieldsOfLines(lines: ReadonlyArray<readonly [string, string]>, extra: Readonly<Record<string, string>>, client: { ip: string; host: string | null; proto: string }): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  let connection: string | null = null;
-  let prior: string | null = null;
-  for (const [name, value] of lines) {
-    if (name === "x-forwarded-for") prior = value;
-    if (DROPPED_REQUEST.has(name)) {
-      if (name === "connection") connection = value;
-      continue;
-    }
-    out[name] = value;
-  }
-  if (connection !== null) {
-    for (const name of connection.split(",")) {
       const n = name.trim().toLowerCase();
       if (n) delete out[n];
     }
