@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { MCP_SQL_RULES } from "../../../test/helpers/mcp-sql-fixture.ts";
 import type { Action, Decision, Identity, McpRequestFacts } from "../../core/types.ts";
 import { loadConfigFromSources } from "../../config/load.ts";
 import { compilePolicy, type Policy } from "../../policy/compile.ts";
@@ -91,32 +92,7 @@ describe("classifySqlArgument", () => {
 
 // The PostgreSQL bypass corpus (test/bypass/corpus.ts) through an MCP SQL tool, under the same
 // intent as its policy (test/bypass/policy.ts) written as mcp rules.
-const RULES = `rules:
-  - name: block-drop-database
-    mcp: { sql: { classes: [ddl.drop.database] } }
-    effect: deny
-  - name: analysts-read-sales
-    groups: [analysts]
-    mcp:
-      servers: [db]
-      tools: [query]
-      sql:
-        classes: [read, set, show, transaction, explain, prepare, execute, deallocate, declare_cursor, fetch, move, close, discard]
-        tables: ["sales.*"]
-    effect: allow
-  - name: support-update-sales
-    groups: [support]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, update, transaction], tables: ["sales.*"] } }
-    effect: allow
-  - name: exporters-copy-sales
-    groups: [exporters]
-    mcp: { servers: [db], tools: [query], sql: { classes: [read, copy.to], tables: ["sales.*"] } }
-    effect: allow
-  - name: dbas
-    groups: [dbas]
-    mcp: { servers: [db], tools: [query] }
-    effect: allow
-`;
+const RULES = MCP_SQL_RULES;
 const GROUPS: Record<Who, string> = { analyst: "analysts", support: "support", exporter: "exporters", dba: "dbas" };
 
 describe("the PostgreSQL bypass corpus through an MCP SQL tool", () => {
