@@ -4,7 +4,7 @@
 // with the gateway's peak memory. Prints markdown tables with tps and ratios. A bare Bun TCP
 // relay (bytes copied both ways, nothing else) runs too: the ceiling of any relay written on
 // this runtime.
-// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared] [--baseline BINARY]
+// Run: bun bench/pg-bench.ts [--seconds 10] [--rows 10000000] [--clients 1,8] [--modes simple,prepared] [--baseline BINARY] [--stand]
 // (needs dist/gatehouse; --rows 0 skips the large SELECT). --baseline runs a second gateway (another
 // build, e.g. before a change) on its own ports and audit log, measured in the same rounds right
 // after the gateway: a before/after comparison on the same machine state.
@@ -26,6 +26,8 @@ const rows = Number(flag("rows", "10000000")); // 0 skips the large SELECT
 const clientCounts = flag("clients", "1,8").split(",").map(Number);
 const modes = flag("modes", "simple,prepared").split(",");
 const baseline = flag("baseline", "");
+// --stand: start everything, print how to reach each path, and wait (for perf, strace, pgbench by hand).
+const stand = args.includes("--stand");
 const BIN = resolve(import.meta.dir, "../dist/gatehouse");
 // GATEHOUSE_BENCH_CMD runs the gateway another way, e.g. from source under the profiler:
 // GATEHOUSE_BENCH_CMD="bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts"
@@ -179,6 +181,12 @@ rules:
     return Number(/tps = ([0-9.]+)/.exec(out)?.[1] ?? "0");
   };
 
+  if (stand) {
+    console.log(JSON.stringify({ dir, user: pg.user, database: pg.database, paths, pids: cpuOf }, null, 1));
+    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()).once("SIGTERM", () => resolve()));
+    await cleanup();
+    process.exit(0);
+  }
   // A JIT runtime runs its first seconds slower: warm every path in every mode once, untimed,
   // so the first measured row does not carry the gateway's warm-up (pgbouncer and PostgreSQL
   // get the same runs).
@@ -229,6 +237,10 @@ rules:
   console.log(`| gateway | ${through.toFixed(2)} | ${(through / direct).toFixed(2)} | ${peakMb.toFixed(0)} MB |`);
   }
 } finally {
+  await cleanup();
+}
+
+async function cleanup(): Promise<void> {
   for (const p of procs) p.kill("SIGTERM");
   await Promise.all(procs.map((p) => p.exited));
   await pg.stop();
