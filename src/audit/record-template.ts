@@ -24,6 +24,13 @@ export function canonicalValue(value: unknown): CanonicalValue {
   return new CanonicalValue(canonicalJson(value), TOKEN);
 }
 
+/** An array of values already canonical, as canonicalJson writes an array of them (no copy of the items). */
+export function canonicalArray(items: readonly CanonicalValue[]): CanonicalValue {
+  let out = "[";
+  for (let i = 0; i < items.length; i++) out += (i === 0 ? "" : ",") + items[i]!.json;
+  return new CanonicalValue(out + "]", TOKEN);
+}
+
 /** A member's canonical JSON, or undefined where canonicalJson drops the member. */
 function memberJson(value: unknown): string | undefined {
   // Scalars (a status, a byte count, an outcome) as JSON.stringify writes them, without the copy.

@@ -13,7 +13,7 @@ import type { Action, Clock, Decision, Effect, Identity, Masks, RequestFacts } f
 import { NO_MASKS } from "../core/types.ts";
 import type { AppendOptions } from "../audit/log.ts";
 import { snakeCaseFacts } from "../audit/action-keys.ts";
-import { canonicalValue, CanonicalValue, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
+import { canonicalValue, CanonicalValue, ObjectTemplate, type RecordTemplate, type RecordValues } from "../audit/record-template.ts";
 import type { SessionRecords } from "./session-records.ts";
 import { mcpAuditAction } from "./mcp-audit-action.ts";
 
@@ -81,6 +81,16 @@ export interface Verdict {
   readonly auditFailed?: true;
   /** Review answered at once (CheckContext.answerNow): the approval `approvalId` is pending. */
   readonly pending?: true;
+}
+
+/** What recordKnown and queueKnown take: CheckContext's members for a record from templates, and completions to carry. */
+export interface KnownContext extends Pick<CheckContext, "session" | "details" | "records" | "action"> {
+  /**
+   * The completions of the session's earlier statements that this decision record carries in
+   * `details.completed` (one record per statement: a completion rides on the session's next
+   * decision record instead of a record of its own; see targets/postgres/session/completions.ts).
+   */
+  readonly completed?: CanonicalValue;
 }
 
 export interface CheckContext {
@@ -190,7 +200,8 @@ export class Gate {
   readonly #detailsJson = new WeakMap<object, CanonicalValue>();
 
   /** Details as given, or their canonical JSON made once when the object is frozen (it cannot change). */
-  #frozenDetails(details: Record<string, unknown> | undefined): unknown {
+  #frozenDetails(details: Record<string, unknown> | undefined, completed?: CanonicalValue): unknown {
+    if (completed !== undefined) return this.#detailsCompleted(details, completed);
     if (details === undefined || !Object.isFrozen(details)) return details;
     let json = this.#detailsJson.get(details);
     if (json === undefined) {
@@ -199,6 +210,32 @@ export class Gate {
     }
     return json;
   }
+
+  /** Per frozen details object: its members serialised once, `completed` filled per record. */
+  readonly #detailsTemplates = new WeakMap<object, ObjectTemplate<"completed">>();
+
+  /**
+   * The details of a decision record that carries the completions of the session's earlier
+   * statements (`completed`, see KnownContext): from a template per frozen details object, so
+   * only the completions are serialised per record.
+   */
+  #detailsCompleted(details: Record<string, unknown> | undefined, completed: CanonicalValue): unknown {
+    if (details === undefined || !Object.isFrozen(details)) return { ...details, completed: JSON.parse(completed.json) as unknown };
+    let t = this.#detailsTemplates.get(details);
+    if (t === undefined) {
+      if ("completed" in details) throw new GatewayError("E_INTERNAL", "decision details name `completed` themselves");
+      t = new ObjectTemplate(details, ["completed"]);
+      this.#detailsTemplates.set(details, t);
+    }
+    return t.fill({ completed });
+  }
+
+  /**
+   * The seq of the last record appended through appendRecord, queueKnown or recordKnown (-1 when
+   * the sink gives none): read right after the call, it names the decision record of a statement
+   * whose completion a later record carries.
+   */
+  lastSeq = -1;
 
   #countAllow(target: string): void {
     let c = this.#allowCounters.get(target);
@@ -274,7 +311,8 @@ export class Gate {
   appendRecord(template: RecordTemplate, given: RecordValues, opts?: AppendOptions): number {
     const values = inRecordKeys(given);
     const audit = this.deps.audit;
-    if (audit.appendSync !== undefined) return audit.appendSync(template, values, opts);
+    if (audit.appendSync !== undefined) return (this.lastSeq = audit.appendSync(template, values, opts));
+    this.lastSeq = -1;
     const appended = audit.append(template.event(values) as AuditEvent, opts);
     this.unflushed.push(appended);
     appended.catch(() => {}); // reported by flushRecords
@@ -360,7 +398,7 @@ export class Gate {
    * without appendSync). An audit write that fails is a deny (auditFailed), so the caller
    * applies the returned verdict as check()'s.
    */
-  recordKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records" | "action"> = {}): Verdict | Promise<Verdict> {
+  recordKnown(action: Action, known: Verdict, ctx: KnownContext = {}): Verdict | Promise<Verdict> {
     const policy = this.deps.policy();
     const decision = known.decision;
     if (policy.hash !== known.policyHash || !known.allowed || decision.effect !== "allow" || known.approvalId !== undefined) {
@@ -373,7 +411,7 @@ export class Gate {
     if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
       try {
         const template = ctx.records.template("decision", decision, policy.hash);
-        this.appendRecord(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
+        this.appendRecord(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details, ctx.completed) });
         const flushed = this.flushRecords();
         if (flushed === undefined) return known;
         return flushed.then(
@@ -385,6 +423,8 @@ export class Gate {
       }
     }
     const failed = (e: unknown) => this.auditFailed("decision", decision, policy.hash, e);
+    this.lastSeq = -1;
+    const allDetails = ctx.completed !== undefined ? { ...details, completed: JSON.parse(ctx.completed.json) as unknown } : details;
     return audit
       .append({
         session: ctx.session,
@@ -394,7 +434,7 @@ export class Gate {
         policy: policy.hash,
         type: "decision",
         decision: { effect: "allow", rule: decision.rule, message: decision.message },
-        ...(details ? { details } : {}),
+        ...(allDetails ? { details: allDetails } : {}),
       })
       .then(() => known, failed);
   }
@@ -412,7 +452,7 @@ export class Gate {
    * log cannot do it (strict mode waits for its fsync, a sink without appendSync or flushSoon,
    * templates of another session): use recordKnown.
    */
-  queueKnown(action: Action, known: Verdict, ctx: Pick<CheckContext, "session" | "details" | "records" | "action">): { readonly verdict: Verdict; readonly written: Promise<void> | null } | null {
+  queueKnown(action: Action, known: Verdict, ctx: KnownContext): { readonly verdict: Verdict; readonly written: Promise<void> | null } | null {
     const audit = this.deps.audit;
     if (audit.appendSync === undefined || audit.flushSoon === undefined || audit.durability === "strict" || ctx.records === undefined || this.unflushed.length > 0) return null;
     if (!ctx.records.matches(ctx.session, action.identity, action.target)) return null;
@@ -435,7 +475,7 @@ export class Gate {
       // The turn's write is asked for first, so the append does not schedule a write of its own.
       written = audit.flushSoon();
       const template = ctx.records.template("decision", decision, policy.hash);
-      audit.appendSync(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details) });
+      this.lastSeq = audit.appendSync(template, { action: ctx.action ?? auditAction(action.request), details: this.#frozenDetails(details, ctx.completed) });
       // The turn's write now covers this record (its seq); the same promise, unless the log failed in between.
       const again = audit.flushSoon();
       if (again !== written) again.catch(() => {});

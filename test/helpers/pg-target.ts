@@ -48,6 +48,8 @@ export async function startInProcessTarget(
     wholeLog?: boolean;
     /** What the gate gets instead of the log (a test's wrapper around the whole log). */
     wrapAudit?: (audit: AuditLog) => AuditSink;
+    /** How long a statement's completion waits for the session's next decision record (default 5 ms). */
+    completionWaitMs?: number;
   },
 ): Promise<InProcessTarget> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-pg-inprocess-"));
@@ -88,6 +90,7 @@ ${opts.rules.replace(/^\n+/, "")}`,
     clock,
     metrics,
     log: silentLogger,
+    ...(opts.completionWaitMs !== undefined ? { completionWaitMs: opts.completionWaitMs } : {}),
   });
   return {
     target,

@@ -35,6 +35,8 @@ export interface PostgresTargetDeps extends TargetDeps {
   readonly compileDetectors: (names: readonly string[]) => Detector;
   /** The target's settings with secret references at their current values (gate/secret-store.ts), asked at each upstream login. */
   readonly current?: () => PostgresTarget;
+  /** How long a completion waits for its session's next decision record (default COMPLETION_WAIT_MS; tests lengthen it). */
+  readonly completionWaitMs?: number;
 }
 
 /** A started PostgreSQL target; after a reload, a revoked session ends at once with FATAL 28000. */
@@ -135,6 +137,7 @@ export async function startPostgresTarget(cfg: PostgresTarget, deps: PostgresTar
           live: revocations,
           revokedSince: (identity) => revocations.revokedSince(since, identity),
           ...(deps.endAtExpiry !== undefined ? { endAtExpiry: deps.endAtExpiry } : {}),
+          ...(deps.completionWaitMs !== undefined ? { completionWaitMs: deps.completionWaitMs } : {}),
         });
         return;
     }

@@ -151,6 +151,7 @@ export class StatementChecker {
     p.info = info;
     source.context = ctx;
     p.verdict = null;
+    p.decisionSeq = undefined;
     p.spec = null;
     p.batch = -1;
     // The server plans it again, so its result columns (and their origins) may differ from an earlier Describe.

@@ -189,24 +189,35 @@ export class StatementGate {
    * recordKnown with the write left to the end of the event-loop turn (Gate.queueKnown): the
    * verdict, and the write to wait for before forwarding; null: use recordKnown.
    */
-  queueKnown(checked: CheckedStatement, details: Record<string, unknown>): { readonly verdict: Verdict; readonly written: Promise<void> | null } | null {
+  queueKnown(checked: CheckedStatement, details: Record<string, unknown>, completed?: CanonicalValue): { readonly verdict: Verdict; readonly written: Promise<void> | null } | null {
     if (this.deps.records === undefined) return null;
     return this.deps.gate.queueKnown(
       { identity: this.deps.identity, target: this.deps.target, request: checked.facts, time: this.deps.clock.now() },
       checked.verdict,
-      { session: this.deps.session, details, records: this.deps.records, ...(checked.action !== undefined ? { action: checked.action } : {}) },
+      { session: this.deps.session, details, records: this.deps.records, ...(checked.action !== undefined ? { action: checked.action } : {}), ...(completed !== undefined ? { completed } : {}) },
     );
+  }
+
+  /** The seq of the record queueKnown or recordKnown just appended (-1: the sink gave none). */
+  get lastSeq(): number {
+    return this.deps.gate.lastSeq;
   }
 
   /**
    * Audits a decision known() returned, as check() audits its own; a failed write denies. The
    * verdict at once when the record is written already (see Gate.recordKnown).
    */
-  recordKnown(checked: CheckedStatement, details: Record<string, unknown>): Verdict | Promise<Verdict> {
+  recordKnown(checked: CheckedStatement, details: Record<string, unknown>, completed?: CanonicalValue): Verdict | Promise<Verdict> {
     return this.deps.gate.recordKnown(
       { identity: this.deps.identity, target: this.deps.target, request: checked.facts, time: this.deps.clock.now() },
       checked.verdict,
-      { session: this.deps.session, details, ...(this.deps.records ? { records: this.deps.records } : {}), ...(checked.action !== undefined ? { action: checked.action } : {}) },
+      {
+        session: this.deps.session,
+        details,
+        ...(this.deps.records ? { records: this.deps.records } : {}),
+        ...(checked.action !== undefined ? { action: checked.action } : {}),
+        ...(completed !== undefined ? { completed } : {}),
+      },
     );
   }
 

@@ -139,30 +139,36 @@ export class FrontendRelay {
       const info = analysis.statements[0]!;
       const known = this.checker.known(info);
       if (known !== null) {
+        // The record carries the completions of the session's earlier statements (one record per statement).
+        const completed = s.takeCompleted();
         // Decided and recorded in this callback; forwarded after the turn's audit write.
-        const queued = s.statementGate.queueKnown(known, SIMPLE_DETAILS);
+        const queued = s.statementGate.queueKnown(known, SIMPLE_DETAILS, completed);
         if (queued !== null) {
           if (queued.written !== null) s.awaitRecords(queued.written);
-          return this.applyKnownQuery(m, info, known, ctx, queued.verdict);
+          return this.applyKnownQuery(m, info, known, ctx, queued.verdict, s.statementGate.lastSeq);
         }
         // Decided, recorded and forwarded in this callback, unless the record must be waited for
         // (no closure unless it must).
-        const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS);
-        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownQuery(m, info, known, ctx, v));
-        return this.applyKnownQuery(m, info, known, ctx, verdict);
+        const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS, completed);
+        const seq = s.statementGate.lastSeq;
+        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownQuery(m, info, known, ctx, v, seq));
+        return this.applyKnownQuery(m, info, known, ctx, verdict, seq);
       }
     }
     return this.onQuerySlow(m, analysis, ctx);
   }
 
-  private applyKnownQuery(m: Decoded<Query>, info: StatementInfo, known: CheckedStatement & { info: StatementInfo }, ctx: AnalysisContext, verdict: Verdict): void {
+  /** `seq`: the seq of the decision record made for it (-1: none known). */
+  private applyKnownQuery(m: Decoded<Query>, info: StatementInfo, known: CheckedStatement & { info: StatementInfo }, ctx: AnalysisContext, verdict: Verdict, seq: number): void {
     const s = this.s;
     if (!verdict.allowed) {
       s.toUpstream.push(s.deny.query);
       s.tracker.push({ kind: "deny-query", error: verdictDenial(verdict), sent: false });
       return;
     }
-    this.forwardQuery(m, [info], [checkedRun(s, info, known, !this.unsynced, ctx)], changesCatalog(known.info, known.facts));
+    const run = checkedRun(s, info, known, !this.unsynced, ctx);
+    if (seq >= 0) run.decisionSeq = seq;
+    this.forwardQuery(m, [info], [run], changesCatalog(known.info, known.facts));
   }
 
   private async onQuerySlow(m: Decoded<Query>, analysis: Analysis, ctx: AnalysisContext): Promise<void> {
@@ -242,6 +248,7 @@ export class FrontendRelay {
       if (!checked.verdict.allowed) return this.denyExtended(verdictDenial(checked.verdict));
       stmt.info = checked.info;
       stmt.verdict = checked.verdict;
+      stmt.decisionSeq = undefined;
       stmt.spec = checked.spec;
       stmt.batch = s.batch;
       stmt.epoch = this.fence.epoch;
@@ -267,29 +274,32 @@ export class FrontendRelay {
       if (known !== null) {
         // Frozen and kept with the statement: the gate serialises it once (Gate.recordKnown).
         const details = (stmt.bindDetails ??= Object.freeze({ protocol: "extended", statement_name: stmt.name, at: "bind" }));
-        const queued = this.s.statementGate.queueKnown(known, details);
+        const completed = s.takeCompleted();
+        const queued = s.statementGate.queueKnown(known, details, completed);
         if (queued !== null) {
-          if (queued.written !== null) this.s.awaitRecords(queued.written);
-          return this.applyKnownBind(m, stmt, known, queued.verdict);
+          if (queued.written !== null) s.awaitRecords(queued.written);
+          return this.applyKnownBind(m, stmt, known, queued.verdict, s.statementGate.lastSeq);
         }
-        const verdict = this.s.statementGate.recordKnown(known, details);
-        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownBind(m, stmt, known, v));
-        return this.applyKnownBind(m, stmt, known, verdict);
+        const verdict = s.statementGate.recordKnown(known, details, completed);
+        const seq = s.statementGate.lastSeq;
+        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownBind(m, stmt, known, v, seq));
+        return this.applyKnownBind(m, stmt, known, verdict, seq);
       }
     }
     return this.recheck(m, stmt);
   }
 
-  private applyKnownBind(m: Decoded<Bind>, stmt: PreparedStatement, known: CheckedStatement & { info: StatementInfo }, verdict: Verdict): void {
+  private applyKnownBind(m: Decoded<Bind>, stmt: PreparedStatement, known: CheckedStatement & { info: StatementInfo }, verdict: Verdict, seq: number): void {
     if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
-    this.adopt(stmt, known);
+    this.adopt(stmt, known, seq >= 0 ? seq : undefined);
     this.bind(m, stmt);
   }
 
-  /** A prepared statement takes a decision made for it now. */
-  private adopt(stmt: PreparedStatement, checked: CheckedStatement & { info: StatementInfo }): void {
+  /** A prepared statement takes a decision made for it now; `decisionSeq`: its record's seq when the fast path made it. */
+  private adopt(stmt: PreparedStatement, checked: CheckedStatement & { info: StatementInfo }, decisionSeq?: number): void {
     stmt.info = checked.info;
     stmt.verdict = checked.verdict;
+    stmt.decisionSeq = decisionSeq;
     stmt.spec = checked.spec;
     stmt.batch = this.s.batch;
     stmt.epoch = this.fence.epoch;
@@ -325,6 +335,7 @@ export class FrontendRelay {
       fields: null,
       described: false,
       plan: null,
+      decisionSeq: stmt.decisionSeq,
       ...(s.recordParameters ? { parameters: parameterTexts(m) } : {}),
     };
     const previous = s.portals.get(m.portal);
@@ -377,6 +388,7 @@ export class FrontendRelay {
           verdict: portal.verdict!,
           spec: portal.spec,
         });
+    if (info !== null && portal.decisionSeq !== undefined) run.decisionSeq = portal.decisionSeq;
     if (info !== null && info.node === "DeclareCursorStmt") this.cursorTakesName(info);
     if (portal.spec !== null && !portal.described && !stmt.described) {
       // Masks apply and the client never asked for the row shape: ask for it, and keep the answer to ourselves.
@@ -403,6 +415,7 @@ export class FrontendRelay {
       return this.denyExtended(denialError(message));
     }
     portal.verdict = checked.verdict;
+    portal.decisionSeq = undefined;
     portal.info = checked.info;
     portal.epoch = this.fence.epoch;
     portal.changesCatalog = changesCatalog(checked.info, checked.facts);

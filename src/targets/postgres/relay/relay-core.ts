@@ -10,6 +10,7 @@ import type { SearchPathTracker } from "../decide/search-path.ts";
 import type { Outbox, Portal, PreparedStatement, StatementRun } from "./session-state.ts";
 import type { Analysis, AnalysisContext, StatementInfo } from "../sql/analysis.ts";
 import type { StatementGate } from "../decide/statement-gate.ts";
+import type { CanonicalValue } from "../../../audit/record-template.ts";
 
 export interface Analyzer {
   analyze(sql: string, ctx: AnalysisContext): Analysis;
@@ -48,8 +49,13 @@ export interface RelayCore {
   awaitRecords(written: Promise<void>): void;
   /** The client sent Terminate. */
   terminate(): void;
-  /** Writes the audit record of a finished (or never run) statement. */
+  /** Writes the audit record of a finished (or never run) statement, or holds it for the next decision record. */
   finish(run: StatementRun, outcome: StatementOutcome): void;
+  /**
+   * The completions held for the next decision record (gate/held-completions.ts), taken: the
+   * caller puts them in the decision record it makes now. undefined: none held.
+   */
+  takeCompleted(): CanonicalValue | undefined;
 }
 
 export type StatementOutcome =

@@ -34,6 +34,12 @@ export interface PreparedStatement {
   epoch: number;
   /** Its statement may change the catalog (see FrontendRelay): what runs after it waits for its answer. */
   changesCatalog: boolean;
+  /**
+   * The seq of the decision record of `verdict` when the fast path made it (its runs'
+   * completions may then ride on a later decision record, gate/held-completions.ts); undefined
+   * when another path made it (each completion is then a record of its own).
+   */
+  decisionSeq?: number | undefined;
 }
 
 export interface PreparedSource {
@@ -69,6 +75,8 @@ export interface Portal {
   plan: MaskPlan | null;
   /** Bind parameters for the audit, when the target records them. */
   readonly parameters?: readonly (string | null)[];
+  /** The seq of the decision record of `verdict` when the fast path made it (PreparedStatement.decisionSeq). */
+  decisionSeq?: number | undefined;
 }
 
 /** The upstream answered (or skipped) the portal's Bind. */
@@ -103,6 +111,8 @@ export interface StatementRun {
   rows: number;
   done: boolean;
   readonly parameters?: readonly (string | null)[];
+  /** The seq of the decision record that allowed it, when the fast path made that record (its completion may then ride on a later one). */
+  decisionSeq?: number;
   /** Side effects once it succeeded (a PREPARE is remembered, a search_path change tracked, DDL drops the catalog cache). */
   readonly onSuccess?: (tag: string) => void;
   /** Undoes what was assumed when it was forwarded, once it failed or never ran (a DECLARE's cursor). */

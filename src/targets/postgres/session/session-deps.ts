@@ -32,6 +32,8 @@ export interface SessionDeps {
   readonly live?: LiveSessions;
   /** Whether a reload since this session's login revoked its identity (it was not live yet). */
   readonly revokedSince?: (identity: Identity) => boolean;
+  /** How long a completion waits for the session's next decision record (gate/held-completions.ts). */
+  readonly completionWaitMs?: number;
 }
 
 export type LoggedIn = StartupOutcome & { kind: "session" };

@@ -4,7 +4,8 @@
 // that was forwarded.
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
 import type { Identity, PostgresRequestFacts } from "../../../core/types.ts";
-import { ObjectTemplate } from "../../../audit/record-template.ts";
+import { ObjectTemplate, type CanonicalValue } from "../../../audit/record-template.ts";
+import { HeldCompletions } from "../../../gate/held-completions.ts";
 import type { Connection } from "../../../gate/connection.ts";
 import { auditAction, auditIdentity, describeApproval } from "../../../gate/gate.ts";
 import { SessionRecords } from "../../../gate/session-records.ts";
@@ -71,6 +72,8 @@ export class Session implements RelayCore, RevocableSession {
   readonly listed: ListedSession;
   /** This session's audit record templates (identity, session, target serialised once). */
   private readonly records: SessionRecords;
+  /** Completions of fast-path statements, held for the session's next decision record (one record per statement). */
+  private readonly held: HeldCompletions<Completion>;
   private done!: () => void;
 
   constructor(
@@ -110,6 +113,13 @@ export class Session implements RelayCore, RevocableSession {
       },
     });
     this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endForCredential());
+    this.held = new HeldCompletions<Completion>(
+      (c) => COMPLETED_ENTRY.fill({ ...c.fields, decision: c.run.decisionSeq }),
+      (items) => {
+        for (const c of items) this.#writeStatement(c.run, c.fields);
+      },
+      deps.completionWaitMs,
+    );
     const remote = this.client.remoteAddress !== undefined ? `${this.client.remoteAddress}:${this.client.remotePort ?? "?"}` : undefined;
     this.listed = {
       info: { id, target: deps.cfg.name, kind: "postgres", identity, startedAt: deps.clock.now(), what: `upstream database ${deps.cfg.upstream.database}${user !== undefined ? `, role ${user}` : ""}`, ...(remote !== undefined ? { remote } : {}) },
@@ -327,7 +337,6 @@ export class Session implements RelayCore, RevocableSession {
   }
 
   finish(run: StatementRun, outcome: StatementOutcome): void {
-    const { deps } = this;
     const durationMs = performance.now() - run.started;
     if (outcome.kind === "complete" || outcome.kind === "error") this.statements++;
     let rows = run.rows;
@@ -337,8 +346,7 @@ export class Session implements RelayCore, RevocableSession {
     }
     this.#countRequest(outcome.kind === "complete" ? (run.spec !== null ? "masked" : "forwarded") : outcome.kind);
     this.#latency.observe(durationMs / 1000);
-    // Serialised as canonicalJson would serialise the object of these members, without the copy.
-    const details = STATEMENT_DETAILS.fill({
+    const fields: CompletionFields = {
       outcome: outcome.kind,
       rows,
       duration_ms: Math.round(durationMs * 1000) / 1000,
@@ -347,9 +355,23 @@ export class Session implements RelayCore, RevocableSession {
       reason: outcome.kind === "not_run" ? outcome.reason : undefined,
       masked_cells: run.plan !== null && run.plan.masked > 0 ? run.plan.masked : undefined,
       parameters: run.parameters,
-    });
+    };
+    // Decided on the fast path, so its decision record's seq is known: the session's next
+    // decision record carries it. Otherwise (and when the session ends first) a record of its own.
+    if (run.decisionSeq !== undefined && !this.closed) this.held.hold({ run, fields });
+    else this.#writeStatement(run, fields);
+  }
+
+  takeCompleted(): CanonicalValue | undefined {
+    return this.held.take();
+  }
+
+  /** A `statement` record of its own for a completion. */
+  #writeStatement(run: StatementRun, fields: CompletionFields): void {
+    // Serialised as canonicalJson would serialise the object of these members, without the copy.
+    const details = STATEMENT_DETAILS.fill(fields);
     // A failed write is logged, counted and reported by /healthz (recordLaterFrom never rejects).
-    void deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: this.#statementAction(run.facts), details }, "statement");
+    void this.deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: this.#statementAction(run.facts), details }, "statement");
   }
 
   /** gatehouse_requests_total of this target per outcome, resolved once per session. */
@@ -452,6 +474,8 @@ export class Session implements RelayCore, RevocableSession {
     }
     this.upstream.end(encodeTerminate());
     this.dropPending("the session ended first");
+    // Completions still held go out as records of their own, before session.end.
+    this.held.flush();
     void recordEnd(deps, this.id, this.identity, this.started, {
       statements: this.statements,
       bytes_in: this.bytesIn,
@@ -482,6 +506,25 @@ export class Session implements RelayCore, RevocableSession {
 
 /** The members a statement record's details may have, in canonical order when filled. */
 const STATEMENT_DETAILS = new ObjectTemplate({}, ["duration_ms", "error", "masked_cells", "outcome", "parameters", "reason", "rows", "tag"]);
+/** The same plus `decision` (the seq of the statement's decision record): an entry of a later decision record's `details.completed`. */
+const COMPLETED_ENTRY = new ObjectTemplate({}, ["decision", "duration_ms", "error", "masked_cells", "outcome", "parameters", "reason", "rows", "tag"]);
+
+/** A statement's completion as its record's details hold it. */
+interface CompletionFields {
+  readonly outcome: string;
+  readonly rows: number;
+  readonly duration_ms: number;
+  readonly tag: string | undefined;
+  readonly error: { readonly code: string; readonly message: string } | undefined;
+  readonly reason: string | undefined;
+  readonly masked_cells: number | undefined;
+  readonly parameters: readonly (string | null)[] | undefined;
+}
+
+interface Completion {
+  readonly run: StatementRun;
+  readonly fields: CompletionFields;
+}
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
