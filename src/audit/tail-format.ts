@@ -1,6 +1,8 @@
 // One readable line per audit record, for `gatehouse tail`. Everything from the record is made
 // printable first: a subject or SQL text with escape codes must not drive the terminal.
-import type { AuditRecord } from "./record.ts";
+// A completion folded into a decision record (completions.ts) is given here as a record shaped
+// like a standalone statement/request one, so it prints as the same line.
+import type { ReadableRecord } from "./completions.ts";
 
 export interface FormatOptions {
   readonly color: boolean;
@@ -9,7 +11,7 @@ export interface FormatOptions {
 const ANSI = { red: "31", green: "32", yellow: "33", dim: "2", bold: "1" } as const;
 const EFFECT_COLOR = { allow: ANSI.green, deny: ANSI.red, review: ANSI.yellow } as const;
 
-export function formatRecord(record: AuditRecord, opts: FormatOptions): string {
+export function formatRecord(record: ReadableRecord, opts: FormatOptions): string {
   const paint = (code: string, text: string) => (opts.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const parts: string[] = [paint(ANSI.dim, printable(record.time)), printable(record.type)];
   if (record.decision !== undefined) {
@@ -41,7 +43,7 @@ export function formatRecord(record: AuditRecord, opts: FormatOptions): string {
  * held, approved or denied (the id `gatehouse approve` takes), and a decision let through by a
  * grant names the approval that granted it.
  */
-function approvalParts(record: AuditRecord): string[] {
+function approvalParts(record: ReadableRecord): string[] {
   const d = (record.details ?? {}) as Record<string, unknown>;
   const parts: string[] = [];
   if (record.type.startsWith("approval.") && typeof d.approval === "string") {

@@ -106,6 +106,37 @@ describe("gatehouse tail", () => {
     expect(recs[0]).toMatchObject({ seq: 5, type: "decision", decision: { effect: "review" }, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
+  test("a completion folded into a later decision record prints as the same statement line as a standalone one, before that record", async () => {
+    const path = join(tempDir(), "audit.log");
+    let now = T0;
+    const log = await openAuditLog({ path, clock: { now: () => now } });
+    const append = (e: AuditEventInput) => ((now += 1000), log.append(e));
+    const who = { method: "dev", subject: "alice", issuer: "dev", groups: [] };
+    const sql = (text: string) => ({ kind: "postgres", sql: text, classes: ["read"], relations: [], functions: [] });
+    const base = { session: "pg_1", identity: who, target: "db" };
+    await append({ ...base, type: "decision", action: sql("SELECT 1"), decision: { effect: "allow", rule: "read" } });
+    await append({ ...base, type: "statement", action: sql("SELECT 1"), decision: { effect: "allow", rule: "read" }, details: { outcome: "complete", rows: 1 } });
+    await append({ ...base, type: "decision", action: sql("SELECT 2"), decision: { effect: "allow", rule: "read" } });
+    await append({ ...base, type: "decision", action: sql("SELECT 3"), decision: { effect: "allow", rule: "read" }, details: { completed: [{ decision: 3, outcome: "complete", rows: 1 }] } });
+    await log.close();
+    const t = io();
+    expect(await tail.run([path], t.io)).toBe(0);
+    expect(t.lines()).toEqual([
+      "2026-11-28T09:00:01.000Z decision allow alice db SELECT 1 rule=read",
+      "2026-11-28T09:00:02.000Z statement allow alice db SELECT 1 rule=read",
+      "2026-11-28T09:00:03.000Z decision allow alice db SELECT 2 rule=read",
+      "2026-11-28T09:00:04.000Z statement allow alice db SELECT 2 rule=read",
+      "2026-11-28T09:00:04.000Z decision allow alice db SELECT 3 rule=read",
+    ]);
+    const statements = io();
+    expect(await tail.run([path, "--type", "statement"], statements.io)).toBe(0);
+    expect(statements.lines().map((l) => l.split(" ").slice(1, 7).join(" "))).toEqual(["statement allow alice db SELECT 1", "statement allow alice db SELECT 2"]);
+    // --json stays the log as stored: the folded completion is inside its decision record.
+    const json = io();
+    expect(await tail.run([path, "--json", "--type", "statement"], json.io)).toBe(0);
+    expect(json.lines().map((l) => JSON.parse(l).seq)).toEqual([2]);
+  });
+
   test("reads across rotated files in chain order", async () => {
     const path = await sampleLog(tempDir(), 600);
     expect((await listLogFiles(path)).length).toBeGreaterThan(2);

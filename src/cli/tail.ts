@@ -1,8 +1,8 @@
 // `gatehouse tail`: prints audit events as readable lines (or raw JSON), filtered, and with -f
 // keeps following the live log across rotation until interrupted.
 import { stat } from "node:fs/promises";
+import { CompletionExpander, type ReadableRecord } from "../audit/completions.ts";
 import { followRecords, readRecords } from "../audit/reader.ts";
-import type { AuditRecord } from "../audit/record.ts";
 import { formatRecord } from "../audit/tail-format.ts";
 import { parseDuration } from "../core/duration.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
@@ -28,7 +28,9 @@ record of the log (rotated files first) and exits.
   --effect EFFECT     only decisions with this effect: allow, deny or review
   --type TYPE         only records of this type (e.g. decision); a trailing * matches a
                       prefix (approval.*)
-  --json              print the records as stored (one JSON object per line)
+  --json              print the records as stored (one JSON object per line); a completion
+                      the gateway folded into a later decision record stays in that record's
+                      details.completed instead of printing as a statement or request line
   --config PATH       the gateway configuration (a YAML file or a folder of them)
 
 Filters combine with AND. Exit status: 0 ok, 1 the log cannot be read or is damaged, 2 bad usage.`;
@@ -53,7 +55,7 @@ export interface TailFilter {
 }
 
 /** True when `record` passes every filter given (AND). */
-export function matchesFilter(record: AuditRecord, f: TailFilter): boolean {
+export function matchesFilter(record: ReadableRecord, f: TailFilter): boolean {
   if (f.since !== undefined && !(Date.parse(record.time) >= f.since)) return false;
   if (f.identity !== undefined && record.identity?.subject !== f.identity) return false;
   if (f.target !== undefined && record.target !== f.target) return false;
@@ -130,8 +132,15 @@ async function parseTailArgs(args: readonly string[], now: number) {
 }
 
 async function tail(opts: { log: string; follow: boolean; json: boolean; filter: TailFilter }, io: Io): Promise<number> {
-  const print = (record: AuditRecord) => {
+  const show = (record: ReadableRecord) => {
     if (matchesFilter(record, opts.filter)) io.stdout((opts.json ? JSON.stringify(record) : formatRecord(record, { color: io.color })) + "\n");
+  };
+  // A statement's completion may be folded into the session's next decision record: it prints
+  // as a statement line of its own just before that record, where a standalone one would be.
+  const expander = new CompletionExpander();
+  const print = (record: ReadableRecord) => {
+    if (!opts.json) for (const c of expander.take(record)) show(c);
+    show(record);
   };
   if (opts.follow) {
     // With --since the past matters, so read from the oldest file; otherwise only what comes next.
