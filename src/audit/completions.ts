@@ -61,6 +61,8 @@ export interface ExpanderLimits {
 }
 
 const DEFAULT_LIMITS: ExpanderLimits = { perSession: 1024, overall: 64 * 1024 };
+/** For a reader that holds all the records it expands anyway (a session's transcript or page, a test). */
+export const UNBOUNDED: ExpanderLimits = { perSession: Infinity, overall: Infinity };
 
 /**
  * Reads records in log order and gives, for each, the folded completions it carries as
@@ -159,7 +161,7 @@ export function* withFoldedCompletions<R extends ReadableRecord>(records: Iterab
  */
 export function completionsOf(records: Iterable<ReadableRecord>): CompletionRecord[] {
   const out: CompletionRecord[] = [];
-  for (const r of withFoldedCompletions(records)) {
+  for (const r of withFoldedCompletions(records, new CompletionExpander(UNBOUNDED))) {
     if ("foldedIn" in r || isStandaloneCompletion(r)) out.push({ ...r, details: (r.details ?? {}) as Record<string, unknown> });
   }
   return out;

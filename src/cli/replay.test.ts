@@ -16,44 +16,63 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
-test("a session's records become a transcript; other sessions are left out", async () => {
+/**
+ * One psql-like session in the log at `path`. `folded`: the first statement's completion rides
+ * in the next decision record's details.completed, as the hot path writes it; its time slot is
+ * kept so that both logs have the same times.
+ */
+async function writeSession(path: string, folded: boolean): Promise<void> {
   let t = Date.parse("2026-03-02T10:00:00.000Z");
   // Each record 250 ms after the one before. The clock moves only here: the log also reads it
   // for its own timing (the fsync interval), as often as it needs to.
-  const log0 = await openAuditLog({ path: join(dir, "audit.log"), clock: { now: () => t } });
+  const log0 = await openAuditLog({ path, clock: { now: () => t } });
   const log = { append: (e: Parameters<typeof log0.append>[0]) => ((t += 250), log0.append(e)), close: () => log0.close() };
   const sql = (s: string, classes: string[]) => ({ kind: "postgres", classes, relations: ["sales.customers"], functions: [], sql: s });
   await log.append({ type: "session.start", session: "pg_1", identity, target: "db", details: { remote: "127.0.0.1:5000", tls: true, user: "alice", parameters: { application_name: "psql" } } });
   await log.append({ type: "session.start", session: "pg_2", identity, target: "db", details: {} });
-  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts", message: "ok" } });
-  await log.append({ type: "statement", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts" }, details: { outcome: "complete", tag: "SELECT 2", rows: 2, duration_ms: 1.5, masked_cells: 2 } });
-  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("DROP DATABASE x", ["ddl.drop.database"]), decision: { effect: "deny", rule: "no-drop", message: "blocked by the operator" } });
+  const select = await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts", message: "ok" } });
+  const completion = { outcome: "complete", tag: "SELECT 2", rows: 2, duration_ms: 1.5, masked_cells: 2 };
+  if (folded) t += 250;
+  else await log.append({ type: "statement", session: "pg_1", identity, target: "db", action: sql("SELECT\n  email FROM sales.customers", ["read"]), decision: { effect: "allow", rule: "analysts" }, details: completion });
+  await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("DROP DATABASE x", ["ddl.drop.database"]), decision: { effect: "deny", rule: "no-drop", message: "blocked by the operator" }, ...(folded ? { details: { completed: [{ ...completion, decision: select.seq }] } } : {}) });
   await log.append({ type: "decision", session: "pg_1", identity, target: "db", action: sql("SELECT 1/0", ["read"]), decision: { effect: "allow", rule: "analysts", message: "ok" } });
   await log.append({ type: "statement", session: "pg_1", identity, target: "db", action: sql("SELECT 1/0", ["read"]), decision: { effect: "allow", rule: "analysts" }, details: { outcome: "error", error: { code: "22012", message: "division by zero" }, rows: 0, duration_ms: 0.4 } });
   await log.append({ type: "session.end", session: "pg_1", identity, target: "db", details: { duration_ms: 2100, statements: 2, bytes_in: 300, bytes_out: 900 } });
   await log.close();
+}
 
-  const r = await run(["pg_1", join(dir, "audit.log")]);
-  expect(r.err).toBe("");
-  expect(r.code).toBe(0);
-  expect(r.out).toBe(
-    [
-      "session pg_1 on db — alice (analysts)",
-      "2026-03-02T10:00:00.250Z  START  from 127.0.0.1:5000, TLS, user alice, application_name=psql",
-      "10:00:00.750  #1 ALLOW (analysts)",
-      "                 SELECT email FROM sales.customers",
-      "                 → SELECT 2 · 2 rows · 1.5 ms · 2 cells masked",
-      "10:00:01.250  #2 DENY (no-drop): blocked by the operator",
-      "                 DROP DATABASE x",
-      "10:00:01.500  #3 ALLOW (analysts)",
-      "                 SELECT 1/0",
-      "                 → ERROR 22012: division by zero · 0 rows · 0.4 ms",
-      "10:00:02.000  END    after 2.1 s: 2 statements, 300 bytes in, 900 bytes out",
-      "",
-    ].join("\n"),
-  );
-  const json = await run(["pg_2", join(dir, "audit.log"), "--json"]);
-  expect(json.out.trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["session.start"]);
+for (const folded of [false, true]) {
+  test(`a session's records become a transcript; other sessions are left out (${folded ? "a completion folded into the next decision" : "standalone statement records"})`, async () => {
+    const path = join(dir, folded ? "folded.log" : "audit.log");
+    await writeSession(path, folded);
+    const r = await run(["pg_1", path]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      [
+        "session pg_1 on db — alice (analysts)",
+        "2026-03-02T10:00:00.250Z  START  from 127.0.0.1:5000, TLS, user alice, application_name=psql",
+        "10:00:00.750  #1 ALLOW (analysts)",
+        "                 SELECT email FROM sales.customers",
+        "                 → SELECT 2 · 2 rows · 1.5 ms · 2 cells masked",
+        "10:00:01.250  #2 DENY (no-drop): blocked by the operator",
+        "                 DROP DATABASE x",
+        "10:00:01.500  #3 ALLOW (analysts)",
+        "                 SELECT 1/0",
+        "                 → ERROR 22012: division by zero · 0 rows · 0.4 ms",
+        "10:00:02.000  END    after 2.1 s: 2 statements, 300 bytes in, 900 bytes out",
+        "",
+      ].join("\n"),
+    );
+    const json = await run(["pg_2", path, "--json"]);
+    expect(json.out.trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["session.start"]);
+  });
+}
+
+test("a folded completion whose decision record is not in the log names the decision's seq", () => {
+  const rec = { seq: 9, time: "2026-03-02T10:00:00.000Z", prev: "0".repeat(64), hash: "0".repeat(64), session: "pg_1", target: "db" };
+  const out = renderTranscript([{ ...rec, type: "decision", action: { kind: "postgres", sql: "SELECT 2" }, decision: { effect: "allow", rule: "r" }, details: { completed: [{ decision: 4, outcome: "complete", tag: "SELECT 1", rows: 1 }] } }]);
+  expect(out.split("\n").slice(1, 3)).toEqual(["10:00:00.000  (run) (decision #4)", "                 → SELECT 1 · 1 row"]);
 });
 
 test("an unknown session, or missing arguments, say so", async () => {

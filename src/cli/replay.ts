@@ -1,7 +1,9 @@
 // `gatehouse replay SESSION`: one session from the audit log as a readable transcript: its
 // start, each statement (or request, exec, SFTP operation) with the decision and, for what
 // ran, its outcome, any approvals, and its end. A terminal session that was recorded is
-// played instead, at its recorded pace (replay-cast.ts).
+// played instead, at its recorded pace (replay-cast.ts). A completion folded into a later
+// decision record (audit/completions.ts) prints as a standalone one does, after its decision.
+import { CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../audit/completions.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { readRecords } from "../audit/reader.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
@@ -119,11 +121,11 @@ function positiveNumber(value: unknown, flag: string): number | undefined {
 
 type Details = Record<string, unknown>;
 
-function details(r: AuditRecord): Details {
+function details(r: ReadableRecord): Details {
   return (r.details ?? {}) as Details;
 }
 
-function actionText(r: AuditRecord): string {
+function actionText(r: ReadableRecord): string {
   const a = (r.action ?? {}) as Details;
   if (typeof a["sql"] === "string") return oneLine(a["sql"]);
   if (a["kind"] === "http") return `${String(a["method"])} ${String(a["path"])}`;
@@ -185,7 +187,7 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
   let lastSql: string | null = null;
   // An SSH session: its decisions are about SSH actions (or it ended before any, with an SSH client's banner).
   const ssh = records.some((r) => (r.action as Details | undefined)?.["kind"] === "ssh" || (r.type === "session.start" && details(r)["client"] !== undefined));
-  for (const r of records) {
+  for (const r of withFoldedCompletions(records, new CompletionExpander(UNBOUNDED))) {
     const t = clock(r.time, first);
     const d = details(r);
     switch (r.type) {
@@ -211,7 +213,8 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
       }
       case "statement":
       case "request": {
-        const text = actionText(r);
+        // A folded completion whose decision record is not among these names its seq instead.
+        const text = r.action === undefined && "foldedIn" in r ? `(decision #${String(d["decision"])})` : actionText(r);
         if (text !== lastSql) out.push(`${t}  (run) ${text}`);
         out.push(`${" ".repeat(t.length)}     → ${outcomeText(d)}`);
         break;
