@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { html as honoHtml, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { timingSafeEqual } from "node:crypto";
-import type { AuditRecord } from "../../audit/record.ts";
+import type { ReadableRecord } from "../../audit/completions.ts";
 import { actionSummary, printable } from "../../audit/tail-format.ts";
 import type { ConsoleEnv, ConsoleRole } from "../console-env.ts";
 
@@ -56,7 +56,7 @@ export function identityLabel(i: { subject: string; name?: string } | undefined)
 }
 
 /** What the record asked for, whole for SQL (a statement is what an auditor reads), compact otherwise. */
-export function requestText(r: AuditRecord): string {
+export function requestText(r: ReadableRecord): string {
   const a = (r.action ?? {}) as Record<string, unknown>;
   if (a["kind"] === "postgres" && typeof a["sql"] === "string") return printable(a["sql"]);
   if (Object.keys(a).length === 0) return "";

@@ -19,7 +19,8 @@ const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups
 const who = { method: "dev", subject: "bob", issuer: "dev", groups: ["analysts"] };
 const EVIL_SQL = `select '<script>alert(1)</script>' from "t"`;
 
-async function setUp(roles: ConsoleRole[]) {
+/** `folded`: the log also holds session pg_f, pg_1's statement with its completion folded into the next decision record. */
+async function setUp(roles: ConsoleRole[], folded = false) {
   const path = newLog();
   const recordings = join(dirname(path), "recordings");
   mkdirSync(recordings);
@@ -31,6 +32,13 @@ async function setUp(roles: ConsoleRole[]) {
   await log.append({ type: "statement", session: "pg_1", identity: who, target: "prod", action: { kind: "postgres", sql: EVIL_SQL }, decision: { effect: "allow", rule: "read" }, details: { rows: 3, duration_ms: 1.5, masked_cells: 2 } });
   await log.append({ type: "decision", session: "pg_1", identity: who, target: "prod", action: { kind: "postgres", sql: "drop table t" }, decision: { effect: "deny", rule: null, message: "no rule allows drop" } });
   await log.append({ type: "session.end", session: "pg_1", identity: who, target: "prod", details: { duration_ms: 30, statements: 2 } });
+  if (folded) {
+    // The same statement with its completion folded into the session's next decision record (the hot path).
+    await log.append({ type: "session.start", session: "pg_f", identity: who, target: "prod" });
+    const allowed = await log.append({ type: "decision", session: "pg_f", identity: who, target: "prod", action: { kind: "postgres", sql: EVIL_SQL }, decision: { effect: "allow", rule: "read" } });
+    await log.append({ type: "decision", session: "pg_f", identity: who, target: "prod", action: { kind: "postgres", sql: "drop table t" }, decision: { effect: "deny", rule: null, message: "no rule allows drop" }, details: { completed: [{ decision: allowed.seq, rows: 3, duration_ms: 1.5, masked_cells: 2 }] } });
+    await log.append({ type: "session.end", session: "pg_f", identity: who, target: "prod", details: { duration_ms: 30, statements: 2 } });
+  }
   await log.append({ type: "request", session: "req_1", identity: who, target: "api", action: { kind: "http", method: "GET", path: "/<img src=x onerror=alert(1)>" }, decision: { effect: "deny", rule: null }, details: { status: 403 } });
   await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
   await log.append({ type: "channel.end", session: "ssh_1", identity: who, target: "web", action: { kind: "ssh", action: "shell", user: "deploy" }, details: { recording: { file: cast, sha256: "0".repeat(64), bytes: 10, events: 1, truncated: false } } });
@@ -87,6 +95,27 @@ test("a session page lists its records in order, with script in a statement or p
   const audit = await (await app.request("/audit?target=api")).text();
   expect(audit).not.toContain("<img src=x");
   expect(audit).toContain("&lt;img src=x onerror=alert(1)&gt;");
+});
+
+test("a completion folded into the next decision record shows as the statement row a standalone record gives", async () => {
+  const { app } = await setUp(["view"], true);
+  const rowOf = (page: string) => /<tr class="rec-statement">([\s\S]*?)<\/tr>/.exec(page)?.[1]?.replace(/<time[^>]*>[^<]*<\/time>/, "");
+  const standalone = await (await app.request("/sessions/pg_1")).text();
+  const folded = await (await app.request("/sessions/pg_f")).text();
+  // The same cells: type, rule, the statement (escaped), rows, duration, outcome.
+  expect(rowOf(folded)).toBeDefined();
+  expect(rowOf(folded)).toBe(rowOf(standalone)!);
+  expect(folded).toContain("2 cells masked");
+  expect(folded).not.toContain("<script>alert(1)</script>");
+  // After its decision, before the decision that carried it.
+  const order = ["session.start", "decision", "statement", "decision", "session.end"];
+  let at = 0;
+  for (const t of order) {
+    const i = folded.indexOf(`<td>${t}</td>`, at);
+    expect({ t, found: i >= 0 }).toEqual({ t, found: true });
+    at = i + 1;
+  }
+  expect(folded).toContain('<span class="count">5</span>');
 });
 
 test("an SSH session's recording is played from the recordings folder, and the player is served", async () => {

@@ -4,9 +4,11 @@
 // its terminal recordings in asciinema-player. A viewer with end_sessions may end a live
 // session: the console's record names them first, then the session ends and its session.end
 // says ended_by_operator and by whom. Only what the log and recordings hold is shown, so masked
-// values stay masked.
+// values stay masked. A completion folded into a later decision record (audit/completions.ts)
+// shows as a statement/request row of its own, as a standalone record would.
 import { Hono, type Context } from "hono";
 import { resolve, sep } from "node:path";
+import { CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../../audit/completions.ts";
 import type { AuditRecord } from "../../audit/record.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Clock } from "../../core/types.ts";
@@ -169,6 +171,8 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     const casts = found.records.filter((r) => recordingOf(r.record) !== null);
     const outputs = found.records.filter((r) => outputOf(r.record, "stdout") !== null || outputOf(r.record, "stderr") !== null);
     const ended = c.req.query("ended") === "1";
+    // The page holds the session's records anyway, so every decision they name is remembered.
+    const events = [...withFoldedCompletions(found.records.map((r) => r.record), new CompletionExpander(UNBOUNDED))];
     const body = html`
       <p><a href="${base}">← Sessions</a></p>
       <dl class="facts">
@@ -197,11 +201,11 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
             })}</li>`,
           )}</ul>`
         : ""}
-      <h2>Events <span class="count">${found.records.length}</span></h2>
+      <h2>Events <span class="count">${events.length}</span></h2>
       ${found.partial ? html`<p class="notice">Only the newest ${found.records.length} records of this session are shown.</p>` : ""}
       <div class="scroll"><table class="events">
         <thead><tr><th>Time</th><th>Record</th><th>Decision</th><th>Request</th><th>Rows</th><th>Duration</th><th>Outcome</th></tr></thead>
-        <tbody>${found.records.map((r) => eventRow(r.record))}</tbody>
+        <tbody>${events.map(eventRow)}</tbody>
       </table></div>`;
     return page(c, `Session ${id}`, body);
   });
@@ -272,7 +276,7 @@ export function outputOf(r: AuditRecord, stream: "stdout" | "stderr"): { file: s
   return out !== undefined && typeof out["file"] === "string" ? { file: out["file"], bytes: typeof out["bytes"] === "number" ? out["bytes"] : 0, truncated: out["truncated"] === true } : null;
 }
 
-function endedHow(r: AuditRecord): string {
+function endedHow(r: ReadableRecord): string {
   const d = (r.details ?? {}) as Record<string, unknown>;
   const by = d["ended_by"] as { subject?: string; name?: string } | undefined;
   if (d["ended"] === "ended_by_operator") return `ended by ${by?.name ?? by?.subject ?? "an operator"}`;
@@ -281,7 +285,7 @@ function endedHow(r: AuditRecord): string {
   return "";
 }
 
-function eventRow(r: AuditRecord): Html {
+function eventRow(r: ReadableRecord): Html {
   const d = (r.details ?? {}) as Record<string, unknown>;
   const num = (k: string) => (typeof d[k] === "number" ? String(d[k]) : "");
   const outcome = [typeof d["outcome"] === "string" ? d["outcome"] : "", typeof d["status"] === "number" ? `HTTP ${d["status"]}` : "", typeof d["exit_status"] === "number" ? `exit ${d["exit_status"]}` : "", typeof d["masked_cells"] === "number" && d["masked_cells"] > 0 ? `${d["masked_cells"]} cells masked` : "", typeof d["error"] === "string" ? d["error"] : "", r.type === "session.end" ? endedHow(r) : "", r.type.startsWith("console.") ? `by ${identityLabel(r.identity as { subject: string } | undefined)}` : "", typeof d["reason"] === "string" ? d["reason"] : ""]
@@ -293,7 +297,7 @@ function eventRow(r: AuditRecord): Html {
     <td><time datetime="${r.time}">${shortTime(r.time).slice(11)}</time></td>
     <td>${r.type}</td>
     <td>${effectBadge(r.decision?.effect)} ${r.decision?.rule ?? ""}</td>
-    <td class="request"><code>${requestText(r)}</code>${r.decision?.message !== undefined && r.decision.effect !== "allow" ? html`<div class="why">${r.decision.message}</div>` : ""}</td>
+    <td class="request"><code>${r.action === undefined && "foldedIn" in r ? `(decision #${String(d["decision"])})` : requestText(r)}</code>${r.decision?.message !== undefined && r.decision.effect !== "allow" ? html`<div class="why">${r.decision.message}</div>` : ""}</td>
     <td>${num("rows")}</td>
     <td>${duration}</td>
     <td>${outcome}</td>
