@@ -21,6 +21,7 @@ import {
   encodeSSLRequest,
   encodeStartupMessage,
 } from "../src/targets/postgres/protocol/encode.ts";
+import { detail, statementsOf } from "./helpers/audit-completions.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { RawPgClient, type ServerMessage, describe as describeMessage, errorOf } from "./helpers/pg-raw-client.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
@@ -649,8 +650,8 @@ describe("FunctionCall", () => {
     expect(errorOf(refused)).toMatchObject({ code: "42501", message: expect.stringContaining("function pg_catalog.pg_read_file is denied") });
     const all = await waitForAudit((recs) => recs.some((r) => r.type === "session.end" && r.session === sessionOf(recs, c.remote, "fcall-then-more")), `session.end of ${c.remote}`);
     const session = sessionOf(all, c.remote, "fcall-then-more");
-    const statements = all.filter((r) => r.session === session && r.type === "statement");
-    expect(statements.map((r) => (r.details as { outcome?: string; tag?: string }).tag)).toEqual(["FUNCTION CALL", "SELECT 2"]);
+    const statements = statementsOf(all, session);
+    expect(statements.map((r) => detail(r, "tag"))).toEqual(["FUNCTION CALL", "SELECT 2"]);
     await expectGatewayHealthy();
   });
 });
@@ -755,9 +756,9 @@ describe("at the end", () => {
     const keeperStart = starts.filter((r) => (r.details as { parameters?: Record<string, string> }).parameters?.["application_name"] === "keeper");
     expect(keeperStart.length).toBe(1);
     const session = keeperStart[0]!.session;
-    const keepalives = all.filter((r) => r.session === session && r.type === "statement" && (r.action as { sql?: string }).sql?.includes("'keepalive'"));
+    const keepalives = statementsOf(all, session).filter((r) => (r.action as { sql?: string } | undefined)?.sql?.includes("'keepalive'"));
     expect(keepalives.length).toBe(keeperQueries);
-    expect(keepalives.every((r) => (r.details as { outcome?: string }).outcome === "complete")).toBe(true);
+    expect(keepalives.every((r) => detail(r, "outcome") === "complete")).toBe(true);
     expect(endOf(session).length).toBe(1);
     expect((endOf(session)[0]!.details as { error?: string }).error).toBeUndefined();
 

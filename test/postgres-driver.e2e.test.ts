@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { fixtureSql } from "./helpers/fixtures.ts";
+import { detail, statementsOf } from "./helpers/audit-completions.ts";
 import { auditRecordsWhen, type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -156,12 +157,14 @@ describe("npm postgres driver", () => {
   test("parameters are recorded when the target says so", async () => {
     const sql = connect("app");
     await sql`SELECT ${"needle-7"}::text AS p`;
-    const hasNeedle = (record: AuditRecord) => {
-      const params = (record.details as { parameters?: unknown } | undefined)?.parameters;
-      return record.type === "statement" && Array.isArray(params) && params.includes("needle-7");
-    };
-    const all = await auditRecordsWhen(gw.auditPath, (recs) => recs.some(hasNeedle), "a statement record with the parameter needle-7");
-    expect(all.some(hasNeedle)).toBe(true);
+    // A statement record, or a completion folded into the session's next decision record.
+    const hasNeedle = (recs: AuditRecord[]) =>
+      statementsOf(recs).some((c) => {
+        const params = detail(c, "parameters");
+        return Array.isArray(params) && params.includes("needle-7");
+      });
+    const all = await auditRecordsWhen(gw.auditPath, hasNeedle, "a statement completion with the parameter needle-7");
+    expect(hasNeedle(all)).toBe(true);
   });
 });
 

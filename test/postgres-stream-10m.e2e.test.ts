@@ -6,6 +6,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRecords } from "../src/audit/reader.ts";
+import type { AuditRecord } from "../src/audit/record.ts";
+import { statementsOf } from "./helpers/audit-completions.ts";
 import { type GatewayProcess, runCli, startPostgresGateway } from "./helpers/gateway.ts";
 import { type PostgresInstance, startPostgres } from "./helpers/postgres.ts";
 
@@ -111,12 +113,10 @@ test("a 10-million-row SELECT with a masked column streams through the gateway u
   expect(after.peak).toBeGreaterThan(0);
   expect(after.peak).toBeLessThan(LIMIT_MB);
 
-  // The audit record of the statement counts the same rows and masked cells.
-  let statement: { rows?: number; masked_cells?: number; outcome?: string } | undefined;
-  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
-    if (record.type === "statement" && (record.action as { sql?: string }).sql === "SELECT id, email FROM sales.big") {
-      statement = record.details as typeof statement;
-    }
-  }
+  // The audit record of the statement counts the same rows and masked cells (a statement record,
+  // or its completion folded into the session's next decision record).
+  const all: AuditRecord[] = [];
+  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) all.push(record);
+  const statement = statementsOf(all).findLast((c) => (c.action as { sql?: string } | undefined)?.sql === "SELECT id, email FROM sales.big")?.details;
   expect(statement).toMatchObject({ outcome: "complete", rows: ROWS, masked_cells: ROWS });
 });

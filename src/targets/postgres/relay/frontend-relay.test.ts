@@ -7,6 +7,7 @@ import { type Msg, types, Wire } from "../../../../test/helpers/pg-wire.ts";
 import { devIdentity, type PostgresWithTarget, startPostgresWithTarget } from "../../../../test/helpers/pg-target.ts";
 import type { PostgresInstance } from "../../../../test/helpers/postgres.ts";
 import { signal, waitFor, within } from "../../../../test/helpers/wait.ts";
+import { withCompletions } from "../../../../test/helpers/audit-completions.ts";
 import postgres from "postgres";
 import type { Identity } from "../../../core/types.ts";
 import { type RunningPostgresTarget } from "../postgres-target.ts";
@@ -444,10 +445,14 @@ describe("statements pipelined behind one that changes the catalog", () => {
   });
 });
 
-/** "decision <tag>" and "statement <tag>" in audit log order, for statements whose SQL holds one of the tags as a comment. */
+/**
+ * "decision <tag>" and "statement <tag>" in audit log order, for statements whose SQL holds one of
+ * the tags as a comment. A completion folded into a later decision record counts as a statement
+ * record just before that record (it completed before that record was written).
+ */
 async function auditOrder(tags: readonly string[]): Promise<string[]> {
   const out: string[] = [];
-  for (const record of await harness.records()) {
+  for (const record of withCompletions(await harness.records())) {
     const sql = (record.action as { sql?: unknown } | undefined)?.sql;
     if (typeof sql !== "string") continue;
     const tag = tags.find((t) => sql.includes(`/*${t}*/`));
