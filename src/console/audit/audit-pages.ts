@@ -1,16 +1,18 @@
 // The console's audit search: the log newest first, filtered by time range, identity, target,
 // effect, rule, record type and free text, a page at a time (backward-scan.ts: it stops at the
 // page's end, so a 1 GB log costs what one page costs); the latest signed checkpoint; and
-// `gatehouse verify` run on demand in the background, its last result shown.
+// `gatehouse verify` run on demand in the background, its last result shown. A search for
+// statement or request records also shows completions folded into decision records (folded-search.ts).
 import { Hono, type Context } from "hono";
 import type { Checkpoint } from "../../audit/checkpoint.ts";
-import type { AuditRecord } from "../../audit/record.ts";
+import type { ReadableRecord } from "../../audit/completions.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { AuditEvent } from "../../gate/gate.ts";
 import type { ConsoleEnv, RenderPage } from "../console-env.ts";
 import { csrfOk, effectBadge, forbidden, hasRole, html, identityLabel, queryString, requestText, shortTime, type Html } from "../sessions/page-helpers.ts";
 import { auditScan, parseAuditQuery } from "./audit-query.ts";
-import { formatCursor, logSize, parseCursor, scanBackward, type ScannedRecord } from "./backward-scan.ts";
+import { formatCursor, logSize, parseCursor, scanBackward, type ScanCursor } from "./backward-scan.ts";
+import { expandFolded, foldedScan, searchesFolded } from "./folded-search.ts";
 import type { VerifyRunner } from "./verify-runner.ts";
 
 export interface AuditPagesDeps {
@@ -40,15 +42,17 @@ export function createAuditPages(deps: AuditPagesDeps): Hono<ConsoleEnv> {
     const { query, problems } = parseAuditQuery(p);
     const limit = PAGE_SIZES.find((n) => String(n) === p["limit"]) ?? 50;
     const keep = { since: p["since"], until: p["until"], identity: p["identity"], target: p["target"], effect: p["effect"], rule: p["rule"], type: p["type"], session: p["session"], text: p["text"], limit: p["limit"] };
-    let rows: ScannedRecord[] = [];
+    let rows: { record: ReadableRecord; at: ScanCursor }[] = [];
     let next: string | null = null;
     let partial = false;
     let error: string | null = null;
     let size = 0;
     const started = performance.now();
     try {
-      const r = await scanBackward(deps.auditPath(), { ...auditScan(query), limit, before: parseCursor(p["before"]) });
-      rows = r.records;
+      const folded = searchesFolded(query);
+      const scan = folded ? foldedScan(query, auditScan(query)) : auditScan(query);
+      const r = await scanBackward(deps.auditPath(), { ...scan, limit, before: parseCursor(p["before"]) });
+      rows = folded ? await expandFolded(deps.auditPath(), query, r.records) : r.records;
       next = r.next === null ? null : formatCursor(r.next);
       partial = r.partial;
       size = await logSize(deps.auditPath());
@@ -129,7 +133,7 @@ function integrityPanel(deps: AuditPagesDeps, base: string, csrf: string): Html 
 }
 
 /** `at`: where the record is, so that its session's page reads the log from there. */
-function auditRow(r: AuditRecord, at: string, sessions: string): Html {
+function auditRow(r: ReadableRecord, at: string, sessions: string): Html {
   return html`<tr>
     <td>${r.seq}</td>
     <td><time datetime="${r.time}">${shortTime(r.time)}</time></td>
@@ -137,7 +141,7 @@ function auditRow(r: AuditRecord, at: string, sessions: string): Html {
     <td>${identityLabel(r.identity as { subject: string; name?: string } | undefined)}</td>
     <td>${r.target ?? ""}</td>
     <td>${effectBadge(r.decision?.effect)} ${r.decision?.rule ?? ""}</td>
-    <td class="request"><code>${requestText(r)}</code>${r.decision?.message !== undefined && r.decision.effect !== "allow" ? html`<div class="why">${r.decision.message}</div>` : ""}</td>
+    <td class="request"><code>${r.action === undefined && "foldedIn" in r ? `(decision #${String((r.details as Record<string, unknown>)["decision"])})` : requestText(r)}</code>${r.decision?.message !== undefined && r.decision.effect !== "allow" ? html`<div class="why">${r.decision.message}</div>` : ""}</td>
     <td>${r.session !== undefined ? html`<a href="${sessions}/${encodeURIComponent(r.session)}?at=${at}">${r.session}</a>` : ""}</td>
   </tr>`;
 }

@@ -1,7 +1,7 @@
 // An audit search as the console's form gives it (time range, identity, target, effect, rule,
 // record type, session, free text) turned into what the backward scan needs: raw needles that
 // narrow the lines parsed (the most selective first) and the exact check of a parsed record.
-import type { AuditRecord } from "../../audit/record.ts";
+import type { ReadableRecord } from "../../audit/completions.ts";
 import { memberNeedle, textNeedle, type ScanOptions } from "./backward-scan.ts";
 
 export interface AuditQuery {
@@ -78,7 +78,7 @@ export function auditScan(q: AuditQuery): Pick<ScanOptions, "needles" | "match" 
   };
 }
 
-export function matchesQuery(r: AuditRecord, q: AuditQuery): boolean {
+export function matchesQuery(r: ReadableRecord, q: AuditQuery): boolean {
   if (q.session !== undefined && r.session !== q.session) return false;
   if (q.identity !== undefined && r.identity?.subject !== q.identity && (r.identity as { name?: string } | undefined)?.name !== q.identity) return false;
   if (q.target !== undefined && r.target !== q.target) return false;

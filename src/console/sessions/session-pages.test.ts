@@ -118,6 +118,25 @@ test("a completion folded into the next decision record shows as the statement r
   expect(folded).toContain('<span class="count">5</span>');
 });
 
+test("the audit search for statement records finds a completion folded into a decision record, as a statement row", async () => {
+  const { app } = await setUp(["view"], true);
+  const rowsOf = (page: string) => [...page.matchAll(/<tr>\s*<td>(\d+)<\/td>[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/\s+/g, " "));
+  const all = rowsOf(await (await app.request("/audit?type=statement")).text());
+  expect(all).toHaveLength(2);
+  // Newest first: pg_f's folded completion, then pg_1's standalone record; the same cells but seq, time and session.
+  expect(all.every((r) => r.includes("<td>statement</td>") && r.includes('<span class="badge allow">allow</span> read') && r.includes("&lt;script&gt;alert(1)&lt;/script&gt;"))).toBe(true);
+  expect(all[0]).toContain(">pg_f</a>");
+  expect(all[1]).toContain(">pg_1</a>");
+  expect(rowsOf(await (await app.request("/audit?type=statement&session=pg_f")).text())).toHaveLength(1);
+  expect(rowsOf(await (await app.request("/audit?type=statement&rule=read")).text())).toHaveLength(2);
+  expect(rowsOf(await (await app.request("/audit?type=statement&rule=other")).text())).toHaveLength(0);
+  expect(rowsOf(await (await app.request("/audit?type=statement&effect=deny")).text())).toHaveLength(0);
+  expect(rowsOf(await (await app.request("/audit?type=statement&text=" + encodeURIComponent('from "t"'))).text())).toHaveLength(2);
+  expect(rowsOf(await (await app.request("/audit?type=statement&text=nowhere")).text())).toHaveLength(0);
+  // The decision records stay decision rows in a search by type decision.
+  expect(rowsOf(await (await app.request("/audit?type=decision&session=pg_f")).text())).toHaveLength(2);
+});
+
 test("an SSH session's recording is played from the recordings folder, and the player is served", async () => {
   const { app } = await setUp(["view"]);
   const page = await (await app.request("/sessions/ssh_1")).text();
