@@ -27,9 +27,9 @@ function carries(r: AuditRecord, q: AuditQuery): boolean {
 }
 
 /**
- * The scan of `q` widened to the carriers of folded completions: the type's needle group also
- * takes a line with `"completed":[`, and the rule, effect and text needles (which a carrier's own
- * bytes need not hold) are left to the check after the lookup.
+ * The scan of `q` widened to the carriers of folded completions: the groups of the type, rule,
+ * effect and text needles (which a carrier's own bytes need not hold) also take a line with
+ * `"completed":[{`; rule, effect and text are checked on each completion after the lookup.
  */
 export function foldedScan(q: AuditQuery, scan: Pick<ScanOptions, "needles" | "match" | "since" | "until">): Pick<ScanOptions, "needles" | "match" | "since" | "until"> {
   const own = new Set<string>();
@@ -37,9 +37,8 @@ export function foldedScan(q: AuditQuery, scan: Pick<ScanOptions, "needles" | "m
   if (q.effect !== undefined) own.add(memberNeedle("effect", q.effect));
   if (q.text !== undefined) own.add(textNeedle(q.text));
   const typeNeedle = memberNeedle("type", q.type!);
-  const needles = (scan.needles ?? [])
-    .filter((g) => !g.every((n) => own.has(n)))
-    .map((g) => (g.includes(typeNeedle) ? [...g, '"completed":[{'] : g));
+  // A carrier line may stand in for those groups; a standalone record's line still needs them.
+  const needles = (scan.needles ?? []).map((g) => (g.includes(typeNeedle) || g.every((n) => own.has(n)) ? [...g, '"completed":[{'] : g));
   return { ...scan, needles, match: (r) => (scan.match?.(r) ?? true) || carries(r, q) };
 }
 
@@ -49,10 +48,10 @@ export function foldedScan(q: AuditQuery, scan: Pick<ScanOptions, "needles" | "m
  */
 export async function expandFolded(logPath: string, q: AuditQuery, rows: readonly ScannedRecord[]): Promise<{ record: ReadableRecord; at: ScannedRecord["at"] }[]> {
   const text = q.text !== undefined ? textNeedle(q.text) : undefined;
-  // The text needle was left out of the scan: a standalone record is checked on its line here.
-  const standalone = (r: ReadableRecord) => matchesQuery(r, q) && (text === undefined || JSON.stringify(r).includes(text));
+  // A standalone record's line held the text needle; a folded completion is checked on its parts.
+  const shown = (c: CompletionRecord) => c.type === q.type && matchesQuery(c, q) && (text === undefined || JSON.stringify(c).includes(text));
   const carriers = rows.filter((r) => !matchesQuery(r.record, q));
-  if (carriers.length === 0) return rows.filter((r) => standalone(r.record));
+  if (carriers.length === 0) return [...rows];
   const needed = new Set(carriers.flatMap((c) => foldedCompletions(c.record).map((e) => e.decision)));
   // Decision lines are most of a busy log, so this reads about what the page read, and stops at the last one needed.
   const found = await scanBackward(logPath, {
@@ -69,14 +68,8 @@ export async function expandFolded(logPath: string, q: AuditQuery, rows: readonl
   const out: { record: ReadableRecord; at: ScannedRecord["at"] }[] = [];
   for (const r of rows) {
     const folded = bySeq.get(r.record.seq);
-    if (folded === undefined) {
-      if (standalone(r.record)) out.push(r);
-      continue;
-    }
-    for (const c of [...folded].reverse()) {
-      if (c.type !== q.type || !standalone(c)) continue;
-      out.push({ record: c, at: r.at });
-    }
+    if (folded === undefined) out.push(r);
+    else for (const c of [...folded].reverse()) if (shown(c)) out.push({ record: c, at: r.at });
   }
   return out;
 }
