@@ -211,6 +211,12 @@ export class Gate {
     return json;
   }
 
+  /** A known decision's record failed: refused (auditFailed), and the completions it carried are lost. */
+  #carrierFailed(ctx: KnownContext, decision: Decision, policyHash: string, e: unknown): Verdict {
+    if (ctx.completed !== undefined) this.auditWriteFailed("completion", "lost", e);
+    return this.auditFailed("decision", decision, policyHash, e);
+  }
+
   /** Per frozen details object: its members serialised once, `completed` filled per record. */
   readonly #detailsTemplates = new WeakMap<object, ObjectTemplate<"completed">>();
 
@@ -416,13 +422,13 @@ export class Gate {
         if (flushed === undefined) return known;
         return flushed.then(
           () => known,
-          (e: unknown) => this.auditFailed("decision", decision, policy.hash, e),
+          (e: unknown) => this.#carrierFailed(ctx, decision, policy.hash, e),
         );
       } catch (e) {
-        return this.auditFailed("decision", decision, policy.hash, e);
+        return this.#carrierFailed(ctx, decision, policy.hash, e);
       }
     }
-    const failed = (e: unknown) => this.auditFailed("decision", decision, policy.hash, e);
+    const failed = (e: unknown) => this.#carrierFailed(ctx, decision, policy.hash, e);
     this.lastSeq = -1;
     const allDetails = ctx.completed !== undefined ? { ...details, completed: JSON.parse(ctx.completed.json) as unknown } : details;
     return audit
@@ -481,12 +487,16 @@ export class Gate {
       if (again !== written) again.catch(() => {});
       // One reporting promise per turn, shared by the turn's statements.
       if (written !== this.#turn) {
+        const turn = { carries: false };
         this.#turn = written;
-        this.#turnReported = written.then(undefined, this.#turnWriteFailed);
+        this.#turnState = turn;
+        this.#turnReported = written.then(undefined, (e: unknown) => this.#turnWriteFailed(e, turn));
       }
+      if (ctx.completed !== undefined) this.#turnState.carries = true;
       return { verdict: known, written: this.#turnReported };
     } catch (e) {
       written?.catch(() => {}); // a failed log refuses the turn's write too: this deny reports it
+      if (ctx.completed !== undefined) this.auditWriteFailed("completion", "lost", e);
       return { verdict: this.auditFailed("decision", decision, policy.hash, e), written: null };
     }
   }
@@ -496,10 +506,13 @@ export class Gate {
   #othersAt = Number.NEGATIVE_INFINITY;
   #turn: Promise<void> | null = null;
   #turnReported: Promise<void> = Promise.resolve();
+  /** Whether a record of the current turn carries completions (lost with it if the write fails). */
+  #turnState = { carries: false };
 
   /** The turn's write failed: reported once, then passed on to every waiter (each refuses what it held). */
-  readonly #turnWriteFailed = (e: unknown): never => {
+  readonly #turnWriteFailed = (e: unknown, turn: { readonly carries: boolean }): never => {
     this.auditWriteFailed("decision", "refused", e);
+    if (turn.carries) this.auditWriteFailed("completion", "lost", e);
     this.deps.metrics.decisions.inc({ target: "-", effect: "audit_failure" });
     throw e;
   };

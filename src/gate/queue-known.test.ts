@@ -15,12 +15,14 @@ import type { Action, Identity } from "../core/types.ts";
 import { NO_MASKS } from "../core/types.ts";
 import { auditIdentity, Gate, type DecidingPolicy, type Verdict } from "./gate.ts";
 import { SessionRecords } from "./session-records.ts";
+import { canonicalArray, canonicalValue, type CanonicalValue } from "../audit/record-template.ts";
 
 const tempLog = tempLogs("gatehouse-queue-known-");
 let now = Date.UTC(2026, 11, 7, 2, 0, 0);
 const clock = { now: () => now };
 const policy: DecidingPolicy = { hash: "h1", timeDependent: false, decide: () => ({ effect: "allow", rule: "read", message: "allowed by rule read", masks: NO_MASKS }) };
 const known: Verdict = { allowed: true, decision: policy.decide(null as unknown as Action), message: "allowed by rule read", masks: NO_MASKS, policyHash: "h1" };
+const FROZEN_DETAILS = Object.freeze({ protocol: "simple" });
 const who = (subject: string): Identity => ({ method: "oidc", subject, issuer: "https://idp", groups: ["eng"] });
 
 function setup(audit: AuditLog) {
@@ -31,11 +33,12 @@ function setup(audit: AuditLog) {
     const identity = who(`u${i}`);
     return { session, identity, records: new SessionRecords({ session, identity: auditIdentity(identity), target: "db" }) };
   });
-  const queue = (s: (typeof sessions)[number], sql: string) =>
+  const queue = (s: (typeof sessions)[number], sql: string, completed?: CanonicalValue) =>
     gate.queueKnown({ identity: s.identity, target: "db", request: { kind: "postgres", classes: ["read"], relations: ["public.t"], functions: [], sql }, time: clock.now() }, known, {
       session: s.session,
-      details: { protocol: "simple" },
+      details: FROZEN_DETAILS,
       records: s.records,
+      ...(completed !== undefined ? { completed } : {}),
     });
   return { gate, health, metrics, sessions, queue };
 }
@@ -78,6 +81,35 @@ test("a turn's write that fails rejects every statement waiting on it and is rep
   expect(next.verdict.allowed).toBe(false);
   expect(next.verdict.auditFailed).toBe(true);
   expect(next.written).toBeNull();
+  await log.close().catch(() => {});
+});
+
+test("a decision record carries the completions it is given in details.completed, canonically", async () => {
+  const path = tempLog();
+  const log = await openAuditLog({ path, clock });
+  const { sessions, queue } = setup(log);
+  const first = queue(sessions[0]!, "SELECT 1")!;
+  await first.written;
+  const done = canonicalArray([canonicalValue({ decision: 1, rows: 1, outcome: "complete", tag: "SELECT 1", duration_ms: 0.2 })]);
+  const second = queue(sessions[1]!, "SELECT 2", done)!;
+  await second.written;
+  await log.close();
+  const records = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; details?: Record<string, unknown> });
+  const decisions = records.filter((r) => r.type === "decision");
+  expect(decisions.map((r) => r.details)).toEqual([{ protocol: "simple" }, { protocol: "simple", completed: [{ decision: 1, rows: 1, outcome: "complete", tag: "SELECT 1", duration_ms: 0.2 }] }]);
+  expect((await verifyLog(path)).ok).toBe(true); // every hash recomputed from the parsed record: the text was canonical
+});
+
+test("the completions a failed record carried are counted as lost", async () => {
+  const path = tempLog();
+  mkdirSync(dirname(path), { recursive: true });
+  symlinkSync("/dev/full", path);
+  const log = await openAuditLog({ path });
+  const { sessions, queue, metrics } = setup(log);
+  const done = canonicalArray([canonicalValue({ decision: 1, rows: 1, outcome: "complete" })]);
+  const q = queue(sessions[0]!, "SELECT 1", done)!;
+  await expect(q.written!).rejects.toThrow();
+  expect(metrics.render()).toContain('gatehouse_audit_write_failures_total{outcome="lost",record="completion"}');
   await log.close().catch(() => {});
 });
 
