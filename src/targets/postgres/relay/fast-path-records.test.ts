@@ -128,6 +128,30 @@ test("extended protocol: Binds of a known prepared statement are recorded canoni
   expect(await verifyLog(harness.auditPath)).toMatchObject({ ok: true });
 });
 
+test("extended protocol, the unnamed statement parsed for every query (most drivers): a known shape's Parse takes the fast path, and completions ride on the next Parse's record", async () => {
+  checks = [];
+  const sql = (v: number) => `SELECT n FROM sales.t WHERE id = ${v} /* unnamed */`;
+  const w = await Wire.open(harness.target.port, "ann");
+  const once = (v: number): FrontendMessage[] => [
+    { type: "Parse", statement: "", query: sql(v), parameterTypes: [] },
+    { type: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] },
+    { type: "Execute", portal: "", maxRows: 0 },
+    { type: "Sync" },
+  ];
+  try {
+    for (const v of [1, 2, 3]) await w.run(1, ...once(v));
+  } finally {
+    await closeAndWaitForEnd(w);
+  }
+  expect(checks).toEqual([sql(1)]); // the other two: the fast path
+  const { decisions, statements } = await recordsOf("/* unnamed */");
+  expect(decisions.map((r) => (r.action as { sql: string }).sql)).toEqual([sql(1), sql(2), sql(3)]);
+  expect(decisions.slice(1).map(shapeOf)).toEqual([shapeOf(decisions[0]!), shapeOf(decisions[0]!)]);
+  expect(decisions.map(completedOf)).toEqual([undefined, undefined, [{ decision: decisions[1]!.seq, rows: 1, tag: "SELECT 1", outcome: "complete", duration_ms: expect.any(Number) }]]);
+  expect(statements.map((r) => (r.action as { sql: string }).sql)).toEqual([sql(1), sql(3)]);
+  expect(await verifyLog(harness.auditPath)).toMatchObject({ ok: true });
+});
+
 test("a completion no decision record follows soon is written on its own, once", async () => {
   const quick = await startInProcessTarget(harness.pg, {
     identities: { ann: devIdentity("ann", "analysts") },

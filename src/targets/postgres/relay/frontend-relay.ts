@@ -212,13 +212,72 @@ export class FrontendRelay {
     for (const r of fenced === true ? runs : fenced === false ? [] : fenced) this.fence.watch(r);
   }
 
-  private async onParse(m: Decoded<Parse>): Promise<void> {
+  private onParse(m: Decoded<Parse>): void | Promise<void> {
+    const s = this.s;
+    const ctx = s.searchPath.context;
+    const analysis = s.analyzer.analyze(m.query, ctx);
+    if (analysis.ok && analysis.statements.length === 1) {
+      // The fast path, as for a Query: the same shape was allowed a moment ago and nothing it
+      // depends on changed (drivers that Parse the unnamed statement for every query).
+      const info = analysis.statements[0]!;
+      const known = this.checker.known(info, m.parameterTypes);
+      if (known !== null) {
+        const details = this.parseDetails(m.statement);
+        const completed = s.takeCompleted();
+        const queued = s.statementGate.queueKnown(known, details, completed);
+        if (queued !== null) {
+          if (queued.written !== null) s.awaitRecords(queued.written);
+          return this.applyKnownParse(m, ctx, known, queued.verdict, s.statementGate.lastSeq);
+        }
+        const verdict = s.statementGate.recordKnown(known, details, completed);
+        const seq = s.statementGate.lastSeq;
+        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownParse(m, ctx, known, v, seq));
+        return this.applyKnownParse(m, ctx, known, verdict, seq);
+      }
+    }
+    return this.onParseSlow(m, analysis, ctx);
+  }
+
+  /** A Parse's decision details, frozen once per statement name (the gate serialises them once). */
+  private parseDetails(name: string): Readonly<Record<string, unknown>> {
+    let d = this.parseDetailsByName.get(name);
+    if (d === undefined) {
+      d = Object.freeze({ protocol: "extended", statement_name: name });
+      if (this.parseDetailsByName.size >= 1024) this.parseDetailsByName.clear();
+      this.parseDetailsByName.set(name, d);
+    }
+    return d;
+  }
+  private readonly parseDetailsByName = new Map<string, Readonly<Record<string, unknown>>>();
+
+  private applyKnownParse(m: Decoded<Parse>, ctx: AnalysisContext, known: CheckedStatement & { info: StatementInfo }, verdict: Verdict, seq: number): void {
+    if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
+    const s = this.s;
+    const previous = s.prepared.get(m.statement);
+    const stmt: PreparedStatement = {
+      name: m.statement,
+      info: null,
+      verdict: null,
+      spec: null,
+      batch: -1,
+      fields: null,
+      described: false,
+      source: { text: m.query, prepare: false, context: ctx },
+      parameterTypes: m.parameterTypes,
+      epoch: this.fence.epoch,
+      changesCatalog: false,
+    };
+    this.adopt(stmt, known, seq >= 0 ? seq : undefined);
+    s.prepared.set(m.statement, stmt);
+    s.toUpstream.push(m.raw);
+    s.tracker.push({ kind: "parse", injected: false, statement: stmt, previous });
+  }
+
+  private async onParseSlow(m: Decoded<Parse>, analysis: Analysis, ctx: AnalysisContext): Promise<void> {
     const s = this.s;
     // Decided even when the name is in use: the server refuses to redefine a named statement,
     // but it may have freed the name in ways the gateway cannot always see.
     const previous = s.prepared.get(m.statement);
-    const ctx = s.searchPath.context;
-    const analysis = s.analyzer.analyze(m.query, ctx);
     if (!analysis.ok) {
       await this.refuseUnparsable(m.query, analysis.error, "extended");
       return this.denyExtended(denialError(analysis.error, { code: "42601", ...(analysis.position !== undefined ? { position: analysis.position } : {}) }));
