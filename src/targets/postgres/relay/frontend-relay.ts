@@ -138,22 +138,7 @@ export class FrontendRelay {
       // The fast path: the same shape was allowed a moment ago and nothing it depends on changed.
       const info = analysis.statements[0]!;
       const known = this.checker.known(info);
-      if (known !== null) {
-        // The record carries the completions of the session's earlier statements (one record per statement).
-        const completed = s.takeCompleted();
-        // Decided and recorded in this callback; forwarded after the turn's audit write.
-        const queued = s.statementGate.queueKnown(known, SIMPLE_DETAILS, completed);
-        if (queued !== null) {
-          if (queued.written !== null) s.awaitRecords(queued.written);
-          return this.applyKnownQuery(m, info, known, ctx, queued.verdict, s.statementGate.lastSeq);
-        }
-        // Decided, recorded and forwarded in this callback, unless the record must be waited for
-        // (no closure unless it must).
-        const verdict = s.statementGate.recordKnown(known, SIMPLE_DETAILS, completed);
-        const seq = s.statementGate.lastSeq;
-        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownQuery(m, info, known, ctx, v, seq));
-        return this.applyKnownQuery(m, info, known, ctx, verdict, seq);
-      }
+      if (known !== null) return this.recordKnown(known, SIMPLE_DETAILS, (verdict, seq) => this.applyKnownQuery(m, info, known, ctx, verdict, seq));
     }
     return this.onQuerySlow(m, analysis, ctx);
   }
@@ -221,21 +206,29 @@ export class FrontendRelay {
       // depends on changed (drivers that Parse the unnamed statement for every query).
       const info = analysis.statements[0]!;
       const known = this.checker.known(info, m.parameterTypes);
-      if (known !== null) {
-        const details = this.parseDetails(m.statement);
-        const completed = s.takeCompleted();
-        const queued = s.statementGate.queueKnown(known, details, completed);
-        if (queued !== null) {
-          if (queued.written !== null) s.awaitRecords(queued.written);
-          return this.applyKnownParse(m, ctx, known, queued.verdict, s.statementGate.lastSeq);
-        }
-        const verdict = s.statementGate.recordKnown(known, details, completed);
-        const seq = s.statementGate.lastSeq;
-        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownParse(m, ctx, known, v, seq));
-        return this.applyKnownParse(m, ctx, known, verdict, seq);
-      }
+      if (known !== null) return this.recordKnown(known, this.parseDetails(m.statement), (verdict, seq) => this.applyKnownParse(m, ctx, known, verdict, seq));
     }
     return this.onParseSlow(m, analysis, ctx);
+  }
+
+  /**
+   * Records a decision known() returned and applies it: in batch mode queued for the turn's
+   * audit write (what is forwarded waits for it), else written at once; a Promise only when the
+   * write must be waited for. The record carries the completions the session holds (one record
+   * per statement); `apply` gets the verdict and the record's seq (-1: none known).
+   */
+  private recordKnown(known: CheckedStatement, details: Readonly<Record<string, unknown>>, apply: (verdict: Verdict, seq: number) => void): void | Promise<void> {
+    const s = this.s;
+    const completed = s.takeCompleted();
+    const queued = s.statementGate.queueKnown(known, details, completed);
+    if (queued !== null) {
+      if (queued.written !== null) s.awaitRecords(queued.written);
+      return apply(queued.verdict, s.statementGate.lastSeq);
+    }
+    const verdict = s.statementGate.recordKnown(known, details, completed);
+    const seq = s.statementGate.lastSeq;
+    if (verdict instanceof Promise) return verdict.then((v) => apply(v, seq));
+    return apply(verdict, seq);
   }
 
   /** A Parse's decision details, frozen once per statement name (the gate serialises them once). */
@@ -333,16 +326,7 @@ export class FrontendRelay {
       if (known !== null) {
         // Frozen and kept with the statement: the gate serialises it once (Gate.recordKnown).
         const details = (stmt.bindDetails ??= Object.freeze({ protocol: "extended", statement_name: stmt.name, at: "bind" }));
-        const completed = s.takeCompleted();
-        const queued = s.statementGate.queueKnown(known, details, completed);
-        if (queued !== null) {
-          if (queued.written !== null) s.awaitRecords(queued.written);
-          return this.applyKnownBind(m, stmt, known, queued.verdict, s.statementGate.lastSeq);
-        }
-        const verdict = s.statementGate.recordKnown(known, details, completed);
-        const seq = s.statementGate.lastSeq;
-        if (verdict instanceof Promise) return verdict.then((v) => this.applyKnownBind(m, stmt, known, v, seq));
-        return this.applyKnownBind(m, stmt, known, verdict, seq);
+        return this.recordKnown(known, details, (verdict, seq) => this.applyKnownBind(m, stmt, known, verdict, seq));
       }
     }
     return this.recheck(m, stmt);
