@@ -51,6 +51,15 @@ export function entrySession(carrier: ReadableRecord, entry: FoldedEntry): strin
   return typeof own === "string" ? own : carrier.session;
 }
 
+/**
+ * Whether `record` is a decision record of another session that carries a completion of
+ * `session` (HTTP: the decision record of the connection's next request): a reader that
+ * gathers one session's records reads it too, for that completion.
+ */
+export function carriesCompletionOf(record: ReadableRecord, session: string): boolean {
+  return record.type === "decision" && record.session !== session && foldedCompletions(record).some((e) => e["session"] === session);
+}
+
 /** The type of the standalone completion record a target of this action kind writes. */
 export function completionType(kind: unknown): "statement" | "request" {
   return kind === "postgres" ? "statement" : "request";

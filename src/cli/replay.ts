@@ -5,7 +5,7 @@
 // decision record (audit/completions.ts) prints as a standalone one does, after its decision;
 // an HTTP request's, carried by the decision record of its connection's next request (another
 // session), is read from that record.
-import { CompletionExpander, foldedCompletions, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../audit/completions.ts";
+import { carriesCompletionOf, CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../audit/completions.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { readRecords } from "../audit/reader.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
@@ -177,11 +177,6 @@ function outcomeText(d: Details): string {
   if (typeof d["masked"] === "number" && d["masked"] > 0) parts.push(`${d["masked"]} values masked`);
   if (Array.isArray(d["parameters"])) parts.push(`parameters ${JSON.stringify(d["parameters"])}`);
   return parts.join(" · ");
-}
-
-/** Whether `record`, of another session, carries a completion of `session` (an HTTP request's, on the decision record of its connection's next request). */
-function carriesCompletionOf(record: AuditRecord, session: string): boolean {
-  return record.type === "decision" && foldedCompletions(record).some((e) => e["session"] === session);
 }
 
 /** The transcript of one session's records (in log order; records of other sessions give only the completions of this one they carry). */
