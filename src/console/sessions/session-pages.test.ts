@@ -45,8 +45,8 @@ async function setUp(roles: ConsoleRole[], folded = false) {
     const get = (p: string) => ({ kind: "http", method: "GET", path: p });
     const a = await log.append({ type: "decision", session: "req_a", identity: who, target: "api", action: get("/api/a"), decision: { effect: "allow", rule: "read-api", message: "ok" } });
     const carried = { decision: a.seq, session: "req_a", status: 200, bytes_out: 12, duration_ms: 0.5, outcome: "ok" };
-    await log.append({ type: "decision", session: "req_b", identity: alice, target: "api", action: get("/api/b"), decision: { effect: "allow", rule: "read-api", message: "ok" }, details: { completed: [carried] } });
-    await log.append({ type: "request", session: "req_b", identity: alice, target: "api", action: get("/api/b"), details: { status: 201, bytes_out: 0, duration_ms: 0.2, outcome: "ok" } });
+    await log.append({ type: "decision", session: "req_b", identity: { ...who, subject: "alice" }, target: "api", action: get("/api/b"), decision: { effect: "allow", rule: "read-api", message: "ok" }, details: { completed: [carried] } });
+    await log.append({ type: "request", session: "req_b", identity: { ...who, subject: "alice" }, target: "api", action: get("/api/b"), details: { status: 201, bytes_out: 0, duration_ms: 0.2, outcome: "ok" } });
   }
   await log.append({ type: "request", session: "req_1", identity: who, target: "api", action: { kind: "http", method: "GET", path: "/<img src=x onerror=alert(1)>" }, decision: { effect: "deny", rule: null }, details: { status: 403 } });
   await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
@@ -159,6 +159,13 @@ test("the audit search for statement records finds a completion folded into a de
   expect(rowsOf(await (await app.request("/audit?type=statement&effect=deny")).text())).toHaveLength(0);
   expect(rowsOf(await (await app.request("/audit?type=statement&text=" + encodeURIComponent('from "t"'))).text())).toHaveLength(2);
   expect(rowsOf(await (await app.request("/audit?type=statement&text=nowhere")).text())).toHaveLength(0);
+  // An HTTP request's completion, carried by another request's decision record, is found by its own session.
+  const a = rowsOf(await (await app.request("/audit?type=request&session=req_a")).text());
+  expect(a).toHaveLength(1);
+  expect(a[0]).toContain(">req_a</a>");
+  expect(a[0]).toContain("/api/a");
+  expect(rowsOf(await (await app.request("/audit?type=request&session=req_b")).text()).map((r) => r.includes("/api/b"))).toEqual([true]);
+  expect(rowsOf(await (await app.request("/audit?type=request")).text())).toHaveLength(3); // and req_1's
   // The decision records stay decision rows in a search by type decision.
   expect(rowsOf(await (await app.request("/audit?type=decision&session=pg_f")).text())).toHaveLength(2);
 });
