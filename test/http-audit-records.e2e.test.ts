@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, auditRecordsWhen, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { requestsOf } from "./helpers/audit-completions.ts";
 
 let upstream: ReturnType<typeof Bun.serve>;
 let gw: GatewayProcess;
@@ -101,11 +102,15 @@ test("query strings are recorded with secret-looking values redacted, names kept
   expect(r.status).toBe(200);
   expect(seen).toEqual([`GET /api/reports?${query}`]);
   const recorded = "page=2&token=REDACTED&%74oken=REDACTED&Access_Token=REDACTED&sid=REDACTED&x-amz-signature=REDACTED&pass+word=REDACTED&token=REDACTED";
-  const all = await records((a) => a.some((x) => x.type === "request" && (x.action as { path?: string }).path === "/api/reports"), "the request record of /api/reports");
+  // Its completion in either form: a request record (its own action), or an entry of the connection's next decision record (read with its decision's action).
+  const doneIn = (a: AuditRecord[]) => requestsOf(a).find((c) => (c.action as { path?: string } | undefined)?.path === "/api/reports");
+  const all = await records((a) => doneIn(a) !== undefined, "the completion of /api/reports");
   const decision = all.find((x) => x.type === "decision" && (x.action as { path?: string }).path === "/api/reports")!;
-  const done = all.find((x) => x.type === "request" && (x.action as { path?: string }).path === "/api/reports")!;
+  const done = doneIn(all)!;
   expect(decision.action).toEqual({ kind: "http", method: "GET", path: "/api/reports", query: recorded });
+  expect(done.session).toBe(decision.session!);
   expect(done.action).toEqual({ kind: "http", method: "GET", path: "/api/reports", query: recorded });
+  expect(done.details).toMatchObject({ status: 200, outcome: "ok" });
 
   // A refusal records the query too, redacted.
   const noAuth = await exchange(`GET /api/reports?token=SECRET-H&page=3 HTTP/1.1\r\nHost: 127.0.0.1:${gwPort}\r\nConnection: close\r\n\r\n`);

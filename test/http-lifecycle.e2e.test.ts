@@ -10,6 +10,7 @@ import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { auditRecordsWhen, BINARY, type GatewayProcess, httpGatewayYaml, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { signal, waitFor, within } from "./helpers/wait.ts";
+import { requestsOf } from "./helpers/audit-completions.ts";
 
 setDefaultTimeout(60_000);
 
@@ -155,7 +156,8 @@ test("a request held for approval whose machine key a reload removed is refused 
   expect(r.status).toBe(401);
   expect(((await r.json()) as { reason: string }).reason).toBe("revoked");
   const recs = await records();
-  expect(recs.some((x) => x.type === "request" && (x.action as Record<string, unknown> | undefined)?.["path"] === "/api/orders/revoked-while-held")).toBe(false);
+  // No completion of it in either form (a request record, or an entry of a later decision record).
+  expect(requestsOf(recs).some((c) => (c.action as Record<string, unknown> | undefined)?.["path"] === "/api/orders/revoked-while-held")).toBe(false);
   expect(recs.some((x) => x.type === "auth.rejected" && x.identity?.subject === "held-bot" && (x.details as Record<string, unknown>)["reason"] === "revoked")).toBe(true);
 });
 
@@ -230,8 +232,9 @@ test("an upstream that does not answer within the target's timeout gets 502, and
   const r = await call("/api/hang", alice);
   expect(r.status).toBe(502);
   expect(((await r.json()) as { message: string }).message).toContain("no answer within 2s");
-  const isHang = (x: AuditRecord) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/hang";
-  const rec = (await auditRecordsWhen(gw.auditPath, (all) => all.some(isHang), "the request record of /api/hang")).find(isHang);
+  // In either form: a request record, or an entry of the connection's next decision record.
+  const hang = (all: AuditRecord[]) => requestsOf(all).find((c) => (c.action as { path?: string } | undefined)?.path === "/api/hang");
+  const rec = hang(await auditRecordsWhen(gw.auditPath, (all) => hang(all) !== undefined, "the completion of /api/hang"));
   expect(rec?.details).toMatchObject({ status: 502, outcome: "upstream_error" });
 });
 
@@ -252,8 +255,10 @@ test("SIGTERM lets a forwarded request finish, and its request record is written
   expect(await r.json()).toEqual({ method: "GET", path: "/api/slow" });
   expect(await gw.proc.exited).toBe(0);
   const all = await records();
+  // Held on its connection when the gateway stopped: written on its own before the log closed.
   const done = all.find((x) => x.type === "request" && (x.action as { path?: string } | undefined)?.path === "/api/slow");
   expect(done?.details).toMatchObject({ status: 200, outcome: "ok" });
+  expect(requestsOf(all).filter((c) => (c.action as { path?: string } | undefined)?.path === "/api/slow")).toHaveLength(1);
   expect(all.slice(-2).map((x) => x.type)).toEqual(["gateway.stop", "audit.checkpoint"]); // stop signs the head last
   expect(gw.logs()).not.toContain("audit write failed");
   expect((await runCli(["verify", gw.auditPath])).code).toBe(0);

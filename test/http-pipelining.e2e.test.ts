@@ -14,6 +14,7 @@ import { readRecords } from "../src/audit/reader.ts";
 import type { AuditRecord } from "../src/audit/record.ts";
 import { type GatewayProcess, runCli, startGatewayProcess } from "./helpers/gateway.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { requestsOf, type CompletionRecord } from "./helpers/audit-completions.ts";
 
 setDefaultTimeout(60_000);
 
@@ -73,17 +74,17 @@ const get = (path: string, tok: string) => `GET ${path} HTTP/1.1\r\nHost: gw\r\n
 const post = (path: string, tok: string, body: string) =>
   `POST ${path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${tok}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
-async function requestRecords(path: string): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) {
-    if ((record.type === "request" || record.type === "decision") && (record.action as { path?: string } | undefined)?.path === path) out.push(record);
-  }
-  return out;
-}
-
-/** The `request` record (written when the request is over) for `path`, polled for. */
-async function completion(path: string): Promise<AuditRecord> {
-  return await waitFor(`the request record of ${path}`, async () => (await requestRecords(path)).find((r) => r.type === "request"), { intervalMs: 50 });
+/** The completion (status, bytes, outcome) of the request for `path`, in either form (a request record, or an entry of the connection's next decision record), polled for. */
+async function completion(path: string): Promise<CompletionRecord> {
+  return await waitFor(
+    `the completion of ${path}`,
+    async () => {
+      const all: AuditRecord[] = [];
+      for await (const { record } of readRecords(gw.auditPath, { onTornTail: () => {} })) all.push(record);
+      return requestsOf(all).find((c) => (c.action as { path?: string } | undefined)?.path === path);
+    },
+    { intervalMs: 50 },
+  );
 }
 
 /**

@@ -71,6 +71,27 @@ describe("CompletionExpander", () => {
     expect(c?.decision).toBeUndefined();
   });
 
+  test("HTTP: an entry naming its own session (a request's completion carried by the connection's next request) is of that session, with its decision's caller", () => {
+    const bob = { method: "dev", subject: "bob", issuer: "dev", groups: [] };
+    const http = (session: string, who: object, path: string, details?: object) =>
+      rec({ type: "decision", session, identity: who as typeof alice, target: "api", action: { kind: "http", method: "GET", path }, decision: { effect: "allow", rule: "read", message: "ok" }, policy: "h", ...(details ? { details } : {}) });
+    const x = new CompletionExpander();
+    const d1 = http("req_1", alice, "/a");
+    x.take(d1);
+    const entry = { decision: d1.seq, session: "req_1", status: 200, bytes_out: 5, duration_ms: 0.3, outcome: "ok" };
+    // Carried by another caller's request on the same connection.
+    const d2 = http("req_2", bob, "/b", { completed: [entry] });
+    expect(x.take(d2)).toEqual([
+      { type: "request", seq: d2.seq, time: d2.time, session: "req_1", identity: alice, target: "api", action: d1.action!, decision: { effect: "allow", rule: "read" }, details: entry, foldedIn: d2.seq },
+    ]);
+    // Its decision not seen (a reader that starts mid-log): the session still the entry's, and no caller taken from the carrier.
+    const y = new CompletionExpander();
+    const [c] = y.take(http("req_3", bob, "/c", { completed: [{ ...entry, session: "req_9", decision: 1 }] }));
+    expect(c).toMatchObject({ type: "request", session: "req_9", target: "api" });
+    expect(c!.identity).toBeUndefined();
+    expect(completionsOf([d1, d2]).map((r) => r.session)).toEqual(["req_1"]);
+  });
+
   test("memory stays bounded: per session, overall, and a session's decisions are dropped at its end", () => {
     const x = new CompletionExpander({ perSession: 3, overall: 5 });
     const a = [1, 2, 3, 4].map((i) => decision("pg_a", `SELECT ${i}`));

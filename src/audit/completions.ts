@@ -7,11 +7,18 @@
 // The shape of a folded completion as a record (CompletionRecord with `foldedIn`):
 //   type      "statement" when the decision's action.kind is postgres, "request" otherwise
 //             (http, and any later target that folds its request records);
-//   session, identity, target, time, seq   of the decision record that carried it;
+//   session   the entry's `session` when it has one (HTTP: a request is a session of its own,
+//             and its completion rides on the decision record of the connection's next request,
+//             another session), else that of the decision record that carried it (PostgreSQL:
+//             the same session);
+//   identity, target   of the decision record that allowed it when that record was seen, else
+//             of the carrier when the carrier is of the completion's session (else left out);
+//   time, seq of the decision record that carried it;
 //   action    of the decision record that allowed it (details.completed[i].decision), and
 //   decision  its { effect, rule }, both only when that record was seen (a bounded memory of
 //             recent decisions per session; a reader that starts mid-log may not have it);
-//   details   the entry as written: the standalone record's details members plus `decision`;
+//   details   the entry as written: the standalone record's details members plus `decision`
+//             (and `session` for HTTP);
 //   foldedIn  the carrying record's seq (never set on a record as stored).
 // A reader shows a record's folded completions just BEFORE the record itself: they completed
 // before it was written, which is where a standalone record would have been.
@@ -38,6 +45,21 @@ export function foldedCompletions(record: ReadableRecord): FoldedEntry[] {
   );
 }
 
+/** The session of a folded entry: its own `session` member when it has one, else the carrier's (the decision it names is of that session). */
+export function entrySession(carrier: ReadableRecord, entry: FoldedEntry): string | undefined {
+  const own = entry["session"];
+  return typeof own === "string" ? own : carrier.session;
+}
+
+/**
+ * Whether `record` is a decision record of another session that carries a completion of
+ * `session` (HTTP: the decision record of the connection's next request): a reader that
+ * gathers one session's records reads it too, for that completion.
+ */
+export function carriesCompletionOf(record: ReadableRecord, session: string): boolean {
+  return record.type === "decision" && record.session !== session && foldedCompletions(record).some((e) => e["session"] === session);
+}
+
 /** The type of the standalone completion record a target of this action kind writes. */
 export function completionType(kind: unknown): "statement" | "request" {
   return kind === "postgres" ? "statement" : "request";
@@ -49,6 +71,8 @@ export function isStandaloneCompletion(record: ReadableRecord): boolean {
 }
 
 interface Remembered {
+  readonly identity: ReadableRecord["identity"];
+  readonly target: string | undefined;
   readonly action: object | undefined;
   readonly decision: { readonly effect: "allow" | "deny" | "review"; readonly rule: string | null } | undefined;
 }
@@ -80,9 +104,11 @@ export class CompletionExpander {
   take(record: ReadableRecord): CompletionRecord[] {
     const entries = foldedCompletions(record);
     const out: CompletionRecord[] = [];
-    if (entries.length > 0) {
-      const known = record.session !== undefined ? this.#sessions.get(record.session) : undefined;
-      for (const entry of entries) out.push(this.#completion(record, entry, known?.get(entry.decision)));
+    for (const entry of entries) {
+      // The decision it names is of the entry's session (another request's, for HTTP).
+      const session = entrySession(record, entry);
+      const decided = session !== undefined ? this.#sessions.get(session)?.get(entry.decision) : undefined;
+      out.push(this.#completion(record, entry, session, decided));
     }
     if (record.session !== undefined) {
       if (record.type === "decision") this.#remember(record.session, record);
@@ -92,15 +118,20 @@ export class CompletionExpander {
     return out;
   }
 
-  #completion(carrier: ReadableRecord, entry: FoldedEntry, decided: Remembered | undefined): CompletionRecord {
+  #completion(carrier: ReadableRecord, entry: FoldedEntry, session: string | undefined, decided: Remembered | undefined): CompletionRecord {
     const kind = ((decided?.action ?? carrier.action) as Record<string, unknown> | undefined)?.["kind"];
+    // Who and where: the decision's; without it, the carrier's only when it is of the same
+    // session (an HTTP connection's next request may be another caller's).
+    const same = session === carrier.session;
+    const identity = decided !== undefined ? decided.identity : same ? carrier.identity : undefined;
+    const target = decided?.target ?? carrier.target;
     return {
       type: completionType(kind),
       seq: carrier.seq,
       time: carrier.time,
-      ...(carrier.session !== undefined ? { session: carrier.session } : {}),
-      ...(carrier.identity !== undefined ? { identity: carrier.identity } : {}),
-      ...(carrier.target !== undefined ? { target: carrier.target } : {}),
+      ...(session !== undefined ? { session } : {}),
+      ...(identity !== undefined ? { identity } : {}),
+      ...(target !== undefined ? { target } : {}),
       ...(decided?.action !== undefined ? { action: decided.action } : {}),
       ...(decided?.decision !== undefined ? { decision: decided.decision } : {}),
       details: { ...entry },
@@ -114,7 +145,7 @@ export class CompletionExpander {
     else this.#sessions.delete(session);
     this.#sessions.set(session, mine);
     const d = record.decision;
-    mine.set(record.seq, { action: record.action, decision: d === undefined ? undefined : { effect: d.effect, rule: d.rule } });
+    mine.set(record.seq, { identity: record.identity, target: record.target, action: record.action, decision: d === undefined ? undefined : { effect: d.effect, rule: d.rule } });
     this.#count++;
     if (mine.size > this.limits.perSession) this.#dropOldest(session, mine);
     while (this.#count > this.limits.overall) {

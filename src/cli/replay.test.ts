@@ -69,6 +69,30 @@ for (const folded of [false, true]) {
   });
 }
 
+test("an HTTP request's completion carried by the decision record of its connection's next request (another session) is in its transcript, and not in that one's", async () => {
+  const path = join(dir, "http.log");
+  const log = await openAuditLog({ path });
+  const get = (p: string) => ({ kind: "http", method: "GET", path: p });
+  const allow = { effect: "allow" as const, rule: "read", message: "ok" };
+  const first = await log.append({ type: "decision", session: "req_1", identity, target: "api", action: get("/a"), decision: allow });
+  await log.append({ type: "decision", session: "req_2", identity, target: "api", action: get("/b"), decision: allow, details: { completed: [{ decision: first.seq, session: "req_1", status: 200, bytes_out: 12, duration_ms: 0.5, outcome: "ok" }] } });
+  await log.append({ type: "request", session: "req_2", identity, target: "api", action: get("/b"), details: { status: 404, bytes_out: 0, duration_ms: 0.2, outcome: "ok" } });
+  await log.close();
+  const one = await run(["req_1", path]);
+  expect(one.code).toBe(0);
+  const lines = one.out.trim().split("\n");
+  expect(lines[0]).toBe("session req_1 on api — alice (analysts)");
+  expect(lines.slice(1)).toEqual([expect.stringMatching(/  #1 ALLOW \(read\)$/), "                 GET /a", "                 → status 200 · 0.5 ms"]);
+  expect(one.out).not.toContain("/b");
+  // The other request's transcript has its own completion only.
+  const two = await run(["req_2", path]);
+  expect(two.out).not.toContain("GET /a");
+  expect(two.out).toContain("→ status 404");
+  // --json: the request's records as stored, and the one that carries its completion.
+  const json = await run(["req_1", path, "--json"]);
+  expect(json.out.trim().split("\n").map((l) => JSON.parse(l).session)).toEqual(["req_1", "req_2"]);
+});
+
 test("a folded completion whose decision record is not in the log names the decision's seq", () => {
   const rec = { seq: 9, time: "2026-03-02T10:00:00.000Z", prev: "0".repeat(64), hash: "0".repeat(64), session: "pg_1", target: "db" };
   const out = renderTranscript([{ ...rec, type: "decision", action: { kind: "postgres", sql: "SELECT 2" }, decision: { effect: "allow", rule: "r" }, details: { completed: [{ decision: 4, outcome: "complete", tag: "SELECT 1", rows: 1 }] } }]);

@@ -2,8 +2,10 @@
 // start, each statement (or request, exec, SFTP operation) with the decision and, for what
 // ran, its outcome, any approvals, and its end. A terminal session that was recorded is
 // played instead, at its recorded pace (replay-cast.ts). A completion folded into a later
-// decision record (audit/completions.ts) prints as a standalone one does, after its decision.
-import { CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../audit/completions.ts";
+// decision record (audit/completions.ts) prints as a standalone one does, after its decision;
+// an HTTP request's, carried by the decision record of its connection's next request (another
+// session), is read from that record.
+import { carriesCompletionOf, CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../audit/completions.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { readRecords } from "../audit/reader.ts";
 import { errorMessage, GatewayError, isGatewayError } from "../core/errors.ts";
@@ -29,7 +31,8 @@ the pace it was recorded, after its recording's sha-256 is checked against the a
                       an MCP session prints as a timeline of its calls
   LOG                 the audit log; default: audit.path of the configuration given by --config
   --config PATH       the gateway configuration (a YAML file or a folder of them)
-  --json              print the session's records as stored, one JSON object per line
+  --json              print the session's records as stored, one JSON object per line (for an
+                      HTTP request, also the record of another request that carries its completion)
   --transcript        print the transcript even when the session has a terminal recording
   --speed N           play N times faster (0.5: half as fast); default 1
   --idle-limit SECS   shorten every pause longer than SECS to SECS
@@ -94,7 +97,7 @@ export const replayCommand: Command = {
     }
     const records: AuditRecord[] = [];
     try {
-      for await (const { record } of readRecords(log, { onTornTail: () => {} })) if (record.session === session) records.push(record);
+      for await (const { record } of readRecords(log, { onTornTail: () => {} })) if (record.session === session || carriesCompletionOf(record, session)) records.push(record);
     } catch (e) {
       io.stderr(`gatehouse replay: ${errorMessage(e)}\n`);
       return 1;
@@ -176,8 +179,9 @@ function outcomeText(d: Details): string {
   return parts.join(" · ");
 }
 
-/** The transcript of one session's records (in log order). */
+/** The transcript of one session's records (in log order; records of other sessions give only the completions of this one they carry). */
 export function renderTranscript(records: readonly AuditRecord[]): string {
+  const session = records[0]!.session;
   const first = records[0]!.time;
   const out: string[] = [];
   const start = records.find((r) => r.type === "session.start");
@@ -188,6 +192,7 @@ export function renderTranscript(records: readonly AuditRecord[]): string {
   // An SSH session: its decisions are about SSH actions (or it ended before any, with an SSH client's banner).
   const ssh = records.some((r) => (r.action as Details | undefined)?.["kind"] === "ssh" || (r.type === "session.start" && details(r)["client"] !== undefined));
   for (const r of withFoldedCompletions(records, new CompletionExpander(UNBOUNDED))) {
+    if (r.session !== session) continue;
     const t = clock(r.time, first);
     const d = details(r);
     switch (r.type) {

@@ -137,6 +137,24 @@ describe("gatehouse tail", () => {
     expect(json.lines().map((l) => JSON.parse(l).seq)).toEqual([2]);
   });
 
+  test("an HTTP request's completion carried by another caller's request on the same connection prints as its own caller's request line", async () => {
+    const path = join(tempDir(), "audit.log");
+    let now = T0;
+    const log = await openAuditLog({ path, clock: { now: () => now } });
+    const append = (e: AuditEventInput) => ((now += 1000), log.append(e));
+    const person = (subject: string) => ({ method: "dev", subject, issuer: "dev", groups: [] });
+    const get = (p: string) => ({ kind: "http", method: "GET", path: p });
+    const a = await append({ session: "req_a", identity: person("alice"), target: "api", type: "decision", action: get("/a"), decision: { effect: "allow", rule: "read" } });
+    await append({ session: "req_b", identity: person("bob"), target: "api", type: "decision", action: get("/b"), decision: { effect: "allow", rule: "read" }, details: { completed: [{ decision: a.seq, session: "req_a", status: 200, bytes_out: 2, duration_ms: 0.1, outcome: "ok" }] } });
+    await log.close();
+    const t = io();
+    expect(await tail.run([path], t.io)).toBe(0);
+    expect(t.lines().map((l) => l.split(" ").slice(1, 7).join(" "))).toEqual(["decision allow alice api GET /a", "request allow alice api GET /a", "decision allow bob api GET /b"]);
+    const alices = io();
+    expect(await tail.run([path, "--identity", "alice", "--type", "request"], alices.io)).toBe(0);
+    expect(alices.lines().map((l) => l.split(" ").slice(1, 7).join(" "))).toEqual(["request allow alice api GET /a"]);
+  });
+
   test("reads across rotated files in chain order", async () => {
     const path = await sampleLog(tempDir(), 600);
     expect((await listLogFiles(path)).length).toBeGreaterThan(2);

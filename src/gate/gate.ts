@@ -523,13 +523,16 @@ export class Gate {
    * gave earlier for the same request (`known`, under the policy still in force: the caller
    * compares the hash in the same turn), from the caller's template, written with the turn's
    * other records (flushRecordsSoon). Resolves to `known` once it is written, or to a deny
-   * (auditFailed) when it cannot be; never rejects.
+   * (auditFailed) when it cannot be; never rejects. lastSeq, read right after the call, is the
+   * record's seq (-1: none, or the sink gave none).
    */
   recordKnownSoon(target: string, known: Verdict, template: RecordTemplate, values: RecordValues): Promise<Verdict> {
     const failed = (e: unknown) => this.auditFailed("decision", known.decision, known.policyHash, e);
     try {
       this.appendRecord(template, values);
     } catch (e) {
+      // No record, so no seq: a caller reading lastSeq must not take an earlier record's.
+      this.lastSeq = -1;
       return Promise.resolve(failed(e));
     }
     this.deps.metrics.decisions.inc({ target, effect: "allow" });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { signal, within } from "../../test/helpers/wait.ts";
-import { type Http1Refusal, type Http1Server, serveHttp1 } from "./http1-server.ts";
+import { type ClientConnection, type Http1Refusal, type Http1Server, serveHttp1 } from "./http1-server.ts";
 
 let server: Http1Server<{ tag: string }>;
 const refusals: Http1Refusal[] = [];
@@ -11,6 +11,16 @@ const offered: string[] = [];
 let slowBody = signal<void>();
 let heldAbort = signal<void>();
 let holding = signal<void>();
+/** What a connection's state held when its onEnd ran. */
+let connectionEnded = signal<number>();
+
+/** Counts a request on its connection (the target's state, `local`), and asks to be told of the connection's end. */
+function countOn(c: ClientConnection): number {
+  const n = ((c.local as number | null) ?? 0) + 1;
+  c.local = n;
+  if (c.onEnd === null) c.onEnd = () => connectionEnded.resolve(c.local as number);
+  return n;
+}
 
 beforeAll(() => {
   server = serveHttp1<{ tag: string }>({
@@ -49,6 +59,7 @@ beforeAll(() => {
         await heldAbort.promise;
         return new Response("never");
       }
+      if (url.pathname === "/conn") return new Response(`n ${countOn(srv.connectionOf(req)!)}`);
       if (url.pathname === "/nocontent") return new Response(null, { status: 204 });
       if (url.pathname === "/sized") return new Response("hello", { headers: { "content-length": "5", "x-b": "1" } });
       if (url.pathname === "/ws") return srv.upgrade(req, { data: { tag: "t1" } }) ? undefined : new Response("no upgrade", { status: 400 });
@@ -59,6 +70,7 @@ beforeAll(() => {
       offered.push(`${head.method} ${head.target}`);
       if (!head.target.startsWith("/lane/")) return undefined;
       if (head.target === "/lane/response") return Promise.resolve(new Response("lane response"));
+      if (head.target === "/lane/conn") return Promise.resolve(new Response(`n ${countOn(ctx.connection)}`));
       const body = new TextEncoder().encode(`lane ${head.method} ${head.target} from ${ctx.remoteAddress()}`);
       return Promise.resolve({ status: 200, statusText: "", fields: [["x-lane", "1"]], length: String(body.byteLength), body });
     },
@@ -244,6 +256,19 @@ describe("serveHttp1", () => {
     sock.destroy();
     await within("the abort of /hold", heldAbort.promise);
     expect(aborted).toContain("/hold");
+  });
+
+  test("a target's state on a connection: the same for every request on it (the lane's too), and told once when it ends", async () => {
+    connectionEnded = signal<number>();
+    const text = "GET /conn HTTP/1.1\r\nHost: h\r\n\r\nGET /lane/conn HTTP/1.1\r\nHost: h\r\n\r\nGET /conn HTTP/1.1\r\nHost: h\r\n\r\n";
+    const { all } = await exchange(text, (a) => a.endsWith("n 3"));
+    expect([...all.matchAll(/n (\d)/g)].map((m) => m[1])).toEqual(["1", "2", "3"]);
+    // The client closed it (exchange destroys its socket): onEnd ran, with the state as the last request left it.
+    expect(await within("the connection's onEnd", connectionEnded.promise)).toBe(3);
+    // Another connection starts from nothing.
+    connectionEnded = signal<number>();
+    expect(bodyOf((await exchange("GET /conn HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).all)).toBe("n 1");
+    expect(await within("the second connection's onEnd", connectionEnded.promise)).toBe(1);
   });
 
   test("a WebSocket upgrade is framed for a handler written for Bun.serve", async () => {

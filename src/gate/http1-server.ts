@@ -17,8 +17,24 @@ import { acceptKey, offeredProtocols } from "./websocket-codec.ts";
 export type { Http1Refusal, RequestHead } from "./http1-request-parser.ts";
 export type { WholeAnswer } from "./http1-response.ts";
 
+/**
+ * The client connection a request came on, as a target may keep state on it (what a keep-alive
+ * connection's next request carries: the completions of its earlier requests, see
+ * targets/http/connection-completions.ts). The server only keeps these members and calls onEnd.
+ */
+export interface ClientConnection {
+  /** The target's state for this connection (set by the target). */
+  local: unknown;
+  /** Called once when the connection ends, before its request in progress (if any) is aborted (set by the target). */
+  onEnd: (() => void) | null;
+  /** The connection has ended (nothing more comes on it, onEnd has run). */
+  readonly closed: boolean;
+}
+
 /** What a fast lane (Http1ServerOptions.lane) may use of the connection its request came on. */
 export interface LaneContext {
+  /** The connection it came on. */
+  readonly connection: ClientConnection;
   /** Aborted when the client leaves (the lane may abort it too: the server only reads it). */
   readonly abort: AbortController;
   /** Called once the client has left, after `abort` (set by the lane; one listener without an event). */
@@ -37,6 +53,8 @@ export interface SocketAddressInfo {
 export interface Http1Server<T> {
   readonly port: number;
   requestIP(req: Request): SocketAddressInfo | null;
+  /** The connection `req` came on (null: not a request of this server's). */
+  connectionOf(req: Request): ClientConnection | null;
   /** Accepts a WebSocket upgrade for `req` (answered with 101 once the handler returns undefined); false if it is not one. */
   upgrade(req: Request, options: { data: T }): boolean;
   /** Stops accepting; with closeActive, closes open connections too. */
@@ -107,6 +125,9 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       const e = exchanges.get(req);
       return e === undefined ? null : e.conn.remote();
     },
+    connectionOf(req) {
+      return exchanges.get(req)?.conn ?? null;
+    },
     upgrade(req, options) {
       const e = exchanges.get(req);
       if (e === undefined || e.exchange.upgrade !== null || opts.websocket === undefined) return false;
@@ -125,8 +146,10 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
     },
   };
 
-  class H1Connection {
+  class H1Connection implements ClientConnection {
     busy = false;
+    local: unknown = null;
+    onEnd: (() => void) | null = null;
     private buf: Uint8Array = EMPTY;
     private exchange: Exchange | null = null;
     private ws: ServerSideWebSocket<T> | null = null;
@@ -170,6 +193,10 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
 
     gone(): void {
       this.closed = true;
+      // The target's state first (what it held for the next request goes out), then the request in progress.
+      const onEnd = this.onEnd;
+      this.onEnd = null;
+      onEnd?.();
       open.delete(this);
       idle.delete(this);
       sockets.delete(this);
@@ -249,7 +276,7 @@ export function serveHttp1<T>(opts: Http1ServerOptions<T>): Http1Server<T> {
       let taken: Promise<WholeAnswer | Response> | undefined;
       if (opts.lane !== undefined && head.contentLength === null && !head.chunked && head.form === "origin" && head.host !== "") {
         const conn = this;
-        ex.lane = { abort, onGone: null, remoteAddress: () => conn.conn.remoteAddress ?? "" };
+        ex.lane = { connection: this, abort, onGone: null, remoteAddress: () => conn.conn.remoteAddress ?? "" };
         taken = opts.lane(head, ex.lane);
       }
       if (taken !== undefined) {

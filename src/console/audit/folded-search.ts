@@ -6,6 +6,8 @@
 // scan from there (bounded: those records are usually a few lines back). The rule, effect and text
 // filters are checked on the completion once that is known; one whose decision record lies beyond
 // the lookup's budget shows without statement or rule, and only when no such filter is given.
+// Not covered: an identity filter finds an HTTP completion only when its carrier is of the same
+// caller (two callers on one keep-alive connection: the other's carrier line lacks the needle).
 import { CompletionExpander, completionType, foldedCompletions, UNBOUNDED, type CompletionRecord, type ReadableRecord } from "../../audit/completions.ts";
 import type { AuditRecord } from "../../audit/record.ts";
 import { matchesQuery, type AuditQuery } from "./audit-query.ts";
@@ -19,11 +21,17 @@ export function searchesFolded(q: AuditQuery): boolean {
   return q.type === "statement" || q.type === "request";
 }
 
-/** A decision record that carries completions of the query's type and matches what it shares with them. */
+/**
+ * A decision record that carries completions of the query's type and matches what it shares with
+ * them. An HTTP completion names its own session (its carrier is the decision record of the
+ * connection's next request, another session), so a session filter is met by an entry naming it.
+ */
 function carries(r: AuditRecord, q: AuditQuery): boolean {
-  if (r.type !== "decision" || foldedCompletions(r).length === 0) return false;
+  const entries = r.type === "decision" ? foldedCompletions(r) : [];
+  if (entries.length === 0) return false;
   if (completionType((r.action as Record<string, unknown> | undefined)?.["kind"]) !== q.type) return false;
-  return matchesQuery(r, { ...q, type: "decision", effect: undefined, rule: undefined });
+  const session = q.session !== undefined && entries.some((e) => e["session"] === q.session) ? undefined : q.session;
+  return matchesQuery(r, { ...q, type: "decision", effect: undefined, rule: undefined, session });
 }
 
 /**

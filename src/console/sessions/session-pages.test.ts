@@ -19,7 +19,11 @@ const alice: Identity = { method: "dev", subject: "alice", issuer: "dev", groups
 const who = { method: "dev", subject: "bob", issuer: "dev", groups: ["analysts"] };
 const EVIL_SQL = `select '<script>alert(1)</script>' from "t"`;
 
-/** `folded`: the log also holds session pg_f, pg_1's statement with its completion folded into the next decision record. */
+/**
+ * `folded`: the log also holds session pg_f, pg_1's statement with its completion folded into the
+ * next decision record; and HTTP requests req_a and req_b on one connection, req_a's completion
+ * carried by req_b's decision record (another session), req_b's a request record of its own.
+ */
 async function setUp(roles: ConsoleRole[], folded = false) {
   const path = newLog();
   const recordings = join(dirname(path), "recordings");
@@ -38,6 +42,11 @@ async function setUp(roles: ConsoleRole[], folded = false) {
     const allowed = await log.append({ type: "decision", session: "pg_f", identity: who, target: "prod", action: { kind: "postgres", sql: EVIL_SQL }, decision: { effect: "allow", rule: "read" } });
     await log.append({ type: "decision", session: "pg_f", identity: who, target: "prod", action: { kind: "postgres", sql: "drop table t" }, decision: { effect: "deny", rule: null, message: "no rule allows drop" }, details: { completed: [{ decision: allowed.seq, rows: 3, duration_ms: 1.5, masked_cells: 2 }] } });
     await log.append({ type: "session.end", session: "pg_f", identity: who, target: "prod", details: { duration_ms: 30, statements: 2 } });
+    const get = (p: string) => ({ kind: "http", method: "GET", path: p });
+    const a = await log.append({ type: "decision", session: "req_a", identity: who, target: "api", action: get("/api/a"), decision: { effect: "allow", rule: "read-api", message: "ok" } });
+    const carried = { decision: a.seq, session: "req_a", status: 200, bytes_out: 12, duration_ms: 0.5, outcome: "ok" };
+    await log.append({ type: "decision", session: "req_b", identity: { ...who, subject: "alice" }, target: "api", action: get("/api/b"), decision: { effect: "allow", rule: "read-api", message: "ok" }, details: { completed: [carried] } });
+    await log.append({ type: "request", session: "req_b", identity: { ...who, subject: "alice" }, target: "api", action: get("/api/b"), details: { status: 201, bytes_out: 0, duration_ms: 0.2, outcome: "ok" } });
   }
   await log.append({ type: "request", session: "req_1", identity: who, target: "api", action: { kind: "http", method: "GET", path: "/<img src=x onerror=alert(1)>" }, decision: { effect: "deny", rule: null }, details: { status: 403 } });
   await log.append({ type: "session.start", session: "ssh_1", identity: who, target: "web" });
@@ -118,6 +127,23 @@ test("a completion folded into the next decision record shows as the statement r
   expect(folded).toContain('<span class="count">5</span>');
 });
 
+test("an HTTP request's page shows its completion, carried by the decision record of the connection's next request; that request's page does not", async () => {
+  const { app } = await setUp(["view"], true);
+  const rowsOf = (page: string) => [...page.matchAll(/<tr class="rec-([a-z-]+)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1], m[2]!.replace(/<time[^>]*>[^<]*<\/time>/, "").replace(/\s+/g, " ")]);
+  const a = await (await app.request("/sessions/req_a")).text();
+  const rows = rowsOf(a);
+  expect(rows.map(([t]) => t)).toEqual(["decision", "request"]);
+  expect(rows[1]![1]).toContain("GET /api/a");
+  expect(rows[1]![1]).toContain("read-api");
+  expect(rows[1]![1]).toContain("HTTP 200");
+  expect(a).not.toContain("/api/b");
+  expect(a).toContain("bob"); // its caller, not the carrier's
+  const b = await (await app.request("/sessions/req_b")).text();
+  expect(rowsOf(b).map(([t]) => t)).toEqual(["decision", "request"]);
+  expect(b).toContain("HTTP 201");
+  expect(b).not.toContain("/api/a");
+});
+
 test("the audit search for statement records finds a completion folded into a decision record, as a statement row", async () => {
   const { app } = await setUp(["view"], true);
   const rowsOf = (page: string) => [...page.matchAll(/<tr>\s*<td>(\d+)<\/td>[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/\s+/g, " "));
@@ -133,6 +159,13 @@ test("the audit search for statement records finds a completion folded into a de
   expect(rowsOf(await (await app.request("/audit?type=statement&effect=deny")).text())).toHaveLength(0);
   expect(rowsOf(await (await app.request("/audit?type=statement&text=" + encodeURIComponent('from "t"'))).text())).toHaveLength(2);
   expect(rowsOf(await (await app.request("/audit?type=statement&text=nowhere")).text())).toHaveLength(0);
+  // An HTTP request's completion, carried by another request's decision record, is found by its own session.
+  const a = rowsOf(await (await app.request("/audit?type=request&session=req_a")).text());
+  expect(a).toHaveLength(1);
+  expect(a[0]).toContain(">req_a</a>");
+  expect(a[0]).toContain("/api/a");
+  expect(rowsOf(await (await app.request("/audit?type=request&session=req_b")).text()).map((r) => r.includes("/api/b"))).toEqual([true]);
+  expect(rowsOf(await (await app.request("/audit?type=request")).text())).toHaveLength(3); // and req_1's
   // The decision records stay decision rows in a search by type decision.
   expect(rowsOf(await (await app.request("/audit?type=decision&session=pg_f")).text())).toHaveLength(2);
 });

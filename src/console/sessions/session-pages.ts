@@ -8,7 +8,7 @@
 // shows as a statement/request row of its own, as a standalone record would.
 import { Hono, type Context } from "hono";
 import { resolve, sep } from "node:path";
-import { CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../../audit/completions.ts";
+import { carriesCompletionOf, CompletionExpander, UNBOUNDED, withFoldedCompletions, type ReadableRecord } from "../../audit/completions.ts";
 import type { AuditRecord } from "../../audit/record.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Clock } from "../../core/types.ts";
@@ -144,7 +144,10 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     }
     const r = await scanBackward(deps.auditPath(), {
       needles: [[memberNeedle("session", id)]],
-      match: (rec) => rec.session === id,
+      // And a decision record of another session that carries a completion of this one (an HTTP
+      // request's rides on the decision record of its connection's next request): the member
+      // needle finds it too, as the entry names the session.
+      match: (rec) => rec.session === id || carriesCompletionOf(rec, id),
       before: hint !== null ? { rotation: hint.rotation, offset: hint.offset + after } : null,
       stop: (rec) => rec.type === "session.start",
       limit: SESSION_RECORDS,
@@ -166,13 +169,15 @@ export function createSessionPages(deps: SessionPagesDeps): Hono<ConsoleEnv> {
     const live = deps.live.get(id);
     if (found.records.length === 0 && live === undefined) return page(c, `Session ${id}`, html`<p class="notice error" role="alert">No session ${id} in the audit log.</p>`, 404);
     const canEnd = live !== undefined && hasRole(c, "end_sessions");
-    const first = found.records[0]?.record;
-    const end = found.records.find((r) => r.record.type === "session.end")?.record;
-    const casts = found.records.filter((r) => recordingOf(r.record) !== null);
-    const outputs = found.records.filter((r) => outputOf(r.record, "stdout") !== null || outputOf(r.record, "stderr") !== null);
+    // The session's own records; the others only carry completions of it.
+    const own = found.records.filter((r) => r.record.session === id);
+    const first = own[0]?.record;
+    const end = own.find((r) => r.record.type === "session.end")?.record;
+    const casts = own.filter((r) => recordingOf(r.record) !== null);
+    const outputs = own.filter((r) => outputOf(r.record, "stdout") !== null || outputOf(r.record, "stderr") !== null);
     const ended = c.req.query("ended") === "1";
     // The page holds the session's records anyway, so every decision they name is remembered.
-    const events = [...withFoldedCompletions(found.records.map((r) => r.record), new CompletionExpander(UNBOUNDED))];
+    const events = [...withFoldedCompletions(found.records.map((r) => r.record), new CompletionExpander(UNBOUNDED))].filter((r) => r.session === id);
     const body = html`
       <p><a href="${base}">← Sessions</a></p>
       <dl class="facts">

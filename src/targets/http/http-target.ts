@@ -3,7 +3,9 @@
 // the upstream credential, streamed back (masked when the policy says so), and audited again
 // with its status, bytes and duration. A known route (known-routes.ts) skips the decision; a
 // known GET or HEAD without a body is taken by the listener before any Request is made and its
-// whole answer written without a Response (lane()).
+// whole answer written without a Response (lane()). A request whose decision record's seq is
+// known has no request record of its own unless it must: the next decision record on its client
+// connection carries its completion (connection-completions.ts).
 import type { ServerWebSocket } from "bun";
 import type { HttpTarget } from "../../config/schema.ts";
 import { parseDuration, parseSize } from "../../core/duration.ts";
@@ -14,7 +16,7 @@ import { hasMasks } from "../../core/types.ts";
 import { type AuthRejection, recordAuthRejected } from "../../gate/auth-rejection.ts";
 import { type AuditEvent, type Verdict, RECORD_QUEUED, auditIdentity, describeApproval } from "../../gate/gate.ts";
 import { splitListen } from "../../gate/listen.ts";
-import { type Http1Refusal, type Http1Server, type LaneContext, type RequestHead, type WholeAnswer, serveHttp1 } from "../../gate/http1-server.ts";
+import { type ClientConnection, type Http1Refusal, type Http1Server, type LaneContext, type RequestHead, type WholeAnswer, serveHttp1 } from "../../gate/http1-server.ts";
 import { SessionRevocations } from "../../gate/revocation.ts";
 import { RecordsByIdentity, type SessionRecords } from "../../gate/session-records.ts";
 import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../audit/record-template.ts";
@@ -29,6 +31,7 @@ import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { MAX_HEAD_BYTES, headTooLarge } from "./request-head.ts";
 import { KnownRoutes, type KnownRoute } from "./known-routes.ts";
+import { type Carried, type RequestCompletion, ConnectionCompletions, carrierDetails, withCompleted } from "./connection-completions.ts";
 
 /** Upstream bodies up to this size, with a content-length, are read whole instead of streamed. */
 const SMALL_BODY = 64 * 1024;
@@ -54,6 +57,8 @@ export interface HttpTargetDeps extends TargetDeps {
   readonly ownClient?: boolean;
   /** The target's settings with secret references at their current values (gate/secret-store.ts), asked per request. */
   readonly current?: () => HttpTarget;
+  /** How long a completion waits for the next decision record on its connection (gate/held-completions.ts; default 5 ms). */
+  readonly completionWaitMs?: number;
 }
 
 const DEFAULT_MASK_MAX = 10 * 1024 * 1024;
@@ -98,6 +103,10 @@ interface Forwarding {
   readonly headers: Record<string, string>;
   /** upstreamFieldBlock(headers), made already (the fast lane's). */
   readonly block?: string;
+  /** The seq of its decision record, when its completion may ride on a later one (-1: a request record of its own). */
+  readonly decision: number;
+  /** The client connection it came on (null: unknown). */
+  readonly connection: ClientConnection | null;
 }
 
 export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningTarget {
@@ -134,6 +143,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   // written: stop() lets both finish before the audit log closes.
   let forwarding = 0;
   const writing = new Set<Promise<void>>();
+  /** A completion as a request record of its own. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLaterFrom never rejects). */
+  const writeRequest = (c: RequestCompletion): void => {
+    const written = gate.recordLaterFrom(requestTemplate(c.records), { session: c.id, action: c.action, details: REQUEST_DETAILS.fill(c.outcome) }, "request");
+    // Queued in the log already (it drains on close): nothing more for stop() to wait for.
+    if (written === RECORD_QUEUED) return;
+    writing.add(written);
+    void written.then(() => writing.delete(written));
+  };
+  // Completions held on their client connections for the next decision record made there.
+  const completions = new ConnectionCompletions(writeRequest, deps.completionWaitMs);
   // Upstream deadlines: one sweep a second rather than a timer and a combined signal per
   // request (AbortSignal.any + AbortSignal.timeout cost ~20 µs of CPU per request).
   const deadlines = new Map<AbortController, number>();
@@ -193,15 +212,29 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
    * A known route's decision record, queued as gate.check would record and count it (the same
    * record, byte for byte), written with the turn's others; resolves with knownRefusal's answer.
    */
-  async function recordKnown(fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number): Promise<Response | null> {
+  async function recordKnown(fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number, connection: ClientConnection | null): Promise<{ refused: Response | null; seq: number }> {
     const { known } = fast;
-    return knownRefusal(await gate.recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id }), fast, id, revocationsSince);
+    const carried = completions.take(connection);
+    const recorded = gate.recordKnownSoon(cfg.name, known.verdict, known.decision, knownValues(known, id, carried));
+    const seq = gate.lastSeq;
+    return { refused: await knownRefusal(await recorded, fast, id, revocationsSince, carried), seq };
   }
 
-  /** Once a known route's record is written: null, forward it; else the answer that refuses it (the log failed, or a reload revoked the caller meanwhile). */
-  function knownRefusal(verdict: Verdict, fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number): Response | Promise<Response> | null {
+  /** A known route's decision record's values: the action made once, the request's id, and the completions it carries. */
+  function knownValues(known: KnownRoute, id: string, carried: Carried | undefined): { action: CanonicalValue; session: string; details?: CanonicalValue } {
+    const details = carrierDetails(carried);
+    return details === undefined ? { action: known.action, session: id } : { action: known.action, session: id, details };
+  }
+
+  /**
+   * Once a known route's record is written: null, forward it; else the answer that refuses it
+   * (the log failed, or a reload revoked the caller meanwhile). `carried`: the completions that
+   * record carries, written on their own when it was not written.
+   */
+  function knownRefusal(verdict: Verdict, fast: { known: KnownRoute; identity: Identity }, id: string, revocationsSince: number, carried: Carried | undefined): Response | Promise<Response> | null {
     const { known } = fast;
     if (verdict.auditFailed) {
+      completions.giveBack(carried);
       outcomeCount.denied.inc();
       return auditUnavailable(verdict.message);
     }
@@ -282,9 +315,16 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // what clientOf makes for a Request, without a second controller and an event listener.
     const client: Client = { abort: ctx.abort, onGone: null };
     ctx.onGone = () => client.onGone?.();
-    return gate
-      .recordKnownSoon(cfg.name, known.verdict, known.decision, { action: known.action, session: id })
-      .then((verdict) => knownRefusal(verdict, { known, identity }, id, revocationsSince) ?? forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block }, true))
+    const connection = ctx.connection;
+    const carried = completions.take(connection);
+    const recorded = gate.recordKnownSoon(cfg.name, known.verdict, known.decision, knownValues(known, id, carried));
+    const decision = gate.lastSeq;
+    return recorded
+      .then(
+        (verdict) =>
+          knownRefusal(verdict, { known, identity }, id, revocationsSince, carried) ??
+          forward(null, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method, headers, block, decision, connection }, true),
+      )
       .catch((e: unknown) => {
         log.error("http target failed", { target: cfg.name, error: errorMessage(e) });
         return jsonError(500, "internal", "the gateway failed to handle this request");
@@ -303,13 +343,14 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     const client = clientOf(req.signal);
     const abort = client.abort;
 
+    const connection = server.connectionOf(req);
     const fast = knownRoute(req);
     if (fast !== undefined) {
       const { known, records } = fast;
-      const refused = await recordKnown(fast, id, revocationsSince);
+      const { refused, seq } = await recordKnown(fast, id, revocationsSince, connection);
       if (refused !== null) return refused;
       const headers = upstreamRequestFields(req.headers, extraHeaders(), { ip: server.requestIP(req)?.address ?? "", host: req.headers.get("host"), proto: known.proto });
-      return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers });
+      return forward(req, { id, started, client, action: known.action, records, verdict: known.verdict, target: known.upstreamUrl, method: known.facts.method, headers, decision: seq, connection });
     }
 
     let url: URL;
@@ -379,11 +420,23 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Read before the decision: a reload while it is made must not let its allow be kept.
     const policyBefore = gate.policyNow();
     // With `records` the decision record is written (strict: fsync'd) before check() returns,
-    // so nothing below forwards a request whose decision is not in the log.
-    const verdict = await gate.check(
+    // so nothing below forwards a request whose decision is not in the log. It carries the
+    // completions held on this connection.
+    const carried = completions.take(connection);
+    const details = withCompleted(isUpgrade ? { websocket: true } : undefined, carried);
+    gate.lastSeq = -1;
+    const checking = gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
-      { session: id, records, signal: abort.signal, remote: remoteOf(server.requestIP(req)), ...(isUpgrade ? { details: { websocket: true } } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
+      { session: id, records, signal: abort.signal, remote: remoteOf(server.requestIP(req)), ...(details !== undefined ? { details } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
     );
+    // check() appends the decision record from the templates before its first await, so this is
+    // its seq (-1: it went another way: a sink without appendSync, or it failed).
+    const seq = gate.lastSeq;
+    const verdict = await checking;
+    // Not written: what it was to carry goes out on its own. (A review whose decision record was
+    // written but whose approval.requested record failed also lands here: such a completion is
+    // then in the log twice, rather than not at all.)
+    if (verdict.auditFailed) completions.giveBack(carried);
     // The credential was revoked by a reload while this request was decided or held: the
     // approval was for a caller the gateway no longer trusts.
     if (verdict.allowed && revocations.revokedSince(revocationsSince, identity)) {
@@ -431,7 +484,9 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // Allowed as it would be again: the next such request takes the fast path. Only when the
     // policy in force now is the one read before the decision (and the one that made it).
     if (policyBefore.hash === verdict.policyHash) knownRoutes.remember(records, req.method, req.url, verdict, gate.policyNow(), facts, target, proto);
-    return forward(req, { id, started, client, action: facts, records, verdict, target, method, headers });
+    // Its completion may ride on a later decision record only when it was an ordinary allow (no
+    // approval or grant) whose record's seq is known.
+    return forward(req, { id, started, client, action: facts, records, verdict, target, method, headers, decision: verdict.approvalId === undefined ? seq : -1, connection });
   }
 
   /**
@@ -442,19 +497,19 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
   function forward(req: Request, r: Forwarding): Promise<Response>;
   function forward(req: null, r: Forwarding, lane: true): Promise<Response | WholeAnswer>;
   async function forward(req: Request | null, r: Forwarding, lane = false): Promise<Response | WholeAnswer> {
-    const { id, started, client, action, records, verdict, target, method, headers } = r;
+    const { id, started, client, action, records, verdict, target, method, headers, decision, connection } = r;
     const abort = client.abort;
     const masking = hasMasks(verdict.masks);
     if (masking) headers["accept-encoding"] = "identity";
-    // From here on every path ends in complete(): the request record with status and bytes.
+    // From here on every path ends in complete(): the request's completion with status and bytes.
     let completed = false;
     forwarding++;
     let bytes = 0;
-    client.onGone = () => void complete(499, bytes, "client_closed");
+    client.onGone = () => complete(499, bytes, "client_closed");
     if (abort.signal.aborted) {
       // Gone before anything was forwarded (while the token was verified or the gate decided):
       // forward nothing, and record that nothing was delivered.
-      void complete(499, 0, "client_closed");
+      complete(499, 0, "client_closed");
       return new Response(null, { status: 499 });
     }
     deadlines.set(abort, Date.now() + timeoutMs);
@@ -479,7 +534,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       // A deadline says so (fetch rejects with the abort's reason; the own client wraps it).
       const why = abort.signal.aborted && abort.signal.reason instanceof GatewayError ? abort.signal.reason : e;
       outcomeCount.upstream_error.inc();
-      void complete(502, 0, "upstream_error", errorMessage(why));
+      complete(502, 0, "upstream_error", errorMessage(why));
       return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(why)}`);
     }
     const outHeaders = downstreamResponseHeaders(res.headers);
@@ -499,18 +554,18 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         const { body, masked } = masker.maskBody(raw, res.headers.get("content-type"));
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));
-        void complete(res.status, body.byteLength, "ok", undefined, masked);
+        complete(res.status, body.byteLength, "ok", undefined, masked);
         outcomeCount.masked.inc();
         return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
       } catch (e) {
         outcomeCount.mask_refused.inc();
-        void complete(502, 0, "mask_refused", errorMessage(e));
+        complete(502, 0, "mask_refused", errorMessage(e));
         return jsonError(502, "mask_refused", errorMessage(e));
       }
     }
     outcomeCount.forwarded.inc();
     if (!res.body) {
-      void complete(res.status, 0, "ok");
+      complete(res.status, 0, "ok");
       return new Response(null, { status: res.status, statusText: res.statusText, headers: outHeaders });
     }
     // Small bodies of known length are read whole: no stream machinery per request, and the
@@ -521,10 +576,10 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       try {
         body = await res.arrayBuffer();
       } catch (e) {
-        void complete(502, 0, "upstream_error", errorMessage(e));
+        complete(502, 0, "upstream_error", errorMessage(e));
         return jsonError(502, "bad_gateway", `upstream ${upstream.host} failed: ${errorMessage(e)}`);
       }
-      void complete(res.status, body.byteLength, "ok");
+      complete(res.status, body.byteLength, "ok");
       return new Response(body, { status: res.status, statusText: res.statusText, headers: outHeaders });
     }
     const counted = res.body.pipeThrough(
@@ -534,7 +589,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
           ctl.enqueue(chunk);
         },
         flush() {
-          void complete(res.status, bytes, "ok");
+          complete(res.status, bytes, "ok");
         },
       }),
     );
@@ -546,7 +601,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         a.stream?.cancel().catch(() => undefined);
         const message = `upstream ${upstream.host} failed: status ${a.status} is not an HTTP status`;
         outcomeCount.upstream_error.inc();
-        void complete(502, 0, "upstream_error", message);
+        complete(502, 0, "upstream_error", message);
         return jsonError(502, "bad_gateway", message);
       }
       if (lane && a.stream === null) {
@@ -554,7 +609,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         const whole = wholeAnswer(a, a.body, false);
         if (whole !== null) {
           outcomeCount.forwarded.inc();
-          void complete(a.status, a.body?.byteLength ?? 0, "ok");
+          complete(a.status, a.body?.byteLength ?? 0, "ok");
           return whole;
         }
       }
@@ -563,7 +618,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       if (masking && (a.body !== null || a.stream !== null)) return maskOwnAnswer(a, outHeaders);
       outcomeCount.forwarded.inc();
       if (a.stream === null) {
-        void complete(a.status, a.body?.byteLength ?? 0, "ok");
+        complete(a.status, a.body?.byteLength ?? 0, "ok");
         return new Response(a.body, init);
       }
       const counted = a.stream.pipeThrough(
@@ -573,7 +628,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
             ctl.enqueue(chunk);
           },
           flush() {
-            void complete(a.status, bytes, "ok");
+            complete(a.status, bytes, "ok");
           },
         }),
       );
@@ -591,13 +646,13 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
         const { body, masked } = maskedBody(raw, outHeaders.get("content-encoding"), outHeaders.get("content-type"));
         outHeaders.delete("content-encoding");
         outHeaders.set("content-length", String(body.byteLength));
-        void complete(a.status, body.byteLength, "ok", undefined, masked);
+        complete(a.status, body.byteLength, "ok", undefined, masked);
         outcomeCount.masked.inc();
         return new Response(body, { status: a.status, statusText: a.statusText, headers: outHeaders });
       } catch (e) {
         a.stream?.cancel().catch(() => undefined);
         outcomeCount.mask_refused.inc();
-        void complete(502, 0, "mask_refused", errorMessage(e));
+        complete(502, 0, "mask_refused", errorMessage(e));
         return jsonError(502, "mask_refused", errorMessage(e));
       }
     }
@@ -631,12 +686,12 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     function maskWhole(a: Http1Answer, raw: Uint8Array): WholeAnswer | Response {
       try {
         const { body, masked } = maskedBody(raw, fieldOf(a.headers, "content-encoding"), fieldOf(a.headers, "content-type"));
-        void complete(a.status, body.byteLength, "ok", undefined, masked);
+        complete(a.status, body.byteLength, "ok", undefined, masked);
         outcomeCount.masked.inc();
         return wholeAnswer(a, body, true)!;
       } catch (e) {
         outcomeCount.mask_refused.inc();
-        void complete(502, 0, "mask_refused", errorMessage(e));
+        complete(502, 0, "mask_refused", errorMessage(e));
         return jsonError(502, "mask_refused", errorMessage(e));
       }
     }
@@ -654,22 +709,20 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       return masker.maskBody(raw, contentType);
     }
 
-    /** The request record. Nothing waits for it: a failed write is logged, counted and shown by /healthz (recordLater never rejects). */
-    function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): Promise<void> {
-      if (completed) return Promise.resolve();
+    /**
+     * The request's completion: held for the next decision record on its connection when its own
+     * decision record's seq is known, else (and when the connection has ended) a request record
+     * written with the next write (writeRequest). Nothing waits for either.
+     */
+    function complete(status: number, bytesOut: number, outcome: string, error?: string, masked?: number): void {
+      if (completed) return;
       completed = true;
       forwarding--;
       deadlines.delete(abort);
       const durationMs = performance.now() - started;
       latency.observe(durationMs / 1000);
-      const details = REQUEST_DETAILS.fill({ status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, error: error || undefined, masked });
-      // Rides on the next write (the next request's decision, or the tick's end).
-      const written = gate.recordLaterFrom(requestTemplate(records), { session: id, action, details }, "request");
-      // Queued in the log already (it drains on close): nothing more for stop() to wait for.
-      if (written === RECORD_QUEUED) return written;
-      writing.add(written);
-      void written.then(() => writing.delete(written));
-      return written;
+      const c: RequestCompletion = { id, action, records, decision, outcome: { status, bytes_out: bytesOut, duration_ms: Math.round(durationMs * 1000) / 1000, outcome, error: error || undefined, masked } };
+      if (decision < 0 || !completions.hold(connection, c)) writeRequest(c);
     }
   }
 
@@ -723,6 +776,8 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       await server.stop(true);
       own?.close();
       clearInterval(sweeper);
+      // What connections still hold goes out now, before the audit log closes.
+      completions.flushAll();
       await Promise.all(writing);
     },
   };

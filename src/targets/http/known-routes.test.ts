@@ -15,6 +15,9 @@ import { createMetrics } from "../../admin/metrics.ts";
 import { Approvals } from "../../approvals/approvals.ts";
 import { openAuditLog, type AuditLog } from "../../audit/log.ts";
 import { readRecords } from "../../audit/reader.ts";
+import type { AuditRecord } from "../../audit/record.ts";
+import type { ReadableRecord } from "../../audit/completions.ts";
+import { requestsOf, type CompletionRecord } from "../../../test/helpers/audit-completions.ts";
 import { loadConfigFromSources } from "../../config/load.ts";
 import type { HttpTarget } from "../../config/schema.ts";
 import { GatewayError } from "../../core/errors.ts";
@@ -222,15 +225,37 @@ const scrub = (text: string) =>
     .replace(/"expires_at":"[^"]*"/g, "\"expires_at\":\"\"")
     .replace(/"remote":"127\.0\.0\.1:\d+"/g, "\"remote\":\"127.0.0.1\"");
 
-/** The records of a log without what differs between two runs (seq, time, chain, request ids, durations, approval ids). */
+/**
+ * The records of a log without what differs between two runs (seq, time, chain, request ids,
+ * durations, approval ids), and without the form each request's completion took (a request
+ * record, or an entry of the connection's next decision record: timing picks it): each decision
+ * record is followed by its request's completion (found by its session), whatever its form.
+ */
 async function recordsOf(log: AuditLog): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for await (const { record } of readRecords(log.path)) {
-    const { seq: _s, time: _t, prev: _p, hash: _h, session: _id, ...rest } = record as Record<string, unknown>;
-    const details = rest["details"] as Record<string, unknown> | undefined;
-    if (details !== undefined) delete details["duration_ms"];
-    out.push(JSON.parse(scrub(JSON.stringify(rest))));
+  const records: AuditRecord[] = [];
+  for await (const { record } of readRecords(log.path)) records.push(record);
+  const completions = new Map<string, CompletionRecord>();
+  for (const c of requestsOf(records)) {
+    // One completion per request, in one form.
+    expect(completions.has(c.session!)).toBe(false);
+    completions.set(c.session!, c);
   }
+  const plain = (r: ReadableRecord) => {
+    const { seq: _s, time: _t, prev: _p, hash: _h, session: _id, foldedIn: _f, ...rest } = r as Record<string, unknown>;
+    const { duration_ms: _d, completed: _c, decision: _n, session: _i, ...details } = (rest["details"] ?? {}) as Record<string, unknown>;
+    return JSON.parse(scrub(JSON.stringify({ ...rest, details: Object.keys(details).length > 0 ? details : undefined })));
+  };
+  const out: unknown[] = [];
+  for (const r of records) {
+    if (r.type === "request") continue;
+    out.push(plain(r));
+    const c = r.type === "decision" ? completions.get(r.session!) : undefined;
+    if (c === undefined) continue;
+    completions.delete(r.session!);
+    // A folded one reads as its standalone record would: the same type, caller, target and action.
+    out.push(plain({ type: c.type, seq: 0, time: "", ...(c.identity ? { identity: c.identity } : {}), ...(c.target ? { target: c.target } : {}), ...(c.action ? { action: c.action } : {}), details: c.details }));
+  }
+  expect([...completions.keys()]).toEqual([]); // every completion's request was decided in this log
   return out;
 }
 
@@ -324,13 +349,12 @@ describe("known routes (the HTTP fast path)", () => {
       await holding.promise;
       client.abort();
       expect(await answer).toBeInstanceOf(Error);
-      const record = await waitFor(`the request record of ${path} on the ${name} side`, async () => {
+      // In either form: the client's connection ended, so it is a request record of its own now, but a reader need not know that.
+      const record = await waitFor(`the completion of ${path} on the ${name} side`, async () => {
         await s.log.flushSoon();
-        for await (const { record } of readRecords(s.log.path)) {
-          const r = record as { type: string; action?: { query?: string }; details?: { status?: number; outcome?: string; bytes_out?: number } };
-          if (r.type === "request" && r.action?.query === `leave-${name}` && r.details?.status !== 200) return r.details;
-        }
-        return undefined;
+        const records: AuditRecord[] = [];
+        for await (const { record } of readRecords(s.log.path)) records.push(record);
+        return requestsOf(records).find((c) => (c.action as { query?: string } | undefined)?.query === `leave-${name}` && c.details["status"] !== 200)?.details;
       });
       expect(record).toMatchObject({ status: 499, outcome: "client_closed", bytes_out: 0 });
       expect(s.checks).toBe(checks); // the fast path took it
