@@ -9,6 +9,7 @@ import { MASKED } from "./detectors.ts";
 import type { JsonPathCursor, JsonPathSet } from "./json-path.ts";
 import { parseJsonPath } from "./json-path.ts";
 import { mayLoseDigits, numberMasker, type NumberMasker } from "./json-numbers.ts";
+import type { Replacements } from "./replacements.ts";
 
 /** The text is not one valid JSON value; `at` is the offset where that showed. */
 export class JsonTextError extends Error {
@@ -20,15 +21,13 @@ export class JsonTextError extends Error {
 /** A member name the detectors hit: the document cannot be masked without changing its keys. */
 export class SensitiveKeyError extends Error {}
 
-export interface OnePassResult {
-  /** The masked text, or null when nothing was masked (the input stands as it is). */
-  readonly text: string | null;
-  readonly masked: number;
-}
-
 export interface OnePassMasker {
-  /** Masks the JSON value that is text[start, end) (whitespace around it allowed). */
-  mask(text: string, start: number, end: number): OnePassResult;
+  /**
+   * Masks the JSON value that is text[start, end) (whitespace around it allowed): adds what
+   * changes to `into` and returns how many values were masked. Throws JsonTextError or
+   * SensitiveKeyError, having then added nothing.
+   */
+  mask(text: string, start: number, end: number, into: Replacements): number;
 }
 
 const QUOTE = 34;
@@ -76,131 +75,14 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
   const indexes: number[] = [];
   const lengths: number[] = [];
 
-  let text = "";
-  let end = 0;
-  let pos = 0;
-  /** ESCAPED | TRIGGER of the string scanString last read. */
-  let scanned = 0;
-
-  const fail = (): never => {
-    throw new JsonTextError(pos);
-  };
-
-  function skipWhitespace(): void {
-    while (pos < end) {
-      const c = text.charCodeAt(pos);
-      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return;
-      pos++;
-    }
-  }
-
-  /** From an opening quote past its closing one; sets `scanned`. */
-  function scanString(): void {
-    let i = pos + 1;
-    let flags = 0;
-    for (;;) {
-      if (i >= end) {
-        pos = i;
-        fail();
-      }
-      const c = text.charCodeAt(i);
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        flags |= ESCAPED;
-        const e = i + 1 < end ? text.charCodeAt(i + 1) : -1;
-        if (e === 117 /* u */) {
-          if (i + 6 > end || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3)) || !isHex(text.charCodeAt(i + 4)) || !isHex(text.charCodeAt(i + 5))) {
-            pos = i;
-            fail();
-          }
-          i += 6;
-          continue;
-        }
-        // " \ / b f n r t
-        if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) {
-          pos = i;
-          fail();
-        }
-        i += 2;
-        continue;
-      }
-      if (c < 32) {
-        pos = i;
-        fail();
-      }
-      if (c < 128 && trigger[c] === 1) flags |= TRIGGER;
-      i++;
-    }
-    scanned = flags;
-    pos = i + 1;
-  }
-
-  /** The value of the string token text[from, to) (quotes included). */
-  function stringValue(from: number, to: number): string {
-    return (scanned & ESCAPED) === 0 ? text.slice(from + 1, to - 1) : unescape(text, from + 1, to - 1);
-  }
-
-  /** From a number's first character past its last; false when it is not one. */
-  function scanNumber(): boolean {
-    let i = pos;
-    if (text.charCodeAt(i) === 45 /* - */) i++;
-    const first = i < end ? text.charCodeAt(i) : -1;
-    if (first === 48 /* 0 */) i++;
-    else if (first >= 49 && first <= 57) {
-      i++;
-      while (i < end && isDigit(text.charCodeAt(i))) i++;
-    } else return false;
-    if (i < end && text.charCodeAt(i) === 46 /* . */) {
-      i++;
-      if (!(i < end && isDigit(text.charCodeAt(i)))) return false;
-      while (i < end && isDigit(text.charCodeAt(i))) i++;
-    }
-    if (i < end && (text.charCodeAt(i) | 32) === 101 /* e E */) {
-      i++;
-      if (i < end && (text.charCodeAt(i) === 43 || text.charCodeAt(i) === 45)) i++;
-      if (!(i < end && isDigit(text.charCodeAt(i)))) return false;
-      while (i < end && isDigit(text.charCodeAt(i))) i++;
-    }
-    pos = i;
-    return true;
-  }
-
-  function scanLiteral(word: string): void {
-    if (pos + word.length > end || !text.startsWith(word, pos)) fail();
-    pos += word.length;
-  }
-
-  /** How many elements the array opening at `from` has, counted without checking (the scan checks). */
-  function countElements(from: number): number {
-    let depth = 0;
-    let commas = 0;
-    let any = false;
-    for (let i = from + 1; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (c === QUOTE) {
-        for (i++; i < end && text.charCodeAt(i) !== QUOTE; i++) if (text.charCodeAt(i) === BACKSLASH) i++;
-        any = true;
-      } else if (c === 91 || c === 123) {
-        depth++;
-        any = true;
-      } else if (c === 93 || c === 125) {
-        if (depth === 0) break;
-        depth--;
-      } else if (c === 44 && depth === 0) commas++;
-      else if (c !== 32 && c !== 10 && c !== 13 && c !== 9) any = true;
-    }
-    return any ? commas + 1 : 0;
-  }
-
-  function mask(source: string, start: number, stop: number): OnePassResult {
-    text = source;
-    end = stop;
-    pos = start;
-    let out = "";
-    let last = start;
+  // One function with its state in locals: the scan is the hot loop of every masked response,
+  // and state shared with inner closures would live on the heap instead of in registers.
+  function mask(text: string, start: number, end: number, into: Replacements): number {
+    let pos = start;
+    const first = into.length;
     let masked = 0;
     let depth = 0;
-    /** When ≥ 0: a container at this depth was selected by a path and is being skipped (checked only). */
+    /** When ≥ 0: the container opened at this depth was selected by a path; what is inside is only checked. */
     let skipDepth = -1;
     let skipFrom = 0;
     let keyRefused = false;
@@ -209,144 +91,240 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
     // The value about to be read: its path cursor and the member name it sits under.
     let cursor: JsonPathCursor | null = paths === null ? null : paths.root();
     let field: string | undefined;
-
-    const replace = (from: number, to: number, json: string) => {
-      out += text.slice(last, from) + json;
-      last = to;
-    };
-
-    /** After `{` or `,` in an object: the member name and its colon; sets cursor and field. */
-    const readMember = () => {
-      skipWhitespace();
-      if (pos >= end || text.charCodeAt(pos) !== QUOTE) fail();
-      const from = pos;
-      scanString();
-      const d = depth - 1;
-      if (skipDepth < 0) {
-        const parent = cursors[d]!;
-        const mayHit = detector !== null && (always || scanned !== 0);
-        if (mayHit || parent !== null || needField) {
-          const key = stringValue(from, pos);
-          if (mayHit && !keyRefused && keyIsSensitive(key)) keyRefused = true;
-          cursor = parent === null ? null : parent.child(key, 0);
-          field = key;
-        } else {
-          cursor = null;
-        }
-      }
-      skipWhitespace();
-      if (pos >= end || text.charCodeAt(pos) !== 58 /* : */) fail();
-      pos++;
-    };
-
-    const open = (array: boolean) => {
-      isArray[depth] = array;
-      cursors[depth] = skipDepth >= 0 ? null : cursor;
-      fields[depth] = field;
-      indexes[depth] = 0;
-      lengths[depth] = array && needLength && skipDepth < 0 && cursor !== null ? countElements(pos) : 0;
-      depth++;
-      pos++;
-    };
-
-    const elementCursor = () => {
-      const d = depth - 1;
-      const parent = cursors[d]!;
-      cursor = skipDepth >= 0 || parent === null ? null : parent.child(indexes[d]!, lengths[d]!);
-      field = fields[d];
-    };
+    /** The next thing to read is a member name (after `{` or a comma in an object). */
+    let member = false;
 
     value: for (;;) {
-      skipWhitespace();
-      if (pos >= end) fail();
+      if (member) {
+        member = false;
+        pos = skipWhitespace(text, pos, end);
+        if (pos >= end || text.charCodeAt(pos) !== QUOTE) throw new JsonTextError(pos);
+        const from = pos;
+        pos = scanString(text, pos, end, trigger);
+        const flags = scanned;
+        if (skipDepth < 0) {
+          const parent = cursors[depth - 1]!;
+          const mayHit = detector !== null && (always || flags !== 0);
+          if (mayHit || parent !== null || needField) {
+            const key = (flags & ESCAPED) === 0 ? text.slice(from + 1, pos - 1) : unescape(text, from + 1, pos - 1);
+            if (mayHit && !keyRefused && keyIsSensitive(key)) keyRefused = true;
+            cursor = parent === null ? null : parent.child(key, 0);
+            field = key;
+          } else {
+            cursor = null;
+          }
+        }
+        pos = skipWhitespace(text, pos, end);
+        if (pos >= end || text.charCodeAt(pos) !== 58 /* : */) throw new JsonTextError(pos);
+        pos++;
+      }
+
+      pos = skipWhitespace(text, pos, end);
+      if (pos >= end) throw new JsonTextError(pos);
       const from = pos;
       const c = text.charCodeAt(pos);
       const selected = skipDepth < 0 && cursor !== null && cursor.selected;
       if (c === 123 /* { */ || c === 91 /* [ */) {
+        const array = c === 91;
         if (selected) {
           skipDepth = depth;
           skipFrom = from;
         }
-        const array = c === 91;
-        open(array);
-        skipWhitespace();
-        if (pos < end && text.charCodeAt(pos) === (array ? 93 : 125)) {
-          // Empty: closed below, as any container is.
-        } else if (array) {
-          elementCursor();
-          continue value;
-        } else {
-          readMember();
+        const own = skipDepth >= 0 ? null : cursor;
+        isArray[depth] = array;
+        cursors[depth] = own;
+        fields[depth] = field;
+        indexes[depth] = 0;
+        lengths[depth] = array && needLength && own !== null ? countElements(text, pos, end) : 0;
+        depth++;
+        pos = skipWhitespace(text, pos + 1, end);
+        if (pos >= end || text.charCodeAt(pos) !== (array ? 93 : 125)) {
+          if (array) cursor = own === null ? null : own.child(0, lengths[depth - 1]!);
+          else member = true;
           continue value;
         }
+        // Empty: closed below, as any container is.
       } else {
         if (c === QUOTE) {
-          scanString();
+          pos = scanString(text, pos, end, trigger);
           if (!selected && skipDepth < 0 && detector !== null && (always || scanned !== 0)) {
-            const r = detector.maskString(stringValue(from, pos), field);
+            const r = detector.maskString((scanned & ESCAPED) === 0 ? text.slice(from + 1, pos - 1) : unescape(text, from + 1, pos - 1), field);
             if (r.hits > 0) {
               masked += r.hits;
-              replace(from, pos, JSON.stringify(r.value));
+              pushString(into, from, pos, r.value);
             }
           }
-        } else if (c === 45 || (c >= 48 && c <= 57)) {
-          if (!scanNumber()) fail();
+        } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+          pos = scanNumber(text, pos, end);
           // A negative number, or one below 1e12 written without an exponent, is no card number.
           if (!selected && skipDepth < 0 && numbers !== null && c !== 45 && (pos - from >= 13 || hasExponent(text, from, pos))) {
-            if (lossy < 0) lossy = mayLoseDigits(start === 0 && stop === text.length ? text : text.slice(start, stop)) ? 1 : 0;
+            if (lossy < 0) lossy = mayLoseDigits(start === 0 && end === text.length ? text : text.slice(start, end)) ? 1 : 0;
             const replacement = numbers.ofSource(text.slice(from, pos), lossy === 1);
             if (replacement !== null) {
               masked++;
-              replace(from, pos, JSON.stringify(replacement));
+              pushString(into, from, pos, replacement);
             }
           }
-        } else if (c === 116) scanLiteral("true");
-        else if (c === 102) scanLiteral("false");
-        else if (c === 110) scanLiteral("null");
-        else fail();
+        } else if (c === 116 /* t */) pos = scanWord(text, pos, end, "true");
+        else if (c === 102 /* f */) pos = scanWord(text, pos, end, "false");
+        else if (c === 110 /* n */) pos = scanWord(text, pos, end, "null");
+        else throw new JsonTextError(pos);
         if (selected) {
           masked++;
-          replace(from, pos, MASKED_JSON);
+          into.push(from, pos, MASKED_JSON, false);
         }
       }
 
       // After a value: a comma and the next one, or the end of its container(s), or of the text.
       for (;;) {
-        skipWhitespace();
+        pos = skipWhitespace(text, pos, end);
         if (depth === 0) {
-          if (pos !== end) fail();
+          if (pos !== end) throw new JsonTextError(pos);
           break value;
         }
-        if (pos >= end) fail();
+        if (pos >= end) throw new JsonTextError(pos);
         const d = depth - 1;
         const ch = text.charCodeAt(pos);
         if (ch === 44 /* , */) {
           pos++;
           if (isArray[d]) {
-            indexes[d]!++;
-            elementCursor();
-          } else readMember();
+            const index = indexes[d]! + 1;
+            indexes[d] = index;
+            const parent = cursors[d]!;
+            cursor = parent === null ? null : parent.child(index, lengths[d]!);
+            field = fields[d];
+          } else {
+            member = true;
+          }
           continue value;
         }
-        if (ch !== (isArray[d] ? 93 : 125)) fail();
+        if (ch !== (isArray[d] ? 93 : 125)) throw new JsonTextError(pos);
         pos++;
         depth--;
         if (depth === skipDepth) {
           skipDepth = -1;
           masked++;
-          replace(skipFrom, pos, MASKED_JSON);
+          into.push(skipFrom, pos, MASKED_JSON, false);
         }
       }
     }
     // Refused only now, as the old masker refused only a document that parsed.
-    if (keyRefused) throw new SensitiveKeyError("a JSON key holds a value the masks hide");
-    cursors.fill(null);
-    fields.fill(undefined);
-    text = "";
-    return { text: last === start ? null : out + source.slice(last, stop), masked };
+    if (keyRefused) {
+      into.length = first;
+      throw new SensitiveKeyError("a JSON key holds a value the masks hide");
+    }
+    return masked;
   }
 
   return { mask };
+}
+
+/** ESCAPED | TRIGGER of the string scanString last read. */
+let scanned = 0;
+
+function skipWhitespace(text: string, pos: number, end: number): number {
+  while (pos < end) {
+    const c = text.charCodeAt(pos);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return pos;
+    pos++;
+  }
+  return pos;
+}
+
+/** From an opening quote to just past its closing one; sets `scanned`. */
+function scanString(text: string, pos: number, end: number, trigger: Uint8Array): number {
+  let i = pos + 1;
+  let flags = 0;
+  for (;;) {
+    if (i >= end) throw new JsonTextError(i);
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) break;
+    if (c === BACKSLASH) {
+      flags |= ESCAPED;
+      const e = i + 1 < end ? text.charCodeAt(i + 1) : -1;
+      if (e === 117 /* u */) {
+        if (i + 6 > end || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3)) || !isHex(text.charCodeAt(i + 4)) || !isHex(text.charCodeAt(i + 5))) {
+          throw new JsonTextError(i);
+        }
+        i += 6;
+        continue;
+      }
+      // " \ / b f n r t
+      if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) throw new JsonTextError(i);
+      i += 2;
+      continue;
+    }
+    if (c < 32) throw new JsonTextError(i);
+    if (c < 128 && trigger[c] === 1) flags |= TRIGGER;
+    i++;
+  }
+  scanned = flags;
+  return i + 1;
+}
+
+/** From a number's first character to just past its last. */
+function scanNumber(text: string, pos: number, end: number): number {
+  let i = pos;
+  if (text.charCodeAt(i) === 45 /* - */) i++;
+  const first = i < end ? text.charCodeAt(i) : -1;
+  if (first === 48 /* 0 */) i++;
+  else if (first >= 49 && first <= 57) {
+    i++;
+    while (i < end && isDigit(text.charCodeAt(i))) i++;
+  } else throw new JsonTextError(i);
+  if (i < end && text.charCodeAt(i) === 46 /* . */) {
+    i++;
+    if (!(i < end && isDigit(text.charCodeAt(i)))) throw new JsonTextError(i);
+    while (i < end && isDigit(text.charCodeAt(i))) i++;
+  }
+  if (i < end && (text.charCodeAt(i) | 32) === 101 /* e E */) {
+    i++;
+    if (i < end && (text.charCodeAt(i) === 43 || text.charCodeAt(i) === 45)) i++;
+    if (!(i < end && isDigit(text.charCodeAt(i)))) throw new JsonTextError(i);
+    while (i < end && isDigit(text.charCodeAt(i))) i++;
+  }
+  return i;
+}
+
+/** Past `true`, `false` or `null` (its first letter already seen). */
+function scanWord(text: string, pos: number, end: number, word: string): number {
+  if (pos + word.length > end) throw new JsonTextError(pos);
+  for (let i = 1; i < word.length; i++) if (text.charCodeAt(pos + i) !== word.charCodeAt(i)) throw new JsonTextError(pos + i);
+  return pos + word.length;
+}
+
+/** A string value as JSON: as JSON.stringify writes it, without its call for a string that needs no escape. */
+function pushString(into: Replacements, from: number, to: number, s: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) {
+      into.push(from, to, JSON.stringify(s), false);
+      return;
+    }
+  }
+  into.push(from, to, s, true);
+}
+
+/** How many elements the array opening at `from` has, counted without checking (the scan checks). */
+function countElements(text: string, from: number, end: number): number {
+  let depth = 0;
+  let commas = 0;
+  let any = false;
+  for (let i = from + 1; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < end && text.charCodeAt(i) !== QUOTE; i++) if (text.charCodeAt(i) === BACKSLASH) i++;
+      any = true;
+    } else if (c === 91 || c === 123) {
+      depth++;
+      any = true;
+    } else if (c === 93 || c === 125) {
+      if (depth === 0) break;
+      depth--;
+    } else if (c === 44 && depth === 0) commas++;
+    else if (c !== 32 && c !== 10 && c !== 13 && c !== 9) any = true;
+  }
+  return any ? commas + 1 : 0;
 }
 
 function isDigit(c: number): boolean {
