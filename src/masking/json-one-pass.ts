@@ -23,6 +23,13 @@ const ESCAPED = 1;
 /** Set in `scanned` when a string held a character some chosen detector needs. */
 const TRIGGER = 2;
 const MASKED_JSON = JSON.stringify(MASKED);
+// Kinds of characters in a string (scanString's table).
+const PLAIN = 0;
+/** A character some chosen detector needs (see NEEDS). */
+const NEEDED = 1;
+const END = 2;
+const ESCAPE = 3;
+const CONTROL = 4;
 
 /**
  * The characters without which a detector cannot match (each of its patterns has one of
@@ -42,12 +49,16 @@ const NEEDS: Readonly<Record<string, string | null>> = {
 
 export function compileOnePass(detector: Detector | null, paths: JsonPathSet | null, keyIsSensitive: (key: string) => boolean): OnePassMasker {
   if (paths === null && detector !== null && detector.names.length === 1 && detector.names[0] === "email") return atStringsMasker(detector, keyIsSensitive);
-  const trigger = new Uint8Array(128);
+  // What each ASCII character is inside a string, for scanString.
+  const kinds = new Uint8Array(128);
+  for (let c = 0; c < 32; c++) kinds[c] = CONTROL;
+  kinds[QUOTE] = END;
+  kinds[BACKSLASH] = ESCAPE;
   let always = false;
   for (const name of detector?.names ?? []) {
     const needs = NEEDS[name];
     if (needs === undefined || needs === null) always = true;
-    else for (let i = 0; i < needs.length; i++) trigger[needs.charCodeAt(i)] = 1;
+    else for (let i = 0; i < needs.length; i++) kinds[needs.charCodeAt(i)] = NEEDED;
   }
   const numbers: NumberMasker | null = detector !== null && detector.names.includes("card") ? numberMasker(detector) : null;
   // Only the name-bound cloud_key reads the member name a string sits under.
@@ -87,7 +98,7 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
         pos = skipWhitespace(text, pos, end);
         if (pos >= end || text.charCodeAt(pos) !== QUOTE) throw new JsonTextError(pos);
         const from = pos;
-        pos = scanString(text, pos, end, trigger);
+        pos = scanString(text, pos, end, kinds);
         const flags = scanned;
         if (skipDepth < 0) {
           const parent = cursors[depth - 1]!;
@@ -133,7 +144,7 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
         // Empty: closed below, as any container is.
       } else {
         if (c === QUOTE) {
-          pos = scanString(text, pos, end, trigger);
+          pos = scanString(text, pos, end, kinds);
           if (!selected && skipDepth < 0 && detector !== null && (always || scanned !== 0)) {
             const r = detector.maskString((scanned & ESCAPED) === 0 ? text.slice(from + 1, pos - 1) : unescape(text, from + 1, pos - 1), field);
             if (r.hits > 0) {
@@ -219,31 +230,38 @@ function skipWhitespace(text: string, pos: number, end: number): number {
 }
 
 /** From an opening quote to just past its closing one; sets `scanned`. */
-function scanString(text: string, pos: number, end: number, trigger: Uint8Array): number {
+function scanString(text: string, pos: number, end: number, kinds: Uint8Array): number {
   let i = pos + 1;
   let flags = 0;
   for (;;) {
     if (i >= end) throw new JsonTextError(i);
     const c = text.charCodeAt(i);
-    if (c === QUOTE) break;
-    if (c === BACKSLASH) {
-      flags |= ESCAPED;
-      const e = i + 1 < end ? text.charCodeAt(i + 1) : -1;
-      if (e === 117 /* u */) {
-        if (i + 6 > end || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3)) || !isHex(text.charCodeAt(i + 4)) || !isHex(text.charCodeAt(i + 5))) {
-          throw new JsonTextError(i);
-        }
-        i += 6;
-        continue;
-      }
-      // " \ / b f n r t
-      if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) throw new JsonTextError(i);
-      i += 2;
+    // One table read for the common character (ASCII: what it is; all else is plain).
+    const kind = c < 128 ? kinds[c]! : PLAIN;
+    if (kind === PLAIN) {
+      i++;
       continue;
     }
-    if (c < 32) throw new JsonTextError(i);
-    if (c < 128 && trigger[c] === 1) flags |= TRIGGER;
-    i++;
+    if (kind === NEEDED) {
+      flags |= TRIGGER;
+      i++;
+      continue;
+    }
+    if (kind === END) break;
+    if (kind === CONTROL) throw new JsonTextError(i);
+    // ESCAPE: a backslash and what it escapes.
+    flags |= ESCAPED;
+    const e = i + 1 < end ? text.charCodeAt(i + 1) : -1;
+    if (e === 117 /* u */) {
+      if (i + 6 > end || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3)) || !isHex(text.charCodeAt(i + 4)) || !isHex(text.charCodeAt(i + 5))) {
+        throw new JsonTextError(i);
+      }
+      i += 6;
+      continue;
+    }
+    // " \ / b f n r t
+    if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) throw new JsonTextError(i);
+    i += 2;
   }
   scanned = flags;
   return i + 1;
