@@ -164,7 +164,9 @@ export function compileJsonMasker(masks: Masks, options: JsonMaskerOptions = {})
     } catch (e) {
       if (e instanceof JsonTextError) throw refuse(`${what} is not valid JSON, cannot mask it: refused`, e);
       if (e instanceof SensitiveKeyError) throw refuse(SENSITIVE_KEY);
-      throw e;
+      if (e instanceof GatewayError) throw e;
+      // Nothing else is expected; whatever it is, the body is refused, not passed.
+      throw refuse(`cannot mask ${what}: ${e instanceof Error ? e.message : String(e)}: refused`, e);
     }
   }
 
