@@ -4,8 +4,9 @@
 // where a request's time goes and what a change saved; the end-to-end figure is http-bench's.
 // Stages run interleaved in rounds (the machine's speed drifts); the table gives the median of
 // the rounds and their range.
-// Run: bun bench/http-stages-bench.ts [--rounds 5] [--n 20000] [--only maskBody]
-// (--only runs just the stages whose name holds that text: the masker's, old against one-pass.)
+// Run: bun bench/http-stages-bench.ts [--rounds 5] [--n 20000] [--only maskBody] [--gc]
+// (--only runs just the stages whose name holds that text: the masker's, old against one-pass;
+// --gc collects fully before each stage's timing, so no stage pays for the garbage of the one before.)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,7 @@ const flag = (name: string, def: string) => {
 const rounds = Number(flag("rounds", "5"));
 const N = Number(flag("n", "20000"));
 const only = flag("only", "");
+const gcBetween = args.includes("--gc");
 
 const dir = mkdtempSync(join(tmpdir(), "gatehouse-stages-"));
 writeFileSync(
@@ -166,6 +168,7 @@ const add = (name: string, v: number) => {
 for (let r = 0; r < rounds + 1; r++) {
   for (const [name, run] of chosen(stages)) {
     const n = Math.max(1, Math.floor(N / (divisor.get(name) ?? 1)));
+    if (gcBetween) Bun.gc(true);
     const t0 = cpuUs();
     for (let i = 0; i < n; i++) run();
     if (r > 0) add(name, (cpuUs() - t0) / n); // round 0 warms up
@@ -174,6 +177,7 @@ for (let r = 0; r < rounds + 1; r++) {
     const n = Math.floor(N / 4);
     const t0 = cpuUs();
     const per = name.startsWith("32 ×") ? 32 : 1;
+    if (gcBetween) Bun.gc(true);
     for (let i = 0; i < n / per; i++) await run();
     if (r > 0) add(name, (cpuUs() - t0) / n);
   }

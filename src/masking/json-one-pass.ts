@@ -30,20 +30,24 @@ const NEEDED = 1;
 const END = 2;
 const ESCAPE = 3;
 const CONTROL = 4;
+/** An ASCII digit, counted when a chosen detector needs some (see NEEDS). */
+const DIGIT = 5;
 
 /**
- * The characters without which a detector cannot match (each of its patterns has one of
- * them as a literal or `\d`, which is ASCII 0-9 only): a string that has none of them and no
- * escape cannot be hit, so it is not handed to the detector. Null: no such character (run it
- * on every string); cloud_key is one, since it also matches by the member's name.
+ * What a string must hold for a detector to find anything in it, read off its hint (the
+ * pre-check detectors.ts runs first: maskString answers "no hits" when no chosen detector's
+ * hint matches): a character that is a literal of the hint, or as many digits as the hint has
+ * `\d`s (ASCII 0-9 only) and [2-6]s at least. A string that meets none of the chosen
+ * detectors' needs and has no escape is not handed to the detector. Null: nothing can be said
+ * (run it on every string); cloud_key is one, since it also matches by the member's name.
  */
-const NEEDS: Readonly<Record<string, string | null>> = {
-  email: "@",
-  card: "0123456789",
-  ssn: "0123456789",
-  iban: "0123456789",
-  phone: "0123456789",
-  jwt: ".",
+const NEEDS: Readonly<Record<string, { readonly chars?: string; readonly digits?: number } | null>> = {
+  email: { chars: "@" }, // @
+  card: { digits: 8 }, // [2-6]\d{3}[ -]?\d{4}
+  ssn: { digits: 9 }, // \d{3}-\d{2}-\d{4}
+  iban: { digits: 2 }, // [A-Z]{2}\d{2}
+  phone: { digits: 1 }, // \+\d|\(\d|\d[ .-]\d
+  jwt: { chars: "." }, // e[wy][A-Za-z0-9_-]{2,}\.
   cloud_key: null,
 };
 
@@ -55,11 +59,17 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
   kinds[QUOTE] = END;
   kinds[BACKSLASH] = ESCAPE;
   let always = false;
+  /** The fewest digits a string needs for a chosen detector to hit it by digits alone. */
+  let minDigits = Number.POSITIVE_INFINITY;
   for (const name of detector?.names ?? []) {
     const needs = NEEDS[name];
     if (needs === undefined || needs === null) always = true;
-    else for (let i = 0; i < needs.length; i++) kinds[needs.charCodeAt(i)] = NEEDED;
+    else {
+      for (const ch of needs.chars ?? "") kinds[ch.charCodeAt(0)] = NEEDED;
+      if (needs.digits !== undefined) minDigits = Math.min(minDigits, needs.digits);
+    }
   }
+  if (minDigits !== Number.POSITIVE_INFINITY) for (let c = 48; c <= 57; c++) kinds[c] = DIGIT;
   const numbers: NumberMasker | null = detector !== null && detector.names.includes("card") ? numberMasker(detector) : null;
   // Only the name-bound cloud_key reads the member name a string sits under.
   const needField = detector !== null && detector.names.includes("cloud_key");
@@ -102,7 +112,7 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
         const flags = scanned;
         if (skipDepth < 0) {
           const parent = cursors[depth - 1]!;
-          const mayHit = detector !== null && (always || flags !== 0);
+          const mayHit = detector !== null && (always || flags !== 0 || scannedDigits >= minDigits);
           if (mayHit || parent !== null || needField) {
             const key = (flags & ESCAPED) === 0 ? text.slice(from + 1, pos - 1) : unescape(text, from + 1, pos - 1);
             if (mayHit && !keyRefused && keyIsSensitive(key)) keyRefused = true;
@@ -145,7 +155,7 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
       } else {
         if (c === QUOTE) {
           pos = scanString(text, pos, end, kinds);
-          if (!selected && skipDepth < 0 && detector !== null && (always || scanned !== 0)) {
+          if (!selected && skipDepth < 0 && detector !== null && (always || scanned !== 0 || scannedDigits >= minDigits)) {
             const r = detector.maskString((scanned & ESCAPED) === 0 ? text.slice(from + 1, pos - 1) : unescape(text, from + 1, pos - 1), field);
             if (r.hits > 0) {
               masked += r.hits;
@@ -219,6 +229,8 @@ export function compileOnePass(detector: Detector | null, paths: JsonPathSet | n
 
 /** ESCAPED | TRIGGER of the string scanString last read. */
 let scanned = 0;
+/** How many ASCII digits that string held (counted only when some detector needs digits). */
+let scannedDigits = 0;
 
 function skipWhitespace(text: string, pos: number, end: number): number {
   while (pos < end) {
@@ -233,12 +245,18 @@ function skipWhitespace(text: string, pos: number, end: number): number {
 function scanString(text: string, pos: number, end: number, kinds: Uint8Array): number {
   let i = pos + 1;
   let flags = 0;
+  let digits = 0;
   for (;;) {
     if (i >= end) throw new JsonTextError(i);
     const c = text.charCodeAt(i);
     // One table read for the common character (ASCII: what it is; all else is plain).
     const kind = c < 128 ? kinds[c]! : PLAIN;
     if (kind === PLAIN) {
+      i++;
+      continue;
+    }
+    if (kind === DIGIT) {
+      digits++;
       i++;
       continue;
     }
@@ -264,6 +282,7 @@ function scanString(text: string, pos: number, end: number, kinds: Uint8Array): 
     i += 2;
   }
   scanned = flags;
+  scannedDigits = digits;
   return i + 1;
 }
 
