@@ -80,7 +80,11 @@ interface Rule {
   readonly replace: (value: string) => string;
 }
 
-const tag = (name: DetectorName) => () => `[masked:${name}]`;
+const tag = (name: DetectorName) => {
+  // One string made once: a replacement built per hit would be a fresh rope each time.
+  const replacement = `[masked:${name}]`;
+  return () => replacement;
+};
 const whole = (m: string) => m.length;
 const countDigits = (s: string) => s.replace(/[^0-9]/g, "").length;
 
@@ -281,6 +285,8 @@ export function compileDetectors(names: readonly string[]): Detector {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const card = chosen.includes("card");
   const cloudKey = chosen.includes("cloud_key");
+  // With one rule the pre-check is that rule's hint: when it has matched, the hint has too.
+  const oneRule = chosen.length === 1;
 
   function maskString(s: string, field?: string): StringMask {
     if (cloudKey && field !== undefined && SECRET_KEY_FIELD.test(field) && SECRET_KEY_VALUE.test(s.trim())) {
@@ -294,7 +300,7 @@ export function compileDetectors(names: readonly string[]): Detector {
     for (const p of patterns) {
       if (p.hint !== hinted) {
         hinted = p.hint;
-        hintMatched = p.hint.test(s);
+        hintMatched = oneRule || p.hint.test(s);
       }
       if (!hintMatched) continue;
       p.re.lastIndex = 0;
@@ -310,7 +316,7 @@ export function compileDetectors(names: readonly string[]): Detector {
     if (spans.length === 0) return NO_HITS(s);
 
     // Leftmost first, then the longest, then the earlier detector; overlapping later spans go.
-    spans.sort((a, b) => a.start - b.start || b.end - a.end || a.order - b.order);
+    if (spans.length > 1) spans.sort((a, b) => a.start - b.start || b.end - a.end || a.order - b.order);
     let out = "";
     let at = 0;
     let hits = 0;

@@ -146,18 +146,30 @@ describe("maskBody", () => {
     },
   );
 
-  test("nothing masked: the checked value comes back, re-serialised", () => {
+  test("nothing masked: the body comes back as it was, byte for byte", () => {
     const pretty = utf8(JSON.stringify({ a: "b" }, null, 2));
     const r = masker({ detectors: ["email"] }).maskBody(pretty, "application/json");
     expect(r.masked).toBe(0);
-    expect(text(r.body)).toBe('{"a":"b"}');
+    expect(r.body).toBe(pretty);
+    // The parse-walk-serialise reference re-serialises it.
+    expect(text(compileJsonMasker(masks({ detectors: ["email"] }), { onePass: false })!.maskBody(pretty, "application/json").body)).toBe('{"a":"b"}');
   });
 
-  test("duplicate keys: what goes out is what was checked, not an earlier duplicate", () => {
-    const body = '{"contact":"ann@example.com","contact":"none"}';
+  test("masked: only what changed is replaced, whitespace and the rest kept", () => {
+    const body = '{ "a" : "b",\n  "e":"ann@example.com" , "n": 1.50 }';
     const r = masker({ detectors: ["email"] }).maskBody(utf8(body), "application/json");
-    expect(text(r.body)).toBe('{"contact":"none"}');
-    expect(text(r.body)).not.toContain("ann@example.com");
+    expect(text(r.body)).toBe('{ "a" : "b",\n  "e":"[masked:email]" , "n": 1.50 }');
+  });
+
+  test("duplicate keys: every occurrence is checked and masked, not only the last", () => {
+    const body = '{"contact":"ann@example.com","contact":"none","contact":"bob@example.com"}';
+    const r = masker({ detectors: ["email"] }).maskBody(utf8(body), "application/json");
+    expect(text(r.body)).toBe('{"contact":"[masked:email]","contact":"none","contact":"[masked:email]"}');
+    const p = masker({ json: ["$.contact"] }).maskBody(utf8(body), "application/json");
+    expect(text(p.body)).toBe('{"contact":"[masked]","contact":"[masked]","contact":"[masked]"}');
+    // The reference keeps only the last, which it checked.
+    const old = compileJsonMasker(masks({ detectors: ["email"] }), { onePass: false })!.maskBody(utf8(body), "application/json");
+    expect(text(old.body)).toBe('{"contact":"[masked:email]"}');
   });
 
   test("numbers keep every digit through masking", () => {

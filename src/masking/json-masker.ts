@@ -1,12 +1,18 @@
 // Masks JSON responses (HTTP, Kubernetes): values at the rule's JSON paths become "[masked]"
 // whole, then the detectors run over every string left. Bodies it cannot read are refused,
-// never passed through: a mask that could not be applied is a leak.
+// never passed through: a mask that could not be applied is a leak. A JSON body is masked in
+// one pass over its text (json-one-pass.ts); the parse-walk-serialise path stays for parsed
+// values (maskValue) and, with `onePass: false`, as the reference the one-pass is tested against.
 import { GatewayError } from "../core/errors.ts";
 import type { Masks } from "../core/types.ts";
-import { classifyContentType, isUtf8 } from "./content-type.ts";
+import { classifyContentType, isUtf8, type BodyType } from "./content-type.ts";
 import { compileDetectors, MASKED, type Detector } from "./detectors.ts";
+import { numberMasker } from "./json-numbers.ts";
+import { compileOnePass } from "./json-one-pass.ts";
+import { JsonTextError, SensitiveKeyError } from "./json-text.ts";
 import { compileJsonPaths, type JsonPathCursor, type JsonPathSet } from "./json-path.ts";
 import { parseJsonLossless, rawNumberSource } from "./lossless-json.ts";
+import { Replacements } from "./replacements.ts";
 
 export { collectBody } from "./collect-body.ts";
 
@@ -26,13 +32,24 @@ const KEY_MEMO = 4096;
 const refuse = (message: string, cause?: unknown): GatewayError =>
   new GatewayError("E_MASK", message, cause === undefined ? {} : { cause });
 
+export interface JsonMaskerOptions {
+  /**
+   * Mask JSON and NDJSON bodies in one pass over their text (the default), or parse, walk and
+   * re-serialise them as before (kept as the reference json-one-pass.test.ts compares against).
+   */
+  readonly onePass?: boolean;
+}
+
+const SENSITIVE_KEY = "a JSON key holds a value the masks hide (an e-mail address or the like): refused";
+
 /** Null when the masks hold nothing JSON can apply (no JSON paths, no detectors). */
-export function compileJsonMasker(masks: Masks): JsonMasker | null {
+export function compileJsonMasker(masks: Masks, options: JsonMaskerOptions = {}): JsonMasker | null {
   if (masks.json.length === 0 && masks.detectors.length === 0) return null;
   const paths: JsonPathSet | null = masks.json.length > 0 ? compileJsonPaths(masks.json) : null;
   const detector: Detector | null = masks.detectors.length > 0 ? compileDetectors(masks.detectors) : null;
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const encoder = new TextEncoder();
+  const numbers = detector === null ? null : numberMasker(detector);
 
   // What the detectors say of each key, remembered: the same few keys come back in every
   // object of every response, and a detector's answer depends on the key alone.
@@ -107,7 +124,7 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       // A key cannot be masked without changing what the document means: refuse it instead.
-      if (detector !== null && keyIsSensitive(key)) throw refuse("a JSON key holds a value the masks hide (an e-mail address or the like): refused");
+      if (detector !== null && keyIsSensitive(key)) throw refuse(SENSITIVE_KEY);
       const item = record[key];
       const next = walk(item, cursor === null ? null : cursor.child(key, 0), key, count);
       if (copy === null && next !== item) {
@@ -119,26 +136,38 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     return copy ?? value;
   }
 
-  /** A JS number: only an integer of card length can be a card number. */
+  /** A JS number: only an integer of card length can be a card number (json-numbers.ts). */
   function maskNumber(value: number, count: { n: number }): unknown {
-    if (detector === null || !Number.isInteger(value) || value < 1e12) return value;
-    if (Number.isSafeInteger(value)) return maskDigits(value, String(value), count);
-    // Beyond 2^53 the digits were rounded before they reached us, so Luhn cannot decide:
-    // a number of card length is masked unchecked rather than let through.
-    const digits = BigInt(value).toString();
-    if (digits.length <= 19 && /^[2-6]/.test(digits) && detector.names.includes("card")) {
-      count.n++;
-      return "[masked:card]"; // the last digits are rounded too, so none are shown
-    }
-    return value;
+    const replaced = numbers === null ? null : numbers.ofValue(value);
+    if (replaced === null) return value;
+    count.n++;
+    return replaced;
   }
 
   /** A number known by its exact digits (raw JSON source, bigint). */
   function maskDigits(value: unknown, digits: string, count: { n: number }): unknown {
-    const replaced = detector !== null && /^[0-9]+$/.test(digits) ? detector.maskNumber(digits) : null;
+    const replaced = numbers === null ? null : numbers.ofDigits(digits);
     if (replaced === null) return value;
     count.n++;
     return replaced;
+  }
+
+  const onePass = options.onePass === false ? null : compileOnePass(detector, paths, keyIsSensitive);
+
+  // maskBody runs to its end synchronously: one list of edits serves every call.
+  const edits = new Replacements();
+
+  /** One JSON text, text[start, end), masked in one pass into `edits`; returns the count. */
+  function maskRange(text: string, start: number, end: number, what: string): number {
+    try {
+      return onePass!.mask(text, start, end, edits);
+    } catch (e) {
+      if (e instanceof JsonTextError) throw refuse(`${what} is not valid JSON, cannot mask it: refused`, e);
+      if (e instanceof SensitiveKeyError) throw refuse(SENSITIVE_KEY);
+      if (e instanceof GatewayError) throw e;
+      // Nothing else is expected; whatever it is, the body is refused, not passed.
+      throw refuse(`cannot mask ${what}: ${e instanceof Error ? e.message : String(e)}: refused`, e);
+    }
   }
 
   function maskText(text: string, what: string): { text: string; masked: number } {
@@ -161,9 +190,16 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     return { text: out, masked: r.masked };
   }
 
+  // An upstream sends the same Content-Type on every response: classified once.
+  let lastType: { header: string | null; type: BodyType } | null = null;
+  function typeOf(header: string | null): BodyType {
+    if (lastType === null || lastType.header !== header) lastType = { header, type: classifyContentType(header) };
+    return lastType.type;
+  }
+
   function maskBody(body: Uint8Array, contentType: string | null): { body: Uint8Array; masked: number } {
     if (body.byteLength === 0) return { body, masked: 0 };
-    const type = classifyContentType(contentType);
+    const type = typeOf(contentType);
     if (type.kind === "other") {
       throw refuse(
         contentType === null
@@ -185,6 +221,7 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
       const r = detector!.maskString(text);
       return r.hits === 0 ? { body, masked: 0 } : { body: encoder.encode(r.value), masked: r.hits };
     }
+    if (onePass !== null) return type.kind === "json" ? maskJsonOnePass(body, text) : maskNdjsonOnePass(body, text);
     if (type.kind === "json") {
       const r = maskText(text, "response");
       return { body: encoder.encode(r.text), masked: r.masked };
@@ -203,7 +240,55 @@ export function compileJsonMasker(masks: Masks): JsonMasker | null {
     return { body: encoder.encode(lines.join("\n")), masked };
   }
 
+  function maskJsonOnePass(body: Uint8Array, text: string): { body: Uint8Array; masked: number } {
+    edits.clear();
+    const masked = maskRange(text, 0, text.length, "response");
+    return { body: applyEdits(body, text), masked };
+  }
+
+  /** NDJSON: one document per line, as maskBody's old loop reads it (blank lines, a CR before LF). */
+  function maskNdjsonOnePass(body: Uint8Array, text: string): { body: Uint8Array; masked: number } {
+    edits.clear();
+    let masked = 0;
+    let line = 0;
+    for (let start = 0; start <= text.length; line++) {
+      let stop = text.indexOf("\n", start);
+      if (stop < 0) stop = text.length;
+      if (!isBlankLine(text, start, stop)) {
+        const contentEnd = stop > start && text.charCodeAt(stop - 1) === 13 ? stop - 1 : stop;
+        masked += maskRange(text, start, contentEnd, `line ${line + 1} of the response`);
+      }
+      start = stop + 1;
+    }
+    return { body: applyEdits(body, text), masked };
+  }
+
+  /** The body with `edits` made: itself when there are none (every byte as it came, a byte order mark too). */
+  function applyEdits(body: Uint8Array, text: string): Uint8Array {
+    if (edits.length === 0) return body;
+    // The decoder dropped a byte order mark; it stays in what goes out.
+    const bom = body.byteLength >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
+    // Joining the text and encoding it once was measured cheaper than copying byte spans.
+    const result = encoder.encode((bom ? "\uFEFF" : "") + edits.applyToText(text));
+    edits.clear();
+    return result;
+  }
+
   return Object.freeze({ maskValue, maskBody });
+}
+
+/** Whether text[start, stop) is blank as String.prototype.trim sees it (the old loop's test). */
+function isBlankLine(text: string, start: number, stop: number): boolean {
+  let i = start;
+  while (i < stop) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
+    i++;
+  }
+  if (i === stop) return true;
+  // Past JSON's whitespace, trim also drops VT, FF and non-ASCII spaces: ask it then.
+  const c = text.charCodeAt(i);
+  return (c === 11 || c === 12 || c >= 128) && text.slice(start, stop).trim() === "";
 }
 
 /** Sets a member without the `__proto__` setter turning a JSON key into a prototype. */
