@@ -130,16 +130,22 @@ export class FrontendRelay {
     await this.handle(m);
   }
 
+  /**
+   * A statement's text analysed with the session's search_path, and, when it is one statement
+   * whose shape was allowed a moment ago with nothing it depends on changed, that decision (the
+   * fast path); else known is null.
+   */
+  private analyzeKnown(text: string, parameterTypes?: readonly number[]): { analysis: Analysis; ctx: AnalysisContext; known: (CheckedStatement & { info: StatementInfo }) | null } {
+    const ctx = this.s.searchPath.context;
+    const analysis = this.s.analyzer.analyze(text, ctx);
+    const known = analysis.ok && analysis.statements.length === 1 ? this.checker.known(analysis.statements[0]!, parameterTypes) : null;
+    return { analysis, ctx, known };
+  }
+
   private onQuery(m: Decoded<Query>): void | Promise<void> {
-    const s = this.s;
-    const ctx = s.searchPath.context;
-    const analysis = s.analyzer.analyze(m.query, ctx);
-    if (analysis.ok && analysis.statements.length === 1) {
-      // The fast path: the same shape was allowed a moment ago and nothing it depends on changed.
-      const info = analysis.statements[0]!;
-      const known = this.checker.known(info);
-      if (known !== null) return this.recordKnown(known, SIMPLE_DETAILS, (verdict, seq) => this.applyKnownQuery(m, info, known, ctx, verdict, seq));
-    }
+    const { analysis, ctx, known } = this.analyzeKnown(m.query);
+    // The fast path: the same shape was allowed a moment ago and nothing it depends on changed.
+    if (known !== null) return this.recordKnown(known, SIMPLE_DETAILS, (verdict, seq) => this.applyKnownQuery(m, known.info, known, ctx, verdict, seq));
     return this.onQuerySlow(m, analysis, ctx);
   }
 
@@ -198,16 +204,9 @@ export class FrontendRelay {
   }
 
   private onParse(m: Decoded<Parse>): void | Promise<void> {
-    const s = this.s;
-    const ctx = s.searchPath.context;
-    const analysis = s.analyzer.analyze(m.query, ctx);
-    if (analysis.ok && analysis.statements.length === 1) {
-      // The fast path, as for a Query: the same shape was allowed a moment ago and nothing it
-      // depends on changed (drivers that Parse the unnamed statement for every query).
-      const info = analysis.statements[0]!;
-      const known = this.checker.known(info, m.parameterTypes);
-      if (known !== null) return this.recordKnown(known, this.parseDetails(m.statement), (verdict, seq) => this.applyKnownParse(m, ctx, known, verdict, seq));
-    }
+    // The fast path, as for a Query (drivers that Parse the unnamed statement for every query).
+    const { analysis, ctx, known } = this.analyzeKnown(m.query, m.parameterTypes);
+    if (known !== null) return this.recordKnown(known, this.parseDetails(m.statement), (verdict, seq) => this.applyKnownParse(m, ctx, known, verdict, seq));
     return this.onParseSlow(m, analysis, ctx);
   }
 
@@ -247,7 +246,16 @@ export class FrontendRelay {
     if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
     const s = this.s;
     const previous = s.prepared.get(m.statement);
-    const stmt: PreparedStatement = {
+    const stmt = this.newStatement(m, ctx, true);
+    this.adopt(stmt, known, seq >= 0 ? seq : undefined);
+    s.prepared.set(m.statement, stmt);
+    s.toUpstream.push(m.raw);
+    s.tracker.push({ kind: "parse", injected: false, statement: stmt, previous });
+  }
+
+  /** The prepared statement a Parse defines, not yet decided; `source`: false for an empty query (nothing to analyse again). */
+  private newStatement(m: Decoded<Parse>, ctx: AnalysisContext, source: boolean): PreparedStatement {
+    return {
       name: m.statement,
       info: null,
       verdict: null,
@@ -255,15 +263,11 @@ export class FrontendRelay {
       batch: -1,
       fields: null,
       described: false,
-      source: { text: m.query, prepare: false, context: ctx },
+      source: source ? { text: m.query, prepare: false, context: ctx } : null,
       parameterTypes: m.parameterTypes,
       epoch: this.fence.epoch,
       changesCatalog: false,
     };
-    this.adopt(stmt, known, seq >= 0 ? seq : undefined);
-    s.prepared.set(m.statement, stmt);
-    s.toUpstream.push(m.raw);
-    s.tracker.push({ kind: "parse", injected: false, statement: stmt, previous });
   }
 
   private async onParseSlow(m: Decoded<Parse>, analysis: Analysis, ctx: AnalysisContext): Promise<void> {
@@ -281,19 +285,7 @@ export class FrontendRelay {
       return this.denyExtended(denialError(message, { code: "42601" }));
     }
     const info = analysis.statements[0] ?? null;
-    const stmt: PreparedStatement = {
-      name: m.statement,
-      info: null,
-      verdict: null,
-      spec: null,
-      batch: -1,
-      fields: null,
-      described: false,
-      source: info === null ? null : { text: m.query, prepare: false, context: ctx },
-      parameterTypes: m.parameterTypes,
-      epoch: this.fence.epoch,
-      changesCatalog: false,
-    };
+    const stmt = this.newStatement(m, ctx, info !== null);
     if (info !== null) {
       const checked = await this.checker.check(info, { protocol: "extended", statement_name: m.statement }, m.parameterTypes);
       if (checked === null) return this.denyExtended(this.checker.lastRefusal!);
