@@ -246,7 +246,7 @@ const median = (xs: number[]) => {
 };
 
 try {
-  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision and a request record per call); ${rounds} rounds of the ${base ? "five" : "four"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  console.log(`\nHTTP, wrk -t1 -c${connections} -d${seconds}s, GET with a dev-issuer token; gateway with full policy and batch audit (a decision record per call, each carrying the completion of the connection's previous request); ${rounds} rounds of the ${base ? "five" : "four"} paths back to back after a warm-up round; medians, and the range of the per-round ratios; load average at start ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
   console.log("| route | path | requests/s | p50 | p99 | ratio to direct | range | ratio to bare proxy | range | ratio to bare proxy, own client | range | added p50 over bare proxy | CPU µs/request, main thread (all threads) | errors |");
   console.log("|---|---|---:|---:|---:|---:|---|---:|---|---:|---|---:|---:|---|");
   for (const route of routes) {
