@@ -81,6 +81,11 @@ export interface Verdict {
   readonly auditFailed?: true;
   /** Review answered at once (CheckContext.answerNow): the approval `approvalId` is pending. */
   readonly pending?: true;
+  /**
+   * check() of an allow: the seq of the decision record it wrote from the session's templates
+   * (absent when it went another way), which a later record carrying this request's completion names.
+   */
+  readonly recordSeq?: number;
 }
 
 /** What recordKnown and queueKnown take: CheckContext's members for a record from templates, and completions to carry. */
@@ -88,7 +93,7 @@ export interface KnownContext extends Pick<CheckContext, "session" | "details" |
   /**
    * The completions of the session's earlier statements that this decision record carries in
    * `details.completed` (one record per statement: a completion rides on the session's next
-   * decision record instead of a record of its own; see targets/postgres/session/completions.ts).
+   * decision record instead of a record of its own; see gate/held-completions.ts).
    */
   readonly completed?: CanonicalValue;
 }
@@ -572,12 +577,13 @@ export class Gate {
     };
     const details = grantId || ctx.details || decision.detail ? { ...ctx.details, ...(grantId ? (ctx.approved?.id === grantId ? { approval: grantId } : { grant: grantId }) : {}), ...(decision.detail ? { denial: decision.detail } : {}) } : undefined;
     const audit = this.deps.audit;
+    let recordSeq = -1;
     try {
       if (ctx.records !== undefined && audit.appendSync !== undefined && ctx.records.matches(ctx.session, action.identity, action.target)) {
         // Written (strict: fsync'd) before this returns, so the caller forwards only what is in the log.
         const template = ctx.records.template("decision", { effect: effective, rule: decision.rule, message: decision.message }, policy.hash);
         // The session id is used only by templates that vary it (matches() held for the fixed ones).
-        this.appendRecord(template, { action: base.action, details, session: ctx.session });
+        recordSeq = this.appendRecord(template, { action: base.action, details, session: ctx.session });
         const flushed = this.flushRecords();
         if (flushed !== undefined) await flushed;
       } else {
@@ -589,7 +595,15 @@ export class Gate {
     if (effective === "allow") {
       // Under a grant, decision is the review decision: its masks are those of the allow rules
       // that match the request (decide() adds them), so a grant never lifts a mask.
-      return { allowed: true, decision, message: grantId ? (ctx.approved?.id === grantId ? `allowed by approval ${grantId}` : `allowed by grant ${grantId}`) : decision.message, masks: decision.masks, policyHash: policy.hash, ...(grantId ? { approvalId: grantId } : {}) };
+      return {
+        allowed: true,
+        decision,
+        message: grantId ? (ctx.approved?.id === grantId ? `allowed by approval ${grantId}` : `allowed by grant ${grantId}`) : decision.message,
+        masks: decision.masks,
+        policyHash: policy.hash,
+        ...(grantId ? { approvalId: grantId } : {}),
+        ...(recordSeq >= 0 ? { recordSeq } : {}),
+      };
     }
     if (effective === "deny" || !decision.review || !decision.rule) {
       return { allowed: false, decision, message: decision.message, masks: NO_MASKS, policyHash: policy.hash };

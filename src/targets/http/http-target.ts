@@ -424,15 +424,13 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
     // completions held on this connection.
     const carried = completions.take(connection);
     const details = withCompleted(isUpgrade ? { websocket: true } : undefined, carried);
-    gate.lastSeq = -1;
     const checking = gate.check(
       { identity, target: cfg.name, request: facts, time: deps.clock.now() },
       { session: id, records, signal: abort.signal, remote: remoteOf(server.requestIP(req)), ...(details !== undefined ? { details } : {}), onHold: (p) => log.info(describeApproval(p), { target: cfg.name }) },
     );
-    // check() appends the decision record from the templates before its first await, so this is
-    // its seq (-1: it went another way: a sink without appendSync, or it failed).
-    const seq = gate.lastSeq;
     const verdict = await checking;
+    // The seq of its decision record (-1: it went another way: a sink without appendSync, a denial, a failure).
+    const seq = verdict.recordSeq ?? -1;
     // Not written: what it was to carry goes out on its own. (A review whose decision record was
     // written but whose approval.requested record failed also lands here: such a completion is
     // then in the log twice, rather than not at all.)
