@@ -10,12 +10,13 @@
 // analysed again when the search_path changed since (PostgreSQL re-parses it then); a portal
 // whose Bind failed is forgotten, and a DECLARE takes its cursor's name from the portals.
 //
-// The fast path: a simple Query of one statement, or a Bind in a new batch, whose shape was
-// allowed a moment ago with nothing it depends on changed since (StatementChecker.known) is
+// The fast path: a simple Query of one statement, a Parse, or a Bind in a new batch, whose shape
+// was allowed a moment ago with nothing it depends on changed since (StatementChecker.known) is
 // decided without the catalog or the policy and recorded in the same data callback, with no
-// await; in batch mode it is forwarded once the end of the event-loop turn wrote the records of
-// every session's statements of that turn with one write(2) (strict mode: written and fsync'd
-// first, as before); everything else takes the path below.
+// await (known-record.ts; the record carries the session's earlier completions); in batch mode
+// it is forwarded once the end of the event-loop turn wrote the records of every session's
+// statements of that turn with one write(2) (strict mode: written and fsync'd first, as
+// before); everything else takes the path below.
 //
 // Statements are checked against the catalog as it is when they arrive (read on another
 // connection, so only committed changes show), so a statement that may change it (DDL,
@@ -29,7 +30,7 @@
 // The other parts: relay-core.ts (the session the relays share), statement-checker.ts (deciding
 // one statement, prepared ones re-analysed), statement-run.ts (what a statement that succeeds
 // does to the session), catalog-changes.ts (which statements fence the catalog), function-call.ts
-// (the FunctionCall message).
+// (the FunctionCall message), known-record.ts (recording the fast path's decisions).
 import type { Decoded, Bind, Close, Describe, Execute, Parse, Query, DecodedFrontendMessage } from "../protocol/frontend-message.ts";
 import type { PostgresRequestFacts } from "../../../core/types.ts";
 import { changesCatalog, FENCED, needsCatalog } from "../catalog/catalog-changes.ts";
@@ -45,6 +46,7 @@ import type { Verdict } from "../../../gate/gate.ts";
 import { StatementChecker } from "../decide/statement-checker.ts";
 import { notRun } from "./run-outcome.ts";
 import { checkedRun, statementRun } from "./statement-run.ts";
+import { KnownRecorder } from "./known-record.ts";
 
 export type { Analyzer, RelayCore, StatementOutcome } from "./relay-core.ts";
 
@@ -66,9 +68,12 @@ export class FrontendRelay {
   private unsynced = false;
   /** Decides statements; when its check() returns null, its lastRefusal is the ErrorResponse to send. */
   private readonly checker: StatementChecker;
+  /** Records the fast path's decisions (known-record.ts). */
+  private readonly recorder: KnownRecorder;
 
   constructor(private readonly s: RelayCore) {
     this.checker = new StatementChecker(s, () => this.changedInBatch);
+    this.recorder = new KnownRecorder(s);
     this.fence = new CatalogFence(() => s.catalog.invalidate());
     s.tracker.onReady = () => this.fence.ready(s.txStatus);
   }
@@ -145,7 +150,7 @@ export class FrontendRelay {
   private onQuery(m: Decoded<Query>): void | Promise<void> {
     const { analysis, ctx, known } = this.analyzeKnown(m.query);
     // The fast path: the same shape was allowed a moment ago and nothing it depends on changed.
-    if (known !== null) return this.recordKnown(known, SIMPLE_DETAILS, (verdict, seq) => this.applyKnownQuery(m, known.info, known, ctx, verdict, seq));
+    if (known !== null) return this.recorder.record(known, SIMPLE_DETAILS, (verdict, seq) => this.applyKnownQuery(m, known.info, known, ctx, verdict, seq));
     return this.onQuerySlow(m, analysis, ctx);
   }
 
@@ -206,41 +211,9 @@ export class FrontendRelay {
   private onParse(m: Decoded<Parse>): void | Promise<void> {
     // The fast path, as for a Query (drivers that Parse the unnamed statement for every query).
     const { analysis, ctx, known } = this.analyzeKnown(m.query, m.parameterTypes);
-    if (known !== null) return this.recordKnown(known, this.parseDetails(m.statement), (verdict, seq) => this.applyKnownParse(m, ctx, known, verdict, seq));
+    if (known !== null) return this.recorder.record(known, this.recorder.parseDetails(m.statement), (verdict, seq) => this.applyKnownParse(m, ctx, known, verdict, seq));
     return this.onParseSlow(m, analysis, ctx);
   }
-
-  /**
-   * Records a decision known() returned and applies it: in batch mode queued for the turn's
-   * audit write (what is forwarded waits for it), else written at once; a Promise only when the
-   * write must be waited for. The record carries the completions the session holds (one record
-   * per statement); `apply` gets the verdict and the record's seq (-1: none known).
-   */
-  private recordKnown(known: CheckedStatement, details: Readonly<Record<string, unknown>>, apply: (verdict: Verdict, seq: number) => void): void | Promise<void> {
-    const s = this.s;
-    const completed = s.takeCompleted();
-    const queued = s.statementGate.queueKnown(known, details, completed);
-    if (queued !== null) {
-      if (queued.written !== null) s.awaitRecords(queued.written);
-      return apply(queued.verdict, s.statementGate.lastSeq);
-    }
-    const verdict = s.statementGate.recordKnown(known, details, completed);
-    const seq = s.statementGate.lastSeq;
-    if (verdict instanceof Promise) return verdict.then((v) => apply(v, seq));
-    return apply(verdict, seq);
-  }
-
-  /** A Parse's decision details, frozen once per statement name (the gate serialises them once). */
-  private parseDetails(name: string): Readonly<Record<string, unknown>> {
-    let d = this.parseDetailsByName.get(name);
-    if (d === undefined) {
-      d = Object.freeze({ protocol: "extended", statement_name: name });
-      if (this.parseDetailsByName.size >= 1024) this.parseDetailsByName.clear();
-      this.parseDetailsByName.set(name, d);
-    }
-    return d;
-  }
-  private readonly parseDetailsByName = new Map<string, Readonly<Record<string, unknown>>>();
 
   private applyKnownParse(m: Decoded<Parse>, ctx: AnalysisContext, known: CheckedStatement & { info: StatementInfo }, verdict: Verdict, seq: number): void {
     if (!verdict.allowed) return this.denyExtended(verdictDenial(verdict));
@@ -318,7 +291,7 @@ export class FrontendRelay {
       if (known !== null) {
         // Frozen and kept with the statement: the gate serialises it once (Gate.recordKnown).
         const details = (stmt.bindDetails ??= Object.freeze({ protocol: "extended", statement_name: stmt.name, at: "bind" }));
-        return this.recordKnown(known, details, (verdict, seq) => this.applyKnownBind(m, stmt, known, verdict, seq));
+        return this.recorder.record(known, details, (verdict, seq) => this.applyKnownBind(m, stmt, known, verdict, seq));
       }
     }
     return this.recheck(m, stmt);
