@@ -4,9 +4,11 @@
 // where a request's time goes and what a change saved; the end-to-end figure is http-bench's.
 // Stages run interleaved in rounds (the machine's speed drifts); the table gives the median of
 // the rounds and their range.
-// Run: bun bench/http-stages-bench.ts [--rounds 5] [--n 20000] [--only maskBody] [--gc]
+// Run: bun bench/http-stages-bench.ts [--rounds 5] [--n 20000] [--only maskBody] [--gc] [--live 100]
 // (--only runs just the stages whose name holds that text: the masker's, old against one-pass;
-// --gc collects fully before each stage's timing, so no stage pays for the garbage of the one before.)
+// --gc collects fully before each stage's timing, so no stage pays for the garbage of the one before;
+// --live keeps that many MB of small objects alive, as a running gateway's heap. The "lane:" stages are
+// the masked answer's steps on the fast lane, apart and together: --only "lane: ".)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +28,10 @@ import { KnownRoutes } from "../src/targets/http/known-routes.ts";
 import { ObjectTemplate } from "../src/audit/record-template.ts";
 import { compileQueryRedactor } from "../src/targets/http/redact-query.ts";
 import { headTooLarge } from "../src/targets/http/request-head.ts";
+import type { Http1Answer } from "../src/gate/http1-client.ts";
+import { Http1ResponseParser, type Http1Head } from "../src/gate/http1-response-parser.ts";
+import { type ResponseSink, writeWhole } from "../src/gate/http1-response.ts";
+import { fieldOf, wholeAnswer } from "../src/targets/http/whole-answer.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: string) => {
@@ -36,6 +42,10 @@ const rounds = Number(flag("rounds", "5"));
 const N = Number(flag("n", "20000"));
 const only = flag("only", "");
 const gcBetween = args.includes("--gc");
+// --live MB: keep that much in small live objects, as a running gateway holds, so that what a
+// stage leaves behind costs the collections it would cost there.
+const live: unknown[] = [];
+for (let mb = Number(flag("live", "0")), i = 0; i < mb * 1024 * 16; i++) live.push({ i, s: `live ${i}`, a: [i, i + 1] });
 
 const dir = mkdtempSync(join(tmpdir(), "gatehouse-stages-"));
 writeFileSync(
@@ -86,6 +96,45 @@ await auth("tok");
 // A cached credential without an await where the cache offers that (peek), else an awaited call.
 const authenticated = (auth as { peek?: (t: string) => Identity | undefined }).peek;
 
+// The fast lane's masked answer, step by step (http-target.ts lane → forward → answerFromOwnClient
+// → maskWhole, then http1-server.ts writeWhole), on the answer as http-bench's Node.js upstream
+// sends it (one chunk: head and body), read by the own client's parser as http1-client.ts does.
+const itemsBody = new TextEncoder().encode(JSON.stringify({ ok: true, items: [1, 2, 3] }));
+const nodeWire = (body: Uint8Array): Uint8Array =>
+  Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.byteLength}\r\nDate: ${new Date().toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n`, "latin1"), body]);
+const usersWire = nodeWire(usersBody);
+const itemsWire = nodeWire(itemsBody);
+/** What http1-client.ts's Exchange hands over for an answer of known length that came in one piece. */
+let answerHead: Http1Head | null = null;
+let answerBody: Uint8Array | null = null;
+let answer: Http1Answer | null = null;
+const answerParser = new Http1ResponseParser(
+  {
+    head: (h) => void (answerHead = h),
+    body: (b) => void (answerBody = b),
+    end: () => void (answer = { status: answerHead!.status, statusText: answerHead!.statusText, headers: answerHead!.headers, body: answerBody, stream: null }),
+  },
+  64 * 1024,
+);
+const readAnswer = (wire: Uint8Array): Http1Answer => {
+  answerParser.begin("GET");
+  answerParser.push(wire);
+  return answer!;
+};
+/** A socket that takes every write at once. */
+const nullSink: ResponseSink = { closed: false, write: () => undefined };
+const laneReq = { method: "GET", version: "1.1" as const, keepAlive: true };
+const usersAnswer = readAnswer(usersWire);
+const itemsAnswer = readAnswer(itemsWire);
+const maskedUsers = masker.maskBody(usersBody, "application/json").body;
+/** maskWhole and writeWhole: what the lane does with a masked answer read whole. */
+const laneMasked = (a: Http1Answer) => {
+  const { body } = masker.maskBody(a.body!, fieldOf(a.headers, "content-type"));
+  if (fieldOf(a.headers, "content-encoding") !== null) throw new Error("unexpected");
+  return writeWhole(nullSink, wholeAnswer(a, body, true, "GET")!, laneReq);
+};
+const laneUnmasked = (a: Http1Answer) => writeWhole(nullSink, wholeAnswer(a, a.body, false, "GET")!, laneReq);
+
 type Stage = [name: string, run: () => unknown];
 const stages: Stage[] = [
   ["new URL(req.url)", () => new URL(req.url)],
@@ -108,6 +157,19 @@ const stages: Stage[] = [
   ["maskBody parse-walk-serialise (1.8 KB users, email + card)", () => parsedCardMasker.maskBody(usersBody, "application/json")],
   [`maskBody scanner (${largeKb} KB users, email + card)`, () => scanMasker.maskBody(largeBody, "application/json")],
   [`maskBody parse-walk-serialise (${largeKb} KB users, email + card)`, () => parsedCardMasker.maskBody(largeBody, "application/json")],
+  ["lane: own client reads the answer (1.8 KB users)", () => readAnswer(usersWire)],
+  ["lane: own client reads the answer (tiny items)", () => readAnswer(itemsWire)],
+  ["lane: fieldOf content-type + content-encoding", () => [fieldOf(usersAnswer.headers, "content-type"), fieldOf(usersAnswer.headers, "content-encoding")]],
+  ["lane: wholeAnswer (masked)", () => wholeAnswer(usersAnswer, maskedUsers, true, "GET")],
+  ["lane: wholeAnswer (unmasked, tiny)", () => wholeAnswer(itemsAnswer, itemsAnswer.body, false, "GET")],
+  ["lane: writeWhole (1.8 KB masked body)", () => writeWhole(nullSink, { status: 200, statusText: "OK", fields: usersAnswer.headers.slice(0, 2), length: null, body: maskedUsers }, laneReq)],
+  ["lane: writeWhole (tiny body)", () => writeWhole(nullSink, { status: 200, statusText: "OK", fields: itemsAnswer.headers.slice(0, 2), length: null, body: itemsBody }, laneReq)],
+  ["lane: maskBody of the answer's body (a view of the socket's Buffer)", () => masker.maskBody(usersAnswer.body!, "application/json")],
+  ["lane: read + maskBody (1.8 KB users)", () => masker.maskBody(readAnswer(usersWire).body!, "application/json")],
+  ["lane: maskBody + wholeAnswer + writeWhole (1.8 KB users)", () => laneMasked(usersAnswer)],
+  ["lane: masked answer, read + maskBody + wholeAnswer + writeWhole (1.8 KB users)", () => laneMasked(readAnswer(usersWire))],
+  ["lane: unmasked answer, read + wholeAnswer + writeWhole (1.8 KB users)", () => laneUnmasked(readAnswer(usersWire))],
+  ["lane: unmasked answer, read + wholeAnswer + writeWhole (tiny items)", () => laneUnmasked(readAnswer(itemsWire))],
   ["new Response(body, headers)", () => new Response(usersBody, { status: 200, headers: upstreamHeaders })],
   ["known route lookup (peek, identity's records, route, policy hash)", () => {
     const identity = authenticated ? authenticated("tok") : undefined;

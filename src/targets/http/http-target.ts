@@ -23,10 +23,11 @@ import { ObjectTemplate, type CanonicalValue, type RecordTemplate } from "../../
 import type { RunningTarget, TargetDeps } from "../../gate/target.ts";
 import { tokenExpiredAtOpen } from "../../gate/session-expiry.ts";
 import type { Http1Answer } from "../../gate/http1-client.ts";
-import { HOP_BY_HOP_SET, bearerOf, bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestFieldsOfLines } from "./headers.ts";
+import { bearerOf, bearerToken, downstreamResponseFields, downstreamResponseHeaders, upstreamRequestFields, upstreamRequestFieldsOfLines } from "./headers.ts";
 import { decodeContentCoding } from "./content-coding.ts";
 import { upstreamFieldBlock } from "../../gate/http1-client.ts";
 import { bodiless, upstreamClient } from "./upstream-client.ts";
+import { fieldOf, wholeAnswer } from "./whole-answer.ts";
 import { relayWebSocket, type WsData } from "./websocket.ts";
 import { compileQueryRedactor } from "./redact-query.ts";
 import { MAX_HEAD_BYTES, headTooLarge } from "./request-head.ts";
@@ -604,7 +605,7 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       }
       if (lane && a.stream === null) {
         if (masking && a.body !== null) return maskWhole(a, a.body);
-        const whole = wholeAnswer(a, a.body, false);
+        const whole = wholeAnswer(a, a.body, false, method);
         if (whole !== null) {
           outcomeCount.forwarded.inc();
           complete(a.status, a.body?.byteLength ?? 0, "ok");
@@ -655,38 +656,13 @@ export function startHttpTarget(cfg: HttpTarget, deps: HttpTargetDeps): RunningT
       }
     }
 
-    /**
-     * The answer as the fast lane writes it (writeWhole): the upstream's fields but hop-by-hop
-     * ones, as downstreamResponseFields keeps them, and when masked without its coding and length
-     * (the masked body's is written). Null: one whose Content-Length is repeated or not its
-     * body's, left to the Response path.
-     */
-    function wholeAnswer(a: Http1Answer, body: Uint8Array | null, masked: boolean): WholeAnswer | null {
-      const fields: (readonly [string, string])[] = [];
-      let length: string | null = null;
-      for (const field of a.headers) {
-        const name = field[0].toLowerCase();
-        if (HOP_BY_HOP_SET.has(name)) continue;
-        if (name === "content-length") {
-          if (length !== null) return null;
-          length = field[1];
-          continue;
-        }
-        if (masked && name === "content-encoding") continue;
-        fields.push(field);
-      }
-      if (masked) length = null;
-      else if (length !== null && a.status !== 204 && a.status !== 304 && a.status >= 200 && method !== "HEAD" && length !== String(body?.byteLength ?? 0)) return null;
-      return { status: a.status, statusText: a.statusText, fields, length, body };
-    }
-
     /** maskOwnAnswer's work on a body read whole, for the fast lane: the masked answer as a WholeAnswer, or the refusal. */
     function maskWhole(a: Http1Answer, raw: Uint8Array): WholeAnswer | Response {
       try {
         const { body, masked } = maskedBody(raw, fieldOf(a.headers, "content-encoding"), fieldOf(a.headers, "content-type"));
         complete(a.status, body.byteLength, "ok", undefined, masked);
         outcomeCount.masked.inc();
-        return wholeAnswer(a, body, true)!;
+        return wholeAnswer(a, body, true, method)!;
       } catch (e) {
         outcomeCount.mask_refused.inc();
         complete(502, 0, "mask_refused", errorMessage(e));
@@ -787,11 +763,4 @@ export type { ServerWebSocket };
 function remoteOf(ip: { address: string; port: number } | null): string {
   if (ip === null) return "";
   return ip.address.includes(":") ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`;
-}
-
-/** A field's value as a Headers would give it: repeated lines joined with ", " (names compared lower-cased); null when absent. */
-function fieldOf(fields: ReadonlyArray<readonly [string, string]>, name: string): string | null {
-  let value: string | null = null;
-  for (const [n, v] of fields) if (n.length === name.length && n.toLowerCase() === name) value = value === null ? v : `${value}, ${v}`;
-  return value;
 }
