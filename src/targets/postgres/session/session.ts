@@ -1,13 +1,13 @@
 // One client session after it logged in (see session-open.ts): its own upstream connection,
 // the gateway's BackendKeyData for cancels, and the two relays wired to the sockets with
-// backpressure both ways. Audits session.end and a `statement` record for every statement
-// that was forwarded.
+// backpressure both ways. Audits session.end; each statement's completion goes through
+// statement-completions.ts (carried by the next decision record, or a `statement` record).
 import { GatewayError, errorMessage } from "../../../core/errors.ts";
-import type { Identity, PostgresRequestFacts } from "../../../core/types.ts";
-import { ObjectTemplate, type CanonicalValue } from "../../../audit/record-template.ts";
-import { HeldCompletions } from "../../../gate/held-completions.ts";
+import type { Identity } from "../../../core/types.ts";
+import type { CanonicalValue } from "../../../audit/record-template.ts";
+import { StatementCompletions } from "./statement-completions.ts";
 import type { Connection } from "../../../gate/connection.ts";
-import { auditAction, auditIdentity, describeApproval } from "../../../gate/gate.ts";
+import { auditIdentity, describeApproval } from "../../../gate/gate.ts";
 import { SessionRecords } from "../../../gate/session-records.ts";
 import { BackendRelay } from "../relay/backend-relay.ts";
 import type { Catalog } from "../catalog/catalog.ts";
@@ -72,8 +72,8 @@ export class Session implements RelayCore, RevocableSession {
   readonly listed: ListedSession;
   /** This session's audit record templates (identity, session, target serialised once). */
   private readonly records: SessionRecords;
-  /** Completions of fast-path statements, held for the session's next decision record (one record per statement). */
-  private readonly held: HeldCompletions<Completion>;
+  /** Each statement's completion: metrics, and its record (held for the next decision record, or its own). */
+  private readonly completions: StatementCompletions;
   private done!: () => void;
 
   constructor(
@@ -113,13 +113,7 @@ export class Session implements RelayCore, RevocableSession {
       },
     });
     this.expiry = new SessionExpiry(identity.expiresAt, deps.clock, () => this.endForCredential());
-    this.held = new HeldCompletions<Completion>(
-      (c) => COMPLETED_ENTRY.fill({ ...c.fields, decision: c.run.decisionSeq }),
-      (items) => {
-        for (const c of items) this.#writeStatement(c.run, c.fields);
-      },
-      deps.completionWaitMs,
-    );
+    this.completions = new StatementCompletions({ gate: deps.gate, records: this.records, metrics: deps.metrics, target: deps.cfg.name, waitMs: deps.completionWaitMs });
     const remote = this.client.remoteAddress !== undefined ? `${this.client.remoteAddress}:${this.client.remotePort ?? "?"}` : undefined;
     this.listed = {
       info: { id, target: deps.cfg.name, kind: "postgres", identity, startedAt: deps.clock.now(), what: `upstream database ${deps.cfg.upstream.database}${user !== undefined ? `, role ${user}` : ""}`, ...(remote !== undefined ? { remote } : {}) },
@@ -337,78 +331,12 @@ export class Session implements RelayCore, RevocableSession {
   }
 
   finish(run: StatementRun, outcome: StatementOutcome): void {
-    const durationMs = performance.now() - run.started;
     if (outcome.kind === "complete" || outcome.kind === "error") this.statements++;
-    let rows = run.rows;
-    if (outcome.kind === "complete") {
-      const n = trailingNumber(outcome.tag);
-      if (n >= 0) rows = n;
-    }
-    this.#countRequest(outcome.kind === "complete" ? (run.spec !== null ? "masked" : "forwarded") : outcome.kind);
-    this.#latency.observe(durationMs / 1000);
-    const fields: CompletionFields = {
-      outcome: outcome.kind,
-      rows,
-      duration_ms: Math.round(durationMs * 1000) / 1000,
-      tag: outcome.kind === "complete" ? outcome.tag : undefined,
-      error: outcome.kind === "error" ? { code: outcome.code, message: outcome.message } : undefined,
-      reason: outcome.kind === "not_run" ? outcome.reason : undefined,
-      masked_cells: run.plan !== null && run.plan.masked > 0 ? run.plan.masked : undefined,
-      parameters: run.parameters,
-    };
-    // Decided on the fast path, so its decision record's seq is known: the session's next
-    // decision record carries it. Otherwise (and when the session ends first) a record of its own.
-    if (run.decisionSeq !== undefined && !this.closed) this.held.hold({ run, fields });
-    else this.#writeStatement(run, fields);
+    this.completions.finish(run, outcome, this.closed);
   }
 
   takeCompleted(): CanonicalValue | undefined {
-    return this.held.take();
-  }
-
-  /** A `statement` record of its own for a completion. */
-  #writeStatement(run: StatementRun, fields: CompletionFields): void {
-    // Serialised as canonicalJson would serialise the object of these members, without the copy.
-    const details = STATEMENT_DETAILS.fill(fields);
-    // A failed write is logged, counted and reported by /healthz (recordLaterFrom never rejects).
-    void this.deps.gate.recordLaterFrom(this.records.template("statement", { effect: "allow", rule: run.rule }), { action: this.#statementAction(run.facts), details }, "statement");
-  }
-
-  /** gatehouse_requests_total of this target per outcome, resolved once per session. */
-  readonly #requestCounters = new Map<string, { inc(by?: number): void }>();
-  #latencyHandle: { observe(value: number): void } | null = null;
-
-  #countRequest(outcome: string): void {
-    let c = this.#requestCounters.get(outcome);
-    if (c === undefined) {
-      c = this.deps.metrics.requests.bind({ target: this.deps.cfg.name, outcome });
-      this.#requestCounters.set(outcome, c);
-    }
-    c.inc();
-  }
-
-  get #latency(): { observe(value: number): void } {
-    return (this.#latencyHandle ??= this.deps.metrics.latency.bind({ target: this.deps.cfg.name }));
-  }
-
-  /**
-   * A statement record's action: factsOf(info) is a function of the analysis's classes and
-   * relations arrays (frozen, shared by every statement of a shape), its functions and the text,
-   * so the rest is serialised once per shape and only the text per statement.
-   */
-  readonly #statementActions = new WeakMap<object, { classes: readonly string[]; functions: readonly string[]; template: ObjectTemplate<"sql"> }>();
-
-  #statementAction(facts: PostgresRequestFacts): unknown {
-    const { relations, classes, functions } = facts;
-    if (facts.userFunctions !== undefined || !Object.isFrozen(relations) || !Object.isFrozen(classes)) return auditAction(facts);
-    let hit = this.#statementActions.get(relations);
-    // The functions without markers are a new array per statement (splitMarkers): compared by value, against a copy.
-    if (hit === undefined || hit.classes !== classes || !sameStrings(hit.functions, functions)) {
-      const { sql: _sql, ...fixed } = auditAction(facts) as Record<string, unknown>;
-      hit = { classes, functions: Object.isFrozen(functions) ? functions : [...functions], template: new ObjectTemplate(fixed, ["sql"]) };
-      this.#statementActions.set(relations, hit);
-    }
-    return hit.template.fill({ sql: facts.sql });
+    return this.completions.take();
   }
 
   // ---- token expiry, revocation ----
@@ -475,7 +403,7 @@ export class Session implements RelayCore, RevocableSession {
     this.upstream.end(encodeTerminate());
     this.dropPending("the session ended first");
     // Completions still held go out as records of their own, before session.end.
-    this.held.flush();
+    this.completions.flush();
     void recordEnd(deps, this.id, this.identity, this.started, {
       statements: this.statements,
       bytes_in: this.bytesIn,
@@ -504,42 +432,3 @@ export class Session implements RelayCore, RevocableSession {
   }
 }
 
-/** The members a statement record's details may have, in canonical order when filled. */
-const STATEMENT_DETAILS = new ObjectTemplate({}, ["duration_ms", "error", "masked_cells", "outcome", "parameters", "reason", "rows", "tag"]);
-/** The same plus `decision` (the seq of the statement's decision record): an entry of a later decision record's `details.completed`. */
-const COMPLETED_ENTRY = new ObjectTemplate({}, ["decision", "duration_ms", "error", "masked_cells", "outcome", "parameters", "reason", "rows", "tag"]);
-
-/** A statement's completion as its record's details hold it. */
-interface CompletionFields {
-  readonly outcome: string;
-  readonly rows: number;
-  readonly duration_ms: number;
-  readonly tag: string | undefined;
-  readonly error: { readonly code: string; readonly message: string } | undefined;
-  readonly reason: string | undefined;
-  readonly masked_cells: number | undefined;
-  readonly parameters: readonly (string | null)[] | undefined;
-}
-
-interface Completion {
-  readonly run: StatementRun;
-  readonly fields: CompletionFields;
-}
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** The number a command tag ends with ("SELECT 1" → 1), or -1 when it ends with no digit. */
-function trailingNumber(tag: string): number {
-  let i = tag.length;
-  while (i > 0) {
-    const c = tag.charCodeAt(i - 1);
-    if (c < 0x30 || c > 0x39) break;
-    i--;
-  }
-  return i === tag.length ? -1 : Number(tag.slice(i));
-}
